@@ -139,12 +139,19 @@ type Arch struct {
 //
 // Name is "<layer>.weight" or "<layer>.bias"; FanIn is the number of inputs
 // that feed one output.
+//
+// InShape is set on dense weights only: the per-sample shape of the layer's
+// input before flattening (for example 4x4x32 after a conv/pool stack, or
+// 1x1xIn after another dense layer), so that InShape.Size() == Shape[0].
+// Checkpoints need it to reorder the inputs between cnngen's HWC flatten
+// order and PyTorch's CHW order; it is zero on every other tensor.
 type ParamInfo struct {
-	Name  string
-	Layer string
-	Shape []int
-	FanIn int
-	Init  Init
+	Name    string
+	Layer   string
+	Shape   []int
+	FanIn   int
+	Init    Init
+	InShape Shape
 }
 
 // Size is the number of values in the tensor.
