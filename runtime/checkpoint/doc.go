@@ -1,0 +1,20 @@
+// Package checkpoint saves and loads a model's parameters, and optionally its
+// optimizer's state, as safetensors files in PyTorch's layouts.
+//
+// A checkpoint holds one F32 tensor per parameter, named as the parameter
+// ("conv1.weight", "conv1.bias", "fc1.weight", …) and laid out as PyTorch
+// lays out the same layer: conv weights [out, in, kh, kw], dense weights
+// [out, in] with the first dense layer after a conv/pool stack taking its
+// inputs in PyTorch's (C, H, W) flatten order, biases [out]. A PyTorch
+// state_dict saved with safetensors therefore loads into a cnngen model of
+// the same architecture, and a cnngen checkpoint into PyTorch.
+//
+// The optimizer's buffers are extra tensors named
+// "optim.<parameter>.<slot>" (slots as in PyTorch: momentum_buffer, exp_avg,
+// exp_avg_sq) in their parameter's layout. The metadata holds the network's
+// name, a hash of its parameter shapes, the optimizer's kind and step count,
+// and the caller's own entries (see [MetaNetwork] and the other keys).
+//
+// Saves are atomic ([Save]); loads check every tensor against the model
+// before changing anything, and change nothing when they fail ([Load]).
+package checkpoint
