@@ -1,0 +1,23 @@
+package examples_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/cnngen/cnngen/examples"
+)
+
+func TestEmbedded(t *testing.T) {
+	digits, err := examples.FS.ReadFile(examples.DigitsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(digits, examples.Digits) || len(digits) == 0 {
+		t.Errorf("Digits differs from %s in FS", examples.DigitsFile)
+	}
+	for _, name := range []string{"twoconv.yaml", "tanh_avgpool.yaml"} {
+		if _, err := examples.FS.ReadFile(name); err != nil {
+			t.Error(err)
+		}
+	}
+}

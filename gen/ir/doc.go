@@ -1,0 +1,11 @@
+// Package ir is cnngen's model of a network after checking: every layer with
+// its input and output shapes, TensorFlow padding amounts, parameter tensors
+// (names, layouts, fan-in, resolved initialisation), parameter count, MACs and
+// activation size, plus the resolved training recipe.
+//
+// [Build] turns a parsed description ([spec.Network]) into a [Network],
+// checking that the layers fit together; [Load] parses and builds in one go.
+// Everything downstream (the emitter, the generic runtime through
+// [Network.Arch], cnngen summary) works from a Network and assumes it is
+// valid: no later stage validates or invents a shape or a name.
+package ir

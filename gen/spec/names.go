@@ -1,0 +1,54 @@
+package spec
+
+import (
+	"fmt"
+	"go/token"
+	"go/types"
+	"strconv"
+	"unicode/utf8"
+)
+
+// CheckIdent reports why name cannot be the name of a network or layer, or
+// nil if it can. Names become Go identifiers in generated code, so a name
+// must be ASCII letters, digits and underscores, start with a letter, be at
+// most [MaxNameLen] bytes long, and be neither a Go keyword nor a predeclared
+// identifier (int, len, nil, ...).
+func CheckIdent(name string) error {
+	if name == "" {
+		return fmt.Errorf("name is empty")
+	}
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("name %s is %d bytes long: want at most %d", Quote(name), len(name), MaxNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if i == 0 && !letter || !letter && c != '_' && !('0' <= c && c <= '9') {
+			return fmt.Errorf("name %s is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter", Quote(name))
+		}
+	}
+	if token.IsKeyword(name) {
+		return fmt.Errorf("name %s is a Go keyword", Quote(name))
+	}
+	if types.Universe.Lookup(name) != nil {
+		return fmt.Errorf("name %s is a predeclared Go identifier", Quote(name))
+	}
+	return nil
+}
+
+// maxQuoted bounds how much of a user's string an error message repeats.
+const maxQuoted = 40
+
+// Quote returns s as a Go string literal for an error message, shortened to
+// its first few characters (then "...") when it is long, so that hostile or
+// huge values never flood the output.
+func Quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
+}
