@@ -1,0 +1,321 @@
+package asm
+
+import (
+	"bytes"
+	"fmt"
+	"go/token"
+	"text/template"
+
+	"github.com/cnngen/cnngen/templates"
+)
+
+// Op is the operation of a [Kernel]. Each constant's comment gives the Go
+// signature of the dispatching function <Name> that [Render] generates and
+// the loop it computes; "n" is the number of samples (n ≥ 0; the slices
+// must hold n samples), In and Units are [Kernel.In] and [Kernel.Units].
+// Every array is row-major in the runtime's standard layout.
+type Op int
+
+const (
+	// DenseForward is a dense layer over n samples, a register-blocked GEMM
+	// with the bias and (when Kernel.ReLU) the ReLU fused:
+	//
+	//	func Name(y, x []float32, w *[In * Units]float32, b *[Units]float32, n int)
+	//	y[s][j] = act(b[j] + Σ_i x[s][i]·w[i][j])
+	DenseForward Op = iota + 1
+	// DenseForwardOne is DenseForward for one sample (a GEMV that streams w
+	// once):
+	//
+	//	func Name(y *[Units]float32, x *[In]float32, w *[In * Units]float32, b *[Units]float32)
+	DenseForwardOne
+	// DenseBackwardInput is the input gradient of a dense layer. It reads the
+	// transposed weights with rows padded to whole vectors, which
+	// NameTranspose (pure Go) fills from w; call it once per weight update,
+	// not per batch. InP is PaddedStride(In):
+	//
+	//	func Name(dx, dy []float32, wt *[Units * InP]float32, n int)
+	//	dx[s][i] = Σ_j dy[s][j]·wt[j][i]      (= dy·wᵀ)
+	//	func NameTranspose(wt *[Units * InP]float32, w *[In * Units]float32)
+	//
+	// With Kernel.ReLU it also applies the backward of the ReLU that made
+	// this layer's input h (dx = 0 where h ≤ 0), and takes h:
+	//
+	//	func Name(dx, dy, h []float32, wt *[Units * InP]float32, n int)
+	DenseBackwardInput
+	// DenseBackwardWeights accumulates the weight and bias gradients of a
+	// dense layer over n samples (it adds to dw and db; zero them first):
+	//
+	//	func Name(dw *[In * Units]float32, db *[Units]float32, x, dy []float32, n int)
+	//	dw[i][j] += Σ_s x[s][i]·dy[s][j];  db[j] += Σ_s dy[s][j]
+	DenseBackwardWeights
+	// Conv2DForward is a convolution over n HWC samples with HWIO weights
+	// (shapes from Kernel.Conv), vectorised across filters and unrolled over
+	// the output pixels, the bias and (when Kernel.ReLU) the ReLU fused;
+	// padding taps are skipped at generation time:
+	//
+	//	func Name(y, x []float32, w *[KernelH * KernelW * InC * Filters]float32, b *[Filters]float32, n int)
+	//	y[s][oh][ow][f] = act(b[f] + Σ_{kh,kw,c} x[s][oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]·w[kh][kw][c][f])
+	Conv2DForward
+	// Conv2DBackwardWeights accumulates a convolution's weight and bias
+	// gradients over n samples (it adds to dw and db):
+	//
+	//	func Name(dw *[KernelH * KernelW * InC * Filters]float32, db *[Filters]float32, x, dy []float32, n int)
+	//	dw[kh][kw][c][f] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][f];  db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]
+	Conv2DBackwardWeights
+	// Conv2DBackwardInput is a convolution's input gradient over n samples,
+	// vectorised across input channels and unrolled over the input pixels
+	// (each gathers the output pixels and taps that read it). It reads the
+	// weights transposed to [KernelH][KernelW][Filters][InCP], InCP =
+	// PaddedStride(InC), which NameTranspose fills from w; refresh it after
+	// every weight update:
+	//
+	//	func Name(dx, dy []float32, wt *[KernelH * KernelW * Filters * InCP]float32, n int)
+	//	dx[s][ih][iw][c] = Σ_{kh,kw,f} dy[s][oh][ow][f]·w[kh][kw][c][f]   over oh·StrideH−PadTop+kh = ih, ow·StrideW−PadLeft+kw = iw
+	//	func NameTranspose(wt *[KernelH * KernelW * Filters * InCP]float32, w *[KernelH * KernelW * InC * Filters]float32)
+	//
+	// With Kernel.ReLU it also applies the backward of the ReLU that made
+	// the convolution's input h (dx = 0 where h ≤ 0), and takes h:
+	//
+	//	func Name(dx, dy, h []float32, wt *[KernelH * KernelW * Filters * InCP]float32, n int)
+	Conv2DBackwardInput
+	// MaxPool2DForward is a max pooling over n HWC samples (shapes from
+	// Kernel.Pool), vectorised across channels, every window unrolled,
+	// padding taps left out (−∞):
+	//
+	//	func Name(y, x []float32, n int)
+	//	y[s][oh][ow][c] = max_{kh,kw} x[s][oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+	MaxPool2DForward
+	// MaxPool2DBackward routes each window's gradient to its first maximum
+	// in row-major order (TensorFlow's and PyTorch's rule; digits has exact
+	// ties), reading the pooling's input x and output y. It overwrites dx
+	// (zero where no window takes an input). With Kernel.ReLU it also
+	// applies the backward of a ReLU that produced x: windows with y ≤ 0
+	// pass nothing.
+	//
+	//	func Name(dx, dy, x, y []float32, n int)
+	//	dx[s][i][c] = Σ_{windows w whose first max is i} dy[s][w][c]   (· [y[s][w][c] > 0])
+	MaxPool2DBackward
+)
+
+var opNames = map[Op]string{
+	DenseForward:          "DenseForward",
+	DenseForwardOne:       "DenseForwardOne",
+	DenseBackwardInput:    "DenseBackwardInput",
+	DenseBackwardWeights:  "DenseBackwardWeights",
+	Conv2DForward:         "Conv2DForward",
+	Conv2DBackwardWeights: "Conv2DBackwardWeights",
+	Conv2DBackwardInput:   "Conv2DBackwardInput",
+	MaxPool2DForward:      "MaxPool2DForward",
+	MaxPool2DBackward:     "MaxPool2DBackward",
+}
+
+// String returns the constant's name.
+func (op Op) String() string {
+	if s, ok := opNames[op]; ok {
+		return s
+	}
+	return fmt.Sprintf("Op(%d)", int(op))
+}
+
+// PaddedStride is the row length, in floats, of the padded weight layouts
+// (Kernel.Padded, DenseBackwardInput): n rounded up to a multiple of 16
+// (64 bytes, one AVX-512 vector).
+func PaddedStride(n int) int { return (n + 15) &^ 15 }
+
+// Kernel is one kernel to generate: an operation specialised to constant
+// shapes, under a Go name chosen by the caller.
+type Kernel struct {
+	// Op is the operation.
+	Op Op
+	// Name is the Go identifier of the dispatching function (unexported
+	// names are usual, e.g. "dense1Forward"); the ISA variants and the
+	// reference append AVX2, AVX512 and Go to it.
+	Name string
+	// In and Units are a dense layer's input and output sizes.
+	In, Units int
+	// ReLU fuses max(·, 0) into a forward kernel, and the ReLU's backward
+	// into DenseBackwardInput and MaxPool2DBackward (see each Op).
+	ReLU bool
+	// Padded makes DenseForward and DenseForwardOne read the weights in a
+	// padded copy wp [In][PaddedStride(Units)] (zeros in the padding) that
+	// NamePack fills from w: every weight row then starts on a 64-byte
+	// boundary when wp does, which speeds up the streaming loads (the
+	// one-sample forward of 512→300 goes from ≈7.3 to ≈4.8 µs here).
+	// Results do not depend on wp's alignment, only speed does.
+	Padded bool
+	// Conv is a convolution's geometry.
+	Conv ConvShape
+	// Pool is a max pooling's geometry.
+	Pool PoolShape
+}
+
+// File is one rendered source file.
+type File struct {
+	// Name is the file name, without directory.
+	Name string
+	// Data is the file's contents.
+	Data []byte
+}
+
+// The names of the files that Render returns, in this order.
+const (
+	AsmFile    = "simd_amd64.s"
+	StubFile   = "simd_amd64.go"
+	PureGoFile = "simd_purego.go"
+	RefFile    = "simd_ref.go"
+)
+
+// Render generates the kernels into package pkg: the assembly, the stubs and
+// dispatchers, the portable dispatchers and the pure-Go references (see the
+// package comment). The output is gofmt-clean and depends only on its
+// arguments. It returns an error for invalid kernels (bad shapes, duplicate
+// or invalid names).
+func Render(pkg string, kernels []Kernel) ([]File, error) {
+	if !token.IsIdentifier(pkg) {
+		return nil, fmt.Errorf("asm: package name %q is not a Go identifier", pkg)
+	}
+	seen := map[string]bool{}
+	var fc fileCtx
+	for _, k := range kernels {
+		if err := k.validate(); err != nil {
+			return nil, err
+		}
+		for _, name := range k.goNames() {
+			if seen[name] {
+				return nil, fmt.Errorf("asm: kernel %s: name %s is used twice", k.Name, name)
+			}
+			seen[name] = true
+		}
+		for _, g := range k.gemms() {
+			for _, isa := range isas {
+				ctx := planGemm(g, isa)
+				fc.Texts = append(fc.Texts, textCtx{Gemm: ctx})
+				if ctx.MaskReg != "" {
+					fc.needTailMask = true
+				}
+				if g.aArg == "" {
+					fc.One = true
+				}
+			}
+		}
+		for _, p := range k.pools() {
+			for _, isa := range isas {
+				fc.Texts = append(fc.Texts, textCtx{Pool: planPool(p, isa)})
+				if isa.maskInReg && p.shape.Channels%isa.lanes != 0 {
+					fc.needTailMask = true
+				}
+			}
+		}
+		for _, c := range k.convs() {
+			for _, isa := range isas {
+				plan := planConv
+				if c.input {
+					plan = planConvInput
+				}
+				ctx := plan(c, isa)
+				fc.Texts = append(fc.Texts, textCtx{Conv: ctx})
+				if ctx.MaskReg != "" {
+					fc.needTailMask = true
+				}
+			}
+		}
+	}
+	if fc.needTailMask {
+		for i := range 16 {
+			val := "0"
+			if i < 8 {
+				val = "0xffffffff"
+			}
+			fc.TailMask = append(fc.TailMask, dataWord{Off: 4 * i, Val: val})
+		}
+	}
+	var s bytes.Buffer
+	if err := fileTemplate.ExecuteTemplate(&s, "file.s.tmpl", &fc); err != nil {
+		return nil, fmt.Errorf("asm: %v", err)
+	}
+	files := []File{{Name: AsmFile, Data: s.Bytes()}}
+	goFiles, err := renderGo(pkg, kernels)
+	if err != nil {
+		return nil, err
+	}
+	return append(files, goFiles...), nil
+}
+
+// fileCtx is the context of file.s.tmpl.
+type fileCtx struct {
+	TailMask     []dataWord
+	One          bool
+	Texts        []textCtx
+	needTailMask bool
+}
+
+type dataWord struct {
+	Off int
+	Val string
+}
+
+// textCtx is one TEXT symbol; exactly one field is set.
+type textCtx struct {
+	Gemm *gemmCtx
+	Conv *convCtx
+	Pool *poolCtx
+}
+
+// fileTemplate holds every assembly template.
+var fileTemplate = template.Must(template.ParseFS(templates.FS, "*.s.tmpl"))
+
+func (k Kernel) validate() error {
+	if !token.IsIdentifier(k.Name) || token.Lookup(k.Name).IsKeyword() {
+		return fmt.Errorf("asm: kernel name %q is not a Go identifier", k.Name)
+	}
+	switch k.Op {
+	case DenseForward, DenseForwardOne, DenseBackwardInput, DenseBackwardWeights:
+		if k.In < 1 || k.Units < 1 {
+			return fmt.Errorf("asm: kernel %s: %v needs In ≥ 1 and Units ≥ 1, got %d and %d", k.Name, k.Op, k.In, k.Units)
+		}
+		// Byte offsets must fit the 32-bit displacements and immediates.
+		if int64(k.In)*int64(k.Units) > 1<<26 {
+			return fmt.Errorf("asm: kernel %s: %d×%d weights are too large", k.Name, k.In, k.Units)
+		}
+	case Conv2DForward, Conv2DBackwardWeights, Conv2DBackwardInput:
+		if err := k.Conv.validate(); err != nil {
+			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
+		}
+		if n := k.Conv.inputGradTerms(); k.Op == Conv2DBackwardInput && n > maxConvTerms {
+			return fmt.Errorf("asm: kernel %s: %v: %d unrolled terms per sample exceed the limit of %d", k.Name, k.Op, n, maxConvTerms)
+		}
+		if k.Op == Conv2DForward && k.Conv.Filters > maxConvFilters {
+			return fmt.Errorf("asm: kernel %s: %v supports at most %d filters, got %d", k.Name, k.Op, maxConvFilters, k.Conv.Filters)
+		}
+	case MaxPool2DForward, MaxPool2DBackward:
+		if err := k.Pool.validate(); err != nil {
+			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
+		}
+	default:
+		return fmt.Errorf("asm: kernel %s: unknown op %v", k.Name, k.Op)
+	}
+	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
+		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
+	}
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward) {
+		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
+	}
+	return nil
+}
+
+// goNames lists every Go identifier the kernel defines.
+func (k Kernel) goNames() []string {
+	names := []string{k.Name, k.Name + "Go"}
+	if k.Op == DenseBackwardInput || k.Op == Conv2DBackwardInput {
+		names = append(names, k.Name+"Transpose")
+	}
+	if k.Padded {
+		names = append(names, k.Name+"Pack")
+	}
+	for _, f := range k.funcs() {
+		for _, isa := range isas {
+			names = append(names, f.symbol+isa.suffix)
+		}
+	}
+	return names
+}

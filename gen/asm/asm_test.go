@@ -1,0 +1,342 @@
+package asm
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"go/format"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var kernelBench = flag.String("kernelbench", "", "also run the generated kernels' benchmarks matching this regexp (e.g. '512x300') and log the results")
+
+// testShapes are the dense shapes every op is rendered for: the digits
+// layers, and awkward sizes that leave tails in every vector width and
+// register block.
+var testShapes = []struct {
+	in, units int
+	relu      bool
+}{
+	{512, 300, true}, {300, 10, false}, {7, 13, true}, {13, 7, false},
+	{7, 1, true}, {16, 16, false}, {5, 37, true}, {1, 24, false}, {3, 700, true},
+}
+
+func testKernels() []Kernel {
+	var ks []Kernel
+	for _, s := range testShapes {
+		base := fmt.Sprintf("d%dx%d", s.in, s.units)
+		ks = append(ks,
+			Kernel{Op: DenseForward, Name: base + "Forward", In: s.in, Units: s.units, ReLU: s.relu},
+			Kernel{Op: DenseForwardOne, Name: base + "ForwardOne", In: s.in, Units: s.units, ReLU: !s.relu},
+			Kernel{Op: DenseBackwardInput, Name: base + "BackwardInput", In: s.in, Units: s.units, ReLU: s.relu},
+			Kernel{Op: DenseBackwardWeights, Name: base + "BackwardWeights", In: s.in, Units: s.units},
+		)
+	}
+	for _, s := range testShapes[:4] {
+		base := fmt.Sprintf("d%dx%d", s.in, s.units)
+		ks = append(ks,
+			Kernel{Op: DenseForward, Name: base + "ForwardPadded", In: s.in, Units: s.units, ReLU: s.relu, Padded: true},
+			Kernel{Op: DenseForwardOne, Name: base + "ForwardOnePadded", In: s.in, Units: s.units, Padded: true},
+		)
+	}
+	for _, c := range testConvs {
+		ks = append(ks,
+			Kernel{Op: Conv2DForward, Name: c.name + "Forward", Conv: c.shape, ReLU: c.relu},
+			Kernel{Op: Conv2DBackwardWeights, Name: c.name + "BackwardWeights", Conv: c.shape},
+		)
+		if c.shape.inputGradTerms() <= maxConvTerms {
+			ks = append(ks, Kernel{Op: Conv2DBackwardInput, Name: c.name + "BackwardInput", Conv: c.shape, ReLU: c.relu})
+		}
+	}
+	// The golden set is compiled and checked too.
+	ks = append(ks, goldenKernels...)
+	for _, p := range testPools {
+		ks = append(ks,
+			Kernel{Op: MaxPool2DForward, Name: p.name + "Forward", Pool: p.shape},
+			Kernel{Op: MaxPool2DBackward, Name: p.name + "Backward", Pool: p.shape, ReLU: p.relu},
+		)
+	}
+	return ks
+}
+
+// testPools are the max-pooling shapes: digits (tiled windows), uneven SAME
+// padding, overlapping windows, channel tails on both vector widths.
+var testPools = []struct {
+	name  string
+	shape PoolShape
+	relu  bool
+}{
+	{"digitsPool", PoolShape{InH: 8, InW: 8, Channels: 32, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 4, OutW: 4}, true},
+	{"poolSame5x5c7", PoolShape{InH: 5, InW: 5, Channels: 7, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 3, OutW: 3}, false},
+	{"poolValid3s2c20", PoolShape{InH: 5, InW: 5, Channels: 20, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, OutH: 2, OutW: 2}, true},
+	{"poolSame3s1c16", PoolShape{InH: 6, InW: 6, Channels: 16, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1, OutH: 6, OutW: 6}, true},
+	{"poolTiled4x4c1", PoolShape{InH: 4, InW: 4, Channels: 1, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 2, OutW: 2}, false},
+}
+
+// testConvs are the convolution shapes: the digits layer, and awkward ones
+// (channels, strides, VALID and uneven SAME padding, filter tails on both
+// vector widths, a 1×1 kernel).
+var testConvs = []struct {
+	name  string
+	shape ConvShape
+	relu  bool
+}{
+	{"digitsConv", ConvShape{InH: 8, InW: 8, InC: 1, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1, OutH: 8, OutW: 8, Filters: 32}, true},
+	{"valid5x5x3f7", ConvShape{InH: 5, InW: 5, InC: 3, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 3, OutW: 3, Filters: 7}, false},
+	{"same5x5x2s2f13", ConvShape{InH: 5, InW: 5, InC: 2, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, OutH: 3, OutW: 3, Filters: 13}, true},
+	{"same6x7k4x5f20", ConvShape{InH: 6, InW: 7, InC: 1, KernelH: 4, KernelW: 5, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 2, OutH: 6, OutW: 7, Filters: 20}, true},
+	{"point4x4x4f40", ConvShape{InH: 4, InW: 4, InC: 4, KernelH: 1, KernelW: 1, StrideH: 1, StrideW: 1, OutH: 4, OutW: 4, Filters: 40}, false},
+	{"twoconv2", ConvShape{InH: 7, InW: 7, InC: 16, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, OutH: 4, OutW: 4, Filters: 32}, true},
+	{"wide3x3x2f96", ConvShape{InH: 3, InW: 3, InC: 2, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1, OutH: 3, OutW: 3, Filters: 96}, false},
+}
+
+func TestRenderIsDeterministicAndFormatted(t *testing.T) {
+	a, err := Render("kernels", testKernels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Render("kernels", testKernels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{AsmFile, StubFile, PureGoFile, RefFile}
+	if len(a) != len(want) {
+		t.Fatalf("Render returned %d files, want %v", len(a), want)
+	}
+	for i, f := range a {
+		if f.Name != want[i] {
+			t.Errorf("file %d is %s, want %s", i, f.Name, want[i])
+		}
+		if !bytes.Equal(f.Data, b[i].Data) {
+			t.Errorf("%s differs between two renderings", f.Name)
+		}
+		if !bytes.HasPrefix(f.Data, []byte("// Code generated by cnngen. DO NOT EDIT.\n")) {
+			t.Errorf("%s lacks the generated-code header", f.Name)
+		}
+		if strings.HasSuffix(f.Name, ".go") {
+			src, err := format.Source(f.Data)
+			if err != nil {
+				t.Errorf("%s: %v", f.Name, err)
+			} else if !bytes.Equal(src, f.Data) {
+				t.Errorf("%s is not gofmt-clean", f.Name)
+			}
+		}
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	for _, c := range []struct {
+		pkg  string
+		k    []Kernel
+		want string
+	}{
+		{"1x", nil, `asm: package name "1x" is not a Go identifier`},
+		{"p", []Kernel{{Op: DenseForward, Name: "func", In: 1, Units: 1}}, `asm: kernel name "func" is not a Go identifier`},
+		{"p", []Kernel{{Op: DenseForward, Name: "f", In: 0, Units: 3}}, `asm: kernel f: DenseForward needs In ≥ 1 and Units ≥ 1, got 0 and 3`},
+		{"p", []Kernel{{Op: Op(99), Name: "f", In: 1, Units: 1}}, `asm: kernel f: unknown op Op(99)`},
+		{"p", []Kernel{{Op: DenseBackwardWeights, Name: "f", In: 1, Units: 1, ReLU: true}}, `asm: kernel f: ReLU does not apply to DenseBackwardWeights`},
+		{"p", []Kernel{{Op: DenseBackwardInput, Name: "f", In: 1, Units: 1, Padded: true}}, `asm: kernel f: Padded applies only to dense forward kernels`},
+		{"p", []Kernel{{Op: Conv2DForward, Name: "f", Conv: ConvShape{InH: 4, InW: 4, InC: 1, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, PadTop: 3, OutH: 4, OutW: 4, Filters: 8}}}, `asm: kernel f: Conv2DForward: padding 3,0 does not fit a 3x3 kernel`},
+		{"p", []Kernel{{Op: Conv2DForward, Name: "f", Conv: ConvShape{InH: 4, InW: 4, InC: 1, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 5, OutW: 4, Filters: 8}}}, `asm: kernel f: Conv2DForward: output 5x4 does not fit input 4x4`},
+		{"p", []Kernel{{Op: Conv2DForward, Name: "f", Conv: ConvShape{InH: 4, InW: 4, InC: 1, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 2, OutW: 2, Filters: 97}}}, `asm: kernel f: Conv2DForward supports at most 96 filters, got 97`},
+		{"p", []Kernel{{Op: Conv2DBackwardInput, Name: "f", Conv: testConvs[0].shape}}, `asm: kernel f: Conv2DBackwardInput: 15488 unrolled terms per sample exceed the limit of 8192`},
+		{"p", []Kernel{{Op: MaxPool2DForward, Name: "f", Pool: PoolShape{InH: 4, InW: 4, Channels: 0, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 2, OutW: 2}}}, `asm: kernel f: MaxPool2DForward: sizes and strides must be ≥ 1: {InH:4 InW:4 Channels:0 KernelH:2 KernelW:2 StrideH:2 StrideW:2 PadTop:0 PadLeft:0 OutH:2 OutW:2}`},
+		{"p", []Kernel{{Op: DenseForward, Name: "f", In: 1, Units: 1}, {Op: DenseForwardOne, Name: "fGo", In: 1, Units: 1}}, `asm: kernel fGo: name fGo is used twice`},
+	} {
+		_, err := Render(c.pkg, c.k)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("Render(%q, %v) error = %v\nwant %s", c.pkg, c.k, err, c.want)
+		}
+	}
+}
+
+// moduleRoot finds the cnngen module's root above the working directory.
+func moduleRoot(t *testing.T) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(data, []byte("module github.com/cnngen/cnngen\n")) {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no cnngen go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// casesSource writes the table of cases_test.go: each kernel and its
+// reference adapted to slices.
+func casesSource(ks []Kernel) []byte {
+	var b bytes.Buffer
+	b.WriteString("// Code generated by cnngen's gen/asm tests. DO NOT EDIT.\n\npackage kernels\n\nvar cases = []denseCase{\n")
+	for _, k := range ks {
+		in, u := k.In, k.Units
+		w := fmt.Sprintf("(*[%d * %d]float32)(w)", in, k.wStride())
+		bb := fmt.Sprintf("(*[%d]float32)(b)", u)
+		wSize, bSize, flops := in*u, u, 2*in*u
+		if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput {
+			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.Filters
+			wSize, bSize, flops = c.taps()*c.Filters, c.Filters, 0
+			for oh := range c.OutH {
+				for ow := range c.OutW {
+					flops += 2 * len(c.pixelTaps(oh, ow)) * c.Filters
+				}
+			}
+			w = fmt.Sprintf("(*[%d]float32)(w)", wSize)
+			bb = fmt.Sprintf("(*[%d]float32)(b)", bSize)
+		}
+		if p := k.Pool; k.Op == MaxPool2DForward || k.Op == MaxPool2DBackward {
+			in, u = p.InH*p.InW*p.Channels, p.OutH*p.OutW*p.Channels
+			wSize, bSize, flops = 0, 0, 0
+		}
+		fmt.Fprintf(&b, "\t{name: %q, in: %d, units: %d, wSize: %d, bSize: %d, flopsPerSample: %d,\n", k.Name, in, u, wSize, bSize, flops)
+		if k.Padded {
+			fmt.Fprintf(&b, "\t\tpackSize: %d, pack: func(wp, w []float32) { %sPack((*[%d * %d]float32)(wp), (*[%d * %d]float32)(w)) },\n",
+				in*k.wStride(), k.Name, in, k.wStride(), in, u)
+		}
+		switch k.Op {
+		case DenseForward, Conv2DForward:
+			for _, f := range []string{"fwd", "fwdRef"} {
+				fn := k.Name
+				if f == "fwdRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32, n int) { %s(y, x, %s, %s, n) },\n", f, fn, w, bb)
+			}
+		case DenseForwardOne:
+			for _, f := range []string{"one", "oneRef"} {
+				fn := k.Name
+				if f == "oneRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32) { %s((*[%d]float32)(y), (*[%d]float32)(x), %s, %s) },\n", f, fn, u, in, w, bb)
+			}
+		case DenseBackwardInput, Conv2DBackwardInput:
+			wt := fmt.Sprintf("(*[%d * %d]float32)(wt)", u, PaddedStride(in))
+			wStd := fmt.Sprintf("(*[%d * %d]float32)(w)", in, u)
+			if c := k.Conv; k.Op == Conv2DBackwardInput {
+				cp := PaddedStride(c.InC)
+				wt = fmt.Sprintf("(*[%d * %d * %d]float32)(wt)", c.KernelH*c.KernelW, c.Filters, cp)
+				wStd = fmt.Sprintf("(*[%d]float32)(w)", wSize)
+				fmt.Fprintf(&b, "\t\twtStride: %d, convTaps: %d, convC: %d, convF: %d,\n", cp, c.KernelH*c.KernelW, c.InC, c.Filters)
+			} else {
+				fmt.Fprintf(&b, "\t\twtStride: %d,\n", PaddedStride(in))
+			}
+			fmt.Fprintf(&b, "\t\tgated: %v,\n", k.ReLU)
+			for _, f := range []string{"bwdIn", "bwdInRef"} {
+				fn := k.Name
+				if f == "bwdInRef" {
+					fn += "Go"
+				}
+				if k.ReLU {
+					fmt.Fprintf(&b, "\t\t%s: func(dx, dy, h, wt []float32, n int) { %s(dx, dy, h, %s, n) },\n", f, fn, wt)
+				} else {
+					fmt.Fprintf(&b, "\t\t%s: func(dx, dy, h, wt []float32, n int) { %s(dx, dy, %s, n) },\n", f, fn, wt)
+				}
+			}
+			fmt.Fprintf(&b, "\t\ttranspose: func(wt, w []float32) { %sTranspose(%s, %s) },\n", k.Name, wt, wStd)
+		case MaxPool2DForward:
+			fmt.Fprintf(&b, "\t\tpoolFwd: %s, poolFwdRef: %sGo,\n", k.Name, k.Name)
+		case MaxPool2DBackward:
+			fwd := strings.TrimSuffix(k.Name, "Backward") + "ForwardGo"
+			fmt.Fprintf(&b, "\t\tpoolBwd: %s, poolBwdRef: %sGo, poolFwdRef: %s,\n", k.Name, k.Name, fwd)
+		case DenseBackwardWeights, Conv2DBackwardWeights:
+			for _, f := range []string{"bwdW", "bwdWRef"} {
+				fn := k.Name
+				if f == "bwdWRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(dw, db, x, dy []float32, n int) { %s((*[%d]float32)(dw), (*[%d]float32)(db), x, dy, n) },\n", f, fn, wSize, bSize)
+			}
+		}
+		b.WriteString("\t},\n")
+	}
+	b.WriteString("}\n")
+	src, err := format.Source(b.Bytes())
+	if err != nil {
+		panic(err)
+	}
+	return src
+}
+
+// TestGeneratedKernels renders every test kernel into one package of a
+// temporary module (replace → this module), vets it in the four build
+// configurations (asmdecl checks every TEXT against its stub), and runs the
+// differential tests of testdata/harness_test.go.txt there: each path the
+// CPU has, forced with runtime.ForceISA, against the pure-Go reference.
+func TestGeneratedKernels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a temporary module")
+	}
+	root := moduleRoot(t)
+	dir := t.TempDir()
+	// CNNGEN_ASM_KEEP=DIR builds the module in DIR (empty or absent) and
+	// leaves it there, to read the output or run its benchmarks by hand.
+	if d := os.Getenv("CNNGEN_ASM_KEEP"); d != "" {
+		dir = d
+	}
+	pkgDir := filepath.Join(dir, "kernels")
+	if err := os.MkdirAll(pkgDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ks := testKernels()
+	files, err := Render("kernels", ks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness, err := os.ReadFile(filepath.Join("testdata", "harness_test.go.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, File{"harness_test.go", harness}, File{"cases_test.go", casesSource(ks)})
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(pkgDir, f.Name), f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gomod := fmt.Sprintf("module cnngentest\n\ngo 1.26\n\nrequire github.com/cnngen/cnngen v0.0.0\n\nreplace github.com/cnngen/cnngen => %s\n", root)
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	goCmd := func(env []string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		// -mod=mod completes the temporary go.mod from the module cache;
+		// GOPROXY=off keeps the test offline.
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
+		cmd.Env = append(cmd.Env, env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s go %s: %v\n%s", strings.Join(env, " "), strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	for _, cfg := range [][]string{{"GOARCH=amd64"}, {"GOARCH=arm64"}} {
+		goCmd(cfg, "vet", "./...")
+		goCmd(cfg, "vet", "-tags", "purego", "./...")
+	}
+	t.Log(goCmd(nil, "test", "-count=1", "./..."))
+	// The purego build has only the reference path: CNNGEN_TEST_REQUIRE
+	// applies to the default build above.
+	t.Log(goCmd([]string{"CNNGEN_TEST_REQUIRE="}, "test", "-count=1", "-tags", "purego", "./..."))
+	if *kernelBench != "" {
+		t.Log(goCmd(nil, "test", "-run", "^$", "-bench", "Kernels/("+*kernelBench+")", "./kernels"))
+	}
+}

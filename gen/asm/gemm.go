@@ -1,0 +1,511 @@
+package asm
+
+import (
+	"fmt"
+	"strings"
+)
+
+// isaParams describes one vector instruction set as the planner sees it.
+type isaParams struct {
+	suffix   string // appended to TEXT symbols: "AVX2", "AVX512"
+	requires string // the // Requires: line
+	lanes    int    // float32 lanes per vector
+	regs     int    // vector registers
+	prefix   string // register name prefix: "Y", "Z"
+	// maskInReg: masked loads and stores take a vector register (AVX2
+	// VMASKMOVPS) rather than a k-register (AVX-512 K1).
+	maskInReg bool
+	// rowsFor gives the row-block height for a given column-block width
+	// (in vectors), chosen so that accumulators, B vectors and the
+	// broadcast fill the register file.
+	rowsFor map[int]int
+}
+
+// isas are the assembly paths, in the order their TEXTs appear.
+var isas = []isaParams{
+	{
+		suffix: "AVX2", requires: "AVX, AVX2, FMA3", lanes: 8, regs: 16, prefix: "Y",
+		maskInReg: true,
+		// 4×3: 12 accumulators + 3 B + broadcast; the tail block (with the
+		// mask register) is kept to 2 columns by the partition.
+		rowsFor: map[int]int{3: 4, 2: 6, 1: 12},
+	},
+	{
+		suffix: "AVX512", requires: "AVX512F", lanes: 16, regs: 32, prefix: "Z",
+		// 6×4: 24 accumulators + 4 B + broadcast, 3 spare.
+		rowsFor: map[int]int{4: 6, 3: 8, 2: 12, 1: 16},
+	},
+}
+
+func (p isaParams) reg(i int) string { return fmt.Sprintf("%s%d", p.prefix, i) }
+
+// initKind says how a GEMM's accumulators start.
+type initKind int
+
+const (
+	initZero initKind = iota // C = A·B
+	initBias                 // C = bias + A·B (bias broadcast down the rows)
+	initLoad                 // C += A·B
+)
+
+// gemmSpec is one GEMM kernel before register planning:
+//
+//	C[r][j] = init + Σ_k A[r][k]·B[k][j]   for r < rows, j < width, k < K
+//
+// with A[r][k] at a + r·aRowStride + k·aKStride, B[k][j] at b + k·bKStride +
+// 4j and C[r][j] at c + r·cRowStride + 4j (strides in bytes). Row and
+// reduction counts are either constants or arguments.
+type gemmSpec struct {
+	symbol                                     string   // TEXT symbol without ISA suffix
+	args                                       []string // argument names in order (pointers, then the count)
+	counts                                     []string // the subset of args that are ints
+	aArg                                       string   // "" for the constant 1.0 (column sums)
+	bArg                                       string
+	cArg                                       string
+	biasArg                                    string
+	rowsArg                                    string // when rowsImm == 0
+	rowsImm                                    int
+	kArg                                       string // when kImm == 0
+	kImm                                       int
+	width                                      int
+	aRowStride, aKStride, bKStride, cRowStride int
+	// bPadded: B's rows are padded to whole vectors (PaddedStride), so
+	// its tail vector loads need no mask.
+	bPadded bool
+	// gateArg names an array laid out like C: where it is ≤ 0, C is set
+	// to 0 (the backward of a ReLU whose output is the gate).
+	gateArg string
+	init    initKind
+	relu    bool
+	// streamB makes B an FMA memory operand and uses one row per block
+	// with as many column accumulators as fit: the GEMV form, which reads
+	// each B element once.
+	streamB   bool
+	what      []string // pseudocode lines for the comment
+	reference string   // the pure-Go reference function
+}
+
+// goDecl is the Go declaration of the TEXT symbol for isa.
+func (g gemmSpec) goDecl(isa isaParams) string {
+	var ptrs, ints []string
+	for _, a := range g.args {
+		if contains(g.counts, a) {
+			ints = append(ints, a)
+		} else {
+			ptrs = append(ptrs, a)
+		}
+	}
+	decl := "func " + g.symbol + isa.suffix + "(" + strings.Join(ptrs, ", ") + " *float32"
+	if len(ints) > 0 {
+		decl += ", " + strings.Join(ints, ", ") + " int"
+	}
+	return decl + ")"
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// gemmCtx is the context of the "gemm" template: one TEXT symbol.
+type gemmCtx struct {
+	Symbol, GoDecl, Requires, Reference string
+	What                                []string
+	ArgSize                             int
+	Loads                               []argLoad
+	Bcast, MaskReg                      string
+	KMask                               string // AVX-512 tail mask for K1, or ""
+	Rows, K                             string // operands: $imm or name+off(FP)
+	AStep, BStep                        int    // per reduction step, bytes
+	Blocks                              []rowBlock
+	Prefix                              string
+	Gated                               bool // h_row advances with c_row
+}
+
+type argLoad struct{ Instr, Src, Dst string }
+
+// rowBlock is a block of Rows rows: a loop (Loop), a remainder guarded by
+// TESTQ $Bit, or (neither) unconditional.
+type rowBlock struct {
+	Label, Next  string
+	Rows, Bit    int
+	Loop         bool
+	Advance      bool
+	AStep, CStep int
+	Cols         []colBlock
+}
+
+// colBlock computes one register block: Rows × len(vectors) accumulators.
+type colBlock struct {
+	Label, Comment string
+	MaskSrc        string // AVX2: where to load the tail mask from
+	Inits          []vecOp
+	Loads          []vecOp
+	Steps          []kStep
+	Tail           []kStep // reduction steps left over by the unrolled loop
+	Reduce         []insn  // sums the interleaved accumulator sets
+	Zero           string  // ReLU's zero register, or ""
+	Gate           []insn  // zeroes the lanes where h ≤ 0 (gated kernels)
+	Stores         []vecOp
+}
+
+// vecOp is a vector load or store: Op Addr, [Mask,] Reg (or the reverse).
+type vecOp struct {
+	Op, Addr, Mask, Reg string
+	Zero                bool
+}
+
+// kStep broadcasts A[r][k] and multiplies it into a row of accumulators,
+// after the loads in Pre (an AVX2 masked tail of B).
+type kStep struct {
+	Pre  []vecOp
+	Addr string
+	FMAs []fma
+}
+
+type fma struct{ Src, Mask, Acc string }
+
+// partition splits n vectors into blocks of at most max, as even as
+// possible, larger first, so that fits(size, last) holds for every block
+// (the last block holds the tail vector).
+func partition(n, max int, fits func(size int, last bool) bool) []int {
+	for nb := (n + max - 1) / max; nb <= n; nb++ {
+		sizes := make([]int, nb)
+		ok := true
+		for i := range sizes {
+			sizes[i] = n / nb
+			if i < n%nb {
+				sizes[i]++
+			}
+			if !fits(sizes[i], i == nb-1) {
+				ok = false
+			}
+		}
+		if ok {
+			return sizes
+		}
+	}
+	panic("asm: no register partition") // unreachable: size 1 always fits
+}
+
+// planGemm makes every register, offset and label decision of one GEMM for
+// one ISA.
+func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
+	nvec := (g.width + isa.lanes - 1) / isa.lanes
+	tail := g.width % isa.lanes // lanes used by the last vector, 0 = all
+	maskReg := tail != 0 && isa.maskInReg
+	// Registers at the top of the file: broadcast, then the AVX2 mask.
+	bcastIdx := isa.regs - 1
+	free := isa.regs - 1 // registers below the broadcast
+	if maskReg {
+		free--
+	}
+
+	var R int
+	var sizes []int
+	if g.streamB {
+		R = 1
+		// Accumulators only, plus (AVX2 tail) a register to load the
+		// masked tail of B into.
+		sizes = partition(nvec, free, func(c int, last bool) bool {
+			if last && maskReg {
+				return c+1 <= free
+			}
+			return c <= free
+		})
+	} else {
+		cmax := 0
+		for c := range isa.rowsFor {
+			if c <= nvec && c > cmax {
+				cmax = c
+			}
+		}
+		R = isa.rowsFor[cmax]
+		sizes = partition(nvec, cmax, func(c int, last bool) bool {
+			n := R*c + c
+			if last && maskReg {
+				return n <= free
+			}
+			return n <= isa.regs-1
+		})
+	}
+
+	// A one-row GEMM with few column vectors would be bound by the FMA
+	// latency (one chain per accumulator): interleave S accumulator sets
+	// over consecutive k (k mod S), summed at the end, so that about 8
+	// chains are in flight. This reorders the sum (within tolerance).
+	S := 1
+	if g.streamB && g.kImm > 0 {
+		cmax := 0
+		for _, c := range sizes {
+			cmax = max(cmax, c)
+		}
+		S = max(1, min((8+cmax-1)/cmax, (free-1)/cmax, g.kImm))
+	}
+	ctx := &gemmCtx{
+		Symbol:    g.symbol + isa.suffix,
+		GoDecl:    g.goDecl(isa),
+		Requires:  isa.requires,
+		Reference: g.reference,
+		What:      g.what,
+		ArgSize:   8 * len(g.args),
+		Bcast:     isa.reg(bcastIdx),
+		AStep:     S * g.aKStride,
+		BStep:     S * g.bKStride,
+		Prefix:    g.symbol,
+	}
+	if maskReg {
+		ctx.MaskReg = isa.reg(bcastIdx - 1)
+	}
+	if tail != 0 && !isa.maskInReg {
+		ctx.KMask = fmt.Sprintf("0x%04x", 1<<tail-1)
+	}
+	argOff := func(name string) string {
+		for i, a := range g.args {
+			if a == name {
+				return fmt.Sprintf("%s+%d(FP)", a, 8*i)
+			}
+		}
+		panic("asm: no argument " + name)
+	}
+	if g.aArg == "" {
+		ctx.Loads = append(ctx.Loads, argLoad{"LEAQ", "one<>(SB)", "a_row"})
+	} else {
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.aArg), "a_row"})
+	}
+	ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.bArg), "b_base"}, argLoad{"MOVQ", argOff(g.cArg), "c_row"})
+	if g.biasArg != "" {
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.biasArg), "bias"})
+	}
+	if g.gateArg != "" {
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.gateArg), "h_row"})
+		ctx.Gated = true
+	}
+	if g.rowsImm > 0 {
+		ctx.Rows = fmt.Sprintf("$%d", g.rowsImm)
+	} else {
+		ctx.Rows = argOff(g.rowsArg)
+	}
+	if g.kImm > 0 {
+		ctx.K = fmt.Sprintf("$%d", g.kImm/S)
+	} else {
+		ctx.K = argOff(g.kArg)
+	}
+
+	// Row blocks: a loop of R rows, then remainders by powers of two
+	// (rows mod R < R, so its binary digits are powers of two below R).
+	var heights []int
+	var bits []int
+	var loops []bool
+	if g.rowsImm > 0 {
+		if g.rowsImm >= R {
+			heights, bits, loops = append(heights, R), append(bits, 0), append(loops, true)
+		}
+		rem := g.rowsImm % R
+		for p := highPow2(R - 1); p >= 1; p /= 2 {
+			if rem&p != 0 {
+				heights, bits, loops = append(heights, p), append(bits, 0), append(loops, false)
+			}
+		}
+		if g.rowsImm == 1 && R == 1 {
+			heights, bits, loops = []int{1}, []int{0}, []bool{false}
+		}
+	} else {
+		heights, bits, loops = append(heights, R), append(bits, 0), append(loops, true)
+		for p := highPow2(R - 1); p >= 1; p /= 2 {
+			heights, bits, loops = append(heights, p), append(bits, p), append(loops, false)
+		}
+	}
+	for bi, h := range heights {
+		rb := rowBlock{
+			Label:   fmt.Sprintf("%s_rows%d", g.symbol, h),
+			Rows:    h,
+			Bit:     bits[bi],
+			Loop:    loops[bi],
+			Advance: loops[bi] || bi < len(heights)-1,
+			AStep:   h * g.aRowStride,
+			CStep:   h * g.cRowStride,
+		}
+		if loops[bi] {
+			rb.Label += "_loop"
+		}
+		v0 := 0
+		for ci, c := range sizes {
+			rb.Cols = append(rb.Cols, planCols(g, isa, rb.Label, ci, h, v0, c, nvec, tail, maskReg, S))
+			v0 += c
+		}
+		ctx.Blocks = append(ctx.Blocks, rb)
+	}
+	for i := range ctx.Blocks {
+		if i+1 < len(ctx.Blocks) {
+			ctx.Blocks[i].Next = ctx.Blocks[i+1].Label
+		} else {
+			ctx.Blocks[i].Next = g.symbol + "_done"
+		}
+	}
+	return ctx
+}
+
+// highPow2 is the largest power of two ≤ n (0 for n < 1).
+func highPow2(n int) int {
+	p := 0
+	for q := 1; q <= n; q *= 2 {
+		p = q
+	}
+	return p
+}
+
+// planCols fills one register block: rows × c vectors starting at vector v0.
+// With sets > 1 (one-row GEMMs only), accumulator set s takes the steps
+// k ≡ s (mod sets); set s uses the registers a row s would.
+func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows, v0, c, nvec, tail int, maskReg bool, sets int) colBlock {
+	cb := colBlock{Label: fmt.Sprintf("%s_cols%d", rowLabel, ci)}
+	lastCol := v0 + c - 1
+	rowWord := "rows"
+	if rows == 1 {
+		rowWord = "row"
+	}
+	switch {
+	case tail != 0 && lastCol == nvec-1:
+		cb.Comment = fmt.Sprintf("%d %s × columns %d..%d (last vector: %d lanes)", rows, rowWord, v0*isa.lanes, g.width-1, tail)
+	default:
+		cb.Comment = fmt.Sprintf("%d %s × columns %d..%d", rows, rowWord, v0*isa.lanes, (lastCol+1)*isa.lanes-1)
+	}
+	if sets > 1 {
+		cb.Comment += fmt.Sprintf(", %d accumulator sets", sets)
+	}
+	hasTail := tail != 0 && lastCol == nvec-1
+	if hasTail && maskReg {
+		cb.MaskSrc = fmt.Sprintf("tailmask<>+%d(SB)", 4*(isa.lanes-tail))
+	}
+	masked := func(v int) bool { return tail != 0 && v == nvec-1 }
+	load := func(v int, addr, reg string) vecOp {
+		switch {
+		case !masked(v):
+			return vecOp{Op: "VMOVUPS", Addr: addr, Reg: reg}
+		case isa.maskInReg:
+			return vecOp{Op: "VMASKMOVPS", Addr: addr, Mask: "mask", Reg: reg}
+		}
+		return vecOp{Op: "VMOVUPS.Z", Addr: addr, Mask: "K1", Reg: reg}
+	}
+	store := func(v int, addr, reg string) vecOp {
+		switch {
+		case !masked(v):
+			return vecOp{Op: "VMOVUPS", Addr: addr, Reg: reg}
+		case isa.maskInReg:
+			return vecOp{Op: "VMASKMOVPS", Addr: addr, Mask: "mask", Reg: reg}
+		}
+		return vecOp{Op: "VMOVUPS", Addr: addr, Mask: "K1", Reg: reg}
+	}
+	acc := func(r, j int) string { return isa.reg(r*c + j) }
+	colOff := func(v int) int { return 4 * v * isa.lanes }
+	for r := range rows {
+		for j := range c {
+			v := v0 + j
+			switch g.init {
+			case initZero:
+				cb.Inits = append(cb.Inits, vecOp{Zero: true, Reg: acc(r, j)})
+			case initBias:
+				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(bias)", colOff(v)), acc(r, j)))
+			case initLoad:
+				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(c_row)", r*g.cRowStride+colOff(v)), acc(r, j)))
+			}
+		}
+	}
+	for set := 1; set < sets; set++ {
+		for j := range c {
+			cb.Inits = append(cb.Inits, vecOp{Zero: true, Reg: acc(set, j)})
+		}
+	}
+	if g.streamB {
+		// One row: B as FMA memory operands, an AVX2 masked tail through
+		// a temporary above the accumulators.
+		step := func(set int) kStep {
+			st := kStep{Addr: fmt.Sprintf("%d(a_k)", set*g.aKStride)}
+			for j := range c {
+				v := v0 + j
+				addr := fmt.Sprintf("%d(b_k)", set*g.bKStride+colOff(v))
+				f := fma{Src: addr, Acc: acc(set, j)}
+				switch {
+				case g.bPadded || !masked(v):
+				case isa.maskInReg:
+					f.Src = isa.reg(sets * c)
+					st.Pre = append(st.Pre, load(v, addr, f.Src))
+				default:
+					f.Mask = "K1"
+				}
+				st.FMAs = append(st.FMAs, f)
+			}
+			return st
+		}
+		for set := range sets {
+			cb.Steps = append(cb.Steps, step(set))
+		}
+		for set := range g.kImm % sets {
+			cb.Tail = append(cb.Tail, step(set))
+		}
+		for set := 1; set < sets; set++ {
+			for j := range c {
+				cb.Reduce = append(cb.Reduce, in("VADDPS", acc(set, j), acc(0, j), acc(0, j)))
+			}
+		}
+	}
+	// B operands (GEMM): registers loaded once per k step, shared by the
+	// rows' broadcasts.
+	if !g.streamB {
+		src := make([]string, c)
+		for j := range c {
+			v := v0 + j
+			addr := fmt.Sprintf("%d(b_k)", colOff(v))
+			src[j] = isa.reg(rows*c + j)
+			if g.bPadded {
+				cb.Loads = append(cb.Loads, vecOp{Op: "VMOVUPS", Addr: addr, Reg: src[j]})
+			} else {
+				cb.Loads = append(cb.Loads, load(v, addr, src[j]))
+			}
+		}
+		for r := range rows {
+			st := kStep{Addr: fmt.Sprintf("%d(a_k)", r*g.aRowStride)}
+			for j := range c {
+				st.FMAs = append(st.FMAs, fma{Src: src[j], Acc: acc(r, j)})
+			}
+			cb.Steps = append(cb.Steps, st)
+		}
+	}
+	if g.relu {
+		cb.Zero = isa.reg(rows * c) // free once the k loop is done
+	}
+	if g.gateArg != "" {
+		// After the k loop the B registers and the broadcast are free.
+		zero, tmp := isa.reg(rows*c), isa.reg(isa.regs-1)
+		cb.Gate = append(cb.Gate, in("VXORPS", zero, zero, zero))
+		for r := range rows {
+			for j := range c {
+				v := v0 + j
+				addr := fmt.Sprintf("%d(h_row)", r*g.cRowStride+colOff(v))
+				a := acc(r, j)
+				switch {
+				case isa.maskInReg && masked(v):
+					cb.Gate = append(cb.Gate, in("VMASKMOVPS", addr, "mask", tmp), in("VCMPPS", "$1", tmp, zero, tmp), in("VANDPS", tmp, a, a))
+				case isa.maskInReg:
+					cb.Gate = append(cb.Gate, in("VCMPPS", "$1", addr, zero, tmp), in("VANDPS", tmp, a, a))
+				case masked(v):
+					cb.Gate = append(cb.Gate, in("VCMPPS", "$1", addr, zero, "K1", "K2"), in("VMOVAPS.Z", a, "K2", a))
+				default:
+					cb.Gate = append(cb.Gate, in("VCMPPS", "$1", addr, zero, "K2"), in("VMOVAPS.Z", a, "K2", a))
+				}
+			}
+		}
+	}
+	for r := range rows {
+		for j := range c {
+			v := v0 + j
+			cb.Stores = append(cb.Stores, store(v, fmt.Sprintf("%d(c_row)", r*g.cRowStride+colOff(v)), acc(r, j)))
+		}
+	}
+	return cb
+}

@@ -1,0 +1,198 @@
+package asm
+
+import "fmt"
+
+// gemms lists the GEMM kernels (TEXT symbols, per ISA) that implement k.
+func (k Kernel) gemms() []gemmSpec {
+	in, units := k.In, k.Units
+	ref := k.Name + "Go"
+	switch k.Op {
+	case DenseForward:
+		act, end := "", ""
+		if k.ReLU {
+			act, end = "max(0, ", ")"
+		}
+		wStride, layout := units, "w in [In][Units] layout."
+		if k.Padded {
+			wStride, layout = PaddedStride(units), fmt.Sprintf("w padded to [In][%d].", PaddedStride(units))
+		}
+		return []gemmSpec{{
+			symbol: k.Name, args: []string{"y", "x", "w", "b", "n"}, counts: []string{"n"},
+			aArg: "x", bArg: "w", cArg: "y", biasArg: "b", rowsArg: "n", kImm: in, width: units,
+			aRowStride: 4 * in, aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units, bPadded: k.Padded,
+			init: initBias, relu: k.ReLU, reference: ref,
+			what: []string{
+				fmt.Sprintf("y[s][j] = %sb[j] + Σ_i x[s][i]·w[i][j]%s   s < n, i < %d, j < %d", act, end, in, units),
+				"Rows (samples) in register blocks, a loop then remainders; the",
+				"columns of each block unrolled; " + layout,
+			},
+		}}
+	case DenseForwardOne:
+		act, end := "", ""
+		if k.ReLU {
+			act, end = "max(0, ", ")"
+		}
+		wStride := units
+		if k.Padded {
+			wStride = PaddedStride(units)
+		}
+		return []gemmSpec{{
+			symbol: k.Name, args: []string{"y", "x", "w", "b"},
+			aArg: "x", bArg: "w", cArg: "y", biasArg: "b", rowsImm: 1, kImm: in, width: units,
+			aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units, bPadded: k.Padded,
+			init: initBias, relu: k.ReLU, streamB: true, reference: ref,
+			what: []string{
+				fmt.Sprintf("y[j] = %sb[j] + Σ_i x[i]·w[i][j]%s   i < %d, j < %d", act, end, in, units),
+				"One sample: w streamed once as FMA memory operands, a row at a time.",
+			},
+		}}
+	case DenseBackwardInput:
+		args, gate, what := []string{"dx", "dy", "wt", "n"}, "", []string(nil)
+		if k.ReLU {
+			args, gate = []string{"dx", "dy", "h", "wt", "n"}, "h"
+			what = []string{"Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,", "the output of the ReLU before it)."}
+		}
+		return []gemmSpec{{
+			symbol: k.Name, args: args, counts: []string{"n"}, gateArg: gate,
+			aArg: "dy", bArg: "wt", cArg: "dx", rowsArg: "n", kImm: units, width: in,
+			aRowStride: 4 * units, aKStride: 4, bKStride: 4 * PaddedStride(in), cRowStride: 4 * in,
+			bPadded: true, init: initZero, reference: ref,
+			what: append([]string{
+				fmt.Sprintf("dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < %d, i < %d", units, in),
+				fmt.Sprintf("wt is the weight matrix transposed and padded ([Units][%d]), so this is the", PaddedStride(in)),
+				"forward GEMM's loop with the roles of In and Units swapped.",
+			}, what...),
+		}}
+	case DenseBackwardWeights:
+		args := []string{"dw", "db", "x", "dy", "n"}
+		return []gemmSpec{{
+			symbol: k.Name + "Weights", args: args, counts: []string{"n"},
+			aArg: "x", bArg: "dy", cArg: "dw", rowsImm: in, kArg: "n", width: units,
+			aRowStride: 4, aKStride: 4 * in, bKStride: 4 * units, cRowStride: 4 * units,
+			init: initLoad, reference: ref,
+			what: []string{
+				fmt.Sprintf("dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < %d, j < %d, s < n", in, units),
+				"A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction",
+				"runs over the samples; dw is loaded, accumulated and stored once.",
+			},
+		}, {
+			symbol: k.Name + "Bias", args: args, counts: []string{"n"},
+			bArg: "dy", cArg: "db", rowsImm: 1, kArg: "n", width: units,
+			bKStride: 4 * units, init: initLoad, streamB: true, reference: ref,
+			what: []string{
+				fmt.Sprintf("db[j] += Σ_s dy[s][j]   j < %d, s < n", units),
+				"A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).",
+			},
+		}}
+	}
+	return nil
+}
+
+// convs lists the convolution kernels that implement k.
+func (k Kernel) convs() []convSpec {
+	c := k.Conv
+	geom := fmt.Sprintf("%dx%dx%d input, %dx%d kernel, stride %d,%d, padding %d,%d, %dx%dx%d output",
+		c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, c.Filters)
+	switch k.Op {
+	case Conv2DForward:
+		act, end := "", ""
+		if k.ReLU {
+			act, end = "max(0, ", ")"
+		}
+		return []convSpec{{
+			symbol: k.Name, args: []string{"y", "x", "w", "b", "n"}, counts: []string{"n"},
+			shape: c, relu: k.ReLU, reference: k.Name + "Go",
+			what: []string{
+				fmt.Sprintf("y[s][oh][ow][f] = %sb[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f]%s   s < n", act, end),
+				geom + ".",
+				"Vectorised across filters; every output pixel unrolled, padding taps",
+				"left out; pixels in small groups so each weight row serves several.",
+			},
+		}}
+	case Conv2DBackwardInput:
+		args := []string{"dx", "dy", "wt", "n"}
+		what := []string{
+			"dx[s][ih][iw][c] = Σ_{kh,kw,f} dy[s][oh][ow][f]·wt[kh][kw][f][c]   s < n,",
+			"over the output pixels and taps whose window reads (ih, iw).",
+			geom + ".",
+			fmt.Sprintf("wt is w transposed to [%d][%d][%d][%d] (channels padded). Vectorised across", c.KernelH, c.KernelW, c.Filters, PaddedStride(c.InC)),
+			"channels; every input pixel unrolled, a few at a time, their terms interleaved.",
+		}
+		if k.ReLU {
+			args = []string{"dx", "dy", "h", "wt", "n"}
+			what = append(what, "Fused ReLU backward: dx = 0 where h ≤ 0 (h: this layer's input).")
+		}
+		return []convSpec{{
+			symbol: k.Name, args: args, counts: []string{"n"},
+			shape: c, input: true, relu: k.ReLU, reference: k.Name + "Go", what: what,
+		}}
+	case Conv2DBackwardWeights:
+		return []convSpec{{
+			symbol: k.Name, args: []string{"dw", "db", "x", "dy", "n"}, counts: []string{"n"},
+			shape: c, backward: true, reference: k.Name + "Go",
+			what: []string{
+				"dw[kh][kw][c][f] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][f]   s < n",
+				"db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]",
+				geom + ".",
+				"dw and db stay in registers across the samples (in passes when they",
+				"do not fit); every output pixel unrolled, padding taps left out.",
+			},
+		}}
+	}
+	return nil
+}
+
+// funcs lists every TEXT symbol (without ISA suffix) of k, in file order.
+func (k Kernel) funcs() []asmFunc {
+	var fs []asmFunc
+	for _, g := range k.gemms() {
+		fs = append(fs, g.asm())
+	}
+	for _, c := range k.convs() {
+		fs = append(fs, c.asm())
+	}
+	for _, p := range k.pools() {
+		fs = append(fs, p.asm())
+	}
+	return fs
+}
+
+// pools lists the pooling kernels that implement k.
+func (k Kernel) pools() []poolSpec {
+	p := k.Pool
+	geom := fmt.Sprintf("%dx%dx%d input, %dx%d window, stride %d,%d, padding %d,%d, %dx%d output",
+		p.InH, p.InW, p.Channels, p.KernelH, p.KernelW, p.StrideH, p.StrideW, p.PadTop, p.PadLeft, p.OutH, p.OutW)
+	switch k.Op {
+	case MaxPool2DForward:
+		return []poolSpec{{
+			symbol: k.Name, args: []string{"y", "x", "n"}, counts: []string{"n"},
+			shape: p, reference: k.Name + "Go",
+			what: []string{
+				"y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n",
+				geom + ".",
+				"Vectorised across channels; every window unrolled, padding left out.",
+			},
+		}}
+	case MaxPool2DBackward:
+		what := []string{
+			"dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum",
+			"(row-major) is input i   s < n",
+			geom + ".",
+		}
+		if k.ReLU {
+			what = append(what, "Fused ReLU backward: windows with y ≤ 0 pass nothing.")
+		}
+		if p.tiled() {
+			what = append(what, "The windows tile the input: each dx vector is stored once.")
+		} else {
+			what = append(what, "dx is zeroed, then each window adds to its first maximum.")
+		}
+		what = append(what, "Per window and channel vector: free lanes start all set; each tap in",
+			"order takes dy where x == y among free lanes, then clears them.")
+		return []poolSpec{{
+			symbol: k.Name, args: []string{"dx", "dy", "x", "y", "n"}, counts: []string{"n"},
+			shape: p, backward: true, relu: k.ReLU, reference: k.Name + "Go", what: what,
+		}}
+	}
+	return nil
+}
