@@ -1,0 +1,424 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/gob"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	goruntime "runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cnngen/cnngen/gen/emit"
+	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/generated/digits"
+	"github.com/cnngen/cnngen/runtime"
+)
+
+// Training on generated code.
+//
+// The digits network is compiled into cnngen (generated/digits): a
+// description whose architecture equals it (the built-in example, or a copy
+// of it) trains in process. Any other description is generated into a
+// temporary module, together with a small trainer (trainerMain) that runs
+// runtime.Train — the same loop as in process — on the data it is handed;
+// the module is built with the go command and run as a child process that
+// streams its log and result back as JSON lines.
+//
+// The temporary module must build against this module's runtime. It finds
+// it, in order:
+//
+//  1. $CNNGEN_SRC, a checkout of github.com/cnngen/cnngen: a replace
+//     directive points at it;
+//  2. the source tree this binary was built from (go build, go run or go
+//     install from a checkout), located by the path of this file at build
+//     time: a replace directive points at it;
+//  3. the module version recorded in the binary (go install
+//     github.com/cnngen/cnngen/cmd/cnngen@vX.Y.Z): the module requires
+//     that version, which the go command finds in its module cache (where
+//     go install put it) or fetches from the module proxy.
+//
+// A binary built with -trimpath from a development tree and moved away has
+// none of these; it says so and suggests CNNGEN_SRC or -engine generic.
+// Embedding the runtime's sources in the binary would lift that last
+// limitation; it needs a package at the module root (go:embed cannot reach
+// ../../runtime from here), which is the lead's to add.
+
+// modulePath is this module's path.
+const modulePath = "github.com/cnngen/cnngen"
+
+// compiledModel returns a model of net on code compiled into cnngen, or nil
+// when cnngen has none for it.
+func compiledModel(net *ir.Network) runtime.Model {
+	if reflect.DeepEqual(net.Arch(), digits.Arch()) {
+		return digits.New()
+	}
+	return nil
+}
+
+// generatedModel returns the model that trainGenerated trains for net: the
+// compiled-in generated model when cnngen has one, else a generic engine
+// that holds the parameters (for evaluation and checkpoints) while the
+// training itself runs on generated code in a child process.
+func generatedModel(net *ir.Network) (runtime.Model, error) {
+	if m := compiledModel(net); m != nil {
+		return m, nil
+	}
+	return runtime.NewGeneric(net.Arch())
+}
+
+// trainGenerated is runtime.Train(m, train, test, cfg, opt) on generated
+// code, for m from generatedModel(net). A compiled-in model trains in
+// process. Otherwise the network's package is generated and built into a
+// child trainer (see above), which trains from the same seed exactly as
+// runtime.Train would; its log entries go to opt.Log as they come, and its
+// final parameters are copied into m and its optimizer state into
+// Result.Optimizer. Resuming (opt.Resume, opt.Optimizer) needs a compiled-in
+// model.
+func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Dataset, cfg runtime.TrainConfig, opt runtime.TrainOptions, stderr io.Writer) (*runtime.Result, error) {
+	if _, ok := m.(*runtime.Generic); !ok {
+		return runtime.Train(m, train, test, cfg, opt)
+	}
+	if opt.Resume || opt.Optimizer != nil {
+		return nil, fmt.Errorf("network %s runs on generated code in a child process, which cannot resume a run; use -engine generic to resume", net.Name)
+	}
+	dir, err := os.MkdirTemp("", "cnngen-train-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	bin, err := buildTrainer(net, dir)
+	if err != nil {
+		return nil, err
+	}
+	jobFile := filepath.Join(dir, "job.gob")
+	if err := writeJob(jobFile, trainerJob{Train: train, Test: test, Config: cfg, LogEvery: opt.LogEvery}); err != nil {
+		return nil, err
+	}
+	out, err := runTrainer(bin, jobFile, opt.Log, stderr)
+	if err != nil {
+		return nil, err
+	}
+	params := m.Params()
+	if len(out.Params) != len(params) {
+		return nil, fmt.Errorf("the generated trainer returned %d parameters, want %d", len(out.Params), len(params))
+	}
+	for i, p := range params {
+		if len(out.Params[i]) != len(p.Value) {
+			return nil, fmt.Errorf("the generated trainer returned %d values for %s, want %d", len(out.Params[i]), p.Name, len(p.Value))
+		}
+		copy(p.Value, out.Params[i])
+	}
+	optimizer, err := runtime.NewOptimizerForRun(cfg.Optimizer, params, out.Steps)
+	if err != nil {
+		return nil, err
+	}
+	if err := optimizer.SetState(out.Optimizer); err != nil {
+		return nil, fmt.Errorf("the generated trainer's optimizer state: %v", err)
+	}
+	return &runtime.Result{Steps: out.Steps, Last: out.Last, Test: out.Test, Duration: out.Duration, Optimizer: optimizer}, nil
+}
+
+// trainerJob is what the child trainer reads: the data and the recipe.
+type trainerJob struct {
+	Train, Test *runtime.Dataset
+	Config      runtime.TrainConfig
+	LogEvery    int
+}
+
+// trainerResult is the child trainer's outcome: runtime.Result without the
+// optimizer, whose state travels instead, and the trained parameters (in
+// Params order).
+type trainerResult struct {
+	Steps     int
+	Last      runtime.StepLog
+	Test      runtime.Score
+	Duration  time.Duration
+	Params    [][]float32
+	Optimizer runtime.OptimizerState
+}
+
+// trainerMessage is one JSON line from the child trainer.
+type trainerMessage struct {
+	Log    *runtime.StepLog `json:",omitempty"`
+	Result *trainerResult   `json:",omitempty"`
+	Error  string           `json:",omitempty"`
+}
+
+// trainerMain is the child trainer's main package. It imports the generated
+// package as cnngenrun/model; the job file is its only argument.
+const trainerMain = `// Command cnngenrun trains the generated model with cnngen's runtime; cnngen
+// train builds and runs it for descriptions that are not compiled in.
+package main
+
+import (
+	"encoding/gob"
+	"encoding/json"
+	"os"
+	"time"
+
+	"cnngenrun/model"
+
+	"github.com/cnngen/cnngen/runtime"
+)
+
+type job struct {
+	Train, Test *runtime.Dataset
+	Config      runtime.TrainConfig
+	LogEvery    int
+}
+
+type result struct {
+	Steps     int
+	Last      runtime.StepLog
+	Test      runtime.Score
+	Duration  time.Duration
+	Params    [][]float32
+	Optimizer runtime.OptimizerState
+}
+
+type message struct {
+	Log    *runtime.StepLog ` + "`json:\",omitempty\"`" + `
+	Result *result          ` + "`json:\",omitempty\"`" + `
+	Error  string           ` + "`json:\",omitempty\"`" + `
+}
+
+func main() {
+	out := json.NewEncoder(os.Stdout)
+	if err := run(out); err != nil {
+		out.Encode(message{Error: err.Error()})
+		os.Exit(1)
+	}
+}
+
+func run(out *json.Encoder) error {
+	f, err := os.Open(os.Args[1])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var j job
+	if err := gob.NewDecoder(f).Decode(&j); err != nil {
+		return err
+	}
+	var logErr error
+	m := model.New()
+	res, err := runtime.Train(m, j.Train, j.Test, j.Config, runtime.TrainOptions{
+		LogEvery: j.LogEvery,
+		Log: func(s runtime.StepLog) {
+			if err := out.Encode(message{Log: &s}); err != nil && logErr == nil {
+				logErr = err
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if logErr != nil {
+		return logErr
+	}
+	r := &result{Steps: res.Steps, Last: res.Last, Test: res.Test, Duration: res.Duration, Optimizer: res.Optimizer.State()}
+	for _, p := range m.Params() {
+		r.Params = append(r.Params, p.Value)
+	}
+	return out.Encode(message{Result: r})
+}
+`
+
+// buildTrainer writes the temporary module for net into dir and builds the
+// trainer, returning the binary's path.
+func buildTrainer(net *ir.Network, dir string) (string, error) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("network %s is not compiled into cnngen, and running it on generated code needs the go command, which is not on PATH (install Go, or use -engine generic)", net.Name)
+	}
+	req, err := runtimeRequirement()
+	if err != nil {
+		return "", err
+	}
+	files, err := emit.Generate(net, emit.Options{Package: "model"})
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "model"), 0o755); err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, "model", f.Name), f.Contents, 0o644); err != nil {
+			return "", err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(trainerMain), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), req.goMod(), 0o644); err != nil {
+		return "", err
+	}
+	if req.goSum != nil {
+		if err := os.WriteFile(filepath.Join(dir, "go.sum"), req.goSum, 0o644); err != nil {
+			return "", err
+		}
+	}
+	bin := filepath.Join(dir, "cnngenrun")
+	if goruntime.GOOS == "windows" {
+		bin += ".exe"
+	}
+	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	cmd.Dir = dir
+	// -mod=mod lets the go command complete go.sum (from the module cache
+	// or the proxy) when the module is required by version.
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building the generated code of %s against %s: %v\n%s", net.Name, req, err, strings.TrimSpace(out.String()))
+	}
+	return bin, nil
+}
+
+// requirement is how the temporary module reaches this module.
+type requirement struct {
+	version string // required version (v0.0.0 with a replace)
+	replace string // source tree, or ""
+	goSum   []byte // the source tree's go.sum, or nil
+}
+
+func (r requirement) String() string {
+	if r.replace != "" {
+		return modulePath + " in " + r.replace
+	}
+	return modulePath + " " + r.version
+}
+
+// goMod is the temporary module's go.mod. Paths are quoted, as go.mod
+// allows, so that spaces in them are harmless.
+func (r requirement) goMod() []byte {
+	var b bytes.Buffer
+	b.WriteString("module cnngenrun\n\ngo 1.26\n\n")
+	b.WriteString("require " + modulePath + " " + r.version + "\n")
+	if r.replace != "" {
+		b.WriteString("\nreplace " + modulePath + " => " + strconv.Quote(r.replace) + "\n")
+	}
+	return b.Bytes()
+}
+
+// runtimeRequirement finds this module for the temporary module (see the
+// comment at the top of this file).
+func runtimeRequirement() (requirement, error) {
+	if dir := os.Getenv("CNNGEN_SRC"); dir != "" {
+		r, err := sourceTree(dir)
+		if err != nil {
+			return requirement{}, fmt.Errorf("CNNGEN_SRC: %v", err)
+		}
+		return r, nil
+	}
+	if _, file, _, ok := goruntime.Caller(0); ok && filepath.IsAbs(file) {
+		if r, err := sourceTree(filepath.Join(filepath.Dir(file), "..", "..")); err == nil {
+			return r, nil
+		}
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Path == modulePath {
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			return requirement{version: v}, nil
+		}
+	}
+	return requirement{}, errors.New("cannot find the cnngen runtime to build generated code against: this binary has neither its source tree nor a module version; set CNNGEN_SRC to a checkout of " + modulePath + ", or use -engine generic")
+}
+
+// sourceTree checks that dir holds this module's source and returns the
+// requirement that replaces the module with it.
+func sourceTree(dir string) (requirement, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return requirement{}, err
+	}
+	mod, err := os.ReadFile(filepath.Join(abs, "go.mod"))
+	if err != nil {
+		return requirement{}, err
+	}
+	first, _, _ := strings.Cut(string(mod), "\n")
+	if strings.TrimSpace(first) != "module "+modulePath {
+		return requirement{}, fmt.Errorf("%s is not a checkout of %s", abs, modulePath)
+	}
+	if _, err := os.Stat(filepath.Join(abs, "runtime")); err != nil {
+		return requirement{}, fmt.Errorf("%s has no runtime directory", abs)
+	}
+	sum, err := os.ReadFile(filepath.Join(abs, "go.sum"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return requirement{}, err
+	}
+	return requirement{version: "v0.0.0", replace: abs, goSum: sum}, nil
+}
+
+func writeJob(path string, j trainerJob) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	if err := gob.NewEncoder(w).Encode(j); err != nil {
+		f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// runTrainer runs the child trainer on jobFile, passing its log entries to
+// log and its standard error to stderr, and returns its result.
+func runTrainer(bin, jobFile string, log func(runtime.StepLog), stderr io.Writer) (*trainerResult, error) {
+	cmd := exec.Command(bin, jobFile)
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var res *trainerResult
+	var childErr error
+	dec := json.NewDecoder(stdout)
+	for {
+		var msg trainerMessage
+		if err := dec.Decode(&msg); err == io.EOF {
+			break
+		} else if err != nil {
+			childErr = fmt.Errorf("reading the trainer's output: %v", err)
+			io.Copy(io.Discard, stdout)
+			break
+		}
+		switch {
+		case msg.Log != nil:
+			if log != nil {
+				log(*msg.Log)
+			}
+		case msg.Result != nil:
+			res = msg.Result
+		case msg.Error != "":
+			childErr = errors.New(msg.Error)
+		}
+	}
+	waitErr := cmd.Wait()
+	switch {
+	case childErr != nil:
+		return nil, childErr
+	case waitErr != nil:
+		return nil, fmt.Errorf("the generated trainer failed: %v", waitErr)
+	case res == nil:
+		return nil, errors.New("the generated trainer ended without a result")
+	}
+	return res, nil
+}

@@ -1,0 +1,298 @@
+package emit_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cnngen/cnngen/examples"
+	"github.com/cnngen/cnngen/gen/emit"
+	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/dave/jennifer/jen"
+)
+
+// repoRoot is the module root, two levels above this package.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("no go.mod at the repository root %s: %v", root, err)
+	}
+	return root
+}
+
+// namedNet is a network under test and where it came from.
+type namedNet struct {
+	pkg string // Go package name of its generated code
+	net *ir.Network
+}
+
+// exampleNets loads every examples/*.yaml.
+func exampleNets(t testing.TB) []namedNet {
+	t.Helper()
+	names, err := fs.Glob(examples.FS, "*.yaml")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	var nets []namedNet
+	for _, name := range names {
+		data, err := examples.FS.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := ir.Load(name, data)
+		if err != nil {
+			t.Fatalf("loading example: %v", err)
+		}
+		nets = append(nets, namedNet{pkg: "ex" + strings.ReplaceAll(strings.TrimSuffix(name, ".yaml"), "_", ""), net: n})
+	}
+	return nets
+}
+
+// goldenNets loads the descriptions of the golden test (testdata/golden).
+func goldenNets(t testing.TB) []namedNet {
+	t.Helper()
+	descs, err := filepath.Glob("testdata/golden/*.yaml")
+	must(t, err)
+	var nets []namedNet
+	for _, desc := range descs {
+		src, err := os.ReadFile(desc)
+		must(t, err)
+		n, err := ir.Load(filepath.Base(desc), src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nets = append(nets, namedNet{pkg: "golden" + strings.TrimSuffix(filepath.Base(desc), ".yaml"), net: n})
+	}
+	return nets
+}
+
+// randomNet draws a small network description from r: one to three conv or
+// pool layers (kernels 1..5, non-square, strides 1..3, both paddings, max
+// and average pools), relu, sigmoid or tanh after some of them (fused into
+// a conv, or standalone after a pool or on the input), an explicit or
+// implicit flatten and one or two dense layers with awkward sizes. It
+// returns the YAML text; the shapes always fit.
+func randomNet(r *rand.Rand, name string) string {
+	var b strings.Builder
+	h, w, c := 3+r.IntN(7), 3+r.IntN(7), 1+r.IntN(3)
+	fmt.Fprintf(&b, "name: %s\ninput: {height: %d, width: %d, channels: %d}\nlayers:\n", name, h, w, c)
+	acts := []string{"relu", "sigmoid", "tanh"}
+	init := func() string {
+		return `, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}`
+	}
+	if r.IntN(6) == 0 {
+		fmt.Fprintf(&b, "  - {kind: %s}\n", acts[r.IntN(3)])
+	}
+	blocks := 1 + r.IntN(3)
+	for i := 0; i < blocks; i++ {
+		conv := r.IntN(3) != 0
+		kh, kw := 1+r.IntN(5), 1+r.IntN(5)
+		if r.IntN(3) == 0 {
+			kh, kw = 3, 3
+		}
+		sh, sw := 1+r.IntN(3), 1+r.IntN(3)
+		if r.IntN(2) == 0 {
+			sh, sw = 1, 1
+		}
+		pad := "same"
+		if r.IntN(2) == 0 {
+			pad = "valid"
+		}
+		if pad == "valid" && (kh > h || kw > w) {
+			pad = "same"
+		}
+		var oh, ow int
+		if pad == "same" {
+			oh, ow = (h+sh-1)/sh, (w+sw-1)/sw
+		} else {
+			oh, ow = (h-kh)/sh+1, (w-kw)/sw+1
+		}
+		if conv {
+			filters := []int{1, 2, 3, 5, 7, 8}[r.IntN(6)]
+			fmt.Fprintf(&b, "  - {kind: conv2d, filters: %d, kernel: [%d, %d], stride: [%d, %d], padding: %s%s}\n", filters, kh, kw, sh, sw, pad, init())
+			c = filters
+			if r.IntN(4) != 0 {
+				fmt.Fprintf(&b, "  - {kind: %s}\n", acts[r.IntN(3)])
+			}
+		} else {
+			kind := "maxpool"
+			if r.IntN(2) == 0 {
+				kind = "avgpool"
+			}
+			fmt.Fprintf(&b, "  - {kind: %s, window: [%d, %d], stride: [%d, %d], padding: %s}\n", kind, kh, kw, sh, sw, pad)
+			if r.IntN(4) == 0 {
+				fmt.Fprintf(&b, "  - {kind: %s}\n", acts[r.IntN(3)])
+			}
+		}
+		h, w = oh, ow
+	}
+	if r.IntN(2) == 0 {
+		b.WriteString("  - {kind: flatten}\n")
+	}
+	if r.IntN(2) == 0 {
+		units := []int{1, 5, 7, 13}[r.IntN(4)]
+		fmt.Fprintf(&b, "  - {kind: dense, units: %d%s}\n", units, init())
+		if r.IntN(3) != 0 {
+			fmt.Fprintf(&b, "  - {kind: %s}\n", acts[r.IntN(3)])
+		}
+	}
+	fmt.Fprintf(&b, "  - {kind: dense, units: %d%s}\n  - {kind: softmax}\n", 2+r.IntN(10), init())
+	b.WriteString("train:\n  loss: {type: softmax_cross_entropy, reduction: sum}\n  optimizer: {type: sgd, learning_rate: 0.01}\n  batch: full\n  steps: 10\n  seed: 1\n  test_fraction: 0.1\n")
+	return b.String()
+}
+
+// awkwardNet has the sizes that tiles and unrolling find hardest, on
+// purpose rather than by chance: a 5×5×3 input, 7 filters of 5×5 with
+// stride 2, a 1×1 conv, a 3×2 average pool with unequal strides, 13 units.
+const awkwardNet = `name: awkward
+input: {height: 5, width: 5, channels: 3}
+layers:
+  - {kind: conv2d, filters: 7, kernel: 5, stride: 2, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: relu}
+  - {kind: conv2d, filters: 5, kernel: 1, padding: valid, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: tanh}
+  - {kind: avgpool, window: [3, 2], stride: [1, 2], padding: same}
+  - {kind: dense, units: 13, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: sigmoid}
+  - {kind: dense, units: 4, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: softmax}
+train:
+  loss: {type: softmax_cross_entropy, reduction: sum}
+  optimizer: {type: sgd, learning_rate: 0.01}
+  batch: full
+  steps: 10
+  seed: 1
+  test_fraction: 0.1
+`
+
+// randomNets returns the awkward network and count random networks drawn
+// from seed.
+func randomNets(t testing.TB, seed uint64, count int) []namedNet {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 0))
+	awkward, err := ir.Load("awkward.yaml", []byte(awkwardNet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets := []namedNet{{pkg: "awkward", net: awkward}}
+	for i := 0; i < count; i++ {
+		name := fmt.Sprintf("random%d", i)
+		text := randomNet(r, name)
+		n, err := ir.Load(name+".yaml", []byte(text))
+		if err != nil {
+			t.Fatalf("random network %d does not load: %v\n%s", i, err, text)
+		}
+		nets = append(nets, namedNet{pkg: name, net: n})
+	}
+	return nets
+}
+
+// writeModule writes a module "difftest" in dir that requires this module
+// through a replace to the repository root, with the generated package of
+// every network in a directory named after its package, and returns dir.
+func writeModule(t testing.TB, dir string, nets []namedNet) {
+	t.Helper()
+	root := repoRoot(t)
+	gomod := fmt.Sprintf("module difftest\n\ngo 1.26\n\nrequire github.com/cnngen/cnngen v0.0.0\n\nreplace github.com/cnngen/cnngen => %s\n", root)
+	must(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644))
+	for _, nt := range nets {
+		files, err := emit.Generate(nt.net, emit.Options{Package: nt.pkg})
+		if err != nil {
+			t.Fatalf("%s: %v", nt.pkg, err)
+		}
+		pdir := filepath.Join(dir, nt.pkg)
+		must(t, os.MkdirAll(pdir, 0o755))
+		for _, f := range files {
+			must(t, os.WriteFile(filepath.Join(pdir, f.Name), f.Contents, 0o644))
+		}
+	}
+}
+
+// goCmd runs the go command in dir and returns its combined output.
+func goCmd(t testing.TB, dir string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// driverMain returns main.go of the differential test program: the list of
+// networks, with the package-specific code (constructor, array API).
+func driverMain(nets []namedNet) ([]byte, error) {
+	f := jen.NewFile("main")
+	const rt = "github.com/cnngen/cnngen/runtime"
+	var entries []jen.Code
+	for _, nt := range nets {
+		archJSON, err := json.Marshal(nt.net.Arch())
+		if err != nil {
+			return nil, err
+		}
+		paramsJSON, err := json.Marshal(nt.net.Params)
+		if err != nil {
+			return nil, err
+		}
+		path := "difftest/" + nt.pkg
+		q := func(name string) *jen.Statement { return jen.Qual(path, name) }
+		entries = append(entries, jen.Line().Values(
+			jen.Id("name").Op(":").Lit(nt.pkg),
+			jen.Id("arch").Op(":").Add(q("Arch")).Call(),
+			jen.Id("archJSON").Op(":").Lit(string(archJSON)),
+			jen.Id("paramsJSON").Op(":").Lit(string(paramsJSON)),
+			jen.Id("tile").Op(":").Add(q("Tile")),
+			jen.Id("new").Op(":").Func().Params().Id("trainable").Block(jen.Return(q("New").Call())),
+			jen.Id("one").Op(":").Func().Params(jen.Id("mod").Id("trainable"), jen.List(jen.Id("x"), jen.Id("logits"), jen.Id("probs")).Index().Float32()).Bool().Block(
+				jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model"))),
+				jen.Var().Id("b").Struct(
+					jen.Id("x").Index(q("InputSize")).Float32(),
+					jen.Id("xGuard").Index(jen.Lit(4)).Float32(),
+					jen.Id("logits").Index(q("Classes")).Float32(),
+					jen.Id("logitsGuard").Index(jen.Lit(4)).Float32(),
+					jen.Id("probs").Index(q("Classes")).Float32(),
+					jen.Id("probsGuard").Index(jen.Lit(4)).Float32(),
+				),
+				jen.Copy(jen.Id("b").Dot("x").Index(jen.Empty(), jen.Empty()), jen.Id("x")),
+				jen.For(jen.Id("i").Op(":=").Range().Lit(4)).Block(
+					jen.List(jen.Id("b").Dot("xGuard").Index(jen.Id("i")), jen.Id("b").Dot("logitsGuard").Index(jen.Id("i")), jen.Id("b").Dot("probsGuard").Index(jen.Id("i"))).Op("=").List(jen.Id("canary"), jen.Id("canary"), jen.Id("canary")),
+				),
+				jen.Id("m").Dot("Logits").Call(jen.Op("&").Id("b").Dot("x"), jen.Op("&").Id("b").Dot("logits")),
+				jen.Id("m").Dot("Predict").Call(jen.Op("&").Id("b").Dot("x"), jen.Op("&").Id("b").Dot("probs")),
+				jen.Copy(jen.Id("logits"), jen.Id("b").Dot("logits").Index(jen.Empty(), jen.Empty())),
+				jen.Copy(jen.Id("probs"), jen.Id("b").Dot("probs").Index(jen.Empty(), jen.Empty())),
+				jen.Return(jen.Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("xGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil().Op("&&").
+					Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("logitsGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil().Op("&&").
+					Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("probsGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil()),
+			),
+		))
+	}
+	entries = append(entries, jen.Line())
+	f.Var().Id("networks").Op("=").Index().Id("network").Values(entries...)
+	f.Var().Id("_").Qual(rt, "Model").Op("=").Id("trainable").Parens(jen.Nil())
+	var buf bytes.Buffer
+	err := f.Render(&buf)
+	return buf.Bytes(), err
+}
