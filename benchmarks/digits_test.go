@@ -5,10 +5,14 @@
 //	go test ./benchmarks -run '^$' -bench Digits -benchtime 3s -count 5 | tee new.txt
 //	benchstat new.txt
 //
-// The machine is shared: repeat runs and compare with benchstat.
+// The generated engine runs as sub-benchmarks per ISA path this CPU has
+// (isa=purego|avx2|avx512, forced with runtime.ForceISA) and, for batches,
+// per worker count (workers=1|2). The machine is shared: repeat runs and
+// compare with benchstat.
 package benchmarks
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -41,25 +45,53 @@ func newGeneric(b *testing.B) *runtime.Generic {
 	return g
 }
 
-func newGenerated() *digits.Model {
+func newGenerated(workers int) *digits.Model {
 	m := digits.New()
+	m.SetWorkers(workers)
 	m.Init(1)
 	return m
 }
 
-// BenchmarkDigitsForward1 is the one-sample forward pass (logits).
+// eachISA runs bench as a sub-benchmark "isa=NAME" for every ISA path this
+// CPU and build have (runtime.AvailableISAs), with that path forced.
+func eachISA(b *testing.B, bench func(b *testing.B)) {
+	for _, isa := range runtime.AvailableISAs() {
+		b.Run("isa="+isa.String(), func(b *testing.B) {
+			restore, err := runtime.ForceISA(isa)
+			if err != nil {
+				b.Skip(err)
+			}
+			defer restore()
+			bench(b)
+		})
+	}
+}
+
+// eachWorkers runs bench as a sub-benchmark "workers=W" for 1 and 2
+// workers.
+func eachWorkers(b *testing.B, bench func(b *testing.B, workers int)) {
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) { bench(b, workers) })
+	}
+}
+
+// BenchmarkDigitsForward1 is the one-sample forward pass (logits). It runs
+// on the caller's goroutine, so the worker count does not apply.
 func BenchmarkDigitsForward1(b *testing.B) {
 	x, _ := digitsData(b, 1)
 	b.Run("engine=generated", func(b *testing.B) {
-		m := newGenerated()
-		in := (*[digits.InputSize]float32)(x)
-		var logits [digits.Classes]float32
-		b.ReportAllocs()
-		defer reportCPU(b, processCPUTime())
-		for b.Loop() {
+		eachISA(b, func(b *testing.B) {
+			m := newGenerated(1)
+			in := (*[digits.InputSize]float32)(x)
+			var logits [digits.Classes]float32
 			m.Logits(in, &logits)
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+			b.ReportAllocs()
+			defer reportCPU(b, processCPUTime())
+			for b.Loop() {
+				m.Logits(in, &logits)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
 	})
 	b.Run("engine=generic", func(b *testing.B) {
 		g := newGeneric(b)
@@ -78,21 +110,22 @@ func BenchmarkDigitsForward1(b *testing.B) {
 // samples.
 func BenchmarkDigitsForwardBatch(b *testing.B) {
 	x, _ := digitsData(b, trainSize)
-	for _, engine := range []struct {
-		name  string
-		model runtime.Model
-	}{{"generated", newGenerated()}, {"generic", newGeneric(b)}} {
-		b.Run("engine="+engine.name, func(b *testing.B) {
-			logits := make([]float32, trainSize*digits.Classes)
-			engine.model.Forward(x, logits)
-			b.ReportAllocs()
-			defer reportCPU(b, processCPUTime())
-			for b.Loop() {
-				engine.model.Forward(x, logits)
-			}
-			b.ReportMetric(float64(b.N)*trainSize/b.Elapsed().Seconds(), "samples/s")
-		})
+	run := func(b *testing.B, model runtime.Model) {
+		logits := make([]float32, trainSize*digits.Classes)
+		model.Forward(x, logits)
+		b.ReportAllocs()
+		defer reportCPU(b, processCPUTime())
+		for b.Loop() {
+			model.Forward(x, logits)
+		}
+		b.ReportMetric(float64(b.N)*trainSize/b.Elapsed().Seconds(), "samples/s")
 	}
+	b.Run("engine=generated", func(b *testing.B) {
+		eachISA(b, func(b *testing.B) {
+			eachWorkers(b, func(b *testing.B, workers int) { run(b, newGenerated(workers)) })
+		})
+	})
+	b.Run("engine=generic", func(b *testing.B) { run(b, newGeneric(b)) })
 }
 
 // BenchmarkDigitsTrainStep is one full-batch training step (1617 samples):
@@ -101,14 +134,18 @@ func BenchmarkDigitsTrainStep(b *testing.B) {
 	x, labels := digitsData(b, trainSize)
 	const lr = 0.0001
 	b.Run("engine=generated", func(b *testing.B) {
-		m := newGenerated()
-		m.Step(x, labels, lr)
-		b.ReportAllocs()
-		defer reportCPU(b, processCPUTime())
-		for b.Loop() {
-			m.Step(x, labels, lr)
-		}
-		b.ReportMetric(float64(b.N)*trainSize/b.Elapsed().Seconds(), "samples/s")
+		eachISA(b, func(b *testing.B) {
+			eachWorkers(b, func(b *testing.B, workers int) {
+				m := newGenerated(workers)
+				m.Step(x, labels, lr)
+				b.ReportAllocs()
+				defer reportCPU(b, processCPUTime())
+				for b.Loop() {
+					m.Step(x, labels, lr)
+				}
+				b.ReportMetric(float64(b.N)*trainSize/b.Elapsed().Seconds(), "samples/s")
+			})
+		})
 	})
 	b.Run("engine=generic", func(b *testing.B) {
 		g := newGeneric(b)
@@ -129,9 +166,9 @@ func BenchmarkDigitsTrainStep(b *testing.B) {
 }
 
 // reportCPU reports the process CPU time per operation since start, as
-// cpu-ns/op: on a shared, loaded machine a steadier figure than ns/op. (The
-// benchmarks are single-threaded, so CPU time is the time the work took on
-// one core.)
+// cpu-ns/op: on a shared, loaded machine a steadier figure than ns/op. With
+// one worker it is the time the work took on one core; with W workers it is
+// the sum over the cores (at best W times ns/op).
 func reportCPU(b *testing.B, start time.Duration) {
 	if start == 0 || b.N == 0 {
 		return

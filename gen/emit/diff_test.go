@@ -1,28 +1,44 @@
 package emit_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cnngen/cnngen/runtime"
 )
 
 // randomCount is the number of random networks in the differential test.
 const randomCount = 24
 
 // TestDifferential generates every example network, the golden test's
-// networks and randomCount random ones, compiles them into one program in a temporary module (with a replace
-// to this repository) and runs it: for each network the generated code and
-// the generic engine must agree on the initial parameters, the logits, the
-// loss, the number correct and every gradient for batches of 1, Tile−1, Tile
-// and 2·Tile+5 samples, on one sample through Logits and Predict, and on the
-// parameters after 10 SGD steps, within |got − want| ≤ 1e-5·|want| +
-// 1e-6·max(1, max|want|) (the floor relative to the tensor's largest value);
-// canaries past the end of every buffer passed in must survive, and
-// Forward, Backward, Step, Logits and Predict must not allocate. See
-// testdata/difftest/check.go.txt. (The generated kernels add in the generic
-// engine's order, so in practice the results are bit-identical: the program
-// prints the worst relative difference per network, run with -v.)
+// networks and randomCount random ones, compiles them into one program in a
+// temporary module (with a replace to this repository) and runs it. For
+// each network, on every ISA path runtime.AvailableISAs lists (forced with
+// runtime.ForceISA in the program) and with 1, 2 and 3 workers, the
+// generated code and the generic engine must agree on the initial
+// parameters, the logits, the loss, the number correct and every gradient
+// for batches of 1, 15, 16, 37, Tile−1, Tile, 2·Tile+5 and 3·Tile+1
+// samples, on one sample through Logits and Predict, and on the parameters
+// after each of 10 SGD steps (on the paths that are not bit-exact, each step
+// starts from the generic engine's parameters, written through Params as an
+// optimizer does, so that a diverging network does not amplify rounding
+// into failures), within |got − want| ≤ 1e-5·|want| +
+// a·max(1, max|want|) (the floor relative to the tensor's largest value),
+// a = 1e-6 on the pure-Go path with one worker and 1e-5 on the FMA paths
+// and with several workers, whose sums associate differently (a sum with
+// heavy cancellation, such as a conv bias gradient, differs by more than
+// 1e-5 of its small value). Canaries past the end of every buffer passed in must survive;
+// Forward, Backward, Step, Logits and Predict must not allocate; a second
+// model with the same seed and worker count must reach the same bits after
+// the SGD steps. CNNGEN_TEST_REQUIRE=avx2|avx512 fails the test when that
+// path did not run. See testdata/difftest/check.go.txt. (On the pure-Go
+// path with one worker the kernels add in the generic engine's order and
+// the results are bit-identical; the FMA kernels and the per-worker sums
+// round differently: the program prints the worst relative difference per
+// check, run with -v.)
 func TestDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles generated code")
@@ -48,7 +64,52 @@ func TestDifferential(t *testing.T) {
 	if err != nil {
 		t.Fatalf("differential test failed: %v", err)
 	}
-	if got := strings.Count(out, "\nok ") + strings.Count(out[:min(3, len(out))], "ok "); got != len(nets) {
-		t.Errorf("%d networks passed, want %d", got, len(nets))
+	isas := runtime.AvailableISAs()
+	if got, want := strings.Count(out, "\nok ")+strings.Count(out[:min(3, len(out))], "ok "), len(nets)*len(isas)*3; got != want {
+		t.Errorf("%d checks passed, want %d (%d networks × %d ISAs × 3 worker counts)", got, want, len(nets), len(isas))
+	}
+	requireISA(t, out)
+}
+
+// requireISA fails the test when CNNGEN_TEST_REQUIRE names an ISA
+// (avx2, avx512) whose checks did not all run and pass in the program's
+// output (the "ran isa=..." lines): on a machine that should have the fast
+// path, a silent fallback to pure Go is a failure.
+func requireISA(t *testing.T, out string) {
+	t.Helper()
+	if err := missingISA(os.Getenv("CNNGEN_TEST_REQUIRE"), out); err != nil {
+		t.Error(err)
+	}
+}
+
+// missingISA reports whether the ISA named by req ("" for none) is missing
+// from the differential program's output out.
+func missingISA(req, out string) error {
+	if req == "" {
+		return nil
+	}
+	isa, err := runtime.ParseISA(req)
+	if err != nil {
+		return fmt.Errorf("CNNGEN_TEST_REQUIRE: %v", err)
+	}
+	if !strings.Contains("\n"+out, "\nran isa="+isa.String()+"\n") {
+		return fmt.Errorf("CNNGEN_TEST_REQUIRE=%s: the %v path was not taken (available here: %v)", req, isa, runtime.AvailableISAs())
+	}
+	return nil
+}
+
+// TestRequireISA checks the CNNGEN_TEST_REQUIRE logic on made-up outputs.
+func TestRequireISA(t *testing.T) {
+	out := "ok a isa=purego workers=1\nran isa=purego\nFAIL a isa=avx512 workers=2: x\n"
+	for _, c := range []struct {
+		req  string
+		fail bool
+	}{{"", false}, {"purego", false}, {"avx2", true}, {"avx512", true}, {"sse", true}} {
+		if err := missingISA(c.req, out); (err != nil) != c.fail {
+			t.Errorf("missingISA(%q) = %v, want failure %v", c.req, err, c.fail)
+		}
+	}
+	if err := missingISA("avx512", out+"ran isa=avx512\n"); err != nil {
+		t.Errorf("avx512 ran, yet: %v", err)
 	}
 }

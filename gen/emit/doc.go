@@ -18,8 +18,11 @@
 //	model.go    constants, the Model type and its API (runtime.Model, Predict,
 //	            Logits, Init, Step, Arch)
 //	kernels.go  one function per layer and direction, on fixed-size arrays,
-//	            processing a tile of Tile samples; the hot kernels that the
-//	            vector paths (issue 4) replace behind a dispatch
+//	            processing a tile of Tile samples: the pure-Go path
+//	simd_*.go, simd_amd64.s
+//	            the vector kernels (AVX2+FMA, AVX-512) rendered by gen/asm
+//	            for the layers it covers, with its run-time dispatch and
+//	            pure-Go references; absent when no layer has one
 //
 // How the code is shaped (see plan.go for the lowering):
 //
@@ -39,14 +42,47 @@
 //     unrolled there at constant offsets.
 //   - Every sum adds its terms in the generic engine's order (dot products
 //     with the same four partial sums), and the activations use its
-//     formulas, so generated code and generic engine agree bit for bit on
-//     today's runtime; the differential tests still state a tolerance.
+//     formulas, so on the pure-Go path with one worker generated code and
+//     generic engine agree bit for bit on today's runtime; the
+//     differential tests still state a tolerance.
+//
+// Vector paths (vector.go, workers.go): conv (ReLU or no activation), dense
+// (likewise) and max-pool stages get gen/asm kernels when it can render
+// them (it refuses too large unrolled convolutions and pools, and more
+// than 96 filters); tanh, sigmoid, average pooling, standalone activations
+// and the loss keep their Go code. Each Forward, Backward and Logits call
+// reads runtime.ActiveISA once: on PureGo every stage runs the emitter's
+// Go kernels (gen/asm's pure-Go references are then never called by the
+// model: they stay only as the fallback inside gen/asm's dispatchers), on
+// AVX2 or AVX-512 the vector stages call gen/asm's dispatchers. The
+// backward of a ReLU fused into a stage is applied by the next stage's
+// input-gradient kernel (dense, conv, max pool) when that stage is a vector
+// one, else by <layer>ActGrad. Weight layouts: the input-gradient kernels
+// read transposed weights, which Backward refreshes at every call on a
+// vector path (the runtime's optimizers write the parameters through
+// Params without telling the model; a transpose is tens of µs next to a
+// batch). The forward kernels read the standard layout, so one-sample
+// Logits never sees stale weights (gen/asm's padded layout measured no
+// faster on the digits training step).
+//
+// Workers: Forward and Backward cut a batch into tiles and the tiles into
+// one contiguous shard per worker (SetWorkers; GOMAXPROCS at New). Worker 0
+// runs on the caller's goroutine, the others on long-lived goroutines fed
+// through unbuffered channels (nothing is allocated per call), each with
+// its own tile buffers and gradient; the caller then adds the gradients,
+// losses and counts in worker order, so a batch, a seed and a worker
+// count always give the same bits. A runtime.AddCleanup ends the
+// goroutines when the Model becomes unreachable. Models share no mutable
+// state.
 //
 // Identifiers come from layer names, first letter lower-cased, with a fixed
 // suffix per role: functions <layer>Forward, <layer>Backward, <layer>Pixel,
-// <layer>PixelGrad; tile buffers <layer>Out, <layer>Grad, <layer>Arg;
-// parameters <layer>Weight, <layer>Bias. No suffix ends another, so
-// distinct layer names never collide; names that differ only in the case of
+// <layer>PixelGrad, <layer>ActGrad, vector kernels <layer>ForwardVec,
+// <layer>ForwardOneVec, <layer>WeightGradVec, <layer>InputGradVec (and the
+// names gen/asm derives from them by appending Go, AVX2, AVX512, Pack,
+// Transpose, Weights…, Bias…); tile buffers <layer>Out, <layer>Grad,
+// <layer>Arg; parameters <layer>Weight, <layer>Bias. No suffix ends another,
+// so distinct layer names never collide; names that differ only in the case of
 // their first letter are refused. User text reaches the output only as
 // these identifiers, in comments, or through jen.Lit.
 package emit

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cnngen/cnngen/gen/asm"
 	"github.com/cnngen/cnngen/gen/ir"
 	"github.com/dave/jennifer/jen"
 )
@@ -32,7 +33,9 @@ type File struct {
 }
 
 // Generate returns the files of the Go package for n, in a fixed order
-// (doc.go, model.go, kernels.go). n must come from ir.Build: the emitter
+// (doc.go, model.go, kernels.go, then, when some layer has vector
+// kernels, gen/asm's simd_amd64.s, simd_amd64.go, simd_purego.go and
+// simd_ref.go). n must come from ir.Build: the emitter
 // trusts its shapes.
 func Generate(n *ir.Network, opts Options) ([]File, error) {
 	if !token.IsIdentifier(opts.Package) || opts.Package == "_" {
@@ -49,6 +52,7 @@ func Generate(n *ir.Network, opts Options) ([]File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Name, err)
 	}
+	kernels := p.planVector(opts.Package)
 	var files []File
 	render := func(name string, build func(*jen.File)) error {
 		f := jen.NewFile(opts.Package)
@@ -72,6 +76,15 @@ func Generate(n *ir.Network, opts Options) ([]File, error) {
 	for _, s := range steps {
 		if err := render(s.name, s.build); err != nil {
 			return nil, err
+		}
+	}
+	if len(kernels) > 0 {
+		simd, err := asm.Render(opts.Package, kernels)
+		if err != nil {
+			return nil, fmt.Errorf("%s: vector kernels: %w", n.Name, err)
+		}
+		for _, f := range simd {
+			files = append(files, File{Name: f.Name, Contents: f.Data})
 		}
 	}
 	return files, nil

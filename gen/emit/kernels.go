@@ -13,7 +13,8 @@ import (
 const maxUnrolledTaps = 9
 
 // kernelsFile emits kernels.go: one forward and one backward function per
-// stage, plus the loss.
+// stage (the pure-Go path), the vector path's <layer>ActGrad where needed,
+// and the softmax and scalar helpers.
 func (p *plan) kernelsFile(f *jen.File) {
 	for _, s := range p.stages {
 		switch s.layer.Kind {
@@ -39,8 +40,31 @@ func (p *plan) kernelsFile(f *jen.File) {
 			}
 		}
 	}
+	for _, s := range p.stages {
+		if s.vec != nil && s.vec.actGrad {
+			p.actGrad(f, s)
+		}
+	}
 	p.lossFunc(f)
 	p.mathHelpers(f)
+}
+
+// actGrad emits <l>ActGrad, the backward of a stage's fused activation on
+// the vector path: the vector kernels take the gradient before the
+// activation, which the Go kernels compute inside <l>Backward.
+func (p *plan) actGrad(f *jen.File, s *stage) {
+	l := s.layer
+	fn := s.base + "ActGrad"
+	f.Comment(wrapDoc(fmt.Sprintf("%s multiplies dOut, the gradient of the output of %s, by the derivative of %s at out, in place, for the first n samples of a tile (the vector path's backward of the fused activation).", fn, describe(s), s.actName)))
+	f.Func().Id(fn).Params(
+		jen.Id("n").Int(),
+		jen.Id("out").Add(tileArr(l.Out.Size())),
+		jen.Id("dOut").Add(tileArr(l.Out.Size())),
+	).Block(tileLoop(
+		perSample(l, "y", "out"),
+		perSample(l, "g", "dOut"),
+		scaleByActivationGrad(s.act, "g", "y"),
+	))
 }
 
 // describe is a one-line description of a stage for doc comments, e.g.

@@ -15,6 +15,8 @@ func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
 // modelFile emits model.go: constants, the parameter and buffer structs, the
 // Model type and its methods.
 func (p *plan) modelFile(f *jen.File) {
+	// The Go runtime (GOMAXPROCS, AddCleanup) beside cnngen's runtime.
+	f.ImportAlias("runtime", "goruntime")
 	n := p.net
 	in := n.Input
 	f.Const().Defs(
@@ -62,13 +64,35 @@ func (p *plan) modelFile(f *jen.File) {
 	f.Comment(wrapDoc("tileBuffers holds the activations of one tile of samples and their gradients."))
 	f.Type().Id("tileBuffers").Struct(fields...)
 
-	f.Comment(wrapDoc(fmt.Sprintf("Model is the %s network with its parameters, gradients and work buffers in fixed-size arrays. It implements runtime.Model. A Model is not safe for concurrent use: every method uses its buffers.", n.Name)))
-	f.Type().Id("Model").Struct(
+	if p.hasTransposed() {
+		var tf []jen.Code
+		for _, s := range p.stages {
+			if s.vec != nil && s.vec.transposedSize > 0 {
+				tf = append(tf, jen.Comment(wrapDoc(fmt.Sprintf("%s is %s transposed for %s, rows padded to whole vectors.", p.params[s.weight], p.net.Params[s.weight].Name, s.vec.inputGrad))),
+					jen.Id(p.params[s.weight]).Add(floatArr(s.vec.transposedSize)))
+			}
+		}
+		f.Comment(wrapDoc("transposed holds the weights in the layouts of the vector input-gradient kernels. Backward refreshes them from the parameters at every call on a vector path, because optimizers write the parameters through Params without telling the model."))
+		f.Type().Id("transposed").Struct(tf...)
+	}
+
+	f.Comment(wrapDoc(fmt.Sprintf("Model is the %s network with its parameters, gradients and work buffers in fixed-size arrays. It implements runtime.Model. Forward and Backward split a batch into shards of whole tiles, one per worker (see SetWorkers); for a given batch and worker count the results do not depend on timing. A Model is not safe for concurrent use: every method uses its buffers; distinct Models are independent.", n.Name)))
+	modelFields := []jen.Code{
 		jen.Id("params").Id("parameters"),
+		jen.Comment(wrapDoc("grads is the gradient of the last Backward: worker 0's, plus the others' in worker order.")),
 		jen.Id("grads").Id("parameters"),
-		jen.Id("buf").Id("tileBuffers"),
+	}
+	if p.hasTransposed() {
+		modelFields = append(modelFields, jen.Id("wt").Id("transposed"))
+	}
+	modelFields = append(modelFields,
 		jen.Id("list").Index().Add(rt("Param")),
+		jen.Comment(wrapDoc("workers[0] runs on the caller's goroutine; the others each on a goroutine of their own, fed by their jobs channel.")),
+		jen.Id("workers").Index().Op("*").Id("worker"),
+		jen.Comment(wrapDoc("stop closes the jobs channels of workers[1:] once the Model is unreachable.")),
+		jen.Id("stop").Qual("runtime", "Cleanup"),
 	)
+	f.Type().Id("Model").Struct(modelFields...)
 	f.Var().Id("_").Add(rt("Model")).Op("=").Parens(jen.Op("*").Id("Model")).Parens(jen.Nil())
 
 	// New.
@@ -92,7 +116,7 @@ func (p *plan) modelFile(f *jen.File) {
 			jen.Line(),
 		))
 	}
-	f.Comment(wrapDoc("New returns a model whose parameters are all zero; call Init (or load a checkpoint through Params) before training."))
+	f.Comment(wrapDoc("New returns a model whose parameters are all zero, with as many workers as the Go runtime's GOMAXPROCS(0); call Init (or load a checkpoint through Params) before training."))
 	f.Func().Id("New").Params().Op("*").Id("Model").Block(
 		jen.Id("m").Op(":=").New(jen.Id("Model")),
 		jen.Id("m").Dot("list").Op("=").Index().Add(rt("Param")).ValuesFunc(func(g *jen.Group) {
@@ -103,6 +127,7 @@ func (p *plan) modelFile(f *jen.File) {
 				g.Line()
 			}
 		}),
+		jen.Id("m").Dot("SetWorkers").Call(jen.Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0))),
 		jen.Return(jen.Id("m")),
 	)
 
@@ -130,145 +155,8 @@ func (p *plan) modelFile(f *jen.File) {
 	f.Comment(wrapDoc("Arch returns the network's architecture as the runtime describes it, from which runtime.NewGeneric builds the reference engine."))
 	f.Func().Id("Arch").Params().Add(rt("Arch")).Block(jen.Return(p.archLit()))
 
-	// forward / backward over one tile.
-	var fwd []jen.Code
-	inBuf := func(b *buffer) *jen.Statement {
-		if b.input {
-			return jen.Id("x")
-		}
-		return jen.Op("&").Id("m").Dot("buf").Dot(b.field + "Out")
-	}
-	gradBuf := func(b *buffer) *jen.Statement { return jen.Op("&").Id("m").Dot("buf").Dot(b.field + "Grad") }
-	param := func(set string, i int) *jen.Statement { return jen.Op("&").Id("m").Dot(set).Dot(p.params[i]) }
-	for _, s := range p.stages {
-		args := []jen.Code{jen.Id("n"), inBuf(s.in), inBuf(s.out)}
-		switch s.layer.Kind {
-		case runtime.Conv2D, runtime.Dense:
-			args = append(args, param("params", s.weight), param("params", s.bias))
-		case runtime.MaxPool:
-			args = append(args, jen.Op("&").Id("m").Dot("buf").Dot(s.base+"Arg"))
-		}
-		fwd = append(fwd, jen.Id(s.base+"Forward").Call(args...))
-	}
-	f.Comment(wrapDoc("forward runs the layers on the first n samples of the tile x."))
-	f.Add(recv()).Id("forward").Params(jen.Id("n").Int(), jen.Id("x").Add(tileArr(p.input.size))).Block(fwd...)
+	p.runMethods(f)
 
-	var bwd []jen.Code
-	for i := len(p.stages) - 1; i >= 0; i-- {
-		s := p.stages[i]
-		if !s.backward {
-			continue
-		}
-		var args []jen.Code
-		switch s.layer.Kind {
-		case runtime.Conv2D, runtime.Dense:
-			args = []jen.Code{jen.Id("n"), inBuf(s.in), inBuf(s.out), gradBuf(s.out)}
-			if s.inGrad {
-				args = append(args, gradBuf(s.in))
-			}
-			args = append(args, param("params", s.weight), param("grads", s.weight), param("grads", s.bias))
-		case runtime.MaxPool:
-			args = []jen.Code{jen.Id("n"), gradBuf(s.out), jen.Op("&").Id("m").Dot("buf").Dot(s.base + "Arg"), gradBuf(s.in)}
-		case runtime.AvgPool:
-			args = []jen.Code{jen.Id("n"), gradBuf(s.out), gradBuf(s.in)}
-		default:
-			args = []jen.Code{jen.Id("n"), inBuf(s.out), gradBuf(s.out), gradBuf(s.in)}
-		}
-		bwd = append(bwd, jen.Id(s.base+"Backward").Call(args...))
-	}
-	f.Comment(wrapDoc("backward runs the layers backwards on the first n samples of the tile x, after forward and the loss gradient, accumulating the parameter gradients."))
-	backwardParams := []jen.Code{jen.Id("n").Int(), jen.Id("x").Add(tileArr(p.input.size))}
-	if !p.usesInput() {
-		backwardParams[1] = jen.Id("_").Add(tileArr(p.input.size))
-	}
-	if len(bwd) == 0 {
-		backwardParams[0] = jen.Id("_").Int()
-	}
-	f.Add(recv()).Id("backward").Params(backwardParams...).Block(bwd...)
-
-	// load.
-	f.Comment(wrapDoc("load copies the k ≤ Tile samples of x that start at sample off into the model's input tile and returns it. (The copy is small next to a tile's arithmetic, and it keeps the kernels on arrays without unsafe views.)"))
-	f.Add(recv()).Id("load").Params(jen.Id("x").Index().Float32(), jen.List(jen.Id("off"), jen.Id("k")).Int()).Add(tileArr(p.input.size)).Block(
-		jen.Copy(jen.Id("m").Dot("buf").Dot("x").Index(jen.Empty(), jen.Empty()),
-			jen.Id("x").Index(jen.Id("off").Op("*").Id("InputSize"), jen.Parens(jen.Id("off").Op("+").Id("k")).Op("*").Id("InputSize"))),
-		jen.Return(jen.Op("&").Id("m").Dot("buf").Dot("x")),
-	)
-
-	// batch size check.
-	f.Comment(wrapDoc("samples returns the number of samples in x, panicking when x is not a whole number of samples."))
-	f.Func().Id("samples").Params(jen.Id("x").Index().Float32()).Int().Block(
-		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0)).Block(
-			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(n.Name+": input of %d values is not a whole number of %d-value samples"), jen.Len(jen.Id("x")), jen.Id("InputSize"))),
-		),
-		jen.Return(jen.Len(jen.Id("x")).Op("/").Id("InputSize")),
-	)
-
-	// Forward.
-	f.Comment(wrapDoc("Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order)."))
-	f.Add(recv()).Id("Forward").Params(jen.List(jen.Id("x"), jen.Id("logits")).Index().Float32()).Block(
-		jen.Id("n").Op(":=").Id("samples").Call(jen.Id("x")),
-		jen.If(jen.Len(jen.Id("logits")).Op("<").Id("n").Op("*").Id("Classes")).Block(
-			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(n.Name+": %d logits for %d samples, want %d"), jen.Len(jen.Id("logits")), jen.Id("n"), jen.Id("n").Op("*").Id("Classes"))),
-		),
-		jen.For(jen.Id("off").Op(":=").Lit(0), jen.Id("off").Op("<").Id("n"), jen.Id("off").Op("+=").Id("Tile")).Block(
-			jen.Id("k").Op(":=").Min(jen.Id("Tile"), jen.Id("n").Op("-").Id("off")),
-			jen.Id("t").Op(":=").Id("m").Dot("load").Call(jen.Id("x"), jen.Id("off"), jen.Id("k")),
-			jen.Id("m").Dot("forward").Call(jen.Id("k"), jen.Id("t")),
-			jen.Copy(jen.Id("logits").Index(jen.Id("off").Op("*").Id("Classes"), jen.Parens(jen.Id("off").Op("+").Id("k")).Op("*").Id("Classes")),
-				jen.Id("m").Dot("buf").Dot(p.logits.field+"Out").Index(jen.Empty(), jen.Id("k").Op("*").Id("Classes"))),
-		),
-	)
-
-	// Backward.
-	f.Comment(wrapDoc("Backward runs the n = len(labels) samples of x forward and back: it overwrites every parameter gradient with scale times the gradient of the summed softmax cross-entropy against labels, and returns that sum (unscaled) and how many samples the model classifies correctly (first maximum of the logits equal to the label)."))
-	f.Add(recv()).Id("Backward").Params(jen.Id("x").Index().Float32(), jen.Id("labels").Index().Int32(), jen.Id("scale").Float32()).Params(jen.Id("loss").Float64(), jen.Id("correct").Int()).Block(
-		jen.Id("n").Op(":=").Len(jen.Id("labels")),
-		jen.If(jen.Id("samples").Call(jen.Id("x")).Op("!=").Id("n")).Block(
-			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(n.Name+": %d input values for %d labels, want %d"), jen.Len(jen.Id("x")), jen.Id("n"), jen.Id("n").Op("*").Id("InputSize"))),
-		),
-		jen.Id("m").Dot("grads").Op("=").Id("parameters").Values(),
-		jen.For(jen.Id("off").Op(":=").Lit(0), jen.Id("off").Op("<").Id("n"), jen.Id("off").Op("+=").Id("Tile")).Block(
-			jen.Id("k").Op(":=").Min(jen.Id("Tile"), jen.Id("n").Op("-").Id("off")),
-			jen.Id("t").Op(":=").Id("m").Dot("load").Call(jen.Id("x"), jen.Id("off"), jen.Id("k")),
-			jen.Id("m").Dot("forward").Call(jen.Id("k"), jen.Id("t")),
-			// The loss is the runtime's, so that every engine computes it
-			// alike; sample by sample, so that the float64 sum adds the
-			// samples' losses one at a time, as the generic engine does.
-			forUp("s", jen.Lit(0), jen.Id("k"),
-				jen.List(jen.Id("z"), jen.Id("dz")).Op(":=").List(
-					jen.Id("m").Dot("buf").Dot(p.logits.field+"Out").Index(jen.Id("s").Op("*").Id("Classes"), jen.Parens(jen.Id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
-					jen.Id("m").Dot("buf").Dot(p.logits.field+"Grad").Index(jen.Id("s").Op("*").Id("Classes"), jen.Parens(jen.Id("s").Op("+").Lit(1)).Op("*").Id("Classes"))),
-				jen.List(jen.Id("l"), jen.Id("c")).Op(":=").Add(rt("SoftmaxCrossEntropy")).Call(
-					jen.Id("z"), jen.Id("labels").Index(jen.Id("off").Op("+").Id("s"), jen.Id("off").Op("+").Id("s").Op("+").Lit(1)),
-					jen.Id("Classes"), jen.Id("scale"), jen.Id("dz")),
-				jen.Id("loss").Op("+=").Id("l"),
-				jen.Id("correct").Op("+=").Id("c"),
-			),
-			jen.Id("m").Dot("backward").Call(jen.Id("k"), jen.Id("t")),
-		),
-		jen.Return(jen.Id("loss"), jen.Id("correct")),
-	)
-
-	// Step.
-	var sgd []jen.Code
-	for _, name := range p.params {
-		sgd = append(sgd, jen.For(jen.Id("i").Op(":=").Range().Op("&").Id("m").Dot("params").Dot(name)).Block(
-			jen.Id("m").Dot("params").Dot(name).Index(jen.Id("i")).Op("-=").Id("lr").Op("*").Id("m").Dot("grads").Dot(name).Index(jen.Id("i")),
-		))
-	}
-	f.Comment(wrapDoc("Step is one step of plain gradient descent on the batch: Backward(x, labels, 1) and then θ −= lr·∂loss/∂θ for every parameter. It returns the summed loss and the number of correct samples before the update."))
-	f.Add(recv()).Id("Step").Params(jen.Id("x").Index().Float32(), jen.Id("labels").Index().Int32(), jen.Id("lr").Float32()).Params(jen.Id("loss").Float64(), jen.Id("correct").Int()).Block(
-		append([]jen.Code{jen.List(jen.Id("loss"), jen.Id("correct")).Op("=").Id("m").Dot("Backward").Call(jen.Id("x"), jen.Id("labels"), jen.Lit(1))},
-			append(sgd, jen.Return(jen.Id("loss"), jen.Id("correct")))...)...,
-	)
-
-	// Logits and Predict.
-	f.Comment(wrapDoc("Logits writes the logits of one sample x (HWC order) to logits."))
-	f.Add(recv()).Id("Logits").Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Float32(), jen.Id("logits").Op("*").Index(jen.Id("Classes")).Float32()).Block(
-		jen.Op("*").Parens(jen.Op("*").Index(jen.Id("InputSize")).Float32()).Parens(jen.Id("m").Dot("buf").Dot("x").Index(jen.Empty(), jen.Empty())).Op("=").Op("*").Id("x"),
-		jen.Id("m").Dot("forward").Call(jen.Lit(1), jen.Op("&").Id("m").Dot("buf").Dot("x")),
-		jen.Op("*").Id("logits").Op("=").Index(jen.Id("Classes")).Float32().Parens(jen.Id("m").Dot("buf").Dot(p.logits.field+"Out").Index(jen.Empty(), jen.Id("Classes"))),
-	)
 	f.Comment(wrapDoc("Predict writes the class probabilities (softmax of the logits) of one sample x (HWC order) to probs."))
 	f.Add(recv()).Id("Predict").Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Float32(), jen.Id("probs").Op("*").Index(jen.Id("Classes")).Float32()).Block(
 		jen.Var().Id("z").Index(jen.Id("Classes")).Float32(),

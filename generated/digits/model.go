@@ -5,6 +5,7 @@ package digits
 import (
 	"fmt"
 	runtime "github.com/cnngen/cnngen/runtime"
+	goruntime "runtime"
 )
 
 const (
@@ -19,7 +20,7 @@ const (
 	Classes = 10
 	// Tile is the number of samples the kernels process together; batches are cut
 	// into tiles.
-	Tile = 16
+	Tile = 24
 	// ParamCount is the number of trainable values.
 	ParamCount = 157230
 )
@@ -70,20 +71,44 @@ type tileBuffers struct {
 	dense2Grad [Tile * 10]float32
 }
 
+// transposed holds the weights in the layouts of the vector input-gradient
+// kernels. Backward refreshes them from the parameters at every call on a
+// vector path, because optimizers write the parameters through Params without
+// telling the model.
+type transposed struct {
+	// dense1Weight is dense1.weight transposed for dense1InputGradVec, rows padded
+	// to whole vectors.
+	dense1Weight [158400]float32
+	// dense2Weight is dense2.weight transposed for dense2InputGradVec, rows padded
+	// to whole vectors.
+	dense2Weight [3040]float32
+}
+
 // Model is the digits network with its parameters, gradients and work buffers
-// in fixed-size arrays. It implements runtime.Model. A Model is not safe for
-// concurrent use: every method uses its buffers.
+// in fixed-size arrays. It implements runtime.Model. Forward and Backward
+// split a batch into shards of whole tiles, one per worker (see SetWorkers);
+// for a given batch and worker count the results do not depend on timing. A
+// Model is not safe for concurrent use: every method uses its buffers;
+// distinct Models are independent.
 type Model struct {
 	params parameters
-	grads  parameters
-	buf    tileBuffers
-	list   []runtime.Param
+	// grads is the gradient of the last Backward: worker 0's, plus the others' in
+	// worker order.
+	grads parameters
+	wt    transposed
+	list  []runtime.Param
+	// workers[0] runs on the caller's goroutine; the others each on a goroutine of
+	// their own, fed by their jobs channel.
+	workers []*worker
+	// stop closes the jobs channels of workers[1:] once the Model is unreachable.
+	stop goruntime.Cleanup
 }
 
 var _ runtime.Model = (*Model)(nil)
 
-// New returns a model whose parameters are all zero; call Init (or load a
-// checkpoint through Params) before training.
+// New returns a model whose parameters are all zero, with as many workers as
+// the Go runtime's GOMAXPROCS(0); call Init (or load a checkpoint through
+// Params) before training.
 func New() *Model {
 	m := new(Model)
 	m.list = []runtime.Param{
@@ -118,6 +143,7 @@ func New() *Model {
 			Grad:      m.grads.dense2Bias[:],
 		},
 	}
+	m.SetWorkers(goruntime.GOMAXPROCS(0))
 	return m
 }
 
@@ -168,29 +194,240 @@ func Arch() runtime.Arch {
 	}
 }
 
-// forward runs the layers on the first n samples of the tile x.
-func (m *Model) forward(n int, x *[Tile * 64]float32) {
-	conv1Forward(n, x, &m.buf.conv1Out, &m.params.conv1Weight, &m.params.conv1Bias)
-	pool1Forward(n, &m.buf.conv1Out, &m.buf.pool1Out, &m.buf.pool1Arg)
-	dense1Forward(n, &m.buf.pool1Out, &m.buf.dense1Out, &m.params.dense1Weight, &m.params.dense1Bias)
-	dense2Forward(n, &m.buf.dense1Out, &m.buf.dense2Out, &m.params.dense2Weight, &m.params.dense2Bias)
+// worker holds the buffers of one shard of a batch: the activations of one
+// tile and a gradient.
+type worker struct {
+	buf tileBuffers
+	// grads receives the shard's gradient (Model.grads for worker 0).
+	grads *parameters
+	// loss and correct are the shard's results of a backward job.
+	loss    float64
+	correct int
+	// jobs and done connect the worker's goroutine with the caller (nil for worker
+	// 0).
+	jobs chan job
+	done chan struct{}
+}
+
+// job is one shard of a Forward or Backward call, sent to a worker's
+// goroutine.
+type job struct {
+	m *Model
+	// vec selects the vector kernels; backward a backward job.
+	vec, backward bool
+	x, logits     []float32
+	labels        []int32
+	scale         float32
+	// lo and hi delimit the worker's samples.
+	lo, hi int
+}
+
+// SetWorkers sets the number of workers that Forward and Backward split a
+// batch across (values below 1 mean 1); New uses the Go runtime's
+// GOMAXPROCS(0). Gradients are summed per worker and then across workers in a
+// fixed order, so a given worker count always gives the same results, and
+// different counts differ only by rounding. Each worker beyond the first keeps
+// a goroutine, a gradient and tile buffers; they end when the Model is no
+// longer reachable. SetWorkers must not run concurrently with other methods.
+func (m *Model) SetWorkers(count int) {
+	count = max(count, 1)
+	m.stop.Stop()
+	for _, w := range m.workers {
+		if w.jobs != nil {
+			close(w.jobs)
+		}
+	}
+	m.workers = make([]*worker, count)
+	m.workers[0] = &worker{grads: &m.grads}
+	jobs := make([]chan job, 0, count-1)
+	for i := 1; i < count; i++ {
+		w := &worker{grads: new(parameters), jobs: make(chan job), done: make(chan struct{})}
+		go w.serve()
+		m.workers[i] = w
+		jobs = append(jobs, w.jobs)
+	}
+	// The cleanup holds the channels only, never the Model, so that it can run.
+	m.stop = goruntime.AddCleanup(m, stopWorkers, jobs)
+}
+
+// Workers returns the number of workers (see SetWorkers).
+func (m *Model) Workers() int {
+	return len(m.workers)
+}
+
+// stopWorkers ends the goroutines of the workers whose channels jobs are.
+func stopWorkers(jobs []chan job) {
+	for _, c := range jobs {
+		close(c)
+	}
+}
+
+// serve runs the jobs sent to w until its channel is closed. A job's Model is
+// referenced only while the job runs, so an idle worker does not keep its
+// Model alive.
+func (w *worker) serve() {
+	for j := range w.jobs {
+		if j.backward {
+			w.loss, w.correct = w.backwardTiles(j)
+		} else {
+			w.forwardTiles(j)
+		}
+		w.done <- struct{}{}
+	}
+}
+
+// forward runs the layers with parameters p on the first n samples of the tile
+// x, on the vector kernels when vec is set. For one sample, the dense layers
+// run as GEMVs on the standard weight layout, so that Logits never reads a
+// stale copy of the weights.
+func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 64]float32) {
+	if vec {
+		conv1ForwardVec(w.buf.conv1Out[:n*2048], x[:n*64], &p.conv1Weight, &p.conv1Bias, n)
+		pool1ForwardVec(w.buf.pool1Out[:n*512], w.buf.conv1Out[:n*2048], n)
+		if n == 1 {
+			dense1ForwardOneVec((*[300]float32)(w.buf.dense1Out[:300]), (*[512]float32)(w.buf.pool1Out[:512]), &p.dense1Weight, &p.dense1Bias)
+		} else {
+			dense1ForwardVec(w.buf.dense1Out[:n*300], w.buf.pool1Out[:n*512], &p.dense1Weight, &p.dense1Bias, n)
+		}
+		if n == 1 {
+			dense2ForwardOneVec((*[10]float32)(w.buf.dense2Out[:10]), (*[300]float32)(w.buf.dense1Out[:300]), &p.dense2Weight, &p.dense2Bias)
+		} else {
+			dense2ForwardVec(w.buf.dense2Out[:n*10], w.buf.dense1Out[:n*300], &p.dense2Weight, &p.dense2Bias, n)
+		}
+		return
+	}
+	conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+	pool1Forward(n, &w.buf.conv1Out, &w.buf.pool1Out, &w.buf.pool1Arg)
+	dense1Forward(n, &w.buf.pool1Out, &w.buf.dense1Out, &p.dense1Weight, &p.dense1Bias)
+	dense2Forward(n, &w.buf.dense1Out, &w.buf.dense2Out, &p.dense2Weight, &p.dense2Bias)
 }
 
 // backward runs the layers backwards on the first n samples of the tile x,
-// after forward and the loss gradient, accumulating the parameter gradients.
-func (m *Model) backward(n int, x *[Tile * 64]float32) {
-	dense2Backward(n, &m.buf.dense1Out, &m.buf.dense2Out, &m.buf.dense2Grad, &m.buf.dense1Grad, &m.params.dense2Weight, &m.grads.dense2Weight, &m.grads.dense2Bias)
-	dense1Backward(n, &m.buf.pool1Out, &m.buf.dense1Out, &m.buf.dense1Grad, &m.buf.pool1Grad, &m.params.dense1Weight, &m.grads.dense1Weight, &m.grads.dense1Bias)
-	pool1Backward(n, &m.buf.pool1Grad, &m.buf.pool1Arg, &m.buf.conv1Grad)
-	conv1Backward(n, x, &m.buf.conv1Out, &m.buf.conv1Grad, &m.params.conv1Weight, &m.grads.conv1Weight, &m.grads.conv1Bias)
+// after forward and the loss gradient, adding the parameter gradients to
+// w.grads; t holds the transposed weights of the vector input-gradient
+// kernels.
+func (w *worker) backward(p *parameters, t *transposed, vec bool, n int, x *[Tile * 64]float32) {
+	g := w.grads
+	if vec {
+		dense2WeightGradVec(&g.dense2Weight, &g.dense2Bias, w.buf.dense1Out[:n*300], w.buf.dense2Grad[:n*10], n)
+		dense2InputGradVec(w.buf.dense1Grad[:n*300], w.buf.dense2Grad[:n*10], w.buf.dense1Out[:n*300], &t.dense2Weight, n)
+		dense1WeightGradVec(&g.dense1Weight, &g.dense1Bias, w.buf.pool1Out[:n*512], w.buf.dense1Grad[:n*300], n)
+		dense1InputGradVec(w.buf.pool1Grad[:n*512], w.buf.dense1Grad[:n*300], &t.dense1Weight, n)
+		pool1InputGradVec(w.buf.conv1Grad[:n*2048], w.buf.pool1Grad[:n*512], w.buf.conv1Out[:n*2048], w.buf.pool1Out[:n*512], n)
+		conv1WeightGradVec(&g.conv1Weight, &g.conv1Bias, x[:n*64], w.buf.conv1Grad[:n*2048], n)
+		return
+	}
+	dense2Backward(n, &w.buf.dense1Out, &w.buf.dense2Out, &w.buf.dense2Grad, &w.buf.dense1Grad, &p.dense2Weight, &g.dense2Weight, &g.dense2Bias)
+	dense1Backward(n, &w.buf.pool1Out, &w.buf.dense1Out, &w.buf.dense1Grad, &w.buf.pool1Grad, &p.dense1Weight, &g.dense1Weight, &g.dense1Bias)
+	pool1Backward(n, &w.buf.pool1Grad, &w.buf.pool1Arg, &w.buf.conv1Grad)
+	conv1Backward(n, x, &w.buf.conv1Out, &w.buf.conv1Grad, &p.conv1Weight, &g.conv1Weight, &g.conv1Bias)
 }
 
 // load copies the k ≤ Tile samples of x that start at sample off into the
-// model's input tile and returns it. (The copy is small next to a tile's
+// worker's input tile and returns it. (The copy is small next to a tile's
 // arithmetic, and it keeps the kernels on arrays without unsafe views.)
-func (m *Model) load(x []float32, off, k int) *[Tile * 64]float32 {
-	copy(m.buf.x[:], x[off*InputSize:(off+k)*InputSize])
-	return &m.buf.x
+func (w *worker) load(x []float32, off, k int) *[Tile * 64]float32 {
+	copy(w.buf.x[:], x[off*InputSize:(off+k)*InputSize])
+	return &w.buf.x
+}
+
+// forwardTiles writes the logits of samples [j.lo, j.hi) of j.x to j.logits,
+// tile by tile.
+func (w *worker) forwardTiles(j job) {
+	for off := j.lo; off < j.hi; off += Tile {
+		k := min(Tile, j.hi-off)
+		t := w.load(j.x, off, k)
+		w.forward(&j.m.params, j.vec, k, t)
+		copy(j.logits[off*Classes:(off+k)*Classes], w.buf.dense2Out[:k*Classes])
+	}
+}
+
+// backwardTiles runs samples [j.lo, j.hi) of j.x forward and back, overwriting
+// w.grads with their gradient (times j.scale), and returns their summed loss
+// and the number classified correctly.
+func (w *worker) backwardTiles(j job) (loss float64, correct int) {
+	*w.grads = parameters{}
+	for off := j.lo; off < j.hi; off += Tile {
+		k := min(Tile, j.hi-off)
+		t := w.load(j.x, off, k)
+		w.forward(&j.m.params, j.vec, k, t)
+		for s := 0; s < k; s++ {
+			z, dz := w.buf.dense2Out[s*Classes:(s+1)*Classes], w.buf.dense2Grad[s*Classes:(s+1)*Classes]
+			l, c := runtime.SoftmaxCrossEntropy(z, j.labels[off+s:off+s+1], Classes, j.scale, dz)
+			loss += l
+			correct += c
+		}
+		w.backward(&j.m.params, &j.m.wt, j.vec, k, t)
+	}
+	return loss, correct
+}
+
+// add adds o to g, value by value.
+func (g *parameters) add(o *parameters) {
+	for i := range &g.conv1Weight {
+		g.conv1Weight[i] += o.conv1Weight[i]
+	}
+	for i := range &g.conv1Bias {
+		g.conv1Bias[i] += o.conv1Bias[i]
+	}
+	for i := range &g.dense1Weight {
+		g.dense1Weight[i] += o.dense1Weight[i]
+	}
+	for i := range &g.dense1Bias {
+		g.dense1Bias[i] += o.dense1Bias[i]
+	}
+	for i := range &g.dense2Weight {
+		g.dense2Weight[i] += o.dense2Weight[i]
+	}
+	for i := range &g.dense2Bias {
+		g.dense2Bias[i] += o.dense2Bias[i]
+	}
+}
+
+// run splits the n samples of job j into shards of whole tiles, runs shard 0
+// on worker 0 and the others on their workers' goroutines, and then, for a
+// backward job, adds the workers' gradients, losses and counts in worker
+// order.
+func (m *Model) run(j job, n int) (loss float64, correct int) {
+	tiles := (n + Tile - 1) / Tile
+	used := max(1, min(len(m.workers), tiles))
+	// Worker i takes tiles [i·tiles/used, (i+1)·tiles/used).
+	bound := func(i int) int {
+		return min(n, i*tiles/used*Tile)
+	}
+	for i := 1; i < used; i++ {
+		j.lo, j.hi = bound(i), bound(i+1)
+		m.workers[i].jobs <- j
+	}
+	j.lo, j.hi = 0, bound(1)
+	w0 := m.workers[0]
+	if j.backward {
+		loss, correct = w0.backwardTiles(j)
+	} else {
+		w0.forwardTiles(j)
+	}
+	for i := 1; i < used; i++ {
+		w := m.workers[i]
+		<-w.done
+		if j.backward {
+			m.grads.add(w.grads)
+			loss += w.loss
+			correct += w.correct
+		}
+	}
+	return loss, correct
+}
+
+// transpose refreshes the transposed weights from the parameters.
+func (m *Model) transpose() {
+	dense1InputGradVecTranspose(&m.wt.dense1Weight, &m.params.dense1Weight)
+	dense2InputGradVecTranspose(&m.wt.dense2Weight, &m.params.dense2Weight)
+}
+
+// vector reports whether the active ISA (runtime.ActiveISA, CNNGEN_ISA,
+// runtime.ForceISA) selects the vector kernels; it is read once per call.
+func vector() bool {
+	return runtime.ActiveISA() != runtime.PureGo
 }
 
 // samples returns the number of samples in x, panicking when x is not a whole
@@ -203,44 +440,35 @@ func samples(x []float32) int {
 }
 
 // Forward writes to logits (n×Classes values) the logits of the n samples in
-// x (n×InputSize values, each sample in HWC order).
+// x (n×InputSize values, each sample in HWC order), split across the workers.
 func (m *Model) Forward(x, logits []float32) {
 	n := samples(x)
 	if len(logits) < n*Classes {
 		panic(fmt.Sprintf("digits: %d logits for %d samples, want %d", len(logits), n, n*Classes))
 	}
-	for off := 0; off < n; off += Tile {
-		k := min(Tile, n-off)
-		t := m.load(x, off, k)
-		m.forward(k, t)
-		copy(logits[off*Classes:(off+k)*Classes], m.buf.dense2Out[:k*Classes])
-	}
+	m.run(job{m: m, vec: vector(), x: x, logits: logits}, n)
 }
 
-// Backward runs the n = len(labels) samples of x forward and back: it
-// overwrites every parameter gradient with scale times the gradient of the
-// summed softmax cross-entropy against labels, and returns that sum (unscaled)
-// and how many samples the model classifies correctly (first maximum of the
-// logits equal to the label).
+// Backward runs the n = len(labels) samples of x forward and back, split
+// across the workers: it overwrites every parameter gradient with scale times
+// the gradient of the summed softmax cross-entropy against labels, and returns
+// that sum (unscaled) and how many samples the model classifies correctly
+// (first maximum of the logits equal to the label).
 func (m *Model) Backward(x []float32, labels []int32, scale float32) (loss float64, correct int) {
 	n := len(labels)
 	if samples(x) != n {
 		panic(fmt.Sprintf("digits: %d input values for %d labels, want %d", len(x), n, n*InputSize))
 	}
-	m.grads = parameters{}
-	for off := 0; off < n; off += Tile {
-		k := min(Tile, n-off)
-		t := m.load(x, off, k)
-		m.forward(k, t)
-		for s := 0; s < k; s++ {
-			z, dz := m.buf.dense2Out[s*Classes:(s+1)*Classes], m.buf.dense2Grad[s*Classes:(s+1)*Classes]
-			l, c := runtime.SoftmaxCrossEntropy(z, labels[off+s:off+s+1], Classes, scale, dz)
-			loss += l
-			correct += c
+	for s, label := range labels {
+		if label < 0 || label >= Classes {
+			panic(fmt.Sprintf("digits: sample %d has label %d, want 0 ≤ label < %d", s, label, Classes))
 		}
-		m.backward(k, t)
 	}
-	return loss, correct
+	vec := vector()
+	if vec {
+		m.transpose()
+	}
+	return m.run(job{m: m, vec: vec, backward: true, x: x, labels: labels, scale: scale}, n)
 }
 
 // Step is one step of plain gradient descent on the batch: Backward(x, labels,
@@ -269,11 +497,13 @@ func (m *Model) Step(x []float32, labels []int32, lr float32) (loss float64, cor
 	return loss, correct
 }
 
-// Logits writes the logits of one sample x (HWC order) to logits.
+// Logits writes the logits of one sample x (HWC order) to logits, on the
+// caller's goroutine (worker 0's buffers).
 func (m *Model) Logits(x *[InputSize]float32, logits *[Classes]float32) {
-	*(*[InputSize]float32)(m.buf.x[:]) = *x
-	m.forward(1, &m.buf.x)
-	*logits = [Classes]float32(m.buf.dense2Out[:Classes])
+	w := m.workers[0]
+	*(*[InputSize]float32)(w.buf.x[:]) = *x
+	w.forward(&m.params, vector(), 1, &w.buf.x)
+	*logits = [Classes]float32(w.buf.dense2Out[:Classes])
 }
 
 // Predict writes the class probabilities (softmax of the logits) of one sample

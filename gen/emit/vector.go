@@ -1,0 +1,154 @@
+package emit
+
+import (
+	"github.com/cnngen/cnngen/gen/asm"
+	"github.com/cnngen/cnngen/runtime"
+)
+
+// vecStage is a stage's vector path: the gen/asm kernels that replace its
+// pure-Go kernels when the active ISA is AVX2 or AVX-512. A stage gets one
+// only when every kernel it needs renders (gen/asm refuses convolutions
+// and poolings whose unrolled body is too large, and more than 96 conv
+// filters); otherwise it runs its Go kernels on every path.
+//
+// Kernel names are the layer's base plus a suffix that ends no other
+// suffix the emitter uses (ForwardVec, ForwardOneVec, WeightGradVec,
+// InputGradVec, and gen/asm's derived Go, AVX2, AVX512, Pack, Transpose,
+// Weights…, Bias…), so distinct layers never collide.
+type vecStage struct {
+	// forward is the batch forward kernel (conv, dense, max pool);
+	// forwardOne the one-sample dense GEMV used by Logits.
+	forward, forwardOne string
+	// weightGrad accumulates dw and db (conv, dense); inputGrad writes the
+	// input gradient (conv and dense with inGrad, max pool), reading the
+	// transposed weights (conv, dense) of size transposedSize.
+	weightGrad, inputGrad string
+	transposedSize        int
+	// inputReLU says that inputGrad also applies the backward of the ReLU
+	// fused into the producing stage (dx = 0 where its output ≤ 0), so
+	// that stage need not mask its own gradient.
+	inputReLU bool
+	// actGrad says that the vector path must scale the stage's output
+	// gradient by its fused activation's derivative itself (<base>ActGrad)
+	// before the kernels run: the consumer did not fuse it.
+	actGrad bool
+}
+
+// Vector kernel name suffixes (see vecStage).
+const (
+	sufForwardVec    = "ForwardVec"
+	sufForwardOneVec = "ForwardOneVec"
+	sufWeightGradVec = "WeightGradVec"
+	sufInputGradVec  = "InputGradVec"
+)
+
+// planVector chooses the vector kernels of every stage and returns the
+// list to render. A kernel that gen/asm refuses (on its own) leaves its
+// stage on the Go kernels; the error says only that the shape is beyond
+// the templates' limits, which is not an error of the network.
+func (p *plan) planVector(pkg string) []asm.Kernel {
+	var all []asm.Kernel
+	var prev *stage
+	for _, s := range p.stages {
+		l := s.layer
+		var ks []asm.Kernel
+		v := &vecStage{}
+		// The producer's fused ReLU can be applied by this stage's
+		// input-gradient kernel.
+		reluIn := prev != nil && prev.act == runtime.ReLU
+		switch l.Kind {
+		case runtime.Conv2D:
+			if s.act != "" && s.act != runtime.ReLU {
+				break
+			}
+			shape := asm.ConvShape{
+				InH: l.In.Height, InW: l.In.Width, InC: l.In.Channels,
+				KernelH: l.KernelH, KernelW: l.KernelW, StrideH: l.StrideH, StrideW: l.StrideW,
+				PadTop: l.PadTop, PadLeft: l.PadLeft, OutH: l.Out.Height, OutW: l.Out.Width, Filters: l.Filters,
+			}
+			v.forward = s.base + sufForwardVec
+			v.weightGrad = s.base + sufWeightGradVec
+			ks = append(ks,
+				asm.Kernel{Op: asm.Conv2DForward, Name: v.forward, ReLU: s.act == runtime.ReLU, Conv: shape},
+				asm.Kernel{Op: asm.Conv2DBackwardWeights, Name: v.weightGrad, Conv: shape})
+			if s.inGrad {
+				v.inputGrad = s.base + sufInputGradVec
+				v.inputReLU = reluIn
+				v.transposedSize = l.KernelH * l.KernelW * l.Filters * asm.PaddedStride(l.In.Channels)
+				ks = append(ks, asm.Kernel{Op: asm.Conv2DBackwardInput, Name: v.inputGrad, ReLU: reluIn, Conv: shape})
+			}
+		case runtime.Dense:
+			if s.act != "" && s.act != runtime.ReLU {
+				break
+			}
+			in, units := l.In.Size(), l.Units
+			v.forward = s.base + sufForwardVec
+			v.forwardOne = s.base + sufForwardOneVec
+			v.weightGrad = s.base + sufWeightGradVec
+			relu := s.act == runtime.ReLU
+			ks = append(ks,
+				asm.Kernel{Op: asm.DenseForward, Name: v.forward, In: in, Units: units, ReLU: relu},
+				asm.Kernel{Op: asm.DenseForwardOne, Name: v.forwardOne, In: in, Units: units, ReLU: relu},
+				asm.Kernel{Op: asm.DenseBackwardWeights, Name: v.weightGrad, In: in, Units: units})
+			if s.inGrad {
+				v.inputGrad = s.base + sufInputGradVec
+				v.inputReLU = reluIn
+				v.transposedSize = units * asm.PaddedStride(in)
+				ks = append(ks, asm.Kernel{Op: asm.DenseBackwardInput, Name: v.inputGrad, In: in, Units: units, ReLU: reluIn})
+			}
+		case runtime.MaxPool:
+			shape := asm.PoolShape{
+				InH: l.In.Height, InW: l.In.Width, Channels: l.In.Channels,
+				KernelH: l.KernelH, KernelW: l.KernelW, StrideH: l.StrideH, StrideW: l.StrideW,
+				PadTop: l.PadTop, PadLeft: l.PadLeft, OutH: l.Out.Height, OutW: l.Out.Width,
+			}
+			v.forward = s.base + sufForwardVec
+			ks = append(ks, asm.Kernel{Op: asm.MaxPool2DForward, Name: v.forward, Pool: shape})
+			if s.backward {
+				v.inputGrad = s.base + sufInputGradVec
+				v.inputReLU = reluIn
+				ks = append(ks, asm.Kernel{Op: asm.MaxPool2DBackward, Name: v.inputGrad, ReLU: reluIn, Pool: shape})
+			}
+		}
+		if len(ks) > 0 {
+			if _, err := asm.Render(pkg, ks); err == nil {
+				s.vec = v
+				all = append(all, ks...)
+			}
+		}
+		prev = s
+	}
+	// A vector stage with a fused activation masks its own output gradient
+	// unless the stage after it does.
+	for i, s := range p.stages {
+		if s.vec == nil || s.act == "" {
+			continue
+		}
+		next := (*stage)(nil)
+		if i+1 < len(p.stages) {
+			next = p.stages[i+1]
+		}
+		s.vec.actGrad = !(next != nil && next.vec != nil && next.vec.inputReLU)
+	}
+	return all
+}
+
+// hasVector reports whether any stage has a vector path.
+func (p *plan) hasVector() bool {
+	for _, s := range p.stages {
+		if s.vec != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// hasTransposed reports whether any stage keeps transposed weights.
+func (p *plan) hasTransposed() bool {
+	for _, s := range p.stages {
+		if s.vec != nil && s.vec.transposedSize > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,426 @@
+package emit
+
+import (
+	"github.com/cnngen/cnngen/runtime"
+	"github.com/dave/jennifer/jen"
+)
+
+// runMethods emits the parts of model.go that run the network: the
+// workers, the per-tile forward and backward passes with their ISA switch,
+// and the batch API (Forward, Backward, Step, Logits).
+//
+// Parallelism: a batch is cut into tiles, the tiles into one contiguous
+// shard per worker (worker i gets tiles [i·T/W, (i+1)·T/W)). Each worker
+// has its own tile buffers and gradient; worker 0 runs on the caller's
+// goroutine and accumulates straight into Model.grads, the others on
+// long-lived goroutines fed by unbuffered channels (no allocation per
+// call). After the shards, the caller adds the other workers' gradients,
+// losses and counts in worker order, so that a batch and a worker count
+// always give the same bits.
+//
+// ISA: each call reads runtime.ActiveISA once. On PureGo every stage runs
+// the emitter's Go kernels, which add in the generic engine's order; on
+// AVX2 or AVX-512 the stages with a vector path call gen/asm's
+// dispatchers (whose own pure-Go reference is then never reached from
+// the model) and the others their Go kernels.
+func (p *plan) runMethods(f *jen.File) {
+	n := p.net
+	in := p.input.size
+	vec := p.hasVector()
+	trans := p.hasTransposed()
+	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("m").Op("*").Id("Model")) }
+	wrecv := func() *jen.Statement { return jen.Func().Params(jen.Id("w").Op("*").Id("worker")) }
+	id := jen.Id
+
+	// worker and job.
+	f.Comment(wrapDoc("worker holds the buffers of one shard of a batch: the activations of one tile and a gradient."))
+	f.Type().Id("worker").Struct(
+		id("buf").Id("tileBuffers"),
+		jen.Comment(wrapDoc("grads receives the shard's gradient (Model.grads for worker 0).")),
+		id("grads").Op("*").Id("parameters"),
+		jen.Comment(wrapDoc("loss and correct are the shard's results of a backward job.")),
+		id("loss").Float64(),
+		id("correct").Int(),
+		jen.Comment(wrapDoc("jobs and done connect the worker's goroutine with the caller (nil for worker 0).")),
+		id("jobs").Chan().Id("job"),
+		id("done").Chan().Struct(),
+	)
+	jobFields := []jen.Code{
+		id("m").Op("*").Id("Model"),
+		jen.Comment("vec selects the vector kernels; backward a backward job."),
+		id("vec").Op(",").Id("backward").Bool(),
+		id("x").Op(",").Id("logits").Index().Float32(),
+		id("labels").Index().Int32(),
+		id("scale").Float32(),
+		jen.Comment("lo and hi delimit the worker's samples."),
+		id("lo").Op(",").Id("hi").Int(),
+	}
+	f.Comment(wrapDoc("job is one shard of a Forward or Backward call, sent to a worker's goroutine."))
+	f.Type().Id("job").Struct(jobFields...)
+
+	// SetWorkers.
+	f.Comment(wrapDoc("SetWorkers sets the number of workers that Forward and Backward split a batch across (values below 1 mean 1); New uses the Go runtime's GOMAXPROCS(0). Gradients are summed per worker and then across workers in a fixed order, so a given worker count always gives the same results, and different counts differ only by rounding. Each worker beyond the first keeps a goroutine, a gradient and tile buffers; they end when the Model is no longer reachable. SetWorkers must not run concurrently with other methods."))
+	f.Add(recv()).Id("SetWorkers").Params(id("count").Int()).Block(
+		id("count").Op("=").Max(id("count"), jen.Lit(1)),
+		id("m").Dot("stop").Dot("Stop").Call(),
+		jen.For(jen.List(id("_"), id("w")).Op(":=").Range().Id("m").Dot("workers")).Block(
+			jen.If(id("w").Dot("jobs").Op("!=").Nil()).Block(jen.Close(id("w").Dot("jobs"))),
+		),
+		id("m").Dot("workers").Op("=").Make(jen.Index().Op("*").Id("worker"), id("count")),
+		id("m").Dot("workers").Index(jen.Lit(0)).Op("=").Op("&").Id("worker").Values(jen.Id("grads").Op(":").Op("&").Id("m").Dot("grads")),
+		id("jobs").Op(":=").Make(jen.Index().Chan().Id("job"), jen.Lit(0), id("count").Op("-").Lit(1)),
+		forUp("i", jen.Lit(1), id("count"),
+			id("w").Op(":=").Op("&").Id("worker").Values(
+				jen.Id("grads").Op(":").New(id("parameters")),
+				jen.Id("jobs").Op(":").Make(jen.Chan().Id("job")),
+				jen.Id("done").Op(":").Make(jen.Chan().Struct()),
+			),
+			jen.Go().Id("w").Dot("serve").Call(),
+			id("m").Dot("workers").Index(id("i")).Op("=").Id("w"),
+			id("jobs").Op("=").Append(id("jobs"), id("w").Dot("jobs")),
+		),
+		jen.Comment("The cleanup holds the channels only, never the Model, so that it can run."),
+		id("m").Dot("stop").Op("=").Qual("runtime", "AddCleanup").Call(id("m"), id("stopWorkers"), id("jobs")),
+	)
+	f.Comment(wrapDoc("Workers returns the number of workers (see SetWorkers)."))
+	f.Add(recv()).Id("Workers").Params().Int().Block(jen.Return(jen.Len(id("m").Dot("workers"))))
+
+	f.Comment(wrapDoc("stopWorkers ends the goroutines of the workers whose channels jobs are."))
+	f.Func().Id("stopWorkers").Params(id("jobs").Index().Chan().Id("job")).Block(
+		jen.For(jen.List(id("_"), id("c")).Op(":=").Range().Id("jobs")).Block(jen.Close(id("c"))),
+	)
+
+	// serve.
+	f.Comment(wrapDoc("serve runs the jobs sent to w until its channel is closed. A job's Model is referenced only while the job runs, so an idle worker does not keep its Model alive."))
+	f.Add(wrecv()).Id("serve").Params().Block(
+		jen.For(id("j").Op(":=").Range().Id("w").Dot("jobs")).Block(
+			jen.If(id("j").Dot("backward")).Block(
+				jen.List(id("w").Dot("loss"), id("w").Dot("correct")).Op("=").Id("w").Dot("backwardTiles").Call(id("j")),
+			).Else().Block(
+				id("w").Dot("forwardTiles").Call(id("j")),
+			),
+			id("w").Dot("done").Op("<-").Struct().Values(),
+		),
+	)
+
+	// forward / backward over one tile.
+	inArr := func(b *buffer) *jen.Statement {
+		if b.input {
+			return id("x")
+		}
+		return jen.Op("&").Id("w").Dot("buf").Dot(b.field + "Out")
+	}
+	inSlice := func(b *buffer) *jen.Statement {
+		if b.input {
+			return id("x").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+		}
+		return id("w").Dot("buf").Dot(b.field+"Out").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+	}
+	oneArr := func(b *buffer) *jen.Statement {
+		src := id("x")
+		if !b.input {
+			src = id("w").Dot("buf").Dot(b.field + "Out")
+		}
+		return jen.Parens(ptrFloatArr(b.size)).Parens(src.Index(jen.Empty(), jen.Lit(b.size)))
+	}
+	gradArr := func(b *buffer) *jen.Statement { return jen.Op("&").Id("w").Dot("buf").Dot(b.field + "Grad") }
+	gradSlice := func(b *buffer) *jen.Statement {
+		return id("w").Dot("buf").Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+	}
+	param := func(set string, i int) *jen.Statement { return jen.Op("&").Id(set).Dot(p.params[i]) }
+
+	goForward := func(s *stage) jen.Code {
+		args := []jen.Code{id("n"), inArr(s.in), inArr(s.out)}
+		switch s.layer.Kind {
+		case runtime.Conv2D, runtime.Dense:
+			args = append(args, param("p", s.weight), param("p", s.bias))
+		case runtime.MaxPool:
+			args = append(args, jen.Op("&").Id("w").Dot("buf").Dot(s.base+"Arg"))
+		}
+		return id(s.base + "Forward").Call(args...)
+	}
+	vecForward := func(s *stage) jen.Code {
+		v := s.vec
+		switch s.layer.Kind {
+		case runtime.MaxPool:
+			return id(v.forward).Call(inSlice(s.out), inSlice(s.in), id("n"))
+		case runtime.Dense:
+			return jen.If(id("n").Op("==").Lit(1)).Block(
+				id(v.forwardOne).Call(oneArr(s.out), oneArr(s.in), param("p", s.weight), param("p", s.bias)),
+			).Else().Block(
+				id(v.forward).Call(inSlice(s.out), inSlice(s.in), param("p", s.weight), param("p", s.bias), id("n")),
+			)
+		}
+		return id(v.forward).Call(inSlice(s.out), inSlice(s.in), param("p", s.weight), param("p", s.bias), id("n"))
+	}
+	var goFwd, vecFwd []jen.Code
+	for _, s := range p.stages {
+		goFwd = append(goFwd, goForward(s))
+		if s.vec != nil {
+			vecFwd = append(vecFwd, vecForward(s))
+		} else {
+			vecFwd = append(vecFwd, goForward(s))
+		}
+	}
+	xParam := id("x").Add(tileArr(in))
+	fwdBody := goFwd
+	vecParam := id("_").Bool()
+	if vec {
+		vecParam = id("vec").Bool()
+		fwdBody = append([]jen.Code{jen.If(id("vec")).Block(append(vecFwd, jen.Return())...)}, goFwd...)
+	}
+	f.Comment(wrapDoc("forward runs the layers with parameters p on the first n samples of the tile x, on the vector kernels when vec is set. For one sample, the dense layers run as GEMVs on the standard weight layout, so that Logits never reads a stale copy of the weights."))
+	f.Add(wrecv()).Id("forward").Params(id("p").Op("*").Id("parameters"), vecParam, id("n").Int(), xParam.Clone()).Block(fwdBody...)
+
+	goBackward := func(s *stage) jen.Code {
+		var args []jen.Code
+		switch s.layer.Kind {
+		case runtime.Conv2D, runtime.Dense:
+			args = []jen.Code{id("n"), inArr(s.in), inArr(s.out), gradArr(s.out)}
+			if s.inGrad {
+				args = append(args, gradArr(s.in))
+			}
+			args = append(args, param("p", s.weight), param("g", s.weight), param("g", s.bias))
+		case runtime.MaxPool:
+			args = []jen.Code{id("n"), gradArr(s.out), jen.Op("&").Id("w").Dot("buf").Dot(s.base + "Arg"), gradArr(s.in)}
+		case runtime.AvgPool:
+			args = []jen.Code{id("n"), gradArr(s.out), gradArr(s.in)}
+		default:
+			args = []jen.Code{id("n"), inArr(s.out), gradArr(s.out), gradArr(s.in)}
+		}
+		return id(s.base + "Backward").Call(args...)
+	}
+	vecBackward := func(s *stage) []jen.Code {
+		v := s.vec
+		var code []jen.Code
+		if s.layer.Kind == runtime.MaxPool {
+			return []jen.Code{id(v.inputGrad).Call(gradSlice(s.in), gradSlice(s.out), inSlice(s.in), inSlice(s.out), id("n"))}
+		}
+		if v.actGrad {
+			code = append(code, id(s.base+"ActGrad").Call(id("n"), inArr(s.out), gradArr(s.out)))
+		}
+		code = append(code, id(v.weightGrad).Call(param("g", s.weight), param("g", s.bias), inSlice(s.in), gradSlice(s.out), id("n")))
+		if v.inputGrad != "" {
+			args := []jen.Code{gradSlice(s.in), gradSlice(s.out)}
+			if v.inputReLU {
+				args = append(args, inSlice(s.in))
+			}
+			args = append(args, param("t", s.weight), id("n"))
+			code = append(code, id(v.inputGrad).Call(args...))
+		}
+		return code
+	}
+	var goBwd, vecBwd []jen.Code
+	usesP, usesG, usesX, usesT := false, false, false, false
+	for i := len(p.stages) - 1; i >= 0; i-- {
+		s := p.stages[i]
+		if !s.backward {
+			continue
+		}
+		goBwd = append(goBwd, goBackward(s))
+		if s.weight >= 0 {
+			usesP, usesG = true, true
+			usesX = usesX || s.in.input
+		}
+		if s.vec != nil {
+			vecBwd = append(vecBwd, vecBackward(s)...)
+			usesT = usesT || s.vec.transposedSize > 0
+		} else {
+			vecBwd = append(vecBwd, goBackward(s))
+		}
+	}
+	bwdBody := goBwd
+	if vec {
+		bwdBody = append([]jen.Code{jen.If(id("vec")).Block(append(vecBwd, jen.Return())...)}, goBwd...)
+	}
+	if usesG {
+		bwdBody = append([]jen.Code{id("g").Op(":=").Id("w").Dot("grads")}, bwdBody...)
+	}
+	named := func(use bool, name string) string {
+		if use {
+			return name
+		}
+		return "_"
+	}
+	bwdParams := []jen.Code{id(named(usesP, "p")).Op("*").Id("parameters")}
+	if trans {
+		bwdParams = append(bwdParams, id(named(usesT, "t")).Op("*").Id("transposed"))
+	}
+	bwdParams = append(bwdParams, vecParam.Clone(), id(named(len(goBwd) > 0, "n")).Int(), id(named(usesX, "x")).Add(tileArr(in)))
+	f.Comment(wrapDoc("backward runs the layers backwards on the first n samples of the tile x, after forward and the loss gradient, adding the parameter gradients to w.grads; t holds the transposed weights of the vector input-gradient kernels."))
+	f.Add(wrecv()).Id("backward").Params(bwdParams...).Block(bwdBody...)
+
+	// load.
+	f.Comment(wrapDoc("load copies the k ≤ Tile samples of x that start at sample off into the worker's input tile and returns it. (The copy is small next to a tile's arithmetic, and it keeps the kernels on arrays without unsafe views.)"))
+	f.Add(wrecv()).Id("load").Params(id("x").Index().Float32(), jen.List(id("off"), id("k")).Int()).Add(tileArr(in)).Block(
+		jen.Copy(id("w").Dot("buf").Dot("x").Index(jen.Empty(), jen.Empty()),
+			id("x").Index(id("off").Op("*").Id("InputSize"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("InputSize"))),
+		jen.Return(jen.Op("&").Id("w").Dot("buf").Dot("x")),
+	)
+
+	logitsOut := id("w").Dot("buf").Dot(p.logits.field + "Out")
+	logitsGrad := id("w").Dot("buf").Dot(p.logits.field + "Grad")
+	tileFor := func(body ...jen.Code) jen.Code {
+		return jen.For(id("off").Op(":=").Id("j").Dot("lo"), id("off").Op("<").Id("j").Dot("hi"), id("off").Op("+=").Id("Tile")).Block(
+			append([]jen.Code{
+				id("k").Op(":=").Min(id("Tile"), id("j").Dot("hi").Op("-").Id("off")),
+				id("t").Op(":=").Id("w").Dot("load").Call(id("j").Dot("x"), id("off"), id("k")),
+				id("w").Dot("forward").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), id("j").Dot("vec"), id("k"), id("t")),
+			}, body...)...)
+	}
+	f.Comment(wrapDoc("forwardTiles writes the logits of samples [j.lo, j.hi) of j.x to j.logits, tile by tile."))
+	f.Add(wrecv()).Id("forwardTiles").Params(id("j").Id("job")).Block(tileFor(
+		jen.Copy(id("j").Dot("logits").Index(id("off").Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("Classes")),
+			logitsOut.Clone().Index(jen.Empty(), id("k").Op("*").Id("Classes"))),
+	))
+
+	bwdArgs := []jen.Code{jen.Op("&").Id("j").Dot("m").Dot("params")}
+	if trans {
+		bwdArgs = append(bwdArgs, jen.Op("&").Id("j").Dot("m").Dot("wt"))
+	}
+	bwdArgs = append(bwdArgs, id("j").Dot("vec"), id("k"), id("t"))
+	f.Comment(wrapDoc("backwardTiles runs samples [j.lo, j.hi) of j.x forward and back, overwriting w.grads with their gradient (times j.scale), and returns their summed loss and the number classified correctly."))
+	f.Add(wrecv()).Id("backwardTiles").Params(id("j").Id("job")).Params(id("loss").Float64(), id("correct").Int()).Block(
+		jen.Op("*").Id("w").Dot("grads").Op("=").Id("parameters").Values(),
+		tileFor(
+			// The loss is the runtime's, so that every engine computes it
+			// alike; sample by sample, so that the float64 sum adds the
+			// samples' losses one at a time, as the generic engine does.
+			forUp("s", jen.Lit(0), id("k"),
+				jen.List(id("z"), id("dz")).Op(":=").List(
+					logitsOut.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
+					logitsGrad.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes"))),
+				jen.List(id("l"), id("c")).Op(":=").Add(rt("SoftmaxCrossEntropy")).Call(
+					id("z"), id("j").Dot("labels").Index(id("off").Op("+").Id("s"), id("off").Op("+").Id("s").Op("+").Lit(1)),
+					id("Classes"), id("j").Dot("scale"), id("dz")),
+				id("loss").Op("+=").Id("l"),
+				id("correct").Op("+=").Id("c"),
+			),
+			id("w").Dot("backward").Call(bwdArgs...),
+		),
+		jen.Return(id("loss"), id("correct")),
+	)
+
+	// add.
+	var adds []jen.Code
+	for _, name := range p.params {
+		adds = append(adds, forRange("i", jen.Op("&").Id("g").Dot(name), id("g").Dot(name).Index(id("i")).Op("+=").Id("o").Dot(name).Index(id("i"))))
+	}
+	f.Comment(wrapDoc("add adds o to g, value by value."))
+	f.Func().Params(id("g").Op("*").Id("parameters")).Id("add").Params(id("o").Op("*").Id("parameters")).Block(adds...)
+
+	// run.
+	f.Comment(wrapDoc("run splits the n samples of job j into shards of whole tiles, runs shard 0 on worker 0 and the others on their workers' goroutines, and then, for a backward job, adds the workers' gradients, losses and counts in worker order."))
+	f.Add(recv()).Id("run").Params(id("j").Id("job"), id("n").Int()).Params(id("loss").Float64(), id("correct").Int()).Block(
+		id("tiles").Op(":=").Parens(id("n").Op("+").Id("Tile").Op("-").Lit(1)).Op("/").Id("Tile"),
+		id("used").Op(":=").Max(jen.Lit(1), jen.Min(jen.Len(id("m").Dot("workers")), id("tiles"))),
+		jen.Comment("Worker i takes tiles [i·tiles/used, (i+1)·tiles/used)."),
+		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(jen.Return(jen.Min(id("n"), id("i").Op("*").Id("tiles").Op("/").Id("used").Op("*").Id("Tile")))),
+		forUp("i", jen.Lit(1), id("used"),
+			jen.List(id("j").Dot("lo"), id("j").Dot("hi")).Op("=").List(id("bound").Call(id("i")), id("bound").Call(id("i").Op("+").Lit(1))),
+			id("m").Dot("workers").Index(id("i")).Dot("jobs").Op("<-").Id("j"),
+		),
+		jen.List(id("j").Dot("lo"), id("j").Dot("hi")).Op("=").List(jen.Lit(0), id("bound").Call(jen.Lit(1))),
+		id("w0").Op(":=").Id("m").Dot("workers").Index(jen.Lit(0)),
+		jen.If(id("j").Dot("backward")).Block(
+			jen.List(id("loss"), id("correct")).Op("=").Id("w0").Dot("backwardTiles").Call(id("j")),
+		).Else().Block(
+			id("w0").Dot("forwardTiles").Call(id("j")),
+		),
+		forUp("i", jen.Lit(1), id("used"),
+			id("w").Op(":=").Id("m").Dot("workers").Index(id("i")),
+			jen.Op("<-").Id("w").Dot("done"),
+			jen.If(id("j").Dot("backward")).Block(
+				id("m").Dot("grads").Dot("add").Call(id("w").Dot("grads")),
+				id("loss").Op("+=").Id("w").Dot("loss"),
+				id("correct").Op("+=").Id("w").Dot("correct"),
+			),
+		),
+		jen.Return(id("loss"), id("correct")),
+	)
+
+	// transpose.
+	if trans {
+		var ts []jen.Code
+		for _, s := range p.stages {
+			if s.vec != nil && s.vec.transposedSize > 0 {
+				ts = append(ts, id(s.vec.inputGrad+"Transpose").Call(jen.Op("&").Id("m").Dot("wt").Dot(p.params[s.weight]), jen.Op("&").Id("m").Dot("params").Dot(p.params[s.weight])))
+			}
+		}
+		f.Comment(wrapDoc("transpose refreshes the transposed weights from the parameters."))
+		f.Add(recv()).Id("transpose").Params().Block(ts...)
+	}
+
+	// isVector.
+	f.Comment(wrapDoc("vector reports whether the active ISA (runtime.ActiveISA, CNNGEN_ISA, runtime.ForceISA) selects the vector kernels; it is read once per call."))
+	vecExpr := jen.Lit(false)
+	if vec {
+		vecExpr = rt("ActiveISA").Call().Op("!=").Add(rt("PureGo"))
+	}
+	f.Func().Id("vector").Params().Bool().Block(jen.Return(vecExpr))
+
+	// samples.
+	f.Comment(wrapDoc("samples returns the number of samples in x, panicking when x is not a whole number of samples."))
+	f.Func().Id("samples").Params(id("x").Index().Float32()).Int().Block(
+		jen.If(jen.Len(id("x")).Op("%").Id("InputSize").Op("!=").Lit(0)).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(n.Name+": input of %d values is not a whole number of %d-value samples"), jen.Len(id("x")), id("InputSize"))),
+		),
+		jen.Return(jen.Len(id("x")).Op("/").Id("InputSize")),
+	)
+
+	// Forward.
+	f.Comment(wrapDoc("Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order), split across the workers."))
+	f.Add(recv()).Id("Forward").Params(jen.List(id("x"), id("logits")).Index().Float32()).Block(
+		id("n").Op(":=").Id("samples").Call(id("x")),
+		jen.If(jen.Len(id("logits")).Op("<").Id("n").Op("*").Id("Classes")).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(n.Name+": %d logits for %d samples, want %d"), jen.Len(id("logits")), id("n"), id("n").Op("*").Id("Classes"))),
+		),
+		id("m").Dot("run").Call(id("job").Values(jen.Id("m").Op(":").Id("m"), jen.Id("vec").Op(":").Id("vector").Call(), jen.Id("x").Op(":").Id("x"), jen.Id("logits").Op(":").Id("logits")), id("n")),
+	)
+
+	// Backward.
+	bwdCall := []jen.Code{
+		id("n").Op(":=").Len(id("labels")),
+		jen.If(id("samples").Call(id("x")).Op("!=").Id("n")).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(n.Name+": %d input values for %d labels, want %d"), jen.Len(id("x")), id("n"), id("n").Op("*").Id("InputSize"))),
+		),
+		// Checked here, so that a bad label panics on the caller's
+		// goroutine rather than crashing a worker's.
+		jen.For(jen.List(id("s"), id("label")).Op(":=").Range().Id("labels")).Block(
+			jen.If(id("label").Op("<").Lit(0).Op("||").Id("label").Op(">=").Id("Classes")).Block(
+				jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(n.Name+": sample %d has label %d, want 0 ≤ label < %d"), id("s"), id("label"), id("Classes"))),
+			),
+		),
+		id("vec").Op(":=").Id("vector").Call(),
+	}
+	if trans {
+		bwdCall = append(bwdCall, jen.If(id("vec")).Block(id("m").Dot("transpose").Call()))
+	}
+	bwdCall = append(bwdCall, jen.Return(id("m").Dot("run").Call(id("job").Values(
+		jen.Id("m").Op(":").Id("m"), jen.Id("vec").Op(":").Id("vec"), jen.Id("backward").Op(":").True(),
+		jen.Id("x").Op(":").Id("x"), jen.Id("labels").Op(":").Id("labels"), jen.Id("scale").Op(":").Id("scale")), id("n"))))
+	f.Comment(wrapDoc("Backward runs the n = len(labels) samples of x forward and back, split across the workers: it overwrites every parameter gradient with scale times the gradient of the summed softmax cross-entropy against labels, and returns that sum (unscaled) and how many samples the model classifies correctly (first maximum of the logits equal to the label)."))
+	f.Add(recv()).Id("Backward").Params(id("x").Index().Float32(), id("labels").Index().Int32(), id("scale").Float32()).Params(id("loss").Float64(), id("correct").Int()).Block(bwdCall...)
+
+	// Step.
+	var sgd []jen.Code
+	for _, name := range p.params {
+		sgd = append(sgd, jen.For(id("i").Op(":=").Range().Op("&").Id("m").Dot("params").Dot(name)).Block(
+			id("m").Dot("params").Dot(name).Index(id("i")).Op("-=").Id("lr").Op("*").Id("m").Dot("grads").Dot(name).Index(id("i")),
+		))
+	}
+	f.Comment(wrapDoc("Step is one step of plain gradient descent on the batch: Backward(x, labels, 1) and then θ −= lr·∂loss/∂θ for every parameter. It returns the summed loss and the number of correct samples before the update."))
+	f.Add(recv()).Id("Step").Params(id("x").Index().Float32(), id("labels").Index().Int32(), id("lr").Float32()).Params(id("loss").Float64(), id("correct").Int()).Block(
+		append([]jen.Code{jen.List(id("loss"), id("correct")).Op("=").Id("m").Dot("Backward").Call(id("x"), id("labels"), jen.Lit(1))},
+			append(sgd, jen.Return(id("loss"), id("correct")))...)...,
+	)
+
+	// Logits.
+	f.Comment(wrapDoc("Logits writes the logits of one sample x (HWC order) to logits, on the caller's goroutine (worker 0's buffers)."))
+	f.Add(recv()).Id("Logits").Params(id("x").Op("*").Index(id("InputSize")).Float32(), id("logits").Op("*").Index(id("Classes")).Float32()).Block(
+		id("w").Op(":=").Id("m").Dot("workers").Index(jen.Lit(0)),
+		jen.Op("*").Parens(jen.Op("*").Index(id("InputSize")).Float32()).Parens(id("w").Dot("buf").Dot("x").Index(jen.Empty(), jen.Empty())).Op("=").Op("*").Id("x"),
+		id("w").Dot("forward").Call(jen.Op("&").Id("m").Dot("params"), id("vector").Call(), jen.Lit(1), jen.Op("&").Id("w").Dot("buf").Dot("x")),
+		jen.Op("*").Id("logits").Op("=").Index(id("Classes")).Float32().Parens(logitsOut.Clone().Index(jen.Empty(), id("Classes"))),
+	)
+}

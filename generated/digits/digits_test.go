@@ -1,0 +1,144 @@
+package digits
+
+// Hand-written tests of the generated package's concurrency: run them with
+// -race (go test -race ./generated/digits). Agreement with the generic
+// engine on every ISA path is gen/emit's TestDifferential.
+
+import (
+	"math"
+	"math/rand/v2"
+	goruntime "runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cnngen/cnngen/runtime"
+)
+
+// batch returns n random samples and labels.
+func batch(seed uint64, n int) ([]float32, []int32) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	x := make([]float32, n*InputSize)
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	labels := make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(r.IntN(Classes))
+	}
+	return x, labels
+}
+
+// train runs steps SGD steps from seed with the given worker count and
+// returns the parameters.
+func train(workers, steps int, x []float32, labels []int32) [][]float32 {
+	m := New()
+	m.SetWorkers(workers)
+	m.Init(3)
+	for range steps {
+		m.Step(x, labels, 0.001)
+	}
+	var out [][]float32
+	for _, p := range m.Params() {
+		out = append(out, append([]float32(nil), p.Value...))
+	}
+	return out
+}
+
+func sameBits(t *testing.T, what string, a, b [][]float32) {
+	t.Helper()
+	for i := range a {
+		for k := range a[i] {
+			if math.Float32bits(a[i][k]) != math.Float32bits(b[i][k]) {
+				t.Fatalf("%s: parameter %d value %d is %g, then %g", what, i, k, a[i][k], b[i][k])
+			}
+		}
+	}
+}
+
+// TestConcurrentModels trains two models at the same time, each with
+// several workers, and checks that each reaches the bits it reaches alone:
+// models share no mutable state.
+func TestConcurrentModels(t *testing.T) {
+	x, labels := batch(1, 3*Tile+5)
+	want := train(3, 3, x, labels)
+	var wg sync.WaitGroup
+	got := make([][][]float32, 2)
+	for i := range got {
+		wg.Go(func() { got[i] = train(3, 3, x, labels) })
+	}
+	wg.Wait()
+	for i := range got {
+		sameBits(t, "concurrent model", want, got[i])
+	}
+}
+
+// TestSetWorkers changes the worker count of a model between steps; the
+// result must equal a run with the final count from the same state.
+func TestSetWorkers(t *testing.T) {
+	x, labels := batch(2, 2*Tile+7)
+	m := New()
+	for _, w := range []int{1, 3, 2, 0} {
+		m.SetWorkers(w)
+		if want := max(w, 1); m.Workers() != want {
+			t.Fatalf("Workers() = %d after SetWorkers(%d), want %d", m.Workers(), w, want)
+		}
+		m.Init(3)
+		m.Step(x, labels, 0.001)
+	}
+	m2 := New()
+	m2.SetWorkers(1)
+	m2.Init(3)
+	m2.Step(x, labels, 0.001)
+	var a, b [][]float32
+	for i, p := range m.Params() {
+		a, b = append(a, p.Value), append(b, m2.Params()[i].Value)
+	}
+	sameBits(t, "after SetWorkers", b, a)
+}
+
+// TestWorkersStop checks that the goroutines of an unreachable model end.
+func TestWorkersStop(t *testing.T) {
+	before := goruntime.NumGoroutine()
+	func() {
+		m := New()
+		m.SetWorkers(4)
+		x, labels := batch(3, 4*Tile)
+		m.Backward(x, labels, 1)
+	}()
+	for i := 0; i < 100 && goruntime.NumGoroutine() > before; i++ {
+		goruntime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := goruntime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the model became unreachable, %d before", n, before)
+	}
+}
+
+// TestNoAllocs checks that the batch and one-sample calls do not allocate
+// with two workers, on every ISA path.
+func TestNoAllocs(t *testing.T) {
+	x, labels := batch(4, 2*Tile+3)
+	logits := make([]float32, len(labels)*Classes)
+	for _, isa := range runtime.AvailableISAs() {
+		restore, err := runtime.ForceISA(isa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := New()
+		m.SetWorkers(2)
+		m.Init(1)
+		var one [Classes]float32
+		for what, f := range map[string]func(){
+			"Forward":  func() { m.Forward(x, logits) },
+			"Backward": func() { m.Backward(x, labels, 1) },
+			"Step":     func() { m.Step(x, labels, 0.001) },
+			"Logits":   func() { m.Logits((*[InputSize]float32)(x), &one) },
+		} {
+			if a := testing.AllocsPerRun(5, f); a != 0 {
+				t.Errorf("%v: %s allocates %v times per call", isa, what, a)
+			}
+		}
+		restore()
+	}
+}
