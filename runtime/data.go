@@ -1,0 +1,220 @@
+package runtime
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Dataset is a labelled set of samples held in memory: sample i is
+// X[i*Shape.Size() : (i+1)*Shape.Size()] in HWC order, and its class is Y[i],
+// in 0..Classes-1.
+type Dataset struct {
+	Shape   Shape
+	Classes int
+	X       []float32
+	Y       []int32
+}
+
+// Len is the number of samples.
+func (d *Dataset) Len() int { return len(d.Y) }
+
+// Sample returns sample i's values; the slice aliases d.X.
+func (d *Dataset) Sample(i int) []float32 {
+	n := d.Shape.Size()
+	return d.X[i*n : (i+1)*n : (i+1)*n]
+}
+
+// Gather copies the samples at the given indices, in that order, into x and
+// their labels into y, without allocating. x must hold at least
+// len(indices)*Shape.Size() values and y at least len(indices) labels; the
+// first len(indices) samples of each are written.
+func (d *Dataset) Gather(indices []int, x []float32, y []int32) {
+	n := d.Shape.Size()
+	x = x[:len(indices)*n]
+	y = y[:len(indices)]
+	for k, i := range indices {
+		copy(x[k*n:(k+1)*n], d.X[i*n:(i+1)*n])
+		y[k] = d.Y[i]
+	}
+}
+
+// Subset returns a new data set holding copies of the samples at the given
+// indices, in that order.
+func (d *Dataset) Subset(indices []int) *Dataset {
+	s := &Dataset{
+		Shape:   d.Shape,
+		Classes: d.Classes,
+		X:       make([]float32, len(indices)*d.Shape.Size()),
+		Y:       make([]int32, len(indices)),
+	}
+	d.Gather(indices, s.X, s.Y)
+	return s
+}
+
+// TestSize is the number of samples that [Dataset.Split] holds out for
+// testing from n samples: ⌈testFraction·n⌉, as scikit-learn's
+// train_test_split does (0.1 of the 1797 digits gives 180). A tiny tolerance
+// keeps products such as 0.1·1800 = 180.00000000000003 from rounding up.
+func TestSize(n int, testFraction float64) int {
+	return int(math.Ceil(testFraction*float64(n) - 1e-9))
+}
+
+// Split shuffles the samples with the seed's [StreamSplit] generator and
+// returns the first n−k of that order as the training set and the last k as
+// the test set, where k = [TestSize](n, testFraction). The same seed always
+// gives the same split. testFraction must lie in [0, 1) and leave at least one
+// training sample; a fraction of 0 gives an empty test set.
+func (d *Dataset) Split(testFraction float64, seed uint64) (train, test *Dataset, err error) {
+	n := d.Len()
+	if !(testFraction >= 0 && testFraction < 1) {
+		return nil, nil, fmt.Errorf("test fraction %g is outside [0, 1)", testFraction)
+	}
+	k := TestSize(n, testFraction)
+	if n-k < 1 {
+		return nil, nil, fmt.Errorf("test fraction %g of %d samples leaves no training samples", testFraction, n)
+	}
+	order := NewRand(seed, StreamSplit).Perm(n)
+	return d.Subset(order[:n-k]), d.Subset(order[n-k:]), nil
+}
+
+// ReadCSV reads a labelled data set in the layout of the digits file: one
+// sample per line, shape.Size() comma-separated numbers (the sample's values
+// in HWC order: row by row, each pixel's channels together) followed by the
+// class label, an integer in 0..classes-1 (written as 3 or 3.0). Every value
+// is multiplied by scale as it is read (1/16 for the digits' 0..16 pixels).
+//
+// The input may be gzip-compressed (detected from its first bytes). The first
+// line may be a header: it is skipped only when none of its fields is a
+// number (and none is empty), and it must still have the right number of
+// columns. Fields may be surrounded by spaces; lines may end in CRLF. Nothing
+// else is skipped: an empty line, a wrong column count, a field that is not a
+// number, a NaN or infinite value (before or after scaling), or a label that
+// is not an integer in range is an error that names the file (name), the line
+// and the column, and a file without samples is an error.
+func ReadCSV(r io.Reader, name string, shape Shape, classes int, scale float32) (*Dataset, error) {
+	if shape.Size() <= 0 {
+		return nil, fmt.Errorf("%s: sample shape %v has no values", name, shape)
+	}
+	if classes < 1 {
+		return nil, fmt.Errorf("%s: %d classes: want at least 1", name, classes)
+	}
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a valid gzip file: %v", name, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReader(zr)
+	}
+
+	values := shape.Size()
+	columns := values + 1
+	d := &Dataset{Shape: shape, Classes: classes}
+	sc := bufio.NewScanner(br)
+	// A line of a large image (e.g. 64×64×3 values) exceeds Scanner's 64 KiB
+	// default; allow lines of up to 64 MiB.
+	sc.Buffer(make([]byte, 0, 64*1024), 64<<20)
+	fields := make([]string, 0, columns)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSuffix(sc.Text(), "\r")
+		if strings.TrimSpace(text) == "" {
+			return nil, fmt.Errorf("%s:%d: empty line", name, line)
+		}
+		fields = splitFields(fields[:0], text)
+		if line == 1 && isHeader(fields) {
+			if len(fields) != columns {
+				return nil, fmt.Errorf("%s:%d: header has %d columns, want %d (%d values for %v, then the label)",
+					name, line, len(fields), columns, values, shape)
+			}
+			continue
+		}
+		if len(fields) != columns {
+			return nil, fmt.Errorf("%s:%d: %d columns, want %d (%d values for %v, then the label)",
+				name, line, len(fields), columns, values, shape)
+		}
+		for c, f := range fields[:values] {
+			v, err := strconv.ParseFloat(f, 32)
+			if errors.Is(err, strconv.ErrRange) {
+				return nil, fmt.Errorf("%s:%d: column %d: value %s is out of float32 range", name, line, c+1, f)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: column %d: %q is not a number", name, line, c+1, f)
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("%s:%d: column %d: value %s is not finite", name, line, c+1, f)
+			}
+			x := float32(v) * scale
+			if x-x != 0 {
+				return nil, fmt.Errorf("%s:%d: column %d: value %s times scale %g is not finite", name, line, c+1, f, scale)
+			}
+			d.X = append(d.X, x)
+		}
+		label, err := parseLabel(fields[values], classes)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: column %d: %v", name, line, columns, err)
+		}
+		d.Y = append(d.Y, label)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%s:%d: line longer than 64 MiB", name, line+1)
+		}
+		return nil, fmt.Errorf("%s: after line %d: %v", name, line, err)
+	}
+	if d.Len() == 0 {
+		return nil, fmt.Errorf("%s: no samples", name)
+	}
+	return d, nil
+}
+
+// splitFields appends the comma-separated fields of line, trimmed of spaces,
+// to dst.
+func splitFields(dst []string, line string) []string {
+	for {
+		i := strings.IndexByte(line, ',')
+		if i < 0 {
+			return append(dst, strings.TrimSpace(line))
+		}
+		dst = append(dst, strings.TrimSpace(line[:i]))
+		line = line[i+1:]
+	}
+}
+
+// isHeader reports whether no field parses as a number and none is empty: a
+// data line with a typo in one field is an error, not a header.
+func isHeader(fields []string) bool {
+	for _, f := range fields {
+		if f == "" {
+			return false
+		}
+		if _, err := strconv.ParseFloat(f, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseLabel parses a class label: an integer in 0..classes-1, possibly
+// written with a zero fraction (3.0).
+func parseLabel(f string, classes int) (int32, error) {
+	v, err := strconv.ParseFloat(f, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("label %q is not a number", f)
+	}
+	if v != math.Trunc(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("label %s is not an integer", f)
+	}
+	if v < 0 || v >= float64(classes) {
+		return 0, fmt.Errorf("label %s is out of range: want 0..%d", f, classes-1)
+	}
+	return int32(v), nil
+}
