@@ -1,0 +1,44 @@
+// Command cnngen compiles small fixed-shape convolutional networks into Go
+// and trains them.
+//
+// Usage:
+//
+//	cnngen <command> [flags] [args]
+//
+// The commands:
+//
+//	summary FILE.yaml
+//	    Check a network description and print every layer's output shape,
+//	    parameters, multiply-accumulates and activation bytes, with totals.
+//
+//	generate [-o DIR] [-pkg NAME] FILE.yaml
+//	    Write a shape-specialized Go package for the network: every
+//	    dimension a constant, every buffer a fixed-size array. Only files
+//	    whose contents change are written, so it is safe in go:generate.
+//
+//	train [flags] [FILE.yaml]
+//	    Train the network with the description's recipe and print the
+//	    tutorial's log: every -log-every steps the cost per sample and the
+//	    training accuracy, then the test accuracy. Without FILE it runs the
+//	    reference experiment: the tutorial CNN on the embedded digits.
+//
+//	eval -load CKPT [-data CSV] [FILE.yaml]
+//	    Print the accuracy, per-class precision and recall, and the
+//	    confusion matrix of a trained checkpoint.
+//
+//	predict -load CKPT -data CSV [-probs] [FILE.yaml]
+//	    Print the predicted class (and with -probs the probabilities) of
+//	    each row of a CSV file.
+//
+//	show -load CKPT -o PNG [-image N] [FILE.yaml]
+//	    Draw the learned convolution filters and one input's feature maps.
+//
+// Run "cnngen <command> -h" for a command's flags. Descriptions are
+// documented in docs/format.md; errors name the file, line and column.
+//
+// Exit status: 0 on success, 1 when the input is bad or a run fails, 2 for a
+// bad command line.
+//
+// Environment: CNNGEN_ISA=purego|avx2|avx512 forces the kernels that
+// generated code runs (default: the fastest the CPU has).
+package main

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/cnngen/cnngen/examples"
+	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/runtime"
+	"github.com/cnngen/cnngen/runtime/checkpoint"
+)
+
+// metaSeed is the checkpoint metadata key under which `cnngen train -save`
+// records the run's seed, so that eval and show find the run's own test
+// split without being told its -seed.
+const metaSeed = "seed"
+
+// checkpointMeta returns the metadata that a training run records in its
+// checkpoints besides what package checkpoint writes itself.
+func checkpointMeta(cfg runtime.TrainConfig) map[string]string {
+	return map[string]string{metaSeed: strconv.FormatUint(cfg.Seed, 10)}
+}
+
+// loadDescription reads the network description named by the positional
+// arguments (none: the built-in digits example) and returns its file name
+// for messages and the checked network.
+func loadDescription(files []string) (string, *ir.Network, error) {
+	if len(files) > 1 {
+		return "", nil, usageError{fmt.Sprintf("want at most one description FILE, got %d: %s", len(files), strings.Join(files, " "))}
+	}
+	file, source := defaultDescription, examples.Digits
+	if len(files) == 1 {
+		file = files[0]
+		var err error
+		if source, err = os.ReadFile(file); err != nil {
+			return "", nil, err
+		}
+	}
+	net, err := ir.Load(file, source)
+	if err != nil {
+		return "", nil, err
+	}
+	return file, net, nil
+}
+
+// trained is a network built on the generic engine with the weights of a
+// checkpoint.
+type trained struct {
+	net   *ir.Network
+	file  string // the description's name
+	model *runtime.Generic
+	path  string            // the checkpoint's path
+	meta  map[string]string // the checkpoint's metadata
+}
+
+// loadTrained builds the network that the positional arguments describe
+// (see [loadDescription]) on the generic engine and loads the weights of
+// the checkpoint at path into it. A checkpoint saved from a network of
+// another name but the same tensors loads with a warning on stderr.
+func loadTrained(files []string, path string, stderr io.Writer) (*trained, error) {
+	if path == "" {
+		return nil, usageError{"-load CHECKPOINT is required"}
+	}
+	file, net, err := loadDescription(files)
+	if err != nil {
+		return nil, err
+	}
+	m, err := runtime.NewGeneric(net.Arch())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	meta, err := checkpoint.Load(path, m, nil)
+	if err != nil {
+		return nil, fmt.Errorf("loading checkpoint into network %s of %s: %w", net.Name, file, err)
+	}
+	if name := meta[checkpoint.MetaNetwork]; name != "" && name != net.Name {
+		fmt.Fprintf(stderr, "cnngen: warning: %s was saved from network %s, loaded into %s (same tensors)\n", path, name, net.Name)
+	}
+	return &trained{net: net, file: file, model: m, path: path, meta: meta}, nil
+}
+
+// describe says in a few words where the weights come from, e.g.
+// "digits.safetensors (network digits, adam after 500 steps)".
+func (t *trained) describe() string {
+	var parts []string
+	if name := t.meta[checkpoint.MetaNetwork]; name != "" {
+		parts = append(parts, "network "+name)
+	}
+	if opt := t.meta[checkpoint.MetaOptimizer]; opt != "" {
+		parts = append(parts, fmt.Sprintf("%s after %s steps", opt, t.meta[checkpoint.MetaOptimizerSteps]))
+	}
+	if len(parts) == 0 {
+		return t.path
+	}
+	return t.path + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// splitSeed is the seed of the train/test split to evaluate on: the -seed
+// flag if given, else the seed recorded in the checkpoint, else the
+// description's.
+func (t *trained) splitSeed(flagSeed uint64, flagSet bool) (uint64, error) {
+	if flagSet {
+		return flagSeed, nil
+	}
+	if s, ok := t.meta[metaSeed]; ok {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: metadata %s = %q is not a seed (give -seed)", t.path, metaSeed, s)
+		}
+		return seed, nil
+	}
+	return t.net.Train.Seed, nil
+}
+
+// heldOut returns the data to score a trained network on and a phrase
+// naming it: the whole CSV file at path if given, else the test split of
+// the built-in digits that `cnngen train` holds out with the same seed.
+func (t *trained) heldOut(path string, scale float32, seed uint64) (*runtime.Dataset, string, error) {
+	d, name, err := loadData(t.net, t.file, path, scale)
+	if err != nil {
+		return nil, "", err
+	}
+	if path != "" {
+		return d, fmt.Sprintf("%d samples of %s", d.Len(), name), nil
+	}
+	frac := t.net.Train.TestFraction
+	if frac == 0 {
+		return nil, "", fmt.Errorf("%s: the test fraction is 0, so there is no test split to evaluate on: give -data CSV", t.file)
+	}
+	_, test, err := d.Split(frac, seed)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %v", t.file, err)
+	}
+	return test, fmt.Sprintf("the %d test samples of %s (test fraction %g, seed %d)", test.Len(), name, frac, seed), nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/cnngen/cnngen/runtime"
+)
+
+func init() {
+	register(&command{
+		name:    "predict",
+		summary: "print a trained network's class (and probabilities) for each row of a CSV file",
+		run:     runPredict,
+	})
+}
+
+const predictUsage = `-load CHECKPOINT -data CSV [flags] [FILE]
+
+Builds the network that the description FILE (default: the built-in
+examples/digits.yaml) describes, loads the weights of CHECKPOINT and prints,
+for each sample of the CSV file, its number (from 1, in file order) and the
+predicted class, and with -probs the softmax probability of every class.
+
+Each line of the CSV holds the H·W·C input values in HWC order, optionally
+followed by a label column (then shown beside the prediction, and the
+accuracy is reported on stderr); the file may be gzip-compressed and start
+with a header line. -scale multiplies every value as it is read (0.0625 for
+0..16 pixels such as the digits file's).
+
+Flags may come before or after FILE.
+
+flags:`
+
+// predictChunk is the number of samples run through the model at a time.
+const predictChunk = 256
+
+// runPredict is the predict command.
+func runPredict(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("predict", predictUsage, stderr)
+	load := fs.String("load", "", "the checkpoint `file` (required)")
+	dataPath := fs.String("data", "", "the CSV `file` of samples to classify (required)")
+	scale := fs.Float64("scale", 1, "multiply every value of the -data file by `factor`")
+	probs := fs.Bool("probs", false, "also print the probability of every class")
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if *load == "" {
+		return usageError{"-load CHECKPOINT is required"}
+	}
+	if *dataPath == "" {
+		return usageError{"-data CSV is required"}
+	}
+	t, err := loadTrained(files, *load, stderr)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(*dataPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	in, err := runtime.ReadInputs(f, *dataPath, t.net.Input, t.net.Classes, float32(*scale))
+	if err != nil {
+		return err
+	}
+
+	// Fixed-width columns, so that the output streams (a tabwriter would
+	// hold every line until the end to size the columns).
+	bw := bufio.NewWriter(stdout)
+	classes := t.net.Classes
+	sampleW := max(len("sample"), len(fmt.Sprint(in.Len())))
+	classW := max(len("label"), len(fmt.Sprint(classes-1)))
+	probW := max(6, len(fmt.Sprintf("p%d", classes-1)))
+	fmt.Fprintf(bw, "%*s  %*s", sampleW, "sample", classW, "class")
+	if in.Labeled() {
+		fmt.Fprintf(bw, "  %*s", classW, "label")
+	}
+	if *probs {
+		for k := range classes {
+			fmt.Fprintf(bw, "  %*s", probW, fmt.Sprintf("p%d", k))
+		}
+	}
+	fmt.Fprintln(bw)
+	size := in.Shape.Size()
+	logits := make([]float32, min(predictChunk, in.Len())*classes)
+	p := make([]float32, classes)
+	correct := 0
+	for lo := 0; lo < in.Len(); lo += predictChunk {
+		hi := min(lo+predictChunk, in.Len())
+		out := logits[:(hi-lo)*classes]
+		t.model.Forward(in.X[lo*size:hi*size], out)
+		for i := lo; i < hi; i++ {
+			row := out[(i-lo)*classes : (i-lo+1)*classes]
+			class := runtime.Argmax(row)
+			fmt.Fprintf(bw, "%*d  %*d", sampleW, i+1, classW, class)
+			if in.Labeled() {
+				fmt.Fprintf(bw, "  %*d", classW, in.Labels[i])
+				if int(in.Labels[i]) == class {
+					correct++
+				}
+			}
+			if *probs {
+				runtime.Probabilities(p, row)
+				for _, v := range p {
+					fmt.Fprintf(bw, "  %*.4f", probW, v)
+				}
+			}
+			fmt.Fprintln(bw)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if in.Labeled() {
+		fmt.Fprintf(stderr, "cnngen: accuracy %v against the labels of %s\n",
+			runtime.Score{Correct: correct, Total: in.Len()}, *dataPath)
+	}
+	return nil
+}
