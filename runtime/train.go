@@ -46,18 +46,28 @@ type TrainOptions struct {
 	// Log, if set, receives the log entries.
 	Log func(StepLog)
 	// Resume keeps the model's current parameters; otherwise they are
-	// initialised from the recipe's seed ([InitParams]).
+	// initialised from the recipe's seed ([InitParams]). With Optimizer it
+	// continues an earlier run: see [Train].
 	Resume bool
 	// Optimizer, if set, is used instead of a new one made from the
 	// recipe, for example with its state restored from a checkpoint. It
-	// must have been made for m.Params().
+	// must have been made for m.Params() (with [NewOptimizerForRun] and
+	// the run's total steps, for a schedule that needs them).
 	Optimizer Optimizer
+	// Stop, if set, is called after each step's update; when it returns
+	// true the run ends there (Result.Stopped), scored on the test set as
+	// usual. It lets Ctrl-C finish the current step and save.
+	Stop func() bool
 }
 
 // Result is the outcome of a training run.
 type Result struct {
-	// Steps is the number of optimizer steps taken.
+	// Steps is the number of optimizer steps taken by this call (fewer
+	// than planned when Stopped; a resumed run does not count the steps of
+	// the run it continues).
 	Steps int
+	// Stopped reports that TrainOptions.Stop ended the run early.
+	Stopped bool
 	// Last is the last step's log entry.
 	Last StepLog
 	// Test is the score on the test set after training (Total 0 without
@@ -83,9 +93,16 @@ type Result struct {
 // or 1/n for a mean, and lets the optimizer update the parameters. The run
 // lasts cfg.Steps steps, or cfg.Epochs passes over the data when Steps is 0.
 //
+// With opt.Resume and opt.Optimizer the run continues one that stopped after
+// the optimizer's step count k (its State().Steps, as restored from a
+// checkpoint): steps k to the run's total−1 are taken, with the batches those
+// steps would have had, so that stopping, saving and resuming gives the same
+// weights bit for bit as a run that never stopped. Log entries and errors
+// number the steps of the whole run.
+//
 // A loss or gradient that is NaN or infinite stops the run with an error that
-// names the step and the parameter. After its first step the loop allocates
-// nothing.
+// names the step and the parameter and its layer; so do weights that an
+// update made non-finite. After its first step the loop allocates nothing.
 func Train(m Model, train, test *Dataset, cfg TrainConfig, opt TrainOptions) (*Result, error) {
 	if err := checkData(m, train); err != nil {
 		return nil, fmt.Errorf("training data: %v", err)
@@ -106,11 +123,11 @@ func Train(m Model, train, test *Dataset, cfg TrainConfig, opt TrainOptions) (*R
 	}
 
 	b := newBatcher(train, cfg.BatchSize, cfg.Seed)
-	steps := cfg.Steps
-	if steps == 0 {
-		steps = cfg.Epochs * b.perEpoch
+	total := cfg.Steps
+	if total == 0 {
+		total = cfg.Epochs * b.perEpoch
 	}
-	if steps == 0 {
+	if total == 0 {
 		return nil, errors.New("the recipe sets neither steps nor epochs")
 	}
 
@@ -119,16 +136,23 @@ func Train(m Model, train, test *Dataset, cfg TrainConfig, opt TrainOptions) (*R
 		InitParams(params, cfg.Seed)
 	}
 	optimizer := opt.Optimizer
+	start := 0
 	if optimizer == nil {
 		var err error
-		if optimizer, err = NewOptimizerForRun(cfg.Optimizer, params, steps); err != nil {
+		if optimizer, err = NewOptimizerForRun(cfg.Optimizer, params, total); err != nil {
 			return nil, err
 		}
+	} else if opt.Resume {
+		start = optimizer.State().Steps
+		if start >= total {
+			return nil, fmt.Errorf("the run to resume has already taken %d steps of %d: nothing left to train", start, total)
+		}
+		b.skip(start)
 	}
 
-	res := &Result{Steps: steps, Optimizer: optimizer}
-	start := time.Now()
-	for step := range steps {
+	res := &Result{Optimizer: optimizer}
+	begin := time.Now()
+	for step := start; step < total; step++ {
 		epoch := b.epoch
 		x, y := b.next()
 		n := len(y)
@@ -137,21 +161,27 @@ func Train(m Model, train, test *Dataset, cfg TrainConfig, opt TrainOptions) (*R
 			scale = 1 / float32(n)
 		}
 		loss, correct := m.Backward(x, y, scale)
-		if err := checkStep(step, loss, params); err != nil {
+		if err := checkStep(step, step == start, loss, params); err != nil {
 			return nil, err
 		}
-		entry := StepLog{Step: step, Steps: steps, Epoch: epoch, Cost: loss / float64(n), Correct: correct, Samples: n}
-		if opt.Log != nil && (step == 0 || step == steps-1 || (opt.LogEvery > 0 && step%opt.LogEvery == 0)) {
+		entry := StepLog{Step: step, Steps: total, Epoch: epoch, Cost: loss / float64(n), Correct: correct, Samples: n}
+		if opt.Log != nil && (step == start || step == total-1 || (opt.LogEvery > 0 && step%opt.LogEvery == 0)) {
 			opt.Log(entry)
 		}
 		res.Last = entry
 		optimizer.Step(params)
+		res.Steps++
+		if opt.Stop != nil && step < total-1 && opt.Stop() {
+			res.Stopped = true
+			break
+		}
 	}
-	res.Duration = time.Since(start)
+	res.Duration = time.Since(begin)
+	// The last update has no next step to catch its damage.
 	for _, p := range params {
 		if i, bad := firstNonFinite(p.Value); bad {
-			return nil, fmt.Errorf("after step %d: %s[%d] is %v (the weights diverged: try a smaller learning rate)",
-				steps-1, p.Name, i, p.Value[i])
+			return nil, fmt.Errorf("step %d: the update made %s[%d] %v (layer %s; the weights diverged: try a smaller learning rate)",
+				res.Last.Step, p.Name, i, p.Value[i], p.Layer)
 		}
 	}
 
@@ -165,8 +195,10 @@ func Train(m Model, train, test *Dataset, cfg TrainConfig, opt TrainOptions) (*R
 }
 
 // checkStep returns an error naming the step and the parameter when the loss
-// or a gradient is not finite.
-func checkStep(step int, loss float64, params []Param) error {
+// or a gradient is not finite. A non-finite loss usually comes from weights
+// that the previous step's update broke: that step is named, unless step is
+// the first of the run (first), whose weights came from elsewhere.
+func checkStep(step int, first bool, loss float64, params []Param) error {
 	if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
 		for _, p := range params {
 			if i, bad := firstNonFinite(p.Grad[:len(p.Value)]); bad {
@@ -180,8 +212,12 @@ func checkStep(step int, loss float64, params []Param) error {
 	// or else the first gradient it reached.
 	for _, p := range params {
 		if i, bad := firstNonFinite(p.Value); bad {
-			return fmt.Errorf("step %d: loss is %v: %s[%d] is %v (the weights diverged: try a smaller learning rate)",
-				step, loss, p.Name, i, p.Value[i])
+			if first {
+				return fmt.Errorf("step %d: loss is %v: %s[%d] is %v before the step (layer %s)",
+					step, loss, p.Name, i, p.Value[i], p.Layer)
+			}
+			return fmt.Errorf("step %d: the update made %s[%d] %v (layer %s; the weights diverged: try a smaller learning rate)",
+				step-1, p.Name, i, p.Value[i], p.Layer)
 		}
 	}
 	for _, p := range params {
@@ -236,6 +272,25 @@ func newBatcher(d *Dataset, size int, seed uint64) *batcher {
 		b.order[i] = i
 	}
 	return b
+}
+
+// skip advances past k batches without gathering them: the shuffles happen
+// as they would have, so the next batch is the one step k of a run takes.
+func (b *batcher) skip(k int) {
+	if b.full {
+		b.epoch += k
+		return
+	}
+	for range k {
+		if b.pos == 0 {
+			b.rng.Shuffle(len(b.order), func(i, j int) { b.order[i], b.order[j] = b.order[j], b.order[i] })
+		}
+		b.pos = min(b.pos+b.size, len(b.order))
+		if b.pos == len(b.order) {
+			b.pos = 0
+			b.epoch++
+		}
+	}
 }
 
 // next returns the next batch. A full batch aliases the data set; a

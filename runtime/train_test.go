@@ -283,15 +283,18 @@ func TestTrainNonFinite(t *testing.T) {
 		}, "step 3: loss is +Inf"},
 		{"diverged weights", func(m *linearModel, cfg *TrainConfig) {
 			m.infWeightAt = 2
-		}, "step 2: loss is NaN: dense1.weight[3] is +Inf (the weights diverged: try a smaller learning rate)"},
+		}, "step 1: the update made dense1.weight[3] +Inf (layer dense1; the weights diverged: try a smaller learning rate)"},
+		{"non-finite weights at the start", func(m *linearModel, cfg *TrainConfig) {
+			m.infWeightAt = 0
+		}, "step 0: loss is NaN: dense1.weight[3] is +Inf before the step (layer dense1)"},
 		{"overflow in an update", func(m *linearModel, cfg *TrainConfig) {
 			// The finite gradients times the largest float32 overflow.
 			cfg.Optimizer.LearningRate = math.MaxFloat32
-		}, "step 1: loss is NaN: dense1.weight[0] is -Inf (the weights diverged: try a smaller learning rate)"},
+		}, "step 0: the update made dense1.weight[0] -Inf (layer dense1; the weights diverged: try a smaller learning rate)"},
 		{"overflow in the last update", func(m *linearModel, cfg *TrainConfig) {
 			cfg.Optimizer.LearningRate = math.MaxFloat32
 			cfg.Steps = 1
-		}, "after step 0: dense1.weight[0] is -Inf (the weights diverged: try a smaller learning rate)"},
+		}, "step 0: the update made dense1.weight[0] -Inf (layer dense1; the weights diverged: try a smaller learning rate)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newLinearModel(data.Shape, 2)
@@ -517,5 +520,107 @@ func TestTrainOptimizer(t *testing.T) {
 	}
 	if o.steps != 5 || res.Optimizer != o {
 		t.Errorf("the given optimizer took %d steps, want 5", o.steps)
+	}
+}
+
+// TestTrainStop ends a run from the Stop hook after the update of step 3.
+func TestTrainStop(t *testing.T) {
+	data := blobs(6)
+	polls := 0
+	res, err := Train(newLinearModel(data.Shape, 2), data, data, sgdConfig(10, 0), TrainOptions{
+		Stop: func() bool { polls++; return polls == 4 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Stopped || res.Steps != 4 || res.Last.Step != 3 || res.Optimizer.State().Steps != 4 || res.Test.Total != 6 {
+		t.Errorf("stopped run: %+v, want 4 steps taken, stopped after step 3, scored", res)
+	}
+	// A Stop that is never true changes nothing.
+	res, err = Train(newLinearModel(data.Shape, 2), data, nil, sgdConfig(10, 0), TrainOptions{Stop: func() bool { return false }})
+	if err != nil || res.Stopped || res.Steps != 10 {
+		t.Errorf("unstopped run: %+v, %v", res, err)
+	}
+}
+
+// TestTrainResumeExact stops runs part way, carries the weights and the
+// optimizer state over (as a checkpoint does), resumes, and requires the
+// weights, log and batches of the run that never stopped, bit for bit: for
+// each optimizer, with full and mini-batches, by steps and by epochs, and
+// with the cosine schedule, which needs the run's total.
+func TestTrainResumeExact(t *testing.T) {
+	data := blobs(10)
+	adam := OptimizerConfig{Kind: Adam, LearningRate: 0.05, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8}
+	momentum := OptimizerConfig{Kind: Momentum, LearningRate: 0.1, Momentum: 0.9, Nesterov: true, Schedule: Schedule{Kind: Cosine}}
+	for _, tc := range []struct {
+		name      string
+		cfg       TrainConfig
+		stopAfter int // steps of the first part
+	}{
+		{"sgd full batch", sgdConfig(6, 0), 3},
+		{"sgd mini-batches", sgdConfig(9, 4), 4},
+		{"adam mini-batches by epochs", TrainConfig{Optimizer: adam, BatchSize: 3, Epochs: 3, Seed: 5}, 5},
+		{"nesterov cosine", TrainConfig{Optimizer: momentum, BatchSize: 4, Steps: 7, Seed: 2}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var straightLog, partLog []StepLog
+			straight := newLinearModel(data.Shape, 2)
+			straight.record = true
+			if _, err := Train(straight, data, nil, tc.cfg, TrainOptions{LogEvery: 1, Log: func(s StepLog) { straightLog = append(straightLog, s) }}); err != nil {
+				t.Fatal(err)
+			}
+
+			first := newLinearModel(data.Shape, 2)
+			first.record = true
+			polls := 0
+			res, err := Train(first, data, nil, tc.cfg, TrainOptions{LogEvery: 1, Log: func(s StepLog) { partLog = append(partLog, s) },
+				Stop: func() bool { polls++; return polls == tc.stopAfter }})
+			if err != nil || !res.Stopped || res.Steps != tc.stopAfter {
+				t.Fatalf("first part: %+v, %v", res, err)
+			}
+
+			// The checkpoint: weights and optimizer state into fresh objects.
+			second := newLinearModel(data.Shape, 2)
+			second.record = true
+			copy(second.w, first.w)
+			copy(second.b, first.b)
+			total := len(straightLog)
+			o, err := NewOptimizerForRun(tc.cfg.Optimizer, second.Params(), total)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.SetState(res.Optimizer.State()); err != nil {
+				t.Fatal(err)
+			}
+			res, err = Train(second, data, nil, tc.cfg, TrainOptions{Resume: true, Optimizer: o, LogEvery: 1, Log: func(s StepLog) { partLog = append(partLog, s) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Steps != total-tc.stopAfter || res.Last.Step != total-1 {
+				t.Errorf("resumed part took %d steps ending at %d, want %d ending at %d", res.Steps, res.Last.Step, total-tc.stopAfter, total-1)
+			}
+			if !slices.Equal(second.w, straight.w) || !slices.Equal(second.b, straight.b) {
+				t.Errorf("resumed weights %v %v, uninterrupted %v %v", second.w, second.b, straight.w, straight.b)
+			}
+			if !reflect.DeepEqual(partLog, straightLog) {
+				t.Errorf("logs differ:\nresumed  %v\nstraight %v", partLog, straightLog)
+			}
+			if !reflect.DeepEqual(append(first.batches, second.batches...), straight.batches) {
+				t.Errorf("batches differ")
+			}
+		})
+	}
+}
+
+func TestTrainResumeFinished(t *testing.T) {
+	data := blobs(6)
+	m := newLinearModel(data.Shape, 2)
+	res, err := Train(m, data, nil, sgdConfig(3, 0), TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Train(m, data, nil, sgdConfig(3, 0), TrainOptions{Resume: true, Optimizer: res.Optimizer})
+	if want := "the run to resume has already taken 3 steps of 3: nothing left to train"; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
 	}
 }

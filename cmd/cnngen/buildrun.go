@@ -77,19 +77,31 @@ func generatedModel(net *ir.Network) (runtime.Model, error) {
 }
 
 // trainGenerated is runtime.Train(m, train, test, cfg, opt) on generated
-// code, for m from generatedModel(net). A compiled-in model trains in
-// process. Otherwise the network's package is generated and built into a
-// child trainer (see above), which trains from the same seed exactly as
-// runtime.Train would; its log entries go to opt.Log as they come, and its
-// final parameters are copied into m and its optimizer state into
-// Result.Optimizer. Resuming (opt.Resume, opt.Optimizer) needs a compiled-in
-// model.
-func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Dataset, cfg runtime.TrainConfig, opt runtime.TrainOptions, stderr io.Writer) (*runtime.Result, error) {
+// code, for m from generatedModel(net), with workers workers. A compiled-in
+// model trains in process. Otherwise the network's package is generated and
+// built into a child trainer (see above), which trains from the same seed
+// exactly as runtime.Train would, using workers workers: the job it is handed
+// carries the data, the recipe and, to resume (opt.Resume), m's parameters
+// and opt.Optimizer's state. Its log entries go to opt.Log as they come; when
+// opt.Stop turns true the child is sent an interrupt, on which it stops after
+// its current step (as it does on a Ctrl-C of its own). Its final parameters
+// are copied into m and its optimizer state into Result.Optimizer, so that
+// the caller saves checkpoints as for a model in process.
+func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Dataset, cfg runtime.TrainConfig, opt runtime.TrainOptions, workers int, stderr io.Writer) (*runtime.Result, error) {
 	if _, ok := m.(*runtime.Generic); !ok {
 		return runtime.Train(m, train, test, cfg, opt)
 	}
-	if opt.Resume || opt.Optimizer != nil {
-		return nil, fmt.Errorf("network %s runs on generated code in a child process, which cannot resume a run; use -engine generic to resume", net.Name)
+	job := trainerJob{Train: train, Test: test, Config: cfg, LogEvery: opt.LogEvery, Workers: workers, Resume: opt.Resume}
+	if opt.Resume {
+		for _, p := range m.Params() {
+			job.Params = append(job.Params, p.Value)
+		}
+		if opt.Optimizer != nil {
+			s := opt.Optimizer.State()
+			job.Optimizer = &s
+		}
+	} else if opt.Optimizer != nil {
+		return nil, fmt.Errorf("network %s runs on generated code in a child process, which makes its own optimizer", net.Name)
 	}
 	dir, err := os.MkdirTemp("", "cnngen-train-")
 	if err != nil {
@@ -101,10 +113,10 @@ func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Datas
 		return nil, err
 	}
 	jobFile := filepath.Join(dir, "job.gob")
-	if err := writeJob(jobFile, trainerJob{Train: train, Test: test, Config: cfg, LogEvery: opt.LogEvery}); err != nil {
+	if err := writeJob(jobFile, job); err != nil {
 		return nil, err
 	}
-	out, err := runTrainer(bin, jobFile, opt.Log, stderr)
+	out, err := runTrainer(bin, jobFile, opt.Log, opt.Stop, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -118,21 +130,27 @@ func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Datas
 		}
 		copy(p.Value, out.Params[i])
 	}
-	optimizer, err := runtime.NewOptimizerForRun(cfg.Optimizer, params, out.Steps)
+	optimizer, err := runtime.NewOptimizerForRun(cfg.Optimizer, params, max(out.Last.Steps, 1))
 	if err != nil {
 		return nil, err
 	}
 	if err := optimizer.SetState(out.Optimizer); err != nil {
 		return nil, fmt.Errorf("the generated trainer's optimizer state: %v", err)
 	}
-	return &runtime.Result{Steps: out.Steps, Last: out.Last, Test: out.Test, Duration: out.Duration, Optimizer: optimizer}, nil
+	return &runtime.Result{Steps: out.Steps, Stopped: out.Stopped, Last: out.Last, Test: out.Test, Duration: out.Duration, Optimizer: optimizer}, nil
 }
 
-// trainerJob is what the child trainer reads: the data and the recipe.
+// trainerJob is what the child trainer reads: the data, the recipe, the
+// worker count and, to resume a run, the parameters and optimizer state to
+// start from.
 type trainerJob struct {
 	Train, Test *runtime.Dataset
 	Config      runtime.TrainConfig
 	LogEvery    int
+	Workers     int
+	Resume      bool
+	Params      [][]float32
+	Optimizer   *runtime.OptimizerState
 }
 
 // trainerResult is the child trainer's outcome: runtime.Result without the
@@ -140,6 +158,7 @@ type trainerJob struct {
 // Params order).
 type trainerResult struct {
 	Steps     int
+	Stopped   bool
 	Last      runtime.StepLog
 	Test      runtime.Score
 	Duration  time.Duration
@@ -155,7 +174,8 @@ type trainerMessage struct {
 }
 
 // trainerMain is the child trainer's main package. It imports the generated
-// package as cnngenrun/model; the job file is its only argument.
+// package as cnngenrun/model; the job file is its only argument. It mirrors
+// trainerJob, trainerResult and trainerMessage.
 const trainerMain = `// Command cnngenrun trains the generated model with cnngen's runtime; cnngen
 // train builds and runs it for descriptions that are not compiled in.
 package main
@@ -163,7 +183,11 @@ package main
 import (
 	"encoding/gob"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"cnngenrun/model"
@@ -175,10 +199,15 @@ type job struct {
 	Train, Test *runtime.Dataset
 	Config      runtime.TrainConfig
 	LogEvery    int
+	Workers     int
+	Resume      bool
+	Params      [][]float32
+	Optimizer   *runtime.OptimizerState
 }
 
 type result struct {
 	Steps     int
+	Stopped   bool
 	Last      runtime.StepLog
 	Test      runtime.Score
 	Duration  time.Duration
@@ -201,6 +230,17 @@ func main() {
 }
 
 func run(out *json.Encoder) error {
+	// Interrupts (a Ctrl-C on the terminal, or cnngen passing one on) stop
+	// the run after the current step; cnngen saves the result.
+	var stop atomic.Bool
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		for range signals {
+			stop.Store(true)
+		}
+	}()
+
 	f, err := os.Open(os.Args[1])
 	if err != nil {
 		return err
@@ -210,27 +250,63 @@ func run(out *json.Encoder) error {
 	if err := gob.NewDecoder(f).Decode(&j); err != nil {
 		return err
 	}
-	var logErr error
 	m := model.New()
-	res, err := runtime.Train(m, j.Train, j.Test, j.Config, runtime.TrainOptions{
-		LogEvery: j.LogEvery,
-		Log: func(s runtime.StepLog) {
-			if err := out.Encode(message{Log: &s}); err != nil && logErr == nil {
-				logErr = err
+	m.SetWorkers(j.Workers)
+	opt := runtime.TrainOptions{Resume: j.Resume, Stop: stop.Load}
+	if j.Resume {
+		params := m.Params()
+		if len(j.Params) != len(params) {
+			return fmt.Errorf("resuming: %d parameters, want %d", len(j.Params), len(params))
+		}
+		for i, p := range params {
+			if len(j.Params[i]) != len(p.Value) {
+				return fmt.Errorf("resuming: %d values for %s, want %d", len(j.Params[i]), p.Name, len(p.Value))
 			}
-		},
-	})
+			copy(p.Value, j.Params[i])
+		}
+		if j.Optimizer != nil {
+			o, err := runtime.NewOptimizerForRun(j.Config.Optimizer, params, runTotal(j))
+			if err != nil {
+				return err
+			}
+			if err := o.SetState(*j.Optimizer); err != nil {
+				return err
+			}
+			opt.Optimizer = o
+		}
+	}
+	var logErr error
+	opt.LogEvery = j.LogEvery
+	opt.Log = func(s runtime.StepLog) {
+		if err := out.Encode(message{Log: &s}); err != nil && logErr == nil {
+			logErr = err
+		}
+	}
+	res, err := runtime.Train(m, j.Train, j.Test, j.Config, opt)
 	if err != nil {
 		return err
 	}
 	if logErr != nil {
 		return logErr
 	}
-	r := &result{Steps: res.Steps, Last: res.Last, Test: res.Test, Duration: res.Duration, Optimizer: res.Optimizer.State()}
+	r := &result{Steps: res.Steps, Stopped: res.Stopped, Last: res.Last, Test: res.Test, Duration: res.Duration, Optimizer: res.Optimizer.State()}
 	for _, p := range m.Params() {
 		r.Params = append(r.Params, p.Value)
 	}
 	return out.Encode(message{Result: r})
+}
+
+// runTotal is the number of steps of the job's run (for the cosine schedule).
+func runTotal(j job) int {
+	c := j.Config
+	if c.Steps > 0 {
+		return c.Steps
+	}
+	n := j.Train.Len()
+	if c.BatchSize == 0 || c.BatchSize >= n {
+		return c.Epochs
+	}
+	return c.Epochs * ((n + c.BatchSize - 1) / c.BatchSize)
 }
 `
 
@@ -377,8 +453,10 @@ func writeJob(path string, j trainerJob) error {
 }
 
 // runTrainer runs the child trainer on jobFile, passing its log entries to
-// log and its standard error to stderr, and returns its result.
-func runTrainer(bin, jobFile string, log func(runtime.StepLog), stderr io.Writer) (*trainerResult, error) {
+// log and its standard error to stderr, and returns its result. After each
+// log entry it polls stop (if not nil); once that is true it sends the
+// child an interrupt, which makes it stop after its current step.
+func runTrainer(bin, jobFile string, log func(runtime.StepLog), stop func() bool, stderr io.Writer) (*trainerResult, error) {
 	cmd := exec.Command(bin, jobFile)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
@@ -390,6 +468,7 @@ func runTrainer(bin, jobFile string, log func(runtime.StepLog), stderr io.Writer
 	}
 	var res *trainerResult
 	var childErr error
+	stopped := false
 	dec := json.NewDecoder(stdout)
 	for {
 		var msg trainerMessage
@@ -404,6 +483,12 @@ func runTrainer(bin, jobFile string, log func(runtime.StepLog), stderr io.Writer
 		case msg.Log != nil:
 			if log != nil {
 				log(*msg.Log)
+			}
+			if stop != nil && !stopped && stop() {
+				stopped = true
+				// Not every system can deliver an interrupt (Windows cannot);
+				// there the child trains on to the end.
+				_ = cmd.Process.Signal(os.Interrupt)
 			}
 		case msg.Result != nil:
 			res = msg.Result

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/cnngen/cnngen/runtime"
 )
 
 // command is one cnngen subcommand. Each lives in its own file and registers
@@ -29,6 +31,9 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// isaError is runtime.ISAError, replaceable in tests.
+var isaError = runtime.ISAError
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -47,6 +52,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cnngen: unknown command %q\n", args[0])
 		printUsage(stderr)
 		return 2
+	}
+	// CNNGEN_ISA names a path the user wants: running another one instead
+	// would hide that the request failed.
+	if err := isaError(); err != nil {
+		fmt.Fprintf(stderr, "cnngen: %v\n", err)
+		return 1
 	}
 	err := c.run(args[1:], stdout, stderr)
 	var ue usageError

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/ir"
 	"github.com/cnngen/cnngen/runtime"
+	"github.com/cnngen/cnngen/runtime/checkpoint"
 )
 
 func init() {
@@ -28,8 +31,8 @@ func init() {
 // built-in digits example.
 const defaultDescription = "examples/digits.yaml"
 
-// engines lists the -engine values.
-var engines = []string{"generic"}
+// engines lists the -engine values, the default first.
+var engines = []string{"generated", "generic"}
 
 const trainUsage = `[flags] [FILE]
 
@@ -37,11 +40,27 @@ Trains the network that the description FILE (default: the built-in
 examples/digits.yaml) describes, with the recipe of its train section, and
 prints the tutorial's log: every -log-every steps (and at the first and last)
 the step, the cost per sample and the training accuracy of that step's batch
-before its update, then the accuracy on the held-out test set.
+before its update, then the accuracy on the held-out test set. On a terminal
+a progress bar shows on stderr; otherwise a plain progress line every 10s.
+
+Engines: "generated" (the default) runs code generated for the network: the
+digits network is compiled into cnngen; any other FILE is generated into a
+temporary module, built with the go command and run as a child process.
+"generic" runs the runtime's reference implementation. CNNGEN_ISA=purego,
+avx2 or avx512 forces the generated kernels' instruction set.
 
 The data is the built-in digits set (pixels divided by 16) unless -data
 names a CSV file: one sample per line, the H·W·C input values in HWC order
 then the class label, optionally gzip-compressed (see runtime.ReadCSV).
+
+-save F writes a safetensors checkpoint (weights, optimizer state, seed) at
+the end, atomically, and also when Ctrl-C stops the run after its current
+step. -resume F continues the run saved in F: its weights, its optimizer
+state and its seed (unless -seed is given); -steps N then trains N more
+steps, otherwise the run goes on to the recipe's total. When the loss or a
+gradient turns NaN or infinite, training stops with an error naming the step
+and the layer, and the -save file is not written (it keeps the last good
+checkpoint saved there, if any).
 
 -seeds runs the recipe once per seed (each with its own split, weights and
 shuffles) and prints each test accuracy, then their mean and minimum.
@@ -50,16 +69,27 @@ Flags may come before or after FILE.
 
 flags:`
 
+// trainFlags are the train command's options beyond the recipe.
+type trainFlags struct {
+	logEvery           int
+	save, resume, plot string
+	seedSet, stepsSet  bool
+}
+
 // runTrain is the train command.
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", trainUsage, stderr)
-	steps := fs.Int("steps", 0, "number of optimizer steps (default: the description's)")
+	steps := fs.Int("steps", 0, "number of optimizer steps (default: the description's; with -resume: `N` more steps)")
 	seed := fs.Uint64("seed", 0, "seed for the split, the initial weights and the shuffles (default: the description's)")
 	logEvery := fs.Int("log-every", 100, "log every `N` steps (0: only the first and the last)")
 	dataPath := fs.String("data", "", "train on the CSV `file` instead of the built-in digits")
 	scale := fs.Float64("scale", 1, "multiply every value of the -data file by `factor` (e.g. 0.0625 for 0..16 pixels)")
-	engine := fs.String("engine", "generic", "the engine that runs the network: "+strings.Join(engines, ", "))
+	engine := fs.String("engine", engines[0], "the engine that runs the network: "+strings.Join(engines, " or "))
+	workers := fs.Int("workers", goruntime.GOMAXPROCS(0), "split each batch across `N` workers (generated engine)")
 	seedList := fs.String("seeds", "", "run once per seed in `list` (e.g. 1-5 or 1,3,7) and report each test accuracy")
+	save := fs.String("save", "", "save a checkpoint to `file` at the end (and on Ctrl-C)")
+	resume := fs.String("resume", "", "continue the run saved in the checkpoint `file`")
+	plot := fs.String("plot", "", "draw the learning curve into the PNG `file`")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -77,7 +107,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("-log-every %d: want 0 or more", *logEvery)}
 	}
 	if !isEngine(*engine) {
-		return usageError{fmt.Sprintf("unknown engine %q: want %s", *engine, strings.Join(engines, ", "))}
+		return usageError{fmt.Sprintf("unknown engine %q: want %s", *engine, strings.Join(engines, " or "))}
+	}
+	if *workers < 1 {
+		return usageError{fmt.Sprintf("-workers %d: want at least 1", *workers)}
+	}
+	if set["workers"] && *engine != "generated" {
+		return usageError{"-workers applies only to -engine generated"}
 	}
 	if set["scale"] && *dataPath == "" {
 		return usageError{"-scale applies only to a -data file"}
@@ -87,8 +123,19 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if set["seed"] {
 			return usageError{"give -seed or -seeds, not both"}
 		}
+		for _, f := range []string{"save", "resume", "plot"} {
+			if set[f] {
+				return usageError{fmt.Sprintf("-%s does not go with -seeds", f)}
+			}
+		}
 		if seeds, err = parseSeeds(*seedList); err != nil {
 			return usageError{fmt.Sprintf("-seeds %q: %v", *seedList, err)}
+		}
+	}
+	if *save != "" {
+		// Fail now rather than after the training.
+		if fi, err := os.Stat(filepath.Dir(*save)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("-save %s: directory %s does not exist", *save, filepath.Dir(*save))
 		}
 	}
 
@@ -114,24 +161,66 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if set["seed"] {
 		cfg.Seed = *seed
 	}
-	job := trainJob{net: net, data: data, engine: *engine}
-
+	job := trainJob{net: net, data: data, engine: *engine, workers: *workers, stderr: stderr}
 	if seeds != nil {
+		job.announce()
 		return job.runSeeds(cfg, seeds, stdout, stderr)
 	}
-	train, test, err := data.Split(cfg.TestFraction, cfg.Seed)
-	if err != nil {
-		return fmt.Errorf("%s: %v", file, err)
-	}
-	fmt.Fprintf(stdout, "%s: %d training and %d test samples from %s, seed %d, engine %s\n",
-		net.Name, train.Len(), test.Len(), dataName, cfg.Seed, *engine)
-	fmt.Fprintf(stdout, "%s\n", describeRecipe(cfg, train.Len()))
-	res, err := job.run(train, test, cfg, runtime.TrainOptions{
-		LogEvery: *logEvery,
-		Log:      func(s runtime.StepLog) { fmt.Fprintln(stdout, s) },
-	})
+	return job.runOnce(cfg, trainFlags{logEvery: *logEvery, save: *save, resume: *resume, plot: *plot, seedSet: set["seed"], stepsSet: set["steps"]}, dataName, stdout, stderr)
+}
+
+// runOnce is one training run with its log, progress, checkpoints and plot.
+func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName string, stdout, stderr io.Writer) error {
+	m, err := j.newModel()
 	if err != nil {
 		return err
+	}
+	opt := runtime.TrainOptions{}
+	if f.resume != "" {
+		if opt.Optimizer, err = j.resume(m, &cfg, f); err != nil {
+			return err
+		}
+		opt.Resume = true
+	}
+	j.announce()
+	train, test, err := j.data.Split(cfg.TestFraction, cfg.Seed)
+	if err != nil {
+		return fmt.Errorf("%s: %v", j.net.Name, err)
+	}
+	fmt.Fprintf(stdout, "%s: %d training and %d test samples from %s, seed %d, engine %s\n",
+		j.net.Name, train.Len(), test.Len(), dataName, cfg.Seed, j.engine)
+	fmt.Fprintf(stdout, "%s\n", describeRecipe(cfg, train.Len()))
+	if f.resume != "" {
+		fmt.Fprintf(stderr, "cnngen: resuming %s at step %d of %d\n", f.resume, opt.Optimizer.State().Steps, runTotal(cfg, train.Len()))
+	}
+
+	rec := &curveRecorder{model: m, test: test}
+	if j.childProcess() {
+		// The child's weights are out of reach until it ends: the test
+		// accuracy is measured at the end only.
+		rec.test = nil
+	}
+	var onLog func(runtime.StepLog)
+	if f.plot != "" {
+		onLog = rec.Record
+	}
+	prog := newProgress(stderr)
+	in := notifyInterrupt(stderr)
+	defer in.Release()
+	opt.LogEvery = 1 // the progress reporter sees every step; Hook logs every f.logEvery
+	opt.Log = prog.Hook(stdout, f.logEvery, onLog)
+	opt.Stop = in.Requested
+	res, err := j.train(m, train, test, cfg, opt)
+	prog.Finish()
+	in.Release()
+	if err != nil {
+		if f.save != "" {
+			return fmt.Errorf("%v; %s not written, it keeps what it held", err, f.save)
+		}
+		return err
+	}
+	if res.Stopped {
+		fmt.Fprintf(stderr, "cnngen: stopped after step %d of %d\n", res.Last.Step, res.Last.Steps)
 	}
 	if res.Test.Total > 0 {
 		fmt.Fprintf(stdout, "test accuracy %v\n", res.Test)
@@ -140,23 +229,134 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "cnngen: %d steps in %v (%v/step)\n", res.Steps,
 		res.Duration.Round(time.Millisecond), perStep(res))
+	if f.save != "" {
+		if err := checkpoint.Save(f.save, m, res.Optimizer, checkpointMeta(cfg)); err != nil {
+			return fmt.Errorf("saving %s: %v", f.save, err)
+		}
+		fmt.Fprintf(stderr, "cnngen: saved %s after step %d\n", f.save, res.Last.Step)
+	}
+	if f.plot != "" {
+		if n := len(rec.points); n > 0 && rec.test == nil && res.Test.Total > 0 {
+			rec.points[n-1].TestAccuracy, rec.points[n-1].Tested = res.Test.Accuracy(), true
+		}
+		if err := rec.Write(f.plot); err != nil {
+			return fmt.Errorf("-plot %s: %v", f.plot, err)
+		}
+	}
 	return nil
+}
+
+// resume loads the checkpoint f.resume into m and returns the optimizer
+// with its state, made for the run's total steps, which it sets in cfg:
+// the step count of the checkpoint plus -steps, or the recipe's total. The
+// seed becomes the checkpoint's unless -seed was given.
+func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlags) (runtime.Optimizer, error) {
+	trainSize := j.data.Len() - runtime.TestSize(j.data.Len(), cfg.TestFraction)
+	planned := runTotal(*cfg, trainSize)
+	// The optimizer's step count is only known once loaded, and the
+	// optimizer for the run is made for its total: load into one made for
+	// the planned total, then move the state over.
+	loaded, err := runtime.NewOptimizerForRun(cfg.Optimizer, m.Params(), max(planned, 1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", j.net.Name, err)
+	}
+	meta, err := checkpoint.Load(f.resume, m, loaded)
+	if err != nil {
+		return nil, fmt.Errorf("resuming %s: %w", f.resume, err)
+	}
+	done := loaded.State().Steps
+	if f.stepsSet {
+		cfg.Steps += done // -steps N: N more steps
+	}
+	total := runTotal(*cfg, trainSize)
+	if done >= total {
+		return nil, fmt.Errorf("resuming %s: the run has already taken %d of the recipe's %d steps; give -steps N to train N more", f.resume, done, total)
+	}
+	if !f.seedSet {
+		if s, ok := meta[metaSeed]; ok {
+			if cfg.Seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+				return nil, fmt.Errorf("resuming %s: metadata %s = %q is not a seed (give -seed)", f.resume, metaSeed, s)
+			}
+		}
+	}
+	o, err := runtime.NewOptimizerForRun(cfg.Optimizer, m.Params(), total)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.SetState(loaded.State()); err != nil {
+		return nil, fmt.Errorf("resuming %s: %v", f.resume, err)
+	}
+	return o, nil
+}
+
+// runTotal is the number of steps of the run that cfg describes on a
+// training set of trainSize samples.
+func runTotal(cfg runtime.TrainConfig, trainSize int) int {
+	if cfg.Steps > 0 {
+		return cfg.Steps
+	}
+	if cfg.BatchSize == 0 || cfg.BatchSize >= trainSize {
+		return cfg.Epochs
+	}
+	return cfg.Epochs * ((trainSize + cfg.BatchSize - 1) / cfg.BatchSize)
 }
 
 // trainJob is a network, its data and the engine to run it on.
 type trainJob struct {
-	net    *ir.Network
-	data   *runtime.Dataset
-	engine string
+	net     *ir.Network
+	data    *runtime.Dataset
+	engine  string
+	workers int // for generated code
+	stderr  io.Writer
 }
+
+// childProcess reports whether the job's generated code runs in a child
+// process (the network is not compiled into cnngen).
+func (j *trainJob) childProcess() bool {
+	return j.engine == "generated" && compiledModel(j.net) == nil
+}
+
+// announce says on stderr which engine, instruction set and workers run
+// the network.
+func (j *trainJob) announce() {
+	switch {
+	case j.engine == "generic":
+		fmt.Fprintln(j.stderr, "cnngen: engine generic (reference runtime, 1 worker)")
+	case j.childProcess():
+		fmt.Fprintf(j.stderr, "cnngen: engine generated (%v, %s; %s is not compiled in: generating, building and running it in a child process)\n",
+			runtime.ActiveISA(), count(j.workers, "worker"), j.net.Name)
+	default:
+		fmt.Fprintf(j.stderr, "cnngen: engine generated (%v, %s)\n", runtime.ActiveISA(), count(j.workers, "worker"))
+	}
+}
+
+// workerSetter is a generated model that splits its batches across workers.
+type workerSetter interface{ SetWorkers(count int) }
 
 // newModel builds a fresh model of the job's network on its engine.
 func (j *trainJob) newModel() (runtime.Model, error) {
 	switch j.engine {
 	case "generic":
 		return runtime.NewGeneric(j.net.Arch())
+	case "generated":
+		m, err := generatedModel(j.net)
+		if err != nil {
+			return nil, err
+		}
+		if w, ok := m.(workerSetter); ok {
+			w.SetWorkers(j.workers)
+		}
+		return m, nil
 	}
 	return nil, fmt.Errorf("unknown engine %q", j.engine)
+}
+
+// train runs runtime.Train on the job's engine.
+func (j *trainJob) train(m runtime.Model, train, test *runtime.Dataset, cfg runtime.TrainConfig, opt runtime.TrainOptions) (*runtime.Result, error) {
+	if j.engine == "generated" {
+		return trainGenerated(j.net, m, train, test, cfg, opt, j.workers, j.stderr)
+	}
+	return runtime.Train(m, train, test, cfg, opt)
 }
 
 // run trains a fresh model on train and scores it on test.
@@ -165,7 +365,7 @@ func (j *trainJob) run(train, test *runtime.Dataset, cfg runtime.TrainConfig, op
 	if err != nil {
 		return nil, err
 	}
-	return runtime.Train(m, train, test, cfg, opt)
+	return j.train(m, train, test, cfg, opt)
 }
 
 // runSeeds runs the recipe once per seed, each with its own split, and
