@@ -21,6 +21,13 @@
 //	    tutorial's log: every -log-every steps the cost per sample and the
 //	    training accuracy, then the test accuracy. Without FILE it runs the
 //	    reference experiment: the tutorial CNN on the embedded digits.
+//	    Generated code runs by default (-engine generic: the reference
+//	    runtime): the digits network is compiled in; any other description is
+//	    generated, built and run in a child process (needs the go command).
+//	    -workers N splits batches over N workers; -save F and -resume F write
+//	    and continue safetensors checkpoints; -plot PNG draws the learning
+//	    curve; -seeds 1-5 runs several seeds. Ctrl-C finishes the current
+//	    step, saves and exits.
 //
 //	eval -load CKPT [-data CSV] [FILE.yaml]
 //	    Print the accuracy, per-class precision and recall, and the
