@@ -175,3 +175,78 @@ func reportCPU(b *testing.B, start time.Duration) {
 	}
 	b.ReportMetric(float64(processCPUTime()-start)/float64(b.N), "cpu-ns/op")
 }
+
+// BenchmarkDigitsTrainBatch is one training step (Backward with the summed
+// loss, then plain SGD) on the first B training samples, for the batch sizes
+// the issue compares with PyTorch: 256, 32 and 1. BenchmarkDigitsTrainStep
+// is the same at the full batch (1617).
+func BenchmarkDigitsTrainBatch(b *testing.B) {
+	const lr = 0.0001
+	for _, batch := range []int{256, 32, 1} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			x, labels := digitsData(b, batch)
+			b.Run("engine=generated", func(b *testing.B) {
+				eachISA(b, func(b *testing.B) {
+					eachWorkers(b, func(b *testing.B, workers int) {
+						m := newGenerated(workers)
+						m.Step(x, labels, lr)
+						b.ReportAllocs()
+						defer reportCPU(b, processCPUTime())
+						for b.Loop() {
+							m.Step(x, labels, lr)
+						}
+						b.ReportMetric(float64(b.N)*float64(batch)/b.Elapsed().Seconds(), "samples/s")
+					})
+				})
+			})
+			b.Run("engine=generic", func(b *testing.B) {
+				g := newGeneric(b)
+				opt, err := runtime.NewOptimizer(runtime.OptimizerConfig{Kind: runtime.SGD, LearningRate: lr}, g.Params())
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				defer reportCPU(b, processCPUTime())
+				for b.Loop() {
+					g.Backward(x, labels, 1)
+					opt.Step(g.Params())
+				}
+				b.ReportMetric(float64(b.N)*float64(batch)/b.Elapsed().Seconds(), "samples/s")
+			})
+		})
+	}
+}
+
+// BenchmarkDigitsTutorial is the reference experiment end to end: the
+// seeded 90/10 split, 2000 full-batch SGD steps through runtime.Train, and
+// the test-set evaluation, on the generated engine with the ISA path the
+// CPU picks and 2 workers. One iteration takes tens of seconds: run it with
+// -benchtime 1x. It reports the run's seconds and its test accuracy.
+func BenchmarkDigitsTutorial(b *testing.B) {
+	d, err := datasets.Digits()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := runtime.TrainConfig{
+		Reduction:    runtime.Sum,
+		Optimizer:    runtime.OptimizerConfig{Kind: runtime.SGD, LearningRate: 0.0001},
+		Steps:        2000,
+		Seed:         1,
+		TestFraction: 0.1,
+	}
+	var acc float64
+	defer reportCPU(b, processCPUTime())
+	for b.Loop() {
+		train, test, err := d.Split(cfg.TestFraction, cfg.Seed)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := runtime.Train(newGenerated(2), train, test, cfg, runtime.TrainOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		acc = res.Test.Accuracy()
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/run")
+	b.ReportMetric(acc, "test-acc")
+}
