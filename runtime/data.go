@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -117,10 +118,7 @@ func ReadCSV(r io.Reader, name string, shape Shape, classes int, scale float32) 
 	values := shape.Size()
 	columns := values + 1
 	d := &Dataset{Shape: shape, Classes: classes}
-	sc := bufio.NewScanner(br)
-	// A line of a large image (e.g. 64×64×3 values) exceeds Scanner's 64 KiB
-	// default; allow lines of up to 64 MiB.
-	sc.Buffer(make([]byte, 0, 64*1024), 64<<20)
+	sc := newLineScanner(br)
 	fields := make([]string, 0, columns)
 	line := 0
 	for sc.Scan() {
@@ -174,6 +172,39 @@ func ReadCSV(r io.Reader, name string, shape Shape, classes int, scale float32) 
 		return nil, fmt.Errorf("%s: no samples", name)
 	}
 	return d, nil
+}
+
+// newLineScanner returns a scanner of r's lines. A line of a large image
+// (e.g. 64×64×3 values) exceeds Scanner's 64 KiB default, so lines of up to
+// 64 MiB are allowed. When reading r fails (a truncated gzip file), the
+// incomplete last line is not handed out as a line, which would be reported
+// as malformed: the scan stops with the read error instead.
+func newLineScanner(r io.Reader) *bufio.Scanner {
+	rec := &readErrRecorder{r: r}
+	sc := bufio.NewScanner(rec)
+	sc.Buffer(make([]byte, 0, 64*1024), 64<<20)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if atEOF && rec.err != nil && bytes.IndexByte(data, '\n') < 0 {
+			return 0, nil, rec.err
+		}
+		return bufio.ScanLines(data, atEOF)
+	})
+	return sc
+}
+
+// readErrRecorder remembers the first error other than io.EOF of the
+// reader it wraps.
+type readErrRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (rec *readErrRecorder) Read(p []byte) (int, error) {
+	n, err := rec.r.Read(p)
+	if err != nil && err != io.EOF && rec.err == nil {
+		rec.err = err
+	}
+	return n, err
 }
 
 // splitFields appends the comma-separated fields of line, trimmed of spaces,

@@ -72,8 +72,7 @@ func ReadInputs(r io.Reader, name string, shape Shape, classes int, scale float3
 		}
 		return fmt.Sprintf("%d (%d values for %v, as on the first line)", columns, values, shape)
 	}
-	sc := bufio.NewScanner(br)
-	sc.Buffer(make([]byte, 0, 64*1024), 64<<20)
+	sc := newLineScanner(br)
 	var fields []string
 	line := 0
 	for sc.Scan() {

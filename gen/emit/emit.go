@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cnngen/cnngen/gen/asm"
 	"github.com/cnngen/cnngen/gen/ir"
@@ -41,12 +42,22 @@ func Generate(n *ir.Network, opts Options) ([]File, error) {
 	if !token.IsIdentifier(opts.Package) || opts.Package == "_" {
 		return nil, fmt.Errorf("package name %q is not a Go identifier", opts.Package)
 	}
+	if opts.Package == "main" || opts.Package == "init" {
+		// A main package cannot be imported, nor can one named init.
+		return nil, fmt.Errorf("package name %q: want a package that programs can import", opts.Package)
+	}
 	if n == nil {
 		return nil, errors.New("no network")
 	}
 	// The source path lands in comments; a line break would end them.
 	if strings.ContainsAny(opts.Source, "\r\n") || strings.ContainsAny(n.File, "\r\n") {
 		return nil, fmt.Errorf("source path %q contains a line break", opts.Source+n.File)
+	}
+	// Go source must be UTF-8, comments included.
+	for _, path := range []string{n.File, opts.Source} {
+		if !utf8.ValidString(path) {
+			return nil, fmt.Errorf("source path %q is not valid UTF-8", path)
+		}
 	}
 	p, err := newPlan(n)
 	if err != nil {
@@ -109,7 +120,9 @@ func (p *plan) docFile(f *jen.File, opts Options) {
 	f.PackageComment(wrapDoc("Model implements runtime.Model, so cnngen's runtime trains and evaluates it; Predict and Logits run one sample on arrays."))
 	if opts.Source != "" {
 		// The directive must stand alone, after the package clause.
-		src := opts.Source
+		// go generate expands $NAME and ${NAME} in each word, and writes a
+		// dollar sign as ${DOLLAR}.
+		src := strings.ReplaceAll(opts.Source, "$", "${DOLLAR}")
 		if strings.ContainsAny(src, " \t\"'`\\") {
 			src = strconv.Quote(src) // go generate unquotes double-quoted arguments
 		}

@@ -94,7 +94,7 @@ type builder struct {
 // checkSpec checks what spec.Parse guarantees: names, kinds and sizes.
 func (b *builder) checkSpec() {
 	s := b.spec
-	if err := spec.CheckIdent(s.Name); err != nil {
+	if err := spec.CheckNetworkName(s.Name); err != nil {
 		b.errs.Add(s.NamePos, "name", "network %v", err)
 	}
 	if in := s.Input; min(in.Height, in.Width, in.Channels) < 1 || max(in.Height, in.Width, in.Channels) > spec.MaxDim {

@@ -5,6 +5,7 @@ import (
 	"go/token"
 	"go/types"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -32,6 +33,20 @@ func CheckIdent(name string) error {
 	}
 	if types.Universe.Lookup(name) != nil {
 		return fmt.Errorf("name %s is a predeclared Go identifier", Quote(name))
+	}
+	return nil
+}
+
+// CheckNetworkName reports why name cannot be the name of a network, or nil
+// if it can. It must pass [CheckIdent]; and since the generated package's
+// name defaults to the network's name lower-cased, that must not be main or
+// init, which name no package a program can import.
+func CheckNetworkName(name string) error {
+	if err := CheckIdent(name); err != nil {
+		return err
+	}
+	if pkg := strings.ToLower(name); pkg == "main" || pkg == "init" {
+		return fmt.Errorf("name %s would make package %s, which no program can import", Quote(name), pkg)
 	}
 	return nil
 }

@@ -141,7 +141,7 @@ func (p *parser) document(data []byte) *Network {
 	if v := f.get("name"); v != nil {
 		n.NamePos = p.pos(v)
 		if s, ok := p.str(v, "name", "the network name"); ok {
-			if err := CheckIdent(s); err != nil {
+			if err := CheckNetworkName(s); err != nil {
 				p.errorf(v, "name", "network %v", err)
 			}
 			n.Name = s
@@ -149,7 +149,7 @@ func (p *parser) document(data []byte) *Network {
 	} else {
 		base := filepath.Base(p.file)
 		base = strings.TrimSuffix(base, filepath.Ext(base))
-		if err := CheckIdent(base); err != nil {
+		if err := CheckNetworkName(base); err != nil {
 			p.errs.Add(n.NamePos, "name", "the description has no name key and its file name cannot serve as one: %v", err)
 		}
 		n.Name = base
