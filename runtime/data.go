@@ -3,7 +3,6 @@ package runtime
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -99,79 +98,11 @@ func (d *Dataset) Split(testFraction float64, seed uint64) (train, test *Dataset
 // is not an integer in range is an error that names the file (name), the line
 // and the column, and a file without samples is an error.
 func ReadCSV(r io.Reader, name string, shape Shape, classes int, scale float32) (*Dataset, error) {
-	if shape.Size() <= 0 {
-		return nil, fmt.Errorf("%s: sample shape %v has no values", name, shape)
+	in, err := readSamples(r, name, shape, classes, scale, true)
+	if err != nil {
+		return nil, err
 	}
-	if classes < 1 {
-		return nil, fmt.Errorf("%s: %d classes: want at least 1", name, classes)
-	}
-	br := bufio.NewReader(r)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: not a valid gzip file: %v", name, err)
-		}
-		defer zr.Close()
-		br = bufio.NewReader(zr)
-	}
-
-	values := shape.Size()
-	columns := values + 1
-	d := &Dataset{Shape: shape, Classes: classes}
-	sc := newLineScanner(br)
-	fields := make([]string, 0, columns)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSuffix(sc.Text(), "\r")
-		if strings.TrimSpace(text) == "" {
-			return nil, fmt.Errorf("%s:%d: empty line", name, line)
-		}
-		fields = splitFields(fields[:0], text)
-		if line == 1 && isHeader(fields) {
-			if len(fields) != columns {
-				return nil, fmt.Errorf("%s:%d: header has %d columns, want %d (%d values for %v, then the label)",
-					name, line, len(fields), columns, values, shape)
-			}
-			continue
-		}
-		if len(fields) != columns {
-			return nil, fmt.Errorf("%s:%d: %d columns, want %d (%d values for %v, then the label)",
-				name, line, len(fields), columns, values, shape)
-		}
-		for c, f := range fields[:values] {
-			v, err := strconv.ParseFloat(f, 32)
-			if errors.Is(err, strconv.ErrRange) {
-				return nil, fmt.Errorf("%s:%d: column %d: value %s is out of float32 range", name, line, c+1, f)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s:%d: column %d: %q is not a number", name, line, c+1, f)
-			}
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("%s:%d: column %d: value %s is not finite", name, line, c+1, f)
-			}
-			x := float32(v) * scale
-			if x-x != 0 {
-				return nil, fmt.Errorf("%s:%d: column %d: value %s times scale %g is not finite", name, line, c+1, f, scale)
-			}
-			d.X = append(d.X, x)
-		}
-		label, err := parseLabel(fields[values], classes)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: column %d: %v", name, line, columns, err)
-		}
-		d.Y = append(d.Y, label)
-	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fmt.Errorf("%s:%d: line longer than 64 MiB", name, line+1)
-		}
-		return nil, fmt.Errorf("%s: after line %d: %v", name, line, err)
-	}
-	if d.Len() == 0 {
-		return nil, fmt.Errorf("%s: no samples", name)
-	}
-	return d, nil
+	return &Dataset{Shape: shape, Classes: classes, X: in.X, Y: in.Labels}, nil
 }
 
 // newLineScanner returns a scanner of r's lines. A line of a large image

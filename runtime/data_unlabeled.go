@@ -45,6 +45,12 @@ func (in *Inputs) Labeled() bool { return in.Labels != nil }
 // the file (name), the line and the column, and a file without samples is an
 // error.
 func ReadInputs(r io.Reader, name string, shape Shape, classes int, scale float32) (*Inputs, error) {
+	return readSamples(r, name, shape, classes, scale, false)
+}
+
+// readSamples is ReadInputs and, with labelRequired, ReadCSV: then every line
+// must end with the label.
+func readSamples(r io.Reader, name string, shape Shape, classes int, scale float32, labelRequired bool) (*Inputs, error) {
 	values := shape.Size()
 	if values <= 0 {
 		return nil, fmt.Errorf("%s: sample shape %v has no values", name, shape)
@@ -64,8 +70,11 @@ func ReadInputs(r io.Reader, name string, shape Shape, classes int, scale float3
 
 	in := &Inputs{Shape: shape}
 	// columns is values or values+1 once the first sample line has been
-	// seen; 0 before.
+	// seen; 0 before, unless the label is required.
 	columns := 0
+	if labelRequired {
+		columns = values + 1
+	}
 	want := func() string {
 		if columns == values+1 {
 			return fmt.Sprintf("%d (%d values for %v, then the label, as on the first line)", columns, values, shape)
@@ -83,6 +92,10 @@ func ReadInputs(r io.Reader, name string, shape Shape, classes int, scale float3
 		}
 		fields = splitFields(fields[:0], text)
 		if line == 1 && isHeader(fields) {
+			if labelRequired && len(fields) != columns {
+				return nil, fmt.Errorf("%s:%d: header has %d columns, want %d (%d values for %v, then the label)",
+					name, line, len(fields), columns, values, shape)
+			}
 			if len(fields) != values && len(fields) != values+1 {
 				return nil, fmt.Errorf("%s:%d: header has %d columns, want %d (the values for %v) or %d (then the label)",
 					name, line, len(fields), values, shape, values+1)
@@ -91,6 +104,9 @@ func ReadInputs(r io.Reader, name string, shape Shape, classes int, scale float3
 			continue
 		}
 		switch {
+		case labelRequired && len(fields) != columns:
+			return nil, fmt.Errorf("%s:%d: %d columns, want %d (%d values for %v, then the label)",
+				name, line, len(fields), columns, values, shape)
 		case columns == 0 && (len(fields) == values || len(fields) == values+1):
 			columns = len(fields)
 		case columns == 0:
