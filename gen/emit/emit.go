@@ -25,7 +25,15 @@ type Options struct {
 	// it, relative to the output directory (e.g. ../../examples/digits.yaml).
 	// Empty leaves the go:generate line out.
 	Source string
+	// MaxSourceBytes caps the size of all generated files together; 0 means
+	// DefaultMaxSourceBytes.
+	MaxSourceBytes int
 }
+
+// DefaultMaxSourceBytes is the default cap on a generated package's size.
+// Unrolled kernels grow with the network; past this size the Go toolchain
+// slows to a crawl, so Generate refuses rather than emit such a package.
+const DefaultMaxSourceBytes = 64 << 20
 
 // File is one generated file: its base name and contents.
 type File struct {
@@ -97,6 +105,17 @@ func Generate(n *ir.Network, opts Options) ([]File, error) {
 		for _, f := range simd {
 			files = append(files, File{Name: f.Name, Contents: f.Data})
 		}
+	}
+	limit := opts.MaxSourceBytes
+	if limit <= 0 {
+		limit = DefaultMaxSourceBytes
+	}
+	total := 0
+	for _, f := range files {
+		total += len(f.Contents)
+	}
+	if total > limit {
+		return nil, fmt.Errorf("%s: the generated package would be %d bytes, over the limit of %d: make the network smaller (fewer or smaller conv layers)", n.Name, total, limit)
 	}
 	return files, nil
 }

@@ -3,6 +3,7 @@ package emit_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"go/format"
 	"os"
 	"path/filepath"
@@ -174,5 +175,24 @@ func TestOptions(t *testing.T) {
 	files := generate(t, n, emit.Options{Package: "p", Source: "my dir/net.yaml"})
 	if !bytes.Contains(files[0].Contents, []byte(`generate -o . -pkg p "my dir/net.yaml"`)) {
 		t.Errorf("a source path with a space is not quoted in the go:generate line:\n%s", files[0].Contents)
+	}
+}
+
+// TestSourceSizeLimit checks that a package over MaxSourceBytes is refused
+// with an error that gives its size, and that the default lets digits through.
+func TestSourceSizeLimit(t *testing.T) {
+	n := exampleNets(t)[0].net
+	files := generate(t, n, emit.Options{Package: "p"})
+	total := 0
+	for _, f := range files {
+		total += len(f.Contents)
+	}
+	_, err := emit.Generate(n, emit.Options{Package: "p", MaxSourceBytes: total - 1})
+	want := fmt.Sprintf("the generated package would be %d bytes, over the limit of %d", total, total-1)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Generate with MaxSourceBytes %d: error %v, want one containing %q", total-1, err, want)
+	}
+	if _, err := emit.Generate(n, emit.Options{Package: "p", MaxSourceBytes: total}); err != nil {
+		t.Errorf("Generate with MaxSourceBytes equal to the size: %v", err)
 	}
 }
