@@ -13,6 +13,7 @@ package benchmarks
 
 import (
 	"fmt"
+	"github.com/cnngen/cnngen/benchmarks/internal/benchutil"
 	"testing"
 	"time"
 
@@ -52,21 +53,6 @@ func newGenerated(workers int) *digits.Model {
 	return m
 }
 
-// eachISA runs bench as a sub-benchmark "isa=NAME" for every ISA path this
-// CPU and build have (runtime.AvailableISAs), with that path forced.
-func eachISA(b *testing.B, bench func(b *testing.B)) {
-	for _, isa := range runtime.AvailableISAs() {
-		b.Run("isa="+isa.String(), func(b *testing.B) {
-			restore, err := runtime.ForceISA(isa)
-			if err != nil {
-				b.Skip(err)
-			}
-			defer restore()
-			bench(b)
-		})
-	}
-}
-
 // eachWorkers runs bench as a sub-benchmark "workers=W" for 1 and 2
 // workers.
 func eachWorkers(b *testing.B, bench func(b *testing.B, workers int)) {
@@ -80,13 +66,13 @@ func eachWorkers(b *testing.B, bench func(b *testing.B, workers int)) {
 func BenchmarkDigitsForward1(b *testing.B) {
 	x, _ := digitsData(b, 1)
 	b.Run("engine=generated", func(b *testing.B) {
-		eachISA(b, func(b *testing.B) {
+		benchutil.EachISA(b, func(b *testing.B) {
 			m := newGenerated(1)
 			in := (*[digits.InputSize]float32)(x)
 			var logits [digits.Classes]float32
 			m.Logits(in, &logits)
 			b.ReportAllocs()
-			defer reportCPU(b, processCPUTime())
+			defer reportCPU(b, benchutil.ProcessCPUTime())
 			for b.Loop() {
 				m.Logits(in, &logits)
 			}
@@ -98,7 +84,7 @@ func BenchmarkDigitsForward1(b *testing.B) {
 		logits := make([]float32, digits.Classes)
 		g.Forward(x, logits)
 		b.ReportAllocs()
-		defer reportCPU(b, processCPUTime())
+		defer reportCPU(b, benchutil.ProcessCPUTime())
 		for b.Loop() {
 			g.Forward(x, logits)
 		}
@@ -114,14 +100,14 @@ func BenchmarkDigitsForwardBatch(b *testing.B) {
 		logits := make([]float32, trainSize*digits.Classes)
 		model.Forward(x, logits)
 		b.ReportAllocs()
-		defer reportCPU(b, processCPUTime())
+		defer reportCPU(b, benchutil.ProcessCPUTime())
 		for b.Loop() {
 			model.Forward(x, logits)
 		}
 		b.ReportMetric(float64(b.N)*trainSize/b.Elapsed().Seconds(), "samples/s")
 	}
 	b.Run("engine=generated", func(b *testing.B) {
-		eachISA(b, func(b *testing.B) {
+		benchutil.EachISA(b, func(b *testing.B) {
 			eachWorkers(b, func(b *testing.B, workers int) { run(b, newGenerated(workers)) })
 		})
 	})
@@ -134,12 +120,12 @@ func BenchmarkDigitsTrainStep(b *testing.B) {
 	x, labels := digitsData(b, trainSize)
 	const lr = 0.0001
 	b.Run("engine=generated", func(b *testing.B) {
-		eachISA(b, func(b *testing.B) {
+		benchutil.EachISA(b, func(b *testing.B) {
 			eachWorkers(b, func(b *testing.B, workers int) {
 				m := newGenerated(workers)
 				m.Step(x, labels, lr)
 				b.ReportAllocs()
-				defer reportCPU(b, processCPUTime())
+				defer reportCPU(b, benchutil.ProcessCPUTime())
 				for b.Loop() {
 					m.Step(x, labels, lr)
 				}
@@ -156,7 +142,7 @@ func BenchmarkDigitsTrainStep(b *testing.B) {
 		g.Backward(x, labels, 1)
 		opt.Step(g.Params())
 		b.ReportAllocs()
-		defer reportCPU(b, processCPUTime())
+		defer reportCPU(b, benchutil.ProcessCPUTime())
 		for b.Loop() {
 			g.Backward(x, labels, 1)
 			opt.Step(g.Params())
@@ -173,7 +159,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 	if start == 0 || b.N == 0 {
 		return
 	}
-	b.ReportMetric(float64(processCPUTime()-start)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(benchutil.ProcessCPUTime()-start)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkDigitsTrainBatch is one training step (Backward with the summed
@@ -186,12 +172,12 @@ func BenchmarkDigitsTrainBatch(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			x, labels := digitsData(b, batch)
 			b.Run("engine=generated", func(b *testing.B) {
-				eachISA(b, func(b *testing.B) {
+				benchutil.EachISA(b, func(b *testing.B) {
 					eachWorkers(b, func(b *testing.B, workers int) {
 						m := newGenerated(workers)
 						m.Step(x, labels, lr)
 						b.ReportAllocs()
-						defer reportCPU(b, processCPUTime())
+						defer reportCPU(b, benchutil.ProcessCPUTime())
 						for b.Loop() {
 							m.Step(x, labels, lr)
 						}
@@ -206,7 +192,7 @@ func BenchmarkDigitsTrainBatch(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
-				defer reportCPU(b, processCPUTime())
+				defer reportCPU(b, benchutil.ProcessCPUTime())
 				for b.Loop() {
 					g.Backward(x, labels, 1)
 					opt.Step(g.Params())
@@ -235,7 +221,7 @@ func BenchmarkDigitsTutorial(b *testing.B) {
 		TestFraction: 0.1,
 	}
 	var acc float64
-	defer reportCPU(b, processCPUTime())
+	defer reportCPU(b, benchutil.ProcessCPUTime())
 	for b.Loop() {
 		train, test, err := d.Split(cfg.TestFraction, cfg.Seed)
 		if err != nil {

@@ -2,6 +2,7 @@ package scaling
 
 import (
 	"fmt"
+	"github.com/cnngen/cnngen/benchmarks/internal/benchutil"
 	"math/rand/v2"
 	"testing"
 
@@ -74,11 +75,11 @@ func TestMACs(t *testing.T) {
 func measure(b *testing.B, macs int, flopsPerMAC float64, op func()) {
 	op()
 	b.ReportAllocs()
-	cpu := processCPUTime()
+	cpu := benchutil.ProcessCPUTime()
 	for b.Loop() {
 		op()
 	}
-	cpu = processCPUTime() - cpu
+	cpu = benchutil.ProcessCPUTime() - cpu
 	samples := float64(b.N) * batch
 	flops := flopsPerMAC * float64(macs) * samples
 	b.ReportMetric(samples/b.Elapsed().Seconds(), "samples/s")
@@ -97,23 +98,16 @@ func eachEngine(b *testing.B, generated func(b *testing.B, n network, m generate
 	for _, n := range networks {
 		b.Run("net="+n.name, func(b *testing.B) {
 			b.Run("engine=generated", func(b *testing.B) {
-				for _, isa := range runtime.AvailableISAs() {
-					b.Run("isa="+isa.String(), func(b *testing.B) {
-						restore, err := runtime.ForceISA(isa)
-						if err != nil {
-							b.Skip(err)
-						}
-						defer restore()
-						for _, workers := range []int{1, 2} {
-							b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-								m := n.new()
-								m.SetWorkers(workers)
-								m.Init(1)
-								generated(b, n, m)
-							})
-						}
-					})
-				}
+				benchutil.EachISA(b, func(b *testing.B) {
+					for _, workers := range []int{1, 2} {
+						b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+							m := n.new()
+							m.SetWorkers(workers)
+							m.Init(1)
+							generated(b, n, m)
+						})
+					}
+				})
 			})
 			b.Run("engine=generic", func(b *testing.B) {
 				g, err := runtime.NewGeneric(n.arch)

@@ -1,16 +1,16 @@
 //go:build unix
 
-package benchmarks
+package benchutil
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPUTime is the CPU time (user + system) the process has used. On
+// ProcessCPUTime is the CPU time (user + system) the process has used. On
 // a shared machine it measures the work better than the wall clock, which
 // also counts the time the benchmark waits for a core.
-func processCPUTime() time.Duration {
+func ProcessCPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
