@@ -61,23 +61,29 @@ func eachWorkers(b *testing.B, bench func(b *testing.B, workers int)) {
 	}
 }
 
-// BenchmarkDigitsForward1 is the one-sample forward pass (logits). It runs
-// on the caller's goroutine, so the worker count does not apply.
+// BenchmarkDigitsForward1 is the one-sample forward pass (logits), on the
+// training Model (engine=generated: Model.Logits, weights in the standard
+// layout) and on its frozen copy (engine=frozen: Frozen.Logits, dense
+// weights padded). It runs on the caller's goroutine, so the worker count
+// does not apply.
 func BenchmarkDigitsForward1(b *testing.B) {
 	x, _ := digitsData(b, 1)
+	in := (*[digits.InputSize]float32)(x)
+	one := func(b *testing.B, logitsOf func(*[digits.InputSize]float32, *[digits.Classes]float32)) {
+		var logits [digits.Classes]float32
+		logitsOf(in, &logits)
+		b.ReportAllocs()
+		defer reportCPU(b, benchutil.ProcessCPUTime())
+		for b.Loop() {
+			logitsOf(in, &logits)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	}
 	b.Run("engine=generated", func(b *testing.B) {
-		benchutil.EachISA(b, func(b *testing.B) {
-			m := newGenerated(1)
-			in := (*[digits.InputSize]float32)(x)
-			var logits [digits.Classes]float32
-			m.Logits(in, &logits)
-			b.ReportAllocs()
-			defer reportCPU(b, benchutil.ProcessCPUTime())
-			for b.Loop() {
-				m.Logits(in, &logits)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
-		})
+		benchutil.EachISA(b, func(b *testing.B) { one(b, newGenerated(1).Logits) })
+	})
+	b.Run("engine=frozen", func(b *testing.B) {
+		benchutil.EachISA(b, func(b *testing.B) { one(b, newGenerated(1).Freeze().Logits) })
 	})
 	b.Run("engine=generic", func(b *testing.B) {
 		g := newGeneric(b)
@@ -96,7 +102,7 @@ func BenchmarkDigitsForward1(b *testing.B) {
 // samples.
 func BenchmarkDigitsForwardBatch(b *testing.B) {
 	x, _ := digitsData(b, trainSize)
-	run := func(b *testing.B, model runtime.Model) {
+	run := func(b *testing.B, model interface{ Forward(x, logits []float32) }) {
 		logits := make([]float32, trainSize*digits.Classes)
 		model.Forward(x, logits)
 		b.ReportAllocs()
@@ -111,7 +117,29 @@ func BenchmarkDigitsForwardBatch(b *testing.B) {
 			eachWorkers(b, func(b *testing.B, workers int) { run(b, newGenerated(workers)) })
 		})
 	})
+	b.Run("engine=frozen", func(b *testing.B) {
+		benchutil.EachISA(b, func(b *testing.B) { run(b, newGenerated(1).Freeze()) })
+	})
 	b.Run("engine=generic", func(b *testing.B) { run(b, newGeneric(b)) })
+}
+
+// BenchmarkDigitsForward1Parallel is one-sample inference from GOMAXPROCS
+// goroutines sharing one Frozen (as a server would use it).
+func BenchmarkDigitsForward1Parallel(b *testing.B) {
+	x, _ := digitsData(b, 1)
+	in := (*[digits.InputSize]float32)(x)
+	benchutil.EachISA(b, func(b *testing.B) {
+		f := newGenerated(1).Freeze()
+		b.ReportAllocs()
+		defer reportCPU(b, benchutil.ProcessCPUTime())
+		b.RunParallel(func(pb *testing.PB) {
+			var logits [digits.Classes]float32
+			for pb.Next() {
+				f.Logits(in, &logits)
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	})
 }
 
 // BenchmarkDigitsTrainStep is one full-batch training step (1617 samples):

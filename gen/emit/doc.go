@@ -19,6 +19,7 @@
 //	            Logits, Init, Step, Arch)
 //	kernels.go  one function per layer and direction, on fixed-size arrays,
 //	            processing a tile of Tile samples: the pure-Go path
+//	frozen.go   Frozen, the read-only inference copy that Model.Freeze makes
 //	simd_*.go, simd_amd64.s
 //	            the vector kernels (AVX2+FMA, AVX-512) rendered by gen/asm
 //	            for the layers it covers, with its run-time dispatch and
@@ -61,9 +62,15 @@
 // read transposed weights, which Backward refreshes at every call on a
 // vector path (the runtime's optimizers write the parameters through
 // Params without telling the model; a transpose is tens of µs next to a
-// batch). The forward kernels read the standard layout, so one-sample
+// batch). The Model's forward kernels read the standard layout, so its
 // Logits never sees stale weights (gen/asm's padded layout measured no
-// faster on the digits training step).
+// faster on the digits training step). Model.Freeze copies the parameters
+// into a Frozen, whose dense layers read rows padded to 64-byte multiples
+// (PaddedStride): the one-sample GEMV streams every weight once, and
+// aligned rows make digits' one-sample forward ≈1.5× faster (7.9 → 5.3 µs
+// on AVX-512). A Frozen never changes after Freeze, so it needs no
+// invalidation rule and serves any number of goroutines at once, each
+// call borrowing a worker's tile buffers from a sync.Pool.
 //
 // Workers: Forward and Backward cut a batch into tiles and the tiles into
 // one contiguous shard per worker (SetWorkers; GOMAXPROCS at New). Worker 0

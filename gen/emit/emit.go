@@ -42,7 +42,7 @@ type File struct {
 }
 
 // Generate returns the files of the Go package for n, in a fixed order
-// (doc.go, model.go, kernels.go, then, when some layer has vector
+// (doc.go, model.go, kernels.go, frozen.go, then, when some layer has vector
 // kernels, gen/asm's simd_amd64.s, simd_amd64.go, simd_purego.go and
 // simd_ref.go). n must come from ir.Build: the emitter
 // trusts its shapes.
@@ -91,6 +91,7 @@ func Generate(n *ir.Network, opts Options) ([]File, error) {
 		{"doc.go", func(f *jen.File) { p.docFile(f, opts) }},
 		{"model.go", p.modelFile},
 		{"kernels.go", p.kernelsFile},
+		{"frozen.go", p.frozenFile},
 	}
 	for _, s := range steps {
 		if err := render(s.name, s.build); err != nil {

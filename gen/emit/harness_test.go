@@ -266,26 +266,14 @@ func driverMain(nets []namedNet) ([]byte, error) {
 			jen.Id("tile").Op(":").Add(q("Tile")),
 			jen.Id("new").Op(":").Func().Params().Id("trainable").Block(jen.Return(q("New").Call())),
 			jen.Id("one").Op(":").Func().Params(jen.Id("mod").Id("trainable"), jen.List(jen.Id("x"), jen.Id("logits"), jen.Id("probs")).Index().Float32()).Bool().Block(
-				jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model"))),
-				jen.Var().Id("b").Struct(
-					jen.Id("x").Index(q("InputSize")).Float32(),
-					jen.Id("xGuard").Index(jen.Lit(4)).Float32(),
-					jen.Id("logits").Index(q("Classes")).Float32(),
-					jen.Id("logitsGuard").Index(jen.Lit(4)).Float32(),
-					jen.Id("probs").Index(q("Classes")).Float32(),
-					jen.Id("probsGuard").Index(jen.Lit(4)).Float32(),
-				),
-				jen.Copy(jen.Id("b").Dot("x").Index(jen.Empty(), jen.Empty()), jen.Id("x")),
-				jen.For(jen.Id("i").Op(":=").Range().Lit(4)).Block(
-					jen.List(jen.Id("b").Dot("xGuard").Index(jen.Id("i")), jen.Id("b").Dot("logitsGuard").Index(jen.Id("i")), jen.Id("b").Dot("probsGuard").Index(jen.Id("i"))).Op("=").List(jen.Id("canary"), jen.Id("canary"), jen.Id("canary")),
-				),
-				jen.Id("m").Dot("Logits").Call(jen.Op("&").Id("b").Dot("x"), jen.Op("&").Id("b").Dot("logits")),
-				jen.Id("m").Dot("Predict").Call(jen.Op("&").Id("b").Dot("x"), jen.Op("&").Id("b").Dot("probs")),
-				jen.Copy(jen.Id("logits"), jen.Id("b").Dot("logits").Index(jen.Empty(), jen.Empty())),
-				jen.Copy(jen.Id("probs"), jen.Id("b").Dot("probs").Index(jen.Empty(), jen.Empty())),
-				jen.Return(jen.Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("xGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil().Op("&&").
-					Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("logitsGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil().Op("&&").
-					Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("probsGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil()),
+				append([]jen.Code{jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model")))}, oneBody(q)...)...,
+			),
+			jen.Id("freeze").Op(":").Func().Params(jen.Id("mod").Id("trainable")).Id("frozen").Block(
+				jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model"))).Dot("Freeze").Call(),
+				jen.Return(jen.Id("frozen").Values(
+					jen.Id("forward").Op(":").Id("m").Dot("Forward"),
+					jen.Id("one").Op(":").Func().Params(jen.List(jen.Id("x"), jen.Id("logits"), jen.Id("probs")).Index().Float32()).Bool().Block(oneBody(q)...),
+				)),
 			),
 		))
 	}
@@ -295,4 +283,32 @@ func driverMain(nets []namedNet) ([]byte, error) {
 	var buf bytes.Buffer
 	err := f.Render(&buf)
 	return buf.Bytes(), err
+}
+
+// oneBody is the body of a driver function that runs Logits and Predict of
+// m (a *Model or a *Frozen of the package q names) on one sample x, with
+// canaries after each array, copies the results to logits and probs, and
+// reports whether the canaries survived.
+func oneBody(q func(string) *jen.Statement) []jen.Code {
+	return []jen.Code{
+		jen.Var().Id("b").Struct(
+			jen.Id("x").Index(q("InputSize")).Float32(),
+			jen.Id("xGuard").Index(jen.Lit(4)).Float32(),
+			jen.Id("logits").Index(q("Classes")).Float32(),
+			jen.Id("logitsGuard").Index(jen.Lit(4)).Float32(),
+			jen.Id("probs").Index(q("Classes")).Float32(),
+			jen.Id("probsGuard").Index(jen.Lit(4)).Float32(),
+		),
+		jen.Copy(jen.Id("b").Dot("x").Index(jen.Empty(), jen.Empty()), jen.Id("x")),
+		jen.For(jen.Id("i").Op(":=").Range().Lit(4)).Block(
+			jen.List(jen.Id("b").Dot("xGuard").Index(jen.Id("i")), jen.Id("b").Dot("logitsGuard").Index(jen.Id("i")), jen.Id("b").Dot("probsGuard").Index(jen.Id("i"))).Op("=").List(jen.Id("canary"), jen.Id("canary"), jen.Id("canary")),
+		),
+		jen.Id("m").Dot("Logits").Call(jen.Op("&").Id("b").Dot("x"), jen.Op("&").Id("b").Dot("logits")),
+		jen.Id("m").Dot("Predict").Call(jen.Op("&").Id("b").Dot("x"), jen.Op("&").Id("b").Dot("probs")),
+		jen.Copy(jen.Id("logits"), jen.Id("b").Dot("logits").Index(jen.Empty(), jen.Empty())),
+		jen.Copy(jen.Id("probs"), jen.Id("b").Dot("probs").Index(jen.Empty(), jen.Empty())),
+		jen.Return(jen.Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("xGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil().Op("&&").
+			Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("logitsGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil().Op("&&").
+			Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("probsGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil()),
+	}
 }

@@ -12,13 +12,19 @@ import (
 // filters); otherwise it runs its Go kernels on every path.
 //
 // Kernel names are the layer's base plus a suffix that ends no other
-// suffix the emitter uses (ForwardVec, ForwardOneVec, WeightGradVec,
-// InputGradVec, and gen/asm's derived Go, AVX2, AVX512, Pack, Transpose,
-// Weights…, Bias…), so distinct layers never collide.
+// suffix the emitter uses (ForwardVec, ForwardOneVec, PackedVec,
+// PackedOneVec, WeightGradVec, InputGradVec, and gen/asm's derived Go,
+// AVX2, AVX512, Pack, Transpose, Weights…, Bias…), so distinct layers
+// never collide.
 type vecStage struct {
 	// forward is the batch forward kernel (conv, dense, max pool);
-	// forwardOne the one-sample dense GEMV used by Logits.
+	// forwardOne the one-sample dense GEMV used by Model.Logits.
 	forward, forwardOne string
+	// packed and packedOne are the dense forward kernels of Frozen: the
+	// batch GEMM and the one-sample GEMV on the weights in the padded
+	// layout (rows of asm.PaddedStride(Units) floats) that packed's Pack
+	// function fills.
+	packed, packedOne string
 	// weightGrad accumulates dw and db (conv, dense); inputGrad writes the
 	// input gradient (conv and dense with inGrad, max pool), reading the
 	// transposed weights (conv, dense) of size transposedSize.
@@ -38,6 +44,8 @@ type vecStage struct {
 const (
 	sufForwardVec    = "ForwardVec"
 	sufForwardOneVec = "ForwardOneVec"
+	sufPackedVec     = "PackedVec"
+	sufPackedOneVec  = "PackedOneVec"
 	sufWeightGradVec = "WeightGradVec"
 	sufInputGradVec  = "InputGradVec"
 )
@@ -84,11 +92,15 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 			in, units := l.In.Size(), l.Units
 			v.forward = s.base + sufForwardVec
 			v.forwardOne = s.base + sufForwardOneVec
+			v.packed = s.base + sufPackedVec
+			v.packedOne = s.base + sufPackedOneVec
 			v.weightGrad = s.base + sufWeightGradVec
 			relu := s.act == runtime.ReLU
 			ks = append(ks,
 				asm.Kernel{Op: asm.DenseForward, Name: v.forward, In: in, Units: units, ReLU: relu},
 				asm.Kernel{Op: asm.DenseForwardOne, Name: v.forwardOne, In: in, Units: units, ReLU: relu},
+				asm.Kernel{Op: asm.DenseForward, Name: v.packed, In: in, Units: units, ReLU: relu, Padded: true},
+				asm.Kernel{Op: asm.DenseForwardOne, Name: v.packedOne, In: in, Units: units, ReLU: relu, Padded: true},
 				asm.Kernel{Op: asm.DenseBackwardWeights, Name: v.weightGrad, In: in, Units: units})
 			if s.inGrad {
 				v.inputGrad = s.base + sufInputGradVec
@@ -137,6 +149,17 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 func (p *plan) hasVector() bool {
 	for _, s := range p.stages {
 		if s.vec != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPacked reports whether any stage has dense kernels on packed weights
+// (Frozen's layout).
+func (p *plan) hasPacked() bool {
+	for _, s := range p.stages {
+		if s.vec != nil && s.vec.packed != "" {
 			return true
 		}
 	}

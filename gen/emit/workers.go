@@ -139,27 +139,35 @@ func (p *plan) runMethods(f *jen.File) {
 		}
 		return id(s.base + "Forward").Call(args...)
 	}
-	vecForward := func(s *stage) jen.Code {
+	// vecForward calls s's vector forward kernel; with packed, a dense
+	// stage reads its weights from pk, in the padded layout (forwardPacked).
+	vecForward := func(s *stage, packed bool) jen.Code {
 		v := s.vec
 		switch s.layer.Kind {
 		case runtime.MaxPool:
 			return id(v.forward).Call(inSlice(s.out), inSlice(s.in), id("n"))
 		case runtime.Dense:
+			one, batch, weight := v.forwardOne, v.forward, param("p", s.weight)
+			if packed {
+				one, batch, weight = v.packedOne, v.packed, param("pk", s.weight)
+			}
 			return jen.If(id("n").Op("==").Lit(1)).Block(
-				id(v.forwardOne).Call(oneArr(s.out), oneArr(s.in), param("p", s.weight), param("p", s.bias)),
+				id(one).Call(oneArr(s.out), oneArr(s.in), weight, param("p", s.bias)),
 			).Else().Block(
-				id(v.forward).Call(inSlice(s.out), inSlice(s.in), param("p", s.weight), param("p", s.bias), id("n")),
+				id(batch).Call(inSlice(s.out), inSlice(s.in), weight.Clone(), param("p", s.bias), id("n")),
 			)
 		}
 		return id(v.forward).Call(inSlice(s.out), inSlice(s.in), param("p", s.weight), param("p", s.bias), id("n"))
 	}
-	var goFwd, vecFwd []jen.Code
+	var goFwd, vecFwd, packedFwd []jen.Code
 	for _, s := range p.stages {
 		goFwd = append(goFwd, goForward(s))
 		if s.vec != nil {
-			vecFwd = append(vecFwd, vecForward(s))
+			vecFwd = append(vecFwd, vecForward(s, false))
+			packedFwd = append(packedFwd, vecForward(s, true))
 		} else {
 			vecFwd = append(vecFwd, goForward(s))
+			packedFwd = append(packedFwd, goForward(s))
 		}
 	}
 	xParam := id("x").Add(tileArr(in))
@@ -171,6 +179,10 @@ func (p *plan) runMethods(f *jen.File) {
 	}
 	f.Comment(wrapDoc("forward runs the layers with parameters p on the first n samples of the tile x, on the vector kernels when vec is set. For one sample, the dense layers run as GEMVs on the standard weight layout, so that Logits never reads a stale copy of the weights."))
 	f.Add(wrecv()).Id("forward").Params(id("p").Op("*").Id("parameters"), vecParam, id("n").Int(), xParam.Clone()).Block(fwdBody...)
+	if p.hasPacked() {
+		f.Comment(wrapDoc("forwardPacked is forward on the vector kernels, with the dense layers' weights read from pk (Frozen's padded layout) instead of p."))
+		f.Add(wrecv()).Id("forwardPacked").Params(id("p").Op("*").Id("parameters"), id("pk").Op("*").Id("packed"), id("n").Int(), xParam.Clone()).Block(packedFwd...)
+	}
 
 	goBackward := func(s *stage) jen.Code {
 		var args []jen.Code

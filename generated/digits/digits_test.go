@@ -142,3 +142,59 @@ func TestNoAllocs(t *testing.T) {
 		restore()
 	}
 }
+
+// TestFrozenConcurrent runs Logits and Forward of one Frozen from several
+// goroutines at once, while the Model it came from trains on: every result
+// must equal the one computed alone before, on every ISA path. (Agreement
+// with the generic engine is gen/emit's TestDifferential.)
+func TestFrozenConcurrent(t *testing.T) {
+	x, labels := batch(5, 2*Tile+3)
+	for _, isa := range runtime.AvailableISAs() {
+		restore, err := runtime.ForceISA(isa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := New()
+		m.Init(2)
+		f := m.Freeze()
+		want := make([]float32, len(labels)*Classes)
+		f.Forward(x, want)
+		// Logits runs the one-sample kernels, which round differently
+		// from the batch ones: its reference is Logits alone.
+		wantOne := make([][Classes]float32, 4)
+		for g := range wantOne {
+			f.Logits((*[InputSize]float32)(x[g*InputSize:]), &wantOne[g])
+		}
+		var wg sync.WaitGroup
+		errs := make(chan string, 8)
+		for g := range 4 {
+			wg.Go(func() {
+				got := make([]float32, len(want))
+				for range 5 {
+					var one [Classes]float32
+					f.Logits((*[InputSize]float32)(x[g*InputSize:]), &one)
+					f.Forward(x, got)
+					for i := range got {
+						if got[i] != want[i] {
+							errs <- "Forward changed"
+							return
+						}
+					}
+					if one != wantOne[g] {
+						errs <- "Logits changed"
+						return
+					}
+				}
+			})
+		}
+		for range 3 {
+			m.Step(x, labels, 0.01)
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Errorf("%v: %s", isa, e)
+		}
+		restore()
+	}
+}

@@ -194,6 +194,65 @@ func dense1ForwardOneVec(y *[300]float32, x *[512]float32, w *[512 * 300]float32
 	}
 }
 
+// dense1PackedVecAVX2 is the AVX2 path of dense1PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense1PackedVecAVX2(y, x, w, b *float32, n int)
+
+// dense1PackedVecAVX512 is the AVX512 path of dense1PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense1PackedVecAVX512(y, x, w, b *float32, n int)
+
+// dense1PackedVec computes, with In = 512 and Units = 300:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//	with w in rows of 304 floats (see dense1PackedVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense1PackedVec(y, x []float32, w *[512 * 304]float32, b *[300]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*300-1]
+	_ = x[n*512-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense1PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+	case runtime.AVX2:
+		dense1PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+	default:
+		dense1PackedVecGo(y, x, w, b, n)
+	}
+}
+
+// dense1PackedOneVecAVX2 is the AVX2 path of dense1PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense1PackedOneVecAVX2(y, x, w, b *float32)
+
+// dense1PackedOneVecAVX512 is the AVX512 path of dense1PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense1PackedOneVecAVX512(y, x, w, b *float32)
+
+// dense1PackedOneVec computes, with In = 512 and Units = 300:
+//
+//	y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])
+//	with w in rows of 304 floats (see dense1PackedOneVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense1PackedOneVec(y *[300]float32, x *[512]float32, w *[512 * 304]float32, b *[300]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense1PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+	case runtime.AVX2:
+		dense1PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+	default:
+		dense1PackedOneVecGo(y, x, w, b)
+	}
+}
+
 // dense1WeightGradVecWeightsAVX2 is the AVX2 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
@@ -323,6 +382,65 @@ func dense2ForwardOneVec(y *[10]float32, x *[300]float32, w *[300 * 10]float32, 
 		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		dense2ForwardOneVecGo(y, x, w, b)
+	}
+}
+
+// dense2PackedVecAVX2 is the AVX2 path of dense2PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense2PackedVecAVX2(y, x, w, b *float32, n int)
+
+// dense2PackedVecAVX512 is the AVX512 path of dense2PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense2PackedVecAVX512(y, x, w, b *float32, n int)
+
+// dense2PackedVec computes, with In = 300 and Units = 10:
+//
+//	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
+//	with w in rows of 16 floats (see dense2PackedVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense2PackedVec(y, x []float32, w *[300 * 16]float32, b *[10]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*10-1]
+	_ = x[n*300-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense2PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+	case runtime.AVX2:
+		dense2PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+	default:
+		dense2PackedVecGo(y, x, w, b, n)
+	}
+}
+
+// dense2PackedOneVecAVX2 is the AVX2 path of dense2PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense2PackedOneVecAVX2(y, x, w, b *float32)
+
+// dense2PackedOneVecAVX512 is the AVX512 path of dense2PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense2PackedOneVecAVX512(y, x, w, b *float32)
+
+// dense2PackedOneVec computes, with In = 300 and Units = 10:
+//
+//	y[j] = b[j] + Σ_i x[i]·w[i][j]
+//	with w in rows of 16 floats (see dense2PackedOneVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense2PackedOneVec(y *[10]float32, x *[300]float32, w *[300 * 16]float32, b *[10]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense2PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+	case runtime.AVX2:
+		dense2PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+	default:
+		dense2PackedOneVecGo(y, x, w, b)
 	}
 }
 

@@ -325,6 +325,24 @@ func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 64]float32) 
 	dense2Forward(n, &w.buf.dense1Out, &w.buf.dense2Out, &p.dense2Weight, &p.dense2Bias)
 }
 
+// forwardPacked is forward on the vector kernels, with the dense layers'
+// weights read from pk (Frozen's padded layout) instead of p.
+func (w *worker) forwardPacked(p *parameters, pk *packed, n int, x *[Tile * 64]float32) {
+	conv1ForwardVec(w.buf.conv1Out[:n*2048], x[:n*64], &p.conv1Weight, &p.conv1Bias, n)
+	conv2Forward(n, &w.buf.conv1Out, &w.buf.conv2Out, &p.conv2Weight, &p.conv2Bias)
+	pool1ForwardVec(w.buf.pool1Out[:n*512], w.buf.conv2Out[:n*2048], n)
+	if n == 1 {
+		dense1PackedOneVec((*[300]float32)(w.buf.dense1Out[:300]), (*[512]float32)(w.buf.pool1Out[:512]), &pk.dense1Weight, &p.dense1Bias)
+	} else {
+		dense1PackedVec(w.buf.dense1Out[:n*300], w.buf.pool1Out[:n*512], &pk.dense1Weight, &p.dense1Bias, n)
+	}
+	if n == 1 {
+		dense2PackedOneVec((*[10]float32)(w.buf.dense2Out[:10]), (*[300]float32)(w.buf.dense1Out[:300]), &pk.dense2Weight, &p.dense2Bias)
+	} else {
+		dense2PackedVec(w.buf.dense2Out[:n*10], w.buf.dense1Out[:n*300], &pk.dense2Weight, &p.dense2Bias, n)
+	}
+}
+
 // backward runs the layers backwards on the first n samples of the tile x,
 // after forward and the loss gradient, adding the parameter gradients to
 // w.grads; t holds the transposed weights of the vector input-gradient

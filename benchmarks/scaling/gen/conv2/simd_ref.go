@@ -198,6 +198,60 @@ func dense1ForwardOneVecGo(y *[300]float32, x *[512]float32, w *[512 * 300]float
 	}
 }
 
+// dense1PackedVecGo is the pure-Go reference of dense1PackedVec:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//	with w in rows of 304 floats (see dense1PackedVecPack)
+func dense1PackedVecGo(y, x []float32, w *[512 * 304]float32, b *[300]float32, n int) {
+	for s := range n {
+		ys := (*[300]float32)(y[s*300:])
+		xs := (*[512]float32)(x[s*512:])
+		*ys = *b
+		for i, xi := range xs {
+			wi := (*[300]float32)(w[i*304:])
+			for j := range ys {
+				ys[j] += xi * wi[j]
+			}
+		}
+		for j, v := range ys {
+			ys[j] = max(v, 0)
+		}
+	}
+}
+
+// dense1PackedVecPack copies w into the padded layout dense1PackedVec reads: rows of 304 floats, zeros after the 300 weights.
+func dense1PackedVecPack(wp *[512 * 304]float32, w *[512 * 300]float32) {
+	for i := range 512 {
+		copy(wp[i*304:i*304+300], w[i*300:(i+1)*300])
+		clear(wp[i*304+300 : (i+1)*304])
+	}
+}
+
+// dense1PackedOneVecGo is the pure-Go reference of dense1PackedOneVec:
+//
+//	y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])
+//	with w in rows of 304 floats (see dense1PackedOneVecPack)
+func dense1PackedOneVecGo(y *[300]float32, x *[512]float32, w *[512 * 304]float32, b *[300]float32) {
+	*y = *b
+	for i, xi := range x {
+		wi := (*[300]float32)(w[i*304:])
+		for j := range y {
+			y[j] += xi * wi[j]
+		}
+	}
+	for j, v := range y {
+		y[j] = max(v, 0)
+	}
+}
+
+// dense1PackedOneVecPack copies w into the padded layout dense1PackedOneVec reads: rows of 304 floats, zeros after the 300 weights.
+func dense1PackedOneVecPack(wp *[512 * 304]float32, w *[512 * 300]float32) {
+	for i := range 512 {
+		copy(wp[i*304:i*304+300], w[i*300:(i+1)*300])
+		clear(wp[i*304+300 : (i+1)*304])
+	}
+}
+
 // dense1WeightGradVecGo is the pure-Go reference of dense1WeightGradVec:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -275,6 +329,54 @@ func dense2ForwardOneVecGo(y *[10]float32, x *[300]float32, w *[300 * 10]float32
 		for j := range y {
 			y[j] += xi * wi[j]
 		}
+	}
+}
+
+// dense2PackedVecGo is the pure-Go reference of dense2PackedVec:
+//
+//	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
+//	with w in rows of 16 floats (see dense2PackedVecPack)
+func dense2PackedVecGo(y, x []float32, w *[300 * 16]float32, b *[10]float32, n int) {
+	for s := range n {
+		ys := (*[10]float32)(y[s*10:])
+		xs := (*[300]float32)(x[s*300:])
+		*ys = *b
+		for i, xi := range xs {
+			wi := (*[10]float32)(w[i*16:])
+			for j := range ys {
+				ys[j] += xi * wi[j]
+			}
+		}
+	}
+}
+
+// dense2PackedVecPack copies w into the padded layout dense2PackedVec reads: rows of 16 floats, zeros after the 10 weights.
+func dense2PackedVecPack(wp *[300 * 16]float32, w *[300 * 10]float32) {
+	for i := range 300 {
+		copy(wp[i*16:i*16+10], w[i*10:(i+1)*10])
+		clear(wp[i*16+10 : (i+1)*16])
+	}
+}
+
+// dense2PackedOneVecGo is the pure-Go reference of dense2PackedOneVec:
+//
+//	y[j] = b[j] + Σ_i x[i]·w[i][j]
+//	with w in rows of 16 floats (see dense2PackedOneVecPack)
+func dense2PackedOneVecGo(y *[10]float32, x *[300]float32, w *[300 * 16]float32, b *[10]float32) {
+	*y = *b
+	for i, xi := range x {
+		wi := (*[10]float32)(w[i*16:])
+		for j := range y {
+			y[j] += xi * wi[j]
+		}
+	}
+}
+
+// dense2PackedOneVecPack copies w into the padded layout dense2PackedOneVec reads: rows of 16 floats, zeros after the 10 weights.
+func dense2PackedOneVecPack(wp *[300 * 16]float32, w *[300 * 10]float32) {
+	for i := range 300 {
+		copy(wp[i*16:i*16+10], w[i*10:(i+1)*10])
+		clear(wp[i*16+10 : (i+1)*16])
 	}
 }
 

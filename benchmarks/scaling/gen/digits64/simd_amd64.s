@@ -29602,6 +29602,3591 @@ dense1ForwardOneVec_done:
 	RET
 #undef bcast
 
+// func dense1PackedVecAVX2(y, x, w, b *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 1024, j < 300
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w padded to [In][304].
+// Reference: dense1PackedVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+#define mask Y14 // tail lanes of the last column vector
+TEXT ·dense1PackedVecAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ n+32(FP), rows
+
+dense1PackedVec_rows4_loop:
+	CMPQ rows, $4
+	JLT dense1PackedVec_rows2
+	// 4 rows × columns 0..23
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 64(bias), Y2
+	VMOVUPS 0(bias), Y3
+	VMOVUPS 32(bias), Y4
+	VMOVUPS 64(bias), Y5
+	VMOVUPS 0(bias), Y6
+	VMOVUPS 32(bias), Y7
+	VMOVUPS 64(bias), Y8
+	VMOVUPS 0(bias), Y9
+	VMOVUPS 32(bias), Y10
+	VMOVUPS 64(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
+	VMOVUPS 64(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 1200(c_row)
+	VMOVUPS Y4, 1232(c_row)
+	VMOVUPS Y5, 1264(c_row)
+	VMOVUPS Y6, 2400(c_row)
+	VMOVUPS Y7, 2432(c_row)
+	VMOVUPS Y8, 2464(c_row)
+	VMOVUPS Y9, 3600(c_row)
+	VMOVUPS Y10, 3632(c_row)
+	VMOVUPS Y11, 3664(c_row)
+	// 4 rows × columns 24..47
+	VMOVUPS 96(bias), Y0
+	VMOVUPS 128(bias), Y1
+	VMOVUPS 160(bias), Y2
+	VMOVUPS 96(bias), Y3
+	VMOVUPS 128(bias), Y4
+	VMOVUPS 160(bias), Y5
+	VMOVUPS 96(bias), Y6
+	VMOVUPS 128(bias), Y7
+	VMOVUPS 160(bias), Y8
+	VMOVUPS 96(bias), Y9
+	VMOVUPS 128(bias), Y10
+	VMOVUPS 160(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols1_k:
+	VMOVUPS 96(b_k), Y12
+	VMOVUPS 128(b_k), Y13
+	VMOVUPS 160(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y1, 128(c_row)
+	VMOVUPS Y2, 160(c_row)
+	VMOVUPS Y3, 1296(c_row)
+	VMOVUPS Y4, 1328(c_row)
+	VMOVUPS Y5, 1360(c_row)
+	VMOVUPS Y6, 2496(c_row)
+	VMOVUPS Y7, 2528(c_row)
+	VMOVUPS Y8, 2560(c_row)
+	VMOVUPS Y9, 3696(c_row)
+	VMOVUPS Y10, 3728(c_row)
+	VMOVUPS Y11, 3760(c_row)
+	// 4 rows × columns 48..71
+	VMOVUPS 192(bias), Y0
+	VMOVUPS 224(bias), Y1
+	VMOVUPS 256(bias), Y2
+	VMOVUPS 192(bias), Y3
+	VMOVUPS 224(bias), Y4
+	VMOVUPS 256(bias), Y5
+	VMOVUPS 192(bias), Y6
+	VMOVUPS 224(bias), Y7
+	VMOVUPS 256(bias), Y8
+	VMOVUPS 192(bias), Y9
+	VMOVUPS 224(bias), Y10
+	VMOVUPS 256(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols2_k:
+	VMOVUPS 192(b_k), Y12
+	VMOVUPS 224(b_k), Y13
+	VMOVUPS 256(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols2_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 192(c_row)
+	VMOVUPS Y1, 224(c_row)
+	VMOVUPS Y2, 256(c_row)
+	VMOVUPS Y3, 1392(c_row)
+	VMOVUPS Y4, 1424(c_row)
+	VMOVUPS Y5, 1456(c_row)
+	VMOVUPS Y6, 2592(c_row)
+	VMOVUPS Y7, 2624(c_row)
+	VMOVUPS Y8, 2656(c_row)
+	VMOVUPS Y9, 3792(c_row)
+	VMOVUPS Y10, 3824(c_row)
+	VMOVUPS Y11, 3856(c_row)
+	// 4 rows × columns 72..95
+	VMOVUPS 288(bias), Y0
+	VMOVUPS 320(bias), Y1
+	VMOVUPS 352(bias), Y2
+	VMOVUPS 288(bias), Y3
+	VMOVUPS 320(bias), Y4
+	VMOVUPS 352(bias), Y5
+	VMOVUPS 288(bias), Y6
+	VMOVUPS 320(bias), Y7
+	VMOVUPS 352(bias), Y8
+	VMOVUPS 288(bias), Y9
+	VMOVUPS 320(bias), Y10
+	VMOVUPS 352(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols3_k:
+	VMOVUPS 288(b_k), Y12
+	VMOVUPS 320(b_k), Y13
+	VMOVUPS 352(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols3_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 288(c_row)
+	VMOVUPS Y1, 320(c_row)
+	VMOVUPS Y2, 352(c_row)
+	VMOVUPS Y3, 1488(c_row)
+	VMOVUPS Y4, 1520(c_row)
+	VMOVUPS Y5, 1552(c_row)
+	VMOVUPS Y6, 2688(c_row)
+	VMOVUPS Y7, 2720(c_row)
+	VMOVUPS Y8, 2752(c_row)
+	VMOVUPS Y9, 3888(c_row)
+	VMOVUPS Y10, 3920(c_row)
+	VMOVUPS Y11, 3952(c_row)
+	// 4 rows × columns 96..119
+	VMOVUPS 384(bias), Y0
+	VMOVUPS 416(bias), Y1
+	VMOVUPS 448(bias), Y2
+	VMOVUPS 384(bias), Y3
+	VMOVUPS 416(bias), Y4
+	VMOVUPS 448(bias), Y5
+	VMOVUPS 384(bias), Y6
+	VMOVUPS 416(bias), Y7
+	VMOVUPS 448(bias), Y8
+	VMOVUPS 384(bias), Y9
+	VMOVUPS 416(bias), Y10
+	VMOVUPS 448(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols4_k:
+	VMOVUPS 384(b_k), Y12
+	VMOVUPS 416(b_k), Y13
+	VMOVUPS 448(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols4_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 384(c_row)
+	VMOVUPS Y1, 416(c_row)
+	VMOVUPS Y2, 448(c_row)
+	VMOVUPS Y3, 1584(c_row)
+	VMOVUPS Y4, 1616(c_row)
+	VMOVUPS Y5, 1648(c_row)
+	VMOVUPS Y6, 2784(c_row)
+	VMOVUPS Y7, 2816(c_row)
+	VMOVUPS Y8, 2848(c_row)
+	VMOVUPS Y9, 3984(c_row)
+	VMOVUPS Y10, 4016(c_row)
+	VMOVUPS Y11, 4048(c_row)
+	// 4 rows × columns 120..143
+	VMOVUPS 480(bias), Y0
+	VMOVUPS 512(bias), Y1
+	VMOVUPS 544(bias), Y2
+	VMOVUPS 480(bias), Y3
+	VMOVUPS 512(bias), Y4
+	VMOVUPS 544(bias), Y5
+	VMOVUPS 480(bias), Y6
+	VMOVUPS 512(bias), Y7
+	VMOVUPS 544(bias), Y8
+	VMOVUPS 480(bias), Y9
+	VMOVUPS 512(bias), Y10
+	VMOVUPS 544(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols5_k:
+	VMOVUPS 480(b_k), Y12
+	VMOVUPS 512(b_k), Y13
+	VMOVUPS 544(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols5_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 480(c_row)
+	VMOVUPS Y1, 512(c_row)
+	VMOVUPS Y2, 544(c_row)
+	VMOVUPS Y3, 1680(c_row)
+	VMOVUPS Y4, 1712(c_row)
+	VMOVUPS Y5, 1744(c_row)
+	VMOVUPS Y6, 2880(c_row)
+	VMOVUPS Y7, 2912(c_row)
+	VMOVUPS Y8, 2944(c_row)
+	VMOVUPS Y9, 4080(c_row)
+	VMOVUPS Y10, 4112(c_row)
+	VMOVUPS Y11, 4144(c_row)
+	// 4 rows × columns 144..167
+	VMOVUPS 576(bias), Y0
+	VMOVUPS 608(bias), Y1
+	VMOVUPS 640(bias), Y2
+	VMOVUPS 576(bias), Y3
+	VMOVUPS 608(bias), Y4
+	VMOVUPS 640(bias), Y5
+	VMOVUPS 576(bias), Y6
+	VMOVUPS 608(bias), Y7
+	VMOVUPS 640(bias), Y8
+	VMOVUPS 576(bias), Y9
+	VMOVUPS 608(bias), Y10
+	VMOVUPS 640(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols6_k:
+	VMOVUPS 576(b_k), Y12
+	VMOVUPS 608(b_k), Y13
+	VMOVUPS 640(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols6_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 576(c_row)
+	VMOVUPS Y1, 608(c_row)
+	VMOVUPS Y2, 640(c_row)
+	VMOVUPS Y3, 1776(c_row)
+	VMOVUPS Y4, 1808(c_row)
+	VMOVUPS Y5, 1840(c_row)
+	VMOVUPS Y6, 2976(c_row)
+	VMOVUPS Y7, 3008(c_row)
+	VMOVUPS Y8, 3040(c_row)
+	VMOVUPS Y9, 4176(c_row)
+	VMOVUPS Y10, 4208(c_row)
+	VMOVUPS Y11, 4240(c_row)
+	// 4 rows × columns 168..191
+	VMOVUPS 672(bias), Y0
+	VMOVUPS 704(bias), Y1
+	VMOVUPS 736(bias), Y2
+	VMOVUPS 672(bias), Y3
+	VMOVUPS 704(bias), Y4
+	VMOVUPS 736(bias), Y5
+	VMOVUPS 672(bias), Y6
+	VMOVUPS 704(bias), Y7
+	VMOVUPS 736(bias), Y8
+	VMOVUPS 672(bias), Y9
+	VMOVUPS 704(bias), Y10
+	VMOVUPS 736(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols7_k:
+	VMOVUPS 672(b_k), Y12
+	VMOVUPS 704(b_k), Y13
+	VMOVUPS 736(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols7_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 672(c_row)
+	VMOVUPS Y1, 704(c_row)
+	VMOVUPS Y2, 736(c_row)
+	VMOVUPS Y3, 1872(c_row)
+	VMOVUPS Y4, 1904(c_row)
+	VMOVUPS Y5, 1936(c_row)
+	VMOVUPS Y6, 3072(c_row)
+	VMOVUPS Y7, 3104(c_row)
+	VMOVUPS Y8, 3136(c_row)
+	VMOVUPS Y9, 4272(c_row)
+	VMOVUPS Y10, 4304(c_row)
+	VMOVUPS Y11, 4336(c_row)
+	// 4 rows × columns 192..215
+	VMOVUPS 768(bias), Y0
+	VMOVUPS 800(bias), Y1
+	VMOVUPS 832(bias), Y2
+	VMOVUPS 768(bias), Y3
+	VMOVUPS 800(bias), Y4
+	VMOVUPS 832(bias), Y5
+	VMOVUPS 768(bias), Y6
+	VMOVUPS 800(bias), Y7
+	VMOVUPS 832(bias), Y8
+	VMOVUPS 768(bias), Y9
+	VMOVUPS 800(bias), Y10
+	VMOVUPS 832(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols8_k:
+	VMOVUPS 768(b_k), Y12
+	VMOVUPS 800(b_k), Y13
+	VMOVUPS 832(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols8_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 768(c_row)
+	VMOVUPS Y1, 800(c_row)
+	VMOVUPS Y2, 832(c_row)
+	VMOVUPS Y3, 1968(c_row)
+	VMOVUPS Y4, 2000(c_row)
+	VMOVUPS Y5, 2032(c_row)
+	VMOVUPS Y6, 3168(c_row)
+	VMOVUPS Y7, 3200(c_row)
+	VMOVUPS Y8, 3232(c_row)
+	VMOVUPS Y9, 4368(c_row)
+	VMOVUPS Y10, 4400(c_row)
+	VMOVUPS Y11, 4432(c_row)
+	// 4 rows × columns 216..239
+	VMOVUPS 864(bias), Y0
+	VMOVUPS 896(bias), Y1
+	VMOVUPS 928(bias), Y2
+	VMOVUPS 864(bias), Y3
+	VMOVUPS 896(bias), Y4
+	VMOVUPS 928(bias), Y5
+	VMOVUPS 864(bias), Y6
+	VMOVUPS 896(bias), Y7
+	VMOVUPS 928(bias), Y8
+	VMOVUPS 864(bias), Y9
+	VMOVUPS 896(bias), Y10
+	VMOVUPS 928(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols9_k:
+	VMOVUPS 864(b_k), Y12
+	VMOVUPS 896(b_k), Y13
+	VMOVUPS 928(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols9_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 864(c_row)
+	VMOVUPS Y1, 896(c_row)
+	VMOVUPS Y2, 928(c_row)
+	VMOVUPS Y3, 2064(c_row)
+	VMOVUPS Y4, 2096(c_row)
+	VMOVUPS Y5, 2128(c_row)
+	VMOVUPS Y6, 3264(c_row)
+	VMOVUPS Y7, 3296(c_row)
+	VMOVUPS Y8, 3328(c_row)
+	VMOVUPS Y9, 4464(c_row)
+	VMOVUPS Y10, 4496(c_row)
+	VMOVUPS Y11, 4528(c_row)
+	// 4 rows × columns 240..263
+	VMOVUPS 960(bias), Y0
+	VMOVUPS 992(bias), Y1
+	VMOVUPS 1024(bias), Y2
+	VMOVUPS 960(bias), Y3
+	VMOVUPS 992(bias), Y4
+	VMOVUPS 1024(bias), Y5
+	VMOVUPS 960(bias), Y6
+	VMOVUPS 992(bias), Y7
+	VMOVUPS 1024(bias), Y8
+	VMOVUPS 960(bias), Y9
+	VMOVUPS 992(bias), Y10
+	VMOVUPS 1024(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols10_k:
+	VMOVUPS 960(b_k), Y12
+	VMOVUPS 992(b_k), Y13
+	VMOVUPS 1024(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols10_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 960(c_row)
+	VMOVUPS Y1, 992(c_row)
+	VMOVUPS Y2, 1024(c_row)
+	VMOVUPS Y3, 2160(c_row)
+	VMOVUPS Y4, 2192(c_row)
+	VMOVUPS Y5, 2224(c_row)
+	VMOVUPS Y6, 3360(c_row)
+	VMOVUPS Y7, 3392(c_row)
+	VMOVUPS Y8, 3424(c_row)
+	VMOVUPS Y9, 4560(c_row)
+	VMOVUPS Y10, 4592(c_row)
+	VMOVUPS Y11, 4624(c_row)
+	// 4 rows × columns 264..287
+	VMOVUPS 1056(bias), Y0
+	VMOVUPS 1088(bias), Y1
+	VMOVUPS 1120(bias), Y2
+	VMOVUPS 1056(bias), Y3
+	VMOVUPS 1088(bias), Y4
+	VMOVUPS 1120(bias), Y5
+	VMOVUPS 1056(bias), Y6
+	VMOVUPS 1088(bias), Y7
+	VMOVUPS 1120(bias), Y8
+	VMOVUPS 1056(bias), Y9
+	VMOVUPS 1088(bias), Y10
+	VMOVUPS 1120(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols11_k:
+	VMOVUPS 1056(b_k), Y12
+	VMOVUPS 1088(b_k), Y13
+	VMOVUPS 1120(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols11_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 1056(c_row)
+	VMOVUPS Y1, 1088(c_row)
+	VMOVUPS Y2, 1120(c_row)
+	VMOVUPS Y3, 2256(c_row)
+	VMOVUPS Y4, 2288(c_row)
+	VMOVUPS Y5, 2320(c_row)
+	VMOVUPS Y6, 3456(c_row)
+	VMOVUPS Y7, 3488(c_row)
+	VMOVUPS Y8, 3520(c_row)
+	VMOVUPS Y9, 4656(c_row)
+	VMOVUPS Y10, 4688(c_row)
+	VMOVUPS Y11, 4720(c_row)
+	// 4 rows × columns 288..299 (last vector: 4 lanes)
+	VMOVUPS tailmask<>+16(SB), mask
+	VMOVUPS 1152(bias), Y0
+	VMASKMOVPS 1184(bias), mask, Y1
+	VMOVUPS 1152(bias), Y2
+	VMASKMOVPS 1184(bias), mask, Y3
+	VMOVUPS 1152(bias), Y4
+	VMASKMOVPS 1184(bias), mask, Y5
+	VMOVUPS 1152(bias), Y6
+	VMASKMOVPS 1184(bias), mask, Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_loop_cols12_k:
+	VMOVUPS 1152(b_k), Y8
+	VMOVUPS 1184(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_loop_cols12_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+	VMAXPS Y8, Y2, Y2
+	VMAXPS Y8, Y3, Y3
+	VMAXPS Y8, Y4, Y4
+	VMAXPS Y8, Y5, Y5
+	VMAXPS Y8, Y6, Y6
+	VMAXPS Y8, Y7, Y7
+	VMOVUPS Y0, 1152(c_row)
+	VMASKMOVPS Y1, mask, 1184(c_row)
+	VMOVUPS Y2, 2352(c_row)
+	VMASKMOVPS Y3, mask, 2384(c_row)
+	VMOVUPS Y4, 3552(c_row)
+	VMASKMOVPS Y5, mask, 3584(c_row)
+	VMOVUPS Y6, 4752(c_row)
+	VMASKMOVPS Y7, mask, 4784(c_row)
+	ADDQ $16384, a_row
+	ADDQ $4800, c_row
+	SUBQ $4, rows
+	JMP dense1PackedVec_rows4_loop
+
+dense1PackedVec_rows2:
+	TESTQ $2, rows
+	JZ dense1PackedVec_rows1
+	// 2 rows × columns 0..23
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 64(bias), Y2
+	VMOVUPS 0(bias), Y3
+	VMOVUPS 32(bias), Y4
+	VMOVUPS 64(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y6
+	VMOVUPS 32(b_k), Y7
+	VMOVUPS 64(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 1200(c_row)
+	VMOVUPS Y4, 1232(c_row)
+	VMOVUPS Y5, 1264(c_row)
+	// 2 rows × columns 24..47
+	VMOVUPS 96(bias), Y0
+	VMOVUPS 128(bias), Y1
+	VMOVUPS 160(bias), Y2
+	VMOVUPS 96(bias), Y3
+	VMOVUPS 128(bias), Y4
+	VMOVUPS 160(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols1_k:
+	VMOVUPS 96(b_k), Y6
+	VMOVUPS 128(b_k), Y7
+	VMOVUPS 160(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y1, 128(c_row)
+	VMOVUPS Y2, 160(c_row)
+	VMOVUPS Y3, 1296(c_row)
+	VMOVUPS Y4, 1328(c_row)
+	VMOVUPS Y5, 1360(c_row)
+	// 2 rows × columns 48..71
+	VMOVUPS 192(bias), Y0
+	VMOVUPS 224(bias), Y1
+	VMOVUPS 256(bias), Y2
+	VMOVUPS 192(bias), Y3
+	VMOVUPS 224(bias), Y4
+	VMOVUPS 256(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols2_k:
+	VMOVUPS 192(b_k), Y6
+	VMOVUPS 224(b_k), Y7
+	VMOVUPS 256(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols2_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 192(c_row)
+	VMOVUPS Y1, 224(c_row)
+	VMOVUPS Y2, 256(c_row)
+	VMOVUPS Y3, 1392(c_row)
+	VMOVUPS Y4, 1424(c_row)
+	VMOVUPS Y5, 1456(c_row)
+	// 2 rows × columns 72..95
+	VMOVUPS 288(bias), Y0
+	VMOVUPS 320(bias), Y1
+	VMOVUPS 352(bias), Y2
+	VMOVUPS 288(bias), Y3
+	VMOVUPS 320(bias), Y4
+	VMOVUPS 352(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols3_k:
+	VMOVUPS 288(b_k), Y6
+	VMOVUPS 320(b_k), Y7
+	VMOVUPS 352(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols3_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 288(c_row)
+	VMOVUPS Y1, 320(c_row)
+	VMOVUPS Y2, 352(c_row)
+	VMOVUPS Y3, 1488(c_row)
+	VMOVUPS Y4, 1520(c_row)
+	VMOVUPS Y5, 1552(c_row)
+	// 2 rows × columns 96..119
+	VMOVUPS 384(bias), Y0
+	VMOVUPS 416(bias), Y1
+	VMOVUPS 448(bias), Y2
+	VMOVUPS 384(bias), Y3
+	VMOVUPS 416(bias), Y4
+	VMOVUPS 448(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols4_k:
+	VMOVUPS 384(b_k), Y6
+	VMOVUPS 416(b_k), Y7
+	VMOVUPS 448(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols4_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 384(c_row)
+	VMOVUPS Y1, 416(c_row)
+	VMOVUPS Y2, 448(c_row)
+	VMOVUPS Y3, 1584(c_row)
+	VMOVUPS Y4, 1616(c_row)
+	VMOVUPS Y5, 1648(c_row)
+	// 2 rows × columns 120..143
+	VMOVUPS 480(bias), Y0
+	VMOVUPS 512(bias), Y1
+	VMOVUPS 544(bias), Y2
+	VMOVUPS 480(bias), Y3
+	VMOVUPS 512(bias), Y4
+	VMOVUPS 544(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols5_k:
+	VMOVUPS 480(b_k), Y6
+	VMOVUPS 512(b_k), Y7
+	VMOVUPS 544(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols5_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 480(c_row)
+	VMOVUPS Y1, 512(c_row)
+	VMOVUPS Y2, 544(c_row)
+	VMOVUPS Y3, 1680(c_row)
+	VMOVUPS Y4, 1712(c_row)
+	VMOVUPS Y5, 1744(c_row)
+	// 2 rows × columns 144..167
+	VMOVUPS 576(bias), Y0
+	VMOVUPS 608(bias), Y1
+	VMOVUPS 640(bias), Y2
+	VMOVUPS 576(bias), Y3
+	VMOVUPS 608(bias), Y4
+	VMOVUPS 640(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols6_k:
+	VMOVUPS 576(b_k), Y6
+	VMOVUPS 608(b_k), Y7
+	VMOVUPS 640(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols6_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 576(c_row)
+	VMOVUPS Y1, 608(c_row)
+	VMOVUPS Y2, 640(c_row)
+	VMOVUPS Y3, 1776(c_row)
+	VMOVUPS Y4, 1808(c_row)
+	VMOVUPS Y5, 1840(c_row)
+	// 2 rows × columns 168..191
+	VMOVUPS 672(bias), Y0
+	VMOVUPS 704(bias), Y1
+	VMOVUPS 736(bias), Y2
+	VMOVUPS 672(bias), Y3
+	VMOVUPS 704(bias), Y4
+	VMOVUPS 736(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols7_k:
+	VMOVUPS 672(b_k), Y6
+	VMOVUPS 704(b_k), Y7
+	VMOVUPS 736(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols7_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 672(c_row)
+	VMOVUPS Y1, 704(c_row)
+	VMOVUPS Y2, 736(c_row)
+	VMOVUPS Y3, 1872(c_row)
+	VMOVUPS Y4, 1904(c_row)
+	VMOVUPS Y5, 1936(c_row)
+	// 2 rows × columns 192..215
+	VMOVUPS 768(bias), Y0
+	VMOVUPS 800(bias), Y1
+	VMOVUPS 832(bias), Y2
+	VMOVUPS 768(bias), Y3
+	VMOVUPS 800(bias), Y4
+	VMOVUPS 832(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols8_k:
+	VMOVUPS 768(b_k), Y6
+	VMOVUPS 800(b_k), Y7
+	VMOVUPS 832(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols8_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 768(c_row)
+	VMOVUPS Y1, 800(c_row)
+	VMOVUPS Y2, 832(c_row)
+	VMOVUPS Y3, 1968(c_row)
+	VMOVUPS Y4, 2000(c_row)
+	VMOVUPS Y5, 2032(c_row)
+	// 2 rows × columns 216..239
+	VMOVUPS 864(bias), Y0
+	VMOVUPS 896(bias), Y1
+	VMOVUPS 928(bias), Y2
+	VMOVUPS 864(bias), Y3
+	VMOVUPS 896(bias), Y4
+	VMOVUPS 928(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols9_k:
+	VMOVUPS 864(b_k), Y6
+	VMOVUPS 896(b_k), Y7
+	VMOVUPS 928(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols9_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 864(c_row)
+	VMOVUPS Y1, 896(c_row)
+	VMOVUPS Y2, 928(c_row)
+	VMOVUPS Y3, 2064(c_row)
+	VMOVUPS Y4, 2096(c_row)
+	VMOVUPS Y5, 2128(c_row)
+	// 2 rows × columns 240..263
+	VMOVUPS 960(bias), Y0
+	VMOVUPS 992(bias), Y1
+	VMOVUPS 1024(bias), Y2
+	VMOVUPS 960(bias), Y3
+	VMOVUPS 992(bias), Y4
+	VMOVUPS 1024(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols10_k:
+	VMOVUPS 960(b_k), Y6
+	VMOVUPS 992(b_k), Y7
+	VMOVUPS 1024(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols10_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 960(c_row)
+	VMOVUPS Y1, 992(c_row)
+	VMOVUPS Y2, 1024(c_row)
+	VMOVUPS Y3, 2160(c_row)
+	VMOVUPS Y4, 2192(c_row)
+	VMOVUPS Y5, 2224(c_row)
+	// 2 rows × columns 264..287
+	VMOVUPS 1056(bias), Y0
+	VMOVUPS 1088(bias), Y1
+	VMOVUPS 1120(bias), Y2
+	VMOVUPS 1056(bias), Y3
+	VMOVUPS 1088(bias), Y4
+	VMOVUPS 1120(bias), Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols11_k:
+	VMOVUPS 1056(b_k), Y6
+	VMOVUPS 1088(b_k), Y7
+	VMOVUPS 1120(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols11_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y6, Y6, Y6
+	VMAXPS Y6, Y0, Y0
+	VMAXPS Y6, Y1, Y1
+	VMAXPS Y6, Y2, Y2
+	VMAXPS Y6, Y3, Y3
+	VMAXPS Y6, Y4, Y4
+	VMAXPS Y6, Y5, Y5
+	VMOVUPS Y0, 1056(c_row)
+	VMOVUPS Y1, 1088(c_row)
+	VMOVUPS Y2, 1120(c_row)
+	VMOVUPS Y3, 2256(c_row)
+	VMOVUPS Y4, 2288(c_row)
+	VMOVUPS Y5, 2320(c_row)
+	// 2 rows × columns 288..299 (last vector: 4 lanes)
+	VMOVUPS tailmask<>+16(SB), mask
+	VMOVUPS 1152(bias), Y0
+	VMASKMOVPS 1184(bias), mask, Y1
+	VMOVUPS 1152(bias), Y2
+	VMASKMOVPS 1184(bias), mask, Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols12_k:
+	VMOVUPS 1152(b_k), Y4
+	VMOVUPS 1184(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols12_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y4, Y0, Y0
+	VMAXPS Y4, Y1, Y1
+	VMAXPS Y4, Y2, Y2
+	VMAXPS Y4, Y3, Y3
+	VMOVUPS Y0, 1152(c_row)
+	VMASKMOVPS Y1, mask, 1184(c_row)
+	VMOVUPS Y2, 2352(c_row)
+	VMASKMOVPS Y3, mask, 2384(c_row)
+	ADDQ $8192, a_row
+	ADDQ $2400, c_row
+
+dense1PackedVec_rows1:
+	TESTQ $1, rows
+	JZ dense1PackedVec_done
+	// 1 row × columns 0..23
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 64(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Y3
+	VMOVUPS 32(b_k), Y4
+	VMOVUPS 64(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	// 1 row × columns 24..47
+	VMOVUPS 96(bias), Y0
+	VMOVUPS 128(bias), Y1
+	VMOVUPS 160(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols1_k:
+	VMOVUPS 96(b_k), Y3
+	VMOVUPS 128(b_k), Y4
+	VMOVUPS 160(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y1, 128(c_row)
+	VMOVUPS Y2, 160(c_row)
+	// 1 row × columns 48..71
+	VMOVUPS 192(bias), Y0
+	VMOVUPS 224(bias), Y1
+	VMOVUPS 256(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols2_k:
+	VMOVUPS 192(b_k), Y3
+	VMOVUPS 224(b_k), Y4
+	VMOVUPS 256(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols2_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 192(c_row)
+	VMOVUPS Y1, 224(c_row)
+	VMOVUPS Y2, 256(c_row)
+	// 1 row × columns 72..95
+	VMOVUPS 288(bias), Y0
+	VMOVUPS 320(bias), Y1
+	VMOVUPS 352(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols3_k:
+	VMOVUPS 288(b_k), Y3
+	VMOVUPS 320(b_k), Y4
+	VMOVUPS 352(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols3_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 288(c_row)
+	VMOVUPS Y1, 320(c_row)
+	VMOVUPS Y2, 352(c_row)
+	// 1 row × columns 96..119
+	VMOVUPS 384(bias), Y0
+	VMOVUPS 416(bias), Y1
+	VMOVUPS 448(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols4_k:
+	VMOVUPS 384(b_k), Y3
+	VMOVUPS 416(b_k), Y4
+	VMOVUPS 448(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols4_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 384(c_row)
+	VMOVUPS Y1, 416(c_row)
+	VMOVUPS Y2, 448(c_row)
+	// 1 row × columns 120..143
+	VMOVUPS 480(bias), Y0
+	VMOVUPS 512(bias), Y1
+	VMOVUPS 544(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols5_k:
+	VMOVUPS 480(b_k), Y3
+	VMOVUPS 512(b_k), Y4
+	VMOVUPS 544(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols5_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 480(c_row)
+	VMOVUPS Y1, 512(c_row)
+	VMOVUPS Y2, 544(c_row)
+	// 1 row × columns 144..167
+	VMOVUPS 576(bias), Y0
+	VMOVUPS 608(bias), Y1
+	VMOVUPS 640(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols6_k:
+	VMOVUPS 576(b_k), Y3
+	VMOVUPS 608(b_k), Y4
+	VMOVUPS 640(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols6_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 576(c_row)
+	VMOVUPS Y1, 608(c_row)
+	VMOVUPS Y2, 640(c_row)
+	// 1 row × columns 168..191
+	VMOVUPS 672(bias), Y0
+	VMOVUPS 704(bias), Y1
+	VMOVUPS 736(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols7_k:
+	VMOVUPS 672(b_k), Y3
+	VMOVUPS 704(b_k), Y4
+	VMOVUPS 736(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols7_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 672(c_row)
+	VMOVUPS Y1, 704(c_row)
+	VMOVUPS Y2, 736(c_row)
+	// 1 row × columns 192..215
+	VMOVUPS 768(bias), Y0
+	VMOVUPS 800(bias), Y1
+	VMOVUPS 832(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols8_k:
+	VMOVUPS 768(b_k), Y3
+	VMOVUPS 800(b_k), Y4
+	VMOVUPS 832(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols8_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 768(c_row)
+	VMOVUPS Y1, 800(c_row)
+	VMOVUPS Y2, 832(c_row)
+	// 1 row × columns 216..239
+	VMOVUPS 864(bias), Y0
+	VMOVUPS 896(bias), Y1
+	VMOVUPS 928(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols9_k:
+	VMOVUPS 864(b_k), Y3
+	VMOVUPS 896(b_k), Y4
+	VMOVUPS 928(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols9_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 864(c_row)
+	VMOVUPS Y1, 896(c_row)
+	VMOVUPS Y2, 928(c_row)
+	// 1 row × columns 240..263
+	VMOVUPS 960(bias), Y0
+	VMOVUPS 992(bias), Y1
+	VMOVUPS 1024(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols10_k:
+	VMOVUPS 960(b_k), Y3
+	VMOVUPS 992(b_k), Y4
+	VMOVUPS 1024(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols10_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 960(c_row)
+	VMOVUPS Y1, 992(c_row)
+	VMOVUPS Y2, 1024(c_row)
+	// 1 row × columns 264..287
+	VMOVUPS 1056(bias), Y0
+	VMOVUPS 1088(bias), Y1
+	VMOVUPS 1120(bias), Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols11_k:
+	VMOVUPS 1056(b_k), Y3
+	VMOVUPS 1088(b_k), Y4
+	VMOVUPS 1120(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols11_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y3, Y3, Y3
+	VMAXPS Y3, Y0, Y0
+	VMAXPS Y3, Y1, Y1
+	VMAXPS Y3, Y2, Y2
+	VMOVUPS Y0, 1056(c_row)
+	VMOVUPS Y1, 1088(c_row)
+	VMOVUPS Y2, 1120(c_row)
+	// 1 row × columns 288..299 (last vector: 4 lanes)
+	VMOVUPS tailmask<>+16(SB), mask
+	VMOVUPS 1152(bias), Y0
+	VMASKMOVPS 1184(bias), mask, Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols12_k:
+	VMOVUPS 1152(b_k), Y2
+	VMOVUPS 1184(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols12_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VMAXPS Y2, Y1, Y1
+	VMOVUPS Y0, 1152(c_row)
+	VMASKMOVPS Y1, mask, 1184(c_row)
+
+dense1PackedVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+#undef mask
+
+// func dense1PackedVecAVX512(y, x, w, b *float32, n int)
+// Requires: AVX512F
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 1024, j < 300
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w padded to [In][304].
+// Reference: dense1PackedVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·dense1PackedVecAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ $0x0fff, tmp
+	KMOVW tmp, K1 // K1: tail lanes of the last column vector
+	MOVQ n+32(FP), rows
+
+dense1PackedVec_rows6_loop:
+	CMPQ rows, $6
+	JLT dense1PackedVec_rows4
+	// 6 rows × columns 0..63
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 128(bias), Z2
+	VMOVUPS 192(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 64(bias), Z5
+	VMOVUPS 128(bias), Z6
+	VMOVUPS 192(bias), Z7
+	VMOVUPS 0(bias), Z8
+	VMOVUPS 64(bias), Z9
+	VMOVUPS 128(bias), Z10
+	VMOVUPS 192(bias), Z11
+	VMOVUPS 0(bias), Z12
+	VMOVUPS 64(bias), Z13
+	VMOVUPS 128(bias), Z14
+	VMOVUPS 192(bias), Z15
+	VMOVUPS 0(bias), Z16
+	VMOVUPS 64(bias), Z17
+	VMOVUPS 128(bias), Z18
+	VMOVUPS 192(bias), Z19
+	VMOVUPS 0(bias), Z20
+	VMOVUPS 64(bias), Z21
+	VMOVUPS 128(bias), Z22
+	VMOVUPS 192(bias), Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VMOVUPS 128(b_k), Z26
+	VMOVUPS 192(b_k), Z27
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
+	VFMADD231PS Z27, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z26, bcast, Z6
+	VFMADD231PS Z27, bcast, Z7
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z26, bcast, Z10
+	VFMADD231PS Z27, bcast, Z11
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
+	VFMADD231PS Z27, bcast, Z15
+	VBROADCASTSS 16384(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VFMADD231PS Z26, bcast, Z18
+	VFMADD231PS Z27, bcast, Z19
+	VBROADCASTSS 20480(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VFMADD231PS Z26, bcast, Z22
+	VFMADD231PS Z27, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows6_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z24, Z24, Z24
+	VMAXPS Z24, Z0, Z0
+	VMAXPS Z24, Z1, Z1
+	VMAXPS Z24, Z2, Z2
+	VMAXPS Z24, Z3, Z3
+	VMAXPS Z24, Z4, Z4
+	VMAXPS Z24, Z5, Z5
+	VMAXPS Z24, Z6, Z6
+	VMAXPS Z24, Z7, Z7
+	VMAXPS Z24, Z8, Z8
+	VMAXPS Z24, Z9, Z9
+	VMAXPS Z24, Z10, Z10
+	VMAXPS Z24, Z11, Z11
+	VMAXPS Z24, Z12, Z12
+	VMAXPS Z24, Z13, Z13
+	VMAXPS Z24, Z14, Z14
+	VMAXPS Z24, Z15, Z15
+	VMAXPS Z24, Z16, Z16
+	VMAXPS Z24, Z17, Z17
+	VMAXPS Z24, Z18, Z18
+	VMAXPS Z24, Z19, Z19
+	VMAXPS Z24, Z20, Z20
+	VMAXPS Z24, Z21, Z21
+	VMAXPS Z24, Z22, Z22
+	VMAXPS Z24, Z23, Z23
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 1200(c_row)
+	VMOVUPS Z5, 1264(c_row)
+	VMOVUPS Z6, 1328(c_row)
+	VMOVUPS Z7, 1392(c_row)
+	VMOVUPS Z8, 2400(c_row)
+	VMOVUPS Z9, 2464(c_row)
+	VMOVUPS Z10, 2528(c_row)
+	VMOVUPS Z11, 2592(c_row)
+	VMOVUPS Z12, 3600(c_row)
+	VMOVUPS Z13, 3664(c_row)
+	VMOVUPS Z14, 3728(c_row)
+	VMOVUPS Z15, 3792(c_row)
+	VMOVUPS Z16, 4800(c_row)
+	VMOVUPS Z17, 4864(c_row)
+	VMOVUPS Z18, 4928(c_row)
+	VMOVUPS Z19, 4992(c_row)
+	VMOVUPS Z20, 6000(c_row)
+	VMOVUPS Z21, 6064(c_row)
+	VMOVUPS Z22, 6128(c_row)
+	VMOVUPS Z23, 6192(c_row)
+	// 6 rows × columns 64..127
+	VMOVUPS 256(bias), Z0
+	VMOVUPS 320(bias), Z1
+	VMOVUPS 384(bias), Z2
+	VMOVUPS 448(bias), Z3
+	VMOVUPS 256(bias), Z4
+	VMOVUPS 320(bias), Z5
+	VMOVUPS 384(bias), Z6
+	VMOVUPS 448(bias), Z7
+	VMOVUPS 256(bias), Z8
+	VMOVUPS 320(bias), Z9
+	VMOVUPS 384(bias), Z10
+	VMOVUPS 448(bias), Z11
+	VMOVUPS 256(bias), Z12
+	VMOVUPS 320(bias), Z13
+	VMOVUPS 384(bias), Z14
+	VMOVUPS 448(bias), Z15
+	VMOVUPS 256(bias), Z16
+	VMOVUPS 320(bias), Z17
+	VMOVUPS 384(bias), Z18
+	VMOVUPS 448(bias), Z19
+	VMOVUPS 256(bias), Z20
+	VMOVUPS 320(bias), Z21
+	VMOVUPS 384(bias), Z22
+	VMOVUPS 448(bias), Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows6_loop_cols1_k:
+	VMOVUPS 256(b_k), Z24
+	VMOVUPS 320(b_k), Z25
+	VMOVUPS 384(b_k), Z26
+	VMOVUPS 448(b_k), Z27
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
+	VFMADD231PS Z27, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z26, bcast, Z6
+	VFMADD231PS Z27, bcast, Z7
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z26, bcast, Z10
+	VFMADD231PS Z27, bcast, Z11
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
+	VFMADD231PS Z27, bcast, Z15
+	VBROADCASTSS 16384(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VFMADD231PS Z26, bcast, Z18
+	VFMADD231PS Z27, bcast, Z19
+	VBROADCASTSS 20480(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VFMADD231PS Z26, bcast, Z22
+	VFMADD231PS Z27, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows6_loop_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z24, Z24, Z24
+	VMAXPS Z24, Z0, Z0
+	VMAXPS Z24, Z1, Z1
+	VMAXPS Z24, Z2, Z2
+	VMAXPS Z24, Z3, Z3
+	VMAXPS Z24, Z4, Z4
+	VMAXPS Z24, Z5, Z5
+	VMAXPS Z24, Z6, Z6
+	VMAXPS Z24, Z7, Z7
+	VMAXPS Z24, Z8, Z8
+	VMAXPS Z24, Z9, Z9
+	VMAXPS Z24, Z10, Z10
+	VMAXPS Z24, Z11, Z11
+	VMAXPS Z24, Z12, Z12
+	VMAXPS Z24, Z13, Z13
+	VMAXPS Z24, Z14, Z14
+	VMAXPS Z24, Z15, Z15
+	VMAXPS Z24, Z16, Z16
+	VMAXPS Z24, Z17, Z17
+	VMAXPS Z24, Z18, Z18
+	VMAXPS Z24, Z19, Z19
+	VMAXPS Z24, Z20, Z20
+	VMAXPS Z24, Z21, Z21
+	VMAXPS Z24, Z22, Z22
+	VMAXPS Z24, Z23, Z23
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 448(c_row)
+	VMOVUPS Z4, 1456(c_row)
+	VMOVUPS Z5, 1520(c_row)
+	VMOVUPS Z6, 1584(c_row)
+	VMOVUPS Z7, 1648(c_row)
+	VMOVUPS Z8, 2656(c_row)
+	VMOVUPS Z9, 2720(c_row)
+	VMOVUPS Z10, 2784(c_row)
+	VMOVUPS Z11, 2848(c_row)
+	VMOVUPS Z12, 3856(c_row)
+	VMOVUPS Z13, 3920(c_row)
+	VMOVUPS Z14, 3984(c_row)
+	VMOVUPS Z15, 4048(c_row)
+	VMOVUPS Z16, 5056(c_row)
+	VMOVUPS Z17, 5120(c_row)
+	VMOVUPS Z18, 5184(c_row)
+	VMOVUPS Z19, 5248(c_row)
+	VMOVUPS Z20, 6256(c_row)
+	VMOVUPS Z21, 6320(c_row)
+	VMOVUPS Z22, 6384(c_row)
+	VMOVUPS Z23, 6448(c_row)
+	// 6 rows × columns 128..191
+	VMOVUPS 512(bias), Z0
+	VMOVUPS 576(bias), Z1
+	VMOVUPS 640(bias), Z2
+	VMOVUPS 704(bias), Z3
+	VMOVUPS 512(bias), Z4
+	VMOVUPS 576(bias), Z5
+	VMOVUPS 640(bias), Z6
+	VMOVUPS 704(bias), Z7
+	VMOVUPS 512(bias), Z8
+	VMOVUPS 576(bias), Z9
+	VMOVUPS 640(bias), Z10
+	VMOVUPS 704(bias), Z11
+	VMOVUPS 512(bias), Z12
+	VMOVUPS 576(bias), Z13
+	VMOVUPS 640(bias), Z14
+	VMOVUPS 704(bias), Z15
+	VMOVUPS 512(bias), Z16
+	VMOVUPS 576(bias), Z17
+	VMOVUPS 640(bias), Z18
+	VMOVUPS 704(bias), Z19
+	VMOVUPS 512(bias), Z20
+	VMOVUPS 576(bias), Z21
+	VMOVUPS 640(bias), Z22
+	VMOVUPS 704(bias), Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows6_loop_cols2_k:
+	VMOVUPS 512(b_k), Z24
+	VMOVUPS 576(b_k), Z25
+	VMOVUPS 640(b_k), Z26
+	VMOVUPS 704(b_k), Z27
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
+	VFMADD231PS Z27, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z26, bcast, Z6
+	VFMADD231PS Z27, bcast, Z7
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z26, bcast, Z10
+	VFMADD231PS Z27, bcast, Z11
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
+	VFMADD231PS Z27, bcast, Z15
+	VBROADCASTSS 16384(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VFMADD231PS Z26, bcast, Z18
+	VFMADD231PS Z27, bcast, Z19
+	VBROADCASTSS 20480(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VFMADD231PS Z26, bcast, Z22
+	VFMADD231PS Z27, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows6_loop_cols2_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z24, Z24, Z24
+	VMAXPS Z24, Z0, Z0
+	VMAXPS Z24, Z1, Z1
+	VMAXPS Z24, Z2, Z2
+	VMAXPS Z24, Z3, Z3
+	VMAXPS Z24, Z4, Z4
+	VMAXPS Z24, Z5, Z5
+	VMAXPS Z24, Z6, Z6
+	VMAXPS Z24, Z7, Z7
+	VMAXPS Z24, Z8, Z8
+	VMAXPS Z24, Z9, Z9
+	VMAXPS Z24, Z10, Z10
+	VMAXPS Z24, Z11, Z11
+	VMAXPS Z24, Z12, Z12
+	VMAXPS Z24, Z13, Z13
+	VMAXPS Z24, Z14, Z14
+	VMAXPS Z24, Z15, Z15
+	VMAXPS Z24, Z16, Z16
+	VMAXPS Z24, Z17, Z17
+	VMAXPS Z24, Z18, Z18
+	VMAXPS Z24, Z19, Z19
+	VMAXPS Z24, Z20, Z20
+	VMAXPS Z24, Z21, Z21
+	VMAXPS Z24, Z22, Z22
+	VMAXPS Z24, Z23, Z23
+	VMOVUPS Z0, 512(c_row)
+	VMOVUPS Z1, 576(c_row)
+	VMOVUPS Z2, 640(c_row)
+	VMOVUPS Z3, 704(c_row)
+	VMOVUPS Z4, 1712(c_row)
+	VMOVUPS Z5, 1776(c_row)
+	VMOVUPS Z6, 1840(c_row)
+	VMOVUPS Z7, 1904(c_row)
+	VMOVUPS Z8, 2912(c_row)
+	VMOVUPS Z9, 2976(c_row)
+	VMOVUPS Z10, 3040(c_row)
+	VMOVUPS Z11, 3104(c_row)
+	VMOVUPS Z12, 4112(c_row)
+	VMOVUPS Z13, 4176(c_row)
+	VMOVUPS Z14, 4240(c_row)
+	VMOVUPS Z15, 4304(c_row)
+	VMOVUPS Z16, 5312(c_row)
+	VMOVUPS Z17, 5376(c_row)
+	VMOVUPS Z18, 5440(c_row)
+	VMOVUPS Z19, 5504(c_row)
+	VMOVUPS Z20, 6512(c_row)
+	VMOVUPS Z21, 6576(c_row)
+	VMOVUPS Z22, 6640(c_row)
+	VMOVUPS Z23, 6704(c_row)
+	// 6 rows × columns 192..255
+	VMOVUPS 768(bias), Z0
+	VMOVUPS 832(bias), Z1
+	VMOVUPS 896(bias), Z2
+	VMOVUPS 960(bias), Z3
+	VMOVUPS 768(bias), Z4
+	VMOVUPS 832(bias), Z5
+	VMOVUPS 896(bias), Z6
+	VMOVUPS 960(bias), Z7
+	VMOVUPS 768(bias), Z8
+	VMOVUPS 832(bias), Z9
+	VMOVUPS 896(bias), Z10
+	VMOVUPS 960(bias), Z11
+	VMOVUPS 768(bias), Z12
+	VMOVUPS 832(bias), Z13
+	VMOVUPS 896(bias), Z14
+	VMOVUPS 960(bias), Z15
+	VMOVUPS 768(bias), Z16
+	VMOVUPS 832(bias), Z17
+	VMOVUPS 896(bias), Z18
+	VMOVUPS 960(bias), Z19
+	VMOVUPS 768(bias), Z20
+	VMOVUPS 832(bias), Z21
+	VMOVUPS 896(bias), Z22
+	VMOVUPS 960(bias), Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows6_loop_cols3_k:
+	VMOVUPS 768(b_k), Z24
+	VMOVUPS 832(b_k), Z25
+	VMOVUPS 896(b_k), Z26
+	VMOVUPS 960(b_k), Z27
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
+	VFMADD231PS Z27, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z26, bcast, Z6
+	VFMADD231PS Z27, bcast, Z7
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z26, bcast, Z10
+	VFMADD231PS Z27, bcast, Z11
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
+	VFMADD231PS Z27, bcast, Z15
+	VBROADCASTSS 16384(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VFMADD231PS Z26, bcast, Z18
+	VFMADD231PS Z27, bcast, Z19
+	VBROADCASTSS 20480(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VFMADD231PS Z26, bcast, Z22
+	VFMADD231PS Z27, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows6_loop_cols3_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z24, Z24, Z24
+	VMAXPS Z24, Z0, Z0
+	VMAXPS Z24, Z1, Z1
+	VMAXPS Z24, Z2, Z2
+	VMAXPS Z24, Z3, Z3
+	VMAXPS Z24, Z4, Z4
+	VMAXPS Z24, Z5, Z5
+	VMAXPS Z24, Z6, Z6
+	VMAXPS Z24, Z7, Z7
+	VMAXPS Z24, Z8, Z8
+	VMAXPS Z24, Z9, Z9
+	VMAXPS Z24, Z10, Z10
+	VMAXPS Z24, Z11, Z11
+	VMAXPS Z24, Z12, Z12
+	VMAXPS Z24, Z13, Z13
+	VMAXPS Z24, Z14, Z14
+	VMAXPS Z24, Z15, Z15
+	VMAXPS Z24, Z16, Z16
+	VMAXPS Z24, Z17, Z17
+	VMAXPS Z24, Z18, Z18
+	VMAXPS Z24, Z19, Z19
+	VMAXPS Z24, Z20, Z20
+	VMAXPS Z24, Z21, Z21
+	VMAXPS Z24, Z22, Z22
+	VMAXPS Z24, Z23, Z23
+	VMOVUPS Z0, 768(c_row)
+	VMOVUPS Z1, 832(c_row)
+	VMOVUPS Z2, 896(c_row)
+	VMOVUPS Z3, 960(c_row)
+	VMOVUPS Z4, 1968(c_row)
+	VMOVUPS Z5, 2032(c_row)
+	VMOVUPS Z6, 2096(c_row)
+	VMOVUPS Z7, 2160(c_row)
+	VMOVUPS Z8, 3168(c_row)
+	VMOVUPS Z9, 3232(c_row)
+	VMOVUPS Z10, 3296(c_row)
+	VMOVUPS Z11, 3360(c_row)
+	VMOVUPS Z12, 4368(c_row)
+	VMOVUPS Z13, 4432(c_row)
+	VMOVUPS Z14, 4496(c_row)
+	VMOVUPS Z15, 4560(c_row)
+	VMOVUPS Z16, 5568(c_row)
+	VMOVUPS Z17, 5632(c_row)
+	VMOVUPS Z18, 5696(c_row)
+	VMOVUPS Z19, 5760(c_row)
+	VMOVUPS Z20, 6768(c_row)
+	VMOVUPS Z21, 6832(c_row)
+	VMOVUPS Z22, 6896(c_row)
+	VMOVUPS Z23, 6960(c_row)
+	// 6 rows × columns 256..299 (last vector: 12 lanes)
+	VMOVUPS 1024(bias), Z0
+	VMOVUPS 1088(bias), Z1
+	VMOVUPS.Z 1152(bias), K1, Z2
+	VMOVUPS 1024(bias), Z3
+	VMOVUPS 1088(bias), Z4
+	VMOVUPS.Z 1152(bias), K1, Z5
+	VMOVUPS 1024(bias), Z6
+	VMOVUPS 1088(bias), Z7
+	VMOVUPS.Z 1152(bias), K1, Z8
+	VMOVUPS 1024(bias), Z9
+	VMOVUPS 1088(bias), Z10
+	VMOVUPS.Z 1152(bias), K1, Z11
+	VMOVUPS 1024(bias), Z12
+	VMOVUPS 1088(bias), Z13
+	VMOVUPS.Z 1152(bias), K1, Z14
+	VMOVUPS 1024(bias), Z15
+	VMOVUPS 1088(bias), Z16
+	VMOVUPS.Z 1152(bias), K1, Z17
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows6_loop_cols4_k:
+	VMOVUPS 1024(b_k), Z18
+	VMOVUPS 1088(b_k), Z19
+	VMOVUPS 1152(b_k), Z20
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z18, bcast, Z0
+	VFMADD231PS Z19, bcast, Z1
+	VFMADD231PS Z20, bcast, Z2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z18, bcast, Z3
+	VFMADD231PS Z19, bcast, Z4
+	VFMADD231PS Z20, bcast, Z5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VFMADD231PS Z20, bcast, Z8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z18, bcast, Z9
+	VFMADD231PS Z19, bcast, Z10
+	VFMADD231PS Z20, bcast, Z11
+	VBROADCASTSS 16384(a_k), bcast
+	VFMADD231PS Z18, bcast, Z12
+	VFMADD231PS Z19, bcast, Z13
+	VFMADD231PS Z20, bcast, Z14
+	VBROADCASTSS 20480(a_k), bcast
+	VFMADD231PS Z18, bcast, Z15
+	VFMADD231PS Z19, bcast, Z16
+	VFMADD231PS Z20, bcast, Z17
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows6_loop_cols4_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z18, Z18, Z18
+	VMAXPS Z18, Z0, Z0
+	VMAXPS Z18, Z1, Z1
+	VMAXPS Z18, Z2, Z2
+	VMAXPS Z18, Z3, Z3
+	VMAXPS Z18, Z4, Z4
+	VMAXPS Z18, Z5, Z5
+	VMAXPS Z18, Z6, Z6
+	VMAXPS Z18, Z7, Z7
+	VMAXPS Z18, Z8, Z8
+	VMAXPS Z18, Z9, Z9
+	VMAXPS Z18, Z10, Z10
+	VMAXPS Z18, Z11, Z11
+	VMAXPS Z18, Z12, Z12
+	VMAXPS Z18, Z13, Z13
+	VMAXPS Z18, Z14, Z14
+	VMAXPS Z18, Z15, Z15
+	VMAXPS Z18, Z16, Z16
+	VMAXPS Z18, Z17, Z17
+	VMOVUPS Z0, 1024(c_row)
+	VMOVUPS Z1, 1088(c_row)
+	VMOVUPS Z2, K1, 1152(c_row)
+	VMOVUPS Z3, 2224(c_row)
+	VMOVUPS Z4, 2288(c_row)
+	VMOVUPS Z5, K1, 2352(c_row)
+	VMOVUPS Z6, 3424(c_row)
+	VMOVUPS Z7, 3488(c_row)
+	VMOVUPS Z8, K1, 3552(c_row)
+	VMOVUPS Z9, 4624(c_row)
+	VMOVUPS Z10, 4688(c_row)
+	VMOVUPS Z11, K1, 4752(c_row)
+	VMOVUPS Z12, 5824(c_row)
+	VMOVUPS Z13, 5888(c_row)
+	VMOVUPS Z14, K1, 5952(c_row)
+	VMOVUPS Z15, 7024(c_row)
+	VMOVUPS Z16, 7088(c_row)
+	VMOVUPS Z17, K1, 7152(c_row)
+	ADDQ $24576, a_row
+	ADDQ $7200, c_row
+	SUBQ $6, rows
+	JMP dense1PackedVec_rows6_loop
+
+dense1PackedVec_rows4:
+	TESTQ $4, rows
+	JZ dense1PackedVec_rows2
+	// 4 rows × columns 0..63
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 128(bias), Z2
+	VMOVUPS 192(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 64(bias), Z5
+	VMOVUPS 128(bias), Z6
+	VMOVUPS 192(bias), Z7
+	VMOVUPS 0(bias), Z8
+	VMOVUPS 64(bias), Z9
+	VMOVUPS 128(bias), Z10
+	VMOVUPS 192(bias), Z11
+	VMOVUPS 0(bias), Z12
+	VMOVUPS 64(bias), Z13
+	VMOVUPS 128(bias), Z14
+	VMOVUPS 192(bias), Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VMOVUPS 64(b_k), Z17
+	VMOVUPS 128(b_k), Z18
+	VMOVUPS 192(b_k), Z19
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VFMADD231PS Z18, bcast, Z2
+	VFMADD231PS Z19, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VFMADD231PS Z18, bcast, Z10
+	VFMADD231PS Z19, bcast, Z11
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VFMADD231PS Z18, bcast, Z14
+	VFMADD231PS Z19, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z16, Z16, Z16
+	VMAXPS Z16, Z0, Z0
+	VMAXPS Z16, Z1, Z1
+	VMAXPS Z16, Z2, Z2
+	VMAXPS Z16, Z3, Z3
+	VMAXPS Z16, Z4, Z4
+	VMAXPS Z16, Z5, Z5
+	VMAXPS Z16, Z6, Z6
+	VMAXPS Z16, Z7, Z7
+	VMAXPS Z16, Z8, Z8
+	VMAXPS Z16, Z9, Z9
+	VMAXPS Z16, Z10, Z10
+	VMAXPS Z16, Z11, Z11
+	VMAXPS Z16, Z12, Z12
+	VMAXPS Z16, Z13, Z13
+	VMAXPS Z16, Z14, Z14
+	VMAXPS Z16, Z15, Z15
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 1200(c_row)
+	VMOVUPS Z5, 1264(c_row)
+	VMOVUPS Z6, 1328(c_row)
+	VMOVUPS Z7, 1392(c_row)
+	VMOVUPS Z8, 2400(c_row)
+	VMOVUPS Z9, 2464(c_row)
+	VMOVUPS Z10, 2528(c_row)
+	VMOVUPS Z11, 2592(c_row)
+	VMOVUPS Z12, 3600(c_row)
+	VMOVUPS Z13, 3664(c_row)
+	VMOVUPS Z14, 3728(c_row)
+	VMOVUPS Z15, 3792(c_row)
+	// 4 rows × columns 64..127
+	VMOVUPS 256(bias), Z0
+	VMOVUPS 320(bias), Z1
+	VMOVUPS 384(bias), Z2
+	VMOVUPS 448(bias), Z3
+	VMOVUPS 256(bias), Z4
+	VMOVUPS 320(bias), Z5
+	VMOVUPS 384(bias), Z6
+	VMOVUPS 448(bias), Z7
+	VMOVUPS 256(bias), Z8
+	VMOVUPS 320(bias), Z9
+	VMOVUPS 384(bias), Z10
+	VMOVUPS 448(bias), Z11
+	VMOVUPS 256(bias), Z12
+	VMOVUPS 320(bias), Z13
+	VMOVUPS 384(bias), Z14
+	VMOVUPS 448(bias), Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_cols1_k:
+	VMOVUPS 256(b_k), Z16
+	VMOVUPS 320(b_k), Z17
+	VMOVUPS 384(b_k), Z18
+	VMOVUPS 448(b_k), Z19
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VFMADD231PS Z18, bcast, Z2
+	VFMADD231PS Z19, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VFMADD231PS Z18, bcast, Z10
+	VFMADD231PS Z19, bcast, Z11
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VFMADD231PS Z18, bcast, Z14
+	VFMADD231PS Z19, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z16, Z16, Z16
+	VMAXPS Z16, Z0, Z0
+	VMAXPS Z16, Z1, Z1
+	VMAXPS Z16, Z2, Z2
+	VMAXPS Z16, Z3, Z3
+	VMAXPS Z16, Z4, Z4
+	VMAXPS Z16, Z5, Z5
+	VMAXPS Z16, Z6, Z6
+	VMAXPS Z16, Z7, Z7
+	VMAXPS Z16, Z8, Z8
+	VMAXPS Z16, Z9, Z9
+	VMAXPS Z16, Z10, Z10
+	VMAXPS Z16, Z11, Z11
+	VMAXPS Z16, Z12, Z12
+	VMAXPS Z16, Z13, Z13
+	VMAXPS Z16, Z14, Z14
+	VMAXPS Z16, Z15, Z15
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 448(c_row)
+	VMOVUPS Z4, 1456(c_row)
+	VMOVUPS Z5, 1520(c_row)
+	VMOVUPS Z6, 1584(c_row)
+	VMOVUPS Z7, 1648(c_row)
+	VMOVUPS Z8, 2656(c_row)
+	VMOVUPS Z9, 2720(c_row)
+	VMOVUPS Z10, 2784(c_row)
+	VMOVUPS Z11, 2848(c_row)
+	VMOVUPS Z12, 3856(c_row)
+	VMOVUPS Z13, 3920(c_row)
+	VMOVUPS Z14, 3984(c_row)
+	VMOVUPS Z15, 4048(c_row)
+	// 4 rows × columns 128..191
+	VMOVUPS 512(bias), Z0
+	VMOVUPS 576(bias), Z1
+	VMOVUPS 640(bias), Z2
+	VMOVUPS 704(bias), Z3
+	VMOVUPS 512(bias), Z4
+	VMOVUPS 576(bias), Z5
+	VMOVUPS 640(bias), Z6
+	VMOVUPS 704(bias), Z7
+	VMOVUPS 512(bias), Z8
+	VMOVUPS 576(bias), Z9
+	VMOVUPS 640(bias), Z10
+	VMOVUPS 704(bias), Z11
+	VMOVUPS 512(bias), Z12
+	VMOVUPS 576(bias), Z13
+	VMOVUPS 640(bias), Z14
+	VMOVUPS 704(bias), Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_cols2_k:
+	VMOVUPS 512(b_k), Z16
+	VMOVUPS 576(b_k), Z17
+	VMOVUPS 640(b_k), Z18
+	VMOVUPS 704(b_k), Z19
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VFMADD231PS Z18, bcast, Z2
+	VFMADD231PS Z19, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VFMADD231PS Z18, bcast, Z10
+	VFMADD231PS Z19, bcast, Z11
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VFMADD231PS Z18, bcast, Z14
+	VFMADD231PS Z19, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_cols2_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z16, Z16, Z16
+	VMAXPS Z16, Z0, Z0
+	VMAXPS Z16, Z1, Z1
+	VMAXPS Z16, Z2, Z2
+	VMAXPS Z16, Z3, Z3
+	VMAXPS Z16, Z4, Z4
+	VMAXPS Z16, Z5, Z5
+	VMAXPS Z16, Z6, Z6
+	VMAXPS Z16, Z7, Z7
+	VMAXPS Z16, Z8, Z8
+	VMAXPS Z16, Z9, Z9
+	VMAXPS Z16, Z10, Z10
+	VMAXPS Z16, Z11, Z11
+	VMAXPS Z16, Z12, Z12
+	VMAXPS Z16, Z13, Z13
+	VMAXPS Z16, Z14, Z14
+	VMAXPS Z16, Z15, Z15
+	VMOVUPS Z0, 512(c_row)
+	VMOVUPS Z1, 576(c_row)
+	VMOVUPS Z2, 640(c_row)
+	VMOVUPS Z3, 704(c_row)
+	VMOVUPS Z4, 1712(c_row)
+	VMOVUPS Z5, 1776(c_row)
+	VMOVUPS Z6, 1840(c_row)
+	VMOVUPS Z7, 1904(c_row)
+	VMOVUPS Z8, 2912(c_row)
+	VMOVUPS Z9, 2976(c_row)
+	VMOVUPS Z10, 3040(c_row)
+	VMOVUPS Z11, 3104(c_row)
+	VMOVUPS Z12, 4112(c_row)
+	VMOVUPS Z13, 4176(c_row)
+	VMOVUPS Z14, 4240(c_row)
+	VMOVUPS Z15, 4304(c_row)
+	// 4 rows × columns 192..255
+	VMOVUPS 768(bias), Z0
+	VMOVUPS 832(bias), Z1
+	VMOVUPS 896(bias), Z2
+	VMOVUPS 960(bias), Z3
+	VMOVUPS 768(bias), Z4
+	VMOVUPS 832(bias), Z5
+	VMOVUPS 896(bias), Z6
+	VMOVUPS 960(bias), Z7
+	VMOVUPS 768(bias), Z8
+	VMOVUPS 832(bias), Z9
+	VMOVUPS 896(bias), Z10
+	VMOVUPS 960(bias), Z11
+	VMOVUPS 768(bias), Z12
+	VMOVUPS 832(bias), Z13
+	VMOVUPS 896(bias), Z14
+	VMOVUPS 960(bias), Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_cols3_k:
+	VMOVUPS 768(b_k), Z16
+	VMOVUPS 832(b_k), Z17
+	VMOVUPS 896(b_k), Z18
+	VMOVUPS 960(b_k), Z19
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VFMADD231PS Z18, bcast, Z2
+	VFMADD231PS Z19, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VFMADD231PS Z18, bcast, Z10
+	VFMADD231PS Z19, bcast, Z11
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VFMADD231PS Z18, bcast, Z14
+	VFMADD231PS Z19, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_cols3_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z16, Z16, Z16
+	VMAXPS Z16, Z0, Z0
+	VMAXPS Z16, Z1, Z1
+	VMAXPS Z16, Z2, Z2
+	VMAXPS Z16, Z3, Z3
+	VMAXPS Z16, Z4, Z4
+	VMAXPS Z16, Z5, Z5
+	VMAXPS Z16, Z6, Z6
+	VMAXPS Z16, Z7, Z7
+	VMAXPS Z16, Z8, Z8
+	VMAXPS Z16, Z9, Z9
+	VMAXPS Z16, Z10, Z10
+	VMAXPS Z16, Z11, Z11
+	VMAXPS Z16, Z12, Z12
+	VMAXPS Z16, Z13, Z13
+	VMAXPS Z16, Z14, Z14
+	VMAXPS Z16, Z15, Z15
+	VMOVUPS Z0, 768(c_row)
+	VMOVUPS Z1, 832(c_row)
+	VMOVUPS Z2, 896(c_row)
+	VMOVUPS Z3, 960(c_row)
+	VMOVUPS Z4, 1968(c_row)
+	VMOVUPS Z5, 2032(c_row)
+	VMOVUPS Z6, 2096(c_row)
+	VMOVUPS Z7, 2160(c_row)
+	VMOVUPS Z8, 3168(c_row)
+	VMOVUPS Z9, 3232(c_row)
+	VMOVUPS Z10, 3296(c_row)
+	VMOVUPS Z11, 3360(c_row)
+	VMOVUPS Z12, 4368(c_row)
+	VMOVUPS Z13, 4432(c_row)
+	VMOVUPS Z14, 4496(c_row)
+	VMOVUPS Z15, 4560(c_row)
+	// 4 rows × columns 256..299 (last vector: 12 lanes)
+	VMOVUPS 1024(bias), Z0
+	VMOVUPS 1088(bias), Z1
+	VMOVUPS.Z 1152(bias), K1, Z2
+	VMOVUPS 1024(bias), Z3
+	VMOVUPS 1088(bias), Z4
+	VMOVUPS.Z 1152(bias), K1, Z5
+	VMOVUPS 1024(bias), Z6
+	VMOVUPS 1088(bias), Z7
+	VMOVUPS.Z 1152(bias), K1, Z8
+	VMOVUPS 1024(bias), Z9
+	VMOVUPS 1088(bias), Z10
+	VMOVUPS.Z 1152(bias), K1, Z11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows4_cols4_k:
+	VMOVUPS 1024(b_k), Z12
+	VMOVUPS 1088(b_k), Z13
+	VMOVUPS 1152(b_k), Z14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z12, bcast, Z0
+	VFMADD231PS Z13, bcast, Z1
+	VFMADD231PS Z14, bcast, Z2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z12, bcast, Z3
+	VFMADD231PS Z13, bcast, Z4
+	VFMADD231PS Z14, bcast, Z5
+	VBROADCASTSS 8192(a_k), bcast
+	VFMADD231PS Z12, bcast, Z6
+	VFMADD231PS Z13, bcast, Z7
+	VFMADD231PS Z14, bcast, Z8
+	VBROADCASTSS 12288(a_k), bcast
+	VFMADD231PS Z12, bcast, Z9
+	VFMADD231PS Z13, bcast, Z10
+	VFMADD231PS Z14, bcast, Z11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows4_cols4_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z12, Z12, Z12
+	VMAXPS Z12, Z0, Z0
+	VMAXPS Z12, Z1, Z1
+	VMAXPS Z12, Z2, Z2
+	VMAXPS Z12, Z3, Z3
+	VMAXPS Z12, Z4, Z4
+	VMAXPS Z12, Z5, Z5
+	VMAXPS Z12, Z6, Z6
+	VMAXPS Z12, Z7, Z7
+	VMAXPS Z12, Z8, Z8
+	VMAXPS Z12, Z9, Z9
+	VMAXPS Z12, Z10, Z10
+	VMAXPS Z12, Z11, Z11
+	VMOVUPS Z0, 1024(c_row)
+	VMOVUPS Z1, 1088(c_row)
+	VMOVUPS Z2, K1, 1152(c_row)
+	VMOVUPS Z3, 2224(c_row)
+	VMOVUPS Z4, 2288(c_row)
+	VMOVUPS Z5, K1, 2352(c_row)
+	VMOVUPS Z6, 3424(c_row)
+	VMOVUPS Z7, 3488(c_row)
+	VMOVUPS Z8, K1, 3552(c_row)
+	VMOVUPS Z9, 4624(c_row)
+	VMOVUPS Z10, 4688(c_row)
+	VMOVUPS Z11, K1, 4752(c_row)
+	ADDQ $16384, a_row
+	ADDQ $4800, c_row
+
+dense1PackedVec_rows2:
+	TESTQ $2, rows
+	JZ dense1PackedVec_rows1
+	// 2 rows × columns 0..63
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 128(bias), Z2
+	VMOVUPS 192(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 64(bias), Z5
+	VMOVUPS 128(bias), Z6
+	VMOVUPS 192(bias), Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Z8
+	VMOVUPS 64(b_k), Z9
+	VMOVUPS 128(b_k), Z10
+	VMOVUPS 192(b_k), Z11
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VFMADD231PS Z10, bcast, Z2
+	VFMADD231PS Z11, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VFMADD231PS Z10, bcast, Z6
+	VFMADD231PS Z11, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z8, Z8, Z8
+	VMAXPS Z8, Z0, Z0
+	VMAXPS Z8, Z1, Z1
+	VMAXPS Z8, Z2, Z2
+	VMAXPS Z8, Z3, Z3
+	VMAXPS Z8, Z4, Z4
+	VMAXPS Z8, Z5, Z5
+	VMAXPS Z8, Z6, Z6
+	VMAXPS Z8, Z7, Z7
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 1200(c_row)
+	VMOVUPS Z5, 1264(c_row)
+	VMOVUPS Z6, 1328(c_row)
+	VMOVUPS Z7, 1392(c_row)
+	// 2 rows × columns 64..127
+	VMOVUPS 256(bias), Z0
+	VMOVUPS 320(bias), Z1
+	VMOVUPS 384(bias), Z2
+	VMOVUPS 448(bias), Z3
+	VMOVUPS 256(bias), Z4
+	VMOVUPS 320(bias), Z5
+	VMOVUPS 384(bias), Z6
+	VMOVUPS 448(bias), Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols1_k:
+	VMOVUPS 256(b_k), Z8
+	VMOVUPS 320(b_k), Z9
+	VMOVUPS 384(b_k), Z10
+	VMOVUPS 448(b_k), Z11
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VFMADD231PS Z10, bcast, Z2
+	VFMADD231PS Z11, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VFMADD231PS Z10, bcast, Z6
+	VFMADD231PS Z11, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z8, Z8, Z8
+	VMAXPS Z8, Z0, Z0
+	VMAXPS Z8, Z1, Z1
+	VMAXPS Z8, Z2, Z2
+	VMAXPS Z8, Z3, Z3
+	VMAXPS Z8, Z4, Z4
+	VMAXPS Z8, Z5, Z5
+	VMAXPS Z8, Z6, Z6
+	VMAXPS Z8, Z7, Z7
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 448(c_row)
+	VMOVUPS Z4, 1456(c_row)
+	VMOVUPS Z5, 1520(c_row)
+	VMOVUPS Z6, 1584(c_row)
+	VMOVUPS Z7, 1648(c_row)
+	// 2 rows × columns 128..191
+	VMOVUPS 512(bias), Z0
+	VMOVUPS 576(bias), Z1
+	VMOVUPS 640(bias), Z2
+	VMOVUPS 704(bias), Z3
+	VMOVUPS 512(bias), Z4
+	VMOVUPS 576(bias), Z5
+	VMOVUPS 640(bias), Z6
+	VMOVUPS 704(bias), Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols2_k:
+	VMOVUPS 512(b_k), Z8
+	VMOVUPS 576(b_k), Z9
+	VMOVUPS 640(b_k), Z10
+	VMOVUPS 704(b_k), Z11
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VFMADD231PS Z10, bcast, Z2
+	VFMADD231PS Z11, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VFMADD231PS Z10, bcast, Z6
+	VFMADD231PS Z11, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols2_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z8, Z8, Z8
+	VMAXPS Z8, Z0, Z0
+	VMAXPS Z8, Z1, Z1
+	VMAXPS Z8, Z2, Z2
+	VMAXPS Z8, Z3, Z3
+	VMAXPS Z8, Z4, Z4
+	VMAXPS Z8, Z5, Z5
+	VMAXPS Z8, Z6, Z6
+	VMAXPS Z8, Z7, Z7
+	VMOVUPS Z0, 512(c_row)
+	VMOVUPS Z1, 576(c_row)
+	VMOVUPS Z2, 640(c_row)
+	VMOVUPS Z3, 704(c_row)
+	VMOVUPS Z4, 1712(c_row)
+	VMOVUPS Z5, 1776(c_row)
+	VMOVUPS Z6, 1840(c_row)
+	VMOVUPS Z7, 1904(c_row)
+	// 2 rows × columns 192..255
+	VMOVUPS 768(bias), Z0
+	VMOVUPS 832(bias), Z1
+	VMOVUPS 896(bias), Z2
+	VMOVUPS 960(bias), Z3
+	VMOVUPS 768(bias), Z4
+	VMOVUPS 832(bias), Z5
+	VMOVUPS 896(bias), Z6
+	VMOVUPS 960(bias), Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols3_k:
+	VMOVUPS 768(b_k), Z8
+	VMOVUPS 832(b_k), Z9
+	VMOVUPS 896(b_k), Z10
+	VMOVUPS 960(b_k), Z11
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VFMADD231PS Z10, bcast, Z2
+	VFMADD231PS Z11, bcast, Z3
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VFMADD231PS Z10, bcast, Z6
+	VFMADD231PS Z11, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols3_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z8, Z8, Z8
+	VMAXPS Z8, Z0, Z0
+	VMAXPS Z8, Z1, Z1
+	VMAXPS Z8, Z2, Z2
+	VMAXPS Z8, Z3, Z3
+	VMAXPS Z8, Z4, Z4
+	VMAXPS Z8, Z5, Z5
+	VMAXPS Z8, Z6, Z6
+	VMAXPS Z8, Z7, Z7
+	VMOVUPS Z0, 768(c_row)
+	VMOVUPS Z1, 832(c_row)
+	VMOVUPS Z2, 896(c_row)
+	VMOVUPS Z3, 960(c_row)
+	VMOVUPS Z4, 1968(c_row)
+	VMOVUPS Z5, 2032(c_row)
+	VMOVUPS Z6, 2096(c_row)
+	VMOVUPS Z7, 2160(c_row)
+	// 2 rows × columns 256..299 (last vector: 12 lanes)
+	VMOVUPS 1024(bias), Z0
+	VMOVUPS 1088(bias), Z1
+	VMOVUPS.Z 1152(bias), K1, Z2
+	VMOVUPS 1024(bias), Z3
+	VMOVUPS 1088(bias), Z4
+	VMOVUPS.Z 1152(bias), K1, Z5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows2_cols4_k:
+	VMOVUPS 1024(b_k), Z6
+	VMOVUPS 1088(b_k), Z7
+	VMOVUPS 1152(b_k), Z8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z6, bcast, Z0
+	VFMADD231PS Z7, bcast, Z1
+	VFMADD231PS Z8, bcast, Z2
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Z6, bcast, Z3
+	VFMADD231PS Z7, bcast, Z4
+	VFMADD231PS Z8, bcast, Z5
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows2_cols4_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z6, Z6, Z6
+	VMAXPS Z6, Z0, Z0
+	VMAXPS Z6, Z1, Z1
+	VMAXPS Z6, Z2, Z2
+	VMAXPS Z6, Z3, Z3
+	VMAXPS Z6, Z4, Z4
+	VMAXPS Z6, Z5, Z5
+	VMOVUPS Z0, 1024(c_row)
+	VMOVUPS Z1, 1088(c_row)
+	VMOVUPS Z2, K1, 1152(c_row)
+	VMOVUPS Z3, 2224(c_row)
+	VMOVUPS Z4, 2288(c_row)
+	VMOVUPS Z5, K1, 2352(c_row)
+	ADDQ $8192, a_row
+	ADDQ $2400, c_row
+
+dense1PackedVec_rows1:
+	TESTQ $1, rows
+	JZ dense1PackedVec_done
+	// 1 row × columns 0..63
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 128(bias), Z2
+	VMOVUPS 192(bias), Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Z4
+	VMOVUPS 64(b_k), Z5
+	VMOVUPS 128(b_k), Z6
+	VMOVUPS 192(b_k), Z7
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VFMADD231PS Z6, bcast, Z2
+	VFMADD231PS Z7, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z4, Z4, Z4
+	VMAXPS Z4, Z0, Z0
+	VMAXPS Z4, Z1, Z1
+	VMAXPS Z4, Z2, Z2
+	VMAXPS Z4, Z3, Z3
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	// 1 row × columns 64..127
+	VMOVUPS 256(bias), Z0
+	VMOVUPS 320(bias), Z1
+	VMOVUPS 384(bias), Z2
+	VMOVUPS 448(bias), Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols1_k:
+	VMOVUPS 256(b_k), Z4
+	VMOVUPS 320(b_k), Z5
+	VMOVUPS 384(b_k), Z6
+	VMOVUPS 448(b_k), Z7
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VFMADD231PS Z6, bcast, Z2
+	VFMADD231PS Z7, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z4, Z4, Z4
+	VMAXPS Z4, Z0, Z0
+	VMAXPS Z4, Z1, Z1
+	VMAXPS Z4, Z2, Z2
+	VMAXPS Z4, Z3, Z3
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 448(c_row)
+	// 1 row × columns 128..191
+	VMOVUPS 512(bias), Z0
+	VMOVUPS 576(bias), Z1
+	VMOVUPS 640(bias), Z2
+	VMOVUPS 704(bias), Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols2_k:
+	VMOVUPS 512(b_k), Z4
+	VMOVUPS 576(b_k), Z5
+	VMOVUPS 640(b_k), Z6
+	VMOVUPS 704(b_k), Z7
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VFMADD231PS Z6, bcast, Z2
+	VFMADD231PS Z7, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols2_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z4, Z4, Z4
+	VMAXPS Z4, Z0, Z0
+	VMAXPS Z4, Z1, Z1
+	VMAXPS Z4, Z2, Z2
+	VMAXPS Z4, Z3, Z3
+	VMOVUPS Z0, 512(c_row)
+	VMOVUPS Z1, 576(c_row)
+	VMOVUPS Z2, 640(c_row)
+	VMOVUPS Z3, 704(c_row)
+	// 1 row × columns 192..255
+	VMOVUPS 768(bias), Z0
+	VMOVUPS 832(bias), Z1
+	VMOVUPS 896(bias), Z2
+	VMOVUPS 960(bias), Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols3_k:
+	VMOVUPS 768(b_k), Z4
+	VMOVUPS 832(b_k), Z5
+	VMOVUPS 896(b_k), Z6
+	VMOVUPS 960(b_k), Z7
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VFMADD231PS Z6, bcast, Z2
+	VFMADD231PS Z7, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols3_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z4, Z4, Z4
+	VMAXPS Z4, Z0, Z0
+	VMAXPS Z4, Z1, Z1
+	VMAXPS Z4, Z2, Z2
+	VMAXPS Z4, Z3, Z3
+	VMOVUPS Z0, 768(c_row)
+	VMOVUPS Z1, 832(c_row)
+	VMOVUPS Z2, 896(c_row)
+	VMOVUPS Z3, 960(c_row)
+	// 1 row × columns 256..299 (last vector: 12 lanes)
+	VMOVUPS 1024(bias), Z0
+	VMOVUPS 1088(bias), Z1
+	VMOVUPS.Z 1152(bias), K1, Z2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedVec_rows1_cols4_k:
+	VMOVUPS 1024(b_k), Z3
+	VMOVUPS 1088(b_k), Z4
+	VMOVUPS 1152(b_k), Z5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedVec_rows1_cols4_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z3, Z3, Z3
+	VMAXPS Z3, Z0, Z0
+	VMAXPS Z3, Z1, Z1
+	VMAXPS Z3, Z2, Z2
+	VMOVUPS Z0, 1024(c_row)
+	VMOVUPS Z1, 1088(c_row)
+	VMOVUPS Z2, K1, 1152(c_row)
+
+dense1PackedVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func dense1PackedOneVecAVX2(y, x, w, b *float32)
+// Requires: AVX, AVX2, FMA3
+//
+// y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 1024, j < 300
+// One sample: w streamed once as FMA memory operands, a row at a time.
+// Reference: dense1PackedOneVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+#define mask Y14 // tail lanes of the last column vector
+TEXT ·dense1PackedOneVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ $1, rows
+
+dense1PackedOneVec_rows1:
+	// 1 row × columns 0..103
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 64(bias), Y2
+	VMOVUPS 96(bias), Y3
+	VMOVUPS 128(bias), Y4
+	VMOVUPS 160(bias), Y5
+	VMOVUPS 192(bias), Y6
+	VMOVUPS 224(bias), Y7
+	VMOVUPS 256(bias), Y8
+	VMOVUPS 288(bias), Y9
+	VMOVUPS 320(bias), Y10
+	VMOVUPS 352(bias), Y11
+	VMOVUPS 384(bias), Y12
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedOneVec_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 128(b_k), bcast, Y4
+	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 192(b_k), bcast, Y6
+	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 256(b_k), bcast, Y8
+	VFMADD231PS 288(b_k), bcast, Y9
+	VFMADD231PS 320(b_k), bcast, Y10
+	VFMADD231PS 352(b_k), bcast, Y11
+	VFMADD231PS 384(b_k), bcast, Y12
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedOneVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y13, Y13, Y13
+	VMAXPS Y13, Y0, Y0
+	VMAXPS Y13, Y1, Y1
+	VMAXPS Y13, Y2, Y2
+	VMAXPS Y13, Y3, Y3
+	VMAXPS Y13, Y4, Y4
+	VMAXPS Y13, Y5, Y5
+	VMAXPS Y13, Y6, Y6
+	VMAXPS Y13, Y7, Y7
+	VMAXPS Y13, Y8, Y8
+	VMAXPS Y13, Y9, Y9
+	VMAXPS Y13, Y10, Y10
+	VMAXPS Y13, Y11, Y11
+	VMAXPS Y13, Y12, Y12
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 96(c_row)
+	VMOVUPS Y4, 128(c_row)
+	VMOVUPS Y5, 160(c_row)
+	VMOVUPS Y6, 192(c_row)
+	VMOVUPS Y7, 224(c_row)
+	VMOVUPS Y8, 256(c_row)
+	VMOVUPS Y9, 288(c_row)
+	VMOVUPS Y10, 320(c_row)
+	VMOVUPS Y11, 352(c_row)
+	VMOVUPS Y12, 384(c_row)
+	// 1 row × columns 104..207
+	VMOVUPS 416(bias), Y0
+	VMOVUPS 448(bias), Y1
+	VMOVUPS 480(bias), Y2
+	VMOVUPS 512(bias), Y3
+	VMOVUPS 544(bias), Y4
+	VMOVUPS 576(bias), Y5
+	VMOVUPS 608(bias), Y6
+	VMOVUPS 640(bias), Y7
+	VMOVUPS 672(bias), Y8
+	VMOVUPS 704(bias), Y9
+	VMOVUPS 736(bias), Y10
+	VMOVUPS 768(bias), Y11
+	VMOVUPS 800(bias), Y12
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedOneVec_rows1_cols1_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 416(b_k), bcast, Y0
+	VFMADD231PS 448(b_k), bcast, Y1
+	VFMADD231PS 480(b_k), bcast, Y2
+	VFMADD231PS 512(b_k), bcast, Y3
+	VFMADD231PS 544(b_k), bcast, Y4
+	VFMADD231PS 576(b_k), bcast, Y5
+	VFMADD231PS 608(b_k), bcast, Y6
+	VFMADD231PS 640(b_k), bcast, Y7
+	VFMADD231PS 672(b_k), bcast, Y8
+	VFMADD231PS 704(b_k), bcast, Y9
+	VFMADD231PS 736(b_k), bcast, Y10
+	VFMADD231PS 768(b_k), bcast, Y11
+	VFMADD231PS 800(b_k), bcast, Y12
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedOneVec_rows1_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y13, Y13, Y13
+	VMAXPS Y13, Y0, Y0
+	VMAXPS Y13, Y1, Y1
+	VMAXPS Y13, Y2, Y2
+	VMAXPS Y13, Y3, Y3
+	VMAXPS Y13, Y4, Y4
+	VMAXPS Y13, Y5, Y5
+	VMAXPS Y13, Y6, Y6
+	VMAXPS Y13, Y7, Y7
+	VMAXPS Y13, Y8, Y8
+	VMAXPS Y13, Y9, Y9
+	VMAXPS Y13, Y10, Y10
+	VMAXPS Y13, Y11, Y11
+	VMAXPS Y13, Y12, Y12
+	VMOVUPS Y0, 416(c_row)
+	VMOVUPS Y1, 448(c_row)
+	VMOVUPS Y2, 480(c_row)
+	VMOVUPS Y3, 512(c_row)
+	VMOVUPS Y4, 544(c_row)
+	VMOVUPS Y5, 576(c_row)
+	VMOVUPS Y6, 608(c_row)
+	VMOVUPS Y7, 640(c_row)
+	VMOVUPS Y8, 672(c_row)
+	VMOVUPS Y9, 704(c_row)
+	VMOVUPS Y10, 736(c_row)
+	VMOVUPS Y11, 768(c_row)
+	VMOVUPS Y12, 800(c_row)
+	// 1 row × columns 208..299 (last vector: 4 lanes)
+	VMOVUPS tailmask<>+16(SB), mask
+	VMOVUPS 832(bias), Y0
+	VMOVUPS 864(bias), Y1
+	VMOVUPS 896(bias), Y2
+	VMOVUPS 928(bias), Y3
+	VMOVUPS 960(bias), Y4
+	VMOVUPS 992(bias), Y5
+	VMOVUPS 1024(bias), Y6
+	VMOVUPS 1056(bias), Y7
+	VMOVUPS 1088(bias), Y8
+	VMOVUPS 1120(bias), Y9
+	VMOVUPS 1152(bias), Y10
+	VMASKMOVPS 1184(bias), mask, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedOneVec_rows1_cols2_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 832(b_k), bcast, Y0
+	VFMADD231PS 864(b_k), bcast, Y1
+	VFMADD231PS 896(b_k), bcast, Y2
+	VFMADD231PS 928(b_k), bcast, Y3
+	VFMADD231PS 960(b_k), bcast, Y4
+	VFMADD231PS 992(b_k), bcast, Y5
+	VFMADD231PS 1024(b_k), bcast, Y6
+	VFMADD231PS 1056(b_k), bcast, Y7
+	VFMADD231PS 1088(b_k), bcast, Y8
+	VFMADD231PS 1120(b_k), bcast, Y9
+	VFMADD231PS 1152(b_k), bcast, Y10
+	VFMADD231PS 1184(b_k), bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedOneVec_rows1_cols2_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 832(c_row)
+	VMOVUPS Y1, 864(c_row)
+	VMOVUPS Y2, 896(c_row)
+	VMOVUPS Y3, 928(c_row)
+	VMOVUPS Y4, 960(c_row)
+	VMOVUPS Y5, 992(c_row)
+	VMOVUPS Y6, 1024(c_row)
+	VMOVUPS Y7, 1056(c_row)
+	VMOVUPS Y8, 1088(c_row)
+	VMOVUPS Y9, 1120(c_row)
+	VMOVUPS Y10, 1152(c_row)
+	VMASKMOVPS Y11, mask, 1184(c_row)
+
+dense1PackedOneVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+#undef mask
+
+// func dense1PackedOneVecAVX512(y, x, w, b *float32)
+// Requires: AVX512F
+//
+// y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 1024, j < 300
+// One sample: w streamed once as FMA memory operands, a row at a time.
+// Reference: dense1PackedOneVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·dense1PackedOneVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ $0x0fff, tmp
+	KMOVW tmp, K1 // K1: tail lanes of the last column vector
+	MOVQ $1, rows
+
+dense1PackedOneVec_rows1:
+	// 1 row × columns 0..299 (last vector: 12 lanes)
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 128(bias), Z2
+	VMOVUPS 192(bias), Z3
+	VMOVUPS 256(bias), Z4
+	VMOVUPS 320(bias), Z5
+	VMOVUPS 384(bias), Z6
+	VMOVUPS 448(bias), Z7
+	VMOVUPS 512(bias), Z8
+	VMOVUPS 576(bias), Z9
+	VMOVUPS 640(bias), Z10
+	VMOVUPS 704(bias), Z11
+	VMOVUPS 768(bias), Z12
+	VMOVUPS 832(bias), Z13
+	VMOVUPS 896(bias), Z14
+	VMOVUPS 960(bias), Z15
+	VMOVUPS 1024(bias), Z16
+	VMOVUPS 1088(bias), Z17
+	VMOVUPS.Z 1152(bias), K1, Z18
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $1024, kleft
+
+dense1PackedOneVec_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 320(b_k), bcast, Z5
+	VFMADD231PS 384(b_k), bcast, Z6
+	VFMADD231PS 448(b_k), bcast, Z7
+	VFMADD231PS 512(b_k), bcast, Z8
+	VFMADD231PS 576(b_k), bcast, Z9
+	VFMADD231PS 640(b_k), bcast, Z10
+	VFMADD231PS 704(b_k), bcast, Z11
+	VFMADD231PS 768(b_k), bcast, Z12
+	VFMADD231PS 832(b_k), bcast, Z13
+	VFMADD231PS 896(b_k), bcast, Z14
+	VFMADD231PS 960(b_k), bcast, Z15
+	VFMADD231PS 1024(b_k), bcast, Z16
+	VFMADD231PS 1088(b_k), bcast, Z17
+	VFMADD231PS 1152(b_k), bcast, Z18
+	ADDQ $4, a_k
+	ADDQ $1216, b_k
+	DECQ kleft
+	JNZ dense1PackedOneVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z19, Z19, Z19
+	VMAXPS Z19, Z0, Z0
+	VMAXPS Z19, Z1, Z1
+	VMAXPS Z19, Z2, Z2
+	VMAXPS Z19, Z3, Z3
+	VMAXPS Z19, Z4, Z4
+	VMAXPS Z19, Z5, Z5
+	VMAXPS Z19, Z6, Z6
+	VMAXPS Z19, Z7, Z7
+	VMAXPS Z19, Z8, Z8
+	VMAXPS Z19, Z9, Z9
+	VMAXPS Z19, Z10, Z10
+	VMAXPS Z19, Z11, Z11
+	VMAXPS Z19, Z12, Z12
+	VMAXPS Z19, Z13, Z13
+	VMAXPS Z19, Z14, Z14
+	VMAXPS Z19, Z15, Z15
+	VMAXPS Z19, Z16, Z16
+	VMAXPS Z19, Z17, Z17
+	VMAXPS Z19, Z18, Z18
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z16, 1024(c_row)
+	VMOVUPS Z17, 1088(c_row)
+	VMOVUPS Z18, K1, 1152(c_row)
+
+dense1PackedOneVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
 // func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -40255,6 +43840,564 @@ dense2ForwardOneVec_rows1_cols0_k:
 	VMOVUPS Z0, K1, 0(c_row)
 
 dense2ForwardOneVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func dense2PackedVecAVX2(y, x, w, b *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w padded to [In][16].
+// Reference: dense2PackedVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+#define mask Y14 // tail lanes of the last column vector
+TEXT ·dense2PackedVecAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ n+32(FP), rows
+
+dense2PackedVec_rows6_loop:
+	CMPQ rows, $6
+	JLT dense2PackedVec_rows4
+	// 6 rows × columns 0..9 (last vector: 2 lanes)
+	VMOVUPS tailmask<>+24(SB), mask
+	VMOVUPS 0(bias), Y0
+	VMASKMOVPS 32(bias), mask, Y1
+	VMOVUPS 0(bias), Y2
+	VMASKMOVPS 32(bias), mask, Y3
+	VMOVUPS 0(bias), Y4
+	VMASKMOVPS 32(bias), mask, Y5
+	VMOVUPS 0(bias), Y6
+	VMASKMOVPS 32(bias), mask, Y7
+	VMOVUPS 0(bias), Y8
+	VMASKMOVPS 32(bias), mask, Y9
+	VMOVUPS 0(bias), Y10
+	VMASKMOVPS 32(bias), mask, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $300, kleft
+
+dense2PackedVec_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
+	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 3600(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 4800(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 6000(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2PackedVec_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMASKMOVPS Y1, mask, 32(c_row)
+	VMOVUPS Y2, 40(c_row)
+	VMASKMOVPS Y3, mask, 72(c_row)
+	VMOVUPS Y4, 80(c_row)
+	VMASKMOVPS Y5, mask, 112(c_row)
+	VMOVUPS Y6, 120(c_row)
+	VMASKMOVPS Y7, mask, 152(c_row)
+	VMOVUPS Y8, 160(c_row)
+	VMASKMOVPS Y9, mask, 192(c_row)
+	VMOVUPS Y10, 200(c_row)
+	VMASKMOVPS Y11, mask, 232(c_row)
+	ADDQ $7200, a_row
+	ADDQ $240, c_row
+	SUBQ $6, rows
+	JMP dense2PackedVec_rows6_loop
+
+dense2PackedVec_rows4:
+	TESTQ $4, rows
+	JZ dense2PackedVec_rows2
+	// 4 rows × columns 0..9 (last vector: 2 lanes)
+	VMOVUPS tailmask<>+24(SB), mask
+	VMOVUPS 0(bias), Y0
+	VMASKMOVPS 32(bias), mask, Y1
+	VMOVUPS 0(bias), Y2
+	VMASKMOVPS 32(bias), mask, Y3
+	VMOVUPS 0(bias), Y4
+	VMASKMOVPS 32(bias), mask, Y5
+	VMOVUPS 0(bias), Y6
+	VMASKMOVPS 32(bias), mask, Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $300, kleft
+
+dense2PackedVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 3600(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2PackedVec_rows4_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMASKMOVPS Y1, mask, 32(c_row)
+	VMOVUPS Y2, 40(c_row)
+	VMASKMOVPS Y3, mask, 72(c_row)
+	VMOVUPS Y4, 80(c_row)
+	VMASKMOVPS Y5, mask, 112(c_row)
+	VMOVUPS Y6, 120(c_row)
+	VMASKMOVPS Y7, mask, 152(c_row)
+	ADDQ $4800, a_row
+	ADDQ $160, c_row
+
+dense2PackedVec_rows2:
+	TESTQ $2, rows
+	JZ dense2PackedVec_rows1
+	// 2 rows × columns 0..9 (last vector: 2 lanes)
+	VMOVUPS tailmask<>+24(SB), mask
+	VMOVUPS 0(bias), Y0
+	VMASKMOVPS 32(bias), mask, Y1
+	VMOVUPS 0(bias), Y2
+	VMASKMOVPS 32(bias), mask, Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $300, kleft
+
+dense2PackedVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2PackedVec_rows2_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMASKMOVPS Y1, mask, 32(c_row)
+	VMOVUPS Y2, 40(c_row)
+	VMASKMOVPS Y3, mask, 72(c_row)
+	ADDQ $2400, a_row
+	ADDQ $80, c_row
+
+dense2PackedVec_rows1:
+	TESTQ $1, rows
+	JZ dense2PackedVec_done
+	// 1 row × columns 0..9 (last vector: 2 lanes)
+	VMOVUPS tailmask<>+24(SB), mask
+	VMOVUPS 0(bias), Y0
+	VMASKMOVPS 32(bias), mask, Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $300, kleft
+
+dense2PackedVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2PackedVec_rows1_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMASKMOVPS Y1, mask, 32(c_row)
+
+dense2PackedVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+#undef mask
+
+// func dense2PackedVecAVX512(y, x, w, b *float32, n int)
+// Requires: AVX512F
+//
+// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w padded to [In][16].
+// Reference: dense2PackedVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·dense2PackedVecAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ $0x03ff, tmp
+	KMOVW tmp, K1 // K1: tail lanes of the last column vector
+	MOVQ n+32(FP), rows
+
+dense2PackedVec_rows16_loop:
+	CMPQ rows, $16
+	JLT dense2PackedVec_rows8
+	// 16 rows × columns 0..9 (last vector: 10 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	VMOVUPS.Z 0(bias), K1, Z1
+	VMOVUPS.Z 0(bias), K1, Z2
+	VMOVUPS.Z 0(bias), K1, Z3
+	VMOVUPS.Z 0(bias), K1, Z4
+	VMOVUPS.Z 0(bias), K1, Z5
+	VMOVUPS.Z 0(bias), K1, Z6
+	VMOVUPS.Z 0(bias), K1, Z7
+	VMOVUPS.Z 0(bias), K1, Z8
+	VMOVUPS.Z 0(bias), K1, Z9
+	VMOVUPS.Z 0(bias), K1, Z10
+	VMOVUPS.Z 0(bias), K1, Z11
+	VMOVUPS.Z 0(bias), K1, Z12
+	VMOVUPS.Z 0(bias), K1, Z13
+	VMOVUPS.Z 0(bias), K1, Z14
+	VMOVUPS.Z 0(bias), K1, Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $300, kleft
+
+dense2PackedVec_rows16_loop_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Z16, bcast, Z1
+	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Z16, bcast, Z2
+	VBROADCASTSS 3600(a_k), bcast
+	VFMADD231PS Z16, bcast, Z3
+	VBROADCASTSS 4800(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VBROADCASTSS 6000(a_k), bcast
+	VFMADD231PS Z16, bcast, Z5
+	VBROADCASTSS 7200(a_k), bcast
+	VFMADD231PS Z16, bcast, Z6
+	VBROADCASTSS 8400(a_k), bcast
+	VFMADD231PS Z16, bcast, Z7
+	VBROADCASTSS 9600(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VBROADCASTSS 10800(a_k), bcast
+	VFMADD231PS Z16, bcast, Z9
+	VBROADCASTSS 12000(a_k), bcast
+	VFMADD231PS Z16, bcast, Z10
+	VBROADCASTSS 13200(a_k), bcast
+	VFMADD231PS Z16, bcast, Z11
+	VBROADCASTSS 14400(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VBROADCASTSS 15600(a_k), bcast
+	VFMADD231PS Z16, bcast, Z13
+	VBROADCASTSS 16800(a_k), bcast
+	VFMADD231PS Z16, bcast, Z14
+	VBROADCASTSS 18000(a_k), bcast
+	VFMADD231PS Z16, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2PackedVec_rows16_loop_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 40(c_row)
+	VMOVUPS Z2, K1, 80(c_row)
+	VMOVUPS Z3, K1, 120(c_row)
+	VMOVUPS Z4, K1, 160(c_row)
+	VMOVUPS Z5, K1, 200(c_row)
+	VMOVUPS Z6, K1, 240(c_row)
+	VMOVUPS Z7, K1, 280(c_row)
+	VMOVUPS Z8, K1, 320(c_row)
+	VMOVUPS Z9, K1, 360(c_row)
+	VMOVUPS Z10, K1, 400(c_row)
+	VMOVUPS Z11, K1, 440(c_row)
+	VMOVUPS Z12, K1, 480(c_row)
+	VMOVUPS Z13, K1, 520(c_row)
+	VMOVUPS Z14, K1, 560(c_row)
+	VMOVUPS Z15, K1, 600(c_row)
+	ADDQ $19200, a_row
+	ADDQ $640, c_row
+	SUBQ $16, rows
+	JMP dense2PackedVec_rows16_loop
+
+dense2PackedVec_rows8:
+	TESTQ $8, rows
+	JZ dense2PackedVec_rows4
+	// 8 rows × columns 0..9 (last vector: 10 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	VMOVUPS.Z 0(bias), K1, Z1
+	VMOVUPS.Z 0(bias), K1, Z2
+	VMOVUPS.Z 0(bias), K1, Z3
+	VMOVUPS.Z 0(bias), K1, Z4
+	VMOVUPS.Z 0(bias), K1, Z5
+	VMOVUPS.Z 0(bias), K1, Z6
+	VMOVUPS.Z 0(bias), K1, Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $300, kleft
+
+dense2PackedVec_rows8_cols0_k:
+	VMOVUPS 0(b_k), Z8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Z8, bcast, Z1
+	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Z8, bcast, Z2
+	VBROADCASTSS 3600(a_k), bcast
+	VFMADD231PS Z8, bcast, Z3
+	VBROADCASTSS 4800(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VBROADCASTSS 6000(a_k), bcast
+	VFMADD231PS Z8, bcast, Z5
+	VBROADCASTSS 7200(a_k), bcast
+	VFMADD231PS Z8, bcast, Z6
+	VBROADCASTSS 8400(a_k), bcast
+	VFMADD231PS Z8, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2PackedVec_rows8_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 40(c_row)
+	VMOVUPS Z2, K1, 80(c_row)
+	VMOVUPS Z3, K1, 120(c_row)
+	VMOVUPS Z4, K1, 160(c_row)
+	VMOVUPS Z5, K1, 200(c_row)
+	VMOVUPS Z6, K1, 240(c_row)
+	VMOVUPS Z7, K1, 280(c_row)
+	ADDQ $9600, a_row
+	ADDQ $320, c_row
+
+dense2PackedVec_rows4:
+	TESTQ $4, rows
+	JZ dense2PackedVec_rows2
+	// 4 rows × columns 0..9 (last vector: 10 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	VMOVUPS.Z 0(bias), K1, Z1
+	VMOVUPS.Z 0(bias), K1, Z2
+	VMOVUPS.Z 0(bias), K1, Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $300, kleft
+
+dense2PackedVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Z4
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Z4, bcast, Z1
+	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Z4, bcast, Z2
+	VBROADCASTSS 3600(a_k), bcast
+	VFMADD231PS Z4, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2PackedVec_rows4_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 40(c_row)
+	VMOVUPS Z2, K1, 80(c_row)
+	VMOVUPS Z3, K1, 120(c_row)
+	ADDQ $4800, a_row
+	ADDQ $160, c_row
+
+dense2PackedVec_rows2:
+	TESTQ $2, rows
+	JZ dense2PackedVec_rows1
+	// 2 rows × columns 0..9 (last vector: 10 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	VMOVUPS.Z 0(bias), K1, Z1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $300, kleft
+
+dense2PackedVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Z2
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z2, bcast, Z0
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Z2, bcast, Z1
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2PackedVec_rows2_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 40(c_row)
+	ADDQ $2400, a_row
+	ADDQ $80, c_row
+
+dense2PackedVec_rows1:
+	TESTQ $1, rows
+	JZ dense2PackedVec_done
+	// 1 row × columns 0..9 (last vector: 10 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $300, kleft
+
+dense2PackedVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Z1
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z1, bcast, Z0
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2PackedVec_rows1_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+
+dense2PackedVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func dense2PackedOneVecAVX2(y, x, w, b *float32)
+// Requires: AVX, AVX2, FMA3
+//
+// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
+// One sample: w streamed once as FMA memory operands, a row at a time.
+// Reference: dense2PackedOneVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+#define mask Y14 // tail lanes of the last column vector
+TEXT ·dense2PackedOneVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ $1, rows
+
+dense2PackedOneVec_rows1:
+	// 1 row × columns 0..9 (last vector: 2 lanes), 4 accumulator sets
+	VMOVUPS tailmask<>+24(SB), mask
+	VMOVUPS 0(bias), Y0
+	VMASKMOVPS 32(bias), mask, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $75, kleft
+
+dense2PackedOneVec_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 128(b_k), bcast, Y4
+	VFMADD231PS 160(b_k), bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 192(b_k), bcast, Y6
+	VFMADD231PS 224(b_k), bcast, Y7
+	ADDQ $16, a_k
+	ADDQ $256, b_k
+	DECQ kleft
+	JNZ dense2PackedOneVec_rows1_cols0_k
+	// add up the partial sums of the interleaved accumulator sets
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y0, Y0
+	VADDPS Y7, Y1, Y1
+	VMOVUPS Y0, 0(c_row)
+	VMASKMOVPS Y1, mask, 32(c_row)
+
+dense2PackedOneVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+#undef mask
+
+// func dense2PackedOneVecAVX512(y, x, w, b *float32)
+// Requires: AVX512F
+//
+// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
+// One sample: w streamed once as FMA memory operands, a row at a time.
+// Reference: dense2PackedOneVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·dense2PackedOneVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ $0x03ff, tmp
+	KMOVW tmp, K1 // K1: tail lanes of the last column vector
+	MOVQ $1, rows
+
+dense2PackedOneVec_rows1:
+	// 1 row × columns 0..9 (last vector: 10 lanes), 8 accumulator sets
+	VMOVUPS.Z 0(bias), K1, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $37, kleft
+
+dense2PackedOneVec_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 64(b_k), bcast, Z1
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 128(b_k), bcast, Z2
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 192(b_k), bcast, Z3
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS 256(b_k), bcast, Z4
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS 320(b_k), bcast, Z5
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS 384(b_k), bcast, Z6
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS 448(b_k), bcast, Z7
+	ADDQ $32, a_k
+	ADDQ $512, b_k
+	DECQ kleft
+	JNZ dense2PackedOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 64(b_k), bcast, Z1
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 128(b_k), bcast, Z2
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 192(b_k), bcast, Z3
+	// add up the partial sums of the interleaved accumulator sets
+	VADDPS Z1, Z0, Z0
+	VADDPS Z2, Z0, Z0
+	VADDPS Z3, Z0, Z0
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z0, Z0
+	VADDPS Z6, Z0, Z0
+	VADDPS Z7, Z0, Z0
+	VMOVUPS Z0, K1, 0(c_row)
+
+dense2PackedOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast

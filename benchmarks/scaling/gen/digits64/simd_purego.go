@@ -63,6 +63,26 @@ func dense1ForwardOneVec(y *[300]float32, x *[1024]float32, w *[1024 * 300]float
 	dense1ForwardOneVecGo(y, x, w, b)
 }
 
+// dense1PackedVec computes, with In = 1024 and Units = 300:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//	with w in rows of 304 floats (see dense1PackedVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense1PackedVec(y, x []float32, w *[1024 * 304]float32, b *[300]float32, n int) {
+	dense1PackedVecGo(y, x, w, b, n)
+}
+
+// dense1PackedOneVec computes, with In = 1024 and Units = 300:
+//
+//	y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])
+//	with w in rows of 304 floats (see dense1PackedOneVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense1PackedOneVec(y *[300]float32, x *[1024]float32, w *[1024 * 304]float32, b *[300]float32) {
+	dense1PackedOneVecGo(y, x, w, b)
+}
+
 // dense1WeightGradVec computes, with In = 1024 and Units = 300:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -98,6 +118,26 @@ func dense2ForwardVec(y, x []float32, w *[300 * 10]float32, b *[10]float32, n in
 // This build has no assembly: it runs the reference.
 func dense2ForwardOneVec(y *[10]float32, x *[300]float32, w *[300 * 10]float32, b *[10]float32) {
 	dense2ForwardOneVecGo(y, x, w, b)
+}
+
+// dense2PackedVec computes, with In = 300 and Units = 10:
+//
+//	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
+//	with w in rows of 16 floats (see dense2PackedVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense2PackedVec(y, x []float32, w *[300 * 16]float32, b *[10]float32, n int) {
+	dense2PackedVecGo(y, x, w, b, n)
+}
+
+// dense2PackedOneVec computes, with In = 300 and Units = 10:
+//
+//	y[j] = b[j] + Σ_i x[i]·w[i][j]
+//	with w in rows of 16 floats (see dense2PackedOneVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense2PackedOneVec(y *[10]float32, x *[300]float32, w *[300 * 16]float32, b *[10]float32) {
+	dense2PackedOneVecGo(y, x, w, b)
 }
 
 // dense2WeightGradVec computes, with In = 300 and Units = 10:

@@ -365,6 +365,30 @@ func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 784]float32)
 	dense3Forward(n, &w.buf.dense2Out, &w.buf.dense3Out, &p.dense3Weight, &p.dense3Bias)
 }
 
+// forwardPacked is forward on the vector kernels, with the dense layers'
+// weights read from pk (Frozen's padded layout) instead of p.
+func (w *worker) forwardPacked(p *parameters, pk *packed, n int, x *[Tile * 784]float32) {
+	conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+	pool1ForwardVec(w.buf.pool1Out[:n*1176], w.buf.conv1Out[:n*4704], n)
+	conv2Forward(n, &w.buf.pool1Out, &w.buf.conv2Out, &p.conv2Weight, &p.conv2Bias)
+	pool2ForwardVec(w.buf.pool2Out[:n*400], w.buf.conv2Out[:n*1600], n)
+	if n == 1 {
+		dense1PackedOneVec((*[120]float32)(w.buf.dense1Out[:120]), (*[400]float32)(w.buf.pool2Out[:400]), &pk.dense1Weight, &p.dense1Bias)
+	} else {
+		dense1PackedVec(w.buf.dense1Out[:n*120], w.buf.pool2Out[:n*400], &pk.dense1Weight, &p.dense1Bias, n)
+	}
+	if n == 1 {
+		dense2PackedOneVec((*[84]float32)(w.buf.dense2Out[:84]), (*[120]float32)(w.buf.dense1Out[:120]), &pk.dense2Weight, &p.dense2Bias)
+	} else {
+		dense2PackedVec(w.buf.dense2Out[:n*84], w.buf.dense1Out[:n*120], &pk.dense2Weight, &p.dense2Bias, n)
+	}
+	if n == 1 {
+		dense3PackedOneVec((*[10]float32)(w.buf.dense3Out[:10]), (*[84]float32)(w.buf.dense2Out[:84]), &pk.dense3Weight, &p.dense3Bias)
+	} else {
+		dense3PackedVec(w.buf.dense3Out[:n*10], w.buf.dense2Out[:n*84], &pk.dense3Weight, &p.dense3Bias, n)
+	}
+}
+
 // backward runs the layers backwards on the first n samples of the tile x,
 // after forward and the loss gradient, adding the parameter gradients to
 // w.grads; t holds the transposed weights of the vector input-gradient

@@ -196,6 +196,65 @@ func dense1ForwardOneVec(y *[120]float32, x *[400]float32, w *[400 * 120]float32
 	}
 }
 
+// dense1PackedVecAVX2 is the AVX2 path of dense1PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense1PackedVecAVX2(y, x, w, b *float32, n int)
+
+// dense1PackedVecAVX512 is the AVX512 path of dense1PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense1PackedVecAVX512(y, x, w, b *float32, n int)
+
+// dense1PackedVec computes, with In = 400 and Units = 120:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//	with w in rows of 128 floats (see dense1PackedVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense1PackedVec(y, x []float32, w *[400 * 128]float32, b *[120]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*120-1]
+	_ = x[n*400-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense1PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+	case runtime.AVX2:
+		dense1PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+	default:
+		dense1PackedVecGo(y, x, w, b, n)
+	}
+}
+
+// dense1PackedOneVecAVX2 is the AVX2 path of dense1PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense1PackedOneVecAVX2(y, x, w, b *float32)
+
+// dense1PackedOneVecAVX512 is the AVX512 path of dense1PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense1PackedOneVecAVX512(y, x, w, b *float32)
+
+// dense1PackedOneVec computes, with In = 400 and Units = 120:
+//
+//	y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])
+//	with w in rows of 128 floats (see dense1PackedOneVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense1PackedOneVec(y *[120]float32, x *[400]float32, w *[400 * 128]float32, b *[120]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense1PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+	case runtime.AVX2:
+		dense1PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+	default:
+		dense1PackedOneVecGo(y, x, w, b)
+	}
+}
+
 // dense1WeightGradVecWeightsAVX2 is the AVX2 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
@@ -325,6 +384,65 @@ func dense2ForwardOneVec(y *[84]float32, x *[120]float32, w *[120 * 84]float32, 
 		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		dense2ForwardOneVecGo(y, x, w, b)
+	}
+}
+
+// dense2PackedVecAVX2 is the AVX2 path of dense2PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense2PackedVecAVX2(y, x, w, b *float32, n int)
+
+// dense2PackedVecAVX512 is the AVX512 path of dense2PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense2PackedVecAVX512(y, x, w, b *float32, n int)
+
+// dense2PackedVec computes, with In = 120 and Units = 84:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//	with w in rows of 96 floats (see dense2PackedVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense2PackedVec(y, x []float32, w *[120 * 96]float32, b *[84]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*84-1]
+	_ = x[n*120-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense2PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+	case runtime.AVX2:
+		dense2PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+	default:
+		dense2PackedVecGo(y, x, w, b, n)
+	}
+}
+
+// dense2PackedOneVecAVX2 is the AVX2 path of dense2PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense2PackedOneVecAVX2(y, x, w, b *float32)
+
+// dense2PackedOneVecAVX512 is the AVX512 path of dense2PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense2PackedOneVecAVX512(y, x, w, b *float32)
+
+// dense2PackedOneVec computes, with In = 120 and Units = 84:
+//
+//	y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])
+//	with w in rows of 96 floats (see dense2PackedOneVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense2PackedOneVec(y *[84]float32, x *[120]float32, w *[120 * 96]float32, b *[84]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense2PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+	case runtime.AVX2:
+		dense2PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+	default:
+		dense2PackedOneVecGo(y, x, w, b)
 	}
 }
 
@@ -459,6 +577,65 @@ func dense3ForwardOneVec(y *[10]float32, x *[84]float32, w *[84 * 10]float32, b 
 		dense3ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		dense3ForwardOneVecGo(y, x, w, b)
+	}
+}
+
+// dense3PackedVecAVX2 is the AVX2 path of dense3PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense3PackedVecAVX2(y, x, w, b *float32, n int)
+
+// dense3PackedVecAVX512 is the AVX512 path of dense3PackedVec (simd_amd64.s).
+//
+//go:noescape
+func dense3PackedVecAVX512(y, x, w, b *float32, n int)
+
+// dense3PackedVec computes, with In = 84 and Units = 10:
+//
+//	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
+//	with w in rows of 16 floats (see dense3PackedVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense3PackedVec(y, x []float32, w *[84 * 16]float32, b *[10]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*10-1]
+	_ = x[n*84-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense3PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+	case runtime.AVX2:
+		dense3PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+	default:
+		dense3PackedVecGo(y, x, w, b, n)
+	}
+}
+
+// dense3PackedOneVecAVX2 is the AVX2 path of dense3PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense3PackedOneVecAVX2(y, x, w, b *float32)
+
+// dense3PackedOneVecAVX512 is the AVX512 path of dense3PackedOneVec (simd_amd64.s).
+//
+//go:noescape
+func dense3PackedOneVecAVX512(y, x, w, b *float32)
+
+// dense3PackedOneVec computes, with In = 84 and Units = 10:
+//
+//	y[j] = b[j] + Σ_i x[i]·w[i][j]
+//	with w in rows of 16 floats (see dense3PackedOneVecPack)
+//
+// It runs the path runtime.ActiveISA names.
+func dense3PackedOneVec(y *[10]float32, x *[84]float32, w *[84 * 16]float32, b *[10]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense3PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+	case runtime.AVX2:
+		dense3PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+	default:
+		dense3PackedOneVecGo(y, x, w, b)
 	}
 }
 

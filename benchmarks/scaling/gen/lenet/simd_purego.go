@@ -63,6 +63,26 @@ func dense1ForwardOneVec(y *[120]float32, x *[400]float32, w *[400 * 120]float32
 	dense1ForwardOneVecGo(y, x, w, b)
 }
 
+// dense1PackedVec computes, with In = 400 and Units = 120:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//	with w in rows of 128 floats (see dense1PackedVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense1PackedVec(y, x []float32, w *[400 * 128]float32, b *[120]float32, n int) {
+	dense1PackedVecGo(y, x, w, b, n)
+}
+
+// dense1PackedOneVec computes, with In = 400 and Units = 120:
+//
+//	y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])
+//	with w in rows of 128 floats (see dense1PackedOneVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense1PackedOneVec(y *[120]float32, x *[400]float32, w *[400 * 128]float32, b *[120]float32) {
+	dense1PackedOneVecGo(y, x, w, b)
+}
+
 // dense1WeightGradVec computes, with In = 400 and Units = 120:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -98,6 +118,26 @@ func dense2ForwardVec(y, x []float32, w *[120 * 84]float32, b *[84]float32, n in
 // This build has no assembly: it runs the reference.
 func dense2ForwardOneVec(y *[84]float32, x *[120]float32, w *[120 * 84]float32, b *[84]float32) {
 	dense2ForwardOneVecGo(y, x, w, b)
+}
+
+// dense2PackedVec computes, with In = 120 and Units = 84:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//	with w in rows of 96 floats (see dense2PackedVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense2PackedVec(y, x []float32, w *[120 * 96]float32, b *[84]float32, n int) {
+	dense2PackedVecGo(y, x, w, b, n)
+}
+
+// dense2PackedOneVec computes, with In = 120 and Units = 84:
+//
+//	y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])
+//	with w in rows of 96 floats (see dense2PackedOneVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense2PackedOneVec(y *[84]float32, x *[120]float32, w *[120 * 96]float32, b *[84]float32) {
+	dense2PackedOneVecGo(y, x, w, b)
 }
 
 // dense2WeightGradVec computes, with In = 120 and Units = 84:
@@ -136,6 +176,26 @@ func dense3ForwardVec(y, x []float32, w *[84 * 10]float32, b *[10]float32, n int
 // This build has no assembly: it runs the reference.
 func dense3ForwardOneVec(y *[10]float32, x *[84]float32, w *[84 * 10]float32, b *[10]float32) {
 	dense3ForwardOneVecGo(y, x, w, b)
+}
+
+// dense3PackedVec computes, with In = 84 and Units = 10:
+//
+//	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
+//	with w in rows of 16 floats (see dense3PackedVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense3PackedVec(y, x []float32, w *[84 * 16]float32, b *[10]float32, n int) {
+	dense3PackedVecGo(y, x, w, b, n)
+}
+
+// dense3PackedOneVec computes, with In = 84 and Units = 10:
+//
+//	y[j] = b[j] + Σ_i x[i]·w[i][j]
+//	with w in rows of 16 floats (see dense3PackedOneVecPack)
+//
+// This build has no assembly: it runs the reference.
+func dense3PackedOneVec(y *[10]float32, x *[84]float32, w *[84 * 16]float32, b *[10]float32) {
+	dense3PackedOneVecGo(y, x, w, b)
 }
 
 // dense3WeightGradVec computes, with In = 84 and Units = 10:

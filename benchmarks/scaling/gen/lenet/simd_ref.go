@@ -200,6 +200,60 @@ func dense1ForwardOneVecGo(y *[120]float32, x *[400]float32, w *[400 * 120]float
 	}
 }
 
+// dense1PackedVecGo is the pure-Go reference of dense1PackedVec:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//	with w in rows of 128 floats (see dense1PackedVecPack)
+func dense1PackedVecGo(y, x []float32, w *[400 * 128]float32, b *[120]float32, n int) {
+	for s := range n {
+		ys := (*[120]float32)(y[s*120:])
+		xs := (*[400]float32)(x[s*400:])
+		*ys = *b
+		for i, xi := range xs {
+			wi := (*[120]float32)(w[i*128:])
+			for j := range ys {
+				ys[j] += xi * wi[j]
+			}
+		}
+		for j, v := range ys {
+			ys[j] = max(v, 0)
+		}
+	}
+}
+
+// dense1PackedVecPack copies w into the padded layout dense1PackedVec reads: rows of 128 floats, zeros after the 120 weights.
+func dense1PackedVecPack(wp *[400 * 128]float32, w *[400 * 120]float32) {
+	for i := range 400 {
+		copy(wp[i*128:i*128+120], w[i*120:(i+1)*120])
+		clear(wp[i*128+120 : (i+1)*128])
+	}
+}
+
+// dense1PackedOneVecGo is the pure-Go reference of dense1PackedOneVec:
+//
+//	y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])
+//	with w in rows of 128 floats (see dense1PackedOneVecPack)
+func dense1PackedOneVecGo(y *[120]float32, x *[400]float32, w *[400 * 128]float32, b *[120]float32) {
+	*y = *b
+	for i, xi := range x {
+		wi := (*[120]float32)(w[i*128:])
+		for j := range y {
+			y[j] += xi * wi[j]
+		}
+	}
+	for j, v := range y {
+		y[j] = max(v, 0)
+	}
+}
+
+// dense1PackedOneVecPack copies w into the padded layout dense1PackedOneVec reads: rows of 128 floats, zeros after the 120 weights.
+func dense1PackedOneVecPack(wp *[400 * 128]float32, w *[400 * 120]float32) {
+	for i := range 400 {
+		copy(wp[i*128:i*128+120], w[i*120:(i+1)*120])
+		clear(wp[i*128+120 : (i+1)*128])
+	}
+}
+
 // dense1WeightGradVecGo is the pure-Go reference of dense1WeightGradVec:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -280,6 +334,60 @@ func dense2ForwardOneVecGo(y *[84]float32, x *[120]float32, w *[120 * 84]float32
 	}
 	for j, v := range y {
 		y[j] = max(v, 0)
+	}
+}
+
+// dense2PackedVecGo is the pure-Go reference of dense2PackedVec:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//	with w in rows of 96 floats (see dense2PackedVecPack)
+func dense2PackedVecGo(y, x []float32, w *[120 * 96]float32, b *[84]float32, n int) {
+	for s := range n {
+		ys := (*[84]float32)(y[s*84:])
+		xs := (*[120]float32)(x[s*120:])
+		*ys = *b
+		for i, xi := range xs {
+			wi := (*[84]float32)(w[i*96:])
+			for j := range ys {
+				ys[j] += xi * wi[j]
+			}
+		}
+		for j, v := range ys {
+			ys[j] = max(v, 0)
+		}
+	}
+}
+
+// dense2PackedVecPack copies w into the padded layout dense2PackedVec reads: rows of 96 floats, zeros after the 84 weights.
+func dense2PackedVecPack(wp *[120 * 96]float32, w *[120 * 84]float32) {
+	for i := range 120 {
+		copy(wp[i*96:i*96+84], w[i*84:(i+1)*84])
+		clear(wp[i*96+84 : (i+1)*96])
+	}
+}
+
+// dense2PackedOneVecGo is the pure-Go reference of dense2PackedOneVec:
+//
+//	y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])
+//	with w in rows of 96 floats (see dense2PackedOneVecPack)
+func dense2PackedOneVecGo(y *[84]float32, x *[120]float32, w *[120 * 96]float32, b *[84]float32) {
+	*y = *b
+	for i, xi := range x {
+		wi := (*[84]float32)(w[i*96:])
+		for j := range y {
+			y[j] += xi * wi[j]
+		}
+	}
+	for j, v := range y {
+		y[j] = max(v, 0)
+	}
+}
+
+// dense2PackedOneVecPack copies w into the padded layout dense2PackedOneVec reads: rows of 96 floats, zeros after the 84 weights.
+func dense2PackedOneVecPack(wp *[120 * 96]float32, w *[120 * 84]float32) {
+	for i := range 120 {
+		copy(wp[i*96:i*96+84], w[i*84:(i+1)*84])
+		clear(wp[i*96+84 : (i+1)*96])
 	}
 }
 
@@ -367,6 +475,54 @@ func dense3ForwardOneVecGo(y *[10]float32, x *[84]float32, w *[84 * 10]float32, 
 		for j := range y {
 			y[j] += xi * wi[j]
 		}
+	}
+}
+
+// dense3PackedVecGo is the pure-Go reference of dense3PackedVec:
+//
+//	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
+//	with w in rows of 16 floats (see dense3PackedVecPack)
+func dense3PackedVecGo(y, x []float32, w *[84 * 16]float32, b *[10]float32, n int) {
+	for s := range n {
+		ys := (*[10]float32)(y[s*10:])
+		xs := (*[84]float32)(x[s*84:])
+		*ys = *b
+		for i, xi := range xs {
+			wi := (*[10]float32)(w[i*16:])
+			for j := range ys {
+				ys[j] += xi * wi[j]
+			}
+		}
+	}
+}
+
+// dense3PackedVecPack copies w into the padded layout dense3PackedVec reads: rows of 16 floats, zeros after the 10 weights.
+func dense3PackedVecPack(wp *[84 * 16]float32, w *[84 * 10]float32) {
+	for i := range 84 {
+		copy(wp[i*16:i*16+10], w[i*10:(i+1)*10])
+		clear(wp[i*16+10 : (i+1)*16])
+	}
+}
+
+// dense3PackedOneVecGo is the pure-Go reference of dense3PackedOneVec:
+//
+//	y[j] = b[j] + Σ_i x[i]·w[i][j]
+//	with w in rows of 16 floats (see dense3PackedOneVecPack)
+func dense3PackedOneVecGo(y *[10]float32, x *[84]float32, w *[84 * 16]float32, b *[10]float32) {
+	*y = *b
+	for i, xi := range x {
+		wi := (*[10]float32)(w[i*16:])
+		for j := range y {
+			y[j] += xi * wi[j]
+		}
+	}
+}
+
+// dense3PackedOneVecPack copies w into the padded layout dense3PackedOneVec reads: rows of 16 floats, zeros after the 10 weights.
+func dense3PackedOneVecPack(wp *[84 * 16]float32, w *[84 * 10]float32) {
+	for i := range 84 {
+		copy(wp[i*16:i*16+10], w[i*10:(i+1)*10])
+		clear(wp[i*16+10 : (i+1)*16])
 	}
 }
 
