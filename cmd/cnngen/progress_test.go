@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -146,35 +144,6 @@ func TestProgressTraining(t *testing.T) {
 	}
 	if w, h := pngSize(t, path); w != viz.CurveWidth || h != viz.CurveHeight {
 		t.Errorf("curve is %dx%d", w, h)
-	}
-}
-
-// TestInterrupt sends this process a SIGINT: the handler catches it (the
-// test goes on), reports it once and asks the run to stop.
-func TestInterrupt(t *testing.T) {
-	var mu sync.Mutex
-	var stderr bytes.Buffer
-	in := notifyInterrupt(lockedWriter{&mu, &stderr})
-	defer in.Release()
-	if in.Requested() {
-		t.Fatal("a stop was requested before any signal")
-	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !in.Requested() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if !in.Requested() {
-		t.Fatal("SIGINT did not request a stop")
-	}
-	<-in.Context().Done()
-	in.Release()
-	mu.Lock()
-	defer mu.Unlock()
-	if stderr.String() != "\ncnngen: interrupted: stopping after the current step (Ctrl-C again to quit at once)\n" {
-		t.Errorf("stderr %q", stderr.String())
 	}
 }
 
