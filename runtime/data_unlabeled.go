@@ -93,27 +93,27 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 		fields = splitFields(fields[:0], text)
 		if line == 1 && isHeader(fields) {
 			if labelRequired && len(fields) != columns {
-				return nil, fmt.Errorf("%s:%d: header has %d columns, want %d (%d values for %v, then the label)",
-					name, line, len(fields), columns, values, shape)
+				return nil, fmt.Errorf("%s:%d: header has %s, want %d (%d values for %v, then the label)",
+					name, line, countColumns(len(fields)), columns, values, shape)
 			}
 			if len(fields) != values && len(fields) != values+1 {
-				return nil, fmt.Errorf("%s:%d: header has %d columns, want %d (the values for %v) or %d (then the label)",
-					name, line, len(fields), values, shape, values+1)
+				return nil, fmt.Errorf("%s:%d: header has %s, want %d (the values for %v) or %d (then the label)",
+					name, line, countColumns(len(fields)), values, shape, values+1)
 			}
 			columns = len(fields)
 			continue
 		}
 		switch {
 		case labelRequired && len(fields) != columns:
-			return nil, fmt.Errorf("%s:%d: %d columns, want %d (%d values for %v, then the label)",
-				name, line, len(fields), columns, values, shape)
+			return nil, fmt.Errorf("%s:%d: %s, want %d (%d values for %v, then the label)",
+				name, line, countColumns(len(fields)), columns, values, shape)
 		case columns == 0 && (len(fields) == values || len(fields) == values+1):
 			columns = len(fields)
 		case columns == 0:
-			return nil, fmt.Errorf("%s:%d: %d columns, want %d (the values for %v) or %d (then the label)",
-				name, line, len(fields), values, shape, values+1)
+			return nil, fmt.Errorf("%s:%d: %s, want %d (the values for %v) or %d (then the label)",
+				name, line, countColumns(len(fields)), values, shape, values+1)
 		case len(fields) != columns:
-			return nil, fmt.Errorf("%s:%d: %d columns, want %s", name, line, len(fields), want())
+			return nil, fmt.Errorf("%s:%d: %s, want %s", name, line, countColumns(len(fields)), want())
 		}
 		for c, f := range fields[:values] {
 			x, err := parseValue(f, scale)
@@ -160,4 +160,12 @@ func parseValue(f string, scale float32) (float32, error) {
 		return 0, fmt.Errorf("value %s times scale %g is not finite", f, scale)
 	}
 	return x, nil
+}
+
+// countColumns is "1 column" or "n columns".
+func countColumns(n int) string {
+	if n == 1 {
+		return "1 column"
+	}
+	return fmt.Sprintf("%d columns", n)
 }
