@@ -82,14 +82,14 @@ func (p *parser) decode(data []byte) (root *yaml.Node) {
 			p.errs.Add(start, "", "the file is empty: want a network description (keys %s)", strings.Join(networkKeys, ", "))
 			return nil
 		}
-		p.yamlError(err)
+		p.yamlError(err, data)
 		return nil
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		p.yamlError(err)
+		p.yamlError(err, data)
 		return nil
 	default:
 		p.errorf(&next, "", "the file holds more than one YAML document: want one description")
@@ -102,7 +102,7 @@ func (p *parser) decode(data []byte) (root *yaml.Node) {
 	return doc.Content[0]
 }
 
-func (p *parser) yamlError(err error) {
+func (p *parser) yamlError(err error, data []byte) {
 	msg := err.Error()
 	pos := Pos{File: p.file}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -117,9 +117,24 @@ func (p *parser) yamlError(err error) {
 		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
+		if m := yamlAlias.FindStringSubmatch(msg); m != nil {
+			// Alias errors come without a position: point at the first
+			// use of the alias.
+			if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
+				pos.Line = 1 + bytes.Count(data[:i], []byte("\n"))
+			}
+		} else if !strings.Contains(msg, "excessive aliasing") {
+			// The library leaves the line out of scanner and parser
+			// errors on the first line (it omits line 0).
+			pos.Line = 1
+		}
 	}
 	p.errs.Add(pos, "", "YAML syntax: %s", msg)
 }
+
+// yamlAlias finds the alias name in the YAML library's errors about an
+// alias, which carry no line.
+var yamlAlias = regexp.MustCompile(`^(?:unknown anchor|anchor) '([^']*)' (?:referenced|value contains itself)$`)
 
 var networkKeys = []string{"name", "input", "layers", "train"}
 

@@ -332,6 +332,16 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`net.yaml:3: YAML syntax: found character that cannot start any token`},
 		},
 		{
+			name: "syntax error on the first line",
+			src:  "name: a: b\n",
+			want: []string{`net.yaml:1: YAML syntax: mapping values are not allowed in this context`},
+		},
+		{
+			name: "unknown alias",
+			src:  head + "layers: *missing\n",
+			want: []string{`net.yaml:2: YAML syntax: unknown anchor 'missing' referenced`},
+		},
+		{
 			name: "two documents",
 			src:  net("  - softmax") + "---\nname: other\n",
 			want: []string{`net.yaml:5:1: the file holds more than one YAML document: want one description`},
