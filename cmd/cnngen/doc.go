@@ -26,7 +26,8 @@
 //	    generated, built and run in a child process (needs the go command).
 //	    -workers N splits batches over N workers; -save F and -resume F write
 //	    and continue safetensors checkpoints; -plot PNG draws the learning
-//	    curve; -seeds 1-5 runs several seeds. Ctrl-C finishes the current
+//	    curve (after -resume, the whole run's: checkpoints keep the curve);
+//	    -seeds 1-5 runs several seeds. Ctrl-C finishes the current
 //	    step, saves and exits.
 //
 //	eval -load CKPT [-data CSV] [FILE.yaml]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -11,12 +12,46 @@ import (
 	"github.com/cnngen/cnngen/gen/ir"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
+	"github.com/cnngen/cnngen/viz"
 )
 
 // metaSeed is the checkpoint metadata key under which `cnngen train -save`
 // records the run's seed, so that eval and show find the run's own test
 // split without being told its -seed.
 const metaSeed = "seed"
+
+// metaCurve is the checkpoint metadata key under which `cnngen train -save`
+// records the learning curve so far (the logged steps as JSON), so that a
+// resumed run's -plot draws the whole run.
+const metaCurve = "curve"
+
+// curveToMeta records points in meta under metaCurve (nothing when there
+// are none).
+func curveToMeta(meta map[string]string, points []viz.Point) error {
+	if len(points) == 0 {
+		return nil
+	}
+	data, err := json.Marshal(points)
+	if err != nil {
+		return fmt.Errorf("encoding the learning curve: %v", err)
+	}
+	meta[metaCurve] = string(data)
+	return nil
+}
+
+// curveFromMeta returns the learning curve recorded in a checkpoint's
+// metadata, or nil when there is none.
+func curveFromMeta(meta map[string]string) ([]viz.Point, error) {
+	s, ok := meta[metaCurve]
+	if !ok {
+		return nil, nil
+	}
+	var points []viz.Point
+	if err := json.Unmarshal([]byte(s), &points); err != nil {
+		return nil, fmt.Errorf("metadata %s is not a learning curve: %v", metaCurve, err)
+	}
+	return points, nil
+}
 
 // checkpointMeta returns the metadata that a training run records in its
 // checkpoints besides what package checkpoint writes itself.

@@ -17,6 +17,7 @@ import (
 	"github.com/cnngen/cnngen/gen/ir"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
+	"github.com/cnngen/cnngen/viz"
 )
 
 func init() {
@@ -176,11 +177,16 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 		return err
 	}
 	opt := runtime.TrainOptions{}
+	var earlier []viz.Point // the learning curve of the run being resumed
 	if f.resume != "" {
-		if opt.Optimizer, err = j.resume(m, &cfg, f); err != nil {
+		var meta map[string]string
+		if opt.Optimizer, meta, err = j.resume(m, &cfg, f); err != nil {
 			return err
 		}
 		opt.Resume = true
+		if earlier, err = curveFromMeta(meta); err != nil {
+			fmt.Fprintf(stderr, "cnngen: %s: %v; the curve starts at the resumed step\n", f.resume, err)
+		}
 	}
 	j.announce()
 	train, test, err := j.data.Split(cfg.TestFraction, cfg.Seed)
@@ -194,14 +200,16 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 		fmt.Fprintf(stderr, "cnngen: resuming %s at step %d of %d\n", f.resume, opt.Optimizer.State().Steps, runTotal(cfg, train.Len()))
 	}
 
-	rec := &curveRecorder{model: m, test: test}
+	rec := &curveRecorder{model: m, test: test, points: earlier}
 	if j.childProcess() {
 		// The child's weights are out of reach until it ends: the test
 		// accuracy is measured at the end only.
 		rec.test = nil
 	}
 	var onLog func(runtime.StepLog)
-	if f.plot != "" {
+	if f.plot != "" || f.save != "" {
+		// A checkpoint keeps the curve, so that -plot after -resume draws
+		// the whole run.
 		onLog = rec.Record
 	}
 	prog := newProgress(stderr)
@@ -229,16 +237,20 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	}
 	fmt.Fprintf(stderr, "cnngen: %d steps in %v (%v/step)\n", res.Steps,
 		res.Duration.Round(time.Millisecond), perStep(res))
+	if n := len(rec.points); n > 0 && rec.test == nil && res.Test.Total > 0 {
+		rec.points[n-1].TestAccuracy, rec.points[n-1].Tested = res.Test.Accuracy(), true
+	}
 	if f.save != "" {
-		if err := checkpoint.Save(f.save, m, res.Optimizer, checkpointMeta(cfg)); err != nil {
+		meta := checkpointMeta(cfg)
+		if err := curveToMeta(meta, rec.points); err != nil {
+			return fmt.Errorf("saving %s: %v", f.save, err)
+		}
+		if err := checkpoint.Save(f.save, m, res.Optimizer, meta); err != nil {
 			return fmt.Errorf("saving %s: %v", f.save, err)
 		}
 		fmt.Fprintf(stderr, "cnngen: saved %s after step %d\n", f.save, res.Last.Step)
 	}
 	if f.plot != "" {
-		if n := len(rec.points); n > 0 && rec.test == nil && res.Test.Total > 0 {
-			rec.points[n-1].TestAccuracy, rec.points[n-1].Tested = res.Test.Accuracy(), true
-		}
 		if err := rec.Write(f.plot); err != nil {
 			return fmt.Errorf("-plot %s: %v", f.plot, err)
 		}
@@ -250,7 +262,7 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 // with its state, made for the run's total steps, which it sets in cfg:
 // the step count of the checkpoint plus -steps, or the recipe's total. The
 // seed becomes the checkpoint's unless -seed was given.
-func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlags) (runtime.Optimizer, error) {
+func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlags) (runtime.Optimizer, map[string]string, error) {
 	trainSize := j.data.Len() - runtime.TestSize(j.data.Len(), cfg.TestFraction)
 	planned := runTotal(*cfg, trainSize)
 	// The optimizer's step count is only known once loaded, and the
@@ -258,11 +270,11 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 	// the planned total, then move the state over.
 	loaded, err := runtime.NewOptimizerForRun(cfg.Optimizer, m.Params(), max(planned, 1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", j.net.Name, err)
+		return nil, nil, fmt.Errorf("%s: %v", j.net.Name, err)
 	}
 	meta, err := checkpoint.Load(f.resume, m, loaded)
 	if err != nil {
-		return nil, fmt.Errorf("resuming %s: %w", f.resume, err)
+		return nil, nil, fmt.Errorf("resuming %s: %w", f.resume, err)
 	}
 	done := loaded.State().Steps
 	if f.stepsSet {
@@ -270,23 +282,23 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 	}
 	total := runTotal(*cfg, trainSize)
 	if done >= total {
-		return nil, fmt.Errorf("resuming %s: the run has already taken %d of the recipe's %d steps; give -steps N to train N more", f.resume, done, total)
+		return nil, nil, fmt.Errorf("resuming %s: the run has already taken %d of the recipe's %d steps; give -steps N to train N more", f.resume, done, total)
 	}
 	if !f.seedSet {
 		if s, ok := meta[metaSeed]; ok {
 			if cfg.Seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-				return nil, fmt.Errorf("resuming %s: metadata %s = %q is not a seed (give -seed)", f.resume, metaSeed, s)
+				return nil, nil, fmt.Errorf("resuming %s: metadata %s = %q is not a seed (give -seed)", f.resume, metaSeed, s)
 			}
 		}
 	}
 	o, err := runtime.NewOptimizerForRun(cfg.Optimizer, m.Params(), total)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := o.SetState(loaded.State()); err != nil {
-		return nil, fmt.Errorf("resuming %s: %v", f.resume, err)
+		return nil, nil, fmt.Errorf("resuming %s: %v", f.resume, err)
 	}
-	return o, nil
+	return o, meta, nil
 }
 
 // runTotal is the number of steps of the run that cfg describes on a

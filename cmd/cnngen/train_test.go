@@ -20,6 +20,7 @@ import (
 	"github.com/cnngen/cnngen/datasets"
 	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/generated/digits"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
 	"github.com/cnngen/cnngen/viz"
@@ -245,9 +246,12 @@ func TestTrainSaveResume(t *testing.T) {
 			dir := t.TempDir()
 			straight, part, resumed := filepath.Join(dir, "straight.safetensors"), filepath.Join(dir, "part.safetensors"), filepath.Join(dir, "resumed.safetensors")
 			args := append([]string{"-engine", tc.engine}, tc.data...)
+			// The same log cadence in every run, so that the learning
+			// curves the checkpoints keep are the same too.
+			args = append(args, "-log-every", "1")
 			mustTrain(t, append(args, "-steps", "6", "-save", straight)...)
 			mustTrain(t, append(args, "-steps", "3", "-save", part)...)
-			_, stdout, stderr := mustTrain(t, append(args, "-resume", part, "-steps", "3", "-save", resumed, "-log-every", "1")...)
+			_, stdout, stderr := mustTrain(t, append(args, "-resume", part, "-steps", "3", "-save", resumed)...)
 			if !strings.Contains(stderr, "cnngen: resuming "+part+" at step 3 of 6\n") {
 				t.Errorf("stderr does not say where the run resumes:\n%s", stderr)
 			}
@@ -256,6 +260,21 @@ func TestTrainSaveResume(t *testing.T) {
 			}
 			if !bytes.Equal(mustReadFile(t, straight), mustReadFile(t, resumed)) {
 				t.Errorf("checkpoint after 3 + 3 steps differs from the one after 6 straight steps")
+			}
+			meta, err := checkpoint.Load(resumed, digits.New(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			curve, err := curveFromMeta(meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var steps []int
+			for _, p := range curve {
+				steps = append(steps, p.Step)
+			}
+			if !slices.Equal(steps, []int{0, 1, 2, 3, 4, 5}) {
+				t.Errorf("the resumed checkpoint's curve has steps %v, want 0 to 5", steps)
 			}
 		})
 	}
