@@ -30,7 +30,8 @@ const (
 	DenseForwardOne
 	// DenseBackwardInput is the input gradient of a dense layer. It reads the
 	// transposed weights with rows padded to whole vectors, which
-	// NameTranspose (pure Go) fills from w; call it once per weight update,
+	// NameTranspose fills from w (with gathers on AVX2 and AVX-512, the
+	// pure-Go NameTransposeGo otherwise); call it once per weight update,
 	// not per batch. InP is PaddedStride(In):
 	//
 	//	func Name(dx, dy []float32, wt *[Units * InP]float32, n int)
@@ -208,6 +209,15 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 				}
 			}
 		}
+		if k.Op == DenseBackwardInput {
+			for _, isa := range isas {
+				fc.Texts = append(fc.Texts, textCtx{Transpose: planTranspose(k, isa)})
+				if isa.maskInReg && k.In%isa.lanes != 0 {
+					fc.needTailMask = true
+				}
+			}
+			fc.needIota = true
+		}
 		for _, p := range k.pools() {
 			for _, isa := range isas {
 				fc.Texts = append(fc.Texts, textCtx{Pool: planPool(p, isa)})
@@ -228,6 +238,11 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 					fc.needTailMask = true
 				}
 			}
+		}
+	}
+	if fc.needIota {
+		for i := range 16 {
+			fc.Iota = append(fc.Iota, dataWord{Off: 4 * i, Val: fmt.Sprint(i)})
 		}
 	}
 	if fc.needTailMask {
@@ -255,8 +270,10 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 type fileCtx struct {
 	TailMask     []dataWord
 	One          bool
+	Iota         []dataWord
 	Texts        []textCtx
 	needTailMask bool
+	needIota     bool
 }
 
 type dataWord struct {
@@ -266,9 +283,10 @@ type dataWord struct {
 
 // textCtx is one TEXT symbol; exactly one field is set.
 type textCtx struct {
-	Gemm *gemmCtx
-	Conv *convCtx
-	Pool *poolCtx
+	Gemm      *gemmCtx
+	Conv      *convCtx
+	Pool      *poolCtx
+	Transpose *transposeCtx
 }
 
 // fileTemplate holds every assembly template.
@@ -318,6 +336,12 @@ func (k Kernel) goNames() []string {
 	names := []string{k.Name, k.Name + "Go"}
 	if k.Op == DenseBackwardInput || k.Op == Conv2DBackwardInput {
 		names = append(names, k.Name+"Transpose")
+	}
+	if k.Op == DenseBackwardInput {
+		names = append(names, k.Name+"TransposeGo")
+		for _, isa := range isas {
+			names = append(names, k.transposeSymbol()+isa.suffix)
+		}
 	}
 	if k.Padded {
 		names = append(names, k.Name+"Pack")

@@ -83,7 +83,7 @@ func renderGo(pkg string, kernels []Kernel) ([]File, error) {
 		ref.Line()
 		if k.Op == DenseBackwardInput {
 			inP := PaddedStride(k.In)
-			ref.Commentf("%sTranspose fills wt[j][i] = w[i][j], the layout %s reads, with rows padded to %d floats (zeros).", k.Name, k.Name, inP)
+			ref.Commentf("%sTransposeGo is the pure-Go reference of %sTranspose: it fills wt[j][i] = w[i][j], the layout %s reads, with rows padded to %d floats (zeros).", k.Name, k.Name, k.Name, inP)
 			body := []jen.Code{
 				jen.For(jen.Id("i").Op(":=").Range().Lit(k.In)).Block(
 					jen.Id("wi").Op(":=").Parens(jen.Op("*").Index(jen.Lit(k.Units)).Float32()).Call(jen.Id("w").Index(jen.Id("i").Op("*").Lit(k.Units).Op(":"))),
@@ -97,11 +97,32 @@ func renderGo(pkg string, kernels []Kernel) ([]File, error) {
 					jen.Clear(jen.Id("wt").Index(jen.Id("j").Op("*").Lit(inP).Op("+").Lit(k.In).Op(":").Parens(jen.Id("j").Op("+").Lit(1)).Op("*").Lit(inP))),
 				))
 			}
-			ref.Func().Id(k.Name+"Transpose").Params(
-				arrayPtr("wt", k.Units, inP),
-				arrayPtr("w", k.In, k.Units),
-			).Block(body...)
+			params := []jen.Code{arrayPtr("wt", k.Units, inP), arrayPtr("w", k.In, k.Units)}
+			ref.Func().Id(k.Name + "TransposeGo").Params(params...).Block(body...)
 			ref.Line()
+
+			// Its vector paths: stubs, and the dispatchers.
+			doc := fmt.Sprintf("%sTranspose fills wt[j][i] = w[i][j] (i < %d, j < %d), the layout %s reads, with rows padded to %d floats (zeros).", k.Name, k.In, k.Units, k.Name, inP)
+			cases := []jen.Code{}
+			for i := len(isas) - 1; i >= 0; i-- {
+				isa := isas[i]
+				stub.Commentf("%s%s is the %s path of %sTranspose (%s).", k.transposeSymbol(), isa.suffix, isa.suffix, k.Name, AsmFile)
+				stub.Comment("")
+				stub.Comment("//go:noescape")
+				stub.Func().Id(k.transposeSymbol() + isa.suffix).Params(jen.List(jen.Id("wt"), jen.Id("w")).Op("*").Float32())
+				stub.Line()
+				cases = append(cases, jen.Case(jen.Qual(runtimePath, isa.suffix)).Block(
+					jen.Id(k.transposeSymbol()+isa.suffix).Call(jen.Op("&").Id("wt").Index(jen.Lit(0)), jen.Op("&").Id("w").Index(jen.Lit(0)))))
+			}
+			cases = append(cases, jen.Default().Block(jen.Id(k.Name+"TransposeGo").Call(jen.Id("wt"), jen.Id("w"))))
+			stub.Comment(doc)
+			stub.Comment("It runs the path runtime.ActiveISA names.")
+			stub.Func().Id(k.Name + "Transpose").Params(params...).Block(jen.Switch(jen.Qual(runtimePath, "ActiveISA").Call()).Block(cases...))
+			stub.Line()
+			pure.Comment(doc)
+			pure.Comment("This build has no assembly: it runs the reference.")
+			pure.Func().Id(k.Name + "Transpose").Params(params...).Block(jen.Id(k.Name+"TransposeGo").Call(jen.Id("wt"), jen.Id("w")))
+			pure.Line()
 		}
 		if k.Op == Conv2DBackwardInput {
 			c := k.Conv

@@ -328,6 +328,29 @@ func dense1InputGradVec(dx, dy []float32, wt *[300 * 528]float32, n int) {
 	}
 }
 
+// dense1InputGradVecTransposeAVX512 is the AVX512 path of dense1InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense1InputGradVecTransposeAVX512(wt, w *float32)
+
+// dense1InputGradVecTransposeAVX2 is the AVX2 path of dense1InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense1InputGradVecTransposeAVX2(wt, w *float32)
+
+// dense1InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 512, j < 300), the layout dense1InputGradVec reads, with rows padded to 528 floats (zeros).
+// It runs the path runtime.ActiveISA names.
+func dense1InputGradVecTranspose(wt *[300 * 528]float32, w *[512 * 300]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense1InputGradVecTransposeAVX512(&wt[0], &w[0])
+	case runtime.AVX2:
+		dense1InputGradVecTransposeAVX2(&wt[0], &w[0])
+	default:
+		dense1InputGradVecTransposeGo(wt, w)
+	}
+}
+
 // dense2ForwardVecAVX2 is the AVX2 path of dense2ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -518,5 +541,28 @@ func dense2InputGradVec(dx, dy, h []float32, wt *[10 * 304]float32, n int) {
 		dense2InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n)
 	default:
 		dense2InputGradVecGo(dx, dy, h, wt, n)
+	}
+}
+
+// dense2InputGradVecTransposeAVX512 is the AVX512 path of dense2InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense2InputGradVecTransposeAVX512(wt, w *float32)
+
+// dense2InputGradVecTransposeAVX2 is the AVX2 path of dense2InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense2InputGradVecTransposeAVX2(wt, w *float32)
+
+// dense2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 300, j < 10), the layout dense2InputGradVec reads, with rows padded to 304 floats (zeros).
+// It runs the path runtime.ActiveISA names.
+func dense2InputGradVecTranspose(wt *[10 * 304]float32, w *[300 * 10]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense2InputGradVecTransposeAVX512(&wt[0], &w[0])
+	case runtime.AVX2:
+		dense2InputGradVecTransposeAVX2(&wt[0], &w[0])
+	default:
+		dense2InputGradVecTransposeGo(wt, w)
 	}
 }

@@ -102,6 +102,12 @@ func dense1InputGradVec(dx, dy []float32, wt *[300 * 528]float32, n int) {
 	dense1InputGradVecGo(dx, dy, wt, n)
 }
 
+// dense1InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 512, j < 300), the layout dense1InputGradVec reads, with rows padded to 528 floats (zeros).
+// This build has no assembly: it runs the reference.
+func dense1InputGradVecTranspose(wt *[300 * 528]float32, w *[512 * 300]float32) {
+	dense1InputGradVecTransposeGo(wt, w)
+}
+
 // dense2ForwardVec computes, with In = 300 and Units = 10:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -158,4 +164,10 @@ func dense2WeightGradVec(dw *[300 * 10]float32, db *[10]float32, x, dy []float32
 // This build has no assembly: it runs the reference.
 func dense2InputGradVec(dx, dy, h []float32, wt *[10 * 304]float32, n int) {
 	dense2InputGradVecGo(dx, dy, h, wt, n)
+}
+
+// dense2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 300, j < 10), the layout dense2InputGradVec reads, with rows padded to 304 floats (zeros).
+// This build has no assembly: it runs the reference.
+func dense2InputGradVecTranspose(wt *[10 * 304]float32, w *[300 * 10]float32) {
+	dense2InputGradVecTransposeGo(wt, w)
 }

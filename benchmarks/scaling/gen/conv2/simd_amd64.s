@@ -40,6 +40,26 @@ GLOBL tailmask<>(SB), RODATA|NOPTR, $64
 DATA one<>+0(SB)/4, $1.0
 GLOBL one<>(SB), RODATA|NOPTR, $4
 
+// iota<> holds the int32 lane numbers 0 to 15 (the gather offsets of a
+// transpose are lane·row stride).
+DATA iota<>+0(SB)/4, $0
+DATA iota<>+4(SB)/4, $1
+DATA iota<>+8(SB)/4, $2
+DATA iota<>+12(SB)/4, $3
+DATA iota<>+16(SB)/4, $4
+DATA iota<>+20(SB)/4, $5
+DATA iota<>+24(SB)/4, $6
+DATA iota<>+28(SB)/4, $7
+DATA iota<>+32(SB)/4, $8
+DATA iota<>+36(SB)/4, $9
+DATA iota<>+40(SB)/4, $10
+DATA iota<>+44(SB)/4, $11
+DATA iota<>+48(SB)/4, $12
+DATA iota<>+52(SB)/4, $13
+DATA iota<>+56(SB)/4, $14
+DATA iota<>+60(SB)/4, $15
+GLOBL iota<>(SB), RODATA|NOPTR, $64
+
 // func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -26820,6 +26840,2281 @@ dense1InputGradVec_done:
 	RET
 #undef bcast
 
+// func dense1InputGradVecTransposeAVX2(wt, w *float32)
+// Requires: AVX, AVX2
+//
+// wt[j][i] = w[i][j]   i < 512, j < 300; wt[j][i] = 0 for 512 ≤ i < 528
+// Blocks of 8 rows of w; one gather per column j of a block reads
+// w[i0..i0+8][j] (byte offsets k·1200) and one store writes wt[j][i0..].
+// Reference: dense1InputGradVecTransposeGo.
+TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $1200, tmp // the byte stride of w's rows
+	VMOVDQU iota<>(SB), Y15
+	VMOVD tmp, X14
+	VPBROADCASTD X14, Y14
+	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
+	VPXOR Y13, Y13, Y13
+
+	// rows 0 to 7 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows0:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows0
+
+	// rows 8 to 15 of w
+	LEAQ 9600(a_k), a_row
+	LEAQ 32(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows8:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows8
+
+	// rows 16 to 23 of w
+	LEAQ 19200(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows16:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows16
+
+	// rows 24 to 31 of w
+	LEAQ 28800(a_k), a_row
+	LEAQ 96(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows24:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows24
+
+	// rows 32 to 39 of w
+	LEAQ 38400(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows32:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows32
+
+	// rows 40 to 47 of w
+	LEAQ 48000(a_k), a_row
+	LEAQ 160(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows40:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows40
+
+	// rows 48 to 55 of w
+	LEAQ 57600(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows48:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows48
+
+	// rows 56 to 63 of w
+	LEAQ 67200(a_k), a_row
+	LEAQ 224(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows56:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows56
+
+	// rows 64 to 71 of w
+	LEAQ 76800(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows64:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows64
+
+	// rows 72 to 79 of w
+	LEAQ 86400(a_k), a_row
+	LEAQ 288(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows72:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows72
+
+	// rows 80 to 87 of w
+	LEAQ 96000(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows80:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows80
+
+	// rows 88 to 95 of w
+	LEAQ 105600(a_k), a_row
+	LEAQ 352(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows88:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows88
+
+	// rows 96 to 103 of w
+	LEAQ 115200(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows96:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows96
+
+	// rows 104 to 111 of w
+	LEAQ 124800(a_k), a_row
+	LEAQ 416(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows104:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows104
+
+	// rows 112 to 119 of w
+	LEAQ 134400(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows112:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows112
+
+	// rows 120 to 127 of w
+	LEAQ 144000(a_k), a_row
+	LEAQ 480(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows120:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows120
+
+	// rows 128 to 135 of w
+	LEAQ 153600(a_k), a_row
+	LEAQ 512(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows128:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows128
+
+	// rows 136 to 143 of w
+	LEAQ 163200(a_k), a_row
+	LEAQ 544(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows136:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows136
+
+	// rows 144 to 151 of w
+	LEAQ 172800(a_k), a_row
+	LEAQ 576(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows144:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows144
+
+	// rows 152 to 159 of w
+	LEAQ 182400(a_k), a_row
+	LEAQ 608(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows152:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows152
+
+	// rows 160 to 167 of w
+	LEAQ 192000(a_k), a_row
+	LEAQ 640(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows160:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows160
+
+	// rows 168 to 175 of w
+	LEAQ 201600(a_k), a_row
+	LEAQ 672(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows168:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows168
+
+	// rows 176 to 183 of w
+	LEAQ 211200(a_k), a_row
+	LEAQ 704(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows176:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows176
+
+	// rows 184 to 191 of w
+	LEAQ 220800(a_k), a_row
+	LEAQ 736(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows184:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows184
+
+	// rows 192 to 199 of w
+	LEAQ 230400(a_k), a_row
+	LEAQ 768(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows192:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows192
+
+	// rows 200 to 207 of w
+	LEAQ 240000(a_k), a_row
+	LEAQ 800(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows200:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows200
+
+	// rows 208 to 215 of w
+	LEAQ 249600(a_k), a_row
+	LEAQ 832(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows208:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows208
+
+	// rows 216 to 223 of w
+	LEAQ 259200(a_k), a_row
+	LEAQ 864(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows216:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows216
+
+	// rows 224 to 231 of w
+	LEAQ 268800(a_k), a_row
+	LEAQ 896(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows224:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows224
+
+	// rows 232 to 239 of w
+	LEAQ 278400(a_k), a_row
+	LEAQ 928(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows232:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows232
+
+	// rows 240 to 247 of w
+	LEAQ 288000(a_k), a_row
+	LEAQ 960(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows240:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows240
+
+	// rows 248 to 255 of w
+	LEAQ 297600(a_k), a_row
+	LEAQ 992(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows248:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows248
+
+	// rows 256 to 263 of w
+	LEAQ 307200(a_k), a_row
+	LEAQ 1024(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows256:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows256
+
+	// rows 264 to 271 of w
+	LEAQ 316800(a_k), a_row
+	LEAQ 1056(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows264:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows264
+
+	// rows 272 to 279 of w
+	LEAQ 326400(a_k), a_row
+	LEAQ 1088(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows272:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows272
+
+	// rows 280 to 287 of w
+	LEAQ 336000(a_k), a_row
+	LEAQ 1120(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows280:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows280
+
+	// rows 288 to 295 of w
+	LEAQ 345600(a_k), a_row
+	LEAQ 1152(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows288:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows288
+
+	// rows 296 to 303 of w
+	LEAQ 355200(a_k), a_row
+	LEAQ 1184(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows296:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows296
+
+	// rows 304 to 311 of w
+	LEAQ 364800(a_k), a_row
+	LEAQ 1216(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows304:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows304
+
+	// rows 312 to 319 of w
+	LEAQ 374400(a_k), a_row
+	LEAQ 1248(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows312:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows312
+
+	// rows 320 to 327 of w
+	LEAQ 384000(a_k), a_row
+	LEAQ 1280(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows320:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows320
+
+	// rows 328 to 335 of w
+	LEAQ 393600(a_k), a_row
+	LEAQ 1312(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows328:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows328
+
+	// rows 336 to 343 of w
+	LEAQ 403200(a_k), a_row
+	LEAQ 1344(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows336:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows336
+
+	// rows 344 to 351 of w
+	LEAQ 412800(a_k), a_row
+	LEAQ 1376(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows344:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows344
+
+	// rows 352 to 359 of w
+	LEAQ 422400(a_k), a_row
+	LEAQ 1408(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows352:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows352
+
+	// rows 360 to 367 of w
+	LEAQ 432000(a_k), a_row
+	LEAQ 1440(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows360:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows360
+
+	// rows 368 to 375 of w
+	LEAQ 441600(a_k), a_row
+	LEAQ 1472(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows368:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows368
+
+	// rows 376 to 383 of w
+	LEAQ 451200(a_k), a_row
+	LEAQ 1504(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows376:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows376
+
+	// rows 384 to 391 of w
+	LEAQ 460800(a_k), a_row
+	LEAQ 1536(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows384:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows384
+
+	// rows 392 to 399 of w
+	LEAQ 470400(a_k), a_row
+	LEAQ 1568(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows392:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows392
+
+	// rows 400 to 407 of w
+	LEAQ 480000(a_k), a_row
+	LEAQ 1600(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows400:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows400
+
+	// rows 408 to 415 of w
+	LEAQ 489600(a_k), a_row
+	LEAQ 1632(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows408:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows408
+
+	// rows 416 to 423 of w
+	LEAQ 499200(a_k), a_row
+	LEAQ 1664(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows416:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows416
+
+	// rows 424 to 431 of w
+	LEAQ 508800(a_k), a_row
+	LEAQ 1696(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows424:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows424
+
+	// rows 432 to 439 of w
+	LEAQ 518400(a_k), a_row
+	LEAQ 1728(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows432:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows432
+
+	// rows 440 to 447 of w
+	LEAQ 528000(a_k), a_row
+	LEAQ 1760(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows440:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows440
+
+	// rows 448 to 455 of w
+	LEAQ 537600(a_k), a_row
+	LEAQ 1792(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows448:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows448
+
+	// rows 456 to 463 of w
+	LEAQ 547200(a_k), a_row
+	LEAQ 1824(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows456:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows456
+
+	// rows 464 to 471 of w
+	LEAQ 556800(a_k), a_row
+	LEAQ 1856(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows464:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows464
+
+	// rows 472 to 479 of w
+	LEAQ 566400(a_k), a_row
+	LEAQ 1888(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows472:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows472
+
+	// rows 480 to 487 of w
+	LEAQ 576000(a_k), a_row
+	LEAQ 1920(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows480:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows480
+
+	// rows 488 to 495 of w
+	LEAQ 585600(a_k), a_row
+	LEAQ 1952(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows488:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows488
+
+	// rows 496 to 503 of w
+	LEAQ 595200(a_k), a_row
+	LEAQ 1984(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows496:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows496
+
+	// rows 504 to 511 of w
+	LEAQ 604800(a_k), a_row
+	LEAQ 2016(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_rows504:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 2112(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 4224(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows504
+
+	// zeros in columns 512 to 527 of wt
+	LEAQ 2048(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX2_pad:
+	VMOVUPS Y13, 0(c_row)
+	VMOVUPS Y13, 32(c_row)
+	VMOVUPS Y13, 2112(c_row)
+	VMOVUPS Y13, 2144(c_row)
+	VMOVUPS Y13, 4224(c_row)
+	VMOVUPS Y13, 4256(c_row)
+	VMOVUPS Y13, 6336(c_row)
+	VMOVUPS Y13, 6368(c_row)
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_pad
+	VZEROUPPER
+	RET
+
+// func dense1InputGradVecTransposeAVX512(wt, w *float32)
+// Requires: AVX512F
+//
+// wt[j][i] = w[i][j]   i < 512, j < 300; wt[j][i] = 0 for 512 ≤ i < 528
+// Blocks of 16 rows of w; one gather per column j of a block reads
+// w[i0..i0+16][j] (byte offsets k·1200) and one store writes wt[j][i0..].
+// Reference: dense1InputGradVecTransposeGo.
+TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $1200, tmp // the byte stride of w's rows
+	VMOVDQU32 iota<>(SB), Z31
+	VPBROADCASTD tmp, Z30
+	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
+	VPXORD Z29, Z29, Z29
+
+	// rows 0 to 15 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows0:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows0
+
+	// rows 16 to 31 of w
+	LEAQ 19200(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows16:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows16
+
+	// rows 32 to 47 of w
+	LEAQ 38400(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows32:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows32
+
+	// rows 48 to 63 of w
+	LEAQ 57600(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows48:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows48
+
+	// rows 64 to 79 of w
+	LEAQ 76800(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows64:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows64
+
+	// rows 80 to 95 of w
+	LEAQ 96000(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows80:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows80
+
+	// rows 96 to 111 of w
+	LEAQ 115200(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows96:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows96
+
+	// rows 112 to 127 of w
+	LEAQ 134400(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows112:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows112
+
+	// rows 128 to 143 of w
+	LEAQ 153600(a_k), a_row
+	LEAQ 512(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows128:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows128
+
+	// rows 144 to 159 of w
+	LEAQ 172800(a_k), a_row
+	LEAQ 576(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows144:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows144
+
+	// rows 160 to 175 of w
+	LEAQ 192000(a_k), a_row
+	LEAQ 640(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows160:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows160
+
+	// rows 176 to 191 of w
+	LEAQ 211200(a_k), a_row
+	LEAQ 704(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows176:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows176
+
+	// rows 192 to 207 of w
+	LEAQ 230400(a_k), a_row
+	LEAQ 768(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows192:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows192
+
+	// rows 208 to 223 of w
+	LEAQ 249600(a_k), a_row
+	LEAQ 832(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows208:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows208
+
+	// rows 224 to 239 of w
+	LEAQ 268800(a_k), a_row
+	LEAQ 896(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows224:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows224
+
+	// rows 240 to 255 of w
+	LEAQ 288000(a_k), a_row
+	LEAQ 960(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows240:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows240
+
+	// rows 256 to 271 of w
+	LEAQ 307200(a_k), a_row
+	LEAQ 1024(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows256:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows256
+
+	// rows 272 to 287 of w
+	LEAQ 326400(a_k), a_row
+	LEAQ 1088(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows272:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows272
+
+	// rows 288 to 303 of w
+	LEAQ 345600(a_k), a_row
+	LEAQ 1152(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows288:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows288
+
+	// rows 304 to 319 of w
+	LEAQ 364800(a_k), a_row
+	LEAQ 1216(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows304:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows304
+
+	// rows 320 to 335 of w
+	LEAQ 384000(a_k), a_row
+	LEAQ 1280(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows320:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows320
+
+	// rows 336 to 351 of w
+	LEAQ 403200(a_k), a_row
+	LEAQ 1344(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows336:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows336
+
+	// rows 352 to 367 of w
+	LEAQ 422400(a_k), a_row
+	LEAQ 1408(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows352:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows352
+
+	// rows 368 to 383 of w
+	LEAQ 441600(a_k), a_row
+	LEAQ 1472(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows368:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows368
+
+	// rows 384 to 399 of w
+	LEAQ 460800(a_k), a_row
+	LEAQ 1536(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows384:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows384
+
+	// rows 400 to 415 of w
+	LEAQ 480000(a_k), a_row
+	LEAQ 1600(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows400:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows400
+
+	// rows 416 to 431 of w
+	LEAQ 499200(a_k), a_row
+	LEAQ 1664(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows416:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows416
+
+	// rows 432 to 447 of w
+	LEAQ 518400(a_k), a_row
+	LEAQ 1728(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows432:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows432
+
+	// rows 448 to 463 of w
+	LEAQ 537600(a_k), a_row
+	LEAQ 1792(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows448:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows448
+
+	// rows 464 to 479 of w
+	LEAQ 556800(a_k), a_row
+	LEAQ 1856(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows464:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows464
+
+	// rows 480 to 495 of w
+	LEAQ 576000(a_k), a_row
+	LEAQ 1920(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows480:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows480
+
+	// rows 496 to 511 of w
+	LEAQ 595200(a_k), a_row
+	LEAQ 1984(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_rows496:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 2112(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 4224(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 6336(c_row)
+	ADDQ $16, a_row
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows496
+
+	// zeros in columns 512 to 527 of wt
+	LEAQ 2048(b_k), c_row
+	MOVQ $75, rows
+
+dense1InputGradVecTransposeAVX512_pad:
+	VMOVUPS Z29, 0(c_row)
+	VMOVUPS Z29, 2112(c_row)
+	VMOVUPS Z29, 4224(c_row)
+	VMOVUPS Z29, 6336(c_row)
+	ADDQ $8448, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_pad
+	VZEROUPPER
+	RET
+
 // func dense2ForwardVecAVX2(y, x, w, b *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -32061,3 +34356,1708 @@ dense2InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
+
+// func dense2InputGradVecTransposeAVX2(wt, w *float32)
+// Requires: AVX, AVX2
+//
+// wt[j][i] = w[i][j]   i < 300, j < 10; wt[j][i] = 0 for 300 ≤ i < 304
+// Blocks of 8 rows of w; one gather per column j of a block reads
+// w[i0..i0+8][j] (byte offsets k·40) and one store writes wt[j][i0..].
+// Reference: dense2InputGradVecTransposeGo.
+TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $40, tmp // the byte stride of w's rows
+	VMOVDQU iota<>(SB), Y15
+	VMOVD tmp, X14
+	VPBROADCASTD X14, Y14
+	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
+	VPXOR Y13, Y13, Y13
+
+	// rows 0 to 7 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows0:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows0
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 8 to 15 of w
+	LEAQ 320(a_k), a_row
+	LEAQ 32(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows8:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows8
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 16 to 23 of w
+	LEAQ 640(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows16:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows16
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 24 to 31 of w
+	LEAQ 960(a_k), a_row
+	LEAQ 96(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows24:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows24
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 32 to 39 of w
+	LEAQ 1280(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows32:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows32
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 40 to 47 of w
+	LEAQ 1600(a_k), a_row
+	LEAQ 160(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows40:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows40
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 48 to 55 of w
+	LEAQ 1920(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows48:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows48
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 56 to 63 of w
+	LEAQ 2240(a_k), a_row
+	LEAQ 224(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows56:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows56
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 64 to 71 of w
+	LEAQ 2560(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows64:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows64
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 72 to 79 of w
+	LEAQ 2880(a_k), a_row
+	LEAQ 288(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows72:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows72
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 80 to 87 of w
+	LEAQ 3200(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows80:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows80
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 88 to 95 of w
+	LEAQ 3520(a_k), a_row
+	LEAQ 352(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows88:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows88
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 96 to 103 of w
+	LEAQ 3840(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows96:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows96
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 104 to 111 of w
+	LEAQ 4160(a_k), a_row
+	LEAQ 416(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows104:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows104
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 112 to 119 of w
+	LEAQ 4480(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows112:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows112
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 120 to 127 of w
+	LEAQ 4800(a_k), a_row
+	LEAQ 480(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows120:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows120
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 128 to 135 of w
+	LEAQ 5120(a_k), a_row
+	LEAQ 512(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows128:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows128
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 136 to 143 of w
+	LEAQ 5440(a_k), a_row
+	LEAQ 544(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows136:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows136
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 144 to 151 of w
+	LEAQ 5760(a_k), a_row
+	LEAQ 576(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows144:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows144
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 152 to 159 of w
+	LEAQ 6080(a_k), a_row
+	LEAQ 608(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows152:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows152
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 160 to 167 of w
+	LEAQ 6400(a_k), a_row
+	LEAQ 640(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows160:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows160
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 168 to 175 of w
+	LEAQ 6720(a_k), a_row
+	LEAQ 672(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows168:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows168
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 176 to 183 of w
+	LEAQ 7040(a_k), a_row
+	LEAQ 704(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows176:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows176
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 184 to 191 of w
+	LEAQ 7360(a_k), a_row
+	LEAQ 736(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows184:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows184
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 192 to 199 of w
+	LEAQ 7680(a_k), a_row
+	LEAQ 768(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows192:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows192
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 200 to 207 of w
+	LEAQ 8000(a_k), a_row
+	LEAQ 800(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows200:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows200
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 208 to 215 of w
+	LEAQ 8320(a_k), a_row
+	LEAQ 832(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows208:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows208
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 216 to 223 of w
+	LEAQ 8640(a_k), a_row
+	LEAQ 864(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows216:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows216
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 224 to 231 of w
+	LEAQ 8960(a_k), a_row
+	LEAQ 896(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows224:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows224
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 232 to 239 of w
+	LEAQ 9280(a_k), a_row
+	LEAQ 928(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows232:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows232
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 240 to 247 of w
+	LEAQ 9600(a_k), a_row
+	LEAQ 960(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows240:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows240
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 248 to 255 of w
+	LEAQ 9920(a_k), a_row
+	LEAQ 992(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows248:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows248
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 256 to 263 of w
+	LEAQ 10240(a_k), a_row
+	LEAQ 1024(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows256:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows256
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 264 to 271 of w
+	LEAQ 10560(a_k), a_row
+	LEAQ 1056(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows264:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows264
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 272 to 279 of w
+	LEAQ 10880(a_k), a_row
+	LEAQ 1088(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows272:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows272
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 280 to 287 of w
+	LEAQ 11200(a_k), a_row
+	LEAQ 1120(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows280:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows280
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 288 to 295 of w
+	LEAQ 11520(a_k), a_row
+	LEAQ 1152(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows288:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows288
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+
+	// rows 296 to 299 of w (4 of 8 lanes)
+	LEAQ 11840(a_k), a_row
+	LEAQ 1184(b_k), c_row
+	VMOVDQU tailmask<>+16(SB), Y12
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX2_rows296:
+	VMOVDQU Y12, Y4
+	VPXOR Y0, Y0, Y0
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VMOVDQU Y12, Y5
+	VPXOR Y1, Y1, Y1
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VMOVDQU Y12, Y6
+	VPXOR Y2, Y2, Y2
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 2432(c_row)
+	VMOVDQU Y12, Y7
+	VPXOR Y3, Y3, Y3
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows296
+	VMOVDQU Y12, Y4
+	VPXOR Y0, Y0, Y0
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VMOVDQU Y12, Y5
+	VPXOR Y1, Y1, Y1
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1216(c_row)
+	VZEROUPPER
+	RET
+
+// func dense2InputGradVecTransposeAVX512(wt, w *float32)
+// Requires: AVX512F
+//
+// wt[j][i] = w[i][j]   i < 300, j < 10; wt[j][i] = 0 for 300 ≤ i < 304
+// Blocks of 16 rows of w; one gather per column j of a block reads
+// w[i0..i0+16][j] (byte offsets k·40) and one store writes wt[j][i0..].
+// Reference: dense2InputGradVecTransposeGo.
+TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $40, tmp // the byte stride of w's rows
+	VMOVDQU32 iota<>(SB), Z31
+	VPBROADCASTD tmp, Z30
+	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
+	VPXORD Z29, Z29, Z29
+
+	// rows 0 to 15 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows0:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows0
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 16 to 31 of w
+	LEAQ 640(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows16:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows16
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 32 to 47 of w
+	LEAQ 1280(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows32:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows32
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 48 to 63 of w
+	LEAQ 1920(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows48:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows48
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 64 to 79 of w
+	LEAQ 2560(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows64:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows64
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 80 to 95 of w
+	LEAQ 3200(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows80:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows80
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 96 to 111 of w
+	LEAQ 3840(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows96:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows96
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 112 to 127 of w
+	LEAQ 4480(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows112:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows112
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 128 to 143 of w
+	LEAQ 5120(a_k), a_row
+	LEAQ 512(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows128:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows128
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 144 to 159 of w
+	LEAQ 5760(a_k), a_row
+	LEAQ 576(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows144:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows144
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 160 to 175 of w
+	LEAQ 6400(a_k), a_row
+	LEAQ 640(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows160:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows160
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 176 to 191 of w
+	LEAQ 7040(a_k), a_row
+	LEAQ 704(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows176:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows176
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 192 to 207 of w
+	LEAQ 7680(a_k), a_row
+	LEAQ 768(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows192:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows192
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 208 to 223 of w
+	LEAQ 8320(a_k), a_row
+	LEAQ 832(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows208:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows208
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 224 to 239 of w
+	LEAQ 8960(a_k), a_row
+	LEAQ 896(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows224:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows224
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 240 to 255 of w
+	LEAQ 9600(a_k), a_row
+	LEAQ 960(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows240:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows240
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 256 to 271 of w
+	LEAQ 10240(a_k), a_row
+	LEAQ 1024(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows256:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows256
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 272 to 287 of w
+	LEAQ 10880(a_k), a_row
+	LEAQ 1088(b_k), c_row
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows272:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows272
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+
+	// rows 288 to 299 of w (12 of 16 lanes)
+	LEAQ 11520(a_k), a_row
+	LEAQ 1152(b_k), c_row
+	MOVL $0x0fff, tmp
+	KMOVW tmp, K5
+	MOVQ $2, rows
+
+dense2InputGradVecTransposeAVX512_rows288:
+	KMOVW K5, K1
+	VPXORD Z0, Z0, Z0
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KMOVW K5, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	KMOVW K5, K3
+	VPXORD Z2, Z2, Z2
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 2432(c_row)
+	KMOVW K5, K4
+	VPXORD Z3, Z3, Z3
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 3648(c_row)
+	ADDQ $16, a_row
+	ADDQ $4864, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows288
+	KMOVW K5, K1
+	VPXORD Z0, Z0, Z0
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KMOVW K5, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1216(c_row)
+	VZEROUPPER
+	RET

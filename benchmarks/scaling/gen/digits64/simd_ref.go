@@ -289,8 +289,8 @@ func dense1InputGradVecGo(dx, dy []float32, wt *[300 * 1040]float32, n int) {
 	}
 }
 
-// dense1InputGradVecTranspose fills wt[j][i] = w[i][j], the layout dense1InputGradVec reads, with rows padded to 1040 floats (zeros).
-func dense1InputGradVecTranspose(wt *[300 * 1040]float32, w *[1024 * 300]float32) {
+// dense1InputGradVecTransposeGo is the pure-Go reference of dense1InputGradVecTranspose: it fills wt[j][i] = w[i][j], the layout dense1InputGradVec reads, with rows padded to 1040 floats (zeros).
+func dense1InputGradVecTransposeGo(wt *[300 * 1040]float32, w *[1024 * 300]float32) {
 	for i := range 1024 {
 		wi := (*[300]float32)(w[i*300:])
 		for j, v := range wi {
@@ -424,8 +424,8 @@ func dense2InputGradVecGo(dx, dy, h []float32, wt *[10 * 304]float32, n int) {
 	}
 }
 
-// dense2InputGradVecTranspose fills wt[j][i] = w[i][j], the layout dense2InputGradVec reads, with rows padded to 304 floats (zeros).
-func dense2InputGradVecTranspose(wt *[10 * 304]float32, w *[300 * 10]float32) {
+// dense2InputGradVecTransposeGo is the pure-Go reference of dense2InputGradVecTranspose: it fills wt[j][i] = w[i][j], the layout dense2InputGradVec reads, with rows padded to 304 floats (zeros).
+func dense2InputGradVecTransposeGo(wt *[10 * 304]float32, w *[300 * 10]float32) {
 	for i := range 300 {
 		wi := (*[10]float32)(w[i*10:])
 		for j, v := range wi {

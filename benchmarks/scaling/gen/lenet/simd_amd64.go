@@ -330,6 +330,29 @@ func dense1InputGradVec(dx, dy []float32, wt *[120 * 400]float32, n int) {
 	}
 }
 
+// dense1InputGradVecTransposeAVX512 is the AVX512 path of dense1InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense1InputGradVecTransposeAVX512(wt, w *float32)
+
+// dense1InputGradVecTransposeAVX2 is the AVX2 path of dense1InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense1InputGradVecTransposeAVX2(wt, w *float32)
+
+// dense1InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 400, j < 120), the layout dense1InputGradVec reads, with rows padded to 400 floats (zeros).
+// It runs the path runtime.ActiveISA names.
+func dense1InputGradVecTranspose(wt *[120 * 400]float32, w *[400 * 120]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense1InputGradVecTransposeAVX512(&wt[0], &w[0])
+	case runtime.AVX2:
+		dense1InputGradVecTransposeAVX2(&wt[0], &w[0])
+	default:
+		dense1InputGradVecTransposeGo(wt, w)
+	}
+}
+
 // dense2ForwardVecAVX2 is the AVX2 path of dense2ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -523,6 +546,29 @@ func dense2InputGradVec(dx, dy, h []float32, wt *[84 * 128]float32, n int) {
 	}
 }
 
+// dense2InputGradVecTransposeAVX512 is the AVX512 path of dense2InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense2InputGradVecTransposeAVX512(wt, w *float32)
+
+// dense2InputGradVecTransposeAVX2 is the AVX2 path of dense2InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense2InputGradVecTransposeAVX2(wt, w *float32)
+
+// dense2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 120, j < 84), the layout dense2InputGradVec reads, with rows padded to 128 floats (zeros).
+// It runs the path runtime.ActiveISA names.
+func dense2InputGradVecTranspose(wt *[84 * 128]float32, w *[120 * 84]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense2InputGradVecTransposeAVX512(&wt[0], &w[0])
+	case runtime.AVX2:
+		dense2InputGradVecTransposeAVX2(&wt[0], &w[0])
+	default:
+		dense2InputGradVecTransposeGo(wt, w)
+	}
+}
+
 // dense3ForwardVecAVX2 is the AVX2 path of dense3ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -713,5 +759,28 @@ func dense3InputGradVec(dx, dy, h []float32, wt *[10 * 96]float32, n int) {
 		dense3InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n)
 	default:
 		dense3InputGradVecGo(dx, dy, h, wt, n)
+	}
+}
+
+// dense3InputGradVecTransposeAVX512 is the AVX512 path of dense3InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense3InputGradVecTransposeAVX512(wt, w *float32)
+
+// dense3InputGradVecTransposeAVX2 is the AVX2 path of dense3InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func dense3InputGradVecTransposeAVX2(wt, w *float32)
+
+// dense3InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 84, j < 10), the layout dense3InputGradVec reads, with rows padded to 96 floats (zeros).
+// It runs the path runtime.ActiveISA names.
+func dense3InputGradVecTranspose(wt *[10 * 96]float32, w *[84 * 10]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dense3InputGradVecTransposeAVX512(&wt[0], &w[0])
+	case runtime.AVX2:
+		dense3InputGradVecTransposeAVX2(&wt[0], &w[0])
+	default:
+		dense3InputGradVecTransposeGo(wt, w)
 	}
 }

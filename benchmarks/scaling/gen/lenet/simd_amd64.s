@@ -40,6 +40,26 @@ GLOBL tailmask<>(SB), RODATA|NOPTR, $64
 DATA one<>+0(SB)/4, $1.0
 GLOBL one<>(SB), RODATA|NOPTR, $4
 
+// iota<> holds the int32 lane numbers 0 to 15 (the gather offsets of a
+// transpose are lane·row stride).
+DATA iota<>+0(SB)/4, $0
+DATA iota<>+4(SB)/4, $1
+DATA iota<>+8(SB)/4, $2
+DATA iota<>+12(SB)/4, $3
+DATA iota<>+16(SB)/4, $4
+DATA iota<>+20(SB)/4, $5
+DATA iota<>+24(SB)/4, $6
+DATA iota<>+28(SB)/4, $7
+DATA iota<>+32(SB)/4, $8
+DATA iota<>+36(SB)/4, $9
+DATA iota<>+40(SB)/4, $10
+DATA iota<>+44(SB)/4, $11
+DATA iota<>+48(SB)/4, $12
+DATA iota<>+52(SB)/4, $13
+DATA iota<>+56(SB)/4, $14
+DATA iota<>+60(SB)/4, $15
+GLOBL iota<>(SB), RODATA|NOPTR, $64
+
 // func pool1ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -21438,6 +21458,1768 @@ dense1InputGradVec_done:
 	RET
 #undef bcast
 
+// func dense1InputGradVecTransposeAVX2(wt, w *float32)
+// Requires: AVX, AVX2
+//
+// wt[j][i] = w[i][j]   i < 400, j < 120; wt[j][i] = 0 for 400 ≤ i < 400
+// Blocks of 8 rows of w; one gather per column j of a block reads
+// w[i0..i0+8][j] (byte offsets k·480) and one store writes wt[j][i0..].
+// Reference: dense1InputGradVecTransposeGo.
+TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $480, tmp // the byte stride of w's rows
+	VMOVDQU iota<>(SB), Y15
+	VMOVD tmp, X14
+	VPBROADCASTD X14, Y14
+	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
+	VPXOR Y13, Y13, Y13
+
+	// rows 0 to 7 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows0:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows0
+
+	// rows 8 to 15 of w
+	LEAQ 3840(a_k), a_row
+	LEAQ 32(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows8:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows8
+
+	// rows 16 to 23 of w
+	LEAQ 7680(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows16:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows16
+
+	// rows 24 to 31 of w
+	LEAQ 11520(a_k), a_row
+	LEAQ 96(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows24:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows24
+
+	// rows 32 to 39 of w
+	LEAQ 15360(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows32:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows32
+
+	// rows 40 to 47 of w
+	LEAQ 19200(a_k), a_row
+	LEAQ 160(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows40:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows40
+
+	// rows 48 to 55 of w
+	LEAQ 23040(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows48:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows48
+
+	// rows 56 to 63 of w
+	LEAQ 26880(a_k), a_row
+	LEAQ 224(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows56:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows56
+
+	// rows 64 to 71 of w
+	LEAQ 30720(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows64:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows64
+
+	// rows 72 to 79 of w
+	LEAQ 34560(a_k), a_row
+	LEAQ 288(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows72:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows72
+
+	// rows 80 to 87 of w
+	LEAQ 38400(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows80:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows80
+
+	// rows 88 to 95 of w
+	LEAQ 42240(a_k), a_row
+	LEAQ 352(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows88:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows88
+
+	// rows 96 to 103 of w
+	LEAQ 46080(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows96:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows96
+
+	// rows 104 to 111 of w
+	LEAQ 49920(a_k), a_row
+	LEAQ 416(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows104:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows104
+
+	// rows 112 to 119 of w
+	LEAQ 53760(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows112:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows112
+
+	// rows 120 to 127 of w
+	LEAQ 57600(a_k), a_row
+	LEAQ 480(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows120:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows120
+
+	// rows 128 to 135 of w
+	LEAQ 61440(a_k), a_row
+	LEAQ 512(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows128:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows128
+
+	// rows 136 to 143 of w
+	LEAQ 65280(a_k), a_row
+	LEAQ 544(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows136:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows136
+
+	// rows 144 to 151 of w
+	LEAQ 69120(a_k), a_row
+	LEAQ 576(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows144:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows144
+
+	// rows 152 to 159 of w
+	LEAQ 72960(a_k), a_row
+	LEAQ 608(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows152:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows152
+
+	// rows 160 to 167 of w
+	LEAQ 76800(a_k), a_row
+	LEAQ 640(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows160:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows160
+
+	// rows 168 to 175 of w
+	LEAQ 80640(a_k), a_row
+	LEAQ 672(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows168:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows168
+
+	// rows 176 to 183 of w
+	LEAQ 84480(a_k), a_row
+	LEAQ 704(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows176:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows176
+
+	// rows 184 to 191 of w
+	LEAQ 88320(a_k), a_row
+	LEAQ 736(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows184:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows184
+
+	// rows 192 to 199 of w
+	LEAQ 92160(a_k), a_row
+	LEAQ 768(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows192:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows192
+
+	// rows 200 to 207 of w
+	LEAQ 96000(a_k), a_row
+	LEAQ 800(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows200:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows200
+
+	// rows 208 to 215 of w
+	LEAQ 99840(a_k), a_row
+	LEAQ 832(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows208:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows208
+
+	// rows 216 to 223 of w
+	LEAQ 103680(a_k), a_row
+	LEAQ 864(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows216:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows216
+
+	// rows 224 to 231 of w
+	LEAQ 107520(a_k), a_row
+	LEAQ 896(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows224:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows224
+
+	// rows 232 to 239 of w
+	LEAQ 111360(a_k), a_row
+	LEAQ 928(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows232:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows232
+
+	// rows 240 to 247 of w
+	LEAQ 115200(a_k), a_row
+	LEAQ 960(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows240:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows240
+
+	// rows 248 to 255 of w
+	LEAQ 119040(a_k), a_row
+	LEAQ 992(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows248:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows248
+
+	// rows 256 to 263 of w
+	LEAQ 122880(a_k), a_row
+	LEAQ 1024(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows256:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows256
+
+	// rows 264 to 271 of w
+	LEAQ 126720(a_k), a_row
+	LEAQ 1056(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows264:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows264
+
+	// rows 272 to 279 of w
+	LEAQ 130560(a_k), a_row
+	LEAQ 1088(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows272:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows272
+
+	// rows 280 to 287 of w
+	LEAQ 134400(a_k), a_row
+	LEAQ 1120(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows280:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows280
+
+	// rows 288 to 295 of w
+	LEAQ 138240(a_k), a_row
+	LEAQ 1152(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows288:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows288
+
+	// rows 296 to 303 of w
+	LEAQ 142080(a_k), a_row
+	LEAQ 1184(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows296:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows296
+
+	// rows 304 to 311 of w
+	LEAQ 145920(a_k), a_row
+	LEAQ 1216(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows304:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows304
+
+	// rows 312 to 319 of w
+	LEAQ 149760(a_k), a_row
+	LEAQ 1248(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows312:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows312
+
+	// rows 320 to 327 of w
+	LEAQ 153600(a_k), a_row
+	LEAQ 1280(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows320:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows320
+
+	// rows 328 to 335 of w
+	LEAQ 157440(a_k), a_row
+	LEAQ 1312(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows328:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows328
+
+	// rows 336 to 343 of w
+	LEAQ 161280(a_k), a_row
+	LEAQ 1344(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows336:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows336
+
+	// rows 344 to 351 of w
+	LEAQ 165120(a_k), a_row
+	LEAQ 1376(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows344:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows344
+
+	// rows 352 to 359 of w
+	LEAQ 168960(a_k), a_row
+	LEAQ 1408(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows352:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows352
+
+	// rows 360 to 367 of w
+	LEAQ 172800(a_k), a_row
+	LEAQ 1440(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows360:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows360
+
+	// rows 368 to 375 of w
+	LEAQ 176640(a_k), a_row
+	LEAQ 1472(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows368:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows368
+
+	// rows 376 to 383 of w
+	LEAQ 180480(a_k), a_row
+	LEAQ 1504(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows376:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows376
+
+	// rows 384 to 391 of w
+	LEAQ 184320(a_k), a_row
+	LEAQ 1536(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows384:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows384
+
+	// rows 392 to 399 of w
+	LEAQ 188160(a_k), a_row
+	LEAQ 1568(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX2_rows392:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 1600(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 3200(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX2_rows392
+	VZEROUPPER
+	RET
+
+// func dense1InputGradVecTransposeAVX512(wt, w *float32)
+// Requires: AVX512F
+//
+// wt[j][i] = w[i][j]   i < 400, j < 120; wt[j][i] = 0 for 400 ≤ i < 400
+// Blocks of 16 rows of w; one gather per column j of a block reads
+// w[i0..i0+16][j] (byte offsets k·480) and one store writes wt[j][i0..].
+// Reference: dense1InputGradVecTransposeGo.
+TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $480, tmp // the byte stride of w's rows
+	VMOVDQU32 iota<>(SB), Z31
+	VPBROADCASTD tmp, Z30
+	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
+	VPXORD Z29, Z29, Z29
+
+	// rows 0 to 15 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows0:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows0
+
+	// rows 16 to 31 of w
+	LEAQ 7680(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows16:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows16
+
+	// rows 32 to 47 of w
+	LEAQ 15360(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows32:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows32
+
+	// rows 48 to 63 of w
+	LEAQ 23040(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows48:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows48
+
+	// rows 64 to 79 of w
+	LEAQ 30720(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows64:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows64
+
+	// rows 80 to 95 of w
+	LEAQ 38400(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows80:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows80
+
+	// rows 96 to 111 of w
+	LEAQ 46080(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows96:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows96
+
+	// rows 112 to 127 of w
+	LEAQ 53760(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows112:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows112
+
+	// rows 128 to 143 of w
+	LEAQ 61440(a_k), a_row
+	LEAQ 512(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows128:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows128
+
+	// rows 144 to 159 of w
+	LEAQ 69120(a_k), a_row
+	LEAQ 576(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows144:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows144
+
+	// rows 160 to 175 of w
+	LEAQ 76800(a_k), a_row
+	LEAQ 640(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows160:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows160
+
+	// rows 176 to 191 of w
+	LEAQ 84480(a_k), a_row
+	LEAQ 704(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows176:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows176
+
+	// rows 192 to 207 of w
+	LEAQ 92160(a_k), a_row
+	LEAQ 768(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows192:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows192
+
+	// rows 208 to 223 of w
+	LEAQ 99840(a_k), a_row
+	LEAQ 832(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows208:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows208
+
+	// rows 224 to 239 of w
+	LEAQ 107520(a_k), a_row
+	LEAQ 896(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows224:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows224
+
+	// rows 240 to 255 of w
+	LEAQ 115200(a_k), a_row
+	LEAQ 960(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows240:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows240
+
+	// rows 256 to 271 of w
+	LEAQ 122880(a_k), a_row
+	LEAQ 1024(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows256:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows256
+
+	// rows 272 to 287 of w
+	LEAQ 130560(a_k), a_row
+	LEAQ 1088(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows272:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows272
+
+	// rows 288 to 303 of w
+	LEAQ 138240(a_k), a_row
+	LEAQ 1152(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows288:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows288
+
+	// rows 304 to 319 of w
+	LEAQ 145920(a_k), a_row
+	LEAQ 1216(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows304:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows304
+
+	// rows 320 to 335 of w
+	LEAQ 153600(a_k), a_row
+	LEAQ 1280(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows320:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows320
+
+	// rows 336 to 351 of w
+	LEAQ 161280(a_k), a_row
+	LEAQ 1344(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows336:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows336
+
+	// rows 352 to 367 of w
+	LEAQ 168960(a_k), a_row
+	LEAQ 1408(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows352:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows352
+
+	// rows 368 to 383 of w
+	LEAQ 176640(a_k), a_row
+	LEAQ 1472(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows368:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows368
+
+	// rows 384 to 399 of w
+	LEAQ 184320(a_k), a_row
+	LEAQ 1536(b_k), c_row
+	MOVQ $30, rows
+
+dense1InputGradVecTransposeAVX512_rows384:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 1600(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 3200(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 4800(c_row)
+	ADDQ $16, a_row
+	ADDQ $6400, c_row
+	DECQ rows
+	JNZ dense1InputGradVecTransposeAVX512_rows384
+	VZEROUPPER
+	RET
+
 // func dense2ForwardVecAVX2(y, x, w, b *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -26021,6 +27803,591 @@ dense2InputGradVec_done:
 	RET
 #undef bcast
 
+// func dense2InputGradVecTransposeAVX2(wt, w *float32)
+// Requires: AVX, AVX2
+//
+// wt[j][i] = w[i][j]   i < 120, j < 84; wt[j][i] = 0 for 120 ≤ i < 128
+// Blocks of 8 rows of w; one gather per column j of a block reads
+// w[i0..i0+8][j] (byte offsets k·336) and one store writes wt[j][i0..].
+// Reference: dense2InputGradVecTransposeGo.
+TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $336, tmp // the byte stride of w's rows
+	VMOVDQU iota<>(SB), Y15
+	VMOVD tmp, X14
+	VPBROADCASTD X14, Y14
+	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
+	VPXOR Y13, Y13, Y13
+
+	// rows 0 to 7 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows0:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows0
+
+	// rows 8 to 15 of w
+	LEAQ 2688(a_k), a_row
+	LEAQ 32(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows8:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows8
+
+	// rows 16 to 23 of w
+	LEAQ 5376(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows16:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows16
+
+	// rows 24 to 31 of w
+	LEAQ 8064(a_k), a_row
+	LEAQ 96(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows24:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows24
+
+	// rows 32 to 39 of w
+	LEAQ 10752(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows32:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows32
+
+	// rows 40 to 47 of w
+	LEAQ 13440(a_k), a_row
+	LEAQ 160(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows40:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows40
+
+	// rows 48 to 55 of w
+	LEAQ 16128(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows48:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows48
+
+	// rows 56 to 63 of w
+	LEAQ 18816(a_k), a_row
+	LEAQ 224(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows56:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows56
+
+	// rows 64 to 71 of w
+	LEAQ 21504(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows64:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows64
+
+	// rows 72 to 79 of w
+	LEAQ 24192(a_k), a_row
+	LEAQ 288(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows72:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows72
+
+	// rows 80 to 87 of w
+	LEAQ 26880(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows80:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows80
+
+	// rows 88 to 95 of w
+	LEAQ 29568(a_k), a_row
+	LEAQ 352(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows88:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows88
+
+	// rows 96 to 103 of w
+	LEAQ 32256(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows96:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows96
+
+	// rows 104 to 111 of w
+	LEAQ 34944(a_k), a_row
+	LEAQ 416(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows104:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows104
+
+	// rows 112 to 119 of w
+	LEAQ 37632(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_rows112:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 512(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1024(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_rows112
+
+	// zeros in columns 120 to 127 of wt
+	LEAQ 480(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX2_pad:
+	VMOVUPS Y13, 0(c_row)
+	VMOVUPS Y13, 512(c_row)
+	VMOVUPS Y13, 1024(c_row)
+	VMOVUPS Y13, 1536(c_row)
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX2_pad
+	VZEROUPPER
+	RET
+
+// func dense2InputGradVecTransposeAVX512(wt, w *float32)
+// Requires: AVX512F
+//
+// wt[j][i] = w[i][j]   i < 120, j < 84; wt[j][i] = 0 for 120 ≤ i < 128
+// Blocks of 16 rows of w; one gather per column j of a block reads
+// w[i0..i0+16][j] (byte offsets k·336) and one store writes wt[j][i0..].
+// Reference: dense2InputGradVecTransposeGo.
+TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $336, tmp // the byte stride of w's rows
+	VMOVDQU32 iota<>(SB), Z31
+	VPBROADCASTD tmp, Z30
+	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
+	VPXORD Z29, Z29, Z29
+
+	// rows 0 to 15 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX512_rows0:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 512(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1024(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows0
+
+	// rows 16 to 31 of w
+	LEAQ 5376(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX512_rows16:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 512(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1024(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows16
+
+	// rows 32 to 47 of w
+	LEAQ 10752(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX512_rows32:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 512(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1024(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows32
+
+	// rows 48 to 63 of w
+	LEAQ 16128(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX512_rows48:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 512(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1024(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows48
+
+	// rows 64 to 79 of w
+	LEAQ 21504(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX512_rows64:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 512(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1024(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows64
+
+	// rows 80 to 95 of w
+	LEAQ 26880(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX512_rows80:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 512(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1024(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows80
+
+	// rows 96 to 111 of w
+	LEAQ 32256(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX512_rows96:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 512(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1024(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows96
+
+	// rows 112 to 119 of w (8 of 16 lanes)
+	LEAQ 37632(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVL $0x00ff, tmp
+	KMOVW tmp, K5
+	MOVQ $21, rows
+
+dense2InputGradVecTransposeAVX512_rows112:
+	KMOVW K5, K1
+	VPXORD Z0, Z0, Z0
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KMOVW K5, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 512(c_row)
+	KMOVW K5, K3
+	VPXORD Z2, Z2, Z2
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1024(c_row)
+	KMOVW K5, K4
+	VPXORD Z3, Z3, Z3
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1536(c_row)
+	ADDQ $16, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JNZ dense2InputGradVecTransposeAVX512_rows112
+	VZEROUPPER
+	RET
+
 // func dense3ForwardVecAVX2(y, x, w, b *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -28683,3 +31050,563 @@ dense3InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
+
+// func dense3InputGradVecTransposeAVX2(wt, w *float32)
+// Requires: AVX, AVX2
+//
+// wt[j][i] = w[i][j]   i < 84, j < 10; wt[j][i] = 0 for 84 ≤ i < 96
+// Blocks of 8 rows of w; one gather per column j of a block reads
+// w[i0..i0+8][j] (byte offsets k·40) and one store writes wt[j][i0..].
+// Reference: dense3InputGradVecTransposeGo.
+TEXT ·dense3InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $40, tmp // the byte stride of w's rows
+	VMOVDQU iota<>(SB), Y15
+	VMOVD tmp, X14
+	VPBROADCASTD X14, Y14
+	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
+	VPXOR Y13, Y13, Y13
+
+	// rows 0 to 7 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows0:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows0
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 8 to 15 of w
+	LEAQ 320(a_k), a_row
+	LEAQ 32(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows8:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows8
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 16 to 23 of w
+	LEAQ 640(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows16:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows16
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 24 to 31 of w
+	LEAQ 960(a_k), a_row
+	LEAQ 96(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows24:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows24
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 32 to 39 of w
+	LEAQ 1280(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows32:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows32
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 40 to 47 of w
+	LEAQ 1600(a_k), a_row
+	LEAQ 160(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows40:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows40
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 48 to 55 of w
+	LEAQ 1920(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows48:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows48
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 56 to 63 of w
+	LEAQ 2240(a_k), a_row
+	LEAQ 224(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows56:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows56
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 64 to 71 of w
+	LEAQ 2560(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows64:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows64
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 72 to 79 of w
+	LEAQ 2880(a_k), a_row
+	LEAQ 288(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows72:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows72
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// rows 80 to 83 of w (4 of 8 lanes)
+	LEAQ 3200(a_k), a_row
+	LEAQ 320(b_k), c_row
+	VMOVDQU tailmask<>+16(SB), Y12
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_rows80:
+	VMOVDQU Y12, Y4
+	VPXOR Y0, Y0, Y0
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VMOVDQU Y12, Y5
+	VPXOR Y1, Y1, Y1
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+	VMOVDQU Y12, Y6
+	VPXOR Y2, Y2, Y2
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 768(c_row)
+	VMOVDQU Y12, Y7
+	VPXOR Y3, Y3, Y3
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_rows80
+	VMOVDQU Y12, Y4
+	VPXOR Y0, Y0, Y0
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VMOVDQU Y12, Y5
+	VPXOR Y1, Y1, Y1
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 384(c_row)
+
+	// zeros in columns 88 to 95 of wt
+	LEAQ 352(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX2_pad:
+	VMOVUPS Y13, 0(c_row)
+	VMOVUPS Y13, 384(c_row)
+	VMOVUPS Y13, 768(c_row)
+	VMOVUPS Y13, 1152(c_row)
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX2_pad
+	VMOVUPS Y13, 0(c_row)
+	VMOVUPS Y13, 384(c_row)
+	VZEROUPPER
+	RET
+
+// func dense3InputGradVecTransposeAVX512(wt, w *float32)
+// Requires: AVX512F
+//
+// wt[j][i] = w[i][j]   i < 84, j < 10; wt[j][i] = 0 for 84 ≤ i < 96
+// Blocks of 16 rows of w; one gather per column j of a block reads
+// w[i0..i0+16][j] (byte offsets k·40) and one store writes wt[j][i0..].
+// Reference: dense3InputGradVecTransposeGo.
+TEXT ·dense3InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $40, tmp // the byte stride of w's rows
+	VMOVDQU32 iota<>(SB), Z31
+	VPBROADCASTD tmp, Z30
+	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
+	VPXORD Z29, Z29, Z29
+
+	// rows 0 to 15 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX512_rows0:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 768(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX512_rows0
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+
+	// rows 16 to 31 of w
+	LEAQ 640(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX512_rows16:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 768(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX512_rows16
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+
+	// rows 32 to 47 of w
+	LEAQ 1280(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX512_rows32:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 768(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX512_rows32
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+
+	// rows 48 to 63 of w
+	LEAQ 1920(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX512_rows48:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 768(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX512_rows48
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+
+	// rows 64 to 79 of w
+	LEAQ 2560(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX512_rows64:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 768(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX512_rows64
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+
+	// rows 80 to 83 of w (4 of 16 lanes)
+	LEAQ 3200(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVL $0x000f, tmp
+	KMOVW tmp, K5
+	MOVQ $2, rows
+
+dense3InputGradVecTransposeAVX512_rows80:
+	KMOVW K5, K1
+	VPXORD Z0, Z0, Z0
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KMOVW K5, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+	KMOVW K5, K3
+	VPXORD Z2, Z2, Z2
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 768(c_row)
+	KMOVW K5, K4
+	VPXORD Z3, Z3, Z3
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1152(c_row)
+	ADDQ $16, a_row
+	ADDQ $1536, c_row
+	DECQ rows
+	JNZ dense3InputGradVecTransposeAVX512_rows80
+	KMOVW K5, K1
+	VPXORD Z0, Z0, Z0
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KMOVW K5, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 384(c_row)
+	VZEROUPPER
+	RET

@@ -102,6 +102,12 @@ func dense1InputGradVec(dx, dy []float32, wt *[120 * 400]float32, n int) {
 	dense1InputGradVecGo(dx, dy, wt, n)
 }
 
+// dense1InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 400, j < 120), the layout dense1InputGradVec reads, with rows padded to 400 floats (zeros).
+// This build has no assembly: it runs the reference.
+func dense1InputGradVecTranspose(wt *[120 * 400]float32, w *[400 * 120]float32) {
+	dense1InputGradVecTransposeGo(wt, w)
+}
+
 // dense2ForwardVec computes, with In = 120 and Units = 84:
 //
 //	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
@@ -160,6 +166,12 @@ func dense2InputGradVec(dx, dy, h []float32, wt *[84 * 128]float32, n int) {
 	dense2InputGradVecGo(dx, dy, h, wt, n)
 }
 
+// dense2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 120, j < 84), the layout dense2InputGradVec reads, with rows padded to 128 floats (zeros).
+// This build has no assembly: it runs the reference.
+func dense2InputGradVecTranspose(wt *[84 * 128]float32, w *[120 * 84]float32) {
+	dense2InputGradVecTransposeGo(wt, w)
+}
+
 // dense3ForwardVec computes, with In = 84 and Units = 10:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -216,4 +228,10 @@ func dense3WeightGradVec(dw *[84 * 10]float32, db *[10]float32, x, dy []float32,
 // This build has no assembly: it runs the reference.
 func dense3InputGradVec(dx, dy, h []float32, wt *[10 * 96]float32, n int) {
 	dense3InputGradVecGo(dx, dy, h, wt, n)
+}
+
+// dense3InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 84, j < 10), the layout dense3InputGradVec reads, with rows padded to 96 floats (zeros).
+// This build has no assembly: it runs the reference.
+func dense3InputGradVecTranspose(wt *[10 * 96]float32, w *[84 * 10]float32) {
+	dense3InputGradVecTransposeGo(wt, w)
 }

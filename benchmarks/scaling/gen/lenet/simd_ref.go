@@ -291,8 +291,8 @@ func dense1InputGradVecGo(dx, dy []float32, wt *[120 * 400]float32, n int) {
 	}
 }
 
-// dense1InputGradVecTranspose fills wt[j][i] = w[i][j], the layout dense1InputGradVec reads, with rows padded to 400 floats (zeros).
-func dense1InputGradVecTranspose(wt *[120 * 400]float32, w *[400 * 120]float32) {
+// dense1InputGradVecTransposeGo is the pure-Go reference of dense1InputGradVecTranspose: it fills wt[j][i] = w[i][j], the layout dense1InputGradVec reads, with rows padded to 400 floats (zeros).
+func dense1InputGradVecTransposeGo(wt *[120 * 400]float32, w *[400 * 120]float32) {
 	for i := range 400 {
 		wi := (*[120]float32)(w[i*120:])
 		for j, v := range wi {
@@ -435,8 +435,8 @@ func dense2InputGradVecGo(dx, dy, h []float32, wt *[84 * 128]float32, n int) {
 	}
 }
 
-// dense2InputGradVecTranspose fills wt[j][i] = w[i][j], the layout dense2InputGradVec reads, with rows padded to 128 floats (zeros).
-func dense2InputGradVecTranspose(wt *[84 * 128]float32, w *[120 * 84]float32) {
+// dense2InputGradVecTransposeGo is the pure-Go reference of dense2InputGradVecTranspose: it fills wt[j][i] = w[i][j], the layout dense2InputGradVec reads, with rows padded to 128 floats (zeros).
+func dense2InputGradVecTransposeGo(wt *[84 * 128]float32, w *[120 * 84]float32) {
 	for i := range 120 {
 		wi := (*[84]float32)(w[i*84:])
 		for j, v := range wi {
@@ -570,8 +570,8 @@ func dense3InputGradVecGo(dx, dy, h []float32, wt *[10 * 96]float32, n int) {
 	}
 }
 
-// dense3InputGradVecTranspose fills wt[j][i] = w[i][j], the layout dense3InputGradVec reads, with rows padded to 96 floats (zeros).
-func dense3InputGradVecTranspose(wt *[10 * 96]float32, w *[84 * 10]float32) {
+// dense3InputGradVecTransposeGo is the pure-Go reference of dense3InputGradVecTranspose: it fills wt[j][i] = w[i][j], the layout dense3InputGradVec reads, with rows padded to 96 floats (zeros).
+func dense3InputGradVecTransposeGo(wt *[10 * 96]float32, w *[84 * 10]float32) {
 	for i := range 84 {
 		wi := (*[10]float32)(w[i*10:])
 		for j, v := range wi {
