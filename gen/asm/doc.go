@@ -31,7 +31,9 @@
 //	                 switches on runtime.ActiveISA()                  (amd64 && !purego)
 //	simd_purego.go   <Name>, which calls the reference                (!amd64 || purego)
 //	simd_ref.go      <Name>Go, the pure-Go reference, plus the pure-Go
-//	                 layout helpers <Name>Pack and <Name>Transpose    (every build)
+//	                 layout helpers <Name>Pack and <Name>Transpose
+//	                 (for DenseBackwardInput <Name>TransposeGo, the
+//	                 reference of a vector <Name>Transpose)          (every build)
 //
 // The reference is compiled into every build because CNNGEN_ISA=purego (or
 // runtime.ForceISA(runtime.PureGo)) selects it on amd64 too. Generated code
@@ -42,7 +44,10 @@
 //
 //   - DenseBackwardInput reads wᵀ with rows padded to PaddedStride(In),
 //     which <Name>Transpose(wt, w) fills; refresh it after every weight
-//     update (once per training step, not per batch shard).
+//     update (once per training step, not per batch shard). That transpose
+//     has vector paths too (<Name>TransposeAVX2, <Name>TransposeAVX512:
+//     one gather per output vector), since at small batches it costs as
+//     much as the GEMM it feeds.
 //     Conv2DBackwardInput likewise reads w transposed to
 //     [KernelH][KernelW][Filters][PaddedStride(InC)] by its <Name>Transpose.
 //   - With Kernel.Padded, the dense forward kernels read w with rows padded
@@ -60,7 +65,8 @@
 //     (… → ReLU → dense or conv).
 //
 // Names: Kernel.Name must be a Go identifier; Render derives <Name>Go,
-// <Name>AVX2, <Name>AVX512, <Name>Pack, <Name>Transpose (and, for
+// <Name>AVX2, <Name>AVX512, <Name>Pack, <Name>Transpose,
+// <Name>TransposeGo, <Name>TransposeAVX2, <Name>TransposeAVX512 (and, for
 // DenseBackwardWeights, <Name>WeightsAVX2 … <Name>BiasAVX512) from it and
 // reports a clash. The output depends only on the arguments (byte-for-byte
 // stable) and is gofmt-clean.
