@@ -32,6 +32,13 @@ type vecStage struct {
 	// gradient by its fused activation's derivative itself (<base>ActGrad)
 	// before the kernels run: the consumer did not fuse it.
 	actGrad bool
+	// im2col says that a convolution runs as GEMMs on gen/asm's dense
+	// kernels (forward, weightGrad, inputGrad are then DenseForward,
+	// DenseBackwardWeights, DenseBackwardInput with In = KernelH·KernelW·InC
+	// and Units = Filters) around the emitter's <layer>Im2col and
+	// <layer>Col2im, group samples per GEMM call (see convgemm.go).
+	im2col bool
+	group  int
 }
 
 // Vector kernel name suffixes (see vecStage).
@@ -114,6 +121,14 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 			if _, err := asm.Render(pkg, ks); err == nil {
 				s.vec = v
 				all = append(all, ks...)
+			} else if l.Kind == runtime.Conv2D {
+				// Too large to unroll: im2col and the dense GEMMs.
+				v = &vecStage{}
+				ks = convGemmKernels(s, v, reluIn)
+				if _, err := asm.Render(pkg, ks); err == nil {
+					s.vec = v
+					all = append(all, ks...)
+				}
 			}
 		}
 		prev = s

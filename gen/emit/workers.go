@@ -141,6 +141,9 @@ func (p *plan) runMethods(f *jen.File) {
 	}
 	vecForward := func(s *stage) jen.Code {
 		v := s.vec
+		if v.im2col {
+			return id(s.base+sufForwardGemm).Call(id("n"), inArr(s.in), inArr(s.out), jen.Op("&").Id("w").Dot("buf").Dot(s.base+sufCols), param("p", s.weight), param("p", s.bias))
+		}
 		switch s.layer.Kind {
 		case runtime.MaxPool:
 			return id(v.forward).Call(inSlice(s.out), inSlice(s.in), id("n"))
@@ -198,6 +201,17 @@ func (p *plan) runMethods(f *jen.File) {
 		}
 		if v.actGrad {
 			code = append(code, id(s.base+"ActGrad").Call(id("n"), inArr(s.out), gradArr(s.out)))
+		}
+		if v.im2col {
+			args := []jen.Code{id("n"), inArr(s.in), gradArr(s.out)}
+			if s.inGrad {
+				args = append(args, gradArr(s.in))
+			}
+			args = append(args, jen.Op("&").Id("w").Dot("buf").Dot(s.base+sufCols))
+			if s.inGrad {
+				args = append(args, param("t", s.weight))
+			}
+			return append(code, id(s.base+sufBackwardGemm).Call(append(args, param("g", s.weight), param("g", s.bias))...))
 		}
 		code = append(code, id(v.weightGrad).Call(param("g", s.weight), param("g", s.bias), inSlice(s.in), gradSlice(s.out), id("n")))
 		if v.inputGrad != "" {
