@@ -908,19 +908,227 @@ func dense2Backward(n int, in *[Tile * 300]float32, out *[Tile * 10]float32, dOu
 	}
 }
 
-// conv1ActGrad multiplies dOut, the gradient of the output of conv1 (conv2d
-// 3x3, 32 filters, stride 1x1, same padding, 8x8x1 → 8x8x32) followed by
-// relu1 (relu, fused), by the derivative of relu1 at out, in place, for the
-// first n samples of a tile (the vector path's backward of the fused
-// activation).
-func conv1ActGrad(n int, out *[Tile * 2048]float32, dOut *[Tile * 2048]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[2048]float32)(out[s*2048:])
-		g := (*[2048]float32)(dOut[s*2048:])
-		for i := range g {
-			if y[i] <= 0 {
-				g[i] = 0
+// conv2Im2col writes the im2col matrix of one sample x of conv2 (conv2d 3x3,
+// 32 filters, stride 1x1, same padding, 8x8x32 → 8x8x32) followed by relu2
+// (relu, fused) to cols: row oy·8+ox holds the 288 inputs under the window of
+// output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps in the
+// padding.
+func conv2Im2col(x *[2048]float32, cols *[18432]float32) {
+	for oy := 0; oy < 1; oy++ {
+		for ox := 0; ox < 8; ox++ {
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
+			x0 := ox - 1
+			lo, hi := max(0, -x0), min(3, 8-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 8 {
+					clear(r)
+					continue
+				}
+				at := (iy*8 + x0 + lo) * 32
+				clear(r[:lo*32])
+				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
+				clear(r[hi*32:])
 			}
+		}
+	}
+	for oy := 1; oy < 7; oy++ {
+		for ox := 0; ox < 1; ox++ {
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
+			x0 := ox - 1
+			lo, hi := max(0, -x0), min(3, 8-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 8 {
+					clear(r)
+					continue
+				}
+				at := (iy*8 + x0 + lo) * 32
+				clear(r[:lo*32])
+				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
+				clear(r[hi*32:])
+			}
+		}
+		for ox := 1; ox < 7; ox++ {
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
+			base := oy*256 + ox*32 - 288
+			for kh := 0; kh < 3; kh++ {
+				*(*[96]float32)(row[kh*96:]) = *(*[96]float32)(x[base+kh*256:])
+			}
+		}
+		for ox := 7; ox < 8; ox++ {
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
+			x0 := ox - 1
+			lo, hi := max(0, -x0), min(3, 8-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 8 {
+					clear(r)
+					continue
+				}
+				at := (iy*8 + x0 + lo) * 32
+				clear(r[:lo*32])
+				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
+				clear(r[hi*32:])
+			}
+		}
+	}
+	for oy := 7; oy < 8; oy++ {
+		for ox := 0; ox < 8; ox++ {
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
+			x0 := ox - 1
+			lo, hi := max(0, -x0), min(3, 8-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 8 {
+					clear(r)
+					continue
+				}
+				at := (iy*8 + x0 + lo) * 32
+				clear(r[:lo*32])
+				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
+				clear(r[hi*32:])
+			}
+		}
+	}
+}
+
+// conv2ForwardGemm computes conv2 (conv2d 3x3, 32 filters, stride 1x1, same
+// padding, 8x8x32 → 8x8x32) followed by relu2 (relu, fused) for the first n
+// samples of a tile on the vector path: per group of up to 3 samples, their
+// im2col matrices (conv2Im2col) times the weights [288][32] plus the bias, as
+// one GEMM (conv2ForwardVec). cols is the worker's scratch buffer.
+func conv2ForwardGemm(n int, in *[Tile * 2048]float32, out *[Tile * 2048]float32, cols *[55296]float32, w *[9216]float32, b *[32]float32) {
+	for s0 := 0; s0 < n; s0 += 3 {
+		k := min(3, n-s0)
+		for t := 0; t < k; t++ {
+			conv2Im2col((*[2048]float32)(in[s0*2048+t*2048:]), (*[18432]float32)(cols[t*18432:]))
+		}
+		conv2ForwardVec(out[s0*2048:(s0+k)*2048], cols[:k*18432], w, b, k*64)
+	}
+}
+
+// conv2Col2im writes to dx the gradient of one sample's input of conv2 from
+// dcols, the gradient of its im2col matrix (conv2Im2col): each input adds the
+// entries of the windows that read it. It then applies the backward of the
+// ReLU that made the input h: dx = 0 where h ≤ 0.
+func conv2Col2im(dcols *[18432]float32, dx *[2048]float32, h *[2048]float32) {
+	*dx = [2048]float32{}
+	for oy := 0; oy < 1; oy++ {
+		for ox := 0; ox < 8; ox++ {
+			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			x0 := ox - 1
+			lo, hi := max(0, -x0), min(3, 8-x0)
+			for kh := 0; kh < 3; kh++ {
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 8 {
+					continue
+				}
+				at := (iy*8 + x0 + lo) * 32
+				r := row[kh*96+lo*32 : kh*96+hi*32]
+				d := dx[at : at+len(r)]
+				for i := range d {
+					d[i] += r[i]
+				}
+			}
+		}
+	}
+	for oy := 1; oy < 7; oy++ {
+		for ox := 0; ox < 1; ox++ {
+			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			x0 := ox - 1
+			lo, hi := max(0, -x0), min(3, 8-x0)
+			for kh := 0; kh < 3; kh++ {
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 8 {
+					continue
+				}
+				at := (iy*8 + x0 + lo) * 32
+				r := row[kh*96+lo*32 : kh*96+hi*32]
+				d := dx[at : at+len(r)]
+				for i := range d {
+					d[i] += r[i]
+				}
+			}
+		}
+		for ox := 1; ox < 7; ox++ {
+			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			base := oy*256 + ox*32 - 288
+			for kh := 0; kh < 3; kh++ {
+				d := (*[96]float32)(dx[base+kh*256:])
+				r := (*[96]float32)(row[kh*96:])
+				for i := range d {
+					d[i] += r[i]
+				}
+			}
+		}
+		for ox := 7; ox < 8; ox++ {
+			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			x0 := ox - 1
+			lo, hi := max(0, -x0), min(3, 8-x0)
+			for kh := 0; kh < 3; kh++ {
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 8 {
+					continue
+				}
+				at := (iy*8 + x0 + lo) * 32
+				r := row[kh*96+lo*32 : kh*96+hi*32]
+				d := dx[at : at+len(r)]
+				for i := range d {
+					d[i] += r[i]
+				}
+			}
+		}
+	}
+	for oy := 7; oy < 8; oy++ {
+		for ox := 0; ox < 8; ox++ {
+			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			x0 := ox - 1
+			lo, hi := max(0, -x0), min(3, 8-x0)
+			for kh := 0; kh < 3; kh++ {
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 8 {
+					continue
+				}
+				at := (iy*8 + x0 + lo) * 32
+				r := row[kh*96+lo*32 : kh*96+hi*32]
+				d := dx[at : at+len(r)]
+				for i := range d {
+					d[i] += r[i]
+				}
+			}
+		}
+	}
+	for i := range dx {
+		if h[i] <= 0 {
+			dx[i] = 0
+		}
+	}
+}
+
+// conv2BackwardGemm runs the backward pass of conv2 (conv2d 3x3, 32 filters,
+// stride 1x1, same padding, 8x8x32 → 8x8x32) followed by relu2 (relu, fused)
+// for the first n samples of a tile on the vector path, from dOut, the
+// gradient before the activation: per group of up to 3 samples it rebuilds
+// their im2col matrices in cols and accumulates the weight and bias gradients
+// into dw and db (conv2WeightGradVec), then overwrites cols with their
+// gradient (conv2InputGradVec, on the transposed weights wt) and scatters it
+// into dIn (conv2Col2im).
+func conv2BackwardGemm(n int, in *[Tile * 2048]float32, dOut *[Tile * 2048]float32, dIn *[Tile * 2048]float32, cols *[55296]float32, wt *[9216]float32, dw *[9216]float32, db *[32]float32) {
+	for s0 := 0; s0 < n; s0 += 3 {
+		k := min(3, n-s0)
+		for t := 0; t < k; t++ {
+			conv2Im2col((*[2048]float32)(in[s0*2048+t*2048:]), (*[18432]float32)(cols[t*18432:]))
+		}
+		dy := dOut[s0*2048 : (s0+k)*2048]
+		conv2WeightGradVec(dw, db, cols[:k*18432], dy, k*64)
+		conv2InputGradVec(cols[:k*18432], dy, wt, k*64)
+		for t := 0; t < k; t++ {
+			conv2Col2im((*[18432]float32)(cols[t*18432:]), (*[2048]float32)(dIn[s0*2048+t*2048:]), (*[2048]float32)(in[s0*2048+t*2048:]))
 		}
 	}
 }

@@ -11141,6 +11141,3363 @@ conv1WeightGradVec_pass0:
 #undef db_base
 #undef bcast
 
+// func conv2ForwardVecAVX2(y, x, w, b *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 288, j < 32
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w in [In][Units] layout.
+// Reference: conv2ForwardVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ n+32(FP), rows
+
+conv2ForwardVec_rows4_loop:
+	CMPQ rows, $4
+	JLT conv2ForwardVec_rows2
+	// 4 rows × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 0(bias), Y2
+	VMOVUPS 32(bias), Y3
+	VMOVUPS 0(bias), Y4
+	VMOVUPS 32(bias), Y5
+	VMOVUPS 0(bias), Y6
+	VMOVUPS 32(bias), Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows4_loop_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows4_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+	VMAXPS Y8, Y2, Y2
+	VMAXPS Y8, Y3, Y3
+	VMAXPS Y8, Y4, Y4
+	VMAXPS Y8, Y5, Y5
+	VMAXPS Y8, Y6, Y6
+	VMAXPS Y8, Y7, Y7
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	VMOVUPS Y4, 256(c_row)
+	VMOVUPS Y5, 288(c_row)
+	VMOVUPS Y6, 384(c_row)
+	VMOVUPS Y7, 416(c_row)
+	// 4 rows × columns 16..31
+	VMOVUPS 64(bias), Y0
+	VMOVUPS 96(bias), Y1
+	VMOVUPS 64(bias), Y2
+	VMOVUPS 96(bias), Y3
+	VMOVUPS 64(bias), Y4
+	VMOVUPS 96(bias), Y5
+	VMOVUPS 64(bias), Y6
+	VMOVUPS 96(bias), Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows4_loop_cols1_k:
+	VMOVUPS 64(b_k), Y8
+	VMOVUPS 96(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows4_loop_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+	VMAXPS Y8, Y2, Y2
+	VMAXPS Y8, Y3, Y3
+	VMAXPS Y8, Y4, Y4
+	VMAXPS Y8, Y5, Y5
+	VMAXPS Y8, Y6, Y6
+	VMAXPS Y8, Y7, Y7
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	VMOVUPS Y4, 320(c_row)
+	VMOVUPS Y5, 352(c_row)
+	VMOVUPS Y6, 448(c_row)
+	VMOVUPS Y7, 480(c_row)
+	ADDQ $4608, a_row
+	ADDQ $512, c_row
+	SUBQ $4, rows
+	JMP conv2ForwardVec_rows4_loop
+
+conv2ForwardVec_rows2:
+	TESTQ $2, rows
+	JZ conv2ForwardVec_rows1
+	// 2 rows × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 0(bias), Y2
+	VMOVUPS 32(bias), Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y4, Y0, Y0
+	VMAXPS Y4, Y1, Y1
+	VMAXPS Y4, Y2, Y2
+	VMAXPS Y4, Y3, Y3
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	// 2 rows × columns 16..31
+	VMOVUPS 64(bias), Y0
+	VMOVUPS 96(bias), Y1
+	VMOVUPS 64(bias), Y2
+	VMOVUPS 96(bias), Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows2_cols1_k:
+	VMOVUPS 64(b_k), Y4
+	VMOVUPS 96(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows2_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y4, Y0, Y0
+	VMAXPS Y4, Y1, Y1
+	VMAXPS Y4, Y2, Y2
+	VMAXPS Y4, Y3, Y3
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+
+conv2ForwardVec_rows1:
+	TESTQ $1, rows
+	JZ conv2ForwardVec_done
+	// 1 row × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VMAXPS Y2, Y1, Y1
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	// 1 row × columns 16..31
+	VMOVUPS 64(bias), Y0
+	VMOVUPS 96(bias), Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows1_cols1_k:
+	VMOVUPS 64(b_k), Y2
+	VMOVUPS 96(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows1_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VMAXPS Y2, Y1, Y1
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+
+conv2ForwardVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+// Requires: AVX512F
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 288, j < 32
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w in [In][Units] layout.
+// Reference: conv2ForwardVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ n+32(FP), rows
+
+conv2ForwardVec_rows12_loop:
+	CMPQ rows, $12
+	JLT conv2ForwardVec_rows8
+	// 12 rows × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 64(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 64(bias), Z5
+	VMOVUPS 0(bias), Z6
+	VMOVUPS 64(bias), Z7
+	VMOVUPS 0(bias), Z8
+	VMOVUPS 64(bias), Z9
+	VMOVUPS 0(bias), Z10
+	VMOVUPS 64(bias), Z11
+	VMOVUPS 0(bias), Z12
+	VMOVUPS 64(bias), Z13
+	VMOVUPS 0(bias), Z14
+	VMOVUPS 64(bias), Z15
+	VMOVUPS 0(bias), Z16
+	VMOVUPS 64(bias), Z17
+	VMOVUPS 0(bias), Z18
+	VMOVUPS 64(bias), Z19
+	VMOVUPS 0(bias), Z20
+	VMOVUPS 64(bias), Z21
+	VMOVUPS 0(bias), Z22
+	VMOVUPS 64(bias), Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows12_loop_cols0_k:
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z24, bcast, Z2
+	VFMADD231PS Z25, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Z24, bcast, Z10
+	VFMADD231PS Z25, bcast, Z11
+	VBROADCASTSS 6912(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VBROADCASTSS 8064(a_k), bcast
+	VFMADD231PS Z24, bcast, Z14
+	VFMADD231PS Z25, bcast, Z15
+	VBROADCASTSS 9216(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VBROADCASTSS 10368(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VBROADCASTSS 11520(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VBROADCASTSS 12672(a_k), bcast
+	VFMADD231PS Z24, bcast, Z22
+	VFMADD231PS Z25, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows12_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z24, Z24, Z24
+	VMAXPS Z24, Z0, Z0
+	VMAXPS Z24, Z1, Z1
+	VMAXPS Z24, Z2, Z2
+	VMAXPS Z24, Z3, Z3
+	VMAXPS Z24, Z4, Z4
+	VMAXPS Z24, Z5, Z5
+	VMAXPS Z24, Z6, Z6
+	VMAXPS Z24, Z7, Z7
+	VMAXPS Z24, Z8, Z8
+	VMAXPS Z24, Z9, Z9
+	VMAXPS Z24, Z10, Z10
+	VMAXPS Z24, Z11, Z11
+	VMAXPS Z24, Z12, Z12
+	VMAXPS Z24, Z13, Z13
+	VMAXPS Z24, Z14, Z14
+	VMAXPS Z24, Z15, Z15
+	VMAXPS Z24, Z16, Z16
+	VMAXPS Z24, Z17, Z17
+	VMAXPS Z24, Z18, Z18
+	VMAXPS Z24, Z19, Z19
+	VMAXPS Z24, Z20, Z20
+	VMAXPS Z24, Z21, Z21
+	VMAXPS Z24, Z22, Z22
+	VMAXPS Z24, Z23, Z23
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z16, 1024(c_row)
+	VMOVUPS Z17, 1088(c_row)
+	VMOVUPS Z18, 1152(c_row)
+	VMOVUPS Z19, 1216(c_row)
+	VMOVUPS Z20, 1280(c_row)
+	VMOVUPS Z21, 1344(c_row)
+	VMOVUPS Z22, 1408(c_row)
+	VMOVUPS Z23, 1472(c_row)
+	ADDQ $13824, a_row
+	ADDQ $1536, c_row
+	SUBQ $12, rows
+	JMP conv2ForwardVec_rows12_loop
+
+conv2ForwardVec_rows8:
+	TESTQ $8, rows
+	JZ conv2ForwardVec_rows4
+	// 8 rows × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 64(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 64(bias), Z5
+	VMOVUPS 0(bias), Z6
+	VMOVUPS 64(bias), Z7
+	VMOVUPS 0(bias), Z8
+	VMOVUPS 64(bias), Z9
+	VMOVUPS 0(bias), Z10
+	VMOVUPS 64(bias), Z11
+	VMOVUPS 0(bias), Z12
+	VMOVUPS 64(bias), Z13
+	VMOVUPS 0(bias), Z14
+	VMOVUPS 64(bias), Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows8_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VMOVUPS 64(b_k), Z17
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z17, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z17, bcast, Z7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Z16, bcast, Z10
+	VFMADD231PS Z17, bcast, Z11
+	VBROADCASTSS 6912(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VBROADCASTSS 8064(a_k), bcast
+	VFMADD231PS Z16, bcast, Z14
+	VFMADD231PS Z17, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows8_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z16, Z16, Z16
+	VMAXPS Z16, Z0, Z0
+	VMAXPS Z16, Z1, Z1
+	VMAXPS Z16, Z2, Z2
+	VMAXPS Z16, Z3, Z3
+	VMAXPS Z16, Z4, Z4
+	VMAXPS Z16, Z5, Z5
+	VMAXPS Z16, Z6, Z6
+	VMAXPS Z16, Z7, Z7
+	VMAXPS Z16, Z8, Z8
+	VMAXPS Z16, Z9, Z9
+	VMAXPS Z16, Z10, Z10
+	VMAXPS Z16, Z11, Z11
+	VMAXPS Z16, Z12, Z12
+	VMAXPS Z16, Z13, Z13
+	VMAXPS Z16, Z14, Z14
+	VMAXPS Z16, Z15, Z15
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	ADDQ $9216, a_row
+	ADDQ $1024, c_row
+
+conv2ForwardVec_rows4:
+	TESTQ $4, rows
+	JZ conv2ForwardVec_rows2
+	// 4 rows × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 64(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 64(bias), Z5
+	VMOVUPS 0(bias), Z6
+	VMOVUPS 64(bias), Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Z8
+	VMOVUPS 64(b_k), Z9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z8, bcast, Z2
+	VFMADD231PS Z9, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z8, bcast, Z6
+	VFMADD231PS Z9, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows4_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z8, Z8, Z8
+	VMAXPS Z8, Z0, Z0
+	VMAXPS Z8, Z1, Z1
+	VMAXPS Z8, Z2, Z2
+	VMAXPS Z8, Z3, Z3
+	VMAXPS Z8, Z4, Z4
+	VMAXPS Z8, Z5, Z5
+	VMAXPS Z8, Z6, Z6
+	VMAXPS Z8, Z7, Z7
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	ADDQ $4608, a_row
+	ADDQ $512, c_row
+
+conv2ForwardVec_rows2:
+	TESTQ $2, rows
+	JZ conv2ForwardVec_rows1
+	// 2 rows × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 64(bias), Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Z4
+	VMOVUPS 64(b_k), Z5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z4, bcast, Z2
+	VFMADD231PS Z5, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z4, Z4, Z4
+	VMAXPS Z4, Z0, Z0
+	VMAXPS Z4, Z1, Z1
+	VMAXPS Z4, Z2, Z2
+	VMAXPS Z4, Z3, Z3
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+
+conv2ForwardVec_rows1:
+	TESTQ $1, rows
+	JZ conv2ForwardVec_done
+	// 1 row × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Z2
+	VMOVUPS 64(b_k), Z3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z2, bcast, Z0
+	VFMADD231PS Z3, bcast, Z1
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z2, Z2, Z2
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z2, Z1, Z1
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+
+conv2ForwardVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: conv2WeightGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ $288, rows
+
+conv2WeightGradVecWeights_rows4_loop:
+	CMPQ rows, $4
+	JLT conv2WeightGradVecWeights_done
+	// 4 rows × columns 0..15
+	VMOVUPS 0(c_row), Y0
+	VMOVUPS 32(c_row), Y1
+	VMOVUPS 128(c_row), Y2
+	VMOVUPS 160(c_row), Y3
+	VMOVUPS 256(c_row), Y4
+	VMOVUPS 288(c_row), Y5
+	VMOVUPS 384(c_row), Y6
+	VMOVUPS 416(c_row), Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows4_loop_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $1152, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows4_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	VMOVUPS Y4, 256(c_row)
+	VMOVUPS Y5, 288(c_row)
+	VMOVUPS Y6, 384(c_row)
+	VMOVUPS Y7, 416(c_row)
+	// 4 rows × columns 16..31
+	VMOVUPS 64(c_row), Y0
+	VMOVUPS 96(c_row), Y1
+	VMOVUPS 192(c_row), Y2
+	VMOVUPS 224(c_row), Y3
+	VMOVUPS 320(c_row), Y4
+	VMOVUPS 352(c_row), Y5
+	VMOVUPS 448(c_row), Y6
+	VMOVUPS 480(c_row), Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows4_loop_cols1_k:
+	VMOVUPS 64(b_k), Y8
+	VMOVUPS 96(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $1152, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows4_loop_cols1_k
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	VMOVUPS Y4, 320(c_row)
+	VMOVUPS Y5, 352(c_row)
+	VMOVUPS Y6, 448(c_row)
+	VMOVUPS Y7, 480(c_row)
+	ADDQ $16, a_row
+	ADDQ $512, c_row
+	SUBQ $4, rows
+	JMP conv2WeightGradVecWeights_rows4_loop
+
+conv2WeightGradVecWeights_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// Requires: AVX512F
+//
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: conv2WeightGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ $288, rows
+
+conv2WeightGradVecWeights_rows12_loop:
+	CMPQ rows, $12
+	JLT conv2WeightGradVecWeights_done
+	// 12 rows × columns 0..31
+	VMOVUPS 0(c_row), Z0
+	VMOVUPS 64(c_row), Z1
+	VMOVUPS 128(c_row), Z2
+	VMOVUPS 192(c_row), Z3
+	VMOVUPS 256(c_row), Z4
+	VMOVUPS 320(c_row), Z5
+	VMOVUPS 384(c_row), Z6
+	VMOVUPS 448(c_row), Z7
+	VMOVUPS 512(c_row), Z8
+	VMOVUPS 576(c_row), Z9
+	VMOVUPS 640(c_row), Z10
+	VMOVUPS 704(c_row), Z11
+	VMOVUPS 768(c_row), Z12
+	VMOVUPS 832(c_row), Z13
+	VMOVUPS 896(c_row), Z14
+	VMOVUPS 960(c_row), Z15
+	VMOVUPS 1024(c_row), Z16
+	VMOVUPS 1088(c_row), Z17
+	VMOVUPS 1152(c_row), Z18
+	VMOVUPS 1216(c_row), Z19
+	VMOVUPS 1280(c_row), Z20
+	VMOVUPS 1344(c_row), Z21
+	VMOVUPS 1408(c_row), Z22
+	VMOVUPS 1472(c_row), Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows12_loop_cols0_k:
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Z24, bcast, Z2
+	VFMADD231PS Z25, bcast, Z3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Z24, bcast, Z10
+	VFMADD231PS Z25, bcast, Z11
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS Z24, bcast, Z14
+	VFMADD231PS Z25, bcast, Z15
+	VBROADCASTSS 32(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VBROADCASTSS 36(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VBROADCASTSS 40(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VBROADCASTSS 44(a_k), bcast
+	VFMADD231PS Z24, bcast, Z22
+	VFMADD231PS Z25, bcast, Z23
+	ADDQ $1152, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows12_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z16, 1024(c_row)
+	VMOVUPS Z17, 1088(c_row)
+	VMOVUPS Z18, 1152(c_row)
+	VMOVUPS Z19, 1216(c_row)
+	VMOVUPS Z20, 1280(c_row)
+	VMOVUPS Z21, 1344(c_row)
+	VMOVUPS Z22, 1408(c_row)
+	VMOVUPS Z23, 1472(c_row)
+	ADDQ $48, a_row
+	ADDQ $1536, c_row
+	SUBQ $12, rows
+	JMP conv2WeightGradVecWeights_rows12_loop
+
+conv2WeightGradVecWeights_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// db[j] += Σ_s dy[s][j]   j < 32, s < n
+// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
+// Reference: conv2WeightGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+	LEAQ one<>(SB), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ db+8(FP), c_row
+	MOVQ $1, rows
+
+conv2WeightGradVecBias_rows1:
+	// 1 row × columns 0..31
+	VMOVUPS 0(c_row), Y0
+	VMOVUPS 32(c_row), Y1
+	VMOVUPS 64(c_row), Y2
+	VMOVUPS 96(c_row), Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecBias_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecBias_rows1_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 96(c_row)
+
+conv2WeightGradVecBias_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// Requires: AVX512F
+//
+// db[j] += Σ_s dy[s][j]   j < 32, s < n
+// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
+// Reference: conv2WeightGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+	LEAQ one<>(SB), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ db+8(FP), c_row
+	MOVQ $1, rows
+
+conv2WeightGradVecBias_rows1:
+	// 1 row × columns 0..31
+	VMOVUPS 0(c_row), Z0
+	VMOVUPS 64(c_row), Z1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecBias_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	VFMADD231PS 64(b_k), bcast, Z1
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecBias_rows1_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+
+conv2WeightGradVecBias_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 288
+// wt is the weight matrix transposed and padded ([Units][288]), so this is the
+// forward GEMM's loop with the roles of In and Units swapped.
+// Reference: conv2InputGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ dy+8(FP), a_row
+	MOVQ wt+16(FP), b_base
+	MOVQ dx+0(FP), c_row
+	MOVQ n+24(FP), rows
+
+conv2InputGradVec_rows4_loop:
+	CMPQ rows, $4
+	JLT conv2InputGradVec_rows2
+	// 4 rows × columns 0..23
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
+	VMOVUPS 64(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 1152(c_row)
+	VMOVUPS Y4, 1184(c_row)
+	VMOVUPS Y5, 1216(c_row)
+	VMOVUPS Y6, 2304(c_row)
+	VMOVUPS Y7, 2336(c_row)
+	VMOVUPS Y8, 2368(c_row)
+	VMOVUPS Y9, 3456(c_row)
+	VMOVUPS Y10, 3488(c_row)
+	VMOVUPS Y11, 3520(c_row)
+	// 4 rows × columns 24..47
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols1_k:
+	VMOVUPS 96(b_k), Y12
+	VMOVUPS 128(b_k), Y13
+	VMOVUPS 160(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols1_k
+	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y1, 128(c_row)
+	VMOVUPS Y2, 160(c_row)
+	VMOVUPS Y3, 1248(c_row)
+	VMOVUPS Y4, 1280(c_row)
+	VMOVUPS Y5, 1312(c_row)
+	VMOVUPS Y6, 2400(c_row)
+	VMOVUPS Y7, 2432(c_row)
+	VMOVUPS Y8, 2464(c_row)
+	VMOVUPS Y9, 3552(c_row)
+	VMOVUPS Y10, 3584(c_row)
+	VMOVUPS Y11, 3616(c_row)
+	// 4 rows × columns 48..71
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols2_k:
+	VMOVUPS 192(b_k), Y12
+	VMOVUPS 224(b_k), Y13
+	VMOVUPS 256(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols2_k
+	VMOVUPS Y0, 192(c_row)
+	VMOVUPS Y1, 224(c_row)
+	VMOVUPS Y2, 256(c_row)
+	VMOVUPS Y3, 1344(c_row)
+	VMOVUPS Y4, 1376(c_row)
+	VMOVUPS Y5, 1408(c_row)
+	VMOVUPS Y6, 2496(c_row)
+	VMOVUPS Y7, 2528(c_row)
+	VMOVUPS Y8, 2560(c_row)
+	VMOVUPS Y9, 3648(c_row)
+	VMOVUPS Y10, 3680(c_row)
+	VMOVUPS Y11, 3712(c_row)
+	// 4 rows × columns 72..95
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols3_k:
+	VMOVUPS 288(b_k), Y12
+	VMOVUPS 320(b_k), Y13
+	VMOVUPS 352(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols3_k
+	VMOVUPS Y0, 288(c_row)
+	VMOVUPS Y1, 320(c_row)
+	VMOVUPS Y2, 352(c_row)
+	VMOVUPS Y3, 1440(c_row)
+	VMOVUPS Y4, 1472(c_row)
+	VMOVUPS Y5, 1504(c_row)
+	VMOVUPS Y6, 2592(c_row)
+	VMOVUPS Y7, 2624(c_row)
+	VMOVUPS Y8, 2656(c_row)
+	VMOVUPS Y9, 3744(c_row)
+	VMOVUPS Y10, 3776(c_row)
+	VMOVUPS Y11, 3808(c_row)
+	// 4 rows × columns 96..119
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols4_k:
+	VMOVUPS 384(b_k), Y12
+	VMOVUPS 416(b_k), Y13
+	VMOVUPS 448(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols4_k
+	VMOVUPS Y0, 384(c_row)
+	VMOVUPS Y1, 416(c_row)
+	VMOVUPS Y2, 448(c_row)
+	VMOVUPS Y3, 1536(c_row)
+	VMOVUPS Y4, 1568(c_row)
+	VMOVUPS Y5, 1600(c_row)
+	VMOVUPS Y6, 2688(c_row)
+	VMOVUPS Y7, 2720(c_row)
+	VMOVUPS Y8, 2752(c_row)
+	VMOVUPS Y9, 3840(c_row)
+	VMOVUPS Y10, 3872(c_row)
+	VMOVUPS Y11, 3904(c_row)
+	// 4 rows × columns 120..143
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols5_k:
+	VMOVUPS 480(b_k), Y12
+	VMOVUPS 512(b_k), Y13
+	VMOVUPS 544(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols5_k
+	VMOVUPS Y0, 480(c_row)
+	VMOVUPS Y1, 512(c_row)
+	VMOVUPS Y2, 544(c_row)
+	VMOVUPS Y3, 1632(c_row)
+	VMOVUPS Y4, 1664(c_row)
+	VMOVUPS Y5, 1696(c_row)
+	VMOVUPS Y6, 2784(c_row)
+	VMOVUPS Y7, 2816(c_row)
+	VMOVUPS Y8, 2848(c_row)
+	VMOVUPS Y9, 3936(c_row)
+	VMOVUPS Y10, 3968(c_row)
+	VMOVUPS Y11, 4000(c_row)
+	// 4 rows × columns 144..167
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols6_k:
+	VMOVUPS 576(b_k), Y12
+	VMOVUPS 608(b_k), Y13
+	VMOVUPS 640(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols6_k
+	VMOVUPS Y0, 576(c_row)
+	VMOVUPS Y1, 608(c_row)
+	VMOVUPS Y2, 640(c_row)
+	VMOVUPS Y3, 1728(c_row)
+	VMOVUPS Y4, 1760(c_row)
+	VMOVUPS Y5, 1792(c_row)
+	VMOVUPS Y6, 2880(c_row)
+	VMOVUPS Y7, 2912(c_row)
+	VMOVUPS Y8, 2944(c_row)
+	VMOVUPS Y9, 4032(c_row)
+	VMOVUPS Y10, 4064(c_row)
+	VMOVUPS Y11, 4096(c_row)
+	// 4 rows × columns 168..191
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols7_k:
+	VMOVUPS 672(b_k), Y12
+	VMOVUPS 704(b_k), Y13
+	VMOVUPS 736(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols7_k
+	VMOVUPS Y0, 672(c_row)
+	VMOVUPS Y1, 704(c_row)
+	VMOVUPS Y2, 736(c_row)
+	VMOVUPS Y3, 1824(c_row)
+	VMOVUPS Y4, 1856(c_row)
+	VMOVUPS Y5, 1888(c_row)
+	VMOVUPS Y6, 2976(c_row)
+	VMOVUPS Y7, 3008(c_row)
+	VMOVUPS Y8, 3040(c_row)
+	VMOVUPS Y9, 4128(c_row)
+	VMOVUPS Y10, 4160(c_row)
+	VMOVUPS Y11, 4192(c_row)
+	// 4 rows × columns 192..215
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols8_k:
+	VMOVUPS 768(b_k), Y12
+	VMOVUPS 800(b_k), Y13
+	VMOVUPS 832(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols8_k
+	VMOVUPS Y0, 768(c_row)
+	VMOVUPS Y1, 800(c_row)
+	VMOVUPS Y2, 832(c_row)
+	VMOVUPS Y3, 1920(c_row)
+	VMOVUPS Y4, 1952(c_row)
+	VMOVUPS Y5, 1984(c_row)
+	VMOVUPS Y6, 3072(c_row)
+	VMOVUPS Y7, 3104(c_row)
+	VMOVUPS Y8, 3136(c_row)
+	VMOVUPS Y9, 4224(c_row)
+	VMOVUPS Y10, 4256(c_row)
+	VMOVUPS Y11, 4288(c_row)
+	// 4 rows × columns 216..239
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols9_k:
+	VMOVUPS 864(b_k), Y12
+	VMOVUPS 896(b_k), Y13
+	VMOVUPS 928(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols9_k
+	VMOVUPS Y0, 864(c_row)
+	VMOVUPS Y1, 896(c_row)
+	VMOVUPS Y2, 928(c_row)
+	VMOVUPS Y3, 2016(c_row)
+	VMOVUPS Y4, 2048(c_row)
+	VMOVUPS Y5, 2080(c_row)
+	VMOVUPS Y6, 3168(c_row)
+	VMOVUPS Y7, 3200(c_row)
+	VMOVUPS Y8, 3232(c_row)
+	VMOVUPS Y9, 4320(c_row)
+	VMOVUPS Y10, 4352(c_row)
+	VMOVUPS Y11, 4384(c_row)
+	// 4 rows × columns 240..263
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols10_k:
+	VMOVUPS 960(b_k), Y12
+	VMOVUPS 992(b_k), Y13
+	VMOVUPS 1024(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols10_k
+	VMOVUPS Y0, 960(c_row)
+	VMOVUPS Y1, 992(c_row)
+	VMOVUPS Y2, 1024(c_row)
+	VMOVUPS Y3, 2112(c_row)
+	VMOVUPS Y4, 2144(c_row)
+	VMOVUPS Y5, 2176(c_row)
+	VMOVUPS Y6, 3264(c_row)
+	VMOVUPS Y7, 3296(c_row)
+	VMOVUPS Y8, 3328(c_row)
+	VMOVUPS Y9, 4416(c_row)
+	VMOVUPS Y10, 4448(c_row)
+	VMOVUPS Y11, 4480(c_row)
+	// 4 rows × columns 264..287
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_loop_cols11_k:
+	VMOVUPS 1056(b_k), Y12
+	VMOVUPS 1088(b_k), Y13
+	VMOVUPS 1120(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols11_k
+	VMOVUPS Y0, 1056(c_row)
+	VMOVUPS Y1, 1088(c_row)
+	VMOVUPS Y2, 1120(c_row)
+	VMOVUPS Y3, 2208(c_row)
+	VMOVUPS Y4, 2240(c_row)
+	VMOVUPS Y5, 2272(c_row)
+	VMOVUPS Y6, 3360(c_row)
+	VMOVUPS Y7, 3392(c_row)
+	VMOVUPS Y8, 3424(c_row)
+	VMOVUPS Y9, 4512(c_row)
+	VMOVUPS Y10, 4544(c_row)
+	VMOVUPS Y11, 4576(c_row)
+	ADDQ $512, a_row
+	ADDQ $4608, c_row
+	SUBQ $4, rows
+	JMP conv2InputGradVec_rows4_loop
+
+conv2InputGradVec_rows2:
+	TESTQ $2, rows
+	JZ conv2InputGradVec_rows1
+	// 2 rows × columns 0..23
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y6
+	VMOVUPS 32(b_k), Y7
+	VMOVUPS 64(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 1152(c_row)
+	VMOVUPS Y4, 1184(c_row)
+	VMOVUPS Y5, 1216(c_row)
+	// 2 rows × columns 24..47
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols1_k:
+	VMOVUPS 96(b_k), Y6
+	VMOVUPS 128(b_k), Y7
+	VMOVUPS 160(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols1_k
+	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y1, 128(c_row)
+	VMOVUPS Y2, 160(c_row)
+	VMOVUPS Y3, 1248(c_row)
+	VMOVUPS Y4, 1280(c_row)
+	VMOVUPS Y5, 1312(c_row)
+	// 2 rows × columns 48..71
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols2_k:
+	VMOVUPS 192(b_k), Y6
+	VMOVUPS 224(b_k), Y7
+	VMOVUPS 256(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols2_k
+	VMOVUPS Y0, 192(c_row)
+	VMOVUPS Y1, 224(c_row)
+	VMOVUPS Y2, 256(c_row)
+	VMOVUPS Y3, 1344(c_row)
+	VMOVUPS Y4, 1376(c_row)
+	VMOVUPS Y5, 1408(c_row)
+	// 2 rows × columns 72..95
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols3_k:
+	VMOVUPS 288(b_k), Y6
+	VMOVUPS 320(b_k), Y7
+	VMOVUPS 352(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols3_k
+	VMOVUPS Y0, 288(c_row)
+	VMOVUPS Y1, 320(c_row)
+	VMOVUPS Y2, 352(c_row)
+	VMOVUPS Y3, 1440(c_row)
+	VMOVUPS Y4, 1472(c_row)
+	VMOVUPS Y5, 1504(c_row)
+	// 2 rows × columns 96..119
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols4_k:
+	VMOVUPS 384(b_k), Y6
+	VMOVUPS 416(b_k), Y7
+	VMOVUPS 448(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols4_k
+	VMOVUPS Y0, 384(c_row)
+	VMOVUPS Y1, 416(c_row)
+	VMOVUPS Y2, 448(c_row)
+	VMOVUPS Y3, 1536(c_row)
+	VMOVUPS Y4, 1568(c_row)
+	VMOVUPS Y5, 1600(c_row)
+	// 2 rows × columns 120..143
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols5_k:
+	VMOVUPS 480(b_k), Y6
+	VMOVUPS 512(b_k), Y7
+	VMOVUPS 544(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols5_k
+	VMOVUPS Y0, 480(c_row)
+	VMOVUPS Y1, 512(c_row)
+	VMOVUPS Y2, 544(c_row)
+	VMOVUPS Y3, 1632(c_row)
+	VMOVUPS Y4, 1664(c_row)
+	VMOVUPS Y5, 1696(c_row)
+	// 2 rows × columns 144..167
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols6_k:
+	VMOVUPS 576(b_k), Y6
+	VMOVUPS 608(b_k), Y7
+	VMOVUPS 640(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols6_k
+	VMOVUPS Y0, 576(c_row)
+	VMOVUPS Y1, 608(c_row)
+	VMOVUPS Y2, 640(c_row)
+	VMOVUPS Y3, 1728(c_row)
+	VMOVUPS Y4, 1760(c_row)
+	VMOVUPS Y5, 1792(c_row)
+	// 2 rows × columns 168..191
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols7_k:
+	VMOVUPS 672(b_k), Y6
+	VMOVUPS 704(b_k), Y7
+	VMOVUPS 736(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols7_k
+	VMOVUPS Y0, 672(c_row)
+	VMOVUPS Y1, 704(c_row)
+	VMOVUPS Y2, 736(c_row)
+	VMOVUPS Y3, 1824(c_row)
+	VMOVUPS Y4, 1856(c_row)
+	VMOVUPS Y5, 1888(c_row)
+	// 2 rows × columns 192..215
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols8_k:
+	VMOVUPS 768(b_k), Y6
+	VMOVUPS 800(b_k), Y7
+	VMOVUPS 832(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols8_k
+	VMOVUPS Y0, 768(c_row)
+	VMOVUPS Y1, 800(c_row)
+	VMOVUPS Y2, 832(c_row)
+	VMOVUPS Y3, 1920(c_row)
+	VMOVUPS Y4, 1952(c_row)
+	VMOVUPS Y5, 1984(c_row)
+	// 2 rows × columns 216..239
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols9_k:
+	VMOVUPS 864(b_k), Y6
+	VMOVUPS 896(b_k), Y7
+	VMOVUPS 928(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols9_k
+	VMOVUPS Y0, 864(c_row)
+	VMOVUPS Y1, 896(c_row)
+	VMOVUPS Y2, 928(c_row)
+	VMOVUPS Y3, 2016(c_row)
+	VMOVUPS Y4, 2048(c_row)
+	VMOVUPS Y5, 2080(c_row)
+	// 2 rows × columns 240..263
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols10_k:
+	VMOVUPS 960(b_k), Y6
+	VMOVUPS 992(b_k), Y7
+	VMOVUPS 1024(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols10_k
+	VMOVUPS Y0, 960(c_row)
+	VMOVUPS Y1, 992(c_row)
+	VMOVUPS Y2, 1024(c_row)
+	VMOVUPS Y3, 2112(c_row)
+	VMOVUPS Y4, 2144(c_row)
+	VMOVUPS Y5, 2176(c_row)
+	// 2 rows × columns 264..287
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols11_k:
+	VMOVUPS 1056(b_k), Y6
+	VMOVUPS 1088(b_k), Y7
+	VMOVUPS 1120(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols11_k
+	VMOVUPS Y0, 1056(c_row)
+	VMOVUPS Y1, 1088(c_row)
+	VMOVUPS Y2, 1120(c_row)
+	VMOVUPS Y3, 2208(c_row)
+	VMOVUPS Y4, 2240(c_row)
+	VMOVUPS Y5, 2272(c_row)
+	ADDQ $256, a_row
+	ADDQ $2304, c_row
+
+conv2InputGradVec_rows1:
+	TESTQ $1, rows
+	JZ conv2InputGradVec_done
+	// 1 row × columns 0..23
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Y3
+	VMOVUPS 32(b_k), Y4
+	VMOVUPS 64(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	// 1 row × columns 24..47
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols1_k:
+	VMOVUPS 96(b_k), Y3
+	VMOVUPS 128(b_k), Y4
+	VMOVUPS 160(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols1_k
+	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y1, 128(c_row)
+	VMOVUPS Y2, 160(c_row)
+	// 1 row × columns 48..71
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols2_k:
+	VMOVUPS 192(b_k), Y3
+	VMOVUPS 224(b_k), Y4
+	VMOVUPS 256(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols2_k
+	VMOVUPS Y0, 192(c_row)
+	VMOVUPS Y1, 224(c_row)
+	VMOVUPS Y2, 256(c_row)
+	// 1 row × columns 72..95
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols3_k:
+	VMOVUPS 288(b_k), Y3
+	VMOVUPS 320(b_k), Y4
+	VMOVUPS 352(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols3_k
+	VMOVUPS Y0, 288(c_row)
+	VMOVUPS Y1, 320(c_row)
+	VMOVUPS Y2, 352(c_row)
+	// 1 row × columns 96..119
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols4_k:
+	VMOVUPS 384(b_k), Y3
+	VMOVUPS 416(b_k), Y4
+	VMOVUPS 448(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols4_k
+	VMOVUPS Y0, 384(c_row)
+	VMOVUPS Y1, 416(c_row)
+	VMOVUPS Y2, 448(c_row)
+	// 1 row × columns 120..143
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols5_k:
+	VMOVUPS 480(b_k), Y3
+	VMOVUPS 512(b_k), Y4
+	VMOVUPS 544(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols5_k
+	VMOVUPS Y0, 480(c_row)
+	VMOVUPS Y1, 512(c_row)
+	VMOVUPS Y2, 544(c_row)
+	// 1 row × columns 144..167
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols6_k:
+	VMOVUPS 576(b_k), Y3
+	VMOVUPS 608(b_k), Y4
+	VMOVUPS 640(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols6_k
+	VMOVUPS Y0, 576(c_row)
+	VMOVUPS Y1, 608(c_row)
+	VMOVUPS Y2, 640(c_row)
+	// 1 row × columns 168..191
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols7_k:
+	VMOVUPS 672(b_k), Y3
+	VMOVUPS 704(b_k), Y4
+	VMOVUPS 736(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols7_k
+	VMOVUPS Y0, 672(c_row)
+	VMOVUPS Y1, 704(c_row)
+	VMOVUPS Y2, 736(c_row)
+	// 1 row × columns 192..215
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols8_k:
+	VMOVUPS 768(b_k), Y3
+	VMOVUPS 800(b_k), Y4
+	VMOVUPS 832(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols8_k
+	VMOVUPS Y0, 768(c_row)
+	VMOVUPS Y1, 800(c_row)
+	VMOVUPS Y2, 832(c_row)
+	// 1 row × columns 216..239
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols9_k:
+	VMOVUPS 864(b_k), Y3
+	VMOVUPS 896(b_k), Y4
+	VMOVUPS 928(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols9_k
+	VMOVUPS Y0, 864(c_row)
+	VMOVUPS Y1, 896(c_row)
+	VMOVUPS Y2, 928(c_row)
+	// 1 row × columns 240..263
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols10_k:
+	VMOVUPS 960(b_k), Y3
+	VMOVUPS 992(b_k), Y4
+	VMOVUPS 1024(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols10_k
+	VMOVUPS Y0, 960(c_row)
+	VMOVUPS Y1, 992(c_row)
+	VMOVUPS Y2, 1024(c_row)
+	// 1 row × columns 264..287
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols11_k:
+	VMOVUPS 1056(b_k), Y3
+	VMOVUPS 1088(b_k), Y4
+	VMOVUPS 1120(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols11_k
+	VMOVUPS Y0, 1056(c_row)
+	VMOVUPS Y1, 1088(c_row)
+	VMOVUPS Y2, 1120(c_row)
+
+conv2InputGradVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+// Requires: AVX512F
+//
+// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 288
+// wt is the weight matrix transposed and padded ([Units][288]), so this is the
+// forward GEMM's loop with the roles of In and Units swapped.
+// Reference: conv2InputGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ dy+8(FP), a_row
+	MOVQ wt+16(FP), b_base
+	MOVQ dx+0(FP), c_row
+	MOVQ n+24(FP), rows
+
+conv2InputGradVec_rows6_loop:
+	CMPQ rows, $6
+	JLT conv2InputGradVec_rows4
+	// 6 rows × columns 0..63
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VMOVUPS 128(b_k), Z26
+	VMOVUPS 192(b_k), Z27
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
+	VFMADD231PS Z27, bcast, Z3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z26, bcast, Z6
+	VFMADD231PS Z27, bcast, Z7
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z26, bcast, Z10
+	VFMADD231PS Z27, bcast, Z11
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
+	VFMADD231PS Z27, bcast, Z15
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VFMADD231PS Z26, bcast, Z18
+	VFMADD231PS Z27, bcast, Z19
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VFMADD231PS Z26, bcast, Z22
+	VFMADD231PS Z27, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows6_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 1152(c_row)
+	VMOVUPS Z5, 1216(c_row)
+	VMOVUPS Z6, 1280(c_row)
+	VMOVUPS Z7, 1344(c_row)
+	VMOVUPS Z8, 2304(c_row)
+	VMOVUPS Z9, 2368(c_row)
+	VMOVUPS Z10, 2432(c_row)
+	VMOVUPS Z11, 2496(c_row)
+	VMOVUPS Z12, 3456(c_row)
+	VMOVUPS Z13, 3520(c_row)
+	VMOVUPS Z14, 3584(c_row)
+	VMOVUPS Z15, 3648(c_row)
+	VMOVUPS Z16, 4608(c_row)
+	VMOVUPS Z17, 4672(c_row)
+	VMOVUPS Z18, 4736(c_row)
+	VMOVUPS Z19, 4800(c_row)
+	VMOVUPS Z20, 5760(c_row)
+	VMOVUPS Z21, 5824(c_row)
+	VMOVUPS Z22, 5888(c_row)
+	VMOVUPS Z23, 5952(c_row)
+	// 6 rows × columns 64..127
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows6_loop_cols1_k:
+	VMOVUPS 256(b_k), Z24
+	VMOVUPS 320(b_k), Z25
+	VMOVUPS 384(b_k), Z26
+	VMOVUPS 448(b_k), Z27
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
+	VFMADD231PS Z27, bcast, Z3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z26, bcast, Z6
+	VFMADD231PS Z27, bcast, Z7
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z26, bcast, Z10
+	VFMADD231PS Z27, bcast, Z11
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
+	VFMADD231PS Z27, bcast, Z15
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VFMADD231PS Z26, bcast, Z18
+	VFMADD231PS Z27, bcast, Z19
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VFMADD231PS Z26, bcast, Z22
+	VFMADD231PS Z27, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows6_loop_cols1_k
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 448(c_row)
+	VMOVUPS Z4, 1408(c_row)
+	VMOVUPS Z5, 1472(c_row)
+	VMOVUPS Z6, 1536(c_row)
+	VMOVUPS Z7, 1600(c_row)
+	VMOVUPS Z8, 2560(c_row)
+	VMOVUPS Z9, 2624(c_row)
+	VMOVUPS Z10, 2688(c_row)
+	VMOVUPS Z11, 2752(c_row)
+	VMOVUPS Z12, 3712(c_row)
+	VMOVUPS Z13, 3776(c_row)
+	VMOVUPS Z14, 3840(c_row)
+	VMOVUPS Z15, 3904(c_row)
+	VMOVUPS Z16, 4864(c_row)
+	VMOVUPS Z17, 4928(c_row)
+	VMOVUPS Z18, 4992(c_row)
+	VMOVUPS Z19, 5056(c_row)
+	VMOVUPS Z20, 6016(c_row)
+	VMOVUPS Z21, 6080(c_row)
+	VMOVUPS Z22, 6144(c_row)
+	VMOVUPS Z23, 6208(c_row)
+	// 6 rows × columns 128..191
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows6_loop_cols2_k:
+	VMOVUPS 512(b_k), Z24
+	VMOVUPS 576(b_k), Z25
+	VMOVUPS 640(b_k), Z26
+	VMOVUPS 704(b_k), Z27
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
+	VFMADD231PS Z27, bcast, Z3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z26, bcast, Z6
+	VFMADD231PS Z27, bcast, Z7
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z26, bcast, Z10
+	VFMADD231PS Z27, bcast, Z11
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
+	VFMADD231PS Z27, bcast, Z15
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VFMADD231PS Z26, bcast, Z18
+	VFMADD231PS Z27, bcast, Z19
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VFMADD231PS Z26, bcast, Z22
+	VFMADD231PS Z27, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows6_loop_cols2_k
+	VMOVUPS Z0, 512(c_row)
+	VMOVUPS Z1, 576(c_row)
+	VMOVUPS Z2, 640(c_row)
+	VMOVUPS Z3, 704(c_row)
+	VMOVUPS Z4, 1664(c_row)
+	VMOVUPS Z5, 1728(c_row)
+	VMOVUPS Z6, 1792(c_row)
+	VMOVUPS Z7, 1856(c_row)
+	VMOVUPS Z8, 2816(c_row)
+	VMOVUPS Z9, 2880(c_row)
+	VMOVUPS Z10, 2944(c_row)
+	VMOVUPS Z11, 3008(c_row)
+	VMOVUPS Z12, 3968(c_row)
+	VMOVUPS Z13, 4032(c_row)
+	VMOVUPS Z14, 4096(c_row)
+	VMOVUPS Z15, 4160(c_row)
+	VMOVUPS Z16, 5120(c_row)
+	VMOVUPS Z17, 5184(c_row)
+	VMOVUPS Z18, 5248(c_row)
+	VMOVUPS Z19, 5312(c_row)
+	VMOVUPS Z20, 6272(c_row)
+	VMOVUPS Z21, 6336(c_row)
+	VMOVUPS Z22, 6400(c_row)
+	VMOVUPS Z23, 6464(c_row)
+	// 6 rows × columns 192..239
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows6_loop_cols3_k:
+	VMOVUPS 768(b_k), Z18
+	VMOVUPS 832(b_k), Z19
+	VMOVUPS 896(b_k), Z20
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z18, bcast, Z0
+	VFMADD231PS Z19, bcast, Z1
+	VFMADD231PS Z20, bcast, Z2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z18, bcast, Z3
+	VFMADD231PS Z19, bcast, Z4
+	VFMADD231PS Z20, bcast, Z5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VFMADD231PS Z20, bcast, Z8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z18, bcast, Z9
+	VFMADD231PS Z19, bcast, Z10
+	VFMADD231PS Z20, bcast, Z11
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Z18, bcast, Z12
+	VFMADD231PS Z19, bcast, Z13
+	VFMADD231PS Z20, bcast, Z14
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Z18, bcast, Z15
+	VFMADD231PS Z19, bcast, Z16
+	VFMADD231PS Z20, bcast, Z17
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows6_loop_cols3_k
+	VMOVUPS Z0, 768(c_row)
+	VMOVUPS Z1, 832(c_row)
+	VMOVUPS Z2, 896(c_row)
+	VMOVUPS Z3, 1920(c_row)
+	VMOVUPS Z4, 1984(c_row)
+	VMOVUPS Z5, 2048(c_row)
+	VMOVUPS Z6, 3072(c_row)
+	VMOVUPS Z7, 3136(c_row)
+	VMOVUPS Z8, 3200(c_row)
+	VMOVUPS Z9, 4224(c_row)
+	VMOVUPS Z10, 4288(c_row)
+	VMOVUPS Z11, 4352(c_row)
+	VMOVUPS Z12, 5376(c_row)
+	VMOVUPS Z13, 5440(c_row)
+	VMOVUPS Z14, 5504(c_row)
+	VMOVUPS Z15, 6528(c_row)
+	VMOVUPS Z16, 6592(c_row)
+	VMOVUPS Z17, 6656(c_row)
+	// 6 rows × columns 240..287
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows6_loop_cols4_k:
+	VMOVUPS 960(b_k), Z18
+	VMOVUPS 1024(b_k), Z19
+	VMOVUPS 1088(b_k), Z20
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z18, bcast, Z0
+	VFMADD231PS Z19, bcast, Z1
+	VFMADD231PS Z20, bcast, Z2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z18, bcast, Z3
+	VFMADD231PS Z19, bcast, Z4
+	VFMADD231PS Z20, bcast, Z5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VFMADD231PS Z20, bcast, Z8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z18, bcast, Z9
+	VFMADD231PS Z19, bcast, Z10
+	VFMADD231PS Z20, bcast, Z11
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Z18, bcast, Z12
+	VFMADD231PS Z19, bcast, Z13
+	VFMADD231PS Z20, bcast, Z14
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Z18, bcast, Z15
+	VFMADD231PS Z19, bcast, Z16
+	VFMADD231PS Z20, bcast, Z17
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows6_loop_cols4_k
+	VMOVUPS Z0, 960(c_row)
+	VMOVUPS Z1, 1024(c_row)
+	VMOVUPS Z2, 1088(c_row)
+	VMOVUPS Z3, 2112(c_row)
+	VMOVUPS Z4, 2176(c_row)
+	VMOVUPS Z5, 2240(c_row)
+	VMOVUPS Z6, 3264(c_row)
+	VMOVUPS Z7, 3328(c_row)
+	VMOVUPS Z8, 3392(c_row)
+	VMOVUPS Z9, 4416(c_row)
+	VMOVUPS Z10, 4480(c_row)
+	VMOVUPS Z11, 4544(c_row)
+	VMOVUPS Z12, 5568(c_row)
+	VMOVUPS Z13, 5632(c_row)
+	VMOVUPS Z14, 5696(c_row)
+	VMOVUPS Z15, 6720(c_row)
+	VMOVUPS Z16, 6784(c_row)
+	VMOVUPS Z17, 6848(c_row)
+	ADDQ $768, a_row
+	ADDQ $6912, c_row
+	SUBQ $6, rows
+	JMP conv2InputGradVec_rows6_loop
+
+conv2InputGradVec_rows4:
+	TESTQ $4, rows
+	JZ conv2InputGradVec_rows2
+	// 4 rows × columns 0..63
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VMOVUPS 64(b_k), Z17
+	VMOVUPS 128(b_k), Z18
+	VMOVUPS 192(b_k), Z19
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VFMADD231PS Z18, bcast, Z2
+	VFMADD231PS Z19, bcast, Z3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VFMADD231PS Z18, bcast, Z10
+	VFMADD231PS Z19, bcast, Z11
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VFMADD231PS Z18, bcast, Z14
+	VFMADD231PS Z19, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 1152(c_row)
+	VMOVUPS Z5, 1216(c_row)
+	VMOVUPS Z6, 1280(c_row)
+	VMOVUPS Z7, 1344(c_row)
+	VMOVUPS Z8, 2304(c_row)
+	VMOVUPS Z9, 2368(c_row)
+	VMOVUPS Z10, 2432(c_row)
+	VMOVUPS Z11, 2496(c_row)
+	VMOVUPS Z12, 3456(c_row)
+	VMOVUPS Z13, 3520(c_row)
+	VMOVUPS Z14, 3584(c_row)
+	VMOVUPS Z15, 3648(c_row)
+	// 4 rows × columns 64..127
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_cols1_k:
+	VMOVUPS 256(b_k), Z16
+	VMOVUPS 320(b_k), Z17
+	VMOVUPS 384(b_k), Z18
+	VMOVUPS 448(b_k), Z19
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VFMADD231PS Z18, bcast, Z2
+	VFMADD231PS Z19, bcast, Z3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VFMADD231PS Z18, bcast, Z10
+	VFMADD231PS Z19, bcast, Z11
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VFMADD231PS Z18, bcast, Z14
+	VFMADD231PS Z19, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_cols1_k
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 448(c_row)
+	VMOVUPS Z4, 1408(c_row)
+	VMOVUPS Z5, 1472(c_row)
+	VMOVUPS Z6, 1536(c_row)
+	VMOVUPS Z7, 1600(c_row)
+	VMOVUPS Z8, 2560(c_row)
+	VMOVUPS Z9, 2624(c_row)
+	VMOVUPS Z10, 2688(c_row)
+	VMOVUPS Z11, 2752(c_row)
+	VMOVUPS Z12, 3712(c_row)
+	VMOVUPS Z13, 3776(c_row)
+	VMOVUPS Z14, 3840(c_row)
+	VMOVUPS Z15, 3904(c_row)
+	// 4 rows × columns 128..191
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_cols2_k:
+	VMOVUPS 512(b_k), Z16
+	VMOVUPS 576(b_k), Z17
+	VMOVUPS 640(b_k), Z18
+	VMOVUPS 704(b_k), Z19
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VFMADD231PS Z18, bcast, Z2
+	VFMADD231PS Z19, bcast, Z3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VFMADD231PS Z18, bcast, Z10
+	VFMADD231PS Z19, bcast, Z11
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VFMADD231PS Z18, bcast, Z14
+	VFMADD231PS Z19, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_cols2_k
+	VMOVUPS Z0, 512(c_row)
+	VMOVUPS Z1, 576(c_row)
+	VMOVUPS Z2, 640(c_row)
+	VMOVUPS Z3, 704(c_row)
+	VMOVUPS Z4, 1664(c_row)
+	VMOVUPS Z5, 1728(c_row)
+	VMOVUPS Z6, 1792(c_row)
+	VMOVUPS Z7, 1856(c_row)
+	VMOVUPS Z8, 2816(c_row)
+	VMOVUPS Z9, 2880(c_row)
+	VMOVUPS Z10, 2944(c_row)
+	VMOVUPS Z11, 3008(c_row)
+	VMOVUPS Z12, 3968(c_row)
+	VMOVUPS Z13, 4032(c_row)
+	VMOVUPS Z14, 4096(c_row)
+	VMOVUPS Z15, 4160(c_row)
+	// 4 rows × columns 192..239
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_cols3_k:
+	VMOVUPS 768(b_k), Z12
+	VMOVUPS 832(b_k), Z13
+	VMOVUPS 896(b_k), Z14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z12, bcast, Z0
+	VFMADD231PS Z13, bcast, Z1
+	VFMADD231PS Z14, bcast, Z2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z12, bcast, Z3
+	VFMADD231PS Z13, bcast, Z4
+	VFMADD231PS Z14, bcast, Z5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z12, bcast, Z6
+	VFMADD231PS Z13, bcast, Z7
+	VFMADD231PS Z14, bcast, Z8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z12, bcast, Z9
+	VFMADD231PS Z13, bcast, Z10
+	VFMADD231PS Z14, bcast, Z11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_cols3_k
+	VMOVUPS Z0, 768(c_row)
+	VMOVUPS Z1, 832(c_row)
+	VMOVUPS Z2, 896(c_row)
+	VMOVUPS Z3, 1920(c_row)
+	VMOVUPS Z4, 1984(c_row)
+	VMOVUPS Z5, 2048(c_row)
+	VMOVUPS Z6, 3072(c_row)
+	VMOVUPS Z7, 3136(c_row)
+	VMOVUPS Z8, 3200(c_row)
+	VMOVUPS Z9, 4224(c_row)
+	VMOVUPS Z10, 4288(c_row)
+	VMOVUPS Z11, 4352(c_row)
+	// 4 rows × columns 240..287
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows4_cols4_k:
+	VMOVUPS 960(b_k), Z12
+	VMOVUPS 1024(b_k), Z13
+	VMOVUPS 1088(b_k), Z14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z12, bcast, Z0
+	VFMADD231PS Z13, bcast, Z1
+	VFMADD231PS Z14, bcast, Z2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z12, bcast, Z3
+	VFMADD231PS Z13, bcast, Z4
+	VFMADD231PS Z14, bcast, Z5
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z12, bcast, Z6
+	VFMADD231PS Z13, bcast, Z7
+	VFMADD231PS Z14, bcast, Z8
+	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z12, bcast, Z9
+	VFMADD231PS Z13, bcast, Z10
+	VFMADD231PS Z14, bcast, Z11
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_cols4_k
+	VMOVUPS Z0, 960(c_row)
+	VMOVUPS Z1, 1024(c_row)
+	VMOVUPS Z2, 1088(c_row)
+	VMOVUPS Z3, 2112(c_row)
+	VMOVUPS Z4, 2176(c_row)
+	VMOVUPS Z5, 2240(c_row)
+	VMOVUPS Z6, 3264(c_row)
+	VMOVUPS Z7, 3328(c_row)
+	VMOVUPS Z8, 3392(c_row)
+	VMOVUPS Z9, 4416(c_row)
+	VMOVUPS Z10, 4480(c_row)
+	VMOVUPS Z11, 4544(c_row)
+	ADDQ $512, a_row
+	ADDQ $4608, c_row
+
+conv2InputGradVec_rows2:
+	TESTQ $2, rows
+	JZ conv2InputGradVec_rows1
+	// 2 rows × columns 0..63
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Z8
+	VMOVUPS 64(b_k), Z9
+	VMOVUPS 128(b_k), Z10
+	VMOVUPS 192(b_k), Z11
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VFMADD231PS Z10, bcast, Z2
+	VFMADD231PS Z11, bcast, Z3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VFMADD231PS Z10, bcast, Z6
+	VFMADD231PS Z11, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 1152(c_row)
+	VMOVUPS Z5, 1216(c_row)
+	VMOVUPS Z6, 1280(c_row)
+	VMOVUPS Z7, 1344(c_row)
+	// 2 rows × columns 64..127
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols1_k:
+	VMOVUPS 256(b_k), Z8
+	VMOVUPS 320(b_k), Z9
+	VMOVUPS 384(b_k), Z10
+	VMOVUPS 448(b_k), Z11
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VFMADD231PS Z10, bcast, Z2
+	VFMADD231PS Z11, bcast, Z3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VFMADD231PS Z10, bcast, Z6
+	VFMADD231PS Z11, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols1_k
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 448(c_row)
+	VMOVUPS Z4, 1408(c_row)
+	VMOVUPS Z5, 1472(c_row)
+	VMOVUPS Z6, 1536(c_row)
+	VMOVUPS Z7, 1600(c_row)
+	// 2 rows × columns 128..191
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols2_k:
+	VMOVUPS 512(b_k), Z8
+	VMOVUPS 576(b_k), Z9
+	VMOVUPS 640(b_k), Z10
+	VMOVUPS 704(b_k), Z11
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VFMADD231PS Z10, bcast, Z2
+	VFMADD231PS Z11, bcast, Z3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VFMADD231PS Z10, bcast, Z6
+	VFMADD231PS Z11, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols2_k
+	VMOVUPS Z0, 512(c_row)
+	VMOVUPS Z1, 576(c_row)
+	VMOVUPS Z2, 640(c_row)
+	VMOVUPS Z3, 704(c_row)
+	VMOVUPS Z4, 1664(c_row)
+	VMOVUPS Z5, 1728(c_row)
+	VMOVUPS Z6, 1792(c_row)
+	VMOVUPS Z7, 1856(c_row)
+	// 2 rows × columns 192..239
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols3_k:
+	VMOVUPS 768(b_k), Z6
+	VMOVUPS 832(b_k), Z7
+	VMOVUPS 896(b_k), Z8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z6, bcast, Z0
+	VFMADD231PS Z7, bcast, Z1
+	VFMADD231PS Z8, bcast, Z2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z6, bcast, Z3
+	VFMADD231PS Z7, bcast, Z4
+	VFMADD231PS Z8, bcast, Z5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols3_k
+	VMOVUPS Z0, 768(c_row)
+	VMOVUPS Z1, 832(c_row)
+	VMOVUPS Z2, 896(c_row)
+	VMOVUPS Z3, 1920(c_row)
+	VMOVUPS Z4, 1984(c_row)
+	VMOVUPS Z5, 2048(c_row)
+	// 2 rows × columns 240..287
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows2_cols4_k:
+	VMOVUPS 960(b_k), Z6
+	VMOVUPS 1024(b_k), Z7
+	VMOVUPS 1088(b_k), Z8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z6, bcast, Z0
+	VFMADD231PS Z7, bcast, Z1
+	VFMADD231PS Z8, bcast, Z2
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z6, bcast, Z3
+	VFMADD231PS Z7, bcast, Z4
+	VFMADD231PS Z8, bcast, Z5
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols4_k
+	VMOVUPS Z0, 960(c_row)
+	VMOVUPS Z1, 1024(c_row)
+	VMOVUPS Z2, 1088(c_row)
+	VMOVUPS Z3, 2112(c_row)
+	VMOVUPS Z4, 2176(c_row)
+	VMOVUPS Z5, 2240(c_row)
+	ADDQ $256, a_row
+	ADDQ $2304, c_row
+
+conv2InputGradVec_rows1:
+	TESTQ $1, rows
+	JZ conv2InputGradVec_done
+	// 1 row × columns 0..63
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Z4
+	VMOVUPS 64(b_k), Z5
+	VMOVUPS 128(b_k), Z6
+	VMOVUPS 192(b_k), Z7
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VFMADD231PS Z6, bcast, Z2
+	VFMADD231PS Z7, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	// 1 row × columns 64..127
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols1_k:
+	VMOVUPS 256(b_k), Z4
+	VMOVUPS 320(b_k), Z5
+	VMOVUPS 384(b_k), Z6
+	VMOVUPS 448(b_k), Z7
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VFMADD231PS Z6, bcast, Z2
+	VFMADD231PS Z7, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols1_k
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 448(c_row)
+	// 1 row × columns 128..191
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols2_k:
+	VMOVUPS 512(b_k), Z4
+	VMOVUPS 576(b_k), Z5
+	VMOVUPS 640(b_k), Z6
+	VMOVUPS 704(b_k), Z7
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VFMADD231PS Z6, bcast, Z2
+	VFMADD231PS Z7, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols2_k
+	VMOVUPS Z0, 512(c_row)
+	VMOVUPS Z1, 576(c_row)
+	VMOVUPS Z2, 640(c_row)
+	VMOVUPS Z3, 704(c_row)
+	// 1 row × columns 192..239
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols3_k:
+	VMOVUPS 768(b_k), Z3
+	VMOVUPS 832(b_k), Z4
+	VMOVUPS 896(b_k), Z5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols3_k
+	VMOVUPS Z0, 768(c_row)
+	VMOVUPS Z1, 832(c_row)
+	VMOVUPS Z2, 896(c_row)
+	// 1 row × columns 240..287
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $32, kleft
+
+conv2InputGradVec_rows1_cols4_k:
+	VMOVUPS 960(b_k), Z3
+	VMOVUPS 1024(b_k), Z4
+	VMOVUPS 1088(b_k), Z5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
+	ADDQ $4, a_k
+	ADDQ $1152, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols4_k
+	VMOVUPS Z0, 960(c_row)
+	VMOVUPS Z1, 1024(c_row)
+	VMOVUPS Z2, 1088(c_row)
+
+conv2InputGradVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
 // func pool1ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
