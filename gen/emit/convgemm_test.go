@@ -15,7 +15,7 @@ import (
 // layers (no input gradient) and later ones behind a fused ReLU (the gate
 // in <layer>Col2im), a max pool and an unrolled conv; same and valid
 // padding, strides 1, 2 and 3, non-square kernels, one to eight input
-// channels; im2col stages feeding unrolled ones and the reverse.
+// channels, windows small enough to unroll and larger ones; im2col stages feeding unrolled ones and the reverse.
 var convGemmNets = []struct{ name, yaml string }{
 	{"gemmsmall", `name: gemmsmall
 input: {height: 12, width: 12, channels: 3}
@@ -64,6 +64,17 @@ layers:
   - {kind: dense, units: 4, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
   - {kind: softmax}
 `},
+	{"gemmmono", `name: gemmmono
+input: {height: 20, width: 20, channels: 1}
+layers:
+  - {kind: conv2d, filters: 6, kernel: 5, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: relu}
+  - {kind: conv2d, filters: 1, kernel: 3, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: relu}
+  - {kind: conv2d, filters: 100, kernel: 4, stride: 2, padding: valid, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: dense, units: 3, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: softmax}
+`},
 }
 
 // convGemmTrain is the train section every convGemmNets description ends with.
@@ -92,6 +103,7 @@ func TestConvGemmPlan(t *testing.T) {
 		"gemmwide":   {"conv2", "conv3"},
 		"gemmstride": {"conv1"},
 		"gemmvalid":  {"conv1", "conv3"},
+		"gemmmono":   {"conv1", "conv2", "conv3"},
 	}
 	for _, nt := range loadConvGemmNets(t) {
 		files, err := emit.Generate(nt.net, emit.Options{Package: nt.pkg})
