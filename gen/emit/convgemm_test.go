@@ -15,12 +15,13 @@ import (
 // layers (no input gradient) and later ones behind a fused ReLU (the gate
 // in <layer>Col2im), a max pool and an unrolled conv; same and valid
 // padding, strides 1, 2 and 3, non-square kernels, one to eight input
-// channels, windows small enough to unroll and larger ones; im2col stages feeding unrolled ones and the reverse.
+// channels, windows small enough to unroll and larger ones, input
+// gradients through col2im and as transposed convolutions (same and valid); im2col stages feeding unrolled ones and the reverse.
 var convGemmNets = []struct{ name, yaml string }{
 	{"gemmsmall", `name: gemmsmall
 input: {height: 12, width: 12, channels: 3}
 layers:
-  - {kind: conv2d, filters: 8, kernel: 5, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: conv2d, filters: 16, kernel: 5, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
   - {kind: relu}
   - {kind: conv2d, filters: 16, kernel: 3, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
   - {kind: relu}
@@ -57,7 +58,7 @@ layers:
   - {kind: conv2d, filters: 16, kernel: 5, padding: valid, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
   - {kind: relu}
   - {kind: maxpool, window: 2}
-  - {kind: conv2d, filters: 12, kernel: 3, stride: 1, padding: valid, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
+  - {kind: conv2d, filters: 16, kernel: 3, stride: 1, padding: valid, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
   - {kind: tanh}
   - {kind: conv2d, filters: 120, kernel: 3, padding: same, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}}
   - {kind: relu}
@@ -96,8 +97,15 @@ func loadConvGemmNets(t testing.TB) []namedNet {
 
 // TestConvGemmPlan checks which convolutions of convGemmNets take the
 // im2col path (and so that the differential test exercises it): those
-// gen/asm refuses to unroll, and only those.
+// gen/asm refuses to unroll, and only those; and which of them compute
+// their input gradient as a transposed convolution (stride 1, at least
+// minTransposedConvChannels input channels) rather than through col2im.
 func TestConvGemmPlan(t *testing.T) {
+	wantTransposed := map[string][]string{
+		"gemmsmall": {"conv2", "conv3"},
+		"gemmwide":  {"conv3"},
+		"gemmvalid": {"conv3"},
+	}
 	want := map[string][]string{
 		"gemmsmall":  {"conv1", "conv2", "conv3"},
 		"gemmwide":   {"conv2", "conv3"},
@@ -114,14 +122,20 @@ func TestConvGemmPlan(t *testing.T) {
 				kernels = string(f.Contents)
 			}
 		}
-		var got []string
+		var got, gotTransposed []string
 		for _, l := range nt.net.Layers {
 			if strings.Contains(kernels, "\nfunc "+l.Name+"ForwardGemm(") {
 				got = append(got, l.Name)
 			}
+			if strings.Contains(kernels, "\nfunc "+l.Name+"Dy2col(") {
+				gotTransposed = append(gotTransposed, l.Name)
+			}
 		}
 		if !slices.Equal(got, want[nt.pkg]) {
 			t.Errorf("%s: im2col path for %v, want %v", nt.pkg, got, want[nt.pkg])
+		}
+		if !slices.Equal(gotTransposed, wantTransposed[nt.pkg]) {
+			t.Errorf("%s: transposed-convolution input gradient for %v, want %v", nt.pkg, gotTransposed, wantTransposed[nt.pkg])
 		}
 	}
 }

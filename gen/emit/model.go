@@ -74,7 +74,11 @@ func (p *plan) modelFile(f *jen.File) {
 		var tf []jen.Code
 		for _, s := range p.stages {
 			if s.vec != nil && s.vec.transposedSize > 0 {
-				tf = append(tf, jen.Comment(wrapDoc(fmt.Sprintf("%s is %s transposed for %s, rows padded to whole vectors.", p.params[s.weight], p.net.Params[s.weight].Name, s.vec.inputGrad))),
+				how := "transposed"
+				if s.vec.transposedConv {
+					how = "flipped and transposed"
+				}
+				tf = append(tf, jen.Comment(wrapDoc(fmt.Sprintf("%s is %s %s for %s, rows padded to whole vectors.", p.params[s.weight], p.net.Params[s.weight].Name, how, s.vec.inputGrad))),
 					jen.Id(p.params[s.weight]).Add(floatArr(s.vec.transposedSize)))
 			}
 		}

@@ -21,8 +21,9 @@ import (
 // Kernel names are the layer's base plus a suffix that ends no other
 // suffix the emitter uses (ForwardVec, ForwardOneVec, WeightGradVec,
 // InputGradVec, and gen/asm's derived Go, AVX2, AVX512, Pack, Transpose,
-// Weights…, Bias…; the im2col path adds Im2col, Col2im, ForwardGemm,
-// BackwardGemm and the buffer Cols), so distinct layers never collide.
+// Weights…, Bias…; the im2col path adds Im2col, Col2im, Dy2col, Flip,
+// ForwardGemm, BackwardGemm and the buffer Cols), so distinct layers never
+// collide.
 type vecStage struct {
 	// forward is the batch forward kernel (conv, dense, max pool);
 	// forwardOne the one-sample dense GEMV used by Logits.
@@ -47,6 +48,13 @@ type vecStage struct {
 	// <layer>Col2im, group samples per GEMM call (see convgemm.go).
 	im2col bool
 	group  int
+	// transposedConv says that an im2col stage computes its input
+	// gradient as a convolution of the output gradient with the flipped
+	// weights (<layer>Dy2col and inputGrad, a DenseBackwardInput that
+	// reads <layer>Flip's layout and applies the gate itself) rather than
+	// through <layer>Col2im; colsSize is the size of <layer>Cols.
+	transposedConv bool
+	colsSize       int
 }
 
 // Vector kernel name suffixes (see vecStage).

@@ -358,7 +358,11 @@ func (p *plan) runMethods(f *jen.File) {
 		var ts []jen.Code
 		for _, s := range p.stages {
 			if s.vec != nil && s.vec.transposedSize > 0 {
-				ts = append(ts, id(s.vec.inputGrad+"Transpose").Call(jen.Op("&").Id("m").Dot("wt").Dot(p.params[s.weight]), jen.Op("&").Id("m").Dot("params").Dot(p.params[s.weight])))
+				fill := s.vec.inputGrad + "Transpose"
+				if s.vec.transposedConv {
+					fill = s.base + sufFlip
+				}
+				ts = append(ts, id(fill).Call(jen.Op("&").Id("m").Dot("wt").Dot(p.params[s.weight]), jen.Op("&").Id("m").Dot("params").Dot(p.params[s.weight])))
 			}
 		}
 		f.Comment(wrapDoc("transpose refreshes the transposed weights from the parameters."))
