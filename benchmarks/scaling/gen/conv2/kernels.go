@@ -1012,100 +1012,106 @@ func conv2ForwardGemm(n int, in *[Tile * 2048]float32, out *[Tile * 2048]float32
 	}
 }
 
-// conv2Col2im writes to dx the gradient of one sample's input of conv2 from
-// dcols, the gradient of its im2col matrix (conv2Im2col): each input adds the
-// entries of the windows that read it. It then applies the backward of the
-// ReLU that made the input h: dx = 0 where h ≤ 0.
-func conv2Col2im(dcols *[18432]float32, dx *[2048]float32, h *[2048]float32) {
-	*dx = [2048]float32{}
+// conv2Dy2col writes the im2col matrix of one sample's output gradient x of
+// conv2 (stride 1) for its input gradient, a convolution of x with the weights
+// flipped (conv2Flip): row iy·8+ix holds the 288 gradients under the window
+// of input pixel (iy, ix), padding 1,1, in the order [kh][kw][f] of the
+// flipped kernel, zeros outside.
+func conv2Dy2col(x *[2048]float32, cols *[18432]float32) {
 	for oy := 0; oy < 1; oy++ {
 		for ox := 0; ox < 8; ox++ {
-			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
 			x0 := ox - 1
 			lo, hi := max(0, -x0), min(3, 8-x0)
 			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
 				iy := oy + kh - 1
 				if iy < 0 || iy >= 8 {
+					clear(r)
 					continue
 				}
 				at := (iy*8 + x0 + lo) * 32
-				r := row[kh*96+lo*32 : kh*96+hi*32]
-				d := dx[at : at+len(r)]
-				for i := range d {
-					d[i] += r[i]
-				}
+				clear(r[:lo*32])
+				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
+				clear(r[hi*32:])
 			}
 		}
 	}
 	for oy := 1; oy < 7; oy++ {
 		for ox := 0; ox < 1; ox++ {
-			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
 			x0 := ox - 1
 			lo, hi := max(0, -x0), min(3, 8-x0)
 			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
 				iy := oy + kh - 1
 				if iy < 0 || iy >= 8 {
+					clear(r)
 					continue
 				}
 				at := (iy*8 + x0 + lo) * 32
-				r := row[kh*96+lo*32 : kh*96+hi*32]
-				d := dx[at : at+len(r)]
-				for i := range d {
-					d[i] += r[i]
-				}
+				clear(r[:lo*32])
+				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
+				clear(r[hi*32:])
 			}
 		}
 		for ox := 1; ox < 7; ox++ {
-			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
 			base := oy*256 + ox*32 - 288
 			for kh := 0; kh < 3; kh++ {
-				d := (*[96]float32)(dx[base+kh*256:])
-				r := (*[96]float32)(row[kh*96:])
-				for i := range d {
-					d[i] += r[i]
-				}
+				*(*[96]float32)(row[kh*96:]) = *(*[96]float32)(x[base+kh*256:])
 			}
 		}
 		for ox := 7; ox < 8; ox++ {
-			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
 			x0 := ox - 1
 			lo, hi := max(0, -x0), min(3, 8-x0)
 			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
 				iy := oy + kh - 1
 				if iy < 0 || iy >= 8 {
+					clear(r)
 					continue
 				}
 				at := (iy*8 + x0 + lo) * 32
-				r := row[kh*96+lo*32 : kh*96+hi*32]
-				d := dx[at : at+len(r)]
-				for i := range d {
-					d[i] += r[i]
-				}
+				clear(r[:lo*32])
+				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
+				clear(r[hi*32:])
 			}
 		}
 	}
 	for oy := 7; oy < 8; oy++ {
 		for ox := 0; ox < 8; ox++ {
-			row := (*[288]float32)(dcols[oy*2304+ox*288:])
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
 			x0 := ox - 1
 			lo, hi := max(0, -x0), min(3, 8-x0)
 			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
 				iy := oy + kh - 1
 				if iy < 0 || iy >= 8 {
+					clear(r)
 					continue
 				}
 				at := (iy*8 + x0 + lo) * 32
-				r := row[kh*96+lo*32 : kh*96+hi*32]
-				d := dx[at : at+len(r)]
-				for i := range d {
-					d[i] += r[i]
-				}
+				clear(r[:lo*32])
+				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
+				clear(r[hi*32:])
 			}
 		}
 	}
-	for i := range dx {
-		if h[i] <= 0 {
-			dx[i] = 0
+}
+
+// conv2Flip fills wt[kh][kw][f][c] = w[2−kh][2−kw][c][f], the flipped and
+// transposed weights that conv2InputGradVec reads, rows padded to 32 floats
+// (zeros).
+func conv2Flip(wt *[9216]float32, w *[9216]float32) {
+	for t := 0; t < 9; t++ {
+		src := (*[1024]float32)(w[t*-1024+8192:])
+		for f := 0; f < 32; f++ {
+			row := (*[32]float32)(wt[t*1024+f*32:])
+			for c := 0; c < 32; c++ {
+				row[c] = src[c*32+f]
+			}
 		}
 	}
 }
@@ -1115,9 +1121,10 @@ func conv2Col2im(dcols *[18432]float32, dx *[2048]float32, h *[2048]float32) {
 // for the first n samples of a tile on the vector path, from dOut, the
 // gradient before the activation: per group of up to 3 samples it rebuilds
 // their im2col matrices in cols and accumulates the weight and bias gradients
-// into dw and db (conv2WeightGradVec), then overwrites cols with their
-// gradient (conv2InputGradVec, on the transposed weights wt) and scatters it
-// into dIn (conv2Col2im).
+// into dw and db (conv2WeightGradVec), then overwrites cols with the im2col
+// matrices of dOut for the input gradient (conv2Dy2col) and computes dIn as
+// one GEMM with the flipped weights wt (conv2InputGradVec), which also applies
+// the backward of the ReLU that made the input (dIn = 0 where in ≤ 0).
 func conv2BackwardGemm(n int, in *[Tile * 2048]float32, dOut *[Tile * 2048]float32, dIn *[Tile * 2048]float32, cols *[55296]float32, wt *[9216]float32, dw *[9216]float32, db *[32]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
@@ -1126,10 +1133,10 @@ func conv2BackwardGemm(n int, in *[Tile * 2048]float32, dOut *[Tile * 2048]float
 		}
 		dy := dOut[s0*2048 : (s0+k)*2048]
 		conv2WeightGradVec(dw, db, cols[:k*18432], dy, k*64)
-		conv2InputGradVec(cols[:k*18432], dy, wt, k*64)
 		for t := 0; t < k; t++ {
-			conv2Col2im((*[18432]float32)(cols[t*18432:]), (*[2048]float32)(dIn[s0*2048+t*2048:]), (*[2048]float32)(in[s0*2048+t*2048:]))
+			conv2Dy2col((*[2048]float32)(dOut[s0*2048+t*2048:]), (*[18432]float32)(cols[t*18432:]))
 		}
+		conv2InputGradVec(dIn[s0*2048:(s0+k)*2048], cols[:k*18432], in[s0*2048:(s0+k)*2048], wt, k*64)
 	}
 }
 

@@ -88,8 +88,8 @@ type tileBuffers struct {
 // vector path, because optimizers write the parameters through Params without
 // telling the model.
 type transposed struct {
-	// conv2Weight is conv2.weight transposed for conv2InputGradVec, rows padded to
-	// whole vectors.
+	// conv2Weight is conv2.weight flipped and transposed for conv2InputGradVec,
+	// rows padded to whole vectors.
 	conv2Weight [9216]float32
 	// dense1Weight is dense1.weight transposed for dense1InputGradVec, rows padded
 	// to whole vectors.
@@ -457,7 +457,7 @@ func (m *Model) run(j job, n int) (loss float64, correct int) {
 
 // transpose refreshes the transposed weights from the parameters.
 func (m *Model) transpose() {
-	conv2InputGradVecTranspose(&m.wt.conv2Weight, &m.params.conv2Weight)
+	conv2Flip(&m.wt.conv2Weight, &m.params.conv2Weight)
 	dense1InputGradVecTranspose(&m.wt.dense1Weight, &m.params.dense1Weight)
 	dense2InputGradVecTranspose(&m.wt.dense2Weight, &m.params.dense2Weight)
 }

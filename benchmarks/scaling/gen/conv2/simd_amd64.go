@@ -148,31 +148,33 @@ func conv2WeightGradVec(dw *[288 * 32]float32, db *[32]float32, x, dy []float32,
 // conv2InputGradVecAVX2 is the AVX2 path of conv2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
+func conv2InputGradVecAVX2(dx, dy, h, wt *float32, n int)
 
 // conv2InputGradVecAVX512 is the AVX512 path of conv2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+func conv2InputGradVecAVX512(dx, dy, h, wt *float32, n int)
 
-// conv2InputGradVec computes, with In = 288 and Units = 32:
+// conv2InputGradVec computes, with In = 32 and Units = 288:
 //
 //	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see conv2InputGradVecTranspose)
+//	then dx[s][i] = 0 where h[s][i] ≤ 0 (the backward of the ReLU that made h)
 //
 // It runs the path runtime.ActiveISA names.
-func conv2InputGradVec(dx, dy []float32, wt *[32 * 288]float32, n int) {
+func conv2InputGradVec(dx, dy, h []float32, wt *[288 * 32]float32, n int) {
 	if n <= 0 {
 		return
 	}
-	_ = dx[n*288-1]
-	_ = dy[n*32-1]
+	_ = dx[n*32-1]
+	_ = dy[n*288-1]
+	_ = h[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		conv2InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n)
 	case runtime.AVX2:
-		conv2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		conv2InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n)
 	default:
-		conv2InputGradVecGo(dx, dy, wt, n)
+		conv2InputGradVecGo(dx, dy, h, wt, n)
 	}
 }
 

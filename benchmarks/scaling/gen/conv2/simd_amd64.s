@@ -12071,24 +12071,27 @@ conv2WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func conv2InputGradVecAVX2(dx, dy, h, wt *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 288
-// wt is the weight matrix transposed and padded ([Units][288]), so this is the
+// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
+// wt is the weight matrix transposed and padded ([Units][32]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
+// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
+// the output of the ReLU before it).
 // Reference: conv2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
+	MOVQ wt+24(FP), b_base
 	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
+	MOVQ h+16(FP), h_row
+	MOVQ n+32(FP), rows
 
 conv2InputGradVec_rows4_loop:
 	CMPQ rows, $4
 	JLT conv2InputGradVec_rows2
-	// 4 rows × columns 0..23
+	// 4 rows × columns 0..15
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -12097,51 +12100,57 @@ conv2InputGradVec_rows4_loop:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
 conv2InputGradVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows4_loop_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Y8, Y8, Y8
+	VCMPPS $1, 0(h_row), Y8, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 32(h_row), Y8, Y15
+	VANDPS Y15, Y1, Y1
+	VCMPPS $1, 128(h_row), Y8, Y15
+	VANDPS Y15, Y2, Y2
+	VCMPPS $1, 160(h_row), Y8, Y15
+	VANDPS Y15, Y3, Y3
+	VCMPPS $1, 256(h_row), Y8, Y15
+	VANDPS Y15, Y4, Y4
+	VCMPPS $1, 288(h_row), Y8, Y15
+	VANDPS Y15, Y5, Y5
+	VCMPPS $1, 384(h_row), Y8, Y15
+	VANDPS Y15, Y6, Y6
+	VCMPPS $1, 416(h_row), Y8, Y15
+	VANDPS Y15, Y7, Y7
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1152(c_row)
-	VMOVUPS Y4, 1184(c_row)
-	VMOVUPS Y5, 1216(c_row)
-	VMOVUPS Y6, 2304(c_row)
-	VMOVUPS Y7, 2336(c_row)
-	VMOVUPS Y8, 2368(c_row)
-	VMOVUPS Y9, 3456(c_row)
-	VMOVUPS Y10, 3488(c_row)
-	VMOVUPS Y11, 3520(c_row)
-	// 4 rows × columns 24..47
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	VMOVUPS Y4, 256(c_row)
+	VMOVUPS Y5, 288(c_row)
+	VMOVUPS Y6, 384(c_row)
+	VMOVUPS Y7, 416(c_row)
+	// 4 rows × columns 16..31
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -12150,1290 +12159,225 @@ conv2InputGradVec_rows4_loop_cols0_k:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
 conv2InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
+	VMOVUPS 64(b_k), Y8
+	VMOVUPS 96(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1248(c_row)
-	VMOVUPS Y4, 1280(c_row)
-	VMOVUPS Y5, 1312(c_row)
-	VMOVUPS Y6, 2400(c_row)
-	VMOVUPS Y7, 2432(c_row)
-	VMOVUPS Y8, 2464(c_row)
-	VMOVUPS Y9, 3552(c_row)
-	VMOVUPS Y10, 3584(c_row)
-	VMOVUPS Y11, 3616(c_row)
-	// 4 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
 
-conv2InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y12
-	VMOVUPS 224(b_k), Y13
-	VMOVUPS 256(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1344(c_row)
-	VMOVUPS Y4, 1376(c_row)
-	VMOVUPS Y5, 1408(c_row)
-	VMOVUPS Y6, 2496(c_row)
-	VMOVUPS Y7, 2528(c_row)
-	VMOVUPS Y8, 2560(c_row)
-	VMOVUPS Y9, 3648(c_row)
-	VMOVUPS Y10, 3680(c_row)
-	VMOVUPS Y11, 3712(c_row)
-	// 4 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_loop_cols3_k:
-	VMOVUPS 288(b_k), Y12
-	VMOVUPS 320(b_k), Y13
-	VMOVUPS 352(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1440(c_row)
-	VMOVUPS Y4, 1472(c_row)
-	VMOVUPS Y5, 1504(c_row)
-	VMOVUPS Y6, 2592(c_row)
-	VMOVUPS Y7, 2624(c_row)
-	VMOVUPS Y8, 2656(c_row)
-	VMOVUPS Y9, 3744(c_row)
-	VMOVUPS Y10, 3776(c_row)
-	VMOVUPS Y11, 3808(c_row)
-	// 4 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_loop_cols4_k:
-	VMOVUPS 384(b_k), Y12
-	VMOVUPS 416(b_k), Y13
-	VMOVUPS 448(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1536(c_row)
-	VMOVUPS Y4, 1568(c_row)
-	VMOVUPS Y5, 1600(c_row)
-	VMOVUPS Y6, 2688(c_row)
-	VMOVUPS Y7, 2720(c_row)
-	VMOVUPS Y8, 2752(c_row)
-	VMOVUPS Y9, 3840(c_row)
-	VMOVUPS Y10, 3872(c_row)
-	VMOVUPS Y11, 3904(c_row)
-	// 4 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_loop_cols5_k:
-	VMOVUPS 480(b_k), Y12
-	VMOVUPS 512(b_k), Y13
-	VMOVUPS 544(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1632(c_row)
-	VMOVUPS Y4, 1664(c_row)
-	VMOVUPS Y5, 1696(c_row)
-	VMOVUPS Y6, 2784(c_row)
-	VMOVUPS Y7, 2816(c_row)
-	VMOVUPS Y8, 2848(c_row)
-	VMOVUPS Y9, 3936(c_row)
-	VMOVUPS Y10, 3968(c_row)
-	VMOVUPS Y11, 4000(c_row)
-	// 4 rows × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_loop_cols6_k:
-	VMOVUPS 576(b_k), Y12
-	VMOVUPS 608(b_k), Y13
-	VMOVUPS 640(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1728(c_row)
-	VMOVUPS Y4, 1760(c_row)
-	VMOVUPS Y5, 1792(c_row)
-	VMOVUPS Y6, 2880(c_row)
-	VMOVUPS Y7, 2912(c_row)
-	VMOVUPS Y8, 2944(c_row)
-	VMOVUPS Y9, 4032(c_row)
-	VMOVUPS Y10, 4064(c_row)
-	VMOVUPS Y11, 4096(c_row)
-	// 4 rows × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_loop_cols7_k:
-	VMOVUPS 672(b_k), Y12
-	VMOVUPS 704(b_k), Y13
-	VMOVUPS 736(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1824(c_row)
-	VMOVUPS Y4, 1856(c_row)
-	VMOVUPS Y5, 1888(c_row)
-	VMOVUPS Y6, 2976(c_row)
-	VMOVUPS Y7, 3008(c_row)
-	VMOVUPS Y8, 3040(c_row)
-	VMOVUPS Y9, 4128(c_row)
-	VMOVUPS Y10, 4160(c_row)
-	VMOVUPS Y11, 4192(c_row)
-	// 4 rows × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_loop_cols8_k:
-	VMOVUPS 768(b_k), Y12
-	VMOVUPS 800(b_k), Y13
-	VMOVUPS 832(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1920(c_row)
-	VMOVUPS Y4, 1952(c_row)
-	VMOVUPS Y5, 1984(c_row)
-	VMOVUPS Y6, 3072(c_row)
-	VMOVUPS Y7, 3104(c_row)
-	VMOVUPS Y8, 3136(c_row)
-	VMOVUPS Y9, 4224(c_row)
-	VMOVUPS Y10, 4256(c_row)
-	VMOVUPS Y11, 4288(c_row)
-	// 4 rows × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_loop_cols9_k:
-	VMOVUPS 864(b_k), Y12
-	VMOVUPS 896(b_k), Y13
-	VMOVUPS 928(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2016(c_row)
-	VMOVUPS Y4, 2048(c_row)
-	VMOVUPS Y5, 2080(c_row)
-	VMOVUPS Y6, 3168(c_row)
-	VMOVUPS Y7, 3200(c_row)
-	VMOVUPS Y8, 3232(c_row)
-	VMOVUPS Y9, 4320(c_row)
-	VMOVUPS Y10, 4352(c_row)
-	VMOVUPS Y11, 4384(c_row)
-	// 4 rows × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_loop_cols10_k:
-	VMOVUPS 960(b_k), Y12
-	VMOVUPS 992(b_k), Y13
-	VMOVUPS 1024(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2112(c_row)
-	VMOVUPS Y4, 2144(c_row)
-	VMOVUPS Y5, 2176(c_row)
-	VMOVUPS Y6, 3264(c_row)
-	VMOVUPS Y7, 3296(c_row)
-	VMOVUPS Y8, 3328(c_row)
-	VMOVUPS Y9, 4416(c_row)
-	VMOVUPS Y10, 4448(c_row)
-	VMOVUPS Y11, 4480(c_row)
-	// 4 rows × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_loop_cols11_k:
-	VMOVUPS 1056(b_k), Y12
-	VMOVUPS 1088(b_k), Y13
-	VMOVUPS 1120(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_loop_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2208(c_row)
-	VMOVUPS Y4, 2240(c_row)
-	VMOVUPS Y5, 2272(c_row)
-	VMOVUPS Y6, 3360(c_row)
-	VMOVUPS Y7, 3392(c_row)
-	VMOVUPS Y8, 3424(c_row)
-	VMOVUPS Y9, 4512(c_row)
-	VMOVUPS Y10, 4544(c_row)
-	VMOVUPS Y11, 4576(c_row)
-	ADDQ $512, a_row
-	ADDQ $4608, c_row
+	VCMPPS $1, 64(h_row), Y8, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 96(h_row), Y8, Y15
+	VANDPS Y15, Y1, Y1
+	VCMPPS $1, 192(h_row), Y8, Y15
+	VANDPS Y15, Y2, Y2
+	VCMPPS $1, 224(h_row), Y8, Y15
+	VANDPS Y15, Y3, Y3
+	VCMPPS $1, 320(h_row), Y8, Y15
+	VANDPS Y15, Y4, Y4
+	VCMPPS $1, 352(h_row), Y8, Y15
+	VANDPS Y15, Y5, Y5
+	VCMPPS $1, 448(h_row), Y8, Y15
+	VANDPS Y15, Y6, Y6
+	VCMPPS $1, 480(h_row), Y8, Y15
+	VANDPS Y15, Y7, Y7
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	VMOVUPS Y4, 320(c_row)
+	VMOVUPS Y5, 352(c_row)
+	VMOVUPS Y6, 448(c_row)
+	VMOVUPS Y7, 480(c_row)
+	ADDQ $4608, a_row
+	ADDQ $512, c_row
+	ADDQ $512, h_row
 	SUBQ $4, rows
 	JMP conv2InputGradVec_rows4_loop
 
 conv2InputGradVec_rows2:
 	TESTQ $2, rows
 	JZ conv2InputGradVec_rows1
-	// 2 rows × columns 0..23
+	// 2 rows × columns 0..15
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
 conv2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows2_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Y4, Y4, Y4
+	VCMPPS $1, 0(h_row), Y4, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 32(h_row), Y4, Y15
+	VANDPS Y15, Y1, Y1
+	VCMPPS $1, 128(h_row), Y4, Y15
+	VANDPS Y15, Y2, Y2
+	VCMPPS $1, 160(h_row), Y4, Y15
+	VANDPS Y15, Y3, Y3
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1152(c_row)
-	VMOVUPS Y4, 1184(c_row)
-	VMOVUPS Y5, 1216(c_row)
-	// 2 rows × columns 24..47
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	// 2 rows × columns 16..31
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
 conv2InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
+	VMOVUPS 64(b_k), Y4
+	VMOVUPS 96(b_k), Y5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1248(c_row)
-	VMOVUPS Y4, 1280(c_row)
-	VMOVUPS Y5, 1312(c_row)
-	// 2 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
 
-conv2InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y6
-	VMOVUPS 224(b_k), Y7
-	VMOVUPS 256(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1344(c_row)
-	VMOVUPS Y4, 1376(c_row)
-	VMOVUPS Y5, 1408(c_row)
-	// 2 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
+	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols3_k:
-	VMOVUPS 288(b_k), Y6
-	VMOVUPS 320(b_k), Y7
-	VMOVUPS 352(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1440(c_row)
-	VMOVUPS Y4, 1472(c_row)
-	VMOVUPS Y5, 1504(c_row)
-	// 2 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols4_k:
-	VMOVUPS 384(b_k), Y6
-	VMOVUPS 416(b_k), Y7
-	VMOVUPS 448(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1536(c_row)
-	VMOVUPS Y4, 1568(c_row)
-	VMOVUPS Y5, 1600(c_row)
-	// 2 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols5_k:
-	VMOVUPS 480(b_k), Y6
-	VMOVUPS 512(b_k), Y7
-	VMOVUPS 544(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1632(c_row)
-	VMOVUPS Y4, 1664(c_row)
-	VMOVUPS Y5, 1696(c_row)
-	// 2 rows × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols6_k:
-	VMOVUPS 576(b_k), Y6
-	VMOVUPS 608(b_k), Y7
-	VMOVUPS 640(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1728(c_row)
-	VMOVUPS Y4, 1760(c_row)
-	VMOVUPS Y5, 1792(c_row)
-	// 2 rows × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols7_k:
-	VMOVUPS 672(b_k), Y6
-	VMOVUPS 704(b_k), Y7
-	VMOVUPS 736(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1824(c_row)
-	VMOVUPS Y4, 1856(c_row)
-	VMOVUPS Y5, 1888(c_row)
-	// 2 rows × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols8_k:
-	VMOVUPS 768(b_k), Y6
-	VMOVUPS 800(b_k), Y7
-	VMOVUPS 832(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1920(c_row)
-	VMOVUPS Y4, 1952(c_row)
-	VMOVUPS Y5, 1984(c_row)
-	// 2 rows × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols9_k:
-	VMOVUPS 864(b_k), Y6
-	VMOVUPS 896(b_k), Y7
-	VMOVUPS 928(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2016(c_row)
-	VMOVUPS Y4, 2048(c_row)
-	VMOVUPS Y5, 2080(c_row)
-	// 2 rows × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols10_k:
-	VMOVUPS 960(b_k), Y6
-	VMOVUPS 992(b_k), Y7
-	VMOVUPS 1024(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2112(c_row)
-	VMOVUPS Y4, 2144(c_row)
-	VMOVUPS Y5, 2176(c_row)
-	// 2 rows × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols11_k:
-	VMOVUPS 1056(b_k), Y6
-	VMOVUPS 1088(b_k), Y7
-	VMOVUPS 1120(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2208(c_row)
-	VMOVUPS Y4, 2240(c_row)
-	VMOVUPS Y5, 2272(c_row)
-	ADDQ $256, a_row
-	ADDQ $2304, c_row
+	VCMPPS $1, 64(h_row), Y4, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 96(h_row), Y4, Y15
+	VANDPS Y15, Y1, Y1
+	VCMPPS $1, 192(h_row), Y4, Y15
+	VANDPS Y15, Y2, Y2
+	VCMPPS $1, 224(h_row), Y4, Y15
+	VANDPS Y15, Y3, Y3
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+	ADDQ $256, h_row
 
 conv2InputGradVec_rows1:
 	TESTQ $1, rows
 	JZ conv2InputGradVec_done
-	// 1 row × columns 0..23
+	// 1 row × columns 0..15
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
 conv2InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows1_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Y2, Y2, Y2
+	VCMPPS $1, 0(h_row), Y2, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 32(h_row), Y2, Y15
+	VANDPS Y15, Y1, Y1
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
+	// 1 row × columns 16..31
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
 conv2InputGradVec_rows1_cols1_k:
+	VMOVUPS 64(b_k), Y2
 	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
 
-conv2InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y3
-	VMOVUPS 224(b_k), Y4
-	VMOVUPS 256(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	// 1 row × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
+	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols3_k:
-	VMOVUPS 288(b_k), Y3
-	VMOVUPS 320(b_k), Y4
-	VMOVUPS 352(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	// 1 row × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols4_k:
-	VMOVUPS 384(b_k), Y3
-	VMOVUPS 416(b_k), Y4
-	VMOVUPS 448(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	// 1 row × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols5_k:
-	VMOVUPS 480(b_k), Y3
-	VMOVUPS 512(b_k), Y4
-	VMOVUPS 544(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	// 1 row × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols6_k:
-	VMOVUPS 576(b_k), Y3
-	VMOVUPS 608(b_k), Y4
-	VMOVUPS 640(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	// 1 row × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols7_k:
-	VMOVUPS 672(b_k), Y3
-	VMOVUPS 704(b_k), Y4
-	VMOVUPS 736(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	// 1 row × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols8_k:
-	VMOVUPS 768(b_k), Y3
-	VMOVUPS 800(b_k), Y4
-	VMOVUPS 832(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	// 1 row × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols9_k:
-	VMOVUPS 864(b_k), Y3
-	VMOVUPS 896(b_k), Y4
-	VMOVUPS 928(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	// 1 row × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols10_k:
-	VMOVUPS 960(b_k), Y3
-	VMOVUPS 992(b_k), Y4
-	VMOVUPS 1024(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	// 1 row × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols11_k:
-	VMOVUPS 1056(b_k), Y3
-	VMOVUPS 1088(b_k), Y4
-	VMOVUPS 1120(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
+	VCMPPS $1, 64(h_row), Y2, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 96(h_row), Y2, Y15
+	VANDPS Y15, Y1, Y1
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
 
 conv2InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func conv2InputGradVecAVX512(dx, dy, h, wt *float32, n int)
 // Requires: AVX512F
 //
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 288
-// wt is the weight matrix transposed and padded ([Units][288]), so this is the
+// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
+// wt is the weight matrix transposed and padded ([Units][32]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
+// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
+// the output of the ReLU before it).
 // Reference: conv2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
+	MOVQ wt+24(FP), b_base
 	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
+	MOVQ h+16(FP), h_row
+	MOVQ n+32(FP), rows
 
-conv2InputGradVec_rows6_loop:
-	CMPQ rows, $6
-	JLT conv2InputGradVec_rows4
-	// 6 rows × columns 0..63
+conv2InputGradVec_rows12_loop:
+	CMPQ rows, $12
+	JLT conv2InputGradVec_rows8
+	// 12 rows × columns 0..31
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -13460,72 +12404,136 @@ conv2InputGradVec_rows6_loop:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
-conv2InputGradVec_rows6_loop_cols0_k:
+conv2InputGradVec_rows12_loop_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z24, bcast, Z2
+	VFMADD231PS Z25, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VBROADCASTSS 4608(a_k), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Z24, bcast, Z10
+	VFMADD231PS Z25, bcast, Z11
+	VBROADCASTSS 6912(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS 8064(a_k), bcast
+	VFMADD231PS Z24, bcast, Z14
+	VFMADD231PS Z25, bcast, Z15
+	VBROADCASTSS 9216(a_k), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 640(a_k), bcast
+	VBROADCASTSS 10368(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VBROADCASTSS 11520(a_k), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
+	VBROADCASTSS 12672(a_k), bcast
+	VFMADD231PS Z24, bcast, Z22
+	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
-	JNZ conv2InputGradVec_rows6_loop_cols0_k
+	JNZ conv2InputGradVec_rows12_loop_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Z24, Z24, Z24
+	VCMPPS $1, 0(h_row), Z24, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z24, K2
+	VMOVAPS.Z Z1, K2, Z1
+	VCMPPS $1, 128(h_row), Z24, K2
+	VMOVAPS.Z Z2, K2, Z2
+	VCMPPS $1, 192(h_row), Z24, K2
+	VMOVAPS.Z Z3, K2, Z3
+	VCMPPS $1, 256(h_row), Z24, K2
+	VMOVAPS.Z Z4, K2, Z4
+	VCMPPS $1, 320(h_row), Z24, K2
+	VMOVAPS.Z Z5, K2, Z5
+	VCMPPS $1, 384(h_row), Z24, K2
+	VMOVAPS.Z Z6, K2, Z6
+	VCMPPS $1, 448(h_row), Z24, K2
+	VMOVAPS.Z Z7, K2, Z7
+	VCMPPS $1, 512(h_row), Z24, K2
+	VMOVAPS.Z Z8, K2, Z8
+	VCMPPS $1, 576(h_row), Z24, K2
+	VMOVAPS.Z Z9, K2, Z9
+	VCMPPS $1, 640(h_row), Z24, K2
+	VMOVAPS.Z Z10, K2, Z10
+	VCMPPS $1, 704(h_row), Z24, K2
+	VMOVAPS.Z Z11, K2, Z11
+	VCMPPS $1, 768(h_row), Z24, K2
+	VMOVAPS.Z Z12, K2, Z12
+	VCMPPS $1, 832(h_row), Z24, K2
+	VMOVAPS.Z Z13, K2, Z13
+	VCMPPS $1, 896(h_row), Z24, K2
+	VMOVAPS.Z Z14, K2, Z14
+	VCMPPS $1, 960(h_row), Z24, K2
+	VMOVAPS.Z Z15, K2, Z15
+	VCMPPS $1, 1024(h_row), Z24, K2
+	VMOVAPS.Z Z16, K2, Z16
+	VCMPPS $1, 1088(h_row), Z24, K2
+	VMOVAPS.Z Z17, K2, Z17
+	VCMPPS $1, 1152(h_row), Z24, K2
+	VMOVAPS.Z Z18, K2, Z18
+	VCMPPS $1, 1216(h_row), Z24, K2
+	VMOVAPS.Z Z19, K2, Z19
+	VCMPPS $1, 1280(h_row), Z24, K2
+	VMOVAPS.Z Z20, K2, Z20
+	VCMPPS $1, 1344(h_row), Z24, K2
+	VMOVAPS.Z Z21, K2, Z21
+	VCMPPS $1, 1408(h_row), Z24, K2
+	VMOVAPS.Z Z22, K2, Z22
+	VCMPPS $1, 1472(h_row), Z24, K2
+	VMOVAPS.Z Z23, K2, Z23
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1152(c_row)
-	VMOVUPS Z5, 1216(c_row)
-	VMOVUPS Z6, 1280(c_row)
-	VMOVUPS Z7, 1344(c_row)
-	VMOVUPS Z8, 2304(c_row)
-	VMOVUPS Z9, 2368(c_row)
-	VMOVUPS Z10, 2432(c_row)
-	VMOVUPS Z11, 2496(c_row)
-	VMOVUPS Z12, 3456(c_row)
-	VMOVUPS Z13, 3520(c_row)
-	VMOVUPS Z14, 3584(c_row)
-	VMOVUPS Z15, 3648(c_row)
-	VMOVUPS Z16, 4608(c_row)
-	VMOVUPS Z17, 4672(c_row)
-	VMOVUPS Z18, 4736(c_row)
-	VMOVUPS Z19, 4800(c_row)
-	VMOVUPS Z20, 5760(c_row)
-	VMOVUPS Z21, 5824(c_row)
-	VMOVUPS Z22, 5888(c_row)
-	VMOVUPS Z23, 5952(c_row)
-	// 6 rows × columns 64..127
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z16, 1024(c_row)
+	VMOVUPS Z17, 1088(c_row)
+	VMOVUPS Z18, 1152(c_row)
+	VMOVUPS Z19, 1216(c_row)
+	VMOVUPS Z20, 1280(c_row)
+	VMOVUPS Z21, 1344(c_row)
+	VMOVUPS Z22, 1408(c_row)
+	VMOVUPS Z23, 1472(c_row)
+	ADDQ $13824, a_row
+	ADDQ $1536, c_row
+	ADDQ $1536, h_row
+	SUBQ $12, rows
+	JMP conv2InputGradVec_rows12_loop
+
+conv2InputGradVec_rows8:
+	TESTQ $8, rows
+	JZ conv2InputGradVec_rows4
+	// 8 rows × columns 0..31
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -13542,328 +12550,100 @@ conv2InputGradVec_rows6_loop_cols0_k:
 	VXORPS Z13, Z13, Z13
 	VXORPS Z14, Z14, Z14
 	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
-conv2InputGradVec_rows6_loop_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS 448(b_k), Z27
+conv2InputGradVec_rows8_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VMOVUPS 64(b_k), Z17
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z17, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z17, bcast, Z7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Z16, bcast, Z10
+	VFMADD231PS Z17, bcast, Z11
+	VBROADCASTSS 6912(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VBROADCASTSS 8064(a_k), bcast
+	VFMADD231PS Z16, bcast, Z14
+	VFMADD231PS Z17, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
-	JNZ conv2InputGradVec_rows6_loop_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1408(c_row)
-	VMOVUPS Z5, 1472(c_row)
-	VMOVUPS Z6, 1536(c_row)
-	VMOVUPS Z7, 1600(c_row)
-	VMOVUPS Z8, 2560(c_row)
-	VMOVUPS Z9, 2624(c_row)
-	VMOVUPS Z10, 2688(c_row)
-	VMOVUPS Z11, 2752(c_row)
-	VMOVUPS Z12, 3712(c_row)
-	VMOVUPS Z13, 3776(c_row)
-	VMOVUPS Z14, 3840(c_row)
-	VMOVUPS Z15, 3904(c_row)
-	VMOVUPS Z16, 4864(c_row)
-	VMOVUPS Z17, 4928(c_row)
-	VMOVUPS Z18, 4992(c_row)
-	VMOVUPS Z19, 5056(c_row)
-	VMOVUPS Z20, 6016(c_row)
-	VMOVUPS Z21, 6080(c_row)
-	VMOVUPS Z22, 6144(c_row)
-	VMOVUPS Z23, 6208(c_row)
-	// 6 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
+	JNZ conv2InputGradVec_rows8_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows6_loop_cols2_k:
-	VMOVUPS 512(b_k), Z24
-	VMOVUPS 576(b_k), Z25
-	VMOVUPS 640(b_k), Z26
-	VMOVUPS 704(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows6_loop_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1664(c_row)
-	VMOVUPS Z5, 1728(c_row)
-	VMOVUPS Z6, 1792(c_row)
-	VMOVUPS Z7, 1856(c_row)
-	VMOVUPS Z8, 2816(c_row)
-	VMOVUPS Z9, 2880(c_row)
-	VMOVUPS Z10, 2944(c_row)
-	VMOVUPS Z11, 3008(c_row)
-	VMOVUPS Z12, 3968(c_row)
-	VMOVUPS Z13, 4032(c_row)
-	VMOVUPS Z14, 4096(c_row)
-	VMOVUPS Z15, 4160(c_row)
-	VMOVUPS Z16, 5120(c_row)
-	VMOVUPS Z17, 5184(c_row)
-	VMOVUPS Z18, 5248(c_row)
-	VMOVUPS Z19, 5312(c_row)
-	VMOVUPS Z20, 6272(c_row)
-	VMOVUPS Z21, 6336(c_row)
-	VMOVUPS Z22, 6400(c_row)
-	VMOVUPS Z23, 6464(c_row)
-	// 6 rows × columns 192..239
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows6_loop_cols3_k:
-	VMOVUPS 768(b_k), Z18
-	VMOVUPS 832(b_k), Z19
-	VMOVUPS 896(b_k), Z20
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z18, bcast, Z0
-	VFMADD231PS Z19, bcast, Z1
-	VFMADD231PS Z20, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z18, bcast, Z3
-	VFMADD231PS Z19, bcast, Z4
-	VFMADD231PS Z20, bcast, Z5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VFMADD231PS Z20, bcast, Z8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z18, bcast, Z9
-	VFMADD231PS Z19, bcast, Z10
-	VFMADD231PS Z20, bcast, Z11
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z18, bcast, Z12
-	VFMADD231PS Z19, bcast, Z13
-	VFMADD231PS Z20, bcast, Z14
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z18, bcast, Z15
-	VFMADD231PS Z19, bcast, Z16
-	VFMADD231PS Z20, bcast, Z17
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows6_loop_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 1920(c_row)
-	VMOVUPS Z4, 1984(c_row)
-	VMOVUPS Z5, 2048(c_row)
-	VMOVUPS Z6, 3072(c_row)
-	VMOVUPS Z7, 3136(c_row)
-	VMOVUPS Z8, 3200(c_row)
-	VMOVUPS Z9, 4224(c_row)
-	VMOVUPS Z10, 4288(c_row)
-	VMOVUPS Z11, 4352(c_row)
-	VMOVUPS Z12, 5376(c_row)
-	VMOVUPS Z13, 5440(c_row)
-	VMOVUPS Z14, 5504(c_row)
-	VMOVUPS Z15, 6528(c_row)
-	VMOVUPS Z16, 6592(c_row)
-	VMOVUPS Z17, 6656(c_row)
-	// 6 rows × columns 240..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows6_loop_cols4_k:
-	VMOVUPS 960(b_k), Z18
-	VMOVUPS 1024(b_k), Z19
-	VMOVUPS 1088(b_k), Z20
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z18, bcast, Z0
-	VFMADD231PS Z19, bcast, Z1
-	VFMADD231PS Z20, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z18, bcast, Z3
-	VFMADD231PS Z19, bcast, Z4
-	VFMADD231PS Z20, bcast, Z5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VFMADD231PS Z20, bcast, Z8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z18, bcast, Z9
-	VFMADD231PS Z19, bcast, Z10
-	VFMADD231PS Z20, bcast, Z11
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z18, bcast, Z12
-	VFMADD231PS Z19, bcast, Z13
-	VFMADD231PS Z20, bcast, Z14
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z18, bcast, Z15
-	VFMADD231PS Z19, bcast, Z16
-	VFMADD231PS Z20, bcast, Z17
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows6_loop_cols4_k
-	VMOVUPS Z0, 960(c_row)
-	VMOVUPS Z1, 1024(c_row)
-	VMOVUPS Z2, 1088(c_row)
-	VMOVUPS Z3, 2112(c_row)
-	VMOVUPS Z4, 2176(c_row)
-	VMOVUPS Z5, 2240(c_row)
-	VMOVUPS Z6, 3264(c_row)
-	VMOVUPS Z7, 3328(c_row)
-	VMOVUPS Z8, 3392(c_row)
-	VMOVUPS Z9, 4416(c_row)
-	VMOVUPS Z10, 4480(c_row)
-	VMOVUPS Z11, 4544(c_row)
-	VMOVUPS Z12, 5568(c_row)
-	VMOVUPS Z13, 5632(c_row)
-	VMOVUPS Z14, 5696(c_row)
-	VMOVUPS Z15, 6720(c_row)
-	VMOVUPS Z16, 6784(c_row)
-	VMOVUPS Z17, 6848(c_row)
-	ADDQ $768, a_row
-	ADDQ $6912, c_row
-	SUBQ $6, rows
-	JMP conv2InputGradVec_rows6_loop
+	VCMPPS $1, 0(h_row), Z16, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z16, K2
+	VMOVAPS.Z Z1, K2, Z1
+	VCMPPS $1, 128(h_row), Z16, K2
+	VMOVAPS.Z Z2, K2, Z2
+	VCMPPS $1, 192(h_row), Z16, K2
+	VMOVAPS.Z Z3, K2, Z3
+	VCMPPS $1, 256(h_row), Z16, K2
+	VMOVAPS.Z Z4, K2, Z4
+	VCMPPS $1, 320(h_row), Z16, K2
+	VMOVAPS.Z Z5, K2, Z5
+	VCMPPS $1, 384(h_row), Z16, K2
+	VMOVAPS.Z Z6, K2, Z6
+	VCMPPS $1, 448(h_row), Z16, K2
+	VMOVAPS.Z Z7, K2, Z7
+	VCMPPS $1, 512(h_row), Z16, K2
+	VMOVAPS.Z Z8, K2, Z8
+	VCMPPS $1, 576(h_row), Z16, K2
+	VMOVAPS.Z Z9, K2, Z9
+	VCMPPS $1, 640(h_row), Z16, K2
+	VMOVAPS.Z Z10, K2, Z10
+	VCMPPS $1, 704(h_row), Z16, K2
+	VMOVAPS.Z Z11, K2, Z11
+	VCMPPS $1, 768(h_row), Z16, K2
+	VMOVAPS.Z Z12, K2, Z12
+	VCMPPS $1, 832(h_row), Z16, K2
+	VMOVAPS.Z Z13, K2, Z13
+	VCMPPS $1, 896(h_row), Z16, K2
+	VMOVAPS.Z Z14, K2, Z14
+	VCMPPS $1, 960(h_row), Z16, K2
+	VMOVAPS.Z Z15, K2, Z15
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	ADDQ $9216, a_row
+	ADDQ $1024, c_row
+	ADDQ $1024, h_row
 
 conv2InputGradVec_rows4:
 	TESTQ $4, rows
 	JZ conv2InputGradVec_rows2
-	// 4 rows × columns 0..63
+	// 4 rows × columns 0..31
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -13872,626 +12652,133 @@ conv2InputGradVec_rows4:
 	VXORPS Z5, Z5, Z5
 	VXORPS Z6, Z6, Z6
 	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
 conv2InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
+	VMOVUPS 0(b_k), Z8
+	VMOVUPS 64(b_k), Z9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z8, bcast, Z2
+	VFMADD231PS Z9, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z8, bcast, Z6
+	VFMADD231PS Z9, bcast, Z7
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows4_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Z8, Z8, Z8
+	VCMPPS $1, 0(h_row), Z8, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z8, K2
+	VMOVAPS.Z Z1, K2, Z1
+	VCMPPS $1, 128(h_row), Z8, K2
+	VMOVAPS.Z Z2, K2, Z2
+	VCMPPS $1, 192(h_row), Z8, K2
+	VMOVAPS.Z Z3, K2, Z3
+	VCMPPS $1, 256(h_row), Z8, K2
+	VMOVAPS.Z Z4, K2, Z4
+	VCMPPS $1, 320(h_row), Z8, K2
+	VMOVAPS.Z Z5, K2, Z5
+	VCMPPS $1, 384(h_row), Z8, K2
+	VMOVAPS.Z Z6, K2, Z6
+	VCMPPS $1, 448(h_row), Z8, K2
+	VMOVAPS.Z Z7, K2, Z7
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1152(c_row)
-	VMOVUPS Z5, 1216(c_row)
-	VMOVUPS Z6, 1280(c_row)
-	VMOVUPS Z7, 1344(c_row)
-	VMOVUPS Z8, 2304(c_row)
-	VMOVUPS Z9, 2368(c_row)
-	VMOVUPS Z10, 2432(c_row)
-	VMOVUPS Z11, 2496(c_row)
-	VMOVUPS Z12, 3456(c_row)
-	VMOVUPS Z13, 3520(c_row)
-	VMOVUPS Z14, 3584(c_row)
-	VMOVUPS Z15, 3648(c_row)
-	// 4 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_cols1_k:
-	VMOVUPS 256(b_k), Z16
-	VMOVUPS 320(b_k), Z17
-	VMOVUPS 384(b_k), Z18
-	VMOVUPS 448(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1408(c_row)
-	VMOVUPS Z5, 1472(c_row)
-	VMOVUPS Z6, 1536(c_row)
-	VMOVUPS Z7, 1600(c_row)
-	VMOVUPS Z8, 2560(c_row)
-	VMOVUPS Z9, 2624(c_row)
-	VMOVUPS Z10, 2688(c_row)
-	VMOVUPS Z11, 2752(c_row)
-	VMOVUPS Z12, 3712(c_row)
-	VMOVUPS Z13, 3776(c_row)
-	VMOVUPS Z14, 3840(c_row)
-	VMOVUPS Z15, 3904(c_row)
-	// 4 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_cols2_k:
-	VMOVUPS 512(b_k), Z16
-	VMOVUPS 576(b_k), Z17
-	VMOVUPS 640(b_k), Z18
-	VMOVUPS 704(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1664(c_row)
-	VMOVUPS Z5, 1728(c_row)
-	VMOVUPS Z6, 1792(c_row)
-	VMOVUPS Z7, 1856(c_row)
-	VMOVUPS Z8, 2816(c_row)
-	VMOVUPS Z9, 2880(c_row)
-	VMOVUPS Z10, 2944(c_row)
-	VMOVUPS Z11, 3008(c_row)
-	VMOVUPS Z12, 3968(c_row)
-	VMOVUPS Z13, 4032(c_row)
-	VMOVUPS Z14, 4096(c_row)
-	VMOVUPS Z15, 4160(c_row)
-	// 4 rows × columns 192..239
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_cols3_k:
-	VMOVUPS 768(b_k), Z12
-	VMOVUPS 832(b_k), Z13
-	VMOVUPS 896(b_k), Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 1920(c_row)
-	VMOVUPS Z4, 1984(c_row)
-	VMOVUPS Z5, 2048(c_row)
-	VMOVUPS Z6, 3072(c_row)
-	VMOVUPS Z7, 3136(c_row)
-	VMOVUPS Z8, 3200(c_row)
-	VMOVUPS Z9, 4224(c_row)
-	VMOVUPS Z10, 4288(c_row)
-	VMOVUPS Z11, 4352(c_row)
-	// 4 rows × columns 240..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows4_cols4_k:
-	VMOVUPS 960(b_k), Z12
-	VMOVUPS 1024(b_k), Z13
-	VMOVUPS 1088(b_k), Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_cols4_k
-	VMOVUPS Z0, 960(c_row)
-	VMOVUPS Z1, 1024(c_row)
-	VMOVUPS Z2, 1088(c_row)
-	VMOVUPS Z3, 2112(c_row)
-	VMOVUPS Z4, 2176(c_row)
-	VMOVUPS Z5, 2240(c_row)
-	VMOVUPS Z6, 3264(c_row)
-	VMOVUPS Z7, 3328(c_row)
-	VMOVUPS Z8, 3392(c_row)
-	VMOVUPS Z9, 4416(c_row)
-	VMOVUPS Z10, 4480(c_row)
-	VMOVUPS Z11, 4544(c_row)
-	ADDQ $512, a_row
-	ADDQ $4608, c_row
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	ADDQ $4608, a_row
+	ADDQ $512, c_row
+	ADDQ $512, h_row
 
 conv2InputGradVec_rows2:
 	TESTQ $2, rows
 	JZ conv2InputGradVec_rows1
-	// 2 rows × columns 0..63
+	// 2 rows × columns 0..31
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
 conv2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
+	VMOVUPS 0(b_k), Z4
+	VMOVUPS 64(b_k), Z5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z4, bcast, Z2
+	VFMADD231PS Z5, bcast, Z3
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows2_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Z4, Z4, Z4
+	VCMPPS $1, 0(h_row), Z4, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z4, K2
+	VMOVAPS.Z Z1, K2, Z1
+	VCMPPS $1, 128(h_row), Z4, K2
+	VMOVAPS.Z Z2, K2, Z2
+	VCMPPS $1, 192(h_row), Z4, K2
+	VMOVAPS.Z Z3, K2, Z3
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1152(c_row)
-	VMOVUPS Z5, 1216(c_row)
-	VMOVUPS Z6, 1280(c_row)
-	VMOVUPS Z7, 1344(c_row)
-	// 2 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols1_k:
-	VMOVUPS 256(b_k), Z8
-	VMOVUPS 320(b_k), Z9
-	VMOVUPS 384(b_k), Z10
-	VMOVUPS 448(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1408(c_row)
-	VMOVUPS Z5, 1472(c_row)
-	VMOVUPS Z6, 1536(c_row)
-	VMOVUPS Z7, 1600(c_row)
-	// 2 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols2_k:
-	VMOVUPS 512(b_k), Z8
-	VMOVUPS 576(b_k), Z9
-	VMOVUPS 640(b_k), Z10
-	VMOVUPS 704(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1664(c_row)
-	VMOVUPS Z5, 1728(c_row)
-	VMOVUPS Z6, 1792(c_row)
-	VMOVUPS Z7, 1856(c_row)
-	// 2 rows × columns 192..239
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols3_k:
-	VMOVUPS 768(b_k), Z6
-	VMOVUPS 832(b_k), Z7
-	VMOVUPS 896(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 1920(c_row)
-	VMOVUPS Z4, 1984(c_row)
-	VMOVUPS Z5, 2048(c_row)
-	// 2 rows × columns 240..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows2_cols4_k:
-	VMOVUPS 960(b_k), Z6
-	VMOVUPS 1024(b_k), Z7
-	VMOVUPS 1088(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows2_cols4_k
-	VMOVUPS Z0, 960(c_row)
-	VMOVUPS Z1, 1024(c_row)
-	VMOVUPS Z2, 1088(c_row)
-	VMOVUPS Z3, 2112(c_row)
-	VMOVUPS Z4, 2176(c_row)
-	VMOVUPS Z5, 2240(c_row)
-	ADDQ $256, a_row
-	ADDQ $2304, c_row
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+	ADDQ $256, h_row
 
 conv2InputGradVec_rows1:
 	TESTQ $1, rows
 	JZ conv2InputGradVec_done
-	// 1 row × columns 0..63
+	// 1 row × columns 0..31
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $288, kleft
 
 conv2InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
+	VMOVUPS 0(b_k), Z2
+	VMOVUPS 64(b_k), Z3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
+	VFMADD231PS Z2, bcast, Z0
+	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows1_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Z2, Z2, Z2
+	VCMPPS $1, 0(h_row), Z2, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z2, K2
+	VMOVAPS.Z Z1, K2, Z1
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols1_k:
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS 448(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	// 1 row × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols2_k:
-	VMOVUPS 512(b_k), Z4
-	VMOVUPS 576(b_k), Z5
-	VMOVUPS 640(b_k), Z6
-	VMOVUPS 704(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	// 1 row × columns 192..239
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols3_k:
-	VMOVUPS 768(b_k), Z3
-	VMOVUPS 832(b_k), Z4
-	VMOVUPS 896(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z3, bcast, Z0
-	VFMADD231PS Z4, bcast, Z1
-	VFMADD231PS Z5, bcast, Z2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	// 1 row × columns 240..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-conv2InputGradVec_rows1_cols4_k:
-	VMOVUPS 960(b_k), Z3
-	VMOVUPS 1024(b_k), Z4
-	VMOVUPS 1088(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z3, bcast, Z0
-	VFMADD231PS Z4, bcast, Z1
-	VFMADD231PS Z5, bcast, Z2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_cols4_k
-	VMOVUPS Z0, 960(c_row)
-	VMOVUPS Z1, 1024(c_row)
-	VMOVUPS Z2, 1088(c_row)
 
 conv2InputGradVec_done:
 	VZEROUPPER

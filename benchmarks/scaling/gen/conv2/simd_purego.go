@@ -43,13 +43,14 @@ func conv2WeightGradVec(dw *[288 * 32]float32, db *[32]float32, x, dy []float32,
 	conv2WeightGradVecGo(dw, db, x, dy, n)
 }
 
-// conv2InputGradVec computes, with In = 288 and Units = 32:
+// conv2InputGradVec computes, with In = 32 and Units = 288:
 //
 //	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see conv2InputGradVecTranspose)
+//	then dx[s][i] = 0 where h[s][i] ≤ 0 (the backward of the ReLU that made h)
 //
 // This build has no assembly: it runs the reference.
-func conv2InputGradVec(dx, dy []float32, wt *[32 * 288]float32, n int) {
-	conv2InputGradVecGo(dx, dy, wt, n)
+func conv2InputGradVec(dx, dy, h []float32, wt *[288 * 32]float32, n int) {
+	conv2InputGradVecGo(dx, dy, h, wt, n)
 }
 
 // pool1ForwardVec computes, for 8x8x32 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 4x4 outputs:

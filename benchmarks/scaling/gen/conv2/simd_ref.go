@@ -125,26 +125,33 @@ func conv2WeightGradVecGo(dw *[288 * 32]float32, db *[32]float32, x, dy []float3
 // conv2InputGradVecGo is the pure-Go reference of conv2InputGradVec:
 //
 //	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see conv2InputGradVecTranspose)
-func conv2InputGradVecGo(dx, dy []float32, wt *[32 * 288]float32, n int) {
+//	then dx[s][i] = 0 where h[s][i] ≤ 0 (the backward of the ReLU that made h)
+func conv2InputGradVecGo(dx, dy, h []float32, wt *[288 * 32]float32, n int) {
 	for s := range n {
-		dxs := (*[288]float32)(dx[s*288:])
-		dys := (*[32]float32)(dy[s*32:])
-		*dxs = [288]float32{}
+		dxs := (*[32]float32)(dx[s*32:])
+		dys := (*[288]float32)(dy[s*288:])
+		*dxs = [32]float32{}
 		for j, g := range dys {
-			wj := (*[288]float32)(wt[j*288:])
+			wj := (*[32]float32)(wt[j*32:])
 			for i := range dxs {
 				dxs[i] += g * wj[i]
+			}
+		}
+		hs := (*[32]float32)(h[s*32:])
+		for i, v := range hs {
+			if !(v > 0) {
+				dxs[i] = 0
 			}
 		}
 	}
 }
 
-// conv2InputGradVecTranspose fills wt[j][i] = w[i][j], the layout conv2InputGradVec reads, with rows padded to 288 floats (zeros).
-func conv2InputGradVecTranspose(wt *[32 * 288]float32, w *[288 * 32]float32) {
-	for i := range 288 {
-		wi := (*[32]float32)(w[i*32:])
+// conv2InputGradVecTranspose fills wt[j][i] = w[i][j], the layout conv2InputGradVec reads, with rows padded to 32 floats (zeros).
+func conv2InputGradVecTranspose(wt *[288 * 32]float32, w *[32 * 288]float32) {
+	for i := range 32 {
+		wi := (*[288]float32)(w[i*288:])
 		for j, v := range wi {
-			wt[j*288+i] = v
+			wt[j*32+i] = v
 		}
 	}
 }
