@@ -170,7 +170,15 @@ func (c colGeom) iyOut() *jen.Statement {
 
 // atDef is `at := ...`, the input offset of tap (kh, lo).
 func (c colGeom) atDef() jen.Code {
-	return jen.Id("at").Op(":=").Parens(jen.Id("iy").Op("*").Lit(c.g.w).Op("+").Id("x0").Op("+").Id("lo")).Op("*").Lit(c.g.c)
+	return jen.Id("at").Op(":=").Add(c.times(jen.Parens(jen.Id("iy").Op("*").Lit(c.g.w).Op("+").Id("x0").Op("+").Id("lo"))))
+}
+
+// times is e·channels, or e for one channel.
+func (c colGeom) times(e *jen.Statement) *jen.Statement {
+	if c.g.c == 1 {
+		return e
+	}
+	return e.Op("*").Lit(c.g.c)
 }
 
 // im2col is the body of a function that fills cols with the im2col matrix
@@ -216,10 +224,10 @@ func (c colGeom) im2col() []jen.Code {
 			c.iyDef(),
 			jen.If(c.iyOut()).Block(jen.Clear(jen.Id("r")), jen.Continue()),
 			c.atDef(),
-			jen.Clear(jen.Id("r").Index(jen.Empty(), jen.Id("lo").Op("*").Lit(g.c))),
-			jen.Copy(jen.Id("r").Index(jen.Id("lo").Op("*").Lit(g.c), jen.Id("hi").Op("*").Lit(g.c)),
-				jen.Id("x").Index(jen.Id("at"), jen.Id("at").Op("+").Parens(jen.Id("hi").Op("-").Id("lo")).Op("*").Lit(g.c))),
-			jen.Clear(jen.Id("r").Index(jen.Id("hi").Op("*").Lit(g.c), jen.Empty())),
+			jen.Clear(jen.Id("r").Index(jen.Empty(), c.times(jen.Id("lo")))),
+			jen.Copy(jen.Id("r").Index(c.times(jen.Id("lo")), c.times(jen.Id("hi"))),
+				jen.Id("x").Index(jen.Id("at"), jen.Id("at").Op("+").Add(c.times(jen.Parens(jen.Id("hi").Op("-").Id("lo")))))),
+			jen.Clear(jen.Id("r").Index(c.times(jen.Id("hi")), jen.Empty())),
 		))
 	})
 }
@@ -244,7 +252,7 @@ func (c colGeom) col2im(size int, gate bool) []jen.Code {
 			c.iyDef(),
 			jen.If(c.iyOut()).Block(jen.Continue()),
 			c.atDef(),
-			jen.Id("r").Op(":=").Id("row").Index(lin(0, term{run, "kh"}).Op("+").Id("lo").Op("*").Lit(g.c), lin(0, term{run, "kh"}).Op("+").Id("hi").Op("*").Lit(g.c)),
+			jen.Id("r").Op(":=").Id("row").Index(lin(0, term{run, "kh"}).Op("+").Add(c.times(jen.Id("lo"))), lin(0, term{run, "kh"}).Op("+").Add(c.times(jen.Id("hi")))),
 			jen.Id("d").Op(":=").Id("dx").Index(jen.Id("at"), jen.Id("at").Op("+").Len(jen.Id("r"))),
 			addRun("d", "r"),
 		))
@@ -340,7 +348,7 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 		taps := g.kh * g.kw
 		f.Comment(wrapDoc(fmt.Sprintf("%s fills wt[kh][kw][f][c] = w[%d−kh][%d−kw][c][f], the flipped and transposed weights that %s reads, rows padded to %d floats (zeros).", flip, g.kh-1, g.kw-1, v.inputGrad, cp)))
 		body := []jen.Code{forN("t", taps,
-			jen.Id("src").Op(":=").Add(arrView(g.c*F, "w", lin((taps-1)*g.c*F, term{-g.c * F, "t"}))),
+			jen.Id("src").Op(":=").Add(arrView(g.c*F, "w", jen.Lit((taps-1)*g.c*F).Op("-").Add(lin(0, term{g.c * F, "t"})))),
 			forN("f", F,
 				jen.Id("row").Op(":=").Add(arrView(cp, "wt", lin(0, term{F * cp, "t"}, term{cp, "f"}))),
 				forN("c", g.c, jen.Id("row").Index(jen.Id("c")).Op("=").Id("src").Index(lin(0, term{F, "c"}, term{1, "f"}))),

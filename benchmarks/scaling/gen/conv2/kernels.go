@@ -1106,7 +1106,7 @@ func conv2Dy2col(x *[2048]float32, cols *[18432]float32) {
 // (zeros).
 func conv2Flip(wt *[9216]float32, w *[9216]float32) {
 	for t := 0; t < 9; t++ {
-		src := (*[1024]float32)(w[t*-1024+8192:])
+		src := (*[1024]float32)(w[8192-t*1024:])
 		for f := 0; f < 32; f++ {
 			row := (*[32]float32)(wt[t*1024+f*32:])
 			for c := 0; c < 32; c++ {
