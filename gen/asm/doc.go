@@ -74,8 +74,10 @@
 // Limits: Conv2DForward takes at most 96 filters, and a convolution's or
 // pooling's unrolled body at most 8192 terms per sample (for
 // Conv2DBackwardInput: input pixels × taps reading each × filters); Render
-// returns an error beyond them, and the emitter should keep its own pure-Go
-// loops for that layer. Tanh, sigmoid, average pooling and the loss have no
+// returns an error beyond them. gen/emit then runs that convolution as
+// im2col (its own Go) around the dense kernels (DenseForward with In =
+// KernelH·KernelW·InC and Units = Filters on HWIO weights, and
+// DenseBackwardWeights, DenseBackwardInput), which have no such limits. Tanh, sigmoid, average pooling and the loss have no
 // kernels here.
 //
 // # How the assembly is made

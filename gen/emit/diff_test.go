@@ -43,7 +43,7 @@ func TestDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles generated code")
 	}
-	nets := append(append(exampleNets(t), goldenNets(t)...), randomNets(t, 1, randomCount)...)
+	nets := append(append(append(exampleNets(t), goldenNets(t)...), loadConvGemmNets(t)...), randomNets(t, 1, randomCount)...)
 	dir := t.TempDir()
 	writeModule(t, dir, nets)
 	check, err := os.ReadFile("testdata/difftest/check.go.txt")

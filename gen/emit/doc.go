@@ -51,7 +51,18 @@
 // (likewise) and max-pool stages get gen/asm kernels when it can render
 // them (it refuses too large unrolled convolutions and pools, and more
 // than 96 filters); tanh, sigmoid, average pooling, standalone activations
-// and the loss keep their Go code. Each Forward, Backward and Logits call
+// and the loss keep their Go code. A convolution that gen/asm will not
+// unroll runs on the im2col path (convgemm.go): per group of samples,
+// <layer>Im2col gathers each output pixel's window into a row of the
+// worker's <layer>Cols buffer (contiguous kernel rows copied, zeros for
+// padding), gen/asm's dense GEMMs compute the output (HWC already), the
+// weight and bias gradients and the gradient of the im2col matrix, and
+// <layer>Col2im scatter-adds that into the input gradient, applying the
+// producer's ReLU gate. A stride-1 convolution with at least 16 input
+// channels instead computes its input gradient as a convolution of the
+// output gradient with the flipped weights (<layer>Dy2col gathers, one
+// DenseBackwardInput GEMM with the gate fused, on weights that
+// <layer>Flip lays out), which avoids the scalar scatter. Each Forward, Backward and Logits call
 // reads runtime.ActiveISA once: on PureGo every stage runs the emitter's
 // Go kernels (gen/asm's pure-Go references are then never called by the
 // model: they stay only as the fallback inside gen/asm's dispatchers), on
@@ -87,8 +98,11 @@
 // <layer>PixelGrad, <layer>ActGrad, vector kernels <layer>ForwardVec,
 // <layer>ForwardOneVec, <layer>WeightGradVec, <layer>InputGradVec (and the
 // names gen/asm derives from them by appending Go, AVX2, AVX512, Pack,
-// Transpose, Weights…, Bias…); tile buffers <layer>Out, <layer>Grad,
-// <layer>Arg; parameters <layer>Weight, <layer>Bias. No suffix ends another,
+// Transpose, Weights…, Bias…), the im2col path's <layer>Im2col,
+// <layer>Col2im, <layer>Dy2col, <layer>Flip, <layer>ForwardGemm,
+// <layer>BackwardGemm; tile buffers
+// <layer>Out, <layer>Grad, <layer>Arg, <layer>Cols; parameters
+// <layer>Weight, <layer>Bias. No suffix ends another,
 // so distinct layer names never collide; names that differ only in the case of
 // their first letter are refused. User text reaches the output only as
 // these identifiers, in comments, or through jen.Lit.

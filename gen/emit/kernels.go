@@ -45,6 +45,11 @@ func (p *plan) kernelsFile(f *jen.File) {
 			p.actGrad(f, s)
 		}
 	}
+	for _, s := range p.stages {
+		if s.vec != nil && s.vec.im2col {
+			p.convGemm(f, s)
+		}
+	}
 	p.lossFunc(f)
 	p.mathHelpers(f)
 }

@@ -61,6 +61,12 @@ func (p *plan) modelFile(f *jen.File) {
 				jen.Id(s.base+"Grad").Add(tileType(s.out.size)))
 		}
 	}
+	for _, s := range p.stages {
+		if s.vec != nil && s.vec.im2col {
+			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%s%s is the im2col matrix of %s's vector path, for %d samples (and its gradient in the backward pass).", s.base, sufCols, s.layer.Name, s.vec.group))),
+				jen.Id(s.base+sufCols).Add(floatArr(colsSize(s))))
+		}
+	}
 	f.Comment(wrapDoc("tileBuffers holds the activations of one tile of samples and their gradients."))
 	f.Type().Id("tileBuffers").Struct(fields...)
 
@@ -68,7 +74,11 @@ func (p *plan) modelFile(f *jen.File) {
 		var tf []jen.Code
 		for _, s := range p.stages {
 			if s.vec != nil && s.vec.transposedSize > 0 {
-				tf = append(tf, jen.Comment(wrapDoc(fmt.Sprintf("%s is %s transposed for %s, rows padded to whole vectors.", p.params[s.weight], p.net.Params[s.weight].Name, s.vec.inputGrad))),
+				how := "transposed"
+				if s.vec.transposedConv {
+					how = "flipped and transposed"
+				}
+				tf = append(tf, jen.Comment(wrapDoc(fmt.Sprintf("%s is %s %s for %s, rows padded to whole vectors.", p.params[s.weight], p.net.Params[s.weight].Name, how, s.vec.inputGrad))),
 					jen.Id(p.params[s.weight]).Add(floatArr(s.vec.transposedSize)))
 			}
 		}

@@ -143,6 +143,9 @@ func (p *plan) runMethods(f *jen.File) {
 	// stage reads its weights from pk, in the padded layout (forwardPacked).
 	vecForward := func(s *stage, packed bool) jen.Code {
 		v := s.vec
+		if v.im2col {
+			return id(s.base+sufForwardGemm).Call(id("n"), inArr(s.in), inArr(s.out), jen.Op("&").Id("w").Dot("buf").Dot(s.base+sufCols), param("p", s.weight), param("p", s.bias))
+		}
 		switch s.layer.Kind {
 		case runtime.MaxPool:
 			return id(v.forward).Call(inSlice(s.out), inSlice(s.in), id("n"))
@@ -210,6 +213,17 @@ func (p *plan) runMethods(f *jen.File) {
 		}
 		if v.actGrad {
 			code = append(code, id(s.base+"ActGrad").Call(id("n"), inArr(s.out), gradArr(s.out)))
+		}
+		if v.im2col {
+			args := []jen.Code{id("n"), inArr(s.in), gradArr(s.out)}
+			if s.inGrad {
+				args = append(args, gradArr(s.in))
+			}
+			args = append(args, jen.Op("&").Id("w").Dot("buf").Dot(s.base+sufCols))
+			if s.inGrad {
+				args = append(args, param("t", s.weight))
+			}
+			return append(code, id(s.base+sufBackwardGemm).Call(append(args, param("g", s.weight), param("g", s.bias))...))
 		}
 		code = append(code, id(v.weightGrad).Call(param("g", s.weight), param("g", s.bias), inSlice(s.in), gradSlice(s.out), id("n")))
 		if v.inputGrad != "" {
@@ -356,7 +370,11 @@ func (p *plan) runMethods(f *jen.File) {
 		var ts []jen.Code
 		for _, s := range p.stages {
 			if s.vec != nil && s.vec.transposedSize > 0 {
-				ts = append(ts, id(s.vec.inputGrad+"Transpose").Call(jen.Op("&").Id("m").Dot("wt").Dot(p.params[s.weight]), jen.Op("&").Id("m").Dot("params").Dot(p.params[s.weight])))
+				fill := s.vec.inputGrad + "Transpose"
+				if s.vec.transposedConv {
+					fill = s.base + sufFlip
+				}
+				ts = append(ts, id(fill).Call(jen.Op("&").Id("m").Dot("wt").Dot(p.params[s.weight]), jen.Op("&").Id("m").Dot("params").Dot(p.params[s.weight])))
 			}
 		}
 		f.Comment(wrapDoc("transpose refreshes the transposed weights from the parameters."))

@@ -78,6 +78,9 @@ type tileBuffers struct {
 	dense1Grad [Tile * 300]float32
 	// dense2Grad is the gradient of the loss with respect to dense2Out.
 	dense2Grad [Tile * 10]float32
+	// conv2Cols is the im2col matrix of conv2's vector path, for 3 samples (and
+	// its gradient in the backward pass).
+	conv2Cols [55296]float32
 }
 
 // transposed holds the weights in the layouts of the vector input-gradient
@@ -85,6 +88,9 @@ type tileBuffers struct {
 // vector path, because optimizers write the parameters through Params without
 // telling the model.
 type transposed struct {
+	// conv2Weight is conv2.weight flipped and transposed for conv2InputGradVec,
+	// rows padded to whole vectors.
+	conv2Weight [9216]float32
 	// dense1Weight is dense1.weight transposed for dense1InputGradVec, rows padded
 	// to whole vectors.
 	dense1Weight [158400]float32
@@ -304,7 +310,7 @@ func (w *worker) serve() {
 func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 64]float32) {
 	if vec {
 		conv1ForwardVec(w.buf.conv1Out[:n*2048], x[:n*64], &p.conv1Weight, &p.conv1Bias, n)
-		conv2Forward(n, &w.buf.conv1Out, &w.buf.conv2Out, &p.conv2Weight, &p.conv2Bias)
+		conv2ForwardGemm(n, &w.buf.conv1Out, &w.buf.conv2Out, &w.buf.conv2Cols, &p.conv2Weight, &p.conv2Bias)
 		pool1ForwardVec(w.buf.pool1Out[:n*512], w.buf.conv2Out[:n*2048], n)
 		if n == 1 {
 			dense1ForwardOneVec((*[300]float32)(w.buf.dense1Out[:300]), (*[512]float32)(w.buf.pool1Out[:512]), &p.dense1Weight, &p.dense1Bias)
@@ -329,7 +335,7 @@ func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 64]float32) 
 // weights read from pk (Frozen's padded layout) instead of p.
 func (w *worker) forwardPacked(p *parameters, pk *packed, n int, x *[Tile * 64]float32) {
 	conv1ForwardVec(w.buf.conv1Out[:n*2048], x[:n*64], &p.conv1Weight, &p.conv1Bias, n)
-	conv2Forward(n, &w.buf.conv1Out, &w.buf.conv2Out, &p.conv2Weight, &p.conv2Bias)
+	conv2ForwardGemm(n, &w.buf.conv1Out, &w.buf.conv2Out, &w.buf.conv2Cols, &p.conv2Weight, &p.conv2Bias)
 	pool1ForwardVec(w.buf.pool1Out[:n*512], w.buf.conv2Out[:n*2048], n)
 	if n == 1 {
 		dense1PackedOneVec((*[300]float32)(w.buf.dense1Out[:300]), (*[512]float32)(w.buf.pool1Out[:512]), &pk.dense1Weight, &p.dense1Bias)
@@ -355,8 +361,7 @@ func (w *worker) backward(p *parameters, t *transposed, vec bool, n int, x *[Til
 		dense1WeightGradVec(&g.dense1Weight, &g.dense1Bias, w.buf.pool1Out[:n*512], w.buf.dense1Grad[:n*300], n)
 		dense1InputGradVec(w.buf.pool1Grad[:n*512], w.buf.dense1Grad[:n*300], &t.dense1Weight, n)
 		pool1InputGradVec(w.buf.conv2Grad[:n*2048], w.buf.pool1Grad[:n*512], w.buf.conv2Out[:n*2048], w.buf.pool1Out[:n*512], n)
-		conv2Backward(n, &w.buf.conv1Out, &w.buf.conv2Out, &w.buf.conv2Grad, &w.buf.conv1Grad, &p.conv2Weight, &g.conv2Weight, &g.conv2Bias)
-		conv1ActGrad(n, &w.buf.conv1Out, &w.buf.conv1Grad)
+		conv2BackwardGemm(n, &w.buf.conv1Out, &w.buf.conv2Grad, &w.buf.conv1Grad, &w.buf.conv2Cols, &t.conv2Weight, &g.conv2Weight, &g.conv2Bias)
 		conv1WeightGradVec(&g.conv1Weight, &g.conv1Bias, x[:n*64], w.buf.conv1Grad[:n*2048], n)
 		return
 	}
@@ -470,6 +475,7 @@ func (m *Model) run(j job, n int) (loss float64, correct int) {
 
 // transpose refreshes the transposed weights from the parameters.
 func (m *Model) transpose() {
+	conv2Flip(&m.wt.conv2Weight, &m.params.conv2Weight)
 	dense1InputGradVecTranspose(&m.wt.dense1Weight, &m.params.dense1Weight)
 	dense2InputGradVecTranspose(&m.wt.dense2Weight, &m.params.dense2Weight)
 }

@@ -70,6 +70,137 @@ func conv1WeightGradVec(dw *[3 * 3 * 1 * 32]float32, db *[32]float32, x, dy []fl
 	}
 }
 
+// conv2ForwardVecAVX2 is the AVX2 path of conv2ForwardVec (simd_amd64.s).
+//
+//go:noescape
+func conv2ForwardVecAVX2(y, x, w, b *float32, n int)
+
+// conv2ForwardVecAVX512 is the AVX512 path of conv2ForwardVec (simd_amd64.s).
+//
+//go:noescape
+func conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+
+// conv2ForwardVec computes, with In = 288 and Units = 32:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//
+// It runs the path runtime.ActiveISA names.
+func conv2ForwardVec(y, x []float32, w *[288 * 32]float32, b *[32]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*32-1]
+	_ = x[n*288-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+	case runtime.AVX2:
+		conv2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+	default:
+		conv2ForwardVecGo(y, x, w, b, n)
+	}
+}
+
+// conv2WeightGradVecWeightsAVX2 is the AVX2 path of conv2WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+
+// conv2WeightGradVecWeightsAVX512 is the AVX512 path of conv2WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+
+// conv2WeightGradVecBiasAVX2 is the AVX2 path of conv2WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+
+// conv2WeightGradVecBiasAVX512 is the AVX512 path of conv2WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+
+// conv2WeightGradVec computes, with In = 288 and Units = 32:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+//
+// It runs the path runtime.ActiveISA names.
+func conv2WeightGradVec(dw *[288 * 32]float32, db *[32]float32, x, dy []float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = x[n*288-1]
+	_ = dy[n*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+	case runtime.AVX2:
+		conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+	default:
+		conv2WeightGradVecGo(dw, db, x, dy, n)
+	}
+}
+
+// conv2InputGradVecAVX2 is the AVX2 path of conv2InputGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2InputGradVecAVX2(dx, dy, h, wt *float32, n int)
+
+// conv2InputGradVecAVX512 is the AVX512 path of conv2InputGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2InputGradVecAVX512(dx, dy, h, wt *float32, n int)
+
+// conv2InputGradVec computes, with In = 32 and Units = 288:
+//
+//	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see conv2InputGradVecTranspose)
+//	then dx[s][i] = 0 where h[s][i] ≤ 0 (the backward of the ReLU that made h)
+//
+// It runs the path runtime.ActiveISA names.
+func conv2InputGradVec(dx, dy, h []float32, wt *[288 * 32]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dx[n*32-1]
+	_ = dy[n*288-1]
+	_ = h[n*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n)
+	case runtime.AVX2:
+		conv2InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n)
+	default:
+		conv2InputGradVecGo(dx, dy, h, wt, n)
+	}
+}
+
+// conv2InputGradVecTransposeAVX512 is the AVX512 path of conv2InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func conv2InputGradVecTransposeAVX512(wt, w *float32)
+
+// conv2InputGradVecTransposeAVX2 is the AVX2 path of conv2InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func conv2InputGradVecTransposeAVX2(wt, w *float32)
+
+// conv2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 32, j < 288), the layout conv2InputGradVec reads, with rows padded to 32 floats (zeros).
+// It runs the path runtime.ActiveISA names.
+func conv2InputGradVecTranspose(wt *[288 * 32]float32, w *[32 * 288]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2InputGradVecTransposeAVX512(&wt[0], &w[0])
+	case runtime.AVX2:
+		conv2InputGradVecTransposeAVX2(&wt[0], &w[0])
+	default:
+		conv2InputGradVecTransposeGo(wt, w)
+	}
+}
+
 // pool1ForwardVecAVX2 is the AVX2 path of pool1ForwardVec (simd_amd64.s).
 //
 //go:noescape

@@ -11161,6 +11161,1825 @@ conv1WeightGradVec_pass0:
 #undef db_base
 #undef bcast
 
+// func conv2ForwardVecAVX2(y, x, w, b *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 288, j < 32
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w in [In][Units] layout.
+// Reference: conv2ForwardVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ n+32(FP), rows
+
+conv2ForwardVec_rows4_loop:
+	CMPQ rows, $4
+	JLT conv2ForwardVec_rows2
+	// 4 rows × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 0(bias), Y2
+	VMOVUPS 32(bias), Y3
+	VMOVUPS 0(bias), Y4
+	VMOVUPS 32(bias), Y5
+	VMOVUPS 0(bias), Y6
+	VMOVUPS 32(bias), Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows4_loop_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows4_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+	VMAXPS Y8, Y2, Y2
+	VMAXPS Y8, Y3, Y3
+	VMAXPS Y8, Y4, Y4
+	VMAXPS Y8, Y5, Y5
+	VMAXPS Y8, Y6, Y6
+	VMAXPS Y8, Y7, Y7
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	VMOVUPS Y4, 256(c_row)
+	VMOVUPS Y5, 288(c_row)
+	VMOVUPS Y6, 384(c_row)
+	VMOVUPS Y7, 416(c_row)
+	// 4 rows × columns 16..31
+	VMOVUPS 64(bias), Y0
+	VMOVUPS 96(bias), Y1
+	VMOVUPS 64(bias), Y2
+	VMOVUPS 96(bias), Y3
+	VMOVUPS 64(bias), Y4
+	VMOVUPS 96(bias), Y5
+	VMOVUPS 64(bias), Y6
+	VMOVUPS 96(bias), Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows4_loop_cols1_k:
+	VMOVUPS 64(b_k), Y8
+	VMOVUPS 96(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows4_loop_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+	VMAXPS Y8, Y2, Y2
+	VMAXPS Y8, Y3, Y3
+	VMAXPS Y8, Y4, Y4
+	VMAXPS Y8, Y5, Y5
+	VMAXPS Y8, Y6, Y6
+	VMAXPS Y8, Y7, Y7
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	VMOVUPS Y4, 320(c_row)
+	VMOVUPS Y5, 352(c_row)
+	VMOVUPS Y6, 448(c_row)
+	VMOVUPS Y7, 480(c_row)
+	ADDQ $4608, a_row
+	ADDQ $512, c_row
+	SUBQ $4, rows
+	JMP conv2ForwardVec_rows4_loop
+
+conv2ForwardVec_rows2:
+	TESTQ $2, rows
+	JZ conv2ForwardVec_rows1
+	// 2 rows × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 0(bias), Y2
+	VMOVUPS 32(bias), Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y4, Y0, Y0
+	VMAXPS Y4, Y1, Y1
+	VMAXPS Y4, Y2, Y2
+	VMAXPS Y4, Y3, Y3
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	// 2 rows × columns 16..31
+	VMOVUPS 64(bias), Y0
+	VMOVUPS 96(bias), Y1
+	VMOVUPS 64(bias), Y2
+	VMOVUPS 96(bias), Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows2_cols1_k:
+	VMOVUPS 64(b_k), Y4
+	VMOVUPS 96(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows2_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y4, Y0, Y0
+	VMAXPS Y4, Y1, Y1
+	VMAXPS Y4, Y2, Y2
+	VMAXPS Y4, Y3, Y3
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+
+conv2ForwardVec_rows1:
+	TESTQ $1, rows
+	JZ conv2ForwardVec_done
+	// 1 row × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VMAXPS Y2, Y1, Y1
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	// 1 row × columns 16..31
+	VMOVUPS 64(bias), Y0
+	VMOVUPS 96(bias), Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows1_cols1_k:
+	VMOVUPS 64(b_k), Y2
+	VMOVUPS 96(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows1_cols1_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VMAXPS Y2, Y1, Y1
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+
+conv2ForwardVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+// Requires: AVX512F
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 288, j < 32
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w in [In][Units] layout.
+// Reference: conv2ForwardVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ n+32(FP), rows
+
+conv2ForwardVec_rows12_loop:
+	CMPQ rows, $12
+	JLT conv2ForwardVec_rows8
+	// 12 rows × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 64(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 64(bias), Z5
+	VMOVUPS 0(bias), Z6
+	VMOVUPS 64(bias), Z7
+	VMOVUPS 0(bias), Z8
+	VMOVUPS 64(bias), Z9
+	VMOVUPS 0(bias), Z10
+	VMOVUPS 64(bias), Z11
+	VMOVUPS 0(bias), Z12
+	VMOVUPS 64(bias), Z13
+	VMOVUPS 0(bias), Z14
+	VMOVUPS 64(bias), Z15
+	VMOVUPS 0(bias), Z16
+	VMOVUPS 64(bias), Z17
+	VMOVUPS 0(bias), Z18
+	VMOVUPS 64(bias), Z19
+	VMOVUPS 0(bias), Z20
+	VMOVUPS 64(bias), Z21
+	VMOVUPS 0(bias), Z22
+	VMOVUPS 64(bias), Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows12_loop_cols0_k:
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z24, bcast, Z2
+	VFMADD231PS Z25, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Z24, bcast, Z10
+	VFMADD231PS Z25, bcast, Z11
+	VBROADCASTSS 6912(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VBROADCASTSS 8064(a_k), bcast
+	VFMADD231PS Z24, bcast, Z14
+	VFMADD231PS Z25, bcast, Z15
+	VBROADCASTSS 9216(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VBROADCASTSS 10368(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VBROADCASTSS 11520(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VBROADCASTSS 12672(a_k), bcast
+	VFMADD231PS Z24, bcast, Z22
+	VFMADD231PS Z25, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows12_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z24, Z24, Z24
+	VMAXPS Z24, Z0, Z0
+	VMAXPS Z24, Z1, Z1
+	VMAXPS Z24, Z2, Z2
+	VMAXPS Z24, Z3, Z3
+	VMAXPS Z24, Z4, Z4
+	VMAXPS Z24, Z5, Z5
+	VMAXPS Z24, Z6, Z6
+	VMAXPS Z24, Z7, Z7
+	VMAXPS Z24, Z8, Z8
+	VMAXPS Z24, Z9, Z9
+	VMAXPS Z24, Z10, Z10
+	VMAXPS Z24, Z11, Z11
+	VMAXPS Z24, Z12, Z12
+	VMAXPS Z24, Z13, Z13
+	VMAXPS Z24, Z14, Z14
+	VMAXPS Z24, Z15, Z15
+	VMAXPS Z24, Z16, Z16
+	VMAXPS Z24, Z17, Z17
+	VMAXPS Z24, Z18, Z18
+	VMAXPS Z24, Z19, Z19
+	VMAXPS Z24, Z20, Z20
+	VMAXPS Z24, Z21, Z21
+	VMAXPS Z24, Z22, Z22
+	VMAXPS Z24, Z23, Z23
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z16, 1024(c_row)
+	VMOVUPS Z17, 1088(c_row)
+	VMOVUPS Z18, 1152(c_row)
+	VMOVUPS Z19, 1216(c_row)
+	VMOVUPS Z20, 1280(c_row)
+	VMOVUPS Z21, 1344(c_row)
+	VMOVUPS Z22, 1408(c_row)
+	VMOVUPS Z23, 1472(c_row)
+	ADDQ $13824, a_row
+	ADDQ $1536, c_row
+	SUBQ $12, rows
+	JMP conv2ForwardVec_rows12_loop
+
+conv2ForwardVec_rows8:
+	TESTQ $8, rows
+	JZ conv2ForwardVec_rows4
+	// 8 rows × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 64(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 64(bias), Z5
+	VMOVUPS 0(bias), Z6
+	VMOVUPS 64(bias), Z7
+	VMOVUPS 0(bias), Z8
+	VMOVUPS 64(bias), Z9
+	VMOVUPS 0(bias), Z10
+	VMOVUPS 64(bias), Z11
+	VMOVUPS 0(bias), Z12
+	VMOVUPS 64(bias), Z13
+	VMOVUPS 0(bias), Z14
+	VMOVUPS 64(bias), Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows8_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VMOVUPS 64(b_k), Z17
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z17, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z17, bcast, Z7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Z16, bcast, Z10
+	VFMADD231PS Z17, bcast, Z11
+	VBROADCASTSS 6912(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VBROADCASTSS 8064(a_k), bcast
+	VFMADD231PS Z16, bcast, Z14
+	VFMADD231PS Z17, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows8_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z16, Z16, Z16
+	VMAXPS Z16, Z0, Z0
+	VMAXPS Z16, Z1, Z1
+	VMAXPS Z16, Z2, Z2
+	VMAXPS Z16, Z3, Z3
+	VMAXPS Z16, Z4, Z4
+	VMAXPS Z16, Z5, Z5
+	VMAXPS Z16, Z6, Z6
+	VMAXPS Z16, Z7, Z7
+	VMAXPS Z16, Z8, Z8
+	VMAXPS Z16, Z9, Z9
+	VMAXPS Z16, Z10, Z10
+	VMAXPS Z16, Z11, Z11
+	VMAXPS Z16, Z12, Z12
+	VMAXPS Z16, Z13, Z13
+	VMAXPS Z16, Z14, Z14
+	VMAXPS Z16, Z15, Z15
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	ADDQ $9216, a_row
+	ADDQ $1024, c_row
+
+conv2ForwardVec_rows4:
+	TESTQ $4, rows
+	JZ conv2ForwardVec_rows2
+	// 4 rows × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 64(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 64(bias), Z5
+	VMOVUPS 0(bias), Z6
+	VMOVUPS 64(bias), Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Z8
+	VMOVUPS 64(b_k), Z9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z8, bcast, Z2
+	VFMADD231PS Z9, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z8, bcast, Z6
+	VFMADD231PS Z9, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows4_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z8, Z8, Z8
+	VMAXPS Z8, Z0, Z0
+	VMAXPS Z8, Z1, Z1
+	VMAXPS Z8, Z2, Z2
+	VMAXPS Z8, Z3, Z3
+	VMAXPS Z8, Z4, Z4
+	VMAXPS Z8, Z5, Z5
+	VMAXPS Z8, Z6, Z6
+	VMAXPS Z8, Z7, Z7
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	ADDQ $4608, a_row
+	ADDQ $512, c_row
+
+conv2ForwardVec_rows2:
+	TESTQ $2, rows
+	JZ conv2ForwardVec_rows1
+	// 2 rows × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 64(bias), Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Z4
+	VMOVUPS 64(b_k), Z5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z4, bcast, Z2
+	VFMADD231PS Z5, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z4, Z4, Z4
+	VMAXPS Z4, Z0, Z0
+	VMAXPS Z4, Z1, Z1
+	VMAXPS Z4, Z2, Z2
+	VMAXPS Z4, Z3, Z3
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+
+conv2ForwardVec_rows1:
+	TESTQ $1, rows
+	JZ conv2ForwardVec_done
+	// 1 row × columns 0..31
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 64(bias), Z1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2ForwardVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Z2
+	VMOVUPS 64(b_k), Z3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z2, bcast, Z0
+	VFMADD231PS Z3, bcast, Z1
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z2, Z2, Z2
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z2, Z1, Z1
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+
+conv2ForwardVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: conv2WeightGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ $288, rows
+
+conv2WeightGradVecWeights_rows4_loop:
+	CMPQ rows, $4
+	JLT conv2WeightGradVecWeights_done
+	// 4 rows × columns 0..15
+	VMOVUPS 0(c_row), Y0
+	VMOVUPS 32(c_row), Y1
+	VMOVUPS 128(c_row), Y2
+	VMOVUPS 160(c_row), Y3
+	VMOVUPS 256(c_row), Y4
+	VMOVUPS 288(c_row), Y5
+	VMOVUPS 384(c_row), Y6
+	VMOVUPS 416(c_row), Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows4_loop_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $1152, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows4_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	VMOVUPS Y4, 256(c_row)
+	VMOVUPS Y5, 288(c_row)
+	VMOVUPS Y6, 384(c_row)
+	VMOVUPS Y7, 416(c_row)
+	// 4 rows × columns 16..31
+	VMOVUPS 64(c_row), Y0
+	VMOVUPS 96(c_row), Y1
+	VMOVUPS 192(c_row), Y2
+	VMOVUPS 224(c_row), Y3
+	VMOVUPS 320(c_row), Y4
+	VMOVUPS 352(c_row), Y5
+	VMOVUPS 448(c_row), Y6
+	VMOVUPS 480(c_row), Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows4_loop_cols1_k:
+	VMOVUPS 64(b_k), Y8
+	VMOVUPS 96(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $1152, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows4_loop_cols1_k
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	VMOVUPS Y4, 320(c_row)
+	VMOVUPS Y5, 352(c_row)
+	VMOVUPS Y6, 448(c_row)
+	VMOVUPS Y7, 480(c_row)
+	ADDQ $16, a_row
+	ADDQ $512, c_row
+	SUBQ $4, rows
+	JMP conv2WeightGradVecWeights_rows4_loop
+
+conv2WeightGradVecWeights_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// Requires: AVX512F
+//
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: conv2WeightGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ $288, rows
+
+conv2WeightGradVecWeights_rows12_loop:
+	CMPQ rows, $12
+	JLT conv2WeightGradVecWeights_done
+	// 12 rows × columns 0..31
+	VMOVUPS 0(c_row), Z0
+	VMOVUPS 64(c_row), Z1
+	VMOVUPS 128(c_row), Z2
+	VMOVUPS 192(c_row), Z3
+	VMOVUPS 256(c_row), Z4
+	VMOVUPS 320(c_row), Z5
+	VMOVUPS 384(c_row), Z6
+	VMOVUPS 448(c_row), Z7
+	VMOVUPS 512(c_row), Z8
+	VMOVUPS 576(c_row), Z9
+	VMOVUPS 640(c_row), Z10
+	VMOVUPS 704(c_row), Z11
+	VMOVUPS 768(c_row), Z12
+	VMOVUPS 832(c_row), Z13
+	VMOVUPS 896(c_row), Z14
+	VMOVUPS 960(c_row), Z15
+	VMOVUPS 1024(c_row), Z16
+	VMOVUPS 1088(c_row), Z17
+	VMOVUPS 1152(c_row), Z18
+	VMOVUPS 1216(c_row), Z19
+	VMOVUPS 1280(c_row), Z20
+	VMOVUPS 1344(c_row), Z21
+	VMOVUPS 1408(c_row), Z22
+	VMOVUPS 1472(c_row), Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows12_loop_cols0_k:
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Z24, bcast, Z2
+	VFMADD231PS Z25, bcast, Z3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Z24, bcast, Z10
+	VFMADD231PS Z25, bcast, Z11
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS Z24, bcast, Z14
+	VFMADD231PS Z25, bcast, Z15
+	VBROADCASTSS 32(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VBROADCASTSS 36(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VBROADCASTSS 40(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VBROADCASTSS 44(a_k), bcast
+	VFMADD231PS Z24, bcast, Z22
+	VFMADD231PS Z25, bcast, Z23
+	ADDQ $1152, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows12_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z16, 1024(c_row)
+	VMOVUPS Z17, 1088(c_row)
+	VMOVUPS Z18, 1152(c_row)
+	VMOVUPS Z19, 1216(c_row)
+	VMOVUPS Z20, 1280(c_row)
+	VMOVUPS Z21, 1344(c_row)
+	VMOVUPS Z22, 1408(c_row)
+	VMOVUPS Z23, 1472(c_row)
+	ADDQ $48, a_row
+	ADDQ $1536, c_row
+	SUBQ $12, rows
+	JMP conv2WeightGradVecWeights_rows12_loop
+
+conv2WeightGradVecWeights_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// db[j] += Σ_s dy[s][j]   j < 32, s < n
+// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
+// Reference: conv2WeightGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+	LEAQ one<>(SB), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ db+8(FP), c_row
+	MOVQ $1, rows
+
+conv2WeightGradVecBias_rows1:
+	// 1 row × columns 0..31
+	VMOVUPS 0(c_row), Y0
+	VMOVUPS 32(c_row), Y1
+	VMOVUPS 64(c_row), Y2
+	VMOVUPS 96(c_row), Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecBias_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecBias_rows1_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 96(c_row)
+
+conv2WeightGradVecBias_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// Requires: AVX512F
+//
+// db[j] += Σ_s dy[s][j]   j < 32, s < n
+// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
+// Reference: conv2WeightGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+	LEAQ one<>(SB), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ db+8(FP), c_row
+	MOVQ $1, rows
+
+conv2WeightGradVecBias_rows1:
+	// 1 row × columns 0..31
+	VMOVUPS 0(c_row), Z0
+	VMOVUPS 64(c_row), Z1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecBias_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	VFMADD231PS 64(b_k), bcast, Z1
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecBias_rows1_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+
+conv2WeightGradVecBias_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2InputGradVecAVX2(dx, dy, h, wt *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
+// wt is the weight matrix transposed and padded ([Units][32]), so this is the
+// forward GEMM's loop with the roles of In and Units swapped.
+// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
+// the output of the ReLU before it).
+// Reference: conv2InputGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $0-40
+	MOVQ dy+8(FP), a_row
+	MOVQ wt+24(FP), b_base
+	MOVQ dx+0(FP), c_row
+	MOVQ h+16(FP), h_row
+	MOVQ n+32(FP), rows
+
+conv2InputGradVec_rows4_loop:
+	CMPQ rows, $4
+	JLT conv2InputGradVec_rows2
+	// 4 rows × columns 0..15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows4_loop_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Y8, Y8, Y8
+	VCMPPS $1, 0(h_row), Y8, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 32(h_row), Y8, Y15
+	VANDPS Y15, Y1, Y1
+	VCMPPS $1, 128(h_row), Y8, Y15
+	VANDPS Y15, Y2, Y2
+	VCMPPS $1, 160(h_row), Y8, Y15
+	VANDPS Y15, Y3, Y3
+	VCMPPS $1, 256(h_row), Y8, Y15
+	VANDPS Y15, Y4, Y4
+	VCMPPS $1, 288(h_row), Y8, Y15
+	VANDPS Y15, Y5, Y5
+	VCMPPS $1, 384(h_row), Y8, Y15
+	VANDPS Y15, Y6, Y6
+	VCMPPS $1, 416(h_row), Y8, Y15
+	VANDPS Y15, Y7, Y7
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	VMOVUPS Y4, 256(c_row)
+	VMOVUPS Y5, 288(c_row)
+	VMOVUPS Y6, 384(c_row)
+	VMOVUPS Y7, 416(c_row)
+	// 4 rows × columns 16..31
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows4_loop_cols1_k:
+	VMOVUPS 64(b_k), Y8
+	VMOVUPS 96(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols1_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Y8, Y8, Y8
+	VCMPPS $1, 64(h_row), Y8, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 96(h_row), Y8, Y15
+	VANDPS Y15, Y1, Y1
+	VCMPPS $1, 192(h_row), Y8, Y15
+	VANDPS Y15, Y2, Y2
+	VCMPPS $1, 224(h_row), Y8, Y15
+	VANDPS Y15, Y3, Y3
+	VCMPPS $1, 320(h_row), Y8, Y15
+	VANDPS Y15, Y4, Y4
+	VCMPPS $1, 352(h_row), Y8, Y15
+	VANDPS Y15, Y5, Y5
+	VCMPPS $1, 448(h_row), Y8, Y15
+	VANDPS Y15, Y6, Y6
+	VCMPPS $1, 480(h_row), Y8, Y15
+	VANDPS Y15, Y7, Y7
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	VMOVUPS Y4, 320(c_row)
+	VMOVUPS Y5, 352(c_row)
+	VMOVUPS Y6, 448(c_row)
+	VMOVUPS Y7, 480(c_row)
+	ADDQ $4608, a_row
+	ADDQ $512, c_row
+	ADDQ $512, h_row
+	SUBQ $4, rows
+	JMP conv2InputGradVec_rows4_loop
+
+conv2InputGradVec_rows2:
+	TESTQ $2, rows
+	JZ conv2InputGradVec_rows1
+	// 2 rows × columns 0..15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Y4, Y4, Y4
+	VCMPPS $1, 0(h_row), Y4, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 32(h_row), Y4, Y15
+	VANDPS Y15, Y1, Y1
+	VCMPPS $1, 128(h_row), Y4, Y15
+	VANDPS Y15, Y2, Y2
+	VCMPPS $1, 160(h_row), Y4, Y15
+	VANDPS Y15, Y3, Y3
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 128(c_row)
+	VMOVUPS Y3, 160(c_row)
+	// 2 rows × columns 16..31
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows2_cols1_k:
+	VMOVUPS 64(b_k), Y4
+	VMOVUPS 96(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols1_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Y4, Y4, Y4
+	VCMPPS $1, 64(h_row), Y4, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 96(h_row), Y4, Y15
+	VANDPS Y15, Y1, Y1
+	VCMPPS $1, 192(h_row), Y4, Y15
+	VANDPS Y15, Y2, Y2
+	VCMPPS $1, 224(h_row), Y4, Y15
+	VANDPS Y15, Y3, Y3
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+	VMOVUPS Y2, 192(c_row)
+	VMOVUPS Y3, 224(c_row)
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+	ADDQ $256, h_row
+
+conv2InputGradVec_rows1:
+	TESTQ $1, rows
+	JZ conv2InputGradVec_done
+	// 1 row × columns 0..15
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Y2, Y2, Y2
+	VCMPPS $1, 0(h_row), Y2, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 32(h_row), Y2, Y15
+	VANDPS Y15, Y1, Y1
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	// 1 row × columns 16..31
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows1_cols1_k:
+	VMOVUPS 64(b_k), Y2
+	VMOVUPS 96(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols1_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Y2, Y2, Y2
+	VCMPPS $1, 64(h_row), Y2, Y15
+	VANDPS Y15, Y0, Y0
+	VCMPPS $1, 96(h_row), Y2, Y15
+	VANDPS Y15, Y1, Y1
+	VMOVUPS Y0, 64(c_row)
+	VMOVUPS Y1, 96(c_row)
+
+conv2InputGradVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2InputGradVecAVX512(dx, dy, h, wt *float32, n int)
+// Requires: AVX512F
+//
+// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
+// wt is the weight matrix transposed and padded ([Units][32]), so this is the
+// forward GEMM's loop with the roles of In and Units swapped.
+// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
+// the output of the ReLU before it).
+// Reference: conv2InputGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $0-40
+	MOVQ dy+8(FP), a_row
+	MOVQ wt+24(FP), b_base
+	MOVQ dx+0(FP), c_row
+	MOVQ h+16(FP), h_row
+	MOVQ n+32(FP), rows
+
+conv2InputGradVec_rows12_loop:
+	CMPQ rows, $12
+	JLT conv2InputGradVec_rows8
+	// 12 rows × columns 0..31
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows12_loop_cols0_k:
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z24, bcast, Z2
+	VFMADD231PS Z25, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Z24, bcast, Z10
+	VFMADD231PS Z25, bcast, Z11
+	VBROADCASTSS 6912(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VBROADCASTSS 8064(a_k), bcast
+	VFMADD231PS Z24, bcast, Z14
+	VFMADD231PS Z25, bcast, Z15
+	VBROADCASTSS 9216(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VBROADCASTSS 10368(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VBROADCASTSS 11520(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VBROADCASTSS 12672(a_k), bcast
+	VFMADD231PS Z24, bcast, Z22
+	VFMADD231PS Z25, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows12_loop_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Z24, Z24, Z24
+	VCMPPS $1, 0(h_row), Z24, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z24, K2
+	VMOVAPS.Z Z1, K2, Z1
+	VCMPPS $1, 128(h_row), Z24, K2
+	VMOVAPS.Z Z2, K2, Z2
+	VCMPPS $1, 192(h_row), Z24, K2
+	VMOVAPS.Z Z3, K2, Z3
+	VCMPPS $1, 256(h_row), Z24, K2
+	VMOVAPS.Z Z4, K2, Z4
+	VCMPPS $1, 320(h_row), Z24, K2
+	VMOVAPS.Z Z5, K2, Z5
+	VCMPPS $1, 384(h_row), Z24, K2
+	VMOVAPS.Z Z6, K2, Z6
+	VCMPPS $1, 448(h_row), Z24, K2
+	VMOVAPS.Z Z7, K2, Z7
+	VCMPPS $1, 512(h_row), Z24, K2
+	VMOVAPS.Z Z8, K2, Z8
+	VCMPPS $1, 576(h_row), Z24, K2
+	VMOVAPS.Z Z9, K2, Z9
+	VCMPPS $1, 640(h_row), Z24, K2
+	VMOVAPS.Z Z10, K2, Z10
+	VCMPPS $1, 704(h_row), Z24, K2
+	VMOVAPS.Z Z11, K2, Z11
+	VCMPPS $1, 768(h_row), Z24, K2
+	VMOVAPS.Z Z12, K2, Z12
+	VCMPPS $1, 832(h_row), Z24, K2
+	VMOVAPS.Z Z13, K2, Z13
+	VCMPPS $1, 896(h_row), Z24, K2
+	VMOVAPS.Z Z14, K2, Z14
+	VCMPPS $1, 960(h_row), Z24, K2
+	VMOVAPS.Z Z15, K2, Z15
+	VCMPPS $1, 1024(h_row), Z24, K2
+	VMOVAPS.Z Z16, K2, Z16
+	VCMPPS $1, 1088(h_row), Z24, K2
+	VMOVAPS.Z Z17, K2, Z17
+	VCMPPS $1, 1152(h_row), Z24, K2
+	VMOVAPS.Z Z18, K2, Z18
+	VCMPPS $1, 1216(h_row), Z24, K2
+	VMOVAPS.Z Z19, K2, Z19
+	VCMPPS $1, 1280(h_row), Z24, K2
+	VMOVAPS.Z Z20, K2, Z20
+	VCMPPS $1, 1344(h_row), Z24, K2
+	VMOVAPS.Z Z21, K2, Z21
+	VCMPPS $1, 1408(h_row), Z24, K2
+	VMOVAPS.Z Z22, K2, Z22
+	VCMPPS $1, 1472(h_row), Z24, K2
+	VMOVAPS.Z Z23, K2, Z23
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z16, 1024(c_row)
+	VMOVUPS Z17, 1088(c_row)
+	VMOVUPS Z18, 1152(c_row)
+	VMOVUPS Z19, 1216(c_row)
+	VMOVUPS Z20, 1280(c_row)
+	VMOVUPS Z21, 1344(c_row)
+	VMOVUPS Z22, 1408(c_row)
+	VMOVUPS Z23, 1472(c_row)
+	ADDQ $13824, a_row
+	ADDQ $1536, c_row
+	ADDQ $1536, h_row
+	SUBQ $12, rows
+	JMP conv2InputGradVec_rows12_loop
+
+conv2InputGradVec_rows8:
+	TESTQ $8, rows
+	JZ conv2InputGradVec_rows4
+	// 8 rows × columns 0..31
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows8_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VMOVUPS 64(b_k), Z17
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z17, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z17, bcast, Z7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Z16, bcast, Z10
+	VFMADD231PS Z17, bcast, Z11
+	VBROADCASTSS 6912(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VBROADCASTSS 8064(a_k), bcast
+	VFMADD231PS Z16, bcast, Z14
+	VFMADD231PS Z17, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows8_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Z16, Z16, Z16
+	VCMPPS $1, 0(h_row), Z16, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z16, K2
+	VMOVAPS.Z Z1, K2, Z1
+	VCMPPS $1, 128(h_row), Z16, K2
+	VMOVAPS.Z Z2, K2, Z2
+	VCMPPS $1, 192(h_row), Z16, K2
+	VMOVAPS.Z Z3, K2, Z3
+	VCMPPS $1, 256(h_row), Z16, K2
+	VMOVAPS.Z Z4, K2, Z4
+	VCMPPS $1, 320(h_row), Z16, K2
+	VMOVAPS.Z Z5, K2, Z5
+	VCMPPS $1, 384(h_row), Z16, K2
+	VMOVAPS.Z Z6, K2, Z6
+	VCMPPS $1, 448(h_row), Z16, K2
+	VMOVAPS.Z Z7, K2, Z7
+	VCMPPS $1, 512(h_row), Z16, K2
+	VMOVAPS.Z Z8, K2, Z8
+	VCMPPS $1, 576(h_row), Z16, K2
+	VMOVAPS.Z Z9, K2, Z9
+	VCMPPS $1, 640(h_row), Z16, K2
+	VMOVAPS.Z Z10, K2, Z10
+	VCMPPS $1, 704(h_row), Z16, K2
+	VMOVAPS.Z Z11, K2, Z11
+	VCMPPS $1, 768(h_row), Z16, K2
+	VMOVAPS.Z Z12, K2, Z12
+	VCMPPS $1, 832(h_row), Z16, K2
+	VMOVAPS.Z Z13, K2, Z13
+	VCMPPS $1, 896(h_row), Z16, K2
+	VMOVAPS.Z Z14, K2, Z14
+	VCMPPS $1, 960(h_row), Z16, K2
+	VMOVAPS.Z Z15, K2, Z15
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	ADDQ $9216, a_row
+	ADDQ $1024, c_row
+	ADDQ $1024, h_row
+
+conv2InputGradVec_rows4:
+	TESTQ $4, rows
+	JZ conv2InputGradVec_rows2
+	// 4 rows × columns 0..31
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Z8
+	VMOVUPS 64(b_k), Z9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z8, bcast, Z2
+	VFMADD231PS Z9, bcast, Z3
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VBROADCASTSS 3456(a_k), bcast
+	VFMADD231PS Z8, bcast, Z6
+	VFMADD231PS Z9, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Z8, Z8, Z8
+	VCMPPS $1, 0(h_row), Z8, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z8, K2
+	VMOVAPS.Z Z1, K2, Z1
+	VCMPPS $1, 128(h_row), Z8, K2
+	VMOVAPS.Z Z2, K2, Z2
+	VCMPPS $1, 192(h_row), Z8, K2
+	VMOVAPS.Z Z3, K2, Z3
+	VCMPPS $1, 256(h_row), Z8, K2
+	VMOVAPS.Z Z4, K2, Z4
+	VCMPPS $1, 320(h_row), Z8, K2
+	VMOVAPS.Z Z5, K2, Z5
+	VCMPPS $1, 384(h_row), Z8, K2
+	VMOVAPS.Z Z6, K2, Z6
+	VCMPPS $1, 448(h_row), Z8, K2
+	VMOVAPS.Z Z7, K2, Z7
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	ADDQ $4608, a_row
+	ADDQ $512, c_row
+	ADDQ $512, h_row
+
+conv2InputGradVec_rows2:
+	TESTQ $2, rows
+	JZ conv2InputGradVec_rows1
+	// 2 rows × columns 0..31
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Z4
+	VMOVUPS 64(b_k), Z5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Z4, bcast, Z2
+	VFMADD231PS Z5, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Z4, Z4, Z4
+	VCMPPS $1, 0(h_row), Z4, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z4, K2
+	VMOVAPS.Z Z1, K2, Z1
+	VCMPPS $1, 128(h_row), Z4, K2
+	VMOVAPS.Z Z2, K2, Z2
+	VCMPPS $1, 192(h_row), Z4, K2
+	VMOVAPS.Z Z3, K2, Z3
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+	ADDQ $256, h_row
+
+conv2InputGradVec_rows1:
+	TESTQ $1, rows
+	JZ conv2InputGradVec_done
+	// 1 row × columns 0..31
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $288, kleft
+
+conv2InputGradVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Z2
+	VMOVUPS 64(b_k), Z3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z2, bcast, Z0
+	VFMADD231PS Z3, bcast, Z1
+	ADDQ $4, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols0_k
+
+	// ReLU backward: keep the lanes where the gate h > 0
+	VXORPS Z2, Z2, Z2
+	VCMPPS $1, 0(h_row), Z2, K2
+	VMOVAPS.Z Z0, K2, Z0
+	VCMPPS $1, 64(h_row), Z2, K2
+	VMOVAPS.Z Z1, K2, Z1
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+
+conv2InputGradVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2InputGradVecTransposeAVX2(wt, w *float32)
+// Requires: AVX, AVX2
+//
+// wt[j][i] = w[i][j]   i < 32, j < 288; wt[j][i] = 0 for 32 ≤ i < 32
+// Blocks of 8 rows of w; one gather per column j of a block reads
+// w[i0..i0+8][j] (byte offsets k·1152) and one store writes wt[j][i0..].
+// Reference: conv2InputGradVecTransposeGo.
+TEXT ·conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $1152, tmp // the byte stride of w's rows
+	VMOVDQU iota<>(SB), Y15
+	VMOVD tmp, X14
+	VPBROADCASTD X14, Y14
+	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
+	VPXOR Y13, Y13, Y13
+
+	// rows 0 to 7 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $72, rows
+
+conv2InputGradVecTransposeAVX2_rows0:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 128(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 256(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 384(c_row)
+	ADDQ $16, a_row
+	ADDQ $512, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows0
+
+	// rows 8 to 15 of w
+	LEAQ 9216(a_k), a_row
+	LEAQ 32(b_k), c_row
+	MOVQ $72, rows
+
+conv2InputGradVecTransposeAVX2_rows8:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 128(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 256(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 384(c_row)
+	ADDQ $16, a_row
+	ADDQ $512, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows8
+
+	// rows 16 to 23 of w
+	LEAQ 18432(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $72, rows
+
+conv2InputGradVecTransposeAVX2_rows16:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 128(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 256(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 384(c_row)
+	ADDQ $16, a_row
+	ADDQ $512, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows16
+
+	// rows 24 to 31 of w
+	LEAQ 27648(a_k), a_row
+	LEAQ 96(b_k), c_row
+	MOVQ $72, rows
+
+conv2InputGradVecTransposeAVX2_rows24:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 128(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 256(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 384(c_row)
+	ADDQ $16, a_row
+	ADDQ $512, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows24
+	VZEROUPPER
+	RET
+
+// func conv2InputGradVecTransposeAVX512(wt, w *float32)
+// Requires: AVX512F
+//
+// wt[j][i] = w[i][j]   i < 32, j < 288; wt[j][i] = 0 for 32 ≤ i < 32
+// Blocks of 16 rows of w; one gather per column j of a block reads
+// w[i0..i0+16][j] (byte offsets k·1152) and one store writes wt[j][i0..].
+// Reference: conv2InputGradVecTransposeGo.
+TEXT ·conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $1152, tmp // the byte stride of w's rows
+	VMOVDQU32 iota<>(SB), Z31
+	VPBROADCASTD tmp, Z30
+	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
+	VPXORD Z29, Z29, Z29
+
+	// rows 0 to 15 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $72, rows
+
+conv2InputGradVecTransposeAVX512_rows0:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 128(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 256(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 384(c_row)
+	ADDQ $16, a_row
+	ADDQ $512, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows0
+
+	// rows 16 to 31 of w
+	LEAQ 18432(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $72, rows
+
+conv2InputGradVecTransposeAVX512_rows16:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 128(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 256(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 384(c_row)
+	ADDQ $16, a_row
+	ADDQ $512, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows16
+	VZEROUPPER
+	RET
+
 // func pool1ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //

@@ -24,6 +24,41 @@ func conv1WeightGradVec(dw *[3 * 3 * 1 * 32]float32, db *[32]float32, x, dy []fl
 	conv1WeightGradVecGo(dw, db, x, dy, n)
 }
 
+// conv2ForwardVec computes, with In = 288 and Units = 32:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//
+// This build has no assembly: it runs the reference.
+func conv2ForwardVec(y, x []float32, w *[288 * 32]float32, b *[32]float32, n int) {
+	conv2ForwardVecGo(y, x, w, b, n)
+}
+
+// conv2WeightGradVec computes, with In = 288 and Units = 32:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+//
+// This build has no assembly: it runs the reference.
+func conv2WeightGradVec(dw *[288 * 32]float32, db *[32]float32, x, dy []float32, n int) {
+	conv2WeightGradVecGo(dw, db, x, dy, n)
+}
+
+// conv2InputGradVec computes, with In = 32 and Units = 288:
+//
+//	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see conv2InputGradVecTranspose)
+//	then dx[s][i] = 0 where h[s][i] ≤ 0 (the backward of the ReLU that made h)
+//
+// This build has no assembly: it runs the reference.
+func conv2InputGradVec(dx, dy, h []float32, wt *[288 * 32]float32, n int) {
+	conv2InputGradVecGo(dx, dy, h, wt, n)
+}
+
+// conv2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 32, j < 288), the layout conv2InputGradVec reads, with rows padded to 32 floats (zeros).
+// This build has no assembly: it runs the reference.
+func conv2InputGradVecTranspose(wt *[288 * 32]float32, w *[32 * 288]float32) {
+	conv2InputGradVecTransposeGo(wt, w)
+}
+
 // pool1ForwardVec computes, for 8x8x32 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 4x4 outputs:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,

@@ -82,6 +82,80 @@ func conv1WeightGradVecGo(dw *[3 * 3 * 1 * 32]float32, db *[32]float32, x, dy []
 	}
 }
 
+// conv2ForwardVecGo is the pure-Go reference of conv2ForwardVec:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+func conv2ForwardVecGo(y, x []float32, w *[288 * 32]float32, b *[32]float32, n int) {
+	for s := range n {
+		ys := (*[32]float32)(y[s*32:])
+		xs := (*[288]float32)(x[s*288:])
+		*ys = *b
+		for i, xi := range xs {
+			wi := (*[32]float32)(w[i*32:])
+			for j := range ys {
+				ys[j] += xi * wi[j]
+			}
+		}
+		for j, v := range ys {
+			ys[j] = max(v, 0)
+		}
+	}
+}
+
+// conv2WeightGradVecGo is the pure-Go reference of conv2WeightGradVec:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+func conv2WeightGradVecGo(dw *[288 * 32]float32, db *[32]float32, x, dy []float32, n int) {
+	for s := range n {
+		xs := (*[288]float32)(x[s*288:])
+		dys := (*[32]float32)(dy[s*32:])
+		for i, xi := range xs {
+			dwi := (*[32]float32)(dw[i*32:])
+			for j, g := range dys {
+				dwi[j] += xi * g
+			}
+		}
+		for j, g := range dys {
+			db[j] += g
+		}
+	}
+}
+
+// conv2InputGradVecGo is the pure-Go reference of conv2InputGradVec:
+//
+//	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see conv2InputGradVecTranspose)
+//	then dx[s][i] = 0 where h[s][i] ≤ 0 (the backward of the ReLU that made h)
+func conv2InputGradVecGo(dx, dy, h []float32, wt *[288 * 32]float32, n int) {
+	for s := range n {
+		dxs := (*[32]float32)(dx[s*32:])
+		dys := (*[288]float32)(dy[s*288:])
+		*dxs = [32]float32{}
+		for j, g := range dys {
+			wj := (*[32]float32)(wt[j*32:])
+			for i := range dxs {
+				dxs[i] += g * wj[i]
+			}
+		}
+		hs := (*[32]float32)(h[s*32:])
+		for i, v := range hs {
+			if !(v > 0) {
+				dxs[i] = 0
+			}
+		}
+	}
+}
+
+// conv2InputGradVecTransposeGo is the pure-Go reference of conv2InputGradVecTranspose: it fills wt[j][i] = w[i][j], the layout conv2InputGradVec reads, with rows padded to 32 floats (zeros).
+func conv2InputGradVecTransposeGo(wt *[288 * 32]float32, w *[32 * 288]float32) {
+	for i := range 32 {
+		wi := (*[288]float32)(w[i*288:])
+		for j, v := range wi {
+			wt[j*32+i] = v
+		}
+	}
+}
+
 // pool1ForwardVecGo is the pure-Go reference of pool1ForwardVec:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,

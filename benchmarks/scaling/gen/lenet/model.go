@@ -94,6 +94,12 @@ type tileBuffers struct {
 	dense2Grad [Tile * 84]float32
 	// dense3Grad is the gradient of the loss with respect to dense3Out.
 	dense3Grad [Tile * 10]float32
+	// conv1Cols is the im2col matrix of conv1's vector path, for 3 samples (and
+	// its gradient in the backward pass).
+	conv1Cols [58800]float32
+	// conv2Cols is the im2col matrix of conv2's vector path, for 4 samples (and
+	// its gradient in the backward pass).
+	conv2Cols [60000]float32
 }
 
 // transposed holds the weights in the layouts of the vector input-gradient
@@ -101,6 +107,9 @@ type tileBuffers struct {
 // vector path, because optimizers write the parameters through Params without
 // telling the model.
 type transposed struct {
+	// conv2Weight is conv2.weight transposed for conv2InputGradVec, rows padded to
+	// whole vectors.
+	conv2Weight [2560]float32
 	// dense1Weight is dense1.weight transposed for dense1InputGradVec, rows padded
 	// to whole vectors.
 	dense1Weight [48000]float32
@@ -335,9 +344,9 @@ func (w *worker) serve() {
 // stale copy of the weights.
 func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 784]float32) {
 	if vec {
-		conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+		conv1ForwardGemm(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
 		pool1ForwardVec(w.buf.pool1Out[:n*1176], w.buf.conv1Out[:n*4704], n)
-		conv2Forward(n, &w.buf.pool1Out, &w.buf.conv2Out, &p.conv2Weight, &p.conv2Bias)
+		conv2ForwardGemm(n, &w.buf.pool1Out, &w.buf.conv2Out, &w.buf.conv2Cols, &p.conv2Weight, &p.conv2Bias)
 		pool2ForwardVec(w.buf.pool2Out[:n*400], w.buf.conv2Out[:n*1600], n)
 		if n == 1 {
 			dense1ForwardOneVec((*[120]float32)(w.buf.dense1Out[:120]), (*[400]float32)(w.buf.pool2Out[:400]), &p.dense1Weight, &p.dense1Bias)
@@ -368,9 +377,9 @@ func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 784]float32)
 // forwardPacked is forward on the vector kernels, with the dense layers'
 // weights read from pk (Frozen's padded layout) instead of p.
 func (w *worker) forwardPacked(p *parameters, pk *packed, n int, x *[Tile * 784]float32) {
-	conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+	conv1ForwardGemm(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
 	pool1ForwardVec(w.buf.pool1Out[:n*1176], w.buf.conv1Out[:n*4704], n)
-	conv2Forward(n, &w.buf.pool1Out, &w.buf.conv2Out, &p.conv2Weight, &p.conv2Bias)
+	conv2ForwardGemm(n, &w.buf.pool1Out, &w.buf.conv2Out, &w.buf.conv2Cols, &p.conv2Weight, &p.conv2Bias)
 	pool2ForwardVec(w.buf.pool2Out[:n*400], w.buf.conv2Out[:n*1600], n)
 	if n == 1 {
 		dense1PackedOneVec((*[120]float32)(w.buf.dense1Out[:120]), (*[400]float32)(w.buf.pool2Out[:400]), &pk.dense1Weight, &p.dense1Bias)
@@ -403,9 +412,9 @@ func (w *worker) backward(p *parameters, t *transposed, vec bool, n int, x *[Til
 		dense1WeightGradVec(&g.dense1Weight, &g.dense1Bias, w.buf.pool2Out[:n*400], w.buf.dense1Grad[:n*120], n)
 		dense1InputGradVec(w.buf.pool2Grad[:n*400], w.buf.dense1Grad[:n*120], &t.dense1Weight, n)
 		pool2InputGradVec(w.buf.conv2Grad[:n*1600], w.buf.pool2Grad[:n*400], w.buf.conv2Out[:n*1600], w.buf.pool2Out[:n*400], n)
-		conv2Backward(n, &w.buf.pool1Out, &w.buf.conv2Out, &w.buf.conv2Grad, &w.buf.pool1Grad, &p.conv2Weight, &g.conv2Weight, &g.conv2Bias)
+		conv2BackwardGemm(n, &w.buf.pool1Out, &w.buf.conv2Grad, &w.buf.pool1Grad, &w.buf.conv2Cols, &t.conv2Weight, &g.conv2Weight, &g.conv2Bias)
 		pool1InputGradVec(w.buf.conv1Grad[:n*4704], w.buf.pool1Grad[:n*1176], w.buf.conv1Out[:n*4704], w.buf.pool1Out[:n*1176], n)
-		conv1Backward(n, x, &w.buf.conv1Out, &w.buf.conv1Grad, &p.conv1Weight, &g.conv1Weight, &g.conv1Bias)
+		conv1BackwardGemm(n, x, &w.buf.conv1Grad, &w.buf.conv1Cols, &g.conv1Weight, &g.conv1Bias)
 		return
 	}
 	dense3Backward(n, &w.buf.dense2Out, &w.buf.dense3Out, &w.buf.dense3Grad, &w.buf.dense2Grad, &p.dense3Weight, &g.dense3Weight, &g.dense3Bias)
@@ -526,6 +535,7 @@ func (m *Model) run(j job, n int) (loss float64, correct int) {
 
 // transpose refreshes the transposed weights from the parameters.
 func (m *Model) transpose() {
+	conv2InputGradVecTranspose(&m.wt.conv2Weight, &m.params.conv2Weight)
 	dense1InputGradVecTranspose(&m.wt.dense1Weight, &m.params.dense1Weight)
 	dense2InputGradVecTranspose(&m.wt.dense2Weight, &m.params.dense2Weight)
 	dense3InputGradVecTranspose(&m.wt.dense3Weight, &m.params.dense3Weight)

@@ -5,6 +5,81 @@ package lenet
 
 import "github.com/cnngen/cnngen/runtime"
 
+// conv1ForwardVecAVX2 is the AVX2 path of conv1ForwardVec (simd_amd64.s).
+//
+//go:noescape
+func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+
+// conv1ForwardVecAVX512 is the AVX512 path of conv1ForwardVec (simd_amd64.s).
+//
+//go:noescape
+func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+
+// conv1ForwardVec computes, with In = 25 and Units = 6:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//
+// It runs the path runtime.ActiveISA names.
+func conv1ForwardVec(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*6-1]
+	_ = x[n*25-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+	case runtime.AVX2:
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+	default:
+		conv1ForwardVecGo(y, x, w, b, n)
+	}
+}
+
+// conv1WeightGradVecWeightsAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+
+// conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+
+// conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+
+// conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+
+// conv1WeightGradVec computes, with In = 25 and Units = 6:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+//
+// It runs the path runtime.ActiveISA names.
+func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = x[n*25-1]
+	_ = dy[n*6-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+	case runtime.AVX2:
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+	default:
+		conv1WeightGradVecGo(dw, db, x, dy, n)
+	}
+}
+
 // pool1ForwardVecAVX2 is the AVX2 path of pool1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -69,6 +144,135 @@ func pool1InputGradVec(dx, dy, x, y []float32, n int) {
 		pool1InputGradVecAVX2(&dx[0], &dy[0], &x[0], &y[0], n)
 	default:
 		pool1InputGradVecGo(dx, dy, x, y, n)
+	}
+}
+
+// conv2ForwardVecAVX2 is the AVX2 path of conv2ForwardVec (simd_amd64.s).
+//
+//go:noescape
+func conv2ForwardVecAVX2(y, x, w, b *float32, n int)
+
+// conv2ForwardVecAVX512 is the AVX512 path of conv2ForwardVec (simd_amd64.s).
+//
+//go:noescape
+func conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+
+// conv2ForwardVec computes, with In = 150 and Units = 16:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//
+// It runs the path runtime.ActiveISA names.
+func conv2ForwardVec(y, x []float32, w *[150 * 16]float32, b *[16]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*16-1]
+	_ = x[n*150-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+	case runtime.AVX2:
+		conv2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+	default:
+		conv2ForwardVecGo(y, x, w, b, n)
+	}
+}
+
+// conv2WeightGradVecWeightsAVX2 is the AVX2 path of conv2WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+
+// conv2WeightGradVecWeightsAVX512 is the AVX512 path of conv2WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+
+// conv2WeightGradVecBiasAVX2 is the AVX2 path of conv2WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+
+// conv2WeightGradVecBiasAVX512 is the AVX512 path of conv2WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+
+// conv2WeightGradVec computes, with In = 150 and Units = 16:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+//
+// It runs the path runtime.ActiveISA names.
+func conv2WeightGradVec(dw *[150 * 16]float32, db *[16]float32, x, dy []float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = x[n*150-1]
+	_ = dy[n*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+	case runtime.AVX2:
+		conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+	default:
+		conv2WeightGradVecGo(dw, db, x, dy, n)
+	}
+}
+
+// conv2InputGradVecAVX2 is the AVX2 path of conv2InputGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
+
+// conv2InputGradVecAVX512 is the AVX512 path of conv2InputGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+
+// conv2InputGradVec computes, with In = 150 and Units = 16:
+//
+//	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see conv2InputGradVecTranspose)
+//
+// It runs the path runtime.ActiveISA names.
+func conv2InputGradVec(dx, dy []float32, wt *[16 * 160]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dx[n*150-1]
+	_ = dy[n*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+	case runtime.AVX2:
+		conv2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+	default:
+		conv2InputGradVecGo(dx, dy, wt, n)
+	}
+}
+
+// conv2InputGradVecTransposeAVX512 is the AVX512 path of conv2InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func conv2InputGradVecTransposeAVX512(wt, w *float32)
+
+// conv2InputGradVecTransposeAVX2 is the AVX2 path of conv2InputGradVecTranspose (simd_amd64.s).
+//
+//go:noescape
+func conv2InputGradVecTransposeAVX2(wt, w *float32)
+
+// conv2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 150, j < 16), the layout conv2InputGradVec reads, with rows padded to 160 floats (zeros).
+// It runs the path runtime.ActiveISA names.
+func conv2InputGradVecTranspose(wt *[16 * 160]float32, w *[150 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2InputGradVecTransposeAVX512(&wt[0], &w[0])
+	case runtime.AVX2:
+		conv2InputGradVecTransposeAVX2(&wt[0], &w[0])
+	default:
+		conv2InputGradVecTransposeGo(wt, w)
 	}
 }
 

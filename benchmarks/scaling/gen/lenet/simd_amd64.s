@@ -60,6 +60,892 @@ DATA iota<>+56(SB)/4, $14
 DATA iota<>+60(SB)/4, $15
 GLOBL iota<>(SB), RODATA|NOPTR, $64
 
+// func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 25, j < 6
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w in [In][Units] layout.
+// Reference: conv1ForwardVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+#define mask Y14 // tail lanes of the last column vector
+TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ n+32(FP), rows
+
+conv1ForwardVec_rows12_loop:
+	CMPQ rows, $12
+	JLT conv1ForwardVec_rows8
+	// 12 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VMASKMOVPS 0(bias), mask, Y0
+	VMASKMOVPS 0(bias), mask, Y1
+	VMASKMOVPS 0(bias), mask, Y2
+	VMASKMOVPS 0(bias), mask, Y3
+	VMASKMOVPS 0(bias), mask, Y4
+	VMASKMOVPS 0(bias), mask, Y5
+	VMASKMOVPS 0(bias), mask, Y6
+	VMASKMOVPS 0(bias), mask, Y7
+	VMASKMOVPS 0(bias), mask, Y8
+	VMASKMOVPS 0(bias), mask, Y9
+	VMASKMOVPS 0(bias), mask, Y10
+	VMASKMOVPS 0(bias), mask, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows12_loop_cols0_k:
+	VMASKMOVPS 0(b_k), mask, Y12
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VBROADCASTSS 100(a_k), bcast
+	VFMADD231PS Y12, bcast, Y1
+	VBROADCASTSS 200(a_k), bcast
+	VFMADD231PS Y12, bcast, Y2
+	VBROADCASTSS 300(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VBROADCASTSS 400(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VBROADCASTSS 500(a_k), bcast
+	VFMADD231PS Y12, bcast, Y5
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VBROADCASTSS 700(a_k), bcast
+	VFMADD231PS Y12, bcast, Y7
+	VBROADCASTSS 800(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VBROADCASTSS 900(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VBROADCASTSS 1000(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VBROADCASTSS 1100(a_k), bcast
+	VFMADD231PS Y12, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows12_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMASKMOVPS Y0, mask, 0(c_row)
+	VMASKMOVPS Y1, mask, 24(c_row)
+	VMASKMOVPS Y2, mask, 48(c_row)
+	VMASKMOVPS Y3, mask, 72(c_row)
+	VMASKMOVPS Y4, mask, 96(c_row)
+	VMASKMOVPS Y5, mask, 120(c_row)
+	VMASKMOVPS Y6, mask, 144(c_row)
+	VMASKMOVPS Y7, mask, 168(c_row)
+	VMASKMOVPS Y8, mask, 192(c_row)
+	VMASKMOVPS Y9, mask, 216(c_row)
+	VMASKMOVPS Y10, mask, 240(c_row)
+	VMASKMOVPS Y11, mask, 264(c_row)
+	ADDQ $1200, a_row
+	ADDQ $288, c_row
+	SUBQ $12, rows
+	JMP conv1ForwardVec_rows12_loop
+
+conv1ForwardVec_rows8:
+	TESTQ $8, rows
+	JZ conv1ForwardVec_rows4
+	// 8 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VMASKMOVPS 0(bias), mask, Y0
+	VMASKMOVPS 0(bias), mask, Y1
+	VMASKMOVPS 0(bias), mask, Y2
+	VMASKMOVPS 0(bias), mask, Y3
+	VMASKMOVPS 0(bias), mask, Y4
+	VMASKMOVPS 0(bias), mask, Y5
+	VMASKMOVPS 0(bias), mask, Y6
+	VMASKMOVPS 0(bias), mask, Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows8_cols0_k:
+	VMASKMOVPS 0(b_k), mask, Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VBROADCASTSS 100(a_k), bcast
+	VFMADD231PS Y8, bcast, Y1
+	VBROADCASTSS 200(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 300(a_k), bcast
+	VFMADD231PS Y8, bcast, Y3
+	VBROADCASTSS 400(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VBROADCASTSS 500(a_k), bcast
+	VFMADD231PS Y8, bcast, Y5
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VBROADCASTSS 700(a_k), bcast
+	VFMADD231PS Y8, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows8_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+	VMAXPS Y8, Y2, Y2
+	VMAXPS Y8, Y3, Y3
+	VMAXPS Y8, Y4, Y4
+	VMAXPS Y8, Y5, Y5
+	VMAXPS Y8, Y6, Y6
+	VMAXPS Y8, Y7, Y7
+	VMASKMOVPS Y0, mask, 0(c_row)
+	VMASKMOVPS Y1, mask, 24(c_row)
+	VMASKMOVPS Y2, mask, 48(c_row)
+	VMASKMOVPS Y3, mask, 72(c_row)
+	VMASKMOVPS Y4, mask, 96(c_row)
+	VMASKMOVPS Y5, mask, 120(c_row)
+	VMASKMOVPS Y6, mask, 144(c_row)
+	VMASKMOVPS Y7, mask, 168(c_row)
+	ADDQ $800, a_row
+	ADDQ $192, c_row
+
+conv1ForwardVec_rows4:
+	TESTQ $4, rows
+	JZ conv1ForwardVec_rows2
+	// 4 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VMASKMOVPS 0(bias), mask, Y0
+	VMASKMOVPS 0(bias), mask, Y1
+	VMASKMOVPS 0(bias), mask, Y2
+	VMASKMOVPS 0(bias), mask, Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows4_cols0_k:
+	VMASKMOVPS 0(b_k), mask, Y4
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VBROADCASTSS 100(a_k), bcast
+	VFMADD231PS Y4, bcast, Y1
+	VBROADCASTSS 200(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VBROADCASTSS 300(a_k), bcast
+	VFMADD231PS Y4, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows4_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y4, Y0, Y0
+	VMAXPS Y4, Y1, Y1
+	VMAXPS Y4, Y2, Y2
+	VMAXPS Y4, Y3, Y3
+	VMASKMOVPS Y0, mask, 0(c_row)
+	VMASKMOVPS Y1, mask, 24(c_row)
+	VMASKMOVPS Y2, mask, 48(c_row)
+	VMASKMOVPS Y3, mask, 72(c_row)
+	ADDQ $400, a_row
+	ADDQ $96, c_row
+
+conv1ForwardVec_rows2:
+	TESTQ $2, rows
+	JZ conv1ForwardVec_rows1
+	// 2 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VMASKMOVPS 0(bias), mask, Y0
+	VMASKMOVPS 0(bias), mask, Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows2_cols0_k:
+	VMASKMOVPS 0(b_k), mask, Y2
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VBROADCASTSS 100(a_k), bcast
+	VFMADD231PS Y2, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VMAXPS Y2, Y1, Y1
+	VMASKMOVPS Y0, mask, 0(c_row)
+	VMASKMOVPS Y1, mask, 24(c_row)
+	ADDQ $200, a_row
+	ADDQ $48, c_row
+
+conv1ForwardVec_rows1:
+	TESTQ $1, rows
+	JZ conv1ForwardVec_done
+	// 1 row × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VMASKMOVPS 0(bias), mask, Y0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows1_cols0_k:
+	VMASKMOVPS 0(b_k), mask, Y1
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y1, bcast, Y0
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y1, Y1, Y1
+	VMAXPS Y1, Y0, Y0
+	VMASKMOVPS Y0, mask, 0(c_row)
+
+conv1ForwardVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+#undef mask
+
+// func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+// Requires: AVX512F
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 25, j < 6
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w in [In][Units] layout.
+// Reference: conv1ForwardVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ $0x003f, tmp
+	KMOVW tmp, K1 // K1: tail lanes of the last column vector
+	MOVQ n+32(FP), rows
+
+conv1ForwardVec_rows16_loop:
+	CMPQ rows, $16
+	JLT conv1ForwardVec_rows8
+	// 16 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	VMOVUPS.Z 0(bias), K1, Z1
+	VMOVUPS.Z 0(bias), K1, Z2
+	VMOVUPS.Z 0(bias), K1, Z3
+	VMOVUPS.Z 0(bias), K1, Z4
+	VMOVUPS.Z 0(bias), K1, Z5
+	VMOVUPS.Z 0(bias), K1, Z6
+	VMOVUPS.Z 0(bias), K1, Z7
+	VMOVUPS.Z 0(bias), K1, Z8
+	VMOVUPS.Z 0(bias), K1, Z9
+	VMOVUPS.Z 0(bias), K1, Z10
+	VMOVUPS.Z 0(bias), K1, Z11
+	VMOVUPS.Z 0(bias), K1, Z12
+	VMOVUPS.Z 0(bias), K1, Z13
+	VMOVUPS.Z 0(bias), K1, Z14
+	VMOVUPS.Z 0(bias), K1, Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows16_loop_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z16
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VBROADCASTSS 100(a_k), bcast
+	VFMADD231PS Z16, bcast, Z1
+	VBROADCASTSS 200(a_k), bcast
+	VFMADD231PS Z16, bcast, Z2
+	VBROADCASTSS 300(a_k), bcast
+	VFMADD231PS Z16, bcast, Z3
+	VBROADCASTSS 400(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VBROADCASTSS 500(a_k), bcast
+	VFMADD231PS Z16, bcast, Z5
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Z16, bcast, Z6
+	VBROADCASTSS 700(a_k), bcast
+	VFMADD231PS Z16, bcast, Z7
+	VBROADCASTSS 800(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VBROADCASTSS 900(a_k), bcast
+	VFMADD231PS Z16, bcast, Z9
+	VBROADCASTSS 1000(a_k), bcast
+	VFMADD231PS Z16, bcast, Z10
+	VBROADCASTSS 1100(a_k), bcast
+	VFMADD231PS Z16, bcast, Z11
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VBROADCASTSS 1300(a_k), bcast
+	VFMADD231PS Z16, bcast, Z13
+	VBROADCASTSS 1400(a_k), bcast
+	VFMADD231PS Z16, bcast, Z14
+	VBROADCASTSS 1500(a_k), bcast
+	VFMADD231PS Z16, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows16_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z16, Z16, Z16
+	VMAXPS Z16, Z0, Z0
+	VMAXPS Z16, Z1, Z1
+	VMAXPS Z16, Z2, Z2
+	VMAXPS Z16, Z3, Z3
+	VMAXPS Z16, Z4, Z4
+	VMAXPS Z16, Z5, Z5
+	VMAXPS Z16, Z6, Z6
+	VMAXPS Z16, Z7, Z7
+	VMAXPS Z16, Z8, Z8
+	VMAXPS Z16, Z9, Z9
+	VMAXPS Z16, Z10, Z10
+	VMAXPS Z16, Z11, Z11
+	VMAXPS Z16, Z12, Z12
+	VMAXPS Z16, Z13, Z13
+	VMAXPS Z16, Z14, Z14
+	VMAXPS Z16, Z15, Z15
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 24(c_row)
+	VMOVUPS Z2, K1, 48(c_row)
+	VMOVUPS Z3, K1, 72(c_row)
+	VMOVUPS Z4, K1, 96(c_row)
+	VMOVUPS Z5, K1, 120(c_row)
+	VMOVUPS Z6, K1, 144(c_row)
+	VMOVUPS Z7, K1, 168(c_row)
+	VMOVUPS Z8, K1, 192(c_row)
+	VMOVUPS Z9, K1, 216(c_row)
+	VMOVUPS Z10, K1, 240(c_row)
+	VMOVUPS Z11, K1, 264(c_row)
+	VMOVUPS Z12, K1, 288(c_row)
+	VMOVUPS Z13, K1, 312(c_row)
+	VMOVUPS Z14, K1, 336(c_row)
+	VMOVUPS Z15, K1, 360(c_row)
+	ADDQ $1600, a_row
+	ADDQ $384, c_row
+	SUBQ $16, rows
+	JMP conv1ForwardVec_rows16_loop
+
+conv1ForwardVec_rows8:
+	TESTQ $8, rows
+	JZ conv1ForwardVec_rows4
+	// 8 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	VMOVUPS.Z 0(bias), K1, Z1
+	VMOVUPS.Z 0(bias), K1, Z2
+	VMOVUPS.Z 0(bias), K1, Z3
+	VMOVUPS.Z 0(bias), K1, Z4
+	VMOVUPS.Z 0(bias), K1, Z5
+	VMOVUPS.Z 0(bias), K1, Z6
+	VMOVUPS.Z 0(bias), K1, Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows8_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VBROADCASTSS 100(a_k), bcast
+	VFMADD231PS Z8, bcast, Z1
+	VBROADCASTSS 200(a_k), bcast
+	VFMADD231PS Z8, bcast, Z2
+	VBROADCASTSS 300(a_k), bcast
+	VFMADD231PS Z8, bcast, Z3
+	VBROADCASTSS 400(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VBROADCASTSS 500(a_k), bcast
+	VFMADD231PS Z8, bcast, Z5
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Z8, bcast, Z6
+	VBROADCASTSS 700(a_k), bcast
+	VFMADD231PS Z8, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows8_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z8, Z8, Z8
+	VMAXPS Z8, Z0, Z0
+	VMAXPS Z8, Z1, Z1
+	VMAXPS Z8, Z2, Z2
+	VMAXPS Z8, Z3, Z3
+	VMAXPS Z8, Z4, Z4
+	VMAXPS Z8, Z5, Z5
+	VMAXPS Z8, Z6, Z6
+	VMAXPS Z8, Z7, Z7
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 24(c_row)
+	VMOVUPS Z2, K1, 48(c_row)
+	VMOVUPS Z3, K1, 72(c_row)
+	VMOVUPS Z4, K1, 96(c_row)
+	VMOVUPS Z5, K1, 120(c_row)
+	VMOVUPS Z6, K1, 144(c_row)
+	VMOVUPS Z7, K1, 168(c_row)
+	ADDQ $800, a_row
+	ADDQ $192, c_row
+
+conv1ForwardVec_rows4:
+	TESTQ $4, rows
+	JZ conv1ForwardVec_rows2
+	// 4 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	VMOVUPS.Z 0(bias), K1, Z1
+	VMOVUPS.Z 0(bias), K1, Z2
+	VMOVUPS.Z 0(bias), K1, Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows4_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z4
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VBROADCASTSS 100(a_k), bcast
+	VFMADD231PS Z4, bcast, Z1
+	VBROADCASTSS 200(a_k), bcast
+	VFMADD231PS Z4, bcast, Z2
+	VBROADCASTSS 300(a_k), bcast
+	VFMADD231PS Z4, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows4_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z4, Z4, Z4
+	VMAXPS Z4, Z0, Z0
+	VMAXPS Z4, Z1, Z1
+	VMAXPS Z4, Z2, Z2
+	VMAXPS Z4, Z3, Z3
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 24(c_row)
+	VMOVUPS Z2, K1, 48(c_row)
+	VMOVUPS Z3, K1, 72(c_row)
+	ADDQ $400, a_row
+	ADDQ $96, c_row
+
+conv1ForwardVec_rows2:
+	TESTQ $2, rows
+	JZ conv1ForwardVec_rows1
+	// 2 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	VMOVUPS.Z 0(bias), K1, Z1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows2_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z2
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z2, bcast, Z0
+	VBROADCASTSS 100(a_k), bcast
+	VFMADD231PS Z2, bcast, Z1
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z2, Z2, Z2
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z2, Z1, Z1
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 24(c_row)
+	ADDQ $200, a_row
+	ADDQ $48, c_row
+
+conv1ForwardVec_rows1:
+	TESTQ $1, rows
+	JZ conv1ForwardVec_done
+	// 1 row × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS.Z 0(bias), K1, Z0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $25, kleft
+
+conv1ForwardVec_rows1_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z1
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z1, bcast, Z0
+	ADDQ $4, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1ForwardVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z1, Z1, Z1
+	VMAXPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, 0(c_row)
+
+conv1ForwardVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 25, j < 6, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: conv1WeightGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+#define mask Y14 // tail lanes of the last column vector
+TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ $25, rows
+
+conv1WeightGradVecWeights_rows12_loop:
+	CMPQ rows, $12
+	JLT conv1WeightGradVecWeights_rows1
+	// 12 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VMASKMOVPS 0(c_row), mask, Y0
+	VMASKMOVPS 24(c_row), mask, Y1
+	VMASKMOVPS 48(c_row), mask, Y2
+	VMASKMOVPS 72(c_row), mask, Y3
+	VMASKMOVPS 96(c_row), mask, Y4
+	VMASKMOVPS 120(c_row), mask, Y5
+	VMASKMOVPS 144(c_row), mask, Y6
+	VMASKMOVPS 168(c_row), mask, Y7
+	VMASKMOVPS 192(c_row), mask, Y8
+	VMASKMOVPS 216(c_row), mask, Y9
+	VMASKMOVPS 240(c_row), mask, Y10
+	VMASKMOVPS 264(c_row), mask, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv1WeightGradVecWeights_rows12_loop_cols0_k:
+	VMASKMOVPS 0(b_k), mask, Y12
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y12, bcast, Y1
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y2
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y5
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS Y12, bcast, Y7
+	VBROADCASTSS 32(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VBROADCASTSS 36(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VBROADCASTSS 40(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VBROADCASTSS 44(a_k), bcast
+	VFMADD231PS Y12, bcast, Y11
+	ADDQ $100, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1WeightGradVecWeights_rows12_loop_cols0_k
+	VMASKMOVPS Y0, mask, 0(c_row)
+	VMASKMOVPS Y1, mask, 24(c_row)
+	VMASKMOVPS Y2, mask, 48(c_row)
+	VMASKMOVPS Y3, mask, 72(c_row)
+	VMASKMOVPS Y4, mask, 96(c_row)
+	VMASKMOVPS Y5, mask, 120(c_row)
+	VMASKMOVPS Y6, mask, 144(c_row)
+	VMASKMOVPS Y7, mask, 168(c_row)
+	VMASKMOVPS Y8, mask, 192(c_row)
+	VMASKMOVPS Y9, mask, 216(c_row)
+	VMASKMOVPS Y10, mask, 240(c_row)
+	VMASKMOVPS Y11, mask, 264(c_row)
+	ADDQ $48, a_row
+	ADDQ $288, c_row
+	SUBQ $12, rows
+	JMP conv1WeightGradVecWeights_rows12_loop
+
+conv1WeightGradVecWeights_rows1:
+	// 1 row × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VMASKMOVPS 0(c_row), mask, Y0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv1WeightGradVecWeights_rows1_cols0_k:
+	VMASKMOVPS 0(b_k), mask, Y1
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y1, bcast, Y0
+	ADDQ $100, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1WeightGradVecWeights_rows1_cols0_k
+	VMASKMOVPS Y0, mask, 0(c_row)
+
+conv1WeightGradVecWeights_done:
+	VZEROUPPER
+	RET
+#undef bcast
+#undef mask
+
+// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// Requires: AVX512F
+//
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 25, j < 6, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: conv1WeightGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ $0x003f, tmp
+	KMOVW tmp, K1 // K1: tail lanes of the last column vector
+	MOVQ $25, rows
+
+conv1WeightGradVecWeights_rows16_loop:
+	CMPQ rows, $16
+	JLT conv1WeightGradVecWeights_rows8
+	// 16 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS.Z 0(c_row), K1, Z0
+	VMOVUPS.Z 24(c_row), K1, Z1
+	VMOVUPS.Z 48(c_row), K1, Z2
+	VMOVUPS.Z 72(c_row), K1, Z3
+	VMOVUPS.Z 96(c_row), K1, Z4
+	VMOVUPS.Z 120(c_row), K1, Z5
+	VMOVUPS.Z 144(c_row), K1, Z6
+	VMOVUPS.Z 168(c_row), K1, Z7
+	VMOVUPS.Z 192(c_row), K1, Z8
+	VMOVUPS.Z 216(c_row), K1, Z9
+	VMOVUPS.Z 240(c_row), K1, Z10
+	VMOVUPS.Z 264(c_row), K1, Z11
+	VMOVUPS.Z 288(c_row), K1, Z12
+	VMOVUPS.Z 312(c_row), K1, Z13
+	VMOVUPS.Z 336(c_row), K1, Z14
+	VMOVUPS.Z 360(c_row), K1, Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv1WeightGradVecWeights_rows16_loop_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z16
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Z16, bcast, Z1
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Z16, bcast, Z2
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Z16, bcast, Z3
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Z16, bcast, Z5
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS Z16, bcast, Z6
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS Z16, bcast, Z7
+	VBROADCASTSS 32(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VBROADCASTSS 36(a_k), bcast
+	VFMADD231PS Z16, bcast, Z9
+	VBROADCASTSS 40(a_k), bcast
+	VFMADD231PS Z16, bcast, Z10
+	VBROADCASTSS 44(a_k), bcast
+	VFMADD231PS Z16, bcast, Z11
+	VBROADCASTSS 48(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VBROADCASTSS 52(a_k), bcast
+	VFMADD231PS Z16, bcast, Z13
+	VBROADCASTSS 56(a_k), bcast
+	VFMADD231PS Z16, bcast, Z14
+	VBROADCASTSS 60(a_k), bcast
+	VFMADD231PS Z16, bcast, Z15
+	ADDQ $100, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1WeightGradVecWeights_rows16_loop_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 24(c_row)
+	VMOVUPS Z2, K1, 48(c_row)
+	VMOVUPS Z3, K1, 72(c_row)
+	VMOVUPS Z4, K1, 96(c_row)
+	VMOVUPS Z5, K1, 120(c_row)
+	VMOVUPS Z6, K1, 144(c_row)
+	VMOVUPS Z7, K1, 168(c_row)
+	VMOVUPS Z8, K1, 192(c_row)
+	VMOVUPS Z9, K1, 216(c_row)
+	VMOVUPS Z10, K1, 240(c_row)
+	VMOVUPS Z11, K1, 264(c_row)
+	VMOVUPS Z12, K1, 288(c_row)
+	VMOVUPS Z13, K1, 312(c_row)
+	VMOVUPS Z14, K1, 336(c_row)
+	VMOVUPS Z15, K1, 360(c_row)
+	ADDQ $64, a_row
+	ADDQ $384, c_row
+	SUBQ $16, rows
+	JMP conv1WeightGradVecWeights_rows16_loop
+
+conv1WeightGradVecWeights_rows8:
+	// 8 rows × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS.Z 0(c_row), K1, Z0
+	VMOVUPS.Z 24(c_row), K1, Z1
+	VMOVUPS.Z 48(c_row), K1, Z2
+	VMOVUPS.Z 72(c_row), K1, Z3
+	VMOVUPS.Z 96(c_row), K1, Z4
+	VMOVUPS.Z 120(c_row), K1, Z5
+	VMOVUPS.Z 144(c_row), K1, Z6
+	VMOVUPS.Z 168(c_row), K1, Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv1WeightGradVecWeights_rows8_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Z8, bcast, Z1
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Z8, bcast, Z2
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Z8, bcast, Z3
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Z8, bcast, Z5
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS Z8, bcast, Z6
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS Z8, bcast, Z7
+	ADDQ $100, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1WeightGradVecWeights_rows8_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z1, K1, 24(c_row)
+	VMOVUPS Z2, K1, 48(c_row)
+	VMOVUPS Z3, K1, 72(c_row)
+	VMOVUPS Z4, K1, 96(c_row)
+	VMOVUPS Z5, K1, 120(c_row)
+	VMOVUPS Z6, K1, 144(c_row)
+	VMOVUPS Z7, K1, 168(c_row)
+	ADDQ $32, a_row
+	ADDQ $192, c_row
+
+conv1WeightGradVecWeights_rows1:
+	// 1 row × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS.Z 0(c_row), K1, Z0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv1WeightGradVecWeights_rows1_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z1
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z1, bcast, Z0
+	ADDQ $100, a_k
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1WeightGradVecWeights_rows1_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+
+conv1WeightGradVecWeights_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// db[j] += Σ_s dy[s][j]   j < 6, s < n
+// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
+// Reference: conv1WeightGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+#define mask Y14 // tail lanes of the last column vector
+TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+	LEAQ one<>(SB), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ db+8(FP), c_row
+	MOVQ $1, rows
+
+conv1WeightGradVecBias_rows1:
+	// 1 row × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VMASKMOVPS 0(c_row), mask, Y0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv1WeightGradVecBias_rows1_cols0_k:
+	VMASKMOVPS 0(b_k), mask, Y1
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y1, bcast, Y0
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1WeightGradVecBias_rows1_cols0_k
+	VMASKMOVPS Y0, mask, 0(c_row)
+
+conv1WeightGradVecBias_done:
+	VZEROUPPER
+	RET
+#undef bcast
+#undef mask
+
+// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// Requires: AVX512F
+//
+// db[j] += Σ_s dy[s][j]   j < 6, s < n
+// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
+// Reference: conv1WeightGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+	LEAQ one<>(SB), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ db+8(FP), c_row
+	MOVQ $0x003f, tmp
+	KMOVW tmp, K1 // K1: tail lanes of the last column vector
+	MOVQ $1, rows
+
+conv1WeightGradVecBias_rows1:
+	// 1 row × columns 0..5 (last vector: 6 lanes)
+	VMOVUPS.Z 0(c_row), K1, Z0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv1WeightGradVecBias_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z0
+	ADDQ $24, b_k
+	DECQ kleft
+	JNZ conv1WeightGradVecBias_rows1_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)
+
+conv1WeightGradVecBias_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
 // func pool1ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -12143,6 +13029,2925 @@ pool1InputGradVec_sample:
 #undef y_s
 #undef dx_s
 #undef dy_s
+
+// func conv2ForwardVecAVX2(y, x, w, b *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 150, j < 16
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w in [In][Units] layout.
+// Reference: conv2ForwardVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ n+32(FP), rows
+
+conv2ForwardVec_rows6_loop:
+	CMPQ rows, $6
+	JLT conv2ForwardVec_rows4
+	// 6 rows × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 0(bias), Y2
+	VMOVUPS 32(bias), Y3
+	VMOVUPS 0(bias), Y4
+	VMOVUPS 32(bias), Y5
+	VMOVUPS 0(bias), Y6
+	VMOVUPS 32(bias), Y7
+	VMOVUPS 0(bias), Y8
+	VMOVUPS 32(bias), Y9
+	VMOVUPS 0(bias), Y10
+	VMOVUPS 32(bias), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $150, kleft
+
+conv2ForwardVec_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 1800(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 3000(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows6_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y12, Y12, Y12
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMAXPS Y12, Y4, Y4
+	VMAXPS Y12, Y5, Y5
+	VMAXPS Y12, Y6, Y6
+	VMAXPS Y12, Y7, Y7
+	VMAXPS Y12, Y8, Y8
+	VMAXPS Y12, Y9, Y9
+	VMAXPS Y12, Y10, Y10
+	VMAXPS Y12, Y11, Y11
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 96(c_row)
+	VMOVUPS Y4, 128(c_row)
+	VMOVUPS Y5, 160(c_row)
+	VMOVUPS Y6, 192(c_row)
+	VMOVUPS Y7, 224(c_row)
+	VMOVUPS Y8, 256(c_row)
+	VMOVUPS Y9, 288(c_row)
+	VMOVUPS Y10, 320(c_row)
+	VMOVUPS Y11, 352(c_row)
+	ADDQ $3600, a_row
+	ADDQ $384, c_row
+	SUBQ $6, rows
+	JMP conv2ForwardVec_rows6_loop
+
+conv2ForwardVec_rows4:
+	TESTQ $4, rows
+	JZ conv2ForwardVec_rows2
+	// 4 rows × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 0(bias), Y2
+	VMOVUPS 32(bias), Y3
+	VMOVUPS 0(bias), Y4
+	VMOVUPS 32(bias), Y5
+	VMOVUPS 0(bias), Y6
+	VMOVUPS 32(bias), Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $150, kleft
+
+conv2ForwardVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 1800(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows4_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y8, Y8, Y8
+	VMAXPS Y8, Y0, Y0
+	VMAXPS Y8, Y1, Y1
+	VMAXPS Y8, Y2, Y2
+	VMAXPS Y8, Y3, Y3
+	VMAXPS Y8, Y4, Y4
+	VMAXPS Y8, Y5, Y5
+	VMAXPS Y8, Y6, Y6
+	VMAXPS Y8, Y7, Y7
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 96(c_row)
+	VMOVUPS Y4, 128(c_row)
+	VMOVUPS Y5, 160(c_row)
+	VMOVUPS Y6, 192(c_row)
+	VMOVUPS Y7, 224(c_row)
+	ADDQ $2400, a_row
+	ADDQ $256, c_row
+
+conv2ForwardVec_rows2:
+	TESTQ $2, rows
+	JZ conv2ForwardVec_rows1
+	// 2 rows × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	VMOVUPS 0(bias), Y2
+	VMOVUPS 32(bias), Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $150, kleft
+
+conv2ForwardVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y4, Y4, Y4
+	VMAXPS Y4, Y0, Y0
+	VMAXPS Y4, Y1, Y1
+	VMAXPS Y4, Y2, Y2
+	VMAXPS Y4, Y3, Y3
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 96(c_row)
+	ADDQ $1200, a_row
+	ADDQ $128, c_row
+
+conv2ForwardVec_rows1:
+	TESTQ $1, rows
+	JZ conv2ForwardVec_done
+	// 1 row × columns 0..15
+	VMOVUPS 0(bias), Y0
+	VMOVUPS 32(bias), Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $150, kleft
+
+conv2ForwardVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y2, Y0, Y0
+	VMAXPS Y2, Y1, Y1
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+
+conv2ForwardVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+// Requires: AVX512F
+//
+// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 150, j < 16
+// Rows (samples) in register blocks, a loop then remainders; the
+// columns of each block unrolled; w in [In][Units] layout.
+// Reference: conv2ForwardVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+8(FP), a_row
+	MOVQ w+16(FP), b_base
+	MOVQ y+0(FP), c_row
+	MOVQ b+24(FP), bias
+	MOVQ n+32(FP), rows
+
+conv2ForwardVec_rows16_loop:
+	CMPQ rows, $16
+	JLT conv2ForwardVec_rows8
+	// 16 rows × columns 0..15
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 0(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 0(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 0(bias), Z5
+	VMOVUPS 0(bias), Z6
+	VMOVUPS 0(bias), Z7
+	VMOVUPS 0(bias), Z8
+	VMOVUPS 0(bias), Z9
+	VMOVUPS 0(bias), Z10
+	VMOVUPS 0(bias), Z11
+	VMOVUPS 0(bias), Z12
+	VMOVUPS 0(bias), Z13
+	VMOVUPS 0(bias), Z14
+	VMOVUPS 0(bias), Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $150, kleft
+
+conv2ForwardVec_rows16_loop_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Z16, bcast, Z1
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Z16, bcast, Z2
+	VBROADCASTSS 1800(a_k), bcast
+	VFMADD231PS Z16, bcast, Z3
+	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VBROADCASTSS 3000(a_k), bcast
+	VFMADD231PS Z16, bcast, Z5
+	VBROADCASTSS 3600(a_k), bcast
+	VFMADD231PS Z16, bcast, Z6
+	VBROADCASTSS 4200(a_k), bcast
+	VFMADD231PS Z16, bcast, Z7
+	VBROADCASTSS 4800(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VBROADCASTSS 5400(a_k), bcast
+	VFMADD231PS Z16, bcast, Z9
+	VBROADCASTSS 6000(a_k), bcast
+	VFMADD231PS Z16, bcast, Z10
+	VBROADCASTSS 6600(a_k), bcast
+	VFMADD231PS Z16, bcast, Z11
+	VBROADCASTSS 7200(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VBROADCASTSS 7800(a_k), bcast
+	VFMADD231PS Z16, bcast, Z13
+	VBROADCASTSS 8400(a_k), bcast
+	VFMADD231PS Z16, bcast, Z14
+	VBROADCASTSS 9000(a_k), bcast
+	VFMADD231PS Z16, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows16_loop_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z16, Z16, Z16
+	VMAXPS Z16, Z0, Z0
+	VMAXPS Z16, Z1, Z1
+	VMAXPS Z16, Z2, Z2
+	VMAXPS Z16, Z3, Z3
+	VMAXPS Z16, Z4, Z4
+	VMAXPS Z16, Z5, Z5
+	VMAXPS Z16, Z6, Z6
+	VMAXPS Z16, Z7, Z7
+	VMAXPS Z16, Z8, Z8
+	VMAXPS Z16, Z9, Z9
+	VMAXPS Z16, Z10, Z10
+	VMAXPS Z16, Z11, Z11
+	VMAXPS Z16, Z12, Z12
+	VMAXPS Z16, Z13, Z13
+	VMAXPS Z16, Z14, Z14
+	VMAXPS Z16, Z15, Z15
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	ADDQ $9600, a_row
+	ADDQ $1024, c_row
+	SUBQ $16, rows
+	JMP conv2ForwardVec_rows16_loop
+
+conv2ForwardVec_rows8:
+	TESTQ $8, rows
+	JZ conv2ForwardVec_rows4
+	// 8 rows × columns 0..15
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 0(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 0(bias), Z3
+	VMOVUPS 0(bias), Z4
+	VMOVUPS 0(bias), Z5
+	VMOVUPS 0(bias), Z6
+	VMOVUPS 0(bias), Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $150, kleft
+
+conv2ForwardVec_rows8_cols0_k:
+	VMOVUPS 0(b_k), Z8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Z8, bcast, Z1
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Z8, bcast, Z2
+	VBROADCASTSS 1800(a_k), bcast
+	VFMADD231PS Z8, bcast, Z3
+	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VBROADCASTSS 3000(a_k), bcast
+	VFMADD231PS Z8, bcast, Z5
+	VBROADCASTSS 3600(a_k), bcast
+	VFMADD231PS Z8, bcast, Z6
+	VBROADCASTSS 4200(a_k), bcast
+	VFMADD231PS Z8, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows8_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z8, Z8, Z8
+	VMAXPS Z8, Z0, Z0
+	VMAXPS Z8, Z1, Z1
+	VMAXPS Z8, Z2, Z2
+	VMAXPS Z8, Z3, Z3
+	VMAXPS Z8, Z4, Z4
+	VMAXPS Z8, Z5, Z5
+	VMAXPS Z8, Z6, Z6
+	VMAXPS Z8, Z7, Z7
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	ADDQ $4800, a_row
+	ADDQ $512, c_row
+
+conv2ForwardVec_rows4:
+	TESTQ $4, rows
+	JZ conv2ForwardVec_rows2
+	// 4 rows × columns 0..15
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 0(bias), Z1
+	VMOVUPS 0(bias), Z2
+	VMOVUPS 0(bias), Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $150, kleft
+
+conv2ForwardVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Z4
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Z4, bcast, Z1
+	VBROADCASTSS 1200(a_k), bcast
+	VFMADD231PS Z4, bcast, Z2
+	VBROADCASTSS 1800(a_k), bcast
+	VFMADD231PS Z4, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows4_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z4, Z4, Z4
+	VMAXPS Z4, Z0, Z0
+	VMAXPS Z4, Z1, Z1
+	VMAXPS Z4, Z2, Z2
+	VMAXPS Z4, Z3, Z3
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	ADDQ $2400, a_row
+	ADDQ $256, c_row
+
+conv2ForwardVec_rows2:
+	TESTQ $2, rows
+	JZ conv2ForwardVec_rows1
+	// 2 rows × columns 0..15
+	VMOVUPS 0(bias), Z0
+	VMOVUPS 0(bias), Z1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $150, kleft
+
+conv2ForwardVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Z2
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z2, bcast, Z0
+	VBROADCASTSS 600(a_k), bcast
+	VFMADD231PS Z2, bcast, Z1
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows2_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z2, Z2, Z2
+	VMAXPS Z2, Z0, Z0
+	VMAXPS Z2, Z1, Z1
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	ADDQ $1200, a_row
+	ADDQ $128, c_row
+
+conv2ForwardVec_rows1:
+	TESTQ $1, rows
+	JZ conv2ForwardVec_done
+	// 1 row × columns 0..15
+	VMOVUPS 0(bias), Z0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $150, kleft
+
+conv2ForwardVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Z1
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z1, bcast, Z0
+	ADDQ $4, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2ForwardVec_rows1_cols0_k
+
+	// ReLU: max(x, 0)
+	VXORPS Z1, Z1, Z1
+	VMAXPS Z1, Z0, Z0
+	VMOVUPS Z0, 0(c_row)
+
+conv2ForwardVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 150, j < 16, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: conv2WeightGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ $150, rows
+
+conv2WeightGradVecWeights_rows6_loop:
+	CMPQ rows, $6
+	JLT conv2WeightGradVecWeights_done
+	// 6 rows × columns 0..15
+	VMOVUPS 0(c_row), Y0
+	VMOVUPS 32(c_row), Y1
+	VMOVUPS 64(c_row), Y2
+	VMOVUPS 96(c_row), Y3
+	VMOVUPS 128(c_row), Y4
+	VMOVUPS 160(c_row), Y5
+	VMOVUPS 192(c_row), Y6
+	VMOVUPS 224(c_row), Y7
+	VMOVUPS 256(c_row), Y8
+	VMOVUPS 288(c_row), Y9
+	VMOVUPS 320(c_row), Y10
+	VMOVUPS 352(c_row), Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
+	ADDQ $600, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 96(c_row)
+	VMOVUPS Y4, 128(c_row)
+	VMOVUPS Y5, 160(c_row)
+	VMOVUPS Y6, 192(c_row)
+	VMOVUPS Y7, 224(c_row)
+	VMOVUPS Y8, 256(c_row)
+	VMOVUPS Y9, 288(c_row)
+	VMOVUPS Y10, 320(c_row)
+	VMOVUPS Y11, 352(c_row)
+	ADDQ $24, a_row
+	ADDQ $384, c_row
+	SUBQ $6, rows
+	JMP conv2WeightGradVecWeights_rows6_loop
+
+conv2WeightGradVecWeights_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// Requires: AVX512F
+//
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 150, j < 16, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: conv2WeightGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ $150, rows
+
+conv2WeightGradVecWeights_rows16_loop:
+	CMPQ rows, $16
+	JLT conv2WeightGradVecWeights_rows4
+	// 16 rows × columns 0..15
+	VMOVUPS 0(c_row), Z0
+	VMOVUPS 64(c_row), Z1
+	VMOVUPS 128(c_row), Z2
+	VMOVUPS 192(c_row), Z3
+	VMOVUPS 256(c_row), Z4
+	VMOVUPS 320(c_row), Z5
+	VMOVUPS 384(c_row), Z6
+	VMOVUPS 448(c_row), Z7
+	VMOVUPS 512(c_row), Z8
+	VMOVUPS 576(c_row), Z9
+	VMOVUPS 640(c_row), Z10
+	VMOVUPS 704(c_row), Z11
+	VMOVUPS 768(c_row), Z12
+	VMOVUPS 832(c_row), Z13
+	VMOVUPS 896(c_row), Z14
+	VMOVUPS 960(c_row), Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows16_loop_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Z16, bcast, Z1
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Z16, bcast, Z2
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Z16, bcast, Z3
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Z16, bcast, Z5
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS Z16, bcast, Z6
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS Z16, bcast, Z7
+	VBROADCASTSS 32(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VBROADCASTSS 36(a_k), bcast
+	VFMADD231PS Z16, bcast, Z9
+	VBROADCASTSS 40(a_k), bcast
+	VFMADD231PS Z16, bcast, Z10
+	VBROADCASTSS 44(a_k), bcast
+	VFMADD231PS Z16, bcast, Z11
+	VBROADCASTSS 48(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VBROADCASTSS 52(a_k), bcast
+	VFMADD231PS Z16, bcast, Z13
+	VBROADCASTSS 56(a_k), bcast
+	VFMADD231PS Z16, bcast, Z14
+	VBROADCASTSS 60(a_k), bcast
+	VFMADD231PS Z16, bcast, Z15
+	ADDQ $600, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows16_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 256(c_row)
+	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z6, 384(c_row)
+	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z11, 704(c_row)
+	VMOVUPS Z12, 768(c_row)
+	VMOVUPS Z13, 832(c_row)
+	VMOVUPS Z14, 896(c_row)
+	VMOVUPS Z15, 960(c_row)
+	ADDQ $64, a_row
+	ADDQ $1024, c_row
+	SUBQ $16, rows
+	JMP conv2WeightGradVecWeights_rows16_loop
+
+conv2WeightGradVecWeights_rows4:
+	// 4 rows × columns 0..15
+	VMOVUPS 0(c_row), Z0
+	VMOVUPS 64(c_row), Z1
+	VMOVUPS 128(c_row), Z2
+	VMOVUPS 192(c_row), Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows4_cols0_k:
+	VMOVUPS 0(b_k), Z4
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Z4, bcast, Z1
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Z4, bcast, Z2
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Z4, bcast, Z3
+	ADDQ $600, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows4_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	ADDQ $16, a_row
+	ADDQ $256, c_row
+
+conv2WeightGradVecWeights_rows2:
+	// 2 rows × columns 0..15
+	VMOVUPS 0(c_row), Z0
+	VMOVUPS 64(c_row), Z1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecWeights_rows2_cols0_k:
+	VMOVUPS 0(b_k), Z2
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z2, bcast, Z0
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Z2, bcast, Z1
+	ADDQ $600, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecWeights_rows2_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+
+conv2WeightGradVecWeights_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// db[j] += Σ_s dy[s][j]   j < 16, s < n
+// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
+// Reference: conv2WeightGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+	LEAQ one<>(SB), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ db+8(FP), c_row
+	MOVQ $1, rows
+
+conv2WeightGradVecBias_rows1:
+	// 1 row × columns 0..15
+	VMOVUPS 0(c_row), Y0
+	VMOVUPS 32(c_row), Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecBias_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecBias_rows1_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+
+conv2WeightGradVecBias_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// Requires: AVX512F
+//
+// db[j] += Σ_s dy[s][j]   j < 16, s < n
+// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
+// Reference: conv2WeightGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+	LEAQ one<>(SB), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ db+8(FP), c_row
+	MOVQ $1, rows
+
+conv2WeightGradVecBias_rows1:
+	// 1 row × columns 0..15
+	VMOVUPS 0(c_row), Z0
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ n+32(FP), kleft
+
+conv2WeightGradVecBias_rows1_cols0_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ conv2WeightGradVecBias_rows1_cols0_k
+	VMOVUPS Z0, 0(c_row)
+
+conv2WeightGradVecBias_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 150
+// wt is the weight matrix transposed and padded ([Units][160]), so this is the
+// forward GEMM's loop with the roles of In and Units swapped.
+// Reference: conv2InputGradVecGo.
+#define bcast Y15 // A[r][k] broadcast to every lane
+#define mask Y14 // tail lanes of the last column vector
+TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ dy+8(FP), a_row
+	MOVQ wt+16(FP), b_base
+	MOVQ dx+0(FP), c_row
+	MOVQ n+24(FP), rows
+
+conv2InputGradVec_rows4_loop:
+	CMPQ rows, $4
+	JLT conv2InputGradVec_rows2
+	// 4 rows × columns 0..23
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
+	VMOVUPS 64(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 600(c_row)
+	VMOVUPS Y4, 632(c_row)
+	VMOVUPS Y5, 664(c_row)
+	VMOVUPS Y6, 1200(c_row)
+	VMOVUPS Y7, 1232(c_row)
+	VMOVUPS Y8, 1264(c_row)
+	VMOVUPS Y9, 1800(c_row)
+	VMOVUPS Y10, 1832(c_row)
+	VMOVUPS Y11, 1864(c_row)
+	// 4 rows × columns 24..47
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_loop_cols1_k:
+	VMOVUPS 96(b_k), Y12
+	VMOVUPS 128(b_k), Y13
+	VMOVUPS 160(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols1_k
+	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y1, 128(c_row)
+	VMOVUPS Y2, 160(c_row)
+	VMOVUPS Y3, 696(c_row)
+	VMOVUPS Y4, 728(c_row)
+	VMOVUPS Y5, 760(c_row)
+	VMOVUPS Y6, 1296(c_row)
+	VMOVUPS Y7, 1328(c_row)
+	VMOVUPS Y8, 1360(c_row)
+	VMOVUPS Y9, 1896(c_row)
+	VMOVUPS Y10, 1928(c_row)
+	VMOVUPS Y11, 1960(c_row)
+	// 4 rows × columns 48..71
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_loop_cols2_k:
+	VMOVUPS 192(b_k), Y12
+	VMOVUPS 224(b_k), Y13
+	VMOVUPS 256(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols2_k
+	VMOVUPS Y0, 192(c_row)
+	VMOVUPS Y1, 224(c_row)
+	VMOVUPS Y2, 256(c_row)
+	VMOVUPS Y3, 792(c_row)
+	VMOVUPS Y4, 824(c_row)
+	VMOVUPS Y5, 856(c_row)
+	VMOVUPS Y6, 1392(c_row)
+	VMOVUPS Y7, 1424(c_row)
+	VMOVUPS Y8, 1456(c_row)
+	VMOVUPS Y9, 1992(c_row)
+	VMOVUPS Y10, 2024(c_row)
+	VMOVUPS Y11, 2056(c_row)
+	// 4 rows × columns 72..95
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_loop_cols3_k:
+	VMOVUPS 288(b_k), Y12
+	VMOVUPS 320(b_k), Y13
+	VMOVUPS 352(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols3_k
+	VMOVUPS Y0, 288(c_row)
+	VMOVUPS Y1, 320(c_row)
+	VMOVUPS Y2, 352(c_row)
+	VMOVUPS Y3, 888(c_row)
+	VMOVUPS Y4, 920(c_row)
+	VMOVUPS Y5, 952(c_row)
+	VMOVUPS Y6, 1488(c_row)
+	VMOVUPS Y7, 1520(c_row)
+	VMOVUPS Y8, 1552(c_row)
+	VMOVUPS Y9, 2088(c_row)
+	VMOVUPS Y10, 2120(c_row)
+	VMOVUPS Y11, 2152(c_row)
+	// 4 rows × columns 96..119
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_loop_cols4_k:
+	VMOVUPS 384(b_k), Y12
+	VMOVUPS 416(b_k), Y13
+	VMOVUPS 448(b_k), Y14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VFMADD231PS Y14, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y13, bcast, Y4
+	VFMADD231PS Y14, bcast, Y5
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VFMADD231PS Y14, bcast, Y8
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y9
+	VFMADD231PS Y13, bcast, Y10
+	VFMADD231PS Y14, bcast, Y11
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols4_k
+	VMOVUPS Y0, 384(c_row)
+	VMOVUPS Y1, 416(c_row)
+	VMOVUPS Y2, 448(c_row)
+	VMOVUPS Y3, 984(c_row)
+	VMOVUPS Y4, 1016(c_row)
+	VMOVUPS Y5, 1048(c_row)
+	VMOVUPS Y6, 1584(c_row)
+	VMOVUPS Y7, 1616(c_row)
+	VMOVUPS Y8, 1648(c_row)
+	VMOVUPS Y9, 2184(c_row)
+	VMOVUPS Y10, 2216(c_row)
+	VMOVUPS Y11, 2248(c_row)
+	// 4 rows × columns 120..135
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_loop_cols5_k:
+	VMOVUPS 480(b_k), Y8
+	VMOVUPS 512(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols5_k
+	VMOVUPS Y0, 480(c_row)
+	VMOVUPS Y1, 512(c_row)
+	VMOVUPS Y2, 1080(c_row)
+	VMOVUPS Y3, 1112(c_row)
+	VMOVUPS Y4, 1680(c_row)
+	VMOVUPS Y5, 1712(c_row)
+	VMOVUPS Y6, 2280(c_row)
+	VMOVUPS Y7, 2312(c_row)
+	// 4 rows × columns 136..149 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_loop_cols6_k:
+	VMOVUPS 544(b_k), Y8
+	VMOVUPS 576(b_k), Y9
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_loop_cols6_k
+	VMOVUPS Y0, 544(c_row)
+	VMASKMOVPS Y1, mask, 576(c_row)
+	VMOVUPS Y2, 1144(c_row)
+	VMASKMOVPS Y3, mask, 1176(c_row)
+	VMOVUPS Y4, 1744(c_row)
+	VMASKMOVPS Y5, mask, 1776(c_row)
+	VMOVUPS Y6, 2344(c_row)
+	VMASKMOVPS Y7, mask, 2376(c_row)
+	ADDQ $256, a_row
+	ADDQ $2400, c_row
+	SUBQ $4, rows
+	JMP conv2InputGradVec_rows4_loop
+
+conv2InputGradVec_rows2:
+	TESTQ $2, rows
+	JZ conv2InputGradVec_rows1
+	// 2 rows × columns 0..23
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y6
+	VMOVUPS 32(b_k), Y7
+	VMOVUPS 64(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y3, 600(c_row)
+	VMOVUPS Y4, 632(c_row)
+	VMOVUPS Y5, 664(c_row)
+	// 2 rows × columns 24..47
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols1_k:
+	VMOVUPS 96(b_k), Y6
+	VMOVUPS 128(b_k), Y7
+	VMOVUPS 160(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols1_k
+	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y1, 128(c_row)
+	VMOVUPS Y2, 160(c_row)
+	VMOVUPS Y3, 696(c_row)
+	VMOVUPS Y4, 728(c_row)
+	VMOVUPS Y5, 760(c_row)
+	// 2 rows × columns 48..71
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols2_k:
+	VMOVUPS 192(b_k), Y6
+	VMOVUPS 224(b_k), Y7
+	VMOVUPS 256(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols2_k
+	VMOVUPS Y0, 192(c_row)
+	VMOVUPS Y1, 224(c_row)
+	VMOVUPS Y2, 256(c_row)
+	VMOVUPS Y3, 792(c_row)
+	VMOVUPS Y4, 824(c_row)
+	VMOVUPS Y5, 856(c_row)
+	// 2 rows × columns 72..95
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols3_k:
+	VMOVUPS 288(b_k), Y6
+	VMOVUPS 320(b_k), Y7
+	VMOVUPS 352(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols3_k
+	VMOVUPS Y0, 288(c_row)
+	VMOVUPS Y1, 320(c_row)
+	VMOVUPS Y2, 352(c_row)
+	VMOVUPS Y3, 888(c_row)
+	VMOVUPS Y4, 920(c_row)
+	VMOVUPS Y5, 952(c_row)
+	// 2 rows × columns 96..119
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols4_k:
+	VMOVUPS 384(b_k), Y6
+	VMOVUPS 416(b_k), Y7
+	VMOVUPS 448(b_k), Y8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y6, bcast, Y3
+	VFMADD231PS Y7, bcast, Y4
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols4_k
+	VMOVUPS Y0, 384(c_row)
+	VMOVUPS Y1, 416(c_row)
+	VMOVUPS Y2, 448(c_row)
+	VMOVUPS Y3, 984(c_row)
+	VMOVUPS Y4, 1016(c_row)
+	VMOVUPS Y5, 1048(c_row)
+	// 2 rows × columns 120..135
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols5_k:
+	VMOVUPS 480(b_k), Y4
+	VMOVUPS 512(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols5_k
+	VMOVUPS Y0, 480(c_row)
+	VMOVUPS Y1, 512(c_row)
+	VMOVUPS Y2, 1080(c_row)
+	VMOVUPS Y3, 1112(c_row)
+	// 2 rows × columns 136..149 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols6_k:
+	VMOVUPS 544(b_k), Y4
+	VMOVUPS 576(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols6_k
+	VMOVUPS Y0, 544(c_row)
+	VMASKMOVPS Y1, mask, 576(c_row)
+	VMOVUPS Y2, 1144(c_row)
+	VMASKMOVPS Y3, mask, 1176(c_row)
+	ADDQ $128, a_row
+	ADDQ $1200, c_row
+
+conv2InputGradVec_rows1:
+	TESTQ $1, rows
+	JZ conv2InputGradVec_done
+	// 1 row × columns 0..23
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Y3
+	VMOVUPS 32(b_k), Y4
+	VMOVUPS 64(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols0_k
+	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y2, 64(c_row)
+	// 1 row × columns 24..47
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols1_k:
+	VMOVUPS 96(b_k), Y3
+	VMOVUPS 128(b_k), Y4
+	VMOVUPS 160(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols1_k
+	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y1, 128(c_row)
+	VMOVUPS Y2, 160(c_row)
+	// 1 row × columns 48..71
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols2_k:
+	VMOVUPS 192(b_k), Y3
+	VMOVUPS 224(b_k), Y4
+	VMOVUPS 256(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols2_k
+	VMOVUPS Y0, 192(c_row)
+	VMOVUPS Y1, 224(c_row)
+	VMOVUPS Y2, 256(c_row)
+	// 1 row × columns 72..95
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols3_k:
+	VMOVUPS 288(b_k), Y3
+	VMOVUPS 320(b_k), Y4
+	VMOVUPS 352(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols3_k
+	VMOVUPS Y0, 288(c_row)
+	VMOVUPS Y1, 320(c_row)
+	VMOVUPS Y2, 352(c_row)
+	// 1 row × columns 96..119
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols4_k:
+	VMOVUPS 384(b_k), Y3
+	VMOVUPS 416(b_k), Y4
+	VMOVUPS 448(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y3, bcast, Y0
+	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y5, bcast, Y2
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols4_k
+	VMOVUPS Y0, 384(c_row)
+	VMOVUPS Y1, 416(c_row)
+	VMOVUPS Y2, 448(c_row)
+	// 1 row × columns 120..135
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols5_k:
+	VMOVUPS 480(b_k), Y2
+	VMOVUPS 512(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols5_k
+	VMOVUPS Y0, 480(c_row)
+	VMOVUPS Y1, 512(c_row)
+	// 1 row × columns 136..149 (last vector: 6 lanes)
+	VMOVUPS tailmask<>+8(SB), mask
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols6_k:
+	VMOVUPS 544(b_k), Y2
+	VMOVUPS 576(b_k), Y3
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols6_k
+	VMOVUPS Y0, 544(c_row)
+	VMASKMOVPS Y1, mask, 576(c_row)
+
+conv2InputGradVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+#undef mask
+
+// func conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+// Requires: AVX512F
+//
+// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 150
+// wt is the weight matrix transposed and padded ([Units][160]), so this is the
+// forward GEMM's loop with the roles of In and Units swapped.
+// Reference: conv2InputGradVecGo.
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ dy+8(FP), a_row
+	MOVQ wt+16(FP), b_base
+	MOVQ dx+0(FP), c_row
+	MOVQ $0x003f, tmp
+	KMOVW tmp, K1 // K1: tail lanes of the last column vector
+	MOVQ n+24(FP), rows
+
+conv2InputGradVec_rows6_loop:
+	CMPQ rows, $6
+	JLT conv2InputGradVec_rows4
+	// 6 rows × columns 0..63
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VMOVUPS 128(b_k), Z26
+	VMOVUPS 192(b_k), Z27
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
+	VFMADD231PS Z27, bcast, Z3
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z26, bcast, Z6
+	VFMADD231PS Z27, bcast, Z7
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z26, bcast, Z10
+	VFMADD231PS Z27, bcast, Z11
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
+	VFMADD231PS Z27, bcast, Z15
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VFMADD231PS Z26, bcast, Z18
+	VFMADD231PS Z27, bcast, Z19
+	VBROADCASTSS 320(a_k), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VFMADD231PS Z26, bcast, Z22
+	VFMADD231PS Z27, bcast, Z23
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows6_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 600(c_row)
+	VMOVUPS Z5, 664(c_row)
+	VMOVUPS Z6, 728(c_row)
+	VMOVUPS Z7, 792(c_row)
+	VMOVUPS Z8, 1200(c_row)
+	VMOVUPS Z9, 1264(c_row)
+	VMOVUPS Z10, 1328(c_row)
+	VMOVUPS Z11, 1392(c_row)
+	VMOVUPS Z12, 1800(c_row)
+	VMOVUPS Z13, 1864(c_row)
+	VMOVUPS Z14, 1928(c_row)
+	VMOVUPS Z15, 1992(c_row)
+	VMOVUPS Z16, 2400(c_row)
+	VMOVUPS Z17, 2464(c_row)
+	VMOVUPS Z18, 2528(c_row)
+	VMOVUPS Z19, 2592(c_row)
+	VMOVUPS Z20, 3000(c_row)
+	VMOVUPS Z21, 3064(c_row)
+	VMOVUPS Z22, 3128(c_row)
+	VMOVUPS Z23, 3192(c_row)
+	// 6 rows × columns 64..111
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows6_loop_cols1_k:
+	VMOVUPS 256(b_k), Z18
+	VMOVUPS 320(b_k), Z19
+	VMOVUPS 384(b_k), Z20
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z18, bcast, Z0
+	VFMADD231PS Z19, bcast, Z1
+	VFMADD231PS Z20, bcast, Z2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Z18, bcast, Z3
+	VFMADD231PS Z19, bcast, Z4
+	VFMADD231PS Z20, bcast, Z5
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VFMADD231PS Z20, bcast, Z8
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Z18, bcast, Z9
+	VFMADD231PS Z19, bcast, Z10
+	VFMADD231PS Z20, bcast, Z11
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z18, bcast, Z12
+	VFMADD231PS Z19, bcast, Z13
+	VFMADD231PS Z20, bcast, Z14
+	VBROADCASTSS 320(a_k), bcast
+	VFMADD231PS Z18, bcast, Z15
+	VFMADD231PS Z19, bcast, Z16
+	VFMADD231PS Z20, bcast, Z17
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows6_loop_cols1_k
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 856(c_row)
+	VMOVUPS Z4, 920(c_row)
+	VMOVUPS Z5, 984(c_row)
+	VMOVUPS Z6, 1456(c_row)
+	VMOVUPS Z7, 1520(c_row)
+	VMOVUPS Z8, 1584(c_row)
+	VMOVUPS Z9, 2056(c_row)
+	VMOVUPS Z10, 2120(c_row)
+	VMOVUPS Z11, 2184(c_row)
+	VMOVUPS Z12, 2656(c_row)
+	VMOVUPS Z13, 2720(c_row)
+	VMOVUPS Z14, 2784(c_row)
+	VMOVUPS Z15, 3256(c_row)
+	VMOVUPS Z16, 3320(c_row)
+	VMOVUPS Z17, 3384(c_row)
+	// 6 rows × columns 112..149 (last vector: 6 lanes)
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	VXORPS Z16, Z16, Z16
+	VXORPS Z17, Z17, Z17
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows6_loop_cols2_k:
+	VMOVUPS 448(b_k), Z18
+	VMOVUPS 512(b_k), Z19
+	VMOVUPS 576(b_k), Z20
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z18, bcast, Z0
+	VFMADD231PS Z19, bcast, Z1
+	VFMADD231PS Z20, bcast, Z2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Z18, bcast, Z3
+	VFMADD231PS Z19, bcast, Z4
+	VFMADD231PS Z20, bcast, Z5
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VFMADD231PS Z20, bcast, Z8
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Z18, bcast, Z9
+	VFMADD231PS Z19, bcast, Z10
+	VFMADD231PS Z20, bcast, Z11
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Z18, bcast, Z12
+	VFMADD231PS Z19, bcast, Z13
+	VFMADD231PS Z20, bcast, Z14
+	VBROADCASTSS 320(a_k), bcast
+	VFMADD231PS Z18, bcast, Z15
+	VFMADD231PS Z19, bcast, Z16
+	VFMADD231PS Z20, bcast, Z17
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows6_loop_cols2_k
+	VMOVUPS Z0, 448(c_row)
+	VMOVUPS Z1, 512(c_row)
+	VMOVUPS Z2, K1, 576(c_row)
+	VMOVUPS Z3, 1048(c_row)
+	VMOVUPS Z4, 1112(c_row)
+	VMOVUPS Z5, K1, 1176(c_row)
+	VMOVUPS Z6, 1648(c_row)
+	VMOVUPS Z7, 1712(c_row)
+	VMOVUPS Z8, K1, 1776(c_row)
+	VMOVUPS Z9, 2248(c_row)
+	VMOVUPS Z10, 2312(c_row)
+	VMOVUPS Z11, K1, 2376(c_row)
+	VMOVUPS Z12, 2848(c_row)
+	VMOVUPS Z13, 2912(c_row)
+	VMOVUPS Z14, K1, 2976(c_row)
+	VMOVUPS Z15, 3448(c_row)
+	VMOVUPS Z16, 3512(c_row)
+	VMOVUPS Z17, K1, 3576(c_row)
+	ADDQ $384, a_row
+	ADDQ $3600, c_row
+	SUBQ $6, rows
+	JMP conv2InputGradVec_rows6_loop
+
+conv2InputGradVec_rows4:
+	TESTQ $4, rows
+	JZ conv2InputGradVec_rows2
+	// 4 rows × columns 0..63
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VMOVUPS 64(b_k), Z17
+	VMOVUPS 128(b_k), Z18
+	VMOVUPS 192(b_k), Z19
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
+	VFMADD231PS Z18, bcast, Z2
+	VFMADD231PS Z19, bcast, Z3
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
+	VFMADD231PS Z18, bcast, Z6
+	VFMADD231PS Z19, bcast, Z7
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
+	VFMADD231PS Z18, bcast, Z10
+	VFMADD231PS Z19, bcast, Z11
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
+	VFMADD231PS Z18, bcast, Z14
+	VFMADD231PS Z19, bcast, Z15
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 600(c_row)
+	VMOVUPS Z5, 664(c_row)
+	VMOVUPS Z6, 728(c_row)
+	VMOVUPS Z7, 792(c_row)
+	VMOVUPS Z8, 1200(c_row)
+	VMOVUPS Z9, 1264(c_row)
+	VMOVUPS Z10, 1328(c_row)
+	VMOVUPS Z11, 1392(c_row)
+	VMOVUPS Z12, 1800(c_row)
+	VMOVUPS Z13, 1864(c_row)
+	VMOVUPS Z14, 1928(c_row)
+	VMOVUPS Z15, 1992(c_row)
+	// 4 rows × columns 64..111
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_cols1_k:
+	VMOVUPS 256(b_k), Z12
+	VMOVUPS 320(b_k), Z13
+	VMOVUPS 384(b_k), Z14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z12, bcast, Z0
+	VFMADD231PS Z13, bcast, Z1
+	VFMADD231PS Z14, bcast, Z2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Z12, bcast, Z3
+	VFMADD231PS Z13, bcast, Z4
+	VFMADD231PS Z14, bcast, Z5
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z12, bcast, Z6
+	VFMADD231PS Z13, bcast, Z7
+	VFMADD231PS Z14, bcast, Z8
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Z12, bcast, Z9
+	VFMADD231PS Z13, bcast, Z10
+	VFMADD231PS Z14, bcast, Z11
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_cols1_k
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 856(c_row)
+	VMOVUPS Z4, 920(c_row)
+	VMOVUPS Z5, 984(c_row)
+	VMOVUPS Z6, 1456(c_row)
+	VMOVUPS Z7, 1520(c_row)
+	VMOVUPS Z8, 1584(c_row)
+	VMOVUPS Z9, 2056(c_row)
+	VMOVUPS Z10, 2120(c_row)
+	VMOVUPS Z11, 2184(c_row)
+	// 4 rows × columns 112..149 (last vector: 6 lanes)
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows4_cols2_k:
+	VMOVUPS 448(b_k), Z12
+	VMOVUPS 512(b_k), Z13
+	VMOVUPS 576(b_k), Z14
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z12, bcast, Z0
+	VFMADD231PS Z13, bcast, Z1
+	VFMADD231PS Z14, bcast, Z2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Z12, bcast, Z3
+	VFMADD231PS Z13, bcast, Z4
+	VFMADD231PS Z14, bcast, Z5
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Z12, bcast, Z6
+	VFMADD231PS Z13, bcast, Z7
+	VFMADD231PS Z14, bcast, Z8
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Z12, bcast, Z9
+	VFMADD231PS Z13, bcast, Z10
+	VFMADD231PS Z14, bcast, Z11
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows4_cols2_k
+	VMOVUPS Z0, 448(c_row)
+	VMOVUPS Z1, 512(c_row)
+	VMOVUPS Z2, K1, 576(c_row)
+	VMOVUPS Z3, 1048(c_row)
+	VMOVUPS Z4, 1112(c_row)
+	VMOVUPS Z5, K1, 1176(c_row)
+	VMOVUPS Z6, 1648(c_row)
+	VMOVUPS Z7, 1712(c_row)
+	VMOVUPS Z8, K1, 1776(c_row)
+	VMOVUPS Z9, 2248(c_row)
+	VMOVUPS Z10, 2312(c_row)
+	VMOVUPS Z11, K1, 2376(c_row)
+	ADDQ $256, a_row
+	ADDQ $2400, c_row
+
+conv2InputGradVec_rows2:
+	TESTQ $2, rows
+	JZ conv2InputGradVec_rows1
+	// 2 rows × columns 0..63
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols0_k:
+	VMOVUPS 0(b_k), Z8
+	VMOVUPS 64(b_k), Z9
+	VMOVUPS 128(b_k), Z10
+	VMOVUPS 192(b_k), Z11
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z9, bcast, Z1
+	VFMADD231PS Z10, bcast, Z2
+	VFMADD231PS Z11, bcast, Z3
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z9, bcast, Z5
+	VFMADD231PS Z10, bcast, Z6
+	VFMADD231PS Z11, bcast, Z7
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	VMOVUPS Z4, 600(c_row)
+	VMOVUPS Z5, 664(c_row)
+	VMOVUPS Z6, 728(c_row)
+	VMOVUPS Z7, 792(c_row)
+	// 2 rows × columns 64..111
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols1_k:
+	VMOVUPS 256(b_k), Z6
+	VMOVUPS 320(b_k), Z7
+	VMOVUPS 384(b_k), Z8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z6, bcast, Z0
+	VFMADD231PS Z7, bcast, Z1
+	VFMADD231PS Z8, bcast, Z2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Z6, bcast, Z3
+	VFMADD231PS Z7, bcast, Z4
+	VFMADD231PS Z8, bcast, Z5
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols1_k
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	VMOVUPS Z3, 856(c_row)
+	VMOVUPS Z4, 920(c_row)
+	VMOVUPS Z5, 984(c_row)
+	// 2 rows × columns 112..149 (last vector: 6 lanes)
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows2_cols2_k:
+	VMOVUPS 448(b_k), Z6
+	VMOVUPS 512(b_k), Z7
+	VMOVUPS 576(b_k), Z8
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z6, bcast, Z0
+	VFMADD231PS Z7, bcast, Z1
+	VFMADD231PS Z8, bcast, Z2
+	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Z6, bcast, Z3
+	VFMADD231PS Z7, bcast, Z4
+	VFMADD231PS Z8, bcast, Z5
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows2_cols2_k
+	VMOVUPS Z0, 448(c_row)
+	VMOVUPS Z1, 512(c_row)
+	VMOVUPS Z2, K1, 576(c_row)
+	VMOVUPS Z3, 1048(c_row)
+	VMOVUPS Z4, 1112(c_row)
+	VMOVUPS Z5, K1, 1176(c_row)
+	ADDQ $128, a_row
+	ADDQ $1200, c_row
+
+conv2InputGradVec_rows1:
+	TESTQ $1, rows
+	JZ conv2InputGradVec_done
+	// 1 row × columns 0..63
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols0_k:
+	VMOVUPS 0(b_k), Z4
+	VMOVUPS 64(b_k), Z5
+	VMOVUPS 128(b_k), Z6
+	VMOVUPS 192(b_k), Z7
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z4, bcast, Z0
+	VFMADD231PS Z5, bcast, Z1
+	VFMADD231PS Z6, bcast, Z2
+	VFMADD231PS Z7, bcast, Z3
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols0_k
+	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z2, 128(c_row)
+	VMOVUPS Z3, 192(c_row)
+	// 1 row × columns 64..111
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols1_k:
+	VMOVUPS 256(b_k), Z3
+	VMOVUPS 320(b_k), Z4
+	VMOVUPS 384(b_k), Z5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols1_k
+	VMOVUPS Z0, 256(c_row)
+	VMOVUPS Z1, 320(c_row)
+	VMOVUPS Z2, 384(c_row)
+	// 1 row × columns 112..149 (last vector: 6 lanes)
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	MOVQ a_row, a_k
+	MOVQ b_base, b_k
+	MOVQ $16, kleft
+
+conv2InputGradVec_rows1_cols2_k:
+	VMOVUPS 448(b_k), Z3
+	VMOVUPS 512(b_k), Z4
+	VMOVUPS 576(b_k), Z5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
+	ADDQ $4, a_k
+	ADDQ $640, b_k
+	DECQ kleft
+	JNZ conv2InputGradVec_rows1_cols2_k
+	VMOVUPS Z0, 448(c_row)
+	VMOVUPS Z1, 512(c_row)
+	VMOVUPS Z2, K1, 576(c_row)
+
+conv2InputGradVec_done:
+	VZEROUPPER
+	RET
+#undef bcast
+
+// func conv2InputGradVecTransposeAVX2(wt, w *float32)
+// Requires: AVX, AVX2
+//
+// wt[j][i] = w[i][j]   i < 150, j < 16; wt[j][i] = 0 for 150 ≤ i < 160
+// Blocks of 8 rows of w; one gather per column j of a block reads
+// w[i0..i0+8][j] (byte offsets k·64) and one store writes wt[j][i0..].
+// Reference: conv2InputGradVecTransposeGo.
+TEXT ·conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $64, tmp // the byte stride of w's rows
+	VMOVDQU iota<>(SB), Y15
+	VMOVD tmp, X14
+	VPBROADCASTD X14, Y14
+	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
+	VPXOR Y13, Y13, Y13
+
+	// rows 0 to 7 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows0:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows0
+
+	// rows 8 to 15 of w
+	LEAQ 512(a_k), a_row
+	LEAQ 32(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows8:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows8
+
+	// rows 16 to 23 of w
+	LEAQ 1024(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows16:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows16
+
+	// rows 24 to 31 of w
+	LEAQ 1536(a_k), a_row
+	LEAQ 96(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows24:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows24
+
+	// rows 32 to 39 of w
+	LEAQ 2048(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows32:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows32
+
+	// rows 40 to 47 of w
+	LEAQ 2560(a_k), a_row
+	LEAQ 160(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows40:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows40
+
+	// rows 48 to 55 of w
+	LEAQ 3072(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows48:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows48
+
+	// rows 56 to 63 of w
+	LEAQ 3584(a_k), a_row
+	LEAQ 224(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows56:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows56
+
+	// rows 64 to 71 of w
+	LEAQ 4096(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows64:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows64
+
+	// rows 72 to 79 of w
+	LEAQ 4608(a_k), a_row
+	LEAQ 288(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows72:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows72
+
+	// rows 80 to 87 of w
+	LEAQ 5120(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows80:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows80
+
+	// rows 88 to 95 of w
+	LEAQ 5632(a_k), a_row
+	LEAQ 352(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows88:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows88
+
+	// rows 96 to 103 of w
+	LEAQ 6144(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows96:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows96
+
+	// rows 104 to 111 of w
+	LEAQ 6656(a_k), a_row
+	LEAQ 416(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows104:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows104
+
+	// rows 112 to 119 of w
+	LEAQ 7168(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows112:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows112
+
+	// rows 120 to 127 of w
+	LEAQ 7680(a_k), a_row
+	LEAQ 480(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows120:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows120
+
+	// rows 128 to 135 of w
+	LEAQ 8192(a_k), a_row
+	LEAQ 512(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows128:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows128
+
+	// rows 136 to 143 of w
+	LEAQ 8704(a_k), a_row
+	LEAQ 544(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows136:
+	VPCMPEQD Y4, Y4, Y4
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VPCMPEQD Y5, Y5, Y5
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VPCMPEQD Y6, Y6, Y6
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VPCMPEQD Y7, Y7, Y7
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows136
+
+	// rows 144 to 149 of w (6 of 8 lanes)
+	LEAQ 9216(a_k), a_row
+	LEAQ 576(b_k), c_row
+	VMOVDQU tailmask<>+8(SB), Y12
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_rows144:
+	VMOVDQU Y12, Y4
+	VPXOR Y0, Y0, Y0
+	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
+	VMOVUPS Y0, 0(c_row)
+	VMOVDQU Y12, Y5
+	VPXOR Y1, Y1, Y1
+	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
+	VMOVUPS Y1, 640(c_row)
+	VMOVDQU Y12, Y6
+	VPXOR Y2, Y2, Y2
+	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
+	VMOVUPS Y2, 1280(c_row)
+	VMOVDQU Y12, Y7
+	VPXOR Y3, Y3, Y3
+	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
+	VMOVUPS Y3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_rows144
+
+	// zeros in columns 152 to 159 of wt
+	LEAQ 608(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX2_pad:
+	VMOVUPS Y13, 0(c_row)
+	VMOVUPS Y13, 640(c_row)
+	VMOVUPS Y13, 1280(c_row)
+	VMOVUPS Y13, 1920(c_row)
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX2_pad
+	VZEROUPPER
+	RET
+
+// func conv2InputGradVecTransposeAVX512(wt, w *float32)
+// Requires: AVX512F
+//
+// wt[j][i] = w[i][j]   i < 150, j < 16; wt[j][i] = 0 for 150 ≤ i < 160
+// Blocks of 16 rows of w; one gather per column j of a block reads
+// w[i0..i0+16][j] (byte offsets k·64) and one store writes wt[j][i0..].
+// Reference: conv2InputGradVecTransposeGo.
+TEXT ·conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
+	MOVL $64, tmp // the byte stride of w's rows
+	VMOVDQU32 iota<>(SB), Z31
+	VPBROADCASTD tmp, Z30
+	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
+	VPXORD Z29, Z29, Z29
+
+	// rows 0 to 15 of w
+	LEAQ 0(a_k), a_row
+	LEAQ 0(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows0:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows0
+
+	// rows 16 to 31 of w
+	LEAQ 1024(a_k), a_row
+	LEAQ 64(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows16:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows16
+
+	// rows 32 to 47 of w
+	LEAQ 2048(a_k), a_row
+	LEAQ 128(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows32:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows32
+
+	// rows 48 to 63 of w
+	LEAQ 3072(a_k), a_row
+	LEAQ 192(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows48:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows48
+
+	// rows 64 to 79 of w
+	LEAQ 4096(a_k), a_row
+	LEAQ 256(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows64:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows64
+
+	// rows 80 to 95 of w
+	LEAQ 5120(a_k), a_row
+	LEAQ 320(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows80:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows80
+
+	// rows 96 to 111 of w
+	LEAQ 6144(a_k), a_row
+	LEAQ 384(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows96:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows96
+
+	// rows 112 to 127 of w
+	LEAQ 7168(a_k), a_row
+	LEAQ 448(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows112:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows112
+
+	// rows 128 to 143 of w
+	LEAQ 8192(a_k), a_row
+	LEAQ 512(b_k), c_row
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows128:
+	KXNORW K1, K1, K1
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KXNORW K2, K2, K2
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KXNORW K3, K3, K3
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KXNORW K4, K4, K4
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows128
+
+	// rows 144 to 149 of w (6 of 16 lanes)
+	LEAQ 9216(a_k), a_row
+	LEAQ 576(b_k), c_row
+	MOVL $0x003f, tmp
+	KMOVW tmp, K5
+	MOVQ $4, rows
+
+conv2InputGradVecTransposeAVX512_rows144:
+	KMOVW K5, K1
+	VPXORD Z0, Z0, Z0
+	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
+	VMOVUPS Z0, 0(c_row)
+	KMOVW K5, K2
+	VPXORD Z1, Z1, Z1
+	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
+	VMOVUPS Z1, 640(c_row)
+	KMOVW K5, K3
+	VPXORD Z2, Z2, Z2
+	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
+	VMOVUPS Z2, 1280(c_row)
+	KMOVW K5, K4
+	VPXORD Z3, Z3, Z3
+	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
+	VMOVUPS Z3, 1920(c_row)
+	ADDQ $16, a_row
+	ADDQ $2560, c_row
+	DECQ rows
+	JNZ conv2InputGradVecTransposeAVX512_rows144
+	VZEROUPPER
+	RET
 
 // func pool2ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3

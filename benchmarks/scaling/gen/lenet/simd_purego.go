@@ -3,6 +3,25 @@
 
 package lenet
 
+// conv1ForwardVec computes, with In = 25 and Units = 6:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//
+// This build has no assembly: it runs the reference.
+func conv1ForwardVec(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
+	conv1ForwardVecGo(y, x, w, b, n)
+}
+
+// conv1WeightGradVec computes, with In = 25 and Units = 6:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+//
+// This build has no assembly: it runs the reference.
+func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n int) {
+	conv1WeightGradVecGo(dw, db, x, dy, n)
+}
+
 // pool1ForwardVec computes, for 28x28x6 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 14x14 outputs:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,
@@ -22,6 +41,40 @@ func pool1ForwardVec(y, x []float32, n int) {
 // This build has no assembly: it runs the reference.
 func pool1InputGradVec(dx, dy, x, y []float32, n int) {
 	pool1InputGradVecGo(dx, dy, x, y, n)
+}
+
+// conv2ForwardVec computes, with In = 150 and Units = 16:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+//
+// This build has no assembly: it runs the reference.
+func conv2ForwardVec(y, x []float32, w *[150 * 16]float32, b *[16]float32, n int) {
+	conv2ForwardVecGo(y, x, w, b, n)
+}
+
+// conv2WeightGradVec computes, with In = 150 and Units = 16:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+//
+// This build has no assembly: it runs the reference.
+func conv2WeightGradVec(dw *[150 * 16]float32, db *[16]float32, x, dy []float32, n int) {
+	conv2WeightGradVecGo(dw, db, x, dy, n)
+}
+
+// conv2InputGradVec computes, with In = 150 and Units = 16:
+//
+//	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see conv2InputGradVecTranspose)
+//
+// This build has no assembly: it runs the reference.
+func conv2InputGradVec(dx, dy []float32, wt *[16 * 160]float32, n int) {
+	conv2InputGradVecGo(dx, dy, wt, n)
+}
+
+// conv2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 150, j < 16), the layout conv2InputGradVec reads, with rows padded to 160 floats (zeros).
+// This build has no assembly: it runs the reference.
+func conv2InputGradVecTranspose(wt *[16 * 160]float32, w *[150 * 16]float32) {
+	conv2InputGradVecTransposeGo(wt, w)
 }
 
 // pool2ForwardVec computes, for 10x10x16 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 5x5 outputs:

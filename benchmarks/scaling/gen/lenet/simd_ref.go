@@ -4,6 +4,46 @@ package lenet
 
 import "math"
 
+// conv1ForwardVecGo is the pure-Go reference of conv1ForwardVec:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+func conv1ForwardVecGo(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
+	for s := range n {
+		ys := (*[6]float32)(y[s*6:])
+		xs := (*[25]float32)(x[s*25:])
+		*ys = *b
+		for i, xi := range xs {
+			wi := (*[6]float32)(w[i*6:])
+			for j := range ys {
+				ys[j] += xi * wi[j]
+			}
+		}
+		for j, v := range ys {
+			ys[j] = max(v, 0)
+		}
+	}
+}
+
+// conv1WeightGradVecGo is the pure-Go reference of conv1WeightGradVec:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+func conv1WeightGradVecGo(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n int) {
+	for s := range n {
+		xs := (*[25]float32)(x[s*25:])
+		dys := (*[6]float32)(dy[s*6:])
+		for i, xi := range xs {
+			dwi := (*[6]float32)(dw[i*6:])
+			for j, g := range dys {
+				dwi[j] += xi * g
+			}
+		}
+		for j, g := range dys {
+			db[j] += g
+		}
+	}
+}
+
 // pool1ForwardVecGo is the pure-Go reference of pool1ForwardVec:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,
@@ -81,6 +121,76 @@ func pool1InputGradVecGo(dx, dy, x, y []float32, n int) {
 				}
 			}
 		}
+	}
+}
+
+// conv2ForwardVecGo is the pure-Go reference of conv2ForwardVec:
+//
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+func conv2ForwardVecGo(y, x []float32, w *[150 * 16]float32, b *[16]float32, n int) {
+	for s := range n {
+		ys := (*[16]float32)(y[s*16:])
+		xs := (*[150]float32)(x[s*150:])
+		*ys = *b
+		for i, xi := range xs {
+			wi := (*[16]float32)(w[i*16:])
+			for j := range ys {
+				ys[j] += xi * wi[j]
+			}
+		}
+		for j, v := range ys {
+			ys[j] = max(v, 0)
+		}
+	}
+}
+
+// conv2WeightGradVecGo is the pure-Go reference of conv2WeightGradVec:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+func conv2WeightGradVecGo(dw *[150 * 16]float32, db *[16]float32, x, dy []float32, n int) {
+	for s := range n {
+		xs := (*[150]float32)(x[s*150:])
+		dys := (*[16]float32)(dy[s*16:])
+		for i, xi := range xs {
+			dwi := (*[16]float32)(dw[i*16:])
+			for j, g := range dys {
+				dwi[j] += xi * g
+			}
+		}
+		for j, g := range dys {
+			db[j] += g
+		}
+	}
+}
+
+// conv2InputGradVecGo is the pure-Go reference of conv2InputGradVec:
+//
+//	dx[s][i] = Σ_j dy[s][j]·wt[j][i]   for s < n (wt = wᵀ, see conv2InputGradVecTranspose)
+func conv2InputGradVecGo(dx, dy []float32, wt *[16 * 160]float32, n int) {
+	for s := range n {
+		dxs := (*[150]float32)(dx[s*150:])
+		dys := (*[16]float32)(dy[s*16:])
+		*dxs = [150]float32{}
+		for j, g := range dys {
+			wj := (*[150]float32)(wt[j*160:])
+			for i := range dxs {
+				dxs[i] += g * wj[i]
+			}
+		}
+	}
+}
+
+// conv2InputGradVecTransposeGo is the pure-Go reference of conv2InputGradVecTranspose: it fills wt[j][i] = w[i][j], the layout conv2InputGradVec reads, with rows padded to 160 floats (zeros).
+func conv2InputGradVecTransposeGo(wt *[16 * 160]float32, w *[150 * 16]float32) {
+	for i := range 150 {
+		wi := (*[16]float32)(w[i*16:])
+		for j, v := range wi {
+			wt[j*160+i] = v
+		}
+	}
+	for j := range 16 {
+		clear(wt[j*160+150 : (j+1)*160])
 	}
 }
 

@@ -1,0 +1,414 @@
+package emit
+
+import (
+	"fmt"
+
+	"github.com/cnngen/cnngen/gen/asm"
+	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/runtime"
+	"github.com/dave/jennifer/jen"
+)
+
+// The im2col path of a convolution (vecStage.im2col): gen/asm refuses to
+// unroll a convolution whose body is too large (asm's maxConvTerms) or whose
+// filters do not fit the registers (more than 96), so such a stage runs as
+// GEMMs on gen/asm's dense kernels instead. With KKC = KernelH·KernelW·InC
+// and R = OutH·OutW output pixels per sample, HWIO weights are a [KKC][F]
+// matrix, and for each sample
+//
+//	cols[R][KKC]  = im2col(x)      (row r: the window of output pixel r, zeros for padding taps)
+//	y[R][F]       = act(cols·w + b)  (DenseForward, In = KKC, Units = F: y is already HWC)
+//	dw, db       += colsᵀ·dy, Σ dy  (DenseBackwardWeights)
+//	dcols[R][KKC] = dy·wᵀ          (DenseBackwardInput, on the transposed weights)
+//	dx            = col2im(dcols)   (scatter-add, then the producer's ReLU gate)
+//
+// Several samples share one GEMM call (gemmGroup): their im2col matrices
+// are stacked, and their outputs are consecutive in the tile buffers. The
+// backward pass rebuilds cols (a copy, cheap next to the GEMMs) rather than
+// keep a tile's worth, and writes dcols over it once the weight gradient has
+// read it. The buffer, <layer>Cols, belongs to each worker's tileBuffers.
+
+// Function suffixes of the im2col path (see vecStage): none ends another
+// suffix of the emitter or of gen/asm.
+const (
+	sufIm2col       = "Im2col"
+	sufCol2im       = "Col2im"
+	sufForwardGemm  = "ForwardGemm"
+	sufBackwardGemm = "BackwardGemm"
+	sufDy2col       = "Dy2col"
+	sufFlip         = "Flip"
+	// sufCols is the tile buffer field of the im2col matrix.
+	sufCols = "Cols"
+)
+
+// gemmGroupFloats bounds the im2col buffer of one GEMM call, in floats
+// (256 KiB, in L2 beside the weights): as many samples as fit are stacked
+// into one call, at most maxGemmGroup. Measured on the scaling study's
+// lenet training step (AVX-512, one worker), one sample per call took ≈7 %
+// more CPU time than this; up to 8 samples in 512 KiB was no faster, and
+// conv2 did not change.
+const (
+	gemmGroupFloats = 64 << 10
+	maxGemmGroup    = 4
+)
+
+// maxUnrolledIm2col is the largest window (KernelH·KernelW·InC taps)
+// whose im2col rows are unrolled tap by tap in the interior; larger ones
+// copy one kernel row (KernelW·InC contiguous inputs) at a time.
+const maxUnrolledIm2col = 64
+
+// gemmGroup returns the number of samples per GEMM call of a convolution
+// whose im2col matrix has size floats per sample.
+func gemmGroup(size int) int {
+	return max(1, min(maxGemmGroup, gemmGroupFloats/size))
+}
+
+// minTransposedConvChannels is the fewest input channels for which a
+// stride-1 convolution computes its input gradient as a convolution of the
+// output gradient with the flipped weights (transposedConv): one GEMM
+// whose width is the input channels, with the producer's ReLU gate fused,
+// instead of the GEMM into the im2col matrix's gradient and the scalar
+// scatter-add of col2im. Measured on the scaling study's training steps
+// (AVX-512, one worker, CPU time per sample): conv2 (3×3 same, 32 → 32
+// channels) went from 51 to 40.5 µs; lenet (its 5×5 valid 6 → 16
+// channels conv) from 61–67 to 83 µs, as the GEMM is then 6 columns wide
+// and the full correlation computes twice the products.
+const minTransposedConvChannels = 16
+
+// transposedWindow is the geometry of the input gradient of stride-1 conv
+// layer l as a convolution: windows of the kernel's size over the output
+// gradient, padded by kernel−1−pad, one per input pixel.
+func transposedWindow(l *ir.Layer) window {
+	return window{
+		h: l.Out.Height, w: l.Out.Width, c: l.Filters,
+		oh: l.In.Height, ow: l.In.Width,
+		kh: l.KernelH, kw: l.KernelW, sh: 1, sw: 1,
+		pt: l.KernelH - 1 - l.PadTop, pl: l.KernelW - 1 - l.PadLeft,
+	}
+}
+
+// convGemmKernels returns the gen/asm kernels of the im2col path of conv
+// stage s and fills v (forward, weightGrad, inputGrad, transposedSize,
+// inputReLU, im2col, transposedConv, group).
+func convGemmKernels(s *stage, v *vecStage, reluIn bool) []asm.Kernel {
+	l := s.layer
+	kkc, units := l.KernelH*l.KernelW*l.In.Channels, l.Filters
+	rows := l.Out.Height * l.Out.Width
+	v.im2col = true
+	v.forward = s.base + sufForwardVec
+	v.weightGrad = s.base + sufWeightGradVec
+	ks := []asm.Kernel{
+		{Op: asm.DenseForward, Name: v.forward, In: kkc, Units: units, ReLU: s.act == runtime.ReLU},
+		{Op: asm.DenseBackwardWeights, Name: v.weightGrad, In: kkc, Units: units},
+	}
+	size := rows * kkc
+	if s.inGrad {
+		v.inputGrad = s.base + sufInputGradVec
+		v.inputReLU = reluIn
+		if l.StrideH == 1 && l.StrideW == 1 && l.In.Channels >= minTransposedConvChannels {
+			// dx = im2col(dy)·flip(w): the GEMM gates on the input.
+			v.transposedConv = true
+			kkf := l.KernelH * l.KernelW * units
+			v.transposedSize = kkf * asm.PaddedStride(l.In.Channels)
+			size = max(size, l.In.Height*l.In.Width*kkf)
+			ks = append(ks, asm.Kernel{Op: asm.DenseBackwardInput, Name: v.inputGrad, In: l.In.Channels, Units: kkf, ReLU: reluIn})
+		} else {
+			// The gate is applied by <layer>Col2im, after the scatter:
+			// the GEMM's own gate would act on dcols, not on dx.
+			v.transposedSize = units * asm.PaddedStride(kkc)
+			ks = append(ks, asm.Kernel{Op: asm.DenseBackwardInput, Name: v.inputGrad, In: kkc, Units: units})
+		}
+	}
+	v.group = gemmGroup(size)
+	v.colsSize = v.group * size
+	return ks
+}
+
+// colsSize is the size in floats of an im2col stage's <layer>Cols buffer.
+func colsSize(s *stage) int { return s.vec.colsSize }
+
+// colGeom is the geometry of an im2col matrix: windows g over a [h][w][c]
+// input, rows the output pixels, kkc taps per row.
+type colGeom struct {
+	g        window
+	kkc, run int // run: one kernel row's taps, contiguous in the input
+}
+
+func newColGeom(g window) colGeom {
+	return colGeom{g: g, kkc: g.kh * g.kw * g.c, run: g.kw * g.c}
+}
+
+// rowView is `row := <buf>[(oy·ow+ox)·kkc:]`, the row of output pixel (oy, ox).
+func (c colGeom) rowView(buf string) jen.Code {
+	return jen.Id("row").Op(":=").Add(arrView(c.kkc, buf, lin(0, term{c.g.ow * c.kkc, "oy"}, term{c.kkc, "ox"})))
+}
+
+// baseOff is `base := ...`, the input offset of the window's top-left tap
+// (negative in the padding).
+func (c colGeom) baseOff() jen.Code {
+	g := c.g
+	return jen.Id("base").Op(":=").Add(lin(-(g.pt*g.w*g.c + g.pl*g.c), term{g.sh * g.w * g.c, "oy"}, term{g.sw * g.c, "ox"}))
+}
+
+// borderHead defines x0, the window's first column, and [lo, hi), the
+// range of kw whose taps fall inside the input.
+func (c colGeom) borderHead() []jen.Code {
+	g := c.g
+	return []jen.Code{
+		jen.Id("x0").Op(":=").Add(lin(-g.pl, term{g.sw, "ox"})),
+		jen.List(jen.Id("lo"), jen.Id("hi")).Op(":=").List(jen.Max(jen.Lit(0), jen.Op("-").Id("x0")), jen.Min(jen.Lit(g.kw), jen.Lit(g.w).Op("-").Id("x0"))),
+	}
+}
+
+func (c colGeom) iyDef() jen.Code {
+	return jen.Id("iy").Op(":=").Add(lin(-c.g.pt, term{c.g.sh, "oy"}, term{1, "kh"}))
+}
+
+func (c colGeom) iyOut() *jen.Statement {
+	return jen.Id("iy").Op("<").Lit(0).Op("||").Id("iy").Op(">=").Lit(c.g.h)
+}
+
+// atDef is `at := ...`, the input offset of tap (kh, lo).
+func (c colGeom) atDef() jen.Code {
+	return jen.Id("at").Op(":=").Add(c.times(jen.Parens(jen.Id("iy").Op("*").Lit(c.g.w).Op("+").Id("x0").Op("+").Id("lo"))))
+}
+
+// times is e·channels, or e for one channel.
+func (c colGeom) times(e *jen.Statement) *jen.Statement {
+	if c.g.c == 1 {
+		return e
+	}
+	return e.Op("*").Lit(c.g.c)
+}
+
+// im2col is the body of a function that fills cols with the im2col matrix
+// of x.
+func (c colGeom) im2col() []jen.Code {
+	g, run := c.g, c.run
+	return regions(g, func(border bool) []jen.Code {
+		if !border && c.kkc <= maxUnrolledIm2col {
+			// A small window: one load and store per tap, from a view
+			// of the window's span of the input.
+			span := (g.kh-1)*g.w*g.c + run
+			code := []jen.Code{c.rowView("cols"), c.baseOff(), jen.Id("xw").Op(":=").Add(arrView(span, "x", jen.Id("base")))}
+			for kh := range g.kh {
+				for i := range run {
+					code = append(code, jen.Id("row").Index(jen.Lit(kh*run+i)).Op("=").Id("xw").Index(jen.Lit(kh*g.w*g.c+i)))
+				}
+			}
+			return code
+		}
+		if !border {
+			return []jen.Code{c.rowView("cols"), c.baseOff(), forN("kh", g.kh,
+				jen.Op("*").Add(arrView(run, "row", lin(0, term{run, "kh"}))).Op("=").Op("*").Add(arrView(run, "x", lin(0, term{1, "base"}, term{g.w * g.c, "kh"})))),
+			}
+		}
+		if g.c == 1 {
+			// One channel: runs are too short for copy; tap by tap.
+			return []jen.Code{c.rowView("cols"), jen.Id("x0").Op(":=").Add(lin(-g.pl, term{g.sw, "ox"})), forN("kh", g.kh,
+				jen.Id("r").Op(":=").Add(arrView(run, "row", lin(0, term{run, "kh"}))),
+				c.iyDef(),
+				jen.If(c.iyOut()).Block(jen.Op("*").Id("r").Op("=").Add(floatArr(run)).Values(), jen.Continue()),
+				forN("kw", g.kw,
+					jen.Id("ix").Op(":=").Id("x0").Op("+").Id("kw"),
+					jen.If(jen.Id("ix").Op("<").Lit(0).Op("||").Id("ix").Op(">=").Lit(g.w)).Block(
+						jen.Id("r").Index(jen.Id("kw")).Op("=").Lit(0),
+					).Else().Block(
+						jen.Id("r").Index(jen.Id("kw")).Op("=").Id("x").Index(lin(0, term{g.w, "iy"}, term{1, "ix"})),
+					),
+				),
+			)}
+		}
+		return append(append([]jen.Code{c.rowView("cols")}, c.borderHead()...), forN("kh", g.kh,
+			jen.Id("r").Op(":=").Id("row").Index(lin(0, term{run, "kh"}), lin(run, term{run, "kh"})),
+			c.iyDef(),
+			jen.If(c.iyOut()).Block(jen.Clear(jen.Id("r")), jen.Continue()),
+			c.atDef(),
+			jen.Clear(jen.Id("r").Index(jen.Empty(), c.times(jen.Id("lo")))),
+			jen.Copy(jen.Id("r").Index(c.times(jen.Id("lo")), c.times(jen.Id("hi"))),
+				jen.Id("x").Index(jen.Id("at"), jen.Id("at").Op("+").Add(c.times(jen.Parens(jen.Id("hi").Op("-").Id("lo")))))),
+			jen.Clear(jen.Id("r").Index(c.times(jen.Id("hi")), jen.Empty())),
+		))
+	})
+}
+
+// col2im is the body of a function that writes to dx the scatter-add of
+// dcols (windows as in im2col), then the ReLU gate on h when gate is set.
+func (c colGeom) col2im(size int, gate bool) []jen.Code {
+	g, run := c.g, c.run
+	addRun := func(d, r string) jen.Code {
+		return forRange("i", jen.Id(d), jen.Id(d).Index(jen.Id("i")).Op("+=").Id(r).Index(jen.Id("i")))
+	}
+	body := []jen.Code{jen.Op("*").Id("dx").Op("=").Add(floatArr(size)).Values()}
+	body = append(body, regions(g, func(border bool) []jen.Code {
+		if !border {
+			return []jen.Code{c.rowView("dcols"), c.baseOff(), forN("kh", g.kh,
+				jen.Id("d").Op(":=").Add(arrView(run, "dx", lin(0, term{1, "base"}, term{g.w * g.c, "kh"}))),
+				jen.Id("r").Op(":=").Add(arrView(run, "row", lin(0, term{run, "kh"}))),
+				addRun("d", "r"),
+			)}
+		}
+		return append(append([]jen.Code{c.rowView("dcols")}, c.borderHead()...), forN("kh", g.kh,
+			c.iyDef(),
+			jen.If(c.iyOut()).Block(jen.Continue()),
+			c.atDef(),
+			jen.Id("r").Op(":=").Id("row").Index(lin(0, term{run, "kh"}).Op("+").Add(c.times(jen.Id("lo"))), lin(0, term{run, "kh"}).Op("+").Add(c.times(jen.Id("hi")))),
+			jen.Id("d").Op(":=").Id("dx").Index(jen.Id("at"), jen.Id("at").Op("+").Len(jen.Id("r"))),
+			addRun("d", "r"),
+		))
+	})...)
+	if gate {
+		body = append(body, forRange("i", jen.Id("dx"), jen.If(jen.Id("h").Index(jen.Id("i")).Op("<=").Lit(0)).Block(jen.Id("dx").Index(jen.Id("i")).Op("=").Lit(0))))
+	}
+	return body
+}
+
+// convGemm emits the Go functions of the im2col path of conv stage s:
+// <layer>Im2col, <layer>ForwardGemm and, when it runs backward,
+// <layer>BackwardGemm and, with inGrad, either <layer>Col2im or (for a
+// transposed-convolution input gradient) <layer>Dy2col and <layer>Flip.
+func (p *plan) convGemm(f *jen.File, s *stage) {
+	l := s.layer
+	g := windowOf(l)
+	F := l.Filters
+	cg := newColGeom(g)
+	kkc := cg.kkc
+	rows := g.oh * g.ow
+	colsOne := rows * kkc
+	inSize, outSize := l.In.Size(), l.Out.Size()
+	v := s.vec
+	group := v.group
+	colsType := ptrFloatArr(colsSize(s))
+
+	// Im2col.
+	im2col := s.base + sufIm2col
+	f.Comment(wrapDoc(fmt.Sprintf("%s writes the im2col matrix of one sample x of %s to cols: row oy·%d+ox holds the %d inputs under the window of output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps in the padding.", im2col, describe(s), g.ow, kkc)))
+	f.Func().Id(im2col).Params(
+		jen.Id("x").Add(ptrFloatArr(inSize)),
+		jen.Id("cols").Add(ptrFloatArr(colsOne)),
+	).Block(cg.im2col()...)
+
+	// stack fills cols with the im2col matrices (fn, one per size floats)
+	// of samples [s0, s0+k) of buf.
+	stack := func(fn, buf string, size, one int) jen.Code {
+		return forUp("t", jen.Lit(0), jen.Id("k"),
+			jen.Id(fn).Call(arrView(size, buf, lin(0, term{size, "s0"}, term{size, "t"})), arrView(one, "cols", lin(0, term{one, "t"}))))
+	}
+	groupLoop := func(body ...jen.Code) jen.Code {
+		return jen.For(jen.Id("s0").Op(":=").Lit(0), jen.Id("s0").Op("<").Id("n"), jen.Id("s0").Op("+=").Lit(group)).Block(
+			append([]jen.Code{jen.Id("k").Op(":=").Min(jen.Lit(group), jen.Id("n").Op("-").Id("s0"))}, body...)...)
+	}
+	samples := func(buf string, size int) *jen.Statement {
+		return jen.Id(buf).Index(lin(0, term{size, "s0"}), jen.Parens(jen.Id("s0").Op("+").Id("k")).Op("*").Lit(size))
+	}
+	colsRows := func(one int) jen.Code { return jen.Id("cols").Index(jen.Empty(), jen.Id("k").Op("*").Lit(one)) }
+	nRows := func(r int) jen.Code { return jen.Id("k").Op("*").Lit(r) }
+
+	// ForwardGemm.
+	wsize := kkc * F
+	fwd := s.base + sufForwardGemm
+	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile on the vector path: per group of up to %d samples, their im2col matrices (%s) times the weights [%d][%d] plus the bias, as one GEMM (%s). cols is the worker's scratch buffer.", fwd, describe(s), group, im2col, kkc, F, v.forward)))
+	f.Func().Id(fwd).Params(
+		jen.Id("n").Int(),
+		jen.Id("in").Add(tileArr(inSize)),
+		jen.Id("out").Add(tileArr(outSize)),
+		jen.Id("cols").Add(colsType.Clone()),
+		jen.Id("w").Add(ptrFloatArr(wsize)),
+		jen.Id("b").Add(ptrFloatArr(F)),
+	).Block(groupLoop(
+		stack(im2col, "in", inSize, colsOne),
+		jen.Id(v.forward).Call(samples("out", outSize), colsRows(colsOne), jen.Id("w"), jen.Id("b"), nRows(rows)),
+	))
+
+	if !s.backward {
+		return
+	}
+	col2im, dy2col, flip := s.base+sufCol2im, s.base+sufDy2col, s.base+sufFlip
+	var inputDoc string
+	if s.inGrad && !v.transposedConv {
+		doc := fmt.Sprintf("%s writes to dx the gradient of one sample's input of %s from dcols, the gradient of its im2col matrix (%s): each input adds the entries of the windows that read it.", col2im, l.Name, im2col)
+		params := []jen.Code{jen.Id("dcols").Add(ptrFloatArr(colsOne)), jen.Id("dx").Add(ptrFloatArr(inSize))}
+		if v.inputReLU {
+			doc += " It then applies the backward of the ReLU that made the input h: dx = 0 where h ≤ 0."
+			params = append(params, jen.Id("h").Add(ptrFloatArr(inSize)))
+		}
+		f.Comment(wrapDoc(doc))
+		f.Func().Id(col2im).Params(params...).Block(cg.col2im(inSize, v.inputReLU)...)
+		inputDoc = fmt.Sprintf(", then overwrites cols with their gradient (%s, on the transposed weights wt) and scatters it into dIn (%s)", v.inputGrad, col2im)
+	}
+	if s.inGrad && v.transposedConv {
+		tg := transposedWindow(l)
+		tc := newColGeom(tg)
+		f.Comment(wrapDoc(fmt.Sprintf("%s writes the im2col matrix of one sample's output gradient x of %s (stride 1) for its input gradient, a convolution of x with the weights flipped (%s): row iy·%d+ix holds the %d gradients under the window of input pixel (iy, ix), padding %d,%d, in the order [kh][kw][f] of the flipped kernel, zeros outside.", dy2col, l.Name, flip, g.w, tc.kkc, tg.pt, tg.pl)))
+		f.Func().Id(dy2col).Params(
+			jen.Id("x").Add(ptrFloatArr(outSize)),
+			jen.Id("cols").Add(ptrFloatArr(g.h*g.w*tc.kkc)),
+		).Block(tc.im2col()...)
+		cp := asm.PaddedStride(g.c)
+		taps := g.kh * g.kw
+		f.Comment(wrapDoc(fmt.Sprintf("%s fills wt[kh][kw][f][c] = w[%d−kh][%d−kw][c][f], the flipped and transposed weights that %s reads, rows padded to %d floats (zeros).", flip, g.kh-1, g.kw-1, v.inputGrad, cp)))
+		body := []jen.Code{forN("t", taps,
+			jen.Id("src").Op(":=").Add(arrView(g.c*F, "w", jen.Lit((taps-1)*g.c*F).Op("-").Add(lin(0, term{g.c * F, "t"})))),
+			forN("f", F,
+				jen.Id("row").Op(":=").Add(arrView(cp, "wt", lin(0, term{F * cp, "t"}, term{cp, "f"}))),
+				forN("c", g.c, jen.Id("row").Index(jen.Id("c")).Op("=").Id("src").Index(lin(0, term{F, "c"}, term{1, "f"}))),
+				func() jen.Code {
+					if cp == g.c {
+						return jen.Null()
+					}
+					return jen.Clear(jen.Id("row").Index(jen.Lit(g.c), jen.Empty()))
+				}(),
+			),
+		)}
+		f.Func().Id(flip).Params(
+			jen.Id("wt").Add(ptrFloatArr(v.transposedSize)),
+			jen.Id("w").Add(ptrFloatArr(wsize)),
+		).Block(body...)
+		inputDoc = fmt.Sprintf(", then overwrites cols with the im2col matrices of dOut for the input gradient (%s) and computes dIn as one GEMM with the flipped weights wt (%s)", dy2col, v.inputGrad)
+		if v.inputReLU {
+			inputDoc += ", which also applies the backward of the ReLU that made the input (dIn = 0 where in ≤ 0)"
+		}
+	}
+
+	bwd := s.base + sufBackwardGemm
+	doc := fmt.Sprintf("%s runs the backward pass of %s for the first n samples of a tile on the vector path, from dOut, the gradient before the activation: per group of up to %d samples it rebuilds their im2col matrices in cols and accumulates the weight and bias gradients into dw and db (%s)", bwd, describe(s), group, v.weightGrad)
+	params := []jen.Code{jen.Id("n").Int(), jen.Id("in").Add(tileArr(inSize)), jen.Id("dOut").Add(tileArr(outSize))}
+	if s.inGrad {
+		doc += inputDoc
+		params = append(params, jen.Id("dIn").Add(tileArr(inSize)))
+	}
+	params = append(params, jen.Id("cols").Add(colsType.Clone()))
+	if s.inGrad {
+		params = append(params, jen.Id("wt").Add(ptrFloatArr(v.transposedSize)))
+	}
+	params = append(params, jen.Id("dw").Add(ptrFloatArr(wsize)), jen.Id("db").Add(ptrFloatArr(F)))
+	body := []jen.Code{
+		stack(im2col, "in", inSize, colsOne),
+		jen.Id("dy").Op(":=").Add(samples("dOut", outSize)),
+		jen.Id(v.weightGrad).Call(jen.Id("dw"), jen.Id("db"), colsRows(colsOne), jen.Id("dy"), nRows(rows)),
+	}
+	switch {
+	case s.inGrad && v.transposedConv:
+		one := g.h * g.w * newColGeom(transposedWindow(l)).kkc
+		args := []jen.Code{samples("dIn", inSize), colsRows(one)}
+		if v.inputReLU {
+			args = append(args, samples("in", inSize))
+		}
+		args = append(args, jen.Id("wt"), nRows(g.h*g.w))
+		body = append(body, stack(dy2col, "dOut", outSize, one), jen.Id(v.inputGrad).Call(args...))
+	case s.inGrad:
+		args := []jen.Code{
+			arrView(colsOne, "cols", lin(0, term{colsOne, "t"})),
+			arrView(inSize, "dIn", lin(0, term{inSize, "s0"}, term{inSize, "t"})),
+		}
+		if v.inputReLU {
+			args = append(args, arrView(inSize, "in", lin(0, term{inSize, "s0"}, term{inSize, "t"})))
+		}
+		body = append(body,
+			jen.Id(v.inputGrad).Call(colsRows(colsOne), jen.Id("dy"), jen.Id("wt"), nRows(rows)),
+			forUp("t", jen.Lit(0), jen.Id("k"), jen.Id(col2im).Call(args...)),
+		)
+	}
+	f.Comment(wrapDoc(doc + "."))
+	f.Func().Id(bwd).Params(params...).Block(groupLoop(body...))
+}
