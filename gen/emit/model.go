@@ -87,11 +87,17 @@ func (p *plan) modelFile(f *jen.File) {
 	}
 
 	f.Comment(wrapDoc(fmt.Sprintf("Model is the %s network with its parameters, gradients and work buffers in fixed-size arrays. It implements runtime.Model. Forward and Backward split a batch into shards of whole tiles, one per worker (see SetWorkers); for a given batch and worker count the results do not depend on timing. A Model is not safe for concurrent use: every method uses its buffers; distinct Models are independent.", n.Name)))
-	modelFields := []jen.Code{
+	var modelFields []jen.Code
+	if p.hasPacked() {
+		modelFields = append(modelFields,
+			jen.Comment(wrapDoc("pk holds the dense weights in Frozen's padded layout for the forward kernels of large batches; Forward refreshes it at every such call. It comes first: a Model is a large allocation, which starts on a page boundary, so the padded rows are 64-byte aligned.")),
+			jen.Id("pk").Id("packed"))
+	}
+	modelFields = append(modelFields,
 		jen.Id("params").Id("parameters"),
 		jen.Comment(wrapDoc("grads is the gradient of the last Backward: worker 0's, plus the others' in worker order.")),
 		jen.Id("grads").Id("parameters"),
-	}
+	)
 	if p.hasTransposed() {
 		modelFields = append(modelFields, jen.Id("wt").Id("transposed"))
 	}

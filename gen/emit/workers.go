@@ -1,6 +1,8 @@
 package emit
 
 import (
+	"fmt"
+
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/dave/jennifer/jen"
 )
@@ -23,6 +25,11 @@ import (
 // AVX2 or AVX-512 the stages with a vector path call gen/asm's
 // dispatchers (whose own pure-Go reference is then never reached from
 // the model) and the others their Go kernels.
+// packedForwardTiles is, in tiles, the smallest batch for which Model.Forward
+// copies the dense weights into the padded layout first (see the generated
+// packedForwardMin).
+const packedForwardTiles = 4
+
 func (p *plan) runMethods(f *jen.File) {
 	n := p.net
 	in := p.input.size
@@ -47,8 +54,8 @@ func (p *plan) runMethods(f *jen.File) {
 	)
 	jobFields := []jen.Code{
 		id("m").Op("*").Id("Model"),
-		jen.Comment("vec selects the vector kernels; backward a backward job."),
-		id("vec").Op(",").Id("backward").Bool(),
+		jen.Comment("vec selects the vector kernels; packed their dense weights in m.pk; backward a backward job."),
+		id("vec").Op(",").Id("packed").Op(",").Id("backward").Bool(),
 		id("x").Op(",").Id("logits").Index().Float32(),
 		id("labels").Index().Int32(),
 		id("scale").Float32(),
@@ -294,11 +301,24 @@ func (p *plan) runMethods(f *jen.File) {
 				id("w").Dot("forward").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), id("j").Dot("vec"), id("k"), id("t")),
 			}, body...)...)
 	}
+	copyLogits := jen.Copy(id("j").Dot("logits").Index(id("off").Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("Classes")),
+		logitsOut.Clone().Index(jen.Empty(), id("k").Op("*").Id("Classes")))
 	f.Comment(wrapDoc("forwardTiles writes the logits of samples [j.lo, j.hi) of j.x to j.logits, tile by tile."))
-	f.Add(wrecv()).Id("forwardTiles").Params(id("j").Id("job")).Block(tileFor(
-		jen.Copy(id("j").Dot("logits").Index(id("off").Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("Classes")),
-			logitsOut.Clone().Index(jen.Empty(), id("k").Op("*").Id("Classes"))),
-	))
+	if p.hasPacked() {
+		f.Add(wrecv()).Id("forwardTiles").Params(id("j").Id("job")).Block(
+			jen.For(id("off").Op(":=").Id("j").Dot("lo"), id("off").Op("<").Id("j").Dot("hi"), id("off").Op("+=").Id("Tile")).Block(
+				id("k").Op(":=").Min(id("Tile"), id("j").Dot("hi").Op("-").Id("off")),
+				id("t").Op(":=").Id("w").Dot("load").Call(id("j").Dot("x"), id("off"), id("k")),
+				jen.If(id("j").Dot("packed")).Block(
+					id("w").Dot("forwardPacked").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), jen.Op("&").Id("j").Dot("m").Dot("pk"), id("k"), id("t")),
+				).Else().Block(
+					id("w").Dot("forward").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), id("j").Dot("vec"), id("k"), id("t")),
+				),
+				copyLogits,
+			))
+	} else {
+		f.Add(wrecv()).Id("forwardTiles").Params(id("j").Id("job")).Block(tileFor(copyLogits))
+	}
 
 	bwdArgs := []jen.Code{jen.Op("&").Id("j").Dot("m").Dot("params")}
 	if trans {
@@ -399,14 +419,32 @@ func (p *plan) runMethods(f *jen.File) {
 	)
 
 	// Forward.
-	f.Comment(wrapDoc("Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order), split across the workers."))
-	f.Add(recv()).Id("Forward").Params(jen.List(id("x"), id("logits")).Index().Float32()).Block(
+	fwdCode := []jen.Code{
 		id("n").Op(":=").Id("samples").Call(id("x")),
 		jen.If(jen.Len(id("logits")).Op("<").Id("n").Op("*").Id("Classes")).Block(
 			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(n.Name+": %d logits for %d samples, want %d"), jen.Len(id("logits")), id("n"), id("n").Op("*").Id("Classes"))),
 		),
-		id("m").Dot("run").Call(id("job").Values(jen.Id("m").Op(":").Id("m"), jen.Id("vec").Op(":").Id("vector").Call(), jen.Id("x").Op(":").Id("x"), jen.Id("logits").Op(":").Id("logits")), id("n")),
-	)
+		id("j").Op(":=").Id("job").Values(jen.Id("m").Op(":").Id("m"), jen.Id("vec").Op(":").Id("vector").Call(), jen.Id("x").Op(":").Id("x"), jen.Id("logits").Op(":").Id("logits")),
+	}
+	fwdDoc := "Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order), split across the workers."
+	if p.hasPacked() {
+		var packs []jen.Code
+		for _, s := range p.stages {
+			if s.vec != nil && s.vec.packed != "" {
+				w := p.params[s.weight]
+				packs = append(packs, id(s.vec.packed+"Pack").Call(jen.Op("&").Id("m").Dot("pk").Dot(w), jen.Op("&").Id("m").Dot("params").Dot(w)))
+			}
+		}
+		fwdCode = append(fwdCode, jen.If(id("j").Dot("vec").Op("&&").Id("n").Op(">=").Id("packedForwardMin")).Block(
+			append(packs, id("j").Dot("packed").Op("=").True())...,
+		))
+		fwdDoc += " A batch of at least packedForwardMin samples on a vector path first copies the dense weights into the padded layout (m.pk), whose GEMMs run ≈10 % faster; the copy is fresh at every call, so it never goes stale."
+		f.Comment(wrapDoc(fmt.Sprintf("packedForwardMin is the smallest batch for which Forward packs the dense weights: the copy costs about what a %d-sample tile's forward saves on the padded layout, so it pays from a few tiles on.", Tile)))
+		f.Const().Id("packedForwardMin").Op("=").Lit(packedForwardTiles).Op("*").Id("Tile")
+	}
+	fwdCode = append(fwdCode, id("m").Dot("run").Call(id("j"), id("n")))
+	f.Comment(wrapDoc(fwdDoc))
+	f.Add(recv()).Id("Forward").Params(jen.List(id("x"), id("logits")).Index().Float32()).Block(fwdCode...)
 
 	// Backward.
 	bwdCall := []jen.Code{

@@ -91,6 +91,11 @@ type transposed struct {
 // Model is not safe for concurrent use: every method uses its buffers;
 // distinct Models are independent.
 type Model struct {
+	// pk holds the dense weights in Frozen's padded layout for the forward kernels
+	// of large batches; Forward refreshes it at every such call. It comes first: a
+	// Model is a large allocation, which starts on a page boundary, so the padded
+	// rows are 64-byte aligned.
+	pk     packed
 	params parameters
 	// grads is the gradient of the last Backward: worker 0's, plus the others' in
 	// worker order.
@@ -213,11 +218,11 @@ type worker struct {
 // goroutine.
 type job struct {
 	m *Model
-	// vec selects the vector kernels; backward a backward job.
-	vec, backward bool
-	x, logits     []float32
-	labels        []int32
-	scale         float32
+	// vec selects the vector kernels; packed their dense weights in m.pk; backward a backward job.
+	vec, packed, backward bool
+	x, logits             []float32
+	labels                []int32
+	scale                 float32
 	// lo and hi delimit the worker's samples.
 	lo, hi int
 }
@@ -354,7 +359,11 @@ func (w *worker) forwardTiles(j job) {
 	for off := j.lo; off < j.hi; off += Tile {
 		k := min(Tile, j.hi-off)
 		t := w.load(j.x, off, k)
-		w.forward(&j.m.params, j.vec, k, t)
+		if j.packed {
+			w.forwardPacked(&j.m.params, &j.m.pk, k, t)
+		} else {
+			w.forward(&j.m.params, j.vec, k, t)
+		}
 		copy(j.logits[off*Classes:(off+k)*Classes], w.buf.dense2Out[:k*Classes])
 	}
 }
@@ -456,14 +465,28 @@ func samples(x []float32) int {
 	return len(x) / InputSize
 }
 
+// packedForwardMin is the smallest batch for which Forward packs the dense
+// weights: the copy costs about what a 24-sample tile's forward saves on the
+// padded layout, so it pays from a few tiles on.
+const packedForwardMin = 4 * Tile
+
 // Forward writes to logits (n×Classes values) the logits of the n samples in
 // x (n×InputSize values, each sample in HWC order), split across the workers.
+// A batch of at least packedForwardMin samples on a vector path first copies
+// the dense weights into the padded layout (m.pk), whose GEMMs run ≈10 %
+// faster; the copy is fresh at every call, so it never goes stale.
 func (m *Model) Forward(x, logits []float32) {
 	n := samples(x)
 	if len(logits) < n*Classes {
 		panic(fmt.Sprintf("digits: %d logits for %d samples, want %d", len(logits), n, n*Classes))
 	}
-	m.run(job{m: m, vec: vector(), x: x, logits: logits}, n)
+	j := job{m: m, vec: vector(), x: x, logits: logits}
+	if j.vec && n >= packedForwardMin {
+		dense1PackedVecPack(&m.pk.dense1Weight, &m.params.dense1Weight)
+		dense2PackedVecPack(&m.pk.dense2Weight, &m.params.dense2Weight)
+		j.packed = true
+	}
+	m.run(j, n)
 }
 
 // Backward runs the n = len(labels) samples of x forward and back, split
