@@ -73,9 +73,13 @@
 // read transposed weights, which Backward refreshes at every call on a
 // vector path (the runtime's optimizers write the parameters through
 // Params without telling the model; gen/asm's gather transpose takes
-// ≈25–40 µs for digits' 512×300, next to ≈8 ms for a full batch). The Model's forward kernels read the standard layout, so its
-// Logits never sees stale weights (gen/asm's padded layout measured no
-// faster on the digits training step). Model.Freeze copies the parameters
+// ≈25–40 µs for digits' 512×300, next to ≈8 ms for a full batch). The
+// Model's one-sample Logits and its training forward read the standard
+// layout, so they never see stale weights (gen/asm's padded layout
+// measured no faster on the digits training step); Model.Forward on a
+// batch of 4 tiles or more copies the dense weights into the padded
+// layout first (m.pk, fresh at every call), which made digits' batch of
+// 1617 ≈6 % faster on one worker and ≈13 % on two. Model.Freeze copies the parameters
 // into a Frozen, whose dense layers read rows padded to 64-byte multiples
 // (PaddedStride): the one-sample GEMV streams every weight once, and
 // aligned rows make digits' one-sample forward ≈1.5× faster (7.9 → 5.3 µs
