@@ -48,44 +48,43 @@
 //     differential tests still state a tolerance.
 //
 // Vector paths (vector.go, workers.go): conv (ReLU or no activation), dense
-// (likewise) and max-pool stages get gen/asm kernels when it can render
-// them (it refuses too large unrolled convolutions and pools, and more
-// than 96 filters); tanh, sigmoid, average pooling, standalone activations
-// and the loss keep their Go code. A convolution that gen/asm will not
-// unroll runs on the im2col path (convgemm.go): per group of samples,
-// <layer>Im2col gathers each output pixel's window into a row of the
-// worker's <layer>Cols buffer (contiguous kernel rows copied, zeros for
-// padding), gen/asm's dense GEMMs compute the output (HWC already), the
-// weight and bias gradients and the gradient of the im2col matrix, and
-// <layer>Col2im scatter-adds that into the input gradient, applying the
-// producer's ReLU gate. A stride-1 convolution with at least 16 input
-// channels instead computes its input gradient as a convolution of the
-// output gradient with the flipped weights (<layer>Dy2col gathers, one
-// DenseBackwardInput GEMM with the gate fused, on weights that
-// <layer>Flip lays out), which avoids the scalar scatter. Each Forward, Backward and Logits call
-// reads runtime.ActiveISA once: on PureGo every stage runs the emitter's
-// Go kernels (gen/asm's pure-Go references are then never called by the
-// model: they stay only as the fallback inside gen/asm's dispatchers), on
-// AVX2 or AVX-512 the vector stages call gen/asm's dispatchers. The
-// backward of a ReLU fused into a stage is applied by the next stage's
-// input-gradient kernel (dense, conv, max pool) when that stage is a vector
-// one, else by <layer>ActGrad. Weight layouts: the input-gradient kernels
-// read transposed weights, which Backward refreshes at every call on a
-// vector path (the runtime's optimizers write the parameters through
-// Params without telling the model; gen/asm's gather transpose takes
-// ≈25–40 µs for digits' 512×300, next to ≈8 ms for a full batch). The
-// Model's one-sample Logits and its training forward read the standard
-// layout, so they never see stale weights (gen/asm's padded layout
-// measured no faster on the digits training step); Model.Forward on a
-// batch of 4 tiles or more copies the dense weights into the padded
-// layout first (m.pk, fresh at every call), which made digits' batch of
-// 1617 ≈6 % faster on one worker and ≈13 % on two. Model.Freeze copies the parameters
-// into a Frozen, whose dense layers read rows padded to 64-byte multiples
-// (PaddedStride): the one-sample GEMV streams every weight once, and
-// aligned rows make digits' one-sample forward ≈1.5× faster (7.9 → 5.3 µs
-// on AVX-512). A Frozen never changes after Freeze, so it needs no
-// invalidation rule and serves any number of goroutines at once, each
-// call borrowing a worker's tile buffers from a sync.Pool.
+// (likewise) and max-pool stages get gen/asm kernels when it can render them
+// (it refuses too large unrolled convolutions and pools, and more than 96
+// filters); tanh, sigmoid, average pooling, standalone activations and the
+// loss keep their Go code. A convolution that gen/asm will not unroll runs
+// on the im2col path (convgemm.go): per group of samples, <layer>Im2col
+// gathers each output pixel's window into a row of the worker's <layer>Cols
+// buffer (contiguous kernel rows copied, zeros for padding), gen/asm's dense
+// GEMMs compute the output (HWC already), the weight and bias gradients and
+// the gradient of the im2col matrix, and <layer>Col2im scatter-adds that
+// into the input gradient, applying the producer's ReLU gate. A stride-1
+// convolution with at least 16 input channels instead computes its input
+// gradient as a convolution of the output gradient with the flipped weights
+// (<layer>Dy2col gathers, one DenseBackwardInput GEMM with the gate fused,
+// on weights that <layer>Flip lays out), which avoids the scalar scatter.
+// Each Forward, Backward and Logits call reads runtime.ActiveISA once: on
+// PureGo every stage runs the emitter's Go kernels (gen/asm's pure-Go
+// references are then never called by the model: they stay only as the
+// fallback inside gen/asm's dispatchers), on AVX2 or AVX-512 the vector
+// stages call gen/asm's dispatchers. The backward of a ReLU fused into a
+// stage is applied by the next stage's input-gradient kernel (dense, conv,
+// max pool) when that stage is a vector one, else by <layer>ActGrad. Weight
+// layouts: the input-gradient kernels read transposed weights, which
+// Backward refreshes at every call on a vector path (the runtime's
+// optimizers write the parameters through Params without telling the model;
+// gen/asm's gather transpose takes ≈25–40 µs for digits' 512×300, next to ≈8
+// ms for a full batch). The Model's one-sample Logits and its training
+// forward read the standard layout, so they never see stale weights
+// (gen/asm's padded layout measured no faster on the digits training step);
+// Model.Forward on a batch of 4 tiles or more copies the dense weights into
+// the padded layout first (m.pk, fresh at every call), which made digits'
+// batch of 1617 ≈6 % faster on one worker and ≈13 % on two. Model.Freeze
+// copies the parameters into a Frozen, whose dense layers read rows padded
+// to 64-byte multiples (PaddedStride): the one-sample GEMV streams every
+// weight once, and aligned rows make digits' one-sample forward ≈1.5× faster
+// (7.9 → 5.3 µs on AVX-512). A Frozen never changes after Freeze, so it
+// needs no invalidation rule and serves any number of goroutines at once,
+// each call borrowing a worker's tile buffers from a sync.Pool.
 //
 // Workers: Forward and Backward cut a batch into tiles and the tiles into
 // one contiguous shard per worker (SetWorkers; GOMAXPROCS at New). Worker 0
