@@ -77,8 +77,8 @@
 // returns an error beyond them. gen/emit then runs that convolution as
 // im2col (its own Go) around the dense kernels (DenseForward with In =
 // KernelH·KernelW·InC and Units = Filters on HWIO weights, and
-// DenseBackwardWeights, DenseBackwardInput), which have no such limits. Tanh, sigmoid, average pooling and the loss have no
-// kernels here.
+// DenseBackwardWeights, DenseBackwardInput), which have no such limits.
+// Tanh, sigmoid, average pooling and the loss have no kernels here.
 //
 // # How the assembly is made
 //

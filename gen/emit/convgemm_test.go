@@ -16,7 +16,8 @@ import (
 // in <layer>Col2im), a max pool and an unrolled conv; same and valid
 // padding, strides 1, 2 and 3, non-square kernels, one to eight input
 // channels, windows small enough to unroll and larger ones, input
-// gradients through col2im and as transposed convolutions (same and valid); im2col stages feeding unrolled ones and the reverse.
+// gradients through col2im and as transposed convolutions (same and
+// valid); im2col stages feeding unrolled ones and the reverse.
 var convGemmNets = []struct{ name, yaml string }{
 	{"gemmsmall", `name: gemmsmall
 input: {height: 12, width: 12, channels: 3}
