@@ -7,6 +7,11 @@ import (
 	"github.com/dave/jennifer/jen"
 )
 
+// packedForwardTiles is, in tiles, the smallest batch for which Model.Forward
+// copies the dense weights into the padded layout first (see the generated
+// packedForwardMin).
+const packedForwardTiles = 4
+
 // runMethods emits the parts of model.go that run the network: the
 // workers, the per-tile forward and backward passes with their ISA switch,
 // and the batch API (Forward, Backward, Step, Logits).
@@ -25,11 +30,6 @@ import (
 // AVX2 or AVX-512 the stages with a vector path call gen/asm's
 // dispatchers (whose own pure-Go reference is then never reached from
 // the model) and the others their Go kernels.
-// packedForwardTiles is, in tiles, the smallest batch for which Model.Forward
-// copies the dense weights into the padded layout first (see the generated
-// packedForwardMin).
-const packedForwardTiles = 4
-
 func (p *plan) runMethods(f *jen.File) {
 	n := p.net
 	in := p.input.size
@@ -293,32 +293,32 @@ func (p *plan) runMethods(f *jen.File) {
 
 	logitsOut := id("w").Dot("buf").Dot(p.logits.field + "Out")
 	logitsGrad := id("w").Dot("buf").Dot(p.logits.field + "Grad")
-	tileFor := func(body ...jen.Code) jen.Code {
+	// forwardCall runs the tile t of k samples forward on the parameters.
+	forwardCall := func() *jen.Statement {
+		return id("w").Dot("forward").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), id("j").Dot("vec"), id("k"), id("t"))
+	}
+	// tileFor loops over the tiles of job j's samples, loading each and
+	// running forward (a forwardCall or a choice of calls) on it, then body.
+	tileFor := func(forward jen.Code, body ...jen.Code) jen.Code {
 		return jen.For(id("off").Op(":=").Id("j").Dot("lo"), id("off").Op("<").Id("j").Dot("hi"), id("off").Op("+=").Id("Tile")).Block(
 			append([]jen.Code{
 				id("k").Op(":=").Min(id("Tile"), id("j").Dot("hi").Op("-").Id("off")),
 				id("t").Op(":=").Id("w").Dot("load").Call(id("j").Dot("x"), id("off"), id("k")),
-				id("w").Dot("forward").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), id("j").Dot("vec"), id("k"), id("t")),
+				forward,
 			}, body...)...)
 	}
-	copyLogits := jen.Copy(id("j").Dot("logits").Index(id("off").Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("Classes")),
-		logitsOut.Clone().Index(jen.Empty(), id("k").Op("*").Id("Classes")))
-	f.Comment(wrapDoc("forwardTiles writes the logits of samples [j.lo, j.hi) of j.x to j.logits, tile by tile."))
+	// A forward job reads the packed weights when Forward packed them.
+	inference := jen.Code(forwardCall())
 	if p.hasPacked() {
-		f.Add(wrecv()).Id("forwardTiles").Params(id("j").Id("job")).Block(
-			jen.For(id("off").Op(":=").Id("j").Dot("lo"), id("off").Op("<").Id("j").Dot("hi"), id("off").Op("+=").Id("Tile")).Block(
-				id("k").Op(":=").Min(id("Tile"), id("j").Dot("hi").Op("-").Id("off")),
-				id("t").Op(":=").Id("w").Dot("load").Call(id("j").Dot("x"), id("off"), id("k")),
-				jen.If(id("j").Dot("packed")).Block(
-					id("w").Dot("forwardPacked").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), jen.Op("&").Id("j").Dot("m").Dot("pk"), id("k"), id("t")),
-				).Else().Block(
-					id("w").Dot("forward").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), id("j").Dot("vec"), id("k"), id("t")),
-				),
-				copyLogits,
-			))
-	} else {
-		f.Add(wrecv()).Id("forwardTiles").Params(id("j").Id("job")).Block(tileFor(copyLogits))
+		inference = jen.If(id("j").Dot("packed")).Block(
+			id("w").Dot("forwardPacked").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), jen.Op("&").Id("j").Dot("m").Dot("pk"), id("k"), id("t")),
+		).Else().Block(forwardCall())
 	}
+	f.Comment(wrapDoc("forwardTiles writes the logits of samples [j.lo, j.hi) of j.x to j.logits, tile by tile."))
+	f.Add(wrecv()).Id("forwardTiles").Params(id("j").Id("job")).Block(tileFor(inference,
+		jen.Copy(id("j").Dot("logits").Index(id("off").Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("Classes")),
+			logitsOut.Clone().Index(jen.Empty(), id("k").Op("*").Id("Classes"))),
+	))
 
 	bwdArgs := []jen.Code{jen.Op("&").Id("j").Dot("m").Dot("params")}
 	if trans {
@@ -328,7 +328,7 @@ func (p *plan) runMethods(f *jen.File) {
 	f.Comment(wrapDoc("backwardTiles runs samples [j.lo, j.hi) of j.x forward and back, overwriting w.grads with their gradient (times j.scale), and returns their summed loss and the number classified correctly."))
 	f.Add(wrecv()).Id("backwardTiles").Params(id("j").Id("job")).Params(id("loss").Float64(), id("correct").Int()).Block(
 		jen.Op("*").Id("w").Dot("grads").Op("=").Id("parameters").Values(),
-		tileFor(
+		tileFor(forwardCall(),
 			// The loss is the runtime's, so that every engine computes it
 			// alike; sample by sample, so that the float64 sum adds the
 			// samples' losses one at a time, as the generic engine does.
