@@ -39,7 +39,7 @@ func (p *plan) frozenFile(f *jen.File) {
 					p.params[s.weight], l.Name, l.In.Size(), l.Units, asm.PaddedStride(l.Units), s.vec.packedOne))),
 				id(p.params[s.weight]).Add(floatArr(l.In.Size()*asm.PaddedStride(l.Units))))
 		}
-		f.Comment(wrapDoc("packed holds the dense layers' weights in the padded layout of the Frozen vector kernels. Every field's size is a multiple of 64 bytes, so that the rows of each start on a 64-byte boundary when the struct does."))
+		f.Comment(wrapDoc("packed holds the dense layers' weights in the padded layout of the packed vector kernels (Frozen, and Model.Forward on large batches). Every field's size is a multiple of 64 bytes, so that the rows of each start on a 64-byte boundary when the struct does."))
 		f.Type().Id("packed").Struct(pf...)
 		fields = append(fields,
 			jen.Comment(wrapDoc("packed comes first: a Frozen is one large allocation, which Go starts on a page boundary, so every padded row is 64-byte aligned (which only speed depends on).")),

@@ -7,9 +7,10 @@ import (
 	"sync"
 )
 
-// packed holds the dense layers' weights in the padded layout of the Frozen
-// vector kernels. Every field's size is a multiple of 64 bytes, so that the
-// rows of each start on a 64-byte boundary when the struct does.
+// packed holds the dense layers' weights in the padded layout of the packed
+// vector kernels (Frozen, and Model.Forward on large batches). Every field's
+// size is a multiple of 64 bytes, so that the rows of each start on a 64-byte
+// boundary when the struct does.
 type packed struct {
 	// dense1Weight is dense1's weight [1024][300] with rows padded to 304 floats
 	// (zeros after the weights), as dense1PackedOneVec reads it.
