@@ -82,7 +82,7 @@
 // copies the parameters into a Frozen, whose dense layers read rows padded
 // to 64-byte multiples (PaddedStride): the one-sample GEMV streams every
 // weight once, and aligned rows make digits' one-sample forward ≈1.5× faster
-// (7.9 → 5.3 µs on AVX-512). A Frozen never changes after Freeze, so it
+// (8.1 → 5.4–5.7 µs on AVX-512). A Frozen never changes after Freeze, so it
 // needs no invalidation rule and serves any number of goroutines at once,
 // each call borrowing a worker's tile buffers from a sync.Pool.
 //
