@@ -21,6 +21,8 @@ import (
 // can use it at once (each call takes a worker's buffers from a
 // sync.Pool).
 func (p *plan) frozenFile(f *jen.File) {
+	// The Go runtime (GOMAXPROCS) beside cnngen's runtime.
+	f.ImportAlias("runtime", "goruntime")
 	id := jen.Id
 	in := p.input.size
 	packed := p.hasPacked()
@@ -48,10 +50,10 @@ func (p *plan) frozenFile(f *jen.File) {
 	fields = append(fields,
 		jen.Comment(wrapDoc("params is the copy of the Model's parameters, in the standard layout.")),
 		id("params").Id("parameters"),
-		jen.Comment(wrapDoc("workers holds idle *worker values whose tile buffers calls borrow.")),
-		id("workers").Qual("sync", "Pool"),
+		jen.Comment(wrapDoc("idle holds up to GOMAXPROCS (at Freeze) workers whose tile buffers calls borrow; a call that finds none allocates one, and a full list drops it.")),
+		id("idle").Chan().Op("*").Id("worker"),
 	)
-	f.Comment(wrapDoc("Frozen is a read-only copy of a Model's parameters for inference, made by Model.Freeze. On the vector paths its dense layers read their weights in a padded layout, which makes the one-sample Logits faster than Model.Logits. Changing the Model afterwards (training, loading a checkpoint) does not change a Frozen: freeze again. A Frozen is safe for concurrent use by multiple goroutines; each call borrows tile buffers from a pool, so calls make no allocations once the pool holds a buffer per goroutine."))
+	f.Comment(wrapDoc("Frozen is a read-only copy of a Model's parameters for inference, made by Model.Freeze. On the vector paths its dense layers read their weights in a padded layout, which makes the one-sample Logits faster than Model.Logits. Changing the Model afterwards (training, loading a checkpoint) does not change a Frozen: freeze again. A Frozen is safe for concurrent use by multiple goroutines; each call borrows tile buffers from a free list of up to GOMAXPROCS, so calls make no allocations once it holds a buffer per goroutine that runs at once."))
 	f.Type().Id("Frozen").Struct(fields...)
 
 	// Freeze.
@@ -69,7 +71,7 @@ func (p *plan) frozenFile(f *jen.File) {
 		}
 	}
 	body = append(body,
-		id("f").Dot("workers").Dot("New").Op("=").Func().Params().Any().Block(jen.Return(jen.New(id("worker")))),
+		id("f").Dot("idle").Op("=").Make(jen.Chan().Op("*").Id("worker"), jen.Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0))),
 		jen.Return(id("f")),
 	)
 	f.Comment(wrapDoc("Freeze returns a Frozen copy of m's current parameters, for fast and concurrent inference. It copies every parameter (and packs the dense weights), so call it once after training or loading, not per sample."))
@@ -90,16 +92,32 @@ func (p *plan) frozenFile(f *jen.File) {
 	f.Comment(wrapDoc("forward runs the first n samples of the tile x through the network on w's buffers."))
 	f.Add(frecv()).Id("forward").Params(id("w").Op("*").Id("worker"), id("n").Int(), id("x").Add(tileArr(in))).Block(run)
 
+	// borrow and giveBack.
+	f.Comment(wrapDoc("borrow returns an idle worker, or a new one when every worker is in use."))
+	f.Add(frecv()).Id("borrow").Params().Op("*").Id("worker").Block(
+		jen.Select().Block(
+			jen.Case(id("w").Op(":=").Op("<-").Id("f").Dot("idle")).Block(jen.Return(id("w"))),
+			jen.Default().Block(jen.Return(jen.New(id("worker")))),
+		),
+	)
+	f.Comment(wrapDoc("giveBack returns w to the idle list, or drops it when the list is full."))
+	f.Add(frecv()).Id("giveBack").Params(id("w").Op("*").Id("worker")).Block(
+		jen.Select().Block(
+			jen.Case(id("f").Dot("idle").Op("<-").Id("w")),
+			jen.Default(),
+		),
+	)
+
 	logitsOut := func() *jen.Statement { return id("w").Dot("buf").Dot(p.logits.field + "Out") }
 
 	// Logits and Predict.
 	f.Comment(wrapDoc("Logits writes the logits of one sample x (HWC order) to logits."))
 	f.Add(frecv()).Id("Logits").Params(id("x").Op("*").Index(id("InputSize")).Float32(), id("logits").Op("*").Index(id("Classes")).Float32()).Block(
-		id("w").Op(":=").Id("f").Dot("workers").Dot("Get").Call().Assert(jen.Op("*").Id("worker")),
+		id("w").Op(":=").Id("f").Dot("borrow").Call(),
 		jen.Op("*").Parens(jen.Op("*").Index(id("InputSize")).Float32()).Parens(id("w").Dot("buf").Dot("x").Index(jen.Empty(), jen.Empty())).Op("=").Op("*").Id("x"),
 		id("f").Dot("forward").Call(id("w"), jen.Lit(1), jen.Op("&").Id("w").Dot("buf").Dot("x")),
 		jen.Op("*").Id("logits").Op("=").Index(id("Classes")).Float32().Parens(logitsOut().Index(jen.Empty(), id("Classes"))),
-		id("f").Dot("workers").Dot("Put").Call(id("w")),
+		id("f").Dot("giveBack").Call(id("w")),
 	)
 	f.Comment(wrapDoc("Predict writes the class probabilities (softmax of the logits) of one sample x (HWC order) to probs."))
 	f.Add(frecv()).Id("Predict").Params(id("x").Op("*").Index(id("InputSize")).Float32(), id("probs").Op("*").Index(id("Classes")).Float32()).Block(
@@ -115,13 +133,13 @@ func (p *plan) frozenFile(f *jen.File) {
 		jen.If(jen.Len(id("logits")).Op("<").Id("n").Op("*").Id("Classes")).Block(
 			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(p.net.Name+": %d logits for %d samples, want %d"), jen.Len(id("logits")), id("n"), id("n").Op("*").Id("Classes"))),
 		),
-		id("w").Op(":=").Id("f").Dot("workers").Dot("Get").Call().Assert(jen.Op("*").Id("worker")),
+		id("w").Op(":=").Id("f").Dot("borrow").Call(),
 		jen.For(id("off").Op(":=").Lit(0), id("off").Op("<").Id("n"), id("off").Op("+=").Id("Tile")).Block(
 			id("k").Op(":=").Min(id("Tile"), id("n").Op("-").Id("off")),
 			id("f").Dot("forward").Call(id("w"), id("k"), id("w").Dot("load").Call(id("x"), id("off"), id("k"))),
 			jen.Copy(id("logits").Index(id("off").Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("Classes")),
 				logitsOut().Index(jen.Empty(), id("k").Op("*").Id("Classes"))),
 		),
-		id("f").Dot("workers").Dot("Put").Call(id("w")),
+		id("f").Dot("giveBack").Call(id("w")),
 	)
 }

@@ -115,8 +115,8 @@ func TestWorkersStop(t *testing.T) {
 	}
 }
 
-// TestNoAllocs checks that the batch and one-sample calls do not allocate
-// with two workers, on every ISA path.
+// TestNoAllocs checks that the batch and one-sample calls, the Model's
+// and a Frozen's, do not allocate with two workers, on every ISA path.
 func TestNoAllocs(t *testing.T) {
 	x, labels := batch(4, 2*Tile+3)
 	logits := make([]float32, len(labels)*Classes)
@@ -129,11 +129,17 @@ func TestNoAllocs(t *testing.T) {
 		m.SetWorkers(2)
 		m.Init(1)
 		var one [Classes]float32
+		frozen := m.Freeze()
+		big := make([]float32, 5*Tile*InputSize) // large enough for Forward to pack
+		bigLogits := make([]float32, 5*Tile*Classes)
 		for what, f := range map[string]func(){
-			"Forward":  func() { m.Forward(x, logits) },
-			"Backward": func() { m.Backward(x, labels, 1) },
-			"Step":     func() { m.Step(x, labels, 0.001) },
-			"Logits":   func() { m.Logits((*[InputSize]float32)(x), &one) },
+			"Forward":        func() { m.Forward(x, logits) },
+			"Forward packed": func() { m.Forward(big, bigLogits) },
+			"Backward":       func() { m.Backward(x, labels, 1) },
+			"Step":           func() { m.Step(x, labels, 0.001) },
+			"Logits":         func() { m.Logits((*[InputSize]float32)(x), &one) },
+			"Frozen Logits":  func() { frozen.Logits((*[InputSize]float32)(x), &one) },
+			"Frozen Forward": func() { frozen.Forward(x, logits) },
 		} {
 			if a := testing.AllocsPerRun(5, f); a != 0 {
 				t.Errorf("%v: %s allocates %v times per call", isa, what, a)

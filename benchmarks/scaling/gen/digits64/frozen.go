@@ -4,7 +4,7 @@ package digits64
 
 import (
 	"fmt"
-	"sync"
+	goruntime "runtime"
 )
 
 // packed holds the dense layers' weights in the padded layout of the packed
@@ -25,8 +25,9 @@ type packed struct {
 // padded layout, which makes the one-sample Logits faster than Model.Logits.
 // Changing the Model afterwards (training, loading a checkpoint) does not
 // change a Frozen: freeze again. A Frozen is safe for concurrent use by
-// multiple goroutines; each call borrows tile buffers from a pool, so calls
-// make no allocations once the pool holds a buffer per goroutine.
+// multiple goroutines; each call borrows tile buffers from a free list of up
+// to GOMAXPROCS, so calls make no allocations once it holds a buffer per
+// goroutine that runs at once.
 type Frozen struct {
 	// packed comes first: a Frozen is one large allocation, which Go starts on a
 	// page boundary, so every padded row is 64-byte aligned (which only speed
@@ -34,8 +35,9 @@ type Frozen struct {
 	packed packed
 	// params is the copy of the Model's parameters, in the standard layout.
 	params parameters
-	// workers holds idle *worker values whose tile buffers calls borrow.
-	workers sync.Pool
+	// idle holds up to GOMAXPROCS (at Freeze) workers whose tile buffers calls
+	// borrow; a call that finds none allocates one, and a full list drops it.
+	idle chan *worker
 }
 
 // Freeze returns a Frozen copy of m's current parameters, for fast and
@@ -45,9 +47,7 @@ func (m *Model) Freeze() *Frozen {
 	f := &Frozen{params: m.params}
 	dense1PackedVecPack(&f.packed.dense1Weight, &f.params.dense1Weight)
 	dense2PackedVecPack(&f.packed.dense2Weight, &f.params.dense2Weight)
-	f.workers.New = func() any {
-		return new(worker)
-	}
+	f.idle = make(chan *worker, goruntime.GOMAXPROCS(0))
 	return f
 }
 
@@ -61,13 +61,31 @@ func (f *Frozen) forward(w *worker, n int, x *[Tile * 64]float32) {
 	}
 }
 
+// borrow returns an idle worker, or a new one when every worker is in use.
+func (f *Frozen) borrow() *worker {
+	select {
+	case w := <-f.idle:
+		return w
+	default:
+		return new(worker)
+	}
+}
+
+// giveBack returns w to the idle list, or drops it when the list is full.
+func (f *Frozen) giveBack(w *worker) {
+	select {
+	case f.idle <- w:
+	default:
+	}
+}
+
 // Logits writes the logits of one sample x (HWC order) to logits.
 func (f *Frozen) Logits(x *[InputSize]float32, logits *[Classes]float32) {
-	w := f.workers.Get().(*worker)
+	w := f.borrow()
 	*(*[InputSize]float32)(w.buf.x[:]) = *x
 	f.forward(w, 1, &w.buf.x)
 	*logits = [Classes]float32(w.buf.dense2Out[:Classes])
-	f.workers.Put(w)
+	f.giveBack(w)
 }
 
 // Predict writes the class probabilities (softmax of the logits) of one sample
@@ -88,11 +106,11 @@ func (f *Frozen) Forward(x, logits []float32) {
 	if len(logits) < n*Classes {
 		panic(fmt.Sprintf("digits64: %d logits for %d samples, want %d", len(logits), n, n*Classes))
 	}
-	w := f.workers.Get().(*worker)
+	w := f.borrow()
 	for off := 0; off < n; off += Tile {
 		k := min(Tile, n-off)
 		f.forward(w, k, w.load(x, off, k))
 		copy(logits[off*Classes:(off+k)*Classes], w.buf.dense2Out[:k*Classes])
 	}
-	f.workers.Put(w)
+	f.giveBack(w)
 }
