@@ -84,7 +84,7 @@
 // weight once, and aligned rows make digits' one-sample forward ≈1.5× faster
 // (8.1 → 5.4–5.7 µs on AVX-512). A Frozen never changes after Freeze, so it
 // needs no invalidation rule and serves any number of goroutines at once,
-// each call borrowing a worker's tile buffers from a sync.Pool.
+// each call borrowing a worker's tile buffers from a free list.
 //
 // Workers: Forward and Backward cut a batch into tiles and the tiles into
 // one contiguous shard per worker (SetWorkers; GOMAXPROCS at New). Worker 0
