@@ -18,8 +18,9 @@ import (
 // parameters through Params without telling it. A Frozen copies the
 // parameters once, at Freeze, so its padded copy can never go stale;
 // and since nothing in it changes afterwards, any number of goroutines
-// can use it at once (each call takes a worker's buffers from a
-// sync.Pool).
+// can use it at once. Each call takes a worker's buffers from a free
+// list, a channel of up to GOMAXPROCS idle workers: a sync.Pool would drop
+// them at every other GC and then allocate the large tile buffers anew.
 func (p *plan) frozenFile(f *jen.File) {
 	// The Go runtime (GOMAXPROCS) beside cnngen's runtime.
 	f.ImportAlias("runtime", "goruntime")
