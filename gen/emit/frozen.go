@@ -32,10 +32,7 @@ func (p *plan) frozenFile(f *jen.File) {
 	var fields []jen.Code
 	if packed {
 		var pf []jen.Code
-		for _, s := range p.stages {
-			if s.vec == nil || s.vec.packed == "" {
-				continue
-			}
+		for _, s := range p.packedStages() {
 			l := s.layer
 			pf = append(pf,
 				jen.Comment(wrapDoc(fmt.Sprintf("%s is %s's weight [%d][%d] with rows padded to %d floats (zeros after the weights), as %s reads it.",
@@ -61,16 +58,9 @@ func (p *plan) frozenFile(f *jen.File) {
 	body := []jen.Code{
 		id("f").Op(":=").Op("&").Id("Frozen").Values(jen.Id("params").Op(":").Id("m").Dot("params")),
 	}
-	if packed {
-		for _, s := range p.stages {
-			if s.vec == nil || s.vec.packed == "" {
-				continue
-			}
-			w := p.params[s.weight]
-			body = append(body, id(s.vec.packed+"Pack").Call(
-				jen.Op("&").Id("f").Dot("packed").Dot(w), jen.Op("&").Id("f").Dot("params").Dot(w)))
-		}
-	}
+	body = append(body, p.packCalls(
+		func() *jen.Statement { return id("f").Dot("packed") },
+		func() *jen.Statement { return id("f").Dot("params") })...)
 	body = append(body,
 		id("f").Dot("idle").Op("=").Make(jen.Chan().Op("*").Id("worker"), jen.Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0))),
 		jen.Return(id("f")),

@@ -3,6 +3,7 @@ package emit
 import (
 	"github.com/cnngen/cnngen/gen/asm"
 	"github.com/cnngen/cnngen/runtime"
+	"github.com/dave/jennifer/jen"
 )
 
 // vecStage is a stage's vector path: the gen/asm kernels that replace its
@@ -186,15 +187,31 @@ func (p *plan) hasVector() bool {
 	return false
 }
 
-// hasPacked reports whether any stage has dense kernels on packed weights
-// (Frozen's layout).
-func (p *plan) hasPacked() bool {
+// packedStages returns the stages whose dense kernels have packed
+// variants (Frozen's padded layout, and Model.Forward on large batches).
+func (p *plan) packedStages() []*stage {
+	var out []*stage
 	for _, s := range p.stages {
 		if s.vec != nil && s.vec.packed != "" {
-			return true
+			out = append(out, s)
 		}
 	}
-	return false
+	return out
+}
+
+// hasPacked reports whether any stage has dense kernels on packed weights.
+func (p *plan) hasPacked() bool { return len(p.packedStages()) > 0 }
+
+// packCalls returns the statements that fill the packed weights of every
+// packed stage, <into>.<weight>, from the parameters <from>.<weight>
+// (into and from are expressions such as f.packed and f.params).
+func (p *plan) packCalls(into, from func() *jen.Statement) []jen.Code {
+	var calls []jen.Code
+	for _, s := range p.packedStages() {
+		w := p.params[s.weight]
+		calls = append(calls, jen.Id(s.vec.packed+"Pack").Call(jen.Op("&").Add(into()).Dot(w), jen.Op("&").Add(from()).Dot(w)))
+	}
+	return calls
 }
 
 // hasTransposed reports whether any stage keeps transposed weights.

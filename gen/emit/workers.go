@@ -428,13 +428,9 @@ func (p *plan) runMethods(f *jen.File) {
 	}
 	fwdDoc := "Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order), split across the workers."
 	if p.hasPacked() {
-		var packs []jen.Code
-		for _, s := range p.stages {
-			if s.vec != nil && s.vec.packed != "" {
-				w := p.params[s.weight]
-				packs = append(packs, id(s.vec.packed+"Pack").Call(jen.Op("&").Id("m").Dot("pk").Dot(w), jen.Op("&").Id("m").Dot("params").Dot(w)))
-			}
-		}
+		packs := p.packCalls(
+			func() *jen.Statement { return id("m").Dot("pk") },
+			func() *jen.Statement { return id("m").Dot("params") })
 		fwdCode = append(fwdCode, jen.If(id("j").Dot("vec").Op("&&").Id("n").Op(">=").Id("packedForwardMin")).Block(
 			append(packs, id("j").Dot("packed").Op("=").True())...,
 		))
