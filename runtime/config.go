@@ -65,8 +65,42 @@ type Schedule struct {
 	Gamma    float64
 }
 
+// LossKind names a training loss.
+type LossKind string
+
+// The losses.
+const (
+	// CrossEntropy is softmax cross-entropy against class labels: the loss
+	// of a network that ends with softmax.
+	CrossEntropy LossKind = "softmax_cross_entropy"
+	// SquaredError is the squared error against real-valued targets, the
+	// loss of a regression network (one that ends without softmax). With
+	// the Sum reduction it is Σ (y−t)² over the batch and the outputs; with
+	// Mean it is that divided by the number of samples times the number of
+	// outputs, as PyTorch's MSELoss(reduction="mean").
+	SquaredError LossKind = "mse"
+)
+
+// TargetKind says where a regression network's targets come from.
+type TargetKind string
+
+// The targets.
+const (
+	// TargetColumns takes the targets from the data: the last Outputs
+	// columns of each CSV row.
+	TargetColumns TargetKind = "columns"
+	// TargetInput makes each sample its own target (an autoencoder): the
+	// network's outputs have the input's size.
+	TargetInput TargetKind = "input"
+)
+
 // TrainConfig is a training recipe.
 type TrainConfig struct {
+	// Loss is the loss; "" means CrossEntropy.
+	Loss LossKind
+	// Target is where a SquaredError loss's targets come from; "" means
+	// TargetColumns. Unused with CrossEntropy.
+	Target    TargetKind
 	Reduction Reduction
 	Optimizer OptimizerConfig
 	// BatchSize is the number of samples per step; 0 means the whole

@@ -35,3 +35,53 @@ type Model interface {
 	// of the logits equal to the label; the first maximum on ties).
 	Backward(x []float32, labels []int32, scale float32) (loss float64, correct int)
 }
+
+// Regressor is a [Model] trained against real-valued targets: a network that
+// ends without softmax. Its outputs are Forward's values (Classes() of them
+// per sample); its Backward treats them as logits.
+type Regressor interface {
+	Model
+	// BackwardSquaredError runs the batch forward and back: it overwrites
+	// every Param's Grad with scale times the gradient of Σ (y−t)², summed
+	// over the n samples of x and the outputs, where t holds n·Classes()
+	// targets, and returns that sum (unscaled).
+	BackwardSquaredError(x, targets []float32, scale float32) (loss float64)
+}
+
+// Buffer is a non-trainable tensor of a [Model], in PyTorch's terms: a batch
+// norm layer's running statistics, which training updates and evaluation
+// reads. Name is "<layer>.running_mean", "<layer>.running_var" or
+// "<layer>.num_batches_tracked".
+type Buffer struct {
+	Name  string
+	Layer string
+	Shape []int
+	// Value holds a float buffer's values (the running mean and variance,
+	// [Channels] each); nil for a counter. It aliases the model.
+	Value []float32
+	// Count points at a counter's value (num_batches_tracked: the number of
+	// training batches the layer has seen); nil for a float buffer.
+	Count *int64
+}
+
+// Stateful is a [Model] with buffers (batch norm). Backward normalises with
+// the batch's statistics and updates the buffers; Forward, Logits and
+// frozen copies use them unchanged.
+type Stateful interface {
+	Model
+	// Buffers lists the buffers per batch norm layer in network order:
+	// running_mean, running_var, num_batches_tracked. The values alias the
+	// model.
+	Buffers() []Buffer
+}
+
+// Stochastic is a [Model] with dropout. Its masks are a function of the seed,
+// the step, the layer and the sample's index in the batch (see
+// [DropoutMask]), so a run repeats bit for bit whatever the worker count, and
+// every engine draws the same masks.
+type Stochastic interface {
+	Model
+	// SetDropoutStep sets the seed and step from which the next Backward
+	// calls draw their dropout masks. [Train] calls it before each step.
+	SetDropoutStep(seed, step uint64)
+}

@@ -14,13 +14,17 @@ type Network struct {
 	File string
 	// Input is the shape of one input sample.
 	Input runtime.Shape
-	// Layers are the layers in order. A flatten layer always precedes the
-	// first dense layer (inserted when the description leaves it implicit)
-	// and the last layer is softmax.
+	// Layers are the layers in a topological order (each after the layers
+	// it takes as Inputs; as written whenever the description allows it).
+	// A flatten layer precedes a dense layer whose input is not flat
+	// (inserted when the description leaves it implicit). The last layer is
+	// the network's output: softmax for a classifier, any other layer for
+	// a regression network.
 	Layers []Layer
 	// Params lists every trainable tensor in the order of [runtime.Model.Params].
 	Params []runtime.ParamInfo
-	// Classes is the number of outputs.
+	// Classes is the number of outputs: classes of a classifier, values
+	// of a regression network's output.
 	Classes int
 	// Train is the resolved training recipe.
 	Train runtime.TrainConfig
@@ -31,6 +35,10 @@ type Layer struct {
 	runtime.LayerSpec
 	// Pos is where the layer is described (zero for inserted layers).
 	Pos spec.Pos
+	// Inputs index the layers of Network.Layers whose outputs feed this
+	// one, in order; -1 is the network's input. Each index is below the
+	// layer's own. LayerSpec.Inputs holds the same layers by name.
+	Inputs []int
 	// In and Out are the per-sample input and output shapes.
 	In, Out runtime.Shape
 	// PadTop, PadBottom, PadLeft and PadRight are the TensorFlow padding
