@@ -403,3 +403,40 @@ func TestGraphNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per step, want 0", a)
 	}
 }
+
+// TestCopyBuffers checks that a float64 engine takes a float32 engine's
+// running statistics, so that both evaluate alike, and that a list of
+// another network is refused.
+func TestCopyBuffers(t *testing.T) {
+	arch := Arch{Input: Shape{Height: 2, Width: 2, Channels: 2}, Layers: []LayerSpec{convSpec(3, 1, 1, 1, 1, Valid), batchNormSpec()}}
+	g := mustGeneric(t, arch)
+	InitParams(g.Params(), 4)
+	x := make([]float32, 3*8)
+	for i := range x {
+		x[i] = float32(i%5) - 2
+	}
+	g.BackwardSquaredError(x, make([]float32, 3*12), 1)
+	g64 := mustGeneric64(t, arch)
+	if err := g64.CopyParams(g.Params()); err != nil {
+		t.Fatal(err)
+	}
+	if err := g64.CopyBuffers(g.Buffers()); err != nil {
+		t.Fatal(err)
+	}
+	if *g64.Buffers()[2].Count != 1 {
+		t.Errorf("num_batches_tracked %d, want 1", *g64.Buffers()[2].Count)
+	}
+	out := make([]float32, 3*12)
+	g.Forward(x, out)
+	x64, out64 := make([]float64, len(x)), make([]float64, len(out))
+	for i, v := range x {
+		x64[i] = float64(v)
+	}
+	g64.Forward(x64, out64)
+	checkClose(t, "float32 Forward against float64", out, out64, 1e-5)
+
+	other := mustGeneric(t, Arch{Input: arch.Input, Layers: []LayerSpec{named(batchNormSpec(), "norm")}})
+	if err := g64.CopyBuffers(other.Buffers()); err == nil {
+		t.Error("CopyBuffers took the buffers of another network")
+	}
+}
