@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -166,5 +167,79 @@ func checkTrainingGradients(t *testing.T, arch Arch, n int, scale float64, seed 
 		if !nonzero && !(n == 1 && p.Layer == "bn0") {
 			t.Errorf("%s: gradient all zero", p.Name)
 		}
+	}
+}
+
+// TestGenericGraphFloat32MatchesFloat64 checks that the two precisions of the
+// engine agree on the graph cases in training mode (the same dropout masks,
+// batch statistics and running-statistic updates) and in evaluation mode:
+// losses within 1e-5 relative, gradients within 1e-4 of each tensor's
+// largest plus 1e-6 of the network's largest, outputs and running statistics within 1e-5.
+func TestGenericGraphFloat32MatchesFloat64(t *testing.T) {
+	cases := append(slices.Clone(graphGradCases), regressionGradCases...)
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 4
+			arch := Arch{Input: tc.input, Layers: tc.layers}
+			g, g64 := mustGeneric(t, arch), mustGeneric64(t, arch)
+			InitParams(g.Params(), uint64(i+1))
+			if err := g64.CopyParams(g.Params()); err != nil {
+				t.Fatal(err)
+			}
+			g.SetDropoutStep(7, 11)
+			g64.SetDropoutStep(7, 11)
+			r := rand.New(rand.NewPCG(uint64(i), 3))
+			x64, labels := randomBatch(r, n, arch.Input, g.Classes())
+			x := toFloat32(x64)
+			var loss, loss64 float64
+			if tc.layers[len(tc.layers)-1].Kind == Softmax {
+				loss, _ = g.Backward(x, labels, 0.5)
+				loss64, _ = g64.Backward(x64, labels, 0.5)
+			} else {
+				targets := toFloat32(x64[:n*g.Classes()])
+				loss = g.BackwardSquaredError(x, targets, 0.5)
+				loss64 = g64.BackwardSquaredError(x64, x64[:n*g.Classes()], 0.5)
+			}
+			if math.Abs(loss-loss64) > 1e-5*math.Max(1, loss64) {
+				t.Errorf("float32 loss %v, float64 %v", loss, loss64)
+			}
+			// A bias before batch norm has a zero gradient in exact
+			// arithmetic, rounding noise in either precision: the floor
+			// relative to the largest gradient of the network covers it.
+			overall := 0.0
+			for _, q := range g64.Params() {
+				for _, v := range q.Grad {
+					overall = math.Max(overall, math.Abs(v))
+				}
+			}
+			for k, p := range g.Params() {
+				q := g64.Params()[k]
+				largest := 0.0
+				for _, v := range q.Grad {
+					largest = math.Max(largest, math.Abs(v))
+				}
+				for j, v := range p.Grad {
+					if math.Abs(float64(v)-q.Grad[j]) > 1e-4*largest+1e-6*overall {
+						t.Fatalf("%s[%d]: float32 %v, float64 %v (largest %v)", p.Name, j, v, q.Grad[j], largest)
+					}
+				}
+			}
+			for k, b := range g.Buffers() {
+				q := g64.Buffers()[k]
+				for j, v := range b.Value {
+					if math.Abs(float64(v)-q.Value[j]) > 1e-5*math.Max(1, math.Abs(q.Value[j])) {
+						t.Fatalf("%s[%d]: float32 %v, float64 %v", b.Name, j, v, q.Value[j])
+					}
+				}
+			}
+			out, out64 := make([]float32, n*g.Classes()), make([]float64, n*g.Classes())
+			g.Forward(x, out)
+			g64.Forward(x64, out64)
+			for j := range out {
+				if math.Abs(float64(out[j])-out64[j]) > 1e-5*math.Max(1, math.Abs(out64[j])) {
+					t.Fatalf("output %d: float32 %v, float64 %v", j, out[j], out64[j])
+				}
+			}
+		})
 	}
 }
