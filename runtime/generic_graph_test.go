@@ -440,3 +440,22 @@ func TestCopyBuffers(t *testing.T) {
 		t.Error("CopyBuffers took the buffers of another network")
 	}
 }
+
+// TestInitOnesDrawsNothing checks that InitOnes fills ones without taking a
+// draw: the tensors after it get the values they would get without it.
+func TestInitOnesDrawsNothing(t *testing.T) {
+	normal := Init{Kind: InitNormal, Scale: 1}
+	with := initParams([]Init{normal, {Kind: InitOnes}, normal}, []int{3, 4, 3})
+	without := initParams([]Init{normal, normal}, []int{3, 3})
+	InitParams(with, 8)
+	InitParams(without, 8)
+	if !slices.Equal(with[0].Value, without[0].Value) || !slices.Equal(with[2].Value, without[1].Value) {
+		t.Errorf("values after InitOnes %v, want %v", with[2].Value, without[1].Value)
+	}
+	if !slices.Equal(with[1].Value, []float32{1, 1, 1, 1}) {
+		t.Errorf("InitOnes gave %v", with[1].Value)
+	}
+	if s := (Init{Kind: InitOnes}).String(); s != "ones" {
+		t.Errorf("String %q, want ones", s)
+	}
+}
