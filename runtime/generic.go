@@ -85,13 +85,11 @@ func NewGeneric(arch Arch) (*Generic, error) {
 // build.
 func listBuffers[T floatType, B any](e *engine[T], build func(name, layer string, shape []int, v []T, count *int64) B) []B {
 	var list []B
-	norm := 0
 	for _, l := range e.layers {
 		if l.Kind != BatchNorm {
 			continue
 		}
-		st := &e.norms[norm]
-		norm++
+		st := &e.norms[l.norm]
 		c := l.in.Channels
 		list = append(list,
 			build(l.Name+".running_mean", l.Name, []int{c}, st.runningMean, nil),

@@ -197,7 +197,6 @@ func param[T floatType](ps [][]T, p int) []T {
 // identity.
 func (e *engine[T]) forward(x []T, n int, training bool) []T {
 	e.reserve(n)
-	norm := 0
 	for i := range e.layers {
 		l := &e.layers[i]
 		if l.Kind == Flatten || l.Kind == Softmax {
@@ -228,11 +227,10 @@ func (e *engine[T]) forward(x []T, n int, training bool) []T {
 			leakyReLUForward(T(l.Alpha), in, out)
 		case BatchNorm:
 			if training {
-				batchNormTrainForward(l, n, in, e.values[l.weight], e.values[l.bias], out, &e.norms[norm])
+				batchNormTrainForward(l, n, in, e.values[l.weight], e.values[l.bias], out, &e.norms[l.norm])
 			} else {
-				batchNormEvalForward(l, n, in, e.values[l.weight], e.values[l.bias], out, &e.norms[norm])
+				batchNormEvalForward(l, n, in, e.values[l.weight], e.values[l.bias], out, &e.norms[l.norm])
 			}
-			norm++
 		case Dropout:
 			if training {
 				mask := e.masks[i][:len(out)]
@@ -313,12 +311,8 @@ func (e *engine[T]) backward(x []T, n int) {
 	for _, g := range e.grads {
 		clear(g)
 	}
-	norm := len(e.norms)
 	for i := len(e.layers) - 1; i >= 0; i-- {
 		l := &e.layers[i]
-		if l.Kind == BatchNorm {
-			norm--
-		}
 		if !e.need[i] || l.Kind == Flatten || l.Kind == Softmax {
 			continue
 		}
@@ -366,7 +360,7 @@ func (e *engine[T]) backward(x []T, n int) {
 		case LeakyReLU:
 			leakyReLUBackward(T(l.Alpha), in, dout, din(0))
 		case BatchNorm:
-			batchNormBackward(l, n, in, e.values[l.weight], dout, e.grads[l.weight], e.grads[l.bias], din(0), &e.norms[norm])
+			batchNormBackward(l, n, in, e.values[l.weight], dout, e.grads[l.weight], e.grads[l.bias], din(0), &e.norms[l.norm])
 		case Dropout:
 			if d := din(0); d != nil {
 				multiply(dout, e.masks[i][:len(dout)], d)

@@ -141,11 +141,12 @@ func planArch(arch Arch) (plans []layerPlan, params []ParamInfo, classes int, er
 		seen[names[i]] = i
 	}
 
-	// Per tensor (the layer that computes it; the network's input is -1,
-	// stored at index len(arch.Layers)): whether it is flattened (made by
-	// flatten or dense, or from a flattened tensor by a layer that keeps
-	// the shape), and the shape a dense layer reading it sees before any
-	// flatten (for ParamInfo.InShape).
+	// Per layer output (the network's input, -1, is stored at index
+	// len(arch.Layers)): whether it is flattened (made by flatten or dense,
+	// or from a flattened output by a layer that keeps the shape, add or
+	// concat), and the shape a dense layer reading it sees before any
+	// flatten (for ParamInfo.InShape): a flatten's input, carried through
+	// the layers that keep the shape, else the output's own shape.
 	n := len(arch.Layers)
 	flat := make([]bool, n+1)
 	unflattened := make([]Shape, n+1)
@@ -290,7 +291,7 @@ func planArch(arch Arch) (plans []layerPlan, params []ParamInfo, classes int, er
 			keepsShape = true
 			l.norm = 0
 			for _, p := range plans {
-				if p.norm >= 0 {
+				if p.Kind == BatchNorm {
 					l.norm++
 				}
 			}
