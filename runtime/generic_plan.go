@@ -305,7 +305,7 @@ func planArch(arch Arch) (plans []layerPlan, params []ParamInfo, classes int, er
 			for k, s := range l.inShapes {
 				if s != in {
 					return nil, nil, 0, fail(i, l.LayerSpec, "input %s is %v but input %s is %v: add needs inputs of one shape",
-						inputName(arch, l.inputs[k]), s, inputName(arch, l.inputs[0]), in)
+						inputName(names, l.inputs[k]), s, inputName(names, l.inputs[0]), in)
 				}
 			}
 			l.out = in
@@ -314,7 +314,7 @@ func planArch(arch Arch) (plans []layerPlan, params []ParamInfo, classes int, er
 			for k, s := range l.inShapes {
 				if s.Height != in.Height || s.Width != in.Width {
 					return nil, nil, 0, fail(i, l.LayerSpec, "input %s is %v but input %s is %v: concat needs inputs of one height and width",
-						inputName(arch, l.inputs[k]), s, inputName(arch, l.inputs[0]), in)
+						inputName(names, l.inputs[k]), s, inputName(names, l.inputs[0]), in)
 				}
 				channels += s.Channels
 			}
@@ -391,16 +391,13 @@ func (l *layerPlan) tensor() int {
 }
 
 // inputName returns how errors name input j of a layer: the producing
-// layer's name, or "input" for the network's input.
-func inputName(arch Arch, j int) string {
+// layer's name (names holds them, defaults resolved), or "input" for the
+// network's input.
+func inputName(names []string, j int) string {
 	if j < 0 {
 		return fmt.Sprintf("%q", InputName)
 	}
-	name := arch.Layers[j].Name
-	if name == "" {
-		return fmt.Sprintf("layer %d", j+1)
-	}
-	return fmt.Sprintf("%q", name)
+	return fmt.Sprintf("%q", names[j])
 }
 
 // kindList lists the layer kinds the engine runs, for error messages.
