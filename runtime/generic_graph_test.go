@@ -459,3 +459,53 @@ func TestInitOnesDrawsNothing(t *testing.T) {
 		t.Errorf("String %q, want ones", s)
 	}
 }
+
+// TestExplicitInputsMatchTheChain checks that naming each layer's previous
+// layer (and "input" for the first) builds the same network as leaving
+// Inputs empty: the same logits and gradients, bit for bit.
+func TestExplicitInputsMatchTheChain(t *testing.T) {
+	explicit := digitsArch()
+	for i := range explicit.Layers {
+		if i == 0 {
+			explicit.Layers[i].Inputs = []string{InputName}
+		} else {
+			explicit.Layers[i].Inputs = []string{explicit.Layers[i-1].Name}
+		}
+	}
+	g, x, labels := newDigits(t, 6)
+	h := mustGeneric(t, explicit)
+	for i, p := range g.Params() {
+		copy(h.Params()[i].Value, p.Value)
+	}
+	a, b := make([]float32, 60), make([]float32, 60)
+	g.Forward(x, a)
+	h.Forward(x, b)
+	if !slices.Equal(a, b) {
+		t.Errorf("logits differ")
+	}
+	lossG, _ := g.Backward(x, labels, 1)
+	lossH, _ := h.Backward(x, labels, 1)
+	if lossG != lossH {
+		t.Errorf("loss %v with explicit inputs, %v without", lossH, lossG)
+	}
+	for i, p := range g.Params() {
+		if !slices.Equal(p.Grad, h.Params()[i].Grad) {
+			t.Errorf("%s: gradients differ", p.Name)
+		}
+	}
+}
+
+// TestIdentityRegression checks the smallest regression network, a lone
+// flatten: its outputs are its inputs and it has nothing to train.
+func TestIdentityRegression(t *testing.T) {
+	g := mustGeneric(t, Arch{Input: Shape{Height: 1, Width: 2, Channels: 1}, Layers: []LayerSpec{plainSpec(Flatten)}})
+	x := []float32{1, -2, 3, 4}
+	out := make([]float32, 4)
+	g.Forward(x, out)
+	if g.Classes() != 2 || !slices.Equal(out, x) {
+		t.Errorf("Classes %d, outputs %v, want 2 and %v", g.Classes(), out, x)
+	}
+	if loss := g.BackwardSquaredError(x, []float32{0, 0, 3, 2}, 1); loss != 1+4+0+4 {
+		t.Errorf("loss %v, want 9", loss)
+	}
+}
