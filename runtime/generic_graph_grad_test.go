@@ -71,6 +71,15 @@ var graphGradCases = []graphGradCase{
 			named(convSpec(2, 3, 3, 1, 1, Same), "d", "input"),
 			named(LayerSpec{Kind: Add}, "both", "twice", "d"),
 			named(denseSpec(4), "fc"), named(plainSpec(Softmax), "out")}},
+	{"groups straddling a concat, then a depth multiplier of 2 after a conv",
+		Shape{Height: 4, Width: 3, Channels: 2},
+		[]LayerSpec{
+			named(convSpec(3, 2, 2, 1, 1, Same), "a", "input"),
+			named(convSpec(3, 3, 3, 1, 1, Same), "b", "input"),
+			named(LayerSpec{Kind: Concat}, "cat", "a", "b"),
+			named(grouped(3, 3, 3, 1, 3, Same, false), "g3"), // groups of channels 0-1, 2-3, 4-5
+			named(grouped(6, 3, 3, 2, 3, Same, true), "dw"),  // depthwise, multiplier 2
+			named(plainSpec(ReLU6), "r"), named(denseSpec(3), "fc"), named(plainSpec(Softmax), "out")}},
 	{"dense on a spatial input without bias, batchnorm over dense units, dropout",
 		Shape{Height: 2, Width: 3, Channels: 2},
 		[]LayerSpec{{Kind: Dense, Units: 5, NoBias: true, WeightInit: Init{Kind: InitNormal, Scale: 0.3}},
