@@ -509,3 +509,68 @@ func TestIdentityRegression(t *testing.T) {
 		t.Errorf("loss %v, want 9", loss)
 	}
 }
+
+// resNet8Arch is MLPerf Tiny's image classification model, ResNet-8 on
+// 32×32×3: a 16-filter conv, three residual stages of 16, 32 and 64 filters
+// (the last two with a strided 1x1 conv on the shortcut), an 8x8 average
+// pool and a 10-class dense layer.
+func resNet8Arch() Arch {
+	he := Init{Kind: InitNormal, Scale: 0.1}
+	conv := func(name string, filters, k, stride int, input ...string) LayerSpec {
+		return named(LayerSpec{Kind: Conv2D, Filters: filters, KernelH: k, KernelW: k, StrideH: stride, StrideW: stride,
+			Padding: Same, WeightInit: he}, name, input...)
+	}
+	bn := func(name string) LayerSpec { return named(batchNormSpec(), name) }
+	relu := func(name string) LayerSpec { return named(plainSpec(ReLU), name) }
+	add := func(name string, inputs ...string) LayerSpec { return named(LayerSpec{Kind: Add}, name, inputs...) }
+	return Arch{Name: "resnet8", Input: Shape{Height: 32, Width: 32, Channels: 3}, Layers: []LayerSpec{
+		conv("conv1", 16, 3, 1), bn("bn1"), relu("relu1"),
+		conv("s1a", 16, 3, 1), bn("s1a_bn"), relu("s1a_relu"), conv("s1b", 16, 3, 1), bn("s1b_bn"),
+		add("s1", "s1b_bn", "relu1"), relu("s1_relu"),
+		conv("s2a", 32, 3, 2), bn("s2a_bn"), relu("s2a_relu"), conv("s2b", 32, 3, 1), bn("s2b_bn"),
+		conv("s2sc", 32, 1, 2, "s1_relu"), add("s2", "s2b_bn", "s2sc"), relu("s2_relu"),
+		conv("s3a", 64, 3, 2), bn("s3a_bn"), relu("s3a_relu"), conv("s3b", 64, 3, 1), bn("s3b_bn"),
+		conv("s3sc", 64, 1, 2, "s2_relu"), add("s3", "s3b_bn", "s3sc"), relu("s3_relu"),
+		named(poolSpec(AvgPool, 8, 8, 8, 8, Valid), "pool"), plainSpec(Flatten), named(denseSpec(10), "fc"), plainSpec(Softmax),
+	}}
+}
+
+// TestResNet8 builds ResNet-8 and checks its size against Keras's summary of
+// the reference model (78,666 parameters: 78,186 trainable and 480 running
+// statistics) and that a training step and an evaluation run.
+func TestResNet8(t *testing.T) {
+	g := mustGeneric(t, resNet8Arch())
+	trainable, running, counters := 0, 0, 0
+	for _, p := range g.Params() {
+		trainable += p.Size()
+	}
+	for _, b := range g.Buffers() {
+		running += len(b.Value)
+		if b.Count != nil {
+			counters++
+		}
+	}
+	if trainable != 78186 || running != 480 || counters != 7 {
+		t.Errorf("%d trainable values, %d running statistics, %d counters; want 78186, 480 and 7", trainable, running, counters)
+	}
+	InitParams(g.Params(), 1)
+	const n = 2
+	r := rand.New(rand.NewPCG(8, 8))
+	x := make([]float32, n*g.InputShape().Size())
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	loss, _ := g.Backward(x, []int32{3, 7}, 1)
+	logits := make([]float32, n*10)
+	g.Forward(x, logits)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) || loss <= 0 {
+		t.Errorf("loss %v", loss)
+	}
+	for _, p := range g.Params() {
+		for _, v := range p.Grad {
+			if math.IsNaN(float64(v)) {
+				t.Fatalf("%s: NaN gradient", p.Name)
+			}
+		}
+	}
+}
