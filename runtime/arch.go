@@ -110,6 +110,8 @@ const (
 	InitNormal
 	// InitUniform draws from Uniform(−Scale, Scale).
 	InitUniform
+	// InitOnes sets every value to 1 (batch norm's scale).
+	InitOnes
 )
 
 // Init says how to initialise one parameter tensor. Scale is the resolved

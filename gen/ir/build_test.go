@@ -180,6 +180,7 @@ func TestDigits(t *testing.T) {
 		t.Errorf("param sizes add up to %d, want 157230", total)
 	}
 	wantTrain := runtime.TrainConfig{
+		Loss:      runtime.CrossEntropy,
 		Reduction: runtime.Sum,
 		Optimizer: runtime.OptimizerConfig{Kind: runtime.SGD, LearningRate: 0.0001, Schedule: runtime.Schedule{Kind: runtime.Constant}},
 		BatchSize: 0, Steps: 2000, Seed: 1, TestFraction: 0.1,
@@ -199,7 +200,7 @@ func TestArch(t *testing.T) {
 		t.Fatalf("arch %+v", a)
 	}
 	for i, l := range a.Layers {
-		if l != n.Layers[i].LayerSpec {
+		if !reflect.DeepEqual(l, n.Layers[i].LayerSpec) {
 			t.Errorf("layer %d: %+v, want %+v", i, l, n.Layers[i].LayerSpec)
 		}
 	}
@@ -303,14 +304,14 @@ func TestBuildErrors(t *testing.T) {
 			lines: []string{"{kind: dense, units: 4}", "softmax", "relu"},
 			want: []string{
 				`net.yaml:4:5: softmax1: softmax must be the last layer, but relu1 follows it`,
-				`net.yaml:5:5: relu1: the network must end with a softmax layer (it ends with this relu layer)`,
+				`net.yaml:5:5: relu1: the network must end with a softmax layer (it ends with this relu layer), or train with loss type mse to regress its outputs`,
 			},
 		},
 		{
 			name:  "no softmax",
 			input: "4x4x1",
 			lines: []string{"{kind: dense, units: 4}"},
-			want:  []string{`net.yaml:3:5: dense1: the network must end with a softmax layer (it ends with this dense layer)`},
+			want:  []string{`net.yaml:3:5: dense1: the network must end with a softmax layer (it ends with this dense layer), or train with loss type mse to regress its outputs`},
 		},
 		{
 			name:  "no dense before softmax",
@@ -448,7 +449,7 @@ func TestBuildHandMade(t *testing.T) {
 				"layer 3: duplicate layer name \"D\""},
 		{"zero stride and unknown kind", spec.Network{Name: "n", Input: in, Layers: []spec.Layer{
 			{Kind: runtime.Conv2D, Name: "c", Filters: 2, KernelH: 3, KernelW: 3}, {Kind: "lstm", Name: "l"}}},
-			"layer 1: a conv2d layer with sizes [2 3 3 0 0]: want 1 to 4096 (65536 for filters and units)\n" +
+			"layer 1: a conv2d layer with sizes [2 3 3 0 0 1]: want 1 to 4096 (65536 for filters, groups and units)\n" +
 				"layer 2: unknown layer kind \"lstm\""},
 	}
 	for _, tt := range tests {
