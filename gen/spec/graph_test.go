@@ -95,6 +95,12 @@ train:
 		t.Errorf("loss at %v, target at %v", tr.LossPos, tr.TargetPos)
 	}
 
+	// The shorthand takes the defaults.
+	if n, err := spec.Parse("net.yaml", []byte(net("  - batchnorm", "  - leaky_relu"))); err != nil ||
+		n.Layers[0].Momentum != 0.1 || n.Layers[0].Epsilon != 1e-5 || n.Layers[1].Alpha != 0.01 {
+		t.Errorf("shorthand defaults: %v, %+v", err, n)
+	}
+
 	// mse's target defaults to the columns; cross-entropy has none.
 	mse := strings.Replace(src, ", target: input", "", 1)
 	if n, err := spec.Parse("net.yaml", []byte(mse)); err != nil || n.Train.Target != runtime.TargetColumns {
@@ -154,6 +160,10 @@ func TestParseNewKeyErrors(t *testing.T) {
 			`net.yaml:3:31: leaky_relu1: alpha must be a finite number, got .inf`},
 		{"alpha on relu", net("  - {kind: relu, alpha: 0.1}"),
 			`net.yaml:3:18: relu1: unknown key "alpha" for relu: want one of kind, name, input, inputs`},
+		{"dropout shorthand", net("  - dropout"),
+			`net.yaml:3:5: dropout1: dropout needs rate: write it as a mapping such as {kind: dropout, rate: ...}`},
+		{"add shorthand", net("  - add"),
+			`net.yaml:3:5: add1: add needs inputs: write it as a mapping such as {kind: add, inputs: ...}`},
 		{"unknown loss", lossTrain("{type: l2}"),
 			`net.yaml:3:22: train.loss: unknown loss type "l2": want softmax_cross_entropy or mse`},
 		{"unknown target", lossTrain("{type: mse, target: labels}"),

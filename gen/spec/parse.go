@@ -608,9 +608,36 @@ func (p *parser) layers(n *yaml.Node) []Layer {
 
 var paddings = []string{"same", "valid"}
 
+// requiredKeys lists the keys a layer kind cannot do without.
+func requiredKeys(k runtime.LayerKind) []string {
+	switch k {
+	case runtime.Conv2D:
+		return []string{"filters", "kernel"}
+	case runtime.MaxPool, runtime.AvgPool:
+		return []string{"window"}
+	case runtime.Dense:
+		return []string{"units"}
+	case runtime.Dropout:
+		return []string{"rate"}
+	case runtime.Add, runtime.Concat:
+		return []string{"inputs"}
+	}
+	return nil
+}
+
 func (p *parser) layer(it *layerItem) Layer {
 	l := Layer{Kind: it.kind, Name: it.name, Pos: p.pos(it.node)}
 	if it.node.Kind != yaml.MappingNode {
+		// The shorthand "- relu": the kind's defaults, if it needs no key.
+		switch it.kind {
+		case runtime.BatchNorm:
+			l.Momentum, l.Epsilon = DefaultBNMomentum, DefaultBNEpsilon
+		case runtime.LeakyReLU:
+			l.Alpha = DefaultAlpha
+		}
+		if req := requiredKeys(it.kind); it.kindOK && len(req) > 0 {
+			p.errorf(it.node, it.where, "%s needs %s: write it as a mapping such as {kind: %s, %s: ...}", it.kind, strings.Join(req, " and "), it.kind, req[0])
+		}
 		return l
 	}
 	allowed := allLayerKeys
