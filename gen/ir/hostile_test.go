@@ -70,6 +70,10 @@ func FuzzLoad(f *testing.F) {
 		data, _ := os.ReadFile(file)
 		f.Add(data)
 	}
+	// Graphs, so that mutations reach inputs, reordering and the new kinds.
+	f.Add([]byte(resnet))
+	f.Add([]byte(regress("2x2x2", "{kind: dense, name: d, input: c, units: 8}", "{kind: concat, name: c, inputs: [input, input]}",
+		"{kind: dropout, rate: 0.5, input: d}", "{kind: leaky_relu}", "relu6")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n, err := ir.Load("fuzz.yaml", data)
 		checkLoad(t, "fuzz.yaml", n, err)
