@@ -37,7 +37,11 @@ type Layer struct {
 	Pos spec.Pos
 	// Inputs index the layers of Network.Layers whose outputs feed this
 	// one, in order; -1 is the network's input. Each index is below the
-	// layer's own. LayerSpec.Inputs holds the same layers by name.
+	// layer's own, and every layer has at least one. LayerSpec.Inputs
+	// holds the same layers by name ([runtime.InputName] for the input),
+	// except that it is empty for a layer fed by the layer just before it
+	// (or the first layer fed by the input), which is what empty means to
+	// the runtime: a chain's Arch has no names at all.
 	Inputs []int
 	// In and Out are the per-sample input and output shapes; In is the
 	// first input's for add and concat.
