@@ -203,6 +203,11 @@ func TestArch(t *testing.T) {
 		if !reflect.DeepEqual(l, n.Layers[i].LayerSpec) {
 			t.Errorf("layer %d: %+v, want %+v", i, l, n.Layers[i].LayerSpec)
 		}
+		// A chain names no inputs and no groups: its Arch is the one from
+		// before graphs.
+		if l.Inputs != nil || l.Groups != 0 || !reflect.DeepEqual(n.Layers[i].Inputs, []int{i - 1}) {
+			t.Errorf("layer %d: inputs %q %v, groups %d", i, l.Inputs, n.Layers[i].Inputs, l.Groups)
+		}
 	}
 	c := a.Layers[0]
 	if c.Kind != runtime.Conv2D || c.KernelH != 3 || c.StrideW != 1 || c.Padding != runtime.Same || c.Filters != 32 ||
