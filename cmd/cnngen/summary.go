@@ -20,7 +20,7 @@ func init() {
 }
 
 func runSummary(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("summary", "FILE\n\nPrints the description's layers with their output shapes, parameter counts,\nmultiply-accumulates and activation bytes per sample, then the totals.", stderr)
+	fs := newFlagSet("summary", "FILE\n\nPrints the description's layers with their inputs (for graphs), settings, output\nshapes, parameter counts, multiply-accumulates and activation bytes per sample,\nthen the totals (trained parameters and batch norm running statistics apart).", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
