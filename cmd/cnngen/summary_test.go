@@ -85,7 +85,7 @@ train: {optimizer: {type: sgd, learning_rate: 0.1}, steps: 1}
 		wantStderr string
 	}{
 		{[]string{"summary", bad}, 1,
-			"cnngen: " + bad + `:5:12: layer 3: unknown layer kind "relux": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax` + "\n"},
+			"cnngen: " + bad + `:5:12: layer 3: unknown layer kind "relux": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax, batchnorm, add, concat, globalavgpool, dropout, relu6, leaky_relu` + "\n"},
 		{[]string{"summary", shape}, 1,
 			"cnngen: " + shape + ":4:40: conv1: kernel 5x5 is larger than its 2x2 input (from pool1)\n" +
 				shape + ":5:5: softmax1: softmax needs a dense layer before it to compute the class scores\n"},
@@ -100,5 +100,56 @@ train: {optimizer: {type: sgd, learning_rate: 0.1}, steps: 1}
 		if code != tt.code || stderr.String() != tt.wantStderr || stdout.Len() != 0 {
 			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s\nwant exit %d, stderr:\n%s", tt.args, code, stdout.String(), stderr.String(), tt.code, tt.wantStderr)
 		}
+	}
+}
+
+func TestSummaryGraph(t *testing.T) {
+	// A residual block whose shortcut is written last, batch norm, a
+	// depthwise conv, dropout, global pooling and a regression output.
+	src := `name: small
+input: {height: 4, width: 4, channels: 2}
+layers:
+  - {kind: conv2d, name: a, filters: 4, kernel: 3, padding: same, bias: false}
+  - {kind: batchnorm, name: a_bn}
+  - {kind: relu6, name: act}
+  - {kind: conv2d, name: dw, filters: 4, groups: 4, kernel: 3, padding: same}
+  - {kind: conv2d, name: short, input: input, filters: 4, kernel: 1}
+  - {kind: add, name: sum, inputs: [short, dw]}
+  - {kind: dropout, rate: 0.5}
+  - globalavgpool
+  - {kind: dense, units: 3}
+train: {loss: {type: mse}, optimizer: {type: sgd, learning_rate: 0.1}, steps: 1}
+`
+	file := filepath.Join(t.TempDir(), "small.yaml")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"summary", file}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	// a: 3·3·2·4 weights, no bias, 4·4·4·18 MACs; a_bn: γ and β of 4
+	// channels, running mean and variance; dw: 3·3·1·4+4, 4·4·4·9 MACs;
+	// short: 2·4+4, 4·4·4·2; dense1: 4·3+3, 4·3.
+	const want = `network small: input 4x4x2, 3 outputs (regression)
+
+LAYER     KIND           INPUTS    WINDOW       SETTINGS                    PAD T B L R  OUTPUT  PARAMS  MACS  ACTIVATION BYTES
+a         conv2d         input     3x3/1 same   no bias                     1 1 1 1      4x4x4   72      1152  256
+a_bn      batchnorm      a         -            momentum 0.1 epsilon 1e-05  -            4x4x4   8       0     256
+act       relu6          a_bn      -            -                           -            4x4x4   0       0     256
+dw        conv2d         act       3x3/1 same   groups 4                    1 1 1 1      4x4x4   40      576   256
+short     conv2d         input     1x1/1 valid  -                           -            4x4x4   12      128   256
+sum       add            short,dw  -            -                           -            4x4x4   0       0     256
+dropout1  dropout        sum       -            rate 0.5                    -            4x4x4   0       0     256
+gap1      globalavgpool  dropout1  4x4 global   -                           -            1x1x4   0       0     16
+dense1    dense          gap1      -            -                           -            3       15      12    12
+total                                                                                            147     1868  1820
+
+parameters: 147 trained, 8 running statistics (the means and variances of 1 batchnorm layer, with a batch counter)
+
+train: mse (sum) against the last 3 columns, sgd lr 0.1, full batch, 1 steps, seed 1, test fraction 0.1
+`
+	if got := stdout.String(); got != want {
+		t.Errorf("summary:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -1,6 +1,7 @@
-// Package ir is cnngen's model of a network after checking: every layer with
-// its input and output shapes, TensorFlow padding amounts, parameter tensors
-// (names, layouts, fan-in, resolved initialisation), parameter count, MACs and
+// Package ir is cnngen's model of a network after checking: the layers in a
+// topological order, each with its inputs, its input and output shapes,
+// TensorFlow padding amounts, parameter tensors (names, layouts, fan-in,
+// resolved initialisation), parameter and running-statistic counts, MACs and
 // activation size, plus the resolved training recipe.
 //
 // [Build] turns a parsed description ([spec.Network]) into a [Network],
