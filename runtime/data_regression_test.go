@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -112,4 +113,36 @@ func TestRegressionSubsetAndGather(t *testing.T) {
 	if !reflect.DeepEqual(targets, []float32{20, 20, 30}) {
 		t.Errorf("GatherTargets: got %v", targets)
 	}
+}
+
+// FuzzReadRegressionCSV feeds arbitrary bytes to the regression readers:
+// they must never panic, must answer with a consistent data set or a
+// one-line error that starts with the file's name, and ReadRegressionInputs
+// must accept what ReadRegressionCSV accepts, with the same values and
+// targets.
+func FuzzReadRegressionCSV(f *testing.F) {
+	for _, tc := range hostileData {
+		f.Add([]byte(tc.in))
+	}
+	f.Add([]byte("x1,x2,t\n0,16,1.5\n8,4,-2\n"))
+	f.Add([]byte("1,2\n3,4\n"))
+	f.Add([]byte(gz("1,2,3\n4,5,6\n")))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := ReadRegressionCSV(bytes.NewReader(data), "f.csv", tiny, 1, TargetColumns, 0.5)
+		checkFuzzErr(t, "ReadRegressionCSV", err)
+		if err == nil {
+			if d.Len() == 0 || len(d.X) != 2*d.Len() || len(d.Targets) != d.Len() {
+				t.Fatalf("ReadRegressionCSV: %d samples, %d values, %d targets", d.Len(), len(d.X), len(d.Targets))
+			}
+			in, errIn := ReadRegressionInputs(bytes.NewReader(data), "f.csv", tiny, 1, 0.5)
+			if errIn != nil || !equalBits(in.X, d.X) || !equalBits(in.Targets, d.Targets) {
+				t.Fatalf("ReadRegressionCSV accepts the input, ReadRegressionInputs answers %v", errIn)
+			}
+		}
+		ae, err := ReadRegressionCSV(bytes.NewReader(data), "f.csv", tiny, 2, TargetInput, 0.5)
+		checkFuzzErr(t, "ReadRegressionCSV (input targets)", err)
+		if err == nil && (ae.Len() == 0 || len(ae.X) != 2*ae.Len() || &ae.Targets[0] != &ae.X[0]) {
+			t.Fatalf("ReadRegressionCSV (input targets): %d samples, %d values", ae.Len(), len(ae.X))
+		}
+	})
 }

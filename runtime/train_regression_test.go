@@ -18,6 +18,7 @@ type linearRegressor struct {
 	steps     []uint64    // the dropout steps set, one per SetDropoutStep
 	seed      uint64
 	infLossAt int
+	quiet     bool // record nothing (for counting allocations)
 }
 
 func newLinearRegressor(in Shape, outputs int) *linearRegressor {
@@ -26,15 +27,19 @@ func newLinearRegressor(in Shape, outputs int) *linearRegressor {
 
 func (m *linearRegressor) SetDropoutStep(seed, step uint64) {
 	m.seed = seed
-	m.steps = append(m.steps, step)
+	if !m.quiet {
+		m.steps = append(m.steps, step)
+	}
 }
 
 func (m *linearRegressor) BackwardSquaredError(x, targets []float32, scale float32) float64 {
 	n, k := m.in.Size(), m.classes
-	m.scales = append(m.scales, scale)
-	m.inputs = append(m.inputs, append([]float32(nil), x...))
-	m.targets = append(m.targets, append([]float32(nil), targets...))
-	m.aliased = append(m.aliased, len(x) > 0 && &x[0] == &targets[0])
+	if !m.quiet {
+		m.scales = append(m.scales, scale)
+		m.inputs = append(m.inputs, append([]float32(nil), x...))
+		m.targets = append(m.targets, append([]float32(nil), targets...))
+		m.aliased = append(m.aliased, len(x) > 0 && &x[0] == &targets[0])
+	}
 	clear(m.gw)
 	clear(m.gb)
 	loss := 0.0
@@ -270,5 +275,26 @@ func TestEvaluateRegression(t *testing.T) {
 	}
 	if got, want := s.String(), "loss 5 (1.25/sample, mse 0.625 over 4 samples)"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+func TestTrainRegressionAllocs(t *testing.T) {
+	columns := line(20)
+	inputs := &Dataset{Shape: columns.Shape, X: columns.X, Outputs: 2, Targets: columns.X, InputTargets: true}
+	for _, data := range []*Dataset{columns, inputs} {
+		for _, batch := range []int{0, 8} {
+			m := newLinearRegressor(data.Shape, 2)
+			m.quiet = true
+			allocs := func(steps int) float64 {
+				return testing.AllocsPerRun(5, func() {
+					if _, err := Train(m, data, nil, mseConfig(steps, batch, Mean), TrainOptions{LogEvery: 1, Log: func(StepLog) {}}); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+			if short, long := allocs(4), allocs(40); long != short {
+				t.Errorf("input targets %v, batch %d: 4 steps allocate %v times, 40 steps %v times", data.InputTargets, batch, short, long)
+			}
+		}
 	}
 }
