@@ -270,3 +270,35 @@ func TestSaveRefusesBadBuffers(t *testing.T) {
 		t.Errorf("a refused save left a file: %v", err)
 	}
 }
+
+// FuzzReadBuffers feeds arbitrary bytes to the reader of a model with
+// buffers: it must return an error or load, never panic, and change neither
+// the parameters nor the buffers when it fails.
+func FuzzReadBuffers(f *testing.F) {
+	m := bnNet()
+	fill(m, 2)
+	fillBuffers(m, 4)
+	var valid bytes.Buffer
+	if err := checkpoint.Write(&valid, m, nil, nil); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid.Bytes())
+	f.Add(valid.Bytes()[:valid.Len()-4])
+	f.Add(rawFile([]rawTensor{
+		{name: "bn1.num_batches_tracked", dtype: "I64", shape: "[]", ints: []int64{7}},
+		{name: "bn1.running_mean", shape: "[4]", values: make([]float32, 4)},
+	}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := bnNet()
+		fill(m, 1)
+		fillBuffers(m, 5)
+		params := snapshot(m)
+		buffers, count := bufferSnapshot(m)
+		if _, err := checkpoint.Read(bytes.NewReader(data), int64(len(data)), m, nil); err != nil {
+			gotBuffers, gotCount := bufferSnapshot(m)
+			if !reflect.DeepEqual(snapshot(m), params) || !reflect.DeepEqual(gotBuffers, buffers) || gotCount != count {
+				t.Fatalf("a failed load (%v) changed the model", err)
+			}
+		}
+	})
+}
