@@ -331,4 +331,30 @@ func TestRegressionCommands(t *testing.T) {
 	if code, _, stderr = cli("predict", "-load", ckpt, "-data", csv, "-probs", desc); code != 2 || !strings.Contains(stderr, "-probs applies only to a classifier") {
 		t.Errorf("predict -probs: exit %d: %s", code, stderr)
 	}
+
+	// An autoencoder with a batch norm: its running statistics go through
+	// the checkpoint, and eval shows the reconstruction error distribution.
+	aeYAML := strings.NewReplacer(
+		"name: reg", "name: ae",
+		"  - {kind: tanh}\n", "  - {kind: batchnorm}\n  - {kind: tanh}\n",
+		"units: 2,", "units: 3,",
+		"reduction: mean}", "reduction: mean, target: input}",
+	).Replace(regressionYAML)
+	aeDesc := filepath.Join(dir, "ae.yaml")
+	if err := os.WriteFile(aeDesc, []byte(aeYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	aeCSV := regressionCSV(t, 64, true)
+	aeCkpt := filepath.Join(dir, "ae.safetensors")
+	if code, stdout, stderr = cli("train", "-engine", "generic", "-data", aeCSV, "-save", aeCkpt, aeDesc); code != 0 || !strings.Contains(stdout, "\ntest loss ") {
+		t.Fatalf("train the autoencoder: exit %d: %s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = cli("eval", "-load", aeCkpt, "-data", aeCSV, aeDesc)
+	if code != 0 || !strings.Contains(stdout, "reconstruction error per sample (mean squared error over its 3 values)") {
+		t.Errorf("eval the autoencoder: exit %d: %s%s", code, stdout, stderr)
+	}
+	code, _, stderr = cli("predict", "-load", aeCkpt, "-data", aeCSV, aeDesc)
+	if code != 0 || !strings.Contains(stderr, "against the inputs of") {
+		t.Errorf("predict with the autoencoder: exit %d: %s", code, stderr)
+	}
 }
