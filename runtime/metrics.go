@@ -161,7 +161,8 @@ func (s RegressionScore) String() string {
 
 // EvaluateRegression returns m's squared error on the targets of d, a
 // regression data set, running Forward in chunks. It checks that d matches
-// the model's input shape and outputs.
+// the model's input shape and outputs. Only the per-sample errors are
+// allocated anew on each call.
 func (e *Evaluator) EvaluateRegression(m Model, d *Dataset) (RegressionScore, error) {
 	if !d.Regression() {
 		return RegressionScore{}, fmt.Errorf("data for network %s has class labels, not targets to score its outputs against", m.Name())
