@@ -253,3 +253,30 @@ var (
 	_ Stateful   = (*Generic)(nil)
 	_ Stochastic = (*Generic)(nil)
 )
+
+// CopyBuffers sets g's batch norm running statistics and batch counts to
+// those of buffers (a float32 list of the same network, such as a
+// [Generic]'s or a generated model's Buffers), so that a float64 check in
+// evaluation mode runs with the float32 model's statistics. It returns an
+// error, changing nothing, if the lists differ in length, names or sizes.
+func (g *Generic64) CopyBuffers(buffers []Buffer) error {
+	if len(buffers) != len(g.buffers) {
+		return fmt.Errorf("CopyBuffers: %d buffers, want %d", len(buffers), len(g.buffers))
+	}
+	for i, b := range buffers {
+		q := g.buffers[i]
+		if b.Name != q.Name || len(b.Value) != len(q.Value) || (b.Count == nil) != (q.Count == nil) {
+			return fmt.Errorf("CopyBuffers: buffer %d is %s with %d values, want %s with %d", i+1, b.Name, len(b.Value), q.Name, len(q.Value))
+		}
+	}
+	for i, b := range buffers {
+		q := g.buffers[i]
+		for j, v := range b.Value {
+			q.Value[j] = float64(v)
+		}
+		if b.Count != nil {
+			*q.Count = *b.Count
+		}
+	}
+	return nil
+}
