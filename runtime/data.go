@@ -11,18 +11,43 @@ import (
 	"strings"
 )
 
-// Dataset is a labelled set of samples held in memory: sample i is
+// Dataset is a set of samples held in memory with their labels or, for a
+// regression network, their real-valued targets: sample i is
 // X[i*Shape.Size() : (i+1)*Shape.Size()] in HWC order, and its class is Y[i],
-// in 0..Classes-1.
+// in 0..Classes-1, or its targets are Targets[i*Outputs : (i+1)*Outputs].
 type Dataset struct {
 	Shape   Shape
 	Classes int
 	X       []float32
 	Y       []int32
+	// Outputs is the number of targets per sample of a regression data set
+	// (then Classes is 0 and Y nil); 0 for a labelled data set.
+	Outputs int
+	// Targets holds a regression data set's targets, Outputs per sample.
+	Targets []float32
+	// InputTargets marks an autoencoder's data set ([TargetInput]): each
+	// sample is its own target, Targets is X itself (not a copy) and
+	// Outputs is Shape.Size().
+	InputTargets bool
 }
 
 // Len is the number of samples.
-func (d *Dataset) Len() int { return len(d.Y) }
+func (d *Dataset) Len() int {
+	if d.Outputs > 0 {
+		return len(d.Targets) / d.Outputs
+	}
+	return len(d.Y)
+}
+
+// Regression reports whether the samples have real-valued targets rather
+// than class labels.
+func (d *Dataset) Regression() bool { return d.Outputs > 0 }
+
+// Target returns sample i's targets; the slice aliases d.Targets.
+func (d *Dataset) Target(i int) []float32 {
+	k := d.Outputs
+	return d.Targets[i*k : (i+1)*k : (i+1)*k]
+}
 
 // Sample returns sample i's values; the slice aliases d.X.
 func (d *Dataset) Sample(i int) []float32 {
@@ -33,25 +58,51 @@ func (d *Dataset) Sample(i int) []float32 {
 // Gather copies the samples at the given indices, in that order, into x and
 // their labels into y, without allocating. x must hold at least
 // len(indices)*Shape.Size() values and y at least len(indices) labels; the
-// first len(indices) samples of each are written.
+// first len(indices) samples of each are written. A regression data set has
+// no labels: y is not touched and may be nil (see [Dataset.GatherTargets]).
 func (d *Dataset) Gather(indices []int, x []float32, y []int32) {
 	n := d.Shape.Size()
 	x = x[:len(indices)*n]
-	y = y[:len(indices)]
 	for k, i := range indices {
 		copy(x[k*n:(k+1)*n], d.X[i*n:(i+1)*n])
+	}
+	if d.Regression() {
+		return
+	}
+	y = y[:len(indices)]
+	for k, i := range indices {
 		y[k] = d.Y[i]
 	}
 }
 
+// GatherTargets copies the targets of the samples at the given indices, in
+// that order, into t, which must hold at least len(indices)*Outputs values.
+func (d *Dataset) GatherTargets(indices []int, t []float32) {
+	k := d.Outputs
+	t = t[:len(indices)*k]
+	for j, i := range indices {
+		copy(t[j*k:(j+1)*k], d.Targets[i*k:(i+1)*k])
+	}
+}
+
 // Subset returns a new data set holding copies of the samples at the given
-// indices, in that order.
+// indices, in that order, with their labels or targets.
 func (d *Dataset) Subset(indices []int) *Dataset {
 	s := &Dataset{
-		Shape:   d.Shape,
-		Classes: d.Classes,
-		X:       make([]float32, len(indices)*d.Shape.Size()),
-		Y:       make([]int32, len(indices)),
+		Shape:        d.Shape,
+		Classes:      d.Classes,
+		X:            make([]float32, len(indices)*d.Shape.Size()),
+		Outputs:      d.Outputs,
+		InputTargets: d.InputTargets,
+	}
+	switch {
+	case d.InputTargets:
+		s.Targets = s.X
+	case d.Regression():
+		s.Targets = make([]float32, len(indices)*d.Outputs)
+		d.GatherTargets(indices, s.Targets)
+	default:
+		s.Y = make([]int32, len(indices))
 	}
 	d.Gather(indices, s.X, s.Y)
 	return s
@@ -179,4 +230,153 @@ func parseLabel(f string, classes int) (int32, error) {
 		return 0, fmt.Errorf("label %s is out of range: want 0..%d", f, classes-1)
 	}
 	return int32(v), nil
+}
+
+// ReadRegressionCSV reads the data set of a regression network with outputs
+// outputs per sample. With [TargetColumns] each line holds shape.Size()
+// values (the sample in HWC order, each multiplied by scale) followed by the
+// sample's outputs targets, taken as written; with [TargetInput] (an
+// autoencoder, whose outputs must be shape.Size()) each line holds only the
+// values, and the data set's targets are its samples ([Dataset.InputTargets]).
+//
+// The rules are [ReadCSV]'s: gzip input, an optional header line (no field a
+// number) with the right number of columns, fields trimmed of spaces, CRLF
+// line ends; an empty line, a wrong column count, a field that is not a
+// number or a value or target that is not finite is an error that names the
+// file (name), the line and the column, and a file without samples is an
+// error.
+func ReadRegressionCSV(r io.Reader, name string, shape Shape, outputs int, target TargetKind, scale float32) (*Dataset, error) {
+	mode := targetsRequired
+	switch target {
+	case TargetColumns, "":
+	case TargetInput:
+		if outputs != shape.Size() {
+			return nil, fmt.Errorf("%s: an autoencoder's %d outputs differ from its %d input values (%v)", name, outputs, shape.Size(), shape)
+		}
+		mode = targetsAbsent
+	default:
+		return nil, fmt.Errorf("%s: unknown target %q: want %s or %s", name, target, TargetColumns, TargetInput)
+	}
+	in, err := readRegressionRows(r, name, shape, outputs, scale, mode)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dataset{Shape: shape, X: in.X, Outputs: outputs, Targets: in.Targets}
+	if target == TargetInput {
+		d.Targets, d.InputTargets = in.X, true
+	}
+	return d, nil
+}
+
+// targetColumns says whether the lines of a regression CSV end with target
+// columns.
+type targetColumns int
+
+const (
+	targetsRequired targetColumns = iota // every line ends with them
+	targetsOptional                      // the first sample line decides
+	targetsAbsent                        // no line has them
+)
+
+// readRegressionRows reads the rows of a regression CSV: the values of each
+// sample, scaled, and, as mode says, outputs targets after them.
+func readRegressionRows(r io.Reader, name string, shape Shape, outputs int, scale float32, mode targetColumns) (*Inputs, error) {
+	values := shape.Size()
+	if values <= 0 {
+		return nil, fmt.Errorf("%s: sample shape %v has no values", name, shape)
+	}
+	if outputs < 1 {
+		return nil, fmt.Errorf("%s: %d outputs: want at least 1", name, outputs)
+	}
+	br, closeGzip, err := decompress(r, name)
+	if err != nil {
+		return nil, err
+	}
+	defer closeGzip()
+
+	// columns is the number of columns every line must have, 0 while the
+	// first sample line has yet to decide it.
+	columns := 0
+	switch mode {
+	case targetsRequired:
+		columns = values + outputs
+	case targetsAbsent:
+		columns = values
+	}
+	want := func() string {
+		if columns == values {
+			return fmt.Sprintf("%d (the values for %v)", columns, shape)
+		}
+		return fmt.Sprintf("%d (%d values for %v, then %s)", columns, values, shape, countTargets(outputs))
+	}
+	either := func() string {
+		return fmt.Sprintf("%d (the values for %v) or %d (then %s)", values, shape, values+outputs, countTargets(outputs))
+	}
+	in := &Inputs{Shape: shape}
+	sc := newLineScanner(br)
+	var fields []string
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSuffix(sc.Text(), "\r")
+		if strings.TrimSpace(text) == "" {
+			return nil, fmt.Errorf("%s:%d: empty line", name, line)
+		}
+		fields = splitFields(fields[:0], text)
+		header := line == 1 && isHeader(fields)
+		switch {
+		case columns == 0 && (len(fields) == values || len(fields) == values+outputs):
+			columns = len(fields)
+		case columns == 0:
+			return nil, fmt.Errorf("%s:%d: %s%s, want %s", name, line, headerWord(header), countColumns(len(fields)), either())
+		case len(fields) != columns:
+			return nil, fmt.Errorf("%s:%d: %s%s, want %s", name, line, headerWord(header), countColumns(len(fields)), want())
+		}
+		if header {
+			continue
+		}
+		for c, f := range fields[:values] {
+			x, err := parseValue(f, scale)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: column %d: %v", name, line, c+1, err)
+			}
+			in.X = append(in.X, x)
+		}
+		for c, f := range fields[values:] {
+			t, err := parseValue(f, 1)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: column %d: target %d: %v", name, line, values+c+1, c+1, err)
+			}
+			in.Targets = append(in.Targets, t)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%s:%d: line longer than 64 MiB", name, line+1)
+		}
+		return nil, fmt.Errorf("%s: after line %d: %v", name, line, err)
+	}
+	if in.Len() == 0 {
+		return nil, fmt.Errorf("%s: no samples", name)
+	}
+	if in.Targets != nil {
+		in.Outputs = outputs
+	}
+	return in, nil
+}
+
+// headerWord is "header has " for a header line's column count message.
+func headerWord(header bool) string {
+	if header {
+		return "header has "
+	}
+	return ""
+}
+
+// countTargets is "1 target" or "n targets".
+func countTargets(n int) string {
+	if n == 1 {
+		return "1 target"
+	}
+	return fmt.Sprintf("%d targets", n)
 }

@@ -18,6 +18,10 @@ type Inputs struct {
 	Shape  Shape
 	X      []float32
 	Labels []int32
+	// Targets holds a regression network's targets when the file had them
+	// ([ReadRegressionInputs]): Outputs per sample; nil and 0 otherwise.
+	Targets []float32
+	Outputs int
 }
 
 // Len is the number of samples.
@@ -48,6 +52,16 @@ func ReadInputs(r io.Reader, name string, shape Shape, classes int, scale float3
 	return readSamples(r, name, shape, classes, scale, false)
 }
 
+// ReadRegressionInputs reads samples to run a regression network with
+// outputs outputs on, from a CSV file in the layout of [ReadRegressionCSV]
+// with or without the target columns: each line holds the shape.Size()
+// values of one sample in HWC order (multiplied by scale), optionally
+// followed by its outputs targets (then in Targets). The first sample line
+// decides which, as in [ReadInputs], whose other rules apply too.
+func ReadRegressionInputs(r io.Reader, name string, shape Shape, outputs int, scale float32) (*Inputs, error) {
+	return readRegressionRows(r, name, shape, outputs, scale, targetsOptional)
+}
+
 // readSamples is ReadInputs and, with labelRequired, ReadCSV: then every line
 // must end with the label.
 func readSamples(r io.Reader, name string, shape Shape, classes int, scale float32, labelRequired bool) (*Inputs, error) {
@@ -58,15 +72,11 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 	if classes < 1 {
 		return nil, fmt.Errorf("%s: %d classes: want at least 1", name, classes)
 	}
-	br := bufio.NewReader(r)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("%s: not a valid gzip file: %v", name, err)
-		}
-		defer zr.Close()
-		br = bufio.NewReader(zr)
+	br, closeGzip, err := decompress(r, name)
+	if err != nil {
+		return nil, err
 	}
+	defer closeGzip()
 
 	in := &Inputs{Shape: shape}
 	// columns is values or values+1 once the first sample line has been
@@ -140,6 +150,21 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 		return nil, fmt.Errorf("%s: no samples", name)
 	}
 	return in, nil
+}
+
+// decompress returns a reader of r's text, decompressed when r is a gzip
+// file (detected from its first bytes), and a function that releases the
+// decompressor.
+func decompress(r io.Reader, name string) (*bufio.Reader, func(), error) {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: not a valid gzip file: %v", name, err)
+		}
+		return bufio.NewReader(zr), func() { zr.Close() }, nil
+	}
+	return br, func() {}, nil
 }
 
 // parseValue parses one sample value and multiplies it by scale, refusing

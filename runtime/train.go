@@ -9,18 +9,23 @@ import (
 )
 
 // StepLog is the state of a training run at one step: the cost and accuracy
-// of that step's batch, computed by Backward before the step's update (so
-// step 0 shows the initial weights).
+// of that step's batch (the cost only, for a regression network), computed
+// by Backward before the step's update (so step 0 shows the initial
+// weights).
 type StepLog struct {
 	// Step counts from 0; Steps is the run's total.
 	Step, Steps int
 	// Epoch is the pass over the training set that the batch belongs to,
 	// from 0.
 	Epoch int
-	// Cost is the batch's summed cross-entropy divided by its size.
+	// Cost is the batch's summed loss (cross-entropy, or squared error
+	// over the outputs) divided by its size.
 	Cost float64
-	// Correct of Samples samples of the batch were classified correctly.
+	// Correct of Samples samples of the batch were classified correctly
+	// (Correct is 0 for a regression network).
 	Correct, Samples int
+	// Regression marks a regression run's step, which has no accuracy.
+	Regression bool
 }
 
 // TrainAccuracy is the batch's share of correct answers.
@@ -34,7 +39,14 @@ func (s StepLog) TrainAccuracy() float64 {
 // String formats the entry as the tutorial's log line:
 //
 //	step  100  cost/sample 0.2587  train acc 0.931
+//
+// and a regression step without the accuracy:
+//
+//	step  100  cost/sample 0.2587
 func (s StepLog) String() string {
+	if s.Regression {
+		return fmt.Sprintf("step %4d  cost/sample %.4f", s.Step, s.Cost)
+	}
 	return fmt.Sprintf("step %4d  cost/sample %.4f  train acc %.3f", s.Step, s.Cost, s.TrainAccuracy())
 }
 
@@ -71,8 +83,11 @@ type Result struct {
 	// Last is the last step's log entry.
 	Last StepLog
 	// Test is the score on the test set after training (Total 0 without
-	// one).
+	// one, and for a regression network).
 	Test Score
+	// TestError is a regression network's score on the test set after
+	// training (Samples 0 without one, and for a classifier).
+	TestError RegressionScore
 	// Duration is the time spent in the steps, without the final
 	// evaluation.
 	Duration time.Duration
@@ -93,6 +108,14 @@ type Result struct {
 // or 1/n for a mean, and lets the optimizer update the parameters. The run
 // lasts cfg.Steps steps, or cfg.Epochs passes over the data when Steps is 0.
 //
+// With the [SquaredError] loss m must be a [Regressor] and the data sets
+// regression data sets (targets, not labels); each step runs
+// BackwardSquaredError with scale 1 for a summed loss or 1/(n·outputs) for
+// a mean, as PyTorch's MSELoss, and the test set is scored with
+// [EvaluateRegression] (Result.TestError). A [Stochastic] model is told the
+// seed and the step ([Stochastic.SetDropoutStep]) before each step, so that a
+// resumed run draws the dropout masks of the run it continues.
+//
 // With opt.Resume and opt.Optimizer the run continues one that stopped after
 // the optimizer's step count k (its State().Steps, as restored from a
 // checkpoint): steps k to the run's total−1 are taken, with the batches those
@@ -104,6 +127,19 @@ type Result struct {
 // names the step and the parameter and its layer; so do weights that an
 // update made non-finite. After its first step the loop allocates nothing.
 func Train(m Model, train, test *Dataset, cfg TrainConfig, opt TrainOptions) (*Result, error) {
+	regressor, err := lossModel(m, cfg.Loss)
+	if err != nil {
+		return nil, err
+	}
+	regression := regressor != nil
+	if err := checkDataKind(train, regression); err != nil {
+		return nil, fmt.Errorf("training data: %v", err)
+	}
+	if test != nil && test.Len() > 0 {
+		if err := checkDataKind(test, regression); err != nil {
+			return nil, fmt.Errorf("test data: %v", err)
+		}
+	}
 	if err := checkData(m, train); err != nil {
 		return nil, fmt.Errorf("training data: %v", err)
 	}
@@ -150,21 +186,36 @@ func Train(m Model, train, test *Dataset, cfg TrainConfig, opt TrainOptions) (*R
 		b.skip(start)
 	}
 
+	stochastic, _ := m.(Stochastic)
+	size := train.Shape.Size()
 	res := &Result{Optimizer: optimizer}
 	begin := time.Now()
 	for step := start; step < total; step++ {
 		epoch := b.epoch
-		x, y := b.next()
-		n := len(y)
-		scale := float32(1)
-		if cfg.Reduction == Mean {
-			scale = 1 / float32(n)
+		x, y, targets := b.next()
+		n := len(x) / size
+		if stochastic != nil {
+			stochastic.SetDropoutStep(cfg.Seed, uint64(step))
 		}
-		loss, correct := m.Backward(x, y, scale)
+		var loss float64
+		var correct int
+		if regression {
+			scale := float32(1)
+			if cfg.Reduction == Mean {
+				scale = 1 / float32(n*train.Outputs)
+			}
+			loss = regressor.BackwardSquaredError(x, targets, scale)
+		} else {
+			scale := float32(1)
+			if cfg.Reduction == Mean {
+				scale = 1 / float32(n)
+			}
+			loss, correct = m.Backward(x, y, scale)
+		}
 		if err := checkStep(step, step == start, loss, params); err != nil {
 			return nil, err
 		}
-		entry := StepLog{Step: step, Steps: total, Epoch: epoch, Cost: loss / float64(n), Correct: correct, Samples: n}
+		entry := StepLog{Step: step, Steps: total, Epoch: epoch, Cost: loss / float64(n), Correct: correct, Samples: n, Regression: regression}
 		if opt.Log != nil && (step == start || step == total-1 || (opt.LogEvery > 0 && step%opt.LogEvery == 0)) {
 			opt.Log(entry)
 		}
@@ -187,11 +238,44 @@ func Train(m Model, train, test *Dataset, cfg TrainConfig, opt TrainOptions) (*R
 
 	if test != nil && test.Len() > 0 {
 		var err error
-		if res.Test, err = Evaluate(m, test); err != nil {
+		if regression {
+			res.TestError, err = EvaluateRegression(m, test)
+		} else {
+			res.Test, err = Evaluate(m, test)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
+}
+
+// lossModel checks that m can be trained with loss and returns it as a
+// Regressor for the squared error, nil for cross-entropy.
+func lossModel(m Model, loss LossKind) (Regressor, error) {
+	switch loss {
+	case "", CrossEntropy:
+		return nil, nil
+	case SquaredError:
+		r, ok := m.(Regressor)
+		if !ok {
+			return nil, fmt.Errorf("network %s cannot be trained with the %s loss: its engine has no squared-error backward pass (runtime.Regressor)", m.Name(), loss)
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("unknown loss %q: want %s or %s", loss, CrossEntropy, SquaredError)
+}
+
+// checkDataKind reports whether d has targets when the loss needs them
+// (regression) and labels otherwise.
+func checkDataKind(d *Dataset, regression bool) error {
+	switch {
+	case regression && !d.Regression():
+		return fmt.Errorf("the %s loss needs real-valued targets, the data has class labels", SquaredError)
+	case !regression && d.Regression():
+		return fmt.Errorf("the %s loss needs class labels, the data has real-valued targets", CrossEntropy)
+	}
+	return nil
 }
 
 // checkStep returns an error naming the step and the parameter when the loss
@@ -252,6 +336,7 @@ type batcher struct {
 	rng      *rand.Rand
 	x        []float32
 	y        []int32
+	targets  []float32 // the mini-batch's targets, unless they are its inputs
 }
 
 func newBatcher(d *Dataset, size int, seed uint64) *batcher {
@@ -266,7 +351,13 @@ func newBatcher(d *Dataset, size int, seed uint64) *batcher {
 		order:    make([]int, n),
 		rng:      NewRand(seed, StreamShuffle),
 		x:        make([]float32, size*d.Shape.Size()),
-		y:        make([]int32, size),
+	}
+	switch {
+	case d.InputTargets:
+	case d.Regression():
+		b.targets = make([]float32, size*d.Outputs)
+	default:
+		b.y = make([]int32, size)
 	}
 	for i := range b.order {
 		b.order[i] = i
@@ -293,12 +384,13 @@ func (b *batcher) skip(k int) {
 	}
 }
 
-// next returns the next batch. A full batch aliases the data set; a
-// mini-batch aliases the batcher's buffers, valid until the next call.
-func (b *batcher) next() ([]float32, []int32) {
+// next returns the next batch: its samples and their labels, or for a
+// regression data set their targets (y nil). A full batch aliases the data
+// set; a mini-batch aliases the batcher's buffers, valid until the next call.
+func (b *batcher) next() (x []float32, y []int32, targets []float32) {
 	if b.full {
 		b.epoch++
-		return b.data.X, b.data.Y
+		return b.data.X, b.data.Y, b.data.Targets
 	}
 	if b.pos == 0 {
 		b.rng.Shuffle(len(b.order), func(i, j int) { b.order[i], b.order[j] = b.order[j], b.order[i] })
@@ -312,5 +404,13 @@ func (b *batcher) next() ([]float32, []int32) {
 		b.pos = 0
 		b.epoch++
 	}
-	return b.x[:k*b.data.Shape.Size()], b.y[:k]
+	x = b.x[:k*b.data.Shape.Size()]
+	switch {
+	case b.data.InputTargets:
+		return x, nil, x
+	case b.data.Regression():
+		b.data.GatherTargets(idx, b.targets)
+		return x, nil, b.targets[:k*b.data.Outputs]
+	}
+	return x, b.y[:k], nil
 }

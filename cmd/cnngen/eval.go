@@ -33,6 +33,13 @@ checkpoint, else the description's, unless -seed is given), or the whole of
 the CSV file that -data names (H·W·C values in HWC order then the label per
 line, optionally gzip-compressed).
 
+A regression network (loss mse) is scored on the whole -data file (values
+then targets per line, or only the values for an autoencoder): the loss
+summed over the samples and outputs, per sample, and as PyTorch's mean
+MSELoss; for an autoencoder (target: input) also the distribution of the
+per-sample reconstruction error (mean, min, median, 90th and 99th
+percentiles, max).
+
 Flags may come before or after FILE.
 
 flags:`
@@ -68,18 +75,39 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := runtime.ConfusionOf(t.model, data)
+	report, err := evalReport(t, data, what)
 	if err != nil {
 		return err
 	}
+	_, err = io.WriteString(stdout, report)
+	return err
+}
+
+// evalReport scores the trained network on data, which what names, and
+// returns the report: a classifier's accuracy, per-class table and
+// confusion matrix, or a regression network's loss.
+func evalReport(t *trained, data *runtime.Dataset, what string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: weights %s\n", t.net.Name, t.describe())
 	fmt.Fprintf(&b, "evaluated on %s\n", what)
-	if err := writeReport(&b, c); err != nil {
-		return err
+	if isRegression(t.net) {
+		s, err := runtime.EvaluateRegression(t.model, data)
+		if err != nil {
+			return "", err
+		}
+		if err := writeRegressionReport(&b, t.net, s); err != nil {
+			return "", err
+		}
+		return b.String(), nil
 	}
-	_, err = io.WriteString(stdout, b.String())
-	return err
+	c, err := runtime.ConfusionOf(t.model, data)
+	if err != nil {
+		return "", err
+	}
+	if err := writeReport(&b, c); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
 // writeReport prints the accuracy, the per-class table and the confusion

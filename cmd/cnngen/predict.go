@@ -30,6 +30,11 @@ accuracy is reported on stderr); the file may be gzip-compressed and start
 with a header line. -scale multiplies every value as it is read (0.0625 for
 0..16 pixels such as the digits file's).
 
+For a regression network (loss mse) each line of the output holds the
+sample's number and all its outputs; lines of the CSV may end with the
+targets (then the loss against them is reported on stderr), and an
+autoencoder's loss against its inputs is always reported.
+
 Flags may come before or after FILE.
 
 flags:`
@@ -57,6 +62,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	t, err := loadTrained(files, *load, stderr)
 	if err != nil {
 		return err
+	}
+	if isRegression(t.net) {
+		if *probs {
+			return usageError{"-probs applies only to a classifier (network " + t.net.Name + " is a regression network)"}
+		}
+		return predictRegression(t, *dataPath, float32(*scale), stdout, stderr)
 	}
 	f, err := os.Open(*dataPath)
 	if err != nil {

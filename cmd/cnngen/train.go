@@ -66,6 +66,12 @@ checkpoint saved there, if any).
 -seeds runs the recipe once per seed (each with its own split, weights and
 shuffles) and prints each test accuracy, then their mean and minimum.
 
+A regression network (loss mse) needs -data: each line holds the input
+values then the targets (the network's outputs), or only the values for an
+autoencoder (target: input), whose targets are its inputs (see
+runtime.ReadRegressionCSV). The log shows the cost only, the end the test
+loss instead of the accuracy.
+
 Flags may come before or after FILE.
 
 flags:`
@@ -201,9 +207,10 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	}
 
 	rec := &curveRecorder{model: m, test: test, points: earlier}
-	if j.childProcess() {
+	if j.childProcess() || isRegression(j.net) {
 		// The child's weights are out of reach until it ends: the test
-		// accuracy is measured at the end only.
+		// accuracy is measured at the end only. A regression network has
+		// no accuracy to plot.
 		rec.test = nil
 	}
 	var onLog func(runtime.StepLog)
@@ -232,6 +239,8 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	}
 	if res.Test.Total > 0 {
 		fmt.Fprintf(stdout, "test accuracy %v\n", res.Test)
+	} else if res.TestError.Samples > 0 {
+		writeRegressionTest(stdout, res.TestError)
 	} else {
 		fmt.Fprintln(stdout, "no test set (test fraction 0)")
 	}
@@ -383,6 +392,9 @@ func (j *trainJob) run(train, test *runtime.Dataset, cfg runtime.TrainConfig, op
 // runSeeds runs the recipe once per seed, each with its own split, and
 // prints each test accuracy as it comes, then the mean and the minimum.
 func (j *trainJob) runSeeds(cfg runtime.TrainConfig, seeds []uint64, stdout, stderr io.Writer) error {
+	if isRegression(j.net) {
+		return j.runSeedsRegression(cfg, seeds, stdout, stderr)
+	}
 	fmt.Fprintf(stdout, "%s: %d samples, %s, engine %s\n", j.net.Name, j.data.Len(), count(len(seeds), "seed"), j.engine)
 	fmt.Fprintf(stdout, "%s\n", describeRecipe(cfg, j.data.Len()-runtime.TestSize(j.data.Len(), cfg.TestFraction)))
 	var sum float64
@@ -419,6 +431,9 @@ func (j *trainJob) runSeeds(cfg runtime.TrainConfig, seeds []uint64, stdout, std
 // name: the CSV file at path if given, else the built-in digits if they fit
 // the network.
 func loadData(net *ir.Network, file, path string, scale float32) (*runtime.Dataset, string, error) {
+	if isRegression(net) {
+		return loadRegressionData(net, file, path, scale)
+	}
 	if path == "" {
 		d, err := datasets.Digits()
 		if err != nil {
@@ -464,6 +479,9 @@ func describeRecipe(cfg runtime.TrainConfig, trainSize int) string {
 	verb := "summed"
 	if cfg.Reduction == runtime.Mean {
 		verb = "averaged"
+	}
+	if cfg.Loss == runtime.SquaredError {
+		b.WriteString(", mse")
 	}
 	if cfg.BatchSize == 0 || cfg.BatchSize >= trainSize {
 		fmt.Fprintf(&b, ", loss %s over full batches of %d", verb, trainSize)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,6 +65,10 @@ func encode(m runtime.Model, opt runtime.Optimizer, meta map[string]string) ([]s
 	if err != nil {
 		return nil, nil, err
 	}
+	buffers, err := modelBuffers(m, params)
+	if err != nil {
+		return nil, nil, err
+	}
 	fullMeta := make(map[string]string, len(meta)+len(reservedKeys))
 	for k, v := range meta {
 		for _, r := range reservedKeys {
@@ -75,7 +80,7 @@ func encode(m runtime.Model, opt runtime.Optimizer, meta map[string]string) ([]s
 	}
 	fullMeta[MetaFormat] = "pt"
 	fullMeta[MetaNetwork] = m.Name()
-	fullMeta[MetaShapesHash] = shapesHash(layouts)
+	fullMeta[MetaShapesHash] = shapesHash(layouts, buffers)
 
 	var tensors []safetensors.Tensor
 	add := func(name string, l *tensorLayout, std []float32) error {
@@ -99,6 +104,21 @@ func encode(m runtime.Model, opt runtime.Optimizer, meta map[string]string) ([]s
 			return nil, nil, err
 		}
 	}
+	for _, b := range buffers {
+		if b.Count != nil {
+			if *b.Count < 0 {
+				return nil, nil, fmt.Errorf("%s is %d: refusing to save a negative count", b.Name, *b.Count)
+			}
+			tensors = append(tensors, safetensors.Tensor{Name: b.Name, Shape: []int{}, DType: safetensors.I64, Ints: []int64{*b.Count}})
+			continue
+		}
+		for i, v := range b.Value {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, nil, fmt.Errorf("%s value %d is %g: refusing to save non-finite values", b.Name, i, v)
+			}
+		}
+		tensors = append(tensors, safetensors.Tensor{Name: b.Name, Shape: b.Shape, Values: b.Value})
+	}
 	if opt != nil {
 		state := opt.State()
 		fullMeta[MetaOptimizer] = string(state.Kind)
@@ -119,8 +139,10 @@ func encode(m runtime.Model, opt runtime.Optimizer, meta map[string]string) ([]s
 // Load reads the checkpoint at path into m and, when opt is not nil, into
 // opt, and returns the file's metadata. Every tensor is checked before
 // anything changes: the file must be well formed ([safetensors.ReadHeader]),
-// hold exactly m's parameters (and, with opt, exactly opt's buffers) as F32
-// tensors of the right shapes, and only finite values. On error neither m
+// hold exactly m's parameters, its buffers when it is a [runtime.Stateful]
+// (and, with opt, exactly opt's buffers) as tensors of the right shapes —
+// F32, but I64 of shape [] for a num_batches_tracked counter, as PyTorch
+// saves it —, and only finite values and counts ≥ 0. On error neither m
 // nor opt has changed. Optimizer tensors in the file are skipped when opt is
 // nil; with opt, a file without optimizer state is an error.
 func Load(path string, m runtime.Model, opt runtime.Optimizer) (map[string]string, error) {
@@ -160,9 +182,57 @@ type target struct {
 	values []float32 // the data read, in the file's layout
 }
 
+// bufferTarget is where a buffer's tensor of the file goes.
+type bufferTarget struct {
+	buffer runtime.Buffer
+	values []float32 // a float buffer's data read
+	count  int64     // a counter's value read
+}
+
+// modelBuffers returns m's buffers when it is a runtime.Stateful, checked:
+// unique names that no parameter has, values that fill their shapes, and
+// counters of shape [].
+func modelBuffers(m runtime.Model, params []runtime.Param) ([]runtime.Buffer, error) {
+	s, ok := m.(runtime.Stateful)
+	if !ok {
+		return nil, nil
+	}
+	buffers := s.Buffers()
+	seen := make(map[string]bool, len(params)+len(buffers))
+	for _, p := range params {
+		seen[p.Name] = true
+	}
+	for _, b := range buffers {
+		if seen[b.Name] || strings.HasPrefix(b.Name, optimPrefix) {
+			return nil, fmt.Errorf("buffer name %q is used twice or starts with %q", b.Name, optimPrefix)
+		}
+		seen[b.Name] = true
+		switch {
+		case b.Count != nil && (len(b.Shape) != 0 || b.Value != nil):
+			return nil, fmt.Errorf("counter buffer %s has shape %s or values: want a scalar", b.Name, safetensors.ShapeString(b.Shape))
+		case b.Count == nil && len(b.Value) != shapeSize(b.Shape):
+			return nil, fmt.Errorf("buffer %s %s has %d values, want %d", b.Name, safetensors.ShapeString(b.Shape), len(b.Value), shapeSize(b.Shape))
+		}
+	}
+	return buffers, nil
+}
+
+// shapeSize is the number of values of a tensor of the given shape.
+func shapeSize(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
 func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[string]string, error) {
 	params := m.Params()
 	layouts, err := newLayout(params)
+	if err != nil {
+		return nil, err
+	}
+	buffers, err := modelBuffers(m, params)
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +250,12 @@ func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[
 		want[name] = &target{layout: &layouts[i]}
 		order = append(order, name)
 		byParam[name] = &layouts[i]
+	}
+	wantBuffer := make(map[string]*bufferTarget, len(buffers))
+	names := slices.Clone(order) // the parameters' and buffers' names, for messages
+	for _, b := range buffers {
+		wantBuffer[b.Name] = &bufferTarget{buffer: b}
+		names = append(names, b.Name)
 	}
 	var state runtime.OptimizerState
 	if opt != nil {
@@ -214,6 +290,13 @@ func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[
 	// Check the header's tensors against what is expected.
 	found := make(map[string]bool, len(h.Tensors))
 	for _, t := range h.Tensors {
+		if bt := wantBuffer[t.Name]; bt != nil {
+			if err := checkBufferTensor(t, bt.buffer); err != nil {
+				return nil, err
+			}
+			found[t.Name] = true
+			continue
+		}
 		tg := want[t.Name]
 		if tg == nil {
 			if opt == nil && strings.HasPrefix(t.Name, optimPrefix) {
@@ -221,6 +304,9 @@ func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[
 			}
 			if strings.HasPrefix(t.Name, optimPrefix) {
 				return nil, fmt.Errorf("tensor %s is not state of the %s optimizer", t.Name, state.Kind)
+			}
+			if len(buffers) > 0 {
+				return nil, fmt.Errorf("tensor %s is not a parameter or buffer of network %s (which has %s)", t.Name, m.Name(), strings.Join(names, ", "))
 			}
 			return nil, fmt.Errorf("tensor %s is not a parameter of network %s (which has %s)", t.Name, m.Name(), strings.Join(order[:len(layouts)], ", "))
 		}
@@ -238,13 +324,24 @@ func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[
 			return nil, fmt.Errorf("tensor %s is missing", name)
 		}
 	}
-	if hash, ok := h.Metadata[MetaShapesHash]; ok && hash != shapesHash(layouts) {
+	for _, b := range buffers {
+		if !found[b.Name] {
+			return nil, fmt.Errorf("tensor %s is missing (a buffer of layer %s)", b.Name, b.Layer)
+		}
+	}
+	if hash, ok := h.Metadata[MetaShapesHash]; ok && hash != shapesHash(layouts, buffers) {
 		return nil, fmt.Errorf("the checkpoint was saved from a network whose layers differ from %s's though every tensor has the same shape (metadata %s differs): the dense layers' inputs are laid out differently",
 			m.Name(), MetaShapesHash)
 	}
 
 	// Read the data, in file order; sizes are now bounded by the model's.
 	for _, t := range h.Tensors {
+		if bt := wantBuffer[t.Name]; bt != nil {
+			if err := readBuffer(r, t, bt); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		tg := want[t.Name]
 		if tg == nil {
 			if _, err := io.CopyN(io.Discard, r, t.End-t.Begin); err != nil {
@@ -286,11 +383,62 @@ func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[
 		tg := want[p.Name]
 		layouts[i].fromFile(p.Value, tg.values)
 	}
+	for _, b := range buffers {
+		bt := wantBuffer[b.Name]
+		if b.Count != nil {
+			*b.Count = bt.count
+		} else {
+			copy(b.Value, bt.values)
+		}
+	}
 	meta := h.Metadata
 	if meta == nil {
 		meta = map[string]string{}
 	}
 	return meta, nil
+}
+
+// checkBufferTensor checks the header entry of a buffer's tensor: F32 of the
+// buffer's shape, or I64 of shape [] for a counter.
+func checkBufferTensor(t safetensors.TensorInfo, b runtime.Buffer) error {
+	dtype, shape := safetensors.F32, b.Shape
+	if b.Count != nil {
+		dtype, shape = safetensors.I64, []int{}
+	}
+	if t.DType != dtype {
+		return fmt.Errorf("tensor %s has dtype %s, want %s (a buffer of layer %s, as PyTorch saves it)", t.Name, t.DType, dtype, b.Layer)
+	}
+	if !equalShapes(t.Shape, shape) {
+		return fmt.Errorf("tensor %s: the checkpoint's shape is %s, the model's is %s (a buffer of layer %s)",
+			t.Name, safetensors.ShapeString(t.Shape), safetensors.ShapeString(shape), b.Layer)
+	}
+	return nil
+}
+
+// readBuffer reads the data of a buffer's tensor, checked by
+// checkBufferTensor, into bt, refusing non-finite values and negative counts.
+func readBuffer(r io.Reader, t safetensors.TensorInfo, bt *bufferTarget) error {
+	if bt.buffer.Count != nil {
+		var count [1]int64
+		if err := safetensors.ReadI64(r, count[:]); err != nil {
+			return readError(t.Name, err)
+		}
+		if count[0] < 0 {
+			return fmt.Errorf("tensor %s holds %d: a count cannot be negative", t.Name, count[0])
+		}
+		bt.count = count[0]
+		return nil
+	}
+	bt.values = make([]float32, t.Len())
+	if err := safetensors.ReadF32(r, bt.values); err != nil {
+		return readError(t.Name, err)
+	}
+	for k, v := range bt.values {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("tensor %s holds %g at %s", t.Name, v, unravel(k, t.Shape))
+		}
+	}
+	return nil
 }
 
 // readError explains a failed read of a tensor's data.

@@ -3,9 +3,13 @@
 //
 // A checkpoint holds one F32 tensor per parameter, named as the parameter
 // ("conv1.weight", "conv1.bias", "fc1.weight", …) and laid out as PyTorch
-// lays out the same layer: conv weights [out, in, kh, kw], dense weights
-// [out, in] with the first dense layer after a conv/pool stack taking its
-// inputs in PyTorch's (C, H, W) flatten order, biases [out]. A PyTorch
+// lays out the same layer: conv weights [out, in/groups, kh, kw], dense
+// weights [out, in] with the first dense layer after a conv/pool stack
+// taking its inputs in PyTorch's (C, H, W) flatten order, biases [out]
+// (none for a layer without bias), batch norm weight and bias [C]. A
+// model with buffers ([runtime.Stateful]) adds them under PyTorch's names:
+// "<layer>.running_mean" and "<layer>.running_var", F32 [C], and
+// "<layer>.num_batches_tracked", an I64 scalar (shape []). A PyTorch
 // state_dict saved with safetensors therefore loads into a cnngen model of
 // the same architecture, and a cnngen checkpoint into PyTorch.
 //

@@ -106,6 +106,7 @@ type rawTensor struct {
 	dtype  string
 	shape  string // JSON
 	values []float32
+	ints   []int64 // an I64 tensor's values, instead of values
 }
 
 // rawFile builds a safetensors file by hand, the way Python's safetensors
@@ -116,7 +117,11 @@ func rawFile(tensors []rawTensor) []byte {
 	header.WriteString(`{"__metadata__": {"format": "pt"}`)
 	for _, t := range tensors {
 		begin := data.Len()
-		binary.Write(&data, binary.LittleEndian, t.values)
+		if t.ints != nil {
+			binary.Write(&data, binary.LittleEndian, t.ints)
+		} else {
+			binary.Write(&data, binary.LittleEndian, t.values)
+		}
 		dtype := t.dtype
 		if dtype == "" {
 			dtype = "F32"

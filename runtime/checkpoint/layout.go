@@ -13,10 +13,11 @@ import (
 // tensorLayout maps one parameter between the model's standard layout
 // ([runtime.ParamInfo]) and PyTorch's, which the file uses:
 //
-//	conv weight   [KH, KW, Cin, F]  ↔  [F, Cin, KH, KW]
+//	conv weight   [KH, KW, Cin, F]  ↔  [F, Cin, KH, KW]  (Cin = C/groups
+//	              for a grouped conv, in both layouts)
 //	dense weight  [In, Units]       ↔  [Units, In], In reordered from the
 //	              HWC flatten order to PyTorch's CHW order (InShape gives H, W, C)
-//	bias          [N]               ↔  [N]
+//	bias          [N]               ↔  [N]  (also batch norm's weight and bias)
 //
 // The kind is read from the rank: 4 is a conv weight, 2 a dense weight, 1 a
 // bias.
@@ -109,9 +110,11 @@ func (l *tensorLayout) fromFile(std, file []float32) {
 }
 
 // shapesHash is the SHA-256, in hex, of the parameters' names and file
-// shapes in order, with each dense weight's input shape: two networks with
-// the same hash load each other's checkpoints value for value.
-func shapesHash(layouts []tensorLayout) string {
+// shapes in order, with each dense weight's input shape, then the buffers'
+// names and shapes: two networks with the same hash load each other's
+// checkpoints value for value. A network without buffers hashes as before
+// buffers existed, so that its older checkpoints still load.
+func shapesHash(layouts []tensorLayout, buffers []runtime.Buffer) string {
 	var b strings.Builder
 	for _, l := range layouts {
 		fmt.Fprintf(&b, "%s %s", l.param.Name, safetensors.ShapeString(l.file))
@@ -119,6 +122,9 @@ func shapesHash(layouts []tensorLayout) string {
 			fmt.Fprintf(&b, " in %s", l.param.InShape)
 		}
 		b.WriteByte('\n')
+	}
+	for _, buf := range buffers {
+		fmt.Fprintf(&b, "buffer %s %s\n", buf.Name, safetensors.ShapeString(buf.Shape))
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:])

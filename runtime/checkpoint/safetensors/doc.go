@@ -15,7 +15,8 @@
 // dtype say. [ReadHeader] checks all of that, with the header bounded
 // ([MaxHeaderSize] and the file's size) before anything is allocated for it;
 // it then leaves the data to the caller, which reads it in data order
-// ([Header.Tensors]) with [ReadF32]. [Write] writes float32 tensors.
+// ([Header.Tensors]) with [ReadF32] or [ReadI64]. [Write] writes float32 and
+// int64 tensors.
 //
 // The package is small because the format is: the Go library that exists
 // (github.com/nlpodyssey/safetensors) parses only a whole file held in

@@ -238,3 +238,23 @@ func ReadF32(r io.Reader, dst []float32) error {
 	}
 	return nil
 }
+
+// ReadI64 reads len(dst) little-endian int64 values from r. A stream that
+// ends early gives an error wrapping io.ErrUnexpectedEOF.
+func ReadI64(r io.Reader, dst []int64) error {
+	var buf [4096]byte
+	for len(dst) > 0 {
+		n := min(len(dst), len(buf)/8)
+		if _, err := io.ReadFull(r, buf[:8*n]); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		for i := range n {
+			dst[i] = int64(binary.LittleEndian.Uint64(buf[8*i:]))
+		}
+		dst = dst[n:]
+	}
+	return nil
+}

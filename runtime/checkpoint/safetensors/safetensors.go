@@ -16,8 +16,14 @@ const metadataKey = "__metadata__"
 // DType is a tensor element type, spelled as in the header ("F32", "BF16", …).
 type DType string
 
-// F32 is IEEE 754 single precision, the only type cnngen reads and writes.
-const F32 DType = "F32"
+// The element types that cnngen reads and writes.
+const (
+	// F32 is IEEE 754 single precision: parameters, running statistics and
+	// optimizer state.
+	F32 DType = "F32"
+	// I64 is a signed 64-bit integer: batch norm's num_batches_tracked.
+	I64 DType = "I64"
+)
 
 // dtypeSizes lists the element types that the format defines, with their
 // sizes in bytes.

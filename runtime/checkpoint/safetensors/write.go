@@ -11,15 +11,27 @@ import (
 	"unicode/utf8"
 )
 
-// Tensor is a float32 tensor to write: row-major values of the given shape.
+// Tensor is a tensor to write: row-major values of the given shape, float32
+// Values for an F32 tensor, int64 Ints for an I64 one.
 type Tensor struct {
-	Name   string
-	Shape  []int
+	Name  string
+	Shape []int
+	// DType is F32 (also when empty) or I64.
+	DType  DType
 	Values []float32
+	Ints   []int64
+}
+
+// dtype is the tensor's element type, F32 when DType is empty.
+func (t Tensor) dtype() DType {
+	if t.DType == "" {
+		return F32
+	}
+	return t.DType
 }
 
 // Write writes the tensors, in the order given, and the metadata (omitted
-// when empty) as a safetensors file of F32 tensors. The header lists the
+// when empty) as a safetensors file of F32 and I64 tensors. The header lists the
 // tensors in that order too, metadata first, and is padded with spaces to a
 // multiple of 8 bytes so that the data is aligned. The output depends only on
 // the arguments.
@@ -38,6 +50,17 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 	}
 	var buf [4096]byte
 	for _, t := range tensors {
+		ints := t.Ints
+		for len(ints) > 0 {
+			n := min(len(ints), len(buf)/8)
+			for i, v := range ints[:n] {
+				binary.LittleEndian.PutUint64(buf[8*i:], uint64(v))
+			}
+			if _, err := w.Write(buf[:8*n]); err != nil {
+				return err
+			}
+			ints = ints[n:]
+		}
 		values := t.Values
 		for len(values) > 0 {
 			n := min(len(values), len(buf)/4)
@@ -97,15 +120,23 @@ func encodeHeader(tensors []Tensor, metadata map[string]string) ([]byte, error) 
 			}
 			n *= d
 		}
-		if n != len(t.Values) {
-			return nil, fmt.Errorf("safetensors: tensor %q has %d values, its shape %s needs %d", t.Name, len(t.Values), ShapeString(t.Shape), n)
+		dtype := t.dtype()
+		values, other := len(t.Values), len(t.Ints)
+		if dtype == I64 {
+			values, other = other, values
+		} else if dtype != F32 {
+			return nil, fmt.Errorf("safetensors: tensor %q has dtype %s: only F32 and I64 are written", t.Name, dtype)
+		}
+		if n != values || other != 0 {
+			return nil, fmt.Errorf("safetensors: tensor %q has %d values, its shape %s needs %d %s", t.Name, len(t.Values)+len(t.Ints), ShapeString(t.Shape), n, dtype)
 		}
 		if i > 0 || len(metadata) > 0 {
 			b.WriteByte(',')
 		}
 		writeString(&b, t.Name)
-		end := offset + 4*int64(n)
-		fmt.Fprintf(&b, `:{"dtype":"F32","shape":[`)
+		size, _ := dtype.Size()
+		end := offset + size*int64(n)
+		fmt.Fprintf(&b, `:{"dtype":"%s","shape":[`, dtype)
 		for j, d := range t.Shape {
 			if j > 0 {
 				b.WriteByte(',')
