@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/cnngen/cnngen/datasets"
 	"github.com/cnngen/cnngen/gen/ir"
@@ -96,4 +97,28 @@ func (t *trained) mnistTest() (*runtime.Dataset, string, error) {
 		return nil, "", err
 	}
 	return test, fmt.Sprintf("the %d test images of %s", test.Len(), name), nil
+}
+
+// readInputs returns the samples that -data names for predict and show and
+// the name of their source: the CSV file at path (see runtime.ReadInputs,
+// values multiplied by scale), or for -data mnist MNIST's 10,000 test
+// images with their labels, fitted to the network's input.
+func (t *trained) readInputs(path string, scale float32) (*runtime.Inputs, string, error) {
+	if path == mnistData {
+		if scale != 1 {
+			return nil, "", usageError{"-scale applies only to a CSV -data file: MNIST's pixels are divided by 255"}
+		}
+		test, name, err := t.mnistTest()
+		if err != nil {
+			return nil, "", err
+		}
+		return &runtime.Inputs{Shape: test.Shape, X: test.X, Labels: test.Y}, name, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer f.Close()
+	in, err := runtime.ReadInputs(f, path, t.net.Input, t.net.Classes, scale)
+	return in, path, err
 }

@@ -178,3 +178,39 @@ func TestTrainMNISTErrors(t *testing.T) {
 		t.Errorf("train -data mnist on the digits network: exit %d, stderr %q; want 1, %q", code, stderr, want)
 	}
 }
+
+// TestPredictShowMNIST classifies MNIST's test images and draws one of them
+// with an untrained network.
+func TestPredictShowMNIST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads MNIST twice")
+	}
+	net, path := mnistNet(t, 28, 1, 10)
+	ckpt := saveInitial(t, net)
+	code, stdout, stderr := cli("predict", "-load", ckpt, "-data", mnistData, path)
+	if code != 0 {
+		t.Fatalf("predict: exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	// The header, then one line per test image; the first test image is a 7.
+	if len(lines) != 10001 || lines[0] != "sample  class  label" ||
+		!regexp.MustCompile(`^     1      \d      7$`).MatchString(lines[1]) {
+		t.Errorf("predict: %d lines starting %q; want 10001 starting with the header and sample 1, label 7", len(lines), lines[:min(3, len(lines))])
+	}
+	if !regexp.MustCompile(`^cnngen: accuracy 0\.\d{4} \(\d+/10000\) against the labels of the 10000 test images of MNIST\n$`).MatchString(stderr) {
+		t.Errorf("predict: stderr %q, want the accuracy against MNIST's test labels", stderr)
+	}
+
+	out := filepath.Join(t.TempDir(), "mnist.png")
+	code, stdout, stderr = cli("show", "-load", ckpt, "-data", mnistData, "-image", "9999", "-o", out, path)
+	if code != 0 || !strings.HasPrefix(stdout, "wrote "+out+" (") {
+		t.Errorf("show: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Error(err)
+	}
+	code, _, stderr = cli("predict", "-load", ckpt, "-data", mnistData, "-scale", "2", path)
+	if code != 2 || !strings.Contains(stderr, "-scale applies only to a CSV -data file") {
+		t.Errorf("predict -scale 2: exit %d, stderr %q; want 2 and the -scale usage error", code, stderr)
+	}
+}
