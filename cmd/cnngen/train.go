@@ -54,6 +54,11 @@ The data is the built-in digits set (pixels divided by 16) unless -data
 names a CSV file: one sample per line, the H·W·C input values in HWC order
 then the class label, optionally gzip-compressed (see runtime.ReadCSV).
 
+-data mnist trains on the embedded MNIST's 60,000 training images and tests
+on its standard 10,000 test images, not on a random split (the test
+fraction does not apply); pixels are divided by 255, and a 32x32x1 input
+gets 2 zero pixels on each side.
+
 -save F writes a safetensors checkpoint (weights, optimizer state, seed) at
 the end, atomically, and also when Ctrl-C stops the run after its current
 step. -resume F continues the run saved in F: its weights, its optimizer
