@@ -67,7 +67,7 @@ func loadTrainData(net *ir.Network, file, path string, scale float32) (data, fix
 	if err != nil {
 		return nil, nil, "", err
 	}
-	return data, fixedTest, name + " (its standard 60000 training and 10000 test images, not a random split)", nil
+	return data, fixedTest, name + " (its standard training and test sets, not a random split)", nil
 }
 
 // split returns the training and test sets of a run with the given test

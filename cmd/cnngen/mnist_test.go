@@ -84,7 +84,7 @@ func TestLoadTrainDataMNIST(t *testing.T) {
 			t.Errorf("%dx%d: shapes %v and %v, classes %d and %d; want %v and 10",
 				side, side, data.Shape, fixedTest.Shape, data.Classes, fixedTest.Classes, net.Input)
 		}
-		wantName := "MNIST padded to 32x32x1 (its standard 60000 training and 10000 test images, not a random split)"
+		wantName := "MNIST padded to 32x32x1 (its standard training and test sets, not a random split)"
 		if name != wantName {
 			t.Errorf("%dx%d: name %q, want %q", side, side, name, wantName)
 		}
@@ -136,7 +136,7 @@ func TestTrainEvalMNIST(t *testing.T) {
 		t.Fatalf("train: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	want := []string{
-		`^mnistdense: 60000 training and 10000 test samples from MNIST \(its standard 60000 training and 10000 test images, not a random split\), seed 1, engine generic$`,
+		`^mnistdense: 60000 training and 10000 test samples from MNIST \(its standard training and test sets, not a random split\), seed 1, engine generic$`,
 		`^adam lr 0\.01, loss averaged over shuffled batches of 100, 20 steps$`,
 		`^step    0  cost/sample 2\.\d{4}  train acc 0\.\d{3}$`,
 		`^step   19  cost/sample \d\.\d{4}  train acc [01]\.\d{3}$`,
