@@ -132,6 +132,9 @@ func TestMNIST(t *testing.T) {
 }
 
 func TestMNISTPadded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes MNIST a second time; TestMNISTDatasetChecks covers the padding on a small set")
+	}
 	sets, err := mnist0()
 	if err != nil {
 		t.Fatal(err)
