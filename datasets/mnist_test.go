@@ -182,7 +182,7 @@ func idxFile(payload []byte, header ...uint32) []byte {
 	return b.Bytes()
 }
 
-func gzipped(t *testing.T, data []byte) []byte {
+func gzipped(t testing.TB, data []byte) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
@@ -316,4 +316,27 @@ func TestMNISTDatasetChecks(t *testing.T) {
 		!strings.Contains(err.Error(), "img.idx: 1 images of 2x2, want 1 of 28x28") {
 		t.Errorf("2x2 images: error %v", err)
 	}
+}
+
+// FuzzReadIDX checks that no input makes the IDX readers panic, and that
+// what they accept is consistent with its header.
+func FuzzReadIDX(f *testing.F) {
+	f.Add(idxFile(make([]byte, 12), 2051, 2, 2, 3))
+	f.Add(idxFile([]byte{1, 2, 3}, 2049, 3))
+	f.Add(gzipped(f, idxFile([]byte{1, 2, 3}, 2049, 3)))
+	f.Add(idxFile(nil, 2051, 0x7FFFFFFF, 1, 1))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if im, err := ReadIDXImages(bytes.NewReader(data), "f"); err == nil {
+			if im.Count < 1 || im.Rows < 1 || im.Cols < 1 || len(im.Pixels) != im.Count*im.Rows*im.Cols {
+				t.Errorf("accepted %d images of %dx%d with %d pixels", im.Count, im.Rows, im.Cols, len(im.Pixels))
+			}
+		} else if !strings.HasPrefix(err.Error(), "f: ") {
+			t.Errorf("error %q does not name the file", err)
+		}
+		if labels, err := ReadIDXLabels(bytes.NewReader(data), "f"); err == nil && len(labels) < 1 {
+			t.Error("accepted a label file without labels")
+		} else if err != nil && !strings.HasPrefix(err.Error(), "f: ") {
+			t.Errorf("error %q does not name the file", err)
+		}
+	})
 }
