@@ -1,5 +1,7 @@
 // Package datasets embeds the data sets that cnngen's examples train on, so
-// that `cnngen train` runs on a fresh machine without downloads.
+// that `cnngen train` runs on a fresh machine without downloads: the
+// scikit-learn digits ([Digits]) and MNIST ([MNIST], read from its original
+// IDX files by [ReadIDXImages] and [ReadIDXLabels]).
 package datasets
 
 import (

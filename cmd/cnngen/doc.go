@@ -41,6 +41,12 @@
 //	show -load CKPT -o PNG [-image N] [FILE.yaml]
 //	    Draw the learned convolution filters and one input's feature maps.
 //
+// -data mnist, accepted by train, eval, predict and show, selects the
+// embedded MNIST: train uses its 60,000 training images and scores on its
+// standard 10,000 test images (not a random split); eval, predict and show
+// use the test images. Pixels are divided by 255; a 32x32x1 input gets 2
+// zero pixels on each side (examples/lenet5.yaml, docs/mnist.md).
+//
 // Run "cnngen <command> -h" for a command's flags. Descriptions are
 // documented in docs/format.md; errors name the file, line and column.
 //

@@ -31,7 +31,8 @@ The data is the test split of the built-in digits that cnngen train holds
 out (the description's test fraction, with the seed recorded in the
 checkpoint, else the description's, unless -seed is given), or the whole of
 the CSV file that -data names (H·W·C values in HWC order then the label per
-line, optionally gzip-compressed).
+line, optionally gzip-compressed), or with -data mnist the 10,000 test
+images of the embedded MNIST.
 
 A regression network (loss mse) is scored on the whole -data file (values
 then targets per line, or only the values for an autoencoder): the loss
@@ -48,7 +49,7 @@ flags:`
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval", evalUsage, stderr)
 	load := fs.String("load", "", "the checkpoint `file` to evaluate (required)")
-	dataPath := fs.String("data", "", "evaluate on the whole CSV `file` instead of the digits test split")
+	dataPath := fs.String("data", "", "evaluate on the whole CSV `file`, or on MNIST's test images (-data mnist), instead of the digits test split")
 	scale := fs.Float64("scale", 1, "multiply every value of the -data file by `factor` (e.g. 0.0625 for 0..16 pixels)")
 	seed := fs.Uint64("seed", 0, "the seed of the digits train/test split (default: the checkpoint's, else the description's)")
 	files, err := parseInterspersed(fs, args)

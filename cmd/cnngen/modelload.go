@@ -151,9 +151,13 @@ func (t *trained) splitSeed(flagSeed uint64, flagSet bool) (uint64, error) {
 }
 
 // heldOut returns the data to score a trained network on and a phrase
-// naming it: the whole CSV file at path if given, else the test split of
-// the built-in digits that `cnngen train` holds out with the same seed.
+// naming it: MNIST's test images for -data mnist, the whole CSV file at
+// path if given, else the test split of the built-in digits that `cnngen
+// train` holds out with the same seed.
 func (t *trained) heldOut(path string, scale float32, seed uint64) (*runtime.Dataset, string, error) {
+	if path == mnistData {
+		return t.mnistTest()
+	}
 	d, name, err := loadData(t.net, t.file, path, scale)
 	if err != nil {
 		return nil, "", err

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/cnngen/cnngen/runtime"
 )
@@ -46,7 +45,7 @@ const predictChunk = 256
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("predict", predictUsage, stderr)
 	load := fs.String("load", "", "the checkpoint `file` (required)")
-	dataPath := fs.String("data", "", "the CSV `file` of samples to classify (required)")
+	dataPath := fs.String("data", "", "the CSV `file` of samples to classify, or mnist for MNIST's test images (required)")
 	scale := fs.Float64("scale", 1, "multiply every value of the -data file by `factor`")
 	probs := fs.Bool("probs", false, "also print the probability of every class")
 	files, err := parseInterspersed(fs, args)
@@ -69,12 +68,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		}
 		return predictRegression(t, *dataPath, float32(*scale), stdout, stderr)
 	}
-	f, err := os.Open(*dataPath)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	in, err := runtime.ReadInputs(f, *dataPath, t.net.Input, t.net.Classes, float32(*scale))
+	in, source, err := t.readInputs(*dataPath, float32(*scale))
 	if err != nil {
 		return err
 	}
@@ -128,7 +122,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	}
 	if in.Labeled() {
 		fmt.Fprintf(stderr, "cnngen: accuracy %v against the labels of %s\n",
-			runtime.Score{Correct: correct, Total: in.Len()}, *dataPath)
+			runtime.Score{Correct: correct, Total: in.Len()}, source)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/cnngen/cnngen/datasets"
 	"github.com/cnngen/cnngen/runtime"
@@ -49,7 +48,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("o", "", "write the picture to `file`.png (required)")
 	maps := fs.String("maps", "", "write the input image and its feature maps to this separate `file`.png")
 	index := fs.Int("image", 0, "the sample `N` (from 0) whose feature maps to draw")
-	dataPath := fs.String("data", "", "take the image from the CSV `file` instead of the built-in digits")
+	dataPath := fs.String("data", "", "take the image from the CSV `file`, or from MNIST's test images (-data mnist), instead of the built-in digits")
 	scale := fs.Float64("scale", 1, "multiply every value of the -data file by `factor`")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -152,16 +151,8 @@ func showImage(t *trained, path string, scale float32, index int) (sample []floa
 				t.file, t.net.Name, t.net.Input, d.Shape)
 		}
 		in, source = &runtime.Inputs{Shape: d.Shape, X: d.X, Labels: d.Y}, datasets.DigitsFile
-	} else {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, "", "", err
-		}
-		defer f.Close()
-		if in, err = runtime.ReadInputs(f, path, t.net.Input, t.net.Classes, scale); err != nil {
-			return nil, "", "", err
-		}
-		source = path
+	} else if in, source, err = t.readInputs(path, scale); err != nil {
+		return nil, "", "", err
 	}
 	if index >= in.Len() {
 		return nil, "", "", usageError{fmt.Sprintf("-image %d: %s has %d samples (0..%d)", index, source, in.Len(), in.Len()-1)}

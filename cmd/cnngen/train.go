@@ -54,6 +54,11 @@ The data is the built-in digits set (pixels divided by 16) unless -data
 names a CSV file: one sample per line, the H·W·C input values in HWC order
 then the class label, optionally gzip-compressed (see runtime.ReadCSV).
 
+-data mnist trains on the embedded MNIST's 60,000 training images and tests
+on its standard 10,000 test images, not on a random split (the test
+fraction does not apply); pixels are divided by 255, and a 32x32x1 input
+gets 2 zero pixels on each side.
+
 -save F writes a safetensors checkpoint (weights, optimizer state, seed) at
 the end, atomically, and also when Ctrl-C stops the run after its current
 step. -resume F continues the run saved in F: its weights, its optimizer
@@ -89,7 +94,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 0, "number of optimizer steps (default: the description's; with -resume: `N` more steps)")
 	seed := fs.Uint64("seed", 0, "seed for the split, the initial weights and the shuffles (default: the description's)")
 	logEvery := fs.Int("log-every", 100, "log every `N` steps (0: only the first and the last)")
-	dataPath := fs.String("data", "", "train on the CSV `file` instead of the built-in digits")
+	dataPath := fs.String("data", "", "train on the CSV `file`, or on MNIST (-data mnist), instead of the built-in digits")
 	scale := fs.Float64("scale", 1, "multiply every value of the -data file by `factor` (e.g. 0.0625 for 0..16 pixels)")
 	engine := fs.String("engine", engines[0], "the engine that runs the network: "+strings.Join(engines, " or "))
 	workers := fs.Int("workers", goruntime.GOMAXPROCS(0), "split each batch across `N` workers (generated engine)")
@@ -157,7 +162,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	data, dataName, err := loadData(net, file, *dataPath, float32(*scale))
+	data, fixedTest, dataName, err := loadTrainData(net, file, *dataPath, float32(*scale))
 	if err != nil {
 		return err
 	}
@@ -168,7 +173,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if set["seed"] {
 		cfg.Seed = *seed
 	}
-	job := trainJob{net: net, data: data, engine: *engine, workers: *workers, stderr: stderr}
+	job := trainJob{net: net, data: data, fixedTest: fixedTest, engine: *engine, workers: *workers, stderr: stderr}
 	if seeds != nil {
 		job.announce()
 		return job.runSeeds(cfg, seeds, stdout, stderr)
@@ -195,7 +200,7 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 		}
 	}
 	j.announce()
-	train, test, err := j.data.Split(cfg.TestFraction, cfg.Seed)
+	train, test, err := j.split(cfg.TestFraction, cfg.Seed)
 	if err != nil {
 		return fmt.Errorf("%s: %v", j.net.Name, err)
 	}
@@ -272,7 +277,7 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 // the step count of the checkpoint plus -steps, or the recipe's total. The
 // seed becomes the checkpoint's unless -seed was given.
 func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlags) (runtime.Optimizer, map[string]string, error) {
-	trainSize := j.data.Len() - runtime.TestSize(j.data.Len(), cfg.TestFraction)
+	trainSize := j.trainSize(cfg.TestFraction)
 	planned := runTotal(*cfg, trainSize)
 	// The optimizer's step count is only known once loaded, and the
 	// optimizer for the run is made for its total: load into one made for
@@ -329,6 +334,10 @@ type trainJob struct {
 	engine  string
 	workers int // for generated code
 	stderr  io.Writer
+
+	// fixedTest is the test set of a data set that comes with its own
+	// (MNIST), or nil: then each run splits data.
+	fixedTest *runtime.Dataset
 }
 
 // childProcess reports whether the job's generated code runs in a child
@@ -396,13 +405,13 @@ func (j *trainJob) runSeeds(cfg runtime.TrainConfig, seeds []uint64, stdout, std
 		return j.runSeedsRegression(cfg, seeds, stdout, stderr)
 	}
 	fmt.Fprintf(stdout, "%s: %d samples, %s, engine %s\n", j.net.Name, j.data.Len(), count(len(seeds), "seed"), j.engine)
-	fmt.Fprintf(stdout, "%s\n", describeRecipe(cfg, j.data.Len()-runtime.TestSize(j.data.Len(), cfg.TestFraction)))
+	fmt.Fprintf(stdout, "%s\n", describeRecipe(cfg, j.trainSize(cfg.TestFraction)))
 	var sum float64
 	worst := runtime.Score{Correct: 1, Total: 1}
 	var worstSeed uint64
 	for _, seed := range seeds {
 		cfg.Seed = seed
-		train, test, err := j.data.Split(cfg.TestFraction, seed)
+		train, test, err := j.split(cfg.TestFraction, seed)
 		if err != nil {
 			return err
 		}
