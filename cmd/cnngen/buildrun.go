@@ -96,6 +96,7 @@ func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Datas
 		for _, p := range m.Params() {
 			job.Params = append(job.Params, p.Value)
 		}
+		job.Buffers = runtime.SaveBuffers(m)
 		if opt.Optimizer != nil {
 			s := opt.Optimizer.State()
 			job.Optimizer = &s
@@ -130,6 +131,9 @@ func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Datas
 		}
 		copy(p.Value, out.Params[i])
 	}
+	if err := runtime.RestoreBuffers(m, out.Buffers); err != nil {
+		return nil, fmt.Errorf("the generated trainer's buffers: %v", err)
+	}
 	optimizer, err := runtime.NewOptimizerForRun(cfg.Optimizer, params, max(out.Last.Steps, 1))
 	if err != nil {
 		return nil, err
@@ -137,12 +141,12 @@ func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Datas
 	if err := optimizer.SetState(out.Optimizer); err != nil {
 		return nil, fmt.Errorf("the generated trainer's optimizer state: %v", err)
 	}
-	return &runtime.Result{Steps: out.Steps, Stopped: out.Stopped, Last: out.Last, Test: out.Test, Duration: out.Duration, Optimizer: optimizer}, nil
+	return &runtime.Result{Steps: out.Steps, Stopped: out.Stopped, Last: out.Last, Test: out.Test, TestError: out.TestError, Duration: out.Duration, Optimizer: optimizer}, nil
 }
 
 // trainerJob is what the child trainer reads: the data, the recipe, the
-// worker count and, to resume a run, the parameters and optimizer state to
-// start from.
+// worker count and, to resume a run, the parameters, buffers (batch norm
+// running statistics) and optimizer state to start from.
 type trainerJob struct {
 	Train, Test *runtime.Dataset
 	Config      runtime.TrainConfig
@@ -150,19 +154,22 @@ type trainerJob struct {
 	Workers     int
 	Resume      bool
 	Params      [][]float32
+	Buffers     runtime.BufferState
 	Optimizer   *runtime.OptimizerState
 }
 
 // trainerResult is the child trainer's outcome: runtime.Result without the
 // optimizer, whose state travels instead, and the trained parameters (in
-// Params order).
+// Params order) and buffers.
 type trainerResult struct {
 	Steps     int
 	Stopped   bool
 	Last      runtime.StepLog
 	Test      runtime.Score
+	TestError runtime.RegressionScore
 	Duration  time.Duration
 	Params    [][]float32
+	Buffers   runtime.BufferState
 	Optimizer runtime.OptimizerState
 }
 
@@ -202,6 +209,7 @@ type job struct {
 	Workers     int
 	Resume      bool
 	Params      [][]float32
+	Buffers     runtime.BufferState
 	Optimizer   *runtime.OptimizerState
 }
 
@@ -210,8 +218,10 @@ type result struct {
 	Stopped   bool
 	Last      runtime.StepLog
 	Test      runtime.Score
+	TestError runtime.RegressionScore
 	Duration  time.Duration
 	Params    [][]float32
+	Buffers   runtime.BufferState
 	Optimizer runtime.OptimizerState
 }
 
@@ -264,6 +274,9 @@ func run(out *json.Encoder) error {
 			}
 			copy(p.Value, j.Params[i])
 		}
+		if err := runtime.RestoreBuffers(m, j.Buffers); err != nil {
+			return fmt.Errorf("resuming: %v", err)
+		}
 		if j.Optimizer != nil {
 			o, err := runtime.NewOptimizerForRun(j.Config.Optimizer, params, runTotal(j))
 			if err != nil {
@@ -289,7 +302,7 @@ func run(out *json.Encoder) error {
 	if logErr != nil {
 		return logErr
 	}
-	r := &result{Steps: res.Steps, Stopped: res.Stopped, Last: res.Last, Test: res.Test, Duration: res.Duration, Optimizer: res.Optimizer.State()}
+	r := &result{Steps: res.Steps, Stopped: res.Stopped, Last: res.Last, Test: res.Test, TestError: res.TestError, Duration: res.Duration, Optimizer: res.Optimizer.State(), Buffers: runtime.SaveBuffers(m)}
 	for _, p := range m.Params() {
 		r.Params = append(r.Params, p.Value)
 	}
