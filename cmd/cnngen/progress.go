@@ -130,6 +130,9 @@ func (p *progress) status(now time.Time, plain bool) string {
 		sampleRate = float64(p.samples-p.first) / secs
 	}
 	acc := fmt.Sprintf("cost/sample %.4f  train acc %.3f", s.Cost, s.TrainAccuracy())
+	if s.Regression {
+		acc = fmt.Sprintf("cost/sample %.4g", s.Cost)
+	}
 	if !plain {
 		return fmt.Sprintf("%.0f samples/s  %s", sampleRate, acc)
 	}

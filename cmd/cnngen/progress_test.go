@@ -56,6 +56,24 @@ func TestProgressPlain(t *testing.T) {
 	}
 }
 
+// TestProgressRegression: a regression run's lines give the cost and no
+// accuracy.
+func TestProgressRegression(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgressMode(&b, false, 5*time.Second)
+	clock := &fakeClock{t: time.Unix(0, 0), step: time.Second}
+	p.now = clock.now
+	for _, s := range steps(8) {
+		s.Regression, s.Correct = true, 0
+		p.Step(s)
+	}
+	p.Finish()
+	want := "cnngen: step 6/8 (75%)  1.0 steps/s  32 samples/s  ETA 2s  cost/sample 0.3333\n"
+	if b.String() != want {
+		t.Errorf("output:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
 // TestProgressLive draws the bar into a buffer: it shows the count, the
 // rates, the time and the last cost, and Finish ends the line.
 func TestProgressLive(t *testing.T) {
