@@ -54,8 +54,8 @@ func windowRange(o, stride, pad, f, in int) (start, k0, k1 int) {
 }
 
 // defaultLayerPrefix is the prefix of a layer's default name: conv1, pool1,
-// dense1, bn1, gap1, and the kind itself for the others (relu1, flatten1,
-// add1, concat1, dropout1, relu61, leaky_relu1, …).
+// dense1, bn1, gap1, relu6_1 (as gen/spec names them), and the kind itself for
+// the others (relu1, flatten1, add1, concat1, dropout1, leaky_relu1, …).
 func defaultLayerPrefix(k LayerKind) string {
 	switch k {
 	case Conv2D:
@@ -66,6 +66,8 @@ func defaultLayerPrefix(k LayerKind) string {
 		return "bn"
 	case GlobalAvgPool:
 		return "gap"
+	case ReLU6:
+		return "relu6_" // relu6_1: never read as the sixty-first relu
 	}
 	return string(k)
 }
