@@ -22,9 +22,11 @@ import (
 )
 
 // Tolerances, each relative to the largest magnitude of the golden tensor
-// compared (see closeTo). The golden values are computed in float64 from the
-// same float32 inputs, so these bound cnngen's float32 rounding through up to
-// 60 layers with batch norm, which divides by small batch deviations.
+// compared (see closeTo). The golden values are computed in float64, so these
+// bound cnngen's float32 rounding. make_golden.py writes a golden file only
+// when PyTorch's own float32 run keeps within half of each (it records how
+// far it came in the metadata, torch_float32_deviation_*): keep the two in
+// step.
 const (
 	// outputTol is for outputs, in evaluation mode, before and after the
 	// steps.
@@ -33,9 +35,10 @@ const (
 	lossTol = 1e-4
 	// gradTol is for the gradients of the first step.
 	gradTol = 2e-3
-	// updateTol is for what the five steps changed: final − initial
-	// parameters and running statistics.
-	updateTol = 2e-3
+	// updateTol is for what the steps changed: final − initial parameters
+	// and running statistics. Each step's gradient depends on the previous
+	// steps' rounding, and batch norm amplifies it.
+	updateTol = 1e-2
 	// floorShare sets a floor under a tensor's scale: that share of the
 	// largest magnitude among the tensors of its kind (all gradients, all
 	// updates). A conv bias right before batch norm has a gradient of
@@ -204,10 +207,10 @@ func maxAbs(v []float32) float64 {
 	return m
 }
 
-// closeTo reports where got differs from want by more than tol·scale, with
-// scale the larger of want's largest magnitude and floor, or "" when it
-// does not.
-func closeTo(got, want []float32, tol, floor float64) string {
+// closeTo reports where got differs from want by more than tol·scale +
+// slack, with scale the larger of want's largest magnitude and floor, or ""
+// when it does not.
+func closeTo(got, want []float32, tol, floor, slack float64) string {
 	if len(got) != len(want) {
 		return fmt.Sprintf("%d values, want %d", len(got), len(want))
 	}
@@ -222,7 +225,7 @@ func closeTo(got, want []float32, tol, floor float64) string {
 			worst, at = d, i
 		}
 	}
-	if worst > tol*scale {
+	if worst > tol*scale+slack {
 		return fmt.Sprintf("differs by %.3g (%.3g of the scale %.3g, tolerance %g) at %d: got %g, want %g",
 			worst, worst/scale, scale, tol, at, got[at], want[at])
 	}
@@ -334,7 +337,7 @@ func checkParity(t *testing.T, g *golden) {
 	if s, ok := runtime.Model(m).(runtime.Stateful); ok {
 		buffers = s.Buffers()
 	}
-	checkBuffers(t, g, buffers, "init", nil)
+	checkBuffers(t, g, buffers, "init", nil, 0)
 	values := int64(0)
 	for _, b := range buffers {
 		values += int64(len(b.Value))
@@ -358,7 +361,7 @@ func checkParity(t *testing.T, g *golden) {
 	out := make([]float32, batch*outputs)
 	m.Forward(x, out)
 	want, _ := g.floats(t, "eval_init")
-	if msg := closeTo(out, want, outputTol, 0); msg != "" {
+	if msg := closeTo(out, want, outputTol, 0, 0); msg != "" {
 		t.Errorf("eval-mode outputs before training: %s", msg)
 	}
 
@@ -389,32 +392,25 @@ func checkParity(t *testing.T, g *golden) {
 	}
 
 	// After the steps: what the parameters and running statistics moved by.
-	updates := map[string][2][]float32{} // name → got, want
-	largest := 0.0
+	steps := len(wantLoss)
+	var changes []change
 	for i, p := range params {
 		if !g.has("final/" + p.Name) {
 			continue // a large tensor, left to the outputs and losses
 		}
 		final, _ := g.floats(t, "final/"+p.Name)
 		init, _ := g.floats(t, "init/"+p.Name)
-		got := sub(toTorch(layouts[i], p.Value), toTorch(layouts[i], initParams[i]))
-		want := sub(final, init)
-		updates[p.Name] = [2][]float32{got, want}
-		largest = math.Max(largest, maxAbs(want))
+		changes = append(changes, newChange(p.Name, p.Value, initParams[i], final, init, layouts[i], steps))
 	}
-	if len(updates) == 0 {
+	if len(changes) == 0 {
 		t.Errorf("%s: no final parameters to compare", g.file)
 	}
-	for name, u := range updates {
-		if msg := closeTo(u[0], u[1], updateTol, floorShare*largest); msg != "" {
-			t.Errorf("%s after the steps: its change %s", name, msg)
-		}
-	}
-	checkBuffers(t, g, buffers, "final", initBuffers)
+	checkChanges(t, changes)
+	checkBuffers(t, g, buffers, "final", initBuffers, steps)
 
 	m.Forward(x, out)
 	want, _ = g.floats(t, "eval_final")
-	if msg := closeTo(out, want, outputTol, 0); msg != "" {
+	if msg := closeTo(out, want, outputTol, 0, 0); msg != "" {
 		t.Errorf("eval-mode outputs after the steps: %s", msg)
 	}
 }
@@ -497,16 +493,57 @@ func checkGrads(t *testing.T, g *golden, params []runtime.Param, layouts [][]int
 		largest = math.Max(largest, maxAbs(wants[i]))
 	}
 	for i, p := range params {
-		if msg := closeTo(toTorch(layouts[i], p.Grad), wants[i], gradTol, floorShare*largest); msg != "" {
+		if msg := closeTo(toTorch(layouts[i], p.Grad), wants[i], gradTol, floorShare*largest, 0); msg != "" {
 			t.Errorf("gradient of %s: %s", p.Name, msg)
+		}
+	}
+}
+
+// change is what the steps did to one tensor: the model's and the golden's
+// final − initial values, in PyTorch's layout.
+type change struct {
+	name      string
+	got, want []float32
+	// slack is what storing the tensor in float32 after each step may
+	// round away: a change far below a value's magnitude (a batch norm
+	// scale near 1 moving by 1e-4) keeps only a few significant digits.
+	slack float64
+}
+
+// newChange builds the change of a tensor from its model values (standard
+// layout, index maps them to PyTorch's; nil when they already are) and the
+// golden's.
+func newChange(name string, final, init, wantFinal, wantInit []float32, index []int, steps int) change {
+	if index != nil {
+		final, init = toTorch(index, final), toTorch(index, init)
+	}
+	return change{
+		name:  name,
+		got:   sub(final, init),
+		want:  sub(wantFinal, wantInit),
+		slack: float64(steps) * 0x1p-23 * maxAbs(final),
+	}
+}
+
+// checkChanges compares changes, each relative to its largest magnitude with
+// a floor at floorShare of the largest among them.
+func checkChanges(t *testing.T, changes []change) {
+	t.Helper()
+	largest := 0.0
+	for _, c := range changes {
+		largest = math.Max(largest, maxAbs(c.want))
+	}
+	for _, c := range changes {
+		if msg := closeTo(c.got, c.want, updateTol, floorShare*largest, c.slack); msg != "" {
+			t.Errorf("%s after the steps: its change %s", c.name, msg)
 		}
 	}
 }
 
 // checkBuffers compares the model's batch norm buffers with the golden's
 // under prefix: the values themselves, or when init is given, what they
-// moved by since then.
-func checkBuffers(t *testing.T, g *golden, buffers []runtime.Buffer, prefix string, init [][]float32) {
+// moved by since then in steps steps.
+func checkBuffers(t *testing.T, g *golden, buffers []runtime.Buffer, prefix string, init [][]float32, steps int) {
 	t.Helper()
 	var want []string
 	for name := range g.tensors {
@@ -518,9 +555,7 @@ func checkBuffers(t *testing.T, g *golden, buffers []runtime.Buffer, prefix stri
 		slices.Sort(want)
 		t.Fatalf("%d buffers, PyTorch has %d: %s", len(buffers), len(want), strings.Join(want, " "))
 	}
-	largest := 0.0
-	type pair struct{ got, want []float32 }
-	moved := map[string]pair{}
+	var changes []change
 	for i, b := range buffers {
 		name := prefix + "/" + b.Name
 		if b.Count != nil {
@@ -531,21 +566,15 @@ func checkBuffers(t *testing.T, g *golden, buffers []runtime.Buffer, prefix stri
 		}
 		w, _ := g.floats(t, name)
 		if init == nil {
-			if msg := closeTo(b.Value, w, 0, 0); msg != "" {
+			if msg := closeTo(b.Value, w, 0, 0, 0); msg != "" {
 				t.Errorf("%s: %s", name, msg)
 			}
 			continue
 		}
 		w0, _ := g.floats(t, "init/"+b.Name)
-		p := pair{sub(b.Value, init[i]), sub(w, w0)}
-		moved[b.Name] = p
-		largest = math.Max(largest, maxAbs(p.want))
+		changes = append(changes, newChange(b.Name, b.Value, init[i], w, w0, nil, steps))
 	}
-	for name, p := range moved {
-		if msg := closeTo(p.got, p.want, updateTol, floorShare*largest); msg != "" {
-			t.Errorf("%s after the steps: its change %s", name, msg)
-		}
-	}
+	checkChanges(t, changes)
 }
 
 func TestHalfToFloat32(t *testing.T) {
