@@ -461,8 +461,20 @@ func stepFunc(t *testing.T, g *golden, n *ir.Network, m runtime.Model, x []float
 		for i, l := range labels64 {
 			labels[i] = int32(l)
 		}
+		// The training-mode logits stay inside the engine; the number of
+		// samples they classify correctly is the part Backward reports.
+		logits, shape := g.floats(t, "logits")
+		if !slices.Equal(shape, []int{batch, outputs}) {
+			t.Fatalf("golden logits %v, want [%d %d]", shape, batch, outputs)
+		}
+		wantCorrect, clear := countCorrect(logits, labels, outputs)
+		first := true
 		return func() float64 {
-			loss, _ := m.Backward(x, labels, float32(scale))
+			loss, correct := m.Backward(x, labels, float32(scale))
+			if first && clear && correct != wantCorrect {
+				t.Errorf("step 0: %d samples classified correctly in training mode, PyTorch's logits classify %d", correct, wantCorrect)
+			}
+			first = false
 			return loss
 		}, scale
 	case "mse":
@@ -481,6 +493,32 @@ func stepFunc(t *testing.T, g *golden, n *ir.Network, m runtime.Model, x []float
 	}
 	t.Fatalf("%s: unknown loss %q", g.file, g.meta["loss"])
 	return nil, 0
+}
+
+// countCorrect returns how many rows of logits have their largest value at
+// the label, and whether every row's largest value leads the next by enough
+// (1e-4 of the largest magnitude) for float32 rounding not to change that.
+func countCorrect(logits []float32, labels []int32, classes int) (correct int, clear bool) {
+	margin := 1e-4 * maxAbs(logits)
+	clear = true
+	for i, label := range labels {
+		row := logits[i*classes : (i+1)*classes]
+		best := 0
+		for k := range row {
+			if row[k] > row[best] {
+				best = k
+			}
+		}
+		for k := range row {
+			if k != best && float64(row[best]-row[k]) < margin {
+				clear = false
+			}
+		}
+		if best == int(label) {
+			correct++
+		}
+	}
+	return correct, clear
 }
 
 // checkGrads compares the gradients of the first step.
