@@ -282,7 +282,7 @@ def count_macs(model, x):
 
 
 def as_f32(t):
-    return t.detach().to(torch.float32).cpu().numpy()
+    return t.detach().to(torch.float32, copy=True).cpu().numpy()
 
 
 def as_f16(t):
