@@ -1,6 +1,9 @@
 // Package torchparity checks cnngen's engines against PyTorch on the
 // networks people deploy: the four MLPerf Tiny reference models of examples/
-// (ResNet-8, DS-CNN, MobileNetV1 ×0.25, the dense autoencoder) and LeNet-5.
+// (ResNet-8, DS-CNN, MobileNetV1 ×0.25, the dense autoencoder), LeNet-5, and
+// testdata/zoo.yaml, a small graph with the layers and options that those
+// leave out (concat, globalavgpool, relu6, leaky_relu, depth multiplier, no
+// bias, batch norm with default settings and after a dense layer).
 //
 // It holds no code, only a test. make_golden.py builds each model in PyTorch,
 // written by hand from its reference with modules named as the cnngen layers,

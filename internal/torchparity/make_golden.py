@@ -6,9 +6,11 @@ Run it from the repository root with a Python that has PyTorch and NumPy
 
     /usr/bin/python3 internal/torchparity/make_golden.py
 
-It writes internal/torchparity/testdata/<model>.safetensors for five models:
+It writes internal/torchparity/testdata/<model>.safetensors for six models:
 the four MLPerf Tiny reference models of examples/ (resnet8, dscnn,
-mobilenet_vww, autoencoder) and LeNet-5 (examples/lenet5.yaml). CI does not
+mobilenet_vww, autoencoder), LeNet-5 (examples/lenet5.yaml) and zoo
+(testdata/zoo.yaml), a small graph with the layers and options of cnngen's
+descriptions that the others leave out. CI does not
 run it: the golden files are committed, and the script is kept so that they
 can be reviewed and regenerated. Runs are deterministic (seeded).
 
@@ -68,6 +70,7 @@ out).
 
 import copy
 import json
+import math
 import os
 import struct
 import sys
@@ -240,6 +243,37 @@ class LeNet5(nn.Module):
         return self.dense3(x)
 
 
+class Zoo(nn.Module):
+    """testdata/zoo.yaml: the layers and options the reference models leave
+    out."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = Conv(3, 8, 3, 2, bias=False)
+        self.stem_bn = nn.BatchNorm2d(8)  # PyTorch's defaults: momentum 0.1, eps 1e-5
+        self.dw = Conv(8, 16, 3, groups=8)
+        self.pw = Conv(8, 8, 1)
+        self.mix = Conv(24, 12, 4, groups=4)
+        self.skip = Conv(24, 12, 1, bias=False)
+        self.drop = nn.Dropout(0.3)
+        self.fc = nn.Linear(12, 6)
+        self.fc_bn = nn.BatchNorm1d(6)
+        self.out = nn.Linear(6, 5)
+
+    def forward(self, x):
+        x = F.relu6(self.stem_bn(self.stem(x)))
+        x = torch.cat([F.leaky_relu(self.dw(x), 0.1), F.relu(self.pw(x))], 1)
+        x = self.mix(x) + self.skip(x)
+        # TensorFlow's SAME max pool: the odd padding at the bottom/right,
+        # never the maximum.
+        top, bottom = same_padding(x.shape[2], 2, 2)
+        left, right = same_padding(x.shape[3], 2, 2)
+        x = F.max_pool2d(F.pad(x, (left, right, top, bottom), value=-math.inf), 2)
+        x = self.drop(x.mean((2, 3)))
+        x = torch.tanh(self.fc_bn(self.fc(x)))
+        return self.out(x)
+
+
 # name, description, model, input shape (H, W, C), outputs, loss, and the
 # golden run's reduction, batch size, SGD learning rate and step count. Deep
 # batch-norm networks are chaotic at initialisation on tiny batches: their
@@ -253,6 +287,7 @@ MODELS = [
     ("mobilenet_vww", "examples/mobilenet_vww.yaml", MobileNetVWW, (96, 96, 3), 2, "cross_entropy", "mean", 2, 0.01, 1),
     ("autoencoder", "examples/autoencoder.yaml", Autoencoder, (1, 1, 640), 640, "mse", "mean", 32, 0.01, 5),
     ("lenet5", "examples/lenet5.yaml", LeNet5, (28, 28, 1), 10, "cross_entropy", "mean", 4, 0.01, 5),
+    ("zoo", "internal/torchparity/testdata/zoo.yaml", Zoo, (9, 9, 3), 5, "cross_entropy", "mean", 4, 0.01, 5),
 ]
 
 

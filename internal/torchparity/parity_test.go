@@ -240,19 +240,24 @@ func sub(a, b []float32) []float32 {
 	return d
 }
 
-// loadNetwork builds the network of the golden's description from the
-// embedded examples. It skips the test when the description is missing or
-// does not load: the descriptions use the graph and layer syntax of issue 11,
-// which gen/ir must accept first.
+// loadNetwork builds the network of the golden's description: an embedded
+// example (examples/NAME) or a file of testdata. It skips the test when an
+// example is missing or a description does not load: they use the graph and
+// layer syntax of issue 11, which gen/ir must accept first.
 func loadNetwork(t *testing.T, g *golden) *ir.Network {
 	t.Helper()
 	desc := g.meta["description"]
-	name := path.Base(desc)
-	src, err := examples.FS.ReadFile(name)
-	if err != nil {
+	var src []byte
+	var err error
+	if name, ok := strings.CutPrefix(desc, "examples/"); ok {
+		src, err = examples.FS.ReadFile(name)
 		if errors.Is(err, fs.ErrNotExist) {
 			t.Skipf("%s is not among the examples yet: %v", desc, err)
 		}
+	} else {
+		src, err = os.ReadFile(filepath.Join("testdata", path.Base(desc)))
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	n, err := ir.Load(desc, src)
@@ -268,8 +273,8 @@ func TestParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 5 {
-		t.Fatalf("%d golden files in testdata, want 5 (run make_golden.py)", len(files))
+	if len(files) != 6 {
+		t.Fatalf("%d golden files in testdata, want 6 (run make_golden.py)", len(files))
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".safetensors"), func(t *testing.T) {
