@@ -29,12 +29,12 @@ import (
 // step.
 const (
 	// outputTol is for outputs, in evaluation mode, before and after the
-	// steps.
-	outputTol = 1e-3
+	// steps. Tight enough to see a batch norm epsilon of 1e-5 for 1e-3.
+	outputTol = 1e-5
 	// lossTol is for the loss of each step, relative to the loss.
-	lossTol = 1e-4
+	lossTol = 1e-5
 	// gradTol is for the gradients of the first step.
-	gradTol = 2e-3
+	gradTol = 5e-4
 	// updateTol is for what the steps changed: final − initial parameters
 	// and running statistics. Each step's gradient depends on the previous
 	// steps' rounding, and batch norm amplifies it.
