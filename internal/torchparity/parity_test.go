@@ -55,6 +55,8 @@ type golden struct {
 	data    []byte // the data section
 }
 
+// readGolden reads a golden file whole (they are small) and checks its
+// header.
 func readGolden(t *testing.T, file string) *golden {
 	t.Helper()
 	raw, err := os.ReadFile(file)
@@ -72,6 +74,7 @@ func readGolden(t *testing.T, file string) *golden {
 	return g
 }
 
+// has reports whether the golden holds the named tensor.
 func (g *golden) has(name string) bool {
 	_, ok := g.tensors[name]
 	return ok
@@ -116,6 +119,7 @@ func (g *golden) ints(t *testing.T, name string) []int64 {
 	return v
 }
 
+// metaInt returns an integer from the golden's metadata.
 func (g *golden) metaInt(t *testing.T, key string) int64 {
 	t.Helper()
 	v, err := strconv.ParseInt(g.meta[key], 10, 64)
@@ -232,6 +236,7 @@ func closeTo(got, want []float32, tol, floor, slack float64) string {
 	return ""
 }
 
+// sub returns a − b element by element.
 func sub(a, b []float32) []float32 {
 	d := make([]float32, len(a))
 	for i := range a {
@@ -278,11 +283,22 @@ func TestParity(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".safetensors"), func(t *testing.T) {
-			checkParity(t, readGolden(t, file))
+			g := readGolden(t, file)
+			if work := g.metaInt(t, "macs") * g.metaInt(t, "batch"); testing.Short() && work > shortMACs {
+				t.Skipf("-short: %d MACs per pass is over %d", work, shortMACs)
+			}
+			checkParity(t, g)
 		})
 	}
 }
 
+// shortMACs bounds the forward pass (MACs per sample times the batch) of the
+// models that -short runs: ResNet-8 takes about two seconds.
+const shortMACs = 20_000_000
+
+// checkParity builds the golden's network with the generic engine, gives it
+// PyTorch's initial parameters and replays the golden run, comparing every
+// recorded value.
 func checkParity(t *testing.T, g *golden) {
 	n := loadNetwork(t, g)
 
@@ -356,10 +372,10 @@ func checkParity(t *testing.T, g *golden) {
 	}
 
 	x, xShape := g.floats(t, "input")
-	batch := xShape[0]
 	if len(xShape) != 4 || (runtime.Shape{Height: xShape[1], Width: xShape[2], Channels: xShape[3]}) != m.InputShape() {
 		t.Fatalf("golden input %v, the network takes %v", xShape, m.InputShape())
 	}
+	batch := xShape[0]
 	outputs := m.Classes()
 
 	// Evaluation mode with the initial parameters and running statistics.
@@ -420,6 +436,8 @@ func checkParity(t *testing.T, g *golden) {
 	}
 }
 
+// isBufferName reports whether a PyTorch state_dict name is a batch norm
+// buffer rather than a parameter.
 func isBufferName(name string) bool {
 	for _, suffix := range []string{".running_mean", ".running_var", ".num_batches_tracked"} {
 		if strings.HasSuffix(name, suffix) {
@@ -429,6 +447,7 @@ func isBufferName(name string) bool {
 	return false
 }
 
+// parseFloat returns a number from the golden's metadata.
 func parseFloat(t *testing.T, g *golden, key string) float64 {
 	t.Helper()
 	v, err := strconv.ParseFloat(g.meta[key], 64)
