@@ -3,9 +3,7 @@ package torchparity
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path"
@@ -246,9 +244,7 @@ func sub(a, b []float32) []float32 {
 }
 
 // loadNetwork builds the network of the golden's description: an embedded
-// example (examples/NAME) or a file of testdata. It skips the test when an
-// example is missing or a description does not load: they use the graph and
-// layer syntax of issue 11, which gen/ir must accept first.
+// example (examples/NAME) or a file of testdata.
 func loadNetwork(t *testing.T, g *golden) *ir.Network {
 	t.Helper()
 	desc := g.meta["description"]
@@ -256,9 +252,6 @@ func loadNetwork(t *testing.T, g *golden) *ir.Network {
 	var err error
 	if name, ok := strings.CutPrefix(desc, "examples/"); ok {
 		src, err = examples.FS.ReadFile(name)
-		if errors.Is(err, fs.ErrNotExist) {
-			t.Skipf("%s is not among the examples yet: %v", desc, err)
-		}
 	} else {
 		src, err = os.ReadFile(filepath.Join("testdata", path.Base(desc)))
 	}
@@ -267,8 +260,7 @@ func loadNetwork(t *testing.T, g *golden) *ir.Network {
 	}
 	n, err := ir.Load(desc, src)
 	if err != nil {
-		first, _, _ := strings.Cut(err.Error(), "\n")
-		t.Skipf("%s does not load (gen/ir must support its layers first): %s", desc, first)
+		t.Fatal(err)
 	}
 	return n
 }
