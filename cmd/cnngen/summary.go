@@ -95,7 +95,7 @@ func writeSummary(w io.Writer, n *ir.Network) error {
 		return err
 	}
 	if t.BatchNorms > 0 {
-		layers := "layers, each"
+		layers := "layers, each with"
 		if t.BatchNorms == 1 {
 			layers = "layer, with"
 		}
