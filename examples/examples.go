@@ -9,6 +9,8 @@
 //     stride-2 SAME conv on an odd-sized map, an implicit flatten;
 //   - tanh_avgpool.yaml: an even kernel with SAME padding, tanh, a padded
 //     average pool, sigmoid, named layers and per-tensor init rules.
+//   - residual.yaml: a residual block (a graph: add takes the block's
+//     input), convs without bias, batch norm, global average pooling.
 //
 // On MNIST (28×28×1, 10 classes; cnngen train -data mnist):
 //
