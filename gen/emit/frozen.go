@@ -75,10 +75,10 @@ func (p *plan) frozenFile(f *jen.File) {
 		run = jen.If(id("vector").Call()).Block(
 			id("w").Dot("forwardPacked").Call(jen.Op("&").Id("f").Dot("params"), jen.Op("&").Id("f").Dot("packed"), id("n"), id("x")),
 		).Else().Block(
-			id("w").Dot("forward").Call(jen.Op("&").Id("f").Dot("params"), jen.False(), id("n"), id("x")),
+			id("w").Dot("forward").Call(jen.Op("&").Id("f").Dot("params"), jen.False(), id("n"), id("x"), p.trArg(jen.Nil())),
 		)
 	default:
-		run = id("w").Dot("forward").Call(jen.Op("&").Id("f").Dot("params"), id("vector").Call(), id("n"), id("x"))
+		run = id("w").Dot("forward").Call(jen.Op("&").Id("f").Dot("params"), id("vector").Call(), id("n"), id("x"), p.trArg(jen.Nil()))
 	}
 	f.Comment(wrapDoc("forward runs the first n samples of the tile x through the network on w's buffers."))
 	f.Add(frecv()).Id("forward").Params(id("w").Op("*").Id("worker"), id("n").Int(), id("x").Add(tileArr(in))).Block(run)

@@ -60,6 +60,16 @@ func (p *plan) modelFile(f *jen.File) {
 			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%sGrad is the gradient of the loss with respect to %sOut.", s.base, s.base))),
 				jen.Id(s.base+"Grad").Add(tileType(s.out.size)))
 		}
+		if s.out.partial {
+			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%sPartial receives one consumer's share of the gradient with respect to %sOut, which is then added to %sGrad: %s feeds several layers.", s.base, s.base, s.base, s.layer.Name))),
+				jen.Id(s.base+"Partial").Add(tileType(s.out.size)))
+		}
+	}
+	for _, s := range p.stages {
+		if s.layer.Kind == runtime.Dropout {
+			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%sMask is the dropout mask of %s in training (0 or 1/(1−rate) per value), which the backward pass reuses.", s.base, s.layer.Name))),
+				jen.Id(s.base+"Mask").Add(tileType(s.out.size)))
+		}
 	}
 	for _, s := range p.stages {
 		if s.vec != nil && s.vec.im2col {
@@ -108,6 +118,11 @@ func (p *plan) modelFile(f *jen.File) {
 		jen.Comment(wrapDoc("stop closes the jobs channels of workers[1:] once the Model is unreachable.")),
 		jen.Id("stop").Qual("runtime", "Cleanup"),
 	)
+	if p.training() {
+		modelFields = append(modelFields,
+			jen.Comment(wrapDoc("dropSeed and dropStep select the dropout masks of Backward (SetDropoutStep).")),
+			jen.List(jen.Id("dropSeed"), jen.Id("dropStep")).Uint64())
+	}
 	f.Type().Id("Model").Struct(modelFields...)
 	f.Var().Id("_").Add(rt("Model")).Op("=").Parens(jen.Op("*").Id("Model")).Parens(jen.Nil())
 
@@ -182,14 +197,14 @@ func (p *plan) modelFile(f *jen.File) {
 }
 
 // gradNeeded reports whether the gradient of buffer b is computed: it is
-// when the stage that consumes b runs backward, or b holds the logits.
+// when a stage that consumes b runs backward, or b holds the logits.
 func (p *plan) gradNeeded(b *buffer) bool {
 	if b == p.logits {
 		return true
 	}
-	for _, s := range p.stages {
-		if s.in == b {
-			return s.backward
+	for _, s := range b.consumers {
+		if s.backward {
+			return true
 		}
 	}
 	return false
@@ -197,8 +212,8 @@ func (p *plan) gradNeeded(b *buffer) bool {
 
 // usesInput reports whether the backward pass reads the network input.
 func (p *plan) usesInput() bool {
-	for _, s := range p.stages {
-		if s.in.input && s.backward && (s.layer.Kind == runtime.Conv2D || s.layer.Kind == runtime.Dense) {
+	for _, s := range p.input.consumers {
+		if s.backward && (s.layer.Kind == runtime.Conv2D || s.layer.Kind == runtime.Dense) {
 			return true
 		}
 	}
@@ -244,7 +259,19 @@ func (p *plan) archLit() *jen.Statement {
 	layers := make([]jen.Code, 0, len(n.Layers))
 	for _, l := range n.Layers {
 		d := []jen.Code{field("Kind", rt(kindNames[l.Kind])), field("Name", jen.Lit(l.Name))}
+		if len(l.LayerSpec.Inputs) > 0 {
+			names := make([]jen.Code, len(l.LayerSpec.Inputs))
+			for i, name := range l.LayerSpec.Inputs {
+				names[i] = jen.Lit(name)
+			}
+			d = append(d, field("Inputs", jen.Index().String().Values(names...)))
+		}
 		set := func(name string, v int) {
+			if v != 0 {
+				d = append(d, field(name, jen.Lit(v)))
+			}
+		}
+		setFloat := func(name string, v float64) {
 			if v != 0 {
 				d = append(d, field(name, jen.Lit(v)))
 			}
@@ -257,7 +284,15 @@ func (p *plan) archLit() *jen.Statement {
 		if l.Padding == runtime.Same {
 			d = append(d, field("Padding", rt("Same")))
 		}
+		set("Groups", l.Groups)
 		set("Units", l.Units)
+		if l.NoBias {
+			d = append(d, field("NoBias", jen.True()))
+		}
+		setFloat("Momentum", l.Momentum)
+		setFloat("Epsilon", l.Epsilon)
+		setFloat("Alpha", l.Alpha)
+		setFloat("Rate", l.Rate)
 		if l.WeightInit != (runtime.Init{}) {
 			d = append(d, field("WeightInit", initLit(l.WeightInit)))
 		}
@@ -295,4 +330,12 @@ var kindNames = map[runtime.LayerKind]string{
 	runtime.Flatten: "Flatten",
 	runtime.Dense:   "Dense",
 	runtime.Softmax: "Softmax",
+
+	runtime.BatchNorm:     "BatchNorm",
+	runtime.Add:           "Add",
+	runtime.Concat:        "Concat",
+	runtime.GlobalAvgPool: "GlobalAvgPool",
+	runtime.Dropout:       "Dropout",
+	runtime.ReLU6:         "ReLU6",
+	runtime.LeakyReLU:     "LeakyReLU",
 }

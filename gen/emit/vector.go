@@ -80,17 +80,21 @@ const (
 // not an error of the network.
 func (p *plan) planVector(pkg string) []asm.Kernel {
 	var all []asm.Kernel
-	var prev *stage
 	for _, s := range p.stages {
 		l := s.layer
 		var ks []asm.Kernel
 		v := &vecStage{}
 		// The producer's fused ReLU can be applied by this stage's
-		// input-gradient kernel.
-		reluIn := prev != nil && prev.act == runtime.ReLU
+		// input-gradient kernel when this stage is its only consumer.
+		prev := s.in.producer
+		reluIn := prev != nil && prev.act == runtime.ReLU && p.singleConsumer(s.in) == s
+		if (l.Kind == runtime.Conv2D || l.Kind == runtime.Dense) && !s.hasBias() {
+			// The vector kernels all add a bias.
+			continue
+		}
 		switch l.Kind {
 		case runtime.Conv2D:
-			if s.act != "" && s.act != runtime.ReLU {
+			if (s.act != "" && s.act != runtime.ReLU) || s.groups() > 1 {
 				break
 			}
 			shape := asm.ConvShape{
@@ -160,18 +164,14 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 				}
 			}
 		}
-		prev = s
 	}
 	// A vector stage with a fused activation masks its own output gradient
 	// unless the stage after it does.
-	for i, s := range p.stages {
+	for _, s := range p.stages {
 		if s.vec == nil || s.act == "" {
 			continue
 		}
-		next := (*stage)(nil)
-		if i+1 < len(p.stages) {
-			next = p.stages[i+1]
-		}
+		next := p.singleConsumer(s.out)
 		s.vec.actGrad = !(next != nil && next.vec != nil && next.vec.inputReLU)
 	}
 	return all
