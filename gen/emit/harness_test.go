@@ -312,3 +312,104 @@ func oneBody(q func(string) *jen.Statement) []jen.Code {
 			Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("probsGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil()),
 	}
 }
+
+// randomGraphNet draws a small graph from r: a stem convolution (grouped,
+// depthwise with a depth multiplier, or plain, with or without a bias), a
+// residual block whose add takes the stem's output twice over (through the
+// block and directly), a branch pair joined by concat (a depthwise
+// convolution beside a 1×1 one, odd channel counts), relu6 and leaky_relu,
+// global average pooling or flatten, dropout, and a classifier or a
+// regression head (squared error, sum or mean). It returns the YAML text.
+func randomGraphNet(r *rand.Rand, name string, batchnorm bool) string {
+	var b strings.Builder
+	h, w, c := 3+r.IntN(6), 3+r.IntN(6), []int{1, 2, 3, 6}[r.IntN(4)]
+	fmt.Fprintf(&b, "name: %s\ninput: {height: %d, width: %d, channels: %d}\nlayers:\n", name, h, w, c)
+	init := `, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}`
+	bias := func() string {
+		if r.IntN(3) == 0 {
+			return ", bias: false"
+		}
+		return ""
+	}
+	bn := func(input string) string {
+		if !batchnorm || r.IntN(3) == 0 {
+			return input
+		}
+		n := input + "bn"
+		fmt.Fprintf(&b, "  - {kind: batchnorm, name: %s, input: %s, momentum: 0.2}\n", n, input)
+		return n
+	}
+	// stem: groups divides both channels and filters.
+	groups := []int{1, c, c}[r.IntN(3)]
+	filters := groups * (1 + r.IntN(3))
+	if groups == 1 {
+		filters = []int{2, 3, 5, 7}[r.IntN(4)]
+	}
+	k := 1 + 2*r.IntN(2)
+	fmt.Fprintf(&b, "  - {kind: conv2d, name: stem, filters: %d, kernel: %d, groups: %d, padding: same%s%s}\n", filters, k, groups, bias(), init)
+	stem := bn("stem")
+	act := []string{"relu", "relu6", "leaky_relu, alpha: 0.2"}[r.IntN(3)]
+	fmt.Fprintf(&b, "  - {kind: %s, name: stemact, input: %s}\n", act, stem)
+	c = filters
+	// residual block.
+	fmt.Fprintf(&b, "  - {kind: conv2d, name: resa, input: stemact, filters: %d, kernel: 3, padding: same%s%s}\n", c, bias(), init)
+	resa := bn("resa")
+	fmt.Fprintf(&b, "  - {kind: relu6, name: resaact, input: %s}\n", resa)
+	fmt.Fprintf(&b, "  - {kind: conv2d, name: resb, input: resaact, filters: %d, kernel: 3, groups: %d, padding: same%s%s}\n", c, []int{1, c}[r.IntN(2)], bias(), init)
+	resb := bn("resb")
+	fmt.Fprintf(&b, "  - {kind: add, name: sum, inputs: [stemact, %s]}\n", resb)
+	fmt.Fprintf(&b, "  - {kind: leaky_relu, name: sumact, input: sum, alpha: 0.1}\n")
+	// branches joined by concat, the second strided when the map allows.
+	stride := 1
+	if h >= 4 && w >= 4 && r.IntN(2) == 0 {
+		stride = 2
+	}
+	fmt.Fprintf(&b, "  - {kind: conv2d, name: dw, input: sumact, filters: %d, kernel: 3, stride: %d, groups: %d, padding: same%s%s}\n", 2*c, stride, c, bias(), init)
+	fmt.Fprintf(&b, "  - {kind: conv2d, name: pw, input: sumact, filters: %d, kernel: 1, stride: %d, padding: same%s%s}\n", []int{1, 3, 5}[r.IntN(3)], stride, bias(), init)
+	fmt.Fprintf(&b, "  - {kind: relu, name: pwact, input: pw}\n")
+	fmt.Fprintf(&b, "  - {kind: concat, name: cat, inputs: [dw, pwact]}\n")
+	last := "cat"
+	if r.IntN(2) == 0 {
+		fmt.Fprintf(&b, "  - {kind: globalavgpool, name: gap, input: cat}\n")
+		last = "gap"
+	}
+	if r.IntN(2) == 0 {
+		fmt.Fprintf(&b, "  - {kind: flatten, name: flat, input: %s}\n", last)
+		last = "flat"
+	}
+	fmt.Fprintf(&b, "  - {kind: dropout, name: drop, input: %s, rate: 0.3}\n", last)
+	fmt.Fprintf(&b, "  - {kind: dense, name: fc, units: %d%s%s}\n", 3+r.IntN(6), bias(), init)
+	fc := bn("fc")
+	outputs := 2 + r.IntN(5)
+	fmt.Fprintf(&b, "  - {kind: tanh, name: fcact, input: %s}\n", fc)
+	fmt.Fprintf(&b, "  - {kind: dense, name: out, units: %d%s}\n", outputs, init)
+	loss := "{type: softmax_cross_entropy, reduction: sum}"
+	if r.IntN(2) == 0 {
+		loss = fmt.Sprintf("{type: mse, reduction: %s}", []string{"sum", "mean"}[r.IntN(2)])
+	} else {
+		b.WriteString("  - {kind: softmax}\n")
+	}
+	fmt.Fprintf(&b, "train:\n  loss: %s\n  optimizer: {type: sgd, learning_rate: 0.01}\n  batch: full\n  steps: 10\n  seed: 1\n  test_fraction: 0.1\n", loss)
+	return b.String()
+}
+
+// randomGraphNets returns count random graphs drawn from seed, the first
+// half without batch norm.
+func randomGraphNets(t testing.TB, seed uint64, count int, batchnorm bool) []namedNet {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 1))
+	var nets []namedNet
+	for i := 0; i < count; i++ {
+		name := fmt.Sprintf("graph%d", i)
+		if batchnorm {
+			name = fmt.Sprintf("graphbn%d", i)
+		}
+		text := randomGraphNet(r, name, batchnorm)
+		n, err := ir.Load(name+".yaml", []byte(text))
+		if err != nil {
+			t.Fatalf("random graph %d does not load: %v\n%s", i, err, text)
+		}
+		nets = append(nets, namedNet{pkg: name, net: n})
+	}
+	return nets
+}

@@ -47,6 +47,8 @@ func (p *plan) kernelsFile(f *jen.File) {
 			}
 		case runtime.Add:
 			p.addForward(f, s)
+		case runtime.BatchNorm:
+			p.batchNormKernels(f, s)
 		case runtime.Concat:
 			p.concatForward(f, s)
 			if s.backward {

@@ -39,7 +39,12 @@ func (p *plan) modelFile(f *jen.File) {
 	for i, pi := range n.Params {
 		fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%s is %s %v.", p.params[i], pi.Name, pi.ShapeString()))), jen.Id(p.params[i]).Add(floatArr(pi.Size())))
 	}
-	f.Comment(wrapDoc("parameters holds one value per trainable scalar, each tensor in the standard layout of runtime.ParamInfo (conv HWIO, dense [in][units])."))
+	pdoc := "parameters holds one value per trainable scalar, each tensor in the standard layout of runtime.ParamInfo (conv HWIO, dense [in][units])."
+	if p.hasBN() {
+		fields = append(fields, p.bufferFields()...)
+		pdoc += " It also holds the batch norm buffers, so that a Frozen copies them with the parameters; they have no gradient."
+	}
+	f.Comment(wrapDoc(pdoc))
 	f.Type().Id("parameters").Struct(fields...)
 
 	// tileBuffers: activations and their gradients for one tile.
@@ -118,6 +123,11 @@ func (p *plan) modelFile(f *jen.File) {
 		jen.Comment(wrapDoc("stop closes the jobs channels of workers[1:] once the Model is unreachable.")),
 		jen.Id("stop").Qual("runtime", "Cleanup"),
 	)
+	if p.hasBN() {
+		modelFields = append(modelFields,
+			jen.Comment(wrapDoc("stats holds the batch statistics of a layer-major Backward.")),
+			jen.Id("stats").Id("stats"))
+	}
 	if p.training() {
 		modelFields = append(modelFields,
 			jen.Comment(wrapDoc("dropSeed and dropStep select the dropout masks of Backward (SetDropoutStep).")),
@@ -148,7 +158,7 @@ func (p *plan) modelFile(f *jen.File) {
 		))
 	}
 	f.Comment(wrapDoc("New returns a model whose parameters are all zero, with as many workers as the Go runtime's GOMAXPROCS(0); call Init (or load a checkpoint through Params) before training."))
-	f.Func().Id("New").Params().Op("*").Id("Model").Block(
+	newBody := []jen.Code{
 		jen.Id("m").Op(":=").New(jen.Id("Model")),
 		jen.Id("m").Dot("list").Op("=").Index().Add(rt("Param")).ValuesFunc(func(g *jen.Group) {
 			for _, c := range list {
@@ -158,16 +168,29 @@ func (p *plan) modelFile(f *jen.File) {
 				g.Line()
 			}
 		}),
+	}
+	newBody = append(newBody, p.resetBuffers(func() *jen.Statement { return jen.Id("m").Dot("params") })...)
+	newBody = append(newBody,
 		jen.Id("m").Dot("SetWorkers").Call(jen.Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0))),
 		jen.Return(jen.Id("m")),
 	)
+	f.Func().Id("New").Params().Op("*").Id("Model").Block(newBody...)
 
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("m").Op("*").Id("Model")) }
 
-	f.Comment(wrapDoc("Init sets every parameter to its initial value for seed, drawn by runtime.InitParams: for a given seed every engine starts from the same weights."))
+	initDoc := "Init sets every parameter to its initial value for seed, drawn by runtime.InitParams: for a given seed every engine starts from the same weights."
+	if p.hasBN() {
+		initDoc += " It also resets the batch norm buffers (running mean 0, running variance 1, no batches)."
+	}
+	f.Comment(wrapDoc(initDoc))
 	f.Add(recv()).Id("Init").Params(jen.Id("seed").Uint64()).Block(
-		rt("InitParams").Call(jen.Id("m").Dot("list"), jen.Id("seed")),
+		append([]jen.Code{rt("InitParams").Call(jen.Id("m").Dot("list"), jen.Id("seed"))}, p.resetBuffers(func() *jen.Statement { return jen.Id("m").Dot("params") })...)...,
 	)
+	if p.hasBN() {
+		p.buffersMethod(f)
+		p.statsTypes(f)
+		p.reduceMethod(f)
+	}
 
 	f.Comment(wrapDoc("Name returns the network's name, " + fmt.Sprintf("%q", n.Name) + "."))
 	f.Add(recv()).Id("Name").Params().String().Block(jen.Return(jen.Lit(n.Name)))

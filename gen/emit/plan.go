@@ -203,6 +203,11 @@ func newPlan(n *ir.Network) (*plan, error) {
 					out[i] = s.out
 				}
 			}
+		case runtime.BatchNorm:
+			s.weight, s.bias = l.Weight, l.Bias
+			if s.weight < 0 || s.bias < 0 {
+				return nil, fmt.Errorf("layer %s: batchnorm without its weight and bias parameters", l.Name)
+			}
 		case runtime.ReLU, runtime.Sigmoid, runtime.Tanh, runtime.ReLU6, runtime.LeakyReLU,
 			runtime.MaxPool, runtime.AvgPool, runtime.GlobalAvgPool, runtime.Add, runtime.Concat, runtime.Dropout:
 		default:

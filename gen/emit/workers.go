@@ -51,6 +51,7 @@ func (p *plan) runMethods(f *jen.File) {
 		jen.Comment(wrapDoc("jobs and done connect the worker's goroutine with the caller (nil for worker 0).")),
 		id("jobs").Chan().Id("job"),
 		id("done").Chan().Struct(),
+		p.layerMajorWorkerFields(),
 	)
 	jobFields := []jen.Code{
 		id("m").Op("*").Id("Model"),
@@ -59,6 +60,7 @@ func (p *plan) runMethods(f *jen.File) {
 		id("x").Op(",").Id("logits").Index().Float32(),
 		id("labels").Index().Int32(),
 		p.targetsField(),
+		p.phaseField(),
 		id("scale").Float32(),
 		jen.Comment("lo and hi delimit the worker's samples."),
 		id("lo").Op(",").Id("hi").Int(),
@@ -112,28 +114,36 @@ func (p *plan) runMethods(f *jen.File) {
 	)
 
 	// forward / backward over one tile.
+	// bufRoot is the tile buffers that the stage code reads: the worker's
+	// own (w.buf) in the tile-major passes, b in the layer-major phases of
+	// a network with batch norm (see layerMajor).
+	bufRoot := id("w").Dot("buf")
+	root := func() *jen.Statement { return bufRoot.Clone() }
+	// bnTrain says that batchnorm stages normalise with the batch's
+	// statistics (the layer-major phases) rather than the running ones.
+	bnTrain := false
 	inArr := func(b *buffer) *jen.Statement {
 		if b.input {
 			return id("x")
 		}
-		return jen.Op("&").Id("w").Dot("buf").Dot(b.field + "Out")
+		return jen.Op("&").Add(root()).Dot(b.field + "Out")
 	}
 	inSlice := func(b *buffer) *jen.Statement {
 		if b.input {
 			return id("x").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 		}
-		return id("w").Dot("buf").Dot(b.field+"Out").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+		return root().Dot(b.field+"Out").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 	}
 	oneArr := func(b *buffer) *jen.Statement {
 		src := id("x")
 		if !b.input {
-			src = id("w").Dot("buf").Dot(b.field + "Out")
+			src = root().Dot(b.field + "Out")
 		}
 		return jen.Parens(ptrFloatArr(b.size)).Parens(src.Index(jen.Empty(), jen.Lit(b.size)))
 	}
-	gradArr := func(b *buffer) *jen.Statement { return jen.Op("&").Id("w").Dot("buf").Dot(b.field + "Grad") }
+	gradArr := func(b *buffer) *jen.Statement { return jen.Op("&").Add(root()).Dot(b.field + "Grad") }
 	gradSlice := func(b *buffer) *jen.Statement {
-		return id("w").Dot("buf").Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+		return root().Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 	}
 	param := func(set string, i int) *jen.Statement { return jen.Op("&").Id(set).Dot(p.params[i]) }
 
@@ -152,9 +162,19 @@ func (p *plan) runMethods(f *jen.File) {
 				args = append(args, param("p", s.bias))
 			}
 		case runtime.MaxPool:
-			args = append(args, jen.Op("&").Id("w").Dot("buf").Dot(s.base+"Arg"))
+			args = append(args, jen.Op("&").Add(root()).Dot(s.base+"Arg"))
 		case runtime.Dropout:
-			args = append(args, jen.Op("&").Id("w").Dot("buf").Dot(s.base+"Mask"), tr)
+			args = append(args, jen.Op("&").Add(root()).Dot(s.base+"Mask"), tr)
+		case runtime.BatchNorm:
+			if bnTrain {
+				args = append(args, jen.Op("&").Id("st").Dot(s.base+"Mean"), jen.Op("&").Id("st").Dot(s.base+"InvStd"), param("p", s.weight), param("p", s.bias))
+				break
+			}
+			args = append(args, jen.Op("&").Id("p").Dot(s.base+"RunningMean"), jen.Op("&").Id("inv"), param("p", s.weight), param("p", s.bias))
+			return jen.Block(
+				id("inv").Op(":=").Id(s.base+"InvStdOf").Call(jen.Op("&").Id("p").Dot(s.base+"RunningVar")),
+				id(s.base+"Forward").Call(args...),
+			)
 		}
 		return id(s.base + "Forward").Call(args...)
 	}
@@ -163,7 +183,7 @@ func (p *plan) runMethods(f *jen.File) {
 	vecForward := func(s *stage, packed bool) jen.Code {
 		v := s.vec
 		if v.im2col {
-			return id(s.base+sufForwardGemm).Call(id("n"), inArr(s.in), inArr(s.out), jen.Op("&").Id("w").Dot("buf").Dot(s.base+sufCols), param("p", s.weight), param("p", s.bias))
+			return id(s.base+sufForwardGemm).Call(id("n"), inArr(s.in), inArr(s.out), jen.Op("&").Add(root()).Dot(s.base+sufCols), param("p", s.weight), param("p", s.bias))
 		}
 		switch s.layer.Kind {
 		case runtime.MaxPool:
@@ -220,7 +240,7 @@ func (p *plan) runMethods(f *jen.File) {
 	// input's Grad, or its Partial when another consumer writes the Grad.
 	inGradArr := func(s *stage, k int) *jen.Statement {
 		if s.partial[k] {
-			return jen.Op("&").Id("w").Dot("buf").Dot(s.ins[k].field + "Partial")
+			return jen.Op("&").Add(root()).Dot(s.ins[k].field + "Partial")
 		}
 		return gradArr(s.ins[k])
 	}
@@ -230,7 +250,7 @@ func (p *plan) runMethods(f *jen.File) {
 		if s.partial[k] {
 			field = b.field + "Partial"
 		}
-		return id("w").Dot("buf").Dot(field).Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+		return root().Dot(field).Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 	}
 	// addPartials adds the shares that s wrote to Partial buffers.
 	addPartials := func(s *stage) []jen.Code {
@@ -238,7 +258,7 @@ func (p *plan) runMethods(f *jen.File) {
 		for k, b := range s.ins {
 			if s.inGrads[k] && s.partial[k] {
 				code = append(code, id("addInto").Call(
-					id("w").Dot("buf").Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size)),
+					root().Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size)),
 					inGradSlice(s, k)))
 			}
 		}
@@ -257,13 +277,13 @@ func (p *plan) runMethods(f *jen.File) {
 				args = append(args, param("g", s.bias))
 			}
 		case runtime.MaxPool:
-			args = []jen.Code{id("n"), gradArr(s.out), jen.Op("&").Id("w").Dot("buf").Dot(s.base + "Arg"), inGradArr(s, 0)}
+			args = []jen.Code{id("n"), gradArr(s.out), jen.Op("&").Add(root()).Dot(s.base + "Arg"), inGradArr(s, 0)}
 		case runtime.AvgPool, runtime.GlobalAvgPool:
 			args = []jen.Code{id("n"), gradArr(s.out), inGradArr(s, 0)}
 		case runtime.LeakyReLU:
 			args = []jen.Code{id("n"), inArr(s.in), gradArr(s.out), inGradArr(s, 0)}
 		case runtime.Dropout:
-			args = []jen.Code{id("n"), jen.Op("&").Id("w").Dot("buf").Dot(s.base + "Mask"), gradArr(s.out), inGradArr(s, 0)}
+			args = []jen.Code{id("n"), jen.Op("&").Add(root()).Dot(s.base + "Mask"), gradArr(s.out), inGradArr(s, 0)}
 		case runtime.Concat:
 			args = []jen.Code{id("n"), gradArr(s.out)}
 			for k := range s.ins {
@@ -276,7 +296,7 @@ func (p *plan) runMethods(f *jen.File) {
 			var code []jen.Code
 			for k := range s.ins {
 				if s.inGrads[k] {
-					code = append(code, jen.Copy(inGradSlice(s, k), id("w").Dot("buf").Dot(s.out.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(s.out.size))))
+					code = append(code, jen.Copy(inGradSlice(s, k), root().Dot(s.out.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(s.out.size))))
 				}
 			}
 			return append(code, addPartials(s)...)
@@ -299,7 +319,7 @@ func (p *plan) runMethods(f *jen.File) {
 			if s.inGrad {
 				args = append(args, inGradArr(s, 0))
 			}
-			args = append(args, jen.Op("&").Id("w").Dot("buf").Dot(s.base+sufCols))
+			args = append(args, jen.Op("&").Add(root()).Dot(s.base+sufCols))
 			if s.inGrad {
 				args = append(args, param("t", s.weight))
 			}
@@ -354,8 +374,10 @@ func (p *plan) runMethods(f *jen.File) {
 		bwdParams = append(bwdParams, id(named(usesT, "t")).Op("*").Id("transposed"))
 	}
 	bwdParams = append(bwdParams, vecParam.Clone(), id(named(len(goBwd) > 0, "n")).Int(), id(named(usesX, "x")).Add(tileArr(in)))
-	f.Comment(wrapDoc("backward runs the layers backwards on the first n samples of the tile x, after forward and the loss gradient, adding the parameter gradients to w.grads; t holds the transposed weights of the vector input-gradient kernels."))
-	f.Add(wrecv()).Id("backward").Params(bwdParams...).Block(bwdBody...)
+	if !p.hasBN() {
+		f.Comment(wrapDoc("backward runs the layers backwards on the first n samples of the tile x, after forward and the loss gradient, adding the parameter gradients to w.grads; t holds the transposed weights of the vector input-gradient kernels."))
+		f.Add(wrecv()).Id("backward").Params(bwdParams...).Block(bwdBody...)
+	}
 
 	// load.
 	f.Comment(wrapDoc("load copies the k ≤ Tile samples of x that start at sample off into the worker's input tile and returns it. (The copy is small next to a tile's arithmetic, and it keeps the kernels on arrays without unsafe views.)"))
@@ -402,26 +424,34 @@ func (p *plan) runMethods(f *jen.File) {
 	// The loss is the runtime's, so that every engine computes it
 	// alike; sample by sample, so that the float64 sum adds the
 	// samples' losses one at a time, as the generic engine does.
-	zdz := jen.List(id("z"), id("dz")).Op(":=").List(
-		logitsOut.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
-		logitsGrad.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes")))
-	var loss jen.Code = forUp("s", jen.Lit(0), id("k"),
-		zdz.Clone(),
-		jen.List(id("l"), id("c")).Op(":=").Add(rt("SoftmaxCrossEntropy")).Call(
-			id("z"), id("j").Dot("labels").Index(id("off").Op("+").Id("s"), id("off").Op("+").Id("s").Op("+").Lit(1)),
-			id("Classes"), id("j").Dot("scale"), id("dz")),
-		id("loss").Op("+=").Id("l"),
-		id("correct").Op("+=").Id("c"),
-	)
+	// lossFor is the loss of the count samples of the tile whose logits
+	// are out, writing their gradient to grad.
+	lossFor := func(out, grad *jen.Statement, count string) jen.Code {
+		zdz := jen.List(id("z"), id("dz")).Op(":=").List(
+			out.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
+			grad.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes")))
+		var loss jen.Code = forUp("s", jen.Lit(0), id(count),
+			zdz.Clone(),
+			jen.List(id("l"), id("c")).Op(":=").Add(rt("SoftmaxCrossEntropy")).Call(
+				id("z"), id("j").Dot("labels").Index(id("off").Op("+").Id("s"), id("off").Op("+").Id("s").Op("+").Lit(1)),
+				id("Classes"), id("j").Dot("scale"), id("dz")),
+			id("loss").Op("+=").Id("l"),
+			id("correct").Op("+=").Id("c"),
+		)
+		if p.regression {
+			loss = jen.If(id("j").Dot("targets").Op("!=").Nil()).Block(
+				forUp("s", jen.Lit(0), id(count),
+					zdz.Clone(),
+					id("tgt").Op(":=").Id("j").Dot("targets").Index(jen.Parens(id("off").Op("+").Id("s")).Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
+					id("loss").Op("+=").Add(rt("SquaredError")).Call(id("z"), id("tgt"), id("j").Dot("scale"), id("dz")),
+				),
+			).Else().Block(loss)
+		}
+		return loss
+	}
+	loss := lossFor(logitsOut, logitsGrad, "k")
 	bwdDoc := "backwardTiles runs samples [j.lo, j.hi) of j.x forward and back, overwriting w.grads with their gradient (times j.scale), and returns their summed loss and the number classified correctly."
 	if p.regression {
-		loss = jen.If(id("j").Dot("targets").Op("!=").Nil()).Block(
-			forUp("s", jen.Lit(0), id("k"),
-				zdz.Clone(),
-				id("t").Op(":=").Id("j").Dot("targets").Index(jen.Parens(id("off").Op("+").Id("s")).Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
-				id("loss").Op("+=").Add(rt("SquaredError")).Call(id("z"), id("t"), id("j").Dot("scale"), id("dz")),
-			),
-		).Else().Block(loss)
 		bwdDoc = "backwardTiles runs samples [j.lo, j.hi) of j.x forward and back, overwriting w.grads with their gradient (times j.scale), and returns their summed loss and the number classified correctly: the squared error against j.targets when set (correct is then 0), else the softmax cross-entropy against j.labels."
 	}
 	var trainState []jen.Code
@@ -448,12 +478,34 @@ func (p *plan) runMethods(f *jen.File) {
 	} else {
 		tile = tileFor(forwardCall(jen.Null()), loss, id("w").Dot("backward").Call(bwdArgs...))
 	}
-	f.Comment(wrapDoc(bwdDoc))
-	f.Add(wrecv()).Id("backwardTiles").Params(id("j").Id("job")).Params(id("loss").Float64(), id("correct").Int()).Block(
-		append(append([]jen.Code{jen.Op("*").Id("w").Dot("grads").Op("=").Id("parameters").Values()}, trainState...),
-			tile,
-			jen.Return(id("loss"), id("correct")))...,
-	)
+	if p.hasBN() {
+		bufRoot, bnTrain = id("b"), true
+		p.layerMajor(f, layerMajorCode{
+			forward: func(s *stage) jen.Code {
+				tr := p.trArg(jen.Op("&").Id("tr"))
+				if s.vec == nil {
+					return goForward(s, tr)
+				}
+				return jen.If(id("vec")).Block(vecForward(s, false)).Else().Block(goForward(s, tr))
+			},
+			backward: func(s *stage) []jen.Code {
+				if s.vec == nil {
+					return goBackward(s)
+				}
+				return []jen.Code{jen.If(id("vec")).Block(vecBackward(s)...).Else().Block(goBackward(s)...)}
+			},
+			inArr: inArr, gradArr: gradArr, inGradArr: inGradArr, addPartials: addPartials,
+			loss: lossFor(id("b").Dot(p.logits.field+"Out"), id("b").Dot(p.logits.field+"Grad"), "n"),
+		})
+		bufRoot, bnTrain = id("w").Dot("buf"), false
+	} else {
+		f.Comment(wrapDoc(bwdDoc))
+		f.Add(wrecv()).Id("backwardTiles").Params(id("j").Id("job")).Params(id("loss").Float64(), id("correct").Int()).Block(
+			append(append([]jen.Code{jen.Op("*").Id("w").Dot("grads").Op("=").Id("parameters").Values()}, trainState...),
+				tile,
+				jen.Return(id("loss"), id("correct")))...,
+		)
+	}
 
 	// add.
 	var adds []jen.Code
@@ -464,34 +516,11 @@ func (p *plan) runMethods(f *jen.File) {
 	f.Func().Params(id("g").Op("*").Id("parameters")).Id("add").Params(id("o").Op("*").Id("parameters")).Block(adds...)
 
 	// run.
-	f.Comment(wrapDoc("run splits the n samples of job j into shards of whole tiles, runs shard 0 on worker 0 and the others on their workers' goroutines, and then, for a backward job, adds the workers' gradients, losses and counts in worker order."))
-	f.Add(recv()).Id("run").Params(id("j").Id("job"), id("n").Int()).Params(id("loss").Float64(), id("correct").Int()).Block(
-		id("tiles").Op(":=").Parens(id("n").Op("+").Id("Tile").Op("-").Lit(1)).Op("/").Id("Tile"),
-		id("used").Op(":=").Max(jen.Lit(1), jen.Min(jen.Len(id("m").Dot("workers")), id("tiles"))),
-		jen.Comment("Worker i takes tiles [i·tiles/used, (i+1)·tiles/used)."),
-		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(jen.Return(jen.Min(id("n"), id("i").Op("*").Id("tiles").Op("/").Id("used").Op("*").Id("Tile")))),
-		forUp("i", jen.Lit(1), id("used"),
-			jen.List(id("j").Dot("lo"), id("j").Dot("hi")).Op("=").List(id("bound").Call(id("i")), id("bound").Call(id("i").Op("+").Lit(1))),
-			id("m").Dot("workers").Index(id("i")).Dot("jobs").Op("<-").Id("j"),
-		),
-		jen.List(id("j").Dot("lo"), id("j").Dot("hi")).Op("=").List(jen.Lit(0), id("bound").Call(jen.Lit(1))),
-		id("w0").Op(":=").Id("m").Dot("workers").Index(jen.Lit(0)),
-		jen.If(id("j").Dot("backward")).Block(
-			jen.List(id("loss"), id("correct")).Op("=").Id("w0").Dot("backwardTiles").Call(id("j")),
-		).Else().Block(
-			id("w0").Dot("forwardTiles").Call(id("j")),
-		),
-		forUp("i", jen.Lit(1), id("used"),
-			id("w").Op(":=").Id("m").Dot("workers").Index(id("i")),
-			jen.Op("<-").Id("w").Dot("done"),
-			jen.If(id("j").Dot("backward")).Block(
-				id("m").Dot("grads").Dot("add").Call(id("w").Dot("grads")),
-				id("loss").Op("+=").Id("w").Dot("loss"),
-				id("correct").Op("+=").Id("w").Dot("correct"),
-			),
-		),
-		jen.Return(id("loss"), id("correct")),
-	)
+	if p.hasBN() {
+		p.layerMajorRun(f)
+	} else {
+		p.tileMajorRun(f)
+	}
 
 	// transpose.
 	if trans {
