@@ -110,6 +110,8 @@ const (
 	InitNormal
 	// InitUniform draws from Uniform(−Scale, Scale).
 	InitUniform
+	// InitOnes sets every value to 1 (batch norm's scale).
+	InitOnes
 )
 
 // Init says how to initialise one parameter tensor. Scale is the resolved
@@ -119,9 +121,11 @@ type Init struct {
 	Scale float64
 }
 
-// String formats the rule as zeros, normal(σ) or uniform(a).
+// String formats the rule as zeros, ones, normal(σ) or uniform(a).
 func (in Init) String() string {
 	switch in.Kind {
+	case InitOnes:
+		return "ones"
 	case InitNormal:
 		return fmt.Sprintf("normal(%g)", in.Scale)
 	case InitUniform:

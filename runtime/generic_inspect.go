@@ -19,7 +19,7 @@ type LayerOutput struct {
 }
 
 // LayerOutputs runs the one sample x (InputShape().Size() values in HWC
-// order) forward and returns every layer's output in network order: for the
+// order) forward in evaluation mode and returns every layer's output in network order: for the
 // tutorial's network, the conv output before and after ReLU, the pooled
 // maps, the flattened vector, the dense activations and the class
 // probabilities. It is meant for looking inside a trained network (feature
@@ -29,20 +29,17 @@ func (g *Generic) LayerOutputs(x []float32) ([]LayerOutput, error) {
 	if len(x) != e.input.Size() {
 		return nil, fmt.Errorf("LayerOutputs: %d values, want one sample of %v (%d values)", len(x), e.input, e.input.Size())
 	}
-	logits := e.forward(x, 1)
+	logits := e.forward(x, 1, false)
 	outs := make([]LayerOutput, len(e.layers))
 	for i := range e.layers {
 		l := &e.layers[i]
 		var v []float32
-		switch l.Kind {
-		case Flatten:
-			// Flatten's output is its input, in the same order.
-			v = e.ins[i][:l.out.Size()]
-		case Softmax:
+		if l.Kind == Softmax {
 			v = make([]float32, e.classes)
 			Probabilities(v, logits[:e.classes])
-		default:
-			v = e.outs[i][:l.out.Size()]
+		} else {
+			// Flatten's output is the tensor it reads, in the same order.
+			v = e.tensor(l.tensor(), x, 1, l.out.Size())
 		}
 		outs[i] = LayerOutput{Name: l.Name, Kind: l.Kind, Shape: l.out, Values: append([]float32(nil), v...)}
 	}

@@ -20,13 +20,17 @@ import "math"
 
 // convForward computes, for every sample s and output position (oy, ox, f),
 //
-//	y[s, oy, ox, f] = b[f] + Σ_{ky, kx, c} x[s, oy·SH − padTop + ky, ox·SW − padLeft + kx, c] · w[ky, kx, c, f]
+//	y[s, oy, ox, f] = b[f] + Σ_{ky, kx, c in f's group} x[s, oy·SH − padTop + ky, ox·SW − padLeft + kx, c] · w[ky, kx, c − g·Cg, f]
 //
 // over the window positions inside the input (zero padding contributes
-// nothing). The inner loop runs over the filters, contiguous in w and y.
+// nothing), where filter f is in group g = f/Fg, which sees the Cg = C/G
+// input channels g·Cg … (g+1)·Cg−1 (Fg = F/G filters per group; one group
+// sees every channel). b is nil without a bias. The inner loop runs over
+// the group's filters, contiguous in w and y.
 func convForward[T floatType](l *layerPlan, n int, x, w, b, y []T) {
 	in, out := l.in, l.out
 	C, F, KW := in.Channels, out.Channels, l.KernelW
+	Cg, Fg := C/l.GroupCount(), F/l.GroupCount()
 	for s := range n {
 		xs := x[s*in.Size() : (s+1)*in.Size()]
 		ys := y[s*out.Size() : (s+1)*out.Size()]
@@ -35,13 +39,20 @@ func convForward[T floatType](l *layerPlan, n int, x, w, b, y []T) {
 			for ox := range out.Width {
 				ix0, kx0, kx1 := windowRange(ox, l.StrideW, l.padLeft, KW, in.Width)
 				o := ys[(oy*out.Width+ox)*F:][:F]
-				copy(o, b)
+				if b != nil {
+					copy(o, b)
+				} else {
+					clear(o)
+				}
 				for ky := ky0; ky < ky1; ky++ {
 					for kx := kx0; kx < kx1; kx++ {
 						xin := xs[((iy0+ky)*in.Width+ix0+kx)*C:][:C]
-						wk := w[(ky*KW+kx)*C*F:][:C*F]
-						for c, a := range xin {
-							axpy(a, wk[c*F:(c+1)*F], o)
+						wk := w[(ky*KW+kx)*Cg*F:][:Cg*F]
+						for g := range l.GroupCount() {
+							og := o[g*Fg : (g+1)*Fg]
+							for cg, a := range xin[g*Cg : (g+1)*Cg] {
+								axpy(a, wk[cg*F+g*Fg:][:Fg], og)
+							}
 						}
 					}
 				}
@@ -51,15 +62,18 @@ func convForward[T floatType](l *layerPlan, n int, x, w, b, y []T) {
 }
 
 // convBackward computes, from dy (the gradient w.r.t. y of [convForward]),
+// with g the group of filter f and c in it,
 //
-//	db[f]           += Σ_{s, oy, ox} dy[s, oy, ox, f]
-//	dw[ky, kx, c, f] += Σ_{s, oy, ox} x[s, iy, ix, c] · dy[s, oy, ox, f]
-//	dx[s, iy, ix, c]  = Σ_{oy, ox, ky, kx, f : iy, ix inside that window} w[ky, kx, c, f] · dy[s, oy, ox, f]
+//	db[f]                 += Σ_{s, oy, ox} dy[s, oy, ox, f]
+//	dw[ky, kx, c−g·Cg, f] += Σ_{s, oy, ox} x[s, iy, ix, c] · dy[s, oy, ox, f]
+//	dx[s, iy, ix, c]       = Σ_{oy, ox, ky, kx, f in c's group : iy, ix inside that window} w[ky, kx, c−g·Cg, f] · dy[s, oy, ox, f]
 //
-// with iy = oy·SH − padTop + ky, ix = ox·SW − padLeft + kx. dx may be nil.
+// with iy = oy·SH − padTop + ky, ix = ox·SW − padLeft + kx. db (no bias) and
+// dx may be nil.
 func convBackward[T floatType](l *layerPlan, n int, x, w, dy, dw, db, dx []T) {
 	in, out := l.in, l.out
 	C, F, KW := in.Channels, out.Channels, l.KernelW
+	Cg, Fg := C/l.GroupCount(), F/l.GroupCount()
 	clear(dx)
 	for s := range n {
 		xs := x[s*in.Size() : (s+1)*in.Size()]
@@ -73,20 +87,25 @@ func convBackward[T floatType](l *layerPlan, n int, x, w, dy, dw, db, dx []T) {
 			for ox := range out.Width {
 				ix0, kx0, kx1 := windowRange(ox, l.StrideW, l.padLeft, KW, in.Width)
 				d := dys[(oy*out.Width+ox)*F:][:F]
-				axpy(1, d, db)
+				if db != nil {
+					axpy(1, d, db)
+				}
 				for ky := ky0; ky < ky1; ky++ {
 					for kx := kx0; kx < kx1; kx++ {
 						at := ((iy0+ky)*in.Width + ix0 + kx) * C
 						xin := xs[at:][:C]
-						wk := w[(ky*KW+kx)*C*F:][:C*F]
-						dwk := dw[(ky*KW+kx)*C*F:][:C*F]
-						for c, a := range xin {
-							axpy(a, d, dwk[c*F:(c+1)*F])
-						}
-						if dxs != nil {
-							dxin := dxs[at:][:C]
-							for c := range dxin {
-								dxin[c] += dot(wk[c*F:(c+1)*F], d)
+						wk := w[(ky*KW+kx)*Cg*F:][:Cg*F]
+						dwk := dw[(ky*KW+kx)*Cg*F:][:Cg*F]
+						for g := range l.GroupCount() {
+							dg := d[g*Fg : (g+1)*Fg]
+							for cg, a := range xin[g*Cg : (g+1)*Cg] {
+								axpy(a, dg, dwk[cg*F+g*Fg:][:Fg])
+							}
+							if dxs != nil {
+								dxin := dxs[at+g*Cg:][:Cg]
+								for cg := range dxin {
+									dxin[cg] += dot(wk[cg*F+g*Fg:][:Fg], dg)
+								}
 							}
 						}
 					}
@@ -257,12 +276,17 @@ func avgPoolBackward[T floatType](l *layerPlan, n int, dy, dx []T) {
 //
 //	y[s, u] = b[u] + Σ_i x[s, i] · w[i, u]
 //
-// with the inner loop over the units, contiguous in w and y.
+// with the inner loop over the units, contiguous in w and y. b is nil
+// without a bias.
 func denseForward[T floatType](l *layerPlan, n int, x, w, b, y []T) {
 	In, U := l.in.Size(), l.out.Channels
 	for s := range n {
 		o := y[s*U : (s+1)*U]
-		copy(o, b)
+		if b != nil {
+			copy(o, b)
+		} else {
+			clear(o)
+		}
 		for i, a := range x[s*In : (s+1)*In] {
 			axpy(a, w[i*U:(i+1)*U], o)
 		}
@@ -275,12 +299,14 @@ func denseForward[T floatType](l *layerPlan, n int, x, w, b, y []T) {
 //	dw[i, u] += Σ_s x[s, i] · dy[s, u]
 //	dx[s, i]  = Σ_u w[i, u] · dy[s, u]
 //
-// dx may be nil.
+// db (no bias) and dx may be nil.
 func denseBackward[T floatType](l *layerPlan, n int, x, w, dy, dw, db, dx []T) {
 	In, U := l.in.Size(), l.out.Channels
 	for s := range n {
 		d := dy[s*U : (s+1)*U]
-		axpy(1, d, db)
+		if db != nil {
+			axpy(1, d, db)
+		}
 		for i, a := range x[s*In : (s+1)*In] {
 			axpy(a, d, dw[i*U:(i+1)*U])
 		}

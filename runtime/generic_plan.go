@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -12,17 +13,31 @@ import (
 const maxTensorElements = 1 << 31
 
 // layerPlan is one layer of the generic engine with everything resolved from
-// its [LayerSpec]: its name, per-sample shapes, TensorFlow padding and the
-// indexes of its parameters. Plans are shared by both precisions.
+// its [LayerSpec]: its name, inputs, per-sample shapes, TensorFlow padding
+// and the indexes of its parameters. Plans are shared by both precisions.
 type layerPlan struct {
 	LayerSpec
+	// in is the shape of the first input; out the output shape.
 	in, out Shape
+	// inputs are the layers whose outputs feed this one, in the order of
+	// LayerSpec.Inputs, -1 for the network's input; inShapes their shapes.
+	inputs   []int
+	inShapes []Shape
+	// src are the tensors this layer reads: inputs with every flatten
+	// replaced by the tensor it reads (flatten only renames a tensor, as HWC
+	// order is already the flatten order). A tensor is named by the layer
+	// that computes it, -1 for the network's input.
+	src []int
 	// padTop and padLeft are the padding before the first row and column
 	// (conv and pool layers); the padding after is implied by the shapes.
 	padTop, padLeft int
 	// weight and bias index the engine's parameter list; -1 when the layer
 	// has none.
 	weight, bias int
+	// norm indexes the engine's batch norm statistics; -1 for other kinds.
+	norm int
+	// index is the layer's position in Arch.Layers (dropout masks use it).
+	index int
 }
 
 // windowRange returns, for output coordinate o of a conv or pool layer along
@@ -39,13 +54,18 @@ func windowRange(o, stride, pad, f, in int) (start, k0, k1 int) {
 }
 
 // defaultLayerPrefix is the prefix of a layer's default name: conv1, pool1,
-// dense1, and the kind itself for the others (relu1, flatten1, …).
+// dense1, bn1, gap1, and the kind itself for the others (relu1, flatten1,
+// add1, concat1, dropout1, relu61, leaky_relu1, …).
 func defaultLayerPrefix(k LayerKind) string {
 	switch k {
 	case Conv2D:
 		return "conv"
 	case MaxPool, AvgPool:
 		return "pool"
+	case BatchNorm:
+		return "bn"
+	case GlobalAvgPool:
+		return "gap"
 	}
 	return string(k)
 }
@@ -73,49 +93,123 @@ func (e *archError) Error() string {
 	return strings.Join(where, ", ") + ": " + e.msg
 }
 
-// planArch checks arch and resolves every layer's shapes and padding with
-// [Window], and lists the parameters in [Model.Params] order. It returns an
-// error, never panics, for an Arch that does not describe a network the
-// engine can run: non-positive sizes, a VALID window larger than its input,
-// a spatial layer after flatten, a dense layer or softmax without a flatten
-// before it, softmax missing or not last, unknown kinds, paddings or
-// initialisations, duplicate layer names, or tensors too large to address.
+// planArch checks arch, resolves every layer's inputs, shapes and padding
+// (with [Window]) and lists the parameters in [Model.Params] order. It
+// returns an error, never panics, for an Arch that does not describe a
+// network the engine can run: non-positive sizes, a VALID window larger than
+// its input, a spatial layer on a flattened input, softmax without a
+// flattened input or not last, unknown kinds, paddings or initialisations,
+// duplicate or reserved layer names, inputs that name no layer, the layer
+// itself or a later one, wrong input counts, add inputs of different shapes,
+// concat inputs of different heights and widths, conv groups that divide
+// neither channels nor filters, batchnorm, dropout or leaky_relu settings out
+// of range, a layer other than the last whose output nothing reads, or
+// tensors too large to address.
 func planArch(arch Arch) (plans []layerPlan, params []ParamInfo, classes int, err error) {
 	fail := func(i int, l LayerSpec, format string, args ...any) error {
 		return &archError{arch: arch.Name, layer: i + 1, name: l.Name, kind: l.Kind, msg: fmt.Sprintf(format, args...)}
 	}
-	in := arch.Input
-	if in.Height < 1 || in.Width < 1 || in.Channels < 1 {
+	if in := arch.Input; in.Height < 1 || in.Width < 1 || in.Channels < 1 {
 		return nil, nil, 0, &archError{arch: arch.Name, msg: fmt.Sprintf("input shape %v must have every dimension ≥ 1", in)}
 	}
-	if !fitsTensor(in.Height, in.Width, in.Channels) {
+	if in := arch.Input; !fitsTensor(in.Height, in.Width, in.Channels) {
 		return nil, nil, 0, &archError{arch: arch.Name, msg: fmt.Sprintf("input shape %v has more than %d values", in, maxTensorElements)}
 	}
 	if len(arch.Layers) == 0 {
-		return nil, nil, 0, &archError{arch: arch.Name, msg: "no layers (the last layer must be softmax)"}
+		return nil, nil, 0, &archError{arch: arch.Name, msg: "no layers"}
 	}
 
+	// Names first: an input may name any layer, and the error for one that
+	// comes later should say so rather than that it does not exist.
+	names := make([]string, len(arch.Layers))
 	counts := map[string]int{}
 	seen := map[string]int{}
-	flat := false // a flatten has been seen: only dense, activations and softmax may follow
-	// unflattened is the per-sample shape that the next dense layer's inputs
-	// come from: the input of the flatten, or the previous dense output.
-	var unflattened Shape
 	for i, spec := range arch.Layers {
-		l := layerPlan{LayerSpec: spec, in: in, weight: -1, bias: -1}
 		prefix := defaultLayerPrefix(spec.Kind)
 		counts[prefix]++
-		if l.Name == "" {
-			l.Name = fmt.Sprintf("%s%d", prefix, counts[prefix])
+		names[i] = spec.Name
+		if names[i] == "" {
+			names[i] = fmt.Sprintf("%s%d", prefix, counts[prefix])
 		}
-		if j, dup := seen[l.Name]; dup {
-			return nil, nil, 0, fail(i, l.LayerSpec, "duplicate layer name (also layer %d)", j+1)
+		spec.Name = names[i]
+		if names[i] == InputName {
+			return nil, nil, 0, fail(i, spec, "%q is reserved for the network's input: choose another layer name", InputName)
 		}
-		seen[l.Name] = i
+		if j, dup := seen[names[i]]; dup {
+			return nil, nil, 0, fail(i, spec, "duplicate layer name (also layer %d)", j+1)
+		}
+		seen[names[i]] = i
+	}
+
+	// Per tensor (the layer that computes it; the network's input is -1,
+	// stored at index len(arch.Layers)): whether it is flattened (made by
+	// flatten or dense, or from a flattened tensor by a layer that keeps
+	// the shape), and the shape a dense layer reading it sees before any
+	// flatten (for ParamInfo.InShape).
+	n := len(arch.Layers)
+	flat := make([]bool, n+1)
+	unflattened := make([]Shape, n+1)
+	at := func(t int) int { // index into flat and unflattened
+		if t < 0 {
+			return n
+		}
+		return t
+	}
+	unflattened[n] = arch.Input
+	used := make([]bool, n)
+	for i, spec := range arch.Layers {
+		spec.Name = names[i]
+		l := layerPlan{LayerSpec: spec, weight: -1, bias: -1, norm: -1, index: i}
+
+		// Inputs.
+		if len(spec.Inputs) == 0 {
+			l.inputs = []int{i - 1} // the previous layer, or -1: the input
+		}
+		for _, name := range spec.Inputs {
+			j, ok := seen[name]
+			switch {
+			case name == InputName:
+				j = -1
+			case !ok:
+				return nil, nil, 0, fail(i, l.LayerSpec, "input %q: no layer has that name", name)
+			case j == i:
+				return nil, nil, 0, fail(i, l.LayerSpec, "input %q is the layer itself", name)
+			case j > i:
+				return nil, nil, 0, fail(i, l.LayerSpec, "input %q is layer %d, which comes after it: every layer must come after its inputs", name, j+1)
+			}
+			l.inputs = append(l.inputs, j)
+		}
+		switch spec.Kind {
+		case Add, Concat:
+			if len(l.inputs) < 2 {
+				return nil, nil, 0, fail(i, l.LayerSpec, "%d input, want 2 or more", len(l.inputs))
+			}
+		default:
+			if len(l.inputs) != 1 {
+				return nil, nil, 0, fail(i, l.LayerSpec, "%d inputs, want 1", len(l.inputs))
+			}
+		}
+		anyFlat := false
+		for _, j := range l.inputs {
+			if j >= 0 {
+				used[j] = true
+				l.inShapes = append(l.inShapes, plans[j].out)
+				l.src = append(l.src, plans[j].tensor())
+			} else {
+				l.inShapes = append(l.inShapes, arch.Input)
+				l.src = append(l.src, -1)
+			}
+			anyFlat = anyFlat || flat[at(j)]
+		}
+		in := l.inShapes[0]
+		l.in = in
+		src := at(l.inputs[0])
+		// By default the output is a tensor of its own, not flattened.
+		keepsShape := false
 
 		switch spec.Kind {
 		case Conv2D, MaxPool, AvgPool:
-			if flat {
+			if anyFlat {
 				return nil, nil, 0, fail(i, l.LayerSpec, "%s after flatten: spatial layers must come before flatten", spec.Kind)
 			}
 			if spec.Kind == Conv2D && spec.Filters < 1 {
@@ -130,6 +224,14 @@ func planArch(arch Arch) (plans []layerPlan, params []ParamInfo, classes int, er
 			if spec.Padding != Valid && spec.Padding != Same {
 				return nil, nil, 0, fail(i, l.LayerSpec, "padding %d, want valid (%d) or same (%d)", int(spec.Padding), int(Valid), int(Same))
 			}
+			if spec.Kind == Conv2D {
+				if spec.Groups < 0 {
+					return nil, nil, 0, fail(i, l.LayerSpec, "groups is %d, want ≥ 1", spec.Groups)
+				}
+				if g := spec.GroupCount(); in.Channels%g != 0 || spec.Filters%g != 0 {
+					return nil, nil, 0, fail(i, l.LayerSpec, "%d groups do not divide its %d input channels and %d filters", g, in.Channels, spec.Filters)
+				}
+			}
 			outH, top, _ := Window(in.Height, spec.KernelH, spec.StrideH, spec.Padding)
 			outW, left, _ := Window(in.Width, spec.KernelW, spec.StrideW, spec.Padding)
 			if outH < 1 || outW < 1 {
@@ -143,26 +245,84 @@ func planArch(arch Arch) (plans []layerPlan, params []ParamInfo, classes int, er
 			}
 			l.out = Shape{Height: outH, Width: outW, Channels: channels}
 			if spec.Kind == Conv2D {
-				if !fitsTensor(spec.KernelH, spec.KernelW, in.Channels, spec.Filters) {
+				groupIn := in.Channels / spec.GroupCount()
+				if !fitsTensor(spec.KernelH, spec.KernelW, groupIn, spec.Filters) {
 					return nil, nil, 0, fail(i, l.LayerSpec, "weight [%d %d %d %d] has more than %d values",
-						spec.KernelH, spec.KernelW, in.Channels, spec.Filters, maxTensorElements)
+						spec.KernelH, spec.KernelW, groupIn, spec.Filters, maxTensorElements)
 				}
-				fanIn := spec.KernelH * spec.KernelW * in.Channels
-				l.weight, l.bias = len(params), len(params)+1
+				fanIn := spec.KernelH * spec.KernelW * groupIn
+				l.weight = len(params)
 				params = append(params,
-					ParamInfo{Name: l.Name + ".weight", Layer: l.Name, Shape: []int{spec.KernelH, spec.KernelW, in.Channels, spec.Filters}, FanIn: fanIn, Init: spec.WeightInit},
-					ParamInfo{Name: l.Name + ".bias", Layer: l.Name, Shape: []int{spec.Filters}, FanIn: fanIn, Init: spec.BiasInit})
+					ParamInfo{Name: l.Name + ".weight", Layer: l.Name, Shape: []int{spec.KernelH, spec.KernelW, groupIn, spec.Filters}, FanIn: fanIn, Init: spec.WeightInit})
+				if !spec.NoBias {
+					l.bias = len(params)
+					params = append(params, ParamInfo{Name: l.Name + ".bias", Layer: l.Name, Shape: []int{spec.Filters}, FanIn: fanIn, Init: spec.BiasInit})
+				}
 			}
-		case ReLU, Sigmoid, Tanh:
+		case GlobalAvgPool:
+			if anyFlat {
+				return nil, nil, 0, fail(i, l.LayerSpec, "%s after flatten: spatial layers must come before flatten", spec.Kind)
+			}
+			l.out = Shape{Height: 1, Width: 1, Channels: in.Channels}
+		case ReLU, Sigmoid, Tanh, ReLU6:
 			l.out = in
+			keepsShape = true
+		case LeakyReLU:
+			if math.IsNaN(spec.Alpha) || math.IsInf(spec.Alpha, 0) {
+				return nil, nil, 0, fail(i, l.LayerSpec, "alpha is %g, want a finite number", spec.Alpha)
+			}
+			l.out = in
+			keepsShape = true
+		case Dropout:
+			if !(spec.Rate >= 0 && spec.Rate < 1) {
+				return nil, nil, 0, fail(i, l.LayerSpec, "rate is %g, want 0 ≤ rate < 1", spec.Rate)
+			}
+			l.out = in
+			keepsShape = true
+		case BatchNorm:
+			if !(spec.Momentum >= 0 && spec.Momentum <= 1) {
+				return nil, nil, 0, fail(i, l.LayerSpec, "momentum is %g, want 0 ≤ momentum ≤ 1", spec.Momentum)
+			}
+			if !(spec.Epsilon > 0) || math.IsInf(spec.Epsilon, 0) {
+				return nil, nil, 0, fail(i, l.LayerSpec, "epsilon is %g, want a finite number > 0", spec.Epsilon)
+			}
+			l.out = in
+			keepsShape = true
+			l.norm = 0
+			for _, p := range plans {
+				if p.norm >= 0 {
+					l.norm++
+				}
+			}
+			// PyTorch's initialisation, whatever the spec says: γ = 1, β = 0.
+			l.weight, l.bias = len(params), len(params)+1
+			shape := []int{in.Channels}
+			params = append(params,
+				ParamInfo{Name: l.Name + ".weight", Layer: l.Name, Shape: shape, FanIn: 1, Init: Init{Kind: InitOnes}},
+				ParamInfo{Name: l.Name + ".bias", Layer: l.Name, Shape: slices.Clone(shape), FanIn: 1, Init: Init{Kind: InitZeros}})
+		case Add:
+			for k, s := range l.inShapes {
+				if s != in {
+					return nil, nil, 0, fail(i, l.LayerSpec, "input %s is %v but input %s is %v: add needs inputs of one shape",
+						inputName(arch, l.inputs[k]), s, inputName(arch, l.inputs[0]), in)
+				}
+			}
+			l.out = in
+		case Concat:
+			channels := 0
+			for k, s := range l.inShapes {
+				if s.Height != in.Height || s.Width != in.Width {
+					return nil, nil, 0, fail(i, l.LayerSpec, "input %s is %v but input %s is %v: concat needs inputs of one height and width",
+						inputName(arch, l.inputs[k]), s, inputName(arch, l.inputs[0]), in)
+				}
+				channels += s.Channels
+			}
+			l.out = Shape{Height: in.Height, Width: in.Width, Channels: channels}
 		case Flatten:
 			l.out = Shape{Height: 1, Width: 1, Channels: in.Size()}
-			flat = true
-			unflattened = in
+			flat[i] = true
+			unflattened[i] = in
 		case Dense:
-			if !flat {
-				return nil, nil, 0, fail(i, l.LayerSpec, "no flatten before it (its input is %v)", in)
-			}
 			if spec.Units < 1 {
 				return nil, nil, 0, fail(i, l.LayerSpec, "units is %d, want ≥ 1", spec.Units)
 			}
@@ -170,23 +330,32 @@ func planArch(arch Arch) (plans []layerPlan, params []ParamInfo, classes int, er
 				return nil, nil, 0, fail(i, l.LayerSpec, "weight [%d %d] has more than %d values", in.Size(), spec.Units, maxTensorElements)
 			}
 			l.out = Shape{Height: 1, Width: 1, Channels: spec.Units}
-			l.weight, l.bias = len(params), len(params)+1
+			flat[i] = true
+			l.weight = len(params)
 			params = append(params,
-				ParamInfo{Name: l.Name + ".weight", Layer: l.Name, Shape: []int{in.Size(), spec.Units}, FanIn: in.Size(), Init: spec.WeightInit, InShape: unflattened},
-				ParamInfo{Name: l.Name + ".bias", Layer: l.Name, Shape: []int{spec.Units}, FanIn: in.Size(), Init: spec.BiasInit})
-			unflattened = l.out
+				ParamInfo{Name: l.Name + ".weight", Layer: l.Name, Shape: []int{in.Size(), spec.Units}, FanIn: in.Size(), Init: spec.WeightInit, InShape: unflattened[src]})
+			if !spec.NoBias {
+				l.bias = len(params)
+				params = append(params, ParamInfo{Name: l.Name + ".bias", Layer: l.Name, Shape: []int{spec.Units}, FanIn: in.Size(), Init: spec.BiasInit})
+			}
 		case Softmax:
 			if i != len(arch.Layers)-1 {
 				return nil, nil, 0, fail(i, l.LayerSpec, "softmax must be the last layer")
 			}
-			if !flat {
+			if !anyFlat {
 				return nil, nil, 0, fail(i, l.LayerSpec, "no flatten before it (its input is %v)", in)
 			}
 			l.out = in
 			classes = in.Size()
 		default:
-			return nil, nil, 0, fail(i, l.LayerSpec, "unknown layer kind %q: want %s, %s, %s, %s, %s, %s, %s, %s or %s",
-				spec.Kind, Conv2D, ReLU, Sigmoid, Tanh, MaxPool, AvgPool, Flatten, Dense, Softmax)
+			return nil, nil, 0, fail(i, l.LayerSpec, "unknown layer kind %q: want %s", spec.Kind, kindList())
+		}
+		if keepsShape {
+			flat[i] = anyFlat
+			unflattened[i] = unflattened[src]
+		} else if spec.Kind != Flatten {
+			flat[i] = flat[i] || (anyFlat && (spec.Kind == Add || spec.Kind == Concat))
+			unflattened[i] = l.out
 		}
 		if !fitsTensor(l.out.Height, l.out.Width, l.out.Channels) {
 			return nil, nil, 0, fail(i, l.LayerSpec, "output %v has more than %d values", l.out, maxTensorElements)
@@ -199,21 +368,58 @@ func planArch(arch Arch) (plans []layerPlan, params []ParamInfo, classes int, er
 			}
 		}
 		plans = append(plans, l)
-		in = l.out
 	}
-	if last := arch.Layers[len(arch.Layers)-1]; last.Kind != Softmax {
-		return nil, nil, 0, fail(len(arch.Layers)-1, plans[len(plans)-1].LayerSpec, "the last layer must be softmax")
+	for i := range plans[:len(plans)-1] {
+		if !used[i] {
+			return nil, nil, 0, fail(i, plans[i].LayerSpec, "nothing reads its output: every layer but the last must be the input of a later layer")
+		}
+	}
+	if last := plans[len(plans)-1]; last.Kind != Softmax {
+		classes = last.out.Size() // a regression network: its outputs are the last layer's
 	}
 	return plans, params, classes, nil
+}
+
+// tensor returns the tensor that holds the layer's output: its own, or for a
+// flatten the tensor it reads.
+func (l *layerPlan) tensor() int {
+	if l.Kind == Flatten {
+		return l.src[0]
+	}
+	return l.index
+}
+
+// inputName returns how errors name input j of a layer: the producing
+// layer's name, or "input" for the network's input.
+func inputName(arch Arch, j int) string {
+	if j < 0 {
+		return fmt.Sprintf("%q", InputName)
+	}
+	name := arch.Layers[j].Name
+	if name == "" {
+		return fmt.Sprintf("layer %d", j+1)
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+// kindList lists the layer kinds the engine runs, for error messages.
+func kindList() string {
+	kinds := []LayerKind{Conv2D, ReLU, Sigmoid, Tanh, MaxPool, AvgPool, Flatten, Dense, Softmax,
+		BatchNorm, Add, Concat, GlobalAvgPool, Dropout, ReLU6, LeakyReLU}
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = string(k)
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " or " + parts[len(parts)-1]
 }
 
 // checkInit reports an initialisation rule that [InitParams] cannot apply.
 func checkInit(in Init) error {
 	switch in.Kind {
-	case InitZeros, InitNormal, InitUniform:
+	case InitZeros, InitNormal, InitUniform, InitOnes:
 	default:
-		return fmt.Errorf("unknown initialisation kind %d, want zeros (%d), normal (%d) or uniform (%d)",
-			int(in.Kind), int(InitZeros), int(InitNormal), int(InitUniform))
+		return fmt.Errorf("unknown initialisation kind %d, want zeros (%d), normal (%d), uniform (%d) or ones (%d)",
+			int(in.Kind), int(InitZeros), int(InitNormal), int(InitUniform), int(InitOnes))
 	}
 	if math.IsNaN(in.Scale) || math.IsInf(in.Scale, 0) || in.Scale < 0 {
 		return fmt.Errorf("initialisation scale %g, want a finite value ≥ 0", in.Scale)

@@ -12,6 +12,7 @@ import (
 //	InitNormal:  float32(r.NormFloat64() · Scale)          one draw per value
 //	InitUniform: float32((2·r.Float64() − 1) · Scale)      one draw per value
 //	InitZeros:   0                                        no draw
+//	InitOnes:    1                                        no draw
 //
 // (the uniform draw is in [−Scale, Scale) before the rounding to float32,
 // which may round it to ±Scale). The result depends only on the seed and the parameter list, bit for bit,
@@ -41,6 +42,10 @@ func fillInit[T floatType](v []T, in Init, r *rand.Rand) {
 	switch in.Kind {
 	case InitZeros:
 		clear(v)
+	case InitOnes:
+		for i := range v {
+			v[i] = 1
+		}
 	case InitNormal:
 		for i := range v {
 			v[i] = T(float32(r.NormFloat64() * in.Scale))

@@ -81,3 +81,38 @@ func argmax[T floatType](row []T) int {
 	}
 	return best
 }
+
+// SumSquaredError is the squared-error loss of a regression network
+// (the [SquaredError] loss kind). For the
+// outputs y and targets t of a batch (of the same length: samples × outputs,
+// one sample after another) it returns
+//
+//	Σ_i (y_i − t_i)²
+//
+// summed in float64, and when dout is not nil writes the gradient of scale
+// times that sum: dout_i = 2·scale·(y_i − t_i). Scale 1 trains on the sum,
+// 1/(samples·outputs) on PyTorch's MSELoss mean. Generated models call it
+// too, so that every engine computes the loss identically. It panics if the
+// lengths differ (the loaders check the targets, so that is a programming
+// error).
+func SumSquaredError(outputs, targets []float32, scale float32, dout []float32) float64 {
+	return squaredError(outputs, targets, scale, dout)
+}
+
+// squaredError is [SumSquaredError] for either precision.
+func squaredError[T floatType](outputs, targets []T, scale T, dout []T) (loss float64) {
+	if len(targets) != len(outputs) {
+		panic(fmt.Sprintf("runtime: squared error: %d targets for %d outputs", len(targets), len(outputs)))
+	}
+	if dout != nil && len(dout) != len(outputs) {
+		panic(fmt.Sprintf("runtime: squared error: %d gradient values for %d outputs", len(dout), len(outputs)))
+	}
+	for i, y := range outputs {
+		d := float64(y) - float64(targets[i])
+		loss += d * d
+		if dout != nil {
+			dout[i] = T(2 * float64(scale) * d)
+		}
+	}
+	return loss
+}
