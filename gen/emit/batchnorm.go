@@ -59,7 +59,9 @@ func bnGeometry(s *stage) (channels, pixels int) {
 	return c, s.layer.In.Size() / c
 }
 
-// batchNormKernels emits the Go kernels of batchnorm stage s.
+// batchNormKernels emits the Go kernels of batchnorm stage s. They compute
+// as the generic engine does: the statistics and the normalisation in
+// float64, rounded once.
 func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 	l := s.layer
 	C, P := bnGeometry(s)
@@ -74,25 +76,37 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 	row := func(name, buf string) jen.Code {
 		return jen.Id(name).Op(":=").Add(arrView(C, buf, lin(0, term{size, "s"}, term{C, "q"})))
 	}
-	xhat := jen.Parens(jen.Id("x").Index(jen.Id("c")).Op("-").Id("mean").Index(jen.Id("c"))).Op("*").Id("inv").Index(jen.Id("c"))
+	c := jen.Id("c")
+	f64 := func(name string) *jen.Statement { return jen.Float64().Parens(jen.Id(name).Index(c.Clone())) }
+	centred := jen.Parens(f64("x").Op("-").Id("mean").Index(c.Clone()))
 
 	fn := s.base + "Forward"
-	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile: out = (in − mean)·inv·gamma + beta per channel, with the running statistics in evaluation and the batch's in training (inv = 1/√(variance + ε)).", fn, describe(s))))
+	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s in training for the first n samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with the batch's mean and inv = 1/√(variance + ε).", fn, describe(s))))
 	f.Func().Id(fn).Params(
 		jen.Id("n").Int(),
 		jen.List(jen.Id("in"), jen.Id("out")).Add(tileArr(size)),
-		ch("mean", "inv", "gamma", "beta"),
+		ch64("mean", "inv"),
+		ch("gamma", "beta"),
 	).Block(perPixel(
 		row("x", "in"), row("y", "out"),
-		forRange("c", jen.Id("y"), jen.Id("y").Index(jen.Id("c")).Op("=").Add(xhat.Clone()).Op("*").Id("gamma").Index(jen.Id("c")).Op("+").Id("beta").Index(jen.Id("c"))),
+		forRange("c", jen.Id("y"), jen.Id("y").Index(c.Clone()).Op("=").Float32().Parens(
+			f64("gamma").Op("*").Add(centred.Clone()).Op("*").Id("inv").Index(c.Clone()).Op("+").Add(f64("beta")))),
 	))
 
-	fn = s.base + "InvStdOf"
-	f.Comment(wrapDoc(fmt.Sprintf("%s returns 1/√(v + ε) per channel of %s (ε = %g), computed in float64.", fn, l.Name, l.Epsilon)))
-	f.Func().Id(fn).Params(jen.Id("v").Add(ptrFloatArr(C))).Params(jen.Id("inv").Add(floatArr(C))).Block(
-		forRange("c", jen.Id("v"), jen.Id("inv").Index(jen.Id("c")).Op("=").Float32().Parens(
-			jen.Lit(1).Op("/").Qual("math", "Sqrt").Call(jen.Float64().Parens(jen.Id("v").Index(jen.Id("c"))).Op("+").Lit(l.Epsilon)))),
-		jen.Return(),
+	fn = s.base + "Eval"
+	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s in evaluation for the first n samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) + beta per channel (ε = %g).", fn, describe(s), l.Epsilon)))
+	f.Func().Id(fn).Params(
+		jen.Id("n").Int(),
+		jen.List(jen.Id("in"), jen.Id("out")).Add(tileArr(size)),
+		ch("runningMean", "runningVar", "gamma", "beta"),
+	).Block(
+		jen.Var().Id("scale").Index(jen.Lit(C)).Float64(),
+		forRange("c", jen.Op("&").Id("scale"), jen.Id("scale").Index(c.Clone()).Op("=").Add(f64("gamma")).Op("/").Qual("math", "Sqrt").Call(f64("runningVar").Op("+").Lit(l.Epsilon))),
+		perPixel(
+			row("x", "in"), row("y", "out"),
+			forRange("c", jen.Id("y"), jen.Id("y").Index(c.Clone()).Op("=").Float32().Parens(
+				jen.Id("scale").Index(c.Clone()).Op("*").Parens(f64("x").Op("-").Add(f64("runningMean"))).Op("+").Add(f64("beta")))),
+		),
 	)
 
 	fn = s.base + "Moments"
@@ -104,9 +118,9 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 	).Block(perPixel(
 		row("x", "in"),
 		forRange("c", jen.Id("x"),
-			jen.Id("v").Op(":=").Float64().Parens(jen.Id("x").Index(jen.Id("c"))),
-			jen.Id("sum").Index(jen.Id("c")).Op("+=").Id("v"),
-			jen.Id("sumSq").Index(jen.Id("c")).Op("+=").Id("v").Op("*").Id("v"),
+			jen.Id("v").Op(":=").Add(f64("x")),
+			jen.Id("sum").Index(c.Clone()).Op("+=").Id("v"),
+			jen.Id("sumSq").Index(c.Clone()).Op("+=").Id("v").Op("*").Id("v"),
 		),
 	))
 
@@ -115,14 +129,13 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 	f.Func().Id(fn).Params(
 		jen.Id("n").Int(),
 		jen.List(jen.Id("in"), jen.Id("dOut")).Add(tileArr(size)),
-		ch("mean", "inv"),
-		ch64("sumDy", "sumDyXhat"),
+		ch64("mean", "inv", "sumDy", "sumDyXhat"),
 	).Block(perPixel(
 		row("x", "in"), row("d", "dOut"),
 		forRange("c", jen.Id("d"),
-			jen.Id("dy").Op(":=").Float64().Parens(jen.Id("d").Index(jen.Id("c"))),
-			jen.Id("sumDy").Index(jen.Id("c")).Op("+=").Id("dy"),
-			jen.Id("sumDyXhat").Index(jen.Id("c")).Op("+=").Id("dy").Op("*").Float64().Parens(xhat.Clone()),
+			jen.Id("dy").Op(":=").Add(f64("d")),
+			jen.Id("sumDy").Index(c.Clone()).Op("+=").Id("dy"),
+			jen.Id("sumDyXhat").Index(c.Clone()).Op("+=").Id("dy").Op("*").Add(centred.Clone()).Op("*").Id("inv").Index(c.Clone()),
 		),
 	))
 
@@ -130,16 +143,19 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 		return
 	}
 	fn = s.base + "Backward"
-	f.Comment(wrapDoc(fmt.Sprintf("%s writes to dIn the gradient of %s's input in training for the first n samples of a tile: dIn = gamma·inv·(dOut − meanDy − x̂·meanDyXhat), with the batch's means of dy and dy·x̂.", fn, describe(s))))
+	f.Comment(wrapDoc(fmt.Sprintf("%s writes to dIn the gradient of %s's input in training for the first n samples of a tile: dIn = gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m = batch·pixels values per channel (invCount = 1/m).", fn, describe(s))))
 	f.Func().Id(fn).Params(
 		jen.Id("n").Int(),
 		jen.List(jen.Id("in"), jen.Id("dOut"), jen.Id("dIn")).Add(tileArr(size)),
-		ch("mean", "inv", "gamma", "meanDy", "meanDyXhat"),
+		ch64("mean", "inv", "sumDy", "sumDyXhat"),
+		jen.Id("invCount").Float64(),
+		ch("gamma"),
 	).Block(perPixel(
 		row("x", "in"), row("d", "dOut"), row("dx", "dIn"),
 		forRange("c", jen.Id("dx"),
-			jen.Id("dx").Index(jen.Id("c")).Op("=").Id("gamma").Index(jen.Id("c")).Op("*").Id("inv").Index(jen.Id("c")).Op("*").Parens(
-				jen.Id("d").Index(jen.Id("c")).Op("-").Id("meanDy").Index(jen.Id("c")).Op("-").Add(xhat.Clone()).Op("*").Id("meanDyXhat").Index(jen.Id("c"))),
+			jen.Id("xhat").Op(":=").Add(centred.Clone()).Op("*").Id("inv").Index(c.Clone()),
+			jen.Id("dx").Index(c.Clone()).Op("=").Float32().Parens(f64("gamma").Op("*").Id("inv").Index(c.Clone()).Op("*").Parens(
+				f64("d").Op("-").Id("invCount").Op("*").Id("sumDy").Index(c.Clone()).Op("-").Id("xhat").Op("*").Id("invCount").Op("*").Id("sumDyXhat").Index(c.Clone()))),
 		),
 	))
 }
@@ -214,8 +230,9 @@ func (p *plan) statsTypes(f *jen.File) {
 	for _, s := range p.batchnorms() {
 		C, _ := bnGeometry(s)
 		st = append(st,
-			jen.Comment(wrapDoc(fmt.Sprintf("%sMean and %sInvStd are the batch's mean and 1/√(variance + ε) of %s's input; %sMeanDy and %sMeanDyXhat the batch's means of dy and dy·x̂.", s.base, s.base, s.layer.Name, s.base, s.base))),
-			jen.List(jen.Id(s.base+"Mean"), jen.Id(s.base+"InvStd"), jen.Id(s.base+"MeanDy"), jen.Id(s.base+"MeanDyXhat")).Add(floatArr(C)))
+			jen.Comment(wrapDoc(fmt.Sprintf("%sMean and %sInvStd are the batch's mean and 1/√(variance + ε) of %s's input; %sSumDy and %sSumDyXhat the batch's sums of dy and dy·x̂; %sInvCount is 1/(batch·pixels).", s.base, s.base, s.layer.Name, s.base, s.base, s.base))),
+			jen.List(jen.Id(s.base+"Mean"), jen.Id(s.base+"InvStd"), jen.Id(s.base+"SumDy"), jen.Id(s.base+"SumDyXhat")).Index(jen.Lit(C)).Float64(),
+			jen.Id(s.base+"InvCount").Float64())
 		sums = append(sums,
 			jen.Comment(wrapDoc(fmt.Sprintf("%sSum and %sSumSq are the shard's Σx and Σx² of %s's input in a forward phase, Σdy and Σdy·x̂ in a backward one.", s.base, s.base, s.layer.Name))),
 			jen.List(jen.Id(s.base+"Sum"), jen.Id(s.base+"SumSq")).Index(jen.Lit(C)).Float64())
@@ -255,7 +272,9 @@ func (p *plan) reduceMethod(f *jen.File) {
 	for i, s := range bns {
 		_, P := bnGeometry(s)
 		mom := s.layer.Momentum
-		ps := func(name string) *jen.Statement { return jen.Id("m").Dot("params").Dot(s.base + name).Index(jen.Id("c")) }
+		ps := func(name string) *jen.Statement {
+			return jen.Id("m").Dot("params").Dot(s.base + name).Index(jen.Id("c"))
+		}
 		body := gather(s)
 		body = append(body,
 			jen.Id("count").Op(":=").Float64().Parens(jen.Id("n").Op("*").Lit(P)),
@@ -265,8 +284,8 @@ func (p *plan) reduceMethod(f *jen.File) {
 				jen.Id("v").Op(":=").Max(jen.Id("b").Index(jen.Id("c")).Op("/").Id("count").Op("-").Id("mean").Op("*").Id("mean"), jen.Lit(0.0)),
 				jen.Id("unbiased").Op(":=").Id("v"),
 				jen.If(jen.Id("count").Op(">").Lit(1)).Block(jen.Id("unbiased").Op("=").Id("v").Op("*").Id("count").Op("/").Parens(jen.Id("count").Op("-").Lit(1))),
-				jen.Id("m").Dot("stats").Dot(s.base+"Mean").Index(jen.Id("c")).Op("=").Float32().Parens(jen.Id("mean")),
-				jen.Id("m").Dot("stats").Dot(s.base+"InvStd").Index(jen.Id("c")).Op("=").Float32().Parens(jen.Lit(1).Op("/").Qual("math", "Sqrt").Call(jen.Id("v").Op("+").Lit(s.layer.Epsilon))),
+				jen.Id("m").Dot("stats").Dot(s.base+"Mean").Index(jen.Id("c")).Op("=").Id("mean"),
+				jen.Id("m").Dot("stats").Dot(s.base+"InvStd").Index(jen.Id("c")).Op("=").Lit(1).Op("/").Qual("math", "Sqrt").Call(jen.Id("v").Op("+").Lit(s.layer.Epsilon)),
 				ps("RunningMean").Op("=").Float32().Parens(jen.Lit(1-mom).Op("*").Float64().Parens(ps("RunningMean")).Op("+").Lit(mom).Op("*").Id("mean")),
 				ps("RunningVar").Op("=").Float32().Parens(jen.Lit(1-mom).Op("*").Float64().Parens(ps("RunningVar")).Op("+").Lit(mom).Op("*").Id("unbiased")),
 			),
@@ -282,9 +301,9 @@ func (p *plan) reduceMethod(f *jen.File) {
 		body := gather(s)
 		body = append(body,
 			jen.Id("count").Op(":=").Float64().Parens(jen.Id("n").Op("*").Lit(P)),
+			jen.List(jen.Id("m").Dot("stats").Dot(s.base+"SumDy"), jen.Id("m").Dot("stats").Dot(s.base+"SumDyXhat")).Op("=").List(jen.Id("a"), jen.Id("b")),
+			jen.Id("m").Dot("stats").Dot(s.base+"InvCount").Op("=").Lit(1).Op("/").Id("count"),
 			forRange("c", jen.Op("&").Id("a"),
-				jen.Id("m").Dot("stats").Dot(s.base+"MeanDy").Index(jen.Id("c")).Op("=").Float32().Parens(jen.Id("a").Index(jen.Id("c")).Op("/").Id("count")),
-				jen.Id("m").Dot("stats").Dot(s.base+"MeanDyXhat").Index(jen.Id("c")).Op("=").Float32().Parens(jen.Id("b").Index(jen.Id("c")).Op("/").Id("count")),
 				jen.Id("m").Dot("grads").Dot(p.params[s.weight]).Index(jen.Id("c")).Op("=").Float32().Parens(jen.Id("b").Index(jen.Id("c"))),
 				jen.Id("m").Dot("grads").Dot(p.params[s.bias]).Index(jen.Id("c")).Op("=").Float32().Parens(jen.Id("a").Index(jen.Id("c"))),
 			),

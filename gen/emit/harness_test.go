@@ -15,6 +15,7 @@ import (
 	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/emit"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/runtime"
 	"github.com/dave/jennifer/jen"
 )
 
@@ -313,88 +314,155 @@ func oneBody(q func(string) *jen.Statement) []jen.Code {
 	}
 }
 
-// randomGraphNet draws a small graph from r: a stem convolution (grouped,
-// depthwise with a depth multiplier, or plain, with or without a bias), a
-// residual block whose add takes the stem's output twice over (through the
-// block and directly), a branch pair joined by concat (a depthwise
-// convolution beside a 1×1 one, odd channel counts), relu6 and leaky_relu,
-// global average pooling or flatten, dropout, and a classifier or a
-// regression head (squared error, sum or mean). It returns the YAML text.
-func randomGraphNet(r *rand.Rand, name string, batchnorm bool) string {
-	var b strings.Builder
-	h, w, c := 3+r.IntN(6), 3+r.IntN(6), []int{1, 2, 3, 6}[r.IntN(4)]
-	fmt.Fprintf(&b, "name: %s\ninput: {height: %d, width: %d, channels: %d}\nlayers:\n", name, h, w, c)
-	init := `, init: {weights: "uniform(sqrt(3/fan_in))", bias: "uniform(0.2)"}`
-	bias := func() string {
-		if r.IntN(3) == 0 {
-			return ", bias: false"
-		}
-		return ""
+// archNet builds the IR of arch as gen/ir would, with the shapes, paddings
+// and parameters that the generic engine infers: networks for which no
+// description is needed (the random graphs).
+func archNet(t testing.TB, pkg string, arch runtime.Arch) namedNet {
+	t.Helper()
+	g, err := runtime.NewGeneric(arch)
+	if err != nil {
+		t.Fatalf("%s: %v", pkg, err)
 	}
-	bn := func(input string) string {
-		if !batchnorm || r.IntN(3) == 0 {
-			return input
-		}
-		n := input + "bn"
-		fmt.Fprintf(&b, "  - {kind: batchnorm, name: %s, input: %s, momentum: 0.2}\n", n, input)
-		return n
+	outs, err := g.LayerOutputs(make([]float32, arch.Input.Size()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	// stem: groups divides both channels and filters.
+	index := map[string]int{runtime.InputName: -1}
+	paramIndex := map[string]int{}
+	var params []runtime.ParamInfo
+	for i, p := range g.Params() {
+		paramIndex[p.Name] = i
+		params = append(params, p.ParamInfo)
+	}
+	n := &ir.Network{Name: arch.Name, Input: arch.Input, Params: params, Classes: g.Classes()}
+	shape := func(j int) runtime.Shape {
+		if j < 0 {
+			return arch.Input
+		}
+		return n.Layers[j].Out
+	}
+	for i, spec := range arch.Layers {
+		l := ir.Layer{LayerSpec: spec, Out: outs[i].Shape, Weight: -1, Bias: -1}
+		if len(spec.Inputs) == 0 {
+			l.Inputs = []int{i - 1}
+		}
+		for _, name := range spec.Inputs {
+			j, ok := index[name]
+			if !ok {
+				t.Fatalf("%s: layer %s: no input %s", pkg, spec.Name, name)
+			}
+			l.Inputs = append(l.Inputs, j)
+		}
+		l.In = shape(l.Inputs[0])
+		if spec.Kind == runtime.Conv2D || spec.Kind == runtime.MaxPool || spec.Kind == runtime.AvgPool {
+			_, l.PadTop, l.PadBottom = runtime.Window(l.In.Height, spec.KernelH, spec.StrideH, spec.Padding)
+			_, l.PadLeft, l.PadRight = runtime.Window(l.In.Width, spec.KernelW, spec.StrideW, spec.Padding)
+		}
+		if w, ok := paramIndex[spec.Name+".weight"]; ok {
+			l.Weight = w
+			l.ParamCount += params[w].Size()
+		}
+		if b, ok := paramIndex[spec.Name+".bias"]; ok {
+			l.Bias = b
+			l.ParamCount += params[b].Size()
+		}
+		index[spec.Name] = i
+		n.Layers = append(n.Layers, l)
+	}
+	return namedNet{pkg: pkg, net: n}
+}
+
+// randomGraphArch draws a small graph from r: a stem convolution (grouped,
+// depthwise with a depth multiplier, or plain; with or without a bias), a
+// residual block whose add takes the stem's output both through the block
+// and directly (so that its gradient is a sum), a pair of branches joined
+// by concat (a strided depthwise convolution beside a 1×1 one, odd channel
+// counts), relu6 and leaky_relu, global average pooling or not, dropout,
+// batch norm after some layers (when batchnorm is set), and a classifier or
+// a regression head.
+func randomGraphArch(r *rand.Rand, name string, batchnorm bool) runtime.Arch {
+	arch := runtime.Arch{Name: name, Input: runtime.Shape{Height: 3 + r.IntN(6), Width: 3 + r.IntN(6), Channels: []int{1, 2, 3, 6}[r.IntN(4)]}}
+	weights := runtime.Init{Kind: runtime.InitUniform, Scale: 0.5}
+	biases := runtime.Init{Kind: runtime.InitUniform, Scale: 0.2}
+	// normed says that the next conv or dense layer feeds a batchnorm, so
+	// that it has no bias (whose gradient is 0 up to rounding, as every
+	// reference model knows).
+	normed := false
+	add := func(l runtime.LayerSpec) string {
+		if l.Kind == runtime.Conv2D || l.Kind == runtime.Dense {
+			l.WeightInit = weights
+			if normed || r.IntN(3) == 0 {
+				l.NoBias = true
+			} else {
+				l.BiasInit = biases
+			}
+			normed = false
+		}
+		if l.Kind == runtime.Conv2D || l.Kind == runtime.MaxPool || l.Kind == runtime.AvgPool {
+			l.StrideH, l.StrideW = max(l.StrideH, 1), max(l.StrideW, 1)
+		}
+		arch.Layers = append(arch.Layers, l)
+		return l.Name
+	}
+	// bn adds a batchnorm after the layer that layer() adds, sometimes.
+	bn := func(layer func() string) string {
+		if !batchnorm || r.IntN(4) == 0 {
+			return layer()
+		}
+		normed = true
+		input := layer()
+		return add(runtime.LayerSpec{Kind: runtime.BatchNorm, Name: input + "bn", Inputs: []string{input}, Momentum: 0.2, Epsilon: 1e-3})
+	}
+	conv := func(name, input string, filters, kernel, stride, groups int) string {
+		return add(runtime.LayerSpec{Kind: runtime.Conv2D, Name: name, Inputs: []string{input}, Filters: filters,
+			KernelH: kernel, KernelW: kernel, StrideH: stride, StrideW: stride, Padding: runtime.Same, Groups: groups})
+	}
+	act := func(name, input string) string {
+		switch r.IntN(3) {
+		case 0:
+			return add(runtime.LayerSpec{Kind: runtime.ReLU, Name: name, Inputs: []string{input}})
+		case 1:
+			return add(runtime.LayerSpec{Kind: runtime.ReLU6, Name: name, Inputs: []string{input}})
+		}
+		return add(runtime.LayerSpec{Kind: runtime.LeakyReLU, Name: name, Inputs: []string{input}, Alpha: 0.2})
+	}
+	c := arch.Input.Channels
 	groups := []int{1, c, c}[r.IntN(3)]
 	filters := groups * (1 + r.IntN(3))
 	if groups == 1 {
 		filters = []int{2, 3, 5, 7}[r.IntN(4)]
 	}
 	k := 1 + 2*r.IntN(2)
-	fmt.Fprintf(&b, "  - {kind: conv2d, name: stem, filters: %d, kernel: %d, groups: %d, padding: same%s%s}\n", filters, k, groups, bias(), init)
-	stem := bn("stem")
-	act := []string{"relu", "relu6", "leaky_relu, alpha: 0.2"}[r.IntN(3)]
-	fmt.Fprintf(&b, "  - {kind: %s, name: stemact, input: %s}\n", act, stem)
+	stem := act("stemact", bn(func() string { return conv("stem", runtime.InputName, filters, k, 1, groups) }))
 	c = filters
-	// residual block.
-	fmt.Fprintf(&b, "  - {kind: conv2d, name: resa, input: stemact, filters: %d, kernel: 3, padding: same%s%s}\n", c, bias(), init)
-	resa := bn("resa")
-	fmt.Fprintf(&b, "  - {kind: relu6, name: resaact, input: %s}\n", resa)
-	fmt.Fprintf(&b, "  - {kind: conv2d, name: resb, input: resaact, filters: %d, kernel: 3, groups: %d, padding: same%s%s}\n", c, []int{1, c}[r.IntN(2)], bias(), init)
-	resb := bn("resb")
-	fmt.Fprintf(&b, "  - {kind: add, name: sum, inputs: [stemact, %s]}\n", resb)
-	fmt.Fprintf(&b, "  - {kind: leaky_relu, name: sumact, input: sum, alpha: 0.1}\n")
-	// branches joined by concat, the second strided when the map allows.
-	stride := 1
-	if h >= 4 && w >= 4 && r.IntN(2) == 0 {
-		stride = 2
-	}
-	fmt.Fprintf(&b, "  - {kind: conv2d, name: dw, input: sumact, filters: %d, kernel: 3, stride: %d, groups: %d, padding: same%s%s}\n", 2*c, stride, c, bias(), init)
-	fmt.Fprintf(&b, "  - {kind: conv2d, name: pw, input: sumact, filters: %d, kernel: 1, stride: %d, padding: same%s%s}\n", []int{1, 3, 5}[r.IntN(3)], stride, bias(), init)
-	fmt.Fprintf(&b, "  - {kind: relu, name: pwact, input: pw}\n")
-	fmt.Fprintf(&b, "  - {kind: concat, name: cat, inputs: [dw, pwact]}\n")
-	last := "cat"
+	resa := act("resaact", bn(func() string { return conv("resa", stem, c, 3, 1, 1) }))
+	g := []int{1, c}[r.IntN(2)]
+	resb := bn(func() string { return conv("resb", resa, c, 3, 1, g) })
+	sum := add(runtime.LayerSpec{Kind: runtime.Add, Name: "sum", Inputs: []string{stem, resb}})
+	sum = act("sumact", sum)
+	stride := 1 + r.IntN(2)
+	dw := conv("dw", sum, 2*c, 3, stride, c)
+	pf := []int{1, 3, 5}[r.IntN(3)]
+	pw := act("pwact", bn(func() string { return conv("pw", sum, pf, 1, stride, 1) }))
+	last := add(runtime.LayerSpec{Kind: runtime.Concat, Name: "cat", Inputs: []string{dw, pw}})
 	if r.IntN(2) == 0 {
-		fmt.Fprintf(&b, "  - {kind: globalavgpool, name: gap, input: cat}\n")
-		last = "gap"
+		last = add(runtime.LayerSpec{Kind: runtime.GlobalAvgPool, Name: "gap", Inputs: []string{last}})
 	}
+	last = add(runtime.LayerSpec{Kind: runtime.Flatten, Name: "flat", Inputs: []string{last}})
+	last = add(runtime.LayerSpec{Kind: runtime.Dropout, Name: "drop", Inputs: []string{last}, Rate: 0.3})
+	units := 3 + r.IntN(6)
+	fc := bn(func() string {
+		return add(runtime.LayerSpec{Kind: runtime.Dense, Name: "fc", Inputs: []string{last}, Units: units})
+	})
+	fc = add(runtime.LayerSpec{Kind: runtime.Tanh, Name: "fcact", Inputs: []string{fc}})
+	add(runtime.LayerSpec{Kind: runtime.Dense, Name: "out", Inputs: []string{fc}, Units: 2 + r.IntN(5)})
 	if r.IntN(2) == 0 {
-		fmt.Fprintf(&b, "  - {kind: flatten, name: flat, input: %s}\n", last)
-		last = "flat"
+		add(runtime.LayerSpec{Kind: runtime.Softmax, Name: "softmax"})
 	}
-	fmt.Fprintf(&b, "  - {kind: dropout, name: drop, input: %s, rate: 0.3}\n", last)
-	fmt.Fprintf(&b, "  - {kind: dense, name: fc, units: %d%s%s}\n", 3+r.IntN(6), bias(), init)
-	fc := bn("fc")
-	outputs := 2 + r.IntN(5)
-	fmt.Fprintf(&b, "  - {kind: tanh, name: fcact, input: %s}\n", fc)
-	fmt.Fprintf(&b, "  - {kind: dense, name: out, units: %d%s}\n", outputs, init)
-	loss := "{type: softmax_cross_entropy, reduction: sum}"
-	if r.IntN(2) == 0 {
-		loss = fmt.Sprintf("{type: mse, reduction: %s}", []string{"sum", "mean"}[r.IntN(2)])
-	} else {
-		b.WriteString("  - {kind: softmax}\n")
-	}
-	fmt.Fprintf(&b, "train:\n  loss: %s\n  optimizer: {type: sgd, learning_rate: 0.01}\n  batch: full\n  steps: 10\n  seed: 1\n  test_fraction: 0.1\n", loss)
-	return b.String()
+	return arch
 }
 
-// randomGraphNets returns count random graphs drawn from seed, the first
-// half without batch norm.
+// randomGraphNets returns count random graphs drawn from seed.
 func randomGraphNets(t testing.TB, seed uint64, count int, batchnorm bool) []namedNet {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 1))
@@ -404,12 +472,7 @@ func randomGraphNets(t testing.TB, seed uint64, count int, batchnorm bool) []nam
 		if batchnorm {
 			name = fmt.Sprintf("graphbn%d", i)
 		}
-		text := randomGraphNet(r, name, batchnorm)
-		n, err := ir.Load(name+".yaml", []byte(text))
-		if err != nil {
-			t.Fatalf("random graph %d does not load: %v\n%s", i, err, text)
-		}
-		nets = append(nets, namedNet{pkg: name, net: n})
+		nets = append(nets, archNet(t, name, randomGraphArch(r, name, batchnorm)))
 	}
 	return nets
 }

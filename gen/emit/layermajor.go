@@ -135,11 +135,10 @@ func (p *plan) layerMajor(f *jen.File, c layerMajorCode) {
 	// Segment i runs stages [start[i], start[i+1]); segment i ≥ 1 starts
 	// with batchnorm i−1.
 	start := []int{0}
-	for i, s := range p.stages {
-		if s == bns[len(start)-1+0] {
-			start = append(start, i)
-			if len(start)-1 == K {
-				break
+	for _, bn := range bns {
+		for i, s := range p.stages {
+			if s == bn {
+				start = append(start, i)
 			}
 		}
 	}
@@ -158,7 +157,7 @@ func (p *plan) layerMajor(f *jen.File, c layerMajorCode) {
 			return nil
 		}
 		return append([]jen.Code{id(bn.base+"Backward").Call(id("n"), c.inArr(bn.in), c.gradArr(bn.out), c.inGradArr(bn, 0),
-			st(bn.base+"Mean"), st(bn.base+"InvStd"), jen.Op("&").Id("p").Dot(p.params[bn.weight]), st(bn.base+"MeanDy"), st(bn.base+"MeanDyXhat"))},
+			st(bn.base+"Mean"), st(bn.base+"InvStd"), st(bn.base+"SumDy"), st(bn.base+"SumDyXhat"), id("st").Dot(bn.base+"InvCount"), jen.Op("&").Id("p").Dot(p.params[bn.weight]))},
 			c.addPartials(bn)...)
 	}
 	forwardSeg := func(i int) []jen.Code {

@@ -268,6 +268,8 @@ func initLit(in runtime.Init) *jen.Statement {
 		kind = "InitNormal"
 	case runtime.InitUniform:
 		kind = "InitUniform"
+	case runtime.InitOnes:
+		kind = "InitOnes"
 	}
 	fields := []jen.Code{field("Kind", rt(kind))}
 	if in.Scale != 0 {

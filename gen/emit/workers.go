@@ -170,11 +170,8 @@ func (p *plan) runMethods(f *jen.File) {
 				args = append(args, jen.Op("&").Id("st").Dot(s.base+"Mean"), jen.Op("&").Id("st").Dot(s.base+"InvStd"), param("p", s.weight), param("p", s.bias))
 				break
 			}
-			args = append(args, jen.Op("&").Id("p").Dot(s.base+"RunningMean"), jen.Op("&").Id("inv"), param("p", s.weight), param("p", s.bias))
-			return jen.Block(
-				id("inv").Op(":=").Id(s.base+"InvStdOf").Call(jen.Op("&").Id("p").Dot(s.base+"RunningVar")),
-				id(s.base+"Forward").Call(args...),
-			)
+			args = append(args, jen.Op("&").Id("p").Dot(s.base+"RunningMean"), jen.Op("&").Id("p").Dot(s.base+"RunningVar"), param("p", s.weight), param("p", s.bias))
+			return id(s.base + "Eval").Call(args...)
 		}
 		return id(s.base + "Forward").Call(args...)
 	}
@@ -443,7 +440,7 @@ func (p *plan) runMethods(f *jen.File) {
 				forUp("s", jen.Lit(0), id(count),
 					zdz.Clone(),
 					id("tgt").Op(":=").Id("j").Dot("targets").Index(jen.Parens(id("off").Op("+").Id("s")).Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
-					id("loss").Op("+=").Add(rt("SquaredError")).Call(id("z"), id("tgt"), id("j").Dot("scale"), id("dz")),
+					id("loss").Op("+=").Add(rt("SumSquaredError")).Call(id("z"), id("tgt"), id("j").Dot("scale"), id("dz")),
 				),
 			).Else().Block(loss)
 		}
