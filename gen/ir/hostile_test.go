@@ -98,15 +98,29 @@ func checkLoad(t *testing.T, file string, n *ir.Network, err error) {
 	if cerr := spec.CheckIdent(n.Name); cerr != nil {
 		t.Errorf("%s: accepted network name: %v", file, cerr)
 	}
-	if len(n.Layers) == 0 || n.Layers[len(n.Layers)-1].Kind != runtime.Softmax {
-		t.Fatalf("%s: accepted a network that does not end with softmax", file)
+	checkNetwork(t, file, n)
+}
+
+// checkNetwork checks the promises of a built network: a topological order
+// of valid, unique names, shapes that fit, every layer but the output used,
+// an output that matches the loss, and parameters that add up.
+func checkNetwork(t *testing.T, file string, n *ir.Network) {
+	t.Helper()
+	if len(n.Layers) == 0 {
+		t.Fatalf("%s: accepted a network without layers", file)
+	}
+	last := n.Layers[len(n.Layers)-1]
+	if classifier := last.Kind == runtime.Softmax; classifier != (n.Train.Loss == runtime.CrossEntropy) {
+		t.Errorf("%s: output %s with loss %q", file, last.Kind, n.Train.Loss)
+	} else if classifier && n.Classes < 2 || !classifier && n.Classes != last.Out.Size() {
+		t.Errorf("%s: %d classes from %s %v", file, n.Classes, last.Kind, last.Out)
 	}
 	names := map[string]bool{}
-	prev := n.Input
+	used := make([]bool, len(n.Layers))
 	params := 0
 	for i, l := range n.Layers {
-		if cerr := spec.CheckIdent(l.Name); cerr != nil {
-			t.Errorf("%s: accepted layer name: %v", file, cerr)
+		if cerr := spec.CheckIdent(l.Name); cerr != nil || strings.EqualFold(l.Name, runtime.InputName) {
+			t.Errorf("%s: accepted layer name %q: %v", file, l.Name, cerr)
 		}
 		if names[strings.ToLower(l.Name)] {
 			t.Errorf("%s: accepted duplicate layer name %q", file, l.Name)
@@ -115,26 +129,69 @@ func checkLoad(t *testing.T, file string, n *ir.Network, err error) {
 		if l.Kind == runtime.Softmax && i != len(n.Layers)-1 {
 			t.Errorf("%s: softmax at %d of %d", file, i, len(n.Layers))
 		}
-		if l.In != prev || l.Out.Height < 1 || l.Out.Width < 1 || l.Out.Channels < 1 {
-			t.Errorf("%s: layer %s: %v -> %v after %v", file, l.Name, l.In, l.Out, prev)
+		if len(l.Inputs) == 0 || (len(l.Inputs) > 1) != (l.Kind == runtime.Add || l.Kind == runtime.Concat) {
+			t.Fatalf("%s: layer %s (%s) has inputs %v", file, l.Name, l.Kind, l.Inputs)
 		}
-		prev = l.Out
+		var ins []runtime.Shape
+		var inNames []string
+		for _, k := range l.Inputs {
+			if k < -1 || k >= i {
+				t.Fatalf("%s: layer %s at %d takes layer %d", file, l.Name, i, k)
+			}
+			if k < 0 {
+				ins, inNames = append(ins, n.Input), append(inNames, runtime.InputName)
+				continue
+			}
+			used[k] = true
+			ins, inNames = append(ins, n.Layers[k].Out), append(inNames, n.Layers[k].Name)
+		}
+		if spec := l.LayerSpec.Inputs; len(spec) == 0 && !(len(l.Inputs) == 1 && l.Inputs[0] == i-1) ||
+			len(spec) > 0 && strings.Join(spec, " ") != strings.Join(inNames, " ") {
+			t.Errorf("%s: layer %s: arch inputs %q for %q", file, l.Name, spec, inNames)
+		}
+		if l.In != ins[0] || l.Out.Height < 1 || l.Out.Width < 1 || l.Out.Channels < 1 {
+			t.Errorf("%s: layer %s: %v -> %v after %v", file, l.Name, l.In, l.Out, ins[0])
+		}
+		channels := 0
+		for _, s := range ins {
+			channels += s.Channels
+			if l.Kind == runtime.Add && s != l.Out || l.Kind == runtime.Concat && (s.Height != l.Out.Height || s.Width != l.Out.Width) {
+				t.Errorf("%s: layer %s: input %v for output %v", file, l.Name, s, l.Out)
+			}
+		}
+		if l.Kind == runtime.Concat && channels != l.Out.Channels {
+			t.Errorf("%s: layer %s: %d input channels for output %v", file, l.Name, channels, l.Out)
+		}
 		if l.HasParams() {
-			w, b := n.Params[l.Weight], n.Params[l.Bias]
-			if w.Layer != l.Name || b.Layer != l.Name || w.Size()+b.Size() != l.ParamCount {
-				t.Errorf("%s: layer %s: params %+v %+v, count %d", file, l.Name, w, b, l.ParamCount)
+			size := n.Params[l.Weight].Size()
+			if l.Bias >= 0 {
+				size += n.Params[l.Bias].Size()
+				if n.Params[l.Bias].Layer != l.Name {
+					t.Errorf("%s: layer %s: bias %+v", file, l.Name, n.Params[l.Bias])
+				}
+			}
+			w := n.Params[l.Weight]
+			if w.Layer != l.Name || size != l.ParamCount {
+				t.Errorf("%s: layer %s: weight %+v, count %d", file, l.Name, w, l.ParamCount)
 			}
 			if l.Kind == runtime.Dense && w.InShape.Size() != w.Shape[0] {
 				t.Errorf("%s: layer %s: weight InShape %v for %d inputs", file, l.Name, w.InShape, w.Shape[0])
 			}
+		} else if l.ParamCount != 0 || l.Bias >= 0 {
+			t.Errorf("%s: layer %s: %d params without a weight", file, l.Name, l.ParamCount)
 		}
 		params += l.ParamCount
+	}
+	for i, u := range used[:len(used)-1] {
+		if !u {
+			t.Errorf("%s: layer %s feeds no layer", file, n.Layers[i].Name)
+		}
 	}
 	sizes := 0
 	for _, p := range n.Params {
 		sizes += p.Size()
 	}
-	if sizes != params || params > spec.MaxParams || n.Classes < 2 {
-		t.Errorf("%s: params %d (tensors %d), classes %d", file, params, sizes, n.Classes)
+	if sizes != params || params > spec.MaxParams {
+		t.Errorf("%s: params %d (tensors %d)", file, params, sizes)
 	}
 }

@@ -39,16 +39,28 @@ type Layer struct {
 	// one, in order; -1 is the network's input. Each index is below the
 	// layer's own. LayerSpec.Inputs holds the same layers by name.
 	Inputs []int
-	// In and Out are the per-sample input and output shapes.
+	// In and Out are the per-sample input and output shapes; In is the
+	// first input's for add and concat.
 	In, Out runtime.Shape
 	// PadTop, PadBottom, PadLeft and PadRight are the TensorFlow padding
 	// amounts (conv and pool layers).
 	PadTop, PadBottom, PadLeft, PadRight int
-	// Weight and Bias index Network.Params; -1 for layers without parameters.
+	// Weight and Bias index Network.Params (a batchnorm's scale γ and
+	// shift β); -1 for layers without them (Bias alone for a conv2d or
+	// dense layer with bias: false).
 	Weight, Bias int
 	// ParamCount is the number of trainable values of the layer.
 	ParamCount int
-	// MACs is the number of multiply-accumulates of one sample's forward pass.
+	// RunningStats is the number of running-statistic values of a
+	// batchnorm layer, 2·Channels (running mean and running variance, one
+	// float32 each per channel); 0 for other layers. Each batchnorm layer
+	// also counts its training batches in an int64 (num_batches_tracked),
+	// not included here.
+	RunningStats int
+	// MACs is the number of multiply-accumulates of one sample's forward
+	// pass: OH·OW·Filters·KH·KW·C/Groups for conv2d, inputs·units for
+	// dense, 0 for every other layer (the convention of a PyTorch MAC
+	// count hooked on Conv2d and Linear).
 	MACs int64
 	// ActivationBytes is the size in bytes of one sample's output (float32).
 	ActivationBytes int64

@@ -21,8 +21,14 @@ func (n *Network) Arch() runtime.Arch {
 type Totals struct {
 	// Params is the number of trainable values.
 	Params int
+	// RunningStats is the number of running-statistic values (batchnorm's
+	// running means and variances), which are not trained.
+	RunningStats int
+	// BatchNorms is the number of batchnorm layers, each of which also
+	// keeps an int64 count of its training batches.
+	BatchNorms int
 	// MACs is the number of multiply-accumulates of one sample's forward
-	// pass (conv and dense layers).
+	// pass (conv and dense layers; see [Layer.MACs]).
 	MACs int64
 	// ActivationBytes is the size in bytes of every layer's output for one
 	// sample (float32), the input not included. Flatten's output is counted
@@ -30,26 +36,35 @@ type Totals struct {
 	ActivationBytes int64
 }
 
-// Totals returns the network's parameter count, MACs and activation bytes.
+// Totals returns the network's parameter and running-statistic counts, MACs
+// and activation bytes.
 func (n *Network) Totals() Totals {
 	var t Totals
 	for _, l := range n.Layers {
 		t.Params += l.ParamCount
+		t.RunningStats += l.RunningStats
+		if l.Kind == runtime.BatchNorm {
+			t.BatchNorms++
+		}
 		t.MACs += l.MACs
 		t.ActivationBytes += l.ActivationBytes
 	}
 	return t
 }
 
-// HasParams reports whether the layer has a weight and a bias.
+// HasParams reports whether the layer has trainable parameters: a weight
+// (and a bias unless it has bias: false), or batchnorm's scale and shift.
 func (l *Layer) HasParams() bool { return l.Weight >= 0 }
 
 // Geometry describes a conv or pool layer's window as KHxKW/SHxSW padding
 // ("3x3/1 same", "2x2/2 valid"; a stride is written once when it is the same
-// both ways), and is empty for other layers.
+// both ways), a globalavgpool layer's as its input's "HxW global", and is
+// empty for other layers.
 func (l *Layer) Geometry() string {
 	switch l.Kind {
 	case runtime.Conv2D, runtime.MaxPool, runtime.AvgPool:
+	case runtime.GlobalAvgPool:
+		return fmt.Sprintf("%dx%d global", l.In.Height, l.In.Width)
 	default:
 		return ""
 	}

@@ -429,34 +429,52 @@ func (p *parser) input(n *yaml.Node) Input {
 var layerKinds = []string{
 	string(runtime.Conv2D), string(runtime.ReLU), string(runtime.Sigmoid), string(runtime.Tanh),
 	string(runtime.MaxPool), string(runtime.AvgPool), string(runtime.Flatten), string(runtime.Dense),
-	string(runtime.Softmax),
+	string(runtime.Softmax), string(runtime.BatchNorm), string(runtime.Add), string(runtime.Concat),
+	string(runtime.GlobalAvgPool), string(runtime.Dropout), string(runtime.ReLU6), string(runtime.LeakyReLU),
 }
 
 // layerKeys lists the keys each layer kind accepts.
 func layerKeys(k runtime.LayerKind) []string {
+	common := []string{"kind", "name", "input", "inputs"}
 	switch k {
 	case runtime.Conv2D:
-		return []string{"kind", "name", "filters", "kernel", "stride", "padding", "init"}
+		return append(common, "filters", "kernel", "stride", "padding", "groups", "bias", "init")
 	case runtime.MaxPool, runtime.AvgPool:
-		return []string{"kind", "name", "window", "stride", "padding"}
+		return append(common, "window", "stride", "padding")
 	case runtime.Dense:
-		return []string{"kind", "name", "units", "init"}
+		return append(common, "units", "bias", "init")
+	case runtime.BatchNorm:
+		return append(common, "momentum", "epsilon")
+	case runtime.Dropout:
+		return append(common, "rate")
+	case runtime.LeakyReLU:
+		return append(common, "alpha")
 	}
-	return []string{"kind", "name"}
+	return common
 }
 
 // allLayerKeys is every key some layer kind accepts, for layers whose kind is
 // unknown.
-var allLayerKeys = []string{"kind", "name", "filters", "kernel", "window", "stride", "padding", "units", "init"}
+var allLayerKeys = []string{"kind", "name", "input", "inputs", "filters", "kernel", "window", "stride", "padding",
+	"groups", "units", "bias", "init", "momentum", "epsilon", "rate", "alpha"}
 
 // Family returns the prefix of a layer kind's default names: conv for
-// conv2d, pool for the pools, and the kind itself otherwise.
+// conv2d, pool for the pools, bn for batchnorm, gap for globalavgpool,
+// relu6_ for relu6 (relu6_1, so that it never reads as the sixty-first
+// relu), and the kind itself otherwise. No family is another family followed
+// by digits, so default names of different families never collide.
 func Family(k runtime.LayerKind) string {
 	switch k {
 	case runtime.Conv2D:
 		return "conv"
 	case runtime.MaxPool, runtime.AvgPool:
 		return "pool"
+	case runtime.BatchNorm:
+		return "bn"
+	case runtime.GlobalAvgPool:
+		return "gap"
+	case runtime.ReLU6:
+		return "relu6_"
 	}
 	return string(k)
 }
@@ -524,6 +542,10 @@ func (p *parser) layers(n *yaml.Node) []Layer {
 						p.errorf(v, it.where, "layer %v", err)
 						continue
 					}
+					if strings.EqualFold(s, runtime.InputName) {
+						p.errorf(v, it.where, "a layer cannot be called %s: the name stands for the network's input", Quote(s))
+						continue
+					}
 					if j, dup := used[strings.ToLower(s)]; dup {
 						prev := &list[j]
 						if prev.name == s {
@@ -586,9 +608,36 @@ func (p *parser) layers(n *yaml.Node) []Layer {
 
 var paddings = []string{"same", "valid"}
 
+// requiredKeys lists the keys a layer kind cannot do without.
+func requiredKeys(k runtime.LayerKind) []string {
+	switch k {
+	case runtime.Conv2D:
+		return []string{"filters", "kernel"}
+	case runtime.MaxPool, runtime.AvgPool:
+		return []string{"window"}
+	case runtime.Dense:
+		return []string{"units"}
+	case runtime.Dropout:
+		return []string{"rate"}
+	case runtime.Add, runtime.Concat:
+		return []string{"inputs"}
+	}
+	return nil
+}
+
 func (p *parser) layer(it *layerItem) Layer {
 	l := Layer{Kind: it.kind, Name: it.name, Pos: p.pos(it.node)}
 	if it.node.Kind != yaml.MappingNode {
+		// The shorthand "- relu": the kind's defaults, if it needs no key.
+		switch it.kind {
+		case runtime.BatchNorm:
+			l.Momentum, l.Epsilon = DefaultBNMomentum, DefaultBNEpsilon
+		case runtime.LeakyReLU:
+			l.Alpha = DefaultAlpha
+		}
+		if req := requiredKeys(it.kind); it.kindOK && len(req) > 0 {
+			p.errorf(it.node, it.where, "%s needs %s: write it as a mapping such as {kind: %s, %s: ...}", it.kind, strings.Join(req, " and "), it.kind, req[0])
+		}
 		return l
 	}
 	allowed := allLayerKeys
@@ -625,6 +674,37 @@ func (p *parser) layer(it *layerItem) Layer {
 			x, _ := p.integer(v, w, "units", 1, MaxUnits)
 			l.Units = int(x)
 		}
+	case runtime.BatchNorm:
+		l.Momentum, l.Epsilon = DefaultBNMomentum, DefaultBNEpsilon
+		if v := f.get("momentum"); v != nil {
+			l.Momentum, _ = p.number(v, w, "momentum", "a number from 0 to 1", func(x float64) bool { return x >= 0 && x <= 1 })
+		}
+		if v := f.get("epsilon"); v != nil {
+			l.Epsilon, _ = p.number(v, w, "epsilon", "a positive number", func(x float64) bool { return x > 0 })
+		}
+	case runtime.Dropout:
+		if v := f.require(p, "rate"); v != nil {
+			l.Rate, _ = p.number(v, w, "rate", "a number from 0 up to (not including) 1", func(x float64) bool { return x >= 0 && x < 1 })
+		}
+	case runtime.LeakyReLU:
+		l.Alpha = DefaultAlpha
+		if v := f.get("alpha"); v != nil {
+			l.Alpha, _ = p.number(v, w, "alpha", "a finite number", func(float64) bool { return true })
+		}
+	}
+	p.layerInputs(f, it, &l)
+	if it.kind == runtime.Conv2D {
+		l.Groups = 1
+		if v := f.get("groups"); v != nil {
+			l.GroupsPos = p.pos(v)
+			x, _ := p.integer(v, w, "groups", 1, MaxUnits)
+			l.Groups = int(x)
+		}
+	}
+	if v := f.get("bias"); v != nil {
+		if b, ok := p.boolean(v, w, "bias"); ok {
+			l.NoBias = !b
+		}
 	}
 	if v := f.get("stride"); v != nil {
 		l.StridePos = p.pos(v)
@@ -639,9 +719,66 @@ func (p *parser) layer(it *layerItem) Layer {
 		l.WeightInit, l.BiasInit = DefaultWeightInit, DefaultBiasInit
 		if v := f.get("init"); v != nil {
 			l.WeightInit, l.BiasInit = p.inits(v, w)
+			if l.NoBias && l.BiasInit.Pos.IsValid() && deref(v).Kind == yaml.MappingNode {
+				p.errs.Add(l.BiasInit.Pos, w, "the layer has bias: false: there is no bias to initialise")
+			}
+		}
+		if l.NoBias {
+			l.BiasInit = Init{}
 		}
 	}
 	return l
+}
+
+// maxInputs bounds the names of an inputs list.
+const maxInputs = MaxLayers
+
+// layerInputs reads the input or inputs key of a layer and checks the
+// number of inputs against its kind.
+func (p *parser) layerInputs(f *fieldSet, it *layerItem, l *Layer) {
+	w := it.where
+	one, many := f.get("input"), f.get("inputs")
+	if one != nil && many != nil {
+		p.errorf(f.keys["inputs"], w, "set input or inputs, not both")
+		return
+	}
+	multi := MultiInput(it.kind)
+	switch {
+	case one != nil:
+		if multi {
+			p.errorf(f.keys["input"], w, "%s takes two or more inputs: write inputs: [A, B]", it.kind)
+			return
+		}
+		if s, ok := p.str(one, w, "input"); ok {
+			l.Inputs, l.InputPos = []string{s}, []Pos{p.pos(one)}
+		}
+	case many != nil:
+		if many.Kind != yaml.SequenceNode {
+			p.errorf(many, w, "inputs must be a list of layer names, got %s", describe(many))
+			return
+		}
+		n := len(many.Content)
+		switch {
+		case multi && (n < 2 || n > maxInputs):
+			p.errorf(many, w, "%s takes from 2 to %d inputs, got %d", it.kind, maxInputs, n)
+			return
+		case !multi && n != 1:
+			p.errorf(many, w, "a %s layer takes one input, got %d", it.kind, n)
+			return
+		}
+		for _, item := range many.Content {
+			item = deref(item)
+			if item == nil {
+				continue
+			}
+			if s, ok := p.str(item, w, "an input"); ok {
+				l.Inputs = append(l.Inputs, s)
+				l.InputPos = append(l.InputPos, p.pos(item))
+			}
+		}
+	case multi:
+		p.errorf(f.node, w, "missing key \"inputs\": %s takes two or more inputs", it.kind)
+	}
 }
 
 // inits reads an init value: one rule for weights and bias, or a mapping
@@ -700,8 +837,9 @@ func (p *parser) train(n *yaml.Node) Train {
 	if f == nil {
 		return t
 	}
+	t.Loss = runtime.CrossEntropy
 	if v := f.get("loss"); v != nil {
-		t.Reduction = p.loss(v)
+		p.loss(v, &t)
 	}
 	if v := f.require(p, "optimizer"); v != nil {
 		t.Optimizer = p.optimizer(v)
@@ -740,21 +878,43 @@ func (p *parser) train(n *yaml.Node) Train {
 	return t
 }
 
-func (p *parser) loss(n *yaml.Node) runtime.Reduction {
+var (
+	lossKinds   = []string{string(runtime.CrossEntropy), string(runtime.SquaredError)}
+	targetKinds = []string{string(runtime.TargetColumns), string(runtime.TargetInput)}
+)
+
+// loss reads the loss section into t: its type, reduction and, for mse, the
+// target.
+func (p *parser) loss(n *yaml.Node, t *Train) {
 	const where = "train.loss"
-	f := p.fields(n, where, "", "loss", []string{"type", "reduction"})
+	f := p.fields(n, where, "", "loss", []string{"type", "reduction", "target"})
 	if f == nil {
-		return runtime.Sum
+		return
 	}
 	if v := f.get("type"); v != nil {
-		p.enum(v, where, "loss type", []string{"softmax_cross_entropy"})
+		t.LossPos = p.pos(v)
+		if s, ok := p.enum(v, where, "loss type", lossKinds); ok {
+			t.Loss = runtime.LossKind(s)
+		}
 	}
 	if v := f.get("reduction"); v != nil {
 		if s, _ := p.enum(v, where, "reduction", []string{"sum", "mean"}); s == "mean" {
-			return runtime.Mean
+			t.Reduction = runtime.Mean
 		}
 	}
-	return runtime.Sum
+	if t.Loss == runtime.SquaredError {
+		t.Target = runtime.TargetColumns
+	}
+	if v := f.get("target"); v != nil {
+		t.TargetPos = p.pos(v)
+		s, ok := p.enum(v, where, "target", targetKinds)
+		switch {
+		case t.Loss != runtime.SquaredError:
+			p.errorf(f.keys["target"], where, "target applies to the mse loss only (the loss is %s)", t.Loss)
+		case ok:
+			t.Target = runtime.TargetKind(s)
+		}
+	}
 }
 
 // Optimizer defaults.

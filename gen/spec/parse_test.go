@@ -65,6 +65,7 @@ func TestParseDigits(t *testing.T) {
 		}
 	}
 	wantTrain := runtime.TrainConfig{
+		Loss:      runtime.CrossEntropy,
 		Reduction: runtime.Sum,
 		Optimizer: runtime.OptimizerConfig{Kind: runtime.SGD, LearningRate: 0.0001, Schedule: runtime.Schedule{Kind: runtime.Constant}},
 		BatchSize: 0, Steps: 2000, Seed: 1, TestFraction: 0.1,
@@ -97,7 +98,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key",
 			src:  net("  - {kind: conv2d, filters: 4, kernel: 3, units: 7}", "  - softmax"),
-			want: []string{`net.yaml:3:43: conv1: unknown key "units" for conv2d: want one of kind, name, filters, kernel, stride, padding, init`},
+			want: []string{`net.yaml:3:43: conv1: unknown key "units" for conv2d: want one of kind, name, input, inputs, filters, kernel, stride, padding, groups, bias, init`},
 		},
 		{
 			name: "unknown top-level key",
@@ -107,17 +108,17 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "misspelled kind",
 			src:  net("  - {kind: relux}", "  - softmax"),
-			want: []string{`net.yaml:3:12: layer 1: unknown layer kind "relux": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax`},
+			want: []string{`net.yaml:3:12: layer 1: unknown layer kind "relux": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax, batchnorm, add, concat, globalavgpool, dropout, relu6, leaky_relu`},
 		},
 		{
 			name: "misspelled kind shorthand",
 			src:  net("  - Relu", "  - softmax"),
-			want: []string{`net.yaml:3:5: layer 1: unknown layer kind "Relu": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax`},
+			want: []string{`net.yaml:3:5: layer 1: unknown layer kind "Relu": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax, batchnorm, add, concat, globalavgpool, dropout, relu6, leaky_relu`},
 		},
 		{
 			name: "missing kind",
 			src:  net("  - {filters: 3}", "  - softmax"),
-			want: []string{`net.yaml:3:5: layer 1: missing key "kind": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax`},
+			want: []string{`net.yaml:3:5: layer 1: missing key "kind": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax, batchnorm, add, concat, globalavgpool, dropout, relu6, leaky_relu`},
 		},
 		{
 			name: "bad padding value",
@@ -239,7 +240,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "init on a layer without parameters",
 			src:  net(`  - {kind: relu, init: zeros}`, "  - softmax"),
-			want: []string{`net.yaml:3:18: relu1: unknown key "init" for relu: want kind or name`},
+			want: []string{`net.yaml:3:18: relu1: unknown key "init" for relu: want one of kind, name, input, inputs`},
 		},
 		{
 			name: "repeated key",
@@ -262,7 +263,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "train errors",
 			src: head + "layers: [softmax]\n" + `train:
-  loss: {type: mse, reduction: avg}
+  loss: {type: mae, reduction: avg}
   optimizer: {type: adam, learning_rate: -1, momentum: 0.9, beta1: 1.5, schedule: {type: step, gamma: 0}}
   batch: all
   steps: 10
@@ -271,7 +272,7 @@ func TestParseErrors(t *testing.T) {
   test_fraction: 1
 `,
 			want: []string{
-				`net.yaml:4:16: train.loss: unknown loss type "mse": want softmax_cross_entropy`,
+				`net.yaml:4:16: train.loss: unknown loss type "mae": want softmax_cross_entropy or mse`,
 				`net.yaml:4:32: train.loss: unknown reduction "avg": want sum or mean`,
 				`net.yaml:5:42: train.optimizer: learning_rate must be a positive number, got -1`,
 				`net.yaml:5:46: train.optimizer: unknown key "momentum" for adam: want one of type, learning_rate, weight_decay, schedule, beta1, beta2, epsilon`,
@@ -380,7 +381,7 @@ train:
 			want: []string{
 				`net.yaml:2:43: input: unknown key "depth": want one of height, width, channels`,
 				`net.yaml:4:53: conv1: unknown padding "SAME": want same or valid`,
-				`net.yaml:5:12: layer 2: unknown layer kind "relux": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax`,
+				`net.yaml:5:12: layer 2: unknown layer kind "relux": want one of conv2d, relu, sigmoid, tanh, maxpool, avgpool, flatten, dense, softmax, batchnorm, add, concat, globalavgpool, dropout, relu6, leaky_relu`,
 				`net.yaml:6:36: layer 3: layer name "import" is a Go keyword`,
 				`net.yaml:9:41: train.optimizer: learning_rate must be a positive number, got 0`,
 			},
@@ -487,6 +488,7 @@ train:
 	check("dense weight init", l[3].WeightInit.Text, "normal(1/sqrt(fan_in))")
 	check("dense bias init", l[3].BiasInit.Resolve(10), runtime.Init{Kind: runtime.InitUniform, Scale: 0.5})
 	want := runtime.TrainConfig{
+		Loss:      runtime.CrossEntropy,
 		Reduction: runtime.Sum,
 		Optimizer: runtime.OptimizerConfig{Kind: runtime.Adam, LearningRate: 0.001, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8,
 			Schedule: runtime.Schedule{Kind: runtime.StepDecay, StepSize: 100, Gamma: 0.5}},
@@ -558,7 +560,7 @@ func TestErrorListCap(t *testing.T) {
 	if len(lines) != spec.MaxReported+1 {
 		t.Fatalf("%d lines, want %d:\n%v", len(lines), spec.MaxReported+1, err)
 	}
-	if lines[0] != `net.yaml:3:18: relu1: unknown key "bad" for relu: want kind or name` {
+	if lines[0] != `net.yaml:3:18: relu1: unknown key "bad" for relu: want one of kind, name, input, inputs` {
 		t.Errorf("first line %q", lines[0])
 	}
 	if last := lines[len(lines)-1]; last != "and 5 more errors" {

@@ -72,7 +72,8 @@ func (in Input) Shape() runtime.Shape {
 type Layer struct {
 	Kind runtime.LayerKind
 	// Name is the layer's name: the name key or a default (conv1, pool1,
-	// dense1, relu1, ... counted per family in network order).
+	// dense1, relu1, bn1, ... counted per family in network order; see
+	// [Family]).
 	Name string
 	// Pos is the position of the layer (its first key).
 	Pos Pos
@@ -91,13 +92,47 @@ type Layer struct {
 	// dense layers (defaults: [DefaultWeightInit], [DefaultBiasInit]).
 	WeightInit, BiasInit Init
 
+	// Inputs names the layers whose outputs feed this one, as written with
+	// the input or inputs key ([runtime.InputName] for the network's
+	// input); empty when the layer takes the previous layer's output (the
+	// network's input for the first layer). InputPos holds the position of
+	// each name.
+	Inputs   []string
+	InputPos []Pos
+	// Groups is a conv2d layer's number of groups (default 1).
+	Groups int
+	// NoBias is set by bias: false on a conv2d or dense layer.
+	NoBias bool
+	// Momentum and Epsilon are batchnorm's (defaults [DefaultBNMomentum]
+	// and [DefaultBNEpsilon]).
+	Momentum, Epsilon float64
+	// Alpha is leaky_relu's slope below zero (default [DefaultAlpha]).
+	Alpha float64
+	// Rate is dropout's probability of zeroing a value.
+	Rate float64
+
 	// Positions of the values, for errors found later (zero when the key is
 	// absent).
-	KernelPos, StridePos, FiltersPos, UnitsPos Pos
+	KernelPos, StridePos, FiltersPos, UnitsPos, GroupsPos Pos
 }
 
-// HasParams reports whether the layer kind has weights and biases.
+// Defaults of the layers' keys.
+const (
+	// DefaultBNMomentum is batchnorm's momentum, PyTorch's default.
+	DefaultBNMomentum = 0.1
+	// DefaultBNEpsilon is batchnorm's epsilon, PyTorch's default.
+	DefaultBNEpsilon = 1e-5
+	// DefaultAlpha is leaky_relu's slope below zero, PyTorch's default.
+	DefaultAlpha = 0.01
+)
+
+// HasParams reports whether the layer kind has weights and biases with
+// initialisation rules (the init key): conv2d and dense.
 func HasParams(k runtime.LayerKind) bool { return k == runtime.Conv2D || k == runtime.Dense }
+
+// MultiInput reports whether the layer kind takes two or more inputs (add
+// and concat); every other kind takes one.
+func MultiInput(k runtime.LayerKind) bool { return k == runtime.Add || k == runtime.Concat }
 
 // Init is an initialisation rule: zeros, normal(S) or uniform(A), where the
 // scale S or A may depend on the fan-in of the layer.
@@ -165,4 +200,7 @@ type Train struct {
 	runtime.TrainConfig
 	// Pos is the position of the train section.
 	Pos Pos
+	// LossPos is the position of the loss type value and TargetPos that
+	// of the target value (zero when absent).
+	LossPos, TargetPos Pos
 }
