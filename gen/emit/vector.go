@@ -1,6 +1,8 @@
 package emit
 
 import (
+	"strings"
+
 	"github.com/cnngen/cnngen/gen/asm"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/dave/jennifer/jen"
@@ -151,7 +153,8 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 			}
 		}
 		if len(ks) > 0 {
-			if _, err := asm.Render(pkg, ks); err == nil {
+			files, err := asm.Render(pkg, ks)
+			if err == nil && (l.Kind != runtime.Conv2D || asmBytes(files) <= maxUnrolledConvAsm) {
 				s.vec = v
 				all = append(all, ks...)
 			} else if l.Kind == runtime.Conv2D {
@@ -175,6 +178,25 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 		s.vec.actGrad = !(next != nil && next.vec != nil && next.vec.inputReLU)
 	}
 	return all
+}
+
+// maxUnrolledConvAsm bounds the assembly of one convolution's unrolled
+// kernels (both ISAs, every direction); a larger one runs on the im2col
+// path. gen/asm's own limit counts the terms of one kernel, yet a 1×1
+// convolution over a 16×16×16 map (ResNet-8's strided shortcuts) passes it
+// with ≈3.5 MB of assembly per layer; digits' conv1, the largest of the
+// examples before, renders ≈1 MB.
+const maxUnrolledConvAsm = 2 << 20
+
+// asmBytes is the size of the assembly among gen/asm's files.
+func asmBytes(files []asm.File) int {
+	total := 0
+	for _, f := range files {
+		if strings.HasSuffix(f.Name, ".s") {
+			total += len(f.Data)
+		}
+	}
+	return total
 }
 
 // hasVector reports whether any stage has a vector path.

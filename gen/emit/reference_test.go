@@ -1,0 +1,115 @@
+package emit_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cnngen/cnngen/gen/emit"
+	"github.com/cnngen/cnngen/runtime"
+)
+
+// mobileNetV1 is MLPerf Tiny's visual wake words model: MobileNetV1 with
+// width 0.25 on 96×96×3 images (13 depthwise-separable blocks, batch norm
+// and ReLU after every convolution, global average pooling, 2 classes).
+func mobileNetV1() runtime.Arch {
+	a := runtime.Arch{Name: "mobilenet", Input: runtime.Shape{Height: 96, Width: 96, Channels: 3}}
+	he := runtime.Init{Kind: runtime.InitNormal, Scale: 0.1}
+	last := runtime.InputName
+	layer := func(l runtime.LayerSpec) {
+		l.Inputs = []string{last}
+		a.Layers = append(a.Layers, l)
+		last = l.Name
+	}
+	convBN := func(name string, filters, kernel, stride, groups int) {
+		layer(runtime.LayerSpec{Kind: runtime.Conv2D, Name: name, Filters: filters, KernelH: kernel, KernelW: kernel,
+			StrideH: stride, StrideW: stride, Padding: runtime.Same, Groups: groups, NoBias: true, WeightInit: he})
+		layer(runtime.LayerSpec{Kind: runtime.BatchNorm, Name: name + "bn", Momentum: 0.1, Epsilon: 1e-5})
+		layer(runtime.LayerSpec{Kind: runtime.ReLU, Name: name + "relu"})
+	}
+	convBN("conv0", 8, 3, 2, 1)
+	channels := 8
+	for i, b := range []struct{ filters, stride int }{
+		{16, 1}, {32, 2}, {32, 1}, {64, 2}, {64, 1}, {128, 2}, {128, 1}, {128, 1}, {128, 1}, {128, 1}, {128, 1}, {256, 2}, {256, 1},
+	} {
+		convBN(fmt.Sprintf("dw%d", i+1), channels, 3, b.stride, channels)
+		convBN(fmt.Sprintf("pw%d", i+1), b.filters, 1, 1, 1)
+		channels = b.filters
+	}
+	layer(runtime.LayerSpec{Kind: runtime.GlobalAvgPool, Name: "gap"})
+	layer(runtime.LayerSpec{Kind: runtime.Flatten, Name: "flat"})
+	layer(runtime.LayerSpec{Kind: runtime.Dense, Name: "fc", Units: 2, WeightInit: he})
+	layer(runtime.LayerSpec{Kind: runtime.Softmax, Name: "softmax"})
+	return a
+}
+
+// resNet8 is MLPerf Tiny's image classification model on 32×32×3 images:
+// a 16-filter stem and three residual stacks (16, 32, 64 filters; the last
+// two strided, with a 1×1 convolution on the shortcut), batch norm after
+// every 3×3 convolution, global average pooling, 10 classes.
+func resNet8() runtime.Arch {
+	a := runtime.Arch{Name: "resnet", Input: runtime.Shape{Height: 32, Width: 32, Channels: 3}}
+	he := runtime.Init{Kind: runtime.InitNormal, Scale: 0.1}
+	add := func(l runtime.LayerSpec, inputs ...string) string {
+		l.Inputs = inputs
+		if l.Kind == runtime.Conv2D {
+			l.KernelW, l.StrideW, l.Padding, l.WeightInit = l.KernelH, l.StrideH, runtime.Same, he
+			l.BiasInit = runtime.Init{Kind: runtime.InitZeros}
+		}
+		a.Layers = append(a.Layers, l)
+		return l.Name
+	}
+	bn := func(name, in string) string {
+		return add(runtime.LayerSpec{Kind: runtime.BatchNorm, Name: name, Momentum: 0.1, Epsilon: 1e-5}, in)
+	}
+	relu := func(name, in string) string { return add(runtime.LayerSpec{Kind: runtime.ReLU, Name: name}, in) }
+	x := relu("stemrelu", bn("stembn", add(runtime.LayerSpec{Kind: runtime.Conv2D, Name: "stem", Filters: 16, KernelH: 3, StrideH: 1}, runtime.InputName)))
+	for i, filters := range []int{16, 32, 64} {
+		stride := 1
+		if i > 0 {
+			stride = 2
+		}
+		p := fmt.Sprintf("s%d", i+1)
+		y := relu(p+"relu1", bn(p+"bn1", add(runtime.LayerSpec{Kind: runtime.Conv2D, Name: p + "conv1", Filters: filters, KernelH: 3, StrideH: stride}, x)))
+		y = bn(p+"bn2", add(runtime.LayerSpec{Kind: runtime.Conv2D, Name: p + "conv2", Filters: filters, KernelH: 3, StrideH: 1}, y))
+		short := x
+		if stride > 1 {
+			short = add(runtime.LayerSpec{Kind: runtime.Conv2D, Name: p + "short", Filters: filters, KernelH: 1, StrideH: stride}, x)
+		}
+		x = relu(p+"relu2", add(runtime.LayerSpec{Kind: runtime.Add, Name: p + "add"}, y, short))
+	}
+	x = add(runtime.LayerSpec{Kind: runtime.GlobalAvgPool, Name: "gap"}, x)
+	x = add(runtime.LayerSpec{Kind: runtime.Flatten, Name: "flat"}, x)
+	x = add(runtime.LayerSpec{Kind: runtime.Dense, Name: "fc", Units: 10, WeightInit: he}, x)
+	add(runtime.LayerSpec{Kind: runtime.Softmax, Name: "softmax"}, x)
+	return a
+}
+
+// TestReferenceModelsGenerate checks that the large reference models
+// generate quickly and into packages of reasonable size: unrolling must
+// not grow with their 96×96 and 32×32 maps.
+func TestReferenceModelsGenerate(t *testing.T) {
+	for _, c := range []struct {
+		pkg  string
+		arch runtime.Arch
+	}{{"mobilenet", mobileNetV1()}, {"resnet", resNet8()}} {
+		nt := archNet(t, c.pkg, c.arch)
+		start := time.Now()
+		files, err := emit.Generate(nt.net, emit.Options{Package: c.pkg})
+		if err != nil {
+			t.Fatalf("%s: %v", c.pkg, err)
+		}
+		took := time.Since(start)
+		total, asm := 0, 0
+		for _, f := range files {
+			total += len(f.Contents)
+			if f.Name == "simd_amd64.s" {
+				asm = len(f.Contents)
+			}
+		}
+		t.Logf("%s: %d files, %d bytes (%d of assembly) in %v", c.pkg, len(files), total, asm, took)
+		if took > 20*time.Second || total > 8<<20 {
+			t.Errorf("%s: %d bytes in %v: too large or too slow", c.pkg, total, took)
+		}
+	}
+}
