@@ -315,3 +315,121 @@ func (p *plan) reduceMethod(f *jen.File) {
 		jen.Switch(jen.Id("phase")).Block(cases...),
 	)
 }
+
+// Freeze rewrites a network with batch norm or dropout for inference:
+// dropout disappears (its consumers read its input), and a batchnorm fed
+// only by a conv or dense stage without a fused activation is folded into
+// it: with s = γ/√(running_var + ε) per channel, Freeze scales the weights
+// of output channel c by s[c] and sets the bias to (b − running_mean)·s + β,
+// or, for a layer without a bias, keeps that shift in Frozen.shift, which
+// the frozen forward adds in place. Other batchnorms run their evaluation
+// kernel.
+
+// rewritesFrozen reports whether Frozen runs a forward of its own (see
+// above) rather than the Model's.
+func (p *plan) rewritesFrozen() bool { return p.hasBN() || p.hasDropout() }
+
+// foldInto returns the conv or dense stage that Freeze folds batchnorm s
+// into, or nil.
+func (p *plan) foldInto(s *stage) *stage {
+	prod := s.in.producer
+	if s.layer.Kind != runtime.BatchNorm || prod == nil || prod.act != "" || p.singleConsumer(s.in) != s {
+		return nil
+	}
+	if prod.layer.Kind != runtime.Conv2D && prod.layer.Kind != runtime.Dense {
+		return nil
+	}
+	return prod
+}
+
+// frozenAlias maps the output buffer of each stage that the frozen forward
+// leaves out (dropout, folded batchnorm) to the buffer that holds its value.
+func (p *plan) frozenAlias() map[*buffer]*buffer {
+	alias := map[*buffer]*buffer{}
+	resolve := func(b *buffer) *buffer {
+		for alias[b] != nil {
+			b = alias[b]
+		}
+		return b
+	}
+	for _, s := range p.stages {
+		switch {
+		case s.layer.Kind == runtime.Dropout:
+			alias[s.out] = resolve(s.in)
+		case p.foldInto(s) != nil:
+			alias[s.out] = resolve(s.in)
+		}
+	}
+	for b := range alias {
+		alias[b] = resolve(b)
+	}
+	return alias
+}
+
+// shiftFields are Frozen's shift struct fields: the folded shift of each
+// batchnorm folded into a layer without a bias.
+func (p *plan) shiftFields() []jen.Code {
+	var fields []jen.Code
+	for _, s := range p.batchnorms() {
+		if prod := p.foldInto(s); prod != nil && !prod.hasBias() {
+			C, _ := bnGeometry(s)
+			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%sShift is β − running_mean·s of %s, folded into %s, which has no bias.", s.base, s.layer.Name, prod.layer.Name))),
+				jen.Id(s.base+"Shift").Add(floatArr(C)))
+		}
+	}
+	return fields
+}
+
+// foldCode returns Freeze's statements that fold the batchnorms into the
+// parameters f.params (and f.shift).
+func (p *plan) foldCode() []jen.Code {
+	var code []jen.Code
+	for _, s := range p.batchnorms() {
+		prod := p.foldInto(s)
+		if prod == nil {
+			continue
+		}
+		C, _ := bnGeometry(s)
+		par := func(field string) *jen.Statement { return jen.Id("f").Dot("params").Dot(field) }
+		at := func(field, i string) *jen.Statement { return jen.Float64().Parens(par(field).Index(jen.Id(i))) }
+		w, gamma, beta := p.params[prod.weight], p.params[s.weight], p.params[s.bias]
+		mean, vr := s.base+"RunningMean", s.base+"RunningVar"
+		block := []jen.Code{
+			jen.Var().Id("scale").Index(jen.Lit(C)).Float64(),
+			forRange("c", jen.Op("&").Id("scale"), jen.Id("scale").Index(jen.Id("c")).Op("=").Add(at(gamma, "c")).Op("/").Qual("math", "Sqrt").Call(at(vr, "c").Op("+").Lit(s.layer.Epsilon))),
+			jen.Comment("Output channel c is the fastest index of both layouts (HWIO and [in][units])."),
+			forRange("i", jen.Op("&").Add(par(w)), par(w).Index(jen.Id("i")).Op("=").Float32().Parens(at(w, "i").Op("*").Id("scale").Index(jen.Id("i").Op("%").Lit(C)))),
+		}
+		if prod.hasBias() {
+			b := p.params[prod.bias]
+			block = append(block, forRange("c", jen.Op("&").Id("scale"),
+				par(b).Index(jen.Id("c")).Op("=").Float32().Parens(jen.Parens(at(b, "c").Op("-").Add(at(mean, "c"))).Op("*").Id("scale").Index(jen.Id("c")).Op("+").Add(at(beta, "c")))))
+		} else {
+			block = append(block, forRange("c", jen.Op("&").Id("scale"),
+				jen.Id("f").Dot("shift").Dot(s.base+"Shift").Index(jen.Id("c")).Op("=").Float32().Parens(at(beta, "c").Op("-").Add(at(mean, "c")).Op("*").Id("scale").Index(jen.Id("c")))))
+		}
+		code = append(code, jen.Comment(fmt.Sprintf("Fold %s into %s.", s.layer.Name, prod.layer.Name)), jen.Block(block...))
+	}
+	return code
+}
+
+// shiftKernels emits <bn>Shift for each batchnorm folded into a layer
+// without a bias: the frozen forward's in-place y += shift.
+func (p *plan) shiftKernels(f *jen.File) {
+	for _, s := range p.batchnorms() {
+		prod := p.foldInto(s)
+		if prod == nil || prod.hasBias() {
+			continue
+		}
+		C, P := bnGeometry(s)
+		size := s.layer.In.Size()
+		fn := s.base + "Shift"
+		f.Comment(wrapDoc(fmt.Sprintf("%s adds shift per channel to y, the output of %s, in place for the first n samples of a tile: %s folded into it by Freeze.", fn, prod.layer.Name, s.layer.Name)))
+		f.Func().Id(fn).Params(jen.Id("n").Int(), jen.Id("y").Add(tileArr(size)), jen.Id("shift").Add(ptrFloatArr(C))).Block(
+			forUp("q", jen.Lit(0), jen.Id("n").Op("*").Lit(P),
+				jen.Id("r").Op(":=").Add(arrView(C, "y", lin(0, term{C, "q"}))),
+				forRange("c", jen.Id("r"), jen.Id("r").Index(jen.Id("c")).Op("+=").Id("shift").Index(jen.Id("c"))),
+			),
+		)
+	}
+}

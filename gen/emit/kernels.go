@@ -76,6 +76,7 @@ func (p *plan) kernelsFile(f *jen.File) {
 			p.convGemm(f, s)
 		}
 	}
+	p.shiftKernels(f)
 	p.lossFunc(f)
 	p.mathHelpers(f)
 	if p.hasPartial() {

@@ -119,22 +119,34 @@ func (p *plan) runMethods(f *jen.File) {
 	// a network with batch norm (see layerMajor).
 	bufRoot := id("w").Dot("buf")
 	root := func() *jen.Statement { return bufRoot.Clone() }
+	// alias maps the buffers of the stages that the frozen forward leaves
+	// out to those that hold their values (see frozenAlias); nil elsewhere.
+	var alias map[*buffer]*buffer
+	resolve := func(b *buffer) *buffer {
+		if a := alias[b]; a != nil {
+			return a
+		}
+		return b
+	}
 	// bnTrain says that batchnorm stages normalise with the batch's
 	// statistics (the layer-major phases) rather than the running ones.
 	bnTrain := false
 	inArr := func(b *buffer) *jen.Statement {
+		b = resolve(b)
 		if b.input {
 			return id("x")
 		}
 		return jen.Op("&").Add(root()).Dot(b.field + "Out")
 	}
 	inSlice := func(b *buffer) *jen.Statement {
+		b = resolve(b)
 		if b.input {
 			return id("x").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 		}
 		return root().Dot(b.field+"Out").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 	}
 	oneArr := func(b *buffer) *jen.Statement {
+		b = resolve(b)
 		src := id("x")
 		if !b.input {
 			src = root().Dot(b.field + "Out")
@@ -474,6 +486,34 @@ func (p *plan) runMethods(f *jen.File) {
 		)
 	} else {
 		tile = tileFor(forwardCall(jen.Null()), loss, id("w").Dot("backward").Call(bwdArgs...))
+	}
+	if p.rewritesFrozen() {
+		alias = p.frozenAlias()
+		var body []jen.Code
+		for _, s := range p.stages {
+			switch {
+			case s.layer.Kind == runtime.Dropout:
+			case p.foldInto(s) != nil:
+				if prod := p.foldInto(s); !prod.hasBias() {
+					body = append(body, id(s.base+"Shift").Call(id("n"), inArr(prod.out), jen.Op("&").Id("shift").Dot(s.base+"Shift")))
+				}
+			case s.vec != nil:
+				body = append(body, jen.If(id("vec")).Block(vecForward(s, p.hasPacked())).Else().Block(goForward(s, jen.Nil())))
+			default:
+				body = append(body, goForward(s, jen.Nil()))
+			}
+		}
+		params := []jen.Code{id("p").Op("*").Id("parameters")}
+		if p.hasPacked() {
+			params = append(params, id("pk").Op("*").Id("packed"))
+		}
+		if len(p.shiftFields()) > 0 {
+			params = append(params, id("shift").Op("*").Id("shifts"))
+		}
+		params = append(params, id(named(vec, "vec")).Bool(), id("n").Int(), id("x").Add(tileArr(in)))
+		f.Comment(wrapDoc("forwardFrozen is Frozen's forward on the first n samples of the tile x: forward in evaluation mode without the dropout layers, with the batch norms that Freeze folded into the weights p left out (their shifts, for layers without a bias, added in place)."))
+		f.Add(wrecv()).Id("forwardFrozen").Params(params...).Block(body...)
+		alias = nil
 	}
 	if p.hasBN() {
 		bufRoot, bnTrain = id("b"), true
