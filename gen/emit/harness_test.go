@@ -226,9 +226,15 @@ func writeModule(t testing.TB, dir string, nets []namedNet) {
 // goCmd runs the go command in dir and returns its combined output.
 func goCmd(t testing.TB, dir string, args ...string) (string, error) {
 	t.Helper()
+	return goCmdEnv(t, dir, nil, args...)
+}
+
+// goCmdEnv is goCmd with env added to the environment.
+func goCmdEnv(t testing.TB, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	cmd.Env = append(append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod"), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -113,3 +113,28 @@ func TestReferenceModelsGenerate(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphsVet compiles and vets the generated packages of random graphs
+// (with and without batch norm) and of the reference models for amd64 and
+// arm64, with and without the purego tag.
+func TestGraphsVet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles generated code")
+	}
+	nets := append(randomGraphNets(t, 3, 2, false), randomGraphNets(t, 4, 2, true)...)
+	nets = append(nets, archNet(t, "mobilenet", mobileNetV1()), archNet(t, "resnet", resNet8()))
+	dir := t.TempDir()
+	writeModule(t, dir, nets)
+	for _, env := range [][]string{{"GOARCH=amd64"}, {"GOARCH=arm64"}} {
+		for _, tags := range []string{"", "purego"} {
+			args := []string{"vet"}
+			if tags != "" {
+				args = append(args, "-tags", tags)
+			}
+			out, err := goCmdEnv(t, dir, env, append(args, "./...")...)
+			if err != nil {
+				t.Errorf("%v go %v: %v\n%s", env, args, err, out)
+			}
+		}
+	}
+}
