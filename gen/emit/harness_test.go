@@ -248,6 +248,11 @@ func must(t testing.TB, err error) {
 	}
 }
 
+// heavyMACs is the number of multiply-accumulates per sample above which
+// the differential test checks a network on fewer batches and steps (the
+// reference models: MobileNetV1 at 96×96 takes ≈7.5 M, ResNet-8 ≈12.5 M).
+const heavyMACs = 1_000_000
+
 // driverMain returns main.go of the differential test program: the list of
 // networks, with the package-specific code (constructor, array API).
 func driverMain(nets []namedNet) ([]byte, error) {
@@ -271,6 +276,7 @@ func driverMain(nets []namedNet) ([]byte, error) {
 			jen.Id("archJSON").Op(":").Lit(string(archJSON)),
 			jen.Id("paramsJSON").Op(":").Lit(string(paramsJSON)),
 			jen.Id("tile").Op(":").Add(q("Tile")),
+			jen.Id("heavy").Op(":").Lit(nt.net.Totals().MACs > heavyMACs),
 			jen.Id("new").Op(":").Func().Params().Id("trainable").Block(jen.Return(q("New").Call())),
 			jen.Id("one").Op(":").Func().Params(jen.Id("mod").Id("trainable"), jen.List(jen.Id("x"), jen.Id("logits"), jen.Id("probs")).Index().Float32()).Bool().Block(
 				append([]jen.Code{jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model")))}, oneBody(q)...)...,
@@ -363,6 +369,12 @@ func archNet(t testing.TB, pkg string, arch runtime.Arch) namedNet {
 		if spec.Kind == runtime.Conv2D || spec.Kind == runtime.MaxPool || spec.Kind == runtime.AvgPool {
 			_, l.PadTop, l.PadBottom = runtime.Window(l.In.Height, spec.KernelH, spec.StrideH, spec.Padding)
 			_, l.PadLeft, l.PadRight = runtime.Window(l.In.Width, spec.KernelW, spec.StrideW, spec.Padding)
+		}
+		switch spec.Kind {
+		case runtime.Conv2D:
+			l.MACs = int64(l.Out.Size() * spec.KernelH * spec.KernelW * l.In.Channels / spec.GroupCount())
+		case runtime.Dense:
+			l.MACs = int64(l.In.Size() * spec.Units)
 		}
 		if w, ok := paramIndex[spec.Name+".weight"]; ok {
 			l.Weight = w

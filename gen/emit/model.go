@@ -82,6 +82,12 @@ func (p *plan) modelFile(f *jen.File) {
 				jen.Id(s.base+sufCols).Add(floatArr(colsSize(s))))
 		}
 	}
+	if w := p.noBiasWidth(); w > 0 {
+		fields = append(fields, jen.Comment(wrapDoc("biasSink receives the bias gradients that the vector kernels compute for layers without a bias; nothing reads it.")),
+			jen.Id("biasSink").Add(floatArr(w)))
+		f.Comment(wrapDoc("zeroBias is the bias that the vector kernels add for layers without one; nothing writes it."))
+		f.Var().Id("zeroBias").Add(floatArr(w))
+	}
 	f.Comment(wrapDoc("tileBuffers holds the activations of one tile of samples and their gradients."))
 	f.Type().Id("tileBuffers").Struct(fields...)
 

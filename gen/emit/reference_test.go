@@ -2,6 +2,7 @@ package emit_test
 
 import (
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -14,7 +15,6 @@ import (
 // and ReLU after every convolution, global average pooling, 2 classes).
 func mobileNetV1() runtime.Arch {
 	a := runtime.Arch{Name: "mobilenet", Input: runtime.Shape{Height: 96, Width: 96, Channels: 3}}
-	he := runtime.Init{Kind: runtime.InitNormal, Scale: 0.1}
 	last := runtime.InputName
 	layer := func(l runtime.LayerSpec) {
 		l.Inputs = []string{last}
@@ -22,8 +22,9 @@ func mobileNetV1() runtime.Arch {
 		last = l.Name
 	}
 	convBN := func(name string, filters, kernel, stride, groups int) {
+		fanIn := kernel * kernel * channelsIn(a, last) / groups
 		layer(runtime.LayerSpec{Kind: runtime.Conv2D, Name: name, Filters: filters, KernelH: kernel, KernelW: kernel,
-			StrideH: stride, StrideW: stride, Padding: runtime.Same, Groups: groups, NoBias: true, WeightInit: he})
+			StrideH: stride, StrideW: stride, Padding: runtime.Same, Groups: groups, NoBias: true, WeightInit: heInit(fanIn)})
 		layer(runtime.LayerSpec{Kind: runtime.BatchNorm, Name: name + "bn", Momentum: 0.1, Epsilon: 1e-5})
 		layer(runtime.LayerSpec{Kind: runtime.ReLU, Name: name + "relu"})
 	}
@@ -38,7 +39,7 @@ func mobileNetV1() runtime.Arch {
 	}
 	layer(runtime.LayerSpec{Kind: runtime.GlobalAvgPool, Name: "gap"})
 	layer(runtime.LayerSpec{Kind: runtime.Flatten, Name: "flat"})
-	layer(runtime.LayerSpec{Kind: runtime.Dense, Name: "fc", Units: 2, WeightInit: he})
+	layer(runtime.LayerSpec{Kind: runtime.Dense, Name: "fc", Units: 2, WeightInit: heInit(256)})
 	layer(runtime.LayerSpec{Kind: runtime.Softmax, Name: "softmax"})
 	return a
 }
@@ -49,11 +50,11 @@ func mobileNetV1() runtime.Arch {
 // every 3×3 convolution, global average pooling, 10 classes.
 func resNet8() runtime.Arch {
 	a := runtime.Arch{Name: "resnet", Input: runtime.Shape{Height: 32, Width: 32, Channels: 3}}
-	he := runtime.Init{Kind: runtime.InitNormal, Scale: 0.1}
 	add := func(l runtime.LayerSpec, inputs ...string) string {
 		l.Inputs = inputs
 		if l.Kind == runtime.Conv2D {
-			l.KernelW, l.StrideW, l.Padding, l.WeightInit = l.KernelH, l.StrideH, runtime.Same, he
+			l.KernelW, l.StrideW, l.Padding = l.KernelH, l.StrideH, runtime.Same
+			l.WeightInit = heInit(l.KernelH * l.KernelW * channelsIn(a, inputs[0]))
 			l.BiasInit = runtime.Init{Kind: runtime.InitZeros}
 		}
 		a.Layers = append(a.Layers, l)
@@ -80,9 +81,36 @@ func resNet8() runtime.Arch {
 	}
 	x = add(runtime.LayerSpec{Kind: runtime.GlobalAvgPool, Name: "gap"}, x)
 	x = add(runtime.LayerSpec{Kind: runtime.Flatten, Name: "flat"}, x)
-	x = add(runtime.LayerSpec{Kind: runtime.Dense, Name: "fc", Units: 10, WeightInit: he}, x)
+	x = add(runtime.LayerSpec{Kind: runtime.Dense, Name: "fc", Units: 10, WeightInit: heInit(64)}, x)
 	add(runtime.LayerSpec{Kind: runtime.Softmax, Name: "softmax"}, x)
 	return a
+}
+
+// heInit is He's normal initialisation for a layer of fanIn inputs per
+// output.
+func heInit(fanIn int) runtime.Init {
+	return runtime.Init{Kind: runtime.InitNormal, Scale: math.Sqrt(2 / float64(fanIn))}
+}
+
+// channelsIn returns the channels of the output of layer name in a (the
+// input's for runtime.InputName), which the convolutions and batch norms
+// of the reference models keep up to date through Filters.
+func channelsIn(a runtime.Arch, name string) int {
+	if name == runtime.InputName {
+		return a.Input.Channels
+	}
+	for i := len(a.Layers) - 1; i >= 0; i-- {
+		if a.Layers[i].Name == name {
+			if l := a.Layers[i]; l.Kind == runtime.Conv2D {
+				return l.Filters
+			}
+			if len(a.Layers[i].Inputs) > 0 {
+				return channelsIn(a, a.Layers[i].Inputs[0])
+			}
+			return channelsIn(a, a.Layers[i-1].Name)
+		}
+	}
+	return 1
 }
 
 // TestReferenceModelsGenerate checks that the large reference models
@@ -137,4 +165,15 @@ func TestGraphsVet(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDifferentialReference is TestDifferential on the reference models
+// built from runtime Archs (MobileNetV1 0.25 at 96×96×3, ResNet-8 at
+// 32×32×3), checked as heavy networks: one sample and one batch of
+// Tile+5, two SGD steps, one and two workers.
+func TestDifferentialReference(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles generated code and trains large networks")
+	}
+	runDifferential(t, []namedNet{archNet(t, "mobilenet", mobileNetV1()), archNet(t, "resnet", resNet8())})
 }

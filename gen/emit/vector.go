@@ -90,10 +90,6 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 		// input-gradient kernel when this stage is its only consumer.
 		prev := s.in.producer
 		reluIn := prev != nil && prev.act == runtime.ReLU && p.singleConsumer(s.in) == s
-		if (l.Kind == runtime.Conv2D || l.Kind == runtime.Dense) && !s.hasBias() {
-			// The vector kernels all add a bias.
-			continue
-		}
 		switch l.Kind {
 		case runtime.Conv2D:
 			if (s.act != "" && s.act != runtime.ReLU) || s.groups() > 1 {
@@ -197,6 +193,20 @@ func asmBytes(files []asm.File) int {
 		}
 	}
 	return total
+}
+
+// noBiasWidth is the most outputs per pixel of a vector stage without a
+// bias, or 0: the vector kernels all add a bias, so such stages pass a
+// slice of zeroBias (shared, never written) and accumulate the bias
+// gradient into their tile buffers' biasSink (never read).
+func (p *plan) noBiasWidth() int {
+	width := 0
+	for _, s := range p.stages {
+		if s.vec != nil && (s.layer.Kind == runtime.Conv2D || s.layer.Kind == runtime.Dense) && !s.hasBias() {
+			width = max(width, s.layer.Out.Channels)
+		}
+	}
+	return width
 }
 
 // hasVector reports whether any stage has a vector path.

@@ -158,6 +158,19 @@ func (p *plan) runMethods(f *jen.File) {
 		return root().Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 	}
 	param := func(set string, i int) *jen.Statement { return jen.Op("&").Id(set).Dot(p.params[i]) }
+	// vecBias is the bias argument of a vector kernel (set "p") or its
+	// gradient (set "g"): for a layer without a bias, the shared zeros or
+	// the tile buffers' sink, which nothing reads.
+	vecBias := func(s *stage, set string) *jen.Statement {
+		if s.hasBias() {
+			return param(set, s.bias)
+		}
+		size := s.out.size / (s.layer.Out.Height * s.layer.Out.Width)
+		if set == "g" {
+			return jen.Parens(ptrFloatArr(size)).Parens(root().Dot("biasSink").Index(jen.Empty(), jen.Lit(size)))
+		}
+		return jen.Parens(ptrFloatArr(size)).Parens(id("zeroBias").Index(jen.Empty(), jen.Lit(size)))
+	}
 
 	// goForward calls s's Go forward kernel; tr is the training state
 	// (the forward method's tr, or nil in inference).
@@ -192,7 +205,7 @@ func (p *plan) runMethods(f *jen.File) {
 	vecForward := func(s *stage, packed bool) jen.Code {
 		v := s.vec
 		if v.im2col {
-			return id(s.base+sufForwardGemm).Call(id("n"), inArr(s.in), inArr(s.out), jen.Op("&").Add(root()).Dot(s.base+sufCols), param("p", s.weight), param("p", s.bias))
+			return id(s.base+sufForwardGemm).Call(id("n"), inArr(s.in), inArr(s.out), jen.Op("&").Add(root()).Dot(s.base+sufCols), param("p", s.weight), vecBias(s, "p"))
 		}
 		switch s.layer.Kind {
 		case runtime.MaxPool:
@@ -203,12 +216,12 @@ func (p *plan) runMethods(f *jen.File) {
 				one, batch, weight = v.packedOne, v.packed, param("pk", s.weight)
 			}
 			return jen.If(id("n").Op("==").Lit(1)).Block(
-				id(one).Call(oneArr(s.out), oneArr(s.in), weight, param("p", s.bias)),
+				id(one).Call(oneArr(s.out), oneArr(s.in), weight, vecBias(s, "p")),
 			).Else().Block(
-				id(batch).Call(inSlice(s.out), inSlice(s.in), weight.Clone(), param("p", s.bias), id("n")),
+				id(batch).Call(inSlice(s.out), inSlice(s.in), weight.Clone(), vecBias(s, "p"), id("n")),
 			)
 		}
-		return id(v.forward).Call(inSlice(s.out), inSlice(s.in), param("p", s.weight), param("p", s.bias), id("n"))
+		return id(v.forward).Call(inSlice(s.out), inSlice(s.in), param("p", s.weight), vecBias(s, "p"), id("n"))
 	}
 	var goFwd, vecFwd, packedFwd []jen.Code
 	for _, s := range p.stages {
@@ -332,10 +345,10 @@ func (p *plan) runMethods(f *jen.File) {
 			if s.inGrad {
 				args = append(args, param("t", s.weight))
 			}
-			code = append(code, id(s.base+sufBackwardGemm).Call(append(args, param("g", s.weight), param("g", s.bias))...))
+			code = append(code, id(s.base+sufBackwardGemm).Call(append(args, param("g", s.weight), vecBias(s, "g"))...))
 			return append(code, addPartials(s)...)
 		}
-		code = append(code, id(v.weightGrad).Call(param("g", s.weight), param("g", s.bias), inSlice(s.in), gradSlice(s.out), id("n")))
+		code = append(code, id(v.weightGrad).Call(param("g", s.weight), vecBias(s, "g"), inSlice(s.in), gradSlice(s.out), id("n")))
 		if v.inputGrad != "" {
 			args := []jen.Code{inGradSlice(s, 0), gradSlice(s.out)}
 			if v.inputReLU {
