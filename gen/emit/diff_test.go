@@ -44,6 +44,30 @@ func TestDifferential(t *testing.T) {
 		t.Skip("compiles generated code")
 	}
 	nets := append(append(append(exampleNets(t), goldenNets(t)...), loadConvGemmNets(t)...), randomNets(t, 1, randomCount)...)
+	runDifferential(t, nets)
+}
+
+// graphCount is the number of random graphs in the differential test, with
+// and without batch norm each.
+const graphCount = 6
+
+// TestDifferentialGraphs is TestDifferential on random graphs (see
+// randomGraphArch): branches joined by add and concat, outputs consumed
+// twice, grouped and depthwise convolutions with odd channel counts,
+// layers without bias, relu6, leaky_relu, global average pooling,
+// dropout with fixed seeds and steps, regression heads, and batch norm,
+// whose training statistics span the whole batch across the workers.
+func TestDifferentialGraphs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles generated code")
+	}
+	runDifferential(t, append(randomGraphNets(t, 1, graphCount, false), randomGraphNets(t, 2, graphCount, true)...))
+}
+
+// runDifferential generates nets, compiles them with the differential test
+// program and runs it.
+func runDifferential(t *testing.T, nets []namedNet) {
+	t.Helper()
 	dir := t.TempDir()
 	writeModule(t, dir, nets)
 	check, err := os.ReadFile("testdata/difftest/check.go.txt")

@@ -47,11 +47,41 @@
 //     generic engine agree bit for bit on today's runtime; the
 //     differential tests still state a tolerance.
 //
+// Graphs (plan.go, graph.go): the stages run in the IR's topological order,
+// each reading the output buffers of the layers it names; flatten aliases
+// its input's buffer. A buffer read by several stages gets its gradient
+// summed: in backward order, the first consumer writes <layer>Grad and the
+// others write <layer>Partial, which addInto adds. An activation is fused
+// into a conv or dense stage only when it is that layer's one consumer, and
+// a vector input-gradient kernel applies its producer's ReLU gate only when
+// it is the producer's one consumer. add, concat, globalavgpool, relu6,
+// leaky_relu, dropout and grouped (depthwise) convolutions run Go kernels on
+// every path, as do conv and dense layers without a bias (the vector kernels
+// all add one). A network without softmax is a regression network: its
+// Model also implements runtime.Regressor, whose loss is
+// runtime.SumSquaredError. Dropout draws its masks with runtime.DropoutMask
+// from the (seed, step) of SetDropoutStep (runtime.Stochastic) and the
+// sample's index in the whole batch, so they do not depend on the workers.
+//
+// Batch norm (batchnorm.go, layermajor.go): Forward, Logits and Frozen
+// normalise with the running statistics (<layer>Eval); Backward, which
+// needs the statistics of the whole batch, runs layer-major for a network
+// with batch norm: each worker keeps the tile buffers of its whole shard,
+// and the batch runs in phases separated at each batchnorm, after which the
+// caller adds the workers' float64 per-channel sums in worker order (batch
+// mean and variance in the forward direction, Σdy and Σdy·x̂ in the
+// backward one) and updates the running statistics, which the parameters
+// struct holds beside the parameters (runtime.Stateful). Networks without
+// batch norm keep the tile-major schedule. Model.Freeze folds each
+// batchnorm into the conv or dense layer that feeds only it (its weights
+// scaled, its bias or a shift of Frozen's set) and leaves dropout out.
+//
 // Vector paths (vector.go, workers.go): conv (ReLU or no activation), dense
 // (likewise) and max-pool stages get gen/asm kernels when it can render them
 // (it refuses too large unrolled convolutions and pools, and more than 96
-// filters); tanh, sigmoid, average pooling, standalone activations and the
-// loss keep their Go code. A convolution that gen/asm will not unroll runs
+// filters; the emitter also sends a convolution whose unrolled kernels
+// would exceed maxUnrolledConvAsm to im2col); tanh, sigmoid, average
+// pooling, standalone activations and the loss keep their Go code. A convolution that gen/asm will not unroll runs
 // on the im2col path (convgemm.go): per group of samples, <layer>Im2col
 // gathers each output pixel's window into a row of the worker's <layer>Cols
 // buffer (contiguous kernel rows copied, zeros for padding), gen/asm's dense
@@ -103,10 +133,13 @@
 // names gen/asm derives from them by appending Go, AVX2, AVX512, Pack,
 // Transpose, Weights…, Bias…), the im2col path's <layer>Im2col,
 // <layer>Col2im, <layer>Dy2col, <layer>Flip, <layer>ForwardGemm,
-// <layer>BackwardGemm; tile buffers
-// <layer>Out, <layer>Grad, <layer>Arg, <layer>Cols; parameters
-// <layer>Weight, <layer>Bias. No suffix ends another,
-// so distinct layer names never collide; names that differ only in the case of
+// <layer>BackwardGemm, batch norm's <layer>Eval, <layer>Moments,
+// <layer>Sums, <layer>Shift; tile buffers <layer>Out, <layer>Grad,
+// <layer>Arg, <layer>Cols, <layer>Partial, <layer>Mask; parameters
+// <layer>Weight, <layer>Bias and buffers <layer>RunningMean,
+// <layer>RunningVar, <layer>Batches (batch statistics and sums have structs
+// of their own, see batchnorm.go). Within each namespace no suffix ends
+// another, so distinct layer names never collide; names that differ only in the case of
 // their first letter are refused. User text reaches the output only as
 // these identifiers, in comments, or through jen.Lit.
 package emit

@@ -102,7 +102,8 @@ func itoa(i int) string {
 // twice: the bytes must be equal, gofmt must leave the Go files unchanged,
 // and every file must start with the generated-code header.
 func TestDeterministicAndFormatted(t *testing.T) {
-	for _, nt := range append(exampleNets(t), randomNets(t, 1, randomCount)...) {
+	nets := append(append(exampleNets(t), randomNets(t, 1, randomCount)...), randomGraphNets(t, 1, graphCount, false)...)
+	for _, nt := range append(nets, randomGraphNets(t, 2, graphCount, true)...) {
 		opts := emit.Options{Package: nt.pkg, Source: "../" + nt.net.File}
 		a, b := generate(t, nt.net, opts), generate(t, nt.net, opts)
 		if len(a) != len(b) {

@@ -45,6 +45,12 @@ func (p *plan) frozenFile(f *jen.File) {
 			jen.Comment(wrapDoc("packed comes first: a Frozen is one large allocation, which Go starts on a page boundary, so every padded row is 64-byte aligned (which only speed depends on).")),
 			id("packed").Id("packed"))
 	}
+	hasShift := len(p.shiftFields()) > 0
+	if hasShift {
+		f.Comment(wrapDoc("shifts holds the shifts of the batch norms that Freeze folded into layers without a bias."))
+		f.Type().Id("shifts").Struct(p.shiftFields()...)
+		fields = append(fields, jen.Comment("shift holds the folded batch norms' shifts."), id("shift").Id("shifts"))
+	}
 	fields = append(fields,
 		jen.Comment(wrapDoc("params is the copy of the Model's parameters, in the standard layout.")),
 		id("params").Id("parameters"),
@@ -58,6 +64,7 @@ func (p *plan) frozenFile(f *jen.File) {
 	body := []jen.Code{
 		id("f").Op(":=").Op("&").Id("Frozen").Values(jen.Id("params").Op(":").Id("m").Dot("params")),
 	}
+	body = append(body, p.foldCode()...)
 	body = append(body, p.packCalls(
 		func() *jen.Statement { return id("f").Dot("packed") },
 		func() *jen.Statement { return id("f").Dot("params") })...)
@@ -71,14 +78,23 @@ func (p *plan) frozenFile(f *jen.File) {
 	// forward.
 	var run jen.Code
 	switch {
+	case p.rewritesFrozen():
+		args := []jen.Code{jen.Op("&").Id("f").Dot("params")}
+		if packed {
+			args = append(args, jen.Op("&").Id("f").Dot("packed"))
+		}
+		if hasShift {
+			args = append(args, jen.Op("&").Id("f").Dot("shift"))
+		}
+		run = id("w").Dot("forwardFrozen").Call(append(args, id("vector").Call(), id("n"), id("x"))...)
 	case packed:
 		run = jen.If(id("vector").Call()).Block(
 			id("w").Dot("forwardPacked").Call(jen.Op("&").Id("f").Dot("params"), jen.Op("&").Id("f").Dot("packed"), id("n"), id("x")),
 		).Else().Block(
-			id("w").Dot("forward").Call(jen.Op("&").Id("f").Dot("params"), jen.False(), id("n"), id("x")),
+			id("w").Dot("forward").Call(jen.Op("&").Id("f").Dot("params"), jen.False(), id("n"), id("x"), p.trArg(jen.Nil())),
 		)
 	default:
-		run = id("w").Dot("forward").Call(jen.Op("&").Id("f").Dot("params"), id("vector").Call(), id("n"), id("x"))
+		run = id("w").Dot("forward").Call(jen.Op("&").Id("f").Dot("params"), id("vector").Call(), id("n"), id("x"), p.trArg(jen.Nil()))
 	}
 	f.Comment(wrapDoc("forward runs the first n samples of the tile x through the network on w's buffers."))
 	f.Add(frecv()).Id("forward").Params(id("w").Op("*").Id("worker"), id("n").Int(), id("x").Add(tileArr(in))).Block(run)
@@ -99,7 +115,11 @@ func (p *plan) frozenFile(f *jen.File) {
 		),
 	)
 
-	logitsOut := func() *jen.Statement { return id("w").Dot("buf").Dot(p.logits.field + "Out") }
+	out := p.logits
+	if a := p.frozenAlias()[out]; a != nil {
+		out = a
+	}
+	logitsOut := func() *jen.Statement { return id("w").Dot("buf").Dot(out.field + "Out") }
 
 	// Logits and Predict.
 	f.Comment(wrapDoc("Logits writes the logits of one sample x (HWC order) to logits."))

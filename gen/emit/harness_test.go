@@ -15,6 +15,7 @@ import (
 	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/emit"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/runtime"
 	"github.com/dave/jennifer/jen"
 )
 
@@ -225,9 +226,15 @@ func writeModule(t testing.TB, dir string, nets []namedNet) {
 // goCmd runs the go command in dir and returns its combined output.
 func goCmd(t testing.TB, dir string, args ...string) (string, error) {
 	t.Helper()
+	return goCmdEnv(t, dir, nil, args...)
+}
+
+// goCmdEnv is goCmd with env added to the environment.
+func goCmdEnv(t testing.TB, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	cmd.Env = append(append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod"), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -240,6 +247,11 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// heavyMACs is the number of multiply-accumulates per sample above which
+// the differential test checks a network on fewer batches and steps (the
+// reference models: MobileNetV1 at 96×96 takes ≈7.5 M, ResNet-8 ≈12.5 M).
+const heavyMACs = 1_000_000
 
 // driverMain returns main.go of the differential test program: the list of
 // networks, with the package-specific code (constructor, array API).
@@ -264,6 +276,7 @@ func driverMain(nets []namedNet) ([]byte, error) {
 			jen.Id("archJSON").Op(":").Lit(string(archJSON)),
 			jen.Id("paramsJSON").Op(":").Lit(string(paramsJSON)),
 			jen.Id("tile").Op(":").Add(q("Tile")),
+			jen.Id("heavy").Op(":").Lit(nt.net.Totals().MACs > heavyMACs),
 			jen.Id("new").Op(":").Func().Params().Id("trainable").Block(jen.Return(q("New").Call())),
 			jen.Id("one").Op(":").Func().Params(jen.Id("mod").Id("trainable"), jen.List(jen.Id("x"), jen.Id("logits"), jen.Id("probs")).Index().Float32()).Bool().Block(
 				append([]jen.Code{jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model")))}, oneBody(q)...)...,
@@ -311,4 +324,173 @@ func oneBody(q func(string) *jen.Statement) []jen.Code {
 			Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("logitsGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil().Op("&&").
 			Id("intact").Call(jen.Lit(""), jen.Id("b").Dot("probsGuard").Index(jen.Empty(), jen.Empty())).Op("==").Nil()),
 	}
+}
+
+// archNet builds the IR of arch as gen/ir would, with the shapes, paddings
+// and parameters that the generic engine infers: networks for which no
+// description is needed (the random graphs).
+func archNet(t testing.TB, pkg string, arch runtime.Arch) namedNet {
+	t.Helper()
+	g, err := runtime.NewGeneric(arch)
+	if err != nil {
+		t.Fatalf("%s: %v", pkg, err)
+	}
+	outs, err := g.LayerOutputs(make([]float32, arch.Input.Size()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := map[string]int{runtime.InputName: -1}
+	paramIndex := map[string]int{}
+	var params []runtime.ParamInfo
+	for i, p := range g.Params() {
+		paramIndex[p.Name] = i
+		params = append(params, p.ParamInfo)
+	}
+	n := &ir.Network{Name: arch.Name, Input: arch.Input, Params: params, Classes: g.Classes()}
+	shape := func(j int) runtime.Shape {
+		if j < 0 {
+			return arch.Input
+		}
+		return n.Layers[j].Out
+	}
+	for i, spec := range arch.Layers {
+		l := ir.Layer{LayerSpec: spec, Out: outs[i].Shape, Weight: -1, Bias: -1}
+		if len(spec.Inputs) == 0 {
+			l.Inputs = []int{i - 1}
+		}
+		for _, name := range spec.Inputs {
+			j, ok := index[name]
+			if !ok {
+				t.Fatalf("%s: layer %s: no input %s", pkg, spec.Name, name)
+			}
+			l.Inputs = append(l.Inputs, j)
+		}
+		l.In = shape(l.Inputs[0])
+		if spec.Kind == runtime.Conv2D || spec.Kind == runtime.MaxPool || spec.Kind == runtime.AvgPool {
+			_, l.PadTop, l.PadBottom = runtime.Window(l.In.Height, spec.KernelH, spec.StrideH, spec.Padding)
+			_, l.PadLeft, l.PadRight = runtime.Window(l.In.Width, spec.KernelW, spec.StrideW, spec.Padding)
+		}
+		switch spec.Kind {
+		case runtime.Conv2D:
+			l.MACs = int64(l.Out.Size() * spec.KernelH * spec.KernelW * l.In.Channels / spec.GroupCount())
+		case runtime.Dense:
+			l.MACs = int64(l.In.Size() * spec.Units)
+		}
+		if w, ok := paramIndex[spec.Name+".weight"]; ok {
+			l.Weight = w
+			l.ParamCount += params[w].Size()
+		}
+		if b, ok := paramIndex[spec.Name+".bias"]; ok {
+			l.Bias = b
+			l.ParamCount += params[b].Size()
+		}
+		index[spec.Name] = i
+		n.Layers = append(n.Layers, l)
+	}
+	return namedNet{pkg: pkg, net: n}
+}
+
+// randomGraphArch draws a small graph from r: a stem convolution (grouped,
+// depthwise with a depth multiplier, or plain; with or without a bias), a
+// residual block whose add takes the stem's output both through the block
+// and directly (so that its gradient is a sum), a pair of branches joined
+// by concat (a strided depthwise convolution beside a 1×1 one, odd channel
+// counts), relu6 and leaky_relu, global average pooling or not, dropout,
+// batch norm after some layers (when batchnorm is set), and a classifier or
+// a regression head.
+func randomGraphArch(r *rand.Rand, name string, batchnorm bool) runtime.Arch {
+	arch := runtime.Arch{Name: name, Input: runtime.Shape{Height: 3 + r.IntN(6), Width: 3 + r.IntN(6), Channels: []int{1, 2, 3, 6}[r.IntN(4)]}}
+	weights := runtime.Init{Kind: runtime.InitUniform, Scale: 0.5}
+	biases := runtime.Init{Kind: runtime.InitUniform, Scale: 0.2}
+	// normed says that the next conv or dense layer feeds a batchnorm, so
+	// that it has no bias (whose gradient is 0 up to rounding, as every
+	// reference model knows).
+	normed := false
+	add := func(l runtime.LayerSpec) string {
+		if l.Kind == runtime.Conv2D || l.Kind == runtime.Dense {
+			l.WeightInit = weights
+			if normed || r.IntN(3) == 0 {
+				l.NoBias = true
+			} else {
+				l.BiasInit = biases
+			}
+			normed = false
+		}
+		if l.Kind == runtime.Conv2D || l.Kind == runtime.MaxPool || l.Kind == runtime.AvgPool {
+			l.StrideH, l.StrideW = max(l.StrideH, 1), max(l.StrideW, 1)
+		}
+		arch.Layers = append(arch.Layers, l)
+		return l.Name
+	}
+	// bn adds a batchnorm after the layer that layer() adds, sometimes.
+	bn := func(layer func() string) string {
+		if !batchnorm || r.IntN(4) == 0 {
+			return layer()
+		}
+		normed = true
+		input := layer()
+		return add(runtime.LayerSpec{Kind: runtime.BatchNorm, Name: input + "bn", Inputs: []string{input}, Momentum: 0.2, Epsilon: 1e-3})
+	}
+	conv := func(name, input string, filters, kernel, stride, groups int) string {
+		return add(runtime.LayerSpec{Kind: runtime.Conv2D, Name: name, Inputs: []string{input}, Filters: filters,
+			KernelH: kernel, KernelW: kernel, StrideH: stride, StrideW: stride, Padding: runtime.Same, Groups: groups})
+	}
+	act := func(name, input string) string {
+		switch r.IntN(3) {
+		case 0:
+			return add(runtime.LayerSpec{Kind: runtime.ReLU, Name: name, Inputs: []string{input}})
+		case 1:
+			return add(runtime.LayerSpec{Kind: runtime.ReLU6, Name: name, Inputs: []string{input}})
+		}
+		return add(runtime.LayerSpec{Kind: runtime.LeakyReLU, Name: name, Inputs: []string{input}, Alpha: 0.2})
+	}
+	c := arch.Input.Channels
+	groups := []int{1, c, c}[r.IntN(3)]
+	filters := groups * (1 + r.IntN(3))
+	if groups == 1 {
+		filters = []int{2, 3, 5, 7}[r.IntN(4)]
+	}
+	k := 1 + 2*r.IntN(2)
+	stem := act("stemact", bn(func() string { return conv("stem", runtime.InputName, filters, k, 1, groups) }))
+	c = filters
+	resa := act("resaact", bn(func() string { return conv("resa", stem, c, 3, 1, 1) }))
+	g := []int{1, c}[r.IntN(2)]
+	resb := bn(func() string { return conv("resb", resa, c, 3, 1, g) })
+	sum := add(runtime.LayerSpec{Kind: runtime.Add, Name: "sum", Inputs: []string{stem, resb}})
+	sum = act("sumact", sum)
+	stride := 1 + r.IntN(2)
+	dw := conv("dw", sum, 2*c, 3, stride, c)
+	pf := []int{1, 3, 5}[r.IntN(3)]
+	pw := act("pwact", bn(func() string { return conv("pw", sum, pf, 1, stride, 1) }))
+	last := add(runtime.LayerSpec{Kind: runtime.Concat, Name: "cat", Inputs: []string{dw, pw}})
+	if r.IntN(2) == 0 {
+		last = add(runtime.LayerSpec{Kind: runtime.GlobalAvgPool, Name: "gap", Inputs: []string{last}})
+	}
+	last = add(runtime.LayerSpec{Kind: runtime.Flatten, Name: "flat", Inputs: []string{last}})
+	last = add(runtime.LayerSpec{Kind: runtime.Dropout, Name: "drop", Inputs: []string{last}, Rate: 0.3})
+	units := 3 + r.IntN(6)
+	fc := bn(func() string {
+		return add(runtime.LayerSpec{Kind: runtime.Dense, Name: "fc", Inputs: []string{last}, Units: units})
+	})
+	fc = add(runtime.LayerSpec{Kind: runtime.Tanh, Name: "fcact", Inputs: []string{fc}})
+	add(runtime.LayerSpec{Kind: runtime.Dense, Name: "out", Inputs: []string{fc}, Units: 2 + r.IntN(5)})
+	if r.IntN(2) == 0 {
+		add(runtime.LayerSpec{Kind: runtime.Softmax, Name: "softmax"})
+	}
+	return arch
+}
+
+// randomGraphNets returns count random graphs drawn from seed.
+func randomGraphNets(t testing.TB, seed uint64, count int, batchnorm bool) []namedNet {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 1))
+	var nets []namedNet
+	for i := 0; i < count; i++ {
+		name := fmt.Sprintf("graph%d", i)
+		if batchnorm {
+			name = fmt.Sprintf("graphbn%d", i)
+		}
+		nets = append(nets, archNet(t, name, randomGraphArch(r, name, batchnorm)))
+	}
+	return nets
 }

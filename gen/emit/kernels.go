@@ -19,6 +19,13 @@ func (p *plan) kernelsFile(f *jen.File) {
 	for _, s := range p.stages {
 		switch s.layer.Kind {
 		case runtime.Conv2D:
+			if s.groups() > 1 {
+				p.groupedConvForward(f, s)
+				if s.backward {
+					p.groupedConvBackward(f, s)
+				}
+				break
+			}
 			p.convForward(f, s)
 			if s.backward {
 				p.convBackward(f, s)
@@ -32,6 +39,25 @@ func (p *plan) kernelsFile(f *jen.File) {
 			p.poolForward(f, s)
 			if s.backward {
 				p.poolBackward(f, s)
+			}
+		case runtime.GlobalAvgPool:
+			p.globalPoolForward(f, s)
+			if s.backward {
+				p.globalPoolBackward(f, s)
+			}
+		case runtime.Add:
+			p.addForward(f, s)
+		case runtime.BatchNorm:
+			p.batchNormKernels(f, s)
+		case runtime.Concat:
+			p.concatForward(f, s)
+			if s.backward {
+				p.concatBackward(f, s)
+			}
+		case runtime.Dropout:
+			p.dropoutForward(f, s)
+			if s.backward {
+				p.dropoutBackward(f, s)
 			}
 		default:
 			p.activationForward(f, s)
@@ -50,8 +76,16 @@ func (p *plan) kernelsFile(f *jen.File) {
 			p.convGemm(f, s)
 		}
 	}
+	p.shiftKernels(f)
 	p.lossFunc(f)
 	p.mathHelpers(f)
+	if p.hasPartial() {
+		f.Comment(wrapDoc("addInto adds src to dst, value by value: the gradient of a layer's output that feeds several layers is the sum of their shares."))
+		f.Func().Id("addInto").Params(jen.List(jen.Id("dst"), jen.Id("src")).Index().Float32()).Block(
+			jen.Id("dst").Op("=").Id("dst").Index(jen.Empty(), jen.Len(jen.Id("src"))),
+			forRange("i", jen.Id("src"), jen.Id("dst").Index(jen.Id("i")).Op("+=").Id("src").Index(jen.Id("i"))),
+		)
+	}
 }
 
 // actGrad emits <l>ActGrad, the backward of a stage's fused activation on
@@ -105,6 +139,8 @@ func applyActivation(act runtime.LayerKind, y string) jen.Code {
 		return forRange("i", jen.Id(y), yi.Clone().Op("=").Id("sigmoid").Call(yi.Clone()))
 	case runtime.Tanh:
 		return forRange("i", jen.Id(y), yi.Clone().Op("=").Id("tanh").Call(yi.Clone()))
+	case runtime.ReLU6:
+		return forRange("i", jen.Id(y), yi.Clone().Op("=").Min(jen.Max(yi.Clone(), jen.Lit(0)), jen.Lit(6)))
 	}
 	return jen.Null()
 }
@@ -129,8 +165,11 @@ func activationGrad(act runtime.LayerKind, y *jen.Statement) *jen.Statement {
 func scaleByActivationGrad(act runtime.LayerKind, g, y string) jen.Code {
 	gi := jen.Id(g).Index(jen.Id("i"))
 	yi := jen.Id(y).Index(jen.Id("i"))
-	if act == runtime.ReLU {
+	switch act {
+	case runtime.ReLU:
 		return forRange("i", jen.Id(g), jen.If(yi.Op("<=").Lit(0)).Block(gi.Op("=").Lit(0)))
+	case runtime.ReLU6:
+		return forRange("i", jen.Id(g), jen.If(yi.Clone().Op("<=").Lit(0).Op("||").Add(yi.Clone()).Op(">=").Lit(6)).Block(gi.Op("=").Lit(0)))
 	}
 	return forRange("i", jen.Id(g), gi.Clone().Op("=").Add(gi.Clone()).Op("*").Add(activationGrad(act, yi)))
 }
@@ -301,11 +340,11 @@ func (p *plan) convForward(f *jen.File, s *stage) {
 			jen.Id("x").Add(ptrFloatArr(l.In.Size())),
 			jen.Id("y").Add(ptrFloatArr(l.Out.Size())),
 			jen.Id("w").Add(ptrFloatArr(wsize)),
-			jen.Id("b").Add(ptrFloatArr(F)),
+			biasParam(s, "b", F),
 			jen.List(jen.Id("oy"), jen.Id("ox")).Int(),
 		).Block(
 			jen.Id("o").Op(":=").Add(arrView(F, "y", lin(0, term{g.ow * F, "oy"}, term{F, "ox"}))),
-			jen.Op("*").Id("o").Op("=").Op("*").Id("b"),
+			biasInit(s, "o", F),
 			boundsCheckedTaps(g, channels(g.c, func(c int) []jen.Code {
 				return []jen.Code{
 					jen.Id("v").Op(":=").Id("x").Index(lin(0, term{g.w * g.c, "iy"}, term{g.c, "ix"}, term{c, "c"})),
@@ -318,11 +357,11 @@ func (p *plan) convForward(f *jen.File, s *stage) {
 
 	pixel := func(border bool) []jen.Code {
 		if border {
-			return []jen.Code{jen.Id(pixelFn).Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), jen.Id("b"), jen.Id("oy"), jen.Id("ox"))}
+			return []jen.Code{jen.Id(pixelFn).Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), biasArg(s, "b"), jen.Id("oy"), jen.Id("ox"))}
 		}
 		code := []jen.Code{
 			jen.Id("o").Op(":=").Add(arrView(F, "y", lin(0, term{g.ow * F, "oy"}, term{F, "ox"}))),
-			jen.Op("*").Id("o").Op("=").Op("*").Id("b"),
+			biasInit(s, "o", F),
 			// base is the offset of the window's top-left input value.
 			jen.Id("base").Op(":=").Add(lin(-(g.pt*g.w*g.c + g.pl*g.c), term{g.sh * g.w * g.c, "oy"}, term{g.sw * g.c, "ox"})),
 		}
@@ -381,7 +420,7 @@ func (p *plan) convForward(f *jen.File, s *stage) {
 		jen.Id("in").Add(tileArr(l.In.Size())),
 		jen.Id("out").Add(tileArr(l.Out.Size())),
 		jen.Id("w").Add(ptrFloatArr(wsize)),
-		jen.Id("b").Add(ptrFloatArr(F)),
+		biasParam(s, "b", F),
 	).Block(tileLoop(body...))
 }
 
@@ -418,7 +457,7 @@ func (p *plan) convBackward(f *jen.File, s *stage) {
 	params = append(params,
 		jen.Id("w").Add(ptrFloatArr(wsize)),
 		jen.Id("dw").Add(ptrFloatArr(wsize)),
-		jen.Id("db").Add(ptrFloatArr(F)),
+		biasParam(s, "db", F),
 	)
 	// tapGrad is the work of one tap (ky, kx) and channel c, the input
 	// value at index xi and the weight row at k:
@@ -470,7 +509,9 @@ func (p *plan) convBackward(f *jen.File, s *stage) {
 	pixel := func(border bool) []jen.Code {
 		code := []jen.Code{
 			jen.Id("d").Op(":=").Add(arrView(F, "g", lin(0, term{g.ow * F, "oy"}, term{F, "ox"}))),
-			forRange("f", jen.Id("d"), jen.Id("db").Index(jen.Id("f")).Op("+=").Id("d").Index(jen.Id("f"))),
+		}
+		if s.hasBias() {
+			code = append(code, forRange("f", jen.Id("d"), jen.Id("db").Index(jen.Id("f")).Op("+=").Id("d").Index(jen.Id("f"))))
 		}
 		if border {
 			return append(code, jen.Id(pixelFn).Call(gradArgs()...))
@@ -600,7 +641,7 @@ func (p *plan) denseForward(f *jen.File, s *stage) {
 	fn := s.base + "Forward"
 	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile: in holds %d inputs per sample (HWC flatten order), out receives %d outputs; w is the weight [%d][%d] (inputs × units), b the bias [%d].",
 		fn, describe(s), in, units, in, units, units)))
-	body := []jen.Code{tileLoop(perSample(l, "o", "out"), jen.Op("*").Id("o").Op("=").Op("*").Id("b"))}
+	body := []jen.Code{tileLoop(perSample(l, "o", "out"), biasInit(s, "o", units))}
 	rows := func(lo, count int) *jen.Statement {
 		var code []jen.Code
 		for r := 0; r < count; r++ {
@@ -634,7 +675,7 @@ func (p *plan) denseForward(f *jen.File, s *stage) {
 		jen.Id("in").Add(tileArr(in)),
 		jen.Id("out").Add(tileArr(units)),
 		jen.Id("w").Add(ptrFloatArr(in*units)),
-		jen.Id("b").Add(ptrFloatArr(units)),
+		biasParam(s, "b", units),
 	).Block(body...)
 }
 
@@ -664,15 +705,19 @@ func (p *plan) denseBackward(f *jen.File, s *stage) {
 	params = append(params,
 		jen.Id("w").Add(ptrFloatArr(in*units)),
 		jen.Id("dw").Add(ptrFloatArr(in*units)),
-		jen.Id("db").Add(ptrFloatArr(units)),
+		biasParam(s, "db", units),
 	)
 	var body []jen.Code
 	perS := []jen.Code{perSample(l, "g", "dOut")}
 	if s.act != "" {
 		perS = append(perS, perSample(l, "y", "out"), scaleByActivationGrad(s.act, "g", "y"))
 	}
-	perS = append(perS, forRange("j", jen.Id("g"), jen.Id("db").Index(jen.Id("j")).Op("+=").Id("g").Index(jen.Id("j"))))
-	body = append(body, tileLoop(perS...))
+	if s.hasBias() {
+		perS = append(perS, forRange("j", jen.Id("g"), jen.Id("db").Index(jen.Id("j")).Op("+=").Id("g").Index(jen.Id("j"))))
+	}
+	if len(perS) > 1 {
+		body = append(body, tileLoop(perS...))
+	}
 	// dw: row i of dw gathers in[s][i]·dz[s] over the tile, four samples
 	// at a time (each gw[j] loaded and stored once per four), in sample
 	// order. Samples whose input i is 0 add nothing and are left out:
@@ -836,14 +881,43 @@ func (p *plan) activationForward(f *jen.File, s *stage) {
 		perSample(l, "x", "in"),
 		perSample(l, "y", "out"),
 		jen.Op("*").Id("y").Op("=").Op("*").Id("x"),
-		applyActivation(l.Kind, "y"),
+		p.standaloneActivation(s, "y"),
 	))
 }
 
-// activationBackward emits <l>Backward: dIn = dOut ⊙ act'(out).
+// standaloneActivation is applyActivation, and leaky_relu's
+// y = x for x > 0, alpha·x otherwise (PyTorch's), in place on y.
+func (p *plan) standaloneActivation(s *stage, y string) jen.Code {
+	if s.layer.Kind != runtime.LeakyReLU {
+		return applyActivation(s.layer.Kind, y)
+	}
+	yi := jen.Id(y).Index(jen.Id("i"))
+	return forRange("i", jen.Id(y), jen.If(yi.Clone().Op("<=").Lit(0)).Block(yi.Clone().Op("=").Lit(float32(s.layer.Alpha)).Op("*").Add(yi.Clone())))
+}
+
+// activationBackward emits <l>Backward: dIn = dOut ⊙ act'(out) (act'(in)
+// for leaky_relu, whose output's sign need not tell its input's).
 func (p *plan) activationBackward(f *jen.File, s *stage) {
 	l := s.layer
 	fn := s.base + "Backward"
+	if l.Kind == runtime.LeakyReLU {
+		xi := jen.Id("x").Index(jen.Id("i"))
+		gi := jen.Id("g").Index(jen.Id("i"))
+		f.Comment(wrapDoc(fmt.Sprintf("%s writes to dIn the gradient of %s's input, dOut where in > 0 and %g·dOut elsewhere, for the first n samples of a tile.", fn, describe(s), l.Alpha)))
+		f.Func().Id(fn).Params(
+			jen.Id("n").Int(),
+			jen.Id("in").Add(tileArr(l.In.Size())),
+			jen.Id("dOut").Add(tileArr(l.Out.Size())),
+			jen.Id("dIn").Add(tileArr(l.In.Size())),
+		).Block(tileLoop(
+			perSample(l, "x", "in"),
+			perSample(l, "d", "dOut"),
+			perSample(l, "g", "dIn"),
+			forRange("i", jen.Id("g"), jen.If(xi.Clone().Op(">").Lit(0)).Block(gi.Clone().Op("=").Id("d").Index(jen.Id("i"))).Else().Block(
+				gi.Clone().Op("=").Lit(float32(l.Alpha)).Op("*").Id("d").Index(jen.Id("i")))),
+		))
+		return
+	}
 	f.Comment(wrapDoc(fmt.Sprintf("%s writes to dIn the gradient of %s's input, dOut times the derivative at out, for the first n samples of a tile.", fn, describe(s))))
 	f.Func().Id(fn).Params(
 		jen.Id("n").Int(),

@@ -39,7 +39,12 @@ func (p *plan) modelFile(f *jen.File) {
 	for i, pi := range n.Params {
 		fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%s is %s %v.", p.params[i], pi.Name, pi.ShapeString()))), jen.Id(p.params[i]).Add(floatArr(pi.Size())))
 	}
-	f.Comment(wrapDoc("parameters holds one value per trainable scalar, each tensor in the standard layout of runtime.ParamInfo (conv HWIO, dense [in][units])."))
+	pdoc := "parameters holds one value per trainable scalar, each tensor in the standard layout of runtime.ParamInfo (conv HWIO, dense [in][units])."
+	if p.hasBN() {
+		fields = append(fields, p.bufferFields()...)
+		pdoc += " It also holds the batch norm buffers, so that a Frozen copies them with the parameters; they have no gradient."
+	}
+	f.Comment(wrapDoc(pdoc))
 	f.Type().Id("parameters").Struct(fields...)
 
 	// tileBuffers: activations and their gradients for one tile.
@@ -60,12 +65,28 @@ func (p *plan) modelFile(f *jen.File) {
 			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%sGrad is the gradient of the loss with respect to %sOut.", s.base, s.base))),
 				jen.Id(s.base+"Grad").Add(tileType(s.out.size)))
 		}
+		if s.out.partial {
+			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%sPartial receives one consumer's share of the gradient with respect to %sOut, which is then added to %sGrad: %s feeds several layers.", s.base, s.base, s.base, s.layer.Name))),
+				jen.Id(s.base+"Partial").Add(tileType(s.out.size)))
+		}
+	}
+	for _, s := range p.stages {
+		if s.layer.Kind == runtime.Dropout {
+			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%sMask is the dropout mask of %s in training (0 or 1/(1−rate) per value), which the backward pass reuses.", s.base, s.layer.Name))),
+				jen.Id(s.base+"Mask").Add(tileType(s.out.size)))
+		}
 	}
 	for _, s := range p.stages {
 		if s.vec != nil && s.vec.im2col {
 			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%s%s is the im2col matrix of %s's vector path, for %d samples (and its gradient in the backward pass).", s.base, sufCols, s.layer.Name, s.vec.group))),
 				jen.Id(s.base+sufCols).Add(floatArr(colsSize(s))))
 		}
+	}
+	if w := p.noBiasWidth(); w > 0 {
+		fields = append(fields, jen.Comment(wrapDoc("biasSink receives the bias gradients that the vector kernels compute for layers without a bias; nothing reads it.")),
+			jen.Id("biasSink").Add(floatArr(w)))
+		f.Comment(wrapDoc("zeroBias is the bias that the vector kernels add for layers without one; nothing writes it."))
+		f.Var().Id("zeroBias").Add(floatArr(w))
 	}
 	f.Comment(wrapDoc("tileBuffers holds the activations of one tile of samples and their gradients."))
 	f.Type().Id("tileBuffers").Struct(fields...)
@@ -108,6 +129,16 @@ func (p *plan) modelFile(f *jen.File) {
 		jen.Comment(wrapDoc("stop closes the jobs channels of workers[1:] once the Model is unreachable.")),
 		jen.Id("stop").Qual("runtime", "Cleanup"),
 	)
+	if p.hasBN() {
+		modelFields = append(modelFields,
+			jen.Comment(wrapDoc("stats holds the batch statistics of a layer-major Backward.")),
+			jen.Id("stats").Id("stats"))
+	}
+	if p.training() {
+		modelFields = append(modelFields,
+			jen.Comment(wrapDoc("dropSeed and dropStep select the dropout masks of Backward (SetDropoutStep).")),
+			jen.List(jen.Id("dropSeed"), jen.Id("dropStep")).Uint64())
+	}
 	f.Type().Id("Model").Struct(modelFields...)
 	f.Var().Id("_").Add(rt("Model")).Op("=").Parens(jen.Op("*").Id("Model")).Parens(jen.Nil())
 
@@ -133,7 +164,7 @@ func (p *plan) modelFile(f *jen.File) {
 		))
 	}
 	f.Comment(wrapDoc("New returns a model whose parameters are all zero, with as many workers as the Go runtime's GOMAXPROCS(0); call Init (or load a checkpoint through Params) before training."))
-	f.Func().Id("New").Params().Op("*").Id("Model").Block(
+	newBody := []jen.Code{
 		jen.Id("m").Op(":=").New(jen.Id("Model")),
 		jen.Id("m").Dot("list").Op("=").Index().Add(rt("Param")).ValuesFunc(func(g *jen.Group) {
 			for _, c := range list {
@@ -143,16 +174,29 @@ func (p *plan) modelFile(f *jen.File) {
 				g.Line()
 			}
 		}),
+	}
+	newBody = append(newBody, p.resetBuffers(func() *jen.Statement { return jen.Id("m").Dot("params") })...)
+	newBody = append(newBody,
 		jen.Id("m").Dot("SetWorkers").Call(jen.Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0))),
 		jen.Return(jen.Id("m")),
 	)
+	f.Func().Id("New").Params().Op("*").Id("Model").Block(newBody...)
 
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("m").Op("*").Id("Model")) }
 
-	f.Comment(wrapDoc("Init sets every parameter to its initial value for seed, drawn by runtime.InitParams: for a given seed every engine starts from the same weights."))
+	initDoc := "Init sets every parameter to its initial value for seed, drawn by runtime.InitParams: for a given seed every engine starts from the same weights."
+	if p.hasBN() {
+		initDoc += " It also resets the batch norm buffers (running mean 0, running variance 1, no batches)."
+	}
+	f.Comment(wrapDoc(initDoc))
 	f.Add(recv()).Id("Init").Params(jen.Id("seed").Uint64()).Block(
-		rt("InitParams").Call(jen.Id("m").Dot("list"), jen.Id("seed")),
+		append([]jen.Code{rt("InitParams").Call(jen.Id("m").Dot("list"), jen.Id("seed"))}, p.resetBuffers(func() *jen.Statement { return jen.Id("m").Dot("params") })...)...,
 	)
+	if p.hasBN() {
+		p.buffersMethod(f)
+		p.statsTypes(f)
+		p.reduceMethod(f)
+	}
 
 	f.Comment(wrapDoc("Name returns the network's name, " + fmt.Sprintf("%q", n.Name) + "."))
 	f.Add(recv()).Id("Name").Params().String().Block(jen.Return(jen.Lit(n.Name)))
@@ -182,14 +226,14 @@ func (p *plan) modelFile(f *jen.File) {
 }
 
 // gradNeeded reports whether the gradient of buffer b is computed: it is
-// when the stage that consumes b runs backward, or b holds the logits.
+// when a stage that consumes b runs backward, or b holds the logits.
 func (p *plan) gradNeeded(b *buffer) bool {
 	if b == p.logits {
 		return true
 	}
-	for _, s := range p.stages {
-		if s.in == b {
-			return s.backward
+	for _, s := range b.consumers {
+		if s.backward {
+			return true
 		}
 	}
 	return false
@@ -197,8 +241,8 @@ func (p *plan) gradNeeded(b *buffer) bool {
 
 // usesInput reports whether the backward pass reads the network input.
 func (p *plan) usesInput() bool {
-	for _, s := range p.stages {
-		if s.in.input && s.backward && (s.layer.Kind == runtime.Conv2D || s.layer.Kind == runtime.Dense) {
+	for _, s := range p.input.consumers {
+		if s.backward && (s.layer.Kind == runtime.Conv2D || s.layer.Kind == runtime.Dense) {
 			return true
 		}
 	}
@@ -230,6 +274,8 @@ func initLit(in runtime.Init) *jen.Statement {
 		kind = "InitNormal"
 	case runtime.InitUniform:
 		kind = "InitUniform"
+	case runtime.InitOnes:
+		kind = "InitOnes"
 	}
 	fields := []jen.Code{field("Kind", rt(kind))}
 	if in.Scale != 0 {
@@ -244,7 +290,19 @@ func (p *plan) archLit() *jen.Statement {
 	layers := make([]jen.Code, 0, len(n.Layers))
 	for _, l := range n.Layers {
 		d := []jen.Code{field("Kind", rt(kindNames[l.Kind])), field("Name", jen.Lit(l.Name))}
+		if len(l.LayerSpec.Inputs) > 0 {
+			names := make([]jen.Code, len(l.LayerSpec.Inputs))
+			for i, name := range l.LayerSpec.Inputs {
+				names[i] = jen.Lit(name)
+			}
+			d = append(d, field("Inputs", jen.Index().String().Values(names...)))
+		}
 		set := func(name string, v int) {
+			if v != 0 {
+				d = append(d, field(name, jen.Lit(v)))
+			}
+		}
+		setFloat := func(name string, v float64) {
 			if v != 0 {
 				d = append(d, field(name, jen.Lit(v)))
 			}
@@ -257,7 +315,15 @@ func (p *plan) archLit() *jen.Statement {
 		if l.Padding == runtime.Same {
 			d = append(d, field("Padding", rt("Same")))
 		}
+		set("Groups", l.Groups)
 		set("Units", l.Units)
+		if l.NoBias {
+			d = append(d, field("NoBias", jen.True()))
+		}
+		setFloat("Momentum", l.Momentum)
+		setFloat("Epsilon", l.Epsilon)
+		setFloat("Alpha", l.Alpha)
+		setFloat("Rate", l.Rate)
 		if l.WeightInit != (runtime.Init{}) {
 			d = append(d, field("WeightInit", initLit(l.WeightInit)))
 		}
@@ -295,4 +361,12 @@ var kindNames = map[runtime.LayerKind]string{
 	runtime.Flatten: "Flatten",
 	runtime.Dense:   "Dense",
 	runtime.Softmax: "Softmax",
+
+	runtime.BatchNorm:     "BatchNorm",
+	runtime.Add:           "Add",
+	runtime.Concat:        "Concat",
+	runtime.GlobalAvgPool: "GlobalAvgPool",
+	runtime.Dropout:       "Dropout",
+	runtime.ReLU6:         "ReLU6",
+	runtime.LeakyReLU:     "LeakyReLU",
 }

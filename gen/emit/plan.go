@@ -20,42 +20,79 @@ import (
 const Tile = 24
 
 // buffer is a per-tile activation array [Tile][size]float32 in the model's
-// tile buffers. The input buffer is the network input.
+// tile buffers: the output of one stage, or the network input.
 type buffer struct {
-	field string // field base name: <field>Out, <field>Grad
+	field string // field base name: <field>Out, <field>Grad, <field>Partial
 	size  int
 	input bool
+	// producer is the stage that writes the buffer (nil for the input).
+	producer *stage
+	// consumers are the stages that read the buffer, one entry per input
+	// slot (a stage that takes the buffer twice is listed twice).
+	consumers []*stage
+	// needsGrad says that a layer with parameters comes before the buffer,
+	// so that its gradient matters.
+	needsGrad bool
+	// partial says that some consumer writes its share of the gradient to
+	// <field>Partial, which is then added to <field>Grad: the buffer feeds
+	// several layers, whose gradients sum.
+	partial bool
 }
 
-// stage is one kernel call of the forward pass: a conv, dense or pool layer
-// (with the activation that follows it fused, for conv and dense), or a
-// standalone activation. Flatten and softmax have no stage: flatten is a
-// no-op on HWC buffers and softmax is fused into the loss.
+// stage is one kernel call of the forward pass: a layer (with the activation
+// that follows it fused, for conv and dense). Flatten and softmax have no
+// stage: flatten is a no-op on HWC buffers (its output is its input's
+// buffer) and softmax is fused into the loss.
 type stage struct {
 	layer *ir.Layer
+	// index is the layer's index in the network (and in its Arch).
+	index int
 	// act is the activation fused into this conv or dense stage, or "".
 	act runtime.LayerKind
 	// actName is the name of the fused activation layer.
 	actName string
+	// ins are the buffers the stage reads, in the layer's input order; in
+	// is ins[0].
+	ins     []*buffer
 	in, out *buffer
 	// base is the identifier prefix of the stage's functions and fields.
 	base string
-	// weight and bias index the network's Params (conv and dense only).
+	// weight and bias index the network's Params (-1 when absent).
 	weight, bias int
 	// backward says whether the stage's backward pass runs at all, inGrad
-	// whether it computes the gradient of its input (false before the first
-	// layer with parameters).
+	// whether it computes the gradient of some input (false before the
+	// first layer with parameters).
 	backward, inGrad bool
+	// inGrads[k] says whether the gradient of ins[k] is computed, and
+	// partial[k] whether it goes to the input's Partial buffer (to be added
+	// to its Grad) rather than straight to its Grad.
+	inGrads, partial []bool
 	// vec is the stage's vector path, or nil (see planVector).
 	vec *vecStage
 }
 
+// groups is the number of groups of a conv stage (1 for other kinds).
+func (s *stage) groups() int {
+	if s.layer.Kind != runtime.Conv2D {
+		return 1
+	}
+	return s.layer.GroupCount()
+}
+
+// hasBias says whether a conv or dense stage has a bias.
+func (s *stage) hasBias() bool { return s.bias >= 0 }
+
 // plan is the lowered network: buffers, stages and names.
 type plan struct {
-	net    *ir.Network
-	input  *buffer
+	net   *ir.Network
+	input *buffer
+	// logits is the network's output buffer: the logits of a classifier
+	// (softmax's input), the outputs of a regression network.
 	logits *buffer
 	stages []*stage
+	// regression says that the network ends without softmax: the Model
+	// also implements runtime.Regressor.
+	regression bool
 	// params are the identifier bases of the network's Params, in order
 	// (e.g. conv1Weight).
 	params                []string
@@ -69,8 +106,19 @@ func lowerFirst(name string) string {
 	return string(unicode.ToLower(r)) + name[size:]
 }
 
+// isActivation says whether k is an activation that a conv or dense stage
+// can fuse (its derivative is a function of its output).
 func isActivation(k runtime.LayerKind) bool {
 	return k == runtime.ReLU || k == runtime.Sigmoid || k == runtime.Tanh
+}
+
+// inputsOf returns the indexes of the layers that feed layer i (-1 for the
+// network input): l.Inputs, or the previous layer when the IR left it empty.
+func inputsOf(n *ir.Network, i int) []int {
+	if in := n.Layers[i].Inputs; len(in) > 0 {
+		return in
+	}
+	return []int{i - 1}
 }
 
 // newPlan lowers n to stages. Identifiers are the layer's name (first letter
@@ -82,41 +130,86 @@ func isActivation(k runtime.LayerKind) bool {
 func newPlan(n *ir.Network) (*plan, error) {
 	p := &plan{net: n}
 	p.input = &buffer{field: "x", size: n.Input.Size(), input: true}
+	if len(n.Layers) == 0 {
+		return nil, fmt.Errorf("the network has no layers")
+	}
+	// uses counts the layers that read each layer's output.
+	uses := make([]int, len(n.Layers))
+	for i := range n.Layers {
+		for _, j := range inputsOf(n, i) {
+			if j >= i || j < -1 {
+				return nil, fmt.Errorf("layer %s: input %d is not an earlier layer", n.Layers[i].Name, j)
+			}
+			if j >= 0 {
+				uses[j]++
+			}
+		}
+	}
 	seen := map[string]string{}
-	cur := p.input
-	params := 0
+	claim := func(name string) error {
+		b := lowerFirst(name)
+		if prev, ok := seen[b]; ok && prev != name {
+			return fmt.Errorf("layers %q and %q differ only in the case of their first letter; cnngen needs them distinct", prev, name)
+		}
+		seen[b] = name
+		return nil
+	}
+	// out[i] is the buffer that holds layer i's output.
+	out := make([]*buffer, len(n.Layers))
+	bufferOf := func(j int) *buffer {
+		if j < 0 {
+			return p.input
+		}
+		return out[j]
+	}
+	last := len(n.Layers) - 1
 	for i := 0; i < len(n.Layers); i++ {
 		l := &n.Layers[i]
-		base := lowerFirst(l.Name)
-		if prev, ok := seen[base]; ok && prev != l.Name {
-			return nil, fmt.Errorf("layers %q and %q differ only in the case of their first letter; cnngen needs them distinct", prev, l.Name)
+		if err := claim(l.Name); err != nil {
+			return nil, err
 		}
-		seen[base] = l.Name
+		var ins []*buffer
+		for _, j := range inputsOf(n, i) {
+			ins = append(ins, bufferOf(j))
+		}
 		switch l.Kind {
 		case runtime.Flatten:
+			out[i] = ins[0]
 			continue
 		case runtime.Softmax:
-			if i != len(n.Layers)-1 {
+			if i != last {
 				return nil, fmt.Errorf("layer %s: softmax must be the last layer", l.Name)
 			}
+			out[i] = ins[0]
 			continue
 		}
-		s := &stage{layer: l, in: cur, base: base, weight: -1, bias: -1}
-		s.out = &buffer{field: base, size: l.Out.Size()}
+		base := lowerFirst(l.Name)
+		s := &stage{layer: l, index: i, ins: ins, in: ins[0], base: base, weight: -1, bias: -1}
+		s.out = &buffer{field: base, size: l.Out.Size(), producer: s}
+		out[i] = s.out
 		switch l.Kind {
 		case runtime.Conv2D, runtime.Dense:
 			s.weight, s.bias = l.Weight, l.Bias
-			if i+1 < len(n.Layers) && isActivation(n.Layers[i+1].Kind) {
-				s.act = n.Layers[i+1].Kind
-				s.actName = n.Layers[i+1].Name
-				if b := lowerFirst(s.actName); seen[b] != "" && seen[b] != s.actName {
-					return nil, fmt.Errorf("layers %q and %q differ only in the case of their first letter; cnngen needs them distinct", seen[b], s.actName)
+			// An activation is fused only when it is this layer's one
+			// consumer: its backward then reads the stored output.
+			if i+1 < len(n.Layers) && isActivation(n.Layers[i+1].Kind) && uses[i] == 1 {
+				if next := inputsOf(n, i+1); len(next) == 1 && next[0] == i {
+					s.act = n.Layers[i+1].Kind
+					s.actName = n.Layers[i+1].Name
+					if err := claim(s.actName); err != nil {
+						return nil, err
+					}
+					i++
+					out[i] = s.out
 				}
-				seen[lowerFirst(s.actName)] = s.actName
-				i++
 			}
-			params++
-		case runtime.ReLU, runtime.Sigmoid, runtime.Tanh, runtime.MaxPool, runtime.AvgPool:
+		case runtime.BatchNorm:
+			s.weight, s.bias = l.Weight, l.Bias
+			if s.weight < 0 || s.bias < 0 {
+				return nil, fmt.Errorf("layer %s: batchnorm without its weight and bias parameters", l.Name)
+			}
+		case runtime.ReLU, runtime.Sigmoid, runtime.Tanh, runtime.ReLU6, runtime.LeakyReLU,
+			runtime.MaxPool, runtime.AvgPool, runtime.GlobalAvgPool, runtime.Add, runtime.Concat, runtime.Dropout:
 		default:
 			return nil, fmt.Errorf("layer %s: kind %q is not supported by the emitter", l.Name, l.Kind)
 		}
@@ -124,19 +217,52 @@ func newPlan(n *ir.Network) (*plan, error) {
 			p.usesSigmoid = p.usesSigmoid || k == runtime.Sigmoid
 			p.usesTanh = p.usesTanh || k == runtime.Tanh
 		}
-		// The input gradient is needed when a layer with parameters comes
-		// before this one.
-		s.inGrad = params > 1 || (params == 1 && s.weight < 0)
+		// The gradient of an input is needed when a layer with parameters
+		// comes before it.
+		for _, b := range ins {
+			s.inGrads = append(s.inGrads, b.needsGrad)
+			s.inGrad = s.inGrad || b.needsGrad
+			b.consumers = append(b.consumers, s)
+		}
+		s.partial = make([]bool, len(ins))
 		s.backward = s.inGrad || s.weight >= 0
+		s.out.needsGrad = s.backward
 		p.stages = append(p.stages, s)
-		cur = s.out
 	}
 	if len(p.stages) == 0 {
-		return nil, fmt.Errorf("the network has no conv, pool, dense or activation layer")
+		return nil, fmt.Errorf("the network has no layer that computes anything")
 	}
-	p.logits = cur
-	if cur.size != n.Classes {
-		return nil, fmt.Errorf("the last layer before softmax has %d outputs, want %d classes", cur.size, n.Classes)
+	p.regression = n.Layers[last].Kind != runtime.Softmax
+	p.logits = out[last]
+	if p.logits.input {
+		return nil, fmt.Errorf("the network's output is its input")
+	}
+	if p.logits.size != n.Classes {
+		what := "the last layer before softmax"
+		if p.regression {
+			what = "the last layer"
+		}
+		return nil, fmt.Errorf("%s has %d outputs, want %d", what, p.logits.size, n.Classes)
+	}
+	// Gradient routing, in the order the backward pass runs (the loss,
+	// then the stages from last to first): the first writer of a buffer's
+	// gradient overwrites <field>Grad, the later ones add through
+	// <field>Partial.
+	written := map[*buffer]bool{p.logits: true}
+	for i := len(p.stages) - 1; i >= 0; i-- {
+		s := p.stages[i]
+		if !s.backward {
+			continue
+		}
+		for k, b := range s.ins {
+			if !s.inGrads[k] {
+				continue
+			}
+			if written[b] {
+				s.partial[k], b.partial = true, true
+			}
+			written[b] = true
+		}
 	}
 	for _, pi := range n.Params {
 		layer, role, ok := strings.Cut(pi.Name, ".")
@@ -153,6 +279,18 @@ func newPlan(n *ir.Network) (*plan, error) {
 		if s.weight >= len(p.params) || s.bias >= len(p.params) {
 			return nil, fmt.Errorf("layer %s: parameter index out of range", s.layer.Name)
 		}
+		if (s.layer.Kind == runtime.Conv2D || s.layer.Kind == runtime.Dense) && s.weight < 0 {
+			return nil, fmt.Errorf("layer %s: no weight parameter", s.layer.Name)
+		}
 	}
 	return p, nil
+}
+
+// singleConsumer returns the one stage that reads b, or nil when b feeds
+// several stages (or slots), none, or is also the network's output.
+func (p *plan) singleConsumer(b *buffer) *stage {
+	if len(b.consumers) != 1 || b == p.logits {
+		return nil
+	}
+	return b.consumers[0]
 }

@@ -1,6 +1,8 @@
 package emit
 
 import (
+	"strings"
+
 	"github.com/cnngen/cnngen/gen/asm"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/dave/jennifer/jen"
@@ -80,17 +82,17 @@ const (
 // not an error of the network.
 func (p *plan) planVector(pkg string) []asm.Kernel {
 	var all []asm.Kernel
-	var prev *stage
 	for _, s := range p.stages {
 		l := s.layer
 		var ks []asm.Kernel
 		v := &vecStage{}
 		// The producer's fused ReLU can be applied by this stage's
-		// input-gradient kernel.
-		reluIn := prev != nil && prev.act == runtime.ReLU
+		// input-gradient kernel when this stage is its only consumer.
+		prev := s.in.producer
+		reluIn := prev != nil && prev.act == runtime.ReLU && p.singleConsumer(s.in) == s
 		switch l.Kind {
 		case runtime.Conv2D:
-			if s.act != "" && s.act != runtime.ReLU {
+			if (s.act != "" && s.act != runtime.ReLU) || s.groups() > 1 {
 				break
 			}
 			shape := asm.ConvShape{
@@ -147,7 +149,8 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 			}
 		}
 		if len(ks) > 0 {
-			if _, err := asm.Render(pkg, ks); err == nil {
+			files, err := asm.Render(pkg, ks)
+			if err == nil && (l.Kind != runtime.Conv2D || asmBytes(files) <= maxUnrolledConvAsm) {
 				s.vec = v
 				all = append(all, ks...)
 			} else if l.Kind == runtime.Conv2D {
@@ -160,21 +163,50 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 				}
 			}
 		}
-		prev = s
 	}
 	// A vector stage with a fused activation masks its own output gradient
 	// unless the stage after it does.
-	for i, s := range p.stages {
+	for _, s := range p.stages {
 		if s.vec == nil || s.act == "" {
 			continue
 		}
-		next := (*stage)(nil)
-		if i+1 < len(p.stages) {
-			next = p.stages[i+1]
-		}
+		next := p.singleConsumer(s.out)
 		s.vec.actGrad = !(next != nil && next.vec != nil && next.vec.inputReLU)
 	}
 	return all
+}
+
+// maxUnrolledConvAsm bounds the assembly of one convolution's unrolled
+// kernels (both ISAs, every direction); a larger one runs on the im2col
+// path. gen/asm's own limit counts the terms of one kernel, yet a 1×1
+// convolution over a 16×16×16 map (ResNet-8's strided shortcuts) passes it
+// with ≈3.5 MB of assembly per layer; digits' conv1, the largest of the
+// examples before, renders ≈1 MB.
+const maxUnrolledConvAsm = 2 << 20
+
+// asmBytes is the size of the assembly among gen/asm's files.
+func asmBytes(files []asm.File) int {
+	total := 0
+	for _, f := range files {
+		if strings.HasSuffix(f.Name, ".s") {
+			total += len(f.Data)
+		}
+	}
+	return total
+}
+
+// noBiasWidth is the most outputs per pixel of a vector stage without a
+// bias, or 0: the vector kernels all add a bias, so such stages pass a
+// slice of zeroBias (shared, never written) and accumulate the bias
+// gradient into their tile buffers' biasSink (never read).
+func (p *plan) noBiasWidth() int {
+	width := 0
+	for _, s := range p.stages {
+		if s.vec != nil && (s.layer.Kind == runtime.Conv2D || s.layer.Kind == runtime.Dense) && !s.hasBias() {
+			width = max(width, s.layer.Out.Channels)
+		}
+	}
+	return width
 }
 
 // hasVector reports whether any stage has a vector path.

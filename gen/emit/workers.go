@@ -51,6 +51,7 @@ func (p *plan) runMethods(f *jen.File) {
 		jen.Comment(wrapDoc("jobs and done connect the worker's goroutine with the caller (nil for worker 0).")),
 		id("jobs").Chan().Id("job"),
 		id("done").Chan().Struct(),
+		p.layerMajorWorkerFields(),
 	)
 	jobFields := []jen.Code{
 		id("m").Op("*").Id("Model"),
@@ -58,6 +59,8 @@ func (p *plan) runMethods(f *jen.File) {
 		id("vec").Op(",").Id("packed").Op(",").Id("backward").Bool(),
 		id("x").Op(",").Id("logits").Index().Float32(),
 		id("labels").Index().Int32(),
+		p.targetsField(),
+		p.phaseField(),
 		id("scale").Float32(),
 		jen.Comment("lo and hi delimit the worker's samples."),
 		id("lo").Op(",").Id("hi").Int(),
@@ -111,38 +114,89 @@ func (p *plan) runMethods(f *jen.File) {
 	)
 
 	// forward / backward over one tile.
+	// bufRoot is the tile buffers that the stage code reads: the worker's
+	// own (w.buf) in the tile-major passes, b in the layer-major phases of
+	// a network with batch norm (see layerMajor).
+	bufRoot := id("w").Dot("buf")
+	root := func() *jen.Statement { return bufRoot.Clone() }
+	// alias maps the buffers of the stages that the frozen forward leaves
+	// out to those that hold their values (see frozenAlias); nil elsewhere.
+	var alias map[*buffer]*buffer
+	resolve := func(b *buffer) *buffer {
+		if a := alias[b]; a != nil {
+			return a
+		}
+		return b
+	}
+	// bnTrain says that batchnorm stages normalise with the batch's
+	// statistics (the layer-major phases) rather than the running ones.
+	bnTrain := false
 	inArr := func(b *buffer) *jen.Statement {
+		b = resolve(b)
 		if b.input {
 			return id("x")
 		}
-		return jen.Op("&").Id("w").Dot("buf").Dot(b.field + "Out")
+		return jen.Op("&").Add(root()).Dot(b.field + "Out")
 	}
 	inSlice := func(b *buffer) *jen.Statement {
+		b = resolve(b)
 		if b.input {
 			return id("x").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 		}
-		return id("w").Dot("buf").Dot(b.field+"Out").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+		return root().Dot(b.field+"Out").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 	}
 	oneArr := func(b *buffer) *jen.Statement {
+		b = resolve(b)
 		src := id("x")
 		if !b.input {
-			src = id("w").Dot("buf").Dot(b.field + "Out")
+			src = root().Dot(b.field + "Out")
 		}
 		return jen.Parens(ptrFloatArr(b.size)).Parens(src.Index(jen.Empty(), jen.Lit(b.size)))
 	}
-	gradArr := func(b *buffer) *jen.Statement { return jen.Op("&").Id("w").Dot("buf").Dot(b.field + "Grad") }
+	gradArr := func(b *buffer) *jen.Statement { return jen.Op("&").Add(root()).Dot(b.field + "Grad") }
 	gradSlice := func(b *buffer) *jen.Statement {
-		return id("w").Dot("buf").Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+		return root().Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size))
 	}
 	param := func(set string, i int) *jen.Statement { return jen.Op("&").Id(set).Dot(p.params[i]) }
+	// vecBias is the bias argument of a vector kernel (set "p") or its
+	// gradient (set "g"): for a layer without a bias, the shared zeros or
+	// the tile buffers' sink, which nothing reads.
+	vecBias := func(s *stage, set string) *jen.Statement {
+		if s.hasBias() {
+			return param(set, s.bias)
+		}
+		size := s.out.size / (s.layer.Out.Height * s.layer.Out.Width)
+		if set == "g" {
+			return jen.Parens(ptrFloatArr(size)).Parens(root().Dot("biasSink").Index(jen.Empty(), jen.Lit(size)))
+		}
+		return jen.Parens(ptrFloatArr(size)).Parens(id("zeroBias").Index(jen.Empty(), jen.Lit(size)))
+	}
 
-	goForward := func(s *stage) jen.Code {
-		args := []jen.Code{id("n"), inArr(s.in), inArr(s.out)}
+	// goForward calls s's Go forward kernel; tr is the training state
+	// (the forward method's tr, or nil in inference).
+	goForward := func(s *stage, tr jen.Code) jen.Code {
+		args := []jen.Code{id("n")}
+		for _, b := range s.ins {
+			args = append(args, inArr(b))
+		}
+		args = append(args, inArr(s.out))
 		switch s.layer.Kind {
 		case runtime.Conv2D, runtime.Dense:
-			args = append(args, param("p", s.weight), param("p", s.bias))
+			args = append(args, param("p", s.weight))
+			if s.hasBias() {
+				args = append(args, param("p", s.bias))
+			}
 		case runtime.MaxPool:
-			args = append(args, jen.Op("&").Id("w").Dot("buf").Dot(s.base+"Arg"))
+			args = append(args, jen.Op("&").Add(root()).Dot(s.base+"Arg"))
+		case runtime.Dropout:
+			args = append(args, jen.Op("&").Add(root()).Dot(s.base+"Mask"), tr)
+		case runtime.BatchNorm:
+			if bnTrain {
+				args = append(args, jen.Op("&").Id("st").Dot(s.base+"Mean"), jen.Op("&").Id("st").Dot(s.base+"InvStd"), param("p", s.weight), param("p", s.bias))
+				break
+			}
+			args = append(args, jen.Op("&").Id("p").Dot(s.base+"RunningMean"), jen.Op("&").Id("p").Dot(s.base+"RunningVar"), param("p", s.weight), param("p", s.bias))
+			return id(s.base + "Eval").Call(args...)
 		}
 		return id(s.base + "Forward").Call(args...)
 	}
@@ -151,7 +205,7 @@ func (p *plan) runMethods(f *jen.File) {
 	vecForward := func(s *stage, packed bool) jen.Code {
 		v := s.vec
 		if v.im2col {
-			return id(s.base+sufForwardGemm).Call(id("n"), inArr(s.in), inArr(s.out), jen.Op("&").Id("w").Dot("buf").Dot(s.base+sufCols), param("p", s.weight), param("p", s.bias))
+			return id(s.base+sufForwardGemm).Call(id("n"), inArr(s.in), inArr(s.out), jen.Op("&").Add(root()).Dot(s.base+sufCols), param("p", s.weight), vecBias(s, "p"))
 		}
 		switch s.layer.Kind {
 		case runtime.MaxPool:
@@ -162,61 +216,122 @@ func (p *plan) runMethods(f *jen.File) {
 				one, batch, weight = v.packedOne, v.packed, param("pk", s.weight)
 			}
 			return jen.If(id("n").Op("==").Lit(1)).Block(
-				id(one).Call(oneArr(s.out), oneArr(s.in), weight, param("p", s.bias)),
+				id(one).Call(oneArr(s.out), oneArr(s.in), weight, vecBias(s, "p")),
 			).Else().Block(
-				id(batch).Call(inSlice(s.out), inSlice(s.in), weight.Clone(), param("p", s.bias), id("n")),
+				id(batch).Call(inSlice(s.out), inSlice(s.in), weight.Clone(), vecBias(s, "p"), id("n")),
 			)
 		}
-		return id(v.forward).Call(inSlice(s.out), inSlice(s.in), param("p", s.weight), param("p", s.bias), id("n"))
+		return id(v.forward).Call(inSlice(s.out), inSlice(s.in), param("p", s.weight), vecBias(s, "p"), id("n"))
 	}
 	var goFwd, vecFwd, packedFwd []jen.Code
 	for _, s := range p.stages {
-		goFwd = append(goFwd, goForward(s))
+		goFwd = append(goFwd, goForward(s, id("tr")))
 		if s.vec != nil {
 			vecFwd = append(vecFwd, vecForward(s, false))
 			packedFwd = append(packedFwd, vecForward(s, true))
 		} else {
-			vecFwd = append(vecFwd, goForward(s))
-			packedFwd = append(packedFwd, goForward(s))
+			vecFwd = append(vecFwd, goForward(s, id("tr")))
+			packedFwd = append(packedFwd, goForward(s, jen.Nil()))
 		}
 	}
 	xParam := id("x").Add(tileArr(in))
+	// trParam is forward's training state, for the layers that behave
+	// differently in training (dropout).
+	trParam := jen.Null()
+	if p.training() {
+		trParam = id("tr").Op("*").Id("training")
+	}
 	fwdBody := goFwd
 	vecParam := id("_").Bool()
 	if vec {
 		vecParam = id("vec").Bool()
 		fwdBody = append([]jen.Code{jen.If(id("vec")).Block(append(vecFwd, jen.Return())...)}, goFwd...)
 	}
-	f.Comment(wrapDoc("forward runs the layers with parameters p on the first n samples of the tile x, on the vector kernels when vec is set. For one sample, the dense layers run as GEMVs on the standard weight layout, so that Logits never reads a stale copy of the weights."))
-	f.Add(wrecv()).Id("forward").Params(id("p").Op("*").Id("parameters"), vecParam, id("n").Int(), xParam.Clone()).Block(fwdBody...)
+	fwdDoc := "forward runs the layers with parameters p on the first n samples of the tile x, on the vector kernels when vec is set. For one sample, the dense layers run as GEMVs on the standard weight layout, so that Logits never reads a stale copy of the weights."
+	if p.training() {
+		fwdDoc += " tr is nil in evaluation and inference; in training it says which dropout masks to draw."
+	}
+	f.Comment(wrapDoc(fwdDoc))
+	f.Add(wrecv()).Id("forward").Params(id("p").Op("*").Id("parameters"), vecParam, id("n").Int(), xParam.Clone(), trParam).Block(fwdBody...)
 	if p.hasPacked() {
 		f.Comment(wrapDoc("forwardPacked is forward on the vector kernels, with the dense layers' weights read from pk (Frozen's padded layout) instead of p."))
 		f.Add(wrecv()).Id("forwardPacked").Params(id("p").Op("*").Id("parameters"), id("pk").Op("*").Id("packed"), id("n").Int(), xParam.Clone()).Block(packedFwd...)
 	}
 
-	goBackward := func(s *stage) jen.Code {
+	// inGradArr is where s writes the gradient of its input k: the
+	// input's Grad, or its Partial when another consumer writes the Grad.
+	inGradArr := func(s *stage, k int) *jen.Statement {
+		if s.partial[k] {
+			return jen.Op("&").Add(root()).Dot(s.ins[k].field + "Partial")
+		}
+		return gradArr(s.ins[k])
+	}
+	inGradSlice := func(s *stage, k int) *jen.Statement {
+		b := s.ins[k]
+		field := b.field + "Grad"
+		if s.partial[k] {
+			field = b.field + "Partial"
+		}
+		return root().Dot(field).Index(jen.Empty(), id("n").Op("*").Lit(b.size))
+	}
+	// addPartials adds the shares that s wrote to Partial buffers.
+	addPartials := func(s *stage) []jen.Code {
+		var code []jen.Code
+		for k, b := range s.ins {
+			if s.inGrads[k] && s.partial[k] {
+				code = append(code, id("addInto").Call(
+					root().Dot(b.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(b.size)),
+					inGradSlice(s, k)))
+			}
+		}
+		return code
+	}
+	goBackward := func(s *stage) []jen.Code {
 		var args []jen.Code
 		switch s.layer.Kind {
 		case runtime.Conv2D, runtime.Dense:
 			args = []jen.Code{id("n"), inArr(s.in), inArr(s.out), gradArr(s.out)}
 			if s.inGrad {
-				args = append(args, gradArr(s.in))
+				args = append(args, inGradArr(s, 0))
 			}
-			args = append(args, param("p", s.weight), param("g", s.weight), param("g", s.bias))
+			args = append(args, param("p", s.weight), param("g", s.weight))
+			if s.hasBias() {
+				args = append(args, param("g", s.bias))
+			}
 		case runtime.MaxPool:
-			args = []jen.Code{id("n"), gradArr(s.out), jen.Op("&").Id("w").Dot("buf").Dot(s.base + "Arg"), gradArr(s.in)}
-		case runtime.AvgPool:
-			args = []jen.Code{id("n"), gradArr(s.out), gradArr(s.in)}
+			args = []jen.Code{id("n"), gradArr(s.out), jen.Op("&").Add(root()).Dot(s.base + "Arg"), inGradArr(s, 0)}
+		case runtime.AvgPool, runtime.GlobalAvgPool:
+			args = []jen.Code{id("n"), gradArr(s.out), inGradArr(s, 0)}
+		case runtime.LeakyReLU:
+			args = []jen.Code{id("n"), inArr(s.in), gradArr(s.out), inGradArr(s, 0)}
+		case runtime.Dropout:
+			args = []jen.Code{id("n"), jen.Op("&").Add(root()).Dot(s.base + "Mask"), gradArr(s.out), inGradArr(s, 0)}
+		case runtime.Concat:
+			args = []jen.Code{id("n"), gradArr(s.out)}
+			for k := range s.ins {
+				if s.inGrads[k] {
+					args = append(args, inGradArr(s, k))
+				}
+			}
+		case runtime.Add:
+			// Every input's gradient is the output's.
+			var code []jen.Code
+			for k := range s.ins {
+				if s.inGrads[k] {
+					code = append(code, jen.Copy(inGradSlice(s, k), root().Dot(s.out.field+"Grad").Index(jen.Empty(), id("n").Op("*").Lit(s.out.size))))
+				}
+			}
+			return append(code, addPartials(s)...)
 		default:
-			args = []jen.Code{id("n"), inArr(s.out), gradArr(s.out), gradArr(s.in)}
+			args = []jen.Code{id("n"), inArr(s.out), gradArr(s.out), inGradArr(s, 0)}
 		}
-		return id(s.base + "Backward").Call(args...)
+		return append([]jen.Code{id(s.base + "Backward").Call(args...)}, addPartials(s)...)
 	}
 	vecBackward := func(s *stage) []jen.Code {
 		v := s.vec
 		var code []jen.Code
 		if s.layer.Kind == runtime.MaxPool {
-			return []jen.Code{id(v.inputGrad).Call(gradSlice(s.in), gradSlice(s.out), inSlice(s.in), inSlice(s.out), id("n"))}
+			return append([]jen.Code{id(v.inputGrad).Call(inGradSlice(s, 0), gradSlice(s.out), inSlice(s.in), inSlice(s.out), id("n"))}, addPartials(s)...)
 		}
 		if v.actGrad {
 			code = append(code, id(s.base+"ActGrad").Call(id("n"), inArr(s.out), gradArr(s.out)))
@@ -224,24 +339,25 @@ func (p *plan) runMethods(f *jen.File) {
 		if v.im2col {
 			args := []jen.Code{id("n"), inArr(s.in), gradArr(s.out)}
 			if s.inGrad {
-				args = append(args, gradArr(s.in))
+				args = append(args, inGradArr(s, 0))
 			}
-			args = append(args, jen.Op("&").Id("w").Dot("buf").Dot(s.base+sufCols))
+			args = append(args, jen.Op("&").Add(root()).Dot(s.base+sufCols))
 			if s.inGrad {
 				args = append(args, param("t", s.weight))
 			}
-			return append(code, id(s.base+sufBackwardGemm).Call(append(args, param("g", s.weight), param("g", s.bias))...))
+			code = append(code, id(s.base+sufBackwardGemm).Call(append(args, param("g", s.weight), vecBias(s, "g"))...))
+			return append(code, addPartials(s)...)
 		}
-		code = append(code, id(v.weightGrad).Call(param("g", s.weight), param("g", s.bias), inSlice(s.in), gradSlice(s.out), id("n")))
+		code = append(code, id(v.weightGrad).Call(param("g", s.weight), vecBias(s, "g"), inSlice(s.in), gradSlice(s.out), id("n")))
 		if v.inputGrad != "" {
-			args := []jen.Code{gradSlice(s.in), gradSlice(s.out)}
+			args := []jen.Code{inGradSlice(s, 0), gradSlice(s.out)}
 			if v.inputReLU {
 				args = append(args, inSlice(s.in))
 			}
 			args = append(args, param("t", s.weight), id("n"))
 			code = append(code, id(v.inputGrad).Call(args...))
 		}
-		return code
+		return append(code, addPartials(s)...)
 	}
 	var goBwd, vecBwd []jen.Code
 	usesP, usesG, usesX, usesT := false, false, false, false
@@ -250,7 +366,7 @@ func (p *plan) runMethods(f *jen.File) {
 		if !s.backward {
 			continue
 		}
-		goBwd = append(goBwd, goBackward(s))
+		goBwd = append(goBwd, goBackward(s)...)
 		if s.weight >= 0 {
 			usesP, usesG = true, true
 			usesX = usesX || s.in.input
@@ -259,7 +375,7 @@ func (p *plan) runMethods(f *jen.File) {
 			vecBwd = append(vecBwd, vecBackward(s)...)
 			usesT = usesT || s.vec.transposedSize > 0
 		} else {
-			vecBwd = append(vecBwd, goBackward(s))
+			vecBwd = append(vecBwd, goBackward(s)...)
 		}
 	}
 	bwdBody := goBwd
@@ -280,8 +396,10 @@ func (p *plan) runMethods(f *jen.File) {
 		bwdParams = append(bwdParams, id(named(usesT, "t")).Op("*").Id("transposed"))
 	}
 	bwdParams = append(bwdParams, vecParam.Clone(), id(named(len(goBwd) > 0, "n")).Int(), id(named(usesX, "x")).Add(tileArr(in)))
-	f.Comment(wrapDoc("backward runs the layers backwards on the first n samples of the tile x, after forward and the loss gradient, adding the parameter gradients to w.grads; t holds the transposed weights of the vector input-gradient kernels."))
-	f.Add(wrecv()).Id("backward").Params(bwdParams...).Block(bwdBody...)
+	if !p.hasBN() {
+		f.Comment(wrapDoc("backward runs the layers backwards on the first n samples of the tile x, after forward and the loss gradient, adding the parameter gradients to w.grads; t holds the transposed weights of the vector input-gradient kernels."))
+		f.Add(wrecv()).Id("backward").Params(bwdParams...).Block(bwdBody...)
+	}
 
 	// load.
 	f.Comment(wrapDoc("load copies the k ≤ Tile samples of x that start at sample off into the worker's input tile and returns it. (The copy is small next to a tile's arithmetic, and it keeps the kernels on arrays without unsafe views.)"))
@@ -294,8 +412,8 @@ func (p *plan) runMethods(f *jen.File) {
 	logitsOut := id("w").Dot("buf").Dot(p.logits.field + "Out")
 	logitsGrad := id("w").Dot("buf").Dot(p.logits.field + "Grad")
 	// forwardCall runs the tile t of k samples forward on the parameters.
-	forwardCall := func() *jen.Statement {
-		return id("w").Dot("forward").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), id("j").Dot("vec"), id("k"), id("t"))
+	forwardCall := func(tr jen.Code) *jen.Statement {
+		return id("w").Dot("forward").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), id("j").Dot("vec"), id("k"), id("t"), p.trArg(tr))
 	}
 	// tileFor loops over the tiles of job j's samples, loading each and
 	// running forward (a forwardCall or a choice of calls) on it, then body.
@@ -308,11 +426,11 @@ func (p *plan) runMethods(f *jen.File) {
 			}, body...)...)
 	}
 	// A forward job reads the packed weights when Forward packed them.
-	inference := jen.Code(forwardCall())
+	inference := jen.Code(forwardCall(jen.Nil()))
 	if p.hasPacked() {
 		inference = jen.If(id("j").Dot("packed")).Block(
 			id("w").Dot("forwardPacked").Call(jen.Op("&").Id("j").Dot("m").Dot("params"), jen.Op("&").Id("j").Dot("m").Dot("pk"), id("k"), id("t")),
-		).Else().Block(forwardCall())
+		).Else().Block(forwardCall(jen.Nil()))
 	}
 	f.Comment(wrapDoc("forwardTiles writes the logits of samples [j.lo, j.hi) of j.x to j.logits, tile by tile."))
 	f.Add(wrecv()).Id("forwardTiles").Params(id("j").Id("job")).Block(tileFor(inference,
@@ -325,27 +443,119 @@ func (p *plan) runMethods(f *jen.File) {
 		bwdArgs = append(bwdArgs, jen.Op("&").Id("j").Dot("m").Dot("wt"))
 	}
 	bwdArgs = append(bwdArgs, id("j").Dot("vec"), id("k"), id("t"))
-	f.Comment(wrapDoc("backwardTiles runs samples [j.lo, j.hi) of j.x forward and back, overwriting w.grads with their gradient (times j.scale), and returns their summed loss and the number classified correctly."))
-	f.Add(wrecv()).Id("backwardTiles").Params(id("j").Id("job")).Params(id("loss").Float64(), id("correct").Int()).Block(
-		jen.Op("*").Id("w").Dot("grads").Op("=").Id("parameters").Values(),
-		tileFor(forwardCall(),
-			// The loss is the runtime's, so that every engine computes it
-			// alike; sample by sample, so that the float64 sum adds the
-			// samples' losses one at a time, as the generic engine does.
-			forUp("s", jen.Lit(0), id("k"),
-				jen.List(id("z"), id("dz")).Op(":=").List(
-					logitsOut.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
-					logitsGrad.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes"))),
-				jen.List(id("l"), id("c")).Op(":=").Add(rt("SoftmaxCrossEntropy")).Call(
-					id("z"), id("j").Dot("labels").Index(id("off").Op("+").Id("s"), id("off").Op("+").Id("s").Op("+").Lit(1)),
-					id("Classes"), id("j").Dot("scale"), id("dz")),
-				id("loss").Op("+=").Id("l"),
-				id("correct").Op("+=").Id("c"),
-			),
+	// The loss is the runtime's, so that every engine computes it
+	// alike; sample by sample, so that the float64 sum adds the
+	// samples' losses one at a time, as the generic engine does.
+	// lossFor is the loss of the count samples of the tile whose logits
+	// are out, writing their gradient to grad.
+	lossFor := func(out, grad *jen.Statement, count string) jen.Code {
+		zdz := jen.List(id("z"), id("dz")).Op(":=").List(
+			out.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
+			grad.Clone().Index(id("s").Op("*").Id("Classes"), jen.Parens(id("s").Op("+").Lit(1)).Op("*").Id("Classes")))
+		var loss jen.Code = forUp("s", jen.Lit(0), id(count),
+			zdz.Clone(),
+			jen.List(id("l"), id("c")).Op(":=").Add(rt("SoftmaxCrossEntropy")).Call(
+				id("z"), id("j").Dot("labels").Index(id("off").Op("+").Id("s"), id("off").Op("+").Id("s").Op("+").Lit(1)),
+				id("Classes"), id("j").Dot("scale"), id("dz")),
+			id("loss").Op("+=").Id("l"),
+			id("correct").Op("+=").Id("c"),
+		)
+		if p.regression {
+			loss = jen.If(id("j").Dot("targets").Op("!=").Nil()).Block(
+				forUp("s", jen.Lit(0), id(count),
+					zdz.Clone(),
+					id("tgt").Op(":=").Id("j").Dot("targets").Index(jen.Parens(id("off").Op("+").Id("s")).Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("s").Op("+").Lit(1)).Op("*").Id("Classes")),
+					id("loss").Op("+=").Add(rt("SumSquaredError")).Call(id("z"), id("tgt"), id("j").Dot("scale"), id("dz")),
+				),
+			).Else().Block(loss)
+		}
+		return loss
+	}
+	loss := lossFor(logitsOut, logitsGrad, "k")
+	bwdDoc := "backwardTiles runs samples [j.lo, j.hi) of j.x forward and back, overwriting w.grads with their gradient (times j.scale), and returns their summed loss and the number classified correctly."
+	if p.regression {
+		bwdDoc = "backwardTiles runs samples [j.lo, j.hi) of j.x forward and back, overwriting w.grads with their gradient (times j.scale), and returns their summed loss and the number classified correctly: the squared error against j.targets when set (correct is then 0), else the softmax cross-entropy against j.labels."
+	}
+	var trainState []jen.Code
+	if p.training() {
+		trainState = []jen.Code{
+			jen.Comment("The dropout masks depend on the sample's index in the whole batch, not on the worker."),
+			id("tr").Op(":=").Id("training").Values(jen.Id("seed").Op(":").Id("j").Dot("m").Dot("dropSeed"), jen.Id("step").Op(":").Id("j").Dot("m").Dot("dropStep")),
+		}
+	}
+	trCall := jen.Null()
+	if p.training() {
+		trCall = id("tr").Dot("off").Op("=").Id("off")
+	}
+	var tile jen.Code
+	if p.training() {
+		tile = jen.For(id("off").Op(":=").Id("j").Dot("lo"), id("off").Op("<").Id("j").Dot("hi"), id("off").Op("+=").Id("Tile")).Block(
+			id("k").Op(":=").Min(id("Tile"), id("j").Dot("hi").Op("-").Id("off")),
+			id("t").Op(":=").Id("w").Dot("load").Call(id("j").Dot("x"), id("off"), id("k")),
+			trCall,
+			forwardCall(jen.Op("&").Id("tr")),
+			loss,
 			id("w").Dot("backward").Call(bwdArgs...),
-		),
-		jen.Return(id("loss"), id("correct")),
-	)
+		)
+	} else {
+		tile = tileFor(forwardCall(jen.Null()), loss, id("w").Dot("backward").Call(bwdArgs...))
+	}
+	if p.rewritesFrozen() {
+		alias = p.frozenAlias()
+		var body []jen.Code
+		for _, s := range p.stages {
+			switch {
+			case s.layer.Kind == runtime.Dropout:
+			case p.foldInto(s) != nil:
+				if prod := p.foldInto(s); !prod.hasBias() {
+					body = append(body, id(s.base+"Shift").Call(id("n"), inArr(prod.out), jen.Op("&").Id("shift").Dot(s.base+"Shift")))
+				}
+			case s.vec != nil:
+				body = append(body, jen.If(id("vec")).Block(vecForward(s, p.hasPacked())).Else().Block(goForward(s, jen.Nil())))
+			default:
+				body = append(body, goForward(s, jen.Nil()))
+			}
+		}
+		params := []jen.Code{id("p").Op("*").Id("parameters")}
+		if p.hasPacked() {
+			params = append(params, id("pk").Op("*").Id("packed"))
+		}
+		if len(p.shiftFields()) > 0 {
+			params = append(params, id("shift").Op("*").Id("shifts"))
+		}
+		params = append(params, id(named(vec, "vec")).Bool(), id("n").Int(), id("x").Add(tileArr(in)))
+		f.Comment(wrapDoc("forwardFrozen is Frozen's forward on the first n samples of the tile x: forward in evaluation mode without the dropout layers, with the batch norms that Freeze folded into the weights p left out (their shifts, for layers without a bias, added in place)."))
+		f.Add(wrecv()).Id("forwardFrozen").Params(params...).Block(body...)
+		alias = nil
+	}
+	if p.hasBN() {
+		bufRoot, bnTrain = id("b"), true
+		p.layerMajor(f, layerMajorCode{
+			forward: func(s *stage) jen.Code {
+				tr := p.trArg(jen.Op("&").Id("tr"))
+				if s.vec == nil {
+					return goForward(s, tr)
+				}
+				return jen.If(id("vec")).Block(vecForward(s, false)).Else().Block(goForward(s, tr))
+			},
+			backward: func(s *stage) []jen.Code {
+				if s.vec == nil {
+					return goBackward(s)
+				}
+				return []jen.Code{jen.If(id("vec")).Block(vecBackward(s)...).Else().Block(goBackward(s)...)}
+			},
+			inArr: inArr, gradArr: gradArr, inGradArr: inGradArr, addPartials: addPartials,
+			loss: lossFor(id("b").Dot(p.logits.field+"Out"), id("b").Dot(p.logits.field+"Grad"), "n"),
+		})
+		bufRoot, bnTrain = id("w").Dot("buf"), false
+	} else {
+		f.Comment(wrapDoc(bwdDoc))
+		f.Add(wrecv()).Id("backwardTiles").Params(id("j").Id("job")).Params(id("loss").Float64(), id("correct").Int()).Block(
+			append(append([]jen.Code{jen.Op("*").Id("w").Dot("grads").Op("=").Id("parameters").Values()}, trainState...),
+				tile,
+				jen.Return(id("loss"), id("correct")))...,
+		)
+	}
 
 	// add.
 	var adds []jen.Code
@@ -356,34 +566,11 @@ func (p *plan) runMethods(f *jen.File) {
 	f.Func().Params(id("g").Op("*").Id("parameters")).Id("add").Params(id("o").Op("*").Id("parameters")).Block(adds...)
 
 	// run.
-	f.Comment(wrapDoc("run splits the n samples of job j into shards of whole tiles, runs shard 0 on worker 0 and the others on their workers' goroutines, and then, for a backward job, adds the workers' gradients, losses and counts in worker order."))
-	f.Add(recv()).Id("run").Params(id("j").Id("job"), id("n").Int()).Params(id("loss").Float64(), id("correct").Int()).Block(
-		id("tiles").Op(":=").Parens(id("n").Op("+").Id("Tile").Op("-").Lit(1)).Op("/").Id("Tile"),
-		id("used").Op(":=").Max(jen.Lit(1), jen.Min(jen.Len(id("m").Dot("workers")), id("tiles"))),
-		jen.Comment("Worker i takes tiles [i·tiles/used, (i+1)·tiles/used)."),
-		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(jen.Return(jen.Min(id("n"), id("i").Op("*").Id("tiles").Op("/").Id("used").Op("*").Id("Tile")))),
-		forUp("i", jen.Lit(1), id("used"),
-			jen.List(id("j").Dot("lo"), id("j").Dot("hi")).Op("=").List(id("bound").Call(id("i")), id("bound").Call(id("i").Op("+").Lit(1))),
-			id("m").Dot("workers").Index(id("i")).Dot("jobs").Op("<-").Id("j"),
-		),
-		jen.List(id("j").Dot("lo"), id("j").Dot("hi")).Op("=").List(jen.Lit(0), id("bound").Call(jen.Lit(1))),
-		id("w0").Op(":=").Id("m").Dot("workers").Index(jen.Lit(0)),
-		jen.If(id("j").Dot("backward")).Block(
-			jen.List(id("loss"), id("correct")).Op("=").Id("w0").Dot("backwardTiles").Call(id("j")),
-		).Else().Block(
-			id("w0").Dot("forwardTiles").Call(id("j")),
-		),
-		forUp("i", jen.Lit(1), id("used"),
-			id("w").Op(":=").Id("m").Dot("workers").Index(id("i")),
-			jen.Op("<-").Id("w").Dot("done"),
-			jen.If(id("j").Dot("backward")).Block(
-				id("m").Dot("grads").Dot("add").Call(id("w").Dot("grads")),
-				id("loss").Op("+=").Id("w").Dot("loss"),
-				id("correct").Op("+=").Id("w").Dot("correct"),
-			),
-		),
-		jen.Return(id("loss"), id("correct")),
-	)
+	if p.hasBN() {
+		p.layerMajorRun(f)
+	} else {
+		p.tileMajorRun(f)
+	}
 
 	// transpose.
 	if trans {
@@ -426,7 +613,7 @@ func (p *plan) runMethods(f *jen.File) {
 		),
 		id("j").Op(":=").Id("job").Values(jen.Id("m").Op(":").Id("m"), jen.Id("vec").Op(":").Id("vector").Call(), jen.Id("x").Op(":").Id("x"), jen.Id("logits").Op(":").Id("logits")),
 	}
-	fwdDoc := "Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order), split across the workers."
+	fwdDoc = "Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order), split across the workers."
 	if p.hasPacked() {
 		packs := p.packCalls(
 			func() *jen.Statement { return id("m").Dot("pk") },
@@ -473,6 +660,39 @@ func (p *plan) runMethods(f *jen.File) {
 			id("m").Dot("params").Dot(name).Index(id("i")).Op("-=").Id("lr").Op("*").Id("m").Dot("grads").Dot(name).Index(id("i")),
 		))
 	}
+	if p.regression {
+		f.Comment(wrapDoc("BackwardSquaredError runs the n samples of x forward and back, split across the workers: it overwrites every parameter gradient with scale times the gradient of Σ (y−t)², summed over the samples and the outputs, where targets holds n×Classes values, and returns that sum (unscaled). It implements runtime.Regressor."))
+		sqCall := []jen.Code{
+			id("n").Op(":=").Id("samples").Call(id("x")),
+			jen.If(jen.Len(id("targets")).Op("!=").Id("n").Op("*").Id("Classes")).Block(
+				jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(n.Name+": %d targets for %d samples, want %d"), jen.Len(id("targets")), id("n"), id("n").Op("*").Id("Classes"))),
+			),
+			id("vec").Op(":=").Id("vector").Call(),
+		}
+		if trans {
+			sqCall = append(sqCall, jen.If(id("vec")).Block(id("m").Dot("transpose").Call()))
+		}
+		sqCall = append(sqCall,
+			jen.List(id("loss"), id("_")).Op("=").Id("m").Dot("run").Call(id("job").Values(
+				jen.Id("m").Op(":").Id("m"), jen.Id("vec").Op(":").Id("vec"), jen.Id("backward").Op(":").True(),
+				jen.Id("x").Op(":").Id("x"), jen.Id("targets").Op(":").Id("targets"), jen.Id("scale").Op(":").Id("scale")), id("n")),
+			jen.Return(id("loss")))
+		f.Add(recv()).Id("BackwardSquaredError").Params(jen.List(id("x"), id("targets")).Index().Float32(), id("scale").Float32()).Params(id("loss").Float64()).Block(sqCall...)
+		f.Var().Id("_").Add(rt("Regressor")).Op("=").Parens(jen.Op("*").Id("Model")).Parens(jen.Nil())
+	}
+	if p.training() {
+		f.Comment(wrapDoc("SetDropoutStep sets the seed and step from which the next Backward calls draw their dropout masks (runtime.DropoutMask); before any call, both are 0. It implements runtime.Stochastic."))
+		f.Add(recv()).Id("SetDropoutStep").Params(jen.List(id("seed"), id("step")).Uint64()).Block(
+			jen.List(id("m").Dot("dropSeed"), id("m").Dot("dropStep")).Op("=").List(id("seed"), id("step")),
+		)
+		f.Var().Id("_").Add(rt("Stochastic")).Op("=").Parens(jen.Op("*").Id("Model")).Parens(jen.Nil())
+		f.Comment(wrapDoc("training is the state of a training forward pass: the seed and step of the dropout masks, and the index in the batch of the tile's first sample."))
+		f.Type().Id("training").Struct(
+			jen.List(id("seed"), id("step")).Uint64(),
+			id("off").Int(),
+		)
+	}
+
 	f.Comment(wrapDoc("Step is one step of plain gradient descent on the batch: Backward(x, labels, 1) and then θ −= lr·∂loss/∂θ for every parameter. It returns the summed loss and the number of correct samples before the update."))
 	f.Add(recv()).Id("Step").Params(id("x").Index().Float32(), id("labels").Index().Int32(), id("lr").Float32()).Params(id("loss").Float64(), id("correct").Int()).Block(
 		append([]jen.Code{jen.List(id("loss"), id("correct")).Op("=").Id("m").Dot("Backward").Call(id("x"), id("labels"), jen.Lit(1))},
@@ -484,7 +704,7 @@ func (p *plan) runMethods(f *jen.File) {
 	f.Add(recv()).Id("Logits").Params(id("x").Op("*").Index(id("InputSize")).Float32(), id("logits").Op("*").Index(id("Classes")).Float32()).Block(
 		id("w").Op(":=").Id("m").Dot("workers").Index(jen.Lit(0)),
 		jen.Op("*").Parens(jen.Op("*").Index(id("InputSize")).Float32()).Parens(id("w").Dot("buf").Dot("x").Index(jen.Empty(), jen.Empty())).Op("=").Op("*").Id("x"),
-		id("w").Dot("forward").Call(jen.Op("&").Id("m").Dot("params"), id("vector").Call(), jen.Lit(1), jen.Op("&").Id("w").Dot("buf").Dot("x")),
+		id("w").Dot("forward").Call(jen.Op("&").Id("m").Dot("params"), id("vector").Call(), jen.Lit(1), jen.Op("&").Id("w").Dot("buf").Dot("x"), p.trArg(jen.Nil())),
 		jen.Op("*").Id("logits").Op("=").Index(id("Classes")).Float32().Parens(logitsOut.Clone().Index(jen.Empty(), id("Classes"))),
 	)
 }
