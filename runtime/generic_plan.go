@@ -9,8 +9,9 @@ import (
 
 // maxTensorElements bounds the number of values of one sample's activation
 // and of one parameter tensor, so that an absurd Arch is rejected with an
-// error instead of overflowing int arithmetic or exhausting memory.
-const maxTensorElements = 1 << 31
+// error instead of overflowing int arithmetic or exhausting memory. It is
+// the largest int32 so that it is an int on 32-bit platforms too.
+const maxTensorElements = math.MaxInt32
 
 // layerPlan is one layer of the generic engine with everything resolved from
 // its [LayerSpec]: its name, inputs, per-sample shapes, TensorFlow padding

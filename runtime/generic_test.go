@@ -23,7 +23,7 @@ func TestNewGenericErrors(t *testing.T) {
 		{"zero input", Shape{Height: 0, Width: 8, Channels: 1}, tail,
 			`arch "t": input shape 0x8x1 must have every dimension ≥ 1`},
 		{"huge input", Shape{Height: 1 << 16, Width: 1 << 16, Channels: 1 << 16}, tail,
-			`arch "t": input shape 65536x65536x65536 has more than 2147483648 values`},
+			`arch "t": input shape 65536x65536x65536 has more than 2147483647 values`},
 		{"no layers", in, nil,
 			`arch "t": no layers`},
 		{"softmax not last", in, []LayerSpec{plainSpec(Flatten), plainSpec(Softmax), plainSpec(ReLU)},
@@ -61,11 +61,11 @@ func TestNewGenericErrors(t *testing.T) {
 		{"NaN init scale", in, []LayerSpec{plainSpec(Flatten), {Kind: Dense, Units: 3, WeightInit: Init{Kind: InitUniform, Scale: math.NaN()}}, plainSpec(Softmax)},
 			`arch "t", layer 2 "dense1" (dense): dense1.weight: initialisation scale NaN, want a finite value ≥ 0`},
 		{"huge conv weight", in, with(convSpec(1<<30, 3, 3, 1, 1, Same)),
-			`arch "t", layer 1 "conv1" (conv2d): weight [3 3 1 1073741824] has more than 2147483648 values`},
+			`arch "t", layer 1 "conv1" (conv2d): weight [3 3 1 1073741824] has more than 2147483647 values`},
 		{"huge dense weight", in, []LayerSpec{plainSpec(Flatten), denseSpec(1 << 30), plainSpec(Softmax)},
-			`arch "t", layer 2 "dense1" (dense): weight [64 1073741824] has more than 2147483648 values`},
+			`arch "t", layer 2 "dense1" (dense): weight [64 1073741824] has more than 2147483647 values`},
 		{"huge activation", in, with(convSpec(1<<26, 1, 1, 1, 1, Same)),
-			`arch "t", layer 1 "conv1" (conv2d): output 8x8x67108864 has more than 2147483648 values`},
+			`arch "t", layer 1 "conv1" (conv2d): output 8x8x67108864 has more than 2147483647 values`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := NewGeneric(Arch{Name: "t", Input: tc.input, Layers: tc.layers})
