@@ -248,11 +248,6 @@ func must(t testing.TB, err error) {
 	}
 }
 
-// heavyMACs is the number of multiply-accumulates per sample above which
-// the differential test checks a network on fewer batches and steps (the
-// reference models: MobileNetV1 at 96×96 takes ≈7.5 M, ResNet-8 ≈12.5 M).
-const heavyMACs = 1_000_000
-
 // driverMain returns main.go of the differential test program: the list of
 // networks, with the package-specific code (constructor, array API).
 func driverMain(nets []namedNet) ([]byte, error) {
@@ -276,7 +271,7 @@ func driverMain(nets []namedNet) ([]byte, error) {
 			jen.Id("archJSON").Op(":").Lit(string(archJSON)),
 			jen.Id("paramsJSON").Op(":").Lit(string(paramsJSON)),
 			jen.Id("tile").Op(":").Add(q("Tile")),
-			jen.Id("heavy").Op(":").Lit(nt.net.Totals().MACs > heavyMACs),
+			jen.Id("macs").Op(":").Lit(nt.net.Totals().MACs),
 			jen.Id("new").Op(":").Func().Params().Id("trainable").Block(jen.Return(q("New").Call())),
 			jen.Id("one").Op(":").Func().Params(jen.Id("mod").Id("trainable"), jen.List(jen.Id("x"), jen.Id("logits"), jen.Id("probs")).Index().Float32()).Bool().Block(
 				append([]jen.Code{jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model")))}, oneBody(q)...)...,
