@@ -109,8 +109,8 @@ func TestConvGemmPlan(t *testing.T) {
 		"gemmvalid": {"conv3"},
 	}
 	want := map[string][]string{
-		"gemmsmall":  {"conv1", "conv2", "conv3"},
-		"gemmwide":   {"conv2", "conv3"},
+		"gemmsmall": {"conv1", "conv2", "conv3"},
+		"gemmwide":  {"conv2", "conv3"},
 		// conv2 (2×2 over 12×8×9, 20 filters) would unroll into 2.6 MB
 		// of assembly, more than maxUnrolledConvAsm.
 		"gemmstride": {"conv1", "conv2"},
