@@ -1,11 +1,15 @@
 package emit_test
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cnngen/cnngen/runtime"
@@ -49,6 +53,7 @@ func TestDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles generated code")
 	}
+	t.Parallel() // a child process each, mostly single-threaded
 	nets := append(append(append(exampleNets(t), goldenNets(t)...), loadConvGemmNets(t)...), randomNets(t, 1, randomCount)...)
 	runDifferential(t, nets)
 }
@@ -67,6 +72,7 @@ func TestDifferentialGraphs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles generated code")
 	}
+	t.Parallel() // a child process each, mostly single-threaded
 	runDifferential(t, append(randomGraphNets(t, 1, graphCount, false), randomGraphNets(t, 2, graphCount, true)...))
 }
 
@@ -92,7 +98,7 @@ func runDifferential(t *testing.T, nets []namedNet) {
 	mainGo, err := driverMain(nets)
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(dir, "main.go"), mainGo, 0o644))
-	out, err := goCmd(t, dir, "run", ".")
+	out, err := runPerISA(t, dir)
 	t.Logf("differential test program:\n%s", out)
 	if keep := os.Getenv("CNNGEN_KEEP"); keep != "" {
 		// CNNGEN_KEEP=DIR keeps the generated module for debugging.
@@ -109,6 +115,35 @@ func runDifferential(t *testing.T, nets []namedNet) {
 		t.Errorf("%d checks passed, want %d (%d networks × %d ISAs × 3 worker counts)", got, want, len(nets), len(isas))
 	}
 	requireISA(t, out)
+}
+
+// runPerISA builds the differential test program in dir and runs it once
+// per ISA that runtime.AvailableISAs lists, the processes side by side
+// (the checks of one ISA are mostly single-threaded), and returns their
+// outputs in ISA order, joined, and the first error.
+func runPerISA(t *testing.T, dir string) (string, error) {
+	t.Helper()
+	bin := filepath.Join(dir, "difftest.exe")
+	if out, err := goCmd(t, dir, "build", "-o", bin, "."); err != nil {
+		return out, err
+	}
+	isas := runtime.AvailableISAs()
+	outs := make([]bytes.Buffer, len(isas))
+	errs := make([]error, len(isas))
+	var wg sync.WaitGroup
+	for i, isa := range isas {
+		wg.Go(func() {
+			cmd := exec.Command(bin, isa.String())
+			cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
+			errs[i] = cmd.Run()
+		})
+	}
+	wg.Wait()
+	var all strings.Builder
+	for i := range isas {
+		all.Write(outs[i].Bytes())
+	}
+	return all.String(), errors.Join(errs...)
 }
 
 // requireISA fails the test when CNNGEN_TEST_REQUIRE names an ISA

@@ -56,6 +56,7 @@ func TestGraphsVet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles generated code")
 	}
+	t.Parallel() // a child process each, mostly single-threaded
 	nets := append(randomGraphNets(t, 3, 2, false), randomGraphNets(t, 4, 2, true)...)
 	nets = append(nets, referenceNets(t)...)
 	dir := t.TempDir()
