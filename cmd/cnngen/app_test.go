@@ -84,7 +84,7 @@ func TestExampleApp(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 		}
-		t.Logf("%s %s: %v", filepath.Base(name), strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+		t.Logf("%s: %v", strings.Join(append([]string{filepath.Base(name)}, args...), " "), time.Since(start).Round(time.Millisecond))
 		return string(out)
 	}
 	out := run("go", "generate", "./...")
