@@ -11,10 +11,15 @@
 //	    Check a network description and print every layer's output shape,
 //	    parameters, multiply-accumulates and activation bytes, with totals.
 //
-//	generate [-o DIR] [-pkg NAME] FILE.yaml
+//	generate [-o DIR] [-pkg NAME] [-gogenerate] FILE.yaml
 //	    Write a shape-specialized Go package for the network: every
-//	    dimension a constant, every buffer a fixed-size array. Only files
-//	    whose contents change are written, so it is safe in go:generate.
+//	    dimension a constant, every buffer a fixed-size array (doc.go,
+//	    model.go, kernels.go, frozen.go and, when some layer has vector
+//	    kernels, simd_amd64.s, simd_amd64.go, simd_purego.go, simd_ref.go).
+//	    Only files whose contents change are written, so it is safe in
+//	    go:generate; a DIR holding Go files of another package is refused.
+//	    -gogenerate adds to doc.go a go:generate line that regenerates the
+//	    package.
 //
 //	train [flags] [FILE.yaml]
 //	    Train the network with the description's recipe and print the

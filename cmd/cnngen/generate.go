@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/build/constraint"
+	"go/parser"
 	"go/token"
 	"io"
 	"os"
@@ -22,13 +25,29 @@ func init() {
 	})
 }
 
-const generateUsage = `[-o DIR] [-pkg NAME] FILE.yaml
+const generateUsage = `[-o DIR] [-pkg NAME] [-gogenerate] FILE.yaml
 
 Writes the Go package of the network that FILE.yaml describes into DIR
-(default: the current directory): doc.go (with a go:generate line that
-regenerates it), model.go and kernels.go. Files whose contents would not
-change are left untouched; other files in DIR are never removed. The package
-name defaults to the network's name, lower-cased.
+(default: the current directory). The files it writes:
+
+  doc.go          the package comment, with the table of layers (and, with
+                  -gogenerate, a go:generate line that regenerates the package)
+  model.go        the constants, Model and its API (runtime.Model, Predict,
+                  Logits, Init, Step, Freeze, Arch)
+  kernels.go      the layers' pure-Go kernels
+  frozen.go       Frozen, the read-only inference copy that Model.Freeze makes
+  simd_amd64.s    the AVX2 and AVX-512 kernels, with simd_amd64.go (their
+  simd_amd64.go   declarations and dispatch), simd_purego.go (the other
+  simd_purego.go  GOARCHes) and simd_ref.go (pure-Go references); written
+  simd_ref.go     only when some layer has vector kernels
+
+Files whose contents would not change are left untouched; other files in DIR
+are never removed. The package name defaults to the network's name,
+lower-cased. DIR must not hold Go files of another package: generate refuses
+before writing anything.
+
+The package imports github.com/cnngen/cnngen/runtime, so the module that
+builds it requires github.com/cnngen/cnngen.
 
 Flags may come before or after FILE.
 
@@ -39,6 +58,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("generate", generateUsage, stderr)
 	dir := fs.String("o", ".", "write the package into `DIR`")
 	pkg := fs.String("pkg", "", "Go package `name` (default: the network's name, lower-cased)")
+	goGenerate := fs.Bool("gogenerate", false, "add to doc.go a go:generate line (go run github.com/cnngen/cnngen/cmd/cnngen ...) that regenerates the package")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -66,8 +86,11 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out, err := emit.Generate(net, emit.Options{Package: name, Source: src})
+	out, err := emit.Generate(net, emit.Options{Package: name, Source: src, GoGenerate: *goGenerate})
 	if err != nil {
+		return err
+	}
+	if err := checkPackageDir(*dir, name); err != nil {
 		return err
 	}
 	written, err := writeChanged(*dir, out)
@@ -78,6 +101,71 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(*dir, f))
 	}
 	return nil
+}
+
+// checkPackageDir returns an error when dir holds Go files of a package other
+// than pkg (or its external test package pkg_test): the generated files would
+// make the directory fail to build. Files excluded with "//go:build ignore"
+// are not part of any package. A missing dir is fine.
+func checkPackageDir(dir, pkg string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+			continue // the go command ignores files starting with . or _
+		}
+		path := filepath.Join(dir, name)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, src, parser.PackageClauseOnly|parser.ParseComments)
+		if err != nil {
+			return fmt.Errorf("%s: %v (generate checks which package %s holds before writing into it)", path, err, dir)
+		}
+		if ignored(f) {
+			continue
+		}
+		found := f.Name.Name
+		if found == pkg || found == pkg+"_test" {
+			continue
+		}
+		hint := "write the generated package into a directory of its own with -o DIR"
+		if found != "main" && !strings.HasSuffix(found, "_test") {
+			hint += fmt.Sprintf(", or name it after the package there with -pkg %s", found)
+		}
+		return fmt.Errorf("%s holds Go files of package %s (%s), not package %s: %s; nothing was written", dir, found, name, pkg, hint)
+	}
+	return nil
+}
+
+// ignored reports whether f carries the build constraint "//go:build ignore"
+// before its package clause.
+func ignored(f *ast.File) bool {
+	for _, g := range f.Comments {
+		if g.Pos() >= f.Package {
+			break
+		}
+		for _, c := range g.List {
+			if !constraint.IsGoBuild(c.Text) {
+				continue
+			}
+			expr, err := constraint.Parse(c.Text)
+			if err != nil {
+				return false
+			}
+			if tag, ok := expr.(*constraint.TagExpr); ok && tag.Tag == "ignore" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // generateSource is the description's path as the go:generate line in dir

@@ -10,7 +10,8 @@ import (
 )
 
 // TestGenerateCommand writes a package, then runs again and checks that
-// nothing is rewritten; flags may follow the file.
+// nothing is rewritten; flags may follow the file. The go:generate line is
+// written only with -gogenerate.
 func TestGenerateCommand(t *testing.T) {
 	dir := t.TempDir()
 	desc := filepath.Join(dir, "nets", "twoconv.yaml")
@@ -25,7 +26,7 @@ func TestGenerateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "gen", "twoconv")
-	code, stdout, stderr := runCLI("generate", "-o", out, desc)
+	code, stdout, stderr := runCLI("generate", "-gogenerate", "-o", out, desc)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -38,17 +39,81 @@ func TestGenerateCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -o . -pkg twoconv ../../nets/twoconv.yaml\n"; !strings.Contains(string(doc), want) {
+	if want := "//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -gogenerate -o . -pkg twoconv ../../nets/twoconv.yaml\n"; !strings.Contains(string(doc), want) {
 		t.Errorf("doc.go lacks %q:\n%s", want, doc)
 	}
 	before, _ := os.Stat(filepath.Join(out, "model.go"))
-	code, stdout, stderr = runCLI("generate", desc, "-o", out, "-pkg", "twoconv")
+	code, stdout, stderr = runCLI("generate", desc, "-o", out, "-pkg", "twoconv", "-gogenerate")
 	if code != 0 || stdout != "" {
 		t.Fatalf("second run: exit %d, stdout %q (want nothing written), stderr %q", code, stdout, stderr)
 	}
 	after, _ := os.Stat(filepath.Join(out, "model.go"))
 	if !before.ModTime().Equal(after.ModTime()) {
 		t.Error("an unchanged file was rewritten")
+	}
+	// Without -gogenerate only doc.go changes: it loses the line.
+	code, stdout, stderr = runCLI("generate", "-o", out, desc)
+	if code != 0 || stdout != "wrote "+filepath.Join(out, "doc.go")+"\n" {
+		t.Fatalf("run without -gogenerate: exit %d, stdout %q (want doc.go alone), stderr %q", code, stdout, stderr)
+	}
+	if doc, err := os.ReadFile(filepath.Join(out, "doc.go")); err != nil || strings.Contains(string(doc), "go:generate") {
+		t.Errorf("doc.go without -gogenerate (%v):\n%s", err, doc)
+	}
+}
+
+// TestGenerateForeignPackage checks that generate refuses, before writing
+// anything, a directory that holds Go files of another package, and accepts
+// the package's own files, its external tests and ignored files.
+func TestGenerateForeignPackage(t *testing.T) {
+	desc := filepath.Join("..", "..", "examples", "twoconv.yaml")
+	for _, tc := range []struct {
+		file, src string
+		want      []string // error fragments; none: accepted
+	}{
+		{"main.go", "package main\n\nfunc main() {}\n", []string{"holds Go files of package main (main.go), not package net", "-o DIR", "nothing was written"}},
+		{"util.go", "// Package other.\npackage other\n", []string{"holds Go files of package other (util.go), not package net", "-o DIR", "-pkg other"}},
+		{"net_test.go", "package net_test\n", nil},
+		{"extra.go", "package net\n", nil},
+		{"gen.go", "//go:build ignore\n\npackage main\n", nil},
+		{"_scratch.go", "package scratch\n", nil},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runCLI("generate", "-o", dir, "-pkg", "net", desc)
+		entries, _ := os.ReadDir(dir)
+		if tc.want == nil {
+			if code != 0 || len(entries) < 4 {
+				t.Errorf("%s: exit %d, %d files, stderr %q; want the package written", tc.file, code, len(entries), stderr)
+			}
+			continue
+		}
+		if code != 1 || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, dir) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 and one line naming %s", tc.file, code, stderr, dir)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%s: stderr %q lacks %q", tc.file, stderr, w)
+			}
+		}
+		if len(entries) != 1 {
+			t.Errorf("%s: %d files in the directory after the refusal; want it untouched", tc.file, len(entries))
+		}
+	}
+}
+
+// TestGenerateHelpListsFiles checks that generate -h names every file that
+// generate can write.
+func TestGenerateHelpListsFiles(t *testing.T) {
+	code, _, stderr := runCLI("generate", "-h")
+	if code != 0 {
+		t.Fatalf("generate -h: exit %d", code)
+	}
+	for _, name := range []string{"doc.go", "model.go", "kernels.go", "frozen.go", "simd_amd64.s", "simd_amd64.go", "simd_purego.go", "simd_ref.go", "-gogenerate"} {
+		if !strings.Contains(stderr, name) {
+			t.Errorf("generate -h does not mention %s:\n%s", name, stderr)
+		}
 	}
 }
 

@@ -145,7 +145,7 @@ func TestGenerateHostileSourcePaths(t *testing.T) {
 		}
 		pkg := "p" + string(rune('a'+i))
 		out := filepath.Join(mod, "gen", pkg)
-		code, stdout, stderr := runCLI("generate", "-o", out, "-pkg", pkg, desc)
+		code, stdout, stderr := runCLI("generate", "-gogenerate", "-o", out, "-pkg", pkg, desc)
 		if code != 0 {
 			t.Fatalf("%q: exit %d\n%s%s", d, code, stdout, stderr)
 		}

@@ -14,9 +14,10 @@
 //
 // Layout of a generated package:
 //
-//	doc.go      package comment and the go:generate line
-//	model.go    constants, the Model type and its API (runtime.Model, Predict,
-//	            Logits, Init, Step, Arch)
+//	doc.go      package comment (and, with Options.GoGenerate, the
+//	            go:generate line that regenerates the package)
+//	model.go    constants, the runtime version check, the Model type and its
+//	            API (runtime.Model, Predict, Logits, Init, Step, Arch)
 //	kernels.go  one function per layer and direction, on fixed-size arrays,
 //	            processing a tile of Tile samples: the pure-Go path
 //	frozen.go   Frozen, the read-only inference copy that Model.Freeze makes
@@ -24,6 +25,11 @@
 //	            the vector kernels (AVX2+FMA, AVX-512) rendered by gen/asm
 //	            for the layers it covers, with its run-time dispatch and
 //	            pure-Go references; absent when no layer has one
+//
+// Every generated package references runtime.SupportPackageIsVersion1 (in
+// model.go), so that a runtime which does not support the code's version
+// fails to build it with an error that names the version, as protobuf-go's
+// generated code checks its support package.
 //
 // How the code is shaped (see plan.go for the lowering):
 //

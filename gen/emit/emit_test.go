@@ -104,7 +104,7 @@ func itoa(i int) string {
 func TestDeterministicAndFormatted(t *testing.T) {
 	nets := append(append(exampleNets(t), randomNets(t, 1, randomCount)...), randomGraphNets(t, 1, graphCount, false)...)
 	for _, nt := range append(nets, randomGraphNets(t, 2, graphCount, true)...) {
-		opts := emit.Options{Package: nt.pkg, Source: "../" + nt.net.File}
+		opts := emit.Options{Package: nt.pkg, Source: "../" + nt.net.File, GoGenerate: true}
 		a, b := generate(t, nt.net, opts), generate(t, nt.net, opts)
 		if len(a) != len(b) {
 			t.Fatalf("%s: %d files, then %d", nt.pkg, len(a), len(b))
@@ -138,7 +138,7 @@ func TestGeneratedDigitsUpToDate(t *testing.T) {
 	n, err := ir.Load(filepath.Join(root, "examples", "digits.yaml"), src)
 	must(t, err)
 	// The same options as the go:generate line in generated/digits/doc.go.
-	files := generate(t, n, emit.Options{Package: "digits", Source: "../../examples/digits.yaml"})
+	files := generate(t, n, emit.Options{Package: "digits", Source: "../../examples/digits.yaml", GoGenerate: true})
 	want := map[string]bool{}
 	for _, f := range files {
 		want[f.Name] = true
@@ -168,14 +168,20 @@ func TestGeneratedDigitsUpToDate(t *testing.T) {
 // TestOptions checks the emitter's own errors.
 func TestOptions(t *testing.T) {
 	n := exampleNets(t)[0].net
-	for _, opts := range []emit.Options{{Package: ""}, {Package: "a-b"}, {Package: "_"}, {Package: "p", Source: "x\n//go:generate rm -rf /"}} {
+	for _, opts := range []emit.Options{{Package: ""}, {Package: "a-b"}, {Package: "_"}, {Package: "p", Source: "x\n//go:generate rm -rf /"}, {Package: "p", GoGenerate: true}} {
 		if _, err := emit.Generate(n, opts); err == nil {
 			t.Errorf("Generate(%+v) succeeded, want an error", opts)
 		}
 	}
-	files := generate(t, n, emit.Options{Package: "p", Source: "my dir/net.yaml"})
-	if !bytes.Contains(files[0].Contents, []byte(`generate -o . -pkg p "my dir/net.yaml"`)) {
+	files := generate(t, n, emit.Options{Package: "p", Source: "my dir/net.yaml", GoGenerate: true})
+	if !bytes.Contains(files[0].Contents, []byte(`generate -gogenerate -o . -pkg p "my dir/net.yaml"`)) {
 		t.Errorf("a source path with a space is not quoted in the go:generate line:\n%s", files[0].Contents)
+	}
+	// Without GoGenerate, doc.go has no go:generate line (the user's module
+	// runs the generator from its own) but still names the description.
+	files = generate(t, n, emit.Options{Package: "p", Source: "net.yaml"})
+	if bytes.Contains(files[0].Contents, []byte("go:generate")) || !bytes.Contains(files[0].Contents, []byte("from net.yaml.")) {
+		t.Errorf("doc.go without GoGenerate:\n%s", files[0].Contents)
 	}
 }
 

@@ -10,6 +10,16 @@ import (
 // runtimePath is the import path of cnngen's runtime.
 const runtimePath = "github.com/cnngen/cnngen/runtime"
 
+// runtimeVersion is the runtime constant that every generated package
+// references, so that a runtime which does not support the generated code
+// fails to compile it with a name that says why; see
+// runtime.SupportPackageIsVersion1.
+const runtimeVersion = "SupportPackageIsVersion1"
+
+// The generator and the runtime come from the same module: the generator
+// must not build against a runtime without the version it writes.
+var _ = runtime.SupportPackageIsVersion1
+
 func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
 
 // modelFile emits model.go: constants, the parameter and buffer structs, the
@@ -33,6 +43,8 @@ func (p *plan) modelFile(f *jen.File) {
 		jen.Comment(wrapDoc("ParamCount is the number of trainable values.")),
 		jen.Id("ParamCount").Op("=").Lit(p.paramCount()),
 	)
+	f.Comment(wrapDoc("This package needs the runtime API version it was generated for: with a runtime that does not support it, the build fails on this line (regenerate the package with the cnngen of the runtime's module version)."))
+	f.Const().Id("_").Op("=").Qual(runtimePath, runtimeVersion)
 
 	// parameters: one array per trainable tensor, in the standard layout.
 	var fields []jen.Code

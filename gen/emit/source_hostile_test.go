@@ -14,11 +14,11 @@ import (
 // refused rather than breaking the comment.
 func TestHostileSource(t *testing.T) {
 	n := exampleNets(t)[0].net
-	files := generate(t, n, emit.Options{Package: "p", Source: "nets/$HOME/x.yaml"})
+	files := generate(t, n, emit.Options{Package: "p", Source: "nets/$HOME/x.yaml", GoGenerate: true})
 	if want := " -pkg p nets/${DOLLAR}HOME/x.yaml\n"; !strings.Contains(string(files[0].Contents), want) {
 		t.Errorf("doc.go lacks %q:\n%s", want, files[0].Contents)
 	}
-	files = generate(t, n, emit.Options{Package: "p", Source: `a "$b"/*/x.yaml`})
+	files = generate(t, n, emit.Options{Package: "p", Source: `a "$b"/*/x.yaml`, GoGenerate: true})
 	if want := ` -pkg p "a \"${DOLLAR}b\"/*/x.yaml"` + "\n"; !strings.Contains(string(files[0].Contents), want) {
 		t.Errorf("doc.go lacks %q:\n%s", want, files[0].Contents)
 	}

@@ -19,4 +19,4 @@
 // Predict and Logits run one sample on arrays.
 package digits
 
-//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -o . -pkg digits ../../examples/digits.yaml
+//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -gogenerate -o . -pkg digits ../../examples/digits.yaml

@@ -21,4 +21,4 @@
 // Predict and Logits run one sample on arrays.
 package conv2
 
-//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -o . -pkg conv2 ../../nets/conv2.yaml
+//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -gogenerate -o . -pkg conv2 ../../nets/conv2.yaml

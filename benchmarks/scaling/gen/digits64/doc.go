@@ -19,4 +19,4 @@
 // Predict and Logits run one sample on arrays.
 package digits64
 
-//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -o . -pkg digits64 ../../nets/digits64.yaml
+//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -gogenerate -o . -pkg digits64 ../../nets/digits64.yaml

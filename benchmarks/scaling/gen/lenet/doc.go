@@ -24,4 +24,4 @@
 // Predict and Logits run one sample on arrays.
 package lenet
 
-//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -o . -pkg lenet ../../nets/lenet.yaml
+//go:generate go run github.com/cnngen/cnngen/cmd/cnngen generate -gogenerate -o . -pkg lenet ../../nets/lenet.yaml

@@ -25,6 +25,11 @@ const (
 	ParamCount = 61706
 )
 
+// This package needs the runtime API version it was generated for: with a
+// runtime that does not support it, the build fails on this line (regenerate
+// the package with the cnngen of the runtime's module version).
+const _ = runtime.SupportPackageIsVersion1
+
 // parameters holds one value per trainable scalar, each tensor in the standard
 // layout of runtime.ParamInfo (conv HWIO, dense [in][units]).
 type parameters struct {
