@@ -45,6 +45,8 @@ const predictChunk = 256
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("predict", predictUsage, stderr)
 	load := fs.String("load", "", "the checkpoint `file` (required)")
+	rename := renames{}
+	fs.Var(rename, "rename", renameUsage)
 	dataPath := fs.String("data", "", "the CSV `file` of samples to classify, or mnist for MNIST's test images (required)")
 	scale := fs.Float64("scale", 1, "multiply every value of the -data file by `factor`")
 	probs := fs.Bool("probs", false, "also print the probability of every class")
@@ -58,7 +60,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if *dataPath == "" {
 		return usageError{"-data CSV is required"}
 	}
-	t, err := loadTrained(files, *load, stderr)
+	t, err := loadTrained(files, *load, rename, stderr)
 	if err != nil {
 		return err
 	}
