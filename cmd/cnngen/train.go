@@ -186,7 +186,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := net.Train
+	cfg := net.TrainConfig() // the recipe an app gets from ir.LoadRecipe
 	if set["steps"] {
 		cfg.Steps, cfg.Epochs = *steps, 0
 	}
