@@ -211,6 +211,8 @@ func TestRename(t *testing.T) {
 func TestFinetuneErrors(t *testing.T) {
 	dir := t.TempDir()
 	twoconv := initialCheckpoint(t, "twoconv.yaml")
+	digitsInitial := initialCheckpoint(t, "digits.yaml")
+	adam, _ := trainedDigits(t, 1, 1)
 	badMap := filepath.Join(dir, "bad.txt")
 	writeFile(t, badMap, "features.0=conv1\nfeatures.1\n")
 	for _, tc := range []struct {
@@ -227,6 +229,11 @@ func TestFinetuneErrors(t *testing.T) {
 		{[]string{"eval", "-load", twoconv, "-rename", "@" + filepath.Join(dir, "missing.txt")}, 2, "no such file or directory"},
 		{[]string{"train", "-engine", "generic", "-init", twoconv}, 1, "cnngen: checkpoint " + twoconv + ` is for network "twoconv" (tensor conv1.weight: the checkpoint's shape is [16 1 2 2], the model's is [32 1 3 3] (PyTorch layout)), not "digits": pass its description, e.g. examples/twoconv.yaml` + "\n"},
 		{[]string{"train", "-engine", "generic", "-init", filepath.Join(dir, "missing.safetensors")}, 1, "cnngen: -init " + filepath.Join(dir, "missing.safetensors") + ": open "},
+		// -resume needs the recipe's optimizer state: -init takes the weights alone.
+		{[]string{"train", "-engine", "generic", "-resume", digitsInitial}, 1, "cnngen: resuming " + digitsInitial + ": " + digitsInitial +
+			": the checkpoint holds no optimizer state (load it without an optimizer to take only the weights); to start a new run from its weights alone, give -init " + digitsInitial + " instead of -resume\n"},
+		{[]string{"train", "-engine", "generic", "-resume", adam}, 1, "cnngen: resuming " + adam + ": " + adam +
+			": the checkpoint's optimizer is adam, this run's is sgd; to start a new run from its weights alone, give -init " + adam + " instead of -resume\n"},
 	} {
 		code, _, stderr := cli(tc.args...)
 		if code != tc.code || !strings.Contains(withoutProgress(stderr), tc.want) {

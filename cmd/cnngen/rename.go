@@ -123,20 +123,26 @@ func renameExample(name string) string {
 // metaNetwork returns the network name recorded in the checkpoint at path,
 // or "" when the file has none or cannot be read.
 func metaNetwork(path string) string {
+	return readMetadata(path)[checkpoint.MetaNetwork]
+}
+
+// readMetadata returns the metadata of the checkpoint at path, or nil when
+// the file cannot be read (loading it says why).
+func readMetadata(path string) map[string]string {
 	f, err := os.Open(path)
 	if err != nil {
-		return ""
+		return nil
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil || !info.Mode().IsRegular() {
-		return ""
+		return nil
 	}
 	h, err := safetensors.ReadHeader(bufio.NewReader(f), info.Size())
 	if err != nil {
-		return ""
+		return nil
 	}
-	return h.Metadata[checkpoint.MetaNetwork]
+	return h.Metadata
 }
 
 // descriptionFor suggests the description of the network called name: the

@@ -319,6 +319,13 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 	}
 	meta, err := loadCheckpoint(f.resume, m, loaded, f.rename, j.net, "resuming "+f.resume, j.stderr)
 	if err != nil {
+		// A checkpoint of this network without the recipe's optimizer
+		// state (weights only, or another optimizer's) still gives its
+		// weights to a new run.
+		if md := readMetadata(f.resume); md != nil && (md[checkpoint.MetaNetwork] == "" || md[checkpoint.MetaNetwork] == j.net.Name) &&
+			md[checkpoint.MetaOptimizer] != string(loaded.State().Kind) {
+			return nil, nil, fmt.Errorf("%v; to start a new run from its weights alone, give -init %s instead of -resume", err, f.resume)
+		}
 		return nil, nil, err
 	}
 	done := loaded.State().Steps
