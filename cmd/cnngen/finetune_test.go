@@ -222,6 +222,7 @@ func TestFinetuneErrors(t *testing.T) {
 	}{
 		{[]string{"train", "-init", "a.safetensors", "-resume", "b.safetensors"}, 2, "cnngen train: give -init or -resume, not both"},
 		{[]string{"train", "-seeds", "1-2", "-init", "a.safetensors"}, 2, "cnngen train: -init does not go with -seeds"},
+		{[]string{"train", "-init", twoconv, "-save", filepath.Join(filepath.Dir(twoconv), ".", filepath.Base(twoconv))}, 2, "would overwrite the -init checkpoint"},
 		{[]string{"train", "-rename", "a=b"}, 2, "cnngen train: -rename applies only to a checkpoint loaded with -init or -resume"},
 		{[]string{"eval", "-load", twoconv, "-rename", "features.0"}, 2, `invalid value "features.0" for flag -rename: "features.0" is not old=new`},
 		{[]string{"eval", "-load", twoconv, "-rename", "a=b,a=c"}, 2, `a is renamed twice: b and c`},

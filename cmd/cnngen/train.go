@@ -147,6 +147,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *initFrom != "" && *resume != "" {
 		return usageError{"give -init or -resume, not both: -init takes only the weights of a checkpoint, -resume also its optimizer state and step count"}
 	}
+	if *initFrom != "" && *save != "" && samePath(*initFrom, *save) {
+		return usageError{fmt.Sprintf("-save %s would overwrite the -init checkpoint: save the fine-tuned weights elsewhere", *save)}
+	}
 	if set["rename"] && *initFrom == "" && *resume == "" {
 		return usageError{"-rename applies only to a checkpoint loaded with -init or -resume"}
 	}
@@ -351,6 +354,17 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 		return nil, nil, fmt.Errorf("resuming %s: %v", f.resume, err)
 	}
 	return o, meta, nil
+}
+
+// samePath reports whether a and b name the same file: the same path once
+// cleaned, or the same existing file.
+func samePath(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // runTotal is the number of steps of the run that cfg describes on a
