@@ -242,3 +242,50 @@ func TestFinetuneErrors(t *testing.T) {
 		}
 	}
 }
+
+// batchCounts returns the num_batches_tracked counters of the residual
+// network's checkpoint at path, by buffer name.
+func batchCounts(t *testing.T, desc, path string) map[string]int64 {
+	t.Helper()
+	m := mustGeneric(t, desc)
+	if _, err := checkpoint.Load(path, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int64{}
+	for _, b := range m.Buffers() {
+		if b.Count != nil {
+			counts[b.Name] = *b.Count
+		}
+	}
+	return counts
+}
+
+// TestTrainInitBatchNorm starts a network with batch norm from a
+// checkpoint's weights and running statistics, on the generic engine and
+// in a child process: the batch counters go on from the checkpoint's.
+func TestTrainInitBatchNorm(t *testing.T) {
+	dir := t.TempDir()
+	desc := filepath.Join(dir, "residual.yaml")
+	writeFile(t, desc, string(mustRead(t, "residual.yaml")))
+	small := filepath.Join(dir, "small.csv")
+	writeDigitsCSV(t, small, 100)
+	part := filepath.Join(dir, "part.safetensors")
+	mustTrain(t, "-engine", "generic", "-data", small, "-steps", "2", "-save", part, desc)
+	before := batchCounts(t, desc, part)
+	if len(before) != 2 || before["bn1.num_batches_tracked"] != 2 {
+		t.Fatalf("counters after 2 steps: %v", before)
+	}
+	engines := [][]string{{"-engine", "generic"}}
+	if _, err := exec.LookPath("go"); err == nil && !testing.Short() {
+		engines = append(engines, []string{"-engine", "generated", "-workers", "1"})
+	}
+	for _, engine := range engines {
+		tuned := filepath.Join(dir, "tuned.safetensors")
+		mustTrain(t, append(engine, "-data", small, "-init", part, "-steps", "1", "-save", tuned, desc)...)
+		for name, n := range batchCounts(t, desc, tuned) {
+			if n != before[name]+1 {
+				t.Errorf("%v: %s = %d after -init and 1 step, want %d", engine, name, n, before[name]+1)
+			}
+		}
+	}
+}
