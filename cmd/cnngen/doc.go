@@ -32,16 +32,18 @@
 //	    -workers N splits batches over N workers; -save F and -resume F write
 //	    and continue safetensors checkpoints; -plot PNG draws the learning
 //	    curve (after -resume, the whole run's: checkpoints keep the curve);
-//	    -seeds 1-5 runs several seeds. Ctrl-C finishes the current
-//	    step, saves and exits.
+//	    -seeds 1-5 runs several seeds. -init F starts from the weights of
+//	    the checkpoint F (a PyTorch state_dict too) with a fresh optimizer
+//	    and step count: fine-tuning. Ctrl-C finishes the current step, saves
+//	    and exits.
 //
 //	eval -load CKPT [-data CSV] [FILE.yaml]
 //	    Print the accuracy, per-class precision and recall, and the
 //	    confusion matrix of a trained checkpoint.
 //
-//	predict -load CKPT -data CSV [-probs] [FILE.yaml]
-//	    Print the predicted class (and with -probs the probabilities) of
-//	    each row of a CSV file.
+//	predict -load CKPT -data CSV [-probs] [-logits] [FILE.yaml]
+//	    Print the predicted class (with -probs the probabilities, with
+//	    -logits the raw outputs in full precision) of each row of a CSV file.
 //
 //	show -load CKPT -o PNG [-image N] [FILE.yaml]
 //	    Draw the learned convolution filters and one input's feature maps.
@@ -51,6 +53,13 @@
 // standard 10,000 test images (not a random split); eval, predict and show
 // use the test images. Pixels are divided by 255; a 32x32x1 input gets 2
 // zero pixels on each side (examples/lenet5.yaml, docs/mnist.md).
+//
+// -rename old=new,old2=new2 (or -rename @FILE, one old=new per line),
+// accepted wherever a checkpoint is loaded (train -init and -resume, eval,
+// predict, show), maps a checkpoint's tensor names onto the network's: old is
+// a whole name or the part before its last dot, so features.0=conv1 maps
+// features.0.weight to conv1.weight. A checkpoint with other names is
+// refused with a list of them and of the expected ones.
 //
 // Run "cnngen <command> -h" for a command's flags. Descriptions are
 // documented in docs/format.md; errors name the file, line and column.

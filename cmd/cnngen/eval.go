@@ -49,6 +49,8 @@ flags:`
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval", evalUsage, stderr)
 	load := fs.String("load", "", "the checkpoint `file` to evaluate (required)")
+	rename := renames{}
+	fs.Var(rename, "rename", renameUsage)
 	dataPath := fs.String("data", "", "evaluate on the whole CSV `file`, or on MNIST's test images (-data mnist), instead of the digits test split")
 	scale := fs.Float64("scale", 1, "multiply every value of the -data file by `factor` (e.g. 0.0625 for 0..16 pixels)")
 	seed := fs.Uint64("seed", 0, "the seed of the digits train/test split (default: the checkpoint's, else the description's)")
@@ -64,7 +66,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if set["seed"] && *dataPath != "" {
 		return usageError{"-seed chooses the digits test split: it does not apply to a -data file"}
 	}
-	t, err := loadTrained(files, *load, stderr)
+	t, err := loadTrained(files, *load, rename, stderr)
 	if err != nil {
 		return err
 	}

@@ -93,9 +93,10 @@ type trained struct {
 
 // loadTrained builds the network that the positional arguments describe
 // (see [loadDescription]) on the generic engine and loads the weights of
-// the checkpoint at path into it. A checkpoint saved from a network of
-// another name but the same tensors loads with a warning on stderr.
-func loadTrained(files []string, path string, stderr io.Writer) (*trained, error) {
+// the checkpoint at path into it, with its tensor names mapped by rename
+// (see [loadCheckpoint]). A checkpoint saved from a network of another name
+// but the same tensors loads with a warning on stderr.
+func loadTrained(files []string, path string, rename renames, stderr io.Writer) (*trained, error) {
 	if path == "" {
 		return nil, usageError{"-load CHECKPOINT is required"}
 	}
@@ -107,12 +108,9 @@ func loadTrained(files []string, path string, stderr io.Writer) (*trained, error
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
-	meta, err := checkpoint.Load(path, m, nil)
+	meta, err := loadCheckpoint(path, m, nil, rename, net, fmt.Sprintf("loading checkpoint into network %s of %s", net.Name, file), stderr)
 	if err != nil {
-		return nil, fmt.Errorf("loading checkpoint into network %s of %s: %w", net.Name, file, err)
-	}
-	if name := meta[checkpoint.MetaNetwork]; name != "" && name != net.Name {
-		fmt.Fprintf(stderr, "cnngen: warning: %s was saved from network %s, loaded into %s (same tensors)\n", path, name, net.Name)
+		return nil, err
 	}
 	return &trained{net: net, file: file, model: m, path: path, meta: meta}, nil
 }

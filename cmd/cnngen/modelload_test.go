@@ -162,8 +162,7 @@ func TestLoadTrainedErrors(t *testing.T) {
 				t.Errorf("no -load: exit %d, stderr %q", code, stderr)
 			}
 			for _, tc := range []struct{ ckpt, want string }{
-				{twoconv, "cnngen: loading checkpoint into network digits of examples/digits.yaml: " + twoconv +
-					": tensor conv1.weight: the checkpoint's shape is [16 1 2 2], the model's is [32 1 3 3] (PyTorch layout)\n"},
+				{twoconv, "cnngen: checkpoint " + twoconv + ` is for network "twoconv" (tensor conv1.weight: the checkpoint's shape is [16 1 2 2], the model's is [32 1 3 3] (PyTorch layout)), not "digits": pass its description, e.g. examples/twoconv.yaml` + "\n"},
 				{missing, "cnngen: loading checkpoint into network digits of examples/digits.yaml: open " + missing + ": no such file or directory\n"},
 				{garbage, "cnngen: loading checkpoint into network digits of examples/digits.yaml: " + garbage + ": "},
 			} {
@@ -195,7 +194,7 @@ func TestLoadTrainedOtherName(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	tr, err := loadTrained([]string{file}, ckpt, &stderr)
+	tr, err := loadTrained([]string{file}, ckpt, nil, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/cnngen/cnngen/runtime"
 )
@@ -21,7 +22,9 @@ const predictUsage = `-load CHECKPOINT -data CSV [flags] [FILE]
 Builds the network that the description FILE (default: the built-in
 examples/digits.yaml) describes, loads the weights of CHECKPOINT and prints,
 for each sample of the CSV file, its number (from 1, in file order) and the
-predicted class, and with -probs the softmax probability of every class.
+predicted class, with -probs the softmax probability of every class, and with
+-logits the raw outputs (the logits z0, z1, …, before the softmax), each in
+the shortest form that reads back as the same float32.
 
 Each line of the CSV holds the H·W·C input values in HWC order, optionally
 followed by a label column (then shown beside the prediction, and the
@@ -30,7 +33,8 @@ with a header line. -scale multiplies every value as it is read (0.0625 for
 0..16 pixels such as the digits file's).
 
 For a regression network (loss mse) each line of the output holds the
-sample's number and all its outputs; lines of the CSV may end with the
+sample's number and all its outputs (to 6 significant digits, or in full
+with -logits); lines of the CSV may end with the
 targets (then the loss against them is reported on stderr), and an
 autoencoder's loss against its inputs is always reported.
 
@@ -41,13 +45,26 @@ flags:`
 // predictChunk is the number of samples run through the model at a time.
 const predictChunk = 256
 
+// fullW is the width of a column of fullFloat values: the longest float32
+// in the shortest form that reads back exactly, "-1.1754944e-38".
+const fullW = 14
+
+// fullFloat formats v in the shortest form that parses back to the same
+// float32 (strconv's 'g' with precision -1).
+func fullFloat(v float32) string {
+	return strconv.FormatFloat(float64(v), 'g', -1, 32)
+}
+
 // runPredict is the predict command.
 func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("predict", predictUsage, stderr)
 	load := fs.String("load", "", "the checkpoint `file` (required)")
+	rename := renames{}
+	fs.Var(rename, "rename", renameUsage)
 	dataPath := fs.String("data", "", "the CSV `file` of samples to classify, or mnist for MNIST's test images (required)")
 	scale := fs.Float64("scale", 1, "multiply every value of the -data file by `factor`")
 	probs := fs.Bool("probs", false, "also print the probability of every class")
+	logits := fs.Bool("logits", false, "also print the raw outputs (logits) of every class, in full float32 precision")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -58,7 +75,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if *dataPath == "" {
 		return usageError{"-data CSV is required"}
 	}
-	t, err := loadTrained(files, *load, stderr)
+	t, err := loadTrained(files, *load, rename, stderr)
 	if err != nil {
 		return err
 	}
@@ -66,7 +83,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if *probs {
 			return usageError{"-probs applies only to a classifier (network " + t.net.Name + " is a regression network)"}
 		}
-		return predictRegression(t, *dataPath, float32(*scale), stdout, stderr)
+		return predictRegression(t, *dataPath, float32(*scale), *logits, stdout, stderr)
 	}
 	in, source, err := t.readInputs(*dataPath, float32(*scale))
 	if err != nil {
@@ -89,14 +106,19 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(bw, "  %*s", probW, fmt.Sprintf("p%d", k))
 		}
 	}
+	if *logits {
+		for k := range classes {
+			fmt.Fprintf(bw, "  %*s", fullW, fmt.Sprintf("z%d", k))
+		}
+	}
 	fmt.Fprintln(bw)
 	size := in.Shape.Size()
-	logits := make([]float32, min(predictChunk, in.Len())*classes)
+	raw := make([]float32, min(predictChunk, in.Len())*classes)
 	p := make([]float32, classes)
 	correct := 0
 	for lo := 0; lo < in.Len(); lo += predictChunk {
 		hi := min(lo+predictChunk, in.Len())
-		out := logits[:(hi-lo)*classes]
+		out := raw[:(hi-lo)*classes]
 		t.model.Forward(in.X[lo*size:hi*size], out)
 		for i := lo; i < hi; i++ {
 			row := out[(i-lo)*classes : (i-lo+1)*classes]
@@ -112,6 +134,11 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 				runtime.Probabilities(p, row)
 				for _, v := range p {
 					fmt.Fprintf(bw, "  %*.4f", probW, v)
+				}
+			}
+			if *logits {
+				for _, v := range row {
+					fmt.Fprintf(bw, "  %*s", fullW, fullFloat(v))
 				}
 			}
 			fmt.Fprintln(bw)

@@ -115,3 +115,50 @@ func TestPredictErrors(t *testing.T) {
 		t.Errorf("missing CSV: exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestPredictLogits prints the logits of every row, with -probs and
+// without, in full precision: each parses back to the model's own float32.
+func TestPredictLogits(t *testing.T) {
+	ckpt, m := trainedDigits(t, 1, 10)
+	csv := digitsCSV(t, 5, true)
+	d := digitsHead(t, 5)
+	logits := make([]float32, 5*10)
+	m.Forward(d.X, logits)
+	for _, probs := range []bool{false, true} {
+		args := []string{"predict", "-load", ckpt, "-data", csv, "-scale", "0.0625", "-logits"}
+		skip := 3 // sample, class, label
+		if probs {
+			args = append(args, "-probs")
+			skip += 10
+		}
+		code, stdout, stderr := cli(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+		lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+		if len(lines) != 6 {
+			t.Fatalf("%d lines, want a header and 5 rows:\n%s", len(lines), stdout)
+		}
+		header := strings.Fields(lines[0])
+		if len(header) != skip+10 || header[skip] != "z0" || header[skip+9] != "z9" {
+			t.Errorf("header %q: want the logits z0 to z9 last", lines[0])
+		}
+		for i, line := range lines[1:] {
+			f := strings.Fields(line)
+			if len(f) != skip+10 {
+				t.Fatalf("row %q: want %d columns", line, skip+10)
+			}
+			for k, s := range f[skip:] {
+				v, err := strconv.ParseFloat(s, 32)
+				if err != nil || float32(v) != logits[i*10+k] {
+					t.Errorf("sample %d: z%d = %s, want %s exactly", i+1, k, s, strconv.FormatFloat(float64(logits[i*10+k]), 'g', -1, 32))
+				}
+			}
+		}
+	}
+	// Without -logits the output is as before: no z columns.
+	_, stdout, _ := cli("predict", "-load", ckpt, "-data", csv, "-scale", "0.0625")
+	if strings.Contains(stdout, "z0") {
+		t.Errorf("z columns without -logits:\n%s", stdout)
+	}
+}

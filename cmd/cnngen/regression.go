@@ -121,8 +121,9 @@ func writeRegressionReport(w io.Writer, net *ir.Network, s runtime.RegressionSco
 // predictRegression prints a regression network's outputs for each sample
 // of the CSV file at path: its number (from 1) and every output value. When
 // the file has targets (or the network is an autoencoder, whose targets are
-// its inputs) it reports the loss against them on stderr.
-func predictRegression(t *trained, path string, scale float32, stdout, stderr io.Writer) error {
+// its inputs) it reports the loss against them on stderr. Values have 6
+// significant digits, or with full all the digits of a float32.
+func predictRegression(t *trained, path string, scale float32, full bool, stdout, stderr io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -147,8 +148,12 @@ func predictRegression(t *trained, path string, scale float32, stdout, stderr io
 	bw := bufio.NewWriter(stdout)
 	sampleW := max(len("sample"), len(fmt.Sprint(n)))
 	fmt.Fprintf(bw, "%*s", sampleW, "sample")
+	width := 12
+	if full {
+		width = fullW
+	}
 	for k := range outputs {
-		fmt.Fprintf(bw, "  %12s", fmt.Sprintf("y%d", k))
+		fmt.Fprintf(bw, "  %*s", width, fmt.Sprintf("y%d", k))
 	}
 	fmt.Fprintln(bw)
 	size := d.Shape.Size()
@@ -162,7 +167,11 @@ func predictRegression(t *trained, path string, scale float32, stdout, stderr io
 			y := chunk[(i-lo)*outputs : (i-lo+1)*outputs]
 			fmt.Fprintf(bw, "%*d", sampleW, i+1)
 			for _, v := range y {
-				fmt.Fprintf(bw, "  %12.6g", v)
+				if full {
+					fmt.Fprintf(bw, "  %*s", width, fullFloat(v))
+				} else {
+					fmt.Fprintf(bw, "  %12.6g", v)
+				}
 			}
 			fmt.Fprintln(bw)
 			if d.Regression() {

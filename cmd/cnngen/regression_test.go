@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -226,7 +227,7 @@ func TestPredictRegression(t *testing.T) {
 	for _, withTargets := range []bool{false, true} {
 		csv := regressionCSV(t, 5, !withTargets)
 		var out, errOut bytes.Buffer
-		if err := predictRegression(tr, csv, 1, &out, &errOut); err != nil {
+		if err := predictRegression(tr, csv, 1, false, &out, &errOut); err != nil {
 			t.Fatal(err)
 		}
 		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
@@ -242,6 +243,15 @@ func TestPredictRegression(t *testing.T) {
 		for i, line := range lines[1:] {
 			if want := fmt.Sprintf("%6d  %12.6g  %12.6g", i+1, y[2*i], y[2*i+1]); line != want {
 				t.Errorf("row %q, want %q", line, want)
+			}
+		}
+		var full bytes.Buffer
+		if err := predictRegression(tr, csv, 1, true, &full, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(strings.TrimSuffix(full.String(), "\n"), "\n")[1:] {
+			if want := fmt.Sprintf("%6d  %14s  %14s", i+1, fullFloat(y[2*i]), fullFloat(y[2*i+1])); line != want {
+				t.Errorf("full precision: row %q, want %q", line, want)
 			}
 		}
 		if !withTargets {

@@ -45,6 +45,8 @@ flags:`
 func runShow(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("show", showUsage, stderr)
 	load := fs.String("load", "", "the checkpoint `file` (required)")
+	rename := renames{}
+	fs.Var(rename, "rename", renameUsage)
 	out := fs.String("o", "", "write the picture to `file`.png (required)")
 	maps := fs.String("maps", "", "write the input image and its feature maps to this separate `file`.png")
 	index := fs.Int("image", 0, "the sample `N` (from 0) whose feature maps to draw")
@@ -71,7 +73,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	if set["scale"] && *dataPath == "" {
 		return usageError{"-scale applies only to a -data file"}
 	}
-	t, err := loadTrained(files, *load, stderr)
+	t, err := loadTrained(files, *load, rename, stderr)
 	if err != nil {
 		return err
 	}

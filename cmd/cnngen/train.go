@@ -68,6 +68,16 @@ gradient turns NaN or infinite, training stops with an error naming the step
 and the layer, and the -save file is not written (it keeps the last good
 checkpoint saved there, if any).
 
+-init F starts a new run from the weights of the checkpoint F (and its batch
+norm running statistics, when the network has batch norm), instead of the
+seed's random weights: fine-tuning. Unlike -resume it takes nothing else from
+F: the optimizer (any, with fresh state), the step count (from 0), the seed
+and the learning curve are the new run's. F may be a PyTorch state_dict
+saved with safetensors; -rename old=new maps its tensor names onto the
+network's (features.0=conv1 maps features.0.weight to conv1.weight and
+features.0.bias to conv1.bias; -rename @FILE reads one old=new per line).
+-rename also applies to -resume. Give -init or -resume, not both.
+
 -seeds runs the recipe once per seed (each with its own split, weights and
 shuffles) and prints each test accuracy, then their mean and minimum.
 
@@ -83,9 +93,10 @@ flags:`
 
 // trainFlags are the train command's options beyond the recipe.
 type trainFlags struct {
-	logEvery           int
-	save, resume, plot string
-	seedSet, stepsSet  bool
+	logEvery                 int
+	save, resume, init, plot string
+	rename                   renames // for the -resume or -init checkpoint
+	seedSet, stepsSet        bool
 }
 
 // runTrain is the train command.
@@ -101,6 +112,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	seedList := fs.String("seeds", "", "run once per seed in `list` (e.g. 1-5 or 1,3,7) and report each test accuracy")
 	save := fs.String("save", "", "save a checkpoint to `file` at the end (and on Ctrl-C)")
 	resume := fs.String("resume", "", "continue the run saved in the checkpoint `file`")
+	initFrom := fs.String("init", "", "start from the weights (and batch norm running statistics) of the checkpoint `file`, with a fresh optimizer and step count")
+	rename := renames{}
+	fs.Var(rename, "rename", renameUsage)
 	plot := fs.String("plot", "", "draw the learning curve into the PNG `file`")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -130,12 +144,21 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if set["scale"] && *dataPath == "" {
 		return usageError{"-scale applies only to a -data file"}
 	}
+	if *initFrom != "" && *resume != "" {
+		return usageError{"give -init or -resume, not both: -init takes only the weights of a checkpoint, -resume also its optimizer state and step count"}
+	}
+	if *initFrom != "" && *save != "" && samePath(*initFrom, *save) {
+		return usageError{fmt.Sprintf("-save %s would overwrite the -init checkpoint: save the fine-tuned weights elsewhere", *save)}
+	}
+	if set["rename"] && *initFrom == "" && *resume == "" {
+		return usageError{"-rename applies only to a checkpoint loaded with -init or -resume"}
+	}
 	var seeds []uint64
 	if set["seeds"] {
 		if set["seed"] {
 			return usageError{"give -seed or -seeds, not both"}
 		}
-		for _, f := range []string{"save", "resume", "plot"} {
+		for _, f := range []string{"save", "resume", "init", "plot"} {
 			if set[f] {
 				return usageError{fmt.Sprintf("-%s does not go with -seeds", f)}
 			}
@@ -166,7 +189,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := net.Train
+	cfg := net.TrainConfig() // the recipe an app gets from ir.LoadRecipe
 	if set["steps"] {
 		cfg.Steps, cfg.Epochs = *steps, 0
 	}
@@ -178,7 +201,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		job.announce()
 		return job.runSeeds(cfg, seeds, stdout, stderr)
 	}
-	return job.runOnce(cfg, trainFlags{logEvery: *logEvery, save: *save, resume: *resume, plot: *plot, seedSet: set["seed"], stepsSet: set["steps"]}, dataName, stdout, stderr)
+	return job.runOnce(cfg, trainFlags{logEvery: *logEvery, save: *save, resume: *resume, init: *initFrom, rename: rename, plot: *plot, seedSet: set["seed"], stepsSet: set["steps"]}, dataName, stdout, stderr)
 }
 
 // runOnce is one training run with its log, progress, checkpoints and plot.
@@ -199,6 +222,14 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 			fmt.Fprintf(stderr, "cnngen: %s: %v; the curve starts at the resumed step\n", f.resume, err)
 		}
 	}
+	if f.init != "" {
+		// Only the weights (and buffers): the optimizer, its step count,
+		// the seed and the curve are the new run's own.
+		if _, err := loadCheckpoint(f.init, m, nil, f.rename, j.net, "-init "+f.init, stderr); err != nil {
+			return err
+		}
+		opt.Resume = true
+	}
 	j.announce()
 	train, test, err := j.split(cfg.TestFraction, cfg.Seed)
 	if err != nil {
@@ -209,6 +240,9 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	fmt.Fprintf(stdout, "%s\n", describeRecipe(cfg, train.Len()))
 	if f.resume != "" {
 		fmt.Fprintf(stderr, "cnngen: resuming %s at step %d of %d\n", f.resume, opt.Optimizer.State().Steps, runTotal(cfg, train.Len()))
+	}
+	if f.init != "" {
+		fmt.Fprintf(stderr, "cnngen: starting from the weights of %s\n", f.init)
 	}
 
 	rec := &curveRecorder{model: m, test: test, points: earlier}
@@ -286,9 +320,16 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", j.net.Name, err)
 	}
-	meta, err := checkpoint.Load(f.resume, m, loaded)
+	meta, err := loadCheckpoint(f.resume, m, loaded, f.rename, j.net, "resuming "+f.resume, j.stderr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("resuming %s: %w", f.resume, err)
+		// A checkpoint of this network without the recipe's optimizer
+		// state (weights only, or another optimizer's) still gives its
+		// weights to a new run.
+		if md := readMetadata(f.resume); md != nil && (md[checkpoint.MetaNetwork] == "" || md[checkpoint.MetaNetwork] == j.net.Name) &&
+			md[checkpoint.MetaOptimizer] != string(loaded.State().Kind) {
+			return nil, nil, fmt.Errorf("%v; to start a new run from its weights alone, give -init %s instead of -resume", err, f.resume)
+		}
+		return nil, nil, err
 	}
 	done := loaded.State().Steps
 	if f.stepsSet {
@@ -313,6 +354,17 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 		return nil, nil, fmt.Errorf("resuming %s: %v", f.resume, err)
 	}
 	return o, meta, nil
+}
+
+// samePath reports whether a and b name the same file: the same path once
+// cleaned, or the same existing file.
+func samePath(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // runTotal is the number of steps of the run that cfg describes on a

@@ -320,7 +320,7 @@ func TestTrainResumeErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-engine", "generic", "-resume", ckpt, desc}, "cnngen: resuming " + ckpt + ": "},
+		{[]string{"-engine", "generic", "-resume", ckpt, desc}, "cnngen: checkpoint " + ckpt + ` is for network "digits" (tensor conv1.weight: the checkpoint's shape is [32 1 3 3], the model's is [16 1 2 2] (PyTorch layout)), not "twoconv": pass its description, e.g. examples/digits.yaml` + "\n"},
 		{[]string{"-resume", ckpt, finished}, "cnngen: resuming " + ckpt + ": the run has already taken 2 of the recipe's 2 steps; give -steps N to train N more\n"},
 	} {
 		code, _, stderr := runCLI(append([]string{"train"}, tc.args...)...)

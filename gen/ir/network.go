@@ -17,6 +17,27 @@ func (n *Network) Arch() runtime.Arch {
 	return runtime.Arch{Name: n.Name, Input: n.Input, Layers: layers}
 }
 
+// TrainConfig returns the recipe of the description's train section as the
+// runtime takes it: runtime.Train(model, train, test, n.TrainConfig(), …)
+// trains what `cnngen train` trains from the same description (the CLI
+// starts from this very value, then applies its -steps and -seed flags).
+// Defaults the section leaves out are filled in, and everything is checked
+// when the description is loaded, so there is nothing left to fail. The
+// value is a copy: changing it leaves n alone.
+func (n *Network) TrainConfig() runtime.TrainConfig { return n.Train }
+
+// LoadRecipe reads and checks the description at path, its layers
+// included (a recipe is only valid for the network it trains), and returns
+// its train section as a [runtime.TrainConfig] ([Network.TrainConfig]).
+// Errors name the file and the line, as [LoadFile]'s.
+func LoadRecipe(path string) (runtime.TrainConfig, error) {
+	n, err := LoadFile(path)
+	if err != nil {
+		return runtime.TrainConfig{}, err
+	}
+	return n.TrainConfig(), nil
+}
+
 // Totals sums the layers' figures.
 type Totals struct {
 	// Params is the number of trainable values.

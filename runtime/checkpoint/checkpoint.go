@@ -146,6 +146,11 @@ func encode(m runtime.Model, opt runtime.Optimizer, meta map[string]string) ([]s
 // nor opt has changed. Optimizer tensors in the file are skipped when opt is
 // nil; with opt, a file without optimizer state is an error.
 func Load(path string, m runtime.Model, opt runtime.Optimizer) (map[string]string, error) {
+	return load(path, m, opt, nil)
+}
+
+// load is [LoadRenamed]; rename may be nil.
+func load(path string, m runtime.Model, opt runtime.Optimizer, rename map[string]string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -158,7 +163,7 @@ func Load(path string, m runtime.Model, opt runtime.Optimizer) (map[string]strin
 	if !info.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	meta, err := read(bufio.NewReaderSize(f, 1<<16), info.Size(), m, opt)
+	meta, err := read(bufio.NewReaderSize(f, 1<<16), info.Size(), m, opt, rename)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -169,7 +174,7 @@ func Load(path string, m runtime.Model, opt runtime.Optimizer) (map[string]strin
 // or -1 if unknown (then r is read to its end to make sure nothing follows
 // the last tensor).
 func Read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[string]string, error) {
-	meta, err := read(r, size, m, opt)
+	meta, err := read(r, size, m, opt, nil)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -226,7 +231,7 @@ func shapeSize(shape []int) int {
 	return n
 }
 
-func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[string]string, error) {
+func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer, rename map[string]string) (map[string]string, error) {
 	params := m.Params()
 	layouts, err := newLayout(params)
 	if err != nil {
@@ -287,37 +292,65 @@ func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[
 		}
 	}
 
+	// The model's name of each of the file's tensors, in file order.
+	mapped := make([]string, len(h.Tensors))
+	renamed := false
+	from := make(map[string]string, len(h.Tensors)) // model name → file name
+	for i, t := range h.Tensors {
+		mapped[i] = Rename(t.Name, rename)
+		if mapped[i] != t.Name {
+			renamed = true
+		}
+		if other, ok := from[mapped[i]]; ok {
+			return nil, fmt.Errorf("tensors %s and %s are both renamed %s", other, t.Name, mapped[i])
+		}
+		from[mapped[i]] = t.Name
+	}
+	// describe names a tensor for messages: its model name, and the file's
+	// when they differ.
+	describe := func(i int) string {
+		if mapped[i] != h.Tensors[i].Name {
+			return fmt.Sprintf("%s (%s in the file)", mapped[i], h.Tensors[i].Name)
+		}
+		return mapped[i]
+	}
+
 	// Check the header's tensors against what is expected.
 	found := make(map[string]bool, len(h.Tensors))
-	for _, t := range h.Tensors {
-		if bt := wantBuffer[t.Name]; bt != nil {
+	var unknown []string
+	for i, t := range h.Tensors {
+		name := mapped[i]
+		if bt := wantBuffer[name]; bt != nil {
+			t.Name = describe(i)
 			if err := checkBufferTensor(t, bt.buffer); err != nil {
 				return nil, err
 			}
-			found[t.Name] = true
+			found[name] = true
 			continue
 		}
-		tg := want[t.Name]
+		tg := want[name]
 		if tg == nil {
-			if opt == nil && strings.HasPrefix(t.Name, optimPrefix) {
+			if opt == nil && strings.HasPrefix(name, optimPrefix) {
 				continue // optimizer state that the caller does not want
 			}
-			if strings.HasPrefix(t.Name, optimPrefix) {
-				return nil, fmt.Errorf("tensor %s is not state of the %s optimizer", t.Name, state.Kind)
+			if strings.HasPrefix(name, optimPrefix) {
+				return nil, fmt.Errorf("tensor %s is not state of the %s optimizer", describe(i), state.Kind)
 			}
-			if len(buffers) > 0 {
-				return nil, fmt.Errorf("tensor %s is not a parameter or buffer of network %s (which has %s)", t.Name, m.Name(), strings.Join(names, ", "))
-			}
-			return nil, fmt.Errorf("tensor %s is not a parameter of network %s (which has %s)", t.Name, m.Name(), strings.Join(order[:len(layouts)], ", "))
+			unknown = append(unknown, t.Name)
+			continue
 		}
 		if t.DType != safetensors.F32 {
-			return nil, fmt.Errorf("tensor %s has dtype %s: only F32 is supported (in PyTorch, convert with .float() before saving)", t.Name, t.DType)
+			return nil, fmt.Errorf("tensor %s has dtype %s: only F32 is supported (in PyTorch, convert with .float() before saving)", describe(i), t.DType)
 		}
 		if !equalShapes(t.Shape, tg.layout.file) {
 			return nil, fmt.Errorf("tensor %s: the checkpoint's shape is %s, the model's is %s (PyTorch layout)",
-				t.Name, safetensors.ShapeString(t.Shape), safetensors.ShapeString(tg.layout.file))
+				describe(i), safetensors.ShapeString(t.Shape), safetensors.ShapeString(tg.layout.file))
 		}
-		found[t.Name] = true
+		found[name] = true
+	}
+	if len(unknown) > 0 {
+		e := &NamesError{Network: m.Name(), Unknown: unknown, Expected: names, Buffers: len(buffers) > 0}
+		return nil, e
 	}
 	for _, name := range order {
 		if !found[name] {
@@ -329,13 +362,14 @@ func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer) (map[
 			return nil, fmt.Errorf("tensor %s is missing (a buffer of layer %s)", b.Name, b.Layer)
 		}
 	}
-	if hash, ok := h.Metadata[MetaShapesHash]; ok && hash != shapesHash(layouts, buffers) {
+	if hash, ok := h.Metadata[MetaShapesHash]; ok && !renamed && hash != shapesHash(layouts, buffers) {
 		return nil, fmt.Errorf("the checkpoint was saved from a network whose layers differ from %s's though every tensor has the same shape (metadata %s differs): the dense layers' inputs are laid out differently",
 			m.Name(), MetaShapesHash)
 	}
 
 	// Read the data, in file order; sizes are now bounded by the model's.
-	for _, t := range h.Tensors {
+	for i, t := range h.Tensors {
+		t.Name = mapped[i]
 		if bt := wantBuffer[t.Name]; bt != nil {
 			if err := readBuffer(r, t, bt); err != nil {
 				return nil, err

@@ -19,6 +19,11 @@
 // name, a hash of its parameter shapes, the optimizer's kind and step count,
 // and the caller's own entries (see [MetaNetwork] and the other keys).
 //
+// A state_dict whose layers are named otherwise (an nn.Sequential's
+// "features.0.weight") loads with [LoadRenamed], which maps names first
+// ([Rename]); tensors that match none of the model's names make a
+// [NamesError], which lists them and the names expected.
+//
 // Saves are atomic ([Save]); loads check every tensor against the model
 // before changing anything, and change nothing when they fail ([Load]).
 package checkpoint
