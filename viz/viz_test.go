@@ -5,10 +5,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
 
 	"github.com/cnngen/cnngen/runtime"
 )
@@ -85,6 +89,50 @@ func TestCurveDraws(t *testing.T) {
 	}
 	if red < 100 || blue < 100 || orange < 50 {
 		t.Errorf("%d red (cost), %d blue (train), %d orange (test) pixels: a line is missing", red, blue, orange)
+	}
+}
+
+// TestStepTicks checks that the step axis is labelled with whole steps
+// ("250", not "250.00"), a few labels at round intervals.
+func TestStepTicks(t *testing.T) {
+	for _, tc := range []struct {
+		min, max float64
+		want     []string
+	}{
+		{0, 1999, []string{"0", "500", "1000", "1500"}},
+		{0, 2000, []string{"0", "500", "1000", "1500", "2000"}},
+		{0, 3, []string{"0", "1", "2", "3"}},
+		{0, 2, []string{"0", "1", "2"}},
+		{3, 5, []string{"3", "4", "5"}},
+		{0, 7, []string{"0", "2", "4", "6"}},
+		{100, 340, []string{"100", "150", "200", "250", "300"}},
+		{0, 59999, []string{"0", "10000", "20000", "30000", "40000", "50000"}},
+		{0.5, 0.7, nil},
+	} {
+		var labels []string
+		for _, tk := range (stepTicks{}).Ticks(tc.min, tc.max) {
+			if tk.Value != math.Trunc(tk.Value) || tk.Value < tc.min || tk.Value > tc.max {
+				t.Errorf("%v..%v: tick at %v", tc.min, tc.max, tk.Value)
+			}
+			if !tk.IsMinor() {
+				labels = append(labels, tk.Label)
+			}
+		}
+		if !slices.Equal(labels, tc.want) {
+			t.Errorf("%v..%v: labels %q, want %q", tc.min, tc.max, labels, tc.want)
+		}
+	}
+	// Both plots of a curve use it.
+	for _, n := range []int{1, 3, 200} {
+		top, bottom, err := curvePlots(history(n, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []*plot.Plot{top, bottom} {
+			if _, ok := p.X.Tick.Marker.(stepTicks); !ok {
+				t.Errorf("%d points: %q's step axis has ticks %T", n, p.Title.Text, p.X.Tick.Marker)
+			}
+		}
 	}
 }
 

@@ -87,11 +87,22 @@ func generatedModel(net *ir.Network) (runtime.Model, error) {
 // its current step (as it does on a Ctrl-C of its own). Its final parameters
 // are copied into m and its optimizer state into Result.Optimizer, so that
 // the caller saves checkpoints as for a model in process.
-func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Dataset, cfg runtime.TrainConfig, opt runtime.TrainOptions, workers int, stderr io.Writer) (*runtime.Result, error) {
+//
+// The child's weights are out of the caller's reach while it trains, so the
+// test accuracy of a learning curve is measured by the child: when curve is
+// not nil, the child evaluates the test set at the steps curve names and
+// each accuracy goes to curve.record before the log entry of its step goes
+// to opt.Log. A model in process ignores curve (the caller evaluates m in
+// its log callback).
+func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Dataset, cfg runtime.TrainConfig, opt runtime.TrainOptions, workers int, curve *testCurve, stderr io.Writer) (*runtime.Result, error) {
 	if _, ok := m.(*runtime.Generic); !ok {
 		return runtime.Train(m, train, test, cfg, opt)
 	}
-	job := trainerJob{Train: train, Test: test, Config: cfg, LogEvery: opt.LogEvery, Workers: workers, Resume: opt.Resume}
+	job := trainerJob{Train: train, Test: test, Config: cfg, LogEvery: opt.LogEvery, Workers: workers, Resume: opt.Resume, TestEvery: -1}
+	var record func(step int, accuracy float64)
+	if curve != nil && test != nil && test.Len() > 0 && !test.Regression() {
+		job.TestEvery, record = max(curve.every, 0), curve.record
+	}
 	if opt.Resume {
 		for _, p := range m.Params() {
 			job.Params = append(job.Params, p.Value)
@@ -117,7 +128,7 @@ func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Datas
 	if err := writeJob(jobFile, job); err != nil {
 		return nil, err
 	}
-	out, err := runTrainer(bin, jobFile, opt.Log, opt.Stop, stderr)
+	out, err := runTrainer(bin, jobFile, opt.Log, record, opt.Stop, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -144,13 +155,25 @@ func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Datas
 	return &runtime.Result{Steps: out.Steps, Stopped: out.Stopped, Last: out.Last, Test: out.Test, TestError: out.TestError, Duration: out.Duration, Optimizer: optimizer}, nil
 }
 
+// testCurve asks the child trainer for the test accuracy at the steps of a
+// learning curve: the first, the last and every every-th (only the first and
+// last for every 0), as progress.Hook logs them. record receives each
+// step's accuracy.
+type testCurve struct {
+	every  int
+	record func(step int, accuracy float64)
+}
+
 // trainerJob is what the child trainer reads: the data, the recipe, the
-// worker count and, to resume a run, the parameters, buffers (batch norm
-// running statistics) and optimizer state to start from.
+// worker count, the steps at which to measure the test accuracy (TestEvery
+// as testCurve.every; negative: never) and, to resume a run, the
+// parameters, buffers (batch norm running statistics) and optimizer state
+// to start from.
 type trainerJob struct {
 	Train, Test *runtime.Dataset
 	Config      runtime.TrainConfig
 	LogEvery    int
+	TestEvery   int
 	Workers     int
 	Resume      bool
 	Params      [][]float32
@@ -173,11 +196,14 @@ type trainerResult struct {
 	Optimizer runtime.OptimizerState
 }
 
-// trainerMessage is one JSON line from the child trainer.
+// trainerMessage is one JSON line from the child trainer: a log entry (with
+// the test accuracy at its step, when the job asked for it), the result or
+// an error.
 type trainerMessage struct {
-	Log    *runtime.StepLog `json:",omitempty"`
-	Result *trainerResult   `json:",omitempty"`
-	Error  string           `json:",omitempty"`
+	Log          *runtime.StepLog `json:",omitempty"`
+	TestAccuracy *float64         `json:",omitempty"`
+	Result       *trainerResult   `json:",omitempty"`
+	Error        string           `json:",omitempty"`
 }
 
 // trainerMain is the child trainer's main package. It imports the generated
@@ -206,6 +232,7 @@ type job struct {
 	Train, Test *runtime.Dataset
 	Config      runtime.TrainConfig
 	LogEvery    int
+	TestEvery   int
 	Workers     int
 	Resume      bool
 	Params      [][]float32
@@ -226,9 +253,10 @@ type result struct {
 }
 
 type message struct {
-	Log    *runtime.StepLog ` + "`json:\",omitempty\"`" + `
-	Result *result          ` + "`json:\",omitempty\"`" + `
-	Error  string           ` + "`json:\",omitempty\"`" + `
+	Log          *runtime.StepLog ` + "`json:\",omitempty\"`" + `
+	TestAccuracy *float64         ` + "`json:\",omitempty\"`" + `
+	Result       *result          ` + "`json:\",omitempty\"`" + `
+	Error        string           ` + "`json:\",omitempty\"`" + `
 }
 
 func main() {
@@ -289,9 +317,22 @@ func run(out *json.Encoder) error {
 		}
 	}
 	var logErr error
+	var eval runtime.Evaluator
 	opt.LogEvery = j.LogEvery
 	opt.Log = func(s runtime.StepLog) {
-		if err := out.Encode(message{Log: &s}); err != nil && logErr == nil {
+		msg := message{Log: &s}
+		if testAt(j, s) && logErr == nil {
+			// The learning curve's test accuracy at this step, measured
+			// here because cnngen cannot reach the weights.
+			score, err := eval.Evaluate(m, j.Test)
+			if err != nil {
+				logErr = fmt.Errorf("the test accuracy at step %d: %v", s.Step, err)
+			} else {
+				a := score.Accuracy()
+				msg.TestAccuracy = &a
+			}
+		}
+		if err := out.Encode(msg); err != nil && logErr == nil {
 			logErr = err
 		}
 	}
@@ -307,6 +348,14 @@ func run(out *json.Encoder) error {
 		r.Params = append(r.Params, p.Value)
 	}
 	return out.Encode(message{Result: r})
+}
+
+// testAt reports whether the job asks for the test accuracy at step s.
+func testAt(j job, s runtime.StepLog) bool {
+	if j.TestEvery < 0 || j.Test == nil || j.Test.Len() == 0 {
+		return false
+	}
+	return s.Step == 0 || s.Step == s.Steps-1 || (j.TestEvery > 0 && s.Step%j.TestEvery == 0)
 }
 
 // runTotal is the number of steps of the job's run (for the cosine schedule).
@@ -466,10 +515,12 @@ func writeJob(path string, j trainerJob) error {
 }
 
 // runTrainer runs the child trainer on jobFile, passing its log entries to
-// log and its standard error to stderr, and returns its result. After each
+// log, the test accuracies that come with them to test (before the entry;
+// test may be nil) and its standard error to stderr, and returns its
+// result. After each
 // log entry it polls stop (if not nil); once that is true it sends the
 // child an interrupt, which makes it stop after its current step.
-func runTrainer(bin, jobFile string, log func(runtime.StepLog), stop func() bool, stderr io.Writer) (*trainerResult, error) {
+func runTrainer(bin, jobFile string, log func(runtime.StepLog), test func(step int, accuracy float64), stop func() bool, stderr io.Writer) (*trainerResult, error) {
 	cmd := exec.Command(bin, jobFile)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
@@ -494,6 +545,9 @@ func runTrainer(bin, jobFile string, log func(runtime.StepLog), stop func() bool
 		}
 		switch {
 		case msg.Log != nil:
+			if msg.TestAccuracy != nil && test != nil {
+				test(msg.Log.Step, *msg.TestAccuracy)
+			}
 			if log != nil {
 				log(*msg.Log)
 			}

@@ -46,7 +46,7 @@ func trainBoth(t *testing.T, name string, steps int) (generic, generated []runti
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = trainGenerated(net, m, train, test, cfg, runtime.TrainOptions{LogEvery: 1, Log: func(s runtime.StepLog) { generated = append(generated, s) }}, 2, io.Discard)
+	res, err = trainGenerated(net, m, train, test, cfg, runtime.TrainOptions{LogEvery: 1, Log: func(s runtime.StepLog) { generated = append(generated, s) }}, 2, nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,12 +176,12 @@ func TestTrainGeneratedErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = trainGenerated(net, m, data, nil, net.Train, runtime.TrainOptions{Optimizer: o}, 1, io.Discard)
+	_, err = trainGenerated(net, m, data, nil, net.Train, runtime.TrainOptions{Optimizer: o}, 1, nil, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "makes its own optimizer") {
 		t.Errorf("an optimizer for a child process: %v, want an error saying it makes its own", err)
 	}
 	t.Setenv("PATH", t.TempDir())
-	_, err = trainGenerated(net, m, data, nil, net.Train, runtime.TrainOptions{}, 1, io.Discard)
+	_, err = trainGenerated(net, m, data, nil, net.Train, runtime.TrainOptions{}, 1, nil, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "needs the go command") || !strings.Contains(err.Error(), "-engine generic") {
 		t.Errorf("without go on PATH: %v, want an error naming the go command and -engine generic", err)
 	}

@@ -31,7 +31,8 @@
 //	    generated, built and run in a child process (needs the go command).
 //	    -workers N splits batches over N workers; -save F and -resume F write
 //	    and continue safetensors checkpoints; -plot PNG draws the learning
-//	    curve (after -resume, the whole run's: checkpoints keep the curve);
+//	    curve: cost, batch accuracy and test accuracy at the logged steps
+//	    (after -resume, the whole run's: checkpoints keep the curve);
 //	    -seeds 1-5 runs several seeds. -init F starts from the weights of
 //	    the checkpoint F (a PyTorch state_dict too) with a fresh optimizer
 //	    and step count: fine-tuning. Ctrl-C finishes the current step, saves
@@ -47,6 +48,9 @@
 //
 //	show -load CKPT -o PNG [-image N] [FILE.yaml]
 //	    Draw the learned convolution filters and one input's feature maps.
+//
+// Every command that writes a file says so on stderr, e.g.
+// "cnngen: wrote curve.png (learning curve, 2000 steps)".
 //
 // -data mnist, accepted by train, eval, predict and show, selects the
 // embedded MNIST: train uses its 60,000 training images and scores on its

@@ -98,7 +98,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for _, f := range written {
-		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(*dir, f))
+		reportWrote(stderr, filepath.Join(*dir, f), "")
 	}
 	return nil
 }

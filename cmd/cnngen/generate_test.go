@@ -30,9 +30,12 @@ func TestGenerateCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
+	if stdout != "" {
+		t.Errorf("stdout %q, want nothing (the reports go to stderr)", stdout)
+	}
 	for _, name := range []string{"doc.go", "model.go", "kernels.go"} {
-		if !strings.Contains(stdout, filepath.Join(out, name)) {
-			t.Errorf("stdout does not report writing %s:\n%s", name, stdout)
+		if !strings.Contains(stderr, "cnngen: wrote "+filepath.Join(out, name)+"\n") {
+			t.Errorf("stderr does not report writing %s:\n%s", name, stderr)
 		}
 	}
 	doc, err := os.ReadFile(filepath.Join(out, "doc.go"))
@@ -44,8 +47,8 @@ func TestGenerateCommand(t *testing.T) {
 	}
 	before, _ := os.Stat(filepath.Join(out, "model.go"))
 	code, stdout, stderr = runCLI("generate", desc, "-o", out, "-pkg", "twoconv", "-gogenerate")
-	if code != 0 || stdout != "" {
-		t.Fatalf("second run: exit %d, stdout %q (want nothing written), stderr %q", code, stdout, stderr)
+	if code != 0 || stdout != "" || stderr != "" {
+		t.Fatalf("second run: exit %d, stdout %q, stderr %q (want nothing written)", code, stdout, stderr)
 	}
 	after, _ := os.Stat(filepath.Join(out, "model.go"))
 	if !before.ModTime().Equal(after.ModTime()) {
@@ -53,8 +56,8 @@ func TestGenerateCommand(t *testing.T) {
 	}
 	// Without -gogenerate only doc.go changes: it loses the line.
 	code, stdout, stderr = runCLI("generate", "-o", out, desc)
-	if code != 0 || stdout != "wrote "+filepath.Join(out, "doc.go")+"\n" {
-		t.Fatalf("run without -gogenerate: exit %d, stdout %q (want doc.go alone), stderr %q", code, stdout, stderr)
+	if code != 0 || stdout != "" || stderr != "cnngen: wrote "+filepath.Join(out, "doc.go")+"\n" {
+		t.Fatalf("run without -gogenerate: exit %d, stdout %q, stderr %q (want doc.go alone)", code, stdout, stderr)
 	}
 	if doc, err := os.ReadFile(filepath.Join(out, "doc.go")); err != nil || strings.Contains(string(doc), "go:generate") {
 		t.Errorf("doc.go without -gogenerate (%v):\n%s", err, doc)

@@ -114,3 +114,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// reportWrote tells on stderr that a command wrote the file at path, and
+// what it holds unless what is empty:
+//
+//	cnngen: wrote curve.png (learning curve, 2000 steps)
+func reportWrote(stderr io.Writer, path, what string) {
+	if what == "" {
+		fmt.Fprintf(stderr, "cnngen: wrote %s\n", path)
+		return
+	}
+	fmt.Fprintf(stderr, "cnngen: wrote %s (%s)\n", path, what)
+}

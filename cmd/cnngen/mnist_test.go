@@ -203,7 +203,7 @@ func TestPredictShowMNIST(t *testing.T) {
 
 	out := filepath.Join(t.TempDir(), "mnist.png")
 	code, stdout, stderr = cli("show", "-load", ckpt, "-data", mnistData, "-image", "9999", "-o", out, path)
-	if code != 0 || !strings.HasPrefix(stdout, "wrote "+out+" (") {
+	if code != 0 || !strings.Contains(stderr, "cnngen: wrote "+out+" (") {
 		t.Errorf("show: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	if _, err := os.Stat(out); err != nil {

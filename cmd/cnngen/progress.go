@@ -248,11 +248,23 @@ type curveRecorder struct {
 	eval   runtime.Evaluator
 	points []viz.Point
 	err    error
+	// pending is the test accuracy that Tested gave for the next point.
+	pending *viz.Point
+}
+
+// Tested gives the test accuracy at step, measured elsewhere (by a child
+// trainer), for the point that Record adds next for that step.
+func (r *curveRecorder) Tested(step int, accuracy float64) {
+	r.pending = &viz.Point{Step: step, TestAccuracy: accuracy, Tested: true}
 }
 
 // Record adds the point of the log entry s; use it as progress.Hook's onLog.
 func (r *curveRecorder) Record(s runtime.StepLog) {
 	pt := viz.PointOf(s)
+	if p := r.pending; p != nil && p.Step == s.Step {
+		pt.TestAccuracy, pt.Tested = p.TestAccuracy, true
+	}
+	r.pending = nil
 	if r.test != nil && r.test.Len() > 0 && r.err == nil {
 		score, err := r.eval.Evaluate(r.model, r.test)
 		if err != nil {
@@ -270,4 +282,21 @@ func (r *curveRecorder) Write(path string) error {
 		return fmt.Errorf("plotting the test accuracy: %v", r.err)
 	}
 	return viz.Curve(r.points, path)
+}
+
+// describe says what the recorded curve shows, for the message that
+// reports the picture: "learning curve, 2000 steps" (the steps of the run
+// up to its last point, earlier runs of a resumed one included), and
+// "without the test accuracy" when no point has it.
+func (r *curveRecorder) describe() string {
+	if len(r.points) == 0 {
+		return "learning curve"
+	}
+	s := "learning curve, " + count(r.points[len(r.points)-1].Step+1, "step")
+	for _, p := range r.points {
+		if p.Tested {
+			return s
+		}
+	}
+	return s + ", without the test accuracy"
 }

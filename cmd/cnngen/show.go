@@ -94,7 +94,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	write := func(path string, sections []viz.Section) error {
+	write := func(path, what string, sections []viz.Section) error {
 		img, err := viz.Sheet(sections)
 		if err != nil {
 			return err
@@ -103,18 +103,22 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		b := img.Bounds()
-		fmt.Fprintf(stdout, "wrote %s (%dx%d)\n", path, b.Dx(), b.Dy())
+		reportWrote(stderr, path, fmt.Sprintf("%s, %dx%d", what, b.Dx(), b.Dy()))
 		return nil
 	}
 	if *maps == "" {
-		return write(*out, append(filters, mapSections...))
+		what := "conv filters and feature maps"
+		if len(filters) == 0 {
+			what = "feature maps"
+		}
+		return write(*out, what, append(filters, mapSections...))
 	}
 	if len(filters) > 0 {
-		if err := write(*out, filters); err != nil {
+		if err := write(*out, "conv filters", filters); err != nil {
 			return err
 		}
 	}
-	return write(*maps, mapSections)
+	return write(*maps, "feature maps", mapSections)
 }
 
 // filterSections returns a section per conv layer showing its filters.

@@ -6,6 +6,7 @@ import (
 	_ "image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -42,11 +43,11 @@ func TestShowDigits(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "all.png")
 	code, stdout, stderr := cli("show", "-load", ckpt, "-o", out, "-image", "7")
-	if code != 0 || stderr != "" {
-		t.Fatalf("exit %d, stderr %q", code, stderr)
+	if code != 0 || stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	if stdout != "wrote "+out+" (428x776)\n" {
-		t.Errorf("stdout %q", stdout)
+	if stderr != "cnngen: wrote "+out+" (conv filters and feature maps, 428x776)\n" {
+		t.Errorf("stderr %q, want the picture's report", stderr)
 	}
 	if w, h := pngSize(t, out); w != 428 || h != 776 {
 		t.Errorf("picture is %dx%d, want 428x776", w, h)
@@ -58,6 +59,9 @@ func TestShowDigits(t *testing.T) {
 	code, _, stderr = cli("show", "-load", ckpt, "-o", filters, "-maps", maps)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := "cnngen: wrote " + filters + " (conv filters, 428x236)\ncnngen: wrote " + maps + " (feature maps, 428x544)\n"; stderr != want {
+		t.Errorf("stderr %q, want %q", stderr, want)
 	}
 	if w, h := pngSize(t, filters); w != 428 || h != 236 {
 		t.Errorf("filters are %dx%d, want 428x236", w, h)
@@ -109,7 +113,7 @@ train: {optimizer: {type: sgd, learning_rate: 0.1}, steps: 1}
 	ckpt := saveInitial(t, net)
 	out := filepath.Join(t.TempDir(), "mlp.png")
 	code, _, stderr := cli("show", "-load", ckpt, "-o", out, desc)
-	if code != 0 || stderr != "cnngen: network mlp has no conv layer: drawing no filters\n" {
+	if code != 0 || stderr != "cnngen: network mlp has no conv layer: drawing no filters\ncnngen: wrote "+out+" (feature maps, "+strconv.Itoa(16+7*len("input: sample 0 of digits.csv.gz, label 0"))+"x80)\n" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	title := len("input: sample 0 of digits.csv.gz, label 0")

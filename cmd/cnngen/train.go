@@ -246,10 +246,8 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	}
 
 	rec := &curveRecorder{model: m, test: test, points: earlier}
-	if j.childProcess() || isRegression(j.net) {
-		// The child's weights are out of reach until it ends: the test
-		// accuracy is measured at the end only. A regression network has
-		// no accuracy to plot.
+	if isRegression(j.net) {
+		// A regression network has no accuracy to plot.
 		rec.test = nil
 	}
 	var onLog func(runtime.StepLog)
@@ -257,6 +255,13 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 		// A checkpoint keeps the curve, so that -plot after -resume draws
 		// the whole run.
 		onLog = rec.Record
+		if j.childProcess() && rec.test != nil {
+			// The child's weights are out of reach while it trains: it
+			// measures the test accuracy at the logged steps itself and
+			// sends it along with their log entries.
+			rec.test = nil
+			j.curve = &testCurve{every: f.logEvery, record: rec.Tested}
+		}
 	}
 	prog := newProgress(stderr)
 	in := notifyInterrupt(stderr)
@@ -285,7 +290,7 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	}
 	fmt.Fprintf(stderr, "cnngen: %d steps in %v (%v/step)\n", res.Steps,
 		res.Duration.Round(time.Millisecond), perStep(res))
-	if n := len(rec.points); n > 0 && rec.test == nil && res.Test.Total > 0 {
+	if n := len(rec.points); n > 0 && !rec.points[n-1].Tested && res.Test.Total > 0 {
 		rec.points[n-1].TestAccuracy, rec.points[n-1].Tested = res.Test.Accuracy(), true
 	}
 	if f.save != "" {
@@ -296,12 +301,13 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 		if err := checkpoint.Save(f.save, m, res.Optimizer, meta); err != nil {
 			return fmt.Errorf("saving %s: %v", f.save, err)
 		}
-		fmt.Fprintf(stderr, "cnngen: saved %s after step %d\n", f.save, res.Last.Step)
+		reportWrote(stderr, f.save, fmt.Sprintf("checkpoint after step %d", res.Last.Step))
 	}
 	if f.plot != "" {
 		if err := rec.Write(f.plot); err != nil {
 			return fmt.Errorf("-plot %s: %v", f.plot, err)
 		}
+		reportWrote(stderr, f.plot, rec.describe())
 	}
 	return nil
 }
@@ -386,6 +392,9 @@ type trainJob struct {
 	engine  string
 	workers int // for generated code
 	stderr  io.Writer
+	// curve, when not nil, asks a child trainer for the learning curve's
+	// test accuracies (see trainGenerated).
+	curve *testCurve
 
 	// fixedTest is the test set of a data set that comes with its own
 	// (MNIST), or nil: then each run splits data.
@@ -436,7 +445,7 @@ func (j *trainJob) newModel() (runtime.Model, error) {
 // train runs runtime.Train on the job's engine.
 func (j *trainJob) train(m runtime.Model, train, test *runtime.Dataset, cfg runtime.TrainConfig, opt runtime.TrainOptions) (*runtime.Result, error) {
 	if j.engine == "generated" {
-		return trainGenerated(j.net, m, train, test, cfg, opt, j.workers, j.stderr)
+		return trainGenerated(j.net, m, train, test, cfg, opt, j.workers, j.curve, j.stderr)
 	}
 	return runtime.Train(m, train, test, cfg, opt)
 }

@@ -367,11 +367,39 @@ func TestTrainDiverges(t *testing.T) {
 	}
 }
 
-// TestTrainPlot draws the learning curve of a short run.
+// TestTrainPlot draws the learning curve of a short run on each engine in
+// process and checks the reports of the files written and the curve that
+// the checkpoint keeps: every logged step with its test accuracy.
 func TestTrainPlot(t *testing.T) {
-	png := filepath.Join(t.TempDir(), "curve.png")
-	mustTrain(t, "-steps", "3", "-log-every", "1", "-plot", png)
-	f, err := os.Open(png)
+	small := filepath.Join(t.TempDir(), "small.csv")
+	writeDigitsCSV(t, small, 200)
+	for _, tc := range []struct {
+		engine string
+		data   []string
+	}{
+		{"generated", nil},
+		{"generic", []string{"-data", small}},
+	} {
+		t.Run(tc.engine, func(t *testing.T) {
+			dir := t.TempDir()
+			png, ckpt := filepath.Join(dir, "curve.png"), filepath.Join(dir, "ck.safetensors")
+			_, _, stderr := mustTrain(t, append([]string{"-engine", tc.engine, "-steps", "3", "-log-every", "1", "-plot", png, "-save", ckpt}, tc.data...)...)
+			checkCurvePNG(t, png)
+			checkWrote(t, stderr, ckpt+" (checkpoint after step 2)", png+" (learning curve, 3 steps)")
+			checkTestedCurve(t, ckpt, digits.New(), []int{0, 1, 2})
+		})
+	}
+	// Without -log-every: the first and the last step.
+	dir := t.TempDir()
+	png, ckpt := filepath.Join(dir, "curve.png"), filepath.Join(dir, "ck.safetensors")
+	mustTrain(t, "-steps", "3", "-plot", png, "-save", ckpt)
+	checkTestedCurve(t, ckpt, digits.New(), []int{0, 2})
+}
+
+// checkCurvePNG checks that path holds a learning-curve picture.
+func checkCurvePNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,6 +407,45 @@ func TestTrainPlot(t *testing.T) {
 	cfg, _, err := image.DecodeConfig(f)
 	if err != nil || cfg.Width != viz.CurveWidth || cfg.Height != viz.CurveHeight {
 		t.Errorf("curve: %+v, %v; want a %dx%d PNG", cfg, err, viz.CurveWidth, viz.CurveHeight)
+	}
+}
+
+// checkWrote checks that stderr reports writing each of files, given as
+// "PATH (WHAT)", in that order.
+func checkWrote(t *testing.T, stderr string, files ...string) {
+	t.Helper()
+	var got []string
+	for _, line := range strings.Split(stderr, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cnngen: wrote "); ok {
+			got = append(got, rest)
+		}
+	}
+	if !slices.Equal(got, files) {
+		t.Errorf("stderr reports writing %q, want %q:\n%s", got, files, stderr)
+	}
+}
+
+// checkTestedCurve checks that the learning curve kept in the checkpoint
+// ckpt (loaded into m) has the steps want, each with a test accuracy.
+func checkTestedCurve(t *testing.T, ckpt string, m runtime.Model, want []int) {
+	t.Helper()
+	meta, err := checkpoint.Load(ckpt, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	curve, err := curveFromMeta(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []int
+	for _, p := range curve {
+		steps = append(steps, p.Step)
+		if !p.Tested || p.TestAccuracy < 0 || p.TestAccuracy > 1 {
+			t.Errorf("%s: step %d has no test accuracy (%+v)", ckpt, p.Step, p)
+		}
+	}
+	if !slices.Equal(steps, want) {
+		t.Errorf("%s: the curve has steps %v, want %v", ckpt, steps, want)
 	}
 }
 
@@ -393,18 +460,24 @@ func TestTrainChildProcess(t *testing.T) {
 	if err := os.WriteFile(desc, mustRead(t, "tanh_avgpool.yaml"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ckpt := filepath.Join(dir, "t.safetensors")
-	_, stdout, stderr := mustTrain(t, "-steps", "2", "-workers", "1", "-save", ckpt, desc)
+	ckpt, png := filepath.Join(dir, "t.safetensors"), filepath.Join(dir, "t.png")
+	_, stdout, stderr := mustTrain(t, "-steps", "2", "-workers", "1", "-log-every", "1", "-save", ckpt, "-plot", png, desc)
 	if !regexp.MustCompile(`^cnngen: engine generated \((purego|avx2|avx512), 1 worker; \S+ is not compiled in: generating, building and running it in a child process\)\n`).MatchString(stderr) {
 		t.Errorf("stderr does not name the child-process engine:\n%s", stderr)
 	}
 	if !regexp.MustCompile(`(?m)^step    1  cost/sample \d\.\d{4}  train acc \d\.\d{3}\ntest accuracy `).MatchString(stdout) {
 		t.Errorf("log:\n%s", stdout)
 	}
-	_, stdout, _ = mustTrain(t, "-resume", ckpt, "-steps", "1", "-save", ckpt, desc)
+	// The child measures the test accuracy at every logged step.
+	checkCurvePNG(t, png)
+	checkWrote(t, stderr, ckpt+" (checkpoint after step 1)", png+" (learning curve, 2 steps)")
+	checkTestedCurve(t, ckpt, mustGeneric(t, desc), []int{0, 1})
+	_, stdout, stderr = mustTrain(t, "-resume", ckpt, "-steps", "1", "-log-every", "1", "-save", ckpt, "-plot", png, desc)
 	if !strings.Contains(stdout, "\nstep    2  ") {
 		t.Errorf("the resumed run does not log step 2:\n%s", stdout)
 	}
+	checkWrote(t, stderr, ckpt+" (checkpoint after step 2)", png+" (learning curve, 3 steps)")
+	checkTestedCurve(t, ckpt, mustGeneric(t, desc), []int{0, 1, 2})
 	meta, err := checkpoint.Load(ckpt, mustGeneric(t, desc), nil)
 	if err != nil || meta[checkpoint.MetaOptimizerSteps] != "3" {
 		t.Errorf("checkpoint after 2 + 1 steps: %v, %v; want 3 optimizer steps", meta, err)
