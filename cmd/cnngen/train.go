@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -147,9 +146,6 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *initFrom != "" && *resume != "" {
 		return usageError{"give -init or -resume, not both: -init takes only the weights of a checkpoint, -resume also its optimizer state and step count"}
 	}
-	if *initFrom != "" && *save != "" && samePath(*initFrom, *save) {
-		return usageError{fmt.Sprintf("-save %s would overwrite the -init checkpoint: save the fine-tuned weights elsewhere", *save)}
-	}
 	if set["rename"] && *initFrom == "" && *resume == "" {
 		return usageError{"-rename applies only to a checkpoint loaded with -init or -resume"}
 	}
@@ -167,11 +163,18 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Sprintf("-seeds %q: %v", *seedList, err)}
 		}
 	}
-	if *save != "" {
-		// Fail now rather than after the training.
-		if fi, err := os.Stat(filepath.Dir(*save)); err != nil || !fi.IsDir() {
-			return fmt.Errorf("-save %s: directory %s does not exist", *save, filepath.Dir(*save))
-		}
+	// Fail now rather than after the training: no output may overwrite an
+	// input or another output, and each must be writable. -save may
+	// replace the -resume checkpoint: the run goes on in the same file.
+	inputs := []pathArg{{flag: "-resume", what: "checkpoint", path: *resume}, {flag: "-init", what: "checkpoint", path: *initFrom}}
+	if *dataPath != mnistData {
+		inputs = append(inputs, pathArg{flag: "-data", what: "file", path: *dataPath})
+	}
+	if len(files) == 1 {
+		inputs = append(inputs, pathArg{flag: "description", what: "FILE", path: files[0]})
+	}
+	if err := checkOutputs(inputs, []pathArg{{flag: "-save", path: *save, replaces: "-resume"}, {flag: "-plot", path: *plot}}); err != nil {
+		return err
 	}
 
 	file, source := defaultDescription, examples.Digits
@@ -354,17 +357,6 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 		return nil, nil, fmt.Errorf("resuming %s: %v", f.resume, err)
 	}
 	return o, meta, nil
-}
-
-// samePath reports whether a and b name the same file: the same path once
-// cleaned, or the same existing file.
-func samePath(a, b string) bool {
-	if filepath.Clean(a) == filepath.Clean(b) {
-		return true
-	}
-	fa, errA := os.Stat(a)
-	fb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // runTotal is the number of steps of the run that cfg describes on a
