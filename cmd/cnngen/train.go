@@ -293,8 +293,12 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	}
 	if f.save != "" {
 		meta := checkpointMeta(cfg)
-		if err := curveToMeta(meta, rec.points); err != nil {
+		kept, err := curveToMeta(meta, rec.points)
+		if err != nil {
 			return fmt.Errorf("saving %s: %v", f.save, err)
+		}
+		if kept < len(rec.points) {
+			fmt.Fprintf(stderr, "cnngen: %s keeps %d of the %d logged points of the learning curve, evenly spaced, to stay within its header budget\n", f.save, kept, len(rec.points))
 		}
 		if err := checkpoint.Save(f.save, m, res.Optimizer, meta); err != nil {
 			return fmt.Errorf("saving %s: %v", f.save, err)
