@@ -177,6 +177,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// Child trainers of earlier runs that were killed left their
+	// directories behind.
+	removeDeadTrainDirs()
+
 	file, source := defaultDescription, examples.Digits
 	if len(files) == 1 {
 		file = files[0]
