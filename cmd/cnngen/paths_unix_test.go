@@ -130,3 +130,30 @@ func TestResumeSaveSameFile(t *testing.T) {
 		t.Error("-resume X -plot X: no error")
 	}
 }
+
+// TestGenerateOverDescription links a file that generate writes to its
+// description: refused, before anything is written, as a clash of paths
+// (it used to be refused too, later, as a Go file that does not parse).
+func TestGenerateOverDescription(t *testing.T) {
+	dir := t.TempDir()
+	desc := filepath.Join(dir, "net.yaml")
+	src := hostileNet("net")
+	if err := os.WriteFile(desc, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(desc, filepath.Join(out, "model.go")); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI("generate", "-o", out, desc)
+	want := "-o " + filepath.Join(out, "model.go") + " would overwrite the description FILE " + desc
+	if code != 2 || stdout != "" || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
+	}
+	if got, _ := os.ReadFile(desc); string(got) != src {
+		t.Errorf("the description changed: %q", got)
+	}
+}
