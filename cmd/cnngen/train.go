@@ -65,7 +65,14 @@ state and its seed (unless -seed is given); -steps N then trains N more
 steps, otherwise the run goes on to the recipe's total. When the loss or a
 gradient turns NaN or infinite, training stops with an error naming the step
 and the layer, and the -save file is not written (it keeps the last good
-checkpoint saved there, if any).
+checkpoint saved there, if any). A learning curve too long for the
+checkpoint's header is thinned to evenly spaced points (the metadata says
+so); the weights are always saved.
+
+Before any work, -save and -plot are checked: neither may be an input (FILE,
+-data, -init, -resume; -save may replace the -resume checkpoint) or the
+other, nor an existing non-regular file, and each directory must take a new
+file.
 
 -init F starts a new run from the weights of the checkpoint F (and its batch
 norm running statistics, when the network has batch norm), instead of the
