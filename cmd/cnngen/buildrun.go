@@ -53,6 +53,43 @@ import (
 // limitation; it needs a package at the module root (go:embed cannot reach
 // ../../runtime from here), which is the lead's to add.
 
+// trainDirPrefix starts the name of a child trainer's temporary directory,
+// followed by the id of the cnngen process that made it and a dash.
+const trainDirPrefix = "cnngen-train-pid"
+
+// removeDeadTrainDirs removes, from the temporary directory, the child
+// trainers' directories (binary and data) that earlier cnngen runs left
+// behind when they were killed: those named trainDirPrefix, a process id
+// and a dash, whose process is no longer alive (processAlive). It never
+// touches a directory of a live process or any other file; it is best
+// effort and reports nothing. Process ids are those of this system's (or
+// container's) process namespace: a temporary directory shared with
+// another namespace could hold directories of live runs there, which this
+// would take for dead.
+func removeDeadTrainDirs() {
+	tmp := os.TempDir()
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	self := os.Getpid()
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), trainDirPrefix)
+		if !ok || !e.IsDir() { // IsDir is false for a symbolic link
+			continue
+		}
+		id, suffix, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(id)
+		if !ok || err != nil || pid <= 0 || pid == self || suffix == "" || strings.Trim(suffix, "0123456789") != "" {
+			continue
+		}
+		if processAlive(pid) {
+			continue
+		}
+		os.RemoveAll(filepath.Join(tmp, e.Name()))
+	}
+}
+
 // modulePath is this module's path.
 const modulePath = "github.com/cnngen/cnngen"
 
@@ -115,7 +152,9 @@ func trainGenerated(net *ir.Network, m runtime.Model, train, test *runtime.Datas
 	} else if opt.Optimizer != nil {
 		return nil, fmt.Errorf("network %s runs on generated code in a child process, which makes its own optimizer", net.Name)
 	}
-	dir, err := os.MkdirTemp("", "cnngen-train-")
+	// The directory's name carries this process's id, so that a later run
+	// removes it if this one is killed (removeDeadTrainDirs).
+	dir, err := os.MkdirTemp("", trainDirPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return nil, err
 	}
@@ -207,8 +246,12 @@ type trainerMessage struct {
 }
 
 // trainerMain is the child trainer's main package. It imports the generated
-// package as cnngenrun/model; the job file is its only argument. It mirrors
-// trainerJob, trainerResult and trainerMessage.
+// package as cnngenrun/model; its first argument is the job file. With a
+// second argument "watch-stdin" it exits as soon as its standard input
+// reaches end of file: cnngen holds the writing end, so that the child ends
+// with its parent on every system (on Linux the parent's death also kills
+// it, see setParentDeath). It mirrors trainerJob, trainerResult and
+// trainerMessage.
 const trainerMain = `// Command cnngenrun trains the generated model with cnngen's runtime; cnngen
 // train builds and runs it for descriptions that are not compiled in.
 package main
@@ -217,6 +260,7 @@ import (
 	"encoding/gob"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -260,6 +304,15 @@ type message struct {
 }
 
 func main() {
+	if len(os.Args) > 2 && os.Args[2] == "watch-stdin" {
+		// cnngen holds the other end of stdin open while it runs: end
+		// of file means it is gone, and so is anyone to train for.
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			fmt.Fprintln(os.Stderr, "cnngenrun: cnngen is gone: stopping")
+			os.Exit(3)
+		}()
+	}
 	out := json.NewEncoder(os.Stdout)
 	if err := run(out); err != nil {
 		out.Encode(message{Error: err.Error()})
@@ -521,13 +574,24 @@ func writeJob(path string, j trainerJob) error {
 // log entry it polls stop (if not nil); once that is true it sends the
 // child an interrupt, which makes it stop after its current step.
 func runTrainer(bin, jobFile string, log func(runtime.StepLog), test func(step int, accuracy float64), stop func() bool, stderr io.Writer) (*trainerResult, error) {
-	cmd := exec.Command(bin, jobFile)
+	cmd := exec.Command(bin, jobFile, "watch-stdin")
 	cmd.Stderr = stderr
+	setParentDeath(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	// The child's stdin is a pipe whose writing end only this process
+	// holds: when it dies, however, the child reads end of file and exits.
+	lifeline, lifelineW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer lifelineW.Close() // after Wait: the child is gone by then
+	cmd.Stdin = lifeline
+	err = cmd.Start()
+	lifeline.Close()
+	if err != nil {
 		return nil, err
 	}
 	var res *trainerResult

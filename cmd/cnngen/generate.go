@@ -90,6 +90,17 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if fi, err := os.Stat(*dir); err == nil && fi.IsDir() {
+		// Into an existing directory: no generated file may replace the
+		// description (say through a link), nor anything but a file.
+		var outputs []pathArg
+		for _, f := range out {
+			outputs = append(outputs, pathArg{flag: "-o", path: filepath.Join(*dir, f.Name)})
+		}
+		if err := checkOutputs([]pathArg{{flag: "description", what: "FILE", path: file}}, outputs); err != nil {
+			return err
+		}
+	}
 	if err := checkPackageDir(*dir, name); err != nil {
 		return err
 	}

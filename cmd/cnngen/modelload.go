@@ -25,18 +25,55 @@ const metaSeed = "seed"
 // resumed run's -plot draws the whole run.
 const metaCurve = "curve"
 
+// metaCurveThinned is the checkpoint metadata key, present only when the
+// learning curve under metaCurve was thinned to fit curveBudget, that says
+// how many of the logged points it keeps: "kept K of N logged points".
+const metaCurveThinned = "curve_thinned"
+
+// curveBudget is the most bytes of JSON that a checkpoint gives the
+// learning curve, far under the safetensors header limit
+// (safetensors.MaxHeaderSize, 100 MB): a long run's curve must never keep
+// its weights from being saved. About 80,000 points fit.
+var curveBudget = 8 << 20
+
 // curveToMeta records points in meta under metaCurve (nothing when there
-// are none).
-func curveToMeta(meta map[string]string, points []viz.Point) error {
+// are none). A curve whose JSON would pass curveBudget is thinned: it keeps
+// the first and the last point and evenly spaced ones between, and
+// metaCurveThinned says so. It returns the number of points kept.
+func curveToMeta(meta map[string]string, points []viz.Point) (int, error) {
 	if len(points) == 0 {
-		return nil
+		return 0, nil
 	}
 	data, err := json.Marshal(points)
 	if err != nil {
-		return fmt.Errorf("encoding the learning curve: %v", err)
+		return 0, fmt.Errorf("encoding the learning curve: %v", err)
+	}
+	kept := points
+	for len(data) > curveBudget && len(kept) > 2 {
+		// Aim a little under the budget: points differ in length.
+		k := int(float64(len(kept)) * float64(curveBudget) / float64(len(data)) * 0.95)
+		k = max(2, min(k, len(kept)-1))
+		kept = thinCurve(points, k)
+		if data, err = json.Marshal(kept); err != nil {
+			return 0, fmt.Errorf("encoding the learning curve: %v", err)
+		}
 	}
 	meta[metaCurve] = string(data)
-	return nil
+	if len(kept) < len(points) {
+		meta[metaCurveThinned] = fmt.Sprintf("kept %d of %d logged points", len(kept), len(points))
+	}
+	return len(kept), nil
+}
+
+// thinCurve returns k ≥ 2 points of points (k < len(points)): the first,
+// the last and evenly spaced ones between.
+func thinCurve(points []viz.Point, k int) []viz.Point {
+	n := len(points)
+	out := make([]viz.Point, k)
+	for i := range out {
+		out[i] = points[int(int64(i)*int64(n-1)/int64(k-1))]
+	}
+	return out
 }
 
 // curveFromMeta returns the learning curve recorded in a checkpoint's

@@ -64,7 +64,7 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return usageError{"-o PICTURE.png is required"}
 	}
-	if *maps != "" && *maps == *out {
+	if *maps != "" && sameFile(*maps, *out) {
 		return usageError{"-maps must name another file than -o"}
 	}
 	if *index < 0 {
@@ -72,6 +72,16 @@ func runShow(args []string, stdout, stderr io.Writer) error {
 	}
 	if set["scale"] && *dataPath == "" {
 		return usageError{"-scale applies only to a -data file"}
+	}
+	inputs := []pathArg{{flag: "-load", what: "checkpoint", path: *load}}
+	if *dataPath != mnistData {
+		inputs = append(inputs, pathArg{flag: "-data", what: "file", path: *dataPath})
+	}
+	if len(files) == 1 {
+		inputs = append(inputs, pathArg{flag: "description", what: "FILE", path: files[0]})
+	}
+	if err := checkOutputs(inputs, []pathArg{{flag: "-o", path: *out}, {flag: "-maps", path: *maps}}); err != nil {
+		return err
 	}
 	t, err := loadTrained(files, *load, rename, stderr)
 	if err != nil {

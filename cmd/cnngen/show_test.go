@@ -135,7 +135,7 @@ func TestShowErrors(t *testing.T) {
 		{[]string{"-load", ckpt, "-o", out, "-image", "1797"}, 2, "cnngen show: -image 1797: digits.csv.gz has 1797 samples (0..1796)\n"},
 		{[]string{"-load", ckpt, "-o", out, "-image", "-1"}, 2, "cnngen show: -image -1: want 0 or more\n"},
 		{[]string{"-load", ckpt, "-o", out, "-maps", out}, 2, "cnngen show: -maps must name another file than -o\n"},
-		{[]string{"-load", ckpt, "-o", filepath.Join(dir, "no", "x.png")}, 1, "cnngen: writing " + filepath.Join(dir, "no", "x.png")},
+		{[]string{"-load", ckpt, "-o", filepath.Join(dir, "no", "x.png")}, 1, "cnngen: -o " + filepath.Join(dir, "no", "x.png") + ": directory " + filepath.Join(dir, "no") + " does not exist\n"},
 	} {
 		code, _, stderr := cli(append([]string{"show"}, tc.args...)...)
 		if code != tc.code || !strings.HasPrefix(stderr, tc.want) {

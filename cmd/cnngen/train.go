@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -66,7 +65,14 @@ state and its seed (unless -seed is given); -steps N then trains N more
 steps, otherwise the run goes on to the recipe's total. When the loss or a
 gradient turns NaN or infinite, training stops with an error naming the step
 and the layer, and the -save file is not written (it keeps the last good
-checkpoint saved there, if any).
+checkpoint saved there, if any). A learning curve too long for the
+checkpoint's header is thinned to evenly spaced points (the metadata says
+so); the weights are always saved.
+
+Before any work, -save and -plot are checked: neither may be an input (FILE,
+-data, -init, -resume; -save may replace the -resume checkpoint) or the
+other, nor an existing non-regular file, and each directory must take a new
+file.
 
 -init F starts a new run from the weights of the checkpoint F (and its batch
 norm running statistics, when the network has batch norm), instead of the
@@ -147,9 +153,6 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *initFrom != "" && *resume != "" {
 		return usageError{"give -init or -resume, not both: -init takes only the weights of a checkpoint, -resume also its optimizer state and step count"}
 	}
-	if *initFrom != "" && *save != "" && samePath(*initFrom, *save) {
-		return usageError{fmt.Sprintf("-save %s would overwrite the -init checkpoint: save the fine-tuned weights elsewhere", *save)}
-	}
 	if set["rename"] && *initFrom == "" && *resume == "" {
 		return usageError{"-rename applies only to a checkpoint loaded with -init or -resume"}
 	}
@@ -167,12 +170,23 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Sprintf("-seeds %q: %v", *seedList, err)}
 		}
 	}
-	if *save != "" {
-		// Fail now rather than after the training.
-		if fi, err := os.Stat(filepath.Dir(*save)); err != nil || !fi.IsDir() {
-			return fmt.Errorf("-save %s: directory %s does not exist", *save, filepath.Dir(*save))
-		}
+	// Fail now rather than after the training: no output may overwrite an
+	// input or another output, and each must be writable. -save may
+	// replace the -resume checkpoint: the run goes on in the same file.
+	inputs := []pathArg{{flag: "-resume", what: "checkpoint", path: *resume}, {flag: "-init", what: "checkpoint", path: *initFrom}}
+	if *dataPath != mnistData {
+		inputs = append(inputs, pathArg{flag: "-data", what: "file", path: *dataPath})
 	}
+	if len(files) == 1 {
+		inputs = append(inputs, pathArg{flag: "description", what: "FILE", path: files[0]})
+	}
+	if err := checkOutputs(inputs, []pathArg{{flag: "-save", path: *save, replaces: "-resume"}, {flag: "-plot", path: *plot}}); err != nil {
+		return err
+	}
+
+	// Child trainers of earlier runs that were killed left their
+	// directories behind.
+	removeDeadTrainDirs()
 
 	file, source := defaultDescription, examples.Digits
 	if len(files) == 1 {
@@ -295,8 +309,12 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	}
 	if f.save != "" {
 		meta := checkpointMeta(cfg)
-		if err := curveToMeta(meta, rec.points); err != nil {
+		kept, err := curveToMeta(meta, rec.points)
+		if err != nil {
 			return fmt.Errorf("saving %s: %v", f.save, err)
+		}
+		if kept < len(rec.points) {
+			fmt.Fprintf(stderr, "cnngen: %s keeps %d of the %d logged points of the learning curve, evenly spaced, to stay within its header budget\n", f.save, kept, len(rec.points))
 		}
 		if err := checkpoint.Save(f.save, m, res.Optimizer, meta); err != nil {
 			return fmt.Errorf("saving %s: %v", f.save, err)
@@ -360,17 +378,6 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 		return nil, nil, fmt.Errorf("resuming %s: %v", f.resume, err)
 	}
 	return o, meta, nil
-}
-
-// samePath reports whether a and b name the same file: the same path once
-// cleaned, or the same existing file.
-func samePath(a, b string) bool {
-	if filepath.Clean(a) == filepath.Clean(b) {
-		return true
-	}
-	fa, errA := os.Stat(a)
-	fb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // runTotal is the number of steps of the run that cfg describes on a

@@ -43,7 +43,10 @@ var reservedKeys = []string{MetaFormat, MetaNetwork, MetaShapesHash, MetaOptimiz
 // nil, and of the metadata meta to path, atomically: it writes a temporary
 // file in the same directory, syncs it, renames it over path and syncs the
 // directory, so that path holds either the old checkpoint or the complete
-// new one, never a part. It refuses to save NaN or infinite values.
+// new one, never a part. After the rename it removes the temporary files of
+// path that earlier processes, killed mid-save, left there (named
+// ".<name>.tmp<digits>" and older than this process; nothing else). It
+// refuses to save NaN or infinite values.
 func Save(path string, m runtime.Model, opt runtime.Optimizer, meta map[string]string) error {
 	return writeAtomic(path, func(w io.Writer) error { return Write(w, m, opt, meta) })
 }
