@@ -92,16 +92,7 @@ func (p *plan) groupedConvForward(f *jen.File, s *stage) {
 			),
 		)),
 	)))
-	if s.act != "" {
-		body = append(body, applyActivation(s.act, "y"))
-	}
-	f.Func().Id(fn).Params(
-		jen.Id("n").Int(),
-		jen.Id("in").Add(tileArr(l.In.Size())),
-		jen.Id("out").Add(tileArr(l.Out.Size())),
-		jen.Id("w").Add(ptrFloatArr(wsize)),
-		biasParam(s, "b", F),
-	).Block(tileLoop(body...))
+	convForwardFunc(f, s, fn, wsize, body)
 }
 
 // groupedConvBackward emits <l>Backward of a convolution with groups. With

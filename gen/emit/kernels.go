@@ -412,16 +412,7 @@ func (p *plan) convForward(f *jen.File, s *stage) {
 		fn, describe(s), l.In, l.Out, g.kh, g.kw, g.c, F, F)))
 	body := []jen.Code{perSample(l, "x", "in"), perSample(l, "y", "out")}
 	body = append(body, regions(g, pixel)...)
-	if s.act != "" {
-		body = append(body, applyActivation(s.act, "y"))
-	}
-	f.Func().Id(fn).Params(
-		jen.Id("n").Int(),
-		jen.Id("in").Add(tileArr(l.In.Size())),
-		jen.Id("out").Add(tileArr(l.Out.Size())),
-		jen.Id("w").Add(ptrFloatArr(wsize)),
-		biasParam(s, "b", F),
-	).Block(tileLoop(body...))
+	convForwardFunc(f, s, fn, wsize, body)
 }
 
 // convBackward emits <l>Backward and, when the layer has a border,
@@ -973,4 +964,20 @@ func (p *plan) mathHelpers(f *jen.File) {
 			jen.Return(jen.Float32().Parens(jen.Qual("math", "Tanh").Call(jen.Float64().Parens(jen.Id("v"))))),
 		)
 	}
+}
+
+// convForwardFunc emits the function fn of a convolution stage's forward
+// pass: body, run per sample of the tile, then the fused activation on y.
+func convForwardFunc(f *jen.File, s *stage, fn string, wsize int, body []jen.Code) {
+	l := s.layer
+	if s.act != "" {
+		body = append(body, applyActivation(s.act, "y"))
+	}
+	f.Func().Id(fn).Params(
+		jen.Id("n").Int(),
+		jen.Id("in").Add(tileArr(l.In.Size())),
+		jen.Id("out").Add(tileArr(l.Out.Size())),
+		jen.Id("w").Add(ptrFloatArr(wsize)),
+		biasParam(s, "b", l.Filters),
+	).Block(tileLoop(body...))
 }
