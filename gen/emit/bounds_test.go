@@ -77,3 +77,26 @@ func TestGenerateBounded(t *testing.T) {
 	}
 }
 
+// TestSizeLimitAdvice checks the advice of the size-limit error: it names
+// the kinds of layers the network has (it used to say "fewer or smaller
+// conv layers" to networks without any) and the generic engine.
+func TestSizeLimitAdvice(t *testing.T) {
+	for _, tc := range []struct{ layers, want string }{
+		{"  - flatten\n  - {kind: dense, units: 10}\n  - softmax\n", "(fewer or smaller dense layers)"},
+		{"  - {kind: conv2d, filters: 4, kernel: 3}\n  - {kind: maxpool, window: 2}\n  - {kind: dense, units: 10}\n  - softmax\n", "(fewer or smaller conv, dense and pooling layers)"},
+		{"  - {kind: conv2d, filters: 4, kernel: 3}\n  - globalavgpool\n  - {kind: dense, units: 10}\n  - softmax\n", "(fewer or smaller conv and dense layers)"},
+	} {
+		n, err := ir.Load("net.yaml", []byte("name: net\ninput: {height: 8, width: 8, channels: 1}\nlayers:\n"+tc.layers+hostileTrain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = emit.Generate(n, emit.Options{Package: "p", MaxSourceBytes: 1000})
+		if err == nil {
+			t.Fatalf("%q: no error over a 1000-byte limit", tc.layers)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "over the limit of 1000") || !strings.Contains(msg, tc.want) || !strings.Contains(msg, "-engine generic") {
+			t.Errorf("%q: error %q, want the limit, %s and the generic engine", tc.layers, msg, tc.want)
+		}
+	}
+}
