@@ -116,6 +116,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	rename := renames{}
 	fs.Var(rename, "rename", renameUsage)
 	plot := fs.String("plot", "", "draw the learning curve into the PNG `file`")
+	var maxMemory byteSize
+	fs.Var(&maxMemory, "max-memory", "refuse a run whose estimated memory exceeds `size` (e.g. 16GiB; default: half of the machine's memory)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -197,6 +199,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		cfg.Seed = *seed
 	}
 	job := trainJob{net: net, data: data, fixedTest: fixedTest, engine: *engine, workers: *workers, stderr: stderr}
+	if err := job.checkMemory(cfg, int64(maxMemory)); err != nil {
+		return err
+	}
 	if seeds != nil {
 		job.announce()
 		return job.runSeeds(cfg, seeds, stdout, stderr)
