@@ -87,6 +87,11 @@ autoencoder (target: input), whose targets are its inputs (see
 runtime.ReadRegressionCSV). The log shows the cost only, the end the test
 loss instead of the accuracy.
 
+Before it builds a model, train estimates the memory of the run (the
+model's buffers per worker, the optimizer's state, the data) and refuses a
+run over -max-memory (default: half of the machine's memory), saying what
+fewer workers and -engine generic would need.
+
 Flags may come before or after FILE.
 
 flags:`
