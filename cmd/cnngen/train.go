@@ -93,6 +93,11 @@ autoencoder (target: input), whose targets are its inputs (see
 runtime.ReadRegressionCSV). The log shows the cost only, the end the test
 loss instead of the accuracy.
 
+Before it builds a model, train estimates the memory of the run (the
+model's buffers per worker, the optimizer's state, the data) and refuses a
+run over -max-memory (default: half of the machine's memory), saying what
+fewer workers and -engine generic would need.
+
 Flags may come before or after FILE.
 
 flags:`
@@ -122,6 +127,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	rename := renames{}
 	fs.Var(rename, "rename", renameUsage)
 	plot := fs.String("plot", "", "draw the learning curve into the PNG `file`")
+	var maxMemory byteSize
+	fs.Var(&maxMemory, "max-memory", "refuse a run whose estimated memory exceeds `size` (e.g. 16GiB; default: half of the machine's memory)")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -211,6 +218,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		cfg.Seed = *seed
 	}
 	job := trainJob{net: net, data: data, fixedTest: fixedTest, engine: *engine, workers: *workers, stderr: stderr}
+	if err := job.checkMemory(cfg, int64(maxMemory)); err != nil {
+		return err
+	}
 	if seeds != nil {
 		job.announce()
 		return job.runSeeds(cfg, seeds, stdout, stderr)

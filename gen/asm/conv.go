@@ -1,6 +1,9 @@
 package asm
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // ConvShape is the constant geometry of a 2-D convolution over HWC samples
 // with HWIO weights ([KernelH][KernelW][InC][Filters]); gen/emit copies it
@@ -39,16 +42,53 @@ func (c ConvShape) validate() error {
 	if (c.OutH-1)*c.StrideH-c.PadTop >= c.InH || (c.OutW-1)*c.StrideW-c.PadLeft >= c.InW {
 		return fmt.Errorf("output %dx%d does not fit input %dx%d", c.OutH, c.OutW, c.InH, c.InW)
 	}
-	terms := 0
-	for oh := range c.OutH {
-		for ow := range c.OutW {
-			terms += len(c.pixelTaps(oh, ow))
-		}
-	}
-	if terms > maxConvTerms {
+	if terms := c.forwardTerms(); terms > maxConvTerms {
 		return fmt.Errorf("%d unrolled terms per sample exceed the limit of %d", terms, maxConvTerms)
 	}
 	return nil
+}
+
+// validTaps is the number of (output position, kernel offset) pairs along
+// one axis whose input position o·stride − pad + k falls inside [0, in):
+// the taps of that axis that the padding does not swallow, summed over the
+// outputs. It takes O(out) time, not O(out·kernel).
+func validTaps(in, kernel, stride, pad, out int) int {
+	n := 0
+	for o := range out {
+		first := o*stride - pad // input position of k = 0
+		lo := max(0, -first)
+		hi := min(kernel, in-first)
+		if hi > lo {
+			n += hi - lo
+		}
+	}
+	return n
+}
+
+// forwardTerms is the unrolled size of Conv2DForward and
+// Conv2DBackwardWeights per sample: Σ over output pixels of their valid
+// taps, len(pixelTaps) summed, computed without listing them (the rows and
+// columns are independent). It saturates at math.MaxInt rather than
+// overflow.
+func (c ConvShape) forwardTerms() int {
+	return saturatingProduct(validTaps(c.InH, c.KernelH, c.StrideH, c.PadTop, c.OutH), validTaps(c.InW, c.KernelW, c.StrideW, c.PadLeft, c.OutW), c.InC)
+}
+
+// saturatingProduct is the product of non-negative factors, or
+// math.MaxInt when it would overflow.
+func saturatingProduct(factors ...int) int {
+	p := 1
+	for _, f := range factors {
+		if f == 0 {
+			return 0
+		}
+		if p > math.MaxInt/f {
+			p = math.MaxInt
+		} else {
+			p *= f
+		}
+	}
+	return p
 }
 
 // convTap is one input value that feeds an output pixel: weight row

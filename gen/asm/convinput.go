@@ -25,15 +25,13 @@ func (c ConvShape) inputTerms(ih, iw int) []inputTerm {
 	return terms
 }
 
-// inputGradTerms is the unrolled size of Conv2DBackwardInput per sample.
+// inputGradTerms is the unrolled size of Conv2DBackwardInput per sample:
+// len(inputTerms)·Filters summed over the input pixels. Every (output
+// pixel, tap) pair that reads an input pixel is one of forwardTerms'
+// valid taps, so the count is computed the same way, without listing the
+// pairs; like forwardTerms it saturates at math.MaxInt.
 func (c ConvShape) inputGradTerms() int {
-	n := 0
-	for ih := range c.InH {
-		for iw := range c.InW {
-			n += len(c.inputTerms(ih, iw)) * c.Filters
-		}
-	}
-	return n
+	return saturatingProduct(validTaps(c.InH, c.KernelH, c.StrideH, c.PadTop, c.OutH), validTaps(c.InW, c.KernelW, c.StrideW, c.PadLeft, c.OutW), c.Filters)
 }
 
 // planConvInput plans Conv2DBackwardInput: accumulators for a few input

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cnngen/cnngen/gen/asm"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/runtime"
 	"github.com/dave/jennifer/jen"
 )
 
@@ -128,9 +129,39 @@ func Generate(n *ir.Network, opts Options) ([]File, error) {
 		total += len(f.Contents)
 	}
 	if total > limit {
-		return nil, fmt.Errorf("%s: the generated package would be %d bytes, over the limit of %d: make the network smaller (fewer or smaller conv layers)", n.Name, total, limit)
+		return nil, fmt.Errorf("%s: the generated package would be %d bytes, over the limit of %d: %s", n.Name, total, limit, shrinkAdvice(n))
 	}
 	return files, nil
+}
+
+// shrinkAdvice is what the size-limit error suggests for n: making smaller
+// the kinds of layers whose code grows with their shapes (conv, dense,
+// pooling) that n has, or training on the generic engine, which generates
+// no code.
+func shrinkAdvice(n *ir.Network) string {
+	has := map[runtime.LayerKind]bool{}
+	for _, l := range n.Layers {
+		has[l.Kind] = true
+	}
+	var kinds []string
+	if has[runtime.Conv2D] {
+		kinds = append(kinds, "conv")
+	}
+	if has[runtime.Dense] {
+		kinds = append(kinds, "dense")
+	}
+	if has[runtime.MaxPool] || has[runtime.AvgPool] {
+		kinds = append(kinds, "pooling")
+	}
+	what := "fewer layers or smaller inputs"
+	switch len(kinds) {
+	case 0:
+	case 1:
+		what = "fewer or smaller " + kinds[0] + " layers"
+	default:
+		what = "fewer or smaller " + strings.Join(kinds[:len(kinds)-1], ", ") + " and " + kinds[len(kinds)-1] + " layers"
+	}
+	return "make the network smaller (" + what + "), or train it on the generic engine (cnngen train -engine generic), which generates no code"
 }
 
 // docFile emits doc.go: the package comment (with the layer table) and, with

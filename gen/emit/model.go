@@ -39,7 +39,7 @@ func (p *plan) modelFile(f *jen.File) {
 		jen.Comment(wrapDoc("Classes is the number of outputs (logits, probabilities) per sample.")),
 		jen.Id("Classes").Op("=").Lit(n.Classes),
 		jen.Comment(wrapDoc("Tile is the number of samples the kernels process together; batches are cut into tiles.")),
-		jen.Id("Tile").Op("=").Lit(Tile),
+		jen.Id("Tile").Op("=").Lit(p.tile),
 		jen.Comment(wrapDoc("ParamCount is the number of trainable values.")),
 		jen.Id("ParamCount").Op("=").Lit(p.paramCount()),
 	)

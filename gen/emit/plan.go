@@ -10,7 +10,10 @@ import (
 	"github.com/cnngen/cnngen/runtime"
 )
 
-// Tile is the number of samples that the generated kernels process together.
+// Tile is the number of samples that the generated kernels process together
+// (the generated package's constant Tile), unless a sample's buffers are so
+// large that Tile of them would exceed maxTileBytes: such a network gets a
+// smaller tile (see chooseTile).
 // A tile's activations of the digits network (the largest, conv1's 8×8×32
 // output) take 192 KiB, which stays in L2 beside the dense weights. 24 is a
 // multiple of the row blocks of the vector GEMMs (6 rows on AVX-512, 4 or 6
@@ -97,6 +100,8 @@ type plan struct {
 	// (e.g. conv1Weight).
 	params                []string
 	usesSigmoid, usesTanh bool
+	// tile is the generated package's Tile (chooseTile).
+	tile int
 }
 
 // lowerFirst returns name with its first letter lower-cased, so that
@@ -275,6 +280,7 @@ func newPlan(n *ir.Network) (*plan, error) {
 		}
 		p.params = append(p.params, lowerFirst(layer)+suffix)
 	}
+	p.tile = chooseTile(p.sampleBytes())
 	for _, s := range p.stages {
 		if s.weight >= len(p.params) || s.bias >= len(p.params) {
 			return nil, fmt.Errorf("layer %s: parameter index out of range", s.layer.Name)

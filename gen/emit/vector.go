@@ -82,6 +82,11 @@ const (
 // not an error of the network.
 func (p *plan) planVector(pkg string) []asm.Kernel {
 	var all []asm.Kernel
+	// budget is what is left of maxVectorAsm: the stages take their
+	// vector kernels in network order while they fit, and the rest keep
+	// their Go kernels, so that a deep network's package stays within
+	// the size limit and is generated in seconds.
+	budget := maxVectorAsm
 	for _, s := range p.stages {
 		l := s.layer
 		var ks []asm.Kernel
@@ -148,19 +153,37 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 				ks = append(ks, asm.Kernel{Op: asm.MaxPool2DBackward, Name: v.inputGrad, ReLU: reluIn, Pool: shape})
 			}
 		}
-		if len(ks) > 0 {
+		if len(ks) == 0 {
+			continue
+		}
+		// Unrolled kernels (conv, pool) are tried only while the budget
+		// has room for the largest of them; the GEMMs only when their
+		// smallest possible size fits.
+		unrolled := l.Kind == runtime.Conv2D || l.Kind == runtime.MaxPool
+		if unrolled && budget < maxUnrolledConvAsm {
+			ks = nil
+		}
+		if ks != nil && budget >= minAsmBytes(ks) {
 			files, err := asm.Render(pkg, ks)
-			if err == nil && (l.Kind != runtime.Conv2D || asmBytes(files) <= maxUnrolledConvAsm) {
+			size := asmBytes(files)
+			if err == nil && (l.Kind != runtime.Conv2D || size <= maxUnrolledConvAsm) && size <= budget {
 				s.vec = v
 				all = append(all, ks...)
-			} else if l.Kind == runtime.Conv2D {
-				// Too large to unroll: im2col and the dense GEMMs.
-				v = &vecStage{}
-				ks = convGemmKernels(s, v, reluIn)
-				if _, err := asm.Render(pkg, ks); err == nil {
-					s.vec = v
-					all = append(all, ks...)
-				}
+				budget -= size
+				continue
+			}
+		}
+		if l.Kind == runtime.Conv2D && v.forward != "" {
+			// Too large to unroll: im2col and the dense GEMMs.
+			v = &vecStage{}
+			ks = convGemmKernels(s, v, reluIn)
+			if budget < minAsmBytes(ks) {
+				continue
+			}
+			if files, err := asm.Render(pkg, ks); err == nil && asmBytes(files) <= budget {
+				s.vec = v
+				all = append(all, ks...)
+				budget -= asmBytes(files)
 			}
 		}
 	}
@@ -183,6 +206,35 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 // with ≈3.5 MB of assembly per layer; digits' conv1, the largest of the
 // examples before, renders ≈1 MB.
 const maxUnrolledConvAsm = 2 << 20
+
+// maxVectorAsm bounds the assembly of all the stages' vector kernels
+// together. Every example renders less than 2 MB, yet a description of 252
+// conv layers rendered ≈400 MB (80 s, 2.5 GB of memory) before Generate
+// refused it; past this budget stages keep their Go kernels (a
+// convolution first tries the smaller im2col path).
+const maxVectorAsm = 16 << 20
+
+// minAsmBytes is a lower bound on the assembly that gen/asm renders for
+// ks, from the dense kernels' sizes, which grow with Units (measured: 194
+// to 197 bytes per unit for DenseForward, 129 to 161 for
+// DenseBackwardWeights) and In (291 to 318 bytes per input for
+// DenseBackwardInput); other kernels count 0. It lets planVector skip
+// rendering kernels that cannot fit (a 65536-filter convolution's GEMMs
+// render 23 MB in seconds).
+func minAsmBytes(ks []asm.Kernel) int {
+	n := 0
+	for _, k := range ks {
+		switch k.Op {
+		case asm.DenseForward:
+			n += 180 * k.Units
+		case asm.DenseBackwardWeights:
+			n += 120 * k.Units
+		case asm.DenseBackwardInput:
+			n += 280 * k.In
+		}
+	}
+	return n
+}
 
 // asmBytes is the size of the assembly among gen/asm's files.
 func asmBytes(files []asm.File) int {

@@ -622,7 +622,7 @@ func (p *plan) runMethods(f *jen.File) {
 			append(packs, id("j").Dot("packed").Op("=").True())...,
 		))
 		fwdDoc += " A batch of at least packedForwardMin samples on a vector path first copies the dense weights into the padded layout (m.pk), whose GEMMs run ≈10 % faster; the copy is fresh at every call, so it never goes stale."
-		f.Comment(wrapDoc(fmt.Sprintf("packedForwardMin is the smallest batch for which Forward packs the dense weights: the copy costs about what a %d-sample tile's forward saves on the padded layout, so it pays from a few tiles on.", Tile)))
+		f.Comment(wrapDoc(fmt.Sprintf("packedForwardMin is the smallest batch for which Forward packs the dense weights: the copy costs about what a %d-sample tile's forward saves on the padded layout, so it pays from a few tiles on.", p.tile)))
 		f.Const().Id("packedForwardMin").Op("=").Lit(packedForwardTiles).Op("*").Id("Tile")
 	}
 	fwdCode = append(fwdCode, id("m").Dot("run").Call(id("j"), id("n")))
