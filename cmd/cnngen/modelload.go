@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -61,24 +60,24 @@ func checkpointMeta(cfg runtime.TrainConfig) map[string]string {
 
 // loadDescription reads the network description named by the positional
 // arguments (none: the built-in digits example) and returns its file name
-// for messages and the checked network.
+// for messages and the checked network. A file is read by ir.LoadFile,
+// through gen/spec's ReadFile, which refuses one larger than 1 MiB after
+// reading at most one byte more.
 func loadDescription(files []string) (string, *ir.Network, error) {
 	if len(files) > 1 {
 		return "", nil, usageError{fmt.Sprintf("want at most one description FILE, got %d: %s", len(files), strings.Join(files, " "))}
 	}
-	file, source := defaultDescription, examples.Digits
-	if len(files) == 1 {
-		file = files[0]
-		var err error
-		if source, err = os.ReadFile(file); err != nil {
-			return "", nil, err
-		}
+	if len(files) == 0 {
+		net, err := ir.Load(defaultDescription, examples.Digits)
+		return defaultDescription, net, err
 	}
-	net, err := ir.Load(file, source)
+	// ir.LoadFile reads at most one byte past spec.MaxFileBytes, so that
+	// an endless file (/dev/zero, a FIFO) fails at once.
+	net, err := ir.LoadFile(files[0])
 	if err != nil {
 		return "", nil, err
 	}
-	return file, net, nil
+	return files[0], net, nil
 }
 
 // trained is a network built on the generic engine with the weights of a

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cnngen/cnngen/datasets"
-	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/ir"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
@@ -174,14 +173,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	file, source := defaultDescription, examples.Digits
-	if len(files) == 1 {
-		file = files[0]
-		if source, err = os.ReadFile(file); err != nil {
-			return err
-		}
-	}
-	net, err := ir.Load(file, source)
+	file, net, err := loadDescription(files)
 	if err != nil {
 		return err
 	}

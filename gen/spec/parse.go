@@ -17,21 +17,45 @@ import (
 	"github.com/cnngen/cnngen/runtime"
 )
 
-// ParseFile reads and parses the description at path. See [Parse].
+// ParseFile reads and parses the description at path. See [ReadFile] and
+// [Parse].
 func ParseFile(path string) (*Network, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	// Read one byte past the limit so that Parse sees an oversized file as
-	// such without our reading all of it.
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data)
 }
+
+// ReadFile reads the description at path, refusing one larger than
+// [MaxFileBytes] with the error "PATH: description larger than 1 MiB"
+// after reading at most one byte more: an endless file (/dev/zero, a FIFO
+// that a program keeps writing to) costs a bounded read, not all the memory.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadLimited(f, path)
+}
+
+// ReadLimited reads a description from r, named name in errors, as
+// [ReadFile] does: at most [MaxFileBytes]+1 bytes, and an error when there
+// are more than MaxFileBytes.
+func ReadLimited(r io.Reader, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: %s", name, tooLarge)
+	}
+	return data, nil
+}
+
+// tooLarge is the message about a description over [MaxFileBytes].
+const tooLarge = "description larger than 1 MiB"
 
 // Parse parses the YAML description data, read from filename (which is used
 // in positions and, when the description has no name key, as the network's
@@ -140,7 +164,7 @@ var networkKeys = []string{"name", "input", "layers", "train"}
 
 func (p *parser) document(data []byte) *Network {
 	if len(data) > MaxFileBytes {
-		p.errs.Add(Pos{File: p.file}, "", "the file is larger than %d bytes", MaxFileBytes)
+		p.errs.Add(Pos{File: p.file}, "", "%s", tooLarge)
 		return nil
 	}
 	root := p.decode(data)

@@ -3,7 +3,9 @@ package spec_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -583,7 +585,45 @@ func TestLimits(t *testing.T) {
 		big[i] = ' '
 	}
 	_, err = spec.Parse("big.yaml", big)
-	if want := "big.yaml: the file is larger than 1048576 bytes"; err == nil || err.Error() != want {
+	if want := "big.yaml: description larger than 1 MiB"; err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// endless is a reader that never ends, counting the bytes read from it.
+type endless struct{ n int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	clear(p)
+	e.n += int64(len(p))
+	return len(p), nil
+}
+
+// TestReadLimitedEndless reads a description from a reader that never ends:
+// ReadLimited stops one byte past the limit with an error naming the file.
+func TestReadLimitedEndless(t *testing.T) {
+	r := &endless{}
+	_, err := spec.ReadLimited(r, "zero.yaml")
+	if want := "zero.yaml: description larger than 1 MiB"; err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	if r.n > 2*spec.MaxFileBytes {
+		t.Errorf("read %d bytes of an endless description, want at most about %d", r.n, spec.MaxFileBytes+1)
+	}
+	// Exactly the limit is fine.
+	data, err := spec.ReadLimited(io.LimitReader(r, spec.MaxFileBytes), "max.yaml")
+	if err != nil || len(data) != spec.MaxFileBytes {
+		t.Errorf("a description of exactly %d bytes: %d bytes, %v", spec.MaxFileBytes, len(data), err)
+	}
+}
+
+// TestReadFileDevZero reads /dev/zero as a description.
+func TestReadFileDevZero(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip(err)
+	}
+	_, err := spec.ParseFile("/dev/zero")
+	if want := "/dev/zero: description larger than 1 MiB"; err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
