@@ -627,3 +627,62 @@ func TestReadFileDevZero(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+// TestDecimalOnly: YAML reads 010 as 8, and 0o10, 0x10, 0b1010 and 1_0 as
+// integers too; a description accepts decimal integers only and says what
+// to write instead, at the value's file:line:col. Floats in decimal or
+// exponent notation stay accepted where numbers are wanted.
+func TestDecimalOnly(t *testing.T) {
+	for _, tc := range []struct {
+		filters string
+		want    string // "" when accepted
+	}{
+		{"10", ""},
+		{"+10", ""},
+		{"1e1", ""},
+		{"010", `net.yaml:3:29: conv1: filters: 010 is not a decimal integer (write 10 or 8)`},
+		{"0777", `net.yaml:3:29: conv1: filters: 0777 is not a decimal integer (write 777 or 511)`},
+		{"0o10", `net.yaml:3:29: conv1: filters: 0o10 is not a decimal integer (write 8)`},
+		{"0x10", `net.yaml:3:29: conv1: filters: 0x10 is not a decimal integer (write 16)`},
+		{"0b1010", `net.yaml:3:29: conv1: filters: 0b1010 is not a decimal integer (write 10)`},
+		{"1_0", `net.yaml:3:29: conv1: filters: 1_0 is not a decimal integer (write 10)`},
+		{"00", `net.yaml:3:29: conv1: filters: 00 is not a decimal integer (write 0)`},
+		{"1_000.5", `net.yaml:3:29: conv1: filters: 1_000.5 is not a decimal number`},
+	} {
+		src := net("  - {kind: conv2d, filters: "+tc.filters+", kernel: 3}", "  - softmax")
+		_, err := spec.Parse("net.yaml", []byte(src))
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("filters: %s: %v", tc.filters, err)
+			}
+			continue
+		}
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("filters: %s:\n got %v\nwant %s", tc.filters, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		lr   string
+		want string
+	}{
+		{"0.001", ""},
+		{"1e-4", ""},
+		{".5", ""},
+		{"1", ""},
+		{"0x1", `net.yaml:4:47: train.optimizer: learning_rate: 0x1 is not a decimal integer (write 1)`},
+		{"01", `net.yaml:4:47: train.optimizer: learning_rate: 01 is not a decimal integer (write 1)`},
+		{"1_0.5", `net.yaml:4:47: train.optimizer: learning_rate: 1_0.5 is not a decimal number`},
+	} {
+		src := head + "layers:\n  - softmax\ntrain: {optimizer: {type: sgd, learning_rate: " + tc.lr + "}, steps: 1}\n"
+		_, err := spec.Parse("net.yaml", []byte(src))
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("learning_rate: %s: %v", tc.lr, err)
+			}
+			continue
+		}
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("learning_rate: %s:\n got %v\nwant %s", tc.lr, err, tc.want)
+		}
+	}
+}
