@@ -122,7 +122,12 @@ func (t *trained) describe() string {
 		parts = append(parts, "network "+name)
 	}
 	if opt := t.meta[checkpoint.MetaOptimizer]; opt != "" {
-		parts = append(parts, fmt.Sprintf("%s after %s steps", opt, t.meta[checkpoint.MetaOptimizerSteps]))
+		steps := t.meta[checkpoint.MetaOptimizerSteps]
+		noun := "steps"
+		if steps == "1" {
+			noun = "step"
+		}
+		parts = append(parts, fmt.Sprintf("%s after %s %s", opt, steps, noun))
 	}
 	if len(parts) == 0 {
 		return t.path
@@ -160,7 +165,7 @@ func (t *trained) heldOut(path string, scale float32, seed uint64) (*runtime.Dat
 		return nil, "", err
 	}
 	if path != "" {
-		return d, fmt.Sprintf("%d samples of %s", d.Len(), name), nil
+		return d, fmt.Sprintf("%s of %s", count(d.Len(), "sample"), name), nil
 	}
 	frac := t.net.Train.TestFraction
 	if frac == 0 {

@@ -76,7 +76,7 @@ func (j *trainJob) runSeedsRegression(cfg runtime.TrainConfig, seeds []uint64, s
 		}
 		mse := res.TestError.MeanSquaredError()
 		fmt.Fprintf(stdout, "seed %d  test %v  final cost/sample %.4f\n", seed, res.TestError, res.Last.Cost)
-		fmt.Fprintf(stderr, "cnngen: seed %d: %d steps in %v (%v/step)\n", seed, res.Steps,
+		fmt.Fprintf(stderr, "cnngen: seed %d: %s in %v (%v/step)\n", seed, count(res.Steps, "step"),
 			res.Duration.Round(time.Millisecond), perStep(res))
 		sum += mse
 		if i == 0 || mse > worst {
@@ -100,7 +100,7 @@ var errorQuantiles = []struct {
 // reconstruction error.
 func writeRegressionReport(w io.Writer, net *ir.Network, s runtime.RegressionScore) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "loss %.6g (sum of squared errors over %d samples × %d outputs)\n", s.Loss, s.Samples, s.Outputs)
+	fmt.Fprintf(bw, "loss %.6g (sum of squared errors over %s × %s)\n", s.Loss, count(s.Samples, "sample"), count(s.Outputs, "output"))
 	fmt.Fprintf(bw, "loss per sample %.6g\n", s.LossPerSample())
 	fmt.Fprintf(bw, "mse %.6g (mean over samples and outputs, as PyTorch's MSELoss)\n", s.MeanSquaredError())
 	if isAutoencoder(net) {

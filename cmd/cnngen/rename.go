@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -98,6 +99,9 @@ func loadCheckpoint(path string, m runtime.Model, opt runtime.Optimizer, rename 
 			return nil, fmt.Errorf("checkpoint %s is for network %q (%v), not %q: pass its description, e.g. %s",
 				path, other, inner, net.Name, descriptionFor(other))
 		}
+		if strings.Contains(what, path) {
+			err = trimPath(err, path) // "resuming ck: ck: …" says ck twice
+		}
 		var ne *checkpoint.NamesError
 		if errors.As(err, &ne) {
 			return nil, fmt.Errorf("%s: %w; if they are the same tensors under other names, map them with -rename old=new (e.g. -rename %s=%s)",
@@ -110,6 +114,33 @@ func loadCheckpoint(path string, m runtime.Model, opt runtime.Optimizer, rename 
 	}
 	return meta, nil
 }
+
+// trimPath returns err without the path that starts its message ("PATH:
+// …", or "open PATH: …" from os.Open), for a message that names the path
+// already; err is unchanged when its message does not start so. The result
+// still unwraps to err.
+func trimPath(err error, path string) error {
+	msg := err.Error()
+	var pe *fs.PathError
+	switch {
+	case strings.HasPrefix(msg, path+": "):
+		msg = msg[len(path)+2:]
+	case errors.As(err, &pe) && pe.Path == path && msg == pe.Error():
+		msg = pe.Err.Error()
+	default:
+		return err
+	}
+	return &trimmedError{msg: msg, err: err}
+}
+
+// trimmedError is an error with a shorter message, see [trimPath].
+type trimmedError struct {
+	msg string
+	err error
+}
+
+func (e *trimmedError) Error() string { return e.msg }
+func (e *trimmedError) Unwrap() error { return e.err }
 
 // renameExample is the part of a tensor name that -rename maps: the part
 // before the last dot ("features.0" for "features.0.weight").

@@ -275,7 +275,7 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	} else {
 		fmt.Fprintln(stdout, "no test set (test fraction 0)")
 	}
-	fmt.Fprintf(stderr, "cnngen: %d steps in %v (%v/step)\n", res.Steps,
+	fmt.Fprintf(stderr, "cnngen: %s in %v (%v/step)\n", count(res.Steps, "step"),
 		res.Duration.Round(time.Millisecond), perStep(res))
 	if n := len(rec.points); n > 0 && rec.test == nil && res.Test.Total > 0 {
 		rec.points[n-1].TestAccuracy, rec.points[n-1].Tested = res.Test.Accuracy(), true
@@ -329,7 +329,7 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 	}
 	total := runTotal(*cfg, trainSize)
 	if done >= total {
-		return nil, nil, fmt.Errorf("resuming %s: the run has already taken %d of the recipe's %d steps; give -steps N to train N more", f.resume, done, total)
+		return nil, nil, fmt.Errorf("resuming %s: the run has already taken %d of the recipe's %s; give -steps N to train N more", f.resume, done, count(total, "step"))
 	}
 	if !f.seedSet {
 		if s, ok := meta[metaSeed]; ok {
@@ -468,7 +468,7 @@ func (j *trainJob) runSeeds(cfg runtime.TrainConfig, seeds []uint64, stdout, std
 		}
 		fmt.Fprintf(stdout, "seed %d  test accuracy %v  final cost/sample %.4f  train acc %.3f\n",
 			seed, res.Test, res.Last.Cost, res.Last.TrainAccuracy())
-		fmt.Fprintf(stderr, "cnngen: seed %d: %d steps in %v (%v/step)\n", seed, res.Steps,
+		fmt.Fprintf(stderr, "cnngen: seed %d: %s in %v (%v/step)\n", seed, count(res.Steps, "step"),
 			res.Duration.Round(time.Millisecond), perStep(res))
 		sum += res.Test.Accuracy()
 		if res.Test.Accuracy() < worst.Accuracy() {
