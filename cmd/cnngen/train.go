@@ -52,6 +52,10 @@ avx2 or avx512 forces the generated kernels' instruction set.
 The data is the built-in digits set (pixels divided by 16) unless -data
 names a CSV file: one sample per line, the H·W·C input values in HWC order
 then the class label, optionally gzip-compressed (see runtime.ReadCSV).
+A file of more than 2 GiB of text (after decompression), 5 million samples
+or samples that take 2 GiB of memory is refused at the line where it goes
+over; CNNGEN_DATA_MAX_BYTES, CNNGEN_DATA_MAX_ROWS and
+CNNGEN_DATA_MAX_MEMORY raise the limits (e.g. CNNGEN_DATA_MAX_MEMORY=8GiB).
 
 -data mnist trains on the embedded MNIST's 60,000 training images and tests
 on its standard 10,000 test images, not on a random split (the test
@@ -498,13 +502,17 @@ func loadData(net *ir.Network, file, path string, scale float32) (*runtime.Datas
 		}
 		return d, datasets.DigitsFile, nil
 	}
+	limits, err := dataLimits()
+	if err != nil {
+		return nil, "", err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", err
 	}
 	defer f.Close()
-	d, err := runtime.ReadCSV(f, path, net.Input, net.Classes, scale)
-	return d, path, err
+	d, err := limits.ReadCSV(f, path, net.Input, net.Classes, scale)
+	return d, path, dataLimitHint(err)
 }
 
 // describeRecipe summarises a training recipe in one line, e.g.
