@@ -150,7 +150,7 @@ func (d *Dataset) Split(testFraction float64, seed uint64) (train, test *Dataset
 // and the column, and a file without samples is an error.
 //
 // The data read is bounded by the default [DataLimits] (2 GiB of text after
-// decompression, 5 million samples, 2 GiB of memory for the samples): a
+// decompression, 5 million samples, 1 GiB of memory for the samples): a
 // file beyond them is a [*DataLimitError] that names the file and the line.
 // DataLimits.ReadCSV reads with other limits.
 func ReadCSV(r io.Reader, name string, shape Shape, classes int, scale float32) (*Dataset, error) {
@@ -321,6 +321,7 @@ func readRegressionRows(r io.Reader, name string, shape Shape, outputs int, scal
 		return fmt.Sprintf("%d (the values for %v) or %d (then %s)", values, shape, values+outputs, countTargets(outputs))
 	}
 	in := &Inputs{Shape: shape}
+	var xs, ts chunks // the values and targets read
 	budget, text := newDataBudget(l, name, br)
 	sc := newLineScanner(text)
 	var fields []string
@@ -355,14 +356,14 @@ func readRegressionRows(r io.Reader, name string, shape Shape, outputs int, scal
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: column %d: %v", name, line, c+1, err)
 			}
-			in.X = append(in.X, x)
+			xs.add(x)
 		}
 		for c, f := range fields[values:] {
 			t, err := parseValue(f, 1)
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: column %d: target %d: %v", name, line, values+c+1, c+1, err)
 			}
-			in.Targets = append(in.Targets, t)
+			ts.add(t)
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -374,11 +375,12 @@ func readRegressionRows(r io.Reader, name string, shape Shape, outputs int, scal
 		}
 		return nil, fmt.Errorf("%s: after line %d: %v", name, line, err)
 	}
-	if in.Len() == 0 {
+	if xs.n == 0 {
 		return nil, fmt.Errorf("%s: no samples", name)
 	}
-	if in.Targets != nil {
-		in.Outputs = outputs
+	in.X = xs.slice()
+	if ts.n > 0 {
+		in.Targets, in.Outputs = ts.slice(), outputs
 	}
 	return in, nil
 }

@@ -16,8 +16,8 @@ const (
 	// DefaultMaxDataRows bounds the samples of a data file: 5 million.
 	DefaultMaxDataRows = 5_000_000
 	// DefaultMaxDataMemory bounds the memory that a data file's samples
-	// take once read: 2 GiB of float32 values, labels and targets.
-	DefaultMaxDataMemory = 2 << 30
+	// take once read: 1 GiB of float32 values, labels and targets.
+	DefaultMaxDataMemory = 1 << 30
 )
 
 // DataLimits bounds what reading a data file may cost, so that a file that
@@ -34,8 +34,9 @@ type DataLimits struct {
 	// MaxRows bounds the number of samples (lines other than the header).
 	MaxRows int
 	// MaxMemory bounds the memory the samples take once read: rows × the
-	// row's width (4 bytes per value, label and target). While the data
-	// grows, its slices may briefly take up to twice that.
+	// row's width (4 bytes per value, label and target). Reading takes up
+	// to about twice that at its end, when the values read in blocks are
+	// copied into one slice.
 	MaxMemory int64
 }
 
@@ -198,4 +199,44 @@ func formatBytes(n int64) string {
 		return "1 byte"
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// chunks accumulates float32 values in blocks and hands them out as one
+// slice of exactly their number: reading a data file of n values then takes
+// at most about 2n values of memory (the blocks and the result), where
+// appending to one slice would leave the garbage of every reallocation.
+type chunks struct {
+	full [][]float32
+	cur  []float32
+	n    int
+}
+
+// maxChunk is the largest block, in values (4 MiB).
+const maxChunk = 1 << 20
+
+// add appends v.
+func (c *chunks) add(v float32) {
+	if len(c.cur) == cap(c.cur) {
+		size := 1024
+		if c.cur != nil {
+			c.full = append(c.full, c.cur)
+			size = min(2*cap(c.cur), maxChunk)
+		}
+		c.cur = make([]float32, 0, size)
+	}
+	c.cur = append(c.cur, v)
+	c.n++
+}
+
+// slice returns the values added, in order, in a slice of their own,
+// releasing the blocks as it copies them.
+func (c *chunks) slice() []float32 {
+	out := make([]float32, 0, c.n)
+	for i, b := range c.full {
+		out = append(out, b...)
+		c.full[i] = nil
+	}
+	out = append(out, c.cur...)
+	c.full, c.cur = nil, nil
+	return out
 }

@@ -83,6 +83,7 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 	defer closeGzip()
 
 	in := &Inputs{Shape: shape}
+	var xs chunks // the values read
 	budget, text := newDataBudget(l, name, br)
 	// columns is values or values+1 once the first sample line has been
 	// seen; 0 before, unless the label is required.
@@ -141,7 +142,7 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: column %d: %v", name, line, c+1, err)
 			}
-			in.X = append(in.X, x)
+			xs.add(x)
 		}
 		if columns == values+1 {
 			label, err := parseLabel(fields[values], classes)
@@ -160,9 +161,10 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 		}
 		return nil, fmt.Errorf("%s: after line %d: %v", name, line, err)
 	}
-	if in.Len() == 0 {
+	if xs.n == 0 {
 		return nil, fmt.Errorf("%s: no samples", name)
 	}
+	in.X = xs.slice()
 	return in, nil
 }
 

@@ -12,7 +12,7 @@ import (
 
 // The environment variables that raise (or lower) the limits on a -data
 // file: its text after decompression, its rows, and the memory its samples
-// take (see runtime.DataLimits for the defaults: 2 GiB, 5 million, 2 GiB).
+// take (see runtime.DataLimits for the defaults: 2 GiB, 5 million, 1 GiB).
 const (
 	envMaxBytes  = "CNNGEN_DATA_MAX_BYTES"
 	envMaxRows   = "CNNGEN_DATA_MAX_ROWS"

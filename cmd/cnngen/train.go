@@ -53,7 +53,7 @@ The data is the built-in digits set (pixels divided by 16) unless -data
 names a CSV file: one sample per line, the H·W·C input values in HWC order
 then the class label, optionally gzip-compressed (see runtime.ReadCSV).
 A file of more than 2 GiB of text (after decompression), 5 million samples
-or samples that take 2 GiB of memory is refused at the line where it goes
+or samples that take 1 GiB of memory is refused at the line where it goes
 over; CNNGEN_DATA_MAX_BYTES, CNNGEN_DATA_MAX_ROWS and
 CNNGEN_DATA_MAX_MEMORY raise the limits (e.g. CNNGEN_DATA_MAX_MEMORY=8GiB).
 
