@@ -9,6 +9,7 @@ import (
 
 	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/internal/quote"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
 	"github.com/cnngen/cnngen/viz"
@@ -117,9 +118,10 @@ func loadTrained(files []string, path string, rename renames, stderr io.Writer) 
 // describe says in a few words where the weights come from, e.g.
 // "digits.safetensors (network digits, adam after 500 steps)".
 func (t *trained) describe() string {
+	// The metadata comes from the file: escaped and bounded.
 	var parts []string
 	if name := t.meta[checkpoint.MetaNetwork]; name != "" {
-		parts = append(parts, "network "+name)
+		parts = append(parts, "network "+quote.Name(name))
 	}
 	if opt := t.meta[checkpoint.MetaOptimizer]; opt != "" {
 		steps := t.meta[checkpoint.MetaOptimizerSteps]
@@ -127,7 +129,7 @@ func (t *trained) describe() string {
 		if steps == "1" {
 			noun = "step"
 		}
-		parts = append(parts, fmt.Sprintf("%s after %s %s", opt, steps, noun))
+		parts = append(parts, fmt.Sprintf("%s after %s %s", quote.Value(opt), quote.Value(steps), noun))
 	}
 	if len(parts) == 0 {
 		return t.path
@@ -145,7 +147,7 @@ func (t *trained) splitSeed(flagSeed uint64, flagSet bool) (uint64, error) {
 	if s, ok := t.meta[metaSeed]; ok {
 		seed, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%s: metadata %s = %q is not a seed (give -seed)", t.path, metaSeed, s)
+			return 0, fmt.Errorf("%s: metadata %s = %s is not a seed (give -seed)", t.path, metaSeed, quote.Quoted(s))
 		}
 		return seed, nil
 	}

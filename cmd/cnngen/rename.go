@@ -11,6 +11,7 @@ import (
 
 	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/internal/quote"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
 	"github.com/cnngen/cnngen/runtime/checkpoint/safetensors"
@@ -71,10 +72,10 @@ func (r renames) add(pair string) error {
 	from, to, ok := strings.Cut(pair, "=")
 	from, to = strings.TrimSpace(from), strings.TrimSpace(to)
 	if !ok || from == "" || to == "" {
-		return fmt.Errorf("%q is not old=new", pair)
+		return fmt.Errorf("%s is not old=new", quote.Quoted(pair))
 	}
 	if prev, dup := r[from]; dup && prev != to {
-		return fmt.Errorf("%s is renamed twice: %s and %s", from, prev, to)
+		return fmt.Errorf("%s is renamed twice: %s and %s", quote.Name(from), quote.Name(prev), quote.Name(to))
 	}
 	r[from] = to
 	return nil
@@ -96,8 +97,8 @@ func loadCheckpoint(path string, m runtime.Model, opt runtime.Optimizer, rename 
 			if u := errors.Unwrap(err); u != nil && strings.HasPrefix(err.Error(), path+": ") {
 				inner = u // the path is already in the message
 			}
-			return nil, fmt.Errorf("checkpoint %s is for network %q (%v), not %q: pass its description, e.g. %s",
-				path, other, inner, net.Name, descriptionFor(other))
+			return nil, fmt.Errorf("checkpoint %s is for network %s (%v), not %q: pass its description, e.g. %s",
+				path, quote.Quoted(other), inner, net.Name, descriptionFor(other))
 		}
 		if strings.Contains(what, path) {
 			err = trimPath(err, path) // "resuming ck: ck: …" says ck twice
@@ -110,7 +111,7 @@ func loadCheckpoint(path string, m runtime.Model, opt runtime.Optimizer, rename 
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if name := meta[checkpoint.MetaNetwork]; name != "" && name != net.Name {
-		fmt.Fprintf(stderr, "cnngen: warning: %s was saved from network %s, loaded into %s (same tensors)\n", path, name, net.Name)
+		fmt.Fprintf(stderr, "cnngen: warning: %s was saved from network %s, loaded into %s (same tensors)\n", path, quote.Name(name), net.Name)
 	}
 	return meta, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cnngen/cnngen/datasets"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/internal/quote"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
 	"github.com/cnngen/cnngen/viz"
@@ -338,7 +339,7 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 	if !f.seedSet {
 		if s, ok := meta[metaSeed]; ok {
 			if cfg.Seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-				return nil, nil, fmt.Errorf("resuming %s: metadata %s = %q is not a seed (give -seed)", f.resume, metaSeed, s)
+				return nil, nil, fmt.Errorf("resuming %s: metadata %s = %s is not a seed (give -seed)", f.resume, metaSeed, quote.Quoted(s))
 			}
 		}
 	}
