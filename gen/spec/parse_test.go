@@ -183,7 +183,7 @@ func TestParseErrors(t *testing.T) {
 				`net.yaml:3:24: layer 1: layer name "x\n}func init(){" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
 				`net.yaml:4:24: layer 2: layer name "import" is a Go keyword`,
 				`net.yaml:5:24: layer 3: layer name "len" is a predeclared Go identifier`,
-				`net.yaml:6:24: layer 4: layer name "réseau" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
+				`net.yaml:6:24: layer 4: layer name "r\u00e9seau" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
 				`net.yaml:7:24: layer 5: layer name "_x" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
 				`net.yaml:8:24: layer 6: layer name "1x" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
 				`net.yaml:9:24: layer 7: layer name is empty`,
@@ -683,6 +683,26 @@ func TestDecimalOnly(t *testing.T) {
 		}
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("learning_rate: %s:\n got %v\nwant %s", tc.lr, err, tc.want)
+		}
+	}
+}
+
+// TestLookAlikeNames: a name with a look-alike letter, a bidirectional
+// override or a terminal escape is refused with every non-ASCII or control
+// character escaped, so that the message shows what differs.
+func TestLookAlikeNames(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"\u0441onv1", `net.yaml:3:24: layer 1: layer name "\u0441onv1" is not a valid identifier`},
+		{"conv\u202e1", `net.yaml:3:24: layer 1: layer name "conv\u202e1" is not a valid identifier`},
+		{"conv\x1b[2J", `net.yaml:3:24: layer 1: layer name "conv\x1b[2J" is not a valid identifier`},
+	} {
+		src := net(`  - {kind: relu, name: "`+strings.NewReplacer("\x1b", `\e`).Replace(tc.name)+`"}`, "  - softmax")
+		_, err := spec.Parse("net.yaml", []byte(src))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("name %q: got %v\nwant %s…", tc.name, err, tc.want)
+		}
+		if err != nil && strings.ContainsAny(err.Error(), "\x1b\u202e\u0441") {
+			t.Errorf("name %q: unescaped in %q", tc.name, err)
 		}
 	}
 }
