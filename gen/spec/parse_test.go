@@ -706,3 +706,26 @@ func TestLookAlikeNames(t *testing.T) {
 		}
 	}
 }
+
+// TestInitDecimalOnly: numbers inside init rules are decimal too.
+func TestInitDecimalOnly(t *testing.T) {
+	for _, tc := range []struct{ rule, want string }{
+		{"normal(0.01)", ""},
+		{"normal(1e-2)", ""},
+		{"normal(1/sqrt(64))", ""},
+		{"normal(0x1p-4)", `bad init rule "normal(0x1p-4)": "0x1p-4" is not a decimal number`},
+		{"uniform(1_0)", `bad init rule "uniform(1_0)": "1_0" is not a decimal number`},
+		{"normal(1/sqrt(0x40p0))", `bad init rule "normal(1/sqrt(0x40p0))": want fan_in or a positive number inside sqrt`},
+	} {
+		_, err := spec.ParseInit(tc.rule)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.rule, err)
+			}
+			continue
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: got %v\nwant %s…", tc.rule, err, tc.want)
+		}
+	}
+}
