@@ -312,7 +312,7 @@ func describe(n *yaml.Node) string {
 		case "!!str":
 			return "string " + Quote(n.Value)
 		case "!!int", "!!float", "!!bool":
-			return Quote(n.Value)[1 : len(Quote(n.Value))-1]
+			return literal(n.Value)
 		}
 		return Quote(n.Value)
 	}

@@ -648,6 +648,8 @@ func TestDecimalOnly(t *testing.T) {
 		{"1_0", `net.yaml:3:29: conv1: filters: 1_0 is not a decimal integer (write 10)`},
 		{"00", `net.yaml:3:29: conv1: filters: 00 is not a decimal integer (write 0)`},
 		{"1_000.5", `net.yaml:3:29: conv1: filters: 1_000.5 is not a decimal number`},
+		// A long number is quoted and cut (it was cut inside its quotes).
+		{"1" + strings.Repeat("0", 60), `net.yaml:3:29: conv1: filters must be an integer from 1 to 65536, got "1000000000000000000000000000000000000000"...`},
 	} {
 		src := net("  - {kind: conv2d, filters: "+tc.filters+", kernel: 3}", "  - softmax")
 		_, err := spec.Parse("net.yaml", []byte(src))
