@@ -148,12 +148,13 @@ func (d *Dataset) Split(testFraction float64, seed uint64) (train, test *Dataset
 // number, a NaN or infinite value (before or after scaling), or a label that
 // is not an integer in range is an error that names the file (name), the line
 // and the column, and a file without samples is an error.
+//
+// The data read is bounded by the default [DataLimits] (2 GiB of text after
+// decompression, 5 million samples, 1 GiB of memory for the samples): a
+// file beyond them is a [*DataLimitError] that names the file and the line.
+// DataLimits.ReadCSV reads with other limits.
 func ReadCSV(r io.Reader, name string, shape Shape, classes int, scale float32) (*Dataset, error) {
-	in, err := readSamples(r, name, shape, classes, scale, true)
-	if err != nil {
-		return nil, err
-	}
-	return &Dataset{Shape: shape, Classes: classes, X: in.X, Y: in.Labels}, nil
+	return DataLimits{}.ReadCSV(r, name, shape, classes, scale)
 }
 
 // newLineScanner returns a scanner of r's lines. A line of a large image
@@ -244,8 +245,14 @@ func parseLabel(f string, classes int) (int32, error) {
 // line ends; an empty line, a wrong column count, a field that is not a
 // number or a value or target that is not finite is an error that names the
 // file (name), the line and the column, and a file without samples is an
-// error.
+// error. The data read is bounded by the default [DataLimits], as in
+// ReadCSV; DataLimits.ReadRegressionCSV reads with other limits.
 func ReadRegressionCSV(r io.Reader, name string, shape Shape, outputs int, target TargetKind, scale float32) (*Dataset, error) {
+	return DataLimits{}.ReadRegressionCSV(r, name, shape, outputs, target, scale)
+}
+
+// readRegressionCSV is DataLimits.ReadRegressionCSV.
+func readRegressionCSV(r io.Reader, name string, shape Shape, outputs int, target TargetKind, scale float32, l DataLimits) (*Dataset, error) {
 	mode := targetsRequired
 	switch target {
 	case TargetColumns, "":
@@ -257,7 +264,7 @@ func ReadRegressionCSV(r io.Reader, name string, shape Shape, outputs int, targe
 	default:
 		return nil, fmt.Errorf("%s: unknown target %q: want %s or %s", name, target, TargetColumns, TargetInput)
 	}
-	in, err := readRegressionRows(r, name, shape, outputs, scale, mode)
+	in, err := readRegressionRows(r, name, shape, outputs, scale, mode, l)
 	if err != nil {
 		return nil, err
 	}
@@ -279,8 +286,9 @@ const (
 )
 
 // readRegressionRows reads the rows of a regression CSV: the values of each
-// sample, scaled, and, as mode says, outputs targets after them.
-func readRegressionRows(r io.Reader, name string, shape Shape, outputs int, scale float32, mode targetColumns) (*Inputs, error) {
+// sample, scaled, and, as mode says, outputs targets after them, within the
+// limits l.
+func readRegressionRows(r io.Reader, name string, shape Shape, outputs int, scale float32, mode targetColumns, l DataLimits) (*Inputs, error) {
 	values := shape.Size()
 	if values <= 0 {
 		return nil, fmt.Errorf("%s: sample shape %v has no values", name, shape)
@@ -313,7 +321,9 @@ func readRegressionRows(r io.Reader, name string, shape Shape, outputs int, scal
 		return fmt.Sprintf("%d (the values for %v) or %d (then %s)", values, shape, values+outputs, countTargets(outputs))
 	}
 	in := &Inputs{Shape: shape}
-	sc := newLineScanner(br)
+	var xs, ts chunks // the values and targets read
+	budget, text := newDataBudget(l, name, br)
+	sc := newLineScanner(text)
 	var fields []string
 	line := 0
 	for sc.Scan() {
@@ -335,34 +345,62 @@ func readRegressionRows(r io.Reader, name string, shape Shape, outputs int, scal
 		if header {
 			continue
 		}
+		if budget.rowBytes == 0 {
+			budget.setRow(values, columns-values, rowWhat(values, columns-values, "target"))
+		}
+		if err := budget.addRow(line); err != nil {
+			return nil, err
+		}
 		for c, f := range fields[:values] {
 			x, err := parseValue(f, scale)
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: column %d: %v", name, line, c+1, err)
 			}
-			in.X = append(in.X, x)
+			xs.add(x)
 		}
 		for c, f := range fields[values:] {
 			t, err := parseValue(f, 1)
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: column %d: target %d: %v", name, line, values+c+1, c+1, err)
 			}
-			in.Targets = append(in.Targets, t)
+			ts.add(t)
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if err := budget.readError(err, line); err != nil {
+			return nil, err
+		}
 		if errors.Is(err, bufio.ErrTooLong) {
 			return nil, fmt.Errorf("%s:%d: line longer than 64 MiB", name, line+1)
 		}
 		return nil, fmt.Errorf("%s: after line %d: %v", name, line, err)
 	}
-	if in.Len() == 0 {
+	if xs.n == 0 {
 		return nil, fmt.Errorf("%s: no samples", name)
 	}
-	if in.Targets != nil {
-		in.Outputs = outputs
+	in.X = xs.slice()
+	if ts.n > 0 {
+		in.Targets, in.Outputs = ts.slice(), outputs
 	}
 	return in, nil
+}
+
+// rowWhat describes a row for errors about memory: "64 values",
+// "64 values and a label", "64 values and 3 targets".
+func rowWhat(values, extra int, noun string) string {
+	s := fmt.Sprintf("%d values", values)
+	if values == 1 {
+		s = "1 value"
+	}
+	switch {
+	case extra == 1 && noun == "label":
+		s += " and a label"
+	case extra == 1:
+		s += " and 1 " + noun
+	case extra > 1:
+		s += fmt.Sprintf(" and %d %ss", extra, noun)
+	}
+	return s
 }
 
 // headerWord is "header has " for a header line's column count message.

@@ -48,8 +48,11 @@ func (in *Inputs) Labeled() bool { return in.Labels != nil }
 // number, a value that is not finite or a bad label is an error that names
 // the file (name), the line and the column, and a file without samples is an
 // error.
+//
+// The data read is bounded by the default [DataLimits], as in ReadCSV;
+// DataLimits.ReadInputs reads with other limits.
 func ReadInputs(r io.Reader, name string, shape Shape, classes int, scale float32) (*Inputs, error) {
-	return readSamples(r, name, shape, classes, scale, false)
+	return DataLimits{}.ReadInputs(r, name, shape, classes, scale)
 }
 
 // ReadRegressionInputs reads samples to run a regression network with
@@ -57,14 +60,15 @@ func ReadInputs(r io.Reader, name string, shape Shape, classes int, scale float3
 // with or without the target columns: each line holds the shape.Size()
 // values of one sample in HWC order (multiplied by scale), optionally
 // followed by its outputs targets (then in Targets). The first sample line
-// decides which, as in [ReadInputs], whose other rules apply too.
+// decides which, as in [ReadInputs], whose other rules (and limits) apply
+// too; DataLimits.ReadRegressionInputs reads with other limits.
 func ReadRegressionInputs(r io.Reader, name string, shape Shape, outputs int, scale float32) (*Inputs, error) {
-	return readRegressionRows(r, name, shape, outputs, scale, targetsOptional)
+	return DataLimits{}.ReadRegressionInputs(r, name, shape, outputs, scale)
 }
 
 // readSamples is ReadInputs and, with labelRequired, ReadCSV: then every line
-// must end with the label.
-func readSamples(r io.Reader, name string, shape Shape, classes int, scale float32, labelRequired bool) (*Inputs, error) {
+// must end with the label. The limits l bound what it reads.
+func readSamples(r io.Reader, name string, shape Shape, classes int, scale float32, labelRequired bool, l DataLimits) (*Inputs, error) {
 	values := shape.Size()
 	if values <= 0 {
 		return nil, fmt.Errorf("%s: sample shape %v has no values", name, shape)
@@ -79,6 +83,8 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 	defer closeGzip()
 
 	in := &Inputs{Shape: shape}
+	var xs chunks // the values read
+	budget, text := newDataBudget(l, name, br)
 	// columns is values or values+1 once the first sample line has been
 	// seen; 0 before, unless the label is required.
 	columns := 0
@@ -91,7 +97,7 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 		}
 		return fmt.Sprintf("%d (%d values for %v, as on the first line)", columns, values, shape)
 	}
-	sc := newLineScanner(br)
+	sc := newLineScanner(text)
 	var fields []string
 	line := 0
 	for sc.Scan() {
@@ -125,12 +131,18 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 		case len(fields) != columns:
 			return nil, fmt.Errorf("%s:%d: %s, want %s", name, line, countColumns(len(fields)), want())
 		}
+		if budget.rowBytes == 0 {
+			budget.setRow(values, columns-values, rowWhat(values, columns-values, "label"))
+		}
+		if err := budget.addRow(line); err != nil {
+			return nil, err
+		}
 		for c, f := range fields[:values] {
 			x, err := parseValue(f, scale)
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: column %d: %v", name, line, c+1, err)
 			}
-			in.X = append(in.X, x)
+			xs.add(x)
 		}
 		if columns == values+1 {
 			label, err := parseLabel(fields[values], classes)
@@ -141,14 +153,18 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if err := budget.readError(err, line); err != nil {
+			return nil, err
+		}
 		if errors.Is(err, bufio.ErrTooLong) {
 			return nil, fmt.Errorf("%s:%d: line longer than 64 MiB", name, line+1)
 		}
 		return nil, fmt.Errorf("%s: after line %d: %v", name, line, err)
 	}
-	if in.Len() == 0 {
+	if xs.n == 0 {
 		return nil, fmt.Errorf("%s: no samples", name)
 	}
+	in.X = xs.slice()
 	return in, nil
 }
 

@@ -181,7 +181,7 @@ func Train(m Model, train, test *Dataset, cfg TrainConfig, opt TrainOptions) (*R
 	} else if opt.Resume {
 		start = optimizer.State().Steps
 		if start >= total {
-			return nil, fmt.Errorf("the run to resume has already taken %d steps of %d: nothing left to train", start, total)
+			return nil, fmt.Errorf("the run to resume has already taken %d step%s of %d: nothing left to train", start, plural(start), total)
 		}
 		b.skip(start)
 	}
@@ -413,4 +413,12 @@ func (b *batcher) next() (x []float32, y []int32, targets []float32) {
 		return x, nil, b.targets[:k*b.data.Outputs]
 	}
 	return x, b.y[:k], nil
+}
+
+// plural is "s" unless n is 1: "1 step", "2 steps".
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

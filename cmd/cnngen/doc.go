@@ -73,4 +73,10 @@
 //
 // Environment: CNNGEN_ISA=purego|avx2|avx512 forces the kernels that
 // generated code runs (default: the fastest the CPU has).
+// CNNGEN_DATA_MAX_BYTES, CNNGEN_DATA_MAX_ROWS and CNNGEN_DATA_MAX_MEMORY
+// raise (or lower) the limits on a -data file: its text after
+// decompression (default 2GiB), its samples (default 5000000) and the
+// memory they take once read (default 1GiB); a size may end in KiB, MiB,
+// GiB or TiB, and none lifts a limit. A file beyond a limit is refused at
+// the line where it was reached.
 package main

@@ -229,11 +229,11 @@ func TestFinetuneErrors(t *testing.T) {
 		{[]string{"eval", "-load", twoconv, "-rename", "@" + badMap}, 2, badMap + `:2: "features.1" is not old=new`},
 		{[]string{"eval", "-load", twoconv, "-rename", "@" + filepath.Join(dir, "missing.txt")}, 2, "no such file or directory"},
 		{[]string{"train", "-engine", "generic", "-init", twoconv}, 1, "cnngen: checkpoint " + twoconv + ` is for network "twoconv" (tensor conv1.weight: the checkpoint's shape is [16 1 2 2], the model's is [32 1 3 3] (PyTorch layout)), not "digits": pass its description, e.g. examples/twoconv.yaml` + "\n"},
-		{[]string{"train", "-engine", "generic", "-init", filepath.Join(dir, "missing.safetensors")}, 1, "cnngen: -init " + filepath.Join(dir, "missing.safetensors") + ": open "},
+		{[]string{"train", "-engine", "generic", "-init", filepath.Join(dir, "missing.safetensors")}, 1, "cnngen: -init " + filepath.Join(dir, "missing.safetensors") + ": no such file or directory\n"},
 		// -resume needs the recipe's optimizer state: -init takes the weights alone.
-		{[]string{"train", "-engine", "generic", "-resume", digitsInitial}, 1, "cnngen: resuming " + digitsInitial + ": " + digitsInitial +
+		{[]string{"train", "-engine", "generic", "-resume", digitsInitial}, 1, "cnngen: resuming " + digitsInitial +
 			": the checkpoint holds no optimizer state (load it without an optimizer to take only the weights); to start a new run from its weights alone, give -init " + digitsInitial + " instead of -resume\n"},
-		{[]string{"train", "-engine", "generic", "-resume", adam}, 1, "cnngen: resuming " + adam + ": " + adam +
+		{[]string{"train", "-engine", "generic", "-resume", adam}, 1, "cnngen: resuming " + adam +
 			": the checkpoint's optimizer is adam, this run's is sgd; to start a new run from its weights alone, give -init " + adam + " instead of -resume\n"},
 	} {
 		code, _, stderr := cli(tc.args...)

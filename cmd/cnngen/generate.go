@@ -70,11 +70,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *pkg != "" && (!token.IsIdentifier(*pkg) || *pkg == "_") {
 		return usageError{fmt.Sprintf("-pkg %q is not a Go package name", *pkg)}
 	}
-	source, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	net, err := ir.Load(file, source)
+	net, err := ir.LoadFile(file) // a bounded read: see spec.ReadFile
 	if err != nil {
 		return err
 	}

@@ -114,11 +114,15 @@ func (t *trained) readInputs(path string, scale float32) (*runtime.Inputs, strin
 		}
 		return &runtime.Inputs{Shape: test.Shape, X: test.X, Labels: test.Y}, name, nil
 	}
+	limits, err := dataLimits()
+	if err != nil {
+		return nil, "", err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", err
 	}
 	defer f.Close()
-	in, err := runtime.ReadInputs(f, path, t.net.Input, t.net.Classes, scale)
-	return in, path, err
+	in, err := limits.ReadInputs(f, path, t.net.Input, t.net.Classes, scale)
+	return in, path, dataLimitHint(err)
 }

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/internal/quote"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
 	"github.com/cnngen/cnngen/viz"
@@ -98,24 +98,24 @@ func checkpointMeta(cfg runtime.TrainConfig) map[string]string {
 
 // loadDescription reads the network description named by the positional
 // arguments (none: the built-in digits example) and returns its file name
-// for messages and the checked network.
+// for messages and the checked network. A file is read by ir.LoadFile,
+// through gen/spec's ReadFile, which refuses one larger than 1 MiB after
+// reading at most one byte more.
 func loadDescription(files []string) (string, *ir.Network, error) {
 	if len(files) > 1 {
 		return "", nil, usageError{fmt.Sprintf("want at most one description FILE, got %d: %s", len(files), strings.Join(files, " "))}
 	}
-	file, source := defaultDescription, examples.Digits
-	if len(files) == 1 {
-		file = files[0]
-		var err error
-		if source, err = os.ReadFile(file); err != nil {
-			return "", nil, err
-		}
+	if len(files) == 0 {
+		net, err := ir.Load(defaultDescription, examples.Digits)
+		return defaultDescription, net, err
 	}
-	net, err := ir.Load(file, source)
+	// ir.LoadFile reads at most one byte past spec.MaxFileBytes, so that
+	// an endless file (/dev/zero, a FIFO) fails at once.
+	net, err := ir.LoadFile(files[0])
 	if err != nil {
 		return "", nil, err
 	}
-	return file, net, nil
+	return files[0], net, nil
 }
 
 // trained is a network built on the generic engine with the weights of a
@@ -155,12 +155,18 @@ func loadTrained(files []string, path string, rename renames, stderr io.Writer) 
 // describe says in a few words where the weights come from, e.g.
 // "digits.safetensors (network digits, adam after 500 steps)".
 func (t *trained) describe() string {
+	// The metadata comes from the file: escaped and bounded.
 	var parts []string
 	if name := t.meta[checkpoint.MetaNetwork]; name != "" {
-		parts = append(parts, "network "+name)
+		parts = append(parts, "network "+quote.Name(name))
 	}
 	if opt := t.meta[checkpoint.MetaOptimizer]; opt != "" {
-		parts = append(parts, fmt.Sprintf("%s after %s steps", opt, t.meta[checkpoint.MetaOptimizerSteps]))
+		steps := t.meta[checkpoint.MetaOptimizerSteps]
+		noun := "steps"
+		if steps == "1" {
+			noun = "step"
+		}
+		parts = append(parts, fmt.Sprintf("%s after %s %s", quote.Value(opt), quote.Value(steps), noun))
 	}
 	if len(parts) == 0 {
 		return t.path
@@ -178,7 +184,7 @@ func (t *trained) splitSeed(flagSeed uint64, flagSet bool) (uint64, error) {
 	if s, ok := t.meta[metaSeed]; ok {
 		seed, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%s: metadata %s = %q is not a seed (give -seed)", t.path, metaSeed, s)
+			return 0, fmt.Errorf("%s: metadata %s = %s is not a seed (give -seed)", t.path, metaSeed, quote.Quoted(s))
 		}
 		return seed, nil
 	}
@@ -198,7 +204,7 @@ func (t *trained) heldOut(path string, scale float32, seed uint64) (*runtime.Dat
 		return nil, "", err
 	}
 	if path != "" {
-		return d, fmt.Sprintf("%d samples of %s", d.Len(), name), nil
+		return d, fmt.Sprintf("%s of %s", count(d.Len(), "sample"), name), nil
 	}
 	frac := t.net.Train.TestFraction
 	if frac == 0 {

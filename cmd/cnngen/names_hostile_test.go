@@ -55,8 +55,10 @@ func TestGenerateHostileNames(t *testing.T) {
 			`h.yaml:1:7: name: network name "Main" would make package main, which no program can import`},
 		{"network name init", hostileNet("init"),
 			`h.yaml:1:7: name: network name "init" would make package init, which no program can import`},
+		// Mixed with ASCII letters, the non-ASCII ones are escaped: a
+		// look-alike (Cyrillic с for c) would show.
 		{"non-ASCII network name", hostileNet("résumé"),
-			`h.yaml:1:7: name: network name "résumé" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`},
+			`h.yaml:1:7: name: network name "r\u00e9sum\u00e9" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`},
 		{"non-ASCII layer name", hostileNet("net", "{kind: dense, units: 3, name: 层}", "{kind: softmax}"),
 			`h.yaml:4:35: layer 1: layer name "层" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`},
 		{"right-to-left override", hostileNet(`"net\u202e"`),

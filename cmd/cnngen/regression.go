@@ -40,13 +40,17 @@ func loadRegressionData(net *ir.Network, file, path string, scale float32) (*run
 		return nil, "", fmt.Errorf("%s: network %s is a regression network (loss %s): give -data CSV, %d values per line (%v in HWC order), then %d targets",
 			file, net.Name, runtime.SquaredError, net.Input.Size(), net.Input, net.Classes)
 	}
+	limits, err := dataLimits()
+	if err != nil {
+		return nil, "", err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", err
 	}
 	defer f.Close()
-	d, err := runtime.ReadRegressionCSV(f, path, net.Input, net.Classes, net.Train.Target, scale)
-	return d, path, err
+	d, err := limits.ReadRegressionCSV(f, path, net.Input, net.Classes, net.Train.Target, scale)
+	return d, path, dataLimitHint(err)
 }
 
 // writeRegressionTest prints a regression run's score on its test set.
@@ -76,7 +80,7 @@ func (j *trainJob) runSeedsRegression(cfg runtime.TrainConfig, seeds []uint64, s
 		}
 		mse := res.TestError.MeanSquaredError()
 		fmt.Fprintf(stdout, "seed %d  test %v  final cost/sample %.4f\n", seed, res.TestError, res.Last.Cost)
-		fmt.Fprintf(stderr, "cnngen: seed %d: %d steps in %v (%v/step)\n", seed, res.Steps,
+		fmt.Fprintf(stderr, "cnngen: seed %d: %s in %v (%v/step)\n", seed, count(res.Steps, "step"),
 			res.Duration.Round(time.Millisecond), perStep(res))
 		sum += mse
 		if i == 0 || mse > worst {
@@ -100,7 +104,7 @@ var errorQuantiles = []struct {
 // reconstruction error.
 func writeRegressionReport(w io.Writer, net *ir.Network, s runtime.RegressionScore) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "loss %.6g (sum of squared errors over %d samples × %d outputs)\n", s.Loss, s.Samples, s.Outputs)
+	fmt.Fprintf(bw, "loss %.6g (sum of squared errors over %s × %s)\n", s.Loss, count(s.Samples, "sample"), count(s.Outputs, "output"))
 	fmt.Fprintf(bw, "loss per sample %.6g\n", s.LossPerSample())
 	fmt.Fprintf(bw, "mse %.6g (mean over samples and outputs, as PyTorch's MSELoss)\n", s.MeanSquaredError())
 	if isAutoencoder(net) {
@@ -124,6 +128,10 @@ func writeRegressionReport(w io.Writer, net *ir.Network, s runtime.RegressionSco
 // its inputs) it reports the loss against them on stderr. Values have 6
 // significant digits, or with full all the digits of a float32.
 func predictRegression(t *trained, path string, scale float32, full bool, stdout, stderr io.Writer) error {
+	limits, err := dataLimits()
+	if err != nil {
+		return err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -132,16 +140,16 @@ func predictRegression(t *trained, path string, scale float32, full bool, stdout
 	net := t.net
 	var d *runtime.Dataset
 	if isAutoencoder(net) {
-		d, err = runtime.ReadRegressionCSV(f, path, net.Input, net.Classes, runtime.TargetInput, scale)
+		d, err = limits.ReadRegressionCSV(f, path, net.Input, net.Classes, runtime.TargetInput, scale)
 	} else {
 		var in *runtime.Inputs
-		in, err = runtime.ReadRegressionInputs(f, path, net.Input, net.Classes, scale)
+		in, err = limits.ReadRegressionInputs(f, path, net.Input, net.Classes, scale)
 		if in != nil {
 			d = &runtime.Dataset{Shape: in.Shape, X: in.X, Outputs: in.Outputs, Targets: in.Targets}
 		}
 	}
 	if err != nil {
-		return err
+		return dataLimitHint(err)
 	}
 	n := len(d.X) / d.Shape.Size()
 	outputs := net.Classes

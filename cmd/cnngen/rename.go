@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
 	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/internal/quote"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
 	"github.com/cnngen/cnngen/runtime/checkpoint/safetensors"
@@ -70,10 +72,10 @@ func (r renames) add(pair string) error {
 	from, to, ok := strings.Cut(pair, "=")
 	from, to = strings.TrimSpace(from), strings.TrimSpace(to)
 	if !ok || from == "" || to == "" {
-		return fmt.Errorf("%q is not old=new", pair)
+		return fmt.Errorf("%s is not old=new", quote.Quoted(pair))
 	}
 	if prev, dup := r[from]; dup && prev != to {
-		return fmt.Errorf("%s is renamed twice: %s and %s", from, prev, to)
+		return fmt.Errorf("%s is renamed twice: %s and %s", quote.Name(from), quote.Name(prev), quote.Name(to))
 	}
 	r[from] = to
 	return nil
@@ -95,8 +97,11 @@ func loadCheckpoint(path string, m runtime.Model, opt runtime.Optimizer, rename 
 			if u := errors.Unwrap(err); u != nil && strings.HasPrefix(err.Error(), path+": ") {
 				inner = u // the path is already in the message
 			}
-			return nil, fmt.Errorf("checkpoint %s is for network %q (%v), not %q: pass its description, e.g. %s",
-				path, other, inner, net.Name, descriptionFor(other))
+			return nil, fmt.Errorf("checkpoint %s is for network %s (%v), not %q: pass its description, e.g. %s",
+				path, quote.Quoted(other), inner, net.Name, descriptionFor(other))
+		}
+		if strings.Contains(what, path) {
+			err = trimPath(err, path) // "resuming ck: ck: …" says ck twice
 		}
 		var ne *checkpoint.NamesError
 		if errors.As(err, &ne) {
@@ -106,10 +111,37 @@ func loadCheckpoint(path string, m runtime.Model, opt runtime.Optimizer, rename 
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if name := meta[checkpoint.MetaNetwork]; name != "" && name != net.Name {
-		fmt.Fprintf(stderr, "cnngen: warning: %s was saved from network %s, loaded into %s (same tensors)\n", path, name, net.Name)
+		fmt.Fprintf(stderr, "cnngen: warning: %s was saved from network %s, loaded into %s (same tensors)\n", path, quote.Name(name), net.Name)
 	}
 	return meta, nil
 }
+
+// trimPath returns err without the path that starts its message ("PATH:
+// …", or "open PATH: …" from os.Open), for a message that names the path
+// already; err is unchanged when its message does not start so. The result
+// still unwraps to err.
+func trimPath(err error, path string) error {
+	msg := err.Error()
+	var pe *fs.PathError
+	switch {
+	case strings.HasPrefix(msg, path+": "):
+		msg = msg[len(path)+2:]
+	case errors.As(err, &pe) && pe.Path == path && msg == pe.Error():
+		msg = pe.Err.Error()
+	default:
+		return err
+	}
+	return &trimmedError{msg: msg, err: err}
+}
+
+// trimmedError is an error with a shorter message, see [trimPath].
+type trimmedError struct {
+	msg string
+	err error
+}
+
+func (e *trimmedError) Error() string { return e.msg }
+func (e *trimmedError) Unwrap() error { return e.err }
 
 // renameExample is the part of a tensor name that -rename maps: the part
 // before the last dot ("features.0" for "features.0.weight").

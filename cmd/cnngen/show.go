@@ -171,7 +171,7 @@ func showImage(t *trained, path string, scale float32, index int) (sample []floa
 		return nil, "", "", err
 	}
 	if index >= in.Len() {
-		return nil, "", "", usageError{fmt.Sprintf("-image %d: %s has %d samples (0..%d)", index, source, in.Len(), in.Len()-1)}
+		return nil, "", "", usageError{fmt.Sprintf("-image %d: %s has %s (0..%d)", index, source, count(in.Len(), "sample"), in.Len()-1)}
 	}
 	size := in.Shape.Size()
 	if in.Labeled() {

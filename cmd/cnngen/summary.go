@@ -183,7 +183,7 @@ func recipe(t runtime.TrainConfig, outputs int) string {
 	}
 	switch o.Schedule.Kind {
 	case runtime.StepDecay:
-		opt += fmt.Sprintf(", ×%g every %d steps", o.Schedule.Gamma, o.Schedule.StepSize)
+		opt += fmt.Sprintf(", ×%g every %s", o.Schedule.Gamma, count(o.Schedule.StepSize, "step"))
 	case runtime.Cosine:
 		opt += ", cosine schedule"
 	}
@@ -194,9 +194,9 @@ func recipe(t runtime.TrainConfig, outputs int) string {
 		parts = append(parts, fmt.Sprintf("batch %d", t.BatchSize))
 	}
 	if t.Epochs > 0 {
-		parts = append(parts, fmt.Sprintf("%d epochs", t.Epochs))
+		parts = append(parts, count(t.Epochs, "epoch"))
 	} else {
-		parts = append(parts, fmt.Sprintf("%d steps", t.Steps))
+		parts = append(parts, count(t.Steps, "step"))
 	}
 	parts = append(parts, fmt.Sprintf("seed %d", t.Seed), fmt.Sprintf("test fraction %g", t.TestFraction))
 	return strings.Join(parts, ", ")

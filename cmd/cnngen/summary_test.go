@@ -147,7 +147,7 @@ total                                                                           
 
 parameters: 147 trained, 8 running statistics (the means and variances of 1 batchnorm layer, with a batch counter)
 
-train: mse (sum) against the last 3 columns, sgd lr 0.1, full batch, 1 steps, seed 1, test fraction 0.1
+train: mse (sum) against the last 3 columns, sgd lr 0.1, full batch, 1 step, seed 1, test fraction 0.1
 `
 	if got := stdout.String(); got != want {
 		t.Errorf("summary:\n%s\nwant:\n%s", got, want)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/cnngen/cnngen/datasets"
-	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/internal/quote"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
 	"github.com/cnngen/cnngen/viz"
@@ -52,6 +52,10 @@ avx2 or avx512 forces the generated kernels' instruction set.
 The data is the built-in digits set (pixels divided by 16) unless -data
 names a CSV file: one sample per line, the H·W·C input values in HWC order
 then the class label, optionally gzip-compressed (see runtime.ReadCSV).
+A file of more than 2 GiB of text (after decompression), 5 million samples
+or samples that take 1 GiB of memory is refused at the line where it goes
+over; CNNGEN_DATA_MAX_BYTES, CNNGEN_DATA_MAX_ROWS and
+CNNGEN_DATA_MAX_MEMORY raise the limits (e.g. CNNGEN_DATA_MAX_MEMORY=8GiB).
 
 -data mnist trains on the embedded MNIST's 60,000 training images and tests
 on its standard 10,000 test images, not on a random split (the test
@@ -195,14 +199,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	// directories behind.
 	removeDeadTrainDirs()
 
-	file, source := defaultDescription, examples.Digits
-	if len(files) == 1 {
-		file = files[0]
-		if source, err = os.ReadFile(file); err != nil {
-			return err
-		}
-	}
-	net, err := ir.Load(file, source)
+	file, net, err := loadDescription(files)
 	if err != nil {
 		return err
 	}
@@ -312,7 +309,7 @@ func (j *trainJob) runOnce(cfg runtime.TrainConfig, f trainFlags, dataName strin
 	} else {
 		fmt.Fprintln(stdout, "no test set (test fraction 0)")
 	}
-	fmt.Fprintf(stderr, "cnngen: %d steps in %v (%v/step)\n", res.Steps,
+	fmt.Fprintf(stderr, "cnngen: %s in %v (%v/step)\n", count(res.Steps, "step"),
 		res.Duration.Round(time.Millisecond), perStep(res))
 	if n := len(rec.points); n > 0 && !rec.points[n-1].Tested && res.Test.Total > 0 {
 		rec.points[n-1].TestAccuracy, rec.points[n-1].Tested = res.Test.Accuracy(), true
@@ -371,12 +368,12 @@ func (j *trainJob) resume(m runtime.Model, cfg *runtime.TrainConfig, f trainFlag
 	}
 	total := runTotal(*cfg, trainSize)
 	if done >= total {
-		return nil, nil, fmt.Errorf("resuming %s: the run has already taken %d of the recipe's %d steps; give -steps N to train N more", f.resume, done, total)
+		return nil, nil, fmt.Errorf("resuming %s: the run has already taken %d of the recipe's %s; give -steps N to train N more", f.resume, done, count(total, "step"))
 	}
 	if !f.seedSet {
 		if s, ok := meta[metaSeed]; ok {
 			if cfg.Seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-				return nil, nil, fmt.Errorf("resuming %s: metadata %s = %q is not a seed (give -seed)", f.resume, metaSeed, s)
+				return nil, nil, fmt.Errorf("resuming %s: metadata %s = %s is not a seed (give -seed)", f.resume, metaSeed, quote.Quoted(s))
 			}
 		}
 	}
@@ -502,7 +499,7 @@ func (j *trainJob) runSeeds(cfg runtime.TrainConfig, seeds []uint64, stdout, std
 		}
 		fmt.Fprintf(stdout, "seed %d  test accuracy %v  final cost/sample %.4f  train acc %.3f\n",
 			seed, res.Test, res.Last.Cost, res.Last.TrainAccuracy())
-		fmt.Fprintf(stderr, "cnngen: seed %d: %d steps in %v (%v/step)\n", seed, res.Steps,
+		fmt.Fprintf(stderr, "cnngen: seed %d: %s in %v (%v/step)\n", seed, count(res.Steps, "step"),
 			res.Duration.Round(time.Millisecond), perStep(res))
 		sum += res.Test.Accuracy()
 		if res.Test.Accuracy() < worst.Accuracy() {
@@ -532,13 +529,17 @@ func loadData(net *ir.Network, file, path string, scale float32) (*runtime.Datas
 		}
 		return d, datasets.DigitsFile, nil
 	}
+	limits, err := dataLimits()
+	if err != nil {
+		return nil, "", err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, "", err
 	}
 	defer f.Close()
-	d, err := runtime.ReadCSV(f, path, net.Input, net.Classes, scale)
-	return d, path, err
+	d, err := limits.ReadCSV(f, path, net.Input, net.Classes, scale)
+	return d, path, dataLimitHint(err)
 }
 
 // describeRecipe summarises a training recipe in one line, e.g.

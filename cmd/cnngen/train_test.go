@@ -141,7 +141,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"-engine", "generic", "-workers", "2"}, 2, "cnngen train: -workers applies only to -engine generated"},
 		{[]string{"-seeds", "1-2", "-save", "x.safetensors"}, 2, "cnngen train: -save does not go with -seeds"},
 		{[]string{"-save", filepath.Join(dir, "no", "x.safetensors")}, 1, "cnngen: -save " + filepath.Join(dir, "no", "x.safetensors") + ": directory " + filepath.Join(dir, "no") + " does not exist"},
-		{[]string{"-resume", filepath.Join(dir, "none.safetensors")}, 1, "cnngen: resuming " + filepath.Join(dir, "none.safetensors") + ": open " + filepath.Join(dir, "none.safetensors") + ": no such file or directory"},
+		{[]string{"-resume", filepath.Join(dir, "none.safetensors")}, 1, "cnngen: resuming " + filepath.Join(dir, "none.safetensors") + ": no such file or directory"},
 		{[]string{"a.yaml", "b.yaml"}, 2, "cnngen train: want at most one description FILE, got 2: a.yaml b.yaml"},
 		{[]string{"-seed", "1", "-seeds", "1-5"}, 2, "cnngen train: give -seed or -seeds, not both"},
 		{[]string{"-seeds", "5-1"}, 2, `cnngen train: -seeds "5-1": "5-1" is not a range of seeds such as 1-5`},
@@ -316,12 +316,21 @@ func TestTrainResumeErrors(t *testing.T) {
 	if err := os.WriteFile(finished, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	garbage := filepath.Join(dir, "garbage.safetensors")
+	if err := os.WriteFile(garbage, []byte("\x00\x00\x00\x00\xff\xff\xff\x7fnot a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.safetensors")
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"-engine", "generic", "-resume", ckpt, desc}, "cnngen: checkpoint " + ckpt + ` is for network "digits" (tensor conv1.weight: the checkpoint's shape is [32 1 3 3], the model's is [16 1 2 2] (PyTorch layout)), not "twoconv": pass its description, e.g. examples/digits.yaml` + "\n"},
 		{[]string{"-resume", ckpt, finished}, "cnngen: resuming " + ckpt + ": the run has already taken 2 of the recipe's 2 steps; give -steps N to train N more\n"},
+		// The path once, not "resuming P: P: …" nor "resuming P: open P: …".
+		{[]string{"-resume", garbage, "-steps", "1"}, "cnngen: resuming " + garbage + ": safetensors: header length"},
+		{[]string{"-resume", missing, "-steps", "1"}, "cnngen: resuming " + missing + ": no such file or directory\n"},
+		{[]string{"-init", garbage, "-steps", "1"}, "cnngen: -init " + garbage + ": safetensors: header length"},
 	} {
 		code, _, stderr := runCLI(append([]string{"train"}, tc.args...)...)
 		if code != 1 || !strings.HasPrefix(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {

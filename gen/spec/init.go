@@ -85,7 +85,7 @@ func parseScale(s string) (Scale, error) {
 		return sc, nil
 	}
 	d, err := strconv.ParseFloat(inner, 64)
-	if err != nil || !(d > 0) || math.IsInf(d, 0) {
+	if err != nil || !(d > 0) || math.IsInf(d, 0) || !decimalNumber(inner) {
 		return Scale{}, fmt.Errorf("want fan_in or a positive number inside sqrt, got %s", Quote(inner))
 	}
 	sc.Denom = d
@@ -98,8 +98,18 @@ func positive(s string) (float64, error) {
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return 0, fmt.Errorf("want a positive number, got %s", Quote(s))
 	}
+	if !decimalNumber(s) {
+		return 0, fmt.Errorf("%s is not a decimal number: write it in decimal digits (0.01, 1e-2)", Quote(s))
+	}
 	if f <= 0 {
 		return 0, fmt.Errorf("want a positive number, got %s", s)
 	}
 	return f, nil
+}
+
+// decimalNumber reports whether s, which strconv.ParseFloat accepts, is
+// written in decimal: not a hexadecimal float (0x1p-4) and without
+// underscores, which Go's syntax allows but descriptions do not.
+func decimalNumber(s string) bool {
+	return !strings.ContainsAny(s, "xXpP_")
 }

@@ -56,14 +56,38 @@ const maxQuoted = 40
 
 // Quote returns s as a Go string literal for an error message, shortened to
 // its first few characters (then "...") when it is long, so that hostile or
-// huge values never flood the output.
+// huge values never flood the output. Control characters, bidirectional
+// overrides and invisible characters are escaped (strconv.Quote), so they
+// cannot act on the terminal; a string that mixes ASCII letters or digits
+// with other characters has every non-ASCII character escaped
+// (strconv.QuoteToASCII), so that a look-alike letter (a Cyrillic "с" in
+// "сonv1") shows as \u0441.
 func Quote(s string) string {
+	q := strconv.Quote
+	if mixed(s) {
+		q = strconv.QuoteToASCII
+	}
 	if len(s) <= maxQuoted {
-		return strconv.Quote(s)
+		return q(s)
 	}
 	cut := maxQuoted
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
-	return strconv.Quote(s[:cut]) + "..."
+	return q(s[:cut]) + "..."
+}
+
+// mixed reports whether s holds both ASCII letters or digits and non-ASCII
+// characters.
+func mixed(s string) bool {
+	var ascii, other bool
+	for _, r := range s {
+		switch {
+		case r >= utf8.RuneSelf:
+			other = true
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9':
+			ascii = true
+		}
+	}
+	return ascii && other
 }

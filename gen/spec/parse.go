@@ -17,21 +17,45 @@ import (
 	"github.com/cnngen/cnngen/runtime"
 )
 
-// ParseFile reads and parses the description at path. See [Parse].
+// ParseFile reads and parses the description at path. See [ReadFile] and
+// [Parse].
 func ParseFile(path string) (*Network, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	// Read one byte past the limit so that Parse sees an oversized file as
-	// such without our reading all of it.
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data)
 }
+
+// ReadFile reads the description at path, refusing one larger than
+// [MaxFileBytes] with the error "PATH: description larger than 1 MiB"
+// after reading at most one byte more: an endless file (/dev/zero, a FIFO
+// that a program keeps writing to) costs a bounded read, not all the memory.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadLimited(f, path)
+}
+
+// ReadLimited reads a description from r, named name in errors, as
+// [ReadFile] does: at most [MaxFileBytes]+1 bytes, and an error when there
+// are more than MaxFileBytes.
+func ReadLimited(r io.Reader, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: %s", name, tooLarge)
+	}
+	return data, nil
+}
+
+// tooLarge is the message about a description over [MaxFileBytes].
+const tooLarge = "description larger than 1 MiB"
 
 // Parse parses the YAML description data, read from filename (which is used
 // in positions and, when the description has no name key, as the network's
@@ -140,7 +164,7 @@ var networkKeys = []string{"name", "input", "layers", "train"}
 
 func (p *parser) document(data []byte) *Network {
 	if len(data) > MaxFileBytes {
-		p.errs.Add(Pos{File: p.file}, "", "the file is larger than %d bytes", MaxFileBytes)
+		p.errs.Add(Pos{File: p.file}, "", "%s", tooLarge)
 		return nil
 	}
 	root := p.decode(data)
@@ -288,7 +312,7 @@ func describe(n *yaml.Node) string {
 		case "!!str":
 			return "string " + Quote(n.Value)
 		case "!!int", "!!float", "!!bool":
-			return Quote(n.Value)[1 : len(Quote(n.Value))-1]
+			return literal(n.Value)
 		}
 		return Quote(n.Value)
 	}
@@ -330,6 +354,9 @@ func (p *parser) integer(n *yaml.Node, where, what string, lo, hi int64) (int64,
 	}
 	switch n.ShortTag() {
 	case "!!int":
+		if !p.decimal(n, where, what) {
+			return 0, false
+		}
 		var v int64
 		if err := n.Decode(&v); err != nil {
 			// Beyond int64: certainly out of range.
@@ -341,6 +368,9 @@ func (p *parser) integer(n *yaml.Node, where, what string, lo, hi int64) (int64,
 		return v, true
 	case "!!float":
 		// 1e3 or a number too large for int64.
+		if !p.decimal(n, where, what) {
+			return 0, false
+		}
 		var f float64
 		if err := n.Decode(&f); err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
 			return bad()
@@ -350,10 +380,92 @@ func (p *parser) integer(n *yaml.Node, where, what string, lo, hi int64) (int64,
 	return bad()
 }
 
+// decimalInt is an integer as descriptions write it: decimal digits without
+// leading zeros or underscores, optionally signed.
+var decimalInt = regexp.MustCompile(`^[-+]?(?:0|[1-9][0-9]*)$`)
+
+// decimal reports whether the number in the scalar n is written in decimal,
+// reporting an error when it is not. YAML also reads 010 (as 8), 0o10,
+// 0x10, 0b1010 and 1_0 as integers, and 1_000.5 as a float: a description
+// that holds one most likely does not mean what YAML reads, so each is
+// refused with the decimal number to write instead. Floats in decimal or
+// exponent notation (0.001, 1e-4, .5) are decimal; .inf and .nan are left
+// to the range checks.
+func (p *parser) decimal(n *yaml.Node, where, what string) bool {
+	lit := n.Value
+	switch n.ShortTag() {
+	case "!!int":
+		if decimalInt.MatchString(lit) {
+			return true
+		}
+	case "!!float":
+		lower := strings.ToLower(strings.TrimLeft(lit, "+-"))
+		if lower == ".inf" || lower == ".nan" {
+			return true
+		}
+		if _, err := strconv.ParseFloat(lit, 64); !strings.ContainsAny(lit, "_xXoObB") && (err == nil || errors.Is(err, strconv.ErrRange)) {
+			return true
+		}
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return true // not a number at all: the caller's error says what is wanted
+		}
+		p.errorf(n, where, "%s: %s is not a decimal number", what, literal(lit))
+		return false
+	default:
+		return true
+	}
+	// What YAML reads, and what the digits mean in decimal when they are
+	// only digits (and underscores) with leading zeros: 010 reads as 8
+	// but most likely means 10.
+	var writes []string
+	sign, digits := "", lit
+	if digits != "" && (digits[0] == '-' || digits[0] == '+') {
+		sign, digits = digits[:1], digits[1:]
+	}
+	if sign == "+" {
+		sign = ""
+	}
+	if d := strings.TrimLeft(strings.ReplaceAll(digits, "_", ""), "0"); !strings.ContainsFunc(d, func(r rune) bool { return r < '0' || r > '9' }) {
+		if d == "" {
+			d = "0"
+		}
+		if d != "0" {
+			d = sign + d
+		}
+		writes = append(writes, d)
+	}
+	var v int64
+	if err := n.Decode(&v); err == nil {
+		if s := strconv.FormatInt(v, 10); len(writes) == 0 || writes[0] != s {
+			writes = append(writes, s)
+		}
+	}
+	if len(writes) == 0 {
+		// Not a number at all (!!int eight): the caller's range error
+		// says what is wanted.
+		return true
+	}
+	p.errorf(n, where, "%s: %s is not a decimal integer (write %s)", what, literal(lit), strings.Join(writes, " or "))
+	return false
+}
+
+// literal is s as written when it is short and printable ASCII, else
+// quoted (and cut short) by [Quote].
+func literal(s string) string {
+	if q := Quote(s); len(q) != len(s)+2 || q[1:len(q)-1] != s {
+		return q
+	}
+	return s
+}
+
 // number reads a finite number and checks it with ok, which describes the
 // range in want.
 func (p *parser) number(n *yaml.Node, where, what, want string, ok func(float64) bool) (float64, bool) {
 	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!float" || n.ShortTag() == "!!int") {
+		if !p.decimal(n, where, what) {
+			return 0, false
+		}
 		var f float64
 		if err := n.Decode(&f); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && ok(f) {
 			return f, true

@@ -3,7 +3,9 @@ package spec_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -181,7 +183,7 @@ func TestParseErrors(t *testing.T) {
 				`net.yaml:3:24: layer 1: layer name "x\n}func init(){" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
 				`net.yaml:4:24: layer 2: layer name "import" is a Go keyword`,
 				`net.yaml:5:24: layer 3: layer name "len" is a predeclared Go identifier`,
-				`net.yaml:6:24: layer 4: layer name "réseau" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
+				`net.yaml:6:24: layer 4: layer name "r\u00e9seau" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
 				`net.yaml:7:24: layer 5: layer name "_x" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
 				`net.yaml:8:24: layer 6: layer name "1x" is not a valid identifier: want ASCII letters, digits and underscores, starting with a letter`,
 				`net.yaml:9:24: layer 7: layer name is empty`,
@@ -583,7 +585,149 @@ func TestLimits(t *testing.T) {
 		big[i] = ' '
 	}
 	_, err = spec.Parse("big.yaml", big)
-	if want := "big.yaml: the file is larger than 1048576 bytes"; err == nil || err.Error() != want {
+	if want := "big.yaml: description larger than 1 MiB"; err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// endless is a reader that never ends, counting the bytes read from it.
+type endless struct{ n int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	clear(p)
+	e.n += int64(len(p))
+	return len(p), nil
+}
+
+// TestReadLimitedEndless reads a description from a reader that never ends:
+// ReadLimited stops one byte past the limit with an error naming the file.
+func TestReadLimitedEndless(t *testing.T) {
+	r := &endless{}
+	_, err := spec.ReadLimited(r, "zero.yaml")
+	if want := "zero.yaml: description larger than 1 MiB"; err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	if r.n > 2*spec.MaxFileBytes {
+		t.Errorf("read %d bytes of an endless description, want at most about %d", r.n, spec.MaxFileBytes+1)
+	}
+	// Exactly the limit is fine.
+	data, err := spec.ReadLimited(io.LimitReader(r, spec.MaxFileBytes), "max.yaml")
+	if err != nil || len(data) != spec.MaxFileBytes {
+		t.Errorf("a description of exactly %d bytes: %d bytes, %v", spec.MaxFileBytes, len(data), err)
+	}
+}
+
+// TestReadFileDevZero reads /dev/zero as a description.
+func TestReadFileDevZero(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip(err)
+	}
+	_, err := spec.ParseFile("/dev/zero")
+	if want := "/dev/zero: description larger than 1 MiB"; err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// TestDecimalOnly: YAML reads 010 as 8, and 0o10, 0x10, 0b1010 and 1_0 as
+// integers too; a description accepts decimal integers only and says what
+// to write instead, at the value's file:line:col. Floats in decimal or
+// exponent notation stay accepted where numbers are wanted.
+func TestDecimalOnly(t *testing.T) {
+	for _, tc := range []struct {
+		filters string
+		want    string // "" when accepted
+	}{
+		{"10", ""},
+		{"+10", ""},
+		{"1e1", ""},
+		{"010", `net.yaml:3:29: conv1: filters: 010 is not a decimal integer (write 10 or 8)`},
+		{"0777", `net.yaml:3:29: conv1: filters: 0777 is not a decimal integer (write 777 or 511)`},
+		{"0o10", `net.yaml:3:29: conv1: filters: 0o10 is not a decimal integer (write 8)`},
+		{"0x10", `net.yaml:3:29: conv1: filters: 0x10 is not a decimal integer (write 16)`},
+		{"0b1010", `net.yaml:3:29: conv1: filters: 0b1010 is not a decimal integer (write 10)`},
+		{"1_0", `net.yaml:3:29: conv1: filters: 1_0 is not a decimal integer (write 10)`},
+		{"00", `net.yaml:3:29: conv1: filters: 00 is not a decimal integer (write 0)`},
+		{"1_000.5", `net.yaml:3:29: conv1: filters: 1_000.5 is not a decimal number`},
+		// A long number is quoted and cut (it was cut inside its quotes).
+		{"1" + strings.Repeat("0", 60), `net.yaml:3:29: conv1: filters must be an integer from 1 to 65536, got "1000000000000000000000000000000000000000"...`},
+	} {
+		src := net("  - {kind: conv2d, filters: "+tc.filters+", kernel: 3}", "  - softmax")
+		_, err := spec.Parse("net.yaml", []byte(src))
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("filters: %s: %v", tc.filters, err)
+			}
+			continue
+		}
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("filters: %s:\n got %v\nwant %s", tc.filters, err, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		lr   string
+		want string
+	}{
+		{"0.001", ""},
+		{"1e-4", ""},
+		{".5", ""},
+		{"1", ""},
+		{"0x1", `net.yaml:4:47: train.optimizer: learning_rate: 0x1 is not a decimal integer (write 1)`},
+		{"01", `net.yaml:4:47: train.optimizer: learning_rate: 01 is not a decimal integer (write 1)`},
+		{"1_0.5", `net.yaml:4:47: train.optimizer: learning_rate: 1_0.5 is not a decimal number`},
+	} {
+		src := head + "layers:\n  - softmax\ntrain: {optimizer: {type: sgd, learning_rate: " + tc.lr + "}, steps: 1}\n"
+		_, err := spec.Parse("net.yaml", []byte(src))
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("learning_rate: %s: %v", tc.lr, err)
+			}
+			continue
+		}
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("learning_rate: %s:\n got %v\nwant %s", tc.lr, err, tc.want)
+		}
+	}
+}
+
+// TestLookAlikeNames: a name with a look-alike letter, a bidirectional
+// override or a terminal escape is refused with every non-ASCII or control
+// character escaped, so that the message shows what differs.
+func TestLookAlikeNames(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"\u0441onv1", `net.yaml:3:24: layer 1: layer name "\u0441onv1" is not a valid identifier`},
+		{"conv\u202e1", `net.yaml:3:24: layer 1: layer name "conv\u202e1" is not a valid identifier`},
+		{"conv\x1b[2J", `net.yaml:3:24: layer 1: layer name "conv\x1b[2J" is not a valid identifier`},
+	} {
+		src := net(`  - {kind: relu, name: "`+strings.NewReplacer("\x1b", `\e`).Replace(tc.name)+`"}`, "  - softmax")
+		_, err := spec.Parse("net.yaml", []byte(src))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("name %q: got %v\nwant %s…", tc.name, err, tc.want)
+		}
+		if err != nil && strings.ContainsAny(err.Error(), "\x1b\u202e\u0441") {
+			t.Errorf("name %q: unescaped in %q", tc.name, err)
+		}
+	}
+}
+
+// TestInitDecimalOnly: numbers inside init rules are decimal too.
+func TestInitDecimalOnly(t *testing.T) {
+	for _, tc := range []struct{ rule, want string }{
+		{"normal(0.01)", ""},
+		{"normal(1e-2)", ""},
+		{"normal(1/sqrt(64))", ""},
+		{"normal(0x1p-4)", `bad init rule "normal(0x1p-4)": "0x1p-4" is not a decimal number`},
+		{"uniform(1_0)", `bad init rule "uniform(1_0)": "1_0" is not a decimal number`},
+		{"normal(1/sqrt(0x40p0))", `bad init rule "normal(1/sqrt(0x40p0))": want fan_in or a positive number inside sqrt`},
+	} {
+		_, err := spec.ParseInit(tc.rule)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.rule, err)
+			}
+			continue
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%s: got %v\nwant %s…", tc.rule, err, tc.want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cnngen/cnngen/internal/quote"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint/safetensors"
 )
@@ -287,11 +288,11 @@ func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer, renam
 			return nil, errors.New("the checkpoint holds no optimizer state (load it without an optimizer to take only the weights)")
 		}
 		if kind != string(state.Kind) {
-			return nil, fmt.Errorf("the checkpoint's optimizer is %s, this run's is %s", kind, state.Kind)
+			return nil, fmt.Errorf("the checkpoint's optimizer is %s, this run's is %s", quote.Value(kind), state.Kind)
 		}
 		steps, err = strconv.Atoi(h.Metadata[MetaOptimizerSteps])
 		if err != nil || steps < 0 {
-			return nil, fmt.Errorf("metadata %s = %q is not a step count", MetaOptimizerSteps, h.Metadata[MetaOptimizerSteps])
+			return nil, fmt.Errorf("metadata %s = %s is not a step count", MetaOptimizerSteps, quote.Quoted(h.Metadata[MetaOptimizerSteps]))
 		}
 	}
 
@@ -305,17 +306,18 @@ func read(r io.Reader, size int64, m runtime.Model, opt runtime.Optimizer, renam
 			renamed = true
 		}
 		if other, ok := from[mapped[i]]; ok {
-			return nil, fmt.Errorf("tensors %s and %s are both renamed %s", other, t.Name, mapped[i])
+			return nil, fmt.Errorf("tensors %s and %s are both renamed %s", quote.Name(other), quote.Name(t.Name), quote.Name(mapped[i]))
 		}
 		from[mapped[i]] = t.Name
 	}
 	// describe names a tensor for messages: its model name, and the file's
-	// when they differ.
+	// when they differ, each escaped and bounded (names from the file may
+	// hold anything).
 	describe := func(i int) string {
 		if mapped[i] != h.Tensors[i].Name {
-			return fmt.Sprintf("%s (%s in the file)", mapped[i], h.Tensors[i].Name)
+			return fmt.Sprintf("%s (%s in the file)", quote.Name(mapped[i]), quote.Name(h.Tensors[i].Name))
 		}
-		return mapped[i]
+		return quote.Name(mapped[i])
 	}
 
 	// Check the header's tensors against what is expected.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cnngen/cnngen/internal/quote"
 	"github.com/cnngen/cnngen/runtime"
 )
 
@@ -87,18 +88,20 @@ func (e *NamesError) Error() string {
 		what = "a parameter or buffer"
 	}
 	if len(e.Unknown) == 1 {
-		return fmt.Sprintf("tensor %s is not %s of network %s (which has %s)", e.Unknown[0], what, e.Network, strings.Join(e.Expected, ", "))
+		return fmt.Sprintf("tensor %s is not %s of network %s (which has %s)", quote.Name(e.Unknown[0]), what, quote.Name(e.Network), strings.Join(e.Expected, ", "))
 	}
 	what = "parameters"
 	if e.Buffers {
 		what = "parameters or buffers"
 	}
-	listed := e.Unknown
+	var listed []string
+	for _, name := range e.Unknown[:min(len(e.Unknown), maxListed)] {
+		listed = append(listed, quote.Name(name)) // names from the file may hold anything
+	}
 	more := ""
-	if len(listed) > maxListed {
-		listed = listed[:maxListed]
+	if len(e.Unknown) > maxListed {
 		more = ", …"
 	}
 	return fmt.Sprintf("%d tensors are not %s of network %s: %s%s (which has %s)",
-		len(e.Unknown), what, e.Network, strings.Join(listed, ", "), more, strings.Join(e.Expected, ", "))
+		len(e.Unknown), what, quote.Name(e.Network), strings.Join(listed, ", "), more, strings.Join(e.Expected, ", "))
 }

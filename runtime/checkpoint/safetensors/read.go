@@ -9,6 +9,8 @@ import (
 	"math"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/cnngen/cnngen/internal/quote"
 )
 
 // maxBytes bounds a tensor's computed size so that offsets and sums of sizes
@@ -96,12 +98,12 @@ func ParseHeader(header []byte) (*Header, error) {
 			return nil, formatErrorf("header is not a JSON object")
 		}
 		if seen[name] {
-			return nil, formatErrorf("header names %q twice", name)
+			return nil, formatErrorf("header names %s twice", quote.Quoted(name))
 		}
 		seen[name] = true
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, formatErrorf("header is not JSON: entry %q: %v", name, err)
+			return nil, formatErrorf("header is not JSON: entry %s: %v", quote.Quoted(name), err)
 		}
 		if name == metadataKey {
 			if err := json.Unmarshal(raw, &h.Metadata); err != nil || h.Metadata == nil {
@@ -133,44 +135,44 @@ func ParseHeader(header []byte) (*Header, error) {
 func parseTensor(name string, raw json.RawMessage) (TensorInfo, error) {
 	var e tensorEntry
 	if err := json.Unmarshal(raw, &e); err != nil {
-		return TensorInfo{}, formatErrorf("tensor %q: bad entry %s: %v", name, clip(raw), err)
+		return TensorInfo{}, formatErrorf("tensor %s: bad entry %s: %v", quote.Quoted(name), clip(raw), err)
 	}
 	switch {
 	case e.DType == nil:
-		return TensorInfo{}, formatErrorf("tensor %q has no dtype", name)
+		return TensorInfo{}, formatErrorf("tensor %s has no dtype", quote.Quoted(name))
 	case e.Shape == nil:
-		return TensorInfo{}, formatErrorf("tensor %q has no shape", name)
+		return TensorInfo{}, formatErrorf("tensor %s has no shape", quote.Quoted(name))
 	case e.DataOffsets == nil:
-		return TensorInfo{}, formatErrorf("tensor %q has no data_offsets", name)
+		return TensorInfo{}, formatErrorf("tensor %s has no data_offsets", quote.Quoted(name))
 	}
 	t := TensorInfo{Name: name, DType: DType(*e.DType)}
 	size, ok := t.DType.Size()
 	if !ok {
-		return TensorInfo{}, formatErrorf("tensor %q has unknown dtype %q", name, *e.DType)
+		return TensorInfo{}, formatErrorf("tensor %s has unknown dtype %s", quote.Quoted(name), quote.Quoted(*e.DType))
 	}
 	bytes := size
 	t.Shape = make([]int, len(*e.Shape))
 	for i, d := range *e.Shape {
 		if d < 0 {
-			return TensorInfo{}, formatErrorf("tensor %q has a negative dimension in shape %v", name, *e.Shape)
+			return TensorInfo{}, formatErrorf("tensor %s has a negative dimension in shape %v", quote.Quoted(name), *e.Shape)
 		}
 		if d > 0 && bytes > maxBytes/d {
-			return TensorInfo{}, formatErrorf("tensor %q: shape %v is too large", name, *e.Shape)
+			return TensorInfo{}, formatErrorf("tensor %s: shape %v is too large", quote.Quoted(name), *e.Shape)
 		}
 		bytes *= d
 		t.Shape[i] = int(d)
 	}
 	offsets := *e.DataOffsets
 	if len(offsets) != 2 {
-		return TensorInfo{}, formatErrorf("tensor %q: data_offsets %v must be [begin, end]", name, offsets)
+		return TensorInfo{}, formatErrorf("tensor %s: data_offsets %v must be [begin, end]", quote.Quoted(name), offsets)
 	}
 	t.Begin, t.End = offsets[0], offsets[1]
 	if t.Begin < 0 || t.End < t.Begin || t.End > maxBytes {
-		return TensorInfo{}, formatErrorf("tensor %q: data_offsets %v are not a byte range", name, offsets)
+		return TensorInfo{}, formatErrorf("tensor %s: data_offsets %v are not a byte range", quote.Quoted(name), offsets)
 	}
 	if t.End-t.Begin != bytes {
-		return TensorInfo{}, formatErrorf("tensor %q: data_offsets %v hold %d bytes, shape %s of %s needs %d",
-			name, offsets, t.End-t.Begin, ShapeString(t.Shape), t.DType, bytes)
+		return TensorInfo{}, formatErrorf("tensor %s: data_offsets %v hold %d bytes, shape %s of %s needs %d",
+			quote.Quoted(name), offsets, t.End-t.Begin, ShapeString(t.Shape), t.DType, bytes)
 	}
 	return t, nil
 }
@@ -189,10 +191,10 @@ func tile(h *Header) error {
 		switch {
 		case t.Begin < pos:
 			prev := h.Tensors[i-1]
-			return formatErrorf("tensor %q (bytes %d to %d) overlaps tensor %q (bytes %d to %d)",
-				t.Name, t.Begin, t.End, prev.Name, prev.Begin, prev.End)
+			return formatErrorf("tensor %s (bytes %d to %d) overlaps tensor %s (bytes %d to %d)",
+				quote.Quoted(t.Name), t.Begin, t.End, quote.Quoted(prev.Name), prev.Begin, prev.End)
 		case t.Begin > pos:
-			return formatErrorf("data has a gap of %d bytes before tensor %q (offsets must tile the data)", t.Begin-pos, t.Name)
+			return formatErrorf("data has a gap of %d bytes before tensor %s (offsets must tile the data)", t.Begin-pos, quote.Quoted(t.Name))
 		}
 		pos = t.End
 	}
@@ -210,13 +212,18 @@ func compare(a, b int64) int {
 	return 0
 }
 
-// clip shortens raw JSON for an error message.
+// clip shortens raw JSON for an error message, escaped by quote.Value
+// when it holds anything but printable characters.
 func clip(raw []byte) string {
 	const max = 80
 	if len(raw) > max {
-		return string(raw[:max]) + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(raw[cut]) {
+			cut--
+		}
+		return quote.Value(string(raw[:cut])) + "…"
 	}
-	return string(raw)
+	return quote.Value(string(raw))
 }
 
 // ReadF32 reads len(dst) little-endian float32 values from r. A stream that
