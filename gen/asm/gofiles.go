@@ -617,7 +617,9 @@ func (k Kernel) poolRefBody() []jen.Code {
 			taps(
 				row("xp", "xs", C, jen.Parens(jen.Id("ih").Op("*").Lit(p.InW).Op("+").Id("iw")).Op("*").Lit(C)),
 				jen.For(jen.List(jen.Id("c"), jen.Id("v")).Op(":=").Range().Id("xp")).Block(
-					jen.If(jen.Id("v").Op(">").Id("yp").Index(jen.Id("c"))).Block(
+					// v != v: a NaN tap makes the maximum NaN, and
+					// nothing replaces it (v > NaN is false).
+					jen.If(jen.Id("v").Op(">").Id("yp").Index(jen.Id("c")).Op("||").Id("v").Op("!=").Id("v")).Block(
 						jen.Id("yp").Index(jen.Id("c")).Op("=").Id("v"),
 					),
 				),

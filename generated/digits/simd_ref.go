@@ -108,7 +108,7 @@ func pool1ForwardVecGo(y, x []float32, n int) {
 						}
 						xp := (*[32]float32)(xs[(ih*8+iw)*32:])
 						for c, v := range xp {
-							if v > yp[c] {
+							if v > yp[c] || v != v {
 								yp[c] = v
 							}
 						}

@@ -70,7 +70,7 @@ func pool1ForwardVecGo(y, x []float32, n int) {
 						}
 						xp := (*[6]float32)(xs[(ih*28+iw)*6:])
 						for c, v := range xp {
-							if v > yp[c] {
+							if v > yp[c] || v != v {
 								yp[c] = v
 							}
 						}
@@ -220,7 +220,7 @@ func pool2ForwardVecGo(y, x []float32, n int) {
 						}
 						xp := (*[16]float32)(xs[(ih*10+iw)*16:])
 						for c, v := range xp {
-							if v > yp[c] {
+							if v > yp[c] || v != v {
 								yp[c] = v
 							}
 						}
