@@ -723,7 +723,21 @@ func (p *plan) denseBackward(f *jen.File, s *stage) {
 	// dw: row i of dw gathers in[s][i]·dz[s] over the tile, four samples
 	// at a time (each gw[j] loaded and stored once per four), in sample
 	// order. Samples whose input i is 0 add nothing and are left out:
-	// inputs after a ReLU often are.
+	// inputs after a ReLU often are. Unless their gradient dz[s] is not
+	// finite: 0·NaN and 0·Inf are NaN, as on the vector paths and in the
+	// generic engine.
+	body = append(body,
+		jen.Var().Id("finite").Index(jen.Id("Tile")).Bool(),
+		tileLoop(
+			jen.Id("finite").Index(jen.Id("s")).Op("=").True(),
+			jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Add(arrView(units, "dOut", lin(0, term{units, "s"})))).Block(
+				jen.If(jen.Id("v").Op("-").Id("v").Op("!=").Lit(0)).Block(
+					jen.Id("finite").Index(jen.Id("s")).Op("=").False(),
+					jen.Break(),
+				),
+			),
+		),
+	)
 	xd := func(k int) []jen.Code {
 		q := jen.Id("nz").Index(lin(k, term{1, "q"}))
 		return []jen.Code{
@@ -744,7 +758,7 @@ func (p *plan) denseBackward(f *jen.File, s *stage) {
 		jen.Id("gw").Op(":=").Add(arrView(units, "dw", lin(0, term{units, "i"}))),
 		jen.Var().Id("nz").Index(jen.Id("Tile")).Int(),
 		jen.Id("k").Op(":=").Lit(0),
-		tileLoop(jen.If(jen.Id("in").Index(lin(0, term{in, "s"}, term{1, "i"})).Op("!=").Lit(0)).Block(
+		tileLoop(jen.If(jen.Id("in").Index(lin(0, term{in, "s"}, term{1, "i"})).Op("!=").Lit(0).Op("||").Op("!").Id("finite").Index(jen.Id("s"))).Block(
 			jen.Id("nz").Index(jen.Id("k")).Op("=").Id("s"),
 			jen.Id("k").Op("++"),
 		)),

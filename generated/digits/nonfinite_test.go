@@ -333,3 +333,44 @@ func FuzzISAPaths(f *testing.F) {
 		o.check(t, "fuzz input (first sample)", x[:digits.InputSize])
 	})
 }
+
+// setParams applies set to the parameters of every model of p, the generic
+// engine's included.
+func (p *paths) setParams(set func(name string, v []float32)) {
+	for _, m := range p.models {
+		for _, q := range m.Params() {
+			set(q.Name, q.Value)
+		}
+	}
+	for _, q := range p.generic.Params() {
+		set(q.Name, q.Value)
+	}
+}
+
+// TestNonFiniteSparse makes a NaN loss gradient meet zero activations:
+// conv1's centre tap of filter 0 is 10 and every other weight 0.001, so a
+// pixel of 3e38 overflows to +Inf in filter 0 only (a zero weight would make
+// 0·Inf = NaN everywhere). Then dense1's outputs are ±Inf, 0 after the
+// ReLU, and the logits NaN. The weight gradient of a zero input times a NaN
+// gradient is NaN on every path: the pure-Go dense backward, which skips the
+// zero inputs of a sample to save time, must not skip them then.
+func TestNonFiniteSparse(t *testing.T) {
+	p := newPaths(t, digits.Arch(), func() initModel { return digits.New() })
+	p.setParams(func(name string, v []float32) {
+		switch name {
+		case "conv1.weight": // [3][3][1][32]
+			for i := range v {
+				v[i] = 0.001
+			}
+			v[(1*3+1)*32] = 10
+		case "conv1.bias":
+			clear(v)
+		}
+	})
+	x := make([]float32, 2*digits.InputSize)
+	for i := range x {
+		x[i] = 0.5
+	}
+	x[27] = 3e38
+	p.check(t, "one huge pixel through a network with zero activations", x, []int32{4, 7})
+}

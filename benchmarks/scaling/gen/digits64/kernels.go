@@ -325,12 +325,22 @@ func dense1Backward(n int, in *[Tile * 1024]float32, out *[Tile * 300]float32, d
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[300]float32)(dOut[s*300:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 1024; i++ {
 		gw := (*[300]float32)(dw[i*300:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*1024+i] != 0 {
+			if in[s*1024+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}
@@ -443,12 +453,22 @@ func dense2Backward(n int, in *[Tile * 300]float32, out *[Tile * 10]float32, dOu
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[10]float32)(dOut[s*10:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 300; i++ {
 		gw := (*[10]float32)(dw[i*10:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*300+i] != 0 {
+			if in[s*300+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}

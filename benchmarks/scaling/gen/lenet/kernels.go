@@ -427,12 +427,22 @@ func dense1Backward(n int, in *[Tile * 400]float32, out *[Tile * 120]float32, dO
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[120]float32)(dOut[s*120:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 400; i++ {
 		gw := (*[120]float32)(dw[i*120:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*400+i] != 0 {
+			if in[s*400+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}
@@ -558,12 +568,22 @@ func dense2Backward(n int, in *[Tile * 120]float32, out *[Tile * 84]float32, dOu
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[84]float32)(dOut[s*84:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 120; i++ {
 		gw := (*[84]float32)(dw[i*84:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*120+i] != 0 {
+			if in[s*120+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}
@@ -676,12 +696,22 @@ func dense3Backward(n int, in *[Tile * 84]float32, out *[Tile * 10]float32, dOut
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[10]float32)(dOut[s*10:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 84; i++ {
 		gw := (*[10]float32)(dw[i*10:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*84+i] != 0 {
+			if in[s*84+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}
