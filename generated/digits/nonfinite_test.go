@@ -215,6 +215,9 @@ func specialSamples(size int) (names []string, samples [][]float32) {
 // packed forward kernels.
 func TestNonFinitePaths(t *testing.T) {
 	for _, n := range nets {
+		if raceEnabled && n.name != "digits" {
+			continue // slow under the race detector, and no concurrency to check
+		}
 		t.Run(n.name, func(t *testing.T) {
 			size := n.arch.Input.Size()
 			names, samples := specialSamples(size)
