@@ -210,9 +210,9 @@ func planPool(ps poolSpec, isa isaParams) *poolCtx {
 					}
 					if len(taps) > 1 {
 						if z {
-							w.Insns = append(w.Insns, in("KNOTW", ok, ok), insn{Op: "VPTERNLOGD", Args: strings.Join([]string{"$0xff", acc, acc, ok, acc}, ", "), Comment: "NaN (all ones) where a tap was"})
+							w.Insns = append(w.Insns, in("KNOTW", ok, ok), insn{Op: "VPTERNLOGD", Args: strings.Join([]string{"$0xff", acc, acc, ok, acc}, ", "), Comment: "NaN (all ones) where a tap was NaN"})
 						} else {
-							w.Insns = append(w.Insns, insn{Op: "VORPS", Args: strings.Join([]string{nan, acc, acc}, ", "), Comment: "NaN (all ones) where a tap was"})
+							w.Insns = append(w.Insns, insn{Op: "VORPS", Args: strings.Join([]string{nan, acc, acc}, ", "), Comment: "NaN (all ones) where a tap was NaN"})
 						}
 					}
 					w.Insns = append(w.Insns, store(v, acc, fmt.Sprintf("%d(y_s)", (oh*p.OutW+ow)*C+vOff(v))))

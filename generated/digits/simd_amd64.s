@@ -11569,7 +11569,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1024(x_s), Y12, Y12
 	VMAXPS 1152(x_s), Y0, Y0
 	VCMPPS $3, 1152(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 0(y_s)
 	VMOVUPS 32(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -11579,7 +11579,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1056(x_s), Y13, Y13
 	VMAXPS 1184(x_s), Y1, Y1
 	VCMPPS $3, 1184(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 32(y_s)
 	VMOVUPS 64(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -11589,7 +11589,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1088(x_s), Y12, Y12
 	VMAXPS 1216(x_s), Y2, Y2
 	VCMPPS $3, 1216(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 64(y_s)
 	VMOVUPS 96(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -11599,7 +11599,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1120(x_s), Y13, Y13
 	VMAXPS 1248(x_s), Y3, Y3
 	VCMPPS $3, 1248(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 96(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS 256(x_s), Y4
@@ -11610,7 +11610,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1280(x_s), Y12, Y12
 	VMAXPS 1408(x_s), Y4, Y4
 	VCMPPS $3, 1408(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 128(y_s)
 	VMOVUPS 288(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -11620,7 +11620,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1312(x_s), Y13, Y13
 	VMAXPS 1440(x_s), Y5, Y5
 	VCMPPS $3, 1440(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 160(y_s)
 	VMOVUPS 320(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -11630,7 +11630,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1344(x_s), Y12, Y12
 	VMAXPS 1472(x_s), Y6, Y6
 	VCMPPS $3, 1472(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 192(y_s)
 	VMOVUPS 352(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -11640,7 +11640,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1376(x_s), Y13, Y13
 	VMAXPS 1504(x_s), Y7, Y7
 	VCMPPS $3, 1504(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 224(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS 512(x_s), Y0
@@ -11651,7 +11651,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1536(x_s), Y12, Y12
 	VMAXPS 1664(x_s), Y0, Y0
 	VCMPPS $3, 1664(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 256(y_s)
 	VMOVUPS 544(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -11661,7 +11661,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1568(x_s), Y13, Y13
 	VMAXPS 1696(x_s), Y1, Y1
 	VCMPPS $3, 1696(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 288(y_s)
 	VMOVUPS 576(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -11671,7 +11671,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1600(x_s), Y12, Y12
 	VMAXPS 1728(x_s), Y2, Y2
 	VCMPPS $3, 1728(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 320(y_s)
 	VMOVUPS 608(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -11681,7 +11681,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1632(x_s), Y13, Y13
 	VMAXPS 1760(x_s), Y3, Y3
 	VCMPPS $3, 1760(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 352(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS 768(x_s), Y4
@@ -11692,7 +11692,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1792(x_s), Y12, Y12
 	VMAXPS 1920(x_s), Y4, Y4
 	VCMPPS $3, 1920(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 384(y_s)
 	VMOVUPS 800(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -11702,7 +11702,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1824(x_s), Y13, Y13
 	VMAXPS 1952(x_s), Y5, Y5
 	VCMPPS $3, 1952(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 416(y_s)
 	VMOVUPS 832(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -11712,7 +11712,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1856(x_s), Y12, Y12
 	VMAXPS 1984(x_s), Y6, Y6
 	VCMPPS $3, 1984(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 448(y_s)
 	VMOVUPS 864(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -11722,7 +11722,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 1888(x_s), Y13, Y13
 	VMAXPS 2016(x_s), Y7, Y7
 	VCMPPS $3, 2016(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 480(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS 2048(x_s), Y0
@@ -11733,7 +11733,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3072(x_s), Y12, Y12
 	VMAXPS 3200(x_s), Y0, Y0
 	VCMPPS $3, 3200(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 512(y_s)
 	VMOVUPS 2080(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -11743,7 +11743,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3104(x_s), Y13, Y13
 	VMAXPS 3232(x_s), Y1, Y1
 	VCMPPS $3, 3232(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 544(y_s)
 	VMOVUPS 2112(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -11753,7 +11753,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3136(x_s), Y12, Y12
 	VMAXPS 3264(x_s), Y2, Y2
 	VCMPPS $3, 3264(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 576(y_s)
 	VMOVUPS 2144(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -11763,7 +11763,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3168(x_s), Y13, Y13
 	VMAXPS 3296(x_s), Y3, Y3
 	VCMPPS $3, 3296(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 608(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS 2304(x_s), Y4
@@ -11774,7 +11774,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3328(x_s), Y12, Y12
 	VMAXPS 3456(x_s), Y4, Y4
 	VCMPPS $3, 3456(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 640(y_s)
 	VMOVUPS 2336(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -11784,7 +11784,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3360(x_s), Y13, Y13
 	VMAXPS 3488(x_s), Y5, Y5
 	VCMPPS $3, 3488(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 672(y_s)
 	VMOVUPS 2368(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -11794,7 +11794,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3392(x_s), Y12, Y12
 	VMAXPS 3520(x_s), Y6, Y6
 	VCMPPS $3, 3520(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 704(y_s)
 	VMOVUPS 2400(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -11804,7 +11804,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3424(x_s), Y13, Y13
 	VMAXPS 3552(x_s), Y7, Y7
 	VCMPPS $3, 3552(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 736(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS 2560(x_s), Y0
@@ -11815,7 +11815,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3584(x_s), Y12, Y12
 	VMAXPS 3712(x_s), Y0, Y0
 	VCMPPS $3, 3712(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 768(y_s)
 	VMOVUPS 2592(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -11825,7 +11825,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3616(x_s), Y13, Y13
 	VMAXPS 3744(x_s), Y1, Y1
 	VCMPPS $3, 3744(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 800(y_s)
 	VMOVUPS 2624(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -11835,7 +11835,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3648(x_s), Y12, Y12
 	VMAXPS 3776(x_s), Y2, Y2
 	VCMPPS $3, 3776(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 832(y_s)
 	VMOVUPS 2656(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -11845,7 +11845,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3680(x_s), Y13, Y13
 	VMAXPS 3808(x_s), Y3, Y3
 	VCMPPS $3, 3808(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 864(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS 2816(x_s), Y4
@@ -11856,7 +11856,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3840(x_s), Y12, Y12
 	VMAXPS 3968(x_s), Y4, Y4
 	VCMPPS $3, 3968(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 896(y_s)
 	VMOVUPS 2848(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -11866,7 +11866,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3872(x_s), Y13, Y13
 	VMAXPS 4000(x_s), Y5, Y5
 	VCMPPS $3, 4000(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 928(y_s)
 	VMOVUPS 2880(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -11876,7 +11876,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3904(x_s), Y12, Y12
 	VMAXPS 4032(x_s), Y6, Y6
 	VCMPPS $3, 4032(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 960(y_s)
 	VMOVUPS 2912(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -11886,7 +11886,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3936(x_s), Y13, Y13
 	VMAXPS 4064(x_s), Y7, Y7
 	VCMPPS $3, 4064(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 992(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS 4096(x_s), Y0
@@ -11897,7 +11897,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5120(x_s), Y12, Y12
 	VMAXPS 5248(x_s), Y0, Y0
 	VCMPPS $3, 5248(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1024(y_s)
 	VMOVUPS 4128(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -11907,7 +11907,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5152(x_s), Y13, Y13
 	VMAXPS 5280(x_s), Y1, Y1
 	VCMPPS $3, 5280(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1056(y_s)
 	VMOVUPS 4160(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -11917,7 +11917,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5184(x_s), Y12, Y12
 	VMAXPS 5312(x_s), Y2, Y2
 	VCMPPS $3, 5312(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1088(y_s)
 	VMOVUPS 4192(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -11927,7 +11927,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5216(x_s), Y13, Y13
 	VMAXPS 5344(x_s), Y3, Y3
 	VCMPPS $3, 5344(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1120(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS 4352(x_s), Y4
@@ -11938,7 +11938,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5376(x_s), Y12, Y12
 	VMAXPS 5504(x_s), Y4, Y4
 	VCMPPS $3, 5504(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1152(y_s)
 	VMOVUPS 4384(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -11948,7 +11948,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5408(x_s), Y13, Y13
 	VMAXPS 5536(x_s), Y5, Y5
 	VCMPPS $3, 5536(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1184(y_s)
 	VMOVUPS 4416(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -11958,7 +11958,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5440(x_s), Y12, Y12
 	VMAXPS 5568(x_s), Y6, Y6
 	VCMPPS $3, 5568(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1216(y_s)
 	VMOVUPS 4448(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -11968,7 +11968,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5472(x_s), Y13, Y13
 	VMAXPS 5600(x_s), Y7, Y7
 	VCMPPS $3, 5600(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1248(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS 4608(x_s), Y0
@@ -11979,7 +11979,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5632(x_s), Y12, Y12
 	VMAXPS 5760(x_s), Y0, Y0
 	VCMPPS $3, 5760(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1280(y_s)
 	VMOVUPS 4640(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -11989,7 +11989,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5664(x_s), Y13, Y13
 	VMAXPS 5792(x_s), Y1, Y1
 	VCMPPS $3, 5792(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1312(y_s)
 	VMOVUPS 4672(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -11999,7 +11999,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5696(x_s), Y12, Y12
 	VMAXPS 5824(x_s), Y2, Y2
 	VCMPPS $3, 5824(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1344(y_s)
 	VMOVUPS 4704(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -12009,7 +12009,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5728(x_s), Y13, Y13
 	VMAXPS 5856(x_s), Y3, Y3
 	VCMPPS $3, 5856(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1376(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS 4864(x_s), Y4
@@ -12020,7 +12020,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5888(x_s), Y12, Y12
 	VMAXPS 6016(x_s), Y4, Y4
 	VCMPPS $3, 6016(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1408(y_s)
 	VMOVUPS 4896(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -12030,7 +12030,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5920(x_s), Y13, Y13
 	VMAXPS 6048(x_s), Y5, Y5
 	VCMPPS $3, 6048(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1440(y_s)
 	VMOVUPS 4928(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -12040,7 +12040,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5952(x_s), Y12, Y12
 	VMAXPS 6080(x_s), Y6, Y6
 	VCMPPS $3, 6080(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1472(y_s)
 	VMOVUPS 4960(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -12050,7 +12050,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 5984(x_s), Y13, Y13
 	VMAXPS 6112(x_s), Y7, Y7
 	VCMPPS $3, 6112(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1504(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS 6144(x_s), Y0
@@ -12061,7 +12061,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7168(x_s), Y12, Y12
 	VMAXPS 7296(x_s), Y0, Y0
 	VCMPPS $3, 7296(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1536(y_s)
 	VMOVUPS 6176(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -12071,7 +12071,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7200(x_s), Y13, Y13
 	VMAXPS 7328(x_s), Y1, Y1
 	VCMPPS $3, 7328(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1568(y_s)
 	VMOVUPS 6208(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -12081,7 +12081,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7232(x_s), Y12, Y12
 	VMAXPS 7360(x_s), Y2, Y2
 	VCMPPS $3, 7360(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1600(y_s)
 	VMOVUPS 6240(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -12091,7 +12091,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7264(x_s), Y13, Y13
 	VMAXPS 7392(x_s), Y3, Y3
 	VCMPPS $3, 7392(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1632(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS 6400(x_s), Y4
@@ -12102,7 +12102,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7424(x_s), Y12, Y12
 	VMAXPS 7552(x_s), Y4, Y4
 	VCMPPS $3, 7552(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1664(y_s)
 	VMOVUPS 6432(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -12112,7 +12112,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7456(x_s), Y13, Y13
 	VMAXPS 7584(x_s), Y5, Y5
 	VCMPPS $3, 7584(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1696(y_s)
 	VMOVUPS 6464(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -12122,7 +12122,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7488(x_s), Y12, Y12
 	VMAXPS 7616(x_s), Y6, Y6
 	VCMPPS $3, 7616(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1728(y_s)
 	VMOVUPS 6496(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -12132,7 +12132,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7520(x_s), Y13, Y13
 	VMAXPS 7648(x_s), Y7, Y7
 	VCMPPS $3, 7648(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1760(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS 6656(x_s), Y0
@@ -12143,7 +12143,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7680(x_s), Y12, Y12
 	VMAXPS 7808(x_s), Y0, Y0
 	VCMPPS $3, 7808(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1792(y_s)
 	VMOVUPS 6688(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -12153,7 +12153,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7712(x_s), Y13, Y13
 	VMAXPS 7840(x_s), Y1, Y1
 	VCMPPS $3, 7840(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1824(y_s)
 	VMOVUPS 6720(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -12163,7 +12163,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7744(x_s), Y12, Y12
 	VMAXPS 7872(x_s), Y2, Y2
 	VCMPPS $3, 7872(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1856(y_s)
 	VMOVUPS 6752(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -12173,7 +12173,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7776(x_s), Y13, Y13
 	VMAXPS 7904(x_s), Y3, Y3
 	VCMPPS $3, 7904(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1888(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS 6912(x_s), Y4
@@ -12184,7 +12184,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7936(x_s), Y12, Y12
 	VMAXPS 8064(x_s), Y4, Y4
 	VCMPPS $3, 8064(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1920(y_s)
 	VMOVUPS 6944(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -12194,7 +12194,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7968(x_s), Y13, Y13
 	VMAXPS 8096(x_s), Y5, Y5
 	VCMPPS $3, 8096(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1952(y_s)
 	VMOVUPS 6976(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -12204,7 +12204,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 8000(x_s), Y12, Y12
 	VMAXPS 8128(x_s), Y6, Y6
 	VCMPPS $3, 8128(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1984(y_s)
 	VMOVUPS 7008(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -12214,7 +12214,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 8032(x_s), Y13, Y13
 	VMAXPS 8160(x_s), Y7, Y7
 	VCMPPS $3, 8160(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 2016(y_s)
 	ADDQ $8192, x_s
 	ADDQ $2048, y_s
@@ -12250,7 +12250,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1152(x_s), Z0, K2, K2
 	VMAXPS 1152(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 0(y_s)
 	VMOVUPS 64(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -12261,7 +12261,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1216(x_s), Z1, K3, K3
 	VMAXPS 1216(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 64(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS 256(x_s), Z2
@@ -12273,7 +12273,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1408(x_s), Z2, K4, K4
 	VMAXPS 1408(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 128(y_s)
 	VMOVUPS 320(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -12284,7 +12284,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1472(x_s), Z3, K5, K5
 	VMAXPS 1472(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 192(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS 512(x_s), Z4
@@ -12296,7 +12296,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1664(x_s), Z4, K2, K2
 	VMAXPS 1664(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 256(y_s)
 	VMOVUPS 576(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -12307,7 +12307,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1728(x_s), Z5, K3, K3
 	VMAXPS 1728(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 320(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS 768(x_s), Z6
@@ -12319,7 +12319,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1920(x_s), Z6, K4, K4
 	VMAXPS 1920(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 384(y_s)
 	VMOVUPS 832(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -12330,7 +12330,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1984(x_s), Z7, K5, K5
 	VMAXPS 1984(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 448(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS 2048(x_s), Z0
@@ -12342,7 +12342,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3200(x_s), Z0, K2, K2
 	VMAXPS 3200(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 512(y_s)
 	VMOVUPS 2112(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -12353,7 +12353,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3264(x_s), Z1, K3, K3
 	VMAXPS 3264(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 576(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS 2304(x_s), Z2
@@ -12365,7 +12365,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3456(x_s), Z2, K4, K4
 	VMAXPS 3456(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 640(y_s)
 	VMOVUPS 2368(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -12376,7 +12376,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3520(x_s), Z3, K5, K5
 	VMAXPS 3520(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 704(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS 2560(x_s), Z4
@@ -12388,7 +12388,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3712(x_s), Z4, K2, K2
 	VMAXPS 3712(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 768(y_s)
 	VMOVUPS 2624(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -12399,7 +12399,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3776(x_s), Z5, K3, K3
 	VMAXPS 3776(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 832(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS 2816(x_s), Z6
@@ -12411,7 +12411,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3968(x_s), Z6, K4, K4
 	VMAXPS 3968(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 896(y_s)
 	VMOVUPS 2880(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -12422,7 +12422,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 4032(x_s), Z7, K5, K5
 	VMAXPS 4032(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 960(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS 4096(x_s), Z0
@@ -12434,7 +12434,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5248(x_s), Z0, K2, K2
 	VMAXPS 5248(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 1024(y_s)
 	VMOVUPS 4160(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -12445,7 +12445,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5312(x_s), Z1, K3, K3
 	VMAXPS 5312(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 1088(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS 4352(x_s), Z2
@@ -12457,7 +12457,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5504(x_s), Z2, K4, K4
 	VMAXPS 5504(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 1152(y_s)
 	VMOVUPS 4416(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -12468,7 +12468,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5568(x_s), Z3, K5, K5
 	VMAXPS 5568(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 1216(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS 4608(x_s), Z4
@@ -12480,7 +12480,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5760(x_s), Z4, K2, K2
 	VMAXPS 5760(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 1280(y_s)
 	VMOVUPS 4672(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -12491,7 +12491,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5824(x_s), Z5, K3, K3
 	VMAXPS 5824(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 1344(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS 4864(x_s), Z6
@@ -12503,7 +12503,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6016(x_s), Z6, K4, K4
 	VMAXPS 6016(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 1408(y_s)
 	VMOVUPS 4928(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -12514,7 +12514,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6080(x_s), Z7, K5, K5
 	VMAXPS 6080(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 1472(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS 6144(x_s), Z0
@@ -12526,7 +12526,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7296(x_s), Z0, K2, K2
 	VMAXPS 7296(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 1536(y_s)
 	VMOVUPS 6208(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -12537,7 +12537,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7360(x_s), Z1, K3, K3
 	VMAXPS 7360(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 1600(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS 6400(x_s), Z2
@@ -12549,7 +12549,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7552(x_s), Z2, K4, K4
 	VMAXPS 7552(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 1664(y_s)
 	VMOVUPS 6464(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -12560,7 +12560,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7616(x_s), Z3, K5, K5
 	VMAXPS 7616(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 1728(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS 6656(x_s), Z4
@@ -12572,7 +12572,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7808(x_s), Z4, K2, K2
 	VMAXPS 7808(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 1792(y_s)
 	VMOVUPS 6720(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -12583,7 +12583,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7872(x_s), Z5, K3, K3
 	VMAXPS 7872(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 1856(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS 6912(x_s), Z6
@@ -12595,7 +12595,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8064(x_s), Z6, K4, K4
 	VMAXPS 8064(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 1920(y_s)
 	VMOVUPS 6976(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -12606,7 +12606,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8128(x_s), Z7, K5, K5
 	VMAXPS 8128(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 1984(y_s)
 	ADDQ $8192, x_s
 	ADDQ $2048, y_s

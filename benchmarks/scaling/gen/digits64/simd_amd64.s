@@ -21714,7 +21714,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2048(x_s), Y12, Y12
 	VMAXPS 2304(x_s), Y0, Y0
 	VCMPPS $3, 2304(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 0(y_s)
 	VMOVUPS 32(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -21724,7 +21724,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2080(x_s), Y13, Y13
 	VMAXPS 2336(x_s), Y1, Y1
 	VCMPPS $3, 2336(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 32(y_s)
 	VMOVUPS 64(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -21734,7 +21734,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2112(x_s), Y12, Y12
 	VMAXPS 2368(x_s), Y2, Y2
 	VCMPPS $3, 2368(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 64(y_s)
 	VMOVUPS 96(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -21744,7 +21744,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2144(x_s), Y13, Y13
 	VMAXPS 2400(x_s), Y3, Y3
 	VCMPPS $3, 2400(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 96(y_s)
 	VMOVUPS 128(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -21754,7 +21754,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2176(x_s), Y12, Y12
 	VMAXPS 2432(x_s), Y4, Y4
 	VCMPPS $3, 2432(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 128(y_s)
 	VMOVUPS 160(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -21764,7 +21764,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2208(x_s), Y13, Y13
 	VMAXPS 2464(x_s), Y5, Y5
 	VCMPPS $3, 2464(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 160(y_s)
 	VMOVUPS 192(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -21774,7 +21774,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2240(x_s), Y12, Y12
 	VMAXPS 2496(x_s), Y6, Y6
 	VCMPPS $3, 2496(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 192(y_s)
 	VMOVUPS 224(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -21784,7 +21784,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2272(x_s), Y13, Y13
 	VMAXPS 2528(x_s), Y7, Y7
 	VCMPPS $3, 2528(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 224(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS 512(x_s), Y0
@@ -21795,7 +21795,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2560(x_s), Y12, Y12
 	VMAXPS 2816(x_s), Y0, Y0
 	VCMPPS $3, 2816(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 256(y_s)
 	VMOVUPS 544(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -21805,7 +21805,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2592(x_s), Y13, Y13
 	VMAXPS 2848(x_s), Y1, Y1
 	VCMPPS $3, 2848(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 288(y_s)
 	VMOVUPS 576(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -21815,7 +21815,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2624(x_s), Y12, Y12
 	VMAXPS 2880(x_s), Y2, Y2
 	VCMPPS $3, 2880(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 320(y_s)
 	VMOVUPS 608(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -21825,7 +21825,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2656(x_s), Y13, Y13
 	VMAXPS 2912(x_s), Y3, Y3
 	VCMPPS $3, 2912(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 352(y_s)
 	VMOVUPS 640(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -21835,7 +21835,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2688(x_s), Y12, Y12
 	VMAXPS 2944(x_s), Y4, Y4
 	VCMPPS $3, 2944(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 384(y_s)
 	VMOVUPS 672(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -21845,7 +21845,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2720(x_s), Y13, Y13
 	VMAXPS 2976(x_s), Y5, Y5
 	VCMPPS $3, 2976(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 416(y_s)
 	VMOVUPS 704(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -21855,7 +21855,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2752(x_s), Y12, Y12
 	VMAXPS 3008(x_s), Y6, Y6
 	VCMPPS $3, 3008(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 448(y_s)
 	VMOVUPS 736(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -21865,7 +21865,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 2784(x_s), Y13, Y13
 	VMAXPS 3040(x_s), Y7, Y7
 	VCMPPS $3, 3040(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 480(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS 1024(x_s), Y0
@@ -21876,7 +21876,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3072(x_s), Y12, Y12
 	VMAXPS 3328(x_s), Y0, Y0
 	VCMPPS $3, 3328(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 512(y_s)
 	VMOVUPS 1056(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -21886,7 +21886,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3104(x_s), Y13, Y13
 	VMAXPS 3360(x_s), Y1, Y1
 	VCMPPS $3, 3360(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 544(y_s)
 	VMOVUPS 1088(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -21896,7 +21896,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3136(x_s), Y12, Y12
 	VMAXPS 3392(x_s), Y2, Y2
 	VCMPPS $3, 3392(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 576(y_s)
 	VMOVUPS 1120(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -21906,7 +21906,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3168(x_s), Y13, Y13
 	VMAXPS 3424(x_s), Y3, Y3
 	VCMPPS $3, 3424(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 608(y_s)
 	VMOVUPS 1152(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -21916,7 +21916,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3200(x_s), Y12, Y12
 	VMAXPS 3456(x_s), Y4, Y4
 	VCMPPS $3, 3456(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 640(y_s)
 	VMOVUPS 1184(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -21926,7 +21926,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3232(x_s), Y13, Y13
 	VMAXPS 3488(x_s), Y5, Y5
 	VCMPPS $3, 3488(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 672(y_s)
 	VMOVUPS 1216(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -21936,7 +21936,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3264(x_s), Y12, Y12
 	VMAXPS 3520(x_s), Y6, Y6
 	VCMPPS $3, 3520(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 704(y_s)
 	VMOVUPS 1248(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -21946,7 +21946,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3296(x_s), Y13, Y13
 	VMAXPS 3552(x_s), Y7, Y7
 	VCMPPS $3, 3552(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 736(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS 1536(x_s), Y0
@@ -21957,7 +21957,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3584(x_s), Y12, Y12
 	VMAXPS 3840(x_s), Y0, Y0
 	VCMPPS $3, 3840(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 768(y_s)
 	VMOVUPS 1568(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -21967,7 +21967,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3616(x_s), Y13, Y13
 	VMAXPS 3872(x_s), Y1, Y1
 	VCMPPS $3, 3872(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 800(y_s)
 	VMOVUPS 1600(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -21977,7 +21977,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3648(x_s), Y12, Y12
 	VMAXPS 3904(x_s), Y2, Y2
 	VCMPPS $3, 3904(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 832(y_s)
 	VMOVUPS 1632(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -21987,7 +21987,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3680(x_s), Y13, Y13
 	VMAXPS 3936(x_s), Y3, Y3
 	VCMPPS $3, 3936(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 864(y_s)
 	VMOVUPS 1664(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -21997,7 +21997,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3712(x_s), Y12, Y12
 	VMAXPS 3968(x_s), Y4, Y4
 	VCMPPS $3, 3968(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 896(y_s)
 	VMOVUPS 1696(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22007,7 +22007,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3744(x_s), Y13, Y13
 	VMAXPS 4000(x_s), Y5, Y5
 	VCMPPS $3, 4000(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 928(y_s)
 	VMOVUPS 1728(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22017,7 +22017,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3776(x_s), Y12, Y12
 	VMAXPS 4032(x_s), Y6, Y6
 	VCMPPS $3, 4032(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 960(y_s)
 	VMOVUPS 1760(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22027,7 +22027,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 3808(x_s), Y13, Y13
 	VMAXPS 4064(x_s), Y7, Y7
 	VCMPPS $3, 4064(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 992(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS 4096(x_s), Y0
@@ -22038,7 +22038,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6144(x_s), Y12, Y12
 	VMAXPS 6400(x_s), Y0, Y0
 	VCMPPS $3, 6400(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1024(y_s)
 	VMOVUPS 4128(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22048,7 +22048,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6176(x_s), Y13, Y13
 	VMAXPS 6432(x_s), Y1, Y1
 	VCMPPS $3, 6432(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1056(y_s)
 	VMOVUPS 4160(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22058,7 +22058,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6208(x_s), Y12, Y12
 	VMAXPS 6464(x_s), Y2, Y2
 	VCMPPS $3, 6464(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1088(y_s)
 	VMOVUPS 4192(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22068,7 +22068,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6240(x_s), Y13, Y13
 	VMAXPS 6496(x_s), Y3, Y3
 	VCMPPS $3, 6496(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1120(y_s)
 	VMOVUPS 4224(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22078,7 +22078,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6272(x_s), Y12, Y12
 	VMAXPS 6528(x_s), Y4, Y4
 	VCMPPS $3, 6528(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1152(y_s)
 	VMOVUPS 4256(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22088,7 +22088,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6304(x_s), Y13, Y13
 	VMAXPS 6560(x_s), Y5, Y5
 	VCMPPS $3, 6560(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1184(y_s)
 	VMOVUPS 4288(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22098,7 +22098,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6336(x_s), Y12, Y12
 	VMAXPS 6592(x_s), Y6, Y6
 	VCMPPS $3, 6592(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1216(y_s)
 	VMOVUPS 4320(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22108,7 +22108,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6368(x_s), Y13, Y13
 	VMAXPS 6624(x_s), Y7, Y7
 	VCMPPS $3, 6624(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1248(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS 4608(x_s), Y0
@@ -22119,7 +22119,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6656(x_s), Y12, Y12
 	VMAXPS 6912(x_s), Y0, Y0
 	VCMPPS $3, 6912(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1280(y_s)
 	VMOVUPS 4640(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22129,7 +22129,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6688(x_s), Y13, Y13
 	VMAXPS 6944(x_s), Y1, Y1
 	VCMPPS $3, 6944(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1312(y_s)
 	VMOVUPS 4672(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22139,7 +22139,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6720(x_s), Y12, Y12
 	VMAXPS 6976(x_s), Y2, Y2
 	VCMPPS $3, 6976(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1344(y_s)
 	VMOVUPS 4704(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22149,7 +22149,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6752(x_s), Y13, Y13
 	VMAXPS 7008(x_s), Y3, Y3
 	VCMPPS $3, 7008(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1376(y_s)
 	VMOVUPS 4736(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22159,7 +22159,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6784(x_s), Y12, Y12
 	VMAXPS 7040(x_s), Y4, Y4
 	VCMPPS $3, 7040(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1408(y_s)
 	VMOVUPS 4768(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22169,7 +22169,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6816(x_s), Y13, Y13
 	VMAXPS 7072(x_s), Y5, Y5
 	VCMPPS $3, 7072(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1440(y_s)
 	VMOVUPS 4800(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22179,7 +22179,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6848(x_s), Y12, Y12
 	VMAXPS 7104(x_s), Y6, Y6
 	VCMPPS $3, 7104(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1472(y_s)
 	VMOVUPS 4832(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22189,7 +22189,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 6880(x_s), Y13, Y13
 	VMAXPS 7136(x_s), Y7, Y7
 	VCMPPS $3, 7136(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1504(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS 5120(x_s), Y0
@@ -22200,7 +22200,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7168(x_s), Y12, Y12
 	VMAXPS 7424(x_s), Y0, Y0
 	VCMPPS $3, 7424(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1536(y_s)
 	VMOVUPS 5152(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22210,7 +22210,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7200(x_s), Y13, Y13
 	VMAXPS 7456(x_s), Y1, Y1
 	VCMPPS $3, 7456(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1568(y_s)
 	VMOVUPS 5184(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22220,7 +22220,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7232(x_s), Y12, Y12
 	VMAXPS 7488(x_s), Y2, Y2
 	VCMPPS $3, 7488(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1600(y_s)
 	VMOVUPS 5216(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22230,7 +22230,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7264(x_s), Y13, Y13
 	VMAXPS 7520(x_s), Y3, Y3
 	VCMPPS $3, 7520(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1632(y_s)
 	VMOVUPS 5248(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22240,7 +22240,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7296(x_s), Y12, Y12
 	VMAXPS 7552(x_s), Y4, Y4
 	VCMPPS $3, 7552(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1664(y_s)
 	VMOVUPS 5280(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22250,7 +22250,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7328(x_s), Y13, Y13
 	VMAXPS 7584(x_s), Y5, Y5
 	VCMPPS $3, 7584(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1696(y_s)
 	VMOVUPS 5312(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22260,7 +22260,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7360(x_s), Y12, Y12
 	VMAXPS 7616(x_s), Y6, Y6
 	VCMPPS $3, 7616(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1728(y_s)
 	VMOVUPS 5344(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22270,7 +22270,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7392(x_s), Y13, Y13
 	VMAXPS 7648(x_s), Y7, Y7
 	VCMPPS $3, 7648(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1760(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS 5632(x_s), Y0
@@ -22281,7 +22281,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7680(x_s), Y12, Y12
 	VMAXPS 7936(x_s), Y0, Y0
 	VCMPPS $3, 7936(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1792(y_s)
 	VMOVUPS 5664(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22291,7 +22291,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7712(x_s), Y13, Y13
 	VMAXPS 7968(x_s), Y1, Y1
 	VCMPPS $3, 7968(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1824(y_s)
 	VMOVUPS 5696(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22301,7 +22301,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7744(x_s), Y12, Y12
 	VMAXPS 8000(x_s), Y2, Y2
 	VCMPPS $3, 8000(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1856(y_s)
 	VMOVUPS 5728(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22311,7 +22311,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7776(x_s), Y13, Y13
 	VMAXPS 8032(x_s), Y3, Y3
 	VCMPPS $3, 8032(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1888(y_s)
 	VMOVUPS 5760(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22321,7 +22321,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7808(x_s), Y12, Y12
 	VMAXPS 8064(x_s), Y4, Y4
 	VCMPPS $3, 8064(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1920(y_s)
 	VMOVUPS 5792(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22331,7 +22331,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7840(x_s), Y13, Y13
 	VMAXPS 8096(x_s), Y5, Y5
 	VCMPPS $3, 8096(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1952(y_s)
 	VMOVUPS 5824(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22341,7 +22341,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7872(x_s), Y12, Y12
 	VMAXPS 8128(x_s), Y6, Y6
 	VCMPPS $3, 8128(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1984(y_s)
 	VMOVUPS 5856(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22351,7 +22351,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 7904(x_s), Y13, Y13
 	VMAXPS 8160(x_s), Y7, Y7
 	VCMPPS $3, 8160(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 2016(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS 8192(x_s), Y0
@@ -22362,7 +22362,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10240(x_s), Y12, Y12
 	VMAXPS 10496(x_s), Y0, Y0
 	VCMPPS $3, 10496(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 2048(y_s)
 	VMOVUPS 8224(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22372,7 +22372,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10272(x_s), Y13, Y13
 	VMAXPS 10528(x_s), Y1, Y1
 	VCMPPS $3, 10528(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 2080(y_s)
 	VMOVUPS 8256(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22382,7 +22382,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10304(x_s), Y12, Y12
 	VMAXPS 10560(x_s), Y2, Y2
 	VCMPPS $3, 10560(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 2112(y_s)
 	VMOVUPS 8288(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22392,7 +22392,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10336(x_s), Y13, Y13
 	VMAXPS 10592(x_s), Y3, Y3
 	VCMPPS $3, 10592(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 2144(y_s)
 	VMOVUPS 8320(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22402,7 +22402,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10368(x_s), Y12, Y12
 	VMAXPS 10624(x_s), Y4, Y4
 	VCMPPS $3, 10624(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 2176(y_s)
 	VMOVUPS 8352(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22412,7 +22412,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10400(x_s), Y13, Y13
 	VMAXPS 10656(x_s), Y5, Y5
 	VCMPPS $3, 10656(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 2208(y_s)
 	VMOVUPS 8384(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22422,7 +22422,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10432(x_s), Y12, Y12
 	VMAXPS 10688(x_s), Y6, Y6
 	VCMPPS $3, 10688(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 2240(y_s)
 	VMOVUPS 8416(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22432,7 +22432,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10464(x_s), Y13, Y13
 	VMAXPS 10720(x_s), Y7, Y7
 	VCMPPS $3, 10720(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 2272(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS 8704(x_s), Y0
@@ -22443,7 +22443,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10752(x_s), Y12, Y12
 	VMAXPS 11008(x_s), Y0, Y0
 	VCMPPS $3, 11008(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 2304(y_s)
 	VMOVUPS 8736(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22453,7 +22453,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10784(x_s), Y13, Y13
 	VMAXPS 11040(x_s), Y1, Y1
 	VCMPPS $3, 11040(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 2336(y_s)
 	VMOVUPS 8768(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22463,7 +22463,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10816(x_s), Y12, Y12
 	VMAXPS 11072(x_s), Y2, Y2
 	VCMPPS $3, 11072(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 2368(y_s)
 	VMOVUPS 8800(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22473,7 +22473,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10848(x_s), Y13, Y13
 	VMAXPS 11104(x_s), Y3, Y3
 	VCMPPS $3, 11104(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 2400(y_s)
 	VMOVUPS 8832(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22483,7 +22483,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10880(x_s), Y12, Y12
 	VMAXPS 11136(x_s), Y4, Y4
 	VCMPPS $3, 11136(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 2432(y_s)
 	VMOVUPS 8864(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22493,7 +22493,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10912(x_s), Y13, Y13
 	VMAXPS 11168(x_s), Y5, Y5
 	VCMPPS $3, 11168(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 2464(y_s)
 	VMOVUPS 8896(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22503,7 +22503,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10944(x_s), Y12, Y12
 	VMAXPS 11200(x_s), Y6, Y6
 	VCMPPS $3, 11200(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 2496(y_s)
 	VMOVUPS 8928(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22513,7 +22513,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 10976(x_s), Y13, Y13
 	VMAXPS 11232(x_s), Y7, Y7
 	VCMPPS $3, 11232(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 2528(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS 9216(x_s), Y0
@@ -22524,7 +22524,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11264(x_s), Y12, Y12
 	VMAXPS 11520(x_s), Y0, Y0
 	VCMPPS $3, 11520(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 2560(y_s)
 	VMOVUPS 9248(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22534,7 +22534,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11296(x_s), Y13, Y13
 	VMAXPS 11552(x_s), Y1, Y1
 	VCMPPS $3, 11552(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 2592(y_s)
 	VMOVUPS 9280(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22544,7 +22544,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11328(x_s), Y12, Y12
 	VMAXPS 11584(x_s), Y2, Y2
 	VCMPPS $3, 11584(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 2624(y_s)
 	VMOVUPS 9312(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22554,7 +22554,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11360(x_s), Y13, Y13
 	VMAXPS 11616(x_s), Y3, Y3
 	VCMPPS $3, 11616(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 2656(y_s)
 	VMOVUPS 9344(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22564,7 +22564,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11392(x_s), Y12, Y12
 	VMAXPS 11648(x_s), Y4, Y4
 	VCMPPS $3, 11648(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 2688(y_s)
 	VMOVUPS 9376(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22574,7 +22574,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11424(x_s), Y13, Y13
 	VMAXPS 11680(x_s), Y5, Y5
 	VCMPPS $3, 11680(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 2720(y_s)
 	VMOVUPS 9408(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22584,7 +22584,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11456(x_s), Y12, Y12
 	VMAXPS 11712(x_s), Y6, Y6
 	VCMPPS $3, 11712(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 2752(y_s)
 	VMOVUPS 9440(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22594,7 +22594,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11488(x_s), Y13, Y13
 	VMAXPS 11744(x_s), Y7, Y7
 	VCMPPS $3, 11744(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 2784(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS 9728(x_s), Y0
@@ -22605,7 +22605,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11776(x_s), Y12, Y12
 	VMAXPS 12032(x_s), Y0, Y0
 	VCMPPS $3, 12032(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 2816(y_s)
 	VMOVUPS 9760(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22615,7 +22615,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11808(x_s), Y13, Y13
 	VMAXPS 12064(x_s), Y1, Y1
 	VCMPPS $3, 12064(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 2848(y_s)
 	VMOVUPS 9792(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22625,7 +22625,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11840(x_s), Y12, Y12
 	VMAXPS 12096(x_s), Y2, Y2
 	VCMPPS $3, 12096(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 2880(y_s)
 	VMOVUPS 9824(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22635,7 +22635,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11872(x_s), Y13, Y13
 	VMAXPS 12128(x_s), Y3, Y3
 	VCMPPS $3, 12128(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 2912(y_s)
 	VMOVUPS 9856(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22645,7 +22645,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11904(x_s), Y12, Y12
 	VMAXPS 12160(x_s), Y4, Y4
 	VCMPPS $3, 12160(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 2944(y_s)
 	VMOVUPS 9888(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22655,7 +22655,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11936(x_s), Y13, Y13
 	VMAXPS 12192(x_s), Y5, Y5
 	VCMPPS $3, 12192(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 2976(y_s)
 	VMOVUPS 9920(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22665,7 +22665,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 11968(x_s), Y12, Y12
 	VMAXPS 12224(x_s), Y6, Y6
 	VCMPPS $3, 12224(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 3008(y_s)
 	VMOVUPS 9952(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22675,7 +22675,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 12000(x_s), Y13, Y13
 	VMAXPS 12256(x_s), Y7, Y7
 	VCMPPS $3, 12256(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 3040(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS 12288(x_s), Y0
@@ -22686,7 +22686,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14336(x_s), Y12, Y12
 	VMAXPS 14592(x_s), Y0, Y0
 	VCMPPS $3, 14592(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 3072(y_s)
 	VMOVUPS 12320(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22696,7 +22696,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14368(x_s), Y13, Y13
 	VMAXPS 14624(x_s), Y1, Y1
 	VCMPPS $3, 14624(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 3104(y_s)
 	VMOVUPS 12352(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22706,7 +22706,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14400(x_s), Y12, Y12
 	VMAXPS 14656(x_s), Y2, Y2
 	VCMPPS $3, 14656(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 3136(y_s)
 	VMOVUPS 12384(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22716,7 +22716,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14432(x_s), Y13, Y13
 	VMAXPS 14688(x_s), Y3, Y3
 	VCMPPS $3, 14688(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 3168(y_s)
 	VMOVUPS 12416(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22726,7 +22726,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14464(x_s), Y12, Y12
 	VMAXPS 14720(x_s), Y4, Y4
 	VCMPPS $3, 14720(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 3200(y_s)
 	VMOVUPS 12448(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22736,7 +22736,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14496(x_s), Y13, Y13
 	VMAXPS 14752(x_s), Y5, Y5
 	VCMPPS $3, 14752(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 3232(y_s)
 	VMOVUPS 12480(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22746,7 +22746,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14528(x_s), Y12, Y12
 	VMAXPS 14784(x_s), Y6, Y6
 	VCMPPS $3, 14784(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 3264(y_s)
 	VMOVUPS 12512(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22756,7 +22756,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14560(x_s), Y13, Y13
 	VMAXPS 14816(x_s), Y7, Y7
 	VCMPPS $3, 14816(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 3296(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS 12800(x_s), Y0
@@ -22767,7 +22767,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14848(x_s), Y12, Y12
 	VMAXPS 15104(x_s), Y0, Y0
 	VCMPPS $3, 15104(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 3328(y_s)
 	VMOVUPS 12832(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22777,7 +22777,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14880(x_s), Y13, Y13
 	VMAXPS 15136(x_s), Y1, Y1
 	VCMPPS $3, 15136(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 3360(y_s)
 	VMOVUPS 12864(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22787,7 +22787,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14912(x_s), Y12, Y12
 	VMAXPS 15168(x_s), Y2, Y2
 	VCMPPS $3, 15168(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 3392(y_s)
 	VMOVUPS 12896(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22797,7 +22797,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14944(x_s), Y13, Y13
 	VMAXPS 15200(x_s), Y3, Y3
 	VCMPPS $3, 15200(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 3424(y_s)
 	VMOVUPS 12928(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22807,7 +22807,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 14976(x_s), Y12, Y12
 	VMAXPS 15232(x_s), Y4, Y4
 	VCMPPS $3, 15232(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 3456(y_s)
 	VMOVUPS 12960(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22817,7 +22817,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15008(x_s), Y13, Y13
 	VMAXPS 15264(x_s), Y5, Y5
 	VCMPPS $3, 15264(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 3488(y_s)
 	VMOVUPS 12992(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22827,7 +22827,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15040(x_s), Y12, Y12
 	VMAXPS 15296(x_s), Y6, Y6
 	VCMPPS $3, 15296(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 3520(y_s)
 	VMOVUPS 13024(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22837,7 +22837,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15072(x_s), Y13, Y13
 	VMAXPS 15328(x_s), Y7, Y7
 	VCMPPS $3, 15328(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 3552(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS 13312(x_s), Y0
@@ -22848,7 +22848,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15360(x_s), Y12, Y12
 	VMAXPS 15616(x_s), Y0, Y0
 	VCMPPS $3, 15616(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 3584(y_s)
 	VMOVUPS 13344(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22858,7 +22858,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15392(x_s), Y13, Y13
 	VMAXPS 15648(x_s), Y1, Y1
 	VCMPPS $3, 15648(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 3616(y_s)
 	VMOVUPS 13376(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22868,7 +22868,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15424(x_s), Y12, Y12
 	VMAXPS 15680(x_s), Y2, Y2
 	VCMPPS $3, 15680(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 3648(y_s)
 	VMOVUPS 13408(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22878,7 +22878,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15456(x_s), Y13, Y13
 	VMAXPS 15712(x_s), Y3, Y3
 	VCMPPS $3, 15712(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 3680(y_s)
 	VMOVUPS 13440(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22888,7 +22888,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15488(x_s), Y12, Y12
 	VMAXPS 15744(x_s), Y4, Y4
 	VCMPPS $3, 15744(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 3712(y_s)
 	VMOVUPS 13472(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22898,7 +22898,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15520(x_s), Y13, Y13
 	VMAXPS 15776(x_s), Y5, Y5
 	VCMPPS $3, 15776(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 3744(y_s)
 	VMOVUPS 13504(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22908,7 +22908,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15552(x_s), Y12, Y12
 	VMAXPS 15808(x_s), Y6, Y6
 	VCMPPS $3, 15808(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 3776(y_s)
 	VMOVUPS 13536(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22918,7 +22918,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15584(x_s), Y13, Y13
 	VMAXPS 15840(x_s), Y7, Y7
 	VCMPPS $3, 15840(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 3808(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS 13824(x_s), Y0
@@ -22929,7 +22929,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15872(x_s), Y12, Y12
 	VMAXPS 16128(x_s), Y0, Y0
 	VCMPPS $3, 16128(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 3840(y_s)
 	VMOVUPS 13856(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -22939,7 +22939,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15904(x_s), Y13, Y13
 	VMAXPS 16160(x_s), Y1, Y1
 	VCMPPS $3, 16160(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 3872(y_s)
 	VMOVUPS 13888(x_s), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
@@ -22949,7 +22949,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15936(x_s), Y12, Y12
 	VMAXPS 16192(x_s), Y2, Y2
 	VCMPPS $3, 16192(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 3904(y_s)
 	VMOVUPS 13920(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -22959,7 +22959,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 15968(x_s), Y13, Y13
 	VMAXPS 16224(x_s), Y3, Y3
 	VCMPPS $3, 16224(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 3936(y_s)
 	VMOVUPS 13952(x_s), Y4
 	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
@@ -22969,7 +22969,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 16000(x_s), Y12, Y12
 	VMAXPS 16256(x_s), Y4, Y4
 	VCMPPS $3, 16256(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 3968(y_s)
 	VMOVUPS 13984(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -22979,7 +22979,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 16032(x_s), Y13, Y13
 	VMAXPS 16288(x_s), Y5, Y5
 	VCMPPS $3, 16288(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 4000(y_s)
 	VMOVUPS 14016(x_s), Y6
 	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
@@ -22989,7 +22989,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 16064(x_s), Y12, Y12
 	VMAXPS 16320(x_s), Y6, Y6
 	VCMPPS $3, 16320(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 4032(y_s)
 	VMOVUPS 14048(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -22999,7 +22999,7 @@ pool1ForwardVec_sample:
 	VCMPPS $3, 16096(x_s), Y13, Y13
 	VMAXPS 16352(x_s), Y7, Y7
 	VCMPPS $3, 16352(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 4064(y_s)
 	ADDQ $16384, x_s
 	ADDQ $4096, y_s
@@ -23035,7 +23035,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2304(x_s), Z0, K2, K2
 	VMAXPS 2304(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 0(y_s)
 	VMOVUPS 64(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -23046,7 +23046,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2368(x_s), Z1, K3, K3
 	VMAXPS 2368(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 64(y_s)
 	VMOVUPS 128(x_s), Z2
 	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
@@ -23057,7 +23057,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2432(x_s), Z2, K4, K4
 	VMAXPS 2432(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 128(y_s)
 	VMOVUPS 192(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -23068,7 +23068,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2496(x_s), Z3, K5, K5
 	VMAXPS 2496(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 192(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS 512(x_s), Z4
@@ -23080,7 +23080,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2816(x_s), Z4, K2, K2
 	VMAXPS 2816(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 256(y_s)
 	VMOVUPS 576(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -23091,7 +23091,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2880(x_s), Z5, K3, K3
 	VMAXPS 2880(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 320(y_s)
 	VMOVUPS 640(x_s), Z6
 	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
@@ -23102,7 +23102,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2944(x_s), Z6, K4, K4
 	VMAXPS 2944(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 384(y_s)
 	VMOVUPS 704(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -23113,7 +23113,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3008(x_s), Z7, K5, K5
 	VMAXPS 3008(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 448(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS 1024(x_s), Z0
@@ -23125,7 +23125,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3328(x_s), Z0, K2, K2
 	VMAXPS 3328(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 512(y_s)
 	VMOVUPS 1088(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -23136,7 +23136,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3392(x_s), Z1, K3, K3
 	VMAXPS 3392(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 576(y_s)
 	VMOVUPS 1152(x_s), Z2
 	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
@@ -23147,7 +23147,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3456(x_s), Z2, K4, K4
 	VMAXPS 3456(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 640(y_s)
 	VMOVUPS 1216(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -23158,7 +23158,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3520(x_s), Z3, K5, K5
 	VMAXPS 3520(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 704(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS 1536(x_s), Z4
@@ -23170,7 +23170,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3840(x_s), Z4, K2, K2
 	VMAXPS 3840(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 768(y_s)
 	VMOVUPS 1600(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -23181,7 +23181,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3904(x_s), Z5, K3, K3
 	VMAXPS 3904(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 832(y_s)
 	VMOVUPS 1664(x_s), Z6
 	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
@@ -23192,7 +23192,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3968(x_s), Z6, K4, K4
 	VMAXPS 3968(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 896(y_s)
 	VMOVUPS 1728(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -23203,7 +23203,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 4032(x_s), Z7, K5, K5
 	VMAXPS 4032(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 960(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS 4096(x_s), Z0
@@ -23215,7 +23215,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6400(x_s), Z0, K2, K2
 	VMAXPS 6400(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 1024(y_s)
 	VMOVUPS 4160(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -23226,7 +23226,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6464(x_s), Z1, K3, K3
 	VMAXPS 6464(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 1088(y_s)
 	VMOVUPS 4224(x_s), Z2
 	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
@@ -23237,7 +23237,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6528(x_s), Z2, K4, K4
 	VMAXPS 6528(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 1152(y_s)
 	VMOVUPS 4288(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -23248,7 +23248,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6592(x_s), Z3, K5, K5
 	VMAXPS 6592(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 1216(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS 4608(x_s), Z4
@@ -23260,7 +23260,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6912(x_s), Z4, K2, K2
 	VMAXPS 6912(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 1280(y_s)
 	VMOVUPS 4672(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -23271,7 +23271,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6976(x_s), Z5, K3, K3
 	VMAXPS 6976(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 1344(y_s)
 	VMOVUPS 4736(x_s), Z6
 	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
@@ -23282,7 +23282,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7040(x_s), Z6, K4, K4
 	VMAXPS 7040(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 1408(y_s)
 	VMOVUPS 4800(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -23293,7 +23293,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7104(x_s), Z7, K5, K5
 	VMAXPS 7104(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 1472(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS 5120(x_s), Z0
@@ -23305,7 +23305,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7424(x_s), Z0, K2, K2
 	VMAXPS 7424(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 1536(y_s)
 	VMOVUPS 5184(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -23316,7 +23316,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7488(x_s), Z1, K3, K3
 	VMAXPS 7488(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 1600(y_s)
 	VMOVUPS 5248(x_s), Z2
 	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
@@ -23327,7 +23327,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7552(x_s), Z2, K4, K4
 	VMAXPS 7552(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 1664(y_s)
 	VMOVUPS 5312(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -23338,7 +23338,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7616(x_s), Z3, K5, K5
 	VMAXPS 7616(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 1728(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS 5632(x_s), Z4
@@ -23350,7 +23350,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7936(x_s), Z4, K2, K2
 	VMAXPS 7936(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 1792(y_s)
 	VMOVUPS 5696(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -23361,7 +23361,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8000(x_s), Z5, K3, K3
 	VMAXPS 8000(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 1856(y_s)
 	VMOVUPS 5760(x_s), Z6
 	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
@@ -23372,7 +23372,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8064(x_s), Z6, K4, K4
 	VMAXPS 8064(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 1920(y_s)
 	VMOVUPS 5824(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -23383,7 +23383,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8128(x_s), Z7, K5, K5
 	VMAXPS 8128(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 1984(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS 8192(x_s), Z0
@@ -23395,7 +23395,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10496(x_s), Z0, K2, K2
 	VMAXPS 10496(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 2048(y_s)
 	VMOVUPS 8256(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -23406,7 +23406,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10560(x_s), Z1, K3, K3
 	VMAXPS 10560(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 2112(y_s)
 	VMOVUPS 8320(x_s), Z2
 	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
@@ -23417,7 +23417,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10624(x_s), Z2, K4, K4
 	VMAXPS 10624(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 2176(y_s)
 	VMOVUPS 8384(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -23428,7 +23428,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10688(x_s), Z3, K5, K5
 	VMAXPS 10688(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 2240(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS 8704(x_s), Z4
@@ -23440,7 +23440,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11008(x_s), Z4, K2, K2
 	VMAXPS 11008(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 2304(y_s)
 	VMOVUPS 8768(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -23451,7 +23451,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11072(x_s), Z5, K3, K3
 	VMAXPS 11072(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 2368(y_s)
 	VMOVUPS 8832(x_s), Z6
 	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
@@ -23462,7 +23462,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11136(x_s), Z6, K4, K4
 	VMAXPS 11136(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 2432(y_s)
 	VMOVUPS 8896(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -23473,7 +23473,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11200(x_s), Z7, K5, K5
 	VMAXPS 11200(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 2496(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS 9216(x_s), Z0
@@ -23485,7 +23485,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11520(x_s), Z0, K2, K2
 	VMAXPS 11520(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 2560(y_s)
 	VMOVUPS 9280(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -23496,7 +23496,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11584(x_s), Z1, K3, K3
 	VMAXPS 11584(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 2624(y_s)
 	VMOVUPS 9344(x_s), Z2
 	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
@@ -23507,7 +23507,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11648(x_s), Z2, K4, K4
 	VMAXPS 11648(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 2688(y_s)
 	VMOVUPS 9408(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -23518,7 +23518,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11712(x_s), Z3, K5, K5
 	VMAXPS 11712(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 2752(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS 9728(x_s), Z4
@@ -23530,7 +23530,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12032(x_s), Z4, K2, K2
 	VMAXPS 12032(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 2816(y_s)
 	VMOVUPS 9792(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -23541,7 +23541,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12096(x_s), Z5, K3, K3
 	VMAXPS 12096(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 2880(y_s)
 	VMOVUPS 9856(x_s), Z6
 	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
@@ -23552,7 +23552,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12160(x_s), Z6, K4, K4
 	VMAXPS 12160(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 2944(y_s)
 	VMOVUPS 9920(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -23563,7 +23563,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12224(x_s), Z7, K5, K5
 	VMAXPS 12224(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 3008(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS 12288(x_s), Z0
@@ -23575,7 +23575,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14592(x_s), Z0, K2, K2
 	VMAXPS 14592(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 3072(y_s)
 	VMOVUPS 12352(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -23586,7 +23586,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14656(x_s), Z1, K3, K3
 	VMAXPS 14656(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 3136(y_s)
 	VMOVUPS 12416(x_s), Z2
 	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
@@ -23597,7 +23597,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14720(x_s), Z2, K4, K4
 	VMAXPS 14720(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 3200(y_s)
 	VMOVUPS 12480(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -23608,7 +23608,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14784(x_s), Z3, K5, K5
 	VMAXPS 14784(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 3264(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS 12800(x_s), Z4
@@ -23620,7 +23620,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15104(x_s), Z4, K2, K2
 	VMAXPS 15104(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 3328(y_s)
 	VMOVUPS 12864(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -23631,7 +23631,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15168(x_s), Z5, K3, K3
 	VMAXPS 15168(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 3392(y_s)
 	VMOVUPS 12928(x_s), Z6
 	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
@@ -23642,7 +23642,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15232(x_s), Z6, K4, K4
 	VMAXPS 15232(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 3456(y_s)
 	VMOVUPS 12992(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -23653,7 +23653,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15296(x_s), Z7, K5, K5
 	VMAXPS 15296(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 3520(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS 13312(x_s), Z0
@@ -23665,7 +23665,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15616(x_s), Z0, K2, K2
 	VMAXPS 15616(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 3584(y_s)
 	VMOVUPS 13376(x_s), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
@@ -23676,7 +23676,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15680(x_s), Z1, K3, K3
 	VMAXPS 15680(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 3648(y_s)
 	VMOVUPS 13440(x_s), Z2
 	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
@@ -23687,7 +23687,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15744(x_s), Z2, K4, K4
 	VMAXPS 15744(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 3712(y_s)
 	VMOVUPS 13504(x_s), Z3
 	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
@@ -23698,7 +23698,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15808(x_s), Z3, K5, K5
 	VMAXPS 15808(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 3776(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS 13824(x_s), Z4
@@ -23710,7 +23710,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16128(x_s), Z4, K2, K2
 	VMAXPS 16128(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 3840(y_s)
 	VMOVUPS 13888(x_s), Z5
 	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
@@ -23721,7 +23721,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16192(x_s), Z5, K3, K3
 	VMAXPS 16192(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 3904(y_s)
 	VMOVUPS 13952(x_s), Z6
 	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
@@ -23732,7 +23732,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16256(x_s), Z6, K4, K4
 	VMAXPS 16256(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 3968(y_s)
 	VMOVUPS 14016(x_s), Z7
 	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
@@ -23743,7 +23743,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16320(x_s), Z7, K5, K5
 	VMAXPS 16320(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 4032(y_s)
 	ADDQ $16384, x_s
 	ADDQ $4096, y_s

@@ -1052,7 +1052,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 696(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 0(y_s)
 	// window (0,1): 4 taps
 	VMASKMOVPS 48(x_s), Y15, Y1
@@ -1066,7 +1066,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 744(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 24(y_s)
 	// window (0,2): 4 taps
 	VMASKMOVPS 96(x_s), Y15, Y2
@@ -1080,7 +1080,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 792(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 48(y_s)
 	// window (0,3): 4 taps
 	VMASKMOVPS 144(x_s), Y15, Y3
@@ -1094,7 +1094,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 840(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 72(y_s)
 	// window (0,4): 4 taps
 	VMASKMOVPS 192(x_s), Y15, Y4
@@ -1108,7 +1108,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 888(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 96(y_s)
 	// window (0,5): 4 taps
 	VMASKMOVPS 240(x_s), Y15, Y5
@@ -1122,7 +1122,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 936(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 120(y_s)
 	// window (0,6): 4 taps
 	VMASKMOVPS 288(x_s), Y15, Y6
@@ -1136,7 +1136,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 984(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 144(y_s)
 	// window (0,7): 4 taps
 	VMASKMOVPS 336(x_s), Y15, Y7
@@ -1150,7 +1150,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 1032(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 168(y_s)
 	// window (0,8): 4 taps
 	VMASKMOVPS 384(x_s), Y15, Y0
@@ -1164,7 +1164,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 1080(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 192(y_s)
 	// window (0,9): 4 taps
 	VMASKMOVPS 432(x_s), Y15, Y1
@@ -1178,7 +1178,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 1128(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 216(y_s)
 	// window (0,10): 4 taps
 	VMASKMOVPS 480(x_s), Y15, Y2
@@ -1192,7 +1192,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 1176(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 240(y_s)
 	// window (0,11): 4 taps
 	VMASKMOVPS 528(x_s), Y15, Y3
@@ -1206,7 +1206,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 1224(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 264(y_s)
 	// window (0,12): 4 taps
 	VMASKMOVPS 576(x_s), Y15, Y4
@@ -1220,7 +1220,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 1272(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 288(y_s)
 	// window (0,13): 4 taps
 	VMASKMOVPS 624(x_s), Y15, Y5
@@ -1234,7 +1234,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 1320(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 312(y_s)
 	// window (1,0): 4 taps
 	VMASKMOVPS 1344(x_s), Y15, Y6
@@ -1248,7 +1248,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2040(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 336(y_s)
 	// window (1,1): 4 taps
 	VMASKMOVPS 1392(x_s), Y15, Y7
@@ -1262,7 +1262,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2088(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 360(y_s)
 	// window (1,2): 4 taps
 	VMASKMOVPS 1440(x_s), Y15, Y0
@@ -1276,7 +1276,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2136(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 384(y_s)
 	// window (1,3): 4 taps
 	VMASKMOVPS 1488(x_s), Y15, Y1
@@ -1290,7 +1290,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2184(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 408(y_s)
 	// window (1,4): 4 taps
 	VMASKMOVPS 1536(x_s), Y15, Y2
@@ -1304,7 +1304,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2232(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 432(y_s)
 	// window (1,5): 4 taps
 	VMASKMOVPS 1584(x_s), Y15, Y3
@@ -1318,7 +1318,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2280(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 456(y_s)
 	// window (1,6): 4 taps
 	VMASKMOVPS 1632(x_s), Y15, Y4
@@ -1332,7 +1332,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2328(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 480(y_s)
 	// window (1,7): 4 taps
 	VMASKMOVPS 1680(x_s), Y15, Y5
@@ -1346,7 +1346,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2376(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 504(y_s)
 	// window (1,8): 4 taps
 	VMASKMOVPS 1728(x_s), Y15, Y6
@@ -1360,7 +1360,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2424(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 528(y_s)
 	// window (1,9): 4 taps
 	VMASKMOVPS 1776(x_s), Y15, Y7
@@ -1374,7 +1374,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2472(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 552(y_s)
 	// window (1,10): 4 taps
 	VMASKMOVPS 1824(x_s), Y15, Y0
@@ -1388,7 +1388,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2520(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 576(y_s)
 	// window (1,11): 4 taps
 	VMASKMOVPS 1872(x_s), Y15, Y1
@@ -1402,7 +1402,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2568(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 600(y_s)
 	// window (1,12): 4 taps
 	VMASKMOVPS 1920(x_s), Y15, Y2
@@ -1416,7 +1416,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2616(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 624(y_s)
 	// window (1,13): 4 taps
 	VMASKMOVPS 1968(x_s), Y15, Y3
@@ -1430,7 +1430,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 2664(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 648(y_s)
 	// window (2,0): 4 taps
 	VMASKMOVPS 2688(x_s), Y15, Y4
@@ -1444,7 +1444,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3384(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 672(y_s)
 	// window (2,1): 4 taps
 	VMASKMOVPS 2736(x_s), Y15, Y5
@@ -1458,7 +1458,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3432(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 696(y_s)
 	// window (2,2): 4 taps
 	VMASKMOVPS 2784(x_s), Y15, Y6
@@ -1472,7 +1472,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3480(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 720(y_s)
 	// window (2,3): 4 taps
 	VMASKMOVPS 2832(x_s), Y15, Y7
@@ -1486,7 +1486,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3528(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 744(y_s)
 	// window (2,4): 4 taps
 	VMASKMOVPS 2880(x_s), Y15, Y0
@@ -1500,7 +1500,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3576(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 768(y_s)
 	// window (2,5): 4 taps
 	VMASKMOVPS 2928(x_s), Y15, Y1
@@ -1514,7 +1514,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3624(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 792(y_s)
 	// window (2,6): 4 taps
 	VMASKMOVPS 2976(x_s), Y15, Y2
@@ -1528,7 +1528,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3672(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 816(y_s)
 	// window (2,7): 4 taps
 	VMASKMOVPS 3024(x_s), Y15, Y3
@@ -1542,7 +1542,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3720(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 840(y_s)
 	// window (2,8): 4 taps
 	VMASKMOVPS 3072(x_s), Y15, Y4
@@ -1556,7 +1556,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3768(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 864(y_s)
 	// window (2,9): 4 taps
 	VMASKMOVPS 3120(x_s), Y15, Y5
@@ -1570,7 +1570,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3816(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 888(y_s)
 	// window (2,10): 4 taps
 	VMASKMOVPS 3168(x_s), Y15, Y6
@@ -1584,7 +1584,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3864(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 912(y_s)
 	// window (2,11): 4 taps
 	VMASKMOVPS 3216(x_s), Y15, Y7
@@ -1598,7 +1598,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3912(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 936(y_s)
 	// window (2,12): 4 taps
 	VMASKMOVPS 3264(x_s), Y15, Y0
@@ -1612,7 +1612,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 3960(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 960(y_s)
 	// window (2,13): 4 taps
 	VMASKMOVPS 3312(x_s), Y15, Y1
@@ -1626,7 +1626,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 4008(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 984(y_s)
 	// window (3,0): 4 taps
 	VMASKMOVPS 4032(x_s), Y15, Y2
@@ -1640,7 +1640,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 4728(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1008(y_s)
 	// window (3,1): 4 taps
 	VMASKMOVPS 4080(x_s), Y15, Y3
@@ -1654,7 +1654,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 4776(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1032(y_s)
 	// window (3,2): 4 taps
 	VMASKMOVPS 4128(x_s), Y15, Y4
@@ -1668,7 +1668,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 4824(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1056(y_s)
 	// window (3,3): 4 taps
 	VMASKMOVPS 4176(x_s), Y15, Y5
@@ -1682,7 +1682,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 4872(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1080(y_s)
 	// window (3,4): 4 taps
 	VMASKMOVPS 4224(x_s), Y15, Y6
@@ -1696,7 +1696,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 4920(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1104(y_s)
 	// window (3,5): 4 taps
 	VMASKMOVPS 4272(x_s), Y15, Y7
@@ -1710,7 +1710,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 4968(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1128(y_s)
 	// window (3,6): 4 taps
 	VMASKMOVPS 4320(x_s), Y15, Y0
@@ -1724,7 +1724,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 5016(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1152(y_s)
 	// window (3,7): 4 taps
 	VMASKMOVPS 4368(x_s), Y15, Y1
@@ -1738,7 +1738,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 5064(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1176(y_s)
 	// window (3,8): 4 taps
 	VMASKMOVPS 4416(x_s), Y15, Y2
@@ -1752,7 +1752,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 5112(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1200(y_s)
 	// window (3,9): 4 taps
 	VMASKMOVPS 4464(x_s), Y15, Y3
@@ -1766,7 +1766,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 5160(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1224(y_s)
 	// window (3,10): 4 taps
 	VMASKMOVPS 4512(x_s), Y15, Y4
@@ -1780,7 +1780,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 5208(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1248(y_s)
 	// window (3,11): 4 taps
 	VMASKMOVPS 4560(x_s), Y15, Y5
@@ -1794,7 +1794,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 5256(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1272(y_s)
 	// window (3,12): 4 taps
 	VMASKMOVPS 4608(x_s), Y15, Y6
@@ -1808,7 +1808,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 5304(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1296(y_s)
 	// window (3,13): 4 taps
 	VMASKMOVPS 4656(x_s), Y15, Y7
@@ -1822,7 +1822,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 5352(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1320(y_s)
 	// window (4,0): 4 taps
 	VMASKMOVPS 5376(x_s), Y15, Y0
@@ -1836,7 +1836,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6072(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1344(y_s)
 	// window (4,1): 4 taps
 	VMASKMOVPS 5424(x_s), Y15, Y1
@@ -1850,7 +1850,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6120(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1368(y_s)
 	// window (4,2): 4 taps
 	VMASKMOVPS 5472(x_s), Y15, Y2
@@ -1864,7 +1864,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6168(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1392(y_s)
 	// window (4,3): 4 taps
 	VMASKMOVPS 5520(x_s), Y15, Y3
@@ -1878,7 +1878,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6216(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1416(y_s)
 	// window (4,4): 4 taps
 	VMASKMOVPS 5568(x_s), Y15, Y4
@@ -1892,7 +1892,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6264(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1440(y_s)
 	// window (4,5): 4 taps
 	VMASKMOVPS 5616(x_s), Y15, Y5
@@ -1906,7 +1906,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6312(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1464(y_s)
 	// window (4,6): 4 taps
 	VMASKMOVPS 5664(x_s), Y15, Y6
@@ -1920,7 +1920,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6360(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1488(y_s)
 	// window (4,7): 4 taps
 	VMASKMOVPS 5712(x_s), Y15, Y7
@@ -1934,7 +1934,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6408(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1512(y_s)
 	// window (4,8): 4 taps
 	VMASKMOVPS 5760(x_s), Y15, Y0
@@ -1948,7 +1948,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6456(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1536(y_s)
 	// window (4,9): 4 taps
 	VMASKMOVPS 5808(x_s), Y15, Y1
@@ -1962,7 +1962,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6504(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1560(y_s)
 	// window (4,10): 4 taps
 	VMASKMOVPS 5856(x_s), Y15, Y2
@@ -1976,7 +1976,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6552(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1584(y_s)
 	// window (4,11): 4 taps
 	VMASKMOVPS 5904(x_s), Y15, Y3
@@ -1990,7 +1990,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6600(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1608(y_s)
 	// window (4,12): 4 taps
 	VMASKMOVPS 5952(x_s), Y15, Y4
@@ -2004,7 +2004,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6648(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1632(y_s)
 	// window (4,13): 4 taps
 	VMASKMOVPS 6000(x_s), Y15, Y5
@@ -2018,7 +2018,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 6696(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1656(y_s)
 	// window (5,0): 4 taps
 	VMASKMOVPS 6720(x_s), Y15, Y6
@@ -2032,7 +2032,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7416(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1680(y_s)
 	// window (5,1): 4 taps
 	VMASKMOVPS 6768(x_s), Y15, Y7
@@ -2046,7 +2046,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7464(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1704(y_s)
 	// window (5,2): 4 taps
 	VMASKMOVPS 6816(x_s), Y15, Y0
@@ -2060,7 +2060,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7512(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1728(y_s)
 	// window (5,3): 4 taps
 	VMASKMOVPS 6864(x_s), Y15, Y1
@@ -2074,7 +2074,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7560(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1752(y_s)
 	// window (5,4): 4 taps
 	VMASKMOVPS 6912(x_s), Y15, Y2
@@ -2088,7 +2088,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7608(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1776(y_s)
 	// window (5,5): 4 taps
 	VMASKMOVPS 6960(x_s), Y15, Y3
@@ -2102,7 +2102,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7656(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1800(y_s)
 	// window (5,6): 4 taps
 	VMASKMOVPS 7008(x_s), Y15, Y4
@@ -2116,7 +2116,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7704(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1824(y_s)
 	// window (5,7): 4 taps
 	VMASKMOVPS 7056(x_s), Y15, Y5
@@ -2130,7 +2130,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7752(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1848(y_s)
 	// window (5,8): 4 taps
 	VMASKMOVPS 7104(x_s), Y15, Y6
@@ -2144,7 +2144,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7800(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1872(y_s)
 	// window (5,9): 4 taps
 	VMASKMOVPS 7152(x_s), Y15, Y7
@@ -2158,7 +2158,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7848(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1896(y_s)
 	// window (5,10): 4 taps
 	VMASKMOVPS 7200(x_s), Y15, Y0
@@ -2172,7 +2172,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7896(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1920(y_s)
 	// window (5,11): 4 taps
 	VMASKMOVPS 7248(x_s), Y15, Y1
@@ -2186,7 +2186,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7944(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1944(y_s)
 	// window (5,12): 4 taps
 	VMASKMOVPS 7296(x_s), Y15, Y2
@@ -2200,7 +2200,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 7992(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1968(y_s)
 	// window (5,13): 4 taps
 	VMASKMOVPS 7344(x_s), Y15, Y3
@@ -2214,7 +2214,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 8040(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1992(y_s)
 	// window (6,0): 4 taps
 	VMASKMOVPS 8064(x_s), Y15, Y4
@@ -2228,7 +2228,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 8760(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2016(y_s)
 	// window (6,1): 4 taps
 	VMASKMOVPS 8112(x_s), Y15, Y5
@@ -2242,7 +2242,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 8808(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2040(y_s)
 	// window (6,2): 4 taps
 	VMASKMOVPS 8160(x_s), Y15, Y6
@@ -2256,7 +2256,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 8856(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2064(y_s)
 	// window (6,3): 4 taps
 	VMASKMOVPS 8208(x_s), Y15, Y7
@@ -2270,7 +2270,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 8904(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2088(y_s)
 	// window (6,4): 4 taps
 	VMASKMOVPS 8256(x_s), Y15, Y0
@@ -2284,7 +2284,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 8952(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2112(y_s)
 	// window (6,5): 4 taps
 	VMASKMOVPS 8304(x_s), Y15, Y1
@@ -2298,7 +2298,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 9000(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2136(y_s)
 	// window (6,6): 4 taps
 	VMASKMOVPS 8352(x_s), Y15, Y2
@@ -2312,7 +2312,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 9048(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2160(y_s)
 	// window (6,7): 4 taps
 	VMASKMOVPS 8400(x_s), Y15, Y3
@@ -2326,7 +2326,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 9096(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2184(y_s)
 	// window (6,8): 4 taps
 	VMASKMOVPS 8448(x_s), Y15, Y4
@@ -2340,7 +2340,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 9144(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2208(y_s)
 	// window (6,9): 4 taps
 	VMASKMOVPS 8496(x_s), Y15, Y5
@@ -2354,7 +2354,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 9192(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2232(y_s)
 	// window (6,10): 4 taps
 	VMASKMOVPS 8544(x_s), Y15, Y6
@@ -2368,7 +2368,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 9240(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2256(y_s)
 	// window (6,11): 4 taps
 	VMASKMOVPS 8592(x_s), Y15, Y7
@@ -2382,7 +2382,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 9288(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2280(y_s)
 	// window (6,12): 4 taps
 	VMASKMOVPS 8640(x_s), Y15, Y0
@@ -2396,7 +2396,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 9336(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2304(y_s)
 	// window (6,13): 4 taps
 	VMASKMOVPS 8688(x_s), Y15, Y1
@@ -2410,7 +2410,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 9384(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2328(y_s)
 	// window (7,0): 4 taps
 	VMASKMOVPS 9408(x_s), Y15, Y2
@@ -2424,7 +2424,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10104(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2352(y_s)
 	// window (7,1): 4 taps
 	VMASKMOVPS 9456(x_s), Y15, Y3
@@ -2438,7 +2438,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10152(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2376(y_s)
 	// window (7,2): 4 taps
 	VMASKMOVPS 9504(x_s), Y15, Y4
@@ -2452,7 +2452,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10200(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2400(y_s)
 	// window (7,3): 4 taps
 	VMASKMOVPS 9552(x_s), Y15, Y5
@@ -2466,7 +2466,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10248(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2424(y_s)
 	// window (7,4): 4 taps
 	VMASKMOVPS 9600(x_s), Y15, Y6
@@ -2480,7 +2480,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10296(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2448(y_s)
 	// window (7,5): 4 taps
 	VMASKMOVPS 9648(x_s), Y15, Y7
@@ -2494,7 +2494,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10344(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2472(y_s)
 	// window (7,6): 4 taps
 	VMASKMOVPS 9696(x_s), Y15, Y0
@@ -2508,7 +2508,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10392(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2496(y_s)
 	// window (7,7): 4 taps
 	VMASKMOVPS 9744(x_s), Y15, Y1
@@ -2522,7 +2522,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10440(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2520(y_s)
 	// window (7,8): 4 taps
 	VMASKMOVPS 9792(x_s), Y15, Y2
@@ -2536,7 +2536,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10488(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2544(y_s)
 	// window (7,9): 4 taps
 	VMASKMOVPS 9840(x_s), Y15, Y3
@@ -2550,7 +2550,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10536(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2568(y_s)
 	// window (7,10): 4 taps
 	VMASKMOVPS 9888(x_s), Y15, Y4
@@ -2564,7 +2564,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10584(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2592(y_s)
 	// window (7,11): 4 taps
 	VMASKMOVPS 9936(x_s), Y15, Y5
@@ -2578,7 +2578,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10632(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2616(y_s)
 	// window (7,12): 4 taps
 	VMASKMOVPS 9984(x_s), Y15, Y6
@@ -2592,7 +2592,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10680(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2640(y_s)
 	// window (7,13): 4 taps
 	VMASKMOVPS 10032(x_s), Y15, Y7
@@ -2606,7 +2606,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 10728(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2664(y_s)
 	// window (8,0): 4 taps
 	VMASKMOVPS 10752(x_s), Y15, Y0
@@ -2620,7 +2620,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11448(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2688(y_s)
 	// window (8,1): 4 taps
 	VMASKMOVPS 10800(x_s), Y15, Y1
@@ -2634,7 +2634,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11496(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2712(y_s)
 	// window (8,2): 4 taps
 	VMASKMOVPS 10848(x_s), Y15, Y2
@@ -2648,7 +2648,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11544(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2736(y_s)
 	// window (8,3): 4 taps
 	VMASKMOVPS 10896(x_s), Y15, Y3
@@ -2662,7 +2662,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11592(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2760(y_s)
 	// window (8,4): 4 taps
 	VMASKMOVPS 10944(x_s), Y15, Y4
@@ -2676,7 +2676,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11640(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2784(y_s)
 	// window (8,5): 4 taps
 	VMASKMOVPS 10992(x_s), Y15, Y5
@@ -2690,7 +2690,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11688(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2808(y_s)
 	// window (8,6): 4 taps
 	VMASKMOVPS 11040(x_s), Y15, Y6
@@ -2704,7 +2704,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11736(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2832(y_s)
 	// window (8,7): 4 taps
 	VMASKMOVPS 11088(x_s), Y15, Y7
@@ -2718,7 +2718,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11784(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2856(y_s)
 	// window (8,8): 4 taps
 	VMASKMOVPS 11136(x_s), Y15, Y0
@@ -2732,7 +2732,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11832(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2880(y_s)
 	// window (8,9): 4 taps
 	VMASKMOVPS 11184(x_s), Y15, Y1
@@ -2746,7 +2746,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11880(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2904(y_s)
 	// window (8,10): 4 taps
 	VMASKMOVPS 11232(x_s), Y15, Y2
@@ -2760,7 +2760,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11928(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2928(y_s)
 	// window (8,11): 4 taps
 	VMASKMOVPS 11280(x_s), Y15, Y3
@@ -2774,7 +2774,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 11976(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2952(y_s)
 	// window (8,12): 4 taps
 	VMASKMOVPS 11328(x_s), Y15, Y4
@@ -2788,7 +2788,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 12024(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2976(y_s)
 	// window (8,13): 4 taps
 	VMASKMOVPS 11376(x_s), Y15, Y5
@@ -2802,7 +2802,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 12072(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3000(y_s)
 	// window (9,0): 4 taps
 	VMASKMOVPS 12096(x_s), Y15, Y6
@@ -2816,7 +2816,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 12792(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3024(y_s)
 	// window (9,1): 4 taps
 	VMASKMOVPS 12144(x_s), Y15, Y7
@@ -2830,7 +2830,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 12840(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3048(y_s)
 	// window (9,2): 4 taps
 	VMASKMOVPS 12192(x_s), Y15, Y0
@@ -2844,7 +2844,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 12888(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3072(y_s)
 	// window (9,3): 4 taps
 	VMASKMOVPS 12240(x_s), Y15, Y1
@@ -2858,7 +2858,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 12936(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3096(y_s)
 	// window (9,4): 4 taps
 	VMASKMOVPS 12288(x_s), Y15, Y2
@@ -2872,7 +2872,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 12984(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3120(y_s)
 	// window (9,5): 4 taps
 	VMASKMOVPS 12336(x_s), Y15, Y3
@@ -2886,7 +2886,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 13032(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3144(y_s)
 	// window (9,6): 4 taps
 	VMASKMOVPS 12384(x_s), Y15, Y4
@@ -2900,7 +2900,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 13080(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3168(y_s)
 	// window (9,7): 4 taps
 	VMASKMOVPS 12432(x_s), Y15, Y5
@@ -2914,7 +2914,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 13128(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3192(y_s)
 	// window (9,8): 4 taps
 	VMASKMOVPS 12480(x_s), Y15, Y6
@@ -2928,7 +2928,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 13176(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3216(y_s)
 	// window (9,9): 4 taps
 	VMASKMOVPS 12528(x_s), Y15, Y7
@@ -2942,7 +2942,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 13224(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3240(y_s)
 	// window (9,10): 4 taps
 	VMASKMOVPS 12576(x_s), Y15, Y0
@@ -2956,7 +2956,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 13272(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3264(y_s)
 	// window (9,11): 4 taps
 	VMASKMOVPS 12624(x_s), Y15, Y1
@@ -2970,7 +2970,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 13320(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3288(y_s)
 	// window (9,12): 4 taps
 	VMASKMOVPS 12672(x_s), Y15, Y2
@@ -2984,7 +2984,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 13368(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3312(y_s)
 	// window (9,13): 4 taps
 	VMASKMOVPS 12720(x_s), Y15, Y3
@@ -2998,7 +2998,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 13416(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3336(y_s)
 	// window (10,0): 4 taps
 	VMASKMOVPS 13440(x_s), Y15, Y4
@@ -3012,7 +3012,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14136(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3360(y_s)
 	// window (10,1): 4 taps
 	VMASKMOVPS 13488(x_s), Y15, Y5
@@ -3026,7 +3026,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14184(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3384(y_s)
 	// window (10,2): 4 taps
 	VMASKMOVPS 13536(x_s), Y15, Y6
@@ -3040,7 +3040,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14232(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3408(y_s)
 	// window (10,3): 4 taps
 	VMASKMOVPS 13584(x_s), Y15, Y7
@@ -3054,7 +3054,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14280(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3432(y_s)
 	// window (10,4): 4 taps
 	VMASKMOVPS 13632(x_s), Y15, Y0
@@ -3068,7 +3068,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14328(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3456(y_s)
 	// window (10,5): 4 taps
 	VMASKMOVPS 13680(x_s), Y15, Y1
@@ -3082,7 +3082,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14376(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3480(y_s)
 	// window (10,6): 4 taps
 	VMASKMOVPS 13728(x_s), Y15, Y2
@@ -3096,7 +3096,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14424(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3504(y_s)
 	// window (10,7): 4 taps
 	VMASKMOVPS 13776(x_s), Y15, Y3
@@ -3110,7 +3110,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14472(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3528(y_s)
 	// window (10,8): 4 taps
 	VMASKMOVPS 13824(x_s), Y15, Y4
@@ -3124,7 +3124,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14520(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3552(y_s)
 	// window (10,9): 4 taps
 	VMASKMOVPS 13872(x_s), Y15, Y5
@@ -3138,7 +3138,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14568(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3576(y_s)
 	// window (10,10): 4 taps
 	VMASKMOVPS 13920(x_s), Y15, Y6
@@ -3152,7 +3152,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14616(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3600(y_s)
 	// window (10,11): 4 taps
 	VMASKMOVPS 13968(x_s), Y15, Y7
@@ -3166,7 +3166,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14664(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3624(y_s)
 	// window (10,12): 4 taps
 	VMASKMOVPS 14016(x_s), Y15, Y0
@@ -3180,7 +3180,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14712(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3648(y_s)
 	// window (10,13): 4 taps
 	VMASKMOVPS 14064(x_s), Y15, Y1
@@ -3194,7 +3194,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 14760(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3672(y_s)
 	// window (11,0): 4 taps
 	VMASKMOVPS 14784(x_s), Y15, Y2
@@ -3208,7 +3208,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15480(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3696(y_s)
 	// window (11,1): 4 taps
 	VMASKMOVPS 14832(x_s), Y15, Y3
@@ -3222,7 +3222,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15528(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3720(y_s)
 	// window (11,2): 4 taps
 	VMASKMOVPS 14880(x_s), Y15, Y4
@@ -3236,7 +3236,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15576(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3744(y_s)
 	// window (11,3): 4 taps
 	VMASKMOVPS 14928(x_s), Y15, Y5
@@ -3250,7 +3250,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15624(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3768(y_s)
 	// window (11,4): 4 taps
 	VMASKMOVPS 14976(x_s), Y15, Y6
@@ -3264,7 +3264,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15672(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3792(y_s)
 	// window (11,5): 4 taps
 	VMASKMOVPS 15024(x_s), Y15, Y7
@@ -3278,7 +3278,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15720(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3816(y_s)
 	// window (11,6): 4 taps
 	VMASKMOVPS 15072(x_s), Y15, Y0
@@ -3292,7 +3292,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15768(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3840(y_s)
 	// window (11,7): 4 taps
 	VMASKMOVPS 15120(x_s), Y15, Y1
@@ -3306,7 +3306,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15816(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3864(y_s)
 	// window (11,8): 4 taps
 	VMASKMOVPS 15168(x_s), Y15, Y2
@@ -3320,7 +3320,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15864(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3888(y_s)
 	// window (11,9): 4 taps
 	VMASKMOVPS 15216(x_s), Y15, Y3
@@ -3334,7 +3334,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15912(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3912(y_s)
 	// window (11,10): 4 taps
 	VMASKMOVPS 15264(x_s), Y15, Y4
@@ -3348,7 +3348,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 15960(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3936(y_s)
 	// window (11,11): 4 taps
 	VMASKMOVPS 15312(x_s), Y15, Y5
@@ -3362,7 +3362,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 16008(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3960(y_s)
 	// window (11,12): 4 taps
 	VMASKMOVPS 15360(x_s), Y15, Y6
@@ -3376,7 +3376,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 16056(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3984(y_s)
 	// window (11,13): 4 taps
 	VMASKMOVPS 15408(x_s), Y15, Y7
@@ -3390,7 +3390,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 16104(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 4008(y_s)
 	// window (12,0): 4 taps
 	VMASKMOVPS 16128(x_s), Y15, Y0
@@ -3404,7 +3404,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 16824(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 4032(y_s)
 	// window (12,1): 4 taps
 	VMASKMOVPS 16176(x_s), Y15, Y1
@@ -3418,7 +3418,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 16872(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 4056(y_s)
 	// window (12,2): 4 taps
 	VMASKMOVPS 16224(x_s), Y15, Y2
@@ -3432,7 +3432,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 16920(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 4080(y_s)
 	// window (12,3): 4 taps
 	VMASKMOVPS 16272(x_s), Y15, Y3
@@ -3446,7 +3446,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 16968(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 4104(y_s)
 	// window (12,4): 4 taps
 	VMASKMOVPS 16320(x_s), Y15, Y4
@@ -3460,7 +3460,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17016(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 4128(y_s)
 	// window (12,5): 4 taps
 	VMASKMOVPS 16368(x_s), Y15, Y5
@@ -3474,7 +3474,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17064(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 4152(y_s)
 	// window (12,6): 4 taps
 	VMASKMOVPS 16416(x_s), Y15, Y6
@@ -3488,7 +3488,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17112(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 4176(y_s)
 	// window (12,7): 4 taps
 	VMASKMOVPS 16464(x_s), Y15, Y7
@@ -3502,7 +3502,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17160(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 4200(y_s)
 	// window (12,8): 4 taps
 	VMASKMOVPS 16512(x_s), Y15, Y0
@@ -3516,7 +3516,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17208(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 4224(y_s)
 	// window (12,9): 4 taps
 	VMASKMOVPS 16560(x_s), Y15, Y1
@@ -3530,7 +3530,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17256(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 4248(y_s)
 	// window (12,10): 4 taps
 	VMASKMOVPS 16608(x_s), Y15, Y2
@@ -3544,7 +3544,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17304(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 4272(y_s)
 	// window (12,11): 4 taps
 	VMASKMOVPS 16656(x_s), Y15, Y3
@@ -3558,7 +3558,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17352(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 4296(y_s)
 	// window (12,12): 4 taps
 	VMASKMOVPS 16704(x_s), Y15, Y4
@@ -3572,7 +3572,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17400(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 4320(y_s)
 	// window (12,13): 4 taps
 	VMASKMOVPS 16752(x_s), Y15, Y5
@@ -3586,7 +3586,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 17448(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 4344(y_s)
 	// window (13,0): 4 taps
 	VMASKMOVPS 17472(x_s), Y15, Y6
@@ -3600,7 +3600,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18168(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 4368(y_s)
 	// window (13,1): 4 taps
 	VMASKMOVPS 17520(x_s), Y15, Y7
@@ -3614,7 +3614,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18216(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 4392(y_s)
 	// window (13,2): 4 taps
 	VMASKMOVPS 17568(x_s), Y15, Y0
@@ -3628,7 +3628,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18264(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 4416(y_s)
 	// window (13,3): 4 taps
 	VMASKMOVPS 17616(x_s), Y15, Y1
@@ -3642,7 +3642,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18312(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 4440(y_s)
 	// window (13,4): 4 taps
 	VMASKMOVPS 17664(x_s), Y15, Y2
@@ -3656,7 +3656,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18360(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 4464(y_s)
 	// window (13,5): 4 taps
 	VMASKMOVPS 17712(x_s), Y15, Y3
@@ -3670,7 +3670,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18408(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 4488(y_s)
 	// window (13,6): 4 taps
 	VMASKMOVPS 17760(x_s), Y15, Y4
@@ -3684,7 +3684,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18456(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 4512(y_s)
 	// window (13,7): 4 taps
 	VMASKMOVPS 17808(x_s), Y15, Y5
@@ -3698,7 +3698,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18504(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 4536(y_s)
 	// window (13,8): 4 taps
 	VMASKMOVPS 17856(x_s), Y15, Y6
@@ -3712,7 +3712,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18552(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 4560(y_s)
 	// window (13,9): 4 taps
 	VMASKMOVPS 17904(x_s), Y15, Y7
@@ -3726,7 +3726,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18600(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 4584(y_s)
 	// window (13,10): 4 taps
 	VMASKMOVPS 17952(x_s), Y15, Y0
@@ -3740,7 +3740,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18648(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
 	VCMPPS $3, Y8, Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 4608(y_s)
 	// window (13,11): 4 taps
 	VMASKMOVPS 18000(x_s), Y15, Y1
@@ -3754,7 +3754,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18696(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
 	VCMPPS $3, Y9, Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 4632(y_s)
 	// window (13,12): 4 taps
 	VMASKMOVPS 18048(x_s), Y15, Y2
@@ -3768,7 +3768,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18744(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
 	VCMPPS $3, Y10, Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 4656(y_s)
 	// window (13,13): 4 taps
 	VMASKMOVPS 18096(x_s), Y15, Y3
@@ -3782,7 +3782,7 @@ pool1ForwardVec_sample:
 	VMASKMOVPS 18792(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
 	VCMPPS $3, Y11, Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 4680(y_s)
 	ADDQ $18816, x_s
 	ADDQ $4704, y_s
@@ -3820,7 +3820,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 696(x_s), Z0, K2, K2
 	VMAXPS 696(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 0(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS.Z 48(x_s), K1, Z1
@@ -3832,7 +3832,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 744(x_s), Z1, K3, K3
 	VMAXPS 744(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 24(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS.Z 96(x_s), K1, Z2
@@ -3844,7 +3844,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 792(x_s), Z2, K4, K4
 	VMAXPS 792(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 48(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS.Z 144(x_s), K1, Z3
@@ -3856,7 +3856,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 840(x_s), Z3, K5, K5
 	VMAXPS 840(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 72(y_s)
 	// window (0,4): 4 taps
 	VMOVUPS.Z 192(x_s), K1, Z4
@@ -3868,7 +3868,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 888(x_s), Z4, K2, K2
 	VMAXPS 888(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 96(y_s)
 	// window (0,5): 4 taps
 	VMOVUPS.Z 240(x_s), K1, Z5
@@ -3880,7 +3880,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 936(x_s), Z5, K3, K3
 	VMAXPS 936(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 120(y_s)
 	// window (0,6): 4 taps
 	VMOVUPS.Z 288(x_s), K1, Z6
@@ -3892,7 +3892,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 984(x_s), Z6, K4, K4
 	VMAXPS 984(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 144(y_s)
 	// window (0,7): 4 taps
 	VMOVUPS.Z 336(x_s), K1, Z7
@@ -3904,7 +3904,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1032(x_s), Z7, K5, K5
 	VMAXPS 1032(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 168(y_s)
 	// window (0,8): 4 taps
 	VMOVUPS.Z 384(x_s), K1, Z0
@@ -3916,7 +3916,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1080(x_s), Z0, K2, K2
 	VMAXPS 1080(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 192(y_s)
 	// window (0,9): 4 taps
 	VMOVUPS.Z 432(x_s), K1, Z1
@@ -3928,7 +3928,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1128(x_s), Z1, K3, K3
 	VMAXPS 1128(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 216(y_s)
 	// window (0,10): 4 taps
 	VMOVUPS.Z 480(x_s), K1, Z2
@@ -3940,7 +3940,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1176(x_s), Z2, K4, K4
 	VMAXPS 1176(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 240(y_s)
 	// window (0,11): 4 taps
 	VMOVUPS.Z 528(x_s), K1, Z3
@@ -3952,7 +3952,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1224(x_s), Z3, K5, K5
 	VMAXPS 1224(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 264(y_s)
 	// window (0,12): 4 taps
 	VMOVUPS.Z 576(x_s), K1, Z4
@@ -3964,7 +3964,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1272(x_s), Z4, K2, K2
 	VMAXPS 1272(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 288(y_s)
 	// window (0,13): 4 taps
 	VMOVUPS.Z 624(x_s), K1, Z5
@@ -3976,7 +3976,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 1320(x_s), Z5, K3, K3
 	VMAXPS 1320(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 312(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS.Z 1344(x_s), K1, Z6
@@ -3988,7 +3988,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2040(x_s), Z6, K4, K4
 	VMAXPS 2040(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 336(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS.Z 1392(x_s), K1, Z7
@@ -4000,7 +4000,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2088(x_s), Z7, K5, K5
 	VMAXPS 2088(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 360(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS.Z 1440(x_s), K1, Z0
@@ -4012,7 +4012,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2136(x_s), Z0, K2, K2
 	VMAXPS 2136(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 384(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS.Z 1488(x_s), K1, Z1
@@ -4024,7 +4024,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2184(x_s), Z1, K3, K3
 	VMAXPS 2184(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 408(y_s)
 	// window (1,4): 4 taps
 	VMOVUPS.Z 1536(x_s), K1, Z2
@@ -4036,7 +4036,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2232(x_s), Z2, K4, K4
 	VMAXPS 2232(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 432(y_s)
 	// window (1,5): 4 taps
 	VMOVUPS.Z 1584(x_s), K1, Z3
@@ -4048,7 +4048,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2280(x_s), Z3, K5, K5
 	VMAXPS 2280(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 456(y_s)
 	// window (1,6): 4 taps
 	VMOVUPS.Z 1632(x_s), K1, Z4
@@ -4060,7 +4060,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2328(x_s), Z4, K2, K2
 	VMAXPS 2328(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 480(y_s)
 	// window (1,7): 4 taps
 	VMOVUPS.Z 1680(x_s), K1, Z5
@@ -4072,7 +4072,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2376(x_s), Z5, K3, K3
 	VMAXPS 2376(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 504(y_s)
 	// window (1,8): 4 taps
 	VMOVUPS.Z 1728(x_s), K1, Z6
@@ -4084,7 +4084,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2424(x_s), Z6, K4, K4
 	VMAXPS 2424(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 528(y_s)
 	// window (1,9): 4 taps
 	VMOVUPS.Z 1776(x_s), K1, Z7
@@ -4096,7 +4096,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2472(x_s), Z7, K5, K5
 	VMAXPS 2472(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 552(y_s)
 	// window (1,10): 4 taps
 	VMOVUPS.Z 1824(x_s), K1, Z0
@@ -4108,7 +4108,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2520(x_s), Z0, K2, K2
 	VMAXPS 2520(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 576(y_s)
 	// window (1,11): 4 taps
 	VMOVUPS.Z 1872(x_s), K1, Z1
@@ -4120,7 +4120,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2568(x_s), Z1, K3, K3
 	VMAXPS 2568(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 600(y_s)
 	// window (1,12): 4 taps
 	VMOVUPS.Z 1920(x_s), K1, Z2
@@ -4132,7 +4132,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2616(x_s), Z2, K4, K4
 	VMAXPS 2616(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 624(y_s)
 	// window (1,13): 4 taps
 	VMOVUPS.Z 1968(x_s), K1, Z3
@@ -4144,7 +4144,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 2664(x_s), Z3, K5, K5
 	VMAXPS 2664(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 648(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS.Z 2688(x_s), K1, Z4
@@ -4156,7 +4156,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3384(x_s), Z4, K2, K2
 	VMAXPS 3384(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 672(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS.Z 2736(x_s), K1, Z5
@@ -4168,7 +4168,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3432(x_s), Z5, K3, K3
 	VMAXPS 3432(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 696(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS.Z 2784(x_s), K1, Z6
@@ -4180,7 +4180,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3480(x_s), Z6, K4, K4
 	VMAXPS 3480(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 720(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS.Z 2832(x_s), K1, Z7
@@ -4192,7 +4192,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3528(x_s), Z7, K5, K5
 	VMAXPS 3528(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 744(y_s)
 	// window (2,4): 4 taps
 	VMOVUPS.Z 2880(x_s), K1, Z0
@@ -4204,7 +4204,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3576(x_s), Z0, K2, K2
 	VMAXPS 3576(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 768(y_s)
 	// window (2,5): 4 taps
 	VMOVUPS.Z 2928(x_s), K1, Z1
@@ -4216,7 +4216,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3624(x_s), Z1, K3, K3
 	VMAXPS 3624(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 792(y_s)
 	// window (2,6): 4 taps
 	VMOVUPS.Z 2976(x_s), K1, Z2
@@ -4228,7 +4228,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3672(x_s), Z2, K4, K4
 	VMAXPS 3672(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 816(y_s)
 	// window (2,7): 4 taps
 	VMOVUPS.Z 3024(x_s), K1, Z3
@@ -4240,7 +4240,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3720(x_s), Z3, K5, K5
 	VMAXPS 3720(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 840(y_s)
 	// window (2,8): 4 taps
 	VMOVUPS.Z 3072(x_s), K1, Z4
@@ -4252,7 +4252,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3768(x_s), Z4, K2, K2
 	VMAXPS 3768(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 864(y_s)
 	// window (2,9): 4 taps
 	VMOVUPS.Z 3120(x_s), K1, Z5
@@ -4264,7 +4264,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3816(x_s), Z5, K3, K3
 	VMAXPS 3816(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 888(y_s)
 	// window (2,10): 4 taps
 	VMOVUPS.Z 3168(x_s), K1, Z6
@@ -4276,7 +4276,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3864(x_s), Z6, K4, K4
 	VMAXPS 3864(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 912(y_s)
 	// window (2,11): 4 taps
 	VMOVUPS.Z 3216(x_s), K1, Z7
@@ -4288,7 +4288,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3912(x_s), Z7, K5, K5
 	VMAXPS 3912(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 936(y_s)
 	// window (2,12): 4 taps
 	VMOVUPS.Z 3264(x_s), K1, Z0
@@ -4300,7 +4300,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 3960(x_s), Z0, K2, K2
 	VMAXPS 3960(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 960(y_s)
 	// window (2,13): 4 taps
 	VMOVUPS.Z 3312(x_s), K1, Z1
@@ -4312,7 +4312,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 4008(x_s), Z1, K3, K3
 	VMAXPS 4008(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 984(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS.Z 4032(x_s), K1, Z2
@@ -4324,7 +4324,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 4728(x_s), Z2, K4, K4
 	VMAXPS 4728(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1008(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS.Z 4080(x_s), K1, Z3
@@ -4336,7 +4336,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 4776(x_s), Z3, K5, K5
 	VMAXPS 4776(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1032(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS.Z 4128(x_s), K1, Z4
@@ -4348,7 +4348,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 4824(x_s), Z4, K2, K2
 	VMAXPS 4824(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1056(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS.Z 4176(x_s), K1, Z5
@@ -4360,7 +4360,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 4872(x_s), Z5, K3, K3
 	VMAXPS 4872(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1080(y_s)
 	// window (3,4): 4 taps
 	VMOVUPS.Z 4224(x_s), K1, Z6
@@ -4372,7 +4372,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 4920(x_s), Z6, K4, K4
 	VMAXPS 4920(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1104(y_s)
 	// window (3,5): 4 taps
 	VMOVUPS.Z 4272(x_s), K1, Z7
@@ -4384,7 +4384,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 4968(x_s), Z7, K5, K5
 	VMAXPS 4968(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1128(y_s)
 	// window (3,6): 4 taps
 	VMOVUPS.Z 4320(x_s), K1, Z0
@@ -4396,7 +4396,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5016(x_s), Z0, K2, K2
 	VMAXPS 5016(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1152(y_s)
 	// window (3,7): 4 taps
 	VMOVUPS.Z 4368(x_s), K1, Z1
@@ -4408,7 +4408,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5064(x_s), Z1, K3, K3
 	VMAXPS 5064(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1176(y_s)
 	// window (3,8): 4 taps
 	VMOVUPS.Z 4416(x_s), K1, Z2
@@ -4420,7 +4420,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5112(x_s), Z2, K4, K4
 	VMAXPS 5112(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1200(y_s)
 	// window (3,9): 4 taps
 	VMOVUPS.Z 4464(x_s), K1, Z3
@@ -4432,7 +4432,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5160(x_s), Z3, K5, K5
 	VMAXPS 5160(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1224(y_s)
 	// window (3,10): 4 taps
 	VMOVUPS.Z 4512(x_s), K1, Z4
@@ -4444,7 +4444,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5208(x_s), Z4, K2, K2
 	VMAXPS 5208(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1248(y_s)
 	// window (3,11): 4 taps
 	VMOVUPS.Z 4560(x_s), K1, Z5
@@ -4456,7 +4456,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5256(x_s), Z5, K3, K3
 	VMAXPS 5256(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1272(y_s)
 	// window (3,12): 4 taps
 	VMOVUPS.Z 4608(x_s), K1, Z6
@@ -4468,7 +4468,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5304(x_s), Z6, K4, K4
 	VMAXPS 5304(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1296(y_s)
 	// window (3,13): 4 taps
 	VMOVUPS.Z 4656(x_s), K1, Z7
@@ -4480,7 +4480,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 5352(x_s), Z7, K5, K5
 	VMAXPS 5352(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1320(y_s)
 	// window (4,0): 4 taps
 	VMOVUPS.Z 5376(x_s), K1, Z0
@@ -4492,7 +4492,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6072(x_s), Z0, K2, K2
 	VMAXPS 6072(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1344(y_s)
 	// window (4,1): 4 taps
 	VMOVUPS.Z 5424(x_s), K1, Z1
@@ -4504,7 +4504,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6120(x_s), Z1, K3, K3
 	VMAXPS 6120(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1368(y_s)
 	// window (4,2): 4 taps
 	VMOVUPS.Z 5472(x_s), K1, Z2
@@ -4516,7 +4516,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6168(x_s), Z2, K4, K4
 	VMAXPS 6168(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1392(y_s)
 	// window (4,3): 4 taps
 	VMOVUPS.Z 5520(x_s), K1, Z3
@@ -4528,7 +4528,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6216(x_s), Z3, K5, K5
 	VMAXPS 6216(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1416(y_s)
 	// window (4,4): 4 taps
 	VMOVUPS.Z 5568(x_s), K1, Z4
@@ -4540,7 +4540,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6264(x_s), Z4, K2, K2
 	VMAXPS 6264(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1440(y_s)
 	// window (4,5): 4 taps
 	VMOVUPS.Z 5616(x_s), K1, Z5
@@ -4552,7 +4552,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6312(x_s), Z5, K3, K3
 	VMAXPS 6312(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1464(y_s)
 	// window (4,6): 4 taps
 	VMOVUPS.Z 5664(x_s), K1, Z6
@@ -4564,7 +4564,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6360(x_s), Z6, K4, K4
 	VMAXPS 6360(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1488(y_s)
 	// window (4,7): 4 taps
 	VMOVUPS.Z 5712(x_s), K1, Z7
@@ -4576,7 +4576,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6408(x_s), Z7, K5, K5
 	VMAXPS 6408(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1512(y_s)
 	// window (4,8): 4 taps
 	VMOVUPS.Z 5760(x_s), K1, Z0
@@ -4588,7 +4588,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6456(x_s), Z0, K2, K2
 	VMAXPS 6456(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1536(y_s)
 	// window (4,9): 4 taps
 	VMOVUPS.Z 5808(x_s), K1, Z1
@@ -4600,7 +4600,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6504(x_s), Z1, K3, K3
 	VMAXPS 6504(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1560(y_s)
 	// window (4,10): 4 taps
 	VMOVUPS.Z 5856(x_s), K1, Z2
@@ -4612,7 +4612,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6552(x_s), Z2, K4, K4
 	VMAXPS 6552(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1584(y_s)
 	// window (4,11): 4 taps
 	VMOVUPS.Z 5904(x_s), K1, Z3
@@ -4624,7 +4624,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6600(x_s), Z3, K5, K5
 	VMAXPS 6600(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1608(y_s)
 	// window (4,12): 4 taps
 	VMOVUPS.Z 5952(x_s), K1, Z4
@@ -4636,7 +4636,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6648(x_s), Z4, K2, K2
 	VMAXPS 6648(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1632(y_s)
 	// window (4,13): 4 taps
 	VMOVUPS.Z 6000(x_s), K1, Z5
@@ -4648,7 +4648,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 6696(x_s), Z5, K3, K3
 	VMAXPS 6696(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1656(y_s)
 	// window (5,0): 4 taps
 	VMOVUPS.Z 6720(x_s), K1, Z6
@@ -4660,7 +4660,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7416(x_s), Z6, K4, K4
 	VMAXPS 7416(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1680(y_s)
 	// window (5,1): 4 taps
 	VMOVUPS.Z 6768(x_s), K1, Z7
@@ -4672,7 +4672,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7464(x_s), Z7, K5, K5
 	VMAXPS 7464(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1704(y_s)
 	// window (5,2): 4 taps
 	VMOVUPS.Z 6816(x_s), K1, Z0
@@ -4684,7 +4684,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7512(x_s), Z0, K2, K2
 	VMAXPS 7512(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1728(y_s)
 	// window (5,3): 4 taps
 	VMOVUPS.Z 6864(x_s), K1, Z1
@@ -4696,7 +4696,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7560(x_s), Z1, K3, K3
 	VMAXPS 7560(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1752(y_s)
 	// window (5,4): 4 taps
 	VMOVUPS.Z 6912(x_s), K1, Z2
@@ -4708,7 +4708,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7608(x_s), Z2, K4, K4
 	VMAXPS 7608(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1776(y_s)
 	// window (5,5): 4 taps
 	VMOVUPS.Z 6960(x_s), K1, Z3
@@ -4720,7 +4720,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7656(x_s), Z3, K5, K5
 	VMAXPS 7656(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1800(y_s)
 	// window (5,6): 4 taps
 	VMOVUPS.Z 7008(x_s), K1, Z4
@@ -4732,7 +4732,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7704(x_s), Z4, K2, K2
 	VMAXPS 7704(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1824(y_s)
 	// window (5,7): 4 taps
 	VMOVUPS.Z 7056(x_s), K1, Z5
@@ -4744,7 +4744,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7752(x_s), Z5, K3, K3
 	VMAXPS 7752(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1848(y_s)
 	// window (5,8): 4 taps
 	VMOVUPS.Z 7104(x_s), K1, Z6
@@ -4756,7 +4756,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7800(x_s), Z6, K4, K4
 	VMAXPS 7800(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1872(y_s)
 	// window (5,9): 4 taps
 	VMOVUPS.Z 7152(x_s), K1, Z7
@@ -4768,7 +4768,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7848(x_s), Z7, K5, K5
 	VMAXPS 7848(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1896(y_s)
 	// window (5,10): 4 taps
 	VMOVUPS.Z 7200(x_s), K1, Z0
@@ -4780,7 +4780,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7896(x_s), Z0, K2, K2
 	VMAXPS 7896(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1920(y_s)
 	// window (5,11): 4 taps
 	VMOVUPS.Z 7248(x_s), K1, Z1
@@ -4792,7 +4792,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7944(x_s), Z1, K3, K3
 	VMAXPS 7944(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1944(y_s)
 	// window (5,12): 4 taps
 	VMOVUPS.Z 7296(x_s), K1, Z2
@@ -4804,7 +4804,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 7992(x_s), Z2, K4, K4
 	VMAXPS 7992(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1968(y_s)
 	// window (5,13): 4 taps
 	VMOVUPS.Z 7344(x_s), K1, Z3
@@ -4816,7 +4816,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8040(x_s), Z3, K5, K5
 	VMAXPS 8040(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1992(y_s)
 	// window (6,0): 4 taps
 	VMOVUPS.Z 8064(x_s), K1, Z4
@@ -4828,7 +4828,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8760(x_s), Z4, K2, K2
 	VMAXPS 8760(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2016(y_s)
 	// window (6,1): 4 taps
 	VMOVUPS.Z 8112(x_s), K1, Z5
@@ -4840,7 +4840,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8808(x_s), Z5, K3, K3
 	VMAXPS 8808(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2040(y_s)
 	// window (6,2): 4 taps
 	VMOVUPS.Z 8160(x_s), K1, Z6
@@ -4852,7 +4852,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8856(x_s), Z6, K4, K4
 	VMAXPS 8856(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2064(y_s)
 	// window (6,3): 4 taps
 	VMOVUPS.Z 8208(x_s), K1, Z7
@@ -4864,7 +4864,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8904(x_s), Z7, K5, K5
 	VMAXPS 8904(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2088(y_s)
 	// window (6,4): 4 taps
 	VMOVUPS.Z 8256(x_s), K1, Z0
@@ -4876,7 +4876,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 8952(x_s), Z0, K2, K2
 	VMAXPS 8952(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2112(y_s)
 	// window (6,5): 4 taps
 	VMOVUPS.Z 8304(x_s), K1, Z1
@@ -4888,7 +4888,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 9000(x_s), Z1, K3, K3
 	VMAXPS 9000(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2136(y_s)
 	// window (6,6): 4 taps
 	VMOVUPS.Z 8352(x_s), K1, Z2
@@ -4900,7 +4900,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 9048(x_s), Z2, K4, K4
 	VMAXPS 9048(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2160(y_s)
 	// window (6,7): 4 taps
 	VMOVUPS.Z 8400(x_s), K1, Z3
@@ -4912,7 +4912,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 9096(x_s), Z3, K5, K5
 	VMAXPS 9096(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2184(y_s)
 	// window (6,8): 4 taps
 	VMOVUPS.Z 8448(x_s), K1, Z4
@@ -4924,7 +4924,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 9144(x_s), Z4, K2, K2
 	VMAXPS 9144(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2208(y_s)
 	// window (6,9): 4 taps
 	VMOVUPS.Z 8496(x_s), K1, Z5
@@ -4936,7 +4936,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 9192(x_s), Z5, K3, K3
 	VMAXPS 9192(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2232(y_s)
 	// window (6,10): 4 taps
 	VMOVUPS.Z 8544(x_s), K1, Z6
@@ -4948,7 +4948,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 9240(x_s), Z6, K4, K4
 	VMAXPS 9240(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2256(y_s)
 	// window (6,11): 4 taps
 	VMOVUPS.Z 8592(x_s), K1, Z7
@@ -4960,7 +4960,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 9288(x_s), Z7, K5, K5
 	VMAXPS 9288(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2280(y_s)
 	// window (6,12): 4 taps
 	VMOVUPS.Z 8640(x_s), K1, Z0
@@ -4972,7 +4972,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 9336(x_s), Z0, K2, K2
 	VMAXPS 9336(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2304(y_s)
 	// window (6,13): 4 taps
 	VMOVUPS.Z 8688(x_s), K1, Z1
@@ -4984,7 +4984,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 9384(x_s), Z1, K3, K3
 	VMAXPS 9384(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2328(y_s)
 	// window (7,0): 4 taps
 	VMOVUPS.Z 9408(x_s), K1, Z2
@@ -4996,7 +4996,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10104(x_s), Z2, K4, K4
 	VMAXPS 10104(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2352(y_s)
 	// window (7,1): 4 taps
 	VMOVUPS.Z 9456(x_s), K1, Z3
@@ -5008,7 +5008,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10152(x_s), Z3, K5, K5
 	VMAXPS 10152(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2376(y_s)
 	// window (7,2): 4 taps
 	VMOVUPS.Z 9504(x_s), K1, Z4
@@ -5020,7 +5020,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10200(x_s), Z4, K2, K2
 	VMAXPS 10200(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2400(y_s)
 	// window (7,3): 4 taps
 	VMOVUPS.Z 9552(x_s), K1, Z5
@@ -5032,7 +5032,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10248(x_s), Z5, K3, K3
 	VMAXPS 10248(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2424(y_s)
 	// window (7,4): 4 taps
 	VMOVUPS.Z 9600(x_s), K1, Z6
@@ -5044,7 +5044,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10296(x_s), Z6, K4, K4
 	VMAXPS 10296(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2448(y_s)
 	// window (7,5): 4 taps
 	VMOVUPS.Z 9648(x_s), K1, Z7
@@ -5056,7 +5056,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10344(x_s), Z7, K5, K5
 	VMAXPS 10344(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2472(y_s)
 	// window (7,6): 4 taps
 	VMOVUPS.Z 9696(x_s), K1, Z0
@@ -5068,7 +5068,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10392(x_s), Z0, K2, K2
 	VMAXPS 10392(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2496(y_s)
 	// window (7,7): 4 taps
 	VMOVUPS.Z 9744(x_s), K1, Z1
@@ -5080,7 +5080,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10440(x_s), Z1, K3, K3
 	VMAXPS 10440(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2520(y_s)
 	// window (7,8): 4 taps
 	VMOVUPS.Z 9792(x_s), K1, Z2
@@ -5092,7 +5092,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10488(x_s), Z2, K4, K4
 	VMAXPS 10488(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2544(y_s)
 	// window (7,9): 4 taps
 	VMOVUPS.Z 9840(x_s), K1, Z3
@@ -5104,7 +5104,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10536(x_s), Z3, K5, K5
 	VMAXPS 10536(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2568(y_s)
 	// window (7,10): 4 taps
 	VMOVUPS.Z 9888(x_s), K1, Z4
@@ -5116,7 +5116,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10584(x_s), Z4, K2, K2
 	VMAXPS 10584(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2592(y_s)
 	// window (7,11): 4 taps
 	VMOVUPS.Z 9936(x_s), K1, Z5
@@ -5128,7 +5128,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10632(x_s), Z5, K3, K3
 	VMAXPS 10632(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2616(y_s)
 	// window (7,12): 4 taps
 	VMOVUPS.Z 9984(x_s), K1, Z6
@@ -5140,7 +5140,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10680(x_s), Z6, K4, K4
 	VMAXPS 10680(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2640(y_s)
 	// window (7,13): 4 taps
 	VMOVUPS.Z 10032(x_s), K1, Z7
@@ -5152,7 +5152,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 10728(x_s), Z7, K5, K5
 	VMAXPS 10728(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2664(y_s)
 	// window (8,0): 4 taps
 	VMOVUPS.Z 10752(x_s), K1, Z0
@@ -5164,7 +5164,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11448(x_s), Z0, K2, K2
 	VMAXPS 11448(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2688(y_s)
 	// window (8,1): 4 taps
 	VMOVUPS.Z 10800(x_s), K1, Z1
@@ -5176,7 +5176,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11496(x_s), Z1, K3, K3
 	VMAXPS 11496(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2712(y_s)
 	// window (8,2): 4 taps
 	VMOVUPS.Z 10848(x_s), K1, Z2
@@ -5188,7 +5188,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11544(x_s), Z2, K4, K4
 	VMAXPS 11544(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2736(y_s)
 	// window (8,3): 4 taps
 	VMOVUPS.Z 10896(x_s), K1, Z3
@@ -5200,7 +5200,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11592(x_s), Z3, K5, K5
 	VMAXPS 11592(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2760(y_s)
 	// window (8,4): 4 taps
 	VMOVUPS.Z 10944(x_s), K1, Z4
@@ -5212,7 +5212,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11640(x_s), Z4, K2, K2
 	VMAXPS 11640(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2784(y_s)
 	// window (8,5): 4 taps
 	VMOVUPS.Z 10992(x_s), K1, Z5
@@ -5224,7 +5224,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11688(x_s), Z5, K3, K3
 	VMAXPS 11688(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2808(y_s)
 	// window (8,6): 4 taps
 	VMOVUPS.Z 11040(x_s), K1, Z6
@@ -5236,7 +5236,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11736(x_s), Z6, K4, K4
 	VMAXPS 11736(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2832(y_s)
 	// window (8,7): 4 taps
 	VMOVUPS.Z 11088(x_s), K1, Z7
@@ -5248,7 +5248,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11784(x_s), Z7, K5, K5
 	VMAXPS 11784(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2856(y_s)
 	// window (8,8): 4 taps
 	VMOVUPS.Z 11136(x_s), K1, Z0
@@ -5260,7 +5260,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11832(x_s), Z0, K2, K2
 	VMAXPS 11832(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2880(y_s)
 	// window (8,9): 4 taps
 	VMOVUPS.Z 11184(x_s), K1, Z1
@@ -5272,7 +5272,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11880(x_s), Z1, K3, K3
 	VMAXPS 11880(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2904(y_s)
 	// window (8,10): 4 taps
 	VMOVUPS.Z 11232(x_s), K1, Z2
@@ -5284,7 +5284,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11928(x_s), Z2, K4, K4
 	VMAXPS 11928(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2928(y_s)
 	// window (8,11): 4 taps
 	VMOVUPS.Z 11280(x_s), K1, Z3
@@ -5296,7 +5296,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 11976(x_s), Z3, K5, K5
 	VMAXPS 11976(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2952(y_s)
 	// window (8,12): 4 taps
 	VMOVUPS.Z 11328(x_s), K1, Z4
@@ -5308,7 +5308,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12024(x_s), Z4, K2, K2
 	VMAXPS 12024(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2976(y_s)
 	// window (8,13): 4 taps
 	VMOVUPS.Z 11376(x_s), K1, Z5
@@ -5320,7 +5320,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12072(x_s), Z5, K3, K3
 	VMAXPS 12072(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3000(y_s)
 	// window (9,0): 4 taps
 	VMOVUPS.Z 12096(x_s), K1, Z6
@@ -5332,7 +5332,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12792(x_s), Z6, K4, K4
 	VMAXPS 12792(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3024(y_s)
 	// window (9,1): 4 taps
 	VMOVUPS.Z 12144(x_s), K1, Z7
@@ -5344,7 +5344,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12840(x_s), Z7, K5, K5
 	VMAXPS 12840(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3048(y_s)
 	// window (9,2): 4 taps
 	VMOVUPS.Z 12192(x_s), K1, Z0
@@ -5356,7 +5356,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12888(x_s), Z0, K2, K2
 	VMAXPS 12888(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3072(y_s)
 	// window (9,3): 4 taps
 	VMOVUPS.Z 12240(x_s), K1, Z1
@@ -5368,7 +5368,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12936(x_s), Z1, K3, K3
 	VMAXPS 12936(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3096(y_s)
 	// window (9,4): 4 taps
 	VMOVUPS.Z 12288(x_s), K1, Z2
@@ -5380,7 +5380,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 12984(x_s), Z2, K4, K4
 	VMAXPS 12984(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3120(y_s)
 	// window (9,5): 4 taps
 	VMOVUPS.Z 12336(x_s), K1, Z3
@@ -5392,7 +5392,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 13032(x_s), Z3, K5, K5
 	VMAXPS 13032(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3144(y_s)
 	// window (9,6): 4 taps
 	VMOVUPS.Z 12384(x_s), K1, Z4
@@ -5404,7 +5404,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 13080(x_s), Z4, K2, K2
 	VMAXPS 13080(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3168(y_s)
 	// window (9,7): 4 taps
 	VMOVUPS.Z 12432(x_s), K1, Z5
@@ -5416,7 +5416,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 13128(x_s), Z5, K3, K3
 	VMAXPS 13128(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3192(y_s)
 	// window (9,8): 4 taps
 	VMOVUPS.Z 12480(x_s), K1, Z6
@@ -5428,7 +5428,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 13176(x_s), Z6, K4, K4
 	VMAXPS 13176(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3216(y_s)
 	// window (9,9): 4 taps
 	VMOVUPS.Z 12528(x_s), K1, Z7
@@ -5440,7 +5440,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 13224(x_s), Z7, K5, K5
 	VMAXPS 13224(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3240(y_s)
 	// window (9,10): 4 taps
 	VMOVUPS.Z 12576(x_s), K1, Z0
@@ -5452,7 +5452,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 13272(x_s), Z0, K2, K2
 	VMAXPS 13272(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3264(y_s)
 	// window (9,11): 4 taps
 	VMOVUPS.Z 12624(x_s), K1, Z1
@@ -5464,7 +5464,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 13320(x_s), Z1, K3, K3
 	VMAXPS 13320(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3288(y_s)
 	// window (9,12): 4 taps
 	VMOVUPS.Z 12672(x_s), K1, Z2
@@ -5476,7 +5476,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 13368(x_s), Z2, K4, K4
 	VMAXPS 13368(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3312(y_s)
 	// window (9,13): 4 taps
 	VMOVUPS.Z 12720(x_s), K1, Z3
@@ -5488,7 +5488,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 13416(x_s), Z3, K5, K5
 	VMAXPS 13416(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3336(y_s)
 	// window (10,0): 4 taps
 	VMOVUPS.Z 13440(x_s), K1, Z4
@@ -5500,7 +5500,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14136(x_s), Z4, K2, K2
 	VMAXPS 14136(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3360(y_s)
 	// window (10,1): 4 taps
 	VMOVUPS.Z 13488(x_s), K1, Z5
@@ -5512,7 +5512,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14184(x_s), Z5, K3, K3
 	VMAXPS 14184(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3384(y_s)
 	// window (10,2): 4 taps
 	VMOVUPS.Z 13536(x_s), K1, Z6
@@ -5524,7 +5524,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14232(x_s), Z6, K4, K4
 	VMAXPS 14232(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3408(y_s)
 	// window (10,3): 4 taps
 	VMOVUPS.Z 13584(x_s), K1, Z7
@@ -5536,7 +5536,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14280(x_s), Z7, K5, K5
 	VMAXPS 14280(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3432(y_s)
 	// window (10,4): 4 taps
 	VMOVUPS.Z 13632(x_s), K1, Z0
@@ -5548,7 +5548,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14328(x_s), Z0, K2, K2
 	VMAXPS 14328(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3456(y_s)
 	// window (10,5): 4 taps
 	VMOVUPS.Z 13680(x_s), K1, Z1
@@ -5560,7 +5560,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14376(x_s), Z1, K3, K3
 	VMAXPS 14376(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3480(y_s)
 	// window (10,6): 4 taps
 	VMOVUPS.Z 13728(x_s), K1, Z2
@@ -5572,7 +5572,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14424(x_s), Z2, K4, K4
 	VMAXPS 14424(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3504(y_s)
 	// window (10,7): 4 taps
 	VMOVUPS.Z 13776(x_s), K1, Z3
@@ -5584,7 +5584,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14472(x_s), Z3, K5, K5
 	VMAXPS 14472(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3528(y_s)
 	// window (10,8): 4 taps
 	VMOVUPS.Z 13824(x_s), K1, Z4
@@ -5596,7 +5596,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14520(x_s), Z4, K2, K2
 	VMAXPS 14520(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3552(y_s)
 	// window (10,9): 4 taps
 	VMOVUPS.Z 13872(x_s), K1, Z5
@@ -5608,7 +5608,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14568(x_s), Z5, K3, K3
 	VMAXPS 14568(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3576(y_s)
 	// window (10,10): 4 taps
 	VMOVUPS.Z 13920(x_s), K1, Z6
@@ -5620,7 +5620,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14616(x_s), Z6, K4, K4
 	VMAXPS 14616(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3600(y_s)
 	// window (10,11): 4 taps
 	VMOVUPS.Z 13968(x_s), K1, Z7
@@ -5632,7 +5632,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14664(x_s), Z7, K5, K5
 	VMAXPS 14664(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3624(y_s)
 	// window (10,12): 4 taps
 	VMOVUPS.Z 14016(x_s), K1, Z0
@@ -5644,7 +5644,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14712(x_s), Z0, K2, K2
 	VMAXPS 14712(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3648(y_s)
 	// window (10,13): 4 taps
 	VMOVUPS.Z 14064(x_s), K1, Z1
@@ -5656,7 +5656,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 14760(x_s), Z1, K3, K3
 	VMAXPS 14760(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3672(y_s)
 	// window (11,0): 4 taps
 	VMOVUPS.Z 14784(x_s), K1, Z2
@@ -5668,7 +5668,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15480(x_s), Z2, K4, K4
 	VMAXPS 15480(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3696(y_s)
 	// window (11,1): 4 taps
 	VMOVUPS.Z 14832(x_s), K1, Z3
@@ -5680,7 +5680,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15528(x_s), Z3, K5, K5
 	VMAXPS 15528(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3720(y_s)
 	// window (11,2): 4 taps
 	VMOVUPS.Z 14880(x_s), K1, Z4
@@ -5692,7 +5692,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15576(x_s), Z4, K2, K2
 	VMAXPS 15576(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3744(y_s)
 	// window (11,3): 4 taps
 	VMOVUPS.Z 14928(x_s), K1, Z5
@@ -5704,7 +5704,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15624(x_s), Z5, K3, K3
 	VMAXPS 15624(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3768(y_s)
 	// window (11,4): 4 taps
 	VMOVUPS.Z 14976(x_s), K1, Z6
@@ -5716,7 +5716,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15672(x_s), Z6, K4, K4
 	VMAXPS 15672(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3792(y_s)
 	// window (11,5): 4 taps
 	VMOVUPS.Z 15024(x_s), K1, Z7
@@ -5728,7 +5728,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15720(x_s), Z7, K5, K5
 	VMAXPS 15720(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3816(y_s)
 	// window (11,6): 4 taps
 	VMOVUPS.Z 15072(x_s), K1, Z0
@@ -5740,7 +5740,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15768(x_s), Z0, K2, K2
 	VMAXPS 15768(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3840(y_s)
 	// window (11,7): 4 taps
 	VMOVUPS.Z 15120(x_s), K1, Z1
@@ -5752,7 +5752,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15816(x_s), Z1, K3, K3
 	VMAXPS 15816(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3864(y_s)
 	// window (11,8): 4 taps
 	VMOVUPS.Z 15168(x_s), K1, Z2
@@ -5764,7 +5764,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15864(x_s), Z2, K4, K4
 	VMAXPS 15864(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3888(y_s)
 	// window (11,9): 4 taps
 	VMOVUPS.Z 15216(x_s), K1, Z3
@@ -5776,7 +5776,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15912(x_s), Z3, K5, K5
 	VMAXPS 15912(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3912(y_s)
 	// window (11,10): 4 taps
 	VMOVUPS.Z 15264(x_s), K1, Z4
@@ -5788,7 +5788,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 15960(x_s), Z4, K2, K2
 	VMAXPS 15960(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3936(y_s)
 	// window (11,11): 4 taps
 	VMOVUPS.Z 15312(x_s), K1, Z5
@@ -5800,7 +5800,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16008(x_s), Z5, K3, K3
 	VMAXPS 16008(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3960(y_s)
 	// window (11,12): 4 taps
 	VMOVUPS.Z 15360(x_s), K1, Z6
@@ -5812,7 +5812,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16056(x_s), Z6, K4, K4
 	VMAXPS 16056(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3984(y_s)
 	// window (11,13): 4 taps
 	VMOVUPS.Z 15408(x_s), K1, Z7
@@ -5824,7 +5824,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16104(x_s), Z7, K5, K5
 	VMAXPS 16104(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 4008(y_s)
 	// window (12,0): 4 taps
 	VMOVUPS.Z 16128(x_s), K1, Z0
@@ -5836,7 +5836,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16824(x_s), Z0, K2, K2
 	VMAXPS 16824(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 4032(y_s)
 	// window (12,1): 4 taps
 	VMOVUPS.Z 16176(x_s), K1, Z1
@@ -5848,7 +5848,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16872(x_s), Z1, K3, K3
 	VMAXPS 16872(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 4056(y_s)
 	// window (12,2): 4 taps
 	VMOVUPS.Z 16224(x_s), K1, Z2
@@ -5860,7 +5860,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16920(x_s), Z2, K4, K4
 	VMAXPS 16920(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 4080(y_s)
 	// window (12,3): 4 taps
 	VMOVUPS.Z 16272(x_s), K1, Z3
@@ -5872,7 +5872,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 16968(x_s), Z3, K5, K5
 	VMAXPS 16968(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 4104(y_s)
 	// window (12,4): 4 taps
 	VMOVUPS.Z 16320(x_s), K1, Z4
@@ -5884,7 +5884,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17016(x_s), Z4, K2, K2
 	VMAXPS 17016(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 4128(y_s)
 	// window (12,5): 4 taps
 	VMOVUPS.Z 16368(x_s), K1, Z5
@@ -5896,7 +5896,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17064(x_s), Z5, K3, K3
 	VMAXPS 17064(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 4152(y_s)
 	// window (12,6): 4 taps
 	VMOVUPS.Z 16416(x_s), K1, Z6
@@ -5908,7 +5908,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17112(x_s), Z6, K4, K4
 	VMAXPS 17112(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 4176(y_s)
 	// window (12,7): 4 taps
 	VMOVUPS.Z 16464(x_s), K1, Z7
@@ -5920,7 +5920,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17160(x_s), Z7, K5, K5
 	VMAXPS 17160(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 4200(y_s)
 	// window (12,8): 4 taps
 	VMOVUPS.Z 16512(x_s), K1, Z0
@@ -5932,7 +5932,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17208(x_s), Z0, K2, K2
 	VMAXPS 17208(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 4224(y_s)
 	// window (12,9): 4 taps
 	VMOVUPS.Z 16560(x_s), K1, Z1
@@ -5944,7 +5944,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17256(x_s), Z1, K3, K3
 	VMAXPS 17256(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 4248(y_s)
 	// window (12,10): 4 taps
 	VMOVUPS.Z 16608(x_s), K1, Z2
@@ -5956,7 +5956,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17304(x_s), Z2, K4, K4
 	VMAXPS 17304(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 4272(y_s)
 	// window (12,11): 4 taps
 	VMOVUPS.Z 16656(x_s), K1, Z3
@@ -5968,7 +5968,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17352(x_s), Z3, K5, K5
 	VMAXPS 17352(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 4296(y_s)
 	// window (12,12): 4 taps
 	VMOVUPS.Z 16704(x_s), K1, Z4
@@ -5980,7 +5980,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17400(x_s), Z4, K2, K2
 	VMAXPS 17400(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 4320(y_s)
 	// window (12,13): 4 taps
 	VMOVUPS.Z 16752(x_s), K1, Z5
@@ -5992,7 +5992,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 17448(x_s), Z5, K3, K3
 	VMAXPS 17448(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 4344(y_s)
 	// window (13,0): 4 taps
 	VMOVUPS.Z 17472(x_s), K1, Z6
@@ -6004,7 +6004,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18168(x_s), Z6, K4, K4
 	VMAXPS 18168(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 4368(y_s)
 	// window (13,1): 4 taps
 	VMOVUPS.Z 17520(x_s), K1, Z7
@@ -6016,7 +6016,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18216(x_s), Z7, K5, K5
 	VMAXPS 18216(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 4392(y_s)
 	// window (13,2): 4 taps
 	VMOVUPS.Z 17568(x_s), K1, Z0
@@ -6028,7 +6028,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18264(x_s), Z0, K2, K2
 	VMAXPS 18264(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 4416(y_s)
 	// window (13,3): 4 taps
 	VMOVUPS.Z 17616(x_s), K1, Z1
@@ -6040,7 +6040,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18312(x_s), Z1, K3, K3
 	VMAXPS 18312(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 4440(y_s)
 	// window (13,4): 4 taps
 	VMOVUPS.Z 17664(x_s), K1, Z2
@@ -6052,7 +6052,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18360(x_s), Z2, K4, K4
 	VMAXPS 18360(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 4464(y_s)
 	// window (13,5): 4 taps
 	VMOVUPS.Z 17712(x_s), K1, Z3
@@ -6064,7 +6064,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18408(x_s), Z3, K5, K5
 	VMAXPS 18408(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 4488(y_s)
 	// window (13,6): 4 taps
 	VMOVUPS.Z 17760(x_s), K1, Z4
@@ -6076,7 +6076,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18456(x_s), Z4, K2, K2
 	VMAXPS 18456(x_s), Z4, K1, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 4512(y_s)
 	// window (13,7): 4 taps
 	VMOVUPS.Z 17808(x_s), K1, Z5
@@ -6088,7 +6088,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18504(x_s), Z5, K3, K3
 	VMAXPS 18504(x_s), Z5, K1, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 4536(y_s)
 	// window (13,8): 4 taps
 	VMOVUPS.Z 17856(x_s), K1, Z6
@@ -6100,7 +6100,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18552(x_s), Z6, K4, K4
 	VMAXPS 18552(x_s), Z6, K1, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 4560(y_s)
 	// window (13,9): 4 taps
 	VMOVUPS.Z 17904(x_s), K1, Z7
@@ -6112,7 +6112,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18600(x_s), Z7, K5, K5
 	VMAXPS 18600(x_s), Z7, K1, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 4584(y_s)
 	// window (13,10): 4 taps
 	VMOVUPS.Z 17952(x_s), K1, Z0
@@ -6124,7 +6124,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18648(x_s), Z0, K2, K2
 	VMAXPS 18648(x_s), Z0, K1, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 4608(y_s)
 	// window (13,11): 4 taps
 	VMOVUPS.Z 18000(x_s), K1, Z1
@@ -6136,7 +6136,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18696(x_s), Z1, K3, K3
 	VMAXPS 18696(x_s), Z1, K1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 4632(y_s)
 	// window (13,12): 4 taps
 	VMOVUPS.Z 18048(x_s), K1, Z2
@@ -6148,7 +6148,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18744(x_s), Z2, K4, K4
 	VMAXPS 18744(x_s), Z2, K1, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 4656(y_s)
 	// window (13,13): 4 taps
 	VMOVUPS.Z 18096(x_s), K1, Z3
@@ -6160,7 +6160,7 @@ pool1ForwardVec_sample:
 	VCMPPS $7, 18792(x_s), Z3, K5, K5
 	VMAXPS 18792(x_s), Z3, K1, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 4680(y_s)
 	ADDQ $18816, x_s
 	ADDQ $4704, y_s
@@ -18282,7 +18282,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 640(x_s), Y12, Y12
 	VMAXPS 704(x_s), Y0, Y0
 	VCMPPS $3, 704(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 0(y_s)
 	VMOVUPS 32(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -18292,7 +18292,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 672(x_s), Y13, Y13
 	VMAXPS 736(x_s), Y1, Y1
 	VCMPPS $3, 736(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 32(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS 128(x_s), Y2
@@ -18303,7 +18303,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 768(x_s), Y12, Y12
 	VMAXPS 832(x_s), Y2, Y2
 	VCMPPS $3, 832(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 64(y_s)
 	VMOVUPS 160(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -18313,7 +18313,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 800(x_s), Y13, Y13
 	VMAXPS 864(x_s), Y3, Y3
 	VCMPPS $3, 864(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 96(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS 256(x_s), Y4
@@ -18324,7 +18324,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 896(x_s), Y12, Y12
 	VMAXPS 960(x_s), Y4, Y4
 	VCMPPS $3, 960(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 128(y_s)
 	VMOVUPS 288(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -18334,7 +18334,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 928(x_s), Y13, Y13
 	VMAXPS 992(x_s), Y5, Y5
 	VCMPPS $3, 992(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 160(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS 384(x_s), Y6
@@ -18345,7 +18345,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 1024(x_s), Y12, Y12
 	VMAXPS 1088(x_s), Y6, Y6
 	VCMPPS $3, 1088(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 192(y_s)
 	VMOVUPS 416(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -18355,7 +18355,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 1056(x_s), Y13, Y13
 	VMAXPS 1120(x_s), Y7, Y7
 	VCMPPS $3, 1120(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 224(y_s)
 	// window (0,4): 4 taps
 	VMOVUPS 512(x_s), Y0
@@ -18366,7 +18366,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 1152(x_s), Y12, Y12
 	VMAXPS 1216(x_s), Y0, Y0
 	VCMPPS $3, 1216(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 256(y_s)
 	VMOVUPS 544(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -18376,7 +18376,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 1184(x_s), Y13, Y13
 	VMAXPS 1248(x_s), Y1, Y1
 	VCMPPS $3, 1248(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 288(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS 1280(x_s), Y2
@@ -18387,7 +18387,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 1920(x_s), Y12, Y12
 	VMAXPS 1984(x_s), Y2, Y2
 	VCMPPS $3, 1984(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 320(y_s)
 	VMOVUPS 1312(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -18397,7 +18397,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 1952(x_s), Y13, Y13
 	VMAXPS 2016(x_s), Y3, Y3
 	VCMPPS $3, 2016(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 352(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS 1408(x_s), Y4
@@ -18408,7 +18408,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 2048(x_s), Y12, Y12
 	VMAXPS 2112(x_s), Y4, Y4
 	VCMPPS $3, 2112(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 384(y_s)
 	VMOVUPS 1440(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -18418,7 +18418,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 2080(x_s), Y13, Y13
 	VMAXPS 2144(x_s), Y5, Y5
 	VCMPPS $3, 2144(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 416(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS 1536(x_s), Y6
@@ -18429,7 +18429,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 2176(x_s), Y12, Y12
 	VMAXPS 2240(x_s), Y6, Y6
 	VCMPPS $3, 2240(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 448(y_s)
 	VMOVUPS 1568(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -18439,7 +18439,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 2208(x_s), Y13, Y13
 	VMAXPS 2272(x_s), Y7, Y7
 	VCMPPS $3, 2272(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 480(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS 1664(x_s), Y0
@@ -18450,7 +18450,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 2304(x_s), Y12, Y12
 	VMAXPS 2368(x_s), Y0, Y0
 	VCMPPS $3, 2368(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 512(y_s)
 	VMOVUPS 1696(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -18460,7 +18460,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 2336(x_s), Y13, Y13
 	VMAXPS 2400(x_s), Y1, Y1
 	VCMPPS $3, 2400(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 544(y_s)
 	// window (1,4): 4 taps
 	VMOVUPS 1792(x_s), Y2
@@ -18471,7 +18471,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 2432(x_s), Y12, Y12
 	VMAXPS 2496(x_s), Y2, Y2
 	VCMPPS $3, 2496(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 576(y_s)
 	VMOVUPS 1824(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -18481,7 +18481,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 2464(x_s), Y13, Y13
 	VMAXPS 2528(x_s), Y3, Y3
 	VCMPPS $3, 2528(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 608(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS 2560(x_s), Y4
@@ -18492,7 +18492,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3200(x_s), Y12, Y12
 	VMAXPS 3264(x_s), Y4, Y4
 	VCMPPS $3, 3264(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 640(y_s)
 	VMOVUPS 2592(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -18502,7 +18502,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3232(x_s), Y13, Y13
 	VMAXPS 3296(x_s), Y5, Y5
 	VCMPPS $3, 3296(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 672(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS 2688(x_s), Y6
@@ -18513,7 +18513,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3328(x_s), Y12, Y12
 	VMAXPS 3392(x_s), Y6, Y6
 	VCMPPS $3, 3392(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 704(y_s)
 	VMOVUPS 2720(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -18523,7 +18523,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3360(x_s), Y13, Y13
 	VMAXPS 3424(x_s), Y7, Y7
 	VCMPPS $3, 3424(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 736(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS 2816(x_s), Y0
@@ -18534,7 +18534,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3456(x_s), Y12, Y12
 	VMAXPS 3520(x_s), Y0, Y0
 	VCMPPS $3, 3520(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 768(y_s)
 	VMOVUPS 2848(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -18544,7 +18544,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3488(x_s), Y13, Y13
 	VMAXPS 3552(x_s), Y1, Y1
 	VCMPPS $3, 3552(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 800(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS 2944(x_s), Y2
@@ -18555,7 +18555,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3584(x_s), Y12, Y12
 	VMAXPS 3648(x_s), Y2, Y2
 	VCMPPS $3, 3648(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 832(y_s)
 	VMOVUPS 2976(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -18565,7 +18565,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3616(x_s), Y13, Y13
 	VMAXPS 3680(x_s), Y3, Y3
 	VCMPPS $3, 3680(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 864(y_s)
 	// window (2,4): 4 taps
 	VMOVUPS 3072(x_s), Y4
@@ -18576,7 +18576,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3712(x_s), Y12, Y12
 	VMAXPS 3776(x_s), Y4, Y4
 	VCMPPS $3, 3776(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 896(y_s)
 	VMOVUPS 3104(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -18586,7 +18586,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 3744(x_s), Y13, Y13
 	VMAXPS 3808(x_s), Y5, Y5
 	VCMPPS $3, 3808(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 928(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS 3840(x_s), Y6
@@ -18597,7 +18597,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 4480(x_s), Y12, Y12
 	VMAXPS 4544(x_s), Y6, Y6
 	VCMPPS $3, 4544(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 960(y_s)
 	VMOVUPS 3872(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -18607,7 +18607,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 4512(x_s), Y13, Y13
 	VMAXPS 4576(x_s), Y7, Y7
 	VCMPPS $3, 4576(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 992(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS 3968(x_s), Y0
@@ -18618,7 +18618,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 4608(x_s), Y12, Y12
 	VMAXPS 4672(x_s), Y0, Y0
 	VCMPPS $3, 4672(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1024(y_s)
 	VMOVUPS 4000(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -18628,7 +18628,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 4640(x_s), Y13, Y13
 	VMAXPS 4704(x_s), Y1, Y1
 	VCMPPS $3, 4704(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1056(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS 4096(x_s), Y2
@@ -18639,7 +18639,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 4736(x_s), Y12, Y12
 	VMAXPS 4800(x_s), Y2, Y2
 	VCMPPS $3, 4800(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1088(y_s)
 	VMOVUPS 4128(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -18649,7 +18649,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 4768(x_s), Y13, Y13
 	VMAXPS 4832(x_s), Y3, Y3
 	VCMPPS $3, 4832(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1120(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS 4224(x_s), Y4
@@ -18660,7 +18660,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 4864(x_s), Y12, Y12
 	VMAXPS 4928(x_s), Y4, Y4
 	VCMPPS $3, 4928(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1152(y_s)
 	VMOVUPS 4256(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -18670,7 +18670,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 4896(x_s), Y13, Y13
 	VMAXPS 4960(x_s), Y5, Y5
 	VCMPPS $3, 4960(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1184(y_s)
 	// window (3,4): 4 taps
 	VMOVUPS 4352(x_s), Y6
@@ -18681,7 +18681,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 4992(x_s), Y12, Y12
 	VMAXPS 5056(x_s), Y6, Y6
 	VCMPPS $3, 5056(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1216(y_s)
 	VMOVUPS 4384(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -18691,7 +18691,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 5024(x_s), Y13, Y13
 	VMAXPS 5088(x_s), Y7, Y7
 	VCMPPS $3, 5088(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1248(y_s)
 	// window (4,0): 4 taps
 	VMOVUPS 5120(x_s), Y0
@@ -18702,7 +18702,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 5760(x_s), Y12, Y12
 	VMAXPS 5824(x_s), Y0, Y0
 	VCMPPS $3, 5824(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1280(y_s)
 	VMOVUPS 5152(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -18712,7 +18712,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 5792(x_s), Y13, Y13
 	VMAXPS 5856(x_s), Y1, Y1
 	VCMPPS $3, 5856(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1312(y_s)
 	// window (4,1): 4 taps
 	VMOVUPS 5248(x_s), Y2
@@ -18723,7 +18723,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 5888(x_s), Y12, Y12
 	VMAXPS 5952(x_s), Y2, Y2
 	VCMPPS $3, 5952(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1344(y_s)
 	VMOVUPS 5280(x_s), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
@@ -18733,7 +18733,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 5920(x_s), Y13, Y13
 	VMAXPS 5984(x_s), Y3, Y3
 	VCMPPS $3, 5984(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1376(y_s)
 	// window (4,2): 4 taps
 	VMOVUPS 5376(x_s), Y4
@@ -18744,7 +18744,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 6016(x_s), Y12, Y12
 	VMAXPS 6080(x_s), Y4, Y4
 	VCMPPS $3, 6080(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1408(y_s)
 	VMOVUPS 5408(x_s), Y5
 	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
@@ -18754,7 +18754,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 6048(x_s), Y13, Y13
 	VMAXPS 6112(x_s), Y5, Y5
 	VCMPPS $3, 6112(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1440(y_s)
 	// window (4,3): 4 taps
 	VMOVUPS 5504(x_s), Y6
@@ -18765,7 +18765,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 6144(x_s), Y12, Y12
 	VMAXPS 6208(x_s), Y6, Y6
 	VCMPPS $3, 6208(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1472(y_s)
 	VMOVUPS 5536(x_s), Y7
 	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
@@ -18775,7 +18775,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 6176(x_s), Y13, Y13
 	VMAXPS 6240(x_s), Y7, Y7
 	VCMPPS $3, 6240(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1504(y_s)
 	// window (4,4): 4 taps
 	VMOVUPS 5632(x_s), Y0
@@ -18786,7 +18786,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 6272(x_s), Y12, Y12
 	VMAXPS 6336(x_s), Y0, Y0
 	VCMPPS $3, 6336(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1536(y_s)
 	VMOVUPS 5664(x_s), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
@@ -18796,7 +18796,7 @@ pool2ForwardVec_sample:
 	VCMPPS $3, 6304(x_s), Y13, Y13
 	VMAXPS 6368(x_s), Y1, Y1
 	VCMPPS $3, 6368(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1568(y_s)
 	ADDQ $6400, x_s
 	ADDQ $1600, y_s
@@ -18832,7 +18832,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 704(x_s), Z0, K2, K2
 	VMAXPS 704(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 0(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS 128(x_s), Z1
@@ -18844,7 +18844,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 832(x_s), Z1, K3, K3
 	VMAXPS 832(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 64(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS 256(x_s), Z2
@@ -18856,7 +18856,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 960(x_s), Z2, K4, K4
 	VMAXPS 960(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 128(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS 384(x_s), Z3
@@ -18868,7 +18868,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 1088(x_s), Z3, K5, K5
 	VMAXPS 1088(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 192(y_s)
 	// window (0,4): 4 taps
 	VMOVUPS 512(x_s), Z4
@@ -18880,7 +18880,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 1216(x_s), Z4, K2, K2
 	VMAXPS 1216(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 256(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS 1280(x_s), Z5
@@ -18892,7 +18892,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 1984(x_s), Z5, K3, K3
 	VMAXPS 1984(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 320(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS 1408(x_s), Z6
@@ -18904,7 +18904,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 2112(x_s), Z6, K4, K4
 	VMAXPS 2112(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 384(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS 1536(x_s), Z7
@@ -18916,7 +18916,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 2240(x_s), Z7, K5, K5
 	VMAXPS 2240(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 448(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS 1664(x_s), Z0
@@ -18928,7 +18928,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 2368(x_s), Z0, K2, K2
 	VMAXPS 2368(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 512(y_s)
 	// window (1,4): 4 taps
 	VMOVUPS 1792(x_s), Z1
@@ -18940,7 +18940,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 2496(x_s), Z1, K3, K3
 	VMAXPS 2496(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 576(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS 2560(x_s), Z2
@@ -18952,7 +18952,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 3264(x_s), Z2, K4, K4
 	VMAXPS 3264(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 640(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS 2688(x_s), Z3
@@ -18964,7 +18964,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 3392(x_s), Z3, K5, K5
 	VMAXPS 3392(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 704(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS 2816(x_s), Z4
@@ -18976,7 +18976,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 3520(x_s), Z4, K2, K2
 	VMAXPS 3520(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 768(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS 2944(x_s), Z5
@@ -18988,7 +18988,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 3648(x_s), Z5, K3, K3
 	VMAXPS 3648(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 832(y_s)
 	// window (2,4): 4 taps
 	VMOVUPS 3072(x_s), Z6
@@ -19000,7 +19000,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 3776(x_s), Z6, K4, K4
 	VMAXPS 3776(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 896(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS 3840(x_s), Z7
@@ -19012,7 +19012,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 4544(x_s), Z7, K5, K5
 	VMAXPS 4544(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 960(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS 3968(x_s), Z0
@@ -19024,7 +19024,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 4672(x_s), Z0, K2, K2
 	VMAXPS 4672(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 1024(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS 4096(x_s), Z1
@@ -19036,7 +19036,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 4800(x_s), Z1, K3, K3
 	VMAXPS 4800(x_s), Z1, Z1
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 1088(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS 4224(x_s), Z2
@@ -19048,7 +19048,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 4928(x_s), Z2, K4, K4
 	VMAXPS 4928(x_s), Z2, Z2
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 1152(y_s)
 	// window (3,4): 4 taps
 	VMOVUPS 4352(x_s), Z3
@@ -19060,7 +19060,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 5056(x_s), Z3, K5, K5
 	VMAXPS 5056(x_s), Z3, Z3
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 1216(y_s)
 	// window (4,0): 4 taps
 	VMOVUPS 5120(x_s), Z4
@@ -19072,7 +19072,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 5824(x_s), Z4, K2, K2
 	VMAXPS 5824(x_s), Z4, Z4
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 1280(y_s)
 	// window (4,1): 4 taps
 	VMOVUPS 5248(x_s), Z5
@@ -19084,7 +19084,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 5952(x_s), Z5, K3, K3
 	VMAXPS 5952(x_s), Z5, Z5
 	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 1344(y_s)
 	// window (4,2): 4 taps
 	VMOVUPS 5376(x_s), Z6
@@ -19096,7 +19096,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 6080(x_s), Z6, K4, K4
 	VMAXPS 6080(x_s), Z6, Z6
 	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 1408(y_s)
 	// window (4,3): 4 taps
 	VMOVUPS 5504(x_s), Z7
@@ -19108,7 +19108,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 6208(x_s), Z7, K5, K5
 	VMAXPS 6208(x_s), Z7, Z7
 	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 1472(y_s)
 	// window (4,4): 4 taps
 	VMOVUPS 5632(x_s), Z0
@@ -19120,7 +19120,7 @@ pool2ForwardVec_sample:
 	VCMPPS $7, 6336(x_s), Z0, K2, K2
 	VMAXPS 6336(x_s), Z0, Z0
 	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 1536(y_s)
 	ADDQ $6400, x_s
 	ADDQ $1600, y_s
