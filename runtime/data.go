@@ -29,6 +29,11 @@ type Dataset struct {
 	// sample is its own target, Targets is X itself (not a copy) and
 	// Outputs is Shape.Size().
 	InputTargets bool
+	// Lines holds, when the samples were read from a file ([ReadCSV],
+	// [ReadRegressionCSV]), the line (from 1) that each came from, so that
+	// a message about a sample can point into the file; nil otherwise.
+	// [Dataset.Subset] and [Dataset.Split] carry it along.
+	Lines []int
 }
 
 // Len is the number of samples.
@@ -105,6 +110,12 @@ func (d *Dataset) Subset(indices []int) *Dataset {
 		s.Y = make([]int32, len(indices))
 	}
 	d.Gather(indices, s.X, s.Y)
+	if d.Lines != nil {
+		s.Lines = make([]int, len(indices))
+		for j, i := range indices {
+			s.Lines[j] = d.Lines[i]
+		}
+	}
 	return s
 }
 
@@ -268,7 +279,7 @@ func readRegressionCSV(r io.Reader, name string, shape Shape, outputs int, targe
 	if err != nil {
 		return nil, err
 	}
-	d := &Dataset{Shape: shape, X: in.X, Outputs: outputs, Targets: in.Targets}
+	d := &Dataset{Shape: shape, X: in.X, Outputs: outputs, Targets: in.Targets, Lines: in.Lines}
 	if target == TargetInput {
 		d.Targets, d.InputTargets = in.X, true
 	}
@@ -351,6 +362,7 @@ func readRegressionRows(r io.Reader, name string, shape Shape, outputs int, scal
 		if err := budget.addRow(line); err != nil {
 			return nil, err
 		}
+		in.Lines = append(in.Lines, line)
 		for c, f := range fields[:values] {
 			x, err := parseValue(f, scale)
 			if err != nil {

@@ -65,7 +65,7 @@ func (l DataLimits) ReadCSV(r io.Reader, name string, shape Shape, classes int, 
 	if err != nil {
 		return nil, err
 	}
-	return &Dataset{Shape: shape, Classes: classes, X: in.X, Y: in.Labels}, nil
+	return &Dataset{Shape: shape, Classes: classes, X: in.X, Y: in.Labels, Lines: in.Lines}, nil
 }
 
 // ReadInputs is [ReadInputs] within the limits l.

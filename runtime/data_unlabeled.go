@@ -22,6 +22,10 @@ type Inputs struct {
 	// ([ReadRegressionInputs]): Outputs per sample; nil and 0 otherwise.
 	Targets []float32
 	Outputs int
+	// Lines holds the line of the file (from 1) that each sample came from,
+	// so that a message about a sample can point into the file; nil when
+	// the samples were not read from a file.
+	Lines []int
 }
 
 // Len is the number of samples.
@@ -137,6 +141,7 @@ func readSamples(r io.Reader, name string, shape Shape, classes int, scale float
 		if err := budget.addRow(line); err != nil {
 			return nil, err
 		}
+		in.Lines = append(in.Lines, line)
 		for c, f := range fields[:values] {
 			x, err := parseValue(f, scale)
 			if err != nil {

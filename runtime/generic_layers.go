@@ -122,7 +122,8 @@ func convBackward[T floatType](l *layerPlan, n int, x, w, dy, dw, db, dx []T) {
 // with −∞ padding: padded positions never win, and since every window holds
 // at least one input value (TensorFlow's padding guarantees it), they are
 // simply skipped. Among equal values the first in row-major window order is
-// kept (only a strictly greater value replaces it).
+// kept (only a strictly greater value replaces it). A window holding a NaN
+// has a NaN maximum, on every path (maxPoolBackward gives it no gradient).
 func maxPoolForward[T floatType](l *layerPlan, n int, x, y []T) {
 	in, out := l.in, l.out
 	C := in.Channels
@@ -144,7 +145,9 @@ func maxPoolForward[T floatType](l *layerPlan, n int, x, y []T) {
 							continue
 						}
 						for c, v := range xin {
-							if v > o[c] {
+							// A NaN tap makes the maximum NaN (Go's max,
+							// PyTorch), and nothing replaces a NaN.
+							if v > o[c] || v != v {
 								o[c] = v
 							}
 						}

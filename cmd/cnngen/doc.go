@@ -46,6 +46,10 @@
 //	    Print the predicted class (with -probs the probabilities, with
 //	    -logits the raw outputs in full precision) of each row of a CSV file.
 //
+// When some sample's outputs are not finite (NaN or ±Inf), eval prints no
+// report and predict prints class "-" for it; both then name each such
+// sample by its line in the data file and exit with status 1.
+//
 //	show -load CKPT -o PNG [-image N] [FILE.yaml]
 //	    Draw the learned convolution filters and one input's feature maps.
 //

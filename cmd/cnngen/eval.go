@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/cnngen/cnngen/datasets"
 	"github.com/cnngen/cnngen/runtime"
 )
 
@@ -40,6 +41,11 @@ summed over the samples and outputs, per sample, and as PyTorch's mean
 MSELoss; for an autoencoder (target: input) also the distribution of the
 per-sample reconstruction error (mean, min, median, 90th and 99th
 percentiles, max).
+
+The network's outputs must be finite: when some sample's are not (NaN or
+±Inf: inputs so large that a sum overflows, or weights that are not
+finite), eval prints no report and exits with status 1, naming each such
+sample by its line in the data file.
 
 Flags may come before or after FILE.
 
@@ -77,6 +83,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	data, what, err := t.heldOut(*dataPath, float32(*scale), splitSeed)
 	if err != nil {
 		return err
+	}
+	source := *dataPath
+	switch *dataPath {
+	case "":
+		source = datasets.DigitsFile
+	case mnistData:
+		source = what
+	}
+	if err := checkFiniteOutputs(t.model, data.X, &nonFinite{source: source, lines: data.Lines}); err != nil {
+		return fmt.Errorf("%s: %v", what, err)
 	}
 	report, err := evalReport(t, data, what)
 	if err != nil {

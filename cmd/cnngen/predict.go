@@ -38,6 +38,12 @@ with -logits); lines of the CSV may end with the
 targets (then the loss against them is reported on stderr), and an
 autoencoder's loss against its inputs is always reported.
 
+A sample whose outputs are not finite (NaN or ±Inf: inputs so large that
+a sum overflows, or weights that are not finite) is printed with class "-"
+and its probabilities and outputs as they are; once every sample is
+printed, predict names each such sample by its line in the CSV file and
+exits with status 1.
+
 Flags may come before or after FILE.
 
 flags:`
@@ -116,14 +122,22 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	raw := make([]float32, min(predictChunk, in.Len())*classes)
 	p := make([]float32, classes)
 	correct := 0
+	nf := &nonFinite{source: source, lines: in.Lines}
 	for lo := 0; lo < in.Len(); lo += predictChunk {
 		hi := min(lo+predictChunk, in.Len())
 		out := raw[:(hi-lo)*classes]
 		t.model.Forward(in.X[lo*size:hi*size], out)
 		for i := lo; i < hi; i++ {
 			row := out[(i-lo)*classes : (i-lo+1)*classes]
-			class := runtime.Argmax(row)
-			fmt.Fprintf(bw, "%*d  %*d", sampleW, i+1, classW, class)
+			// No class for outputs that are not finite (Argmax would
+			// say 0 for all NaN); the error after the table names them.
+			class := -1
+			if nf.check(i, row) {
+				class = runtime.Argmax(row)
+				fmt.Fprintf(bw, "%*d  %*d", sampleW, i+1, classW, class)
+			} else {
+				fmt.Fprintf(bw, "%*d  %*s", sampleW, i+1, classW, "-")
+			}
 			if in.Labeled() {
 				fmt.Fprintf(bw, "  %*d", classW, in.Labels[i])
 				if int(in.Labels[i]) == class {
@@ -151,5 +165,5 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "cnngen: accuracy %v against the labels of %s\n",
 			runtime.Score{Correct: correct, Total: in.Len()}, source)
 	}
-	return nil
+	return nf.err()
 }

@@ -167,12 +167,14 @@ func predictRegression(t *trained, path string, scale float32, full bool, stdout
 	size := d.Shape.Size()
 	out := make([]float32, min(predictChunk, n)*outputs)
 	s := runtime.RegressionScore{Samples: n, Outputs: outputs}
+	nf := &nonFinite{source: path, lines: d.Lines}
 	for lo := 0; lo < n; lo += predictChunk {
 		hi := min(lo+predictChunk, n)
 		chunk := out[:(hi-lo)*outputs]
 		t.model.Forward(d.X[lo*size:hi*size], chunk)
 		for i := lo; i < hi; i++ {
 			y := chunk[(i-lo)*outputs : (i-lo+1)*outputs]
+			nf.check(i, y)
 			fmt.Fprintf(bw, "%*d", sampleW, i+1)
 			for _, v := range y {
 				if full {
@@ -200,5 +202,5 @@ func predictRegression(t *trained, path string, scale float32, full bool, stdout
 		}
 		fmt.Fprintf(stderr, "cnngen: %v against %s of %s\n", s, against, path)
 	}
-	return nil
+	return nf.err()
 }

@@ -383,11 +383,11 @@ func (k Kernel) refDoc() []string {
 		}
 		return lines
 	case MaxPool2DForward:
-		return []string{"y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,",
+		return []string{"y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),",
 			fmt.Sprintf("ih = oh·%d−%d+kh, iw = ow·%d−%d+kw, taps outside the input skipped", k.Pool.StrideH, k.Pool.PadTop, k.Pool.StrideW, k.Pool.PadLeft)}
 	case MaxPool2DBackward:
 		lines := []string{"dx[s][ih][iw][c] = Σ dy[s][oh][ow][c] over the windows whose first",
-			"maximum (row-major) is x[s][ih][iw][c]   for s < n"}
+			"maximum (row-major) is x[s][ih][iw][c]   for s < n (a NaN maximum passes nothing)"}
 		if k.ReLU {
 			lines = append(lines, "(windows with y[s][oh][ow][c] ≤ 0 pass nothing: the ReLU's backward)")
 		}
@@ -617,7 +617,9 @@ func (k Kernel) poolRefBody() []jen.Code {
 			taps(
 				row("xp", "xs", C, jen.Parens(jen.Id("ih").Op("*").Lit(p.InW).Op("+").Id("iw")).Op("*").Lit(C)),
 				jen.For(jen.List(jen.Id("c"), jen.Id("v")).Op(":=").Range().Id("xp")).Block(
-					jen.If(jen.Id("v").Op(">").Id("yp").Index(jen.Id("c"))).Block(
+					// v != v: a NaN tap makes the maximum NaN, and
+					// nothing replaces it (v > NaN is false).
+					jen.If(jen.Id("v").Op(">").Id("yp").Index(jen.Id("c")).Op("||").Id("v").Op("!=").Id("v")).Block(
 						jen.Id("yp").Index(jen.Id("c")).Op("=").Id("v"),
 					),
 				),

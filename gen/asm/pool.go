@@ -171,17 +171,48 @@ func planPool(ps poolSpec, isa isaParams) *poolCtx {
 				for v := range cvecs {
 					acc := isa.reg(i % 8) // rotate, so windows overlap in flight
 					tmp := isa.reg(8 + i%4)
-					i++
+					nan := isa.reg(12 + i%2) // AVX2: all ones in the lanes that saw a NaN
 					w.Insns = append(w.Insns, load(v, fmt.Sprintf("%d(x_s)", taps[0]*C+vOff(v)), acc))
+					// A NaN tap makes the maximum NaN (as Go's max and
+					// PyTorch do). VMAXPS alone cannot: it returns its
+					// second source whenever either is NaN, so a NaN is
+					// lost as soon as a later tap is a number (and
+					// VRANGEPS returns the number). So the kernel also
+					// tracks, per lane, whether a NaN was seen: AVX2 in
+					// a vector, nan = unord(tap, nan), sticky because
+					// all ones is itself a NaN, ORed into the maximum at
+					// the end; AVX-512 in a mask, ok = ok ∧ ord(tap, acc),
+					// whose clear lanes are set to all ones at the end.
+					ok := fmt.Sprintf("K%d", 2+i%4)
+					i++
+					if len(taps) > 1 {
+						switch {
+						case z && masked(v):
+							w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$7", acc, acc, "K1", ok}, ", "), Comment: "ok: the lanes without a NaN"})
+						case z:
+							w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$7", acc, acc, ok}, ", "), Comment: "ok: the lanes without a NaN"})
+						default:
+							w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$3", acc, acc, nan}, ", "), Comment: "nan: the lanes with a NaN"})
+						}
+					}
 					for _, t := range taps[1:] {
 						addr := fmt.Sprintf("%d(x_s)", t*C+vOff(v))
 						switch {
-						case !masked(v):
-							w.Insns = append(w.Insns, in("VMAXPS", addr, acc, acc))
+						case !masked(v) && z:
+							w.Insns = append(w.Insns, in("VCMPPS", "$7", addr, acc, ok, ok), in("VMAXPS", addr, acc, acc))
 						case z:
-							w.Insns = append(w.Insns, in("VMAXPS", addr, acc, "K1", acc))
+							w.Insns = append(w.Insns, in("VCMPPS", "$7", addr, acc, ok, ok), in("VMAXPS", addr, acc, "K1", acc))
+						case !masked(v):
+							w.Insns = append(w.Insns, in("VMAXPS", addr, acc, acc), in("VCMPPS", "$3", addr, nan, nan))
 						default:
-							w.Insns = append(w.Insns, in("VMASKMOVPS", addr, maskReg, tmp), in("VMAXPS", tmp, acc, acc))
+							w.Insns = append(w.Insns, in("VMASKMOVPS", addr, maskReg, tmp), in("VMAXPS", tmp, acc, acc), in("VCMPPS", "$3", tmp, nan, nan))
+						}
+					}
+					if len(taps) > 1 {
+						if z {
+							w.Insns = append(w.Insns, in("KNOTW", ok, ok), insn{Op: "VPTERNLOGD", Args: strings.Join([]string{"$0xff", acc, acc, ok, acc}, ", "), Comment: "NaN (all ones) where a tap was NaN"})
+						} else {
+							w.Insns = append(w.Insns, insn{Op: "VORPS", Args: strings.Join([]string{nan, acc, acc}, ", "), Comment: "NaN (all ones) where a tap was NaN"})
 						}
 					}
 					w.Insns = append(w.Insns, store(v, acc, fmt.Sprintf("%d(y_s)", (oh*p.OutW+ow)*C+vOff(v))))

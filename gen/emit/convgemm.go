@@ -258,7 +258,7 @@ func (c colGeom) col2im(size int, gate bool) []jen.Code {
 		))
 	})...)
 	if gate {
-		body = append(body, forRange("i", jen.Id("dx"), jen.If(jen.Id("h").Index(jen.Id("i")).Op("<=").Lit(0)).Block(jen.Id("dx").Index(jen.Id("i")).Op("=").Lit(0))))
+		body = append(body, forRange("i", jen.Id("dx"), jen.If(jen.Op("!").Parens(jen.Id("h").Index(jen.Id("i")).Op(">").Lit(0))).Block(jen.Id("dx").Index(jen.Id("i")).Op("=").Lit(0))))
 	}
 	return body
 }

@@ -166,10 +166,12 @@ func scaleByActivationGrad(act runtime.LayerKind, g, y string) jen.Code {
 	gi := jen.Id(g).Index(jen.Id("i"))
 	yi := jen.Id(y).Index(jen.Id("i"))
 	switch act {
+	// The conditions are the gradient's, negated (not y ≤ 0): a NaN y
+	// passes no gradient, as in the generic engine and the vector kernels.
 	case runtime.ReLU:
-		return forRange("i", jen.Id(g), jen.If(yi.Op("<=").Lit(0)).Block(gi.Op("=").Lit(0)))
+		return forRange("i", jen.Id(g), jen.If(jen.Op("!").Parens(yi.Op(">").Lit(0))).Block(gi.Op("=").Lit(0)))
 	case runtime.ReLU6:
-		return forRange("i", jen.Id(g), jen.If(yi.Clone().Op("<=").Lit(0).Op("||").Add(yi.Clone()).Op(">=").Lit(6)).Block(gi.Op("=").Lit(0)))
+		return forRange("i", jen.Id(g), jen.If(jen.Op("!").Parens(yi.Clone().Op(">").Lit(0).Op("&&").Add(yi.Clone()).Op("<").Lit(6))).Block(gi.Op("=").Lit(0)))
 	}
 	return forRange("i", jen.Id(g), gi.Clone().Op("=").Add(gi.Clone()).Op("*").Add(activationGrad(act, yi)))
 }
@@ -712,7 +714,21 @@ func (p *plan) denseBackward(f *jen.File, s *stage) {
 	// dw: row i of dw gathers in[s][i]·dz[s] over the tile, four samples
 	// at a time (each gw[j] loaded and stored once per four), in sample
 	// order. Samples whose input i is 0 add nothing and are left out:
-	// inputs after a ReLU often are.
+	// inputs after a ReLU often are. Unless their gradient dz[s] is not
+	// finite: 0·NaN and 0·Inf are NaN, as on the vector paths and in the
+	// generic engine.
+	body = append(body,
+		jen.Var().Id("finite").Index(jen.Id("Tile")).Bool(),
+		tileLoop(
+			jen.Id("finite").Index(jen.Id("s")).Op("=").True(),
+			jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Add(arrView(units, "dOut", lin(0, term{units, "s"})))).Block(
+				jen.If(jen.Id("v").Op("-").Id("v").Op("!=").Lit(0)).Block(
+					jen.Id("finite").Index(jen.Id("s")).Op("=").False(),
+					jen.Break(),
+				),
+			),
+		),
+	)
 	xd := func(k int) []jen.Code {
 		q := jen.Id("nz").Index(lin(k, term{1, "q"}))
 		return []jen.Code{
@@ -733,7 +749,7 @@ func (p *plan) denseBackward(f *jen.File, s *stage) {
 		jen.Id("gw").Op(":=").Add(arrView(units, "dw", lin(0, term{units, "i"}))),
 		jen.Var().Id("nz").Index(jen.Id("Tile")).Int(),
 		jen.Id("k").Op(":=").Lit(0),
-		tileLoop(jen.If(jen.Id("in").Index(lin(0, term{in, "s"}, term{1, "i"})).Op("!=").Lit(0)).Block(
+		tileLoop(jen.If(jen.Id("in").Index(lin(0, term{in, "s"}, term{1, "i"})).Op("!=").Lit(0).Op("||").Op("!").Id("finite").Index(jen.Id("s"))).Block(
 			jen.Id("nz").Index(jen.Id("k")).Op("=").Id("s"),
 			jen.Id("k").Op("++"),
 		)),
@@ -799,11 +815,21 @@ func (p *plan) poolForward(f *jen.File, s *stage) {
 				forRange("c", jen.Id("o"),
 					// Strictly greater keeps the first maximum; the
 					// first tap always wins so that arg is valid even
-					// for −∞ or NaN inputs.
-					jen.If(jen.Id("r").Index(jen.Id("c")).Op(">").Id("o").Index(jen.Id("c")).Op("||").Id("a").Index(jen.Id("c")).Op("<").Lit(0)).Block(
+					// for −∞ inputs. A NaN tap replaces a number and
+					// nothing replaces a NaN, so a window with a NaN
+					// has a NaN maximum, as on every other path.
+					jen.If(jen.Id("r").Index(jen.Id("c")).Op(">").Id("o").Index(jen.Id("c")).Op("||").Id("a").Index(jen.Id("c")).Op("<").Lit(0).Op("||").
+						Id("r").Index(jen.Id("c")).Op("!=").Id("r").Index(jen.Id("c")).Op("&&").Id("o").Index(jen.Id("c")).Op("==").Id("o").Index(jen.Id("c"))).Block(
 						jen.Id("o").Index(jen.Id("c")).Op("=").Id("r").Index(jen.Id("c")),
 						jen.Id("a").Index(jen.Id("c")).Op("=").Int32().Parens(jen.Id("at").Op("+").Id("c")),
 					),
+				),
+			),
+			// A NaN maximum has no gradient (arg −1), as in the vector
+			// kernels and the generic engine.
+			forRange("c", jen.Id("o"),
+				jen.If(jen.Id("o").Index(jen.Id("c")).Op("!=").Id("o").Index(jen.Id("c"))).Block(
+					jen.Id("a").Index(jen.Id("c")).Op("=").Lit(-1),
 				),
 			),
 		}
@@ -839,10 +865,11 @@ func (p *plan) poolBackward(f *jen.File, s *stage) {
 	params := []jen.Code{jen.Id("n").Int(), jen.Id("dOut").Add(tileArr(l.Out.Size()))}
 	body := []jen.Code{perSample(l, "g", "dOut"), perSample(l, "dx", "dIn"), jen.Op("*").Id("dx").Op("=").Add(floatArr(l.In.Size())).Values()}
 	if l.Kind == runtime.MaxPool {
-		f.Comment(wrapDoc(fmt.Sprintf("%s writes to dIn the gradient of %s's input for the first n samples of a tile: each output's gradient dOut goes to the input element recorded in arg.", fn, describe(s))))
+		f.Comment(wrapDoc(fmt.Sprintf("%s writes to dIn the gradient of %s's input for the first n samples of a tile: each output's gradient dOut goes to the input element recorded in arg (none for a NaN maximum, whose arg is −1).", fn, describe(s))))
 		params = append(params, jen.Id("arg").Add(tileArg(l.Out.Size())))
 		body = append(body, perSample(l, "a", "arg"),
-			forRange("j", jen.Id("g"), jen.Id("dx").Index(jen.Id("a").Index(jen.Id("j"))).Op("+=").Id("g").Index(jen.Id("j"))))
+			forRange("j", jen.Id("g"), jen.If(jen.Id("i").Op(":=").Id("a").Index(jen.Id("j")), jen.Id("i").Op(">=").Lit(0)).Block(
+				jen.Id("dx").Index(jen.Id("i")).Op("+=").Id("g").Index(jen.Id("j")))))
 	} else {
 		f.Comment(wrapDoc(fmt.Sprintf("%s writes to dIn the gradient of %s's input for the first n samples of a tile: each output's gradient is divided evenly among its window's non-padded elements.", fn, describe(s))))
 		body = append(body, forN("oy", g.oh, forN("ox", g.ow,

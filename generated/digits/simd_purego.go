@@ -26,7 +26,7 @@ func conv1WeightGradVec(dw *[3 * 3 * 1 * 32]float32, db *[32]float32, x, dy []fl
 
 // pool1ForwardVec computes, for 8x8x32 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 4x4 outputs:
 //
-//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,
+//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),
 //	ih = oh·2−0+kh, iw = ow·2−0+kw, taps outside the input skipped
 //
 // This build has no assembly: it runs the reference.
@@ -37,7 +37,7 @@ func pool1ForwardVec(y, x []float32, n int) {
 // pool1InputGradVec computes, for 8x8x32 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 4x4 outputs:
 //
 //	dx[s][ih][iw][c] = Σ dy[s][oh][ow][c] over the windows whose first
-//	maximum (row-major) is x[s][ih][iw][c]   for s < n
+//	maximum (row-major) is x[s][ih][iw][c]   for s < n (a NaN maximum passes nothing)
 //	(windows with y[s][oh][ow][c] ≤ 0 pass nothing: the ReLU's backward)
 //
 // This build has no assembly: it runs the reference.

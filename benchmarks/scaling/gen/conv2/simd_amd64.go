@@ -213,7 +213,7 @@ func pool1ForwardVecAVX512(y, x *float32, n int)
 
 // pool1ForwardVec computes, for 8x8x32 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 4x4 outputs:
 //
-//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,
+//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),
 //	ih = oh·2−0+kh, iw = ow·2−0+kw, taps outside the input skipped
 //
 // It runs the path runtime.ActiveISA names.
@@ -246,7 +246,7 @@ func pool1InputGradVecAVX512(dx, dy, x, y *float32, n int)
 // pool1InputGradVec computes, for 8x8x32 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 4x4 outputs:
 //
 //	dx[s][ih][iw][c] = Σ dy[s][oh][ow][c] over the windows whose first
-//	maximum (row-major) is x[s][ih][iw][c]   for s < n
+//	maximum (row-major) is x[s][ih][iw][c]   for s < n (a NaN maximum passes nothing)
 //	(windows with y[s][oh][ow][c] ≤ 0 pass nothing: the ReLU's backward)
 //
 // It runs the path runtime.ActiveISA names.

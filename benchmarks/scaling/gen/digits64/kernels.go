@@ -130,7 +130,7 @@ func conv1Backward(n int, in *[Tile * 64]float32, out *[Tile * 4096]float32, dOu
 		g := (*[4096]float32)(dOut[s*4096:])
 		y := (*[4096]float32)(out[s*4096:])
 		for i := range g {
-			if y[i] <= 0 {
+			if !(y[i] > 0) {
 				g[i] = 0
 			}
 		}
@@ -233,11 +233,16 @@ func pool1Forward(n int, in *[Tile * 4096]float32, out *[Tile * 1024]float32, ar
 						at := iy*512 + ix*64
 						r := (*[64]float32)(x[at:])
 						for c := range o {
-							if r[c] > o[c] || a[c] < 0 {
+							if r[c] > o[c] || a[c] < 0 || r[c] != r[c] && o[c] == o[c] {
 								o[c] = r[c]
 								a[c] = int32(at + c)
 							}
 						}
+					}
+				}
+				for c := range o {
+					if o[c] != o[c] {
+						a[c] = -1
 					}
 				}
 			}
@@ -247,7 +252,8 @@ func pool1Forward(n int, in *[Tile * 4096]float32, out *[Tile * 1024]float32, ar
 
 // pool1Backward writes to dIn the gradient of pool1 (maxpool 2x2, stride 2x2,
 // same padding, 8x8x64 → 4x4x64)'s input for the first n samples of a tile:
-// each output's gradient dOut goes to the input element recorded in arg.
+// each output's gradient dOut goes to the input element recorded in arg (none
+// for a NaN maximum, whose arg is −1).
 func pool1Backward(n int, dOut *[Tile * 1024]float32, arg *[Tile * 1024]int32, dIn *[Tile * 4096]float32) {
 	for s := 0; s < n; s++ {
 		g := (*[1024]float32)(dOut[s*1024:])
@@ -255,7 +261,9 @@ func pool1Backward(n int, dOut *[Tile * 1024]float32, arg *[Tile * 1024]int32, d
 		*dx = [4096]float32{}
 		a := (*[1024]int32)(arg[s*1024:])
 		for j := range g {
-			dx[a[j]] += g[j]
+			if i := a[j]; i >= 0 {
+				dx[i] += g[j]
+			}
 		}
 	}
 }
@@ -309,7 +317,7 @@ func dense1Backward(n int, in *[Tile * 1024]float32, out *[Tile * 300]float32, d
 		g := (*[300]float32)(dOut[s*300:])
 		y := (*[300]float32)(out[s*300:])
 		for i := range g {
-			if y[i] <= 0 {
+			if !(y[i] > 0) {
 				g[i] = 0
 			}
 		}
@@ -317,12 +325,22 @@ func dense1Backward(n int, in *[Tile * 1024]float32, out *[Tile * 300]float32, d
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[300]float32)(dOut[s*300:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 1024; i++ {
 		gw := (*[300]float32)(dw[i*300:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*1024+i] != 0 {
+			if in[s*1024+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}
@@ -435,12 +453,22 @@ func dense2Backward(n int, in *[Tile * 300]float32, out *[Tile * 10]float32, dOu
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[10]float32)(dOut[s*10:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 300; i++ {
 		gw := (*[10]float32)(dw[i*10:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*300+i] != 0 {
+			if in[s*300+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}

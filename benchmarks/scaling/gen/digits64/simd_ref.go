@@ -84,7 +84,7 @@ func conv1WeightGradVecGo(dw *[3 * 3 * 1 * 64]float32, db *[64]float32, x, dy []
 
 // pool1ForwardVecGo is the pure-Go reference of pool1ForwardVec:
 //
-//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,
+//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),
 //	ih = oh·2−0+kh, iw = ow·2−0+kw, taps outside the input skipped
 func pool1ForwardVecGo(y, x []float32, n int) {
 	for s := range n {
@@ -108,7 +108,7 @@ func pool1ForwardVecGo(y, x []float32, n int) {
 						}
 						xp := (*[64]float32)(xs[(ih*8+iw)*64:])
 						for c, v := range xp {
-							if v > yp[c] {
+							if v > yp[c] || v != v {
 								yp[c] = v
 							}
 						}
@@ -122,7 +122,7 @@ func pool1ForwardVecGo(y, x []float32, n int) {
 // pool1InputGradVecGo is the pure-Go reference of pool1InputGradVec:
 //
 //	dx[s][ih][iw][c] = Σ dy[s][oh][ow][c] over the windows whose first
-//	maximum (row-major) is x[s][ih][iw][c]   for s < n
+//	maximum (row-major) is x[s][ih][iw][c]   for s < n (a NaN maximum passes nothing)
 //	(windows with y[s][oh][ow][c] ≤ 0 pass nothing: the ReLU's backward)
 func pool1InputGradVecGo(dx, dy, x, y []float32, n int) {
 	for s := range n {

@@ -109,7 +109,7 @@ func conv1Backward(n int, in *[Tile * 784]float32, out *[Tile * 4704]float32, dO
 		g := (*[4704]float32)(dOut[s*4704:])
 		y := (*[4704]float32)(out[s*4704:])
 		for i := range g {
-			if y[i] <= 0 {
+			if !(y[i] > 0) {
 				g[i] = 0
 			}
 		}
@@ -191,11 +191,16 @@ func pool1Forward(n int, in *[Tile * 4704]float32, out *[Tile * 1176]float32, ar
 						at := iy*168 + ix*6
 						r := (*[6]float32)(x[at:])
 						for c := range o {
-							if r[c] > o[c] || a[c] < 0 {
+							if r[c] > o[c] || a[c] < 0 || r[c] != r[c] && o[c] == o[c] {
 								o[c] = r[c]
 								a[c] = int32(at + c)
 							}
 						}
+					}
+				}
+				for c := range o {
+					if o[c] != o[c] {
+						a[c] = -1
 					}
 				}
 			}
@@ -205,7 +210,8 @@ func pool1Forward(n int, in *[Tile * 4704]float32, out *[Tile * 1176]float32, ar
 
 // pool1Backward writes to dIn the gradient of pool1 (maxpool 2x2, stride 2x2,
 // valid padding, 28x28x6 → 14x14x6)'s input for the first n samples of a
-// tile: each output's gradient dOut goes to the input element recorded in arg.
+// tile: each output's gradient dOut goes to the input element recorded in arg
+// (none for a NaN maximum, whose arg is −1).
 func pool1Backward(n int, dOut *[Tile * 1176]float32, arg *[Tile * 1176]int32, dIn *[Tile * 4704]float32) {
 	for s := 0; s < n; s++ {
 		g := (*[1176]float32)(dOut[s*1176:])
@@ -213,7 +219,9 @@ func pool1Backward(n int, dOut *[Tile * 1176]float32, arg *[Tile * 1176]int32, d
 		*dx = [4704]float32{}
 		a := (*[1176]int32)(arg[s*1176:])
 		for j := range g {
-			dx[a[j]] += g[j]
+			if i := a[j]; i >= 0 {
+				dx[i] += g[j]
+			}
 		}
 	}
 }
@@ -263,7 +271,7 @@ func conv2Backward(n int, in *[Tile * 1176]float32, out *[Tile * 1600]float32, d
 		g := (*[1600]float32)(dOut[s*1600:])
 		y := (*[1600]float32)(out[s*1600:])
 		for i := range g {
-			if y[i] <= 0 {
+			if !(y[i] > 0) {
 				g[i] = 0
 			}
 		}
@@ -327,11 +335,16 @@ func pool2Forward(n int, in *[Tile * 1600]float32, out *[Tile * 400]float32, arg
 						at := iy*160 + ix*16
 						r := (*[16]float32)(x[at:])
 						for c := range o {
-							if r[c] > o[c] || a[c] < 0 {
+							if r[c] > o[c] || a[c] < 0 || r[c] != r[c] && o[c] == o[c] {
 								o[c] = r[c]
 								a[c] = int32(at + c)
 							}
 						}
+					}
+				}
+				for c := range o {
+					if o[c] != o[c] {
+						a[c] = -1
 					}
 				}
 			}
@@ -341,7 +354,8 @@ func pool2Forward(n int, in *[Tile * 1600]float32, out *[Tile * 400]float32, arg
 
 // pool2Backward writes to dIn the gradient of pool2 (maxpool 2x2, stride 2x2,
 // valid padding, 10x10x16 → 5x5x16)'s input for the first n samples of a
-// tile: each output's gradient dOut goes to the input element recorded in arg.
+// tile: each output's gradient dOut goes to the input element recorded in arg
+// (none for a NaN maximum, whose arg is −1).
 func pool2Backward(n int, dOut *[Tile * 400]float32, arg *[Tile * 400]int32, dIn *[Tile * 1600]float32) {
 	for s := 0; s < n; s++ {
 		g := (*[400]float32)(dOut[s*400:])
@@ -349,7 +363,9 @@ func pool2Backward(n int, dOut *[Tile * 400]float32, arg *[Tile * 400]int32, dIn
 		*dx = [1600]float32{}
 		a := (*[400]int32)(arg[s*400:])
 		for j := range g {
-			dx[a[j]] += g[j]
+			if i := a[j]; i >= 0 {
+				dx[i] += g[j]
+			}
 		}
 	}
 }
@@ -403,7 +419,7 @@ func dense1Backward(n int, in *[Tile * 400]float32, out *[Tile * 120]float32, dO
 		g := (*[120]float32)(dOut[s*120:])
 		y := (*[120]float32)(out[s*120:])
 		for i := range g {
-			if y[i] <= 0 {
+			if !(y[i] > 0) {
 				g[i] = 0
 			}
 		}
@@ -411,12 +427,22 @@ func dense1Backward(n int, in *[Tile * 400]float32, out *[Tile * 120]float32, dO
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[120]float32)(dOut[s*120:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 400; i++ {
 		gw := (*[120]float32)(dw[i*120:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*400+i] != 0 {
+			if in[s*400+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}
@@ -534,7 +560,7 @@ func dense2Backward(n int, in *[Tile * 120]float32, out *[Tile * 84]float32, dOu
 		g := (*[84]float32)(dOut[s*84:])
 		y := (*[84]float32)(out[s*84:])
 		for i := range g {
-			if y[i] <= 0 {
+			if !(y[i] > 0) {
 				g[i] = 0
 			}
 		}
@@ -542,12 +568,22 @@ func dense2Backward(n int, in *[Tile * 120]float32, out *[Tile * 84]float32, dOu
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[84]float32)(dOut[s*84:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 120; i++ {
 		gw := (*[84]float32)(dw[i*84:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*120+i] != 0 {
+			if in[s*120+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}
@@ -660,12 +696,22 @@ func dense3Backward(n int, in *[Tile * 84]float32, out *[Tile * 10]float32, dOut
 			db[j] += g[j]
 		}
 	}
+	var finite [Tile]bool
+	for s := 0; s < n; s++ {
+		finite[s] = true
+		for _, v := range (*[10]float32)(dOut[s*10:]) {
+			if v-v != 0 {
+				finite[s] = false
+				break
+			}
+		}
+	}
 	for i := 0; i < 84; i++ {
 		gw := (*[10]float32)(dw[i*10:])
 		var nz [Tile]int
 		k := 0
 		for s := 0; s < n; s++ {
-			if in[s*84+i] != 0 {
+			if in[s*84+i] != 0 || !finite[s] {
 				nz[k] = s
 				k++
 			}

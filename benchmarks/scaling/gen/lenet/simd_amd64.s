@@ -128,20 +128,34 @@ conv1ForwardVec_rows12_loop_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows12_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMASKMOVPS Y0, mask, 0(c_row)
 	VMASKMOVPS Y1, mask, 24(c_row)
 	VMASKMOVPS Y2, mask, 48(c_row)
@@ -199,16 +213,26 @@ conv1ForwardVec_rows8_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows8_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y8, Y8, Y8
-	VMAXPS Y8, Y0, Y0
-	VMAXPS Y8, Y1, Y1
-	VMAXPS Y8, Y2, Y2
-	VMAXPS Y8, Y3, Y3
-	VMAXPS Y8, Y4, Y4
-	VMAXPS Y8, Y5, Y5
-	VMAXPS Y8, Y6, Y6
-	VMAXPS Y8, Y7, Y7
+	VMAXPS Y0, Y8, Y0
+	VADDPS Y8, Y0, Y0
+	VMAXPS Y1, Y8, Y1
+	VADDPS Y8, Y1, Y1
+	VMAXPS Y2, Y8, Y2
+	VADDPS Y8, Y2, Y2
+	VMAXPS Y3, Y8, Y3
+	VADDPS Y8, Y3, Y3
+	VMAXPS Y4, Y8, Y4
+	VADDPS Y8, Y4, Y4
+	VMAXPS Y5, Y8, Y5
+	VADDPS Y8, Y5, Y5
+	VMAXPS Y6, Y8, Y6
+	VADDPS Y8, Y6, Y6
+	VMAXPS Y7, Y8, Y7
+	VADDPS Y8, Y7, Y7
 	VMASKMOVPS Y0, mask, 0(c_row)
 	VMASKMOVPS Y1, mask, 24(c_row)
 	VMASKMOVPS Y2, mask, 48(c_row)
@@ -248,12 +272,18 @@ conv1ForwardVec_rows4_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows4_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y4, Y4, Y4
-	VMAXPS Y4, Y0, Y0
-	VMAXPS Y4, Y1, Y1
-	VMAXPS Y4, Y2, Y2
-	VMAXPS Y4, Y3, Y3
+	VMAXPS Y0, Y4, Y0
+	VADDPS Y4, Y0, Y0
+	VMAXPS Y1, Y4, Y1
+	VADDPS Y4, Y1, Y1
+	VMAXPS Y2, Y4, Y2
+	VADDPS Y4, Y2, Y2
+	VMAXPS Y3, Y4, Y3
+	VADDPS Y4, Y3, Y3
 	VMASKMOVPS Y0, mask, 0(c_row)
 	VMASKMOVPS Y1, mask, 24(c_row)
 	VMASKMOVPS Y2, mask, 48(c_row)
@@ -283,10 +313,14 @@ conv1ForwardVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y2, Y2, Y2
-	VMAXPS Y2, Y0, Y0
-	VMAXPS Y2, Y1, Y1
+	VMAXPS Y0, Y2, Y0
+	VADDPS Y2, Y0, Y0
+	VMAXPS Y1, Y2, Y1
+	VADDPS Y2, Y1, Y1
 	VMASKMOVPS Y0, mask, 0(c_row)
 	VMASKMOVPS Y1, mask, 24(c_row)
 	ADDQ $200, a_row
@@ -311,9 +345,12 @@ conv1ForwardVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y1, Y1, Y1
-	VMAXPS Y1, Y0, Y0
+	VMAXPS Y0, Y1, Y0
+	VADDPS Y1, Y0, Y0
 	VMASKMOVPS Y0, mask, 0(c_row)
 
 conv1ForwardVec_done:
@@ -402,24 +439,42 @@ conv1ForwardVec_rows16_loop_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows16_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z16, Z16, Z16
-	VMAXPS Z16, Z0, Z0
-	VMAXPS Z16, Z1, Z1
-	VMAXPS Z16, Z2, Z2
-	VMAXPS Z16, Z3, Z3
-	VMAXPS Z16, Z4, Z4
-	VMAXPS Z16, Z5, Z5
-	VMAXPS Z16, Z6, Z6
-	VMAXPS Z16, Z7, Z7
-	VMAXPS Z16, Z8, Z8
-	VMAXPS Z16, Z9, Z9
-	VMAXPS Z16, Z10, Z10
-	VMAXPS Z16, Z11, Z11
-	VMAXPS Z16, Z12, Z12
-	VMAXPS Z16, Z13, Z13
-	VMAXPS Z16, Z14, Z14
-	VMAXPS Z16, Z15, Z15
+	VMAXPS Z0, Z16, Z0
+	VADDPS Z16, Z0, Z0
+	VMAXPS Z1, Z16, Z1
+	VADDPS Z16, Z1, Z1
+	VMAXPS Z2, Z16, Z2
+	VADDPS Z16, Z2, Z2
+	VMAXPS Z3, Z16, Z3
+	VADDPS Z16, Z3, Z3
+	VMAXPS Z4, Z16, Z4
+	VADDPS Z16, Z4, Z4
+	VMAXPS Z5, Z16, Z5
+	VADDPS Z16, Z5, Z5
+	VMAXPS Z6, Z16, Z6
+	VADDPS Z16, Z6, Z6
+	VMAXPS Z7, Z16, Z7
+	VADDPS Z16, Z7, Z7
+	VMAXPS Z8, Z16, Z8
+	VADDPS Z16, Z8, Z8
+	VMAXPS Z9, Z16, Z9
+	VADDPS Z16, Z9, Z9
+	VMAXPS Z10, Z16, Z10
+	VADDPS Z16, Z10, Z10
+	VMAXPS Z11, Z16, Z11
+	VADDPS Z16, Z11, Z11
+	VMAXPS Z12, Z16, Z12
+	VADDPS Z16, Z12, Z12
+	VMAXPS Z13, Z16, Z13
+	VADDPS Z16, Z13, Z13
+	VMAXPS Z14, Z16, Z14
+	VADDPS Z16, Z14, Z14
+	VMAXPS Z15, Z16, Z15
+	VADDPS Z16, Z15, Z15
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 24(c_row)
 	VMOVUPS Z2, K1, 48(c_row)
@@ -480,16 +535,26 @@ conv1ForwardVec_rows8_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows8_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z8, Z8, Z8
-	VMAXPS Z8, Z0, Z0
-	VMAXPS Z8, Z1, Z1
-	VMAXPS Z8, Z2, Z2
-	VMAXPS Z8, Z3, Z3
-	VMAXPS Z8, Z4, Z4
-	VMAXPS Z8, Z5, Z5
-	VMAXPS Z8, Z6, Z6
-	VMAXPS Z8, Z7, Z7
+	VMAXPS Z0, Z8, Z0
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z1, Z8, Z1
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z2, Z8, Z2
+	VADDPS Z8, Z2, Z2
+	VMAXPS Z3, Z8, Z3
+	VADDPS Z8, Z3, Z3
+	VMAXPS Z4, Z8, Z4
+	VADDPS Z8, Z4, Z4
+	VMAXPS Z5, Z8, Z5
+	VADDPS Z8, Z5, Z5
+	VMAXPS Z6, Z8, Z6
+	VADDPS Z8, Z6, Z6
+	VMAXPS Z7, Z8, Z7
+	VADDPS Z8, Z7, Z7
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 24(c_row)
 	VMOVUPS Z2, K1, 48(c_row)
@@ -528,12 +593,18 @@ conv1ForwardVec_rows4_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows4_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z4, Z4, Z4
-	VMAXPS Z4, Z0, Z0
-	VMAXPS Z4, Z1, Z1
-	VMAXPS Z4, Z2, Z2
-	VMAXPS Z4, Z3, Z3
+	VMAXPS Z0, Z4, Z0
+	VADDPS Z4, Z0, Z0
+	VMAXPS Z1, Z4, Z1
+	VADDPS Z4, Z1, Z1
+	VMAXPS Z2, Z4, Z2
+	VADDPS Z4, Z2, Z2
+	VMAXPS Z3, Z4, Z3
+	VADDPS Z4, Z3, Z3
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 24(c_row)
 	VMOVUPS Z2, K1, 48(c_row)
@@ -562,10 +633,14 @@ conv1ForwardVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z2, Z2, Z2
-	VMAXPS Z2, Z0, Z0
-	VMAXPS Z2, Z1, Z1
+	VMAXPS Z0, Z2, Z0
+	VADDPS Z2, Z0, Z0
+	VMAXPS Z1, Z2, Z1
+	VADDPS Z2, Z1, Z1
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 24(c_row)
 	ADDQ $200, a_row
@@ -589,9 +664,12 @@ conv1ForwardVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ conv1ForwardVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z1, Z1, Z1
-	VMAXPS Z1, Z0, Z0
+	VMAXPS Z0, Z1, Z0
+	VADDPS Z1, Z0, Z0
 	VMOVUPS Z0, K1, 0(c_row)
 
 conv1ForwardVec_done:
@@ -964,1767 +1042,2747 @@ TEXT ·pool1ForwardVecAVX2(SB), NOSPLIT, $0-24
 pool1ForwardVec_sample:
 	// window (0,0): 4 taps
 	VMASKMOVPS 0(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 24(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 672(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 696(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 0(y_s)
 	// window (0,1): 4 taps
 	VMASKMOVPS 48(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 72(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 720(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 744(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 24(y_s)
 	// window (0,2): 4 taps
 	VMASKMOVPS 96(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 120(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 768(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 792(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 48(y_s)
 	// window (0,3): 4 taps
 	VMASKMOVPS 144(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 168(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 816(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 840(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 72(y_s)
 	// window (0,4): 4 taps
 	VMASKMOVPS 192(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 216(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 864(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 888(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 96(y_s)
 	// window (0,5): 4 taps
 	VMASKMOVPS 240(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 264(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 912(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 936(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 120(y_s)
 	// window (0,6): 4 taps
 	VMASKMOVPS 288(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 312(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 960(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 984(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 144(y_s)
 	// window (0,7): 4 taps
 	VMASKMOVPS 336(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 360(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 1008(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 1032(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 168(y_s)
 	// window (0,8): 4 taps
 	VMASKMOVPS 384(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 408(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 1056(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 1080(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 192(y_s)
 	// window (0,9): 4 taps
 	VMASKMOVPS 432(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 456(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 1104(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 1128(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 216(y_s)
 	// window (0,10): 4 taps
 	VMASKMOVPS 480(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 504(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 1152(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 1176(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 240(y_s)
 	// window (0,11): 4 taps
 	VMASKMOVPS 528(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 552(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 1200(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 1224(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 264(y_s)
 	// window (0,12): 4 taps
 	VMASKMOVPS 576(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 600(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 1248(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 1272(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 288(y_s)
 	// window (0,13): 4 taps
 	VMASKMOVPS 624(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 648(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 1296(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 1320(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 312(y_s)
 	// window (1,0): 4 taps
 	VMASKMOVPS 1344(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 1368(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 2016(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 2040(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 336(y_s)
 	// window (1,1): 4 taps
 	VMASKMOVPS 1392(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 1416(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 2064(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 2088(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 360(y_s)
 	// window (1,2): 4 taps
 	VMASKMOVPS 1440(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 1464(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 2112(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 2136(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 384(y_s)
 	// window (1,3): 4 taps
 	VMASKMOVPS 1488(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 1512(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 2160(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 2184(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 408(y_s)
 	// window (1,4): 4 taps
 	VMASKMOVPS 1536(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 1560(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 2208(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 2232(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 432(y_s)
 	// window (1,5): 4 taps
 	VMASKMOVPS 1584(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 1608(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 2256(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 2280(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 456(y_s)
 	// window (1,6): 4 taps
 	VMASKMOVPS 1632(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 1656(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 2304(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 2328(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 480(y_s)
 	// window (1,7): 4 taps
 	VMASKMOVPS 1680(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 1704(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 2352(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 2376(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 504(y_s)
 	// window (1,8): 4 taps
 	VMASKMOVPS 1728(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 1752(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 2400(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 2424(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 528(y_s)
 	// window (1,9): 4 taps
 	VMASKMOVPS 1776(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 1800(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 2448(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 2472(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 552(y_s)
 	// window (1,10): 4 taps
 	VMASKMOVPS 1824(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 1848(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 2496(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 2520(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 576(y_s)
 	// window (1,11): 4 taps
 	VMASKMOVPS 1872(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 1896(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 2544(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 2568(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 600(y_s)
 	// window (1,12): 4 taps
 	VMASKMOVPS 1920(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 1944(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 2592(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 2616(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 624(y_s)
 	// window (1,13): 4 taps
 	VMASKMOVPS 1968(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 1992(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 2640(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 2664(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 648(y_s)
 	// window (2,0): 4 taps
 	VMASKMOVPS 2688(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 2712(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 3360(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 3384(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 672(y_s)
 	// window (2,1): 4 taps
 	VMASKMOVPS 2736(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 2760(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 3408(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 3432(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 696(y_s)
 	// window (2,2): 4 taps
 	VMASKMOVPS 2784(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 2808(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 3456(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 3480(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 720(y_s)
 	// window (2,3): 4 taps
 	VMASKMOVPS 2832(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 2856(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 3504(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 3528(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 744(y_s)
 	// window (2,4): 4 taps
 	VMASKMOVPS 2880(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 2904(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 3552(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 3576(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 768(y_s)
 	// window (2,5): 4 taps
 	VMASKMOVPS 2928(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 2952(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 3600(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 3624(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 792(y_s)
 	// window (2,6): 4 taps
 	VMASKMOVPS 2976(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 3000(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 3648(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 3672(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 816(y_s)
 	// window (2,7): 4 taps
 	VMASKMOVPS 3024(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 3048(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 3696(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 3720(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 840(y_s)
 	// window (2,8): 4 taps
 	VMASKMOVPS 3072(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 3096(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 3744(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 3768(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 864(y_s)
 	// window (2,9): 4 taps
 	VMASKMOVPS 3120(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 3144(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 3792(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 3816(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 888(y_s)
 	// window (2,10): 4 taps
 	VMASKMOVPS 3168(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 3192(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 3840(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 3864(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 912(y_s)
 	// window (2,11): 4 taps
 	VMASKMOVPS 3216(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 3240(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 3888(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 3912(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 936(y_s)
 	// window (2,12): 4 taps
 	VMASKMOVPS 3264(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 3288(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 3936(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 3960(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 960(y_s)
 	// window (2,13): 4 taps
 	VMASKMOVPS 3312(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 3336(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 3984(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 4008(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 984(y_s)
 	// window (3,0): 4 taps
 	VMASKMOVPS 4032(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 4056(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 4704(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 4728(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1008(y_s)
 	// window (3,1): 4 taps
 	VMASKMOVPS 4080(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 4104(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 4752(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 4776(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1032(y_s)
 	// window (3,2): 4 taps
 	VMASKMOVPS 4128(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 4152(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 4800(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 4824(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1056(y_s)
 	// window (3,3): 4 taps
 	VMASKMOVPS 4176(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 4200(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 4848(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 4872(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1080(y_s)
 	// window (3,4): 4 taps
 	VMASKMOVPS 4224(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 4248(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 4896(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 4920(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1104(y_s)
 	// window (3,5): 4 taps
 	VMASKMOVPS 4272(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 4296(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 4944(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 4968(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1128(y_s)
 	// window (3,6): 4 taps
 	VMASKMOVPS 4320(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 4344(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 4992(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 5016(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1152(y_s)
 	// window (3,7): 4 taps
 	VMASKMOVPS 4368(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 4392(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 5040(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 5064(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1176(y_s)
 	// window (3,8): 4 taps
 	VMASKMOVPS 4416(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 4440(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 5088(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 5112(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1200(y_s)
 	// window (3,9): 4 taps
 	VMASKMOVPS 4464(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 4488(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 5136(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 5160(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1224(y_s)
 	// window (3,10): 4 taps
 	VMASKMOVPS 4512(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 4536(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 5184(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 5208(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1248(y_s)
 	// window (3,11): 4 taps
 	VMASKMOVPS 4560(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 4584(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 5232(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 5256(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1272(y_s)
 	// window (3,12): 4 taps
 	VMASKMOVPS 4608(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 4632(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 5280(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 5304(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1296(y_s)
 	// window (3,13): 4 taps
 	VMASKMOVPS 4656(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 4680(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 5328(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 5352(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1320(y_s)
 	// window (4,0): 4 taps
 	VMASKMOVPS 5376(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 5400(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 6048(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 6072(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1344(y_s)
 	// window (4,1): 4 taps
 	VMASKMOVPS 5424(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 5448(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 6096(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 6120(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1368(y_s)
 	// window (4,2): 4 taps
 	VMASKMOVPS 5472(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 5496(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 6144(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 6168(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1392(y_s)
 	// window (4,3): 4 taps
 	VMASKMOVPS 5520(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 5544(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 6192(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 6216(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1416(y_s)
 	// window (4,4): 4 taps
 	VMASKMOVPS 5568(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 5592(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 6240(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 6264(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1440(y_s)
 	// window (4,5): 4 taps
 	VMASKMOVPS 5616(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 5640(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 6288(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 6312(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1464(y_s)
 	// window (4,6): 4 taps
 	VMASKMOVPS 5664(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 5688(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 6336(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 6360(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1488(y_s)
 	// window (4,7): 4 taps
 	VMASKMOVPS 5712(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 5736(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 6384(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 6408(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1512(y_s)
 	// window (4,8): 4 taps
 	VMASKMOVPS 5760(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 5784(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 6432(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 6456(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1536(y_s)
 	// window (4,9): 4 taps
 	VMASKMOVPS 5808(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 5832(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 6480(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 6504(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1560(y_s)
 	// window (4,10): 4 taps
 	VMASKMOVPS 5856(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 5880(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 6528(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 6552(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1584(y_s)
 	// window (4,11): 4 taps
 	VMASKMOVPS 5904(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 5928(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 6576(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 6600(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1608(y_s)
 	// window (4,12): 4 taps
 	VMASKMOVPS 5952(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 5976(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 6624(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 6648(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1632(y_s)
 	// window (4,13): 4 taps
 	VMASKMOVPS 6000(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 6024(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 6672(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 6696(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1656(y_s)
 	// window (5,0): 4 taps
 	VMASKMOVPS 6720(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 6744(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 7392(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 7416(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1680(y_s)
 	// window (5,1): 4 taps
 	VMASKMOVPS 6768(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 6792(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 7440(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 7464(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1704(y_s)
 	// window (5,2): 4 taps
 	VMASKMOVPS 6816(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 6840(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 7488(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 7512(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1728(y_s)
 	// window (5,3): 4 taps
 	VMASKMOVPS 6864(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 6888(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 7536(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 7560(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1752(y_s)
 	// window (5,4): 4 taps
 	VMASKMOVPS 6912(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 6936(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 7584(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 7608(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1776(y_s)
 	// window (5,5): 4 taps
 	VMASKMOVPS 6960(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 6984(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 7632(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 7656(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1800(y_s)
 	// window (5,6): 4 taps
 	VMASKMOVPS 7008(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 7032(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 7680(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 7704(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 1824(y_s)
 	// window (5,7): 4 taps
 	VMASKMOVPS 7056(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 7080(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 7728(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 7752(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 1848(y_s)
 	// window (5,8): 4 taps
 	VMASKMOVPS 7104(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 7128(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 7776(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 7800(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 1872(y_s)
 	// window (5,9): 4 taps
 	VMASKMOVPS 7152(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 7176(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 7824(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 7848(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 1896(y_s)
 	// window (5,10): 4 taps
 	VMASKMOVPS 7200(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 7224(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 7872(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 7896(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 1920(y_s)
 	// window (5,11): 4 taps
 	VMASKMOVPS 7248(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 7272(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 7920(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 7944(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 1944(y_s)
 	// window (5,12): 4 taps
 	VMASKMOVPS 7296(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 7320(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 7968(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 7992(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 1968(y_s)
 	// window (5,13): 4 taps
 	VMASKMOVPS 7344(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 7368(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 8016(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 8040(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 1992(y_s)
 	// window (6,0): 4 taps
 	VMASKMOVPS 8064(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 8088(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 8736(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 8760(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2016(y_s)
 	// window (6,1): 4 taps
 	VMASKMOVPS 8112(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 8136(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 8784(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 8808(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2040(y_s)
 	// window (6,2): 4 taps
 	VMASKMOVPS 8160(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 8184(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 8832(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 8856(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2064(y_s)
 	// window (6,3): 4 taps
 	VMASKMOVPS 8208(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 8232(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 8880(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 8904(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2088(y_s)
 	// window (6,4): 4 taps
 	VMASKMOVPS 8256(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 8280(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 8928(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 8952(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2112(y_s)
 	// window (6,5): 4 taps
 	VMASKMOVPS 8304(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 8328(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 8976(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 9000(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2136(y_s)
 	// window (6,6): 4 taps
 	VMASKMOVPS 8352(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 8376(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 9024(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 9048(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2160(y_s)
 	// window (6,7): 4 taps
 	VMASKMOVPS 8400(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 8424(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 9072(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 9096(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2184(y_s)
 	// window (6,8): 4 taps
 	VMASKMOVPS 8448(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 8472(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 9120(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 9144(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2208(y_s)
 	// window (6,9): 4 taps
 	VMASKMOVPS 8496(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 8520(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 9168(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 9192(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2232(y_s)
 	// window (6,10): 4 taps
 	VMASKMOVPS 8544(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 8568(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 9216(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 9240(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2256(y_s)
 	// window (6,11): 4 taps
 	VMASKMOVPS 8592(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 8616(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 9264(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 9288(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2280(y_s)
 	// window (6,12): 4 taps
 	VMASKMOVPS 8640(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 8664(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 9312(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 9336(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2304(y_s)
 	// window (6,13): 4 taps
 	VMASKMOVPS 8688(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 8712(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 9360(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 9384(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2328(y_s)
 	// window (7,0): 4 taps
 	VMASKMOVPS 9408(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 9432(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 10080(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 10104(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2352(y_s)
 	// window (7,1): 4 taps
 	VMASKMOVPS 9456(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 9480(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 10128(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 10152(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2376(y_s)
 	// window (7,2): 4 taps
 	VMASKMOVPS 9504(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 9528(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 10176(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 10200(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2400(y_s)
 	// window (7,3): 4 taps
 	VMASKMOVPS 9552(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 9576(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 10224(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 10248(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2424(y_s)
 	// window (7,4): 4 taps
 	VMASKMOVPS 9600(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 9624(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 10272(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 10296(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2448(y_s)
 	// window (7,5): 4 taps
 	VMASKMOVPS 9648(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 9672(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 10320(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 10344(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2472(y_s)
 	// window (7,6): 4 taps
 	VMASKMOVPS 9696(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 9720(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 10368(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 10392(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2496(y_s)
 	// window (7,7): 4 taps
 	VMASKMOVPS 9744(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 9768(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 10416(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 10440(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2520(y_s)
 	// window (7,8): 4 taps
 	VMASKMOVPS 9792(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 9816(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 10464(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 10488(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2544(y_s)
 	// window (7,9): 4 taps
 	VMASKMOVPS 9840(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 9864(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 10512(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 10536(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2568(y_s)
 	// window (7,10): 4 taps
 	VMASKMOVPS 9888(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 9912(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 10560(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 10584(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2592(y_s)
 	// window (7,11): 4 taps
 	VMASKMOVPS 9936(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 9960(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 10608(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 10632(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2616(y_s)
 	// window (7,12): 4 taps
 	VMASKMOVPS 9984(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 10008(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 10656(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 10680(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2640(y_s)
 	// window (7,13): 4 taps
 	VMASKMOVPS 10032(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 10056(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 10704(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 10728(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2664(y_s)
 	// window (8,0): 4 taps
 	VMASKMOVPS 10752(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 10776(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 11424(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 11448(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2688(y_s)
 	// window (8,1): 4 taps
 	VMASKMOVPS 10800(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 10824(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 11472(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 11496(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2712(y_s)
 	// window (8,2): 4 taps
 	VMASKMOVPS 10848(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 10872(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 11520(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 11544(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2736(y_s)
 	// window (8,3): 4 taps
 	VMASKMOVPS 10896(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 10920(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 11568(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 11592(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2760(y_s)
 	// window (8,4): 4 taps
 	VMASKMOVPS 10944(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 10968(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 11616(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 11640(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2784(y_s)
 	// window (8,5): 4 taps
 	VMASKMOVPS 10992(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 11016(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 11664(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 11688(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 2808(y_s)
 	// window (8,6): 4 taps
 	VMASKMOVPS 11040(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 11064(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 11712(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 11736(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 2832(y_s)
 	// window (8,7): 4 taps
 	VMASKMOVPS 11088(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 11112(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 11760(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 11784(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 2856(y_s)
 	// window (8,8): 4 taps
 	VMASKMOVPS 11136(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 11160(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 11808(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 11832(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 2880(y_s)
 	// window (8,9): 4 taps
 	VMASKMOVPS 11184(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 11208(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 11856(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 11880(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 2904(y_s)
 	// window (8,10): 4 taps
 	VMASKMOVPS 11232(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 11256(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 11904(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 11928(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 2928(y_s)
 	// window (8,11): 4 taps
 	VMASKMOVPS 11280(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 11304(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 11952(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 11976(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 2952(y_s)
 	// window (8,12): 4 taps
 	VMASKMOVPS 11328(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 11352(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 12000(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 12024(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 2976(y_s)
 	// window (8,13): 4 taps
 	VMASKMOVPS 11376(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 11400(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 12048(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 12072(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3000(y_s)
 	// window (9,0): 4 taps
 	VMASKMOVPS 12096(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 12120(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 12768(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 12792(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3024(y_s)
 	// window (9,1): 4 taps
 	VMASKMOVPS 12144(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 12168(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 12816(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 12840(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3048(y_s)
 	// window (9,2): 4 taps
 	VMASKMOVPS 12192(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 12216(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 12864(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 12888(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3072(y_s)
 	// window (9,3): 4 taps
 	VMASKMOVPS 12240(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 12264(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 12912(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 12936(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3096(y_s)
 	// window (9,4): 4 taps
 	VMASKMOVPS 12288(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 12312(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 12960(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 12984(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3120(y_s)
 	// window (9,5): 4 taps
 	VMASKMOVPS 12336(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 12360(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 13008(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 13032(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3144(y_s)
 	// window (9,6): 4 taps
 	VMASKMOVPS 12384(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 12408(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 13056(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 13080(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3168(y_s)
 	// window (9,7): 4 taps
 	VMASKMOVPS 12432(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 12456(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 13104(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 13128(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3192(y_s)
 	// window (9,8): 4 taps
 	VMASKMOVPS 12480(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 12504(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 13152(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 13176(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3216(y_s)
 	// window (9,9): 4 taps
 	VMASKMOVPS 12528(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 12552(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 13200(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 13224(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3240(y_s)
 	// window (9,10): 4 taps
 	VMASKMOVPS 12576(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 12600(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 13248(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 13272(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3264(y_s)
 	// window (9,11): 4 taps
 	VMASKMOVPS 12624(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 12648(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 13296(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 13320(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3288(y_s)
 	// window (9,12): 4 taps
 	VMASKMOVPS 12672(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 12696(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 13344(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 13368(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3312(y_s)
 	// window (9,13): 4 taps
 	VMASKMOVPS 12720(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 12744(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 13392(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 13416(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3336(y_s)
 	// window (10,0): 4 taps
 	VMASKMOVPS 13440(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 13464(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 14112(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 14136(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3360(y_s)
 	// window (10,1): 4 taps
 	VMASKMOVPS 13488(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 13512(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 14160(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 14184(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3384(y_s)
 	// window (10,2): 4 taps
 	VMASKMOVPS 13536(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 13560(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 14208(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 14232(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3408(y_s)
 	// window (10,3): 4 taps
 	VMASKMOVPS 13584(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 13608(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 14256(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 14280(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3432(y_s)
 	// window (10,4): 4 taps
 	VMASKMOVPS 13632(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 13656(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 14304(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 14328(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3456(y_s)
 	// window (10,5): 4 taps
 	VMASKMOVPS 13680(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 13704(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 14352(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 14376(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3480(y_s)
 	// window (10,6): 4 taps
 	VMASKMOVPS 13728(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 13752(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 14400(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 14424(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3504(y_s)
 	// window (10,7): 4 taps
 	VMASKMOVPS 13776(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 13800(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 14448(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 14472(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3528(y_s)
 	// window (10,8): 4 taps
 	VMASKMOVPS 13824(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 13848(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 14496(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 14520(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3552(y_s)
 	// window (10,9): 4 taps
 	VMASKMOVPS 13872(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 13896(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 14544(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 14568(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3576(y_s)
 	// window (10,10): 4 taps
 	VMASKMOVPS 13920(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 13944(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 14592(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 14616(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3600(y_s)
 	// window (10,11): 4 taps
 	VMASKMOVPS 13968(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 13992(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 14640(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 14664(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3624(y_s)
 	// window (10,12): 4 taps
 	VMASKMOVPS 14016(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 14040(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 14688(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 14712(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3648(y_s)
 	// window (10,13): 4 taps
 	VMASKMOVPS 14064(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 14088(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 14736(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 14760(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3672(y_s)
 	// window (11,0): 4 taps
 	VMASKMOVPS 14784(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 14808(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 15456(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 15480(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3696(y_s)
 	// window (11,1): 4 taps
 	VMASKMOVPS 14832(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 14856(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 15504(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 15528(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3720(y_s)
 	// window (11,2): 4 taps
 	VMASKMOVPS 14880(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 14904(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 15552(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 15576(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3744(y_s)
 	// window (11,3): 4 taps
 	VMASKMOVPS 14928(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 14952(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 15600(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 15624(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3768(y_s)
 	// window (11,4): 4 taps
 	VMASKMOVPS 14976(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 15000(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 15648(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 15672(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3792(y_s)
 	// window (11,5): 4 taps
 	VMASKMOVPS 15024(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 15048(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 15696(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 15720(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 3816(y_s)
 	// window (11,6): 4 taps
 	VMASKMOVPS 15072(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 15096(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 15744(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 15768(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 3840(y_s)
 	// window (11,7): 4 taps
 	VMASKMOVPS 15120(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 15144(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 15792(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 15816(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 3864(y_s)
 	// window (11,8): 4 taps
 	VMASKMOVPS 15168(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 15192(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 15840(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 15864(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 3888(y_s)
 	// window (11,9): 4 taps
 	VMASKMOVPS 15216(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 15240(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 15888(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 15912(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 3912(y_s)
 	// window (11,10): 4 taps
 	VMASKMOVPS 15264(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 15288(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 15936(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 15960(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 3936(y_s)
 	// window (11,11): 4 taps
 	VMASKMOVPS 15312(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 15336(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 15984(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 16008(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 3960(y_s)
 	// window (11,12): 4 taps
 	VMASKMOVPS 15360(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 15384(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 16032(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 16056(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 3984(y_s)
 	// window (11,13): 4 taps
 	VMASKMOVPS 15408(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 15432(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 16080(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 16104(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 4008(y_s)
 	// window (12,0): 4 taps
 	VMASKMOVPS 16128(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 16152(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 16800(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 16824(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 4032(y_s)
 	// window (12,1): 4 taps
 	VMASKMOVPS 16176(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 16200(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 16848(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 16872(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 4056(y_s)
 	// window (12,2): 4 taps
 	VMASKMOVPS 16224(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 16248(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 16896(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 16920(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 4080(y_s)
 	// window (12,3): 4 taps
 	VMASKMOVPS 16272(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 16296(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 16944(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 16968(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 4104(y_s)
 	// window (12,4): 4 taps
 	VMASKMOVPS 16320(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 16344(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 16992(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 17016(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 4128(y_s)
 	// window (12,5): 4 taps
 	VMASKMOVPS 16368(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 16392(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 17040(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 17064(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 4152(y_s)
 	// window (12,6): 4 taps
 	VMASKMOVPS 16416(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 16440(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 17088(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 17112(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 4176(y_s)
 	// window (12,7): 4 taps
 	VMASKMOVPS 16464(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 16488(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 17136(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 17160(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 4200(y_s)
 	// window (12,8): 4 taps
 	VMASKMOVPS 16512(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 16536(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 17184(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 17208(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 4224(y_s)
 	// window (12,9): 4 taps
 	VMASKMOVPS 16560(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 16584(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 17232(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 17256(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 4248(y_s)
 	// window (12,10): 4 taps
 	VMASKMOVPS 16608(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 16632(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 17280(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 17304(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 4272(y_s)
 	// window (12,11): 4 taps
 	VMASKMOVPS 16656(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 16680(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 17328(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 17352(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 4296(y_s)
 	// window (12,12): 4 taps
 	VMASKMOVPS 16704(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 16728(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 17376(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 17400(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 4320(y_s)
 	// window (12,13): 4 taps
 	VMASKMOVPS 16752(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 16776(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 17424(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 17448(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 4344(y_s)
 	// window (13,0): 4 taps
 	VMASKMOVPS 17472(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 17496(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 18144(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 18168(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 4368(y_s)
 	// window (13,1): 4 taps
 	VMASKMOVPS 17520(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 17544(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 18192(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 18216(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 4392(y_s)
 	// window (13,2): 4 taps
 	VMASKMOVPS 17568(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 17592(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 18240(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 18264(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 4416(y_s)
 	// window (13,3): 4 taps
 	VMASKMOVPS 17616(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 17640(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 18288(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 18312(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 4440(y_s)
 	// window (13,4): 4 taps
 	VMASKMOVPS 17664(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 17688(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 18336(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 18360(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 4464(y_s)
 	// window (13,5): 4 taps
 	VMASKMOVPS 17712(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 17736(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 18384(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 18408(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 4488(y_s)
 	// window (13,6): 4 taps
 	VMASKMOVPS 17760(x_s), Y15, Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 17784(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 18432(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 18456(x_s), Y15, Y8
 	VMAXPS Y8, Y4, Y4
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y4, Y15, 4512(y_s)
 	// window (13,7): 4 taps
 	VMASKMOVPS 17808(x_s), Y15, Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 17832(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 18480(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 18504(x_s), Y15, Y9
 	VMAXPS Y9, Y5, Y5
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y5, Y15, 4536(y_s)
 	// window (13,8): 4 taps
 	VMASKMOVPS 17856(x_s), Y15, Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 17880(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 18528(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 18552(x_s), Y15, Y10
 	VMAXPS Y10, Y6, Y6
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y6, Y15, 4560(y_s)
 	// window (13,9): 4 taps
 	VMASKMOVPS 17904(x_s), Y15, Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 17928(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 18576(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 18600(x_s), Y15, Y11
 	VMAXPS Y11, Y7, Y7
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y7, Y15, 4584(y_s)
 	// window (13,10): 4 taps
 	VMASKMOVPS 17952(x_s), Y15, Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 17976(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 18624(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
 	VMASKMOVPS 18648(x_s), Y15, Y8
 	VMAXPS Y8, Y0, Y0
+	VCMPPS $3, Y8, Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y0, Y15, 4608(y_s)
 	// window (13,11): 4 taps
 	VMASKMOVPS 18000(x_s), Y15, Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 18024(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 18672(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
 	VMASKMOVPS 18696(x_s), Y15, Y9
 	VMAXPS Y9, Y1, Y1
+	VCMPPS $3, Y9, Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y1, Y15, 4632(y_s)
 	// window (13,12): 4 taps
 	VMASKMOVPS 18048(x_s), Y15, Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMASKMOVPS 18072(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 18720(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
 	VMASKMOVPS 18744(x_s), Y15, Y10
 	VMAXPS Y10, Y2, Y2
+	VCMPPS $3, Y10, Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y2, Y15, 4656(y_s)
 	// window (13,13): 4 taps
 	VMASKMOVPS 18096(x_s), Y15, Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMASKMOVPS 18120(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 18768(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
 	VMASKMOVPS 18792(x_s), Y15, Y11
 	VMAXPS Y11, Y3, Y3
+	VCMPPS $3, Y11, Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMASKMOVPS Y3, Y15, 4680(y_s)
 	ADDQ $18816, x_s
 	ADDQ $4704, y_s
@@ -2754,1179 +3812,2355 @@ TEXT ·pool1ForwardVecAVX512(SB), NOSPLIT, $0-24
 pool1ForwardVec_sample:
 	// window (0,0): 4 taps
 	VMOVUPS.Z 0(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 24(x_s), Z0, K2, K2
 	VMAXPS 24(x_s), Z0, K1, Z0
+	VCMPPS $7, 672(x_s), Z0, K2, K2
 	VMAXPS 672(x_s), Z0, K1, Z0
+	VCMPPS $7, 696(x_s), Z0, K2, K2
 	VMAXPS 696(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 0(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS.Z 48(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 72(x_s), Z1, K3, K3
 	VMAXPS 72(x_s), Z1, K1, Z1
+	VCMPPS $7, 720(x_s), Z1, K3, K3
 	VMAXPS 720(x_s), Z1, K1, Z1
+	VCMPPS $7, 744(x_s), Z1, K3, K3
 	VMAXPS 744(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 24(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS.Z 96(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 120(x_s), Z2, K4, K4
 	VMAXPS 120(x_s), Z2, K1, Z2
+	VCMPPS $7, 768(x_s), Z2, K4, K4
 	VMAXPS 768(x_s), Z2, K1, Z2
+	VCMPPS $7, 792(x_s), Z2, K4, K4
 	VMAXPS 792(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 48(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS.Z 144(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 168(x_s), Z3, K5, K5
 	VMAXPS 168(x_s), Z3, K1, Z3
+	VCMPPS $7, 816(x_s), Z3, K5, K5
 	VMAXPS 816(x_s), Z3, K1, Z3
+	VCMPPS $7, 840(x_s), Z3, K5, K5
 	VMAXPS 840(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 72(y_s)
 	// window (0,4): 4 taps
 	VMOVUPS.Z 192(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 216(x_s), Z4, K2, K2
 	VMAXPS 216(x_s), Z4, K1, Z4
+	VCMPPS $7, 864(x_s), Z4, K2, K2
 	VMAXPS 864(x_s), Z4, K1, Z4
+	VCMPPS $7, 888(x_s), Z4, K2, K2
 	VMAXPS 888(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 96(y_s)
 	// window (0,5): 4 taps
 	VMOVUPS.Z 240(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 264(x_s), Z5, K3, K3
 	VMAXPS 264(x_s), Z5, K1, Z5
+	VCMPPS $7, 912(x_s), Z5, K3, K3
 	VMAXPS 912(x_s), Z5, K1, Z5
+	VCMPPS $7, 936(x_s), Z5, K3, K3
 	VMAXPS 936(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 120(y_s)
 	// window (0,6): 4 taps
 	VMOVUPS.Z 288(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 312(x_s), Z6, K4, K4
 	VMAXPS 312(x_s), Z6, K1, Z6
+	VCMPPS $7, 960(x_s), Z6, K4, K4
 	VMAXPS 960(x_s), Z6, K1, Z6
+	VCMPPS $7, 984(x_s), Z6, K4, K4
 	VMAXPS 984(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 144(y_s)
 	// window (0,7): 4 taps
 	VMOVUPS.Z 336(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 360(x_s), Z7, K5, K5
 	VMAXPS 360(x_s), Z7, K1, Z7
+	VCMPPS $7, 1008(x_s), Z7, K5, K5
 	VMAXPS 1008(x_s), Z7, K1, Z7
+	VCMPPS $7, 1032(x_s), Z7, K5, K5
 	VMAXPS 1032(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 168(y_s)
 	// window (0,8): 4 taps
 	VMOVUPS.Z 384(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 408(x_s), Z0, K2, K2
 	VMAXPS 408(x_s), Z0, K1, Z0
+	VCMPPS $7, 1056(x_s), Z0, K2, K2
 	VMAXPS 1056(x_s), Z0, K1, Z0
+	VCMPPS $7, 1080(x_s), Z0, K2, K2
 	VMAXPS 1080(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 192(y_s)
 	// window (0,9): 4 taps
 	VMOVUPS.Z 432(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 456(x_s), Z1, K3, K3
 	VMAXPS 456(x_s), Z1, K1, Z1
+	VCMPPS $7, 1104(x_s), Z1, K3, K3
 	VMAXPS 1104(x_s), Z1, K1, Z1
+	VCMPPS $7, 1128(x_s), Z1, K3, K3
 	VMAXPS 1128(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 216(y_s)
 	// window (0,10): 4 taps
 	VMOVUPS.Z 480(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 504(x_s), Z2, K4, K4
 	VMAXPS 504(x_s), Z2, K1, Z2
+	VCMPPS $7, 1152(x_s), Z2, K4, K4
 	VMAXPS 1152(x_s), Z2, K1, Z2
+	VCMPPS $7, 1176(x_s), Z2, K4, K4
 	VMAXPS 1176(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 240(y_s)
 	// window (0,11): 4 taps
 	VMOVUPS.Z 528(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 552(x_s), Z3, K5, K5
 	VMAXPS 552(x_s), Z3, K1, Z3
+	VCMPPS $7, 1200(x_s), Z3, K5, K5
 	VMAXPS 1200(x_s), Z3, K1, Z3
+	VCMPPS $7, 1224(x_s), Z3, K5, K5
 	VMAXPS 1224(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 264(y_s)
 	// window (0,12): 4 taps
 	VMOVUPS.Z 576(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 600(x_s), Z4, K2, K2
 	VMAXPS 600(x_s), Z4, K1, Z4
+	VCMPPS $7, 1248(x_s), Z4, K2, K2
 	VMAXPS 1248(x_s), Z4, K1, Z4
+	VCMPPS $7, 1272(x_s), Z4, K2, K2
 	VMAXPS 1272(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 288(y_s)
 	// window (0,13): 4 taps
 	VMOVUPS.Z 624(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 648(x_s), Z5, K3, K3
 	VMAXPS 648(x_s), Z5, K1, Z5
+	VCMPPS $7, 1296(x_s), Z5, K3, K3
 	VMAXPS 1296(x_s), Z5, K1, Z5
+	VCMPPS $7, 1320(x_s), Z5, K3, K3
 	VMAXPS 1320(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 312(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS.Z 1344(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 1368(x_s), Z6, K4, K4
 	VMAXPS 1368(x_s), Z6, K1, Z6
+	VCMPPS $7, 2016(x_s), Z6, K4, K4
 	VMAXPS 2016(x_s), Z6, K1, Z6
+	VCMPPS $7, 2040(x_s), Z6, K4, K4
 	VMAXPS 2040(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 336(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS.Z 1392(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 1416(x_s), Z7, K5, K5
 	VMAXPS 1416(x_s), Z7, K1, Z7
+	VCMPPS $7, 2064(x_s), Z7, K5, K5
 	VMAXPS 2064(x_s), Z7, K1, Z7
+	VCMPPS $7, 2088(x_s), Z7, K5, K5
 	VMAXPS 2088(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 360(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS.Z 1440(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 1464(x_s), Z0, K2, K2
 	VMAXPS 1464(x_s), Z0, K1, Z0
+	VCMPPS $7, 2112(x_s), Z0, K2, K2
 	VMAXPS 2112(x_s), Z0, K1, Z0
+	VCMPPS $7, 2136(x_s), Z0, K2, K2
 	VMAXPS 2136(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 384(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS.Z 1488(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 1512(x_s), Z1, K3, K3
 	VMAXPS 1512(x_s), Z1, K1, Z1
+	VCMPPS $7, 2160(x_s), Z1, K3, K3
 	VMAXPS 2160(x_s), Z1, K1, Z1
+	VCMPPS $7, 2184(x_s), Z1, K3, K3
 	VMAXPS 2184(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 408(y_s)
 	// window (1,4): 4 taps
 	VMOVUPS.Z 1536(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 1560(x_s), Z2, K4, K4
 	VMAXPS 1560(x_s), Z2, K1, Z2
+	VCMPPS $7, 2208(x_s), Z2, K4, K4
 	VMAXPS 2208(x_s), Z2, K1, Z2
+	VCMPPS $7, 2232(x_s), Z2, K4, K4
 	VMAXPS 2232(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 432(y_s)
 	// window (1,5): 4 taps
 	VMOVUPS.Z 1584(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 1608(x_s), Z3, K5, K5
 	VMAXPS 1608(x_s), Z3, K1, Z3
+	VCMPPS $7, 2256(x_s), Z3, K5, K5
 	VMAXPS 2256(x_s), Z3, K1, Z3
+	VCMPPS $7, 2280(x_s), Z3, K5, K5
 	VMAXPS 2280(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 456(y_s)
 	// window (1,6): 4 taps
 	VMOVUPS.Z 1632(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 1656(x_s), Z4, K2, K2
 	VMAXPS 1656(x_s), Z4, K1, Z4
+	VCMPPS $7, 2304(x_s), Z4, K2, K2
 	VMAXPS 2304(x_s), Z4, K1, Z4
+	VCMPPS $7, 2328(x_s), Z4, K2, K2
 	VMAXPS 2328(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 480(y_s)
 	// window (1,7): 4 taps
 	VMOVUPS.Z 1680(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 1704(x_s), Z5, K3, K3
 	VMAXPS 1704(x_s), Z5, K1, Z5
+	VCMPPS $7, 2352(x_s), Z5, K3, K3
 	VMAXPS 2352(x_s), Z5, K1, Z5
+	VCMPPS $7, 2376(x_s), Z5, K3, K3
 	VMAXPS 2376(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 504(y_s)
 	// window (1,8): 4 taps
 	VMOVUPS.Z 1728(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 1752(x_s), Z6, K4, K4
 	VMAXPS 1752(x_s), Z6, K1, Z6
+	VCMPPS $7, 2400(x_s), Z6, K4, K4
 	VMAXPS 2400(x_s), Z6, K1, Z6
+	VCMPPS $7, 2424(x_s), Z6, K4, K4
 	VMAXPS 2424(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 528(y_s)
 	// window (1,9): 4 taps
 	VMOVUPS.Z 1776(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 1800(x_s), Z7, K5, K5
 	VMAXPS 1800(x_s), Z7, K1, Z7
+	VCMPPS $7, 2448(x_s), Z7, K5, K5
 	VMAXPS 2448(x_s), Z7, K1, Z7
+	VCMPPS $7, 2472(x_s), Z7, K5, K5
 	VMAXPS 2472(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 552(y_s)
 	// window (1,10): 4 taps
 	VMOVUPS.Z 1824(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 1848(x_s), Z0, K2, K2
 	VMAXPS 1848(x_s), Z0, K1, Z0
+	VCMPPS $7, 2496(x_s), Z0, K2, K2
 	VMAXPS 2496(x_s), Z0, K1, Z0
+	VCMPPS $7, 2520(x_s), Z0, K2, K2
 	VMAXPS 2520(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 576(y_s)
 	// window (1,11): 4 taps
 	VMOVUPS.Z 1872(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 1896(x_s), Z1, K3, K3
 	VMAXPS 1896(x_s), Z1, K1, Z1
+	VCMPPS $7, 2544(x_s), Z1, K3, K3
 	VMAXPS 2544(x_s), Z1, K1, Z1
+	VCMPPS $7, 2568(x_s), Z1, K3, K3
 	VMAXPS 2568(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 600(y_s)
 	// window (1,12): 4 taps
 	VMOVUPS.Z 1920(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 1944(x_s), Z2, K4, K4
 	VMAXPS 1944(x_s), Z2, K1, Z2
+	VCMPPS $7, 2592(x_s), Z2, K4, K4
 	VMAXPS 2592(x_s), Z2, K1, Z2
+	VCMPPS $7, 2616(x_s), Z2, K4, K4
 	VMAXPS 2616(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 624(y_s)
 	// window (1,13): 4 taps
 	VMOVUPS.Z 1968(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 1992(x_s), Z3, K5, K5
 	VMAXPS 1992(x_s), Z3, K1, Z3
+	VCMPPS $7, 2640(x_s), Z3, K5, K5
 	VMAXPS 2640(x_s), Z3, K1, Z3
+	VCMPPS $7, 2664(x_s), Z3, K5, K5
 	VMAXPS 2664(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 648(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS.Z 2688(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 2712(x_s), Z4, K2, K2
 	VMAXPS 2712(x_s), Z4, K1, Z4
+	VCMPPS $7, 3360(x_s), Z4, K2, K2
 	VMAXPS 3360(x_s), Z4, K1, Z4
+	VCMPPS $7, 3384(x_s), Z4, K2, K2
 	VMAXPS 3384(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 672(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS.Z 2736(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 2760(x_s), Z5, K3, K3
 	VMAXPS 2760(x_s), Z5, K1, Z5
+	VCMPPS $7, 3408(x_s), Z5, K3, K3
 	VMAXPS 3408(x_s), Z5, K1, Z5
+	VCMPPS $7, 3432(x_s), Z5, K3, K3
 	VMAXPS 3432(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 696(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS.Z 2784(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 2808(x_s), Z6, K4, K4
 	VMAXPS 2808(x_s), Z6, K1, Z6
+	VCMPPS $7, 3456(x_s), Z6, K4, K4
 	VMAXPS 3456(x_s), Z6, K1, Z6
+	VCMPPS $7, 3480(x_s), Z6, K4, K4
 	VMAXPS 3480(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 720(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS.Z 2832(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 2856(x_s), Z7, K5, K5
 	VMAXPS 2856(x_s), Z7, K1, Z7
+	VCMPPS $7, 3504(x_s), Z7, K5, K5
 	VMAXPS 3504(x_s), Z7, K1, Z7
+	VCMPPS $7, 3528(x_s), Z7, K5, K5
 	VMAXPS 3528(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 744(y_s)
 	// window (2,4): 4 taps
 	VMOVUPS.Z 2880(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 2904(x_s), Z0, K2, K2
 	VMAXPS 2904(x_s), Z0, K1, Z0
+	VCMPPS $7, 3552(x_s), Z0, K2, K2
 	VMAXPS 3552(x_s), Z0, K1, Z0
+	VCMPPS $7, 3576(x_s), Z0, K2, K2
 	VMAXPS 3576(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 768(y_s)
 	// window (2,5): 4 taps
 	VMOVUPS.Z 2928(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 2952(x_s), Z1, K3, K3
 	VMAXPS 2952(x_s), Z1, K1, Z1
+	VCMPPS $7, 3600(x_s), Z1, K3, K3
 	VMAXPS 3600(x_s), Z1, K1, Z1
+	VCMPPS $7, 3624(x_s), Z1, K3, K3
 	VMAXPS 3624(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 792(y_s)
 	// window (2,6): 4 taps
 	VMOVUPS.Z 2976(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 3000(x_s), Z2, K4, K4
 	VMAXPS 3000(x_s), Z2, K1, Z2
+	VCMPPS $7, 3648(x_s), Z2, K4, K4
 	VMAXPS 3648(x_s), Z2, K1, Z2
+	VCMPPS $7, 3672(x_s), Z2, K4, K4
 	VMAXPS 3672(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 816(y_s)
 	// window (2,7): 4 taps
 	VMOVUPS.Z 3024(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 3048(x_s), Z3, K5, K5
 	VMAXPS 3048(x_s), Z3, K1, Z3
+	VCMPPS $7, 3696(x_s), Z3, K5, K5
 	VMAXPS 3696(x_s), Z3, K1, Z3
+	VCMPPS $7, 3720(x_s), Z3, K5, K5
 	VMAXPS 3720(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 840(y_s)
 	// window (2,8): 4 taps
 	VMOVUPS.Z 3072(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 3096(x_s), Z4, K2, K2
 	VMAXPS 3096(x_s), Z4, K1, Z4
+	VCMPPS $7, 3744(x_s), Z4, K2, K2
 	VMAXPS 3744(x_s), Z4, K1, Z4
+	VCMPPS $7, 3768(x_s), Z4, K2, K2
 	VMAXPS 3768(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 864(y_s)
 	// window (2,9): 4 taps
 	VMOVUPS.Z 3120(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 3144(x_s), Z5, K3, K3
 	VMAXPS 3144(x_s), Z5, K1, Z5
+	VCMPPS $7, 3792(x_s), Z5, K3, K3
 	VMAXPS 3792(x_s), Z5, K1, Z5
+	VCMPPS $7, 3816(x_s), Z5, K3, K3
 	VMAXPS 3816(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 888(y_s)
 	// window (2,10): 4 taps
 	VMOVUPS.Z 3168(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 3192(x_s), Z6, K4, K4
 	VMAXPS 3192(x_s), Z6, K1, Z6
+	VCMPPS $7, 3840(x_s), Z6, K4, K4
 	VMAXPS 3840(x_s), Z6, K1, Z6
+	VCMPPS $7, 3864(x_s), Z6, K4, K4
 	VMAXPS 3864(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 912(y_s)
 	// window (2,11): 4 taps
 	VMOVUPS.Z 3216(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 3240(x_s), Z7, K5, K5
 	VMAXPS 3240(x_s), Z7, K1, Z7
+	VCMPPS $7, 3888(x_s), Z7, K5, K5
 	VMAXPS 3888(x_s), Z7, K1, Z7
+	VCMPPS $7, 3912(x_s), Z7, K5, K5
 	VMAXPS 3912(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 936(y_s)
 	// window (2,12): 4 taps
 	VMOVUPS.Z 3264(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 3288(x_s), Z0, K2, K2
 	VMAXPS 3288(x_s), Z0, K1, Z0
+	VCMPPS $7, 3936(x_s), Z0, K2, K2
 	VMAXPS 3936(x_s), Z0, K1, Z0
+	VCMPPS $7, 3960(x_s), Z0, K2, K2
 	VMAXPS 3960(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 960(y_s)
 	// window (2,13): 4 taps
 	VMOVUPS.Z 3312(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 3336(x_s), Z1, K3, K3
 	VMAXPS 3336(x_s), Z1, K1, Z1
+	VCMPPS $7, 3984(x_s), Z1, K3, K3
 	VMAXPS 3984(x_s), Z1, K1, Z1
+	VCMPPS $7, 4008(x_s), Z1, K3, K3
 	VMAXPS 4008(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 984(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS.Z 4032(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 4056(x_s), Z2, K4, K4
 	VMAXPS 4056(x_s), Z2, K1, Z2
+	VCMPPS $7, 4704(x_s), Z2, K4, K4
 	VMAXPS 4704(x_s), Z2, K1, Z2
+	VCMPPS $7, 4728(x_s), Z2, K4, K4
 	VMAXPS 4728(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1008(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS.Z 4080(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 4104(x_s), Z3, K5, K5
 	VMAXPS 4104(x_s), Z3, K1, Z3
+	VCMPPS $7, 4752(x_s), Z3, K5, K5
 	VMAXPS 4752(x_s), Z3, K1, Z3
+	VCMPPS $7, 4776(x_s), Z3, K5, K5
 	VMAXPS 4776(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1032(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS.Z 4128(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 4152(x_s), Z4, K2, K2
 	VMAXPS 4152(x_s), Z4, K1, Z4
+	VCMPPS $7, 4800(x_s), Z4, K2, K2
 	VMAXPS 4800(x_s), Z4, K1, Z4
+	VCMPPS $7, 4824(x_s), Z4, K2, K2
 	VMAXPS 4824(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1056(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS.Z 4176(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 4200(x_s), Z5, K3, K3
 	VMAXPS 4200(x_s), Z5, K1, Z5
+	VCMPPS $7, 4848(x_s), Z5, K3, K3
 	VMAXPS 4848(x_s), Z5, K1, Z5
+	VCMPPS $7, 4872(x_s), Z5, K3, K3
 	VMAXPS 4872(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1080(y_s)
 	// window (3,4): 4 taps
 	VMOVUPS.Z 4224(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 4248(x_s), Z6, K4, K4
 	VMAXPS 4248(x_s), Z6, K1, Z6
+	VCMPPS $7, 4896(x_s), Z6, K4, K4
 	VMAXPS 4896(x_s), Z6, K1, Z6
+	VCMPPS $7, 4920(x_s), Z6, K4, K4
 	VMAXPS 4920(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1104(y_s)
 	// window (3,5): 4 taps
 	VMOVUPS.Z 4272(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 4296(x_s), Z7, K5, K5
 	VMAXPS 4296(x_s), Z7, K1, Z7
+	VCMPPS $7, 4944(x_s), Z7, K5, K5
 	VMAXPS 4944(x_s), Z7, K1, Z7
+	VCMPPS $7, 4968(x_s), Z7, K5, K5
 	VMAXPS 4968(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1128(y_s)
 	// window (3,6): 4 taps
 	VMOVUPS.Z 4320(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 4344(x_s), Z0, K2, K2
 	VMAXPS 4344(x_s), Z0, K1, Z0
+	VCMPPS $7, 4992(x_s), Z0, K2, K2
 	VMAXPS 4992(x_s), Z0, K1, Z0
+	VCMPPS $7, 5016(x_s), Z0, K2, K2
 	VMAXPS 5016(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1152(y_s)
 	// window (3,7): 4 taps
 	VMOVUPS.Z 4368(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 4392(x_s), Z1, K3, K3
 	VMAXPS 4392(x_s), Z1, K1, Z1
+	VCMPPS $7, 5040(x_s), Z1, K3, K3
 	VMAXPS 5040(x_s), Z1, K1, Z1
+	VCMPPS $7, 5064(x_s), Z1, K3, K3
 	VMAXPS 5064(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1176(y_s)
 	// window (3,8): 4 taps
 	VMOVUPS.Z 4416(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 4440(x_s), Z2, K4, K4
 	VMAXPS 4440(x_s), Z2, K1, Z2
+	VCMPPS $7, 5088(x_s), Z2, K4, K4
 	VMAXPS 5088(x_s), Z2, K1, Z2
+	VCMPPS $7, 5112(x_s), Z2, K4, K4
 	VMAXPS 5112(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1200(y_s)
 	// window (3,9): 4 taps
 	VMOVUPS.Z 4464(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 4488(x_s), Z3, K5, K5
 	VMAXPS 4488(x_s), Z3, K1, Z3
+	VCMPPS $7, 5136(x_s), Z3, K5, K5
 	VMAXPS 5136(x_s), Z3, K1, Z3
+	VCMPPS $7, 5160(x_s), Z3, K5, K5
 	VMAXPS 5160(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1224(y_s)
 	// window (3,10): 4 taps
 	VMOVUPS.Z 4512(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 4536(x_s), Z4, K2, K2
 	VMAXPS 4536(x_s), Z4, K1, Z4
+	VCMPPS $7, 5184(x_s), Z4, K2, K2
 	VMAXPS 5184(x_s), Z4, K1, Z4
+	VCMPPS $7, 5208(x_s), Z4, K2, K2
 	VMAXPS 5208(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1248(y_s)
 	// window (3,11): 4 taps
 	VMOVUPS.Z 4560(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 4584(x_s), Z5, K3, K3
 	VMAXPS 4584(x_s), Z5, K1, Z5
+	VCMPPS $7, 5232(x_s), Z5, K3, K3
 	VMAXPS 5232(x_s), Z5, K1, Z5
+	VCMPPS $7, 5256(x_s), Z5, K3, K3
 	VMAXPS 5256(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1272(y_s)
 	// window (3,12): 4 taps
 	VMOVUPS.Z 4608(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 4632(x_s), Z6, K4, K4
 	VMAXPS 4632(x_s), Z6, K1, Z6
+	VCMPPS $7, 5280(x_s), Z6, K4, K4
 	VMAXPS 5280(x_s), Z6, K1, Z6
+	VCMPPS $7, 5304(x_s), Z6, K4, K4
 	VMAXPS 5304(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1296(y_s)
 	// window (3,13): 4 taps
 	VMOVUPS.Z 4656(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 4680(x_s), Z7, K5, K5
 	VMAXPS 4680(x_s), Z7, K1, Z7
+	VCMPPS $7, 5328(x_s), Z7, K5, K5
 	VMAXPS 5328(x_s), Z7, K1, Z7
+	VCMPPS $7, 5352(x_s), Z7, K5, K5
 	VMAXPS 5352(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1320(y_s)
 	// window (4,0): 4 taps
 	VMOVUPS.Z 5376(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 5400(x_s), Z0, K2, K2
 	VMAXPS 5400(x_s), Z0, K1, Z0
+	VCMPPS $7, 6048(x_s), Z0, K2, K2
 	VMAXPS 6048(x_s), Z0, K1, Z0
+	VCMPPS $7, 6072(x_s), Z0, K2, K2
 	VMAXPS 6072(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1344(y_s)
 	// window (4,1): 4 taps
 	VMOVUPS.Z 5424(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 5448(x_s), Z1, K3, K3
 	VMAXPS 5448(x_s), Z1, K1, Z1
+	VCMPPS $7, 6096(x_s), Z1, K3, K3
 	VMAXPS 6096(x_s), Z1, K1, Z1
+	VCMPPS $7, 6120(x_s), Z1, K3, K3
 	VMAXPS 6120(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1368(y_s)
 	// window (4,2): 4 taps
 	VMOVUPS.Z 5472(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 5496(x_s), Z2, K4, K4
 	VMAXPS 5496(x_s), Z2, K1, Z2
+	VCMPPS $7, 6144(x_s), Z2, K4, K4
 	VMAXPS 6144(x_s), Z2, K1, Z2
+	VCMPPS $7, 6168(x_s), Z2, K4, K4
 	VMAXPS 6168(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1392(y_s)
 	// window (4,3): 4 taps
 	VMOVUPS.Z 5520(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 5544(x_s), Z3, K5, K5
 	VMAXPS 5544(x_s), Z3, K1, Z3
+	VCMPPS $7, 6192(x_s), Z3, K5, K5
 	VMAXPS 6192(x_s), Z3, K1, Z3
+	VCMPPS $7, 6216(x_s), Z3, K5, K5
 	VMAXPS 6216(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1416(y_s)
 	// window (4,4): 4 taps
 	VMOVUPS.Z 5568(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 5592(x_s), Z4, K2, K2
 	VMAXPS 5592(x_s), Z4, K1, Z4
+	VCMPPS $7, 6240(x_s), Z4, K2, K2
 	VMAXPS 6240(x_s), Z4, K1, Z4
+	VCMPPS $7, 6264(x_s), Z4, K2, K2
 	VMAXPS 6264(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1440(y_s)
 	// window (4,5): 4 taps
 	VMOVUPS.Z 5616(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 5640(x_s), Z5, K3, K3
 	VMAXPS 5640(x_s), Z5, K1, Z5
+	VCMPPS $7, 6288(x_s), Z5, K3, K3
 	VMAXPS 6288(x_s), Z5, K1, Z5
+	VCMPPS $7, 6312(x_s), Z5, K3, K3
 	VMAXPS 6312(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1464(y_s)
 	// window (4,6): 4 taps
 	VMOVUPS.Z 5664(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 5688(x_s), Z6, K4, K4
 	VMAXPS 5688(x_s), Z6, K1, Z6
+	VCMPPS $7, 6336(x_s), Z6, K4, K4
 	VMAXPS 6336(x_s), Z6, K1, Z6
+	VCMPPS $7, 6360(x_s), Z6, K4, K4
 	VMAXPS 6360(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1488(y_s)
 	// window (4,7): 4 taps
 	VMOVUPS.Z 5712(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 5736(x_s), Z7, K5, K5
 	VMAXPS 5736(x_s), Z7, K1, Z7
+	VCMPPS $7, 6384(x_s), Z7, K5, K5
 	VMAXPS 6384(x_s), Z7, K1, Z7
+	VCMPPS $7, 6408(x_s), Z7, K5, K5
 	VMAXPS 6408(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1512(y_s)
 	// window (4,8): 4 taps
 	VMOVUPS.Z 5760(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 5784(x_s), Z0, K2, K2
 	VMAXPS 5784(x_s), Z0, K1, Z0
+	VCMPPS $7, 6432(x_s), Z0, K2, K2
 	VMAXPS 6432(x_s), Z0, K1, Z0
+	VCMPPS $7, 6456(x_s), Z0, K2, K2
 	VMAXPS 6456(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1536(y_s)
 	// window (4,9): 4 taps
 	VMOVUPS.Z 5808(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 5832(x_s), Z1, K3, K3
 	VMAXPS 5832(x_s), Z1, K1, Z1
+	VCMPPS $7, 6480(x_s), Z1, K3, K3
 	VMAXPS 6480(x_s), Z1, K1, Z1
+	VCMPPS $7, 6504(x_s), Z1, K3, K3
 	VMAXPS 6504(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1560(y_s)
 	// window (4,10): 4 taps
 	VMOVUPS.Z 5856(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 5880(x_s), Z2, K4, K4
 	VMAXPS 5880(x_s), Z2, K1, Z2
+	VCMPPS $7, 6528(x_s), Z2, K4, K4
 	VMAXPS 6528(x_s), Z2, K1, Z2
+	VCMPPS $7, 6552(x_s), Z2, K4, K4
 	VMAXPS 6552(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1584(y_s)
 	// window (4,11): 4 taps
 	VMOVUPS.Z 5904(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 5928(x_s), Z3, K5, K5
 	VMAXPS 5928(x_s), Z3, K1, Z3
+	VCMPPS $7, 6576(x_s), Z3, K5, K5
 	VMAXPS 6576(x_s), Z3, K1, Z3
+	VCMPPS $7, 6600(x_s), Z3, K5, K5
 	VMAXPS 6600(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1608(y_s)
 	// window (4,12): 4 taps
 	VMOVUPS.Z 5952(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 5976(x_s), Z4, K2, K2
 	VMAXPS 5976(x_s), Z4, K1, Z4
+	VCMPPS $7, 6624(x_s), Z4, K2, K2
 	VMAXPS 6624(x_s), Z4, K1, Z4
+	VCMPPS $7, 6648(x_s), Z4, K2, K2
 	VMAXPS 6648(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1632(y_s)
 	// window (4,13): 4 taps
 	VMOVUPS.Z 6000(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 6024(x_s), Z5, K3, K3
 	VMAXPS 6024(x_s), Z5, K1, Z5
+	VCMPPS $7, 6672(x_s), Z5, K3, K3
 	VMAXPS 6672(x_s), Z5, K1, Z5
+	VCMPPS $7, 6696(x_s), Z5, K3, K3
 	VMAXPS 6696(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1656(y_s)
 	// window (5,0): 4 taps
 	VMOVUPS.Z 6720(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 6744(x_s), Z6, K4, K4
 	VMAXPS 6744(x_s), Z6, K1, Z6
+	VCMPPS $7, 7392(x_s), Z6, K4, K4
 	VMAXPS 7392(x_s), Z6, K1, Z6
+	VCMPPS $7, 7416(x_s), Z6, K4, K4
 	VMAXPS 7416(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1680(y_s)
 	// window (5,1): 4 taps
 	VMOVUPS.Z 6768(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 6792(x_s), Z7, K5, K5
 	VMAXPS 6792(x_s), Z7, K1, Z7
+	VCMPPS $7, 7440(x_s), Z7, K5, K5
 	VMAXPS 7440(x_s), Z7, K1, Z7
+	VCMPPS $7, 7464(x_s), Z7, K5, K5
 	VMAXPS 7464(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1704(y_s)
 	// window (5,2): 4 taps
 	VMOVUPS.Z 6816(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 6840(x_s), Z0, K2, K2
 	VMAXPS 6840(x_s), Z0, K1, Z0
+	VCMPPS $7, 7488(x_s), Z0, K2, K2
 	VMAXPS 7488(x_s), Z0, K1, Z0
+	VCMPPS $7, 7512(x_s), Z0, K2, K2
 	VMAXPS 7512(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1728(y_s)
 	// window (5,3): 4 taps
 	VMOVUPS.Z 6864(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 6888(x_s), Z1, K3, K3
 	VMAXPS 6888(x_s), Z1, K1, Z1
+	VCMPPS $7, 7536(x_s), Z1, K3, K3
 	VMAXPS 7536(x_s), Z1, K1, Z1
+	VCMPPS $7, 7560(x_s), Z1, K3, K3
 	VMAXPS 7560(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1752(y_s)
 	// window (5,4): 4 taps
 	VMOVUPS.Z 6912(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 6936(x_s), Z2, K4, K4
 	VMAXPS 6936(x_s), Z2, K1, Z2
+	VCMPPS $7, 7584(x_s), Z2, K4, K4
 	VMAXPS 7584(x_s), Z2, K1, Z2
+	VCMPPS $7, 7608(x_s), Z2, K4, K4
 	VMAXPS 7608(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1776(y_s)
 	// window (5,5): 4 taps
 	VMOVUPS.Z 6960(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 6984(x_s), Z3, K5, K5
 	VMAXPS 6984(x_s), Z3, K1, Z3
+	VCMPPS $7, 7632(x_s), Z3, K5, K5
 	VMAXPS 7632(x_s), Z3, K1, Z3
+	VCMPPS $7, 7656(x_s), Z3, K5, K5
 	VMAXPS 7656(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1800(y_s)
 	// window (5,6): 4 taps
 	VMOVUPS.Z 7008(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 7032(x_s), Z4, K2, K2
 	VMAXPS 7032(x_s), Z4, K1, Z4
+	VCMPPS $7, 7680(x_s), Z4, K2, K2
 	VMAXPS 7680(x_s), Z4, K1, Z4
+	VCMPPS $7, 7704(x_s), Z4, K2, K2
 	VMAXPS 7704(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 1824(y_s)
 	// window (5,7): 4 taps
 	VMOVUPS.Z 7056(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 7080(x_s), Z5, K3, K3
 	VMAXPS 7080(x_s), Z5, K1, Z5
+	VCMPPS $7, 7728(x_s), Z5, K3, K3
 	VMAXPS 7728(x_s), Z5, K1, Z5
+	VCMPPS $7, 7752(x_s), Z5, K3, K3
 	VMAXPS 7752(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 1848(y_s)
 	// window (5,8): 4 taps
 	VMOVUPS.Z 7104(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 7128(x_s), Z6, K4, K4
 	VMAXPS 7128(x_s), Z6, K1, Z6
+	VCMPPS $7, 7776(x_s), Z6, K4, K4
 	VMAXPS 7776(x_s), Z6, K1, Z6
+	VCMPPS $7, 7800(x_s), Z6, K4, K4
 	VMAXPS 7800(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 1872(y_s)
 	// window (5,9): 4 taps
 	VMOVUPS.Z 7152(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 7176(x_s), Z7, K5, K5
 	VMAXPS 7176(x_s), Z7, K1, Z7
+	VCMPPS $7, 7824(x_s), Z7, K5, K5
 	VMAXPS 7824(x_s), Z7, K1, Z7
+	VCMPPS $7, 7848(x_s), Z7, K5, K5
 	VMAXPS 7848(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 1896(y_s)
 	// window (5,10): 4 taps
 	VMOVUPS.Z 7200(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 7224(x_s), Z0, K2, K2
 	VMAXPS 7224(x_s), Z0, K1, Z0
+	VCMPPS $7, 7872(x_s), Z0, K2, K2
 	VMAXPS 7872(x_s), Z0, K1, Z0
+	VCMPPS $7, 7896(x_s), Z0, K2, K2
 	VMAXPS 7896(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 1920(y_s)
 	// window (5,11): 4 taps
 	VMOVUPS.Z 7248(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 7272(x_s), Z1, K3, K3
 	VMAXPS 7272(x_s), Z1, K1, Z1
+	VCMPPS $7, 7920(x_s), Z1, K3, K3
 	VMAXPS 7920(x_s), Z1, K1, Z1
+	VCMPPS $7, 7944(x_s), Z1, K3, K3
 	VMAXPS 7944(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 1944(y_s)
 	// window (5,12): 4 taps
 	VMOVUPS.Z 7296(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 7320(x_s), Z2, K4, K4
 	VMAXPS 7320(x_s), Z2, K1, Z2
+	VCMPPS $7, 7968(x_s), Z2, K4, K4
 	VMAXPS 7968(x_s), Z2, K1, Z2
+	VCMPPS $7, 7992(x_s), Z2, K4, K4
 	VMAXPS 7992(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 1968(y_s)
 	// window (5,13): 4 taps
 	VMOVUPS.Z 7344(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 7368(x_s), Z3, K5, K5
 	VMAXPS 7368(x_s), Z3, K1, Z3
+	VCMPPS $7, 8016(x_s), Z3, K5, K5
 	VMAXPS 8016(x_s), Z3, K1, Z3
+	VCMPPS $7, 8040(x_s), Z3, K5, K5
 	VMAXPS 8040(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 1992(y_s)
 	// window (6,0): 4 taps
 	VMOVUPS.Z 8064(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 8088(x_s), Z4, K2, K2
 	VMAXPS 8088(x_s), Z4, K1, Z4
+	VCMPPS $7, 8736(x_s), Z4, K2, K2
 	VMAXPS 8736(x_s), Z4, K1, Z4
+	VCMPPS $7, 8760(x_s), Z4, K2, K2
 	VMAXPS 8760(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2016(y_s)
 	// window (6,1): 4 taps
 	VMOVUPS.Z 8112(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 8136(x_s), Z5, K3, K3
 	VMAXPS 8136(x_s), Z5, K1, Z5
+	VCMPPS $7, 8784(x_s), Z5, K3, K3
 	VMAXPS 8784(x_s), Z5, K1, Z5
+	VCMPPS $7, 8808(x_s), Z5, K3, K3
 	VMAXPS 8808(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2040(y_s)
 	// window (6,2): 4 taps
 	VMOVUPS.Z 8160(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 8184(x_s), Z6, K4, K4
 	VMAXPS 8184(x_s), Z6, K1, Z6
+	VCMPPS $7, 8832(x_s), Z6, K4, K4
 	VMAXPS 8832(x_s), Z6, K1, Z6
+	VCMPPS $7, 8856(x_s), Z6, K4, K4
 	VMAXPS 8856(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2064(y_s)
 	// window (6,3): 4 taps
 	VMOVUPS.Z 8208(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 8232(x_s), Z7, K5, K5
 	VMAXPS 8232(x_s), Z7, K1, Z7
+	VCMPPS $7, 8880(x_s), Z7, K5, K5
 	VMAXPS 8880(x_s), Z7, K1, Z7
+	VCMPPS $7, 8904(x_s), Z7, K5, K5
 	VMAXPS 8904(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2088(y_s)
 	// window (6,4): 4 taps
 	VMOVUPS.Z 8256(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 8280(x_s), Z0, K2, K2
 	VMAXPS 8280(x_s), Z0, K1, Z0
+	VCMPPS $7, 8928(x_s), Z0, K2, K2
 	VMAXPS 8928(x_s), Z0, K1, Z0
+	VCMPPS $7, 8952(x_s), Z0, K2, K2
 	VMAXPS 8952(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2112(y_s)
 	// window (6,5): 4 taps
 	VMOVUPS.Z 8304(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 8328(x_s), Z1, K3, K3
 	VMAXPS 8328(x_s), Z1, K1, Z1
+	VCMPPS $7, 8976(x_s), Z1, K3, K3
 	VMAXPS 8976(x_s), Z1, K1, Z1
+	VCMPPS $7, 9000(x_s), Z1, K3, K3
 	VMAXPS 9000(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2136(y_s)
 	// window (6,6): 4 taps
 	VMOVUPS.Z 8352(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 8376(x_s), Z2, K4, K4
 	VMAXPS 8376(x_s), Z2, K1, Z2
+	VCMPPS $7, 9024(x_s), Z2, K4, K4
 	VMAXPS 9024(x_s), Z2, K1, Z2
+	VCMPPS $7, 9048(x_s), Z2, K4, K4
 	VMAXPS 9048(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2160(y_s)
 	// window (6,7): 4 taps
 	VMOVUPS.Z 8400(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 8424(x_s), Z3, K5, K5
 	VMAXPS 8424(x_s), Z3, K1, Z3
+	VCMPPS $7, 9072(x_s), Z3, K5, K5
 	VMAXPS 9072(x_s), Z3, K1, Z3
+	VCMPPS $7, 9096(x_s), Z3, K5, K5
 	VMAXPS 9096(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2184(y_s)
 	// window (6,8): 4 taps
 	VMOVUPS.Z 8448(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 8472(x_s), Z4, K2, K2
 	VMAXPS 8472(x_s), Z4, K1, Z4
+	VCMPPS $7, 9120(x_s), Z4, K2, K2
 	VMAXPS 9120(x_s), Z4, K1, Z4
+	VCMPPS $7, 9144(x_s), Z4, K2, K2
 	VMAXPS 9144(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2208(y_s)
 	// window (6,9): 4 taps
 	VMOVUPS.Z 8496(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 8520(x_s), Z5, K3, K3
 	VMAXPS 8520(x_s), Z5, K1, Z5
+	VCMPPS $7, 9168(x_s), Z5, K3, K3
 	VMAXPS 9168(x_s), Z5, K1, Z5
+	VCMPPS $7, 9192(x_s), Z5, K3, K3
 	VMAXPS 9192(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2232(y_s)
 	// window (6,10): 4 taps
 	VMOVUPS.Z 8544(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 8568(x_s), Z6, K4, K4
 	VMAXPS 8568(x_s), Z6, K1, Z6
+	VCMPPS $7, 9216(x_s), Z6, K4, K4
 	VMAXPS 9216(x_s), Z6, K1, Z6
+	VCMPPS $7, 9240(x_s), Z6, K4, K4
 	VMAXPS 9240(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2256(y_s)
 	// window (6,11): 4 taps
 	VMOVUPS.Z 8592(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 8616(x_s), Z7, K5, K5
 	VMAXPS 8616(x_s), Z7, K1, Z7
+	VCMPPS $7, 9264(x_s), Z7, K5, K5
 	VMAXPS 9264(x_s), Z7, K1, Z7
+	VCMPPS $7, 9288(x_s), Z7, K5, K5
 	VMAXPS 9288(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2280(y_s)
 	// window (6,12): 4 taps
 	VMOVUPS.Z 8640(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 8664(x_s), Z0, K2, K2
 	VMAXPS 8664(x_s), Z0, K1, Z0
+	VCMPPS $7, 9312(x_s), Z0, K2, K2
 	VMAXPS 9312(x_s), Z0, K1, Z0
+	VCMPPS $7, 9336(x_s), Z0, K2, K2
 	VMAXPS 9336(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2304(y_s)
 	// window (6,13): 4 taps
 	VMOVUPS.Z 8688(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 8712(x_s), Z1, K3, K3
 	VMAXPS 8712(x_s), Z1, K1, Z1
+	VCMPPS $7, 9360(x_s), Z1, K3, K3
 	VMAXPS 9360(x_s), Z1, K1, Z1
+	VCMPPS $7, 9384(x_s), Z1, K3, K3
 	VMAXPS 9384(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2328(y_s)
 	// window (7,0): 4 taps
 	VMOVUPS.Z 9408(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 9432(x_s), Z2, K4, K4
 	VMAXPS 9432(x_s), Z2, K1, Z2
+	VCMPPS $7, 10080(x_s), Z2, K4, K4
 	VMAXPS 10080(x_s), Z2, K1, Z2
+	VCMPPS $7, 10104(x_s), Z2, K4, K4
 	VMAXPS 10104(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2352(y_s)
 	// window (7,1): 4 taps
 	VMOVUPS.Z 9456(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 9480(x_s), Z3, K5, K5
 	VMAXPS 9480(x_s), Z3, K1, Z3
+	VCMPPS $7, 10128(x_s), Z3, K5, K5
 	VMAXPS 10128(x_s), Z3, K1, Z3
+	VCMPPS $7, 10152(x_s), Z3, K5, K5
 	VMAXPS 10152(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2376(y_s)
 	// window (7,2): 4 taps
 	VMOVUPS.Z 9504(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 9528(x_s), Z4, K2, K2
 	VMAXPS 9528(x_s), Z4, K1, Z4
+	VCMPPS $7, 10176(x_s), Z4, K2, K2
 	VMAXPS 10176(x_s), Z4, K1, Z4
+	VCMPPS $7, 10200(x_s), Z4, K2, K2
 	VMAXPS 10200(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2400(y_s)
 	// window (7,3): 4 taps
 	VMOVUPS.Z 9552(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 9576(x_s), Z5, K3, K3
 	VMAXPS 9576(x_s), Z5, K1, Z5
+	VCMPPS $7, 10224(x_s), Z5, K3, K3
 	VMAXPS 10224(x_s), Z5, K1, Z5
+	VCMPPS $7, 10248(x_s), Z5, K3, K3
 	VMAXPS 10248(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2424(y_s)
 	// window (7,4): 4 taps
 	VMOVUPS.Z 9600(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 9624(x_s), Z6, K4, K4
 	VMAXPS 9624(x_s), Z6, K1, Z6
+	VCMPPS $7, 10272(x_s), Z6, K4, K4
 	VMAXPS 10272(x_s), Z6, K1, Z6
+	VCMPPS $7, 10296(x_s), Z6, K4, K4
 	VMAXPS 10296(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2448(y_s)
 	// window (7,5): 4 taps
 	VMOVUPS.Z 9648(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 9672(x_s), Z7, K5, K5
 	VMAXPS 9672(x_s), Z7, K1, Z7
+	VCMPPS $7, 10320(x_s), Z7, K5, K5
 	VMAXPS 10320(x_s), Z7, K1, Z7
+	VCMPPS $7, 10344(x_s), Z7, K5, K5
 	VMAXPS 10344(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2472(y_s)
 	// window (7,6): 4 taps
 	VMOVUPS.Z 9696(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 9720(x_s), Z0, K2, K2
 	VMAXPS 9720(x_s), Z0, K1, Z0
+	VCMPPS $7, 10368(x_s), Z0, K2, K2
 	VMAXPS 10368(x_s), Z0, K1, Z0
+	VCMPPS $7, 10392(x_s), Z0, K2, K2
 	VMAXPS 10392(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2496(y_s)
 	// window (7,7): 4 taps
 	VMOVUPS.Z 9744(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 9768(x_s), Z1, K3, K3
 	VMAXPS 9768(x_s), Z1, K1, Z1
+	VCMPPS $7, 10416(x_s), Z1, K3, K3
 	VMAXPS 10416(x_s), Z1, K1, Z1
+	VCMPPS $7, 10440(x_s), Z1, K3, K3
 	VMAXPS 10440(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2520(y_s)
 	// window (7,8): 4 taps
 	VMOVUPS.Z 9792(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 9816(x_s), Z2, K4, K4
 	VMAXPS 9816(x_s), Z2, K1, Z2
+	VCMPPS $7, 10464(x_s), Z2, K4, K4
 	VMAXPS 10464(x_s), Z2, K1, Z2
+	VCMPPS $7, 10488(x_s), Z2, K4, K4
 	VMAXPS 10488(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2544(y_s)
 	// window (7,9): 4 taps
 	VMOVUPS.Z 9840(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 9864(x_s), Z3, K5, K5
 	VMAXPS 9864(x_s), Z3, K1, Z3
+	VCMPPS $7, 10512(x_s), Z3, K5, K5
 	VMAXPS 10512(x_s), Z3, K1, Z3
+	VCMPPS $7, 10536(x_s), Z3, K5, K5
 	VMAXPS 10536(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2568(y_s)
 	// window (7,10): 4 taps
 	VMOVUPS.Z 9888(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 9912(x_s), Z4, K2, K2
 	VMAXPS 9912(x_s), Z4, K1, Z4
+	VCMPPS $7, 10560(x_s), Z4, K2, K2
 	VMAXPS 10560(x_s), Z4, K1, Z4
+	VCMPPS $7, 10584(x_s), Z4, K2, K2
 	VMAXPS 10584(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2592(y_s)
 	// window (7,11): 4 taps
 	VMOVUPS.Z 9936(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 9960(x_s), Z5, K3, K3
 	VMAXPS 9960(x_s), Z5, K1, Z5
+	VCMPPS $7, 10608(x_s), Z5, K3, K3
 	VMAXPS 10608(x_s), Z5, K1, Z5
+	VCMPPS $7, 10632(x_s), Z5, K3, K3
 	VMAXPS 10632(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2616(y_s)
 	// window (7,12): 4 taps
 	VMOVUPS.Z 9984(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 10008(x_s), Z6, K4, K4
 	VMAXPS 10008(x_s), Z6, K1, Z6
+	VCMPPS $7, 10656(x_s), Z6, K4, K4
 	VMAXPS 10656(x_s), Z6, K1, Z6
+	VCMPPS $7, 10680(x_s), Z6, K4, K4
 	VMAXPS 10680(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2640(y_s)
 	// window (7,13): 4 taps
 	VMOVUPS.Z 10032(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 10056(x_s), Z7, K5, K5
 	VMAXPS 10056(x_s), Z7, K1, Z7
+	VCMPPS $7, 10704(x_s), Z7, K5, K5
 	VMAXPS 10704(x_s), Z7, K1, Z7
+	VCMPPS $7, 10728(x_s), Z7, K5, K5
 	VMAXPS 10728(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2664(y_s)
 	// window (8,0): 4 taps
 	VMOVUPS.Z 10752(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 10776(x_s), Z0, K2, K2
 	VMAXPS 10776(x_s), Z0, K1, Z0
+	VCMPPS $7, 11424(x_s), Z0, K2, K2
 	VMAXPS 11424(x_s), Z0, K1, Z0
+	VCMPPS $7, 11448(x_s), Z0, K2, K2
 	VMAXPS 11448(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2688(y_s)
 	// window (8,1): 4 taps
 	VMOVUPS.Z 10800(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 10824(x_s), Z1, K3, K3
 	VMAXPS 10824(x_s), Z1, K1, Z1
+	VCMPPS $7, 11472(x_s), Z1, K3, K3
 	VMAXPS 11472(x_s), Z1, K1, Z1
+	VCMPPS $7, 11496(x_s), Z1, K3, K3
 	VMAXPS 11496(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2712(y_s)
 	// window (8,2): 4 taps
 	VMOVUPS.Z 10848(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 10872(x_s), Z2, K4, K4
 	VMAXPS 10872(x_s), Z2, K1, Z2
+	VCMPPS $7, 11520(x_s), Z2, K4, K4
 	VMAXPS 11520(x_s), Z2, K1, Z2
+	VCMPPS $7, 11544(x_s), Z2, K4, K4
 	VMAXPS 11544(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2736(y_s)
 	// window (8,3): 4 taps
 	VMOVUPS.Z 10896(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 10920(x_s), Z3, K5, K5
 	VMAXPS 10920(x_s), Z3, K1, Z3
+	VCMPPS $7, 11568(x_s), Z3, K5, K5
 	VMAXPS 11568(x_s), Z3, K1, Z3
+	VCMPPS $7, 11592(x_s), Z3, K5, K5
 	VMAXPS 11592(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2760(y_s)
 	// window (8,4): 4 taps
 	VMOVUPS.Z 10944(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 10968(x_s), Z4, K2, K2
 	VMAXPS 10968(x_s), Z4, K1, Z4
+	VCMPPS $7, 11616(x_s), Z4, K2, K2
 	VMAXPS 11616(x_s), Z4, K1, Z4
+	VCMPPS $7, 11640(x_s), Z4, K2, K2
 	VMAXPS 11640(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2784(y_s)
 	// window (8,5): 4 taps
 	VMOVUPS.Z 10992(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 11016(x_s), Z5, K3, K3
 	VMAXPS 11016(x_s), Z5, K1, Z5
+	VCMPPS $7, 11664(x_s), Z5, K3, K3
 	VMAXPS 11664(x_s), Z5, K1, Z5
+	VCMPPS $7, 11688(x_s), Z5, K3, K3
 	VMAXPS 11688(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 2808(y_s)
 	// window (8,6): 4 taps
 	VMOVUPS.Z 11040(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 11064(x_s), Z6, K4, K4
 	VMAXPS 11064(x_s), Z6, K1, Z6
+	VCMPPS $7, 11712(x_s), Z6, K4, K4
 	VMAXPS 11712(x_s), Z6, K1, Z6
+	VCMPPS $7, 11736(x_s), Z6, K4, K4
 	VMAXPS 11736(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 2832(y_s)
 	// window (8,7): 4 taps
 	VMOVUPS.Z 11088(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 11112(x_s), Z7, K5, K5
 	VMAXPS 11112(x_s), Z7, K1, Z7
+	VCMPPS $7, 11760(x_s), Z7, K5, K5
 	VMAXPS 11760(x_s), Z7, K1, Z7
+	VCMPPS $7, 11784(x_s), Z7, K5, K5
 	VMAXPS 11784(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 2856(y_s)
 	// window (8,8): 4 taps
 	VMOVUPS.Z 11136(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 11160(x_s), Z0, K2, K2
 	VMAXPS 11160(x_s), Z0, K1, Z0
+	VCMPPS $7, 11808(x_s), Z0, K2, K2
 	VMAXPS 11808(x_s), Z0, K1, Z0
+	VCMPPS $7, 11832(x_s), Z0, K2, K2
 	VMAXPS 11832(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 2880(y_s)
 	// window (8,9): 4 taps
 	VMOVUPS.Z 11184(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 11208(x_s), Z1, K3, K3
 	VMAXPS 11208(x_s), Z1, K1, Z1
+	VCMPPS $7, 11856(x_s), Z1, K3, K3
 	VMAXPS 11856(x_s), Z1, K1, Z1
+	VCMPPS $7, 11880(x_s), Z1, K3, K3
 	VMAXPS 11880(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 2904(y_s)
 	// window (8,10): 4 taps
 	VMOVUPS.Z 11232(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 11256(x_s), Z2, K4, K4
 	VMAXPS 11256(x_s), Z2, K1, Z2
+	VCMPPS $7, 11904(x_s), Z2, K4, K4
 	VMAXPS 11904(x_s), Z2, K1, Z2
+	VCMPPS $7, 11928(x_s), Z2, K4, K4
 	VMAXPS 11928(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 2928(y_s)
 	// window (8,11): 4 taps
 	VMOVUPS.Z 11280(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 11304(x_s), Z3, K5, K5
 	VMAXPS 11304(x_s), Z3, K1, Z3
+	VCMPPS $7, 11952(x_s), Z3, K5, K5
 	VMAXPS 11952(x_s), Z3, K1, Z3
+	VCMPPS $7, 11976(x_s), Z3, K5, K5
 	VMAXPS 11976(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 2952(y_s)
 	// window (8,12): 4 taps
 	VMOVUPS.Z 11328(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 11352(x_s), Z4, K2, K2
 	VMAXPS 11352(x_s), Z4, K1, Z4
+	VCMPPS $7, 12000(x_s), Z4, K2, K2
 	VMAXPS 12000(x_s), Z4, K1, Z4
+	VCMPPS $7, 12024(x_s), Z4, K2, K2
 	VMAXPS 12024(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 2976(y_s)
 	// window (8,13): 4 taps
 	VMOVUPS.Z 11376(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 11400(x_s), Z5, K3, K3
 	VMAXPS 11400(x_s), Z5, K1, Z5
+	VCMPPS $7, 12048(x_s), Z5, K3, K3
 	VMAXPS 12048(x_s), Z5, K1, Z5
+	VCMPPS $7, 12072(x_s), Z5, K3, K3
 	VMAXPS 12072(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3000(y_s)
 	// window (9,0): 4 taps
 	VMOVUPS.Z 12096(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 12120(x_s), Z6, K4, K4
 	VMAXPS 12120(x_s), Z6, K1, Z6
+	VCMPPS $7, 12768(x_s), Z6, K4, K4
 	VMAXPS 12768(x_s), Z6, K1, Z6
+	VCMPPS $7, 12792(x_s), Z6, K4, K4
 	VMAXPS 12792(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3024(y_s)
 	// window (9,1): 4 taps
 	VMOVUPS.Z 12144(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 12168(x_s), Z7, K5, K5
 	VMAXPS 12168(x_s), Z7, K1, Z7
+	VCMPPS $7, 12816(x_s), Z7, K5, K5
 	VMAXPS 12816(x_s), Z7, K1, Z7
+	VCMPPS $7, 12840(x_s), Z7, K5, K5
 	VMAXPS 12840(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3048(y_s)
 	// window (9,2): 4 taps
 	VMOVUPS.Z 12192(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 12216(x_s), Z0, K2, K2
 	VMAXPS 12216(x_s), Z0, K1, Z0
+	VCMPPS $7, 12864(x_s), Z0, K2, K2
 	VMAXPS 12864(x_s), Z0, K1, Z0
+	VCMPPS $7, 12888(x_s), Z0, K2, K2
 	VMAXPS 12888(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3072(y_s)
 	// window (9,3): 4 taps
 	VMOVUPS.Z 12240(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 12264(x_s), Z1, K3, K3
 	VMAXPS 12264(x_s), Z1, K1, Z1
+	VCMPPS $7, 12912(x_s), Z1, K3, K3
 	VMAXPS 12912(x_s), Z1, K1, Z1
+	VCMPPS $7, 12936(x_s), Z1, K3, K3
 	VMAXPS 12936(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3096(y_s)
 	// window (9,4): 4 taps
 	VMOVUPS.Z 12288(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 12312(x_s), Z2, K4, K4
 	VMAXPS 12312(x_s), Z2, K1, Z2
+	VCMPPS $7, 12960(x_s), Z2, K4, K4
 	VMAXPS 12960(x_s), Z2, K1, Z2
+	VCMPPS $7, 12984(x_s), Z2, K4, K4
 	VMAXPS 12984(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3120(y_s)
 	// window (9,5): 4 taps
 	VMOVUPS.Z 12336(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 12360(x_s), Z3, K5, K5
 	VMAXPS 12360(x_s), Z3, K1, Z3
+	VCMPPS $7, 13008(x_s), Z3, K5, K5
 	VMAXPS 13008(x_s), Z3, K1, Z3
+	VCMPPS $7, 13032(x_s), Z3, K5, K5
 	VMAXPS 13032(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3144(y_s)
 	// window (9,6): 4 taps
 	VMOVUPS.Z 12384(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 12408(x_s), Z4, K2, K2
 	VMAXPS 12408(x_s), Z4, K1, Z4
+	VCMPPS $7, 13056(x_s), Z4, K2, K2
 	VMAXPS 13056(x_s), Z4, K1, Z4
+	VCMPPS $7, 13080(x_s), Z4, K2, K2
 	VMAXPS 13080(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3168(y_s)
 	// window (9,7): 4 taps
 	VMOVUPS.Z 12432(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 12456(x_s), Z5, K3, K3
 	VMAXPS 12456(x_s), Z5, K1, Z5
+	VCMPPS $7, 13104(x_s), Z5, K3, K3
 	VMAXPS 13104(x_s), Z5, K1, Z5
+	VCMPPS $7, 13128(x_s), Z5, K3, K3
 	VMAXPS 13128(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3192(y_s)
 	// window (9,8): 4 taps
 	VMOVUPS.Z 12480(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 12504(x_s), Z6, K4, K4
 	VMAXPS 12504(x_s), Z6, K1, Z6
+	VCMPPS $7, 13152(x_s), Z6, K4, K4
 	VMAXPS 13152(x_s), Z6, K1, Z6
+	VCMPPS $7, 13176(x_s), Z6, K4, K4
 	VMAXPS 13176(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3216(y_s)
 	// window (9,9): 4 taps
 	VMOVUPS.Z 12528(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 12552(x_s), Z7, K5, K5
 	VMAXPS 12552(x_s), Z7, K1, Z7
+	VCMPPS $7, 13200(x_s), Z7, K5, K5
 	VMAXPS 13200(x_s), Z7, K1, Z7
+	VCMPPS $7, 13224(x_s), Z7, K5, K5
 	VMAXPS 13224(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3240(y_s)
 	// window (9,10): 4 taps
 	VMOVUPS.Z 12576(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 12600(x_s), Z0, K2, K2
 	VMAXPS 12600(x_s), Z0, K1, Z0
+	VCMPPS $7, 13248(x_s), Z0, K2, K2
 	VMAXPS 13248(x_s), Z0, K1, Z0
+	VCMPPS $7, 13272(x_s), Z0, K2, K2
 	VMAXPS 13272(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3264(y_s)
 	// window (9,11): 4 taps
 	VMOVUPS.Z 12624(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 12648(x_s), Z1, K3, K3
 	VMAXPS 12648(x_s), Z1, K1, Z1
+	VCMPPS $7, 13296(x_s), Z1, K3, K3
 	VMAXPS 13296(x_s), Z1, K1, Z1
+	VCMPPS $7, 13320(x_s), Z1, K3, K3
 	VMAXPS 13320(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3288(y_s)
 	// window (9,12): 4 taps
 	VMOVUPS.Z 12672(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 12696(x_s), Z2, K4, K4
 	VMAXPS 12696(x_s), Z2, K1, Z2
+	VCMPPS $7, 13344(x_s), Z2, K4, K4
 	VMAXPS 13344(x_s), Z2, K1, Z2
+	VCMPPS $7, 13368(x_s), Z2, K4, K4
 	VMAXPS 13368(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3312(y_s)
 	// window (9,13): 4 taps
 	VMOVUPS.Z 12720(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 12744(x_s), Z3, K5, K5
 	VMAXPS 12744(x_s), Z3, K1, Z3
+	VCMPPS $7, 13392(x_s), Z3, K5, K5
 	VMAXPS 13392(x_s), Z3, K1, Z3
+	VCMPPS $7, 13416(x_s), Z3, K5, K5
 	VMAXPS 13416(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3336(y_s)
 	// window (10,0): 4 taps
 	VMOVUPS.Z 13440(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 13464(x_s), Z4, K2, K2
 	VMAXPS 13464(x_s), Z4, K1, Z4
+	VCMPPS $7, 14112(x_s), Z4, K2, K2
 	VMAXPS 14112(x_s), Z4, K1, Z4
+	VCMPPS $7, 14136(x_s), Z4, K2, K2
 	VMAXPS 14136(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3360(y_s)
 	// window (10,1): 4 taps
 	VMOVUPS.Z 13488(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 13512(x_s), Z5, K3, K3
 	VMAXPS 13512(x_s), Z5, K1, Z5
+	VCMPPS $7, 14160(x_s), Z5, K3, K3
 	VMAXPS 14160(x_s), Z5, K1, Z5
+	VCMPPS $7, 14184(x_s), Z5, K3, K3
 	VMAXPS 14184(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3384(y_s)
 	// window (10,2): 4 taps
 	VMOVUPS.Z 13536(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 13560(x_s), Z6, K4, K4
 	VMAXPS 13560(x_s), Z6, K1, Z6
+	VCMPPS $7, 14208(x_s), Z6, K4, K4
 	VMAXPS 14208(x_s), Z6, K1, Z6
+	VCMPPS $7, 14232(x_s), Z6, K4, K4
 	VMAXPS 14232(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3408(y_s)
 	// window (10,3): 4 taps
 	VMOVUPS.Z 13584(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 13608(x_s), Z7, K5, K5
 	VMAXPS 13608(x_s), Z7, K1, Z7
+	VCMPPS $7, 14256(x_s), Z7, K5, K5
 	VMAXPS 14256(x_s), Z7, K1, Z7
+	VCMPPS $7, 14280(x_s), Z7, K5, K5
 	VMAXPS 14280(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3432(y_s)
 	// window (10,4): 4 taps
 	VMOVUPS.Z 13632(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 13656(x_s), Z0, K2, K2
 	VMAXPS 13656(x_s), Z0, K1, Z0
+	VCMPPS $7, 14304(x_s), Z0, K2, K2
 	VMAXPS 14304(x_s), Z0, K1, Z0
+	VCMPPS $7, 14328(x_s), Z0, K2, K2
 	VMAXPS 14328(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3456(y_s)
 	// window (10,5): 4 taps
 	VMOVUPS.Z 13680(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 13704(x_s), Z1, K3, K3
 	VMAXPS 13704(x_s), Z1, K1, Z1
+	VCMPPS $7, 14352(x_s), Z1, K3, K3
 	VMAXPS 14352(x_s), Z1, K1, Z1
+	VCMPPS $7, 14376(x_s), Z1, K3, K3
 	VMAXPS 14376(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3480(y_s)
 	// window (10,6): 4 taps
 	VMOVUPS.Z 13728(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 13752(x_s), Z2, K4, K4
 	VMAXPS 13752(x_s), Z2, K1, Z2
+	VCMPPS $7, 14400(x_s), Z2, K4, K4
 	VMAXPS 14400(x_s), Z2, K1, Z2
+	VCMPPS $7, 14424(x_s), Z2, K4, K4
 	VMAXPS 14424(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3504(y_s)
 	// window (10,7): 4 taps
 	VMOVUPS.Z 13776(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 13800(x_s), Z3, K5, K5
 	VMAXPS 13800(x_s), Z3, K1, Z3
+	VCMPPS $7, 14448(x_s), Z3, K5, K5
 	VMAXPS 14448(x_s), Z3, K1, Z3
+	VCMPPS $7, 14472(x_s), Z3, K5, K5
 	VMAXPS 14472(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3528(y_s)
 	// window (10,8): 4 taps
 	VMOVUPS.Z 13824(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 13848(x_s), Z4, K2, K2
 	VMAXPS 13848(x_s), Z4, K1, Z4
+	VCMPPS $7, 14496(x_s), Z4, K2, K2
 	VMAXPS 14496(x_s), Z4, K1, Z4
+	VCMPPS $7, 14520(x_s), Z4, K2, K2
 	VMAXPS 14520(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3552(y_s)
 	// window (10,9): 4 taps
 	VMOVUPS.Z 13872(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 13896(x_s), Z5, K3, K3
 	VMAXPS 13896(x_s), Z5, K1, Z5
+	VCMPPS $7, 14544(x_s), Z5, K3, K3
 	VMAXPS 14544(x_s), Z5, K1, Z5
+	VCMPPS $7, 14568(x_s), Z5, K3, K3
 	VMAXPS 14568(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3576(y_s)
 	// window (10,10): 4 taps
 	VMOVUPS.Z 13920(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 13944(x_s), Z6, K4, K4
 	VMAXPS 13944(x_s), Z6, K1, Z6
+	VCMPPS $7, 14592(x_s), Z6, K4, K4
 	VMAXPS 14592(x_s), Z6, K1, Z6
+	VCMPPS $7, 14616(x_s), Z6, K4, K4
 	VMAXPS 14616(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3600(y_s)
 	// window (10,11): 4 taps
 	VMOVUPS.Z 13968(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 13992(x_s), Z7, K5, K5
 	VMAXPS 13992(x_s), Z7, K1, Z7
+	VCMPPS $7, 14640(x_s), Z7, K5, K5
 	VMAXPS 14640(x_s), Z7, K1, Z7
+	VCMPPS $7, 14664(x_s), Z7, K5, K5
 	VMAXPS 14664(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3624(y_s)
 	// window (10,12): 4 taps
 	VMOVUPS.Z 14016(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 14040(x_s), Z0, K2, K2
 	VMAXPS 14040(x_s), Z0, K1, Z0
+	VCMPPS $7, 14688(x_s), Z0, K2, K2
 	VMAXPS 14688(x_s), Z0, K1, Z0
+	VCMPPS $7, 14712(x_s), Z0, K2, K2
 	VMAXPS 14712(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3648(y_s)
 	// window (10,13): 4 taps
 	VMOVUPS.Z 14064(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 14088(x_s), Z1, K3, K3
 	VMAXPS 14088(x_s), Z1, K1, Z1
+	VCMPPS $7, 14736(x_s), Z1, K3, K3
 	VMAXPS 14736(x_s), Z1, K1, Z1
+	VCMPPS $7, 14760(x_s), Z1, K3, K3
 	VMAXPS 14760(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3672(y_s)
 	// window (11,0): 4 taps
 	VMOVUPS.Z 14784(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 14808(x_s), Z2, K4, K4
 	VMAXPS 14808(x_s), Z2, K1, Z2
+	VCMPPS $7, 15456(x_s), Z2, K4, K4
 	VMAXPS 15456(x_s), Z2, K1, Z2
+	VCMPPS $7, 15480(x_s), Z2, K4, K4
 	VMAXPS 15480(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3696(y_s)
 	// window (11,1): 4 taps
 	VMOVUPS.Z 14832(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 14856(x_s), Z3, K5, K5
 	VMAXPS 14856(x_s), Z3, K1, Z3
+	VCMPPS $7, 15504(x_s), Z3, K5, K5
 	VMAXPS 15504(x_s), Z3, K1, Z3
+	VCMPPS $7, 15528(x_s), Z3, K5, K5
 	VMAXPS 15528(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3720(y_s)
 	// window (11,2): 4 taps
 	VMOVUPS.Z 14880(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 14904(x_s), Z4, K2, K2
 	VMAXPS 14904(x_s), Z4, K1, Z4
+	VCMPPS $7, 15552(x_s), Z4, K2, K2
 	VMAXPS 15552(x_s), Z4, K1, Z4
+	VCMPPS $7, 15576(x_s), Z4, K2, K2
 	VMAXPS 15576(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3744(y_s)
 	// window (11,3): 4 taps
 	VMOVUPS.Z 14928(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 14952(x_s), Z5, K3, K3
 	VMAXPS 14952(x_s), Z5, K1, Z5
+	VCMPPS $7, 15600(x_s), Z5, K3, K3
 	VMAXPS 15600(x_s), Z5, K1, Z5
+	VCMPPS $7, 15624(x_s), Z5, K3, K3
 	VMAXPS 15624(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3768(y_s)
 	// window (11,4): 4 taps
 	VMOVUPS.Z 14976(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 15000(x_s), Z6, K4, K4
 	VMAXPS 15000(x_s), Z6, K1, Z6
+	VCMPPS $7, 15648(x_s), Z6, K4, K4
 	VMAXPS 15648(x_s), Z6, K1, Z6
+	VCMPPS $7, 15672(x_s), Z6, K4, K4
 	VMAXPS 15672(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3792(y_s)
 	// window (11,5): 4 taps
 	VMOVUPS.Z 15024(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 15048(x_s), Z7, K5, K5
 	VMAXPS 15048(x_s), Z7, K1, Z7
+	VCMPPS $7, 15696(x_s), Z7, K5, K5
 	VMAXPS 15696(x_s), Z7, K1, Z7
+	VCMPPS $7, 15720(x_s), Z7, K5, K5
 	VMAXPS 15720(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 3816(y_s)
 	// window (11,6): 4 taps
 	VMOVUPS.Z 15072(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 15096(x_s), Z0, K2, K2
 	VMAXPS 15096(x_s), Z0, K1, Z0
+	VCMPPS $7, 15744(x_s), Z0, K2, K2
 	VMAXPS 15744(x_s), Z0, K1, Z0
+	VCMPPS $7, 15768(x_s), Z0, K2, K2
 	VMAXPS 15768(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 3840(y_s)
 	// window (11,7): 4 taps
 	VMOVUPS.Z 15120(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 15144(x_s), Z1, K3, K3
 	VMAXPS 15144(x_s), Z1, K1, Z1
+	VCMPPS $7, 15792(x_s), Z1, K3, K3
 	VMAXPS 15792(x_s), Z1, K1, Z1
+	VCMPPS $7, 15816(x_s), Z1, K3, K3
 	VMAXPS 15816(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 3864(y_s)
 	// window (11,8): 4 taps
 	VMOVUPS.Z 15168(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 15192(x_s), Z2, K4, K4
 	VMAXPS 15192(x_s), Z2, K1, Z2
+	VCMPPS $7, 15840(x_s), Z2, K4, K4
 	VMAXPS 15840(x_s), Z2, K1, Z2
+	VCMPPS $7, 15864(x_s), Z2, K4, K4
 	VMAXPS 15864(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 3888(y_s)
 	// window (11,9): 4 taps
 	VMOVUPS.Z 15216(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 15240(x_s), Z3, K5, K5
 	VMAXPS 15240(x_s), Z3, K1, Z3
+	VCMPPS $7, 15888(x_s), Z3, K5, K5
 	VMAXPS 15888(x_s), Z3, K1, Z3
+	VCMPPS $7, 15912(x_s), Z3, K5, K5
 	VMAXPS 15912(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 3912(y_s)
 	// window (11,10): 4 taps
 	VMOVUPS.Z 15264(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 15288(x_s), Z4, K2, K2
 	VMAXPS 15288(x_s), Z4, K1, Z4
+	VCMPPS $7, 15936(x_s), Z4, K2, K2
 	VMAXPS 15936(x_s), Z4, K1, Z4
+	VCMPPS $7, 15960(x_s), Z4, K2, K2
 	VMAXPS 15960(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 3936(y_s)
 	// window (11,11): 4 taps
 	VMOVUPS.Z 15312(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 15336(x_s), Z5, K3, K3
 	VMAXPS 15336(x_s), Z5, K1, Z5
+	VCMPPS $7, 15984(x_s), Z5, K3, K3
 	VMAXPS 15984(x_s), Z5, K1, Z5
+	VCMPPS $7, 16008(x_s), Z5, K3, K3
 	VMAXPS 16008(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 3960(y_s)
 	// window (11,12): 4 taps
 	VMOVUPS.Z 15360(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 15384(x_s), Z6, K4, K4
 	VMAXPS 15384(x_s), Z6, K1, Z6
+	VCMPPS $7, 16032(x_s), Z6, K4, K4
 	VMAXPS 16032(x_s), Z6, K1, Z6
+	VCMPPS $7, 16056(x_s), Z6, K4, K4
 	VMAXPS 16056(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 3984(y_s)
 	// window (11,13): 4 taps
 	VMOVUPS.Z 15408(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 15432(x_s), Z7, K5, K5
 	VMAXPS 15432(x_s), Z7, K1, Z7
+	VCMPPS $7, 16080(x_s), Z7, K5, K5
 	VMAXPS 16080(x_s), Z7, K1, Z7
+	VCMPPS $7, 16104(x_s), Z7, K5, K5
 	VMAXPS 16104(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 4008(y_s)
 	// window (12,0): 4 taps
 	VMOVUPS.Z 16128(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 16152(x_s), Z0, K2, K2
 	VMAXPS 16152(x_s), Z0, K1, Z0
+	VCMPPS $7, 16800(x_s), Z0, K2, K2
 	VMAXPS 16800(x_s), Z0, K1, Z0
+	VCMPPS $7, 16824(x_s), Z0, K2, K2
 	VMAXPS 16824(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 4032(y_s)
 	// window (12,1): 4 taps
 	VMOVUPS.Z 16176(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 16200(x_s), Z1, K3, K3
 	VMAXPS 16200(x_s), Z1, K1, Z1
+	VCMPPS $7, 16848(x_s), Z1, K3, K3
 	VMAXPS 16848(x_s), Z1, K1, Z1
+	VCMPPS $7, 16872(x_s), Z1, K3, K3
 	VMAXPS 16872(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 4056(y_s)
 	// window (12,2): 4 taps
 	VMOVUPS.Z 16224(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 16248(x_s), Z2, K4, K4
 	VMAXPS 16248(x_s), Z2, K1, Z2
+	VCMPPS $7, 16896(x_s), Z2, K4, K4
 	VMAXPS 16896(x_s), Z2, K1, Z2
+	VCMPPS $7, 16920(x_s), Z2, K4, K4
 	VMAXPS 16920(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 4080(y_s)
 	// window (12,3): 4 taps
 	VMOVUPS.Z 16272(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 16296(x_s), Z3, K5, K5
 	VMAXPS 16296(x_s), Z3, K1, Z3
+	VCMPPS $7, 16944(x_s), Z3, K5, K5
 	VMAXPS 16944(x_s), Z3, K1, Z3
+	VCMPPS $7, 16968(x_s), Z3, K5, K5
 	VMAXPS 16968(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 4104(y_s)
 	// window (12,4): 4 taps
 	VMOVUPS.Z 16320(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 16344(x_s), Z4, K2, K2
 	VMAXPS 16344(x_s), Z4, K1, Z4
+	VCMPPS $7, 16992(x_s), Z4, K2, K2
 	VMAXPS 16992(x_s), Z4, K1, Z4
+	VCMPPS $7, 17016(x_s), Z4, K2, K2
 	VMAXPS 17016(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 4128(y_s)
 	// window (12,5): 4 taps
 	VMOVUPS.Z 16368(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 16392(x_s), Z5, K3, K3
 	VMAXPS 16392(x_s), Z5, K1, Z5
+	VCMPPS $7, 17040(x_s), Z5, K3, K3
 	VMAXPS 17040(x_s), Z5, K1, Z5
+	VCMPPS $7, 17064(x_s), Z5, K3, K3
 	VMAXPS 17064(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 4152(y_s)
 	// window (12,6): 4 taps
 	VMOVUPS.Z 16416(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 16440(x_s), Z6, K4, K4
 	VMAXPS 16440(x_s), Z6, K1, Z6
+	VCMPPS $7, 17088(x_s), Z6, K4, K4
 	VMAXPS 17088(x_s), Z6, K1, Z6
+	VCMPPS $7, 17112(x_s), Z6, K4, K4
 	VMAXPS 17112(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 4176(y_s)
 	// window (12,7): 4 taps
 	VMOVUPS.Z 16464(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 16488(x_s), Z7, K5, K5
 	VMAXPS 16488(x_s), Z7, K1, Z7
+	VCMPPS $7, 17136(x_s), Z7, K5, K5
 	VMAXPS 17136(x_s), Z7, K1, Z7
+	VCMPPS $7, 17160(x_s), Z7, K5, K5
 	VMAXPS 17160(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 4200(y_s)
 	// window (12,8): 4 taps
 	VMOVUPS.Z 16512(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 16536(x_s), Z0, K2, K2
 	VMAXPS 16536(x_s), Z0, K1, Z0
+	VCMPPS $7, 17184(x_s), Z0, K2, K2
 	VMAXPS 17184(x_s), Z0, K1, Z0
+	VCMPPS $7, 17208(x_s), Z0, K2, K2
 	VMAXPS 17208(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 4224(y_s)
 	// window (12,9): 4 taps
 	VMOVUPS.Z 16560(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 16584(x_s), Z1, K3, K3
 	VMAXPS 16584(x_s), Z1, K1, Z1
+	VCMPPS $7, 17232(x_s), Z1, K3, K3
 	VMAXPS 17232(x_s), Z1, K1, Z1
+	VCMPPS $7, 17256(x_s), Z1, K3, K3
 	VMAXPS 17256(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 4248(y_s)
 	// window (12,10): 4 taps
 	VMOVUPS.Z 16608(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 16632(x_s), Z2, K4, K4
 	VMAXPS 16632(x_s), Z2, K1, Z2
+	VCMPPS $7, 17280(x_s), Z2, K4, K4
 	VMAXPS 17280(x_s), Z2, K1, Z2
+	VCMPPS $7, 17304(x_s), Z2, K4, K4
 	VMAXPS 17304(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 4272(y_s)
 	// window (12,11): 4 taps
 	VMOVUPS.Z 16656(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 16680(x_s), Z3, K5, K5
 	VMAXPS 16680(x_s), Z3, K1, Z3
+	VCMPPS $7, 17328(x_s), Z3, K5, K5
 	VMAXPS 17328(x_s), Z3, K1, Z3
+	VCMPPS $7, 17352(x_s), Z3, K5, K5
 	VMAXPS 17352(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 4296(y_s)
 	// window (12,12): 4 taps
 	VMOVUPS.Z 16704(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 16728(x_s), Z4, K2, K2
 	VMAXPS 16728(x_s), Z4, K1, Z4
+	VCMPPS $7, 17376(x_s), Z4, K2, K2
 	VMAXPS 17376(x_s), Z4, K1, Z4
+	VCMPPS $7, 17400(x_s), Z4, K2, K2
 	VMAXPS 17400(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 4320(y_s)
 	// window (12,13): 4 taps
 	VMOVUPS.Z 16752(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 16776(x_s), Z5, K3, K3
 	VMAXPS 16776(x_s), Z5, K1, Z5
+	VCMPPS $7, 17424(x_s), Z5, K3, K3
 	VMAXPS 17424(x_s), Z5, K1, Z5
+	VCMPPS $7, 17448(x_s), Z5, K3, K3
 	VMAXPS 17448(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 4344(y_s)
 	// window (13,0): 4 taps
 	VMOVUPS.Z 17472(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 17496(x_s), Z6, K4, K4
 	VMAXPS 17496(x_s), Z6, K1, Z6
+	VCMPPS $7, 18144(x_s), Z6, K4, K4
 	VMAXPS 18144(x_s), Z6, K1, Z6
+	VCMPPS $7, 18168(x_s), Z6, K4, K4
 	VMAXPS 18168(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 4368(y_s)
 	// window (13,1): 4 taps
 	VMOVUPS.Z 17520(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 17544(x_s), Z7, K5, K5
 	VMAXPS 17544(x_s), Z7, K1, Z7
+	VCMPPS $7, 18192(x_s), Z7, K5, K5
 	VMAXPS 18192(x_s), Z7, K1, Z7
+	VCMPPS $7, 18216(x_s), Z7, K5, K5
 	VMAXPS 18216(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 4392(y_s)
 	// window (13,2): 4 taps
 	VMOVUPS.Z 17568(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 17592(x_s), Z0, K2, K2
 	VMAXPS 17592(x_s), Z0, K1, Z0
+	VCMPPS $7, 18240(x_s), Z0, K2, K2
 	VMAXPS 18240(x_s), Z0, K1, Z0
+	VCMPPS $7, 18264(x_s), Z0, K2, K2
 	VMAXPS 18264(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 4416(y_s)
 	// window (13,3): 4 taps
 	VMOVUPS.Z 17616(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 17640(x_s), Z1, K3, K3
 	VMAXPS 17640(x_s), Z1, K1, Z1
+	VCMPPS $7, 18288(x_s), Z1, K3, K3
 	VMAXPS 18288(x_s), Z1, K1, Z1
+	VCMPPS $7, 18312(x_s), Z1, K3, K3
 	VMAXPS 18312(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 4440(y_s)
 	// window (13,4): 4 taps
 	VMOVUPS.Z 17664(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 17688(x_s), Z2, K4, K4
 	VMAXPS 17688(x_s), Z2, K1, Z2
+	VCMPPS $7, 18336(x_s), Z2, K4, K4
 	VMAXPS 18336(x_s), Z2, K1, Z2
+	VCMPPS $7, 18360(x_s), Z2, K4, K4
 	VMAXPS 18360(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 4464(y_s)
 	// window (13,5): 4 taps
 	VMOVUPS.Z 17712(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 17736(x_s), Z3, K5, K5
 	VMAXPS 17736(x_s), Z3, K1, Z3
+	VCMPPS $7, 18384(x_s), Z3, K5, K5
 	VMAXPS 18384(x_s), Z3, K1, Z3
+	VCMPPS $7, 18408(x_s), Z3, K5, K5
 	VMAXPS 18408(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 4488(y_s)
 	// window (13,6): 4 taps
 	VMOVUPS.Z 17760(x_s), K1, Z4
+	VCMPPS $7, Z4, Z4, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 17784(x_s), Z4, K2, K2
 	VMAXPS 17784(x_s), Z4, K1, Z4
+	VCMPPS $7, 18432(x_s), Z4, K2, K2
 	VMAXPS 18432(x_s), Z4, K1, Z4
+	VCMPPS $7, 18456(x_s), Z4, K2, K2
 	VMAXPS 18456(x_s), Z4, K1, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, K1, 4512(y_s)
 	// window (13,7): 4 taps
 	VMOVUPS.Z 17808(x_s), K1, Z5
+	VCMPPS $7, Z5, Z5, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 17832(x_s), Z5, K3, K3
 	VMAXPS 17832(x_s), Z5, K1, Z5
+	VCMPPS $7, 18480(x_s), Z5, K3, K3
 	VMAXPS 18480(x_s), Z5, K1, Z5
+	VCMPPS $7, 18504(x_s), Z5, K3, K3
 	VMAXPS 18504(x_s), Z5, K1, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, K1, 4536(y_s)
 	// window (13,8): 4 taps
 	VMOVUPS.Z 17856(x_s), K1, Z6
+	VCMPPS $7, Z6, Z6, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 17880(x_s), Z6, K4, K4
 	VMAXPS 17880(x_s), Z6, K1, Z6
+	VCMPPS $7, 18528(x_s), Z6, K4, K4
 	VMAXPS 18528(x_s), Z6, K1, Z6
+	VCMPPS $7, 18552(x_s), Z6, K4, K4
 	VMAXPS 18552(x_s), Z6, K1, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, K1, 4560(y_s)
 	// window (13,9): 4 taps
 	VMOVUPS.Z 17904(x_s), K1, Z7
+	VCMPPS $7, Z7, Z7, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 17928(x_s), Z7, K5, K5
 	VMAXPS 17928(x_s), Z7, K1, Z7
+	VCMPPS $7, 18576(x_s), Z7, K5, K5
 	VMAXPS 18576(x_s), Z7, K1, Z7
+	VCMPPS $7, 18600(x_s), Z7, K5, K5
 	VMAXPS 18600(x_s), Z7, K1, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, K1, 4584(y_s)
 	// window (13,10): 4 taps
 	VMOVUPS.Z 17952(x_s), K1, Z0
+	VCMPPS $7, Z0, Z0, K1, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 17976(x_s), Z0, K2, K2
 	VMAXPS 17976(x_s), Z0, K1, Z0
+	VCMPPS $7, 18624(x_s), Z0, K2, K2
 	VMAXPS 18624(x_s), Z0, K1, Z0
+	VCMPPS $7, 18648(x_s), Z0, K2, K2
 	VMAXPS 18648(x_s), Z0, K1, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, K1, 4608(y_s)
 	// window (13,11): 4 taps
 	VMOVUPS.Z 18000(x_s), K1, Z1
+	VCMPPS $7, Z1, Z1, K1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 18024(x_s), Z1, K3, K3
 	VMAXPS 18024(x_s), Z1, K1, Z1
+	VCMPPS $7, 18672(x_s), Z1, K3, K3
 	VMAXPS 18672(x_s), Z1, K1, Z1
+	VCMPPS $7, 18696(x_s), Z1, K3, K3
 	VMAXPS 18696(x_s), Z1, K1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, K1, 4632(y_s)
 	// window (13,12): 4 taps
 	VMOVUPS.Z 18048(x_s), K1, Z2
+	VCMPPS $7, Z2, Z2, K1, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 18072(x_s), Z2, K4, K4
 	VMAXPS 18072(x_s), Z2, K1, Z2
+	VCMPPS $7, 18720(x_s), Z2, K4, K4
 	VMAXPS 18720(x_s), Z2, K1, Z2
+	VCMPPS $7, 18744(x_s), Z2, K4, K4
 	VMAXPS 18744(x_s), Z2, K1, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, K1, 4656(y_s)
 	// window (13,13): 4 taps
 	VMOVUPS.Z 18096(x_s), K1, Z3
+	VCMPPS $7, Z3, Z3, K1, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 18120(x_s), Z3, K5, K5
 	VMAXPS 18120(x_s), Z3, K1, Z3
+	VCMPPS $7, 18768(x_s), Z3, K5, K5
 	VMAXPS 18768(x_s), Z3, K1, Z3
+	VCMPPS $7, 18792(x_s), Z3, K5, K5
 	VMAXPS 18792(x_s), Z3, K1, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, K1, 4680(y_s)
 	ADDQ $18816, x_s
 	ADDQ $4704, y_s
@@ -13091,20 +15325,34 @@ conv2ForwardVec_rows6_loop_cols0_k:
 	DECQ kleft
 	JNZ conv2ForwardVec_rows6_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -13158,16 +15406,26 @@ conv2ForwardVec_rows4_cols0_k:
 	DECQ kleft
 	JNZ conv2ForwardVec_rows4_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y8, Y8, Y8
-	VMAXPS Y8, Y0, Y0
-	VMAXPS Y8, Y1, Y1
-	VMAXPS Y8, Y2, Y2
-	VMAXPS Y8, Y3, Y3
-	VMAXPS Y8, Y4, Y4
-	VMAXPS Y8, Y5, Y5
-	VMAXPS Y8, Y6, Y6
-	VMAXPS Y8, Y7, Y7
+	VMAXPS Y0, Y8, Y0
+	VADDPS Y8, Y0, Y0
+	VMAXPS Y1, Y8, Y1
+	VADDPS Y8, Y1, Y1
+	VMAXPS Y2, Y8, Y2
+	VADDPS Y8, Y2, Y2
+	VMAXPS Y3, Y8, Y3
+	VADDPS Y8, Y3, Y3
+	VMAXPS Y4, Y8, Y4
+	VADDPS Y8, Y4, Y4
+	VMAXPS Y5, Y8, Y5
+	VADDPS Y8, Y5, Y5
+	VMAXPS Y6, Y8, Y6
+	VADDPS Y8, Y6, Y6
+	VMAXPS Y7, Y8, Y7
+	VADDPS Y8, Y7, Y7
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -13205,12 +15463,18 @@ conv2ForwardVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ conv2ForwardVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y4, Y4, Y4
-	VMAXPS Y4, Y0, Y0
-	VMAXPS Y4, Y1, Y1
-	VMAXPS Y4, Y2, Y2
-	VMAXPS Y4, Y3, Y3
+	VMAXPS Y0, Y4, Y0
+	VADDPS Y4, Y0, Y0
+	VMAXPS Y1, Y4, Y1
+	VADDPS Y4, Y1, Y1
+	VMAXPS Y2, Y4, Y2
+	VADDPS Y4, Y2, Y2
+	VMAXPS Y3, Y4, Y3
+	VADDPS Y4, Y3, Y3
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -13239,10 +15503,14 @@ conv2ForwardVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ conv2ForwardVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y2, Y2, Y2
-	VMAXPS Y2, Y0, Y0
-	VMAXPS Y2, Y1, Y1
+	VMAXPS Y0, Y2, Y0
+	VADDPS Y2, Y0, Y0
+	VMAXPS Y1, Y2, Y1
+	VADDPS Y2, Y1, Y1
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 
@@ -13329,24 +15597,42 @@ conv2ForwardVec_rows16_loop_cols0_k:
 	DECQ kleft
 	JNZ conv2ForwardVec_rows16_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z16, Z16, Z16
-	VMAXPS Z16, Z0, Z0
-	VMAXPS Z16, Z1, Z1
-	VMAXPS Z16, Z2, Z2
-	VMAXPS Z16, Z3, Z3
-	VMAXPS Z16, Z4, Z4
-	VMAXPS Z16, Z5, Z5
-	VMAXPS Z16, Z6, Z6
-	VMAXPS Z16, Z7, Z7
-	VMAXPS Z16, Z8, Z8
-	VMAXPS Z16, Z9, Z9
-	VMAXPS Z16, Z10, Z10
-	VMAXPS Z16, Z11, Z11
-	VMAXPS Z16, Z12, Z12
-	VMAXPS Z16, Z13, Z13
-	VMAXPS Z16, Z14, Z14
-	VMAXPS Z16, Z15, Z15
+	VMAXPS Z0, Z16, Z0
+	VADDPS Z16, Z0, Z0
+	VMAXPS Z1, Z16, Z1
+	VADDPS Z16, Z1, Z1
+	VMAXPS Z2, Z16, Z2
+	VADDPS Z16, Z2, Z2
+	VMAXPS Z3, Z16, Z3
+	VADDPS Z16, Z3, Z3
+	VMAXPS Z4, Z16, Z4
+	VADDPS Z16, Z4, Z4
+	VMAXPS Z5, Z16, Z5
+	VADDPS Z16, Z5, Z5
+	VMAXPS Z6, Z16, Z6
+	VADDPS Z16, Z6, Z6
+	VMAXPS Z7, Z16, Z7
+	VADDPS Z16, Z7, Z7
+	VMAXPS Z8, Z16, Z8
+	VADDPS Z16, Z8, Z8
+	VMAXPS Z9, Z16, Z9
+	VADDPS Z16, Z9, Z9
+	VMAXPS Z10, Z16, Z10
+	VADDPS Z16, Z10, Z10
+	VMAXPS Z11, Z16, Z11
+	VADDPS Z16, Z11, Z11
+	VMAXPS Z12, Z16, Z12
+	VADDPS Z16, Z12, Z12
+	VMAXPS Z13, Z16, Z13
+	VADDPS Z16, Z13, Z13
+	VMAXPS Z14, Z16, Z14
+	VADDPS Z16, Z14, Z14
+	VMAXPS Z15, Z16, Z15
+	VADDPS Z16, Z15, Z15
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -13407,16 +15693,26 @@ conv2ForwardVec_rows8_cols0_k:
 	DECQ kleft
 	JNZ conv2ForwardVec_rows8_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z8, Z8, Z8
-	VMAXPS Z8, Z0, Z0
-	VMAXPS Z8, Z1, Z1
-	VMAXPS Z8, Z2, Z2
-	VMAXPS Z8, Z3, Z3
-	VMAXPS Z8, Z4, Z4
-	VMAXPS Z8, Z5, Z5
-	VMAXPS Z8, Z6, Z6
-	VMAXPS Z8, Z7, Z7
+	VMAXPS Z0, Z8, Z0
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z1, Z8, Z1
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z2, Z8, Z2
+	VADDPS Z8, Z2, Z2
+	VMAXPS Z3, Z8, Z3
+	VADDPS Z8, Z3, Z3
+	VMAXPS Z4, Z8, Z4
+	VADDPS Z8, Z4, Z4
+	VMAXPS Z5, Z8, Z5
+	VADDPS Z8, Z5, Z5
+	VMAXPS Z6, Z8, Z6
+	VADDPS Z8, Z6, Z6
+	VMAXPS Z7, Z8, Z7
+	VADDPS Z8, Z7, Z7
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -13455,12 +15751,18 @@ conv2ForwardVec_rows4_cols0_k:
 	DECQ kleft
 	JNZ conv2ForwardVec_rows4_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z4, Z4, Z4
-	VMAXPS Z4, Z0, Z0
-	VMAXPS Z4, Z1, Z1
-	VMAXPS Z4, Z2, Z2
-	VMAXPS Z4, Z3, Z3
+	VMAXPS Z0, Z4, Z0
+	VADDPS Z4, Z0, Z0
+	VMAXPS Z1, Z4, Z1
+	VADDPS Z4, Z1, Z1
+	VMAXPS Z2, Z4, Z2
+	VADDPS Z4, Z2, Z2
+	VMAXPS Z3, Z4, Z3
+	VADDPS Z4, Z3, Z3
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -13489,10 +15791,14 @@ conv2ForwardVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ conv2ForwardVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z2, Z2, Z2
-	VMAXPS Z2, Z0, Z0
-	VMAXPS Z2, Z1, Z1
+	VMAXPS Z0, Z2, Z0
+	VADDPS Z2, Z0, Z0
+	VMAXPS Z1, Z2, Z1
+	VADDPS Z2, Z1, Z1
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	ADDQ $1200, a_row
@@ -13516,9 +15822,12 @@ conv2ForwardVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ conv2ForwardVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z1, Z1, Z1
-	VMAXPS Z1, Z0, Z0
+	VMAXPS Z0, Z1, Z0
+	VADDPS Z1, Z0, Z0
 	VMOVUPS Z0, 0(c_row)
 
 conv2ForwardVec_done:
@@ -15966,278 +18275,528 @@ TEXT ·pool2ForwardVecAVX2(SB), NOSPLIT, $0-24
 pool2ForwardVec_sample:
 	// window (0,0): 4 taps
 	VMOVUPS 0(x_s), Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMAXPS 64(x_s), Y0, Y0
+	VCMPPS $3, 64(x_s), Y12, Y12
 	VMAXPS 640(x_s), Y0, Y0
+	VCMPPS $3, 640(x_s), Y12, Y12
 	VMAXPS 704(x_s), Y0, Y0
+	VCMPPS $3, 704(x_s), Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 0(y_s)
 	VMOVUPS 32(x_s), Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMAXPS 96(x_s), Y1, Y1
+	VCMPPS $3, 96(x_s), Y13, Y13
 	VMAXPS 672(x_s), Y1, Y1
+	VCMPPS $3, 672(x_s), Y13, Y13
 	VMAXPS 736(x_s), Y1, Y1
+	VCMPPS $3, 736(x_s), Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 32(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS 128(x_s), Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMAXPS 192(x_s), Y2, Y2
+	VCMPPS $3, 192(x_s), Y12, Y12
 	VMAXPS 768(x_s), Y2, Y2
+	VCMPPS $3, 768(x_s), Y12, Y12
 	VMAXPS 832(x_s), Y2, Y2
+	VCMPPS $3, 832(x_s), Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 64(y_s)
 	VMOVUPS 160(x_s), Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMAXPS 224(x_s), Y3, Y3
+	VCMPPS $3, 224(x_s), Y13, Y13
 	VMAXPS 800(x_s), Y3, Y3
+	VCMPPS $3, 800(x_s), Y13, Y13
 	VMAXPS 864(x_s), Y3, Y3
+	VCMPPS $3, 864(x_s), Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 96(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS 256(x_s), Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMAXPS 320(x_s), Y4, Y4
+	VCMPPS $3, 320(x_s), Y12, Y12
 	VMAXPS 896(x_s), Y4, Y4
+	VCMPPS $3, 896(x_s), Y12, Y12
 	VMAXPS 960(x_s), Y4, Y4
+	VCMPPS $3, 960(x_s), Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 128(y_s)
 	VMOVUPS 288(x_s), Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMAXPS 352(x_s), Y5, Y5
+	VCMPPS $3, 352(x_s), Y13, Y13
 	VMAXPS 928(x_s), Y5, Y5
+	VCMPPS $3, 928(x_s), Y13, Y13
 	VMAXPS 992(x_s), Y5, Y5
+	VCMPPS $3, 992(x_s), Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 160(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS 384(x_s), Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMAXPS 448(x_s), Y6, Y6
+	VCMPPS $3, 448(x_s), Y12, Y12
 	VMAXPS 1024(x_s), Y6, Y6
+	VCMPPS $3, 1024(x_s), Y12, Y12
 	VMAXPS 1088(x_s), Y6, Y6
+	VCMPPS $3, 1088(x_s), Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 192(y_s)
 	VMOVUPS 416(x_s), Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMAXPS 480(x_s), Y7, Y7
+	VCMPPS $3, 480(x_s), Y13, Y13
 	VMAXPS 1056(x_s), Y7, Y7
+	VCMPPS $3, 1056(x_s), Y13, Y13
 	VMAXPS 1120(x_s), Y7, Y7
+	VCMPPS $3, 1120(x_s), Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 224(y_s)
 	// window (0,4): 4 taps
 	VMOVUPS 512(x_s), Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMAXPS 576(x_s), Y0, Y0
+	VCMPPS $3, 576(x_s), Y12, Y12
 	VMAXPS 1152(x_s), Y0, Y0
+	VCMPPS $3, 1152(x_s), Y12, Y12
 	VMAXPS 1216(x_s), Y0, Y0
+	VCMPPS $3, 1216(x_s), Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 256(y_s)
 	VMOVUPS 544(x_s), Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMAXPS 608(x_s), Y1, Y1
+	VCMPPS $3, 608(x_s), Y13, Y13
 	VMAXPS 1184(x_s), Y1, Y1
+	VCMPPS $3, 1184(x_s), Y13, Y13
 	VMAXPS 1248(x_s), Y1, Y1
+	VCMPPS $3, 1248(x_s), Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 288(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS 1280(x_s), Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMAXPS 1344(x_s), Y2, Y2
+	VCMPPS $3, 1344(x_s), Y12, Y12
 	VMAXPS 1920(x_s), Y2, Y2
+	VCMPPS $3, 1920(x_s), Y12, Y12
 	VMAXPS 1984(x_s), Y2, Y2
+	VCMPPS $3, 1984(x_s), Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 320(y_s)
 	VMOVUPS 1312(x_s), Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMAXPS 1376(x_s), Y3, Y3
+	VCMPPS $3, 1376(x_s), Y13, Y13
 	VMAXPS 1952(x_s), Y3, Y3
+	VCMPPS $3, 1952(x_s), Y13, Y13
 	VMAXPS 2016(x_s), Y3, Y3
+	VCMPPS $3, 2016(x_s), Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 352(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS 1408(x_s), Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMAXPS 1472(x_s), Y4, Y4
+	VCMPPS $3, 1472(x_s), Y12, Y12
 	VMAXPS 2048(x_s), Y4, Y4
+	VCMPPS $3, 2048(x_s), Y12, Y12
 	VMAXPS 2112(x_s), Y4, Y4
+	VCMPPS $3, 2112(x_s), Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 384(y_s)
 	VMOVUPS 1440(x_s), Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMAXPS 1504(x_s), Y5, Y5
+	VCMPPS $3, 1504(x_s), Y13, Y13
 	VMAXPS 2080(x_s), Y5, Y5
+	VCMPPS $3, 2080(x_s), Y13, Y13
 	VMAXPS 2144(x_s), Y5, Y5
+	VCMPPS $3, 2144(x_s), Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 416(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS 1536(x_s), Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMAXPS 1600(x_s), Y6, Y6
+	VCMPPS $3, 1600(x_s), Y12, Y12
 	VMAXPS 2176(x_s), Y6, Y6
+	VCMPPS $3, 2176(x_s), Y12, Y12
 	VMAXPS 2240(x_s), Y6, Y6
+	VCMPPS $3, 2240(x_s), Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 448(y_s)
 	VMOVUPS 1568(x_s), Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMAXPS 1632(x_s), Y7, Y7
+	VCMPPS $3, 1632(x_s), Y13, Y13
 	VMAXPS 2208(x_s), Y7, Y7
+	VCMPPS $3, 2208(x_s), Y13, Y13
 	VMAXPS 2272(x_s), Y7, Y7
+	VCMPPS $3, 2272(x_s), Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 480(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS 1664(x_s), Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMAXPS 1728(x_s), Y0, Y0
+	VCMPPS $3, 1728(x_s), Y12, Y12
 	VMAXPS 2304(x_s), Y0, Y0
+	VCMPPS $3, 2304(x_s), Y12, Y12
 	VMAXPS 2368(x_s), Y0, Y0
+	VCMPPS $3, 2368(x_s), Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 512(y_s)
 	VMOVUPS 1696(x_s), Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMAXPS 1760(x_s), Y1, Y1
+	VCMPPS $3, 1760(x_s), Y13, Y13
 	VMAXPS 2336(x_s), Y1, Y1
+	VCMPPS $3, 2336(x_s), Y13, Y13
 	VMAXPS 2400(x_s), Y1, Y1
+	VCMPPS $3, 2400(x_s), Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 544(y_s)
 	// window (1,4): 4 taps
 	VMOVUPS 1792(x_s), Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMAXPS 1856(x_s), Y2, Y2
+	VCMPPS $3, 1856(x_s), Y12, Y12
 	VMAXPS 2432(x_s), Y2, Y2
+	VCMPPS $3, 2432(x_s), Y12, Y12
 	VMAXPS 2496(x_s), Y2, Y2
+	VCMPPS $3, 2496(x_s), Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 576(y_s)
 	VMOVUPS 1824(x_s), Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMAXPS 1888(x_s), Y3, Y3
+	VCMPPS $3, 1888(x_s), Y13, Y13
 	VMAXPS 2464(x_s), Y3, Y3
+	VCMPPS $3, 2464(x_s), Y13, Y13
 	VMAXPS 2528(x_s), Y3, Y3
+	VCMPPS $3, 2528(x_s), Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 608(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS 2560(x_s), Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMAXPS 2624(x_s), Y4, Y4
+	VCMPPS $3, 2624(x_s), Y12, Y12
 	VMAXPS 3200(x_s), Y4, Y4
+	VCMPPS $3, 3200(x_s), Y12, Y12
 	VMAXPS 3264(x_s), Y4, Y4
+	VCMPPS $3, 3264(x_s), Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 640(y_s)
 	VMOVUPS 2592(x_s), Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMAXPS 2656(x_s), Y5, Y5
+	VCMPPS $3, 2656(x_s), Y13, Y13
 	VMAXPS 3232(x_s), Y5, Y5
+	VCMPPS $3, 3232(x_s), Y13, Y13
 	VMAXPS 3296(x_s), Y5, Y5
+	VCMPPS $3, 3296(x_s), Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 672(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS 2688(x_s), Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMAXPS 2752(x_s), Y6, Y6
+	VCMPPS $3, 2752(x_s), Y12, Y12
 	VMAXPS 3328(x_s), Y6, Y6
+	VCMPPS $3, 3328(x_s), Y12, Y12
 	VMAXPS 3392(x_s), Y6, Y6
+	VCMPPS $3, 3392(x_s), Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 704(y_s)
 	VMOVUPS 2720(x_s), Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMAXPS 2784(x_s), Y7, Y7
+	VCMPPS $3, 2784(x_s), Y13, Y13
 	VMAXPS 3360(x_s), Y7, Y7
+	VCMPPS $3, 3360(x_s), Y13, Y13
 	VMAXPS 3424(x_s), Y7, Y7
+	VCMPPS $3, 3424(x_s), Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 736(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS 2816(x_s), Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMAXPS 2880(x_s), Y0, Y0
+	VCMPPS $3, 2880(x_s), Y12, Y12
 	VMAXPS 3456(x_s), Y0, Y0
+	VCMPPS $3, 3456(x_s), Y12, Y12
 	VMAXPS 3520(x_s), Y0, Y0
+	VCMPPS $3, 3520(x_s), Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 768(y_s)
 	VMOVUPS 2848(x_s), Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMAXPS 2912(x_s), Y1, Y1
+	VCMPPS $3, 2912(x_s), Y13, Y13
 	VMAXPS 3488(x_s), Y1, Y1
+	VCMPPS $3, 3488(x_s), Y13, Y13
 	VMAXPS 3552(x_s), Y1, Y1
+	VCMPPS $3, 3552(x_s), Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 800(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS 2944(x_s), Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMAXPS 3008(x_s), Y2, Y2
+	VCMPPS $3, 3008(x_s), Y12, Y12
 	VMAXPS 3584(x_s), Y2, Y2
+	VCMPPS $3, 3584(x_s), Y12, Y12
 	VMAXPS 3648(x_s), Y2, Y2
+	VCMPPS $3, 3648(x_s), Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 832(y_s)
 	VMOVUPS 2976(x_s), Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMAXPS 3040(x_s), Y3, Y3
+	VCMPPS $3, 3040(x_s), Y13, Y13
 	VMAXPS 3616(x_s), Y3, Y3
+	VCMPPS $3, 3616(x_s), Y13, Y13
 	VMAXPS 3680(x_s), Y3, Y3
+	VCMPPS $3, 3680(x_s), Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 864(y_s)
 	// window (2,4): 4 taps
 	VMOVUPS 3072(x_s), Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMAXPS 3136(x_s), Y4, Y4
+	VCMPPS $3, 3136(x_s), Y12, Y12
 	VMAXPS 3712(x_s), Y4, Y4
+	VCMPPS $3, 3712(x_s), Y12, Y12
 	VMAXPS 3776(x_s), Y4, Y4
+	VCMPPS $3, 3776(x_s), Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 896(y_s)
 	VMOVUPS 3104(x_s), Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMAXPS 3168(x_s), Y5, Y5
+	VCMPPS $3, 3168(x_s), Y13, Y13
 	VMAXPS 3744(x_s), Y5, Y5
+	VCMPPS $3, 3744(x_s), Y13, Y13
 	VMAXPS 3808(x_s), Y5, Y5
+	VCMPPS $3, 3808(x_s), Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 928(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS 3840(x_s), Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMAXPS 3904(x_s), Y6, Y6
+	VCMPPS $3, 3904(x_s), Y12, Y12
 	VMAXPS 4480(x_s), Y6, Y6
+	VCMPPS $3, 4480(x_s), Y12, Y12
 	VMAXPS 4544(x_s), Y6, Y6
+	VCMPPS $3, 4544(x_s), Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 960(y_s)
 	VMOVUPS 3872(x_s), Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMAXPS 3936(x_s), Y7, Y7
+	VCMPPS $3, 3936(x_s), Y13, Y13
 	VMAXPS 4512(x_s), Y7, Y7
+	VCMPPS $3, 4512(x_s), Y13, Y13
 	VMAXPS 4576(x_s), Y7, Y7
+	VCMPPS $3, 4576(x_s), Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 992(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS 3968(x_s), Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMAXPS 4032(x_s), Y0, Y0
+	VCMPPS $3, 4032(x_s), Y12, Y12
 	VMAXPS 4608(x_s), Y0, Y0
+	VCMPPS $3, 4608(x_s), Y12, Y12
 	VMAXPS 4672(x_s), Y0, Y0
+	VCMPPS $3, 4672(x_s), Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1024(y_s)
 	VMOVUPS 4000(x_s), Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMAXPS 4064(x_s), Y1, Y1
+	VCMPPS $3, 4064(x_s), Y13, Y13
 	VMAXPS 4640(x_s), Y1, Y1
+	VCMPPS $3, 4640(x_s), Y13, Y13
 	VMAXPS 4704(x_s), Y1, Y1
+	VCMPPS $3, 4704(x_s), Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1056(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS 4096(x_s), Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMAXPS 4160(x_s), Y2, Y2
+	VCMPPS $3, 4160(x_s), Y12, Y12
 	VMAXPS 4736(x_s), Y2, Y2
+	VCMPPS $3, 4736(x_s), Y12, Y12
 	VMAXPS 4800(x_s), Y2, Y2
+	VCMPPS $3, 4800(x_s), Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1088(y_s)
 	VMOVUPS 4128(x_s), Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMAXPS 4192(x_s), Y3, Y3
+	VCMPPS $3, 4192(x_s), Y13, Y13
 	VMAXPS 4768(x_s), Y3, Y3
+	VCMPPS $3, 4768(x_s), Y13, Y13
 	VMAXPS 4832(x_s), Y3, Y3
+	VCMPPS $3, 4832(x_s), Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1120(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS 4224(x_s), Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMAXPS 4288(x_s), Y4, Y4
+	VCMPPS $3, 4288(x_s), Y12, Y12
 	VMAXPS 4864(x_s), Y4, Y4
+	VCMPPS $3, 4864(x_s), Y12, Y12
 	VMAXPS 4928(x_s), Y4, Y4
+	VCMPPS $3, 4928(x_s), Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1152(y_s)
 	VMOVUPS 4256(x_s), Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMAXPS 4320(x_s), Y5, Y5
+	VCMPPS $3, 4320(x_s), Y13, Y13
 	VMAXPS 4896(x_s), Y5, Y5
+	VCMPPS $3, 4896(x_s), Y13, Y13
 	VMAXPS 4960(x_s), Y5, Y5
+	VCMPPS $3, 4960(x_s), Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1184(y_s)
 	// window (3,4): 4 taps
 	VMOVUPS 4352(x_s), Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMAXPS 4416(x_s), Y6, Y6
+	VCMPPS $3, 4416(x_s), Y12, Y12
 	VMAXPS 4992(x_s), Y6, Y6
+	VCMPPS $3, 4992(x_s), Y12, Y12
 	VMAXPS 5056(x_s), Y6, Y6
+	VCMPPS $3, 5056(x_s), Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1216(y_s)
 	VMOVUPS 4384(x_s), Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMAXPS 4448(x_s), Y7, Y7
+	VCMPPS $3, 4448(x_s), Y13, Y13
 	VMAXPS 5024(x_s), Y7, Y7
+	VCMPPS $3, 5024(x_s), Y13, Y13
 	VMAXPS 5088(x_s), Y7, Y7
+	VCMPPS $3, 5088(x_s), Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1248(y_s)
 	// window (4,0): 4 taps
 	VMOVUPS 5120(x_s), Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMAXPS 5184(x_s), Y0, Y0
+	VCMPPS $3, 5184(x_s), Y12, Y12
 	VMAXPS 5760(x_s), Y0, Y0
+	VCMPPS $3, 5760(x_s), Y12, Y12
 	VMAXPS 5824(x_s), Y0, Y0
+	VCMPPS $3, 5824(x_s), Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1280(y_s)
 	VMOVUPS 5152(x_s), Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMAXPS 5216(x_s), Y1, Y1
+	VCMPPS $3, 5216(x_s), Y13, Y13
 	VMAXPS 5792(x_s), Y1, Y1
+	VCMPPS $3, 5792(x_s), Y13, Y13
 	VMAXPS 5856(x_s), Y1, Y1
+	VCMPPS $3, 5856(x_s), Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1312(y_s)
 	// window (4,1): 4 taps
 	VMOVUPS 5248(x_s), Y2
+	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
 	VMAXPS 5312(x_s), Y2, Y2
+	VCMPPS $3, 5312(x_s), Y12, Y12
 	VMAXPS 5888(x_s), Y2, Y2
+	VCMPPS $3, 5888(x_s), Y12, Y12
 	VMAXPS 5952(x_s), Y2, Y2
+	VCMPPS $3, 5952(x_s), Y12, Y12
+	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y2, 1344(y_s)
 	VMOVUPS 5280(x_s), Y3
+	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
 	VMAXPS 5344(x_s), Y3, Y3
+	VCMPPS $3, 5344(x_s), Y13, Y13
 	VMAXPS 5920(x_s), Y3, Y3
+	VCMPPS $3, 5920(x_s), Y13, Y13
 	VMAXPS 5984(x_s), Y3, Y3
+	VCMPPS $3, 5984(x_s), Y13, Y13
+	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y3, 1376(y_s)
 	// window (4,2): 4 taps
 	VMOVUPS 5376(x_s), Y4
+	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
 	VMAXPS 5440(x_s), Y4, Y4
+	VCMPPS $3, 5440(x_s), Y12, Y12
 	VMAXPS 6016(x_s), Y4, Y4
+	VCMPPS $3, 6016(x_s), Y12, Y12
 	VMAXPS 6080(x_s), Y4, Y4
+	VCMPPS $3, 6080(x_s), Y12, Y12
+	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y4, 1408(y_s)
 	VMOVUPS 5408(x_s), Y5
+	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
 	VMAXPS 5472(x_s), Y5, Y5
+	VCMPPS $3, 5472(x_s), Y13, Y13
 	VMAXPS 6048(x_s), Y5, Y5
+	VCMPPS $3, 6048(x_s), Y13, Y13
 	VMAXPS 6112(x_s), Y5, Y5
+	VCMPPS $3, 6112(x_s), Y13, Y13
+	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y5, 1440(y_s)
 	// window (4,3): 4 taps
 	VMOVUPS 5504(x_s), Y6
+	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
 	VMAXPS 5568(x_s), Y6, Y6
+	VCMPPS $3, 5568(x_s), Y12, Y12
 	VMAXPS 6144(x_s), Y6, Y6
+	VCMPPS $3, 6144(x_s), Y12, Y12
 	VMAXPS 6208(x_s), Y6, Y6
+	VCMPPS $3, 6208(x_s), Y12, Y12
+	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y6, 1472(y_s)
 	VMOVUPS 5536(x_s), Y7
+	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
 	VMAXPS 5600(x_s), Y7, Y7
+	VCMPPS $3, 5600(x_s), Y13, Y13
 	VMAXPS 6176(x_s), Y7, Y7
+	VCMPPS $3, 6176(x_s), Y13, Y13
 	VMAXPS 6240(x_s), Y7, Y7
+	VCMPPS $3, 6240(x_s), Y13, Y13
+	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y7, 1504(y_s)
 	// window (4,4): 4 taps
 	VMOVUPS 5632(x_s), Y0
+	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
 	VMAXPS 5696(x_s), Y0, Y0
+	VCMPPS $3, 5696(x_s), Y12, Y12
 	VMAXPS 6272(x_s), Y0, Y0
+	VCMPPS $3, 6272(x_s), Y12, Y12
 	VMAXPS 6336(x_s), Y0, Y0
+	VCMPPS $3, 6336(x_s), Y12, Y12
+	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y0, 1536(y_s)
 	VMOVUPS 5664(x_s), Y1
+	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
 	VMAXPS 5728(x_s), Y1, Y1
+	VCMPPS $3, 5728(x_s), Y13, Y13
 	VMAXPS 6304(x_s), Y1, Y1
+	VCMPPS $3, 6304(x_s), Y13, Y13
 	VMAXPS 6368(x_s), Y1, Y1
+	VCMPPS $3, 6368(x_s), Y13, Y13
+	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Y1, 1568(y_s)
 	ADDQ $6400, x_s
 	ADDQ $1600, y_s
@@ -16265,153 +18824,303 @@ TEXT ·pool2ForwardVecAVX512(SB), NOSPLIT, $0-24
 pool2ForwardVec_sample:
 	// window (0,0): 4 taps
 	VMOVUPS 0(x_s), Z0
+	VCMPPS $7, Z0, Z0, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 64(x_s), Z0, K2, K2
 	VMAXPS 64(x_s), Z0, Z0
+	VCMPPS $7, 640(x_s), Z0, K2, K2
 	VMAXPS 640(x_s), Z0, Z0
+	VCMPPS $7, 704(x_s), Z0, K2, K2
 	VMAXPS 704(x_s), Z0, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 0(y_s)
 	// window (0,1): 4 taps
 	VMOVUPS 128(x_s), Z1
+	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 192(x_s), Z1, K3, K3
 	VMAXPS 192(x_s), Z1, Z1
+	VCMPPS $7, 768(x_s), Z1, K3, K3
 	VMAXPS 768(x_s), Z1, Z1
+	VCMPPS $7, 832(x_s), Z1, K3, K3
 	VMAXPS 832(x_s), Z1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 64(y_s)
 	// window (0,2): 4 taps
 	VMOVUPS 256(x_s), Z2
+	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 320(x_s), Z2, K4, K4
 	VMAXPS 320(x_s), Z2, Z2
+	VCMPPS $7, 896(x_s), Z2, K4, K4
 	VMAXPS 896(x_s), Z2, Z2
+	VCMPPS $7, 960(x_s), Z2, K4, K4
 	VMAXPS 960(x_s), Z2, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 128(y_s)
 	// window (0,3): 4 taps
 	VMOVUPS 384(x_s), Z3
+	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 448(x_s), Z3, K5, K5
 	VMAXPS 448(x_s), Z3, Z3
+	VCMPPS $7, 1024(x_s), Z3, K5, K5
 	VMAXPS 1024(x_s), Z3, Z3
+	VCMPPS $7, 1088(x_s), Z3, K5, K5
 	VMAXPS 1088(x_s), Z3, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 192(y_s)
 	// window (0,4): 4 taps
 	VMOVUPS 512(x_s), Z4
+	VCMPPS $7, Z4, Z4, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 576(x_s), Z4, K2, K2
 	VMAXPS 576(x_s), Z4, Z4
+	VCMPPS $7, 1152(x_s), Z4, K2, K2
 	VMAXPS 1152(x_s), Z4, Z4
+	VCMPPS $7, 1216(x_s), Z4, K2, K2
 	VMAXPS 1216(x_s), Z4, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 256(y_s)
 	// window (1,0): 4 taps
 	VMOVUPS 1280(x_s), Z5
+	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 1344(x_s), Z5, K3, K3
 	VMAXPS 1344(x_s), Z5, Z5
+	VCMPPS $7, 1920(x_s), Z5, K3, K3
 	VMAXPS 1920(x_s), Z5, Z5
+	VCMPPS $7, 1984(x_s), Z5, K3, K3
 	VMAXPS 1984(x_s), Z5, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 320(y_s)
 	// window (1,1): 4 taps
 	VMOVUPS 1408(x_s), Z6
+	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 1472(x_s), Z6, K4, K4
 	VMAXPS 1472(x_s), Z6, Z6
+	VCMPPS $7, 2048(x_s), Z6, K4, K4
 	VMAXPS 2048(x_s), Z6, Z6
+	VCMPPS $7, 2112(x_s), Z6, K4, K4
 	VMAXPS 2112(x_s), Z6, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 384(y_s)
 	// window (1,2): 4 taps
 	VMOVUPS 1536(x_s), Z7
+	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 1600(x_s), Z7, K5, K5
 	VMAXPS 1600(x_s), Z7, Z7
+	VCMPPS $7, 2176(x_s), Z7, K5, K5
 	VMAXPS 2176(x_s), Z7, Z7
+	VCMPPS $7, 2240(x_s), Z7, K5, K5
 	VMAXPS 2240(x_s), Z7, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 448(y_s)
 	// window (1,3): 4 taps
 	VMOVUPS 1664(x_s), Z0
+	VCMPPS $7, Z0, Z0, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 1728(x_s), Z0, K2, K2
 	VMAXPS 1728(x_s), Z0, Z0
+	VCMPPS $7, 2304(x_s), Z0, K2, K2
 	VMAXPS 2304(x_s), Z0, Z0
+	VCMPPS $7, 2368(x_s), Z0, K2, K2
 	VMAXPS 2368(x_s), Z0, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 512(y_s)
 	// window (1,4): 4 taps
 	VMOVUPS 1792(x_s), Z1
+	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 1856(x_s), Z1, K3, K3
 	VMAXPS 1856(x_s), Z1, Z1
+	VCMPPS $7, 2432(x_s), Z1, K3, K3
 	VMAXPS 2432(x_s), Z1, Z1
+	VCMPPS $7, 2496(x_s), Z1, K3, K3
 	VMAXPS 2496(x_s), Z1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 576(y_s)
 	// window (2,0): 4 taps
 	VMOVUPS 2560(x_s), Z2
+	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 2624(x_s), Z2, K4, K4
 	VMAXPS 2624(x_s), Z2, Z2
+	VCMPPS $7, 3200(x_s), Z2, K4, K4
 	VMAXPS 3200(x_s), Z2, Z2
+	VCMPPS $7, 3264(x_s), Z2, K4, K4
 	VMAXPS 3264(x_s), Z2, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 640(y_s)
 	// window (2,1): 4 taps
 	VMOVUPS 2688(x_s), Z3
+	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 2752(x_s), Z3, K5, K5
 	VMAXPS 2752(x_s), Z3, Z3
+	VCMPPS $7, 3328(x_s), Z3, K5, K5
 	VMAXPS 3328(x_s), Z3, Z3
+	VCMPPS $7, 3392(x_s), Z3, K5, K5
 	VMAXPS 3392(x_s), Z3, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 704(y_s)
 	// window (2,2): 4 taps
 	VMOVUPS 2816(x_s), Z4
+	VCMPPS $7, Z4, Z4, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 2880(x_s), Z4, K2, K2
 	VMAXPS 2880(x_s), Z4, Z4
+	VCMPPS $7, 3456(x_s), Z4, K2, K2
 	VMAXPS 3456(x_s), Z4, Z4
+	VCMPPS $7, 3520(x_s), Z4, K2, K2
 	VMAXPS 3520(x_s), Z4, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 768(y_s)
 	// window (2,3): 4 taps
 	VMOVUPS 2944(x_s), Z5
+	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 3008(x_s), Z5, K3, K3
 	VMAXPS 3008(x_s), Z5, Z5
+	VCMPPS $7, 3584(x_s), Z5, K3, K3
 	VMAXPS 3584(x_s), Z5, Z5
+	VCMPPS $7, 3648(x_s), Z5, K3, K3
 	VMAXPS 3648(x_s), Z5, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 832(y_s)
 	// window (2,4): 4 taps
 	VMOVUPS 3072(x_s), Z6
+	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 3136(x_s), Z6, K4, K4
 	VMAXPS 3136(x_s), Z6, Z6
+	VCMPPS $7, 3712(x_s), Z6, K4, K4
 	VMAXPS 3712(x_s), Z6, Z6
+	VCMPPS $7, 3776(x_s), Z6, K4, K4
 	VMAXPS 3776(x_s), Z6, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 896(y_s)
 	// window (3,0): 4 taps
 	VMOVUPS 3840(x_s), Z7
+	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 3904(x_s), Z7, K5, K5
 	VMAXPS 3904(x_s), Z7, Z7
+	VCMPPS $7, 4480(x_s), Z7, K5, K5
 	VMAXPS 4480(x_s), Z7, Z7
+	VCMPPS $7, 4544(x_s), Z7, K5, K5
 	VMAXPS 4544(x_s), Z7, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 960(y_s)
 	// window (3,1): 4 taps
 	VMOVUPS 3968(x_s), Z0
+	VCMPPS $7, Z0, Z0, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 4032(x_s), Z0, K2, K2
 	VMAXPS 4032(x_s), Z0, Z0
+	VCMPPS $7, 4608(x_s), Z0, K2, K2
 	VMAXPS 4608(x_s), Z0, Z0
+	VCMPPS $7, 4672(x_s), Z0, K2, K2
 	VMAXPS 4672(x_s), Z0, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 1024(y_s)
 	// window (3,2): 4 taps
 	VMOVUPS 4096(x_s), Z1
+	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 4160(x_s), Z1, K3, K3
 	VMAXPS 4160(x_s), Z1, Z1
+	VCMPPS $7, 4736(x_s), Z1, K3, K3
 	VMAXPS 4736(x_s), Z1, Z1
+	VCMPPS $7, 4800(x_s), Z1, K3, K3
 	VMAXPS 4800(x_s), Z1, Z1
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z1, 1088(y_s)
 	// window (3,3): 4 taps
 	VMOVUPS 4224(x_s), Z2
+	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 4288(x_s), Z2, K4, K4
 	VMAXPS 4288(x_s), Z2, Z2
+	VCMPPS $7, 4864(x_s), Z2, K4, K4
 	VMAXPS 4864(x_s), Z2, Z2
+	VCMPPS $7, 4928(x_s), Z2, K4, K4
 	VMAXPS 4928(x_s), Z2, Z2
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z2, 1152(y_s)
 	// window (3,4): 4 taps
 	VMOVUPS 4352(x_s), Z3
+	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 4416(x_s), Z3, K5, K5
 	VMAXPS 4416(x_s), Z3, Z3
+	VCMPPS $7, 4992(x_s), Z3, K5, K5
 	VMAXPS 4992(x_s), Z3, Z3
+	VCMPPS $7, 5056(x_s), Z3, K5, K5
 	VMAXPS 5056(x_s), Z3, Z3
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z3, 1216(y_s)
 	// window (4,0): 4 taps
 	VMOVUPS 5120(x_s), Z4
+	VCMPPS $7, Z4, Z4, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 5184(x_s), Z4, K2, K2
 	VMAXPS 5184(x_s), Z4, Z4
+	VCMPPS $7, 5760(x_s), Z4, K2, K2
 	VMAXPS 5760(x_s), Z4, Z4
+	VCMPPS $7, 5824(x_s), Z4, K2, K2
 	VMAXPS 5824(x_s), Z4, Z4
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z4, 1280(y_s)
 	// window (4,1): 4 taps
 	VMOVUPS 5248(x_s), Z5
+	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
+	VCMPPS $7, 5312(x_s), Z5, K3, K3
 	VMAXPS 5312(x_s), Z5, Z5
+	VCMPPS $7, 5888(x_s), Z5, K3, K3
 	VMAXPS 5888(x_s), Z5, Z5
+	VCMPPS $7, 5952(x_s), Z5, K3, K3
 	VMAXPS 5952(x_s), Z5, Z5
+	KNOTW K3, K3
+	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z5, 1344(y_s)
 	// window (4,2): 4 taps
 	VMOVUPS 5376(x_s), Z6
+	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
+	VCMPPS $7, 5440(x_s), Z6, K4, K4
 	VMAXPS 5440(x_s), Z6, Z6
+	VCMPPS $7, 6016(x_s), Z6, K4, K4
 	VMAXPS 6016(x_s), Z6, Z6
+	VCMPPS $7, 6080(x_s), Z6, K4, K4
 	VMAXPS 6080(x_s), Z6, Z6
+	KNOTW K4, K4
+	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z6, 1408(y_s)
 	// window (4,3): 4 taps
 	VMOVUPS 5504(x_s), Z7
+	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
+	VCMPPS $7, 5568(x_s), Z7, K5, K5
 	VMAXPS 5568(x_s), Z7, Z7
+	VCMPPS $7, 6144(x_s), Z7, K5, K5
 	VMAXPS 6144(x_s), Z7, Z7
+	VCMPPS $7, 6208(x_s), Z7, K5, K5
 	VMAXPS 6208(x_s), Z7, Z7
+	KNOTW K5, K5
+	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z7, 1472(y_s)
 	// window (4,4): 4 taps
 	VMOVUPS 5632(x_s), Z0
+	VCMPPS $7, Z0, Z0, K2 // ok: the lanes without a NaN
+	VCMPPS $7, 5696(x_s), Z0, K2, K2
 	VMAXPS 5696(x_s), Z0, Z0
+	VCMPPS $7, 6272(x_s), Z0, K2, K2
 	VMAXPS 6272(x_s), Z0, Z0
+	VCMPPS $7, 6336(x_s), Z0, K2, K2
 	VMAXPS 6336(x_s), Z0, Z0
+	KNOTW K2, K2
+	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
 	VMOVUPS Z0, 1536(y_s)
 	ADDQ $6400, x_s
 	ADDQ $1600, y_s
@@ -18156,20 +20865,34 @@ dense1ForwardVec_rows4_loop_cols0_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows4_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -18224,20 +20947,34 @@ dense1ForwardVec_rows4_loop_cols1_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows4_loop_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -18292,20 +21029,34 @@ dense1ForwardVec_rows4_loop_cols2_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows4_loop_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -18360,20 +21111,34 @@ dense1ForwardVec_rows4_loop_cols3_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows4_loop_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 288(c_row)
 	VMOVUPS Y1, 320(c_row)
 	VMOVUPS Y2, 352(c_row)
@@ -18428,20 +21193,34 @@ dense1ForwardVec_rows4_loop_cols4_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows4_loop_cols4_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 384(c_row)
 	VMOVUPS Y1, 416(c_row)
 	VMOVUPS Y2, 448(c_row)
@@ -18490,14 +21269,22 @@ dense1ForwardVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -18532,14 +21319,22 @@ dense1ForwardVec_rows2_cols1_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows2_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -18574,14 +21369,22 @@ dense1ForwardVec_rows2_cols2_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows2_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -18616,14 +21419,22 @@ dense1ForwardVec_rows2_cols3_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows2_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 288(c_row)
 	VMOVUPS Y1, 320(c_row)
 	VMOVUPS Y2, 352(c_row)
@@ -18658,14 +21469,22 @@ dense1ForwardVec_rows2_cols4_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows2_cols4_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 384(c_row)
 	VMOVUPS Y1, 416(c_row)
 	VMOVUPS Y2, 448(c_row)
@@ -18699,11 +21518,16 @@ dense1ForwardVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -18728,11 +21552,16 @@ dense1ForwardVec_rows1_cols1_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows1_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -18757,11 +21586,16 @@ dense1ForwardVec_rows1_cols2_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows1_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -18786,11 +21620,16 @@ dense1ForwardVec_rows1_cols3_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows1_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 288(c_row)
 	VMOVUPS Y1, 320(c_row)
 	VMOVUPS Y2, 352(c_row)
@@ -18815,11 +21654,16 @@ dense1ForwardVec_rows1_cols4_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows1_cols4_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 384(c_row)
 	VMOVUPS Y1, 416(c_row)
 	VMOVUPS Y2, 448(c_row)
@@ -18918,32 +21762,58 @@ dense1ForwardVec_rows6_loop_cols0_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows6_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z24, Z24, Z24
-	VMAXPS Z24, Z0, Z0
-	VMAXPS Z24, Z1, Z1
-	VMAXPS Z24, Z2, Z2
-	VMAXPS Z24, Z3, Z3
-	VMAXPS Z24, Z4, Z4
-	VMAXPS Z24, Z5, Z5
-	VMAXPS Z24, Z6, Z6
-	VMAXPS Z24, Z7, Z7
-	VMAXPS Z24, Z8, Z8
-	VMAXPS Z24, Z9, Z9
-	VMAXPS Z24, Z10, Z10
-	VMAXPS Z24, Z11, Z11
-	VMAXPS Z24, Z12, Z12
-	VMAXPS Z24, Z13, Z13
-	VMAXPS Z24, Z14, Z14
-	VMAXPS Z24, Z15, Z15
-	VMAXPS Z24, Z16, Z16
-	VMAXPS Z24, Z17, Z17
-	VMAXPS Z24, Z18, Z18
-	VMAXPS Z24, Z19, Z19
-	VMAXPS Z24, Z20, Z20
-	VMAXPS Z24, Z21, Z21
-	VMAXPS Z24, Z22, Z22
-	VMAXPS Z24, Z23, Z23
+	VMAXPS Z0, Z24, Z0
+	VADDPS Z24, Z0, Z0
+	VMAXPS Z1, Z24, Z1
+	VADDPS Z24, Z1, Z1
+	VMAXPS Z2, Z24, Z2
+	VADDPS Z24, Z2, Z2
+	VMAXPS Z3, Z24, Z3
+	VADDPS Z24, Z3, Z3
+	VMAXPS Z4, Z24, Z4
+	VADDPS Z24, Z4, Z4
+	VMAXPS Z5, Z24, Z5
+	VADDPS Z24, Z5, Z5
+	VMAXPS Z6, Z24, Z6
+	VADDPS Z24, Z6, Z6
+	VMAXPS Z7, Z24, Z7
+	VADDPS Z24, Z7, Z7
+	VMAXPS Z8, Z24, Z8
+	VADDPS Z24, Z8, Z8
+	VMAXPS Z9, Z24, Z9
+	VADDPS Z24, Z9, Z9
+	VMAXPS Z10, Z24, Z10
+	VADDPS Z24, Z10, Z10
+	VMAXPS Z11, Z24, Z11
+	VADDPS Z24, Z11, Z11
+	VMAXPS Z12, Z24, Z12
+	VADDPS Z24, Z12, Z12
+	VMAXPS Z13, Z24, Z13
+	VADDPS Z24, Z13, Z13
+	VMAXPS Z14, Z24, Z14
+	VADDPS Z24, Z14, Z14
+	VMAXPS Z15, Z24, Z15
+	VADDPS Z24, Z15, Z15
+	VMAXPS Z16, Z24, Z16
+	VADDPS Z24, Z16, Z16
+	VMAXPS Z17, Z24, Z17
+	VADDPS Z24, Z17, Z17
+	VMAXPS Z18, Z24, Z18
+	VADDPS Z24, Z18, Z18
+	VMAXPS Z19, Z24, Z19
+	VADDPS Z24, Z19, Z19
+	VMAXPS Z20, Z24, Z20
+	VADDPS Z24, Z20, Z20
+	VMAXPS Z21, Z24, Z21
+	VADDPS Z24, Z21, Z21
+	VMAXPS Z22, Z24, Z22
+	VADDPS Z24, Z22, Z22
+	VMAXPS Z23, Z24, Z23
+	VADDPS Z24, Z23, Z23
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -19037,32 +21907,58 @@ dense1ForwardVec_rows6_loop_cols1_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows6_loop_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z24, Z24, Z24
-	VMAXPS Z24, Z0, Z0
-	VMAXPS Z24, Z1, Z1
-	VMAXPS Z24, Z2, Z2
-	VMAXPS Z24, Z3, Z3
-	VMAXPS Z24, Z4, Z4
-	VMAXPS Z24, Z5, Z5
-	VMAXPS Z24, Z6, Z6
-	VMAXPS Z24, Z7, Z7
-	VMAXPS Z24, Z8, Z8
-	VMAXPS Z24, Z9, Z9
-	VMAXPS Z24, Z10, Z10
-	VMAXPS Z24, Z11, Z11
-	VMAXPS Z24, Z12, Z12
-	VMAXPS Z24, Z13, Z13
-	VMAXPS Z24, Z14, Z14
-	VMAXPS Z24, Z15, Z15
-	VMAXPS Z24, Z16, Z16
-	VMAXPS Z24, Z17, Z17
-	VMAXPS Z24, Z18, Z18
-	VMAXPS Z24, Z19, Z19
-	VMAXPS Z24, Z20, Z20
-	VMAXPS Z24, Z21, Z21
-	VMAXPS Z24, Z22, Z22
-	VMAXPS Z24, Z23, Z23
+	VMAXPS Z0, Z24, Z0
+	VADDPS Z24, Z0, Z0
+	VMAXPS Z1, Z24, Z1
+	VADDPS Z24, Z1, Z1
+	VMAXPS Z2, Z24, Z2
+	VADDPS Z24, Z2, Z2
+	VMAXPS Z3, Z24, Z3
+	VADDPS Z24, Z3, Z3
+	VMAXPS Z4, Z24, Z4
+	VADDPS Z24, Z4, Z4
+	VMAXPS Z5, Z24, Z5
+	VADDPS Z24, Z5, Z5
+	VMAXPS Z6, Z24, Z6
+	VADDPS Z24, Z6, Z6
+	VMAXPS Z7, Z24, Z7
+	VADDPS Z24, Z7, Z7
+	VMAXPS Z8, Z24, Z8
+	VADDPS Z24, Z8, Z8
+	VMAXPS Z9, Z24, Z9
+	VADDPS Z24, Z9, Z9
+	VMAXPS Z10, Z24, Z10
+	VADDPS Z24, Z10, Z10
+	VMAXPS Z11, Z24, Z11
+	VADDPS Z24, Z11, Z11
+	VMAXPS Z12, Z24, Z12
+	VADDPS Z24, Z12, Z12
+	VMAXPS Z13, Z24, Z13
+	VADDPS Z24, Z13, Z13
+	VMAXPS Z14, Z24, Z14
+	VADDPS Z24, Z14, Z14
+	VMAXPS Z15, Z24, Z15
+	VADDPS Z24, Z15, Z15
+	VMAXPS Z16, Z24, Z16
+	VADDPS Z24, Z16, Z16
+	VMAXPS Z17, Z24, Z17
+	VADDPS Z24, Z17, Z17
+	VMAXPS Z18, Z24, Z18
+	VADDPS Z24, Z18, Z18
+	VMAXPS Z19, Z24, Z19
+	VADDPS Z24, Z19, Z19
+	VMAXPS Z20, Z24, Z20
+	VADDPS Z24, Z20, Z20
+	VMAXPS Z21, Z24, Z21
+	VADDPS Z24, Z21, Z21
+	VMAXPS Z22, Z24, Z22
+	VADDPS Z24, Z22, Z22
+	VMAXPS Z23, Z24, Z23
+	VADDPS Z24, Z23, Z23
 	VMOVUPS Z0, 256(c_row)
 	VMOVUPS Z1, 320(c_row)
 	VMOVUPS Z2, 384(c_row)
@@ -19146,24 +22042,42 @@ dense1ForwardVec_rows4_cols0_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows4_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z16, Z16, Z16
-	VMAXPS Z16, Z0, Z0
-	VMAXPS Z16, Z1, Z1
-	VMAXPS Z16, Z2, Z2
-	VMAXPS Z16, Z3, Z3
-	VMAXPS Z16, Z4, Z4
-	VMAXPS Z16, Z5, Z5
-	VMAXPS Z16, Z6, Z6
-	VMAXPS Z16, Z7, Z7
-	VMAXPS Z16, Z8, Z8
-	VMAXPS Z16, Z9, Z9
-	VMAXPS Z16, Z10, Z10
-	VMAXPS Z16, Z11, Z11
-	VMAXPS Z16, Z12, Z12
-	VMAXPS Z16, Z13, Z13
-	VMAXPS Z16, Z14, Z14
-	VMAXPS Z16, Z15, Z15
+	VMAXPS Z0, Z16, Z0
+	VADDPS Z16, Z0, Z0
+	VMAXPS Z1, Z16, Z1
+	VADDPS Z16, Z1, Z1
+	VMAXPS Z2, Z16, Z2
+	VADDPS Z16, Z2, Z2
+	VMAXPS Z3, Z16, Z3
+	VADDPS Z16, Z3, Z3
+	VMAXPS Z4, Z16, Z4
+	VADDPS Z16, Z4, Z4
+	VMAXPS Z5, Z16, Z5
+	VADDPS Z16, Z5, Z5
+	VMAXPS Z6, Z16, Z6
+	VADDPS Z16, Z6, Z6
+	VMAXPS Z7, Z16, Z7
+	VADDPS Z16, Z7, Z7
+	VMAXPS Z8, Z16, Z8
+	VADDPS Z16, Z8, Z8
+	VMAXPS Z9, Z16, Z9
+	VADDPS Z16, Z9, Z9
+	VMAXPS Z10, Z16, Z10
+	VADDPS Z16, Z10, Z10
+	VMAXPS Z11, Z16, Z11
+	VADDPS Z16, Z11, Z11
+	VMAXPS Z12, Z16, Z12
+	VADDPS Z16, Z12, Z12
+	VMAXPS Z13, Z16, Z13
+	VADDPS Z16, Z13, Z13
+	VMAXPS Z14, Z16, Z14
+	VADDPS Z16, Z14, Z14
+	VMAXPS Z15, Z16, Z15
+	VADDPS Z16, Z15, Z15
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -19231,24 +22145,42 @@ dense1ForwardVec_rows4_cols1_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows4_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z16, Z16, Z16
-	VMAXPS Z16, Z0, Z0
-	VMAXPS Z16, Z1, Z1
-	VMAXPS Z16, Z2, Z2
-	VMAXPS Z16, Z3, Z3
-	VMAXPS Z16, Z4, Z4
-	VMAXPS Z16, Z5, Z5
-	VMAXPS Z16, Z6, Z6
-	VMAXPS Z16, Z7, Z7
-	VMAXPS Z16, Z8, Z8
-	VMAXPS Z16, Z9, Z9
-	VMAXPS Z16, Z10, Z10
-	VMAXPS Z16, Z11, Z11
-	VMAXPS Z16, Z12, Z12
-	VMAXPS Z16, Z13, Z13
-	VMAXPS Z16, Z14, Z14
-	VMAXPS Z16, Z15, Z15
+	VMAXPS Z0, Z16, Z0
+	VADDPS Z16, Z0, Z0
+	VMAXPS Z1, Z16, Z1
+	VADDPS Z16, Z1, Z1
+	VMAXPS Z2, Z16, Z2
+	VADDPS Z16, Z2, Z2
+	VMAXPS Z3, Z16, Z3
+	VADDPS Z16, Z3, Z3
+	VMAXPS Z4, Z16, Z4
+	VADDPS Z16, Z4, Z4
+	VMAXPS Z5, Z16, Z5
+	VADDPS Z16, Z5, Z5
+	VMAXPS Z6, Z16, Z6
+	VADDPS Z16, Z6, Z6
+	VMAXPS Z7, Z16, Z7
+	VADDPS Z16, Z7, Z7
+	VMAXPS Z8, Z16, Z8
+	VADDPS Z16, Z8, Z8
+	VMAXPS Z9, Z16, Z9
+	VADDPS Z16, Z9, Z9
+	VMAXPS Z10, Z16, Z10
+	VADDPS Z16, Z10, Z10
+	VMAXPS Z11, Z16, Z11
+	VADDPS Z16, Z11, Z11
+	VMAXPS Z12, Z16, Z12
+	VADDPS Z16, Z12, Z12
+	VMAXPS Z13, Z16, Z13
+	VADDPS Z16, Z13, Z13
+	VMAXPS Z14, Z16, Z14
+	VADDPS Z16, Z14, Z14
+	VMAXPS Z15, Z16, Z15
+	VADDPS Z16, Z15, Z15
 	VMOVUPS Z0, 256(c_row)
 	VMOVUPS Z1, 320(c_row)
 	VMOVUPS Z2, 384(c_row)
@@ -19304,16 +22236,26 @@ dense1ForwardVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z8, Z8, Z8
-	VMAXPS Z8, Z0, Z0
-	VMAXPS Z8, Z1, Z1
-	VMAXPS Z8, Z2, Z2
-	VMAXPS Z8, Z3, Z3
-	VMAXPS Z8, Z4, Z4
-	VMAXPS Z8, Z5, Z5
-	VMAXPS Z8, Z6, Z6
-	VMAXPS Z8, Z7, Z7
+	VMAXPS Z0, Z8, Z0
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z1, Z8, Z1
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z2, Z8, Z2
+	VADDPS Z8, Z2, Z2
+	VMAXPS Z3, Z8, Z3
+	VADDPS Z8, Z3, Z3
+	VMAXPS Z4, Z8, Z4
+	VADDPS Z8, Z4, Z4
+	VMAXPS Z5, Z8, Z5
+	VADDPS Z8, Z5, Z5
+	VMAXPS Z6, Z8, Z6
+	VADDPS Z8, Z6, Z6
+	VMAXPS Z7, Z8, Z7
+	VADDPS Z8, Z7, Z7
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -19355,16 +22297,26 @@ dense1ForwardVec_rows2_cols1_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows2_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z8, Z8, Z8
-	VMAXPS Z8, Z0, Z0
-	VMAXPS Z8, Z1, Z1
-	VMAXPS Z8, Z2, Z2
-	VMAXPS Z8, Z3, Z3
-	VMAXPS Z8, Z4, Z4
-	VMAXPS Z8, Z5, Z5
-	VMAXPS Z8, Z6, Z6
-	VMAXPS Z8, Z7, Z7
+	VMAXPS Z0, Z8, Z0
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z1, Z8, Z1
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z2, Z8, Z2
+	VADDPS Z8, Z2, Z2
+	VMAXPS Z3, Z8, Z3
+	VADDPS Z8, Z3, Z3
+	VMAXPS Z4, Z8, Z4
+	VADDPS Z8, Z4, Z4
+	VMAXPS Z5, Z8, Z5
+	VADDPS Z8, Z5, Z5
+	VMAXPS Z6, Z8, Z6
+	VADDPS Z8, Z6, Z6
+	VMAXPS Z7, Z8, Z7
+	VADDPS Z8, Z7, Z7
 	VMOVUPS Z0, 256(c_row)
 	VMOVUPS Z1, 320(c_row)
 	VMOVUPS Z2, 384(c_row)
@@ -19403,12 +22355,18 @@ dense1ForwardVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z4, Z4, Z4
-	VMAXPS Z4, Z0, Z0
-	VMAXPS Z4, Z1, Z1
-	VMAXPS Z4, Z2, Z2
-	VMAXPS Z4, Z3, Z3
+	VMAXPS Z0, Z4, Z0
+	VADDPS Z4, Z0, Z0
+	VMAXPS Z1, Z4, Z1
+	VADDPS Z4, Z1, Z1
+	VMAXPS Z2, Z4, Z2
+	VADDPS Z4, Z2, Z2
+	VMAXPS Z3, Z4, Z3
+	VADDPS Z4, Z3, Z3
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -19437,12 +22395,18 @@ dense1ForwardVec_rows1_cols1_k:
 	DECQ kleft
 	JNZ dense1ForwardVec_rows1_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z4, Z4, Z4
-	VMAXPS Z4, Z0, Z0
-	VMAXPS Z4, Z1, Z1
-	VMAXPS Z4, Z2, Z2
-	VMAXPS Z4, Z3, Z3
+	VMAXPS Z0, Z4, Z0
+	VADDPS Z4, Z0, Z0
+	VMAXPS Z1, Z4, Z1
+	VADDPS Z4, Z1, Z1
+	VMAXPS Z2, Z4, Z2
+	VADDPS Z4, Z2, Z2
+	VMAXPS Z3, Z4, Z3
+	VADDPS Z4, Z3, Z3
 	VMOVUPS Z0, 256(c_row)
 	VMOVUPS Z1, 320(c_row)
 	VMOVUPS Z2, 384(c_row)
@@ -19510,23 +22474,40 @@ dense1ForwardOneVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense1ForwardOneVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y15, Y15, Y15
-	VMAXPS Y15, Y0, Y0
-	VMAXPS Y15, Y1, Y1
-	VMAXPS Y15, Y2, Y2
-	VMAXPS Y15, Y3, Y3
-	VMAXPS Y15, Y4, Y4
-	VMAXPS Y15, Y5, Y5
-	VMAXPS Y15, Y6, Y6
-	VMAXPS Y15, Y7, Y7
-	VMAXPS Y15, Y8, Y8
-	VMAXPS Y15, Y9, Y9
-	VMAXPS Y15, Y10, Y10
-	VMAXPS Y15, Y11, Y11
-	VMAXPS Y15, Y12, Y12
-	VMAXPS Y15, Y13, Y13
-	VMAXPS Y15, Y14, Y14
+	VMAXPS Y0, Y15, Y0
+	VADDPS Y15, Y0, Y0
+	VMAXPS Y1, Y15, Y1
+	VADDPS Y15, Y1, Y1
+	VMAXPS Y2, Y15, Y2
+	VADDPS Y15, Y2, Y2
+	VMAXPS Y3, Y15, Y3
+	VADDPS Y15, Y3, Y3
+	VMAXPS Y4, Y15, Y4
+	VADDPS Y15, Y4, Y4
+	VMAXPS Y5, Y15, Y5
+	VADDPS Y15, Y5, Y5
+	VMAXPS Y6, Y15, Y6
+	VADDPS Y15, Y6, Y6
+	VMAXPS Y7, Y15, Y7
+	VADDPS Y15, Y7, Y7
+	VMAXPS Y8, Y15, Y8
+	VADDPS Y15, Y8, Y8
+	VMAXPS Y9, Y15, Y9
+	VADDPS Y15, Y9, Y9
+	VMAXPS Y10, Y15, Y10
+	VADDPS Y15, Y10, Y10
+	VMAXPS Y11, Y15, Y11
+	VADDPS Y15, Y11, Y11
+	VMAXPS Y12, Y15, Y12
+	VADDPS Y15, Y12, Y12
+	VMAXPS Y13, Y15, Y13
+	VADDPS Y15, Y13, Y13
+	VMAXPS Y14, Y15, Y14
+	VADDPS Y15, Y14, Y14
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -19593,16 +22574,26 @@ dense1ForwardOneVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense1ForwardOneVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z8, Z8, Z8
-	VMAXPS Z8, Z0, Z0
-	VMAXPS Z8, Z1, Z1
-	VMAXPS Z8, Z2, Z2
-	VMAXPS Z8, Z3, Z3
-	VMAXPS Z8, Z4, Z4
-	VMAXPS Z8, Z5, Z5
-	VMAXPS Z8, Z6, Z6
-	VMAXPS Z8, Z7, Z7
+	VMAXPS Z0, Z8, Z0
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z1, Z8, Z1
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z2, Z8, Z2
+	VADDPS Z8, Z2, Z2
+	VMAXPS Z3, Z8, Z3
+	VADDPS Z8, Z3, Z3
+	VMAXPS Z4, Z8, Z4
+	VADDPS Z8, Z4, Z4
+	VMAXPS Z5, Z8, Z5
+	VADDPS Z8, Z5, Z5
+	VMAXPS Z6, Z8, Z6
+	VADDPS Z8, Z6, Z6
+	VMAXPS Z7, Z8, Z7
+	VADDPS Z8, Z7, Z7
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -19677,20 +22668,34 @@ dense1PackedVec_rows4_loop_cols0_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows4_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -19745,20 +22750,34 @@ dense1PackedVec_rows4_loop_cols1_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows4_loop_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -19813,20 +22832,34 @@ dense1PackedVec_rows4_loop_cols2_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows4_loop_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -19881,20 +22914,34 @@ dense1PackedVec_rows4_loop_cols3_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows4_loop_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 288(c_row)
 	VMOVUPS Y1, 320(c_row)
 	VMOVUPS Y2, 352(c_row)
@@ -19949,20 +22996,34 @@ dense1PackedVec_rows4_loop_cols4_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows4_loop_cols4_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 384(c_row)
 	VMOVUPS Y1, 416(c_row)
 	VMOVUPS Y2, 448(c_row)
@@ -20011,14 +23072,22 @@ dense1PackedVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -20053,14 +23122,22 @@ dense1PackedVec_rows2_cols1_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows2_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -20095,14 +23172,22 @@ dense1PackedVec_rows2_cols2_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows2_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -20137,14 +23222,22 @@ dense1PackedVec_rows2_cols3_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows2_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 288(c_row)
 	VMOVUPS Y1, 320(c_row)
 	VMOVUPS Y2, 352(c_row)
@@ -20179,14 +23272,22 @@ dense1PackedVec_rows2_cols4_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows2_cols4_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 384(c_row)
 	VMOVUPS Y1, 416(c_row)
 	VMOVUPS Y2, 448(c_row)
@@ -20220,11 +23321,16 @@ dense1PackedVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -20249,11 +23355,16 @@ dense1PackedVec_rows1_cols1_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows1_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -20278,11 +23389,16 @@ dense1PackedVec_rows1_cols2_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows1_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -20307,11 +23423,16 @@ dense1PackedVec_rows1_cols3_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows1_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 288(c_row)
 	VMOVUPS Y1, 320(c_row)
 	VMOVUPS Y2, 352(c_row)
@@ -20336,11 +23457,16 @@ dense1PackedVec_rows1_cols4_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows1_cols4_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 384(c_row)
 	VMOVUPS Y1, 416(c_row)
 	VMOVUPS Y2, 448(c_row)
@@ -20439,32 +23565,58 @@ dense1PackedVec_rows6_loop_cols0_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows6_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z24, Z24, Z24
-	VMAXPS Z24, Z0, Z0
-	VMAXPS Z24, Z1, Z1
-	VMAXPS Z24, Z2, Z2
-	VMAXPS Z24, Z3, Z3
-	VMAXPS Z24, Z4, Z4
-	VMAXPS Z24, Z5, Z5
-	VMAXPS Z24, Z6, Z6
-	VMAXPS Z24, Z7, Z7
-	VMAXPS Z24, Z8, Z8
-	VMAXPS Z24, Z9, Z9
-	VMAXPS Z24, Z10, Z10
-	VMAXPS Z24, Z11, Z11
-	VMAXPS Z24, Z12, Z12
-	VMAXPS Z24, Z13, Z13
-	VMAXPS Z24, Z14, Z14
-	VMAXPS Z24, Z15, Z15
-	VMAXPS Z24, Z16, Z16
-	VMAXPS Z24, Z17, Z17
-	VMAXPS Z24, Z18, Z18
-	VMAXPS Z24, Z19, Z19
-	VMAXPS Z24, Z20, Z20
-	VMAXPS Z24, Z21, Z21
-	VMAXPS Z24, Z22, Z22
-	VMAXPS Z24, Z23, Z23
+	VMAXPS Z0, Z24, Z0
+	VADDPS Z24, Z0, Z0
+	VMAXPS Z1, Z24, Z1
+	VADDPS Z24, Z1, Z1
+	VMAXPS Z2, Z24, Z2
+	VADDPS Z24, Z2, Z2
+	VMAXPS Z3, Z24, Z3
+	VADDPS Z24, Z3, Z3
+	VMAXPS Z4, Z24, Z4
+	VADDPS Z24, Z4, Z4
+	VMAXPS Z5, Z24, Z5
+	VADDPS Z24, Z5, Z5
+	VMAXPS Z6, Z24, Z6
+	VADDPS Z24, Z6, Z6
+	VMAXPS Z7, Z24, Z7
+	VADDPS Z24, Z7, Z7
+	VMAXPS Z8, Z24, Z8
+	VADDPS Z24, Z8, Z8
+	VMAXPS Z9, Z24, Z9
+	VADDPS Z24, Z9, Z9
+	VMAXPS Z10, Z24, Z10
+	VADDPS Z24, Z10, Z10
+	VMAXPS Z11, Z24, Z11
+	VADDPS Z24, Z11, Z11
+	VMAXPS Z12, Z24, Z12
+	VADDPS Z24, Z12, Z12
+	VMAXPS Z13, Z24, Z13
+	VADDPS Z24, Z13, Z13
+	VMAXPS Z14, Z24, Z14
+	VADDPS Z24, Z14, Z14
+	VMAXPS Z15, Z24, Z15
+	VADDPS Z24, Z15, Z15
+	VMAXPS Z16, Z24, Z16
+	VADDPS Z24, Z16, Z16
+	VMAXPS Z17, Z24, Z17
+	VADDPS Z24, Z17, Z17
+	VMAXPS Z18, Z24, Z18
+	VADDPS Z24, Z18, Z18
+	VMAXPS Z19, Z24, Z19
+	VADDPS Z24, Z19, Z19
+	VMAXPS Z20, Z24, Z20
+	VADDPS Z24, Z20, Z20
+	VMAXPS Z21, Z24, Z21
+	VADDPS Z24, Z21, Z21
+	VMAXPS Z22, Z24, Z22
+	VADDPS Z24, Z22, Z22
+	VMAXPS Z23, Z24, Z23
+	VADDPS Z24, Z23, Z23
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -20558,32 +23710,58 @@ dense1PackedVec_rows6_loop_cols1_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows6_loop_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z24, Z24, Z24
-	VMAXPS Z24, Z0, Z0
-	VMAXPS Z24, Z1, Z1
-	VMAXPS Z24, Z2, Z2
-	VMAXPS Z24, Z3, Z3
-	VMAXPS Z24, Z4, Z4
-	VMAXPS Z24, Z5, Z5
-	VMAXPS Z24, Z6, Z6
-	VMAXPS Z24, Z7, Z7
-	VMAXPS Z24, Z8, Z8
-	VMAXPS Z24, Z9, Z9
-	VMAXPS Z24, Z10, Z10
-	VMAXPS Z24, Z11, Z11
-	VMAXPS Z24, Z12, Z12
-	VMAXPS Z24, Z13, Z13
-	VMAXPS Z24, Z14, Z14
-	VMAXPS Z24, Z15, Z15
-	VMAXPS Z24, Z16, Z16
-	VMAXPS Z24, Z17, Z17
-	VMAXPS Z24, Z18, Z18
-	VMAXPS Z24, Z19, Z19
-	VMAXPS Z24, Z20, Z20
-	VMAXPS Z24, Z21, Z21
-	VMAXPS Z24, Z22, Z22
-	VMAXPS Z24, Z23, Z23
+	VMAXPS Z0, Z24, Z0
+	VADDPS Z24, Z0, Z0
+	VMAXPS Z1, Z24, Z1
+	VADDPS Z24, Z1, Z1
+	VMAXPS Z2, Z24, Z2
+	VADDPS Z24, Z2, Z2
+	VMAXPS Z3, Z24, Z3
+	VADDPS Z24, Z3, Z3
+	VMAXPS Z4, Z24, Z4
+	VADDPS Z24, Z4, Z4
+	VMAXPS Z5, Z24, Z5
+	VADDPS Z24, Z5, Z5
+	VMAXPS Z6, Z24, Z6
+	VADDPS Z24, Z6, Z6
+	VMAXPS Z7, Z24, Z7
+	VADDPS Z24, Z7, Z7
+	VMAXPS Z8, Z24, Z8
+	VADDPS Z24, Z8, Z8
+	VMAXPS Z9, Z24, Z9
+	VADDPS Z24, Z9, Z9
+	VMAXPS Z10, Z24, Z10
+	VADDPS Z24, Z10, Z10
+	VMAXPS Z11, Z24, Z11
+	VADDPS Z24, Z11, Z11
+	VMAXPS Z12, Z24, Z12
+	VADDPS Z24, Z12, Z12
+	VMAXPS Z13, Z24, Z13
+	VADDPS Z24, Z13, Z13
+	VMAXPS Z14, Z24, Z14
+	VADDPS Z24, Z14, Z14
+	VMAXPS Z15, Z24, Z15
+	VADDPS Z24, Z15, Z15
+	VMAXPS Z16, Z24, Z16
+	VADDPS Z24, Z16, Z16
+	VMAXPS Z17, Z24, Z17
+	VADDPS Z24, Z17, Z17
+	VMAXPS Z18, Z24, Z18
+	VADDPS Z24, Z18, Z18
+	VMAXPS Z19, Z24, Z19
+	VADDPS Z24, Z19, Z19
+	VMAXPS Z20, Z24, Z20
+	VADDPS Z24, Z20, Z20
+	VMAXPS Z21, Z24, Z21
+	VADDPS Z24, Z21, Z21
+	VMAXPS Z22, Z24, Z22
+	VADDPS Z24, Z22, Z22
+	VMAXPS Z23, Z24, Z23
+	VADDPS Z24, Z23, Z23
 	VMOVUPS Z0, 256(c_row)
 	VMOVUPS Z1, 320(c_row)
 	VMOVUPS Z2, 384(c_row)
@@ -20667,24 +23845,42 @@ dense1PackedVec_rows4_cols0_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows4_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z16, Z16, Z16
-	VMAXPS Z16, Z0, Z0
-	VMAXPS Z16, Z1, Z1
-	VMAXPS Z16, Z2, Z2
-	VMAXPS Z16, Z3, Z3
-	VMAXPS Z16, Z4, Z4
-	VMAXPS Z16, Z5, Z5
-	VMAXPS Z16, Z6, Z6
-	VMAXPS Z16, Z7, Z7
-	VMAXPS Z16, Z8, Z8
-	VMAXPS Z16, Z9, Z9
-	VMAXPS Z16, Z10, Z10
-	VMAXPS Z16, Z11, Z11
-	VMAXPS Z16, Z12, Z12
-	VMAXPS Z16, Z13, Z13
-	VMAXPS Z16, Z14, Z14
-	VMAXPS Z16, Z15, Z15
+	VMAXPS Z0, Z16, Z0
+	VADDPS Z16, Z0, Z0
+	VMAXPS Z1, Z16, Z1
+	VADDPS Z16, Z1, Z1
+	VMAXPS Z2, Z16, Z2
+	VADDPS Z16, Z2, Z2
+	VMAXPS Z3, Z16, Z3
+	VADDPS Z16, Z3, Z3
+	VMAXPS Z4, Z16, Z4
+	VADDPS Z16, Z4, Z4
+	VMAXPS Z5, Z16, Z5
+	VADDPS Z16, Z5, Z5
+	VMAXPS Z6, Z16, Z6
+	VADDPS Z16, Z6, Z6
+	VMAXPS Z7, Z16, Z7
+	VADDPS Z16, Z7, Z7
+	VMAXPS Z8, Z16, Z8
+	VADDPS Z16, Z8, Z8
+	VMAXPS Z9, Z16, Z9
+	VADDPS Z16, Z9, Z9
+	VMAXPS Z10, Z16, Z10
+	VADDPS Z16, Z10, Z10
+	VMAXPS Z11, Z16, Z11
+	VADDPS Z16, Z11, Z11
+	VMAXPS Z12, Z16, Z12
+	VADDPS Z16, Z12, Z12
+	VMAXPS Z13, Z16, Z13
+	VADDPS Z16, Z13, Z13
+	VMAXPS Z14, Z16, Z14
+	VADDPS Z16, Z14, Z14
+	VMAXPS Z15, Z16, Z15
+	VADDPS Z16, Z15, Z15
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -20752,24 +23948,42 @@ dense1PackedVec_rows4_cols1_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows4_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z16, Z16, Z16
-	VMAXPS Z16, Z0, Z0
-	VMAXPS Z16, Z1, Z1
-	VMAXPS Z16, Z2, Z2
-	VMAXPS Z16, Z3, Z3
-	VMAXPS Z16, Z4, Z4
-	VMAXPS Z16, Z5, Z5
-	VMAXPS Z16, Z6, Z6
-	VMAXPS Z16, Z7, Z7
-	VMAXPS Z16, Z8, Z8
-	VMAXPS Z16, Z9, Z9
-	VMAXPS Z16, Z10, Z10
-	VMAXPS Z16, Z11, Z11
-	VMAXPS Z16, Z12, Z12
-	VMAXPS Z16, Z13, Z13
-	VMAXPS Z16, Z14, Z14
-	VMAXPS Z16, Z15, Z15
+	VMAXPS Z0, Z16, Z0
+	VADDPS Z16, Z0, Z0
+	VMAXPS Z1, Z16, Z1
+	VADDPS Z16, Z1, Z1
+	VMAXPS Z2, Z16, Z2
+	VADDPS Z16, Z2, Z2
+	VMAXPS Z3, Z16, Z3
+	VADDPS Z16, Z3, Z3
+	VMAXPS Z4, Z16, Z4
+	VADDPS Z16, Z4, Z4
+	VMAXPS Z5, Z16, Z5
+	VADDPS Z16, Z5, Z5
+	VMAXPS Z6, Z16, Z6
+	VADDPS Z16, Z6, Z6
+	VMAXPS Z7, Z16, Z7
+	VADDPS Z16, Z7, Z7
+	VMAXPS Z8, Z16, Z8
+	VADDPS Z16, Z8, Z8
+	VMAXPS Z9, Z16, Z9
+	VADDPS Z16, Z9, Z9
+	VMAXPS Z10, Z16, Z10
+	VADDPS Z16, Z10, Z10
+	VMAXPS Z11, Z16, Z11
+	VADDPS Z16, Z11, Z11
+	VMAXPS Z12, Z16, Z12
+	VADDPS Z16, Z12, Z12
+	VMAXPS Z13, Z16, Z13
+	VADDPS Z16, Z13, Z13
+	VMAXPS Z14, Z16, Z14
+	VADDPS Z16, Z14, Z14
+	VMAXPS Z15, Z16, Z15
+	VADDPS Z16, Z15, Z15
 	VMOVUPS Z0, 256(c_row)
 	VMOVUPS Z1, 320(c_row)
 	VMOVUPS Z2, 384(c_row)
@@ -20825,16 +24039,26 @@ dense1PackedVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z8, Z8, Z8
-	VMAXPS Z8, Z0, Z0
-	VMAXPS Z8, Z1, Z1
-	VMAXPS Z8, Z2, Z2
-	VMAXPS Z8, Z3, Z3
-	VMAXPS Z8, Z4, Z4
-	VMAXPS Z8, Z5, Z5
-	VMAXPS Z8, Z6, Z6
-	VMAXPS Z8, Z7, Z7
+	VMAXPS Z0, Z8, Z0
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z1, Z8, Z1
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z2, Z8, Z2
+	VADDPS Z8, Z2, Z2
+	VMAXPS Z3, Z8, Z3
+	VADDPS Z8, Z3, Z3
+	VMAXPS Z4, Z8, Z4
+	VADDPS Z8, Z4, Z4
+	VMAXPS Z5, Z8, Z5
+	VADDPS Z8, Z5, Z5
+	VMAXPS Z6, Z8, Z6
+	VADDPS Z8, Z6, Z6
+	VMAXPS Z7, Z8, Z7
+	VADDPS Z8, Z7, Z7
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -20876,16 +24100,26 @@ dense1PackedVec_rows2_cols1_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows2_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z8, Z8, Z8
-	VMAXPS Z8, Z0, Z0
-	VMAXPS Z8, Z1, Z1
-	VMAXPS Z8, Z2, Z2
-	VMAXPS Z8, Z3, Z3
-	VMAXPS Z8, Z4, Z4
-	VMAXPS Z8, Z5, Z5
-	VMAXPS Z8, Z6, Z6
-	VMAXPS Z8, Z7, Z7
+	VMAXPS Z0, Z8, Z0
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z1, Z8, Z1
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z2, Z8, Z2
+	VADDPS Z8, Z2, Z2
+	VMAXPS Z3, Z8, Z3
+	VADDPS Z8, Z3, Z3
+	VMAXPS Z4, Z8, Z4
+	VADDPS Z8, Z4, Z4
+	VMAXPS Z5, Z8, Z5
+	VADDPS Z8, Z5, Z5
+	VMAXPS Z6, Z8, Z6
+	VADDPS Z8, Z6, Z6
+	VMAXPS Z7, Z8, Z7
+	VADDPS Z8, Z7, Z7
 	VMOVUPS Z0, 256(c_row)
 	VMOVUPS Z1, 320(c_row)
 	VMOVUPS Z2, 384(c_row)
@@ -20924,12 +24158,18 @@ dense1PackedVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z4, Z4, Z4
-	VMAXPS Z4, Z0, Z0
-	VMAXPS Z4, Z1, Z1
-	VMAXPS Z4, Z2, Z2
-	VMAXPS Z4, Z3, Z3
+	VMAXPS Z0, Z4, Z0
+	VADDPS Z4, Z0, Z0
+	VMAXPS Z1, Z4, Z1
+	VADDPS Z4, Z1, Z1
+	VMAXPS Z2, Z4, Z2
+	VADDPS Z4, Z2, Z2
+	VMAXPS Z3, Z4, Z3
+	VADDPS Z4, Z3, Z3
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -20958,12 +24198,18 @@ dense1PackedVec_rows1_cols1_k:
 	DECQ kleft
 	JNZ dense1PackedVec_rows1_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z4, Z4, Z4
-	VMAXPS Z4, Z0, Z0
-	VMAXPS Z4, Z1, Z1
-	VMAXPS Z4, Z2, Z2
-	VMAXPS Z4, Z3, Z3
+	VMAXPS Z0, Z4, Z0
+	VADDPS Z4, Z0, Z0
+	VMAXPS Z1, Z4, Z1
+	VADDPS Z4, Z1, Z1
+	VMAXPS Z2, Z4, Z2
+	VADDPS Z4, Z2, Z2
+	VMAXPS Z3, Z4, Z3
+	VADDPS Z4, Z3, Z3
 	VMOVUPS Z0, 256(c_row)
 	VMOVUPS Z1, 320(c_row)
 	VMOVUPS Z2, 384(c_row)
@@ -21031,23 +24277,40 @@ dense1PackedOneVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense1PackedOneVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y15, Y15, Y15
-	VMAXPS Y15, Y0, Y0
-	VMAXPS Y15, Y1, Y1
-	VMAXPS Y15, Y2, Y2
-	VMAXPS Y15, Y3, Y3
-	VMAXPS Y15, Y4, Y4
-	VMAXPS Y15, Y5, Y5
-	VMAXPS Y15, Y6, Y6
-	VMAXPS Y15, Y7, Y7
-	VMAXPS Y15, Y8, Y8
-	VMAXPS Y15, Y9, Y9
-	VMAXPS Y15, Y10, Y10
-	VMAXPS Y15, Y11, Y11
-	VMAXPS Y15, Y12, Y12
-	VMAXPS Y15, Y13, Y13
-	VMAXPS Y15, Y14, Y14
+	VMAXPS Y0, Y15, Y0
+	VADDPS Y15, Y0, Y0
+	VMAXPS Y1, Y15, Y1
+	VADDPS Y15, Y1, Y1
+	VMAXPS Y2, Y15, Y2
+	VADDPS Y15, Y2, Y2
+	VMAXPS Y3, Y15, Y3
+	VADDPS Y15, Y3, Y3
+	VMAXPS Y4, Y15, Y4
+	VADDPS Y15, Y4, Y4
+	VMAXPS Y5, Y15, Y5
+	VADDPS Y15, Y5, Y5
+	VMAXPS Y6, Y15, Y6
+	VADDPS Y15, Y6, Y6
+	VMAXPS Y7, Y15, Y7
+	VADDPS Y15, Y7, Y7
+	VMAXPS Y8, Y15, Y8
+	VADDPS Y15, Y8, Y8
+	VMAXPS Y9, Y15, Y9
+	VADDPS Y15, Y9, Y9
+	VMAXPS Y10, Y15, Y10
+	VADDPS Y15, Y10, Y10
+	VMAXPS Y11, Y15, Y11
+	VADDPS Y15, Y11, Y11
+	VMAXPS Y12, Y15, Y12
+	VADDPS Y15, Y12, Y12
+	VMAXPS Y13, Y15, Y13
+	VADDPS Y15, Y13, Y13
+	VMAXPS Y14, Y15, Y14
+	VADDPS Y15, Y14, Y14
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -21114,16 +24377,26 @@ dense1PackedOneVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense1PackedOneVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z8, Z8, Z8
-	VMAXPS Z8, Z0, Z0
-	VMAXPS Z8, Z1, Z1
-	VMAXPS Z8, Z2, Z2
-	VMAXPS Z8, Z3, Z3
-	VMAXPS Z8, Z4, Z4
-	VMAXPS Z8, Z5, Z5
-	VMAXPS Z8, Z6, Z6
-	VMAXPS Z8, Z7, Z7
+	VMAXPS Z0, Z8, Z0
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z1, Z8, Z1
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z2, Z8, Z2
+	VADDPS Z8, Z2, Z2
+	VMAXPS Z3, Z8, Z3
+	VADDPS Z8, Z3, Z3
+	VMAXPS Z4, Z8, Z4
+	VADDPS Z8, Z4, Z4
+	VMAXPS Z5, Z8, Z5
+	VADDPS Z8, Z5, Z5
+	VMAXPS Z6, Z8, Z6
+	VADDPS Z8, Z6, Z6
+	VMAXPS Z7, Z8, Z7
+	VADDPS Z8, Z7, Z7
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -27086,20 +30359,34 @@ dense2ForwardVec_rows4_loop_cols0_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows4_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -27154,20 +30441,34 @@ dense2ForwardVec_rows4_loop_cols1_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows4_loop_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -27222,20 +30523,34 @@ dense2ForwardVec_rows4_loop_cols2_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows4_loop_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -27282,16 +30597,26 @@ dense2ForwardVec_rows4_loop_cols3_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows4_loop_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y8, Y8, Y8
-	VMAXPS Y8, Y0, Y0
-	VMAXPS Y8, Y1, Y1
-	VMAXPS Y8, Y2, Y2
-	VMAXPS Y8, Y3, Y3
-	VMAXPS Y8, Y4, Y4
-	VMAXPS Y8, Y5, Y5
-	VMAXPS Y8, Y6, Y6
-	VMAXPS Y8, Y7, Y7
+	VMAXPS Y0, Y8, Y0
+	VADDPS Y8, Y0, Y0
+	VMAXPS Y1, Y8, Y1
+	VADDPS Y8, Y1, Y1
+	VMAXPS Y2, Y8, Y2
+	VADDPS Y8, Y2, Y2
+	VMAXPS Y3, Y8, Y3
+	VADDPS Y8, Y3, Y3
+	VMAXPS Y4, Y8, Y4
+	VADDPS Y8, Y4, Y4
+	VMAXPS Y5, Y8, Y5
+	VADDPS Y8, Y5, Y5
+	VMAXPS Y6, Y8, Y6
+	VADDPS Y8, Y6, Y6
+	VMAXPS Y7, Y8, Y7
+	VADDPS Y8, Y7, Y7
 	VMOVUPS Y0, 288(c_row)
 	VMASKMOVPS Y1, mask, 320(c_row)
 	VMOVUPS Y2, 624(c_row)
@@ -27336,14 +30661,22 @@ dense2ForwardVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -27378,14 +30711,22 @@ dense2ForwardVec_rows2_cols1_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows2_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -27420,14 +30761,22 @@ dense2ForwardVec_rows2_cols2_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows2_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -27458,12 +30807,18 @@ dense2ForwardVec_rows2_cols3_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows2_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y4, Y4, Y4
-	VMAXPS Y4, Y0, Y0
-	VMAXPS Y4, Y1, Y1
-	VMAXPS Y4, Y2, Y2
-	VMAXPS Y4, Y3, Y3
+	VMAXPS Y0, Y4, Y0
+	VADDPS Y4, Y0, Y0
+	VMAXPS Y1, Y4, Y1
+	VADDPS Y4, Y1, Y1
+	VMAXPS Y2, Y4, Y2
+	VADDPS Y4, Y2, Y2
+	VMAXPS Y3, Y4, Y3
+	VADDPS Y4, Y3, Y3
 	VMOVUPS Y0, 288(c_row)
 	VMASKMOVPS Y1, mask, 320(c_row)
 	VMOVUPS Y2, 624(c_row)
@@ -27495,11 +30850,16 @@ dense2ForwardVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -27524,11 +30884,16 @@ dense2ForwardVec_rows1_cols1_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows1_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -27553,11 +30918,16 @@ dense2ForwardVec_rows1_cols2_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows1_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -27580,10 +30950,14 @@ dense2ForwardVec_rows1_cols3_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows1_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y2, Y2, Y2
-	VMAXPS Y2, Y0, Y0
-	VMAXPS Y2, Y1, Y1
+	VMAXPS Y0, Y2, Y0
+	VADDPS Y2, Y0, Y0
+	VMAXPS Y1, Y2, Y1
+	VADDPS Y2, Y1, Y1
 	VMOVUPS Y0, 288(c_row)
 	VMASKMOVPS Y1, mask, 320(c_row)
 
@@ -27669,26 +31043,46 @@ dense2ForwardVec_rows6_loop_cols0_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows6_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z18, Z18, Z18
-	VMAXPS Z18, Z0, Z0
-	VMAXPS Z18, Z1, Z1
-	VMAXPS Z18, Z2, Z2
-	VMAXPS Z18, Z3, Z3
-	VMAXPS Z18, Z4, Z4
-	VMAXPS Z18, Z5, Z5
-	VMAXPS Z18, Z6, Z6
-	VMAXPS Z18, Z7, Z7
-	VMAXPS Z18, Z8, Z8
-	VMAXPS Z18, Z9, Z9
-	VMAXPS Z18, Z10, Z10
-	VMAXPS Z18, Z11, Z11
-	VMAXPS Z18, Z12, Z12
-	VMAXPS Z18, Z13, Z13
-	VMAXPS Z18, Z14, Z14
-	VMAXPS Z18, Z15, Z15
-	VMAXPS Z18, Z16, Z16
-	VMAXPS Z18, Z17, Z17
+	VMAXPS Z0, Z18, Z0
+	VADDPS Z18, Z0, Z0
+	VMAXPS Z1, Z18, Z1
+	VADDPS Z18, Z1, Z1
+	VMAXPS Z2, Z18, Z2
+	VADDPS Z18, Z2, Z2
+	VMAXPS Z3, Z18, Z3
+	VADDPS Z18, Z3, Z3
+	VMAXPS Z4, Z18, Z4
+	VADDPS Z18, Z4, Z4
+	VMAXPS Z5, Z18, Z5
+	VADDPS Z18, Z5, Z5
+	VMAXPS Z6, Z18, Z6
+	VADDPS Z18, Z6, Z6
+	VMAXPS Z7, Z18, Z7
+	VADDPS Z18, Z7, Z7
+	VMAXPS Z8, Z18, Z8
+	VADDPS Z18, Z8, Z8
+	VMAXPS Z9, Z18, Z9
+	VADDPS Z18, Z9, Z9
+	VMAXPS Z10, Z18, Z10
+	VADDPS Z18, Z10, Z10
+	VMAXPS Z11, Z18, Z11
+	VADDPS Z18, Z11, Z11
+	VMAXPS Z12, Z18, Z12
+	VADDPS Z18, Z12, Z12
+	VMAXPS Z13, Z18, Z13
+	VADDPS Z18, Z13, Z13
+	VMAXPS Z14, Z18, Z14
+	VADDPS Z18, Z14, Z14
+	VMAXPS Z15, Z18, Z15
+	VADDPS Z18, Z15, Z15
+	VMAXPS Z16, Z18, Z16
+	VADDPS Z18, Z16, Z16
+	VMAXPS Z17, Z18, Z17
+	VADDPS Z18, Z17, Z17
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -27763,26 +31157,46 @@ dense2ForwardVec_rows6_loop_cols1_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows6_loop_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z18, Z18, Z18
-	VMAXPS Z18, Z0, Z0
-	VMAXPS Z18, Z1, Z1
-	VMAXPS Z18, Z2, Z2
-	VMAXPS Z18, Z3, Z3
-	VMAXPS Z18, Z4, Z4
-	VMAXPS Z18, Z5, Z5
-	VMAXPS Z18, Z6, Z6
-	VMAXPS Z18, Z7, Z7
-	VMAXPS Z18, Z8, Z8
-	VMAXPS Z18, Z9, Z9
-	VMAXPS Z18, Z10, Z10
-	VMAXPS Z18, Z11, Z11
-	VMAXPS Z18, Z12, Z12
-	VMAXPS Z18, Z13, Z13
-	VMAXPS Z18, Z14, Z14
-	VMAXPS Z18, Z15, Z15
-	VMAXPS Z18, Z16, Z16
-	VMAXPS Z18, Z17, Z17
+	VMAXPS Z0, Z18, Z0
+	VADDPS Z18, Z0, Z0
+	VMAXPS Z1, Z18, Z1
+	VADDPS Z18, Z1, Z1
+	VMAXPS Z2, Z18, Z2
+	VADDPS Z18, Z2, Z2
+	VMAXPS Z3, Z18, Z3
+	VADDPS Z18, Z3, Z3
+	VMAXPS Z4, Z18, Z4
+	VADDPS Z18, Z4, Z4
+	VMAXPS Z5, Z18, Z5
+	VADDPS Z18, Z5, Z5
+	VMAXPS Z6, Z18, Z6
+	VADDPS Z18, Z6, Z6
+	VMAXPS Z7, Z18, Z7
+	VADDPS Z18, Z7, Z7
+	VMAXPS Z8, Z18, Z8
+	VADDPS Z18, Z8, Z8
+	VMAXPS Z9, Z18, Z9
+	VADDPS Z18, Z9, Z9
+	VMAXPS Z10, Z18, Z10
+	VADDPS Z18, Z10, Z10
+	VMAXPS Z11, Z18, Z11
+	VADDPS Z18, Z11, Z11
+	VMAXPS Z12, Z18, Z12
+	VADDPS Z18, Z12, Z12
+	VMAXPS Z13, Z18, Z13
+	VADDPS Z18, Z13, Z13
+	VMAXPS Z14, Z18, Z14
+	VADDPS Z18, Z14, Z14
+	VMAXPS Z15, Z18, Z15
+	VADDPS Z18, Z15, Z15
+	VMAXPS Z16, Z18, Z16
+	VADDPS Z18, Z16, Z16
+	VMAXPS Z17, Z18, Z17
+	VADDPS Z18, Z17, Z17
 	VMOVUPS Z0, 192(c_row)
 	VMOVUPS Z1, 256(c_row)
 	VMOVUPS Z2, K1, 320(c_row)
@@ -27851,20 +31265,34 @@ dense2ForwardVec_rows4_cols0_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows4_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z12, Z12, Z12
-	VMAXPS Z12, Z0, Z0
-	VMAXPS Z12, Z1, Z1
-	VMAXPS Z12, Z2, Z2
-	VMAXPS Z12, Z3, Z3
-	VMAXPS Z12, Z4, Z4
-	VMAXPS Z12, Z5, Z5
-	VMAXPS Z12, Z6, Z6
-	VMAXPS Z12, Z7, Z7
-	VMAXPS Z12, Z8, Z8
-	VMAXPS Z12, Z9, Z9
-	VMAXPS Z12, Z10, Z10
-	VMAXPS Z12, Z11, Z11
+	VMAXPS Z0, Z12, Z0
+	VADDPS Z12, Z0, Z0
+	VMAXPS Z1, Z12, Z1
+	VADDPS Z12, Z1, Z1
+	VMAXPS Z2, Z12, Z2
+	VADDPS Z12, Z2, Z2
+	VMAXPS Z3, Z12, Z3
+	VADDPS Z12, Z3, Z3
+	VMAXPS Z4, Z12, Z4
+	VADDPS Z12, Z4, Z4
+	VMAXPS Z5, Z12, Z5
+	VADDPS Z12, Z5, Z5
+	VMAXPS Z6, Z12, Z6
+	VADDPS Z12, Z6, Z6
+	VMAXPS Z7, Z12, Z7
+	VADDPS Z12, Z7, Z7
+	VMAXPS Z8, Z12, Z8
+	VADDPS Z12, Z8, Z8
+	VMAXPS Z9, Z12, Z9
+	VADDPS Z12, Z9, Z9
+	VMAXPS Z10, Z12, Z10
+	VADDPS Z12, Z10, Z10
+	VMAXPS Z11, Z12, Z11
+	VADDPS Z12, Z11, Z11
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -27919,20 +31347,34 @@ dense2ForwardVec_rows4_cols1_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows4_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z12, Z12, Z12
-	VMAXPS Z12, Z0, Z0
-	VMAXPS Z12, Z1, Z1
-	VMAXPS Z12, Z2, Z2
-	VMAXPS Z12, Z3, Z3
-	VMAXPS Z12, Z4, Z4
-	VMAXPS Z12, Z5, Z5
-	VMAXPS Z12, Z6, Z6
-	VMAXPS Z12, Z7, Z7
-	VMAXPS Z12, Z8, Z8
-	VMAXPS Z12, Z9, Z9
-	VMAXPS Z12, Z10, Z10
-	VMAXPS Z12, Z11, Z11
+	VMAXPS Z0, Z12, Z0
+	VADDPS Z12, Z0, Z0
+	VMAXPS Z1, Z12, Z1
+	VADDPS Z12, Z1, Z1
+	VMAXPS Z2, Z12, Z2
+	VADDPS Z12, Z2, Z2
+	VMAXPS Z3, Z12, Z3
+	VADDPS Z12, Z3, Z3
+	VMAXPS Z4, Z12, Z4
+	VADDPS Z12, Z4, Z4
+	VMAXPS Z5, Z12, Z5
+	VADDPS Z12, Z5, Z5
+	VMAXPS Z6, Z12, Z6
+	VADDPS Z12, Z6, Z6
+	VMAXPS Z7, Z12, Z7
+	VADDPS Z12, Z7, Z7
+	VMAXPS Z8, Z12, Z8
+	VADDPS Z12, Z8, Z8
+	VMAXPS Z9, Z12, Z9
+	VADDPS Z12, Z9, Z9
+	VMAXPS Z10, Z12, Z10
+	VADDPS Z12, Z10, Z10
+	VMAXPS Z11, Z12, Z11
+	VADDPS Z12, Z11, Z11
 	VMOVUPS Z0, 192(c_row)
 	VMOVUPS Z1, 256(c_row)
 	VMOVUPS Z2, K1, 320(c_row)
@@ -27979,14 +31421,22 @@ dense2ForwardVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z6, Z6, Z6
-	VMAXPS Z6, Z0, Z0
-	VMAXPS Z6, Z1, Z1
-	VMAXPS Z6, Z2, Z2
-	VMAXPS Z6, Z3, Z3
-	VMAXPS Z6, Z4, Z4
-	VMAXPS Z6, Z5, Z5
+	VMAXPS Z0, Z6, Z0
+	VADDPS Z6, Z0, Z0
+	VMAXPS Z1, Z6, Z1
+	VADDPS Z6, Z1, Z1
+	VMAXPS Z2, Z6, Z2
+	VADDPS Z6, Z2, Z2
+	VMAXPS Z3, Z6, Z3
+	VADDPS Z6, Z3, Z3
+	VMAXPS Z4, Z6, Z4
+	VADDPS Z6, Z4, Z4
+	VMAXPS Z5, Z6, Z5
+	VADDPS Z6, Z5, Z5
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -28021,14 +31471,22 @@ dense2ForwardVec_rows2_cols1_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows2_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z6, Z6, Z6
-	VMAXPS Z6, Z0, Z0
-	VMAXPS Z6, Z1, Z1
-	VMAXPS Z6, Z2, Z2
-	VMAXPS Z6, Z3, Z3
-	VMAXPS Z6, Z4, Z4
-	VMAXPS Z6, Z5, Z5
+	VMAXPS Z0, Z6, Z0
+	VADDPS Z6, Z0, Z0
+	VMAXPS Z1, Z6, Z1
+	VADDPS Z6, Z1, Z1
+	VMAXPS Z2, Z6, Z2
+	VADDPS Z6, Z2, Z2
+	VMAXPS Z3, Z6, Z3
+	VADDPS Z6, Z3, Z3
+	VMAXPS Z4, Z6, Z4
+	VADDPS Z6, Z4, Z4
+	VMAXPS Z5, Z6, Z5
+	VADDPS Z6, Z5, Z5
 	VMOVUPS Z0, 192(c_row)
 	VMOVUPS Z1, 256(c_row)
 	VMOVUPS Z2, K1, 320(c_row)
@@ -28062,11 +31520,16 @@ dense2ForwardVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z3, Z3, Z3
-	VMAXPS Z3, Z0, Z0
-	VMAXPS Z3, Z1, Z1
-	VMAXPS Z3, Z2, Z2
+	VMAXPS Z0, Z3, Z0
+	VADDPS Z3, Z0, Z0
+	VMAXPS Z1, Z3, Z1
+	VADDPS Z3, Z1, Z1
+	VMAXPS Z2, Z3, Z2
+	VADDPS Z3, Z2, Z2
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -28091,11 +31554,16 @@ dense2ForwardVec_rows1_cols1_k:
 	DECQ kleft
 	JNZ dense2ForwardVec_rows1_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z3, Z3, Z3
-	VMAXPS Z3, Z0, Z0
-	VMAXPS Z3, Z1, Z1
-	VMAXPS Z3, Z2, Z2
+	VMAXPS Z0, Z3, Z0
+	VADDPS Z3, Z0, Z0
+	VMAXPS Z1, Z3, Z1
+	VADDPS Z3, Z1, Z1
+	VMAXPS Z2, Z3, Z2
+	VADDPS Z3, Z2, Z2
 	VMOVUPS Z0, 192(c_row)
 	VMOVUPS Z1, 256(c_row)
 	VMOVUPS Z2, K1, 320(c_row)
@@ -28157,19 +31625,32 @@ dense2ForwardOneVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense2ForwardOneVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y11, Y11, Y11
-	VMAXPS Y11, Y0, Y0
-	VMAXPS Y11, Y1, Y1
-	VMAXPS Y11, Y2, Y2
-	VMAXPS Y11, Y3, Y3
-	VMAXPS Y11, Y4, Y4
-	VMAXPS Y11, Y5, Y5
-	VMAXPS Y11, Y6, Y6
-	VMAXPS Y11, Y7, Y7
-	VMAXPS Y11, Y8, Y8
-	VMAXPS Y11, Y9, Y9
-	VMAXPS Y11, Y10, Y10
+	VMAXPS Y0, Y11, Y0
+	VADDPS Y11, Y0, Y0
+	VMAXPS Y1, Y11, Y1
+	VADDPS Y11, Y1, Y1
+	VMAXPS Y2, Y11, Y2
+	VADDPS Y11, Y2, Y2
+	VMAXPS Y3, Y11, Y3
+	VADDPS Y11, Y3, Y3
+	VMAXPS Y4, Y11, Y4
+	VADDPS Y11, Y4, Y4
+	VMAXPS Y5, Y11, Y5
+	VADDPS Y11, Y5, Y5
+	VMAXPS Y6, Y11, Y6
+	VADDPS Y11, Y6, Y6
+	VMAXPS Y7, Y11, Y7
+	VADDPS Y11, Y7, Y7
+	VMAXPS Y8, Y11, Y8
+	VADDPS Y11, Y8, Y8
+	VMAXPS Y9, Y11, Y9
+	VADDPS Y11, Y9, Y9
+	VMAXPS Y10, Y11, Y10
+	VADDPS Y11, Y10, Y10
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -28249,14 +31730,22 @@ dense2ForwardOneVec_rows1_cols0_k:
 	VADDPS Z10, Z4, Z4
 	VADDPS Z11, Z5, Z5
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z6, Z6, Z6
-	VMAXPS Z6, Z0, Z0
-	VMAXPS Z6, Z1, Z1
-	VMAXPS Z6, Z2, Z2
-	VMAXPS Z6, Z3, Z3
-	VMAXPS Z6, Z4, Z4
-	VMAXPS Z6, Z5, Z5
+	VMAXPS Z0, Z6, Z0
+	VADDPS Z6, Z0, Z0
+	VMAXPS Z1, Z6, Z1
+	VADDPS Z6, Z1, Z1
+	VMAXPS Z2, Z6, Z2
+	VADDPS Z6, Z2, Z2
+	VMAXPS Z3, Z6, Z3
+	VADDPS Z6, Z3, Z3
+	VMAXPS Z4, Z6, Z4
+	VADDPS Z6, Z4, Z4
+	VMAXPS Z5, Z6, Z5
+	VADDPS Z6, Z5, Z5
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -28330,20 +31819,34 @@ dense2PackedVec_rows4_loop_cols0_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows4_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -28398,20 +31901,34 @@ dense2PackedVec_rows4_loop_cols1_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows4_loop_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -28466,20 +31983,34 @@ dense2PackedVec_rows4_loop_cols2_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows4_loop_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y12, Y12, Y12
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
-	VMAXPS Y12, Y4, Y4
-	VMAXPS Y12, Y5, Y5
-	VMAXPS Y12, Y6, Y6
-	VMAXPS Y12, Y7, Y7
-	VMAXPS Y12, Y8, Y8
-	VMAXPS Y12, Y9, Y9
-	VMAXPS Y12, Y10, Y10
-	VMAXPS Y12, Y11, Y11
+	VMAXPS Y0, Y12, Y0
+	VADDPS Y12, Y0, Y0
+	VMAXPS Y1, Y12, Y1
+	VADDPS Y12, Y1, Y1
+	VMAXPS Y2, Y12, Y2
+	VADDPS Y12, Y2, Y2
+	VMAXPS Y3, Y12, Y3
+	VADDPS Y12, Y3, Y3
+	VMAXPS Y4, Y12, Y4
+	VADDPS Y12, Y4, Y4
+	VMAXPS Y5, Y12, Y5
+	VADDPS Y12, Y5, Y5
+	VMAXPS Y6, Y12, Y6
+	VADDPS Y12, Y6, Y6
+	VMAXPS Y7, Y12, Y7
+	VADDPS Y12, Y7, Y7
+	VMAXPS Y8, Y12, Y8
+	VADDPS Y12, Y8, Y8
+	VMAXPS Y9, Y12, Y9
+	VADDPS Y12, Y9, Y9
+	VMAXPS Y10, Y12, Y10
+	VADDPS Y12, Y10, Y10
+	VMAXPS Y11, Y12, Y11
+	VADDPS Y12, Y11, Y11
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -28526,16 +32057,26 @@ dense2PackedVec_rows4_loop_cols3_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows4_loop_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y8, Y8, Y8
-	VMAXPS Y8, Y0, Y0
-	VMAXPS Y8, Y1, Y1
-	VMAXPS Y8, Y2, Y2
-	VMAXPS Y8, Y3, Y3
-	VMAXPS Y8, Y4, Y4
-	VMAXPS Y8, Y5, Y5
-	VMAXPS Y8, Y6, Y6
-	VMAXPS Y8, Y7, Y7
+	VMAXPS Y0, Y8, Y0
+	VADDPS Y8, Y0, Y0
+	VMAXPS Y1, Y8, Y1
+	VADDPS Y8, Y1, Y1
+	VMAXPS Y2, Y8, Y2
+	VADDPS Y8, Y2, Y2
+	VMAXPS Y3, Y8, Y3
+	VADDPS Y8, Y3, Y3
+	VMAXPS Y4, Y8, Y4
+	VADDPS Y8, Y4, Y4
+	VMAXPS Y5, Y8, Y5
+	VADDPS Y8, Y5, Y5
+	VMAXPS Y6, Y8, Y6
+	VADDPS Y8, Y6, Y6
+	VMAXPS Y7, Y8, Y7
+	VADDPS Y8, Y7, Y7
 	VMOVUPS Y0, 288(c_row)
 	VMASKMOVPS Y1, mask, 320(c_row)
 	VMOVUPS Y2, 624(c_row)
@@ -28580,14 +32121,22 @@ dense2PackedVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -28622,14 +32171,22 @@ dense2PackedVec_rows2_cols1_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows2_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -28664,14 +32221,22 @@ dense2PackedVec_rows2_cols2_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows2_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y6, Y6, Y6
-	VMAXPS Y6, Y0, Y0
-	VMAXPS Y6, Y1, Y1
-	VMAXPS Y6, Y2, Y2
-	VMAXPS Y6, Y3, Y3
-	VMAXPS Y6, Y4, Y4
-	VMAXPS Y6, Y5, Y5
+	VMAXPS Y0, Y6, Y0
+	VADDPS Y6, Y0, Y0
+	VMAXPS Y1, Y6, Y1
+	VADDPS Y6, Y1, Y1
+	VMAXPS Y2, Y6, Y2
+	VADDPS Y6, Y2, Y2
+	VMAXPS Y3, Y6, Y3
+	VADDPS Y6, Y3, Y3
+	VMAXPS Y4, Y6, Y4
+	VADDPS Y6, Y4, Y4
+	VMAXPS Y5, Y6, Y5
+	VADDPS Y6, Y5, Y5
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -28702,12 +32267,18 @@ dense2PackedVec_rows2_cols3_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows2_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y4, Y4, Y4
-	VMAXPS Y4, Y0, Y0
-	VMAXPS Y4, Y1, Y1
-	VMAXPS Y4, Y2, Y2
-	VMAXPS Y4, Y3, Y3
+	VMAXPS Y0, Y4, Y0
+	VADDPS Y4, Y0, Y0
+	VMAXPS Y1, Y4, Y1
+	VADDPS Y4, Y1, Y1
+	VMAXPS Y2, Y4, Y2
+	VADDPS Y4, Y2, Y2
+	VMAXPS Y3, Y4, Y3
+	VADDPS Y4, Y3, Y3
 	VMOVUPS Y0, 288(c_row)
 	VMASKMOVPS Y1, mask, 320(c_row)
 	VMOVUPS Y2, 624(c_row)
@@ -28739,11 +32310,16 @@ dense2PackedVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -28768,11 +32344,16 @@ dense2PackedVec_rows1_cols1_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows1_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 96(c_row)
 	VMOVUPS Y1, 128(c_row)
 	VMOVUPS Y2, 160(c_row)
@@ -28797,11 +32378,16 @@ dense2PackedVec_rows1_cols2_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows1_cols2_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y3, Y3, Y3
-	VMAXPS Y3, Y0, Y0
-	VMAXPS Y3, Y1, Y1
-	VMAXPS Y3, Y2, Y2
+	VMAXPS Y0, Y3, Y0
+	VADDPS Y3, Y0, Y0
+	VMAXPS Y1, Y3, Y1
+	VADDPS Y3, Y1, Y1
+	VMAXPS Y2, Y3, Y2
+	VADDPS Y3, Y2, Y2
 	VMOVUPS Y0, 192(c_row)
 	VMOVUPS Y1, 224(c_row)
 	VMOVUPS Y2, 256(c_row)
@@ -28824,10 +32410,14 @@ dense2PackedVec_rows1_cols3_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows1_cols3_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y2, Y2, Y2
-	VMAXPS Y2, Y0, Y0
-	VMAXPS Y2, Y1, Y1
+	VMAXPS Y0, Y2, Y0
+	VADDPS Y2, Y0, Y0
+	VMAXPS Y1, Y2, Y1
+	VADDPS Y2, Y1, Y1
 	VMOVUPS Y0, 288(c_row)
 	VMASKMOVPS Y1, mask, 320(c_row)
 
@@ -28913,26 +32503,46 @@ dense2PackedVec_rows6_loop_cols0_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows6_loop_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z18, Z18, Z18
-	VMAXPS Z18, Z0, Z0
-	VMAXPS Z18, Z1, Z1
-	VMAXPS Z18, Z2, Z2
-	VMAXPS Z18, Z3, Z3
-	VMAXPS Z18, Z4, Z4
-	VMAXPS Z18, Z5, Z5
-	VMAXPS Z18, Z6, Z6
-	VMAXPS Z18, Z7, Z7
-	VMAXPS Z18, Z8, Z8
-	VMAXPS Z18, Z9, Z9
-	VMAXPS Z18, Z10, Z10
-	VMAXPS Z18, Z11, Z11
-	VMAXPS Z18, Z12, Z12
-	VMAXPS Z18, Z13, Z13
-	VMAXPS Z18, Z14, Z14
-	VMAXPS Z18, Z15, Z15
-	VMAXPS Z18, Z16, Z16
-	VMAXPS Z18, Z17, Z17
+	VMAXPS Z0, Z18, Z0
+	VADDPS Z18, Z0, Z0
+	VMAXPS Z1, Z18, Z1
+	VADDPS Z18, Z1, Z1
+	VMAXPS Z2, Z18, Z2
+	VADDPS Z18, Z2, Z2
+	VMAXPS Z3, Z18, Z3
+	VADDPS Z18, Z3, Z3
+	VMAXPS Z4, Z18, Z4
+	VADDPS Z18, Z4, Z4
+	VMAXPS Z5, Z18, Z5
+	VADDPS Z18, Z5, Z5
+	VMAXPS Z6, Z18, Z6
+	VADDPS Z18, Z6, Z6
+	VMAXPS Z7, Z18, Z7
+	VADDPS Z18, Z7, Z7
+	VMAXPS Z8, Z18, Z8
+	VADDPS Z18, Z8, Z8
+	VMAXPS Z9, Z18, Z9
+	VADDPS Z18, Z9, Z9
+	VMAXPS Z10, Z18, Z10
+	VADDPS Z18, Z10, Z10
+	VMAXPS Z11, Z18, Z11
+	VADDPS Z18, Z11, Z11
+	VMAXPS Z12, Z18, Z12
+	VADDPS Z18, Z12, Z12
+	VMAXPS Z13, Z18, Z13
+	VADDPS Z18, Z13, Z13
+	VMAXPS Z14, Z18, Z14
+	VADDPS Z18, Z14, Z14
+	VMAXPS Z15, Z18, Z15
+	VADDPS Z18, Z15, Z15
+	VMAXPS Z16, Z18, Z16
+	VADDPS Z18, Z16, Z16
+	VMAXPS Z17, Z18, Z17
+	VADDPS Z18, Z17, Z17
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -29007,26 +32617,46 @@ dense2PackedVec_rows6_loop_cols1_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows6_loop_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z18, Z18, Z18
-	VMAXPS Z18, Z0, Z0
-	VMAXPS Z18, Z1, Z1
-	VMAXPS Z18, Z2, Z2
-	VMAXPS Z18, Z3, Z3
-	VMAXPS Z18, Z4, Z4
-	VMAXPS Z18, Z5, Z5
-	VMAXPS Z18, Z6, Z6
-	VMAXPS Z18, Z7, Z7
-	VMAXPS Z18, Z8, Z8
-	VMAXPS Z18, Z9, Z9
-	VMAXPS Z18, Z10, Z10
-	VMAXPS Z18, Z11, Z11
-	VMAXPS Z18, Z12, Z12
-	VMAXPS Z18, Z13, Z13
-	VMAXPS Z18, Z14, Z14
-	VMAXPS Z18, Z15, Z15
-	VMAXPS Z18, Z16, Z16
-	VMAXPS Z18, Z17, Z17
+	VMAXPS Z0, Z18, Z0
+	VADDPS Z18, Z0, Z0
+	VMAXPS Z1, Z18, Z1
+	VADDPS Z18, Z1, Z1
+	VMAXPS Z2, Z18, Z2
+	VADDPS Z18, Z2, Z2
+	VMAXPS Z3, Z18, Z3
+	VADDPS Z18, Z3, Z3
+	VMAXPS Z4, Z18, Z4
+	VADDPS Z18, Z4, Z4
+	VMAXPS Z5, Z18, Z5
+	VADDPS Z18, Z5, Z5
+	VMAXPS Z6, Z18, Z6
+	VADDPS Z18, Z6, Z6
+	VMAXPS Z7, Z18, Z7
+	VADDPS Z18, Z7, Z7
+	VMAXPS Z8, Z18, Z8
+	VADDPS Z18, Z8, Z8
+	VMAXPS Z9, Z18, Z9
+	VADDPS Z18, Z9, Z9
+	VMAXPS Z10, Z18, Z10
+	VADDPS Z18, Z10, Z10
+	VMAXPS Z11, Z18, Z11
+	VADDPS Z18, Z11, Z11
+	VMAXPS Z12, Z18, Z12
+	VADDPS Z18, Z12, Z12
+	VMAXPS Z13, Z18, Z13
+	VADDPS Z18, Z13, Z13
+	VMAXPS Z14, Z18, Z14
+	VADDPS Z18, Z14, Z14
+	VMAXPS Z15, Z18, Z15
+	VADDPS Z18, Z15, Z15
+	VMAXPS Z16, Z18, Z16
+	VADDPS Z18, Z16, Z16
+	VMAXPS Z17, Z18, Z17
+	VADDPS Z18, Z17, Z17
 	VMOVUPS Z0, 192(c_row)
 	VMOVUPS Z1, 256(c_row)
 	VMOVUPS Z2, K1, 320(c_row)
@@ -29095,20 +32725,34 @@ dense2PackedVec_rows4_cols0_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows4_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z12, Z12, Z12
-	VMAXPS Z12, Z0, Z0
-	VMAXPS Z12, Z1, Z1
-	VMAXPS Z12, Z2, Z2
-	VMAXPS Z12, Z3, Z3
-	VMAXPS Z12, Z4, Z4
-	VMAXPS Z12, Z5, Z5
-	VMAXPS Z12, Z6, Z6
-	VMAXPS Z12, Z7, Z7
-	VMAXPS Z12, Z8, Z8
-	VMAXPS Z12, Z9, Z9
-	VMAXPS Z12, Z10, Z10
-	VMAXPS Z12, Z11, Z11
+	VMAXPS Z0, Z12, Z0
+	VADDPS Z12, Z0, Z0
+	VMAXPS Z1, Z12, Z1
+	VADDPS Z12, Z1, Z1
+	VMAXPS Z2, Z12, Z2
+	VADDPS Z12, Z2, Z2
+	VMAXPS Z3, Z12, Z3
+	VADDPS Z12, Z3, Z3
+	VMAXPS Z4, Z12, Z4
+	VADDPS Z12, Z4, Z4
+	VMAXPS Z5, Z12, Z5
+	VADDPS Z12, Z5, Z5
+	VMAXPS Z6, Z12, Z6
+	VADDPS Z12, Z6, Z6
+	VMAXPS Z7, Z12, Z7
+	VADDPS Z12, Z7, Z7
+	VMAXPS Z8, Z12, Z8
+	VADDPS Z12, Z8, Z8
+	VMAXPS Z9, Z12, Z9
+	VADDPS Z12, Z9, Z9
+	VMAXPS Z10, Z12, Z10
+	VADDPS Z12, Z10, Z10
+	VMAXPS Z11, Z12, Z11
+	VADDPS Z12, Z11, Z11
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -29163,20 +32807,34 @@ dense2PackedVec_rows4_cols1_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows4_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z12, Z12, Z12
-	VMAXPS Z12, Z0, Z0
-	VMAXPS Z12, Z1, Z1
-	VMAXPS Z12, Z2, Z2
-	VMAXPS Z12, Z3, Z3
-	VMAXPS Z12, Z4, Z4
-	VMAXPS Z12, Z5, Z5
-	VMAXPS Z12, Z6, Z6
-	VMAXPS Z12, Z7, Z7
-	VMAXPS Z12, Z8, Z8
-	VMAXPS Z12, Z9, Z9
-	VMAXPS Z12, Z10, Z10
-	VMAXPS Z12, Z11, Z11
+	VMAXPS Z0, Z12, Z0
+	VADDPS Z12, Z0, Z0
+	VMAXPS Z1, Z12, Z1
+	VADDPS Z12, Z1, Z1
+	VMAXPS Z2, Z12, Z2
+	VADDPS Z12, Z2, Z2
+	VMAXPS Z3, Z12, Z3
+	VADDPS Z12, Z3, Z3
+	VMAXPS Z4, Z12, Z4
+	VADDPS Z12, Z4, Z4
+	VMAXPS Z5, Z12, Z5
+	VADDPS Z12, Z5, Z5
+	VMAXPS Z6, Z12, Z6
+	VADDPS Z12, Z6, Z6
+	VMAXPS Z7, Z12, Z7
+	VADDPS Z12, Z7, Z7
+	VMAXPS Z8, Z12, Z8
+	VADDPS Z12, Z8, Z8
+	VMAXPS Z9, Z12, Z9
+	VADDPS Z12, Z9, Z9
+	VMAXPS Z10, Z12, Z10
+	VADDPS Z12, Z10, Z10
+	VMAXPS Z11, Z12, Z11
+	VADDPS Z12, Z11, Z11
 	VMOVUPS Z0, 192(c_row)
 	VMOVUPS Z1, 256(c_row)
 	VMOVUPS Z2, K1, 320(c_row)
@@ -29223,14 +32881,22 @@ dense2PackedVec_rows2_cols0_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows2_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z6, Z6, Z6
-	VMAXPS Z6, Z0, Z0
-	VMAXPS Z6, Z1, Z1
-	VMAXPS Z6, Z2, Z2
-	VMAXPS Z6, Z3, Z3
-	VMAXPS Z6, Z4, Z4
-	VMAXPS Z6, Z5, Z5
+	VMAXPS Z0, Z6, Z0
+	VADDPS Z6, Z0, Z0
+	VMAXPS Z1, Z6, Z1
+	VADDPS Z6, Z1, Z1
+	VMAXPS Z2, Z6, Z2
+	VADDPS Z6, Z2, Z2
+	VMAXPS Z3, Z6, Z3
+	VADDPS Z6, Z3, Z3
+	VMAXPS Z4, Z6, Z4
+	VADDPS Z6, Z4, Z4
+	VMAXPS Z5, Z6, Z5
+	VADDPS Z6, Z5, Z5
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -29265,14 +32931,22 @@ dense2PackedVec_rows2_cols1_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows2_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z6, Z6, Z6
-	VMAXPS Z6, Z0, Z0
-	VMAXPS Z6, Z1, Z1
-	VMAXPS Z6, Z2, Z2
-	VMAXPS Z6, Z3, Z3
-	VMAXPS Z6, Z4, Z4
-	VMAXPS Z6, Z5, Z5
+	VMAXPS Z0, Z6, Z0
+	VADDPS Z6, Z0, Z0
+	VMAXPS Z1, Z6, Z1
+	VADDPS Z6, Z1, Z1
+	VMAXPS Z2, Z6, Z2
+	VADDPS Z6, Z2, Z2
+	VMAXPS Z3, Z6, Z3
+	VADDPS Z6, Z3, Z3
+	VMAXPS Z4, Z6, Z4
+	VADDPS Z6, Z4, Z4
+	VMAXPS Z5, Z6, Z5
+	VADDPS Z6, Z5, Z5
 	VMOVUPS Z0, 192(c_row)
 	VMOVUPS Z1, 256(c_row)
 	VMOVUPS Z2, K1, 320(c_row)
@@ -29306,11 +32980,16 @@ dense2PackedVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z3, Z3, Z3
-	VMAXPS Z3, Z0, Z0
-	VMAXPS Z3, Z1, Z1
-	VMAXPS Z3, Z2, Z2
+	VMAXPS Z0, Z3, Z0
+	VADDPS Z3, Z0, Z0
+	VMAXPS Z1, Z3, Z1
+	VADDPS Z3, Z1, Z1
+	VMAXPS Z2, Z3, Z2
+	VADDPS Z3, Z2, Z2
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -29335,11 +33014,16 @@ dense2PackedVec_rows1_cols1_k:
 	DECQ kleft
 	JNZ dense2PackedVec_rows1_cols1_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z3, Z3, Z3
-	VMAXPS Z3, Z0, Z0
-	VMAXPS Z3, Z1, Z1
-	VMAXPS Z3, Z2, Z2
+	VMAXPS Z0, Z3, Z0
+	VADDPS Z3, Z0, Z0
+	VMAXPS Z1, Z3, Z1
+	VADDPS Z3, Z1, Z1
+	VMAXPS Z2, Z3, Z2
+	VADDPS Z3, Z2, Z2
 	VMOVUPS Z0, 192(c_row)
 	VMOVUPS Z1, 256(c_row)
 	VMOVUPS Z2, K1, 320(c_row)
@@ -29400,19 +33084,32 @@ dense2PackedOneVec_rows1_cols0_k:
 	DECQ kleft
 	JNZ dense2PackedOneVec_rows1_cols0_k
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Y11, Y11, Y11
-	VMAXPS Y11, Y0, Y0
-	VMAXPS Y11, Y1, Y1
-	VMAXPS Y11, Y2, Y2
-	VMAXPS Y11, Y3, Y3
-	VMAXPS Y11, Y4, Y4
-	VMAXPS Y11, Y5, Y5
-	VMAXPS Y11, Y6, Y6
-	VMAXPS Y11, Y7, Y7
-	VMAXPS Y11, Y8, Y8
-	VMAXPS Y11, Y9, Y9
-	VMAXPS Y11, Y10, Y10
+	VMAXPS Y0, Y11, Y0
+	VADDPS Y11, Y0, Y0
+	VMAXPS Y1, Y11, Y1
+	VADDPS Y11, Y1, Y1
+	VMAXPS Y2, Y11, Y2
+	VADDPS Y11, Y2, Y2
+	VMAXPS Y3, Y11, Y3
+	VADDPS Y11, Y3, Y3
+	VMAXPS Y4, Y11, Y4
+	VADDPS Y11, Y4, Y4
+	VMAXPS Y5, Y11, Y5
+	VADDPS Y11, Y5, Y5
+	VMAXPS Y6, Y11, Y6
+	VADDPS Y11, Y6, Y6
+	VMAXPS Y7, Y11, Y7
+	VADDPS Y11, Y7, Y7
+	VMAXPS Y8, Y11, Y8
+	VADDPS Y11, Y8, Y8
+	VMAXPS Y9, Y11, Y9
+	VADDPS Y11, Y9, Y9
+	VMAXPS Y10, Y11, Y10
+	VADDPS Y11, Y10, Y10
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -29492,14 +33189,22 @@ dense2PackedOneVec_rows1_cols0_k:
 	VADDPS Z10, Z4, Z4
 	VADDPS Z11, Z5, Z5
 
-	// ReLU: max(x, 0)
+	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
+	// the first operand in Go's) when either is NaN, so x goes there and a
+	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
 	VXORPS Z6, Z6, Z6
-	VMAXPS Z6, Z0, Z0
-	VMAXPS Z6, Z1, Z1
-	VMAXPS Z6, Z2, Z2
-	VMAXPS Z6, Z3, Z3
-	VMAXPS Z6, Z4, Z4
-	VMAXPS Z6, Z5, Z5
+	VMAXPS Z0, Z6, Z0
+	VADDPS Z6, Z0, Z0
+	VMAXPS Z1, Z6, Z1
+	VADDPS Z6, Z1, Z1
+	VMAXPS Z2, Z6, Z2
+	VADDPS Z6, Z2, Z2
+	VMAXPS Z3, Z6, Z3
+	VADDPS Z6, Z3, Z3
+	VMAXPS Z4, Z6, Z4
+	VADDPS Z6, Z4, Z4
+	VMAXPS Z5, Z6, Z5
+	VADDPS Z6, Z5, Z5
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)

@@ -24,7 +24,7 @@ func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n 
 
 // pool1ForwardVec computes, for 28x28x6 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 14x14 outputs:
 //
-//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,
+//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),
 //	ih = oh·2−0+kh, iw = ow·2−0+kw, taps outside the input skipped
 //
 // This build has no assembly: it runs the reference.
@@ -35,7 +35,7 @@ func pool1ForwardVec(y, x []float32, n int) {
 // pool1InputGradVec computes, for 28x28x6 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 14x14 outputs:
 //
 //	dx[s][ih][iw][c] = Σ dy[s][oh][ow][c] over the windows whose first
-//	maximum (row-major) is x[s][ih][iw][c]   for s < n
+//	maximum (row-major) is x[s][ih][iw][c]   for s < n (a NaN maximum passes nothing)
 //	(windows with y[s][oh][ow][c] ≤ 0 pass nothing: the ReLU's backward)
 //
 // This build has no assembly: it runs the reference.
@@ -79,7 +79,7 @@ func conv2InputGradVecTranspose(wt *[16 * 160]float32, w *[150 * 16]float32) {
 
 // pool2ForwardVec computes, for 10x10x16 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 5x5 outputs:
 //
-//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,
+//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),
 //	ih = oh·2−0+kh, iw = ow·2−0+kw, taps outside the input skipped
 //
 // This build has no assembly: it runs the reference.
@@ -90,7 +90,7 @@ func pool2ForwardVec(y, x []float32, n int) {
 // pool2InputGradVec computes, for 10x10x16 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 5x5 outputs:
 //
 //	dx[s][ih][iw][c] = Σ dy[s][oh][ow][c] over the windows whose first
-//	maximum (row-major) is x[s][ih][iw][c]   for s < n
+//	maximum (row-major) is x[s][ih][iw][c]   for s < n (a NaN maximum passes nothing)
 //	(windows with y[s][oh][ow][c] ≤ 0 pass nothing: the ReLU's backward)
 //
 // This build has no assembly: it runs the reference.

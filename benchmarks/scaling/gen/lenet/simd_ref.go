@@ -46,7 +46,7 @@ func conv1WeightGradVecGo(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, 
 
 // pool1ForwardVecGo is the pure-Go reference of pool1ForwardVec:
 //
-//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,
+//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),
 //	ih = oh·2−0+kh, iw = ow·2−0+kw, taps outside the input skipped
 func pool1ForwardVecGo(y, x []float32, n int) {
 	for s := range n {
@@ -70,7 +70,7 @@ func pool1ForwardVecGo(y, x []float32, n int) {
 						}
 						xp := (*[6]float32)(xs[(ih*28+iw)*6:])
 						for c, v := range xp {
-							if v > yp[c] {
+							if v > yp[c] || v != v {
 								yp[c] = v
 							}
 						}
@@ -84,7 +84,7 @@ func pool1ForwardVecGo(y, x []float32, n int) {
 // pool1InputGradVecGo is the pure-Go reference of pool1InputGradVec:
 //
 //	dx[s][ih][iw][c] = Σ dy[s][oh][ow][c] over the windows whose first
-//	maximum (row-major) is x[s][ih][iw][c]   for s < n
+//	maximum (row-major) is x[s][ih][iw][c]   for s < n (a NaN maximum passes nothing)
 //	(windows with y[s][oh][ow][c] ≤ 0 pass nothing: the ReLU's backward)
 func pool1InputGradVecGo(dx, dy, x, y []float32, n int) {
 	for s := range n {
@@ -196,7 +196,7 @@ func conv2InputGradVecTransposeGo(wt *[16 * 160]float32, w *[150 * 16]float32) {
 
 // pool2ForwardVecGo is the pure-Go reference of pool2ForwardVec:
 //
-//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n,
+//	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),
 //	ih = oh·2−0+kh, iw = ow·2−0+kw, taps outside the input skipped
 func pool2ForwardVecGo(y, x []float32, n int) {
 	for s := range n {
@@ -220,7 +220,7 @@ func pool2ForwardVecGo(y, x []float32, n int) {
 						}
 						xp := (*[16]float32)(xs[(ih*10+iw)*16:])
 						for c, v := range xp {
-							if v > yp[c] {
+							if v > yp[c] || v != v {
 								yp[c] = v
 							}
 						}
@@ -234,7 +234,7 @@ func pool2ForwardVecGo(y, x []float32, n int) {
 // pool2InputGradVecGo is the pure-Go reference of pool2InputGradVec:
 //
 //	dx[s][ih][iw][c] = Σ dy[s][oh][ow][c] over the windows whose first
-//	maximum (row-major) is x[s][ih][iw][c]   for s < n
+//	maximum (row-major) is x[s][ih][iw][c]   for s < n (a NaN maximum passes nothing)
 //	(windows with y[s][oh][ow][c] ≤ 0 pass nothing: the ReLU's backward)
 func pool2InputGradVecGo(dx, dy, x, y []float32, n int) {
 	for s := range n {
