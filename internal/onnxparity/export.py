@@ -252,11 +252,11 @@ class LeNet5(nn.Module):
 
 # name, description, model class, scale of the last linear layer's weights.
 MODELS = [
-    ("resnet8", "examples/resnet8.yaml", ResNet8, 8.0),
-    ("dscnn", "examples/dscnn.yaml", DSCNN, 8.0),
-    ("mobilenet_vww", "examples/mobilenet_vww.yaml", MobileNetVWW, 8.0),
+    ("resnet8", "examples/resnet8.yaml", ResNet8, 40.0),
+    ("dscnn", "examples/dscnn.yaml", DSCNN, 40.0),
+    ("mobilenet_vww", "examples/mobilenet_vww.yaml", MobileNetVWW, 40.0),
     ("autoencoder", "examples/autoencoder.yaml", Autoencoder, 1.0),
-    ("lenet5", "examples/lenet5.yaml", LeNet5, 8.0),
+    ("lenet5", "examples/lenet5.yaml", LeNet5, 40.0),
 ]
 
 
