@@ -4,11 +4,13 @@
 //   cd internal/onnxparity/ort && npm ci --ignore-scripts && node run.js [model ...]
 //
 // For each testdata/<model>.safetensors that export.py wrote, it runs
-// testdata/<model>.onnx with onnxruntime-node (CPU) on each sample of
-// "input" (one at a time: the graph's batch is 1), and rewrites the file with
-// "output_ort" F32 [N, K] added (replaced when present) and the metadata
-// keys "onnxruntime" and "max_abs_ort_minus_torch" /
-// "max_abs_ort_minus_torch64". It prints max |ORT - PyTorch| per model.
+// testdata/<model>.onnx with onnxruntime-node (CPU, one thread) on each
+// sample of "input" (one at a time: the graph's batch is 1), and rewrites the
+// file with "output_ort" F32 [N, K] added (replaced when present); when
+// fuse_pads.py wrote testdata/<model>_padfused.onnx, that too, as
+// "output_ort_padfused". The metadata gets "onnxruntime" and, per output,
+// "max_abs_<output>_minus_torch" and "..._minus_torch64". It prints
+// max |ORT - PyTorch| per model.
 'use strict';
 
 const fs = require('fs');
@@ -64,6 +66,26 @@ function maxAbsDiff(a, b) {
   return m;
 }
 
+async function runModel(onnxFile, input) {
+  const session = await ort.InferenceSession.create(onnxFile, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+  });
+  const n = input.shape[0];
+  const perSample = input.values.length / n;
+  const sampleShape = [1, ...input.shape.slice(1)];
+  const outputs = [];
+  for (let i = 0; i < n; i++) {
+    const x = new ort.Tensor('float32', input.values.slice(i * perSample, (i + 1) * perSample), sampleShape);
+    const res = await session.run({ input: x });
+    outputs.push(Float32Array.from(res.output.data));
+  }
+  const values = new Float32Array(outputs.reduce((s, o) => s + o.length, 0));
+  outputs.reduce((off, o) => { values.set(o, off); return off + o.length; }, 0);
+  return values;
+}
+
 async function main() {
   const only = new Set(process.argv.slice(2));
   const models = fs.readdirSync(testdata)
@@ -77,37 +99,24 @@ async function main() {
     const { metadata, tensors } = readSafetensors(stFile);
     const get = (name) => tensors.find((t) => t.name === name);
     const input = get('input');
-    const session = await ort.InferenceSession.create(path.join(testdata, (metadata.onnx || model + '.onnx')), {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: 1,
-      interOpNumThreads: 1,
-    });
-    const n = input.shape[0];
-    const perSample = input.values.length / n;
-    const sampleShape = [1, ...input.shape.slice(1)];
-    const outputs = [];
-    let outShape = null;
-    for (let i = 0; i < n; i++) {
-      const x = new ort.Tensor('float32', input.values.slice(i * perSample, (i + 1) * perSample), sampleShape);
-      const res = await session.run({ input: x });
-      const out = res.output;
-      outShape = out.dims;
-      outputs.push(Float32Array.from(out.data));
-    }
-    const values = new Float32Array(outputs.reduce((s, o) => s + o.length, 0));
-    outputs.reduce((off, o) => { values.set(o, off); return off + o.length; }, 0);
-    const outputOrt = { name: 'output_ort', shape: [n, ...outShape.slice(1)], values };
-    const kept = tensors.filter((t) => t.name !== 'output_ort');
-    kept.push(outputOrt);
-    const d32 = maxAbsDiff(values, get('output_torch').values);
-    const d64 = maxAbsDiff(values, get('output_torch64').values);
     metadata.onnxruntime = `onnxruntime-node ${version} (CPU execution provider, 1 thread)`;
-    metadata.output_ort = 'ONNX Runtime float32 on the .onnx file, one sample at a time';
-    metadata.max_abs_ort_minus_torch = d32.toPrecision(3);
-    metadata.max_abs_ort_minus_torch64 = d64.toPrecision(3);
+    let kept = tensors;
+    const variants = [['', 'output_ort'], ['_padfused', 'output_ort_padfused']];
+    for (const [suffix, name] of variants) {
+      const onnxFile = path.join(testdata, model + suffix + '.onnx');
+      if (!fs.existsSync(onnxFile)) continue;
+      const values = await runModel(onnxFile, input);
+      kept = kept.filter((t) => t.name !== name);
+      kept.push({ name, shape: [input.shape[0], values.length / input.shape[0]], values });
+      const d32 = maxAbsDiff(values, get('output_torch').values);
+      const d64 = maxAbsDiff(values, get('output_torch64').values);
+      metadata[name] = `ONNX Runtime float32 on ${model + suffix}.onnx, one sample at a time`;
+      metadata[`max_abs_${name}_minus_torch`] = d32.toPrecision(3);
+      metadata[`max_abs_${name}_minus_torch64`] = d64.toPrecision(3);
+      console.log(`${model + suffix}: ${name} [${input.shape[0]},${values.length / input.shape[0]}], ` +
+        `max |ORT - torch| ${d32.toPrecision(3)}, max |ORT - torch float64| ${d64.toPrecision(3)}`);
+    }
     writeSafetensors(stFile, kept, metadata);
-    console.log(`${model}: output [${outputOrt.shape}], max |ORT - torch| ${d32.toPrecision(3)}, ` +
-      `max |ORT - torch float64| ${d64.toPrecision(3)}`);
   }
 }
 
