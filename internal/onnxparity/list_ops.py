@@ -8,6 +8,8 @@ onnx.checker first.
     /usr/bin/python3 internal/onnxparity/list_ops.py [-v] [model ...]
 
 Without -v it prints one summary line per model (the op types and counts).
+testdata/graphs.txt is its -v output (regenerate it with
+`list_ops.py -v > internal/onnxparity/testdata/graphs.txt`).
 """
 
 import collections
@@ -49,7 +51,9 @@ def main():
         print(f"  ops: {ops}")
         for n in g.node:
             attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-            attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
+            attrs = {k: (v.decode() if isinstance(v, bytes) else
+                         numpy_helper.to_array(v).tolist() if isinstance(v, onnx.TensorProto) else v)
+                     for k, v in attrs.items()}
             extra = ""
             if n.op_type == "Pad" and len(n.input) > 1 and n.input[1] in inits:
                 extra = f" pads={numpy_helper.to_array(inits[n.input[1]]).tolist()}"
