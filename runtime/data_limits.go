@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 )
 
 // The default [DataLimits]: generous for the data sets a small CNN trains on
@@ -54,7 +55,7 @@ func (l DataLimits) resolved() DataLimits {
 	}
 	return DataLimits{
 		MaxBytes:  pick(l.MaxBytes, DefaultMaxDataBytes),
-		MaxRows:   int(pick(int64(l.MaxRows), DefaultMaxDataRows)),
+		MaxRows:   int(min(pick(int64(l.MaxRows), DefaultMaxDataRows), math.MaxInt)), // math.MaxInt32 on 32-bit GOARCHes
 		MaxMemory: pick(l.MaxMemory, DefaultMaxDataMemory),
 	}
 }
