@@ -10,14 +10,21 @@ package main
 //go:generate go tool cnngen generate -o net -pkg net net.yaml
 
 import (
+	_ "embed"
 	"fmt"
 	"log"
 
 	"github.com/cnngen/cnngen/datasets"
+	"github.com/cnngen/cnngen/gen/ir"
 	"github.com/cnngen/cnngen/runtime"
 
 	"example.com/app/net"
 )
+
+// netYAML is the network's description, whose train section is the recipe.
+//
+//go:embed net.yaml
+var netYAML []byte
 
 func main() {
 	log.SetFlags(0)
@@ -30,16 +37,15 @@ func main() {
 		log.Fatal(err)
 	}
 
-	// Train the generated model with the runtime's loop: Adam, mini-batches
-	// of 64, a few epochs (the recipe in net.yaml, written out here).
-	m := net.New()
-	cfg := runtime.TrainConfig{
-		Reduction: runtime.Mean,
-		Optimizer: runtime.OptimizerConfig{Kind: runtime.Adam, LearningRate: 0.01, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8},
-		BatchSize: 64,
-		Epochs:    5,
-		Seed:      1,
+	// Train the generated model with the runtime's loop and the recipe of
+	// net.yaml's train section (embedded as netYAML): what `cnngen train
+	// net.yaml` runs.
+	desc, err := ir.Load("net.yaml", netYAML)
+	if err != nil {
+		log.Fatal(err)
 	}
+	cfg := desc.TrainConfig()
+	m := net.New()
 	res, err := runtime.Train(m, train, test, cfg, runtime.TrainOptions{})
 	if err != nil {
 		log.Fatal(err)
