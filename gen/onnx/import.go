@@ -417,7 +417,7 @@ func (im *importer) yaml(name string) []byte {
 			}
 			return fmt.Sprintf("[%d, %d]", a, b)
 		}
-		num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+		num := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 32) }
 		switch s.Kind {
 		case runtime.Conv2D:
 			fields = append(fields, "filters: "+strconv.Itoa(s.Filters), "kernel: "+pair(s.KernelH, s.KernelW),

@@ -69,6 +69,9 @@ func (im *importer) geometry(n *onnxpb.NodeProto, h, w int, kh, kw int64, ceil b
 				return g, im.nodeError(n, "pads %v: want sizes from 0 to %d", pads, maxDim)
 			}
 		}
+		if int64(h)+pads[0]+pads[2] < kh || int64(w)+pads[1]+pads[3] < kw {
+			return g, im.nodeError(n, "kernel %dx%d does not fit its %dx%d input padded by %v", kh, kw, h, w, pads)
+		}
 		found := false
 		for _, mode := range []runtime.Padding{runtime.Valid, runtime.Same} {
 			if matches(h, g.kh, g.sh, int(pads[0]), int(pads[2]), ceil, mode) && matches(w, g.kw, g.sw, int(pads[1]), int(pads[3]), ceil, mode) {

@@ -162,6 +162,13 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 			return im.nodeError(n, "output %d (%q) is used: only the first output is supported", k+2, trunc(o))
 		}
 	}
+	seen := map[string]bool{}
+	for _, a := range n.GetAttribute() {
+		if seen[a.GetName()] {
+			return im.nodeError(n, "attribute %s is given twice", trunc(a.GetName()))
+		}
+		seen[a.GetName()] = true
+	}
 	if foldable[n.GetOpType()] {
 		allConst := true
 		for k, name := range n.GetInput() {
@@ -391,7 +398,7 @@ func (im *importer) batchNorm(n *onnxpb.NodeProto) error {
 			return im.nodeError(n, "var holds %g: want variances ≥ 0", v)
 		}
 	}
-	l := &layer{spec: runtime.LayerSpec{Kind: runtime.BatchNorm, Momentum: 1 - mom, Epsilon: eps}, input: []string{x.layer},
+	l := &layer{spec: runtime.LayerSpec{Kind: runtime.BatchNorm, Momentum: float64(1 - float32(mom)), Epsilon: eps}, input: []string{x.layer},
 		weight: vals[0], bias: vals[1], mean: vals[2], vari: vals[3]}
 	im.emit(n, l, &tensor{shape: x.shape, flat: x.flat})
 	return nil
