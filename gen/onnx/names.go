@@ -69,3 +69,23 @@ func (n *namer) name(s, fallback string) string {
 	n.used[strings.ToLower(cand)] = true
 	return cand
 }
+
+// NetworkName returns a valid network name made from the base name of
+// path without its extension ("models/resnet-8.onnx" gives resnet_8), or
+// "net" when that gives none.
+func NetworkName(path string) string {
+	base := path
+	if i := strings.LastIndexAny(base, `/\`); i >= 0 {
+		base = base[i+1:]
+	}
+	if i := strings.LastIndexByte(base, '.'); i > 0 {
+		base = base[:i]
+	}
+	name := ident(base)
+	if spec.CheckNetworkName(name) != nil {
+		if name = ident("net_" + name); spec.CheckNetworkName(name) != nil {
+			name = "net"
+		}
+	}
+	return name
+}
