@@ -31,7 +31,8 @@ description's train section is a placeholder: ONNX models carry no recipe.
 The operators cnngen imports: Conv, BatchNormalization, Relu, Clip(0, 6),
 LeakyRelu, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Gemm,
 MatMul+Add, Flatten, Reshape to [N, -1], Add, Concat (channels), Dropout,
-Identity and Softmax; padding must be TensorFlow's same or valid. Anything
+Identity, Softmax and a zero Pad before a Conv; padding must be
+TensorFlow's same or valid. Anything
 else is refused with the node's name, operator and opset.
 
 Flags may come before or after MODEL.

@@ -9,9 +9,13 @@
 // BatchNormalization, Relu, Clip (min 0, max 6 or none), LeakyRelu, Sigmoid,
 // Tanh, MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul (with a
 // following Add of a constant as its bias), Flatten, Reshape to [N, -1],
-// Add, Concat on the channel axis, Dropout, Identity and Softmax on the last
-// axis, plus constant sub-graphs (Constant, Shape, Gather, Unsqueeze,
-// Squeeze, Concat, Cast) that feed Reshape's shape. Anything else is refused
+// Add, Concat on the channel axis, Dropout, Identity, Softmax on the last
+// axis, and Pad of zeros on the height and width before a Conv (it joins the
+// Conv's padding), plus constant sub-graphs (Constant, ConstantOfShape,
+// Shape, Gather, Unsqueeze, Squeeze, Concat, Reshape, Slice, Transpose,
+// Cast) such as those exporters write for Reshape's shape and Pad's pads.
+// Padding must be what cnngen has, TensorFlow's same or valid: explicit
+// pads are taken when they give the same windows. Anything else is refused
 // with an error naming the node, its operator and the model's opset; no input
 // makes Import panic, and its allocations are bounded by the input's size.
 package onnx

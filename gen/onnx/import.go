@@ -118,6 +118,9 @@ type tensor struct {
 	hwc bool
 	// from is the map's shape when hwc is set.
 	from runtime.Shape
+	// pad is the zero padding (top, left, bottom, right) of a Pad node
+	// still to apply: only a Conv takes such a tensor, adding it to its own.
+	pad [4]int64
 	// pending is the conv or dense layer without bias that computes the
 	// tensor, when an Add of a constant may still become its bias.
 	pending *layer
@@ -245,6 +248,9 @@ func (im *importer) run(g *onnxpb.GraphProto) error {
 	}
 	if out.layer == runtime.InputName {
 		return fmt.Errorf("graph output %q is the input: the graph has no layers", trunc(im.output))
+	}
+	if out.pad != ([4]int64{}) {
+		return fmt.Errorf("graph output %q comes from a Pad node: padding is supported only before a Conv", trunc(im.output))
 	}
 	if out.hwc {
 		return fmt.Errorf("graph output %q is a flattened H×W×C map: cnngen flattens in HWC order, ONNX in CHW order", trunc(im.output))

@@ -15,7 +15,7 @@ type window struct {
 // geometry reads strides, dilations, pads and auto_pad for a window of
 // kh×kw on an h×w map and finds the cnngen padding (same or valid) that
 // gives the same windows, or refuses.
-func (im *importer) geometry(n *onnxpb.NodeProto, h, w int, kh, kw int64, ceil bool) (window, error) {
+func (im *importer) geometry(n *onnxpb.NodeProto, h, w int, kh, kw int64, ceil bool, extra [4]int64) (window, error) {
 	var g window
 	if kh < 1 || kw < 1 || kh > maxDim || kw > maxDim {
 		return g, im.nodeError(n, "kernel %dx%d: want sizes from 1 to %d", kh, kw, maxDim)
@@ -46,6 +46,19 @@ func (im *importer) geometry(n *onnxpb.NodeProto, h, w int, kh, kw int64, ceil b
 	pads, err := im.attrInts(n, "pads", 4)
 	if err != nil {
 		return g, err
+	}
+	if extra != ([4]int64{}) {
+		if auto != "NOTSET" && auto != "" {
+			return g, im.nodeError(n, "a Pad before a Conv with auto_pad %s is not supported", trunc(auto))
+		}
+		if pads == nil {
+			pads = []int64{0, 0, 0, 0}
+		}
+		sum := make([]int64, 4)
+		for k := range sum {
+			sum[k] = pads[k] + extra[k]
+		}
+		pads = sum
 	}
 	switch auto {
 	case "VALID":
@@ -126,9 +139,9 @@ func padded(h, w int, g window) bool {
 
 // conv imports Conv.
 func (im *importer) conv(n *onnxpb.NodeProto) error {
-	x, err := im.data(n, 0)
-	if err != nil {
-		return err
+	x := im.tensors[in(n, 0)]
+	if x == nil {
+		return im.nodeError(n, "input 1 (%q) must be computed from the graph's input, not a constant", trunc(in(n, 0)))
 	}
 	if x.flat {
 		return im.nodeError(n, "input is not an N×C×H×W map")
@@ -154,7 +167,7 @@ func (im *importer) conv(n *onnxpb.NodeProto) error {
 	} else if ks != nil && (ks[0] != kh || ks[1] != kw) {
 		return im.nodeError(n, "kernel_shape %v differs from the weight's %dx%d", ks, kh, kw)
 	}
-	g, err := im.geometry(n, x.shape.Height, x.shape.Width, kh, kw, false)
+	g, err := im.geometry(n, x.shape.Height, x.shape.Width, kh, kw, false, x.pad)
 	if err != nil {
 		return err
 	}
@@ -211,7 +224,7 @@ func (im *importer) pool(n *onnxpb.NodeProto) error {
 	if err != nil {
 		return err
 	}
-	g, err := im.geometry(n, x.shape.Height, x.shape.Width, ks[0], ks[1], ceil != 0)
+	g, err := im.geometry(n, x.shape.Height, x.shape.Width, ks[0], ks[1], ceil != 0, [4]int64{})
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,74 @@ func (im *importer) data(n *onnxpb.NodeProto, k int) (*tensor, error) {
 	if t == nil {
 		return nil, im.nodeError(n, "input %d (%q) must be computed from the graph's input, not a constant", k+1, trunc(name))
 	}
+	if t.pad != ([4]int64{}) {
+		return nil, im.nodeError(n, "input %d (%q) comes from a Pad node: padding is supported only before a Conv", k+1, trunc(name))
+	}
 	return t, nil
+}
+
+// pad imports Pad of zeros on the height and width: it becomes part of
+// the padding of the Conv that takes its output, or nothing when it is
+// all zeros.
+func (im *importer) pad(n *onnxpb.NodeProto) error {
+	x := im.tensors[in(n, 0)]
+	if x == nil {
+		return im.nodeError(n, "input 1 (%q) must be computed from the graph's input", trunc(in(n, 0)))
+	}
+	if x.flat {
+		return im.nodeError(n, "input is not an N×C×H×W map")
+	}
+	mode, err := im.attrString(n, "mode", "constant")
+	if err != nil {
+		return err
+	}
+	if mode != "constant" {
+		return im.nodeError(n, "mode %q is not supported: want constant", trunc(mode))
+	}
+	var pads []int64
+	value := 0.0
+	if im.opset < 11 {
+		if pads, err = im.attrInts(n, "pads", 8); err != nil {
+			return err
+		}
+		if value, err = im.attrFloat(n, "value", 0); err != nil {
+			return err
+		}
+	} else {
+		c, err := im.constIn(n, 1)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return im.nodeError(n, "pads are missing")
+		}
+		var ok bool
+		if pads, ok = c.ints(); !ok {
+			return im.nodeError(n, "pads are not integers")
+		}
+		if value, err = im.scalar(n, 2, 0, "constant_value"); err != nil {
+			return err
+		}
+		if in(n, 3) != "" {
+			return im.nodeError(n, "the axes input is not supported")
+		}
+	}
+	if len(pads) != 8 || pads[0] != 0 || pads[1] != 0 || pads[4] != 0 || pads[5] != 0 {
+		return im.nodeError(n, "pads %v: only padding the height and width of an N×C×H×W map is supported", pads)
+	}
+	if value != 0 {
+		return im.nodeError(n, "constant_value %g: only zero padding is supported", value)
+	}
+	t := *x
+	t.pending = nil
+	for k, p := range []int64{pads[2], pads[3], pads[6], pads[7]} {
+		if p < 0 || p > maxDim {
+			return im.nodeError(n, "pads %v: want sizes from 0 to %d", pads, maxDim)
+		}
+		t.pad[k] += p
+	}
+	im.tensors[n.GetOutput()[0]] = &t
+	return nil
 }
 
 // constIn returns node n's k-th input, a constant, or nil when it is absent.
@@ -147,7 +214,8 @@ func (im *importer) alias(n *onnxpb.NodeProto, t *tensor) {
 
 // foldable lists the operators of constant sub-graphs.
 var foldable = map[string]bool{"Constant": true, "Shape": true, "Gather": true, "Unsqueeze": true,
-	"Squeeze": true, "Concat": true, "Cast": true, "Identity": true}
+	"Squeeze": true, "Concat": true, "Cast": true, "Identity": true, "ConstantOfShape": true, "Reshape": true,
+	"Transpose": true, "Slice": true}
 
 // node imports one node.
 func (im *importer) node(n *onnxpb.NodeProto) error {
@@ -183,6 +251,8 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 	switch op := n.GetOpType(); op {
 	case "Conv":
 		return im.conv(n)
+	case "Pad":
+		return im.pad(n)
 	case "MaxPool", "AveragePool":
 		return im.pool(n)
 	case "GlobalAveragePool":
