@@ -13,6 +13,7 @@ import (
 
 	"github.com/cnngen/cnngen/gen/ir"
 	"github.com/cnngen/cnngen/gen/onnx/onnxpb"
+	"github.com/cnngen/cnngen/gen/spec"
 	"github.com/cnngen/cnngen/runtime"
 	"github.com/cnngen/cnngen/runtime/checkpoint"
 )
@@ -71,6 +72,9 @@ func ReadFile(path string) ([]byte, error) {
 // valid description name). Unsupported operators, attributes and shapes are
 // errors naming the node.
 func Import(data []byte, name string) (*Model, error) {
+	if err := spec.CheckNetworkName(name); err != nil {
+		return nil, fmt.Errorf("onnx: network %v", err)
+	}
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("onnx: model larger than %d MiB", MaxFileSize>>20)
 	}
