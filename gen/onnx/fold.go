@@ -41,9 +41,19 @@ func (im *importer) fold(n *onnxpb.NodeProto) error {
 	if err != nil {
 		return err
 	}
+	if op := n.GetOpType(); op != "Constant" && op != "Identity" {
+		im.folded += out.size()
+		if im.folded > maxFolded {
+			return im.nodeError(n, "constant sub-graphs compute more than %d values", maxFolded)
+		}
+	}
 	im.consts[n.GetOutput()[0]] = out
 	return nil
 }
+
+// maxFolded bounds the values that folding constant sub-graphs computes in
+// all, so that a small file cannot make them allocate without end.
+const maxFolded = 1 << 22
 
 func (im *importer) constantNode(n *onnxpb.NodeProto) (*constant, error) {
 	if len(n.GetAttribute()) != 1 {

@@ -38,6 +38,13 @@ func FuzzImport(f *testing.F) {
 	b.node("Reshape", "re", []string{"x", "ca"})
 	b.node("Dropout", "dr", nil)
 	f.Add(b.model())
+	b = newGraph(13, 1, 1, 4, 4)
+	pads := b.torchPads(0, 1, 0, 1)
+	b.node("Pad", "pad", []string{"x", pads})
+	b.init("w", []int64{2, 1, 3, 3}, ramp(18, 1))
+	b.node("Conv", "conv", []string{"pad", "w"}, aInts("strides", 2, 2))
+	b.node("Sigmoid", "s", nil)
+	f.Add(b.model())
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Import(data, "net")

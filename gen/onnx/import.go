@@ -149,6 +149,7 @@ type importer struct {
 	output  string
 	batch   int64 // the input's batch dimension, 0 when symbolic
 	in      *tensor
+	folded  int // values computed by folding constants
 }
 
 // nodeError makes the error of node n.
