@@ -2,10 +2,10 @@ package onnx
 
 import (
 	"bytes"
+	"container/heap"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -292,15 +292,15 @@ func (im *importer) sortNodes(nodes []*onnxpb.NodeProto, live []bool, producer m
 		}
 	}
 	var order []int
-	for len(ready) > 0 {
-		sort.Ints(ready)
-		k := ready[0]
-		ready = ready[1:]
+	h := intHeap(ready)
+	heap.Init(&h)
+	for h.Len() > 0 {
+		k := heap.Pop(&h).(int)
 		order = append(order, k)
 		for _, u := range users[k] {
 			waiting[u]--
 			if waiting[u] == 0 {
-				ready = append(ready, u)
+				heap.Push(&h, u)
 			}
 		}
 	}
@@ -461,4 +461,19 @@ func (im *importer) yaml(name string) []byte {
 	}
 	b.WriteString("  optimizer: {type: sgd, learning_rate: 0.01}\n  epochs: 1\n")
 	return b.Bytes()
+}
+
+// intHeap is a min-heap of node indices: the first ready node in the
+// file's order comes first.
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
