@@ -1,7 +1,12 @@
 package onnx
 
 import (
+	"bytes"
 	"testing"
+
+	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/runtime"
+	"github.com/cnngen/cnngen/runtime/checkpoint"
 )
 
 // FuzzImport checks that no input makes Import panic, and that whatever it
@@ -53,6 +58,21 @@ func FuzzImport(f *testing.F) {
 		}
 		if len(m.YAML) == 0 || m.Engine == nil {
 			t.Fatalf("Import returned an empty model")
+		}
+		var buf bytes.Buffer
+		if err := m.WriteWeights(&buf); err != nil {
+			t.Fatalf("WriteWeights: %v", err)
+		}
+		net, err := ir.Load("net.yaml", m.YAML)
+		if err != nil {
+			t.Fatalf("the description does not load: %v\n%s", err, m.YAML)
+		}
+		eng, err := runtime.NewGeneric(net.Arch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := checkpoint.Read(bytes.NewReader(buf.Bytes()), int64(buf.Len()), eng, nil); err != nil {
+			t.Fatalf("the weights do not load: %v", err)
 		}
 	})
 }

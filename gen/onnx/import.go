@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -137,6 +138,7 @@ type layer struct {
 	input        []string // the layers it takes
 	weight, bias []float32
 	mean, vari   []float32
+	node         *onnxpb.NodeProto // the node it imports
 }
 
 type importer struct {
@@ -354,6 +356,18 @@ func (im *importer) input(v *onnxpb.ValueInfoProto) error {
 // finish writes the description, loads it and puts the weights into a
 // generic engine.
 func (im *importer) finish(name string) (*Model, error) {
+	for _, l := range im.layers {
+		for _, p := range []struct {
+			what string
+			v    []float32
+		}{{"weight", l.weight}, {"bias", l.bias}, {"mean", l.mean}, {"var", l.vari}} {
+			for _, x := range p.v {
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					return nil, fmt.Errorf("onnx: %w", im.nodeError(l.node, "the %s holds %v: want finite values", p.what, x))
+				}
+			}
+		}
+	}
 	text := im.yaml(name)
 	net, err := ir.Load(name+".yaml", text)
 	if err != nil {

@@ -107,3 +107,17 @@ func TestMoreOps(t *testing.T) {
 		}
 	}
 }
+
+// TestNonFinite checks that NaN and infinite weights are refused with the
+// node.
+func TestNonFinite(t *testing.T) {
+	b := newGraph(13, 1, 2)
+	b.init("w", []int64{2, 2}, []float32{1, float32(math.NaN()), 0, 1})
+	b.node("Gemm", "fc", []string{"x", "w"})
+	refuse(t, b.model(), `node "fc" (Gemm, opset 13): the weight holds NaN`)
+	b = newGraph(13, 1, 2)
+	b.init("w", []int64{2, 2}, []float32{1, 0, 0, 1})
+	b.init("c", []int64{2}, []float32{float32(math.Inf(1)), 0})
+	b.node("Gemm", "fc", []string{"x", "w", "c"})
+	refuse(t, b.model(), `node "fc" (Gemm, opset 13): the bias holds +Inf`)
+}

@@ -200,6 +200,7 @@ func (im *importer) emit(n *onnxpb.NodeProto, l *layer, out *tensor) {
 		src = n.GetOutput()[0]
 	}
 	l.spec.Name = im.names.name(src, fallback)
+	l.node = n
 	im.layers = append(im.layers, l)
 	out.layer = l.spec.Name
 	im.tensors[n.GetOutput()[0]] = out
