@@ -11,7 +11,13 @@
 //	    Check a network description and print every layer's output shape,
 //	    parameters, multiply-accumulates and activation bytes, with totals.
 //
-//	generate [-o DIR] [-pkg NAME] [-gogenerate] FILE.yaml
+//	import [-o NAME] MODEL.onnx
+//	    Turn an ONNX model into NAME.yaml, its description, and
+//	    NAME.safetensors, its weights (a checkpoint in PyTorch's layouts);
+//	    NAME defaults to MODEL without .onnx. Unsupported operators and
+//	    padding are refused with the node's name, operator and opset.
+//
+//	generate [-o DIR] [-pkg NAME] [-gogenerate] FILE.yaml|MODEL.onnx
 //	    Write a shape-specialized Go package for the network: every
 //	    dimension a constant, every buffer a fixed-size array (doc.go,
 //	    model.go, kernels.go, frozen.go and, when some layer has vector
@@ -19,7 +25,7 @@
 //	    Only files whose contents change are written, so it is safe in
 //	    go:generate; a DIR holding Go files of another package is refused.
 //	    -gogenerate adds to doc.go a go:generate line that regenerates the
-//	    package.
+//	    package. An ONNX model is imported in memory first.
 //
 //	train [flags] [FILE.yaml]
 //	    Train the network with the description's recipe and print the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cnngen/cnngen/gen/emit"
 	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/gen/onnx"
 )
 
 func init() {
@@ -25,10 +26,13 @@ func init() {
 	})
 }
 
-const generateUsage = `[-o DIR] [-pkg NAME] [-gogenerate] FILE.yaml
+const generateUsage = `[-o DIR] [-pkg NAME] [-gogenerate] FILE.yaml|MODEL.onnx
 
 Writes the Go package of the network that FILE.yaml describes into DIR
-(default: the current directory). The files it writes:
+(default: the current directory). A MODEL.onnx (a file ending in .onnx) is
+imported in memory first, as cnngen import does, and the network named
+after its base name; its weights are not part of the package (cnngen import
+writes them as a checkpoint). The files it writes:
 
   doc.go          the package comment, with the table of layers (and, with
                   -gogenerate, a go:generate line that regenerates the package)
@@ -70,7 +74,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if *pkg != "" && (!token.IsIdentifier(*pkg) || *pkg == "_") {
 		return usageError{fmt.Sprintf("-pkg %q is not a Go package name", *pkg)}
 	}
-	net, err := ir.LoadFile(file) // a bounded read: see spec.ReadFile
+	net, err := loadNetwork(file)
 	if err != nil {
 		return err
 	}
@@ -234,4 +238,21 @@ func writeChanged(dir string, files []emit.File) ([]string, error) {
 		written = append(written, f.Name)
 	}
 	return written, nil
+}
+
+// loadNetwork loads the description FILE.yaml, or imports the ONNX model
+// when file ends in .onnx.
+func loadNetwork(file string) (*ir.Network, error) {
+	if !strings.EqualFold(filepath.Ext(file), ".onnx") {
+		return ir.LoadFile(file) // a bounded read: see spec.ReadFile
+	}
+	data, err := onnx.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	m, err := onnx.Import(data, onnx.NetworkName(file))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return m.Network, nil
 }

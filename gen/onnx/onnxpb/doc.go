@@ -1,0 +1,13 @@
+// Package onnxpb holds the Go types of ONNX's protocol buffers, generated
+// from onnx.proto, copied unchanged from ONNX release v1.16.2
+// (github.com/onnx/onnx, commit 3bf92c03a9f27eba3bda1e5b9e63ea20ec213557,
+// file onnx/onnx.proto; Apache-2.0, see its SPDX header).
+//
+// onnx.pb.go is generated and committed; CI does not run protoc. To
+// regenerate it, with protoc 3.21.12 (Debian's protobuf-compiler) and
+// protoc-gen-go at the google.golang.org/protobuf version of go.mod
+// (go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12) on
+// PATH, run go generate in this directory.
+package onnxpb
+
+//go:generate protoc --go_out=. --go_opt=paths=source_relative --go_opt=Monnx.proto=github.com/cnngen/cnngen/gen/onnx/onnxpb onnx.proto
