@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -45,10 +46,13 @@ type fixture struct {
 // runtime.AvailableISAs lists (forced with runtime.ForceISA), it loads the
 // imported weights (gen/onnx's checkpoint, through runtime/checkpoint) into
 // the generated Model and computes the fixture's inputs with Model.Forward
-// (evaluation mode: batch norm with the running statistics) and with
-// Frozen.Forward (batch norm folded by Freeze). Each output, after a
-// softmax for the classifiers, must be within 1e-4 relative (1e-6 absolute
-// near 0) of ONNX Runtime's; run with -v for the worst differences.
+// and Model.Logits (evaluation mode: batch norm with the running
+// statistics) and with Frozen.Forward and Frozen.Logits (batch norm folded
+// by Freeze; padded dense weights). Each output, after a softmax for the
+// classifiers, must be within 1e-4 relative (1e-6 absolute near 0) of ONNX
+// Runtime's; run with -v for the worst differences per fixture, path and
+// ISA. CNNGEN_TEST_REQUIRE=avx2|avx512 fails the test when that path is
+// not available.
 func TestGeneratedParity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles generated code")
@@ -129,42 +133,48 @@ func TestGeneratedParity(t *testing.T) {
 		t.Fatalf("test program output: %v\n%s", err, stdout.String())
 	}
 	isas := runtime.AvailableISAs()
+	if req := os.Getenv("CNNGEN_TEST_REQUIRE"); req != "" && !slices.ContainsFunc(isas, func(i runtime.ISA) bool { return i.String() == req }) {
+		t.Errorf("CNNGEN_TEST_REQUIRE=%s, but the available ISAs are %v", req, isas)
+	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "max |generated − ORT| (tolerance %g relative + %g):\n%-24s", tolerance, floor, "fixture")
+	fmt.Fprintf(&table, "max |generated − ORT| (in parentheses: the largest |generated − ORT| / (%g·|ORT| + %g), the fraction of the tolerance used)\n%-24s %-15s", tolerance, floor, "fixture", "path")
 	for _, isa := range isas {
-		for _, path := range []string{"Model", "Frozen"} {
-			fmt.Fprintf(&table, " %16s", isa.String()+" "+path)
-		}
+		fmt.Fprintf(&table, " %-18s", isa)
 	}
 	table.WriteString("\n")
 	for _, f := range fixtures {
-		fmt.Fprintf(&table, "%-24s", f.Name)
-		for _, isa := range isas {
-			for _, path := range []string{"Model", "Frozen"} {
+		for _, path := range paths {
+			fmt.Fprintf(&table, "%-24s %-15s", f.Name, path)
+			for _, isa := range isas {
 				got, ok := results[f.Name][isa.String()][path]
 				if !ok {
 					t.Errorf("%s %s %s: no result", f.Name, isa, path)
 					continue
 				}
-				worst := compare(t, f, isa.String()+" "+path, got)
-				fmt.Fprintf(&table, " %16.3g", worst)
+				worst, used := compare(t, f, isa.String()+" "+path, got)
+				fmt.Fprintf(&table, " %-18s", fmt.Sprintf("%.3g (%.3f)", worst, used))
 			}
+			table.WriteString("\n")
 		}
-		table.WriteString("\n")
 	}
 	t.Logf("%s", table.String())
 	t.Logf("%d fixtures × %d ISAs (%v): generated in %v, built in %v, total %v", len(fixtures), len(isas), isas,
 		generated.Round(time.Millisecond), (built - generated).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
 
+// paths are the generated code's paths the test program runs: the batch
+// Forward and the one-sample Logits of the Model (evaluation mode) and of
+// its Frozen copy.
+var paths = []string{"Model.Forward", "Model.Logits", "Frozen.Forward", "Frozen.Logits"}
+
 // compare checks the outputs got of fixture f (logits before the softmax of
 // a classifier) against ONNX Runtime's and returns the largest absolute
-// difference.
-func compare(t *testing.T, f *fixture, what string, got []float32) float64 {
+// difference and the largest fraction of the tolerance used.
+func compare(t *testing.T, f *fixture, what string, got []float32) (worst, used float64) {
 	t.Helper()
 	if len(got) != len(f.want) {
 		t.Errorf("%s %s: %d outputs, want %d", f.Name, what, len(got), len(f.want))
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
 	out := make([]float64, len(got))
 	for k, v := range got {
@@ -176,7 +186,6 @@ func compare(t *testing.T, f *fixture, what string, got []float32) float64 {
 			softmax(out[s*k : (s+1)*k])
 		}
 	}
-	worst := 0.0
 	for k := range out {
 		want := float64(f.want[k])
 		d := math.Abs(out[k] - want)
@@ -184,11 +193,12 @@ func compare(t *testing.T, f *fixture, what string, got []float32) float64 {
 			d = math.Inf(1)
 		}
 		worst = max(worst, d)
+		used = max(used, d/(tolerance*math.Abs(want)+floor))
 		if d > tolerance*math.Abs(want)+floor {
 			t.Errorf("%s %s: output %d: generated %g, ONNX Runtime %g", f.Name, what, k, out[k], want)
 		}
 	}
-	return worst
+	return worst, used
 }
 
 // softmax replaces v with its softmax.
@@ -268,7 +278,7 @@ func must(t *testing.T, err error) {
 // driver is main.go of the test program. It reads the fixtures (JSON: the
 // checkpoint, the number of samples and the HWC inputs of each) from the
 // file its argument names and writes to stdout, as JSON, the outputs of
-// Model.Forward and Frozen.Forward per fixture and ISA.
+// every path (see paths) per fixture and ISA.
 var driver = template.Must(template.New("main.go").Parse(`// Code generated by internal/onnxparity's TestGeneratedParity. DO NOT EDIT.
 
 package main
@@ -289,12 +299,23 @@ type forwarder interface{ Forward(x, logits []float32) }
 type network struct {
 	new    func() runtime.Model
 	freeze func(runtime.Model) forwarder
+	// logits runs the one-sample Logits of a *Model or a *Frozen.
+	logits func(m any, x, logits []float32)
 }
 
 var networks = map[string]network{ {{range .}}
 	{{printf "%q" .Name}}: {
 		new:    func() runtime.Model { return {{.Pkg}}.New() },
 		freeze: func(m runtime.Model) forwarder { return m.(*{{.Pkg}}.Model).Freeze() },
+		logits: func(m any, x, logits []float32) {
+			in, out := (*[{{.Pkg}}.InputSize]float32)(x), (*[{{.Pkg}}.Classes]float32)(logits)
+			switch m := m.(type) {
+			case *{{.Pkg}}.Model:
+				m.Logits(in, out)
+			case *{{.Pkg}}.Frozen:
+				m.Logits(in, out)
+			}
+		},
 	},{{end}}
 }
 
@@ -333,14 +354,22 @@ func main() {
 			if m.InputShape().Size()*f.N != len(f.X) {
 				fail(fmt.Errorf("%s: %d inputs for %d samples of %v", f.Name, len(f.X), f.N, m.InputShape()))
 			}
-			model := make([]float32, f.N*m.Classes())
-			m.Forward(f.X, model)
-			frozen := make([]float32, f.N*m.Classes())
-			nw.freeze(m).Forward(f.X, frozen)
+			in, k := m.InputShape().Size(), m.Classes()
+			paths := map[string][]float32{}
+			for _, p := range []string{"Model.Forward", "Model.Logits", "Frozen.Forward", "Frozen.Logits"} {
+				paths[p] = make([]float32, f.N*k)
+			}
+			m.Forward(f.X, paths["Model.Forward"])
+			fz := nw.freeze(m)
+			fz.Forward(f.X, paths["Frozen.Forward"])
+			for s := 0; s < f.N; s++ {
+				nw.logits(m, f.X[s*in:(s+1)*in], paths["Model.Logits"][s*k:(s+1)*k])
+				nw.logits(fz, f.X[s*in:(s+1)*in], paths["Frozen.Logits"][s*k:(s+1)*k])
+			}
 			if a := runtime.ActiveISA(); a != isa {
 				fail(fmt.Errorf("%s: ran on %v, not %v", f.Name, a, isa))
 			}
-			results[f.Name][isa.String()] = map[string][]float32{"Model": model, "Frozen": frozen}
+			results[f.Name][isa.String()] = paths
 			restore()
 		}
 	}
