@@ -186,6 +186,7 @@ func compare(t *testing.T, f *fixture, what string, got []float32) (worst, used 
 			softmax(out[s*k : (s+1)*k])
 		}
 	}
+	bad := 0
 	for k := range out {
 		want := float64(f.want[k])
 		d := math.Abs(out[k] - want)
@@ -195,8 +196,13 @@ func compare(t *testing.T, f *fixture, what string, got []float32) (worst, used 
 		worst = max(worst, d)
 		used = max(used, d/(tolerance*math.Abs(want)+floor))
 		if d > tolerance*math.Abs(want)+floor {
-			t.Errorf("%s %s: output %d: generated %g, ONNX Runtime %g", f.Name, what, k, out[k], want)
+			if bad++; bad <= 3 {
+				t.Errorf("%s %s: output %d: generated %g, ONNX Runtime %g", f.Name, what, k, out[k], want)
+			}
 		}
+	}
+	if bad > 3 {
+		t.Errorf("%s %s: %d of %d outputs out of tolerance", f.Name, what, bad, len(out))
 	}
 	return worst, used
 }
