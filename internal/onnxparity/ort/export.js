@@ -4,6 +4,8 @@
 //
 //   cd internal/onnxparity/ort && npm ci --ignore-scripts && node export.js [model ...]
 //
+// CNNGEN_EXPORT_DIR names another directory of such files.
+//
 // For each <model>.safetensors there, it runs <model>.onnx with
 // onnxruntime-node (CPU, one thread) on each sample of "input" (NCHW, one at
 // a time: the graph's batch is 1) and rewrites the file with "output_ort"
@@ -16,7 +18,7 @@ const path = require('path');
 const ort = require('onnxruntime-node');
 const { readSafetensors, writeSafetensors, maxAbsDiff } = require('./run.js');
 
-const dir = path.join(__dirname, '..', '..', '..', 'gen', 'onnx', 'testdata', 'export');
+const dir = process.env.CNNGEN_EXPORT_DIR || path.join(__dirname, '..', '..', '..', 'gen', 'onnx', 'testdata', 'export');
 
 async function main() {
   const only = new Set(process.argv.slice(2));
