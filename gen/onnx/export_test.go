@@ -104,3 +104,52 @@ func TestExportRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestExportRefuses checks that a flattened H×W×C map that reaches the
+// output, a batchnorm or a concat (which would see its values in another
+// order in ONNX) is refused, naming the layer, and that a flattened map
+// reaching a dense layer, or a flattened map of one channel or of 1×1, is
+// exported and imported back.
+func TestExportRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		layers string
+		want   string // "" when the export must succeed
+	}{
+		{"  - {kind: conv2d, filters: 2, kernel: 3, padding: same}\n  - {kind: flatten}\n  - {kind: relu}\n",
+			"the output is a flattened map"},
+		{"  - {kind: conv2d, filters: 2, kernel: 3, padding: same}\n  - {kind: flatten}\n  - {kind: batchnorm, name: bn}\n  - {kind: dense, units: 3}\n",
+			"layer bn (batchnorm): its input is a flattened map"},
+		{"  - {kind: conv2d, filters: 2, kernel: 3, padding: same, name: c}\n  - {kind: flatten, name: f1}\n  - {kind: flatten, name: f2, input: c}\n" +
+			"  - {kind: concat, name: cat, inputs: [f1, f2]}\n  - {kind: dense, units: 3}\n",
+			"layer cat (concat): input 1 is a flattened map"},
+		{"  - {kind: conv2d, filters: 2, kernel: 3, padding: same}\n  - {kind: flatten}\n  - {kind: relu}\n  - {kind: dense, units: 3}\n  - {kind: softmax}\n", ""},
+		{"  - {kind: conv2d, filters: 1, kernel: 3, padding: same}\n  - {kind: flatten}\n", ""},
+		{"  - {kind: conv2d, filters: 3, kernel: 4, padding: valid}\n  - {kind: flatten}\n", ""},
+	} {
+		text := "name: t\ninput: {height: 4, width: 4, channels: 1}\nlayers:\n" + tc.layers +
+			"train:\n  loss: {type: mse}\n  optimizer: {type: sgd, learning_rate: 0.01}\n  epochs: 1\n"
+		if strings.Contains(tc.layers, "softmax") {
+			text = strings.Replace(text, "  loss: {type: mse}\n", "", 1)
+		}
+		net, err := ir.Load("t.yaml", []byte(text))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.layers, err)
+		}
+		eng, err := runtime.NewGeneric(net.Arch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime.InitParams(eng.Params(), 1)
+		data, err := Export(net, eng)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.layers, err)
+		case tc.want == "":
+			if _, err := Import(data, "back"); err != nil {
+				t.Errorf("%s: import of the export: %v", tc.layers, err)
+			}
+		case err == nil || !strings.Contains(err.Error(), tc.want):
+			t.Errorf("%s: error %v, want %q", tc.layers, err, tc.want)
+		}
+	}
+}
