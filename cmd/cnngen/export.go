@@ -23,7 +23,7 @@ Builds the network that the description FILE (default: the built-in
 examples/digits.yaml) describes, loads the weights of CHECKPOINT and writes
 them as the ONNX model OUT.onnx (opset 13), which ONNX Runtime runs with
 the same outputs: graph input "input" of [1, C, H, W] (NCHW; [1, K] for a
-1×1×K input), graph output "output" (a classifier's softmax probabilities,
+1×1×K input when no conv or pool layer needs a map), graph output "output" (a classifier's softmax probabilities,
 or a regression network's outputs, NCHW for a map). Weights are in
 PyTorch's layouts; same padding becomes explicit pads. cnngen import reads
 the file back.

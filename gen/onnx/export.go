@@ -22,7 +22,8 @@ const ExportOpset = 13
 // Export writes net with the weights (and batch norm statistics) of eng, a
 // generic engine of net's architecture, as an ONNX model (opset 13, IR
 // version 7): graph input "input" of [1, C, H, W] (or [1, K] when the
-// network's input is 1×1×K), graph output "output". Weights take PyTorch's
+// network's input is 1×1×K and it has no conv or pool layer), graph output
+// "output". Weights take PyTorch's
 // layouts, the ones cnngen's checkpoints use: conv weights [F, C/groups, KH,
 // KW], dense weights [Units, In] with In in ONNX's CHW flatten order, so a
 // dense layer after a flattened map reads the same values as in cnngen.
@@ -182,8 +183,14 @@ func (ex *exporter) flatten(v value, name string) value {
 func (ex *exporter) run(arch runtime.Arch) error {
 	in := arch.Input
 	inV := value{name: "input", shape: in}
-	if in.Height == 1 && in.Width == 1 {
-		inV.flat = true
+	// A 1×1×K input is [1, K] unless some layer needs a map: then
+	// [1, K, 1, 1].
+	inV.flat = in.Height == 1 && in.Width == 1
+	for _, l := range arch.Layers {
+		switch l.Kind {
+		case runtime.Conv2D, runtime.MaxPool, runtime.AvgPool, runtime.GlobalAvgPool:
+			inV.flat = false
+		}
 	}
 	ex.g.Input = []*onnxpb.ValueInfoProto{valueInfo("input", inV.dims()...)}
 	ex.values = map[string]value{runtime.InputName: inV}

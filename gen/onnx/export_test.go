@@ -97,7 +97,7 @@ func TestExportRoundTrip(t *testing.T) {
 			eng.Forward(x, want)
 			m.Engine.Forward(x, got)
 			rel := maxRel(got, want)
-			t.Logf("%s: %d bytes, %d nodes, max relative difference %.3g", file, len(data), len(m.Network.Layers), rel)
+			t.Logf("%s: %d bytes, %d layers imported back, max relative difference %.3g", file, len(data), len(m.Network.Layers), rel)
 			if rel > 1e-5 {
 				t.Errorf("max relative difference %.3g, want at most 1e-5", rel)
 			}
@@ -125,8 +125,13 @@ func TestExportRefuses(t *testing.T) {
 		{"  - {kind: conv2d, filters: 2, kernel: 3, padding: same}\n  - {kind: flatten}\n  - {kind: relu}\n  - {kind: dense, units: 3}\n  - {kind: softmax}\n", ""},
 		{"  - {kind: conv2d, filters: 1, kernel: 3, padding: same}\n  - {kind: flatten}\n", ""},
 		{"  - {kind: conv2d, filters: 3, kernel: 4, padding: valid}\n  - {kind: flatten}\n", ""},
+		{"  - {kind: conv2d, filters: 3, kernel: 1, padding: valid, name: c1x1}\n  - {kind: dense, units: 2}\n", ""},
 	} {
-		text := "name: t\ninput: {height: 4, width: 4, channels: 1}\nlayers:\n" + tc.layers +
+		input := "{height: 4, width: 4, channels: 1}"
+		if strings.Contains(tc.layers, "c1x1") {
+			input = "{height: 1, width: 1, channels: 5}" // [1, 5, 1, 1] for the conv
+		}
+		text := "name: t\ninput: " + input + "\nlayers:\n" + tc.layers +
 			"train:\n  loss: {type: mse}\n  optimizer: {type: sgd, learning_rate: 0.01}\n  epochs: 1\n"
 		if strings.Contains(tc.layers, "softmax") {
 			text = strings.Replace(text, "  loss: {type: mse}\n", "", 1)
