@@ -17,6 +17,13 @@
 //	    NAME defaults to MODEL without .onnx. Unsupported operators and
 //	    padding are refused with the node's name, operator and opset.
 //
+//	export -onnx OUT.onnx -load CKPT [FILE.yaml]
+//	    Write the network with the weights of the checkpoint CKPT as an ONNX
+//	    model (opset 13, NCHW input [1, C, H, W], PyTorch's weight layouts)
+//	    that ONNX Runtime runs with the same outputs; import reads it back.
+//	    A flattened map that reaches the output, a softmax, a batchnorm or a
+//	    concat without a dense layer between is refused.
+//
 //	generate [-o DIR] [-pkg NAME] [-gogenerate] FILE.yaml|MODEL.onnx
 //	    Write a shape-specialized Go package for the network: every
 //	    dimension a constant, every buffer a fixed-size array (doc.go,

@@ -116,7 +116,7 @@ type tensor struct {
 	layer string        // the cnngen layer that computes it, or "input"
 	shape runtime.Shape // one sample's shape, HWC
 	flat  bool          // ONNX rank 2 [N, F]; else rank 4 [N, C, H, W]
-	// hwc is set on a flat tensor made from an H×W×C map with H·W > 1:
+	// hwc is set on a flat tensor made from an H×W×C map with H·W > 1 and C > 1:
 	// cnngen holds its values in HWC order where ONNX has CHW. Only
 	// elementwise layers and dense layers (whose weights are reordered)
 	// take it.

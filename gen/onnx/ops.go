@@ -597,7 +597,7 @@ func (im *importer) flatten(n *onnxpb.NodeProto) error {
 	}
 	im.emit(n, &layer{spec: runtime.LayerSpec{Kind: runtime.Flatten}, input: []string{x.layer}},
 		&tensor{shape: runtime.Shape{Height: 1, Width: 1, Channels: x.shape.Size()}, flat: true,
-			hwc: x.shape.Height*x.shape.Width > 1, from: x.shape})
+			hwc: x.shape.Height*x.shape.Width > 1 && x.shape.Channels > 1, from: x.shape})
 	return nil
 }
 

@@ -120,4 +120,8 @@ async function main() {
   }
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+module.exports = { readSafetensors, writeSafetensors, maxAbsDiff };
+
+if (require.main === module) {
+  main().catch((e) => { console.error(e); process.exit(1); });
+}
