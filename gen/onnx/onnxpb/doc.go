@@ -7,7 +7,5 @@
 // regenerate it, with protoc 3.21.12 (Debian's protobuf-compiler) and
 // protoc-gen-go at the google.golang.org/protobuf version of go.mod
 // (go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12) on
-// PATH, run go generate in this directory.
+// PATH, run regenerate.sh in this directory.
 package onnxpb
-
-//go:generate protoc --go_out=. --go_opt=paths=source_relative --go_opt=Monnx.proto=github.com/cnngen/cnngen/gen/onnx/onnxpb onnx.proto
