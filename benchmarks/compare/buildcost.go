@@ -21,7 +21,8 @@ type buildCost struct {
 	Seconds, CPUSeconds float64
 }
 
-// generatedPackages are the scaling study's packages, smallest first.
+// generatedPackages are the scaling study's packages, smallest first
+// (generated/digits, the reference network, first).
 var generatedPackages = []struct{ net, dir string }{
 	{"digits", "generated/digits"},
 	{"digits64", "benchmarks/scaling/gen/digits64"},
@@ -37,7 +38,7 @@ var generatedPackages = []struct{ net, dir string }{
 // would rebuild the standard library every time). The go command's own
 // overhead, measured as the same command once everything is cached, is
 // subtracted.
-func (r *runner) buildCost(res *results) error {
+func (r *runner) buildCost(res *results, digitsPart, suitePart bool) error {
 	saved := filepath.Join(r.rawDir(), "buildcost.json")
 	if r.replay != "" {
 		b, err := os.ReadFile(saved)
@@ -52,8 +53,17 @@ func (r *runner) buildCost(res *results) error {
 	}
 	defer os.RemoveAll(cache)
 	env := append(os.Environ(), "GOCACHE="+cache)
+	var packages []struct{ net, dir string }
+	if digitsPart {
+		packages = append(packages, generatedPackages...)
+	} else {
+		packages = append(packages, generatedPackages[0]) // generated/digits
+	}
+	if suitePart {
+		packages = append(packages, suitePackages...)
+	}
 	var pkgs []string
-	for _, p := range generatedPackages {
+	for _, p := range packages {
 		pkgs = append(pkgs, "./"+p.dir)
 	}
 	// Dependencies of the generated packages, without themselves.
@@ -83,7 +93,7 @@ func (r *runner) buildCost(res *results) error {
 		return wall, (st.UserTime() + st.SystemTime()).Seconds(), nil
 	}
 	var costs []buildCost
-	for _, p := range generatedPackages {
+	for _, p := range packages {
 		wall, cpu, err := timed("./" + p.dir)
 		if err != nil {
 			return err

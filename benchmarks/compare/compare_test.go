@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -85,5 +86,91 @@ func TestRatios(t *testing.T) {
 	writeText(&buf, res)
 	if !strings.Contains(buf.String(), "| training step, batch 1617, vs PyTorch | 12.00 ms | 36.00 ms | 3.00× | ≥ 2.5× | met |") {
 		t.Errorf("table:\n%s", buf.String())
+	}
+}
+
+// suiteOutput is a shortened suite output: ResNet-8 on two ISA paths, and
+// the FMA peak.
+const suiteOutput = `goos: linux
+goarch: amd64
+BenchmarkSuite/net=resnet8/op=train/batch=64/isa=purego/workers=2-2 	1	900000000 ns/op	 12501632 MACs/sample	0 B/op	0 allocs/op
+BenchmarkSuite/net=resnet8/op=train/batch=64/isa=avx2/workers=2-2 	3	100000000 ns/op	 12501632 MACs/sample	0 B/op	0 allocs/op
+BenchmarkSuite/net=resnet8/op=train/batch=64/isa=avx512/workers=2-2 	3	80000000 ns/op	 12501632 MACs/sample	0 B/op	0 allocs/op
+BenchmarkSuite/net=resnet8/op=train/batch=64/isa=avx512/workers=1-2 	3	130000000 ns/op	 12501632 MACs/sample	0 B/op	0 allocs/op
+BenchmarkSuite/net=resnet8/op=latency/batch=1/isa=avx512/workers=1-2 	400	500000 ns/op	 12501632 MACs/sample	0 B/op	0 allocs/op
+BenchmarkSuite/net=resnet8/op=latency/batch=1/isa=avx512/workers=2-2 	400	400000 ns/op	 12501632 MACs/sample	0 B/op	2 allocs/op
+PASS
+`
+
+const peakOutput = `BenchmarkFMAPeak/zmm/per-P-2 	10	1000 ns/op	 340 GFLOP/s
+BenchmarkFMAPeak/zmm/per-P 	10	1000 ns/op	 170 GFLOP/s
+`
+
+func TestSuiteRows(t *testing.T) {
+	res := &results{}
+	if _, err := parseGoBench(res, "suite", []byte(suiteOutput)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseGoBench(res, "peak", []byte(peakOutput)); err != nil {
+		t.Fatal(err)
+	}
+	res.Anchors = []pyRecord{
+		{Impl: "pytorch", Net: "resnet8", Threads: 2, Metric: "train_step_ms", Batch: 64, Value: 120},
+		{Impl: "onnxruntime", Net: "resnet8", Threads: 1, Metric: "infer_latency_us", Batch: 1, Value: 750},
+		{Impl: "onnxruntime", Net: "lenet5", Threads: 1, Metric: "infer_latency_us", Batch: 1, Value: 20},
+	}
+	rows := suiteRows(res)
+	find := func(what string) ratioRow {
+		for _, r := range rows {
+			if r.Net == "resnet8" && r.What == what {
+				return r
+			}
+		}
+		t.Fatalf("no row %q", what)
+		return ratioRow{}
+	}
+	// The fastest vector path (avx512, 80 ms), not the pure-Go one.
+	if r := find("training step, batch 64, 2 thread(s), vs PyTorch"); math.Abs(r.Ratio-1.5) > 1e-9 || r.Met != "missed" || !strings.Contains(r.Note, "avx512, 2 worker(s)") {
+		t.Errorf("train vs PyTorch: %+v", r)
+	}
+	if r := find("training step, batch 64, 1 thread(s), vs PyTorch"); r.Met != "not measured" {
+		t.Errorf("train without PyTorch's figure: %+v", r)
+	}
+	if r := find("one sample, 1 thread(s), vs ONNX Runtime"); math.Abs(r.Ratio-1.5) > 1e-9 || r.Target != 2 || r.Met != "missed" {
+		t.Errorf("latency vs ORT: %+v", r)
+	}
+	if r := find("one sample, speed-up of 2 workers over 1"); math.Abs(r.Ratio-1.25) > 1e-9 || r.Met != "missed" {
+		t.Errorf("latency speed-up: %+v", r)
+	}
+	// 6·12501632·64 FLOPs in 80 ms = 60.0 GFLOP/s of a 340 GFLOP/s peak.
+	if r := find("training step, batch 64, 2 workers, FLOP/s / FMA peak"); math.Abs(r.Ratio-6*12501632*64/80e6/340) > 1e-9 || r.Target != 0.6 {
+		t.Errorf("peak fraction: %+v", r)
+	}
+	res.Suite = rows
+	res.SuiteNets = suiteNetRows(res)
+	if len(res.SuiteNets) != 1 || res.SuiteNets[0].MaxAllocs != 2 || !strings.HasPrefix(res.SuiteNets[0].AllocsWhere, "op=latency/batch=1/isa=avx512/workers=2") {
+		t.Errorf("suite nets: %+v", res.SuiteNets)
+	}
+	var buf bytes.Buffer
+	writeText(&buf, res)
+	if !strings.Contains(buf.String(), "| resnet8 | training step, batch 64, 2 thread(s), vs PyTorch | 80.00 ms | 120.00 ms | 1.50× | ≥ 2× | missed |") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+}
+
+func TestRecordRun(t *testing.T) {
+	path := t.TempDir() + "/RESULTS.md"
+	if err := os.WriteFile(path, []byte("# results\n\nintro\n\n## Run 1\n\nold\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := &results{Started: "2026-12-07T11:00:00Z", Parts: []string{"suite"}, Machine: machine{CPU: "X", ISA: "AVX2+FMA (no AVX-512)"}}
+	if err := recordRun(res, path); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	s := string(b)
+	newAt, oldAt := strings.Index(s, "## Run of 2026-12-07T11:00:00Z: X, AVX2+FMA (no AVX-512)"), strings.Index(s, "## Run 1")
+	if !strings.HasPrefix(s, "# results\n\nintro\n\n") || newAt < 0 || oldAt < newAt || !strings.HasSuffix(s, "## Run 1\n\nold\n") {
+		t.Errorf("recorded file:\n%s", s)
 	}
 }

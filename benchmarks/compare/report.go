@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,6 +30,42 @@ func benchstat(file string) string {
 // writeText writes the ratio, scaling and build-cost tables as Markdown
 // tables, which read well in a terminal too.
 func writeText(w io.Writer, res *results) {
+	writeSuiteText(w, res)
+	if len(res.Ratios) > 0 {
+		writeDigitsText(w, res)
+	}
+	if len(res.BuildCost) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "### Generated source size and build time")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| network | MACs/sample | package | .go bytes | .s bytes | go build wall s | go build CPU s |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+		for _, c := range res.BuildCost {
+			macs := math.NaN()
+			for _, s := range res.Scaling {
+				if s.Net == c.Net {
+					macs = s.MACs
+				}
+			}
+			for _, s := range res.SuiteNets {
+				if s.Net == c.Net {
+					macs = s.MACs
+				}
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %.2f | %.2f |\n", c.Net, num(macs, 0), c.Package, c.GoBytes, c.SBytes, c.Seconds, c.CPUSeconds)
+		}
+	}
+	if len(res.Notes) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Skipped:")
+		for _, n := range res.Notes {
+			fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(strings.TrimSpace(n), "\n", " / "))
+		}
+	}
+}
+
+// writeDigitsText writes the digits ratio table and the scaling table.
+func writeDigitsText(w io.Writer, res *results) {
 	fmt.Fprintln(w, "### Ratio table (cnngen against the issue's targets)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| comparison | cnngen | other | ratio | target | | cnngen configuration; other's |")
@@ -65,29 +102,6 @@ func writeText(w io.Writer, res *results) {
 			num(s.Forward.NsPerSample/1e3, 2), num(s.Forward.SamplesPerSec, 0), num(s.Forward.GFLOPs, 2), num(s.Forward.GFLOPsCPU, 2),
 			num(s.Train.NsPerSample/1e3, 2), num(s.Train.SamplesPerSec, 0), num(s.Train.GFLOPs, 2), num(s.Train.GFLOPsCPU, 2))
 	}
-	if len(res.BuildCost) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "### Generated source size and build time")
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| network | MACs/sample | package | .go bytes | .s bytes | go build wall s | go build CPU s |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
-		for _, c := range res.BuildCost {
-			macs := math.NaN()
-			for _, s := range res.Scaling {
-				if s.Net == c.Net {
-					macs = s.MACs
-				}
-			}
-			fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %.2f | %.2f |\n", c.Net, num(macs, 0), c.Package, c.GoBytes, c.SBytes, c.Seconds, c.CPUSeconds)
-		}
-	}
-	if len(res.Notes) > 0 {
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "Skipped:")
-		for _, n := range res.Notes {
-			fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(strings.TrimSpace(n), "\n", " / "))
-		}
-	}
 }
 
 func num(v float64, prec int) string {
@@ -97,18 +111,46 @@ func num(v float64, prec int) string {
 	return fmt.Sprintf("%.*f", prec, v)
 }
 
-// writeMarkdownFile writes the machine, the commands, the tables, the chart
-// link and benchstat's summary of the digits benchmarks to path.
+// writeMarkdownFile writes the run (see writeMarkdown) to path, under a
+// title of its own.
 func writeMarkdownFile(res *results, path, chart string) error {
-	f, err := os.Create(path)
+	var buf bytes.Buffer
+	fmt.Fprintln(&buf, "<!-- Written by go run ./benchmarks/compare -md; the figures are one run's. -->")
+	fmt.Fprintln(&buf, "# cnngen benchmark results")
+	fmt.Fprintln(&buf)
+	writeMarkdown(&buf, res, chart)
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// recordRun inserts the run into the Markdown file at path (RESULTS.md) as a
+// section of its own, above the first earlier run (its first "## "
+// heading), so that the file keeps every run, newest first.
+func recordRun(res *results, path string) error {
+	old, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	w := f
-	fmt.Fprintln(w, "<!-- Written by go run ./benchmarks/compare -md; the figures are one run's. -->")
-	fmt.Fprintln(w, "# cnngen benchmark results")
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "- CPU: %s (%s CPUs, L2 %s), from `lscpu`\n", res.Machine.CPU, res.Machine.CPUs, res.Machine.L2)
+	var run bytes.Buffer
+	fmt.Fprintf(&run, "## Run of %s: %s, %s\n\n", res.Started, res.Machine.CPU, res.Machine.ISA)
+	fmt.Fprintf(&run, "Recorded by `go run ./benchmarks/compare -parts %s -record %s`.\n\n", strings.Join(res.Parts, ","), filepath.Base(path))
+	writeMarkdown(&run, res, "")
+	run.WriteString("\n")
+	at := bytes.Index(old, []byte("\n## "))
+	if at < 0 {
+		at = len(old)
+	} else {
+		at++
+	}
+	out := append(append(append([]byte(nil), old[:at]...), run.Bytes()...), old[at:]...)
+	return os.WriteFile(path, out, 0o644)
+}
+
+// writeMarkdown writes the machine (CPU, ISA, measured FMA peak), the
+// commands, the tables, the chart link and benchstat's summary of the
+// digits benchmarks.
+func writeMarkdown(w io.Writer, res *results, chart string) {
+	fmt.Fprintf(w, "- CPU: %s (%s CPUs, L2 %s), from `lscpu`; vector ISA: %s\n", res.Machine.CPU, res.Machine.CPUs, res.Machine.L2, res.Machine.ISA)
+	fmt.Fprintf(w, "- FMA peak (benchmarks/peak, wall clock): %s\n", peakSummary(res))
 	fmt.Fprintf(w, "- Go: %s\n", res.Machine.Go)
 	fmt.Fprintf(w, "- Run: %s to %s (UTC)%s; load average before: %s\n", res.Started, res.Finished, map[bool]string{true: ", -quick", false: ""}[res.Quick], res.Machine.LoadBefore)
 	fmt.Fprintln(w)
@@ -133,7 +175,23 @@ func writeMarkdownFile(res *results, path, chart string) error {
 		fmt.Fprint(w, res.Benchstat)
 		fmt.Fprintln(w, "```")
 	}
-	return f.Close()
+}
+
+// peakSummary lists the measured FMA peaks: per vector width, 1 and 2
+// cores.
+func peakSummary(res *results) string {
+	var parts []string
+	for _, width := range []string{"zmm", "ymm"} {
+		for _, procs := range []int{1, 2} {
+			if pk := res.at("peak", "BenchmarkFMAPeak/"+width+"/per-P", procs); pk != nil {
+				parts = append(parts, fmt.Sprintf("%s %d core(s) %s", width, procs, fmtGF(pk.median("GFLOP/s"))))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "not measured"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeJSON writes every figure of the run to path.

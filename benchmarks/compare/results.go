@@ -16,13 +16,20 @@ import (
 type results struct {
 	Started, Finished string
 	Quick             bool
-	Machine           machine
-	Commands          []string
-	Notes             []string
+	// Parts are the -parts that ran (digits, suite).
+	Parts    []string
+	Machine  machine
+	Commands []string
+	Notes    []string
 	// Go holds the Go benchmark results by group (digits, tutorial,
 	// scaling, peak, gorgonia), then by "name@GOMAXPROCS".
-	Go        map[string]map[string]*bench
-	PyTorch   []pyRecord
+	Go      map[string]map[string]*bench
+	PyTorch []pyRecord
+	// Anchors are the suite's PyTorch and ONNX Runtime records.
+	Anchors []pyRecord
+	// Suite is the suite's ratio table, SuiteNets its per-network figures.
+	Suite     []ratioRow
+	SuiteNets []suiteNet
 	BuildCost []buildCost
 	Ratios    []ratioRow
 	Scaling   []scalingRow
@@ -33,6 +40,8 @@ type results struct {
 // machine names where the run happened.
 type machine struct {
 	CPU, CPUs, L2, Go, LoadBefore string
+	// ISA is the widest vector ISA cnngen's kernels can use here.
+	ISA string
 }
 
 // bench is one Go benchmark's values over the -count repeats, by unit as
@@ -58,12 +67,15 @@ func (b *bench) median(unit string) float64 {
 
 // pyRecord is one JSON line of bench.py.
 type pyRecord struct {
-	Impl    string  `json:"impl"`
-	Threads int     `json:"threads"`
-	Metric  string  `json:"metric"`
-	Batch   int     `json:"batch"`
-	Steps   int     `json:"steps,omitempty"`
-	Seed    *int    `json:"seed,omitempty"`
+	Impl    string `json:"impl"`
+	Threads int    `json:"threads"`
+	Metric  string `json:"metric"`
+	Batch   int    `json:"batch"`
+	Steps   int    `json:"steps,omitempty"`
+	Seed    *int   `json:"seed,omitempty"`
+	// Net and Version are set by the suite's anchors (suite.py, bench.js).
+	Net     string  `json:"net,omitempty"`
+	Version string  `json:"version,omitempty"`
 	Variant string  `json:"variant,omitempty"`
 	Value   float64 `json:"value"`
 }
@@ -132,6 +144,9 @@ func (res *results) pyBest(metric string, batch int, lower bool) (float64, int) 
 
 // ratioRow is one line of the issue's ratio table.
 type ratioRow struct {
+	// Net is the suite's network the row is about ("" for the digits
+	// comparison).
+	Net       string `json:",omitempty"`
 	What      string
 	Cnngen    string
 	Other     string
@@ -176,31 +191,39 @@ func cpuNote(b *bench) string {
 	return ""
 }
 
+// newRatioRow compares cnngen's figure cn with another's (other): the
+// ratio is cn/other when higher is better, other/cn otherwise, and is met
+// when it reaches target (0: no target). cnS and otherS are the figures as
+// shown; a missing figure is NaN and leaves the row "not measured".
+func newRatioRow(what string, cn, other float64, cnS, otherS string, higherBetter bool, target float64, note string) ratioRow {
+	r := ratioRow{What: what, Target: target, Note: note, CnngenRaw: cn, OtherRaw: other, Ratio: math.NaN()}
+	r.Cnngen, r.Other = orDash(cnS), orDash(otherS)
+	if !math.IsNaN(cn) && !math.IsNaN(other) && cn > 0 && other > 0 {
+		if higherBetter {
+			r.Ratio = cn / other
+		} else {
+			r.Ratio = other / cn
+		}
+	}
+	switch {
+	case math.IsNaN(r.Ratio):
+		r.Met = "not measured"
+	case target == 0:
+		r.Met = "–"
+	case r.Ratio >= target:
+		r.Met = "met"
+	default:
+		r.Met = "missed"
+	}
+	return r
+}
+
 // ratios builds the ratio table from whatever the run measured; a row whose
 // figures are missing says so.
 func ratios(res *results) []ratioRow {
 	var rows []ratioRow
 	add := func(what string, cn, other float64, cnS, otherS string, higherBetter bool, target float64, note string) {
-		r := ratioRow{What: what, Target: target, Note: note, CnngenRaw: cn, OtherRaw: other, Ratio: math.NaN()}
-		r.Cnngen, r.Other = orDash(cnS), orDash(otherS)
-		if !math.IsNaN(cn) && !math.IsNaN(other) && cn > 0 && other > 0 {
-			if higherBetter {
-				r.Ratio = cn / other
-			} else {
-				r.Ratio = other / cn
-			}
-		}
-		switch {
-		case math.IsNaN(r.Ratio):
-			r.Met = "not measured"
-		case target == 0:
-			r.Met = "–"
-		case r.Ratio >= target:
-			r.Met = "met"
-		default:
-			r.Met = "missed"
-		}
-		rows = append(rows, r)
+		rows = append(rows, newRatioRow(what, cn, other, cnS, otherS, higherBetter, target, note))
 	}
 	timeStr := func(ns float64) string {
 		if math.IsNaN(ns) {

@@ -229,6 +229,24 @@ func machineInfo(root string) machine {
 			}
 		}
 	}
+	m.ISA = "none (pure Go)"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		flags := map[string]bool{}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "flags" {
+				for _, f := range strings.Fields(v) {
+					flags[f] = true
+				}
+				break
+			}
+		}
+		switch {
+		case flags["avx512f"] && flags["avx512bw"] && flags["avx512dq"] && flags["avx512vl"]:
+			m.ISA = "AVX-512 (and AVX2+FMA)"
+		case flags["avx2"] && flags["fma"]:
+			m.ISA = "AVX2+FMA (no AVX-512)"
+		}
+	}
 	if out, err := exec.Command("go", "version").Output(); err == nil {
 		m.Go = strings.TrimSpace(string(out))
 	}
