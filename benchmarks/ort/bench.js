@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// ONNX Runtime anchor of cnngen's benchmark suite (benchmarks/suite).
+//
+//   cd benchmarks/ort && npm install --ignore-scripts   # once
+//   /usr/bin/python3 benchmarks/pytorch/suite.py --export-onnx /tmp/onnx
+//   node benchmarks/ort/bench.js --models /tmp/onnx [--threads 1,2] [--nets lenet5,...] [--quick]
+//
+// For each <net>.onnx that suite.py exported (dynamic batch axis), it first
+// runs the seeded batch of <net>.check.json and prints the largest
+// difference from PyTorch's outputs (so the anchor is known to run the same
+// network), then measures, with intraOpNumThreads = 1 and 2 (one session
+// per thread count; interOpNumThreads 1, sequential execution, every graph
+// optimisation), the median over repeats of
+//
+//   infer_batch_ms    batch-256 inference
+//   infer_latency_us  one sample
+//
+// and prints one JSON record per figure ({"impl": "onnxruntime", ...}),
+// every other line starting with "#". Inputs are uniform [0, 1), seeded.
+// Without onnxruntime-node installed it says so and exits 0.
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+let ort;
+try {
+  ort = require('onnxruntime-node');
+} catch (e) {
+  console.log('# skipped: onnxruntime-node not installed (cd benchmarks/ort && npm install --ignore-scripts)');
+  process.exit(0);
+}
+
+function parseArgs(argv) {
+  const args = { models: '', threads: '1,2', nets: '', quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (['--models', '--threads', '--nets'].includes(a) && i + 1 < argv.length) args[a.slice(2)] = argv[++i];
+    else {
+      console.error(`bench.js: unknown argument ${a}`);
+      process.exit(2);
+    }
+  }
+  if (!args.models) {
+    console.error('bench.js: --models DIR is required (suite.py --export-onnx DIR writes it)');
+    process.exit(2);
+  }
+  return args;
+}
+
+// rand is a small seeded generator (mulberry32), for reproducible inputs.
+function rand(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function input(shape, batch, seed) {
+  const dims = [batch, ...shape.slice(1)];
+  const n = dims.reduce((a, b) => a * b, 1);
+  const r = rand(seed);
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = r();
+  return new ort.Tensor('float32', values, dims);
+}
+
+function median(v) {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+// timeRuns returns the median over repeats of the mean seconds per run.
+async function timeRuns(session, feeds, budget, repeats) {
+  let t = process.hrtime.bigint();
+  await session.run(feeds);
+  const once = Number(process.hrtime.bigint() - t) / 1e9;
+  const calls = Math.max(1, Math.min(1000, Math.floor(budget / Math.max(once, 1e-7))));
+  const times = [];
+  for (let r = 0; r < repeats; r++) {
+    t = process.hrtime.bigint();
+    for (let c = 0; c < calls; c++) await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t) / 1e9 / calls);
+  }
+  return median(times);
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const version = require('onnxruntime-node/package.json').version;
+  const [warmup, repeats, budget] = args.quick ? [2, 3, 0.05] : [5, 7, 0.3];
+  let nets = fs.readdirSync(args.models).filter((f) => f.endsWith('.onnx')).map((f) => f.slice(0, -5)).sort();
+  if (args.nets) nets = args.nets.split(',').filter((n) => nets.includes(n));
+  if (nets.length === 0) {
+    console.log(`# skipped: no .onnx files in ${args.models}`);
+    return;
+  }
+  console.log(`# ONNX Runtime suite anchor: onnxruntime-node ${version}, CPU execution provider; ` +
+    `cpu: ${os.cpus()[0].model}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  for (const threads of args.threads.split(',').map(Number)) {
+    for (const net of nets) {
+      const session = await ort.InferenceSession.create(path.join(args.models, net + '.onnx'), {
+        executionProviders: ['cpu'],
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+      const check = JSON.parse(fs.readFileSync(path.join(args.models, net + '.check.json'), 'utf8'));
+      const got = (await session.run({ input: new ort.Tensor('float32', Float32Array.from(check.input), check.shape) })).output.data;
+      let diff = 0;
+      check.output.forEach((v, i) => { diff = Math.max(diff, Math.abs(v - got[i])); });
+      console.log(`# [${threads} thread(s)] ${net}: max |ORT - PyTorch| on the check batch ${diff.toExponential(2)}`);
+      for (const [batch, metric, scale] of [[256, 'infer_batch_ms', 1e3], [1, 'infer_latency_us', 1e6]]) {
+        const feeds = { input: input(check.shape, batch, batch) };
+        for (let i = 0; i < warmup; i++) await session.run(feeds);
+        const sec = await timeRuns(session, feeds, budget, repeats);
+        console.log(JSON.stringify({ impl: 'onnxruntime', version, threads, net, metric, batch, value: Number((sec * scale).toFixed(4)) }));
+      }
+      await session.release();
+    }
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
