@@ -80,6 +80,10 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 	f64 := func(name string) *jen.Statement { return jen.Float64().Parens(jen.Id(name).Index(c.Clone())) }
 	centred := jen.Parens(f64("x").Op("-").Id("mean").Index(c.Clone()))
 
+	// The element loops below compute per-channel affine maps, y = a·x + b,
+	// with a and b worked out once per call in float64: the same function
+	// as gamma·(x − mean)·inv + beta to float64's precision, with a third
+	// of the operations per element.
 	fn := s.base + "Forward"
 	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s in training for the first n samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with the batch's mean and inv = 1/√(variance + ε).", fn, describe(s))))
 	f.Func().Id(fn).Params(
@@ -87,11 +91,18 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 		jen.List(jen.Id("in"), jen.Id("out")).Add(tileArr(size)),
 		ch64("mean", "inv"),
 		ch("gamma", "beta"),
-	).Block(perPixel(
-		row("x", "in"), row("y", "out"),
-		forRange("c", jen.Id("y"), jen.Id("y").Index(c.Clone()).Op("=").Float32().Parens(
-			f64("gamma").Op("*").Add(centred.Clone()).Op("*").Id("inv").Index(c.Clone()).Op("+").Add(f64("beta")))),
-	))
+	).Block(
+		jen.Var().List(jen.Id("a"), jen.Id("b")).Index(jen.Lit(C)).Float64(),
+		forRange("c", jen.Op("&").Id("a"),
+			jen.Id("a").Index(c.Clone()).Op("=").Add(f64("gamma")).Op("*").Id("inv").Index(c.Clone()),
+			jen.Id("b").Index(c.Clone()).Op("=").Add(f64("beta")).Op("-").Id("mean").Index(c.Clone()).Op("*").Id("a").Index(c.Clone()),
+		),
+		perPixel(
+			row("x", "in"), row("y", "out"),
+			forRange("c", jen.Id("y"), jen.Id("y").Index(c.Clone()).Op("=").Float32().Parens(
+				f64("x").Op("*").Id("a").Index(c.Clone()).Op("+").Id("b").Index(c.Clone()))),
+		),
+	)
 
 	fn = s.base + "Eval"
 	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s in evaluation for the first n samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) + beta per channel (ε = %g).", fn, describe(s), l.Epsilon)))
@@ -100,12 +111,15 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 		jen.List(jen.Id("in"), jen.Id("out")).Add(tileArr(size)),
 		ch("runningMean", "runningVar", "gamma", "beta"),
 	).Block(
-		jen.Var().Id("scale").Index(jen.Lit(C)).Float64(),
-		forRange("c", jen.Op("&").Id("scale"), jen.Id("scale").Index(c.Clone()).Op("=").Add(f64("gamma")).Op("/").Qual("math", "Sqrt").Call(f64("runningVar").Op("+").Lit(l.Epsilon))),
+		jen.Var().List(jen.Id("a"), jen.Id("b")).Index(jen.Lit(C)).Float64(),
+		forRange("c", jen.Op("&").Id("a"),
+			jen.Id("a").Index(c.Clone()).Op("=").Add(f64("gamma")).Op("/").Qual("math", "Sqrt").Call(f64("runningVar").Op("+").Lit(l.Epsilon)),
+			jen.Id("b").Index(c.Clone()).Op("=").Add(f64("beta")).Op("-").Add(f64("runningMean")).Op("*").Id("a").Index(c.Clone()),
+		),
 		perPixel(
 			row("x", "in"), row("y", "out"),
 			forRange("c", jen.Id("y"), jen.Id("y").Index(c.Clone()).Op("=").Float32().Parens(
-				jen.Id("scale").Index(c.Clone()).Op("*").Parens(f64("x").Op("-").Add(f64("runningMean"))).Op("+").Add(f64("beta")))),
+				f64("x").Op("*").Id("a").Index(c.Clone()).Op("+").Id("b").Index(c.Clone()))),
 		),
 	)
 
@@ -150,14 +164,23 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 		ch64("mean", "inv", "sumDy", "sumDyXhat"),
 		jen.Id("invCount").Float64(),
 		ch("gamma"),
-	).Block(perPixel(
-		row("x", "in"), row("d", "dOut"), row("dx", "dIn"),
-		forRange("c", jen.Id("dx"),
-			jen.Id("xhat").Op(":=").Add(centred.Clone()).Op("*").Id("inv").Index(c.Clone()),
-			jen.Id("dx").Index(c.Clone()).Op("=").Float32().Parens(f64("gamma").Op("*").Id("inv").Index(c.Clone()).Op("*").Parens(
-				f64("d").Op("-").Id("invCount").Op("*").Id("sumDy").Index(c.Clone()).Op("-").Id("xhat").Op("*").Id("invCount").Op("*").Id("sumDyXhat").Index(c.Clone()))),
+	).Block(
+		// dIn = k·dOut + u·in + v per channel: k = gamma·inv,
+		// u = −k·inv·Σdy·x̂/m, v = −k·Σdy/m − u·mean.
+		jen.Var().List(jen.Id("k"), jen.Id("u"), jen.Id("v")).Index(jen.Lit(C)).Float64(),
+		forRange("c", jen.Op("&").Id("k"),
+			jen.Id("k").Index(c.Clone()).Op("=").Add(f64("gamma")).Op("*").Id("inv").Index(c.Clone()),
+			jen.Id("u").Index(c.Clone()).Op("=").Op("-").Id("k").Index(c.Clone()).Op("*").Id("inv").Index(c.Clone()).Op("*").Id("invCount").Op("*").Id("sumDyXhat").Index(c.Clone()),
+			jen.Id("v").Index(c.Clone()).Op("=").Op("-").Id("k").Index(c.Clone()).Op("*").Id("invCount").Op("*").Id("sumDy").Index(c.Clone()).Op("-").Id("u").Index(c.Clone()).Op("*").Id("mean").Index(c.Clone()),
 		),
-	))
+		perPixel(
+			row("x", "in"), row("d", "dOut"), row("dx", "dIn"),
+			forRange("c", jen.Id("dx"),
+				jen.Id("dx").Index(c.Clone()).Op("=").Float32().Parens(
+					jen.Id("k").Index(c.Clone()).Op("*").Add(f64("d")).Op("+").Id("u").Index(c.Clone()).Op("*").Add(f64("x")).Op("+").Id("v").Index(c.Clone())),
+			),
+		),
+	)
 }
 
 // idList is the identifiers names as jen.Code.

@@ -54,11 +54,23 @@ func (p *plan) frozenFile(f *jen.File) {
 	fields = append(fields,
 		jen.Comment(wrapDoc("params is the copy of the Model's parameters, in the standard layout.")),
 		id("params").Id("parameters"),
-		jen.Comment(wrapDoc("idle holds up to GOMAXPROCS (at Freeze) workers whose tile buffers calls borrow; a call that finds none allocates one, and a full list drops it.")),
+		jen.Comment(wrapDoc("idle holds up to max(GOMAXPROCS at Freeze, workers) workers whose tile buffers calls borrow; a call that finds none allocates one, and a full list drops it.")),
 		id("idle").Chan().Op("*").Id("worker"),
+		jen.Comment(wrapDoc("workers is the number of goroutines Forward splits a batch across: the caller's and workers−1 helpers, which receive their shards from shards (nil with one worker).")),
+		id("workers").Int(),
+		id("shards").Chan().Id("shard"),
+		jen.Comment(wrapDoc("stop closes shards once the Frozen is unreachable, which ends the helpers.")),
+		id("stop").Qual("runtime", "Cleanup"),
 	)
-	f.Comment(wrapDoc("Frozen is a read-only copy of a Model's parameters for inference, made by Model.Freeze. On the vector paths its dense layers read their weights in a padded layout, which makes the one-sample Logits faster than Model.Logits. Changing the Model afterwards (training, loading a checkpoint) does not change a Frozen: freeze again. A Frozen is safe for concurrent use by multiple goroutines; each call borrows tile buffers from a free list of up to GOMAXPROCS, so calls make no allocations once it holds a buffer per goroutine that runs at once."))
+	f.Comment(wrapDoc("Frozen is a read-only copy of a Model's parameters for inference, made by Model.Freeze. On the vector paths its dense layers read their weights in a padded layout, which makes the one-sample Logits faster than Model.Logits. Changing the Model afterwards (training, loading a checkpoint) does not change a Frozen: freeze again. A Frozen is safe for concurrent use by multiple goroutines; each call borrows tile buffers from a free list of up to GOMAXPROCS, so calls make no allocations once it holds a buffer per goroutine that runs at once. Forward splits a batch of several tiles across its workers (see SetWorkers)."))
 	f.Type().Id("Frozen").Struct(fields...)
+	f.Comment(wrapDoc("shard is the part of a Frozen.Forward batch that a helper goroutine runs: samples [lo, hi) of x, whose logits it writes to logits before calling done.Done."))
+	f.Type().Id("shard").Struct(
+		id("f").Op("*").Id("Frozen"),
+		id("x").Op(",").Id("logits").Index().Float32(),
+		id("lo").Op(",").Id("hi").Int(),
+		id("done").Op("*").Qual("sync", "WaitGroup"),
+	)
 
 	// Freeze.
 	body := []jen.Code{
@@ -70,10 +82,47 @@ func (p *plan) frozenFile(f *jen.File) {
 		func() *jen.Statement { return id("f").Dot("params") })...)
 	body = append(body,
 		id("f").Dot("idle").Op("=").Make(jen.Chan().Op("*").Id("worker"), jen.Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0))),
+		id("f").Dot("SetWorkers").Call(jen.Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0))),
 		jen.Return(id("f")),
 	)
 	f.Comment(wrapDoc("Freeze returns a Frozen copy of m's current parameters, for fast and concurrent inference. It copies every parameter (and packs the dense weights), so call it once after training or loading, not per sample."))
 	f.Func().Params(id("m").Op("*").Id("Model")).Id("Freeze").Params().Op("*").Id("Frozen").Block(body...)
+
+	// SetWorkers, Workers and the helpers' goroutines.
+	f.Comment(wrapDoc("SetWorkers sets the number of goroutines that Forward splits a batch of several tiles across (values below 1 mean 1); Freeze uses the Go runtime's GOMAXPROCS(0). Each sample's logits do not depend on the split. The helpers beyond the caller's goroutine end when the Frozen is no longer reachable. SetWorkers must not run concurrently with other methods."))
+	f.Add(frecv()).Id("SetWorkers").Params(id("count").Int()).Block(
+		id("count").Op("=").Max(id("count"), jen.Lit(1)),
+		jen.Comment("A batch's shards hold count workers at once: keep them all."),
+		jen.If(jen.Cap(id("f").Dot("idle")).Op("<").Id("count")).Block(
+			id("idle").Op(":=").Make(jen.Chan().Op("*").Id("worker"), id("count")),
+			jen.For(jen.Len(id("f").Dot("idle")).Op(">").Lit(0)).Block(id("idle").Op("<-").Op("<-").Id("f").Dot("idle")),
+			id("f").Dot("idle").Op("=").Id("idle"),
+		),
+		id("f").Dot("stop").Dot("Stop").Call(),
+		jen.If(id("f").Dot("shards").Op("!=").Nil()).Block(jen.Close(id("f").Dot("shards"))),
+		jen.List(id("f").Dot("workers"), id("f").Dot("shards")).Op("=").List(id("count"), jen.Nil()),
+		jen.If(id("count").Op(">").Lit(1)).Block(
+			id("f").Dot("shards").Op("=").Make(jen.Chan().Id("shard")),
+			jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("count"), id("i").Op("++")).Block(
+				jen.Go().Id("serveShards").Call(id("f").Dot("shards")),
+			),
+			jen.Comment("The cleanup holds the channel only, never the Frozen, so that it can run."),
+			id("f").Dot("stop").Op("=").Qual("runtime", "AddCleanup").Call(id("f"), id("closeShards"), id("f").Dot("shards")),
+		),
+	)
+	f.Comment(wrapDoc("Workers returns the number of goroutines Forward splits a batch across (see SetWorkers)."))
+	f.Add(frecv()).Id("Workers").Params().Int().Block(jen.Return(id("f").Dot("workers")))
+	f.Comment(wrapDoc("closeShards ends the helpers that receive from shards."))
+	f.Func().Id("closeShards").Params(id("shards").Chan().Id("shard")).Block(jen.Close(id("shards")))
+	f.Comment(wrapDoc("serveShards runs the shards sent on shards until it is closed. A shard's Frozen is referenced only while the shard runs, so an idle helper does not keep its Frozen alive."))
+	f.Func().Id("serveShards").Params(id("shards").Chan().Id("shard")).Block(
+		jen.For(id("s").Op(":=").Range().Id("shards")).Block(
+			id("w").Op(":=").Id("s").Dot("f").Dot("borrow").Call(),
+			id("s").Dot("f").Dot("forwardRange").Call(id("w"), id("s").Dot("x"), id("s").Dot("logits"), id("s").Dot("lo"), id("s").Dot("hi")),
+			id("s").Dot("f").Dot("giveBack").Call(id("w")),
+			id("s").Dot("done").Dot("Done").Call(),
+		),
+	)
 
 	// forward.
 	var run jen.Code
@@ -137,20 +186,43 @@ func (p *plan) frozenFile(f *jen.File) {
 		id("softmax").Call(jen.Op("&").Id("z"), id("probs")),
 	)
 
-	// Forward.
-	f.Comment(wrapDoc("Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order), tile by tile on the caller's goroutine. For a large batch on several cores, split it across goroutines (a Frozen is safe for that) or use Model.Forward, whose workers do it."))
+	// forwardRange and Forward.
+	f.Comment(wrapDoc("forwardRange writes to logits the logits of samples [lo, hi) of x, tile by tile on w's buffers."))
+	f.Add(frecv()).Id("forwardRange").Params(id("w").Op("*").Id("worker"), jen.List(id("x"), id("logits")).Index().Float32(), jen.List(id("lo"), id("hi")).Int()).Block(
+		jen.For(id("off").Op(":=").Id("lo"), id("off").Op("<").Id("hi"), id("off").Op("+=").Id("Tile")).Block(
+			id("k").Op(":=").Min(id("Tile"), id("hi").Op("-").Id("off")),
+			id("f").Dot("forward").Call(id("w"), id("k"), id("w").Dot("load").Call(id("x"), id("off"), id("k"))),
+			jen.Copy(id("logits").Index(id("off").Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("Classes")),
+				logitsOut().Index(jen.Empty(), id("k").Op("*").Id("Classes"))),
+		),
+	)
+	f.Comment(wrapDoc("Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order). A batch of several tiles is split in whole tiles across the workers (see SetWorkers): the caller's goroutine runs the first shard and the helpers the others, or the caller too when every helper is busy with other calls."))
 	f.Add(frecv()).Id("Forward").Params(jen.List(id("x"), id("logits")).Index().Float32()).Block(
 		id("n").Op(":=").Id("samples").Call(id("x")),
 		jen.If(jen.Len(id("logits")).Op("<").Id("n").Op("*").Id("Classes")).Block(
 			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(p.net.Name+": %d logits for %d samples, want %d"), jen.Len(id("logits")), id("n"), id("n").Op("*").Id("Classes"))),
 		),
 		id("w").Op(":=").Id("f").Dot("borrow").Call(),
-		jen.For(id("off").Op(":=").Lit(0), id("off").Op("<").Id("n"), id("off").Op("+=").Id("Tile")).Block(
-			id("k").Op(":=").Min(id("Tile"), id("n").Op("-").Id("off")),
-			id("f").Dot("forward").Call(id("w"), id("k"), id("w").Dot("load").Call(id("x"), id("off"), id("k"))),
-			jen.Copy(id("logits").Index(id("off").Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("Classes")),
-				logitsOut().Index(jen.Empty(), id("k").Op("*").Id("Classes"))),
+		id("tiles").Op(":=").Parens(id("n").Op("+").Id("Tile").Op("-").Lit(1)).Op("/").Id("Tile"),
+		id("used").Op(":=").Max(jen.Lit(1), jen.Min(id("f").Dot("workers"), id("tiles"))),
+		jen.Comment("Shard i takes tiles [i·tiles/used, (i+1)·tiles/used)."),
+		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(
+			jen.Return(jen.Min(id("n"), id("i").Op("*").Id("tiles").Op("/").Id("used").Op("*").Id("Tile"))),
 		),
+		jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("used"), id("i").Op("++")).Block(
+			id("s").Op(":=").Id("shard").Values(jen.Id("f"), jen.Id("x"), jen.Id("logits"), id("bound").Call(id("i")), id("bound").Call(id("i").Op("+").Lit(1)), jen.Op("&").Id("w").Dot("shards")),
+			id("w").Dot("shards").Dot("Add").Call(jen.Lit(1)),
+			jen.Select().Block(
+				jen.Case(id("f").Dot("shards").Op("<-").Id("s")),
+				jen.Default().Block(
+					jen.Comment("Every helper is busy with other calls: run the shard here."),
+					id("f").Dot("forwardRange").Call(id("w"), id("x"), id("logits"), id("s").Dot("lo"), id("s").Dot("hi")),
+					id("w").Dot("shards").Dot("Done").Call(),
+				),
+			),
+		),
+		id("f").Dot("forwardRange").Call(id("w"), id("x"), id("logits"), jen.Lit(0), id("bound").Call(jen.Lit(1))),
+		id("w").Dot("shards").Dot("Wait").Call(),
 		id("f").Dot("giveBack").Call(id("w")),
 	)
 }

@@ -277,7 +277,11 @@ func driverMain(nets []namedNet) ([]byte, error) {
 				append([]jen.Code{jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model")))}, oneBody(q)...)...,
 			),
 			jen.Id("freeze").Op(":").Func().Params(jen.Id("mod").Id("trainable")).Id("frozen").Block(
-				jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model"))).Dot("Freeze").Call(),
+				// The Frozen splits batches across as many workers as the
+				// Model under test has (1, 2 or 3).
+				jen.Id("model").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model"))),
+				jen.Id("m").Op(":=").Id("model").Dot("Freeze").Call(),
+				jen.Id("m").Dot("SetWorkers").Call(jen.Id("model").Dot("Workers").Call()),
 				jen.Return(jen.Id("frozen").Values(
 					jen.Id("forward").Op(":").Id("m").Dot("Forward"),
 					jen.Id("one").Op(":").Func().Params(jen.List(jen.Id("x"), jen.Id("logits"), jen.Id("probs")).Index().Float32()).Bool().Block(oneBody(q)...),

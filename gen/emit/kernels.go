@@ -166,14 +166,34 @@ func scaleByActivationGrad(act runtime.LayerKind, g, y string) jen.Code {
 	gi := jen.Id(g).Index(jen.Id("i"))
 	yi := jen.Id(y).Index(jen.Id("i"))
 	switch act {
-	// The conditions are the gradient's, negated (not y ≤ 0): a NaN y
-	// passes no gradient, as in the generic engine and the vector kernels.
+	// g keeps its value where the gradient passes and becomes +0 elsewhere,
+	// through keep's bit mask rather than a branch on y's sign, which
+	// mispredicts about every other value. The conditions are the
+	// gradient's (y > 0, not !(y ≤ 0)): a NaN y passes no gradient, as in
+	// the generic engine and the vector kernels.
 	case runtime.ReLU:
-		return forRange("i", jen.Id(g), jen.If(jen.Op("!").Parens(yi.Op(">").Lit(0))).Block(gi.Op("=").Lit(0)))
+		return forRange("i", jen.Id(g), maskBits(gi, keepIf(yi.Clone().Op(">").Lit(0))))
 	case runtime.ReLU6:
-		return forRange("i", jen.Id(g), jen.If(jen.Op("!").Parens(yi.Clone().Op(">").Lit(0).Op("&&").Add(yi.Clone()).Op("<").Lit(6))).Block(gi.Op("=").Lit(0)))
+		return forRange("i", jen.Id(g), maskBits(gi, keepIf(yi.Clone().Op(">").Lit(0)).Op("&").Add(keepIf(yi.Clone().Op("<").Lit(6)))))
 	}
 	return forRange("i", jen.Id(g), gi.Clone().Op("=").Add(gi.Clone()).Op("*").Add(activationGrad(act, yi)))
+}
+
+// keepIf is keep(cond): a uint32 of ones when cond holds, else zeros.
+func keepIf(cond *jen.Statement) *jen.Statement {
+	return jen.Id("keep").Call(cond)
+}
+
+// maskBits emits v = math.Float32frombits(math.Float32bits(v) & mask): v
+// where mask is ones, +0 where it is zeros.
+func maskBits(v *jen.Statement, mask *jen.Statement) *jen.Statement {
+	return v.Clone().Op("=").Qual("math", "Float32frombits").Call(jen.Qual("math", "Float32bits").Call(v.Clone()).Op("&").Add(mask))
+}
+
+// usesKeep reports whether a layer of kind, or a fused activation of that
+// kind, makes the emitted code call keep.
+func usesKeep(kind runtime.LayerKind) bool {
+	return kind == runtime.ReLU || kind == runtime.ReLU6 || kind == runtime.LeakyReLU
 }
 
 // tileLoop is `for s := 0; s < n; s++ { body }` over the samples of a tile.
@@ -909,8 +929,15 @@ func (p *plan) standaloneActivation(s *stage, y string) jen.Code {
 	if s.layer.Kind != runtime.LeakyReLU {
 		return applyActivation(s.layer.Kind, y)
 	}
+	// alpha·y where y ≤ 0, y elsewhere (NaN included), blended by keep's
+	// mask instead of a branch on y's sign.
 	yi := jen.Id(y).Index(jen.Id("i"))
-	return forRange("i", jen.Id(y), jen.If(yi.Clone().Op("<=").Lit(0)).Block(yi.Clone().Op("=").Lit(float32(s.layer.Alpha)).Op("*").Add(yi.Clone())))
+	return forRange("i", jen.Id(y),
+		jen.Id("v").Op(":=").Add(yi.Clone()),
+		jen.Id("m").Op(":=").Add(keepIf(jen.Id("v").Op("<=").Lit(0))),
+		yi.Clone().Op("=").Qual("math", "Float32frombits").Call(
+			jen.Qual("math", "Float32bits").Call(jen.Lit(float32(s.layer.Alpha)).Op("*").Id("v")).Op("&").Id("m").Op("|").
+				Qual("math", "Float32bits").Call(jen.Id("v")).Op("&^").Id("m")))
 }
 
 // activationBackward emits <l>Backward: dIn = dOut ⊙ act'(out) (act'(in)
@@ -931,8 +958,14 @@ func (p *plan) activationBackward(f *jen.File, s *stage) {
 			perSample(l, "x", "in"),
 			perSample(l, "d", "dOut"),
 			perSample(l, "g", "dIn"),
-			forRange("i", jen.Id("g"), jen.If(xi.Clone().Op(">").Lit(0)).Block(gi.Clone().Op("=").Id("d").Index(jen.Id("i"))).Else().Block(
-				gi.Clone().Op("=").Lit(float32(l.Alpha)).Op("*").Id("d").Index(jen.Id("i")))),
+			// dOut where in > 0, alpha·dOut elsewhere, blended by keep's
+			// mask instead of a branch on the input's sign.
+			forRange("i", jen.Id("g"),
+				jen.Id("m").Op(":=").Add(keepIf(xi.Clone().Op(">").Lit(0))),
+				jen.Id("v").Op(":=").Id("d").Index(jen.Id("i")),
+				gi.Clone().Op("=").Qual("math", "Float32frombits").Call(
+					jen.Qual("math", "Float32bits").Call(jen.Id("v")).Op("&").Id("m").Op("|").
+						Qual("math", "Float32bits").Call(jen.Lit(float32(l.Alpha)).Op("*").Id("v")).Op("&^").Id("m"))),
 		))
 		return
 	}
@@ -946,9 +979,24 @@ func (p *plan) activationBackward(f *jen.File, s *stage) {
 		perSample(l, "y", "out"),
 		perSample(l, "d", "dOut"),
 		perSample(l, "g", "dIn"),
-		jen.Op("*").Id("g").Op("=").Op("*").Id("d"),
-		scaleByActivationGrad(l.Kind, "g", "y"),
+		activationGradInto(l.Kind, "g", "d", "y"),
 	))
+}
+
+// activationGradInto emits g = d ⊙ act'(y) over per-sample arrays: one pass
+// for ReLU and ReLU6 (d's bits masked), a copy and scaleByActivationGrad
+// for the others.
+func activationGradInto(act runtime.LayerKind, g, d, y string) jen.Code {
+	gi, di, yi := jen.Id(g).Index(jen.Id("i")), jen.Id(d).Index(jen.Id("i")), jen.Id(y).Index(jen.Id("i"))
+	bits := jen.Qual("math", "Float32bits").Call(di)
+	switch act {
+	case runtime.ReLU:
+		return forRange("i", jen.Id(g), gi.Op("=").Qual("math", "Float32frombits").Call(bits.Op("&").Add(keepIf(yi.Clone().Op(">").Lit(0)))))
+	case runtime.ReLU6:
+		return forRange("i", jen.Id(g), gi.Op("=").Qual("math", "Float32frombits").Call(
+			bits.Op("&").Add(keepIf(yi.Clone().Op(">").Lit(0))).Op("&").Add(keepIf(yi.Clone().Op("<").Lit(6)))))
+	}
+	return jen.Op("*").Id(g).Op("=").Op("*").Id(d).Line().Add(scaleByActivationGrad(act, g, y))
 }
 
 // lossFunc emits the softmax of Predict. (The loss itself is
@@ -978,6 +1026,14 @@ func (p *plan) mathHelpers(f *jen.File) {
 			f.Var().Id("negInf").Op("=").Float32().Parens(jen.Qual("math", "Inf").Call(jen.Lit(-1)))
 			break
 		}
+	}
+	if p.usesKeep {
+		f.Comment(wrapDoc("keep returns a mask of ones when c holds and of zeros otherwise. ANDed onto a float32's bits it keeps the value or makes it +0 without a branch: the activations' conditions depend on the data's signs, on which a branch mispredicts about every other value."))
+		f.Func().Id("keep").Params(jen.Id("c").Bool()).Uint32().Block(
+			jen.Var().Id("m").Uint32(),
+			jen.If(jen.Id("c")).Block(jen.Id("m").Op("=").Op("^").Uint32().Parens(jen.Lit(0))),
+			jen.Return(jen.Id("m")),
+		)
 	}
 	if p.usesSigmoid {
 		f.Comment(wrapDoc("sigmoid is 1/(1+e^−v), computed in float64."))

@@ -98,8 +98,8 @@ type plan struct {
 	regression bool
 	// params are the identifier bases of the network's Params, in order
 	// (e.g. conv1Weight).
-	params                []string
-	usesSigmoid, usesTanh bool
+	params                          []string
+	usesSigmoid, usesTanh, usesKeep bool
 	// tile is the generated package's Tile (chooseTile).
 	tile int
 }
@@ -221,6 +221,7 @@ func newPlan(n *ir.Network) (*plan, error) {
 		for _, k := range []runtime.LayerKind{l.Kind, s.act} {
 			p.usesSigmoid = p.usesSigmoid || k == runtime.Sigmoid
 			p.usesTanh = p.usesTanh || k == runtime.Tanh
+			p.usesKeep = p.usesKeep || usesKeep(k)
 		}
 		// The gradient of an input is needed when a layer with parameters
 		// comes before it.

@@ -51,6 +51,8 @@ func (p *plan) runMethods(f *jen.File) {
 		jen.Comment(wrapDoc("jobs and done connect the worker's goroutine with the caller (nil for worker 0).")),
 		id("jobs").Chan().Id("job"),
 		id("done").Chan().Struct(),
+		jen.Comment(wrapDoc("shards counts the shards that Frozen.Forward's helper goroutines run for the call that borrowed this worker.")),
+		id("shards").Qual("sync", "WaitGroup"),
 		p.layerMajorWorkerFields(),
 	)
 	jobFields := []jen.Code{

@@ -115,6 +115,47 @@ func TestWorkersStop(t *testing.T) {
 	}
 }
 
+// TestFrozenWorkers checks that a Frozen's Forward gives the same bits with
+// 1, 2 and 3 workers, on batches that split into uneven shards, and that the
+// helpers of an unreachable Frozen end.
+func TestFrozenWorkers(t *testing.T) {
+	before := goruntime.NumGoroutine()
+	func() {
+		m := New()
+		m.Init(3)
+		f := m.Freeze()
+		for _, n := range []int{1, Tile, 2*Tile + 1, 5*Tile + 7} {
+			x, _ := batch(6, n)
+			var want []float32
+			for _, workers := range []int{1, 2, 3} {
+				f.SetWorkers(workers)
+				if f.Workers() != workers {
+					t.Fatalf("Workers() = %d after SetWorkers(%d)", f.Workers(), workers)
+				}
+				got := make([]float32, n*Classes)
+				f.Forward(x, got)
+				if want == nil {
+					want = got
+					continue
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("n=%d, %d workers: logit %d = %v, with one worker %v", n, workers, i, got[i], want[i])
+					}
+				}
+			}
+		}
+		f.SetWorkers(4)
+	}()
+	for i := 0; i < 100 && goruntime.NumGoroutine() > before; i++ {
+		goruntime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := goruntime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the Frozen became unreachable, %d before", n, before)
+	}
+}
+
 // TestNoAllocs checks that the batch and one-sample calls, the Model's
 // and a Frozen's, do not allocate with two workers, on every ISA path.
 func TestNoAllocs(t *testing.T) {
@@ -130,6 +171,7 @@ func TestNoAllocs(t *testing.T) {
 		m.Init(1)
 		var one [Classes]float32
 		frozen := m.Freeze()
+		frozen.SetWorkers(2)
 		big := make([]float32, 5*Tile*InputSize) // large enough for Forward to pack
 		bigLogits := make([]float32, 5*Tile*Classes)
 		for what, f := range map[string]func(){

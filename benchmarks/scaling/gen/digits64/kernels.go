@@ -130,9 +130,7 @@ func conv1Backward(n int, in *[Tile * 64]float32, out *[Tile * 4096]float32, dOu
 		g := (*[4096]float32)(dOut[s*4096:])
 		y := (*[4096]float32)(out[s*4096:])
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(g[i]) & keep(y[i] > 0))
 		}
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 8; ox++ {
@@ -317,9 +315,7 @@ func dense1Backward(n int, in *[Tile * 1024]float32, out *[Tile * 300]float32, d
 		g := (*[300]float32)(dOut[s*300:])
 		y := (*[300]float32)(out[s*300:])
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(g[i]) & keep(y[i] > 0))
 		}
 		for j := range g {
 			db[j] += g[j]
@@ -564,3 +560,15 @@ func softmax(z *[10]float32, probs *[10]float32) {
 
 // negInf is the value of max pooling's padding.
 var negInf = float32(math.Inf(-1))
+
+// keep returns a mask of ones when c holds and of zeros otherwise. ANDed onto
+// a float32's bits it keeps the value or makes it +0 without a branch: the
+// activations' conditions depend on the data's signs, on which a branch
+// mispredicts about every other value.
+func keep(c bool) uint32 {
+	var m uint32
+	if c {
+		m = ^uint32(0)
+	}
+	return m
+}

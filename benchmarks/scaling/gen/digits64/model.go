@@ -6,6 +6,7 @@ import (
 	"fmt"
 	runtime "github.com/cnngen/cnngen/runtime"
 	goruntime "runtime"
+	"sync"
 )
 
 const (
@@ -217,6 +218,9 @@ type worker struct {
 	// 0).
 	jobs chan job
 	done chan struct{}
+	// shards counts the shards that Frozen.Forward's helper goroutines run for the
+	// call that borrowed this worker.
+	shards sync.WaitGroup
 }
 
 // job is one shard of a Forward or Backward call, sent to a worker's

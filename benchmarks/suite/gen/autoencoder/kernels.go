@@ -100,12 +100,17 @@ func fc1Backward(n int, in *[Tile * 640]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -115,16 +120,17 @@ func bn1Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -167,14 +173,19 @@ func bn1Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -200,11 +211,8 @@ func relu1Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, d
 		y := (*[128]float32)(out[s*128:])
 		d := (*[128]float32)(dOut[s*128:])
 		g := (*[128]float32)(dIn[s*128:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -341,12 +349,17 @@ func fc2Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn2Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -356,16 +369,17 @@ func bn2Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn2Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -408,14 +422,19 @@ func bn2Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn2Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -441,11 +460,8 @@ func relu2Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, d
 		y := (*[128]float32)(out[s*128:])
 		d := (*[128]float32)(dOut[s*128:])
 		g := (*[128]float32)(dIn[s*128:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -582,12 +598,17 @@ func fc3Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn3Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -597,16 +618,17 @@ func bn3Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn3Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -649,14 +671,19 @@ func bn3Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn3Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -682,11 +709,8 @@ func relu3Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, d
 		y := (*[128]float32)(out[s*128:])
 		d := (*[128]float32)(dOut[s*128:])
 		g := (*[128]float32)(dIn[s*128:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -823,12 +847,17 @@ func fc4Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn4Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -838,16 +867,17 @@ func bn4Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn4Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -890,14 +920,19 @@ func bn4Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn4Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -923,11 +958,8 @@ func relu4Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, d
 		y := (*[128]float32)(out[s*128:])
 		d := (*[128]float32)(dOut[s*128:])
 		g := (*[128]float32)(dIn[s*128:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1063,12 +1095,17 @@ func fc5Backward(n int, in *[Tile * 128]float32, out *[Tile * 8]float32, dOut *[
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn5Forward(n int, in, out *[Tile * 8]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
+	var a, b [8]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[8]float32)(in[s*8+q*8:])
 			y := (*[8]float32)(out[s*8+q*8:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1078,16 +1115,17 @@ func bn5Forward(n int, in, out *[Tile * 8]float32, mean, inv *[8]float64, gamma,
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn5Eval(n int, in, out *[Tile * 8]float32, runningMean, runningVar, gamma, beta *[8]float32) {
-	var scale [8]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [8]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[8]float32)(in[s*8+q*8:])
 			y := (*[8]float32)(out[s*8+q*8:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1130,14 +1168,19 @@ func bn5Sums(n int, in, dOut *[Tile * 8]float32, mean, inv, sumDy, sumDyXhat *[8
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn5Backward(n int, in, dOut, dIn *[Tile * 8]float32, mean, inv, sumDy, sumDyXhat *[8]float64, invCount float64, gamma *[8]float32) {
+	var k, u, v [8]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[8]float32)(in[s*8+q*8:])
 			d := (*[8]float32)(dOut[s*8+q*8:])
 			dx := (*[8]float32)(dIn[s*8+q*8:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1163,11 +1206,8 @@ func relu5Backward(n int, out *[Tile * 8]float32, dOut *[Tile * 8]float32, dIn *
 		y := (*[8]float32)(out[s*8:])
 		d := (*[8]float32)(dOut[s*8:])
 		g := (*[8]float32)(dIn[s*8:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1303,12 +1343,17 @@ func fc6Backward(n int, in *[Tile * 8]float32, out *[Tile * 128]float32, dOut *[
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn6Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1318,16 +1363,17 @@ func bn6Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn6Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1370,14 +1416,19 @@ func bn6Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn6Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1403,11 +1454,8 @@ func relu6Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, d
 		y := (*[128]float32)(out[s*128:])
 		d := (*[128]float32)(dOut[s*128:])
 		g := (*[128]float32)(dIn[s*128:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1544,12 +1592,17 @@ func fc7Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn7Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1559,16 +1612,17 @@ func bn7Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn7Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1611,14 +1665,19 @@ func bn7Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn7Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1644,11 +1703,8 @@ func relu7Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, d
 		y := (*[128]float32)(out[s*128:])
 		d := (*[128]float32)(dOut[s*128:])
 		g := (*[128]float32)(dIn[s*128:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1785,12 +1841,17 @@ func fc8Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn8Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1800,16 +1861,17 @@ func bn8Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn8Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1852,14 +1914,19 @@ func bn8Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn8Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1885,11 +1952,8 @@ func relu8Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, d
 		y := (*[128]float32)(out[s*128:])
 		d := (*[128]float32)(dOut[s*128:])
 		g := (*[128]float32)(dIn[s*128:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -2026,12 +2090,17 @@ func fc9Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn9Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2041,16 +2110,17 @@ func bn9Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn9Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2093,14 +2163,19 @@ func bn9Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn9Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -2126,11 +2201,8 @@ func relu9Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, d
 		y := (*[128]float32)(out[s*128:])
 		d := (*[128]float32)(dOut[s*128:])
 		g := (*[128]float32)(dIn[s*128:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -2280,4 +2352,16 @@ func softmax(z *[640]float32, probs *[640]float32) {
 	for k := range e {
 		probs[k] = float32(e[k] / sum)
 	}
+}
+
+// keep returns a mask of ones when c holds and of zeros otherwise. ANDed onto
+// a float32's bits it keeps the value or makes it +0 without a branch: the
+// activations' conditions depend on the data's signs, on which a branch
+// mispredicts about every other value.
+func keep(c bool) uint32 {
+	var m uint32
+	if c {
+		m = ^uint32(0)
+	}
+	return m
 }

@@ -162,12 +162,17 @@ func conv1Backward(n int, in *[Tile * 490]float32, out *[Tile * 8000]float32, dO
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -177,16 +182,17 @@ func bn1Forward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -229,14 +235,19 @@ func bn1Sums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat 
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -262,11 +273,8 @@ func relu1Backward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32,
 		y := (*[8000]float32)(out[s*8000:])
 		d := (*[8000]float32)(dOut[s*8000:])
 		g := (*[8000]float32)(dIn[s*8000:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -387,12 +395,17 @@ func dw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -402,16 +415,17 @@ func dw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw1_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -454,14 +468,19 @@ func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -487,11 +506,8 @@ func dw1_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 		y := (*[8000]float32)(out[s*8000:])
 		d := (*[8000]float32)(dOut[s*8000:])
 		g := (*[8000]float32)(dIn[s*8000:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -567,12 +583,17 @@ func pw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -582,16 +603,17 @@ func pw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw1_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -634,14 +656,19 @@ func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -667,11 +694,8 @@ func pw1_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 		y := (*[8000]float32)(out[s*8000:])
 		d := (*[8000]float32)(dOut[s*8000:])
 		g := (*[8000]float32)(dIn[s*8000:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -766,12 +790,17 @@ func dw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -781,16 +810,17 @@ func dw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw2_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -833,14 +863,19 @@ func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -866,11 +901,8 @@ func dw2_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 		y := (*[8000]float32)(out[s*8000:])
 		d := (*[8000]float32)(dOut[s*8000:])
 		g := (*[8000]float32)(dIn[s*8000:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -946,12 +978,17 @@ func pw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -961,16 +998,17 @@ func pw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw2_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1013,14 +1051,19 @@ func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1046,11 +1089,8 @@ func pw2_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 		y := (*[8000]float32)(out[s*8000:])
 		d := (*[8000]float32)(dOut[s*8000:])
 		g := (*[8000]float32)(dIn[s*8000:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1145,12 +1185,17 @@ func dw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1160,16 +1205,17 @@ func dw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw3_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1212,14 +1258,19 @@ func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1245,11 +1296,8 @@ func dw3_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 		y := (*[8000]float32)(out[s*8000:])
 		d := (*[8000]float32)(dOut[s*8000:])
 		g := (*[8000]float32)(dIn[s*8000:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1325,12 +1373,17 @@ func pw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1340,16 +1393,17 @@ func pw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw3_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1392,14 +1446,19 @@ func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1425,11 +1484,8 @@ func pw3_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 		y := (*[8000]float32)(out[s*8000:])
 		d := (*[8000]float32)(dOut[s*8000:])
 		g := (*[8000]float32)(dIn[s*8000:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1524,12 +1580,17 @@ func dw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1539,16 +1600,17 @@ func dw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw4_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1591,14 +1653,19 @@ func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1624,11 +1691,8 @@ func dw4_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 		y := (*[8000]float32)(out[s*8000:])
 		d := (*[8000]float32)(dOut[s*8000:])
 		g := (*[8000]float32)(dIn[s*8000:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1704,12 +1768,17 @@ func pw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1719,16 +1788,17 @@ func pw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw4_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1771,14 +1841,19 @@ func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1804,11 +1879,8 @@ func pw4_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 		y := (*[8000]float32)(out[s*8000:])
 		d := (*[8000]float32)(dOut[s*8000:])
 		g := (*[8000]float32)(dIn[s*8000:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -3051,4 +3123,16 @@ func softmax(z *[12]float32, probs *[12]float32) {
 	for k := range e {
 		probs[k] = float32(e[k] / sum)
 	}
+}
+
+// keep returns a mask of ones when c holds and of zeros otherwise. ANDed onto
+// a float32's bits it keeps the value or makes it +0 without a branch: the
+// activations' conditions depend on the data's signs, on which a branch
+// mispredicts about every other value.
+func keep(c bool) uint32 {
+	var m uint32
+	if c {
+		m = ^uint32(0)
+	}
+	return m
 }

@@ -265,12 +265,17 @@ func conv1Backward(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float32,
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
+	var a, b [8]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -280,16 +285,17 @@ func bn1Forward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[8]float32) {
-	var scale [8]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [8]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -332,14 +338,19 @@ func bn1Sums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64, invCount float64, gamma *[8]float32) {
+	var k, u, v [8]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			d := (*[8]float32)(dOut[s*18432+q*8:])
 			dx := (*[8]float32)(dIn[s*18432+q*8:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -365,11 +376,8 @@ func relu1Backward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]float3
 		y := (*[18432]float32)(out[s*18432:])
 		d := (*[18432]float32)(dOut[s*18432:])
 		g := (*[18432]float32)(dIn[s*18432:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -464,12 +472,17 @@ func dw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw1_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
+	var a, b [8]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -479,16 +492,17 @@ func dw1_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw1_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[8]float32) {
-	var scale [8]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [8]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -531,14 +545,19 @@ func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64, invCount float64, gamma *[8]float32) {
+	var k, u, v [8]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			d := (*[8]float32)(dOut[s*18432+q*8:])
 			dx := (*[8]float32)(dIn[s*18432+q*8:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -564,11 +583,8 @@ func dw1_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]flo
 		y := (*[18432]float32)(out[s*18432:])
 		d := (*[18432]float32)(dOut[s*18432:])
 		g := (*[18432]float32)(dIn[s*18432:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -644,12 +660,17 @@ func pw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 36864]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw1_bnForward(n int, in, out *[Tile * 36864]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[16]float32)(in[s*36864+q*16:])
 			y := (*[16]float32)(out[s*36864+q*16:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -659,16 +680,17 @@ func pw1_bnForward(n int, in, out *[Tile * 36864]float32, mean, inv *[16]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw1_bnEval(n int, in, out *[Tile * 36864]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var scale [16]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[16]float32)(in[s*36864+q*16:])
 			y := (*[16]float32)(out[s*36864+q*16:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -711,14 +733,19 @@ func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 36864]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
+	var k, u, v [16]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[16]float32)(in[s*36864+q*16:])
 			d := (*[16]float32)(dOut[s*36864+q*16:])
 			dx := (*[16]float32)(dIn[s*36864+q*16:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -744,11 +771,8 @@ func pw1_reluBackward(n int, out *[Tile * 36864]float32, dOut *[Tile * 36864]flo
 		y := (*[36864]float32)(out[s*36864:])
 		d := (*[36864]float32)(dOut[s*36864:])
 		g := (*[36864]float32)(dIn[s*36864:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -843,12 +867,17 @@ func dw2Backward(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw2_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[16]float32)(in[s*9216+q*16:])
 			y := (*[16]float32)(out[s*9216+q*16:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -858,16 +887,17 @@ func dw2_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[16]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw2_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var scale [16]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[16]float32)(in[s*9216+q*16:])
 			y := (*[16]float32)(out[s*9216+q*16:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -910,14 +940,19 @@ func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
+	var k, u, v [16]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[16]float32)(in[s*9216+q*16:])
 			d := (*[16]float32)(dOut[s*9216+q*16:])
 			dx := (*[16]float32)(dIn[s*9216+q*16:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -943,11 +978,8 @@ func dw2_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float
 		y := (*[9216]float32)(out[s*9216:])
 		d := (*[9216]float32)(dOut[s*9216:])
 		g := (*[9216]float32)(dIn[s*9216:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1023,12 +1055,17 @@ func pw2Backward(n int, in *[Tile * 9216]float32, out *[Tile * 18432]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw2_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1038,16 +1075,17 @@ func pw2_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw2_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var scale [32]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1090,14 +1128,19 @@ func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
+	var k, u, v [32]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			d := (*[32]float32)(dOut[s*18432+q*32:])
 			dx := (*[32]float32)(dIn[s*18432+q*32:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1123,11 +1166,8 @@ func pw2_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]flo
 		y := (*[18432]float32)(out[s*18432:])
 		d := (*[18432]float32)(dOut[s*18432:])
 		g := (*[18432]float32)(dIn[s*18432:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1222,12 +1262,17 @@ func dw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1237,16 +1282,17 @@ func dw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw3_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var scale [32]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1289,14 +1335,19 @@ func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
+	var k, u, v [32]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			d := (*[32]float32)(dOut[s*18432+q*32:])
 			dx := (*[32]float32)(dIn[s*18432+q*32:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1322,11 +1373,8 @@ func dw3_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]flo
 		y := (*[18432]float32)(out[s*18432:])
 		d := (*[18432]float32)(dOut[s*18432:])
 		g := (*[18432]float32)(dIn[s*18432:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1402,12 +1450,17 @@ func pw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1417,16 +1470,17 @@ func pw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw3_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var scale [32]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1469,14 +1523,19 @@ func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
+	var k, u, v [32]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			d := (*[32]float32)(dOut[s*18432+q*32:])
 			dx := (*[32]float32)(dIn[s*18432+q*32:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1502,11 +1561,8 @@ func pw3_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]flo
 		y := (*[18432]float32)(out[s*18432:])
 		d := (*[18432]float32)(dOut[s*18432:])
 		g := (*[18432]float32)(dIn[s*18432:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1601,12 +1657,17 @@ func dw4Backward(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw4_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[32]float32)(in[s*4608+q*32:])
 			y := (*[32]float32)(out[s*4608+q*32:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1616,16 +1677,17 @@ func dw4_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[32]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw4_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var scale [32]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[32]float32)(in[s*4608+q*32:])
 			y := (*[32]float32)(out[s*4608+q*32:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1668,14 +1730,19 @@ func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
+	var k, u, v [32]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[32]float32)(in[s*4608+q*32:])
 			d := (*[32]float32)(dOut[s*4608+q*32:])
 			dx := (*[32]float32)(dIn[s*4608+q*32:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1701,11 +1768,8 @@ func dw4_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1781,12 +1845,17 @@ func pw4Backward(n int, in *[Tile * 4608]float32, out *[Tile * 9216]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw4_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1796,16 +1865,17 @@ func pw4_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw4_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1848,14 +1918,19 @@ func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			d := (*[64]float32)(dOut[s*9216+q*64:])
 			dx := (*[64]float32)(dIn[s*9216+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1881,11 +1956,8 @@ func pw4_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float
 		y := (*[9216]float32)(out[s*9216:])
 		d := (*[9216]float32)(dOut[s*9216:])
 		g := (*[9216]float32)(dIn[s*9216:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1980,12 +2052,17 @@ func dw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1995,16 +2072,17 @@ func dw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw5_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2047,14 +2125,19 @@ func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			d := (*[64]float32)(dOut[s*9216+q*64:])
 			dx := (*[64]float32)(dIn[s*9216+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -2080,11 +2163,8 @@ func dw5_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float
 		y := (*[9216]float32)(out[s*9216:])
 		d := (*[9216]float32)(dOut[s*9216:])
 		g := (*[9216]float32)(dIn[s*9216:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -2160,12 +2240,17 @@ func pw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2175,16 +2260,17 @@ func pw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw5_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2227,14 +2313,19 @@ func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			d := (*[64]float32)(dOut[s*9216+q*64:])
 			dx := (*[64]float32)(dIn[s*9216+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -2260,11 +2351,8 @@ func pw5_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float
 		y := (*[9216]float32)(out[s*9216:])
 		d := (*[9216]float32)(dOut[s*9216:])
 		g := (*[9216]float32)(dIn[s*9216:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -2359,12 +2447,17 @@ func dw6Backward(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw6_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[64]float32)(in[s*2304+q*64:])
 			y := (*[64]float32)(out[s*2304+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2374,16 +2467,17 @@ func dw6_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[64]float64,
 // n samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean)
 // + beta per channel (ε = 0.001).
 func dw6_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[64]float32)(in[s*2304+q*64:])
 			y := (*[64]float32)(out[s*2304+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2426,14 +2520,19 @@ func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw6_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[64]float32)(in[s*2304+q*64:])
 			d := (*[64]float32)(dOut[s*2304+q*64:])
 			dx := (*[64]float32)(dIn[s*2304+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -2459,11 +2558,8 @@ func dw6_reluBackward(n int, out *[Tile * 2304]float32, dOut *[Tile * 2304]float
 		y := (*[2304]float32)(out[s*2304:])
 		d := (*[2304]float32)(dOut[s*2304:])
 		g := (*[2304]float32)(dIn[s*2304:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -2539,12 +2635,17 @@ func pw6Backward(n int, in *[Tile * 2304]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw6_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2554,16 +2655,17 @@ func pw6_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw6_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2606,14 +2708,19 @@ func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw6_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -2639,11 +2746,8 @@ func pw6_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -2738,12 +2842,17 @@ func dw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2753,16 +2862,17 @@ func dw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw7_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2805,14 +2915,19 @@ func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -2838,11 +2953,8 @@ func dw7_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -2918,12 +3030,17 @@ func pw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2933,16 +3050,17 @@ func pw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw7_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2985,14 +3103,19 @@ func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -3018,11 +3141,8 @@ func pw7_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -3117,12 +3237,17 @@ func dw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3132,16 +3257,17 @@ func dw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw8_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3184,14 +3310,19 @@ func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -3217,11 +3348,8 @@ func dw8_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -3297,12 +3425,17 @@ func pw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3312,16 +3445,17 @@ func pw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw8_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3364,14 +3498,19 @@ func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -3397,11 +3536,8 @@ func pw8_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -3496,12 +3632,17 @@ func dw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3511,16 +3652,17 @@ func dw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw9_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3563,14 +3705,19 @@ func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -3596,11 +3743,8 @@ func dw9_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -3676,12 +3820,17 @@ func pw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3691,16 +3840,17 @@ func pw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw9_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3743,14 +3893,19 @@ func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -3776,11 +3931,8 @@ func pw9_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -3875,12 +4027,17 @@ func dw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3890,16 +4047,17 @@ func dw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw10_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3942,14 +4100,19 @@ func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -3976,11 +4139,8 @@ func dw10_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]floa
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -4056,12 +4216,17 @@ func pw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4071,16 +4236,17 @@ func pw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw10_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4123,14 +4289,19 @@ func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -4157,11 +4328,8 @@ func pw10_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]floa
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -4256,12 +4424,17 @@ func dw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4271,16 +4444,17 @@ func dw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw11_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4323,14 +4497,19 @@ func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -4357,11 +4536,8 @@ func dw11_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]floa
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -4437,12 +4613,17 @@ func pw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4452,16 +4633,17 @@ func pw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw11_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4504,14 +4686,19 @@ func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -4538,11 +4725,8 @@ func pw11_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]floa
 		y := (*[4608]float32)(out[s*4608:])
 		d := (*[4608]float32)(dOut[s*4608:])
 		g := (*[4608]float32)(dIn[s*4608:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -4637,12 +4821,17 @@ func dw12Backward(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw12_bnForward(n int, in, out *[Tile * 1152]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[128]float32)(in[s*1152+q*128:])
 			y := (*[128]float32)(out[s*1152+q*128:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4652,16 +4841,17 @@ func dw12_bnForward(n int, in, out *[Tile * 1152]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw12_bnEval(n int, in, out *[Tile * 1152]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var scale [128]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [128]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[128]float32)(in[s*1152+q*128:])
 			y := (*[128]float32)(out[s*1152+q*128:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4704,14 +4894,19 @@ func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw12_bnBackward(n int, in, dOut, dIn *[Tile * 1152]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
+	var k, u, v [128]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[128]float32)(in[s*1152+q*128:])
 			d := (*[128]float32)(dOut[s*1152+q*128:])
 			dx := (*[128]float32)(dIn[s*1152+q*128:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -4738,11 +4933,8 @@ func dw12_reluBackward(n int, out *[Tile * 1152]float32, dOut *[Tile * 1152]floa
 		y := (*[1152]float32)(out[s*1152:])
 		d := (*[1152]float32)(dOut[s*1152:])
 		g := (*[1152]float32)(dIn[s*1152:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -4818,12 +5010,17 @@ func pw12Backward(n int, in *[Tile * 1152]float32, out *[Tile * 2304]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw12_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
+	var a, b [256]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4833,16 +5030,17 @@ func pw12_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw12_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[256]float32) {
-	var scale [256]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [256]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -4885,14 +5083,19 @@ func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw12_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64, invCount float64, gamma *[256]float32) {
+	var k, u, v [256]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			d := (*[256]float32)(dOut[s*2304+q*256:])
 			dx := (*[256]float32)(dIn[s*2304+q*256:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -4919,11 +5122,8 @@ func pw12_reluBackward(n int, out *[Tile * 2304]float32, dOut *[Tile * 2304]floa
 		y := (*[2304]float32)(out[s*2304:])
 		d := (*[2304]float32)(dOut[s*2304:])
 		g := (*[2304]float32)(dIn[s*2304:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -5018,12 +5218,17 @@ func dw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
+	var a, b [256]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -5033,16 +5238,17 @@ func dw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw13_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[256]float32) {
-	var scale [256]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [256]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -5085,14 +5291,19 @@ func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64, invCount float64, gamma *[256]float32) {
+	var k, u, v [256]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			d := (*[256]float32)(dOut[s*2304+q*256:])
 			dx := (*[256]float32)(dIn[s*2304+q*256:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -5119,11 +5330,8 @@ func dw13_reluBackward(n int, out *[Tile * 2304]float32, dOut *[Tile * 2304]floa
 		y := (*[2304]float32)(out[s*2304:])
 		d := (*[2304]float32)(dOut[s*2304:])
 		g := (*[2304]float32)(dIn[s*2304:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -5199,12 +5407,17 @@ func pw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
+	var a, b [256]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -5214,16 +5427,17 @@ func pw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw13_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[256]float32) {
-	var scale [256]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [256]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -5266,14 +5480,19 @@ func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64, invCount float64, gamma *[256]float32) {
+	var k, u, v [256]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			d := (*[256]float32)(dOut[s*2304+q*256:])
 			dx := (*[256]float32)(dIn[s*2304+q*256:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -5300,11 +5519,8 @@ func pw13_reluBackward(n int, out *[Tile * 2304]float32, dOut *[Tile * 2304]floa
 		y := (*[2304]float32)(out[s*2304:])
 		d := (*[2304]float32)(dOut[s*2304:])
 		g := (*[2304]float32)(dIn[s*2304:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -7104,4 +7320,16 @@ func softmax(z *[2]float32, probs *[2]float32) {
 	for k := range e {
 		probs[k] = float32(e[k] / sum)
 	}
+}
+
+// keep returns a mask of ones when c holds and of zeros otherwise. ANDed onto
+// a float32's bits it keeps the value or makes it +0 without a branch: the
+// activations' conditions depend on the data's signs, on which a branch
+// mispredicts about every other value.
+func keep(c bool) uint32 {
+	var m uint32
+	if c {
+		m = ^uint32(0)
+	}
+	return m
 }

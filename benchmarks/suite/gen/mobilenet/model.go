@@ -7,6 +7,7 @@ import (
 	runtime "github.com/cnngen/cnngen/runtime"
 	"math"
 	goruntime "runtime"
+	"sync"
 )
 
 const (
@@ -3202,6 +3203,9 @@ type worker struct {
 	// 0).
 	jobs chan job
 	done chan struct{}
+	// shards counts the shards that Frozen.Forward's helper goroutines run for the
+	// call that borrowed this worker.
+	shards sync.WaitGroup
 	// tiles holds the tile buffers of the worker's whole shard in a training pass,
 	// grown to the largest shard seen; sums its partial sums of one phase.
 	tiles []*tileBuffers

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	goruntime "runtime"
+	"sync"
 )
 
 // packed holds the dense layers' weights in the padded layout of the packed
@@ -25,7 +26,8 @@ type packed struct {
 // change a Frozen: freeze again. A Frozen is safe for concurrent use by
 // multiple goroutines; each call borrows tile buffers from a free list of up
 // to GOMAXPROCS, so calls make no allocations once it holds a buffer per
-// goroutine that runs at once.
+// goroutine that runs at once. Forward splits a batch of several tiles across
+// its workers (see SetWorkers).
 type Frozen struct {
 	// packed comes first: a Frozen is one large allocation, which Go starts on a
 	// page boundary, so every padded row is 64-byte aligned (which only speed
@@ -33,9 +35,27 @@ type Frozen struct {
 	packed packed
 	// params is the copy of the Model's parameters, in the standard layout.
 	params parameters
-	// idle holds up to GOMAXPROCS (at Freeze) workers whose tile buffers calls
-	// borrow; a call that finds none allocates one, and a full list drops it.
+	// idle holds up to max(GOMAXPROCS at Freeze, workers) workers whose tile
+	// buffers calls borrow; a call that finds none allocates one, and a full list
+	// drops it.
 	idle chan *worker
+	// workers is the number of goroutines Forward splits a batch across: the
+	// caller's and workers−1 helpers, which receive their shards from shards
+	// (nil with one worker).
+	workers int
+	shards  chan shard
+	// stop closes shards once the Frozen is unreachable, which ends the helpers.
+	stop goruntime.Cleanup
+}
+
+// shard is the part of a Frozen.Forward batch that a helper goroutine runs:
+// samples [lo, hi) of x, whose logits it writes to logits before calling
+// done.Done.
+type shard struct {
+	f         *Frozen
+	x, logits []float32
+	lo, hi    int
+	done      *sync.WaitGroup
 }
 
 // Freeze returns a Frozen copy of m's current parameters, for fast and
@@ -143,7 +163,61 @@ func (m *Model) Freeze() *Frozen {
 	}
 	fcPackedVecPack(&f.packed.fcWeight, &f.params.fcWeight)
 	f.idle = make(chan *worker, goruntime.GOMAXPROCS(0))
+	f.SetWorkers(goruntime.GOMAXPROCS(0))
 	return f
+}
+
+// SetWorkers sets the number of goroutines that Forward splits a batch of
+// several tiles across (values below 1 mean 1); Freeze uses the Go runtime's
+// GOMAXPROCS(0). Each sample's logits do not depend on the split. The helpers
+// beyond the caller's goroutine end when the Frozen is no longer reachable.
+// SetWorkers must not run concurrently with other methods.
+func (f *Frozen) SetWorkers(count int) {
+	count = max(count, 1)
+	// A batch's shards hold count workers at once: keep them all.
+	if cap(f.idle) < count {
+		idle := make(chan *worker, count)
+		for len(f.idle) > 0 {
+			idle <- <-f.idle
+		}
+		f.idle = idle
+	}
+	f.stop.Stop()
+	if f.shards != nil {
+		close(f.shards)
+	}
+	f.workers, f.shards = count, nil
+	if count > 1 {
+		f.shards = make(chan shard)
+		for i := 1; i < count; i++ {
+			go serveShards(f.shards)
+		}
+		// The cleanup holds the channel only, never the Frozen, so that it can run.
+		f.stop = goruntime.AddCleanup(f, closeShards, f.shards)
+	}
+}
+
+// Workers returns the number of goroutines Forward splits a batch across (see
+// SetWorkers).
+func (f *Frozen) Workers() int {
+	return f.workers
+}
+
+// closeShards ends the helpers that receive from shards.
+func closeShards(shards chan shard) {
+	close(shards)
+}
+
+// serveShards runs the shards sent on shards until it is closed. A shard's
+// Frozen is referenced only while the shard runs, so an idle helper does not
+// keep its Frozen alive.
+func serveShards(shards chan shard) {
+	for s := range shards {
+		w := s.f.borrow()
+		s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
+		s.f.giveBack(w)
+		s.done.Done()
+	}
 }
 
 // forward runs the first n samples of the tile x through the network on w's
@@ -187,21 +261,45 @@ func (f *Frozen) Predict(x *[InputSize]float32, probs *[Classes]float32) {
 	softmax(&z, probs)
 }
 
+// forwardRange writes to logits the logits of samples [lo, hi) of x, tile by
+// tile on w's buffers.
+func (f *Frozen) forwardRange(w *worker, x, logits []float32, lo, hi int) {
+	for off := lo; off < hi; off += Tile {
+		k := min(Tile, hi-off)
+		f.forward(w, k, w.load(x, off, k))
+		copy(logits[off*Classes:(off+k)*Classes], w.buf.fcOut[:k*Classes])
+	}
+}
+
 // Forward writes to logits (n×Classes values) the logits of the n samples in
-// x (n×InputSize values, each sample in HWC order), tile by tile on the
-// caller's goroutine. For a large batch on several cores, split it across
-// goroutines (a Frozen is safe for that) or use Model.Forward, whose workers
-// do it.
+// x (n×InputSize values, each sample in HWC order). A batch of several tiles
+// is split in whole tiles across the workers (see SetWorkers): the caller's
+// goroutine runs the first shard and the helpers the others, or the caller too
+// when every helper is busy with other calls.
 func (f *Frozen) Forward(x, logits []float32) {
 	n := samples(x)
 	if len(logits) < n*Classes {
 		panic(fmt.Sprintf("resnet8: %d logits for %d samples, want %d", len(logits), n, n*Classes))
 	}
 	w := f.borrow()
-	for off := 0; off < n; off += Tile {
-		k := min(Tile, n-off)
-		f.forward(w, k, w.load(x, off, k))
-		copy(logits[off*Classes:(off+k)*Classes], w.buf.fcOut[:k*Classes])
+	tiles := (n + Tile - 1) / Tile
+	used := max(1, min(f.workers, tiles))
+	// Shard i takes tiles [i·tiles/used, (i+1)·tiles/used).
+	bound := func(i int) int {
+		return min(n, i*tiles/used*Tile)
 	}
+	for i := 1; i < used; i++ {
+		s := shard{f, x, logits, bound(i), bound(i + 1), &w.shards}
+		w.shards.Add(1)
+		select {
+		case f.shards <- s:
+		default:
+			// Every helper is busy with other calls: run the shard here.
+			f.forwardRange(w, x, logits, s.lo, s.hi)
+			w.shards.Done()
+		}
+	}
+	f.forwardRange(w, x, logits, 0, bound(1))
+	w.shards.Wait()
 	f.giveBack(w)
 }

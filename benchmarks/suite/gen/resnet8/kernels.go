@@ -289,12 +289,17 @@ func conv1Backward(n int, in *[Tile * 3072]float32, out *[Tile * 16384]float32, 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -304,16 +309,17 @@ func bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, g
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 16384]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var scale [16]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -356,14 +362,19 @@ func bn1Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
+	var k, u, v [16]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			d := (*[16]float32)(dOut[s*16384+q*16:])
 			dx := (*[16]float32)(dIn[s*16384+q*16:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -389,11 +400,8 @@ func relu1Backward(n int, out *[Tile * 16384]float32, dOut *[Tile * 16384]float3
 		y := (*[16384]float32)(out[s*16384:])
 		d := (*[16384]float32)(dOut[s*16384:])
 		g := (*[16384]float32)(dIn[s*16384:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -786,12 +794,17 @@ func block1_conv1Backward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]f
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
 // per channel, with the batch's mean and inv = 1/√(variance + ε).
 func block1_bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -801,16 +814,17 @@ func block1_bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]flo
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block1_bn1Eval(n int, in, out *[Tile * 16384]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var scale [16]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -853,14 +867,19 @@ func block1_bn1Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, su
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block1_bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
+	var k, u, v [16]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			d := (*[16]float32)(dOut[s*16384+q*16:])
 			dx := (*[16]float32)(dIn[s*16384+q*16:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -887,11 +906,8 @@ func block1_relu1Backward(n int, out *[Tile * 16384]float32, dOut *[Tile * 16384
 		y := (*[16384]float32)(out[s*16384:])
 		d := (*[16384]float32)(dOut[s*16384:])
 		g := (*[16384]float32)(dIn[s*16384:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1284,12 +1300,17 @@ func block1_conv2Backward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]f
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
 // per channel, with the batch's mean and inv = 1/√(variance + ε).
 func block1_bn2Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1299,16 +1320,17 @@ func block1_bn2Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]flo
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block1_bn2Eval(n int, in, out *[Tile * 16384]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var scale [16]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [16]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1351,14 +1373,19 @@ func block1_bn2Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, su
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block1_bn2Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
+	var k, u, v [16]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			d := (*[16]float32)(dOut[s*16384+q*16:])
 			dx := (*[16]float32)(dIn[s*16384+q*16:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1393,11 +1420,8 @@ func block1_relu2Backward(n int, out *[Tile * 16384]float32, dOut *[Tile * 16384
 		y := (*[16384]float32)(out[s*16384:])
 		d := (*[16384]float32)(dOut[s*16384:])
 		g := (*[16384]float32)(dIn[s*16384:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -1766,12 +1790,17 @@ func block2_conv1Backward(n int, in *[Tile * 16384]float32, out *[Tile * 8192]fl
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
 // per channel, with the batch's mean and inv = 1/√(variance + ε).
 func block2_bn1Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			y := (*[32]float32)(out[s*8192+q*32:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1781,16 +1810,17 @@ func block2_bn1Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]floa
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block2_bn1Eval(n int, in, out *[Tile * 8192]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var scale [32]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			y := (*[32]float32)(out[s*8192+q*32:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -1833,14 +1863,19 @@ func block2_bn1Sums(n int, in, dOut *[Tile * 8192]float32, mean, inv, sumDy, sum
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block2_bn1Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
+	var k, u, v [32]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			d := (*[32]float32)(dOut[s*8192+q*32:])
 			dx := (*[32]float32)(dIn[s*8192+q*32:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -1867,11 +1902,8 @@ func block2_relu1Backward(n int, out *[Tile * 8192]float32, dOut *[Tile * 8192]f
 		y := (*[8192]float32)(out[s*8192:])
 		d := (*[8192]float32)(dOut[s*8192:])
 		g := (*[8192]float32)(dIn[s*8192:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -2264,12 +2296,17 @@ func block2_conv2Backward(n int, in *[Tile * 8192]float32, out *[Tile * 8192]flo
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
 // per channel, with the batch's mean and inv = 1/√(variance + ε).
 func block2_bn2Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			y := (*[32]float32)(out[s*8192+q*32:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2279,16 +2316,17 @@ func block2_bn2Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]floa
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block2_bn2Eval(n int, in, out *[Tile * 8192]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var scale [32]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [32]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			y := (*[32]float32)(out[s*8192+q*32:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2331,14 +2369,19 @@ func block2_bn2Sums(n int, in, dOut *[Tile * 8192]float32, mean, inv, sumDy, sum
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block2_bn2Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
+	var k, u, v [32]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			d := (*[32]float32)(dOut[s*8192+q*32:])
 			dx := (*[32]float32)(dIn[s*8192+q*32:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -2440,11 +2483,8 @@ func block2_relu2Backward(n int, out *[Tile * 8192]float32, dOut *[Tile * 8192]f
 		y := (*[8192]float32)(out[s*8192:])
 		d := (*[8192]float32)(dOut[s*8192:])
 		g := (*[8192]float32)(dIn[s*8192:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -2813,12 +2853,17 @@ func block3_conv1Backward(n int, in *[Tile * 8192]float32, out *[Tile * 4096]flo
 // the first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func block3_bn1Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			y := (*[64]float32)(out[s*4096+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2828,16 +2873,17 @@ func block3_bn1Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]floa
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block3_bn1Eval(n int, in, out *[Tile * 4096]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			y := (*[64]float32)(out[s*4096+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -2880,14 +2926,19 @@ func block3_bn1Sums(n int, in, dOut *[Tile * 4096]float32, mean, inv, sumDy, sum
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block3_bn1Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			d := (*[64]float32)(dOut[s*4096+q*64:])
 			dx := (*[64]float32)(dIn[s*4096+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -2914,11 +2965,8 @@ func block3_relu1Backward(n int, out *[Tile * 4096]float32, dOut *[Tile * 4096]f
 		y := (*[4096]float32)(out[s*4096:])
 		d := (*[4096]float32)(dOut[s*4096:])
 		g := (*[4096]float32)(dIn[s*4096:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -3311,12 +3359,17 @@ func block3_conv2Backward(n int, in *[Tile * 4096]float32, out *[Tile * 4096]flo
 // the first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func block3_bn2Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) * inv[c]
+		b[c] = float64(beta[c]) - mean[c]*a[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			y := (*[64]float32)(out[s*4096+q*64:])
 			for c := range y {
-				y[c] = float32(float64(gamma[c])*(float64(x[c])-mean[c])*inv[c] + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3326,16 +3379,17 @@ func block3_bn2Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]floa
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block3_bn2Eval(n int, in, out *[Tile * 4096]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var scale [64]float64
-	for c := range &scale {
-		scale[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+	var a, b [64]float64
+	for c := range &a {
+		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
+		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			y := (*[64]float32)(out[s*4096+q*64:])
 			for c := range y {
-				y[c] = float32(scale[c]*(float64(x[c])-float64(runningMean[c])) + float64(beta[c]))
+				y[c] = float32(float64(x[c])*a[c] + b[c])
 			}
 		}
 	}
@@ -3378,14 +3432,19 @@ func block3_bn2Sums(n int, in, dOut *[Tile * 4096]float32, mean, inv, sumDy, sum
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block3_bn2Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
+	var k, u, v [64]float64
+	for c := range &k {
+		k[c] = float64(gamma[c]) * inv[c]
+		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
+		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			d := (*[64]float32)(dOut[s*4096+q*64:])
 			dx := (*[64]float32)(dIn[s*4096+q*64:])
 			for c := range dx {
-				xhat := (float64(x[c]) - mean[c]) * inv[c]
-				dx[c] = float32(float64(gamma[c]) * inv[c] * (float64(d[c]) - invCount*sumDy[c] - xhat*invCount*sumDyXhat[c]))
+				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
 			}
 		}
 	}
@@ -3487,11 +3546,8 @@ func block3_relu2Backward(n int, out *[Tile * 4096]float32, dOut *[Tile * 4096]f
 		y := (*[4096]float32)(out[s*4096:])
 		d := (*[4096]float32)(dOut[s*4096:])
 		g := (*[4096]float32)(dIn[s*4096:])
-		*g = *d
 		for i := range g {
-			if !(y[i] > 0) {
-				g[i] = 0
-			}
+			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
 		}
 	}
 }
@@ -5260,6 +5316,18 @@ func softmax(z *[10]float32, probs *[10]float32) {
 	for k := range e {
 		probs[k] = float32(e[k] / sum)
 	}
+}
+
+// keep returns a mask of ones when c holds and of zeros otherwise. ANDed onto
+// a float32's bits it keeps the value or makes it +0 without a branch: the
+// activations' conditions depend on the data's signs, on which a branch
+// mispredicts about every other value.
+func keep(c bool) uint32 {
+	var m uint32
+	if c {
+		m = ^uint32(0)
+	}
+	return m
 }
 
 // addInto adds src to dst, value by value: the gradient of a layer's output
