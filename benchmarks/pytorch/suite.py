@@ -25,16 +25,22 @@ does. Metrics, each at 1 and 2 threads:
 
 inference in eval mode, the best of eager (inference_mode), a frozen
 TorchScript trace and that trace through optimize_for_inference (named in
-the record's "variant"). Data is synthetic and seeded: uniform [0, 1)
-inputs, uniform labels. Each thread count runs in a child process with the
-environment of bench.py (OMP/OpenBLAS thread counts, OPENBLAS_CORETYPE,
-OMP_WAIT_POLICY=PASSIVE, malloc thresholds; see benchmarks/README.md).
+the record's "variant"; training records say "eager"). Data is synthetic
+and seeded: uniform [0, 1) inputs, uniform labels. Each thread count runs
+in a child process with the environment of bench.py (OMP/OpenBLAS thread
+counts, OPENBLAS_CORETYPE, OMP_WAIT_POLICY=PASSIVE, malloc thresholds; see
+benchmarks/README.md), printed on a "#" line; a
+"# warning:" line says when torch runs on the reference BLAS (libblas3
+without libopenblas0-pthread), which makes dense layers several times
+slower. "version" is the Debian package's upstream version (1.13.1; its
+torch.__version__ says 1.13.0a0).
 
---export-onnx DIR writes each network with torch.onnx.export (opset 13,
-eval mode, a dynamic batch axis on "input" and "output") for the ONNX
-Runtime anchor, benchmarks/ort/bench.js, and DIR/<net>.check.json: a seeded
-batch of 2 inputs and PyTorch's outputs, which bench.js compares with its
-own before timing.
+--export-onnx DIR (in the first thread count's child) writes each network,
+freshly initialised (batch norm's running statistics 0 and 1), with
+torch.onnx.export (opset 13, eval mode, a dynamic batch axis on "input" and
+"output") for the ONNX Runtime anchor, benchmarks/ort/bench.js, and
+DIR/<net>.check.json: a seeded batch of 2 inputs and PyTorch's outputs,
+which bench.js compares with its own before timing.
 """
 
 import argparse
@@ -61,6 +67,8 @@ NETS = {
     "autoencoder": (512, "mse", "mean", (640,)),
 }
 INFER_BATCH = 256
+ENV_SHOWN = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_CORETYPE",
+             "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
 LEARNING_RATE = 1e-5
 
 
@@ -116,14 +124,21 @@ def run_child(args):
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
     torch.set_flush_denormal(True)
-    version = torch.__version__.split("a")[0].split("+")[0]
+    version = torch_version(torch)
     if args.header:
         print(f"# PyTorch suite anchor, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}; cpu: {bench.cpu_model()}; "
               f"torch {torch.__version__} (Debian python3-torch {bench.debian_version('python3-torch')}); "
               f"cpu_capability={bench.cpu_capability(torch)}; load average {bench.load_average()}")
         print("# training: plain SGD, the recipe's loss and reduction, synthetic data; "
               "inference: eval mode, best of eager / frozen trace / optimized frozen trace")
+    env = " ".join(f"{k}={os.environ.get(k, '(unset)')}" for k in ENV_SHOWN)
+    print(f"# [{threads} thread(s)] torch.get_num_threads()={torch.get_num_threads()} {env}")
     print(f"# [{threads} thread(s)] blas: {bench.blas_info()}")
+    libs = blas_libraries(torch)
+    reference = [lib for lib in libs if "/blas/" in lib]  # Debian's libblas3: /usr/lib/<triplet>/blas/
+    if reference or not any("openblas" in lib or "mkl" in lib for lib in libs):
+        print(f"# warning: torch's BLAS is {', '.join(reference or libs) or 'not found'}, not OpenBLAS: "
+              "the reference BLAS makes dense layers several times slower (apt-get install -y libopenblas0-pthread)")
     warmup, repeats, budget = (2, 3, 0.05) if args.quick else (5, 7, 0.3)
 
     def emit(**record):
@@ -140,7 +155,7 @@ def run_child(args):
             start = time.perf_counter()
             step()
             sec = bench.median_time(step, calls_for(time.perf_counter() - start, budget), repeats)
-            emit(net=name, metric="train_step_ms", batch=batch, value=round(sec * 1e3, 4))
+            emit(net=name, metric="train_step_ms", batch=batch, variant="eager", value=round(sec * 1e3, 4))
         model = build(torch, name).eval()
         for batch, metric, scale in ((INFER_BATCH, "infer_batch_ms", 1e3), (1, "infer_latency_us", 1e6)):
             x, _ = synthetic(torch, name, batch)
@@ -151,9 +166,32 @@ def run_child(args):
             detail = ", ".join(f"{k} {v * scale:.4g}" for k, v in times.items())
             print(f"# [{threads} thread(s)] {name} {metric} batch {batch}: {detail}")
             emit(net=name, metric=metric, batch=batch, variant=best, value=round(times[best] * scale, 4))
-        if args.export_onnx and threads == 1:
+        if args.export_onnx:
             export_onnx(torch, model, name, args.export_onnx)
     return 0
+
+
+def torch_version(torch):
+    """Returns torch's version: Debian's python3-torch 1.13.1 calls itself 1.13.0a0, so
+    the package's upstream version when torch is Debian's, else torch.__version__."""
+    if torch.__file__.startswith("/usr/lib/python3/"):
+        deb = bench.debian_version("python3-torch")
+        if deb[:1].isdigit():
+            return deb.split(":")[-1].split("+")[0].split("-")[0]
+    return torch.__version__.split("+")[0]
+
+
+def blas_libraries(torch):
+    """Returns the BLAS libraries mapped into this process (symlinks resolved), after a
+    matrix product has made sure torch loaded its BLAS."""
+    torch.mm(torch.ones(2, 2), torch.ones(2, 2))
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            if "blas" in os.path.basename(path) or "mkl" in os.path.basename(path):
+                libs.add(path)
+    return sorted(libs)
 
 
 def export_onnx(torch, model, name, out_dir):
@@ -193,10 +231,11 @@ def run_parent(args):
         cmd = [python, os.path.abspath(__file__), "--child", "--threads", str(threads), "--nets", args.nets]
         if args.quick:
             cmd.append("--quick")
-        if args.export_onnx:
-            cmd += ["--export-onnx", os.path.abspath(args.export_onnx)]
         if first:
+            # The first child writes the header and the ONNX files (one export is enough).
             cmd.append("--header")
+            if args.export_onnx:
+                cmd += ["--export-onnx", os.path.abspath(args.export_onnx)]
             first = False
         if subprocess.run(cmd, env=env).returncode != 0:
             print(f"# child for {threads} thread(s) failed")
