@@ -8,9 +8,12 @@
 // For each <net>.onnx that suite.py exported (dynamic batch axis), it first
 // runs the seeded batch of <net>.check.json and prints the largest
 // difference from PyTorch's outputs (so the anchor is known to run the same
-// network), then measures, with intraOpNumThreads = 1 and 2 (one session
-// per thread count; interOpNumThreads 1, sequential execution, every graph
-// optimisation), the median over repeats of
+// network; beyond 1e-4 of the outputs' scale it stops with an error), then
+// measures, with intraOpNumThreads = 1 and 2 (one session per thread count;
+// interOpNumThreads 1, sequential execution, every graph optimisation,
+// denormals as zero as PyTorch's flush_denormal; intra-op threads spin while
+// they wait, ORT's default, unless --spinning off), after warm-up, the
+// median over repeats (each the mean over many runs) of
 //
 //   infer_batch_ms    batch-256 inference
 //   infer_latency_us  one sample
@@ -33,15 +36,19 @@ try {
 }
 
 function parseArgs(argv) {
-  const args = { models: '', threads: '1,2', nets: '', quick: false };
+  const args = { models: '', threads: '1,2', nets: '', quick: false, spinning: 'on' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
-    else if (['--models', '--threads', '--nets'].includes(a) && i + 1 < argv.length) args[a.slice(2)] = argv[++i];
+    else if (['--models', '--threads', '--nets', '--spinning'].includes(a) && i + 1 < argv.length) args[a.slice(2)] = argv[++i];
     else {
       console.error(`bench.js: unknown argument ${a}`);
       process.exit(2);
     }
+  }
+  if (!['on', 'off'].includes(args.spinning)) {
+    console.error('bench.js: --spinning is on or off');
+    process.exit(2);
   }
   if (!args.models) {
     console.error('bench.js: --models DIR is required (suite.py --export-onnx DIR writes it)');
@@ -101,6 +108,9 @@ async function main() {
   }
   console.log(`# ONNX Runtime suite anchor: onnxruntime-node ${version}, CPU execution provider; ` +
     `cpu: ${os.cpus()[0].model}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  console.log(`# session: intraOpNumThreads ${args.threads}, interOpNumThreads 1, executionMode sequential, ` +
+    `graphOptimizationLevel all, session.set_denormal_as_zero 1, session.intra_op.allow_spinning ` +
+    `${args.spinning === 'on' ? 1 : 0}; ${args.quick ? 'quick: 3 repeats of ~0.05 s' : '7 repeats of ~0.3 s'}, median`);
   for (const threads of args.threads.split(',').map(Number)) {
     for (const net of nets) {
       const session = await ort.InferenceSession.create(path.join(args.models, net + '.onnx'), {
@@ -109,12 +119,24 @@ async function main() {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
+        extra: { session: { set_denormal_as_zero: '1', intra_op: { allow_spinning: args.spinning === 'on' ? '1' : '0' } } },
       });
       const check = JSON.parse(fs.readFileSync(path.join(args.models, net + '.check.json'), 'utf8'));
       const got = (await session.run({ input: new ort.Tensor('float32', Float32Array.from(check.input), check.shape) })).output.data;
-      let diff = 0;
-      check.output.forEach((v, i) => { diff = Math.max(diff, Math.abs(v - got[i])); });
-      console.log(`# [${threads} thread(s)] ${net}: max |ORT - PyTorch| on the check batch ${diff.toExponential(2)}`);
+      let diff = got.length === check.output.length ? 0 : Infinity;
+      let largest = 0;
+      check.output.forEach((v, i) => {
+        diff = Math.max(diff, Math.abs(v - got[i]));
+        largest = Math.max(largest, Math.abs(v));
+      });
+      console.log(`# [${threads} thread(s)] ${net}: max |ORT - PyTorch| on the check batch ${diff.toExponential(2)} ` +
+        `(${check.output.length} outputs, max |PyTorch| ${largest.toPrecision(3)})`);
+      if (!(diff <= 1e-4 * Math.max(1, largest))) {
+        const msg = `${net}: ONNX Runtime's outputs differ from PyTorch's by ${diff}: not the same network`;
+        console.log(`# error: ${msg}`);
+        console.error(`bench.js: ${msg}`);
+        process.exit(1);
+      }
       for (const [batch, metric, scale] of [[256, 'infer_batch_ms', 1e3], [1, 'infer_latency_us', 1e6]]) {
         const feeds = { input: input(check.shape, batch, batch) };
         for (let i = 0; i < warmup; i++) await session.run(feeds);
