@@ -17,6 +17,7 @@ for arg in "$@"; do
 done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/cnngen-anchors.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
+trap 'exit 130' INT TERM
 "${PYTHON:-/usr/bin/python3}" benchmarks/pytorch/suite.py --export-onnx "$dir" "$@"
 if ! command -v node >/dev/null; then
 	echo "# skipped: node not installed (Debian: apt-get install -y nodejs npm)"

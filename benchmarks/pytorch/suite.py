@@ -114,7 +114,17 @@ def train_step(torch, model, name, x, y):
 
 
 def calls_for(seconds_per_call, budget):
+    """Returns how many calls fill budget seconds per repeat (1 to 1000)."""
     return max(1, min(1000, int(budget / max(seconds_per_call, 1e-7))))
+
+
+def eager_seconds(torch, model, x):
+    """Returns the seconds of one eager inference call, after one call to warm up."""
+    with torch.inference_mode():
+        model(x)
+        start = time.perf_counter()
+        model(x)
+        return time.perf_counter() - start
 
 
 def run_child(args):
@@ -159,7 +169,7 @@ def run_child(args):
         model = build(torch, name).eval()
         for batch, metric, scale in ((INFER_BATCH, "infer_batch_ms", 1e3), (1, "infer_latency_us", 1e6)):
             x, _ = synthetic(torch, name, batch)
-            calls = 2 if batch > 1 else (20 if args.quick else 200)
+            calls = calls_for(eager_seconds(torch, model, x), budget)
             times = bench.measure_inference(torch, model, x, calls=calls, repeats=repeats, warmup=warmup)
             model.eval()
             best = min(times, key=times.get)
