@@ -145,6 +145,7 @@ async function main() {
       }
       await session.release();
     }
+    console.log(`# [${threads} thread(s)] load average at the end ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
   }
 }
 

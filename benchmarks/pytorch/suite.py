@@ -178,6 +178,7 @@ def run_child(args):
             emit(net=name, metric=metric, batch=batch, variant=best, value=round(times[best] * scale, 4))
         if args.export_onnx:
             export_onnx(torch, model, name, args.export_onnx)
+    print(f"# [{threads} thread(s)] load average at the end {bench.load_average()}")
     return 0
 
 
