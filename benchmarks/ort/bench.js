@@ -101,9 +101,13 @@ async function main() {
   const version = require('onnxruntime-node/package.json').version;
   const [warmup, repeats, budget] = args.quick ? [2, 3, 0.05] : [5, 7, 0.3];
   let nets = fs.readdirSync(args.models).filter((f) => f.endsWith('.onnx')).map((f) => f.slice(0, -5)).sort();
-  if (args.nets) nets = args.nets.split(',').filter((n) => nets.includes(n));
+  if (args.nets) {
+    const want = args.nets.split(',');
+    want.filter((n) => !nets.includes(n)).forEach((n) => console.log(`# skipped: ${n}: no ${path.join(args.models, n + '.onnx')}`));
+    nets = want.filter((n) => nets.includes(n));
+  }
   if (nets.length === 0) {
-    console.log(`# skipped: no .onnx files in ${args.models}`);
+    console.log(`# skipped: no ${args.nets ? 'such ' : ''}.onnx files in ${args.models}`);
     return;
   }
   console.log(`# ONNX Runtime suite anchor: onnxruntime-node ${version}, CPU execution provider; ` +
