@@ -29,10 +29,9 @@ the record's "variant"; training records say "eager"). Data is synthetic
 and seeded: uniform [0, 1) inputs, uniform labels. Each thread count runs
 in a child process with the environment of bench.py (OMP/OpenBLAS thread
 counts, OPENBLAS_CORETYPE, OMP_WAIT_POLICY=PASSIVE, malloc thresholds; see
-benchmarks/README.md), printed on a "#" line; a
-"# warning:" line says when torch runs on the reference BLAS (libblas3
-without libopenblas0-pthread), which makes dense layers several times
-slower. "version" is the Debian package's upstream version (1.13.1; its
+benchmarks/README.md), printed on a "#" line; a "# warning:" line says
+when torch runs on the reference BLAS (libblas3 without
+libopenblas0-pthread), which makes dense layers several times slower. "version" is the Debian package's upstream version (1.13.1; its
 torch.__version__ says 1.13.0a0).
 
 --export-onnx DIR (in the first thread count's child) writes each network,
@@ -145,8 +144,8 @@ def run_child(args):
     print(f"# [{threads} thread(s)] torch.get_num_threads()={torch.get_num_threads()} {env}")
     print(f"# [{threads} thread(s)] blas: {bench.blas_info()}")
     libs = blas_libraries(torch)
-    reference = [lib for lib in libs if "/blas/" in lib]  # Debian's libblas3: /usr/lib/<triplet>/blas/
-    if reference or not any("openblas" in lib or "mkl" in lib for lib in libs):
+    reference = [lib for lib in libs or [] if "/blas/" in lib]  # Debian's libblas3: /usr/lib/<triplet>/blas/
+    if libs is not None and (reference or not any("openblas" in lib or "mkl" in lib for lib in libs)):
         print(f"# warning: torch's BLAS is {', '.join(reference or libs) or 'not found'}, not OpenBLAS: "
               "the reference BLAS makes dense layers several times slower (apt-get install -y libopenblas0-pthread)")
     warmup, repeats, budget = (2, 3, 0.05) if args.quick else (5, 7, 0.3)
@@ -194,14 +193,17 @@ def torch_version(torch):
 
 def blas_libraries(torch):
     """Returns the BLAS libraries mapped into this process (symlinks resolved), after a
-    matrix product has made sure torch loaded its BLAS."""
+    matrix product has made sure torch loaded its BLAS; None without /proc (not Linux)."""
     torch.mm(torch.ones(2, 2), torch.ones(2, 2))
     libs = set()
-    with open("/proc/self/maps") as f:
-        for line in f:
-            path = line.split()[-1]
-            if "blas" in os.path.basename(path) or "mkl" in os.path.basename(path):
-                libs.add(path)
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                if "blas" in os.path.basename(path) or "mkl" in os.path.basename(path):
+                    libs.add(path)
+    except OSError:
+        return None
     return sorted(libs)
 
 
