@@ -305,46 +305,123 @@ func dropout1Backward(n int, mask *[Tile * 8000]float32, dOut *[Tile * 8000]floa
 	}
 }
 
+// dw1Pixel computes the pre-activation output pixel (oy, ox) of dw1 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw1Pixel(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*320+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw1Forward computes dw1 (conv2d 3x3, 64 filters, stride 1x1, same padding,
-// 25x5x64 → 25x5x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
+// 25x5x64 → 25x5x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
 // receives 25x5x64 outputs; w is the weight [3][3][1][64].
 func dw1Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[8000]float32)(in[s*8000:])
 		y := (*[8000]float32)(out[s*8000:])
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
 				o := (*[64]float32)(y[oy*320+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*320+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*320 + ox*64 - 384
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+320:])
+				x4 := (*[64]float32)(x[base+384:])
+				x5 := (*[64]float32)(x[base+448:])
+				x6 := (*[64]float32)(x[base+640:])
+				x7 := (*[64]float32)(x[base+704:])
+				x8 := (*[64]float32)(x[base+768:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw1PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw1 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw1PixelGrad(x *[8000]float32, d *[64]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*320+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw1Backward runs the backward pass of dw1 (conv2d 3x3, 64 filters, stride
-// 1x1, same padding, 25x5x64 → 25x5x64) (64 groups) for the first n samples
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -354,38 +431,144 @@ func dw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 		g := (*[8000]float32)(dOut[s*8000:])
 		dx := (*[8000]float32)(dIn[s*8000:])
 		*dx = [8000]float32{}
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
 				d := (*[64]float32)(g[oy*320+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*320 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*320 + ox*64 - 384
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+320:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+320:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+384:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+384:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+448:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+448:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+640:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+640:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+704:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+704:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -700,46 +883,123 @@ func pw1_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 	}
 }
 
+// dw2Pixel computes the pre-activation output pixel (oy, ox) of dw2 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw2Pixel(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*320+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw2Forward computes dw2 (conv2d 3x3, 64 filters, stride 1x1, same padding,
-// 25x5x64 → 25x5x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
+// 25x5x64 → 25x5x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
 // receives 25x5x64 outputs; w is the weight [3][3][1][64].
 func dw2Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[8000]float32)(in[s*8000:])
 		y := (*[8000]float32)(out[s*8000:])
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
 				o := (*[64]float32)(y[oy*320+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*320+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*320 + ox*64 - 384
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+320:])
+				x4 := (*[64]float32)(x[base+384:])
+				x5 := (*[64]float32)(x[base+448:])
+				x6 := (*[64]float32)(x[base+640:])
+				x7 := (*[64]float32)(x[base+704:])
+				x8 := (*[64]float32)(x[base+768:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw2PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw2 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw2PixelGrad(x *[8000]float32, d *[64]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*320+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw2Backward runs the backward pass of dw2 (conv2d 3x3, 64 filters, stride
-// 1x1, same padding, 25x5x64 → 25x5x64) (64 groups) for the first n samples
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -749,38 +1009,144 @@ func dw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 		g := (*[8000]float32)(dOut[s*8000:])
 		dx := (*[8000]float32)(dIn[s*8000:])
 		*dx = [8000]float32{}
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
 				d := (*[64]float32)(g[oy*320+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*320 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*320 + ox*64 - 384
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+320:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+320:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+384:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+384:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+448:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+448:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+640:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+640:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+704:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+704:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -1095,46 +1461,123 @@ func pw2_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 	}
 }
 
+// dw3Pixel computes the pre-activation output pixel (oy, ox) of dw3 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw3Pixel(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*320+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw3Forward computes dw3 (conv2d 3x3, 64 filters, stride 1x1, same padding,
-// 25x5x64 → 25x5x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
+// 25x5x64 → 25x5x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
 // receives 25x5x64 outputs; w is the weight [3][3][1][64].
 func dw3Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[8000]float32)(in[s*8000:])
 		y := (*[8000]float32)(out[s*8000:])
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
 				o := (*[64]float32)(y[oy*320+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*320+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*320 + ox*64 - 384
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+320:])
+				x4 := (*[64]float32)(x[base+384:])
+				x5 := (*[64]float32)(x[base+448:])
+				x6 := (*[64]float32)(x[base+640:])
+				x7 := (*[64]float32)(x[base+704:])
+				x8 := (*[64]float32)(x[base+768:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw3PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw3 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw3PixelGrad(x *[8000]float32, d *[64]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*320+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw3Backward runs the backward pass of dw3 (conv2d 3x3, 64 filters, stride
-// 1x1, same padding, 25x5x64 → 25x5x64) (64 groups) for the first n samples
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -1144,38 +1587,144 @@ func dw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 		g := (*[8000]float32)(dOut[s*8000:])
 		dx := (*[8000]float32)(dIn[s*8000:])
 		*dx = [8000]float32{}
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
 				d := (*[64]float32)(g[oy*320+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*320 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*320 + ox*64 - 384
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+320:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+320:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+384:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+384:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+448:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+448:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+640:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+640:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+704:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+704:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -1490,46 +2039,123 @@ func pw3_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 	}
 }
 
+// dw4Pixel computes the pre-activation output pixel (oy, ox) of dw4 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw4Pixel(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*320+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw4Forward computes dw4 (conv2d 3x3, 64 filters, stride 1x1, same padding,
-// 25x5x64 → 25x5x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
+// 25x5x64 → 25x5x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
 // receives 25x5x64 outputs; w is the weight [3][3][1][64].
 func dw4Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[8000]float32)(in[s*8000:])
 		y := (*[8000]float32)(out[s*8000:])
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
 				o := (*[64]float32)(y[oy*320+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*320+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*320 + ox*64 - 384
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+320:])
+				x4 := (*[64]float32)(x[base+384:])
+				x5 := (*[64]float32)(x[base+448:])
+				x6 := (*[64]float32)(x[base+640:])
+				x7 := (*[64]float32)(x[base+704:])
+				x8 := (*[64]float32)(x[base+768:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw4PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw4 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw4PixelGrad(x *[8000]float32, d *[64]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*320+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw4Backward runs the backward pass of dw4 (conv2d 3x3, 64 filters, stride
-// 1x1, same padding, 25x5x64 → 25x5x64) (64 groups) for the first n samples
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -1539,38 +2165,144 @@ func dw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 		g := (*[8000]float32)(dOut[s*8000:])
 		dx := (*[8000]float32)(dIn[s*8000:])
 		*dx = [8000]float32{}
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
 				d := (*[64]float32)(g[oy*320+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*320 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*320 + ox*64 - 384
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+320:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+320:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+384:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+384:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+448:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+448:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+640:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+640:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+704:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+704:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
