@@ -162,17 +162,17 @@ func conv1Backward(n int, in *[Tile * 490]float32, out *[Tile * 8000]float32, dO
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -182,17 +182,16 @@ func bn1Forward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -213,10 +212,11 @@ func bn1Moments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// bn1Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn1 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn1Sums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn1Sums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -224,7 +224,7 @@ func bn1Sums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat 
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -235,11 +235,13 @@ func bn1Sums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat 
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -247,7 +249,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, s
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -578,17 +580,17 @@ func dw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -598,17 +600,16 @@ func dw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw1_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -629,10 +630,11 @@ func dw1_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw1_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw1_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw1_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -640,7 +642,7 @@ func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -651,11 +653,13 @@ func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -663,7 +667,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -766,17 +770,17 @@ func pw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -786,17 +790,16 @@ func pw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw1_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -817,10 +820,11 @@ func pw1_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw1_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw1_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw1_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -828,7 +832,7 @@ func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -839,11 +843,13 @@ func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -851,7 +857,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1156,17 +1162,17 @@ func dw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1176,17 +1182,16 @@ func dw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw2_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1207,10 +1212,11 @@ func dw2_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw2_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw2_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw2_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -1218,7 +1224,7 @@ func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1229,11 +1235,13 @@ func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -1241,7 +1249,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1344,17 +1352,17 @@ func pw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1364,17 +1372,16 @@ func pw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw2_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1395,10 +1402,11 @@ func pw2_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw2_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw2_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw2_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -1406,7 +1414,7 @@ func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1417,11 +1425,13 @@ func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -1429,7 +1439,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1734,17 +1744,17 @@ func dw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1754,17 +1764,16 @@ func dw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw3_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1785,10 +1794,11 @@ func dw3_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw3_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw3_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw3_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -1796,7 +1806,7 @@ func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1807,11 +1817,13 @@ func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -1819,7 +1831,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1922,17 +1934,17 @@ func pw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1942,17 +1954,16 @@ func pw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw3_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1973,10 +1984,11 @@ func pw3_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw3_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw3_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw3_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -1984,7 +1996,7 @@ func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1995,11 +2007,13 @@ func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -2007,7 +2021,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2312,17 +2326,17 @@ func dw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2332,17 +2346,16 @@ func dw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw4_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2363,10 +2376,11 @@ func dw4_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw4_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw4_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw4_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -2374,7 +2388,7 @@ func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2385,11 +2399,13 @@ func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -2397,7 +2413,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2500,17 +2516,17 @@ func pw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2520,17 +2536,16 @@ func pw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw4_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2551,10 +2566,11 @@ func pw4_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw4_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw4_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw4_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -2562,7 +2578,7 @@ func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2573,11 +2589,13 @@ func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -2585,7 +2603,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}

@@ -265,17 +265,17 @@ func conv1Backward(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float32,
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var m, a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -285,17 +285,16 @@ func bn1Forward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -316,10 +315,11 @@ func bn1Moments(n int, in *[Tile * 18432]float32, sum, sumSq *[8]float64) {
 	}
 }
 
-// bn1Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn1 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn1Sums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64) {
+// bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn1Sums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[8]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
@@ -327,7 +327,7 @@ func bn1Sums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -338,11 +338,13 @@ func bn1Sums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64, invCount float64, gamma *[8]float32) {
-	var k, u, v [8]float64
+	var m, k, u, v [8]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
@@ -350,7 +352,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, 
 			d := (*[8]float32)(dOut[s*18432+q*8:])
 			dx := (*[8]float32)(dIn[s*18432+q*8:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -655,17 +657,17 @@ func dw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw1_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var m, a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -675,17 +677,16 @@ func dw1_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw1_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -706,10 +707,11 @@ func dw1_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[8]float64) {
 	}
 }
 
-// dw1_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw1_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64) {
+// dw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw1_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[8]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
@@ -717,7 +719,7 @@ func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -728,11 +730,13 @@ func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64, invCount float64, gamma *[8]float32) {
-	var k, u, v [8]float64
+	var m, k, u, v [8]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
@@ -740,7 +744,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 			d := (*[8]float32)(dOut[s*18432+q*8:])
 			dx := (*[8]float32)(dIn[s*18432+q*8:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -843,17 +847,17 @@ func pw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 36864]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw1_bnForward(n int, in, out *[Tile * 36864]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var m, a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[16]float32)(in[s*36864+q*16:])
 			y := (*[16]float32)(out[s*36864+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -863,17 +867,16 @@ func pw1_bnForward(n int, in, out *[Tile * 36864]float32, mean, inv *[16]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw1_bnEval(n int, in, out *[Tile * 36864]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[16]float32)(in[s*36864+q*16:])
 			y := (*[16]float32)(out[s*36864+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -894,10 +897,11 @@ func pw1_bnMoments(n int, in *[Tile * 36864]float32, sum, sumSq *[16]float64) {
 	}
 }
 
-// pw1_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw1_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, mean, inv, sumDy, sumDyXhat *[16]float64) {
+// pw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw1_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, sumDy, sumDyX *[16]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[16]float32)(in[s*36864+q*16:])
@@ -905,7 +909,7 @@ func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -916,11 +920,13 @@ func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 36864]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
-	var k, u, v [16]float64
+	var m, k, u, v [16]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
@@ -928,7 +934,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 36864]float32, mean, inv, sumD
 			d := (*[16]float32)(dOut[s*36864+q*16:])
 			dx := (*[16]float32)(dIn[s*36864+q*16:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1209,17 +1215,17 @@ func dw2Backward(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw2_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var m, a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[16]float32)(in[s*9216+q*16:])
 			y := (*[16]float32)(out[s*9216+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1229,17 +1235,16 @@ func dw2_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[16]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw2_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[16]float32)(in[s*9216+q*16:])
 			y := (*[16]float32)(out[s*9216+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1260,10 +1265,11 @@ func dw2_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[16]float64) {
 	}
 }
 
-// dw2_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw2_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[16]float64) {
+// dw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw2_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[16]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[16]float32)(in[s*9216+q*16:])
@@ -1271,7 +1277,7 @@ func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1282,11 +1288,13 @@ func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
-	var k, u, v [16]float64
+	var m, k, u, v [16]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
@@ -1294,7 +1302,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 			d := (*[16]float32)(dOut[s*9216+q*16:])
 			dx := (*[16]float32)(dIn[s*9216+q*16:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1397,17 +1405,17 @@ func pw2Backward(n int, in *[Tile * 9216]float32, out *[Tile * 18432]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw2_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1417,17 +1425,16 @@ func pw2_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw2_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1448,10 +1455,11 @@ func pw2_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
 	}
 }
 
-// pw2_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw2_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// pw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw2_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
@@ -1459,7 +1467,7 @@ func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1470,11 +1478,13 @@ func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
@@ -1482,7 +1492,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 			d := (*[32]float32)(dOut[s*18432+q*32:])
 			dx := (*[32]float32)(dIn[s*18432+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1787,17 +1797,17 @@ func dw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1807,17 +1817,16 @@ func dw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw3_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1838,10 +1847,11 @@ func dw3_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
 	}
 }
 
-// dw3_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw3_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// dw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw3_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
@@ -1849,7 +1859,7 @@ func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1860,11 +1870,13 @@ func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
@@ -1872,7 +1884,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 			d := (*[32]float32)(dOut[s*18432+q*32:])
 			dx := (*[32]float32)(dIn[s*18432+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1975,17 +1987,17 @@ func pw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1995,17 +2007,16 @@ func pw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw3_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2026,10 +2037,11 @@ func pw3_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
 	}
 }
 
-// pw3_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw3_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// pw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw3_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
@@ -2037,7 +2049,7 @@ func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2048,11 +2060,13 @@ func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
@@ -2060,7 +2074,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 			d := (*[32]float32)(dOut[s*18432+q*32:])
 			dx := (*[32]float32)(dIn[s*18432+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2341,17 +2355,17 @@ func dw4Backward(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw4_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[32]float32)(in[s*4608+q*32:])
 			y := (*[32]float32)(out[s*4608+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2361,17 +2375,16 @@ func dw4_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[32]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw4_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[32]float32)(in[s*4608+q*32:])
 			y := (*[32]float32)(out[s*4608+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2392,10 +2405,11 @@ func dw4_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[32]float64) {
 	}
 }
 
-// dw4_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw4_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// dw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw4_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[32]float32)(in[s*4608+q*32:])
@@ -2403,7 +2417,7 @@ func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2414,11 +2428,13 @@ func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
@@ -2426,7 +2442,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[32]float32)(dOut[s*4608+q*32:])
 			dx := (*[32]float32)(dIn[s*4608+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2529,17 +2545,17 @@ func pw4Backward(n int, in *[Tile * 4608]float32, out *[Tile * 9216]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw4_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2549,17 +2565,16 @@ func pw4_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw4_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2580,10 +2595,11 @@ func pw4_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw4_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw4_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw4_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
@@ -2591,7 +2607,7 @@ func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2602,11 +2618,13 @@ func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
@@ -2614,7 +2632,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*9216+q*64:])
 			dx := (*[64]float32)(dIn[s*9216+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2919,17 +2937,17 @@ func dw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2939,17 +2957,16 @@ func dw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw5_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2970,10 +2987,11 @@ func dw5_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw5_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw5_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw5_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw5_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
@@ -2981,7 +2999,7 @@ func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2992,11 +3010,13 @@ func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
@@ -3004,7 +3024,7 @@ func dw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*9216+q*64:])
 			dx := (*[64]float32)(dIn[s*9216+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3107,17 +3127,17 @@ func pw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3127,17 +3147,16 @@ func pw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw5_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3158,10 +3177,11 @@ func pw5_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw5_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw5_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw5_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw5_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
@@ -3169,7 +3189,7 @@ func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -3180,11 +3200,13 @@ func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
@@ -3192,7 +3214,7 @@ func pw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*9216+q*64:])
 			dx := (*[64]float32)(dIn[s*9216+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3473,17 +3495,17 @@ func dw6Backward(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw6_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[64]float32)(in[s*2304+q*64:])
 			y := (*[64]float32)(out[s*2304+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3493,17 +3515,16 @@ func dw6_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[64]float64,
 // n samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean)
 // + beta per channel (ε = 0.001).
 func dw6_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[64]float32)(in[s*2304+q*64:])
 			y := (*[64]float32)(out[s*2304+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3524,10 +3545,11 @@ func dw6_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw6_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw6_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw6_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw6_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[64]float32)(in[s*2304+q*64:])
@@ -3535,7 +3557,7 @@ func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -3546,11 +3568,13 @@ func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw6_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -3558,7 +3582,7 @@ func dw6_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*2304+q*64:])
 			dx := (*[64]float32)(dIn[s*2304+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3661,17 +3685,17 @@ func pw6Backward(n int, in *[Tile * 2304]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw6_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3681,17 +3705,16 @@ func pw6_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw6_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3712,10 +3735,11 @@ func pw6_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw6_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw6_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw6_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw6_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -3723,7 +3747,7 @@ func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -3734,11 +3758,13 @@ func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw6_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -3746,7 +3772,7 @@ func pw6_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -4051,17 +4077,17 @@ func dw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4071,17 +4097,16 @@ func dw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw7_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4102,10 +4127,11 @@ func dw7_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw7_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw7_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw7_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw7_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -4113,7 +4139,7 @@ func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -4124,11 +4150,13 @@ func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -4136,7 +4164,7 @@ func dw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -4239,17 +4267,17 @@ func pw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4259,17 +4287,16 @@ func pw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw7_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4290,10 +4317,11 @@ func pw7_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw7_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw7_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw7_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw7_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -4301,7 +4329,7 @@ func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -4312,11 +4340,13 @@ func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -4324,7 +4354,7 @@ func pw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -4629,17 +4659,17 @@ func dw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4649,17 +4679,16 @@ func dw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw8_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4680,10 +4709,11 @@ func dw8_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw8_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw8_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw8_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw8_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -4691,7 +4721,7 @@ func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -4702,11 +4732,13 @@ func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -4714,7 +4746,7 @@ func dw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -4817,17 +4849,17 @@ func pw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4837,17 +4869,16 @@ func pw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw8_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4868,10 +4899,11 @@ func pw8_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw8_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw8_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw8_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw8_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -4879,7 +4911,7 @@ func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -4890,11 +4922,13 @@ func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -4902,7 +4936,7 @@ func pw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -5207,17 +5241,17 @@ func dw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5227,17 +5261,16 @@ func dw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw9_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5258,10 +5291,11 @@ func dw9_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw9_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw9_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw9_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw9_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -5269,7 +5303,7 @@ func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -5280,11 +5314,13 @@ func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -5292,7 +5328,7 @@ func dw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -5395,17 +5431,17 @@ func pw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5415,17 +5451,16 @@ func pw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw9_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5446,10 +5481,11 @@ func pw9_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw9_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw9_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw9_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw9_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -5457,7 +5493,7 @@ func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -5468,11 +5504,13 @@ func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -5480,7 +5518,7 @@ func pw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -5785,17 +5823,17 @@ func dw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5805,17 +5843,16 @@ func dw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw10_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5836,10 +5873,11 @@ func dw10_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw10_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of dw10_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw10_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw10_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -5847,7 +5885,7 @@ func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -5858,11 +5896,13 @@ func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -5870,7 +5910,7 @@ func dw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -5974,17 +6014,17 @@ func pw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5994,17 +6034,16 @@ func pw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw10_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -6025,10 +6064,11 @@ func pw10_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw10_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of pw10_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw10_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw10_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -6036,7 +6076,7 @@ func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -6047,11 +6087,13 @@ func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -6059,7 +6101,7 @@ func pw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -6365,17 +6407,17 @@ func dw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -6385,17 +6427,16 @@ func dw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw11_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -6416,10 +6457,11 @@ func dw11_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw11_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of dw11_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw11_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw11_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -6427,7 +6469,7 @@ func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -6438,11 +6480,13 @@ func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -6450,7 +6494,7 @@ func dw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -6554,17 +6598,17 @@ func pw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -6574,17 +6618,16 @@ func pw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw11_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -6605,10 +6648,11 @@ func pw11_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw11_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of pw11_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw11_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw11_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -6616,7 +6660,7 @@ func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -6627,11 +6671,13 @@ func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -6639,7 +6685,7 @@ func pw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -6921,17 +6967,17 @@ func dw12Backward(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw12_bnForward(n int, in, out *[Tile * 1152]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[128]float32)(in[s*1152+q*128:])
 			y := (*[128]float32)(out[s*1152+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -6941,17 +6987,16 @@ func dw12_bnForward(n int, in, out *[Tile * 1152]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw12_bnEval(n int, in, out *[Tile * 1152]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[128]float32)(in[s*1152+q*128:])
 			y := (*[128]float32)(out[s*1152+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -6972,10 +7017,11 @@ func dw12_bnMoments(n int, in *[Tile * 1152]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw12_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of dw12_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw12_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw12_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[128]float32)(in[s*1152+q*128:])
@@ -6983,7 +7029,7 @@ func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -6994,11 +7040,13 @@ func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw12_bnBackward(n int, in, dOut, dIn *[Tile * 1152]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
@@ -7006,7 +7054,7 @@ func dw12_bnBackward(n int, in, dOut, dIn *[Tile * 1152]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*1152+q*128:])
 			dx := (*[128]float32)(dIn[s*1152+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -7110,17 +7158,17 @@ func pw12Backward(n int, in *[Tile * 1152]float32, out *[Tile * 2304]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw12_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var m, a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -7130,17 +7178,16 @@ func pw12_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw12_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -7161,10 +7208,11 @@ func pw12_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
 	}
 }
 
-// pw12_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of pw12_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64) {
+// pw12_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw12_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[256]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
@@ -7172,7 +7220,7 @@ func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -7183,11 +7231,13 @@ func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw12_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64, invCount float64, gamma *[256]float32) {
-	var k, u, v [256]float64
+	var m, k, u, v [256]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
@@ -7195,7 +7245,7 @@ func pw12_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 			d := (*[256]float32)(dOut[s*2304+q*256:])
 			dx := (*[256]float32)(dIn[s*2304+q*256:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -7501,17 +7551,17 @@ func dw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var m, a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -7521,17 +7571,16 @@ func dw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw13_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -7552,10 +7601,11 @@ func dw13_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
 	}
 }
 
-// dw13_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of dw13_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64) {
+// dw13_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw13_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[256]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
@@ -7563,7 +7613,7 @@ func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -7574,11 +7624,13 @@ func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64, invCount float64, gamma *[256]float32) {
-	var k, u, v [256]float64
+	var m, k, u, v [256]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
@@ -7586,7 +7638,7 @@ func dw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 			d := (*[256]float32)(dOut[s*2304+q*256:])
 			dx := (*[256]float32)(dIn[s*2304+q*256:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -7690,17 +7742,17 @@ func pw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var m, a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -7710,17 +7762,16 @@ func pw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw13_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -7741,10 +7792,11 @@ func pw13_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
 	}
 }
 
-// pw13_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of pw13_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64) {
+// pw13_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw13_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[256]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
@@ -7752,7 +7804,7 @@ func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -7763,11 +7815,13 @@ func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64, invCount float64, gamma *[256]float32) {
-	var k, u, v [256]float64
+	var m, k, u, v [256]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
@@ -7775,7 +7829,7 @@ func pw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 			d := (*[256]float32)(dOut[s*2304+q*256:])
 			dx := (*[256]float32)(dIn[s*2304+q*256:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
