@@ -75,8 +75,8 @@
 // with batch norm: each worker keeps the tile buffers of its whole shard,
 // and the batch runs in phases separated at each batchnorm, after which the
 // caller adds the workers' float64 per-channel sums in worker order (batch
-// mean and variance in the forward direction, Σdy and Σdy·x̂ in the
-// backward one) and updates the running statistics, which the parameters
+// mean and variance in the forward direction, Σdy and Σdy·x, hence
+// Σdy·x̂, in the backward one) and updates the running statistics, which the parameters
 // struct holds beside the parameters (runtime.Stateful). Networks without
 // batch norm keep the tile-major schedule. Model.Freeze folds each
 // batchnorm into the conv or dense layer that feeds only it (its weights

@@ -19,6 +19,13 @@ func (p *plan) kernelsFile(f *jen.File) {
 	for _, s := range p.stages {
 		switch s.layer.Kind {
 		case runtime.Conv2D:
+			if isDepthwise(s) {
+				p.depthwiseForward(f, s)
+				if s.backward {
+					p.depthwiseBackward(f, s)
+				}
+				break
+			}
 			if s.groups() > 1 {
 				p.groupedConvForward(f, s)
 				if s.backward {

@@ -149,7 +149,7 @@ func (p *plan) layerMajor(f *jen.File, c layerMajorCode) {
 		return id(bn.base+"Moments").Call(id("n"), c.inArr(bn.in), jen.Op("&").Id("w").Dot("sums").Dot(bn.base+"Sum"), jen.Op("&").Id("w").Dot("sums").Dot(bn.base+"SumSq"))
 	}
 	sums := func(bn *stage) jen.Code {
-		return id(bn.base+"Sums").Call(id("n"), c.inArr(bn.in), c.gradArr(bn.out), st(bn.base+"Mean"), st(bn.base+"InvStd"),
+		return id(bn.base+"Sums").Call(id("n"), c.inArr(bn.in), c.gradArr(bn.out),
 			jen.Op("&").Id("w").Dot("sums").Dot(bn.base+"Sum"), jen.Op("&").Id("w").Dot("sums").Dot(bn.base+"SumSq"))
 	}
 	inputGrad := func(bn *stage) []jen.Code {

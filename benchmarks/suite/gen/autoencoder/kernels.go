@@ -100,17 +100,17 @@ func fc1Backward(n int, in *[Tile * 640]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -120,17 +120,16 @@ func bn1Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -151,10 +150,11 @@ func bn1Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// bn1Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn1 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn1Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn1Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
@@ -162,7 +162,7 @@ func bn1Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -173,11 +173,13 @@ func bn1Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
@@ -185,7 +187,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -349,17 +351,17 @@ func fc2Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn2Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -369,17 +371,16 @@ func bn2Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn2Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -400,10 +401,11 @@ func bn2Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// bn2Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn2 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn2Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// bn2Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn2
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn2Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
@@ -411,7 +413,7 @@ func bn2Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -422,11 +424,13 @@ func bn2Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn2Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
@@ -434,7 +438,7 @@ func bn2Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -598,17 +602,17 @@ func fc3Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn3Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -618,17 +622,16 @@ func bn3Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn3Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -649,10 +652,11 @@ func bn3Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// bn3Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn3 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn3Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// bn3Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn3
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn3Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
@@ -660,7 +664,7 @@ func bn3Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -671,11 +675,13 @@ func bn3Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn3Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
@@ -683,7 +689,7 @@ func bn3Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -847,17 +853,17 @@ func fc4Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn4Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -867,17 +873,16 @@ func bn4Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn4Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -898,10 +903,11 @@ func bn4Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// bn4Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn4 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn4Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// bn4Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn4
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn4Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
@@ -909,7 +915,7 @@ func bn4Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -920,11 +926,13 @@ func bn4Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn4Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
@@ -932,7 +940,7 @@ func bn4Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1095,17 +1103,17 @@ func fc5Backward(n int, in *[Tile * 128]float32, out *[Tile * 8]float32, dOut *[
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn5Forward(n int, in, out *[Tile * 8]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var m, a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[8]float32)(in[s*8+q*8:])
 			y := (*[8]float32)(out[s*8+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1115,17 +1123,16 @@ func bn5Forward(n int, in, out *[Tile * 8]float32, mean, inv *[8]float64, gamma,
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn5Eval(n int, in, out *[Tile * 8]float32, runningMean, runningVar, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[8]float32)(in[s*8+q*8:])
 			y := (*[8]float32)(out[s*8+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1146,10 +1153,11 @@ func bn5Moments(n int, in *[Tile * 8]float32, sum, sumSq *[8]float64) {
 	}
 }
 
-// bn5Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn5 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn5Sums(n int, in, dOut *[Tile * 8]float32, mean, inv, sumDy, sumDyXhat *[8]float64) {
+// bn5Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn5
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn5Sums(n int, in, dOut *[Tile * 8]float32, sumDy, sumDyX *[8]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[8]float32)(in[s*8+q*8:])
@@ -1157,7 +1165,7 @@ func bn5Sums(n int, in, dOut *[Tile * 8]float32, mean, inv, sumDy, sumDyXhat *[8
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1168,11 +1176,13 @@ func bn5Sums(n int, in, dOut *[Tile * 8]float32, mean, inv, sumDy, sumDyXhat *[8
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn5Backward(n int, in, dOut, dIn *[Tile * 8]float32, mean, inv, sumDy, sumDyXhat *[8]float64, invCount float64, gamma *[8]float32) {
-	var k, u, v [8]float64
+	var m, k, u, v [8]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
@@ -1180,7 +1190,7 @@ func bn5Backward(n int, in, dOut, dIn *[Tile * 8]float32, mean, inv, sumDy, sumD
 			d := (*[8]float32)(dOut[s*8+q*8:])
 			dx := (*[8]float32)(dIn[s*8+q*8:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1343,17 +1353,17 @@ func fc6Backward(n int, in *[Tile * 8]float32, out *[Tile * 128]float32, dOut *[
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn6Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1363,17 +1373,16 @@ func bn6Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn6Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1394,10 +1403,11 @@ func bn6Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// bn6Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn6 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn6Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// bn6Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn6
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn6Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
@@ -1405,7 +1415,7 @@ func bn6Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1416,11 +1426,13 @@ func bn6Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn6Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
@@ -1428,7 +1440,7 @@ func bn6Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1592,17 +1604,17 @@ func fc7Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn7Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1612,17 +1624,16 @@ func bn7Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn7Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1643,10 +1654,11 @@ func bn7Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// bn7Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn7 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn7Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// bn7Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn7
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn7Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
@@ -1654,7 +1666,7 @@ func bn7Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1665,11 +1677,13 @@ func bn7Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn7Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
@@ -1677,7 +1691,7 @@ func bn7Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1841,17 +1855,17 @@ func fc8Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn8Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1861,17 +1875,16 @@ func bn8Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn8Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1892,10 +1905,11 @@ func bn8Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// bn8Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn8 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn8Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// bn8Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn8
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn8Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
@@ -1903,7 +1917,7 @@ func bn8Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1914,11 +1928,13 @@ func bn8Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn8Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
@@ -1926,7 +1942,7 @@ func bn8Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2090,17 +2106,17 @@ func fc9Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn9Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2110,17 +2126,16 @@ func bn9Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn9Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
 			y := (*[128]float32)(out[s*128+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2141,10 +2156,11 @@ func bn9Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// bn9Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn9 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn9Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// bn9Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn9
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn9Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
 			x := (*[128]float32)(in[s*128+q*128:])
@@ -2152,7 +2168,7 @@ func bn9Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2163,11 +2179,13 @@ func bn9Sums(n int, in, dOut *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn9Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1; q++ {
@@ -2175,7 +2193,7 @@ func bn9Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 			d := (*[128]float32)(dOut[s*128+q*128:])
 			dx := (*[128]float32)(dIn[s*128+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}

@@ -734,31 +734,31 @@ type stats struct {
 // Backward, which the caller adds in worker order.
 type sums struct {
 	// bn1Sum and bn1SumSq are the shard's Σx and Σx² of bn1's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn1Sum, bn1SumSq [128]float64
 	// bn2Sum and bn2SumSq are the shard's Σx and Σx² of bn2's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn2Sum, bn2SumSq [128]float64
 	// bn3Sum and bn3SumSq are the shard's Σx and Σx² of bn3's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn3Sum, bn3SumSq [128]float64
 	// bn4Sum and bn4SumSq are the shard's Σx and Σx² of bn4's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn4Sum, bn4SumSq [128]float64
 	// bn5Sum and bn5SumSq are the shard's Σx and Σx² of bn5's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn5Sum, bn5SumSq [8]float64
 	// bn6Sum and bn6SumSq are the shard's Σx and Σx² of bn6's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn6Sum, bn6SumSq [128]float64
 	// bn7Sum and bn7SumSq are the shard's Σx and Σx² of bn7's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn7Sum, bn7SumSq [128]float64
 	// bn8Sum and bn8SumSq are the shard's Σx and Σx² of bn8's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn8Sum, bn8SumSq [128]float64
 	// bn9Sum and bn9SumSq are the shard's Σx and Σx² of bn9's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn9Sum, bn9SumSq [128]float64
 }
 
@@ -983,6 +983,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn1Mean[c]*a[c]) * m.stats.bn1InvStd[c]
+		}
 		m.stats.bn1SumDy, m.stats.bn1SumDyXhat = a, b
 		m.stats.bn1InvCount = 1 / count
 		for c := range &a {
@@ -998,6 +1002,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn2Mean[c]*a[c]) * m.stats.bn2InvStd[c]
+		}
 		m.stats.bn2SumDy, m.stats.bn2SumDyXhat = a, b
 		m.stats.bn2InvCount = 1 / count
 		for c := range &a {
@@ -1013,6 +1021,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn3Mean[c]*a[c]) * m.stats.bn3InvStd[c]
+		}
 		m.stats.bn3SumDy, m.stats.bn3SumDyXhat = a, b
 		m.stats.bn3InvCount = 1 / count
 		for c := range &a {
@@ -1028,6 +1040,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn4Mean[c]*a[c]) * m.stats.bn4InvStd[c]
+		}
 		m.stats.bn4SumDy, m.stats.bn4SumDyXhat = a, b
 		m.stats.bn4InvCount = 1 / count
 		for c := range &a {
@@ -1043,6 +1059,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn5Mean[c]*a[c]) * m.stats.bn5InvStd[c]
+		}
 		m.stats.bn5SumDy, m.stats.bn5SumDyXhat = a, b
 		m.stats.bn5InvCount = 1 / count
 		for c := range &a {
@@ -1058,6 +1078,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn6Mean[c]*a[c]) * m.stats.bn6InvStd[c]
+		}
 		m.stats.bn6SumDy, m.stats.bn6SumDyXhat = a, b
 		m.stats.bn6InvCount = 1 / count
 		for c := range &a {
@@ -1073,6 +1097,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn7Mean[c]*a[c]) * m.stats.bn7InvStd[c]
+		}
 		m.stats.bn7SumDy, m.stats.bn7SumDyXhat = a, b
 		m.stats.bn7InvCount = 1 / count
 		for c := range &a {
@@ -1088,6 +1116,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn8Mean[c]*a[c]) * m.stats.bn8InvStd[c]
+		}
 		m.stats.bn8SumDy, m.stats.bn8SumDyXhat = a, b
 		m.stats.bn8InvCount = 1 / count
 		for c := range &a {
@@ -1103,6 +1135,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn9Mean[c]*a[c]) * m.stats.bn9InvStd[c]
+		}
 		m.stats.bn9SumDy, m.stats.bn9SumDyXhat = a, b
 		m.stats.bn9InvCount = 1 / count
 		for c := range &a {
@@ -1793,7 +1829,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				fc10Backward(n, &b.relu9Out, &b.fc10Out, &b.fc10Grad, &b.relu9Grad, &p.fc10Weight, &g.fc10Weight, &g.fc10Bias)
 			}
 			relu9Backward(n, &b.relu9Out, &b.relu9Grad, &b.bn9Grad)
-			bn9Sums(n, &b.fc9Out, &b.bn9Grad, &st.bn9Mean, &st.bn9InvStd, &w.sums.bn9Sum, &w.sums.bn9SumSq)
+			bn9Sums(n, &b.fc9Out, &b.bn9Grad, &w.sums.bn9Sum, &w.sums.bn9SumSq)
 		}
 	case 10:
 		for i := range count {
@@ -1808,7 +1844,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				fc9Backward(n, &b.relu8Out, &b.fc9Out, &b.fc9Grad, &b.relu8Grad, &p.fc9Weight, &g.fc9Weight, &g.fc9Bias)
 			}
 			relu8Backward(n, &b.relu8Out, &b.relu8Grad, &b.bn8Grad)
-			bn8Sums(n, &b.fc8Out, &b.bn8Grad, &st.bn8Mean, &st.bn8InvStd, &w.sums.bn8Sum, &w.sums.bn8SumSq)
+			bn8Sums(n, &b.fc8Out, &b.bn8Grad, &w.sums.bn8Sum, &w.sums.bn8SumSq)
 		}
 	case 11:
 		for i := range count {
@@ -1823,7 +1859,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				fc8Backward(n, &b.relu7Out, &b.fc8Out, &b.fc8Grad, &b.relu7Grad, &p.fc8Weight, &g.fc8Weight, &g.fc8Bias)
 			}
 			relu7Backward(n, &b.relu7Out, &b.relu7Grad, &b.bn7Grad)
-			bn7Sums(n, &b.fc7Out, &b.bn7Grad, &st.bn7Mean, &st.bn7InvStd, &w.sums.bn7Sum, &w.sums.bn7SumSq)
+			bn7Sums(n, &b.fc7Out, &b.bn7Grad, &w.sums.bn7Sum, &w.sums.bn7SumSq)
 		}
 	case 12:
 		for i := range count {
@@ -1838,7 +1874,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				fc7Backward(n, &b.relu6Out, &b.fc7Out, &b.fc7Grad, &b.relu6Grad, &p.fc7Weight, &g.fc7Weight, &g.fc7Bias)
 			}
 			relu6Backward(n, &b.relu6Out, &b.relu6Grad, &b.bn6Grad)
-			bn6Sums(n, &b.fc6Out, &b.bn6Grad, &st.bn6Mean, &st.bn6InvStd, &w.sums.bn6Sum, &w.sums.bn6SumSq)
+			bn6Sums(n, &b.fc6Out, &b.bn6Grad, &w.sums.bn6Sum, &w.sums.bn6SumSq)
 		}
 	case 13:
 		for i := range count {
@@ -1853,7 +1889,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				fc6Backward(n, &b.relu5Out, &b.fc6Out, &b.fc6Grad, &b.relu5Grad, &p.fc6Weight, &g.fc6Weight, &g.fc6Bias)
 			}
 			relu5Backward(n, &b.relu5Out, &b.relu5Grad, &b.bn5Grad)
-			bn5Sums(n, &b.fc5Out, &b.bn5Grad, &st.bn5Mean, &st.bn5InvStd, &w.sums.bn5Sum, &w.sums.bn5SumSq)
+			bn5Sums(n, &b.fc5Out, &b.bn5Grad, &w.sums.bn5Sum, &w.sums.bn5SumSq)
 		}
 	case 14:
 		for i := range count {
@@ -1868,7 +1904,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				fc5Backward(n, &b.relu4Out, &b.fc5Out, &b.fc5Grad, &b.relu4Grad, &p.fc5Weight, &g.fc5Weight, &g.fc5Bias)
 			}
 			relu4Backward(n, &b.relu4Out, &b.relu4Grad, &b.bn4Grad)
-			bn4Sums(n, &b.fc4Out, &b.bn4Grad, &st.bn4Mean, &st.bn4InvStd, &w.sums.bn4Sum, &w.sums.bn4SumSq)
+			bn4Sums(n, &b.fc4Out, &b.bn4Grad, &w.sums.bn4Sum, &w.sums.bn4SumSq)
 		}
 	case 15:
 		for i := range count {
@@ -1883,7 +1919,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				fc4Backward(n, &b.relu3Out, &b.fc4Out, &b.fc4Grad, &b.relu3Grad, &p.fc4Weight, &g.fc4Weight, &g.fc4Bias)
 			}
 			relu3Backward(n, &b.relu3Out, &b.relu3Grad, &b.bn3Grad)
-			bn3Sums(n, &b.fc3Out, &b.bn3Grad, &st.bn3Mean, &st.bn3InvStd, &w.sums.bn3Sum, &w.sums.bn3SumSq)
+			bn3Sums(n, &b.fc3Out, &b.bn3Grad, &w.sums.bn3Sum, &w.sums.bn3SumSq)
 		}
 	case 16:
 		for i := range count {
@@ -1898,7 +1934,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				fc3Backward(n, &b.relu2Out, &b.fc3Out, &b.fc3Grad, &b.relu2Grad, &p.fc3Weight, &g.fc3Weight, &g.fc3Bias)
 			}
 			relu2Backward(n, &b.relu2Out, &b.relu2Grad, &b.bn2Grad)
-			bn2Sums(n, &b.fc2Out, &b.bn2Grad, &st.bn2Mean, &st.bn2InvStd, &w.sums.bn2Sum, &w.sums.bn2SumSq)
+			bn2Sums(n, &b.fc2Out, &b.bn2Grad, &w.sums.bn2Sum, &w.sums.bn2SumSq)
 		}
 	case 17:
 		for i := range count {
@@ -1913,7 +1949,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				fc2Backward(n, &b.relu1Out, &b.fc2Out, &b.fc2Grad, &b.relu1Grad, &p.fc2Weight, &g.fc2Weight, &g.fc2Bias)
 			}
 			relu1Backward(n, &b.relu1Out, &b.relu1Grad, &b.bn1Grad)
-			bn1Sums(n, &b.fc1Out, &b.bn1Grad, &st.bn1Mean, &st.bn1InvStd, &w.sums.bn1Sum, &w.sums.bn1SumSq)
+			bn1Sums(n, &b.fc1Out, &b.bn1Grad, &w.sums.bn1Sum, &w.sums.bn1SumSq)
 		}
 	case 18:
 		for i := range count {

@@ -162,17 +162,17 @@ func conv1Backward(n int, in *[Tile * 490]float32, out *[Tile * 8000]float32, dO
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -182,17 +182,16 @@ func bn1Forward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -213,10 +212,11 @@ func bn1Moments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// bn1Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn1 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn1Sums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn1Sums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -224,7 +224,7 @@ func bn1Sums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat 
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -235,11 +235,13 @@ func bn1Sums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat 
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -247,7 +249,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, s
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -305,46 +307,123 @@ func dropout1Backward(n int, mask *[Tile * 8000]float32, dOut *[Tile * 8000]floa
 	}
 }
 
+// dw1Pixel computes the pre-activation output pixel (oy, ox) of dw1 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw1Pixel(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*320+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw1Forward computes dw1 (conv2d 3x3, 64 filters, stride 1x1, same padding,
-// 25x5x64 → 25x5x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
+// 25x5x64 → 25x5x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
 // receives 25x5x64 outputs; w is the weight [3][3][1][64].
 func dw1Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[8000]float32)(in[s*8000:])
 		y := (*[8000]float32)(out[s*8000:])
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
 				o := (*[64]float32)(y[oy*320+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*320+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*320 + ox*64 - 384
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+320:])
+				x4 := (*[64]float32)(x[base+384:])
+				x5 := (*[64]float32)(x[base+448:])
+				x6 := (*[64]float32)(x[base+640:])
+				x7 := (*[64]float32)(x[base+704:])
+				x8 := (*[64]float32)(x[base+768:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw1PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw1 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw1PixelGrad(x *[8000]float32, d *[64]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*320+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw1Backward runs the backward pass of dw1 (conv2d 3x3, 64 filters, stride
-// 1x1, same padding, 25x5x64 → 25x5x64) (64 groups) for the first n samples
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -354,38 +433,144 @@ func dw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 		g := (*[8000]float32)(dOut[s*8000:])
 		dx := (*[8000]float32)(dIn[s*8000:])
 		*dx = [8000]float32{}
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
 				d := (*[64]float32)(g[oy*320+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*320 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*320 + ox*64 - 384
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+320:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+320:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+384:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+384:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+448:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+448:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+640:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+640:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+704:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+704:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -395,17 +580,17 @@ func dw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -415,17 +600,16 @@ func dw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw1_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -446,10 +630,11 @@ func dw1_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw1_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw1_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw1_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -457,7 +642,7 @@ func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -468,11 +653,13 @@ func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -480,7 +667,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -583,17 +770,17 @@ func pw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -603,17 +790,16 @@ func pw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw1_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -634,10 +820,11 @@ func pw1_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw1_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw1_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw1_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -645,7 +832,7 @@ func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -656,11 +843,13 @@ func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -668,7 +857,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -700,46 +889,123 @@ func pw1_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 	}
 }
 
+// dw2Pixel computes the pre-activation output pixel (oy, ox) of dw2 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw2Pixel(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*320+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw2Forward computes dw2 (conv2d 3x3, 64 filters, stride 1x1, same padding,
-// 25x5x64 → 25x5x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
+// 25x5x64 → 25x5x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
 // receives 25x5x64 outputs; w is the weight [3][3][1][64].
 func dw2Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[8000]float32)(in[s*8000:])
 		y := (*[8000]float32)(out[s*8000:])
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
 				o := (*[64]float32)(y[oy*320+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*320+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*320 + ox*64 - 384
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+320:])
+				x4 := (*[64]float32)(x[base+384:])
+				x5 := (*[64]float32)(x[base+448:])
+				x6 := (*[64]float32)(x[base+640:])
+				x7 := (*[64]float32)(x[base+704:])
+				x8 := (*[64]float32)(x[base+768:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw2PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw2 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw2PixelGrad(x *[8000]float32, d *[64]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*320+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw2Backward runs the backward pass of dw2 (conv2d 3x3, 64 filters, stride
-// 1x1, same padding, 25x5x64 → 25x5x64) (64 groups) for the first n samples
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -749,38 +1015,144 @@ func dw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 		g := (*[8000]float32)(dOut[s*8000:])
 		dx := (*[8000]float32)(dIn[s*8000:])
 		*dx = [8000]float32{}
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
 				d := (*[64]float32)(g[oy*320+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*320 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*320 + ox*64 - 384
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+320:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+320:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+384:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+384:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+448:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+448:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+640:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+640:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+704:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+704:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -790,17 +1162,17 @@ func dw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -810,17 +1182,16 @@ func dw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw2_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -841,10 +1212,11 @@ func dw2_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw2_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw2_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw2_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -852,7 +1224,7 @@ func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -863,11 +1235,13 @@ func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -875,7 +1249,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -978,17 +1352,17 @@ func pw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -998,17 +1372,16 @@ func pw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw2_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1029,10 +1402,11 @@ func pw2_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw2_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw2_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw2_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -1040,7 +1414,7 @@ func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1051,11 +1425,13 @@ func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -1063,7 +1439,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1095,46 +1471,123 @@ func pw2_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 	}
 }
 
+// dw3Pixel computes the pre-activation output pixel (oy, ox) of dw3 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw3Pixel(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*320+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw3Forward computes dw3 (conv2d 3x3, 64 filters, stride 1x1, same padding,
-// 25x5x64 → 25x5x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
+// 25x5x64 → 25x5x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
 // receives 25x5x64 outputs; w is the weight [3][3][1][64].
 func dw3Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[8000]float32)(in[s*8000:])
 		y := (*[8000]float32)(out[s*8000:])
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
 				o := (*[64]float32)(y[oy*320+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*320+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*320 + ox*64 - 384
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+320:])
+				x4 := (*[64]float32)(x[base+384:])
+				x5 := (*[64]float32)(x[base+448:])
+				x6 := (*[64]float32)(x[base+640:])
+				x7 := (*[64]float32)(x[base+704:])
+				x8 := (*[64]float32)(x[base+768:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw3PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw3 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw3PixelGrad(x *[8000]float32, d *[64]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*320+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw3Backward runs the backward pass of dw3 (conv2d 3x3, 64 filters, stride
-// 1x1, same padding, 25x5x64 → 25x5x64) (64 groups) for the first n samples
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -1144,38 +1597,144 @@ func dw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 		g := (*[8000]float32)(dOut[s*8000:])
 		dx := (*[8000]float32)(dIn[s*8000:])
 		*dx = [8000]float32{}
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
 				d := (*[64]float32)(g[oy*320+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*320 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*320 + ox*64 - 384
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+320:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+320:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+384:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+384:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+448:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+448:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+640:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+640:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+704:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+704:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -1185,17 +1744,17 @@ func dw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1205,17 +1764,16 @@ func dw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw3_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1236,10 +1794,11 @@ func dw3_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw3_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw3_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw3_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -1247,7 +1806,7 @@ func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1258,11 +1817,13 @@ func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -1270,7 +1831,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1373,17 +1934,17 @@ func pw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1393,17 +1954,16 @@ func pw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw3_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1424,10 +1984,11 @@ func pw3_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw3_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw3_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw3_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -1435,7 +1996,7 @@ func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1446,11 +2007,13 @@ func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -1458,7 +2021,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1490,46 +2053,123 @@ func pw3_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float
 	}
 }
 
+// dw4Pixel computes the pre-activation output pixel (oy, ox) of dw4 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw4Pixel(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*320+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw4Forward computes dw4 (conv2d 3x3, 64 filters, stride 1x1, same padding,
-// 25x5x64 → 25x5x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
+// 25x5x64 → 25x5x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 25x5x64 inputs in HWC order, out
 // receives 25x5x64 outputs; w is the weight [3][3][1][64].
 func dw4Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[8000]float32)(in[s*8000:])
 		y := (*[8000]float32)(out[s*8000:])
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
 				o := (*[64]float32)(y[oy*320+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*320+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*320 + ox*64 - 384
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+320:])
+				x4 := (*[64]float32)(x[base+384:])
+				x5 := (*[64]float32)(x[base+448:])
+				x6 := (*[64]float32)(x[base+640:])
+				x7 := (*[64]float32)(x[base+704:])
+				x8 := (*[64]float32)(x[base+768:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw4PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw4 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw4PixelGrad(x *[8000]float32, d *[64]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 25 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 5 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*320+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*320+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw4Backward runs the backward pass of dw4 (conv2d 3x3, 64 filters, stride
-// 1x1, same padding, 25x5x64 → 25x5x64) (64 groups) for the first n samples
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -1539,38 +2179,144 @@ func dw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 		g := (*[8000]float32)(dOut[s*8000:])
 		dx := (*[8000]float32)(dIn[s*8000:])
 		*dx = [8000]float32{}
-		for oy := 0; oy < 25; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
 				d := (*[64]float32)(g[oy*320+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 25 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 5 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*320 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 4; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*320 + ox*64 - 384
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+320:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+320:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+384:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+384:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+448:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+448:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+640:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+640:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+704:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+704:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -1580,17 +2326,17 @@ func dw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1600,17 +2346,16 @@ func dw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw4_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1631,10 +2376,11 @@ func dw4_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw4_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw4_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw4_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -1642,7 +2388,7 @@ func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1653,11 +2399,13 @@ func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -1665,7 +2413,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1768,17 +2516,17 @@ func pw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1788,17 +2536,16 @@ func pw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw4_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
 			y := (*[64]float32)(out[s*8000+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1819,10 +2566,11 @@ func pw4_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw4_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw4_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw4_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
 			x := (*[64]float32)(in[s*8000+q*64:])
@@ -1830,7 +2578,7 @@ func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1841,11 +2589,13 @@ func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 125; q++ {
@@ -1853,7 +2603,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*8000+q*64:])
 			dx := (*[64]float32)(dIn[s*8000+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}

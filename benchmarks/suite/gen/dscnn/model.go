@@ -767,31 +767,31 @@ type stats struct {
 // Backward, which the caller adds in worker order.
 type sums struct {
 	// bn1Sum and bn1SumSq are the shard's Σx and Σx² of bn1's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn1Sum, bn1SumSq [64]float64
 	// dw1_bnSum and dw1_bnSumSq are the shard's Σx and Σx² of dw1_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw1_bnSum, dw1_bnSumSq [64]float64
 	// pw1_bnSum and pw1_bnSumSq are the shard's Σx and Σx² of pw1_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw1_bnSum, pw1_bnSumSq [64]float64
 	// dw2_bnSum and dw2_bnSumSq are the shard's Σx and Σx² of dw2_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw2_bnSum, dw2_bnSumSq [64]float64
 	// pw2_bnSum and pw2_bnSumSq are the shard's Σx and Σx² of pw2_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw2_bnSum, pw2_bnSumSq [64]float64
 	// dw3_bnSum and dw3_bnSumSq are the shard's Σx and Σx² of dw3_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw3_bnSum, dw3_bnSumSq [64]float64
 	// pw3_bnSum and pw3_bnSumSq are the shard's Σx and Σx² of pw3_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw3_bnSum, pw3_bnSumSq [64]float64
 	// dw4_bnSum and dw4_bnSumSq are the shard's Σx and Σx² of dw4_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw4_bnSum, dw4_bnSumSq [64]float64
 	// pw4_bnSum and pw4_bnSumSq are the shard's Σx and Σx² of pw4_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw4_bnSum, pw4_bnSumSq [64]float64
 }
 
@@ -1016,6 +1016,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 125)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn1Mean[c]*a[c]) * m.stats.bn1InvStd[c]
+		}
 		m.stats.bn1SumDy, m.stats.bn1SumDyXhat = a, b
 		m.stats.bn1InvCount = 1 / count
 		for c := range &a {
@@ -1031,6 +1035,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 125)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw1_bnMean[c]*a[c]) * m.stats.dw1_bnInvStd[c]
+		}
 		m.stats.dw1_bnSumDy, m.stats.dw1_bnSumDyXhat = a, b
 		m.stats.dw1_bnInvCount = 1 / count
 		for c := range &a {
@@ -1046,6 +1054,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 125)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw1_bnMean[c]*a[c]) * m.stats.pw1_bnInvStd[c]
+		}
 		m.stats.pw1_bnSumDy, m.stats.pw1_bnSumDyXhat = a, b
 		m.stats.pw1_bnInvCount = 1 / count
 		for c := range &a {
@@ -1061,6 +1073,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 125)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw2_bnMean[c]*a[c]) * m.stats.dw2_bnInvStd[c]
+		}
 		m.stats.dw2_bnSumDy, m.stats.dw2_bnSumDyXhat = a, b
 		m.stats.dw2_bnInvCount = 1 / count
 		for c := range &a {
@@ -1076,6 +1092,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 125)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw2_bnMean[c]*a[c]) * m.stats.pw2_bnInvStd[c]
+		}
 		m.stats.pw2_bnSumDy, m.stats.pw2_bnSumDyXhat = a, b
 		m.stats.pw2_bnInvCount = 1 / count
 		for c := range &a {
@@ -1091,6 +1111,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 125)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw3_bnMean[c]*a[c]) * m.stats.dw3_bnInvStd[c]
+		}
 		m.stats.dw3_bnSumDy, m.stats.dw3_bnSumDyXhat = a, b
 		m.stats.dw3_bnInvCount = 1 / count
 		for c := range &a {
@@ -1106,6 +1130,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 125)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw3_bnMean[c]*a[c]) * m.stats.pw3_bnInvStd[c]
+		}
 		m.stats.pw3_bnSumDy, m.stats.pw3_bnSumDyXhat = a, b
 		m.stats.pw3_bnInvCount = 1 / count
 		for c := range &a {
@@ -1121,6 +1149,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 125)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw4_bnMean[c]*a[c]) * m.stats.dw4_bnInvStd[c]
+		}
 		m.stats.dw4_bnSumDy, m.stats.dw4_bnSumDyXhat = a, b
 		m.stats.dw4_bnInvCount = 1 / count
 		for c := range &a {
@@ -1136,6 +1168,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 125)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw4_bnMean[c]*a[c]) * m.stats.pw4_bnInvStd[c]
+		}
 		m.stats.pw4_bnSumDy, m.stats.pw4_bnSumDyXhat = a, b
 		m.stats.pw4_bnInvCount = 1 / count
 		for c := range &a {
@@ -1663,7 +1699,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			poolBackward(n, &b.poolGrad, &b.dropout2Grad)
 			dropout2Backward(n, &b.dropout2Mask, &b.dropout2Grad, &b.pw4_reluGrad)
 			pw4_reluBackward(n, &b.pw4_reluOut, &b.pw4_reluGrad, &b.pw4_bnGrad)
-			pw4_bnSums(n, &b.pw4Out, &b.pw4_bnGrad, &st.pw4_bnMean, &st.pw4_bnInvStd, &w.sums.pw4_bnSum, &w.sums.pw4_bnSumSq)
+			pw4_bnSums(n, &b.pw4Out, &b.pw4_bnGrad, &w.sums.pw4_bnSum, &w.sums.pw4_bnSumSq)
 		}
 	case 10:
 		for i := range count {
@@ -1677,7 +1713,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw4Backward(n, &b.dw4_reluOut, &b.pw4Out, &b.pw4Grad, &b.dw4_reluGrad, &p.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			}
 			dw4_reluBackward(n, &b.dw4_reluOut, &b.dw4_reluGrad, &b.dw4_bnGrad)
-			dw4_bnSums(n, &b.dw4Out, &b.dw4_bnGrad, &st.dw4_bnMean, &st.dw4_bnInvStd, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
+			dw4_bnSums(n, &b.dw4Out, &b.dw4_bnGrad, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
 		}
 	case 11:
 		for i := range count {
@@ -1687,7 +1723,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw4_bnBackward(n, &b.dw4Out, &b.dw4_bnGrad, &b.dw4Grad, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
 			dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			pw3_reluBackward(n, &b.pw3_reluOut, &b.pw3_reluGrad, &b.pw3_bnGrad)
-			pw3_bnSums(n, &b.pw3Out, &b.pw3_bnGrad, &st.pw3_bnMean, &st.pw3_bnInvStd, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
+			pw3_bnSums(n, &b.pw3Out, &b.pw3_bnGrad, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
 		}
 	case 12:
 		for i := range count {
@@ -1701,7 +1737,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw3Backward(n, &b.dw3_reluOut, &b.pw3Out, &b.pw3Grad, &b.dw3_reluGrad, &p.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			}
 			dw3_reluBackward(n, &b.dw3_reluOut, &b.dw3_reluGrad, &b.dw3_bnGrad)
-			dw3_bnSums(n, &b.dw3Out, &b.dw3_bnGrad, &st.dw3_bnMean, &st.dw3_bnInvStd, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
+			dw3_bnSums(n, &b.dw3Out, &b.dw3_bnGrad, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
 		}
 	case 13:
 		for i := range count {
@@ -1711,7 +1747,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw3_bnBackward(n, &b.dw3Out, &b.dw3_bnGrad, &b.dw3Grad, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
 			dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			pw2_reluBackward(n, &b.pw2_reluOut, &b.pw2_reluGrad, &b.pw2_bnGrad)
-			pw2_bnSums(n, &b.pw2Out, &b.pw2_bnGrad, &st.pw2_bnMean, &st.pw2_bnInvStd, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
+			pw2_bnSums(n, &b.pw2Out, &b.pw2_bnGrad, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
 		}
 	case 14:
 		for i := range count {
@@ -1725,7 +1761,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw2Backward(n, &b.dw2_reluOut, &b.pw2Out, &b.pw2Grad, &b.dw2_reluGrad, &p.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			}
 			dw2_reluBackward(n, &b.dw2_reluOut, &b.dw2_reluGrad, &b.dw2_bnGrad)
-			dw2_bnSums(n, &b.dw2Out, &b.dw2_bnGrad, &st.dw2_bnMean, &st.dw2_bnInvStd, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
+			dw2_bnSums(n, &b.dw2Out, &b.dw2_bnGrad, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
 		}
 	case 15:
 		for i := range count {
@@ -1735,7 +1771,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw2_bnBackward(n, &b.dw2Out, &b.dw2_bnGrad, &b.dw2Grad, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
 			dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			pw1_reluBackward(n, &b.pw1_reluOut, &b.pw1_reluGrad, &b.pw1_bnGrad)
-			pw1_bnSums(n, &b.pw1Out, &b.pw1_bnGrad, &st.pw1_bnMean, &st.pw1_bnInvStd, &w.sums.pw1_bnSum, &w.sums.pw1_bnSumSq)
+			pw1_bnSums(n, &b.pw1Out, &b.pw1_bnGrad, &w.sums.pw1_bnSum, &w.sums.pw1_bnSumSq)
 		}
 	case 16:
 		for i := range count {
@@ -1749,7 +1785,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw1Backward(n, &b.dw1_reluOut, &b.pw1Out, &b.pw1Grad, &b.dw1_reluGrad, &p.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			}
 			dw1_reluBackward(n, &b.dw1_reluOut, &b.dw1_reluGrad, &b.dw1_bnGrad)
-			dw1_bnSums(n, &b.dw1Out, &b.dw1_bnGrad, &st.dw1_bnMean, &st.dw1_bnInvStd, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
+			dw1_bnSums(n, &b.dw1Out, &b.dw1_bnGrad, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
 		}
 	case 17:
 		for i := range count {
@@ -1760,7 +1796,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw1Backward(n, &b.dropout1Out, &b.dw1Out, &b.dw1Grad, &b.dropout1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			dropout1Backward(n, &b.dropout1Mask, &b.dropout1Grad, &b.relu1Grad)
 			relu1Backward(n, &b.relu1Out, &b.relu1Grad, &b.bn1Grad)
-			bn1Sums(n, &b.conv1Out, &b.bn1Grad, &st.bn1Mean, &st.bn1InvStd, &w.sums.bn1Sum, &w.sums.bn1SumSq)
+			bn1Sums(n, &b.conv1Out, &b.bn1Grad, &w.sums.bn1Sum, &w.sums.bn1SumSq)
 		}
 	case 18:
 		for i := range count {

@@ -265,17 +265,17 @@ func conv1Backward(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float32,
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var m, a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -285,17 +285,16 @@ func bn1Forward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, ga
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -316,10 +315,11 @@ func bn1Moments(n int, in *[Tile * 18432]float32, sum, sumSq *[8]float64) {
 	}
 }
 
-// bn1Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn1 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn1Sums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64) {
+// bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn1Sums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[8]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
@@ -327,7 +327,7 @@ func bn1Sums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -338,11 +338,13 @@ func bn1Sums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat
 // Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64, invCount float64, gamma *[8]float32) {
-	var k, u, v [8]float64
+	var m, k, u, v [8]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
@@ -350,7 +352,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, 
 			d := (*[8]float32)(dOut[s*18432+q*8:])
 			dx := (*[8]float32)(dIn[s*18432+q*8:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -382,46 +384,123 @@ func relu1Backward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]float3
 	}
 }
 
+// dw1Pixel computes the pre-activation output pixel (oy, ox) of dw1 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw1Pixel(x *[18432]float32, y *[18432]float32, w *[72]float32, b *[8]float32, oy, ox int) {
+	o := (*[8]float32)(y[oy*384+ox*8:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 48 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 48 {
+				continue
+			}
+			v := (*[8]float32)(x[iy*384+ix*8:])
+			r := (*[8]float32)(w[ky*24+kx*8:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw1Forward computes dw1 (conv2d 3x3, 8 filters, stride 1x1, same padding,
-// 48x48x8 → 48x48x8), in 8 groups of 1 input channels and 1 filters, for the
+// 48x48x8 → 48x48x8), depthwise (filter c reads input channel c), for the
 // first n samples of a tile: in holds 48x48x8 inputs in HWC order, out
 // receives 48x48x8 outputs; w is the weight [3][3][1][8].
 func dw1Forward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w *[72]float32, b *[8]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[18432]float32)(in[s*18432:])
 		y := (*[18432]float32)(out[s*18432:])
-		for oy := 0; oy < 48; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 48; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 47; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 47; ox++ {
 				o := (*[8]float32)(y[oy*384+ox*8:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 48 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 48 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[8]float32)(w[ky*24+kx*8+c*8:])
-							for gr := 0; gr < 8; gr++ {
-								v := x[iy*384+ix*8+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*384 + ox*8 - 392
+				x0 := (*[8]float32)(x[base:])
+				x1 := (*[8]float32)(x[base+8:])
+				x2 := (*[8]float32)(x[base+16:])
+				x3 := (*[8]float32)(x[base+384:])
+				x4 := (*[8]float32)(x[base+392:])
+				x5 := (*[8]float32)(x[base+400:])
+				x6 := (*[8]float32)(x[base+768:])
+				x7 := (*[8]float32)(x[base+776:])
+				x8 := (*[8]float32)(x[base+784:])
+				w0 := (*[8]float32)(w[0:])
+				w1 := (*[8]float32)(w[8:])
+				w2 := (*[8]float32)(w[16:])
+				w3 := (*[8]float32)(w[24:])
+				w4 := (*[8]float32)(w[32:])
+				w5 := (*[8]float32)(w[40:])
+				w6 := (*[8]float32)(w[48:])
+				w7 := (*[8]float32)(w[56:])
+				w8 := (*[8]float32)(w[64:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 47; ox < 48; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 47; oy < 48; oy++ {
+			for ox := 0; ox < 48; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw1PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw1 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw1PixelGrad(x *[18432]float32, d *[8]float32, dx *[18432]float32, w *[72]float32, dw *[72]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 48 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 48 {
+				continue
+			}
+			v := (*[8]float32)(x[iy*384+ix*8:])
+			gw := (*[8]float32)(dw[ky*24+kx*8:])
+			r := (*[8]float32)(w[ky*24+kx*8:])
+			dv := (*[8]float32)(dx[iy*384+ix*8:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw1Backward runs the backward pass of dw1 (conv2d 3x3, 8 filters, stride
-// 1x1, same padding, 48x48x8 → 48x48x8) (8 groups) for the first n samples
+// 1x1, same padding, 48x48x8 → 48x48x8) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -431,38 +510,144 @@ func dw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 		g := (*[18432]float32)(dOut[s*18432:])
 		dx := (*[18432]float32)(dIn[s*18432:])
 		*dx = [18432]float32{}
-		for oy := 0; oy < 48; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 48; ox++ {
 				d := (*[8]float32)(g[oy*384+ox*8:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 48 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 48 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[8]float32)(dw[ky*24+kx*8+c*8:])
-							r := (*[8]float32)(w[ky*24+kx*8+c*8:])
-							for gr := 0; gr < 8; gr++ {
-								xi := iy*384 + ix*8 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 47; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[8]float32)(g[oy*384+ox*8:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 47; ox++ {
+				d := (*[8]float32)(g[oy*384+ox*8:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*384 + ox*8 - 392
+				// tap (0, 0)
+				{
+					v := (*[8]float32)(x[base:])
+					gw := (*[8]float32)(dw[0:])
+					r := (*[8]float32)(w[0:])
+					dv := (*[8]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[8]float32)(x[base+8:])
+					gw := (*[8]float32)(dw[8:])
+					r := (*[8]float32)(w[8:])
+					dv := (*[8]float32)(dx[base+8:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[8]float32)(x[base+16:])
+					gw := (*[8]float32)(dw[16:])
+					r := (*[8]float32)(w[16:])
+					dv := (*[8]float32)(dx[base+16:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[8]float32)(x[base+384:])
+					gw := (*[8]float32)(dw[24:])
+					r := (*[8]float32)(w[24:])
+					dv := (*[8]float32)(dx[base+384:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[8]float32)(x[base+392:])
+					gw := (*[8]float32)(dw[32:])
+					r := (*[8]float32)(w[32:])
+					dv := (*[8]float32)(dx[base+392:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[8]float32)(x[base+400:])
+					gw := (*[8]float32)(dw[40:])
+					r := (*[8]float32)(w[40:])
+					dv := (*[8]float32)(dx[base+400:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[8]float32)(x[base+768:])
+					gw := (*[8]float32)(dw[48:])
+					r := (*[8]float32)(w[48:])
+					dv := (*[8]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[8]float32)(x[base+776:])
+					gw := (*[8]float32)(dw[56:])
+					r := (*[8]float32)(w[56:])
+					dv := (*[8]float32)(dx[base+776:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[8]float32)(x[base+784:])
+					gw := (*[8]float32)(dw[64:])
+					r := (*[8]float32)(w[64:])
+					dv := (*[8]float32)(dx[base+784:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 47; ox < 48; ox++ {
+				d := (*[8]float32)(g[oy*384+ox*8:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 47; oy < 48; oy++ {
+			for ox := 0; ox < 48; ox++ {
+				d := (*[8]float32)(g[oy*384+ox*8:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -472,17 +657,17 @@ func dw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw1_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var m, a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -492,17 +677,16 @@ func dw1_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw1_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[8]float32) {
-	var a, b [8]float64
+	var a [8]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
 			y := (*[8]float32)(out[s*18432+q*8:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -523,10 +707,11 @@ func dw1_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[8]float64) {
 	}
 }
 
-// dw1_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw1_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64) {
+// dw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw1_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[8]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[8]float32)(in[s*18432+q*8:])
@@ -534,7 +719,7 @@ func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -545,11 +730,13 @@ func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[8]float64, invCount float64, gamma *[8]float32) {
-	var k, u, v [8]float64
+	var m, k, u, v [8]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
@@ -557,7 +744,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 			d := (*[8]float32)(dOut[s*18432+q*8:])
 			dx := (*[8]float32)(dIn[s*18432+q*8:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -660,17 +847,17 @@ func pw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 36864]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw1_bnForward(n int, in, out *[Tile * 36864]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var m, a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[16]float32)(in[s*36864+q*16:])
 			y := (*[16]float32)(out[s*36864+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -680,17 +867,16 @@ func pw1_bnForward(n int, in, out *[Tile * 36864]float32, mean, inv *[16]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw1_bnEval(n int, in, out *[Tile * 36864]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[16]float32)(in[s*36864+q*16:])
 			y := (*[16]float32)(out[s*36864+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -711,10 +897,11 @@ func pw1_bnMoments(n int, in *[Tile * 36864]float32, sum, sumSq *[16]float64) {
 	}
 }
 
-// pw1_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw1_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, mean, inv, sumDy, sumDyXhat *[16]float64) {
+// pw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw1_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, sumDy, sumDyX *[16]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
 			x := (*[16]float32)(in[s*36864+q*16:])
@@ -722,7 +909,7 @@ func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -733,11 +920,13 @@ func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 36864]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
-	var k, u, v [16]float64
+	var m, k, u, v [16]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 2304; q++ {
@@ -745,7 +934,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 36864]float32, mean, inv, sumD
 			d := (*[16]float32)(dOut[s*36864+q*16:])
 			dx := (*[16]float32)(dIn[s*36864+q*16:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -777,46 +966,115 @@ func pw1_reluBackward(n int, out *[Tile * 36864]float32, dOut *[Tile * 36864]flo
 	}
 }
 
+// dw2Pixel computes the pre-activation output pixel (oy, ox) of dw2 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw2Pixel(x *[36864]float32, y *[9216]float32, w *[144]float32, b *[16]float32, oy, ox int) {
+	o := (*[16]float32)(y[oy*384+ox*16:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy*2 + ky
+		if iy < 0 || iy >= 48 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox*2 + kx
+			if ix < 0 || ix >= 48 {
+				continue
+			}
+			v := (*[16]float32)(x[iy*768+ix*16:])
+			r := (*[16]float32)(w[ky*48+kx*16:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw2Forward computes dw2 (conv2d 3x3, 16 filters, stride 2x2, same padding,
-// 48x48x16 → 24x24x16), in 16 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 48x48x16 inputs in HWC order, out
+// 48x48x16 → 24x24x16), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 48x48x16 inputs in HWC order, out
 // receives 24x24x16 outputs; w is the weight [3][3][1][16].
 func dw2Forward(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, w *[144]float32, b *[16]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[36864]float32)(in[s*36864:])
 		y := (*[9216]float32)(out[s*9216:])
-		for oy := 0; oy < 24; oy++ {
-			for ox := 0; ox < 24; ox++ {
+		for oy := 0; oy < 23; oy++ {
+			for ox := 0; ox < 23; ox++ {
 				o := (*[16]float32)(y[oy*384+ox*16:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 48 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 48 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[16]float32)(w[ky*48+kx*16+c*16:])
-							for gr := 0; gr < 16; gr++ {
-								v := x[iy*768+ix*16+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*1536 + ox*32
+				x0 := (*[16]float32)(x[base:])
+				x1 := (*[16]float32)(x[base+16:])
+				x2 := (*[16]float32)(x[base+32:])
+				x3 := (*[16]float32)(x[base+768:])
+				x4 := (*[16]float32)(x[base+784:])
+				x5 := (*[16]float32)(x[base+800:])
+				x6 := (*[16]float32)(x[base+1536:])
+				x7 := (*[16]float32)(x[base+1552:])
+				x8 := (*[16]float32)(x[base+1568:])
+				w0 := (*[16]float32)(w[0:])
+				w1 := (*[16]float32)(w[16:])
+				w2 := (*[16]float32)(w[32:])
+				w3 := (*[16]float32)(w[48:])
+				w4 := (*[16]float32)(w[64:])
+				w5 := (*[16]float32)(w[80:])
+				w6 := (*[16]float32)(w[96:])
+				w7 := (*[16]float32)(w[112:])
+				w8 := (*[16]float32)(w[128:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 23; ox < 24; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw2PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw2 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw2PixelGrad(x *[36864]float32, d *[16]float32, dx *[36864]float32, w *[144]float32, dw *[144]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy*2 + ky
+		if iy < 0 || iy >= 48 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox*2 + kx
+			if ix < 0 || ix >= 48 {
+				continue
+			}
+			v := (*[16]float32)(x[iy*768+ix*16:])
+			gw := (*[16]float32)(dw[ky*48+kx*16:])
+			r := (*[16]float32)(w[ky*48+kx*16:])
+			dv := (*[16]float32)(dx[iy*768+ix*16:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw2Backward runs the backward pass of dw2 (conv2d 3x3, 16 filters, stride
-// 2x2, same padding, 48x48x16 → 24x24x16) (16 groups) for the first n
+// 2x2, same padding, 48x48x16 → 24x24x16) (depthwise) for the first n
 // samples of a tile. dOut holds ∂loss/∂out (overwritten with the gradient
 // before the activation); the weight and bias gradients are accumulated into
 // dw and db and ∂loss/∂in is written to dIn.
@@ -826,38 +1084,128 @@ func dw2Backward(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, dO
 		g := (*[9216]float32)(dOut[s*9216:])
 		dx := (*[36864]float32)(dIn[s*36864:])
 		*dx = [36864]float32{}
-		for oy := 0; oy < 24; oy++ {
+		for oy := 0; oy < 23; oy++ {
+			for ox := 0; ox < 23; ox++ {
+				d := (*[16]float32)(g[oy*384+ox*16:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*1536 + ox*32
+				// tap (0, 0)
+				{
+					v := (*[16]float32)(x[base:])
+					gw := (*[16]float32)(dw[0:])
+					r := (*[16]float32)(w[0:])
+					dv := (*[16]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 1)
+				{
+					v := (*[16]float32)(x[base+16:])
+					gw := (*[16]float32)(dw[16:])
+					r := (*[16]float32)(w[16:])
+					dv := (*[16]float32)(dx[base+16:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[16]float32)(x[base+32:])
+					gw := (*[16]float32)(dw[32:])
+					r := (*[16]float32)(w[32:])
+					dv := (*[16]float32)(dx[base+32:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[16]float32)(x[base+768:])
+					gw := (*[16]float32)(dw[48:])
+					r := (*[16]float32)(w[48:])
+					dv := (*[16]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[16]float32)(x[base+784:])
+					gw := (*[16]float32)(dw[64:])
+					r := (*[16]float32)(w[64:])
+					dv := (*[16]float32)(dx[base+784:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[16]float32)(x[base+800:])
+					gw := (*[16]float32)(dw[80:])
+					r := (*[16]float32)(w[80:])
+					dv := (*[16]float32)(dx[base+800:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[16]float32)(x[base+1536:])
+					gw := (*[16]float32)(dw[96:])
+					r := (*[16]float32)(w[96:])
+					dv := (*[16]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[16]float32)(x[base+1552:])
+					gw := (*[16]float32)(dw[112:])
+					r := (*[16]float32)(w[112:])
+					dv := (*[16]float32)(dx[base+1552:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[16]float32)(x[base+1568:])
+					gw := (*[16]float32)(dw[128:])
+					r := (*[16]float32)(w[128:])
+					dv := (*[16]float32)(dx[base+1568:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 23; ox < 24; ox++ {
+				d := (*[16]float32)(g[oy*384+ox*16:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
 			for ox := 0; ox < 24; ox++ {
 				d := (*[16]float32)(g[oy*384+ox*16:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 48 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 48 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[16]float32)(dw[ky*48+kx*16+c*16:])
-							r := (*[16]float32)(w[ky*48+kx*16+c*16:])
-							for gr := 0; gr < 16; gr++ {
-								xi := iy*768 + ix*16 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
-					}
-				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -867,17 +1215,17 @@ func dw2Backward(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw2_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var m, a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[16]float32)(in[s*9216+q*16:])
 			y := (*[16]float32)(out[s*9216+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -887,17 +1235,16 @@ func dw2_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[16]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw2_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[16]float32)(in[s*9216+q*16:])
 			y := (*[16]float32)(out[s*9216+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -918,10 +1265,11 @@ func dw2_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[16]float64) {
 	}
 }
 
-// dw2_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw2_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[16]float64) {
+// dw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw2_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[16]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[16]float32)(in[s*9216+q*16:])
@@ -929,7 +1277,7 @@ func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -940,11 +1288,13 @@ func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
-	var k, u, v [16]float64
+	var m, k, u, v [16]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
@@ -952,7 +1302,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 			d := (*[16]float32)(dOut[s*9216+q*16:])
 			dx := (*[16]float32)(dIn[s*9216+q*16:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1055,17 +1405,17 @@ func pw2Backward(n int, in *[Tile * 9216]float32, out *[Tile * 18432]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw2_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1075,17 +1425,16 @@ func pw2_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw2_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1106,10 +1455,11 @@ func pw2_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
 	}
 }
 
-// pw2_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw2_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// pw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw2_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
@@ -1117,7 +1467,7 @@ func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1128,11 +1478,13 @@ func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
@@ -1140,7 +1492,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 			d := (*[32]float32)(dOut[s*18432+q*32:])
 			dx := (*[32]float32)(dIn[s*18432+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1172,46 +1524,123 @@ func pw2_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]flo
 	}
 }
 
+// dw3Pixel computes the pre-activation output pixel (oy, ox) of dw3 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw3Pixel(x *[18432]float32, y *[18432]float32, w *[288]float32, b *[32]float32, oy, ox int) {
+	o := (*[32]float32)(y[oy*768+ox*32:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 24 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 24 {
+				continue
+			}
+			v := (*[32]float32)(x[iy*768+ix*32:])
+			r := (*[32]float32)(w[ky*96+kx*32:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw3Forward computes dw3 (conv2d 3x3, 32 filters, stride 1x1, same padding,
-// 24x24x32 → 24x24x32), in 32 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 24x24x32 inputs in HWC order, out
+// 24x24x32 → 24x24x32), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 24x24x32 inputs in HWC order, out
 // receives 24x24x32 outputs; w is the weight [3][3][1][32].
 func dw3Forward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w *[288]float32, b *[32]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[18432]float32)(in[s*18432:])
 		y := (*[18432]float32)(out[s*18432:])
-		for oy := 0; oy < 24; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 24; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 23; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 23; ox++ {
 				o := (*[32]float32)(y[oy*768+ox*32:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 24 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 24 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[32]float32)(w[ky*96+kx*32+c*32:])
-							for gr := 0; gr < 32; gr++ {
-								v := x[iy*768+ix*32+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*768 + ox*32 - 800
+				x0 := (*[32]float32)(x[base:])
+				x1 := (*[32]float32)(x[base+32:])
+				x2 := (*[32]float32)(x[base+64:])
+				x3 := (*[32]float32)(x[base+768:])
+				x4 := (*[32]float32)(x[base+800:])
+				x5 := (*[32]float32)(x[base+832:])
+				x6 := (*[32]float32)(x[base+1536:])
+				x7 := (*[32]float32)(x[base+1568:])
+				x8 := (*[32]float32)(x[base+1600:])
+				w0 := (*[32]float32)(w[0:])
+				w1 := (*[32]float32)(w[32:])
+				w2 := (*[32]float32)(w[64:])
+				w3 := (*[32]float32)(w[96:])
+				w4 := (*[32]float32)(w[128:])
+				w5 := (*[32]float32)(w[160:])
+				w6 := (*[32]float32)(w[192:])
+				w7 := (*[32]float32)(w[224:])
+				w8 := (*[32]float32)(w[256:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 23; ox < 24; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw3PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw3 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw3PixelGrad(x *[18432]float32, d *[32]float32, dx *[18432]float32, w *[288]float32, dw *[288]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 24 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 24 {
+				continue
+			}
+			v := (*[32]float32)(x[iy*768+ix*32:])
+			gw := (*[32]float32)(dw[ky*96+kx*32:])
+			r := (*[32]float32)(w[ky*96+kx*32:])
+			dv := (*[32]float32)(dx[iy*768+ix*32:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw3Backward runs the backward pass of dw3 (conv2d 3x3, 32 filters, stride
-// 1x1, same padding, 24x24x32 → 24x24x32) (32 groups) for the first n
+// 1x1, same padding, 24x24x32 → 24x24x32) (depthwise) for the first n
 // samples of a tile. dOut holds ∂loss/∂out (overwritten with the gradient
 // before the activation); the weight and bias gradients are accumulated into
 // dw and db and ∂loss/∂in is written to dIn.
@@ -1221,38 +1650,144 @@ func dw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 		g := (*[18432]float32)(dOut[s*18432:])
 		dx := (*[18432]float32)(dIn[s*18432:])
 		*dx = [18432]float32{}
-		for oy := 0; oy < 24; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 24; ox++ {
 				d := (*[32]float32)(g[oy*768+ox*32:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 24 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 24 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[32]float32)(dw[ky*96+kx*32+c*32:])
-							r := (*[32]float32)(w[ky*96+kx*32+c*32:])
-							for gr := 0; gr < 32; gr++ {
-								xi := iy*768 + ix*32 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 23; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[32]float32)(g[oy*768+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 23; ox++ {
+				d := (*[32]float32)(g[oy*768+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*768 + ox*32 - 800
+				// tap (0, 0)
+				{
+					v := (*[32]float32)(x[base:])
+					gw := (*[32]float32)(dw[0:])
+					r := (*[32]float32)(w[0:])
+					dv := (*[32]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[32]float32)(x[base+32:])
+					gw := (*[32]float32)(dw[32:])
+					r := (*[32]float32)(w[32:])
+					dv := (*[32]float32)(dx[base+32:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[32]float32)(x[base+64:])
+					gw := (*[32]float32)(dw[64:])
+					r := (*[32]float32)(w[64:])
+					dv := (*[32]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[32]float32)(x[base+768:])
+					gw := (*[32]float32)(dw[96:])
+					r := (*[32]float32)(w[96:])
+					dv := (*[32]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[32]float32)(x[base+800:])
+					gw := (*[32]float32)(dw[128:])
+					r := (*[32]float32)(w[128:])
+					dv := (*[32]float32)(dx[base+800:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[32]float32)(x[base+832:])
+					gw := (*[32]float32)(dw[160:])
+					r := (*[32]float32)(w[160:])
+					dv := (*[32]float32)(dx[base+832:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[32]float32)(x[base+1536:])
+					gw := (*[32]float32)(dw[192:])
+					r := (*[32]float32)(w[192:])
+					dv := (*[32]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[32]float32)(x[base+1568:])
+					gw := (*[32]float32)(dw[224:])
+					r := (*[32]float32)(w[224:])
+					dv := (*[32]float32)(dx[base+1568:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[32]float32)(x[base+1600:])
+					gw := (*[32]float32)(dw[256:])
+					r := (*[32]float32)(w[256:])
+					dv := (*[32]float32)(dx[base+1600:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 23; ox < 24; ox++ {
+				d := (*[32]float32)(g[oy*768+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				d := (*[32]float32)(g[oy*768+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -1262,17 +1797,17 @@ func dw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1282,17 +1817,16 @@ func dw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw3_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1313,10 +1847,11 @@ func dw3_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
 	}
 }
 
-// dw3_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw3_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// dw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw3_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
@@ -1324,7 +1859,7 @@ func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1335,11 +1870,13 @@ func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
@@ -1347,7 +1884,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 			d := (*[32]float32)(dOut[s*18432+q*32:])
 			dx := (*[32]float32)(dIn[s*18432+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1450,17 +1987,17 @@ func pw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1470,17 +2007,16 @@ func pw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw3_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
 			y := (*[32]float32)(out[s*18432+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1501,10 +2037,11 @@ func pw3_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
 	}
 }
 
-// pw3_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw3_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// pw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw3_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
 			x := (*[32]float32)(in[s*18432+q*32:])
@@ -1512,7 +2049,7 @@ func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1523,11 +2060,13 @@ func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 576; q++ {
@@ -1535,7 +2074,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 			d := (*[32]float32)(dOut[s*18432+q*32:])
 			dx := (*[32]float32)(dIn[s*18432+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1567,46 +2106,115 @@ func pw3_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]flo
 	}
 }
 
+// dw4Pixel computes the pre-activation output pixel (oy, ox) of dw4 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw4Pixel(x *[18432]float32, y *[4608]float32, w *[288]float32, b *[32]float32, oy, ox int) {
+	o := (*[32]float32)(y[oy*384+ox*32:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy*2 + ky
+		if iy < 0 || iy >= 24 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox*2 + kx
+			if ix < 0 || ix >= 24 {
+				continue
+			}
+			v := (*[32]float32)(x[iy*768+ix*32:])
+			r := (*[32]float32)(w[ky*96+kx*32:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw4Forward computes dw4 (conv2d 3x3, 32 filters, stride 2x2, same padding,
-// 24x24x32 → 12x12x32), in 32 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 24x24x32 inputs in HWC order, out
+// 24x24x32 → 12x12x32), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 24x24x32 inputs in HWC order, out
 // receives 12x12x32 outputs; w is the weight [3][3][1][32].
 func dw4Forward(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, w *[288]float32, b *[32]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[18432]float32)(in[s*18432:])
 		y := (*[4608]float32)(out[s*4608:])
-		for oy := 0; oy < 12; oy++ {
-			for ox := 0; ox < 12; ox++ {
+		for oy := 0; oy < 11; oy++ {
+			for ox := 0; ox < 11; ox++ {
 				o := (*[32]float32)(y[oy*384+ox*32:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 24 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 24 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[32]float32)(w[ky*96+kx*32+c*32:])
-							for gr := 0; gr < 32; gr++ {
-								v := x[iy*768+ix*32+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*1536 + ox*64
+				x0 := (*[32]float32)(x[base:])
+				x1 := (*[32]float32)(x[base+32:])
+				x2 := (*[32]float32)(x[base+64:])
+				x3 := (*[32]float32)(x[base+768:])
+				x4 := (*[32]float32)(x[base+800:])
+				x5 := (*[32]float32)(x[base+832:])
+				x6 := (*[32]float32)(x[base+1536:])
+				x7 := (*[32]float32)(x[base+1568:])
+				x8 := (*[32]float32)(x[base+1600:])
+				w0 := (*[32]float32)(w[0:])
+				w1 := (*[32]float32)(w[32:])
+				w2 := (*[32]float32)(w[64:])
+				w3 := (*[32]float32)(w[96:])
+				w4 := (*[32]float32)(w[128:])
+				w5 := (*[32]float32)(w[160:])
+				w6 := (*[32]float32)(w[192:])
+				w7 := (*[32]float32)(w[224:])
+				w8 := (*[32]float32)(w[256:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 11; ox < 12; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw4PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw4 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw4PixelGrad(x *[18432]float32, d *[32]float32, dx *[18432]float32, w *[288]float32, dw *[288]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy*2 + ky
+		if iy < 0 || iy >= 24 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox*2 + kx
+			if ix < 0 || ix >= 24 {
+				continue
+			}
+			v := (*[32]float32)(x[iy*768+ix*32:])
+			gw := (*[32]float32)(dw[ky*96+kx*32:])
+			r := (*[32]float32)(w[ky*96+kx*32:])
+			dv := (*[32]float32)(dx[iy*768+ix*32:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw4Backward runs the backward pass of dw4 (conv2d 3x3, 32 filters, stride
-// 2x2, same padding, 24x24x32 → 12x12x32) (32 groups) for the first n
+// 2x2, same padding, 24x24x32 → 12x12x32) (depthwise) for the first n
 // samples of a tile. dOut holds ∂loss/∂out (overwritten with the gradient
 // before the activation); the weight and bias gradients are accumulated into
 // dw and db and ∂loss/∂in is written to dIn.
@@ -1616,38 +2224,128 @@ func dw4Backward(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, dO
 		g := (*[4608]float32)(dOut[s*4608:])
 		dx := (*[18432]float32)(dIn[s*18432:])
 		*dx = [18432]float32{}
-		for oy := 0; oy < 12; oy++ {
+		for oy := 0; oy < 11; oy++ {
+			for ox := 0; ox < 11; ox++ {
+				d := (*[32]float32)(g[oy*384+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*1536 + ox*64
+				// tap (0, 0)
+				{
+					v := (*[32]float32)(x[base:])
+					gw := (*[32]float32)(dw[0:])
+					r := (*[32]float32)(w[0:])
+					dv := (*[32]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 1)
+				{
+					v := (*[32]float32)(x[base+32:])
+					gw := (*[32]float32)(dw[32:])
+					r := (*[32]float32)(w[32:])
+					dv := (*[32]float32)(dx[base+32:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[32]float32)(x[base+64:])
+					gw := (*[32]float32)(dw[64:])
+					r := (*[32]float32)(w[64:])
+					dv := (*[32]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[32]float32)(x[base+768:])
+					gw := (*[32]float32)(dw[96:])
+					r := (*[32]float32)(w[96:])
+					dv := (*[32]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[32]float32)(x[base+800:])
+					gw := (*[32]float32)(dw[128:])
+					r := (*[32]float32)(w[128:])
+					dv := (*[32]float32)(dx[base+800:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[32]float32)(x[base+832:])
+					gw := (*[32]float32)(dw[160:])
+					r := (*[32]float32)(w[160:])
+					dv := (*[32]float32)(dx[base+832:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[32]float32)(x[base+1536:])
+					gw := (*[32]float32)(dw[192:])
+					r := (*[32]float32)(w[192:])
+					dv := (*[32]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[32]float32)(x[base+1568:])
+					gw := (*[32]float32)(dw[224:])
+					r := (*[32]float32)(w[224:])
+					dv := (*[32]float32)(dx[base+1568:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[32]float32)(x[base+1600:])
+					gw := (*[32]float32)(dw[256:])
+					r := (*[32]float32)(w[256:])
+					dv := (*[32]float32)(dx[base+1600:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 11; ox < 12; ox++ {
+				d := (*[32]float32)(g[oy*384+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
 			for ox := 0; ox < 12; ox++ {
 				d := (*[32]float32)(g[oy*384+ox*32:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 24 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 24 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[32]float32)(dw[ky*96+kx*32+c*32:])
-							r := (*[32]float32)(w[ky*96+kx*32+c*32:])
-							for gr := 0; gr < 32; gr++ {
-								xi := iy*768 + ix*32 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
-					}
-				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -1657,17 +2355,17 @@ func dw4Backward(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw4_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[32]float32)(in[s*4608+q*32:])
 			y := (*[32]float32)(out[s*4608+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1677,17 +2375,16 @@ func dw4_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[32]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw4_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[32]float32)(in[s*4608+q*32:])
 			y := (*[32]float32)(out[s*4608+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1708,10 +2405,11 @@ func dw4_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[32]float64) {
 	}
 }
 
-// dw4_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw4_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// dw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw4_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[32]float32)(in[s*4608+q*32:])
@@ -1719,7 +2417,7 @@ func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1730,11 +2428,13 @@ func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
@@ -1742,7 +2442,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[32]float32)(dOut[s*4608+q*32:])
 			dx := (*[32]float32)(dIn[s*4608+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1845,17 +2545,17 @@ func pw4Backward(n int, in *[Tile * 4608]float32, out *[Tile * 9216]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw4_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1865,17 +2565,16 @@ func pw4_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw4_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1896,10 +2595,11 @@ func pw4_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw4_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw4_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw4_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
@@ -1907,7 +2607,7 @@ func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1918,11 +2618,13 @@ func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
@@ -1930,7 +2632,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*9216+q*64:])
 			dx := (*[64]float32)(dIn[s*9216+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1962,46 +2664,123 @@ func pw4_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float
 	}
 }
 
+// dw5Pixel computes the pre-activation output pixel (oy, ox) of dw5 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw5Pixel(x *[9216]float32, y *[9216]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*768+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 12 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 12 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*768+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw5Forward computes dw5 (conv2d 3x3, 64 filters, stride 1x1, same padding,
-// 12x12x64 → 12x12x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 12x12x64 inputs in HWC order, out
+// 12x12x64 → 12x12x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 12x12x64 inputs in HWC order, out
 // receives 12x12x64 outputs; w is the weight [3][3][1][64].
 func dw5Forward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[9216]float32)(in[s*9216:])
 		y := (*[9216]float32)(out[s*9216:])
-		for oy := 0; oy < 12; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 12; ox++ {
+				dw5Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 11; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw5Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 11; ox++ {
 				o := (*[64]float32)(y[oy*768+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 12 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 12 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*768+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*768 + ox*64 - 832
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+768:])
+				x4 := (*[64]float32)(x[base+832:])
+				x5 := (*[64]float32)(x[base+896:])
+				x6 := (*[64]float32)(x[base+1536:])
+				x7 := (*[64]float32)(x[base+1600:])
+				x8 := (*[64]float32)(x[base+1664:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 11; ox < 12; ox++ {
+				dw5Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				dw5Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw5PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw5 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw5PixelGrad(x *[9216]float32, d *[64]float32, dx *[9216]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 12 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 12 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*768+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*768+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw5Backward runs the backward pass of dw5 (conv2d 3x3, 64 filters, stride
-// 1x1, same padding, 12x12x64 → 12x12x64) (64 groups) for the first n
+// 1x1, same padding, 12x12x64 → 12x12x64) (depthwise) for the first n
 // samples of a tile. dOut holds ∂loss/∂out (overwritten with the gradient
 // before the activation); the weight and bias gradients are accumulated into
 // dw and db and ∂loss/∂in is written to dIn.
@@ -2011,38 +2790,144 @@ func dw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 		g := (*[9216]float32)(dOut[s*9216:])
 		dx := (*[9216]float32)(dIn[s*9216:])
 		*dx = [9216]float32{}
-		for oy := 0; oy < 12; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 12; ox++ {
 				d := (*[64]float32)(g[oy*768+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 12 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 12 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*768 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 11; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*768+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 11; ox++ {
+				d := (*[64]float32)(g[oy*768+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*768 + ox*64 - 832
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+832:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+832:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+896:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+896:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+1536:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+1600:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+1600:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+1664:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+1664:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 11; ox < 12; ox++ {
+				d := (*[64]float32)(g[oy*768+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				d := (*[64]float32)(g[oy*768+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -2052,17 +2937,17 @@ func dw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2072,17 +2957,16 @@ func dw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw5_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2103,10 +2987,11 @@ func dw5_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw5_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw5_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw5_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw5_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
@@ -2114,7 +2999,7 @@ func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2125,11 +3010,13 @@ func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
@@ -2137,7 +3024,7 @@ func dw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*9216+q*64:])
 			dx := (*[64]float32)(dIn[s*9216+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2240,17 +3127,17 @@ func pw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2260,17 +3147,16 @@ func pw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw5_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
 			y := (*[64]float32)(out[s*9216+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2291,10 +3177,11 @@ func pw5_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// pw5_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw5_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// pw5_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw5_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
 			x := (*[64]float32)(in[s*9216+q*64:])
@@ -2302,7 +3189,7 @@ func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2313,11 +3200,13 @@ func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, mean, inv, sumDy, sumDyXh
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 144; q++ {
@@ -2325,7 +3214,7 @@ func pw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*9216+q*64:])
 			dx := (*[64]float32)(dIn[s*9216+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2357,46 +3246,115 @@ func pw5_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float
 	}
 }
 
+// dw6Pixel computes the pre-activation output pixel (oy, ox) of dw6 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw6Pixel(x *[9216]float32, y *[2304]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	o := (*[64]float32)(y[oy*384+ox*64:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy*2 + ky
+		if iy < 0 || iy >= 12 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox*2 + kx
+			if ix < 0 || ix >= 12 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*768+ix*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw6Forward computes dw6 (conv2d 3x3, 64 filters, stride 2x2, same padding,
-// 12x12x64 → 6x6x64), in 64 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 12x12x64 inputs in HWC order, out
+// 12x12x64 → 6x6x64), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 12x12x64 inputs in HWC order, out
 // receives 6x6x64 outputs; w is the weight [3][3][1][64].
 func dw6Forward(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, w *[576]float32, b *[64]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[9216]float32)(in[s*9216:])
 		y := (*[2304]float32)(out[s*2304:])
-		for oy := 0; oy < 6; oy++ {
-			for ox := 0; ox < 6; ox++ {
+		for oy := 0; oy < 5; oy++ {
+			for ox := 0; ox < 5; ox++ {
 				o := (*[64]float32)(y[oy*384+ox*64:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 12 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 12 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								v := x[iy*768+ix*64+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*1536 + ox*128
+				x0 := (*[64]float32)(x[base:])
+				x1 := (*[64]float32)(x[base+64:])
+				x2 := (*[64]float32)(x[base+128:])
+				x3 := (*[64]float32)(x[base+768:])
+				x4 := (*[64]float32)(x[base+832:])
+				x5 := (*[64]float32)(x[base+896:])
+				x6 := (*[64]float32)(x[base+1536:])
+				x7 := (*[64]float32)(x[base+1600:])
+				x8 := (*[64]float32)(x[base+1664:])
+				w0 := (*[64]float32)(w[0:])
+				w1 := (*[64]float32)(w[64:])
+				w2 := (*[64]float32)(w[128:])
+				w3 := (*[64]float32)(w[192:])
+				w4 := (*[64]float32)(w[256:])
+				w5 := (*[64]float32)(w[320:])
+				w6 := (*[64]float32)(w[384:])
+				w7 := (*[64]float32)(w[448:])
+				w8 := (*[64]float32)(w[512:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw6Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw6Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw6PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw6 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw6PixelGrad(x *[9216]float32, d *[64]float32, dx *[9216]float32, w *[576]float32, dw *[576]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy*2 + ky
+		if iy < 0 || iy >= 12 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox*2 + kx
+			if ix < 0 || ix >= 12 {
+				continue
+			}
+			v := (*[64]float32)(x[iy*768+ix*64:])
+			gw := (*[64]float32)(dw[ky*192+kx*64:])
+			r := (*[64]float32)(w[ky*192+kx*64:])
+			dv := (*[64]float32)(dx[iy*768+ix*64:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw6Backward runs the backward pass of dw6 (conv2d 3x3, 64 filters, stride
-// 2x2, same padding, 12x12x64 → 6x6x64) (64 groups) for the first n samples
+// 2x2, same padding, 12x12x64 → 6x6x64) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -2406,38 +3364,128 @@ func dw6Backward(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, dOu
 		g := (*[2304]float32)(dOut[s*2304:])
 		dx := (*[9216]float32)(dIn[s*9216:])
 		*dx = [9216]float32{}
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 5; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*384+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*1536 + ox*128
+				// tap (0, 0)
+				{
+					v := (*[64]float32)(x[base:])
+					gw := (*[64]float32)(dw[0:])
+					r := (*[64]float32)(w[0:])
+					dv := (*[64]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 1)
+				{
+					v := (*[64]float32)(x[base+64:])
+					gw := (*[64]float32)(dw[64:])
+					r := (*[64]float32)(w[64:])
+					dv := (*[64]float32)(dx[base+64:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[64]float32)(x[base+128:])
+					gw := (*[64]float32)(dw[128:])
+					r := (*[64]float32)(w[128:])
+					dv := (*[64]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[64]float32)(x[base+768:])
+					gw := (*[64]float32)(dw[192:])
+					r := (*[64]float32)(w[192:])
+					dv := (*[64]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[64]float32)(x[base+832:])
+					gw := (*[64]float32)(dw[256:])
+					r := (*[64]float32)(w[256:])
+					dv := (*[64]float32)(dx[base+832:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[64]float32)(x[base+896:])
+					gw := (*[64]float32)(dw[320:])
+					r := (*[64]float32)(w[320:])
+					dv := (*[64]float32)(dx[base+896:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[64]float32)(x[base+1536:])
+					gw := (*[64]float32)(dw[384:])
+					r := (*[64]float32)(w[384:])
+					dv := (*[64]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[64]float32)(x[base+1600:])
+					gw := (*[64]float32)(dw[448:])
+					r := (*[64]float32)(w[448:])
+					dv := (*[64]float32)(dx[base+1600:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[64]float32)(x[base+1664:])
+					gw := (*[64]float32)(dw[512:])
+					r := (*[64]float32)(w[512:])
+					dv := (*[64]float32)(dx[base+1664:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[64]float32)(g[oy*384+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw6PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
 				d := (*[64]float32)(g[oy*384+ox*64:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 12 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 12 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[64]float32)(dw[ky*192+kx*64+c*64:])
-							r := (*[64]float32)(w[ky*192+kx*64+c*64:])
-							for gr := 0; gr < 64; gr++ {
-								xi := iy*768 + ix*64 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
-					}
-				}
+				dw6PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -2447,17 +3495,17 @@ func dw6Backward(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw6_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[64]float32)(in[s*2304+q*64:])
 			y := (*[64]float32)(out[s*2304+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2467,17 +3515,16 @@ func dw6_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[64]float64,
 // n samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean)
 // + beta per channel (ε = 0.001).
 func dw6_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[64]float32)(in[s*2304+q*64:])
 			y := (*[64]float32)(out[s*2304+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2498,10 +3545,11 @@ func dw6_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[64]float64) {
 	}
 }
 
-// dw6_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw6_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// dw6_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw6_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[64]float32)(in[s*2304+q*64:])
@@ -2509,7 +3557,7 @@ func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2520,11 +3568,13 @@ func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw6_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -2532,7 +3582,7 @@ func dw6_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy
 			d := (*[64]float32)(dOut[s*2304+q*64:])
 			dx := (*[64]float32)(dIn[s*2304+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2635,17 +3685,17 @@ func pw6Backward(n int, in *[Tile * 2304]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw6_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2655,17 +3705,16 @@ func pw6_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw6_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2686,10 +3735,11 @@ func pw6_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw6_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw6_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw6_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw6_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -2697,7 +3747,7 @@ func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2708,11 +3758,13 @@ func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw6_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -2720,7 +3772,7 @@ func pw6_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2752,46 +3804,123 @@ func pw6_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 	}
 }
 
+// dw7Pixel computes the pre-activation output pixel (oy, ox) of dw7 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw7Pixel(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	o := (*[128]float32)(y[oy*768+ox*128:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw7Forward computes dw7 (conv2d 3x3, 128 filters, stride 1x1, same padding,
-// 6x6x128 → 6x6x128), in 128 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 6x6x128 inputs in HWC order, out
+// 6x6x128 → 6x6x128), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 6x6x128 inputs in HWC order, out
 // receives 6x6x128 outputs; w is the weight [3][3][1][128].
 func dw7Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[4608]float32)(in[s*4608:])
 		y := (*[4608]float32)(out[s*4608:])
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
+				dw7Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw7Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
 				o := (*[128]float32)(y[oy*768+ox*128:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								v := x[iy*768+ix*128+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*768 + ox*128 - 896
+				x0 := (*[128]float32)(x[base:])
+				x1 := (*[128]float32)(x[base+128:])
+				x2 := (*[128]float32)(x[base+256:])
+				x3 := (*[128]float32)(x[base+768:])
+				x4 := (*[128]float32)(x[base+896:])
+				x5 := (*[128]float32)(x[base+1024:])
+				x6 := (*[128]float32)(x[base+1536:])
+				x7 := (*[128]float32)(x[base+1664:])
+				x8 := (*[128]float32)(x[base+1792:])
+				w0 := (*[128]float32)(w[0:])
+				w1 := (*[128]float32)(w[128:])
+				w2 := (*[128]float32)(w[256:])
+				w3 := (*[128]float32)(w[384:])
+				w4 := (*[128]float32)(w[512:])
+				w5 := (*[128]float32)(w[640:])
+				w6 := (*[128]float32)(w[768:])
+				w7 := (*[128]float32)(w[896:])
+				w8 := (*[128]float32)(w[1024:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw7Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw7Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw7PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw7 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw7PixelGrad(x *[4608]float32, d *[128]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			gw := (*[128]float32)(dw[ky*384+kx*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			dv := (*[128]float32)(dx[iy*768+ix*128:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw7Backward runs the backward pass of dw7 (conv2d 3x3, 128 filters, stride
-// 1x1, same padding, 6x6x128 → 6x6x128) (128 groups) for the first n samples
+// 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -2801,38 +3930,144 @@ func dw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 		g := (*[4608]float32)(dOut[s*4608:])
 		dx := (*[4608]float32)(dIn[s*4608:])
 		*dx = [4608]float32{}
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
 				d := (*[128]float32)(g[oy*768+ox*128:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[128]float32)(dw[ky*384+kx*128+c*128:])
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								xi := iy*768 + ix*128 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*768 + ox*128 - 896
+				// tap (0, 0)
+				{
+					v := (*[128]float32)(x[base:])
+					gw := (*[128]float32)(dw[0:])
+					r := (*[128]float32)(w[0:])
+					dv := (*[128]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[128]float32)(x[base+128:])
+					gw := (*[128]float32)(dw[128:])
+					r := (*[128]float32)(w[128:])
+					dv := (*[128]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[128]float32)(x[base+256:])
+					gw := (*[128]float32)(dw[256:])
+					r := (*[128]float32)(w[256:])
+					dv := (*[128]float32)(dx[base+256:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[128]float32)(x[base+768:])
+					gw := (*[128]float32)(dw[384:])
+					r := (*[128]float32)(w[384:])
+					dv := (*[128]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[128]float32)(x[base+896:])
+					gw := (*[128]float32)(dw[512:])
+					r := (*[128]float32)(w[512:])
+					dv := (*[128]float32)(dx[base+896:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[128]float32)(x[base+1024:])
+					gw := (*[128]float32)(dw[640:])
+					r := (*[128]float32)(w[640:])
+					dv := (*[128]float32)(dx[base+1024:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[128]float32)(x[base+1536:])
+					gw := (*[128]float32)(dw[768:])
+					r := (*[128]float32)(w[768:])
+					dv := (*[128]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[128]float32)(x[base+1664:])
+					gw := (*[128]float32)(dw[896:])
+					r := (*[128]float32)(w[896:])
+					dv := (*[128]float32)(dx[base+1664:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[128]float32)(x[base+1792:])
+					gw := (*[128]float32)(dw[1024:])
+					r := (*[128]float32)(w[1024:])
+					dv := (*[128]float32)(dx[base+1792:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -2842,17 +4077,17 @@ func dw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2862,17 +4097,16 @@ func dw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw7_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2893,10 +4127,11 @@ func dw7_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw7_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw7_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw7_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw7_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -2904,7 +4139,7 @@ func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2915,11 +4150,13 @@ func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -2927,7 +4164,7 @@ func dw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3030,17 +4267,17 @@ func pw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3050,17 +4287,16 @@ func pw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw7_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3081,10 +4317,11 @@ func pw7_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw7_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw7_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw7_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw7_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -3092,7 +4329,7 @@ func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -3103,11 +4340,13 @@ func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -3115,7 +4354,7 @@ func pw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3147,46 +4386,123 @@ func pw7_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 	}
 }
 
+// dw8Pixel computes the pre-activation output pixel (oy, ox) of dw8 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw8Pixel(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	o := (*[128]float32)(y[oy*768+ox*128:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw8Forward computes dw8 (conv2d 3x3, 128 filters, stride 1x1, same padding,
-// 6x6x128 → 6x6x128), in 128 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 6x6x128 inputs in HWC order, out
+// 6x6x128 → 6x6x128), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 6x6x128 inputs in HWC order, out
 // receives 6x6x128 outputs; w is the weight [3][3][1][128].
 func dw8Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[4608]float32)(in[s*4608:])
 		y := (*[4608]float32)(out[s*4608:])
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
+				dw8Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw8Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
 				o := (*[128]float32)(y[oy*768+ox*128:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								v := x[iy*768+ix*128+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*768 + ox*128 - 896
+				x0 := (*[128]float32)(x[base:])
+				x1 := (*[128]float32)(x[base+128:])
+				x2 := (*[128]float32)(x[base+256:])
+				x3 := (*[128]float32)(x[base+768:])
+				x4 := (*[128]float32)(x[base+896:])
+				x5 := (*[128]float32)(x[base+1024:])
+				x6 := (*[128]float32)(x[base+1536:])
+				x7 := (*[128]float32)(x[base+1664:])
+				x8 := (*[128]float32)(x[base+1792:])
+				w0 := (*[128]float32)(w[0:])
+				w1 := (*[128]float32)(w[128:])
+				w2 := (*[128]float32)(w[256:])
+				w3 := (*[128]float32)(w[384:])
+				w4 := (*[128]float32)(w[512:])
+				w5 := (*[128]float32)(w[640:])
+				w6 := (*[128]float32)(w[768:])
+				w7 := (*[128]float32)(w[896:])
+				w8 := (*[128]float32)(w[1024:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw8Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw8Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw8PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw8 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw8PixelGrad(x *[4608]float32, d *[128]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			gw := (*[128]float32)(dw[ky*384+kx*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			dv := (*[128]float32)(dx[iy*768+ix*128:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw8Backward runs the backward pass of dw8 (conv2d 3x3, 128 filters, stride
-// 1x1, same padding, 6x6x128 → 6x6x128) (128 groups) for the first n samples
+// 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -3196,38 +4512,144 @@ func dw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 		g := (*[4608]float32)(dOut[s*4608:])
 		dx := (*[4608]float32)(dIn[s*4608:])
 		*dx = [4608]float32{}
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
 				d := (*[128]float32)(g[oy*768+ox*128:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[128]float32)(dw[ky*384+kx*128+c*128:])
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								xi := iy*768 + ix*128 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*768 + ox*128 - 896
+				// tap (0, 0)
+				{
+					v := (*[128]float32)(x[base:])
+					gw := (*[128]float32)(dw[0:])
+					r := (*[128]float32)(w[0:])
+					dv := (*[128]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[128]float32)(x[base+128:])
+					gw := (*[128]float32)(dw[128:])
+					r := (*[128]float32)(w[128:])
+					dv := (*[128]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[128]float32)(x[base+256:])
+					gw := (*[128]float32)(dw[256:])
+					r := (*[128]float32)(w[256:])
+					dv := (*[128]float32)(dx[base+256:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[128]float32)(x[base+768:])
+					gw := (*[128]float32)(dw[384:])
+					r := (*[128]float32)(w[384:])
+					dv := (*[128]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[128]float32)(x[base+896:])
+					gw := (*[128]float32)(dw[512:])
+					r := (*[128]float32)(w[512:])
+					dv := (*[128]float32)(dx[base+896:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[128]float32)(x[base+1024:])
+					gw := (*[128]float32)(dw[640:])
+					r := (*[128]float32)(w[640:])
+					dv := (*[128]float32)(dx[base+1024:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[128]float32)(x[base+1536:])
+					gw := (*[128]float32)(dw[768:])
+					r := (*[128]float32)(w[768:])
+					dv := (*[128]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[128]float32)(x[base+1664:])
+					gw := (*[128]float32)(dw[896:])
+					r := (*[128]float32)(w[896:])
+					dv := (*[128]float32)(dx[base+1664:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[128]float32)(x[base+1792:])
+					gw := (*[128]float32)(dw[1024:])
+					r := (*[128]float32)(w[1024:])
+					dv := (*[128]float32)(dx[base+1792:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -3237,17 +4659,17 @@ func dw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3257,17 +4679,16 @@ func dw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw8_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3288,10 +4709,11 @@ func dw8_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw8_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw8_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw8_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw8_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -3299,7 +4721,7 @@ func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -3310,11 +4732,13 @@ func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -3322,7 +4746,7 @@ func dw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3425,17 +4849,17 @@ func pw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3445,17 +4869,16 @@ func pw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw8_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3476,10 +4899,11 @@ func pw8_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw8_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw8_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw8_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw8_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -3487,7 +4911,7 @@ func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -3498,11 +4922,13 @@ func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -3510,7 +4936,7 @@ func pw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3542,46 +4968,123 @@ func pw8_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 	}
 }
 
+// dw9Pixel computes the pre-activation output pixel (oy, ox) of dw9 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw9Pixel(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	o := (*[128]float32)(y[oy*768+ox*128:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw9Forward computes dw9 (conv2d 3x3, 128 filters, stride 1x1, same padding,
-// 6x6x128 → 6x6x128), in 128 groups of 1 input channels and 1 filters, for
-// the first n samples of a tile: in holds 6x6x128 inputs in HWC order, out
+// 6x6x128 → 6x6x128), depthwise (filter c reads input channel c), for the
+// first n samples of a tile: in holds 6x6x128 inputs in HWC order, out
 // receives 6x6x128 outputs; w is the weight [3][3][1][128].
 func dw9Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[4608]float32)(in[s*4608:])
 		y := (*[4608]float32)(out[s*4608:])
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
+				dw9Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw9Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
 				o := (*[128]float32)(y[oy*768+ox*128:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								v := x[iy*768+ix*128+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*768 + ox*128 - 896
+				x0 := (*[128]float32)(x[base:])
+				x1 := (*[128]float32)(x[base+128:])
+				x2 := (*[128]float32)(x[base+256:])
+				x3 := (*[128]float32)(x[base+768:])
+				x4 := (*[128]float32)(x[base+896:])
+				x5 := (*[128]float32)(x[base+1024:])
+				x6 := (*[128]float32)(x[base+1536:])
+				x7 := (*[128]float32)(x[base+1664:])
+				x8 := (*[128]float32)(x[base+1792:])
+				w0 := (*[128]float32)(w[0:])
+				w1 := (*[128]float32)(w[128:])
+				w2 := (*[128]float32)(w[256:])
+				w3 := (*[128]float32)(w[384:])
+				w4 := (*[128]float32)(w[512:])
+				w5 := (*[128]float32)(w[640:])
+				w6 := (*[128]float32)(w[768:])
+				w7 := (*[128]float32)(w[896:])
+				w8 := (*[128]float32)(w[1024:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw9Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw9Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw9PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw9 for one sample, whose pre-activation gradient is d, skipping
+// the taps in the padding: the border of the output.
+func dw9PixelGrad(x *[4608]float32, d *[128]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			gw := (*[128]float32)(dw[ky*384+kx*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			dv := (*[128]float32)(dx[iy*768+ix*128:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw9Backward runs the backward pass of dw9 (conv2d 3x3, 128 filters, stride
-// 1x1, same padding, 6x6x128 → 6x6x128) (128 groups) for the first n samples
+// 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -3591,38 +5094,144 @@ func dw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 		g := (*[4608]float32)(dOut[s*4608:])
 		dx := (*[4608]float32)(dIn[s*4608:])
 		*dx = [4608]float32{}
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
 				d := (*[128]float32)(g[oy*768+ox*128:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[128]float32)(dw[ky*384+kx*128+c*128:])
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								xi := iy*768 + ix*128 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*768 + ox*128 - 896
+				// tap (0, 0)
+				{
+					v := (*[128]float32)(x[base:])
+					gw := (*[128]float32)(dw[0:])
+					r := (*[128]float32)(w[0:])
+					dv := (*[128]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[128]float32)(x[base+128:])
+					gw := (*[128]float32)(dw[128:])
+					r := (*[128]float32)(w[128:])
+					dv := (*[128]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[128]float32)(x[base+256:])
+					gw := (*[128]float32)(dw[256:])
+					r := (*[128]float32)(w[256:])
+					dv := (*[128]float32)(dx[base+256:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[128]float32)(x[base+768:])
+					gw := (*[128]float32)(dw[384:])
+					r := (*[128]float32)(w[384:])
+					dv := (*[128]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[128]float32)(x[base+896:])
+					gw := (*[128]float32)(dw[512:])
+					r := (*[128]float32)(w[512:])
+					dv := (*[128]float32)(dx[base+896:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[128]float32)(x[base+1024:])
+					gw := (*[128]float32)(dw[640:])
+					r := (*[128]float32)(w[640:])
+					dv := (*[128]float32)(dx[base+1024:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[128]float32)(x[base+1536:])
+					gw := (*[128]float32)(dw[768:])
+					r := (*[128]float32)(w[768:])
+					dv := (*[128]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[128]float32)(x[base+1664:])
+					gw := (*[128]float32)(dw[896:])
+					r := (*[128]float32)(w[896:])
+					dv := (*[128]float32)(dx[base+1664:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[128]float32)(x[base+1792:])
+					gw := (*[128]float32)(dw[1024:])
+					r := (*[128]float32)(w[1024:])
+					dv := (*[128]float32)(dx[base+1792:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -3632,17 +5241,17 @@ func dw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3652,17 +5261,16 @@ func dw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw9_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3683,10 +5291,11 @@ func dw9_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw9_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// dw9_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw9_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw9_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -3694,7 +5303,7 @@ func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -3705,11 +5314,13 @@ func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func dw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -3717,7 +5328,7 @@ func dw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3820,17 +5431,17 @@ func pw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3840,17 +5451,16 @@ func pw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw9_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3871,10 +5481,11 @@ func pw9_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw9_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// pw9_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw9_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw9_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -3882,7 +5493,7 @@ func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -3893,11 +5504,13 @@ func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXh
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func pw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -3905,7 +5518,7 @@ func pw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3937,46 +5550,123 @@ func pw9_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float
 	}
 }
 
+// dw10Pixel computes the pre-activation output pixel (oy, ox) of dw10 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw10Pixel(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	o := (*[128]float32)(y[oy*768+ox*128:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw10Forward computes dw10 (conv2d 3x3, 128 filters, stride 1x1, same
-// padding, 6x6x128 → 6x6x128), in 128 groups of 1 input channels and 1
-// filters, for the first n samples of a tile: in holds 6x6x128 inputs in HWC
-// order, out receives 6x6x128 outputs; w is the weight [3][3][1][128].
+// padding, 6x6x128 → 6x6x128), depthwise (filter c reads input channel c),
+// for the first n samples of a tile: in holds 6x6x128 inputs in HWC order, out
+// receives 6x6x128 outputs; w is the weight [3][3][1][128].
 func dw10Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[4608]float32)(in[s*4608:])
 		y := (*[4608]float32)(out[s*4608:])
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
+				dw10Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw10Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
 				o := (*[128]float32)(y[oy*768+ox*128:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								v := x[iy*768+ix*128+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*768 + ox*128 - 896
+				x0 := (*[128]float32)(x[base:])
+				x1 := (*[128]float32)(x[base+128:])
+				x2 := (*[128]float32)(x[base+256:])
+				x3 := (*[128]float32)(x[base+768:])
+				x4 := (*[128]float32)(x[base+896:])
+				x5 := (*[128]float32)(x[base+1024:])
+				x6 := (*[128]float32)(x[base+1536:])
+				x7 := (*[128]float32)(x[base+1664:])
+				x8 := (*[128]float32)(x[base+1792:])
+				w0 := (*[128]float32)(w[0:])
+				w1 := (*[128]float32)(w[128:])
+				w2 := (*[128]float32)(w[256:])
+				w3 := (*[128]float32)(w[384:])
+				w4 := (*[128]float32)(w[512:])
+				w5 := (*[128]float32)(w[640:])
+				w6 := (*[128]float32)(w[768:])
+				w7 := (*[128]float32)(w[896:])
+				w8 := (*[128]float32)(w[1024:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw10Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw10Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw10PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw10 for one sample, whose pre-activation gradient is d,
+// skipping the taps in the padding: the border of the output.
+func dw10PixelGrad(x *[4608]float32, d *[128]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			gw := (*[128]float32)(dw[ky*384+kx*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			dv := (*[128]float32)(dx[iy*768+ix*128:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw10Backward runs the backward pass of dw10 (conv2d 3x3, 128 filters, stride
-// 1x1, same padding, 6x6x128 → 6x6x128) (128 groups) for the first n samples
+// 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -3986,38 +5676,144 @@ func dw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 		g := (*[4608]float32)(dOut[s*4608:])
 		dx := (*[4608]float32)(dIn[s*4608:])
 		*dx = [4608]float32{}
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
 				d := (*[128]float32)(g[oy*768+ox*128:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[128]float32)(dw[ky*384+kx*128+c*128:])
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								xi := iy*768 + ix*128 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*768 + ox*128 - 896
+				// tap (0, 0)
+				{
+					v := (*[128]float32)(x[base:])
+					gw := (*[128]float32)(dw[0:])
+					r := (*[128]float32)(w[0:])
+					dv := (*[128]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[128]float32)(x[base+128:])
+					gw := (*[128]float32)(dw[128:])
+					r := (*[128]float32)(w[128:])
+					dv := (*[128]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[128]float32)(x[base+256:])
+					gw := (*[128]float32)(dw[256:])
+					r := (*[128]float32)(w[256:])
+					dv := (*[128]float32)(dx[base+256:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[128]float32)(x[base+768:])
+					gw := (*[128]float32)(dw[384:])
+					r := (*[128]float32)(w[384:])
+					dv := (*[128]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[128]float32)(x[base+896:])
+					gw := (*[128]float32)(dw[512:])
+					r := (*[128]float32)(w[512:])
+					dv := (*[128]float32)(dx[base+896:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[128]float32)(x[base+1024:])
+					gw := (*[128]float32)(dw[640:])
+					r := (*[128]float32)(w[640:])
+					dv := (*[128]float32)(dx[base+1024:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[128]float32)(x[base+1536:])
+					gw := (*[128]float32)(dw[768:])
+					r := (*[128]float32)(w[768:])
+					dv := (*[128]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[128]float32)(x[base+1664:])
+					gw := (*[128]float32)(dw[896:])
+					r := (*[128]float32)(w[896:])
+					dv := (*[128]float32)(dx[base+1664:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[128]float32)(x[base+1792:])
+					gw := (*[128]float32)(dw[1024:])
+					r := (*[128]float32)(w[1024:])
+					dv := (*[128]float32)(dx[base+1792:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -4027,17 +5823,17 @@ func dw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4047,17 +5843,16 @@ func dw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw10_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4078,10 +5873,11 @@ func dw10_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw10_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of dw10_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw10_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw10_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -4089,7 +5885,7 @@ func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -4100,11 +5896,13 @@ func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -4112,7 +5910,7 @@ func dw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -4216,17 +6014,17 @@ func pw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4236,17 +6034,16 @@ func pw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw10_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4267,10 +6064,11 @@ func pw10_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw10_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of pw10_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw10_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw10_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -4278,7 +6076,7 @@ func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -4289,11 +6087,13 @@ func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -4301,7 +6101,7 @@ func pw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -4334,46 +6134,123 @@ func pw10_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]floa
 	}
 }
 
+// dw11Pixel computes the pre-activation output pixel (oy, ox) of dw11 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw11Pixel(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	o := (*[128]float32)(y[oy*768+ox*128:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw11Forward computes dw11 (conv2d 3x3, 128 filters, stride 1x1, same
-// padding, 6x6x128 → 6x6x128), in 128 groups of 1 input channels and 1
-// filters, for the first n samples of a tile: in holds 6x6x128 inputs in HWC
-// order, out receives 6x6x128 outputs; w is the weight [3][3][1][128].
+// padding, 6x6x128 → 6x6x128), depthwise (filter c reads input channel c),
+// for the first n samples of a tile: in holds 6x6x128 inputs in HWC order, out
+// receives 6x6x128 outputs; w is the weight [3][3][1][128].
 func dw11Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[4608]float32)(in[s*4608:])
 		y := (*[4608]float32)(out[s*4608:])
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
+				dw11Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw11Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
 				o := (*[128]float32)(y[oy*768+ox*128:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								v := x[iy*768+ix*128+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*768 + ox*128 - 896
+				x0 := (*[128]float32)(x[base:])
+				x1 := (*[128]float32)(x[base+128:])
+				x2 := (*[128]float32)(x[base+256:])
+				x3 := (*[128]float32)(x[base+768:])
+				x4 := (*[128]float32)(x[base+896:])
+				x5 := (*[128]float32)(x[base+1024:])
+				x6 := (*[128]float32)(x[base+1536:])
+				x7 := (*[128]float32)(x[base+1664:])
+				x8 := (*[128]float32)(x[base+1792:])
+				w0 := (*[128]float32)(w[0:])
+				w1 := (*[128]float32)(w[128:])
+				w2 := (*[128]float32)(w[256:])
+				w3 := (*[128]float32)(w[384:])
+				w4 := (*[128]float32)(w[512:])
+				w5 := (*[128]float32)(w[640:])
+				w6 := (*[128]float32)(w[768:])
+				w7 := (*[128]float32)(w[896:])
+				w8 := (*[128]float32)(w[1024:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw11Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw11Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw11PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw11 for one sample, whose pre-activation gradient is d,
+// skipping the taps in the padding: the border of the output.
+func dw11PixelGrad(x *[4608]float32, d *[128]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			gw := (*[128]float32)(dw[ky*384+kx*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			dv := (*[128]float32)(dx[iy*768+ix*128:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw11Backward runs the backward pass of dw11 (conv2d 3x3, 128 filters, stride
-// 1x1, same padding, 6x6x128 → 6x6x128) (128 groups) for the first n samples
+// 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -4383,38 +6260,144 @@ func dw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 		g := (*[4608]float32)(dOut[s*4608:])
 		dx := (*[4608]float32)(dIn[s*4608:])
 		*dx = [4608]float32{}
-		for oy := 0; oy < 6; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
 				d := (*[128]float32)(g[oy*768+ox*128:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[128]float32)(dw[ky*384+kx*128+c*128:])
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								xi := iy*768 + ix*128 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 5; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*768 + ox*128 - 896
+				// tap (0, 0)
+				{
+					v := (*[128]float32)(x[base:])
+					gw := (*[128]float32)(dw[0:])
+					r := (*[128]float32)(w[0:])
+					dv := (*[128]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[128]float32)(x[base+128:])
+					gw := (*[128]float32)(dw[128:])
+					r := (*[128]float32)(w[128:])
+					dv := (*[128]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[128]float32)(x[base+256:])
+					gw := (*[128]float32)(dw[256:])
+					r := (*[128]float32)(w[256:])
+					dv := (*[128]float32)(dx[base+256:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[128]float32)(x[base+768:])
+					gw := (*[128]float32)(dw[384:])
+					r := (*[128]float32)(w[384:])
+					dv := (*[128]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[128]float32)(x[base+896:])
+					gw := (*[128]float32)(dw[512:])
+					r := (*[128]float32)(w[512:])
+					dv := (*[128]float32)(dx[base+896:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[128]float32)(x[base+1024:])
+					gw := (*[128]float32)(dw[640:])
+					r := (*[128]float32)(w[640:])
+					dv := (*[128]float32)(dx[base+1024:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[128]float32)(x[base+1536:])
+					gw := (*[128]float32)(dw[768:])
+					r := (*[128]float32)(w[768:])
+					dv := (*[128]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[128]float32)(x[base+1664:])
+					gw := (*[128]float32)(dw[896:])
+					r := (*[128]float32)(w[896:])
+					dv := (*[128]float32)(dx[base+1664:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[128]float32)(x[base+1792:])
+					gw := (*[128]float32)(dw[1024:])
+					r := (*[128]float32)(w[1024:])
+					dv := (*[128]float32)(dx[base+1792:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -4424,17 +6407,17 @@ func dw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4444,17 +6427,16 @@ func dw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw11_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4475,10 +6457,11 @@ func dw11_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw11_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of dw11_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw11_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw11_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -4486,7 +6469,7 @@ func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -4497,11 +6480,13 @@ func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -4509,7 +6494,7 @@ func dw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -4613,17 +6598,17 @@ func pw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4633,17 +6618,16 @@ func pw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw11_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
 			y := (*[128]float32)(out[s*4608+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4664,10 +6648,11 @@ func pw11_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// pw11_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of pw11_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// pw11_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw11_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
 			x := (*[128]float32)(in[s*4608+q*128:])
@@ -4675,7 +6660,7 @@ func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -4686,11 +6671,13 @@ func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 36; q++ {
@@ -4698,7 +6685,7 @@ func pw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*4608+q*128:])
 			dx := (*[128]float32)(dIn[s*4608+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -4731,46 +6718,115 @@ func pw11_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]floa
 	}
 }
 
+// dw12Pixel computes the pre-activation output pixel (oy, ox) of dw12 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw12Pixel(x *[4608]float32, y *[1152]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	o := (*[128]float32)(y[oy*384+ox*128:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy*2 + ky
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox*2 + kx
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw12Forward computes dw12 (conv2d 3x3, 128 filters, stride 2x2, same
-// padding, 6x6x128 → 3x3x128), in 128 groups of 1 input channels and 1
-// filters, for the first n samples of a tile: in holds 6x6x128 inputs in HWC
-// order, out receives 3x3x128 outputs; w is the weight [3][3][1][128].
+// padding, 6x6x128 → 3x3x128), depthwise (filter c reads input channel c),
+// for the first n samples of a tile: in holds 6x6x128 inputs in HWC order, out
+// receives 3x3x128 outputs; w is the weight [3][3][1][128].
 func dw12Forward(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, w *[1152]float32, b *[128]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[4608]float32)(in[s*4608:])
 		y := (*[1152]float32)(out[s*1152:])
-		for oy := 0; oy < 3; oy++ {
-			for ox := 0; ox < 3; ox++ {
+		for oy := 0; oy < 2; oy++ {
+			for ox := 0; ox < 2; ox++ {
 				o := (*[128]float32)(y[oy*384+ox*128:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								v := x[iy*768+ix*128+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*1536 + ox*256
+				x0 := (*[128]float32)(x[base:])
+				x1 := (*[128]float32)(x[base+128:])
+				x2 := (*[128]float32)(x[base+256:])
+				x3 := (*[128]float32)(x[base+768:])
+				x4 := (*[128]float32)(x[base+896:])
+				x5 := (*[128]float32)(x[base+1024:])
+				x6 := (*[128]float32)(x[base+1536:])
+				x7 := (*[128]float32)(x[base+1664:])
+				x8 := (*[128]float32)(x[base+1792:])
+				w0 := (*[128]float32)(w[0:])
+				w1 := (*[128]float32)(w[128:])
+				w2 := (*[128]float32)(w[256:])
+				w3 := (*[128]float32)(w[384:])
+				w4 := (*[128]float32)(w[512:])
+				w5 := (*[128]float32)(w[640:])
+				w6 := (*[128]float32)(w[768:])
+				w7 := (*[128]float32)(w[896:])
+				w8 := (*[128]float32)(w[1024:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 2; ox < 3; ox++ {
+				dw12Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				dw12Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw12PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw12 for one sample, whose pre-activation gradient is d,
+// skipping the taps in the padding: the border of the output.
+func dw12PixelGrad(x *[4608]float32, d *[128]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy*2 + ky
+		if iy < 0 || iy >= 6 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox*2 + kx
+			if ix < 0 || ix >= 6 {
+				continue
+			}
+			v := (*[128]float32)(x[iy*768+ix*128:])
+			gw := (*[128]float32)(dw[ky*384+kx*128:])
+			r := (*[128]float32)(w[ky*384+kx*128:])
+			dv := (*[128]float32)(dx[iy*768+ix*128:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw12Backward runs the backward pass of dw12 (conv2d 3x3, 128 filters, stride
-// 2x2, same padding, 6x6x128 → 3x3x128) (128 groups) for the first n samples
+// 2x2, same padding, 6x6x128 → 3x3x128) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -4780,38 +6836,128 @@ func dw12Backward(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, dO
 		g := (*[1152]float32)(dOut[s*1152:])
 		dx := (*[4608]float32)(dIn[s*4608:])
 		*dx = [4608]float32{}
-		for oy := 0; oy < 3; oy++ {
+		for oy := 0; oy < 2; oy++ {
+			for ox := 0; ox < 2; ox++ {
+				d := (*[128]float32)(g[oy*384+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*1536 + ox*256
+				// tap (0, 0)
+				{
+					v := (*[128]float32)(x[base:])
+					gw := (*[128]float32)(dw[0:])
+					r := (*[128]float32)(w[0:])
+					dv := (*[128]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 1)
+				{
+					v := (*[128]float32)(x[base+128:])
+					gw := (*[128]float32)(dw[128:])
+					r := (*[128]float32)(w[128:])
+					dv := (*[128]float32)(dx[base+128:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[128]float32)(x[base+256:])
+					gw := (*[128]float32)(dw[256:])
+					r := (*[128]float32)(w[256:])
+					dv := (*[128]float32)(dx[base+256:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[128]float32)(x[base+768:])
+					gw := (*[128]float32)(dw[384:])
+					r := (*[128]float32)(w[384:])
+					dv := (*[128]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[128]float32)(x[base+896:])
+					gw := (*[128]float32)(dw[512:])
+					r := (*[128]float32)(w[512:])
+					dv := (*[128]float32)(dx[base+896:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[128]float32)(x[base+1024:])
+					gw := (*[128]float32)(dw[640:])
+					r := (*[128]float32)(w[640:])
+					dv := (*[128]float32)(dx[base+1024:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[128]float32)(x[base+1536:])
+					gw := (*[128]float32)(dw[768:])
+					r := (*[128]float32)(w[768:])
+					dv := (*[128]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[128]float32)(x[base+1664:])
+					gw := (*[128]float32)(dw[896:])
+					r := (*[128]float32)(w[896:])
+					dv := (*[128]float32)(dx[base+1664:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[128]float32)(x[base+1792:])
+					gw := (*[128]float32)(dw[1024:])
+					r := (*[128]float32)(w[1024:])
+					dv := (*[128]float32)(dx[base+1792:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 2; ox < 3; ox++ {
+				d := (*[128]float32)(g[oy*384+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw12PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
 			for ox := 0; ox < 3; ox++ {
 				d := (*[128]float32)(g[oy*384+ox*128:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy*2 + ky
-					if iy < 0 || iy >= 6 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox*2 + kx
-						if ix < 0 || ix >= 6 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[128]float32)(dw[ky*384+kx*128+c*128:])
-							r := (*[128]float32)(w[ky*384+kx*128+c*128:])
-							for gr := 0; gr < 128; gr++ {
-								xi := iy*768 + ix*128 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
-					}
-				}
+				dw12PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -4821,17 +6967,17 @@ func dw12Backward(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw12_bnForward(n int, in, out *[Tile * 1152]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var m, a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[128]float32)(in[s*1152+q*128:])
 			y := (*[128]float32)(out[s*1152+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4841,17 +6987,16 @@ func dw12_bnForward(n int, in, out *[Tile * 1152]float32, mean, inv *[128]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw12_bnEval(n int, in, out *[Tile * 1152]float32, runningMean, runningVar, gamma, beta *[128]float32) {
-	var a, b [128]float64
+	var a [128]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[128]float32)(in[s*1152+q*128:])
 			y := (*[128]float32)(out[s*1152+q*128:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -4872,10 +7017,11 @@ func dw12_bnMoments(n int, in *[Tile * 1152]float32, sum, sumSq *[128]float64) {
 	}
 }
 
-// dw12_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of dw12_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, mean, inv, sumDy, sumDyXhat *[128]float64) {
+// dw12_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw12_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, sumDy, sumDyX *[128]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[128]float32)(in[s*1152+q*128:])
@@ -4883,7 +7029,7 @@ func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -4894,11 +7040,13 @@ func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw12_bnBackward(n int, in, dOut, dIn *[Tile * 1152]float32, mean, inv, sumDy, sumDyXhat *[128]float64, invCount float64, gamma *[128]float32) {
-	var k, u, v [128]float64
+	var m, k, u, v [128]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
@@ -4906,7 +7054,7 @@ func dw12_bnBackward(n int, in, dOut, dIn *[Tile * 1152]float32, mean, inv, sumD
 			d := (*[128]float32)(dOut[s*1152+q*128:])
 			dx := (*[128]float32)(dIn[s*1152+q*128:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -5010,17 +7158,17 @@ func pw12Backward(n int, in *[Tile * 1152]float32, out *[Tile * 2304]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw12_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var m, a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5030,17 +7178,16 @@ func pw12_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw12_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5061,10 +7208,11 @@ func pw12_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
 	}
 }
 
-// pw12_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of pw12_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64) {
+// pw12_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw12_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[256]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
@@ -5072,7 +7220,7 @@ func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -5083,11 +7231,13 @@ func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw12_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64, invCount float64, gamma *[256]float32) {
-	var k, u, v [256]float64
+	var m, k, u, v [256]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
@@ -5095,7 +7245,7 @@ func pw12_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 			d := (*[256]float32)(dOut[s*2304+q*256:])
 			dx := (*[256]float32)(dIn[s*2304+q*256:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -5128,46 +7278,123 @@ func pw12_reluBackward(n int, out *[Tile * 2304]float32, dOut *[Tile * 2304]floa
 	}
 }
 
+// dw13Pixel computes the pre-activation output pixel (oy, ox) of dw13 for one
+// sample, skipping the taps that fall into the padding: the border of the
+// output.
+func dw13Pixel(x *[2304]float32, y *[2304]float32, w *[2304]float32, b *[256]float32, oy, ox int) {
+	o := (*[256]float32)(y[oy*768+ox*256:])
+	*o = *b
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 3 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 3 {
+				continue
+			}
+			v := (*[256]float32)(x[iy*768+ix*256:])
+			r := (*[256]float32)(w[ky*768+kx*256:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // dw13Forward computes dw13 (conv2d 3x3, 256 filters, stride 1x1, same
-// padding, 3x3x256 → 3x3x256), in 256 groups of 1 input channels and 1
-// filters, for the first n samples of a tile: in holds 3x3x256 inputs in HWC
-// order, out receives 3x3x256 outputs; w is the weight [3][3][1][256].
+// padding, 3x3x256 → 3x3x256), depthwise (filter c reads input channel c),
+// for the first n samples of a tile: in holds 3x3x256 inputs in HWC order, out
+// receives 3x3x256 outputs; w is the weight [3][3][1][256].
 func dw13Forward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, w *[2304]float32, b *[256]float32) {
 	for s := 0; s < n; s++ {
 		x := (*[2304]float32)(in[s*2304:])
 		y := (*[2304]float32)(out[s*2304:])
-		for oy := 0; oy < 3; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 3; ox++ {
+				dw13Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 2; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw13Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 1; ox < 2; ox++ {
 				o := (*[256]float32)(y[oy*768+ox*256:])
-				*o = *b
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 3 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 3 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							r := (*[256]float32)(w[ky*768+kx*256+c*256:])
-							for gr := 0; gr < 256; gr++ {
-								v := x[iy*768+ix*256+gr+c]
-								for k := 0; k < 1; k++ {
-									o[gr+k] += v * r[gr+k]
-								}
-							}
-						}
-					}
+				base := oy*768 + ox*256 - 1024
+				x0 := (*[256]float32)(x[base:])
+				x1 := (*[256]float32)(x[base+256:])
+				x2 := (*[256]float32)(x[base+512:])
+				x3 := (*[256]float32)(x[base+768:])
+				x4 := (*[256]float32)(x[base+1024:])
+				x5 := (*[256]float32)(x[base+1280:])
+				x6 := (*[256]float32)(x[base+1536:])
+				x7 := (*[256]float32)(x[base+1792:])
+				x8 := (*[256]float32)(x[base+2048:])
+				w0 := (*[256]float32)(w[0:])
+				w1 := (*[256]float32)(w[256:])
+				w2 := (*[256]float32)(w[512:])
+				w3 := (*[256]float32)(w[768:])
+				w4 := (*[256]float32)(w[1024:])
+				w5 := (*[256]float32)(w[1280:])
+				w6 := (*[256]float32)(w[1536:])
+				w7 := (*[256]float32)(w[1792:])
+				w8 := (*[256]float32)(w[2048:])
+				for c := range o {
+					v := b[c]
+					v += x0[c] * w0[c]
+					v += x1[c] * w1[c]
+					v += x2[c] * w2[c]
+					v += x3[c] * w3[c]
+					v += x4[c] * w4[c]
+					v += x5[c] * w5[c]
+					v += x6[c] * w6[c]
+					v += x7[c] * w7[c]
+					v += x8[c] * w8[c]
+					o[c] = v
 				}
+			}
+			for ox := 2; ox < 3; ox++ {
+				dw13Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				dw13Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw13PixelGrad adds to dw and dx the gradient contributions of output pixel
+// (oy, ox) of dw13 for one sample, whose pre-activation gradient is d,
+// skipping the taps in the padding: the border of the output.
+func dw13PixelGrad(x *[2304]float32, d *[256]float32, dx *[2304]float32, w *[2304]float32, dw *[2304]float32, oy, ox int) {
+	for ky := 0; ky < 3; ky++ {
+		iy := oy + ky - 1
+		if iy < 0 || iy >= 3 {
+			continue
+		}
+		for kx := 0; kx < 3; kx++ {
+			ix := ox + kx - 1
+			if ix < 0 || ix >= 3 {
+				continue
+			}
+			v := (*[256]float32)(x[iy*768+ix*256:])
+			gw := (*[256]float32)(dw[ky*768+kx*256:])
+			r := (*[256]float32)(w[ky*768+kx*256:])
+			dv := (*[256]float32)(dx[iy*768+ix*256:])
+			for c := range d {
+				gw[c] += v[c] * d[c]
+				dv[c] += r[c] * d[c]
 			}
 		}
 	}
 }
 
 // dw13Backward runs the backward pass of dw13 (conv2d 3x3, 256 filters, stride
-// 1x1, same padding, 3x3x256 → 3x3x256) (256 groups) for the first n samples
+// 1x1, same padding, 3x3x256 → 3x3x256) (depthwise) for the first n samples
 // of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before
 // the activation); the weight and bias gradients are accumulated into dw and
 // db and ∂loss/∂in is written to dIn.
@@ -5177,38 +7404,144 @@ func dw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 		g := (*[2304]float32)(dOut[s*2304:])
 		dx := (*[2304]float32)(dIn[s*2304:])
 		*dx = [2304]float32{}
-		for oy := 0; oy < 3; oy++ {
+		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 3; ox++ {
 				d := (*[256]float32)(g[oy*768+ox*256:])
-				for f := range d {
-					db[f] += d[f]
+				for c := range d {
+					db[c] += d[c]
 				}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy + ky - 1
-					if iy < 0 || iy >= 3 {
-						continue
-					}
-					for kx := 0; kx < 3; kx++ {
-						ix := ox + kx - 1
-						if ix < 0 || ix >= 3 {
-							continue
-						}
-						for c := 0; c < 1; c++ {
-							gw := (*[256]float32)(dw[ky*768+kx*256+c*256:])
-							r := (*[256]float32)(w[ky*768+kx*256+c*256:])
-							for gr := 0; gr < 256; gr++ {
-								xi := iy*768 + ix*256 + gr + c
-								v := x[xi]
-								var acc float32
-								for k := 0; k < 1; k++ {
-									gw[gr+k] += v * d[gr+k]
-									acc += r[gr+k] * d[gr+k]
-								}
-								dx[xi] += acc
-							}
-						}
+				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 2; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[256]float32)(g[oy*768+ox*256:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 1; ox < 2; ox++ {
+				d := (*[256]float32)(g[oy*768+ox*256:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				base := oy*768 + ox*256 - 1024
+				// tap (0, 0)
+				{
+					v := (*[256]float32)(x[base:])
+					gw := (*[256]float32)(dw[0:])
+					r := (*[256]float32)(w[0:])
+					dv := (*[256]float32)(dx[base:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
 					}
 				}
+				// tap (0, 1)
+				{
+					v := (*[256]float32)(x[base+256:])
+					gw := (*[256]float32)(dw[256:])
+					r := (*[256]float32)(w[256:])
+					dv := (*[256]float32)(dx[base+256:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (0, 2)
+				{
+					v := (*[256]float32)(x[base+512:])
+					gw := (*[256]float32)(dw[512:])
+					r := (*[256]float32)(w[512:])
+					dv := (*[256]float32)(dx[base+512:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 0)
+				{
+					v := (*[256]float32)(x[base+768:])
+					gw := (*[256]float32)(dw[768:])
+					r := (*[256]float32)(w[768:])
+					dv := (*[256]float32)(dx[base+768:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 1)
+				{
+					v := (*[256]float32)(x[base+1024:])
+					gw := (*[256]float32)(dw[1024:])
+					r := (*[256]float32)(w[1024:])
+					dv := (*[256]float32)(dx[base+1024:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (1, 2)
+				{
+					v := (*[256]float32)(x[base+1280:])
+					gw := (*[256]float32)(dw[1280:])
+					r := (*[256]float32)(w[1280:])
+					dv := (*[256]float32)(dx[base+1280:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 0)
+				{
+					v := (*[256]float32)(x[base+1536:])
+					gw := (*[256]float32)(dw[1536:])
+					r := (*[256]float32)(w[1536:])
+					dv := (*[256]float32)(dx[base+1536:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 1)
+				{
+					v := (*[256]float32)(x[base+1792:])
+					gw := (*[256]float32)(dw[1792:])
+					r := (*[256]float32)(w[1792:])
+					dv := (*[256]float32)(dx[base+1792:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+				// tap (2, 2)
+				{
+					v := (*[256]float32)(x[base+2048:])
+					gw := (*[256]float32)(dw[2048:])
+					r := (*[256]float32)(w[2048:])
+					dv := (*[256]float32)(dx[base+2048:])
+					for c := range d {
+						gw[c] += v[c] * d[c]
+						dv[c] += r[c] * d[c]
+					}
+				}
+			}
+			for ox := 2; ox < 3; ox++ {
+				d := (*[256]float32)(g[oy*768+ox*256:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				d := (*[256]float32)(g[oy*768+ox*256:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
 			}
 		}
 	}
@@ -5218,17 +7551,17 @@ func dw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func dw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var m, a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5238,17 +7571,16 @@ func dw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func dw13_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5269,10 +7601,11 @@ func dw13_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
 	}
 }
 
-// dw13_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of dw13_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64) {
+// dw13_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// dw13_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[256]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
@@ -5280,7 +7613,7 @@ func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -5291,11 +7624,13 @@ func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func dw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64, invCount float64, gamma *[256]float32) {
-	var k, u, v [256]float64
+	var m, k, u, v [256]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
@@ -5303,7 +7638,7 @@ func dw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 			d := (*[256]float32)(dOut[s*2304+q*256:])
 			dx := (*[256]float32)(dIn[s*2304+q*256:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -5407,17 +7742,17 @@ func pw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func pw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var m, a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5427,17 +7762,16 @@ func pw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 // first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func pw13_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, gamma, beta *[256]float32) {
-	var a, b [256]float64
+	var a [256]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
 			y := (*[256]float32)(out[s*2304+q*256:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -5458,10 +7792,11 @@ func pw13_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
 	}
 }
 
-// pw13_bnSums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂
-// of pw13_bn over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64) {
+// pw13_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// pw13_bn over the first n samples of a tile, in float64 (each product of two
+// float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[256]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
 			x := (*[256]float32)(in[s*2304+q*256:])
@@ -5469,7 +7804,7 @@ func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -5480,11 +7815,13 @@ func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, mean, inv, sumDy, sumDyX
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func pw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy, sumDyXhat *[256]float64, invCount float64, gamma *[256]float32) {
-	var k, u, v [256]float64
+	var m, k, u, v [256]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 9; q++ {
@@ -5492,7 +7829,7 @@ func pw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 			d := (*[256]float32)(dOut[s*2304+q*256:])
 			dx := (*[256]float32)(dIn[s*2304+q*256:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}

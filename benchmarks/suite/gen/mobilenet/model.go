@@ -1957,85 +1957,85 @@ type stats struct {
 // Backward, which the caller adds in worker order.
 type sums struct {
 	// bn1Sum and bn1SumSq are the shard's Σx and Σx² of bn1's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn1Sum, bn1SumSq [8]float64
 	// dw1_bnSum and dw1_bnSumSq are the shard's Σx and Σx² of dw1_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw1_bnSum, dw1_bnSumSq [8]float64
 	// pw1_bnSum and pw1_bnSumSq are the shard's Σx and Σx² of pw1_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw1_bnSum, pw1_bnSumSq [16]float64
 	// dw2_bnSum and dw2_bnSumSq are the shard's Σx and Σx² of dw2_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw2_bnSum, dw2_bnSumSq [16]float64
 	// pw2_bnSum and pw2_bnSumSq are the shard's Σx and Σx² of pw2_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw2_bnSum, pw2_bnSumSq [32]float64
 	// dw3_bnSum and dw3_bnSumSq are the shard's Σx and Σx² of dw3_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw3_bnSum, dw3_bnSumSq [32]float64
 	// pw3_bnSum and pw3_bnSumSq are the shard's Σx and Σx² of pw3_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw3_bnSum, pw3_bnSumSq [32]float64
 	// dw4_bnSum and dw4_bnSumSq are the shard's Σx and Σx² of dw4_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw4_bnSum, dw4_bnSumSq [32]float64
 	// pw4_bnSum and pw4_bnSumSq are the shard's Σx and Σx² of pw4_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw4_bnSum, pw4_bnSumSq [64]float64
 	// dw5_bnSum and dw5_bnSumSq are the shard's Σx and Σx² of dw5_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw5_bnSum, dw5_bnSumSq [64]float64
 	// pw5_bnSum and pw5_bnSumSq are the shard's Σx and Σx² of pw5_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw5_bnSum, pw5_bnSumSq [64]float64
 	// dw6_bnSum and dw6_bnSumSq are the shard's Σx and Σx² of dw6_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw6_bnSum, dw6_bnSumSq [64]float64
 	// pw6_bnSum and pw6_bnSumSq are the shard's Σx and Σx² of pw6_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw6_bnSum, pw6_bnSumSq [128]float64
 	// dw7_bnSum and dw7_bnSumSq are the shard's Σx and Σx² of dw7_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw7_bnSum, dw7_bnSumSq [128]float64
 	// pw7_bnSum and pw7_bnSumSq are the shard's Σx and Σx² of pw7_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw7_bnSum, pw7_bnSumSq [128]float64
 	// dw8_bnSum and dw8_bnSumSq are the shard's Σx and Σx² of dw8_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw8_bnSum, dw8_bnSumSq [128]float64
 	// pw8_bnSum and pw8_bnSumSq are the shard's Σx and Σx² of pw8_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw8_bnSum, pw8_bnSumSq [128]float64
 	// dw9_bnSum and dw9_bnSumSq are the shard's Σx and Σx² of dw9_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	dw9_bnSum, dw9_bnSumSq [128]float64
 	// pw9_bnSum and pw9_bnSumSq are the shard's Σx and Σx² of pw9_bn's input in
-	// a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// a forward phase, Σdy and Σdy·x in a backward one.
 	pw9_bnSum, pw9_bnSumSq [128]float64
 	// dw10_bnSum and dw10_bnSumSq are the shard's Σx and Σx² of dw10_bn's input
-	// in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// in a forward phase, Σdy and Σdy·x in a backward one.
 	dw10_bnSum, dw10_bnSumSq [128]float64
 	// pw10_bnSum and pw10_bnSumSq are the shard's Σx and Σx² of pw10_bn's input
-	// in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// in a forward phase, Σdy and Σdy·x in a backward one.
 	pw10_bnSum, pw10_bnSumSq [128]float64
 	// dw11_bnSum and dw11_bnSumSq are the shard's Σx and Σx² of dw11_bn's input
-	// in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// in a forward phase, Σdy and Σdy·x in a backward one.
 	dw11_bnSum, dw11_bnSumSq [128]float64
 	// pw11_bnSum and pw11_bnSumSq are the shard's Σx and Σx² of pw11_bn's input
-	// in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// in a forward phase, Σdy and Σdy·x in a backward one.
 	pw11_bnSum, pw11_bnSumSq [128]float64
 	// dw12_bnSum and dw12_bnSumSq are the shard's Σx and Σx² of dw12_bn's input
-	// in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// in a forward phase, Σdy and Σdy·x in a backward one.
 	dw12_bnSum, dw12_bnSumSq [128]float64
 	// pw12_bnSum and pw12_bnSumSq are the shard's Σx and Σx² of pw12_bn's input
-	// in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// in a forward phase, Σdy and Σdy·x in a backward one.
 	pw12_bnSum, pw12_bnSumSq [256]float64
 	// dw13_bnSum and dw13_bnSumSq are the shard's Σx and Σx² of dw13_bn's input
-	// in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// in a forward phase, Σdy and Σdy·x in a backward one.
 	dw13_bnSum, dw13_bnSumSq [256]float64
 	// pw13_bnSum and pw13_bnSumSq are the shard's Σx and Σx² of pw13_bn's input
-	// in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// in a forward phase, Σdy and Σdy·x in a backward one.
 	pw13_bnSum, pw13_bnSumSq [256]float64
 }
 
@@ -2674,6 +2674,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 2304)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn1Mean[c]*a[c]) * m.stats.bn1InvStd[c]
+		}
 		m.stats.bn1SumDy, m.stats.bn1SumDyXhat = a, b
 		m.stats.bn1InvCount = 1 / count
 		for c := range &a {
@@ -2689,6 +2693,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 2304)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw1_bnMean[c]*a[c]) * m.stats.dw1_bnInvStd[c]
+		}
 		m.stats.dw1_bnSumDy, m.stats.dw1_bnSumDyXhat = a, b
 		m.stats.dw1_bnInvCount = 1 / count
 		for c := range &a {
@@ -2704,6 +2712,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 2304)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw1_bnMean[c]*a[c]) * m.stats.pw1_bnInvStd[c]
+		}
 		m.stats.pw1_bnSumDy, m.stats.pw1_bnSumDyXhat = a, b
 		m.stats.pw1_bnInvCount = 1 / count
 		for c := range &a {
@@ -2719,6 +2731,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 576)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw2_bnMean[c]*a[c]) * m.stats.dw2_bnInvStd[c]
+		}
 		m.stats.dw2_bnSumDy, m.stats.dw2_bnSumDyXhat = a, b
 		m.stats.dw2_bnInvCount = 1 / count
 		for c := range &a {
@@ -2734,6 +2750,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 576)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw2_bnMean[c]*a[c]) * m.stats.pw2_bnInvStd[c]
+		}
 		m.stats.pw2_bnSumDy, m.stats.pw2_bnSumDyXhat = a, b
 		m.stats.pw2_bnInvCount = 1 / count
 		for c := range &a {
@@ -2749,6 +2769,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 576)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw3_bnMean[c]*a[c]) * m.stats.dw3_bnInvStd[c]
+		}
 		m.stats.dw3_bnSumDy, m.stats.dw3_bnSumDyXhat = a, b
 		m.stats.dw3_bnInvCount = 1 / count
 		for c := range &a {
@@ -2764,6 +2788,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 576)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw3_bnMean[c]*a[c]) * m.stats.pw3_bnInvStd[c]
+		}
 		m.stats.pw3_bnSumDy, m.stats.pw3_bnSumDyXhat = a, b
 		m.stats.pw3_bnInvCount = 1 / count
 		for c := range &a {
@@ -2779,6 +2807,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 144)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw4_bnMean[c]*a[c]) * m.stats.dw4_bnInvStd[c]
+		}
 		m.stats.dw4_bnSumDy, m.stats.dw4_bnSumDyXhat = a, b
 		m.stats.dw4_bnInvCount = 1 / count
 		for c := range &a {
@@ -2794,6 +2826,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 144)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw4_bnMean[c]*a[c]) * m.stats.pw4_bnInvStd[c]
+		}
 		m.stats.pw4_bnSumDy, m.stats.pw4_bnSumDyXhat = a, b
 		m.stats.pw4_bnInvCount = 1 / count
 		for c := range &a {
@@ -2809,6 +2845,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 144)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw5_bnMean[c]*a[c]) * m.stats.dw5_bnInvStd[c]
+		}
 		m.stats.dw5_bnSumDy, m.stats.dw5_bnSumDyXhat = a, b
 		m.stats.dw5_bnInvCount = 1 / count
 		for c := range &a {
@@ -2824,6 +2864,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 144)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw5_bnMean[c]*a[c]) * m.stats.pw5_bnInvStd[c]
+		}
 		m.stats.pw5_bnSumDy, m.stats.pw5_bnSumDyXhat = a, b
 		m.stats.pw5_bnInvCount = 1 / count
 		for c := range &a {
@@ -2839,6 +2883,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw6_bnMean[c]*a[c]) * m.stats.dw6_bnInvStd[c]
+		}
 		m.stats.dw6_bnSumDy, m.stats.dw6_bnSumDyXhat = a, b
 		m.stats.dw6_bnInvCount = 1 / count
 		for c := range &a {
@@ -2854,6 +2902,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw6_bnMean[c]*a[c]) * m.stats.pw6_bnInvStd[c]
+		}
 		m.stats.pw6_bnSumDy, m.stats.pw6_bnSumDyXhat = a, b
 		m.stats.pw6_bnInvCount = 1 / count
 		for c := range &a {
@@ -2869,6 +2921,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw7_bnMean[c]*a[c]) * m.stats.dw7_bnInvStd[c]
+		}
 		m.stats.dw7_bnSumDy, m.stats.dw7_bnSumDyXhat = a, b
 		m.stats.dw7_bnInvCount = 1 / count
 		for c := range &a {
@@ -2884,6 +2940,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw7_bnMean[c]*a[c]) * m.stats.pw7_bnInvStd[c]
+		}
 		m.stats.pw7_bnSumDy, m.stats.pw7_bnSumDyXhat = a, b
 		m.stats.pw7_bnInvCount = 1 / count
 		for c := range &a {
@@ -2899,6 +2959,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw8_bnMean[c]*a[c]) * m.stats.dw8_bnInvStd[c]
+		}
 		m.stats.dw8_bnSumDy, m.stats.dw8_bnSumDyXhat = a, b
 		m.stats.dw8_bnInvCount = 1 / count
 		for c := range &a {
@@ -2914,6 +2978,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw8_bnMean[c]*a[c]) * m.stats.pw8_bnInvStd[c]
+		}
 		m.stats.pw8_bnSumDy, m.stats.pw8_bnSumDyXhat = a, b
 		m.stats.pw8_bnInvCount = 1 / count
 		for c := range &a {
@@ -2929,6 +2997,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw9_bnMean[c]*a[c]) * m.stats.dw9_bnInvStd[c]
+		}
 		m.stats.dw9_bnSumDy, m.stats.dw9_bnSumDyXhat = a, b
 		m.stats.dw9_bnInvCount = 1 / count
 		for c := range &a {
@@ -2944,6 +3016,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw9_bnMean[c]*a[c]) * m.stats.pw9_bnInvStd[c]
+		}
 		m.stats.pw9_bnSumDy, m.stats.pw9_bnSumDyXhat = a, b
 		m.stats.pw9_bnInvCount = 1 / count
 		for c := range &a {
@@ -2959,6 +3035,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw10_bnMean[c]*a[c]) * m.stats.dw10_bnInvStd[c]
+		}
 		m.stats.dw10_bnSumDy, m.stats.dw10_bnSumDyXhat = a, b
 		m.stats.dw10_bnInvCount = 1 / count
 		for c := range &a {
@@ -2974,6 +3054,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw10_bnMean[c]*a[c]) * m.stats.pw10_bnInvStd[c]
+		}
 		m.stats.pw10_bnSumDy, m.stats.pw10_bnSumDyXhat = a, b
 		m.stats.pw10_bnInvCount = 1 / count
 		for c := range &a {
@@ -2989,6 +3073,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw11_bnMean[c]*a[c]) * m.stats.dw11_bnInvStd[c]
+		}
 		m.stats.dw11_bnSumDy, m.stats.dw11_bnSumDyXhat = a, b
 		m.stats.dw11_bnInvCount = 1 / count
 		for c := range &a {
@@ -3004,6 +3092,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 36)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw11_bnMean[c]*a[c]) * m.stats.pw11_bnInvStd[c]
+		}
 		m.stats.pw11_bnSumDy, m.stats.pw11_bnSumDyXhat = a, b
 		m.stats.pw11_bnInvCount = 1 / count
 		for c := range &a {
@@ -3019,6 +3111,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 9)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw12_bnMean[c]*a[c]) * m.stats.dw12_bnInvStd[c]
+		}
 		m.stats.dw12_bnSumDy, m.stats.dw12_bnSumDyXhat = a, b
 		m.stats.dw12_bnInvCount = 1 / count
 		for c := range &a {
@@ -3034,6 +3130,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 9)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw12_bnMean[c]*a[c]) * m.stats.pw12_bnInvStd[c]
+		}
 		m.stats.pw12_bnSumDy, m.stats.pw12_bnSumDyXhat = a, b
 		m.stats.pw12_bnInvCount = 1 / count
 		for c := range &a {
@@ -3049,6 +3149,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 9)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.dw13_bnMean[c]*a[c]) * m.stats.dw13_bnInvStd[c]
+		}
 		m.stats.dw13_bnSumDy, m.stats.dw13_bnSumDyXhat = a, b
 		m.stats.dw13_bnInvCount = 1 / count
 		for c := range &a {
@@ -3064,6 +3168,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 9)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.pw13_bnMean[c]*a[c]) * m.stats.pw13_bnInvStd[c]
+		}
 		m.stats.pw13_bnSumDy, m.stats.pw13_bnSumDyXhat = a, b
 		m.stats.pw13_bnInvCount = 1 / count
 		for c := range &a {
@@ -4080,7 +4188,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			}
 			poolBackward(n, &b.poolGrad, &b.pw13_reluGrad)
 			pw13_reluBackward(n, &b.pw13_reluOut, &b.pw13_reluGrad, &b.pw13_bnGrad)
-			pw13_bnSums(n, &b.pw13Out, &b.pw13_bnGrad, &st.pw13_bnMean, &st.pw13_bnInvStd, &w.sums.pw13_bnSum, &w.sums.pw13_bnSumSq)
+			pw13_bnSums(n, &b.pw13Out, &b.pw13_bnGrad, &w.sums.pw13_bnSum, &w.sums.pw13_bnSumSq)
 		}
 	case 28:
 		for i := range count {
@@ -4094,7 +4202,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw13Backward(n, &b.dw13_reluOut, &b.pw13Out, &b.pw13Grad, &b.dw13_reluGrad, &p.pw13Weight, &g.pw13Weight, &g.pw13Bias)
 			}
 			dw13_reluBackward(n, &b.dw13_reluOut, &b.dw13_reluGrad, &b.dw13_bnGrad)
-			dw13_bnSums(n, &b.dw13Out, &b.dw13_bnGrad, &st.dw13_bnMean, &st.dw13_bnInvStd, &w.sums.dw13_bnSum, &w.sums.dw13_bnSumSq)
+			dw13_bnSums(n, &b.dw13Out, &b.dw13_bnGrad, &w.sums.dw13_bnSum, &w.sums.dw13_bnSumSq)
 		}
 	case 29:
 		for i := range count {
@@ -4104,7 +4212,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw13_bnBackward(n, &b.dw13Out, &b.dw13_bnGrad, &b.dw13Grad, &st.dw13_bnMean, &st.dw13_bnInvStd, &st.dw13_bnSumDy, &st.dw13_bnSumDyXhat, st.dw13_bnInvCount, &p.dw13_bnWeight)
 			dw13Backward(n, &b.pw12_reluOut, &b.dw13Out, &b.dw13Grad, &b.pw12_reluGrad, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
 			pw12_reluBackward(n, &b.pw12_reluOut, &b.pw12_reluGrad, &b.pw12_bnGrad)
-			pw12_bnSums(n, &b.pw12Out, &b.pw12_bnGrad, &st.pw12_bnMean, &st.pw12_bnInvStd, &w.sums.pw12_bnSum, &w.sums.pw12_bnSumSq)
+			pw12_bnSums(n, &b.pw12Out, &b.pw12_bnGrad, &w.sums.pw12_bnSum, &w.sums.pw12_bnSumSq)
 		}
 	case 30:
 		for i := range count {
@@ -4118,7 +4226,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw12Backward(n, &b.dw12_reluOut, &b.pw12Out, &b.pw12Grad, &b.dw12_reluGrad, &p.pw12Weight, &g.pw12Weight, &g.pw12Bias)
 			}
 			dw12_reluBackward(n, &b.dw12_reluOut, &b.dw12_reluGrad, &b.dw12_bnGrad)
-			dw12_bnSums(n, &b.dw12Out, &b.dw12_bnGrad, &st.dw12_bnMean, &st.dw12_bnInvStd, &w.sums.dw12_bnSum, &w.sums.dw12_bnSumSq)
+			dw12_bnSums(n, &b.dw12Out, &b.dw12_bnGrad, &w.sums.dw12_bnSum, &w.sums.dw12_bnSumSq)
 		}
 	case 31:
 		for i := range count {
@@ -4128,7 +4236,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw12_bnBackward(n, &b.dw12Out, &b.dw12_bnGrad, &b.dw12Grad, &st.dw12_bnMean, &st.dw12_bnInvStd, &st.dw12_bnSumDy, &st.dw12_bnSumDyXhat, st.dw12_bnInvCount, &p.dw12_bnWeight)
 			dw12Backward(n, &b.pw11_reluOut, &b.dw12Out, &b.dw12Grad, &b.pw11_reluGrad, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
 			pw11_reluBackward(n, &b.pw11_reluOut, &b.pw11_reluGrad, &b.pw11_bnGrad)
-			pw11_bnSums(n, &b.pw11Out, &b.pw11_bnGrad, &st.pw11_bnMean, &st.pw11_bnInvStd, &w.sums.pw11_bnSum, &w.sums.pw11_bnSumSq)
+			pw11_bnSums(n, &b.pw11Out, &b.pw11_bnGrad, &w.sums.pw11_bnSum, &w.sums.pw11_bnSumSq)
 		}
 	case 32:
 		for i := range count {
@@ -4142,7 +4250,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw11Backward(n, &b.dw11_reluOut, &b.pw11Out, &b.pw11Grad, &b.dw11_reluGrad, &p.pw11Weight, &g.pw11Weight, &g.pw11Bias)
 			}
 			dw11_reluBackward(n, &b.dw11_reluOut, &b.dw11_reluGrad, &b.dw11_bnGrad)
-			dw11_bnSums(n, &b.dw11Out, &b.dw11_bnGrad, &st.dw11_bnMean, &st.dw11_bnInvStd, &w.sums.dw11_bnSum, &w.sums.dw11_bnSumSq)
+			dw11_bnSums(n, &b.dw11Out, &b.dw11_bnGrad, &w.sums.dw11_bnSum, &w.sums.dw11_bnSumSq)
 		}
 	case 33:
 		for i := range count {
@@ -4152,7 +4260,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw11_bnBackward(n, &b.dw11Out, &b.dw11_bnGrad, &b.dw11Grad, &st.dw11_bnMean, &st.dw11_bnInvStd, &st.dw11_bnSumDy, &st.dw11_bnSumDyXhat, st.dw11_bnInvCount, &p.dw11_bnWeight)
 			dw11Backward(n, &b.pw10_reluOut, &b.dw11Out, &b.dw11Grad, &b.pw10_reluGrad, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
 			pw10_reluBackward(n, &b.pw10_reluOut, &b.pw10_reluGrad, &b.pw10_bnGrad)
-			pw10_bnSums(n, &b.pw10Out, &b.pw10_bnGrad, &st.pw10_bnMean, &st.pw10_bnInvStd, &w.sums.pw10_bnSum, &w.sums.pw10_bnSumSq)
+			pw10_bnSums(n, &b.pw10Out, &b.pw10_bnGrad, &w.sums.pw10_bnSum, &w.sums.pw10_bnSumSq)
 		}
 	case 34:
 		for i := range count {
@@ -4166,7 +4274,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw10Backward(n, &b.dw10_reluOut, &b.pw10Out, &b.pw10Grad, &b.dw10_reluGrad, &p.pw10Weight, &g.pw10Weight, &g.pw10Bias)
 			}
 			dw10_reluBackward(n, &b.dw10_reluOut, &b.dw10_reluGrad, &b.dw10_bnGrad)
-			dw10_bnSums(n, &b.dw10Out, &b.dw10_bnGrad, &st.dw10_bnMean, &st.dw10_bnInvStd, &w.sums.dw10_bnSum, &w.sums.dw10_bnSumSq)
+			dw10_bnSums(n, &b.dw10Out, &b.dw10_bnGrad, &w.sums.dw10_bnSum, &w.sums.dw10_bnSumSq)
 		}
 	case 35:
 		for i := range count {
@@ -4176,7 +4284,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw10_bnBackward(n, &b.dw10Out, &b.dw10_bnGrad, &b.dw10Grad, &st.dw10_bnMean, &st.dw10_bnInvStd, &st.dw10_bnSumDy, &st.dw10_bnSumDyXhat, st.dw10_bnInvCount, &p.dw10_bnWeight)
 			dw10Backward(n, &b.pw9_reluOut, &b.dw10Out, &b.dw10Grad, &b.pw9_reluGrad, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
 			pw9_reluBackward(n, &b.pw9_reluOut, &b.pw9_reluGrad, &b.pw9_bnGrad)
-			pw9_bnSums(n, &b.pw9Out, &b.pw9_bnGrad, &st.pw9_bnMean, &st.pw9_bnInvStd, &w.sums.pw9_bnSum, &w.sums.pw9_bnSumSq)
+			pw9_bnSums(n, &b.pw9Out, &b.pw9_bnGrad, &w.sums.pw9_bnSum, &w.sums.pw9_bnSumSq)
 		}
 	case 36:
 		for i := range count {
@@ -4190,7 +4298,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw9Backward(n, &b.dw9_reluOut, &b.pw9Out, &b.pw9Grad, &b.dw9_reluGrad, &p.pw9Weight, &g.pw9Weight, &g.pw9Bias)
 			}
 			dw9_reluBackward(n, &b.dw9_reluOut, &b.dw9_reluGrad, &b.dw9_bnGrad)
-			dw9_bnSums(n, &b.dw9Out, &b.dw9_bnGrad, &st.dw9_bnMean, &st.dw9_bnInvStd, &w.sums.dw9_bnSum, &w.sums.dw9_bnSumSq)
+			dw9_bnSums(n, &b.dw9Out, &b.dw9_bnGrad, &w.sums.dw9_bnSum, &w.sums.dw9_bnSumSq)
 		}
 	case 37:
 		for i := range count {
@@ -4200,7 +4308,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw9_bnBackward(n, &b.dw9Out, &b.dw9_bnGrad, &b.dw9Grad, &st.dw9_bnMean, &st.dw9_bnInvStd, &st.dw9_bnSumDy, &st.dw9_bnSumDyXhat, st.dw9_bnInvCount, &p.dw9_bnWeight)
 			dw9Backward(n, &b.pw8_reluOut, &b.dw9Out, &b.dw9Grad, &b.pw8_reluGrad, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
 			pw8_reluBackward(n, &b.pw8_reluOut, &b.pw8_reluGrad, &b.pw8_bnGrad)
-			pw8_bnSums(n, &b.pw8Out, &b.pw8_bnGrad, &st.pw8_bnMean, &st.pw8_bnInvStd, &w.sums.pw8_bnSum, &w.sums.pw8_bnSumSq)
+			pw8_bnSums(n, &b.pw8Out, &b.pw8_bnGrad, &w.sums.pw8_bnSum, &w.sums.pw8_bnSumSq)
 		}
 	case 38:
 		for i := range count {
@@ -4214,7 +4322,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw8Backward(n, &b.dw8_reluOut, &b.pw8Out, &b.pw8Grad, &b.dw8_reluGrad, &p.pw8Weight, &g.pw8Weight, &g.pw8Bias)
 			}
 			dw8_reluBackward(n, &b.dw8_reluOut, &b.dw8_reluGrad, &b.dw8_bnGrad)
-			dw8_bnSums(n, &b.dw8Out, &b.dw8_bnGrad, &st.dw8_bnMean, &st.dw8_bnInvStd, &w.sums.dw8_bnSum, &w.sums.dw8_bnSumSq)
+			dw8_bnSums(n, &b.dw8Out, &b.dw8_bnGrad, &w.sums.dw8_bnSum, &w.sums.dw8_bnSumSq)
 		}
 	case 39:
 		for i := range count {
@@ -4224,7 +4332,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw8_bnBackward(n, &b.dw8Out, &b.dw8_bnGrad, &b.dw8Grad, &st.dw8_bnMean, &st.dw8_bnInvStd, &st.dw8_bnSumDy, &st.dw8_bnSumDyXhat, st.dw8_bnInvCount, &p.dw8_bnWeight)
 			dw8Backward(n, &b.pw7_reluOut, &b.dw8Out, &b.dw8Grad, &b.pw7_reluGrad, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
 			pw7_reluBackward(n, &b.pw7_reluOut, &b.pw7_reluGrad, &b.pw7_bnGrad)
-			pw7_bnSums(n, &b.pw7Out, &b.pw7_bnGrad, &st.pw7_bnMean, &st.pw7_bnInvStd, &w.sums.pw7_bnSum, &w.sums.pw7_bnSumSq)
+			pw7_bnSums(n, &b.pw7Out, &b.pw7_bnGrad, &w.sums.pw7_bnSum, &w.sums.pw7_bnSumSq)
 		}
 	case 40:
 		for i := range count {
@@ -4238,7 +4346,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw7Backward(n, &b.dw7_reluOut, &b.pw7Out, &b.pw7Grad, &b.dw7_reluGrad, &p.pw7Weight, &g.pw7Weight, &g.pw7Bias)
 			}
 			dw7_reluBackward(n, &b.dw7_reluOut, &b.dw7_reluGrad, &b.dw7_bnGrad)
-			dw7_bnSums(n, &b.dw7Out, &b.dw7_bnGrad, &st.dw7_bnMean, &st.dw7_bnInvStd, &w.sums.dw7_bnSum, &w.sums.dw7_bnSumSq)
+			dw7_bnSums(n, &b.dw7Out, &b.dw7_bnGrad, &w.sums.dw7_bnSum, &w.sums.dw7_bnSumSq)
 		}
 	case 41:
 		for i := range count {
@@ -4248,7 +4356,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw7_bnBackward(n, &b.dw7Out, &b.dw7_bnGrad, &b.dw7Grad, &st.dw7_bnMean, &st.dw7_bnInvStd, &st.dw7_bnSumDy, &st.dw7_bnSumDyXhat, st.dw7_bnInvCount, &p.dw7_bnWeight)
 			dw7Backward(n, &b.pw6_reluOut, &b.dw7Out, &b.dw7Grad, &b.pw6_reluGrad, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
 			pw6_reluBackward(n, &b.pw6_reluOut, &b.pw6_reluGrad, &b.pw6_bnGrad)
-			pw6_bnSums(n, &b.pw6Out, &b.pw6_bnGrad, &st.pw6_bnMean, &st.pw6_bnInvStd, &w.sums.pw6_bnSum, &w.sums.pw6_bnSumSq)
+			pw6_bnSums(n, &b.pw6Out, &b.pw6_bnGrad, &w.sums.pw6_bnSum, &w.sums.pw6_bnSumSq)
 		}
 	case 42:
 		for i := range count {
@@ -4262,7 +4370,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw6Backward(n, &b.dw6_reluOut, &b.pw6Out, &b.pw6Grad, &b.dw6_reluGrad, &p.pw6Weight, &g.pw6Weight, &g.pw6Bias)
 			}
 			dw6_reluBackward(n, &b.dw6_reluOut, &b.dw6_reluGrad, &b.dw6_bnGrad)
-			dw6_bnSums(n, &b.dw6Out, &b.dw6_bnGrad, &st.dw6_bnMean, &st.dw6_bnInvStd, &w.sums.dw6_bnSum, &w.sums.dw6_bnSumSq)
+			dw6_bnSums(n, &b.dw6Out, &b.dw6_bnGrad, &w.sums.dw6_bnSum, &w.sums.dw6_bnSumSq)
 		}
 	case 43:
 		for i := range count {
@@ -4272,7 +4380,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw6_bnBackward(n, &b.dw6Out, &b.dw6_bnGrad, &b.dw6Grad, &st.dw6_bnMean, &st.dw6_bnInvStd, &st.dw6_bnSumDy, &st.dw6_bnSumDyXhat, st.dw6_bnInvCount, &p.dw6_bnWeight)
 			dw6Backward(n, &b.pw5_reluOut, &b.dw6Out, &b.dw6Grad, &b.pw5_reluGrad, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
 			pw5_reluBackward(n, &b.pw5_reluOut, &b.pw5_reluGrad, &b.pw5_bnGrad)
-			pw5_bnSums(n, &b.pw5Out, &b.pw5_bnGrad, &st.pw5_bnMean, &st.pw5_bnInvStd, &w.sums.pw5_bnSum, &w.sums.pw5_bnSumSq)
+			pw5_bnSums(n, &b.pw5Out, &b.pw5_bnGrad, &w.sums.pw5_bnSum, &w.sums.pw5_bnSumSq)
 		}
 	case 44:
 		for i := range count {
@@ -4286,7 +4394,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw5Backward(n, &b.dw5_reluOut, &b.pw5Out, &b.pw5Grad, &b.dw5_reluGrad, &p.pw5Weight, &g.pw5Weight, &g.pw5Bias)
 			}
 			dw5_reluBackward(n, &b.dw5_reluOut, &b.dw5_reluGrad, &b.dw5_bnGrad)
-			dw5_bnSums(n, &b.dw5Out, &b.dw5_bnGrad, &st.dw5_bnMean, &st.dw5_bnInvStd, &w.sums.dw5_bnSum, &w.sums.dw5_bnSumSq)
+			dw5_bnSums(n, &b.dw5Out, &b.dw5_bnGrad, &w.sums.dw5_bnSum, &w.sums.dw5_bnSumSq)
 		}
 	case 45:
 		for i := range count {
@@ -4296,7 +4404,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw5_bnBackward(n, &b.dw5Out, &b.dw5_bnGrad, &b.dw5Grad, &st.dw5_bnMean, &st.dw5_bnInvStd, &st.dw5_bnSumDy, &st.dw5_bnSumDyXhat, st.dw5_bnInvCount, &p.dw5_bnWeight)
 			dw5Backward(n, &b.pw4_reluOut, &b.dw5Out, &b.dw5Grad, &b.pw4_reluGrad, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
 			pw4_reluBackward(n, &b.pw4_reluOut, &b.pw4_reluGrad, &b.pw4_bnGrad)
-			pw4_bnSums(n, &b.pw4Out, &b.pw4_bnGrad, &st.pw4_bnMean, &st.pw4_bnInvStd, &w.sums.pw4_bnSum, &w.sums.pw4_bnSumSq)
+			pw4_bnSums(n, &b.pw4Out, &b.pw4_bnGrad, &w.sums.pw4_bnSum, &w.sums.pw4_bnSumSq)
 		}
 	case 46:
 		for i := range count {
@@ -4310,7 +4418,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw4Backward(n, &b.dw4_reluOut, &b.pw4Out, &b.pw4Grad, &b.dw4_reluGrad, &p.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			}
 			dw4_reluBackward(n, &b.dw4_reluOut, &b.dw4_reluGrad, &b.dw4_bnGrad)
-			dw4_bnSums(n, &b.dw4Out, &b.dw4_bnGrad, &st.dw4_bnMean, &st.dw4_bnInvStd, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
+			dw4_bnSums(n, &b.dw4Out, &b.dw4_bnGrad, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
 		}
 	case 47:
 		for i := range count {
@@ -4320,7 +4428,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw4_bnBackward(n, &b.dw4Out, &b.dw4_bnGrad, &b.dw4Grad, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
 			dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			pw3_reluBackward(n, &b.pw3_reluOut, &b.pw3_reluGrad, &b.pw3_bnGrad)
-			pw3_bnSums(n, &b.pw3Out, &b.pw3_bnGrad, &st.pw3_bnMean, &st.pw3_bnInvStd, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
+			pw3_bnSums(n, &b.pw3Out, &b.pw3_bnGrad, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
 		}
 	case 48:
 		for i := range count {
@@ -4334,7 +4442,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw3Backward(n, &b.dw3_reluOut, &b.pw3Out, &b.pw3Grad, &b.dw3_reluGrad, &p.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			}
 			dw3_reluBackward(n, &b.dw3_reluOut, &b.dw3_reluGrad, &b.dw3_bnGrad)
-			dw3_bnSums(n, &b.dw3Out, &b.dw3_bnGrad, &st.dw3_bnMean, &st.dw3_bnInvStd, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
+			dw3_bnSums(n, &b.dw3Out, &b.dw3_bnGrad, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
 		}
 	case 49:
 		for i := range count {
@@ -4344,7 +4452,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw3_bnBackward(n, &b.dw3Out, &b.dw3_bnGrad, &b.dw3Grad, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
 			dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			pw2_reluBackward(n, &b.pw2_reluOut, &b.pw2_reluGrad, &b.pw2_bnGrad)
-			pw2_bnSums(n, &b.pw2Out, &b.pw2_bnGrad, &st.pw2_bnMean, &st.pw2_bnInvStd, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
+			pw2_bnSums(n, &b.pw2Out, &b.pw2_bnGrad, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
 		}
 	case 50:
 		for i := range count {
@@ -4358,7 +4466,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw2Backward(n, &b.dw2_reluOut, &b.pw2Out, &b.pw2Grad, &b.dw2_reluGrad, &p.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			}
 			dw2_reluBackward(n, &b.dw2_reluOut, &b.dw2_reluGrad, &b.dw2_bnGrad)
-			dw2_bnSums(n, &b.dw2Out, &b.dw2_bnGrad, &st.dw2_bnMean, &st.dw2_bnInvStd, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
+			dw2_bnSums(n, &b.dw2Out, &b.dw2_bnGrad, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
 		}
 	case 51:
 		for i := range count {
@@ -4368,7 +4476,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw2_bnBackward(n, &b.dw2Out, &b.dw2_bnGrad, &b.dw2Grad, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
 			dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			pw1_reluBackward(n, &b.pw1_reluOut, &b.pw1_reluGrad, &b.pw1_bnGrad)
-			pw1_bnSums(n, &b.pw1Out, &b.pw1_bnGrad, &st.pw1_bnMean, &st.pw1_bnInvStd, &w.sums.pw1_bnSum, &w.sums.pw1_bnSumSq)
+			pw1_bnSums(n, &b.pw1Out, &b.pw1_bnGrad, &w.sums.pw1_bnSum, &w.sums.pw1_bnSumSq)
 		}
 	case 52:
 		for i := range count {
@@ -4382,7 +4490,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				pw1Backward(n, &b.dw1_reluOut, &b.pw1Out, &b.pw1Grad, &b.dw1_reluGrad, &p.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			}
 			dw1_reluBackward(n, &b.dw1_reluOut, &b.dw1_reluGrad, &b.dw1_bnGrad)
-			dw1_bnSums(n, &b.dw1Out, &b.dw1_bnGrad, &st.dw1_bnMean, &st.dw1_bnInvStd, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
+			dw1_bnSums(n, &b.dw1Out, &b.dw1_bnGrad, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
 		}
 	case 53:
 		for i := range count {
@@ -4392,7 +4500,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw1_bnBackward(n, &b.dw1Out, &b.dw1_bnGrad, &b.dw1Grad, &st.dw1_bnMean, &st.dw1_bnInvStd, &st.dw1_bnSumDy, &st.dw1_bnSumDyXhat, st.dw1_bnInvCount, &p.dw1_bnWeight)
 			dw1Backward(n, &b.relu1Out, &b.dw1Out, &b.dw1Grad, &b.relu1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			relu1Backward(n, &b.relu1Out, &b.relu1Grad, &b.bn1Grad)
-			bn1Sums(n, &b.conv1Out, &b.bn1Grad, &st.bn1Mean, &st.bn1InvStd, &w.sums.bn1Sum, &w.sums.bn1SumSq)
+			bn1Sums(n, &b.conv1Out, &b.bn1Grad, &w.sums.bn1Sum, &w.sums.bn1SumSq)
 		}
 	case 54:
 		for i := range count {

@@ -289,17 +289,17 @@ func conv1Backward(n int, in *[Tile * 3072]float32, out *[Tile * 16384]float32, 
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
 // the batch's mean and inv = 1/√(variance + ε).
 func bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var m, a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -309,17 +309,16 @@ func bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, g
 // samples of a tile: out = gamma/√(runningVar + ε)·(in − runningMean) +
 // beta per channel (ε = 0.001).
 func bn1Eval(n int, in, out *[Tile * 16384]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -340,10 +339,11 @@ func bn1Moments(n int, in *[Tile * 16384]float32, sum, sumSq *[16]float64) {
 	}
 }
 
-// bn1Sums adds to sumDy and sumDyXhat the per-channel Σdy and Σdy·x̂ of
-// bn1 over the first n samples of a tile, in float64 (x̂ = (in −
-// mean)·inv, the batch's normalised input).
-func bn1Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat *[16]float64) {
+// bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
+// over the first n samples of a tile, in float64 (each product of two float32
+// values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func bn1Sums(n int, in, dOut *[Tile * 16384]float32, sumDy, sumDyX *[16]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
@@ -351,7 +351,7 @@ func bn1Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -362,11 +362,13 @@ func bn1Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat
 // − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums over its m =
 // batch·pixels values per channel (invCount = 1/m).
 func bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
-	var k, u, v [16]float64
+	var m, k, u, v [16]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
@@ -374,7 +376,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, 
 			d := (*[16]float32)(dOut[s*16384+q*16:])
 			dx := (*[16]float32)(dIn[s*16384+q*16:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -794,17 +796,17 @@ func block1_conv1Backward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]f
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
 // per channel, with the batch's mean and inv = 1/√(variance + ε).
 func block1_bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var m, a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -814,17 +816,16 @@ func block1_bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]flo
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block1_bn1Eval(n int, in, out *[Tile * 16384]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -845,10 +846,11 @@ func block1_bn1Moments(n int, in *[Tile * 16384]float32, sum, sumSq *[16]float64
 	}
 }
 
-// block1_bn1Sums adds to sumDy and sumDyXhat the per-channel Σdy and
-// Σdy·x̂ of block1_bn1 over the first n samples of a tile, in float64 (x̂
-// = (in − mean)·inv, the batch's normalised input).
-func block1_bn1Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat *[16]float64) {
+// block1_bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// block1_bn1 over the first n samples of a tile, in float64 (each product of
+// two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func block1_bn1Sums(n int, in, dOut *[Tile * 16384]float32, sumDy, sumDyX *[16]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
@@ -856,7 +858,7 @@ func block1_bn1Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, su
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -867,11 +869,13 @@ func block1_bn1Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, su
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block1_bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
-	var k, u, v [16]float64
+	var m, k, u, v [16]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
@@ -879,7 +883,7 @@ func block1_bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 			d := (*[16]float32)(dOut[s*16384+q*16:])
 			dx := (*[16]float32)(dIn[s*16384+q*16:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1300,17 +1304,17 @@ func block1_conv2Backward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]f
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
 // per channel, with the batch's mean and inv = 1/√(variance + ε).
 func block1_bn2Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var m, a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1320,17 +1324,16 @@ func block1_bn2Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]flo
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block1_bn2Eval(n int, in, out *[Tile * 16384]float32, runningMean, runningVar, gamma, beta *[16]float32) {
-	var a, b [16]float64
+	var a [16]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
 			y := (*[16]float32)(out[s*16384+q*16:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1351,10 +1354,11 @@ func block1_bn2Moments(n int, in *[Tile * 16384]float32, sum, sumSq *[16]float64
 	}
 }
 
-// block1_bn2Sums adds to sumDy and sumDyXhat the per-channel Σdy and
-// Σdy·x̂ of block1_bn2 over the first n samples of a tile, in float64 (x̂
-// = (in − mean)·inv, the batch's normalised input).
-func block1_bn2Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat *[16]float64) {
+// block1_bn2Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// block1_bn2 over the first n samples of a tile, in float64 (each product of
+// two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func block1_bn2Sums(n int, in, dOut *[Tile * 16384]float32, sumDy, sumDyX *[16]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
 			x := (*[16]float32)(in[s*16384+q*16:])
@@ -1362,7 +1366,7 @@ func block1_bn2Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, su
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1373,11 +1377,13 @@ func block1_bn2Sums(n int, in, dOut *[Tile * 16384]float32, mean, inv, sumDy, su
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block1_bn2Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, sumDyXhat *[16]float64, invCount float64, gamma *[16]float32) {
-	var k, u, v [16]float64
+	var m, k, u, v [16]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 1024; q++ {
@@ -1385,7 +1391,7 @@ func block1_bn2Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 			d := (*[16]float32)(dOut[s*16384+q*16:])
 			dx := (*[16]float32)(dIn[s*16384+q*16:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -1790,17 +1796,17 @@ func block2_conv1Backward(n int, in *[Tile * 16384]float32, out *[Tile * 8192]fl
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
 // per channel, with the batch's mean and inv = 1/√(variance + ε).
 func block2_bn1Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			y := (*[32]float32)(out[s*8192+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1810,17 +1816,16 @@ func block2_bn1Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]floa
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block2_bn1Eval(n int, in, out *[Tile * 8192]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			y := (*[32]float32)(out[s*8192+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -1841,10 +1846,11 @@ func block2_bn1Moments(n int, in *[Tile * 8192]float32, sum, sumSq *[32]float64)
 	}
 }
 
-// block2_bn1Sums adds to sumDy and sumDyXhat the per-channel Σdy and
-// Σdy·x̂ of block2_bn1 over the first n samples of a tile, in float64 (x̂
-// = (in − mean)·inv, the batch's normalised input).
-func block2_bn1Sums(n int, in, dOut *[Tile * 8192]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// block2_bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// block2_bn1 over the first n samples of a tile, in float64 (each product of
+// two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func block2_bn1Sums(n int, in, dOut *[Tile * 8192]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
@@ -1852,7 +1858,7 @@ func block2_bn1Sums(n int, in, dOut *[Tile * 8192]float32, mean, inv, sumDy, sum
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -1863,11 +1869,13 @@ func block2_bn1Sums(n int, in, dOut *[Tile * 8192]float32, mean, inv, sumDy, sum
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block2_bn1Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
@@ -1875,7 +1883,7 @@ func block2_bn1Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, s
 			d := (*[32]float32)(dOut[s*8192+q*32:])
 			dx := (*[32]float32)(dIn[s*8192+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2296,17 +2304,17 @@ func block2_conv2Backward(n int, in *[Tile * 8192]float32, out *[Tile * 8192]flo
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
 // per channel, with the batch's mean and inv = 1/√(variance + ε).
 func block2_bn2Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var m, a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			y := (*[32]float32)(out[s*8192+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2316,17 +2324,16 @@ func block2_bn2Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]floa
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block2_bn2Eval(n int, in, out *[Tile * 8192]float32, runningMean, runningVar, gamma, beta *[32]float32) {
-	var a, b [32]float64
+	var a [32]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
 			y := (*[32]float32)(out[s*8192+q*32:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2347,10 +2354,11 @@ func block2_bn2Moments(n int, in *[Tile * 8192]float32, sum, sumSq *[32]float64)
 	}
 }
 
-// block2_bn2Sums adds to sumDy and sumDyXhat the per-channel Σdy and
-// Σdy·x̂ of block2_bn2 over the first n samples of a tile, in float64 (x̂
-// = (in − mean)·inv, the batch's normalised input).
-func block2_bn2Sums(n int, in, dOut *[Tile * 8192]float32, mean, inv, sumDy, sumDyXhat *[32]float64) {
+// block2_bn2Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// block2_bn2 over the first n samples of a tile, in float64 (each product of
+// two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func block2_bn2Sums(n int, in, dOut *[Tile * 8192]float32, sumDy, sumDyX *[32]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
 			x := (*[32]float32)(in[s*8192+q*32:])
@@ -2358,7 +2366,7 @@ func block2_bn2Sums(n int, in, dOut *[Tile * 8192]float32, mean, inv, sumDy, sum
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2369,11 +2377,13 @@ func block2_bn2Sums(n int, in, dOut *[Tile * 8192]float32, mean, inv, sumDy, sum
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block2_bn2Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, sumDy, sumDyXhat *[32]float64, invCount float64, gamma *[32]float32) {
-	var k, u, v [32]float64
+	var m, k, u, v [32]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 256; q++ {
@@ -2381,7 +2391,7 @@ func block2_bn2Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, s
 			d := (*[32]float32)(dOut[s*8192+q*32:])
 			dx := (*[32]float32)(dIn[s*8192+q*32:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -2853,17 +2863,17 @@ func block3_conv1Backward(n int, in *[Tile * 8192]float32, out *[Tile * 4096]flo
 // the first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func block3_bn1Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			y := (*[64]float32)(out[s*4096+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2873,17 +2883,16 @@ func block3_bn1Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]floa
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block3_bn1Eval(n int, in, out *[Tile * 4096]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			y := (*[64]float32)(out[s*4096+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -2904,10 +2913,11 @@ func block3_bn1Moments(n int, in *[Tile * 4096]float32, sum, sumSq *[64]float64)
 	}
 }
 
-// block3_bn1Sums adds to sumDy and sumDyXhat the per-channel Σdy and
-// Σdy·x̂ of block3_bn1 over the first n samples of a tile, in float64 (x̂
-// = (in − mean)·inv, the batch's normalised input).
-func block3_bn1Sums(n int, in, dOut *[Tile * 4096]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// block3_bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// block3_bn1 over the first n samples of a tile, in float64 (each product of
+// two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func block3_bn1Sums(n int, in, dOut *[Tile * 4096]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
@@ -2915,7 +2925,7 @@ func block3_bn1Sums(n int, in, dOut *[Tile * 4096]float32, mean, inv, sumDy, sum
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -2926,11 +2936,13 @@ func block3_bn1Sums(n int, in, dOut *[Tile * 4096]float32, mean, inv, sumDy, sum
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block3_bn1Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
@@ -2938,7 +2950,7 @@ func block3_bn1Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, s
 			d := (*[64]float32)(dOut[s*4096+q*64:])
 			dx := (*[64]float32)(dIn[s*4096+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}
@@ -3359,17 +3371,17 @@ func block3_conv2Backward(n int, in *[Tile * 4096]float32, out *[Tile * 4096]flo
 // the first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
 func block3_bn2Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var m, a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) * inv[c]
-		b[c] = float64(beta[c]) - mean[c]*a[c]
+		m[c] = float32(mean[c])
+		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			y := (*[64]float32)(out[s*4096+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-m[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3379,17 +3391,16 @@ func block3_bn2Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]floa
 // the first n samples of a tile: out = gamma/√(runningVar + ε)·(in −
 // runningMean) + beta per channel (ε = 0.001).
 func block3_bn2Eval(n int, in, out *[Tile * 4096]float32, runningMean, runningVar, gamma, beta *[64]float32) {
-	var a, b [64]float64
+	var a [64]float32
 	for c := range &a {
-		a[c] = float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001)
-		b[c] = float64(beta[c]) - float64(runningMean[c])*a[c]
+		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
 			y := (*[64]float32)(out[s*4096+q*64:])
 			for c := range y {
-				y[c] = float32(float64(x[c])*a[c] + b[c])
+				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
 			}
 		}
 	}
@@ -3410,10 +3421,11 @@ func block3_bn2Moments(n int, in *[Tile * 4096]float32, sum, sumSq *[64]float64)
 	}
 }
 
-// block3_bn2Sums adds to sumDy and sumDyXhat the per-channel Σdy and
-// Σdy·x̂ of block3_bn2 over the first n samples of a tile, in float64 (x̂
-// = (in − mean)·inv, the batch's normalised input).
-func block3_bn2Sums(n int, in, dOut *[Tile * 4096]float32, mean, inv, sumDy, sumDyXhat *[64]float64) {
+// block3_bn2Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
+// block3_bn2 over the first n samples of a tile, in float64 (each product of
+// two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
+// mean·Σdy)·inv.
+func block3_bn2Sums(n int, in, dOut *[Tile * 4096]float32, sumDy, sumDyX *[64]float64) {
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
 			x := (*[64]float32)(in[s*4096+q*64:])
@@ -3421,7 +3433,7 @@ func block3_bn2Sums(n int, in, dOut *[Tile * 4096]float32, mean, inv, sumDy, sum
 			for c := range d {
 				dy := float64(d[c])
 				sumDy[c] += dy
-				sumDyXhat[c] += dy * (float64(x[c]) - mean[c]) * inv[c]
+				sumDyX[c] += dy * float64(x[c])
 			}
 		}
 	}
@@ -3432,11 +3444,13 @@ func block3_bn2Sums(n int, in, dOut *[Tile * 4096]float32, mean, inv, sumDy, sum
 // gamma·inv·(dOut − Σdy/m − x̂·Σdy·x̂/m), with the batch's sums
 // over its m = batch·pixels values per channel (invCount = 1/m).
 func block3_bn2Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, sumDy, sumDyXhat *[64]float64, invCount float64, gamma *[64]float32) {
-	var k, u, v [64]float64
+	var m, k, u, v [64]float32
 	for c := range &k {
-		k[c] = float64(gamma[c]) * inv[c]
-		u[c] = -k[c] * inv[c] * invCount * sumDyXhat[c]
-		v[c] = -k[c]*invCount*sumDy[c] - u[c]*mean[c]
+		kc := float64(gamma[c]) * inv[c]
+		m[c] = float32(mean[c])
+		k[c] = float32(kc)
+		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
+		v[c] = float32(-kc * invCount * sumDy[c])
 	}
 	for s := 0; s < n; s++ {
 		for q := 0; q < 64; q++ {
@@ -3444,7 +3458,7 @@ func block3_bn2Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, s
 			d := (*[64]float32)(dOut[s*4096+q*64:])
 			dx := (*[64]float32)(dIn[s*4096+q*64:])
 			for c := range dx {
-				dx[c] = float32(k[c]*float64(d[c]) + u[c]*float64(x[c]) + v[c])
+				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
 			}
 		}
 	}

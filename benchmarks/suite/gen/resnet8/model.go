@@ -722,25 +722,25 @@ type stats struct {
 // Backward, which the caller adds in worker order.
 type sums struct {
 	// bn1Sum and bn1SumSq are the shard's Σx and Σx² of bn1's input in a
-	// forward phase, Σdy and Σdy·x̂ in a backward one.
+	// forward phase, Σdy and Σdy·x in a backward one.
 	bn1Sum, bn1SumSq [16]float64
 	// block1_bn1Sum and block1_bn1SumSq are the shard's Σx and Σx² of
-	// block1_bn1's input in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// block1_bn1's input in a forward phase, Σdy and Σdy·x in a backward one.
 	block1_bn1Sum, block1_bn1SumSq [16]float64
 	// block1_bn2Sum and block1_bn2SumSq are the shard's Σx and Σx² of
-	// block1_bn2's input in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// block1_bn2's input in a forward phase, Σdy and Σdy·x in a backward one.
 	block1_bn2Sum, block1_bn2SumSq [16]float64
 	// block2_bn1Sum and block2_bn1SumSq are the shard's Σx and Σx² of
-	// block2_bn1's input in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// block2_bn1's input in a forward phase, Σdy and Σdy·x in a backward one.
 	block2_bn1Sum, block2_bn1SumSq [32]float64
 	// block2_bn2Sum and block2_bn2SumSq are the shard's Σx and Σx² of
-	// block2_bn2's input in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// block2_bn2's input in a forward phase, Σdy and Σdy·x in a backward one.
 	block2_bn2Sum, block2_bn2SumSq [32]float64
 	// block3_bn1Sum and block3_bn1SumSq are the shard's Σx and Σx² of
-	// block3_bn1's input in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// block3_bn1's input in a forward phase, Σdy and Σdy·x in a backward one.
 	block3_bn1Sum, block3_bn1SumSq [64]float64
 	// block3_bn2Sum and block3_bn2SumSq are the shard's Σx and Σx² of
-	// block3_bn2's input in a forward phase, Σdy and Σdy·x̂ in a backward one.
+	// block3_bn2's input in a forward phase, Σdy and Σdy·x in a backward one.
 	block3_bn2Sum, block3_bn2SumSq [64]float64
 }
 
@@ -919,6 +919,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1024)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.bn1Mean[c]*a[c]) * m.stats.bn1InvStd[c]
+		}
 		m.stats.bn1SumDy, m.stats.bn1SumDyXhat = a, b
 		m.stats.bn1InvCount = 1 / count
 		for c := range &a {
@@ -934,6 +938,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1024)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.block1_bn1Mean[c]*a[c]) * m.stats.block1_bn1InvStd[c]
+		}
 		m.stats.block1_bn1SumDy, m.stats.block1_bn1SumDyXhat = a, b
 		m.stats.block1_bn1InvCount = 1 / count
 		for c := range &a {
@@ -949,6 +957,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 1024)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.block1_bn2Mean[c]*a[c]) * m.stats.block1_bn2InvStd[c]
+		}
 		m.stats.block1_bn2SumDy, m.stats.block1_bn2SumDyXhat = a, b
 		m.stats.block1_bn2InvCount = 1 / count
 		for c := range &a {
@@ -964,6 +976,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 256)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.block2_bn1Mean[c]*a[c]) * m.stats.block2_bn1InvStd[c]
+		}
 		m.stats.block2_bn1SumDy, m.stats.block2_bn1SumDyXhat = a, b
 		m.stats.block2_bn1InvCount = 1 / count
 		for c := range &a {
@@ -979,6 +995,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 256)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.block2_bn2Mean[c]*a[c]) * m.stats.block2_bn2InvStd[c]
+		}
 		m.stats.block2_bn2SumDy, m.stats.block2_bn2SumDyXhat = a, b
 		m.stats.block2_bn2InvCount = 1 / count
 		for c := range &a {
@@ -994,6 +1014,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 64)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.block3_bn1Mean[c]*a[c]) * m.stats.block3_bn1InvStd[c]
+		}
 		m.stats.block3_bn1SumDy, m.stats.block3_bn1SumDyXhat = a, b
 		m.stats.block3_bn1InvCount = 1 / count
 		for c := range &a {
@@ -1009,6 +1033,10 @@ func (m *Model) reduce(phase, used, n int) {
 			}
 		}
 		count := float64(n * 64)
+		// b holds Σdy·x: Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.
+		for c := range &b {
+			b[c] = (b[c] - m.stats.block3_bn2Mean[c]*a[c]) * m.stats.block3_bn2InvStd[c]
+		}
 		m.stats.block3_bn2SumDy, m.stats.block3_bn2SumDyXhat = a, b
 		m.stats.block3_bn2InvCount = 1 / count
 		for c := range &a {
@@ -1542,7 +1570,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			} else {
 				block3_shortcutBackward(n, &b.block2_relu2Out, &b.block3_shortcutOut, &b.block3_shortcutGrad, &b.block2_relu2Grad, &p.block3_shortcutWeight, &g.block3_shortcutWeight, &g.block3_shortcutBias)
 			}
-			block3_bn2Sums(n, &b.block3_conv2Out, &b.block3_bn2Grad, &st.block3_bn2Mean, &st.block3_bn2InvStd, &w.sums.block3_bn2Sum, &w.sums.block3_bn2SumSq)
+			block3_bn2Sums(n, &b.block3_conv2Out, &b.block3_bn2Grad, &w.sums.block3_bn2Sum, &w.sums.block3_bn2SumSq)
 		}
 	case 8:
 		for i := range count {
@@ -1556,7 +1584,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				block3_conv2Backward(n, &b.block3_relu1Out, &b.block3_conv2Out, &b.block3_conv2Grad, &b.block3_relu1Grad, &p.block3_conv2Weight, &g.block3_conv2Weight, &g.block3_conv2Bias)
 			}
 			block3_relu1Backward(n, &b.block3_relu1Out, &b.block3_relu1Grad, &b.block3_bn1Grad)
-			block3_bn1Sums(n, &b.block3_conv1Out, &b.block3_bn1Grad, &st.block3_bn1Mean, &st.block3_bn1InvStd, &w.sums.block3_bn1Sum, &w.sums.block3_bn1SumSq)
+			block3_bn1Sums(n, &b.block3_conv1Out, &b.block3_bn1Grad, &w.sums.block3_bn1Sum, &w.sums.block3_bn1SumSq)
 		}
 	case 9:
 		for i := range count {
@@ -1579,7 +1607,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			} else {
 				block2_shortcutBackward(n, &b.block1_relu2Out, &b.block2_shortcutOut, &b.block2_shortcutGrad, &b.block1_relu2Grad, &p.block2_shortcutWeight, &g.block2_shortcutWeight, &g.block2_shortcutBias)
 			}
-			block2_bn2Sums(n, &b.block2_conv2Out, &b.block2_bn2Grad, &st.block2_bn2Mean, &st.block2_bn2InvStd, &w.sums.block2_bn2Sum, &w.sums.block2_bn2SumSq)
+			block2_bn2Sums(n, &b.block2_conv2Out, &b.block2_bn2Grad, &w.sums.block2_bn2Sum, &w.sums.block2_bn2SumSq)
 		}
 	case 10:
 		for i := range count {
@@ -1593,7 +1621,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				block2_conv2Backward(n, &b.block2_relu1Out, &b.block2_conv2Out, &b.block2_conv2Grad, &b.block2_relu1Grad, &p.block2_conv2Weight, &g.block2_conv2Weight, &g.block2_conv2Bias)
 			}
 			block2_relu1Backward(n, &b.block2_relu1Out, &b.block2_relu1Grad, &b.block2_bn1Grad)
-			block2_bn1Sums(n, &b.block2_conv1Out, &b.block2_bn1Grad, &st.block2_bn1Mean, &st.block2_bn1InvStd, &w.sums.block2_bn1Sum, &w.sums.block2_bn1SumSq)
+			block2_bn1Sums(n, &b.block2_conv1Out, &b.block2_bn1Grad, &w.sums.block2_bn1Sum, &w.sums.block2_bn1SumSq)
 		}
 	case 11:
 		for i := range count {
@@ -1611,7 +1639,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			block1_relu2Backward(n, &b.block1_relu2Out, &b.block1_relu2Grad, &b.block1_addGrad)
 			copy(b.relu1Grad[:n*16384], b.block1_addGrad[:n*16384])
 			copy(b.block1_bn2Grad[:n*16384], b.block1_addGrad[:n*16384])
-			block1_bn2Sums(n, &b.block1_conv2Out, &b.block1_bn2Grad, &st.block1_bn2Mean, &st.block1_bn2InvStd, &w.sums.block1_bn2Sum, &w.sums.block1_bn2SumSq)
+			block1_bn2Sums(n, &b.block1_conv2Out, &b.block1_bn2Grad, &w.sums.block1_bn2Sum, &w.sums.block1_bn2SumSq)
 		}
 	case 12:
 		for i := range count {
@@ -1625,7 +1653,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				block1_conv2Backward(n, &b.block1_relu1Out, &b.block1_conv2Out, &b.block1_conv2Grad, &b.block1_relu1Grad, &p.block1_conv2Weight, &g.block1_conv2Weight, &g.block1_conv2Bias)
 			}
 			block1_relu1Backward(n, &b.block1_relu1Out, &b.block1_relu1Grad, &b.block1_bn1Grad)
-			block1_bn1Sums(n, &b.block1_conv1Out, &b.block1_bn1Grad, &st.block1_bn1Mean, &st.block1_bn1InvStd, &w.sums.block1_bn1Sum, &w.sums.block1_bn1SumSq)
+			block1_bn1Sums(n, &b.block1_conv1Out, &b.block1_bn1Grad, &w.sums.block1_bn1Sum, &w.sums.block1_bn1SumSq)
 		}
 	case 13:
 		for i := range count {
@@ -1641,7 +1669,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 				addInto(b.relu1Grad[:n*16384], b.relu1Partial[:n*16384])
 			}
 			relu1Backward(n, &b.relu1Out, &b.relu1Grad, &b.bn1Grad)
-			bn1Sums(n, &b.conv1Out, &b.bn1Grad, &st.bn1Mean, &st.bn1InvStd, &w.sums.bn1Sum, &w.sums.bn1SumSq)
+			bn1Sums(n, &b.conv1Out, &b.bn1Grad, &w.sums.bn1Sum, &w.sums.bn1SumSq)
 		}
 	case 14:
 		for i := range count {

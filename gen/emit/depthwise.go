@@ -1,0 +1,205 @@
+package emit
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// Depthwise convolutions (groups = channels = filters: filter c reads
+// input channel c alone) run channel-innermost: in HWC layout a pixel's C
+// channels are contiguous, and so are a tap's C weights ([KH][KW][1][C]),
+// so every tap is one loop over C values of three fixed-size arrays, with
+// no bounds checks and no per-channel index arithmetic. As in convForward,
+// the output is split into the border (a per-pixel function that skips the
+// taps in the padding) and the interior, where windows of up to nine taps
+// are unrolled at constant offsets. Every sum adds its terms in the
+// grouped convolution's order (the generic engine's): an output adds the
+// bias and then its taps in order; a weight or bias gradient adds the
+// pixels in row-major order; an input gradient adds the (pixel, tap) pairs
+// that read it in that order.
+
+// isDepthwise reports whether conv stage s is depthwise with a depth
+// multiplier of 1.
+func isDepthwise(s *stage) bool {
+	l := s.layer
+	G := s.groups()
+	return G > 1 && l.In.Channels == G && l.Filters == G
+}
+
+// depthwiseForward emits <l>Forward and, when the layer has a border,
+// <l>Pixel of a depthwise convolution.
+func (p *plan) depthwiseForward(f *jen.File, s *stage) {
+	l := s.layer
+	g := windowOf(l)
+	C := g.c
+	wsize := g.kh * g.kw * C
+	taps := g.kh * g.kw
+	pixelFn := s.base + "Pixel"
+	view := func(name, buf string, off jen.Code) jen.Code {
+		return jen.Id(name).Op(":=").Add(arrView(C, buf, off))
+	}
+	outRow := view("o", "y", lin(0, term{g.ow * C, "oy"}, term{C, "ox"}))
+	if hasBorder(g) {
+		f.Comment(wrapDoc(fmt.Sprintf("%s computes the pre-activation output pixel (oy, ox) of %s for one sample, skipping the taps that fall into the padding: the border of the output.", pixelFn, l.Name)))
+		f.Func().Id(pixelFn).Params(
+			jen.Id("x").Add(ptrFloatArr(l.In.Size())),
+			jen.Id("y").Add(ptrFloatArr(l.Out.Size())),
+			jen.Id("w").Add(ptrFloatArr(wsize)),
+			biasParam(s, "b", C),
+			jen.List(jen.Id("oy"), jen.Id("ox")).Int(),
+		).Block(
+			outRow,
+			biasInit(s, "o", C),
+			boundsCheckedTaps(g,
+				view("v", "x", lin(0, term{g.w * C, "iy"}, term{C, "ix"})),
+				view("r", "w", lin(0, term{g.kw * C, "ky"}, term{C, "kx"})),
+				forRange("c", jen.Id("o"), jen.Id("o").Index(jen.Id("c")).Op("+=").Id("v").Index(jen.Id("c")).Op("*").Id("r").Index(jen.Id("c"))),
+			),
+		)
+	}
+	pixel := func(border bool) []jen.Code {
+		if border {
+			return []jen.Code{jen.Id(pixelFn).Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), biasArg(s, "b"), jen.Id("oy"), jen.Id("ox"))}
+		}
+		code := []jen.Code{
+			outRow,
+			// base is the offset of the window's top-left input pixel.
+			jen.Id("base").Op(":=").Add(lin(-(g.pt*g.w*C + g.pl*C), term{g.sh * g.w * C, "oy"}, term{g.sw * C, "ox"})),
+		}
+		if taps > maxUnrolledTaps {
+			return append(code, biasInit(s, "o", C), forN("ky", g.kh, forN("kx", g.kw,
+				view("v", "x", lin(0, term{1, "base"}, term{g.w * C, "ky"}, term{C, "kx"})),
+				view("r", "w", lin(0, term{g.kw * C, "ky"}, term{C, "kx"})),
+				forRange("c", jen.Id("o"), jen.Id("o").Index(jen.Id("c")).Op("+=").Id("v").Index(jen.Id("c")).Op("*").Id("r").Index(jen.Id("c"))),
+			)))
+		}
+		// x<k> is the input pixel under tap k = ky·kw+kx and w<k> that
+		// tap's weights; each output adds the taps in order.
+		for k := 0; k < taps; k++ {
+			code = append(code, view(fmt.Sprintf("x%d", k), "x", lin((k/g.kw)*g.w*C+(k%g.kw)*C, term{1, "base"})))
+		}
+		for k := 0; k < taps; k++ {
+			code = append(code, view(fmt.Sprintf("w%d", k), "w", jen.Lit(k*C)))
+		}
+		sum := []jen.Code{jen.Var().Id("v").Float32()}
+		if s.hasBias() {
+			sum = []jen.Code{jen.Id("v").Op(":=").Id("b").Index(jen.Id("c"))}
+		}
+		for k := 0; k < taps; k++ {
+			sum = append(sum, jen.Id("v").Op("+=").Id(fmt.Sprintf("x%d", k)).Index(jen.Id("c")).Op("*").Id(fmt.Sprintf("w%d", k)).Index(jen.Id("c")))
+		}
+		sum = append(sum, jen.Id("o").Index(jen.Id("c")).Op("=").Id("v"))
+		return append(code, forRange("c", jen.Id("o"), sum...))
+	}
+	fn := s.base + "Forward"
+	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s, depthwise (filter c reads input channel c), for the first n samples of a tile: in holds %v inputs in HWC order, out receives %v outputs; w is the weight [%d][%d][1][%d].",
+		fn, describe(s), l.In, l.Out, g.kh, g.kw, C)))
+	body := []jen.Code{perSample(l, "x", "in"), perSample(l, "y", "out")}
+	body = append(body, regions(g, pixel)...)
+	convForwardFunc(f, s, fn, wsize, body)
+}
+
+// depthwiseBackward emits <l>Backward and, when the layer has a border,
+// <l>PixelGrad of a depthwise convolution. With dz = dOut ⊙ act'(out)
+// (in place), per output pixel and tap, over the channels c:
+//
+//	db[c] += dz[oy][ox][c]
+//	dw[ky][kx][0][c] += x[iy][ix][c] · dz[oy][ox][c]
+//	dIn[iy][ix][c] += w[ky][kx][0][c] · dz[oy][ox][c]   (when needed)
+func (p *plan) depthwiseBackward(f *jen.File, s *stage) {
+	l := s.layer
+	g := windowOf(l)
+	C := g.c
+	wsize := g.kh * g.kw * C
+	taps := g.kh * g.kw
+	fn := s.base + "Backward"
+	doc := fmt.Sprintf("%s runs the backward pass of %s (depthwise) for the first n samples of a tile. dOut holds ∂loss/∂out (overwritten with the gradient before the activation); the weight and bias gradients are accumulated into dw and db", fn, describe(s))
+	if s.inGrad {
+		doc += " and ∂loss/∂in is written to dIn"
+	}
+	view := func(name, buf string, off jen.Code) jen.Code {
+		return jen.Id(name).Op(":=").Add(arrView(C, buf, off))
+	}
+	// tap is the work of one tap: the input pixel at xi, the tap's weights
+	// at k.
+	tap := func(xi, k *jen.Statement) []jen.Code {
+		code := []jen.Code{view("v", "x", xi.Clone()), view("gw", "dw", k.Clone())}
+		upd := []jen.Code{jen.Id("gw").Index(jen.Id("c")).Op("+=").Id("v").Index(jen.Id("c")).Op("*").Id("d").Index(jen.Id("c"))}
+		if s.inGrad {
+			code = append(code, view("r", "w", k.Clone()), view("dv", "dx", xi.Clone()))
+			upd = append(upd, jen.Id("dv").Index(jen.Id("c")).Op("+=").Id("r").Index(jen.Id("c")).Op("*").Id("d").Index(jen.Id("c")))
+		}
+		return append(code, forRange("c", jen.Id("d"), upd...))
+	}
+	gradParams := []jen.Code{jen.Id("x").Add(ptrFloatArr(l.In.Size())), jen.Id("d").Add(ptrFloatArr(C))}
+	gradArgs := []jen.Code{jen.Id("x"), jen.Id("d")}
+	if s.inGrad {
+		gradParams = append(gradParams, jen.Id("dx").Add(ptrFloatArr(l.In.Size())), jen.Id("w").Add(ptrFloatArr(wsize)))
+		gradArgs = append(gradArgs, jen.Id("dx"), jen.Id("w"))
+	}
+	gradParams = append(gradParams, jen.Id("dw").Add(ptrFloatArr(wsize)), jen.List(jen.Id("oy"), jen.Id("ox")).Int())
+	gradArgs = append(gradArgs, jen.Id("dw"), jen.Id("oy"), jen.Id("ox"))
+	pixelFn := s.base + "PixelGrad"
+	if hasBorder(g) {
+		what := "dw"
+		if s.inGrad {
+			what = "dw and dx"
+		}
+		f.Comment(wrapDoc(fmt.Sprintf("%s adds to %s the gradient contributions of output pixel (oy, ox) of %s for one sample, whose pre-activation gradient is d, skipping the taps in the padding: the border of the output.", pixelFn, what, l.Name)))
+		f.Func().Id(pixelFn).Params(gradParams...).Block(
+			boundsCheckedTaps(g, tap(lin(0, term{g.w * C, "iy"}, term{C, "ix"}), lin(0, term{g.kw * C, "ky"}, term{C, "kx"}))...),
+		)
+	}
+	pixel := func(border bool) []jen.Code {
+		code := []jen.Code{view("d", "g", lin(0, term{g.ow * C, "oy"}, term{C, "ox"}))}
+		if s.hasBias() {
+			code = append(code, forRange("c", jen.Id("d"), jen.Id("db").Index(jen.Id("c")).Op("+=").Id("d").Index(jen.Id("c"))))
+		}
+		if border {
+			return append(code, jen.Id(pixelFn).Call(gradArgs...))
+		}
+		code = append(code, jen.Id("base").Op(":=").Add(lin(-(g.pt*g.w*C+g.pl*C), term{g.sh * g.w * C, "oy"}, term{g.sw * C, "ox"})))
+		if taps > maxUnrolledTaps {
+			return append(code, forN("ky", g.kh, forN("kx", g.kw,
+				tap(lin(0, term{1, "base"}, term{g.w * C, "ky"}, term{C, "kx"}), lin(0, term{g.kw * C, "ky"}, term{C, "kx"}))...)))
+		}
+		for k := 0; k < taps; k++ {
+			code = append(code, jen.Comment(fmt.Sprintf("tap (%d, %d)", k/g.kw, k%g.kw)),
+				jen.Block(tap(lin((k/g.kw)*g.w*C+(k%g.kw)*C, term{1, "base"}), jen.Lit(k*C))...))
+		}
+		return code
+	}
+	params := []jen.Code{
+		jen.Id("n").Int(),
+		jen.Id("in").Add(tileArr(l.In.Size())),
+		jen.Id("out").Add(tileArr(l.Out.Size())),
+		jen.Id("dOut").Add(tileArr(l.Out.Size())),
+	}
+	if s.inGrad {
+		params = append(params, jen.Id("dIn").Add(tileArr(l.In.Size())))
+	}
+	params = append(params,
+		jen.Id("w").Add(ptrFloatArr(wsize)),
+		jen.Id("dw").Add(ptrFloatArr(wsize)),
+		biasParam(s, "db", C),
+	)
+	body := []jen.Code{perSample(l, "x", "in"), perSample(l, "g", "dOut")}
+	if s.act != "" {
+		body = append(body, perSample(l, "y", "out"), scaleByActivationGrad(s.act, "g", "y"))
+	}
+	if s.inGrad {
+		body = append(body, perSample(l, "dx", "dIn"), jen.Op("*").Id("dx").Op("=").Add(floatArr(l.In.Size())).Values())
+	}
+	body = append(body, regions(g, pixel)...)
+	f.Comment(wrapDoc(doc + "."))
+	f.Func().Id(fn).Params(params...).Block(tileLoop(body...))
+}
+
+// hasBorder reports whether some output position's window reaches the
+// padding.
+func hasBorder(g window) bool {
+	ylo, yhi := interior(g.oh, g.h, g.kh, g.sh, g.pt)
+	xlo, xhi := interior(g.ow, g.w, g.kw, g.sw, g.pl)
+	return !(ylo == 0 && yhi == g.oh && xlo == 0 && xhi == g.ow)
+}
