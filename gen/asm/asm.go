@@ -80,7 +80,7 @@ const (
 	//	func Name(dx, dy, h []float32, wt *[KernelH * KernelW * Filters * InCP]float32, n int)
 	Conv2DBackwardInput
 	// MaxPool2DForward is a max pooling over n HWC samples (shapes from
-	// Kernel.Pool), vectorised across channels, every window unrolled,
+	// Kernel.Pool), vectorised across channels, looping over the windows,
 	// padding taps left out (−∞):
 	//
 	//	func Name(y, x []float32, n int)

@@ -170,7 +170,8 @@ func (k Kernel) pools() []poolSpec {
 			what: []string{
 				"y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n",
 				geom + ".",
-				"Vectorised across channels; every window unrolled, padding left out.",
+				"Vectorised across channels; a loop over each run of windows with the",
+				"same taps inside the input (the interior, each padded border).",
 			},
 		}}
 	case MaxPool2DBackward:

@@ -15,6 +15,8 @@
 #define a_k SI    // A: current column of the row block
 #define b_k DI    // B: current row
 #define h_row R11 // gate (ReLU backward): first row of the current row block
+#define col R12   // byte offset of the current column block
+#define tmp2 R13  // scratch
 
 // tailmask<>+4·(8−t) holds t lanes of ones then zeros: the VMASKMOVPS mask
 // for a tail of t < 8 floats.
@@ -11550,672 +11552,77 @@ conv1WeightGradVec_pass0:
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
 // 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Vectorised across channels; every window unrolled, padding left out.
+// Vectorised across channels; a loop over each run of windows with the
+// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
+#define ioff R12 // input byte offset of the current window (row of windows) in the sample
+#define ooff R13 // output byte offset of the current window (row of windows)
+#define orow R9 // rows of windows left
+#define ocol R10 // windows left in the row
 TEXT ·pool1ForwardVecAVX2(SB), NOSPLIT, $0-24
 	MOVQ x+8(FP), x_s
 	MOVQ y+0(FP), y_s
 	MOVQ n+16(FP), rows
 
 pool1ForwardVec_sample:
-	// window (0,0): 4 taps
-	VMOVUPS 0(x_s), Y0
+	XORQ ioff, ioff
+	XORQ ooff, ooff
+	MOVQ $4, orow
+
+pool1ForwardVec_row0:
+	// windows (0..3, 0..3): 4 taps
+	MOVQ $4, ocol
+
+pool1ForwardVec_row0_cols0:
+	VMOVUPS 0(x_s)(ioff*1), Y0
 	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
-	VMAXPS 128(x_s), Y0, Y0
-	VCMPPS $3, 128(x_s), Y12, Y12
-	VMAXPS 1024(x_s), Y0, Y0
-	VCMPPS $3, 1024(x_s), Y12, Y12
-	VMAXPS 1152(x_s), Y0, Y0
-	VCMPPS $3, 1152(x_s), Y12, Y12
+	VMAXPS 128(x_s)(ioff*1), Y0, Y0
+	VCMPPS $3, 128(x_s)(ioff*1), Y12, Y12
+	VMAXPS 1024(x_s)(ioff*1), Y0, Y0
+	VCMPPS $3, 1024(x_s)(ioff*1), Y12, Y12
+	VMAXPS 1152(x_s)(ioff*1), Y0, Y0
+	VCMPPS $3, 1152(x_s)(ioff*1), Y12, Y12
 	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y0, 0(y_s)
-	VMOVUPS 32(x_s), Y1
+	VMOVUPS Y0, 0(y_s)(ooff*1)
+	VMOVUPS 32(x_s)(ioff*1), Y1
 	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
-	VMAXPS 160(x_s), Y1, Y1
-	VCMPPS $3, 160(x_s), Y13, Y13
-	VMAXPS 1056(x_s), Y1, Y1
-	VCMPPS $3, 1056(x_s), Y13, Y13
-	VMAXPS 1184(x_s), Y1, Y1
-	VCMPPS $3, 1184(x_s), Y13, Y13
+	VMAXPS 160(x_s)(ioff*1), Y1, Y1
+	VCMPPS $3, 160(x_s)(ioff*1), Y13, Y13
+	VMAXPS 1056(x_s)(ioff*1), Y1, Y1
+	VCMPPS $3, 1056(x_s)(ioff*1), Y13, Y13
+	VMAXPS 1184(x_s)(ioff*1), Y1, Y1
+	VCMPPS $3, 1184(x_s)(ioff*1), Y13, Y13
 	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y1, 32(y_s)
-	VMOVUPS 64(x_s), Y2
+	VMOVUPS Y1, 32(y_s)(ooff*1)
+	VMOVUPS 64(x_s)(ioff*1), Y2
 	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
-	VMAXPS 192(x_s), Y2, Y2
-	VCMPPS $3, 192(x_s), Y12, Y12
-	VMAXPS 1088(x_s), Y2, Y2
-	VCMPPS $3, 1088(x_s), Y12, Y12
-	VMAXPS 1216(x_s), Y2, Y2
-	VCMPPS $3, 1216(x_s), Y12, Y12
+	VMAXPS 192(x_s)(ioff*1), Y2, Y2
+	VCMPPS $3, 192(x_s)(ioff*1), Y12, Y12
+	VMAXPS 1088(x_s)(ioff*1), Y2, Y2
+	VCMPPS $3, 1088(x_s)(ioff*1), Y12, Y12
+	VMAXPS 1216(x_s)(ioff*1), Y2, Y2
+	VCMPPS $3, 1216(x_s)(ioff*1), Y12, Y12
 	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y2, 64(y_s)
-	VMOVUPS 96(x_s), Y3
+	VMOVUPS Y2, 64(y_s)(ooff*1)
+	VMOVUPS 96(x_s)(ioff*1), Y3
 	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
-	VMAXPS 224(x_s), Y3, Y3
-	VCMPPS $3, 224(x_s), Y13, Y13
-	VMAXPS 1120(x_s), Y3, Y3
-	VCMPPS $3, 1120(x_s), Y13, Y13
-	VMAXPS 1248(x_s), Y3, Y3
-	VCMPPS $3, 1248(x_s), Y13, Y13
+	VMAXPS 224(x_s)(ioff*1), Y3, Y3
+	VCMPPS $3, 224(x_s)(ioff*1), Y13, Y13
+	VMAXPS 1120(x_s)(ioff*1), Y3, Y3
+	VCMPPS $3, 1120(x_s)(ioff*1), Y13, Y13
+	VMAXPS 1248(x_s)(ioff*1), Y3, Y3
+	VCMPPS $3, 1248(x_s)(ioff*1), Y13, Y13
 	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y3, 96(y_s)
-	// window (0,1): 4 taps
-	VMOVUPS 256(x_s), Y4
-	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
-	VMAXPS 384(x_s), Y4, Y4
-	VCMPPS $3, 384(x_s), Y12, Y12
-	VMAXPS 1280(x_s), Y4, Y4
-	VCMPPS $3, 1280(x_s), Y12, Y12
-	VMAXPS 1408(x_s), Y4, Y4
-	VCMPPS $3, 1408(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y4, 128(y_s)
-	VMOVUPS 288(x_s), Y5
-	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
-	VMAXPS 416(x_s), Y5, Y5
-	VCMPPS $3, 416(x_s), Y13, Y13
-	VMAXPS 1312(x_s), Y5, Y5
-	VCMPPS $3, 1312(x_s), Y13, Y13
-	VMAXPS 1440(x_s), Y5, Y5
-	VCMPPS $3, 1440(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y5, 160(y_s)
-	VMOVUPS 320(x_s), Y6
-	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
-	VMAXPS 448(x_s), Y6, Y6
-	VCMPPS $3, 448(x_s), Y12, Y12
-	VMAXPS 1344(x_s), Y6, Y6
-	VCMPPS $3, 1344(x_s), Y12, Y12
-	VMAXPS 1472(x_s), Y6, Y6
-	VCMPPS $3, 1472(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y6, 192(y_s)
-	VMOVUPS 352(x_s), Y7
-	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
-	VMAXPS 480(x_s), Y7, Y7
-	VCMPPS $3, 480(x_s), Y13, Y13
-	VMAXPS 1376(x_s), Y7, Y7
-	VCMPPS $3, 1376(x_s), Y13, Y13
-	VMAXPS 1504(x_s), Y7, Y7
-	VCMPPS $3, 1504(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y7, 224(y_s)
-	// window (0,2): 4 taps
-	VMOVUPS 512(x_s), Y0
-	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
-	VMAXPS 640(x_s), Y0, Y0
-	VCMPPS $3, 640(x_s), Y12, Y12
-	VMAXPS 1536(x_s), Y0, Y0
-	VCMPPS $3, 1536(x_s), Y12, Y12
-	VMAXPS 1664(x_s), Y0, Y0
-	VCMPPS $3, 1664(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y0, 256(y_s)
-	VMOVUPS 544(x_s), Y1
-	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
-	VMAXPS 672(x_s), Y1, Y1
-	VCMPPS $3, 672(x_s), Y13, Y13
-	VMAXPS 1568(x_s), Y1, Y1
-	VCMPPS $3, 1568(x_s), Y13, Y13
-	VMAXPS 1696(x_s), Y1, Y1
-	VCMPPS $3, 1696(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y1, 288(y_s)
-	VMOVUPS 576(x_s), Y2
-	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
-	VMAXPS 704(x_s), Y2, Y2
-	VCMPPS $3, 704(x_s), Y12, Y12
-	VMAXPS 1600(x_s), Y2, Y2
-	VCMPPS $3, 1600(x_s), Y12, Y12
-	VMAXPS 1728(x_s), Y2, Y2
-	VCMPPS $3, 1728(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y2, 320(y_s)
-	VMOVUPS 608(x_s), Y3
-	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
-	VMAXPS 736(x_s), Y3, Y3
-	VCMPPS $3, 736(x_s), Y13, Y13
-	VMAXPS 1632(x_s), Y3, Y3
-	VCMPPS $3, 1632(x_s), Y13, Y13
-	VMAXPS 1760(x_s), Y3, Y3
-	VCMPPS $3, 1760(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y3, 352(y_s)
-	// window (0,3): 4 taps
-	VMOVUPS 768(x_s), Y4
-	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
-	VMAXPS 896(x_s), Y4, Y4
-	VCMPPS $3, 896(x_s), Y12, Y12
-	VMAXPS 1792(x_s), Y4, Y4
-	VCMPPS $3, 1792(x_s), Y12, Y12
-	VMAXPS 1920(x_s), Y4, Y4
-	VCMPPS $3, 1920(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y4, 384(y_s)
-	VMOVUPS 800(x_s), Y5
-	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
-	VMAXPS 928(x_s), Y5, Y5
-	VCMPPS $3, 928(x_s), Y13, Y13
-	VMAXPS 1824(x_s), Y5, Y5
-	VCMPPS $3, 1824(x_s), Y13, Y13
-	VMAXPS 1952(x_s), Y5, Y5
-	VCMPPS $3, 1952(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y5, 416(y_s)
-	VMOVUPS 832(x_s), Y6
-	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
-	VMAXPS 960(x_s), Y6, Y6
-	VCMPPS $3, 960(x_s), Y12, Y12
-	VMAXPS 1856(x_s), Y6, Y6
-	VCMPPS $3, 1856(x_s), Y12, Y12
-	VMAXPS 1984(x_s), Y6, Y6
-	VCMPPS $3, 1984(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y6, 448(y_s)
-	VMOVUPS 864(x_s), Y7
-	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
-	VMAXPS 992(x_s), Y7, Y7
-	VCMPPS $3, 992(x_s), Y13, Y13
-	VMAXPS 1888(x_s), Y7, Y7
-	VCMPPS $3, 1888(x_s), Y13, Y13
-	VMAXPS 2016(x_s), Y7, Y7
-	VCMPPS $3, 2016(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y7, 480(y_s)
-	// window (1,0): 4 taps
-	VMOVUPS 2048(x_s), Y0
-	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
-	VMAXPS 2176(x_s), Y0, Y0
-	VCMPPS $3, 2176(x_s), Y12, Y12
-	VMAXPS 3072(x_s), Y0, Y0
-	VCMPPS $3, 3072(x_s), Y12, Y12
-	VMAXPS 3200(x_s), Y0, Y0
-	VCMPPS $3, 3200(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y0, 512(y_s)
-	VMOVUPS 2080(x_s), Y1
-	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
-	VMAXPS 2208(x_s), Y1, Y1
-	VCMPPS $3, 2208(x_s), Y13, Y13
-	VMAXPS 3104(x_s), Y1, Y1
-	VCMPPS $3, 3104(x_s), Y13, Y13
-	VMAXPS 3232(x_s), Y1, Y1
-	VCMPPS $3, 3232(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y1, 544(y_s)
-	VMOVUPS 2112(x_s), Y2
-	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
-	VMAXPS 2240(x_s), Y2, Y2
-	VCMPPS $3, 2240(x_s), Y12, Y12
-	VMAXPS 3136(x_s), Y2, Y2
-	VCMPPS $3, 3136(x_s), Y12, Y12
-	VMAXPS 3264(x_s), Y2, Y2
-	VCMPPS $3, 3264(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y2, 576(y_s)
-	VMOVUPS 2144(x_s), Y3
-	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
-	VMAXPS 2272(x_s), Y3, Y3
-	VCMPPS $3, 2272(x_s), Y13, Y13
-	VMAXPS 3168(x_s), Y3, Y3
-	VCMPPS $3, 3168(x_s), Y13, Y13
-	VMAXPS 3296(x_s), Y3, Y3
-	VCMPPS $3, 3296(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y3, 608(y_s)
-	// window (1,1): 4 taps
-	VMOVUPS 2304(x_s), Y4
-	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
-	VMAXPS 2432(x_s), Y4, Y4
-	VCMPPS $3, 2432(x_s), Y12, Y12
-	VMAXPS 3328(x_s), Y4, Y4
-	VCMPPS $3, 3328(x_s), Y12, Y12
-	VMAXPS 3456(x_s), Y4, Y4
-	VCMPPS $3, 3456(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y4, 640(y_s)
-	VMOVUPS 2336(x_s), Y5
-	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
-	VMAXPS 2464(x_s), Y5, Y5
-	VCMPPS $3, 2464(x_s), Y13, Y13
-	VMAXPS 3360(x_s), Y5, Y5
-	VCMPPS $3, 3360(x_s), Y13, Y13
-	VMAXPS 3488(x_s), Y5, Y5
-	VCMPPS $3, 3488(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y5, 672(y_s)
-	VMOVUPS 2368(x_s), Y6
-	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
-	VMAXPS 2496(x_s), Y6, Y6
-	VCMPPS $3, 2496(x_s), Y12, Y12
-	VMAXPS 3392(x_s), Y6, Y6
-	VCMPPS $3, 3392(x_s), Y12, Y12
-	VMAXPS 3520(x_s), Y6, Y6
-	VCMPPS $3, 3520(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y6, 704(y_s)
-	VMOVUPS 2400(x_s), Y7
-	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
-	VMAXPS 2528(x_s), Y7, Y7
-	VCMPPS $3, 2528(x_s), Y13, Y13
-	VMAXPS 3424(x_s), Y7, Y7
-	VCMPPS $3, 3424(x_s), Y13, Y13
-	VMAXPS 3552(x_s), Y7, Y7
-	VCMPPS $3, 3552(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y7, 736(y_s)
-	// window (1,2): 4 taps
-	VMOVUPS 2560(x_s), Y0
-	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
-	VMAXPS 2688(x_s), Y0, Y0
-	VCMPPS $3, 2688(x_s), Y12, Y12
-	VMAXPS 3584(x_s), Y0, Y0
-	VCMPPS $3, 3584(x_s), Y12, Y12
-	VMAXPS 3712(x_s), Y0, Y0
-	VCMPPS $3, 3712(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y0, 768(y_s)
-	VMOVUPS 2592(x_s), Y1
-	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
-	VMAXPS 2720(x_s), Y1, Y1
-	VCMPPS $3, 2720(x_s), Y13, Y13
-	VMAXPS 3616(x_s), Y1, Y1
-	VCMPPS $3, 3616(x_s), Y13, Y13
-	VMAXPS 3744(x_s), Y1, Y1
-	VCMPPS $3, 3744(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y1, 800(y_s)
-	VMOVUPS 2624(x_s), Y2
-	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
-	VMAXPS 2752(x_s), Y2, Y2
-	VCMPPS $3, 2752(x_s), Y12, Y12
-	VMAXPS 3648(x_s), Y2, Y2
-	VCMPPS $3, 3648(x_s), Y12, Y12
-	VMAXPS 3776(x_s), Y2, Y2
-	VCMPPS $3, 3776(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y2, 832(y_s)
-	VMOVUPS 2656(x_s), Y3
-	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
-	VMAXPS 2784(x_s), Y3, Y3
-	VCMPPS $3, 2784(x_s), Y13, Y13
-	VMAXPS 3680(x_s), Y3, Y3
-	VCMPPS $3, 3680(x_s), Y13, Y13
-	VMAXPS 3808(x_s), Y3, Y3
-	VCMPPS $3, 3808(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y3, 864(y_s)
-	// window (1,3): 4 taps
-	VMOVUPS 2816(x_s), Y4
-	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
-	VMAXPS 2944(x_s), Y4, Y4
-	VCMPPS $3, 2944(x_s), Y12, Y12
-	VMAXPS 3840(x_s), Y4, Y4
-	VCMPPS $3, 3840(x_s), Y12, Y12
-	VMAXPS 3968(x_s), Y4, Y4
-	VCMPPS $3, 3968(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y4, 896(y_s)
-	VMOVUPS 2848(x_s), Y5
-	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
-	VMAXPS 2976(x_s), Y5, Y5
-	VCMPPS $3, 2976(x_s), Y13, Y13
-	VMAXPS 3872(x_s), Y5, Y5
-	VCMPPS $3, 3872(x_s), Y13, Y13
-	VMAXPS 4000(x_s), Y5, Y5
-	VCMPPS $3, 4000(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y5, 928(y_s)
-	VMOVUPS 2880(x_s), Y6
-	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
-	VMAXPS 3008(x_s), Y6, Y6
-	VCMPPS $3, 3008(x_s), Y12, Y12
-	VMAXPS 3904(x_s), Y6, Y6
-	VCMPPS $3, 3904(x_s), Y12, Y12
-	VMAXPS 4032(x_s), Y6, Y6
-	VCMPPS $3, 4032(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y6, 960(y_s)
-	VMOVUPS 2912(x_s), Y7
-	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
-	VMAXPS 3040(x_s), Y7, Y7
-	VCMPPS $3, 3040(x_s), Y13, Y13
-	VMAXPS 3936(x_s), Y7, Y7
-	VCMPPS $3, 3936(x_s), Y13, Y13
-	VMAXPS 4064(x_s), Y7, Y7
-	VCMPPS $3, 4064(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y7, 992(y_s)
-	// window (2,0): 4 taps
-	VMOVUPS 4096(x_s), Y0
-	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
-	VMAXPS 4224(x_s), Y0, Y0
-	VCMPPS $3, 4224(x_s), Y12, Y12
-	VMAXPS 5120(x_s), Y0, Y0
-	VCMPPS $3, 5120(x_s), Y12, Y12
-	VMAXPS 5248(x_s), Y0, Y0
-	VCMPPS $3, 5248(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y0, 1024(y_s)
-	VMOVUPS 4128(x_s), Y1
-	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
-	VMAXPS 4256(x_s), Y1, Y1
-	VCMPPS $3, 4256(x_s), Y13, Y13
-	VMAXPS 5152(x_s), Y1, Y1
-	VCMPPS $3, 5152(x_s), Y13, Y13
-	VMAXPS 5280(x_s), Y1, Y1
-	VCMPPS $3, 5280(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y1, 1056(y_s)
-	VMOVUPS 4160(x_s), Y2
-	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
-	VMAXPS 4288(x_s), Y2, Y2
-	VCMPPS $3, 4288(x_s), Y12, Y12
-	VMAXPS 5184(x_s), Y2, Y2
-	VCMPPS $3, 5184(x_s), Y12, Y12
-	VMAXPS 5312(x_s), Y2, Y2
-	VCMPPS $3, 5312(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y2, 1088(y_s)
-	VMOVUPS 4192(x_s), Y3
-	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
-	VMAXPS 4320(x_s), Y3, Y3
-	VCMPPS $3, 4320(x_s), Y13, Y13
-	VMAXPS 5216(x_s), Y3, Y3
-	VCMPPS $3, 5216(x_s), Y13, Y13
-	VMAXPS 5344(x_s), Y3, Y3
-	VCMPPS $3, 5344(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y3, 1120(y_s)
-	// window (2,1): 4 taps
-	VMOVUPS 4352(x_s), Y4
-	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
-	VMAXPS 4480(x_s), Y4, Y4
-	VCMPPS $3, 4480(x_s), Y12, Y12
-	VMAXPS 5376(x_s), Y4, Y4
-	VCMPPS $3, 5376(x_s), Y12, Y12
-	VMAXPS 5504(x_s), Y4, Y4
-	VCMPPS $3, 5504(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y4, 1152(y_s)
-	VMOVUPS 4384(x_s), Y5
-	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
-	VMAXPS 4512(x_s), Y5, Y5
-	VCMPPS $3, 4512(x_s), Y13, Y13
-	VMAXPS 5408(x_s), Y5, Y5
-	VCMPPS $3, 5408(x_s), Y13, Y13
-	VMAXPS 5536(x_s), Y5, Y5
-	VCMPPS $3, 5536(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y5, 1184(y_s)
-	VMOVUPS 4416(x_s), Y6
-	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
-	VMAXPS 4544(x_s), Y6, Y6
-	VCMPPS $3, 4544(x_s), Y12, Y12
-	VMAXPS 5440(x_s), Y6, Y6
-	VCMPPS $3, 5440(x_s), Y12, Y12
-	VMAXPS 5568(x_s), Y6, Y6
-	VCMPPS $3, 5568(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y6, 1216(y_s)
-	VMOVUPS 4448(x_s), Y7
-	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
-	VMAXPS 4576(x_s), Y7, Y7
-	VCMPPS $3, 4576(x_s), Y13, Y13
-	VMAXPS 5472(x_s), Y7, Y7
-	VCMPPS $3, 5472(x_s), Y13, Y13
-	VMAXPS 5600(x_s), Y7, Y7
-	VCMPPS $3, 5600(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y7, 1248(y_s)
-	// window (2,2): 4 taps
-	VMOVUPS 4608(x_s), Y0
-	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
-	VMAXPS 4736(x_s), Y0, Y0
-	VCMPPS $3, 4736(x_s), Y12, Y12
-	VMAXPS 5632(x_s), Y0, Y0
-	VCMPPS $3, 5632(x_s), Y12, Y12
-	VMAXPS 5760(x_s), Y0, Y0
-	VCMPPS $3, 5760(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y0, 1280(y_s)
-	VMOVUPS 4640(x_s), Y1
-	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
-	VMAXPS 4768(x_s), Y1, Y1
-	VCMPPS $3, 4768(x_s), Y13, Y13
-	VMAXPS 5664(x_s), Y1, Y1
-	VCMPPS $3, 5664(x_s), Y13, Y13
-	VMAXPS 5792(x_s), Y1, Y1
-	VCMPPS $3, 5792(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y1, 1312(y_s)
-	VMOVUPS 4672(x_s), Y2
-	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
-	VMAXPS 4800(x_s), Y2, Y2
-	VCMPPS $3, 4800(x_s), Y12, Y12
-	VMAXPS 5696(x_s), Y2, Y2
-	VCMPPS $3, 5696(x_s), Y12, Y12
-	VMAXPS 5824(x_s), Y2, Y2
-	VCMPPS $3, 5824(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y2, 1344(y_s)
-	VMOVUPS 4704(x_s), Y3
-	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
-	VMAXPS 4832(x_s), Y3, Y3
-	VCMPPS $3, 4832(x_s), Y13, Y13
-	VMAXPS 5728(x_s), Y3, Y3
-	VCMPPS $3, 5728(x_s), Y13, Y13
-	VMAXPS 5856(x_s), Y3, Y3
-	VCMPPS $3, 5856(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y3, 1376(y_s)
-	// window (2,3): 4 taps
-	VMOVUPS 4864(x_s), Y4
-	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
-	VMAXPS 4992(x_s), Y4, Y4
-	VCMPPS $3, 4992(x_s), Y12, Y12
-	VMAXPS 5888(x_s), Y4, Y4
-	VCMPPS $3, 5888(x_s), Y12, Y12
-	VMAXPS 6016(x_s), Y4, Y4
-	VCMPPS $3, 6016(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y4, 1408(y_s)
-	VMOVUPS 4896(x_s), Y5
-	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
-	VMAXPS 5024(x_s), Y5, Y5
-	VCMPPS $3, 5024(x_s), Y13, Y13
-	VMAXPS 5920(x_s), Y5, Y5
-	VCMPPS $3, 5920(x_s), Y13, Y13
-	VMAXPS 6048(x_s), Y5, Y5
-	VCMPPS $3, 6048(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y5, 1440(y_s)
-	VMOVUPS 4928(x_s), Y6
-	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
-	VMAXPS 5056(x_s), Y6, Y6
-	VCMPPS $3, 5056(x_s), Y12, Y12
-	VMAXPS 5952(x_s), Y6, Y6
-	VCMPPS $3, 5952(x_s), Y12, Y12
-	VMAXPS 6080(x_s), Y6, Y6
-	VCMPPS $3, 6080(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y6, 1472(y_s)
-	VMOVUPS 4960(x_s), Y7
-	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
-	VMAXPS 5088(x_s), Y7, Y7
-	VCMPPS $3, 5088(x_s), Y13, Y13
-	VMAXPS 5984(x_s), Y7, Y7
-	VCMPPS $3, 5984(x_s), Y13, Y13
-	VMAXPS 6112(x_s), Y7, Y7
-	VCMPPS $3, 6112(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y7, 1504(y_s)
-	// window (3,0): 4 taps
-	VMOVUPS 6144(x_s), Y0
-	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
-	VMAXPS 6272(x_s), Y0, Y0
-	VCMPPS $3, 6272(x_s), Y12, Y12
-	VMAXPS 7168(x_s), Y0, Y0
-	VCMPPS $3, 7168(x_s), Y12, Y12
-	VMAXPS 7296(x_s), Y0, Y0
-	VCMPPS $3, 7296(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y0, 1536(y_s)
-	VMOVUPS 6176(x_s), Y1
-	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
-	VMAXPS 6304(x_s), Y1, Y1
-	VCMPPS $3, 6304(x_s), Y13, Y13
-	VMAXPS 7200(x_s), Y1, Y1
-	VCMPPS $3, 7200(x_s), Y13, Y13
-	VMAXPS 7328(x_s), Y1, Y1
-	VCMPPS $3, 7328(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y1, 1568(y_s)
-	VMOVUPS 6208(x_s), Y2
-	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
-	VMAXPS 6336(x_s), Y2, Y2
-	VCMPPS $3, 6336(x_s), Y12, Y12
-	VMAXPS 7232(x_s), Y2, Y2
-	VCMPPS $3, 7232(x_s), Y12, Y12
-	VMAXPS 7360(x_s), Y2, Y2
-	VCMPPS $3, 7360(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y2, 1600(y_s)
-	VMOVUPS 6240(x_s), Y3
-	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
-	VMAXPS 6368(x_s), Y3, Y3
-	VCMPPS $3, 6368(x_s), Y13, Y13
-	VMAXPS 7264(x_s), Y3, Y3
-	VCMPPS $3, 7264(x_s), Y13, Y13
-	VMAXPS 7392(x_s), Y3, Y3
-	VCMPPS $3, 7392(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y3, 1632(y_s)
-	// window (3,1): 4 taps
-	VMOVUPS 6400(x_s), Y4
-	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
-	VMAXPS 6528(x_s), Y4, Y4
-	VCMPPS $3, 6528(x_s), Y12, Y12
-	VMAXPS 7424(x_s), Y4, Y4
-	VCMPPS $3, 7424(x_s), Y12, Y12
-	VMAXPS 7552(x_s), Y4, Y4
-	VCMPPS $3, 7552(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y4, 1664(y_s)
-	VMOVUPS 6432(x_s), Y5
-	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
-	VMAXPS 6560(x_s), Y5, Y5
-	VCMPPS $3, 6560(x_s), Y13, Y13
-	VMAXPS 7456(x_s), Y5, Y5
-	VCMPPS $3, 7456(x_s), Y13, Y13
-	VMAXPS 7584(x_s), Y5, Y5
-	VCMPPS $3, 7584(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y5, 1696(y_s)
-	VMOVUPS 6464(x_s), Y6
-	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
-	VMAXPS 6592(x_s), Y6, Y6
-	VCMPPS $3, 6592(x_s), Y12, Y12
-	VMAXPS 7488(x_s), Y6, Y6
-	VCMPPS $3, 7488(x_s), Y12, Y12
-	VMAXPS 7616(x_s), Y6, Y6
-	VCMPPS $3, 7616(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y6, 1728(y_s)
-	VMOVUPS 6496(x_s), Y7
-	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
-	VMAXPS 6624(x_s), Y7, Y7
-	VCMPPS $3, 6624(x_s), Y13, Y13
-	VMAXPS 7520(x_s), Y7, Y7
-	VCMPPS $3, 7520(x_s), Y13, Y13
-	VMAXPS 7648(x_s), Y7, Y7
-	VCMPPS $3, 7648(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y7, 1760(y_s)
-	// window (3,2): 4 taps
-	VMOVUPS 6656(x_s), Y0
-	VCMPPS $3, Y0, Y0, Y12 // nan: the lanes with a NaN
-	VMAXPS 6784(x_s), Y0, Y0
-	VCMPPS $3, 6784(x_s), Y12, Y12
-	VMAXPS 7680(x_s), Y0, Y0
-	VCMPPS $3, 7680(x_s), Y12, Y12
-	VMAXPS 7808(x_s), Y0, Y0
-	VCMPPS $3, 7808(x_s), Y12, Y12
-	VORPS Y12, Y0, Y0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y0, 1792(y_s)
-	VMOVUPS 6688(x_s), Y1
-	VCMPPS $3, Y1, Y1, Y13 // nan: the lanes with a NaN
-	VMAXPS 6816(x_s), Y1, Y1
-	VCMPPS $3, 6816(x_s), Y13, Y13
-	VMAXPS 7712(x_s), Y1, Y1
-	VCMPPS $3, 7712(x_s), Y13, Y13
-	VMAXPS 7840(x_s), Y1, Y1
-	VCMPPS $3, 7840(x_s), Y13, Y13
-	VORPS Y13, Y1, Y1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y1, 1824(y_s)
-	VMOVUPS 6720(x_s), Y2
-	VCMPPS $3, Y2, Y2, Y12 // nan: the lanes with a NaN
-	VMAXPS 6848(x_s), Y2, Y2
-	VCMPPS $3, 6848(x_s), Y12, Y12
-	VMAXPS 7744(x_s), Y2, Y2
-	VCMPPS $3, 7744(x_s), Y12, Y12
-	VMAXPS 7872(x_s), Y2, Y2
-	VCMPPS $3, 7872(x_s), Y12, Y12
-	VORPS Y12, Y2, Y2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y2, 1856(y_s)
-	VMOVUPS 6752(x_s), Y3
-	VCMPPS $3, Y3, Y3, Y13 // nan: the lanes with a NaN
-	VMAXPS 6880(x_s), Y3, Y3
-	VCMPPS $3, 6880(x_s), Y13, Y13
-	VMAXPS 7776(x_s), Y3, Y3
-	VCMPPS $3, 7776(x_s), Y13, Y13
-	VMAXPS 7904(x_s), Y3, Y3
-	VCMPPS $3, 7904(x_s), Y13, Y13
-	VORPS Y13, Y3, Y3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y3, 1888(y_s)
-	// window (3,3): 4 taps
-	VMOVUPS 6912(x_s), Y4
-	VCMPPS $3, Y4, Y4, Y12 // nan: the lanes with a NaN
-	VMAXPS 7040(x_s), Y4, Y4
-	VCMPPS $3, 7040(x_s), Y12, Y12
-	VMAXPS 7936(x_s), Y4, Y4
-	VCMPPS $3, 7936(x_s), Y12, Y12
-	VMAXPS 8064(x_s), Y4, Y4
-	VCMPPS $3, 8064(x_s), Y12, Y12
-	VORPS Y12, Y4, Y4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y4, 1920(y_s)
-	VMOVUPS 6944(x_s), Y5
-	VCMPPS $3, Y5, Y5, Y13 // nan: the lanes with a NaN
-	VMAXPS 7072(x_s), Y5, Y5
-	VCMPPS $3, 7072(x_s), Y13, Y13
-	VMAXPS 7968(x_s), Y5, Y5
-	VCMPPS $3, 7968(x_s), Y13, Y13
-	VMAXPS 8096(x_s), Y5, Y5
-	VCMPPS $3, 8096(x_s), Y13, Y13
-	VORPS Y13, Y5, Y5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y5, 1952(y_s)
-	VMOVUPS 6976(x_s), Y6
-	VCMPPS $3, Y6, Y6, Y12 // nan: the lanes with a NaN
-	VMAXPS 7104(x_s), Y6, Y6
-	VCMPPS $3, 7104(x_s), Y12, Y12
-	VMAXPS 8000(x_s), Y6, Y6
-	VCMPPS $3, 8000(x_s), Y12, Y12
-	VMAXPS 8128(x_s), Y6, Y6
-	VCMPPS $3, 8128(x_s), Y12, Y12
-	VORPS Y12, Y6, Y6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y6, 1984(y_s)
-	VMOVUPS 7008(x_s), Y7
-	VCMPPS $3, Y7, Y7, Y13 // nan: the lanes with a NaN
-	VMAXPS 7136(x_s), Y7, Y7
-	VCMPPS $3, 7136(x_s), Y13, Y13
-	VMAXPS 8032(x_s), Y7, Y7
-	VCMPPS $3, 8032(x_s), Y13, Y13
-	VMAXPS 8160(x_s), Y7, Y7
-	VCMPPS $3, 8160(x_s), Y13, Y13
-	VORPS Y13, Y7, Y7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Y7, 2016(y_s)
+	VMOVUPS Y3, 96(y_s)(ooff*1)
+	ADDQ $256, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ pool1ForwardVec_row0_cols0
+	ADDQ $1024, ioff
+	DECQ orow
+	JNZ pool1ForwardVec_row0
 	ADDQ $8192, x_s
 	ADDQ $2048, y_s
 	DECQ rows
@@ -12224,390 +11631,69 @@ pool1ForwardVec_sample:
 	RET
 #undef x_s
 #undef y_s
+#undef ioff
+#undef ooff
+#undef orow
+#undef ocol
 
 // func pool1ForwardVecAVX512(y, x *float32, n int)
 // Requires: AVX512F
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
 // 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Vectorised across channels; every window unrolled, padding left out.
+// Vectorised across channels; a loop over each run of windows with the
+// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
+#define ioff R12 // input byte offset of the current window (row of windows) in the sample
+#define ooff R13 // output byte offset of the current window (row of windows)
+#define orow R9 // rows of windows left
+#define ocol R10 // windows left in the row
 TEXT ·pool1ForwardVecAVX512(SB), NOSPLIT, $0-24
 	MOVQ x+8(FP), x_s
 	MOVQ y+0(FP), y_s
 	MOVQ n+16(FP), rows
 
 pool1ForwardVec_sample:
-	// window (0,0): 4 taps
-	VMOVUPS 0(x_s), Z0
+	XORQ ioff, ioff
+	XORQ ooff, ooff
+	MOVQ $4, orow
+
+pool1ForwardVec_row0:
+	// windows (0..3, 0..3): 4 taps
+	MOVQ $4, ocol
+
+pool1ForwardVec_row0_cols0:
+	VMOVUPS 0(x_s)(ioff*1), Z0
 	VCMPPS $7, Z0, Z0, K2 // ok: the lanes without a NaN
-	VCMPPS $7, 128(x_s), Z0, K2, K2
-	VMAXPS 128(x_s), Z0, Z0
-	VCMPPS $7, 1024(x_s), Z0, K2, K2
-	VMAXPS 1024(x_s), Z0, Z0
-	VCMPPS $7, 1152(x_s), Z0, K2, K2
-	VMAXPS 1152(x_s), Z0, Z0
+	VCMPPS $7, 128(x_s)(ioff*1), Z0, K2, K2
+	VMAXPS 128(x_s)(ioff*1), Z0, Z0
+	VCMPPS $7, 1024(x_s)(ioff*1), Z0, K2, K2
+	VMAXPS 1024(x_s)(ioff*1), Z0, Z0
+	VCMPPS $7, 1152(x_s)(ioff*1), Z0, K2, K2
+	VMAXPS 1152(x_s)(ioff*1), Z0, Z0
 	KNOTW K2, K2
 	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z0, 0(y_s)
-	VMOVUPS 64(x_s), Z1
+	VMOVUPS Z0, 0(y_s)(ooff*1)
+	VMOVUPS 64(x_s)(ioff*1), Z1
 	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
-	VCMPPS $7, 192(x_s), Z1, K3, K3
-	VMAXPS 192(x_s), Z1, Z1
-	VCMPPS $7, 1088(x_s), Z1, K3, K3
-	VMAXPS 1088(x_s), Z1, Z1
-	VCMPPS $7, 1216(x_s), Z1, K3, K3
-	VMAXPS 1216(x_s), Z1, Z1
+	VCMPPS $7, 192(x_s)(ioff*1), Z1, K3, K3
+	VMAXPS 192(x_s)(ioff*1), Z1, Z1
+	VCMPPS $7, 1088(x_s)(ioff*1), Z1, K3, K3
+	VMAXPS 1088(x_s)(ioff*1), Z1, Z1
+	VCMPPS $7, 1216(x_s)(ioff*1), Z1, K3, K3
+	VMAXPS 1216(x_s)(ioff*1), Z1, Z1
 	KNOTW K3, K3
 	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z1, 64(y_s)
-	// window (0,1): 4 taps
-	VMOVUPS 256(x_s), Z2
-	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
-	VCMPPS $7, 384(x_s), Z2, K4, K4
-	VMAXPS 384(x_s), Z2, Z2
-	VCMPPS $7, 1280(x_s), Z2, K4, K4
-	VMAXPS 1280(x_s), Z2, Z2
-	VCMPPS $7, 1408(x_s), Z2, K4, K4
-	VMAXPS 1408(x_s), Z2, Z2
-	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z2, 128(y_s)
-	VMOVUPS 320(x_s), Z3
-	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
-	VCMPPS $7, 448(x_s), Z3, K5, K5
-	VMAXPS 448(x_s), Z3, Z3
-	VCMPPS $7, 1344(x_s), Z3, K5, K5
-	VMAXPS 1344(x_s), Z3, Z3
-	VCMPPS $7, 1472(x_s), Z3, K5, K5
-	VMAXPS 1472(x_s), Z3, Z3
-	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z3, 192(y_s)
-	// window (0,2): 4 taps
-	VMOVUPS 512(x_s), Z4
-	VCMPPS $7, Z4, Z4, K2 // ok: the lanes without a NaN
-	VCMPPS $7, 640(x_s), Z4, K2, K2
-	VMAXPS 640(x_s), Z4, Z4
-	VCMPPS $7, 1536(x_s), Z4, K2, K2
-	VMAXPS 1536(x_s), Z4, Z4
-	VCMPPS $7, 1664(x_s), Z4, K2, K2
-	VMAXPS 1664(x_s), Z4, Z4
-	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z4, 256(y_s)
-	VMOVUPS 576(x_s), Z5
-	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
-	VCMPPS $7, 704(x_s), Z5, K3, K3
-	VMAXPS 704(x_s), Z5, Z5
-	VCMPPS $7, 1600(x_s), Z5, K3, K3
-	VMAXPS 1600(x_s), Z5, Z5
-	VCMPPS $7, 1728(x_s), Z5, K3, K3
-	VMAXPS 1728(x_s), Z5, Z5
-	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z5, 320(y_s)
-	// window (0,3): 4 taps
-	VMOVUPS 768(x_s), Z6
-	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
-	VCMPPS $7, 896(x_s), Z6, K4, K4
-	VMAXPS 896(x_s), Z6, Z6
-	VCMPPS $7, 1792(x_s), Z6, K4, K4
-	VMAXPS 1792(x_s), Z6, Z6
-	VCMPPS $7, 1920(x_s), Z6, K4, K4
-	VMAXPS 1920(x_s), Z6, Z6
-	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z6, 384(y_s)
-	VMOVUPS 832(x_s), Z7
-	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
-	VCMPPS $7, 960(x_s), Z7, K5, K5
-	VMAXPS 960(x_s), Z7, Z7
-	VCMPPS $7, 1856(x_s), Z7, K5, K5
-	VMAXPS 1856(x_s), Z7, Z7
-	VCMPPS $7, 1984(x_s), Z7, K5, K5
-	VMAXPS 1984(x_s), Z7, Z7
-	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z7, 448(y_s)
-	// window (1,0): 4 taps
-	VMOVUPS 2048(x_s), Z0
-	VCMPPS $7, Z0, Z0, K2 // ok: the lanes without a NaN
-	VCMPPS $7, 2176(x_s), Z0, K2, K2
-	VMAXPS 2176(x_s), Z0, Z0
-	VCMPPS $7, 3072(x_s), Z0, K2, K2
-	VMAXPS 3072(x_s), Z0, Z0
-	VCMPPS $7, 3200(x_s), Z0, K2, K2
-	VMAXPS 3200(x_s), Z0, Z0
-	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z0, 512(y_s)
-	VMOVUPS 2112(x_s), Z1
-	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
-	VCMPPS $7, 2240(x_s), Z1, K3, K3
-	VMAXPS 2240(x_s), Z1, Z1
-	VCMPPS $7, 3136(x_s), Z1, K3, K3
-	VMAXPS 3136(x_s), Z1, Z1
-	VCMPPS $7, 3264(x_s), Z1, K3, K3
-	VMAXPS 3264(x_s), Z1, Z1
-	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z1, 576(y_s)
-	// window (1,1): 4 taps
-	VMOVUPS 2304(x_s), Z2
-	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
-	VCMPPS $7, 2432(x_s), Z2, K4, K4
-	VMAXPS 2432(x_s), Z2, Z2
-	VCMPPS $7, 3328(x_s), Z2, K4, K4
-	VMAXPS 3328(x_s), Z2, Z2
-	VCMPPS $7, 3456(x_s), Z2, K4, K4
-	VMAXPS 3456(x_s), Z2, Z2
-	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z2, 640(y_s)
-	VMOVUPS 2368(x_s), Z3
-	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
-	VCMPPS $7, 2496(x_s), Z3, K5, K5
-	VMAXPS 2496(x_s), Z3, Z3
-	VCMPPS $7, 3392(x_s), Z3, K5, K5
-	VMAXPS 3392(x_s), Z3, Z3
-	VCMPPS $7, 3520(x_s), Z3, K5, K5
-	VMAXPS 3520(x_s), Z3, Z3
-	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z3, 704(y_s)
-	// window (1,2): 4 taps
-	VMOVUPS 2560(x_s), Z4
-	VCMPPS $7, Z4, Z4, K2 // ok: the lanes without a NaN
-	VCMPPS $7, 2688(x_s), Z4, K2, K2
-	VMAXPS 2688(x_s), Z4, Z4
-	VCMPPS $7, 3584(x_s), Z4, K2, K2
-	VMAXPS 3584(x_s), Z4, Z4
-	VCMPPS $7, 3712(x_s), Z4, K2, K2
-	VMAXPS 3712(x_s), Z4, Z4
-	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z4, 768(y_s)
-	VMOVUPS 2624(x_s), Z5
-	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
-	VCMPPS $7, 2752(x_s), Z5, K3, K3
-	VMAXPS 2752(x_s), Z5, Z5
-	VCMPPS $7, 3648(x_s), Z5, K3, K3
-	VMAXPS 3648(x_s), Z5, Z5
-	VCMPPS $7, 3776(x_s), Z5, K3, K3
-	VMAXPS 3776(x_s), Z5, Z5
-	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z5, 832(y_s)
-	// window (1,3): 4 taps
-	VMOVUPS 2816(x_s), Z6
-	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
-	VCMPPS $7, 2944(x_s), Z6, K4, K4
-	VMAXPS 2944(x_s), Z6, Z6
-	VCMPPS $7, 3840(x_s), Z6, K4, K4
-	VMAXPS 3840(x_s), Z6, Z6
-	VCMPPS $7, 3968(x_s), Z6, K4, K4
-	VMAXPS 3968(x_s), Z6, Z6
-	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z6, 896(y_s)
-	VMOVUPS 2880(x_s), Z7
-	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
-	VCMPPS $7, 3008(x_s), Z7, K5, K5
-	VMAXPS 3008(x_s), Z7, Z7
-	VCMPPS $7, 3904(x_s), Z7, K5, K5
-	VMAXPS 3904(x_s), Z7, Z7
-	VCMPPS $7, 4032(x_s), Z7, K5, K5
-	VMAXPS 4032(x_s), Z7, Z7
-	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z7, 960(y_s)
-	// window (2,0): 4 taps
-	VMOVUPS 4096(x_s), Z0
-	VCMPPS $7, Z0, Z0, K2 // ok: the lanes without a NaN
-	VCMPPS $7, 4224(x_s), Z0, K2, K2
-	VMAXPS 4224(x_s), Z0, Z0
-	VCMPPS $7, 5120(x_s), Z0, K2, K2
-	VMAXPS 5120(x_s), Z0, Z0
-	VCMPPS $7, 5248(x_s), Z0, K2, K2
-	VMAXPS 5248(x_s), Z0, Z0
-	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z0, 1024(y_s)
-	VMOVUPS 4160(x_s), Z1
-	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
-	VCMPPS $7, 4288(x_s), Z1, K3, K3
-	VMAXPS 4288(x_s), Z1, Z1
-	VCMPPS $7, 5184(x_s), Z1, K3, K3
-	VMAXPS 5184(x_s), Z1, Z1
-	VCMPPS $7, 5312(x_s), Z1, K3, K3
-	VMAXPS 5312(x_s), Z1, Z1
-	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z1, 1088(y_s)
-	// window (2,1): 4 taps
-	VMOVUPS 4352(x_s), Z2
-	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
-	VCMPPS $7, 4480(x_s), Z2, K4, K4
-	VMAXPS 4480(x_s), Z2, Z2
-	VCMPPS $7, 5376(x_s), Z2, K4, K4
-	VMAXPS 5376(x_s), Z2, Z2
-	VCMPPS $7, 5504(x_s), Z2, K4, K4
-	VMAXPS 5504(x_s), Z2, Z2
-	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z2, 1152(y_s)
-	VMOVUPS 4416(x_s), Z3
-	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
-	VCMPPS $7, 4544(x_s), Z3, K5, K5
-	VMAXPS 4544(x_s), Z3, Z3
-	VCMPPS $7, 5440(x_s), Z3, K5, K5
-	VMAXPS 5440(x_s), Z3, Z3
-	VCMPPS $7, 5568(x_s), Z3, K5, K5
-	VMAXPS 5568(x_s), Z3, Z3
-	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z3, 1216(y_s)
-	// window (2,2): 4 taps
-	VMOVUPS 4608(x_s), Z4
-	VCMPPS $7, Z4, Z4, K2 // ok: the lanes without a NaN
-	VCMPPS $7, 4736(x_s), Z4, K2, K2
-	VMAXPS 4736(x_s), Z4, Z4
-	VCMPPS $7, 5632(x_s), Z4, K2, K2
-	VMAXPS 5632(x_s), Z4, Z4
-	VCMPPS $7, 5760(x_s), Z4, K2, K2
-	VMAXPS 5760(x_s), Z4, Z4
-	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z4, 1280(y_s)
-	VMOVUPS 4672(x_s), Z5
-	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
-	VCMPPS $7, 4800(x_s), Z5, K3, K3
-	VMAXPS 4800(x_s), Z5, Z5
-	VCMPPS $7, 5696(x_s), Z5, K3, K3
-	VMAXPS 5696(x_s), Z5, Z5
-	VCMPPS $7, 5824(x_s), Z5, K3, K3
-	VMAXPS 5824(x_s), Z5, Z5
-	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z5, 1344(y_s)
-	// window (2,3): 4 taps
-	VMOVUPS 4864(x_s), Z6
-	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
-	VCMPPS $7, 4992(x_s), Z6, K4, K4
-	VMAXPS 4992(x_s), Z6, Z6
-	VCMPPS $7, 5888(x_s), Z6, K4, K4
-	VMAXPS 5888(x_s), Z6, Z6
-	VCMPPS $7, 6016(x_s), Z6, K4, K4
-	VMAXPS 6016(x_s), Z6, Z6
-	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z6, 1408(y_s)
-	VMOVUPS 4928(x_s), Z7
-	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
-	VCMPPS $7, 5056(x_s), Z7, K5, K5
-	VMAXPS 5056(x_s), Z7, Z7
-	VCMPPS $7, 5952(x_s), Z7, K5, K5
-	VMAXPS 5952(x_s), Z7, Z7
-	VCMPPS $7, 6080(x_s), Z7, K5, K5
-	VMAXPS 6080(x_s), Z7, Z7
-	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z7, 1472(y_s)
-	// window (3,0): 4 taps
-	VMOVUPS 6144(x_s), Z0
-	VCMPPS $7, Z0, Z0, K2 // ok: the lanes without a NaN
-	VCMPPS $7, 6272(x_s), Z0, K2, K2
-	VMAXPS 6272(x_s), Z0, Z0
-	VCMPPS $7, 7168(x_s), Z0, K2, K2
-	VMAXPS 7168(x_s), Z0, Z0
-	VCMPPS $7, 7296(x_s), Z0, K2, K2
-	VMAXPS 7296(x_s), Z0, Z0
-	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z0, Z0, K2, Z0 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z0, 1536(y_s)
-	VMOVUPS 6208(x_s), Z1
-	VCMPPS $7, Z1, Z1, K3 // ok: the lanes without a NaN
-	VCMPPS $7, 6336(x_s), Z1, K3, K3
-	VMAXPS 6336(x_s), Z1, Z1
-	VCMPPS $7, 7232(x_s), Z1, K3, K3
-	VMAXPS 7232(x_s), Z1, Z1
-	VCMPPS $7, 7360(x_s), Z1, K3, K3
-	VMAXPS 7360(x_s), Z1, Z1
-	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z1, Z1, K3, Z1 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z1, 1600(y_s)
-	// window (3,1): 4 taps
-	VMOVUPS 6400(x_s), Z2
-	VCMPPS $7, Z2, Z2, K4 // ok: the lanes without a NaN
-	VCMPPS $7, 6528(x_s), Z2, K4, K4
-	VMAXPS 6528(x_s), Z2, Z2
-	VCMPPS $7, 7424(x_s), Z2, K4, K4
-	VMAXPS 7424(x_s), Z2, Z2
-	VCMPPS $7, 7552(x_s), Z2, K4, K4
-	VMAXPS 7552(x_s), Z2, Z2
-	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z2, Z2, K4, Z2 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z2, 1664(y_s)
-	VMOVUPS 6464(x_s), Z3
-	VCMPPS $7, Z3, Z3, K5 // ok: the lanes without a NaN
-	VCMPPS $7, 6592(x_s), Z3, K5, K5
-	VMAXPS 6592(x_s), Z3, Z3
-	VCMPPS $7, 7488(x_s), Z3, K5, K5
-	VMAXPS 7488(x_s), Z3, Z3
-	VCMPPS $7, 7616(x_s), Z3, K5, K5
-	VMAXPS 7616(x_s), Z3, Z3
-	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z3, Z3, K5, Z3 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z3, 1728(y_s)
-	// window (3,2): 4 taps
-	VMOVUPS 6656(x_s), Z4
-	VCMPPS $7, Z4, Z4, K2 // ok: the lanes without a NaN
-	VCMPPS $7, 6784(x_s), Z4, K2, K2
-	VMAXPS 6784(x_s), Z4, Z4
-	VCMPPS $7, 7680(x_s), Z4, K2, K2
-	VMAXPS 7680(x_s), Z4, Z4
-	VCMPPS $7, 7808(x_s), Z4, K2, K2
-	VMAXPS 7808(x_s), Z4, Z4
-	KNOTW K2, K2
-	VPTERNLOGD $0xff, Z4, Z4, K2, Z4 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z4, 1792(y_s)
-	VMOVUPS 6720(x_s), Z5
-	VCMPPS $7, Z5, Z5, K3 // ok: the lanes without a NaN
-	VCMPPS $7, 6848(x_s), Z5, K3, K3
-	VMAXPS 6848(x_s), Z5, Z5
-	VCMPPS $7, 7744(x_s), Z5, K3, K3
-	VMAXPS 7744(x_s), Z5, Z5
-	VCMPPS $7, 7872(x_s), Z5, K3, K3
-	VMAXPS 7872(x_s), Z5, Z5
-	KNOTW K3, K3
-	VPTERNLOGD $0xff, Z5, Z5, K3, Z5 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z5, 1856(y_s)
-	// window (3,3): 4 taps
-	VMOVUPS 6912(x_s), Z6
-	VCMPPS $7, Z6, Z6, K4 // ok: the lanes without a NaN
-	VCMPPS $7, 7040(x_s), Z6, K4, K4
-	VMAXPS 7040(x_s), Z6, Z6
-	VCMPPS $7, 7936(x_s), Z6, K4, K4
-	VMAXPS 7936(x_s), Z6, Z6
-	VCMPPS $7, 8064(x_s), Z6, K4, K4
-	VMAXPS 8064(x_s), Z6, Z6
-	KNOTW K4, K4
-	VPTERNLOGD $0xff, Z6, Z6, K4, Z6 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z6, 1920(y_s)
-	VMOVUPS 6976(x_s), Z7
-	VCMPPS $7, Z7, Z7, K5 // ok: the lanes without a NaN
-	VCMPPS $7, 7104(x_s), Z7, K5, K5
-	VMAXPS 7104(x_s), Z7, Z7
-	VCMPPS $7, 8000(x_s), Z7, K5, K5
-	VMAXPS 8000(x_s), Z7, Z7
-	VCMPPS $7, 8128(x_s), Z7, K5, K5
-	VMAXPS 8128(x_s), Z7, Z7
-	KNOTW K5, K5
-	VPTERNLOGD $0xff, Z7, Z7, K5, Z7 // NaN (all ones) where a tap was NaN
-	VMOVUPS Z7, 1984(y_s)
+	VMOVUPS Z1, 64(y_s)(ooff*1)
+	ADDQ $256, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ pool1ForwardVec_row0_cols0
+	ADDQ $1024, ioff
+	DECQ orow
+	JNZ pool1ForwardVec_row0
 	ADDQ $8192, x_s
 	ADDQ $2048, y_s
 	DECQ rows
@@ -12616,6 +11702,10 @@ pool1ForwardVec_sample:
 	RET
 #undef x_s
 #undef y_s
+#undef ioff
+#undef ooff
+#undef orow
+#undef ocol
 
 // func pool1InputGradVecAVX2(dx, dy, x, y *float32, n int)
 // Requires: AVX, AVX2, FMA3
@@ -12632,6 +11722,10 @@ pool1ForwardVec_sample:
 #define y_s DX // y: current sample (pool output)
 #define dx_s CX // dx: current sample
 #define dy_s BX // dy: current sample
+#define ioff R12 // input byte offset of the current window (row of windows) in the sample
+#define ooff R13 // output byte offset of the current window (row of windows)
+#define orow R9 // rows of windows left
+#define ocol R10 // windows left in the row
 TEXT ·pool1InputGradVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ dx+0(FP), dx_s
 	MOVQ dy+8(FP), dy_s
@@ -12641,1430 +11735,110 @@ TEXT ·pool1InputGradVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ n+32(FP), rows
 
 pool1InputGradVec_sample:
-	// window (0,0): the first maximum of 4 taps takes dy
-	VMOVUPS 0(y_s), Y0
-	VMOVUPS 0(dy_s), Y1
+	XORQ ioff, ioff
+	XORQ ooff, ooff
+	MOVQ $4, orow
+
+pool1InputGradVec_row0:
+	// windows (0..3, 0..3): 4 taps
+	MOVQ $4, ocol
+
+pool1InputGradVec_row0_cols0:
+	VMOVUPS 0(y_s)(ooff*1), Y0
+	VMOVUPS 0(dy_s)(ooff*1), Y1
 	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 0(x_s), Y0, Y3
+	VCMPPS $0, 0(x_s)(ioff*1), Y0, Y3
 	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
 	VANDNPS Y2, Y3, Y2
 	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 0(dx_s)
-	VCMPPS $0, 128(x_s), Y0, Y3
+	VMOVUPS Y4, 0(dx_s)(ioff*1)
+	VCMPPS $0, 128(x_s)(ioff*1), Y0, Y3
 	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
 	VANDNPS Y2, Y3, Y2
 	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 128(dx_s)
-	VCMPPS $0, 1024(x_s), Y0, Y3
+	VMOVUPS Y4, 128(dx_s)(ioff*1)
+	VCMPPS $0, 1024(x_s)(ioff*1), Y0, Y3
 	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
 	VANDNPS Y2, Y3, Y2
 	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1024(dx_s)
-	VCMPPS $0, 1152(x_s), Y0, Y3
+	VMOVUPS Y4, 1024(dx_s)(ioff*1)
+	VCMPPS $0, 1152(x_s)(ioff*1), Y0, Y3
 	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
 	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1152(dx_s)
-	VMOVUPS 32(y_s), Y6
-	VMOVUPS 32(dy_s), Y7
+	VMOVUPS Y4, 1152(dx_s)(ioff*1)
+	VMOVUPS 32(y_s)(ooff*1), Y6
+	VMOVUPS 32(dy_s)(ooff*1), Y7
 	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 32(x_s), Y6, Y9
+	VCMPPS $0, 32(x_s)(ioff*1), Y6, Y9
 	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
 	VANDNPS Y8, Y9, Y8
 	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 32(dx_s)
-	VCMPPS $0, 160(x_s), Y6, Y9
+	VMOVUPS Y10, 32(dx_s)(ioff*1)
+	VCMPPS $0, 160(x_s)(ioff*1), Y6, Y9
 	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
 	VANDNPS Y8, Y9, Y8
 	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 160(dx_s)
-	VCMPPS $0, 1056(x_s), Y6, Y9
+	VMOVUPS Y10, 160(dx_s)(ioff*1)
+	VCMPPS $0, 1056(x_s)(ioff*1), Y6, Y9
 	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
 	VANDNPS Y8, Y9, Y8
 	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1056(dx_s)
-	VCMPPS $0, 1184(x_s), Y6, Y9
+	VMOVUPS Y10, 1056(dx_s)(ioff*1)
+	VCMPPS $0, 1184(x_s)(ioff*1), Y6, Y9
 	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
 	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1184(dx_s)
-	VMOVUPS 64(y_s), Y0
-	VMOVUPS 64(dy_s), Y1
+	VMOVUPS Y10, 1184(dx_s)(ioff*1)
+	VMOVUPS 64(y_s)(ooff*1), Y0
+	VMOVUPS 64(dy_s)(ooff*1), Y1
 	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 64(x_s), Y0, Y3
+	VCMPPS $0, 64(x_s)(ioff*1), Y0, Y3
 	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
 	VANDNPS Y2, Y3, Y2
 	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 64(dx_s)
-	VCMPPS $0, 192(x_s), Y0, Y3
+	VMOVUPS Y4, 64(dx_s)(ioff*1)
+	VCMPPS $0, 192(x_s)(ioff*1), Y0, Y3
 	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
 	VANDNPS Y2, Y3, Y2
 	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 192(dx_s)
-	VCMPPS $0, 1088(x_s), Y0, Y3
+	VMOVUPS Y4, 192(dx_s)(ioff*1)
+	VCMPPS $0, 1088(x_s)(ioff*1), Y0, Y3
 	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
 	VANDNPS Y2, Y3, Y2
 	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1088(dx_s)
-	VCMPPS $0, 1216(x_s), Y0, Y3
+	VMOVUPS Y4, 1088(dx_s)(ioff*1)
+	VCMPPS $0, 1216(x_s)(ioff*1), Y0, Y3
 	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
 	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1216(dx_s)
-	VMOVUPS 96(y_s), Y6
-	VMOVUPS 96(dy_s), Y7
+	VMOVUPS Y4, 1216(dx_s)(ioff*1)
+	VMOVUPS 96(y_s)(ooff*1), Y6
+	VMOVUPS 96(dy_s)(ooff*1), Y7
 	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 96(x_s), Y6, Y9
+	VCMPPS $0, 96(x_s)(ioff*1), Y6, Y9
 	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
 	VANDNPS Y8, Y9, Y8
 	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 96(dx_s)
-	VCMPPS $0, 224(x_s), Y6, Y9
+	VMOVUPS Y10, 96(dx_s)(ioff*1)
+	VCMPPS $0, 224(x_s)(ioff*1), Y6, Y9
 	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
 	VANDNPS Y8, Y9, Y8
 	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 224(dx_s)
-	VCMPPS $0, 1120(x_s), Y6, Y9
+	VMOVUPS Y10, 224(dx_s)(ioff*1)
+	VCMPPS $0, 1120(x_s)(ioff*1), Y6, Y9
 	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
 	VANDNPS Y8, Y9, Y8
 	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1120(dx_s)
-	VCMPPS $0, 1248(x_s), Y6, Y9
+	VMOVUPS Y10, 1120(dx_s)(ioff*1)
+	VCMPPS $0, 1248(x_s)(ioff*1), Y6, Y9
 	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
 	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1248(dx_s)
-	// window (0,1): the first maximum of 4 taps takes dy
-	VMOVUPS 128(y_s), Y0
-	VMOVUPS 128(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 256(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 256(dx_s)
-	VCMPPS $0, 384(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 384(dx_s)
-	VCMPPS $0, 1280(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1280(dx_s)
-	VCMPPS $0, 1408(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1408(dx_s)
-	VMOVUPS 160(y_s), Y6
-	VMOVUPS 160(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 288(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 288(dx_s)
-	VCMPPS $0, 416(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 416(dx_s)
-	VCMPPS $0, 1312(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1312(dx_s)
-	VCMPPS $0, 1440(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1440(dx_s)
-	VMOVUPS 192(y_s), Y0
-	VMOVUPS 192(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 320(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 320(dx_s)
-	VCMPPS $0, 448(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 448(dx_s)
-	VCMPPS $0, 1344(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1344(dx_s)
-	VCMPPS $0, 1472(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1472(dx_s)
-	VMOVUPS 224(y_s), Y6
-	VMOVUPS 224(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 352(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 352(dx_s)
-	VCMPPS $0, 480(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 480(dx_s)
-	VCMPPS $0, 1376(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1376(dx_s)
-	VCMPPS $0, 1504(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1504(dx_s)
-	// window (0,2): the first maximum of 4 taps takes dy
-	VMOVUPS 256(y_s), Y0
-	VMOVUPS 256(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 512(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 512(dx_s)
-	VCMPPS $0, 640(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 640(dx_s)
-	VCMPPS $0, 1536(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1536(dx_s)
-	VCMPPS $0, 1664(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1664(dx_s)
-	VMOVUPS 288(y_s), Y6
-	VMOVUPS 288(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 544(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 544(dx_s)
-	VCMPPS $0, 672(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 672(dx_s)
-	VCMPPS $0, 1568(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1568(dx_s)
-	VCMPPS $0, 1696(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1696(dx_s)
-	VMOVUPS 320(y_s), Y0
-	VMOVUPS 320(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 576(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 576(dx_s)
-	VCMPPS $0, 704(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 704(dx_s)
-	VCMPPS $0, 1600(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1600(dx_s)
-	VCMPPS $0, 1728(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1728(dx_s)
-	VMOVUPS 352(y_s), Y6
-	VMOVUPS 352(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 608(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 608(dx_s)
-	VCMPPS $0, 736(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 736(dx_s)
-	VCMPPS $0, 1632(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1632(dx_s)
-	VCMPPS $0, 1760(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1760(dx_s)
-	// window (0,3): the first maximum of 4 taps takes dy
-	VMOVUPS 384(y_s), Y0
-	VMOVUPS 384(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 768(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 768(dx_s)
-	VCMPPS $0, 896(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 896(dx_s)
-	VCMPPS $0, 1792(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1792(dx_s)
-	VCMPPS $0, 1920(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1920(dx_s)
-	VMOVUPS 416(y_s), Y6
-	VMOVUPS 416(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 800(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 800(dx_s)
-	VCMPPS $0, 928(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 928(dx_s)
-	VCMPPS $0, 1824(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1824(dx_s)
-	VCMPPS $0, 1952(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1952(dx_s)
-	VMOVUPS 448(y_s), Y0
-	VMOVUPS 448(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 832(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 832(dx_s)
-	VCMPPS $0, 960(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 960(dx_s)
-	VCMPPS $0, 1856(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1856(dx_s)
-	VCMPPS $0, 1984(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 1984(dx_s)
-	VMOVUPS 480(y_s), Y6
-	VMOVUPS 480(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 864(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 864(dx_s)
-	VCMPPS $0, 992(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 992(dx_s)
-	VCMPPS $0, 1888(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 1888(dx_s)
-	VCMPPS $0, 2016(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2016(dx_s)
-	// window (1,0): the first maximum of 4 taps takes dy
-	VMOVUPS 512(y_s), Y0
-	VMOVUPS 512(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2048(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2048(dx_s)
-	VCMPPS $0, 2176(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2176(dx_s)
-	VCMPPS $0, 3072(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3072(dx_s)
-	VCMPPS $0, 3200(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3200(dx_s)
-	VMOVUPS 544(y_s), Y6
-	VMOVUPS 544(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2080(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2080(dx_s)
-	VCMPPS $0, 2208(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2208(dx_s)
-	VCMPPS $0, 3104(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3104(dx_s)
-	VCMPPS $0, 3232(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3232(dx_s)
-	VMOVUPS 576(y_s), Y0
-	VMOVUPS 576(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2112(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2112(dx_s)
-	VCMPPS $0, 2240(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2240(dx_s)
-	VCMPPS $0, 3136(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3136(dx_s)
-	VCMPPS $0, 3264(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3264(dx_s)
-	VMOVUPS 608(y_s), Y6
-	VMOVUPS 608(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2144(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2144(dx_s)
-	VCMPPS $0, 2272(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2272(dx_s)
-	VCMPPS $0, 3168(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3168(dx_s)
-	VCMPPS $0, 3296(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3296(dx_s)
-	// window (1,1): the first maximum of 4 taps takes dy
-	VMOVUPS 640(y_s), Y0
-	VMOVUPS 640(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2304(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2304(dx_s)
-	VCMPPS $0, 2432(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2432(dx_s)
-	VCMPPS $0, 3328(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3328(dx_s)
-	VCMPPS $0, 3456(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3456(dx_s)
-	VMOVUPS 672(y_s), Y6
-	VMOVUPS 672(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2336(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2336(dx_s)
-	VCMPPS $0, 2464(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2464(dx_s)
-	VCMPPS $0, 3360(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3360(dx_s)
-	VCMPPS $0, 3488(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3488(dx_s)
-	VMOVUPS 704(y_s), Y0
-	VMOVUPS 704(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2368(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2368(dx_s)
-	VCMPPS $0, 2496(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2496(dx_s)
-	VCMPPS $0, 3392(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3392(dx_s)
-	VCMPPS $0, 3520(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3520(dx_s)
-	VMOVUPS 736(y_s), Y6
-	VMOVUPS 736(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2400(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2400(dx_s)
-	VCMPPS $0, 2528(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2528(dx_s)
-	VCMPPS $0, 3424(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3424(dx_s)
-	VCMPPS $0, 3552(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3552(dx_s)
-	// window (1,2): the first maximum of 4 taps takes dy
-	VMOVUPS 768(y_s), Y0
-	VMOVUPS 768(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2560(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2560(dx_s)
-	VCMPPS $0, 2688(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2688(dx_s)
-	VCMPPS $0, 3584(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3584(dx_s)
-	VCMPPS $0, 3712(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3712(dx_s)
-	VMOVUPS 800(y_s), Y6
-	VMOVUPS 800(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2592(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2592(dx_s)
-	VCMPPS $0, 2720(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2720(dx_s)
-	VCMPPS $0, 3616(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3616(dx_s)
-	VCMPPS $0, 3744(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3744(dx_s)
-	VMOVUPS 832(y_s), Y0
-	VMOVUPS 832(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2624(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2624(dx_s)
-	VCMPPS $0, 2752(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2752(dx_s)
-	VCMPPS $0, 3648(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3648(dx_s)
-	VCMPPS $0, 3776(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3776(dx_s)
-	VMOVUPS 864(y_s), Y6
-	VMOVUPS 864(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2656(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2656(dx_s)
-	VCMPPS $0, 2784(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2784(dx_s)
-	VCMPPS $0, 3680(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3680(dx_s)
-	VCMPPS $0, 3808(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3808(dx_s)
-	// window (1,3): the first maximum of 4 taps takes dy
-	VMOVUPS 896(y_s), Y0
-	VMOVUPS 896(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2816(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2816(dx_s)
-	VCMPPS $0, 2944(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2944(dx_s)
-	VCMPPS $0, 3840(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3840(dx_s)
-	VCMPPS $0, 3968(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3968(dx_s)
-	VMOVUPS 928(y_s), Y6
-	VMOVUPS 928(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2848(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2848(dx_s)
-	VCMPPS $0, 2976(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2976(dx_s)
-	VCMPPS $0, 3872(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3872(dx_s)
-	VCMPPS $0, 4000(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4000(dx_s)
-	VMOVUPS 960(y_s), Y0
-	VMOVUPS 960(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2880(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 2880(dx_s)
-	VCMPPS $0, 3008(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3008(dx_s)
-	VCMPPS $0, 3904(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 3904(dx_s)
-	VCMPPS $0, 4032(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4032(dx_s)
-	VMOVUPS 992(y_s), Y6
-	VMOVUPS 992(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2912(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 2912(dx_s)
-	VCMPPS $0, 3040(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3040(dx_s)
-	VCMPPS $0, 3936(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 3936(dx_s)
-	VCMPPS $0, 4064(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4064(dx_s)
-	// window (2,0): the first maximum of 4 taps takes dy
-	VMOVUPS 1024(y_s), Y0
-	VMOVUPS 1024(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4096(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4096(dx_s)
-	VCMPPS $0, 4224(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4224(dx_s)
-	VCMPPS $0, 5120(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5120(dx_s)
-	VCMPPS $0, 5248(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5248(dx_s)
-	VMOVUPS 1056(y_s), Y6
-	VMOVUPS 1056(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4128(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4128(dx_s)
-	VCMPPS $0, 4256(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4256(dx_s)
-	VCMPPS $0, 5152(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5152(dx_s)
-	VCMPPS $0, 5280(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5280(dx_s)
-	VMOVUPS 1088(y_s), Y0
-	VMOVUPS 1088(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4160(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4160(dx_s)
-	VCMPPS $0, 4288(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4288(dx_s)
-	VCMPPS $0, 5184(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5184(dx_s)
-	VCMPPS $0, 5312(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5312(dx_s)
-	VMOVUPS 1120(y_s), Y6
-	VMOVUPS 1120(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4192(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4192(dx_s)
-	VCMPPS $0, 4320(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4320(dx_s)
-	VCMPPS $0, 5216(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5216(dx_s)
-	VCMPPS $0, 5344(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5344(dx_s)
-	// window (2,1): the first maximum of 4 taps takes dy
-	VMOVUPS 1152(y_s), Y0
-	VMOVUPS 1152(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4352(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4352(dx_s)
-	VCMPPS $0, 4480(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4480(dx_s)
-	VCMPPS $0, 5376(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5376(dx_s)
-	VCMPPS $0, 5504(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5504(dx_s)
-	VMOVUPS 1184(y_s), Y6
-	VMOVUPS 1184(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4384(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4384(dx_s)
-	VCMPPS $0, 4512(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4512(dx_s)
-	VCMPPS $0, 5408(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5408(dx_s)
-	VCMPPS $0, 5536(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5536(dx_s)
-	VMOVUPS 1216(y_s), Y0
-	VMOVUPS 1216(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4416(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4416(dx_s)
-	VCMPPS $0, 4544(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4544(dx_s)
-	VCMPPS $0, 5440(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5440(dx_s)
-	VCMPPS $0, 5568(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5568(dx_s)
-	VMOVUPS 1248(y_s), Y6
-	VMOVUPS 1248(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4448(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4448(dx_s)
-	VCMPPS $0, 4576(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4576(dx_s)
-	VCMPPS $0, 5472(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5472(dx_s)
-	VCMPPS $0, 5600(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5600(dx_s)
-	// window (2,2): the first maximum of 4 taps takes dy
-	VMOVUPS 1280(y_s), Y0
-	VMOVUPS 1280(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4608(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4608(dx_s)
-	VCMPPS $0, 4736(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4736(dx_s)
-	VCMPPS $0, 5632(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5632(dx_s)
-	VCMPPS $0, 5760(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5760(dx_s)
-	VMOVUPS 1312(y_s), Y6
-	VMOVUPS 1312(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4640(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4640(dx_s)
-	VCMPPS $0, 4768(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4768(dx_s)
-	VCMPPS $0, 5664(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5664(dx_s)
-	VCMPPS $0, 5792(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5792(dx_s)
-	VMOVUPS 1344(y_s), Y0
-	VMOVUPS 1344(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4672(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4672(dx_s)
-	VCMPPS $0, 4800(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4800(dx_s)
-	VCMPPS $0, 5696(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5696(dx_s)
-	VCMPPS $0, 5824(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5824(dx_s)
-	VMOVUPS 1376(y_s), Y6
-	VMOVUPS 1376(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4704(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4704(dx_s)
-	VCMPPS $0, 4832(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4832(dx_s)
-	VCMPPS $0, 5728(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5728(dx_s)
-	VCMPPS $0, 5856(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5856(dx_s)
-	// window (2,3): the first maximum of 4 taps takes dy
-	VMOVUPS 1408(y_s), Y0
-	VMOVUPS 1408(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4864(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4864(dx_s)
-	VCMPPS $0, 4992(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4992(dx_s)
-	VCMPPS $0, 5888(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5888(dx_s)
-	VCMPPS $0, 6016(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6016(dx_s)
-	VMOVUPS 1440(y_s), Y6
-	VMOVUPS 1440(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4896(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4896(dx_s)
-	VCMPPS $0, 5024(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5024(dx_s)
-	VCMPPS $0, 5920(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5920(dx_s)
-	VCMPPS $0, 6048(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6048(dx_s)
-	VMOVUPS 1472(y_s), Y0
-	VMOVUPS 1472(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4928(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 4928(dx_s)
-	VCMPPS $0, 5056(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5056(dx_s)
-	VCMPPS $0, 5952(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 5952(dx_s)
-	VCMPPS $0, 6080(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6080(dx_s)
-	VMOVUPS 1504(y_s), Y6
-	VMOVUPS 1504(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4960(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 4960(dx_s)
-	VCMPPS $0, 5088(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5088(dx_s)
-	VCMPPS $0, 5984(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 5984(dx_s)
-	VCMPPS $0, 6112(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6112(dx_s)
-	// window (3,0): the first maximum of 4 taps takes dy
-	VMOVUPS 1536(y_s), Y0
-	VMOVUPS 1536(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6144(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6144(dx_s)
-	VCMPPS $0, 6272(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6272(dx_s)
-	VCMPPS $0, 7168(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7168(dx_s)
-	VCMPPS $0, 7296(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7296(dx_s)
-	VMOVUPS 1568(y_s), Y6
-	VMOVUPS 1568(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6176(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6176(dx_s)
-	VCMPPS $0, 6304(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6304(dx_s)
-	VCMPPS $0, 7200(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7200(dx_s)
-	VCMPPS $0, 7328(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7328(dx_s)
-	VMOVUPS 1600(y_s), Y0
-	VMOVUPS 1600(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6208(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6208(dx_s)
-	VCMPPS $0, 6336(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6336(dx_s)
-	VCMPPS $0, 7232(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7232(dx_s)
-	VCMPPS $0, 7360(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7360(dx_s)
-	VMOVUPS 1632(y_s), Y6
-	VMOVUPS 1632(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6240(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6240(dx_s)
-	VCMPPS $0, 6368(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6368(dx_s)
-	VCMPPS $0, 7264(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7264(dx_s)
-	VCMPPS $0, 7392(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7392(dx_s)
-	// window (3,1): the first maximum of 4 taps takes dy
-	VMOVUPS 1664(y_s), Y0
-	VMOVUPS 1664(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6400(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6400(dx_s)
-	VCMPPS $0, 6528(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6528(dx_s)
-	VCMPPS $0, 7424(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7424(dx_s)
-	VCMPPS $0, 7552(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7552(dx_s)
-	VMOVUPS 1696(y_s), Y6
-	VMOVUPS 1696(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6432(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6432(dx_s)
-	VCMPPS $0, 6560(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6560(dx_s)
-	VCMPPS $0, 7456(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7456(dx_s)
-	VCMPPS $0, 7584(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7584(dx_s)
-	VMOVUPS 1728(y_s), Y0
-	VMOVUPS 1728(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6464(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6464(dx_s)
-	VCMPPS $0, 6592(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6592(dx_s)
-	VCMPPS $0, 7488(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7488(dx_s)
-	VCMPPS $0, 7616(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7616(dx_s)
-	VMOVUPS 1760(y_s), Y6
-	VMOVUPS 1760(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6496(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6496(dx_s)
-	VCMPPS $0, 6624(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6624(dx_s)
-	VCMPPS $0, 7520(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7520(dx_s)
-	VCMPPS $0, 7648(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7648(dx_s)
-	// window (3,2): the first maximum of 4 taps takes dy
-	VMOVUPS 1792(y_s), Y0
-	VMOVUPS 1792(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6656(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6656(dx_s)
-	VCMPPS $0, 6784(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6784(dx_s)
-	VCMPPS $0, 7680(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7680(dx_s)
-	VCMPPS $0, 7808(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7808(dx_s)
-	VMOVUPS 1824(y_s), Y6
-	VMOVUPS 1824(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6688(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6688(dx_s)
-	VCMPPS $0, 6816(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6816(dx_s)
-	VCMPPS $0, 7712(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7712(dx_s)
-	VCMPPS $0, 7840(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7840(dx_s)
-	VMOVUPS 1856(y_s), Y0
-	VMOVUPS 1856(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6720(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6720(dx_s)
-	VCMPPS $0, 6848(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6848(dx_s)
-	VCMPPS $0, 7744(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7744(dx_s)
-	VCMPPS $0, 7872(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7872(dx_s)
-	VMOVUPS 1888(y_s), Y6
-	VMOVUPS 1888(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6752(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6752(dx_s)
-	VCMPPS $0, 6880(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6880(dx_s)
-	VCMPPS $0, 7776(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7776(dx_s)
-	VCMPPS $0, 7904(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7904(dx_s)
-	// window (3,3): the first maximum of 4 taps takes dy
-	VMOVUPS 1920(y_s), Y0
-	VMOVUPS 1920(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6912(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6912(dx_s)
-	VCMPPS $0, 7040(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7040(dx_s)
-	VCMPPS $0, 7936(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7936(dx_s)
-	VCMPPS $0, 8064(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 8064(dx_s)
-	VMOVUPS 1952(y_s), Y6
-	VMOVUPS 1952(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6944(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 6944(dx_s)
-	VCMPPS $0, 7072(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7072(dx_s)
-	VCMPPS $0, 7968(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7968(dx_s)
-	VCMPPS $0, 8096(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 8096(dx_s)
-	VMOVUPS 1984(y_s), Y0
-	VMOVUPS 1984(dy_s), Y1
-	VCMPPS $14, Y14, Y0, Y2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6976(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 6976(dx_s)
-	VCMPPS $0, 7104(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 7104(dx_s)
-	VCMPPS $0, 8000(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDNPS Y2, Y3, Y2
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 8000(dx_s)
-	VCMPPS $0, 8128(x_s), Y0, Y3
-	VANDPS Y2, Y3, Y3 // hit: free lanes where x == y
-	VANDPS Y1, Y3, Y4
-	VMOVUPS Y4, 8128(dx_s)
-	VMOVUPS 2016(y_s), Y6
-	VMOVUPS 2016(dy_s), Y7
-	VCMPPS $14, Y14, Y6, Y8 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 7008(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7008(dx_s)
-	VCMPPS $0, 7136(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 7136(dx_s)
-	VCMPPS $0, 8032(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDNPS Y8, Y9, Y8
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 8032(dx_s)
-	VCMPPS $0, 8160(x_s), Y6, Y9
-	VANDPS Y8, Y9, Y9 // hit: free lanes where x == y
-	VANDPS Y7, Y9, Y10
-	VMOVUPS Y10, 8160(dx_s)
+	VMOVUPS Y10, 1248(dx_s)(ioff*1)
+	ADDQ $256, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ pool1InputGradVec_row0_cols0
+	ADDQ $1024, ioff
+	DECQ orow
+	JNZ pool1InputGradVec_row0
 	ADDQ $8192, x_s
 	ADDQ $8192, dx_s
 	ADDQ $2048, y_s
@@ -14077,6 +11851,10 @@ pool1InputGradVec_sample:
 #undef y_s
 #undef dx_s
 #undef dy_s
+#undef ioff
+#undef ooff
+#undef orow
+#undef ocol
 
 // func pool1InputGradVecAVX512(dx, dy, x, y *float32, n int)
 // Requires: AVX512F
@@ -14093,6 +11871,10 @@ pool1InputGradVec_sample:
 #define y_s DX // y: current sample (pool output)
 #define dx_s CX // dx: current sample
 #define dy_s BX // dy: current sample
+#define ioff R12 // input byte offset of the current window (row of windows) in the sample
+#define ooff R13 // output byte offset of the current window (row of windows)
+#define orow R9 // rows of windows left
+#define ocol R10 // windows left in the row
 TEXT ·pool1InputGradVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ dx+0(FP), dx_s
 	MOVQ dy+8(FP), dy_s
@@ -14102,598 +11884,58 @@ TEXT ·pool1InputGradVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ n+32(FP), rows
 
 pool1InputGradVec_sample:
-	// window (0,0): the first maximum of 4 taps takes dy
-	VMOVUPS 0(y_s), Z0
-	VMOVUPS 0(dy_s), Z1
+	XORQ ioff, ioff
+	XORQ ooff, ooff
+	MOVQ $4, orow
+
+pool1InputGradVec_row0:
+	// windows (0..3, 0..3): 4 taps
+	MOVQ $4, ocol
+
+pool1InputGradVec_row0_cols0:
+	VMOVUPS 0(y_s)(ooff*1), Z0
+	VMOVUPS 0(dy_s)(ooff*1), Z1
 	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 0(x_s), Z0, K2, K3 // hit: free lanes where x == y
+	VCMPPS $0, 0(x_s)(ioff*1), Z0, K2, K3 // hit: free lanes where x == y
 	KANDNW K2, K3, K2
 	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 0(dx_s)
-	VCMPPS $0, 128(x_s), Z0, K2, K3 // hit: free lanes where x == y
+	VMOVUPS Z2, 0(dx_s)(ioff*1)
+	VCMPPS $0, 128(x_s)(ioff*1), Z0, K2, K3 // hit: free lanes where x == y
 	KANDNW K2, K3, K2
 	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 128(dx_s)
-	VCMPPS $0, 1024(x_s), Z0, K2, K3 // hit: free lanes where x == y
+	VMOVUPS Z2, 128(dx_s)(ioff*1)
+	VCMPPS $0, 1024(x_s)(ioff*1), Z0, K2, K3 // hit: free lanes where x == y
 	KANDNW K2, K3, K2
 	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 1024(dx_s)
-	VCMPPS $0, 1152(x_s), Z0, K2, K3 // hit: free lanes where x == y
+	VMOVUPS Z2, 1024(dx_s)(ioff*1)
+	VCMPPS $0, 1152(x_s)(ioff*1), Z0, K2, K3 // hit: free lanes where x == y
 	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 1152(dx_s)
-	VMOVUPS 64(y_s), Z3
-	VMOVUPS 64(dy_s), Z4
+	VMOVUPS Z2, 1152(dx_s)(ioff*1)
+	VMOVUPS 64(y_s)(ooff*1), Z3
+	VMOVUPS 64(dy_s)(ooff*1), Z4
 	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 64(x_s), Z3, K4, K5 // hit: free lanes where x == y
+	VCMPPS $0, 64(x_s)(ioff*1), Z3, K4, K5 // hit: free lanes where x == y
 	KANDNW K4, K5, K4
 	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 64(dx_s)
-	VCMPPS $0, 192(x_s), Z3, K4, K5 // hit: free lanes where x == y
+	VMOVUPS Z5, 64(dx_s)(ioff*1)
+	VCMPPS $0, 192(x_s)(ioff*1), Z3, K4, K5 // hit: free lanes where x == y
 	KANDNW K4, K5, K4
 	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 192(dx_s)
-	VCMPPS $0, 1088(x_s), Z3, K4, K5 // hit: free lanes where x == y
+	VMOVUPS Z5, 192(dx_s)(ioff*1)
+	VCMPPS $0, 1088(x_s)(ioff*1), Z3, K4, K5 // hit: free lanes where x == y
 	KANDNW K4, K5, K4
 	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 1088(dx_s)
-	VCMPPS $0, 1216(x_s), Z3, K4, K5 // hit: free lanes where x == y
+	VMOVUPS Z5, 1088(dx_s)(ioff*1)
+	VCMPPS $0, 1216(x_s)(ioff*1), Z3, K4, K5 // hit: free lanes where x == y
 	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 1216(dx_s)
-	// window (0,1): the first maximum of 4 taps takes dy
-	VMOVUPS 128(y_s), Z0
-	VMOVUPS 128(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 256(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 256(dx_s)
-	VCMPPS $0, 384(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 384(dx_s)
-	VCMPPS $0, 1280(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 1280(dx_s)
-	VCMPPS $0, 1408(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 1408(dx_s)
-	VMOVUPS 192(y_s), Z3
-	VMOVUPS 192(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 320(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 320(dx_s)
-	VCMPPS $0, 448(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 448(dx_s)
-	VCMPPS $0, 1344(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 1344(dx_s)
-	VCMPPS $0, 1472(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 1472(dx_s)
-	// window (0,2): the first maximum of 4 taps takes dy
-	VMOVUPS 256(y_s), Z0
-	VMOVUPS 256(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 512(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 512(dx_s)
-	VCMPPS $0, 640(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 640(dx_s)
-	VCMPPS $0, 1536(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 1536(dx_s)
-	VCMPPS $0, 1664(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 1664(dx_s)
-	VMOVUPS 320(y_s), Z3
-	VMOVUPS 320(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 576(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 576(dx_s)
-	VCMPPS $0, 704(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 704(dx_s)
-	VCMPPS $0, 1600(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 1600(dx_s)
-	VCMPPS $0, 1728(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 1728(dx_s)
-	// window (0,3): the first maximum of 4 taps takes dy
-	VMOVUPS 384(y_s), Z0
-	VMOVUPS 384(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 768(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 768(dx_s)
-	VCMPPS $0, 896(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 896(dx_s)
-	VCMPPS $0, 1792(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 1792(dx_s)
-	VCMPPS $0, 1920(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 1920(dx_s)
-	VMOVUPS 448(y_s), Z3
-	VMOVUPS 448(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 832(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 832(dx_s)
-	VCMPPS $0, 960(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 960(dx_s)
-	VCMPPS $0, 1856(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 1856(dx_s)
-	VCMPPS $0, 1984(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 1984(dx_s)
-	// window (1,0): the first maximum of 4 taps takes dy
-	VMOVUPS 512(y_s), Z0
-	VMOVUPS 512(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2048(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 2048(dx_s)
-	VCMPPS $0, 2176(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 2176(dx_s)
-	VCMPPS $0, 3072(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 3072(dx_s)
-	VCMPPS $0, 3200(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 3200(dx_s)
-	VMOVUPS 576(y_s), Z3
-	VMOVUPS 576(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2112(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 2112(dx_s)
-	VCMPPS $0, 2240(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 2240(dx_s)
-	VCMPPS $0, 3136(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 3136(dx_s)
-	VCMPPS $0, 3264(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 3264(dx_s)
-	// window (1,1): the first maximum of 4 taps takes dy
-	VMOVUPS 640(y_s), Z0
-	VMOVUPS 640(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2304(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 2304(dx_s)
-	VCMPPS $0, 2432(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 2432(dx_s)
-	VCMPPS $0, 3328(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 3328(dx_s)
-	VCMPPS $0, 3456(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 3456(dx_s)
-	VMOVUPS 704(y_s), Z3
-	VMOVUPS 704(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2368(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 2368(dx_s)
-	VCMPPS $0, 2496(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 2496(dx_s)
-	VCMPPS $0, 3392(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 3392(dx_s)
-	VCMPPS $0, 3520(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 3520(dx_s)
-	// window (1,2): the first maximum of 4 taps takes dy
-	VMOVUPS 768(y_s), Z0
-	VMOVUPS 768(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2560(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 2560(dx_s)
-	VCMPPS $0, 2688(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 2688(dx_s)
-	VCMPPS $0, 3584(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 3584(dx_s)
-	VCMPPS $0, 3712(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 3712(dx_s)
-	VMOVUPS 832(y_s), Z3
-	VMOVUPS 832(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2624(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 2624(dx_s)
-	VCMPPS $0, 2752(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 2752(dx_s)
-	VCMPPS $0, 3648(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 3648(dx_s)
-	VCMPPS $0, 3776(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 3776(dx_s)
-	// window (1,3): the first maximum of 4 taps takes dy
-	VMOVUPS 896(y_s), Z0
-	VMOVUPS 896(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2816(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 2816(dx_s)
-	VCMPPS $0, 2944(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 2944(dx_s)
-	VCMPPS $0, 3840(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 3840(dx_s)
-	VCMPPS $0, 3968(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 3968(dx_s)
-	VMOVUPS 960(y_s), Z3
-	VMOVUPS 960(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 2880(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 2880(dx_s)
-	VCMPPS $0, 3008(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 3008(dx_s)
-	VCMPPS $0, 3904(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 3904(dx_s)
-	VCMPPS $0, 4032(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 4032(dx_s)
-	// window (2,0): the first maximum of 4 taps takes dy
-	VMOVUPS 1024(y_s), Z0
-	VMOVUPS 1024(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4096(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 4096(dx_s)
-	VCMPPS $0, 4224(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 4224(dx_s)
-	VCMPPS $0, 5120(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 5120(dx_s)
-	VCMPPS $0, 5248(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 5248(dx_s)
-	VMOVUPS 1088(y_s), Z3
-	VMOVUPS 1088(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4160(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 4160(dx_s)
-	VCMPPS $0, 4288(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 4288(dx_s)
-	VCMPPS $0, 5184(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 5184(dx_s)
-	VCMPPS $0, 5312(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 5312(dx_s)
-	// window (2,1): the first maximum of 4 taps takes dy
-	VMOVUPS 1152(y_s), Z0
-	VMOVUPS 1152(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4352(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 4352(dx_s)
-	VCMPPS $0, 4480(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 4480(dx_s)
-	VCMPPS $0, 5376(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 5376(dx_s)
-	VCMPPS $0, 5504(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 5504(dx_s)
-	VMOVUPS 1216(y_s), Z3
-	VMOVUPS 1216(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4416(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 4416(dx_s)
-	VCMPPS $0, 4544(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 4544(dx_s)
-	VCMPPS $0, 5440(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 5440(dx_s)
-	VCMPPS $0, 5568(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 5568(dx_s)
-	// window (2,2): the first maximum of 4 taps takes dy
-	VMOVUPS 1280(y_s), Z0
-	VMOVUPS 1280(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4608(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 4608(dx_s)
-	VCMPPS $0, 4736(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 4736(dx_s)
-	VCMPPS $0, 5632(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 5632(dx_s)
-	VCMPPS $0, 5760(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 5760(dx_s)
-	VMOVUPS 1344(y_s), Z3
-	VMOVUPS 1344(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4672(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 4672(dx_s)
-	VCMPPS $0, 4800(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 4800(dx_s)
-	VCMPPS $0, 5696(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 5696(dx_s)
-	VCMPPS $0, 5824(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 5824(dx_s)
-	// window (2,3): the first maximum of 4 taps takes dy
-	VMOVUPS 1408(y_s), Z0
-	VMOVUPS 1408(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4864(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 4864(dx_s)
-	VCMPPS $0, 4992(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 4992(dx_s)
-	VCMPPS $0, 5888(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 5888(dx_s)
-	VCMPPS $0, 6016(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 6016(dx_s)
-	VMOVUPS 1472(y_s), Z3
-	VMOVUPS 1472(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 4928(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 4928(dx_s)
-	VCMPPS $0, 5056(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 5056(dx_s)
-	VCMPPS $0, 5952(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 5952(dx_s)
-	VCMPPS $0, 6080(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 6080(dx_s)
-	// window (3,0): the first maximum of 4 taps takes dy
-	VMOVUPS 1536(y_s), Z0
-	VMOVUPS 1536(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6144(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 6144(dx_s)
-	VCMPPS $0, 6272(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 6272(dx_s)
-	VCMPPS $0, 7168(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 7168(dx_s)
-	VCMPPS $0, 7296(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 7296(dx_s)
-	VMOVUPS 1600(y_s), Z3
-	VMOVUPS 1600(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6208(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 6208(dx_s)
-	VCMPPS $0, 6336(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 6336(dx_s)
-	VCMPPS $0, 7232(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 7232(dx_s)
-	VCMPPS $0, 7360(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 7360(dx_s)
-	// window (3,1): the first maximum of 4 taps takes dy
-	VMOVUPS 1664(y_s), Z0
-	VMOVUPS 1664(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6400(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 6400(dx_s)
-	VCMPPS $0, 6528(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 6528(dx_s)
-	VCMPPS $0, 7424(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 7424(dx_s)
-	VCMPPS $0, 7552(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 7552(dx_s)
-	VMOVUPS 1728(y_s), Z3
-	VMOVUPS 1728(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6464(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 6464(dx_s)
-	VCMPPS $0, 6592(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 6592(dx_s)
-	VCMPPS $0, 7488(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 7488(dx_s)
-	VCMPPS $0, 7616(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 7616(dx_s)
-	// window (3,2): the first maximum of 4 taps takes dy
-	VMOVUPS 1792(y_s), Z0
-	VMOVUPS 1792(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6656(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 6656(dx_s)
-	VCMPPS $0, 6784(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 6784(dx_s)
-	VCMPPS $0, 7680(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 7680(dx_s)
-	VCMPPS $0, 7808(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 7808(dx_s)
-	VMOVUPS 1856(y_s), Z3
-	VMOVUPS 1856(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6720(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 6720(dx_s)
-	VCMPPS $0, 6848(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 6848(dx_s)
-	VCMPPS $0, 7744(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 7744(dx_s)
-	VCMPPS $0, 7872(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 7872(dx_s)
-	// window (3,3): the first maximum of 4 taps takes dy
-	VMOVUPS 1920(y_s), Z0
-	VMOVUPS 1920(dy_s), Z1
-	VCMPPS $14, Z30, Z0, K2 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6912(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 6912(dx_s)
-	VCMPPS $0, 7040(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 7040(dx_s)
-	VCMPPS $0, 7936(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	KANDNW K2, K3, K2
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 7936(dx_s)
-	VCMPPS $0, 8064(x_s), Z0, K2, K3 // hit: free lanes where x == y
-	VMOVUPS.Z Z1, K3, Z2
-	VMOVUPS Z2, 8064(dx_s)
-	VMOVUPS 1984(y_s), Z3
-	VMOVUPS 1984(dy_s), Z4
-	VCMPPS $14, Z30, Z3, K4 // free: lanes with y > 0 (ReLU)
-	VCMPPS $0, 6976(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 6976(dx_s)
-	VCMPPS $0, 7104(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 7104(dx_s)
-	VCMPPS $0, 8000(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	KANDNW K4, K5, K4
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 8000(dx_s)
-	VCMPPS $0, 8128(x_s), Z3, K4, K5 // hit: free lanes where x == y
-	VMOVUPS.Z Z4, K5, Z5
-	VMOVUPS Z5, 8128(dx_s)
+	VMOVUPS Z5, 1216(dx_s)(ioff*1)
+	ADDQ $256, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ pool1InputGradVec_row0_cols0
+	ADDQ $1024, ioff
+	DECQ orow
+	JNZ pool1InputGradVec_row0
 	ADDQ $8192, x_s
 	ADDQ $8192, dx_s
 	ADDQ $2048, y_s
@@ -14706,6 +11948,10 @@ pool1InputGradVec_sample:
 #undef y_s
 #undef dx_s
 #undef dy_s
+#undef ioff
+#undef ooff
+#undef orow
+#undef ocol
 
 // func dense1ForwardVecAVX2(y, x, w, b *float32, n int)
 // Requires: AVX, AVX2, FMA3
@@ -14723,27 +11969,32 @@ TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-dense1ForwardVec_rows4_loop:
+dense1ForwardVec_rows4:
 	CMPQ rows, $4
-	JLT dense1ForwardVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+	JLT dense1ForwardVec_rows1_loop
+
+dense1ForwardVec_rows4_loop:
+	XORQ col, col
+
+dense1ForwardVec_rows4_cols0:
+	// 4 rows × columns 0..287, 3 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 64(bias)(col*1), Y2
+	VMOVUPS 0(bias)(col*1), Y3
+	VMOVUPS 32(bias)(col*1), Y4
+	VMOVUPS 64(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 64(bias)(col*1), Y8
+	VMOVUPS 0(bias)(col*1), Y9
+	VMOVUPS 32(bias)(col*1), Y10
+	VMOVUPS 64(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1ForwardVec_rows4_loop_cols0_k:
+dense1ForwardVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
@@ -14766,7 +12017,7 @@ dense1ForwardVec_rows4_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols0_k
+	JNZ dense1ForwardVec_rows4_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -14796,937 +12047,38 @@ dense1ForwardVec_rows4_loop_cols0_k:
 	VADDPS Y12, Y10, Y10
 	VMAXPS Y11, Y12, Y11
 	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1200(c_row)
-	VMOVUPS Y4, 1232(c_row)
-	VMOVUPS Y5, 1264(c_row)
-	VMOVUPS Y6, 2400(c_row)
-	VMOVUPS Y7, 2432(c_row)
-	VMOVUPS Y8, 2464(c_row)
-	VMOVUPS Y9, 3600(c_row)
-	VMOVUPS Y10, 3632(c_row)
-	VMOVUPS Y11, 3664(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1296(c_row)
-	VMOVUPS Y4, 1328(c_row)
-	VMOVUPS Y5, 1360(c_row)
-	VMOVUPS Y6, 2496(c_row)
-	VMOVUPS Y7, 2528(c_row)
-	VMOVUPS Y8, 2560(c_row)
-	VMOVUPS Y9, 3696(c_row)
-	VMOVUPS Y10, 3728(c_row)
-	VMOVUPS Y11, 3760(c_row)
-	// 4 rows × columns 48..71
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 256(bias), Y2
-	VMOVUPS 192(bias), Y3
-	VMOVUPS 224(bias), Y4
-	VMOVUPS 256(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	VMOVUPS 256(bias), Y8
-	VMOVUPS 192(bias), Y9
-	VMOVUPS 224(bias), Y10
-	VMOVUPS 256(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y12
-	VMOVUPS 224(b_k), Y13
-	VMOVUPS 256(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1392(c_row)
-	VMOVUPS Y4, 1424(c_row)
-	VMOVUPS Y5, 1456(c_row)
-	VMOVUPS Y6, 2592(c_row)
-	VMOVUPS Y7, 2624(c_row)
-	VMOVUPS Y8, 2656(c_row)
-	VMOVUPS Y9, 3792(c_row)
-	VMOVUPS Y10, 3824(c_row)
-	VMOVUPS Y11, 3856(c_row)
-	// 4 rows × columns 72..95
-	VMOVUPS 288(bias), Y0
-	VMOVUPS 320(bias), Y1
-	VMOVUPS 352(bias), Y2
-	VMOVUPS 288(bias), Y3
-	VMOVUPS 320(bias), Y4
-	VMOVUPS 352(bias), Y5
-	VMOVUPS 288(bias), Y6
-	VMOVUPS 320(bias), Y7
-	VMOVUPS 352(bias), Y8
-	VMOVUPS 288(bias), Y9
-	VMOVUPS 320(bias), Y10
-	VMOVUPS 352(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols3_k:
-	VMOVUPS 288(b_k), Y12
-	VMOVUPS 320(b_k), Y13
-	VMOVUPS 352(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1488(c_row)
-	VMOVUPS Y4, 1520(c_row)
-	VMOVUPS Y5, 1552(c_row)
-	VMOVUPS Y6, 2688(c_row)
-	VMOVUPS Y7, 2720(c_row)
-	VMOVUPS Y8, 2752(c_row)
-	VMOVUPS Y9, 3888(c_row)
-	VMOVUPS Y10, 3920(c_row)
-	VMOVUPS Y11, 3952(c_row)
-	// 4 rows × columns 96..119
-	VMOVUPS 384(bias), Y0
-	VMOVUPS 416(bias), Y1
-	VMOVUPS 448(bias), Y2
-	VMOVUPS 384(bias), Y3
-	VMOVUPS 416(bias), Y4
-	VMOVUPS 448(bias), Y5
-	VMOVUPS 384(bias), Y6
-	VMOVUPS 416(bias), Y7
-	VMOVUPS 448(bias), Y8
-	VMOVUPS 384(bias), Y9
-	VMOVUPS 416(bias), Y10
-	VMOVUPS 448(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols4_k:
-	VMOVUPS 384(b_k), Y12
-	VMOVUPS 416(b_k), Y13
-	VMOVUPS 448(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1584(c_row)
-	VMOVUPS Y4, 1616(c_row)
-	VMOVUPS Y5, 1648(c_row)
-	VMOVUPS Y6, 2784(c_row)
-	VMOVUPS Y7, 2816(c_row)
-	VMOVUPS Y8, 2848(c_row)
-	VMOVUPS Y9, 3984(c_row)
-	VMOVUPS Y10, 4016(c_row)
-	VMOVUPS Y11, 4048(c_row)
-	// 4 rows × columns 120..143
-	VMOVUPS 480(bias), Y0
-	VMOVUPS 512(bias), Y1
-	VMOVUPS 544(bias), Y2
-	VMOVUPS 480(bias), Y3
-	VMOVUPS 512(bias), Y4
-	VMOVUPS 544(bias), Y5
-	VMOVUPS 480(bias), Y6
-	VMOVUPS 512(bias), Y7
-	VMOVUPS 544(bias), Y8
-	VMOVUPS 480(bias), Y9
-	VMOVUPS 512(bias), Y10
-	VMOVUPS 544(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols5_k:
-	VMOVUPS 480(b_k), Y12
-	VMOVUPS 512(b_k), Y13
-	VMOVUPS 544(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols5_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1680(c_row)
-	VMOVUPS Y4, 1712(c_row)
-	VMOVUPS Y5, 1744(c_row)
-	VMOVUPS Y6, 2880(c_row)
-	VMOVUPS Y7, 2912(c_row)
-	VMOVUPS Y8, 2944(c_row)
-	VMOVUPS Y9, 4080(c_row)
-	VMOVUPS Y10, 4112(c_row)
-	VMOVUPS Y11, 4144(c_row)
-	// 4 rows × columns 144..167
-	VMOVUPS 576(bias), Y0
-	VMOVUPS 608(bias), Y1
-	VMOVUPS 640(bias), Y2
-	VMOVUPS 576(bias), Y3
-	VMOVUPS 608(bias), Y4
-	VMOVUPS 640(bias), Y5
-	VMOVUPS 576(bias), Y6
-	VMOVUPS 608(bias), Y7
-	VMOVUPS 640(bias), Y8
-	VMOVUPS 576(bias), Y9
-	VMOVUPS 608(bias), Y10
-	VMOVUPS 640(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols6_k:
-	VMOVUPS 576(b_k), Y12
-	VMOVUPS 608(b_k), Y13
-	VMOVUPS 640(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols6_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1776(c_row)
-	VMOVUPS Y4, 1808(c_row)
-	VMOVUPS Y5, 1840(c_row)
-	VMOVUPS Y6, 2976(c_row)
-	VMOVUPS Y7, 3008(c_row)
-	VMOVUPS Y8, 3040(c_row)
-	VMOVUPS Y9, 4176(c_row)
-	VMOVUPS Y10, 4208(c_row)
-	VMOVUPS Y11, 4240(c_row)
-	// 4 rows × columns 168..191
-	VMOVUPS 672(bias), Y0
-	VMOVUPS 704(bias), Y1
-	VMOVUPS 736(bias), Y2
-	VMOVUPS 672(bias), Y3
-	VMOVUPS 704(bias), Y4
-	VMOVUPS 736(bias), Y5
-	VMOVUPS 672(bias), Y6
-	VMOVUPS 704(bias), Y7
-	VMOVUPS 736(bias), Y8
-	VMOVUPS 672(bias), Y9
-	VMOVUPS 704(bias), Y10
-	VMOVUPS 736(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols7_k:
-	VMOVUPS 672(b_k), Y12
-	VMOVUPS 704(b_k), Y13
-	VMOVUPS 736(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols7_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1872(c_row)
-	VMOVUPS Y4, 1904(c_row)
-	VMOVUPS Y5, 1936(c_row)
-	VMOVUPS Y6, 3072(c_row)
-	VMOVUPS Y7, 3104(c_row)
-	VMOVUPS Y8, 3136(c_row)
-	VMOVUPS Y9, 4272(c_row)
-	VMOVUPS Y10, 4304(c_row)
-	VMOVUPS Y11, 4336(c_row)
-	// 4 rows × columns 192..215
-	VMOVUPS 768(bias), Y0
-	VMOVUPS 800(bias), Y1
-	VMOVUPS 832(bias), Y2
-	VMOVUPS 768(bias), Y3
-	VMOVUPS 800(bias), Y4
-	VMOVUPS 832(bias), Y5
-	VMOVUPS 768(bias), Y6
-	VMOVUPS 800(bias), Y7
-	VMOVUPS 832(bias), Y8
-	VMOVUPS 768(bias), Y9
-	VMOVUPS 800(bias), Y10
-	VMOVUPS 832(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols8_k:
-	VMOVUPS 768(b_k), Y12
-	VMOVUPS 800(b_k), Y13
-	VMOVUPS 832(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols8_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1968(c_row)
-	VMOVUPS Y4, 2000(c_row)
-	VMOVUPS Y5, 2032(c_row)
-	VMOVUPS Y6, 3168(c_row)
-	VMOVUPS Y7, 3200(c_row)
-	VMOVUPS Y8, 3232(c_row)
-	VMOVUPS Y9, 4368(c_row)
-	VMOVUPS Y10, 4400(c_row)
-	VMOVUPS Y11, 4432(c_row)
-	// 4 rows × columns 216..239
-	VMOVUPS 864(bias), Y0
-	VMOVUPS 896(bias), Y1
-	VMOVUPS 928(bias), Y2
-	VMOVUPS 864(bias), Y3
-	VMOVUPS 896(bias), Y4
-	VMOVUPS 928(bias), Y5
-	VMOVUPS 864(bias), Y6
-	VMOVUPS 896(bias), Y7
-	VMOVUPS 928(bias), Y8
-	VMOVUPS 864(bias), Y9
-	VMOVUPS 896(bias), Y10
-	VMOVUPS 928(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols9_k:
-	VMOVUPS 864(b_k), Y12
-	VMOVUPS 896(b_k), Y13
-	VMOVUPS 928(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols9_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2064(c_row)
-	VMOVUPS Y4, 2096(c_row)
-	VMOVUPS Y5, 2128(c_row)
-	VMOVUPS Y6, 3264(c_row)
-	VMOVUPS Y7, 3296(c_row)
-	VMOVUPS Y8, 3328(c_row)
-	VMOVUPS Y9, 4464(c_row)
-	VMOVUPS Y10, 4496(c_row)
-	VMOVUPS Y11, 4528(c_row)
-	// 4 rows × columns 240..263
-	VMOVUPS 960(bias), Y0
-	VMOVUPS 992(bias), Y1
-	VMOVUPS 1024(bias), Y2
-	VMOVUPS 960(bias), Y3
-	VMOVUPS 992(bias), Y4
-	VMOVUPS 1024(bias), Y5
-	VMOVUPS 960(bias), Y6
-	VMOVUPS 992(bias), Y7
-	VMOVUPS 1024(bias), Y8
-	VMOVUPS 960(bias), Y9
-	VMOVUPS 992(bias), Y10
-	VMOVUPS 1024(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols10_k:
-	VMOVUPS 960(b_k), Y12
-	VMOVUPS 992(b_k), Y13
-	VMOVUPS 1024(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols10_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2160(c_row)
-	VMOVUPS Y4, 2192(c_row)
-	VMOVUPS Y5, 2224(c_row)
-	VMOVUPS Y6, 3360(c_row)
-	VMOVUPS Y7, 3392(c_row)
-	VMOVUPS Y8, 3424(c_row)
-	VMOVUPS Y9, 4560(c_row)
-	VMOVUPS Y10, 4592(c_row)
-	VMOVUPS Y11, 4624(c_row)
-	// 4 rows × columns 264..287
-	VMOVUPS 1056(bias), Y0
-	VMOVUPS 1088(bias), Y1
-	VMOVUPS 1120(bias), Y2
-	VMOVUPS 1056(bias), Y3
-	VMOVUPS 1088(bias), Y4
-	VMOVUPS 1120(bias), Y5
-	VMOVUPS 1056(bias), Y6
-	VMOVUPS 1088(bias), Y7
-	VMOVUPS 1120(bias), Y8
-	VMOVUPS 1056(bias), Y9
-	VMOVUPS 1088(bias), Y10
-	VMOVUPS 1120(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_loop_cols11_k:
-	VMOVUPS 1056(b_k), Y12
-	VMOVUPS 1088(b_k), Y13
-	VMOVUPS 1120(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols11_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2256(c_row)
-	VMOVUPS Y4, 2288(c_row)
-	VMOVUPS Y5, 2320(c_row)
-	VMOVUPS Y6, 3456(c_row)
-	VMOVUPS Y7, 3488(c_row)
-	VMOVUPS Y8, 3520(c_row)
-	VMOVUPS Y9, 4656(c_row)
-	VMOVUPS Y10, 4688(c_row)
-	VMOVUPS Y11, 4720(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 1200(c_row)(col*1)
+	VMOVUPS Y4, 1232(c_row)(col*1)
+	VMOVUPS Y5, 1264(c_row)(col*1)
+	VMOVUPS Y6, 2400(c_row)(col*1)
+	VMOVUPS Y7, 2432(c_row)(col*1)
+	VMOVUPS Y8, 2464(c_row)(col*1)
+	VMOVUPS Y9, 3600(c_row)(col*1)
+	VMOVUPS Y10, 3632(c_row)(col*1)
+	VMOVUPS Y11, 3664(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $1152
+	JLT dense1ForwardVec_rows4_cols0
 	// 4 rows × columns 288..299 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 1152(bias), Y0
-	VMASKMOVPS 1184(bias), mask, Y1
-	VMOVUPS 1152(bias), Y2
-	VMASKMOVPS 1184(bias), mask, Y3
-	VMOVUPS 1152(bias), Y4
-	VMASKMOVPS 1184(bias), mask, Y5
-	VMOVUPS 1152(bias), Y6
-	VMASKMOVPS 1184(bias), mask, Y7
+	VMOVUPS 0(bias)(col*1), Y0
+	VMASKMOVPS 32(bias)(col*1), mask, Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMASKMOVPS 32(bias)(col*1), mask, Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMASKMOVPS 32(bias)(col*1), mask, Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMASKMOVPS 32(bias)(col*1), mask, Y7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1ForwardVec_rows4_loop_cols12_k:
-	VMOVUPS 1152(b_k), Y8
-	VMASKMOVPS 1184(b_k), mask, Y9
+dense1ForwardVec_rows4_cols1_k:
+	VMOVUPS 0(b_k), Y8
+	VMASKMOVPS 32(b_k), mask, Y9
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
@@ -15742,7 +12094,7 @@ dense1ForwardVec_rows4_loop_cols12_k:
 	ADDQ $4, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1ForwardVec_rows4_loop_cols12_k
+	JNZ dense1ForwardVec_rows4_cols1_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -15764,677 +12116,46 @@ dense1ForwardVec_rows4_loop_cols12_k:
 	VADDPS Y8, Y6, Y6
 	VMAXPS Y7, Y8, Y7
 	VADDPS Y8, Y7, Y7
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
-	VMOVUPS Y2, 2352(c_row)
-	VMASKMOVPS Y3, mask, 2384(c_row)
-	VMOVUPS Y4, 3552(c_row)
-	VMASKMOVPS Y5, mask, 3584(c_row)
-	VMOVUPS Y6, 4752(c_row)
-	VMASKMOVPS Y7, mask, 4784(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
+	VMOVUPS Y2, 1200(c_row)(col*1)
+	VMASKMOVPS Y3, mask, 1232(c_row)(col*1)
+	VMOVUPS Y4, 2400(c_row)(col*1)
+	VMASKMOVPS Y5, mask, 2432(c_row)(col*1)
+	VMOVUPS Y6, 3600(c_row)(col*1)
+	VMASKMOVPS Y7, mask, 3632(c_row)(col*1)
 	ADDQ $8192, a_row
 	ADDQ $4800, c_row
 	SUBQ $4, rows
+	CMPQ rows, $4
+	JGE dense1ForwardVec_rows4_loop
+	TESTQ rows, rows
+	JZ dense1ForwardVec_done
+	MOVQ $4, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $2048, tmp
+	SUBQ tmp, a_row
+	IMULQ $1200, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $4, rows
 	JMP dense1ForwardVec_rows4_loop
 
-dense1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ dense1ForwardVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1200(c_row)
-	VMOVUPS Y4, 1232(c_row)
-	VMOVUPS Y5, 1264(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1296(c_row)
-	VMOVUPS Y4, 1328(c_row)
-	VMOVUPS Y5, 1360(c_row)
-	// 2 rows × columns 48..71
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 256(bias), Y2
-	VMOVUPS 192(bias), Y3
-	VMOVUPS 224(bias), Y4
-	VMOVUPS 256(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y6
-	VMOVUPS 224(b_k), Y7
-	VMOVUPS 256(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1392(c_row)
-	VMOVUPS Y4, 1424(c_row)
-	VMOVUPS Y5, 1456(c_row)
-	// 2 rows × columns 72..95
-	VMOVUPS 288(bias), Y0
-	VMOVUPS 320(bias), Y1
-	VMOVUPS 352(bias), Y2
-	VMOVUPS 288(bias), Y3
-	VMOVUPS 320(bias), Y4
-	VMOVUPS 352(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols3_k:
-	VMOVUPS 288(b_k), Y6
-	VMOVUPS 320(b_k), Y7
-	VMOVUPS 352(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1488(c_row)
-	VMOVUPS Y4, 1520(c_row)
-	VMOVUPS Y5, 1552(c_row)
-	// 2 rows × columns 96..119
-	VMOVUPS 384(bias), Y0
-	VMOVUPS 416(bias), Y1
-	VMOVUPS 448(bias), Y2
-	VMOVUPS 384(bias), Y3
-	VMOVUPS 416(bias), Y4
-	VMOVUPS 448(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols4_k:
-	VMOVUPS 384(b_k), Y6
-	VMOVUPS 416(b_k), Y7
-	VMOVUPS 448(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1584(c_row)
-	VMOVUPS Y4, 1616(c_row)
-	VMOVUPS Y5, 1648(c_row)
-	// 2 rows × columns 120..143
-	VMOVUPS 480(bias), Y0
-	VMOVUPS 512(bias), Y1
-	VMOVUPS 544(bias), Y2
-	VMOVUPS 480(bias), Y3
-	VMOVUPS 512(bias), Y4
-	VMOVUPS 544(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols5_k:
-	VMOVUPS 480(b_k), Y6
-	VMOVUPS 512(b_k), Y7
-	VMOVUPS 544(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols5_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1680(c_row)
-	VMOVUPS Y4, 1712(c_row)
-	VMOVUPS Y5, 1744(c_row)
-	// 2 rows × columns 144..167
-	VMOVUPS 576(bias), Y0
-	VMOVUPS 608(bias), Y1
-	VMOVUPS 640(bias), Y2
-	VMOVUPS 576(bias), Y3
-	VMOVUPS 608(bias), Y4
-	VMOVUPS 640(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols6_k:
-	VMOVUPS 576(b_k), Y6
-	VMOVUPS 608(b_k), Y7
-	VMOVUPS 640(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols6_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1776(c_row)
-	VMOVUPS Y4, 1808(c_row)
-	VMOVUPS Y5, 1840(c_row)
-	// 2 rows × columns 168..191
-	VMOVUPS 672(bias), Y0
-	VMOVUPS 704(bias), Y1
-	VMOVUPS 736(bias), Y2
-	VMOVUPS 672(bias), Y3
-	VMOVUPS 704(bias), Y4
-	VMOVUPS 736(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols7_k:
-	VMOVUPS 672(b_k), Y6
-	VMOVUPS 704(b_k), Y7
-	VMOVUPS 736(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols7_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1872(c_row)
-	VMOVUPS Y4, 1904(c_row)
-	VMOVUPS Y5, 1936(c_row)
-	// 2 rows × columns 192..215
-	VMOVUPS 768(bias), Y0
-	VMOVUPS 800(bias), Y1
-	VMOVUPS 832(bias), Y2
-	VMOVUPS 768(bias), Y3
-	VMOVUPS 800(bias), Y4
-	VMOVUPS 832(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols8_k:
-	VMOVUPS 768(b_k), Y6
-	VMOVUPS 800(b_k), Y7
-	VMOVUPS 832(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols8_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1968(c_row)
-	VMOVUPS Y4, 2000(c_row)
-	VMOVUPS Y5, 2032(c_row)
-	// 2 rows × columns 216..239
-	VMOVUPS 864(bias), Y0
-	VMOVUPS 896(bias), Y1
-	VMOVUPS 928(bias), Y2
-	VMOVUPS 864(bias), Y3
-	VMOVUPS 896(bias), Y4
-	VMOVUPS 928(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols9_k:
-	VMOVUPS 864(b_k), Y6
-	VMOVUPS 896(b_k), Y7
-	VMOVUPS 928(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols9_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2064(c_row)
-	VMOVUPS Y4, 2096(c_row)
-	VMOVUPS Y5, 2128(c_row)
-	// 2 rows × columns 240..263
-	VMOVUPS 960(bias), Y0
-	VMOVUPS 992(bias), Y1
-	VMOVUPS 1024(bias), Y2
-	VMOVUPS 960(bias), Y3
-	VMOVUPS 992(bias), Y4
-	VMOVUPS 1024(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols10_k:
-	VMOVUPS 960(b_k), Y6
-	VMOVUPS 992(b_k), Y7
-	VMOVUPS 1024(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols10_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2160(c_row)
-	VMOVUPS Y4, 2192(c_row)
-	VMOVUPS Y5, 2224(c_row)
-	// 2 rows × columns 264..287
-	VMOVUPS 1056(bias), Y0
-	VMOVUPS 1088(bias), Y1
-	VMOVUPS 1120(bias), Y2
-	VMOVUPS 1056(bias), Y3
-	VMOVUPS 1088(bias), Y4
-	VMOVUPS 1120(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols11_k:
-	VMOVUPS 1056(b_k), Y6
-	VMOVUPS 1088(b_k), Y7
-	VMOVUPS 1120(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols11_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2256(c_row)
-	VMOVUPS Y4, 2288(c_row)
-	VMOVUPS Y5, 2320(c_row)
-	// 2 rows × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 1152(bias), Y0
-	VMASKMOVPS 1184(bias), mask, Y1
-	VMOVUPS 1152(bias), Y2
-	VMASKMOVPS 1184(bias), mask, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols12_k:
-	VMOVUPS 1152(b_k), Y4
-	VMASKMOVPS 1184(b_k), mask, Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols12_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y4, Y4, Y4
-	VMAXPS Y0, Y4, Y0
-	VADDPS Y4, Y0, Y0
-	VMAXPS Y1, Y4, Y1
-	VADDPS Y4, Y1, Y1
-	VMAXPS Y2, Y4, Y2
-	VADDPS Y4, Y2, Y2
-	VMAXPS Y3, Y4, Y3
-	VADDPS Y4, Y3, Y3
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
-	VMOVUPS Y2, 2352(c_row)
-	VMASKMOVPS Y3, mask, 2384(c_row)
-	ADDQ $4096, a_row
-	ADDQ $2400, c_row
-
-dense1ForwardVec_rows1:
-	TESTQ $1, rows
+dense1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense1ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	XORQ col, col
+
+dense1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..287, 3 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1ForwardVec_rows1_cols0_k:
+dense1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y3
 	VMOVUPS 32(b_k), Y4
 	VMOVUPS 64(b_k), Y5
@@ -16445,7 +12166,7 @@ dense1ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols0_k
+	JNZ dense1ForwardVec_rows1_loop_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -16457,401 +12178,30 @@ dense1ForwardVec_rows1_cols0_k:
 	VADDPS Y3, Y1, Y1
 	VMAXPS Y2, Y3, Y2
 	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..71
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 256(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y3
-	VMOVUPS 224(b_k), Y4
-	VMOVUPS 256(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	// 1 row × columns 72..95
-	VMOVUPS 288(bias), Y0
-	VMOVUPS 320(bias), Y1
-	VMOVUPS 352(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols3_k:
-	VMOVUPS 288(b_k), Y3
-	VMOVUPS 320(b_k), Y4
-	VMOVUPS 352(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	// 1 row × columns 96..119
-	VMOVUPS 384(bias), Y0
-	VMOVUPS 416(bias), Y1
-	VMOVUPS 448(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols4_k:
-	VMOVUPS 384(b_k), Y3
-	VMOVUPS 416(b_k), Y4
-	VMOVUPS 448(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	// 1 row × columns 120..143
-	VMOVUPS 480(bias), Y0
-	VMOVUPS 512(bias), Y1
-	VMOVUPS 544(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols5_k:
-	VMOVUPS 480(b_k), Y3
-	VMOVUPS 512(b_k), Y4
-	VMOVUPS 544(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols5_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	// 1 row × columns 144..167
-	VMOVUPS 576(bias), Y0
-	VMOVUPS 608(bias), Y1
-	VMOVUPS 640(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols6_k:
-	VMOVUPS 576(b_k), Y3
-	VMOVUPS 608(b_k), Y4
-	VMOVUPS 640(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols6_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	// 1 row × columns 168..191
-	VMOVUPS 672(bias), Y0
-	VMOVUPS 704(bias), Y1
-	VMOVUPS 736(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols7_k:
-	VMOVUPS 672(b_k), Y3
-	VMOVUPS 704(b_k), Y4
-	VMOVUPS 736(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols7_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	// 1 row × columns 192..215
-	VMOVUPS 768(bias), Y0
-	VMOVUPS 800(bias), Y1
-	VMOVUPS 832(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols8_k:
-	VMOVUPS 768(b_k), Y3
-	VMOVUPS 800(b_k), Y4
-	VMOVUPS 832(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols8_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	// 1 row × columns 216..239
-	VMOVUPS 864(bias), Y0
-	VMOVUPS 896(bias), Y1
-	VMOVUPS 928(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols9_k:
-	VMOVUPS 864(b_k), Y3
-	VMOVUPS 896(b_k), Y4
-	VMOVUPS 928(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols9_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	// 1 row × columns 240..263
-	VMOVUPS 960(bias), Y0
-	VMOVUPS 992(bias), Y1
-	VMOVUPS 1024(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols10_k:
-	VMOVUPS 960(b_k), Y3
-	VMOVUPS 992(b_k), Y4
-	VMOVUPS 1024(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols10_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	// 1 row × columns 264..287
-	VMOVUPS 1056(bias), Y0
-	VMOVUPS 1088(bias), Y1
-	VMOVUPS 1120(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols11_k:
-	VMOVUPS 1056(b_k), Y3
-	VMOVUPS 1088(b_k), Y4
-	VMOVUPS 1120(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols11_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $1152
+	JLT dense1ForwardVec_rows1_loop_cols0
 	// 1 row × columns 288..299 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 1152(bias), Y0
-	VMASKMOVPS 1184(bias), mask, Y1
+	VMOVUPS 0(bias)(col*1), Y0
+	VMASKMOVPS 32(bias)(col*1), mask, Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1ForwardVec_rows1_cols12_k:
-	VMOVUPS 1152(b_k), Y2
-	VMASKMOVPS 1184(b_k), mask, Y3
+dense1ForwardVec_rows1_loop_cols1_k:
+	VMOVUPS 0(b_k), Y2
+	VMASKMOVPS 32(b_k), mask, Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols12_k
+	JNZ dense1ForwardVec_rows1_loop_cols1_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -16861,8 +12211,12 @@ dense1ForwardVec_rows1_cols12_k:
 	VADDPS Y2, Y0, Y0
 	VMAXPS Y1, Y2, Y1
 	VADDPS Y2, Y1, Y1
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
+	ADDQ $2048, a_row
+	ADDQ $1200, c_row
+	DECQ rows
+	JMP dense1ForwardVec_rows1_loop
 
 dense1ForwardVec_done:
 	VZEROUPPER
@@ -16887,39 +12241,44 @@ TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-dense1ForwardVec_rows6_loop:
+dense1ForwardVec_rows6:
 	CMPQ rows, $6
-	JLT dense1ForwardVec_rows4
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+	JLT dense1ForwardVec_rows1_loop
+
+dense1ForwardVec_rows6_loop:
+	XORQ col, col
+
+dense1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..255, 4 vectors at a time
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS 128(bias)(col*1), Z2
+	VMOVUPS 192(bias)(col*1), Z3
+	VMOVUPS 0(bias)(col*1), Z4
+	VMOVUPS 64(bias)(col*1), Z5
+	VMOVUPS 128(bias)(col*1), Z6
+	VMOVUPS 192(bias)(col*1), Z7
+	VMOVUPS 0(bias)(col*1), Z8
+	VMOVUPS 64(bias)(col*1), Z9
+	VMOVUPS 128(bias)(col*1), Z10
+	VMOVUPS 192(bias)(col*1), Z11
+	VMOVUPS 0(bias)(col*1), Z12
+	VMOVUPS 64(bias)(col*1), Z13
+	VMOVUPS 128(bias)(col*1), Z14
+	VMOVUPS 192(bias)(col*1), Z15
+	VMOVUPS 0(bias)(col*1), Z16
+	VMOVUPS 64(bias)(col*1), Z17
+	VMOVUPS 128(bias)(col*1), Z18
+	VMOVUPS 192(bias)(col*1), Z19
+	VMOVUPS 0(bias)(col*1), Z20
+	VMOVUPS 64(bias)(col*1), Z21
+	VMOVUPS 128(bias)(col*1), Z22
+	VMOVUPS 192(bias)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1ForwardVec_rows6_loop_cols0_k:
+dense1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -16957,7 +12316,7 @@ dense1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1ForwardVec_rows6_loop_cols0_k
+	JNZ dense1ForwardVec_rows6_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -17011,492 +12370,60 @@ dense1ForwardVec_rows6_loop_cols0_k:
 	VADDPS Z24, Z22, Z22
 	VMAXPS Z23, Z24, Z23
 	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	VMOVUPS Z8, 2400(c_row)
-	VMOVUPS Z9, 2464(c_row)
-	VMOVUPS Z10, 2528(c_row)
-	VMOVUPS Z11, 2592(c_row)
-	VMOVUPS Z12, 3600(c_row)
-	VMOVUPS Z13, 3664(c_row)
-	VMOVUPS Z14, 3728(c_row)
-	VMOVUPS Z15, 3792(c_row)
-	VMOVUPS Z16, 4800(c_row)
-	VMOVUPS Z17, 4864(c_row)
-	VMOVUPS Z18, 4928(c_row)
-	VMOVUPS Z19, 4992(c_row)
-	VMOVUPS Z20, 6000(c_row)
-	VMOVUPS Z21, 6064(c_row)
-	VMOVUPS Z22, 6128(c_row)
-	VMOVUPS Z23, 6192(c_row)
-	// 6 rows × columns 64..127
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS 448(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
-	VMOVUPS 256(bias), Z8
-	VMOVUPS 320(bias), Z9
-	VMOVUPS 384(bias), Z10
-	VMOVUPS 448(bias), Z11
-	VMOVUPS 256(bias), Z12
-	VMOVUPS 320(bias), Z13
-	VMOVUPS 384(bias), Z14
-	VMOVUPS 448(bias), Z15
-	VMOVUPS 256(bias), Z16
-	VMOVUPS 320(bias), Z17
-	VMOVUPS 384(bias), Z18
-	VMOVUPS 448(bias), Z19
-	VMOVUPS 256(bias), Z20
-	VMOVUPS 320(bias), Z21
-	VMOVUPS 384(bias), Z22
-	VMOVUPS 448(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows6_loop_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS 448(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows6_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	VMOVUPS Z8, 2656(c_row)
-	VMOVUPS Z9, 2720(c_row)
-	VMOVUPS Z10, 2784(c_row)
-	VMOVUPS Z11, 2848(c_row)
-	VMOVUPS Z12, 3856(c_row)
-	VMOVUPS Z13, 3920(c_row)
-	VMOVUPS Z14, 3984(c_row)
-	VMOVUPS Z15, 4048(c_row)
-	VMOVUPS Z16, 5056(c_row)
-	VMOVUPS Z17, 5120(c_row)
-	VMOVUPS Z18, 5184(c_row)
-	VMOVUPS Z19, 5248(c_row)
-	VMOVUPS Z20, 6256(c_row)
-	VMOVUPS Z21, 6320(c_row)
-	VMOVUPS Z22, 6384(c_row)
-	VMOVUPS Z23, 6448(c_row)
-	// 6 rows × columns 128..191
-	VMOVUPS 512(bias), Z0
-	VMOVUPS 576(bias), Z1
-	VMOVUPS 640(bias), Z2
-	VMOVUPS 704(bias), Z3
-	VMOVUPS 512(bias), Z4
-	VMOVUPS 576(bias), Z5
-	VMOVUPS 640(bias), Z6
-	VMOVUPS 704(bias), Z7
-	VMOVUPS 512(bias), Z8
-	VMOVUPS 576(bias), Z9
-	VMOVUPS 640(bias), Z10
-	VMOVUPS 704(bias), Z11
-	VMOVUPS 512(bias), Z12
-	VMOVUPS 576(bias), Z13
-	VMOVUPS 640(bias), Z14
-	VMOVUPS 704(bias), Z15
-	VMOVUPS 512(bias), Z16
-	VMOVUPS 576(bias), Z17
-	VMOVUPS 640(bias), Z18
-	VMOVUPS 704(bias), Z19
-	VMOVUPS 512(bias), Z20
-	VMOVUPS 576(bias), Z21
-	VMOVUPS 640(bias), Z22
-	VMOVUPS 704(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows6_loop_cols2_k:
-	VMOVUPS 512(b_k), Z24
-	VMOVUPS 576(b_k), Z25
-	VMOVUPS 640(b_k), Z26
-	VMOVUPS 704(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows6_loop_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	VMOVUPS Z8, 2912(c_row)
-	VMOVUPS Z9, 2976(c_row)
-	VMOVUPS Z10, 3040(c_row)
-	VMOVUPS Z11, 3104(c_row)
-	VMOVUPS Z12, 4112(c_row)
-	VMOVUPS Z13, 4176(c_row)
-	VMOVUPS Z14, 4240(c_row)
-	VMOVUPS Z15, 4304(c_row)
-	VMOVUPS Z16, 5312(c_row)
-	VMOVUPS Z17, 5376(c_row)
-	VMOVUPS Z18, 5440(c_row)
-	VMOVUPS Z19, 5504(c_row)
-	VMOVUPS Z20, 6512(c_row)
-	VMOVUPS Z21, 6576(c_row)
-	VMOVUPS Z22, 6640(c_row)
-	VMOVUPS Z23, 6704(c_row)
-	// 6 rows × columns 192..255
-	VMOVUPS 768(bias), Z0
-	VMOVUPS 832(bias), Z1
-	VMOVUPS 896(bias), Z2
-	VMOVUPS 960(bias), Z3
-	VMOVUPS 768(bias), Z4
-	VMOVUPS 832(bias), Z5
-	VMOVUPS 896(bias), Z6
-	VMOVUPS 960(bias), Z7
-	VMOVUPS 768(bias), Z8
-	VMOVUPS 832(bias), Z9
-	VMOVUPS 896(bias), Z10
-	VMOVUPS 960(bias), Z11
-	VMOVUPS 768(bias), Z12
-	VMOVUPS 832(bias), Z13
-	VMOVUPS 896(bias), Z14
-	VMOVUPS 960(bias), Z15
-	VMOVUPS 768(bias), Z16
-	VMOVUPS 832(bias), Z17
-	VMOVUPS 896(bias), Z18
-	VMOVUPS 960(bias), Z19
-	VMOVUPS 768(bias), Z20
-	VMOVUPS 832(bias), Z21
-	VMOVUPS 896(bias), Z22
-	VMOVUPS 960(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows6_loop_cols3_k:
-	VMOVUPS 768(b_k), Z24
-	VMOVUPS 832(b_k), Z25
-	VMOVUPS 896(b_k), Z26
-	VMOVUPS 960(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows6_loop_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	VMOVUPS Z8, 3168(c_row)
-	VMOVUPS Z9, 3232(c_row)
-	VMOVUPS Z10, 3296(c_row)
-	VMOVUPS Z11, 3360(c_row)
-	VMOVUPS Z12, 4368(c_row)
-	VMOVUPS Z13, 4432(c_row)
-	VMOVUPS Z14, 4496(c_row)
-	VMOVUPS Z15, 4560(c_row)
-	VMOVUPS Z16, 5568(c_row)
-	VMOVUPS Z17, 5632(c_row)
-	VMOVUPS Z18, 5696(c_row)
-	VMOVUPS Z19, 5760(c_row)
-	VMOVUPS Z20, 6768(c_row)
-	VMOVUPS Z21, 6832(c_row)
-	VMOVUPS Z22, 6896(c_row)
-	VMOVUPS Z23, 6960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 1200(c_row)(col*1)
+	VMOVUPS Z5, 1264(c_row)(col*1)
+	VMOVUPS Z6, 1328(c_row)(col*1)
+	VMOVUPS Z7, 1392(c_row)(col*1)
+	VMOVUPS Z8, 2400(c_row)(col*1)
+	VMOVUPS Z9, 2464(c_row)(col*1)
+	VMOVUPS Z10, 2528(c_row)(col*1)
+	VMOVUPS Z11, 2592(c_row)(col*1)
+	VMOVUPS Z12, 3600(c_row)(col*1)
+	VMOVUPS Z13, 3664(c_row)(col*1)
+	VMOVUPS Z14, 3728(c_row)(col*1)
+	VMOVUPS Z15, 3792(c_row)(col*1)
+	VMOVUPS Z16, 4800(c_row)(col*1)
+	VMOVUPS Z17, 4864(c_row)(col*1)
+	VMOVUPS Z18, 4928(c_row)(col*1)
+	VMOVUPS Z19, 4992(c_row)(col*1)
+	VMOVUPS Z20, 6000(c_row)(col*1)
+	VMOVUPS Z21, 6064(c_row)(col*1)
+	VMOVUPS Z22, 6128(c_row)(col*1)
+	VMOVUPS Z23, 6192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $1024
+	JLT dense1ForwardVec_rows6_cols0
 	// 6 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(bias), Z0
-	VMOVUPS 1088(bias), Z1
-	VMOVUPS.Z 1152(bias), K1, Z2
-	VMOVUPS 1024(bias), Z3
-	VMOVUPS 1088(bias), Z4
-	VMOVUPS.Z 1152(bias), K1, Z5
-	VMOVUPS 1024(bias), Z6
-	VMOVUPS 1088(bias), Z7
-	VMOVUPS.Z 1152(bias), K1, Z8
-	VMOVUPS 1024(bias), Z9
-	VMOVUPS 1088(bias), Z10
-	VMOVUPS.Z 1152(bias), K1, Z11
-	VMOVUPS 1024(bias), Z12
-	VMOVUPS 1088(bias), Z13
-	VMOVUPS.Z 1152(bias), K1, Z14
-	VMOVUPS 1024(bias), Z15
-	VMOVUPS 1088(bias), Z16
-	VMOVUPS.Z 1152(bias), K1, Z17
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS.Z 128(bias)(col*1), K1, Z2
+	VMOVUPS 0(bias)(col*1), Z3
+	VMOVUPS 64(bias)(col*1), Z4
+	VMOVUPS.Z 128(bias)(col*1), K1, Z5
+	VMOVUPS 0(bias)(col*1), Z6
+	VMOVUPS 64(bias)(col*1), Z7
+	VMOVUPS.Z 128(bias)(col*1), K1, Z8
+	VMOVUPS 0(bias)(col*1), Z9
+	VMOVUPS 64(bias)(col*1), Z10
+	VMOVUPS.Z 128(bias)(col*1), K1, Z11
+	VMOVUPS 0(bias)(col*1), Z12
+	VMOVUPS 64(bias)(col*1), Z13
+	VMOVUPS.Z 128(bias)(col*1), K1, Z14
+	VMOVUPS 0(bias)(col*1), Z15
+	VMOVUPS 64(bias)(col*1), Z16
+	VMOVUPS.Z 128(bias)(col*1), K1, Z17
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1ForwardVec_rows6_loop_cols4_k:
-	VMOVUPS 1024(b_k), Z18
-	VMOVUPS 1088(b_k), Z19
-	VMOVUPS.Z 1152(b_k), K1, Z20
+dense1ForwardVec_rows6_cols1_k:
+	VMOVUPS 0(b_k), Z18
+	VMOVUPS 64(b_k), Z19
+	VMOVUPS.Z 128(b_k), K1, Z20
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z18, bcast, Z0
 	VFMADD231PS Z19, bcast, Z1
@@ -17524,7 +12451,7 @@ dense1ForwardVec_rows6_loop_cols4_k:
 	ADDQ $4, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1ForwardVec_rows6_loop_cols4_k
+	JNZ dense1ForwardVec_rows6_cols1_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -17566,842 +12493,57 @@ dense1ForwardVec_rows6_loop_cols4_k:
 	VADDPS Z18, Z16, Z16
 	VMAXPS Z17, Z18, Z17
 	VADDPS Z18, Z17, Z17
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	VMOVUPS Z6, 3424(c_row)
-	VMOVUPS Z7, 3488(c_row)
-	VMOVUPS Z8, K1, 3552(c_row)
-	VMOVUPS Z9, 4624(c_row)
-	VMOVUPS Z10, 4688(c_row)
-	VMOVUPS Z11, K1, 4752(c_row)
-	VMOVUPS Z12, 5824(c_row)
-	VMOVUPS Z13, 5888(c_row)
-	VMOVUPS Z14, K1, 5952(c_row)
-	VMOVUPS Z15, 7024(c_row)
-	VMOVUPS Z16, 7088(c_row)
-	VMOVUPS Z17, K1, 7152(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	VMOVUPS Z3, 1200(c_row)(col*1)
+	VMOVUPS Z4, 1264(c_row)(col*1)
+	VMOVUPS Z5, K1, 1328(c_row)(col*1)
+	VMOVUPS Z6, 2400(c_row)(col*1)
+	VMOVUPS Z7, 2464(c_row)(col*1)
+	VMOVUPS Z8, K1, 2528(c_row)(col*1)
+	VMOVUPS Z9, 3600(c_row)(col*1)
+	VMOVUPS Z10, 3664(c_row)(col*1)
+	VMOVUPS Z11, K1, 3728(c_row)(col*1)
+	VMOVUPS Z12, 4800(c_row)(col*1)
+	VMOVUPS Z13, 4864(c_row)(col*1)
+	VMOVUPS Z14, K1, 4928(c_row)(col*1)
+	VMOVUPS Z15, 6000(c_row)(col*1)
+	VMOVUPS Z16, 6064(c_row)(col*1)
+	VMOVUPS Z17, K1, 6128(c_row)(col*1)
 	ADDQ $12288, a_row
 	ADDQ $7200, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE dense1ForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ dense1ForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $2048, tmp
+	SUBQ tmp, a_row
+	IMULQ $1200, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP dense1ForwardVec_rows6_loop
 
-dense1ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ dense1ForwardVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VADDPS Z16, Z0, Z0
-	VMAXPS Z1, Z16, Z1
-	VADDPS Z16, Z1, Z1
-	VMAXPS Z2, Z16, Z2
-	VADDPS Z16, Z2, Z2
-	VMAXPS Z3, Z16, Z3
-	VADDPS Z16, Z3, Z3
-	VMAXPS Z4, Z16, Z4
-	VADDPS Z16, Z4, Z4
-	VMAXPS Z5, Z16, Z5
-	VADDPS Z16, Z5, Z5
-	VMAXPS Z6, Z16, Z6
-	VADDPS Z16, Z6, Z6
-	VMAXPS Z7, Z16, Z7
-	VADDPS Z16, Z7, Z7
-	VMAXPS Z8, Z16, Z8
-	VADDPS Z16, Z8, Z8
-	VMAXPS Z9, Z16, Z9
-	VADDPS Z16, Z9, Z9
-	VMAXPS Z10, Z16, Z10
-	VADDPS Z16, Z10, Z10
-	VMAXPS Z11, Z16, Z11
-	VADDPS Z16, Z11, Z11
-	VMAXPS Z12, Z16, Z12
-	VADDPS Z16, Z12, Z12
-	VMAXPS Z13, Z16, Z13
-	VADDPS Z16, Z13, Z13
-	VMAXPS Z14, Z16, Z14
-	VADDPS Z16, Z14, Z14
-	VMAXPS Z15, Z16, Z15
-	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	VMOVUPS Z8, 2400(c_row)
-	VMOVUPS Z9, 2464(c_row)
-	VMOVUPS Z10, 2528(c_row)
-	VMOVUPS Z11, 2592(c_row)
-	VMOVUPS Z12, 3600(c_row)
-	VMOVUPS Z13, 3664(c_row)
-	VMOVUPS Z14, 3728(c_row)
-	VMOVUPS Z15, 3792(c_row)
-	// 4 rows × columns 64..127
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS 448(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
-	VMOVUPS 256(bias), Z8
-	VMOVUPS 320(bias), Z9
-	VMOVUPS 384(bias), Z10
-	VMOVUPS 448(bias), Z11
-	VMOVUPS 256(bias), Z12
-	VMOVUPS 320(bias), Z13
-	VMOVUPS 384(bias), Z14
-	VMOVUPS 448(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_cols1_k:
-	VMOVUPS 256(b_k), Z16
-	VMOVUPS 320(b_k), Z17
-	VMOVUPS 384(b_k), Z18
-	VMOVUPS 448(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VADDPS Z16, Z0, Z0
-	VMAXPS Z1, Z16, Z1
-	VADDPS Z16, Z1, Z1
-	VMAXPS Z2, Z16, Z2
-	VADDPS Z16, Z2, Z2
-	VMAXPS Z3, Z16, Z3
-	VADDPS Z16, Z3, Z3
-	VMAXPS Z4, Z16, Z4
-	VADDPS Z16, Z4, Z4
-	VMAXPS Z5, Z16, Z5
-	VADDPS Z16, Z5, Z5
-	VMAXPS Z6, Z16, Z6
-	VADDPS Z16, Z6, Z6
-	VMAXPS Z7, Z16, Z7
-	VADDPS Z16, Z7, Z7
-	VMAXPS Z8, Z16, Z8
-	VADDPS Z16, Z8, Z8
-	VMAXPS Z9, Z16, Z9
-	VADDPS Z16, Z9, Z9
-	VMAXPS Z10, Z16, Z10
-	VADDPS Z16, Z10, Z10
-	VMAXPS Z11, Z16, Z11
-	VADDPS Z16, Z11, Z11
-	VMAXPS Z12, Z16, Z12
-	VADDPS Z16, Z12, Z12
-	VMAXPS Z13, Z16, Z13
-	VADDPS Z16, Z13, Z13
-	VMAXPS Z14, Z16, Z14
-	VADDPS Z16, Z14, Z14
-	VMAXPS Z15, Z16, Z15
-	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	VMOVUPS Z8, 2656(c_row)
-	VMOVUPS Z9, 2720(c_row)
-	VMOVUPS Z10, 2784(c_row)
-	VMOVUPS Z11, 2848(c_row)
-	VMOVUPS Z12, 3856(c_row)
-	VMOVUPS Z13, 3920(c_row)
-	VMOVUPS Z14, 3984(c_row)
-	VMOVUPS Z15, 4048(c_row)
-	// 4 rows × columns 128..191
-	VMOVUPS 512(bias), Z0
-	VMOVUPS 576(bias), Z1
-	VMOVUPS 640(bias), Z2
-	VMOVUPS 704(bias), Z3
-	VMOVUPS 512(bias), Z4
-	VMOVUPS 576(bias), Z5
-	VMOVUPS 640(bias), Z6
-	VMOVUPS 704(bias), Z7
-	VMOVUPS 512(bias), Z8
-	VMOVUPS 576(bias), Z9
-	VMOVUPS 640(bias), Z10
-	VMOVUPS 704(bias), Z11
-	VMOVUPS 512(bias), Z12
-	VMOVUPS 576(bias), Z13
-	VMOVUPS 640(bias), Z14
-	VMOVUPS 704(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_cols2_k:
-	VMOVUPS 512(b_k), Z16
-	VMOVUPS 576(b_k), Z17
-	VMOVUPS 640(b_k), Z18
-	VMOVUPS 704(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VADDPS Z16, Z0, Z0
-	VMAXPS Z1, Z16, Z1
-	VADDPS Z16, Z1, Z1
-	VMAXPS Z2, Z16, Z2
-	VADDPS Z16, Z2, Z2
-	VMAXPS Z3, Z16, Z3
-	VADDPS Z16, Z3, Z3
-	VMAXPS Z4, Z16, Z4
-	VADDPS Z16, Z4, Z4
-	VMAXPS Z5, Z16, Z5
-	VADDPS Z16, Z5, Z5
-	VMAXPS Z6, Z16, Z6
-	VADDPS Z16, Z6, Z6
-	VMAXPS Z7, Z16, Z7
-	VADDPS Z16, Z7, Z7
-	VMAXPS Z8, Z16, Z8
-	VADDPS Z16, Z8, Z8
-	VMAXPS Z9, Z16, Z9
-	VADDPS Z16, Z9, Z9
-	VMAXPS Z10, Z16, Z10
-	VADDPS Z16, Z10, Z10
-	VMAXPS Z11, Z16, Z11
-	VADDPS Z16, Z11, Z11
-	VMAXPS Z12, Z16, Z12
-	VADDPS Z16, Z12, Z12
-	VMAXPS Z13, Z16, Z13
-	VADDPS Z16, Z13, Z13
-	VMAXPS Z14, Z16, Z14
-	VADDPS Z16, Z14, Z14
-	VMAXPS Z15, Z16, Z15
-	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	VMOVUPS Z8, 2912(c_row)
-	VMOVUPS Z9, 2976(c_row)
-	VMOVUPS Z10, 3040(c_row)
-	VMOVUPS Z11, 3104(c_row)
-	VMOVUPS Z12, 4112(c_row)
-	VMOVUPS Z13, 4176(c_row)
-	VMOVUPS Z14, 4240(c_row)
-	VMOVUPS Z15, 4304(c_row)
-	// 4 rows × columns 192..255
-	VMOVUPS 768(bias), Z0
-	VMOVUPS 832(bias), Z1
-	VMOVUPS 896(bias), Z2
-	VMOVUPS 960(bias), Z3
-	VMOVUPS 768(bias), Z4
-	VMOVUPS 832(bias), Z5
-	VMOVUPS 896(bias), Z6
-	VMOVUPS 960(bias), Z7
-	VMOVUPS 768(bias), Z8
-	VMOVUPS 832(bias), Z9
-	VMOVUPS 896(bias), Z10
-	VMOVUPS 960(bias), Z11
-	VMOVUPS 768(bias), Z12
-	VMOVUPS 832(bias), Z13
-	VMOVUPS 896(bias), Z14
-	VMOVUPS 960(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_cols3_k:
-	VMOVUPS 768(b_k), Z16
-	VMOVUPS 832(b_k), Z17
-	VMOVUPS 896(b_k), Z18
-	VMOVUPS 960(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VADDPS Z16, Z0, Z0
-	VMAXPS Z1, Z16, Z1
-	VADDPS Z16, Z1, Z1
-	VMAXPS Z2, Z16, Z2
-	VADDPS Z16, Z2, Z2
-	VMAXPS Z3, Z16, Z3
-	VADDPS Z16, Z3, Z3
-	VMAXPS Z4, Z16, Z4
-	VADDPS Z16, Z4, Z4
-	VMAXPS Z5, Z16, Z5
-	VADDPS Z16, Z5, Z5
-	VMAXPS Z6, Z16, Z6
-	VADDPS Z16, Z6, Z6
-	VMAXPS Z7, Z16, Z7
-	VADDPS Z16, Z7, Z7
-	VMAXPS Z8, Z16, Z8
-	VADDPS Z16, Z8, Z8
-	VMAXPS Z9, Z16, Z9
-	VADDPS Z16, Z9, Z9
-	VMAXPS Z10, Z16, Z10
-	VADDPS Z16, Z10, Z10
-	VMAXPS Z11, Z16, Z11
-	VADDPS Z16, Z11, Z11
-	VMAXPS Z12, Z16, Z12
-	VADDPS Z16, Z12, Z12
-	VMAXPS Z13, Z16, Z13
-	VADDPS Z16, Z13, Z13
-	VMAXPS Z14, Z16, Z14
-	VADDPS Z16, Z14, Z14
-	VMAXPS Z15, Z16, Z15
-	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	VMOVUPS Z8, 3168(c_row)
-	VMOVUPS Z9, 3232(c_row)
-	VMOVUPS Z10, 3296(c_row)
-	VMOVUPS Z11, 3360(c_row)
-	VMOVUPS Z12, 4368(c_row)
-	VMOVUPS Z13, 4432(c_row)
-	VMOVUPS Z14, 4496(c_row)
-	VMOVUPS Z15, 4560(c_row)
-	// 4 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(bias), Z0
-	VMOVUPS 1088(bias), Z1
-	VMOVUPS.Z 1152(bias), K1, Z2
-	VMOVUPS 1024(bias), Z3
-	VMOVUPS 1088(bias), Z4
-	VMOVUPS.Z 1152(bias), K1, Z5
-	VMOVUPS 1024(bias), Z6
-	VMOVUPS 1088(bias), Z7
-	VMOVUPS.Z 1152(bias), K1, Z8
-	VMOVUPS 1024(bias), Z9
-	VMOVUPS 1088(bias), Z10
-	VMOVUPS.Z 1152(bias), K1, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows4_cols4_k:
-	VMOVUPS 1024(b_k), Z12
-	VMOVUPS 1088(b_k), Z13
-	VMOVUPS.Z 1152(b_k), K1, Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z12, Z12, Z12
-	VMAXPS Z0, Z12, Z0
-	VADDPS Z12, Z0, Z0
-	VMAXPS Z1, Z12, Z1
-	VADDPS Z12, Z1, Z1
-	VMAXPS Z2, Z12, Z2
-	VADDPS Z12, Z2, Z2
-	VMAXPS Z3, Z12, Z3
-	VADDPS Z12, Z3, Z3
-	VMAXPS Z4, Z12, Z4
-	VADDPS Z12, Z4, Z4
-	VMAXPS Z5, Z12, Z5
-	VADDPS Z12, Z5, Z5
-	VMAXPS Z6, Z12, Z6
-	VADDPS Z12, Z6, Z6
-	VMAXPS Z7, Z12, Z7
-	VADDPS Z12, Z7, Z7
-	VMAXPS Z8, Z12, Z8
-	VADDPS Z12, Z8, Z8
-	VMAXPS Z9, Z12, Z9
-	VADDPS Z12, Z9, Z9
-	VMAXPS Z10, Z12, Z10
-	VADDPS Z12, Z10, Z10
-	VMAXPS Z11, Z12, Z11
-	VADDPS Z12, Z11, Z11
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	VMOVUPS Z6, 3424(c_row)
-	VMOVUPS Z7, 3488(c_row)
-	VMOVUPS Z8, K1, 3552(c_row)
-	VMOVUPS Z9, 4624(c_row)
-	VMOVUPS Z10, 4688(c_row)
-	VMOVUPS Z11, K1, 4752(c_row)
-	ADDQ $8192, a_row
-	ADDQ $4800, c_row
-
-dense1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ dense1ForwardVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VADDPS Z8, Z0, Z0
-	VMAXPS Z1, Z8, Z1
-	VADDPS Z8, Z1, Z1
-	VMAXPS Z2, Z8, Z2
-	VADDPS Z8, Z2, Z2
-	VMAXPS Z3, Z8, Z3
-	VADDPS Z8, Z3, Z3
-	VMAXPS Z4, Z8, Z4
-	VADDPS Z8, Z4, Z4
-	VMAXPS Z5, Z8, Z5
-	VADDPS Z8, Z5, Z5
-	VMAXPS Z6, Z8, Z6
-	VADDPS Z8, Z6, Z6
-	VMAXPS Z7, Z8, Z7
-	VADDPS Z8, Z7, Z7
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	// 2 rows × columns 64..127
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS 448(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols1_k:
-	VMOVUPS 256(b_k), Z8
-	VMOVUPS 320(b_k), Z9
-	VMOVUPS 384(b_k), Z10
-	VMOVUPS 448(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VADDPS Z8, Z0, Z0
-	VMAXPS Z1, Z8, Z1
-	VADDPS Z8, Z1, Z1
-	VMAXPS Z2, Z8, Z2
-	VADDPS Z8, Z2, Z2
-	VMAXPS Z3, Z8, Z3
-	VADDPS Z8, Z3, Z3
-	VMAXPS Z4, Z8, Z4
-	VADDPS Z8, Z4, Z4
-	VMAXPS Z5, Z8, Z5
-	VADDPS Z8, Z5, Z5
-	VMAXPS Z6, Z8, Z6
-	VADDPS Z8, Z6, Z6
-	VMAXPS Z7, Z8, Z7
-	VADDPS Z8, Z7, Z7
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	// 2 rows × columns 128..191
-	VMOVUPS 512(bias), Z0
-	VMOVUPS 576(bias), Z1
-	VMOVUPS 640(bias), Z2
-	VMOVUPS 704(bias), Z3
-	VMOVUPS 512(bias), Z4
-	VMOVUPS 576(bias), Z5
-	VMOVUPS 640(bias), Z6
-	VMOVUPS 704(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols2_k:
-	VMOVUPS 512(b_k), Z8
-	VMOVUPS 576(b_k), Z9
-	VMOVUPS 640(b_k), Z10
-	VMOVUPS 704(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VADDPS Z8, Z0, Z0
-	VMAXPS Z1, Z8, Z1
-	VADDPS Z8, Z1, Z1
-	VMAXPS Z2, Z8, Z2
-	VADDPS Z8, Z2, Z2
-	VMAXPS Z3, Z8, Z3
-	VADDPS Z8, Z3, Z3
-	VMAXPS Z4, Z8, Z4
-	VADDPS Z8, Z4, Z4
-	VMAXPS Z5, Z8, Z5
-	VADDPS Z8, Z5, Z5
-	VMAXPS Z6, Z8, Z6
-	VADDPS Z8, Z6, Z6
-	VMAXPS Z7, Z8, Z7
-	VADDPS Z8, Z7, Z7
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	// 2 rows × columns 192..255
-	VMOVUPS 768(bias), Z0
-	VMOVUPS 832(bias), Z1
-	VMOVUPS 896(bias), Z2
-	VMOVUPS 960(bias), Z3
-	VMOVUPS 768(bias), Z4
-	VMOVUPS 832(bias), Z5
-	VMOVUPS 896(bias), Z6
-	VMOVUPS 960(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols3_k:
-	VMOVUPS 768(b_k), Z8
-	VMOVUPS 832(b_k), Z9
-	VMOVUPS 896(b_k), Z10
-	VMOVUPS 960(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VADDPS Z8, Z0, Z0
-	VMAXPS Z1, Z8, Z1
-	VADDPS Z8, Z1, Z1
-	VMAXPS Z2, Z8, Z2
-	VADDPS Z8, Z2, Z2
-	VMAXPS Z3, Z8, Z3
-	VADDPS Z8, Z3, Z3
-	VMAXPS Z4, Z8, Z4
-	VADDPS Z8, Z4, Z4
-	VMAXPS Z5, Z8, Z5
-	VADDPS Z8, Z5, Z5
-	VMAXPS Z6, Z8, Z6
-	VADDPS Z8, Z6, Z6
-	VMAXPS Z7, Z8, Z7
-	VADDPS Z8, Z7, Z7
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	// 2 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(bias), Z0
-	VMOVUPS 1088(bias), Z1
-	VMOVUPS.Z 1152(bias), K1, Z2
-	VMOVUPS 1024(bias), Z3
-	VMOVUPS 1088(bias), Z4
-	VMOVUPS.Z 1152(bias), K1, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows2_cols4_k:
-	VMOVUPS 1024(b_k), Z6
-	VMOVUPS 1088(b_k), Z7
-	VMOVUPS.Z 1152(b_k), K1, Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows2_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z6, Z6, Z6
-	VMAXPS Z0, Z6, Z0
-	VADDPS Z6, Z0, Z0
-	VMAXPS Z1, Z6, Z1
-	VADDPS Z6, Z1, Z1
-	VMAXPS Z2, Z6, Z2
-	VADDPS Z6, Z2, Z2
-	VMAXPS Z3, Z6, Z3
-	VADDPS Z6, Z3, Z3
-	VMAXPS Z4, Z6, Z4
-	VADDPS Z6, Z4, Z4
-	VMAXPS Z5, Z6, Z5
-	VADDPS Z6, Z5, Z5
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	ADDQ $4096, a_row
-	ADDQ $2400, c_row
-
-dense1ForwardVec_rows1:
-	TESTQ $1, rows
+dense1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense1ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
+	XORQ col, col
+
+dense1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..255, 4 vectors at a time
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS 128(bias)(col*1), Z2
+	VMOVUPS 192(bias)(col*1), Z3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1ForwardVec_rows1_cols0_k:
+dense1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -18414,7 +12556,7 @@ dense1ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols0_k
+	JNZ dense1ForwardVec_rows1_loop_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -18428,142 +12570,25 @@ dense1ForwardVec_rows1_cols0_k:
 	VADDPS Z4, Z2, Z2
 	VMAXPS Z3, Z4, Z3
 	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..127
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS 448(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols1_k:
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS 448(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	// 1 row × columns 128..191
-	VMOVUPS 512(bias), Z0
-	VMOVUPS 576(bias), Z1
-	VMOVUPS 640(bias), Z2
-	VMOVUPS 704(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols2_k:
-	VMOVUPS 512(b_k), Z4
-	VMOVUPS 576(b_k), Z5
-	VMOVUPS 640(b_k), Z6
-	VMOVUPS 704(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	// 1 row × columns 192..255
-	VMOVUPS 768(bias), Z0
-	VMOVUPS 832(bias), Z1
-	VMOVUPS 896(bias), Z2
-	VMOVUPS 960(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_cols3_k:
-	VMOVUPS 768(b_k), Z4
-	VMOVUPS 832(b_k), Z5
-	VMOVUPS 896(b_k), Z6
-	VMOVUPS 960(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $1024
+	JLT dense1ForwardVec_rows1_loop_cols0
 	// 1 row × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(bias), Z0
-	VMOVUPS 1088(bias), Z1
-	VMOVUPS.Z 1152(bias), K1, Z2
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS.Z 128(bias)(col*1), K1, Z2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1ForwardVec_rows1_cols4_k:
-	VMOVUPS 1024(b_k), Z3
-	VMOVUPS 1088(b_k), Z4
-	VMOVUPS.Z 1152(b_k), K1, Z5
+dense1ForwardVec_rows1_loop_cols1_k:
+	VMOVUPS 0(b_k), Z3
+	VMOVUPS 64(b_k), Z4
+	VMOVUPS.Z 128(b_k), K1, Z5
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z3, bcast, Z0
 	VFMADD231PS Z4, bcast, Z1
@@ -18571,7 +12596,7 @@ dense1ForwardVec_rows1_cols4_k:
 	ADDQ $4, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1ForwardVec_rows1_cols4_k
+	JNZ dense1ForwardVec_rows1_loop_cols1_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -18583,9 +12608,13 @@ dense1ForwardVec_rows1_cols4_k:
 	VADDPS Z3, Z1, Z1
 	VMAXPS Z2, Z3, Z2
 	VADDPS Z3, Z2, Z2
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	ADDQ $2048, a_row
+	ADDQ $1200, c_row
+	DECQ rows
+	JMP dense1ForwardVec_rows1_loop
 
 dense1ForwardVec_done:
 	VZEROUPPER
@@ -18608,22 +12637,25 @@ TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ $1, rows
 
 dense1ForwardOneVec_rows1:
-	// 1 row × columns 0..103
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	VMOVUPS 256(bias), Y8
-	VMOVUPS 288(bias), Y9
-	VMOVUPS 320(bias), Y10
-	VMOVUPS 352(bias), Y11
-	VMOVUPS 384(bias), Y12
+	XORQ col, col
+
+dense1ForwardOneVec_rows1_cols0:
+	// 1 row × columns 0..207, 13 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 64(bias)(col*1), Y2
+	VMOVUPS 96(bias)(col*1), Y3
+	VMOVUPS 128(bias)(col*1), Y4
+	VMOVUPS 160(bias)(col*1), Y5
+	VMOVUPS 192(bias)(col*1), Y6
+	VMOVUPS 224(bias)(col*1), Y7
+	VMOVUPS 256(bias)(col*1), Y8
+	VMOVUPS 288(bias)(col*1), Y9
+	VMOVUPS 320(bias)(col*1), Y10
+	VMOVUPS 352(bias)(col*1), Y11
+	VMOVUPS 384(bias)(col*1), Y12
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
 dense1ForwardOneVec_rows1_cols0_k:
@@ -18676,137 +12708,59 @@ dense1ForwardOneVec_rows1_cols0_k:
 	VADDPS Y13, Y11, Y11
 	VMAXPS Y12, Y13, Y12
 	VADDPS Y13, Y12, Y12
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	VMOVUPS Y12, 384(c_row)
-	// 1 row × columns 104..207
-	VMOVUPS 416(bias), Y0
-	VMOVUPS 448(bias), Y1
-	VMOVUPS 480(bias), Y2
-	VMOVUPS 512(bias), Y3
-	VMOVUPS 544(bias), Y4
-	VMOVUPS 576(bias), Y5
-	VMOVUPS 608(bias), Y6
-	VMOVUPS 640(bias), Y7
-	VMOVUPS 672(bias), Y8
-	VMOVUPS 704(bias), Y9
-	VMOVUPS 736(bias), Y10
-	VMOVUPS 768(bias), Y11
-	VMOVUPS 800(bias), Y12
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMOVUPS Y11, 352(c_row)(col*1)
+	VMOVUPS Y12, 384(c_row)(col*1)
+	ADDQ $416, col
+	CMPQ col, $832
+	JLT dense1ForwardOneVec_rows1_cols0
+	// 1 row × columns 208..299 (last vector: 4 lanes)
+	VMOVUPS tailmask<>+16(SB), mask
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 64(bias)(col*1), Y2
+	VMOVUPS 96(bias)(col*1), Y3
+	VMOVUPS 128(bias)(col*1), Y4
+	VMOVUPS 160(bias)(col*1), Y5
+	VMOVUPS 192(bias)(col*1), Y6
+	VMOVUPS 224(bias)(col*1), Y7
+	VMOVUPS 256(bias)(col*1), Y8
+	VMOVUPS 288(bias)(col*1), Y9
+	VMOVUPS 320(bias)(col*1), Y10
+	VMASKMOVPS 352(bias)(col*1), mask, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
 dense1ForwardOneVec_rows1_cols1_k:
+	VMASKMOVPS 352(b_k), mask, Y12
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 416(b_k), bcast, Y0
-	VFMADD231PS 448(b_k), bcast, Y1
-	VFMADD231PS 480(b_k), bcast, Y2
-	VFMADD231PS 512(b_k), bcast, Y3
-	VFMADD231PS 544(b_k), bcast, Y4
-	VFMADD231PS 576(b_k), bcast, Y5
-	VFMADD231PS 608(b_k), bcast, Y6
-	VFMADD231PS 640(b_k), bcast, Y7
-	VFMADD231PS 672(b_k), bcast, Y8
-	VFMADD231PS 704(b_k), bcast, Y9
-	VFMADD231PS 736(b_k), bcast, Y10
-	VFMADD231PS 768(b_k), bcast, Y11
-	VFMADD231PS 800(b_k), bcast, Y12
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardOneVec_rows1_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y13, Y13, Y13
-	VMAXPS Y0, Y13, Y0
-	VADDPS Y13, Y0, Y0
-	VMAXPS Y1, Y13, Y1
-	VADDPS Y13, Y1, Y1
-	VMAXPS Y2, Y13, Y2
-	VADDPS Y13, Y2, Y2
-	VMAXPS Y3, Y13, Y3
-	VADDPS Y13, Y3, Y3
-	VMAXPS Y4, Y13, Y4
-	VADDPS Y13, Y4, Y4
-	VMAXPS Y5, Y13, Y5
-	VADDPS Y13, Y5, Y5
-	VMAXPS Y6, Y13, Y6
-	VADDPS Y13, Y6, Y6
-	VMAXPS Y7, Y13, Y7
-	VADDPS Y13, Y7, Y7
-	VMAXPS Y8, Y13, Y8
-	VADDPS Y13, Y8, Y8
-	VMAXPS Y9, Y13, Y9
-	VADDPS Y13, Y9, Y9
-	VMAXPS Y10, Y13, Y10
-	VADDPS Y13, Y10, Y10
-	VMAXPS Y11, Y13, Y11
-	VADDPS Y13, Y11, Y11
-	VMAXPS Y12, Y13, Y12
-	VADDPS Y13, Y12, Y12
-	VMOVUPS Y0, 416(c_row)
-	VMOVUPS Y1, 448(c_row)
-	VMOVUPS Y2, 480(c_row)
-	VMOVUPS Y3, 512(c_row)
-	VMOVUPS Y4, 544(c_row)
-	VMOVUPS Y5, 576(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 704(c_row)
-	VMOVUPS Y10, 736(c_row)
-	VMOVUPS Y11, 768(c_row)
-	VMOVUPS Y12, 800(c_row)
-	// 1 row × columns 208..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 832(bias), Y0
-	VMOVUPS 864(bias), Y1
-	VMOVUPS 896(bias), Y2
-	VMOVUPS 928(bias), Y3
-	VMOVUPS 960(bias), Y4
-	VMOVUPS 992(bias), Y5
-	VMOVUPS 1024(bias), Y6
-	VMOVUPS 1056(bias), Y7
-	VMOVUPS 1088(bias), Y8
-	VMOVUPS 1120(bias), Y9
-	VMOVUPS 1152(bias), Y10
-	VMASKMOVPS 1184(bias), mask, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1ForwardOneVec_rows1_cols2_k:
-	VMASKMOVPS 1184(b_k), mask, Y12
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 832(b_k), bcast, Y0
-	VFMADD231PS 864(b_k), bcast, Y1
-	VFMADD231PS 896(b_k), bcast, Y2
-	VFMADD231PS 928(b_k), bcast, Y3
-	VFMADD231PS 960(b_k), bcast, Y4
-	VFMADD231PS 992(b_k), bcast, Y5
-	VFMADD231PS 1024(b_k), bcast, Y6
-	VFMADD231PS 1056(b_k), bcast, Y7
-	VFMADD231PS 1088(b_k), bcast, Y8
-	VFMADD231PS 1120(b_k), bcast, Y9
-	VFMADD231PS 1152(b_k), bcast, Y10
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 128(b_k), bcast, Y4
+	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 192(b_k), bcast, Y6
+	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 256(b_k), bcast, Y8
+	VFMADD231PS 288(b_k), bcast, Y9
+	VFMADD231PS 320(b_k), bcast, Y10
 	VFMADD231PS Y12, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1ForwardOneVec_rows1_cols2_k
+	JNZ dense1ForwardOneVec_rows1_cols1_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -18836,18 +12790,18 @@ dense1ForwardOneVec_rows1_cols2_k:
 	VADDPS Y12, Y10, Y10
 	VMAXPS Y11, Y12, Y11
 	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 832(c_row)
-	VMOVUPS Y1, 864(c_row)
-	VMOVUPS Y2, 896(c_row)
-	VMOVUPS Y3, 928(c_row)
-	VMOVUPS Y4, 960(c_row)
-	VMOVUPS Y5, 992(c_row)
-	VMOVUPS Y6, 1024(c_row)
-	VMOVUPS Y7, 1056(c_row)
-	VMOVUPS Y8, 1088(c_row)
-	VMOVUPS Y9, 1120(c_row)
-	VMOVUPS Y10, 1152(c_row)
-	VMASKMOVPS Y11, mask, 1184(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMASKMOVPS Y11, mask, 352(c_row)(col*1)
 
 dense1ForwardOneVec_done:
 	VZEROUPPER
@@ -19005,27 +12959,32 @@ TEXT ·dense1PackedVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-dense1PackedVec_rows4_loop:
+dense1PackedVec_rows4:
 	CMPQ rows, $4
-	JLT dense1PackedVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+	JLT dense1PackedVec_rows1_loop
+
+dense1PackedVec_rows4_loop:
+	XORQ col, col
+
+dense1PackedVec_rows4_cols0:
+	// 4 rows × columns 0..287, 3 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 64(bias)(col*1), Y2
+	VMOVUPS 0(bias)(col*1), Y3
+	VMOVUPS 32(bias)(col*1), Y4
+	VMOVUPS 64(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 64(bias)(col*1), Y8
+	VMOVUPS 0(bias)(col*1), Y9
+	VMOVUPS 32(bias)(col*1), Y10
+	VMOVUPS 64(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1PackedVec_rows4_loop_cols0_k:
+dense1PackedVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
@@ -19048,7 +13007,7 @@ dense1PackedVec_rows4_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols0_k
+	JNZ dense1PackedVec_rows4_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -19078,937 +13037,38 @@ dense1PackedVec_rows4_loop_cols0_k:
 	VADDPS Y12, Y10, Y10
 	VMAXPS Y11, Y12, Y11
 	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1200(c_row)
-	VMOVUPS Y4, 1232(c_row)
-	VMOVUPS Y5, 1264(c_row)
-	VMOVUPS Y6, 2400(c_row)
-	VMOVUPS Y7, 2432(c_row)
-	VMOVUPS Y8, 2464(c_row)
-	VMOVUPS Y9, 3600(c_row)
-	VMOVUPS Y10, 3632(c_row)
-	VMOVUPS Y11, 3664(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1296(c_row)
-	VMOVUPS Y4, 1328(c_row)
-	VMOVUPS Y5, 1360(c_row)
-	VMOVUPS Y6, 2496(c_row)
-	VMOVUPS Y7, 2528(c_row)
-	VMOVUPS Y8, 2560(c_row)
-	VMOVUPS Y9, 3696(c_row)
-	VMOVUPS Y10, 3728(c_row)
-	VMOVUPS Y11, 3760(c_row)
-	// 4 rows × columns 48..71
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 256(bias), Y2
-	VMOVUPS 192(bias), Y3
-	VMOVUPS 224(bias), Y4
-	VMOVUPS 256(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	VMOVUPS 256(bias), Y8
-	VMOVUPS 192(bias), Y9
-	VMOVUPS 224(bias), Y10
-	VMOVUPS 256(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y12
-	VMOVUPS 224(b_k), Y13
-	VMOVUPS 256(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1392(c_row)
-	VMOVUPS Y4, 1424(c_row)
-	VMOVUPS Y5, 1456(c_row)
-	VMOVUPS Y6, 2592(c_row)
-	VMOVUPS Y7, 2624(c_row)
-	VMOVUPS Y8, 2656(c_row)
-	VMOVUPS Y9, 3792(c_row)
-	VMOVUPS Y10, 3824(c_row)
-	VMOVUPS Y11, 3856(c_row)
-	// 4 rows × columns 72..95
-	VMOVUPS 288(bias), Y0
-	VMOVUPS 320(bias), Y1
-	VMOVUPS 352(bias), Y2
-	VMOVUPS 288(bias), Y3
-	VMOVUPS 320(bias), Y4
-	VMOVUPS 352(bias), Y5
-	VMOVUPS 288(bias), Y6
-	VMOVUPS 320(bias), Y7
-	VMOVUPS 352(bias), Y8
-	VMOVUPS 288(bias), Y9
-	VMOVUPS 320(bias), Y10
-	VMOVUPS 352(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols3_k:
-	VMOVUPS 288(b_k), Y12
-	VMOVUPS 320(b_k), Y13
-	VMOVUPS 352(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1488(c_row)
-	VMOVUPS Y4, 1520(c_row)
-	VMOVUPS Y5, 1552(c_row)
-	VMOVUPS Y6, 2688(c_row)
-	VMOVUPS Y7, 2720(c_row)
-	VMOVUPS Y8, 2752(c_row)
-	VMOVUPS Y9, 3888(c_row)
-	VMOVUPS Y10, 3920(c_row)
-	VMOVUPS Y11, 3952(c_row)
-	// 4 rows × columns 96..119
-	VMOVUPS 384(bias), Y0
-	VMOVUPS 416(bias), Y1
-	VMOVUPS 448(bias), Y2
-	VMOVUPS 384(bias), Y3
-	VMOVUPS 416(bias), Y4
-	VMOVUPS 448(bias), Y5
-	VMOVUPS 384(bias), Y6
-	VMOVUPS 416(bias), Y7
-	VMOVUPS 448(bias), Y8
-	VMOVUPS 384(bias), Y9
-	VMOVUPS 416(bias), Y10
-	VMOVUPS 448(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols4_k:
-	VMOVUPS 384(b_k), Y12
-	VMOVUPS 416(b_k), Y13
-	VMOVUPS 448(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1584(c_row)
-	VMOVUPS Y4, 1616(c_row)
-	VMOVUPS Y5, 1648(c_row)
-	VMOVUPS Y6, 2784(c_row)
-	VMOVUPS Y7, 2816(c_row)
-	VMOVUPS Y8, 2848(c_row)
-	VMOVUPS Y9, 3984(c_row)
-	VMOVUPS Y10, 4016(c_row)
-	VMOVUPS Y11, 4048(c_row)
-	// 4 rows × columns 120..143
-	VMOVUPS 480(bias), Y0
-	VMOVUPS 512(bias), Y1
-	VMOVUPS 544(bias), Y2
-	VMOVUPS 480(bias), Y3
-	VMOVUPS 512(bias), Y4
-	VMOVUPS 544(bias), Y5
-	VMOVUPS 480(bias), Y6
-	VMOVUPS 512(bias), Y7
-	VMOVUPS 544(bias), Y8
-	VMOVUPS 480(bias), Y9
-	VMOVUPS 512(bias), Y10
-	VMOVUPS 544(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols5_k:
-	VMOVUPS 480(b_k), Y12
-	VMOVUPS 512(b_k), Y13
-	VMOVUPS 544(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols5_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1680(c_row)
-	VMOVUPS Y4, 1712(c_row)
-	VMOVUPS Y5, 1744(c_row)
-	VMOVUPS Y6, 2880(c_row)
-	VMOVUPS Y7, 2912(c_row)
-	VMOVUPS Y8, 2944(c_row)
-	VMOVUPS Y9, 4080(c_row)
-	VMOVUPS Y10, 4112(c_row)
-	VMOVUPS Y11, 4144(c_row)
-	// 4 rows × columns 144..167
-	VMOVUPS 576(bias), Y0
-	VMOVUPS 608(bias), Y1
-	VMOVUPS 640(bias), Y2
-	VMOVUPS 576(bias), Y3
-	VMOVUPS 608(bias), Y4
-	VMOVUPS 640(bias), Y5
-	VMOVUPS 576(bias), Y6
-	VMOVUPS 608(bias), Y7
-	VMOVUPS 640(bias), Y8
-	VMOVUPS 576(bias), Y9
-	VMOVUPS 608(bias), Y10
-	VMOVUPS 640(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols6_k:
-	VMOVUPS 576(b_k), Y12
-	VMOVUPS 608(b_k), Y13
-	VMOVUPS 640(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols6_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1776(c_row)
-	VMOVUPS Y4, 1808(c_row)
-	VMOVUPS Y5, 1840(c_row)
-	VMOVUPS Y6, 2976(c_row)
-	VMOVUPS Y7, 3008(c_row)
-	VMOVUPS Y8, 3040(c_row)
-	VMOVUPS Y9, 4176(c_row)
-	VMOVUPS Y10, 4208(c_row)
-	VMOVUPS Y11, 4240(c_row)
-	// 4 rows × columns 168..191
-	VMOVUPS 672(bias), Y0
-	VMOVUPS 704(bias), Y1
-	VMOVUPS 736(bias), Y2
-	VMOVUPS 672(bias), Y3
-	VMOVUPS 704(bias), Y4
-	VMOVUPS 736(bias), Y5
-	VMOVUPS 672(bias), Y6
-	VMOVUPS 704(bias), Y7
-	VMOVUPS 736(bias), Y8
-	VMOVUPS 672(bias), Y9
-	VMOVUPS 704(bias), Y10
-	VMOVUPS 736(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols7_k:
-	VMOVUPS 672(b_k), Y12
-	VMOVUPS 704(b_k), Y13
-	VMOVUPS 736(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols7_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1872(c_row)
-	VMOVUPS Y4, 1904(c_row)
-	VMOVUPS Y5, 1936(c_row)
-	VMOVUPS Y6, 3072(c_row)
-	VMOVUPS Y7, 3104(c_row)
-	VMOVUPS Y8, 3136(c_row)
-	VMOVUPS Y9, 4272(c_row)
-	VMOVUPS Y10, 4304(c_row)
-	VMOVUPS Y11, 4336(c_row)
-	// 4 rows × columns 192..215
-	VMOVUPS 768(bias), Y0
-	VMOVUPS 800(bias), Y1
-	VMOVUPS 832(bias), Y2
-	VMOVUPS 768(bias), Y3
-	VMOVUPS 800(bias), Y4
-	VMOVUPS 832(bias), Y5
-	VMOVUPS 768(bias), Y6
-	VMOVUPS 800(bias), Y7
-	VMOVUPS 832(bias), Y8
-	VMOVUPS 768(bias), Y9
-	VMOVUPS 800(bias), Y10
-	VMOVUPS 832(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols8_k:
-	VMOVUPS 768(b_k), Y12
-	VMOVUPS 800(b_k), Y13
-	VMOVUPS 832(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols8_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1968(c_row)
-	VMOVUPS Y4, 2000(c_row)
-	VMOVUPS Y5, 2032(c_row)
-	VMOVUPS Y6, 3168(c_row)
-	VMOVUPS Y7, 3200(c_row)
-	VMOVUPS Y8, 3232(c_row)
-	VMOVUPS Y9, 4368(c_row)
-	VMOVUPS Y10, 4400(c_row)
-	VMOVUPS Y11, 4432(c_row)
-	// 4 rows × columns 216..239
-	VMOVUPS 864(bias), Y0
-	VMOVUPS 896(bias), Y1
-	VMOVUPS 928(bias), Y2
-	VMOVUPS 864(bias), Y3
-	VMOVUPS 896(bias), Y4
-	VMOVUPS 928(bias), Y5
-	VMOVUPS 864(bias), Y6
-	VMOVUPS 896(bias), Y7
-	VMOVUPS 928(bias), Y8
-	VMOVUPS 864(bias), Y9
-	VMOVUPS 896(bias), Y10
-	VMOVUPS 928(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols9_k:
-	VMOVUPS 864(b_k), Y12
-	VMOVUPS 896(b_k), Y13
-	VMOVUPS 928(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols9_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2064(c_row)
-	VMOVUPS Y4, 2096(c_row)
-	VMOVUPS Y5, 2128(c_row)
-	VMOVUPS Y6, 3264(c_row)
-	VMOVUPS Y7, 3296(c_row)
-	VMOVUPS Y8, 3328(c_row)
-	VMOVUPS Y9, 4464(c_row)
-	VMOVUPS Y10, 4496(c_row)
-	VMOVUPS Y11, 4528(c_row)
-	// 4 rows × columns 240..263
-	VMOVUPS 960(bias), Y0
-	VMOVUPS 992(bias), Y1
-	VMOVUPS 1024(bias), Y2
-	VMOVUPS 960(bias), Y3
-	VMOVUPS 992(bias), Y4
-	VMOVUPS 1024(bias), Y5
-	VMOVUPS 960(bias), Y6
-	VMOVUPS 992(bias), Y7
-	VMOVUPS 1024(bias), Y8
-	VMOVUPS 960(bias), Y9
-	VMOVUPS 992(bias), Y10
-	VMOVUPS 1024(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols10_k:
-	VMOVUPS 960(b_k), Y12
-	VMOVUPS 992(b_k), Y13
-	VMOVUPS 1024(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols10_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2160(c_row)
-	VMOVUPS Y4, 2192(c_row)
-	VMOVUPS Y5, 2224(c_row)
-	VMOVUPS Y6, 3360(c_row)
-	VMOVUPS Y7, 3392(c_row)
-	VMOVUPS Y8, 3424(c_row)
-	VMOVUPS Y9, 4560(c_row)
-	VMOVUPS Y10, 4592(c_row)
-	VMOVUPS Y11, 4624(c_row)
-	// 4 rows × columns 264..287
-	VMOVUPS 1056(bias), Y0
-	VMOVUPS 1088(bias), Y1
-	VMOVUPS 1120(bias), Y2
-	VMOVUPS 1056(bias), Y3
-	VMOVUPS 1088(bias), Y4
-	VMOVUPS 1120(bias), Y5
-	VMOVUPS 1056(bias), Y6
-	VMOVUPS 1088(bias), Y7
-	VMOVUPS 1120(bias), Y8
-	VMOVUPS 1056(bias), Y9
-	VMOVUPS 1088(bias), Y10
-	VMOVUPS 1120(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_loop_cols11_k:
-	VMOVUPS 1056(b_k), Y12
-	VMOVUPS 1088(b_k), Y13
-	VMOVUPS 1120(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols11_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2256(c_row)
-	VMOVUPS Y4, 2288(c_row)
-	VMOVUPS Y5, 2320(c_row)
-	VMOVUPS Y6, 3456(c_row)
-	VMOVUPS Y7, 3488(c_row)
-	VMOVUPS Y8, 3520(c_row)
-	VMOVUPS Y9, 4656(c_row)
-	VMOVUPS Y10, 4688(c_row)
-	VMOVUPS Y11, 4720(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 1200(c_row)(col*1)
+	VMOVUPS Y4, 1232(c_row)(col*1)
+	VMOVUPS Y5, 1264(c_row)(col*1)
+	VMOVUPS Y6, 2400(c_row)(col*1)
+	VMOVUPS Y7, 2432(c_row)(col*1)
+	VMOVUPS Y8, 2464(c_row)(col*1)
+	VMOVUPS Y9, 3600(c_row)(col*1)
+	VMOVUPS Y10, 3632(c_row)(col*1)
+	VMOVUPS Y11, 3664(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $1152
+	JLT dense1PackedVec_rows4_cols0
 	// 4 rows × columns 288..299 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 1152(bias), Y0
-	VMASKMOVPS 1184(bias), mask, Y1
-	VMOVUPS 1152(bias), Y2
-	VMASKMOVPS 1184(bias), mask, Y3
-	VMOVUPS 1152(bias), Y4
-	VMASKMOVPS 1184(bias), mask, Y5
-	VMOVUPS 1152(bias), Y6
-	VMASKMOVPS 1184(bias), mask, Y7
+	VMOVUPS 0(bias)(col*1), Y0
+	VMASKMOVPS 32(bias)(col*1), mask, Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMASKMOVPS 32(bias)(col*1), mask, Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMASKMOVPS 32(bias)(col*1), mask, Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMASKMOVPS 32(bias)(col*1), mask, Y7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1PackedVec_rows4_loop_cols12_k:
-	VMOVUPS 1152(b_k), Y8
-	VMOVUPS 1184(b_k), Y9
+dense1PackedVec_rows4_cols1_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
@@ -20024,7 +13084,7 @@ dense1PackedVec_rows4_loop_cols12_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense1PackedVec_rows4_loop_cols12_k
+	JNZ dense1PackedVec_rows4_cols1_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -20046,677 +13106,46 @@ dense1PackedVec_rows4_loop_cols12_k:
 	VADDPS Y8, Y6, Y6
 	VMAXPS Y7, Y8, Y7
 	VADDPS Y8, Y7, Y7
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
-	VMOVUPS Y2, 2352(c_row)
-	VMASKMOVPS Y3, mask, 2384(c_row)
-	VMOVUPS Y4, 3552(c_row)
-	VMASKMOVPS Y5, mask, 3584(c_row)
-	VMOVUPS Y6, 4752(c_row)
-	VMASKMOVPS Y7, mask, 4784(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
+	VMOVUPS Y2, 1200(c_row)(col*1)
+	VMASKMOVPS Y3, mask, 1232(c_row)(col*1)
+	VMOVUPS Y4, 2400(c_row)(col*1)
+	VMASKMOVPS Y5, mask, 2432(c_row)(col*1)
+	VMOVUPS Y6, 3600(c_row)(col*1)
+	VMASKMOVPS Y7, mask, 3632(c_row)(col*1)
 	ADDQ $8192, a_row
 	ADDQ $4800, c_row
 	SUBQ $4, rows
+	CMPQ rows, $4
+	JGE dense1PackedVec_rows4_loop
+	TESTQ rows, rows
+	JZ dense1PackedVec_done
+	MOVQ $4, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $2048, tmp
+	SUBQ tmp, a_row
+	IMULQ $1200, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $4, rows
 	JMP dense1PackedVec_rows4_loop
 
-dense1PackedVec_rows2:
-	TESTQ $2, rows
-	JZ dense1PackedVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1200(c_row)
-	VMOVUPS Y4, 1232(c_row)
-	VMOVUPS Y5, 1264(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1296(c_row)
-	VMOVUPS Y4, 1328(c_row)
-	VMOVUPS Y5, 1360(c_row)
-	// 2 rows × columns 48..71
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 256(bias), Y2
-	VMOVUPS 192(bias), Y3
-	VMOVUPS 224(bias), Y4
-	VMOVUPS 256(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y6
-	VMOVUPS 224(b_k), Y7
-	VMOVUPS 256(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1392(c_row)
-	VMOVUPS Y4, 1424(c_row)
-	VMOVUPS Y5, 1456(c_row)
-	// 2 rows × columns 72..95
-	VMOVUPS 288(bias), Y0
-	VMOVUPS 320(bias), Y1
-	VMOVUPS 352(bias), Y2
-	VMOVUPS 288(bias), Y3
-	VMOVUPS 320(bias), Y4
-	VMOVUPS 352(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols3_k:
-	VMOVUPS 288(b_k), Y6
-	VMOVUPS 320(b_k), Y7
-	VMOVUPS 352(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1488(c_row)
-	VMOVUPS Y4, 1520(c_row)
-	VMOVUPS Y5, 1552(c_row)
-	// 2 rows × columns 96..119
-	VMOVUPS 384(bias), Y0
-	VMOVUPS 416(bias), Y1
-	VMOVUPS 448(bias), Y2
-	VMOVUPS 384(bias), Y3
-	VMOVUPS 416(bias), Y4
-	VMOVUPS 448(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols4_k:
-	VMOVUPS 384(b_k), Y6
-	VMOVUPS 416(b_k), Y7
-	VMOVUPS 448(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1584(c_row)
-	VMOVUPS Y4, 1616(c_row)
-	VMOVUPS Y5, 1648(c_row)
-	// 2 rows × columns 120..143
-	VMOVUPS 480(bias), Y0
-	VMOVUPS 512(bias), Y1
-	VMOVUPS 544(bias), Y2
-	VMOVUPS 480(bias), Y3
-	VMOVUPS 512(bias), Y4
-	VMOVUPS 544(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols5_k:
-	VMOVUPS 480(b_k), Y6
-	VMOVUPS 512(b_k), Y7
-	VMOVUPS 544(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols5_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1680(c_row)
-	VMOVUPS Y4, 1712(c_row)
-	VMOVUPS Y5, 1744(c_row)
-	// 2 rows × columns 144..167
-	VMOVUPS 576(bias), Y0
-	VMOVUPS 608(bias), Y1
-	VMOVUPS 640(bias), Y2
-	VMOVUPS 576(bias), Y3
-	VMOVUPS 608(bias), Y4
-	VMOVUPS 640(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols6_k:
-	VMOVUPS 576(b_k), Y6
-	VMOVUPS 608(b_k), Y7
-	VMOVUPS 640(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols6_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1776(c_row)
-	VMOVUPS Y4, 1808(c_row)
-	VMOVUPS Y5, 1840(c_row)
-	// 2 rows × columns 168..191
-	VMOVUPS 672(bias), Y0
-	VMOVUPS 704(bias), Y1
-	VMOVUPS 736(bias), Y2
-	VMOVUPS 672(bias), Y3
-	VMOVUPS 704(bias), Y4
-	VMOVUPS 736(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols7_k:
-	VMOVUPS 672(b_k), Y6
-	VMOVUPS 704(b_k), Y7
-	VMOVUPS 736(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols7_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1872(c_row)
-	VMOVUPS Y4, 1904(c_row)
-	VMOVUPS Y5, 1936(c_row)
-	// 2 rows × columns 192..215
-	VMOVUPS 768(bias), Y0
-	VMOVUPS 800(bias), Y1
-	VMOVUPS 832(bias), Y2
-	VMOVUPS 768(bias), Y3
-	VMOVUPS 800(bias), Y4
-	VMOVUPS 832(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols8_k:
-	VMOVUPS 768(b_k), Y6
-	VMOVUPS 800(b_k), Y7
-	VMOVUPS 832(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols8_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1968(c_row)
-	VMOVUPS Y4, 2000(c_row)
-	VMOVUPS Y5, 2032(c_row)
-	// 2 rows × columns 216..239
-	VMOVUPS 864(bias), Y0
-	VMOVUPS 896(bias), Y1
-	VMOVUPS 928(bias), Y2
-	VMOVUPS 864(bias), Y3
-	VMOVUPS 896(bias), Y4
-	VMOVUPS 928(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols9_k:
-	VMOVUPS 864(b_k), Y6
-	VMOVUPS 896(b_k), Y7
-	VMOVUPS 928(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols9_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2064(c_row)
-	VMOVUPS Y4, 2096(c_row)
-	VMOVUPS Y5, 2128(c_row)
-	// 2 rows × columns 240..263
-	VMOVUPS 960(bias), Y0
-	VMOVUPS 992(bias), Y1
-	VMOVUPS 1024(bias), Y2
-	VMOVUPS 960(bias), Y3
-	VMOVUPS 992(bias), Y4
-	VMOVUPS 1024(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols10_k:
-	VMOVUPS 960(b_k), Y6
-	VMOVUPS 992(b_k), Y7
-	VMOVUPS 1024(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols10_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2160(c_row)
-	VMOVUPS Y4, 2192(c_row)
-	VMOVUPS Y5, 2224(c_row)
-	// 2 rows × columns 264..287
-	VMOVUPS 1056(bias), Y0
-	VMOVUPS 1088(bias), Y1
-	VMOVUPS 1120(bias), Y2
-	VMOVUPS 1056(bias), Y3
-	VMOVUPS 1088(bias), Y4
-	VMOVUPS 1120(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols11_k:
-	VMOVUPS 1056(b_k), Y6
-	VMOVUPS 1088(b_k), Y7
-	VMOVUPS 1120(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols11_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y6, Y6, Y6
-	VMAXPS Y0, Y6, Y0
-	VADDPS Y6, Y0, Y0
-	VMAXPS Y1, Y6, Y1
-	VADDPS Y6, Y1, Y1
-	VMAXPS Y2, Y6, Y2
-	VADDPS Y6, Y2, Y2
-	VMAXPS Y3, Y6, Y3
-	VADDPS Y6, Y3, Y3
-	VMAXPS Y4, Y6, Y4
-	VADDPS Y6, Y4, Y4
-	VMAXPS Y5, Y6, Y5
-	VADDPS Y6, Y5, Y5
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2256(c_row)
-	VMOVUPS Y4, 2288(c_row)
-	VMOVUPS Y5, 2320(c_row)
-	// 2 rows × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 1152(bias), Y0
-	VMASKMOVPS 1184(bias), mask, Y1
-	VMOVUPS 1152(bias), Y2
-	VMASKMOVPS 1184(bias), mask, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols12_k:
-	VMOVUPS 1152(b_k), Y4
-	VMOVUPS 1184(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols12_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y4, Y4, Y4
-	VMAXPS Y0, Y4, Y0
-	VADDPS Y4, Y0, Y0
-	VMAXPS Y1, Y4, Y1
-	VADDPS Y4, Y1, Y1
-	VMAXPS Y2, Y4, Y2
-	VADDPS Y4, Y2, Y2
-	VMAXPS Y3, Y4, Y3
-	VADDPS Y4, Y3, Y3
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
-	VMOVUPS Y2, 2352(c_row)
-	VMASKMOVPS Y3, mask, 2384(c_row)
-	ADDQ $4096, a_row
-	ADDQ $2400, c_row
-
-dense1PackedVec_rows1:
-	TESTQ $1, rows
+dense1PackedVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense1PackedVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	XORQ col, col
+
+dense1PackedVec_rows1_loop_cols0:
+	// 1 row × columns 0..287, 3 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1PackedVec_rows1_cols0_k:
+dense1PackedVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y3
 	VMOVUPS 32(b_k), Y4
 	VMOVUPS 64(b_k), Y5
@@ -20727,7 +13156,7 @@ dense1PackedVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols0_k
+	JNZ dense1PackedVec_rows1_loop_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -20739,401 +13168,30 @@ dense1PackedVec_rows1_cols0_k:
 	VADDPS Y3, Y1, Y1
 	VMAXPS Y2, Y3, Y2
 	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..71
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 256(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y3
-	VMOVUPS 224(b_k), Y4
-	VMOVUPS 256(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	// 1 row × columns 72..95
-	VMOVUPS 288(bias), Y0
-	VMOVUPS 320(bias), Y1
-	VMOVUPS 352(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols3_k:
-	VMOVUPS 288(b_k), Y3
-	VMOVUPS 320(b_k), Y4
-	VMOVUPS 352(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	// 1 row × columns 96..119
-	VMOVUPS 384(bias), Y0
-	VMOVUPS 416(bias), Y1
-	VMOVUPS 448(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols4_k:
-	VMOVUPS 384(b_k), Y3
-	VMOVUPS 416(b_k), Y4
-	VMOVUPS 448(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	// 1 row × columns 120..143
-	VMOVUPS 480(bias), Y0
-	VMOVUPS 512(bias), Y1
-	VMOVUPS 544(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols5_k:
-	VMOVUPS 480(b_k), Y3
-	VMOVUPS 512(b_k), Y4
-	VMOVUPS 544(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols5_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	// 1 row × columns 144..167
-	VMOVUPS 576(bias), Y0
-	VMOVUPS 608(bias), Y1
-	VMOVUPS 640(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols6_k:
-	VMOVUPS 576(b_k), Y3
-	VMOVUPS 608(b_k), Y4
-	VMOVUPS 640(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols6_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	// 1 row × columns 168..191
-	VMOVUPS 672(bias), Y0
-	VMOVUPS 704(bias), Y1
-	VMOVUPS 736(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols7_k:
-	VMOVUPS 672(b_k), Y3
-	VMOVUPS 704(b_k), Y4
-	VMOVUPS 736(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols7_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	// 1 row × columns 192..215
-	VMOVUPS 768(bias), Y0
-	VMOVUPS 800(bias), Y1
-	VMOVUPS 832(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols8_k:
-	VMOVUPS 768(b_k), Y3
-	VMOVUPS 800(b_k), Y4
-	VMOVUPS 832(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols8_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	// 1 row × columns 216..239
-	VMOVUPS 864(bias), Y0
-	VMOVUPS 896(bias), Y1
-	VMOVUPS 928(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols9_k:
-	VMOVUPS 864(b_k), Y3
-	VMOVUPS 896(b_k), Y4
-	VMOVUPS 928(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols9_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	// 1 row × columns 240..263
-	VMOVUPS 960(bias), Y0
-	VMOVUPS 992(bias), Y1
-	VMOVUPS 1024(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols10_k:
-	VMOVUPS 960(b_k), Y3
-	VMOVUPS 992(b_k), Y4
-	VMOVUPS 1024(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols10_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	// 1 row × columns 264..287
-	VMOVUPS 1056(bias), Y0
-	VMOVUPS 1088(bias), Y1
-	VMOVUPS 1120(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols11_k:
-	VMOVUPS 1056(b_k), Y3
-	VMOVUPS 1088(b_k), Y4
-	VMOVUPS 1120(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols11_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $1152
+	JLT dense1PackedVec_rows1_loop_cols0
 	// 1 row × columns 288..299 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 1152(bias), Y0
-	VMASKMOVPS 1184(bias), mask, Y1
+	VMOVUPS 0(bias)(col*1), Y0
+	VMASKMOVPS 32(bias)(col*1), mask, Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1PackedVec_rows1_cols12_k:
-	VMOVUPS 1152(b_k), Y2
-	VMOVUPS 1184(b_k), Y3
+dense1PackedVec_rows1_loop_cols1_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols12_k
+	JNZ dense1PackedVec_rows1_loop_cols1_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -21143,8 +13201,12 @@ dense1PackedVec_rows1_cols12_k:
 	VADDPS Y2, Y0, Y0
 	VMAXPS Y1, Y2, Y1
 	VADDPS Y2, Y1, Y1
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
+	ADDQ $2048, a_row
+	ADDQ $1200, c_row
+	DECQ rows
+	JMP dense1PackedVec_rows1_loop
 
 dense1PackedVec_done:
 	VZEROUPPER
@@ -21169,39 +13231,44 @@ TEXT ·dense1PackedVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-dense1PackedVec_rows6_loop:
+dense1PackedVec_rows6:
 	CMPQ rows, $6
-	JLT dense1PackedVec_rows4
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+	JLT dense1PackedVec_rows1_loop
+
+dense1PackedVec_rows6_loop:
+	XORQ col, col
+
+dense1PackedVec_rows6_cols0:
+	// 6 rows × columns 0..255, 4 vectors at a time
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS 128(bias)(col*1), Z2
+	VMOVUPS 192(bias)(col*1), Z3
+	VMOVUPS 0(bias)(col*1), Z4
+	VMOVUPS 64(bias)(col*1), Z5
+	VMOVUPS 128(bias)(col*1), Z6
+	VMOVUPS 192(bias)(col*1), Z7
+	VMOVUPS 0(bias)(col*1), Z8
+	VMOVUPS 64(bias)(col*1), Z9
+	VMOVUPS 128(bias)(col*1), Z10
+	VMOVUPS 192(bias)(col*1), Z11
+	VMOVUPS 0(bias)(col*1), Z12
+	VMOVUPS 64(bias)(col*1), Z13
+	VMOVUPS 128(bias)(col*1), Z14
+	VMOVUPS 192(bias)(col*1), Z15
+	VMOVUPS 0(bias)(col*1), Z16
+	VMOVUPS 64(bias)(col*1), Z17
+	VMOVUPS 128(bias)(col*1), Z18
+	VMOVUPS 192(bias)(col*1), Z19
+	VMOVUPS 0(bias)(col*1), Z20
+	VMOVUPS 64(bias)(col*1), Z21
+	VMOVUPS 128(bias)(col*1), Z22
+	VMOVUPS 192(bias)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1PackedVec_rows6_loop_cols0_k:
+dense1PackedVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -21239,7 +13306,7 @@ dense1PackedVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense1PackedVec_rows6_loop_cols0_k
+	JNZ dense1PackedVec_rows6_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -21293,492 +13360,60 @@ dense1PackedVec_rows6_loop_cols0_k:
 	VADDPS Z24, Z22, Z22
 	VMAXPS Z23, Z24, Z23
 	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	VMOVUPS Z8, 2400(c_row)
-	VMOVUPS Z9, 2464(c_row)
-	VMOVUPS Z10, 2528(c_row)
-	VMOVUPS Z11, 2592(c_row)
-	VMOVUPS Z12, 3600(c_row)
-	VMOVUPS Z13, 3664(c_row)
-	VMOVUPS Z14, 3728(c_row)
-	VMOVUPS Z15, 3792(c_row)
-	VMOVUPS Z16, 4800(c_row)
-	VMOVUPS Z17, 4864(c_row)
-	VMOVUPS Z18, 4928(c_row)
-	VMOVUPS Z19, 4992(c_row)
-	VMOVUPS Z20, 6000(c_row)
-	VMOVUPS Z21, 6064(c_row)
-	VMOVUPS Z22, 6128(c_row)
-	VMOVUPS Z23, 6192(c_row)
-	// 6 rows × columns 64..127
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS 448(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
-	VMOVUPS 256(bias), Z8
-	VMOVUPS 320(bias), Z9
-	VMOVUPS 384(bias), Z10
-	VMOVUPS 448(bias), Z11
-	VMOVUPS 256(bias), Z12
-	VMOVUPS 320(bias), Z13
-	VMOVUPS 384(bias), Z14
-	VMOVUPS 448(bias), Z15
-	VMOVUPS 256(bias), Z16
-	VMOVUPS 320(bias), Z17
-	VMOVUPS 384(bias), Z18
-	VMOVUPS 448(bias), Z19
-	VMOVUPS 256(bias), Z20
-	VMOVUPS 320(bias), Z21
-	VMOVUPS 384(bias), Z22
-	VMOVUPS 448(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows6_loop_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS 448(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows6_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	VMOVUPS Z8, 2656(c_row)
-	VMOVUPS Z9, 2720(c_row)
-	VMOVUPS Z10, 2784(c_row)
-	VMOVUPS Z11, 2848(c_row)
-	VMOVUPS Z12, 3856(c_row)
-	VMOVUPS Z13, 3920(c_row)
-	VMOVUPS Z14, 3984(c_row)
-	VMOVUPS Z15, 4048(c_row)
-	VMOVUPS Z16, 5056(c_row)
-	VMOVUPS Z17, 5120(c_row)
-	VMOVUPS Z18, 5184(c_row)
-	VMOVUPS Z19, 5248(c_row)
-	VMOVUPS Z20, 6256(c_row)
-	VMOVUPS Z21, 6320(c_row)
-	VMOVUPS Z22, 6384(c_row)
-	VMOVUPS Z23, 6448(c_row)
-	// 6 rows × columns 128..191
-	VMOVUPS 512(bias), Z0
-	VMOVUPS 576(bias), Z1
-	VMOVUPS 640(bias), Z2
-	VMOVUPS 704(bias), Z3
-	VMOVUPS 512(bias), Z4
-	VMOVUPS 576(bias), Z5
-	VMOVUPS 640(bias), Z6
-	VMOVUPS 704(bias), Z7
-	VMOVUPS 512(bias), Z8
-	VMOVUPS 576(bias), Z9
-	VMOVUPS 640(bias), Z10
-	VMOVUPS 704(bias), Z11
-	VMOVUPS 512(bias), Z12
-	VMOVUPS 576(bias), Z13
-	VMOVUPS 640(bias), Z14
-	VMOVUPS 704(bias), Z15
-	VMOVUPS 512(bias), Z16
-	VMOVUPS 576(bias), Z17
-	VMOVUPS 640(bias), Z18
-	VMOVUPS 704(bias), Z19
-	VMOVUPS 512(bias), Z20
-	VMOVUPS 576(bias), Z21
-	VMOVUPS 640(bias), Z22
-	VMOVUPS 704(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows6_loop_cols2_k:
-	VMOVUPS 512(b_k), Z24
-	VMOVUPS 576(b_k), Z25
-	VMOVUPS 640(b_k), Z26
-	VMOVUPS 704(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows6_loop_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	VMOVUPS Z8, 2912(c_row)
-	VMOVUPS Z9, 2976(c_row)
-	VMOVUPS Z10, 3040(c_row)
-	VMOVUPS Z11, 3104(c_row)
-	VMOVUPS Z12, 4112(c_row)
-	VMOVUPS Z13, 4176(c_row)
-	VMOVUPS Z14, 4240(c_row)
-	VMOVUPS Z15, 4304(c_row)
-	VMOVUPS Z16, 5312(c_row)
-	VMOVUPS Z17, 5376(c_row)
-	VMOVUPS Z18, 5440(c_row)
-	VMOVUPS Z19, 5504(c_row)
-	VMOVUPS Z20, 6512(c_row)
-	VMOVUPS Z21, 6576(c_row)
-	VMOVUPS Z22, 6640(c_row)
-	VMOVUPS Z23, 6704(c_row)
-	// 6 rows × columns 192..255
-	VMOVUPS 768(bias), Z0
-	VMOVUPS 832(bias), Z1
-	VMOVUPS 896(bias), Z2
-	VMOVUPS 960(bias), Z3
-	VMOVUPS 768(bias), Z4
-	VMOVUPS 832(bias), Z5
-	VMOVUPS 896(bias), Z6
-	VMOVUPS 960(bias), Z7
-	VMOVUPS 768(bias), Z8
-	VMOVUPS 832(bias), Z9
-	VMOVUPS 896(bias), Z10
-	VMOVUPS 960(bias), Z11
-	VMOVUPS 768(bias), Z12
-	VMOVUPS 832(bias), Z13
-	VMOVUPS 896(bias), Z14
-	VMOVUPS 960(bias), Z15
-	VMOVUPS 768(bias), Z16
-	VMOVUPS 832(bias), Z17
-	VMOVUPS 896(bias), Z18
-	VMOVUPS 960(bias), Z19
-	VMOVUPS 768(bias), Z20
-	VMOVUPS 832(bias), Z21
-	VMOVUPS 896(bias), Z22
-	VMOVUPS 960(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows6_loop_cols3_k:
-	VMOVUPS 768(b_k), Z24
-	VMOVUPS 832(b_k), Z25
-	VMOVUPS 896(b_k), Z26
-	VMOVUPS 960(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows6_loop_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	VMOVUPS Z8, 3168(c_row)
-	VMOVUPS Z9, 3232(c_row)
-	VMOVUPS Z10, 3296(c_row)
-	VMOVUPS Z11, 3360(c_row)
-	VMOVUPS Z12, 4368(c_row)
-	VMOVUPS Z13, 4432(c_row)
-	VMOVUPS Z14, 4496(c_row)
-	VMOVUPS Z15, 4560(c_row)
-	VMOVUPS Z16, 5568(c_row)
-	VMOVUPS Z17, 5632(c_row)
-	VMOVUPS Z18, 5696(c_row)
-	VMOVUPS Z19, 5760(c_row)
-	VMOVUPS Z20, 6768(c_row)
-	VMOVUPS Z21, 6832(c_row)
-	VMOVUPS Z22, 6896(c_row)
-	VMOVUPS Z23, 6960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 1200(c_row)(col*1)
+	VMOVUPS Z5, 1264(c_row)(col*1)
+	VMOVUPS Z6, 1328(c_row)(col*1)
+	VMOVUPS Z7, 1392(c_row)(col*1)
+	VMOVUPS Z8, 2400(c_row)(col*1)
+	VMOVUPS Z9, 2464(c_row)(col*1)
+	VMOVUPS Z10, 2528(c_row)(col*1)
+	VMOVUPS Z11, 2592(c_row)(col*1)
+	VMOVUPS Z12, 3600(c_row)(col*1)
+	VMOVUPS Z13, 3664(c_row)(col*1)
+	VMOVUPS Z14, 3728(c_row)(col*1)
+	VMOVUPS Z15, 3792(c_row)(col*1)
+	VMOVUPS Z16, 4800(c_row)(col*1)
+	VMOVUPS Z17, 4864(c_row)(col*1)
+	VMOVUPS Z18, 4928(c_row)(col*1)
+	VMOVUPS Z19, 4992(c_row)(col*1)
+	VMOVUPS Z20, 6000(c_row)(col*1)
+	VMOVUPS Z21, 6064(c_row)(col*1)
+	VMOVUPS Z22, 6128(c_row)(col*1)
+	VMOVUPS Z23, 6192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $1024
+	JLT dense1PackedVec_rows6_cols0
 	// 6 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(bias), Z0
-	VMOVUPS 1088(bias), Z1
-	VMOVUPS.Z 1152(bias), K1, Z2
-	VMOVUPS 1024(bias), Z3
-	VMOVUPS 1088(bias), Z4
-	VMOVUPS.Z 1152(bias), K1, Z5
-	VMOVUPS 1024(bias), Z6
-	VMOVUPS 1088(bias), Z7
-	VMOVUPS.Z 1152(bias), K1, Z8
-	VMOVUPS 1024(bias), Z9
-	VMOVUPS 1088(bias), Z10
-	VMOVUPS.Z 1152(bias), K1, Z11
-	VMOVUPS 1024(bias), Z12
-	VMOVUPS 1088(bias), Z13
-	VMOVUPS.Z 1152(bias), K1, Z14
-	VMOVUPS 1024(bias), Z15
-	VMOVUPS 1088(bias), Z16
-	VMOVUPS.Z 1152(bias), K1, Z17
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS.Z 128(bias)(col*1), K1, Z2
+	VMOVUPS 0(bias)(col*1), Z3
+	VMOVUPS 64(bias)(col*1), Z4
+	VMOVUPS.Z 128(bias)(col*1), K1, Z5
+	VMOVUPS 0(bias)(col*1), Z6
+	VMOVUPS 64(bias)(col*1), Z7
+	VMOVUPS.Z 128(bias)(col*1), K1, Z8
+	VMOVUPS 0(bias)(col*1), Z9
+	VMOVUPS 64(bias)(col*1), Z10
+	VMOVUPS.Z 128(bias)(col*1), K1, Z11
+	VMOVUPS 0(bias)(col*1), Z12
+	VMOVUPS 64(bias)(col*1), Z13
+	VMOVUPS.Z 128(bias)(col*1), K1, Z14
+	VMOVUPS 0(bias)(col*1), Z15
+	VMOVUPS 64(bias)(col*1), Z16
+	VMOVUPS.Z 128(bias)(col*1), K1, Z17
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1PackedVec_rows6_loop_cols4_k:
-	VMOVUPS 1024(b_k), Z18
-	VMOVUPS 1088(b_k), Z19
-	VMOVUPS 1152(b_k), Z20
+dense1PackedVec_rows6_cols1_k:
+	VMOVUPS 0(b_k), Z18
+	VMOVUPS 64(b_k), Z19
+	VMOVUPS 128(b_k), Z20
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z18, bcast, Z0
 	VFMADD231PS Z19, bcast, Z1
@@ -21806,7 +13441,7 @@ dense1PackedVec_rows6_loop_cols4_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense1PackedVec_rows6_loop_cols4_k
+	JNZ dense1PackedVec_rows6_cols1_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -21848,842 +13483,57 @@ dense1PackedVec_rows6_loop_cols4_k:
 	VADDPS Z18, Z16, Z16
 	VMAXPS Z17, Z18, Z17
 	VADDPS Z18, Z17, Z17
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	VMOVUPS Z6, 3424(c_row)
-	VMOVUPS Z7, 3488(c_row)
-	VMOVUPS Z8, K1, 3552(c_row)
-	VMOVUPS Z9, 4624(c_row)
-	VMOVUPS Z10, 4688(c_row)
-	VMOVUPS Z11, K1, 4752(c_row)
-	VMOVUPS Z12, 5824(c_row)
-	VMOVUPS Z13, 5888(c_row)
-	VMOVUPS Z14, K1, 5952(c_row)
-	VMOVUPS Z15, 7024(c_row)
-	VMOVUPS Z16, 7088(c_row)
-	VMOVUPS Z17, K1, 7152(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	VMOVUPS Z3, 1200(c_row)(col*1)
+	VMOVUPS Z4, 1264(c_row)(col*1)
+	VMOVUPS Z5, K1, 1328(c_row)(col*1)
+	VMOVUPS Z6, 2400(c_row)(col*1)
+	VMOVUPS Z7, 2464(c_row)(col*1)
+	VMOVUPS Z8, K1, 2528(c_row)(col*1)
+	VMOVUPS Z9, 3600(c_row)(col*1)
+	VMOVUPS Z10, 3664(c_row)(col*1)
+	VMOVUPS Z11, K1, 3728(c_row)(col*1)
+	VMOVUPS Z12, 4800(c_row)(col*1)
+	VMOVUPS Z13, 4864(c_row)(col*1)
+	VMOVUPS Z14, K1, 4928(c_row)(col*1)
+	VMOVUPS Z15, 6000(c_row)(col*1)
+	VMOVUPS Z16, 6064(c_row)(col*1)
+	VMOVUPS Z17, K1, 6128(c_row)(col*1)
 	ADDQ $12288, a_row
 	ADDQ $7200, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE dense1PackedVec_rows6_loop
+	TESTQ rows, rows
+	JZ dense1PackedVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $2048, tmp
+	SUBQ tmp, a_row
+	IMULQ $1200, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP dense1PackedVec_rows6_loop
 
-dense1PackedVec_rows4:
-	TESTQ $4, rows
-	JZ dense1PackedVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VADDPS Z16, Z0, Z0
-	VMAXPS Z1, Z16, Z1
-	VADDPS Z16, Z1, Z1
-	VMAXPS Z2, Z16, Z2
-	VADDPS Z16, Z2, Z2
-	VMAXPS Z3, Z16, Z3
-	VADDPS Z16, Z3, Z3
-	VMAXPS Z4, Z16, Z4
-	VADDPS Z16, Z4, Z4
-	VMAXPS Z5, Z16, Z5
-	VADDPS Z16, Z5, Z5
-	VMAXPS Z6, Z16, Z6
-	VADDPS Z16, Z6, Z6
-	VMAXPS Z7, Z16, Z7
-	VADDPS Z16, Z7, Z7
-	VMAXPS Z8, Z16, Z8
-	VADDPS Z16, Z8, Z8
-	VMAXPS Z9, Z16, Z9
-	VADDPS Z16, Z9, Z9
-	VMAXPS Z10, Z16, Z10
-	VADDPS Z16, Z10, Z10
-	VMAXPS Z11, Z16, Z11
-	VADDPS Z16, Z11, Z11
-	VMAXPS Z12, Z16, Z12
-	VADDPS Z16, Z12, Z12
-	VMAXPS Z13, Z16, Z13
-	VADDPS Z16, Z13, Z13
-	VMAXPS Z14, Z16, Z14
-	VADDPS Z16, Z14, Z14
-	VMAXPS Z15, Z16, Z15
-	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	VMOVUPS Z8, 2400(c_row)
-	VMOVUPS Z9, 2464(c_row)
-	VMOVUPS Z10, 2528(c_row)
-	VMOVUPS Z11, 2592(c_row)
-	VMOVUPS Z12, 3600(c_row)
-	VMOVUPS Z13, 3664(c_row)
-	VMOVUPS Z14, 3728(c_row)
-	VMOVUPS Z15, 3792(c_row)
-	// 4 rows × columns 64..127
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS 448(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
-	VMOVUPS 256(bias), Z8
-	VMOVUPS 320(bias), Z9
-	VMOVUPS 384(bias), Z10
-	VMOVUPS 448(bias), Z11
-	VMOVUPS 256(bias), Z12
-	VMOVUPS 320(bias), Z13
-	VMOVUPS 384(bias), Z14
-	VMOVUPS 448(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_cols1_k:
-	VMOVUPS 256(b_k), Z16
-	VMOVUPS 320(b_k), Z17
-	VMOVUPS 384(b_k), Z18
-	VMOVUPS 448(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VADDPS Z16, Z0, Z0
-	VMAXPS Z1, Z16, Z1
-	VADDPS Z16, Z1, Z1
-	VMAXPS Z2, Z16, Z2
-	VADDPS Z16, Z2, Z2
-	VMAXPS Z3, Z16, Z3
-	VADDPS Z16, Z3, Z3
-	VMAXPS Z4, Z16, Z4
-	VADDPS Z16, Z4, Z4
-	VMAXPS Z5, Z16, Z5
-	VADDPS Z16, Z5, Z5
-	VMAXPS Z6, Z16, Z6
-	VADDPS Z16, Z6, Z6
-	VMAXPS Z7, Z16, Z7
-	VADDPS Z16, Z7, Z7
-	VMAXPS Z8, Z16, Z8
-	VADDPS Z16, Z8, Z8
-	VMAXPS Z9, Z16, Z9
-	VADDPS Z16, Z9, Z9
-	VMAXPS Z10, Z16, Z10
-	VADDPS Z16, Z10, Z10
-	VMAXPS Z11, Z16, Z11
-	VADDPS Z16, Z11, Z11
-	VMAXPS Z12, Z16, Z12
-	VADDPS Z16, Z12, Z12
-	VMAXPS Z13, Z16, Z13
-	VADDPS Z16, Z13, Z13
-	VMAXPS Z14, Z16, Z14
-	VADDPS Z16, Z14, Z14
-	VMAXPS Z15, Z16, Z15
-	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	VMOVUPS Z8, 2656(c_row)
-	VMOVUPS Z9, 2720(c_row)
-	VMOVUPS Z10, 2784(c_row)
-	VMOVUPS Z11, 2848(c_row)
-	VMOVUPS Z12, 3856(c_row)
-	VMOVUPS Z13, 3920(c_row)
-	VMOVUPS Z14, 3984(c_row)
-	VMOVUPS Z15, 4048(c_row)
-	// 4 rows × columns 128..191
-	VMOVUPS 512(bias), Z0
-	VMOVUPS 576(bias), Z1
-	VMOVUPS 640(bias), Z2
-	VMOVUPS 704(bias), Z3
-	VMOVUPS 512(bias), Z4
-	VMOVUPS 576(bias), Z5
-	VMOVUPS 640(bias), Z6
-	VMOVUPS 704(bias), Z7
-	VMOVUPS 512(bias), Z8
-	VMOVUPS 576(bias), Z9
-	VMOVUPS 640(bias), Z10
-	VMOVUPS 704(bias), Z11
-	VMOVUPS 512(bias), Z12
-	VMOVUPS 576(bias), Z13
-	VMOVUPS 640(bias), Z14
-	VMOVUPS 704(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_cols2_k:
-	VMOVUPS 512(b_k), Z16
-	VMOVUPS 576(b_k), Z17
-	VMOVUPS 640(b_k), Z18
-	VMOVUPS 704(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VADDPS Z16, Z0, Z0
-	VMAXPS Z1, Z16, Z1
-	VADDPS Z16, Z1, Z1
-	VMAXPS Z2, Z16, Z2
-	VADDPS Z16, Z2, Z2
-	VMAXPS Z3, Z16, Z3
-	VADDPS Z16, Z3, Z3
-	VMAXPS Z4, Z16, Z4
-	VADDPS Z16, Z4, Z4
-	VMAXPS Z5, Z16, Z5
-	VADDPS Z16, Z5, Z5
-	VMAXPS Z6, Z16, Z6
-	VADDPS Z16, Z6, Z6
-	VMAXPS Z7, Z16, Z7
-	VADDPS Z16, Z7, Z7
-	VMAXPS Z8, Z16, Z8
-	VADDPS Z16, Z8, Z8
-	VMAXPS Z9, Z16, Z9
-	VADDPS Z16, Z9, Z9
-	VMAXPS Z10, Z16, Z10
-	VADDPS Z16, Z10, Z10
-	VMAXPS Z11, Z16, Z11
-	VADDPS Z16, Z11, Z11
-	VMAXPS Z12, Z16, Z12
-	VADDPS Z16, Z12, Z12
-	VMAXPS Z13, Z16, Z13
-	VADDPS Z16, Z13, Z13
-	VMAXPS Z14, Z16, Z14
-	VADDPS Z16, Z14, Z14
-	VMAXPS Z15, Z16, Z15
-	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	VMOVUPS Z8, 2912(c_row)
-	VMOVUPS Z9, 2976(c_row)
-	VMOVUPS Z10, 3040(c_row)
-	VMOVUPS Z11, 3104(c_row)
-	VMOVUPS Z12, 4112(c_row)
-	VMOVUPS Z13, 4176(c_row)
-	VMOVUPS Z14, 4240(c_row)
-	VMOVUPS Z15, 4304(c_row)
-	// 4 rows × columns 192..255
-	VMOVUPS 768(bias), Z0
-	VMOVUPS 832(bias), Z1
-	VMOVUPS 896(bias), Z2
-	VMOVUPS 960(bias), Z3
-	VMOVUPS 768(bias), Z4
-	VMOVUPS 832(bias), Z5
-	VMOVUPS 896(bias), Z6
-	VMOVUPS 960(bias), Z7
-	VMOVUPS 768(bias), Z8
-	VMOVUPS 832(bias), Z9
-	VMOVUPS 896(bias), Z10
-	VMOVUPS 960(bias), Z11
-	VMOVUPS 768(bias), Z12
-	VMOVUPS 832(bias), Z13
-	VMOVUPS 896(bias), Z14
-	VMOVUPS 960(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_cols3_k:
-	VMOVUPS 768(b_k), Z16
-	VMOVUPS 832(b_k), Z17
-	VMOVUPS 896(b_k), Z18
-	VMOVUPS 960(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z16, Z16, Z16
-	VMAXPS Z0, Z16, Z0
-	VADDPS Z16, Z0, Z0
-	VMAXPS Z1, Z16, Z1
-	VADDPS Z16, Z1, Z1
-	VMAXPS Z2, Z16, Z2
-	VADDPS Z16, Z2, Z2
-	VMAXPS Z3, Z16, Z3
-	VADDPS Z16, Z3, Z3
-	VMAXPS Z4, Z16, Z4
-	VADDPS Z16, Z4, Z4
-	VMAXPS Z5, Z16, Z5
-	VADDPS Z16, Z5, Z5
-	VMAXPS Z6, Z16, Z6
-	VADDPS Z16, Z6, Z6
-	VMAXPS Z7, Z16, Z7
-	VADDPS Z16, Z7, Z7
-	VMAXPS Z8, Z16, Z8
-	VADDPS Z16, Z8, Z8
-	VMAXPS Z9, Z16, Z9
-	VADDPS Z16, Z9, Z9
-	VMAXPS Z10, Z16, Z10
-	VADDPS Z16, Z10, Z10
-	VMAXPS Z11, Z16, Z11
-	VADDPS Z16, Z11, Z11
-	VMAXPS Z12, Z16, Z12
-	VADDPS Z16, Z12, Z12
-	VMAXPS Z13, Z16, Z13
-	VADDPS Z16, Z13, Z13
-	VMAXPS Z14, Z16, Z14
-	VADDPS Z16, Z14, Z14
-	VMAXPS Z15, Z16, Z15
-	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	VMOVUPS Z8, 3168(c_row)
-	VMOVUPS Z9, 3232(c_row)
-	VMOVUPS Z10, 3296(c_row)
-	VMOVUPS Z11, 3360(c_row)
-	VMOVUPS Z12, 4368(c_row)
-	VMOVUPS Z13, 4432(c_row)
-	VMOVUPS Z14, 4496(c_row)
-	VMOVUPS Z15, 4560(c_row)
-	// 4 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(bias), Z0
-	VMOVUPS 1088(bias), Z1
-	VMOVUPS.Z 1152(bias), K1, Z2
-	VMOVUPS 1024(bias), Z3
-	VMOVUPS 1088(bias), Z4
-	VMOVUPS.Z 1152(bias), K1, Z5
-	VMOVUPS 1024(bias), Z6
-	VMOVUPS 1088(bias), Z7
-	VMOVUPS.Z 1152(bias), K1, Z8
-	VMOVUPS 1024(bias), Z9
-	VMOVUPS 1088(bias), Z10
-	VMOVUPS.Z 1152(bias), K1, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_cols4_k:
-	VMOVUPS 1024(b_k), Z12
-	VMOVUPS 1088(b_k), Z13
-	VMOVUPS 1152(b_k), Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z12, Z12, Z12
-	VMAXPS Z0, Z12, Z0
-	VADDPS Z12, Z0, Z0
-	VMAXPS Z1, Z12, Z1
-	VADDPS Z12, Z1, Z1
-	VMAXPS Z2, Z12, Z2
-	VADDPS Z12, Z2, Z2
-	VMAXPS Z3, Z12, Z3
-	VADDPS Z12, Z3, Z3
-	VMAXPS Z4, Z12, Z4
-	VADDPS Z12, Z4, Z4
-	VMAXPS Z5, Z12, Z5
-	VADDPS Z12, Z5, Z5
-	VMAXPS Z6, Z12, Z6
-	VADDPS Z12, Z6, Z6
-	VMAXPS Z7, Z12, Z7
-	VADDPS Z12, Z7, Z7
-	VMAXPS Z8, Z12, Z8
-	VADDPS Z12, Z8, Z8
-	VMAXPS Z9, Z12, Z9
-	VADDPS Z12, Z9, Z9
-	VMAXPS Z10, Z12, Z10
-	VADDPS Z12, Z10, Z10
-	VMAXPS Z11, Z12, Z11
-	VADDPS Z12, Z11, Z11
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	VMOVUPS Z6, 3424(c_row)
-	VMOVUPS Z7, 3488(c_row)
-	VMOVUPS Z8, K1, 3552(c_row)
-	VMOVUPS Z9, 4624(c_row)
-	VMOVUPS Z10, 4688(c_row)
-	VMOVUPS Z11, K1, 4752(c_row)
-	ADDQ $8192, a_row
-	ADDQ $4800, c_row
-
-dense1PackedVec_rows2:
-	TESTQ $2, rows
-	JZ dense1PackedVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VADDPS Z8, Z0, Z0
-	VMAXPS Z1, Z8, Z1
-	VADDPS Z8, Z1, Z1
-	VMAXPS Z2, Z8, Z2
-	VADDPS Z8, Z2, Z2
-	VMAXPS Z3, Z8, Z3
-	VADDPS Z8, Z3, Z3
-	VMAXPS Z4, Z8, Z4
-	VADDPS Z8, Z4, Z4
-	VMAXPS Z5, Z8, Z5
-	VADDPS Z8, Z5, Z5
-	VMAXPS Z6, Z8, Z6
-	VADDPS Z8, Z6, Z6
-	VMAXPS Z7, Z8, Z7
-	VADDPS Z8, Z7, Z7
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	// 2 rows × columns 64..127
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS 448(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols1_k:
-	VMOVUPS 256(b_k), Z8
-	VMOVUPS 320(b_k), Z9
-	VMOVUPS 384(b_k), Z10
-	VMOVUPS 448(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VADDPS Z8, Z0, Z0
-	VMAXPS Z1, Z8, Z1
-	VADDPS Z8, Z1, Z1
-	VMAXPS Z2, Z8, Z2
-	VADDPS Z8, Z2, Z2
-	VMAXPS Z3, Z8, Z3
-	VADDPS Z8, Z3, Z3
-	VMAXPS Z4, Z8, Z4
-	VADDPS Z8, Z4, Z4
-	VMAXPS Z5, Z8, Z5
-	VADDPS Z8, Z5, Z5
-	VMAXPS Z6, Z8, Z6
-	VADDPS Z8, Z6, Z6
-	VMAXPS Z7, Z8, Z7
-	VADDPS Z8, Z7, Z7
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	// 2 rows × columns 128..191
-	VMOVUPS 512(bias), Z0
-	VMOVUPS 576(bias), Z1
-	VMOVUPS 640(bias), Z2
-	VMOVUPS 704(bias), Z3
-	VMOVUPS 512(bias), Z4
-	VMOVUPS 576(bias), Z5
-	VMOVUPS 640(bias), Z6
-	VMOVUPS 704(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols2_k:
-	VMOVUPS 512(b_k), Z8
-	VMOVUPS 576(b_k), Z9
-	VMOVUPS 640(b_k), Z10
-	VMOVUPS 704(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VADDPS Z8, Z0, Z0
-	VMAXPS Z1, Z8, Z1
-	VADDPS Z8, Z1, Z1
-	VMAXPS Z2, Z8, Z2
-	VADDPS Z8, Z2, Z2
-	VMAXPS Z3, Z8, Z3
-	VADDPS Z8, Z3, Z3
-	VMAXPS Z4, Z8, Z4
-	VADDPS Z8, Z4, Z4
-	VMAXPS Z5, Z8, Z5
-	VADDPS Z8, Z5, Z5
-	VMAXPS Z6, Z8, Z6
-	VADDPS Z8, Z6, Z6
-	VMAXPS Z7, Z8, Z7
-	VADDPS Z8, Z7, Z7
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	// 2 rows × columns 192..255
-	VMOVUPS 768(bias), Z0
-	VMOVUPS 832(bias), Z1
-	VMOVUPS 896(bias), Z2
-	VMOVUPS 960(bias), Z3
-	VMOVUPS 768(bias), Z4
-	VMOVUPS 832(bias), Z5
-	VMOVUPS 896(bias), Z6
-	VMOVUPS 960(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols3_k:
-	VMOVUPS 768(b_k), Z8
-	VMOVUPS 832(b_k), Z9
-	VMOVUPS 896(b_k), Z10
-	VMOVUPS 960(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VADDPS Z8, Z0, Z0
-	VMAXPS Z1, Z8, Z1
-	VADDPS Z8, Z1, Z1
-	VMAXPS Z2, Z8, Z2
-	VADDPS Z8, Z2, Z2
-	VMAXPS Z3, Z8, Z3
-	VADDPS Z8, Z3, Z3
-	VMAXPS Z4, Z8, Z4
-	VADDPS Z8, Z4, Z4
-	VMAXPS Z5, Z8, Z5
-	VADDPS Z8, Z5, Z5
-	VMAXPS Z6, Z8, Z6
-	VADDPS Z8, Z6, Z6
-	VMAXPS Z7, Z8, Z7
-	VADDPS Z8, Z7, Z7
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	// 2 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(bias), Z0
-	VMOVUPS 1088(bias), Z1
-	VMOVUPS.Z 1152(bias), K1, Z2
-	VMOVUPS 1024(bias), Z3
-	VMOVUPS 1088(bias), Z4
-	VMOVUPS.Z 1152(bias), K1, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows2_cols4_k:
-	VMOVUPS 1024(b_k), Z6
-	VMOVUPS 1088(b_k), Z7
-	VMOVUPS 1152(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows2_cols4_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z6, Z6, Z6
-	VMAXPS Z0, Z6, Z0
-	VADDPS Z6, Z0, Z0
-	VMAXPS Z1, Z6, Z1
-	VADDPS Z6, Z1, Z1
-	VMAXPS Z2, Z6, Z2
-	VADDPS Z6, Z2, Z2
-	VMAXPS Z3, Z6, Z3
-	VADDPS Z6, Z3, Z3
-	VMAXPS Z4, Z6, Z4
-	VADDPS Z6, Z4, Z4
-	VMAXPS Z5, Z6, Z5
-	VADDPS Z6, Z5, Z5
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	ADDQ $4096, a_row
-	ADDQ $2400, c_row
-
-dense1PackedVec_rows1:
-	TESTQ $1, rows
+dense1PackedVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense1PackedVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
+	XORQ col, col
+
+dense1PackedVec_rows1_loop_cols0:
+	// 1 row × columns 0..255, 4 vectors at a time
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS 128(bias)(col*1), Z2
+	VMOVUPS 192(bias)(col*1), Z3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1PackedVec_rows1_cols0_k:
+dense1PackedVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -22696,7 +13546,7 @@ dense1PackedVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols0_k
+	JNZ dense1PackedVec_rows1_loop_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -22710,142 +13560,25 @@ dense1PackedVec_rows1_cols0_k:
 	VADDPS Z4, Z2, Z2
 	VMAXPS Z3, Z4, Z3
 	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..127
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS 448(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols1_k:
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS 448(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	// 1 row × columns 128..191
-	VMOVUPS 512(bias), Z0
-	VMOVUPS 576(bias), Z1
-	VMOVUPS 640(bias), Z2
-	VMOVUPS 704(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols2_k:
-	VMOVUPS 512(b_k), Z4
-	VMOVUPS 576(b_k), Z5
-	VMOVUPS 640(b_k), Z6
-	VMOVUPS 704(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols2_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	// 1 row × columns 192..255
-	VMOVUPS 768(bias), Z0
-	VMOVUPS 832(bias), Z1
-	VMOVUPS 896(bias), Z2
-	VMOVUPS 960(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_cols3_k:
-	VMOVUPS 768(b_k), Z4
-	VMOVUPS 832(b_k), Z5
-	VMOVUPS 896(b_k), Z6
-	VMOVUPS 960(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols3_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $1024
+	JLT dense1PackedVec_rows1_loop_cols0
 	// 1 row × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(bias), Z0
-	VMOVUPS 1088(bias), Z1
-	VMOVUPS.Z 1152(bias), K1, Z2
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS.Z 128(bias)(col*1), K1, Z2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
-dense1PackedVec_rows1_cols4_k:
-	VMOVUPS 1024(b_k), Z3
-	VMOVUPS 1088(b_k), Z4
-	VMOVUPS 1152(b_k), Z5
+dense1PackedVec_rows1_loop_cols1_k:
+	VMOVUPS 0(b_k), Z3
+	VMOVUPS 64(b_k), Z4
+	VMOVUPS 128(b_k), Z5
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z3, bcast, Z0
 	VFMADD231PS Z4, bcast, Z1
@@ -22853,7 +13586,7 @@ dense1PackedVec_rows1_cols4_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense1PackedVec_rows1_cols4_k
+	JNZ dense1PackedVec_rows1_loop_cols1_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -22865,9 +13598,13 @@ dense1PackedVec_rows1_cols4_k:
 	VADDPS Z3, Z1, Z1
 	VMAXPS Z2, Z3, Z2
 	VADDPS Z3, Z2, Z2
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	ADDQ $2048, a_row
+	ADDQ $1200, c_row
+	DECQ rows
+	JMP dense1PackedVec_rows1_loop
 
 dense1PackedVec_done:
 	VZEROUPPER
@@ -22890,22 +13627,25 @@ TEXT ·dense1PackedOneVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ $1, rows
 
 dense1PackedOneVec_rows1:
-	// 1 row × columns 0..103
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	VMOVUPS 256(bias), Y8
-	VMOVUPS 288(bias), Y9
-	VMOVUPS 320(bias), Y10
-	VMOVUPS 352(bias), Y11
-	VMOVUPS 384(bias), Y12
+	XORQ col, col
+
+dense1PackedOneVec_rows1_cols0:
+	// 1 row × columns 0..207, 13 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 64(bias)(col*1), Y2
+	VMOVUPS 96(bias)(col*1), Y3
+	VMOVUPS 128(bias)(col*1), Y4
+	VMOVUPS 160(bias)(col*1), Y5
+	VMOVUPS 192(bias)(col*1), Y6
+	VMOVUPS 224(bias)(col*1), Y7
+	VMOVUPS 256(bias)(col*1), Y8
+	VMOVUPS 288(bias)(col*1), Y9
+	VMOVUPS 320(bias)(col*1), Y10
+	VMOVUPS 352(bias)(col*1), Y11
+	VMOVUPS 384(bias)(col*1), Y12
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
 dense1PackedOneVec_rows1_cols0_k:
@@ -22958,136 +13698,58 @@ dense1PackedOneVec_rows1_cols0_k:
 	VADDPS Y13, Y11, Y11
 	VMAXPS Y12, Y13, Y12
 	VADDPS Y13, Y12, Y12
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	VMOVUPS Y12, 384(c_row)
-	// 1 row × columns 104..207
-	VMOVUPS 416(bias), Y0
-	VMOVUPS 448(bias), Y1
-	VMOVUPS 480(bias), Y2
-	VMOVUPS 512(bias), Y3
-	VMOVUPS 544(bias), Y4
-	VMOVUPS 576(bias), Y5
-	VMOVUPS 608(bias), Y6
-	VMOVUPS 640(bias), Y7
-	VMOVUPS 672(bias), Y8
-	VMOVUPS 704(bias), Y9
-	VMOVUPS 736(bias), Y10
-	VMOVUPS 768(bias), Y11
-	VMOVUPS 800(bias), Y12
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMOVUPS Y11, 352(c_row)(col*1)
+	VMOVUPS Y12, 384(c_row)(col*1)
+	ADDQ $416, col
+	CMPQ col, $832
+	JLT dense1PackedOneVec_rows1_cols0
+	// 1 row × columns 208..299 (last vector: 4 lanes)
+	VMOVUPS tailmask<>+16(SB), mask
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 64(bias)(col*1), Y2
+	VMOVUPS 96(bias)(col*1), Y3
+	VMOVUPS 128(bias)(col*1), Y4
+	VMOVUPS 160(bias)(col*1), Y5
+	VMOVUPS 192(bias)(col*1), Y6
+	VMOVUPS 224(bias)(col*1), Y7
+	VMOVUPS 256(bias)(col*1), Y8
+	VMOVUPS 288(bias)(col*1), Y9
+	VMOVUPS 320(bias)(col*1), Y10
+	VMASKMOVPS 352(bias)(col*1), mask, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $512, kleft
 
 dense1PackedOneVec_rows1_cols1_k:
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 416(b_k), bcast, Y0
-	VFMADD231PS 448(b_k), bcast, Y1
-	VFMADD231PS 480(b_k), bcast, Y2
-	VFMADD231PS 512(b_k), bcast, Y3
-	VFMADD231PS 544(b_k), bcast, Y4
-	VFMADD231PS 576(b_k), bcast, Y5
-	VFMADD231PS 608(b_k), bcast, Y6
-	VFMADD231PS 640(b_k), bcast, Y7
-	VFMADD231PS 672(b_k), bcast, Y8
-	VFMADD231PS 704(b_k), bcast, Y9
-	VFMADD231PS 736(b_k), bcast, Y10
-	VFMADD231PS 768(b_k), bcast, Y11
-	VFMADD231PS 800(b_k), bcast, Y12
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 128(b_k), bcast, Y4
+	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 192(b_k), bcast, Y6
+	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 256(b_k), bcast, Y8
+	VFMADD231PS 288(b_k), bcast, Y9
+	VFMADD231PS 320(b_k), bcast, Y10
+	VFMADD231PS 352(b_k), bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
 	JNZ dense1PackedOneVec_rows1_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y13, Y13, Y13
-	VMAXPS Y0, Y13, Y0
-	VADDPS Y13, Y0, Y0
-	VMAXPS Y1, Y13, Y1
-	VADDPS Y13, Y1, Y1
-	VMAXPS Y2, Y13, Y2
-	VADDPS Y13, Y2, Y2
-	VMAXPS Y3, Y13, Y3
-	VADDPS Y13, Y3, Y3
-	VMAXPS Y4, Y13, Y4
-	VADDPS Y13, Y4, Y4
-	VMAXPS Y5, Y13, Y5
-	VADDPS Y13, Y5, Y5
-	VMAXPS Y6, Y13, Y6
-	VADDPS Y13, Y6, Y6
-	VMAXPS Y7, Y13, Y7
-	VADDPS Y13, Y7, Y7
-	VMAXPS Y8, Y13, Y8
-	VADDPS Y13, Y8, Y8
-	VMAXPS Y9, Y13, Y9
-	VADDPS Y13, Y9, Y9
-	VMAXPS Y10, Y13, Y10
-	VADDPS Y13, Y10, Y10
-	VMAXPS Y11, Y13, Y11
-	VADDPS Y13, Y11, Y11
-	VMAXPS Y12, Y13, Y12
-	VADDPS Y13, Y12, Y12
-	VMOVUPS Y0, 416(c_row)
-	VMOVUPS Y1, 448(c_row)
-	VMOVUPS Y2, 480(c_row)
-	VMOVUPS Y3, 512(c_row)
-	VMOVUPS Y4, 544(c_row)
-	VMOVUPS Y5, 576(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 704(c_row)
-	VMOVUPS Y10, 736(c_row)
-	VMOVUPS Y11, 768(c_row)
-	VMOVUPS Y12, 800(c_row)
-	// 1 row × columns 208..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 832(bias), Y0
-	VMOVUPS 864(bias), Y1
-	VMOVUPS 896(bias), Y2
-	VMOVUPS 928(bias), Y3
-	VMOVUPS 960(bias), Y4
-	VMOVUPS 992(bias), Y5
-	VMOVUPS 1024(bias), Y6
-	VMOVUPS 1056(bias), Y7
-	VMOVUPS 1088(bias), Y8
-	VMOVUPS 1120(bias), Y9
-	VMOVUPS 1152(bias), Y10
-	VMASKMOVPS 1184(bias), mask, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedOneVec_rows1_cols2_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 832(b_k), bcast, Y0
-	VFMADD231PS 864(b_k), bcast, Y1
-	VFMADD231PS 896(b_k), bcast, Y2
-	VFMADD231PS 928(b_k), bcast, Y3
-	VFMADD231PS 960(b_k), bcast, Y4
-	VFMADD231PS 992(b_k), bcast, Y5
-	VFMADD231PS 1024(b_k), bcast, Y6
-	VFMADD231PS 1056(b_k), bcast, Y7
-	VFMADD231PS 1088(b_k), bcast, Y8
-	VFMADD231PS 1120(b_k), bcast, Y9
-	VFMADD231PS 1152(b_k), bcast, Y10
-	VFMADD231PS 1184(b_k), bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedOneVec_rows1_cols2_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -23117,18 +13779,18 @@ dense1PackedOneVec_rows1_cols2_k:
 	VADDPS Y12, Y10, Y10
 	VMAXPS Y11, Y12, Y11
 	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 832(c_row)
-	VMOVUPS Y1, 864(c_row)
-	VMOVUPS Y2, 896(c_row)
-	VMOVUPS Y3, 928(c_row)
-	VMOVUPS Y4, 960(c_row)
-	VMOVUPS Y5, 992(c_row)
-	VMOVUPS Y6, 1024(c_row)
-	VMOVUPS Y7, 1056(c_row)
-	VMOVUPS Y8, 1088(c_row)
-	VMOVUPS Y9, 1120(c_row)
-	VMOVUPS Y10, 1152(c_row)
-	VMASKMOVPS Y11, mask, 1184(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMASKMOVPS Y11, mask, 352(c_row)(col*1)
 
 dense1PackedOneVec_done:
 	VZEROUPPER
@@ -23286,23 +13948,24 @@ TEXT ·dense1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ $512, rows
 
 dense1WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT dense1WeightGradVecWeights_done
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 1200(c_row), Y3
-	VMOVUPS 1232(c_row), Y4
-	VMOVUPS 1264(c_row), Y5
-	VMOVUPS 2400(c_row), Y6
-	VMOVUPS 2432(c_row), Y7
-	VMOVUPS 2464(c_row), Y8
-	VMOVUPS 3600(c_row), Y9
-	VMOVUPS 3632(c_row), Y10
-	VMOVUPS 3664(c_row), Y11
+	XORQ col, col
+
+dense1WeightGradVecWeights_rows4_loop_cols0:
+	// 4 rows × columns 0..287, 3 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 64(c_row)(col*1), Y2
+	VMOVUPS 1200(c_row)(col*1), Y3
+	VMOVUPS 1232(c_row)(col*1), Y4
+	VMOVUPS 1264(c_row)(col*1), Y5
+	VMOVUPS 2400(c_row)(col*1), Y6
+	VMOVUPS 2432(c_row)(col*1), Y7
+	VMOVUPS 2464(c_row)(col*1), Y8
+	VMOVUPS 3600(c_row)(col*1), Y9
+	VMOVUPS 3632(c_row)(col*1), Y10
+	VMOVUPS 3664(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecWeights_rows4_loop_cols0_k:
@@ -23329,618 +13992,38 @@ dense1WeightGradVecWeights_rows4_loop_cols0_k:
 	ADDQ $1200, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1200(c_row)
-	VMOVUPS Y4, 1232(c_row)
-	VMOVUPS Y5, 1264(c_row)
-	VMOVUPS Y6, 2400(c_row)
-	VMOVUPS Y7, 2432(c_row)
-	VMOVUPS Y8, 2464(c_row)
-	VMOVUPS Y9, 3600(c_row)
-	VMOVUPS Y10, 3632(c_row)
-	VMOVUPS Y11, 3664(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 128(c_row), Y1
-	VMOVUPS 160(c_row), Y2
-	VMOVUPS 1296(c_row), Y3
-	VMOVUPS 1328(c_row), Y4
-	VMOVUPS 1360(c_row), Y5
-	VMOVUPS 2496(c_row), Y6
-	VMOVUPS 2528(c_row), Y7
-	VMOVUPS 2560(c_row), Y8
-	VMOVUPS 3696(c_row), Y9
-	VMOVUPS 3728(c_row), Y10
-	VMOVUPS 3760(c_row), Y11
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 1200(c_row)(col*1)
+	VMOVUPS Y4, 1232(c_row)(col*1)
+	VMOVUPS Y5, 1264(c_row)(col*1)
+	VMOVUPS Y6, 2400(c_row)(col*1)
+	VMOVUPS Y7, 2432(c_row)(col*1)
+	VMOVUPS Y8, 2464(c_row)(col*1)
+	VMOVUPS Y9, 3600(c_row)(col*1)
+	VMOVUPS Y10, 3632(c_row)(col*1)
+	VMOVUPS Y11, 3664(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $1152
+	JLT dense1WeightGradVecWeights_rows4_loop_cols0
+	// 4 rows × columns 288..299 (last vector: 4 lanes)
+	VMOVUPS tailmask<>+16(SB), mask
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMASKMOVPS 32(c_row)(col*1), mask, Y1
+	VMOVUPS 1200(c_row)(col*1), Y2
+	VMASKMOVPS 1232(c_row)(col*1), mask, Y3
+	VMOVUPS 2400(c_row)(col*1), Y4
+	VMASKMOVPS 2432(c_row)(col*1), mask, Y5
+	VMOVUPS 3600(c_row)(col*1), Y6
+	VMASKMOVPS 3632(c_row)(col*1), mask, Y7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1296(c_row)
-	VMOVUPS Y4, 1328(c_row)
-	VMOVUPS Y5, 1360(c_row)
-	VMOVUPS Y6, 2496(c_row)
-	VMOVUPS Y7, 2528(c_row)
-	VMOVUPS Y8, 2560(c_row)
-	VMOVUPS Y9, 3696(c_row)
-	VMOVUPS Y10, 3728(c_row)
-	VMOVUPS Y11, 3760(c_row)
-	// 4 rows × columns 48..71
-	VMOVUPS 192(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 256(c_row), Y2
-	VMOVUPS 1392(c_row), Y3
-	VMOVUPS 1424(c_row), Y4
-	VMOVUPS 1456(c_row), Y5
-	VMOVUPS 2592(c_row), Y6
-	VMOVUPS 2624(c_row), Y7
-	VMOVUPS 2656(c_row), Y8
-	VMOVUPS 3792(c_row), Y9
-	VMOVUPS 3824(c_row), Y10
-	VMOVUPS 3856(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y12
-	VMOVUPS 224(b_k), Y13
-	VMOVUPS 256(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1392(c_row)
-	VMOVUPS Y4, 1424(c_row)
-	VMOVUPS Y5, 1456(c_row)
-	VMOVUPS Y6, 2592(c_row)
-	VMOVUPS Y7, 2624(c_row)
-	VMOVUPS Y8, 2656(c_row)
-	VMOVUPS Y9, 3792(c_row)
-	VMOVUPS Y10, 3824(c_row)
-	VMOVUPS Y11, 3856(c_row)
-	// 4 rows × columns 72..95
-	VMOVUPS 288(c_row), Y0
-	VMOVUPS 320(c_row), Y1
-	VMOVUPS 352(c_row), Y2
-	VMOVUPS 1488(c_row), Y3
-	VMOVUPS 1520(c_row), Y4
-	VMOVUPS 1552(c_row), Y5
-	VMOVUPS 2688(c_row), Y6
-	VMOVUPS 2720(c_row), Y7
-	VMOVUPS 2752(c_row), Y8
-	VMOVUPS 3888(c_row), Y9
-	VMOVUPS 3920(c_row), Y10
-	VMOVUPS 3952(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols3_k:
-	VMOVUPS 288(b_k), Y12
-	VMOVUPS 320(b_k), Y13
-	VMOVUPS 352(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1488(c_row)
-	VMOVUPS Y4, 1520(c_row)
-	VMOVUPS Y5, 1552(c_row)
-	VMOVUPS Y6, 2688(c_row)
-	VMOVUPS Y7, 2720(c_row)
-	VMOVUPS Y8, 2752(c_row)
-	VMOVUPS Y9, 3888(c_row)
-	VMOVUPS Y10, 3920(c_row)
-	VMOVUPS Y11, 3952(c_row)
-	// 4 rows × columns 96..119
-	VMOVUPS 384(c_row), Y0
-	VMOVUPS 416(c_row), Y1
-	VMOVUPS 448(c_row), Y2
-	VMOVUPS 1584(c_row), Y3
-	VMOVUPS 1616(c_row), Y4
-	VMOVUPS 1648(c_row), Y5
-	VMOVUPS 2784(c_row), Y6
-	VMOVUPS 2816(c_row), Y7
-	VMOVUPS 2848(c_row), Y8
-	VMOVUPS 3984(c_row), Y9
-	VMOVUPS 4016(c_row), Y10
-	VMOVUPS 4048(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols4_k:
-	VMOVUPS 384(b_k), Y12
-	VMOVUPS 416(b_k), Y13
-	VMOVUPS 448(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1584(c_row)
-	VMOVUPS Y4, 1616(c_row)
-	VMOVUPS Y5, 1648(c_row)
-	VMOVUPS Y6, 2784(c_row)
-	VMOVUPS Y7, 2816(c_row)
-	VMOVUPS Y8, 2848(c_row)
-	VMOVUPS Y9, 3984(c_row)
-	VMOVUPS Y10, 4016(c_row)
-	VMOVUPS Y11, 4048(c_row)
-	// 4 rows × columns 120..143
-	VMOVUPS 480(c_row), Y0
-	VMOVUPS 512(c_row), Y1
-	VMOVUPS 544(c_row), Y2
-	VMOVUPS 1680(c_row), Y3
-	VMOVUPS 1712(c_row), Y4
-	VMOVUPS 1744(c_row), Y5
-	VMOVUPS 2880(c_row), Y6
-	VMOVUPS 2912(c_row), Y7
-	VMOVUPS 2944(c_row), Y8
-	VMOVUPS 4080(c_row), Y9
-	VMOVUPS 4112(c_row), Y10
-	VMOVUPS 4144(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols5_k:
-	VMOVUPS 480(b_k), Y12
-	VMOVUPS 512(b_k), Y13
-	VMOVUPS 544(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1680(c_row)
-	VMOVUPS Y4, 1712(c_row)
-	VMOVUPS Y5, 1744(c_row)
-	VMOVUPS Y6, 2880(c_row)
-	VMOVUPS Y7, 2912(c_row)
-	VMOVUPS Y8, 2944(c_row)
-	VMOVUPS Y9, 4080(c_row)
-	VMOVUPS Y10, 4112(c_row)
-	VMOVUPS Y11, 4144(c_row)
-	// 4 rows × columns 144..167
-	VMOVUPS 576(c_row), Y0
-	VMOVUPS 608(c_row), Y1
-	VMOVUPS 640(c_row), Y2
-	VMOVUPS 1776(c_row), Y3
-	VMOVUPS 1808(c_row), Y4
-	VMOVUPS 1840(c_row), Y5
-	VMOVUPS 2976(c_row), Y6
-	VMOVUPS 3008(c_row), Y7
-	VMOVUPS 3040(c_row), Y8
-	VMOVUPS 4176(c_row), Y9
-	VMOVUPS 4208(c_row), Y10
-	VMOVUPS 4240(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols6_k:
-	VMOVUPS 576(b_k), Y12
-	VMOVUPS 608(b_k), Y13
-	VMOVUPS 640(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1776(c_row)
-	VMOVUPS Y4, 1808(c_row)
-	VMOVUPS Y5, 1840(c_row)
-	VMOVUPS Y6, 2976(c_row)
-	VMOVUPS Y7, 3008(c_row)
-	VMOVUPS Y8, 3040(c_row)
-	VMOVUPS Y9, 4176(c_row)
-	VMOVUPS Y10, 4208(c_row)
-	VMOVUPS Y11, 4240(c_row)
-	// 4 rows × columns 168..191
-	VMOVUPS 672(c_row), Y0
-	VMOVUPS 704(c_row), Y1
-	VMOVUPS 736(c_row), Y2
-	VMOVUPS 1872(c_row), Y3
-	VMOVUPS 1904(c_row), Y4
-	VMOVUPS 1936(c_row), Y5
-	VMOVUPS 3072(c_row), Y6
-	VMOVUPS 3104(c_row), Y7
-	VMOVUPS 3136(c_row), Y8
-	VMOVUPS 4272(c_row), Y9
-	VMOVUPS 4304(c_row), Y10
-	VMOVUPS 4336(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols7_k:
-	VMOVUPS 672(b_k), Y12
-	VMOVUPS 704(b_k), Y13
-	VMOVUPS 736(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1872(c_row)
-	VMOVUPS Y4, 1904(c_row)
-	VMOVUPS Y5, 1936(c_row)
-	VMOVUPS Y6, 3072(c_row)
-	VMOVUPS Y7, 3104(c_row)
-	VMOVUPS Y8, 3136(c_row)
-	VMOVUPS Y9, 4272(c_row)
-	VMOVUPS Y10, 4304(c_row)
-	VMOVUPS Y11, 4336(c_row)
-	// 4 rows × columns 192..215
-	VMOVUPS 768(c_row), Y0
-	VMOVUPS 800(c_row), Y1
-	VMOVUPS 832(c_row), Y2
-	VMOVUPS 1968(c_row), Y3
-	VMOVUPS 2000(c_row), Y4
-	VMOVUPS 2032(c_row), Y5
-	VMOVUPS 3168(c_row), Y6
-	VMOVUPS 3200(c_row), Y7
-	VMOVUPS 3232(c_row), Y8
-	VMOVUPS 4368(c_row), Y9
-	VMOVUPS 4400(c_row), Y10
-	VMOVUPS 4432(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols8_k:
-	VMOVUPS 768(b_k), Y12
-	VMOVUPS 800(b_k), Y13
-	VMOVUPS 832(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1968(c_row)
-	VMOVUPS Y4, 2000(c_row)
-	VMOVUPS Y5, 2032(c_row)
-	VMOVUPS Y6, 3168(c_row)
-	VMOVUPS Y7, 3200(c_row)
-	VMOVUPS Y8, 3232(c_row)
-	VMOVUPS Y9, 4368(c_row)
-	VMOVUPS Y10, 4400(c_row)
-	VMOVUPS Y11, 4432(c_row)
-	// 4 rows × columns 216..239
-	VMOVUPS 864(c_row), Y0
-	VMOVUPS 896(c_row), Y1
-	VMOVUPS 928(c_row), Y2
-	VMOVUPS 2064(c_row), Y3
-	VMOVUPS 2096(c_row), Y4
-	VMOVUPS 2128(c_row), Y5
-	VMOVUPS 3264(c_row), Y6
-	VMOVUPS 3296(c_row), Y7
-	VMOVUPS 3328(c_row), Y8
-	VMOVUPS 4464(c_row), Y9
-	VMOVUPS 4496(c_row), Y10
-	VMOVUPS 4528(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols9_k:
-	VMOVUPS 864(b_k), Y12
-	VMOVUPS 896(b_k), Y13
-	VMOVUPS 928(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2064(c_row)
-	VMOVUPS Y4, 2096(c_row)
-	VMOVUPS Y5, 2128(c_row)
-	VMOVUPS Y6, 3264(c_row)
-	VMOVUPS Y7, 3296(c_row)
-	VMOVUPS Y8, 3328(c_row)
-	VMOVUPS Y9, 4464(c_row)
-	VMOVUPS Y10, 4496(c_row)
-	VMOVUPS Y11, 4528(c_row)
-	// 4 rows × columns 240..263
-	VMOVUPS 960(c_row), Y0
-	VMOVUPS 992(c_row), Y1
-	VMOVUPS 1024(c_row), Y2
-	VMOVUPS 2160(c_row), Y3
-	VMOVUPS 2192(c_row), Y4
-	VMOVUPS 2224(c_row), Y5
-	VMOVUPS 3360(c_row), Y6
-	VMOVUPS 3392(c_row), Y7
-	VMOVUPS 3424(c_row), Y8
-	VMOVUPS 4560(c_row), Y9
-	VMOVUPS 4592(c_row), Y10
-	VMOVUPS 4624(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols10_k:
-	VMOVUPS 960(b_k), Y12
-	VMOVUPS 992(b_k), Y13
-	VMOVUPS 1024(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2160(c_row)
-	VMOVUPS Y4, 2192(c_row)
-	VMOVUPS Y5, 2224(c_row)
-	VMOVUPS Y6, 3360(c_row)
-	VMOVUPS Y7, 3392(c_row)
-	VMOVUPS Y8, 3424(c_row)
-	VMOVUPS Y9, 4560(c_row)
-	VMOVUPS Y10, 4592(c_row)
-	VMOVUPS Y11, 4624(c_row)
-	// 4 rows × columns 264..287
-	VMOVUPS 1056(c_row), Y0
-	VMOVUPS 1088(c_row), Y1
-	VMOVUPS 1120(c_row), Y2
-	VMOVUPS 2256(c_row), Y3
-	VMOVUPS 2288(c_row), Y4
-	VMOVUPS 2320(c_row), Y5
-	VMOVUPS 3456(c_row), Y6
-	VMOVUPS 3488(c_row), Y7
-	VMOVUPS 3520(c_row), Y8
-	VMOVUPS 4656(c_row), Y9
-	VMOVUPS 4688(c_row), Y10
-	VMOVUPS 4720(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols11_k:
-	VMOVUPS 1056(b_k), Y12
-	VMOVUPS 1088(b_k), Y13
-	VMOVUPS 1120(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2256(c_row)
-	VMOVUPS Y4, 2288(c_row)
-	VMOVUPS Y5, 2320(c_row)
-	VMOVUPS Y6, 3456(c_row)
-	VMOVUPS Y7, 3488(c_row)
-	VMOVUPS Y8, 3520(c_row)
-	VMOVUPS Y9, 4656(c_row)
-	VMOVUPS Y10, 4688(c_row)
-	VMOVUPS Y11, 4720(c_row)
-	// 4 rows × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 1152(c_row), Y0
-	VMASKMOVPS 1184(c_row), mask, Y1
-	VMOVUPS 2352(c_row), Y2
-	VMASKMOVPS 2384(c_row), mask, Y3
-	VMOVUPS 3552(c_row), Y4
-	VMASKMOVPS 3584(c_row), mask, Y5
-	VMOVUPS 4752(c_row), Y6
-	VMASKMOVPS 4784(c_row), mask, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_loop_cols12_k:
-	VMOVUPS 1152(b_k), Y8
-	VMASKMOVPS 1184(b_k), mask, Y9
+	VMOVUPS 0(b_k), Y8
+	VMASKMOVPS 32(b_k), mask, Y9
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
@@ -23956,19 +14039,20 @@ dense1WeightGradVecWeights_rows4_loop_cols12_k:
 	ADDQ $2048, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_loop_cols12_k
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
-	VMOVUPS Y2, 2352(c_row)
-	VMASKMOVPS Y3, mask, 2384(c_row)
-	VMOVUPS Y4, 3552(c_row)
-	VMASKMOVPS Y5, mask, 3584(c_row)
-	VMOVUPS Y6, 4752(c_row)
-	VMASKMOVPS Y7, mask, 4784(c_row)
+	JNZ dense1WeightGradVecWeights_rows4_loop_cols1_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
+	VMOVUPS Y2, 1200(c_row)(col*1)
+	VMASKMOVPS Y3, mask, 1232(c_row)(col*1)
+	VMOVUPS Y4, 2400(c_row)(col*1)
+	VMASKMOVPS Y5, mask, 2432(c_row)(col*1)
+	VMOVUPS Y6, 3600(c_row)(col*1)
+	VMASKMOVPS Y7, mask, 3632(c_row)(col*1)
 	ADDQ $16, a_row
 	ADDQ $4800, c_row
 	SUBQ $4, rows
-	JMP dense1WeightGradVecWeights_rows4_loop
+	CMPQ rows, $4
+	JGE dense1WeightGradVecWeights_rows4_loop
 
 dense1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -23993,35 +14077,36 @@ TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $512, rows
 
 dense1WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT dense1WeightGradVecWeights_rows2
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 1200(c_row), Z4
-	VMOVUPS 1264(c_row), Z5
-	VMOVUPS 1328(c_row), Z6
-	VMOVUPS 1392(c_row), Z7
-	VMOVUPS 2400(c_row), Z8
-	VMOVUPS 2464(c_row), Z9
-	VMOVUPS 2528(c_row), Z10
-	VMOVUPS 2592(c_row), Z11
-	VMOVUPS 3600(c_row), Z12
-	VMOVUPS 3664(c_row), Z13
-	VMOVUPS 3728(c_row), Z14
-	VMOVUPS 3792(c_row), Z15
-	VMOVUPS 4800(c_row), Z16
-	VMOVUPS 4864(c_row), Z17
-	VMOVUPS 4928(c_row), Z18
-	VMOVUPS 4992(c_row), Z19
-	VMOVUPS 6000(c_row), Z20
-	VMOVUPS 6064(c_row), Z21
-	VMOVUPS 6128(c_row), Z22
-	VMOVUPS 6192(c_row), Z23
+	XORQ col, col
+
+dense1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..255, 4 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 1200(c_row)(col*1), Z4
+	VMOVUPS 1264(c_row)(col*1), Z5
+	VMOVUPS 1328(c_row)(col*1), Z6
+	VMOVUPS 1392(c_row)(col*1), Z7
+	VMOVUPS 2400(c_row)(col*1), Z8
+	VMOVUPS 2464(c_row)(col*1), Z9
+	VMOVUPS 2528(c_row)(col*1), Z10
+	VMOVUPS 2592(c_row)(col*1), Z11
+	VMOVUPS 3600(c_row)(col*1), Z12
+	VMOVUPS 3664(c_row)(col*1), Z13
+	VMOVUPS 3728(c_row)(col*1), Z14
+	VMOVUPS 3792(c_row)(col*1), Z15
+	VMOVUPS 4800(c_row)(col*1), Z16
+	VMOVUPS 4864(c_row)(col*1), Z17
+	VMOVUPS 4928(c_row)(col*1), Z18
+	VMOVUPS 4992(c_row)(col*1), Z19
+	VMOVUPS 6000(c_row)(col*1), Z20
+	VMOVUPS 6064(c_row)(col*1), Z21
+	VMOVUPS 6128(c_row)(col*1), Z22
+	VMOVUPS 6192(c_row)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecWeights_rows6_loop_cols0_k:
@@ -24063,333 +14148,60 @@ dense1WeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $1200, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	VMOVUPS Z8, 2400(c_row)
-	VMOVUPS Z9, 2464(c_row)
-	VMOVUPS Z10, 2528(c_row)
-	VMOVUPS Z11, 2592(c_row)
-	VMOVUPS Z12, 3600(c_row)
-	VMOVUPS Z13, 3664(c_row)
-	VMOVUPS Z14, 3728(c_row)
-	VMOVUPS Z15, 3792(c_row)
-	VMOVUPS Z16, 4800(c_row)
-	VMOVUPS Z17, 4864(c_row)
-	VMOVUPS Z18, 4928(c_row)
-	VMOVUPS Z19, 4992(c_row)
-	VMOVUPS Z20, 6000(c_row)
-	VMOVUPS Z21, 6064(c_row)
-	VMOVUPS Z22, 6128(c_row)
-	VMOVUPS Z23, 6192(c_row)
-	// 6 rows × columns 64..127
-	VMOVUPS 256(c_row), Z0
-	VMOVUPS 320(c_row), Z1
-	VMOVUPS 384(c_row), Z2
-	VMOVUPS 448(c_row), Z3
-	VMOVUPS 1456(c_row), Z4
-	VMOVUPS 1520(c_row), Z5
-	VMOVUPS 1584(c_row), Z6
-	VMOVUPS 1648(c_row), Z7
-	VMOVUPS 2656(c_row), Z8
-	VMOVUPS 2720(c_row), Z9
-	VMOVUPS 2784(c_row), Z10
-	VMOVUPS 2848(c_row), Z11
-	VMOVUPS 3856(c_row), Z12
-	VMOVUPS 3920(c_row), Z13
-	VMOVUPS 3984(c_row), Z14
-	VMOVUPS 4048(c_row), Z15
-	VMOVUPS 5056(c_row), Z16
-	VMOVUPS 5120(c_row), Z17
-	VMOVUPS 5184(c_row), Z18
-	VMOVUPS 5248(c_row), Z19
-	VMOVUPS 6256(c_row), Z20
-	VMOVUPS 6320(c_row), Z21
-	VMOVUPS 6384(c_row), Z22
-	VMOVUPS 6448(c_row), Z23
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 1200(c_row)(col*1)
+	VMOVUPS Z5, 1264(c_row)(col*1)
+	VMOVUPS Z6, 1328(c_row)(col*1)
+	VMOVUPS Z7, 1392(c_row)(col*1)
+	VMOVUPS Z8, 2400(c_row)(col*1)
+	VMOVUPS Z9, 2464(c_row)(col*1)
+	VMOVUPS Z10, 2528(c_row)(col*1)
+	VMOVUPS Z11, 2592(c_row)(col*1)
+	VMOVUPS Z12, 3600(c_row)(col*1)
+	VMOVUPS Z13, 3664(c_row)(col*1)
+	VMOVUPS Z14, 3728(c_row)(col*1)
+	VMOVUPS Z15, 3792(c_row)(col*1)
+	VMOVUPS Z16, 4800(c_row)(col*1)
+	VMOVUPS Z17, 4864(c_row)(col*1)
+	VMOVUPS Z18, 4928(c_row)(col*1)
+	VMOVUPS Z19, 4992(c_row)(col*1)
+	VMOVUPS Z20, 6000(c_row)(col*1)
+	VMOVUPS Z21, 6064(c_row)(col*1)
+	VMOVUPS Z22, 6128(c_row)(col*1)
+	VMOVUPS Z23, 6192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $1024
+	JLT dense1WeightGradVecWeights_rows6_loop_cols0
+	// 6 rows × columns 256..299 (last vector: 12 lanes)
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS.Z 128(c_row)(col*1), K1, Z2
+	VMOVUPS 1200(c_row)(col*1), Z3
+	VMOVUPS 1264(c_row)(col*1), Z4
+	VMOVUPS.Z 1328(c_row)(col*1), K1, Z5
+	VMOVUPS 2400(c_row)(col*1), Z6
+	VMOVUPS 2464(c_row)(col*1), Z7
+	VMOVUPS.Z 2528(c_row)(col*1), K1, Z8
+	VMOVUPS 3600(c_row)(col*1), Z9
+	VMOVUPS 3664(c_row)(col*1), Z10
+	VMOVUPS.Z 3728(c_row)(col*1), K1, Z11
+	VMOVUPS 4800(c_row)(col*1), Z12
+	VMOVUPS 4864(c_row)(col*1), Z13
+	VMOVUPS.Z 4928(c_row)(col*1), K1, Z14
+	VMOVUPS 6000(c_row)(col*1), Z15
+	VMOVUPS 6064(c_row)(col*1), Z16
+	VMOVUPS.Z 6128(c_row)(col*1), K1, Z17
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecWeights_rows6_loop_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS 448(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows6_loop_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	VMOVUPS Z8, 2656(c_row)
-	VMOVUPS Z9, 2720(c_row)
-	VMOVUPS Z10, 2784(c_row)
-	VMOVUPS Z11, 2848(c_row)
-	VMOVUPS Z12, 3856(c_row)
-	VMOVUPS Z13, 3920(c_row)
-	VMOVUPS Z14, 3984(c_row)
-	VMOVUPS Z15, 4048(c_row)
-	VMOVUPS Z16, 5056(c_row)
-	VMOVUPS Z17, 5120(c_row)
-	VMOVUPS Z18, 5184(c_row)
-	VMOVUPS Z19, 5248(c_row)
-	VMOVUPS Z20, 6256(c_row)
-	VMOVUPS Z21, 6320(c_row)
-	VMOVUPS Z22, 6384(c_row)
-	VMOVUPS Z23, 6448(c_row)
-	// 6 rows × columns 128..191
-	VMOVUPS 512(c_row), Z0
-	VMOVUPS 576(c_row), Z1
-	VMOVUPS 640(c_row), Z2
-	VMOVUPS 704(c_row), Z3
-	VMOVUPS 1712(c_row), Z4
-	VMOVUPS 1776(c_row), Z5
-	VMOVUPS 1840(c_row), Z6
-	VMOVUPS 1904(c_row), Z7
-	VMOVUPS 2912(c_row), Z8
-	VMOVUPS 2976(c_row), Z9
-	VMOVUPS 3040(c_row), Z10
-	VMOVUPS 3104(c_row), Z11
-	VMOVUPS 4112(c_row), Z12
-	VMOVUPS 4176(c_row), Z13
-	VMOVUPS 4240(c_row), Z14
-	VMOVUPS 4304(c_row), Z15
-	VMOVUPS 5312(c_row), Z16
-	VMOVUPS 5376(c_row), Z17
-	VMOVUPS 5440(c_row), Z18
-	VMOVUPS 5504(c_row), Z19
-	VMOVUPS 6512(c_row), Z20
-	VMOVUPS 6576(c_row), Z21
-	VMOVUPS 6640(c_row), Z22
-	VMOVUPS 6704(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows6_loop_cols2_k:
-	VMOVUPS 512(b_k), Z24
-	VMOVUPS 576(b_k), Z25
-	VMOVUPS 640(b_k), Z26
-	VMOVUPS 704(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows6_loop_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	VMOVUPS Z8, 2912(c_row)
-	VMOVUPS Z9, 2976(c_row)
-	VMOVUPS Z10, 3040(c_row)
-	VMOVUPS Z11, 3104(c_row)
-	VMOVUPS Z12, 4112(c_row)
-	VMOVUPS Z13, 4176(c_row)
-	VMOVUPS Z14, 4240(c_row)
-	VMOVUPS Z15, 4304(c_row)
-	VMOVUPS Z16, 5312(c_row)
-	VMOVUPS Z17, 5376(c_row)
-	VMOVUPS Z18, 5440(c_row)
-	VMOVUPS Z19, 5504(c_row)
-	VMOVUPS Z20, 6512(c_row)
-	VMOVUPS Z21, 6576(c_row)
-	VMOVUPS Z22, 6640(c_row)
-	VMOVUPS Z23, 6704(c_row)
-	// 6 rows × columns 192..255
-	VMOVUPS 768(c_row), Z0
-	VMOVUPS 832(c_row), Z1
-	VMOVUPS 896(c_row), Z2
-	VMOVUPS 960(c_row), Z3
-	VMOVUPS 1968(c_row), Z4
-	VMOVUPS 2032(c_row), Z5
-	VMOVUPS 2096(c_row), Z6
-	VMOVUPS 2160(c_row), Z7
-	VMOVUPS 3168(c_row), Z8
-	VMOVUPS 3232(c_row), Z9
-	VMOVUPS 3296(c_row), Z10
-	VMOVUPS 3360(c_row), Z11
-	VMOVUPS 4368(c_row), Z12
-	VMOVUPS 4432(c_row), Z13
-	VMOVUPS 4496(c_row), Z14
-	VMOVUPS 4560(c_row), Z15
-	VMOVUPS 5568(c_row), Z16
-	VMOVUPS 5632(c_row), Z17
-	VMOVUPS 5696(c_row), Z18
-	VMOVUPS 5760(c_row), Z19
-	VMOVUPS 6768(c_row), Z20
-	VMOVUPS 6832(c_row), Z21
-	VMOVUPS 6896(c_row), Z22
-	VMOVUPS 6960(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows6_loop_cols3_k:
-	VMOVUPS 768(b_k), Z24
-	VMOVUPS 832(b_k), Z25
-	VMOVUPS 896(b_k), Z26
-	VMOVUPS 960(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows6_loop_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	VMOVUPS Z8, 3168(c_row)
-	VMOVUPS Z9, 3232(c_row)
-	VMOVUPS Z10, 3296(c_row)
-	VMOVUPS Z11, 3360(c_row)
-	VMOVUPS Z12, 4368(c_row)
-	VMOVUPS Z13, 4432(c_row)
-	VMOVUPS Z14, 4496(c_row)
-	VMOVUPS Z15, 4560(c_row)
-	VMOVUPS Z16, 5568(c_row)
-	VMOVUPS Z17, 5632(c_row)
-	VMOVUPS Z18, 5696(c_row)
-	VMOVUPS Z19, 5760(c_row)
-	VMOVUPS Z20, 6768(c_row)
-	VMOVUPS Z21, 6832(c_row)
-	VMOVUPS Z22, 6896(c_row)
-	VMOVUPS Z23, 6960(c_row)
-	// 6 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(c_row), Z0
-	VMOVUPS 1088(c_row), Z1
-	VMOVUPS.Z 1152(c_row), K1, Z2
-	VMOVUPS 2224(c_row), Z3
-	VMOVUPS 2288(c_row), Z4
-	VMOVUPS.Z 2352(c_row), K1, Z5
-	VMOVUPS 3424(c_row), Z6
-	VMOVUPS 3488(c_row), Z7
-	VMOVUPS.Z 3552(c_row), K1, Z8
-	VMOVUPS 4624(c_row), Z9
-	VMOVUPS 4688(c_row), Z10
-	VMOVUPS.Z 4752(c_row), K1, Z11
-	VMOVUPS 5824(c_row), Z12
-	VMOVUPS 5888(c_row), Z13
-	VMOVUPS.Z 5952(c_row), K1, Z14
-	VMOVUPS 7024(c_row), Z15
-	VMOVUPS 7088(c_row), Z16
-	VMOVUPS.Z 7152(c_row), K1, Z17
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows6_loop_cols4_k:
-	VMOVUPS 1024(b_k), Z18
-	VMOVUPS 1088(b_k), Z19
-	VMOVUPS.Z 1152(b_k), K1, Z20
+	VMOVUPS 0(b_k), Z18
+	VMOVUPS 64(b_k), Z19
+	VMOVUPS.Z 128(b_k), K1, Z20
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z18, bcast, Z0
 	VFMADD231PS Z19, bcast, Z1
@@ -24417,42 +14229,46 @@ dense1WeightGradVecWeights_rows6_loop_cols4_k:
 	ADDQ $2048, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows6_loop_cols4_k
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	VMOVUPS Z6, 3424(c_row)
-	VMOVUPS Z7, 3488(c_row)
-	VMOVUPS Z8, K1, 3552(c_row)
-	VMOVUPS Z9, 4624(c_row)
-	VMOVUPS Z10, 4688(c_row)
-	VMOVUPS Z11, K1, 4752(c_row)
-	VMOVUPS Z12, 5824(c_row)
-	VMOVUPS Z13, 5888(c_row)
-	VMOVUPS Z14, K1, 5952(c_row)
-	VMOVUPS Z15, 7024(c_row)
-	VMOVUPS Z16, 7088(c_row)
-	VMOVUPS Z17, K1, 7152(c_row)
+	JNZ dense1WeightGradVecWeights_rows6_loop_cols1_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	VMOVUPS Z3, 1200(c_row)(col*1)
+	VMOVUPS Z4, 1264(c_row)(col*1)
+	VMOVUPS Z5, K1, 1328(c_row)(col*1)
+	VMOVUPS Z6, 2400(c_row)(col*1)
+	VMOVUPS Z7, 2464(c_row)(col*1)
+	VMOVUPS Z8, K1, 2528(c_row)(col*1)
+	VMOVUPS Z9, 3600(c_row)(col*1)
+	VMOVUPS Z10, 3664(c_row)(col*1)
+	VMOVUPS Z11, K1, 3728(c_row)(col*1)
+	VMOVUPS Z12, 4800(c_row)(col*1)
+	VMOVUPS Z13, 4864(c_row)(col*1)
+	VMOVUPS Z14, K1, 4928(c_row)(col*1)
+	VMOVUPS Z15, 6000(c_row)(col*1)
+	VMOVUPS Z16, 6064(c_row)(col*1)
+	VMOVUPS Z17, K1, 6128(c_row)(col*1)
 	ADDQ $24, a_row
 	ADDQ $7200, c_row
 	SUBQ $6, rows
-	JMP dense1WeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE dense1WeightGradVecWeights_rows6_loop
 
 dense1WeightGradVecWeights_rows2:
-	// 2 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 1200(c_row), Z4
-	VMOVUPS 1264(c_row), Z5
-	VMOVUPS 1328(c_row), Z6
-	VMOVUPS 1392(c_row), Z7
+	XORQ col, col
+
+dense1WeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..255, 4 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 1200(c_row)(col*1), Z4
+	VMOVUPS 1264(c_row)(col*1), Z5
+	VMOVUPS 1328(c_row)(col*1), Z6
+	VMOVUPS 1392(c_row)(col*1), Z7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecWeights_rows2_cols0_k:
@@ -24474,149 +14290,32 @@ dense1WeightGradVecWeights_rows2_cols0_k:
 	ADDQ $1200, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	// 2 rows × columns 64..127
-	VMOVUPS 256(c_row), Z0
-	VMOVUPS 320(c_row), Z1
-	VMOVUPS 384(c_row), Z2
-	VMOVUPS 448(c_row), Z3
-	VMOVUPS 1456(c_row), Z4
-	VMOVUPS 1520(c_row), Z5
-	VMOVUPS 1584(c_row), Z6
-	VMOVUPS 1648(c_row), Z7
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 1200(c_row)(col*1)
+	VMOVUPS Z5, 1264(c_row)(col*1)
+	VMOVUPS Z6, 1328(c_row)(col*1)
+	VMOVUPS Z7, 1392(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $1024
+	JLT dense1WeightGradVecWeights_rows2_cols0
+	// 2 rows × columns 256..299 (last vector: 12 lanes)
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS.Z 128(c_row)(col*1), K1, Z2
+	VMOVUPS 1200(c_row)(col*1), Z3
+	VMOVUPS 1264(c_row)(col*1), Z4
+	VMOVUPS.Z 1328(c_row)(col*1), K1, Z5
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecWeights_rows2_cols1_k:
-	VMOVUPS 256(b_k), Z8
-	VMOVUPS 320(b_k), Z9
-	VMOVUPS 384(b_k), Z10
-	VMOVUPS 448(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows2_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	// 2 rows × columns 128..191
-	VMOVUPS 512(c_row), Z0
-	VMOVUPS 576(c_row), Z1
-	VMOVUPS 640(c_row), Z2
-	VMOVUPS 704(c_row), Z3
-	VMOVUPS 1712(c_row), Z4
-	VMOVUPS 1776(c_row), Z5
-	VMOVUPS 1840(c_row), Z6
-	VMOVUPS 1904(c_row), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows2_cols2_k:
-	VMOVUPS 512(b_k), Z8
-	VMOVUPS 576(b_k), Z9
-	VMOVUPS 640(b_k), Z10
-	VMOVUPS 704(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows2_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	// 2 rows × columns 192..255
-	VMOVUPS 768(c_row), Z0
-	VMOVUPS 832(c_row), Z1
-	VMOVUPS 896(c_row), Z2
-	VMOVUPS 960(c_row), Z3
-	VMOVUPS 1968(c_row), Z4
-	VMOVUPS 2032(c_row), Z5
-	VMOVUPS 2096(c_row), Z6
-	VMOVUPS 2160(c_row), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows2_cols3_k:
-	VMOVUPS 768(b_k), Z8
-	VMOVUPS 832(b_k), Z9
-	VMOVUPS 896(b_k), Z10
-	VMOVUPS 960(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows2_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	// 2 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 1024(c_row), Z0
-	VMOVUPS 1088(c_row), Z1
-	VMOVUPS.Z 1152(c_row), K1, Z2
-	VMOVUPS 2224(c_row), Z3
-	VMOVUPS 2288(c_row), Z4
-	VMOVUPS.Z 2352(c_row), K1, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows2_cols4_k:
-	VMOVUPS 1024(b_k), Z6
-	VMOVUPS 1088(b_k), Z7
-	VMOVUPS.Z 1152(b_k), K1, Z8
+	VMOVUPS 0(b_k), Z6
+	VMOVUPS 64(b_k), Z7
+	VMOVUPS.Z 128(b_k), K1, Z8
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z6, bcast, Z0
 	VFMADD231PS Z7, bcast, Z1
@@ -24628,13 +14327,13 @@ dense1WeightGradVecWeights_rows2_cols4_k:
 	ADDQ $2048, a_k
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows2_cols4_k
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
+	JNZ dense1WeightGradVecWeights_rows2_cols1_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	VMOVUPS Z3, 1200(c_row)(col*1)
+	VMOVUPS Z4, 1264(c_row)(col*1)
+	VMOVUPS Z5, K1, 1328(c_row)(col*1)
 
 dense1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -24656,22 +14355,25 @@ TEXT ·dense1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
 	MOVQ $1, rows
 
 dense1WeightGradVecBias_rows1:
-	// 1 row × columns 0..103
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	VMOVUPS 256(c_row), Y8
-	VMOVUPS 288(c_row), Y9
-	VMOVUPS 320(c_row), Y10
-	VMOVUPS 352(c_row), Y11
-	VMOVUPS 384(c_row), Y12
+	XORQ col, col
+
+dense1WeightGradVecBias_rows1_cols0:
+	// 1 row × columns 0..207, 13 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 64(c_row)(col*1), Y2
+	VMOVUPS 96(c_row)(col*1), Y3
+	VMOVUPS 128(c_row)(col*1), Y4
+	VMOVUPS 160(c_row)(col*1), Y5
+	VMOVUPS 192(c_row)(col*1), Y6
+	VMOVUPS 224(c_row)(col*1), Y7
+	VMOVUPS 256(c_row)(col*1), Y8
+	VMOVUPS 288(c_row)(col*1), Y9
+	VMOVUPS 320(c_row)(col*1), Y10
+	VMOVUPS 352(c_row)(col*1), Y11
+	VMOVUPS 384(c_row)(col*1), Y12
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecBias_rows1_cols0_k:
@@ -24692,116 +14394,70 @@ dense1WeightGradVecBias_rows1_cols0_k:
 	ADDQ $1200, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	VMOVUPS Y12, 384(c_row)
-	// 1 row × columns 104..207
-	VMOVUPS 416(c_row), Y0
-	VMOVUPS 448(c_row), Y1
-	VMOVUPS 480(c_row), Y2
-	VMOVUPS 512(c_row), Y3
-	VMOVUPS 544(c_row), Y4
-	VMOVUPS 576(c_row), Y5
-	VMOVUPS 608(c_row), Y6
-	VMOVUPS 640(c_row), Y7
-	VMOVUPS 672(c_row), Y8
-	VMOVUPS 704(c_row), Y9
-	VMOVUPS 736(c_row), Y10
-	VMOVUPS 768(c_row), Y11
-	VMOVUPS 800(c_row), Y12
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMOVUPS Y11, 352(c_row)(col*1)
+	VMOVUPS Y12, 384(c_row)(col*1)
+	ADDQ $416, col
+	CMPQ col, $832
+	JLT dense1WeightGradVecBias_rows1_cols0
+	// 1 row × columns 208..299 (last vector: 4 lanes)
+	VMOVUPS tailmask<>+16(SB), mask
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 64(c_row)(col*1), Y2
+	VMOVUPS 96(c_row)(col*1), Y3
+	VMOVUPS 128(c_row)(col*1), Y4
+	VMOVUPS 160(c_row)(col*1), Y5
+	VMOVUPS 192(c_row)(col*1), Y6
+	VMOVUPS 224(c_row)(col*1), Y7
+	VMOVUPS 256(c_row)(col*1), Y8
+	VMOVUPS 288(c_row)(col*1), Y9
+	VMOVUPS 320(c_row)(col*1), Y10
+	VMASKMOVPS 352(c_row)(col*1), mask, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecBias_rows1_cols1_k:
+	VMASKMOVPS 352(b_k), mask, Y12
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 416(b_k), bcast, Y0
-	VFMADD231PS 448(b_k), bcast, Y1
-	VFMADD231PS 480(b_k), bcast, Y2
-	VFMADD231PS 512(b_k), bcast, Y3
-	VFMADD231PS 544(b_k), bcast, Y4
-	VFMADD231PS 576(b_k), bcast, Y5
-	VFMADD231PS 608(b_k), bcast, Y6
-	VFMADD231PS 640(b_k), bcast, Y7
-	VFMADD231PS 672(b_k), bcast, Y8
-	VFMADD231PS 704(b_k), bcast, Y9
-	VFMADD231PS 736(b_k), bcast, Y10
-	VFMADD231PS 768(b_k), bcast, Y11
-	VFMADD231PS 800(b_k), bcast, Y12
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecBias_rows1_cols1_k
-	VMOVUPS Y0, 416(c_row)
-	VMOVUPS Y1, 448(c_row)
-	VMOVUPS Y2, 480(c_row)
-	VMOVUPS Y3, 512(c_row)
-	VMOVUPS Y4, 544(c_row)
-	VMOVUPS Y5, 576(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 704(c_row)
-	VMOVUPS Y10, 736(c_row)
-	VMOVUPS Y11, 768(c_row)
-	VMOVUPS Y12, 800(c_row)
-	// 1 row × columns 208..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 832(c_row), Y0
-	VMOVUPS 864(c_row), Y1
-	VMOVUPS 896(c_row), Y2
-	VMOVUPS 928(c_row), Y3
-	VMOVUPS 960(c_row), Y4
-	VMOVUPS 992(c_row), Y5
-	VMOVUPS 1024(c_row), Y6
-	VMOVUPS 1056(c_row), Y7
-	VMOVUPS 1088(c_row), Y8
-	VMOVUPS 1120(c_row), Y9
-	VMOVUPS 1152(c_row), Y10
-	VMASKMOVPS 1184(c_row), mask, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecBias_rows1_cols2_k:
-	VMASKMOVPS 1184(b_k), mask, Y12
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 832(b_k), bcast, Y0
-	VFMADD231PS 864(b_k), bcast, Y1
-	VFMADD231PS 896(b_k), bcast, Y2
-	VFMADD231PS 928(b_k), bcast, Y3
-	VFMADD231PS 960(b_k), bcast, Y4
-	VFMADD231PS 992(b_k), bcast, Y5
-	VFMADD231PS 1024(b_k), bcast, Y6
-	VFMADD231PS 1056(b_k), bcast, Y7
-	VFMADD231PS 1088(b_k), bcast, Y8
-	VFMADD231PS 1120(b_k), bcast, Y9
-	VFMADD231PS 1152(b_k), bcast, Y10
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 128(b_k), bcast, Y4
+	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 192(b_k), bcast, Y6
+	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 256(b_k), bcast, Y8
+	VFMADD231PS 288(b_k), bcast, Y9
+	VFMADD231PS 320(b_k), bcast, Y10
 	VFMADD231PS Y12, bcast, Y11
 	ADDQ $1200, b_k
 	DECQ kleft
-	JNZ dense1WeightGradVecBias_rows1_cols2_k
-	VMOVUPS Y0, 832(c_row)
-	VMOVUPS Y1, 864(c_row)
-	VMOVUPS Y2, 896(c_row)
-	VMOVUPS Y3, 928(c_row)
-	VMOVUPS Y4, 960(c_row)
-	VMOVUPS Y5, 992(c_row)
-	VMOVUPS Y6, 1024(c_row)
-	VMOVUPS Y7, 1056(c_row)
-	VMOVUPS Y8, 1088(c_row)
-	VMOVUPS Y9, 1120(c_row)
-	VMOVUPS Y10, 1152(c_row)
-	VMASKMOVPS Y11, mask, 1184(c_row)
+	JNZ dense1WeightGradVecBias_rows1_cols1_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMASKMOVPS Y11, mask, 352(c_row)(col*1)
 
 dense1WeightGradVecBias_done:
 	VZEROUPPER
@@ -24912,10 +14568,15 @@ TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-dense1InputGradVec_rows4_loop:
+dense1InputGradVec_rows4:
 	CMPQ rows, $4
-	JLT dense1InputGradVec_rows2
-	// 4 rows × columns 0..23
+	JLT dense1InputGradVec_rows1_loop
+
+dense1InputGradVec_rows4_loop:
+	XORQ col, col
+
+dense1InputGradVec_rows4_cols0:
+	// 4 rows × columns 0..503, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -24929,10 +14590,10 @@ dense1InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $300, kleft
 
-dense1InputGradVec_rows4_loop_cols0_k:
+dense1InputGradVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
@@ -24955,1841 +14616,81 @@ dense1InputGradVec_rows4_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $2112, b_k
 	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 2048(c_row)
-	VMOVUPS Y4, 2080(c_row)
-	VMOVUPS Y5, 2112(c_row)
-	VMOVUPS Y6, 4096(c_row)
-	VMOVUPS Y7, 4128(c_row)
-	VMOVUPS Y8, 4160(c_row)
-	VMOVUPS Y9, 6144(c_row)
-	VMOVUPS Y10, 6176(c_row)
-	VMOVUPS Y11, 6208(c_row)
-	// 4 rows × columns 24..47
+	JNZ dense1InputGradVec_rows4_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 2048(c_row)(col*1)
+	VMOVUPS Y4, 2080(c_row)(col*1)
+	VMOVUPS Y5, 2112(c_row)(col*1)
+	VMOVUPS Y6, 4096(c_row)(col*1)
+	VMOVUPS Y7, 4128(c_row)(col*1)
+	VMOVUPS Y8, 4160(c_row)(col*1)
+	VMOVUPS Y9, 6144(c_row)(col*1)
+	VMOVUPS Y10, 6176(c_row)(col*1)
+	VMOVUPS Y11, 6208(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $2016
+	JLT dense1InputGradVec_rows4_cols0
+	// 4 rows × columns 504..511
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $300, kleft
 
-dense1InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
+dense1InputGradVec_rows4_cols1_k:
+	VMOVUPS 0(b_k), Y4
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
+	VFMADD231PS Y4, bcast, Y0
 	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y4, bcast, Y1
 	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
+	VFMADD231PS Y4, bcast, Y2
 	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VFMADD231PS Y4, bcast, Y3
 	ADDQ $4, a_k
 	ADDQ $2112, b_k
 	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 2144(c_row)
-	VMOVUPS Y4, 2176(c_row)
-	VMOVUPS Y5, 2208(c_row)
-	VMOVUPS Y6, 4192(c_row)
-	VMOVUPS Y7, 4224(c_row)
-	VMOVUPS Y8, 4256(c_row)
-	VMOVUPS Y9, 6240(c_row)
-	VMOVUPS Y10, 6272(c_row)
-	VMOVUPS Y11, 6304(c_row)
-	// 4 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y12
-	VMOVUPS 224(b_k), Y13
-	VMOVUPS 256(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 2240(c_row)
-	VMOVUPS Y4, 2272(c_row)
-	VMOVUPS Y5, 2304(c_row)
-	VMOVUPS Y6, 4288(c_row)
-	VMOVUPS Y7, 4320(c_row)
-	VMOVUPS Y8, 4352(c_row)
-	VMOVUPS Y9, 6336(c_row)
-	VMOVUPS Y10, 6368(c_row)
-	VMOVUPS Y11, 6400(c_row)
-	// 4 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols3_k:
-	VMOVUPS 288(b_k), Y12
-	VMOVUPS 320(b_k), Y13
-	VMOVUPS 352(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 2336(c_row)
-	VMOVUPS Y4, 2368(c_row)
-	VMOVUPS Y5, 2400(c_row)
-	VMOVUPS Y6, 4384(c_row)
-	VMOVUPS Y7, 4416(c_row)
-	VMOVUPS Y8, 4448(c_row)
-	VMOVUPS Y9, 6432(c_row)
-	VMOVUPS Y10, 6464(c_row)
-	VMOVUPS Y11, 6496(c_row)
-	// 4 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols4_k:
-	VMOVUPS 384(b_k), Y12
-	VMOVUPS 416(b_k), Y13
-	VMOVUPS 448(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 2432(c_row)
-	VMOVUPS Y4, 2464(c_row)
-	VMOVUPS Y5, 2496(c_row)
-	VMOVUPS Y6, 4480(c_row)
-	VMOVUPS Y7, 4512(c_row)
-	VMOVUPS Y8, 4544(c_row)
-	VMOVUPS Y9, 6528(c_row)
-	VMOVUPS Y10, 6560(c_row)
-	VMOVUPS Y11, 6592(c_row)
-	// 4 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols5_k:
-	VMOVUPS 480(b_k), Y12
-	VMOVUPS 512(b_k), Y13
-	VMOVUPS 544(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 2528(c_row)
-	VMOVUPS Y4, 2560(c_row)
-	VMOVUPS Y5, 2592(c_row)
-	VMOVUPS Y6, 4576(c_row)
-	VMOVUPS Y7, 4608(c_row)
-	VMOVUPS Y8, 4640(c_row)
-	VMOVUPS Y9, 6624(c_row)
-	VMOVUPS Y10, 6656(c_row)
-	VMOVUPS Y11, 6688(c_row)
-	// 4 rows × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols6_k:
-	VMOVUPS 576(b_k), Y12
-	VMOVUPS 608(b_k), Y13
-	VMOVUPS 640(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 2624(c_row)
-	VMOVUPS Y4, 2656(c_row)
-	VMOVUPS Y5, 2688(c_row)
-	VMOVUPS Y6, 4672(c_row)
-	VMOVUPS Y7, 4704(c_row)
-	VMOVUPS Y8, 4736(c_row)
-	VMOVUPS Y9, 6720(c_row)
-	VMOVUPS Y10, 6752(c_row)
-	VMOVUPS Y11, 6784(c_row)
-	// 4 rows × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols7_k:
-	VMOVUPS 672(b_k), Y12
-	VMOVUPS 704(b_k), Y13
-	VMOVUPS 736(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 2720(c_row)
-	VMOVUPS Y4, 2752(c_row)
-	VMOVUPS Y5, 2784(c_row)
-	VMOVUPS Y6, 4768(c_row)
-	VMOVUPS Y7, 4800(c_row)
-	VMOVUPS Y8, 4832(c_row)
-	VMOVUPS Y9, 6816(c_row)
-	VMOVUPS Y10, 6848(c_row)
-	VMOVUPS Y11, 6880(c_row)
-	// 4 rows × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols8_k:
-	VMOVUPS 768(b_k), Y12
-	VMOVUPS 800(b_k), Y13
-	VMOVUPS 832(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 2816(c_row)
-	VMOVUPS Y4, 2848(c_row)
-	VMOVUPS Y5, 2880(c_row)
-	VMOVUPS Y6, 4864(c_row)
-	VMOVUPS Y7, 4896(c_row)
-	VMOVUPS Y8, 4928(c_row)
-	VMOVUPS Y9, 6912(c_row)
-	VMOVUPS Y10, 6944(c_row)
-	VMOVUPS Y11, 6976(c_row)
-	// 4 rows × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols9_k:
-	VMOVUPS 864(b_k), Y12
-	VMOVUPS 896(b_k), Y13
-	VMOVUPS 928(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2912(c_row)
-	VMOVUPS Y4, 2944(c_row)
-	VMOVUPS Y5, 2976(c_row)
-	VMOVUPS Y6, 4960(c_row)
-	VMOVUPS Y7, 4992(c_row)
-	VMOVUPS Y8, 5024(c_row)
-	VMOVUPS Y9, 7008(c_row)
-	VMOVUPS Y10, 7040(c_row)
-	VMOVUPS Y11, 7072(c_row)
-	// 4 rows × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols10_k:
-	VMOVUPS 960(b_k), Y12
-	VMOVUPS 992(b_k), Y13
-	VMOVUPS 1024(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 3008(c_row)
-	VMOVUPS Y4, 3040(c_row)
-	VMOVUPS Y5, 3072(c_row)
-	VMOVUPS Y6, 5056(c_row)
-	VMOVUPS Y7, 5088(c_row)
-	VMOVUPS Y8, 5120(c_row)
-	VMOVUPS Y9, 7104(c_row)
-	VMOVUPS Y10, 7136(c_row)
-	VMOVUPS Y11, 7168(c_row)
-	// 4 rows × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols11_k:
-	VMOVUPS 1056(b_k), Y12
-	VMOVUPS 1088(b_k), Y13
-	VMOVUPS 1120(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 3104(c_row)
-	VMOVUPS Y4, 3136(c_row)
-	VMOVUPS Y5, 3168(c_row)
-	VMOVUPS Y6, 5152(c_row)
-	VMOVUPS Y7, 5184(c_row)
-	VMOVUPS Y8, 5216(c_row)
-	VMOVUPS Y9, 7200(c_row)
-	VMOVUPS Y10, 7232(c_row)
-	VMOVUPS Y11, 7264(c_row)
-	// 4 rows × columns 288..311
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols12_k:
-	VMOVUPS 1152(b_k), Y12
-	VMOVUPS 1184(b_k), Y13
-	VMOVUPS 1216(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols12_k
-	VMOVUPS Y0, 1152(c_row)
-	VMOVUPS Y1, 1184(c_row)
-	VMOVUPS Y2, 1216(c_row)
-	VMOVUPS Y3, 3200(c_row)
-	VMOVUPS Y4, 3232(c_row)
-	VMOVUPS Y5, 3264(c_row)
-	VMOVUPS Y6, 5248(c_row)
-	VMOVUPS Y7, 5280(c_row)
-	VMOVUPS Y8, 5312(c_row)
-	VMOVUPS Y9, 7296(c_row)
-	VMOVUPS Y10, 7328(c_row)
-	VMOVUPS Y11, 7360(c_row)
-	// 4 rows × columns 312..335
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols13_k:
-	VMOVUPS 1248(b_k), Y12
-	VMOVUPS 1280(b_k), Y13
-	VMOVUPS 1312(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols13_k
-	VMOVUPS Y0, 1248(c_row)
-	VMOVUPS Y1, 1280(c_row)
-	VMOVUPS Y2, 1312(c_row)
-	VMOVUPS Y3, 3296(c_row)
-	VMOVUPS Y4, 3328(c_row)
-	VMOVUPS Y5, 3360(c_row)
-	VMOVUPS Y6, 5344(c_row)
-	VMOVUPS Y7, 5376(c_row)
-	VMOVUPS Y8, 5408(c_row)
-	VMOVUPS Y9, 7392(c_row)
-	VMOVUPS Y10, 7424(c_row)
-	VMOVUPS Y11, 7456(c_row)
-	// 4 rows × columns 336..359
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols14_k:
-	VMOVUPS 1344(b_k), Y12
-	VMOVUPS 1376(b_k), Y13
-	VMOVUPS 1408(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols14_k
-	VMOVUPS Y0, 1344(c_row)
-	VMOVUPS Y1, 1376(c_row)
-	VMOVUPS Y2, 1408(c_row)
-	VMOVUPS Y3, 3392(c_row)
-	VMOVUPS Y4, 3424(c_row)
-	VMOVUPS Y5, 3456(c_row)
-	VMOVUPS Y6, 5440(c_row)
-	VMOVUPS Y7, 5472(c_row)
-	VMOVUPS Y8, 5504(c_row)
-	VMOVUPS Y9, 7488(c_row)
-	VMOVUPS Y10, 7520(c_row)
-	VMOVUPS Y11, 7552(c_row)
-	// 4 rows × columns 360..383
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols15_k:
-	VMOVUPS 1440(b_k), Y12
-	VMOVUPS 1472(b_k), Y13
-	VMOVUPS 1504(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols15_k
-	VMOVUPS Y0, 1440(c_row)
-	VMOVUPS Y1, 1472(c_row)
-	VMOVUPS Y2, 1504(c_row)
-	VMOVUPS Y3, 3488(c_row)
-	VMOVUPS Y4, 3520(c_row)
-	VMOVUPS Y5, 3552(c_row)
-	VMOVUPS Y6, 5536(c_row)
-	VMOVUPS Y7, 5568(c_row)
-	VMOVUPS Y8, 5600(c_row)
-	VMOVUPS Y9, 7584(c_row)
-	VMOVUPS Y10, 7616(c_row)
-	VMOVUPS Y11, 7648(c_row)
-	// 4 rows × columns 384..407
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols16_k:
-	VMOVUPS 1536(b_k), Y12
-	VMOVUPS 1568(b_k), Y13
-	VMOVUPS 1600(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols16_k
-	VMOVUPS Y0, 1536(c_row)
-	VMOVUPS Y1, 1568(c_row)
-	VMOVUPS Y2, 1600(c_row)
-	VMOVUPS Y3, 3584(c_row)
-	VMOVUPS Y4, 3616(c_row)
-	VMOVUPS Y5, 3648(c_row)
-	VMOVUPS Y6, 5632(c_row)
-	VMOVUPS Y7, 5664(c_row)
-	VMOVUPS Y8, 5696(c_row)
-	VMOVUPS Y9, 7680(c_row)
-	VMOVUPS Y10, 7712(c_row)
-	VMOVUPS Y11, 7744(c_row)
-	// 4 rows × columns 408..431
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols17_k:
-	VMOVUPS 1632(b_k), Y12
-	VMOVUPS 1664(b_k), Y13
-	VMOVUPS 1696(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols17_k
-	VMOVUPS Y0, 1632(c_row)
-	VMOVUPS Y1, 1664(c_row)
-	VMOVUPS Y2, 1696(c_row)
-	VMOVUPS Y3, 3680(c_row)
-	VMOVUPS Y4, 3712(c_row)
-	VMOVUPS Y5, 3744(c_row)
-	VMOVUPS Y6, 5728(c_row)
-	VMOVUPS Y7, 5760(c_row)
-	VMOVUPS Y8, 5792(c_row)
-	VMOVUPS Y9, 7776(c_row)
-	VMOVUPS Y10, 7808(c_row)
-	VMOVUPS Y11, 7840(c_row)
-	// 4 rows × columns 432..455
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols18_k:
-	VMOVUPS 1728(b_k), Y12
-	VMOVUPS 1760(b_k), Y13
-	VMOVUPS 1792(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols18_k
-	VMOVUPS Y0, 1728(c_row)
-	VMOVUPS Y1, 1760(c_row)
-	VMOVUPS Y2, 1792(c_row)
-	VMOVUPS Y3, 3776(c_row)
-	VMOVUPS Y4, 3808(c_row)
-	VMOVUPS Y5, 3840(c_row)
-	VMOVUPS Y6, 5824(c_row)
-	VMOVUPS Y7, 5856(c_row)
-	VMOVUPS Y8, 5888(c_row)
-	VMOVUPS Y9, 7872(c_row)
-	VMOVUPS Y10, 7904(c_row)
-	VMOVUPS Y11, 7936(c_row)
-	// 4 rows × columns 456..479
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols19_k:
-	VMOVUPS 1824(b_k), Y12
-	VMOVUPS 1856(b_k), Y13
-	VMOVUPS 1888(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols19_k
-	VMOVUPS Y0, 1824(c_row)
-	VMOVUPS Y1, 1856(c_row)
-	VMOVUPS Y2, 1888(c_row)
-	VMOVUPS Y3, 3872(c_row)
-	VMOVUPS Y4, 3904(c_row)
-	VMOVUPS Y5, 3936(c_row)
-	VMOVUPS Y6, 5920(c_row)
-	VMOVUPS Y7, 5952(c_row)
-	VMOVUPS Y8, 5984(c_row)
-	VMOVUPS Y9, 7968(c_row)
-	VMOVUPS Y10, 8000(c_row)
-	VMOVUPS Y11, 8032(c_row)
-	// 4 rows × columns 480..495
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols20_k:
-	VMOVUPS 1920(b_k), Y8
-	VMOVUPS 1952(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols20_k
-	VMOVUPS Y0, 1920(c_row)
-	VMOVUPS Y1, 1952(c_row)
-	VMOVUPS Y2, 3968(c_row)
-	VMOVUPS Y3, 4000(c_row)
-	VMOVUPS Y4, 6016(c_row)
-	VMOVUPS Y5, 6048(c_row)
-	VMOVUPS Y6, 8064(c_row)
-	VMOVUPS Y7, 8096(c_row)
-	// 4 rows × columns 496..511
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_loop_cols21_k:
-	VMOVUPS 1984(b_k), Y8
-	VMOVUPS 2016(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_loop_cols21_k
-	VMOVUPS Y0, 1984(c_row)
-	VMOVUPS Y1, 2016(c_row)
-	VMOVUPS Y2, 4032(c_row)
-	VMOVUPS Y3, 4064(c_row)
-	VMOVUPS Y4, 6080(c_row)
-	VMOVUPS Y5, 6112(c_row)
-	VMOVUPS Y6, 8128(c_row)
-	VMOVUPS Y7, 8160(c_row)
+	JNZ dense1InputGradVec_rows4_cols1_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 2048(c_row)(col*1)
+	VMOVUPS Y2, 4096(c_row)(col*1)
+	VMOVUPS Y3, 6144(c_row)(col*1)
 	ADDQ $4800, a_row
 	ADDQ $8192, c_row
 	SUBQ $4, rows
+	CMPQ rows, $4
+	JGE dense1InputGradVec_rows4_loop
+	TESTQ rows, rows
+	JZ dense1InputGradVec_done
+	MOVQ $4, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1200, tmp
+	SUBQ tmp, a_row
+	IMULQ $2048, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $4, rows
 	JMP dense1InputGradVec_rows4_loop
 
-dense1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ dense1InputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 2048(c_row)
-	VMOVUPS Y4, 2080(c_row)
-	VMOVUPS Y5, 2112(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 2144(c_row)
-	VMOVUPS Y4, 2176(c_row)
-	VMOVUPS Y5, 2208(c_row)
-	// 2 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y6
-	VMOVUPS 224(b_k), Y7
-	VMOVUPS 256(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 2240(c_row)
-	VMOVUPS Y4, 2272(c_row)
-	VMOVUPS Y5, 2304(c_row)
-	// 2 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols3_k:
-	VMOVUPS 288(b_k), Y6
-	VMOVUPS 320(b_k), Y7
-	VMOVUPS 352(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 2336(c_row)
-	VMOVUPS Y4, 2368(c_row)
-	VMOVUPS Y5, 2400(c_row)
-	// 2 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols4_k:
-	VMOVUPS 384(b_k), Y6
-	VMOVUPS 416(b_k), Y7
-	VMOVUPS 448(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 2432(c_row)
-	VMOVUPS Y4, 2464(c_row)
-	VMOVUPS Y5, 2496(c_row)
-	// 2 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols5_k:
-	VMOVUPS 480(b_k), Y6
-	VMOVUPS 512(b_k), Y7
-	VMOVUPS 544(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 2528(c_row)
-	VMOVUPS Y4, 2560(c_row)
-	VMOVUPS Y5, 2592(c_row)
-	// 2 rows × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols6_k:
-	VMOVUPS 576(b_k), Y6
-	VMOVUPS 608(b_k), Y7
-	VMOVUPS 640(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 2624(c_row)
-	VMOVUPS Y4, 2656(c_row)
-	VMOVUPS Y5, 2688(c_row)
-	// 2 rows × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols7_k:
-	VMOVUPS 672(b_k), Y6
-	VMOVUPS 704(b_k), Y7
-	VMOVUPS 736(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 2720(c_row)
-	VMOVUPS Y4, 2752(c_row)
-	VMOVUPS Y5, 2784(c_row)
-	// 2 rows × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols8_k:
-	VMOVUPS 768(b_k), Y6
-	VMOVUPS 800(b_k), Y7
-	VMOVUPS 832(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 2816(c_row)
-	VMOVUPS Y4, 2848(c_row)
-	VMOVUPS Y5, 2880(c_row)
-	// 2 rows × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols9_k:
-	VMOVUPS 864(b_k), Y6
-	VMOVUPS 896(b_k), Y7
-	VMOVUPS 928(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2912(c_row)
-	VMOVUPS Y4, 2944(c_row)
-	VMOVUPS Y5, 2976(c_row)
-	// 2 rows × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols10_k:
-	VMOVUPS 960(b_k), Y6
-	VMOVUPS 992(b_k), Y7
-	VMOVUPS 1024(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 3008(c_row)
-	VMOVUPS Y4, 3040(c_row)
-	VMOVUPS Y5, 3072(c_row)
-	// 2 rows × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols11_k:
-	VMOVUPS 1056(b_k), Y6
-	VMOVUPS 1088(b_k), Y7
-	VMOVUPS 1120(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 3104(c_row)
-	VMOVUPS Y4, 3136(c_row)
-	VMOVUPS Y5, 3168(c_row)
-	// 2 rows × columns 288..311
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols12_k:
-	VMOVUPS 1152(b_k), Y6
-	VMOVUPS 1184(b_k), Y7
-	VMOVUPS 1216(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols12_k
-	VMOVUPS Y0, 1152(c_row)
-	VMOVUPS Y1, 1184(c_row)
-	VMOVUPS Y2, 1216(c_row)
-	VMOVUPS Y3, 3200(c_row)
-	VMOVUPS Y4, 3232(c_row)
-	VMOVUPS Y5, 3264(c_row)
-	// 2 rows × columns 312..335
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols13_k:
-	VMOVUPS 1248(b_k), Y6
-	VMOVUPS 1280(b_k), Y7
-	VMOVUPS 1312(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols13_k
-	VMOVUPS Y0, 1248(c_row)
-	VMOVUPS Y1, 1280(c_row)
-	VMOVUPS Y2, 1312(c_row)
-	VMOVUPS Y3, 3296(c_row)
-	VMOVUPS Y4, 3328(c_row)
-	VMOVUPS Y5, 3360(c_row)
-	// 2 rows × columns 336..359
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols14_k:
-	VMOVUPS 1344(b_k), Y6
-	VMOVUPS 1376(b_k), Y7
-	VMOVUPS 1408(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols14_k
-	VMOVUPS Y0, 1344(c_row)
-	VMOVUPS Y1, 1376(c_row)
-	VMOVUPS Y2, 1408(c_row)
-	VMOVUPS Y3, 3392(c_row)
-	VMOVUPS Y4, 3424(c_row)
-	VMOVUPS Y5, 3456(c_row)
-	// 2 rows × columns 360..383
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols15_k:
-	VMOVUPS 1440(b_k), Y6
-	VMOVUPS 1472(b_k), Y7
-	VMOVUPS 1504(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols15_k
-	VMOVUPS Y0, 1440(c_row)
-	VMOVUPS Y1, 1472(c_row)
-	VMOVUPS Y2, 1504(c_row)
-	VMOVUPS Y3, 3488(c_row)
-	VMOVUPS Y4, 3520(c_row)
-	VMOVUPS Y5, 3552(c_row)
-	// 2 rows × columns 384..407
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols16_k:
-	VMOVUPS 1536(b_k), Y6
-	VMOVUPS 1568(b_k), Y7
-	VMOVUPS 1600(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols16_k
-	VMOVUPS Y0, 1536(c_row)
-	VMOVUPS Y1, 1568(c_row)
-	VMOVUPS Y2, 1600(c_row)
-	VMOVUPS Y3, 3584(c_row)
-	VMOVUPS Y4, 3616(c_row)
-	VMOVUPS Y5, 3648(c_row)
-	// 2 rows × columns 408..431
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols17_k:
-	VMOVUPS 1632(b_k), Y6
-	VMOVUPS 1664(b_k), Y7
-	VMOVUPS 1696(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols17_k
-	VMOVUPS Y0, 1632(c_row)
-	VMOVUPS Y1, 1664(c_row)
-	VMOVUPS Y2, 1696(c_row)
-	VMOVUPS Y3, 3680(c_row)
-	VMOVUPS Y4, 3712(c_row)
-	VMOVUPS Y5, 3744(c_row)
-	// 2 rows × columns 432..455
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols18_k:
-	VMOVUPS 1728(b_k), Y6
-	VMOVUPS 1760(b_k), Y7
-	VMOVUPS 1792(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols18_k
-	VMOVUPS Y0, 1728(c_row)
-	VMOVUPS Y1, 1760(c_row)
-	VMOVUPS Y2, 1792(c_row)
-	VMOVUPS Y3, 3776(c_row)
-	VMOVUPS Y4, 3808(c_row)
-	VMOVUPS Y5, 3840(c_row)
-	// 2 rows × columns 456..479
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols19_k:
-	VMOVUPS 1824(b_k), Y6
-	VMOVUPS 1856(b_k), Y7
-	VMOVUPS 1888(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols19_k
-	VMOVUPS Y0, 1824(c_row)
-	VMOVUPS Y1, 1856(c_row)
-	VMOVUPS Y2, 1888(c_row)
-	VMOVUPS Y3, 3872(c_row)
-	VMOVUPS Y4, 3904(c_row)
-	VMOVUPS Y5, 3936(c_row)
-	// 2 rows × columns 480..495
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols20_k:
-	VMOVUPS 1920(b_k), Y4
-	VMOVUPS 1952(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols20_k
-	VMOVUPS Y0, 1920(c_row)
-	VMOVUPS Y1, 1952(c_row)
-	VMOVUPS Y2, 3968(c_row)
-	VMOVUPS Y3, 4000(c_row)
-	// 2 rows × columns 496..511
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols21_k:
-	VMOVUPS 1984(b_k), Y4
-	VMOVUPS 2016(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols21_k
-	VMOVUPS Y0, 1984(c_row)
-	VMOVUPS Y1, 2016(c_row)
-	VMOVUPS Y2, 4032(c_row)
-	VMOVUPS Y3, 4064(c_row)
-	ADDQ $2400, a_row
-	ADDQ $4096, c_row
-
-dense1InputGradVec_rows1:
-	TESTQ $1, rows
+dense1InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense1InputGradVec_done
-	// 1 row × columns 0..23
+	XORQ col, col
+
+dense1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..503, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $300, kleft
 
-dense1InputGradVec_rows1_cols0_k:
+dense1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y3
 	VMOVUPS 32(b_k), Y4
 	VMOVUPS 64(b_k), Y5
@@ -26800,485 +14701,32 @@ dense1InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $2112, b_k
 	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
+	JNZ dense1InputGradVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $2016
+	JLT dense1InputGradVec_rows1_loop_cols0
+	// 1 row × columns 504..511
 	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $300, kleft
 
-dense1InputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
+dense1InputGradVec_rows1_loop_cols1_k:
+	VMOVUPS 0(b_k), Y1
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y1, bcast, Y0
 	ADDQ $4, a_k
 	ADDQ $2112, b_k
 	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y3
-	VMOVUPS 224(b_k), Y4
-	VMOVUPS 256(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	// 1 row × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols3_k:
-	VMOVUPS 288(b_k), Y3
-	VMOVUPS 320(b_k), Y4
-	VMOVUPS 352(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	// 1 row × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols4_k:
-	VMOVUPS 384(b_k), Y3
-	VMOVUPS 416(b_k), Y4
-	VMOVUPS 448(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	// 1 row × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols5_k:
-	VMOVUPS 480(b_k), Y3
-	VMOVUPS 512(b_k), Y4
-	VMOVUPS 544(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	// 1 row × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols6_k:
-	VMOVUPS 576(b_k), Y3
-	VMOVUPS 608(b_k), Y4
-	VMOVUPS 640(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	// 1 row × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols7_k:
-	VMOVUPS 672(b_k), Y3
-	VMOVUPS 704(b_k), Y4
-	VMOVUPS 736(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	// 1 row × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols8_k:
-	VMOVUPS 768(b_k), Y3
-	VMOVUPS 800(b_k), Y4
-	VMOVUPS 832(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	// 1 row × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols9_k:
-	VMOVUPS 864(b_k), Y3
-	VMOVUPS 896(b_k), Y4
-	VMOVUPS 928(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	// 1 row × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols10_k:
-	VMOVUPS 960(b_k), Y3
-	VMOVUPS 992(b_k), Y4
-	VMOVUPS 1024(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	// 1 row × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols11_k:
-	VMOVUPS 1056(b_k), Y3
-	VMOVUPS 1088(b_k), Y4
-	VMOVUPS 1120(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	// 1 row × columns 288..311
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols12_k:
-	VMOVUPS 1152(b_k), Y3
-	VMOVUPS 1184(b_k), Y4
-	VMOVUPS 1216(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols12_k
-	VMOVUPS Y0, 1152(c_row)
-	VMOVUPS Y1, 1184(c_row)
-	VMOVUPS Y2, 1216(c_row)
-	// 1 row × columns 312..335
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols13_k:
-	VMOVUPS 1248(b_k), Y3
-	VMOVUPS 1280(b_k), Y4
-	VMOVUPS 1312(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols13_k
-	VMOVUPS Y0, 1248(c_row)
-	VMOVUPS Y1, 1280(c_row)
-	VMOVUPS Y2, 1312(c_row)
-	// 1 row × columns 336..359
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols14_k:
-	VMOVUPS 1344(b_k), Y3
-	VMOVUPS 1376(b_k), Y4
-	VMOVUPS 1408(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols14_k
-	VMOVUPS Y0, 1344(c_row)
-	VMOVUPS Y1, 1376(c_row)
-	VMOVUPS Y2, 1408(c_row)
-	// 1 row × columns 360..383
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols15_k:
-	VMOVUPS 1440(b_k), Y3
-	VMOVUPS 1472(b_k), Y4
-	VMOVUPS 1504(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols15_k
-	VMOVUPS Y0, 1440(c_row)
-	VMOVUPS Y1, 1472(c_row)
-	VMOVUPS Y2, 1504(c_row)
-	// 1 row × columns 384..407
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols16_k:
-	VMOVUPS 1536(b_k), Y3
-	VMOVUPS 1568(b_k), Y4
-	VMOVUPS 1600(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols16_k
-	VMOVUPS Y0, 1536(c_row)
-	VMOVUPS Y1, 1568(c_row)
-	VMOVUPS Y2, 1600(c_row)
-	// 1 row × columns 408..431
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols17_k:
-	VMOVUPS 1632(b_k), Y3
-	VMOVUPS 1664(b_k), Y4
-	VMOVUPS 1696(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols17_k
-	VMOVUPS Y0, 1632(c_row)
-	VMOVUPS Y1, 1664(c_row)
-	VMOVUPS Y2, 1696(c_row)
-	// 1 row × columns 432..455
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols18_k:
-	VMOVUPS 1728(b_k), Y3
-	VMOVUPS 1760(b_k), Y4
-	VMOVUPS 1792(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols18_k
-	VMOVUPS Y0, 1728(c_row)
-	VMOVUPS Y1, 1760(c_row)
-	VMOVUPS Y2, 1792(c_row)
-	// 1 row × columns 456..479
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols19_k:
-	VMOVUPS 1824(b_k), Y3
-	VMOVUPS 1856(b_k), Y4
-	VMOVUPS 1888(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols19_k
-	VMOVUPS Y0, 1824(c_row)
-	VMOVUPS Y1, 1856(c_row)
-	VMOVUPS Y2, 1888(c_row)
-	// 1 row × columns 480..495
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols20_k:
-	VMOVUPS 1920(b_k), Y2
-	VMOVUPS 1952(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols20_k
-	VMOVUPS Y0, 1920(c_row)
-	VMOVUPS Y1, 1952(c_row)
-	// 1 row × columns 496..511
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols21_k:
-	VMOVUPS 1984(b_k), Y2
-	VMOVUPS 2016(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols21_k
-	VMOVUPS Y0, 1984(c_row)
-	VMOVUPS Y1, 2016(c_row)
+	JNZ dense1InputGradVec_rows1_loop_cols1_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	ADDQ $1200, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JMP dense1InputGradVec_rows1_loop
 
 dense1InputGradVec_done:
 	VZEROUPPER
@@ -27299,10 +14747,15 @@ TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-dense1InputGradVec_rows6_loop:
+dense1InputGradVec_rows6:
 	CMPQ rows, $6
-	JLT dense1InputGradVec_rows4
-	// 6 rows × columns 0..63
+	JLT dense1InputGradVec_rows1_loop
+
+dense1InputGradVec_rows6_loop:
+	XORQ col, col
+
+dense1InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..511, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -27328,10 +14781,10 @@ dense1InputGradVec_rows6_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $300, kleft
 
-dense1InputGradVec_rows6_loop_cols0_k:
+dense1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -27369,1553 +14822,67 @@ dense1InputGradVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $2112, b_k
 	DECQ kleft
-	JNZ dense1InputGradVec_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 2048(c_row)
-	VMOVUPS Z5, 2112(c_row)
-	VMOVUPS Z6, 2176(c_row)
-	VMOVUPS Z7, 2240(c_row)
-	VMOVUPS Z8, 4096(c_row)
-	VMOVUPS Z9, 4160(c_row)
-	VMOVUPS Z10, 4224(c_row)
-	VMOVUPS Z11, 4288(c_row)
-	VMOVUPS Z12, 6144(c_row)
-	VMOVUPS Z13, 6208(c_row)
-	VMOVUPS Z14, 6272(c_row)
-	VMOVUPS Z15, 6336(c_row)
-	VMOVUPS Z16, 8192(c_row)
-	VMOVUPS Z17, 8256(c_row)
-	VMOVUPS Z18, 8320(c_row)
-	VMOVUPS Z19, 8384(c_row)
-	VMOVUPS Z20, 10240(c_row)
-	VMOVUPS Z21, 10304(c_row)
-	VMOVUPS Z22, 10368(c_row)
-	VMOVUPS Z23, 10432(c_row)
-	// 6 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows6_loop_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS 448(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_loop_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 2304(c_row)
-	VMOVUPS Z5, 2368(c_row)
-	VMOVUPS Z6, 2432(c_row)
-	VMOVUPS Z7, 2496(c_row)
-	VMOVUPS Z8, 4352(c_row)
-	VMOVUPS Z9, 4416(c_row)
-	VMOVUPS Z10, 4480(c_row)
-	VMOVUPS Z11, 4544(c_row)
-	VMOVUPS Z12, 6400(c_row)
-	VMOVUPS Z13, 6464(c_row)
-	VMOVUPS Z14, 6528(c_row)
-	VMOVUPS Z15, 6592(c_row)
-	VMOVUPS Z16, 8448(c_row)
-	VMOVUPS Z17, 8512(c_row)
-	VMOVUPS Z18, 8576(c_row)
-	VMOVUPS Z19, 8640(c_row)
-	VMOVUPS Z20, 10496(c_row)
-	VMOVUPS Z21, 10560(c_row)
-	VMOVUPS Z22, 10624(c_row)
-	VMOVUPS Z23, 10688(c_row)
-	// 6 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows6_loop_cols2_k:
-	VMOVUPS 512(b_k), Z24
-	VMOVUPS 576(b_k), Z25
-	VMOVUPS 640(b_k), Z26
-	VMOVUPS 704(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_loop_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 2560(c_row)
-	VMOVUPS Z5, 2624(c_row)
-	VMOVUPS Z6, 2688(c_row)
-	VMOVUPS Z7, 2752(c_row)
-	VMOVUPS Z8, 4608(c_row)
-	VMOVUPS Z9, 4672(c_row)
-	VMOVUPS Z10, 4736(c_row)
-	VMOVUPS Z11, 4800(c_row)
-	VMOVUPS Z12, 6656(c_row)
-	VMOVUPS Z13, 6720(c_row)
-	VMOVUPS Z14, 6784(c_row)
-	VMOVUPS Z15, 6848(c_row)
-	VMOVUPS Z16, 8704(c_row)
-	VMOVUPS Z17, 8768(c_row)
-	VMOVUPS Z18, 8832(c_row)
-	VMOVUPS Z19, 8896(c_row)
-	VMOVUPS Z20, 10752(c_row)
-	VMOVUPS Z21, 10816(c_row)
-	VMOVUPS Z22, 10880(c_row)
-	VMOVUPS Z23, 10944(c_row)
-	// 6 rows × columns 192..255
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows6_loop_cols3_k:
-	VMOVUPS 768(b_k), Z24
-	VMOVUPS 832(b_k), Z25
-	VMOVUPS 896(b_k), Z26
-	VMOVUPS 960(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_loop_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 2816(c_row)
-	VMOVUPS Z5, 2880(c_row)
-	VMOVUPS Z6, 2944(c_row)
-	VMOVUPS Z7, 3008(c_row)
-	VMOVUPS Z8, 4864(c_row)
-	VMOVUPS Z9, 4928(c_row)
-	VMOVUPS Z10, 4992(c_row)
-	VMOVUPS Z11, 5056(c_row)
-	VMOVUPS Z12, 6912(c_row)
-	VMOVUPS Z13, 6976(c_row)
-	VMOVUPS Z14, 7040(c_row)
-	VMOVUPS Z15, 7104(c_row)
-	VMOVUPS Z16, 8960(c_row)
-	VMOVUPS Z17, 9024(c_row)
-	VMOVUPS Z18, 9088(c_row)
-	VMOVUPS Z19, 9152(c_row)
-	VMOVUPS Z20, 11008(c_row)
-	VMOVUPS Z21, 11072(c_row)
-	VMOVUPS Z22, 11136(c_row)
-	VMOVUPS Z23, 11200(c_row)
-	// 6 rows × columns 256..319
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows6_loop_cols4_k:
-	VMOVUPS 1024(b_k), Z24
-	VMOVUPS 1088(b_k), Z25
-	VMOVUPS 1152(b_k), Z26
-	VMOVUPS 1216(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_loop_cols4_k
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, 1152(c_row)
-	VMOVUPS Z3, 1216(c_row)
-	VMOVUPS Z4, 3072(c_row)
-	VMOVUPS Z5, 3136(c_row)
-	VMOVUPS Z6, 3200(c_row)
-	VMOVUPS Z7, 3264(c_row)
-	VMOVUPS Z8, 5120(c_row)
-	VMOVUPS Z9, 5184(c_row)
-	VMOVUPS Z10, 5248(c_row)
-	VMOVUPS Z11, 5312(c_row)
-	VMOVUPS Z12, 7168(c_row)
-	VMOVUPS Z13, 7232(c_row)
-	VMOVUPS Z14, 7296(c_row)
-	VMOVUPS Z15, 7360(c_row)
-	VMOVUPS Z16, 9216(c_row)
-	VMOVUPS Z17, 9280(c_row)
-	VMOVUPS Z18, 9344(c_row)
-	VMOVUPS Z19, 9408(c_row)
-	VMOVUPS Z20, 11264(c_row)
-	VMOVUPS Z21, 11328(c_row)
-	VMOVUPS Z22, 11392(c_row)
-	VMOVUPS Z23, 11456(c_row)
-	// 6 rows × columns 320..383
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows6_loop_cols5_k:
-	VMOVUPS 1280(b_k), Z24
-	VMOVUPS 1344(b_k), Z25
-	VMOVUPS 1408(b_k), Z26
-	VMOVUPS 1472(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_loop_cols5_k
-	VMOVUPS Z0, 1280(c_row)
-	VMOVUPS Z1, 1344(c_row)
-	VMOVUPS Z2, 1408(c_row)
-	VMOVUPS Z3, 1472(c_row)
-	VMOVUPS Z4, 3328(c_row)
-	VMOVUPS Z5, 3392(c_row)
-	VMOVUPS Z6, 3456(c_row)
-	VMOVUPS Z7, 3520(c_row)
-	VMOVUPS Z8, 5376(c_row)
-	VMOVUPS Z9, 5440(c_row)
-	VMOVUPS Z10, 5504(c_row)
-	VMOVUPS Z11, 5568(c_row)
-	VMOVUPS Z12, 7424(c_row)
-	VMOVUPS Z13, 7488(c_row)
-	VMOVUPS Z14, 7552(c_row)
-	VMOVUPS Z15, 7616(c_row)
-	VMOVUPS Z16, 9472(c_row)
-	VMOVUPS Z17, 9536(c_row)
-	VMOVUPS Z18, 9600(c_row)
-	VMOVUPS Z19, 9664(c_row)
-	VMOVUPS Z20, 11520(c_row)
-	VMOVUPS Z21, 11584(c_row)
-	VMOVUPS Z22, 11648(c_row)
-	VMOVUPS Z23, 11712(c_row)
-	// 6 rows × columns 384..447
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows6_loop_cols6_k:
-	VMOVUPS 1536(b_k), Z24
-	VMOVUPS 1600(b_k), Z25
-	VMOVUPS 1664(b_k), Z26
-	VMOVUPS 1728(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_loop_cols6_k
-	VMOVUPS Z0, 1536(c_row)
-	VMOVUPS Z1, 1600(c_row)
-	VMOVUPS Z2, 1664(c_row)
-	VMOVUPS Z3, 1728(c_row)
-	VMOVUPS Z4, 3584(c_row)
-	VMOVUPS Z5, 3648(c_row)
-	VMOVUPS Z6, 3712(c_row)
-	VMOVUPS Z7, 3776(c_row)
-	VMOVUPS Z8, 5632(c_row)
-	VMOVUPS Z9, 5696(c_row)
-	VMOVUPS Z10, 5760(c_row)
-	VMOVUPS Z11, 5824(c_row)
-	VMOVUPS Z12, 7680(c_row)
-	VMOVUPS Z13, 7744(c_row)
-	VMOVUPS Z14, 7808(c_row)
-	VMOVUPS Z15, 7872(c_row)
-	VMOVUPS Z16, 9728(c_row)
-	VMOVUPS Z17, 9792(c_row)
-	VMOVUPS Z18, 9856(c_row)
-	VMOVUPS Z19, 9920(c_row)
-	VMOVUPS Z20, 11776(c_row)
-	VMOVUPS Z21, 11840(c_row)
-	VMOVUPS Z22, 11904(c_row)
-	VMOVUPS Z23, 11968(c_row)
-	// 6 rows × columns 448..511
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows6_loop_cols7_k:
-	VMOVUPS 1792(b_k), Z24
-	VMOVUPS 1856(b_k), Z25
-	VMOVUPS 1920(b_k), Z26
-	VMOVUPS 1984(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_loop_cols7_k
-	VMOVUPS Z0, 1792(c_row)
-	VMOVUPS Z1, 1856(c_row)
-	VMOVUPS Z2, 1920(c_row)
-	VMOVUPS Z3, 1984(c_row)
-	VMOVUPS Z4, 3840(c_row)
-	VMOVUPS Z5, 3904(c_row)
-	VMOVUPS Z6, 3968(c_row)
-	VMOVUPS Z7, 4032(c_row)
-	VMOVUPS Z8, 5888(c_row)
-	VMOVUPS Z9, 5952(c_row)
-	VMOVUPS Z10, 6016(c_row)
-	VMOVUPS Z11, 6080(c_row)
-	VMOVUPS Z12, 7936(c_row)
-	VMOVUPS Z13, 8000(c_row)
-	VMOVUPS Z14, 8064(c_row)
-	VMOVUPS Z15, 8128(c_row)
-	VMOVUPS Z16, 9984(c_row)
-	VMOVUPS Z17, 10048(c_row)
-	VMOVUPS Z18, 10112(c_row)
-	VMOVUPS Z19, 10176(c_row)
-	VMOVUPS Z20, 12032(c_row)
-	VMOVUPS Z21, 12096(c_row)
-	VMOVUPS Z22, 12160(c_row)
-	VMOVUPS Z23, 12224(c_row)
+	JNZ dense1InputGradVec_rows6_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 2048(c_row)(col*1)
+	VMOVUPS Z5, 2112(c_row)(col*1)
+	VMOVUPS Z6, 2176(c_row)(col*1)
+	VMOVUPS Z7, 2240(c_row)(col*1)
+	VMOVUPS Z8, 4096(c_row)(col*1)
+	VMOVUPS Z9, 4160(c_row)(col*1)
+	VMOVUPS Z10, 4224(c_row)(col*1)
+	VMOVUPS Z11, 4288(c_row)(col*1)
+	VMOVUPS Z12, 6144(c_row)(col*1)
+	VMOVUPS Z13, 6208(c_row)(col*1)
+	VMOVUPS Z14, 6272(c_row)(col*1)
+	VMOVUPS Z15, 6336(c_row)(col*1)
+	VMOVUPS Z16, 8192(c_row)(col*1)
+	VMOVUPS Z17, 8256(c_row)(col*1)
+	VMOVUPS Z18, 8320(c_row)(col*1)
+	VMOVUPS Z19, 8384(c_row)(col*1)
+	VMOVUPS Z20, 10240(c_row)(col*1)
+	VMOVUPS Z21, 10304(c_row)(col*1)
+	VMOVUPS Z22, 10368(c_row)(col*1)
+	VMOVUPS Z23, 10432(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $2048
+	JLT dense1InputGradVec_rows6_cols0
 	ADDQ $7200, a_row
 	ADDQ $12288, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE dense1InputGradVec_rows6_loop
+	TESTQ rows, rows
+	JZ dense1InputGradVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1200, tmp
+	SUBQ tmp, a_row
+	IMULQ $2048, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP dense1InputGradVec_rows6_loop
 
-dense1InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ dense1InputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 2048(c_row)
-	VMOVUPS Z5, 2112(c_row)
-	VMOVUPS Z6, 2176(c_row)
-	VMOVUPS Z7, 2240(c_row)
-	VMOVUPS Z8, 4096(c_row)
-	VMOVUPS Z9, 4160(c_row)
-	VMOVUPS Z10, 4224(c_row)
-	VMOVUPS Z11, 4288(c_row)
-	VMOVUPS Z12, 6144(c_row)
-	VMOVUPS Z13, 6208(c_row)
-	VMOVUPS Z14, 6272(c_row)
-	VMOVUPS Z15, 6336(c_row)
-	// 4 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_cols1_k:
-	VMOVUPS 256(b_k), Z16
-	VMOVUPS 320(b_k), Z17
-	VMOVUPS 384(b_k), Z18
-	VMOVUPS 448(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 2304(c_row)
-	VMOVUPS Z5, 2368(c_row)
-	VMOVUPS Z6, 2432(c_row)
-	VMOVUPS Z7, 2496(c_row)
-	VMOVUPS Z8, 4352(c_row)
-	VMOVUPS Z9, 4416(c_row)
-	VMOVUPS Z10, 4480(c_row)
-	VMOVUPS Z11, 4544(c_row)
-	VMOVUPS Z12, 6400(c_row)
-	VMOVUPS Z13, 6464(c_row)
-	VMOVUPS Z14, 6528(c_row)
-	VMOVUPS Z15, 6592(c_row)
-	// 4 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_cols2_k:
-	VMOVUPS 512(b_k), Z16
-	VMOVUPS 576(b_k), Z17
-	VMOVUPS 640(b_k), Z18
-	VMOVUPS 704(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 2560(c_row)
-	VMOVUPS Z5, 2624(c_row)
-	VMOVUPS Z6, 2688(c_row)
-	VMOVUPS Z7, 2752(c_row)
-	VMOVUPS Z8, 4608(c_row)
-	VMOVUPS Z9, 4672(c_row)
-	VMOVUPS Z10, 4736(c_row)
-	VMOVUPS Z11, 4800(c_row)
-	VMOVUPS Z12, 6656(c_row)
-	VMOVUPS Z13, 6720(c_row)
-	VMOVUPS Z14, 6784(c_row)
-	VMOVUPS Z15, 6848(c_row)
-	// 4 rows × columns 192..255
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_cols3_k:
-	VMOVUPS 768(b_k), Z16
-	VMOVUPS 832(b_k), Z17
-	VMOVUPS 896(b_k), Z18
-	VMOVUPS 960(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 2816(c_row)
-	VMOVUPS Z5, 2880(c_row)
-	VMOVUPS Z6, 2944(c_row)
-	VMOVUPS Z7, 3008(c_row)
-	VMOVUPS Z8, 4864(c_row)
-	VMOVUPS Z9, 4928(c_row)
-	VMOVUPS Z10, 4992(c_row)
-	VMOVUPS Z11, 5056(c_row)
-	VMOVUPS Z12, 6912(c_row)
-	VMOVUPS Z13, 6976(c_row)
-	VMOVUPS Z14, 7040(c_row)
-	VMOVUPS Z15, 7104(c_row)
-	// 4 rows × columns 256..319
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_cols4_k:
-	VMOVUPS 1024(b_k), Z16
-	VMOVUPS 1088(b_k), Z17
-	VMOVUPS 1152(b_k), Z18
-	VMOVUPS 1216(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols4_k
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, 1152(c_row)
-	VMOVUPS Z3, 1216(c_row)
-	VMOVUPS Z4, 3072(c_row)
-	VMOVUPS Z5, 3136(c_row)
-	VMOVUPS Z6, 3200(c_row)
-	VMOVUPS Z7, 3264(c_row)
-	VMOVUPS Z8, 5120(c_row)
-	VMOVUPS Z9, 5184(c_row)
-	VMOVUPS Z10, 5248(c_row)
-	VMOVUPS Z11, 5312(c_row)
-	VMOVUPS Z12, 7168(c_row)
-	VMOVUPS Z13, 7232(c_row)
-	VMOVUPS Z14, 7296(c_row)
-	VMOVUPS Z15, 7360(c_row)
-	// 4 rows × columns 320..383
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_cols5_k:
-	VMOVUPS 1280(b_k), Z16
-	VMOVUPS 1344(b_k), Z17
-	VMOVUPS 1408(b_k), Z18
-	VMOVUPS 1472(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols5_k
-	VMOVUPS Z0, 1280(c_row)
-	VMOVUPS Z1, 1344(c_row)
-	VMOVUPS Z2, 1408(c_row)
-	VMOVUPS Z3, 1472(c_row)
-	VMOVUPS Z4, 3328(c_row)
-	VMOVUPS Z5, 3392(c_row)
-	VMOVUPS Z6, 3456(c_row)
-	VMOVUPS Z7, 3520(c_row)
-	VMOVUPS Z8, 5376(c_row)
-	VMOVUPS Z9, 5440(c_row)
-	VMOVUPS Z10, 5504(c_row)
-	VMOVUPS Z11, 5568(c_row)
-	VMOVUPS Z12, 7424(c_row)
-	VMOVUPS Z13, 7488(c_row)
-	VMOVUPS Z14, 7552(c_row)
-	VMOVUPS Z15, 7616(c_row)
-	// 4 rows × columns 384..447
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_cols6_k:
-	VMOVUPS 1536(b_k), Z16
-	VMOVUPS 1600(b_k), Z17
-	VMOVUPS 1664(b_k), Z18
-	VMOVUPS 1728(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols6_k
-	VMOVUPS Z0, 1536(c_row)
-	VMOVUPS Z1, 1600(c_row)
-	VMOVUPS Z2, 1664(c_row)
-	VMOVUPS Z3, 1728(c_row)
-	VMOVUPS Z4, 3584(c_row)
-	VMOVUPS Z5, 3648(c_row)
-	VMOVUPS Z6, 3712(c_row)
-	VMOVUPS Z7, 3776(c_row)
-	VMOVUPS Z8, 5632(c_row)
-	VMOVUPS Z9, 5696(c_row)
-	VMOVUPS Z10, 5760(c_row)
-	VMOVUPS Z11, 5824(c_row)
-	VMOVUPS Z12, 7680(c_row)
-	VMOVUPS Z13, 7744(c_row)
-	VMOVUPS Z14, 7808(c_row)
-	VMOVUPS Z15, 7872(c_row)
-	// 4 rows × columns 448..511
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_cols7_k:
-	VMOVUPS 1792(b_k), Z16
-	VMOVUPS 1856(b_k), Z17
-	VMOVUPS 1920(b_k), Z18
-	VMOVUPS 1984(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols7_k
-	VMOVUPS Z0, 1792(c_row)
-	VMOVUPS Z1, 1856(c_row)
-	VMOVUPS Z2, 1920(c_row)
-	VMOVUPS Z3, 1984(c_row)
-	VMOVUPS Z4, 3840(c_row)
-	VMOVUPS Z5, 3904(c_row)
-	VMOVUPS Z6, 3968(c_row)
-	VMOVUPS Z7, 4032(c_row)
-	VMOVUPS Z8, 5888(c_row)
-	VMOVUPS Z9, 5952(c_row)
-	VMOVUPS Z10, 6016(c_row)
-	VMOVUPS Z11, 6080(c_row)
-	VMOVUPS Z12, 7936(c_row)
-	VMOVUPS Z13, 8000(c_row)
-	VMOVUPS Z14, 8064(c_row)
-	VMOVUPS Z15, 8128(c_row)
-	ADDQ $4800, a_row
-	ADDQ $8192, c_row
-
-dense1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ dense1InputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 2048(c_row)
-	VMOVUPS Z5, 2112(c_row)
-	VMOVUPS Z6, 2176(c_row)
-	VMOVUPS Z7, 2240(c_row)
-	// 2 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols1_k:
-	VMOVUPS 256(b_k), Z8
-	VMOVUPS 320(b_k), Z9
-	VMOVUPS 384(b_k), Z10
-	VMOVUPS 448(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 2304(c_row)
-	VMOVUPS Z5, 2368(c_row)
-	VMOVUPS Z6, 2432(c_row)
-	VMOVUPS Z7, 2496(c_row)
-	// 2 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols2_k:
-	VMOVUPS 512(b_k), Z8
-	VMOVUPS 576(b_k), Z9
-	VMOVUPS 640(b_k), Z10
-	VMOVUPS 704(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 2560(c_row)
-	VMOVUPS Z5, 2624(c_row)
-	VMOVUPS Z6, 2688(c_row)
-	VMOVUPS Z7, 2752(c_row)
-	// 2 rows × columns 192..255
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols3_k:
-	VMOVUPS 768(b_k), Z8
-	VMOVUPS 832(b_k), Z9
-	VMOVUPS 896(b_k), Z10
-	VMOVUPS 960(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 2816(c_row)
-	VMOVUPS Z5, 2880(c_row)
-	VMOVUPS Z6, 2944(c_row)
-	VMOVUPS Z7, 3008(c_row)
-	// 2 rows × columns 256..319
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols4_k:
-	VMOVUPS 1024(b_k), Z8
-	VMOVUPS 1088(b_k), Z9
-	VMOVUPS 1152(b_k), Z10
-	VMOVUPS 1216(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols4_k
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, 1152(c_row)
-	VMOVUPS Z3, 1216(c_row)
-	VMOVUPS Z4, 3072(c_row)
-	VMOVUPS Z5, 3136(c_row)
-	VMOVUPS Z6, 3200(c_row)
-	VMOVUPS Z7, 3264(c_row)
-	// 2 rows × columns 320..383
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols5_k:
-	VMOVUPS 1280(b_k), Z8
-	VMOVUPS 1344(b_k), Z9
-	VMOVUPS 1408(b_k), Z10
-	VMOVUPS 1472(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols5_k
-	VMOVUPS Z0, 1280(c_row)
-	VMOVUPS Z1, 1344(c_row)
-	VMOVUPS Z2, 1408(c_row)
-	VMOVUPS Z3, 1472(c_row)
-	VMOVUPS Z4, 3328(c_row)
-	VMOVUPS Z5, 3392(c_row)
-	VMOVUPS Z6, 3456(c_row)
-	VMOVUPS Z7, 3520(c_row)
-	// 2 rows × columns 384..447
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols6_k:
-	VMOVUPS 1536(b_k), Z8
-	VMOVUPS 1600(b_k), Z9
-	VMOVUPS 1664(b_k), Z10
-	VMOVUPS 1728(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols6_k
-	VMOVUPS Z0, 1536(c_row)
-	VMOVUPS Z1, 1600(c_row)
-	VMOVUPS Z2, 1664(c_row)
-	VMOVUPS Z3, 1728(c_row)
-	VMOVUPS Z4, 3584(c_row)
-	VMOVUPS Z5, 3648(c_row)
-	VMOVUPS Z6, 3712(c_row)
-	VMOVUPS Z7, 3776(c_row)
-	// 2 rows × columns 448..511
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows2_cols7_k:
-	VMOVUPS 1792(b_k), Z8
-	VMOVUPS 1856(b_k), Z9
-	VMOVUPS 1920(b_k), Z10
-	VMOVUPS 1984(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows2_cols7_k
-	VMOVUPS Z0, 1792(c_row)
-	VMOVUPS Z1, 1856(c_row)
-	VMOVUPS Z2, 1920(c_row)
-	VMOVUPS Z3, 1984(c_row)
-	VMOVUPS Z4, 3840(c_row)
-	VMOVUPS Z5, 3904(c_row)
-	VMOVUPS Z6, 3968(c_row)
-	VMOVUPS Z7, 4032(c_row)
-	ADDQ $2400, a_row
-	ADDQ $4096, c_row
-
-dense1InputGradVec_rows1:
-	TESTQ $1, rows
+dense1InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense1InputGradVec_done
-	// 1 row × columns 0..63
+	XORQ col, col
+
+dense1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..511, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $300, kleft
 
-dense1InputGradVec_rows1_cols0_k:
+dense1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -28928,200 +14895,18 @@ dense1InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $2112, b_k
 	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols1_k:
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS 448(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	// 1 row × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols2_k:
-	VMOVUPS 512(b_k), Z4
-	VMOVUPS 576(b_k), Z5
-	VMOVUPS 640(b_k), Z6
-	VMOVUPS 704(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	// 1 row × columns 192..255
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols3_k:
-	VMOVUPS 768(b_k), Z4
-	VMOVUPS 832(b_k), Z5
-	VMOVUPS 896(b_k), Z6
-	VMOVUPS 960(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	// 1 row × columns 256..319
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols4_k:
-	VMOVUPS 1024(b_k), Z4
-	VMOVUPS 1088(b_k), Z5
-	VMOVUPS 1152(b_k), Z6
-	VMOVUPS 1216(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols4_k
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, 1152(c_row)
-	VMOVUPS Z3, 1216(c_row)
-	// 1 row × columns 320..383
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols5_k:
-	VMOVUPS 1280(b_k), Z4
-	VMOVUPS 1344(b_k), Z5
-	VMOVUPS 1408(b_k), Z6
-	VMOVUPS 1472(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols5_k
-	VMOVUPS Z0, 1280(c_row)
-	VMOVUPS Z1, 1344(c_row)
-	VMOVUPS Z2, 1408(c_row)
-	VMOVUPS Z3, 1472(c_row)
-	// 1 row × columns 384..447
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols6_k:
-	VMOVUPS 1536(b_k), Z4
-	VMOVUPS 1600(b_k), Z5
-	VMOVUPS 1664(b_k), Z6
-	VMOVUPS 1728(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols6_k
-	VMOVUPS Z0, 1536(c_row)
-	VMOVUPS Z1, 1600(c_row)
-	VMOVUPS Z2, 1664(c_row)
-	VMOVUPS Z3, 1728(c_row)
-	// 1 row × columns 448..511
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_cols7_k:
-	VMOVUPS 1792(b_k), Z4
-	VMOVUPS 1856(b_k), Z5
-	VMOVUPS 1920(b_k), Z6
-	VMOVUPS 1984(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_cols7_k
-	VMOVUPS Z0, 1792(c_row)
-	VMOVUPS Z1, 1856(c_row)
-	VMOVUPS Z2, 1920(c_row)
-	VMOVUPS Z3, 1984(c_row)
+	JNZ dense1InputGradVec_rows1_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $2048
+	JLT dense1InputGradVec_rows1_loop_cols0
+	ADDQ $1200, a_row
+	ADDQ $2048, c_row
+	DECQ rows
+	JMP dense1InputGradVec_rows1_loop
 
 dense1InputGradVec_done:
 	VZEROUPPER
@@ -29145,1461 +14930,15 @@ TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows0:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 9600(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 19200(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 28800(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows24
-
-	// rows 32 to 39 of w
-	LEAQ 38400(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows32
-
-	// rows 40 to 47 of w
-	LEAQ 48000(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows40
-
-	// rows 48 to 55 of w
-	LEAQ 57600(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows48
-
-	// rows 56 to 63 of w
-	LEAQ 67200(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows56
-
-	// rows 64 to 71 of w
-	LEAQ 76800(a_k), a_row
-	LEAQ 256(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows64:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows64
-
-	// rows 72 to 79 of w
-	LEAQ 86400(a_k), a_row
-	LEAQ 288(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows72:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows72
-
-	// rows 80 to 87 of w
-	LEAQ 96000(a_k), a_row
-	LEAQ 320(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows80:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows80
-
-	// rows 88 to 95 of w
-	LEAQ 105600(a_k), a_row
-	LEAQ 352(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows88:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows88
-
-	// rows 96 to 103 of w
-	LEAQ 115200(a_k), a_row
-	LEAQ 384(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows96:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows96
-
-	// rows 104 to 111 of w
-	LEAQ 124800(a_k), a_row
-	LEAQ 416(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows104:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows104
-
-	// rows 112 to 119 of w
-	LEAQ 134400(a_k), a_row
-	LEAQ 448(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows112:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows112
-
-	// rows 120 to 127 of w
-	LEAQ 144000(a_k), a_row
-	LEAQ 480(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows120:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows120
-
-	// rows 128 to 135 of w
-	LEAQ 153600(a_k), a_row
-	LEAQ 512(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows128:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows128
-
-	// rows 136 to 143 of w
-	LEAQ 163200(a_k), a_row
-	LEAQ 544(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows136:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows136
-
-	// rows 144 to 151 of w
-	LEAQ 172800(a_k), a_row
-	LEAQ 576(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows144:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows144
-
-	// rows 152 to 159 of w
-	LEAQ 182400(a_k), a_row
-	LEAQ 608(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows152:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows152
-
-	// rows 160 to 167 of w
-	LEAQ 192000(a_k), a_row
-	LEAQ 640(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows160:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows160
-
-	// rows 168 to 175 of w
-	LEAQ 201600(a_k), a_row
-	LEAQ 672(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows168:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows168
-
-	// rows 176 to 183 of w
-	LEAQ 211200(a_k), a_row
-	LEAQ 704(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows176:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows176
-
-	// rows 184 to 191 of w
-	LEAQ 220800(a_k), a_row
-	LEAQ 736(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows184:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows184
-
-	// rows 192 to 199 of w
-	LEAQ 230400(a_k), a_row
-	LEAQ 768(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows192:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows192
-
-	// rows 200 to 207 of w
-	LEAQ 240000(a_k), a_row
-	LEAQ 800(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows200:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows200
-
-	// rows 208 to 215 of w
-	LEAQ 249600(a_k), a_row
-	LEAQ 832(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows208:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows208
-
-	// rows 216 to 223 of w
-	LEAQ 259200(a_k), a_row
-	LEAQ 864(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows216:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows216
-
-	// rows 224 to 231 of w
-	LEAQ 268800(a_k), a_row
-	LEAQ 896(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows224:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows224
-
-	// rows 232 to 239 of w
-	LEAQ 278400(a_k), a_row
-	LEAQ 928(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows232:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows232
-
-	// rows 240 to 247 of w
-	LEAQ 288000(a_k), a_row
-	LEAQ 960(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows240:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows240
-
-	// rows 248 to 255 of w
-	LEAQ 297600(a_k), a_row
-	LEAQ 992(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows248:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows248
-
-	// rows 256 to 263 of w
-	LEAQ 307200(a_k), a_row
-	LEAQ 1024(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows256:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows256
-
-	// rows 264 to 271 of w
-	LEAQ 316800(a_k), a_row
-	LEAQ 1056(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows264:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows264
-
-	// rows 272 to 279 of w
-	LEAQ 326400(a_k), a_row
-	LEAQ 1088(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows272:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows272
-
-	// rows 280 to 287 of w
-	LEAQ 336000(a_k), a_row
-	LEAQ 1120(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows280:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows280
-
-	// rows 288 to 295 of w
-	LEAQ 345600(a_k), a_row
-	LEAQ 1152(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows288:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows288
-
-	// rows 296 to 303 of w
-	LEAQ 355200(a_k), a_row
-	LEAQ 1184(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows296:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows296
-
-	// rows 304 to 311 of w
-	LEAQ 364800(a_k), a_row
-	LEAQ 1216(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows304:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows304
-
-	// rows 312 to 319 of w
-	LEAQ 374400(a_k), a_row
-	LEAQ 1248(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows312:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows312
-
-	// rows 320 to 327 of w
-	LEAQ 384000(a_k), a_row
-	LEAQ 1280(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows320:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows320
-
-	// rows 328 to 335 of w
-	LEAQ 393600(a_k), a_row
-	LEAQ 1312(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows328:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows328
-
-	// rows 336 to 343 of w
-	LEAQ 403200(a_k), a_row
-	LEAQ 1344(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows336:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows336
-
-	// rows 344 to 351 of w
-	LEAQ 412800(a_k), a_row
-	LEAQ 1376(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows344:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows344
-
-	// rows 352 to 359 of w
-	LEAQ 422400(a_k), a_row
-	LEAQ 1408(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows352:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows352
-
-	// rows 360 to 367 of w
-	LEAQ 432000(a_k), a_row
-	LEAQ 1440(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows360:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows360
-
-	// rows 368 to 375 of w
-	LEAQ 441600(a_k), a_row
-	LEAQ 1472(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows368:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows368
-
-	// rows 376 to 383 of w
-	LEAQ 451200(a_k), a_row
-	LEAQ 1504(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows376:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows376
-
-	// rows 384 to 391 of w
-	LEAQ 460800(a_k), a_row
-	LEAQ 1536(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows384:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows384
-
-	// rows 392 to 399 of w
-	LEAQ 470400(a_k), a_row
-	LEAQ 1568(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows392:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows392
-
-	// rows 400 to 407 of w
-	LEAQ 480000(a_k), a_row
-	LEAQ 1600(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows400:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows400
-
-	// rows 408 to 415 of w
-	LEAQ 489600(a_k), a_row
-	LEAQ 1632(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows408:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows408
-
-	// rows 416 to 423 of w
-	LEAQ 499200(a_k), a_row
-	LEAQ 1664(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows416:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows416
-
-	// rows 424 to 431 of w
-	LEAQ 508800(a_k), a_row
-	LEAQ 1696(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows424:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows424
-
-	// rows 432 to 439 of w
-	LEAQ 518400(a_k), a_row
-	LEAQ 1728(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows432:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows432
-
-	// rows 440 to 447 of w
-	LEAQ 528000(a_k), a_row
-	LEAQ 1760(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows440:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows440
-
-	// rows 448 to 455 of w
-	LEAQ 537600(a_k), a_row
-	LEAQ 1792(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows448:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows448
-
-	// rows 456 to 463 of w
-	LEAQ 547200(a_k), a_row
-	LEAQ 1824(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows456:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows456
-
-	// rows 464 to 471 of w
-	LEAQ 556800(a_k), a_row
-	LEAQ 1856(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows464:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows464
-
-	// rows 472 to 479 of w
-	LEAQ 566400(a_k), a_row
-	LEAQ 1888(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows472:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows472
-
-	// rows 480 to 487 of w
-	LEAQ 576000(a_k), a_row
-	LEAQ 1920(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows480:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows480
-
-	// rows 488 to 495 of w
-	LEAQ 585600(a_k), a_row
-	LEAQ 1952(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows488:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows488
-
-	// rows 496 to 503 of w
-	LEAQ 595200(a_k), a_row
-	LEAQ 1984(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX2_rows496:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 2112(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 4224(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows496
+	// rows 0 to 511 of w, 8 at a time
+	MOVQ $64, kleft
 
-	// rows 504 to 511 of w
-	LEAQ 604800(a_k), a_row
-	LEAQ 2016(b_k), c_row
+dense1InputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $75, rows
 
-dense1InputGradVecTransposeAVX2_rows504:
+dense1InputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -30615,7 +14954,13 @@ dense1InputGradVecTransposeAVX2_rows504:
 	ADDQ $16, a_row
 	ADDQ $8448, c_row
 	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX2_rows504
+	JNZ dense1InputGradVecTransposeAVX2_blocks_cols
+	ADDQ $9600, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ dense1InputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 
 	// zeros in columns 512 to 527 of wt
 	LEAQ 2048(b_k), c_row
@@ -30652,12 +14997,15 @@ TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 511 of w, 16 at a time
+	MOVQ $32, kleft
+
+dense1InputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $75, rows
 
-dense1InputGradVecTransposeAVX512_rows0:
+dense1InputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -30673,720 +15021,13 @@ dense1InputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $8448, c_row
 	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 19200(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows16
-
-	// rows 32 to 47 of w
-	LEAQ 38400(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows32
-
-	// rows 48 to 63 of w
-	LEAQ 57600(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows48
-
-	// rows 64 to 79 of w
-	LEAQ 76800(a_k), a_row
-	LEAQ 256(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows64:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows64
-
-	// rows 80 to 95 of w
-	LEAQ 96000(a_k), a_row
-	LEAQ 320(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows80:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows80
-
-	// rows 96 to 111 of w
-	LEAQ 115200(a_k), a_row
-	LEAQ 384(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows96:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows96
-
-	// rows 112 to 127 of w
-	LEAQ 134400(a_k), a_row
-	LEAQ 448(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows112:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows112
-
-	// rows 128 to 143 of w
-	LEAQ 153600(a_k), a_row
-	LEAQ 512(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows128:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows128
-
-	// rows 144 to 159 of w
-	LEAQ 172800(a_k), a_row
-	LEAQ 576(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows144:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows144
-
-	// rows 160 to 175 of w
-	LEAQ 192000(a_k), a_row
-	LEAQ 640(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows160:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows160
-
-	// rows 176 to 191 of w
-	LEAQ 211200(a_k), a_row
-	LEAQ 704(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows176:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows176
-
-	// rows 192 to 207 of w
-	LEAQ 230400(a_k), a_row
-	LEAQ 768(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows192:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows192
-
-	// rows 208 to 223 of w
-	LEAQ 249600(a_k), a_row
-	LEAQ 832(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows208:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows208
-
-	// rows 224 to 239 of w
-	LEAQ 268800(a_k), a_row
-	LEAQ 896(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows224:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows224
-
-	// rows 240 to 255 of w
-	LEAQ 288000(a_k), a_row
-	LEAQ 960(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows240:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows240
-
-	// rows 256 to 271 of w
-	LEAQ 307200(a_k), a_row
-	LEAQ 1024(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows256:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows256
-
-	// rows 272 to 287 of w
-	LEAQ 326400(a_k), a_row
-	LEAQ 1088(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows272:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows272
-
-	// rows 288 to 303 of w
-	LEAQ 345600(a_k), a_row
-	LEAQ 1152(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows288:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows288
-
-	// rows 304 to 319 of w
-	LEAQ 364800(a_k), a_row
-	LEAQ 1216(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows304:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows304
-
-	// rows 320 to 335 of w
-	LEAQ 384000(a_k), a_row
-	LEAQ 1280(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows320:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows320
-
-	// rows 336 to 351 of w
-	LEAQ 403200(a_k), a_row
-	LEAQ 1344(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows336:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows336
-
-	// rows 352 to 367 of w
-	LEAQ 422400(a_k), a_row
-	LEAQ 1408(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows352:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows352
-
-	// rows 368 to 383 of w
-	LEAQ 441600(a_k), a_row
-	LEAQ 1472(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows368:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows368
-
-	// rows 384 to 399 of w
-	LEAQ 460800(a_k), a_row
-	LEAQ 1536(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows384:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows384
-
-	// rows 400 to 415 of w
-	LEAQ 480000(a_k), a_row
-	LEAQ 1600(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows400:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows400
-
-	// rows 416 to 431 of w
-	LEAQ 499200(a_k), a_row
-	LEAQ 1664(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows416:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows416
-
-	// rows 432 to 447 of w
-	LEAQ 518400(a_k), a_row
-	LEAQ 1728(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows432:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows432
-
-	// rows 448 to 463 of w
-	LEAQ 537600(a_k), a_row
-	LEAQ 1792(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows448:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows448
-
-	// rows 464 to 479 of w
-	LEAQ 556800(a_k), a_row
-	LEAQ 1856(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows464:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows464
-
-	// rows 480 to 495 of w
-	LEAQ 576000(a_k), a_row
-	LEAQ 1920(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows480:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows480
-
-	// rows 496 to 511 of w
-	LEAQ 595200(a_k), a_row
-	LEAQ 1984(b_k), c_row
-	MOVQ $75, rows
-
-dense1InputGradVecTransposeAVX512_rows496:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 2112(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 4224(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 6336(c_row)
-	ADDQ $16, a_row
-	ADDQ $8448, c_row
-	DECQ rows
-	JNZ dense1InputGradVecTransposeAVX512_rows496
+	JNZ dense1InputGradVecTransposeAVX512_blocks_cols
+	ADDQ $19200, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense1InputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 
 	// zeros in columns 512 to 527 of wt
 	LEAQ 2048(b_k), c_row
@@ -31419,9 +15060,11 @@ TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-dense2ForwardVec_rows6_loop:
+dense2ForwardVec_rows6:
 	CMPQ rows, $6
-	JLT dense2ForwardVec_rows4
+	JLT dense2ForwardVec_rows1_loop
+
+dense2ForwardVec_rows6_loop:
 	// 6 rows × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
 	VMOVUPS 0(bias), Y0
@@ -31440,7 +15083,7 @@ dense2ForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $300, kleft
 
-dense2ForwardVec_rows6_loop_cols0_k:
+dense2ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMASKMOVPS 32(b_k), mask, Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -31464,7 +15107,7 @@ dense2ForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $40, b_k
 	DECQ kleft
-	JNZ dense2ForwardVec_rows6_loop_cols0_k
+	JNZ dense2ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 	VMOVUPS Y2, 40(c_row)
@@ -31480,90 +15123,22 @@ dense2ForwardVec_rows6_loop_cols0_k:
 	ADDQ $7200, a_row
 	ADDQ $240, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE dense2ForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ dense2ForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1200, tmp
+	SUBQ tmp, a_row
+	IMULQ $40, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP dense2ForwardVec_rows6_loop
 
-dense2ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ dense2ForwardVec_rows2
-	// 4 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMASKMOVPS 32(b_k), mask, Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	ADDQ $4800, a_row
-	ADDQ $160, c_row
-
-dense2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ dense2ForwardVec_rows1
-	// 2 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMASKMOVPS 32(b_k), mask, Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	ADDQ $2400, a_row
-	ADDQ $80, c_row
-
-dense2ForwardVec_rows1:
-	TESTQ $1, rows
+dense2ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense2ForwardVec_done
 	// 1 row × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
@@ -31573,7 +15148,7 @@ dense2ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $300, kleft
 
-dense2ForwardVec_rows1_cols0_k:
+dense2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMASKMOVPS 32(b_k), mask, Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -31582,9 +15157,13 @@ dense2ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $40, b_k
 	DECQ kleft
-	JNZ dense2ForwardVec_rows1_cols0_k
+	JNZ dense2ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
+	ADDQ $1200, a_row
+	ADDQ $40, c_row
+	DECQ rows
+	JMP dense2ForwardVec_rows1_loop
 
 dense2ForwardVec_done:
 	VZEROUPPER
@@ -31609,9 +15188,11 @@ TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-dense2ForwardVec_rows16_loop:
+dense2ForwardVec_rows16:
 	CMPQ rows, $16
-	JLT dense2ForwardVec_rows8
+	JLT dense2ForwardVec_rows1_loop
+
+dense2ForwardVec_rows16_loop:
 	// 16 rows × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
 	VMOVUPS.Z 0(bias), K1, Z1
@@ -31633,7 +15214,7 @@ dense2ForwardVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $300, kleft
 
-dense2ForwardVec_rows16_loop_cols0_k:
+dense2ForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -31670,7 +15251,7 @@ dense2ForwardVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $40, b_k
 	DECQ kleft
-	JNZ dense2ForwardVec_rows16_loop_cols0_k
+	JNZ dense2ForwardVec_rows16_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 40(c_row)
 	VMOVUPS Z2, K1, 80(c_row)
@@ -31690,117 +15271,22 @@ dense2ForwardVec_rows16_loop_cols0_k:
 	ADDQ $19200, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE dense2ForwardVec_rows16_loop
+	TESTQ rows, rows
+	JZ dense2ForwardVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1200, tmp
+	SUBQ tmp, a_row
+	IMULQ $40, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP dense2ForwardVec_rows16_loop
 
-dense2ForwardVec_rows8:
-	TESTQ $8, rows
-	JZ dense2ForwardVec_rows4
-	// 8 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2ForwardVec_rows8_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 7200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 8400(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows8_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	ADDQ $9600, a_row
-	ADDQ $320, c_row
-
-dense2ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ dense2ForwardVec_rows2
-	// 4 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2ForwardVec_rows4_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	ADDQ $4800, a_row
-	ADDQ $160, c_row
-
-dense2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ dense2ForwardVec_rows1
-	// 2 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2ForwardVec_rows2_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	ADDQ $2400, a_row
-	ADDQ $80, c_row
-
-dense2ForwardVec_rows1:
-	TESTQ $1, rows
+dense2ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense2ForwardVec_done
 	// 1 row × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
@@ -31808,15 +15294,19 @@ dense2ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $300, kleft
 
-dense2ForwardVec_rows1_cols0_k:
+dense2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $40, b_k
 	DECQ kleft
-	JNZ dense2ForwardVec_rows1_cols0_k
+	JNZ dense2ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
+	ADDQ $1200, a_row
+	ADDQ $40, c_row
+	DECQ rows
+	JMP dense2ForwardVec_rows1_loop
 
 dense2ForwardVec_done:
 	VZEROUPPER
@@ -31981,9 +15471,11 @@ TEXT ·dense2PackedVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-dense2PackedVec_rows6_loop:
+dense2PackedVec_rows6:
 	CMPQ rows, $6
-	JLT dense2PackedVec_rows4
+	JLT dense2PackedVec_rows1_loop
+
+dense2PackedVec_rows6_loop:
 	// 6 rows × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
 	VMOVUPS 0(bias), Y0
@@ -32002,7 +15494,7 @@ dense2PackedVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $300, kleft
 
-dense2PackedVec_rows6_loop_cols0_k:
+dense2PackedVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -32026,7 +15518,7 @@ dense2PackedVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ dense2PackedVec_rows6_loop_cols0_k
+	JNZ dense2PackedVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 	VMOVUPS Y2, 40(c_row)
@@ -32042,90 +15534,22 @@ dense2PackedVec_rows6_loop_cols0_k:
 	ADDQ $7200, a_row
 	ADDQ $240, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE dense2PackedVec_rows6_loop
+	TESTQ rows, rows
+	JZ dense2PackedVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1200, tmp
+	SUBQ tmp, a_row
+	IMULQ $40, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP dense2PackedVec_rows6_loop
 
-dense2PackedVec_rows4:
-	TESTQ $4, rows
-	JZ dense2PackedVec_rows2
-	// 4 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2PackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	ADDQ $4800, a_row
-	ADDQ $160, c_row
-
-dense2PackedVec_rows2:
-	TESTQ $2, rows
-	JZ dense2PackedVec_rows1
-	// 2 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2PackedVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	ADDQ $2400, a_row
-	ADDQ $80, c_row
-
-dense2PackedVec_rows1:
-	TESTQ $1, rows
+dense2PackedVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense2PackedVec_done
 	// 1 row × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
@@ -32135,7 +15559,7 @@ dense2PackedVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $300, kleft
 
-dense2PackedVec_rows1_cols0_k:
+dense2PackedVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -32144,9 +15568,13 @@ dense2PackedVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ dense2PackedVec_rows1_cols0_k
+	JNZ dense2PackedVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
+	ADDQ $1200, a_row
+	ADDQ $40, c_row
+	DECQ rows
+	JMP dense2PackedVec_rows1_loop
 
 dense2PackedVec_done:
 	VZEROUPPER
@@ -32171,9 +15599,11 @@ TEXT ·dense2PackedVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-dense2PackedVec_rows16_loop:
+dense2PackedVec_rows16:
 	CMPQ rows, $16
-	JLT dense2PackedVec_rows8
+	JLT dense2PackedVec_rows1_loop
+
+dense2PackedVec_rows16_loop:
 	// 16 rows × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
 	VMOVUPS.Z 0(bias), K1, Z1
@@ -32195,7 +15625,7 @@ dense2PackedVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $300, kleft
 
-dense2PackedVec_rows16_loop_cols0_k:
+dense2PackedVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -32232,7 +15662,7 @@ dense2PackedVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ dense2PackedVec_rows16_loop_cols0_k
+	JNZ dense2PackedVec_rows16_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 40(c_row)
 	VMOVUPS Z2, K1, 80(c_row)
@@ -32252,117 +15682,22 @@ dense2PackedVec_rows16_loop_cols0_k:
 	ADDQ $19200, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE dense2PackedVec_rows16_loop
+	TESTQ rows, rows
+	JZ dense2PackedVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1200, tmp
+	SUBQ tmp, a_row
+	IMULQ $40, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP dense2PackedVec_rows16_loop
 
-dense2PackedVec_rows8:
-	TESTQ $8, rows
-	JZ dense2PackedVec_rows4
-	// 8 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2PackedVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 7200(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 8400(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows8_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	ADDQ $9600, a_row
-	ADDQ $320, c_row
-
-dense2PackedVec_rows4:
-	TESTQ $4, rows
-	JZ dense2PackedVec_rows2
-	// 4 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2PackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows4_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	ADDQ $4800, a_row
-	ADDQ $160, c_row
-
-dense2PackedVec_rows2:
-	TESTQ $2, rows
-	JZ dense2PackedVec_rows1
-	// 2 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2PackedVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows2_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	ADDQ $2400, a_row
-	ADDQ $80, c_row
-
-dense2PackedVec_rows1:
-	TESTQ $1, rows
+dense2PackedVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense2PackedVec_done
 	// 1 row × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
@@ -32370,15 +15705,19 @@ dense2PackedVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $300, kleft
 
-dense2PackedVec_rows1_cols0_k:
+dense2PackedVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ dense2PackedVec_rows1_cols0_k
+	JNZ dense2PackedVec_rows1_loop_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
+	ADDQ $1200, a_row
+	ADDQ $40, c_row
+	DECQ rows
+	JMP dense2PackedVec_rows1_loop
 
 dense2PackedVec_done:
 	VZEROUPPER
@@ -32539,8 +15878,6 @@ TEXT ·dense2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ $300, rows
 
 dense2WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT dense2WeightGradVecWeights_done
 	// 6 rows × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
 	VMOVUPS 0(c_row), Y0
@@ -32599,7 +15936,8 @@ dense2WeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $240, c_row
 	SUBQ $6, rows
-	JMP dense2WeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE dense2WeightGradVecWeights_rows6_loop
 
 dense2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -32624,8 +15962,6 @@ TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $300, rows
 
 dense2WeightGradVecWeights_rows16_loop:
-	CMPQ rows, $16
-	JLT dense2WeightGradVecWeights_rows8
 	// 16 rows × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(c_row), K1, Z0
 	VMOVUPS.Z 40(c_row), K1, Z1
@@ -32704,10 +16040,11 @@ dense2WeightGradVecWeights_rows16_loop_cols0_k:
 	ADDQ $64, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
-	JMP dense2WeightGradVecWeights_rows16_loop
+	CMPQ rows, $16
+	JGE dense2WeightGradVecWeights_rows16_loop
 
-dense2WeightGradVecWeights_rows8:
-	// 8 rows × columns 0..9 (last vector: 10 lanes)
+dense2WeightGradVecWeights_rows12:
+	// 12 rows × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(c_row), K1, Z0
 	VMOVUPS.Z 40(c_row), K1, Z1
 	VMOVUPS.Z 80(c_row), K1, Z2
@@ -32716,32 +16053,44 @@ dense2WeightGradVecWeights_rows8:
 	VMOVUPS.Z 200(c_row), K1, Z5
 	VMOVUPS.Z 240(c_row), K1, Z6
 	VMOVUPS.Z 280(c_row), K1, Z7
+	VMOVUPS.Z 320(c_row), K1, Z8
+	VMOVUPS.Z 360(c_row), K1, Z9
+	VMOVUPS.Z 400(c_row), K1, Z10
+	VMOVUPS.Z 440(c_row), K1, Z11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
 
-dense2WeightGradVecWeights_rows8_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z8
+dense2WeightGradVecWeights_rows12_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z12
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z12, bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
+	VFMADD231PS Z12, bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
+	VFMADD231PS Z12, bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
+	VFMADD231PS Z12, bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z12, bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
+	VFMADD231PS Z12, bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
+	VFMADD231PS Z12, bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
+	VFMADD231PS Z12, bcast, Z7
+	VBROADCASTSS 32(a_k), bcast
+	VFMADD231PS Z12, bcast, Z8
+	VBROADCASTSS 36(a_k), bcast
+	VFMADD231PS Z12, bcast, Z9
+	VBROADCASTSS 40(a_k), bcast
+	VFMADD231PS Z12, bcast, Z10
+	VBROADCASTSS 44(a_k), bcast
+	VFMADD231PS Z12, bcast, Z11
 	ADDQ $1200, a_k
 	ADDQ $40, b_k
 	DECQ kleft
-	JNZ dense2WeightGradVecWeights_rows8_cols0_k
+	JNZ dense2WeightGradVecWeights_rows12_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 40(c_row)
 	VMOVUPS Z2, K1, 80(c_row)
@@ -32750,37 +16099,10 @@ dense2WeightGradVecWeights_rows8_cols0_k:
 	VMOVUPS Z5, K1, 200(c_row)
 	VMOVUPS Z6, K1, 240(c_row)
 	VMOVUPS Z7, K1, 280(c_row)
-	ADDQ $32, a_row
-	ADDQ $320, c_row
-
-dense2WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 40(c_row), K1, Z1
-	VMOVUPS.Z 80(c_row), K1, Z2
-	VMOVUPS.Z 120(c_row), K1, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense2WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $1200, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense2WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
+	VMOVUPS Z8, K1, 320(c_row)
+	VMOVUPS Z9, K1, 360(c_row)
+	VMOVUPS Z10, K1, 400(c_row)
+	VMOVUPS Z11, K1, 440(c_row)
 
 dense2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -32880,10 +16202,15 @@ TEXT ·dense2InputGradVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ h+16(FP), h_row
 	MOVQ n+32(FP), rows
 
-dense2InputGradVec_rows4_loop:
+dense2InputGradVec_rows4:
 	CMPQ rows, $4
-	JLT dense2InputGradVec_rows2
-	// 4 rows × columns 0..23
+	JLT dense2InputGradVec_rows1_loop
+
+dense2InputGradVec_rows4_loop:
+	XORQ col, col
+
+dense2InputGradVec_rows4_cols0:
+	// 4 rows × columns 0..287, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -32897,10 +16224,10 @@ dense2InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-dense2InputGradVec_rows4_loop_cols0_k:
+dense2InputGradVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
@@ -32923,926 +16250,49 @@ dense2InputGradVec_rows4_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols0_k
+	JNZ dense2InputGradVec_rows4_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 0(h_row), Y12, Y15
+	VCMPPS $1, 0(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row), Y12, Y15
+	VCMPPS $1, 32(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row), Y12, Y15
+	VCMPPS $1, 64(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1200(h_row), Y12, Y15
+	VCMPPS $1, 1200(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1232(h_row), Y12, Y15
+	VCMPPS $1, 1232(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1264(h_row), Y12, Y15
+	VCMPPS $1, 1264(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 2400(h_row), Y12, Y15
+	VCMPPS $1, 2400(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 2432(h_row), Y12, Y15
+	VCMPPS $1, 2432(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 2464(h_row), Y12, Y15
+	VCMPPS $1, 2464(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 3600(h_row), Y12, Y15
+	VCMPPS $1, 3600(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 3632(h_row), Y12, Y15
+	VCMPPS $1, 3632(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 3664(h_row), Y12, Y15
+	VCMPPS $1, 3664(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1200(c_row)
-	VMOVUPS Y4, 1232(c_row)
-	VMOVUPS Y5, 1264(c_row)
-	VMOVUPS Y6, 2400(c_row)
-	VMOVUPS Y7, 2432(c_row)
-	VMOVUPS Y8, 2464(c_row)
-	VMOVUPS Y9, 3600(c_row)
-	VMOVUPS Y10, 3632(c_row)
-	VMOVUPS Y11, 3664(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 96(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 128(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 160(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1296(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1328(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1360(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 2496(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 2528(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 2560(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 3696(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 3728(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 3760(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1296(c_row)
-	VMOVUPS Y4, 1328(c_row)
-	VMOVUPS Y5, 1360(c_row)
-	VMOVUPS Y6, 2496(c_row)
-	VMOVUPS Y7, 2528(c_row)
-	VMOVUPS Y8, 2560(c_row)
-	VMOVUPS Y9, 3696(c_row)
-	VMOVUPS Y10, 3728(c_row)
-	VMOVUPS Y11, 3760(c_row)
-	// 4 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y12
-	VMOVUPS 224(b_k), Y13
-	VMOVUPS 256(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols2_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 192(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 224(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 256(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1392(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1424(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1456(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 2592(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 2624(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 2656(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 3792(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 3824(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 3856(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1392(c_row)
-	VMOVUPS Y4, 1424(c_row)
-	VMOVUPS Y5, 1456(c_row)
-	VMOVUPS Y6, 2592(c_row)
-	VMOVUPS Y7, 2624(c_row)
-	VMOVUPS Y8, 2656(c_row)
-	VMOVUPS Y9, 3792(c_row)
-	VMOVUPS Y10, 3824(c_row)
-	VMOVUPS Y11, 3856(c_row)
-	// 4 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols3_k:
-	VMOVUPS 288(b_k), Y12
-	VMOVUPS 320(b_k), Y13
-	VMOVUPS 352(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols3_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 288(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 320(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 352(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1488(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1520(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1552(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 2688(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 2720(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 2752(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 3888(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 3920(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 3952(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1488(c_row)
-	VMOVUPS Y4, 1520(c_row)
-	VMOVUPS Y5, 1552(c_row)
-	VMOVUPS Y6, 2688(c_row)
-	VMOVUPS Y7, 2720(c_row)
-	VMOVUPS Y8, 2752(c_row)
-	VMOVUPS Y9, 3888(c_row)
-	VMOVUPS Y10, 3920(c_row)
-	VMOVUPS Y11, 3952(c_row)
-	// 4 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols4_k:
-	VMOVUPS 384(b_k), Y12
-	VMOVUPS 416(b_k), Y13
-	VMOVUPS 448(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols4_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 384(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 416(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 448(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1584(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1616(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1648(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 2784(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 2816(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 2848(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 3984(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 4016(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 4048(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1584(c_row)
-	VMOVUPS Y4, 1616(c_row)
-	VMOVUPS Y5, 1648(c_row)
-	VMOVUPS Y6, 2784(c_row)
-	VMOVUPS Y7, 2816(c_row)
-	VMOVUPS Y8, 2848(c_row)
-	VMOVUPS Y9, 3984(c_row)
-	VMOVUPS Y10, 4016(c_row)
-	VMOVUPS Y11, 4048(c_row)
-	// 4 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols5_k:
-	VMOVUPS 480(b_k), Y12
-	VMOVUPS 512(b_k), Y13
-	VMOVUPS 544(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols5_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 480(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 512(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 544(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1680(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1712(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1744(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 2880(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 2912(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 2944(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 4080(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 4112(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 4144(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1680(c_row)
-	VMOVUPS Y4, 1712(c_row)
-	VMOVUPS Y5, 1744(c_row)
-	VMOVUPS Y6, 2880(c_row)
-	VMOVUPS Y7, 2912(c_row)
-	VMOVUPS Y8, 2944(c_row)
-	VMOVUPS Y9, 4080(c_row)
-	VMOVUPS Y10, 4112(c_row)
-	VMOVUPS Y11, 4144(c_row)
-	// 4 rows × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols6_k:
-	VMOVUPS 576(b_k), Y12
-	VMOVUPS 608(b_k), Y13
-	VMOVUPS 640(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols6_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 576(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 608(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 640(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1776(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1808(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1840(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 2976(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 3008(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 3040(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 4176(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 4208(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 4240(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1776(c_row)
-	VMOVUPS Y4, 1808(c_row)
-	VMOVUPS Y5, 1840(c_row)
-	VMOVUPS Y6, 2976(c_row)
-	VMOVUPS Y7, 3008(c_row)
-	VMOVUPS Y8, 3040(c_row)
-	VMOVUPS Y9, 4176(c_row)
-	VMOVUPS Y10, 4208(c_row)
-	VMOVUPS Y11, 4240(c_row)
-	// 4 rows × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols7_k:
-	VMOVUPS 672(b_k), Y12
-	VMOVUPS 704(b_k), Y13
-	VMOVUPS 736(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols7_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 672(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 704(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 736(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1872(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1904(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1936(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 3072(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 3104(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 3136(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 4272(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 4304(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 4336(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1872(c_row)
-	VMOVUPS Y4, 1904(c_row)
-	VMOVUPS Y5, 1936(c_row)
-	VMOVUPS Y6, 3072(c_row)
-	VMOVUPS Y7, 3104(c_row)
-	VMOVUPS Y8, 3136(c_row)
-	VMOVUPS Y9, 4272(c_row)
-	VMOVUPS Y10, 4304(c_row)
-	VMOVUPS Y11, 4336(c_row)
-	// 4 rows × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols8_k:
-	VMOVUPS 768(b_k), Y12
-	VMOVUPS 800(b_k), Y13
-	VMOVUPS 832(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols8_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 768(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 800(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 832(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1968(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 2000(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 2032(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 3168(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 3200(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 3232(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 4368(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 4400(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 4432(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1968(c_row)
-	VMOVUPS Y4, 2000(c_row)
-	VMOVUPS Y5, 2032(c_row)
-	VMOVUPS Y6, 3168(c_row)
-	VMOVUPS Y7, 3200(c_row)
-	VMOVUPS Y8, 3232(c_row)
-	VMOVUPS Y9, 4368(c_row)
-	VMOVUPS Y10, 4400(c_row)
-	VMOVUPS Y11, 4432(c_row)
-	// 4 rows × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols9_k:
-	VMOVUPS 864(b_k), Y12
-	VMOVUPS 896(b_k), Y13
-	VMOVUPS 928(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols9_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 864(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 896(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 928(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 2064(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 2096(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 2128(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 3264(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 3296(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 3328(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 4464(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 4496(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 4528(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2064(c_row)
-	VMOVUPS Y4, 2096(c_row)
-	VMOVUPS Y5, 2128(c_row)
-	VMOVUPS Y6, 3264(c_row)
-	VMOVUPS Y7, 3296(c_row)
-	VMOVUPS Y8, 3328(c_row)
-	VMOVUPS Y9, 4464(c_row)
-	VMOVUPS Y10, 4496(c_row)
-	VMOVUPS Y11, 4528(c_row)
-	// 4 rows × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols10_k:
-	VMOVUPS 960(b_k), Y12
-	VMOVUPS 992(b_k), Y13
-	VMOVUPS 1024(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols10_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 960(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 992(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 1024(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 2160(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 2192(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 2224(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 3360(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 3392(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 3424(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 4560(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 4592(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 4624(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2160(c_row)
-	VMOVUPS Y4, 2192(c_row)
-	VMOVUPS Y5, 2224(c_row)
-	VMOVUPS Y6, 3360(c_row)
-	VMOVUPS Y7, 3392(c_row)
-	VMOVUPS Y8, 3424(c_row)
-	VMOVUPS Y9, 4560(c_row)
-	VMOVUPS Y10, 4592(c_row)
-	VMOVUPS Y11, 4624(c_row)
-	// 4 rows × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_loop_cols11_k:
-	VMOVUPS 1056(b_k), Y12
-	VMOVUPS 1088(b_k), Y13
-	VMOVUPS 1120(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols11_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 1056(h_row), Y12, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 1088(h_row), Y12, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 1120(h_row), Y12, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 2256(h_row), Y12, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 2288(h_row), Y12, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 2320(h_row), Y12, Y15
-	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 3456(h_row), Y12, Y15
-	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 3488(h_row), Y12, Y15
-	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 3520(h_row), Y12, Y15
-	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 4656(h_row), Y12, Y15
-	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 4688(h_row), Y12, Y15
-	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 4720(h_row), Y12, Y15
-	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2256(c_row)
-	VMOVUPS Y4, 2288(c_row)
-	VMOVUPS Y5, 2320(c_row)
-	VMOVUPS Y6, 3456(c_row)
-	VMOVUPS Y7, 3488(c_row)
-	VMOVUPS Y8, 3520(c_row)
-	VMOVUPS Y9, 4656(c_row)
-	VMOVUPS Y10, 4688(c_row)
-	VMOVUPS Y11, 4720(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 1200(c_row)(col*1)
+	VMOVUPS Y4, 1232(c_row)(col*1)
+	VMOVUPS Y5, 1264(c_row)(col*1)
+	VMOVUPS Y6, 2400(c_row)(col*1)
+	VMOVUPS Y7, 2432(c_row)(col*1)
+	VMOVUPS Y8, 2464(c_row)(col*1)
+	VMOVUPS Y9, 3600(c_row)(col*1)
+	VMOVUPS Y10, 3632(c_row)(col*1)
+	VMOVUPS Y11, 3664(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $1152
+	JLT dense2InputGradVec_rows4_cols0
 	// 4 rows × columns 288..299 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
 	VXORPS Y0, Y0, Y0
@@ -33854,12 +16304,12 @@ dense2InputGradVec_rows4_loop_cols11_k:
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-dense2InputGradVec_rows4_loop_cols12_k:
-	VMOVUPS 1152(b_k), Y8
-	VMOVUPS 1184(b_k), Y9
+dense2InputGradVec_rows4_cols1_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
@@ -33875,679 +16325,72 @@ dense2InputGradVec_rows4_loop_cols12_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense2InputGradVec_rows4_loop_cols12_k
+	JNZ dense2InputGradVec_rows4_cols1_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Y8, Y8, Y8
-	VCMPPS $1, 1152(h_row), Y8, Y15
+	VCMPPS $1, 0(h_row)(col*1), Y8, Y15
 	VANDPS Y15, Y0, Y0
-	VMASKMOVPS 1184(h_row), mask, Y15
+	VMASKMOVPS 32(h_row)(col*1), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 2352(h_row), Y8, Y15
+	VCMPPS $1, 1200(h_row)(col*1), Y8, Y15
 	VANDPS Y15, Y2, Y2
-	VMASKMOVPS 2384(h_row), mask, Y15
+	VMASKMOVPS 1232(h_row)(col*1), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 3552(h_row), Y8, Y15
+	VCMPPS $1, 2400(h_row)(col*1), Y8, Y15
 	VANDPS Y15, Y4, Y4
-	VMASKMOVPS 3584(h_row), mask, Y15
+	VMASKMOVPS 2432(h_row)(col*1), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 4752(h_row), Y8, Y15
+	VCMPPS $1, 3600(h_row)(col*1), Y8, Y15
 	VANDPS Y15, Y6, Y6
-	VMASKMOVPS 4784(h_row), mask, Y15
+	VMASKMOVPS 3632(h_row)(col*1), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y7, Y7
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
-	VMOVUPS Y2, 2352(c_row)
-	VMASKMOVPS Y3, mask, 2384(c_row)
-	VMOVUPS Y4, 3552(c_row)
-	VMASKMOVPS Y5, mask, 3584(c_row)
-	VMOVUPS Y6, 4752(c_row)
-	VMASKMOVPS Y7, mask, 4784(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
+	VMOVUPS Y2, 1200(c_row)(col*1)
+	VMASKMOVPS Y3, mask, 1232(c_row)(col*1)
+	VMOVUPS Y4, 2400(c_row)(col*1)
+	VMASKMOVPS Y5, mask, 2432(c_row)(col*1)
+	VMOVUPS Y6, 3600(c_row)(col*1)
+	VMASKMOVPS Y7, mask, 3632(c_row)(col*1)
 	ADDQ $160, a_row
 	ADDQ $4800, c_row
 	ADDQ $4800, h_row
 	SUBQ $4, rows
+	CMPQ rows, $4
+	JGE dense2InputGradVec_rows4_loop
+	TESTQ rows, rows
+	JZ dense2InputGradVec_done
+	MOVQ $4, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $40, tmp
+	SUBQ tmp, a_row
+	IMULQ $1200, tmp2
+	SUBQ tmp2, c_row
+	SUBQ tmp2, h_row
+	MOVQ $4, rows
 	JMP dense2InputGradVec_rows4_loop
 
-dense2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ dense2InputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols0_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 0(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1200(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1232(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1264(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1200(c_row)
-	VMOVUPS Y4, 1232(c_row)
-	VMOVUPS Y5, 1264(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 96(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 128(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 160(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1296(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1328(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1360(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1296(c_row)
-	VMOVUPS Y4, 1328(c_row)
-	VMOVUPS Y5, 1360(c_row)
-	// 2 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y6
-	VMOVUPS 224(b_k), Y7
-	VMOVUPS 256(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols2_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 192(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 224(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 256(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1392(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1424(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1456(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1392(c_row)
-	VMOVUPS Y4, 1424(c_row)
-	VMOVUPS Y5, 1456(c_row)
-	// 2 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols3_k:
-	VMOVUPS 288(b_k), Y6
-	VMOVUPS 320(b_k), Y7
-	VMOVUPS 352(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols3_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 288(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 320(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 352(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1488(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1520(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1552(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1488(c_row)
-	VMOVUPS Y4, 1520(c_row)
-	VMOVUPS Y5, 1552(c_row)
-	// 2 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols4_k:
-	VMOVUPS 384(b_k), Y6
-	VMOVUPS 416(b_k), Y7
-	VMOVUPS 448(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols4_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 384(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 416(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 448(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1584(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1616(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1648(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1584(c_row)
-	VMOVUPS Y4, 1616(c_row)
-	VMOVUPS Y5, 1648(c_row)
-	// 2 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols5_k:
-	VMOVUPS 480(b_k), Y6
-	VMOVUPS 512(b_k), Y7
-	VMOVUPS 544(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols5_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 480(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 512(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 544(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1680(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1712(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1744(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1680(c_row)
-	VMOVUPS Y4, 1712(c_row)
-	VMOVUPS Y5, 1744(c_row)
-	// 2 rows × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols6_k:
-	VMOVUPS 576(b_k), Y6
-	VMOVUPS 608(b_k), Y7
-	VMOVUPS 640(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols6_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 576(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 608(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 640(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1776(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1808(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1840(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1776(c_row)
-	VMOVUPS Y4, 1808(c_row)
-	VMOVUPS Y5, 1840(c_row)
-	// 2 rows × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols7_k:
-	VMOVUPS 672(b_k), Y6
-	VMOVUPS 704(b_k), Y7
-	VMOVUPS 736(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols7_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 672(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 704(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 736(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1872(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1904(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1936(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1872(c_row)
-	VMOVUPS Y4, 1904(c_row)
-	VMOVUPS Y5, 1936(c_row)
-	// 2 rows × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols8_k:
-	VMOVUPS 768(b_k), Y6
-	VMOVUPS 800(b_k), Y7
-	VMOVUPS 832(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols8_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 768(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 800(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 832(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1968(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 2000(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 2032(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1968(c_row)
-	VMOVUPS Y4, 2000(c_row)
-	VMOVUPS Y5, 2032(c_row)
-	// 2 rows × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols9_k:
-	VMOVUPS 864(b_k), Y6
-	VMOVUPS 896(b_k), Y7
-	VMOVUPS 928(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols9_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 864(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 896(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 928(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 2064(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 2096(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 2128(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2064(c_row)
-	VMOVUPS Y4, 2096(c_row)
-	VMOVUPS Y5, 2128(c_row)
-	// 2 rows × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols10_k:
-	VMOVUPS 960(b_k), Y6
-	VMOVUPS 992(b_k), Y7
-	VMOVUPS 1024(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols10_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 960(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 992(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 1024(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 2160(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 2192(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 2224(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2160(c_row)
-	VMOVUPS Y4, 2192(c_row)
-	VMOVUPS Y5, 2224(c_row)
-	// 2 rows × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols11_k:
-	VMOVUPS 1056(b_k), Y6
-	VMOVUPS 1088(b_k), Y7
-	VMOVUPS 1120(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols11_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y6, Y6, Y6
-	VCMPPS $1, 1056(h_row), Y6, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 1088(h_row), Y6, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 1120(h_row), Y6, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 2256(h_row), Y6, Y15
-	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 2288(h_row), Y6, Y15
-	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 2320(h_row), Y6, Y15
-	VANDPS Y15, Y5, Y5
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2256(c_row)
-	VMOVUPS Y4, 2288(c_row)
-	VMOVUPS Y5, 2320(c_row)
-	// 2 rows × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols12_k:
-	VMOVUPS 1152(b_k), Y4
-	VMOVUPS 1184(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols12_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y4, Y4, Y4
-	VCMPPS $1, 1152(h_row), Y4, Y15
-	VANDPS Y15, Y0, Y0
-	VMASKMOVPS 1184(h_row), mask, Y15
-	VCMPPS $1, Y15, Y4, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 2352(h_row), Y4, Y15
-	VANDPS Y15, Y2, Y2
-	VMASKMOVPS 2384(h_row), mask, Y15
-	VCMPPS $1, Y15, Y4, Y15
-	VANDPS Y15, Y3, Y3
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
-	VMOVUPS Y2, 2352(c_row)
-	VMASKMOVPS Y3, mask, 2384(c_row)
-	ADDQ $80, a_row
-	ADDQ $2400, c_row
-	ADDQ $2400, h_row
-
-dense2InputGradVec_rows1:
-	TESTQ $1, rows
+dense2InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense2InputGradVec_done
-	// 1 row × columns 0..23
+	XORQ col, col
+
+dense2InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..287, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-dense2InputGradVec_rows1_cols0_k:
+dense2InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y3
 	VMOVUPS 32(b_k), Y4
 	VMOVUPS 64(b_k), Y5
@@ -34558,399 +16401,55 @@ dense2InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols0_k
+	JNZ dense2InputGradVec_rows1_loop_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 0(h_row), Y3, Y15
+	VCMPPS $1, 0(h_row)(col*1), Y3, Y15
 	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row), Y3, Y15
+	VCMPPS $1, 32(h_row)(col*1), Y3, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row), Y3, Y15
+	VCMPPS $1, 64(h_row)(col*1), Y3, Y15
 	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 96(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 128(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 160(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y3
-	VMOVUPS 224(b_k), Y4
-	VMOVUPS 256(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols2_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 192(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 224(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 256(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	// 1 row × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols3_k:
-	VMOVUPS 288(b_k), Y3
-	VMOVUPS 320(b_k), Y4
-	VMOVUPS 352(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols3_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 288(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 320(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 352(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	// 1 row × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols4_k:
-	VMOVUPS 384(b_k), Y3
-	VMOVUPS 416(b_k), Y4
-	VMOVUPS 448(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols4_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 384(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 416(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 448(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	// 1 row × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols5_k:
-	VMOVUPS 480(b_k), Y3
-	VMOVUPS 512(b_k), Y4
-	VMOVUPS 544(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols5_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 480(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 512(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 544(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	// 1 row × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols6_k:
-	VMOVUPS 576(b_k), Y3
-	VMOVUPS 608(b_k), Y4
-	VMOVUPS 640(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols6_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 576(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 608(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 640(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	// 1 row × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols7_k:
-	VMOVUPS 672(b_k), Y3
-	VMOVUPS 704(b_k), Y4
-	VMOVUPS 736(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols7_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 672(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 704(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 736(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	// 1 row × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols8_k:
-	VMOVUPS 768(b_k), Y3
-	VMOVUPS 800(b_k), Y4
-	VMOVUPS 832(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols8_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 768(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 800(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 832(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	// 1 row × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols9_k:
-	VMOVUPS 864(b_k), Y3
-	VMOVUPS 896(b_k), Y4
-	VMOVUPS 928(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols9_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 864(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 896(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 928(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	// 1 row × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols10_k:
-	VMOVUPS 960(b_k), Y3
-	VMOVUPS 992(b_k), Y4
-	VMOVUPS 1024(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols10_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 960(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 992(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 1024(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	// 1 row × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols11_k:
-	VMOVUPS 1056(b_k), Y3
-	VMOVUPS 1088(b_k), Y4
-	VMOVUPS 1120(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols11_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 1056(h_row), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 1088(h_row), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 1120(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $1152
+	JLT dense2InputGradVec_rows1_loop_cols0
 	// 1 row × columns 288..299 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-dense2InputGradVec_rows1_cols12_k:
-	VMOVUPS 1152(b_k), Y2
-	VMOVUPS 1184(b_k), Y3
+dense2InputGradVec_rows1_loop_cols1_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols12_k
+	JNZ dense2InputGradVec_rows1_loop_cols1_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Y2, Y2, Y2
-	VCMPPS $1, 1152(h_row), Y2, Y15
+	VCMPPS $1, 0(h_row)(col*1), Y2, Y15
 	VANDPS Y15, Y0, Y0
-	VMASKMOVPS 1184(h_row), mask, Y15
+	VMASKMOVPS 32(h_row)(col*1), mask, Y15
 	VCMPPS $1, Y15, Y2, Y15
 	VANDPS Y15, Y1, Y1
-	VMOVUPS Y0, 1152(c_row)
-	VMASKMOVPS Y1, mask, 1184(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
+	ADDQ $40, a_row
+	ADDQ $1200, c_row
+	ADDQ $1200, h_row
+	DECQ rows
+	JMP dense2InputGradVec_rows1_loop
 
 dense2InputGradVec_done:
 	VZEROUPPER
@@ -34977,10 +16476,15 @@ TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-dense2InputGradVec_rows6_loop:
+dense2InputGradVec_rows6:
 	CMPQ rows, $6
-	JLT dense2InputGradVec_rows4
-	// 6 rows × columns 0..63
+	JLT dense2InputGradVec_rows1_loop
+
+dense2InputGradVec_rows6_loop:
+	XORQ col, col
+
+dense2InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..255, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -35006,10 +16510,10 @@ dense2InputGradVec_rows6_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-dense2InputGradVec_rows6_loop_cols0_k:
+dense2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -35047,511 +16551,85 @@ dense2InputGradVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense2InputGradVec_rows6_loop_cols0_k
+	JNZ dense2InputGradVec_rows6_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Z24, Z24, Z24
-	VCMPPS $1, 0(h_row), Z24, K2
+	VCMPPS $1, 0(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row), Z24, K2
+	VCMPPS $1, 64(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row), Z24, K2
+	VCMPPS $1, 128(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row), Z24, K2
+	VCMPPS $1, 192(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1200(h_row), Z24, K2
+	VCMPPS $1, 1200(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1264(h_row), Z24, K2
+	VCMPPS $1, 1264(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1328(h_row), Z24, K2
+	VCMPPS $1, 1328(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1392(h_row), Z24, K2
+	VCMPPS $1, 1392(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 2400(h_row), Z24, K2
+	VCMPPS $1, 2400(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 2464(h_row), Z24, K2
+	VCMPPS $1, 2464(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 2528(h_row), Z24, K2
+	VCMPPS $1, 2528(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 2592(h_row), Z24, K2
+	VCMPPS $1, 2592(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 3600(h_row), Z24, K2
+	VCMPPS $1, 3600(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 3664(h_row), Z24, K2
+	VCMPPS $1, 3664(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 3728(h_row), Z24, K2
+	VCMPPS $1, 3728(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 3792(h_row), Z24, K2
+	VCMPPS $1, 3792(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 4800(h_row), Z24, K2
+	VCMPPS $1, 4800(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 4864(h_row), Z24, K2
+	VCMPPS $1, 4864(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z17, K2, Z17
-	VCMPPS $1, 4928(h_row), Z24, K2
+	VCMPPS $1, 4928(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z18, K2, Z18
-	VCMPPS $1, 4992(h_row), Z24, K2
+	VCMPPS $1, 4992(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z19, K2, Z19
-	VCMPPS $1, 6000(h_row), Z24, K2
+	VCMPPS $1, 6000(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z20, K2, Z20
-	VCMPPS $1, 6064(h_row), Z24, K2
+	VCMPPS $1, 6064(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z21, K2, Z21
-	VCMPPS $1, 6128(h_row), Z24, K2
+	VCMPPS $1, 6128(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z22, K2, Z22
-	VCMPPS $1, 6192(h_row), Z24, K2
+	VCMPPS $1, 6192(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z23, K2, Z23
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	VMOVUPS Z8, 2400(c_row)
-	VMOVUPS Z9, 2464(c_row)
-	VMOVUPS Z10, 2528(c_row)
-	VMOVUPS Z11, 2592(c_row)
-	VMOVUPS Z12, 3600(c_row)
-	VMOVUPS Z13, 3664(c_row)
-	VMOVUPS Z14, 3728(c_row)
-	VMOVUPS Z15, 3792(c_row)
-	VMOVUPS Z16, 4800(c_row)
-	VMOVUPS Z17, 4864(c_row)
-	VMOVUPS Z18, 4928(c_row)
-	VMOVUPS Z19, 4992(c_row)
-	VMOVUPS Z20, 6000(c_row)
-	VMOVUPS Z21, 6064(c_row)
-	VMOVUPS Z22, 6128(c_row)
-	VMOVUPS Z23, 6192(c_row)
-	// 6 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows6_loop_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS 448(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows6_loop_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z24, Z24, Z24
-	VCMPPS $1, 256(h_row), Z24, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 320(h_row), Z24, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 384(h_row), Z24, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 448(h_row), Z24, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1456(h_row), Z24, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1520(h_row), Z24, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1584(h_row), Z24, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1648(h_row), Z24, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 2656(h_row), Z24, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 2720(h_row), Z24, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 2784(h_row), Z24, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 2848(h_row), Z24, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 3856(h_row), Z24, K2
-	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 3920(h_row), Z24, K2
-	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 3984(h_row), Z24, K2
-	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 4048(h_row), Z24, K2
-	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 5056(h_row), Z24, K2
-	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 5120(h_row), Z24, K2
-	VMOVAPS.Z Z17, K2, Z17
-	VCMPPS $1, 5184(h_row), Z24, K2
-	VMOVAPS.Z Z18, K2, Z18
-	VCMPPS $1, 5248(h_row), Z24, K2
-	VMOVAPS.Z Z19, K2, Z19
-	VCMPPS $1, 6256(h_row), Z24, K2
-	VMOVAPS.Z Z20, K2, Z20
-	VCMPPS $1, 6320(h_row), Z24, K2
-	VMOVAPS.Z Z21, K2, Z21
-	VCMPPS $1, 6384(h_row), Z24, K2
-	VMOVAPS.Z Z22, K2, Z22
-	VCMPPS $1, 6448(h_row), Z24, K2
-	VMOVAPS.Z Z23, K2, Z23
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	VMOVUPS Z8, 2656(c_row)
-	VMOVUPS Z9, 2720(c_row)
-	VMOVUPS Z10, 2784(c_row)
-	VMOVUPS Z11, 2848(c_row)
-	VMOVUPS Z12, 3856(c_row)
-	VMOVUPS Z13, 3920(c_row)
-	VMOVUPS Z14, 3984(c_row)
-	VMOVUPS Z15, 4048(c_row)
-	VMOVUPS Z16, 5056(c_row)
-	VMOVUPS Z17, 5120(c_row)
-	VMOVUPS Z18, 5184(c_row)
-	VMOVUPS Z19, 5248(c_row)
-	VMOVUPS Z20, 6256(c_row)
-	VMOVUPS Z21, 6320(c_row)
-	VMOVUPS Z22, 6384(c_row)
-	VMOVUPS Z23, 6448(c_row)
-	// 6 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows6_loop_cols2_k:
-	VMOVUPS 512(b_k), Z24
-	VMOVUPS 576(b_k), Z25
-	VMOVUPS 640(b_k), Z26
-	VMOVUPS 704(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows6_loop_cols2_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z24, Z24, Z24
-	VCMPPS $1, 512(h_row), Z24, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 576(h_row), Z24, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 640(h_row), Z24, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 704(h_row), Z24, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1712(h_row), Z24, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1776(h_row), Z24, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1840(h_row), Z24, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1904(h_row), Z24, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 2912(h_row), Z24, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 2976(h_row), Z24, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 3040(h_row), Z24, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 3104(h_row), Z24, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 4112(h_row), Z24, K2
-	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 4176(h_row), Z24, K2
-	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 4240(h_row), Z24, K2
-	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 4304(h_row), Z24, K2
-	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 5312(h_row), Z24, K2
-	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 5376(h_row), Z24, K2
-	VMOVAPS.Z Z17, K2, Z17
-	VCMPPS $1, 5440(h_row), Z24, K2
-	VMOVAPS.Z Z18, K2, Z18
-	VCMPPS $1, 5504(h_row), Z24, K2
-	VMOVAPS.Z Z19, K2, Z19
-	VCMPPS $1, 6512(h_row), Z24, K2
-	VMOVAPS.Z Z20, K2, Z20
-	VCMPPS $1, 6576(h_row), Z24, K2
-	VMOVAPS.Z Z21, K2, Z21
-	VCMPPS $1, 6640(h_row), Z24, K2
-	VMOVAPS.Z Z22, K2, Z22
-	VCMPPS $1, 6704(h_row), Z24, K2
-	VMOVAPS.Z Z23, K2, Z23
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	VMOVUPS Z8, 2912(c_row)
-	VMOVUPS Z9, 2976(c_row)
-	VMOVUPS Z10, 3040(c_row)
-	VMOVUPS Z11, 3104(c_row)
-	VMOVUPS Z12, 4112(c_row)
-	VMOVUPS Z13, 4176(c_row)
-	VMOVUPS Z14, 4240(c_row)
-	VMOVUPS Z15, 4304(c_row)
-	VMOVUPS Z16, 5312(c_row)
-	VMOVUPS Z17, 5376(c_row)
-	VMOVUPS Z18, 5440(c_row)
-	VMOVUPS Z19, 5504(c_row)
-	VMOVUPS Z20, 6512(c_row)
-	VMOVUPS Z21, 6576(c_row)
-	VMOVUPS Z22, 6640(c_row)
-	VMOVUPS Z23, 6704(c_row)
-	// 6 rows × columns 192..255
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows6_loop_cols3_k:
-	VMOVUPS 768(b_k), Z24
-	VMOVUPS 832(b_k), Z25
-	VMOVUPS 896(b_k), Z26
-	VMOVUPS 960(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows6_loop_cols3_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z24, Z24, Z24
-	VCMPPS $1, 768(h_row), Z24, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 832(h_row), Z24, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 896(h_row), Z24, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 960(h_row), Z24, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1968(h_row), Z24, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 2032(h_row), Z24, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 2096(h_row), Z24, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 2160(h_row), Z24, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 3168(h_row), Z24, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 3232(h_row), Z24, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 3296(h_row), Z24, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 3360(h_row), Z24, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 4368(h_row), Z24, K2
-	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 4432(h_row), Z24, K2
-	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 4496(h_row), Z24, K2
-	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 4560(h_row), Z24, K2
-	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 5568(h_row), Z24, K2
-	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 5632(h_row), Z24, K2
-	VMOVAPS.Z Z17, K2, Z17
-	VCMPPS $1, 5696(h_row), Z24, K2
-	VMOVAPS.Z Z18, K2, Z18
-	VCMPPS $1, 5760(h_row), Z24, K2
-	VMOVAPS.Z Z19, K2, Z19
-	VCMPPS $1, 6768(h_row), Z24, K2
-	VMOVAPS.Z Z20, K2, Z20
-	VCMPPS $1, 6832(h_row), Z24, K2
-	VMOVAPS.Z Z21, K2, Z21
-	VCMPPS $1, 6896(h_row), Z24, K2
-	VMOVAPS.Z Z22, K2, Z22
-	VCMPPS $1, 6960(h_row), Z24, K2
-	VMOVAPS.Z Z23, K2, Z23
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	VMOVUPS Z8, 3168(c_row)
-	VMOVUPS Z9, 3232(c_row)
-	VMOVUPS Z10, 3296(c_row)
-	VMOVUPS Z11, 3360(c_row)
-	VMOVUPS Z12, 4368(c_row)
-	VMOVUPS Z13, 4432(c_row)
-	VMOVUPS Z14, 4496(c_row)
-	VMOVUPS Z15, 4560(c_row)
-	VMOVUPS Z16, 5568(c_row)
-	VMOVUPS Z17, 5632(c_row)
-	VMOVUPS Z18, 5696(c_row)
-	VMOVUPS Z19, 5760(c_row)
-	VMOVUPS Z20, 6768(c_row)
-	VMOVUPS Z21, 6832(c_row)
-	VMOVUPS Z22, 6896(c_row)
-	VMOVUPS Z23, 6960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 1200(c_row)(col*1)
+	VMOVUPS Z5, 1264(c_row)(col*1)
+	VMOVUPS Z6, 1328(c_row)(col*1)
+	VMOVUPS Z7, 1392(c_row)(col*1)
+	VMOVUPS Z8, 2400(c_row)(col*1)
+	VMOVUPS Z9, 2464(c_row)(col*1)
+	VMOVUPS Z10, 2528(c_row)(col*1)
+	VMOVUPS Z11, 2592(c_row)(col*1)
+	VMOVUPS Z12, 3600(c_row)(col*1)
+	VMOVUPS Z13, 3664(c_row)(col*1)
+	VMOVUPS Z14, 3728(c_row)(col*1)
+	VMOVUPS Z15, 3792(c_row)(col*1)
+	VMOVUPS Z16, 4800(c_row)(col*1)
+	VMOVUPS Z17, 4864(c_row)(col*1)
+	VMOVUPS Z18, 4928(c_row)(col*1)
+	VMOVUPS Z19, 4992(c_row)(col*1)
+	VMOVUPS Z20, 6000(c_row)(col*1)
+	VMOVUPS Z21, 6064(c_row)(col*1)
+	VMOVUPS Z22, 6128(c_row)(col*1)
+	VMOVUPS Z23, 6192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $1024
+	JLT dense2InputGradVec_rows6_cols0
 	// 6 rows × columns 256..299 (last vector: 12 lanes)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -35572,13 +16650,13 @@ dense2InputGradVec_rows6_loop_cols3_k:
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-dense2InputGradVec_rows6_loop_cols4_k:
-	VMOVUPS 1024(b_k), Z18
-	VMOVUPS 1088(b_k), Z19
-	VMOVUPS 1152(b_k), Z20
+dense2InputGradVec_rows6_cols1_k:
+	VMOVUPS 0(b_k), Z18
+	VMOVUPS 64(b_k), Z19
+	VMOVUPS 128(b_k), Z20
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z18, bcast, Z0
 	VFMADD231PS Z19, bcast, Z1
@@ -35606,865 +16684,99 @@ dense2InputGradVec_rows6_loop_cols4_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense2InputGradVec_rows6_loop_cols4_k
+	JNZ dense2InputGradVec_rows6_cols1_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Z18, Z18, Z18
-	VCMPPS $1, 1024(h_row), Z18, K2
+	VCMPPS $1, 0(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 1088(h_row), Z18, K2
+	VCMPPS $1, 64(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 1152(h_row), Z18, K1, K2
+	VCMPPS $1, 128(h_row)(col*1), Z18, K1, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 2224(h_row), Z18, K2
+	VCMPPS $1, 1200(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 2288(h_row), Z18, K2
+	VCMPPS $1, 1264(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 2352(h_row), Z18, K1, K2
+	VCMPPS $1, 1328(h_row)(col*1), Z18, K1, K2
 	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 3424(h_row), Z18, K2
+	VCMPPS $1, 2400(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 3488(h_row), Z18, K2
+	VCMPPS $1, 2464(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 3552(h_row), Z18, K1, K2
+	VCMPPS $1, 2528(h_row)(col*1), Z18, K1, K2
 	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 4624(h_row), Z18, K2
+	VCMPPS $1, 3600(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 4688(h_row), Z18, K2
+	VCMPPS $1, 3664(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 4752(h_row), Z18, K1, K2
+	VCMPPS $1, 3728(h_row)(col*1), Z18, K1, K2
 	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 5824(h_row), Z18, K2
+	VCMPPS $1, 4800(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 5888(h_row), Z18, K2
+	VCMPPS $1, 4864(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 5952(h_row), Z18, K1, K2
+	VCMPPS $1, 4928(h_row)(col*1), Z18, K1, K2
 	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 7024(h_row), Z18, K2
+	VCMPPS $1, 6000(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 7088(h_row), Z18, K2
+	VCMPPS $1, 6064(h_row)(col*1), Z18, K2
 	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 7152(h_row), Z18, K1, K2
+	VCMPPS $1, 6128(h_row)(col*1), Z18, K1, K2
 	VMOVAPS.Z Z17, K2, Z17
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	VMOVUPS Z6, 3424(c_row)
-	VMOVUPS Z7, 3488(c_row)
-	VMOVUPS Z8, K1, 3552(c_row)
-	VMOVUPS Z9, 4624(c_row)
-	VMOVUPS Z10, 4688(c_row)
-	VMOVUPS Z11, K1, 4752(c_row)
-	VMOVUPS Z12, 5824(c_row)
-	VMOVUPS Z13, 5888(c_row)
-	VMOVUPS Z14, K1, 5952(c_row)
-	VMOVUPS Z15, 7024(c_row)
-	VMOVUPS Z16, 7088(c_row)
-	VMOVUPS Z17, K1, 7152(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	VMOVUPS Z3, 1200(c_row)(col*1)
+	VMOVUPS Z4, 1264(c_row)(col*1)
+	VMOVUPS Z5, K1, 1328(c_row)(col*1)
+	VMOVUPS Z6, 2400(c_row)(col*1)
+	VMOVUPS Z7, 2464(c_row)(col*1)
+	VMOVUPS Z8, K1, 2528(c_row)(col*1)
+	VMOVUPS Z9, 3600(c_row)(col*1)
+	VMOVUPS Z10, 3664(c_row)(col*1)
+	VMOVUPS Z11, K1, 3728(c_row)(col*1)
+	VMOVUPS Z12, 4800(c_row)(col*1)
+	VMOVUPS Z13, 4864(c_row)(col*1)
+	VMOVUPS Z14, K1, 4928(c_row)(col*1)
+	VMOVUPS Z15, 6000(c_row)(col*1)
+	VMOVUPS Z16, 6064(c_row)(col*1)
+	VMOVUPS Z17, K1, 6128(c_row)(col*1)
 	ADDQ $240, a_row
 	ADDQ $7200, c_row
 	ADDQ $7200, h_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE dense2InputGradVec_rows6_loop
+	TESTQ rows, rows
+	JZ dense2InputGradVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $40, tmp
+	SUBQ tmp, a_row
+	IMULQ $1200, tmp2
+	SUBQ tmp2, c_row
+	SUBQ tmp2, h_row
+	MOVQ $6, rows
 	JMP dense2InputGradVec_rows6_loop
 
-dense2InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ dense2InputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_cols0_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z16, Z16, Z16
-	VCMPPS $1, 0(h_row), Z16, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row), Z16, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row), Z16, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row), Z16, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1200(h_row), Z16, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1264(h_row), Z16, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1328(h_row), Z16, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1392(h_row), Z16, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 2400(h_row), Z16, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 2464(h_row), Z16, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 2528(h_row), Z16, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 2592(h_row), Z16, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 3600(h_row), Z16, K2
-	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 3664(h_row), Z16, K2
-	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 3728(h_row), Z16, K2
-	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 3792(h_row), Z16, K2
-	VMOVAPS.Z Z15, K2, Z15
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	VMOVUPS Z8, 2400(c_row)
-	VMOVUPS Z9, 2464(c_row)
-	VMOVUPS Z10, 2528(c_row)
-	VMOVUPS Z11, 2592(c_row)
-	VMOVUPS Z12, 3600(c_row)
-	VMOVUPS Z13, 3664(c_row)
-	VMOVUPS Z14, 3728(c_row)
-	VMOVUPS Z15, 3792(c_row)
-	// 4 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_cols1_k:
-	VMOVUPS 256(b_k), Z16
-	VMOVUPS 320(b_k), Z17
-	VMOVUPS 384(b_k), Z18
-	VMOVUPS 448(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z16, Z16, Z16
-	VCMPPS $1, 256(h_row), Z16, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 320(h_row), Z16, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 384(h_row), Z16, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 448(h_row), Z16, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1456(h_row), Z16, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1520(h_row), Z16, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1584(h_row), Z16, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1648(h_row), Z16, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 2656(h_row), Z16, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 2720(h_row), Z16, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 2784(h_row), Z16, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 2848(h_row), Z16, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 3856(h_row), Z16, K2
-	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 3920(h_row), Z16, K2
-	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 3984(h_row), Z16, K2
-	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 4048(h_row), Z16, K2
-	VMOVAPS.Z Z15, K2, Z15
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	VMOVUPS Z8, 2656(c_row)
-	VMOVUPS Z9, 2720(c_row)
-	VMOVUPS Z10, 2784(c_row)
-	VMOVUPS Z11, 2848(c_row)
-	VMOVUPS Z12, 3856(c_row)
-	VMOVUPS Z13, 3920(c_row)
-	VMOVUPS Z14, 3984(c_row)
-	VMOVUPS Z15, 4048(c_row)
-	// 4 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_cols2_k:
-	VMOVUPS 512(b_k), Z16
-	VMOVUPS 576(b_k), Z17
-	VMOVUPS 640(b_k), Z18
-	VMOVUPS 704(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_cols2_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z16, Z16, Z16
-	VCMPPS $1, 512(h_row), Z16, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 576(h_row), Z16, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 640(h_row), Z16, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 704(h_row), Z16, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1712(h_row), Z16, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1776(h_row), Z16, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1840(h_row), Z16, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1904(h_row), Z16, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 2912(h_row), Z16, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 2976(h_row), Z16, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 3040(h_row), Z16, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 3104(h_row), Z16, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 4112(h_row), Z16, K2
-	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 4176(h_row), Z16, K2
-	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 4240(h_row), Z16, K2
-	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 4304(h_row), Z16, K2
-	VMOVAPS.Z Z15, K2, Z15
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	VMOVUPS Z8, 2912(c_row)
-	VMOVUPS Z9, 2976(c_row)
-	VMOVUPS Z10, 3040(c_row)
-	VMOVUPS Z11, 3104(c_row)
-	VMOVUPS Z12, 4112(c_row)
-	VMOVUPS Z13, 4176(c_row)
-	VMOVUPS Z14, 4240(c_row)
-	VMOVUPS Z15, 4304(c_row)
-	// 4 rows × columns 192..255
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_cols3_k:
-	VMOVUPS 768(b_k), Z16
-	VMOVUPS 832(b_k), Z17
-	VMOVUPS 896(b_k), Z18
-	VMOVUPS 960(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_cols3_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z16, Z16, Z16
-	VCMPPS $1, 768(h_row), Z16, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 832(h_row), Z16, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 896(h_row), Z16, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 960(h_row), Z16, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1968(h_row), Z16, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 2032(h_row), Z16, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 2096(h_row), Z16, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 2160(h_row), Z16, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 3168(h_row), Z16, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 3232(h_row), Z16, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 3296(h_row), Z16, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 3360(h_row), Z16, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 4368(h_row), Z16, K2
-	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 4432(h_row), Z16, K2
-	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 4496(h_row), Z16, K2
-	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 4560(h_row), Z16, K2
-	VMOVAPS.Z Z15, K2, Z15
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	VMOVUPS Z8, 3168(c_row)
-	VMOVUPS Z9, 3232(c_row)
-	VMOVUPS Z10, 3296(c_row)
-	VMOVUPS Z11, 3360(c_row)
-	VMOVUPS Z12, 4368(c_row)
-	VMOVUPS Z13, 4432(c_row)
-	VMOVUPS Z14, 4496(c_row)
-	VMOVUPS Z15, 4560(c_row)
-	// 4 rows × columns 256..299 (last vector: 12 lanes)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows4_cols4_k:
-	VMOVUPS 1024(b_k), Z12
-	VMOVUPS 1088(b_k), Z13
-	VMOVUPS 1152(b_k), Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_cols4_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z12, Z12, Z12
-	VCMPPS $1, 1024(h_row), Z12, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 1088(h_row), Z12, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 1152(h_row), Z12, K1, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 2224(h_row), Z12, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 2288(h_row), Z12, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 2352(h_row), Z12, K1, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 3424(h_row), Z12, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 3488(h_row), Z12, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 3552(h_row), Z12, K1, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 4624(h_row), Z12, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 4688(h_row), Z12, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 4752(h_row), Z12, K1, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	VMOVUPS Z6, 3424(c_row)
-	VMOVUPS Z7, 3488(c_row)
-	VMOVUPS Z8, K1, 3552(c_row)
-	VMOVUPS Z9, 4624(c_row)
-	VMOVUPS Z10, 4688(c_row)
-	VMOVUPS Z11, K1, 4752(c_row)
-	ADDQ $160, a_row
-	ADDQ $4800, c_row
-	ADDQ $4800, h_row
-
-dense2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ dense2InputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols0_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z8, Z8, Z8
-	VCMPPS $1, 0(h_row), Z8, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row), Z8, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row), Z8, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row), Z8, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1200(h_row), Z8, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1264(h_row), Z8, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1328(h_row), Z8, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1392(h_row), Z8, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1200(c_row)
-	VMOVUPS Z5, 1264(c_row)
-	VMOVUPS Z6, 1328(c_row)
-	VMOVUPS Z7, 1392(c_row)
-	// 2 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols1_k:
-	VMOVUPS 256(b_k), Z8
-	VMOVUPS 320(b_k), Z9
-	VMOVUPS 384(b_k), Z10
-	VMOVUPS 448(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z8, Z8, Z8
-	VCMPPS $1, 256(h_row), Z8, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 320(h_row), Z8, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 384(h_row), Z8, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 448(h_row), Z8, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1456(h_row), Z8, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1520(h_row), Z8, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1584(h_row), Z8, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1648(h_row), Z8, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1456(c_row)
-	VMOVUPS Z5, 1520(c_row)
-	VMOVUPS Z6, 1584(c_row)
-	VMOVUPS Z7, 1648(c_row)
-	// 2 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols2_k:
-	VMOVUPS 512(b_k), Z8
-	VMOVUPS 576(b_k), Z9
-	VMOVUPS 640(b_k), Z10
-	VMOVUPS 704(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols2_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z8, Z8, Z8
-	VCMPPS $1, 512(h_row), Z8, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 576(h_row), Z8, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 640(h_row), Z8, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 704(h_row), Z8, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1712(h_row), Z8, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1776(h_row), Z8, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1840(h_row), Z8, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1904(h_row), Z8, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1712(c_row)
-	VMOVUPS Z5, 1776(c_row)
-	VMOVUPS Z6, 1840(c_row)
-	VMOVUPS Z7, 1904(c_row)
-	// 2 rows × columns 192..255
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols3_k:
-	VMOVUPS 768(b_k), Z8
-	VMOVUPS 832(b_k), Z9
-	VMOVUPS 896(b_k), Z10
-	VMOVUPS 960(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols3_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z8, Z8, Z8
-	VCMPPS $1, 768(h_row), Z8, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 832(h_row), Z8, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 896(h_row), Z8, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 960(h_row), Z8, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1968(h_row), Z8, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 2032(h_row), Z8, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 2096(h_row), Z8, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 2160(h_row), Z8, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1968(c_row)
-	VMOVUPS Z5, 2032(c_row)
-	VMOVUPS Z6, 2096(c_row)
-	VMOVUPS Z7, 2160(c_row)
-	// 2 rows × columns 256..299 (last vector: 12 lanes)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows2_cols4_k:
-	VMOVUPS 1024(b_k), Z6
-	VMOVUPS 1088(b_k), Z7
-	VMOVUPS 1152(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows2_cols4_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z6, Z6, Z6
-	VCMPPS $1, 1024(h_row), Z6, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 1088(h_row), Z6, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 1152(h_row), Z6, K1, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 2224(h_row), Z6, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 2288(h_row), Z6, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 2352(h_row), Z6, K1, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
-	VMOVUPS Z3, 2224(c_row)
-	VMOVUPS Z4, 2288(c_row)
-	VMOVUPS Z5, K1, 2352(c_row)
-	ADDQ $80, a_row
-	ADDQ $2400, c_row
-	ADDQ $2400, h_row
-
-dense2InputGradVec_rows1:
-	TESTQ $1, rows
+dense2InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ dense2InputGradVec_done
-	// 1 row × columns 0..63
+	XORQ col, col
+
+dense2InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..255, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-dense2InputGradVec_rows1_cols0_k:
+dense2InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -36477,148 +16789,37 @@ dense2InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols0_k
+	JNZ dense2InputGradVec_rows1_loop_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Z4, Z4, Z4
-	VCMPPS $1, 0(h_row), Z4, K2
+	VCMPPS $1, 0(h_row)(col*1), Z4, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row), Z4, K2
+	VCMPPS $1, 64(h_row)(col*1), Z4, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row), Z4, K2
+	VCMPPS $1, 128(h_row)(col*1), Z4, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row), Z4, K2
+	VCMPPS $1, 192(h_row)(col*1), Z4, K2
 	VMOVAPS.Z Z3, K2, Z3
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols1_k:
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS 448(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z4, Z4, Z4
-	VCMPPS $1, 256(h_row), Z4, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 320(h_row), Z4, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 384(h_row), Z4, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 448(h_row), Z4, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	// 1 row × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols2_k:
-	VMOVUPS 512(b_k), Z4
-	VMOVUPS 576(b_k), Z5
-	VMOVUPS 640(b_k), Z6
-	VMOVUPS 704(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols2_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z4, Z4, Z4
-	VCMPPS $1, 512(h_row), Z4, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 576(h_row), Z4, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 640(h_row), Z4, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 704(h_row), Z4, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	// 1 row × columns 192..255
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_cols3_k:
-	VMOVUPS 768(b_k), Z4
-	VMOVUPS 832(b_k), Z5
-	VMOVUPS 896(b_k), Z6
-	VMOVUPS 960(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols3_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z4, Z4, Z4
-	VCMPPS $1, 768(h_row), Z4, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 832(h_row), Z4, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 896(h_row), Z4, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 960(h_row), Z4, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $1024
+	JLT dense2InputGradVec_rows1_loop_cols0
 	// 1 row × columns 256..299 (last vector: 12 lanes)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-dense2InputGradVec_rows1_cols4_k:
-	VMOVUPS 1024(b_k), Z3
-	VMOVUPS 1088(b_k), Z4
-	VMOVUPS 1152(b_k), Z5
+dense2InputGradVec_rows1_loop_cols1_k:
+	VMOVUPS 0(b_k), Z3
+	VMOVUPS 64(b_k), Z4
+	VMOVUPS 128(b_k), Z5
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z3, bcast, Z0
 	VFMADD231PS Z4, bcast, Z1
@@ -36626,19 +16827,24 @@ dense2InputGradVec_rows1_cols4_k:
 	ADDQ $4, a_k
 	ADDQ $1216, b_k
 	DECQ kleft
-	JNZ dense2InputGradVec_rows1_cols4_k
+	JNZ dense2InputGradVec_rows1_loop_cols1_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Z3, Z3, Z3
-	VCMPPS $1, 1024(h_row), Z3, K2
+	VCMPPS $1, 0(h_row)(col*1), Z3, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 1088(h_row), Z3, K2
+	VCMPPS $1, 64(h_row)(col*1), Z3, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 1152(h_row), Z3, K1, K2
+	VCMPPS $1, 128(h_row)(col*1), Z3, K1, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VMOVUPS Z0, 1024(c_row)
-	VMOVUPS Z1, 1088(c_row)
-	VMOVUPS Z2, K1, 1152(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	ADDQ $40, a_row
+	ADDQ $1200, c_row
+	ADDQ $1200, h_row
+	DECQ rows
+	JMP dense2InputGradVec_rows1_loop
 
 dense2InputGradVec_done:
 	VZEROUPPER
@@ -36662,12 +16868,15 @@ TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 295 of w, 8 at a time
+	MOVQ $37, kleft
+
+dense2InputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $2, rows
 
-dense2InputGradVecTransposeAVX2_rows0:
+dense2InputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -36683,1057 +16892,19 @@ dense2InputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $4864, c_row
 	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows0
+	JNZ dense2InputGradVecTransposeAVX2_blocks_cols
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
 	VPCMPEQD Y5, Y5, Y5
 	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
 	VMOVUPS Y1, 1216(c_row)
-
-	// rows 8 to 15 of w
-	LEAQ 320(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows8
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 16 to 23 of w
-	LEAQ 640(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows16
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 24 to 31 of w
-	LEAQ 960(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows24
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 32 to 39 of w
-	LEAQ 1280(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows32
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 40 to 47 of w
-	LEAQ 1600(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows40
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 48 to 55 of w
-	LEAQ 1920(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows48
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 56 to 63 of w
-	LEAQ 2240(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows56
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 64 to 71 of w
-	LEAQ 2560(a_k), a_row
-	LEAQ 256(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows64:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows64
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 72 to 79 of w
-	LEAQ 2880(a_k), a_row
-	LEAQ 288(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows72:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows72
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 80 to 87 of w
-	LEAQ 3200(a_k), a_row
-	LEAQ 320(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows80:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows80
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 88 to 95 of w
-	LEAQ 3520(a_k), a_row
-	LEAQ 352(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows88:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows88
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 96 to 103 of w
-	LEAQ 3840(a_k), a_row
-	LEAQ 384(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows96:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows96
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 104 to 111 of w
-	LEAQ 4160(a_k), a_row
-	LEAQ 416(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows104:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows104
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 112 to 119 of w
-	LEAQ 4480(a_k), a_row
-	LEAQ 448(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows112:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows112
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 120 to 127 of w
-	LEAQ 4800(a_k), a_row
-	LEAQ 480(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows120:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows120
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 128 to 135 of w
-	LEAQ 5120(a_k), a_row
-	LEAQ 512(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows128:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows128
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 136 to 143 of w
-	LEAQ 5440(a_k), a_row
-	LEAQ 544(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows136:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows136
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 144 to 151 of w
-	LEAQ 5760(a_k), a_row
-	LEAQ 576(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows144:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows144
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 152 to 159 of w
-	LEAQ 6080(a_k), a_row
-	LEAQ 608(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows152:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows152
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 160 to 167 of w
-	LEAQ 6400(a_k), a_row
-	LEAQ 640(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows160:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows160
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 168 to 175 of w
-	LEAQ 6720(a_k), a_row
-	LEAQ 672(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows168:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows168
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 176 to 183 of w
-	LEAQ 7040(a_k), a_row
-	LEAQ 704(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows176:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows176
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 184 to 191 of w
-	LEAQ 7360(a_k), a_row
-	LEAQ 736(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows184:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows184
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 192 to 199 of w
-	LEAQ 7680(a_k), a_row
-	LEAQ 768(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows192:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows192
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 200 to 207 of w
-	LEAQ 8000(a_k), a_row
-	LEAQ 800(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows200:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows200
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 208 to 215 of w
-	LEAQ 8320(a_k), a_row
-	LEAQ 832(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows208:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows208
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 216 to 223 of w
-	LEAQ 8640(a_k), a_row
-	LEAQ 864(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows216:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows216
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 224 to 231 of w
-	LEAQ 8960(a_k), a_row
-	LEAQ 896(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows224:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows224
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 232 to 239 of w
-	LEAQ 9280(a_k), a_row
-	LEAQ 928(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows232:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows232
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 240 to 247 of w
-	LEAQ 9600(a_k), a_row
-	LEAQ 960(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows240:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows240
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 248 to 255 of w
-	LEAQ 9920(a_k), a_row
-	LEAQ 992(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows248:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows248
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 256 to 263 of w
-	LEAQ 10240(a_k), a_row
-	LEAQ 1024(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows256:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows256
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 264 to 271 of w
-	LEAQ 10560(a_k), a_row
-	LEAQ 1056(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows264:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows264
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 272 to 279 of w
-	LEAQ 10880(a_k), a_row
-	LEAQ 1088(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows272:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows272
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 280 to 287 of w
-	LEAQ 11200(a_k), a_row
-	LEAQ 1120(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows280:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows280
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-
-	// rows 288 to 295 of w
-	LEAQ 11520(a_k), a_row
-	LEAQ 1152(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX2_rows288:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2432(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX2_rows288
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1216(c_row)
+	ADDQ $320, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ dense2InputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 
 	// rows 296 to 299 of w (4 of 8 lanes)
 	LEAQ 11840(a_k), a_row
@@ -37789,12 +16960,15 @@ TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 287 of w, 16 at a time
+	MOVQ $18, kleft
+
+dense2InputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $2, rows
 
-dense2InputGradVecTransposeAVX512_rows0:
+dense2InputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -37810,506 +16984,19 @@ dense2InputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $4864, c_row
 	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows0
+	JNZ dense2InputGradVecTransposeAVX512_blocks_cols
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
 	KXNORW K2, K2, K2
 	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
 	VMOVUPS Z1, 1216(c_row)
-
-	// rows 16 to 31 of w
-	LEAQ 640(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows16
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 32 to 47 of w
-	LEAQ 1280(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows32
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 48 to 63 of w
-	LEAQ 1920(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows48
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 64 to 79 of w
-	LEAQ 2560(a_k), a_row
-	LEAQ 256(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows64:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows64
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 80 to 95 of w
-	LEAQ 3200(a_k), a_row
-	LEAQ 320(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows80:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows80
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 96 to 111 of w
-	LEAQ 3840(a_k), a_row
-	LEAQ 384(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows96:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows96
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 112 to 127 of w
-	LEAQ 4480(a_k), a_row
-	LEAQ 448(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows112:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows112
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 128 to 143 of w
-	LEAQ 5120(a_k), a_row
-	LEAQ 512(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows128:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows128
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 144 to 159 of w
-	LEAQ 5760(a_k), a_row
-	LEAQ 576(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows144:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows144
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 160 to 175 of w
-	LEAQ 6400(a_k), a_row
-	LEAQ 640(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows160:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows160
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 176 to 191 of w
-	LEAQ 7040(a_k), a_row
-	LEAQ 704(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows176:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows176
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 192 to 207 of w
-	LEAQ 7680(a_k), a_row
-	LEAQ 768(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows192:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows192
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 208 to 223 of w
-	LEAQ 8320(a_k), a_row
-	LEAQ 832(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows208:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows208
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 224 to 239 of w
-	LEAQ 8960(a_k), a_row
-	LEAQ 896(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows224:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows224
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 240 to 255 of w
-	LEAQ 9600(a_k), a_row
-	LEAQ 960(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows240:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows240
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 256 to 271 of w
-	LEAQ 10240(a_k), a_row
-	LEAQ 1024(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows256:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows256
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-
-	// rows 272 to 287 of w
-	LEAQ 10880(a_k), a_row
-	LEAQ 1088(b_k), c_row
-	MOVQ $2, rows
-
-dense2InputGradVecTransposeAVX512_rows272:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2432(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3648(c_row)
-	ADDQ $16, a_row
-	ADDQ $4864, c_row
-	DECQ rows
-	JNZ dense2InputGradVecTransposeAVX512_rows272
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1216(c_row)
+	ADDQ $640, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ dense2InputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 
 	// rows 288 to 299 of w (12 of 16 lanes)
 	LEAQ 11520(a_k), a_row
