@@ -133,6 +133,8 @@ type convSpec struct {
 
 // convCtx is the context of the "conv" template.
 type convCtx struct {
+	// Serves lists the symbols that call this one instead (same kernel).
+	Serves                              []string
 	Symbol, GoDecl, Requires, Reference string
 	What                                []string
 	ArgSize                             int

@@ -601,6 +601,8 @@ conv1WeightGradVecWeights_done:
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
+// It is also block1_conv1WeightGradVecBiasAVX2: the same kernel.
+// It is also block1_conv2WeightGradVecBiasAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -637,6 +639,8 @@ conv1WeightGradVecBias_done:
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
+// It is also block1_conv1WeightGradVecBiasAVX512: the same kernel.
+// It is also block1_conv2WeightGradVecBiasAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -671,6 +675,7 @@ conv1WeightGradVecBias_done:
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: block1_conv1ForwardVecGo.
+// It is also block1_conv2ForwardVecAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+8(FP), a_row
@@ -794,6 +799,7 @@ block1_conv1ForwardVec_done:
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: block1_conv1ForwardVecGo.
+// It is also block1_conv2ForwardVecAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ x+8(FP), a_row
@@ -934,6 +940,7 @@ block1_conv1ForwardVec_done:
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block1_conv1WeightGradVecGo.
+// It is also block1_conv2WeightGradVecWeightsAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+16(FP), a_row
@@ -1014,6 +1021,7 @@ block1_conv1WeightGradVecWeights_done:
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block1_conv1WeightGradVecGo.
+// It is also block1_conv2WeightGradVecWeightsAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ x+16(FP), a_row
@@ -1108,75 +1116,6 @@ block1_conv1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block1_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block1_conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block1_conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv1WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-
-block1_conv1WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block1_conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block1_conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv1WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-
-block1_conv1WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func block1_conv1InputGradVecAVX2(dx, dy, wt *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -1184,6 +1123,7 @@ block1_conv1WeightGradVecBias_done:
 // wt is the weight matrix transposed and padded ([Units][16]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block1_conv1InputGradVecGo.
+// It is also block1_conv2InputGradVecAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dy+8(FP), a_row
@@ -1306,6 +1246,7 @@ block1_conv1InputGradVec_done:
 // wt is the weight matrix transposed and padded ([Units][16]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block1_conv1InputGradVecGo.
+// It is also block1_conv2InputGradVecAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dy+8(FP), a_row
@@ -1445,6 +1386,7 @@ block1_conv1InputGradVec_done:
 // Blocks of 8 rows of w; one gather per column j of a block reads
 // w[i0..i0+8][j] (byte offsets k·576) and one store writes wt[j][i0..].
 // Reference: block1_conv1InputGradVecTransposeGo.
+// It is also block1_conv2InputGradVecTransposeAVX2: the same kernel.
 TEXT ·block1_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -1496,6 +1438,7 @@ block1_conv1InputGradVecTransposeAVX2_blocks_cols:
 // Blocks of 16 rows of w; one gather per column j of a block reads
 // w[i0..i0+16][j] (byte offsets k·576) and one store writes wt[j][i0..].
 // Reference: block1_conv1InputGradVecTransposeGo.
+// It is also block1_conv2InputGradVecTransposeAVX512: the same kernel.
 TEXT ·block1_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -1534,881 +1477,6 @@ block1_conv1InputGradVecTransposeAVX512_blocks_cols:
 	ADDQ $64, b_k
 	DECQ kleft
 	JNZ block1_conv1InputGradVecTransposeAVX512_blocks
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	VZEROUPPER
-	RET
-
-// func block1_conv2ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block1_conv2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block1_conv2ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block1_conv2ForwardVec_rows1_loop
-
-block1_conv2ForwardVec_rows6_loop:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 0(bias), Y10
-	VMOVUPS 32(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $3456, a_row
-	ADDQ $384, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block1_conv2ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block1_conv2ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $576, tmp
-	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block1_conv2ForwardVec_rows6_loop
-
-block1_conv2ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block1_conv2ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	ADDQ $576, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP block1_conv2ForwardVec_rows1_loop
-
-block1_conv2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block1_conv2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block1_conv2ForwardVec_rows16:
-	CMPQ rows, $16
-	JLT block1_conv2ForwardVec_rows1_loop
-
-block1_conv2ForwardVec_rows16_loop:
-	// 16 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 0(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 0(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 0(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 0(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 0(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 0(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 5184(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 5760(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 6336(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 7488(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 8064(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 8640(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows16_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE block1_conv2ForwardVec_rows16_loop
-	TESTQ rows, rows
-	JZ block1_conv2ForwardVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $576, tmp
-	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $16, rows
-	JMP block1_conv2ForwardVec_rows16_loop
-
-block1_conv2ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block1_conv2ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	ADDQ $576, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP block1_conv2ForwardVec_rows1_loop
-
-block1_conv2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block1_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $144, rows
-
-block1_conv2WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	VMOVUPS 256(c_row), Y8
-	VMOVUPS 288(c_row), Y9
-	VMOVUPS 320(c_row), Y10
-	VMOVUPS 352(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv2WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $576, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $24, a_row
-	ADDQ $384, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block1_conv2WeightGradVecWeights_rows6_loop
-
-block1_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block1_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $144, rows
-
-block1_conv2WeightGradVecWeights_rows16_loop:
-	// 16 rows × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv2WeightGradVecWeights_rows16_loop_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 52(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 56(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 60(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $576, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2WeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $64, a_row
-	ADDQ $1024, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE block1_conv2WeightGradVecWeights_rows16_loop
-
-block1_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block1_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block1_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-
-block1_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block1_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block1_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-
-block1_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: block1_conv2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-block1_conv2InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT block1_conv2InputGradVec_rows1_loop
-
-block1_conv2InputGradVec_rows6_loop:
-	// 6 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $3456, a_row
-	ADDQ $384, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block1_conv2InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ block1_conv2InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $576, tmp
-	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block1_conv2InputGradVec_rows6_loop
-
-block1_conv2InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block1_conv2InputGradVec_done
-	// 1 row × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	ADDQ $576, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP block1_conv2InputGradVec_rows1_loop
-
-block1_conv2InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: block1_conv2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-block1_conv2InputGradVec_rows16:
-	CMPQ rows, $16
-	JLT block1_conv2InputGradVec_rows1_loop
-
-block1_conv2InputGradVec_rows16_loop:
-	// 16 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 5184(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 5760(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 6336(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 7488(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 8064(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 8640(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows16_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE block1_conv2InputGradVec_rows16_loop
-	TESTQ rows, rows
-	JZ block1_conv2InputGradVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $576, tmp
-	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $16, rows
-	JMP block1_conv2InputGradVec_rows16_loop
-
-block1_conv2InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block1_conv2InputGradVec_done
-	// 1 row × columns 0..15
-	VXORPS Z0, Z0, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	ADDQ $576, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP block1_conv2InputGradVec_rows1_loop
-
-block1_conv2InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2InputGradVecTransposeAVX2(wt, w *float32)
-// Requires: AVX, AVX2
-//
-// wt[j][i] = w[i][j]   i < 16, j < 144; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·576) and one store writes wt[j][i0..].
-// Reference: block1_conv2InputGradVecTransposeGo.
-TEXT ·block1_conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	MOVL $576, tmp // the byte stride of w's rows
-	VMOVDQU iota<>(SB), Y15
-	VMOVD tmp, X14
-	VPBROADCASTD X14, Y14
-	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
-	VPXOR Y13, Y13, Y13
-
-	// rows 0 to 15 of w, 8 at a time
-	MOVQ $2, kleft
-
-block1_conv2InputGradVecTransposeAVX2_blocks:
-	MOVQ a_k, a_row
-	MOVQ b_k, c_row
-	MOVQ $36, rows
-
-block1_conv2InputGradVecTransposeAVX2_blocks_cols:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 64(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 128(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 192(c_row)
-	ADDQ $16, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JNZ block1_conv2InputGradVecTransposeAVX2_blocks_cols
-	ADDQ $4608, a_k
-	ADDQ $32, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVecTransposeAVX2_blocks
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	VZEROUPPER
-	RET
-
-// func block1_conv2InputGradVecTransposeAVX512(wt, w *float32)
-// Requires: AVX512F
-//
-// wt[j][i] = w[i][j]   i < 16, j < 144; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·576) and one store writes wt[j][i0..].
-// Reference: block1_conv2InputGradVecTransposeGo.
-TEXT ·block1_conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	MOVL $576, tmp // the byte stride of w's rows
-	VMOVDQU32 iota<>(SB), Z31
-	VPBROADCASTD tmp, Z30
-	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
-	VPXORD Z29, Z29, Z29
-
-	// rows 0 to 15 of w, 16 at a time
-	MOVQ $1, kleft
-
-block1_conv2InputGradVecTransposeAVX512_blocks:
-	MOVQ a_k, a_row
-	MOVQ b_k, c_row
-	MOVQ $36, rows
-
-block1_conv2InputGradVecTransposeAVX512_blocks_cols:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 64(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 128(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $16, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JNZ block1_conv2InputGradVecTransposeAVX512_blocks_cols
-	ADDQ $9216, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVecTransposeAVX512_blocks
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
 	VZEROUPPER
@@ -2981,6 +2049,8 @@ block2_conv1WeightGradVecWeights_done:
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block2_conv1WeightGradVecGo.
+// It is also block2_conv2WeightGradVecBiasAVX2: the same kernel.
+// It is also block2_shortcutWeightGradVecBiasAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -3023,6 +2093,8 @@ block2_conv1WeightGradVecBias_done:
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block2_conv1WeightGradVecGo.
+// It is also block2_conv2WeightGradVecBiasAVX512: the same kernel.
+// It is also block2_shortcutWeightGradVecBiasAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -4082,84 +3154,6 @@ block2_conv2WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block2_conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block2_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block2_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..31
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-
-block2_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block2_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block2_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-
-block2_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func block2_conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -5192,84 +4186,6 @@ block2_shortcutWeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block2_shortcutWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block2_shortcutWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutWeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block2_shortcutWeightGradVecBias_rows1:
-	// 1 row × columns 0..31
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_shortcutWeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutWeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-
-block2_shortcutWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_shortcutWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block2_shortcutWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutWeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block2_shortcutWeightGradVecBias_rows1:
-	// 1 row × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_shortcutWeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutWeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-
-block2_shortcutWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func block2_shortcutInputGradVecAVX2(dx, dy, wt *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -6247,6 +5163,8 @@ block3_conv1WeightGradVecWeights_done:
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block3_conv1WeightGradVecGo.
+// It is also block3_conv2WeightGradVecBiasAVX2: the same kernel.
+// It is also block3_shortcutWeightGradVecBiasAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block3_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -6301,6 +5219,8 @@ block3_conv1WeightGradVecBias_done:
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block3_conv1WeightGradVecGo.
+// It is also block3_conv2WeightGradVecBiasAVX512: the same kernel.
+// It is also block3_shortcutWeightGradVecBiasAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block3_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -7437,102 +6357,6 @@ block3_conv2WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block3_conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block3_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block3_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-
-block3_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block3_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block3_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-block3_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func block3_conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -8645,102 +7469,6 @@ block3_shortcutWeightGradVecWeights_rows2_cols0_k:
 	VMOVUPS Z7, 448(c_row)
 
 block3_shortcutWeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_shortcutWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block3_shortcutWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutWeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block3_shortcutWeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_shortcutWeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutWeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-
-block3_shortcutWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_shortcutWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block3_shortcutWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutWeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block3_shortcutWeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_shortcutWeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutWeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-block3_shortcutWeightGradVecBias_done:
 	VZEROUPPER
 	RET
 #undef bcast
