@@ -50,8 +50,8 @@ const (
 	//	dw[i][j] += Σ_s x[s][i]·dy[s][j];  db[j] += Σ_s dy[s][j]
 	DenseBackwardWeights
 	// Conv2DForward is a convolution over n HWC samples with HWIO weights
-	// (shapes from Kernel.Conv), vectorised across filters and unrolled over
-	// the output pixels, the bias and (when Kernel.ReLU) the ReLU fused;
+	// (shapes from Kernel.Conv), vectorised across filters, looping over the
+	// output pixels, the bias and (when Kernel.ReLU) the ReLU fused;
 	// padding taps are skipped at generation time:
 	//
 	//	func Name(y, x []float32, w *[KernelH * KernelW * InC * Filters]float32, b *[Filters]float32, n int)
@@ -251,12 +251,21 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 			nc := neutralK.convs()[ci]
 			nc.reference, nc.what = "", nil
 			for _, isa := range isas {
-				plan := planConv
-				if c.input {
-					plan = planConvInput
+				if !c.input {
+					plan := planConvForward
+					if c.backward {
+						plan = planConvWeights
+					}
+					if err := d.add(&fc, textCtx{Flat: plan(c, isa)}, textCtx{Flat: plan(nc, isa)}); err != nil {
+						return nil, err
+					}
+					if isa.maskInReg && c.shape.Filters%isa.lanes != 0 {
+						fc.needTailMask = true
+					}
+					continue
 				}
-				ctx := plan(c, isa)
-				if err := d.add(&fc, textCtx{Conv: ctx}, textCtx{Conv: plan(nc, isa)}); err != nil {
+				ctx := planConvInput(c, isa)
+				if err := d.add(&fc, textCtx{Conv: ctx}, textCtx{Conv: planConvInput(nc, isa)}); err != nil {
 					return nil, err
 				}
 				if ctx.MaskReg != "" {
@@ -312,6 +321,7 @@ type textCtx struct {
 	Conv      *convCtx
 	Pool      *poolCtx
 	Transpose *transposeCtx
+	Flat      *flatCtx
 }
 
 // symbol is the TEXT symbol's name.
@@ -323,6 +333,8 @@ func (t textCtx) symbol() string {
 		return t.Conv.Symbol
 	case t.Pool != nil:
 		return t.Pool.Symbol
+	case t.Flat != nil:
+		return t.Flat.Symbol
 	}
 	return t.Transpose.Symbol
 }
@@ -336,6 +348,8 @@ func (t textCtx) addServes(name string) {
 		t.Conv.Serves = append(t.Conv.Serves, name)
 	case t.Pool != nil:
 		t.Pool.Serves = append(t.Pool.Serves, name)
+	case t.Flat != nil:
+		t.Flat.Serves = append(t.Flat.Serves, name)
 	default:
 		t.Transpose.Serves = append(t.Transpose.Serves, name)
 	}

@@ -155,6 +155,7 @@ type colBlock struct {
 	Gate                   []insn  // zeroes the lanes where h ≤ 0 (gated kernels)
 	Stores                 []vecOp
 	Post                   []insn
+	Pre                    []insn // before the block (a loop's per-block setup)
 }
 
 // vecOp is a vector load or store: Op Addr, [Mask,] Reg (or the reverse).
@@ -235,10 +236,27 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			return c <= free
 		}
 	} else {
+		// The widest block, unless a narrower one divides the vectors
+		// (then one block serves every column: on AVX-512 a masked tail
+		// vector can be the loop's last, its mask set per block).
+		// Only the two widest blocks are candidates: narrower ones load
+		// as many values as they multiply.
+		widest := 0
 		for c := range isa.rowsFor {
-			if c <= nvec && c > cmax {
+			widest = max(widest, c)
+		}
+		divides := func(c int) bool { return nvec%c == 0 && (tail == 0 || !isa.maskInReg) }
+		for c := range isa.rowsFor {
+			if c > nvec || c < widest-1 && c != nvec {
+				continue
+			}
+			if cmax == 0 || divides(c) && (!divides(cmax) || c > cmax) || !divides(cmax) && c > cmax {
 				cmax = c
 			}
+		}
+		if cmax == 0 {
+			// Fewer vectors than the candidates: one block of them all.
+			cmax = nvec
 		}
 		R = isa.rowsFor[cmax]
 		fits = func(c int, last bool) bool {
@@ -250,6 +268,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		}
 	}
 	var spans []colSpan
+	dynMask := false
 	switch {
 	case nvec <= cmax:
 		// One block (or, for a masked AVX2 tail, the few that fit).
@@ -258,6 +277,11 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			spans = append(spans, colSpan{v0, c, 1})
 			v0 += c
 		}
+	case !g.streamB && tail != 0 && !isa.maskInReg && nvec%cmax == 0:
+		// One block in a loop whose last vector is masked by K1: all
+		// lanes but in the last block.
+		spans = append(spans, colSpan{0, cmax, nvec / cmax})
+		dynMask = true
 	default:
 		// Full blocks of cmax unmasked vectors in a loop, then the rest
 		// (with the masked vector last), split so that each block fits.
@@ -373,7 +397,14 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			rb.Entry = append(rb.Entry, in("XORQ", "col", "col"))
 		}
 		for ci, sp := range spans {
-			cb := planCols(g, isa, lbl, ci, h, sp, spans[0].iters*spans[0].c, useCol, nvec, tail, maskReg, S, kOperand)
+			cb := planCols(g, isa, lbl, ci, h, sp, spans[0].iters*spans[0].c, useCol, nvec, tail, maskReg, dynMask, S, kOperand)
+			if dynMask {
+				cb.Pre = []insn{
+					in("MOVQ", "$0xffff", "tmp"), in("MOVQ", fmt.Sprintf("$0x%04x", 1<<tail-1), "tmp2"),
+					in("CMPQ", "col", fmt.Sprintf("$%d", 4*(nvec-cmax)*isa.lanes)), in("CMOVQEQ", "tmp2", "tmp"),
+					{Op: "KMOVW", Args: "tmp, K1", Comment: "K1: the last vector's lanes (its tail in the last block)"},
+				}
+			}
 			rb.Cols = append(rb.Cols, cb)
 		}
 		return rb
@@ -446,7 +477,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 // in the loop's first block and loopEnd vectors once it ends. With sets >
 // 1 (one-row GEMMs only), accumulator set s takes the steps k ≡ s (mod
 // sets); set s uses the registers a row s would.
-func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSpan, loopEnd int, useCol bool, nvec, tail int, maskReg bool, sets int, kOperand string) colBlock {
+func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSpan, loopEnd int, useCol bool, nvec, tail int, maskReg, dynMask bool, sets int, kOperand string) colBlock {
 	v0, c := sp.v0, sp.c
 	cb := colBlock{KLabel: fmt.Sprintf("%s_cols%d_k", rowLabel, ci)}
 	lastCol := v0 + c - 1
@@ -490,7 +521,9 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 		step := 4 * c * isa.lanes
 		cb.Post = []insn{in("ADDQ", fmt.Sprintf("$%d", step), "col"), in("CMPQ", "col", fmt.Sprintf("$%d", sp.iters*step)), in("JLT", cb.Label)}
 	}
-	masked := func(v int) bool { return tail != 0 && v == nvec-1 }
+	masked := func(v int) bool {
+		return tail != 0 && v == nvec-1 || sp.iters > 1 && tail != 0 && nvec%c == 0 && v == v0+c-1 && !isa.maskInReg
+	}
 	load := func(v int, addr, reg string) vecOp {
 		switch {
 		case !masked(v):

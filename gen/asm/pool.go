@@ -350,44 +350,83 @@ func segments(in, kernel, stride, pad, out int) []segment {
 // the origin from ioff (the output window is at 0(…)(ooff*1)).
 func (p PoolShape) walk(prefix string, body func(taps []int, di int) []insn) []poolWindow {
 	C := 4 * p.Channels
-	iRow, iCol, oRow, oCol := p.StrideH*p.InW*C, p.StrideW*C, p.OutW*C, C
-	shift := (p.PadTop*p.InW + p.PadLeft) * C // origin of window (0,0) is −shift
-	hs := segments(p.InH, p.KernelH, p.StrideH, p.PadTop, p.OutH)
-	ws := segments(p.InW, p.KernelW, p.StrideW, p.PadLeft, p.OutW)
-	taps := func(h, w segment) []int {
-		var t []int
+	g := walkGeom{
+		hs:   segments(p.InH, p.KernelH, p.StrideH, p.PadTop, p.OutH),
+		ws:   segments(p.InW, p.KernelW, p.StrideW, p.PadLeft, p.OutW),
+		iRow: p.StrideH * p.InW * C, iCol: p.StrideW * C, oRow: p.OutW * C, oCol: C,
+		shift: (p.PadTop*p.InW + p.PadLeft) * C,
+	}
+	return g.walk(prefix, func(h, w segment, di int) []insn {
+		var taps []int
 		for kh := h.k0; kh < h.k1; kh++ {
 			for kw := w.k0; kw < w.k1; kw++ {
-				t = append(t, kh*p.InW+kw)
+				taps = append(taps, kh*p.InW+kw)
 			}
 		}
-		return t
-	}
+		return body(taps, di)
+	})
+}
+
+// walkGeom is the geometry of a loop nest over the output pixels of one
+// sample (see walk).
+type walkGeom struct {
+	hs, ws     []segment // rows and columns; a segment with k1 ≤ k0 is skipped
+	iRow, iCol int       // ioff steps per output row and column, bytes
+	oRow, oCol int       // ooff steps
+	shift      int       // the origin of window (0, 0) is at ioff − shift
+}
+
+// walk emits the loops over the output pixels: rows in segments (a loop
+// over each run of equal rows), and in each row the columns in segments
+// likewise. ioff and ooff step through the input and the output; body gets
+// the pixel's row and column segments and the byte displacement di of its
+// window's origin from ioff (its output is at 0(…)(ooff*1)); it may return
+// nil to skip the pixels (nothing to do there).
+func (g walkGeom) walk(prefix string, body func(h, w segment, di int) []insn) []poolWindow {
+	iRow, iCol, oRow, oCol, shift := g.iRow, g.iCol, g.oRow, g.oCol, g.shift
 	add := func(out []insn, n int, reg string) []insn {
 		if n != 0 {
 			out = append(out, in("ADDQ", fmt.Sprintf("$%d", n), reg))
 		}
 		return out
 	}
+	span := func(s segment) string {
+		if s.hi-s.lo == 1 {
+			return fmt.Sprint(s.lo)
+		}
+		return fmt.Sprintf("%d..%d", s.lo, s.hi-1)
+	}
 	out := []poolWindow{{Insns: []insn{in("XORQ", "ioff", "ioff"), in("XORQ", "ooff", "ooff")}}}
-	for hi, h := range hs {
+	// pendI, pendO: row steps not yet added to ioff and ooff.
+	pendI, pendO := 0, 0
+	for hi, h := range g.hs {
 		rowLabel := fmt.Sprintf("%s_row%d", prefix, hi)
-		// One row of windows, ioff and ooff at the row's start (ow = 0).
+		n := h.hi - h.lo
+		if h.k1 <= h.k0 {
+			pendI, pendO = pendI+n*iRow, pendO+n*oRow
+			continue
+		}
+		// One row of pixels, ioff and ooff at the row's start (ow = 0).
 		var row []poolWindow
 		dI, dO := 0, 0 // ioff, ooff minus the row's start
-		for wi, w := range ws {
-			span := func(s segment) string {
-				if s.hi-s.lo == 1 {
-					return fmt.Sprint(s.lo)
-				}
-				return fmt.Sprintf("%d..%d", s.lo, s.hi-1)
+		for wi, w := range g.ws {
+			if w.k1 <= w.k0 {
+				continue
 			}
-			what := fmt.Sprintf("windows (%s, %s): %d taps", span(h), span(w), (h.k1-h.k0)*(w.k1-w.k0))
+			what := fmt.Sprintf("pixels (%s, %s)", span(h), span(w))
 			if w.hi-w.lo == 1 {
+				code := body(h, w, w.lo*iCol-shift-dI)
+				if code == nil {
+					continue
+				}
 				var ins []insn
 				ins = add(ins, w.lo*oCol-dO, "ooff")
 				dO = w.lo * oCol
-				row = append(row, poolWindow{Comment: what, Insns: append(ins, body(taps(h, w), w.lo*iCol-shift-dI)...)})
+				row = append(row, poolWindow{Comment: what, Insns: append(ins, code...)})
+				continue
+			}
+			code := body(h, w, -shift)
+			if code == nil {
 				continue
 			}
 			var pre []insn
@@ -396,25 +435,38 @@ func (p PoolShape) walk(prefix string, body func(taps []int, di int) []insn) []p
 			pre = append(pre, in("MOVQ", fmt.Sprintf("$%d", w.hi-w.lo), "ocol"))
 			row = append(row, poolWindow{Comment: what, Insns: pre})
 			label := fmt.Sprintf("%s_cols%d", rowLabel, wi)
-			loop := append(body(taps(h, w), -shift), in("ADDQ", fmt.Sprintf("$%d", iCol), "ioff"), in("ADDQ", fmt.Sprintf("$%d", oCol), "ooff"), in("DECQ", "ocol"), in("JNZ", label))
+			loop := append(code, in("ADDQ", fmt.Sprintf("$%d", iCol), "ioff"), in("ADDQ", fmt.Sprintf("$%d", oCol), "ooff"), in("DECQ", "ocol"), in("JNZ", label))
 			row = append(row, poolWindow{Label: label, Insns: loop})
 			dI, dO = w.hi*iCol, w.hi*oCol
 		}
-		// On to the next row of windows.
+		if len(row) == 0 {
+			pendI, pendO = pendI+n*iRow, pendO+n*oRow
+			continue
+		}
+		// Catch up with the rows skipped before.
+		var catch []insn
+		catch = add(catch, pendI, "ioff")
+		catch = add(catch, pendO, "ooff")
+		if len(catch) > 0 {
+			out = append(out, poolWindow{Insns: catch})
+		}
+		// On to the next row.
 		var next []insn
 		next = add(next, iRow-dI, "ioff")
 		next = add(next, oRow-dO, "ooff")
-		if h.hi-h.lo == 1 {
+		if n == 1 {
 			out = append(out, row...)
-			if hi < len(hs)-1 {
+			if hi < len(g.hs)-1 {
 				out = append(out, poolWindow{Insns: next})
 			}
+			pendI, pendO = 0, 0
 			continue
 		}
-		out = append(out, poolWindow{Insns: []insn{in("MOVQ", fmt.Sprintf("$%d", h.hi-h.lo), "orow")}})
+		out = append(out, poolWindow{Insns: []insn{in("MOVQ", fmt.Sprintf("$%d", n), "orow")}})
 		row[0].Label = rowLabel
 		out = append(out, row...)
 		out = append(out, poolWindow{Insns: append(next, in("DECQ", "orow"), in("JNZ", rowLabel))})
+		pendI, pendO = 0, 0
 	}
 	return out
 }

@@ -199,13 +199,16 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 	return all
 }
 
-// maxUnrolledConvAsm bounds the assembly of one convolution's unrolled
+// maxUnrolledConvAsm bounds the assembly of one convolution's direct
 // kernels (both ISAs, every direction); a larger one runs on the im2col
-// path. gen/asm's own limit counts the terms of one kernel, yet a 1×1
-// convolution over a 16×16×16 map (ResNet-8's strided shortcuts) passes it
-// with ≈3.5 MB of assembly per layer; digits' conv1, the largest of the
-// examples before, renders ≈1 MB.
-const maxUnrolledConvAsm = 2 << 20
+// path. gen/asm's own limit counts the terms of one kernel, yet its input
+// gradient is still unrolled over the input pixels: a 1×1 convolution over
+// a 16×16×16 map (ResNet-8's strided shortcuts) passes it with ≈1.6 MB of
+// assembly per layer. Digits' conv1 renders ≈35 KB; the bound keeps every
+// example's package within 200 KB of assembly (TestAsmSize) and sends the
+// same convolutions of the examples and benchmarks to im2col as the
+// unrolled kernels' bound of 2 MB did, except twoconv's conv2 (≈0.8 MB).
+const maxUnrolledConvAsm = 64 << 10
 
 // maxVectorAsm bounds the assembly of all the stages' vector kernels
 // together. Every example renders less than 2 MB, yet a description of 252

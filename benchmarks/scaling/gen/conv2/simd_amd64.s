@@ -67,114 +67,102 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 //
 // y[s][oh][ow][f] = max(0, b[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f])   s < n
 // 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// Vectorised across filters; every output pixel unrolled, padding taps
-// left out; pixels in small groups so each weight row serves several.
+// Vectorised across filters: per output row, groups of pixels along it
+// accumulate over a loop on the kernel rows inside the input, kernel
+// columns and channels unrolled (padding taps left out), so that each
+// weight vector serves the group's pixels.
 // Reference: conv1ForwardVecGo.
 #define x_s AX // x: current sample
 #define w_base BX // w
-#define y_s CX // y: current sample
-#define bcast Y15 // one input value broadcast to every lane
+#define y_s CX // y: current output row
+#define khleft DX // kernel rows left
+#define ih R9 // input row of kernel row 0 (oh·stride − pad)
+#define gcnt R10 // groups left in a run
+#define nkh R11 // kernel rows inside the input
+#define xr R12 // x at the row's first kernel row inside the input, column −pad
+#define wr R13 // w at that kernel row
+#define xp SI // x at the current kernel row
+#define wp DI // w at the current kernel row
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+8(FP), x_s
-	MOVQ w+16(FP), w_base
 	MOVQ y+0(FP), y_s
-	MOVQ b+24(FP), bias
+	MOVQ w+16(FP), w_base
 	MOVQ n+32(FP), rows
 
 conv1ForwardVec_sample:
-	// pixels (0,0)..(0,2)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
+	MOVQ $-1, ih
+
+conv1ForwardVec_row:
+	// kh0 = max(0, −ih), nkh = min(KernelH, InH − ih) − kh0
+	XORQ xp, xp
+	MOVQ ih, wp
+	NEGQ wp
+	CMPQ wp, xp
+	CMOVQGT wp, xp
+	MOVQ $8, nkh
+	SUBQ ih, nkh
+	MOVQ $3, wp
+	CMPQ nkh, wp
+	CMOVQGT wp, nkh
+	SUBQ xp, nkh
+	MOVQ ih, wp
+	ADDQ xp, wp
+	IMULQ $32, wp
+	LEAQ -4(x_s)(wp*1), xr
+	IMULQ $384, xp
+	LEAQ (w_base)(xp*1), wr
+	// output pixels 0..1 of the row
+	MOVQ b+24(FP), xp
+	VMOVUPS 0(xp), Y0
+	VMOVUPS 32(xp), Y1
+	VMOVUPS 64(xp), Y2
+	VMOVUPS 96(xp), Y3
+	VMOVAPS Y0, Y4
+	VMOVAPS Y1, Y5
+	VMOVAPS Y2, Y6
+	VMOVAPS Y3, Y7
+	LEAQ 0(xr), xp
+	MOVQ wr, wp
+	MOVQ nkh, khleft
+
+conv1ForwardVec_g0_k:
+	VBROADCASTSS 4(xp), Y15
+	VFMADD231PS 0(wp), Y15, Y4
+	VFMADD231PS 32(wp), Y15, Y5
+	VFMADD231PS 64(wp), Y15, Y6
+	VFMADD231PS 96(wp), Y15, Y7
+	VMOVUPS 128(wp), Y8
+	VMOVUPS 160(wp), Y9
+	VMOVUPS 192(wp), Y10
+	VMOVUPS 224(wp), Y11
+	VBROADCASTSS 4(xp), Y15
+	VFMADD231PS Y8, Y15, Y0
+	VFMADD231PS Y9, Y15, Y1
+	VFMADD231PS Y10, Y15, Y2
+	VFMADD231PS Y11, Y15, Y3
+	VBROADCASTSS 8(xp), Y15
+	VFMADD231PS Y8, Y15, Y4
+	VFMADD231PS Y9, Y15, Y5
+	VFMADD231PS Y10, Y15, Y6
+	VFMADD231PS Y11, Y15, Y7
+	VMOVUPS 256(wp), Y8
+	VMOVUPS 288(wp), Y9
+	VMOVUPS 320(wp), Y10
+	VMOVUPS 352(wp), Y11
+	VBROADCASTSS 8(xp), Y15
+	VFMADD231PS Y8, Y15, Y0
+	VFMADD231PS Y9, Y15, Y1
+	VFMADD231PS Y10, Y15, Y2
+	VFMADD231PS Y11, Y15, Y3
+	VBROADCASTSS 12(xp), Y15
+	VFMADD231PS Y8, Y15, Y4
+	VFMADD231PS Y9, Y15, Y5
+	VFMADD231PS Y10, Y15, Y6
+	VFMADD231PS Y11, Y15, Y7
+	ADDQ $32, xp
+	ADDQ $384, wp
+	DECQ khleft
+	JNZ conv1ForwardVec_g0_k
 	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
 	VMAXPS Y0, Y14, Y0
 	VADDPS Y14, Y0, Y0
@@ -192,14 +180,6 @@ conv1ForwardVec_sample:
 	VADDPS Y14, Y6, Y6
 	VMAXPS Y7, Y14, Y7
 	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
 	VMOVUPS Y0, 0(y_s)
 	VMOVUPS Y1, 32(y_s)
 	VMOVUPS Y2, 64(y_s)
@@ -208,113 +188,73 @@ conv1ForwardVec_sample:
 	VMOVUPS Y5, 160(y_s)
 	VMOVUPS Y6, 192(y_s)
 	VMOVUPS Y7, 224(y_s)
-	VMOVUPS Y8, 256(y_s)
-	VMOVUPS Y9, 288(y_s)
-	VMOVUPS Y10, 320(y_s)
-	VMOVUPS Y11, 352(y_s)
-	// pixels (0,3)..(0,5)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
+	// 2 groups of 2 pixels with the same taps
+	ADDQ $8, xr
+	ADDQ $256, y_s
+	MOVQ $2, gcnt
+
+conv1ForwardVec_g1:
+	// output pixels 2..3 of the row
+	MOVQ b+24(FP), xp
+	VMOVUPS 0(xp), Y0
+	VMOVUPS 32(xp), Y1
+	VMOVUPS 64(xp), Y2
+	VMOVUPS 96(xp), Y3
+	VMOVAPS Y0, Y4
+	VMOVAPS Y1, Y5
+	VMOVAPS Y2, Y6
+	VMOVAPS Y3, Y7
+	LEAQ 0(xr), xp
+	MOVQ wr, wp
+	MOVQ nkh, khleft
+
+conv1ForwardVec_g1_k:
+	VMOVUPS 0(wp), Y8
+	VMOVUPS 32(wp), Y9
+	VMOVUPS 64(wp), Y10
+	VMOVUPS 96(wp), Y11
+	VBROADCASTSS 0(xp), Y15
+	VFMADD231PS Y8, Y15, Y0
+	VFMADD231PS Y9, Y15, Y1
+	VFMADD231PS Y10, Y15, Y2
+	VFMADD231PS Y11, Y15, Y3
+	VBROADCASTSS 4(xp), Y15
+	VFMADD231PS Y8, Y15, Y4
+	VFMADD231PS Y9, Y15, Y5
+	VFMADD231PS Y10, Y15, Y6
+	VFMADD231PS Y11, Y15, Y7
+	VMOVUPS 128(wp), Y8
+	VMOVUPS 160(wp), Y9
+	VMOVUPS 192(wp), Y10
+	VMOVUPS 224(wp), Y11
+	VBROADCASTSS 4(xp), Y15
+	VFMADD231PS Y8, Y15, Y0
+	VFMADD231PS Y9, Y15, Y1
+	VFMADD231PS Y10, Y15, Y2
+	VFMADD231PS Y11, Y15, Y3
+	VBROADCASTSS 8(xp), Y15
+	VFMADD231PS Y8, Y15, Y4
+	VFMADD231PS Y9, Y15, Y5
+	VFMADD231PS Y10, Y15, Y6
+	VFMADD231PS Y11, Y15, Y7
+	VMOVUPS 256(wp), Y8
+	VMOVUPS 288(wp), Y9
+	VMOVUPS 320(wp), Y10
+	VMOVUPS 352(wp), Y11
+	VBROADCASTSS 8(xp), Y15
+	VFMADD231PS Y8, Y15, Y0
+	VFMADD231PS Y9, Y15, Y1
+	VFMADD231PS Y10, Y15, Y2
+	VFMADD231PS Y11, Y15, Y3
+	VBROADCASTSS 12(xp), Y15
+	VFMADD231PS Y8, Y15, Y4
+	VFMADD231PS Y9, Y15, Y5
+	VFMADD231PS Y10, Y15, Y6
+	VFMADD231PS Y11, Y15, Y7
+	ADDQ $32, xp
+	ADDQ $384, wp
+	DECQ khleft
+	JNZ conv1ForwardVec_g1_k
 	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
 	VMAXPS Y0, Y14, Y0
 	VADDPS Y14, Y0, Y0
@@ -332,119 +272,70 @@ conv1ForwardVec_sample:
 	VADDPS Y14, Y6, Y6
 	VMAXPS Y7, Y14, Y7
 	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 384(y_s)
-	VMOVUPS Y1, 416(y_s)
-	VMOVUPS Y2, 448(y_s)
-	VMOVUPS Y3, 480(y_s)
-	VMOVUPS Y4, 512(y_s)
-	VMOVUPS Y5, 544(y_s)
-	VMOVUPS Y6, 576(y_s)
-	VMOVUPS Y7, 608(y_s)
-	VMOVUPS Y8, 640(y_s)
-	VMOVUPS Y9, 672(y_s)
-	VMOVUPS Y10, 704(y_s)
-	VMOVUPS Y11, 736(y_s)
-	// pixels (0,6)..(1,0)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
+	VMOVUPS Y0, 0(y_s)
+	VMOVUPS Y1, 32(y_s)
+	VMOVUPS Y2, 64(y_s)
+	VMOVUPS Y3, 96(y_s)
+	VMOVUPS Y4, 128(y_s)
+	VMOVUPS Y5, 160(y_s)
+	VMOVUPS Y6, 192(y_s)
+	VMOVUPS Y7, 224(y_s)
+	ADDQ $8, xr
+	ADDQ $256, y_s
+	DECQ gcnt
+	JNZ conv1ForwardVec_g1
+	// output pixels 6..7 of the row
+	MOVQ b+24(FP), xp
+	VMOVUPS 0(xp), Y0
+	VMOVUPS 32(xp), Y1
+	VMOVUPS 64(xp), Y2
+	VMOVUPS 96(xp), Y3
+	VMOVAPS Y0, Y4
+	VMOVAPS Y1, Y5
+	VMOVAPS Y2, Y6
+	VMOVAPS Y3, Y7
+	LEAQ 0(xr), xp
+	MOVQ wr, wp
+	MOVQ nkh, khleft
+
+conv1ForwardVec_g3_k:
+	VMOVUPS 0(wp), Y8
+	VMOVUPS 32(wp), Y9
+	VMOVUPS 64(wp), Y10
+	VMOVUPS 96(wp), Y11
+	VBROADCASTSS 0(xp), Y15
+	VFMADD231PS Y8, Y15, Y0
+	VFMADD231PS Y9, Y15, Y1
+	VFMADD231PS Y10, Y15, Y2
+	VFMADD231PS Y11, Y15, Y3
+	VBROADCASTSS 4(xp), Y15
+	VFMADD231PS Y8, Y15, Y4
+	VFMADD231PS Y9, Y15, Y5
+	VFMADD231PS Y10, Y15, Y6
+	VFMADD231PS Y11, Y15, Y7
+	VMOVUPS 128(wp), Y8
+	VMOVUPS 160(wp), Y9
+	VMOVUPS 192(wp), Y10
+	VMOVUPS 224(wp), Y11
+	VBROADCASTSS 4(xp), Y15
+	VFMADD231PS Y8, Y15, Y0
+	VFMADD231PS Y9, Y15, Y1
+	VFMADD231PS Y10, Y15, Y2
+	VFMADD231PS Y11, Y15, Y3
+	VBROADCASTSS 8(xp), Y15
+	VFMADD231PS Y8, Y15, Y4
+	VFMADD231PS Y9, Y15, Y5
+	VFMADD231PS Y10, Y15, Y6
+	VFMADD231PS Y11, Y15, Y7
+	VBROADCASTSS 8(xp), Y15
+	VFMADD231PS 256(wp), Y15, Y0
+	VFMADD231PS 288(wp), Y15, Y1
+	VFMADD231PS 320(wp), Y15, Y2
+	VFMADD231PS 352(wp), Y15, Y3
+	ADDQ $32, xp
+	ADDQ $384, wp
+	DECQ khleft
+	JNZ conv1ForwardVec_g3_k
 	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
 	VMAXPS Y0, Y14, Y0
 	VADDPS Y14, Y0, Y0
@@ -462,3116 +353,19 @@ conv1ForwardVec_sample:
 	VADDPS Y14, Y6, Y6
 	VMAXPS Y7, Y14, Y7
 	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 768(y_s)
-	VMOVUPS Y1, 800(y_s)
-	VMOVUPS Y2, 832(y_s)
-	VMOVUPS Y3, 864(y_s)
-	VMOVUPS Y4, 896(y_s)
-	VMOVUPS Y5, 928(y_s)
-	VMOVUPS Y6, 960(y_s)
-	VMOVUPS Y7, 992(y_s)
-	VMOVUPS Y8, 1024(y_s)
-	VMOVUPS Y9, 1056(y_s)
-	VMOVUPS Y10, 1088(y_s)
-	VMOVUPS Y11, 1120(y_s)
-	// pixels (1,1)..(1,3)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 1152(y_s)
-	VMOVUPS Y1, 1184(y_s)
-	VMOVUPS Y2, 1216(y_s)
-	VMOVUPS Y3, 1248(y_s)
-	VMOVUPS Y4, 1280(y_s)
-	VMOVUPS Y5, 1312(y_s)
-	VMOVUPS Y6, 1344(y_s)
-	VMOVUPS Y7, 1376(y_s)
-	VMOVUPS Y8, 1408(y_s)
-	VMOVUPS Y9, 1440(y_s)
-	VMOVUPS Y10, 1472(y_s)
-	VMOVUPS Y11, 1504(y_s)
-	// pixels (1,4)..(1,6)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 1536(y_s)
-	VMOVUPS Y1, 1568(y_s)
-	VMOVUPS Y2, 1600(y_s)
-	VMOVUPS Y3, 1632(y_s)
-	VMOVUPS Y4, 1664(y_s)
-	VMOVUPS Y5, 1696(y_s)
-	VMOVUPS Y6, 1728(y_s)
-	VMOVUPS Y7, 1760(y_s)
-	VMOVUPS Y8, 1792(y_s)
-	VMOVUPS Y9, 1824(y_s)
-	VMOVUPS Y10, 1856(y_s)
-	VMOVUPS Y11, 1888(y_s)
-	// pixels (1,7)..(2,1)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 1920(y_s)
-	VMOVUPS Y1, 1952(y_s)
-	VMOVUPS Y2, 1984(y_s)
-	VMOVUPS Y3, 2016(y_s)
-	VMOVUPS Y4, 2048(y_s)
-	VMOVUPS Y5, 2080(y_s)
-	VMOVUPS Y6, 2112(y_s)
-	VMOVUPS Y7, 2144(y_s)
-	VMOVUPS Y8, 2176(y_s)
-	VMOVUPS Y9, 2208(y_s)
-	VMOVUPS Y10, 2240(y_s)
-	VMOVUPS Y11, 2272(y_s)
-	// pixels (2,2)..(2,4)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 2304(y_s)
-	VMOVUPS Y1, 2336(y_s)
-	VMOVUPS Y2, 2368(y_s)
-	VMOVUPS Y3, 2400(y_s)
-	VMOVUPS Y4, 2432(y_s)
-	VMOVUPS Y5, 2464(y_s)
-	VMOVUPS Y6, 2496(y_s)
-	VMOVUPS Y7, 2528(y_s)
-	VMOVUPS Y8, 2560(y_s)
-	VMOVUPS Y9, 2592(y_s)
-	VMOVUPS Y10, 2624(y_s)
-	VMOVUPS Y11, 2656(y_s)
-	// pixels (2,5)..(2,7)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 2688(y_s)
-	VMOVUPS Y1, 2720(y_s)
-	VMOVUPS Y2, 2752(y_s)
-	VMOVUPS Y3, 2784(y_s)
-	VMOVUPS Y4, 2816(y_s)
-	VMOVUPS Y5, 2848(y_s)
-	VMOVUPS Y6, 2880(y_s)
-	VMOVUPS Y7, 2912(y_s)
-	VMOVUPS Y8, 2944(y_s)
-	VMOVUPS Y9, 2976(y_s)
-	VMOVUPS Y10, 3008(y_s)
-	VMOVUPS Y11, 3040(y_s)
-	// pixels (3,0)..(3,2)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 3072(y_s)
-	VMOVUPS Y1, 3104(y_s)
-	VMOVUPS Y2, 3136(y_s)
-	VMOVUPS Y3, 3168(y_s)
-	VMOVUPS Y4, 3200(y_s)
-	VMOVUPS Y5, 3232(y_s)
-	VMOVUPS Y6, 3264(y_s)
-	VMOVUPS Y7, 3296(y_s)
-	VMOVUPS Y8, 3328(y_s)
-	VMOVUPS Y9, 3360(y_s)
-	VMOVUPS Y10, 3392(y_s)
-	VMOVUPS Y11, 3424(y_s)
-	// pixels (3,3)..(3,5)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 3456(y_s)
-	VMOVUPS Y1, 3488(y_s)
-	VMOVUPS Y2, 3520(y_s)
-	VMOVUPS Y3, 3552(y_s)
-	VMOVUPS Y4, 3584(y_s)
-	VMOVUPS Y5, 3616(y_s)
-	VMOVUPS Y6, 3648(y_s)
-	VMOVUPS Y7, 3680(y_s)
-	VMOVUPS Y8, 3712(y_s)
-	VMOVUPS Y9, 3744(y_s)
-	VMOVUPS Y10, 3776(y_s)
-	VMOVUPS Y11, 3808(y_s)
-	// pixels (3,6)..(4,0)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 3840(y_s)
-	VMOVUPS Y1, 3872(y_s)
-	VMOVUPS Y2, 3904(y_s)
-	VMOVUPS Y3, 3936(y_s)
-	VMOVUPS Y4, 3968(y_s)
-	VMOVUPS Y5, 4000(y_s)
-	VMOVUPS Y6, 4032(y_s)
-	VMOVUPS Y7, 4064(y_s)
-	VMOVUPS Y8, 4096(y_s)
-	VMOVUPS Y9, 4128(y_s)
-	VMOVUPS Y10, 4160(y_s)
-	VMOVUPS Y11, 4192(y_s)
-	// pixels (4,1)..(4,3)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 4224(y_s)
-	VMOVUPS Y1, 4256(y_s)
-	VMOVUPS Y2, 4288(y_s)
-	VMOVUPS Y3, 4320(y_s)
-	VMOVUPS Y4, 4352(y_s)
-	VMOVUPS Y5, 4384(y_s)
-	VMOVUPS Y6, 4416(y_s)
-	VMOVUPS Y7, 4448(y_s)
-	VMOVUPS Y8, 4480(y_s)
-	VMOVUPS Y9, 4512(y_s)
-	VMOVUPS Y10, 4544(y_s)
-	VMOVUPS Y11, 4576(y_s)
-	// pixels (4,4)..(4,6)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 4608(y_s)
-	VMOVUPS Y1, 4640(y_s)
-	VMOVUPS Y2, 4672(y_s)
-	VMOVUPS Y3, 4704(y_s)
-	VMOVUPS Y4, 4736(y_s)
-	VMOVUPS Y5, 4768(y_s)
-	VMOVUPS Y6, 4800(y_s)
-	VMOVUPS Y7, 4832(y_s)
-	VMOVUPS Y8, 4864(y_s)
-	VMOVUPS Y9, 4896(y_s)
-	VMOVUPS Y10, 4928(y_s)
-	VMOVUPS Y11, 4960(y_s)
-	// pixels (4,7)..(5,1)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 4992(y_s)
-	VMOVUPS Y1, 5024(y_s)
-	VMOVUPS Y2, 5056(y_s)
-	VMOVUPS Y3, 5088(y_s)
-	VMOVUPS Y4, 5120(y_s)
-	VMOVUPS Y5, 5152(y_s)
-	VMOVUPS Y6, 5184(y_s)
-	VMOVUPS Y7, 5216(y_s)
-	VMOVUPS Y8, 5248(y_s)
-	VMOVUPS Y9, 5280(y_s)
-	VMOVUPS Y10, 5312(y_s)
-	VMOVUPS Y11, 5344(y_s)
-	// pixels (5,2)..(5,4)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 5376(y_s)
-	VMOVUPS Y1, 5408(y_s)
-	VMOVUPS Y2, 5440(y_s)
-	VMOVUPS Y3, 5472(y_s)
-	VMOVUPS Y4, 5504(y_s)
-	VMOVUPS Y5, 5536(y_s)
-	VMOVUPS Y6, 5568(y_s)
-	VMOVUPS Y7, 5600(y_s)
-	VMOVUPS Y8, 5632(y_s)
-	VMOVUPS Y9, 5664(y_s)
-	VMOVUPS Y10, 5696(y_s)
-	VMOVUPS Y11, 5728(y_s)
-	// pixels (5,5)..(5,7)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 5760(y_s)
-	VMOVUPS Y1, 5792(y_s)
-	VMOVUPS Y2, 5824(y_s)
-	VMOVUPS Y3, 5856(y_s)
-	VMOVUPS Y4, 5888(y_s)
-	VMOVUPS Y5, 5920(y_s)
-	VMOVUPS Y6, 5952(y_s)
-	VMOVUPS Y7, 5984(y_s)
-	VMOVUPS Y8, 6016(y_s)
-	VMOVUPS Y9, 6048(y_s)
-	VMOVUPS Y10, 6080(y_s)
-	VMOVUPS Y11, 6112(y_s)
-	// pixels (6,0)..(6,2)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 6144(y_s)
-	VMOVUPS Y1, 6176(y_s)
-	VMOVUPS Y2, 6208(y_s)
-	VMOVUPS Y3, 6240(y_s)
-	VMOVUPS Y4, 6272(y_s)
-	VMOVUPS Y5, 6304(y_s)
-	VMOVUPS Y6, 6336(y_s)
-	VMOVUPS Y7, 6368(y_s)
-	VMOVUPS Y8, 6400(y_s)
-	VMOVUPS Y9, 6432(y_s)
-	VMOVUPS Y10, 6464(y_s)
-	VMOVUPS Y11, 6496(y_s)
-	// pixels (6,3)..(6,5)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y8
-	VFMADD231PS 800(w_base), bcast, Y9
-	VFMADD231PS 832(w_base), bcast, Y10
-	VFMADD231PS 864(w_base), bcast, Y11
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y8
-	VFMADD231PS 928(w_base), bcast, Y9
-	VFMADD231PS 960(w_base), bcast, Y10
-	VFMADD231PS 992(w_base), bcast, Y11
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y4
-	VFMADD231PS 1056(w_base), bcast, Y5
-	VFMADD231PS 1088(w_base), bcast, Y6
-	VFMADD231PS 1120(w_base), bcast, Y7
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y8
-	VFMADD231PS 1056(w_base), bcast, Y9
-	VFMADD231PS 1088(w_base), bcast, Y10
-	VFMADD231PS 1120(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 6528(y_s)
-	VMOVUPS Y1, 6560(y_s)
-	VMOVUPS Y2, 6592(y_s)
-	VMOVUPS Y3, 6624(y_s)
-	VMOVUPS Y4, 6656(y_s)
-	VMOVUPS Y5, 6688(y_s)
-	VMOVUPS Y6, 6720(y_s)
-	VMOVUPS Y7, 6752(y_s)
-	VMOVUPS Y8, 6784(y_s)
-	VMOVUPS Y9, 6816(y_s)
-	VMOVUPS Y10, 6848(y_s)
-	VMOVUPS Y11, 6880(y_s)
-	// pixels (6,6)..(7,0)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y0
-	VFMADD231PS 800(w_base), bcast, Y1
-	VFMADD231PS 832(w_base), bcast, Y2
-	VFMADD231PS 864(w_base), bcast, Y3
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS 768(w_base), bcast, Y4
-	VFMADD231PS 800(w_base), bcast, Y5
-	VFMADD231PS 832(w_base), bcast, Y6
-	VFMADD231PS 864(w_base), bcast, Y7
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y0
-	VFMADD231PS 928(w_base), bcast, Y1
-	VFMADD231PS 960(w_base), bcast, Y2
-	VFMADD231PS 992(w_base), bcast, Y3
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS 896(w_base), bcast, Y4
-	VFMADD231PS 928(w_base), bcast, Y5
-	VFMADD231PS 960(w_base), bcast, Y6
-	VFMADD231PS 992(w_base), bcast, Y7
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS 1024(w_base), bcast, Y0
-	VFMADD231PS 1056(w_base), bcast, Y1
-	VFMADD231PS 1088(w_base), bcast, Y2
-	VFMADD231PS 1120(w_base), bcast, Y3
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 6912(y_s)
-	VMOVUPS Y1, 6944(y_s)
-	VMOVUPS Y2, 6976(y_s)
-	VMOVUPS Y3, 7008(y_s)
-	VMOVUPS Y4, 7040(y_s)
-	VMOVUPS Y5, 7072(y_s)
-	VMOVUPS Y6, 7104(y_s)
-	VMOVUPS Y7, 7136(y_s)
-	VMOVUPS Y8, 7168(y_s)
-	VMOVUPS Y9, 7200(y_s)
-	VMOVUPS Y10, 7232(y_s)
-	VMOVUPS Y11, 7264(y_s)
-	// pixels (7,1)..(7,3)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 7296(y_s)
-	VMOVUPS Y1, 7328(y_s)
-	VMOVUPS Y2, 7360(y_s)
-	VMOVUPS Y3, 7392(y_s)
-	VMOVUPS Y4, 7424(y_s)
-	VMOVUPS Y5, 7456(y_s)
-	VMOVUPS Y6, 7488(y_s)
-	VMOVUPS Y7, 7520(y_s)
-	VMOVUPS Y8, 7552(y_s)
-	VMOVUPS Y9, 7584(y_s)
-	VMOVUPS Y10, 7616(y_s)
-	VMOVUPS Y11, 7648(y_s)
-	// pixels (7,4)..(7,6)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 64(bias), Y10
-	VMOVUPS 96(bias), Y11
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y4
-	VFMADD231PS 32(w_base), bcast, Y5
-	VFMADD231PS 64(w_base), bcast, Y6
-	VFMADD231PS 96(w_base), bcast, Y7
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y8
-	VFMADD231PS 32(w_base), bcast, Y9
-	VFMADD231PS 64(w_base), bcast, Y10
-	VFMADD231PS 96(w_base), bcast, Y11
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y4
-	VFMADD231PS 160(w_base), bcast, Y5
-	VFMADD231PS 192(w_base), bcast, Y6
-	VFMADD231PS 224(w_base), bcast, Y7
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y8
-	VFMADD231PS 160(w_base), bcast, Y9
-	VFMADD231PS 192(w_base), bcast, Y10
-	VFMADD231PS 224(w_base), bcast, Y11
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y0
-	VFMADD231PS 288(w_base), bcast, Y1
-	VFMADD231PS 320(w_base), bcast, Y2
-	VFMADD231PS 352(w_base), bcast, Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y4
-	VFMADD231PS 288(w_base), bcast, Y5
-	VFMADD231PS 320(w_base), bcast, Y6
-	VFMADD231PS 352(w_base), bcast, Y7
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS 256(w_base), bcast, Y8
-	VFMADD231PS 288(w_base), bcast, Y9
-	VFMADD231PS 320(w_base), bcast, Y10
-	VFMADD231PS 352(w_base), bcast, Y11
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y4
-	VFMADD231PS 416(w_base), bcast, Y5
-	VFMADD231PS 448(w_base), bcast, Y6
-	VFMADD231PS 480(w_base), bcast, Y7
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y8
-	VFMADD231PS 416(w_base), bcast, Y9
-	VFMADD231PS 448(w_base), bcast, Y10
-	VFMADD231PS 480(w_base), bcast, Y11
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y4
-	VFMADD231PS 544(w_base), bcast, Y5
-	VFMADD231PS 576(w_base), bcast, Y6
-	VFMADD231PS 608(w_base), bcast, Y7
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y8
-	VFMADD231PS 544(w_base), bcast, Y9
-	VFMADD231PS 576(w_base), bcast, Y10
-	VFMADD231PS 608(w_base), bcast, Y11
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y0
-	VFMADD231PS 672(w_base), bcast, Y1
-	VFMADD231PS 704(w_base), bcast, Y2
-	VFMADD231PS 736(w_base), bcast, Y3
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y4
-	VFMADD231PS 672(w_base), bcast, Y5
-	VFMADD231PS 704(w_base), bcast, Y6
-	VFMADD231PS 736(w_base), bcast, Y7
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS 640(w_base), bcast, Y8
-	VFMADD231PS 672(w_base), bcast, Y9
-	VFMADD231PS 704(w_base), bcast, Y10
-	VFMADD231PS 736(w_base), bcast, Y11
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMAXPS Y4, Y14, Y4
-	VADDPS Y14, Y4, Y4
-	VMAXPS Y5, Y14, Y5
-	VADDPS Y14, Y5, Y5
-	VMAXPS Y6, Y14, Y6
-	VADDPS Y14, Y6, Y6
-	VMAXPS Y7, Y14, Y7
-	VADDPS Y14, Y7, Y7
-	VMAXPS Y8, Y14, Y8
-	VADDPS Y14, Y8, Y8
-	VMAXPS Y9, Y14, Y9
-	VADDPS Y14, Y9, Y9
-	VMAXPS Y10, Y14, Y10
-	VADDPS Y14, Y10, Y10
-	VMAXPS Y11, Y14, Y11
-	VADDPS Y14, Y11, Y11
-	VMOVUPS Y0, 7680(y_s)
-	VMOVUPS Y1, 7712(y_s)
-	VMOVUPS Y2, 7744(y_s)
-	VMOVUPS Y3, 7776(y_s)
-	VMOVUPS Y4, 7808(y_s)
-	VMOVUPS Y5, 7840(y_s)
-	VMOVUPS Y6, 7872(y_s)
-	VMOVUPS Y7, 7904(y_s)
-	VMOVUPS Y8, 7936(y_s)
-	VMOVUPS Y9, 7968(y_s)
-	VMOVUPS Y10, 8000(y_s)
-	VMOVUPS Y11, 8032(y_s)
-	// pixels (7,7)..(7,7)
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS 0(w_base), bcast, Y0
-	VFMADD231PS 32(w_base), bcast, Y1
-	VFMADD231PS 64(w_base), bcast, Y2
-	VFMADD231PS 96(w_base), bcast, Y3
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS 128(w_base), bcast, Y0
-	VFMADD231PS 160(w_base), bcast, Y1
-	VFMADD231PS 192(w_base), bcast, Y2
-	VFMADD231PS 224(w_base), bcast, Y3
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS 384(w_base), bcast, Y0
-	VFMADD231PS 416(w_base), bcast, Y1
-	VFMADD231PS 448(w_base), bcast, Y2
-	VFMADD231PS 480(w_base), bcast, Y3
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS 512(w_base), bcast, Y0
-	VFMADD231PS 544(w_base), bcast, Y1
-	VFMADD231PS 576(w_base), bcast, Y2
-	VFMADD231PS 608(w_base), bcast, Y3
-	VXORPS Y14, Y14, Y14 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Y0, Y14, Y0
-	VADDPS Y14, Y0, Y0
-	VMAXPS Y1, Y14, Y1
-	VADDPS Y14, Y1, Y1
-	VMAXPS Y2, Y14, Y2
-	VADDPS Y14, Y2, Y2
-	VMAXPS Y3, Y14, Y3
-	VADDPS Y14, Y3, Y3
-	VMOVUPS Y0, 8064(y_s)
-	VMOVUPS Y1, 8096(y_s)
-	VMOVUPS Y2, 8128(y_s)
-	VMOVUPS Y3, 8160(y_s)
+	VMOVUPS Y0, 0(y_s)
+	VMOVUPS Y1, 32(y_s)
+	VMOVUPS Y2, 64(y_s)
+	VMOVUPS Y3, 96(y_s)
+	VMOVUPS Y4, 128(y_s)
+	VMOVUPS Y5, 160(y_s)
+	VMOVUPS Y6, 192(y_s)
+	VMOVUPS Y7, 224(y_s)
+	ADDQ $256, y_s
+	ADDQ $1, ih
+	CMPQ ih, $7
+	JLT conv1ForwardVec_row
 	ADDQ $256, x_s
-	ADDQ $8192, y_s
 	DECQ rows
 	JNZ conv1ForwardVec_sample
 	VZEROUPPER
@@ -3579,2040 +373,217 @@ conv1ForwardVec_sample:
 #undef x_s
 #undef w_base
 #undef y_s
-#undef bcast
+#undef khleft
+#undef ih
+#undef gcnt
+#undef nkh
+#undef xr
+#undef wr
+#undef xp
+#undef wp
 
 // func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
 // Requires: AVX512F
 //
 // y[s][oh][ow][f] = max(0, b[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f])   s < n
 // 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// Vectorised across filters; every output pixel unrolled, padding taps
-// left out; pixels in small groups so each weight row serves several.
+// Vectorised across filters: per output row, groups of pixels along it
+// accumulate over a loop on the kernel rows inside the input, kernel
+// columns and channels unrolled (padding taps left out), so that each
+// weight vector serves the group's pixels.
 // Reference: conv1ForwardVecGo.
 #define x_s AX // x: current sample
 #define w_base BX // w
-#define y_s CX // y: current sample
-#define bcast Z31 // one input value broadcast to every lane
+#define y_s CX // y: current output row
+#define khleft DX // kernel rows left
+#define ih R9 // input row of kernel row 0 (oh·stride − pad)
+#define gcnt R10 // groups left in a run
+#define nkh R11 // kernel rows inside the input
+#define xr R12 // x at the row's first kernel row inside the input, column −pad
+#define wr R13 // w at that kernel row
+#define xp SI // x at the current kernel row
+#define wp DI // w at the current kernel row
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ x+8(FP), x_s
-	MOVQ w+16(FP), w_base
 	MOVQ y+0(FP), y_s
-	MOVQ b+24(FP), bias
-	VMOVUPS 0(w_base), Z0
-	VMOVUPS 64(w_base), Z1
-	VMOVUPS 128(w_base), Z2
-	VMOVUPS 192(w_base), Z3
-	VMOVUPS 256(w_base), Z4
-	VMOVUPS 320(w_base), Z5
-	VMOVUPS 384(w_base), Z6
-	VMOVUPS 448(w_base), Z7
-	VMOVUPS 512(w_base), Z8
-	VMOVUPS 576(w_base), Z9
-	VMOVUPS 640(w_base), Z10
-	VMOVUPS 704(w_base), Z11
-	VMOVUPS 768(w_base), Z12
-	VMOVUPS 832(w_base), Z13
-	VMOVUPS 896(w_base), Z14
-	VMOVUPS 960(w_base), Z15
-	VMOVUPS 1024(w_base), Z16
-	VMOVUPS 1088(w_base), Z17
-	VMOVUPS 0(bias), Z18
-	VMOVUPS 64(bias), Z19
+	MOVQ w+16(FP), w_base
 	MOVQ n+32(FP), rows
 
 conv1ForwardVec_sample:
-	// pixels (0,0)..(0,4)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z12, bcast, Z26
-	VFMADD231PS Z13, bcast, Z27
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z16, bcast, Z24
-	VFMADD231PS Z17, bcast, Z25
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
+	MOVQ $-1, ih
+
+conv1ForwardVec_row:
+	// kh0 = max(0, −ih), nkh = min(KernelH, InH − ih) − kh0
+	XORQ xp, xp
+	MOVQ ih, wp
+	NEGQ wp
+	CMPQ wp, xp
+	CMOVQGT wp, xp
+	MOVQ $8, nkh
+	SUBQ ih, nkh
+	MOVQ $3, wp
+	CMPQ nkh, wp
+	CMOVQGT wp, nkh
+	SUBQ xp, nkh
+	MOVQ ih, wp
+	ADDQ xp, wp
+	IMULQ $32, wp
+	LEAQ -4(x_s)(wp*1), xr
+	IMULQ $384, xp
+	LEAQ (w_base)(xp*1), wr
+	// output pixels 0..7 of the row
+	MOVQ b+24(FP), xp
+	VMOVUPS 0(xp), Z0
+	VMOVUPS 64(xp), Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z1, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z1, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z1, Z7
+	VMOVAPS Z0, Z8
+	VMOVAPS Z1, Z9
+	VMOVAPS Z0, Z10
+	VMOVAPS Z1, Z11
+	VMOVAPS Z0, Z12
+	VMOVAPS Z1, Z13
+	VMOVAPS Z0, Z14
+	VMOVAPS Z1, Z15
+	LEAQ 0(xr), xp
+	MOVQ wr, wp
+	MOVQ nkh, khleft
+
+conv1ForwardVec_g0_k:
+	VMOVUPS 0(wp), Z16
+	VMOVUPS 64(wp), Z17
+	VBROADCASTSS 4(xp), Z31
+	VFMADD231PS Z16, Z31, Z2
+	VFMADD231PS Z17, Z31, Z3
+	VBROADCASTSS 8(xp), Z31
+	VFMADD231PS Z16, Z31, Z4
+	VFMADD231PS Z17, Z31, Z5
+	VBROADCASTSS 12(xp), Z31
+	VFMADD231PS Z16, Z31, Z6
+	VFMADD231PS Z17, Z31, Z7
+	VBROADCASTSS 16(xp), Z31
+	VFMADD231PS Z16, Z31, Z8
+	VFMADD231PS Z17, Z31, Z9
+	VBROADCASTSS 20(xp), Z31
+	VFMADD231PS Z16, Z31, Z10
+	VFMADD231PS Z17, Z31, Z11
+	VBROADCASTSS 24(xp), Z31
+	VFMADD231PS Z16, Z31, Z12
+	VFMADD231PS Z17, Z31, Z13
+	VBROADCASTSS 28(xp), Z31
+	VFMADD231PS Z16, Z31, Z14
+	VFMADD231PS Z17, Z31, Z15
+	VMOVUPS 128(wp), Z16
+	VMOVUPS 192(wp), Z17
+	VBROADCASTSS 4(xp), Z31
+	VFMADD231PS Z16, Z31, Z0
+	VFMADD231PS Z17, Z31, Z1
+	VBROADCASTSS 8(xp), Z31
+	VFMADD231PS Z16, Z31, Z2
+	VFMADD231PS Z17, Z31, Z3
+	VBROADCASTSS 12(xp), Z31
+	VFMADD231PS Z16, Z31, Z4
+	VFMADD231PS Z17, Z31, Z5
+	VBROADCASTSS 16(xp), Z31
+	VFMADD231PS Z16, Z31, Z6
+	VFMADD231PS Z17, Z31, Z7
+	VBROADCASTSS 20(xp), Z31
+	VFMADD231PS Z16, Z31, Z8
+	VFMADD231PS Z17, Z31, Z9
+	VBROADCASTSS 24(xp), Z31
+	VFMADD231PS Z16, Z31, Z10
+	VFMADD231PS Z17, Z31, Z11
+	VBROADCASTSS 28(xp), Z31
+	VFMADD231PS Z16, Z31, Z12
+	VFMADD231PS Z17, Z31, Z13
+	VBROADCASTSS 32(xp), Z31
+	VFMADD231PS Z16, Z31, Z14
+	VFMADD231PS Z17, Z31, Z15
+	VMOVUPS 256(wp), Z16
+	VMOVUPS 320(wp), Z17
+	VBROADCASTSS 8(xp), Z31
+	VFMADD231PS Z16, Z31, Z0
+	VFMADD231PS Z17, Z31, Z1
+	VBROADCASTSS 12(xp), Z31
+	VFMADD231PS Z16, Z31, Z2
+	VFMADD231PS Z17, Z31, Z3
+	VBROADCASTSS 16(xp), Z31
+	VFMADD231PS Z16, Z31, Z4
+	VFMADD231PS Z17, Z31, Z5
+	VBROADCASTSS 20(xp), Z31
+	VFMADD231PS Z16, Z31, Z6
+	VFMADD231PS Z17, Z31, Z7
+	VBROADCASTSS 24(xp), Z31
+	VFMADD231PS Z16, Z31, Z8
+	VFMADD231PS Z17, Z31, Z9
+	VBROADCASTSS 28(xp), Z31
+	VFMADD231PS Z16, Z31, Z10
+	VFMADD231PS Z17, Z31, Z11
+	VBROADCASTSS 32(xp), Z31
+	VFMADD231PS Z16, Z31, Z12
+	VFMADD231PS Z17, Z31, Z13
+	ADDQ $32, xp
+	ADDQ $384, wp
+	DECQ khleft
+	JNZ conv1ForwardVec_g0_k
 	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 0(y_s)
-	VMOVUPS Z21, 64(y_s)
-	VMOVUPS Z22, 128(y_s)
-	VMOVUPS Z23, 192(y_s)
-	VMOVUPS Z24, 256(y_s)
-	VMOVUPS Z25, 320(y_s)
-	VMOVUPS Z26, 384(y_s)
-	VMOVUPS Z27, 448(y_s)
-	VMOVUPS Z28, 512(y_s)
-	VMOVUPS Z29, 576(y_s)
-	// pixels (0,5)..(1,1)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 640(y_s)
-	VMOVUPS Z21, 704(y_s)
-	VMOVUPS Z22, 768(y_s)
-	VMOVUPS Z23, 832(y_s)
-	VMOVUPS Z24, 896(y_s)
-	VMOVUPS Z25, 960(y_s)
-	VMOVUPS Z26, 1024(y_s)
-	VMOVUPS Z27, 1088(y_s)
-	VMOVUPS Z28, 1152(y_s)
-	VMOVUPS Z29, 1216(y_s)
-	// pixels (1,2)..(1,6)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z0, bcast, Z22
-	VFMADD231PS Z1, bcast, Z23
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z4, bcast, Z20
-	VFMADD231PS Z5, bcast, Z21
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z12, bcast, Z26
-	VFMADD231PS Z13, bcast, Z27
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z16, bcast, Z24
-	VFMADD231PS Z17, bcast, Z25
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 1280(y_s)
-	VMOVUPS Z21, 1344(y_s)
-	VMOVUPS Z22, 1408(y_s)
-	VMOVUPS Z23, 1472(y_s)
-	VMOVUPS Z24, 1536(y_s)
-	VMOVUPS Z25, 1600(y_s)
-	VMOVUPS Z26, 1664(y_s)
-	VMOVUPS Z27, 1728(y_s)
-	VMOVUPS Z28, 1792(y_s)
-	VMOVUPS Z29, 1856(y_s)
-	// pixels (1,7)..(2,3)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z12, bcast, Z26
-	VFMADD231PS Z13, bcast, Z27
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z16, bcast, Z24
-	VFMADD231PS Z17, bcast, Z25
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 1920(y_s)
-	VMOVUPS Z21, 1984(y_s)
-	VMOVUPS Z22, 2048(y_s)
-	VMOVUPS Z23, 2112(y_s)
-	VMOVUPS Z24, 2176(y_s)
-	VMOVUPS Z25, 2240(y_s)
-	VMOVUPS Z26, 2304(y_s)
-	VMOVUPS Z27, 2368(y_s)
-	VMOVUPS Z28, 2432(y_s)
-	VMOVUPS Z29, 2496(y_s)
-	// pixels (2,4)..(3,0)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z0, bcast, Z22
-	VFMADD231PS Z1, bcast, Z23
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z4, bcast, Z20
-	VFMADD231PS Z5, bcast, Z21
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z12, bcast, Z26
-	VFMADD231PS Z13, bcast, Z27
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z16, bcast, Z24
-	VFMADD231PS Z17, bcast, Z25
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 2560(y_s)
-	VMOVUPS Z21, 2624(y_s)
-	VMOVUPS Z22, 2688(y_s)
-	VMOVUPS Z23, 2752(y_s)
-	VMOVUPS Z24, 2816(y_s)
-	VMOVUPS Z25, 2880(y_s)
-	VMOVUPS Z26, 2944(y_s)
-	VMOVUPS Z27, 3008(y_s)
-	VMOVUPS Z28, 3072(y_s)
-	VMOVUPS Z29, 3136(y_s)
-	// pixels (3,1)..(3,5)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z0, bcast, Z22
-	VFMADD231PS Z1, bcast, Z23
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z4, bcast, Z20
-	VFMADD231PS Z5, bcast, Z21
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z12, bcast, Z26
-	VFMADD231PS Z13, bcast, Z27
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z16, bcast, Z24
-	VFMADD231PS Z17, bcast, Z25
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 3200(y_s)
-	VMOVUPS Z21, 3264(y_s)
-	VMOVUPS Z22, 3328(y_s)
-	VMOVUPS Z23, 3392(y_s)
-	VMOVUPS Z24, 3456(y_s)
-	VMOVUPS Z25, 3520(y_s)
-	VMOVUPS Z26, 3584(y_s)
-	VMOVUPS Z27, 3648(y_s)
-	VMOVUPS Z28, 3712(y_s)
-	VMOVUPS Z29, 3776(y_s)
-	// pixels (3,6)..(4,2)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z0, bcast, Z22
-	VFMADD231PS Z1, bcast, Z23
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z4, bcast, Z20
-	VFMADD231PS Z5, bcast, Z21
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z12, bcast, Z26
-	VFMADD231PS Z13, bcast, Z27
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z16, bcast, Z24
-	VFMADD231PS Z17, bcast, Z25
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 3840(y_s)
-	VMOVUPS Z21, 3904(y_s)
-	VMOVUPS Z22, 3968(y_s)
-	VMOVUPS Z23, 4032(y_s)
-	VMOVUPS Z24, 4096(y_s)
-	VMOVUPS Z25, 4160(y_s)
-	VMOVUPS Z26, 4224(y_s)
-	VMOVUPS Z27, 4288(y_s)
-	VMOVUPS Z28, 4352(y_s)
-	VMOVUPS Z29, 4416(y_s)
-	// pixels (4,3)..(4,7)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z0, bcast, Z22
-	VFMADD231PS Z1, bcast, Z23
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z4, bcast, Z20
-	VFMADD231PS Z5, bcast, Z21
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z12, bcast, Z26
-	VFMADD231PS Z13, bcast, Z27
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z16, bcast, Z24
-	VFMADD231PS Z17, bcast, Z25
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 4480(y_s)
-	VMOVUPS Z21, 4544(y_s)
-	VMOVUPS Z22, 4608(y_s)
-	VMOVUPS Z23, 4672(y_s)
-	VMOVUPS Z24, 4736(y_s)
-	VMOVUPS Z25, 4800(y_s)
-	VMOVUPS Z26, 4864(y_s)
-	VMOVUPS Z27, 4928(y_s)
-	VMOVUPS Z28, 4992(y_s)
-	VMOVUPS Z29, 5056(y_s)
-	// pixels (5,0)..(5,4)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z0, bcast, Z22
-	VFMADD231PS Z1, bcast, Z23
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z4, bcast, Z20
-	VFMADD231PS Z5, bcast, Z21
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z12, bcast, Z26
-	VFMADD231PS Z13, bcast, Z27
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z16, bcast, Z24
-	VFMADD231PS Z17, bcast, Z25
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 5120(y_s)
-	VMOVUPS Z21, 5184(y_s)
-	VMOVUPS Z22, 5248(y_s)
-	VMOVUPS Z23, 5312(y_s)
-	VMOVUPS Z24, 5376(y_s)
-	VMOVUPS Z25, 5440(y_s)
-	VMOVUPS Z26, 5504(y_s)
-	VMOVUPS Z27, 5568(y_s)
-	VMOVUPS Z28, 5632(y_s)
-	VMOVUPS Z29, 5696(y_s)
-	// pixels (5,5)..(6,1)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z0, bcast, Z22
-	VFMADD231PS Z1, bcast, Z23
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z4, bcast, Z20
-	VFMADD231PS Z5, bcast, Z21
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 5760(y_s)
-	VMOVUPS Z21, 5824(y_s)
-	VMOVUPS Z22, 5888(y_s)
-	VMOVUPS Z23, 5952(y_s)
-	VMOVUPS Z24, 6016(y_s)
-	VMOVUPS Z25, 6080(y_s)
-	VMOVUPS Z26, 6144(y_s)
-	VMOVUPS Z27, 6208(y_s)
-	VMOVUPS Z28, 6272(y_s)
-	VMOVUPS Z29, 6336(y_s)
-	// pixels (6,2)..(6,6)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z0, bcast, Z22
-	VFMADD231PS Z1, bcast, Z23
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z4, bcast, Z20
-	VFMADD231PS Z5, bcast, Z21
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z12, bcast, Z22
-	VFMADD231PS Z13, bcast, Z23
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z12, bcast, Z24
-	VFMADD231PS Z13, bcast, Z25
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z12, bcast, Z26
-	VFMADD231PS Z13, bcast, Z27
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z12, bcast, Z28
-	VFMADD231PS Z13, bcast, Z29
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z14, bcast, Z22
-	VFMADD231PS Z15, bcast, Z23
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z14, bcast, Z24
-	VFMADD231PS Z15, bcast, Z25
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z14, bcast, Z26
-	VFMADD231PS Z15, bcast, Z27
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z14, bcast, Z28
-	VFMADD231PS Z15, bcast, Z29
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z16, bcast, Z20
-	VFMADD231PS Z17, bcast, Z21
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z16, bcast, Z22
-	VFMADD231PS Z17, bcast, Z23
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z16, bcast, Z24
-	VFMADD231PS Z17, bcast, Z25
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z16, bcast, Z26
-	VFMADD231PS Z17, bcast, Z27
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Z16, bcast, Z28
-	VFMADD231PS Z17, bcast, Z29
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 6400(y_s)
-	VMOVUPS Z21, 6464(y_s)
-	VMOVUPS Z22, 6528(y_s)
-	VMOVUPS Z23, 6592(y_s)
-	VMOVUPS Z24, 6656(y_s)
-	VMOVUPS Z25, 6720(y_s)
-	VMOVUPS Z26, 6784(y_s)
-	VMOVUPS Z27, 6848(y_s)
-	VMOVUPS Z28, 6912(y_s)
-	VMOVUPS Z29, 6976(y_s)
-	// pixels (6,7)..(7,3)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VMOVAPS Z18, Z28
-	VMOVAPS Z19, Z29
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z0, bcast, Z28
-	VFMADD231PS Z1, bcast, Z29
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z2, bcast, Z28
-	VFMADD231PS Z3, bcast, Z29
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z4, bcast, Z26
-	VFMADD231PS Z5, bcast, Z27
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z4, bcast, Z28
-	VFMADD231PS Z5, bcast, Z29
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z6, bcast, Z28
-	VFMADD231PS Z7, bcast, Z29
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z8, bcast, Z28
-	VFMADD231PS Z9, bcast, Z29
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z10, bcast, Z26
-	VFMADD231PS Z11, bcast, Z27
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z10, bcast, Z28
-	VFMADD231PS Z11, bcast, Z29
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z12, bcast, Z20
-	VFMADD231PS Z13, bcast, Z21
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Z14, bcast, Z20
-	VFMADD231PS Z15, bcast, Z21
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMAXPS Z28, Z30, Z28
-	VADDPS Z30, Z28, Z28
-	VMAXPS Z29, Z30, Z29
-	VADDPS Z30, Z29, Z29
-	VMOVUPS Z20, 7040(y_s)
-	VMOVUPS Z21, 7104(y_s)
-	VMOVUPS Z22, 7168(y_s)
-	VMOVUPS Z23, 7232(y_s)
-	VMOVUPS Z24, 7296(y_s)
-	VMOVUPS Z25, 7360(y_s)
-	VMOVUPS Z26, 7424(y_s)
-	VMOVUPS Z27, 7488(y_s)
-	VMOVUPS Z28, 7552(y_s)
-	VMOVUPS Z29, 7616(y_s)
-	// pixels (7,4)..(7,7)
-	VMOVAPS Z18, Z20
-	VMOVAPS Z19, Z21
-	VMOVAPS Z18, Z22
-	VMOVAPS Z19, Z23
-	VMOVAPS Z18, Z24
-	VMOVAPS Z19, Z25
-	VMOVAPS Z18, Z26
-	VMOVAPS Z19, Z27
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z0, bcast, Z20
-	VFMADD231PS Z1, bcast, Z21
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z0, bcast, Z22
-	VFMADD231PS Z1, bcast, Z23
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z0, bcast, Z24
-	VFMADD231PS Z1, bcast, Z25
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z0, bcast, Z26
-	VFMADD231PS Z1, bcast, Z27
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z2, bcast, Z20
-	VFMADD231PS Z3, bcast, Z21
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z2, bcast, Z22
-	VFMADD231PS Z3, bcast, Z23
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z2, bcast, Z24
-	VFMADD231PS Z3, bcast, Z25
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z2, bcast, Z26
-	VFMADD231PS Z3, bcast, Z27
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z4, bcast, Z20
-	VFMADD231PS Z5, bcast, Z21
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z4, bcast, Z22
-	VFMADD231PS Z5, bcast, Z23
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z4, bcast, Z24
-	VFMADD231PS Z5, bcast, Z25
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z6, bcast, Z20
-	VFMADD231PS Z7, bcast, Z21
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z6, bcast, Z22
-	VFMADD231PS Z7, bcast, Z23
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z6, bcast, Z24
-	VFMADD231PS Z7, bcast, Z25
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z6, bcast, Z26
-	VFMADD231PS Z7, bcast, Z27
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z8, bcast, Z20
-	VFMADD231PS Z9, bcast, Z21
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z8, bcast, Z22
-	VFMADD231PS Z9, bcast, Z23
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z8, bcast, Z24
-	VFMADD231PS Z9, bcast, Z25
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Z8, bcast, Z26
-	VFMADD231PS Z9, bcast, Z27
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z10, bcast, Z20
-	VFMADD231PS Z11, bcast, Z21
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z10, bcast, Z22
-	VFMADD231PS Z11, bcast, Z23
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Z10, bcast, Z24
-	VFMADD231PS Z11, bcast, Z25
-	VXORPS Z30, Z30, Z30 // ReLU: Go's max(x, 0), NaN kept, −0 made +0
-	VMAXPS Z20, Z30, Z20
-	VADDPS Z30, Z20, Z20
-	VMAXPS Z21, Z30, Z21
-	VADDPS Z30, Z21, Z21
-	VMAXPS Z22, Z30, Z22
-	VADDPS Z30, Z22, Z22
-	VMAXPS Z23, Z30, Z23
-	VADDPS Z30, Z23, Z23
-	VMAXPS Z24, Z30, Z24
-	VADDPS Z30, Z24, Z24
-	VMAXPS Z25, Z30, Z25
-	VADDPS Z30, Z25, Z25
-	VMAXPS Z26, Z30, Z26
-	VADDPS Z30, Z26, Z26
-	VMAXPS Z27, Z30, Z27
-	VADDPS Z30, Z27, Z27
-	VMOVUPS Z20, 7680(y_s)
-	VMOVUPS Z21, 7744(y_s)
-	VMOVUPS Z22, 7808(y_s)
-	VMOVUPS Z23, 7872(y_s)
-	VMOVUPS Z24, 7936(y_s)
-	VMOVUPS Z25, 8000(y_s)
-	VMOVUPS Z26, 8064(y_s)
-	VMOVUPS Z27, 8128(y_s)
+	VMAXPS Z0, Z30, Z0
+	VADDPS Z30, Z0, Z0
+	VMAXPS Z1, Z30, Z1
+	VADDPS Z30, Z1, Z1
+	VMAXPS Z2, Z30, Z2
+	VADDPS Z30, Z2, Z2
+	VMAXPS Z3, Z30, Z3
+	VADDPS Z30, Z3, Z3
+	VMAXPS Z4, Z30, Z4
+	VADDPS Z30, Z4, Z4
+	VMAXPS Z5, Z30, Z5
+	VADDPS Z30, Z5, Z5
+	VMAXPS Z6, Z30, Z6
+	VADDPS Z30, Z6, Z6
+	VMAXPS Z7, Z30, Z7
+	VADDPS Z30, Z7, Z7
+	VMAXPS Z8, Z30, Z8
+	VADDPS Z30, Z8, Z8
+	VMAXPS Z9, Z30, Z9
+	VADDPS Z30, Z9, Z9
+	VMAXPS Z10, Z30, Z10
+	VADDPS Z30, Z10, Z10
+	VMAXPS Z11, Z30, Z11
+	VADDPS Z30, Z11, Z11
+	VMAXPS Z12, Z30, Z12
+	VADDPS Z30, Z12, Z12
+	VMAXPS Z13, Z30, Z13
+	VADDPS Z30, Z13, Z13
+	VMAXPS Z14, Z30, Z14
+	VADDPS Z30, Z14, Z14
+	VMAXPS Z15, Z30, Z15
+	VADDPS Z30, Z15, Z15
+	VMOVUPS Z0, 0(y_s)
+	VMOVUPS Z1, 64(y_s)
+	VMOVUPS Z2, 128(y_s)
+	VMOVUPS Z3, 192(y_s)
+	VMOVUPS Z4, 256(y_s)
+	VMOVUPS Z5, 320(y_s)
+	VMOVUPS Z6, 384(y_s)
+	VMOVUPS Z7, 448(y_s)
+	VMOVUPS Z8, 512(y_s)
+	VMOVUPS Z9, 576(y_s)
+	VMOVUPS Z10, 640(y_s)
+	VMOVUPS Z11, 704(y_s)
+	VMOVUPS Z12, 768(y_s)
+	VMOVUPS Z13, 832(y_s)
+	VMOVUPS Z14, 896(y_s)
+	VMOVUPS Z15, 960(y_s)
+	ADDQ $1024, y_s
+	ADDQ $1, ih
+	CMPQ ih, $7
+	JLT conv1ForwardVec_row
 	ADDQ $256, x_s
-	ADDQ $8192, y_s
 	DECQ rows
 	JNZ conv1ForwardVec_sample
 	VZEROUPPER
@@ -5620,7 +591,14 @@ conv1ForwardVec_sample:
 #undef x_s
 #undef w_base
 #undef y_s
-#undef bcast
+#undef khleft
+#undef ih
+#undef gcnt
+#undef nkh
+#undef xr
+#undef wr
+#undef xp
+#undef wp
 
 // func conv1WeightGradVecAVX2(dw, db, x, dy *float32, n int)
 // Requires: AVX, AVX2, FMA3
@@ -5629,19 +607,20 @@ conv1ForwardVec_sample:
 // db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]
 // 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
 // dw and db stay in registers across the samples (in passes when they
-// do not fit); every output pixel unrolled, padding taps left out.
+// do not fit); loops over the output pixels in runs with the same taps
+// inside the input (the interior, each padded border).
 // Reference: conv1WeightGradVecGo.
 #define x_s AX // x: current sample
 #define dy_s BX // dy: current sample
 #define dw_base CX // dw
 #define db_base DX // db
-#define bcast Y15 // one input value broadcast to every lane
+#define ioff R12 // input byte offset of the current window (row of windows) in the sample
+#define ooff R13 // output byte offset of the current window (row of windows)
+#define orow R9 // rows of windows left
+#define ocol R10 // windows left in the row
 TEXT ·conv1WeightGradVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), x_s
-	MOVQ dy+24(FP), dy_s
 	MOVQ dw+0(FP), dw_base
 	MOVQ db+8(FP), db_base
-
 	// filters 0..15, weight rows 0..4
 	VMOVUPS 0(dw_base), Y0
 	VMOVUPS 32(dw_base), Y1
@@ -5653,1157 +632,187 @@ TEXT ·conv1WeightGradVecAVX2(SB), NOSPLIT, $0-40
 	VMOVUPS 416(dw_base), Y7
 	VMOVUPS 512(dw_base), Y8
 	VMOVUPS 544(dw_base), Y9
-	VMOVUPS 0(db_base), Y10
+	VMOVUPS 0(db_base), Y12
 	VMOVUPS 32(db_base), Y11
+	MOVQ x+16(FP), x_s
+	MOVQ dy+24(FP), dy_s
 	MOVQ n+32(FP), rows
 
-conv1WeightGradVec_pass0:
-	// pixel (0,0)
-	VMOVUPS 0(dy_s), Y12
-	VMOVUPS 32(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,1)
-	VMOVUPS 128(dy_s), Y12
-	VMOVUPS 160(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,2)
-	VMOVUPS 256(dy_s), Y12
-	VMOVUPS 288(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,3)
-	VMOVUPS 384(dy_s), Y12
-	VMOVUPS 416(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,4)
-	VMOVUPS 512(dy_s), Y12
-	VMOVUPS 544(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,5)
-	VMOVUPS 640(dy_s), Y12
-	VMOVUPS 672(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,6)
-	VMOVUPS 768(dy_s), Y12
-	VMOVUPS 800(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,7)
-	VMOVUPS 896(dy_s), Y12
-	VMOVUPS 928(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,0)
-	VMOVUPS 1024(dy_s), Y12
-	VMOVUPS 1056(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,1)
-	VMOVUPS 1152(dy_s), Y12
-	VMOVUPS 1184(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,2)
-	VMOVUPS 1280(dy_s), Y12
-	VMOVUPS 1312(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,3)
-	VMOVUPS 1408(dy_s), Y12
-	VMOVUPS 1440(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,4)
-	VMOVUPS 1536(dy_s), Y12
-	VMOVUPS 1568(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,5)
-	VMOVUPS 1664(dy_s), Y12
-	VMOVUPS 1696(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,6)
-	VMOVUPS 1792(dy_s), Y12
-	VMOVUPS 1824(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,7)
-	VMOVUPS 1920(dy_s), Y12
-	VMOVUPS 1952(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,0)
-	VMOVUPS 2048(dy_s), Y12
-	VMOVUPS 2080(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,1)
-	VMOVUPS 2176(dy_s), Y12
-	VMOVUPS 2208(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,2)
-	VMOVUPS 2304(dy_s), Y12
-	VMOVUPS 2336(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,3)
-	VMOVUPS 2432(dy_s), Y12
-	VMOVUPS 2464(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,4)
-	VMOVUPS 2560(dy_s), Y12
-	VMOVUPS 2592(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,5)
-	VMOVUPS 2688(dy_s), Y12
-	VMOVUPS 2720(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,6)
-	VMOVUPS 2816(dy_s), Y12
-	VMOVUPS 2848(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,7)
-	VMOVUPS 2944(dy_s), Y12
-	VMOVUPS 2976(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,0)
-	VMOVUPS 3072(dy_s), Y12
-	VMOVUPS 3104(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,1)
-	VMOVUPS 3200(dy_s), Y12
-	VMOVUPS 3232(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,2)
-	VMOVUPS 3328(dy_s), Y12
-	VMOVUPS 3360(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,3)
-	VMOVUPS 3456(dy_s), Y12
-	VMOVUPS 3488(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,4)
-	VMOVUPS 3584(dy_s), Y12
-	VMOVUPS 3616(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,5)
-	VMOVUPS 3712(dy_s), Y12
-	VMOVUPS 3744(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,6)
-	VMOVUPS 3840(dy_s), Y12
-	VMOVUPS 3872(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,7)
-	VMOVUPS 3968(dy_s), Y12
-	VMOVUPS 4000(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,0)
-	VMOVUPS 4096(dy_s), Y12
-	VMOVUPS 4128(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,1)
-	VMOVUPS 4224(dy_s), Y12
-	VMOVUPS 4256(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,2)
-	VMOVUPS 4352(dy_s), Y12
-	VMOVUPS 4384(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,3)
-	VMOVUPS 4480(dy_s), Y12
-	VMOVUPS 4512(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,4)
-	VMOVUPS 4608(dy_s), Y12
-	VMOVUPS 4640(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,5)
-	VMOVUPS 4736(dy_s), Y12
-	VMOVUPS 4768(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,6)
-	VMOVUPS 4864(dy_s), Y12
-	VMOVUPS 4896(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,7)
-	VMOVUPS 4992(dy_s), Y12
-	VMOVUPS 5024(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,0)
-	VMOVUPS 5120(dy_s), Y12
-	VMOVUPS 5152(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,1)
-	VMOVUPS 5248(dy_s), Y12
-	VMOVUPS 5280(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,2)
-	VMOVUPS 5376(dy_s), Y12
-	VMOVUPS 5408(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,3)
-	VMOVUPS 5504(dy_s), Y12
-	VMOVUPS 5536(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,4)
-	VMOVUPS 5632(dy_s), Y12
-	VMOVUPS 5664(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,5)
-	VMOVUPS 5760(dy_s), Y12
-	VMOVUPS 5792(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,6)
-	VMOVUPS 5888(dy_s), Y12
-	VMOVUPS 5920(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,7)
-	VMOVUPS 6016(dy_s), Y12
-	VMOVUPS 6048(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,0)
-	VMOVUPS 6144(dy_s), Y12
-	VMOVUPS 6176(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,1)
-	VMOVUPS 6272(dy_s), Y12
-	VMOVUPS 6304(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,2)
-	VMOVUPS 6400(dy_s), Y12
-	VMOVUPS 6432(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,3)
-	VMOVUPS 6528(dy_s), Y12
-	VMOVUPS 6560(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,4)
-	VMOVUPS 6656(dy_s), Y12
-	VMOVUPS 6688(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,5)
-	VMOVUPS 6784(dy_s), Y12
-	VMOVUPS 6816(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,6)
-	VMOVUPS 6912(dy_s), Y12
-	VMOVUPS 6944(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,7)
-	VMOVUPS 7040(dy_s), Y12
-	VMOVUPS 7072(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,0)
-	VMOVUPS 7168(dy_s), Y12
-	VMOVUPS 7200(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,1)
-	VMOVUPS 7296(dy_s), Y12
-	VMOVUPS 7328(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,2)
-	VMOVUPS 7424(dy_s), Y12
-	VMOVUPS 7456(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,3)
-	VMOVUPS 7552(dy_s), Y12
-	VMOVUPS 7584(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,4)
-	VMOVUPS 7680(dy_s), Y12
-	VMOVUPS 7712(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,5)
-	VMOVUPS 7808(dy_s), Y12
-	VMOVUPS 7840(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,6)
-	VMOVUPS 7936(dy_s), Y12
-	VMOVUPS 7968(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,7)
-	VMOVUPS 8064(dy_s), Y12
-	VMOVUPS 8096(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
+conv1WeightGradVec_p0:
+	XORQ ioff, ioff
+	XORQ ooff, ooff
+	// pixels (0, 0)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	// pixels (0, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p0_row0_cols1:
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p0_row0_cols1
+	// pixels (0, 7)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, orow
+
+conv1WeightGradVec_p0_row1:
+	// pixels (1..6, 0)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	// pixels (1..6, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p0_row1_cols1:
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p0_row1_cols1
+	// pixels (1..6, 7)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ orow
+	JNZ conv1WeightGradVec_p0_row1
+	// pixels (7, 0)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	// pixels (7, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p0_row2_cols1:
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p0_row2_cols1
+	// pixels (7, 7)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
 	ADDQ $256, x_s
 	ADDQ $8192, dy_s
 	DECQ rows
-	JNZ conv1WeightGradVec_pass0
+	JNZ conv1WeightGradVec_p0
 	VMOVUPS Y0, 0(dw_base)
 	VMOVUPS Y1, 32(dw_base)
 	VMOVUPS Y2, 128(dw_base)
@@ -6814,11 +823,8 @@ conv1WeightGradVec_pass0:
 	VMOVUPS Y7, 416(dw_base)
 	VMOVUPS Y8, 512(dw_base)
 	VMOVUPS Y9, 544(dw_base)
-	VMOVUPS Y10, 0(db_base)
+	VMOVUPS Y12, 0(db_base)
 	VMOVUPS Y11, 32(db_base)
-	MOVQ x+16(FP), x_s
-	MOVQ dy+24(FP), dy_s
-
 	// filters 0..15, weight rows 5..8
 	VMOVUPS 640(dw_base), Y0
 	VMOVUPS 672(dw_base), Y1
@@ -6828,835 +834,137 @@ conv1WeightGradVec_pass0:
 	VMOVUPS 928(dw_base), Y5
 	VMOVUPS 1024(dw_base), Y6
 	VMOVUPS 1056(dw_base), Y7
+	MOVQ x+16(FP), x_s
+	MOVQ dy+24(FP), dy_s
 	MOVQ n+32(FP), rows
 
-conv1WeightGradVec_pass1:
-	// pixel (0,0)
-	VMOVUPS 0(dy_s), Y10
-	VMOVUPS 32(dy_s), Y11
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,1)
-	VMOVUPS 128(dy_s), Y10
-	VMOVUPS 160(dy_s), Y11
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,2)
-	VMOVUPS 256(dy_s), Y10
-	VMOVUPS 288(dy_s), Y11
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,3)
-	VMOVUPS 384(dy_s), Y10
-	VMOVUPS 416(dy_s), Y11
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,4)
-	VMOVUPS 512(dy_s), Y10
-	VMOVUPS 544(dy_s), Y11
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,5)
-	VMOVUPS 640(dy_s), Y10
-	VMOVUPS 672(dy_s), Y11
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,6)
-	VMOVUPS 768(dy_s), Y10
-	VMOVUPS 800(dy_s), Y11
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,7)
-	VMOVUPS 896(dy_s), Y10
-	VMOVUPS 928(dy_s), Y11
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (1,0)
-	VMOVUPS 1024(dy_s), Y10
-	VMOVUPS 1056(dy_s), Y11
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,1)
-	VMOVUPS 1152(dy_s), Y10
-	VMOVUPS 1184(dy_s), Y11
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,2)
-	VMOVUPS 1280(dy_s), Y10
-	VMOVUPS 1312(dy_s), Y11
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,3)
-	VMOVUPS 1408(dy_s), Y10
-	VMOVUPS 1440(dy_s), Y11
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,4)
-	VMOVUPS 1536(dy_s), Y10
-	VMOVUPS 1568(dy_s), Y11
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,5)
-	VMOVUPS 1664(dy_s), Y10
-	VMOVUPS 1696(dy_s), Y11
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,6)
-	VMOVUPS 1792(dy_s), Y10
-	VMOVUPS 1824(dy_s), Y11
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,7)
-	VMOVUPS 1920(dy_s), Y10
-	VMOVUPS 1952(dy_s), Y11
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (2,0)
-	VMOVUPS 2048(dy_s), Y10
-	VMOVUPS 2080(dy_s), Y11
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,1)
-	VMOVUPS 2176(dy_s), Y10
-	VMOVUPS 2208(dy_s), Y11
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,2)
-	VMOVUPS 2304(dy_s), Y10
-	VMOVUPS 2336(dy_s), Y11
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,3)
-	VMOVUPS 2432(dy_s), Y10
-	VMOVUPS 2464(dy_s), Y11
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,4)
-	VMOVUPS 2560(dy_s), Y10
-	VMOVUPS 2592(dy_s), Y11
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,5)
-	VMOVUPS 2688(dy_s), Y10
-	VMOVUPS 2720(dy_s), Y11
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,6)
-	VMOVUPS 2816(dy_s), Y10
-	VMOVUPS 2848(dy_s), Y11
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,7)
-	VMOVUPS 2944(dy_s), Y10
-	VMOVUPS 2976(dy_s), Y11
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (3,0)
-	VMOVUPS 3072(dy_s), Y10
-	VMOVUPS 3104(dy_s), Y11
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,1)
-	VMOVUPS 3200(dy_s), Y10
-	VMOVUPS 3232(dy_s), Y11
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,2)
-	VMOVUPS 3328(dy_s), Y10
-	VMOVUPS 3360(dy_s), Y11
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,3)
-	VMOVUPS 3456(dy_s), Y10
-	VMOVUPS 3488(dy_s), Y11
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,4)
-	VMOVUPS 3584(dy_s), Y10
-	VMOVUPS 3616(dy_s), Y11
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,5)
-	VMOVUPS 3712(dy_s), Y10
-	VMOVUPS 3744(dy_s), Y11
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,6)
-	VMOVUPS 3840(dy_s), Y10
-	VMOVUPS 3872(dy_s), Y11
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,7)
-	VMOVUPS 3968(dy_s), Y10
-	VMOVUPS 4000(dy_s), Y11
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (4,0)
-	VMOVUPS 4096(dy_s), Y10
-	VMOVUPS 4128(dy_s), Y11
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,1)
-	VMOVUPS 4224(dy_s), Y10
-	VMOVUPS 4256(dy_s), Y11
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,2)
-	VMOVUPS 4352(dy_s), Y10
-	VMOVUPS 4384(dy_s), Y11
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,3)
-	VMOVUPS 4480(dy_s), Y10
-	VMOVUPS 4512(dy_s), Y11
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,4)
-	VMOVUPS 4608(dy_s), Y10
-	VMOVUPS 4640(dy_s), Y11
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,5)
-	VMOVUPS 4736(dy_s), Y10
-	VMOVUPS 4768(dy_s), Y11
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,6)
-	VMOVUPS 4864(dy_s), Y10
-	VMOVUPS 4896(dy_s), Y11
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,7)
-	VMOVUPS 4992(dy_s), Y10
-	VMOVUPS 5024(dy_s), Y11
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (5,0)
-	VMOVUPS 5120(dy_s), Y10
-	VMOVUPS 5152(dy_s), Y11
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,1)
-	VMOVUPS 5248(dy_s), Y10
-	VMOVUPS 5280(dy_s), Y11
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,2)
-	VMOVUPS 5376(dy_s), Y10
-	VMOVUPS 5408(dy_s), Y11
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,3)
-	VMOVUPS 5504(dy_s), Y10
-	VMOVUPS 5536(dy_s), Y11
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,4)
-	VMOVUPS 5632(dy_s), Y10
-	VMOVUPS 5664(dy_s), Y11
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,5)
-	VMOVUPS 5760(dy_s), Y10
-	VMOVUPS 5792(dy_s), Y11
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,6)
-	VMOVUPS 5888(dy_s), Y10
-	VMOVUPS 5920(dy_s), Y11
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,7)
-	VMOVUPS 6016(dy_s), Y10
-	VMOVUPS 6048(dy_s), Y11
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (6,0)
-	VMOVUPS 6144(dy_s), Y10
-	VMOVUPS 6176(dy_s), Y11
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,1)
-	VMOVUPS 6272(dy_s), Y10
-	VMOVUPS 6304(dy_s), Y11
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,2)
-	VMOVUPS 6400(dy_s), Y10
-	VMOVUPS 6432(dy_s), Y11
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,3)
-	VMOVUPS 6528(dy_s), Y10
-	VMOVUPS 6560(dy_s), Y11
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,4)
-	VMOVUPS 6656(dy_s), Y10
-	VMOVUPS 6688(dy_s), Y11
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,5)
-	VMOVUPS 6784(dy_s), Y10
-	VMOVUPS 6816(dy_s), Y11
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,6)
-	VMOVUPS 6912(dy_s), Y10
-	VMOVUPS 6944(dy_s), Y11
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,7)
-	VMOVUPS 7040(dy_s), Y10
-	VMOVUPS 7072(dy_s), Y11
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (7,0)
-	VMOVUPS 7168(dy_s), Y10
-	VMOVUPS 7200(dy_s), Y11
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,1)
-	VMOVUPS 7296(dy_s), Y10
-	VMOVUPS 7328(dy_s), Y11
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,2)
-	VMOVUPS 7424(dy_s), Y10
-	VMOVUPS 7456(dy_s), Y11
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,3)
-	VMOVUPS 7552(dy_s), Y10
-	VMOVUPS 7584(dy_s), Y11
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,4)
-	VMOVUPS 7680(dy_s), Y10
-	VMOVUPS 7712(dy_s), Y11
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,5)
-	VMOVUPS 7808(dy_s), Y10
-	VMOVUPS 7840(dy_s), Y11
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,6)
-	VMOVUPS 7936(dy_s), Y10
-	VMOVUPS 7968(dy_s), Y11
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,7)
-	VMOVUPS 8064(dy_s), Y10
-	VMOVUPS 8096(dy_s), Y11
+conv1WeightGradVec_p1:
+	XORQ ioff, ioff
+	XORQ ooff, ooff
+	// pixels (0, 0)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	// pixels (0, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p1_row0_cols1:
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS 28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p1_row0_cols1
+	// pixels (0, 7)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VBROADCASTSS 28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, orow
+
+conv1WeightGradVec_p1_row1:
+	// pixels (1..6, 0)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	// pixels (1..6, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p1_row1_cols1:
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS 28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p1_row1_cols1
+	// pixels (1..6, 7)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VBROADCASTSS 28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ orow
+	JNZ conv1WeightGradVec_p1_row1
+	// pixels (7, 0)
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	// pixels (7, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p1_row2_cols1:
+	VMOVUPS 0(dy_s)(ooff*1), Y14
+	VMOVUPS 32(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p1_row2_cols1
 	ADDQ $256, x_s
 	ADDQ $8192, dy_s
 	DECQ rows
-	JNZ conv1WeightGradVec_pass1
+	JNZ conv1WeightGradVec_p1
 	VMOVUPS Y0, 640(dw_base)
 	VMOVUPS Y1, 672(dw_base)
 	VMOVUPS Y2, 768(dw_base)
@@ -7665,9 +973,6 @@ conv1WeightGradVec_pass1:
 	VMOVUPS Y5, 928(dw_base)
 	VMOVUPS Y6, 1024(dw_base)
 	VMOVUPS Y7, 1056(dw_base)
-	MOVQ x+16(FP), x_s
-	MOVQ dy+24(FP), dy_s
-
 	// filters 16..31, weight rows 0..4
 	VMOVUPS 64(dw_base), Y0
 	VMOVUPS 96(dw_base), Y1
@@ -7679,1157 +984,187 @@ conv1WeightGradVec_pass1:
 	VMOVUPS 480(dw_base), Y7
 	VMOVUPS 576(dw_base), Y8
 	VMOVUPS 608(dw_base), Y9
-	VMOVUPS 64(db_base), Y10
+	VMOVUPS 64(db_base), Y12
 	VMOVUPS 96(db_base), Y11
+	MOVQ x+16(FP), x_s
+	MOVQ dy+24(FP), dy_s
 	MOVQ n+32(FP), rows
 
-conv1WeightGradVec_pass2:
-	// pixel (0,0)
-	VMOVUPS 64(dy_s), Y12
-	VMOVUPS 96(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,1)
-	VMOVUPS 192(dy_s), Y12
-	VMOVUPS 224(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,2)
-	VMOVUPS 320(dy_s), Y12
-	VMOVUPS 352(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,3)
-	VMOVUPS 448(dy_s), Y12
-	VMOVUPS 480(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,4)
-	VMOVUPS 576(dy_s), Y12
-	VMOVUPS 608(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,5)
-	VMOVUPS 704(dy_s), Y12
-	VMOVUPS 736(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,6)
-	VMOVUPS 832(dy_s), Y12
-	VMOVUPS 864(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (0,7)
-	VMOVUPS 960(dy_s), Y12
-	VMOVUPS 992(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,0)
-	VMOVUPS 1088(dy_s), Y12
-	VMOVUPS 1120(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,1)
-	VMOVUPS 1216(dy_s), Y12
-	VMOVUPS 1248(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,2)
-	VMOVUPS 1344(dy_s), Y12
-	VMOVUPS 1376(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,3)
-	VMOVUPS 1472(dy_s), Y12
-	VMOVUPS 1504(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,4)
-	VMOVUPS 1600(dy_s), Y12
-	VMOVUPS 1632(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,5)
-	VMOVUPS 1728(dy_s), Y12
-	VMOVUPS 1760(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,6)
-	VMOVUPS 1856(dy_s), Y12
-	VMOVUPS 1888(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (1,7)
-	VMOVUPS 1984(dy_s), Y12
-	VMOVUPS 2016(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,0)
-	VMOVUPS 2112(dy_s), Y12
-	VMOVUPS 2144(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,1)
-	VMOVUPS 2240(dy_s), Y12
-	VMOVUPS 2272(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,2)
-	VMOVUPS 2368(dy_s), Y12
-	VMOVUPS 2400(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,3)
-	VMOVUPS 2496(dy_s), Y12
-	VMOVUPS 2528(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,4)
-	VMOVUPS 2624(dy_s), Y12
-	VMOVUPS 2656(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,5)
-	VMOVUPS 2752(dy_s), Y12
-	VMOVUPS 2784(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,6)
-	VMOVUPS 2880(dy_s), Y12
-	VMOVUPS 2912(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (2,7)
-	VMOVUPS 3008(dy_s), Y12
-	VMOVUPS 3040(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,0)
-	VMOVUPS 3136(dy_s), Y12
-	VMOVUPS 3168(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,1)
-	VMOVUPS 3264(dy_s), Y12
-	VMOVUPS 3296(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,2)
-	VMOVUPS 3392(dy_s), Y12
-	VMOVUPS 3424(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,3)
-	VMOVUPS 3520(dy_s), Y12
-	VMOVUPS 3552(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,4)
-	VMOVUPS 3648(dy_s), Y12
-	VMOVUPS 3680(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,5)
-	VMOVUPS 3776(dy_s), Y12
-	VMOVUPS 3808(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,6)
-	VMOVUPS 3904(dy_s), Y12
-	VMOVUPS 3936(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (3,7)
-	VMOVUPS 4032(dy_s), Y12
-	VMOVUPS 4064(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,0)
-	VMOVUPS 4160(dy_s), Y12
-	VMOVUPS 4192(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,1)
-	VMOVUPS 4288(dy_s), Y12
-	VMOVUPS 4320(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,2)
-	VMOVUPS 4416(dy_s), Y12
-	VMOVUPS 4448(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,3)
-	VMOVUPS 4544(dy_s), Y12
-	VMOVUPS 4576(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,4)
-	VMOVUPS 4672(dy_s), Y12
-	VMOVUPS 4704(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,5)
-	VMOVUPS 4800(dy_s), Y12
-	VMOVUPS 4832(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,6)
-	VMOVUPS 4928(dy_s), Y12
-	VMOVUPS 4960(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (4,7)
-	VMOVUPS 5056(dy_s), Y12
-	VMOVUPS 5088(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,0)
-	VMOVUPS 5184(dy_s), Y12
-	VMOVUPS 5216(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,1)
-	VMOVUPS 5312(dy_s), Y12
-	VMOVUPS 5344(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,2)
-	VMOVUPS 5440(dy_s), Y12
-	VMOVUPS 5472(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,3)
-	VMOVUPS 5568(dy_s), Y12
-	VMOVUPS 5600(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,4)
-	VMOVUPS 5696(dy_s), Y12
-	VMOVUPS 5728(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,5)
-	VMOVUPS 5824(dy_s), Y12
-	VMOVUPS 5856(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,6)
-	VMOVUPS 5952(dy_s), Y12
-	VMOVUPS 5984(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (5,7)
-	VMOVUPS 6080(dy_s), Y12
-	VMOVUPS 6112(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,0)
-	VMOVUPS 6208(dy_s), Y12
-	VMOVUPS 6240(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,1)
-	VMOVUPS 6336(dy_s), Y12
-	VMOVUPS 6368(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,2)
-	VMOVUPS 6464(dy_s), Y12
-	VMOVUPS 6496(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,3)
-	VMOVUPS 6592(dy_s), Y12
-	VMOVUPS 6624(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,4)
-	VMOVUPS 6720(dy_s), Y12
-	VMOVUPS 6752(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,5)
-	VMOVUPS 6848(dy_s), Y12
-	VMOVUPS 6880(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,6)
-	VMOVUPS 6976(dy_s), Y12
-	VMOVUPS 7008(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (6,7)
-	VMOVUPS 7104(dy_s), Y12
-	VMOVUPS 7136(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,0)
-	VMOVUPS 7232(dy_s), Y12
-	VMOVUPS 7264(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,1)
-	VMOVUPS 7360(dy_s), Y12
-	VMOVUPS 7392(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,2)
-	VMOVUPS 7488(dy_s), Y12
-	VMOVUPS 7520(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,3)
-	VMOVUPS 7616(dy_s), Y12
-	VMOVUPS 7648(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,4)
-	VMOVUPS 7744(dy_s), Y12
-	VMOVUPS 7776(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,5)
-	VMOVUPS 7872(dy_s), Y12
-	VMOVUPS 7904(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,6)
-	VMOVUPS 8000(dy_s), Y12
-	VMOVUPS 8032(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	// pixel (7,7)
-	VMOVUPS 8128(dy_s), Y12
-	VMOVUPS 8160(dy_s), Y13
-	VADDPS Y12, Y10, Y10
-	VADDPS Y13, Y11, Y11
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
+conv1WeightGradVec_p2:
+	XORQ ioff, ioff
+	XORQ ooff, ooff
+	// pixels (0, 0)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	// pixels (0, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p2_row0_cols1:
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p2_row0_cols1
+	// pixels (0, 7)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, orow
+
+conv1WeightGradVec_p2_row1:
+	// pixels (1..6, 0)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	// pixels (1..6, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p2_row1_cols1:
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p2_row1_cols1
+	// pixels (1..6, 7)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ orow
+	JNZ conv1WeightGradVec_p2_row1
+	// pixels (7, 0)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	// pixels (7, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p2_row2_cols1:
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p2_row2_cols1
+	// pixels (7, 7)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VADDPS Y14, Y12, Y12
+	VADDPS Y13, Y11, Y11
+	VBROADCASTSS -36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS -32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS -4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 0(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y8
+	VFMADD231PS Y13, Y15, Y9
 	ADDQ $256, x_s
 	ADDQ $8192, dy_s
 	DECQ rows
-	JNZ conv1WeightGradVec_pass2
+	JNZ conv1WeightGradVec_p2
 	VMOVUPS Y0, 64(dw_base)
 	VMOVUPS Y1, 96(dw_base)
 	VMOVUPS Y2, 192(dw_base)
@@ -8840,11 +1175,8 @@ conv1WeightGradVec_pass2:
 	VMOVUPS Y7, 480(dw_base)
 	VMOVUPS Y8, 576(dw_base)
 	VMOVUPS Y9, 608(dw_base)
-	VMOVUPS Y10, 64(db_base)
+	VMOVUPS Y12, 64(db_base)
 	VMOVUPS Y11, 96(db_base)
-	MOVQ x+16(FP), x_s
-	MOVQ dy+24(FP), dy_s
-
 	// filters 16..31, weight rows 5..8
 	VMOVUPS 704(dw_base), Y0
 	VMOVUPS 736(dw_base), Y1
@@ -8854,835 +1186,137 @@ conv1WeightGradVec_pass2:
 	VMOVUPS 992(dw_base), Y5
 	VMOVUPS 1088(dw_base), Y6
 	VMOVUPS 1120(dw_base), Y7
+	MOVQ x+16(FP), x_s
+	MOVQ dy+24(FP), dy_s
 	MOVQ n+32(FP), rows
 
-conv1WeightGradVec_pass3:
-	// pixel (0,0)
-	VMOVUPS 64(dy_s), Y10
-	VMOVUPS 96(dy_s), Y11
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,1)
-	VMOVUPS 192(dy_s), Y10
-	VMOVUPS 224(dy_s), Y11
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,2)
-	VMOVUPS 320(dy_s), Y10
-	VMOVUPS 352(dy_s), Y11
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,3)
-	VMOVUPS 448(dy_s), Y10
-	VMOVUPS 480(dy_s), Y11
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,4)
-	VMOVUPS 576(dy_s), Y10
-	VMOVUPS 608(dy_s), Y11
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,5)
-	VMOVUPS 704(dy_s), Y10
-	VMOVUPS 736(dy_s), Y11
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,6)
-	VMOVUPS 832(dy_s), Y10
-	VMOVUPS 864(dy_s), Y11
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (0,7)
-	VMOVUPS 960(dy_s), Y10
-	VMOVUPS 992(dy_s), Y11
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (1,0)
-	VMOVUPS 1088(dy_s), Y10
-	VMOVUPS 1120(dy_s), Y11
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,1)
-	VMOVUPS 1216(dy_s), Y10
-	VMOVUPS 1248(dy_s), Y11
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,2)
-	VMOVUPS 1344(dy_s), Y10
-	VMOVUPS 1376(dy_s), Y11
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,3)
-	VMOVUPS 1472(dy_s), Y10
-	VMOVUPS 1504(dy_s), Y11
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,4)
-	VMOVUPS 1600(dy_s), Y10
-	VMOVUPS 1632(dy_s), Y11
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,5)
-	VMOVUPS 1728(dy_s), Y10
-	VMOVUPS 1760(dy_s), Y11
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,6)
-	VMOVUPS 1856(dy_s), Y10
-	VMOVUPS 1888(dy_s), Y11
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (1,7)
-	VMOVUPS 1984(dy_s), Y10
-	VMOVUPS 2016(dy_s), Y11
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (2,0)
-	VMOVUPS 2112(dy_s), Y10
-	VMOVUPS 2144(dy_s), Y11
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,1)
-	VMOVUPS 2240(dy_s), Y10
-	VMOVUPS 2272(dy_s), Y11
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,2)
-	VMOVUPS 2368(dy_s), Y10
-	VMOVUPS 2400(dy_s), Y11
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,3)
-	VMOVUPS 2496(dy_s), Y10
-	VMOVUPS 2528(dy_s), Y11
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,4)
-	VMOVUPS 2624(dy_s), Y10
-	VMOVUPS 2656(dy_s), Y11
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,5)
-	VMOVUPS 2752(dy_s), Y10
-	VMOVUPS 2784(dy_s), Y11
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,6)
-	VMOVUPS 2880(dy_s), Y10
-	VMOVUPS 2912(dy_s), Y11
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (2,7)
-	VMOVUPS 3008(dy_s), Y10
-	VMOVUPS 3040(dy_s), Y11
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (3,0)
-	VMOVUPS 3136(dy_s), Y10
-	VMOVUPS 3168(dy_s), Y11
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,1)
-	VMOVUPS 3264(dy_s), Y10
-	VMOVUPS 3296(dy_s), Y11
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,2)
-	VMOVUPS 3392(dy_s), Y10
-	VMOVUPS 3424(dy_s), Y11
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,3)
-	VMOVUPS 3520(dy_s), Y10
-	VMOVUPS 3552(dy_s), Y11
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,4)
-	VMOVUPS 3648(dy_s), Y10
-	VMOVUPS 3680(dy_s), Y11
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,5)
-	VMOVUPS 3776(dy_s), Y10
-	VMOVUPS 3808(dy_s), Y11
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,6)
-	VMOVUPS 3904(dy_s), Y10
-	VMOVUPS 3936(dy_s), Y11
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (3,7)
-	VMOVUPS 4032(dy_s), Y10
-	VMOVUPS 4064(dy_s), Y11
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (4,0)
-	VMOVUPS 4160(dy_s), Y10
-	VMOVUPS 4192(dy_s), Y11
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,1)
-	VMOVUPS 4288(dy_s), Y10
-	VMOVUPS 4320(dy_s), Y11
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,2)
-	VMOVUPS 4416(dy_s), Y10
-	VMOVUPS 4448(dy_s), Y11
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,3)
-	VMOVUPS 4544(dy_s), Y10
-	VMOVUPS 4576(dy_s), Y11
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,4)
-	VMOVUPS 4672(dy_s), Y10
-	VMOVUPS 4704(dy_s), Y11
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,5)
-	VMOVUPS 4800(dy_s), Y10
-	VMOVUPS 4832(dy_s), Y11
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,6)
-	VMOVUPS 4928(dy_s), Y10
-	VMOVUPS 4960(dy_s), Y11
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (4,7)
-	VMOVUPS 5056(dy_s), Y10
-	VMOVUPS 5088(dy_s), Y11
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (5,0)
-	VMOVUPS 5184(dy_s), Y10
-	VMOVUPS 5216(dy_s), Y11
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,1)
-	VMOVUPS 5312(dy_s), Y10
-	VMOVUPS 5344(dy_s), Y11
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,2)
-	VMOVUPS 5440(dy_s), Y10
-	VMOVUPS 5472(dy_s), Y11
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,3)
-	VMOVUPS 5568(dy_s), Y10
-	VMOVUPS 5600(dy_s), Y11
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,4)
-	VMOVUPS 5696(dy_s), Y10
-	VMOVUPS 5728(dy_s), Y11
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,5)
-	VMOVUPS 5824(dy_s), Y10
-	VMOVUPS 5856(dy_s), Y11
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,6)
-	VMOVUPS 5952(dy_s), Y10
-	VMOVUPS 5984(dy_s), Y11
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (5,7)
-	VMOVUPS 6080(dy_s), Y10
-	VMOVUPS 6112(dy_s), Y11
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (6,0)
-	VMOVUPS 6208(dy_s), Y10
-	VMOVUPS 6240(dy_s), Y11
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,1)
-	VMOVUPS 6336(dy_s), Y10
-	VMOVUPS 6368(dy_s), Y11
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,2)
-	VMOVUPS 6464(dy_s), Y10
-	VMOVUPS 6496(dy_s), Y11
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,3)
-	VMOVUPS 6592(dy_s), Y10
-	VMOVUPS 6624(dy_s), Y11
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,4)
-	VMOVUPS 6720(dy_s), Y10
-	VMOVUPS 6752(dy_s), Y11
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,5)
-	VMOVUPS 6848(dy_s), Y10
-	VMOVUPS 6880(dy_s), Y11
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,6)
-	VMOVUPS 6976(dy_s), Y10
-	VMOVUPS 7008(dy_s), Y11
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Y10, bcast, Y6
-	VFMADD231PS Y11, bcast, Y7
-	// pixel (6,7)
-	VMOVUPS 7104(dy_s), Y10
-	VMOVUPS 7136(dy_s), Y11
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y10, bcast, Y2
-	VFMADD231PS Y11, bcast, Y3
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Y10, bcast, Y4
-	VFMADD231PS Y11, bcast, Y5
-	// pixel (7,0)
-	VMOVUPS 7232(dy_s), Y10
-	VMOVUPS 7264(dy_s), Y11
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,1)
-	VMOVUPS 7360(dy_s), Y10
-	VMOVUPS 7392(dy_s), Y11
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,2)
-	VMOVUPS 7488(dy_s), Y10
-	VMOVUPS 7520(dy_s), Y11
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,3)
-	VMOVUPS 7616(dy_s), Y10
-	VMOVUPS 7648(dy_s), Y11
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,4)
-	VMOVUPS 7744(dy_s), Y10
-	VMOVUPS 7776(dy_s), Y11
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,5)
-	VMOVUPS 7872(dy_s), Y10
-	VMOVUPS 7904(dy_s), Y11
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,6)
-	VMOVUPS 8000(dy_s), Y10
-	VMOVUPS 8032(dy_s), Y11
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Y10, bcast, Y0
-	VFMADD231PS Y11, bcast, Y1
-	// pixel (7,7)
-	VMOVUPS 8128(dy_s), Y10
-	VMOVUPS 8160(dy_s), Y11
+conv1WeightGradVec_p3:
+	XORQ ioff, ioff
+	XORQ ooff, ooff
+	// pixels (0, 0)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	// pixels (0, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p3_row0_cols1:
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS 28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p3_row0_cols1
+	// pixels (0, 7)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VBROADCASTSS 28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, orow
+
+conv1WeightGradVec_p3_row1:
+	// pixels (1..6, 0)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	// pixels (1..6, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p3_row1_cols1:
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	VBROADCASTSS 28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	VBROADCASTSS 36(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p3_row1_cols1
+	// pixels (1..6, 7)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VBROADCASTSS 28(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 32(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y4
+	VFMADD231PS Y13, Y15, Y5
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ orow
+	JNZ conv1WeightGradVec_p3_row1
+	// pixels (7, 0)
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	// pixels (7, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p3_row2_cols1:
+	VMOVUPS 64(dy_s)(ooff*1), Y14
+	VMOVUPS 96(dy_s)(ooff*1), Y13
+	VBROADCASTSS 4(x_s)(ioff*1), Y15
+	VFMADD231PS Y14, Y15, Y0
+	VFMADD231PS Y13, Y15, Y1
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p3_row2_cols1
 	ADDQ $256, x_s
 	ADDQ $8192, dy_s
 	DECQ rows
-	JNZ conv1WeightGradVec_pass3
+	JNZ conv1WeightGradVec_p3
 	VMOVUPS Y0, 704(dw_base)
 	VMOVUPS Y1, 736(dw_base)
 	VMOVUPS Y2, 832(dw_base)
@@ -9697,7 +1331,10 @@ conv1WeightGradVec_pass3:
 #undef dy_s
 #undef dw_base
 #undef db_base
-#undef bcast
+#undef ioff
+#undef ooff
+#undef orow
+#undef ocol
 
 // func conv1WeightGradVecAVX512(dw, db, x, dy *float32, n int)
 // Requires: AVX512F
@@ -9706,19 +1343,20 @@ conv1WeightGradVec_pass3:
 // db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]
 // 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
 // dw and db stay in registers across the samples (in passes when they
-// do not fit); every output pixel unrolled, padding taps left out.
+// do not fit); loops over the output pixels in runs with the same taps
+// inside the input (the interior, each padded border).
 // Reference: conv1WeightGradVecGo.
 #define x_s AX // x: current sample
 #define dy_s BX // dy: current sample
 #define dw_base CX // dw
 #define db_base DX // db
-#define bcast Z31 // one input value broadcast to every lane
+#define ioff R12 // input byte offset of the current window (row of windows) in the sample
+#define ooff R13 // output byte offset of the current window (row of windows)
+#define orow R9 // rows of windows left
+#define ocol R10 // windows left in the row
 TEXT ·conv1WeightGradVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), x_s
-	MOVQ dy+24(FP), dy_s
 	MOVQ dw+0(FP), dw_base
 	MOVQ db+8(FP), db_base
-
 	// filters 0..31, weight rows 0..8
 	VMOVUPS 0(dw_base), Z0
 	VMOVUPS 64(dw_base), Z1
@@ -9738,1787 +1376,247 @@ TEXT ·conv1WeightGradVecAVX512(SB), NOSPLIT, $0-40
 	VMOVUPS 960(dw_base), Z15
 	VMOVUPS 1024(dw_base), Z16
 	VMOVUPS 1088(dw_base), Z17
-	VMOVUPS 0(db_base), Z18
-	VMOVUPS 64(db_base), Z19
+	VMOVUPS 0(db_base), Z28
+	VMOVUPS 64(db_base), Z27
+	MOVQ x+16(FP), x_s
+	MOVQ dy+24(FP), dy_s
 	MOVQ n+32(FP), rows
 
-conv1WeightGradVec_pass0:
-	// pixel (0,0)
-	VMOVUPS 0(dy_s), Z20
-	VMOVUPS 64(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (0,1)
-	VMOVUPS 128(dy_s), Z20
-	VMOVUPS 192(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (0,2)
-	VMOVUPS 256(dy_s), Z20
-	VMOVUPS 320(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (0,3)
-	VMOVUPS 384(dy_s), Z20
-	VMOVUPS 448(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (0,4)
-	VMOVUPS 512(dy_s), Z20
-	VMOVUPS 576(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (0,5)
-	VMOVUPS 640(dy_s), Z20
-	VMOVUPS 704(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (0,6)
-	VMOVUPS 768(dy_s), Z20
-	VMOVUPS 832(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (0,7)
-	VMOVUPS 896(dy_s), Z20
-	VMOVUPS 960(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	// pixel (1,0)
-	VMOVUPS 1024(dy_s), Z20
-	VMOVUPS 1088(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (1,1)
-	VMOVUPS 1152(dy_s), Z20
-	VMOVUPS 1216(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 0(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (1,2)
-	VMOVUPS 1280(dy_s), Z20
-	VMOVUPS 1344(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 4(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (1,3)
-	VMOVUPS 1408(dy_s), Z20
-	VMOVUPS 1472(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 8(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (1,4)
-	VMOVUPS 1536(dy_s), Z20
-	VMOVUPS 1600(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 12(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (1,5)
-	VMOVUPS 1664(dy_s), Z20
-	VMOVUPS 1728(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 16(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (1,6)
-	VMOVUPS 1792(dy_s), Z20
-	VMOVUPS 1856(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 20(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (1,7)
-	VMOVUPS 1920(dy_s), Z20
-	VMOVUPS 1984(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 24(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 28(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	// pixel (2,0)
-	VMOVUPS 2048(dy_s), Z20
-	VMOVUPS 2112(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (2,1)
-	VMOVUPS 2176(dy_s), Z20
-	VMOVUPS 2240(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 32(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (2,2)
-	VMOVUPS 2304(dy_s), Z20
-	VMOVUPS 2368(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 36(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (2,3)
-	VMOVUPS 2432(dy_s), Z20
-	VMOVUPS 2496(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 40(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (2,4)
-	VMOVUPS 2560(dy_s), Z20
-	VMOVUPS 2624(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 44(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (2,5)
-	VMOVUPS 2688(dy_s), Z20
-	VMOVUPS 2752(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 48(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (2,6)
-	VMOVUPS 2816(dy_s), Z20
-	VMOVUPS 2880(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 52(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (2,7)
-	VMOVUPS 2944(dy_s), Z20
-	VMOVUPS 3008(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 56(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 60(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	// pixel (3,0)
-	VMOVUPS 3072(dy_s), Z20
-	VMOVUPS 3136(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (3,1)
-	VMOVUPS 3200(dy_s), Z20
-	VMOVUPS 3264(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 64(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (3,2)
-	VMOVUPS 3328(dy_s), Z20
-	VMOVUPS 3392(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 68(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (3,3)
-	VMOVUPS 3456(dy_s), Z20
-	VMOVUPS 3520(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 72(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (3,4)
-	VMOVUPS 3584(dy_s), Z20
-	VMOVUPS 3648(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 76(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (3,5)
-	VMOVUPS 3712(dy_s), Z20
-	VMOVUPS 3776(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 80(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (3,6)
-	VMOVUPS 3840(dy_s), Z20
-	VMOVUPS 3904(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 84(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (3,7)
-	VMOVUPS 3968(dy_s), Z20
-	VMOVUPS 4032(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 88(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 92(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	// pixel (4,0)
-	VMOVUPS 4096(dy_s), Z20
-	VMOVUPS 4160(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (4,1)
-	VMOVUPS 4224(dy_s), Z20
-	VMOVUPS 4288(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 96(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (4,2)
-	VMOVUPS 4352(dy_s), Z20
-	VMOVUPS 4416(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 100(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (4,3)
-	VMOVUPS 4480(dy_s), Z20
-	VMOVUPS 4544(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 104(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (4,4)
-	VMOVUPS 4608(dy_s), Z20
-	VMOVUPS 4672(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 108(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (4,5)
-	VMOVUPS 4736(dy_s), Z20
-	VMOVUPS 4800(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 112(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (4,6)
-	VMOVUPS 4864(dy_s), Z20
-	VMOVUPS 4928(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 116(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (4,7)
-	VMOVUPS 4992(dy_s), Z20
-	VMOVUPS 5056(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 120(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 124(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	// pixel (5,0)
-	VMOVUPS 5120(dy_s), Z20
-	VMOVUPS 5184(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (5,1)
-	VMOVUPS 5248(dy_s), Z20
-	VMOVUPS 5312(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 128(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (5,2)
-	VMOVUPS 5376(dy_s), Z20
-	VMOVUPS 5440(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 132(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (5,3)
-	VMOVUPS 5504(dy_s), Z20
-	VMOVUPS 5568(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 136(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (5,4)
-	VMOVUPS 5632(dy_s), Z20
-	VMOVUPS 5696(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 140(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (5,5)
-	VMOVUPS 5760(dy_s), Z20
-	VMOVUPS 5824(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 144(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (5,6)
-	VMOVUPS 5888(dy_s), Z20
-	VMOVUPS 5952(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 148(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (5,7)
-	VMOVUPS 6016(dy_s), Z20
-	VMOVUPS 6080(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 152(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 156(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	// pixel (6,0)
-	VMOVUPS 6144(dy_s), Z20
-	VMOVUPS 6208(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (6,1)
-	VMOVUPS 6272(dy_s), Z20
-	VMOVUPS 6336(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 160(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (6,2)
-	VMOVUPS 6400(dy_s), Z20
-	VMOVUPS 6464(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 164(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (6,3)
-	VMOVUPS 6528(dy_s), Z20
-	VMOVUPS 6592(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 168(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (6,4)
-	VMOVUPS 6656(dy_s), Z20
-	VMOVUPS 6720(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 172(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (6,5)
-	VMOVUPS 6784(dy_s), Z20
-	VMOVUPS 6848(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 176(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (6,6)
-	VMOVUPS 6912(dy_s), Z20
-	VMOVUPS 6976(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 180(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Z20, bcast, Z16
-	VFMADD231PS Z21, bcast, Z17
-	// pixel (6,7)
-	VMOVUPS 7040(dy_s), Z20
-	VMOVUPS 7104(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 184(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 188(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z20, bcast, Z12
-	VFMADD231PS Z21, bcast, Z13
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Z20, bcast, Z14
-	VFMADD231PS Z21, bcast, Z15
-	// pixel (7,0)
-	VMOVUPS 7168(dy_s), Z20
-	VMOVUPS 7232(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	// pixel (7,1)
-	VMOVUPS 7296(dy_s), Z20
-	VMOVUPS 7360(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 192(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 224(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	// pixel (7,2)
-	VMOVUPS 7424(dy_s), Z20
-	VMOVUPS 7488(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 196(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 228(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	// pixel (7,3)
-	VMOVUPS 7552(dy_s), Z20
-	VMOVUPS 7616(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 200(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 232(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	// pixel (7,4)
-	VMOVUPS 7680(dy_s), Z20
-	VMOVUPS 7744(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 204(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 236(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	// pixel (7,5)
-	VMOVUPS 7808(dy_s), Z20
-	VMOVUPS 7872(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 208(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 240(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	// pixel (7,6)
-	VMOVUPS 7936(dy_s), Z20
-	VMOVUPS 8000(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 212(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z20, bcast, Z4
-	VFMADD231PS Z21, bcast, Z5
-	VBROADCASTSS 244(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Z20, bcast, Z10
-	VFMADD231PS Z21, bcast, Z11
-	// pixel (7,7)
-	VMOVUPS 8064(dy_s), Z20
-	VMOVUPS 8128(dy_s), Z21
-	VADDPS Z20, Z18, Z18
-	VADDPS Z21, Z19, Z19
-	VBROADCASTSS 216(x_s), bcast
-	VFMADD231PS Z20, bcast, Z0
-	VFMADD231PS Z21, bcast, Z1
-	VBROADCASTSS 220(x_s), bcast
-	VFMADD231PS Z20, bcast, Z2
-	VFMADD231PS Z21, bcast, Z3
-	VBROADCASTSS 248(x_s), bcast
-	VFMADD231PS Z20, bcast, Z6
-	VFMADD231PS Z21, bcast, Z7
-	VBROADCASTSS 252(x_s), bcast
-	VFMADD231PS Z20, bcast, Z8
-	VFMADD231PS Z21, bcast, Z9
+conv1WeightGradVec_p0:
+	XORQ ioff, ioff
+	XORQ ooff, ooff
+	// pixels (0, 0)
+	VMOVUPS 0(dy_s)(ooff*1), Z30
+	VMOVUPS 64(dy_s)(ooff*1), Z29
+	VADDPS Z30, Z28, Z28
+	VADDPS Z29, Z27, Z27
+	VBROADCASTSS 0(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z8
+	VFMADD231PS Z29, Z31, Z9
+	VBROADCASTSS 4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z10
+	VFMADD231PS Z29, Z31, Z11
+	VBROADCASTSS 32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z14
+	VFMADD231PS Z29, Z31, Z15
+	VBROADCASTSS 36(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z16
+	VFMADD231PS Z29, Z31, Z17
+	// pixels (0, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p0_row0_cols1:
+	VMOVUPS 0(dy_s)(ooff*1), Z30
+	VMOVUPS 64(dy_s)(ooff*1), Z29
+	VADDPS Z30, Z28, Z28
+	VADDPS Z29, Z27, Z27
+	VBROADCASTSS -4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z6
+	VFMADD231PS Z29, Z31, Z7
+	VBROADCASTSS 0(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z8
+	VFMADD231PS Z29, Z31, Z9
+	VBROADCASTSS 4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z10
+	VFMADD231PS Z29, Z31, Z11
+	VBROADCASTSS 28(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z12
+	VFMADD231PS Z29, Z31, Z13
+	VBROADCASTSS 32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z14
+	VFMADD231PS Z29, Z31, Z15
+	VBROADCASTSS 36(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z16
+	VFMADD231PS Z29, Z31, Z17
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p0_row0_cols1
+	// pixels (0, 7)
+	VMOVUPS 0(dy_s)(ooff*1), Z30
+	VMOVUPS 64(dy_s)(ooff*1), Z29
+	VADDPS Z30, Z28, Z28
+	VADDPS Z29, Z27, Z27
+	VBROADCASTSS -4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z6
+	VFMADD231PS Z29, Z31, Z7
+	VBROADCASTSS 0(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z8
+	VFMADD231PS Z29, Z31, Z9
+	VBROADCASTSS 28(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z12
+	VFMADD231PS Z29, Z31, Z13
+	VBROADCASTSS 32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z14
+	VFMADD231PS Z29, Z31, Z15
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, orow
+
+conv1WeightGradVec_p0_row1:
+	// pixels (1..6, 0)
+	VMOVUPS 0(dy_s)(ooff*1), Z30
+	VMOVUPS 64(dy_s)(ooff*1), Z29
+	VADDPS Z30, Z28, Z28
+	VADDPS Z29, Z27, Z27
+	VBROADCASTSS -32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z2
+	VFMADD231PS Z29, Z31, Z3
+	VBROADCASTSS -28(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z4
+	VFMADD231PS Z29, Z31, Z5
+	VBROADCASTSS 0(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z8
+	VFMADD231PS Z29, Z31, Z9
+	VBROADCASTSS 4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z10
+	VFMADD231PS Z29, Z31, Z11
+	VBROADCASTSS 32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z14
+	VFMADD231PS Z29, Z31, Z15
+	VBROADCASTSS 36(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z16
+	VFMADD231PS Z29, Z31, Z17
+	// pixels (1..6, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p0_row1_cols1:
+	VMOVUPS 0(dy_s)(ooff*1), Z30
+	VMOVUPS 64(dy_s)(ooff*1), Z29
+	VADDPS Z30, Z28, Z28
+	VADDPS Z29, Z27, Z27
+	VBROADCASTSS -36(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z0
+	VFMADD231PS Z29, Z31, Z1
+	VBROADCASTSS -32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z2
+	VFMADD231PS Z29, Z31, Z3
+	VBROADCASTSS -28(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z4
+	VFMADD231PS Z29, Z31, Z5
+	VBROADCASTSS -4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z6
+	VFMADD231PS Z29, Z31, Z7
+	VBROADCASTSS 0(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z8
+	VFMADD231PS Z29, Z31, Z9
+	VBROADCASTSS 4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z10
+	VFMADD231PS Z29, Z31, Z11
+	VBROADCASTSS 28(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z12
+	VFMADD231PS Z29, Z31, Z13
+	VBROADCASTSS 32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z14
+	VFMADD231PS Z29, Z31, Z15
+	VBROADCASTSS 36(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z16
+	VFMADD231PS Z29, Z31, Z17
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p0_row1_cols1
+	// pixels (1..6, 7)
+	VMOVUPS 0(dy_s)(ooff*1), Z30
+	VMOVUPS 64(dy_s)(ooff*1), Z29
+	VADDPS Z30, Z28, Z28
+	VADDPS Z29, Z27, Z27
+	VBROADCASTSS -36(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z0
+	VFMADD231PS Z29, Z31, Z1
+	VBROADCASTSS -32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z2
+	VFMADD231PS Z29, Z31, Z3
+	VBROADCASTSS -4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z6
+	VFMADD231PS Z29, Z31, Z7
+	VBROADCASTSS 0(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z8
+	VFMADD231PS Z29, Z31, Z9
+	VBROADCASTSS 28(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z12
+	VFMADD231PS Z29, Z31, Z13
+	VBROADCASTSS 32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z14
+	VFMADD231PS Z29, Z31, Z15
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ orow
+	JNZ conv1WeightGradVec_p0_row1
+	// pixels (7, 0)
+	VMOVUPS 0(dy_s)(ooff*1), Z30
+	VMOVUPS 64(dy_s)(ooff*1), Z29
+	VADDPS Z30, Z28, Z28
+	VADDPS Z29, Z27, Z27
+	VBROADCASTSS -32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z2
+	VFMADD231PS Z29, Z31, Z3
+	VBROADCASTSS -28(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z4
+	VFMADD231PS Z29, Z31, Z5
+	VBROADCASTSS 0(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z8
+	VFMADD231PS Z29, Z31, Z9
+	VBROADCASTSS 4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z10
+	VFMADD231PS Z29, Z31, Z11
+	// pixels (7, 1..6)
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	MOVQ $6, ocol
+
+conv1WeightGradVec_p0_row2_cols1:
+	VMOVUPS 0(dy_s)(ooff*1), Z30
+	VMOVUPS 64(dy_s)(ooff*1), Z29
+	VADDPS Z30, Z28, Z28
+	VADDPS Z29, Z27, Z27
+	VBROADCASTSS -36(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z0
+	VFMADD231PS Z29, Z31, Z1
+	VBROADCASTSS -32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z2
+	VFMADD231PS Z29, Z31, Z3
+	VBROADCASTSS -28(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z4
+	VFMADD231PS Z29, Z31, Z5
+	VBROADCASTSS -4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z6
+	VFMADD231PS Z29, Z31, Z7
+	VBROADCASTSS 0(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z8
+	VFMADD231PS Z29, Z31, Z9
+	VBROADCASTSS 4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z10
+	VFMADD231PS Z29, Z31, Z11
+	ADDQ $4, ioff
+	ADDQ $128, ooff
+	DECQ ocol
+	JNZ conv1WeightGradVec_p0_row2_cols1
+	// pixels (7, 7)
+	VMOVUPS 0(dy_s)(ooff*1), Z30
+	VMOVUPS 64(dy_s)(ooff*1), Z29
+	VADDPS Z30, Z28, Z28
+	VADDPS Z29, Z27, Z27
+	VBROADCASTSS -36(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z0
+	VFMADD231PS Z29, Z31, Z1
+	VBROADCASTSS -32(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z2
+	VFMADD231PS Z29, Z31, Z3
+	VBROADCASTSS -4(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z6
+	VFMADD231PS Z29, Z31, Z7
+	VBROADCASTSS 0(x_s)(ioff*1), Z31
+	VFMADD231PS Z30, Z31, Z8
+	VFMADD231PS Z29, Z31, Z9
 	ADDQ $256, x_s
 	ADDQ $8192, dy_s
 	DECQ rows
-	JNZ conv1WeightGradVec_pass0
+	JNZ conv1WeightGradVec_p0
 	VMOVUPS Z0, 0(dw_base)
 	VMOVUPS Z1, 64(dw_base)
 	VMOVUPS Z2, 128(dw_base)
@@ -11537,15 +1635,18 @@ conv1WeightGradVec_pass0:
 	VMOVUPS Z15, 960(dw_base)
 	VMOVUPS Z16, 1024(dw_base)
 	VMOVUPS Z17, 1088(dw_base)
-	VMOVUPS Z18, 0(db_base)
-	VMOVUPS Z19, 64(db_base)
+	VMOVUPS Z28, 0(db_base)
+	VMOVUPS Z27, 64(db_base)
 	VZEROUPPER
 	RET
 #undef x_s
 #undef dy_s
 #undef dw_base
 #undef db_base
-#undef bcast
+#undef ioff
+#undef ooff
+#undef orow
+#undef ocol
 
 // func conv2ForwardVecAVX2(y, x, w, b *float32, n int)
 // Requires: AVX, AVX2, FMA3
@@ -11562,52 +1663,56 @@ TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-conv2ForwardVec_rows4:
-	CMPQ rows, $4
+conv2ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT conv2ForwardVec_rows1_loop
 
-conv2ForwardVec_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+conv2ForwardVec_rows6_loop:
+	XORQ col, col
+
+conv2ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-conv2ForwardVec_rows4_cols0_k:
+conv2ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ conv2ForwardVec_rows4_cols0_k
+	JNZ conv2ForwardVec_rows6_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -11637,94 +1742,57 @@ conv2ForwardVec_rows4_cols0_k:
 	VADDPS Y12, Y10, Y10
 	VMAXPS Y11, Y12, Y11
 	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 96(bias), Y2
-	VMOVUPS 96(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-conv2ForwardVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ conv2ForwardVec_rows4_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y4, Y4, Y4
-	VMAXPS Y0, Y4, Y0
-	VADDPS Y4, Y0, Y0
-	VMAXPS Y1, Y4, Y1
-	VADDPS Y4, Y1, Y1
-	VMAXPS Y2, Y4, Y2
-	VADDPS Y4, Y2, Y2
-	VMAXPS Y3, Y4, Y3
-	VADDPS Y4, Y3, Y3
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE conv2ForwardVec_rows4_loop
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT conv2ForwardVec_rows6_cols0
+	ADDQ $6912, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE conv2ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ conv2ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $1152, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP conv2ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP conv2ForwardVec_rows6_loop
 
 conv2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv2ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	XORQ col, col
+
+conv2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
 conv2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
@@ -11733,38 +1801,16 @@ conv2ForwardVec_rows1_loop_cols0_k:
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
 	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VMOVUPS 96(bias), Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-conv2ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ conv2ForwardVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y1, Y1, Y1
-	VMAXPS Y0, Y1, Y0
-	VADDPS Y1, Y0, Y0
-	VMOVUPS Y0, 96(c_row)
+	VXORPS Y2, Y2, Y2
+	VMAXPS Y0, Y2, Y0
+	VADDPS Y2, Y0, Y0
+	VMAXPS Y1, Y2, Y1
+	VADDPS Y2, Y1, Y1
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT conv2ForwardVec_rows1_loop_cols0
 	ADDQ $1152, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -12016,92 +2062,72 @@ TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $288, rows
 
-conv2WeightGradVecWeights_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 128(c_row), Y3
-	VMOVUPS 160(c_row), Y4
-	VMOVUPS 192(c_row), Y5
-	VMOVUPS 256(c_row), Y6
-	VMOVUPS 288(c_row), Y7
-	VMOVUPS 320(c_row), Y8
-	VMOVUPS 384(c_row), Y9
-	VMOVUPS 416(c_row), Y10
-	VMOVUPS 448(c_row), Y11
+conv2WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+conv2WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	VMOVUPS 512(c_row)(col*1), Y8
+	VMOVUPS 544(c_row)(col*1), Y9
+	VMOVUPS 640(c_row)(col*1), Y10
+	VMOVUPS 672(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv2WeightGradVecWeights_rows4_loop_cols0_k:
+conv2WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $1152, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ conv2WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 352(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-conv2WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $1152, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ conv2WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE conv2WeightGradVecWeights_rows4_loop
+	JNZ conv2WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT conv2WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE conv2WeightGradVecWeights_rows6_loop
 
 conv2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -12325,12 +2351,15 @@ TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ h+16(FP), h_row
 	MOVQ n+32(FP), rows
 
-conv2InputGradVec_rows4:
-	CMPQ rows, $4
+conv2InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT conv2InputGradVec_rows1_loop
 
-conv2InputGradVec_rows4_loop:
-	// 4 rows × columns 0..23
+conv2InputGradVec_rows6_loop:
+	XORQ col, col
+
+conv2InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -12344,119 +2373,85 @@ conv2InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-conv2InputGradVec_rows4_cols0_k:
+conv2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ conv2InputGradVec_rows4_cols0_k
+	JNZ conv2InputGradVec_rows6_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 0(h_row), Y12, Y15
+	VCMPPS $1, 0(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row), Y12, Y15
+	VCMPPS $1, 32(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row), Y12, Y15
+	VCMPPS $1, 128(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 128(h_row), Y12, Y15
+	VCMPPS $1, 160(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 160(h_row), Y12, Y15
+	VCMPPS $1, 256(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 192(h_row), Y12, Y15
+	VCMPPS $1, 288(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 256(h_row), Y12, Y15
+	VCMPPS $1, 384(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 288(h_row), Y12, Y15
+	VCMPPS $1, 416(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 320(h_row), Y12, Y15
+	VCMPPS $1, 512(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 384(h_row), Y12, Y15
+	VCMPPS $1, 544(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 416(h_row), Y12, Y15
+	VCMPPS $1, 640(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 448(h_row), Y12, Y15
+	VCMPPS $1, 672(h_row)(col*1), Y12, Y15
 	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-conv2InputGradVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y4, Y4, Y4
-	VCMPPS $1, 96(h_row), Y4, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 224(h_row), Y4, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 352(h_row), Y4, Y15
-	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 480(h_row), Y4, Y15
-	VANDPS Y15, Y3, Y3
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-	ADDQ $512, h_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE conv2InputGradVec_rows4_loop
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT conv2InputGradVec_rows6_cols0
+	ADDQ $6912, a_row
+	ADDQ $768, c_row
+	ADDQ $768, h_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE conv2InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ conv2InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $1152, tmp
@@ -12464,64 +2459,44 @@ conv2InputGradVec_rows4_cols1_k:
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
 	SUBQ tmp2, h_row
-	MOVQ $4, rows
-	JMP conv2InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP conv2InputGradVec_rows6_loop
 
 conv2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv2InputGradVec_done
-	// 1 row × columns 0..23
+	XORQ col, col
+
+conv2InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
 conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ conv2InputGradVec_rows1_loop_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 0(h_row), Y3, Y15
+	VXORPS Y2, Y2, Y2
+	VCMPPS $1, 0(h_row)(col*1), Y2, Y15
 	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row), Y3, Y15
+	VCMPPS $1, 32(h_row)(col*1), Y2, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-conv2InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_loop_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y1, Y1, Y1
-	VCMPPS $1, 96(h_row), Y1, Y15
-	VANDPS Y15, Y0, Y0
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT conv2InputGradVec_rows1_loop_cols0
 	ADDQ $1152, a_row
 	ADDQ $128, c_row
 	ADDQ $128, h_row
@@ -12887,7 +2862,7 @@ pool1ForwardVec_sample:
 	MOVQ $4, orow
 
 pool1ForwardVec_row0:
-	// windows (0..3, 0..3): 4 taps
+	// pixels (0..3, 0..3)
 	MOVQ $4, ocol
 
 pool1ForwardVec_row0_cols0:
@@ -12976,7 +2951,7 @@ pool1ForwardVec_sample:
 	MOVQ $4, orow
 
 pool1ForwardVec_row0:
-	// windows (0..3, 0..3): 4 taps
+	// pixels (0..3, 0..3)
 	MOVQ $4, ocol
 
 pool1ForwardVec_row0_cols0:
@@ -13055,7 +3030,7 @@ pool1InputGradVec_sample:
 	MOVQ $4, orow
 
 pool1InputGradVec_row0:
-	// windows (0..3, 0..3): 4 taps
+	// pixels (0..3, 0..3)
 	MOVQ $4, ocol
 
 pool1InputGradVec_row0_cols0:
@@ -13204,7 +3179,7 @@ pool1InputGradVec_sample:
 	MOVQ $4, orow
 
 pool1InputGradVec_row0:
-	// windows (0..3, 0..3): 4 taps
+	// pixels (0..3, 0..3)
 	MOVQ $4, ocol
 
 pool1InputGradVec_row0_cols0:
@@ -15883,15 +5858,15 @@ TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-dense1InputGradVec_rows4:
-	CMPQ rows, $4
+dense1InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT dense1InputGradVec_rows1_loop
 
-dense1InputGradVec_rows4_loop:
+dense1InputGradVec_rows6_loop:
 	XORQ col, col
 
-dense1InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..503, 3 vectors at a time
+dense1InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..511, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -15908,88 +5883,62 @@ dense1InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $300, kleft
 
-dense1InputGradVec_rows4_cols0_k:
+dense1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 3600(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 4800(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 6000(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $2112, b_k
 	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols0_k
+	JNZ dense1InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 2048(c_row)(col*1)
-	VMOVUPS Y4, 2080(c_row)(col*1)
-	VMOVUPS Y5, 2112(c_row)(col*1)
-	VMOVUPS Y6, 4096(c_row)(col*1)
-	VMOVUPS Y7, 4128(c_row)(col*1)
-	VMOVUPS Y8, 4160(c_row)(col*1)
-	VMOVUPS Y9, 6144(c_row)(col*1)
-	VMOVUPS Y10, 6176(c_row)(col*1)
-	VMOVUPS Y11, 6208(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $2016
-	JLT dense1InputGradVec_rows4_cols0
-	// 4 rows × columns 504..511
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 2048(c_row)(col*1)
-	VMOVUPS Y2, 4096(c_row)(col*1)
-	VMOVUPS Y3, 6144(c_row)(col*1)
-	ADDQ $4800, a_row
-	ADDQ $8192, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE dense1InputGradVec_rows4_loop
+	VMOVUPS Y2, 2048(c_row)(col*1)
+	VMOVUPS Y3, 2080(c_row)(col*1)
+	VMOVUPS Y4, 4096(c_row)(col*1)
+	VMOVUPS Y5, 4128(c_row)(col*1)
+	VMOVUPS Y6, 6144(c_row)(col*1)
+	VMOVUPS Y7, 6176(c_row)(col*1)
+	VMOVUPS Y8, 8192(c_row)(col*1)
+	VMOVUPS Y9, 8224(c_row)(col*1)
+	VMOVUPS Y10, 10240(c_row)(col*1)
+	VMOVUPS Y11, 10272(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $2048
+	JLT dense1InputGradVec_rows6_cols0
+	ADDQ $7200, a_row
+	ADDQ $12288, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE dense1InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ dense1InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $1200, tmp
 	SUBQ tmp, a_row
 	IMULQ $2048, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP dense1InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -15997,47 +5946,28 @@ dense1InputGradVec_rows1_loop:
 	XORQ col, col
 
 dense1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..503, 3 vectors at a time
+	// 1 row × columns 0..511, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $300, kleft
 
 dense1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $2112, b_k
 	DECQ kleft
 	JNZ dense1InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $2016
+	ADDQ $64, col
+	CMPQ col, $2048
 	JLT dense1InputGradVec_rows1_loop_cols0
-	// 1 row × columns 504..511
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $1200, a_row
 	ADDQ $2048, c_row
 	DECQ rows

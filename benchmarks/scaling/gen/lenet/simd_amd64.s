@@ -765,7 +765,7 @@ pool1ForwardVec_sample:
 	MOVQ $14, orow
 
 pool1ForwardVec_row0:
-	// windows (0..13, 0..13): 4 taps
+	// pixels (0..13, 0..13)
 	MOVQ $14, ocol
 
 pool1ForwardVec_row0_cols0:
@@ -829,7 +829,7 @@ pool1ForwardVec_sample:
 	MOVQ $14, orow
 
 pool1ForwardVec_row0:
-	// windows (0..13, 0..13): 4 taps
+	// pixels (0..13, 0..13)
 	MOVQ $14, ocol
 
 pool1ForwardVec_row0_cols0:
@@ -898,7 +898,7 @@ pool1InputGradVec_sample:
 	MOVQ $14, orow
 
 pool1InputGradVec_row0:
-	// windows (0..13, 0..13): 4 taps
+	// pixels (0..13, 0..13)
 	MOVQ $14, ocol
 
 pool1InputGradVec_row0_cols0:
@@ -987,7 +987,7 @@ pool1InputGradVec_sample:
 	MOVQ $14, orow
 
 pool1InputGradVec_row0:
-	// windows (0..13, 0..13): 4 taps
+	// pixels (0..13, 0..13)
 	MOVQ $14, ocol
 
 pool1InputGradVec_row0_cols0:
@@ -2299,7 +2299,7 @@ pool2ForwardVec_sample:
 	MOVQ $5, orow
 
 pool2ForwardVec_row0:
-	// windows (0..4, 0..4): 4 taps
+	// pixels (0..4, 0..4)
 	MOVQ $5, ocol
 
 pool2ForwardVec_row0_cols0:
@@ -2368,7 +2368,7 @@ pool2ForwardVec_sample:
 	MOVQ $5, orow
 
 pool2ForwardVec_row0:
-	// windows (0..4, 0..4): 4 taps
+	// pixels (0..4, 0..4)
 	MOVQ $5, ocol
 
 pool2ForwardVec_row0_cols0:
@@ -2436,7 +2436,7 @@ pool2InputGradVec_sample:
 	MOVQ $5, orow
 
 pool2InputGradVec_row0:
-	// windows (0..4, 0..4): 4 taps
+	// pixels (0..4, 0..4)
 	MOVQ $5, ocol
 
 pool2InputGradVec_row0_cols0:
@@ -2541,7 +2541,7 @@ pool2InputGradVec_sample:
 	MOVQ $5, orow
 
 pool2InputGradVec_row0:
-	// windows (0..4, 0..4): 4 taps
+	// pixels (0..4, 0..4)
 	MOVQ $5, ocol
 
 pool2InputGradVec_row0_cols0:
@@ -2787,40 +2787,48 @@ dense1ForwardVec_rows6:
 	JLT dense1ForwardVec_rows1_loop
 
 dense1ForwardVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+	XORQ col, col
+
+dense1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..127, 4 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x00ff, tmp2
+	CMPQ col, $256
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS 128(bias)(col*1), Z2
+	VMOVUPS.Z 192(bias)(col*1), K1, Z3
+	VMOVUPS 0(bias)(col*1), Z4
+	VMOVUPS 64(bias)(col*1), Z5
+	VMOVUPS 128(bias)(col*1), Z6
+	VMOVUPS.Z 192(bias)(col*1), K1, Z7
+	VMOVUPS 0(bias)(col*1), Z8
+	VMOVUPS 64(bias)(col*1), Z9
+	VMOVUPS 128(bias)(col*1), Z10
+	VMOVUPS.Z 192(bias)(col*1), K1, Z11
+	VMOVUPS 0(bias)(col*1), Z12
+	VMOVUPS 64(bias)(col*1), Z13
+	VMOVUPS 128(bias)(col*1), Z14
+	VMOVUPS.Z 192(bias)(col*1), K1, Z15
+	VMOVUPS 0(bias)(col*1), Z16
+	VMOVUPS 64(bias)(col*1), Z17
+	VMOVUPS 128(bias)(col*1), Z18
+	VMOVUPS.Z 192(bias)(col*1), K1, Z19
+	VMOVUPS 0(bias)(col*1), Z20
+	VMOVUPS 64(bias)(col*1), Z21
+	VMOVUPS 128(bias)(col*1), Z22
+	VMOVUPS.Z 192(bias)(col*1), K1, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $400, kleft
 
 dense1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
+	VMOVUPS.Z 192(b_k), K1, Z27
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
@@ -2908,175 +2916,33 @@ dense1ForwardVec_rows6_cols0_k:
 	VADDPS Z24, Z22, Z22
 	VMAXPS Z23, Z24, Z23
 	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 480(c_row)
-	VMOVUPS Z5, 544(c_row)
-	VMOVUPS Z6, 608(c_row)
-	VMOVUPS Z7, 672(c_row)
-	VMOVUPS Z8, 960(c_row)
-	VMOVUPS Z9, 1024(c_row)
-	VMOVUPS Z10, 1088(c_row)
-	VMOVUPS Z11, 1152(c_row)
-	VMOVUPS Z12, 1440(c_row)
-	VMOVUPS Z13, 1504(c_row)
-	VMOVUPS Z14, 1568(c_row)
-	VMOVUPS Z15, 1632(c_row)
-	VMOVUPS Z16, 1920(c_row)
-	VMOVUPS Z17, 1984(c_row)
-	VMOVUPS Z18, 2048(c_row)
-	VMOVUPS Z19, 2112(c_row)
-	VMOVUPS Z20, 2400(c_row)
-	VMOVUPS Z21, 2464(c_row)
-	VMOVUPS Z22, 2528(c_row)
-	VMOVUPS Z23, 2592(c_row)
-	// 6 rows × columns 64..119 (last vector: 8 lanes)
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS.Z 448(bias), K1, Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS.Z 448(bias), K1, Z7
-	VMOVUPS 256(bias), Z8
-	VMOVUPS 320(bias), Z9
-	VMOVUPS 384(bias), Z10
-	VMOVUPS.Z 448(bias), K1, Z11
-	VMOVUPS 256(bias), Z12
-	VMOVUPS 320(bias), Z13
-	VMOVUPS 384(bias), Z14
-	VMOVUPS.Z 448(bias), K1, Z15
-	VMOVUPS 256(bias), Z16
-	VMOVUPS 320(bias), Z17
-	VMOVUPS 384(bias), Z18
-	VMOVUPS.Z 448(bias), K1, Z19
-	VMOVUPS 256(bias), Z20
-	VMOVUPS 320(bias), Z21
-	VMOVUPS 384(bias), Z22
-	VMOVUPS.Z 448(bias), K1, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $400, kleft
-
-dense1ForwardVec_rows6_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS.Z 448(b_k), K1, Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 3200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 6400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 8000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $480, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows6_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, K1, 448(c_row)
-	VMOVUPS Z4, 736(c_row)
-	VMOVUPS Z5, 800(c_row)
-	VMOVUPS Z6, 864(c_row)
-	VMOVUPS Z7, K1, 928(c_row)
-	VMOVUPS Z8, 1216(c_row)
-	VMOVUPS Z9, 1280(c_row)
-	VMOVUPS Z10, 1344(c_row)
-	VMOVUPS Z11, K1, 1408(c_row)
-	VMOVUPS Z12, 1696(c_row)
-	VMOVUPS Z13, 1760(c_row)
-	VMOVUPS Z14, 1824(c_row)
-	VMOVUPS Z15, K1, 1888(c_row)
-	VMOVUPS Z16, 2176(c_row)
-	VMOVUPS Z17, 2240(c_row)
-	VMOVUPS Z18, 2304(c_row)
-	VMOVUPS Z19, K1, 2368(c_row)
-	VMOVUPS Z20, 2656(c_row)
-	VMOVUPS Z21, 2720(c_row)
-	VMOVUPS Z22, 2784(c_row)
-	VMOVUPS Z23, K1, 2848(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, K1, 192(c_row)(col*1)
+	VMOVUPS Z4, 480(c_row)(col*1)
+	VMOVUPS Z5, 544(c_row)(col*1)
+	VMOVUPS Z6, 608(c_row)(col*1)
+	VMOVUPS Z7, K1, 672(c_row)(col*1)
+	VMOVUPS Z8, 960(c_row)(col*1)
+	VMOVUPS Z9, 1024(c_row)(col*1)
+	VMOVUPS Z10, 1088(c_row)(col*1)
+	VMOVUPS Z11, K1, 1152(c_row)(col*1)
+	VMOVUPS Z12, 1440(c_row)(col*1)
+	VMOVUPS Z13, 1504(c_row)(col*1)
+	VMOVUPS Z14, 1568(c_row)(col*1)
+	VMOVUPS Z15, K1, 1632(c_row)(col*1)
+	VMOVUPS Z16, 1920(c_row)(col*1)
+	VMOVUPS Z17, 1984(c_row)(col*1)
+	VMOVUPS Z18, 2048(c_row)(col*1)
+	VMOVUPS Z19, K1, 2112(c_row)(col*1)
+	VMOVUPS Z20, 2400(c_row)(col*1)
+	VMOVUPS Z21, 2464(c_row)(col*1)
+	VMOVUPS Z22, 2528(c_row)(col*1)
+	VMOVUPS Z23, K1, 2592(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $512
+	JLT dense1ForwardVec_rows6_cols0
 	ADDQ $9600, a_row
 	ADDQ $2880, c_row
 	SUBQ $6, rows
@@ -3097,20 +2963,28 @@ dense1ForwardVec_rows6_cols1_k:
 dense1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
+	XORQ col, col
+
+dense1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..127, 4 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x00ff, tmp2
+	CMPQ col, $256
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS 128(bias)(col*1), Z2
+	VMOVUPS.Z 192(bias)(col*1), K1, Z3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $400, kleft
 
 dense1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
+	VMOVUPS.Z 192(b_k), K1, Z7
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z4, bcast, Z0
 	VFMADD231PS Z5, bcast, Z1
@@ -3133,50 +3007,13 @@ dense1ForwardVec_rows1_loop_cols0_k:
 	VADDPS Z4, Z2, Z2
 	VMAXPS Z3, Z4, Z3
 	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..119 (last vector: 8 lanes)
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS.Z 448(bias), K1, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $400, kleft
-
-dense1ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS.Z 448(b_k), K1, Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $480, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, K1, 448(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, K1, 192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $512
+	JLT dense1ForwardVec_rows1_loop_cols0
 	ADDQ $1600, a_row
 	ADDQ $480, c_row
 	DECQ rows
@@ -3578,33 +3415,41 @@ dense1PackedVec_rows6:
 	JLT dense1PackedVec_rows1_loop
 
 dense1PackedVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+	XORQ col, col
+
+dense1PackedVec_rows6_cols0:
+	// 6 rows × columns 0..127, 4 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x00ff, tmp2
+	CMPQ col, $256
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS 128(bias)(col*1), Z2
+	VMOVUPS.Z 192(bias)(col*1), K1, Z3
+	VMOVUPS 0(bias)(col*1), Z4
+	VMOVUPS 64(bias)(col*1), Z5
+	VMOVUPS 128(bias)(col*1), Z6
+	VMOVUPS.Z 192(bias)(col*1), K1, Z7
+	VMOVUPS 0(bias)(col*1), Z8
+	VMOVUPS 64(bias)(col*1), Z9
+	VMOVUPS 128(bias)(col*1), Z10
+	VMOVUPS.Z 192(bias)(col*1), K1, Z11
+	VMOVUPS 0(bias)(col*1), Z12
+	VMOVUPS 64(bias)(col*1), Z13
+	VMOVUPS 128(bias)(col*1), Z14
+	VMOVUPS.Z 192(bias)(col*1), K1, Z15
+	VMOVUPS 0(bias)(col*1), Z16
+	VMOVUPS 64(bias)(col*1), Z17
+	VMOVUPS 128(bias)(col*1), Z18
+	VMOVUPS.Z 192(bias)(col*1), K1, Z19
+	VMOVUPS 0(bias)(col*1), Z20
+	VMOVUPS 64(bias)(col*1), Z21
+	VMOVUPS 128(bias)(col*1), Z22
+	VMOVUPS.Z 192(bias)(col*1), K1, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $400, kleft
 
 dense1PackedVec_rows6_cols0_k:
@@ -3699,175 +3544,33 @@ dense1PackedVec_rows6_cols0_k:
 	VADDPS Z24, Z22, Z22
 	VMAXPS Z23, Z24, Z23
 	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 480(c_row)
-	VMOVUPS Z5, 544(c_row)
-	VMOVUPS Z6, 608(c_row)
-	VMOVUPS Z7, 672(c_row)
-	VMOVUPS Z8, 960(c_row)
-	VMOVUPS Z9, 1024(c_row)
-	VMOVUPS Z10, 1088(c_row)
-	VMOVUPS Z11, 1152(c_row)
-	VMOVUPS Z12, 1440(c_row)
-	VMOVUPS Z13, 1504(c_row)
-	VMOVUPS Z14, 1568(c_row)
-	VMOVUPS Z15, 1632(c_row)
-	VMOVUPS Z16, 1920(c_row)
-	VMOVUPS Z17, 1984(c_row)
-	VMOVUPS Z18, 2048(c_row)
-	VMOVUPS Z19, 2112(c_row)
-	VMOVUPS Z20, 2400(c_row)
-	VMOVUPS Z21, 2464(c_row)
-	VMOVUPS Z22, 2528(c_row)
-	VMOVUPS Z23, 2592(c_row)
-	// 6 rows × columns 64..119 (last vector: 8 lanes)
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS.Z 448(bias), K1, Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS.Z 448(bias), K1, Z7
-	VMOVUPS 256(bias), Z8
-	VMOVUPS 320(bias), Z9
-	VMOVUPS 384(bias), Z10
-	VMOVUPS.Z 448(bias), K1, Z11
-	VMOVUPS 256(bias), Z12
-	VMOVUPS 320(bias), Z13
-	VMOVUPS 384(bias), Z14
-	VMOVUPS.Z 448(bias), K1, Z15
-	VMOVUPS 256(bias), Z16
-	VMOVUPS 320(bias), Z17
-	VMOVUPS 384(bias), Z18
-	VMOVUPS.Z 448(bias), K1, Z19
-	VMOVUPS 256(bias), Z20
-	VMOVUPS 320(bias), Z21
-	VMOVUPS 384(bias), Z22
-	VMOVUPS.Z 448(bias), K1, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $400, kleft
-
-dense1PackedVec_rows6_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS 448(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 3200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 6400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 8000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows6_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, K1, 448(c_row)
-	VMOVUPS Z4, 736(c_row)
-	VMOVUPS Z5, 800(c_row)
-	VMOVUPS Z6, 864(c_row)
-	VMOVUPS Z7, K1, 928(c_row)
-	VMOVUPS Z8, 1216(c_row)
-	VMOVUPS Z9, 1280(c_row)
-	VMOVUPS Z10, 1344(c_row)
-	VMOVUPS Z11, K1, 1408(c_row)
-	VMOVUPS Z12, 1696(c_row)
-	VMOVUPS Z13, 1760(c_row)
-	VMOVUPS Z14, 1824(c_row)
-	VMOVUPS Z15, K1, 1888(c_row)
-	VMOVUPS Z16, 2176(c_row)
-	VMOVUPS Z17, 2240(c_row)
-	VMOVUPS Z18, 2304(c_row)
-	VMOVUPS Z19, K1, 2368(c_row)
-	VMOVUPS Z20, 2656(c_row)
-	VMOVUPS Z21, 2720(c_row)
-	VMOVUPS Z22, 2784(c_row)
-	VMOVUPS Z23, K1, 2848(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, K1, 192(c_row)(col*1)
+	VMOVUPS Z4, 480(c_row)(col*1)
+	VMOVUPS Z5, 544(c_row)(col*1)
+	VMOVUPS Z6, 608(c_row)(col*1)
+	VMOVUPS Z7, K1, 672(c_row)(col*1)
+	VMOVUPS Z8, 960(c_row)(col*1)
+	VMOVUPS Z9, 1024(c_row)(col*1)
+	VMOVUPS Z10, 1088(c_row)(col*1)
+	VMOVUPS Z11, K1, 1152(c_row)(col*1)
+	VMOVUPS Z12, 1440(c_row)(col*1)
+	VMOVUPS Z13, 1504(c_row)(col*1)
+	VMOVUPS Z14, 1568(c_row)(col*1)
+	VMOVUPS Z15, K1, 1632(c_row)(col*1)
+	VMOVUPS Z16, 1920(c_row)(col*1)
+	VMOVUPS Z17, 1984(c_row)(col*1)
+	VMOVUPS Z18, 2048(c_row)(col*1)
+	VMOVUPS Z19, K1, 2112(c_row)(col*1)
+	VMOVUPS Z20, 2400(c_row)(col*1)
+	VMOVUPS Z21, 2464(c_row)(col*1)
+	VMOVUPS Z22, 2528(c_row)(col*1)
+	VMOVUPS Z23, K1, 2592(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $512
+	JLT dense1PackedVec_rows6_cols0
 	ADDQ $9600, a_row
 	ADDQ $2880, c_row
 	SUBQ $6, rows
@@ -3888,13 +3591,21 @@ dense1PackedVec_rows6_cols1_k:
 dense1PackedVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1PackedVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
+	XORQ col, col
+
+dense1PackedVec_rows1_loop_cols0:
+	// 1 row × columns 0..127, 4 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x00ff, tmp2
+	CMPQ col, $256
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS 128(bias)(col*1), Z2
+	VMOVUPS.Z 192(bias)(col*1), K1, Z3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $400, kleft
 
 dense1PackedVec_rows1_loop_cols0_k:
@@ -3924,50 +3635,13 @@ dense1PackedVec_rows1_loop_cols0_k:
 	VADDPS Z4, Z2, Z2
 	VMAXPS Z3, Z4, Z3
 	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..119 (last vector: 8 lanes)
-	VMOVUPS 256(bias), Z0
-	VMOVUPS 320(bias), Z1
-	VMOVUPS 384(bias), Z2
-	VMOVUPS.Z 448(bias), K1, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $400, kleft
-
-dense1PackedVec_rows1_loop_cols1_k:
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS 448(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, K1, 448(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, K1, 192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $512
+	JLT dense1PackedVec_rows1_loop_cols0
 	ADDQ $1600, a_row
 	ADDQ $480, c_row
 	DECQ rows
@@ -4271,40 +3945,48 @@ TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $400, rows
 
 dense1WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 480(c_row), Z4
-	VMOVUPS 544(c_row), Z5
-	VMOVUPS 608(c_row), Z6
-	VMOVUPS 672(c_row), Z7
-	VMOVUPS 960(c_row), Z8
-	VMOVUPS 1024(c_row), Z9
-	VMOVUPS 1088(c_row), Z10
-	VMOVUPS 1152(c_row), Z11
-	VMOVUPS 1440(c_row), Z12
-	VMOVUPS 1504(c_row), Z13
-	VMOVUPS 1568(c_row), Z14
-	VMOVUPS 1632(c_row), Z15
-	VMOVUPS 1920(c_row), Z16
-	VMOVUPS 1984(c_row), Z17
-	VMOVUPS 2048(c_row), Z18
-	VMOVUPS 2112(c_row), Z19
-	VMOVUPS 2400(c_row), Z20
-	VMOVUPS 2464(c_row), Z21
-	VMOVUPS 2528(c_row), Z22
-	VMOVUPS 2592(c_row), Z23
+	XORQ col, col
+
+dense1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..127, 4 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x00ff, tmp2
+	CMPQ col, $256
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS.Z 192(c_row)(col*1), K1, Z3
+	VMOVUPS 480(c_row)(col*1), Z4
+	VMOVUPS 544(c_row)(col*1), Z5
+	VMOVUPS 608(c_row)(col*1), Z6
+	VMOVUPS.Z 672(c_row)(col*1), K1, Z7
+	VMOVUPS 960(c_row)(col*1), Z8
+	VMOVUPS 1024(c_row)(col*1), Z9
+	VMOVUPS 1088(c_row)(col*1), Z10
+	VMOVUPS.Z 1152(c_row)(col*1), K1, Z11
+	VMOVUPS 1440(c_row)(col*1), Z12
+	VMOVUPS 1504(c_row)(col*1), Z13
+	VMOVUPS 1568(c_row)(col*1), Z14
+	VMOVUPS.Z 1632(c_row)(col*1), K1, Z15
+	VMOVUPS 1920(c_row)(col*1), Z16
+	VMOVUPS 1984(c_row)(col*1), Z17
+	VMOVUPS 2048(c_row)(col*1), Z18
+	VMOVUPS.Z 2112(c_row)(col*1), K1, Z19
+	VMOVUPS 2400(c_row)(col*1), Z20
+	VMOVUPS 2464(c_row)(col*1), Z21
+	VMOVUPS 2528(c_row)(col*1), Z22
+	VMOVUPS.Z 2592(c_row)(col*1), K1, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
+	VMOVUPS.Z 192(b_k), K1, Z27
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
@@ -4339,122 +4021,33 @@ dense1WeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $480, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 480(c_row)
-	VMOVUPS Z5, 544(c_row)
-	VMOVUPS Z6, 608(c_row)
-	VMOVUPS Z7, 672(c_row)
-	VMOVUPS Z8, 960(c_row)
-	VMOVUPS Z9, 1024(c_row)
-	VMOVUPS Z10, 1088(c_row)
-	VMOVUPS Z11, 1152(c_row)
-	VMOVUPS Z12, 1440(c_row)
-	VMOVUPS Z13, 1504(c_row)
-	VMOVUPS Z14, 1568(c_row)
-	VMOVUPS Z15, 1632(c_row)
-	VMOVUPS Z16, 1920(c_row)
-	VMOVUPS Z17, 1984(c_row)
-	VMOVUPS Z18, 2048(c_row)
-	VMOVUPS Z19, 2112(c_row)
-	VMOVUPS Z20, 2400(c_row)
-	VMOVUPS Z21, 2464(c_row)
-	VMOVUPS Z22, 2528(c_row)
-	VMOVUPS Z23, 2592(c_row)
-	// 6 rows × columns 64..119 (last vector: 8 lanes)
-	VMOVUPS 256(c_row), Z0
-	VMOVUPS 320(c_row), Z1
-	VMOVUPS 384(c_row), Z2
-	VMOVUPS.Z 448(c_row), K1, Z3
-	VMOVUPS 736(c_row), Z4
-	VMOVUPS 800(c_row), Z5
-	VMOVUPS 864(c_row), Z6
-	VMOVUPS.Z 928(c_row), K1, Z7
-	VMOVUPS 1216(c_row), Z8
-	VMOVUPS 1280(c_row), Z9
-	VMOVUPS 1344(c_row), Z10
-	VMOVUPS.Z 1408(c_row), K1, Z11
-	VMOVUPS 1696(c_row), Z12
-	VMOVUPS 1760(c_row), Z13
-	VMOVUPS 1824(c_row), Z14
-	VMOVUPS.Z 1888(c_row), K1, Z15
-	VMOVUPS 2176(c_row), Z16
-	VMOVUPS 2240(c_row), Z17
-	VMOVUPS 2304(c_row), Z18
-	VMOVUPS.Z 2368(c_row), K1, Z19
-	VMOVUPS 2656(c_row), Z20
-	VMOVUPS 2720(c_row), Z21
-	VMOVUPS 2784(c_row), Z22
-	VMOVUPS.Z 2848(c_row), K1, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows6_loop_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS.Z 448(b_k), K1, Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $1600, a_k
-	ADDQ $480, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows6_loop_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, K1, 448(c_row)
-	VMOVUPS Z4, 736(c_row)
-	VMOVUPS Z5, 800(c_row)
-	VMOVUPS Z6, 864(c_row)
-	VMOVUPS Z7, K1, 928(c_row)
-	VMOVUPS Z8, 1216(c_row)
-	VMOVUPS Z9, 1280(c_row)
-	VMOVUPS Z10, 1344(c_row)
-	VMOVUPS Z11, K1, 1408(c_row)
-	VMOVUPS Z12, 1696(c_row)
-	VMOVUPS Z13, 1760(c_row)
-	VMOVUPS Z14, 1824(c_row)
-	VMOVUPS Z15, K1, 1888(c_row)
-	VMOVUPS Z16, 2176(c_row)
-	VMOVUPS Z17, 2240(c_row)
-	VMOVUPS Z18, 2304(c_row)
-	VMOVUPS Z19, K1, 2368(c_row)
-	VMOVUPS Z20, 2656(c_row)
-	VMOVUPS Z21, 2720(c_row)
-	VMOVUPS Z22, 2784(c_row)
-	VMOVUPS Z23, K1, 2848(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, K1, 192(c_row)(col*1)
+	VMOVUPS Z4, 480(c_row)(col*1)
+	VMOVUPS Z5, 544(c_row)(col*1)
+	VMOVUPS Z6, 608(c_row)(col*1)
+	VMOVUPS Z7, K1, 672(c_row)(col*1)
+	VMOVUPS Z8, 960(c_row)(col*1)
+	VMOVUPS Z9, 1024(c_row)(col*1)
+	VMOVUPS Z10, 1088(c_row)(col*1)
+	VMOVUPS Z11, K1, 1152(c_row)(col*1)
+	VMOVUPS Z12, 1440(c_row)(col*1)
+	VMOVUPS Z13, 1504(c_row)(col*1)
+	VMOVUPS Z14, 1568(c_row)(col*1)
+	VMOVUPS Z15, K1, 1632(c_row)(col*1)
+	VMOVUPS Z16, 1920(c_row)(col*1)
+	VMOVUPS Z17, 1984(c_row)(col*1)
+	VMOVUPS Z18, 2048(c_row)(col*1)
+	VMOVUPS Z19, K1, 2112(c_row)(col*1)
+	VMOVUPS Z20, 2400(c_row)(col*1)
+	VMOVUPS Z21, 2464(c_row)(col*1)
+	VMOVUPS Z22, 2528(c_row)(col*1)
+	VMOVUPS Z23, K1, 2592(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $512
+	JLT dense1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
 	ADDQ $2880, c_row
 	SUBQ $6, rows
@@ -4462,32 +4055,40 @@ dense1WeightGradVecWeights_rows6_loop_cols1_k:
 	JGE dense1WeightGradVecWeights_rows6_loop
 
 dense1WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 480(c_row), Z4
-	VMOVUPS 544(c_row), Z5
-	VMOVUPS 608(c_row), Z6
-	VMOVUPS 672(c_row), Z7
-	VMOVUPS 960(c_row), Z8
-	VMOVUPS 1024(c_row), Z9
-	VMOVUPS 1088(c_row), Z10
-	VMOVUPS 1152(c_row), Z11
-	VMOVUPS 1440(c_row), Z12
-	VMOVUPS 1504(c_row), Z13
-	VMOVUPS 1568(c_row), Z14
-	VMOVUPS 1632(c_row), Z15
+	XORQ col, col
+
+dense1WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..127, 4 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x00ff, tmp2
+	CMPQ col, $256
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS.Z 192(c_row)(col*1), K1, Z3
+	VMOVUPS 480(c_row)(col*1), Z4
+	VMOVUPS 544(c_row)(col*1), Z5
+	VMOVUPS 608(c_row)(col*1), Z6
+	VMOVUPS.Z 672(c_row)(col*1), K1, Z7
+	VMOVUPS 960(c_row)(col*1), Z8
+	VMOVUPS 1024(c_row)(col*1), Z9
+	VMOVUPS 1088(c_row)(col*1), Z10
+	VMOVUPS.Z 1152(c_row)(col*1), K1, Z11
+	VMOVUPS 1440(c_row)(col*1), Z12
+	VMOVUPS 1504(c_row)(col*1), Z13
+	VMOVUPS 1568(c_row)(col*1), Z14
+	VMOVUPS.Z 1632(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense1WeightGradVecWeights_rows4_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VMOVUPS 64(b_k), Z17
 	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
+	VMOVUPS.Z 192(b_k), K1, Z19
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
 	VFMADD231PS Z17, bcast, Z1
@@ -4512,88 +4113,25 @@ dense1WeightGradVecWeights_rows4_cols0_k:
 	ADDQ $480, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 480(c_row)
-	VMOVUPS Z5, 544(c_row)
-	VMOVUPS Z6, 608(c_row)
-	VMOVUPS Z7, 672(c_row)
-	VMOVUPS Z8, 960(c_row)
-	VMOVUPS Z9, 1024(c_row)
-	VMOVUPS Z10, 1088(c_row)
-	VMOVUPS Z11, 1152(c_row)
-	VMOVUPS Z12, 1440(c_row)
-	VMOVUPS Z13, 1504(c_row)
-	VMOVUPS Z14, 1568(c_row)
-	VMOVUPS Z15, 1632(c_row)
-	// 4 rows × columns 64..119 (last vector: 8 lanes)
-	VMOVUPS 256(c_row), Z0
-	VMOVUPS 320(c_row), Z1
-	VMOVUPS 384(c_row), Z2
-	VMOVUPS.Z 448(c_row), K1, Z3
-	VMOVUPS 736(c_row), Z4
-	VMOVUPS 800(c_row), Z5
-	VMOVUPS 864(c_row), Z6
-	VMOVUPS.Z 928(c_row), K1, Z7
-	VMOVUPS 1216(c_row), Z8
-	VMOVUPS 1280(c_row), Z9
-	VMOVUPS 1344(c_row), Z10
-	VMOVUPS.Z 1408(c_row), K1, Z11
-	VMOVUPS 1696(c_row), Z12
-	VMOVUPS 1760(c_row), Z13
-	VMOVUPS 1824(c_row), Z14
-	VMOVUPS.Z 1888(c_row), K1, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense1WeightGradVecWeights_rows4_cols1_k:
-	VMOVUPS 256(b_k), Z16
-	VMOVUPS 320(b_k), Z17
-	VMOVUPS 384(b_k), Z18
-	VMOVUPS.Z 448(b_k), K1, Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $1600, a_k
-	ADDQ $480, b_k
-	DECQ kleft
-	JNZ dense1WeightGradVecWeights_rows4_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, K1, 448(c_row)
-	VMOVUPS Z4, 736(c_row)
-	VMOVUPS Z5, 800(c_row)
-	VMOVUPS Z6, 864(c_row)
-	VMOVUPS Z7, K1, 928(c_row)
-	VMOVUPS Z8, 1216(c_row)
-	VMOVUPS Z9, 1280(c_row)
-	VMOVUPS Z10, 1344(c_row)
-	VMOVUPS Z11, K1, 1408(c_row)
-	VMOVUPS Z12, 1696(c_row)
-	VMOVUPS Z13, 1760(c_row)
-	VMOVUPS Z14, 1824(c_row)
-	VMOVUPS Z15, K1, 1888(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, K1, 192(c_row)(col*1)
+	VMOVUPS Z4, 480(c_row)(col*1)
+	VMOVUPS Z5, 544(c_row)(col*1)
+	VMOVUPS Z6, 608(c_row)(col*1)
+	VMOVUPS Z7, K1, 672(c_row)(col*1)
+	VMOVUPS Z8, 960(c_row)(col*1)
+	VMOVUPS Z9, 1024(c_row)(col*1)
+	VMOVUPS Z10, 1088(c_row)(col*1)
+	VMOVUPS Z11, K1, 1152(c_row)(col*1)
+	VMOVUPS Z12, 1440(c_row)(col*1)
+	VMOVUPS Z13, 1504(c_row)(col*1)
+	VMOVUPS Z14, 1568(c_row)(col*1)
+	VMOVUPS Z15, K1, 1632(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $512
+	JLT dense1WeightGradVecWeights_rows4_cols0
 
 dense1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -4745,15 +4283,15 @@ TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-dense1InputGradVec_rows4:
-	CMPQ rows, $4
+dense1InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT dense1InputGradVec_rows1_loop
 
-dense1InputGradVec_rows4_loop:
+dense1InputGradVec_rows6_loop:
 	XORQ col, col
 
-dense1InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..383, 3 vectors at a time
+dense1InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..399, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -4770,77 +4308,31 @@ dense1InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $120, kleft
 
-dense1InputGradVec_rows4_cols0_k:
+dense1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 960(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 1440(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1440(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 1920(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2400(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $1600, b_k
 	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1600(c_row)(col*1)
-	VMOVUPS Y4, 1632(c_row)(col*1)
-	VMOVUPS Y5, 1664(c_row)(col*1)
-	VMOVUPS Y6, 3200(c_row)(col*1)
-	VMOVUPS Y7, 3232(c_row)(col*1)
-	VMOVUPS Y8, 3264(c_row)(col*1)
-	VMOVUPS Y9, 4800(c_row)(col*1)
-	VMOVUPS Y10, 4832(c_row)(col*1)
-	VMOVUPS Y11, 4864(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $1536
-	JLT dense1InputGradVec_rows4_cols0
-	// 4 rows × columns 384..399
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense1InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 960(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 1440(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $1600, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows4_cols1_k
+	JNZ dense1InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 1600(c_row)(col*1)
@@ -4849,22 +4341,29 @@ dense1InputGradVec_rows4_cols1_k:
 	VMOVUPS Y5, 3232(c_row)(col*1)
 	VMOVUPS Y6, 4800(c_row)(col*1)
 	VMOVUPS Y7, 4832(c_row)(col*1)
-	ADDQ $1920, a_row
-	ADDQ $6400, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE dense1InputGradVec_rows4_loop
+	VMOVUPS Y8, 6400(c_row)(col*1)
+	VMOVUPS Y9, 6432(c_row)(col*1)
+	VMOVUPS Y10, 8000(c_row)(col*1)
+	VMOVUPS Y11, 8032(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1600
+	JLT dense1InputGradVec_rows6_cols0
+	ADDQ $2880, a_row
+	ADDQ $9600, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE dense1InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ dense1InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $480, tmp
 	SUBQ tmp, a_row
 	IMULQ $1600, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP dense1InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -4872,40 +4371,14 @@ dense1InputGradVec_rows1_loop:
 	XORQ col, col
 
 dense1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..383, 3 vectors at a time
+	// 1 row × columns 0..399, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $120, kleft
 
 dense1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1600, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $1536
-	JLT dense1InputGradVec_rows1_loop_cols0
-	// 1 row × columns 384..399
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense1InputGradVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -4914,9 +4387,12 @@ dense1InputGradVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $1600, b_k
 	DECQ kleft
-	JNZ dense1InputGradVec_rows1_loop_cols1_k
+	JNZ dense1InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1600
+	JLT dense1InputGradVec_rows1_loop_cols0
 	ADDQ $480, a_row
 	ADDQ $1600, c_row
 	DECQ rows
@@ -5546,79 +5022,88 @@ TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-dense2ForwardVec_rows6:
-	CMPQ rows, $6
+dense2ForwardVec_rows8:
+	CMPQ rows, $8
 	JLT dense2ForwardVec_rows1_loop
 
-dense2ForwardVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+dense2ForwardVec_rows8_loop:
+	XORQ col, col
+
+dense2ForwardVec_rows8_cols0:
+	// 8 rows × columns 0..95, 3 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x000f, tmp2
+	CMPQ col, $192
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS.Z 128(bias)(col*1), K1, Z2
+	VMOVUPS 0(bias)(col*1), Z3
+	VMOVUPS 64(bias)(col*1), Z4
+	VMOVUPS.Z 128(bias)(col*1), K1, Z5
+	VMOVUPS 0(bias)(col*1), Z6
+	VMOVUPS 64(bias)(col*1), Z7
+	VMOVUPS.Z 128(bias)(col*1), K1, Z8
+	VMOVUPS 0(bias)(col*1), Z9
+	VMOVUPS 64(bias)(col*1), Z10
+	VMOVUPS.Z 128(bias)(col*1), K1, Z11
+	VMOVUPS 0(bias)(col*1), Z12
+	VMOVUPS 64(bias)(col*1), Z13
+	VMOVUPS.Z 128(bias)(col*1), K1, Z14
+	VMOVUPS 0(bias)(col*1), Z15
+	VMOVUPS 64(bias)(col*1), Z16
+	VMOVUPS.Z 128(bias)(col*1), K1, Z17
+	VMOVUPS 0(bias)(col*1), Z18
+	VMOVUPS 64(bias)(col*1), Z19
+	VMOVUPS.Z 128(bias)(col*1), K1, Z20
+	VMOVUPS 0(bias)(col*1), Z21
+	VMOVUPS 64(bias)(col*1), Z22
+	VMOVUPS.Z 128(bias)(col*1), K1, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $120, kleft
 
-dense2ForwardVec_rows6_cols0_k:
+dense2ForwardVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
+	VMOVUPS.Z 128(b_k), K1, Z26
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
 	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
+	VFMADD231PS Z24, bcast, Z3
+	VFMADD231PS Z25, bcast, Z4
+	VFMADD231PS Z26, bcast, Z5
 	VBROADCASTSS 960(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z26, bcast, Z8
 	VBROADCASTSS 1440(a_k), bcast
+	VFMADD231PS Z24, bcast, Z9
+	VFMADD231PS Z25, bcast, Z10
+	VFMADD231PS Z26, bcast, Z11
+	VBROADCASTSS 1920(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1920(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
 	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
+	VFMADD231PS Z24, bcast, Z15
+	VFMADD231PS Z25, bcast, Z16
+	VFMADD231PS Z26, bcast, Z17
+	VBROADCASTSS 2880(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VFMADD231PS Z26, bcast, Z20
+	VBROADCASTSS 3360(a_k), bcast
+	VFMADD231PS Z24, bcast, Z21
+	VFMADD231PS Z25, bcast, Z22
+	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
 	ADDQ $336, b_k
 	DECQ kleft
-	JNZ dense2ForwardVec_rows6_cols0_k
+	JNZ dense2ForwardVec_rows8_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -5672,152 +5157,77 @@ dense2ForwardVec_rows6_cols0_k:
 	VADDPS Z24, Z22, Z22
 	VMAXPS Z23, Z24, Z23
 	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 336(c_row)
-	VMOVUPS Z5, 400(c_row)
-	VMOVUPS Z6, 464(c_row)
-	VMOVUPS Z7, 528(c_row)
-	VMOVUPS Z8, 672(c_row)
-	VMOVUPS Z9, 736(c_row)
-	VMOVUPS Z10, 800(c_row)
-	VMOVUPS Z11, 864(c_row)
-	VMOVUPS Z12, 1008(c_row)
-	VMOVUPS Z13, 1072(c_row)
-	VMOVUPS Z14, 1136(c_row)
-	VMOVUPS Z15, 1200(c_row)
-	VMOVUPS Z16, 1344(c_row)
-	VMOVUPS Z17, 1408(c_row)
-	VMOVUPS Z18, 1472(c_row)
-	VMOVUPS Z19, 1536(c_row)
-	VMOVUPS Z20, 1680(c_row)
-	VMOVUPS Z21, 1744(c_row)
-	VMOVUPS Z22, 1808(c_row)
-	VMOVUPS Z23, 1872(c_row)
-	// 6 rows × columns 64..83 (last vector: 4 lanes)
-	VMOVUPS 256(bias), Z0
-	VMOVUPS.Z 320(bias), K1, Z1
-	VMOVUPS 256(bias), Z2
-	VMOVUPS.Z 320(bias), K1, Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS.Z 320(bias), K1, Z5
-	VMOVUPS 256(bias), Z6
-	VMOVUPS.Z 320(bias), K1, Z7
-	VMOVUPS 256(bias), Z8
-	VMOVUPS.Z 320(bias), K1, Z9
-	VMOVUPS 256(bias), Z10
-	VMOVUPS.Z 320(bias), K1, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $120, kleft
-
-dense2ForwardVec_rows6_cols1_k:
-	VMOVUPS 256(b_k), Z12
-	VMOVUPS.Z 320(b_k), K1, Z13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Z12, bcast, Z2
-	VFMADD231PS Z13, bcast, Z3
-	VBROADCASTSS 960(a_k), bcast
-	VFMADD231PS Z12, bcast, Z4
-	VFMADD231PS Z13, bcast, Z5
-	VBROADCASTSS 1440(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VBROADCASTSS 1920(a_k), bcast
-	VFMADD231PS Z12, bcast, Z8
-	VFMADD231PS Z13, bcast, Z9
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z12, bcast, Z10
-	VFMADD231PS Z13, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $336, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows6_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z12, Z12, Z12
-	VMAXPS Z0, Z12, Z0
-	VADDPS Z12, Z0, Z0
-	VMAXPS Z1, Z12, Z1
-	VADDPS Z12, Z1, Z1
-	VMAXPS Z2, Z12, Z2
-	VADDPS Z12, Z2, Z2
-	VMAXPS Z3, Z12, Z3
-	VADDPS Z12, Z3, Z3
-	VMAXPS Z4, Z12, Z4
-	VADDPS Z12, Z4, Z4
-	VMAXPS Z5, Z12, Z5
-	VADDPS Z12, Z5, Z5
-	VMAXPS Z6, Z12, Z6
-	VADDPS Z12, Z6, Z6
-	VMAXPS Z7, Z12, Z7
-	VADDPS Z12, Z7, Z7
-	VMAXPS Z8, Z12, Z8
-	VADDPS Z12, Z8, Z8
-	VMAXPS Z9, Z12, Z9
-	VADDPS Z12, Z9, Z9
-	VMAXPS Z10, Z12, Z10
-	VADDPS Z12, Z10, Z10
-	VMAXPS Z11, Z12, Z11
-	VADDPS Z12, Z11, Z11
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, K1, 320(c_row)
-	VMOVUPS Z2, 592(c_row)
-	VMOVUPS Z3, K1, 656(c_row)
-	VMOVUPS Z4, 928(c_row)
-	VMOVUPS Z5, K1, 992(c_row)
-	VMOVUPS Z6, 1264(c_row)
-	VMOVUPS Z7, K1, 1328(c_row)
-	VMOVUPS Z8, 1600(c_row)
-	VMOVUPS Z9, K1, 1664(c_row)
-	VMOVUPS Z10, 1936(c_row)
-	VMOVUPS Z11, K1, 2000(c_row)
-	ADDQ $2880, a_row
-	ADDQ $2016, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE dense2ForwardVec_rows6_loop
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	VMOVUPS Z3, 336(c_row)(col*1)
+	VMOVUPS Z4, 400(c_row)(col*1)
+	VMOVUPS Z5, K1, 464(c_row)(col*1)
+	VMOVUPS Z6, 672(c_row)(col*1)
+	VMOVUPS Z7, 736(c_row)(col*1)
+	VMOVUPS Z8, K1, 800(c_row)(col*1)
+	VMOVUPS Z9, 1008(c_row)(col*1)
+	VMOVUPS Z10, 1072(c_row)(col*1)
+	VMOVUPS Z11, K1, 1136(c_row)(col*1)
+	VMOVUPS Z12, 1344(c_row)(col*1)
+	VMOVUPS Z13, 1408(c_row)(col*1)
+	VMOVUPS Z14, K1, 1472(c_row)(col*1)
+	VMOVUPS Z15, 1680(c_row)(col*1)
+	VMOVUPS Z16, 1744(c_row)(col*1)
+	VMOVUPS Z17, K1, 1808(c_row)(col*1)
+	VMOVUPS Z18, 2016(c_row)(col*1)
+	VMOVUPS Z19, 2080(c_row)(col*1)
+	VMOVUPS Z20, K1, 2144(c_row)(col*1)
+	VMOVUPS Z21, 2352(c_row)(col*1)
+	VMOVUPS Z22, 2416(c_row)(col*1)
+	VMOVUPS Z23, K1, 2480(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $384
+	JLT dense2ForwardVec_rows8_cols0
+	ADDQ $3840, a_row
+	ADDQ $2688, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE dense2ForwardVec_rows8_loop
 	TESTQ rows, rows
 	JZ dense2ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
+	MOVQ $8, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $480, tmp
 	SUBQ tmp, a_row
 	IMULQ $336, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP dense2ForwardVec_rows6_loop
+	MOVQ $8, rows
+	JMP dense2ForwardVec_rows8_loop
 
 dense2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
+	XORQ col, col
+
+dense2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..95, 3 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x000f, tmp2
+	CMPQ col, $192
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS.Z 128(bias)(col*1), K1, Z2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $120, kleft
 
 dense2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
+	VMOVUPS 0(b_k), Z3
+	VMOVUPS 64(b_k), Z4
+	VMOVUPS.Z 128(b_k), K1, Z5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
 	ADDQ $4, a_k
 	ADDQ $336, b_k
 	DECQ kleft
@@ -5826,47 +5236,19 @@ dense2ForwardVec_rows1_loop_cols0_k:
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
 	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..83 (last vector: 4 lanes)
-	VMOVUPS 256(bias), Z0
-	VMOVUPS.Z 320(bias), K1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $120, kleft
-
-dense2ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 256(b_k), Z2
-	VMOVUPS.Z 320(b_k), K1, Z3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VFMADD231PS Z3, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $336, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z2, Z2, Z2
-	VMAXPS Z0, Z2, Z0
-	VADDPS Z2, Z0, Z0
-	VMAXPS Z1, Z2, Z1
-	VADDPS Z2, Z1, Z1
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, K1, 320(c_row)
+	VXORPS Z3, Z3, Z3
+	VMAXPS Z0, Z3, Z0
+	VADDPS Z3, Z0, Z0
+	VMAXPS Z1, Z3, Z1
+	VADDPS Z3, Z1, Z1
+	VMAXPS Z2, Z3, Z2
+	VADDPS Z3, Z2, Z2
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $384
+	JLT dense2ForwardVec_rows1_loop_cols0
 	ADDQ $480, a_row
 	ADDQ $336, c_row
 	DECQ rows
@@ -6350,79 +5732,88 @@ TEXT ·dense2PackedVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-dense2PackedVec_rows6:
-	CMPQ rows, $6
+dense2PackedVec_rows8:
+	CMPQ rows, $8
 	JLT dense2PackedVec_rows1_loop
 
-dense2PackedVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+dense2PackedVec_rows8_loop:
+	XORQ col, col
+
+dense2PackedVec_rows8_cols0:
+	// 8 rows × columns 0..95, 3 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x000f, tmp2
+	CMPQ col, $192
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS.Z 128(bias)(col*1), K1, Z2
+	VMOVUPS 0(bias)(col*1), Z3
+	VMOVUPS 64(bias)(col*1), Z4
+	VMOVUPS.Z 128(bias)(col*1), K1, Z5
+	VMOVUPS 0(bias)(col*1), Z6
+	VMOVUPS 64(bias)(col*1), Z7
+	VMOVUPS.Z 128(bias)(col*1), K1, Z8
+	VMOVUPS 0(bias)(col*1), Z9
+	VMOVUPS 64(bias)(col*1), Z10
+	VMOVUPS.Z 128(bias)(col*1), K1, Z11
+	VMOVUPS 0(bias)(col*1), Z12
+	VMOVUPS 64(bias)(col*1), Z13
+	VMOVUPS.Z 128(bias)(col*1), K1, Z14
+	VMOVUPS 0(bias)(col*1), Z15
+	VMOVUPS 64(bias)(col*1), Z16
+	VMOVUPS.Z 128(bias)(col*1), K1, Z17
+	VMOVUPS 0(bias)(col*1), Z18
+	VMOVUPS 64(bias)(col*1), Z19
+	VMOVUPS.Z 128(bias)(col*1), K1, Z20
+	VMOVUPS 0(bias)(col*1), Z21
+	VMOVUPS 64(bias)(col*1), Z22
+	VMOVUPS.Z 128(bias)(col*1), K1, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $120, kleft
 
-dense2PackedVec_rows6_cols0_k:
+dense2PackedVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
 	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
+	VFMADD231PS Z24, bcast, Z3
+	VFMADD231PS Z25, bcast, Z4
+	VFMADD231PS Z26, bcast, Z5
 	VBROADCASTSS 960(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z26, bcast, Z8
 	VBROADCASTSS 1440(a_k), bcast
+	VFMADD231PS Z24, bcast, Z9
+	VFMADD231PS Z25, bcast, Z10
+	VFMADD231PS Z26, bcast, Z11
+	VBROADCASTSS 1920(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1920(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
 	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
+	VFMADD231PS Z24, bcast, Z15
+	VFMADD231PS Z25, bcast, Z16
+	VFMADD231PS Z26, bcast, Z17
+	VBROADCASTSS 2880(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VFMADD231PS Z26, bcast, Z20
+	VBROADCASTSS 3360(a_k), bcast
+	VFMADD231PS Z24, bcast, Z21
+	VFMADD231PS Z25, bcast, Z22
+	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
 	ADDQ $384, b_k
 	DECQ kleft
-	JNZ dense2PackedVec_rows6_cols0_k
+	JNZ dense2PackedVec_rows8_cols0_k
 
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
@@ -6476,152 +5867,77 @@ dense2PackedVec_rows6_cols0_k:
 	VADDPS Z24, Z22, Z22
 	VMAXPS Z23, Z24, Z23
 	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 336(c_row)
-	VMOVUPS Z5, 400(c_row)
-	VMOVUPS Z6, 464(c_row)
-	VMOVUPS Z7, 528(c_row)
-	VMOVUPS Z8, 672(c_row)
-	VMOVUPS Z9, 736(c_row)
-	VMOVUPS Z10, 800(c_row)
-	VMOVUPS Z11, 864(c_row)
-	VMOVUPS Z12, 1008(c_row)
-	VMOVUPS Z13, 1072(c_row)
-	VMOVUPS Z14, 1136(c_row)
-	VMOVUPS Z15, 1200(c_row)
-	VMOVUPS Z16, 1344(c_row)
-	VMOVUPS Z17, 1408(c_row)
-	VMOVUPS Z18, 1472(c_row)
-	VMOVUPS Z19, 1536(c_row)
-	VMOVUPS Z20, 1680(c_row)
-	VMOVUPS Z21, 1744(c_row)
-	VMOVUPS Z22, 1808(c_row)
-	VMOVUPS Z23, 1872(c_row)
-	// 6 rows × columns 64..83 (last vector: 4 lanes)
-	VMOVUPS 256(bias), Z0
-	VMOVUPS.Z 320(bias), K1, Z1
-	VMOVUPS 256(bias), Z2
-	VMOVUPS.Z 320(bias), K1, Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS.Z 320(bias), K1, Z5
-	VMOVUPS 256(bias), Z6
-	VMOVUPS.Z 320(bias), K1, Z7
-	VMOVUPS 256(bias), Z8
-	VMOVUPS.Z 320(bias), K1, Z9
-	VMOVUPS 256(bias), Z10
-	VMOVUPS.Z 320(bias), K1, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $120, kleft
-
-dense2PackedVec_rows6_cols1_k:
-	VMOVUPS 256(b_k), Z12
-	VMOVUPS 320(b_k), Z13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Z12, bcast, Z2
-	VFMADD231PS Z13, bcast, Z3
-	VBROADCASTSS 960(a_k), bcast
-	VFMADD231PS Z12, bcast, Z4
-	VFMADD231PS Z13, bcast, Z5
-	VBROADCASTSS 1440(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VBROADCASTSS 1920(a_k), bcast
-	VFMADD231PS Z12, bcast, Z8
-	VFMADD231PS Z13, bcast, Z9
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z12, bcast, Z10
-	VFMADD231PS Z13, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows6_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z12, Z12, Z12
-	VMAXPS Z0, Z12, Z0
-	VADDPS Z12, Z0, Z0
-	VMAXPS Z1, Z12, Z1
-	VADDPS Z12, Z1, Z1
-	VMAXPS Z2, Z12, Z2
-	VADDPS Z12, Z2, Z2
-	VMAXPS Z3, Z12, Z3
-	VADDPS Z12, Z3, Z3
-	VMAXPS Z4, Z12, Z4
-	VADDPS Z12, Z4, Z4
-	VMAXPS Z5, Z12, Z5
-	VADDPS Z12, Z5, Z5
-	VMAXPS Z6, Z12, Z6
-	VADDPS Z12, Z6, Z6
-	VMAXPS Z7, Z12, Z7
-	VADDPS Z12, Z7, Z7
-	VMAXPS Z8, Z12, Z8
-	VADDPS Z12, Z8, Z8
-	VMAXPS Z9, Z12, Z9
-	VADDPS Z12, Z9, Z9
-	VMAXPS Z10, Z12, Z10
-	VADDPS Z12, Z10, Z10
-	VMAXPS Z11, Z12, Z11
-	VADDPS Z12, Z11, Z11
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, K1, 320(c_row)
-	VMOVUPS Z2, 592(c_row)
-	VMOVUPS Z3, K1, 656(c_row)
-	VMOVUPS Z4, 928(c_row)
-	VMOVUPS Z5, K1, 992(c_row)
-	VMOVUPS Z6, 1264(c_row)
-	VMOVUPS Z7, K1, 1328(c_row)
-	VMOVUPS Z8, 1600(c_row)
-	VMOVUPS Z9, K1, 1664(c_row)
-	VMOVUPS Z10, 1936(c_row)
-	VMOVUPS Z11, K1, 2000(c_row)
-	ADDQ $2880, a_row
-	ADDQ $2016, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE dense2PackedVec_rows6_loop
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	VMOVUPS Z3, 336(c_row)(col*1)
+	VMOVUPS Z4, 400(c_row)(col*1)
+	VMOVUPS Z5, K1, 464(c_row)(col*1)
+	VMOVUPS Z6, 672(c_row)(col*1)
+	VMOVUPS Z7, 736(c_row)(col*1)
+	VMOVUPS Z8, K1, 800(c_row)(col*1)
+	VMOVUPS Z9, 1008(c_row)(col*1)
+	VMOVUPS Z10, 1072(c_row)(col*1)
+	VMOVUPS Z11, K1, 1136(c_row)(col*1)
+	VMOVUPS Z12, 1344(c_row)(col*1)
+	VMOVUPS Z13, 1408(c_row)(col*1)
+	VMOVUPS Z14, K1, 1472(c_row)(col*1)
+	VMOVUPS Z15, 1680(c_row)(col*1)
+	VMOVUPS Z16, 1744(c_row)(col*1)
+	VMOVUPS Z17, K1, 1808(c_row)(col*1)
+	VMOVUPS Z18, 2016(c_row)(col*1)
+	VMOVUPS Z19, 2080(c_row)(col*1)
+	VMOVUPS Z20, K1, 2144(c_row)(col*1)
+	VMOVUPS Z21, 2352(c_row)(col*1)
+	VMOVUPS Z22, 2416(c_row)(col*1)
+	VMOVUPS Z23, K1, 2480(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $384
+	JLT dense2PackedVec_rows8_cols0
+	ADDQ $3840, a_row
+	ADDQ $2688, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE dense2PackedVec_rows8_loop
 	TESTQ rows, rows
 	JZ dense2PackedVec_done
-	MOVQ $6, tmp // rows computed twice
+	MOVQ $8, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $480, tmp
 	SUBQ tmp, a_row
 	IMULQ $336, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP dense2PackedVec_rows6_loop
+	MOVQ $8, rows
+	JMP dense2PackedVec_rows8_loop
 
 dense2PackedVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2PackedVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
+	XORQ col, col
+
+dense2PackedVec_rows1_loop_cols0:
+	// 1 row × columns 0..95, 3 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x000f, tmp2
+	CMPQ col, $192
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(bias)(col*1), Z0
+	VMOVUPS 64(bias)(col*1), Z1
+	VMOVUPS.Z 128(bias)(col*1), K1, Z2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $120, kleft
 
 dense2PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
+	VMOVUPS 0(b_k), Z3
+	VMOVUPS 64(b_k), Z4
+	VMOVUPS 128(b_k), Z5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
 	ADDQ $4, a_k
 	ADDQ $384, b_k
 	DECQ kleft
@@ -6630,47 +5946,19 @@ dense2PackedVec_rows1_loop_cols0_k:
 	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
 	// the first operand in Go's) when either is NaN, so x goes there and a
 	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..83 (last vector: 4 lanes)
-	VMOVUPS 256(bias), Z0
-	VMOVUPS.Z 320(bias), K1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $120, kleft
-
-dense2PackedVec_rows1_loop_cols1_k:
-	VMOVUPS 256(b_k), Z2
-	VMOVUPS 320(b_k), Z3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VFMADD231PS Z3, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z2, Z2, Z2
-	VMAXPS Z0, Z2, Z0
-	VADDPS Z2, Z0, Z0
-	VMAXPS Z1, Z2, Z1
-	VADDPS Z2, Z1, Z1
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, K1, 320(c_row)
+	VXORPS Z3, Z3, Z3
+	VMAXPS Z0, Z3, Z0
+	VADDPS Z3, Z0, Z0
+	VMAXPS Z1, Z3, Z1
+	VADDPS Z3, Z1, Z1
+	VMAXPS Z2, Z3, Z2
+	VADDPS Z3, Z2, Z2
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $384
+	JLT dense2PackedVec_rows1_loop_cols0
 	ADDQ $480, a_row
 	ADDQ $336, c_row
 	DECQ rows
@@ -7009,158 +6297,116 @@ TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $120, rows
 
-dense2WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 336(c_row), Z4
-	VMOVUPS 400(c_row), Z5
-	VMOVUPS 464(c_row), Z6
-	VMOVUPS 528(c_row), Z7
-	VMOVUPS 672(c_row), Z8
-	VMOVUPS 736(c_row), Z9
-	VMOVUPS 800(c_row), Z10
-	VMOVUPS 864(c_row), Z11
-	VMOVUPS 1008(c_row), Z12
-	VMOVUPS 1072(c_row), Z13
-	VMOVUPS 1136(c_row), Z14
-	VMOVUPS 1200(c_row), Z15
-	VMOVUPS 1344(c_row), Z16
-	VMOVUPS 1408(c_row), Z17
-	VMOVUPS 1472(c_row), Z18
-	VMOVUPS 1536(c_row), Z19
-	VMOVUPS 1680(c_row), Z20
-	VMOVUPS 1744(c_row), Z21
-	VMOVUPS 1808(c_row), Z22
-	VMOVUPS 1872(c_row), Z23
+dense2WeightGradVecWeights_rows8_loop:
+	XORQ col, col
+
+dense2WeightGradVecWeights_rows8_loop_cols0:
+	// 8 rows × columns 0..95, 3 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x000f, tmp2
+	CMPQ col, $192
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS.Z 128(c_row)(col*1), K1, Z2
+	VMOVUPS 336(c_row)(col*1), Z3
+	VMOVUPS 400(c_row)(col*1), Z4
+	VMOVUPS.Z 464(c_row)(col*1), K1, Z5
+	VMOVUPS 672(c_row)(col*1), Z6
+	VMOVUPS 736(c_row)(col*1), Z7
+	VMOVUPS.Z 800(c_row)(col*1), K1, Z8
+	VMOVUPS 1008(c_row)(col*1), Z9
+	VMOVUPS 1072(c_row)(col*1), Z10
+	VMOVUPS.Z 1136(c_row)(col*1), K1, Z11
+	VMOVUPS 1344(c_row)(col*1), Z12
+	VMOVUPS 1408(c_row)(col*1), Z13
+	VMOVUPS.Z 1472(c_row)(col*1), K1, Z14
+	VMOVUPS 1680(c_row)(col*1), Z15
+	VMOVUPS 1744(c_row)(col*1), Z16
+	VMOVUPS.Z 1808(c_row)(col*1), K1, Z17
+	VMOVUPS 2016(c_row)(col*1), Z18
+	VMOVUPS 2080(c_row)(col*1), Z19
+	VMOVUPS.Z 2144(c_row)(col*1), K1, Z20
+	VMOVUPS 2352(c_row)(col*1), Z21
+	VMOVUPS 2416(c_row)(col*1), Z22
+	VMOVUPS.Z 2480(c_row)(col*1), K1, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-dense2WeightGradVecWeights_rows6_loop_cols0_k:
+dense2WeightGradVecWeights_rows8_loop_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
+	VMOVUPS.Z 128(b_k), K1, Z26
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
+	VFMADD231PS Z24, bcast, Z3
+	VFMADD231PS Z25, bcast, Z4
+	VFMADD231PS Z26, bcast, Z5
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z26, bcast, Z8
 	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Z24, bcast, Z9
+	VFMADD231PS Z25, bcast, Z10
+	VFMADD231PS Z26, bcast, Z11
+	VBROADCASTSS 16(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
+	VFMADD231PS Z24, bcast, Z15
+	VFMADD231PS Z25, bcast, Z16
+	VFMADD231PS Z26, bcast, Z17
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VFMADD231PS Z26, bcast, Z20
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS Z24, bcast, Z21
+	VFMADD231PS Z25, bcast, Z22
+	VFMADD231PS Z26, bcast, Z23
 	ADDQ $480, a_k
 	ADDQ $336, b_k
 	DECQ kleft
-	JNZ dense2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 336(c_row)
-	VMOVUPS Z5, 400(c_row)
-	VMOVUPS Z6, 464(c_row)
-	VMOVUPS Z7, 528(c_row)
-	VMOVUPS Z8, 672(c_row)
-	VMOVUPS Z9, 736(c_row)
-	VMOVUPS Z10, 800(c_row)
-	VMOVUPS Z11, 864(c_row)
-	VMOVUPS Z12, 1008(c_row)
-	VMOVUPS Z13, 1072(c_row)
-	VMOVUPS Z14, 1136(c_row)
-	VMOVUPS Z15, 1200(c_row)
-	VMOVUPS Z16, 1344(c_row)
-	VMOVUPS Z17, 1408(c_row)
-	VMOVUPS Z18, 1472(c_row)
-	VMOVUPS Z19, 1536(c_row)
-	VMOVUPS Z20, 1680(c_row)
-	VMOVUPS Z21, 1744(c_row)
-	VMOVUPS Z22, 1808(c_row)
-	VMOVUPS Z23, 1872(c_row)
-	// 6 rows × columns 64..83 (last vector: 4 lanes)
-	VMOVUPS 256(c_row), Z0
-	VMOVUPS.Z 320(c_row), K1, Z1
-	VMOVUPS 592(c_row), Z2
-	VMOVUPS.Z 656(c_row), K1, Z3
-	VMOVUPS 928(c_row), Z4
-	VMOVUPS.Z 992(c_row), K1, Z5
-	VMOVUPS 1264(c_row), Z6
-	VMOVUPS.Z 1328(c_row), K1, Z7
-	VMOVUPS 1600(c_row), Z8
-	VMOVUPS.Z 1664(c_row), K1, Z9
-	VMOVUPS 1936(c_row), Z10
-	VMOVUPS.Z 2000(c_row), K1, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense2WeightGradVecWeights_rows6_loop_cols1_k:
-	VMOVUPS 256(b_k), Z12
-	VMOVUPS.Z 320(b_k), K1, Z13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z12, bcast, Z2
-	VFMADD231PS Z13, bcast, Z3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z12, bcast, Z4
-	VFMADD231PS Z13, bcast, Z5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z12, bcast, Z8
-	VFMADD231PS Z13, bcast, Z9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z12, bcast, Z10
-	VFMADD231PS Z13, bcast, Z11
-	ADDQ $480, a_k
-	ADDQ $336, b_k
-	DECQ kleft
-	JNZ dense2WeightGradVecWeights_rows6_loop_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, K1, 320(c_row)
-	VMOVUPS Z2, 592(c_row)
-	VMOVUPS Z3, K1, 656(c_row)
-	VMOVUPS Z4, 928(c_row)
-	VMOVUPS Z5, K1, 992(c_row)
-	VMOVUPS Z6, 1264(c_row)
-	VMOVUPS Z7, K1, 1328(c_row)
-	VMOVUPS Z8, 1600(c_row)
-	VMOVUPS Z9, K1, 1664(c_row)
-	VMOVUPS Z10, 1936(c_row)
-	VMOVUPS Z11, K1, 2000(c_row)
-	ADDQ $24, a_row
-	ADDQ $2016, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE dense2WeightGradVecWeights_rows6_loop
+	JNZ dense2WeightGradVecWeights_rows8_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	VMOVUPS Z3, 336(c_row)(col*1)
+	VMOVUPS Z4, 400(c_row)(col*1)
+	VMOVUPS Z5, K1, 464(c_row)(col*1)
+	VMOVUPS Z6, 672(c_row)(col*1)
+	VMOVUPS Z7, 736(c_row)(col*1)
+	VMOVUPS Z8, K1, 800(c_row)(col*1)
+	VMOVUPS Z9, 1008(c_row)(col*1)
+	VMOVUPS Z10, 1072(c_row)(col*1)
+	VMOVUPS Z11, K1, 1136(c_row)(col*1)
+	VMOVUPS Z12, 1344(c_row)(col*1)
+	VMOVUPS Z13, 1408(c_row)(col*1)
+	VMOVUPS Z14, K1, 1472(c_row)(col*1)
+	VMOVUPS Z15, 1680(c_row)(col*1)
+	VMOVUPS Z16, 1744(c_row)(col*1)
+	VMOVUPS Z17, K1, 1808(c_row)(col*1)
+	VMOVUPS Z18, 2016(c_row)(col*1)
+	VMOVUPS Z19, 2080(c_row)(col*1)
+	VMOVUPS Z20, K1, 2144(c_row)(col*1)
+	VMOVUPS Z21, 2352(c_row)(col*1)
+	VMOVUPS Z22, 2416(c_row)(col*1)
+	VMOVUPS Z23, K1, 2480(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $384
+	JLT dense2WeightGradVecWeights_rows8_loop_cols0
+	ADDQ $32, a_row
+	ADDQ $2688, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE dense2WeightGradVecWeights_rows8_loop
 
 dense2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -7487,7 +6733,15 @@ dense2InputGradVec_rows6:
 	JLT dense2InputGradVec_rows1_loop
 
 dense2InputGradVec_rows6_loop:
-	// 6 rows × columns 0..63
+	XORQ col, col
+
+dense2InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..127, 4 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x00ff, tmp2
+	CMPQ col, $256
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -7513,7 +6767,7 @@ dense2InputGradVec_rows6_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $84, kleft
 
 dense2InputGradVec_rows6_cols0_k:
@@ -7558,221 +6812,81 @@ dense2InputGradVec_rows6_cols0_k:
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Z24, Z24, Z24
-	VCMPPS $1, 0(h_row), Z24, K2
+	VCMPPS $1, 0(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row), Z24, K2
+	VCMPPS $1, 64(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row), Z24, K2
+	VCMPPS $1, 128(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row), Z24, K2
+	VCMPPS $1, 192(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 480(h_row), Z24, K2
+	VCMPPS $1, 480(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 544(h_row), Z24, K2
+	VCMPPS $1, 544(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 608(h_row), Z24, K2
+	VCMPPS $1, 608(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 672(h_row), Z24, K2
+	VCMPPS $1, 672(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 960(h_row), Z24, K2
+	VCMPPS $1, 960(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 1024(h_row), Z24, K2
+	VCMPPS $1, 1024(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 1088(h_row), Z24, K2
+	VCMPPS $1, 1088(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 1152(h_row), Z24, K2
+	VCMPPS $1, 1152(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 1440(h_row), Z24, K2
+	VCMPPS $1, 1440(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 1504(h_row), Z24, K2
+	VCMPPS $1, 1504(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 1568(h_row), Z24, K2
+	VCMPPS $1, 1568(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 1632(h_row), Z24, K2
+	VCMPPS $1, 1632(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 1920(h_row), Z24, K2
+	VCMPPS $1, 1920(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 1984(h_row), Z24, K2
+	VCMPPS $1, 1984(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z17, K2, Z17
-	VCMPPS $1, 2048(h_row), Z24, K2
+	VCMPPS $1, 2048(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z18, K2, Z18
-	VCMPPS $1, 2112(h_row), Z24, K2
+	VCMPPS $1, 2112(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z19, K2, Z19
-	VCMPPS $1, 2400(h_row), Z24, K2
+	VCMPPS $1, 2400(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z20, K2, Z20
-	VCMPPS $1, 2464(h_row), Z24, K2
+	VCMPPS $1, 2464(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z21, K2, Z21
-	VCMPPS $1, 2528(h_row), Z24, K2
+	VCMPPS $1, 2528(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z22, K2, Z22
-	VCMPPS $1, 2592(h_row), Z24, K2
+	VCMPPS $1, 2592(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z23, K2, Z23
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 480(c_row)
-	VMOVUPS Z5, 544(c_row)
-	VMOVUPS Z6, 608(c_row)
-	VMOVUPS Z7, 672(c_row)
-	VMOVUPS Z8, 960(c_row)
-	VMOVUPS Z9, 1024(c_row)
-	VMOVUPS Z10, 1088(c_row)
-	VMOVUPS Z11, 1152(c_row)
-	VMOVUPS Z12, 1440(c_row)
-	VMOVUPS Z13, 1504(c_row)
-	VMOVUPS Z14, 1568(c_row)
-	VMOVUPS Z15, 1632(c_row)
-	VMOVUPS Z16, 1920(c_row)
-	VMOVUPS Z17, 1984(c_row)
-	VMOVUPS Z18, 2048(c_row)
-	VMOVUPS Z19, 2112(c_row)
-	VMOVUPS Z20, 2400(c_row)
-	VMOVUPS Z21, 2464(c_row)
-	VMOVUPS Z22, 2528(c_row)
-	VMOVUPS Z23, 2592(c_row)
-	// 6 rows × columns 64..119 (last vector: 8 lanes)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $84, kleft
-
-dense2InputGradVec_rows6_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS 448(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 336(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 672(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1008(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1344(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1680(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows6_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z24, Z24, Z24
-	VCMPPS $1, 256(h_row), Z24, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 320(h_row), Z24, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 384(h_row), Z24, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 448(h_row), Z24, K1, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 736(h_row), Z24, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 800(h_row), Z24, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 864(h_row), Z24, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 928(h_row), Z24, K1, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 1216(h_row), Z24, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 1280(h_row), Z24, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 1344(h_row), Z24, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 1408(h_row), Z24, K1, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 1696(h_row), Z24, K2
-	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 1760(h_row), Z24, K2
-	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 1824(h_row), Z24, K2
-	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 1888(h_row), Z24, K1, K2
-	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 2176(h_row), Z24, K2
-	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 2240(h_row), Z24, K2
-	VMOVAPS.Z Z17, K2, Z17
-	VCMPPS $1, 2304(h_row), Z24, K2
-	VMOVAPS.Z Z18, K2, Z18
-	VCMPPS $1, 2368(h_row), Z24, K1, K2
-	VMOVAPS.Z Z19, K2, Z19
-	VCMPPS $1, 2656(h_row), Z24, K2
-	VMOVAPS.Z Z20, K2, Z20
-	VCMPPS $1, 2720(h_row), Z24, K2
-	VMOVAPS.Z Z21, K2, Z21
-	VCMPPS $1, 2784(h_row), Z24, K2
-	VMOVAPS.Z Z22, K2, Z22
-	VCMPPS $1, 2848(h_row), Z24, K1, K2
-	VMOVAPS.Z Z23, K2, Z23
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, K1, 448(c_row)
-	VMOVUPS Z4, 736(c_row)
-	VMOVUPS Z5, 800(c_row)
-	VMOVUPS Z6, 864(c_row)
-	VMOVUPS Z7, K1, 928(c_row)
-	VMOVUPS Z8, 1216(c_row)
-	VMOVUPS Z9, 1280(c_row)
-	VMOVUPS Z10, 1344(c_row)
-	VMOVUPS Z11, K1, 1408(c_row)
-	VMOVUPS Z12, 1696(c_row)
-	VMOVUPS Z13, 1760(c_row)
-	VMOVUPS Z14, 1824(c_row)
-	VMOVUPS Z15, K1, 1888(c_row)
-	VMOVUPS Z16, 2176(c_row)
-	VMOVUPS Z17, 2240(c_row)
-	VMOVUPS Z18, 2304(c_row)
-	VMOVUPS Z19, K1, 2368(c_row)
-	VMOVUPS Z20, 2656(c_row)
-	VMOVUPS Z21, 2720(c_row)
-	VMOVUPS Z22, 2784(c_row)
-	VMOVUPS Z23, K1, 2848(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, K1, 192(c_row)(col*1)
+	VMOVUPS Z4, 480(c_row)(col*1)
+	VMOVUPS Z5, 544(c_row)(col*1)
+	VMOVUPS Z6, 608(c_row)(col*1)
+	VMOVUPS Z7, K1, 672(c_row)(col*1)
+	VMOVUPS Z8, 960(c_row)(col*1)
+	VMOVUPS Z9, 1024(c_row)(col*1)
+	VMOVUPS Z10, 1088(c_row)(col*1)
+	VMOVUPS Z11, K1, 1152(c_row)(col*1)
+	VMOVUPS Z12, 1440(c_row)(col*1)
+	VMOVUPS Z13, 1504(c_row)(col*1)
+	VMOVUPS Z14, 1568(c_row)(col*1)
+	VMOVUPS Z15, K1, 1632(c_row)(col*1)
+	VMOVUPS Z16, 1920(c_row)(col*1)
+	VMOVUPS Z17, 1984(c_row)(col*1)
+	VMOVUPS Z18, 2048(c_row)(col*1)
+	VMOVUPS Z19, K1, 2112(c_row)(col*1)
+	VMOVUPS Z20, 2400(c_row)(col*1)
+	VMOVUPS Z21, 2464(c_row)(col*1)
+	VMOVUPS Z22, 2528(c_row)(col*1)
+	VMOVUPS Z23, K1, 2592(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $512
+	JLT dense2InputGradVec_rows6_cols0
 	ADDQ $2016, a_row
 	ADDQ $2880, c_row
 	ADDQ $2880, h_row
@@ -7795,13 +6909,21 @@ dense2InputGradVec_rows6_cols1_k:
 dense2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2InputGradVec_done
-	// 1 row × columns 0..63
+	XORQ col, col
+
+dense2InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..127, 4 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x00ff, tmp2
+	CMPQ col, $256
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $84, kleft
 
 dense2InputGradVec_rows1_loop_cols0_k:
@@ -7821,56 +6943,21 @@ dense2InputGradVec_rows1_loop_cols0_k:
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Z4, Z4, Z4
-	VCMPPS $1, 0(h_row), Z4, K2
+	VCMPPS $1, 0(h_row)(col*1), Z4, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row), Z4, K2
+	VCMPPS $1, 64(h_row)(col*1), Z4, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row), Z4, K2
+	VCMPPS $1, 128(h_row)(col*1), Z4, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row), Z4, K2
+	VCMPPS $1, 192(h_row)(col*1), Z4, K1, K2
 	VMOVAPS.Z Z3, K2, Z3
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..119 (last vector: 8 lanes)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $84, kleft
-
-dense2InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS 448(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_loop_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z4, Z4, Z4
-	VCMPPS $1, 256(h_row), Z4, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 320(h_row), Z4, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 384(h_row), Z4, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 448(h_row), Z4, K1, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, K1, 448(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, K1, 192(c_row)(col*1)
+	ADDQ $256, col
+	CMPQ col, $512
+	JLT dense2InputGradVec_rows1_loop_cols0
 	ADDQ $336, a_row
 	ADDQ $480, c_row
 	ADDQ $480, h_row
@@ -9425,12 +8512,20 @@ TEXT ·dense3InputGradVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-dense3InputGradVec_rows6:
-	CMPQ rows, $6
+dense3InputGradVec_rows8:
+	CMPQ rows, $8
 	JLT dense3InputGradVec_rows1_loop
 
-dense3InputGradVec_rows6_loop:
-	// 6 rows × columns 0..63
+dense3InputGradVec_rows8_loop:
+	XORQ col, col
+
+dense3InputGradVec_rows8_cols0:
+	// 8 rows × columns 0..95, 3 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x000f, tmp2
+	CMPQ col, $192
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -9456,213 +8551,136 @@ dense3InputGradVec_rows6_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-dense3InputGradVec_rows6_cols0_k:
+dense3InputGradVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
 	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
+	VFMADD231PS Z24, bcast, Z3
+	VFMADD231PS Z25, bcast, Z4
+	VFMADD231PS Z26, bcast, Z5
 	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z26, bcast, Z8
 	VBROADCASTSS 120(a_k), bcast
+	VFMADD231PS Z24, bcast, Z9
+	VFMADD231PS Z25, bcast, Z10
+	VFMADD231PS Z26, bcast, Z11
+	VBROADCASTSS 160(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
 	VBROADCASTSS 200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
+	VFMADD231PS Z24, bcast, Z15
+	VFMADD231PS Z25, bcast, Z16
+	VFMADD231PS Z26, bcast, Z17
+	VBROADCASTSS 240(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VFMADD231PS Z26, bcast, Z20
+	VBROADCASTSS 280(a_k), bcast
+	VFMADD231PS Z24, bcast, Z21
+	VFMADD231PS Z25, bcast, Z22
+	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
 	ADDQ $384, b_k
 	DECQ kleft
-	JNZ dense3InputGradVec_rows6_cols0_k
+	JNZ dense3InputGradVec_rows8_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
 	VXORPS Z24, Z24, Z24
-	VCMPPS $1, 0(h_row), Z24, K2
+	VCMPPS $1, 0(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row), Z24, K2
+	VCMPPS $1, 64(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row), Z24, K2
+	VCMPPS $1, 128(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row), Z24, K2
+	VCMPPS $1, 336(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 336(h_row), Z24, K2
+	VCMPPS $1, 400(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 400(h_row), Z24, K2
+	VCMPPS $1, 464(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 464(h_row), Z24, K2
+	VCMPPS $1, 672(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 528(h_row), Z24, K2
+	VCMPPS $1, 736(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 672(h_row), Z24, K2
+	VCMPPS $1, 800(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 736(h_row), Z24, K2
+	VCMPPS $1, 1008(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 800(h_row), Z24, K2
+	VCMPPS $1, 1072(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 864(h_row), Z24, K2
+	VCMPPS $1, 1136(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 1008(h_row), Z24, K2
+	VCMPPS $1, 1344(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 1072(h_row), Z24, K2
+	VCMPPS $1, 1408(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 1136(h_row), Z24, K2
+	VCMPPS $1, 1472(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 1200(h_row), Z24, K2
+	VCMPPS $1, 1680(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 1344(h_row), Z24, K2
+	VCMPPS $1, 1744(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 1408(h_row), Z24, K2
+	VCMPPS $1, 1808(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z17, K2, Z17
-	VCMPPS $1, 1472(h_row), Z24, K2
+	VCMPPS $1, 2016(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z18, K2, Z18
-	VCMPPS $1, 1536(h_row), Z24, K2
+	VCMPPS $1, 2080(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z19, K2, Z19
-	VCMPPS $1, 1680(h_row), Z24, K2
+	VCMPPS $1, 2144(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z20, K2, Z20
-	VCMPPS $1, 1744(h_row), Z24, K2
+	VCMPPS $1, 2352(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z21, K2, Z21
-	VCMPPS $1, 1808(h_row), Z24, K2
+	VCMPPS $1, 2416(h_row)(col*1), Z24, K2
 	VMOVAPS.Z Z22, K2, Z22
-	VCMPPS $1, 1872(h_row), Z24, K2
+	VCMPPS $1, 2480(h_row)(col*1), Z24, K1, K2
 	VMOVAPS.Z Z23, K2, Z23
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 336(c_row)
-	VMOVUPS Z5, 400(c_row)
-	VMOVUPS Z6, 464(c_row)
-	VMOVUPS Z7, 528(c_row)
-	VMOVUPS Z8, 672(c_row)
-	VMOVUPS Z9, 736(c_row)
-	VMOVUPS Z10, 800(c_row)
-	VMOVUPS Z11, 864(c_row)
-	VMOVUPS Z12, 1008(c_row)
-	VMOVUPS Z13, 1072(c_row)
-	VMOVUPS Z14, 1136(c_row)
-	VMOVUPS Z15, 1200(c_row)
-	VMOVUPS Z16, 1344(c_row)
-	VMOVUPS Z17, 1408(c_row)
-	VMOVUPS Z18, 1472(c_row)
-	VMOVUPS Z19, 1536(c_row)
-	VMOVUPS Z20, 1680(c_row)
-	VMOVUPS Z21, 1744(c_row)
-	VMOVUPS Z22, 1808(c_row)
-	VMOVUPS Z23, 1872(c_row)
-	// 6 rows × columns 64..83 (last vector: 4 lanes)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense3InputGradVec_rows6_cols1_k:
-	VMOVUPS 256(b_k), Z12
-	VMOVUPS 320(b_k), Z13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z12, bcast, Z2
-	VFMADD231PS Z13, bcast, Z3
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z12, bcast, Z4
-	VFMADD231PS Z13, bcast, Z5
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z12, bcast, Z8
-	VFMADD231PS Z13, bcast, Z9
-	VBROADCASTSS 200(a_k), bcast
-	VFMADD231PS Z12, bcast, Z10
-	VFMADD231PS Z13, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense3InputGradVec_rows6_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z12, Z12, Z12
-	VCMPPS $1, 256(h_row), Z12, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 320(h_row), Z12, K1, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 592(h_row), Z12, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 656(h_row), Z12, K1, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 928(h_row), Z12, K2
-	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 992(h_row), Z12, K1, K2
-	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1264(h_row), Z12, K2
-	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1328(h_row), Z12, K1, K2
-	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 1600(h_row), Z12, K2
-	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 1664(h_row), Z12, K1, K2
-	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 1936(h_row), Z12, K2
-	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 2000(h_row), Z12, K1, K2
-	VMOVAPS.Z Z11, K2, Z11
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, K1, 320(c_row)
-	VMOVUPS Z2, 592(c_row)
-	VMOVUPS Z3, K1, 656(c_row)
-	VMOVUPS Z4, 928(c_row)
-	VMOVUPS Z5, K1, 992(c_row)
-	VMOVUPS Z6, 1264(c_row)
-	VMOVUPS Z7, K1, 1328(c_row)
-	VMOVUPS Z8, 1600(c_row)
-	VMOVUPS Z9, K1, 1664(c_row)
-	VMOVUPS Z10, 1936(c_row)
-	VMOVUPS Z11, K1, 2000(c_row)
-	ADDQ $240, a_row
-	ADDQ $2016, c_row
-	ADDQ $2016, h_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE dense3InputGradVec_rows6_loop
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	VMOVUPS Z3, 336(c_row)(col*1)
+	VMOVUPS Z4, 400(c_row)(col*1)
+	VMOVUPS Z5, K1, 464(c_row)(col*1)
+	VMOVUPS Z6, 672(c_row)(col*1)
+	VMOVUPS Z7, 736(c_row)(col*1)
+	VMOVUPS Z8, K1, 800(c_row)(col*1)
+	VMOVUPS Z9, 1008(c_row)(col*1)
+	VMOVUPS Z10, 1072(c_row)(col*1)
+	VMOVUPS Z11, K1, 1136(c_row)(col*1)
+	VMOVUPS Z12, 1344(c_row)(col*1)
+	VMOVUPS Z13, 1408(c_row)(col*1)
+	VMOVUPS Z14, K1, 1472(c_row)(col*1)
+	VMOVUPS Z15, 1680(c_row)(col*1)
+	VMOVUPS Z16, 1744(c_row)(col*1)
+	VMOVUPS Z17, K1, 1808(c_row)(col*1)
+	VMOVUPS Z18, 2016(c_row)(col*1)
+	VMOVUPS Z19, 2080(c_row)(col*1)
+	VMOVUPS Z20, K1, 2144(c_row)(col*1)
+	VMOVUPS Z21, 2352(c_row)(col*1)
+	VMOVUPS Z22, 2416(c_row)(col*1)
+	VMOVUPS Z23, K1, 2480(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $384
+	JLT dense3InputGradVec_rows8_cols0
+	ADDQ $320, a_row
+	ADDQ $2688, c_row
+	ADDQ $2688, h_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE dense3InputGradVec_rows8_loop
 	TESTQ rows, rows
 	JZ dense3InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
+	MOVQ $8, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $40, tmp
@@ -9670,76 +8688,55 @@ dense3InputGradVec_rows6_cols1_k:
 	IMULQ $336, tmp2
 	SUBQ tmp2, c_row
 	SUBQ tmp2, h_row
-	MOVQ $6, rows
-	JMP dense3InputGradVec_rows6_loop
+	MOVQ $8, rows
+	JMP dense3InputGradVec_rows8_loop
 
 dense3InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense3InputGradVec_done
-	// 1 row × columns 0..63
+	XORQ col, col
+
+dense3InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..95, 3 vectors at a time
+	MOVQ $0xffff, tmp
+	MOVQ $0x000f, tmp2
+	CMPQ col, $192
+	CMOVQEQ tmp2, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
 dense3InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
+	VMOVUPS 0(b_k), Z3
+	VMOVUPS 64(b_k), Z4
+	VMOVUPS 128(b_k), Z5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
 	ADDQ $4, a_k
 	ADDQ $384, b_k
 	DECQ kleft
 	JNZ dense3InputGradVec_rows1_loop_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z4, Z4, Z4
-	VCMPPS $1, 0(h_row), Z4, K2
+	VXORPS Z3, Z3, Z3
+	VCMPPS $1, 0(h_row)(col*1), Z3, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row), Z4, K2
+	VCMPPS $1, 64(h_row)(col*1), Z3, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row), Z4, K2
+	VCMPPS $1, 128(h_row)(col*1), Z3, K1, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row), Z4, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..83 (last vector: 4 lanes)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense3InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 256(b_k), Z2
-	VMOVUPS 320(b_k), Z3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VFMADD231PS Z3, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense3InputGradVec_rows1_loop_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z2, Z2, Z2
-	VCMPPS $1, 256(h_row), Z2, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 320(h_row), Z2, K1, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, K1, 320(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, K1, 128(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $384
+	JLT dense3InputGradVec_rows1_loop_cols0
 	ADDQ $40, a_row
 	ADDQ $336, c_row
 	ADDQ $336, h_row

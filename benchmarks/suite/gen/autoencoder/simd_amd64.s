@@ -58,113 +58,87 @@ TEXT ·fc1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-fc1ForwardVec_rows4:
-	CMPQ rows, $4
+fc1ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT fc1ForwardVec_rows1_loop
 
-fc1ForwardVec_rows4_loop:
+fc1ForwardVec_rows6_loop:
 	XORQ col, col
 
-fc1ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+fc1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $640, kleft
 
-fc1ForwardVec_rows4_cols0_k:
+fc1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 5120(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 7680(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 7680(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 10240(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 12800(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc1ForwardVec_rows4_cols0_k
+	JNZ fc1ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT fc1ForwardVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 0(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc1ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 7680(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc1ForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $10240, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc1ForwardVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc1ForwardVec_rows6_cols0
+	ADDQ $15360, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc1ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ fc1ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $2560, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fc1ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP fc1ForwardVec_rows6_loop
 
 fc1ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -172,47 +146,28 @@ fc1ForwardVec_rows1_loop:
 	XORQ col, col
 
 fc1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $640, kleft
 
 fc1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ fc1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT fc1ForwardVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc1ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc1ForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $2560, a_row
 	ADDQ $512, c_row
 	DECQ rows
@@ -539,98 +494,120 @@ TEXT ·fc1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $640, rows
 
-fc1WeightGradVecWeights_rows4_loop:
+fc1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-fc1WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+fc1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 512(c_row)(col*1), Y3
-	VMOVUPS 544(c_row)(col*1), Y4
-	VMOVUPS 576(c_row)(col*1), Y5
-	VMOVUPS 1024(c_row)(col*1), Y6
-	VMOVUPS 1056(c_row)(col*1), Y7
-	VMOVUPS 1088(c_row)(col*1), Y8
-	VMOVUPS 1536(c_row)(col*1), Y9
-	VMOVUPS 1568(c_row)(col*1), Y10
-	VMOVUPS 1600(c_row)(col*1), Y11
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
+	VMOVUPS 1024(c_row)(col*1), Y4
+	VMOVUPS 1056(c_row)(col*1), Y5
+	VMOVUPS 1536(c_row)(col*1), Y6
+	VMOVUPS 1568(c_row)(col*1), Y7
+	VMOVUPS 2048(c_row)(col*1), Y8
+	VMOVUPS 2080(c_row)(col*1), Y9
+	VMOVUPS 2560(c_row)(col*1), Y10
+	VMOVUPS 2592(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-fc1WeightGradVecWeights_rows4_loop_cols0_k:
+fc1WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $2560, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc1WeightGradVecWeights_rows4_loop_cols0_k
+	JNZ fc1WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT fc1WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 120..127
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc1WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc1WeightGradVecWeights_rows6_loop
+
+fc1WeightGradVecWeights_rows4:
+	XORQ col, col
+
+fc1WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 512(c_row)(col*1), Y1
-	VMOVUPS 1024(c_row)(col*1), Y2
-	VMOVUPS 1536(c_row)(col*1), Y3
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
+	VMOVUPS 1024(c_row)(col*1), Y4
+	VMOVUPS 1056(c_row)(col*1), Y5
+	VMOVUPS 1536(c_row)(col*1), Y6
+	VMOVUPS 1568(c_row)(col*1), Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-fc1WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 0(b_k), Y4
+fc1WeightGradVecWeights_rows4_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
 	ADDQ $2560, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc1WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ fc1WeightGradVecWeights_rows4_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc1WeightGradVecWeights_rows4_loop
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc1WeightGradVecWeights_rows4_cols0
 
 fc1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -989,113 +966,87 @@ TEXT ·fc2ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-fc2ForwardVec_rows4:
-	CMPQ rows, $4
+fc2ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT fc2ForwardVec_rows1_loop
 
-fc2ForwardVec_rows4_loop:
+fc2ForwardVec_rows6_loop:
 	XORQ col, col
 
-fc2ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+fc2ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
-fc2ForwardVec_rows4_cols0_k:
+fc2ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 1536(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 2048(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2560(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc2ForwardVec_rows4_cols0_k
+	JNZ fc2ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT fc2ForwardVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 0(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2ForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc2ForwardVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc2ForwardVec_rows6_cols0
+	ADDQ $3072, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc2ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ fc2ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fc2ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP fc2ForwardVec_rows6_loop
 
 fc2ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -1103,47 +1054,28 @@ fc2ForwardVec_rows1_loop:
 	XORQ col, col
 
 fc2ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
 fc2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ fc2ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT fc2ForwardVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2ForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $512, a_row
 	ADDQ $512, c_row
 	DECQ rows
@@ -1505,98 +1437,106 @@ TEXT ·fc2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $128, rows
 
-fc2WeightGradVecWeights_rows4_loop:
+fc2WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-fc2WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+fc2WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 512(c_row)(col*1), Y3
-	VMOVUPS 544(c_row)(col*1), Y4
-	VMOVUPS 576(c_row)(col*1), Y5
-	VMOVUPS 1024(c_row)(col*1), Y6
-	VMOVUPS 1056(c_row)(col*1), Y7
-	VMOVUPS 1088(c_row)(col*1), Y8
-	VMOVUPS 1536(c_row)(col*1), Y9
-	VMOVUPS 1568(c_row)(col*1), Y10
-	VMOVUPS 1600(c_row)(col*1), Y11
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
+	VMOVUPS 1024(c_row)(col*1), Y4
+	VMOVUPS 1056(c_row)(col*1), Y5
+	VMOVUPS 1536(c_row)(col*1), Y6
+	VMOVUPS 1568(c_row)(col*1), Y7
+	VMOVUPS 2048(c_row)(col*1), Y8
+	VMOVUPS 2080(c_row)(col*1), Y9
+	VMOVUPS 2560(c_row)(col*1), Y10
+	VMOVUPS 2592(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-fc2WeightGradVecWeights_rows4_loop_cols0_k:
+fc2WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $512, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc2WeightGradVecWeights_rows4_loop_cols0_k
+	JNZ fc2WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT fc2WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 120..127
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc2WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc2WeightGradVecWeights_rows6_loop
+
+fc2WeightGradVecWeights_rows2:
+	XORQ col, col
+
+fc2WeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 512(c_row)(col*1), Y1
-	VMOVUPS 1024(c_row)(col*1), Y2
-	VMOVUPS 1536(c_row)(col*1), Y3
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-fc2WeightGradVecWeights_rows4_loop_cols1_k:
+fc2WeightGradVecWeights_rows2_cols0_k:
 	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
 	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
+	VFMADD231PS Y5, bcast, Y3
 	ADDQ $512, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc2WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ fc2WeightGradVecWeights_rows2_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc2WeightGradVecWeights_rows4_loop
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc2WeightGradVecWeights_rows2_cols0
 
 fc2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -1799,15 +1739,15 @@ TEXT ·fc2InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fc2InputGradVec_rows4:
-	CMPQ rows, $4
+fc2InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT fc2InputGradVec_rows1_loop
 
-fc2InputGradVec_rows4_loop:
+fc2InputGradVec_rows6_loop:
 	XORQ col, col
 
-fc2InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+fc2InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -1824,88 +1764,62 @@ fc2InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
-fc2InputGradVec_rows4_cols0_k:
+fc2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 1536(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 2048(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2560(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc2InputGradVec_rows4_cols0_k
+	JNZ fc2InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT fc2InputGradVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2InputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc2InputGradVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc2InputGradVec_rows6_cols0
+	ADDQ $3072, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc2InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ fc2InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fc2InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP fc2InputGradVec_rows6_loop
 
 fc2InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -1913,47 +1827,28 @@ fc2InputGradVec_rows1_loop:
 	XORQ col, col
 
 fc2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
 fc2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ fc2InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT fc2InputGradVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $512, a_row
 	ADDQ $512, c_row
 	DECQ rows
@@ -3367,15 +3262,15 @@ TEXT ·fc5InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fc5InputGradVec_rows4:
-	CMPQ rows, $4
+fc5InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT fc5InputGradVec_rows1_loop
 
-fc5InputGradVec_rows4_loop:
+fc5InputGradVec_rows6_loop:
 	XORQ col, col
 
-fc5InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+fc5InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3392,88 +3287,62 @@ fc5InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $8, kleft
 
-fc5InputGradVec_rows4_cols0_k:
+fc5InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 96(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 160(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc5InputGradVec_rows4_cols0_k
+	JNZ fc5InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT fc5InputGradVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc5InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc5InputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $128, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc5InputGradVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc5InputGradVec_rows6_cols0
+	ADDQ $192, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc5InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ fc5InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $32, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fc5InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP fc5InputGradVec_rows6_loop
 
 fc5InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -3481,47 +3350,28 @@ fc5InputGradVec_rows1_loop:
 	XORQ col, col
 
 fc5InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $8, kleft
 
 fc5InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ fc5InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT fc5InputGradVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc5InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc5InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $32, a_row
 	ADDQ $512, c_row
 	DECQ rows
@@ -3829,113 +3679,87 @@ TEXT ·fc6ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-fc6ForwardVec_rows4:
-	CMPQ rows, $4
+fc6ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT fc6ForwardVec_rows1_loop
 
-fc6ForwardVec_rows4_loop:
+fc6ForwardVec_rows6_loop:
 	XORQ col, col
 
-fc6ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+fc6ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $8, kleft
 
-fc6ForwardVec_rows4_cols0_k:
+fc6ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 64(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 96(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 160(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc6ForwardVec_rows4_cols0_k
+	JNZ fc6ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT fc6ForwardVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 0(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc6ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6ForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $128, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc6ForwardVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc6ForwardVec_rows6_cols0
+	ADDQ $192, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc6ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ fc6ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $32, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fc6ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP fc6ForwardVec_rows6_loop
 
 fc6ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -3943,47 +3767,28 @@ fc6ForwardVec_rows1_loop:
 	XORQ col, col
 
 fc6ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $8, kleft
 
 fc6ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ fc6ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT fc6ForwardVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc6ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6ForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $32, a_row
 	ADDQ $512, c_row
 	DECQ rows
@@ -4310,98 +4115,103 @@ TEXT ·fc6WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $8, rows
 
-fc6WeightGradVecWeights_rows4_loop:
+fc6WeightGradVecWeights_rows6:
 	XORQ col, col
 
-fc6WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+fc6WeightGradVecWeights_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 512(c_row)(col*1), Y3
-	VMOVUPS 544(c_row)(col*1), Y4
-	VMOVUPS 576(c_row)(col*1), Y5
-	VMOVUPS 1024(c_row)(col*1), Y6
-	VMOVUPS 1056(c_row)(col*1), Y7
-	VMOVUPS 1088(c_row)(col*1), Y8
-	VMOVUPS 1536(c_row)(col*1), Y9
-	VMOVUPS 1568(c_row)(col*1), Y10
-	VMOVUPS 1600(c_row)(col*1), Y11
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
+	VMOVUPS 1024(c_row)(col*1), Y4
+	VMOVUPS 1056(c_row)(col*1), Y5
+	VMOVUPS 1536(c_row)(col*1), Y6
+	VMOVUPS 1568(c_row)(col*1), Y7
+	VMOVUPS 2048(c_row)(col*1), Y8
+	VMOVUPS 2080(c_row)(col*1), Y9
+	VMOVUPS 2560(c_row)(col*1), Y10
+	VMOVUPS 2592(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-fc6WeightGradVecWeights_rows4_loop_cols0_k:
+fc6WeightGradVecWeights_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $32, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc6WeightGradVecWeights_rows4_loop_cols0_k
+	JNZ fc6WeightGradVecWeights_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT fc6WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 120..127
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc6WeightGradVecWeights_rows6_cols0
+	ADDQ $24, a_row
+	ADDQ $3072, c_row
+
+fc6WeightGradVecWeights_rows2:
+	XORQ col, col
+
+fc6WeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 512(c_row)(col*1), Y1
-	VMOVUPS 1024(c_row)(col*1), Y2
-	VMOVUPS 1536(c_row)(col*1), Y3
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-fc6WeightGradVecWeights_rows4_loop_cols1_k:
+fc6WeightGradVecWeights_rows2_cols0_k:
 	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
 	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
+	VFMADD231PS Y5, bcast, Y3
 	ADDQ $32, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc6WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ fc6WeightGradVecWeights_rows2_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc6WeightGradVecWeights_rows4_loop
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc6WeightGradVecWeights_rows2_cols0
 
 fc6WeightGradVecWeights_done:
 	VZEROUPPER
@@ -4968,71 +4778,15 @@ TEXT ·fc10ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-fc10ForwardVec_rows4:
-	CMPQ rows, $4
+fc10ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT fc10ForwardVec_rows1_loop
 
-fc10ForwardVec_rows4_loop:
+fc10ForwardVec_rows6_loop:
 	XORQ col, col
 
-fc10ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..623, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc10ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 2560(c_row)(col*1)
-	VMOVUPS Y4, 2592(c_row)(col*1)
-	VMOVUPS Y5, 2624(c_row)(col*1)
-	VMOVUPS Y6, 5120(c_row)(col*1)
-	VMOVUPS Y7, 5152(c_row)(col*1)
-	VMOVUPS Y8, 5184(c_row)(col*1)
-	VMOVUPS Y9, 7680(c_row)(col*1)
-	VMOVUPS Y10, 7712(c_row)(col*1)
-	VMOVUPS Y11, 7744(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $2496
-	JLT fc10ForwardVec_rows4_cols0
-	// 4 rows × columns 624..639
+fc10ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..639, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -5041,29 +4795,39 @@ fc10ForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
-fc10ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+fc10ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 2048(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2560(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $2560, b_k
 	DECQ kleft
-	JNZ fc10ForwardVec_rows4_cols1_k
+	JNZ fc10ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 2560(c_row)(col*1)
@@ -5072,22 +4836,29 @@ fc10ForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 5152(c_row)(col*1)
 	VMOVUPS Y6, 7680(c_row)(col*1)
 	VMOVUPS Y7, 7712(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $10240, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc10ForwardVec_rows4_loop
+	VMOVUPS Y8, 10240(c_row)(col*1)
+	VMOVUPS Y9, 10272(c_row)(col*1)
+	VMOVUPS Y10, 12800(c_row)(col*1)
+	VMOVUPS Y11, 12832(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $2560
+	JLT fc10ForwardVec_rows6_cols0
+	ADDQ $3072, a_row
+	ADDQ $15360, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc10ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ fc10ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
 	IMULQ $2560, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fc10ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP fc10ForwardVec_rows6_loop
 
 fc10ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -5095,40 +4866,14 @@ fc10ForwardVec_rows1_loop:
 	XORQ col, col
 
 fc10ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..623, 3 vectors at a time
+	// 1 row × columns 0..639, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
 fc10ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $2496
-	JLT fc10ForwardVec_rows1_loop_cols0
-	// 1 row × columns 624..639
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc10ForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -5137,9 +4882,12 @@ fc10ForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $2560, b_k
 	DECQ kleft
-	JNZ fc10ForwardVec_rows1_loop_cols1_k
+	JNZ fc10ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $2560
+	JLT fc10ForwardVec_rows1_loop_cols0
 	ADDQ $512, a_row
 	ADDQ $2560, c_row
 	DECQ rows
@@ -5567,67 +5315,11 @@ TEXT ·fc10WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $128, rows
 
-fc10WeightGradVecWeights_rows4_loop:
+fc10WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-fc10WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..623, 3 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 2560(c_row)(col*1), Y3
-	VMOVUPS 2592(c_row)(col*1), Y4
-	VMOVUPS 2624(c_row)(col*1), Y5
-	VMOVUPS 5120(c_row)(col*1), Y6
-	VMOVUPS 5152(c_row)(col*1), Y7
-	VMOVUPS 5184(c_row)(col*1), Y8
-	VMOVUPS 7680(c_row)(col*1), Y9
-	VMOVUPS 7712(c_row)(col*1), Y10
-	VMOVUPS 7744(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc10WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $512, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 2560(c_row)(col*1)
-	VMOVUPS Y4, 2592(c_row)(col*1)
-	VMOVUPS Y5, 2624(c_row)(col*1)
-	VMOVUPS Y6, 5120(c_row)(col*1)
-	VMOVUPS Y7, 5152(c_row)(col*1)
-	VMOVUPS Y8, 5184(c_row)(col*1)
-	VMOVUPS Y9, 7680(c_row)(col*1)
-	VMOVUPS Y10, 7712(c_row)(col*1)
-	VMOVUPS Y11, 7744(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $2496
-	JLT fc10WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 624..639
+fc10WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..639, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 2560(c_row)(col*1), Y2
@@ -5636,29 +5328,39 @@ fc10WeightGradVecWeights_rows4_loop_cols0_k:
 	VMOVUPS 5152(c_row)(col*1), Y5
 	VMOVUPS 7680(c_row)(col*1), Y6
 	VMOVUPS 7712(c_row)(col*1), Y7
+	VMOVUPS 10240(c_row)(col*1), Y8
+	VMOVUPS 10272(c_row)(col*1), Y9
+	VMOVUPS 12800(c_row)(col*1), Y10
+	VMOVUPS 12832(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-fc10WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+fc10WeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $512, a_k
 	ADDQ $2560, b_k
 	DECQ kleft
-	JNZ fc10WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ fc10WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 2560(c_row)(col*1)
@@ -5667,11 +5369,52 @@ fc10WeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 5152(c_row)(col*1)
 	VMOVUPS Y6, 7680(c_row)(col*1)
 	VMOVUPS Y7, 7712(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $10240, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc10WeightGradVecWeights_rows4_loop
+	VMOVUPS Y8, 10240(c_row)(col*1)
+	VMOVUPS Y9, 10272(c_row)(col*1)
+	VMOVUPS Y10, 12800(c_row)(col*1)
+	VMOVUPS Y11, 12832(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $2560
+	JLT fc10WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $15360, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc10WeightGradVecWeights_rows6_loop
+
+fc10WeightGradVecWeights_rows2:
+	XORQ col, col
+
+fc10WeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..639, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 2560(c_row)(col*1), Y2
+	VMOVUPS 2592(c_row)(col*1), Y3
+	MOVQ a_row, a_k
+	LEAQ (b_base)(col*1), b_k
+	MOVQ n+32(FP), kleft
+
+fc10WeightGradVecWeights_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $512, a_k
+	ADDQ $2560, b_k
+	DECQ kleft
+	JNZ fc10WeightGradVecWeights_rows2_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 2560(c_row)(col*1)
+	VMOVUPS Y3, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $2560
+	JLT fc10WeightGradVecWeights_rows2_cols0
 
 fc10WeightGradVecWeights_done:
 	VZEROUPPER
@@ -6078,15 +5821,15 @@ TEXT ·fc10InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fc10InputGradVec_rows4:
-	CMPQ rows, $4
+fc10InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT fc10InputGradVec_rows1_loop
 
-fc10InputGradVec_rows4_loop:
+fc10InputGradVec_rows6_loop:
 	XORQ col, col
 
-fc10InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+fc10InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -6103,88 +5846,62 @@ fc10InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $640, kleft
 
-fc10InputGradVec_rows4_cols0_k:
+fc10InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 5120(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 7680(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 7680(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 10240(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 12800(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ fc10InputGradVec_rows4_cols0_k
+	JNZ fc10InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT fc10InputGradVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc10InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 7680(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc10InputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $10240, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fc10InputGradVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT fc10InputGradVec_rows6_cols0
+	ADDQ $15360, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fc10InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ fc10InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $2560, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fc10InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP fc10InputGradVec_rows6_loop
 
 fc10InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -6192,47 +5909,28 @@ fc10InputGradVec_rows1_loop:
 	XORQ col, col
 
 fc10InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $640, kleft
 
 fc10InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ fc10InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT fc10InputGradVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc10InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc10InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $2560, a_row
 	ADDQ $512, c_row
 	DECQ rows

@@ -77,71 +77,15 @@ TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-conv1ForwardVec_rows4:
-	CMPQ rows, $4
+conv1ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT conv1ForwardVec_rows1_loop
 
-conv1ForwardVec_rows4_loop:
+conv1ForwardVec_rows6_loop:
 	XORQ col, col
 
-conv1ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 320(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT conv1ForwardVec_rows4_cols0
-	// 4 rows × columns 48..63
+conv1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -150,29 +94,39 @@ conv1ForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $40, kleft
 
-conv1ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+conv1ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 320(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 800(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows4_cols1_k
+	JNZ conv1ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -181,22 +135,29 @@ conv1ForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $640, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE conv1ForwardVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT conv1ForwardVec_rows6_cols0
+	ADDQ $960, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE conv1ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $160, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP conv1ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP conv1ForwardVec_rows6_loop
 
 conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -204,40 +165,14 @@ conv1ForwardVec_rows1_loop:
 	XORQ col, col
 
 conv1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $40, kleft
 
 conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT conv1ForwardVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -246,9 +181,12 @@ conv1ForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows1_loop_cols1_k
+	JNZ conv1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT conv1ForwardVec_rows1_loop_cols0
 	ADDQ $160, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -442,67 +380,78 @@ TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $40, rows
 
-conv1WeightGradVecWeights_rows4_loop:
+conv1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-conv1WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
+conv1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 256(c_row)(col*1), Y3
-	VMOVUPS 288(c_row)(col*1), Y4
-	VMOVUPS 320(c_row)(col*1), Y5
-	VMOVUPS 512(c_row)(col*1), Y6
-	VMOVUPS 544(c_row)(col*1), Y7
-	VMOVUPS 576(c_row)(col*1), Y8
-	VMOVUPS 768(c_row)(col*1), Y9
-	VMOVUPS 800(c_row)(col*1), Y10
-	VMOVUPS 832(c_row)(col*1), Y11
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows4_loop_cols0_k:
+conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $160, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows4_loop_cols0_k
+	JNZ conv1WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT conv1WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 48..63
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT conv1WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE conv1WeightGradVecWeights_rows6_loop
+
+conv1WeightGradVecWeights_rows4:
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 256(c_row)(col*1), Y2
@@ -515,7 +464,7 @@ conv1WeightGradVecWeights_rows4_loop_cols0_k:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows4_loop_cols1_k:
+conv1WeightGradVecWeights_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y8
 	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
@@ -533,7 +482,7 @@ conv1WeightGradVecWeights_rows4_loop_cols1_k:
 	ADDQ $160, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ conv1WeightGradVecWeights_rows4_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -542,11 +491,9 @@ conv1WeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE conv1WeightGradVecWeights_rows4_loop
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT conv1WeightGradVecWeights_rows4_cols0
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -861,71 +808,15 @@ TEXT ·pw1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw1ForwardVec_rows4:
-	CMPQ rows, $4
+pw1ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT pw1ForwardVec_rows1_loop
 
-pw1ForwardVec_rows4_loop:
+pw1ForwardVec_rows6_loop:
 	XORQ col, col
 
-pw1ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw1ForwardVec_rows4_cols0
-	// 4 rows × columns 48..63
+pw1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -934,29 +825,39 @@ pw1ForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw1ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+pw1ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1ForwardVec_rows4_cols1_k
+	JNZ pw1ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -965,22 +866,29 @@ pw1ForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw1ForwardVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1ForwardVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw1ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw1ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw1ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw1ForwardVec_rows6_loop
 
 pw1ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -988,40 +896,14 @@ pw1ForwardVec_rows1_loop:
 	XORQ col, col
 
 pw1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
 pw1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw1ForwardVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -1030,9 +912,12 @@ pw1ForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1ForwardVec_rows1_loop_cols1_k
+	JNZ pw1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1ForwardVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -1232,67 +1117,78 @@ TEXT ·pw1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $64, rows
 
-pw1WeightGradVecWeights_rows4_loop:
+pw1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-pw1WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
+pw1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 256(c_row)(col*1), Y3
-	VMOVUPS 288(c_row)(col*1), Y4
-	VMOVUPS 320(c_row)(col*1), Y5
-	VMOVUPS 512(c_row)(col*1), Y6
-	VMOVUPS 544(c_row)(col*1), Y7
-	VMOVUPS 576(c_row)(col*1), Y8
-	VMOVUPS 768(c_row)(col*1), Y9
-	VMOVUPS 800(c_row)(col*1), Y10
-	VMOVUPS 832(c_row)(col*1), Y11
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw1WeightGradVecWeights_rows4_loop_cols0_k:
+pw1WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $256, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows4_loop_cols0_k
+	JNZ pw1WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw1WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 48..63
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw1WeightGradVecWeights_rows6_loop
+
+pw1WeightGradVecWeights_rows4:
+	XORQ col, col
+
+pw1WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 256(c_row)(col*1), Y2
@@ -1305,7 +1201,7 @@ pw1WeightGradVecWeights_rows4_loop_cols0_k:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw1WeightGradVecWeights_rows4_loop_cols1_k:
+pw1WeightGradVecWeights_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y8
 	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
@@ -1323,7 +1219,7 @@ pw1WeightGradVecWeights_rows4_loop_cols1_k:
 	ADDQ $256, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ pw1WeightGradVecWeights_rows4_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -1332,11 +1228,9 @@ pw1WeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw1WeightGradVecWeights_rows4_loop
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1WeightGradVecWeights_rows4_cols0
 
 pw1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -1549,15 +1443,15 @@ TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw1InputGradVec_rows4:
-	CMPQ rows, $4
+pw1InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT pw1InputGradVec_rows1_loop
 
-pw1InputGradVec_rows4_loop:
+pw1InputGradVec_rows6_loop:
 	XORQ col, col
 
-pw1InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
+pw1InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -1574,77 +1468,31 @@ pw1InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw1InputGradVec_rows4_cols0_k:
+pw1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 768(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw1InputGradVec_rows4_cols0
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows4_cols1_k
+	JNZ pw1InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -1653,22 +1501,29 @@ pw1InputGradVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw1InputGradVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1InputGradVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw1InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw1InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw1InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw1InputGradVec_rows6_loop
 
 pw1InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -1676,40 +1531,14 @@ pw1InputGradVec_rows1_loop:
 	XORQ col, col
 
 pw1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
 pw1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw1InputGradVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -1718,9 +1547,12 @@ pw1InputGradVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1InputGradVec_rows1_loop_cols1_k
+	JNZ pw1InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1InputGradVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -3127,15 +2959,15 @@ TEXT ·fcInputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fcInputGradVec_rows4:
-	CMPQ rows, $4
+fcInputGradVec_rows6:
+	CMPQ rows, $6
 	JLT fcInputGradVec_rows1_loop
 
-fcInputGradVec_rows4_loop:
+fcInputGradVec_rows6_loop:
 	XORQ col, col
 
-fcInputGradVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
+fcInputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3152,77 +2984,31 @@ fcInputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $12, kleft
 
-fcInputGradVec_rows4_cols0_k:
+fcInputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 96(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 144(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 240(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT fcInputGradVec_rows4_cols0
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 144(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows4_cols1_k
+	JNZ fcInputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -3231,22 +3017,29 @@ fcInputGradVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $192, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fcInputGradVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT fcInputGradVec_rows6_cols0
+	ADDQ $288, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcInputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ fcInputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $48, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fcInputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP fcInputGradVec_rows6_loop
 
 fcInputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -3254,40 +3047,14 @@ fcInputGradVec_rows1_loop:
 	XORQ col, col
 
 fcInputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $12, kleft
 
 fcInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT fcInputGradVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -3296,9 +3063,12 @@ fcInputGradVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols1_k
+	JNZ fcInputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT fcInputGradVec_rows1_loop_cols0
 	ADDQ $48, a_row
 	ADDQ $256, c_row
 	DECQ rows

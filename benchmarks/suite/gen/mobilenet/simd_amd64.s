@@ -1554,149 +1554,116 @@ TEXT ·pw2ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw2ForwardVec_rows4:
-	CMPQ rows, $4
+pw2ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT pw2ForwardVec_rows1_loop
 
-pw2ForwardVec_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+pw2ForwardVec_rows6_loop:
+	XORQ col, col
+
+pw2ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $16, kleft
 
-pw2ForwardVec_rows4_cols0_k:
+pw2ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 192(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 320(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ pw2ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 96(bias), Y2
-	VMOVUPS 96(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-pw2ForwardVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $256, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw2ForwardVec_rows4_loop
+	JNZ pw2ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw2ForwardVec_rows6_cols0
+	ADDQ $384, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw2ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw2ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $64, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw2ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw2ForwardVec_rows6_loop
 
 pw2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw2ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	XORQ col, col
+
+pw2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $16, kleft
 
 pw2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ pw2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VMOVUPS 96(bias), Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-pw2ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw2ForwardVec_rows1_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -1886,92 +1853,120 @@ TEXT ·pw2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $16, rows
 
-pw2WeightGradVecWeights_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 128(c_row), Y3
-	VMOVUPS 160(c_row), Y4
-	VMOVUPS 192(c_row), Y5
-	VMOVUPS 256(c_row), Y6
-	VMOVUPS 288(c_row), Y7
-	VMOVUPS 320(c_row), Y8
-	VMOVUPS 384(c_row), Y9
-	VMOVUPS 416(c_row), Y10
-	VMOVUPS 448(c_row), Y11
+pw2WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+pw2WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	VMOVUPS 512(c_row)(col*1), Y8
+	VMOVUPS 544(c_row)(col*1), Y9
+	VMOVUPS 640(c_row)(col*1), Y10
+	VMOVUPS 672(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw2WeightGradVecWeights_rows4_loop_cols0_k:
+pw2WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $64, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 352(c_row), Y2
-	VMOVUPS 480(c_row), Y3
+	JNZ pw2WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw2WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw2WeightGradVecWeights_rows6_loop
+
+pw2WeightGradVecWeights_rows4:
+	XORQ col, col
+
+pw2WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw2WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y4
+pw2WeightGradVecWeights_rows4_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
 	ADDQ $64, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw2WeightGradVecWeights_rows4_loop
+	JNZ pw2WeightGradVecWeights_rows4_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw2WeightGradVecWeights_rows4_cols0
 
 pw2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -2596,149 +2591,116 @@ TEXT ·pw3ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw3ForwardVec_rows4:
-	CMPQ rows, $4
+pw3ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT pw3ForwardVec_rows1_loop
 
-pw3ForwardVec_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+pw3ForwardVec_rows6_loop:
+	XORQ col, col
+
+pw3ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-pw3ForwardVec_rows4_cols0_k:
+pw3ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 384(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ pw3ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 96(bias), Y2
-	VMOVUPS 96(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-pw3ForwardVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw3ForwardVec_rows4_loop
+	JNZ pw3ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw3ForwardVec_rows6_cols0
+	ADDQ $768, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw3ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw3ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw3ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw3ForwardVec_rows6_loop
 
 pw3ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw3ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	XORQ col, col
+
+pw3ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
 pw3ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ pw3ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VMOVUPS 96(bias), Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-pw3ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw3ForwardVec_rows1_loop_cols0
 	ADDQ $128, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -2928,92 +2890,106 @@ TEXT ·pw3WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $32, rows
 
-pw3WeightGradVecWeights_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 128(c_row), Y3
-	VMOVUPS 160(c_row), Y4
-	VMOVUPS 192(c_row), Y5
-	VMOVUPS 256(c_row), Y6
-	VMOVUPS 288(c_row), Y7
-	VMOVUPS 320(c_row), Y8
-	VMOVUPS 384(c_row), Y9
-	VMOVUPS 416(c_row), Y10
-	VMOVUPS 448(c_row), Y11
+pw3WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+pw3WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	VMOVUPS 512(c_row)(col*1), Y8
+	VMOVUPS 544(c_row)(col*1), Y9
+	VMOVUPS 640(c_row)(col*1), Y10
+	VMOVUPS 672(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw3WeightGradVecWeights_rows4_loop_cols0_k:
+pw3WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $128, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 352(c_row), Y2
-	VMOVUPS 480(c_row), Y3
+	JNZ pw3WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw3WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw3WeightGradVecWeights_rows6_loop
+
+pw3WeightGradVecWeights_rows2:
+	XORQ col, col
+
+pw3WeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw3WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y4
+pw3WeightGradVecWeights_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
 	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
+	VFMADD231PS Y5, bcast, Y3
 	ADDQ $128, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw3WeightGradVecWeights_rows4_loop
+	JNZ pw3WeightGradVecWeights_rows2_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw3WeightGradVecWeights_rows2_cols0
 
 pw3WeightGradVecWeights_done:
 	VZEROUPPER
@@ -3226,12 +3202,15 @@ TEXT ·pw3InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw3InputGradVec_rows4:
-	CMPQ rows, $4
+pw3InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT pw3InputGradVec_rows1_loop
 
-pw3InputGradVec_rows4_loop:
-	// 4 rows × columns 0..23
+pw3InputGradVec_rows6_loop:
+	XORQ col, col
+
+pw3InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3245,130 +3224,94 @@ pw3InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-pw3InputGradVec_rows4_cols0_k:
+pw3InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 384(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ pw3InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-pw3InputGradVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw3InputGradVec_rows4_loop
+	JNZ pw3InputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw3InputGradVec_rows6_cols0
+	ADDQ $768, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw3InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw3InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw3InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw3InputGradVec_rows6_loop
 
 pw3InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw3InputGradVec_done
-	// 1 row × columns 0..23
+	XORQ col, col
+
+pw3InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
 pw3InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ pw3InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-pw3InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw3InputGradVec_rows1_loop_cols0
 	ADDQ $128, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -3659,71 +3602,15 @@ TEXT ·pw4ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw4ForwardVec_rows4:
-	CMPQ rows, $4
+pw4ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT pw4ForwardVec_rows1_loop
 
-pw4ForwardVec_rows4_loop:
+pw4ForwardVec_rows6_loop:
 	XORQ col, col
 
-pw4ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-pw4ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw4ForwardVec_rows4_cols0
-	// 4 rows × columns 48..63
+pw4ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -3732,29 +3619,39 @@ pw4ForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-pw4ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+pw4ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw4ForwardVec_rows4_cols1_k
+	JNZ pw4ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -3763,22 +3660,29 @@ pw4ForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $512, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw4ForwardVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw4ForwardVec_rows6_cols0
+	ADDQ $768, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw4ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw4ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw4ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw4ForwardVec_rows6_loop
 
 pw4ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -3786,40 +3690,14 @@ pw4ForwardVec_rows1_loop:
 	XORQ col, col
 
 pw4ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
 pw4ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw4ForwardVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-pw4ForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -3828,9 +3706,12 @@ pw4ForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw4ForwardVec_rows1_loop_cols1_k
+	JNZ pw4ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw4ForwardVec_rows1_loop_cols0
 	ADDQ $128, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -4024,67 +3905,11 @@ TEXT ·pw4WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $32, rows
 
-pw4WeightGradVecWeights_rows4_loop:
+pw4WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-pw4WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 256(c_row)(col*1), Y3
-	VMOVUPS 288(c_row)(col*1), Y4
-	VMOVUPS 320(c_row)(col*1), Y5
-	VMOVUPS 512(c_row)(col*1), Y6
-	VMOVUPS 544(c_row)(col*1), Y7
-	VMOVUPS 576(c_row)(col*1), Y8
-	VMOVUPS 768(c_row)(col*1), Y9
-	VMOVUPS 800(c_row)(col*1), Y10
-	VMOVUPS 832(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $128, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw4WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 48..63
+pw4WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 256(c_row)(col*1), Y2
@@ -4093,29 +3918,39 @@ pw4WeightGradVecWeights_rows4_loop_cols0_k:
 	VMOVUPS 544(c_row)(col*1), Y5
 	VMOVUPS 768(c_row)(col*1), Y6
 	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw4WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+pw4WeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $128, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw4WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ pw4WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -4124,11 +3959,52 @@ pw4WeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw4WeightGradVecWeights_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw4WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw4WeightGradVecWeights_rows6_loop
+
+pw4WeightGradVecWeights_rows2:
+	XORQ col, col
+
+pw4WeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	MOVQ a_row, a_k
+	LEAQ (b_base)(col*1), b_k
+	MOVQ n+32(FP), kleft
+
+pw4WeightGradVecWeights_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $128, a_k
+	ADDQ $256, b_k
+	DECQ kleft
+	JNZ pw4WeightGradVecWeights_rows2_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw4WeightGradVecWeights_rows2_cols0
 
 pw4WeightGradVecWeights_done:
 	VZEROUPPER
@@ -4407,12 +4283,15 @@ TEXT ·pw4InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw4InputGradVec_rows4:
-	CMPQ rows, $4
+pw4InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT pw4InputGradVec_rows1_loop
 
-pw4InputGradVec_rows4_loop:
-	// 4 rows × columns 0..23
+pw4InputGradVec_rows6_loop:
+	XORQ col, col
+
+pw4InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -4426,130 +4305,94 @@ pw4InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw4InputGradVec_rows4_cols0_k:
+pw4InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 768(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ pw4InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $1024, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw4InputGradVec_rows4_loop
+	JNZ pw4InputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw4InputGradVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw4InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw4InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw4InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw4InputGradVec_rows6_loop
 
 pw4InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw4InputGradVec_done
-	// 1 row × columns 0..23
+	XORQ col, col
+
+pw4InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
 pw4InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ pw4InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT pw4InputGradVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -4840,71 +4683,15 @@ TEXT ·pw5ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw5ForwardVec_rows4:
-	CMPQ rows, $4
+pw5ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT pw5ForwardVec_rows1_loop
 
-pw5ForwardVec_rows4_loop:
+pw5ForwardVec_rows6_loop:
 	XORQ col, col
 
-pw5ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw5ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw5ForwardVec_rows4_cols0
-	// 4 rows × columns 48..63
+pw5ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -4913,29 +4700,39 @@ pw5ForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw5ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+pw5ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw5ForwardVec_rows4_cols1_k
+	JNZ pw5ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -4944,22 +4741,29 @@ pw5ForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw5ForwardVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw5ForwardVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw5ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw5ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw5ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw5ForwardVec_rows6_loop
 
 pw5ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -4967,40 +4771,14 @@ pw5ForwardVec_rows1_loop:
 	XORQ col, col
 
 pw5ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
 pw5ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw5ForwardVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw5ForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -5009,9 +4787,12 @@ pw5ForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw5ForwardVec_rows1_loop_cols1_k
+	JNZ pw5ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw5ForwardVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -5205,67 +4986,78 @@ TEXT ·pw5WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $64, rows
 
-pw5WeightGradVecWeights_rows4_loop:
+pw5WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-pw5WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
+pw5WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 256(c_row)(col*1), Y3
-	VMOVUPS 288(c_row)(col*1), Y4
-	VMOVUPS 320(c_row)(col*1), Y5
-	VMOVUPS 512(c_row)(col*1), Y6
-	VMOVUPS 544(c_row)(col*1), Y7
-	VMOVUPS 576(c_row)(col*1), Y8
-	VMOVUPS 768(c_row)(col*1), Y9
-	VMOVUPS 800(c_row)(col*1), Y10
-	VMOVUPS 832(c_row)(col*1), Y11
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw5WeightGradVecWeights_rows4_loop_cols0_k:
+pw5WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $256, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw5WeightGradVecWeights_rows4_loop_cols0_k
+	JNZ pw5WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw5WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 48..63
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw5WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw5WeightGradVecWeights_rows6_loop
+
+pw5WeightGradVecWeights_rows4:
+	XORQ col, col
+
+pw5WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 256(c_row)(col*1), Y2
@@ -5278,7 +5070,7 @@ pw5WeightGradVecWeights_rows4_loop_cols0_k:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw5WeightGradVecWeights_rows4_loop_cols1_k:
+pw5WeightGradVecWeights_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y8
 	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
@@ -5296,7 +5088,7 @@ pw5WeightGradVecWeights_rows4_loop_cols1_k:
 	ADDQ $256, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw5WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ pw5WeightGradVecWeights_rows4_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -5305,11 +5097,9 @@ pw5WeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw5WeightGradVecWeights_rows4_loop
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw5WeightGradVecWeights_rows4_cols0
 
 pw5WeightGradVecWeights_done:
 	VZEROUPPER
@@ -5516,15 +5306,15 @@ TEXT ·pw5InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw5InputGradVec_rows4:
-	CMPQ rows, $4
+pw5InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT pw5InputGradVec_rows1_loop
 
-pw5InputGradVec_rows4_loop:
+pw5InputGradVec_rows6_loop:
 	XORQ col, col
 
-pw5InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
+pw5InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -5541,77 +5331,31 @@ pw5InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw5InputGradVec_rows4_cols0_k:
+pw5InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 768(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw5InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw5InputGradVec_rows4_cols0
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw5InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5InputGradVec_rows4_cols1_k
+	JNZ pw5InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -5620,22 +5364,29 @@ pw5InputGradVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw5InputGradVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw5InputGradVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw5InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw5InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw5InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw5InputGradVec_rows6_loop
 
 pw5InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -5643,40 +5394,14 @@ pw5InputGradVec_rows1_loop:
 	XORQ col, col
 
 pw5InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
 pw5InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw5InputGradVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw5InputGradVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -5685,9 +5410,12 @@ pw5InputGradVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw5InputGradVec_rows1_loop_cols1_k
+	JNZ pw5InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw5InputGradVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -5982,113 +5710,87 @@ TEXT ·pw6ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw6ForwardVec_rows4:
-	CMPQ rows, $4
+pw6ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT pw6ForwardVec_rows1_loop
 
-pw6ForwardVec_rows4_loop:
+pw6ForwardVec_rows6_loop:
 	XORQ col, col
 
-pw6ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+pw6ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw6ForwardVec_rows4_cols0_k:
+pw6ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 768(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ pw6ForwardVec_rows4_cols0_k
+	JNZ pw6ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT pw6ForwardVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 0(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw6ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6ForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $1024, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw6ForwardVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT pw6ForwardVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw6ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw6ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw6ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw6ForwardVec_rows6_loop
 
 pw6ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -6096,47 +5798,28 @@ pw6ForwardVec_rows1_loop:
 	XORQ col, col
 
 pw6ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
 pw6ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ pw6ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT pw6ForwardVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw6ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6ForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $256, a_row
 	ADDQ $512, c_row
 	DECQ rows
@@ -6342,98 +6025,120 @@ TEXT ·pw6WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $64, rows
 
-pw6WeightGradVecWeights_rows4_loop:
+pw6WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-pw6WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+pw6WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 512(c_row)(col*1), Y3
-	VMOVUPS 544(c_row)(col*1), Y4
-	VMOVUPS 576(c_row)(col*1), Y5
-	VMOVUPS 1024(c_row)(col*1), Y6
-	VMOVUPS 1056(c_row)(col*1), Y7
-	VMOVUPS 1088(c_row)(col*1), Y8
-	VMOVUPS 1536(c_row)(col*1), Y9
-	VMOVUPS 1568(c_row)(col*1), Y10
-	VMOVUPS 1600(c_row)(col*1), Y11
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
+	VMOVUPS 1024(c_row)(col*1), Y4
+	VMOVUPS 1056(c_row)(col*1), Y5
+	VMOVUPS 1536(c_row)(col*1), Y6
+	VMOVUPS 1568(c_row)(col*1), Y7
+	VMOVUPS 2048(c_row)(col*1), Y8
+	VMOVUPS 2080(c_row)(col*1), Y9
+	VMOVUPS 2560(c_row)(col*1), Y10
+	VMOVUPS 2592(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw6WeightGradVecWeights_rows4_loop_cols0_k:
+pw6WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $256, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ pw6WeightGradVecWeights_rows4_loop_cols0_k
+	JNZ pw6WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT pw6WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 120..127
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT pw6WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw6WeightGradVecWeights_rows6_loop
+
+pw6WeightGradVecWeights_rows4:
+	XORQ col, col
+
+pw6WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 512(c_row)(col*1), Y1
-	VMOVUPS 1024(c_row)(col*1), Y2
-	VMOVUPS 1536(c_row)(col*1), Y3
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
+	VMOVUPS 1024(c_row)(col*1), Y4
+	VMOVUPS 1056(c_row)(col*1), Y5
+	VMOVUPS 1536(c_row)(col*1), Y6
+	VMOVUPS 1568(c_row)(col*1), Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw6WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 0(b_k), Y4
+pw6WeightGradVecWeights_rows4_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
 	ADDQ $256, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ pw6WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ pw6WeightGradVecWeights_rows4_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw6WeightGradVecWeights_rows4_loop
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT pw6WeightGradVecWeights_rows4_cols0
 
 pw6WeightGradVecWeights_done:
 	VZEROUPPER
@@ -6776,15 +6481,15 @@ TEXT ·pw6InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw6InputGradVec_rows4:
-	CMPQ rows, $4
+pw6InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT pw6InputGradVec_rows1_loop
 
-pw6InputGradVec_rows4_loop:
+pw6InputGradVec_rows6_loop:
 	XORQ col, col
 
-pw6InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
+pw6InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -6801,77 +6506,31 @@ pw6InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
-pw6InputGradVec_rows4_cols0_k:
+pw6InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 1536(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 2048(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2560(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw6InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw6InputGradVec_rows4_cols0
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw6InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw6InputGradVec_rows4_cols1_k
+	JNZ pw6InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -6880,22 +6539,29 @@ pw6InputGradVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw6InputGradVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw6InputGradVec_rows6_cols0
+	ADDQ $3072, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw6InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw6InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw6InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw6InputGradVec_rows6_loop
 
 pw6InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -6903,40 +6569,14 @@ pw6InputGradVec_rows1_loop:
 	XORQ col, col
 
 pw6InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
 pw6InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw6InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT pw6InputGradVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw6InputGradVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -6945,9 +6585,12 @@ pw6InputGradVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw6InputGradVec_rows1_loop_cols1_k
+	JNZ pw6InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw6InputGradVec_rows1_loop_cols0
 	ADDQ $512, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -7246,113 +6889,87 @@ TEXT ·pw7ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw7ForwardVec_rows4:
-	CMPQ rows, $4
+pw7ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT pw7ForwardVec_rows1_loop
 
-pw7ForwardVec_rows4_loop:
+pw7ForwardVec_rows6_loop:
 	XORQ col, col
 
-pw7ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+pw7ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
-pw7ForwardVec_rows4_cols0_k:
+pw7ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 1536(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 2048(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2560(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ pw7ForwardVec_rows4_cols0_k
+	JNZ pw7ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT pw7ForwardVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 0(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7ForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw7ForwardVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT pw7ForwardVec_rows6_cols0
+	ADDQ $3072, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw7ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw7ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw7ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw7ForwardVec_rows6_loop
 
 pw7ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -7360,47 +6977,28 @@ pw7ForwardVec_rows1_loop:
 	XORQ col, col
 
 pw7ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
 pw7ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ pw7ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT pw7ForwardVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VMOVUPS 0(bias)(col*1), Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7ForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $512, a_row
 	ADDQ $512, c_row
 	DECQ rows
@@ -7614,98 +7212,106 @@ TEXT ·pw7WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $128, rows
 
-pw7WeightGradVecWeights_rows4_loop:
+pw7WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-pw7WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+pw7WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 512(c_row)(col*1), Y3
-	VMOVUPS 544(c_row)(col*1), Y4
-	VMOVUPS 576(c_row)(col*1), Y5
-	VMOVUPS 1024(c_row)(col*1), Y6
-	VMOVUPS 1056(c_row)(col*1), Y7
-	VMOVUPS 1088(c_row)(col*1), Y8
-	VMOVUPS 1536(c_row)(col*1), Y9
-	VMOVUPS 1568(c_row)(col*1), Y10
-	VMOVUPS 1600(c_row)(col*1), Y11
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
+	VMOVUPS 1024(c_row)(col*1), Y4
+	VMOVUPS 1056(c_row)(col*1), Y5
+	VMOVUPS 1536(c_row)(col*1), Y6
+	VMOVUPS 1568(c_row)(col*1), Y7
+	VMOVUPS 2048(c_row)(col*1), Y8
+	VMOVUPS 2080(c_row)(col*1), Y9
+	VMOVUPS 2560(c_row)(col*1), Y10
+	VMOVUPS 2592(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw7WeightGradVecWeights_rows4_loop_cols0_k:
+pw7WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $512, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ pw7WeightGradVecWeights_rows4_loop_cols0_k
+	JNZ pw7WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT pw7WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 120..127
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT pw7WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw7WeightGradVecWeights_rows6_loop
+
+pw7WeightGradVecWeights_rows2:
+	XORQ col, col
+
+pw7WeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..127, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 512(c_row)(col*1), Y1
-	VMOVUPS 1024(c_row)(col*1), Y2
-	VMOVUPS 1536(c_row)(col*1), Y3
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 512(c_row)(col*1), Y2
+	VMOVUPS 544(c_row)(col*1), Y3
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw7WeightGradVecWeights_rows4_loop_cols1_k:
+pw7WeightGradVecWeights_rows2_cols0_k:
 	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
 	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
+	VFMADD231PS Y5, bcast, Y3
 	ADDQ $512, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ pw7WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ pw7WeightGradVecWeights_rows2_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw7WeightGradVecWeights_rows4_loop
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT pw7WeightGradVecWeights_rows2_cols0
 
 pw7WeightGradVecWeights_done:
 	VZEROUPPER
@@ -7906,15 +7512,15 @@ TEXT ·pw7InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw7InputGradVec_rows4:
-	CMPQ rows, $4
+pw7InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT pw7InputGradVec_rows1_loop
 
-pw7InputGradVec_rows4_loop:
+pw7InputGradVec_rows6_loop:
 	XORQ col, col
 
-pw7InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+pw7InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -7931,88 +7537,62 @@ pw7InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
-pw7InputGradVec_rows4_cols0_k:
+pw7InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 1536(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 2048(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2560(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ pw7InputGradVec_rows4_cols0_k
+	JNZ pw7InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT pw7InputGradVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7InputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw7InputGradVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT pw7InputGradVec_rows6_cols0
+	ADDQ $3072, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw7InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw7InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw7InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw7InputGradVec_rows6_loop
 
 pw7InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -8020,47 +7600,28 @@ pw7InputGradVec_rows1_loop:
 	XORQ col, col
 
 pw7InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
 pw7InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ pw7InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT pw7InputGradVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $512, a_row
 	ADDQ $512, c_row
 	DECQ rows
@@ -8379,71 +7940,15 @@ TEXT ·pw12ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw12ForwardVec_rows4:
-	CMPQ rows, $4
+pw12ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT pw12ForwardVec_rows1_loop
 
-pw12ForwardVec_rows4_loop:
+pw12ForwardVec_rows6_loop:
 	XORQ col, col
 
-pw12ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..239, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw12ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1024(c_row)(col*1)
-	VMOVUPS Y4, 1056(c_row)(col*1)
-	VMOVUPS Y5, 1088(c_row)(col*1)
-	VMOVUPS Y6, 2048(c_row)(col*1)
-	VMOVUPS Y7, 2080(c_row)(col*1)
-	VMOVUPS Y8, 2112(c_row)(col*1)
-	VMOVUPS Y9, 3072(c_row)(col*1)
-	VMOVUPS Y10, 3104(c_row)(col*1)
-	VMOVUPS Y11, 3136(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT pw12ForwardVec_rows4_cols0
-	// 4 rows × columns 240..255
+pw12ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..255, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -8452,29 +7957,39 @@ pw12ForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
-pw12ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+pw12ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 2048(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2560(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $1024, b_k
 	DECQ kleft
-	JNZ pw12ForwardVec_rows4_cols1_k
+	JNZ pw12ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 1024(c_row)(col*1)
@@ -8483,22 +7998,29 @@ pw12ForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 2080(c_row)(col*1)
 	VMOVUPS Y6, 3072(c_row)(col*1)
 	VMOVUPS Y7, 3104(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $4096, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw12ForwardVec_rows4_loop
+	VMOVUPS Y8, 4096(c_row)(col*1)
+	VMOVUPS Y9, 4128(c_row)(col*1)
+	VMOVUPS Y10, 5120(c_row)(col*1)
+	VMOVUPS Y11, 5152(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw12ForwardVec_rows6_cols0
+	ADDQ $3072, a_row
+	ADDQ $6144, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw12ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw12ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
 	IMULQ $1024, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw12ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw12ForwardVec_rows6_loop
 
 pw12ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -8506,40 +8028,14 @@ pw12ForwardVec_rows1_loop:
 	XORQ col, col
 
 pw12ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..239, 3 vectors at a time
+	// 1 row × columns 0..255, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
 
 pw12ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT pw12ForwardVec_rows1_loop_cols0
-	// 1 row × columns 240..255
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw12ForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -8548,9 +8044,12 @@ pw12ForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $1024, b_k
 	DECQ kleft
-	JNZ pw12ForwardVec_rows1_loop_cols1_k
+	JNZ pw12ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw12ForwardVec_rows1_loop_cols0
 	ADDQ $512, a_row
 	ADDQ $1024, c_row
 	DECQ rows
@@ -8756,67 +8255,11 @@ TEXT ·pw12WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $128, rows
 
-pw12WeightGradVecWeights_rows4_loop:
+pw12WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-pw12WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..239, 3 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 1024(c_row)(col*1), Y3
-	VMOVUPS 1056(c_row)(col*1), Y4
-	VMOVUPS 1088(c_row)(col*1), Y5
-	VMOVUPS 2048(c_row)(col*1), Y6
-	VMOVUPS 2080(c_row)(col*1), Y7
-	VMOVUPS 2112(c_row)(col*1), Y8
-	VMOVUPS 3072(c_row)(col*1), Y9
-	VMOVUPS 3104(c_row)(col*1), Y10
-	VMOVUPS 3136(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw12WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $512, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1024(c_row)(col*1)
-	VMOVUPS Y4, 1056(c_row)(col*1)
-	VMOVUPS Y5, 1088(c_row)(col*1)
-	VMOVUPS Y6, 2048(c_row)(col*1)
-	VMOVUPS Y7, 2080(c_row)(col*1)
-	VMOVUPS Y8, 2112(c_row)(col*1)
-	VMOVUPS Y9, 3072(c_row)(col*1)
-	VMOVUPS Y10, 3104(c_row)(col*1)
-	VMOVUPS Y11, 3136(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT pw12WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 240..255
+pw12WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..255, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 1024(c_row)(col*1), Y2
@@ -8825,29 +8268,39 @@ pw12WeightGradVecWeights_rows4_loop_cols0_k:
 	VMOVUPS 2080(c_row)(col*1), Y5
 	VMOVUPS 3072(c_row)(col*1), Y6
 	VMOVUPS 3104(c_row)(col*1), Y7
+	VMOVUPS 4096(c_row)(col*1), Y8
+	VMOVUPS 4128(c_row)(col*1), Y9
+	VMOVUPS 5120(c_row)(col*1), Y10
+	VMOVUPS 5152(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw12WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+pw12WeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $512, a_k
 	ADDQ $1024, b_k
 	DECQ kleft
-	JNZ pw12WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ pw12WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 1024(c_row)(col*1)
@@ -8856,11 +8309,52 @@ pw12WeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 2080(c_row)(col*1)
 	VMOVUPS Y6, 3072(c_row)(col*1)
 	VMOVUPS Y7, 3104(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $4096, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw12WeightGradVecWeights_rows4_loop
+	VMOVUPS Y8, 4096(c_row)(col*1)
+	VMOVUPS Y9, 4128(c_row)(col*1)
+	VMOVUPS Y10, 5120(c_row)(col*1)
+	VMOVUPS Y11, 5152(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw12WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $6144, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw12WeightGradVecWeights_rows6_loop
+
+pw12WeightGradVecWeights_rows2:
+	XORQ col, col
+
+pw12WeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..255, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 1024(c_row)(col*1), Y2
+	VMOVUPS 1056(c_row)(col*1), Y3
+	MOVQ a_row, a_k
+	LEAQ (b_base)(col*1), b_k
+	MOVQ n+32(FP), kleft
+
+pw12WeightGradVecWeights_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $512, a_k
+	ADDQ $1024, b_k
+	DECQ kleft
+	JNZ pw12WeightGradVecWeights_rows2_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 1024(c_row)(col*1)
+	VMOVUPS Y3, 1056(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw12WeightGradVecWeights_rows2_cols0
 
 pw12WeightGradVecWeights_done:
 	VZEROUPPER
@@ -9242,15 +8736,15 @@ TEXT ·pw12InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw12InputGradVec_rows4:
-	CMPQ rows, $4
+pw12InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT pw12InputGradVec_rows1_loop
 
-pw12InputGradVec_rows4_loop:
+pw12InputGradVec_rows6_loop:
 	XORQ col, col
 
-pw12InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+pw12InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -9267,88 +8761,62 @@ pw12InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $256, kleft
 
-pw12InputGradVec_rows4_cols0_k:
+pw12InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2048(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 3072(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5120(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
-	JNZ pw12InputGradVec_rows4_cols0_k
+	JNZ pw12InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 512(c_row)(col*1)
-	VMOVUPS Y4, 544(c_row)(col*1)
-	VMOVUPS Y5, 576(c_row)(col*1)
-	VMOVUPS Y6, 1024(c_row)(col*1)
-	VMOVUPS Y7, 1056(c_row)(col*1)
-	VMOVUPS Y8, 1088(c_row)(col*1)
-	VMOVUPS Y9, 1536(c_row)(col*1)
-	VMOVUPS Y10, 1568(c_row)(col*1)
-	VMOVUPS Y11, 1600(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT pw12InputGradVec_rows4_cols0
-	// 4 rows × columns 120..127
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw12InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw12InputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 512(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1536(c_row)(col*1)
-	ADDQ $4096, a_row
-	ADDQ $2048, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw12InputGradVec_rows4_loop
+	VMOVUPS Y2, 512(c_row)(col*1)
+	VMOVUPS Y3, 544(c_row)(col*1)
+	VMOVUPS Y4, 1024(c_row)(col*1)
+	VMOVUPS Y5, 1056(c_row)(col*1)
+	VMOVUPS Y6, 1536(c_row)(col*1)
+	VMOVUPS Y7, 1568(c_row)(col*1)
+	VMOVUPS Y8, 2048(c_row)(col*1)
+	VMOVUPS Y9, 2080(c_row)(col*1)
+	VMOVUPS Y10, 2560(c_row)(col*1)
+	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $512
+	JLT pw12InputGradVec_rows6_cols0
+	ADDQ $6144, a_row
+	ADDQ $3072, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw12InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw12InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $1024, tmp
 	SUBQ tmp, a_row
 	IMULQ $512, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw12InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw12InputGradVec_rows6_loop
 
 pw12InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -9356,47 +8824,28 @@ pw12InputGradVec_rows1_loop:
 	XORQ col, col
 
 pw12InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
+	// 1 row × columns 0..127, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $256, kleft
 
 pw12InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $512, b_k
 	DECQ kleft
 	JNZ pw12InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
+	ADDQ $64, col
+	CMPQ col, $512
 	JLT pw12InputGradVec_rows1_loop_cols0
-	// 1 row × columns 120..127
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw12InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw12InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
 	ADDQ $1024, a_row
 	ADDQ $512, c_row
 	DECQ rows
@@ -9703,71 +9152,15 @@ TEXT ·pw13ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw13ForwardVec_rows4:
-	CMPQ rows, $4
+pw13ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT pw13ForwardVec_rows1_loop
 
-pw13ForwardVec_rows4_loop:
+pw13ForwardVec_rows6_loop:
 	XORQ col, col
 
-pw13ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..239, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1024(c_row)(col*1)
-	VMOVUPS Y4, 1056(c_row)(col*1)
-	VMOVUPS Y5, 1088(c_row)(col*1)
-	VMOVUPS Y6, 2048(c_row)(col*1)
-	VMOVUPS Y7, 2080(c_row)(col*1)
-	VMOVUPS Y8, 2112(c_row)(col*1)
-	VMOVUPS Y9, 3072(c_row)(col*1)
-	VMOVUPS Y10, 3104(c_row)(col*1)
-	VMOVUPS Y11, 3136(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT pw13ForwardVec_rows4_cols0
-	// 4 rows × columns 240..255
+pw13ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..255, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -9776,29 +9169,39 @@ pw13ForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $256, kleft
 
-pw13ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+pw13ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5120(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $1024, b_k
 	DECQ kleft
-	JNZ pw13ForwardVec_rows4_cols1_k
+	JNZ pw13ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 1024(c_row)(col*1)
@@ -9807,22 +9210,29 @@ pw13ForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 2080(c_row)(col*1)
 	VMOVUPS Y6, 3072(c_row)(col*1)
 	VMOVUPS Y7, 3104(c_row)(col*1)
-	ADDQ $4096, a_row
-	ADDQ $4096, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw13ForwardVec_rows4_loop
+	VMOVUPS Y8, 4096(c_row)(col*1)
+	VMOVUPS Y9, 4128(c_row)(col*1)
+	VMOVUPS Y10, 5120(c_row)(col*1)
+	VMOVUPS Y11, 5152(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw13ForwardVec_rows6_cols0
+	ADDQ $6144, a_row
+	ADDQ $6144, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw13ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw13ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $1024, tmp
 	SUBQ tmp, a_row
 	IMULQ $1024, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw13ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw13ForwardVec_rows6_loop
 
 pw13ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -9830,40 +9240,14 @@ pw13ForwardVec_rows1_loop:
 	XORQ col, col
 
 pw13ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..239, 3 vectors at a time
+	// 1 row × columns 0..255, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $256, kleft
 
 pw13ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT pw13ForwardVec_rows1_loop_cols0
-	// 1 row × columns 240..255
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13ForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -9872,9 +9256,12 @@ pw13ForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $1024, b_k
 	DECQ kleft
-	JNZ pw13ForwardVec_rows1_loop_cols1_k
+	JNZ pw13ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw13ForwardVec_rows1_loop_cols0
 	ADDQ $1024, a_row
 	ADDQ $1024, c_row
 	DECQ rows
@@ -10080,67 +9467,78 @@ TEXT ·pw13WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $256, rows
 
-pw13WeightGradVecWeights_rows4_loop:
+pw13WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-pw13WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..239, 3 vectors at a time
+pw13WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..255, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 1024(c_row)(col*1), Y3
-	VMOVUPS 1056(c_row)(col*1), Y4
-	VMOVUPS 1088(c_row)(col*1), Y5
-	VMOVUPS 2048(c_row)(col*1), Y6
-	VMOVUPS 2080(c_row)(col*1), Y7
-	VMOVUPS 2112(c_row)(col*1), Y8
-	VMOVUPS 3072(c_row)(col*1), Y9
-	VMOVUPS 3104(c_row)(col*1), Y10
-	VMOVUPS 3136(c_row)(col*1), Y11
+	VMOVUPS 1024(c_row)(col*1), Y2
+	VMOVUPS 1056(c_row)(col*1), Y3
+	VMOVUPS 2048(c_row)(col*1), Y4
+	VMOVUPS 2080(c_row)(col*1), Y5
+	VMOVUPS 3072(c_row)(col*1), Y6
+	VMOVUPS 3104(c_row)(col*1), Y7
+	VMOVUPS 4096(c_row)(col*1), Y8
+	VMOVUPS 4128(c_row)(col*1), Y9
+	VMOVUPS 5120(c_row)(col*1), Y10
+	VMOVUPS 5152(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw13WeightGradVecWeights_rows4_loop_cols0_k:
+pw13WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $1024, a_k
 	ADDQ $1024, b_k
 	DECQ kleft
-	JNZ pw13WeightGradVecWeights_rows4_loop_cols0_k
+	JNZ pw13WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1024(c_row)(col*1)
-	VMOVUPS Y4, 1056(c_row)(col*1)
-	VMOVUPS Y5, 1088(c_row)(col*1)
-	VMOVUPS Y6, 2048(c_row)(col*1)
-	VMOVUPS Y7, 2080(c_row)(col*1)
-	VMOVUPS Y8, 2112(c_row)(col*1)
-	VMOVUPS Y9, 3072(c_row)(col*1)
-	VMOVUPS Y10, 3104(c_row)(col*1)
-	VMOVUPS Y11, 3136(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT pw13WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 240..255
+	VMOVUPS Y2, 1024(c_row)(col*1)
+	VMOVUPS Y3, 1056(c_row)(col*1)
+	VMOVUPS Y4, 2048(c_row)(col*1)
+	VMOVUPS Y5, 2080(c_row)(col*1)
+	VMOVUPS Y6, 3072(c_row)(col*1)
+	VMOVUPS Y7, 3104(c_row)(col*1)
+	VMOVUPS Y8, 4096(c_row)(col*1)
+	VMOVUPS Y9, 4128(c_row)(col*1)
+	VMOVUPS Y10, 5120(c_row)(col*1)
+	VMOVUPS Y11, 5152(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw13WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $6144, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw13WeightGradVecWeights_rows6_loop
+
+pw13WeightGradVecWeights_rows4:
+	XORQ col, col
+
+pw13WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..255, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 1024(c_row)(col*1), Y2
@@ -10153,7 +9551,7 @@ pw13WeightGradVecWeights_rows4_loop_cols0_k:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw13WeightGradVecWeights_rows4_loop_cols1_k:
+pw13WeightGradVecWeights_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y8
 	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
@@ -10171,7 +9569,7 @@ pw13WeightGradVecWeights_rows4_loop_cols1_k:
 	ADDQ $1024, a_k
 	ADDQ $1024, b_k
 	DECQ kleft
-	JNZ pw13WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ pw13WeightGradVecWeights_rows4_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 1024(c_row)(col*1)
@@ -10180,11 +9578,9 @@ pw13WeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 2080(c_row)(col*1)
 	VMOVUPS Y6, 3072(c_row)(col*1)
 	VMOVUPS Y7, 3104(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $4096, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw13WeightGradVecWeights_rows4_loop
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw13WeightGradVecWeights_rows4_cols0
 
 pw13WeightGradVecWeights_done:
 	VZEROUPPER
@@ -10403,15 +9799,15 @@ TEXT ·pw13InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw13InputGradVec_rows4:
-	CMPQ rows, $4
+pw13InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT pw13InputGradVec_rows1_loop
 
-pw13InputGradVec_rows4_loop:
+pw13InputGradVec_rows6_loop:
 	XORQ col, col
 
-pw13InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..239, 3 vectors at a time
+pw13InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..255, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -10428,77 +9824,31 @@ pw13InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $256, kleft
 
-pw13InputGradVec_rows4_cols0_k:
+pw13InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2048(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 3072(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 4096(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5120(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $1088, b_k
 	DECQ kleft
-	JNZ pw13InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1024(c_row)(col*1)
-	VMOVUPS Y4, 1056(c_row)(col*1)
-	VMOVUPS Y5, 1088(c_row)(col*1)
-	VMOVUPS Y6, 2048(c_row)(col*1)
-	VMOVUPS Y7, 2080(c_row)(col*1)
-	VMOVUPS Y8, 2112(c_row)(col*1)
-	VMOVUPS Y9, 3072(c_row)(col*1)
-	VMOVUPS Y10, 3104(c_row)(col*1)
-	VMOVUPS Y11, 3136(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT pw13InputGradVec_rows4_cols0
-	// 4 rows × columns 240..255
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ pw13InputGradVec_rows4_cols1_k
+	JNZ pw13InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 1024(c_row)(col*1)
@@ -10507,22 +9857,29 @@ pw13InputGradVec_rows4_cols1_k:
 	VMOVUPS Y5, 2080(c_row)(col*1)
 	VMOVUPS Y6, 3072(c_row)(col*1)
 	VMOVUPS Y7, 3104(c_row)(col*1)
-	ADDQ $4096, a_row
-	ADDQ $4096, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE pw13InputGradVec_rows4_loop
+	VMOVUPS Y8, 4096(c_row)(col*1)
+	VMOVUPS Y9, 4128(c_row)(col*1)
+	VMOVUPS Y10, 5120(c_row)(col*1)
+	VMOVUPS Y11, 5152(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw13InputGradVec_rows6_cols0
+	ADDQ $6144, a_row
+	ADDQ $6144, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw13InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ pw13InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $1024, tmp
 	SUBQ tmp, a_row
 	IMULQ $1024, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP pw13InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP pw13InputGradVec_rows6_loop
 
 pw13InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -10530,40 +9887,14 @@ pw13InputGradVec_rows1_loop:
 	XORQ col, col
 
 pw13InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..239, 3 vectors at a time
+	// 1 row × columns 0..255, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $256, kleft
 
 pw13InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ pw13InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT pw13InputGradVec_rows1_loop_cols0
-	// 1 row × columns 240..255
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13InputGradVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -10572,9 +9903,12 @@ pw13InputGradVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $1088, b_k
 	DECQ kleft
-	JNZ pw13InputGradVec_rows1_loop_cols1_k
+	JNZ pw13InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT pw13InputGradVec_rows1_loop_cols0
 	ADDQ $1024, a_row
 	ADDQ $1024, c_row
 	DECQ rows
@@ -12017,15 +11351,15 @@ TEXT ·fcInputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fcInputGradVec_rows4:
-	CMPQ rows, $4
+fcInputGradVec_rows6:
+	CMPQ rows, $6
 	JLT fcInputGradVec_rows1_loop
 
-fcInputGradVec_rows4_loop:
+fcInputGradVec_rows6_loop:
 	XORQ col, col
 
-fcInputGradVec_rows4_cols0:
-	// 4 rows × columns 0..239, 3 vectors at a time
+fcInputGradVec_rows6_cols0:
+	// 6 rows × columns 0..255, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -12042,77 +11376,31 @@ fcInputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $2, kleft
 
-fcInputGradVec_rows4_cols0_k:
+fcInputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 24(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 32(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 40(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $1088, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1024(c_row)(col*1)
-	VMOVUPS Y4, 1056(c_row)(col*1)
-	VMOVUPS Y5, 1088(c_row)(col*1)
-	VMOVUPS Y6, 2048(c_row)(col*1)
-	VMOVUPS Y7, 2080(c_row)(col*1)
-	VMOVUPS Y8, 2112(c_row)(col*1)
-	VMOVUPS Y9, 3072(c_row)(col*1)
-	VMOVUPS Y10, 3104(c_row)(col*1)
-	VMOVUPS Y11, 3136(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT fcInputGradVec_rows4_cols0
-	// 4 rows × columns 240..255
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $2, kleft
-
-fcInputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows4_cols1_k
+	JNZ fcInputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 1024(c_row)(col*1)
@@ -12121,22 +11409,29 @@ fcInputGradVec_rows4_cols1_k:
 	VMOVUPS Y5, 2080(c_row)(col*1)
 	VMOVUPS Y6, 3072(c_row)(col*1)
 	VMOVUPS Y7, 3104(c_row)(col*1)
-	ADDQ $32, a_row
-	ADDQ $4096, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fcInputGradVec_rows4_loop
+	VMOVUPS Y8, 4096(c_row)(col*1)
+	VMOVUPS Y9, 4128(c_row)(col*1)
+	VMOVUPS Y10, 5120(c_row)(col*1)
+	VMOVUPS Y11, 5152(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT fcInputGradVec_rows6_cols0
+	ADDQ $48, a_row
+	ADDQ $6144, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcInputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ fcInputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $8, tmp
 	SUBQ tmp, a_row
 	IMULQ $1024, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fcInputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP fcInputGradVec_rows6_loop
 
 fcInputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -12144,40 +11439,14 @@ fcInputGradVec_rows1_loop:
 	XORQ col, col
 
 fcInputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..239, 3 vectors at a time
+	// 1 row × columns 0..255, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $2, kleft
 
 fcInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $960
-	JLT fcInputGradVec_rows1_loop_cols0
-	// 1 row × columns 240..255
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $2, kleft
-
-fcInputGradVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -12186,9 +11455,12 @@ fcInputGradVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $1088, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols1_k
+	JNZ fcInputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $1024
+	JLT fcInputGradVec_rows1_loop_cols0
 	ADDQ $8, a_row
 	ADDQ $1024, c_row
 	DECQ rows

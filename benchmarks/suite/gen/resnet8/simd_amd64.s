@@ -1497,149 +1497,116 @@ TEXT ·block2_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block2_conv1ForwardVec_rows4:
-	CMPQ rows, $4
+block2_conv1ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT block2_conv1ForwardVec_rows1_loop
 
-block2_conv1ForwardVec_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+block2_conv1ForwardVec_rows6_loop:
+	XORQ col, col
+
+block2_conv1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $144, kleft
 
-block2_conv1ForwardVec_rows4_cols0_k:
+block2_conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 1152(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 1728(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2880(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 96(bias), Y2
-	VMOVUPS 96(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $2304, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block2_conv1ForwardVec_rows4_loop
+	JNZ block2_conv1ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv1ForwardVec_rows6_cols0
+	ADDQ $3456, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv1ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ block2_conv1ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $576, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block2_conv1ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP block2_conv1ForwardVec_rows6_loop
 
 block2_conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_conv1ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	XORQ col, col
+
+block2_conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $144, kleft
 
 block2_conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ block2_conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VMOVUPS 96(bias), Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv1ForwardVec_rows1_loop_cols0
 	ADDQ $576, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -1829,92 +1796,72 @@ TEXT ·block2_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $144, rows
 
-block2_conv1WeightGradVecWeights_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 128(c_row), Y3
-	VMOVUPS 160(c_row), Y4
-	VMOVUPS 192(c_row), Y5
-	VMOVUPS 256(c_row), Y6
-	VMOVUPS 288(c_row), Y7
-	VMOVUPS 320(c_row), Y8
-	VMOVUPS 384(c_row), Y9
-	VMOVUPS 416(c_row), Y10
-	VMOVUPS 448(c_row), Y11
+block2_conv1WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+block2_conv1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	VMOVUPS 512(c_row)(col*1), Y8
+	VMOVUPS 544(c_row)(col*1), Y9
+	VMOVUPS 640(c_row)(col*1), Y10
+	VMOVUPS 672(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block2_conv1WeightGradVecWeights_rows4_loop_cols0_k:
+block2_conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $576, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv1WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 352(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv1WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $576, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block2_conv1WeightGradVecWeights_rows4_loop
+	JNZ block2_conv1WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv1WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv1WeightGradVecWeights_rows6_loop
 
 block2_conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -2276,15 +2223,15 @@ TEXT ·block2_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block2_conv1InputGradVec_rows6:
-	CMPQ rows, $6
+block2_conv1InputGradVec_rows8:
+	CMPQ rows, $8
 	JLT block2_conv1InputGradVec_rows1_loop
 
-block2_conv1InputGradVec_rows6_loop:
+block2_conv1InputGradVec_rows8_loop:
 	XORQ col, col
 
-block2_conv1InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
+block2_conv1InputGradVec_rows8_cols0:
+	// 8 rows × columns 0..143, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -2313,123 +2260,89 @@ block2_conv1InputGradVec_rows6_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-block2_conv1InputGradVec_rows6_cols0_k:
+block2_conv1InputGradVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
 	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
+	VFMADD231PS Z24, bcast, Z3
+	VFMADD231PS Z25, bcast, Z4
+	VFMADD231PS Z26, bcast, Z5
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z26, bcast, Z8
 	VBROADCASTSS 384(a_k), bcast
+	VFMADD231PS Z24, bcast, Z9
+	VFMADD231PS Z25, bcast, Z10
+	VFMADD231PS Z26, bcast, Z11
+	VBROADCASTSS 512(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
 	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
+	VFMADD231PS Z24, bcast, Z15
+	VFMADD231PS Z25, bcast, Z16
+	VFMADD231PS Z26, bcast, Z17
+	VBROADCASTSS 768(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VFMADD231PS Z26, bcast, Z20
+	VBROADCASTSS 896(a_k), bcast
+	VFMADD231PS Z24, bcast, Z21
+	VFMADD231PS Z25, bcast, Z22
+	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
 	ADDQ $576, b_k
 	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows6_cols0_k
+	JNZ block2_conv1InputGradVec_rows8_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 576(c_row)(col*1)
-	VMOVUPS Z5, 640(c_row)(col*1)
-	VMOVUPS Z6, 704(c_row)(col*1)
-	VMOVUPS Z7, 768(c_row)(col*1)
-	VMOVUPS Z8, 1152(c_row)(col*1)
-	VMOVUPS Z9, 1216(c_row)(col*1)
-	VMOVUPS Z10, 1280(c_row)(col*1)
-	VMOVUPS Z11, 1344(c_row)(col*1)
-	VMOVUPS Z12, 1728(c_row)(col*1)
-	VMOVUPS Z13, 1792(c_row)(col*1)
-	VMOVUPS Z14, 1856(c_row)(col*1)
-	VMOVUPS Z15, 1920(c_row)(col*1)
-	VMOVUPS Z16, 2304(c_row)(col*1)
-	VMOVUPS Z17, 2368(c_row)(col*1)
-	VMOVUPS Z18, 2432(c_row)(col*1)
-	VMOVUPS Z19, 2496(c_row)(col*1)
-	VMOVUPS Z20, 2880(c_row)(col*1)
-	VMOVUPS Z21, 2944(c_row)(col*1)
-	VMOVUPS Z22, 3008(c_row)(col*1)
-	VMOVUPS Z23, 3072(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT block2_conv1InputGradVec_rows6_cols0
-	// 6 rows × columns 128..143
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows6_cols1_k:
-	VMOVUPS 0(b_k), Z6
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z6, bcast, Z1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z6, bcast, Z2
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z6, bcast, Z4
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z6, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows6_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 576(c_row)(col*1)
-	VMOVUPS Z2, 1152(c_row)(col*1)
-	VMOVUPS Z3, 1728(c_row)(col*1)
-	VMOVUPS Z4, 2304(c_row)(col*1)
-	VMOVUPS Z5, 2880(c_row)(col*1)
-	ADDQ $768, a_row
-	ADDQ $3456, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block2_conv1InputGradVec_rows6_loop
+	VMOVUPS Z3, 576(c_row)(col*1)
+	VMOVUPS Z4, 640(c_row)(col*1)
+	VMOVUPS Z5, 704(c_row)(col*1)
+	VMOVUPS Z6, 1152(c_row)(col*1)
+	VMOVUPS Z7, 1216(c_row)(col*1)
+	VMOVUPS Z8, 1280(c_row)(col*1)
+	VMOVUPS Z9, 1728(c_row)(col*1)
+	VMOVUPS Z10, 1792(c_row)(col*1)
+	VMOVUPS Z11, 1856(c_row)(col*1)
+	VMOVUPS Z12, 2304(c_row)(col*1)
+	VMOVUPS Z13, 2368(c_row)(col*1)
+	VMOVUPS Z14, 2432(c_row)(col*1)
+	VMOVUPS Z15, 2880(c_row)(col*1)
+	VMOVUPS Z16, 2944(c_row)(col*1)
+	VMOVUPS Z17, 3008(c_row)(col*1)
+	VMOVUPS Z18, 3456(c_row)(col*1)
+	VMOVUPS Z19, 3520(c_row)(col*1)
+	VMOVUPS Z20, 3584(c_row)(col*1)
+	VMOVUPS Z21, 4032(c_row)(col*1)
+	VMOVUPS Z22, 4096(c_row)(col*1)
+	VMOVUPS Z23, 4160(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $576
+	JLT block2_conv1InputGradVec_rows8_cols0
+	ADDQ $1024, a_row
+	ADDQ $4608, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE block2_conv1InputGradVec_rows8_loop
 	TESTQ rows, rows
 	JZ block2_conv1InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
+	MOVQ $8, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
 	IMULQ $576, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block2_conv1InputGradVec_rows6_loop
+	MOVQ $8, rows
+	JMP block2_conv1InputGradVec_rows8_loop
 
 block2_conv1InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -2437,25 +2350,22 @@ block2_conv1InputGradVec_rows1_loop:
 	XORQ col, col
 
 block2_conv1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
+	// 1 row × columns 0..143, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
 block2_conv1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
+	VMOVUPS 0(b_k), Z3
+	VMOVUPS 64(b_k), Z4
+	VMOVUPS 128(b_k), Z5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
 	ADDQ $4, a_k
 	ADDQ $576, b_k
 	DECQ kleft
@@ -2463,25 +2373,9 @@ block2_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
+	ADDQ $192, col
+	CMPQ col, $576
 	JLT block2_conv1InputGradVec_rows1_loop_cols0
-	// 1 row × columns 128..143
-	VXORPS Z0, Z0, Z0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
 	ADDQ $128, a_row
 	ADDQ $576, c_row
 	DECQ rows
@@ -2608,149 +2502,116 @@ TEXT ·block2_conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block2_conv2ForwardVec_rows4:
-	CMPQ rows, $4
+block2_conv2ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT block2_conv2ForwardVec_rows1_loop
 
-block2_conv2ForwardVec_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+block2_conv2ForwardVec_rows6_loop:
+	XORQ col, col
+
+block2_conv2ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-block2_conv2ForwardVec_rows4_cols0_k:
+block2_conv2ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 96(bias), Y2
-	VMOVUPS 96(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block2_conv2ForwardVec_rows4_loop
+	JNZ block2_conv2ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2ForwardVec_rows6_cols0
+	ADDQ $6912, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv2ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ block2_conv2ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $1152, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block2_conv2ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP block2_conv2ForwardVec_rows6_loop
 
 block2_conv2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_conv2ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	XORQ col, col
+
+block2_conv2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
 block2_conv2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ block2_conv2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VMOVUPS 96(bias), Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2ForwardVec_rows1_loop_cols0
 	ADDQ $1152, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -2940,92 +2801,72 @@ TEXT ·block2_conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $288, rows
 
-block2_conv2WeightGradVecWeights_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 128(c_row), Y3
-	VMOVUPS 160(c_row), Y4
-	VMOVUPS 192(c_row), Y5
-	VMOVUPS 256(c_row), Y6
-	VMOVUPS 288(c_row), Y7
-	VMOVUPS 320(c_row), Y8
-	VMOVUPS 384(c_row), Y9
-	VMOVUPS 416(c_row), Y10
-	VMOVUPS 448(c_row), Y11
+block2_conv2WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+block2_conv2WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	VMOVUPS 512(c_row)(col*1), Y8
+	VMOVUPS 544(c_row)(col*1), Y9
+	VMOVUPS 640(c_row)(col*1), Y10
+	VMOVUPS 672(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block2_conv2WeightGradVecWeights_rows4_loop_cols0_k:
+block2_conv2WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $1152, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 352(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv2WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $1152, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block2_conv2WeightGradVecWeights_rows4_loop
+	JNZ block2_conv2WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv2WeightGradVecWeights_rows6_loop
 
 block2_conv2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -3168,12 +3009,15 @@ TEXT ·block2_conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block2_conv2InputGradVec_rows4:
-	CMPQ rows, $4
+block2_conv2InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT block2_conv2InputGradVec_rows1_loop
 
-block2_conv2InputGradVec_rows4_loop:
-	// 4 rows × columns 0..23
+block2_conv2InputGradVec_rows6_loop:
+	XORQ col, col
+
+block2_conv2InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3187,130 +3031,94 @@ block2_conv2InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-block2_conv2InputGradVec_rows4_cols0_k:
+block2_conv2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block2_conv2InputGradVec_rows4_loop
+	JNZ block2_conv2InputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2InputGradVec_rows6_cols0
+	ADDQ $6912, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv2InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ block2_conv2InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $1152, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block2_conv2InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP block2_conv2InputGradVec_rows6_loop
 
 block2_conv2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_conv2InputGradVec_done
-	// 1 row × columns 0..23
+	XORQ col, col
+
+block2_conv2InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
 block2_conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ block2_conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2InputGradVec_rows1_loop_cols0
 	ADDQ $1152, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -3601,149 +3409,116 @@ TEXT ·block2_shortcutForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block2_shortcutForwardVec_rows4:
-	CMPQ rows, $4
+block2_shortcutForwardVec_rows6:
+	CMPQ rows, $6
 	JLT block2_shortcutForwardVec_rows1_loop
 
-block2_shortcutForwardVec_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+block2_shortcutForwardVec_rows6_loop:
+	XORQ col, col
+
+block2_shortcutForwardVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $16, kleft
 
-block2_shortcutForwardVec_rows4_cols0_k:
+block2_shortcutForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 128(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 192(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 320(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 96(bias), Y2
-	VMOVUPS 96(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows4_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $256, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block2_shortcutForwardVec_rows4_loop
+	JNZ block2_shortcutForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_shortcutForwardVec_rows6_cols0
+	ADDQ $384, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_shortcutForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ block2_shortcutForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $64, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block2_shortcutForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP block2_shortcutForwardVec_rows6_loop
 
 block2_shortcutForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_shortcutForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	XORQ col, col
+
+block2_shortcutForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $16, kleft
 
 block2_shortcutForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ block2_shortcutForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VMOVUPS 96(bias), Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_shortcutForwardVec_rows1_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -3933,92 +3708,120 @@ TEXT ·block2_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $16, rows
 
-block2_shortcutWeightGradVecWeights_rows4_loop:
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 128(c_row), Y3
-	VMOVUPS 160(c_row), Y4
-	VMOVUPS 192(c_row), Y5
-	VMOVUPS 256(c_row), Y6
-	VMOVUPS 288(c_row), Y7
-	VMOVUPS 320(c_row), Y8
-	VMOVUPS 384(c_row), Y9
-	VMOVUPS 416(c_row), Y10
-	VMOVUPS 448(c_row), Y11
+block2_shortcutWeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+block2_shortcutWeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	VMOVUPS 512(c_row)(col*1), Y8
+	VMOVUPS 544(c_row)(col*1), Y9
+	VMOVUPS 640(c_row)(col*1), Y10
+	VMOVUPS 672(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block2_shortcutWeightGradVecWeights_rows4_loop_cols0_k:
+block2_shortcutWeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $64, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_shortcutWeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 352(c_row), Y2
-	VMOVUPS 480(c_row), Y3
+	JNZ block2_shortcutWeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_shortcutWeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_shortcutWeightGradVecWeights_rows6_loop
+
+block2_shortcutWeightGradVecWeights_rows4:
+	XORQ col, col
+
+block2_shortcutWeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block2_shortcutWeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y4
+block2_shortcutWeightGradVecWeights_rows4_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y8, bcast, Y0
+	VFMADD231PS Y9, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
+	VFMADD231PS Y8, bcast, Y2
+	VFMADD231PS Y9, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y8, bcast, Y4
+	VFMADD231PS Y9, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
+	VFMADD231PS Y8, bcast, Y6
+	VFMADD231PS Y9, bcast, Y7
 	ADDQ $64, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_shortcutWeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block2_shortcutWeightGradVecWeights_rows4_loop
+	JNZ block2_shortcutWeightGradVecWeights_rows4_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_shortcutWeightGradVecWeights_rows4_cols0
 
 block2_shortcutWeightGradVecWeights_done:
 	VZEROUPPER
@@ -4563,71 +4366,15 @@ TEXT ·block3_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block3_conv1ForwardVec_rows4:
-	CMPQ rows, $4
+block3_conv1ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT block3_conv1ForwardVec_rows1_loop
 
-block3_conv1ForwardVec_rows4_loop:
+block3_conv1ForwardVec_rows6_loop:
 	XORQ col, col
 
-block3_conv1ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_conv1ForwardVec_rows4_cols0
-	// 4 rows × columns 48..63
+block3_conv1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -4636,29 +4383,39 @@ block3_conv1ForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-block3_conv1ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block3_conv1ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows4_cols1_k
+	JNZ block3_conv1ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -4667,22 +4424,29 @@ block3_conv1ForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $4608, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block3_conv1ForwardVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv1ForwardVec_rows6_cols0
+	ADDQ $6912, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv1ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ block3_conv1ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $1152, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block3_conv1ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP block3_conv1ForwardVec_rows6_loop
 
 block3_conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -4690,40 +4454,14 @@ block3_conv1ForwardVec_rows1_loop:
 	XORQ col, col
 
 block3_conv1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
 block3_conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_conv1ForwardVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -4732,9 +4470,12 @@ block3_conv1ForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows1_loop_cols1_k
+	JNZ block3_conv1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv1ForwardVec_rows1_loop_cols0
 	ADDQ $1152, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -4928,67 +4669,11 @@ TEXT ·block3_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $288, rows
 
-block3_conv1WeightGradVecWeights_rows4_loop:
+block3_conv1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-block3_conv1WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 256(c_row)(col*1), Y3
-	VMOVUPS 288(c_row)(col*1), Y4
-	VMOVUPS 320(c_row)(col*1), Y5
-	VMOVUPS 512(c_row)(col*1), Y6
-	VMOVUPS 544(c_row)(col*1), Y7
-	VMOVUPS 576(c_row)(col*1), Y8
-	VMOVUPS 768(c_row)(col*1), Y9
-	VMOVUPS 800(c_row)(col*1), Y10
-	VMOVUPS 832(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv1WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $1152, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_conv1WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 48..63
+block3_conv1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 256(c_row)(col*1), Y2
@@ -4997,29 +4682,39 @@ block3_conv1WeightGradVecWeights_rows4_loop_cols0_k:
 	VMOVUPS 544(c_row)(col*1), Y5
 	VMOVUPS 768(c_row)(col*1), Y6
 	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block3_conv1WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block3_conv1WeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $1152, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv1WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ block3_conv1WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -5028,11 +4723,18 @@ block3_conv1WeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block3_conv1WeightGradVecWeights_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv1WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv1WeightGradVecWeights_rows6_loop
 
 block3_conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -5408,15 +5110,15 @@ TEXT ·block3_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block3_conv1InputGradVec_rows6:
-	CMPQ rows, $6
+block3_conv1InputGradVec_rows8:
+	CMPQ rows, $8
 	JLT block3_conv1InputGradVec_rows1_loop
 
-block3_conv1InputGradVec_rows6_loop:
+block3_conv1InputGradVec_rows8_loop:
 	XORQ col, col
 
-block3_conv1InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
+block3_conv1InputGradVec_rows8_cols0:
+	// 8 rows × columns 0..287, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -5445,142 +5147,89 @@ block3_conv1InputGradVec_rows6_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-block3_conv1InputGradVec_rows6_cols0_k:
+block3_conv1InputGradVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
+	VFMADD231PS Z24, bcast, Z3
+	VFMADD231PS Z25, bcast, Z4
+	VFMADD231PS Z26, bcast, Z5
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z26, bcast, Z8
 	VBROADCASTSS 768(a_k), bcast
+	VFMADD231PS Z24, bcast, Z9
+	VFMADD231PS Z25, bcast, Z10
+	VFMADD231PS Z26, bcast, Z11
+	VBROADCASTSS 1024(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
 	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
+	VFMADD231PS Z24, bcast, Z15
+	VFMADD231PS Z25, bcast, Z16
+	VFMADD231PS Z26, bcast, Z17
+	VBROADCASTSS 1536(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VFMADD231PS Z26, bcast, Z20
+	VBROADCASTSS 1792(a_k), bcast
+	VFMADD231PS Z24, bcast, Z21
+	VFMADD231PS Z25, bcast, Z22
+	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
 	ADDQ $1152, b_k
 	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows6_cols0_k
+	JNZ block3_conv1InputGradVec_rows8_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1152(c_row)(col*1)
-	VMOVUPS Z5, 1216(c_row)(col*1)
-	VMOVUPS Z6, 1280(c_row)(col*1)
-	VMOVUPS Z7, 1344(c_row)(col*1)
-	VMOVUPS Z8, 2304(c_row)(col*1)
-	VMOVUPS Z9, 2368(c_row)(col*1)
-	VMOVUPS Z10, 2432(c_row)(col*1)
-	VMOVUPS Z11, 2496(c_row)(col*1)
-	VMOVUPS Z12, 3456(c_row)(col*1)
-	VMOVUPS Z13, 3520(c_row)(col*1)
-	VMOVUPS Z14, 3584(c_row)(col*1)
-	VMOVUPS Z15, 3648(c_row)(col*1)
-	VMOVUPS Z16, 4608(c_row)(col*1)
-	VMOVUPS Z17, 4672(c_row)(col*1)
-	VMOVUPS Z18, 4736(c_row)(col*1)
-	VMOVUPS Z19, 4800(c_row)(col*1)
-	VMOVUPS Z20, 5760(c_row)(col*1)
-	VMOVUPS Z21, 5824(c_row)(col*1)
-	VMOVUPS Z22, 5888(c_row)(col*1)
-	VMOVUPS Z23, 5952(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT block3_conv1InputGradVec_rows6_cols0
-	// 6 rows × columns 256..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows6_cols1_k:
-	VMOVUPS 0(b_k), Z12
-	VMOVUPS 64(b_k), Z13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z12, bcast, Z2
-	VFMADD231PS Z13, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z12, bcast, Z4
-	VFMADD231PS Z13, bcast, Z5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z12, bcast, Z8
-	VFMADD231PS Z13, bcast, Z9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z12, bcast, Z10
-	VFMADD231PS Z13, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows6_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 1152(c_row)(col*1)
-	VMOVUPS Z3, 1216(c_row)(col*1)
-	VMOVUPS Z4, 2304(c_row)(col*1)
-	VMOVUPS Z5, 2368(c_row)(col*1)
-	VMOVUPS Z6, 3456(c_row)(col*1)
-	VMOVUPS Z7, 3520(c_row)(col*1)
-	VMOVUPS Z8, 4608(c_row)(col*1)
-	VMOVUPS Z9, 4672(c_row)(col*1)
-	VMOVUPS Z10, 5760(c_row)(col*1)
-	VMOVUPS Z11, 5824(c_row)(col*1)
-	ADDQ $1536, a_row
-	ADDQ $6912, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_conv1InputGradVec_rows6_loop
+	VMOVUPS Z3, 1152(c_row)(col*1)
+	VMOVUPS Z4, 1216(c_row)(col*1)
+	VMOVUPS Z5, 1280(c_row)(col*1)
+	VMOVUPS Z6, 2304(c_row)(col*1)
+	VMOVUPS Z7, 2368(c_row)(col*1)
+	VMOVUPS Z8, 2432(c_row)(col*1)
+	VMOVUPS Z9, 3456(c_row)(col*1)
+	VMOVUPS Z10, 3520(c_row)(col*1)
+	VMOVUPS Z11, 3584(c_row)(col*1)
+	VMOVUPS Z12, 4608(c_row)(col*1)
+	VMOVUPS Z13, 4672(c_row)(col*1)
+	VMOVUPS Z14, 4736(c_row)(col*1)
+	VMOVUPS Z15, 5760(c_row)(col*1)
+	VMOVUPS Z16, 5824(c_row)(col*1)
+	VMOVUPS Z17, 5888(c_row)(col*1)
+	VMOVUPS Z18, 6912(c_row)(col*1)
+	VMOVUPS Z19, 6976(c_row)(col*1)
+	VMOVUPS Z20, 7040(c_row)(col*1)
+	VMOVUPS Z21, 8064(c_row)(col*1)
+	VMOVUPS Z22, 8128(c_row)(col*1)
+	VMOVUPS Z23, 8192(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $1152
+	JLT block3_conv1InputGradVec_rows8_cols0
+	ADDQ $2048, a_row
+	ADDQ $9216, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE block3_conv1InputGradVec_rows8_loop
 	TESTQ rows, rows
 	JZ block3_conv1InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
+	MOVQ $8, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
 	IMULQ $1152, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block3_conv1InputGradVec_rows6_loop
+	MOVQ $8, rows
+	JMP block3_conv1InputGradVec_rows8_loop
 
 block3_conv1InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -5588,25 +5237,22 @@ block3_conv1InputGradVec_rows1_loop:
 	XORQ col, col
 
 block3_conv1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 4 vectors at a time
+	// 1 row × columns 0..287, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
 block3_conv1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
+	VMOVUPS 0(b_k), Z3
+	VMOVUPS 64(b_k), Z4
+	VMOVUPS 128(b_k), Z5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
+	VFMADD231PS Z3, bcast, Z0
+	VFMADD231PS Z4, bcast, Z1
+	VFMADD231PS Z5, bcast, Z2
 	ADDQ $4, a_k
 	ADDQ $1152, b_k
 	DECQ kleft
@@ -5614,29 +5260,9 @@ block3_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
+	ADDQ $192, col
+	CMPQ col, $1152
 	JLT block3_conv1InputGradVec_rows1_loop_cols0
-	// 1 row × columns 256..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Z2
-	VMOVUPS 64(b_k), Z3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VFMADD231PS Z3, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
 	ADDQ $256, a_row
 	ADDQ $1152, c_row
 	DECQ rows
@@ -5763,71 +5389,15 @@ TEXT ·block3_conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block3_conv2ForwardVec_rows4:
-	CMPQ rows, $4
+block3_conv2ForwardVec_rows6:
+	CMPQ rows, $6
 	JLT block3_conv2ForwardVec_rows1_loop
 
-block3_conv2ForwardVec_rows4_loop:
+block3_conv2ForwardVec_rows6_loop:
 	XORQ col, col
 
-block3_conv2ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_conv2ForwardVec_rows4_cols0
-	// 4 rows × columns 48..63
+block3_conv2ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -5836,29 +5406,39 @@ block3_conv2ForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $576, kleft
 
-block3_conv2ForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block3_conv2ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 9216(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 11520(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows4_cols1_k
+	JNZ block3_conv2ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -5867,22 +5447,29 @@ block3_conv2ForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block3_conv2ForwardVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2ForwardVec_rows6_cols0
+	ADDQ $13824, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv2ForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ block3_conv2ForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $2304, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block3_conv2ForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP block3_conv2ForwardVec_rows6_loop
 
 block3_conv2ForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -5890,40 +5477,14 @@ block3_conv2ForwardVec_rows1_loop:
 	XORQ col, col
 
 block3_conv2ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $576, kleft
 
 block3_conv2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_conv2ForwardVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -5932,9 +5493,12 @@ block3_conv2ForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows1_loop_cols1_k
+	JNZ block3_conv2ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2ForwardVec_rows1_loop_cols0
 	ADDQ $2304, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -6128,67 +5692,11 @@ TEXT ·block3_conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $576, rows
 
-block3_conv2WeightGradVecWeights_rows4_loop:
+block3_conv2WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-block3_conv2WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 256(c_row)(col*1), Y3
-	VMOVUPS 288(c_row)(col*1), Y4
-	VMOVUPS 320(c_row)(col*1), Y5
-	VMOVUPS 512(c_row)(col*1), Y6
-	VMOVUPS 544(c_row)(col*1), Y7
-	VMOVUPS 576(c_row)(col*1), Y8
-	VMOVUPS 768(c_row)(col*1), Y9
-	VMOVUPS 800(c_row)(col*1), Y10
-	VMOVUPS 832(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv2WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2304, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_conv2WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 48..63
+block3_conv2WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 256(c_row)(col*1), Y2
@@ -6197,29 +5705,39 @@ block3_conv2WeightGradVecWeights_rows4_loop_cols0_k:
 	VMOVUPS 544(c_row)(col*1), Y5
 	VMOVUPS 768(c_row)(col*1), Y6
 	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block3_conv2WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block3_conv2WeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $2304, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2WeightGradVecWeights_rows4_loop_cols1_k
+	JNZ block3_conv2WeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -6228,11 +5746,18 @@ block3_conv2WeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block3_conv2WeightGradVecWeights_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv2WeightGradVecWeights_rows6_loop
 
 block3_conv2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -6371,15 +5896,15 @@ TEXT ·block3_conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block3_conv2InputGradVec_rows4:
-	CMPQ rows, $4
+block3_conv2InputGradVec_rows6:
+	CMPQ rows, $6
 	JLT block3_conv2InputGradVec_rows1_loop
 
-block3_conv2InputGradVec_rows4_loop:
+block3_conv2InputGradVec_rows6_loop:
 	XORQ col, col
 
-block3_conv2InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
+block3_conv2InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -6396,77 +5921,31 @@ block3_conv2InputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $576, kleft
 
-block3_conv2InputGradVec_rows4_cols0_k:
+block3_conv2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 6912(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 9216(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 11520(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_conv2InputGradVec_rows4_cols0
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows4_cols1_k
+	JNZ block3_conv2InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -6475,22 +5954,29 @@ block3_conv2InputGradVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block3_conv2InputGradVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2InputGradVec_rows6_cols0
+	ADDQ $13824, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv2InputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ block3_conv2InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $2304, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block3_conv2InputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP block3_conv2InputGradVec_rows6_loop
 
 block3_conv2InputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -6498,40 +5984,14 @@ block3_conv2InputGradVec_rows1_loop:
 	XORQ col, col
 
 block3_conv2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $576, kleft
 
 block3_conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_conv2InputGradVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -6540,9 +6000,12 @@ block3_conv2InputGradVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows1_loop_cols1_k
+	JNZ block3_conv2InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2InputGradVec_rows1_loop_cols0
 	ADDQ $2304, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -6837,71 +6300,15 @@ TEXT ·block3_shortcutForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block3_shortcutForwardVec_rows4:
-	CMPQ rows, $4
+block3_shortcutForwardVec_rows6:
+	CMPQ rows, $6
 	JLT block3_shortcutForwardVec_rows1_loop
 
-block3_shortcutForwardVec_rows4_loop:
+block3_shortcutForwardVec_rows6_loop:
 	XORQ col, col
 
-block3_shortcutForwardVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_shortcutForwardVec_rows4_cols0
-	// 4 rows × columns 48..63
+block3_shortcutForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
 	VMOVUPS 0(bias)(col*1), Y2
@@ -6910,29 +6317,39 @@ block3_shortcutForwardVec_rows4_cols0_k:
 	VMOVUPS 32(bias)(col*1), Y5
 	VMOVUPS 0(bias)(col*1), Y6
 	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-block3_shortcutForwardVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block3_shortcutForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows4_cols1_k
+	JNZ block3_shortcutForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -6941,22 +6358,29 @@ block3_shortcutForwardVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $512, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block3_shortcutForwardVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_shortcutForwardVec_rows6_cols0
+	ADDQ $768, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_shortcutForwardVec_rows6_loop
 	TESTQ rows, rows
 	JZ block3_shortcutForwardVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block3_shortcutForwardVec_rows4_loop
+	MOVQ $6, rows
+	JMP block3_shortcutForwardVec_rows6_loop
 
 block3_shortcutForwardVec_rows1_loop:
 	TESTQ rows, rows
@@ -6964,40 +6388,14 @@ block3_shortcutForwardVec_rows1_loop:
 	XORQ col, col
 
 block3_shortcutForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(bias)(col*1), Y0
 	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
 block3_shortcutForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_shortcutForwardVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -7006,9 +6404,12 @@ block3_shortcutForwardVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows1_loop_cols1_k
+	JNZ block3_shortcutForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_shortcutForwardVec_rows1_loop_cols0
 	ADDQ $128, a_row
 	ADDQ $256, c_row
 	DECQ rows
@@ -7202,67 +6603,11 @@ TEXT ·block3_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $32, rows
 
-block3_shortcutWeightGradVecWeights_rows4_loop:
+block3_shortcutWeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
-block3_shortcutWeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 256(c_row)(col*1), Y3
-	VMOVUPS 288(c_row)(col*1), Y4
-	VMOVUPS 320(c_row)(col*1), Y5
-	VMOVUPS 512(c_row)(col*1), Y6
-	VMOVUPS 544(c_row)(col*1), Y7
-	VMOVUPS 576(c_row)(col*1), Y8
-	VMOVUPS 768(c_row)(col*1), Y9
-	VMOVUPS 800(c_row)(col*1), Y10
-	VMOVUPS 832(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-block3_shortcutWeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $128, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutWeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT block3_shortcutWeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 48..63
+block3_shortcutWeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 256(c_row)(col*1), Y2
@@ -7271,29 +6616,39 @@ block3_shortcutWeightGradVecWeights_rows4_loop_cols0_k:
 	VMOVUPS 544(c_row)(col*1), Y5
 	VMOVUPS 768(c_row)(col*1), Y6
 	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block3_shortcutWeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $128, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_shortcutWeightGradVecWeights_rows4_loop_cols1_k
+	JNZ block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -7302,11 +6657,52 @@ block3_shortcutWeightGradVecWeights_rows4_loop_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block3_shortcutWeightGradVecWeights_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_shortcutWeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_shortcutWeightGradVecWeights_rows6_loop
+
+block3_shortcutWeightGradVecWeights_rows2:
+	XORQ col, col
+
+block3_shortcutWeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	MOVQ a_row, a_k
+	LEAQ (b_base)(col*1), b_k
+	MOVQ n+32(FP), kleft
+
+block3_shortcutWeightGradVecWeights_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
+	ADDQ $128, a_k
+	ADDQ $256, b_k
+	DECQ kleft
+	JNZ block3_shortcutWeightGradVecWeights_rows2_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_shortcutWeightGradVecWeights_rows2_cols0
 
 block3_shortcutWeightGradVecWeights_done:
 	VZEROUPPER
@@ -7487,12 +6883,15 @@ TEXT ·block3_shortcutInputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block3_shortcutInputGradVec_rows4:
-	CMPQ rows, $4
+block3_shortcutInputGradVec_rows6:
+	CMPQ rows, $6
 	JLT block3_shortcutInputGradVec_rows1_loop
 
-block3_shortcutInputGradVec_rows4_loop:
-	// 4 rows × columns 0..23
+block3_shortcutInputGradVec_rows6_loop:
+	XORQ col, col
+
+block3_shortcutInputGradVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -7506,130 +6905,94 @@ block3_shortcutInputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-block3_shortcutInputGradVec_rows4_cols0_k:
+block3_shortcutInputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 768(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 128(c_row)
-	VMOVUPS Y4, 160(c_row)
-	VMOVUPS Y5, 192(c_row)
-	VMOVUPS Y6, 256(c_row)
-	VMOVUPS Y7, 288(c_row)
-	VMOVUPS Y8, 320(c_row)
-	VMOVUPS Y9, 384(c_row)
-	VMOVUPS Y10, 416(c_row)
-	VMOVUPS Y11, 448(c_row)
-	// 4 rows × columns 24..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows4_cols1_k:
-	VMOVUPS 96(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows4_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $1024, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block3_shortcutInputGradVec_rows4_loop
+	JNZ block3_shortcutInputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block3_shortcutInputGradVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_shortcutInputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ block3_shortcutInputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
 	IMULQ $128, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block3_shortcutInputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP block3_shortcutInputGradVec_rows6_loop
 
 block3_shortcutInputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block3_shortcutInputGradVec_done
-	// 1 row × columns 0..23
+	XORQ col, col
+
+block3_shortcutInputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
 block3_shortcutInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
+	VFMADD231PS Y2, bcast, Y0
+	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
 	JNZ block3_shortcutInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..31
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 96(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows1_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block3_shortcutInputGradVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -9023,15 +8386,15 @@ TEXT ·fcInputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fcInputGradVec_rows4:
-	CMPQ rows, $4
+fcInputGradVec_rows6:
+	CMPQ rows, $6
 	JLT fcInputGradVec_rows1_loop
 
-fcInputGradVec_rows4_loop:
+fcInputGradVec_rows6_loop:
 	XORQ col, col
 
-fcInputGradVec_rows4_cols0:
-	// 4 rows × columns 0..47, 3 vectors at a time
+fcInputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -9048,77 +8411,31 @@ fcInputGradVec_rows4_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-fcInputGradVec_rows4_cols0_k:
+fcInputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 80(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 120(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 160(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 200(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 256(c_row)(col*1)
-	VMOVUPS Y4, 288(c_row)(col*1)
-	VMOVUPS Y5, 320(c_row)(col*1)
-	VMOVUPS Y6, 512(c_row)(col*1)
-	VMOVUPS Y7, 544(c_row)(col*1)
-	VMOVUPS Y8, 576(c_row)(col*1)
-	VMOVUPS Y9, 768(c_row)(col*1)
-	VMOVUPS Y10, 800(c_row)(col*1)
-	VMOVUPS Y11, 832(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT fcInputGradVec_rows4_cols0
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows4_cols1_k
+	JNZ fcInputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 256(c_row)(col*1)
@@ -9127,22 +8444,29 @@ fcInputGradVec_rows4_cols1_k:
 	VMOVUPS Y5, 544(c_row)(col*1)
 	VMOVUPS Y6, 768(c_row)(col*1)
 	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $160, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE fcInputGradVec_rows4_loop
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT fcInputGradVec_rows6_cols0
+	ADDQ $240, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcInputGradVec_rows6_loop
 	TESTQ rows, rows
 	JZ fcInputGradVec_done
-	MOVQ $4, tmp // rows computed twice
+	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
 	MOVQ tmp, tmp2
 	IMULQ $40, tmp
 	SUBQ tmp, a_row
 	IMULQ $256, tmp2
 	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP fcInputGradVec_rows4_loop
+	MOVQ $6, rows
+	JMP fcInputGradVec_rows6_loop
 
 fcInputGradVec_rows1_loop:
 	TESTQ rows, rows
@@ -9150,40 +8474,14 @@ fcInputGradVec_rows1_loop:
 	XORQ col, col
 
 fcInputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..47, 3 vectors at a time
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
 fcInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $192
-	JLT fcInputGradVec_rows1_loop_cols0
-	// 1 row × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows1_loop_cols1_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -9192,9 +8490,12 @@ fcInputGradVec_rows1_loop_cols1_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols1_k
+	JNZ fcInputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT fcInputGradVec_rows1_loop_cols0
 	ADDQ $40, a_row
 	ADDQ $256, c_row
 	DECQ rows
