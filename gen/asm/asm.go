@@ -50,8 +50,8 @@ const (
 	//	dw[i][j] += Σ_s x[s][i]·dy[s][j];  db[j] += Σ_s dy[s][j]
 	DenseBackwardWeights
 	// Conv2DForward is a convolution over n HWC samples with HWIO weights
-	// (shapes from Kernel.Conv), vectorised across filters and unrolled over
-	// the output pixels, the bias and (when Kernel.ReLU) the ReLU fused;
+	// (shapes from Kernel.Conv), vectorised across filters, looping over the
+	// output pixels, the bias and (when Kernel.ReLU) the ReLU fused;
 	// padding taps are skipped at generation time:
 	//
 	//	func Name(y, x []float32, w *[KernelH * KernelW * InC * Filters]float32, b *[Filters]float32, n int)
@@ -80,7 +80,7 @@ const (
 	//	func Name(dx, dy, h []float32, wt *[KernelH * KernelW * Filters * InCP]float32, n int)
 	Conv2DBackwardInput
 	// MaxPool2DForward is a max pooling over n HWC samples (shapes from
-	// Kernel.Pool), vectorised across channels, every window unrolled,
+	// Kernel.Pool), vectorised across channels, looping over the windows,
 	// padding taps left out (−∞):
 	//
 	//	func Name(y, x []float32, n int)
@@ -187,6 +187,11 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 	}
 	seen := map[string]bool{}
 	var fc fileCtx
+	// Kernels of the same shapes (layers repeated in a network, or a
+	// padded layout that equals the standard one) render the same
+	// instructions: each is emitted once, under the first symbol, and the
+	// later ones' dispatchers call it (alias).
+	d := dedup{first: map[string]textCtx{}, alias: map[string]string{}}
 	for _, k := range kernels {
 		if err := k.validate(); err != nil {
 			return nil, err
@@ -197,10 +202,18 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 			}
 			seen[name] = true
 		}
-		for _, g := range k.gemms() {
+	}
+	for _, k := range kernels {
+		neutralK := k
+		neutralK.Name = "K"
+		for gi, g := range k.gemms() {
+			ng := neutralK.gemms()[gi]
+			ng.reference, ng.what = "", nil
 			for _, isa := range isas {
 				ctx := planGemm(g, isa)
-				fc.Texts = append(fc.Texts, textCtx{Gemm: ctx})
+				if err := d.add(&fc, textCtx{Gemm: ctx}, textCtx{Gemm: planGemm(ng, isa)}); err != nil {
+					return nil, err
+				}
 				if ctx.MaskReg != "" {
 					fc.needTailMask = true
 				}
@@ -211,29 +224,50 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		}
 		if k.Op == DenseBackwardInput {
 			for _, isa := range isas {
-				fc.Texts = append(fc.Texts, textCtx{Transpose: planTranspose(k, isa)})
+				n := planTranspose(neutralK, isa)
+				n.Reference, n.What = "", nil
+				if err := d.add(&fc, textCtx{Transpose: planTranspose(k, isa)}, textCtx{Transpose: n}); err != nil {
+					return nil, err
+				}
 				if isa.maskInReg && k.In%isa.lanes != 0 {
 					fc.needTailMask = true
 				}
 			}
 			fc.needIota = true
 		}
-		for _, p := range k.pools() {
+		for pi, p := range k.pools() {
+			np := neutralK.pools()[pi]
+			np.reference, np.what = "", nil
 			for _, isa := range isas {
-				fc.Texts = append(fc.Texts, textCtx{Pool: planPool(p, isa)})
+				if err := d.add(&fc, textCtx{Pool: planPool(p, isa)}, textCtx{Pool: planPool(np, isa)}); err != nil {
+					return nil, err
+				}
 				if isa.maskInReg && p.shape.Channels%isa.lanes != 0 {
 					fc.needTailMask = true
 				}
 			}
 		}
-		for _, c := range k.convs() {
+		for ci, c := range k.convs() {
+			nc := neutralK.convs()[ci]
+			nc.reference, nc.what = "", nil
 			for _, isa := range isas {
-				plan := planConv
-				if c.input {
-					plan = planConvInput
+				if !c.input {
+					plan := planConvForward
+					if c.backward {
+						plan = planConvWeights
+					}
+					if err := d.add(&fc, textCtx{Flat: plan(c, isa)}, textCtx{Flat: plan(nc, isa)}); err != nil {
+						return nil, err
+					}
+					if isa.maskInReg && c.shape.Filters%isa.lanes != 0 {
+						fc.needTailMask = true
+					}
+					continue
 				}
-				ctx := plan(c, isa)
-				fc.Texts = append(fc.Texts, textCtx{Conv: ctx})
+				ctx := planConvInput(c, isa)
+				if err := d.add(&fc, textCtx{Conv: ctx}, textCtx{Conv: planConvInput(nc, isa)}); err != nil {
+					return nil, err
+				}
 				if ctx.MaskReg != "" {
 					fc.needTailMask = true
 				}
@@ -259,7 +293,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		return nil, fmt.Errorf("asm: %v", err)
 	}
 	files := []File{{Name: AsmFile, Data: s.Bytes()}}
-	goFiles, err := renderGo(pkg, kernels)
+	goFiles, err := renderGo(pkg, kernels, d.alias)
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +321,65 @@ type textCtx struct {
 	Conv      *convCtx
 	Pool      *poolCtx
 	Transpose *transposeCtx
+	Flat      *flatCtx
+}
+
+// symbol is the TEXT symbol's name.
+func (t textCtx) symbol() string {
+	switch {
+	case t.Gemm != nil:
+		return t.Gemm.Symbol
+	case t.Conv != nil:
+		return t.Conv.Symbol
+	case t.Pool != nil:
+		return t.Pool.Symbol
+	case t.Flat != nil:
+		return t.Flat.Symbol
+	}
+	return t.Transpose.Symbol
+}
+
+// addServes notes that the TEXT symbol also serves kernel symbol name.
+func (t textCtx) addServes(name string) {
+	switch {
+	case t.Gemm != nil:
+		t.Gemm.Serves = append(t.Gemm.Serves, name)
+	case t.Conv != nil:
+		t.Conv.Serves = append(t.Conv.Serves, name)
+	case t.Pool != nil:
+		t.Pool.Serves = append(t.Pool.Serves, name)
+	case t.Flat != nil:
+		t.Flat.Serves = append(t.Flat.Serves, name)
+	default:
+		t.Transpose.Serves = append(t.Transpose.Serves, name)
+	}
+}
+
+// dedup finds TEXT symbols whose instructions repeat an earlier one's.
+type dedup struct {
+	// first maps the rendering of a TEXT under neutral names to the
+	// symbol that emits it.
+	first map[string]textCtx
+	// alias maps a symbol that is not emitted to the one it calls instead.
+	alias map[string]string
+}
+
+// add appends t to fc, unless neutral (t planned under neutral names,
+// without comments) renders like an earlier symbol's: then t's symbol
+// becomes an alias of that one.
+func (d *dedup) add(fc *fileCtx, t, neutral textCtx) error {
+	var key bytes.Buffer
+	if err := fileTemplate.ExecuteTemplate(&key, "text", &neutral); err != nil {
+		return fmt.Errorf("asm: %v", err)
+	}
+	if first, ok := d.first[key.String()]; ok {
+		d.alias[t.symbol()] = first.symbol()
+		first.addServes(t.symbol())
+		return nil
+	}
+	d.first[key.String()] = t
+	fc.Texts = append(fc.Texts, t)
+	return nil
 }
 
 // fileTemplate holds every assembly template.

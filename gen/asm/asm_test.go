@@ -92,6 +92,9 @@ var testConvs = []struct {
 	{"point4x4x4f40", ConvShape{InH: 4, InW: 4, InC: 4, KernelH: 1, KernelW: 1, StrideH: 1, StrideW: 1, OutH: 4, OutW: 4, Filters: 40}, false},
 	{"twoconv2", ConvShape{InH: 7, InW: 7, InC: 16, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, OutH: 4, OutW: 4, Filters: 32}, true},
 	{"wide3x3x2f96", ConvShape{InH: 3, InW: 3, InC: 2, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1, OutH: 3, OutW: 3, Filters: 96}, false},
+	// No kernel row reads the input for every output row (explicit
+	// padding, as an ONNX import can give): db has a loop of its own.
+	{"edge4x4s2f9", ConvShape{InH: 4, InW: 4, InC: 1, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, OutH: 3, OutW: 3, Filters: 9}, true},
 }
 
 func TestRenderIsDeterministicAndFormatted(t *testing.T) {

@@ -21,9 +21,12 @@ type ConvShape struct {
 // taps is the number of weights per filter.
 func (c ConvShape) taps() int { return c.KernelH * c.KernelW * c.InC }
 
-// maxConvTerms bounds the fully unrolled kernels: output pixels × valid
-// taps × input channels per sample. Beyond it Render refuses the kernel
-// and the emitter keeps its pure-Go code.
+// maxConvTerms bounds the convolutions Render accepts: output pixels ×
+// valid taps × input channels per sample (and, for Conv2DBackwardInput,
+// which is still unrolled over the input pixels, its own count). The
+// forward and weight-gradient kernels loop and stay small beyond it, but
+// the bound keeps the emitter's choice between them and im2col (it sends
+// a convolution that Render refuses to im2col) where it was measured.
 const maxConvTerms = 8192
 
 // maxConvFilters bounds Conv2DForward: one output pixel's accumulators (12
@@ -117,8 +120,10 @@ func (c ConvShape) pixelTaps(oh, ow int) []convTap {
 	return taps
 }
 
-// convSpec is a direct convolution kernel, vectorised across filters and
-// fully unrolled over the output pixels of one sample, looping over samples.
+// convSpec is a direct convolution kernel: the forward pass and the weight
+// gradient loop over the output pixels (planConvForward, planConvWeights),
+// the input gradient is unrolled over the input pixels of one sample
+// (planConvInput); all loop over the samples.
 type convSpec struct {
 	symbol    string
 	args      []string
@@ -131,8 +136,10 @@ type convSpec struct {
 	reference string
 }
 
-// convCtx is the context of the "conv" template.
+// convCtx is the context of the "conv" template (the input gradient).
 type convCtx struct {
+	// Serves lists the symbols that call this one instead (same kernel).
+	Serves                              []string
 	Symbol, GoDecl, Requires, Reference string
 	What                                []string
 	ArgSize                             int
@@ -192,283 +199,4 @@ type asmFunc struct {
 
 func (f asmFunc) goDecl(isa isaParams) string {
 	return gemmSpec{symbol: f.symbol, args: f.args, counts: f.counts}.goDecl(isa)
-}
-
-// planConv makes every register, offset and unrolling decision of one
-// convolution kernel for one ISA.
-func planConv(cs convSpec, isa isaParams) *convCtx {
-	s := cs.shape
-	fvecs := (s.Filters + isa.lanes - 1) / isa.lanes
-	tail := s.Filters % isa.lanes
-	maskReg := tail != 0 && isa.maskInReg
-	masked := func(v int) bool { return tail != 0 && v == fvecs-1 }
-	F := 4 * s.Filters // bytes per weight row / output pixel
-	ctx := &convCtx{
-		Symbol:    cs.symbol + isa.suffix,
-		GoDecl:    asmFunc{cs.symbol, cs.args, cs.counts}.goDecl(isa),
-		Requires:  isa.requires,
-		Reference: cs.reference,
-		What:      cs.what,
-		ArgSize:   8 * len(cs.args),
-		Bcast:     isa.reg(isa.regs - 1),
-		Prefix:    cs.symbol,
-	}
-	free := isa.regs - 1 // below the broadcast register
-	if maskReg {
-		ctx.MaskReg = isa.reg(isa.regs - 2)
-		ctx.MaskSrc = fmt.Sprintf("tailmask<>+%d(SB)", 4*(isa.lanes-tail))
-		free--
-	}
-	if tail != 0 && !isa.maskInReg {
-		ctx.KMask = fmt.Sprintf("0x%04x", 1<<tail-1)
-	}
-	argOff := func(name string) string {
-		for i, a := range cs.args {
-			if a == name {
-				return fmt.Sprintf("%s+%d(FP)", a, 8*i)
-			}
-		}
-		panic("asm: no argument " + name)
-	}
-	ctx.Count = argOff("n")
-	load := func(v int, addr, reg string) vecOp {
-		switch {
-		case !masked(v):
-			return vecOp{Op: "VMOVUPS", Addr: addr, Reg: reg}
-		case isa.maskInReg:
-			return vecOp{Op: "VMASKMOVPS", Addr: addr, Mask: "mask", Reg: reg}
-		}
-		return vecOp{Op: "VMOVUPS.Z", Addr: addr, Mask: "K1", Reg: reg}
-	}
-	store := func(v int, addr, reg string) vecOp {
-		switch {
-		case !masked(v):
-			return vecOp{Op: "VMOVUPS", Addr: addr, Reg: reg}
-		case isa.maskInReg:
-			return vecOp{Op: "VMASKMOVPS", Addr: addr, Mask: "mask", Reg: reg}
-		}
-		return vecOp{Op: "VMOVUPS", Addr: addr, Mask: "K1", Reg: reg}
-	}
-	var pixels [][2]int
-	for oh := range s.OutH {
-		for ow := range s.OutW {
-			pixels = append(pixels, [2]int{oh, ow})
-		}
-	}
-	pixName := func(p [2]int) string { return fmt.Sprintf("(%d,%d)", p[0], p[1]) }
-
-	if !cs.backward {
-		ctx.Loads = []argLoad{
-			{"MOVQ", argOff("x"), "x_s"}, {"MOVQ", argOff("w"), "w_base"},
-			{"MOVQ", argOff("y"), "y_s"}, {"MOVQ", argOff("b"), "bias"},
-		}
-		ctx.Defines = []define{
-			{"x_s", "AX", "x: current sample"}, {"w_base", "BX", "w"},
-			{"y_s", "CX", "y: current sample"},
-		}
-		// Weights and bias live in registers when they leave room for at
-		// least two pixels of accumulators (and the ReLU zero).
-		zeroRegs := 0
-		if cs.relu {
-			zeroRegs = 1
-		}
-		wRegs := s.taps() * fvecs
-		inRegs := wRegs+fvecs+zeroRegs+2*fvecs <= free && !maskReg
-		avail := free - zeroRegs
-		if inRegs {
-			avail -= wRegs + fvecs
-		} else if maskReg {
-			avail-- // temporary for the masked tail of w
-		}
-		P := max(1, min(8, avail/fvecs))
-		wSrc := func(row, v int) string { return fmt.Sprintf("%d(w_base)", row*F+4*v*isa.lanes) }
-		next := 0
-		wReg := func(row, v int) string { return isa.reg(row*fvecs + v) }
-		bReg := func(v int) string { return isa.reg(wRegs + v) }
-		if inRegs {
-			for row := range s.taps() {
-				for v := range fvecs {
-					ctx.Setup = append(ctx.Setup, load(v, wSrc(row, v), wReg(row, v)))
-				}
-			}
-			for v := range fvecs {
-				ctx.Setup = append(ctx.Setup, load(v, fmt.Sprintf("%d(bias)", 4*v*isa.lanes), bReg(v)))
-			}
-			next = wRegs + fvecs
-		}
-		acc := func(p, v int) string { return isa.reg(next + p*fvecs + v) }
-		tmpW := isa.reg(next + P*fvecs)
-		zero := isa.reg(isa.regs - 2)
-		if maskReg {
-			zero = isa.reg(isa.regs - 3)
-		}
-		pass := convPass{Label: cs.symbol + "_sample"}
-		for g0 := 0; g0 < len(pixels); g0 += P {
-			grp := pixels[g0:min(g0+P, len(pixels))]
-			cg := convGroup{Comment: fmt.Sprintf("pixels %s..%s", pixName(grp[0]), pixName(grp[len(grp)-1]))}
-			for p := range grp {
-				for v := range fvecs {
-					if inRegs {
-						cg.Inits = append(cg.Inits, vecOp{Op: "VMOVAPS", Addr: bReg(v), Reg: acc(p, v)})
-					} else {
-						cg.Inits = append(cg.Inits, load(v, fmt.Sprintf("%d(bias)", 4*v*isa.lanes), acc(p, v)))
-					}
-				}
-			}
-			// Tap-major: each weight row is used by every pixel of the
-			// group before the next.
-			type use struct{ p, in int }
-			uses := map[int][]use{}
-			var rows []int
-			for p, px := range grp {
-				for _, t := range s.pixelTaps(px[0], px[1]) {
-					if uses[t.row] == nil {
-						rows = append(rows, t.row)
-					}
-					uses[t.row] = append(uses[t.row], use{p, t.in})
-				}
-			}
-			sortInts(rows)
-			for _, row := range rows {
-				var pre []vecOp
-				src := make([]string, fvecs)
-				mask := make([]string, fvecs)
-				for v := range fvecs {
-					switch {
-					case inRegs:
-						src[v] = wReg(row, v)
-					case masked(v) && isa.maskInReg:
-						src[v] = tmpW
-						pre = append(pre, load(v, wSrc(row, v), tmpW))
-					case masked(v):
-						src[v], mask[v] = wSrc(row, v), "K1"
-					default:
-						src[v] = wSrc(row, v)
-					}
-				}
-				for i, u := range uses[row] {
-					st := convStep{Addr: fmt.Sprintf("%d(x_s)", 4*u.in)}
-					if i == 0 {
-						st.Pre = pre
-					}
-					for v := range fvecs {
-						st.Ops = append(st.Ops, vec3{Op: "VFMADD231PS", Src: src[v], Mid: "bcast", Mask: mask[v], Dst: acc(u.p, v)})
-					}
-					cg.Steps = append(cg.Steps, st)
-				}
-			}
-			if cs.relu {
-				cg.Zero = zero
-			}
-			for p, px := range grp {
-				for v := range fvecs {
-					cg.Stores = append(cg.Stores, store(v, fmt.Sprintf("%d(y_s)", (px[0]*s.OutW+px[1])*F+4*v*isa.lanes), acc(p, v)))
-				}
-			}
-			pass.Groups = append(pass.Groups, cg)
-		}
-		ctx.Passes = []convPass{pass}
-		ctx.Advance = []advance{{"x_s", 4 * s.InH * s.InW * s.InC}, {"y_s", 4 * s.OutH * s.OutW * s.Filters}}
-		return ctx
-	}
-
-	// Backward: dw and db accumulate in registers over every sample, in
-	// passes over groups of filter vectors and chunks of weight rows.
-	ctx.Loads = []argLoad{
-		{"MOVQ", argOff("x"), "x_s"}, {"MOVQ", argOff("dy"), "dy_s"},
-		{"MOVQ", argOff("dw"), "dw_base"}, {"MOVQ", argOff("db"), "db_base"},
-	}
-	ctx.Defines = []define{
-		{"x_s", "AX", "x: current sample"}, {"dy_s", "BX", "dy: current sample"},
-		{"dw_base", "CX", "dw"}, {"db_base", "DX", "db"},
-	}
-	taps := s.taps()
-	bestPasses, G, T := 0, 0, 0
-	for g := fvecs; g >= 1; g-- {
-		t := min(taps, (free-2*g)/g)
-		if t < 1 {
-			continue
-		}
-		passes := ((fvecs + g - 1) / g) * ((taps + t - 1) / t)
-		if bestPasses == 0 || passes < bestPasses {
-			bestPasses, G, T = passes, g, t
-		}
-	}
-	for v0 := 0; v0 < fvecs; v0 += G {
-		gv := min(G, fvecs-v0)
-		for r0 := 0; r0 < taps; r0 += T {
-			tr := min(T, taps-r0)
-			withBias := r0 == 0
-			pass := convPass{
-				Label:   fmt.Sprintf("%s_pass%d", cs.symbol, len(ctx.Passes)),
-				Comment: fmt.Sprintf("filters %d..%d, weight rows %d..%d", v0*isa.lanes, min(s.Filters, (v0+gv)*isa.lanes)-1, r0, r0+tr-1),
-			}
-			acc := func(row, v int) string { return isa.reg((row-r0)*gv + v) }
-			dbAcc := func(v int) string { return isa.reg(tr*gv + v) }
-			dyReg := func(v int) string { return isa.reg(tr*gv + gv + v) }
-			for row := r0; row < r0+tr; row++ {
-				for j := range gv {
-					v := v0 + j
-					pass.Inits = append(pass.Inits, load(v, fmt.Sprintf("%d(dw_base)", row*F+4*v*isa.lanes), acc(row, j)))
-				}
-			}
-			if withBias {
-				for j := range gv {
-					v := v0 + j
-					pass.Inits = append(pass.Inits, load(v, fmt.Sprintf("%d(db_base)", 4*v*isa.lanes), dbAcc(j)))
-				}
-			}
-			for _, px := range pixels {
-				cg := convGroup{Comment: "pixel " + pixName(px)}
-				for j := range gv {
-					v := v0 + j
-					cg.Loads = append(cg.Loads, load(v, fmt.Sprintf("%d(dy_s)", (px[0]*s.OutW+px[1])*F+4*v*isa.lanes), dyReg(j)))
-				}
-				if withBias {
-					st := convStep{}
-					for j := range gv {
-						st.Ops = append(st.Ops, vec3{Op: "VADDPS", Src: dyReg(j), Mid: dbAcc(j), Dst: dbAcc(j)})
-					}
-					cg.Steps = append(cg.Steps, st)
-				}
-				for _, t := range s.pixelTaps(px[0], px[1]) {
-					if t.row < r0 || t.row >= r0+tr {
-						continue
-					}
-					st := convStep{Addr: fmt.Sprintf("%d(x_s)", 4*t.in)}
-					for j := range gv {
-						st.Ops = append(st.Ops, vec3{Op: "VFMADD231PS", Src: dyReg(j), Mid: "bcast", Dst: acc(t.row, j)})
-					}
-					cg.Steps = append(cg.Steps, st)
-				}
-				pass.Groups = append(pass.Groups, cg)
-			}
-			for row := r0; row < r0+tr; row++ {
-				for j := range gv {
-					v := v0 + j
-					pass.Stores = append(pass.Stores, store(v, fmt.Sprintf("%d(dw_base)", row*F+4*v*isa.lanes), acc(row, j)))
-				}
-			}
-			if withBias {
-				for j := range gv {
-					v := v0 + j
-					pass.Stores = append(pass.Stores, store(v, fmt.Sprintf("%d(db_base)", 4*v*isa.lanes), dbAcc(j)))
-				}
-			}
-			ctx.Passes = append(ctx.Passes, pass)
-		}
-	}
-	for i := range len(ctx.Passes) - 1 {
-		ctx.Passes[i].Reset = ctx.Loads[:2]
-	}
-	ctx.Advance = []advance{{"x_s", 4 * s.InH * s.InW * s.InC}, {"dy_s", 4 * s.OutH * s.OutW * s.Filters}}
-	return ctx
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
 }

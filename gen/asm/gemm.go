@@ -113,44 +113,49 @@ func contains(list []string, s string) bool {
 
 // gemmCtx is the context of the "gemm" template: one TEXT symbol.
 type gemmCtx struct {
+	// Serves lists the symbols that call this one instead (same kernel).
+	Serves                              []string
 	Symbol, GoDecl, Requires, Reference string
 	What                                []string
 	ArgSize                             int
 	Loads                               []argLoad
 	Bcast, MaskReg                      string
 	KMask                               string // AVX-512 tail mask for K1, or ""
-	Rows, K                             string // operands: $imm or name+off(FP)
+	Rows                                string // operand: $imm or name+off(FP)
 	AStep, BStep                        int    // per reduction step, bytes
 	Blocks                              []rowBlock
 	Prefix                              string
-	Gated                               bool // h_row advances with c_row
 }
 
 type argLoad struct{ Instr, Src, Dst string }
 
-// rowBlock is a block of Rows rows: a loop (Loop), a remainder guarded by
-// TESTQ $Bit, or (neither) unconditional.
+// rowBlock is a block of Rows rows: Guard (at Label) decides whether it
+// runs, Entry (at Body, the target of its loop) starts it, Cols compute it
+// and Exit advances the row pointers and loops (or jumps) on.
 type rowBlock struct {
-	Label, Next  string
-	Rows, Bit    int
-	Loop         bool
-	Advance      bool
-	AStep, CStep int
-	Cols         []colBlock
+	Label, Body        string
+	Rows               int
+	Guard, Entry, Exit []insn
+	Cols               []colBlock
 }
 
 // colBlock computes one register block: Rows × len(vectors) accumulators.
+// With Label set it is the body of a loop over column blocks (Post steps
+// the column offset and loops).
 type colBlock struct {
-	Label, Comment string
-	MaskSrc        string // AVX2: where to load the tail mask from
-	Inits          []vecOp
-	Loads          []vecOp
-	Steps          []kStep
-	Tail           []kStep // reduction steps left over by the unrolled loop
-	Reduce         []insn  // sums the interleaved accumulator sets
-	Zero           string  // ReLU's zero register, or ""
-	Gate           []insn  // zeroes the lanes where h ≤ 0 (gated kernels)
-	Stores         []vecOp
+	Label, KLabel, Comment string
+	MaskSrc                string // AVX2: where to load the tail mask from
+	Inits                  []vecOp
+	Start                  []insn // the reduction pointers and count
+	Loads                  []vecOp
+	Steps                  []kStep
+	Tail                   []kStep // reduction steps left over by the unrolled loop
+	Reduce                 []insn  // sums the interleaved accumulator sets
+	Zero                   string  // ReLU's zero register, or ""
+	Gate                   []insn  // zeroes the lanes where h ≤ 0 (gated kernels)
+	Stores                 []vecOp
+	Post                   []insn
+	Pre                    []insn // before the block (a loop's per-block setup)
 }
 
 // vecOp is a vector load or store: Op Addr, [Mask,] Reg (or the reverse).
@@ -192,8 +197,21 @@ func partition(n, max int, fits func(size int, last bool) bool) []int {
 	panic("asm: no register partition") // unreachable: size 1 always fits
 }
 
+// colSpan is a run of column blocks of the same width: iters blocks of c
+// vectors from vector v0 (iters ≥ 2: a loop over the column offset).
+type colSpan struct{ v0, c, iters int }
+
 // planGemm makes every register, offset and label decision of one GEMM for
 // one ISA.
+//
+// The code is one register block per distinct shape, in loops. Columns:
+// the blocks of full width in a loop over the column offset (col), then
+// the last, narrower or masked, blocks. Rows: a loop of R rows. When the
+// kernel overwrites C and the row count is an argument, the rows left over
+// (fewer than R) are computed by running the R-row block once more on the
+// last R rows, so one block serves every row count ≥ R; fewer than R rows
+// in all take a one-row loop. A constant row count leaves at most one
+// block of the remainder height.
 func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	nvec := (g.width + isa.lanes - 1) / isa.lanes
 	tail := g.width % isa.lanes // lanes used by the last vector, 0 = all
@@ -205,34 +223,95 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		free--
 	}
 
-	var R int
-	var sizes []int
+	var R, cmax int
+	var fits func(c int, last bool) bool
 	if g.streamB {
-		R = 1
+		R, cmax = 1, free
 		// Accumulators only, plus (AVX2 tail) a register to load the
 		// masked tail of B into.
-		sizes = partition(nvec, free, func(c int, last bool) bool {
+		fits = func(c int, last bool) bool {
 			if last && maskReg {
 				return c+1 <= free
 			}
 			return c <= free
-		})
+		}
 	} else {
-		cmax := 0
+		// The widest block, unless a narrower one divides the vectors
+		// (then one block serves every column: on AVX-512 a masked tail
+		// vector can be the loop's last, its mask set per block).
+		// Only the two widest blocks are candidates: narrower ones load
+		// as many values as they multiply.
+		widest := 0
 		for c := range isa.rowsFor {
-			if c <= nvec && c > cmax {
+			widest = max(widest, c)
+		}
+		divides := func(c int) bool { return nvec%c == 0 && (tail == 0 || !isa.maskInReg) }
+		for c := range isa.rowsFor {
+			if c > nvec || c < widest-1 && c != nvec {
+				continue
+			}
+			if cmax == 0 || divides(c) && (!divides(cmax) || c > cmax) || !divides(cmax) && c > cmax {
 				cmax = c
 			}
 		}
+		if cmax == 0 {
+			// Fewer vectors than the candidates: one block of them all.
+			cmax = nvec
+		}
 		R = isa.rowsFor[cmax]
-		sizes = partition(nvec, cmax, func(c int, last bool) bool {
+		fits = func(c int, last bool) bool {
 			n := R*c + c
 			if last && maskReg {
 				return n <= free
 			}
 			return n <= isa.regs-1
-		})
+		}
 	}
+	var spans []colSpan
+	dynMask := false
+	switch {
+	case nvec <= cmax:
+		// One block (or, for a masked AVX2 tail, the few that fit).
+		v0 := 0
+		for _, c := range partition(nvec, cmax, fits) {
+			spans = append(spans, colSpan{v0, c, 1})
+			v0 += c
+		}
+	case !g.streamB && tail != 0 && !isa.maskInReg && nvec%cmax == 0:
+		// One block in a loop whose last vector is masked by K1: all
+		// lanes but in the last block.
+		spans = append(spans, colSpan{0, cmax, nvec / cmax})
+		dynMask = true
+	default:
+		// Full blocks of cmax unmasked vectors in a loop, then the rest
+		// (with the masked vector last), split so that each block fits.
+		// (Shifting the last block back over the one before, so that one
+		// block serves every width, measured slower: it computes columns
+		// twice, and its loads straddle cache lines.) The GEMV's blocks
+		// are made as even as possible.
+		if g.streamB {
+			nb := (nvec + cmax - 1) / cmax
+			cmax = (nvec + nb - 1) / nb
+		}
+		m := nvec / cmax
+		if tail != 0 {
+			m = (nvec - 1) / cmax
+		}
+		if m > 0 {
+			spans = append(spans, colSpan{0, cmax, m})
+		}
+		if rest := nvec - m*cmax; rest > 0 {
+			v0 := m * cmax
+			for _, c := range partition(rest, cmax, fits) {
+				spans = append(spans, colSpan{v0, c, 1})
+				v0 += c
+			}
+		}
+	}
+	// With a loop over column blocks, every column address is relative to
+	// the column offset col (which ends the loop at the first vector after
+	// it).
+	useCol := spans[0].iters > 1
 
 	// A one-row GEMM with few column vectors would be bound by the FMA
 	// latency (one chain per accumulator): interleave S accumulator sets
@@ -241,8 +320,8 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	S := 1
 	if g.streamB && g.kImm > 0 {
 		cmax := 0
-		for _, c := range sizes {
-			cmax = max(cmax, c)
+		for _, sp := range spans {
+			cmax = max(cmax, sp.c)
 		}
 		S = max(1, min((8+cmax-1)/cmax, (free-1)/cmax, g.kImm))
 	}
@@ -281,95 +360,135 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	if g.biasArg != "" {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.biasArg), "bias"})
 	}
-	if g.gateArg != "" {
+	gated := g.gateArg != ""
+	if gated {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.gateArg), "h_row"})
-		ctx.Gated = true
 	}
 	if g.rowsImm > 0 {
 		ctx.Rows = fmt.Sprintf("$%d", g.rowsImm)
 	} else {
 		ctx.Rows = argOff(g.rowsArg)
 	}
-	if g.kImm > 0 {
-		ctx.K = fmt.Sprintf("$%d", g.kImm/S)
-	} else {
-		ctx.K = argOff(g.kArg)
+	kOperand := fmt.Sprintf("$%d", g.kImm/S)
+	if g.kImm == 0 {
+		kOperand = argOff(g.kArg)
 	}
 
-	// Row blocks: a loop of R rows, then remainders by powers of two
-	// (rows mod R < R, so its binary digits are powers of two below R).
-	var heights []int
-	var bits []int
-	var loops []bool
-	if g.rowsImm > 0 {
-		if g.rowsImm >= R {
-			heights, bits, loops = append(heights, R), append(bits, 0), append(loops, true)
+	done := g.symbol + "_done"
+	label := func(h int, loop bool) string {
+		l := fmt.Sprintf("%s_rows%d", g.symbol, h)
+		if loop {
+			l += "_loop"
 		}
-		rem := g.rowsImm % R
-		for p := highPow2(R - 1); p >= 1; p /= 2 {
-			if rem&p != 0 {
-				heights, bits, loops = append(heights, p), append(bits, 0), append(loops, false)
+		return l
+	}
+	// advance steps the row pointers by h rows.
+	advance := func(h int) []insn {
+		out := []insn{in("ADDQ", fmt.Sprintf("$%d", h*g.aRowStride), "a_row"), in("ADDQ", fmt.Sprintf("$%d", h*g.cRowStride), "c_row")}
+		if gated {
+			out = append(out, in("ADDQ", fmt.Sprintf("$%d", h*g.cRowStride), "h_row"))
+		}
+		return out
+	}
+	// block plans a row block of height h.
+	block := func(h int, lbl string) rowBlock {
+		rb := rowBlock{Label: lbl, Rows: h}
+		if useCol {
+			rb.Entry = append(rb.Entry, in("XORQ", "col", "col"))
+		}
+		for ci, sp := range spans {
+			cb := planCols(g, isa, lbl, ci, h, sp, spans[0].iters*spans[0].c, useCol, nvec, tail, maskReg, dynMask, S, kOperand)
+			if dynMask {
+				cb.Pre = []insn{
+					in("MOVQ", "$0xffff", "tmp"), in("MOVQ", fmt.Sprintf("$0x%04x", 1<<tail-1), "tmp2"),
+					in("CMPQ", "col", fmt.Sprintf("$%d", 4*(nvec-cmax)*isa.lanes)), in("CMOVQEQ", "tmp2", "tmp"),
+					{Op: "KMOVW", Args: "tmp, K1", Comment: "K1: the last vector's lanes (its tail in the last block)"},
+				}
 			}
+			rb.Cols = append(rb.Cols, cb)
 		}
-		if g.rowsImm == 1 && R == 1 {
-			heights, bits, loops = []int{1}, []int{0}, []bool{false}
-		}
-	} else {
-		heights, bits, loops = append(heights, R), append(bits, 0), append(loops, true)
-		for p := highPow2(R - 1); p >= 1; p /= 2 {
-			heights, bits, loops = append(heights, p), append(bits, p), append(loops, false)
-		}
+		return rb
 	}
-	for bi, h := range heights {
-		rb := rowBlock{
-			Label:   fmt.Sprintf("%s_rows%d", g.symbol, h),
-			Rows:    h,
-			Bit:     bits[bi],
-			Loop:    loops[bi],
-			Advance: loops[bi] || bi < len(heights)-1,
-			AStep:   h * g.aRowStride,
-			CStep:   h * g.cRowStride,
+
+	if g.rowsImm > 0 {
+		// A constant row count: a loop (or one block) of R rows, then one
+		// block of the rows left.
+		q, rem := g.rowsImm/R, g.rowsImm%R
+		if q > 0 {
+			rb := block(R, label(R, q > 1))
+			if q > 1 || rem > 0 {
+				rb.Exit = append(rb.Exit, advance(R)...)
+			}
+			if q > 1 {
+				rb.Exit = append(rb.Exit, in("SUBQ", fmt.Sprintf("$%d", R), "rows"), in("CMPQ", "rows", fmt.Sprintf("$%d", R)), in("JGE", rb.Label))
+			}
+			ctx.Blocks = append(ctx.Blocks, rb)
 		}
-		if loops[bi] {
-			rb.Label += "_loop"
+		if rem > 0 {
+			ctx.Blocks = append(ctx.Blocks, block(rem, label(rem, false)))
 		}
-		v0 := 0
-		for ci, c := range sizes {
-			rb.Cols = append(rb.Cols, planCols(g, isa, rb.Label, ci, h, v0, c, nvec, tail, maskReg, S))
-			v0 += c
-		}
+		return ctx
+	}
+
+	// Row count n, an argument.
+	small := label(1, true)
+	if R == 1 {
+		rb := block(1, small)
+		rb.Guard = []insn{in("TESTQ", "rows", "rows"), in("JZ", done)}
+		rb.Exit = append(advance(1), in("DECQ", "rows"), in("JMP", small))
 		ctx.Blocks = append(ctx.Blocks, rb)
+		return ctx
 	}
-	for i := range ctx.Blocks {
-		if i+1 < len(ctx.Blocks) {
-			ctx.Blocks[i].Next = ctx.Blocks[i+1].Label
-		} else {
-			ctx.Blocks[i].Next = g.symbol + "_done"
+	main := block(R, label(R, false))
+	main.Guard = []insn{in("CMPQ", "rows", fmt.Sprintf("$%d", R)), in("JLT", small)}
+	mainBody := label(R, true)
+	main.Body = mainBody
+	main.Exit = append(advance(R), in("SUBQ", fmt.Sprintf("$%d", R), "rows"), in("CMPQ", "rows", fmt.Sprintf("$%d", R)), in("JGE", mainBody))
+	if g.init != initLoad {
+		// 0 < rows < R left: step the pointers back by R − rows rows and
+		// run the block once more on the last R rows.
+		main.Exit = append(main.Exit,
+			in("TESTQ", "rows", "rows"), in("JZ", done),
+			insn{Op: "MOVQ", Args: fmt.Sprintf("$%d, tmp", R), Comment: "rows computed twice"},
+			in("SUBQ", "rows", "tmp"),
+			in("MOVQ", "tmp", "tmp2"),
+			in("IMULQ", fmt.Sprintf("$%d", g.aRowStride), "tmp"),
+			in("SUBQ", "tmp", "a_row"),
+			in("IMULQ", fmt.Sprintf("$%d", g.cRowStride), "tmp2"),
+			in("SUBQ", "tmp2", "c_row"))
+		if gated {
+			main.Exit = append(main.Exit, in("SUBQ", "tmp2", "h_row"))
 		}
+		main.Exit = append(main.Exit, in("MOVQ", fmt.Sprintf("$%d", R), "rows"), in("JMP", mainBody))
 	}
+	ctx.Blocks = append(ctx.Blocks, main)
+	// Fewer than R rows (in all, or left by a kernel that accumulates):
+	// one at a time.
+	one := block(1, small)
+	one.Guard = []insn{in("TESTQ", "rows", "rows"), in("JZ", done)}
+	one.Exit = append(advance(1), in("DECQ", "rows"), in("JMP", small))
+	ctx.Blocks = append(ctx.Blocks, one)
 	return ctx
 }
 
-// highPow2 is the largest power of two ≤ n (0 for n < 1).
-func highPow2(n int) int {
-	p := 0
-	for q := 1; q <= n; q *= 2 {
-		p = q
-	}
-	return p
-}
-
-// planCols fills one register block: rows × c vectors starting at vector v0.
-// With sets > 1 (one-row GEMMs only), accumulator set s takes the steps
-// k ≡ s (mod sets); set s uses the registers a row s would.
-func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows, v0, c, nvec, tail int, maskReg bool, sets int) colBlock {
-	cb := colBlock{Label: fmt.Sprintf("%s_cols%d", rowLabel, ci)}
+// planCols fills one register block: rows × sp.c vectors from vector
+// sp.v0 (a loop over sp.iters such blocks when sp.iters > 1). With useCol
+// the column addresses are relative to the column offset col, which is 0
+// in the loop's first block and loopEnd vectors once it ends. With sets >
+// 1 (one-row GEMMs only), accumulator set s takes the steps k ≡ s (mod
+// sets); set s uses the registers a row s would.
+func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSpan, loopEnd int, useCol bool, nvec, tail int, maskReg, dynMask bool, sets int, kOperand string) colBlock {
+	v0, c := sp.v0, sp.c
+	cb := colBlock{KLabel: fmt.Sprintf("%s_cols%d_k", rowLabel, ci)}
 	lastCol := v0 + c - 1
 	rowWord := "rows"
 	if rows == 1 {
 		rowWord = "row"
 	}
 	switch {
+	case sp.iters > 1:
+		cb.Label = fmt.Sprintf("%s_cols%d", rowLabel, ci)
+		cb.Comment = fmt.Sprintf("%d %s × columns %d..%d, %d vectors at a time", rows, rowWord, v0*isa.lanes, (v0+sp.iters*c)*isa.lanes-1, c)
 	case tail != 0 && lastCol == nvec-1:
 		cb.Comment = fmt.Sprintf("%d %s × columns %d..%d (last vector: %d lanes)", rows, rowWord, v0*isa.lanes, g.width-1, tail)
 	default:
@@ -382,7 +501,29 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows, v0, c, nvec,
 	if hasTail && maskReg {
 		cb.MaskSrc = fmt.Sprintf("tailmask<>+%d(SB)", 4*(isa.lanes-tail))
 	}
-	masked := func(v int) bool { return tail != 0 && v == nvec-1 }
+	// Column addresses: byte offsets from the column offset col (useCol)
+	// or from the first column.
+	base, idx := 0, ""
+	if useCol {
+		idx = "(col*1)"
+		base = loopEnd
+		if sp.iters > 1 {
+			base = v0
+		}
+	}
+	colOff := func(v int) int { return 4 * (v - base) * isa.lanes }
+	cb.Start = []insn{in("MOVQ", "a_row", "a_k"), in("MOVQ", "b_base", "b_k")}
+	if useCol {
+		cb.Start[1] = in("LEAQ", "(b_base)(col*1)", "b_k")
+	}
+	cb.Start = append(cb.Start, in("MOVQ", kOperand, "kleft"))
+	if sp.iters > 1 {
+		step := 4 * c * isa.lanes
+		cb.Post = []insn{in("ADDQ", fmt.Sprintf("$%d", step), "col"), in("CMPQ", "col", fmt.Sprintf("$%d", sp.iters*step)), in("JLT", cb.Label)}
+	}
+	masked := func(v int) bool {
+		return tail != 0 && v == nvec-1 || sp.iters > 1 && tail != 0 && nvec%c == 0 && v == v0+c-1 && !isa.maskInReg
+	}
 	load := func(v int, addr, reg string) vecOp {
 		switch {
 		case !masked(v):
@@ -402,7 +543,6 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows, v0, c, nvec,
 		return vecOp{Op: "VMOVUPS", Addr: addr, Mask: "K1", Reg: reg}
 	}
 	acc := func(r, j int) string { return isa.reg(r*c + j) }
-	colOff := func(v int) int { return 4 * v * isa.lanes }
 	for r := range rows {
 		for j := range c {
 			v := v0 + j
@@ -410,9 +550,9 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows, v0, c, nvec,
 			case initZero:
 				cb.Inits = append(cb.Inits, vecOp{Zero: true, Reg: acc(r, j)})
 			case initBias:
-				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(bias)", colOff(v)), acc(r, j)))
+				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(bias)%s", colOff(v), idx), acc(r, j)))
 			case initLoad:
-				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(c_row)", r*g.cRowStride+colOff(v)), acc(r, j)))
+				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(c_row)%s", r*g.cRowStride+colOff(v), idx), acc(r, j)))
 			}
 		}
 	}
@@ -486,7 +626,7 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows, v0, c, nvec,
 		for r := range rows {
 			for j := range c {
 				v := v0 + j
-				addr := fmt.Sprintf("%d(h_row)", r*g.cRowStride+colOff(v))
+				addr := fmt.Sprintf("%d(h_row)%s", r*g.cRowStride+colOff(v), idx)
 				a := acc(r, j)
 				switch {
 				case isa.maskInReg && masked(v):
@@ -504,7 +644,7 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows, v0, c, nvec,
 	for r := range rows {
 		for j := range c {
 			v := v0 + j
-			cb.Stores = append(cb.Stores, store(v, fmt.Sprintf("%d(c_row)", r*g.cRowStride+colOff(v)), acc(r, j)))
+			cb.Stores = append(cb.Stores, store(v, fmt.Sprintf("%d(c_row)%s", r*g.cRowStride+colOff(v), idx), acc(r, j)))
 		}
 	}
 	return cb

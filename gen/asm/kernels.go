@@ -105,8 +105,10 @@ func (k Kernel) convs() []convSpec {
 			what: []string{
 				fmt.Sprintf("y[s][oh][ow][f] = %sb[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f]%s   s < n", act, end),
 				geom + ".",
-				"Vectorised across filters; every output pixel unrolled, padding taps",
-				"left out; pixels in small groups so each weight row serves several.",
+				"Vectorised across filters: per output row, groups of pixels along it",
+				"accumulate over a loop on the kernel rows inside the input, kernel",
+				"columns and channels unrolled (padding taps left out), so that each",
+				"weight vector serves the group's pixels.",
 			},
 		}}
 	case Conv2DBackwardInput:
@@ -135,7 +137,8 @@ func (k Kernel) convs() []convSpec {
 				"db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]",
 				geom + ".",
 				"dw and db stay in registers across the samples (in passes when they",
-				"do not fit); every output pixel unrolled, padding taps left out.",
+				"do not fit); loops over the output pixels in runs with the same taps",
+				"inside the input (the interior, each padded border).",
 			},
 		}}
 	}
@@ -170,7 +173,8 @@ func (k Kernel) pools() []poolSpec {
 			what: []string{
 				"y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n",
 				geom + ".",
-				"Vectorised across channels; every window unrolled, padding left out.",
+				"Vectorised across channels; a loop over each run of windows with the",
+				"same taps inside the input (the interior, each padded border).",
 			},
 		}}
 	case MaxPool2DBackward:

@@ -76,6 +76,8 @@ func (p poolSpec) asm() asmFunc { return asmFunc{p.symbol, p.args, p.counts} }
 
 // poolCtx is the context of the "pool" template.
 type poolCtx struct {
+	// Serves lists the symbols that call this one instead (same kernel).
+	Serves                              []string
 	Symbol, GoDecl, Requires, Reference string
 	What                                []string
 	ArgSize                             int
@@ -93,7 +95,10 @@ type insn struct{ Op, Args, Comment string }
 
 func in(op string, args ...string) insn { return insn{Op: op, Args: strings.Join(args, ", ")} }
 
+// poolWindow is a run of instructions: at Label (a loop's target) when set,
+// under Comment when set.
 type poolWindow struct {
+	Label   string
 	Comment string
 	Insns   []insn
 }
@@ -161,65 +166,62 @@ func planPool(ps poolSpec, isa isaParams) *poolCtx {
 
 	if !ps.backward {
 		ctx.Loads = []argLoad{{"MOVQ", argOff("x"), "x_s"}, {"MOVQ", argOff("y"), "y_s"}}
-		ctx.Defines = []define{{"x_s", "AX", "x: current sample"}, {"y_s", "CX", "y: current sample"}}
+		ctx.Defines = append([]define{{"x_s", "AX", "x: current sample"}, {"y_s", "CX", "y: current sample"}}, walkDefines...)
 		ctx.Advance = []advance{{"x_s", inStep}, {"y_s", outStep}}
-		i := 0
-		for oh := range p.OutH {
-			for ow := range p.OutW {
-				taps := p.windowTaps(oh, ow)
-				w := poolWindow{Comment: fmt.Sprintf("window (%d,%d): %d taps", oh, ow, len(taps))}
-				for v := range cvecs {
-					acc := isa.reg(i % 8) // rotate, so windows overlap in flight
-					tmp := isa.reg(8 + i%4)
-					nan := isa.reg(12 + i%2) // AVX2: all ones in the lanes that saw a NaN
-					w.Insns = append(w.Insns, load(v, fmt.Sprintf("%d(x_s)", taps[0]*C+vOff(v)), acc))
-					// A NaN tap makes the maximum NaN (as Go's max and
-					// PyTorch do). VMAXPS alone cannot: it returns its
-					// second source whenever either is NaN, so a NaN is
-					// lost as soon as a later tap is a number (and
-					// VRANGEPS returns the number). So the kernel also
-					// tracks, per lane, whether a NaN was seen: AVX2 in
-					// a vector, nan = unord(tap, nan), sticky because
-					// all ones is itself a NaN, ORed into the maximum at
-					// the end; AVX-512 in a mask, ok = ok ∧ ord(tap, acc),
-					// whose clear lanes are set to all ones at the end.
-					ok := fmt.Sprintf("K%d", 2+i%4)
-					i++
-					if len(taps) > 1 {
-						switch {
-						case z && masked(v):
-							w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$7", acc, acc, "K1", ok}, ", "), Comment: "ok: the lanes without a NaN"})
-						case z:
-							w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$7", acc, acc, ok}, ", "), Comment: "ok: the lanes without a NaN"})
-						default:
-							w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$3", acc, acc, nan}, ", "), Comment: "nan: the lanes with a NaN"})
-						}
+		ctx.Windows = p.walk(ps.symbol, func(taps []int, di int) []insn {
+			var out []insn
+			for v := range cvecs {
+				i := v
+				acc := isa.reg(i % 8) // rotate, so windows overlap in flight
+				tmp := isa.reg(8 + i%4)
+				nan := isa.reg(12 + i%2) // AVX2: all ones in the lanes that saw a NaN
+				addr := func(t int) string { return fmt.Sprintf("%d(x_s)(ioff*1)", di+t*C+vOff(v)) }
+				out = append(out, load(v, addr(taps[0]), acc))
+				// A NaN tap makes the maximum NaN (as Go's max and
+				// PyTorch do). VMAXPS alone cannot: it returns its
+				// second source whenever either is NaN, so a NaN is
+				// lost as soon as a later tap is a number (and
+				// VRANGEPS returns the number). So the kernel also
+				// tracks, per lane, whether a NaN was seen: AVX2 in
+				// a vector, nan = unord(tap, nan), sticky because
+				// all ones is itself a NaN, ORed into the maximum at
+				// the end; AVX-512 in a mask, ok = ok ∧ ord(tap, acc),
+				// whose clear lanes are set to all ones at the end.
+				ok := fmt.Sprintf("K%d", 2+i%4)
+				if len(taps) > 1 {
+					switch {
+					case z && masked(v):
+						out = append(out, insn{Op: "VCMPPS", Args: strings.Join([]string{"$7", acc, acc, "K1", ok}, ", "), Comment: "ok: the lanes without a NaN"})
+					case z:
+						out = append(out, insn{Op: "VCMPPS", Args: strings.Join([]string{"$7", acc, acc, ok}, ", "), Comment: "ok: the lanes without a NaN"})
+					default:
+						out = append(out, insn{Op: "VCMPPS", Args: strings.Join([]string{"$3", acc, acc, nan}, ", "), Comment: "nan: the lanes with a NaN"})
 					}
-					for _, t := range taps[1:] {
-						addr := fmt.Sprintf("%d(x_s)", t*C+vOff(v))
-						switch {
-						case !masked(v) && z:
-							w.Insns = append(w.Insns, in("VCMPPS", "$7", addr, acc, ok, ok), in("VMAXPS", addr, acc, acc))
-						case z:
-							w.Insns = append(w.Insns, in("VCMPPS", "$7", addr, acc, ok, ok), in("VMAXPS", addr, acc, "K1", acc))
-						case !masked(v):
-							w.Insns = append(w.Insns, in("VMAXPS", addr, acc, acc), in("VCMPPS", "$3", addr, nan, nan))
-						default:
-							w.Insns = append(w.Insns, in("VMASKMOVPS", addr, maskReg, tmp), in("VMAXPS", tmp, acc, acc), in("VCMPPS", "$3", tmp, nan, nan))
-						}
-					}
-					if len(taps) > 1 {
-						if z {
-							w.Insns = append(w.Insns, in("KNOTW", ok, ok), insn{Op: "VPTERNLOGD", Args: strings.Join([]string{"$0xff", acc, acc, ok, acc}, ", "), Comment: "NaN (all ones) where a tap was NaN"})
-						} else {
-							w.Insns = append(w.Insns, insn{Op: "VORPS", Args: strings.Join([]string{nan, acc, acc}, ", "), Comment: "NaN (all ones) where a tap was NaN"})
-						}
-					}
-					w.Insns = append(w.Insns, store(v, acc, fmt.Sprintf("%d(y_s)", (oh*p.OutW+ow)*C+vOff(v))))
 				}
-				ctx.Windows = append(ctx.Windows, w)
+				for _, t := range taps[1:] {
+					a := addr(t)
+					switch {
+					case !masked(v) && z:
+						out = append(out, in("VCMPPS", "$7", a, acc, ok, ok), in("VMAXPS", a, acc, acc))
+					case z:
+						out = append(out, in("VCMPPS", "$7", a, acc, ok, ok), in("VMAXPS", a, acc, "K1", acc))
+					case !masked(v):
+						out = append(out, in("VMAXPS", a, acc, acc), in("VCMPPS", "$3", a, nan, nan))
+					default:
+						out = append(out, in("VMASKMOVPS", a, maskReg, tmp), in("VMAXPS", tmp, acc, acc), in("VCMPPS", "$3", tmp, nan, nan))
+					}
+				}
+				if len(taps) > 1 {
+					if z {
+						out = append(out, in("KNOTW", ok, ok), insn{Op: "VPTERNLOGD", Args: strings.Join([]string{"$0xff", acc, acc, ok, acc}, ", "), Comment: "NaN (all ones) where a tap was NaN"})
+					} else {
+						out = append(out, insn{Op: "VORPS", Args: strings.Join([]string{nan, acc, acc}, ", "), Comment: "NaN (all ones) where a tap was NaN"})
+					}
+				}
+				out = append(out, store(v, acc, fmt.Sprintf("%d(y_s)(ooff*1)", vOff(v))))
 			}
-		}
+			return out
+		})
 		return ctx
 	}
 
@@ -231,86 +233,240 @@ func planPool(ps poolSpec, isa isaParams) *poolCtx {
 		{"x_s", "AX", "x: current sample (pool input)"}, {"y_s", "DX", "y: current sample (pool output)"},
 		{"dx_s", "CX", "dx: current sample"}, {"dy_s", "BX", "dy: current sample"},
 	}
+	ctx.Defines = append(ctx.Defines, walkDefines...)
 	ctx.Advance = []advance{{"x_s", inStep}, {"dx_s", inStep}, {"y_s", outStep}, {"dy_s", outStep}}
 	ctx.Setup = append(ctx.Setup, in("VXORPS", zero, zero, zero))
 	tiled := p.tiled()
 	if !tiled {
 		// Inputs outside every window, or under several, need dx zeroed
 		// first and the gradients added.
-		w := poolWindow{Comment: "dx = 0"}
-		for px := range p.InH * p.InW {
-			for v := range cvecs {
-				w.Insns = append(w.Insns, store(v, zero, fmt.Sprintf("%d(dx_s)", px*C+vOff(v))))
-			}
+		zeroing := poolWindow{Comment: "dx = 0", Insns: []insn{in("MOVQ", fmt.Sprintf("$%d", p.InH*p.InW), "ocol"), in("XORQ", "ioff", "ioff")}}
+		body := poolWindow{Label: ps.symbol + "_zero"}
+		for v := range cvecs {
+			body.Insns = append(body.Insns, store(v, zero, fmt.Sprintf("%d(dx_s)(ioff*1)", vOff(v))))
 		}
-		ctx.Windows = append(ctx.Windows, w)
+		body.Insns = append(body.Insns, in("ADDQ", fmt.Sprintf("$%d", C), "ioff"), in("DECQ", "ocol"), in("JNZ", body.Label))
+		ctx.Windows = append(ctx.Windows, zeroing, body)
 	}
-	i := 0
-	for oh := range p.OutH {
-		for ow := range p.OutW {
-			taps := p.windowTaps(oh, ow)
-			w := poolWindow{Comment: fmt.Sprintf("window (%d,%d): the first maximum of %d taps takes dy", oh, ow, len(taps))}
-			for v := range cvecs {
-				set := i % 2
-				i++
-				pix := (oh*p.OutW+ow)*C + vOff(v)
-				if z {
-					y, g, t := isa.reg(3*set), isa.reg(3*set+1), isa.reg(3*set+2)
-					free, hit := fmt.Sprintf("K%d", 2+2*set), fmt.Sprintf("K%d", 3+2*set)
-					w.Insns = append(w.Insns, load(v, fmt.Sprintf("%d(y_s)", pix), y), load(v, fmt.Sprintf("%d(dy_s)", pix), g))
-					switch {
-					case ps.relu && masked(v):
-						w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$14", zero, y, "K1", free}, ", "), Comment: "free: lanes with y > 0 (ReLU)"})
-					case ps.relu:
-						w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$14", zero, y, free}, ", "), Comment: "free: lanes with y > 0 (ReLU)"})
-					case masked(v):
-						w.Insns = append(w.Insns, in("KMOVW", "K1", free))
-					default:
-						w.Insns = append(w.Insns, insn{Op: "KXNORW", Args: strings.Join([]string{"K0", "K0", free}, ", "), Comment: "free: every lane"})
-					}
-					for ti, tp := range taps {
-						addr := fmt.Sprintf("%d(x_s)", tp*C+vOff(v))
-						dxAddr := fmt.Sprintf("%d(dx_s)", tp*C+vOff(v))
-						w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$0", addr, y, free, hit}, ", "), Comment: "hit: free lanes where x == y"})
-						if ti < len(taps)-1 {
-							w.Insns = append(w.Insns, in("KANDNW", free, hit, free))
-						}
-						if tiled {
-							w.Insns = append(w.Insns, in("VMOVUPS.Z", g, hit, t), store(v, t, dxAddr))
-						} else {
-							w.Insns = append(w.Insns, in("VADDPS.Z", dxAddr, g, hit, t), in("VMOVUPS", t, hit, dxAddr))
-						}
-					}
-					continue
-				}
-				y, g, f, h, t, d := isa.reg(6*set), isa.reg(6*set+1), isa.reg(6*set+2), isa.reg(6*set+3), isa.reg(6*set+4), isa.reg(6*set+5)
-				w.Insns = append(w.Insns, load(v, fmt.Sprintf("%d(y_s)", pix), y), load(v, fmt.Sprintf("%d(dy_s)", pix), g))
-				if ps.relu {
-					w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$14", zero, y, f}, ", "), Comment: "free: lanes with y > 0 (ReLU)"})
-				} else {
-					w.Insns = append(w.Insns, insn{Op: "VCMPPS", Args: strings.Join([]string{"$0", y, y, f}, ", "), Comment: "free: every lane"})
+	ctx.Windows = append(ctx.Windows, p.walk(ps.symbol, func(taps []int, di int) []insn {
+		var out []insn
+		for v := range cvecs {
+			set := v % 2
+			pix := vOff(v)
+			yAddr, dyAddr := fmt.Sprintf("%d(y_s)(ooff*1)", pix), fmt.Sprintf("%d(dy_s)(ooff*1)", pix)
+			if z {
+				y, g, t := isa.reg(3*set), isa.reg(3*set+1), isa.reg(3*set+2)
+				free, hit := fmt.Sprintf("K%d", 2+2*set), fmt.Sprintf("K%d", 3+2*set)
+				out = append(out, load(v, yAddr, y), load(v, dyAddr, g))
+				switch {
+				case ps.relu && masked(v):
+					out = append(out, insn{Op: "VCMPPS", Args: strings.Join([]string{"$14", zero, y, "K1", free}, ", "), Comment: "free: lanes with y > 0 (ReLU)"})
+				case ps.relu:
+					out = append(out, insn{Op: "VCMPPS", Args: strings.Join([]string{"$14", zero, y, free}, ", "), Comment: "free: lanes with y > 0 (ReLU)"})
+				case masked(v):
+					out = append(out, in("KMOVW", "K1", free))
+				default:
+					out = append(out, insn{Op: "KXNORW", Args: strings.Join([]string{"K0", "K0", free}, ", "), Comment: "free: every lane"})
 				}
 				for ti, tp := range taps {
-					addr := fmt.Sprintf("%d(x_s)", tp*C+vOff(v))
-					dxAddr := fmt.Sprintf("%d(dx_s)", tp*C+vOff(v))
-					if masked(v) {
-						w.Insns = append(w.Insns, load(v, addr, t), in("VCMPPS", "$0", t, y, h))
-					} else {
-						w.Insns = append(w.Insns, in("VCMPPS", "$0", addr, y, h))
-					}
-					w.Insns = append(w.Insns, insn{Op: "VANDPS", Args: strings.Join([]string{f, h, h}, ", "), Comment: "hit: free lanes where x == y"})
+					addr := fmt.Sprintf("%d(x_s)(ioff*1)", di+tp*C+vOff(v))
+					dxAddr := fmt.Sprintf("%d(dx_s)(ioff*1)", di+tp*C+vOff(v))
+					out = append(out, insn{Op: "VCMPPS", Args: strings.Join([]string{"$0", addr, y, free, hit}, ", "), Comment: "hit: free lanes where x == y"})
 					if ti < len(taps)-1 {
-						w.Insns = append(w.Insns, in("VANDNPS", f, h, f))
+						out = append(out, in("KANDNW", free, hit, free))
 					}
-					w.Insns = append(w.Insns, in("VANDPS", g, h, t))
-					if !tiled {
-						w.Insns = append(w.Insns, load(v, dxAddr, d), in("VADDPS", t, d, t))
+					if tiled {
+						out = append(out, in("VMOVUPS.Z", g, hit, t), store(v, t, dxAddr))
+					} else {
+						out = append(out, in("VADDPS.Z", dxAddr, g, hit, t), in("VMOVUPS", t, hit, dxAddr))
 					}
-					w.Insns = append(w.Insns, store(v, t, dxAddr))
 				}
+				continue
 			}
-			ctx.Windows = append(ctx.Windows, w)
+			y, g, f, h, t, d := isa.reg(6*set), isa.reg(6*set+1), isa.reg(6*set+2), isa.reg(6*set+3), isa.reg(6*set+4), isa.reg(6*set+5)
+			out = append(out, load(v, yAddr, y), load(v, dyAddr, g))
+			if ps.relu {
+				out = append(out, insn{Op: "VCMPPS", Args: strings.Join([]string{"$14", zero, y, f}, ", "), Comment: "free: lanes with y > 0 (ReLU)"})
+			} else {
+				out = append(out, insn{Op: "VCMPPS", Args: strings.Join([]string{"$0", y, y, f}, ", "), Comment: "free: every lane"})
+			}
+			for ti, tp := range taps {
+				addr := fmt.Sprintf("%d(x_s)(ioff*1)", di+tp*C+vOff(v))
+				dxAddr := fmt.Sprintf("%d(dx_s)(ioff*1)", di+tp*C+vOff(v))
+				if masked(v) {
+					out = append(out, load(v, addr, t), in("VCMPPS", "$0", t, y, h))
+				} else {
+					out = append(out, in("VCMPPS", "$0", addr, y, h))
+				}
+				out = append(out, insn{Op: "VANDPS", Args: strings.Join([]string{f, h, h}, ", "), Comment: "hit: free lanes where x == y"})
+				if ti < len(taps)-1 {
+					out = append(out, in("VANDNPS", f, h, f))
+				}
+				out = append(out, in("VANDPS", g, h, t))
+				if !tiled {
+					out = append(out, load(v, dxAddr, d), in("VADDPS", t, d, t))
+				}
+				out = append(out, store(v, t, dxAddr))
+			}
 		}
-	}
+		return out
+	})...)
 	return ctx
+}
+
+// walkDefines are the registers of walk's loops.
+var walkDefines = []define{
+	{"ioff", "R12", "input byte offset of the current window (row of windows) in the sample"},
+	{"ooff", "R13", "output byte offset of the current window (row of windows)"},
+	{"orow", "R9", "rows of windows left"},
+	{"ocol", "R10", "windows left in the row"},
+}
+
+// segment is a run [lo, hi) of output positions along one axis whose
+// windows have the same kernel offsets [k0, k1) inside the input.
+type segment struct{ lo, hi, k0, k1 int }
+
+// segments splits the out positions of one axis into runs of windows with
+// the same taps inside the input: the borders (padding) and the interior.
+func segments(in, kernel, stride, pad, out int) []segment {
+	var segs []segment
+	for o := range out {
+		first := o*stride - pad // input position of offset 0
+		k0, k1 := max(0, -first), min(kernel, in-first)
+		if n := len(segs); n > 0 && segs[n-1].k0 == k0 && segs[n-1].k1 == k1 {
+			segs[n-1].hi++
+			continue
+		}
+		segs = append(segs, segment{o, o + 1, k0, k1})
+	}
+	return segs
+}
+
+// walk is the loop nest over the windows of one sample: rows of windows in
+// segments (a loop over each run of equal rows), and in each row the
+// windows in segments likewise. ioff and ooff step through the input and
+// the output; body gets the window's taps inside the input (pixel offsets
+// kh·InW + kw from the window's origin) and the byte displacement di of
+// the origin from ioff (the output window is at 0(…)(ooff*1)).
+func (p PoolShape) walk(prefix string, body func(taps []int, di int) []insn) []poolWindow {
+	C := 4 * p.Channels
+	g := walkGeom{
+		hs:   segments(p.InH, p.KernelH, p.StrideH, p.PadTop, p.OutH),
+		ws:   segments(p.InW, p.KernelW, p.StrideW, p.PadLeft, p.OutW),
+		iRow: p.StrideH * p.InW * C, iCol: p.StrideW * C, oRow: p.OutW * C, oCol: C,
+		shift: (p.PadTop*p.InW + p.PadLeft) * C,
+	}
+	return g.walk(prefix, func(h, w segment, di int) []insn {
+		var taps []int
+		for kh := h.k0; kh < h.k1; kh++ {
+			for kw := w.k0; kw < w.k1; kw++ {
+				taps = append(taps, kh*p.InW+kw)
+			}
+		}
+		return body(taps, di)
+	})
+}
+
+// walkGeom is the geometry of a loop nest over the output pixels of one
+// sample (see walk).
+type walkGeom struct {
+	hs, ws     []segment // rows and columns; a segment with k1 ≤ k0 is skipped
+	iRow, iCol int       // ioff steps per output row and column, bytes
+	oRow, oCol int       // ooff steps
+	shift      int       // the origin of window (0, 0) is at ioff − shift
+}
+
+// walk emits the loops over the output pixels: rows in segments (a loop
+// over each run of equal rows), and in each row the columns in segments
+// likewise. ioff and ooff step through the input and the output; body gets
+// the pixel's row and column segments and the byte displacement di of its
+// window's origin from ioff (its output is at 0(…)(ooff*1)); it may return
+// nil to skip the pixels (nothing to do there).
+func (g walkGeom) walk(prefix string, body func(h, w segment, di int) []insn) []poolWindow {
+	iRow, iCol, oRow, oCol, shift := g.iRow, g.iCol, g.oRow, g.oCol, g.shift
+	add := func(out []insn, n int, reg string) []insn {
+		if n != 0 {
+			out = append(out, in("ADDQ", fmt.Sprintf("$%d", n), reg))
+		}
+		return out
+	}
+	span := func(s segment) string {
+		if s.hi-s.lo == 1 {
+			return fmt.Sprint(s.lo)
+		}
+		return fmt.Sprintf("%d..%d", s.lo, s.hi-1)
+	}
+	out := []poolWindow{{Insns: []insn{in("XORQ", "ioff", "ioff"), in("XORQ", "ooff", "ooff")}}}
+	// pendI, pendO: row steps not yet added to ioff and ooff.
+	pendI, pendO := 0, 0
+	for hi, h := range g.hs {
+		rowLabel := fmt.Sprintf("%s_row%d", prefix, hi)
+		n := h.hi - h.lo
+		if h.k1 <= h.k0 {
+			pendI, pendO = pendI+n*iRow, pendO+n*oRow
+			continue
+		}
+		// One row of pixels, ioff and ooff at the row's start (ow = 0).
+		var row []poolWindow
+		dI, dO := 0, 0 // ioff, ooff minus the row's start
+		for wi, w := range g.ws {
+			if w.k1 <= w.k0 {
+				continue
+			}
+			what := fmt.Sprintf("pixels (%s, %s)", span(h), span(w))
+			if w.hi-w.lo == 1 {
+				code := body(h, w, w.lo*iCol-shift-dI)
+				if code == nil {
+					continue
+				}
+				var ins []insn
+				ins = add(ins, w.lo*oCol-dO, "ooff")
+				dO = w.lo * oCol
+				row = append(row, poolWindow{Comment: what, Insns: append(ins, code...)})
+				continue
+			}
+			code := body(h, w, -shift)
+			if code == nil {
+				continue
+			}
+			var pre []insn
+			pre = add(pre, w.lo*iCol-dI, "ioff")
+			pre = add(pre, w.lo*oCol-dO, "ooff")
+			pre = append(pre, in("MOVQ", fmt.Sprintf("$%d", w.hi-w.lo), "ocol"))
+			row = append(row, poolWindow{Comment: what, Insns: pre})
+			label := fmt.Sprintf("%s_cols%d", rowLabel, wi)
+			loop := append(code, in("ADDQ", fmt.Sprintf("$%d", iCol), "ioff"), in("ADDQ", fmt.Sprintf("$%d", oCol), "ooff"), in("DECQ", "ocol"), in("JNZ", label))
+			row = append(row, poolWindow{Label: label, Insns: loop})
+			dI, dO = w.hi*iCol, w.hi*oCol
+		}
+		if len(row) == 0 {
+			pendI, pendO = pendI+n*iRow, pendO+n*oRow
+			continue
+		}
+		// Catch up with the rows skipped before.
+		var catch []insn
+		catch = add(catch, pendI, "ioff")
+		catch = add(catch, pendO, "ooff")
+		if len(catch) > 0 {
+			out = append(out, poolWindow{Insns: catch})
+		}
+		// On to the next row.
+		var next []insn
+		next = add(next, iRow-dI, "ioff")
+		next = add(next, oRow-dO, "ooff")
+		if n == 1 {
+			out = append(out, row...)
+			if hi < len(g.hs)-1 {
+				out = append(out, poolWindow{Insns: next})
+			}
+			pendI, pendO = 0, 0
+			continue
+		}
+		out = append(out, poolWindow{Insns: []insn{in("MOVQ", fmt.Sprintf("$%d", n), "orow")}})
+		row[0].Label = rowLabel
+		out = append(out, row...)
+		out = append(out, poolWindow{Insns: append(next, in("DECQ", "orow"), in("JNZ", rowLabel))})
+		pendI, pendO = 0, 0
+	}
+	return out
 }

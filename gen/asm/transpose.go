@@ -23,6 +23,8 @@ const transposeUnroll = 4
 
 // transposeCtx is the context of the "transpose" template.
 type transposeCtx struct {
+	// Serves lists the symbols that call this one instead (same kernel).
+	Serves                              []string
 	Symbol, GoDecl, Requires, Reference string
 	What                                []string
 	Setup                               []insn
@@ -31,14 +33,17 @@ type transposeCtx struct {
 
 // transposeBlock is one loop over the columns j of wt, with the
 // instructions before it (pointers, masks), the body of one iteration
-// (Unroll columns) and the columns left after the loop.
+// (Unroll columns) and the columns left after the loop; with Outer, all
+// of it is the body of a loop over row blocks, closed by Post.
 type transposeBlock struct {
 	Comment string
 	Pre     []insn
+	Outer   string // label of a loop over row blocks, or ""
 	Label   string
 	Iters   int
 	Body    []insn
 	Rest    []insn
+	Post    []insn
 }
 
 // transposeSymbol is the TEXT symbol (without ISA suffix) of the transpose
@@ -141,26 +146,42 @@ func planTranspose(k Kernel, isa isaParams) *transposeCtx {
 			b.Rest = append(b.Rest, each(u)...)
 		}
 	}
-	for i0 := 0; i0 < inN; i0 += lanes {
-		rows := min(lanes, inN-i0)
-		tail := rows < lanes
+	// The full blocks of rows: one loop over them (the gather offsets are
+	// the same for each), then the last, partial block.
+	if full := inN / lanes; full > 0 {
 		b := transposeBlock{
-			Comment: fmt.Sprintf("rows %d to %d of w", i0, i0+rows-1),
+			Comment: fmt.Sprintf("rows 0 to %d of w, %d at a time", full*lanes-1, lanes),
+			Pre:     []insn{in("MOVQ", fmt.Sprintf("$%d", full), "kleft")},
+			Outer:   ctx.Symbol + "_blocks",
+		}
+		b.Label = b.Outer + "_cols"
+		loop(&b, func(u int) []insn { return column(u, false) }, 4*transposeUnroll)
+		b.Post = []insn{
+			in("ADDQ", fmt.Sprintf("$%d", 4*lanes*units), "a_k"),
+			in("ADDQ", fmt.Sprintf("$%d", 4*lanes), "b_k"),
+			in("DECQ", "kleft"),
+			in("JNZ", b.Outer),
+			in("MOVQ", "wt+0(FP)", "b_k"),
+			in("MOVQ", "w+8(FP)", "a_k"),
+		}
+		ctx.Blocks = append(ctx.Blocks, b)
+	}
+	if i0 := inN / lanes * lanes; i0 < inN {
+		rows := inN - i0
+		b := transposeBlock{
+			Comment: fmt.Sprintf("rows %d to %d of w (%d of %d lanes)", i0, inN-1, rows, lanes),
 			Label:   fmt.Sprintf("%s_rows%d", ctx.Symbol, i0),
 			Pre: []insn{
 				in("LEAQ", fmt.Sprintf("%d(a_k)", 4*i0*units), "a_row"),
 				in("LEAQ", fmt.Sprintf("%d(b_k)", 4*i0), "c_row"),
 			},
 		}
-		if tail {
-			b.Comment += fmt.Sprintf(" (%d of %d lanes)", rows, lanes)
-			if z {
-				b.Pre = append(b.Pre, in("MOVL", fmt.Sprintf("$0x%04x", 1<<rows-1), "tmp"), in("KMOVW", "tmp", "K5"))
-			} else {
-				b.Pre = append(b.Pre, in("VMOVDQU", fmt.Sprintf("tailmask<>+%d(SB)", 4*(lanes-rows)), savedMask))
-			}
+		if z {
+			b.Pre = append(b.Pre, in("MOVL", fmt.Sprintf("$0x%04x", 1<<rows-1), "tmp"), in("KMOVW", "tmp", "K5"))
+		} else {
+			b.Pre = append(b.Pre, in("VMOVDQU", fmt.Sprintf("tailmask<>+%d(SB)", 4*(lanes-rows)), savedMask))
 		}
-		loop(&b, func(u int) []insn { return column(u, tail) }, 4*transposeUnroll)
+		loop(&b, func(u int) []insn { return column(u, true) }, 4*transposeUnroll)
 		ctx.Blocks = append(ctx.Blocks, b)
 	}
 	// The padding columns past the last block: zeros.

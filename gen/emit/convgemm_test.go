@@ -98,7 +98,7 @@ func loadConvGemmNets(t testing.TB) []namedNet {
 
 // TestConvGemmPlan checks which convolutions of convGemmNets take the
 // im2col path (and so that the differential test exercises it): those
-// gen/asm refuses to unroll or whose unrolled assembly would exceed
+// gen/asm refuses or whose direct kernels' assembly would exceed
 // maxUnrolledConvAsm, and only those; and which of them compute
 // their input gradient as a transposed convolution (stride 1, at least
 // minTransposedConvChannels input channels) rather than through col2im.
@@ -111,8 +111,8 @@ func TestConvGemmPlan(t *testing.T) {
 	want := map[string][]string{
 		"gemmsmall": {"conv1", "conv2", "conv3"},
 		"gemmwide":  {"conv2", "conv3"},
-		// conv2 (2×2 over 12×8×9, 20 filters) would unroll into 2.6 MB
-		// of assembly, more than maxUnrolledConvAsm.
+		// conv2's direct kernels (2×2 over 12×8×9, 20 filters; the
+		// input gradient unrolled) exceed maxUnrolledConvAsm.
 		"gemmstride": {"conv1", "conv2"},
 		"gemmvalid":  {"conv1", "conv3"},
 		"gemmmono":   {"conv1", "conv2", "conv3"},

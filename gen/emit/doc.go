@@ -84,8 +84,8 @@
 //
 // Vector paths (vector.go, workers.go): conv (ReLU or no activation), dense
 // (likewise) and max-pool stages get gen/asm kernels when it can render them
-// (it refuses too large unrolled convolutions and pools, and more than 96
-// filters; the emitter also sends a convolution whose unrolled kernels
+// (it refuses convolutions and pools with too many terms, and more than 96
+// filters; the emitter also sends a convolution whose direct kernels
 // would exceed maxUnrolledConvAsm to im2col); tanh, sigmoid, average
 // pooling, standalone activations and the loss keep their Go code. A convolution that gen/asm will not unroll runs
 // on the im2col path (convgemm.go): per group of samples, <layer>Im2col

@@ -11,15 +11,16 @@ import (
 // vecStage is a stage's vector path: the gen/asm kernels that replace its
 // pure-Go kernels when the active ISA is AVX2 or AVX-512. A stage gets one
 // only when every kernel it needs renders; otherwise it runs its Go kernels
-// on every path. gen/asm refuses convolutions and poolings whose unrolled
-// body is too large, and more than 96 conv filters: such a convolution
+// on every path. gen/asm refuses convolutions and poolings with too many
+// terms per sample, and more than 96 conv filters: such a convolution
 // (ReLU or no activation) takes the im2col path instead, gen/asm's dense
 // GEMMs around the emitter's im2col and col2im (im2col, convgemm.go), and
-// such a pooling stays on its Go kernels. The unrolled conv kernels are
-// kept wherever gen/asm renders them: for digits' 8×8×1 → 32-filter 3×3
-// convolution they are faster (AVX-512, one worker: a forward batch of 256
-// took 630 µs of CPU time with them and 780 µs on im2col; the training
-// step on 1617 samples 14.9 ms and 16.6–17.1 ms).
+// such a pooling stays on its Go kernels; so does a convolution whose
+// direct kernels exceed maxUnrolledConvAsm. The direct conv kernels are
+// kept wherever gen/asm renders them within it: for digits' 8×8×1 →
+// 32-filter 3×3 convolution they are faster (AVX-512, one worker: a
+// forward batch of 256 took 630 µs of CPU time with them and 780 µs on
+// im2col; the training step on 1617 samples 14.9 ms and 16.6–17.1 ms).
 //
 // Kernel names are the layer's base plus a suffix that ends no other
 // suffix the emitter uses (ForwardVec, ForwardOneVec, PackedVec,
@@ -199,13 +200,16 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 	return all
 }
 
-// maxUnrolledConvAsm bounds the assembly of one convolution's unrolled
+// maxUnrolledConvAsm bounds the assembly of one convolution's direct
 // kernels (both ISAs, every direction); a larger one runs on the im2col
-// path. gen/asm's own limit counts the terms of one kernel, yet a 1×1
-// convolution over a 16×16×16 map (ResNet-8's strided shortcuts) passes it
-// with ≈3.5 MB of assembly per layer; digits' conv1, the largest of the
-// examples before, renders ≈1 MB.
-const maxUnrolledConvAsm = 2 << 20
+// path. gen/asm's own limit counts the terms of one kernel, yet its input
+// gradient is still unrolled over the input pixels: a 1×1 convolution over
+// a 16×16×16 map (ResNet-8's strided shortcuts) passes it with ≈1.6 MB of
+// assembly per layer. Digits' conv1 renders ≈35 KB; the bound keeps every
+// example's package within 200 KB of assembly (TestAsmSize) and sends the
+// same convolutions of the examples and benchmarks to im2col as the
+// unrolled kernels' bound of 2 MB did, except twoconv's conv2 (≈0.8 MB).
+const maxUnrolledConvAsm = 64 << 10
 
 // maxVectorAsm bounds the assembly of all the stages' vector kernels
 // together. Every example renders less than 2 MB, yet a description of 252

@@ -75,6 +75,9 @@ type tileBuffers struct {
 	dense1Grad [Tile * 300]float32
 	// dense2Grad is the gradient of the loss with respect to dense2Out.
 	dense2Grad [Tile * 10]float32
+	// conv1Cols is the im2col matrix of conv1's vector path, for 4 samples (and
+	// its gradient in the backward pass).
+	conv1Cols [2304]float32
 }
 
 // transposed holds the weights in the layouts of the vector input-gradient
@@ -296,7 +299,7 @@ func (w *worker) serve() {
 // stale copy of the weights.
 func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 64]float32) {
 	if vec {
-		conv1ForwardVec(w.buf.conv1Out[:n*4096], x[:n*64], &p.conv1Weight, &p.conv1Bias, n)
+		conv1ForwardGemm(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
 		pool1ForwardVec(w.buf.pool1Out[:n*1024], w.buf.conv1Out[:n*4096], n)
 		if n == 1 {
 			dense1ForwardOneVec((*[300]float32)(w.buf.dense1Out[:300]), (*[1024]float32)(w.buf.pool1Out[:1024]), &p.dense1Weight, &p.dense1Bias)
@@ -319,7 +322,7 @@ func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 64]float32) 
 // forwardPacked is forward on the vector kernels, with the dense layers'
 // weights read from pk (Frozen's padded layout) instead of p.
 func (w *worker) forwardPacked(p *parameters, pk *packed, n int, x *[Tile * 64]float32) {
-	conv1ForwardVec(w.buf.conv1Out[:n*4096], x[:n*64], &p.conv1Weight, &p.conv1Bias, n)
+	conv1ForwardGemm(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
 	pool1ForwardVec(w.buf.pool1Out[:n*1024], w.buf.conv1Out[:n*4096], n)
 	if n == 1 {
 		dense1PackedOneVec((*[300]float32)(w.buf.dense1Out[:300]), (*[1024]float32)(w.buf.pool1Out[:1024]), &pk.dense1Weight, &p.dense1Bias)
@@ -345,7 +348,7 @@ func (w *worker) backward(p *parameters, t *transposed, vec bool, n int, x *[Til
 		dense1WeightGradVec(&g.dense1Weight, &g.dense1Bias, w.buf.pool1Out[:n*1024], w.buf.dense1Grad[:n*300], n)
 		dense1InputGradVec(w.buf.pool1Grad[:n*1024], w.buf.dense1Grad[:n*300], &t.dense1Weight, n)
 		pool1InputGradVec(w.buf.conv1Grad[:n*4096], w.buf.pool1Grad[:n*1024], w.buf.conv1Out[:n*4096], w.buf.pool1Out[:n*1024], n)
-		conv1WeightGradVec(&g.conv1Weight, &g.conv1Bias, x[:n*64], w.buf.conv1Grad[:n*4096], n)
+		conv1BackwardGemm(n, x, &w.buf.conv1Grad, &w.buf.conv1Cols, &g.conv1Weight, &g.conv1Bias)
 		return
 	}
 	dense2Backward(n, &w.buf.dense1Out, &w.buf.dense2Out, &w.buf.dense2Grad, &w.buf.dense1Grad, &p.dense2Weight, &g.dense2Weight, &g.dense2Bias)

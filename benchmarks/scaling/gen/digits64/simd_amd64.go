@@ -15,18 +15,17 @@ func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
 //go:noescape
 func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
 
-// conv1ForwardVec computes, for 8x8x1 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 8x8x64 outputs:
+// conv1ForwardVec computes, with In = 9 and Units = 64:
 //
-//	y[s][oh][ow][f] = max(0, b[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f])   for s < n,
-//	ih = oh·1−1+kh, iw = ow·1−1+kw, taps outside the input skipped
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
 //
 // It runs the path runtime.ActiveISA names.
-func conv1ForwardVec(y, x []float32, w *[3 * 3 * 1 * 64]float32, b *[64]float32, n int) {
+func conv1ForwardVec(y, x []float32, w *[9 * 64]float32, b *[64]float32, n int) {
 	if n <= 0 {
 		return
 	}
-	_ = y[n*4096-1]
-	_ = x[n*64-1]
+	_ = y[n*64-1]
+	_ = x[n*9-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
@@ -37,34 +36,45 @@ func conv1ForwardVec(y, x []float32, w *[3 * 3 * 1 * 64]float32, b *[64]float32,
 	}
 }
 
-// conv1WeightGradVecAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
+// conv1WeightGradVecWeightsAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 
-// conv1WeightGradVecAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
+// conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// conv1WeightGradVec computes, for 8x8x1 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 8x8x64 outputs:
+// conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
-//	dw[kh][kw][c][f] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][f]
-//	db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]   for s < n,
-//	ih = oh·1−1+kh, iw = ow·1−1+kw, taps outside the input skipped
+//go:noescape
+func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+
+// conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+
+// conv1WeightGradVec computes, with In = 9 and Units = 64:
+//
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
 //
 // It runs the path runtime.ActiveISA names.
-func conv1WeightGradVec(dw *[3 * 3 * 1 * 64]float32, db *[64]float32, x, dy []float32, n int) {
+func conv1WeightGradVec(dw *[9 * 64]float32, db *[64]float32, x, dy []float32, n int) {
 	if n <= 0 {
 		return
 	}
-	_ = x[n*64-1]
-	_ = dy[n*4096-1]
+	_ = x[n*9-1]
+	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		conv1WeightGradVecAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
 	}

@@ -3,24 +3,22 @@
 
 package digits64
 
-// conv1ForwardVec computes, for 8x8x1 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 8x8x64 outputs:
+// conv1ForwardVec computes, with In = 9 and Units = 64:
 //
-//	y[s][oh][ow][f] = max(0, b[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f])   for s < n,
-//	ih = oh·1−1+kh, iw = ow·1−1+kw, taps outside the input skipped
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
 //
 // This build has no assembly: it runs the reference.
-func conv1ForwardVec(y, x []float32, w *[3 * 3 * 1 * 64]float32, b *[64]float32, n int) {
+func conv1ForwardVec(y, x []float32, w *[9 * 64]float32, b *[64]float32, n int) {
 	conv1ForwardVecGo(y, x, w, b, n)
 }
 
-// conv1WeightGradVec computes, for 8x8x1 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 8x8x64 outputs:
+// conv1WeightGradVec computes, with In = 9 and Units = 64:
 //
-//	dw[kh][kw][c][f] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][f]
-//	db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]   for s < n,
-//	ih = oh·1−1+kh, iw = ow·1−1+kw, taps outside the input skipped
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
 //
 // This build has no assembly: it runs the reference.
-func conv1WeightGradVec(dw *[3 * 3 * 1 * 64]float32, db *[64]float32, x, dy []float32, n int) {
+func conv1WeightGradVec(dw *[9 * 64]float32, db *[64]float32, x, dy []float32, n int) {
 	conv1WeightGradVecGo(dw, db, x, dy, n)
 }
 

@@ -6,78 +6,40 @@ import "math"
 
 // conv1ForwardVecGo is the pure-Go reference of conv1ForwardVec:
 //
-//	y[s][oh][ow][f] = max(0, b[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f])   for s < n,
-//	ih = oh·1−1+kh, iw = ow·1−1+kw, taps outside the input skipped
-func conv1ForwardVecGo(y, x []float32, w *[3 * 3 * 1 * 64]float32, b *[64]float32, n int) {
+//	y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   for s < n
+func conv1ForwardVecGo(y, x []float32, w *[9 * 64]float32, b *[64]float32, n int) {
 	for s := range n {
-		xs := (*[64]float32)(x[s*64:])
-		ys := (*[4096]float32)(y[s*4096:])
-		for oh := range 8 {
-			for ow := range 8 {
-				yp := (*[64]float32)(ys[(oh*8+ow)*64:])
-				*yp = *b
-				for kh := range 3 {
-					ih := oh - 1 + kh
-					if ih < 0 || ih >= 8 {
-						continue
-					}
-					for kw := range 3 {
-						iw := ow - 1 + kw
-						if iw < 0 || iw >= 8 {
-							continue
-						}
-						for c := range 1 {
-							xv := xs[(ih*8+iw)*1+c]
-							wr := (*[64]float32)(w[((kh*3+kw)*1+c)*64:])
-							for f := range yp {
-								yp[f] += xv * wr[f]
-							}
-						}
-					}
-				}
-				for f, v := range yp {
-					yp[f] = max(v, 0)
-				}
+		ys := (*[64]float32)(y[s*64:])
+		xs := (*[9]float32)(x[s*9:])
+		*ys = *b
+		for i, xi := range xs {
+			wi := (*[64]float32)(w[i*64:])
+			for j := range ys {
+				ys[j] += xi * wi[j]
 			}
+		}
+		for j, v := range ys {
+			ys[j] = max(v, 0)
 		}
 	}
 }
 
 // conv1WeightGradVecGo is the pure-Go reference of conv1WeightGradVec:
 //
-//	dw[kh][kw][c][f] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][f]
-//	db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]   for s < n,
-//	ih = oh·1−1+kh, iw = ow·1−1+kw, taps outside the input skipped
-func conv1WeightGradVecGo(dw *[3 * 3 * 1 * 64]float32, db *[64]float32, x, dy []float32, n int) {
+//	dw[i][j] += Σ_s x[s][i]·dy[s][j]
+//	db[j] += Σ_s dy[s][j]   for s < n
+func conv1WeightGradVecGo(dw *[9 * 64]float32, db *[64]float32, x, dy []float32, n int) {
 	for s := range n {
-		xs := (*[64]float32)(x[s*64:])
-		dys := (*[4096]float32)(dy[s*4096:])
-		for oh := range 8 {
-			for ow := range 8 {
-				dyp := (*[64]float32)(dys[(oh*8+ow)*64:])
-				for kh := range 3 {
-					ih := oh - 1 + kh
-					if ih < 0 || ih >= 8 {
-						continue
-					}
-					for kw := range 3 {
-						iw := ow - 1 + kw
-						if iw < 0 || iw >= 8 {
-							continue
-						}
-						for c := range 1 {
-							xv := xs[(ih*8+iw)*1+c]
-							dwr := (*[64]float32)(dw[((kh*3+kw)*1+c)*64:])
-							for f, g := range dyp {
-								dwr[f] += xv * g
-							}
-						}
-					}
-				}
-				for f, g := range dyp {
-					db[f] += g
-				}
+		xs := (*[9]float32)(x[s*9:])
+		dys := (*[64]float32)(dy[s*64:])
+		for i, xi := range xs {
+			dwi := (*[64]float32)(dw[i*64:])
+			for j, g := range dys {
+				dwi[j] += xi * g
 			}
+		}
+		for j, g := range dys {
+			db[j] += g
 		}
 	}
 }

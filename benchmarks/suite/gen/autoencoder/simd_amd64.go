@@ -62,16 +62,6 @@ func fc1ForwardOneVec(y *[128]float32, x *[640]float32, w *[640 * 128]float32, b
 	}
 }
 
-// fc1PackedVecAVX2 is the AVX2 path of fc1PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc1PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc1PackedVecAVX512 is the AVX512 path of fc1PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc1PackedVecAVX512(y, x, w, b *float32, n int)
-
 // fc1PackedVec computes, with In = 640 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -86,23 +76,13 @@ func fc1PackedVec(y, x []float32, w *[640 * 128]float32, b *[128]float32, n int)
 	_ = x[n*640-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc1PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc1PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc1PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc1PackedOneVecAVX2 is the AVX2 path of fc1PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc1PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc1PackedOneVecAVX512 is the AVX512 path of fc1PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc1PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc1PackedOneVec computes, with In = 640 and Units = 128:
 //
@@ -113,9 +93,9 @@ func fc1PackedOneVecAVX512(y, x, w, b *float32)
 func fc1PackedOneVec(y *[128]float32, x *[640]float32, w *[640 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc1PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc1PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc1PackedOneVecGo(y, x, w, b)
 	}
@@ -222,16 +202,6 @@ func fc2ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b
 	}
 }
 
-// fc2PackedVecAVX2 is the AVX2 path of fc2PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc2PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc2PackedVecAVX512 is the AVX512 path of fc2PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc2PackedVecAVX512(y, x, w, b *float32, n int)
-
 // fc2PackedVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -246,23 +216,13 @@ func fc2PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc2PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc2PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc2PackedOneVecAVX2 is the AVX2 path of fc2PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc2PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc2PackedOneVecAVX512 is the AVX512 path of fc2PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc2PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc2PackedOneVec computes, with In = 128 and Units = 128:
 //
@@ -273,9 +233,9 @@ func fc2PackedOneVecAVX512(y, x, w, b *float32)
 func fc2PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc2PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc2PackedOneVecGo(y, x, w, b)
 	}
@@ -290,16 +250,6 @@ func fc2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //
 //go:noescape
 func fc2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// fc2WeightGradVecBiasAVX2 is the AVX2 path of fc2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// fc2WeightGradVecBiasAVX512 is the AVX512 path of fc2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // fc2WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -316,10 +266,10 @@ func fc2WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		fc2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -379,16 +329,6 @@ func fc2InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	}
 }
 
-// fc3ForwardVecAVX2 is the AVX2 path of fc3ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc3ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// fc3ForwardVecAVX512 is the AVX512 path of fc3ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc3ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // fc3ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -402,23 +342,13 @@ func fc3ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc3ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// fc3ForwardOneVecAVX2 is the AVX2 path of fc3ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc3ForwardOneVecAVX2(y, x, w, b *float32)
-
-// fc3ForwardOneVecAVX512 is the AVX512 path of fc3ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc3ForwardOneVecAVX512(y, x, w, b *float32)
 
 // fc3ForwardOneVec computes, with In = 128 and Units = 128:
 //
@@ -428,23 +358,13 @@ func fc3ForwardOneVecAVX512(y, x, w, b *float32)
 func fc3ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc3ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc3ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc3ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fc3PackedVecAVX2 is the AVX2 path of fc3PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc3PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc3PackedVecAVX512 is the AVX512 path of fc3PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc3PackedVecAVX512(y, x, w, b *float32, n int)
 
 // fc3PackedVec computes, with In = 128 and Units = 128:
 //
@@ -460,23 +380,13 @@ func fc3PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc3PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc3PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc3PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc3PackedOneVecAVX2 is the AVX2 path of fc3PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc3PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc3PackedOneVecAVX512 is the AVX512 path of fc3PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc3PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc3PackedOneVec computes, with In = 128 and Units = 128:
 //
@@ -487,33 +397,13 @@ func fc3PackedOneVecAVX512(y, x, w, b *float32)
 func fc3PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc3PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc3PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc3PackedOneVecGo(y, x, w, b)
 	}
 }
-
-// fc3WeightGradVecWeightsAVX2 is the AVX2 path of fc3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// fc3WeightGradVecWeightsAVX512 is the AVX512 path of fc3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// fc3WeightGradVecBiasAVX2 is the AVX2 path of fc3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc3WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// fc3WeightGradVecBiasAVX512 is the AVX512 path of fc3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc3WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // fc3WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -529,25 +419,15 @@ func fc3WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc3WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		fc3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		fc3WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fc3InputGradVecAVX2 is the AVX2 path of fc3InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc3InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fc3InputGradVecAVX512 is the AVX512 path of fc3InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc3InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fc3InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -562,46 +442,26 @@ func fc3InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc3InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		fc3InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		fc3InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// fc3InputGradVecTransposeAVX512 is the AVX512 path of fc3InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc3InputGradVecTransposeAVX512(wt, w *float32)
-
-// fc3InputGradVecTransposeAVX2 is the AVX2 path of fc3InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc3InputGradVecTransposeAVX2(wt, w *float32)
 
 // fc3InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 128, j < 128), the layout fc3InputGradVec reads, with rows padded to 128 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func fc3InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc3InputGradVecTransposeAVX512(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		fc3InputGradVecTransposeAVX2(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		fc3InputGradVecTransposeGo(wt, w)
 	}
 }
-
-// fc4ForwardVecAVX2 is the AVX2 path of fc4ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc4ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// fc4ForwardVecAVX512 is the AVX512 path of fc4ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc4ForwardVecAVX512(y, x, w, b *float32, n int)
 
 // fc4ForwardVec computes, with In = 128 and Units = 128:
 //
@@ -616,23 +476,13 @@ func fc4ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc4ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc4ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// fc4ForwardOneVecAVX2 is the AVX2 path of fc4ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc4ForwardOneVecAVX2(y, x, w, b *float32)
-
-// fc4ForwardOneVecAVX512 is the AVX512 path of fc4ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc4ForwardOneVecAVX512(y, x, w, b *float32)
 
 // fc4ForwardOneVec computes, with In = 128 and Units = 128:
 //
@@ -642,23 +492,13 @@ func fc4ForwardOneVecAVX512(y, x, w, b *float32)
 func fc4ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc4ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc4ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc4ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fc4PackedVecAVX2 is the AVX2 path of fc4PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc4PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc4PackedVecAVX512 is the AVX512 path of fc4PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc4PackedVecAVX512(y, x, w, b *float32, n int)
 
 // fc4PackedVec computes, with In = 128 and Units = 128:
 //
@@ -674,23 +514,13 @@ func fc4PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc4PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc4PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc4PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc4PackedOneVecAVX2 is the AVX2 path of fc4PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc4PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc4PackedOneVecAVX512 is the AVX512 path of fc4PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc4PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc4PackedOneVec computes, with In = 128 and Units = 128:
 //
@@ -701,33 +531,13 @@ func fc4PackedOneVecAVX512(y, x, w, b *float32)
 func fc4PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc4PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc4PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc4PackedOneVecGo(y, x, w, b)
 	}
 }
-
-// fc4WeightGradVecWeightsAVX2 is the AVX2 path of fc4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc4WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// fc4WeightGradVecWeightsAVX512 is the AVX512 path of fc4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc4WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// fc4WeightGradVecBiasAVX2 is the AVX2 path of fc4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc4WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// fc4WeightGradVecBiasAVX512 is the AVX512 path of fc4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc4WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // fc4WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -743,25 +553,15 @@ func fc4WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		fc4WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		fc4WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fc4InputGradVecAVX2 is the AVX2 path of fc4InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc4InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fc4InputGradVecAVX512 is the AVX512 path of fc4InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc4InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fc4InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -776,32 +576,22 @@ func fc4InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc4InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		fc4InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		fc4InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// fc4InputGradVecTransposeAVX512 is the AVX512 path of fc4InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc4InputGradVecTransposeAVX512(wt, w *float32)
-
-// fc4InputGradVecTransposeAVX2 is the AVX2 path of fc4InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc4InputGradVecTransposeAVX2(wt, w *float32)
 
 // fc4InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 128, j < 128), the layout fc4InputGradVec reads, with rows padded to 128 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func fc4InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc4InputGradVecTransposeAVX512(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		fc4InputGradVecTransposeAVX2(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		fc4InputGradVecTransposeGo(wt, w)
 	}
@@ -1078,16 +868,6 @@ func fc6ForwardOneVec(y *[128]float32, x *[8]float32, w *[8 * 128]float32, b *[1
 	}
 }
 
-// fc6PackedVecAVX2 is the AVX2 path of fc6PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc6PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc6PackedVecAVX512 is the AVX512 path of fc6PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc6PackedVecAVX512(y, x, w, b *float32, n int)
-
 // fc6PackedVec computes, with In = 8 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1102,23 +882,13 @@ func fc6PackedVec(y, x []float32, w *[8 * 128]float32, b *[128]float32, n int) {
 	_ = x[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc6PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc6ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc6PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc6ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc6PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc6PackedOneVecAVX2 is the AVX2 path of fc6PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc6PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc6PackedOneVecAVX512 is the AVX512 path of fc6PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc6PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc6PackedOneVec computes, with In = 8 and Units = 128:
 //
@@ -1129,9 +899,9 @@ func fc6PackedOneVecAVX512(y, x, w, b *float32)
 func fc6PackedOneVec(y *[128]float32, x *[8]float32, w *[8 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc6PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc6ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc6PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc6ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc6PackedOneVecGo(y, x, w, b)
 	}
@@ -1146,16 +916,6 @@ func fc6WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //
 //go:noescape
 func fc6WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// fc6WeightGradVecBiasAVX2 is the AVX2 path of fc6WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc6WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// fc6WeightGradVecBiasAVX512 is the AVX512 path of fc6WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc6WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // fc6WeightGradVec computes, with In = 8 and Units = 128:
 //
@@ -1172,10 +932,10 @@ func fc6WeightGradVec(dw *[8 * 128]float32, db *[128]float32, x, dy []float32, n
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		fc6WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		fc6WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		fc6WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1235,16 +995,6 @@ func fc6InputGradVecTranspose(wt *[128 * 16]float32, w *[8 * 128]float32) {
 	}
 }
 
-// fc7ForwardVecAVX2 is the AVX2 path of fc7ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc7ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// fc7ForwardVecAVX512 is the AVX512 path of fc7ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc7ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // fc7ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1258,23 +1008,13 @@ func fc7ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc7ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// fc7ForwardOneVecAVX2 is the AVX2 path of fc7ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc7ForwardOneVecAVX2(y, x, w, b *float32)
-
-// fc7ForwardOneVecAVX512 is the AVX512 path of fc7ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc7ForwardOneVecAVX512(y, x, w, b *float32)
 
 // fc7ForwardOneVec computes, with In = 128 and Units = 128:
 //
@@ -1284,23 +1024,13 @@ func fc7ForwardOneVecAVX512(y, x, w, b *float32)
 func fc7ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc7ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc7ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc7ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fc7PackedVecAVX2 is the AVX2 path of fc7PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc7PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc7PackedVecAVX512 is the AVX512 path of fc7PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc7PackedVecAVX512(y, x, w, b *float32, n int)
 
 // fc7PackedVec computes, with In = 128 and Units = 128:
 //
@@ -1316,23 +1046,13 @@ func fc7PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc7PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc7PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc7PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc7PackedOneVecAVX2 is the AVX2 path of fc7PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc7PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc7PackedOneVecAVX512 is the AVX512 path of fc7PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc7PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc7PackedOneVec computes, with In = 128 and Units = 128:
 //
@@ -1343,33 +1063,13 @@ func fc7PackedOneVecAVX512(y, x, w, b *float32)
 func fc7PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc7PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc7PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc7PackedOneVecGo(y, x, w, b)
 	}
 }
-
-// fc7WeightGradVecWeightsAVX2 is the AVX2 path of fc7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc7WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// fc7WeightGradVecWeightsAVX512 is the AVX512 path of fc7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc7WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// fc7WeightGradVecBiasAVX2 is the AVX2 path of fc7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc7WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// fc7WeightGradVecBiasAVX512 is the AVX512 path of fc7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc7WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // fc7WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -1385,25 +1085,15 @@ func fc7WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc7WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		fc7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc7WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		fc7WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fc7InputGradVecAVX2 is the AVX2 path of fc7InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc7InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fc7InputGradVecAVX512 is the AVX512 path of fc7InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc7InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fc7InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -1418,46 +1108,26 @@ func fc7InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		fc7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		fc7InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// fc7InputGradVecTransposeAVX512 is the AVX512 path of fc7InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc7InputGradVecTransposeAVX512(wt, w *float32)
-
-// fc7InputGradVecTransposeAVX2 is the AVX2 path of fc7InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc7InputGradVecTransposeAVX2(wt, w *float32)
 
 // fc7InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 128, j < 128), the layout fc7InputGradVec reads, with rows padded to 128 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func fc7InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc7InputGradVecTransposeAVX512(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		fc7InputGradVecTransposeAVX2(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		fc7InputGradVecTransposeGo(wt, w)
 	}
 }
-
-// fc8ForwardVecAVX2 is the AVX2 path of fc8ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc8ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// fc8ForwardVecAVX512 is the AVX512 path of fc8ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc8ForwardVecAVX512(y, x, w, b *float32, n int)
 
 // fc8ForwardVec computes, with In = 128 and Units = 128:
 //
@@ -1472,23 +1142,13 @@ func fc8ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc8ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc8ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc8ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// fc8ForwardOneVecAVX2 is the AVX2 path of fc8ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc8ForwardOneVecAVX2(y, x, w, b *float32)
-
-// fc8ForwardOneVecAVX512 is the AVX512 path of fc8ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc8ForwardOneVecAVX512(y, x, w, b *float32)
 
 // fc8ForwardOneVec computes, with In = 128 and Units = 128:
 //
@@ -1498,23 +1158,13 @@ func fc8ForwardOneVecAVX512(y, x, w, b *float32)
 func fc8ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc8ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc8ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc8ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fc8PackedVecAVX2 is the AVX2 path of fc8PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc8PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc8PackedVecAVX512 is the AVX512 path of fc8PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc8PackedVecAVX512(y, x, w, b *float32, n int)
 
 // fc8PackedVec computes, with In = 128 and Units = 128:
 //
@@ -1530,23 +1180,13 @@ func fc8PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc8PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc8PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc8PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc8PackedOneVecAVX2 is the AVX2 path of fc8PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc8PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc8PackedOneVecAVX512 is the AVX512 path of fc8PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc8PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc8PackedOneVec computes, with In = 128 and Units = 128:
 //
@@ -1557,33 +1197,13 @@ func fc8PackedOneVecAVX512(y, x, w, b *float32)
 func fc8PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc8PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc8PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc8PackedOneVecGo(y, x, w, b)
 	}
 }
-
-// fc8WeightGradVecWeightsAVX2 is the AVX2 path of fc8WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc8WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// fc8WeightGradVecWeightsAVX512 is the AVX512 path of fc8WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc8WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// fc8WeightGradVecBiasAVX2 is the AVX2 path of fc8WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc8WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// fc8WeightGradVecBiasAVX512 is the AVX512 path of fc8WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc8WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // fc8WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -1599,25 +1219,15 @@ func fc8WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc8WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc8WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		fc8WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc8WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		fc8WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fc8InputGradVecAVX2 is the AVX2 path of fc8InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc8InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fc8InputGradVecAVX512 is the AVX512 path of fc8InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc8InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fc8InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -1632,46 +1242,26 @@ func fc8InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc8InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		fc8InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		fc8InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// fc8InputGradVecTransposeAVX512 is the AVX512 path of fc8InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc8InputGradVecTransposeAVX512(wt, w *float32)
-
-// fc8InputGradVecTransposeAVX2 is the AVX2 path of fc8InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc8InputGradVecTransposeAVX2(wt, w *float32)
 
 // fc8InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 128, j < 128), the layout fc8InputGradVec reads, with rows padded to 128 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func fc8InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc8InputGradVecTransposeAVX512(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		fc8InputGradVecTransposeAVX2(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		fc8InputGradVecTransposeGo(wt, w)
 	}
 }
-
-// fc9ForwardVecAVX2 is the AVX2 path of fc9ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc9ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// fc9ForwardVecAVX512 is the AVX512 path of fc9ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc9ForwardVecAVX512(y, x, w, b *float32, n int)
 
 // fc9ForwardVec computes, with In = 128 and Units = 128:
 //
@@ -1686,23 +1276,13 @@ func fc9ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc9ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc9ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc9ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// fc9ForwardOneVecAVX2 is the AVX2 path of fc9ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc9ForwardOneVecAVX2(y, x, w, b *float32)
-
-// fc9ForwardOneVecAVX512 is the AVX512 path of fc9ForwardOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc9ForwardOneVecAVX512(y, x, w, b *float32)
 
 // fc9ForwardOneVec computes, with In = 128 and Units = 128:
 //
@@ -1712,23 +1292,13 @@ func fc9ForwardOneVecAVX512(y, x, w, b *float32)
 func fc9ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc9ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc9ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc9ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fc9PackedVecAVX2 is the AVX2 path of fc9PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc9PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc9PackedVecAVX512 is the AVX512 path of fc9PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc9PackedVecAVX512(y, x, w, b *float32, n int)
 
 // fc9PackedVec computes, with In = 128 and Units = 128:
 //
@@ -1744,23 +1314,13 @@ func fc9PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc9PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc9PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc9PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc9PackedOneVecAVX2 is the AVX2 path of fc9PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc9PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc9PackedOneVecAVX512 is the AVX512 path of fc9PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc9PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc9PackedOneVec computes, with In = 128 and Units = 128:
 //
@@ -1771,33 +1331,13 @@ func fc9PackedOneVecAVX512(y, x, w, b *float32)
 func fc9PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc9PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc9PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc9PackedOneVecGo(y, x, w, b)
 	}
 }
-
-// fc9WeightGradVecWeightsAVX2 is the AVX2 path of fc9WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc9WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// fc9WeightGradVecWeightsAVX512 is the AVX512 path of fc9WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc9WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// fc9WeightGradVecBiasAVX2 is the AVX2 path of fc9WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc9WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// fc9WeightGradVecBiasAVX512 is the AVX512 path of fc9WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc9WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // fc9WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -1813,25 +1353,15 @@ func fc9WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc9WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc9WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		fc9WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc9WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		fc9WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fc9InputGradVecAVX2 is the AVX2 path of fc9InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc9InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fc9InputGradVecAVX512 is the AVX512 path of fc9InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc9InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fc9InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -1846,32 +1376,22 @@ func fc9InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc9InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		fc9InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		fc9InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// fc9InputGradVecTransposeAVX512 is the AVX512 path of fc9InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc9InputGradVecTransposeAVX512(wt, w *float32)
-
-// fc9InputGradVecTransposeAVX2 is the AVX2 path of fc9InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func fc9InputGradVecTransposeAVX2(wt, w *float32)
 
 // fc9InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 128, j < 128), the layout fc9InputGradVec reads, with rows padded to 128 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func fc9InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc9InputGradVecTransposeAVX512(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		fc9InputGradVecTransposeAVX2(&wt[0], &w[0])
+		fc2InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		fc9InputGradVecTransposeGo(wt, w)
 	}
@@ -1934,16 +1454,6 @@ func fc10ForwardOneVec(y *[640]float32, x *[128]float32, w *[128 * 640]float32, 
 	}
 }
 
-// fc10PackedVecAVX2 is the AVX2 path of fc10PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc10PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc10PackedVecAVX512 is the AVX512 path of fc10PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc10PackedVecAVX512(y, x, w, b *float32, n int)
-
 // fc10PackedVec computes, with In = 128 and Units = 640:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1958,23 +1468,13 @@ func fc10PackedVec(y, x []float32, w *[128 * 640]float32, b *[640]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc10PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc10ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		fc10PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc10ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		fc10PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc10PackedOneVecAVX2 is the AVX2 path of fc10PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc10PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc10PackedOneVecAVX512 is the AVX512 path of fc10PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc10PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc10PackedOneVec computes, with In = 128 and Units = 640:
 //
@@ -1985,9 +1485,9 @@ func fc10PackedOneVecAVX512(y, x, w, b *float32)
 func fc10PackedOneVec(y *[640]float32, x *[128]float32, w *[128 * 640]float32, b *[640]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc10PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc10ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
 	case runtime.AVX2:
-		fc10PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc10ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
 	default:
 		fc10PackedOneVecGo(y, x, w, b)
 	}

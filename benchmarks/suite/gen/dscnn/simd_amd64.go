@@ -121,16 +121,6 @@ func pw1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func pw1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// pw1WeightGradVecBiasAVX2 is the AVX2 path of pw1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw1WeightGradVecBiasAVX512 is the AVX512 path of pw1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // pw1WeightGradVec computes, with In = 64 and Units = 64:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -146,10 +136,10 @@ func pw1WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -209,16 +199,6 @@ func pw1InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	}
 }
 
-// pw2ForwardVecAVX2 is the AVX2 path of pw2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw2ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw2ForwardVecAVX512 is the AVX512 path of pw2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw2ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw2ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -232,33 +212,13 @@ func pw2ForwardVec(y, x []float32, w *[64 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		pw2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		pw2ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw2WeightGradVecWeightsAVX2 is the AVX2 path of pw2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw2WeightGradVecWeightsAVX512 is the AVX512 path of pw2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// pw2WeightGradVecBiasAVX2 is the AVX2 path of pw2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw2WeightGradVecBiasAVX512 is the AVX512 path of pw2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // pw2WeightGradVec computes, with In = 64 and Units = 64:
 //
@@ -274,25 +234,15 @@ func pw2WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw2WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw2InputGradVecAVX2 is the AVX2 path of pw2InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw2InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw2InputGradVecAVX512 is the AVX512 path of pw2InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw2InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw2InputGradVec computes, with In = 64 and Units = 64:
 //
@@ -307,46 +257,26 @@ func pw2InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		pw2InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// pw2InputGradVecTransposeAVX512 is the AVX512 path of pw2InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw2InputGradVecTransposeAVX512(wt, w *float32)
-
-// pw2InputGradVecTransposeAVX2 is the AVX2 path of pw2InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw2InputGradVecTransposeAVX2(wt, w *float32)
 
 // pw2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 64, j < 64), the layout pw2InputGradVec reads, with rows padded to 64 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func pw2InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2InputGradVecTransposeAVX512(&wt[0], &w[0])
+		pw1InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		pw2InputGradVecTransposeAVX2(&wt[0], &w[0])
+		pw1InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw2InputGradVecTransposeGo(wt, w)
 	}
 }
-
-// pw3ForwardVecAVX2 is the AVX2 path of pw3ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw3ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw3ForwardVecAVX512 is the AVX512 path of pw3ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw3ForwardVecAVX512(y, x, w, b *float32, n int)
 
 // pw3ForwardVec computes, with In = 64 and Units = 64:
 //
@@ -361,33 +291,13 @@ func pw3ForwardVec(y, x []float32, w *[64 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		pw3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		pw3ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw3WeightGradVecWeightsAVX2 is the AVX2 path of pw3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw3WeightGradVecWeightsAVX512 is the AVX512 path of pw3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// pw3WeightGradVecBiasAVX2 is the AVX2 path of pw3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw3WeightGradVecBiasAVX512 is the AVX512 path of pw3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // pw3WeightGradVec computes, with In = 64 and Units = 64:
 //
@@ -403,25 +313,15 @@ func pw3WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw3WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		pw3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw3WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw3InputGradVecAVX2 is the AVX2 path of pw3InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw3InputGradVecAVX512 is the AVX512 path of pw3InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw3InputGradVec computes, with In = 64 and Units = 64:
 //
@@ -436,46 +336,26 @@ func pw3InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		pw3InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		pw3InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// pw3InputGradVecTransposeAVX512 is the AVX512 path of pw3InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw3InputGradVecTransposeAVX512(wt, w *float32)
-
-// pw3InputGradVecTransposeAVX2 is the AVX2 path of pw3InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw3InputGradVecTransposeAVX2(wt, w *float32)
 
 // pw3InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 64, j < 64), the layout pw3InputGradVec reads, with rows padded to 64 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func pw3InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3InputGradVecTransposeAVX512(&wt[0], &w[0])
+		pw1InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		pw3InputGradVecTransposeAVX2(&wt[0], &w[0])
+		pw1InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw3InputGradVecTransposeGo(wt, w)
 	}
 }
-
-// pw4ForwardVecAVX2 is the AVX2 path of pw4ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw4ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw4ForwardVecAVX512 is the AVX512 path of pw4ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw4ForwardVecAVX512(y, x, w, b *float32, n int)
 
 // pw4ForwardVec computes, with In = 64 and Units = 64:
 //
@@ -490,33 +370,13 @@ func pw4ForwardVec(y, x []float32, w *[64 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		pw4ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		pw4ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw4WeightGradVecWeightsAVX2 is the AVX2 path of pw4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw4WeightGradVecWeightsAVX512 is the AVX512 path of pw4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// pw4WeightGradVecBiasAVX2 is the AVX2 path of pw4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw4WeightGradVecBiasAVX512 is the AVX512 path of pw4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // pw4WeightGradVec computes, with In = 64 and Units = 64:
 //
@@ -532,25 +392,15 @@ func pw4WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		pw4WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw4WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw4InputGradVecAVX2 is the AVX2 path of pw4InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw4InputGradVecAVX512 is the AVX512 path of pw4InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw4InputGradVec computes, with In = 64 and Units = 64:
 //
@@ -565,32 +415,22 @@ func pw4InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		pw4InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		pw4InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// pw4InputGradVecTransposeAVX512 is the AVX512 path of pw4InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw4InputGradVecTransposeAVX512(wt, w *float32)
-
-// pw4InputGradVecTransposeAVX2 is the AVX2 path of pw4InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw4InputGradVecTransposeAVX2(wt, w *float32)
 
 // pw4InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 64, j < 64), the layout pw4InputGradVec reads, with rows padded to 64 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func pw4InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4InputGradVecTransposeAVX512(&wt[0], &w[0])
+		pw1InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		pw4InputGradVecTransposeAVX2(&wt[0], &w[0])
+		pw1InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw4InputGradVecTransposeGo(wt, w)
 	}

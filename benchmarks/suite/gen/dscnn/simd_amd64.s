@@ -15,6 +15,8 @@
 #define a_k SI    // A: current column of the row block
 #define b_k DI    // B: current row
 #define h_row R11 // gate (ReLU backward): first row of the current row block
+#define col R12   // byte offset of the current column block
+#define tmp2 R13  // scratch
 
 // tailmask<>+4·(8−t) holds t lanes of ones then zeros: the VMASKMOVPS mask
 // for a tail of t < 8 floats.
@@ -75,326 +77,120 @@ TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-conv1ForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT conv1ForwardVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+conv1ForwardVec_rows6:
+	CMPQ rows, $6
+	JLT conv1ForwardVec_rows1_loop
+
+conv1ForwardVec_rows6_loop:
+	XORQ col, col
+
+conv1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $40, kleft
 
-conv1ForwardVec_rows4_loop_cols0_k:
+conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 320(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 480(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 800(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 320(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	VMOVUPS 192(bias), Y4
-	VMOVUPS 224(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 320(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $640, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP conv1ForwardVec_rows4_loop
-
-conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ conv1ForwardVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $320, a_row
-	ADDQ $512, c_row
-
-conv1ForwardVec_rows1:
-	TESTQ $1, rows
+	JNZ conv1ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT conv1ForwardVec_rows6_cols0
+	ADDQ $960, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE conv1ForwardVec_rows6_loop
+	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $160, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP conv1ForwardVec_rows6_loop
+
+conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
+	JZ conv1ForwardVec_done
+	XORQ col, col
+
+conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $40, kleft
 
-conv1ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
+conv1ForwardVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
+	JNZ conv1ForwardVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT conv1ForwardVec_rows1_loop_cols0
+	ADDQ $160, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_done:
 	VZEROUPPER
@@ -416,9 +212,11 @@ TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-conv1ForwardVec_rows6_loop:
+conv1ForwardVec_rows6:
 	CMPQ rows, $6
-	JLT conv1ForwardVec_rows4
+	JLT conv1ForwardVec_rows1_loop
+
+conv1ForwardVec_rows6_loop:
 	// 6 rows × columns 0..63
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 64(bias), Z1
@@ -448,7 +246,7 @@ conv1ForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $40, kleft
 
-conv1ForwardVec_rows6_loop_cols0_k:
+conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -486,7 +284,7 @@ conv1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows6_loop_cols0_k
+	JNZ conv1ForwardVec_rows6_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -514,128 +312,22 @@ conv1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $960, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE conv1ForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ conv1ForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $160, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP conv1ForwardVec_rows6_loop
 
-conv1ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ conv1ForwardVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 320(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $640, a_row
-	ADDQ $1024, c_row
-
-conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ conv1ForwardVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $320, a_row
-	ADDQ $512, c_row
-
-conv1ForwardVec_rows1:
-	TESTQ $1, rows
+conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ conv1ForwardVec_done
 	// 1 row × columns 0..63
 	VMOVUPS 0(bias), Z0
@@ -646,7 +338,7 @@ conv1ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $40, kleft
 
-conv1ForwardVec_rows1_cols0_k:
+conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -659,11 +351,15 @@ conv1ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows1_cols0_k
+	JNZ conv1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
+	ADDQ $160, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_done:
 	VZEROUPPER
@@ -684,131 +380,93 @@ TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $40, rows
 
-conv1WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT conv1WeightGradVecWeights_done
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 256(c_row), Y3
-	VMOVUPS 288(c_row), Y4
-	VMOVUPS 320(c_row), Y5
-	VMOVUPS 512(c_row), Y6
-	VMOVUPS 544(c_row), Y7
-	VMOVUPS 576(c_row), Y8
-	VMOVUPS 768(c_row), Y9
-	VMOVUPS 800(c_row), Y10
-	VMOVUPS 832(c_row), Y11
+conv1WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows4_loop_cols0_k:
+conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $160, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 128(c_row), Y1
-	VMOVUPS 160(c_row), Y2
-	VMOVUPS 352(c_row), Y3
-	VMOVUPS 384(c_row), Y4
-	VMOVUPS 416(c_row), Y5
-	VMOVUPS 608(c_row), Y6
-	VMOVUPS 640(c_row), Y7
-	VMOVUPS 672(c_row), Y8
-	VMOVUPS 864(c_row), Y9
-	VMOVUPS 896(c_row), Y10
-	VMOVUPS 928(c_row), Y11
+	JNZ conv1WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT conv1WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE conv1WeightGradVecWeights_rows6_loop
+
+conv1WeightGradVecWeights_rows4:
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $160, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 448(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	VMOVUPS 704(c_row), Y4
-	VMOVUPS 736(c_row), Y5
-	VMOVUPS 960(c_row), Y6
-	VMOVUPS 992(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
+conv1WeightGradVecWeights_rows4_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
@@ -824,19 +482,18 @@ conv1WeightGradVecWeights_rows4_loop_cols2_k:
 	ADDQ $160, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP conv1WeightGradVecWeights_rows4_loop
+	JNZ conv1WeightGradVecWeights_rows4_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT conv1WeightGradVecWeights_rows4_cols0
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -858,8 +515,6 @@ TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $40, rows
 
 conv1WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT conv1WeightGradVecWeights_rows4
 	// 6 rows × columns 0..63
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -955,7 +610,8 @@ conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
-	JMP conv1WeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE conv1WeightGradVecWeights_rows6_loop
 
 conv1WeightGradVecWeights_rows4:
 	// 4 rows × columns 0..63
@@ -1036,6 +692,10 @@ conv1WeightGradVecWeights_done:
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
+// It is also pw1WeightGradVecBiasAVX2: the same kernel.
+// It is also pw2WeightGradVecBiasAVX2: the same kernel.
+// It is also pw3WeightGradVecBiasAVX2: the same kernel.
+// It is also pw4WeightGradVecBiasAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -1090,6 +750,10 @@ conv1WeightGradVecBias_done:
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
+// It is also pw1WeightGradVecBiasAVX512: the same kernel.
+// It is also pw2WeightGradVecBiasAVX512: the same kernel.
+// It is also pw3WeightGradVecBiasAVX512: the same kernel.
+// It is also pw4WeightGradVecBiasAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -1133,6 +797,9 @@ conv1WeightGradVecBias_done:
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw1ForwardVecGo.
+// It is also pw2ForwardVecAVX2: the same kernel.
+// It is also pw3ForwardVecAVX2: the same kernel.
+// It is also pw4ForwardVecAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+8(FP), a_row
@@ -1141,326 +808,120 @@ TEXT ·pw1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw1ForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT pw1ForwardVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+pw1ForwardVec_rows6:
+	CMPQ rows, $6
+	JLT pw1ForwardVec_rows1_loop
+
+pw1ForwardVec_rows6_loop:
+	XORQ col, col
+
+pw1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw1ForwardVec_rows4_loop_cols0_k:
+pw1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 768(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1ForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	VMOVUPS 192(bias), Y4
-	VMOVUPS 224(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw1ForwardVec_rows4_loop
-
-pw1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ pw1ForwardVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw1ForwardVec_rows1:
-	TESTQ $1, rows
+	JNZ pw1ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1ForwardVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw1ForwardVec_rows6_loop
+	TESTQ rows, rows
 	JZ pw1ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP pw1ForwardVec_rows6_loop
+
+pw1ForwardVec_rows1_loop:
+	TESTQ rows, rows
+	JZ pw1ForwardVec_done
+	XORQ col, col
+
+pw1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw1ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
+pw1ForwardVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1ForwardVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
+	JNZ pw1ForwardVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1ForwardVec_rows1_loop_cols0
+	ADDQ $256, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP pw1ForwardVec_rows1_loop
 
 pw1ForwardVec_done:
 	VZEROUPPER
@@ -1474,6 +935,9 @@ pw1ForwardVec_done:
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw1ForwardVecGo.
+// It is also pw2ForwardVecAVX512: the same kernel.
+// It is also pw3ForwardVecAVX512: the same kernel.
+// It is also pw4ForwardVecAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ x+8(FP), a_row
@@ -1482,9 +946,11 @@ TEXT ·pw1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-pw1ForwardVec_rows6_loop:
+pw1ForwardVec_rows6:
 	CMPQ rows, $6
-	JLT pw1ForwardVec_rows4
+	JLT pw1ForwardVec_rows1_loop
+
+pw1ForwardVec_rows6_loop:
 	// 6 rows × columns 0..63
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 64(bias), Z1
@@ -1514,7 +980,7 @@ pw1ForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-pw1ForwardVec_rows6_loop_cols0_k:
+pw1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -1552,7 +1018,7 @@ pw1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1ForwardVec_rows6_loop_cols0_k
+	JNZ pw1ForwardVec_rows6_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -1580,128 +1046,22 @@ pw1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $1536, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw1ForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ pw1ForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP pw1ForwardVec_rows6_loop
 
-pw1ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ pw1ForwardVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-
-pw1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ pw1ForwardVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw1ForwardVec_rows1:
-	TESTQ $1, rows
+pw1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ pw1ForwardVec_done
 	// 1 row × columns 0..63
 	VMOVUPS 0(bias), Z0
@@ -1712,7 +1072,7 @@ pw1ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-pw1ForwardVec_rows1_cols0_k:
+pw1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -1725,11 +1085,15 @@ pw1ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1ForwardVec_rows1_cols0_k
+	JNZ pw1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
+	ADDQ $256, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP pw1ForwardVec_rows1_loop
 
 pw1ForwardVec_done:
 	VZEROUPPER
@@ -1743,6 +1107,9 @@ pw1ForwardVec_done:
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw1WeightGradVecGo.
+// It is also pw2WeightGradVecWeightsAVX2: the same kernel.
+// It is also pw3WeightGradVecWeightsAVX2: the same kernel.
+// It is also pw4WeightGradVecWeightsAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+16(FP), a_row
@@ -1750,131 +1117,93 @@ TEXT ·pw1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $64, rows
 
-pw1WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT pw1WeightGradVecWeights_done
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 256(c_row), Y3
-	VMOVUPS 288(c_row), Y4
-	VMOVUPS 320(c_row), Y5
-	VMOVUPS 512(c_row), Y6
-	VMOVUPS 544(c_row), Y7
-	VMOVUPS 576(c_row), Y8
-	VMOVUPS 768(c_row), Y9
-	VMOVUPS 800(c_row), Y10
-	VMOVUPS 832(c_row), Y11
+pw1WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+pw1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw1WeightGradVecWeights_rows4_loop_cols0_k:
+pw1WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $256, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 128(c_row), Y1
-	VMOVUPS 160(c_row), Y2
-	VMOVUPS 352(c_row), Y3
-	VMOVUPS 384(c_row), Y4
-	VMOVUPS 416(c_row), Y5
-	VMOVUPS 608(c_row), Y6
-	VMOVUPS 640(c_row), Y7
-	VMOVUPS 672(c_row), Y8
-	VMOVUPS 864(c_row), Y9
-	VMOVUPS 896(c_row), Y10
-	VMOVUPS 928(c_row), Y11
+	JNZ pw1WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw1WeightGradVecWeights_rows6_loop
+
+pw1WeightGradVecWeights_rows4:
+	XORQ col, col
+
+pw1WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw1WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 448(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	VMOVUPS 704(c_row), Y4
-	VMOVUPS 736(c_row), Y5
-	VMOVUPS 960(c_row), Y6
-	VMOVUPS 992(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw1WeightGradVecWeights_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
+pw1WeightGradVecWeights_rows4_cols0_k:
+	VMOVUPS 0(b_k), Y8
+	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
@@ -1890,19 +1219,18 @@ pw1WeightGradVecWeights_rows4_loop_cols2_k:
 	ADDQ $256, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw1WeightGradVecWeights_rows4_loop
+	JNZ pw1WeightGradVecWeights_rows4_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1WeightGradVecWeights_rows4_cols0
 
 pw1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -1916,6 +1244,9 @@ pw1WeightGradVecWeights_done:
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw1WeightGradVecGo.
+// It is also pw2WeightGradVecWeightsAVX512: the same kernel.
+// It is also pw3WeightGradVecWeightsAVX512: the same kernel.
+// It is also pw4WeightGradVecWeightsAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ x+16(FP), a_row
@@ -1924,8 +1255,6 @@ TEXT ·pw1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $64, rows
 
 pw1WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT pw1WeightGradVecWeights_rows4
 	// 6 rows × columns 0..63
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -2021,7 +1350,8 @@ pw1WeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
-	JMP pw1WeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE pw1WeightGradVecWeights_rows6_loop
 
 pw1WeightGradVecWeights_rows4:
 	// 4 rows × columns 0..63
@@ -2096,102 +1426,6 @@ pw1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func pw1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: pw1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-pw1WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw1WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-
-pw1WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: pw1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-pw1WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw1WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw1WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func pw1InputGradVecAVX2(dx, dy, wt *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -2199,6 +1433,9 @@ pw1WeightGradVecBias_done:
 // wt is the weight matrix transposed and padded ([Units][64]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
+// It is also pw2InputGradVecAVX2: the same kernel.
+// It is also pw3InputGradVecAVX2: the same kernel.
+// It is also pw4InputGradVecAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dy+8(FP), a_row
@@ -2206,10 +1443,15 @@ TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw1InputGradVec_rows4_loop:
-	CMPQ rows, $4
-	JLT pw1InputGradVec_rows2
-	// 4 rows × columns 0..23
+pw1InputGradVec_rows6:
+	CMPQ rows, $6
+	JLT pw1InputGradVec_rows1_loop
+
+pw1InputGradVec_rows6_loop:
+	XORQ col, col
+
+pw1InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2223,309 +1465,98 @@ pw1InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw1InputGradVec_rows4_loop_cols0_k:
+pw1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 768(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1InputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw1InputGradVec_rows4_loop
-
-pw1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ pw1InputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw1InputGradVec_rows1:
-	TESTQ $1, rows
+	JNZ pw1InputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1InputGradVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw1InputGradVec_rows6_loop
+	TESTQ rows, rows
 	JZ pw1InputGradVec_done
-	// 1 row × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP pw1InputGradVec_rows6_loop
 
-pw1InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+pw1InputGradVec_rows1_loop:
+	TESTQ rows, rows
+	JZ pw1InputGradVec_done
+	XORQ col, col
 
-pw1InputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
+pw1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-pw1InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
+pw1InputGradVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1InputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
+	JNZ pw1InputGradVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT pw1InputGradVec_rows1_loop_cols0
+	ADDQ $256, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP pw1InputGradVec_rows1_loop
 
 pw1InputGradVec_done:
 	VZEROUPPER
@@ -2539,6 +1570,9 @@ pw1InputGradVec_done:
 // wt is the weight matrix transposed and padded ([Units][64]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
+// It is also pw2InputGradVecAVX512: the same kernel.
+// It is also pw3InputGradVecAVX512: the same kernel.
+// It is also pw4InputGradVecAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dy+8(FP), a_row
@@ -2546,9 +1580,11 @@ TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-pw1InputGradVec_rows6_loop:
+pw1InputGradVec_rows6:
 	CMPQ rows, $6
-	JLT pw1InputGradVec_rows4
+	JLT pw1InputGradVec_rows1_loop
+
+pw1InputGradVec_rows6_loop:
 	// 6 rows × columns 0..63
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -2578,7 +1614,7 @@ pw1InputGradVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-pw1InputGradVec_rows6_loop_cols0_k:
+pw1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -2616,7 +1652,7 @@ pw1InputGradVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1InputGradVec_rows6_loop_cols0_k
+	JNZ pw1InputGradVec_rows6_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -2644,128 +1680,22 @@ pw1InputGradVec_rows6_loop_cols0_k:
 	ADDQ $1536, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw1InputGradVec_rows6_loop
+	TESTQ rows, rows
+	JZ pw1InputGradVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP pw1InputGradVec_rows6_loop
 
-pw1InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ pw1InputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-
-pw1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ pw1InputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw1InputGradVec_rows1:
-	TESTQ $1, rows
+pw1InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ pw1InputGradVec_done
 	// 1 row × columns 0..63
 	VXORPS Z0, Z0, Z0
@@ -2776,7 +1706,7 @@ pw1InputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-pw1InputGradVec_rows1_cols0_k:
+pw1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -2789,11 +1719,15 @@ pw1InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ pw1InputGradVec_rows1_cols0_k
+	JNZ pw1InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
+	ADDQ $256, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP pw1InputGradVec_rows1_loop
 
 pw1InputGradVec_done:
 	VZEROUPPER
@@ -2807,6 +1741,9 @@ pw1InputGradVec_done:
 // Blocks of 8 rows of w; one gather per column j of a block reads
 // w[i0..i0+8][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: pw1InputGradVecTransposeGo.
+// It is also pw2InputGradVecTransposeAVX2: the same kernel.
+// It is also pw3InputGradVecTransposeAVX2: the same kernel.
+// It is also pw4InputGradVecTransposeAVX2: the same kernel.
 TEXT ·pw1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -2817,12 +1754,15 @@ TEXT ·pw1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 63 of w, 8 at a time
+	MOVQ $8, kleft
+
+pw1InputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $16, rows
 
-pw1InputGradVecTransposeAVX2_rows0:
+pw1InputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -2838,168 +1778,13 @@ pw1InputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $1024, c_row
 	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 2048(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 6144(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX2_rows24
-
-	// rows 32 to 39 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX2_rows32
-
-	// rows 40 to 47 of w
-	LEAQ 10240(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX2_rows40
-
-	// rows 48 to 55 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX2_rows48
-
-	// rows 56 to 63 of w
-	LEAQ 14336(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX2_rows56
+	JNZ pw1InputGradVecTransposeAVX2_blocks_cols
+	ADDQ $2048, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ pw1InputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -3010,6 +1795,9 @@ pw1InputGradVecTransposeAVX2_rows56:
 // Blocks of 16 rows of w; one gather per column j of a block reads
 // w[i0..i0+16][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: pw1InputGradVecTransposeGo.
+// It is also pw2InputGradVecTransposeAVX512: the same kernel.
+// It is also pw3InputGradVecTransposeAVX512: the same kernel.
+// It is also pw4InputGradVecTransposeAVX512: the same kernel.
 TEXT ·pw1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -3019,12 +1807,15 @@ TEXT ·pw1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 63 of w, 16 at a time
+	MOVQ $4, kleft
+
+pw1InputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $16, rows
 
-pw1InputGradVecTransposeAVX512_rows0:
+pw1InputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -3040,6037 +1831,13 @@ pw1InputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $1024, c_row
 	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX512_rows16
-
-	// rows 32 to 47 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX512_rows32
-
-	// rows 48 to 63 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-pw1InputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw1InputGradVecTransposeAVX512_rows48
-	VZEROUPPER
-	RET
-
-// func pw2ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw2ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw2ForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT pw2ForwardVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
+	JNZ pw1InputGradVecTransposeAVX512_blocks_cols
+	ADDQ $4096, a_k
+	ADDQ $64, b_k
 	DECQ kleft
-	JNZ pw2ForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	VMOVUPS 192(bias), Y4
-	VMOVUPS 224(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw2ForwardVec_rows4_loop
-
-pw2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ pw2ForwardVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw2ForwardVec_rows1:
-	TESTQ $1, rows
-	JZ pw2ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-
-pw2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw2ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw2ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw2ForwardVec_rows6_loop:
-	CMPQ rows, $6
-	JLT pw2ForwardVec_rows4
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	JMP pw2ForwardVec_rows6_loop
-
-pw2ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ pw2ForwardVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-
-pw2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ pw2ForwardVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw2ForwardVec_rows1:
-	TESTQ $1, rows
-	JZ pw2ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw2WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT pw2WeightGradVecWeights_done
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 256(c_row), Y3
-	VMOVUPS 288(c_row), Y4
-	VMOVUPS 320(c_row), Y5
-	VMOVUPS 512(c_row), Y6
-	VMOVUPS 544(c_row), Y7
-	VMOVUPS 576(c_row), Y8
-	VMOVUPS 768(c_row), Y9
-	VMOVUPS 800(c_row), Y10
-	VMOVUPS 832(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw2WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 128(c_row), Y1
-	VMOVUPS 160(c_row), Y2
-	VMOVUPS 352(c_row), Y3
-	VMOVUPS 384(c_row), Y4
-	VMOVUPS 416(c_row), Y5
-	VMOVUPS 608(c_row), Y6
-	VMOVUPS 640(c_row), Y7
-	VMOVUPS 672(c_row), Y8
-	VMOVUPS 864(c_row), Y9
-	VMOVUPS 896(c_row), Y10
-	VMOVUPS 928(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw2WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 448(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	VMOVUPS 704(c_row), Y4
-	VMOVUPS 736(c_row), Y5
-	VMOVUPS 960(c_row), Y6
-	VMOVUPS 992(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw2WeightGradVecWeights_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw2WeightGradVecWeights_rows4_loop
-
-pw2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw2WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT pw2WeightGradVecWeights_rows4
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw2WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	JMP pw2WeightGradVecWeights_rows6_loop
-
-pw2WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw2WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-
-pw2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: pw2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-pw2WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-
-pw2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: pw2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-pw2WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw2InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw2InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw2InputGradVec_rows4_loop:
-	CMPQ rows, $4
-	JLT pw2InputGradVec_rows2
-	// 4 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw2InputGradVec_rows4_loop
-
-pw2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ pw2InputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw2InputGradVec_rows1:
-	TESTQ $1, rows
-	JZ pw2InputGradVec_done
-	// 1 row × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-
-pw2InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw2InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw2InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw2InputGradVec_rows6_loop:
-	CMPQ rows, $6
-	JLT pw2InputGradVec_rows4
-	// 6 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	JMP pw2InputGradVec_rows6_loop
-
-pw2InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ pw2InputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-
-pw2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ pw2InputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw2InputGradVec_rows1:
-	TESTQ $1, rows
-	JZ pw2InputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw2InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw2InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw2InputGradVecTransposeAVX2(wt, w *float32)
-// Requires: AVX, AVX2
-//
-// wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·256) and one store writes wt[j][i0..].
-// Reference: pw2InputGradVecTransposeGo.
-TEXT ·pw2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
+	JNZ pw1InputGradVecTransposeAVX512_blocks
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
-	VMOVDQU iota<>(SB), Y15
-	VMOVD tmp, X14
-	VPBROADCASTD X14, Y14
-	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
-	VPXOR Y13, Y13, Y13
-
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX2_rows0:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 2048(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 6144(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX2_rows24
-
-	// rows 32 to 39 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX2_rows32
-
-	// rows 40 to 47 of w
-	LEAQ 10240(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX2_rows40
-
-	// rows 48 to 55 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX2_rows48
-
-	// rows 56 to 63 of w
-	LEAQ 14336(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX2_rows56
-	VZEROUPPER
-	RET
-
-// func pw2InputGradVecTransposeAVX512(wt, w *float32)
-// Requires: AVX512F
-//
-// wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·256) and one store writes wt[j][i0..].
-// Reference: pw2InputGradVecTransposeGo.
-TEXT ·pw2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
-	VMOVDQU32 iota<>(SB), Z31
-	VPBROADCASTD tmp, Z30
-	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
-	VPXORD Z29, Z29, Z29
-
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX512_rows0:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX512_rows16
-
-	// rows 32 to 47 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX512_rows32
-
-	// rows 48 to 63 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-pw2InputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw2InputGradVecTransposeAVX512_rows48
-	VZEROUPPER
-	RET
-
-// func pw3ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw3ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw3ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw3ForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT pw3ForwardVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	VMOVUPS 192(bias), Y4
-	VMOVUPS 224(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw3ForwardVec_rows4_loop
-
-pw3ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ pw3ForwardVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw3ForwardVec_rows1:
-	TESTQ $1, rows
-	JZ pw3ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-
-pw3ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw3ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw3ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw3ForwardVec_rows6_loop:
-	CMPQ rows, $6
-	JLT pw3ForwardVec_rows4
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	JMP pw3ForwardVec_rows6_loop
-
-pw3ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ pw3ForwardVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-
-pw3ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ pw3ForwardVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw3ForwardVec_rows1:
-	TESTQ $1, rows
-	JZ pw3ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw3ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw3WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw3WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw3WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT pw3WeightGradVecWeights_done
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 256(c_row), Y3
-	VMOVUPS 288(c_row), Y4
-	VMOVUPS 320(c_row), Y5
-	VMOVUPS 512(c_row), Y6
-	VMOVUPS 544(c_row), Y7
-	VMOVUPS 576(c_row), Y8
-	VMOVUPS 768(c_row), Y9
-	VMOVUPS 800(c_row), Y10
-	VMOVUPS 832(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 128(c_row), Y1
-	VMOVUPS 160(c_row), Y2
-	VMOVUPS 352(c_row), Y3
-	VMOVUPS 384(c_row), Y4
-	VMOVUPS 416(c_row), Y5
-	VMOVUPS 608(c_row), Y6
-	VMOVUPS 640(c_row), Y7
-	VMOVUPS 672(c_row), Y8
-	VMOVUPS 864(c_row), Y9
-	VMOVUPS 896(c_row), Y10
-	VMOVUPS 928(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 448(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	VMOVUPS 704(c_row), Y4
-	VMOVUPS 736(c_row), Y5
-	VMOVUPS 960(c_row), Y6
-	VMOVUPS 992(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecWeights_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw3WeightGradVecWeights_rows4_loop
-
-pw3WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw3WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw3WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT pw3WeightGradVecWeights_rows4
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	JMP pw3WeightGradVecWeights_rows6_loop
-
-pw3WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-
-pw3WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: pw3WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw3WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-pw3WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-
-pw3WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: pw3WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw3WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-pw3WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw3WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw3InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw3InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw3InputGradVec_rows4_loop:
-	CMPQ rows, $4
-	JLT pw3InputGradVec_rows2
-	// 4 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw3InputGradVec_rows4_loop
-
-pw3InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ pw3InputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw3InputGradVec_rows1:
-	TESTQ $1, rows
-	JZ pw3InputGradVec_done
-	// 1 row × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-
-pw3InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw3InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw3InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw3InputGradVec_rows6_loop:
-	CMPQ rows, $6
-	JLT pw3InputGradVec_rows4
-	// 6 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	JMP pw3InputGradVec_rows6_loop
-
-pw3InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ pw3InputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-
-pw3InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ pw3InputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw3InputGradVec_rows1:
-	TESTQ $1, rows
-	JZ pw3InputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw3InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw3InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3InputGradVecTransposeAVX2(wt, w *float32)
-// Requires: AVX, AVX2
-//
-// wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·256) and one store writes wt[j][i0..].
-// Reference: pw3InputGradVecTransposeGo.
-TEXT ·pw3InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
-	VMOVDQU iota<>(SB), Y15
-	VMOVD tmp, X14
-	VPBROADCASTD X14, Y14
-	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
-	VPXOR Y13, Y13, Y13
-
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX2_rows0:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 2048(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 6144(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX2_rows24
-
-	// rows 32 to 39 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX2_rows32
-
-	// rows 40 to 47 of w
-	LEAQ 10240(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX2_rows40
-
-	// rows 48 to 55 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX2_rows48
-
-	// rows 56 to 63 of w
-	LEAQ 14336(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX2_rows56
-	VZEROUPPER
-	RET
-
-// func pw3InputGradVecTransposeAVX512(wt, w *float32)
-// Requires: AVX512F
-//
-// wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·256) and one store writes wt[j][i0..].
-// Reference: pw3InputGradVecTransposeGo.
-TEXT ·pw3InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
-	VMOVDQU32 iota<>(SB), Z31
-	VPBROADCASTD tmp, Z30
-	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
-	VPXORD Z29, Z29, Z29
-
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX512_rows0:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX512_rows16
-
-	// rows 32 to 47 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX512_rows32
-
-	// rows 48 to 63 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-pw3InputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw3InputGradVecTransposeAVX512_rows48
-	VZEROUPPER
-	RET
-
-// func pw4ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw4ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw4ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw4ForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT pw4ForwardVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	VMOVUPS 192(bias), Y4
-	VMOVUPS 224(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw4ForwardVec_rows4_loop
-
-pw4ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ pw4ForwardVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw4ForwardVec_rows1:
-	TESTQ $1, rows
-	JZ pw4ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-
-pw4ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw4ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw4ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw4ForwardVec_rows6_loop:
-	CMPQ rows, $6
-	JLT pw4ForwardVec_rows4
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	JMP pw4ForwardVec_rows6_loop
-
-pw4ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ pw4ForwardVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-
-pw4ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ pw4ForwardVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw4ForwardVec_rows1:
-	TESTQ $1, rows
-	JZ pw4ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw4ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw4WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw4WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw4WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT pw4WeightGradVecWeights_done
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 256(c_row), Y3
-	VMOVUPS 288(c_row), Y4
-	VMOVUPS 320(c_row), Y5
-	VMOVUPS 512(c_row), Y6
-	VMOVUPS 544(c_row), Y7
-	VMOVUPS 576(c_row), Y8
-	VMOVUPS 768(c_row), Y9
-	VMOVUPS 800(c_row), Y10
-	VMOVUPS 832(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 128(c_row), Y1
-	VMOVUPS 160(c_row), Y2
-	VMOVUPS 352(c_row), Y3
-	VMOVUPS 384(c_row), Y4
-	VMOVUPS 416(c_row), Y5
-	VMOVUPS 608(c_row), Y6
-	VMOVUPS 640(c_row), Y7
-	VMOVUPS 672(c_row), Y8
-	VMOVUPS 864(c_row), Y9
-	VMOVUPS 896(c_row), Y10
-	VMOVUPS 928(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 448(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	VMOVUPS 704(c_row), Y4
-	VMOVUPS 736(c_row), Y5
-	VMOVUPS 960(c_row), Y6
-	VMOVUPS 992(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecWeights_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecWeights_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw4WeightGradVecWeights_rows4_loop
-
-pw4WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw4WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw4WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw4WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT pw4WeightGradVecWeights_rows4
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	JMP pw4WeightGradVecWeights_rows6_loop
-
-pw4WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-
-pw4WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: pw4WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw4WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-pw4WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-
-pw4WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: pw4WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw4WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-pw4WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw4WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw4InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw4InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw4InputGradVec_rows4_loop:
-	CMPQ rows, $4
-	JLT pw4InputGradVec_rows2
-	// 4 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP pw4InputGradVec_rows4_loop
-
-pw4InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ pw4InputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw4InputGradVec_rows1:
-	TESTQ $1, rows
-	JZ pw4InputGradVec_done
-	// 1 row × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-
-pw4InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw4InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw4InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw4InputGradVec_rows6_loop:
-	CMPQ rows, $6
-	JLT pw4InputGradVec_rows4
-	// 6 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	JMP pw4InputGradVec_rows6_loop
-
-pw4InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ pw4InputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-
-pw4InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ pw4InputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-
-pw4InputGradVec_rows1:
-	TESTQ $1, rows
-	JZ pw4InputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-pw4InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4InputGradVecTransposeAVX2(wt, w *float32)
-// Requires: AVX, AVX2
-//
-// wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·256) and one store writes wt[j][i0..].
-// Reference: pw4InputGradVecTransposeGo.
-TEXT ·pw4InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
-	VMOVDQU iota<>(SB), Y15
-	VMOVD tmp, X14
-	VPBROADCASTD X14, Y14
-	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
-	VPXOR Y13, Y13, Y13
-
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX2_rows0:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 2048(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 6144(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX2_rows24
-
-	// rows 32 to 39 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX2_rows32
-
-	// rows 40 to 47 of w
-	LEAQ 10240(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX2_rows40
-
-	// rows 48 to 55 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX2_rows48
-
-	// rows 56 to 63 of w
-	LEAQ 14336(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX2_rows56
-	VZEROUPPER
-	RET
-
-// func pw4InputGradVecTransposeAVX512(wt, w *float32)
-// Requires: AVX512F
-//
-// wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·256) and one store writes wt[j][i0..].
-// Reference: pw4InputGradVecTransposeGo.
-TEXT ·pw4InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
-	VMOVDQU32 iota<>(SB), Z31
-	VPBROADCASTD tmp, Z30
-	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
-	VPXORD Z29, Z29, Z29
-
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX512_rows0:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX512_rows16
-
-	// rows 32 to 47 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX512_rows32
-
-	// rows 48 to 63 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-pw4InputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ pw4InputGradVecTransposeAVX512_rows48
 	VZEROUPPER
 	RET
 
@@ -9090,9 +1857,11 @@ TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-fcForwardVec_rows6_loop:
+fcForwardVec_rows6:
 	CMPQ rows, $6
-	JLT fcForwardVec_rows4
+	JLT fcForwardVec_rows1_loop
+
+fcForwardVec_rows6_loop:
 	// 6 rows × columns 0..11 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
 	VMOVUPS 0(bias), Y0
@@ -9111,7 +1880,7 @@ fcForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcForwardVec_rows6_loop_cols0_k:
+fcForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMASKMOVPS 32(b_k), mask, Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -9135,7 +1904,7 @@ fcForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $48, b_k
 	DECQ kleft
-	JNZ fcForwardVec_rows6_loop_cols0_k
+	JNZ fcForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 	VMOVUPS Y2, 48(c_row)
@@ -9151,90 +1920,22 @@ fcForwardVec_rows6_loop_cols0_k:
 	ADDQ $1536, a_row
 	ADDQ $288, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ fcForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $48, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP fcForwardVec_rows6_loop
 
-fcForwardVec_rows4:
-	TESTQ $4, rows
-	JZ fcForwardVec_rows2
-	// 4 rows × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMASKMOVPS 32(b_k), mask, Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $48, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 48(c_row)
-	VMASKMOVPS Y3, mask, 80(c_row)
-	VMOVUPS Y4, 96(c_row)
-	VMASKMOVPS Y5, mask, 128(c_row)
-	VMOVUPS Y6, 144(c_row)
-	VMASKMOVPS Y7, mask, 176(c_row)
-	ADDQ $1024, a_row
-	ADDQ $192, c_row
-
-fcForwardVec_rows2:
-	TESTQ $2, rows
-	JZ fcForwardVec_rows1
-	// 2 rows × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMASKMOVPS 32(b_k), mask, Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $48, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 48(c_row)
-	VMASKMOVPS Y3, mask, 80(c_row)
-	ADDQ $512, a_row
-	ADDQ $96, c_row
-
-fcForwardVec_rows1:
-	TESTQ $1, rows
+fcForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcForwardVec_done
 	// 1 row × columns 0..11 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
@@ -9244,7 +1945,7 @@ fcForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcForwardVec_rows1_cols0_k:
+fcForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMASKMOVPS 32(b_k), mask, Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -9253,9 +1954,13 @@ fcForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $48, b_k
 	DECQ kleft
-	JNZ fcForwardVec_rows1_cols0_k
+	JNZ fcForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
+	ADDQ $256, a_row
+	ADDQ $48, c_row
+	DECQ rows
+	JMP fcForwardVec_rows1_loop
 
 fcForwardVec_done:
 	VZEROUPPER
@@ -9280,9 +1985,11 @@ TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-fcForwardVec_rows16_loop:
+fcForwardVec_rows16:
 	CMPQ rows, $16
-	JLT fcForwardVec_rows8
+	JLT fcForwardVec_rows1_loop
+
+fcForwardVec_rows16_loop:
 	// 16 rows × columns 0..11 (last vector: 12 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
 	VMOVUPS.Z 0(bias), K1, Z1
@@ -9304,7 +2011,7 @@ fcForwardVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcForwardVec_rows16_loop_cols0_k:
+fcForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -9341,7 +2048,7 @@ fcForwardVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $48, b_k
 	DECQ kleft
-	JNZ fcForwardVec_rows16_loop_cols0_k
+	JNZ fcForwardVec_rows16_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 48(c_row)
 	VMOVUPS Z2, K1, 96(c_row)
@@ -9361,117 +2068,22 @@ fcForwardVec_rows16_loop_cols0_k:
 	ADDQ $4096, a_row
 	ADDQ $768, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE fcForwardVec_rows16_loop
+	TESTQ rows, rows
+	JZ fcForwardVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $48, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP fcForwardVec_rows16_loop
 
-fcForwardVec_rows8:
-	TESTQ $8, rows
-	JZ fcForwardVec_rows4
-	// 8 rows × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows8_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 1792(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $48, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows8_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 48(c_row)
-	VMOVUPS Z2, K1, 96(c_row)
-	VMOVUPS Z3, K1, 144(c_row)
-	VMOVUPS Z4, K1, 192(c_row)
-	VMOVUPS Z5, K1, 240(c_row)
-	VMOVUPS Z6, K1, 288(c_row)
-	VMOVUPS Z7, K1, 336(c_row)
-	ADDQ $2048, a_row
-	ADDQ $384, c_row
-
-fcForwardVec_rows4:
-	TESTQ $4, rows
-	JZ fcForwardVec_rows2
-	// 4 rows × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows4_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $48, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows4_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 48(c_row)
-	VMOVUPS Z2, K1, 96(c_row)
-	VMOVUPS Z3, K1, 144(c_row)
-	ADDQ $1024, a_row
-	ADDQ $192, c_row
-
-fcForwardVec_rows2:
-	TESTQ $2, rows
-	JZ fcForwardVec_rows1
-	// 2 rows × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows2_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $48, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows2_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 48(c_row)
-	ADDQ $512, a_row
-	ADDQ $96, c_row
-
-fcForwardVec_rows1:
-	TESTQ $1, rows
+fcForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcForwardVec_done
 	// 1 row × columns 0..11 (last vector: 12 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
@@ -9479,15 +2091,19 @@ fcForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcForwardVec_rows1_cols0_k:
+fcForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $48, b_k
 	DECQ kleft
-	JNZ fcForwardVec_rows1_cols0_k
+	JNZ fcForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
+	ADDQ $256, a_row
+	ADDQ $48, c_row
+	DECQ rows
+	JMP fcForwardVec_rows1_loop
 
 fcForwardVec_done:
 	VZEROUPPER
@@ -9643,9 +2259,11 @@ TEXT ·fcPackedVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-fcPackedVec_rows6_loop:
+fcPackedVec_rows6:
 	CMPQ rows, $6
-	JLT fcPackedVec_rows4
+	JLT fcPackedVec_rows1_loop
+
+fcPackedVec_rows6_loop:
 	// 6 rows × columns 0..11 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
 	VMOVUPS 0(bias), Y0
@@ -9664,7 +2282,7 @@ fcPackedVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcPackedVec_rows6_loop_cols0_k:
+fcPackedVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -9688,7 +2306,7 @@ fcPackedVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ fcPackedVec_rows6_loop_cols0_k
+	JNZ fcPackedVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 	VMOVUPS Y2, 48(c_row)
@@ -9704,90 +2322,22 @@ fcPackedVec_rows6_loop_cols0_k:
 	ADDQ $1536, a_row
 	ADDQ $288, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcPackedVec_rows6_loop
+	TESTQ rows, rows
+	JZ fcPackedVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $48, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP fcPackedVec_rows6_loop
 
-fcPackedVec_rows4:
-	TESTQ $4, rows
-	JZ fcPackedVec_rows2
-	// 4 rows × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 48(c_row)
-	VMASKMOVPS Y3, mask, 80(c_row)
-	VMOVUPS Y4, 96(c_row)
-	VMASKMOVPS Y5, mask, 128(c_row)
-	VMOVUPS Y6, 144(c_row)
-	VMASKMOVPS Y7, mask, 176(c_row)
-	ADDQ $1024, a_row
-	ADDQ $192, c_row
-
-fcPackedVec_rows2:
-	TESTQ $2, rows
-	JZ fcPackedVec_rows1
-	// 2 rows × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 48(c_row)
-	VMASKMOVPS Y3, mask, 80(c_row)
-	ADDQ $512, a_row
-	ADDQ $96, c_row
-
-fcPackedVec_rows1:
-	TESTQ $1, rows
+fcPackedVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcPackedVec_done
 	// 1 row × columns 0..11 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
@@ -9797,7 +2347,7 @@ fcPackedVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcPackedVec_rows1_cols0_k:
+fcPackedVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -9806,9 +2356,13 @@ fcPackedVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ fcPackedVec_rows1_cols0_k
+	JNZ fcPackedVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
+	ADDQ $256, a_row
+	ADDQ $48, c_row
+	DECQ rows
+	JMP fcPackedVec_rows1_loop
 
 fcPackedVec_done:
 	VZEROUPPER
@@ -9833,9 +2387,11 @@ TEXT ·fcPackedVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-fcPackedVec_rows16_loop:
+fcPackedVec_rows16:
 	CMPQ rows, $16
-	JLT fcPackedVec_rows8
+	JLT fcPackedVec_rows1_loop
+
+fcPackedVec_rows16_loop:
 	// 16 rows × columns 0..11 (last vector: 12 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
 	VMOVUPS.Z 0(bias), K1, Z1
@@ -9857,7 +2413,7 @@ fcPackedVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcPackedVec_rows16_loop_cols0_k:
+fcPackedVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -9894,7 +2450,7 @@ fcPackedVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ fcPackedVec_rows16_loop_cols0_k
+	JNZ fcPackedVec_rows16_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 48(c_row)
 	VMOVUPS Z2, K1, 96(c_row)
@@ -9914,117 +2470,22 @@ fcPackedVec_rows16_loop_cols0_k:
 	ADDQ $4096, a_row
 	ADDQ $768, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE fcPackedVec_rows16_loop
+	TESTQ rows, rows
+	JZ fcPackedVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $48, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP fcPackedVec_rows16_loop
 
-fcPackedVec_rows8:
-	TESTQ $8, rows
-	JZ fcPackedVec_rows4
-	// 8 rows × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 1792(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows8_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 48(c_row)
-	VMOVUPS Z2, K1, 96(c_row)
-	VMOVUPS Z3, K1, 144(c_row)
-	VMOVUPS Z4, K1, 192(c_row)
-	VMOVUPS Z5, K1, 240(c_row)
-	VMOVUPS Z6, K1, 288(c_row)
-	VMOVUPS Z7, K1, 336(c_row)
-	ADDQ $2048, a_row
-	ADDQ $384, c_row
-
-fcPackedVec_rows4:
-	TESTQ $4, rows
-	JZ fcPackedVec_rows2
-	// 4 rows × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows4_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 48(c_row)
-	VMOVUPS Z2, K1, 96(c_row)
-	VMOVUPS Z3, K1, 144(c_row)
-	ADDQ $1024, a_row
-	ADDQ $192, c_row
-
-fcPackedVec_rows2:
-	TESTQ $2, rows
-	JZ fcPackedVec_rows1
-	// 2 rows × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows2_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 48(c_row)
-	ADDQ $512, a_row
-	ADDQ $96, c_row
-
-fcPackedVec_rows1:
-	TESTQ $1, rows
+fcPackedVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcPackedVec_done
 	// 1 row × columns 0..11 (last vector: 12 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
@@ -10032,15 +2493,19 @@ fcPackedVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcPackedVec_rows1_cols0_k:
+fcPackedVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ fcPackedVec_rows1_cols0_k
+	JNZ fcPackedVec_rows1_loop_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
+	ADDQ $256, a_row
+	ADDQ $48, c_row
+	DECQ rows
+	JMP fcPackedVec_rows1_loop
 
 fcPackedVec_done:
 	VZEROUPPER
@@ -10192,8 +2657,6 @@ TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ $64, rows
 
 fcWeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT fcWeightGradVecWeights_rows4
 	// 6 rows × columns 0..11 (last vector: 4 lanes)
 	VMOVUPS tailmask<>+16(SB), mask
 	VMOVUPS 0(c_row), Y0
@@ -10252,7 +2715,8 @@ fcWeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $288, c_row
 	SUBQ $6, rows
-	JMP fcWeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE fcWeightGradVecWeights_rows6_loop
 
 fcWeightGradVecWeights_rows4:
 	// 4 rows × columns 0..11 (last vector: 4 lanes)
@@ -10320,8 +2784,6 @@ TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $64, rows
 
 fcWeightGradVecWeights_rows16_loop:
-	CMPQ rows, $16
-	JLT fcWeightGradVecWeights_done
 	// 16 rows × columns 0..11 (last vector: 12 lanes)
 	VMOVUPS.Z 0(c_row), K1, Z0
 	VMOVUPS.Z 48(c_row), K1, Z1
@@ -10400,7 +2862,8 @@ fcWeightGradVecWeights_rows16_loop_cols0_k:
 	ADDQ $64, a_row
 	ADDQ $768, c_row
 	SUBQ $16, rows
-	JMP fcWeightGradVecWeights_rows16_loop
+	CMPQ rows, $16
+	JGE fcWeightGradVecWeights_rows16_loop
 
 fcWeightGradVecWeights_done:
 	VZEROUPPER
@@ -10496,10 +2959,15 @@ TEXT ·fcInputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fcInputGradVec_rows4_loop:
-	CMPQ rows, $4
-	JLT fcInputGradVec_rows2
-	// 4 rows × columns 0..23
+fcInputGradVec_rows6:
+	CMPQ rows, $6
+	JLT fcInputGradVec_rows1_loop
+
+fcInputGradVec_rows6_loop:
+	XORQ col, col
+
+fcInputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -10513,309 +2981,98 @@ fcInputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $12, kleft
 
-fcInputGradVec_rows4_loop_cols0_k:
+fcInputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 96(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 144(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 192(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 240(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 144(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $192, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP fcInputGradVec_rows4_loop
-
-fcInputGradVec_rows2:
-	TESTQ $2, rows
-	JZ fcInputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $96, a_row
-	ADDQ $512, c_row
-
-fcInputGradVec_rows1:
-	TESTQ $1, rows
+	JNZ fcInputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT fcInputGradVec_rows6_cols0
+	ADDQ $288, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcInputGradVec_rows6_loop
+	TESTQ rows, rows
 	JZ fcInputGradVec_done
-	// 1 row × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $48, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP fcInputGradVec_rows6_loop
 
-fcInputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
+fcInputGradVec_rows1_loop:
+	TESTQ rows, rows
+	JZ fcInputGradVec_done
+	XORQ col, col
 
-fcInputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
+fcInputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $12, kleft
 
-fcInputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
+fcInputGradVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
+	JNZ fcInputGradVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT fcInputGradVec_rows1_loop_cols0
+	ADDQ $48, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP fcInputGradVec_rows1_loop
 
 fcInputGradVec_done:
 	VZEROUPPER
@@ -10836,9 +3093,11 @@ TEXT ·fcInputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fcInputGradVec_rows6_loop:
+fcInputGradVec_rows6:
 	CMPQ rows, $6
-	JLT fcInputGradVec_rows4
+	JLT fcInputGradVec_rows1_loop
+
+fcInputGradVec_rows6_loop:
 	// 6 rows × columns 0..63
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -10868,7 +3127,7 @@ fcInputGradVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $12, kleft
 
-fcInputGradVec_rows6_loop_cols0_k:
+fcInputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -10906,7 +3165,7 @@ fcInputGradVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows6_loop_cols0_k
+	JNZ fcInputGradVec_rows6_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -10934,128 +3193,22 @@ fcInputGradVec_rows6_loop_cols0_k:
 	ADDQ $288, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcInputGradVec_rows6_loop
+	TESTQ rows, rows
+	JZ fcInputGradVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $48, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP fcInputGradVec_rows6_loop
 
-fcInputGradVec_rows4:
-	TESTQ $4, rows
-	JZ fcInputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $192, a_row
-	ADDQ $1024, c_row
-
-fcInputGradVec_rows2:
-	TESTQ $2, rows
-	JZ fcInputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $96, a_row
-	ADDQ $512, c_row
-
-fcInputGradVec_rows1:
-	TESTQ $1, rows
+fcInputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcInputGradVec_done
 	// 1 row × columns 0..63
 	VXORPS Z0, Z0, Z0
@@ -11066,7 +3219,7 @@ fcInputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $12, kleft
 
-fcInputGradVec_rows1_cols0_k:
+fcInputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -11079,11 +3232,15 @@ fcInputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows1_cols0_k
+	JNZ fcInputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
+	ADDQ $48, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP fcInputGradVec_rows1_loop
 
 fcInputGradVec_done:
 	VZEROUPPER
@@ -11107,12 +3264,15 @@ TEXT ·fcInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 63 of w, 8 at a time
+	MOVQ $8, kleft
+
+fcInputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $3, rows
 
-fcInputGradVecTransposeAVX2_rows0:
+fcInputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -11128,168 +3288,13 @@ fcInputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $1024, c_row
 	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 384(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 768(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 1152(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows24
-
-	// rows 32 to 39 of w
-	LEAQ 1536(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows32
-
-	// rows 40 to 47 of w
-	LEAQ 1920(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows40
-
-	// rows 48 to 55 of w
-	LEAQ 2304(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows48
-
-	// rows 56 to 63 of w
-	LEAQ 2688(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows56
+	JNZ fcInputGradVecTransposeAVX2_blocks_cols
+	ADDQ $384, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ fcInputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -11309,12 +3314,15 @@ TEXT ·fcInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 63 of w, 16 at a time
+	MOVQ $4, kleft
+
+fcInputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $3, rows
 
-fcInputGradVecTransposeAVX512_rows0:
+fcInputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -11330,75 +3338,12 @@ fcInputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $1024, c_row
 	DECQ rows
-	JNZ fcInputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 768(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX512_rows16
-
-	// rows 32 to 47 of w
-	LEAQ 1536(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX512_rows32
-
-	// rows 48 to 63 of w
-	LEAQ 2304(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $3, rows
-
-fcInputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX512_rows48
+	JNZ fcInputGradVecTransposeAVX512_blocks_cols
+	ADDQ $768, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ fcInputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET

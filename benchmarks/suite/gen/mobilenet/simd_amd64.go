@@ -379,16 +379,6 @@ func pw3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// pw3WeightGradVecBiasAVX2 is the AVX2 path of pw3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw3WeightGradVecBiasAVX512 is the AVX512 path of pw3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // pw3WeightGradVec computes, with In = 32 and Units = 32:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -404,10 +394,10 @@ func pw3WeightGradVec(dw *[32 * 32]float32, db *[32]float32, x, dy []float32, n 
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		pw3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw3WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		pw3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw3WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -637,16 +627,6 @@ func pw5WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func pw5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// pw5WeightGradVecBiasAVX2 is the AVX2 path of pw5WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw5WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw5WeightGradVecBiasAVX512 is the AVX512 path of pw5WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw5WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // pw5WeightGradVec computes, with In = 64 and Units = 64:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -662,10 +642,10 @@ func pw5WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw5WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		pw5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw5WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw5WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -895,16 +875,6 @@ func pw7WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func pw7WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// pw7WeightGradVecBiasAVX2 is the AVX2 path of pw7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw7WeightGradVecBiasAVX512 is the AVX512 path of pw7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // pw7WeightGradVec computes, with In = 128 and Units = 128:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -920,10 +890,10 @@ func pw7WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw7WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw7WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw7WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -983,16 +953,6 @@ func pw7InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	}
 }
 
-// pw8ForwardVecAVX2 is the AVX2 path of pw8ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw8ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw8ForwardVecAVX512 is the AVX512 path of pw8ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw8ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw8ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1006,33 +966,13 @@ func pw8ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw8ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		pw8ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		pw8ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw8WeightGradVecWeightsAVX2 is the AVX2 path of pw8WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw8WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw8WeightGradVecWeightsAVX512 is the AVX512 path of pw8WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw8WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// pw8WeightGradVecBiasAVX2 is the AVX2 path of pw8WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw8WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw8WeightGradVecBiasAVX512 is the AVX512 path of pw8WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw8WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // pw8WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -1048,25 +988,15 @@ func pw8WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw8WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw8WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		pw8WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw8WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw8WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw8InputGradVecAVX2 is the AVX2 path of pw8InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw8InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw8InputGradVecAVX512 is the AVX512 path of pw8InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw8InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw8InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -1081,46 +1011,26 @@ func pw8InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw8InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		pw8InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		pw8InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// pw8InputGradVecTransposeAVX512 is the AVX512 path of pw8InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw8InputGradVecTransposeAVX512(wt, w *float32)
-
-// pw8InputGradVecTransposeAVX2 is the AVX2 path of pw8InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw8InputGradVecTransposeAVX2(wt, w *float32)
 
 // pw8InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 128, j < 128), the layout pw8InputGradVec reads, with rows padded to 128 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func pw8InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw8InputGradVecTransposeAVX512(&wt[0], &w[0])
+		pw7InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		pw8InputGradVecTransposeAVX2(&wt[0], &w[0])
+		pw7InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw8InputGradVecTransposeGo(wt, w)
 	}
 }
-
-// pw9ForwardVecAVX2 is the AVX2 path of pw9ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw9ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw9ForwardVecAVX512 is the AVX512 path of pw9ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw9ForwardVecAVX512(y, x, w, b *float32, n int)
 
 // pw9ForwardVec computes, with In = 128 and Units = 128:
 //
@@ -1135,33 +1045,13 @@ func pw9ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw9ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		pw9ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		pw9ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw9WeightGradVecWeightsAVX2 is the AVX2 path of pw9WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw9WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw9WeightGradVecWeightsAVX512 is the AVX512 path of pw9WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw9WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// pw9WeightGradVecBiasAVX2 is the AVX2 path of pw9WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw9WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw9WeightGradVecBiasAVX512 is the AVX512 path of pw9WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw9WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // pw9WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -1177,25 +1067,15 @@ func pw9WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw9WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw9WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		pw9WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw9WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw9WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw9InputGradVecAVX2 is the AVX2 path of pw9InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw9InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw9InputGradVecAVX512 is the AVX512 path of pw9InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw9InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw9InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -1210,46 +1090,26 @@ func pw9InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw9InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		pw9InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		pw9InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// pw9InputGradVecTransposeAVX512 is the AVX512 path of pw9InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw9InputGradVecTransposeAVX512(wt, w *float32)
-
-// pw9InputGradVecTransposeAVX2 is the AVX2 path of pw9InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw9InputGradVecTransposeAVX2(wt, w *float32)
 
 // pw9InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 128, j < 128), the layout pw9InputGradVec reads, with rows padded to 128 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func pw9InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw9InputGradVecTransposeAVX512(&wt[0], &w[0])
+		pw7InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		pw9InputGradVecTransposeAVX2(&wt[0], &w[0])
+		pw7InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw9InputGradVecTransposeGo(wt, w)
 	}
 }
-
-// pw10ForwardVecAVX2 is the AVX2 path of pw10ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw10ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw10ForwardVecAVX512 is the AVX512 path of pw10ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw10ForwardVecAVX512(y, x, w, b *float32, n int)
 
 // pw10ForwardVec computes, with In = 128 and Units = 128:
 //
@@ -1264,33 +1124,13 @@ func pw10ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n in
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw10ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		pw10ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		pw10ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw10WeightGradVecWeightsAVX2 is the AVX2 path of pw10WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw10WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw10WeightGradVecWeightsAVX512 is the AVX512 path of pw10WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw10WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// pw10WeightGradVecBiasAVX2 is the AVX2 path of pw10WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw10WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw10WeightGradVecBiasAVX512 is the AVX512 path of pw10WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw10WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // pw10WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -1306,25 +1146,15 @@ func pw10WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw10WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw10WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		pw10WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw10WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw10WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw10InputGradVecAVX2 is the AVX2 path of pw10InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw10InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw10InputGradVecAVX512 is the AVX512 path of pw10InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw10InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw10InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -1339,46 +1169,26 @@ func pw10InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw10InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		pw10InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		pw10InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// pw10InputGradVecTransposeAVX512 is the AVX512 path of pw10InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw10InputGradVecTransposeAVX512(wt, w *float32)
-
-// pw10InputGradVecTransposeAVX2 is the AVX2 path of pw10InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw10InputGradVecTransposeAVX2(wt, w *float32)
 
 // pw10InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 128, j < 128), the layout pw10InputGradVec reads, with rows padded to 128 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func pw10InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw10InputGradVecTransposeAVX512(&wt[0], &w[0])
+		pw7InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		pw10InputGradVecTransposeAVX2(&wt[0], &w[0])
+		pw7InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw10InputGradVecTransposeGo(wt, w)
 	}
 }
-
-// pw11ForwardVecAVX2 is the AVX2 path of pw11ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw11ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw11ForwardVecAVX512 is the AVX512 path of pw11ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw11ForwardVecAVX512(y, x, w, b *float32, n int)
 
 // pw11ForwardVec computes, with In = 128 and Units = 128:
 //
@@ -1393,33 +1203,13 @@ func pw11ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n in
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw11ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		pw11ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		pw11ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw11WeightGradVecWeightsAVX2 is the AVX2 path of pw11WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw11WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw11WeightGradVecWeightsAVX512 is the AVX512 path of pw11WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw11WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// pw11WeightGradVecBiasAVX2 is the AVX2 path of pw11WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw11WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw11WeightGradVecBiasAVX512 is the AVX512 path of pw11WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw11WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // pw11WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -1435,25 +1225,15 @@ func pw11WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw11WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw11WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		pw11WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw11WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw11WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw11InputGradVecAVX2 is the AVX2 path of pw11InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw11InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw11InputGradVecAVX512 is the AVX512 path of pw11InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw11InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw11InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -1468,32 +1248,22 @@ func pw11InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw11InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		pw11InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		pw11InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// pw11InputGradVecTransposeAVX512 is the AVX512 path of pw11InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw11InputGradVecTransposeAVX512(wt, w *float32)
-
-// pw11InputGradVecTransposeAVX2 is the AVX2 path of pw11InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func pw11InputGradVecTransposeAVX2(wt, w *float32)
 
 // pw11InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 128, j < 128), the layout pw11InputGradVec reads, with rows padded to 128 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func pw11InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw11InputGradVecTransposeAVX512(&wt[0], &w[0])
+		pw7InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		pw11InputGradVecTransposeAVX2(&wt[0], &w[0])
+		pw7InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw11InputGradVecTransposeGo(wt, w)
 	}
@@ -1669,16 +1439,6 @@ func pw13WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func pw13WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// pw13WeightGradVecBiasAVX2 is the AVX2 path of pw13WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// pw13WeightGradVecBiasAVX512 is the AVX512 path of pw13WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // pw13WeightGradVec computes, with In = 256 and Units = 256:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -1694,10 +1454,10 @@ func pw13WeightGradVec(dw *[256 * 256]float32, db *[256]float32, x, dy []float32
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		pw13WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw13WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		pw13WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw13WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		pw13WeightGradVecGo(dw, db, x, dy, n)
 	}

@@ -121,16 +121,6 @@ func block1_conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func block1_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// block1_conv1WeightGradVecBiasAVX2 is the AVX2 path of block1_conv1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// block1_conv1WeightGradVecBiasAVX512 is the AVX512 path of block1_conv1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // block1_conv1WeightGradVec computes, with In = 144 and Units = 16:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -146,10 +136,10 @@ func block1_conv1WeightGradVec(dw *[144 * 16]float32, db *[16]float32, x, dy []f
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block1_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block1_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		block1_conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -209,16 +199,6 @@ func block1_conv1InputGradVecTranspose(wt *[144 * 16]float32, w *[16 * 144]float
 	}
 }
 
-// block1_conv2ForwardVecAVX2 is the AVX2 path of block1_conv2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// block1_conv2ForwardVecAVX512 is the AVX512 path of block1_conv2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // block1_conv2ForwardVec computes, with In = 144 and Units = 16:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -232,33 +212,13 @@ func block1_conv2ForwardVec(y, x []float32, w *[144 * 16]float32, b *[16]float32
 	_ = x[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		block1_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
 	case runtime.AVX2:
-		block1_conv2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		block1_conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
 	default:
 		block1_conv2ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// block1_conv2WeightGradVecWeightsAVX2 is the AVX2 path of block1_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// block1_conv2WeightGradVecWeightsAVX512 is the AVX512 path of block1_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
-// block1_conv2WeightGradVecBiasAVX2 is the AVX2 path of block1_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// block1_conv2WeightGradVecBiasAVX512 is the AVX512 path of block1_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
 
 // block1_conv2WeightGradVec computes, with In = 144 and Units = 16:
 //
@@ -274,25 +234,15 @@ func block1_conv2WeightGradVec(dw *[144 * 16]float32, db *[16]float32, x, dy []f
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block1_conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
-		block1_conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block1_conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		block1_conv2WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// block1_conv2InputGradVecAVX2 is the AVX2 path of block1_conv2InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// block1_conv2InputGradVecAVX512 is the AVX512 path of block1_conv2InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // block1_conv2InputGradVec computes, with In = 16 and Units = 144:
 //
@@ -307,32 +257,22 @@ func block1_conv2InputGradVec(dx, dy []float32, wt *[144 * 16]float32, n int) {
 	_ = dy[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
 	case runtime.AVX2:
-		block1_conv2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
 	default:
 		block1_conv2InputGradVecGo(dx, dy, wt, n)
 	}
 }
-
-// block1_conv2InputGradVecTransposeAVX512 is the AVX512 path of block1_conv2InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2InputGradVecTransposeAVX512(wt, w *float32)
-
-// block1_conv2InputGradVecTransposeAVX2 is the AVX2 path of block1_conv2InputGradVecTranspose (simd_amd64.s).
-//
-//go:noescape
-func block1_conv2InputGradVecTransposeAVX2(wt, w *float32)
 
 // block1_conv2InputGradVecTranspose fills wt[j][i] = w[i][j] (i < 16, j < 144), the layout block1_conv2InputGradVec reads, with rows padded to 16 floats (zeros).
 // It runs the path runtime.ActiveISA names.
 func block1_conv2InputGradVecTranspose(wt *[144 * 16]float32, w *[16 * 144]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv2InputGradVecTransposeAVX512(&wt[0], &w[0])
+		block1_conv1InputGradVecTransposeAVX512(&wt[0], &w[0])
 	case runtime.AVX2:
-		block1_conv2InputGradVecTransposeAVX2(&wt[0], &w[0])
+		block1_conv1InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		block1_conv2InputGradVecTransposeGo(wt, w)
 	}
@@ -508,16 +448,6 @@ func block2_conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func block2_conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// block2_conv2WeightGradVecBiasAVX2 is the AVX2 path of block2_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block2_conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// block2_conv2WeightGradVecBiasAVX512 is the AVX512 path of block2_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block2_conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // block2_conv2WeightGradVec computes, with In = 288 and Units = 32:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -533,10 +463,10 @@ func block2_conv2WeightGradVec(dw *[288 * 32]float32, db *[32]float32, x, dy []f
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		block2_conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		block2_conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		block2_conv2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -637,16 +567,6 @@ func block2_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func block2_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// block2_shortcutWeightGradVecBiasAVX2 is the AVX2 path of block2_shortcutWeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block2_shortcutWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// block2_shortcutWeightGradVecBiasAVX512 is the AVX512 path of block2_shortcutWeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block2_shortcutWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // block2_shortcutWeightGradVec computes, with In = 16 and Units = 32:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -662,10 +582,10 @@ func block2_shortcutWeightGradVec(dw *[16 * 32]float32, db *[32]float32, x, dy [
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		block2_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_shortcutWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		block2_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_shortcutWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		block2_shortcutWeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -895,16 +815,6 @@ func block3_conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func block3_conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// block3_conv2WeightGradVecBiasAVX2 is the AVX2 path of block3_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// block3_conv2WeightGradVecBiasAVX512 is the AVX512 path of block3_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // block3_conv2WeightGradVec computes, with In = 576 and Units = 64:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -920,10 +830,10 @@ func block3_conv2WeightGradVec(dw *[576 * 64]float32, db *[64]float32, x, dy []f
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		block3_conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		block3_conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		block3_conv2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1024,16 +934,6 @@ func block3_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
 //go:noescape
 func block3_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
-// block3_shortcutWeightGradVecBiasAVX2 is the AVX2 path of block3_shortcutWeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_shortcutWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// block3_shortcutWeightGradVecBiasAVX512 is the AVX512 path of block3_shortcutWeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_shortcutWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-
 // block3_shortcutWeightGradVec computes, with In = 32 and Units = 64:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -1049,10 +949,10 @@ func block3_shortcutWeightGradVec(dw *[32 * 64]float32, db *[64]float32, x, dy [
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
 		block3_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_shortcutWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
 	case runtime.AVX2:
 		block3_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_shortcutWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
 	default:
 		block3_shortcutWeightGradVecGo(dw, db, x, dy, n)
 	}

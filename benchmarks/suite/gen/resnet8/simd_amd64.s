@@ -15,6 +15,8 @@
 #define a_k SI    // A: current column of the row block
 #define b_k DI    // B: current row
 #define h_row R11 // gate (ReLU backward): first row of the current row block
+#define col R12   // byte offset of the current column block
+#define tmp2 R13  // scratch
 
 // tailmask<>+4·(8−t) holds t lanes of ones then zeros: the VMASKMOVPS mask
 // for a tail of t < 8 floats.
@@ -75,9 +77,11 @@ TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-conv1ForwardVec_rows6_loop:
+conv1ForwardVec_rows6:
 	CMPQ rows, $6
-	JLT conv1ForwardVec_rows4
+	JLT conv1ForwardVec_rows1_loop
+
+conv1ForwardVec_rows6_loop:
 	// 6 rows × columns 0..15
 	VMOVUPS 0(bias), Y0
 	VMOVUPS 32(bias), Y1
@@ -95,7 +99,7 @@ conv1ForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $27, kleft
 
-conv1ForwardVec_rows6_loop_cols0_k:
+conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -119,7 +123,7 @@ conv1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows6_loop_cols0_k
+	JNZ conv1ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -135,88 +139,22 @@ conv1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $648, a_row
 	ADDQ $384, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE conv1ForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ conv1ForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $108, tmp
+	SUBQ tmp, a_row
+	IMULQ $64, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP conv1ForwardVec_rows6_loop
 
-conv1ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ conv1ForwardVec_rows2
-	// 4 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
-
-conv1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 108(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 216(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 324(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	ADDQ $432, a_row
-	ADDQ $256, c_row
-
-conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ conv1ForwardVec_rows1
-	// 2 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
-
-conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 108(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	ADDQ $216, a_row
-	ADDQ $128, c_row
-
-conv1ForwardVec_rows1:
-	TESTQ $1, rows
+conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ conv1ForwardVec_done
 	// 1 row × columns 0..15
 	VMOVUPS 0(bias), Y0
@@ -225,7 +163,7 @@ conv1ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $27, kleft
 
-conv1ForwardVec_rows1_cols0_k:
+conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -234,9 +172,13 @@ conv1ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows1_cols0_k
+	JNZ conv1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
+	ADDQ $108, a_row
+	ADDQ $64, c_row
+	DECQ rows
+	JMP conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_done:
 	VZEROUPPER
@@ -258,9 +200,11 @@ TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-conv1ForwardVec_rows16_loop:
+conv1ForwardVec_rows16:
 	CMPQ rows, $16
-	JLT conv1ForwardVec_rows8
+	JLT conv1ForwardVec_rows1_loop
+
+conv1ForwardVec_rows16_loop:
 	// 16 rows × columns 0..15
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 0(bias), Z1
@@ -282,7 +226,7 @@ conv1ForwardVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $27, kleft
 
-conv1ForwardVec_rows16_loop_cols0_k:
+conv1ForwardVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -319,7 +263,7 @@ conv1ForwardVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows16_loop_cols0_k
+	JNZ conv1ForwardVec_rows16_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -339,117 +283,22 @@ conv1ForwardVec_rows16_loop_cols0_k:
 	ADDQ $1728, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE conv1ForwardVec_rows16_loop
+	TESTQ rows, rows
+	JZ conv1ForwardVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $108, tmp
+	SUBQ tmp, a_row
+	IMULQ $64, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP conv1ForwardVec_rows16_loop
 
-conv1ForwardVec_rows8:
-	TESTQ $8, rows
-	JZ conv1ForwardVec_rows4
-	// 8 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 0(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 0(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
-
-conv1ForwardVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 108(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 216(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 324(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 432(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 540(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 648(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 756(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $864, a_row
-	ADDQ $512, c_row
-
-conv1ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ conv1ForwardVec_rows2
-	// 4 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
-
-conv1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 108(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 216(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 324(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $432, a_row
-	ADDQ $256, c_row
-
-conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ conv1ForwardVec_rows1
-	// 2 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
-
-conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 108(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	ADDQ $216, a_row
-	ADDQ $128, c_row
-
-conv1ForwardVec_rows1:
-	TESTQ $1, rows
+conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ conv1ForwardVec_done
 	// 1 row × columns 0..15
 	VMOVUPS 0(bias), Z0
@@ -457,15 +306,19 @@ conv1ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $27, kleft
 
-conv1ForwardVec_rows1_cols0_k:
+conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ conv1ForwardVec_rows1_cols0_k
+	JNZ conv1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
+	ADDQ $108, a_row
+	ADDQ $64, c_row
+	DECQ rows
+	JMP conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_done:
 	VZEROUPPER
@@ -487,8 +340,6 @@ TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ $27, rows
 
 conv1WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT conv1WeightGradVecWeights_rows2
 	// 6 rows × columns 0..15
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
@@ -546,58 +397,43 @@ conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $384, c_row
 	SUBQ $6, rows
-	JMP conv1WeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE conv1WeightGradVecWeights_rows6_loop
 
-conv1WeightGradVecWeights_rows2:
-	// 2 rows × columns 0..15
+conv1WeightGradVecWeights_rows3:
+	// 3 rows × columns 0..15
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	VMOVUPS 64(c_row), Y2
 	VMOVUPS 96(c_row), Y3
+	VMOVUPS 128(c_row), Y4
+	VMOVUPS 160(c_row), Y5
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
+conv1WeightGradVecWeights_rows3_cols0_k:
+	VMOVUPS 0(b_k), Y6
+	VMOVUPS 32(b_k), Y7
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
+	VFMADD231PS Y6, bcast, Y0
+	VFMADD231PS Y7, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
+	VFMADD231PS Y6, bcast, Y2
+	VFMADD231PS Y7, bcast, Y3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y6, bcast, Y4
+	VFMADD231PS Y7, bcast, Y5
 	ADDQ $108, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows2_cols0_k
+	JNZ conv1WeightGradVecWeights_rows3_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
 	VMOVUPS Y3, 96(c_row)
-	ADDQ $8, a_row
-	ADDQ $128, c_row
-
-conv1WeightGradVecWeights_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $108, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
+	VMOVUPS Y4, 128(c_row)
+	VMOVUPS Y5, 160(c_row)
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -618,9 +454,7 @@ TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $27, rows
 
-conv1WeightGradVecWeights_rows16_loop:
-	CMPQ rows, $16
-	JLT conv1WeightGradVecWeights_rows8
+conv1WeightGradVecWeights_rows16:
 	// 16 rows × columns 0..15
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -642,7 +476,7 @@ conv1WeightGradVecWeights_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows16_loop_cols0_k:
+conv1WeightGradVecWeights_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -679,7 +513,7 @@ conv1WeightGradVecWeights_rows16_loop_cols0_k:
 	ADDQ $108, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows16_loop_cols0_k
+	JNZ conv1WeightGradVecWeights_rows16_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -698,11 +532,9 @@ conv1WeightGradVecWeights_rows16_loop_cols0_k:
 	VMOVUPS Z15, 960(c_row)
 	ADDQ $64, a_row
 	ADDQ $1024, c_row
-	SUBQ $16, rows
-	JMP conv1WeightGradVecWeights_rows16_loop
 
-conv1WeightGradVecWeights_rows8:
-	// 8 rows × columns 0..15
+conv1WeightGradVecWeights_rows11:
+	// 11 rows × columns 0..15
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -711,32 +543,41 @@ conv1WeightGradVecWeights_rows8:
 	VMOVUPS 320(c_row), Z5
 	VMOVUPS 384(c_row), Z6
 	VMOVUPS 448(c_row), Z7
+	VMOVUPS 512(c_row), Z8
+	VMOVUPS 576(c_row), Z9
+	VMOVUPS 640(c_row), Z10
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
+conv1WeightGradVecWeights_rows11_cols0_k:
+	VMOVUPS 0(b_k), Z11
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
+	VFMADD231PS Z11, bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
+	VFMADD231PS Z11, bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
+	VFMADD231PS Z11, bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
+	VFMADD231PS Z11, bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
+	VFMADD231PS Z11, bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
+	VFMADD231PS Z11, bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
+	VFMADD231PS Z11, bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
+	VFMADD231PS Z11, bcast, Z7
+	VBROADCASTSS 32(a_k), bcast
+	VFMADD231PS Z11, bcast, Z8
+	VBROADCASTSS 36(a_k), bcast
+	VFMADD231PS Z11, bcast, Z9
+	VBROADCASTSS 40(a_k), bcast
+	VFMADD231PS Z11, bcast, Z10
 	ADDQ $108, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows8_cols0_k
+	JNZ conv1WeightGradVecWeights_rows11_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -745,48 +586,9 @@ conv1WeightGradVecWeights_rows8_cols0_k:
 	VMOVUPS Z5, 320(c_row)
 	VMOVUPS Z6, 384(c_row)
 	VMOVUPS Z7, 448(c_row)
-	ADDQ $32, a_row
-	ADDQ $512, c_row
-
-conv1WeightGradVecWeights_rows2:
-	// 2 rows × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $108, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	ADDQ $8, a_row
-	ADDQ $128, c_row
-
-conv1WeightGradVecWeights_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $108, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z8, 512(c_row)
+	VMOVUPS Z9, 576(c_row)
+	VMOVUPS Z10, 640(c_row)
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -799,6 +601,8 @@ conv1WeightGradVecWeights_done:
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
+// It is also block1_conv1WeightGradVecBiasAVX2: the same kernel.
+// It is also block1_conv2WeightGradVecBiasAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -835,6 +639,8 @@ conv1WeightGradVecBias_done:
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
+// It is also block1_conv1WeightGradVecBiasAVX512: the same kernel.
+// It is also block1_conv2WeightGradVecBiasAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -869,6 +675,7 @@ conv1WeightGradVecBias_done:
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: block1_conv1ForwardVecGo.
+// It is also block1_conv2ForwardVecAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+8(FP), a_row
@@ -877,9 +684,11 @@ TEXT ·block1_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block1_conv1ForwardVec_rows6_loop:
+block1_conv1ForwardVec_rows6:
 	CMPQ rows, $6
-	JLT block1_conv1ForwardVec_rows4
+	JLT block1_conv1ForwardVec_rows1_loop
+
+block1_conv1ForwardVec_rows6_loop:
 	// 6 rows × columns 0..15
 	VMOVUPS 0(bias), Y0
 	VMOVUPS 32(bias), Y1
@@ -897,7 +706,7 @@ block1_conv1ForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block1_conv1ForwardVec_rows6_loop_cols0_k:
+block1_conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -921,7 +730,7 @@ block1_conv1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows6_loop_cols0_k
+	JNZ block1_conv1ForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -937,88 +746,22 @@ block1_conv1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $3456, a_row
 	ADDQ $384, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block1_conv1ForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ block1_conv1ForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $576, tmp
+	SUBQ tmp, a_row
+	IMULQ $64, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP block1_conv1ForwardVec_rows6_loop
 
-block1_conv1ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block1_conv1ForwardVec_rows2
-	// 4 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block1_conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block1_conv1ForwardVec_rows1
-	// 2 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-
-block1_conv1ForwardVec_rows1:
-	TESTQ $1, rows
+block1_conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block1_conv1ForwardVec_done
 	// 1 row × columns 0..15
 	VMOVUPS 0(bias), Y0
@@ -1027,7 +770,7 @@ block1_conv1ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block1_conv1ForwardVec_rows1_cols0_k:
+block1_conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -1036,9 +779,13 @@ block1_conv1ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows1_cols0_k
+	JNZ block1_conv1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
+	ADDQ $576, a_row
+	ADDQ $64, c_row
+	DECQ rows
+	JMP block1_conv1ForwardVec_rows1_loop
 
 block1_conv1ForwardVec_done:
 	VZEROUPPER
@@ -1052,6 +799,7 @@ block1_conv1ForwardVec_done:
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: block1_conv1ForwardVecGo.
+// It is also block1_conv2ForwardVecAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ x+8(FP), a_row
@@ -1060,9 +808,11 @@ TEXT ·block1_conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block1_conv1ForwardVec_rows16_loop:
+block1_conv1ForwardVec_rows16:
 	CMPQ rows, $16
-	JLT block1_conv1ForwardVec_rows8
+	JLT block1_conv1ForwardVec_rows1_loop
+
+block1_conv1ForwardVec_rows16_loop:
 	// 16 rows × columns 0..15
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 0(bias), Z1
@@ -1084,7 +834,7 @@ block1_conv1ForwardVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block1_conv1ForwardVec_rows16_loop_cols0_k:
+block1_conv1ForwardVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -1121,7 +871,7 @@ block1_conv1ForwardVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows16_loop_cols0_k
+	JNZ block1_conv1ForwardVec_rows16_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -1141,117 +891,22 @@ block1_conv1ForwardVec_rows16_loop_cols0_k:
 	ADDQ $9216, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE block1_conv1ForwardVec_rows16_loop
+	TESTQ rows, rows
+	JZ block1_conv1ForwardVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $576, tmp
+	SUBQ tmp, a_row
+	IMULQ $64, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP block1_conv1ForwardVec_rows16_loop
 
-block1_conv1ForwardVec_rows8:
-	TESTQ $8, rows
-	JZ block1_conv1ForwardVec_rows4
-	// 8 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 0(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 0(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1ForwardVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block1_conv1ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block1_conv1ForwardVec_rows2
-	// 4 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block1_conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block1_conv1ForwardVec_rows1
-	// 2 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-
-block1_conv1ForwardVec_rows1:
-	TESTQ $1, rows
+block1_conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block1_conv1ForwardVec_done
 	// 1 row × columns 0..15
 	VMOVUPS 0(bias), Z0
@@ -1259,15 +914,19 @@ block1_conv1ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block1_conv1ForwardVec_rows1_cols0_k:
+block1_conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows1_cols0_k
+	JNZ block1_conv1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
+	ADDQ $576, a_row
+	ADDQ $64, c_row
+	DECQ rows
+	JMP block1_conv1ForwardVec_rows1_loop
 
 block1_conv1ForwardVec_done:
 	VZEROUPPER
@@ -1281,6 +940,7 @@ block1_conv1ForwardVec_done:
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block1_conv1WeightGradVecGo.
+// It is also block1_conv2WeightGradVecWeightsAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ x+16(FP), a_row
@@ -1289,8 +949,6 @@ TEXT ·block1_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ $144, rows
 
 block1_conv1WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT block1_conv1WeightGradVecWeights_done
 	// 6 rows × columns 0..15
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
@@ -1348,7 +1006,8 @@ block1_conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $384, c_row
 	SUBQ $6, rows
-	JMP block1_conv1WeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE block1_conv1WeightGradVecWeights_rows6_loop
 
 block1_conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -1362,6 +1021,7 @@ block1_conv1WeightGradVecWeights_done:
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block1_conv1WeightGradVecGo.
+// It is also block1_conv2WeightGradVecWeightsAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ x+16(FP), a_row
@@ -1370,8 +1030,6 @@ TEXT ·block1_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $144, rows
 
 block1_conv1WeightGradVecWeights_rows16_loop:
-	CMPQ rows, $16
-	JLT block1_conv1WeightGradVecWeights_done
 	// 16 rows × columns 0..15
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -1450,78 +1108,10 @@ block1_conv1WeightGradVecWeights_rows16_loop_cols0_k:
 	ADDQ $64, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
-	JMP block1_conv1WeightGradVecWeights_rows16_loop
+	CMPQ rows, $16
+	JGE block1_conv1WeightGradVecWeights_rows16_loop
 
 block1_conv1WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block1_conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block1_conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv1WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-
-block1_conv1WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block1_conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block1_conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv1WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-
-block1_conv1WeightGradVecBias_done:
 	VZEROUPPER
 	RET
 #undef bcast
@@ -1533,6 +1123,7 @@ block1_conv1WeightGradVecBias_done:
 // wt is the weight matrix transposed and padded ([Units][16]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block1_conv1InputGradVecGo.
+// It is also block1_conv2InputGradVecAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dy+8(FP), a_row
@@ -1540,9 +1131,11 @@ TEXT ·block1_conv1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block1_conv1InputGradVec_rows6_loop:
+block1_conv1InputGradVec_rows6:
 	CMPQ rows, $6
-	JLT block1_conv1InputGradVec_rows4
+	JLT block1_conv1InputGradVec_rows1_loop
+
+block1_conv1InputGradVec_rows6_loop:
 	// 6 rows × columns 0..15
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -1560,7 +1153,7 @@ block1_conv1InputGradVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block1_conv1InputGradVec_rows6_loop_cols0_k:
+block1_conv1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -1584,7 +1177,7 @@ block1_conv1InputGradVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows6_loop_cols0_k
+	JNZ block1_conv1InputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -1600,88 +1193,22 @@ block1_conv1InputGradVec_rows6_loop_cols0_k:
 	ADDQ $3456, a_row
 	ADDQ $384, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block1_conv1InputGradVec_rows6_loop
+	TESTQ rows, rows
+	JZ block1_conv1InputGradVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $576, tmp
+	SUBQ tmp, a_row
+	IMULQ $64, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP block1_conv1InputGradVec_rows6_loop
 
-block1_conv1InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block1_conv1InputGradVec_rows2
-	// 4 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block1_conv1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block1_conv1InputGradVec_rows1
-	// 2 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-
-block1_conv1InputGradVec_rows1:
-	TESTQ $1, rows
+block1_conv1InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block1_conv1InputGradVec_done
 	// 1 row × columns 0..15
 	VXORPS Y0, Y0, Y0
@@ -1690,7 +1217,7 @@ block1_conv1InputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block1_conv1InputGradVec_rows1_cols0_k:
+block1_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -1699,9 +1226,13 @@ block1_conv1InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows1_cols0_k
+	JNZ block1_conv1InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
+	ADDQ $576, a_row
+	ADDQ $64, c_row
+	DECQ rows
+	JMP block1_conv1InputGradVec_rows1_loop
 
 block1_conv1InputGradVec_done:
 	VZEROUPPER
@@ -1715,6 +1246,7 @@ block1_conv1InputGradVec_done:
 // wt is the weight matrix transposed and padded ([Units][16]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block1_conv1InputGradVecGo.
+// It is also block1_conv2InputGradVecAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dy+8(FP), a_row
@@ -1722,9 +1254,11 @@ TEXT ·block1_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block1_conv1InputGradVec_rows16_loop:
+block1_conv1InputGradVec_rows16:
 	CMPQ rows, $16
-	JLT block1_conv1InputGradVec_rows8
+	JLT block1_conv1InputGradVec_rows1_loop
+
+block1_conv1InputGradVec_rows16_loop:
 	// 16 rows × columns 0..15
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -1746,7 +1280,7 @@ block1_conv1InputGradVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block1_conv1InputGradVec_rows16_loop_cols0_k:
+block1_conv1InputGradVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -1783,7 +1317,7 @@ block1_conv1InputGradVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows16_loop_cols0_k
+	JNZ block1_conv1InputGradVec_rows16_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -1803,117 +1337,22 @@ block1_conv1InputGradVec_rows16_loop_cols0_k:
 	ADDQ $9216, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE block1_conv1InputGradVec_rows16_loop
+	TESTQ rows, rows
+	JZ block1_conv1InputGradVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $576, tmp
+	SUBQ tmp, a_row
+	IMULQ $64, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP block1_conv1InputGradVec_rows16_loop
 
-block1_conv1InputGradVec_rows8:
-	TESTQ $8, rows
-	JZ block1_conv1InputGradVec_rows4
-	// 8 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1InputGradVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block1_conv1InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block1_conv1InputGradVec_rows2
-	// 4 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block1_conv1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block1_conv1InputGradVec_rows1
-	// 2 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-
-block1_conv1InputGradVec_rows1:
-	TESTQ $1, rows
+block1_conv1InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block1_conv1InputGradVec_done
 	// 1 row × columns 0..15
 	VXORPS Z0, Z0, Z0
@@ -1921,15 +1360,19 @@ block1_conv1InputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block1_conv1InputGradVec_rows1_cols0_k:
+block1_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows1_cols0_k
+	JNZ block1_conv1InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
+	ADDQ $576, a_row
+	ADDQ $64, c_row
+	DECQ rows
+	JMP block1_conv1InputGradVec_rows1_loop
 
 block1_conv1InputGradVec_done:
 	VZEROUPPER
@@ -1943,6 +1386,7 @@ block1_conv1InputGradVec_done:
 // Blocks of 8 rows of w; one gather per column j of a block reads
 // w[i0..i0+8][j] (byte offsets k·576) and one store writes wt[j][i0..].
 // Reference: block1_conv1InputGradVecTransposeGo.
+// It is also block1_conv2InputGradVecTransposeAVX2: the same kernel.
 TEXT ·block1_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -1953,12 +1397,15 @@ TEXT ·block1_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 15 of w, 8 at a time
+	MOVQ $2, kleft
+
+block1_conv1InputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $36, rows
 
-block1_conv1InputGradVecTransposeAVX2_rows0:
+block1_conv1InputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -1974,30 +1421,13 @@ block1_conv1InputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $256, c_row
 	DECQ rows
-	JNZ block1_conv1InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 4608(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $36, rows
-
-block1_conv1InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 64(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 128(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 192(c_row)
-	ADDQ $16, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JNZ block1_conv1InputGradVecTransposeAVX2_rows8
+	JNZ block1_conv1InputGradVecTransposeAVX2_blocks_cols
+	ADDQ $4608, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ block1_conv1InputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -2008,6 +1438,7 @@ block1_conv1InputGradVecTransposeAVX2_rows8:
 // Blocks of 16 rows of w; one gather per column j of a block reads
 // w[i0..i0+16][j] (byte offsets k·576) and one store writes wt[j][i0..].
 // Reference: block1_conv1InputGradVecTransposeGo.
+// It is also block1_conv2InputGradVecTransposeAVX512: the same kernel.
 TEXT ·block1_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -2017,12 +1448,15 @@ TEXT ·block1_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 15 of w, 16 at a time
+	MOVQ $1, kleft
+
+block1_conv1InputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $36, rows
 
-block1_conv1InputGradVecTransposeAVX512_rows0:
+block1_conv1InputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -2038,1187 +1472,13 @@ block1_conv1InputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $256, c_row
 	DECQ rows
-	JNZ block1_conv1InputGradVecTransposeAVX512_rows0
-	VZEROUPPER
-	RET
-
-// func block1_conv2ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block1_conv2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block1_conv2ForwardVec_rows6_loop:
-	CMPQ rows, $6
-	JLT block1_conv2ForwardVec_rows4
-	// 6 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 0(bias), Y10
-	VMOVUPS 32(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
+	JNZ block1_conv1InputGradVecTransposeAVX512_blocks_cols
+	ADDQ $9216, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $3456, a_row
-	ADDQ $384, c_row
-	SUBQ $6, rows
-	JMP block1_conv2ForwardVec_rows6_loop
-
-block1_conv2ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block1_conv2ForwardVec_rows2
-	// 4 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block1_conv2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block1_conv2ForwardVec_rows1
-	// 2 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-
-block1_conv2ForwardVec_rows1:
-	TESTQ $1, rows
-	JZ block1_conv2ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-
-block1_conv2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block1_conv2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block1_conv2ForwardVec_rows16_loop:
-	CMPQ rows, $16
-	JLT block1_conv2ForwardVec_rows8
-	// 16 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 0(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 0(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 0(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 0(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 0(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 0(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows16_loop_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 5184(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 5760(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 6336(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 7488(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 8064(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 8640(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows16_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-	SUBQ $16, rows
-	JMP block1_conv2ForwardVec_rows16_loop
-
-block1_conv2ForwardVec_rows8:
-	TESTQ $8, rows
-	JZ block1_conv2ForwardVec_rows4
-	// 8 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 0(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 0(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block1_conv2ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block1_conv2ForwardVec_rows2
-	// 4 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block1_conv2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block1_conv2ForwardVec_rows1
-	// 2 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-
-block1_conv2ForwardVec_rows1:
-	TESTQ $1, rows
-	JZ block1_conv2ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2ForwardVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-
-block1_conv2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block1_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $144, rows
-
-block1_conv2WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT block1_conv2WeightGradVecWeights_done
-	// 6 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	VMOVUPS 256(c_row), Y8
-	VMOVUPS 288(c_row), Y9
-	VMOVUPS 320(c_row), Y10
-	VMOVUPS 352(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv2WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $576, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $24, a_row
-	ADDQ $384, c_row
-	SUBQ $6, rows
-	JMP block1_conv2WeightGradVecWeights_rows6_loop
-
-block1_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block1_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $144, rows
-
-block1_conv2WeightGradVecWeights_rows16_loop:
-	CMPQ rows, $16
-	JLT block1_conv2WeightGradVecWeights_done
-	// 16 rows × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv2WeightGradVecWeights_rows16_loop_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 52(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 56(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 60(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $576, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2WeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $64, a_row
-	ADDQ $1024, c_row
-	SUBQ $16, rows
-	JMP block1_conv2WeightGradVecWeights_rows16_loop
-
-block1_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block1_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block1_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-
-block1_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block1_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block1_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block1_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-
-block1_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: block1_conv2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-block1_conv2InputGradVec_rows6_loop:
-	CMPQ rows, $6
-	JLT block1_conv2InputGradVec_rows4
-	// 6 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $3456, a_row
-	ADDQ $384, c_row
-	SUBQ $6, rows
-	JMP block1_conv2InputGradVec_rows6_loop
-
-block1_conv2InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block1_conv2InputGradVec_rows2
-	// 4 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block1_conv2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block1_conv2InputGradVec_rows1
-	// 2 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-
-block1_conv2InputGradVec_rows1:
-	TESTQ $1, rows
-	JZ block1_conv2InputGradVec_done
-	// 1 row × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-
-block1_conv2InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: block1_conv2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-block1_conv2InputGradVec_rows16_loop:
-	CMPQ rows, $16
-	JLT block1_conv2InputGradVec_rows8
-	// 16 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows16_loop_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 5184(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 5760(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 6336(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 7488(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 8064(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 8640(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows16_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-	SUBQ $16, rows
-	JMP block1_conv2InputGradVec_rows16_loop
-
-block1_conv2InputGradVec_rows8:
-	TESTQ $8, rows
-	JZ block1_conv2InputGradVec_rows4
-	// 8 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block1_conv2InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block1_conv2InputGradVec_rows2
-	// 4 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block1_conv2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block1_conv2InputGradVec_rows1
-	// 2 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-
-block1_conv2InputGradVec_rows1:
-	TESTQ $1, rows
-	JZ block1_conv2InputGradVec_done
-	// 1 row × columns 0..15
-	VXORPS Z0, Z0, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv2InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv2InputGradVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-
-block1_conv2InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv2InputGradVecTransposeAVX2(wt, w *float32)
-// Requires: AVX, AVX2
-//
-// wt[j][i] = w[i][j]   i < 16, j < 144; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·576) and one store writes wt[j][i0..].
-// Reference: block1_conv2InputGradVecTransposeGo.
-TEXT ·block1_conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
+	JNZ block1_conv1InputGradVecTransposeAVX512_blocks
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $576, tmp // the byte stride of w's rows
-	VMOVDQU iota<>(SB), Y15
-	VMOVD tmp, X14
-	VPBROADCASTD X14, Y14
-	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
-	VPXOR Y13, Y13, Y13
-
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
-	MOVQ $36, rows
-
-block1_conv2InputGradVecTransposeAVX2_rows0:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 64(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 128(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 192(c_row)
-	ADDQ $16, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JNZ block1_conv2InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 4608(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $36, rows
-
-block1_conv2InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 64(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 128(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 192(c_row)
-	ADDQ $16, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JNZ block1_conv2InputGradVecTransposeAVX2_rows8
-	VZEROUPPER
-	RET
-
-// func block1_conv2InputGradVecTransposeAVX512(wt, w *float32)
-// Requires: AVX512F
-//
-// wt[j][i] = w[i][j]   i < 16, j < 144; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·576) and one store writes wt[j][i0..].
-// Reference: block1_conv2InputGradVecTransposeGo.
-TEXT ·block1_conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
-	MOVQ wt+0(FP), b_k
-	MOVQ w+8(FP), a_k
-	MOVL $576, tmp // the byte stride of w's rows
-	VMOVDQU32 iota<>(SB), Z31
-	VPBROADCASTD tmp, Z30
-	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
-	VPXORD Z29, Z29, Z29
-
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
-	MOVQ $36, rows
-
-block1_conv2InputGradVecTransposeAVX512_rows0:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 64(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 128(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $16, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JNZ block1_conv2InputGradVecTransposeAVX512_rows0
 	VZEROUPPER
 	RET
 
@@ -3237,163 +1497,102 @@ TEXT ·block2_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block2_conv1ForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT block2_conv1ForwardVec_rows2
-	// 4 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
+block2_conv1ForwardVec_rows6:
+	CMPQ rows, $6
+	JLT block2_conv1ForwardVec_rows1_loop
+
+block2_conv1ForwardVec_rows6_loop:
+	XORQ col, col
+
+block2_conv1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $144, kleft
 
-block2_conv1ForwardVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block2_conv1ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 2880(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	VMOVUPS Y4, 256(c_row)
-	VMOVUPS Y5, 288(c_row)
-	VMOVUPS Y6, 384(c_row)
-	VMOVUPS Y7, 416(c_row)
-	// 4 rows × columns 16..31
-	VMOVUPS 64(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 64(bias), Y4
-	VMOVUPS 96(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 64(b_k), Y8
-	VMOVUPS 96(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	VMOVUPS Y4, 320(c_row)
-	VMOVUPS Y5, 352(c_row)
-	VMOVUPS Y6, 448(c_row)
-	VMOVUPS Y7, 480(c_row)
-	ADDQ $2304, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	JMP block2_conv1ForwardVec_rows4_loop
-
-block2_conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block2_conv1ForwardVec_rows1
-	// 2 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	// 2 rows × columns 16..31
-	VMOVUPS 64(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows2_cols1_k:
-	VMOVUPS 64(b_k), Y4
-	VMOVUPS 96(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	ADDQ $1152, a_row
-	ADDQ $256, c_row
-
-block2_conv1ForwardVec_rows1:
-	TESTQ $1, rows
+	JNZ block2_conv1ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv1ForwardVec_rows6_cols0
+	ADDQ $3456, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv1ForwardVec_rows6_loop
+	TESTQ rows, rows
 	JZ block2_conv1ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $576, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP block2_conv1ForwardVec_rows6_loop
+
+block2_conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block2_conv1ForwardVec_done
+	XORQ col, col
+
+block2_conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $144, kleft
 
-block2_conv1ForwardVec_rows1_cols0_k:
+block2_conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -3402,28 +1601,16 @@ block2_conv1ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	// 1 row × columns 16..31
-	VMOVUPS 64(bias), Y0
-	VMOVUPS 96(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows1_cols1_k:
-	VMOVUPS 64(b_k), Y2
-	VMOVUPS 96(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
+	JNZ block2_conv1ForwardVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv1ForwardVec_rows1_loop_cols0
+	ADDQ $576, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block2_conv1ForwardVec_rows1_loop
 
 block2_conv1ForwardVec_done:
 	VZEROUPPER
@@ -3445,9 +1632,11 @@ TEXT ·block2_conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block2_conv1ForwardVec_rows12_loop:
+block2_conv1ForwardVec_rows12:
 	CMPQ rows, $12
-	JLT block2_conv1ForwardVec_rows8
+	JLT block2_conv1ForwardVec_rows1_loop
+
+block2_conv1ForwardVec_rows12_loop:
 	// 12 rows × columns 0..31
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 64(bias), Z1
@@ -3477,7 +1666,7 @@ block2_conv1ForwardVec_rows12_loop:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block2_conv1ForwardVec_rows12_loop_cols0_k:
+block2_conv1ForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VBROADCASTSS 0(a_k), bcast
@@ -3519,7 +1708,7 @@ block2_conv1ForwardVec_rows12_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows12_loop_cols0_k
+	JNZ block2_conv1ForwardVec_rows12_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -3547,162 +1736,22 @@ block2_conv1ForwardVec_rows12_loop_cols0_k:
 	ADDQ $6912, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
+	CMPQ rows, $12
+	JGE block2_conv1ForwardVec_rows12_loop
+	TESTQ rows, rows
+	JZ block2_conv1ForwardVec_done
+	MOVQ $12, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $576, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $12, rows
 	JMP block2_conv1ForwardVec_rows12_loop
 
-block2_conv1ForwardVec_rows8:
-	TESTQ $8, rows
-	JZ block2_conv1ForwardVec_rows4
-	// 8 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 64(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 64(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VFMADD231PS Z17, bcast, Z3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VFMADD231PS Z17, bcast, Z7
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VFMADD231PS Z17, bcast, Z11
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VFMADD231PS Z17, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $4608, a_row
-	ADDQ $1024, c_row
-
-block2_conv1ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block2_conv1ForwardVec_rows2
-	// 4 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VFMADD231PS Z9, bcast, Z3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VFMADD231PS Z9, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $2304, a_row
-	ADDQ $512, c_row
-
-block2_conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block2_conv1ForwardVec_rows1
-	// 2 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VFMADD231PS Z5, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $1152, a_row
-	ADDQ $256, c_row
-
-block2_conv1ForwardVec_rows1:
-	TESTQ $1, rows
+block2_conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block2_conv1ForwardVec_done
 	// 1 row × columns 0..31
 	VMOVUPS 0(bias), Z0
@@ -3711,7 +1760,7 @@ block2_conv1ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $144, kleft
 
-block2_conv1ForwardVec_rows1_cols0_k:
+block2_conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
 	VMOVUPS 64(b_k), Z3
 	VBROADCASTSS 0(a_k), bcast
@@ -3720,9 +1769,13 @@ block2_conv1ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows1_cols0_k
+	JNZ block2_conv1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
+	ADDQ $576, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block2_conv1ForwardVec_rows1_loop
 
 block2_conv1ForwardVec_done:
 	VZEROUPPER
@@ -3743,93 +1796,72 @@ TEXT ·block2_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $144, rows
 
-block2_conv1WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT block2_conv1WeightGradVecWeights_done
-	// 4 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 128(c_row), Y2
-	VMOVUPS 160(c_row), Y3
-	VMOVUPS 256(c_row), Y4
-	VMOVUPS 288(c_row), Y5
-	VMOVUPS 384(c_row), Y6
-	VMOVUPS 416(c_row), Y7
+block2_conv1WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+block2_conv1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	VMOVUPS 512(c_row)(col*1), Y8
+	VMOVUPS 544(c_row)(col*1), Y9
+	VMOVUPS 640(c_row)(col*1), Y10
+	VMOVUPS 672(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block2_conv1WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block2_conv1WeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $576, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv1WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	VMOVUPS Y4, 256(c_row)
-	VMOVUPS Y5, 288(c_row)
-	VMOVUPS Y6, 384(c_row)
-	VMOVUPS Y7, 416(c_row)
-	// 4 rows × columns 16..31
-	VMOVUPS 64(c_row), Y0
-	VMOVUPS 96(c_row), Y1
-	VMOVUPS 192(c_row), Y2
-	VMOVUPS 224(c_row), Y3
-	VMOVUPS 320(c_row), Y4
-	VMOVUPS 352(c_row), Y5
-	VMOVUPS 448(c_row), Y6
-	VMOVUPS 480(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv1WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 64(b_k), Y8
-	VMOVUPS 96(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $576, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	VMOVUPS Y4, 320(c_row)
-	VMOVUPS Y5, 352(c_row)
-	VMOVUPS Y6, 448(c_row)
-	VMOVUPS Y7, 480(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	JMP block2_conv1WeightGradVecWeights_rows4_loop
+	JNZ block2_conv1WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv1WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv1WeightGradVecWeights_rows6_loop
 
 block2_conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -3851,8 +1883,6 @@ TEXT ·block2_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $144, rows
 
 block2_conv1WeightGradVecWeights_rows12_loop:
-	CMPQ rows, $12
-	JLT block2_conv1WeightGradVecWeights_done
 	// 12 rows × columns 0..31
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -3952,7 +1982,8 @@ block2_conv1WeightGradVecWeights_rows12_loop_cols0_k:
 	ADDQ $48, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
-	JMP block2_conv1WeightGradVecWeights_rows12_loop
+	CMPQ rows, $12
+	JGE block2_conv1WeightGradVecWeights_rows12_loop
 
 block2_conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -3965,6 +1996,8 @@ block2_conv1WeightGradVecWeights_done:
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block2_conv1WeightGradVecGo.
+// It is also block2_conv2WeightGradVecBiasAVX2: the same kernel.
+// It is also block2_shortcutWeightGradVecBiasAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -4007,6 +2040,8 @@ block2_conv1WeightGradVecBias_done:
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block2_conv1WeightGradVecGo.
+// It is also block2_conv2WeightGradVecBiasAVX512: the same kernel.
+// It is also block2_shortcutWeightGradVecBiasAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -4051,10 +2086,15 @@ TEXT ·block2_conv1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block2_conv1InputGradVec_rows4_loop:
+block2_conv1InputGradVec_rows4:
 	CMPQ rows, $4
-	JLT block2_conv1InputGradVec_rows2
-	// 4 rows × columns 0..23
+	JLT block2_conv1InputGradVec_rows1_loop
+
+block2_conv1InputGradVec_rows4_loop:
+	XORQ col, col
+
+block2_conv1InputGradVec_rows4_cols0:
+	// 4 rows × columns 0..143, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -4068,10 +2108,10 @@ block2_conv1InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-block2_conv1InputGradVec_rows4_loop_cols0_k:
+block2_conv1InputGradVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
@@ -4094,505 +2134,54 @@ block2_conv1InputGradVec_rows4_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $576, b_k
 	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 576(c_row)
-	VMOVUPS Y4, 608(c_row)
-	VMOVUPS Y5, 640(c_row)
-	VMOVUPS Y6, 1152(c_row)
-	VMOVUPS Y7, 1184(c_row)
-	VMOVUPS Y8, 1216(c_row)
-	VMOVUPS Y9, 1728(c_row)
-	VMOVUPS Y10, 1760(c_row)
-	VMOVUPS Y11, 1792(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 672(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 1248(c_row)
-	VMOVUPS Y7, 1280(c_row)
-	VMOVUPS Y8, 1312(c_row)
-	VMOVUPS Y9, 1824(c_row)
-	VMOVUPS Y10, 1856(c_row)
-	VMOVUPS Y11, 1888(c_row)
-	// 4 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y12
-	VMOVUPS 224(b_k), Y13
-	VMOVUPS 256(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 768(c_row)
-	VMOVUPS Y4, 800(c_row)
-	VMOVUPS Y5, 832(c_row)
-	VMOVUPS Y6, 1344(c_row)
-	VMOVUPS Y7, 1376(c_row)
-	VMOVUPS Y8, 1408(c_row)
-	VMOVUPS Y9, 1920(c_row)
-	VMOVUPS Y10, 1952(c_row)
-	VMOVUPS Y11, 1984(c_row)
-	// 4 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows4_loop_cols3_k:
-	VMOVUPS 288(b_k), Y12
-	VMOVUPS 320(b_k), Y13
-	VMOVUPS 352(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_loop_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 864(c_row)
-	VMOVUPS Y4, 896(c_row)
-	VMOVUPS Y5, 928(c_row)
-	VMOVUPS Y6, 1440(c_row)
-	VMOVUPS Y7, 1472(c_row)
-	VMOVUPS Y8, 1504(c_row)
-	VMOVUPS Y9, 2016(c_row)
-	VMOVUPS Y10, 2048(c_row)
-	VMOVUPS Y11, 2080(c_row)
-	// 4 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows4_loop_cols4_k:
-	VMOVUPS 384(b_k), Y12
-	VMOVUPS 416(b_k), Y13
-	VMOVUPS 448(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_loop_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 960(c_row)
-	VMOVUPS Y4, 992(c_row)
-	VMOVUPS Y5, 1024(c_row)
-	VMOVUPS Y6, 1536(c_row)
-	VMOVUPS Y7, 1568(c_row)
-	VMOVUPS Y8, 1600(c_row)
-	VMOVUPS Y9, 2112(c_row)
-	VMOVUPS Y10, 2144(c_row)
-	VMOVUPS Y11, 2176(c_row)
-	// 4 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows4_loop_cols5_k:
-	VMOVUPS 480(b_k), Y12
-	VMOVUPS 512(b_k), Y13
-	VMOVUPS 544(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_loop_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1056(c_row)
-	VMOVUPS Y4, 1088(c_row)
-	VMOVUPS Y5, 1120(c_row)
-	VMOVUPS Y6, 1632(c_row)
-	VMOVUPS Y7, 1664(c_row)
-	VMOVUPS Y8, 1696(c_row)
-	VMOVUPS Y9, 2208(c_row)
-	VMOVUPS Y10, 2240(c_row)
-	VMOVUPS Y11, 2272(c_row)
+	JNZ block2_conv1InputGradVec_rows4_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 576(c_row)(col*1)
+	VMOVUPS Y4, 608(c_row)(col*1)
+	VMOVUPS Y5, 640(c_row)(col*1)
+	VMOVUPS Y6, 1152(c_row)(col*1)
+	VMOVUPS Y7, 1184(c_row)(col*1)
+	VMOVUPS Y8, 1216(c_row)(col*1)
+	VMOVUPS Y9, 1728(c_row)(col*1)
+	VMOVUPS Y10, 1760(c_row)(col*1)
+	VMOVUPS Y11, 1792(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $576
+	JLT block2_conv1InputGradVec_rows4_cols0
 	ADDQ $512, a_row
 	ADDQ $2304, c_row
 	SUBQ $4, rows
+	CMPQ rows, $4
+	JGE block2_conv1InputGradVec_rows4_loop
+	TESTQ rows, rows
+	JZ block2_conv1InputGradVec_done
+	MOVQ $4, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $128, tmp
+	SUBQ tmp, a_row
+	IMULQ $576, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $4, rows
 	JMP block2_conv1InputGradVec_rows4_loop
 
-block2_conv1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block2_conv1InputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 576(c_row)
-	VMOVUPS Y4, 608(c_row)
-	VMOVUPS Y5, 640(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 672(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	// 2 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y6
-	VMOVUPS 224(b_k), Y7
-	VMOVUPS 256(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 768(c_row)
-	VMOVUPS Y4, 800(c_row)
-	VMOVUPS Y5, 832(c_row)
-	// 2 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows2_cols3_k:
-	VMOVUPS 288(b_k), Y6
-	VMOVUPS 320(b_k), Y7
-	VMOVUPS 352(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows2_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 864(c_row)
-	VMOVUPS Y4, 896(c_row)
-	VMOVUPS Y5, 928(c_row)
-	// 2 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows2_cols4_k:
-	VMOVUPS 384(b_k), Y6
-	VMOVUPS 416(b_k), Y7
-	VMOVUPS 448(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows2_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 960(c_row)
-	VMOVUPS Y4, 992(c_row)
-	VMOVUPS Y5, 1024(c_row)
-	// 2 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows2_cols5_k:
-	VMOVUPS 480(b_k), Y6
-	VMOVUPS 512(b_k), Y7
-	VMOVUPS 544(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows2_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1056(c_row)
-	VMOVUPS Y4, 1088(c_row)
-	VMOVUPS Y5, 1120(c_row)
-	ADDQ $256, a_row
-	ADDQ $1152, c_row
-
-block2_conv1InputGradVec_rows1:
-	TESTQ $1, rows
+block2_conv1InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block2_conv1InputGradVec_done
-	// 1 row × columns 0..23
+	XORQ col, col
+
+block2_conv1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..143, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-block2_conv1InputGradVec_rows1_cols0_k:
+block2_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y3
 	VMOVUPS 32(b_k), Y4
 	VMOVUPS 64(b_k), Y5
@@ -4603,125 +2192,17 @@ block2_conv1InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $576, b_k
 	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y3
-	VMOVUPS 224(b_k), Y4
-	VMOVUPS 256(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	// 1 row × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows1_cols3_k:
-	VMOVUPS 288(b_k), Y3
-	VMOVUPS 320(b_k), Y4
-	VMOVUPS 352(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	// 1 row × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows1_cols4_k:
-	VMOVUPS 384(b_k), Y3
-	VMOVUPS 416(b_k), Y4
-	VMOVUPS 448(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	// 1 row × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows1_cols5_k:
-	VMOVUPS 480(b_k), Y3
-	VMOVUPS 512(b_k), Y4
-	VMOVUPS 544(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
+	JNZ block2_conv1InputGradVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $576
+	JLT block2_conv1InputGradVec_rows1_loop_cols0
+	ADDQ $128, a_row
+	ADDQ $576, c_row
+	DECQ rows
+	JMP block2_conv1InputGradVec_rows1_loop
 
 block2_conv1InputGradVec_done:
 	VZEROUPPER
@@ -4742,10 +2223,15 @@ TEXT ·block2_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block2_conv1InputGradVec_rows6_loop:
-	CMPQ rows, $6
-	JLT block2_conv1InputGradVec_rows4
-	// 6 rows × columns 0..47
+block2_conv1InputGradVec_rows8:
+	CMPQ rows, $8
+	JLT block2_conv1InputGradVec_rows1_loop
+
+block2_conv1InputGradVec_rows8_loop:
+	XORQ col, col
+
+block2_conv1InputGradVec_rows8_cols0:
+	// 8 rows × columns 0..143, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -4764,493 +2250,115 @@ block2_conv1InputGradVec_rows6_loop:
 	VXORPS Z15, Z15, Z15
 	VXORPS Z16, Z16, Z16
 	VXORPS Z17, Z17, Z17
+	VXORPS Z18, Z18, Z18
+	VXORPS Z19, Z19, Z19
+	VXORPS Z20, Z20, Z20
+	VXORPS Z21, Z21, Z21
+	VXORPS Z22, Z22, Z22
+	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-block2_conv1InputGradVec_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z18
-	VMOVUPS 64(b_k), Z19
-	VMOVUPS 128(b_k), Z20
+block2_conv1InputGradVec_rows8_cols0_k:
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VMOVUPS 128(b_k), Z26
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z18, bcast, Z0
-	VFMADD231PS Z19, bcast, Z1
-	VFMADD231PS Z20, bcast, Z2
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
 	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z18, bcast, Z3
-	VFMADD231PS Z19, bcast, Z4
-	VFMADD231PS Z20, bcast, Z5
+	VFMADD231PS Z24, bcast, Z3
+	VFMADD231PS Z25, bcast, Z4
+	VFMADD231PS Z26, bcast, Z5
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VFMADD231PS Z20, bcast, Z8
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z26, bcast, Z8
 	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z18, bcast, Z9
-	VFMADD231PS Z19, bcast, Z10
-	VFMADD231PS Z20, bcast, Z11
+	VFMADD231PS Z24, bcast, Z9
+	VFMADD231PS Z25, bcast, Z10
+	VFMADD231PS Z26, bcast, Z11
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z18, bcast, Z12
-	VFMADD231PS Z19, bcast, Z13
-	VFMADD231PS Z20, bcast, Z14
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
 	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z18, bcast, Z15
-	VFMADD231PS Z19, bcast, Z16
-	VFMADD231PS Z20, bcast, Z17
+	VFMADD231PS Z24, bcast, Z15
+	VFMADD231PS Z25, bcast, Z16
+	VFMADD231PS Z26, bcast, Z17
+	VBROADCASTSS 768(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VFMADD231PS Z26, bcast, Z20
+	VBROADCASTSS 896(a_k), bcast
+	VFMADD231PS Z24, bcast, Z21
+	VFMADD231PS Z25, bcast, Z22
+	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
 	ADDQ $576, b_k
 	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 576(c_row)
-	VMOVUPS Z4, 640(c_row)
-	VMOVUPS Z5, 704(c_row)
-	VMOVUPS Z6, 1152(c_row)
-	VMOVUPS Z7, 1216(c_row)
-	VMOVUPS Z8, 1280(c_row)
-	VMOVUPS Z9, 1728(c_row)
-	VMOVUPS Z10, 1792(c_row)
-	VMOVUPS Z11, 1856(c_row)
-	VMOVUPS Z12, 2304(c_row)
-	VMOVUPS Z13, 2368(c_row)
-	VMOVUPS Z14, 2432(c_row)
-	VMOVUPS Z15, 2880(c_row)
-	VMOVUPS Z16, 2944(c_row)
-	VMOVUPS Z17, 3008(c_row)
-	// 6 rows × columns 48..95
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows6_loop_cols1_k:
-	VMOVUPS 192(b_k), Z18
-	VMOVUPS 256(b_k), Z19
-	VMOVUPS 320(b_k), Z20
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z18, bcast, Z0
-	VFMADD231PS Z19, bcast, Z1
-	VFMADD231PS Z20, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z18, bcast, Z3
-	VFMADD231PS Z19, bcast, Z4
-	VFMADD231PS Z20, bcast, Z5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VFMADD231PS Z20, bcast, Z8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z18, bcast, Z9
-	VFMADD231PS Z19, bcast, Z10
-	VFMADD231PS Z20, bcast, Z11
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z18, bcast, Z12
-	VFMADD231PS Z19, bcast, Z13
-	VFMADD231PS Z20, bcast, Z14
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z18, bcast, Z15
-	VFMADD231PS Z19, bcast, Z16
-	VFMADD231PS Z20, bcast, Z17
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows6_loop_cols1_k
-	VMOVUPS Z0, 192(c_row)
-	VMOVUPS Z1, 256(c_row)
-	VMOVUPS Z2, 320(c_row)
-	VMOVUPS Z3, 768(c_row)
-	VMOVUPS Z4, 832(c_row)
-	VMOVUPS Z5, 896(c_row)
-	VMOVUPS Z6, 1344(c_row)
-	VMOVUPS Z7, 1408(c_row)
-	VMOVUPS Z8, 1472(c_row)
-	VMOVUPS Z9, 1920(c_row)
-	VMOVUPS Z10, 1984(c_row)
-	VMOVUPS Z11, 2048(c_row)
-	VMOVUPS Z12, 2496(c_row)
-	VMOVUPS Z13, 2560(c_row)
-	VMOVUPS Z14, 2624(c_row)
-	VMOVUPS Z15, 3072(c_row)
-	VMOVUPS Z16, 3136(c_row)
-	VMOVUPS Z17, 3200(c_row)
-	// 6 rows × columns 96..143
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows6_loop_cols2_k:
-	VMOVUPS 384(b_k), Z18
-	VMOVUPS 448(b_k), Z19
-	VMOVUPS 512(b_k), Z20
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z18, bcast, Z0
-	VFMADD231PS Z19, bcast, Z1
-	VFMADD231PS Z20, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z18, bcast, Z3
-	VFMADD231PS Z19, bcast, Z4
-	VFMADD231PS Z20, bcast, Z5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VFMADD231PS Z20, bcast, Z8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z18, bcast, Z9
-	VFMADD231PS Z19, bcast, Z10
-	VFMADD231PS Z20, bcast, Z11
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z18, bcast, Z12
-	VFMADD231PS Z19, bcast, Z13
-	VFMADD231PS Z20, bcast, Z14
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z18, bcast, Z15
-	VFMADD231PS Z19, bcast, Z16
-	VFMADD231PS Z20, bcast, Z17
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows6_loop_cols2_k
-	VMOVUPS Z0, 384(c_row)
-	VMOVUPS Z1, 448(c_row)
-	VMOVUPS Z2, 512(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1024(c_row)
-	VMOVUPS Z5, 1088(c_row)
-	VMOVUPS Z6, 1536(c_row)
-	VMOVUPS Z7, 1600(c_row)
-	VMOVUPS Z8, 1664(c_row)
-	VMOVUPS Z9, 2112(c_row)
-	VMOVUPS Z10, 2176(c_row)
-	VMOVUPS Z11, 2240(c_row)
-	VMOVUPS Z12, 2688(c_row)
-	VMOVUPS Z13, 2752(c_row)
-	VMOVUPS Z14, 2816(c_row)
-	VMOVUPS Z15, 3264(c_row)
-	VMOVUPS Z16, 3328(c_row)
-	VMOVUPS Z17, 3392(c_row)
-	ADDQ $768, a_row
-	ADDQ $3456, c_row
-	SUBQ $6, rows
-	JMP block2_conv1InputGradVec_rows6_loop
-
-block2_conv1InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block2_conv1InputGradVec_rows2
-	// 4 rows × columns 0..47
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z12
-	VMOVUPS 64(b_k), Z13
-	VMOVUPS 128(b_k), Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 576(c_row)
-	VMOVUPS Z4, 640(c_row)
-	VMOVUPS Z5, 704(c_row)
-	VMOVUPS Z6, 1152(c_row)
-	VMOVUPS Z7, 1216(c_row)
-	VMOVUPS Z8, 1280(c_row)
-	VMOVUPS Z9, 1728(c_row)
-	VMOVUPS Z10, 1792(c_row)
-	VMOVUPS Z11, 1856(c_row)
-	// 4 rows × columns 48..95
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows4_cols1_k:
-	VMOVUPS 192(b_k), Z12
-	VMOVUPS 256(b_k), Z13
-	VMOVUPS 320(b_k), Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_cols1_k
-	VMOVUPS Z0, 192(c_row)
-	VMOVUPS Z1, 256(c_row)
-	VMOVUPS Z2, 320(c_row)
-	VMOVUPS Z3, 768(c_row)
-	VMOVUPS Z4, 832(c_row)
-	VMOVUPS Z5, 896(c_row)
-	VMOVUPS Z6, 1344(c_row)
-	VMOVUPS Z7, 1408(c_row)
-	VMOVUPS Z8, 1472(c_row)
-	VMOVUPS Z9, 1920(c_row)
-	VMOVUPS Z10, 1984(c_row)
-	VMOVUPS Z11, 2048(c_row)
-	// 4 rows × columns 96..143
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows4_cols2_k:
-	VMOVUPS 384(b_k), Z12
-	VMOVUPS 448(b_k), Z13
-	VMOVUPS 512(b_k), Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_cols2_k
-	VMOVUPS Z0, 384(c_row)
-	VMOVUPS Z1, 448(c_row)
-	VMOVUPS Z2, 512(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1024(c_row)
-	VMOVUPS Z5, 1088(c_row)
-	VMOVUPS Z6, 1536(c_row)
-	VMOVUPS Z7, 1600(c_row)
-	VMOVUPS Z8, 1664(c_row)
-	VMOVUPS Z9, 2112(c_row)
-	VMOVUPS Z10, 2176(c_row)
-	VMOVUPS Z11, 2240(c_row)
-	ADDQ $512, a_row
-	ADDQ $2304, c_row
-
-block2_conv1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block2_conv1InputGradVec_rows1
-	// 2 rows × columns 0..47
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z6
-	VMOVUPS 64(b_k), Z7
-	VMOVUPS 128(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 576(c_row)
-	VMOVUPS Z4, 640(c_row)
-	VMOVUPS Z5, 704(c_row)
-	// 2 rows × columns 48..95
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows2_cols1_k:
-	VMOVUPS 192(b_k), Z6
-	VMOVUPS 256(b_k), Z7
-	VMOVUPS 320(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows2_cols1_k
-	VMOVUPS Z0, 192(c_row)
-	VMOVUPS Z1, 256(c_row)
-	VMOVUPS Z2, 320(c_row)
-	VMOVUPS Z3, 768(c_row)
-	VMOVUPS Z4, 832(c_row)
-	VMOVUPS Z5, 896(c_row)
-	// 2 rows × columns 96..143
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows2_cols2_k:
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS 448(b_k), Z7
-	VMOVUPS 512(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows2_cols2_k
-	VMOVUPS Z0, 384(c_row)
-	VMOVUPS Z1, 448(c_row)
-	VMOVUPS Z2, 512(c_row)
-	VMOVUPS Z3, 960(c_row)
-	VMOVUPS Z4, 1024(c_row)
-	VMOVUPS Z5, 1088(c_row)
-	ADDQ $256, a_row
-	ADDQ $1152, c_row
-
-block2_conv1InputGradVec_rows1:
-	TESTQ $1, rows
+	JNZ block2_conv1InputGradVec_rows8_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 576(c_row)(col*1)
+	VMOVUPS Z4, 640(c_row)(col*1)
+	VMOVUPS Z5, 704(c_row)(col*1)
+	VMOVUPS Z6, 1152(c_row)(col*1)
+	VMOVUPS Z7, 1216(c_row)(col*1)
+	VMOVUPS Z8, 1280(c_row)(col*1)
+	VMOVUPS Z9, 1728(c_row)(col*1)
+	VMOVUPS Z10, 1792(c_row)(col*1)
+	VMOVUPS Z11, 1856(c_row)(col*1)
+	VMOVUPS Z12, 2304(c_row)(col*1)
+	VMOVUPS Z13, 2368(c_row)(col*1)
+	VMOVUPS Z14, 2432(c_row)(col*1)
+	VMOVUPS Z15, 2880(c_row)(col*1)
+	VMOVUPS Z16, 2944(c_row)(col*1)
+	VMOVUPS Z17, 3008(c_row)(col*1)
+	VMOVUPS Z18, 3456(c_row)(col*1)
+	VMOVUPS Z19, 3520(c_row)(col*1)
+	VMOVUPS Z20, 3584(c_row)(col*1)
+	VMOVUPS Z21, 4032(c_row)(col*1)
+	VMOVUPS Z22, 4096(c_row)(col*1)
+	VMOVUPS Z23, 4160(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $576
+	JLT block2_conv1InputGradVec_rows8_cols0
+	ADDQ $1024, a_row
+	ADDQ $4608, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE block2_conv1InputGradVec_rows8_loop
+	TESTQ rows, rows
 	JZ block2_conv1InputGradVec_done
-	// 1 row × columns 0..47
+	MOVQ $8, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $128, tmp
+	SUBQ tmp, a_row
+	IMULQ $576, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $8, rows
+	JMP block2_conv1InputGradVec_rows8_loop
+
+block2_conv1InputGradVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block2_conv1InputGradVec_done
+	XORQ col, col
+
+block2_conv1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..143, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-block2_conv1InputGradVec_rows1_cols0_k:
+block2_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z3
 	VMOVUPS 64(b_k), Z4
 	VMOVUPS 128(b_k), Z5
@@ -5261,56 +2369,17 @@ block2_conv1InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $576, b_k
 	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	// 1 row × columns 48..95
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows1_cols1_k:
-	VMOVUPS 192(b_k), Z3
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z3, bcast, Z0
-	VFMADD231PS Z4, bcast, Z1
-	VFMADD231PS Z5, bcast, Z2
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_cols1_k
-	VMOVUPS Z0, 192(c_row)
-	VMOVUPS Z1, 256(c_row)
-	VMOVUPS Z2, 320(c_row)
-	// 1 row × columns 96..143
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows1_cols2_k:
-	VMOVUPS 384(b_k), Z3
-	VMOVUPS 448(b_k), Z4
-	VMOVUPS 512(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z3, bcast, Z0
-	VFMADD231PS Z4, bcast, Z1
-	VFMADD231PS Z5, bcast, Z2
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_cols2_k
-	VMOVUPS Z0, 384(c_row)
-	VMOVUPS Z1, 448(c_row)
-	VMOVUPS Z2, 512(c_row)
+	JNZ block2_conv1InputGradVec_rows1_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $576
+	JLT block2_conv1InputGradVec_rows1_loop_cols0
+	ADDQ $128, a_row
+	ADDQ $576, c_row
+	DECQ rows
+	JMP block2_conv1InputGradVec_rows1_loop
 
 block2_conv1InputGradVec_done:
 	VZEROUPPER
@@ -5334,12 +2403,15 @@ TEXT ·block2_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 143 of w, 8 at a time
+	MOVQ $18, kleft
+
+block2_conv1InputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $8, rows
 
-block2_conv1InputGradVecTransposeAVX2_rows0:
+block2_conv1InputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -5355,398 +2427,13 @@ block2_conv1InputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $2304, c_row
 	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 1024(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 2048(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 3072(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows24
-
-	// rows 32 to 39 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows32
-
-	// rows 40 to 47 of w
-	LEAQ 5120(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows40
-
-	// rows 48 to 55 of w
-	LEAQ 6144(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows48
-
-	// rows 56 to 63 of w
-	LEAQ 7168(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows56
-
-	// rows 64 to 71 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 256(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows64:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows64
-
-	// rows 72 to 79 of w
-	LEAQ 9216(a_k), a_row
-	LEAQ 288(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows72:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows72
-
-	// rows 80 to 87 of w
-	LEAQ 10240(a_k), a_row
-	LEAQ 320(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows80:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows80
-
-	// rows 88 to 95 of w
-	LEAQ 11264(a_k), a_row
-	LEAQ 352(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows88:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows88
-
-	// rows 96 to 103 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 384(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows96:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows96
-
-	// rows 104 to 111 of w
-	LEAQ 13312(a_k), a_row
-	LEAQ 416(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows104:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows104
-
-	// rows 112 to 119 of w
-	LEAQ 14336(a_k), a_row
-	LEAQ 448(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows112:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows112
-
-	// rows 120 to 127 of w
-	LEAQ 15360(a_k), a_row
-	LEAQ 480(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows120:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows120
-
-	// rows 128 to 135 of w
-	LEAQ 16384(a_k), a_row
-	LEAQ 512(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows128:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows128
-
-	// rows 136 to 143 of w
-	LEAQ 17408(a_k), a_row
-	LEAQ 544(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX2_rows136:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 576(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 1152(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX2_rows136
+	JNZ block2_conv1InputGradVecTransposeAVX2_blocks_cols
+	ADDQ $1024, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ block2_conv1InputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -5766,12 +2453,15 @@ TEXT ·block2_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 143 of w, 16 at a time
+	MOVQ $9, kleft
+
+block2_conv1InputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $8, rows
 
-block2_conv1InputGradVecTransposeAVX512_rows0:
+block2_conv1InputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -5787,191 +2477,13 @@ block2_conv1InputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $2304, c_row
 	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 2048(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 576(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 1152(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX512_rows16
-
-	// rows 32 to 47 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 576(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 1152(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX512_rows32
-
-	// rows 48 to 63 of w
-	LEAQ 6144(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 576(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 1152(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX512_rows48
-
-	// rows 64 to 79 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 256(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX512_rows64:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 576(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 1152(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX512_rows64
-
-	// rows 80 to 95 of w
-	LEAQ 10240(a_k), a_row
-	LEAQ 320(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX512_rows80:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 576(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 1152(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX512_rows80
-
-	// rows 96 to 111 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 384(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX512_rows96:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 576(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 1152(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX512_rows96
-
-	// rows 112 to 127 of w
-	LEAQ 14336(a_k), a_row
-	LEAQ 448(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX512_rows112:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 576(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 1152(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX512_rows112
-
-	// rows 128 to 143 of w
-	LEAQ 16384(a_k), a_row
-	LEAQ 512(b_k), c_row
-	MOVQ $8, rows
-
-block2_conv1InputGradVecTransposeAVX512_rows128:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 576(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 1152(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 1728(c_row)
-	ADDQ $16, a_row
-	ADDQ $2304, c_row
-	DECQ rows
-	JNZ block2_conv1InputGradVecTransposeAVX512_rows128
+	JNZ block2_conv1InputGradVecTransposeAVX512_blocks_cols
+	ADDQ $2048, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ block2_conv1InputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -5990,163 +2502,102 @@ TEXT ·block2_conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block2_conv2ForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT block2_conv2ForwardVec_rows2
-	// 4 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
+block2_conv2ForwardVec_rows6:
+	CMPQ rows, $6
+	JLT block2_conv2ForwardVec_rows1_loop
+
+block2_conv2ForwardVec_rows6_loop:
+	XORQ col, col
+
+block2_conv2ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-block2_conv2ForwardVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block2_conv2ForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	VMOVUPS Y4, 256(c_row)
-	VMOVUPS Y5, 288(c_row)
-	VMOVUPS Y6, 384(c_row)
-	VMOVUPS Y7, 416(c_row)
-	// 4 rows × columns 16..31
-	VMOVUPS 64(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 64(bias), Y4
-	VMOVUPS 96(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 64(b_k), Y8
-	VMOVUPS 96(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	VMOVUPS Y4, 320(c_row)
-	VMOVUPS Y5, 352(c_row)
-	VMOVUPS Y6, 448(c_row)
-	VMOVUPS Y7, 480(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	JMP block2_conv2ForwardVec_rows4_loop
-
-block2_conv2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block2_conv2ForwardVec_rows1
-	// 2 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	// 2 rows × columns 16..31
-	VMOVUPS 64(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows2_cols1_k:
-	VMOVUPS 64(b_k), Y4
-	VMOVUPS 96(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block2_conv2ForwardVec_rows1:
-	TESTQ $1, rows
+	JNZ block2_conv2ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2ForwardVec_rows6_cols0
+	ADDQ $6912, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv2ForwardVec_rows6_loop
+	TESTQ rows, rows
 	JZ block2_conv2ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1152, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP block2_conv2ForwardVec_rows6_loop
+
+block2_conv2ForwardVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block2_conv2ForwardVec_done
+	XORQ col, col
+
+block2_conv2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-block2_conv2ForwardVec_rows1_cols0_k:
+block2_conv2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -6155,28 +2606,16 @@ block2_conv2ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	// 1 row × columns 16..31
-	VMOVUPS 64(bias), Y0
-	VMOVUPS 96(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows1_cols1_k:
-	VMOVUPS 64(b_k), Y2
-	VMOVUPS 96(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
+	JNZ block2_conv2ForwardVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2ForwardVec_rows1_loop_cols0
+	ADDQ $1152, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block2_conv2ForwardVec_rows1_loop
 
 block2_conv2ForwardVec_done:
 	VZEROUPPER
@@ -6198,9 +2637,11 @@ TEXT ·block2_conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block2_conv2ForwardVec_rows12_loop:
+block2_conv2ForwardVec_rows12:
 	CMPQ rows, $12
-	JLT block2_conv2ForwardVec_rows8
+	JLT block2_conv2ForwardVec_rows1_loop
+
+block2_conv2ForwardVec_rows12_loop:
 	// 12 rows × columns 0..31
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 64(bias), Z1
@@ -6230,7 +2671,7 @@ block2_conv2ForwardVec_rows12_loop:
 	MOVQ b_base, b_k
 	MOVQ $288, kleft
 
-block2_conv2ForwardVec_rows12_loop_cols0_k:
+block2_conv2ForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VBROADCASTSS 0(a_k), bcast
@@ -6272,7 +2713,7 @@ block2_conv2ForwardVec_rows12_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows12_loop_cols0_k
+	JNZ block2_conv2ForwardVec_rows12_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -6300,162 +2741,22 @@ block2_conv2ForwardVec_rows12_loop_cols0_k:
 	ADDQ $13824, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
+	CMPQ rows, $12
+	JGE block2_conv2ForwardVec_rows12_loop
+	TESTQ rows, rows
+	JZ block2_conv2ForwardVec_done
+	MOVQ $12, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1152, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $12, rows
 	JMP block2_conv2ForwardVec_rows12_loop
 
-block2_conv2ForwardVec_rows8:
-	TESTQ $8, rows
-	JZ block2_conv2ForwardVec_rows4
-	// 8 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 64(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 64(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VFMADD231PS Z17, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VFMADD231PS Z17, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VBROADCASTSS 5760(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VFMADD231PS Z17, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VBROADCASTSS 8064(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VFMADD231PS Z17, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-
-block2_conv2ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block2_conv2ForwardVec_rows2
-	// 4 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VFMADD231PS Z9, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VFMADD231PS Z9, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block2_conv2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block2_conv2ForwardVec_rows1
-	// 2 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VFMADD231PS Z5, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block2_conv2ForwardVec_rows1:
-	TESTQ $1, rows
+block2_conv2ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block2_conv2ForwardVec_done
 	// 1 row × columns 0..31
 	VMOVUPS 0(bias), Z0
@@ -6464,7 +2765,7 @@ block2_conv2ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $288, kleft
 
-block2_conv2ForwardVec_rows1_cols0_k:
+block2_conv2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
 	VMOVUPS 64(b_k), Z3
 	VBROADCASTSS 0(a_k), bcast
@@ -6473,9 +2774,13 @@ block2_conv2ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows1_cols0_k
+	JNZ block2_conv2ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
+	ADDQ $1152, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block2_conv2ForwardVec_rows1_loop
 
 block2_conv2ForwardVec_done:
 	VZEROUPPER
@@ -6496,93 +2801,72 @@ TEXT ·block2_conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $288, rows
 
-block2_conv2WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT block2_conv2WeightGradVecWeights_done
-	// 4 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 128(c_row), Y2
-	VMOVUPS 160(c_row), Y3
-	VMOVUPS 256(c_row), Y4
-	VMOVUPS 288(c_row), Y5
-	VMOVUPS 384(c_row), Y6
-	VMOVUPS 416(c_row), Y7
+block2_conv2WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+block2_conv2WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	VMOVUPS 512(c_row)(col*1), Y8
+	VMOVUPS 544(c_row)(col*1), Y9
+	VMOVUPS 640(c_row)(col*1), Y10
+	VMOVUPS 672(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block2_conv2WeightGradVecWeights_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block2_conv2WeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $1152, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	VMOVUPS Y4, 256(c_row)
-	VMOVUPS Y5, 288(c_row)
-	VMOVUPS Y6, 384(c_row)
-	VMOVUPS Y7, 416(c_row)
-	// 4 rows × columns 16..31
-	VMOVUPS 64(c_row), Y0
-	VMOVUPS 96(c_row), Y1
-	VMOVUPS 192(c_row), Y2
-	VMOVUPS 224(c_row), Y3
-	VMOVUPS 320(c_row), Y4
-	VMOVUPS 352(c_row), Y5
-	VMOVUPS 448(c_row), Y6
-	VMOVUPS 480(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv2WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 64(b_k), Y8
-	VMOVUPS 96(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $1152, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	VMOVUPS Y4, 320(c_row)
-	VMOVUPS Y5, 352(c_row)
-	VMOVUPS Y6, 448(c_row)
-	VMOVUPS Y7, 480(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	JMP block2_conv2WeightGradVecWeights_rows4_loop
+	JNZ block2_conv2WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv2WeightGradVecWeights_rows6_loop
 
 block2_conv2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -6604,8 +2888,6 @@ TEXT ·block2_conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $288, rows
 
 block2_conv2WeightGradVecWeights_rows12_loop:
-	CMPQ rows, $12
-	JLT block2_conv2WeightGradVecWeights_done
 	// 12 rows × columns 0..31
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -6705,87 +2987,10 @@ block2_conv2WeightGradVecWeights_rows12_loop_cols0_k:
 	ADDQ $48, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
-	JMP block2_conv2WeightGradVecWeights_rows12_loop
+	CMPQ rows, $12
+	JGE block2_conv2WeightGradVecWeights_rows12_loop
 
 block2_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block2_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block2_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..31
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-
-block2_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block2_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block2_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-
-block2_conv2WeightGradVecBias_done:
 	VZEROUPPER
 	RET
 #undef bcast
@@ -6804,10 +3009,15 @@ TEXT ·block2_conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block2_conv2InputGradVec_rows4_loop:
-	CMPQ rows, $4
-	JLT block2_conv2InputGradVec_rows2
-	// 4 rows × columns 0..15
+block2_conv2InputGradVec_rows6:
+	CMPQ rows, $6
+	JLT block2_conv2InputGradVec_rows1_loop
+
+block2_conv2InputGradVec_rows6_loop:
+	XORQ col, col
+
+block2_conv2InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -6816,151 +3026,85 @@ block2_conv2InputGradVec_rows4_loop:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-block2_conv2InputGradVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block2_conv2InputGradVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	VMOVUPS Y4, 256(c_row)
-	VMOVUPS Y5, 288(c_row)
-	VMOVUPS Y6, 384(c_row)
-	VMOVUPS Y7, 416(c_row)
-	// 4 rows × columns 16..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 64(b_k), Y8
-	VMOVUPS 96(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	VMOVUPS Y4, 320(c_row)
-	VMOVUPS Y5, 352(c_row)
-	VMOVUPS Y6, 448(c_row)
-	VMOVUPS Y7, 480(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	JMP block2_conv2InputGradVec_rows4_loop
-
-block2_conv2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block2_conv2InputGradVec_rows1
-	// 2 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	// 2 rows × columns 16..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows2_cols1_k:
-	VMOVUPS 64(b_k), Y4
-	VMOVUPS 96(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block2_conv2InputGradVec_rows1:
-	TESTQ $1, rows
+	JNZ block2_conv2InputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2InputGradVec_rows6_cols0
+	ADDQ $6912, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_conv2InputGradVec_rows6_loop
+	TESTQ rows, rows
 	JZ block2_conv2InputGradVec_done
-	// 1 row × columns 0..15
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1152, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP block2_conv2InputGradVec_rows6_loop
+
+block2_conv2InputGradVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block2_conv2InputGradVec_done
+	XORQ col, col
+
+block2_conv2InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-block2_conv2InputGradVec_rows1_cols0_k:
+block2_conv2InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -6969,28 +3113,16 @@ block2_conv2InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	// 1 row × columns 16..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows1_cols1_k:
-	VMOVUPS 64(b_k), Y2
-	VMOVUPS 96(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
+	JNZ block2_conv2InputGradVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_conv2InputGradVec_rows1_loop_cols0
+	ADDQ $1152, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block2_conv2InputGradVec_rows1_loop
 
 block2_conv2InputGradVec_done:
 	VZEROUPPER
@@ -7011,9 +3143,11 @@ TEXT ·block2_conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block2_conv2InputGradVec_rows12_loop:
+block2_conv2InputGradVec_rows12:
 	CMPQ rows, $12
-	JLT block2_conv2InputGradVec_rows8
+	JLT block2_conv2InputGradVec_rows1_loop
+
+block2_conv2InputGradVec_rows12_loop:
 	// 12 rows × columns 0..31
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -7043,7 +3177,7 @@ block2_conv2InputGradVec_rows12_loop:
 	MOVQ b_base, b_k
 	MOVQ $288, kleft
 
-block2_conv2InputGradVec_rows12_loop_cols0_k:
+block2_conv2InputGradVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VBROADCASTSS 0(a_k), bcast
@@ -7085,7 +3219,7 @@ block2_conv2InputGradVec_rows12_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows12_loop_cols0_k
+	JNZ block2_conv2InputGradVec_rows12_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -7113,162 +3247,22 @@ block2_conv2InputGradVec_rows12_loop_cols0_k:
 	ADDQ $13824, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
+	CMPQ rows, $12
+	JGE block2_conv2InputGradVec_rows12_loop
+	TESTQ rows, rows
+	JZ block2_conv2InputGradVec_done
+	MOVQ $12, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1152, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $12, rows
 	JMP block2_conv2InputGradVec_rows12_loop
 
-block2_conv2InputGradVec_rows8:
-	TESTQ $8, rows
-	JZ block2_conv2InputGradVec_rows4
-	// 8 rows × columns 0..31
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VFMADD231PS Z17, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VFMADD231PS Z17, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VBROADCASTSS 5760(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VFMADD231PS Z17, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VBROADCASTSS 8064(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VFMADD231PS Z17, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-
-block2_conv2InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block2_conv2InputGradVec_rows2
-	// 4 rows × columns 0..31
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VFMADD231PS Z9, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VFMADD231PS Z9, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block2_conv2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block2_conv2InputGradVec_rows1
-	// 2 rows × columns 0..31
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VFMADD231PS Z5, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-
-block2_conv2InputGradVec_rows1:
-	TESTQ $1, rows
+block2_conv2InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block2_conv2InputGradVec_done
 	// 1 row × columns 0..31
 	VXORPS Z0, Z0, Z0
@@ -7277,7 +3271,7 @@ block2_conv2InputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $288, kleft
 
-block2_conv2InputGradVec_rows1_cols0_k:
+block2_conv2InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
 	VMOVUPS 64(b_k), Z3
 	VBROADCASTSS 0(a_k), bcast
@@ -7286,9 +3280,13 @@ block2_conv2InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows1_cols0_k
+	JNZ block2_conv2InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
+	ADDQ $1152, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block2_conv2InputGradVec_rows1_loop
 
 block2_conv2InputGradVec_done:
 	VZEROUPPER
@@ -7312,12 +3310,15 @@ TEXT ·block2_conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 31 of w, 8 at a time
+	MOVQ $4, kleft
+
+block2_conv2InputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $72, rows
 
-block2_conv2InputGradVecTransposeAVX2_rows0:
+block2_conv2InputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -7333,76 +3334,13 @@ block2_conv2InputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $512, c_row
 	DECQ rows
-	JNZ block2_conv2InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 9216(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $72, rows
-
-block2_conv2InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 128(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 256(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 384(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JNZ block2_conv2InputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 18432(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $72, rows
-
-block2_conv2InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 128(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 256(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 384(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JNZ block2_conv2InputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 27648(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $72, rows
-
-block2_conv2InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 128(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 256(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 384(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JNZ block2_conv2InputGradVecTransposeAVX2_rows24
+	JNZ block2_conv2InputGradVecTransposeAVX2_blocks_cols
+	ADDQ $9216, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ block2_conv2InputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -7422,12 +3360,15 @@ TEXT ·block2_conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 31 of w, 16 at a time
+	MOVQ $2, kleft
+
+block2_conv2InputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $72, rows
 
-block2_conv2InputGradVecTransposeAVX512_rows0:
+block2_conv2InputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -7443,30 +3384,13 @@ block2_conv2InputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $512, c_row
 	DECQ rows
-	JNZ block2_conv2InputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 18432(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $72, rows
-
-block2_conv2InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 128(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 256(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 384(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JNZ block2_conv2InputGradVecTransposeAVX512_rows16
+	JNZ block2_conv2InputGradVecTransposeAVX512_blocks_cols
+	ADDQ $18432, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ block2_conv2InputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -7485,163 +3409,102 @@ TEXT ·block2_shortcutForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block2_shortcutForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT block2_shortcutForwardVec_rows2
-	// 4 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
+block2_shortcutForwardVec_rows6:
+	CMPQ rows, $6
+	JLT block2_shortcutForwardVec_rows1_loop
+
+block2_shortcutForwardVec_rows6_loop:
+	XORQ col, col
+
+block2_shortcutForwardVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $16, kleft
 
-block2_shortcutForwardVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block2_shortcutForwardVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 320(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	VMOVUPS Y4, 256(c_row)
-	VMOVUPS Y5, 288(c_row)
-	VMOVUPS Y6, 384(c_row)
-	VMOVUPS Y7, 416(c_row)
-	// 4 rows × columns 16..31
-	VMOVUPS 64(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 64(bias), Y4
-	VMOVUPS 96(bias), Y5
-	VMOVUPS 64(bias), Y6
-	VMOVUPS 96(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 64(b_k), Y8
-	VMOVUPS 96(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	VMOVUPS Y4, 320(c_row)
-	VMOVUPS Y5, 352(c_row)
-	VMOVUPS Y6, 448(c_row)
-	VMOVUPS Y7, 480(c_row)
-	ADDQ $256, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	JMP block2_shortcutForwardVec_rows4_loop
-
-block2_shortcutForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block2_shortcutForwardVec_rows1
-	// 2 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	// 2 rows × columns 16..31
-	VMOVUPS 64(bias), Y0
-	VMOVUPS 96(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows2_cols1_k:
-	VMOVUPS 64(b_k), Y4
-	VMOVUPS 96(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	ADDQ $128, a_row
-	ADDQ $256, c_row
-
-block2_shortcutForwardVec_rows1:
-	TESTQ $1, rows
+	JNZ block2_shortcutForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_shortcutForwardVec_rows6_cols0
+	ADDQ $384, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_shortcutForwardVec_rows6_loop
+	TESTQ rows, rows
 	JZ block2_shortcutForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $64, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP block2_shortcutForwardVec_rows6_loop
+
+block2_shortcutForwardVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block2_shortcutForwardVec_done
+	XORQ col, col
+
+block2_shortcutForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $16, kleft
 
-block2_shortcutForwardVec_rows1_cols0_k:
+block2_shortcutForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -7650,28 +3513,16 @@ block2_shortcutForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	// 1 row × columns 16..31
-	VMOVUPS 64(bias), Y0
-	VMOVUPS 96(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows1_cols1_k:
-	VMOVUPS 64(b_k), Y2
-	VMOVUPS 96(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
+	JNZ block2_shortcutForwardVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_shortcutForwardVec_rows1_loop_cols0
+	ADDQ $64, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block2_shortcutForwardVec_rows1_loop
 
 block2_shortcutForwardVec_done:
 	VZEROUPPER
@@ -7693,9 +3544,11 @@ TEXT ·block2_shortcutForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block2_shortcutForwardVec_rows12_loop:
+block2_shortcutForwardVec_rows12:
 	CMPQ rows, $12
-	JLT block2_shortcutForwardVec_rows8
+	JLT block2_shortcutForwardVec_rows1_loop
+
+block2_shortcutForwardVec_rows12_loop:
 	// 12 rows × columns 0..31
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 64(bias), Z1
@@ -7725,7 +3578,7 @@ block2_shortcutForwardVec_rows12_loop:
 	MOVQ b_base, b_k
 	MOVQ $16, kleft
 
-block2_shortcutForwardVec_rows12_loop_cols0_k:
+block2_shortcutForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VBROADCASTSS 0(a_k), bcast
@@ -7767,7 +3620,7 @@ block2_shortcutForwardVec_rows12_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows12_loop_cols0_k
+	JNZ block2_shortcutForwardVec_rows12_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -7795,162 +3648,22 @@ block2_shortcutForwardVec_rows12_loop_cols0_k:
 	ADDQ $768, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
+	CMPQ rows, $12
+	JGE block2_shortcutForwardVec_rows12_loop
+	TESTQ rows, rows
+	JZ block2_shortcutForwardVec_done
+	MOVQ $12, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $64, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $12, rows
 	JMP block2_shortcutForwardVec_rows12_loop
 
-block2_shortcutForwardVec_rows8:
-	TESTQ $8, rows
-	JZ block2_shortcutForwardVec_rows4
-	// 8 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 64(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 64(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VFMADD231PS Z17, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VFMADD231PS Z17, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VBROADCASTSS 320(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VFMADD231PS Z17, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VBROADCASTSS 448(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VFMADD231PS Z17, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $512, a_row
-	ADDQ $1024, c_row
-
-block2_shortcutForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block2_shortcutForwardVec_rows2
-	// 4 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VFMADD231PS Z9, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VFMADD231PS Z9, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $256, a_row
-	ADDQ $512, c_row
-
-block2_shortcutForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block2_shortcutForwardVec_rows1
-	// 2 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VFMADD231PS Z5, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $128, a_row
-	ADDQ $256, c_row
-
-block2_shortcutForwardVec_rows1:
-	TESTQ $1, rows
+block2_shortcutForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block2_shortcutForwardVec_done
 	// 1 row × columns 0..31
 	VMOVUPS 0(bias), Z0
@@ -7959,7 +3672,7 @@ block2_shortcutForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $16, kleft
 
-block2_shortcutForwardVec_rows1_cols0_k:
+block2_shortcutForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
 	VMOVUPS 64(b_k), Z3
 	VBROADCASTSS 0(a_k), bcast
@@ -7968,9 +3681,13 @@ block2_shortcutForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows1_cols0_k
+	JNZ block2_shortcutForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
+	ADDQ $64, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block2_shortcutForwardVec_rows1_loop
 
 block2_shortcutForwardVec_done:
 	VZEROUPPER
@@ -7991,23 +3708,91 @@ TEXT ·block2_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $16, rows
 
-block2_shortcutWeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT block2_shortcutWeightGradVecWeights_done
-	// 4 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 128(c_row), Y2
-	VMOVUPS 160(c_row), Y3
-	VMOVUPS 256(c_row), Y4
-	VMOVUPS 288(c_row), Y5
-	VMOVUPS 384(c_row), Y6
-	VMOVUPS 416(c_row), Y7
+block2_shortcutWeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+block2_shortcutWeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	VMOVUPS 512(c_row)(col*1), Y8
+	VMOVUPS 544(c_row)(col*1), Y9
+	VMOVUPS 640(c_row)(col*1), Y10
+	VMOVUPS 672(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block2_shortcutWeightGradVecWeights_rows4_loop_cols0_k:
+block2_shortcutWeightGradVecWeights_rows6_loop_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
+	ADDQ $64, a_k
+	ADDQ $128, b_k
+	DECQ kleft
+	JNZ block2_shortcutWeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_shortcutWeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_shortcutWeightGradVecWeights_rows6_loop
+
+block2_shortcutWeightGradVecWeights_rows4:
+	XORQ col, col
+
+block2_shortcutWeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns 0..31, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 128(c_row)(col*1), Y2
+	VMOVUPS 160(c_row)(col*1), Y3
+	VMOVUPS 256(c_row)(col*1), Y4
+	VMOVUPS 288(c_row)(col*1), Y5
+	VMOVUPS 384(c_row)(col*1), Y6
+	VMOVUPS 416(c_row)(col*1), Y7
+	MOVQ a_row, a_k
+	LEAQ (b_base)(col*1), b_k
+	MOVQ n+32(FP), kleft
+
+block2_shortcutWeightGradVecWeights_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y8
 	VMOVUPS 32(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
@@ -8025,59 +3810,18 @@ block2_shortcutWeightGradVecWeights_rows4_loop_cols0_k:
 	ADDQ $64, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_shortcutWeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	VMOVUPS Y4, 256(c_row)
-	VMOVUPS Y5, 288(c_row)
-	VMOVUPS Y6, 384(c_row)
-	VMOVUPS Y7, 416(c_row)
-	// 4 rows × columns 16..31
-	VMOVUPS 64(c_row), Y0
-	VMOVUPS 96(c_row), Y1
-	VMOVUPS 192(c_row), Y2
-	VMOVUPS 224(c_row), Y3
-	VMOVUPS 320(c_row), Y4
-	VMOVUPS 352(c_row), Y5
-	VMOVUPS 448(c_row), Y6
-	VMOVUPS 480(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_shortcutWeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 64(b_k), Y8
-	VMOVUPS 96(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $64, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutWeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	VMOVUPS Y4, 320(c_row)
-	VMOVUPS Y5, 352(c_row)
-	VMOVUPS Y6, 448(c_row)
-	VMOVUPS Y7, 480(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	JMP block2_shortcutWeightGradVecWeights_rows4_loop
+	JNZ block2_shortcutWeightGradVecWeights_rows4_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block2_shortcutWeightGradVecWeights_rows4_cols0
 
 block2_shortcutWeightGradVecWeights_done:
 	VZEROUPPER
@@ -8098,9 +3842,7 @@ TEXT ·block2_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $16, rows
 
-block2_shortcutWeightGradVecWeights_rows12_loop:
-	CMPQ rows, $12
-	JLT block2_shortcutWeightGradVecWeights_rows4
+block2_shortcutWeightGradVecWeights_rows12:
 	// 12 rows × columns 0..31
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -8130,7 +3872,7 @@ block2_shortcutWeightGradVecWeights_rows12_loop:
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
 
-block2_shortcutWeightGradVecWeights_rows12_loop_cols0_k:
+block2_shortcutWeightGradVecWeights_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VBROADCASTSS 0(a_k), bcast
@@ -8172,7 +3914,7 @@ block2_shortcutWeightGradVecWeights_rows12_loop_cols0_k:
 	ADDQ $64, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block2_shortcutWeightGradVecWeights_rows12_loop_cols0_k
+	JNZ block2_shortcutWeightGradVecWeights_rows12_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -8199,8 +3941,6 @@ block2_shortcutWeightGradVecWeights_rows12_loop_cols0_k:
 	VMOVUPS Z23, 1472(c_row)
 	ADDQ $48, a_row
 	ADDQ $1536, c_row
-	SUBQ $12, rows
-	JMP block2_shortcutWeightGradVecWeights_rows12_loop
 
 block2_shortcutWeightGradVecWeights_rows4:
 	// 4 rows × columns 0..31
@@ -8249,84 +3989,6 @@ block2_shortcutWeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block2_shortcutWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block2_shortcutWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutWeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block2_shortcutWeightGradVecBias_rows1:
-	// 1 row × columns 0..31
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_shortcutWeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutWeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-
-block2_shortcutWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_shortcutWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block2_shortcutWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutWeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block2_shortcutWeightGradVecBias_rows1:
-	// 1 row × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_shortcutWeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutWeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-
-block2_shortcutWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func block2_shortcutInputGradVecAVX2(dx, dy, wt *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -8341,9 +4003,11 @@ TEXT ·block2_shortcutInputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block2_shortcutInputGradVec_rows6_loop:
+block2_shortcutInputGradVec_rows6:
 	CMPQ rows, $6
-	JLT block2_shortcutInputGradVec_rows4
+	JLT block2_shortcutInputGradVec_rows1_loop
+
+block2_shortcutInputGradVec_rows6_loop:
 	// 6 rows × columns 0..15
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
@@ -8361,7 +4025,7 @@ block2_shortcutInputGradVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $32, kleft
 
-block2_shortcutInputGradVec_rows6_loop_cols0_k:
+block2_shortcutInputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -8385,7 +4049,7 @@ block2_shortcutInputGradVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows6_loop_cols0_k
+	JNZ block2_shortcutInputGradVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
 	VMOVUPS Y2, 64(c_row)
@@ -8401,88 +4065,22 @@ block2_shortcutInputGradVec_rows6_loop_cols0_k:
 	ADDQ $768, a_row
 	ADDQ $384, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block2_shortcutInputGradVec_rows6_loop
+	TESTQ rows, rows
+	JZ block2_shortcutInputGradVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $128, tmp
+	SUBQ tmp, a_row
+	IMULQ $64, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP block2_shortcutInputGradVec_rows6_loop
 
-block2_shortcutInputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block2_shortcutInputGradVec_rows2
-	// 4 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_shortcutInputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	ADDQ $512, a_row
-	ADDQ $256, c_row
-
-block2_shortcutInputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block2_shortcutInputGradVec_rows1
-	// 2 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_shortcutInputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	ADDQ $256, a_row
-	ADDQ $128, c_row
-
-block2_shortcutInputGradVec_rows1:
-	TESTQ $1, rows
+block2_shortcutInputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block2_shortcutInputGradVec_done
 	// 1 row × columns 0..15
 	VXORPS Y0, Y0, Y0
@@ -8491,7 +4089,7 @@ block2_shortcutInputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $32, kleft
 
-block2_shortcutInputGradVec_rows1_cols0_k:
+block2_shortcutInputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -8500,9 +4098,13 @@ block2_shortcutInputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows1_cols0_k
+	JNZ block2_shortcutInputGradVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMOVUPS Y1, 32(c_row)
+	ADDQ $128, a_row
+	ADDQ $64, c_row
+	DECQ rows
+	JMP block2_shortcutInputGradVec_rows1_loop
 
 block2_shortcutInputGradVec_done:
 	VZEROUPPER
@@ -8523,9 +4125,11 @@ TEXT ·block2_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block2_shortcutInputGradVec_rows16_loop:
+block2_shortcutInputGradVec_rows16:
 	CMPQ rows, $16
-	JLT block2_shortcutInputGradVec_rows8
+	JLT block2_shortcutInputGradVec_rows1_loop
+
+block2_shortcutInputGradVec_rows16_loop:
 	// 16 rows × columns 0..15
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -8547,7 +4151,7 @@ block2_shortcutInputGradVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $32, kleft
 
-block2_shortcutInputGradVec_rows16_loop_cols0_k:
+block2_shortcutInputGradVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -8584,7 +4188,7 @@ block2_shortcutInputGradVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows16_loop_cols0_k
+	JNZ block2_shortcutInputGradVec_rows16_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -8604,117 +4208,22 @@ block2_shortcutInputGradVec_rows16_loop_cols0_k:
 	ADDQ $2048, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE block2_shortcutInputGradVec_rows16_loop
+	TESTQ rows, rows
+	JZ block2_shortcutInputGradVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $128, tmp
+	SUBQ tmp, a_row
+	IMULQ $64, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP block2_shortcutInputGradVec_rows16_loop
 
-block2_shortcutInputGradVec_rows8:
-	TESTQ $8, rows
-	JZ block2_shortcutInputGradVec_rows4
-	// 8 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_shortcutInputGradVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 896(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $1024, a_row
-	ADDQ $512, c_row
-
-block2_shortcutInputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block2_shortcutInputGradVec_rows2
-	// 4 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_shortcutInputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $512, a_row
-	ADDQ $256, c_row
-
-block2_shortcutInputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block2_shortcutInputGradVec_rows1
-	// 2 rows × columns 0..15
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_shortcutInputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	ADDQ $256, a_row
-	ADDQ $128, c_row
-
-block2_shortcutInputGradVec_rows1:
-	TESTQ $1, rows
+block2_shortcutInputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block2_shortcutInputGradVec_done
 	// 1 row × columns 0..15
 	VXORPS Z0, Z0, Z0
@@ -8722,15 +4231,19 @@ block2_shortcutInputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $32, kleft
 
-block2_shortcutInputGradVec_rows1_cols0_k:
+block2_shortcutInputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows1_cols0_k
+	JNZ block2_shortcutInputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
+	ADDQ $128, a_row
+	ADDQ $64, c_row
+	DECQ rows
+	JMP block2_shortcutInputGradVec_rows1_loop
 
 block2_shortcutInputGradVec_done:
 	VZEROUPPER
@@ -8754,12 +4267,15 @@ TEXT ·block2_shortcutInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 15 of w, 8 at a time
+	MOVQ $2, kleft
+
+block2_shortcutInputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $8, rows
 
-block2_shortcutInputGradVecTransposeAVX2_rows0:
+block2_shortcutInputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -8775,30 +4291,13 @@ block2_shortcutInputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $256, c_row
 	DECQ rows
-	JNZ block2_shortcutInputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 1024(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $8, rows
-
-block2_shortcutInputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 64(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 128(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 192(c_row)
-	ADDQ $16, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JNZ block2_shortcutInputGradVecTransposeAVX2_rows8
+	JNZ block2_shortcutInputGradVecTransposeAVX2_blocks_cols
+	ADDQ $1024, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ block2_shortcutInputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -8818,12 +4317,15 @@ TEXT ·block2_shortcutInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 15 of w, 16 at a time
+	MOVQ $1, kleft
+
+block2_shortcutInputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $8, rows
 
-block2_shortcutInputGradVecTransposeAVX512_rows0:
+block2_shortcutInputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -8839,7 +4341,13 @@ block2_shortcutInputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $256, c_row
 	DECQ rows
-	JNZ block2_shortcutInputGradVecTransposeAVX512_rows0
+	JNZ block2_shortcutInputGradVecTransposeAVX512_blocks_cols
+	ADDQ $2048, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ block2_shortcutInputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -8858,326 +4366,120 @@ TEXT ·block3_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block3_conv1ForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT block3_conv1ForwardVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+block3_conv1ForwardVec_rows6:
+	CMPQ rows, $6
+	JLT block3_conv1ForwardVec_rows1_loop
+
+block3_conv1ForwardVec_rows6_loop:
+	XORQ col, col
+
+block3_conv1ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-block3_conv1ForwardVec_rows4_loop_cols0_k:
+block3_conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 2304(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 3456(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 5760(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	VMOVUPS 192(bias), Y4
-	VMOVUPS 224(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $4608, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP block3_conv1ForwardVec_rows4_loop
-
-block3_conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block3_conv1ForwardVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $2304, a_row
-	ADDQ $512, c_row
-
-block3_conv1ForwardVec_rows1:
-	TESTQ $1, rows
+	JNZ block3_conv1ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv1ForwardVec_rows6_cols0
+	ADDQ $6912, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv1ForwardVec_rows6_loop
+	TESTQ rows, rows
 	JZ block3_conv1ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1152, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP block3_conv1ForwardVec_rows6_loop
+
+block3_conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block3_conv1ForwardVec_done
+	XORQ col, col
+
+block3_conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $288, kleft
 
-block3_conv1ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
+block3_conv1ForwardVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
+	JNZ block3_conv1ForwardVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv1ForwardVec_rows1_loop_cols0
+	ADDQ $1152, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP block3_conv1ForwardVec_rows1_loop
 
 block3_conv1ForwardVec_done:
 	VZEROUPPER
@@ -9199,9 +4501,11 @@ TEXT ·block3_conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block3_conv1ForwardVec_rows6_loop:
+block3_conv1ForwardVec_rows6:
 	CMPQ rows, $6
-	JLT block3_conv1ForwardVec_rows4
+	JLT block3_conv1ForwardVec_rows1_loop
+
+block3_conv1ForwardVec_rows6_loop:
 	// 6 rows × columns 0..63
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 64(bias), Z1
@@ -9231,7 +4535,7 @@ block3_conv1ForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $288, kleft
 
-block3_conv1ForwardVec_rows6_loop_cols0_k:
+block3_conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -9269,7 +4573,7 @@ block3_conv1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows6_loop_cols0_k
+	JNZ block3_conv1ForwardVec_rows6_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -9297,128 +4601,22 @@ block3_conv1ForwardVec_rows6_loop_cols0_k:
 	ADDQ $6912, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv1ForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ block3_conv1ForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $1152, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP block3_conv1ForwardVec_rows6_loop
 
-block3_conv1ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block3_conv1ForwardVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $4608, a_row
-	ADDQ $1024, c_row
-
-block3_conv1ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block3_conv1ForwardVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $2304, a_row
-	ADDQ $512, c_row
-
-block3_conv1ForwardVec_rows1:
-	TESTQ $1, rows
+block3_conv1ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block3_conv1ForwardVec_done
 	// 1 row × columns 0..63
 	VMOVUPS 0(bias), Z0
@@ -9429,7 +4627,7 @@ block3_conv1ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $288, kleft
 
-block3_conv1ForwardVec_rows1_cols0_k:
+block3_conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -9442,11 +4640,15 @@ block3_conv1ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows1_cols0_k
+	JNZ block3_conv1ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
+	ADDQ $1152, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP block3_conv1ForwardVec_rows1_loop
 
 block3_conv1ForwardVec_done:
 	VZEROUPPER
@@ -9467,159 +4669,72 @@ TEXT ·block3_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $288, rows
 
-block3_conv1WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT block3_conv1WeightGradVecWeights_done
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 256(c_row), Y3
-	VMOVUPS 288(c_row), Y4
-	VMOVUPS 320(c_row), Y5
-	VMOVUPS 512(c_row), Y6
-	VMOVUPS 544(c_row), Y7
-	VMOVUPS 576(c_row), Y8
-	VMOVUPS 768(c_row), Y9
-	VMOVUPS 800(c_row), Y10
-	VMOVUPS 832(c_row), Y11
+block3_conv1WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+block3_conv1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block3_conv1WeightGradVecWeights_rows4_loop_cols0_k:
+block3_conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $1152, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv1WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 128(c_row), Y1
-	VMOVUPS 160(c_row), Y2
-	VMOVUPS 352(c_row), Y3
-	VMOVUPS 384(c_row), Y4
-	VMOVUPS 416(c_row), Y5
-	VMOVUPS 608(c_row), Y6
-	VMOVUPS 640(c_row), Y7
-	VMOVUPS 672(c_row), Y8
-	VMOVUPS 864(c_row), Y9
-	VMOVUPS 896(c_row), Y10
-	VMOVUPS 928(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv1WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $1152, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 448(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	VMOVUPS 704(c_row), Y4
-	VMOVUPS 736(c_row), Y5
-	VMOVUPS 960(c_row), Y6
-	VMOVUPS 992(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv1WeightGradVecWeights_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $1152, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1WeightGradVecWeights_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP block3_conv1WeightGradVecWeights_rows4_loop
+	JNZ block3_conv1WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv1WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv1WeightGradVecWeights_rows6_loop
 
 block3_conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -9641,8 +4756,6 @@ TEXT ·block3_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $288, rows
 
 block3_conv1WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT block3_conv1WeightGradVecWeights_done
 	// 6 rows × columns 0..63
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -9738,7 +4851,8 @@ block3_conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
-	JMP block3_conv1WeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE block3_conv1WeightGradVecWeights_rows6_loop
 
 block3_conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -9751,6 +4865,8 @@ block3_conv1WeightGradVecWeights_done:
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block3_conv1WeightGradVecGo.
+// It is also block3_conv2WeightGradVecBiasAVX2: the same kernel.
+// It is also block3_shortcutWeightGradVecBiasAVX2: the same kernel.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block3_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -9805,6 +4921,8 @@ block3_conv1WeightGradVecBias_done:
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block3_conv1WeightGradVecGo.
+// It is also block3_conv2WeightGradVecBiasAVX512: the same kernel.
+// It is also block3_shortcutWeightGradVecBiasAVX512: the same kernel.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block3_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
 	LEAQ one<>(SB), a_row
@@ -9855,10 +4973,15 @@ TEXT ·block3_conv1InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block3_conv1InputGradVec_rows4_loop:
+block3_conv1InputGradVec_rows4:
 	CMPQ rows, $4
-	JLT block3_conv1InputGradVec_rows2
-	// 4 rows × columns 0..23
+	JLT block3_conv1InputGradVec_rows1_loop
+
+block3_conv1InputGradVec_rows4_loop:
+	XORQ col, col
+
+block3_conv1InputGradVec_rows4_cols0:
+	// 4 rows × columns 0..287, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -9872,10 +4995,10 @@ block3_conv1InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-block3_conv1InputGradVec_rows4_loop_cols0_k:
+block3_conv1InputGradVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
@@ -9898,1021 +5021,54 @@ block3_conv1InputGradVec_rows4_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1152, b_k
 	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1152(c_row)
-	VMOVUPS Y4, 1184(c_row)
-	VMOVUPS Y5, 1216(c_row)
-	VMOVUPS Y6, 2304(c_row)
-	VMOVUPS Y7, 2336(c_row)
-	VMOVUPS Y8, 2368(c_row)
-	VMOVUPS Y9, 3456(c_row)
-	VMOVUPS Y10, 3488(c_row)
-	VMOVUPS Y11, 3520(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1248(c_row)
-	VMOVUPS Y4, 1280(c_row)
-	VMOVUPS Y5, 1312(c_row)
-	VMOVUPS Y6, 2400(c_row)
-	VMOVUPS Y7, 2432(c_row)
-	VMOVUPS Y8, 2464(c_row)
-	VMOVUPS Y9, 3552(c_row)
-	VMOVUPS Y10, 3584(c_row)
-	VMOVUPS Y11, 3616(c_row)
-	// 4 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y12
-	VMOVUPS 224(b_k), Y13
-	VMOVUPS 256(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1344(c_row)
-	VMOVUPS Y4, 1376(c_row)
-	VMOVUPS Y5, 1408(c_row)
-	VMOVUPS Y6, 2496(c_row)
-	VMOVUPS Y7, 2528(c_row)
-	VMOVUPS Y8, 2560(c_row)
-	VMOVUPS Y9, 3648(c_row)
-	VMOVUPS Y10, 3680(c_row)
-	VMOVUPS Y11, 3712(c_row)
-	// 4 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols3_k:
-	VMOVUPS 288(b_k), Y12
-	VMOVUPS 320(b_k), Y13
-	VMOVUPS 352(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1440(c_row)
-	VMOVUPS Y4, 1472(c_row)
-	VMOVUPS Y5, 1504(c_row)
-	VMOVUPS Y6, 2592(c_row)
-	VMOVUPS Y7, 2624(c_row)
-	VMOVUPS Y8, 2656(c_row)
-	VMOVUPS Y9, 3744(c_row)
-	VMOVUPS Y10, 3776(c_row)
-	VMOVUPS Y11, 3808(c_row)
-	// 4 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols4_k:
-	VMOVUPS 384(b_k), Y12
-	VMOVUPS 416(b_k), Y13
-	VMOVUPS 448(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1536(c_row)
-	VMOVUPS Y4, 1568(c_row)
-	VMOVUPS Y5, 1600(c_row)
-	VMOVUPS Y6, 2688(c_row)
-	VMOVUPS Y7, 2720(c_row)
-	VMOVUPS Y8, 2752(c_row)
-	VMOVUPS Y9, 3840(c_row)
-	VMOVUPS Y10, 3872(c_row)
-	VMOVUPS Y11, 3904(c_row)
-	// 4 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols5_k:
-	VMOVUPS 480(b_k), Y12
-	VMOVUPS 512(b_k), Y13
-	VMOVUPS 544(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1632(c_row)
-	VMOVUPS Y4, 1664(c_row)
-	VMOVUPS Y5, 1696(c_row)
-	VMOVUPS Y6, 2784(c_row)
-	VMOVUPS Y7, 2816(c_row)
-	VMOVUPS Y8, 2848(c_row)
-	VMOVUPS Y9, 3936(c_row)
-	VMOVUPS Y10, 3968(c_row)
-	VMOVUPS Y11, 4000(c_row)
-	// 4 rows × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols6_k:
-	VMOVUPS 576(b_k), Y12
-	VMOVUPS 608(b_k), Y13
-	VMOVUPS 640(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1728(c_row)
-	VMOVUPS Y4, 1760(c_row)
-	VMOVUPS Y5, 1792(c_row)
-	VMOVUPS Y6, 2880(c_row)
-	VMOVUPS Y7, 2912(c_row)
-	VMOVUPS Y8, 2944(c_row)
-	VMOVUPS Y9, 4032(c_row)
-	VMOVUPS Y10, 4064(c_row)
-	VMOVUPS Y11, 4096(c_row)
-	// 4 rows × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols7_k:
-	VMOVUPS 672(b_k), Y12
-	VMOVUPS 704(b_k), Y13
-	VMOVUPS 736(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1824(c_row)
-	VMOVUPS Y4, 1856(c_row)
-	VMOVUPS Y5, 1888(c_row)
-	VMOVUPS Y6, 2976(c_row)
-	VMOVUPS Y7, 3008(c_row)
-	VMOVUPS Y8, 3040(c_row)
-	VMOVUPS Y9, 4128(c_row)
-	VMOVUPS Y10, 4160(c_row)
-	VMOVUPS Y11, 4192(c_row)
-	// 4 rows × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols8_k:
-	VMOVUPS 768(b_k), Y12
-	VMOVUPS 800(b_k), Y13
-	VMOVUPS 832(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1920(c_row)
-	VMOVUPS Y4, 1952(c_row)
-	VMOVUPS Y5, 1984(c_row)
-	VMOVUPS Y6, 3072(c_row)
-	VMOVUPS Y7, 3104(c_row)
-	VMOVUPS Y8, 3136(c_row)
-	VMOVUPS Y9, 4224(c_row)
-	VMOVUPS Y10, 4256(c_row)
-	VMOVUPS Y11, 4288(c_row)
-	// 4 rows × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols9_k:
-	VMOVUPS 864(b_k), Y12
-	VMOVUPS 896(b_k), Y13
-	VMOVUPS 928(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2016(c_row)
-	VMOVUPS Y4, 2048(c_row)
-	VMOVUPS Y5, 2080(c_row)
-	VMOVUPS Y6, 3168(c_row)
-	VMOVUPS Y7, 3200(c_row)
-	VMOVUPS Y8, 3232(c_row)
-	VMOVUPS Y9, 4320(c_row)
-	VMOVUPS Y10, 4352(c_row)
-	VMOVUPS Y11, 4384(c_row)
-	// 4 rows × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols10_k:
-	VMOVUPS 960(b_k), Y12
-	VMOVUPS 992(b_k), Y13
-	VMOVUPS 1024(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2112(c_row)
-	VMOVUPS Y4, 2144(c_row)
-	VMOVUPS Y5, 2176(c_row)
-	VMOVUPS Y6, 3264(c_row)
-	VMOVUPS Y7, 3296(c_row)
-	VMOVUPS Y8, 3328(c_row)
-	VMOVUPS Y9, 4416(c_row)
-	VMOVUPS Y10, 4448(c_row)
-	VMOVUPS Y11, 4480(c_row)
-	// 4 rows × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_loop_cols11_k:
-	VMOVUPS 1056(b_k), Y12
-	VMOVUPS 1088(b_k), Y13
-	VMOVUPS 1120(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_loop_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2208(c_row)
-	VMOVUPS Y4, 2240(c_row)
-	VMOVUPS Y5, 2272(c_row)
-	VMOVUPS Y6, 3360(c_row)
-	VMOVUPS Y7, 3392(c_row)
-	VMOVUPS Y8, 3424(c_row)
-	VMOVUPS Y9, 4512(c_row)
-	VMOVUPS Y10, 4544(c_row)
-	VMOVUPS Y11, 4576(c_row)
+	JNZ block3_conv1InputGradVec_rows4_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 1152(c_row)(col*1)
+	VMOVUPS Y4, 1184(c_row)(col*1)
+	VMOVUPS Y5, 1216(c_row)(col*1)
+	VMOVUPS Y6, 2304(c_row)(col*1)
+	VMOVUPS Y7, 2336(c_row)(col*1)
+	VMOVUPS Y8, 2368(c_row)(col*1)
+	VMOVUPS Y9, 3456(c_row)(col*1)
+	VMOVUPS Y10, 3488(c_row)(col*1)
+	VMOVUPS Y11, 3520(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $1152
+	JLT block3_conv1InputGradVec_rows4_cols0
 	ADDQ $1024, a_row
 	ADDQ $4608, c_row
 	SUBQ $4, rows
+	CMPQ rows, $4
+	JGE block3_conv1InputGradVec_rows4_loop
+	TESTQ rows, rows
+	JZ block3_conv1InputGradVec_done
+	MOVQ $4, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $1152, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $4, rows
 	JMP block3_conv1InputGradVec_rows4_loop
 
-block3_conv1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block3_conv1InputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 1152(c_row)
-	VMOVUPS Y4, 1184(c_row)
-	VMOVUPS Y5, 1216(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 1248(c_row)
-	VMOVUPS Y4, 1280(c_row)
-	VMOVUPS Y5, 1312(c_row)
-	// 2 rows × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y6
-	VMOVUPS 224(b_k), Y7
-	VMOVUPS 256(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	VMOVUPS Y3, 1344(c_row)
-	VMOVUPS Y4, 1376(c_row)
-	VMOVUPS Y5, 1408(c_row)
-	// 2 rows × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols3_k:
-	VMOVUPS 288(b_k), Y6
-	VMOVUPS 320(b_k), Y7
-	VMOVUPS 352(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	VMOVUPS Y3, 1440(c_row)
-	VMOVUPS Y4, 1472(c_row)
-	VMOVUPS Y5, 1504(c_row)
-	// 2 rows × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols4_k:
-	VMOVUPS 384(b_k), Y6
-	VMOVUPS 416(b_k), Y7
-	VMOVUPS 448(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 1536(c_row)
-	VMOVUPS Y4, 1568(c_row)
-	VMOVUPS Y5, 1600(c_row)
-	// 2 rows × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols5_k:
-	VMOVUPS 480(b_k), Y6
-	VMOVUPS 512(b_k), Y7
-	VMOVUPS 544(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	VMOVUPS Y3, 1632(c_row)
-	VMOVUPS Y4, 1664(c_row)
-	VMOVUPS Y5, 1696(c_row)
-	// 2 rows × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols6_k:
-	VMOVUPS 576(b_k), Y6
-	VMOVUPS 608(b_k), Y7
-	VMOVUPS 640(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	VMOVUPS Y3, 1728(c_row)
-	VMOVUPS Y4, 1760(c_row)
-	VMOVUPS Y5, 1792(c_row)
-	// 2 rows × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols7_k:
-	VMOVUPS 672(b_k), Y6
-	VMOVUPS 704(b_k), Y7
-	VMOVUPS 736(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	VMOVUPS Y3, 1824(c_row)
-	VMOVUPS Y4, 1856(c_row)
-	VMOVUPS Y5, 1888(c_row)
-	// 2 rows × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols8_k:
-	VMOVUPS 768(b_k), Y6
-	VMOVUPS 800(b_k), Y7
-	VMOVUPS 832(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	VMOVUPS Y3, 1920(c_row)
-	VMOVUPS Y4, 1952(c_row)
-	VMOVUPS Y5, 1984(c_row)
-	// 2 rows × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols9_k:
-	VMOVUPS 864(b_k), Y6
-	VMOVUPS 896(b_k), Y7
-	VMOVUPS 928(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	VMOVUPS Y3, 2016(c_row)
-	VMOVUPS Y4, 2048(c_row)
-	VMOVUPS Y5, 2080(c_row)
-	// 2 rows × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols10_k:
-	VMOVUPS 960(b_k), Y6
-	VMOVUPS 992(b_k), Y7
-	VMOVUPS 1024(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	VMOVUPS Y3, 2112(c_row)
-	VMOVUPS Y4, 2144(c_row)
-	VMOVUPS Y5, 2176(c_row)
-	// 2 rows × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols11_k:
-	VMOVUPS 1056(b_k), Y6
-	VMOVUPS 1088(b_k), Y7
-	VMOVUPS 1120(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
-	VMOVUPS Y3, 2208(c_row)
-	VMOVUPS Y4, 2240(c_row)
-	VMOVUPS Y5, 2272(c_row)
-	ADDQ $512, a_row
-	ADDQ $2304, c_row
-
-block3_conv1InputGradVec_rows1:
-	TESTQ $1, rows
+block3_conv1InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block3_conv1InputGradVec_done
-	// 1 row × columns 0..23
+	XORQ col, col
+
+block3_conv1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..287, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-block3_conv1InputGradVec_rows1_cols0_k:
+block3_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y3
 	VMOVUPS 32(b_k), Y4
 	VMOVUPS 64(b_k), Y5
@@ -10923,263 +5079,17 @@ block3_conv1InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $1152, b_k
 	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..71
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y3
-	VMOVUPS 224(b_k), Y4
-	VMOVUPS 256(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 256(c_row)
-	// 1 row × columns 72..95
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols3_k:
-	VMOVUPS 288(b_k), Y3
-	VMOVUPS 320(b_k), Y4
-	VMOVUPS 352(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols3_k
-	VMOVUPS Y0, 288(c_row)
-	VMOVUPS Y1, 320(c_row)
-	VMOVUPS Y2, 352(c_row)
-	// 1 row × columns 96..119
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols4_k:
-	VMOVUPS 384(b_k), Y3
-	VMOVUPS 416(b_k), Y4
-	VMOVUPS 448(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols4_k
-	VMOVUPS Y0, 384(c_row)
-	VMOVUPS Y1, 416(c_row)
-	VMOVUPS Y2, 448(c_row)
-	// 1 row × columns 120..143
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols5_k:
-	VMOVUPS 480(b_k), Y3
-	VMOVUPS 512(b_k), Y4
-	VMOVUPS 544(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols5_k
-	VMOVUPS Y0, 480(c_row)
-	VMOVUPS Y1, 512(c_row)
-	VMOVUPS Y2, 544(c_row)
-	// 1 row × columns 144..167
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols6_k:
-	VMOVUPS 576(b_k), Y3
-	VMOVUPS 608(b_k), Y4
-	VMOVUPS 640(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols6_k
-	VMOVUPS Y0, 576(c_row)
-	VMOVUPS Y1, 608(c_row)
-	VMOVUPS Y2, 640(c_row)
-	// 1 row × columns 168..191
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols7_k:
-	VMOVUPS 672(b_k), Y3
-	VMOVUPS 704(b_k), Y4
-	VMOVUPS 736(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols7_k
-	VMOVUPS Y0, 672(c_row)
-	VMOVUPS Y1, 704(c_row)
-	VMOVUPS Y2, 736(c_row)
-	// 1 row × columns 192..215
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols8_k:
-	VMOVUPS 768(b_k), Y3
-	VMOVUPS 800(b_k), Y4
-	VMOVUPS 832(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols8_k
-	VMOVUPS Y0, 768(c_row)
-	VMOVUPS Y1, 800(c_row)
-	VMOVUPS Y2, 832(c_row)
-	// 1 row × columns 216..239
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols9_k:
-	VMOVUPS 864(b_k), Y3
-	VMOVUPS 896(b_k), Y4
-	VMOVUPS 928(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols9_k
-	VMOVUPS Y0, 864(c_row)
-	VMOVUPS Y1, 896(c_row)
-	VMOVUPS Y2, 928(c_row)
-	// 1 row × columns 240..263
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols10_k:
-	VMOVUPS 960(b_k), Y3
-	VMOVUPS 992(b_k), Y4
-	VMOVUPS 1024(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols10_k
-	VMOVUPS Y0, 960(c_row)
-	VMOVUPS Y1, 992(c_row)
-	VMOVUPS Y2, 1024(c_row)
-	// 1 row × columns 264..287
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols11_k:
-	VMOVUPS 1056(b_k), Y3
-	VMOVUPS 1088(b_k), Y4
-	VMOVUPS 1120(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols11_k
-	VMOVUPS Y0, 1056(c_row)
-	VMOVUPS Y1, 1088(c_row)
-	VMOVUPS Y2, 1120(c_row)
+	JNZ block3_conv1InputGradVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	ADDQ $96, col
+	CMPQ col, $1152
+	JLT block3_conv1InputGradVec_rows1_loop_cols0
+	ADDQ $256, a_row
+	ADDQ $1152, c_row
+	DECQ rows
+	JMP block3_conv1InputGradVec_rows1_loop
 
 block3_conv1InputGradVec_done:
 	VZEROUPPER
@@ -11200,10 +5110,15 @@ TEXT ·block3_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block3_conv1InputGradVec_rows6_loop:
-	CMPQ rows, $6
-	JLT block3_conv1InputGradVec_rows4
-	// 6 rows × columns 0..63
+block3_conv1InputGradVec_rows8:
+	CMPQ rows, $8
+	JLT block3_conv1InputGradVec_rows1_loop
+
+block3_conv1InputGradVec_rows8_loop:
+	XORQ col, col
+
+block3_conv1InputGradVec_rows8_cols0:
+	// 8 rows × columns 0..287, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -11229,1005 +5144,111 @@ block3_conv1InputGradVec_rows6_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-block3_conv1InputGradVec_rows6_loop_cols0_k:
+block3_conv1InputGradVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
+	VFMADD231PS Z24, bcast, Z3
+	VFMADD231PS Z25, bcast, Z4
+	VFMADD231PS Z26, bcast, Z5
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
+	VFMADD231PS Z24, bcast, Z6
+	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z26, bcast, Z8
 	VBROADCASTSS 768(a_k), bcast
+	VFMADD231PS Z24, bcast, Z9
+	VFMADD231PS Z25, bcast, Z10
+	VFMADD231PS Z26, bcast, Z11
+	VBROADCASTSS 1024(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
 	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
+	VFMADD231PS Z24, bcast, Z15
+	VFMADD231PS Z25, bcast, Z16
+	VFMADD231PS Z26, bcast, Z17
+	VBROADCASTSS 1536(a_k), bcast
+	VFMADD231PS Z24, bcast, Z18
+	VFMADD231PS Z25, bcast, Z19
+	VFMADD231PS Z26, bcast, Z20
+	VBROADCASTSS 1792(a_k), bcast
+	VFMADD231PS Z24, bcast, Z21
+	VFMADD231PS Z25, bcast, Z22
+	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
 	ADDQ $1152, b_k
 	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1152(c_row)
-	VMOVUPS Z5, 1216(c_row)
-	VMOVUPS Z6, 1280(c_row)
-	VMOVUPS Z7, 1344(c_row)
-	VMOVUPS Z8, 2304(c_row)
-	VMOVUPS Z9, 2368(c_row)
-	VMOVUPS Z10, 2432(c_row)
-	VMOVUPS Z11, 2496(c_row)
-	VMOVUPS Z12, 3456(c_row)
-	VMOVUPS Z13, 3520(c_row)
-	VMOVUPS Z14, 3584(c_row)
-	VMOVUPS Z15, 3648(c_row)
-	VMOVUPS Z16, 4608(c_row)
-	VMOVUPS Z17, 4672(c_row)
-	VMOVUPS Z18, 4736(c_row)
-	VMOVUPS Z19, 4800(c_row)
-	VMOVUPS Z20, 5760(c_row)
-	VMOVUPS Z21, 5824(c_row)
-	VMOVUPS Z22, 5888(c_row)
-	VMOVUPS Z23, 5952(c_row)
-	// 6 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows6_loop_cols1_k:
-	VMOVUPS 256(b_k), Z24
-	VMOVUPS 320(b_k), Z25
-	VMOVUPS 384(b_k), Z26
-	VMOVUPS 448(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows6_loop_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1408(c_row)
-	VMOVUPS Z5, 1472(c_row)
-	VMOVUPS Z6, 1536(c_row)
-	VMOVUPS Z7, 1600(c_row)
-	VMOVUPS Z8, 2560(c_row)
-	VMOVUPS Z9, 2624(c_row)
-	VMOVUPS Z10, 2688(c_row)
-	VMOVUPS Z11, 2752(c_row)
-	VMOVUPS Z12, 3712(c_row)
-	VMOVUPS Z13, 3776(c_row)
-	VMOVUPS Z14, 3840(c_row)
-	VMOVUPS Z15, 3904(c_row)
-	VMOVUPS Z16, 4864(c_row)
-	VMOVUPS Z17, 4928(c_row)
-	VMOVUPS Z18, 4992(c_row)
-	VMOVUPS Z19, 5056(c_row)
-	VMOVUPS Z20, 6016(c_row)
-	VMOVUPS Z21, 6080(c_row)
-	VMOVUPS Z22, 6144(c_row)
-	VMOVUPS Z23, 6208(c_row)
-	// 6 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows6_loop_cols2_k:
-	VMOVUPS 512(b_k), Z24
-	VMOVUPS 576(b_k), Z25
-	VMOVUPS 640(b_k), Z26
-	VMOVUPS 704(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows6_loop_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1664(c_row)
-	VMOVUPS Z5, 1728(c_row)
-	VMOVUPS Z6, 1792(c_row)
-	VMOVUPS Z7, 1856(c_row)
-	VMOVUPS Z8, 2816(c_row)
-	VMOVUPS Z9, 2880(c_row)
-	VMOVUPS Z10, 2944(c_row)
-	VMOVUPS Z11, 3008(c_row)
-	VMOVUPS Z12, 3968(c_row)
-	VMOVUPS Z13, 4032(c_row)
-	VMOVUPS Z14, 4096(c_row)
-	VMOVUPS Z15, 4160(c_row)
-	VMOVUPS Z16, 5120(c_row)
-	VMOVUPS Z17, 5184(c_row)
-	VMOVUPS Z18, 5248(c_row)
-	VMOVUPS Z19, 5312(c_row)
-	VMOVUPS Z20, 6272(c_row)
-	VMOVUPS Z21, 6336(c_row)
-	VMOVUPS Z22, 6400(c_row)
-	VMOVUPS Z23, 6464(c_row)
-	// 6 rows × columns 192..239
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows6_loop_cols3_k:
-	VMOVUPS 768(b_k), Z18
-	VMOVUPS 832(b_k), Z19
-	VMOVUPS 896(b_k), Z20
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z18, bcast, Z0
-	VFMADD231PS Z19, bcast, Z1
-	VFMADD231PS Z20, bcast, Z2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z18, bcast, Z3
-	VFMADD231PS Z19, bcast, Z4
-	VFMADD231PS Z20, bcast, Z5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VFMADD231PS Z20, bcast, Z8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z18, bcast, Z9
-	VFMADD231PS Z19, bcast, Z10
-	VFMADD231PS Z20, bcast, Z11
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z18, bcast, Z12
-	VFMADD231PS Z19, bcast, Z13
-	VFMADD231PS Z20, bcast, Z14
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z18, bcast, Z15
-	VFMADD231PS Z19, bcast, Z16
-	VFMADD231PS Z20, bcast, Z17
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows6_loop_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 1920(c_row)
-	VMOVUPS Z4, 1984(c_row)
-	VMOVUPS Z5, 2048(c_row)
-	VMOVUPS Z6, 3072(c_row)
-	VMOVUPS Z7, 3136(c_row)
-	VMOVUPS Z8, 3200(c_row)
-	VMOVUPS Z9, 4224(c_row)
-	VMOVUPS Z10, 4288(c_row)
-	VMOVUPS Z11, 4352(c_row)
-	VMOVUPS Z12, 5376(c_row)
-	VMOVUPS Z13, 5440(c_row)
-	VMOVUPS Z14, 5504(c_row)
-	VMOVUPS Z15, 6528(c_row)
-	VMOVUPS Z16, 6592(c_row)
-	VMOVUPS Z17, 6656(c_row)
-	// 6 rows × columns 240..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows6_loop_cols4_k:
-	VMOVUPS 960(b_k), Z18
-	VMOVUPS 1024(b_k), Z19
-	VMOVUPS 1088(b_k), Z20
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z18, bcast, Z0
-	VFMADD231PS Z19, bcast, Z1
-	VFMADD231PS Z20, bcast, Z2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z18, bcast, Z3
-	VFMADD231PS Z19, bcast, Z4
-	VFMADD231PS Z20, bcast, Z5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VFMADD231PS Z20, bcast, Z8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z18, bcast, Z9
-	VFMADD231PS Z19, bcast, Z10
-	VFMADD231PS Z20, bcast, Z11
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z18, bcast, Z12
-	VFMADD231PS Z19, bcast, Z13
-	VFMADD231PS Z20, bcast, Z14
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z18, bcast, Z15
-	VFMADD231PS Z19, bcast, Z16
-	VFMADD231PS Z20, bcast, Z17
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows6_loop_cols4_k
-	VMOVUPS Z0, 960(c_row)
-	VMOVUPS Z1, 1024(c_row)
-	VMOVUPS Z2, 1088(c_row)
-	VMOVUPS Z3, 2112(c_row)
-	VMOVUPS Z4, 2176(c_row)
-	VMOVUPS Z5, 2240(c_row)
-	VMOVUPS Z6, 3264(c_row)
-	VMOVUPS Z7, 3328(c_row)
-	VMOVUPS Z8, 3392(c_row)
-	VMOVUPS Z9, 4416(c_row)
-	VMOVUPS Z10, 4480(c_row)
-	VMOVUPS Z11, 4544(c_row)
-	VMOVUPS Z12, 5568(c_row)
-	VMOVUPS Z13, 5632(c_row)
-	VMOVUPS Z14, 5696(c_row)
-	VMOVUPS Z15, 6720(c_row)
-	VMOVUPS Z16, 6784(c_row)
-	VMOVUPS Z17, 6848(c_row)
-	ADDQ $1536, a_row
-	ADDQ $6912, c_row
-	SUBQ $6, rows
-	JMP block3_conv1InputGradVec_rows6_loop
-
-block3_conv1InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block3_conv1InputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1152(c_row)
-	VMOVUPS Z5, 1216(c_row)
-	VMOVUPS Z6, 1280(c_row)
-	VMOVUPS Z7, 1344(c_row)
-	VMOVUPS Z8, 2304(c_row)
-	VMOVUPS Z9, 2368(c_row)
-	VMOVUPS Z10, 2432(c_row)
-	VMOVUPS Z11, 2496(c_row)
-	VMOVUPS Z12, 3456(c_row)
-	VMOVUPS Z13, 3520(c_row)
-	VMOVUPS Z14, 3584(c_row)
-	VMOVUPS Z15, 3648(c_row)
-	// 4 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_cols1_k:
-	VMOVUPS 256(b_k), Z16
-	VMOVUPS 320(b_k), Z17
-	VMOVUPS 384(b_k), Z18
-	VMOVUPS 448(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1408(c_row)
-	VMOVUPS Z5, 1472(c_row)
-	VMOVUPS Z6, 1536(c_row)
-	VMOVUPS Z7, 1600(c_row)
-	VMOVUPS Z8, 2560(c_row)
-	VMOVUPS Z9, 2624(c_row)
-	VMOVUPS Z10, 2688(c_row)
-	VMOVUPS Z11, 2752(c_row)
-	VMOVUPS Z12, 3712(c_row)
-	VMOVUPS Z13, 3776(c_row)
-	VMOVUPS Z14, 3840(c_row)
-	VMOVUPS Z15, 3904(c_row)
-	// 4 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_cols2_k:
-	VMOVUPS 512(b_k), Z16
-	VMOVUPS 576(b_k), Z17
-	VMOVUPS 640(b_k), Z18
-	VMOVUPS 704(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1664(c_row)
-	VMOVUPS Z5, 1728(c_row)
-	VMOVUPS Z6, 1792(c_row)
-	VMOVUPS Z7, 1856(c_row)
-	VMOVUPS Z8, 2816(c_row)
-	VMOVUPS Z9, 2880(c_row)
-	VMOVUPS Z10, 2944(c_row)
-	VMOVUPS Z11, 3008(c_row)
-	VMOVUPS Z12, 3968(c_row)
-	VMOVUPS Z13, 4032(c_row)
-	VMOVUPS Z14, 4096(c_row)
-	VMOVUPS Z15, 4160(c_row)
-	// 4 rows × columns 192..239
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_cols3_k:
-	VMOVUPS 768(b_k), Z12
-	VMOVUPS 832(b_k), Z13
-	VMOVUPS 896(b_k), Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 1920(c_row)
-	VMOVUPS Z4, 1984(c_row)
-	VMOVUPS Z5, 2048(c_row)
-	VMOVUPS Z6, 3072(c_row)
-	VMOVUPS Z7, 3136(c_row)
-	VMOVUPS Z8, 3200(c_row)
-	VMOVUPS Z9, 4224(c_row)
-	VMOVUPS Z10, 4288(c_row)
-	VMOVUPS Z11, 4352(c_row)
-	// 4 rows × columns 240..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_cols4_k:
-	VMOVUPS 960(b_k), Z12
-	VMOVUPS 1024(b_k), Z13
-	VMOVUPS 1088(b_k), Z14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VFMADD231PS Z13, bcast, Z1
-	VFMADD231PS Z14, bcast, Z2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VFMADD231PS Z13, bcast, Z4
-	VFMADD231PS Z14, bcast, Z5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VFMADD231PS Z13, bcast, Z7
-	VFMADD231PS Z14, bcast, Z8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VFMADD231PS Z13, bcast, Z10
-	VFMADD231PS Z14, bcast, Z11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_cols4_k
-	VMOVUPS Z0, 960(c_row)
-	VMOVUPS Z1, 1024(c_row)
-	VMOVUPS Z2, 1088(c_row)
-	VMOVUPS Z3, 2112(c_row)
-	VMOVUPS Z4, 2176(c_row)
-	VMOVUPS Z5, 2240(c_row)
-	VMOVUPS Z6, 3264(c_row)
-	VMOVUPS Z7, 3328(c_row)
-	VMOVUPS Z8, 3392(c_row)
-	VMOVUPS Z9, 4416(c_row)
-	VMOVUPS Z10, 4480(c_row)
-	VMOVUPS Z11, 4544(c_row)
-	ADDQ $1024, a_row
-	ADDQ $4608, c_row
-
-block3_conv1InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block3_conv1InputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 1152(c_row)
-	VMOVUPS Z5, 1216(c_row)
-	VMOVUPS Z6, 1280(c_row)
-	VMOVUPS Z7, 1344(c_row)
-	// 2 rows × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols1_k:
-	VMOVUPS 256(b_k), Z8
-	VMOVUPS 320(b_k), Z9
-	VMOVUPS 384(b_k), Z10
-	VMOVUPS 448(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	VMOVUPS Z4, 1408(c_row)
-	VMOVUPS Z5, 1472(c_row)
-	VMOVUPS Z6, 1536(c_row)
-	VMOVUPS Z7, 1600(c_row)
-	// 2 rows × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols2_k:
-	VMOVUPS 512(b_k), Z8
-	VMOVUPS 576(b_k), Z9
-	VMOVUPS 640(b_k), Z10
-	VMOVUPS 704(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	VMOVUPS Z4, 1664(c_row)
-	VMOVUPS Z5, 1728(c_row)
-	VMOVUPS Z6, 1792(c_row)
-	VMOVUPS Z7, 1856(c_row)
-	// 2 rows × columns 192..239
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols3_k:
-	VMOVUPS 768(b_k), Z6
-	VMOVUPS 832(b_k), Z7
-	VMOVUPS 896(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	VMOVUPS Z3, 1920(c_row)
-	VMOVUPS Z4, 1984(c_row)
-	VMOVUPS Z5, 2048(c_row)
-	// 2 rows × columns 240..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows2_cols4_k:
-	VMOVUPS 960(b_k), Z6
-	VMOVUPS 1024(b_k), Z7
-	VMOVUPS 1088(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VFMADD231PS Z7, bcast, Z1
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VFMADD231PS Z7, bcast, Z4
-	VFMADD231PS Z8, bcast, Z5
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows2_cols4_k
-	VMOVUPS Z0, 960(c_row)
-	VMOVUPS Z1, 1024(c_row)
-	VMOVUPS Z2, 1088(c_row)
-	VMOVUPS Z3, 2112(c_row)
-	VMOVUPS Z4, 2176(c_row)
-	VMOVUPS Z5, 2240(c_row)
-	ADDQ $512, a_row
-	ADDQ $2304, c_row
-
-block3_conv1InputGradVec_rows1:
-	TESTQ $1, rows
+	JNZ block3_conv1InputGradVec_rows8_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 1152(c_row)(col*1)
+	VMOVUPS Z4, 1216(c_row)(col*1)
+	VMOVUPS Z5, 1280(c_row)(col*1)
+	VMOVUPS Z6, 2304(c_row)(col*1)
+	VMOVUPS Z7, 2368(c_row)(col*1)
+	VMOVUPS Z8, 2432(c_row)(col*1)
+	VMOVUPS Z9, 3456(c_row)(col*1)
+	VMOVUPS Z10, 3520(c_row)(col*1)
+	VMOVUPS Z11, 3584(c_row)(col*1)
+	VMOVUPS Z12, 4608(c_row)(col*1)
+	VMOVUPS Z13, 4672(c_row)(col*1)
+	VMOVUPS Z14, 4736(c_row)(col*1)
+	VMOVUPS Z15, 5760(c_row)(col*1)
+	VMOVUPS Z16, 5824(c_row)(col*1)
+	VMOVUPS Z17, 5888(c_row)(col*1)
+	VMOVUPS Z18, 6912(c_row)(col*1)
+	VMOVUPS Z19, 6976(c_row)(col*1)
+	VMOVUPS Z20, 7040(c_row)(col*1)
+	VMOVUPS Z21, 8064(c_row)(col*1)
+	VMOVUPS Z22, 8128(c_row)(col*1)
+	VMOVUPS Z23, 8192(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $1152
+	JLT block3_conv1InputGradVec_rows8_cols0
+	ADDQ $2048, a_row
+	ADDQ $9216, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE block3_conv1InputGradVec_rows8_loop
+	TESTQ rows, rows
 	JZ block3_conv1InputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	MOVQ $8, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $1152, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $8, rows
+	JMP block3_conv1InputGradVec_rows8_loop
 
-block3_conv1InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	// 1 row × columns 64..127
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+block3_conv1InputGradVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block3_conv1InputGradVec_done
+	XORQ col, col
 
-block3_conv1InputGradVec_rows1_cols1_k:
-	VMOVUPS 256(b_k), Z4
-	VMOVUPS 320(b_k), Z5
-	VMOVUPS 384(b_k), Z6
-	VMOVUPS 448(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols1_k
-	VMOVUPS Z0, 256(c_row)
-	VMOVUPS Z1, 320(c_row)
-	VMOVUPS Z2, 384(c_row)
-	VMOVUPS Z3, 448(c_row)
-	// 1 row × columns 128..191
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols2_k:
-	VMOVUPS 512(b_k), Z4
-	VMOVUPS 576(b_k), Z5
-	VMOVUPS 640(b_k), Z6
-	VMOVUPS 704(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols2_k
-	VMOVUPS Z0, 512(c_row)
-	VMOVUPS Z1, 576(c_row)
-	VMOVUPS Z2, 640(c_row)
-	VMOVUPS Z3, 704(c_row)
-	// 1 row × columns 192..239
+block3_conv1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..287, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-block3_conv1InputGradVec_rows1_cols3_k:
-	VMOVUPS 768(b_k), Z3
-	VMOVUPS 832(b_k), Z4
-	VMOVUPS 896(b_k), Z5
+block3_conv1InputGradVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Z3
+	VMOVUPS 64(b_k), Z4
+	VMOVUPS 128(b_k), Z5
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z3, bcast, Z0
 	VFMADD231PS Z4, bcast, Z1
@@ -12235,33 +5256,17 @@ block3_conv1InputGradVec_rows1_cols3_k:
 	ADDQ $4, a_k
 	ADDQ $1152, b_k
 	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols3_k
-	VMOVUPS Z0, 768(c_row)
-	VMOVUPS Z1, 832(c_row)
-	VMOVUPS Z2, 896(c_row)
-	// 1 row × columns 240..287
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_cols4_k:
-	VMOVUPS 960(b_k), Z3
-	VMOVUPS 1024(b_k), Z4
-	VMOVUPS 1088(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z3, bcast, Z0
-	VFMADD231PS Z4, bcast, Z1
-	VFMADD231PS Z5, bcast, Z2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_cols4_k
-	VMOVUPS Z0, 960(c_row)
-	VMOVUPS Z1, 1024(c_row)
-	VMOVUPS Z2, 1088(c_row)
+	JNZ block3_conv1InputGradVec_rows1_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	ADDQ $192, col
+	CMPQ col, $1152
+	JLT block3_conv1InputGradVec_rows1_loop_cols0
+	ADDQ $256, a_row
+	ADDQ $1152, c_row
+	DECQ rows
+	JMP block3_conv1InputGradVec_rows1_loop
 
 block3_conv1InputGradVec_done:
 	VZEROUPPER
@@ -12285,12 +5290,15 @@ TEXT ·block3_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 287 of w, 8 at a time
+	MOVQ $36, kleft
+
+block3_conv1InputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $16, rows
 
-block3_conv1InputGradVecTransposeAVX2_rows0:
+block3_conv1InputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -12306,812 +5314,13 @@ block3_conv1InputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $4608, c_row
 	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 2048(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 6144(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows24
-
-	// rows 32 to 39 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows32
-
-	// rows 40 to 47 of w
-	LEAQ 10240(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows40
-
-	// rows 48 to 55 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows48
-
-	// rows 56 to 63 of w
-	LEAQ 14336(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows56
-
-	// rows 64 to 71 of w
-	LEAQ 16384(a_k), a_row
-	LEAQ 256(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows64:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows64
-
-	// rows 72 to 79 of w
-	LEAQ 18432(a_k), a_row
-	LEAQ 288(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows72:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows72
-
-	// rows 80 to 87 of w
-	LEAQ 20480(a_k), a_row
-	LEAQ 320(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows80:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows80
-
-	// rows 88 to 95 of w
-	LEAQ 22528(a_k), a_row
-	LEAQ 352(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows88:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows88
-
-	// rows 96 to 103 of w
-	LEAQ 24576(a_k), a_row
-	LEAQ 384(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows96:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows96
-
-	// rows 104 to 111 of w
-	LEAQ 26624(a_k), a_row
-	LEAQ 416(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows104:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows104
-
-	// rows 112 to 119 of w
-	LEAQ 28672(a_k), a_row
-	LEAQ 448(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows112:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows112
-
-	// rows 120 to 127 of w
-	LEAQ 30720(a_k), a_row
-	LEAQ 480(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows120:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows120
-
-	// rows 128 to 135 of w
-	LEAQ 32768(a_k), a_row
-	LEAQ 512(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows128:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows128
-
-	// rows 136 to 143 of w
-	LEAQ 34816(a_k), a_row
-	LEAQ 544(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows136:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows136
-
-	// rows 144 to 151 of w
-	LEAQ 36864(a_k), a_row
-	LEAQ 576(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows144:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows144
-
-	// rows 152 to 159 of w
-	LEAQ 38912(a_k), a_row
-	LEAQ 608(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows152:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows152
-
-	// rows 160 to 167 of w
-	LEAQ 40960(a_k), a_row
-	LEAQ 640(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows160:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows160
-
-	// rows 168 to 175 of w
-	LEAQ 43008(a_k), a_row
-	LEAQ 672(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows168:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows168
-
-	// rows 176 to 183 of w
-	LEAQ 45056(a_k), a_row
-	LEAQ 704(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows176:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows176
-
-	// rows 184 to 191 of w
-	LEAQ 47104(a_k), a_row
-	LEAQ 736(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows184:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows184
-
-	// rows 192 to 199 of w
-	LEAQ 49152(a_k), a_row
-	LEAQ 768(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows192:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows192
-
-	// rows 200 to 207 of w
-	LEAQ 51200(a_k), a_row
-	LEAQ 800(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows200:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows200
-
-	// rows 208 to 215 of w
-	LEAQ 53248(a_k), a_row
-	LEAQ 832(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows208:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows208
-
-	// rows 216 to 223 of w
-	LEAQ 55296(a_k), a_row
-	LEAQ 864(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows216:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows216
-
-	// rows 224 to 231 of w
-	LEAQ 57344(a_k), a_row
-	LEAQ 896(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows224:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows224
-
-	// rows 232 to 239 of w
-	LEAQ 59392(a_k), a_row
-	LEAQ 928(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows232:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows232
-
-	// rows 240 to 247 of w
-	LEAQ 61440(a_k), a_row
-	LEAQ 960(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows240:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows240
-
-	// rows 248 to 255 of w
-	LEAQ 63488(a_k), a_row
-	LEAQ 992(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows248:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows248
-
-	// rows 256 to 263 of w
-	LEAQ 65536(a_k), a_row
-	LEAQ 1024(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows256:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows256
-
-	// rows 264 to 271 of w
-	LEAQ 67584(a_k), a_row
-	LEAQ 1056(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows264:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows264
-
-	// rows 272 to 279 of w
-	LEAQ 69632(a_k), a_row
-	LEAQ 1088(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows272:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows272
-
-	// rows 280 to 287 of w
-	LEAQ 71680(a_k), a_row
-	LEAQ 1120(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX2_rows280:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 1152(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 2304(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX2_rows280
+	JNZ block3_conv1InputGradVecTransposeAVX2_blocks_cols
+	ADDQ $2048, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ block3_conv1InputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -13131,12 +5340,15 @@ TEXT ·block3_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 287 of w, 16 at a time
+	MOVQ $18, kleft
+
+block3_conv1InputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $16, rows
 
-block3_conv1InputGradVecTransposeAVX512_rows0:
+block3_conv1InputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -13152,398 +5364,13 @@ block3_conv1InputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $4608, c_row
 	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows16
-
-	// rows 32 to 47 of w
-	LEAQ 8192(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows32
-
-	// rows 48 to 63 of w
-	LEAQ 12288(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows48
-
-	// rows 64 to 79 of w
-	LEAQ 16384(a_k), a_row
-	LEAQ 256(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows64:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows64
-
-	// rows 80 to 95 of w
-	LEAQ 20480(a_k), a_row
-	LEAQ 320(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows80:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows80
-
-	// rows 96 to 111 of w
-	LEAQ 24576(a_k), a_row
-	LEAQ 384(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows96:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows96
-
-	// rows 112 to 127 of w
-	LEAQ 28672(a_k), a_row
-	LEAQ 448(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows112:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows112
-
-	// rows 128 to 143 of w
-	LEAQ 32768(a_k), a_row
-	LEAQ 512(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows128:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows128
-
-	// rows 144 to 159 of w
-	LEAQ 36864(a_k), a_row
-	LEAQ 576(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows144:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows144
-
-	// rows 160 to 175 of w
-	LEAQ 40960(a_k), a_row
-	LEAQ 640(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows160:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows160
-
-	// rows 176 to 191 of w
-	LEAQ 45056(a_k), a_row
-	LEAQ 704(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows176:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows176
-
-	// rows 192 to 207 of w
-	LEAQ 49152(a_k), a_row
-	LEAQ 768(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows192:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows192
-
-	// rows 208 to 223 of w
-	LEAQ 53248(a_k), a_row
-	LEAQ 832(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows208:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows208
-
-	// rows 224 to 239 of w
-	LEAQ 57344(a_k), a_row
-	LEAQ 896(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows224:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows224
-
-	// rows 240 to 255 of w
-	LEAQ 61440(a_k), a_row
-	LEAQ 960(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows240:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows240
-
-	// rows 256 to 271 of w
-	LEAQ 65536(a_k), a_row
-	LEAQ 1024(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows256:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows256
-
-	// rows 272 to 287 of w
-	LEAQ 69632(a_k), a_row
-	LEAQ 1088(b_k), c_row
-	MOVQ $16, rows
-
-block3_conv1InputGradVecTransposeAVX512_rows272:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 1152(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 2304(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 3456(c_row)
-	ADDQ $16, a_row
-	ADDQ $4608, c_row
-	DECQ rows
-	JNZ block3_conv1InputGradVecTransposeAVX512_rows272
+	JNZ block3_conv1InputGradVecTransposeAVX512_blocks_cols
+	ADDQ $4096, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ block3_conv1InputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -13562,326 +5389,120 @@ TEXT ·block3_conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block3_conv2ForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT block3_conv2ForwardVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+block3_conv2ForwardVec_rows6:
+	CMPQ rows, $6
+	JLT block3_conv2ForwardVec_rows1_loop
+
+block3_conv2ForwardVec_rows6_loop:
+	XORQ col, col
+
+block3_conv2ForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $576, kleft
 
-block3_conv2ForwardVec_rows4_loop_cols0_k:
+block3_conv2ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 6912(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 9216(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 11520(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	VMOVUPS 192(bias), Y4
-	VMOVUPS 224(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP block3_conv2ForwardVec_rows4_loop
-
-block3_conv2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block3_conv2ForwardVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block3_conv2ForwardVec_rows1:
-	TESTQ $1, rows
+	JNZ block3_conv2ForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2ForwardVec_rows6_cols0
+	ADDQ $13824, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv2ForwardVec_rows6_loop
+	TESTQ rows, rows
 	JZ block3_conv2ForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $2304, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP block3_conv2ForwardVec_rows6_loop
+
+block3_conv2ForwardVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block3_conv2ForwardVec_done
+	XORQ col, col
+
+block3_conv2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $576, kleft
 
-block3_conv2ForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
+block3_conv2ForwardVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
+	JNZ block3_conv2ForwardVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2ForwardVec_rows1_loop_cols0
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP block3_conv2ForwardVec_rows1_loop
 
 block3_conv2ForwardVec_done:
 	VZEROUPPER
@@ -13903,9 +5524,11 @@ TEXT ·block3_conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block3_conv2ForwardVec_rows6_loop:
+block3_conv2ForwardVec_rows6:
 	CMPQ rows, $6
-	JLT block3_conv2ForwardVec_rows4
+	JLT block3_conv2ForwardVec_rows1_loop
+
+block3_conv2ForwardVec_rows6_loop:
 	// 6 rows × columns 0..63
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 64(bias), Z1
@@ -13935,7 +5558,7 @@ block3_conv2ForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $576, kleft
 
-block3_conv2ForwardVec_rows6_loop_cols0_k:
+block3_conv2ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -13973,7 +5596,7 @@ block3_conv2ForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows6_loop_cols0_k
+	JNZ block3_conv2ForwardVec_rows6_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -14001,128 +5624,22 @@ block3_conv2ForwardVec_rows6_loop_cols0_k:
 	ADDQ $13824, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv2ForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ block3_conv2ForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $2304, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP block3_conv2ForwardVec_rows6_loop
 
-block3_conv2ForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block3_conv2ForwardVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-
-block3_conv2ForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block3_conv2ForwardVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block3_conv2ForwardVec_rows1:
-	TESTQ $1, rows
+block3_conv2ForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block3_conv2ForwardVec_done
 	// 1 row × columns 0..63
 	VMOVUPS 0(bias), Z0
@@ -14133,7 +5650,7 @@ block3_conv2ForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $576, kleft
 
-block3_conv2ForwardVec_rows1_cols0_k:
+block3_conv2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -14146,11 +5663,15 @@ block3_conv2ForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows1_cols0_k
+	JNZ block3_conv2ForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP block3_conv2ForwardVec_rows1_loop
 
 block3_conv2ForwardVec_done:
 	VZEROUPPER
@@ -14171,159 +5692,72 @@ TEXT ·block3_conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $576, rows
 
-block3_conv2WeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT block3_conv2WeightGradVecWeights_done
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 256(c_row), Y3
-	VMOVUPS 288(c_row), Y4
-	VMOVUPS 320(c_row), Y5
-	VMOVUPS 512(c_row), Y6
-	VMOVUPS 544(c_row), Y7
-	VMOVUPS 576(c_row), Y8
-	VMOVUPS 768(c_row), Y9
-	VMOVUPS 800(c_row), Y10
-	VMOVUPS 832(c_row), Y11
+block3_conv2WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+block3_conv2WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block3_conv2WeightGradVecWeights_rows4_loop_cols0_k:
+block3_conv2WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $2304, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 128(c_row), Y1
-	VMOVUPS 160(c_row), Y2
-	VMOVUPS 352(c_row), Y3
-	VMOVUPS 384(c_row), Y4
-	VMOVUPS 416(c_row), Y5
-	VMOVUPS 608(c_row), Y6
-	VMOVUPS 640(c_row), Y7
-	VMOVUPS 672(c_row), Y8
-	VMOVUPS 864(c_row), Y9
-	VMOVUPS 896(c_row), Y10
-	VMOVUPS 928(c_row), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv2WeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2304, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 448(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	VMOVUPS 704(c_row), Y4
-	VMOVUPS 736(c_row), Y5
-	VMOVUPS 960(c_row), Y6
-	VMOVUPS 992(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv2WeightGradVecWeights_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $2304, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2WeightGradVecWeights_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP block3_conv2WeightGradVecWeights_rows4_loop
+	JNZ block3_conv2WeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2WeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv2WeightGradVecWeights_rows6_loop
 
 block3_conv2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -14345,8 +5779,6 @@ TEXT ·block3_conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $576, rows
 
 block3_conv2WeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT block3_conv2WeightGradVecWeights_done
 	// 6 rows × columns 0..63
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -14442,105 +5874,10 @@ block3_conv2WeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
-	JMP block3_conv2WeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE block3_conv2WeightGradVecWeights_rows6_loop
 
 block3_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block3_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block3_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-
-block3_conv2WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block3_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block3_conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv2WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-block3_conv2WeightGradVecBias_done:
 	VZEROUPPER
 	RET
 #undef bcast
@@ -14559,10 +5896,15 @@ TEXT ·block3_conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block3_conv2InputGradVec_rows4_loop:
-	CMPQ rows, $4
-	JLT block3_conv2InputGradVec_rows2
-	// 4 rows × columns 0..23
+block3_conv2InputGradVec_rows6:
+	CMPQ rows, $6
+	JLT block3_conv2InputGradVec_rows1_loop
+
+block3_conv2InputGradVec_rows6_loop:
+	XORQ col, col
+
+block3_conv2InputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -14576,309 +5918,98 @@ block3_conv2InputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $576, kleft
 
-block3_conv2InputGradVec_rows4_loop_cols0_k:
+block3_conv2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 4608(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 6912(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 9216(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 11520(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP block3_conv2InputGradVec_rows4_loop
-
-block3_conv2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block3_conv2InputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block3_conv2InputGradVec_rows1:
-	TESTQ $1, rows
+	JNZ block3_conv2InputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2InputGradVec_rows6_cols0
+	ADDQ $13824, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv2InputGradVec_rows6_loop
+	TESTQ rows, rows
 	JZ block3_conv2InputGradVec_done
-	// 1 row × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $2304, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP block3_conv2InputGradVec_rows6_loop
 
-block3_conv2InputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
+block3_conv2InputGradVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block3_conv2InputGradVec_done
+	XORQ col, col
 
-block3_conv2InputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
+block3_conv2InputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $576, kleft
 
-block3_conv2InputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
+block3_conv2InputGradVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
+	JNZ block3_conv2InputGradVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_conv2InputGradVec_rows1_loop_cols0
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP block3_conv2InputGradVec_rows1_loop
 
 block3_conv2InputGradVec_done:
 	VZEROUPPER
@@ -14899,9 +6030,11 @@ TEXT ·block3_conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block3_conv2InputGradVec_rows6_loop:
+block3_conv2InputGradVec_rows6:
 	CMPQ rows, $6
-	JLT block3_conv2InputGradVec_rows4
+	JLT block3_conv2InputGradVec_rows1_loop
+
+block3_conv2InputGradVec_rows6_loop:
 	// 6 rows × columns 0..63
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -14931,7 +6064,7 @@ block3_conv2InputGradVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $576, kleft
 
-block3_conv2InputGradVec_rows6_loop_cols0_k:
+block3_conv2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -14969,7 +6102,7 @@ block3_conv2InputGradVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows6_loop_cols0_k
+	JNZ block3_conv2InputGradVec_rows6_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -14997,128 +6130,22 @@ block3_conv2InputGradVec_rows6_loop_cols0_k:
 	ADDQ $13824, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_conv2InputGradVec_rows6_loop
+	TESTQ rows, rows
+	JZ block3_conv2InputGradVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $2304, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP block3_conv2InputGradVec_rows6_loop
 
-block3_conv2InputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block3_conv2InputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $9216, a_row
-	ADDQ $1024, c_row
-
-block3_conv2InputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block3_conv2InputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $4608, a_row
-	ADDQ $512, c_row
-
-block3_conv2InputGradVec_rows1:
-	TESTQ $1, rows
+block3_conv2InputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block3_conv2InputGradVec_done
 	// 1 row × columns 0..63
 	VXORPS Z0, Z0, Z0
@@ -15129,7 +6156,7 @@ block3_conv2InputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $576, kleft
 
-block3_conv2InputGradVec_rows1_cols0_k:
+block3_conv2InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -15142,11 +6169,15 @@ block3_conv2InputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows1_cols0_k
+	JNZ block3_conv2InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
+	ADDQ $2304, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP block3_conv2InputGradVec_rows1_loop
 
 block3_conv2InputGradVec_done:
 	VZEROUPPER
@@ -15170,12 +6201,15 @@ TEXT ·block3_conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 63 of w, 8 at a time
+	MOVQ $8, kleft
+
+block3_conv2InputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $144, rows
 
-block3_conv2InputGradVecTransposeAVX2_rows0:
+block3_conv2InputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -15191,168 +6225,13 @@ block3_conv2InputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $1024, c_row
 	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 18432(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 36864(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 55296(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX2_rows24
-
-	// rows 32 to 39 of w
-	LEAQ 73728(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX2_rows32
-
-	// rows 40 to 47 of w
-	LEAQ 92160(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX2_rows40
-
-	// rows 48 to 55 of w
-	LEAQ 110592(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX2_rows48
-
-	// rows 56 to 63 of w
-	LEAQ 129024(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX2_rows56
+	JNZ block3_conv2InputGradVecTransposeAVX2_blocks_cols
+	ADDQ $18432, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ block3_conv2InputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -15372,12 +6251,15 @@ TEXT ·block3_conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 63 of w, 16 at a time
+	MOVQ $4, kleft
+
+block3_conv2InputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $144, rows
 
-block3_conv2InputGradVecTransposeAVX512_rows0:
+block3_conv2InputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -15393,76 +6275,13 @@ block3_conv2InputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $1024, c_row
 	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 36864(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX512_rows16
-
-	// rows 32 to 47 of w
-	LEAQ 73728(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX512_rows32
-
-	// rows 48 to 63 of w
-	LEAQ 110592(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $144, rows
-
-block3_conv2InputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ block3_conv2InputGradVecTransposeAVX512_rows48
+	JNZ block3_conv2InputGradVecTransposeAVX512_blocks_cols
+	ADDQ $36864, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ block3_conv2InputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -15481,326 +6300,120 @@ TEXT ·block3_shortcutForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block3_shortcutForwardVec_rows4_loop:
-	CMPQ rows, $4
-	JLT block3_shortcutForwardVec_rows2
-	// 4 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 64(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 32(bias), Y10
-	VMOVUPS 64(bias), Y11
+block3_shortcutForwardVec_rows6:
+	CMPQ rows, $6
+	JLT block3_shortcutForwardVec_rows1_loop
+
+block3_shortcutForwardVec_rows6_loop:
+	XORQ col, col
+
+block3_shortcutForwardVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
+	VMOVUPS 0(bias)(col*1), Y2
+	VMOVUPS 32(bias)(col*1), Y3
+	VMOVUPS 0(bias)(col*1), Y4
+	VMOVUPS 32(bias)(col*1), Y5
+	VMOVUPS 0(bias)(col*1), Y6
+	VMOVUPS 32(bias)(col*1), Y7
+	VMOVUPS 0(bias)(col*1), Y8
+	VMOVUPS 32(bias)(col*1), Y9
+	VMOVUPS 0(bias)(col*1), Y10
+	VMOVUPS 32(bias)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-block3_shortcutForwardVec_rows4_loop_cols0_k:
+block3_shortcutForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 256(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 384(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 512(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 640(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 96(bias), Y6
-	VMOVUPS 128(bias), Y7
-	VMOVUPS 160(bias), Y8
-	VMOVUPS 96(bias), Y9
-	VMOVUPS 128(bias), Y10
-	VMOVUPS 160(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	VMOVUPS 192(bias), Y4
-	VMOVUPS 224(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $512, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP block3_shortcutForwardVec_rows4_loop
-
-block3_shortcutForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block3_shortcutForwardVec_rows1
-	// 2 rows × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 32(bias), Y4
-	VMOVUPS 64(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	VMOVUPS 192(bias), Y2
-	VMOVUPS 224(bias), Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $256, a_row
-	ADDQ $512, c_row
-
-block3_shortcutForwardVec_rows1:
-	TESTQ $1, rows
+	JNZ block3_shortcutForwardVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_shortcutForwardVec_rows6_cols0
+	ADDQ $768, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_shortcutForwardVec_rows6_loop
+	TESTQ rows, rows
 	JZ block3_shortcutForwardVec_done
-	// 1 row × columns 0..23
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $128, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP block3_shortcutForwardVec_rows6_loop
+
+block3_shortcutForwardVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block3_shortcutForwardVec_done
+	XORQ col, col
+
+block3_shortcutForwardVec_rows1_loop_cols0:
+	// 1 row × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(bias)(col*1), Y0
+	VMOVUPS 32(bias)(col*1), Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $32, kleft
 
-block3_shortcutForwardVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VMOVUPS 96(bias), Y0
-	VMOVUPS 128(bias), Y1
-	VMOVUPS 160(bias), Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
-	VMOVUPS 192(bias), Y0
-	VMOVUPS 224(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
+block3_shortcutForwardVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
+	JNZ block3_shortcutForwardVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_shortcutForwardVec_rows1_loop_cols0
+	ADDQ $128, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP block3_shortcutForwardVec_rows1_loop
 
 block3_shortcutForwardVec_done:
 	VZEROUPPER
@@ -15822,9 +6435,11 @@ TEXT ·block3_shortcutForwardVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-block3_shortcutForwardVec_rows6_loop:
+block3_shortcutForwardVec_rows6:
 	CMPQ rows, $6
-	JLT block3_shortcutForwardVec_rows4
+	JLT block3_shortcutForwardVec_rows1_loop
+
+block3_shortcutForwardVec_rows6_loop:
 	// 6 rows × columns 0..63
 	VMOVUPS 0(bias), Z0
 	VMOVUPS 64(bias), Z1
@@ -15854,7 +6469,7 @@ block3_shortcutForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $32, kleft
 
-block3_shortcutForwardVec_rows6_loop_cols0_k:
+block3_shortcutForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -15892,7 +6507,7 @@ block3_shortcutForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows6_loop_cols0_k
+	JNZ block3_shortcutForwardVec_rows6_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -15920,128 +6535,22 @@ block3_shortcutForwardVec_rows6_loop_cols0_k:
 	ADDQ $768, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_shortcutForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ block3_shortcutForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $128, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP block3_shortcutForwardVec_rows6_loop
 
-block3_shortcutForwardVec_rows4:
-	TESTQ $4, rows
-	JZ block3_shortcutForwardVec_rows2
-	// 4 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $512, a_row
-	ADDQ $1024, c_row
-
-block3_shortcutForwardVec_rows2:
-	TESTQ $2, rows
-	JZ block3_shortcutForwardVec_rows1
-	// 2 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $256, a_row
-	ADDQ $512, c_row
-
-block3_shortcutForwardVec_rows1:
-	TESTQ $1, rows
+block3_shortcutForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block3_shortcutForwardVec_done
 	// 1 row × columns 0..63
 	VMOVUPS 0(bias), Z0
@@ -16052,7 +6561,7 @@ block3_shortcutForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $32, kleft
 
-block3_shortcutForwardVec_rows1_cols0_k:
+block3_shortcutForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -16065,11 +6574,15 @@ block3_shortcutForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows1_cols0_k
+	JNZ block3_shortcutForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
+	ADDQ $128, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP block3_shortcutForwardVec_rows1_loop
 
 block3_shortcutForwardVec_done:
 	VZEROUPPER
@@ -16090,159 +6603,106 @@ TEXT ·block3_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ dw+0(FP), c_row
 	MOVQ $32, rows
 
-block3_shortcutWeightGradVecWeights_rows4_loop:
-	CMPQ rows, $4
-	JLT block3_shortcutWeightGradVecWeights_done
-	// 4 rows × columns 0..23
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 256(c_row), Y3
-	VMOVUPS 288(c_row), Y4
-	VMOVUPS 320(c_row), Y5
-	VMOVUPS 512(c_row), Y6
-	VMOVUPS 544(c_row), Y7
-	VMOVUPS 576(c_row), Y8
-	VMOVUPS 768(c_row), Y9
-	VMOVUPS 800(c_row), Y10
-	VMOVUPS 832(c_row), Y11
+block3_shortcutWeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+block3_shortcutWeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
+	VMOVUPS 512(c_row)(col*1), Y4
+	VMOVUPS 544(c_row)(col*1), Y5
+	VMOVUPS 768(c_row)(col*1), Y6
+	VMOVUPS 800(c_row)(col*1), Y7
+	VMOVUPS 1024(c_row)(col*1), Y8
+	VMOVUPS 1056(c_row)(col*1), Y9
+	VMOVUPS 1280(c_row)(col*1), Y10
+	VMOVUPS 1312(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block3_shortcutWeightGradVecWeights_rows4_loop_cols0_k:
+block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $128, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_shortcutWeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VMOVUPS 96(c_row), Y0
-	VMOVUPS 128(c_row), Y1
-	VMOVUPS 160(c_row), Y2
-	VMOVUPS 352(c_row), Y3
-	VMOVUPS 384(c_row), Y4
-	VMOVUPS 416(c_row), Y5
-	VMOVUPS 608(c_row), Y6
-	VMOVUPS 640(c_row), Y7
-	VMOVUPS 672(c_row), Y8
-	VMOVUPS 864(c_row), Y9
-	VMOVUPS 896(c_row), Y10
-	VMOVUPS 928(c_row), Y11
+	JNZ block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_shortcutWeightGradVecWeights_rows6_loop_cols0
+	ADDQ $24, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_shortcutWeightGradVecWeights_rows6_loop
+
+block3_shortcutWeightGradVecWeights_rows2:
+	XORQ col, col
+
+block3_shortcutWeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns 0..63, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 256(c_row)(col*1), Y2
+	VMOVUPS 288(c_row)(col*1), Y3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block3_shortcutWeightGradVecWeights_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
+block3_shortcutWeightGradVecWeights_rows2_cols0_k:
+	VMOVUPS 0(b_k), Y4
+	VMOVUPS 32(b_k), Y5
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
+	VFMADD231PS Y4, bcast, Y0
+	VFMADD231PS Y5, bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VFMADD231PS Y4, bcast, Y2
+	VFMADD231PS Y5, bcast, Y3
 	ADDQ $128, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ block3_shortcutWeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VMOVUPS 192(c_row), Y0
-	VMOVUPS 224(c_row), Y1
-	VMOVUPS 448(c_row), Y2
-	VMOVUPS 480(c_row), Y3
-	VMOVUPS 704(c_row), Y4
-	VMOVUPS 736(c_row), Y5
-	VMOVUPS 960(c_row), Y6
-	VMOVUPS 992(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_shortcutWeightGradVecWeights_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $128, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutWeightGradVecWeights_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP block3_shortcutWeightGradVecWeights_rows4_loop
+	JNZ block3_shortcutWeightGradVecWeights_rows2_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT block3_shortcutWeightGradVecWeights_rows2_cols0
 
 block3_shortcutWeightGradVecWeights_done:
 	VZEROUPPER
@@ -16264,8 +6724,6 @@ TEXT ·block3_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $32, rows
 
 block3_shortcutWeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT block3_shortcutWeightGradVecWeights_rows2
 	// 6 rows × columns 0..63
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
@@ -16361,7 +6819,8 @@ block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
-	JMP block3_shortcutWeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE block3_shortcutWeightGradVecWeights_rows6_loop
 
 block3_shortcutWeightGradVecWeights_rows2:
 	// 2 rows × columns 0..63
@@ -16410,102 +6869,6 @@ block3_shortcutWeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block3_shortcutWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block3_shortcutWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutWeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block3_shortcutWeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_shortcutWeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutWeightGradVecBias_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-
-block3_shortcutWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_shortcutWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: block3_shortcutWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutWeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $1, rows
-
-block3_shortcutWeightGradVecBias_rows1:
-	// 1 row × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_shortcutWeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutWeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-
-block3_shortcutWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
 // func block3_shortcutInputGradVecAVX2(dx, dy, wt *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -16520,10 +6883,15 @@ TEXT ·block3_shortcutInputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block3_shortcutInputGradVec_rows4_loop:
-	CMPQ rows, $4
-	JLT block3_shortcutInputGradVec_rows2
-	// 4 rows × columns 0..15
+block3_shortcutInputGradVec_rows6:
+	CMPQ rows, $6
+	JLT block3_shortcutInputGradVec_rows1_loop
+
+block3_shortcutInputGradVec_rows6_loop:
+	XORQ col, col
+
+block3_shortcutInputGradVec_rows6_cols0:
+	// 6 rows × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -16532,151 +6900,85 @@ block3_shortcutInputGradVec_rows4_loop:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-block3_shortcutInputGradVec_rows4_loop_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
+block3_shortcutInputGradVec_rows6_cols0_k:
+	VMOVUPS 0(b_k), Y12
+	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
+	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y13, bcast, Y1
 	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
 	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
+	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y13, bcast, Y7
+	VBROADCASTSS 1024(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 1280(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	VMOVUPS Y4, 256(c_row)
-	VMOVUPS Y5, 288(c_row)
-	VMOVUPS Y6, 384(c_row)
-	VMOVUPS Y7, 416(c_row)
-	// 4 rows × columns 16..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 64(b_k), Y8
-	VMOVUPS 96(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	VMOVUPS Y4, 320(c_row)
-	VMOVUPS Y5, 352(c_row)
-	VMOVUPS Y6, 448(c_row)
-	VMOVUPS Y7, 480(c_row)
-	ADDQ $1024, a_row
-	ADDQ $512, c_row
-	SUBQ $4, rows
-	JMP block3_shortcutInputGradVec_rows4_loop
-
-block3_shortcutInputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block3_shortcutInputGradVec_rows1
-	// 2 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 128(c_row)
-	VMOVUPS Y3, 160(c_row)
-	// 2 rows × columns 16..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows2_cols1_k:
-	VMOVUPS 64(b_k), Y4
-	VMOVUPS 96(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
-	VMOVUPS Y2, 192(c_row)
-	VMOVUPS Y3, 224(c_row)
-	ADDQ $512, a_row
-	ADDQ $256, c_row
-
-block3_shortcutInputGradVec_rows1:
-	TESTQ $1, rows
+	JNZ block3_shortcutInputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 128(c_row)(col*1)
+	VMOVUPS Y3, 160(c_row)(col*1)
+	VMOVUPS Y4, 256(c_row)(col*1)
+	VMOVUPS Y5, 288(c_row)(col*1)
+	VMOVUPS Y6, 384(c_row)(col*1)
+	VMOVUPS Y7, 416(c_row)(col*1)
+	VMOVUPS Y8, 512(c_row)(col*1)
+	VMOVUPS Y9, 544(c_row)(col*1)
+	VMOVUPS Y10, 640(c_row)(col*1)
+	VMOVUPS Y11, 672(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block3_shortcutInputGradVec_rows6_cols0
+	ADDQ $1536, a_row
+	ADDQ $768, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE block3_shortcutInputGradVec_rows6_loop
+	TESTQ rows, rows
 	JZ block3_shortcutInputGradVec_done
-	// 1 row × columns 0..15
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP block3_shortcutInputGradVec_rows6_loop
+
+block3_shortcutInputGradVec_rows1_loop:
+	TESTQ rows, rows
+	JZ block3_shortcutInputGradVec_done
+	XORQ col, col
+
+block3_shortcutInputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..31, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $64, kleft
 
-block3_shortcutInputGradVec_rows1_cols0_k:
+block3_shortcutInputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -16685,28 +6987,16 @@ block3_shortcutInputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	// 1 row × columns 16..31
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows1_cols1_k:
-	VMOVUPS 64(b_k), Y2
-	VMOVUPS 96(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 64(c_row)
-	VMOVUPS Y1, 96(c_row)
+	JNZ block3_shortcutInputGradVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $128
+	JLT block3_shortcutInputGradVec_rows1_loop_cols0
+	ADDQ $256, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block3_shortcutInputGradVec_rows1_loop
 
 block3_shortcutInputGradVec_done:
 	VZEROUPPER
@@ -16727,9 +7017,11 @@ TEXT ·block3_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-block3_shortcutInputGradVec_rows12_loop:
+block3_shortcutInputGradVec_rows12:
 	CMPQ rows, $12
-	JLT block3_shortcutInputGradVec_rows8
+	JLT block3_shortcutInputGradVec_rows1_loop
+
+block3_shortcutInputGradVec_rows12_loop:
 	// 12 rows × columns 0..31
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -16759,7 +7051,7 @@ block3_shortcutInputGradVec_rows12_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-block3_shortcutInputGradVec_rows12_loop_cols0_k:
+block3_shortcutInputGradVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VBROADCASTSS 0(a_k), bcast
@@ -16801,7 +7093,7 @@ block3_shortcutInputGradVec_rows12_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows12_loop_cols0_k
+	JNZ block3_shortcutInputGradVec_rows12_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -16829,162 +7121,22 @@ block3_shortcutInputGradVec_rows12_loop_cols0_k:
 	ADDQ $3072, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
+	CMPQ rows, $12
+	JGE block3_shortcutInputGradVec_rows12_loop
+	TESTQ rows, rows
+	JZ block3_shortcutInputGradVec_done
+	MOVQ $12, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $128, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $12, rows
 	JMP block3_shortcutInputGradVec_rows12_loop
 
-block3_shortcutInputGradVec_rows8:
-	TESTQ $8, rows
-	JZ block3_shortcutInputGradVec_rows4
-	// 8 rows × columns 0..31
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VFMADD231PS Z17, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VFMADD231PS Z17, bcast, Z7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VFMADD231PS Z17, bcast, Z11
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VBROADCASTSS 1792(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VFMADD231PS Z17, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $2048, a_row
-	ADDQ $1024, c_row
-
-block3_shortcutInputGradVec_rows4:
-	TESTQ $4, rows
-	JZ block3_shortcutInputGradVec_rows2
-	// 4 rows × columns 0..31
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VFMADD231PS Z9, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VFMADD231PS Z9, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $1024, a_row
-	ADDQ $512, c_row
-
-block3_shortcutInputGradVec_rows2:
-	TESTQ $2, rows
-	JZ block3_shortcutInputGradVec_rows1
-	// 2 rows × columns 0..31
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VFMADD231PS Z5, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $512, a_row
-	ADDQ $256, c_row
-
-block3_shortcutInputGradVec_rows1:
-	TESTQ $1, rows
+block3_shortcutInputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ block3_shortcutInputGradVec_done
 	// 1 row × columns 0..31
 	VXORPS Z0, Z0, Z0
@@ -16993,7 +7145,7 @@ block3_shortcutInputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-block3_shortcutInputGradVec_rows1_cols0_k:
+block3_shortcutInputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
 	VMOVUPS 64(b_k), Z3
 	VBROADCASTSS 0(a_k), bcast
@@ -17002,9 +7154,13 @@ block3_shortcutInputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $128, b_k
 	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows1_cols0_k
+	JNZ block3_shortcutInputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
+	ADDQ $256, a_row
+	ADDQ $128, c_row
+	DECQ rows
+	JMP block3_shortcutInputGradVec_rows1_loop
 
 block3_shortcutInputGradVec_done:
 	VZEROUPPER
@@ -17028,12 +7184,15 @@ TEXT ·block3_shortcutInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 31 of w, 8 at a time
+	MOVQ $4, kleft
+
+block3_shortcutInputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $16, rows
 
-block3_shortcutInputGradVecTransposeAVX2_rows0:
+block3_shortcutInputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -17049,76 +7208,13 @@ block3_shortcutInputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $512, c_row
 	DECQ rows
-	JNZ block3_shortcutInputGradVecTransposeAVX2_rows0
-
-	// rows 8 to 15 of w
-	LEAQ 2048(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $16, rows
-
-block3_shortcutInputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 128(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 256(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 384(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JNZ block3_shortcutInputGradVecTransposeAVX2_rows8
-
-	// rows 16 to 23 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-block3_shortcutInputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 128(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 256(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 384(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JNZ block3_shortcutInputGradVecTransposeAVX2_rows16
-
-	// rows 24 to 31 of w
-	LEAQ 6144(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $16, rows
-
-block3_shortcutInputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 128(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 256(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 384(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JNZ block3_shortcutInputGradVecTransposeAVX2_rows24
+	JNZ block3_shortcutInputGradVecTransposeAVX2_blocks_cols
+	ADDQ $2048, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ block3_shortcutInputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -17138,12 +7234,15 @@ TEXT ·block3_shortcutInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 31 of w, 16 at a time
+	MOVQ $2, kleft
+
+block3_shortcutInputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $16, rows
 
-block3_shortcutInputGradVecTransposeAVX512_rows0:
+block3_shortcutInputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -17159,30 +7258,13 @@ block3_shortcutInputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $512, c_row
 	DECQ rows
-	JNZ block3_shortcutInputGradVecTransposeAVX512_rows0
-
-	// rows 16 to 31 of w
-	LEAQ 4096(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $16, rows
-
-block3_shortcutInputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 128(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 256(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 384(c_row)
-	ADDQ $16, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JNZ block3_shortcutInputGradVecTransposeAVX512_rows16
+	JNZ block3_shortcutInputGradVecTransposeAVX512_blocks_cols
+	ADDQ $4096, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ block3_shortcutInputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -17202,9 +7284,11 @@ TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-fcForwardVec_rows6_loop:
+fcForwardVec_rows6:
 	CMPQ rows, $6
-	JLT fcForwardVec_rows4
+	JLT fcForwardVec_rows1_loop
+
+fcForwardVec_rows6_loop:
 	// 6 rows × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
 	VMOVUPS 0(bias), Y0
@@ -17223,7 +7307,7 @@ fcForwardVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcForwardVec_rows6_loop_cols0_k:
+fcForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMASKMOVPS 32(b_k), mask, Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -17247,7 +7331,7 @@ fcForwardVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $40, b_k
 	DECQ kleft
-	JNZ fcForwardVec_rows6_loop_cols0_k
+	JNZ fcForwardVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 	VMOVUPS Y2, 40(c_row)
@@ -17263,90 +7347,22 @@ fcForwardVec_rows6_loop_cols0_k:
 	ADDQ $1536, a_row
 	ADDQ $240, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcForwardVec_rows6_loop
+	TESTQ rows, rows
+	JZ fcForwardVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $40, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP fcForwardVec_rows6_loop
 
-fcForwardVec_rows4:
-	TESTQ $4, rows
-	JZ fcForwardVec_rows2
-	// 4 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMASKMOVPS 32(b_k), mask, Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	ADDQ $1024, a_row
-	ADDQ $160, c_row
-
-fcForwardVec_rows2:
-	TESTQ $2, rows
-	JZ fcForwardVec_rows1
-	// 2 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMASKMOVPS 32(b_k), mask, Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	ADDQ $512, a_row
-	ADDQ $80, c_row
-
-fcForwardVec_rows1:
-	TESTQ $1, rows
+fcForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcForwardVec_done
 	// 1 row × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
@@ -17356,7 +7372,7 @@ fcForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcForwardVec_rows1_cols0_k:
+fcForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMASKMOVPS 32(b_k), mask, Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -17365,9 +7381,13 @@ fcForwardVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $40, b_k
 	DECQ kleft
-	JNZ fcForwardVec_rows1_cols0_k
+	JNZ fcForwardVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
+	ADDQ $256, a_row
+	ADDQ $40, c_row
+	DECQ rows
+	JMP fcForwardVec_rows1_loop
 
 fcForwardVec_done:
 	VZEROUPPER
@@ -17392,9 +7412,11 @@ TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-fcForwardVec_rows16_loop:
+fcForwardVec_rows16:
 	CMPQ rows, $16
-	JLT fcForwardVec_rows8
+	JLT fcForwardVec_rows1_loop
+
+fcForwardVec_rows16_loop:
 	// 16 rows × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
 	VMOVUPS.Z 0(bias), K1, Z1
@@ -17416,7 +7438,7 @@ fcForwardVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcForwardVec_rows16_loop_cols0_k:
+fcForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -17453,7 +7475,7 @@ fcForwardVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $40, b_k
 	DECQ kleft
-	JNZ fcForwardVec_rows16_loop_cols0_k
+	JNZ fcForwardVec_rows16_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 40(c_row)
 	VMOVUPS Z2, K1, 80(c_row)
@@ -17473,117 +7495,22 @@ fcForwardVec_rows16_loop_cols0_k:
 	ADDQ $4096, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE fcForwardVec_rows16_loop
+	TESTQ rows, rows
+	JZ fcForwardVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $40, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP fcForwardVec_rows16_loop
 
-fcForwardVec_rows8:
-	TESTQ $8, rows
-	JZ fcForwardVec_rows4
-	// 8 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows8_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 1792(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows8_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	ADDQ $2048, a_row
-	ADDQ $320, c_row
-
-fcForwardVec_rows4:
-	TESTQ $4, rows
-	JZ fcForwardVec_rows2
-	// 4 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows4_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows4_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	ADDQ $1024, a_row
-	ADDQ $160, c_row
-
-fcForwardVec_rows2:
-	TESTQ $2, rows
-	JZ fcForwardVec_rows1
-	// 2 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcForwardVec_rows2_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows2_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	ADDQ $512, a_row
-	ADDQ $80, c_row
-
-fcForwardVec_rows1:
-	TESTQ $1, rows
+fcForwardVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcForwardVec_done
 	// 1 row × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
@@ -17591,15 +7518,19 @@ fcForwardVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcForwardVec_rows1_cols0_k:
+fcForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $40, b_k
 	DECQ kleft
-	JNZ fcForwardVec_rows1_cols0_k
+	JNZ fcForwardVec_rows1_loop_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
+	ADDQ $256, a_row
+	ADDQ $40, c_row
+	DECQ rows
+	JMP fcForwardVec_rows1_loop
 
 fcForwardVec_done:
 	VZEROUPPER
@@ -17755,9 +7686,11 @@ TEXT ·fcPackedVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+24(FP), bias
 	MOVQ n+32(FP), rows
 
-fcPackedVec_rows6_loop:
+fcPackedVec_rows6:
 	CMPQ rows, $6
-	JLT fcPackedVec_rows4
+	JLT fcPackedVec_rows1_loop
+
+fcPackedVec_rows6_loop:
 	// 6 rows × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
 	VMOVUPS 0(bias), Y0
@@ -17776,7 +7709,7 @@ fcPackedVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcPackedVec_rows6_loop_cols0_k:
+fcPackedVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -17800,7 +7733,7 @@ fcPackedVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ fcPackedVec_rows6_loop_cols0_k
+	JNZ fcPackedVec_rows6_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 	VMOVUPS Y2, 40(c_row)
@@ -17816,90 +7749,22 @@ fcPackedVec_rows6_loop_cols0_k:
 	ADDQ $1536, a_row
 	ADDQ $240, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcPackedVec_rows6_loop
+	TESTQ rows, rows
+	JZ fcPackedVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $40, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP fcPackedVec_rows6_loop
 
-fcPackedVec_rows4:
-	TESTQ $4, rows
-	JZ fcPackedVec_rows2
-	// 4 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	ADDQ $1024, a_row
-	ADDQ $160, c_row
-
-fcPackedVec_rows2:
-	TESTQ $2, rows
-	JZ fcPackedVec_rows1
-	// 2 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	ADDQ $512, a_row
-	ADDQ $80, c_row
-
-fcPackedVec_rows1:
-	TESTQ $1, rows
+fcPackedVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcPackedVec_done
 	// 1 row × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
@@ -17909,7 +7774,7 @@ fcPackedVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcPackedVec_rows1_cols0_k:
+fcPackedVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y2
 	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
@@ -17918,9 +7783,13 @@ fcPackedVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ fcPackedVec_rows1_cols0_k
+	JNZ fcPackedVec_rows1_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
+	ADDQ $256, a_row
+	ADDQ $40, c_row
+	DECQ rows
+	JMP fcPackedVec_rows1_loop
 
 fcPackedVec_done:
 	VZEROUPPER
@@ -17945,9 +7814,11 @@ TEXT ·fcPackedVecAVX512(SB), NOSPLIT, $0-40
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
-fcPackedVec_rows16_loop:
+fcPackedVec_rows16:
 	CMPQ rows, $16
-	JLT fcPackedVec_rows8
+	JLT fcPackedVec_rows1_loop
+
+fcPackedVec_rows16_loop:
 	// 16 rows × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
 	VMOVUPS.Z 0(bias), K1, Z1
@@ -17969,7 +7840,7 @@ fcPackedVec_rows16_loop:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcPackedVec_rows16_loop_cols0_k:
+fcPackedVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -18006,7 +7877,7 @@ fcPackedVec_rows16_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ fcPackedVec_rows16_loop_cols0_k
+	JNZ fcPackedVec_rows16_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 	VMOVUPS Z1, K1, 40(c_row)
 	VMOVUPS Z2, K1, 80(c_row)
@@ -18026,117 +7897,22 @@ fcPackedVec_rows16_loop_cols0_k:
 	ADDQ $4096, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE fcPackedVec_rows16_loop
+	TESTQ rows, rows
+	JZ fcPackedVec_done
+	MOVQ $16, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $256, tmp
+	SUBQ tmp, a_row
+	IMULQ $40, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $16, rows
 	JMP fcPackedVec_rows16_loop
 
-fcPackedVec_rows8:
-	TESTQ $8, rows
-	JZ fcPackedVec_rows4
-	// 8 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z8, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z8, bcast, Z3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z8, bcast, Z5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VBROADCASTSS 1792(a_k), bcast
-	VFMADD231PS Z8, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows8_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	ADDQ $2048, a_row
-	ADDQ $320, c_row
-
-fcPackedVec_rows4:
-	TESTQ $4, rows
-	JZ fcPackedVec_rows2
-	// 4 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows4_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	ADDQ $1024, a_row
-	ADDQ $160, c_row
-
-fcPackedVec_rows2:
-	TESTQ $2, rows
-	JZ fcPackedVec_rows1
-	// 2 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z2
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z2, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows2_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	ADDQ $512, a_row
-	ADDQ $80, c_row
-
-fcPackedVec_rows1:
-	TESTQ $1, rows
+fcPackedVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcPackedVec_done
 	// 1 row × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(bias), K1, Z0
@@ -18144,15 +7920,19 @@ fcPackedVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $64, kleft
 
-fcPackedVec_rows1_cols0_k:
+fcPackedVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
 	ADDQ $64, b_k
 	DECQ kleft
-	JNZ fcPackedVec_rows1_cols0_k
+	JNZ fcPackedVec_rows1_loop_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
+	ADDQ $256, a_row
+	ADDQ $40, c_row
+	DECQ rows
+	JMP fcPackedVec_rows1_loop
 
 fcPackedVec_done:
 	VZEROUPPER
@@ -18304,8 +8084,6 @@ TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
 	MOVQ $64, rows
 
 fcWeightGradVecWeights_rows6_loop:
-	CMPQ rows, $6
-	JLT fcWeightGradVecWeights_rows4
 	// 6 rows × columns 0..9 (last vector: 2 lanes)
 	VMOVUPS tailmask<>+24(SB), mask
 	VMOVUPS 0(c_row), Y0
@@ -18364,7 +8142,8 @@ fcWeightGradVecWeights_rows6_loop_cols0_k:
 	ADDQ $24, a_row
 	ADDQ $240, c_row
 	SUBQ $6, rows
-	JMP fcWeightGradVecWeights_rows6_loop
+	CMPQ rows, $6
+	JGE fcWeightGradVecWeights_rows6_loop
 
 fcWeightGradVecWeights_rows4:
 	// 4 rows × columns 0..9 (last vector: 2 lanes)
@@ -18432,8 +8211,6 @@ TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
 	MOVQ $64, rows
 
 fcWeightGradVecWeights_rows16_loop:
-	CMPQ rows, $16
-	JLT fcWeightGradVecWeights_done
 	// 16 rows × columns 0..9 (last vector: 10 lanes)
 	VMOVUPS.Z 0(c_row), K1, Z0
 	VMOVUPS.Z 40(c_row), K1, Z1
@@ -18512,7 +8289,8 @@ fcWeightGradVecWeights_rows16_loop_cols0_k:
 	ADDQ $64, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
-	JMP fcWeightGradVecWeights_rows16_loop
+	CMPQ rows, $16
+	JGE fcWeightGradVecWeights_rows16_loop
 
 fcWeightGradVecWeights_done:
 	VZEROUPPER
@@ -18608,10 +8386,15 @@ TEXT ·fcInputGradVecAVX2(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fcInputGradVec_rows4_loop:
-	CMPQ rows, $4
-	JLT fcInputGradVec_rows2
-	// 4 rows × columns 0..23
+fcInputGradVec_rows6:
+	CMPQ rows, $6
+	JLT fcInputGradVec_rows1_loop
+
+fcInputGradVec_rows6_loop:
+	XORQ col, col
+
+fcInputGradVec_rows6_cols0:
+	// 6 rows × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -18625,309 +8408,98 @@ fcInputGradVec_rows4_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-fcInputGradVec_rows4_loop_cols0_k:
+fcInputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
 	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
+	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y13, bcast, Y3
 	VBROADCASTSS 80(a_k), bcast
+	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y13, bcast, Y5
+	VBROADCASTSS 120(a_k), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
+	VBROADCASTSS 160(a_k), bcast
+	VFMADD231PS Y12, bcast, Y8
+	VFMADD231PS Y13, bcast, Y9
+	VBROADCASTSS 200(a_k), bcast
+	VFMADD231PS Y12, bcast, Y10
+	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	VMOVUPS Y6, 512(c_row)
-	VMOVUPS Y7, 544(c_row)
-	VMOVUPS Y8, 576(c_row)
-	VMOVUPS Y9, 768(c_row)
-	VMOVUPS Y10, 800(c_row)
-	VMOVUPS Y11, 832(c_row)
-	// 4 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows4_loop_cols1_k:
-	VMOVUPS 96(b_k), Y12
-	VMOVUPS 128(b_k), Y13
-	VMOVUPS 160(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows4_loop_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	VMOVUPS Y6, 608(c_row)
-	VMOVUPS Y7, 640(c_row)
-	VMOVUPS Y8, 672(c_row)
-	VMOVUPS Y9, 864(c_row)
-	VMOVUPS Y10, 896(c_row)
-	VMOVUPS Y11, 928(c_row)
-	// 4 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows4_loop_cols2_k:
-	VMOVUPS 192(b_k), Y8
-	VMOVUPS 224(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows4_loop_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	VMOVUPS Y4, 704(c_row)
-	VMOVUPS Y5, 736(c_row)
-	VMOVUPS Y6, 960(c_row)
-	VMOVUPS Y7, 992(c_row)
-	ADDQ $160, a_row
-	ADDQ $1024, c_row
-	SUBQ $4, rows
-	JMP fcInputGradVec_rows4_loop
-
-fcInputGradVec_rows2:
-	TESTQ $2, rows
-	JZ fcInputGradVec_rows1
-	// 2 rows × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y6
-	VMOVUPS 32(b_k), Y7
-	VMOVUPS 64(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 256(c_row)
-	VMOVUPS Y4, 288(c_row)
-	VMOVUPS Y5, 320(c_row)
-	// 2 rows × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows2_cols1_k:
-	VMOVUPS 96(b_k), Y6
-	VMOVUPS 128(b_k), Y7
-	VMOVUPS 160(b_k), Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y6, bcast, Y0
-	VFMADD231PS Y7, bcast, Y1
-	VFMADD231PS Y8, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y6, bcast, Y3
-	VFMADD231PS Y7, bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows2_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	VMOVUPS Y3, 352(c_row)
-	VMOVUPS Y4, 384(c_row)
-	VMOVUPS Y5, 416(c_row)
-	// 2 rows × columns 48..63
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows2_cols2_k:
-	VMOVUPS 192(b_k), Y4
-	VMOVUPS 224(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows2_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
-	VMOVUPS Y2, 448(c_row)
-	VMOVUPS Y3, 480(c_row)
-	ADDQ $80, a_row
-	ADDQ $512, c_row
-
-fcInputGradVec_rows1:
-	TESTQ $1, rows
+	JNZ fcInputGradVec_rows6_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 256(c_row)(col*1)
+	VMOVUPS Y3, 288(c_row)(col*1)
+	VMOVUPS Y4, 512(c_row)(col*1)
+	VMOVUPS Y5, 544(c_row)(col*1)
+	VMOVUPS Y6, 768(c_row)(col*1)
+	VMOVUPS Y7, 800(c_row)(col*1)
+	VMOVUPS Y8, 1024(c_row)(col*1)
+	VMOVUPS Y9, 1056(c_row)(col*1)
+	VMOVUPS Y10, 1280(c_row)(col*1)
+	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT fcInputGradVec_rows6_cols0
+	ADDQ $240, a_row
+	ADDQ $1536, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcInputGradVec_rows6_loop
+	TESTQ rows, rows
 	JZ fcInputGradVec_done
-	// 1 row × columns 0..23
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $40, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
+	JMP fcInputGradVec_rows6_loop
 
-fcInputGradVec_rows1_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	// 1 row × columns 24..47
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
+fcInputGradVec_rows1_loop:
+	TESTQ rows, rows
+	JZ fcInputGradVec_done
+	XORQ col, col
 
-fcInputGradVec_rows1_cols1_k:
-	VMOVUPS 96(b_k), Y3
-	VMOVUPS 128(b_k), Y4
-	VMOVUPS 160(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_cols1_k
-	VMOVUPS Y0, 96(c_row)
-	VMOVUPS Y1, 128(c_row)
-	VMOVUPS Y2, 160(c_row)
-	// 1 row × columns 48..63
+fcInputGradVec_rows1_loop_cols0:
+	// 1 row × columns 0..63, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ $10, kleft
 
-fcInputGradVec_rows1_cols2_k:
-	VMOVUPS 192(b_k), Y2
-	VMOVUPS 224(b_k), Y3
+fcInputGradVec_rows1_loop_cols0_k:
+	VMOVUPS 0(b_k), Y2
+	VMOVUPS 32(b_k), Y3
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y2, bcast, Y0
 	VFMADD231PS Y3, bcast, Y1
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows1_cols2_k
-	VMOVUPS Y0, 192(c_row)
-	VMOVUPS Y1, 224(c_row)
+	JNZ fcInputGradVec_rows1_loop_cols0_k
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, $256
+	JLT fcInputGradVec_rows1_loop_cols0
+	ADDQ $40, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP fcInputGradVec_rows1_loop
 
 fcInputGradVec_done:
 	VZEROUPPER
@@ -18948,9 +8520,11 @@ TEXT ·fcInputGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), c_row
 	MOVQ n+24(FP), rows
 
-fcInputGradVec_rows6_loop:
+fcInputGradVec_rows6:
 	CMPQ rows, $6
-	JLT fcInputGradVec_rows4
+	JLT fcInputGradVec_rows1_loop
+
+fcInputGradVec_rows6_loop:
 	// 6 rows × columns 0..63
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -18980,7 +8554,7 @@ fcInputGradVec_rows6_loop:
 	MOVQ b_base, b_k
 	MOVQ $10, kleft
 
-fcInputGradVec_rows6_loop_cols0_k:
+fcInputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -19018,7 +8592,7 @@ fcInputGradVec_rows6_loop_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows6_loop_cols0_k
+	JNZ fcInputGradVec_rows6_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
@@ -19046,128 +8620,22 @@ fcInputGradVec_rows6_loop_cols0_k:
 	ADDQ $240, a_row
 	ADDQ $1536, c_row
 	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE fcInputGradVec_rows6_loop
+	TESTQ rows, rows
+	JZ fcInputGradVec_done
+	MOVQ $6, tmp // rows computed twice
+	SUBQ rows, tmp
+	MOVQ tmp, tmp2
+	IMULQ $40, tmp
+	SUBQ tmp, a_row
+	IMULQ $256, tmp2
+	SUBQ tmp2, c_row
+	MOVQ $6, rows
 	JMP fcInputGradVec_rows6_loop
 
-fcInputGradVec_rows4:
-	TESTQ $4, rows
-	JZ fcInputGradVec_rows2
-	// 4 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	ADDQ $160, a_row
-	ADDQ $1024, c_row
-
-fcInputGradVec_rows2:
-	TESTQ $2, rows
-	JZ fcInputGradVec_rows1
-	// 2 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	ADDQ $80, a_row
-	ADDQ $512, c_row
-
-fcInputGradVec_rows1:
-	TESTQ $1, rows
+fcInputGradVec_rows1_loop:
+	TESTQ rows, rows
 	JZ fcInputGradVec_done
 	// 1 row × columns 0..63
 	VXORPS Z0, Z0, Z0
@@ -19178,7 +8646,7 @@ fcInputGradVec_rows1:
 	MOVQ b_base, b_k
 	MOVQ $10, kleft
 
-fcInputGradVec_rows1_cols0_k:
+fcInputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z4
 	VMOVUPS 64(b_k), Z5
 	VMOVUPS 128(b_k), Z6
@@ -19191,11 +8659,15 @@ fcInputGradVec_rows1_cols0_k:
 	ADDQ $4, a_k
 	ADDQ $256, b_k
 	DECQ kleft
-	JNZ fcInputGradVec_rows1_cols0_k
+	JNZ fcInputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)
 	VMOVUPS Z1, 64(c_row)
 	VMOVUPS Z2, 128(c_row)
 	VMOVUPS Z3, 192(c_row)
+	ADDQ $40, a_row
+	ADDQ $256, c_row
+	DECQ rows
+	JMP fcInputGradVec_rows1_loop
 
 fcInputGradVec_done:
 	VZEROUPPER
@@ -19219,12 +8691,15 @@ TEXT ·fcInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	VPMULLD Y14, Y15, Y15 // gather offsets: lane k reads row i0+k
 	VPXOR Y13, Y13, Y13
 
-	// rows 0 to 7 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 63 of w, 8 at a time
+	MOVQ $8, kleft
+
+fcInputGradVecTransposeAVX2_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $2, rows
 
-fcInputGradVecTransposeAVX2_rows0:
+fcInputGradVecTransposeAVX2_blocks_cols:
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
@@ -19240,216 +8715,19 @@ fcInputGradVecTransposeAVX2_rows0:
 	ADDQ $16, a_row
 	ADDQ $1024, c_row
 	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows0
+	JNZ fcInputGradVecTransposeAVX2_blocks_cols
 	VPCMPEQD Y4, Y4, Y4
 	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
 	VMOVUPS Y0, 0(c_row)
 	VPCMPEQD Y5, Y5, Y5
 	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
 	VMOVUPS Y1, 256(c_row)
-
-	// rows 8 to 15 of w
-	LEAQ 320(a_k), a_row
-	LEAQ 32(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX2_rows8:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows8
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-
-	// rows 16 to 23 of w
-	LEAQ 640(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX2_rows16:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows16
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-
-	// rows 24 to 31 of w
-	LEAQ 960(a_k), a_row
-	LEAQ 96(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX2_rows24:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows24
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-
-	// rows 32 to 39 of w
-	LEAQ 1280(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX2_rows32:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows32
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-
-	// rows 40 to 47 of w
-	LEAQ 1600(a_k), a_row
-	LEAQ 160(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX2_rows40:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows40
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-
-	// rows 48 to 55 of w
-	LEAQ 1920(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX2_rows48:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows48
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-
-	// rows 56 to 63 of w
-	LEAQ 2240(a_k), a_row
-	LEAQ 224(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX2_rows56:
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
-	VPCMPEQD Y6, Y6, Y6
-	VGATHERDPS Y6, 8(a_row)(Y15*1), Y2
-	VMOVUPS Y2, 512(c_row)
-	VPCMPEQD Y7, Y7, Y7
-	VGATHERDPS Y7, 12(a_row)(Y15*1), Y3
-	VMOVUPS Y3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX2_rows56
-	VPCMPEQD Y4, Y4, Y4
-	VGATHERDPS Y4, 0(a_row)(Y15*1), Y0
-	VMOVUPS Y0, 0(c_row)
-	VPCMPEQD Y5, Y5, Y5
-	VGATHERDPS Y5, 4(a_row)(Y15*1), Y1
-	VMOVUPS Y1, 256(c_row)
+	ADDQ $320, a_k
+	ADDQ $32, b_k
+	DECQ kleft
+	JNZ fcInputGradVecTransposeAVX2_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
 
@@ -19469,12 +8747,15 @@ TEXT ·fcInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
 	VPXORD Z29, Z29, Z29
 
-	// rows 0 to 15 of w
-	LEAQ 0(a_k), a_row
-	LEAQ 0(b_k), c_row
+	// rows 0 to 63 of w, 16 at a time
+	MOVQ $4, kleft
+
+fcInputGradVecTransposeAVX512_blocks:
+	MOVQ a_k, a_row
+	MOVQ b_k, c_row
 	MOVQ $2, rows
 
-fcInputGradVecTransposeAVX512_rows0:
+fcInputGradVecTransposeAVX512_blocks_cols:
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
@@ -19490,99 +8771,18 @@ fcInputGradVecTransposeAVX512_rows0:
 	ADDQ $16, a_row
 	ADDQ $1024, c_row
 	DECQ rows
-	JNZ fcInputGradVecTransposeAVX512_rows0
+	JNZ fcInputGradVecTransposeAVX512_blocks_cols
 	KXNORW K1, K1, K1
 	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
 	VMOVUPS Z0, 0(c_row)
 	KXNORW K2, K2, K2
 	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
 	VMOVUPS Z1, 256(c_row)
-
-	// rows 16 to 31 of w
-	LEAQ 640(a_k), a_row
-	LEAQ 64(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX512_rows16:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX512_rows16
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-
-	// rows 32 to 47 of w
-	LEAQ 1280(a_k), a_row
-	LEAQ 128(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX512_rows32:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX512_rows32
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-
-	// rows 48 to 63 of w
-	LEAQ 1920(a_k), a_row
-	LEAQ 192(b_k), c_row
-	MOVQ $2, rows
-
-fcInputGradVecTransposeAVX512_rows48:
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
-	KXNORW K3, K3, K3
-	VGATHERDPS 8(a_row)(Z31*1), K3, Z2
-	VMOVUPS Z2, 512(c_row)
-	KXNORW K4, K4, K4
-	VGATHERDPS 12(a_row)(Z31*1), K4, Z3
-	VMOVUPS Z3, 768(c_row)
-	ADDQ $16, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JNZ fcInputGradVecTransposeAVX512_rows48
-	KXNORW K1, K1, K1
-	VGATHERDPS 0(a_row)(Z31*1), K1, Z0
-	VMOVUPS Z0, 0(c_row)
-	KXNORW K2, K2, K2
-	VGATHERDPS 4(a_row)(Z31*1), K2, Z1
-	VMOVUPS Z1, 256(c_row)
+	ADDQ $640, a_k
+	ADDQ $64, b_k
+	DECQ kleft
+	JNZ fcInputGradVecTransposeAVX512_blocks
+	MOVQ wt+0(FP), b_k
+	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
