@@ -63,6 +63,13 @@ func (p *plan) frozenFile(f *jen.File) {
 		jen.Comment(wrapDoc("stop closes shards once the Frozen is unreachable, which ends the helpers.")),
 		id("stop").Qual("runtime", "Cleanup"),
 	)
+	if split {
+		fields = append(fields,
+			jen.Comment(wrapDoc("alone and split are moving averages of Logits' time in nanoseconds (0 before the first), without and with the split of the sample's forward; calls counts the calls that could split (see splits).")),
+			jen.List(id("alone"), id("split")).Qual("sync/atomic", "Int64"),
+			id("calls").Qual("sync/atomic", "Uint64"),
+		)
+	}
 	f.Comment(wrapDoc("Frozen is a read-only copy of a Model's parameters for inference, made by Model.Freeze. On the vector paths its dense layers read their weights in a padded layout, which makes the one-sample Logits faster than Model.Logits. Changing the Model afterwards (training, loading a checkpoint) does not change a Frozen: freeze again. A Frozen is safe for concurrent use by multiple goroutines; each call borrows tile buffers from a free list of up to GOMAXPROCS, so calls make no allocations once it holds a buffer per goroutine that runs at once. Forward splits a batch of several tiles across its workers (see SetWorkers)."))
 	f.Type().Id("Frozen").Struct(fields...)
 	shardDoc := "shard is the part of a Frozen.Forward batch that a helper goroutine runs: samples [lo, hi) of x, whose logits it writes to logits before calling done.Done."
@@ -190,8 +197,18 @@ func (p *plan) frozenFile(f *jen.File) {
 	logitsDoc := "Logits writes the logits of one sample x (HWC order) to logits."
 	oneForward := jen.Code(id("f").Dot("forward").Call(id("w"), jen.Lit(1), jen.Op("&").Id("w").Dot("buf").Dot("x")))
 	if split {
-		logitsDoc += " With several workers (see SetWorkers), the caller and the helpers that are idle share the sample's forward, each stage cut into parts (see forwardOne); the logits are the same bits for any split."
-		oneForward = jen.If(id("f").Dot("workers").Op("==").Lit(1).Op("||").Op("!").Id("f").Dot("forwardOne").Call(id("w"), id("vector").Call())).Block(oneForward)
+		logitsDoc += " With several workers (see SetWorkers), the caller and the helpers that are idle share the sample's forward, each stage cut into parts (see forwardOne), when that has been the faster way (see splits); the logits are the same bits either way."
+		oneForward = jen.Null().Add(
+			id("start").Op(":=").Qual("time", "Now").Call(),
+		).Line().Add(jen.Switch().Block(
+			jen.Case(id("f").Dot("splits").Call().Op("&&").Id("f").Dot("forwardOne").Call(id("w"), id("vector").Call())).Block(
+				id("record").Call(jen.Op("&").Id("f").Dot("split"), id("start")),
+			),
+			jen.Default().Block(
+				oneForward,
+				jen.If(id("f").Dot("workers").Op(">").Lit(1)).Block(id("record").Call(jen.Op("&").Id("f").Dot("alone"), id("start"))),
+			),
+		))
 		p.splitMethods(f)
 	}
 	f.Comment(wrapDoc(logitsDoc))

@@ -401,6 +401,21 @@ func (p *plan) splitMethods(f *jen.File) {
 			),
 		),
 	)
+	f.Comment(wrapDoc("splits reports whether Logits splits the sample's forward: when that has been faster than running it alone (the averages of both follow the machine's load: on a machine busy with other work, a barrier waits for a worker that the OS has not scheduled), and, every 16th call, the other way, so that both averages stay current."))
+	f.Add(frecv()).Id("splits").Params().Bool().Block(
+		jen.If(id("f").Dot("workers").Op("==").Lit(1)).Block(jen.Return(jen.False())),
+		jen.List(id("a"), id("s")).Op(":=").List(id("f").Dot("alone").Dot("Load").Call(), id("f").Dot("split").Dot("Load").Call()),
+		id("faster").Op(":=").Id("s").Op("==").Lit(0).Op("||").Id("a").Op("!=").Lit(0).Op("&&").Id("s").Op("<").Id("a"),
+		jen.Return(id("faster").Op("!=").Parens(id("f").Dot("calls").Dot("Add").Call(jen.Lit(1)).Op("%").Lit(16).Op("==").Lit(0))),
+	)
+	f.Comment(wrapDoc("record adds the time since start to the moving average avg (weight 1/8)."))
+	f.Func().Id("record").Params(id("avg").Op("*").Qual("sync/atomic", "Int64"), id("start").Qual("time", "Time")).Block(
+		id("ns").Op(":=").Int64().Call(jen.Qual("time", "Since").Call(id("start"))),
+		jen.If(id("old").Op(":=").Id("avg").Dot("Load").Call(), id("old").Op("!=").Lit(0)).Block(
+			id("ns").Op("=").Id("old").Op("+").Parens(id("ns").Op("-").Id("old")).Op("/").Lit(8),
+		),
+		id("avg").Dot("Store").Call(jen.Max(id("ns"), jen.Lit(1))),
+	)
 	p.partKernels(f)
 }
 

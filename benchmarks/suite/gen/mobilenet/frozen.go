@@ -8,6 +8,7 @@ import (
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // packed holds the dense layers' weights in the padded layout of the packed
@@ -47,6 +48,11 @@ type Frozen struct {
 	shards  chan shard
 	// stop closes shards once the Frozen is unreachable, which ends the helpers.
 	stop goruntime.Cleanup
+	// alone and split are moving averages of Logits' time in nanoseconds (0 before
+	// the first), without and with the split of the sample's forward; calls counts
+	// the calls that could split (see splits).
+	alone, split atomic.Int64
+	calls        atomic.Uint64
 }
 
 // shard is the part of a Frozen call that a helper goroutine runs, before
@@ -610,6 +616,29 @@ func (f *Frozen) runParts(w *worker, vec bool) {
 			}
 		}
 	}
+}
+
+// splits reports whether Logits splits the sample's forward: when that has
+// been faster than running it alone (the averages of both follow the machine's
+// load: on a machine busy with other work, a barrier waits for a worker that
+// the OS has not scheduled), and, every 16th call, the other way, so that both
+// averages stay current.
+func (f *Frozen) splits() bool {
+	if f.workers == 1 {
+		return false
+	}
+	a, s := f.alone.Load(), f.split.Load()
+	faster := s == 0 || a != 0 && s < a
+	return faster != (f.calls.Add(1)%16 == 0)
+}
+
+// record adds the time since start to the moving average avg (weight 1/8).
+func record(avg *atomic.Int64, start time.Time) {
+	ns := int64(time.Since(start))
+	if old := avg.Load(); old != 0 {
+		ns = old + (ns-old)/8
+	}
+	avg.Store(max(ns, 1))
 }
 
 // conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col matrix
@@ -1341,13 +1370,20 @@ func partSpan(size, part, parts int) (lo, hi int) {
 
 // Logits writes the logits of one sample x (HWC order) to logits. With several
 // workers (see SetWorkers), the caller and the helpers that are idle share the
-// sample's forward, each stage cut into parts (see forwardOne); the logits are
-// the same bits for any split.
+// sample's forward, each stage cut into parts (see forwardOne), when that has
+// been the faster way (see splits); the logits are the same bits either way.
 func (f *Frozen) Logits(x *[InputSize]float32, logits *[Classes]float32) {
 	w := f.borrow()
 	*(*[InputSize]float32)(w.buf.x[:]) = *x
-	if f.workers == 1 || !f.forwardOne(w, vector()) {
+	start := time.Now()
+	switch {
+	case f.splits() && f.forwardOne(w, vector()):
+		record(&f.split, start)
+	default:
 		f.forward(w, 1, &w.buf.x)
+		if f.workers > 1 {
+			record(&f.alone, start)
+		}
 	}
 	*logits = [Classes]float32(w.buf.fcOut[:Classes])
 	f.giveBack(w)
