@@ -132,6 +132,20 @@
 // goroutines when the Model becomes unreachable. Models share no mutable
 // state.
 //
+// A Frozen has workers too (Frozen.SetWorkers; GOMAXPROCS at Freeze):
+// helper goroutines that any call recruits when they are idle, never
+// waiting for a busy one, so that concurrent calls do not wait for one
+// another. Forward splits a batch into shards of whole tiles. Logits, for a
+// network above Options.SplitLogitsMACs (2 M multiply-accumulates per
+// sample by default), splits the one sample's forward (split.go): each
+// stage is cut into parts (output rows of an im2col or grouped convolution,
+// values of an elementwise stage; <layer>Im2colRows, <layer>ForwardRows,
+// <layer>ForwardPart), which the caller and its helpers claim one at a
+// time, with a barrier after each stage; the other stages are one part.
+// Every part computes its values as the whole stage does, so any split
+// gives the bits of one worker. The helpers end through a
+// runtime.AddCleanup when the Frozen becomes unreachable.
+//
 // Identifiers come from layer names, first letter lower-cased, with a fixed
 // suffix per role: functions <layer>Forward, <layer>Backward, <layer>Pixel,
 // <layer>PixelGrad, <layer>ActGrad, vector kernels <layer>ForwardVec,
@@ -139,13 +153,14 @@
 // names gen/asm derives from them by appending Go, AVX2, AVX512, Pack,
 // Transpose, Weights…, Bias…), the im2col path's <layer>Im2col,
 // <layer>Col2im, <layer>Dy2col, <layer>Flip, <layer>ForwardGemm,
-// <layer>BackwardGemm, batch norm's <layer>Eval, <layer>Moments,
-// <layer>Sums, <layer>Shift; tile buffers <layer>Out, <layer>Grad,
-// <layer>Arg, <layer>Cols, <layer>Partial, <layer>Mask; parameters
-// <layer>Weight, <layer>Bias and buffers <layer>RunningMean,
+// <layer>BackwardGemm, the split one-sample forward's <layer>Im2colRows,
+// <layer>ForwardRows and <layer>ForwardPart, batch norm's <layer>Eval,
+// <layer>Moments, <layer>Sums, <layer>Shift; tile buffers <layer>Out,
+// <layer>Grad, <layer>Arg, <layer>Cols, <layer>Partial, <layer>Mask;
+// parameters <layer>Weight, <layer>Bias and buffers <layer>RunningMean,
 // <layer>RunningVar, <layer>Batches (batch statistics and sums have structs
 // of their own, see batchnorm.go). Within each namespace no suffix ends
-// another, so distinct layer names never collide; names that differ only in the case of
-// their first letter are refused. User text reaches the output only as
-// these identifiers, in comments, or through jen.Lit.
+// another, so distinct layer names never collide; names that differ only in
+// the case of their first letter are refused. User text reaches the output
+// only as these identifiers, in comments, or through jen.Lit.
 package emit

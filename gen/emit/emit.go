@@ -38,7 +38,17 @@ type Options struct {
 	// MaxSourceBytes caps the size of all generated files together; 0 means
 	// DefaultMaxSourceBytes.
 	MaxSourceBytes int
+	// SplitLogitsMACs is the size, in multiply-accumulates per sample,
+	// above which Frozen.Logits splits one sample's forward across the
+	// Frozen's workers (stage by stage, with a barrier after each); 0 means
+	// DefaultSplitLogitsMACs, a negative value never. Tests set it to 1 to
+	// check the split on small networks.
+	SplitLogitsMACs int64
 }
+
+// DefaultSplitLogitsMACs is the default Options.SplitLogitsMACs: below it,
+// a stage's work is too short to pay for the barriers between stages.
+const DefaultSplitLogitsMACs = 2_000_000
 
 // DefaultMaxSourceBytes is the default cap on a generated package's size.
 // Unrolled kernels grow with the network; past this size the Go toolchain
@@ -83,6 +93,10 @@ func Generate(n *ir.Network, opts Options) ([]File, error) {
 	p, err := newPlan(n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Name, err)
+	}
+	p.splitMACs = opts.SplitLogitsMACs
+	if p.splitMACs == 0 {
+		p.splitMACs = DefaultSplitLogitsMACs
 	}
 	kernels := p.planVector(opts.Package)
 	var files []File

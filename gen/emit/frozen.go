@@ -27,6 +27,7 @@ func (p *plan) frozenFile(f *jen.File) {
 	id := jen.Id
 	in := p.input.size
 	packed := p.hasPacked()
+	split := p.splitsOne()
 	frecv := func() *jen.Statement { return jen.Func().Params(id("f").Op("*").Id("Frozen")) }
 
 	var fields []jen.Code
@@ -62,15 +63,31 @@ func (p *plan) frozenFile(f *jen.File) {
 		jen.Comment(wrapDoc("stop closes shards once the Frozen is unreachable, which ends the helpers.")),
 		id("stop").Qual("runtime", "Cleanup"),
 	)
+	if split {
+		fields = append(fields,
+			jen.Comment(wrapDoc("alone and split are moving averages of Logits' time in nanoseconds (0 before the first), without and with the split of the sample's forward; calls counts the calls that could split (see splits).")),
+			jen.List(id("alone"), id("split")).Qual("sync/atomic", "Int64"),
+			id("calls").Qual("sync/atomic", "Uint64"),
+		)
+	}
 	f.Comment(wrapDoc("Frozen is a read-only copy of a Model's parameters for inference, made by Model.Freeze. On the vector paths its dense layers read their weights in a padded layout, which makes the one-sample Logits faster than Model.Logits. Changing the Model afterwards (training, loading a checkpoint) does not change a Frozen: freeze again. A Frozen is safe for concurrent use by multiple goroutines; each call borrows tile buffers from a free list of up to GOMAXPROCS, so calls make no allocations once it holds a buffer per goroutine that runs at once. Forward splits a batch of several tiles across its workers (see SetWorkers)."))
 	f.Type().Id("Frozen").Struct(fields...)
-	f.Comment(wrapDoc("shard is the part of a Frozen.Forward batch that a helper goroutine runs: samples [lo, hi) of x, whose logits it writes to logits before calling done.Done."))
-	f.Type().Id("shard").Struct(
+	shardDoc := "shard is the part of a Frozen.Forward batch that a helper goroutine runs: samples [lo, hi) of x, whose logits it writes to logits before calling done.Done."
+	shardFields := []jen.Code{
 		id("f").Op("*").Id("Frozen"),
 		id("x").Op(",").Id("logits").Index().Float32(),
 		id("lo").Op(",").Id("hi").Int(),
 		id("done").Op("*").Qual("sync", "WaitGroup"),
-	)
+	}
+	if split {
+		shardDoc = "shard is the part of a Frozen call that a helper goroutine runs, before calling done.Done: samples [lo, hi) of x, whose logits it writes to logits, or, when one is set, its share of the split one-sample forward on one's buffers (see Frozen.forwardOne)."
+		shardFields = append(shardFields,
+			jen.Comment("one holds the sample of a split Logits; vec selects the vector kernels."),
+			id("one").Op("*").Id("worker"),
+			id("vec").Bool())
+	}
+	f.Comment(wrapDoc(shardDoc))
+	f.Type().Id("shard").Struct(shardFields...)
 
 	// Freeze.
 	body := []jen.Code{
@@ -114,14 +131,20 @@ func (p *plan) frozenFile(f *jen.File) {
 	f.Add(frecv()).Id("Workers").Params().Int().Block(jen.Return(id("f").Dot("workers")))
 	f.Comment(wrapDoc("closeShards ends the helpers that receive from shards."))
 	f.Func().Id("closeShards").Params(id("shards").Chan().Id("shard")).Block(jen.Close(id("shards")))
+	serve := []jen.Code{
+		id("w").Op(":=").Id("s").Dot("f").Dot("borrow").Call(),
+		id("s").Dot("f").Dot("forwardRange").Call(id("w"), id("s").Dot("x"), id("s").Dot("logits"), id("s").Dot("lo"), id("s").Dot("hi")),
+		id("s").Dot("f").Dot("giveBack").Call(id("w")),
+	}
+	if split {
+		serve = []jen.Code{jen.If(id("s").Dot("one").Op("!=").Nil()).Block(
+			id("s").Dot("f").Dot("runParts").Call(id("s").Dot("one"), id("s").Dot("vec")),
+		).Else().Block(serve...)}
+	}
+	serve = append(serve, id("s").Dot("done").Dot("Done").Call())
 	f.Comment(wrapDoc("serveShards runs the shards sent on shards until it is closed. A shard's Frozen is referenced only while the shard runs, so an idle helper does not keep its Frozen alive."))
 	f.Func().Id("serveShards").Params(id("shards").Chan().Id("shard")).Block(
-		jen.For(id("s").Op(":=").Range().Id("shards")).Block(
-			id("w").Op(":=").Id("s").Dot("f").Dot("borrow").Call(),
-			id("s").Dot("f").Dot("forwardRange").Call(id("w"), id("s").Dot("x"), id("s").Dot("logits"), id("s").Dot("lo"), id("s").Dot("hi")),
-			id("s").Dot("f").Dot("giveBack").Call(id("w")),
-			id("s").Dot("done").Dot("Done").Call(),
-		),
+		jen.For(id("s").Op(":=").Range().Id("shards")).Block(serve...),
 	)
 
 	// forward.
@@ -171,11 +194,28 @@ func (p *plan) frozenFile(f *jen.File) {
 	logitsOut := func() *jen.Statement { return id("w").Dot("buf").Dot(out.field + "Out") }
 
 	// Logits and Predict.
-	f.Comment(wrapDoc("Logits writes the logits of one sample x (HWC order) to logits."))
+	logitsDoc := "Logits writes the logits of one sample x (HWC order) to logits."
+	oneForward := jen.Code(id("f").Dot("forward").Call(id("w"), jen.Lit(1), jen.Op("&").Id("w").Dot("buf").Dot("x")))
+	if split {
+		logitsDoc += " With several workers (see SetWorkers), the caller and the helpers that are idle share the sample's forward, each stage cut into parts (see forwardOne), when that has been the faster way (see splits); the logits are the same bits either way."
+		oneForward = jen.Null().Add(
+			id("start").Op(":=").Qual("time", "Now").Call(),
+		).Line().Add(jen.Switch().Block(
+			jen.Case(id("f").Dot("splits").Call().Op("&&").Id("f").Dot("forwardOne").Call(id("w"), id("vector").Call())).Block(
+				id("record").Call(jen.Op("&").Id("f").Dot("split"), id("start")),
+			),
+			jen.Default().Block(
+				oneForward,
+				jen.If(id("f").Dot("workers").Op(">").Lit(1)).Block(id("record").Call(jen.Op("&").Id("f").Dot("alone"), id("start"))),
+			),
+		))
+		p.splitMethods(f)
+	}
+	f.Comment(wrapDoc(logitsDoc))
 	f.Add(frecv()).Id("Logits").Params(id("x").Op("*").Index(id("InputSize")).Float32(), id("logits").Op("*").Index(id("Classes")).Float32()).Block(
 		id("w").Op(":=").Id("f").Dot("borrow").Call(),
 		jen.Op("*").Parens(jen.Op("*").Index(id("InputSize")).Float32()).Parens(id("w").Dot("buf").Dot("x").Index(jen.Empty(), jen.Empty())).Op("=").Op("*").Id("x"),
-		id("f").Dot("forward").Call(id("w"), jen.Lit(1), jen.Op("&").Id("w").Dot("buf").Dot("x")),
+		oneForward,
 		jen.Op("*").Id("logits").Op("=").Index(id("Classes")).Float32().Parens(logitsOut().Index(jen.Empty(), id("Classes"))),
 		id("f").Dot("giveBack").Call(id("w")),
 	)
@@ -210,7 +250,7 @@ func (p *plan) frozenFile(f *jen.File) {
 			jen.Return(jen.Min(id("n"), id("i").Op("*").Id("tiles").Op("/").Id("used").Op("*").Id("Tile"))),
 		),
 		jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("used"), id("i").Op("++")).Block(
-			id("s").Op(":=").Id("shard").Values(jen.Id("f"), jen.Id("x"), jen.Id("logits"), id("bound").Call(id("i")), id("bound").Call(id("i").Op("+").Lit(1)), jen.Op("&").Id("w").Dot("shards")),
+			id("s").Op(":=").Id("shard").Values(field("f", id("f")), field("x", id("x")), field("logits", id("logits")), field("lo", id("bound").Call(id("i"))), field("hi", id("bound").Call(id("i").Op("+").Lit(1))), field("done", jen.Op("&").Id("w").Dot("shards"))),
 			id("w").Dot("shards").Dot("Add").Call(jen.Lit(1)),
 			jen.Select().Block(
 				jen.Case(id("f").Dot("shards").Op("<-").Id("s")),

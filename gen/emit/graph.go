@@ -79,7 +79,18 @@ func (p *plan) groupedConvForward(f *jen.File, s *stage) {
 	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s, in %d groups of %d input channels and %d filters, for the first n samples of a tile: in holds %v inputs in HWC order, out receives %v outputs; w is the weight [%d][%d][%d][%d].",
 		fn, describe(s), G, cg, fg, l.In, l.Out, g.kh, g.kw, cg, F)))
 	body := []jen.Code{perSample(l, "x", "in"), perSample(l, "y", "out")}
-	body = append(body, forN("oy", g.oh, forN("ox", g.ow,
+	body = append(body, groupedConvRows(s, jen.Lit(0), jen.Lit(g.oh)))
+	convForwardFunc(f, s, fn, wsize, body)
+}
+
+// groupedConvRows is the loop of groupedConvForward over output rows
+// [lo, hi) of one sample x → y, before the activation (also the body of
+// <l>ForwardRows, a part of Frozen's split one-sample forward).
+func groupedConvRows(s *stage, lo, hi jen.Code) jen.Code {
+	g := windowOf(s.layer)
+	F, G := s.layer.Filters, s.groups()
+	cg, fg := g.c/G, F/G
+	return forUp("oy", lo, hi, forN("ox", g.ow,
 		jen.Id("o").Op(":=").Add(arrView(F, "y", lin(0, term{g.ow * F, "oy"}, term{F, "ox"}))),
 		biasInit(s, "o", F),
 		boundsCheckedTaps(g, forN("c", cg,
@@ -91,8 +102,7 @@ func (p *plan) groupedConvForward(f *jen.File, s *stage) {
 				),
 			),
 		)),
-	)))
-	convForwardFunc(f, s, fn, wsize, body)
+	))
 }
 
 // groupedConvBackward emits <l>Backward of a convolution with groups. With

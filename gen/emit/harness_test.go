@@ -36,6 +36,18 @@ func repoRoot(t testing.TB) string {
 type namedNet struct {
 	pkg string // Go package name of its generated code
 	net *ir.Network
+	// split generates it with Options.SplitLogitsMACs 1, so that its
+	// Frozen.Logits splits the sample's forward across the workers
+	// whatever the network's size.
+	split bool
+}
+
+// splitting returns nets with split set.
+func splitting(nets []namedNet) []namedNet {
+	for i := range nets {
+		nets[i].split = true
+	}
+	return nets
 }
 
 // exampleNets loads every examples/*.yaml.
@@ -211,7 +223,11 @@ func writeModule(t testing.TB, dir string, nets []namedNet) {
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644))
 	for _, nt := range nets {
-		files, err := emit.Generate(nt.net, emit.Options{Package: nt.pkg})
+		opts := emit.Options{Package: nt.pkg}
+		if nt.split {
+			opts.SplitLogitsMACs = 1
+		}
+		files, err := emit.Generate(nt.net, opts)
 		if err != nil {
 			t.Fatalf("%s: %v", nt.pkg, err)
 		}
@@ -276,12 +292,9 @@ func driverMain(nets []namedNet) ([]byte, error) {
 			jen.Id("one").Op(":").Func().Params(jen.Id("mod").Id("trainable"), jen.List(jen.Id("x"), jen.Id("logits"), jen.Id("probs")).Index().Float32()).Bool().Block(
 				append([]jen.Code{jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model")))}, oneBody(q)...)...,
 			),
-			jen.Id("freeze").Op(":").Func().Params(jen.Id("mod").Id("trainable")).Id("frozen").Block(
-				// The Frozen splits batches across as many workers as the
-				// Model under test has (1, 2 or 3).
-				jen.Id("model").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model"))),
-				jen.Id("m").Op(":=").Id("model").Dot("Freeze").Call(),
-				jen.Id("m").Dot("SetWorkers").Call(jen.Id("model").Dot("Workers").Call()),
+			jen.Id("freeze").Op(":").Func().Params(jen.Id("mod").Id("trainable"), jen.Id("workers").Int()).Id("frozen").Block(
+				jen.Id("m").Op(":=").Id("mod").Assert(jen.Op("*").Add(q("Model"))).Dot("Freeze").Call(),
+				jen.Id("m").Dot("SetWorkers").Call(jen.Id("workers")),
 				jen.Return(jen.Id("frozen").Values(
 					jen.Id("forward").Op(":").Id("m").Dot("Forward"),
 					jen.Id("one").Op(":").Func().Params(jen.List(jen.Id("x"), jen.Id("logits"), jen.Id("probs")).Index().Float32()).Bool().Block(oneBody(q)...),

@@ -87,8 +87,10 @@ func (s *stage) hasBias() bool { return s.bias >= 0 }
 
 // plan is the lowered network: buffers, stages and names.
 type plan struct {
-	net   *ir.Network
-	input *buffer
+	net *ir.Network
+	// splitMACs is Options.SplitLogitsMACs (see splitsOne).
+	splitMACs int64
+	input     *buffer
 	// logits is the network's output buffer: the logits of a classifier
 	// (softmax's input), the outputs of a regression network.
 	logits *buffer

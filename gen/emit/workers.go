@@ -54,6 +54,7 @@ func (p *plan) runMethods(f *jen.File) {
 		jen.Comment(wrapDoc("shards counts the shards that Frozen.Forward's helper goroutines run for the call that borrowed this worker.")),
 		id("shards").Qual("sync", "WaitGroup"),
 		p.layerMajorWorkerFields(),
+		p.splitWorkerField(),
 	)
 	jobFields := []jen.Code{
 		id("m").Op("*").Id("Model"),
@@ -528,6 +529,34 @@ func (p *plan) runMethods(f *jen.File) {
 		params = append(params, id(named(vec, "vec")).Bool(), id("n").Int(), id("x").Add(tileArr(in)))
 		f.Comment(wrapDoc("forwardFrozen is Frozen's forward on the first n samples of the tile x: forward in evaluation mode without the dropout layers, with the batch norms that Freeze folded into the weights p left out (their shifts, for layers without a bias, added in place)."))
 		f.Add(wrecv()).Id("forwardFrozen").Params(params...).Block(body...)
+		alias = nil
+	}
+	if p.splitsOne() {
+		alias = p.frozenAlias()
+		p.forwardPartMethod(f, partCode{
+			stage: func(s *stage) jen.Code {
+				switch {
+				case p.foldInto(s) != nil:
+					return id(s.base+"Shift").Call(id("n"), inArr(p.foldInto(s).out), jen.Op("&").Id("shift").Dot(s.base+"Shift"))
+				case s.vec != nil:
+					return jen.If(id("vec")).Block(vecForward(s, p.hasPacked())).Else().Block(goForward(s, jen.Nil()))
+				}
+				return goForward(s, jen.Nil())
+			},
+			goStage: func(s *stage) jen.Code { return goForward(s, jen.Nil()) },
+			oneArr:  oneArr,
+			slice: func(b *buffer) *jen.Statement {
+				if b = resolve(b); b.input {
+					return id("x")
+				}
+				return root().Dot(b.field + "Out")
+			},
+			param:   param,
+			vecBias: vecBias,
+			cols: func(s *stage) *jen.Statement {
+				return root().Dot(s.base+sufCols).Index(jen.Empty(), jen.Lit(s.layer.Out.Height*s.layer.Out.Width*newColGeom(windowOf(s.layer)).kkc))
+			},
+		})
 		alias = nil
 	}
 	if p.hasBN() {

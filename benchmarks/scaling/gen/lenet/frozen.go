@@ -202,7 +202,7 @@ func (f *Frozen) Forward(x, logits []float32) {
 		return min(n, i*tiles/used*Tile)
 	}
 	for i := 1; i < used; i++ {
-		s := shard{f, x, logits, bound(i), bound(i + 1), &w.shards}
+		s := shard{f: f, x: x, logits: logits, lo: bound(i), hi: bound(i + 1), done: &w.shards}
 		w.shards.Add(1)
 		select {
 		case f.shards <- s:

@@ -7,6 +7,8 @@ import (
 	"math"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // packed holds the dense layers' weights in the padded layout of the packed
@@ -46,16 +48,25 @@ type Frozen struct {
 	shards  chan shard
 	// stop closes shards once the Frozen is unreachable, which ends the helpers.
 	stop goruntime.Cleanup
+	// alone and split are moving averages of Logits' time in nanoseconds (0 before
+	// the first), without and with the split of the sample's forward; calls counts
+	// the calls that could split (see splits).
+	alone, split atomic.Int64
+	calls        atomic.Uint64
 }
 
-// shard is the part of a Frozen.Forward batch that a helper goroutine runs:
-// samples [lo, hi) of x, whose logits it writes to logits before calling
-// done.Done.
+// shard is the part of a Frozen call that a helper goroutine runs, before
+// calling done.Done: samples [lo, hi) of x, whose logits it writes to logits,
+// or, when one is set, its share of the split one-sample forward on one's
+// buffers (see Frozen.forwardOne).
 type shard struct {
 	f         *Frozen
 	x, logits []float32
 	lo, hi    int
 	done      *sync.WaitGroup
+	// one holds the sample of a split Logits; vec selects the vector kernels.
+	one *worker
+	vec bool
 }
 
 // Freeze returns a Frozen copy of m's current parameters, for fast and
@@ -241,9 +252,13 @@ func closeShards(shards chan shard) {
 // keep its Frozen alive.
 func serveShards(shards chan shard) {
 	for s := range shards {
-		w := s.f.borrow()
-		s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
-		s.f.giveBack(w)
+		if s.one != nil {
+			s.f.runParts(s.one, s.vec)
+		} else {
+			w := s.f.borrow()
+			s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
+			s.f.giveBack(w)
+		}
 		s.done.Done()
 	}
 }
@@ -272,11 +287,385 @@ func (f *Frozen) giveBack(w *worker) {
 	}
 }
 
-// Logits writes the logits of one sample x (HWC order) to logits.
+// oneParts is the number of parts of each of the 20 stages of Frozen's split
+// one-sample forward, on the pure-Go path ([0]) and on the vector paths ([1]).
+var oneParts = [2][20]int32{
+	{1, 8, 8, 8, 1, 8, 8, 8, 1, 8, 8, 8, 1, 8, 8, 8, 1, 8, 1, 1},
+	{8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1},
+}
+
+// oneSplit is the progress of a split one-sample forward on the buffers of the
+// worker that holds it: per stage, the number of parts claimed and of parts
+// finished.
+type oneSplit struct {
+	claimed, finished [20]atomic.Int32
+}
+
+// recruit sends s to a helper that is idle and reports whether one took it; it
+// never waits for a busy one.
+func (f *Frozen) recruit(s shard) bool {
+	s.done.Add(1)
+	select {
+	case f.shards <- s:
+		return true
+	default:
+		s.done.Done()
+		return false
+	}
+}
+
+// forwardOne runs the sample in w's input tile through the network with the
+// help of the idle helpers, up to Workers()−1 of them: the caller and the
+// helpers claim the parts of each stage (oneParts) one at a time, and wait for
+// the stage's last part before they start on the next one. It reports false,
+// having run nothing, when every helper is busy.
+func (f *Frozen) forwardOne(w *worker, vec bool) bool {
+	sp := &w.split
+	for i := range sp.claimed {
+		sp.claimed[i].Store(0)
+		sp.finished[i].Store(0)
+	}
+	s := shard{f: f, one: w, vec: vec, done: &w.shards}
+	helped := false
+	for i := 1; i < f.workers && f.recruit(s); i++ {
+		helped = true
+	}
+	if !helped {
+		return false
+	}
+	f.runParts(w, vec)
+	w.shards.Wait()
+	return true
+}
+
+// runParts is one goroutine's share of a split one-sample forward on w's
+// buffers: stage by stage, it claims parts and runs them until none is left,
+// then waits until the others have finished theirs, since the next stage reads
+// the stage's whole output.
+func (f *Frozen) runParts(w *worker, vec bool) {
+	parts := &oneParts[0]
+	if vec {
+		parts = &oneParts[1]
+	}
+	sp := &w.split
+	for stage, count := range parts {
+		for {
+			part := sp.claimed[stage].Add(1) - 1
+			if part >= count {
+				break
+			}
+			w.forwardPart(&f.params, &f.packed, vec, stage, int(part))
+			sp.finished[stage].Add(1)
+		}
+		// A stage's parts take microseconds: spin rather than sleep, yielding now and then to the other goroutines.
+		for spin := 1; sp.finished[stage].Load() < count; spin++ {
+			if spin%256 == 0 {
+				goruntime.Gosched()
+			}
+		}
+	}
+}
+
+// splits reports whether Logits splits the sample's forward: when that has
+// been faster than running it alone (the averages of both follow the machine's
+// load: on a machine busy with other work, a barrier waits for a worker that
+// the OS has not scheduled), and, every 16th call, the other way, so that both
+// averages stay current.
+func (f *Frozen) splits() bool {
+	if f.workers == 1 {
+		return false
+	}
+	a, s := f.alone.Load(), f.split.Load()
+	faster := s == 0 || a != 0 && s < a
+	return faster != (f.calls.Add(1)%16 == 0)
+}
+
+// record adds the time since start to the moving average avg (weight 1/8).
+func record(avg *atomic.Int64, start time.Time) {
+	ns := int64(time.Since(start))
+	if old := avg.Load(); old != 0 {
+		ns = old + (ns-old)/8
+	}
+	avg.Store(max(ns, 1))
+}
+
+// conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col matrix
+// of one sample x of conv1 (conv2d 10x4, 64 filters, stride 2x2, same padding,
+// 49x10x1 → 25x5x64) to cols, as conv1Im2col does: a part of Frozen's split
+// one-sample forward.
+func conv1Im2colRows(x *[490]float32, cols *[5000]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 5; ox++ {
+			row := (*[40]float32)(cols[oy*200+ox*40:])
+			x0 := ox*2 - 1
+			l, h := max(0, -x0), min(4, 10-x0)
+			for kh := 0; kh < 10; kh++ {
+				r := row[kh*4 : kh*4+4]
+				iy := oy*2 + kh - 4
+				if iy < 0 || iy >= 49 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*10 + x0 + l)
+				clear(r[:l])
+				copy(r[l:h], x[at:at+(h-l)])
+				clear(r[h:])
+			}
+		}
+	}
+}
+
+// relu1ForwardPart computes the values y of relu1 (relu on 25x5x64) from the
+// same values x of its input, as relu1Forward does: a part of Frozen's split
+// one-sample forward.
+func relu1ForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw1ForwardRows computes output rows [lo, hi) of dw1 (conv2d 3x3, 64 filters,
+// stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
+// dw1Forward does: a part of Frozen's split one-sample forward.
+func dw1ForwardRows(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 5; ox++ {
+			o := (*[64]float32)(y[oy*320+ox*64:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 25 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 5 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[64]float32)(w[ky*192+kx*64+c*64:])
+						for gr := 0; gr < 64; gr++ {
+							v := x[iy*320+ix*64+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw1_reluForwardPart computes the values y of dw1_relu (relu on 25x5x64) from
+// the same values x of its input, as dw1_reluForward does: a part of Frozen's
+// split one-sample forward.
+func dw1_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw1_reluForwardPart computes the values y of pw1_relu (relu on 25x5x64) from
+// the same values x of its input, as pw1_reluForward does: a part of Frozen's
+// split one-sample forward.
+func pw1_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw2ForwardRows computes output rows [lo, hi) of dw2 (conv2d 3x3, 64 filters,
+// stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
+// dw2Forward does: a part of Frozen's split one-sample forward.
+func dw2ForwardRows(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 5; ox++ {
+			o := (*[64]float32)(y[oy*320+ox*64:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 25 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 5 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[64]float32)(w[ky*192+kx*64+c*64:])
+						for gr := 0; gr < 64; gr++ {
+							v := x[iy*320+ix*64+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw2_reluForwardPart computes the values y of dw2_relu (relu on 25x5x64) from
+// the same values x of its input, as dw2_reluForward does: a part of Frozen's
+// split one-sample forward.
+func dw2_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw2_reluForwardPart computes the values y of pw2_relu (relu on 25x5x64) from
+// the same values x of its input, as pw2_reluForward does: a part of Frozen's
+// split one-sample forward.
+func pw2_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw3ForwardRows computes output rows [lo, hi) of dw3 (conv2d 3x3, 64 filters,
+// stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
+// dw3Forward does: a part of Frozen's split one-sample forward.
+func dw3ForwardRows(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 5; ox++ {
+			o := (*[64]float32)(y[oy*320+ox*64:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 25 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 5 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[64]float32)(w[ky*192+kx*64+c*64:])
+						for gr := 0; gr < 64; gr++ {
+							v := x[iy*320+ix*64+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw3_reluForwardPart computes the values y of dw3_relu (relu on 25x5x64) from
+// the same values x of its input, as dw3_reluForward does: a part of Frozen's
+// split one-sample forward.
+func dw3_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw3_reluForwardPart computes the values y of pw3_relu (relu on 25x5x64) from
+// the same values x of its input, as pw3_reluForward does: a part of Frozen's
+// split one-sample forward.
+func pw3_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw4ForwardRows computes output rows [lo, hi) of dw4 (conv2d 3x3, 64 filters,
+// stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
+// dw4Forward does: a part of Frozen's split one-sample forward.
+func dw4ForwardRows(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 5; ox++ {
+			o := (*[64]float32)(y[oy*320+ox*64:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 25 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 5 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[64]float32)(w[ky*192+kx*64+c*64:])
+						for gr := 0; gr < 64; gr++ {
+							v := x[iy*320+ix*64+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw4_reluForwardPart computes the values y of dw4_relu (relu on 25x5x64) from
+// the same values x of its input, as dw4_reluForward does: a part of Frozen's
+// split one-sample forward.
+func dw4_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw4_reluForwardPart computes the values y of pw4_relu (relu on 25x5x64) from
+// the same values x of its input, as pw4_reluForward does: a part of Frozen's
+// split one-sample forward.
+func pw4_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// partSpan returns part's share [lo, hi) of size values cut into parts, at
+// multiples of 16 values (64 bytes) so that no two parts write the same cache
+// line.
+func partSpan(size, part, parts int) (lo, hi int) {
+	lo = part * size / parts &^ 15
+	hi = size
+	if part+1 < parts {
+		hi = (part + 1) * size / parts &^ 15
+	}
+	return lo, hi
+}
+
+// Logits writes the logits of one sample x (HWC order) to logits. With several
+// workers (see SetWorkers), the caller and the helpers that are idle share the
+// sample's forward, each stage cut into parts (see forwardOne), when that has
+// been the faster way (see splits); the logits are the same bits either way.
 func (f *Frozen) Logits(x *[InputSize]float32, logits *[Classes]float32) {
 	w := f.borrow()
 	*(*[InputSize]float32)(w.buf.x[:]) = *x
-	f.forward(w, 1, &w.buf.x)
+	start := time.Now()
+	switch {
+	case f.splits() && f.forwardOne(w, vector()):
+		record(&f.split, start)
+	default:
+		f.forward(w, 1, &w.buf.x)
+		if f.workers > 1 {
+			record(&f.alone, start)
+		}
+	}
 	*logits = [Classes]float32(w.buf.fcOut[:Classes])
 	f.giveBack(w)
 }
@@ -317,7 +706,7 @@ func (f *Frozen) Forward(x, logits []float32) {
 		return min(n, i*tiles/used*Tile)
 	}
 	for i := 1; i < used; i++ {
-		s := shard{f, x, logits, bound(i), bound(i + 1), &w.shards}
+		s := shard{f: f, x: x, logits: logits, lo: bound(i), hi: bound(i + 1), done: &w.shards}
 		w.shards.Add(1)
 		select {
 		case f.shards <- s:

@@ -1266,6 +1266,9 @@ type worker struct {
 	// grown to the largest shard seen; sums its partial sums of one phase.
 	tiles []*tileBuffers
 	sums  sums
+	// split is the progress of Frozen's split one-sample forward on these buffers
+	// (see Frozen.forwardOne).
+	split oneSplit
 }
 
 // job is one shard of a Forward or Backward call, sent to a worker's
@@ -1529,6 +1532,109 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		}
 	} else {
 		fcForward(n, &w.buf.poolOut, &w.buf.fcOut, &p.fcWeight, &p.fcBias)
+	}
+}
+
+// forwardPart runs part part of stage stage of Frozen's split one-sample
+// forward on the sample in w's input tile (see oneParts for the stages' part
+// counts). Each part writes its own rows or values of w's buffers, as the
+// whole stage would.
+func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part int) {
+	const n = 1
+	x := &w.buf.x
+	switch stage {
+	case 0:
+		if vec {
+			lo, hi := part*25/8, (part+1)*25/8
+			cols := w.buf.conv1Cols[:5000]
+			conv1Im2colRows((*[490]float32)(x[:490]), (*[5000]float32)(cols), lo, hi)
+			conv1ForwardVec(w.buf.conv1Out[lo*320:hi*320], cols[lo*200:hi*200], &p.conv1Weight, &p.conv1Bias, (hi-lo)*5)
+		} else {
+			conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+		}
+	case 1:
+		lo, hi := partSpan(8000, part, 8)
+		relu1ForwardPart(w.buf.conv1Out[lo:hi], w.buf.relu1Out[lo:hi])
+	case 2:
+		lo, hi := part*25/8, (part+1)*25/8
+		dw1ForwardRows((*[8000]float32)(w.buf.relu1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+	case 3:
+		lo, hi := partSpan(8000, part, 8)
+		dw1_reluForwardPart(w.buf.dw1Out[lo:hi], w.buf.dw1_reluOut[lo:hi])
+	case 4:
+		if vec {
+			lo, hi := part*25/8, (part+1)*25/8
+			cols := w.buf.dw1_reluOut[:8000]
+			pw1ForwardVec(w.buf.pw1Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw1Weight, &p.pw1Bias, (hi-lo)*5)
+		} else {
+			pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		}
+	case 5:
+		lo, hi := partSpan(8000, part, 8)
+		pw1_reluForwardPart(w.buf.pw1Out[lo:hi], w.buf.pw1_reluOut[lo:hi])
+	case 6:
+		lo, hi := part*25/8, (part+1)*25/8
+		dw2ForwardRows((*[8000]float32)(w.buf.pw1_reluOut[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+	case 7:
+		lo, hi := partSpan(8000, part, 8)
+		dw2_reluForwardPart(w.buf.dw2Out[lo:hi], w.buf.dw2_reluOut[lo:hi])
+	case 8:
+		if vec {
+			lo, hi := part*25/8, (part+1)*25/8
+			cols := w.buf.dw2_reluOut[:8000]
+			pw2ForwardVec(w.buf.pw2Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw2Weight, &p.pw2Bias, (hi-lo)*5)
+		} else {
+			pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		}
+	case 9:
+		lo, hi := partSpan(8000, part, 8)
+		pw2_reluForwardPart(w.buf.pw2Out[lo:hi], w.buf.pw2_reluOut[lo:hi])
+	case 10:
+		lo, hi := part*25/8, (part+1)*25/8
+		dw3ForwardRows((*[8000]float32)(w.buf.pw2_reluOut[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+	case 11:
+		lo, hi := partSpan(8000, part, 8)
+		dw3_reluForwardPart(w.buf.dw3Out[lo:hi], w.buf.dw3_reluOut[lo:hi])
+	case 12:
+		if vec {
+			lo, hi := part*25/8, (part+1)*25/8
+			cols := w.buf.dw3_reluOut[:8000]
+			pw3ForwardVec(w.buf.pw3Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw3Weight, &p.pw3Bias, (hi-lo)*5)
+		} else {
+			pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		}
+	case 13:
+		lo, hi := partSpan(8000, part, 8)
+		pw3_reluForwardPart(w.buf.pw3Out[lo:hi], w.buf.pw3_reluOut[lo:hi])
+	case 14:
+		lo, hi := part*25/8, (part+1)*25/8
+		dw4ForwardRows((*[8000]float32)(w.buf.pw3_reluOut[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+	case 15:
+		lo, hi := partSpan(8000, part, 8)
+		dw4_reluForwardPart(w.buf.dw4Out[lo:hi], w.buf.dw4_reluOut[lo:hi])
+	case 16:
+		if vec {
+			lo, hi := part*25/8, (part+1)*25/8
+			cols := w.buf.dw4_reluOut[:8000]
+			pw4ForwardVec(w.buf.pw4Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw4Weight, &p.pw4Bias, (hi-lo)*5)
+		} else {
+			pw4Forward(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		}
+	case 17:
+		lo, hi := partSpan(8000, part, 8)
+		pw4_reluForwardPart(w.buf.pw4Out[lo:hi], w.buf.pw4_reluOut[lo:hi])
+	case 18:
+		poolForward(n, &w.buf.pw4_reluOut, &w.buf.poolOut)
+	case 19:
+		if vec {
+			if n == 1 {
+				fcPackedOneVec((*[12]float32)(w.buf.fcOut[:12]), (*[64]float32)(w.buf.poolOut[:64]), &pk.fcWeight, &p.fcBias)
+			} else {
+				fcPackedVec(w.buf.fcOut[:n*12], w.buf.poolOut[:n*64], &pk.fcWeight, &p.fcBias, n)
+			}
+		} else {
+			fcForward(n, &w.buf.poolOut, &w.buf.fcOut, &p.fcWeight, &p.fcBias)
+		}
 	}
 }
 

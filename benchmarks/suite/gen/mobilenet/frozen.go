@@ -7,6 +7,8 @@ import (
 	"math"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // packed holds the dense layers' weights in the padded layout of the packed
@@ -46,16 +48,25 @@ type Frozen struct {
 	shards  chan shard
 	// stop closes shards once the Frozen is unreachable, which ends the helpers.
 	stop goruntime.Cleanup
+	// alone and split are moving averages of Logits' time in nanoseconds (0 before
+	// the first), without and with the split of the sample's forward; calls counts
+	// the calls that could split (see splits).
+	alone, split atomic.Int64
+	calls        atomic.Uint64
 }
 
-// shard is the part of a Frozen.Forward batch that a helper goroutine runs:
-// samples [lo, hi) of x, whose logits it writes to logits before calling
-// done.Done.
+// shard is the part of a Frozen call that a helper goroutine runs, before
+// calling done.Done: samples [lo, hi) of x, whose logits it writes to logits,
+// or, when one is set, its share of the split one-sample forward on one's
+// buffers (see Frozen.forwardOne).
 type shard struct {
 	f         *Frozen
 	x, logits []float32
 	lo, hi    int
 	done      *sync.WaitGroup
+	// one holds the sample of a split Logits; vec selects the vector kernels.
+	one *worker
+	vec bool
 }
 
 // Freeze returns a Frozen copy of m's current parameters, for fast and
@@ -493,9 +504,13 @@ func closeShards(shards chan shard) {
 // keep its Frozen alive.
 func serveShards(shards chan shard) {
 	for s := range shards {
-		w := s.f.borrow()
-		s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
-		s.f.giveBack(w)
+		if s.one != nil {
+			s.f.runParts(s.one, s.vec)
+		} else {
+			w := s.f.borrow()
+			s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
+			s.f.giveBack(w)
+		}
 		s.done.Done()
 	}
 }
@@ -524,11 +539,852 @@ func (f *Frozen) giveBack(w *worker) {
 	}
 }
 
-// Logits writes the logits of one sample x (HWC order) to logits.
+// oneParts is the number of parts of each of the 56 stages of Frozen's split
+// one-sample forward, on the pure-Go path ([0]) and on the vector paths ([1]).
+var oneParts = [2][56]int32{
+	{1, 8, 8, 8, 1, 8, 8, 8, 1, 8, 8, 8, 1, 8, 8, 8, 1, 8, 8, 8, 1, 8, 6, 8, 1, 8, 6, 8, 1, 8, 6, 8, 1, 8, 6, 8, 1, 8, 6, 8, 1, 8, 6, 8, 1, 8, 3, 1, 1, 8, 3, 8, 1, 8, 1, 1},
+	{8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 6, 8, 6, 8, 6, 8, 6, 8, 6, 8, 6, 8, 6, 8, 6, 8, 6, 8, 6, 8, 6, 8, 6, 8, 3, 1, 3, 8, 3, 8, 3, 8, 1, 1},
+}
+
+// oneSplit is the progress of a split one-sample forward on the buffers of the
+// worker that holds it: per stage, the number of parts claimed and of parts
+// finished.
+type oneSplit struct {
+	claimed, finished [56]atomic.Int32
+}
+
+// recruit sends s to a helper that is idle and reports whether one took it; it
+// never waits for a busy one.
+func (f *Frozen) recruit(s shard) bool {
+	s.done.Add(1)
+	select {
+	case f.shards <- s:
+		return true
+	default:
+		s.done.Done()
+		return false
+	}
+}
+
+// forwardOne runs the sample in w's input tile through the network with the
+// help of the idle helpers, up to Workers()−1 of them: the caller and the
+// helpers claim the parts of each stage (oneParts) one at a time, and wait for
+// the stage's last part before they start on the next one. It reports false,
+// having run nothing, when every helper is busy.
+func (f *Frozen) forwardOne(w *worker, vec bool) bool {
+	sp := &w.split
+	for i := range sp.claimed {
+		sp.claimed[i].Store(0)
+		sp.finished[i].Store(0)
+	}
+	s := shard{f: f, one: w, vec: vec, done: &w.shards}
+	helped := false
+	for i := 1; i < f.workers && f.recruit(s); i++ {
+		helped = true
+	}
+	if !helped {
+		return false
+	}
+	f.runParts(w, vec)
+	w.shards.Wait()
+	return true
+}
+
+// runParts is one goroutine's share of a split one-sample forward on w's
+// buffers: stage by stage, it claims parts and runs them until none is left,
+// then waits until the others have finished theirs, since the next stage reads
+// the stage's whole output.
+func (f *Frozen) runParts(w *worker, vec bool) {
+	parts := &oneParts[0]
+	if vec {
+		parts = &oneParts[1]
+	}
+	sp := &w.split
+	for stage, count := range parts {
+		for {
+			part := sp.claimed[stage].Add(1) - 1
+			if part >= count {
+				break
+			}
+			w.forwardPart(&f.params, &f.packed, vec, stage, int(part))
+			sp.finished[stage].Add(1)
+		}
+		// A stage's parts take microseconds: spin rather than sleep, yielding now and then to the other goroutines.
+		for spin := 1; sp.finished[stage].Load() < count; spin++ {
+			if spin%256 == 0 {
+				goruntime.Gosched()
+			}
+		}
+	}
+}
+
+// splits reports whether Logits splits the sample's forward: when that has
+// been faster than running it alone (the averages of both follow the machine's
+// load: on a machine busy with other work, a barrier waits for a worker that
+// the OS has not scheduled), and, every 16th call, the other way, so that both
+// averages stay current.
+func (f *Frozen) splits() bool {
+	if f.workers == 1 {
+		return false
+	}
+	a, s := f.alone.Load(), f.split.Load()
+	faster := s == 0 || a != 0 && s < a
+	return faster != (f.calls.Add(1)%16 == 0)
+}
+
+// record adds the time since start to the moving average avg (weight 1/8).
+func record(avg *atomic.Int64, start time.Time) {
+	ns := int64(time.Since(start))
+	if old := avg.Load(); old != 0 {
+		ns = old + (ns-old)/8
+	}
+	avg.Store(max(ns, 1))
+}
+
+// conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col matrix
+// of one sample x of conv1 (conv2d 3x3, 8 filters, stride 2x2, same padding,
+// 96x96x3 → 48x48x8) to cols, as conv1Im2col does: a part of Frozen's split
+// one-sample forward.
+func conv1Im2colRows(x *[27648]float32, cols *[62208]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 48; ox++ {
+			row := (*[27]float32)(cols[oy*1296+ox*27:])
+			x0 := ox * 2
+			l, h := max(0, -x0), min(3, 96-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*9 : kh*9+9]
+				iy := oy*2 + kh
+				if iy < 0 || iy >= 96 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*96 + x0 + l) * 3
+				clear(r[:l*3])
+				copy(r[l*3:h*3], x[at:at+(h-l)*3])
+				clear(r[h*3:])
+			}
+		}
+	}
+}
+
+// relu1ForwardPart computes the values y of relu1 (relu on 48x48x8) from the
+// same values x of its input, as relu1Forward does: a part of Frozen's split
+// one-sample forward.
+func relu1ForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw1ForwardRows computes output rows [lo, hi) of dw1 (conv2d 3x3, 8 filters,
+// stride 1x1, same padding, 48x48x8 → 48x48x8) for one sample x, as
+// dw1Forward does: a part of Frozen's split one-sample forward.
+func dw1ForwardRows(x *[18432]float32, y *[18432]float32, w *[72]float32, b *[8]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 48; ox++ {
+			o := (*[8]float32)(y[oy*384+ox*8:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 48 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 48 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[8]float32)(w[ky*24+kx*8+c*8:])
+						for gr := 0; gr < 8; gr++ {
+							v := x[iy*384+ix*8+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw1_reluForwardPart computes the values y of dw1_relu (relu on 48x48x8) from
+// the same values x of its input, as dw1_reluForward does: a part of Frozen's
+// split one-sample forward.
+func dw1_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw1_reluForwardPart computes the values y of pw1_relu (relu on 48x48x16)
+// from the same values x of its input, as pw1_reluForward does: a part of
+// Frozen's split one-sample forward.
+func pw1_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw2ForwardRows computes output rows [lo, hi) of dw2 (conv2d 3x3, 16 filters,
+// stride 2x2, same padding, 48x48x16 → 24x24x16) for one sample x, as
+// dw2Forward does: a part of Frozen's split one-sample forward.
+func dw2ForwardRows(x *[36864]float32, y *[9216]float32, w *[144]float32, b *[16]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 24; ox++ {
+			o := (*[16]float32)(y[oy*384+ox*16:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy*2 + ky
+				if iy < 0 || iy >= 48 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox*2 + kx
+					if ix < 0 || ix >= 48 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[16]float32)(w[ky*48+kx*16+c*16:])
+						for gr := 0; gr < 16; gr++ {
+							v := x[iy*768+ix*16+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw2_reluForwardPart computes the values y of dw2_relu (relu on 24x24x16)
+// from the same values x of its input, as dw2_reluForward does: a part of
+// Frozen's split one-sample forward.
+func dw2_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw2_reluForwardPart computes the values y of pw2_relu (relu on 24x24x32)
+// from the same values x of its input, as pw2_reluForward does: a part of
+// Frozen's split one-sample forward.
+func pw2_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw3ForwardRows computes output rows [lo, hi) of dw3 (conv2d 3x3, 32 filters,
+// stride 1x1, same padding, 24x24x32 → 24x24x32) for one sample x, as
+// dw3Forward does: a part of Frozen's split one-sample forward.
+func dw3ForwardRows(x *[18432]float32, y *[18432]float32, w *[288]float32, b *[32]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 24; ox++ {
+			o := (*[32]float32)(y[oy*768+ox*32:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 24 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 24 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[32]float32)(w[ky*96+kx*32+c*32:])
+						for gr := 0; gr < 32; gr++ {
+							v := x[iy*768+ix*32+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw3_reluForwardPart computes the values y of dw3_relu (relu on 24x24x32)
+// from the same values x of its input, as dw3_reluForward does: a part of
+// Frozen's split one-sample forward.
+func dw3_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw3_reluForwardPart computes the values y of pw3_relu (relu on 24x24x32)
+// from the same values x of its input, as pw3_reluForward does: a part of
+// Frozen's split one-sample forward.
+func pw3_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw4ForwardRows computes output rows [lo, hi) of dw4 (conv2d 3x3, 32 filters,
+// stride 2x2, same padding, 24x24x32 → 12x12x32) for one sample x, as
+// dw4Forward does: a part of Frozen's split one-sample forward.
+func dw4ForwardRows(x *[18432]float32, y *[4608]float32, w *[288]float32, b *[32]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 12; ox++ {
+			o := (*[32]float32)(y[oy*384+ox*32:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy*2 + ky
+				if iy < 0 || iy >= 24 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox*2 + kx
+					if ix < 0 || ix >= 24 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[32]float32)(w[ky*96+kx*32+c*32:])
+						for gr := 0; gr < 32; gr++ {
+							v := x[iy*768+ix*32+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw4_reluForwardPart computes the values y of dw4_relu (relu on 12x12x32)
+// from the same values x of its input, as dw4_reluForward does: a part of
+// Frozen's split one-sample forward.
+func dw4_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw4_reluForwardPart computes the values y of pw4_relu (relu on 12x12x64)
+// from the same values x of its input, as pw4_reluForward does: a part of
+// Frozen's split one-sample forward.
+func pw4_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw5ForwardRows computes output rows [lo, hi) of dw5 (conv2d 3x3, 64 filters,
+// stride 1x1, same padding, 12x12x64 → 12x12x64) for one sample x, as
+// dw5Forward does: a part of Frozen's split one-sample forward.
+func dw5ForwardRows(x *[9216]float32, y *[9216]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 12; ox++ {
+			o := (*[64]float32)(y[oy*768+ox*64:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 12 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 12 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[64]float32)(w[ky*192+kx*64+c*64:])
+						for gr := 0; gr < 64; gr++ {
+							v := x[iy*768+ix*64+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw5_reluForwardPart computes the values y of dw5_relu (relu on 12x12x64)
+// from the same values x of its input, as dw5_reluForward does: a part of
+// Frozen's split one-sample forward.
+func dw5_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw5_reluForwardPart computes the values y of pw5_relu (relu on 12x12x64)
+// from the same values x of its input, as pw5_reluForward does: a part of
+// Frozen's split one-sample forward.
+func pw5_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw6ForwardRows computes output rows [lo, hi) of dw6 (conv2d 3x3, 64 filters,
+// stride 2x2, same padding, 12x12x64 → 6x6x64) for one sample x, as
+// dw6Forward does: a part of Frozen's split one-sample forward.
+func dw6ForwardRows(x *[9216]float32, y *[2304]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 6; ox++ {
+			o := (*[64]float32)(y[oy*384+ox*64:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy*2 + ky
+				if iy < 0 || iy >= 12 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox*2 + kx
+					if ix < 0 || ix >= 12 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[64]float32)(w[ky*192+kx*64+c*64:])
+						for gr := 0; gr < 64; gr++ {
+							v := x[iy*768+ix*64+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw6_reluForwardPart computes the values y of dw6_relu (relu on 6x6x64) from
+// the same values x of its input, as dw6_reluForward does: a part of Frozen's
+// split one-sample forward.
+func dw6_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw6_reluForwardPart computes the values y of pw6_relu (relu on 6x6x128) from
+// the same values x of its input, as pw6_reluForward does: a part of Frozen's
+// split one-sample forward.
+func pw6_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw7ForwardRows computes output rows [lo, hi) of dw7 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw7Forward does: a part of Frozen's split one-sample forward.
+func dw7ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 6; ox++ {
+			o := (*[128]float32)(y[oy*768+ox*128:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 6 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 6 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[128]float32)(w[ky*384+kx*128+c*128:])
+						for gr := 0; gr < 128; gr++ {
+							v := x[iy*768+ix*128+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw7_reluForwardPart computes the values y of dw7_relu (relu on 6x6x128) from
+// the same values x of its input, as dw7_reluForward does: a part of Frozen's
+// split one-sample forward.
+func dw7_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw7_reluForwardPart computes the values y of pw7_relu (relu on 6x6x128) from
+// the same values x of its input, as pw7_reluForward does: a part of Frozen's
+// split one-sample forward.
+func pw7_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw8ForwardRows computes output rows [lo, hi) of dw8 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw8Forward does: a part of Frozen's split one-sample forward.
+func dw8ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 6; ox++ {
+			o := (*[128]float32)(y[oy*768+ox*128:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 6 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 6 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[128]float32)(w[ky*384+kx*128+c*128:])
+						for gr := 0; gr < 128; gr++ {
+							v := x[iy*768+ix*128+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw8_reluForwardPart computes the values y of dw8_relu (relu on 6x6x128) from
+// the same values x of its input, as dw8_reluForward does: a part of Frozen's
+// split one-sample forward.
+func dw8_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw8_reluForwardPart computes the values y of pw8_relu (relu on 6x6x128) from
+// the same values x of its input, as pw8_reluForward does: a part of Frozen's
+// split one-sample forward.
+func pw8_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw9ForwardRows computes output rows [lo, hi) of dw9 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw9Forward does: a part of Frozen's split one-sample forward.
+func dw9ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 6; ox++ {
+			o := (*[128]float32)(y[oy*768+ox*128:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 6 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 6 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[128]float32)(w[ky*384+kx*128+c*128:])
+						for gr := 0; gr < 128; gr++ {
+							v := x[iy*768+ix*128+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw9_reluForwardPart computes the values y of dw9_relu (relu on 6x6x128) from
+// the same values x of its input, as dw9_reluForward does: a part of Frozen's
+// split one-sample forward.
+func dw9_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw9_reluForwardPart computes the values y of pw9_relu (relu on 6x6x128) from
+// the same values x of its input, as pw9_reluForward does: a part of Frozen's
+// split one-sample forward.
+func pw9_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw10ForwardRows computes output rows [lo, hi) of dw10 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw10Forward does: a part of Frozen's split one-sample forward.
+func dw10ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 6; ox++ {
+			o := (*[128]float32)(y[oy*768+ox*128:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 6 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 6 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[128]float32)(w[ky*384+kx*128+c*128:])
+						for gr := 0; gr < 128; gr++ {
+							v := x[iy*768+ix*128+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw10_reluForwardPart computes the values y of dw10_relu (relu on 6x6x128)
+// from the same values x of its input, as dw10_reluForward does: a part of
+// Frozen's split one-sample forward.
+func dw10_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw10_reluForwardPart computes the values y of pw10_relu (relu on 6x6x128)
+// from the same values x of its input, as pw10_reluForward does: a part of
+// Frozen's split one-sample forward.
+func pw10_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw11ForwardRows computes output rows [lo, hi) of dw11 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw11Forward does: a part of Frozen's split one-sample forward.
+func dw11ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 6; ox++ {
+			o := (*[128]float32)(y[oy*768+ox*128:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 6 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 6 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[128]float32)(w[ky*384+kx*128+c*128:])
+						for gr := 0; gr < 128; gr++ {
+							v := x[iy*768+ix*128+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw11_reluForwardPart computes the values y of dw11_relu (relu on 6x6x128)
+// from the same values x of its input, as dw11_reluForward does: a part of
+// Frozen's split one-sample forward.
+func dw11_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw11_reluForwardPart computes the values y of pw11_relu (relu on 6x6x128)
+// from the same values x of its input, as pw11_reluForward does: a part of
+// Frozen's split one-sample forward.
+func pw11_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw12ForwardRows computes output rows [lo, hi) of dw12 (conv2d 3x3, 128
+// filters, stride 2x2, same padding, 6x6x128 → 3x3x128) for one sample x, as
+// dw12Forward does: a part of Frozen's split one-sample forward.
+func dw12ForwardRows(x *[4608]float32, y *[1152]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 3; ox++ {
+			o := (*[128]float32)(y[oy*384+ox*128:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy*2 + ky
+				if iy < 0 || iy >= 6 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox*2 + kx
+					if ix < 0 || ix >= 6 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[128]float32)(w[ky*384+kx*128+c*128:])
+						for gr := 0; gr < 128; gr++ {
+							v := x[iy*768+ix*128+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// pw12_reluForwardPart computes the values y of pw12_relu (relu on 3x3x256)
+// from the same values x of its input, as pw12_reluForward does: a part of
+// Frozen's split one-sample forward.
+func pw12_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw13ForwardRows computes output rows [lo, hi) of dw13 (conv2d 3x3, 256
+// filters, stride 1x1, same padding, 3x3x256 → 3x3x256) for one sample x, as
+// dw13Forward does: a part of Frozen's split one-sample forward.
+func dw13ForwardRows(x *[2304]float32, y *[2304]float32, w *[2304]float32, b *[256]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 3; ox++ {
+			o := (*[256]float32)(y[oy*768+ox*256:])
+			*o = *b
+			for ky := 0; ky < 3; ky++ {
+				iy := oy + ky - 1
+				if iy < 0 || iy >= 3 {
+					continue
+				}
+				for kx := 0; kx < 3; kx++ {
+					ix := ox + kx - 1
+					if ix < 0 || ix >= 3 {
+						continue
+					}
+					for c := 0; c < 1; c++ {
+						r := (*[256]float32)(w[ky*768+kx*256+c*256:])
+						for gr := 0; gr < 256; gr++ {
+							v := x[iy*768+ix*256+gr+c]
+							for k := 0; k < 1; k++ {
+								o[gr+k] += v * r[gr+k]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw13_reluForwardPart computes the values y of dw13_relu (relu on 3x3x256)
+// from the same values x of its input, as dw13_reluForward does: a part of
+// Frozen's split one-sample forward.
+func dw13_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw13_reluForwardPart computes the values y of pw13_relu (relu on 3x3x256)
+// from the same values x of its input, as pw13_reluForward does: a part of
+// Frozen's split one-sample forward.
+func pw13_reluForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// partSpan returns part's share [lo, hi) of size values cut into parts, at
+// multiples of 16 values (64 bytes) so that no two parts write the same cache
+// line.
+func partSpan(size, part, parts int) (lo, hi int) {
+	lo = part * size / parts &^ 15
+	hi = size
+	if part+1 < parts {
+		hi = (part + 1) * size / parts &^ 15
+	}
+	return lo, hi
+}
+
+// Logits writes the logits of one sample x (HWC order) to logits. With several
+// workers (see SetWorkers), the caller and the helpers that are idle share the
+// sample's forward, each stage cut into parts (see forwardOne), when that has
+// been the faster way (see splits); the logits are the same bits either way.
 func (f *Frozen) Logits(x *[InputSize]float32, logits *[Classes]float32) {
 	w := f.borrow()
 	*(*[InputSize]float32)(w.buf.x[:]) = *x
-	f.forward(w, 1, &w.buf.x)
+	start := time.Now()
+	switch {
+	case f.splits() && f.forwardOne(w, vector()):
+		record(&f.split, start)
+	default:
+		f.forward(w, 1, &w.buf.x)
+		if f.workers > 1 {
+			record(&f.alone, start)
+		}
+	}
 	*logits = [Classes]float32(w.buf.fcOut[:Classes])
 	f.giveBack(w)
 }
@@ -569,7 +1425,7 @@ func (f *Frozen) Forward(x, logits []float32) {
 		return min(n, i*tiles/used*Tile)
 	}
 	for i := 1; i < used; i++ {
-		s := shard{f, x, logits, bound(i), bound(i + 1), &w.shards}
+		s := shard{f: f, x: x, logits: logits, lo: bound(i), hi: bound(i + 1), done: &w.shards}
 		w.shards.Add(1)
 		select {
 		case f.shards <- s:

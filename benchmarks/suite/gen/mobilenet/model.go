@@ -3318,6 +3318,9 @@ type worker struct {
 	// grown to the largest shard seen; sums its partial sums of one phase.
 	tiles []*tileBuffers
 	sums  sums
+	// split is the progress of Frozen's split one-sample forward on these buffers
+	// (see Frozen.forwardOne).
+	split oneSplit
 }
 
 // job is one shard of a Forward or Backward call, sent to a worker's
@@ -3808,6 +3811,261 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		}
 	} else {
 		fcForward(n, &w.buf.poolOut, &w.buf.fcOut, &p.fcWeight, &p.fcBias)
+	}
+}
+
+// forwardPart runs part part of stage stage of Frozen's split one-sample
+// forward on the sample in w's input tile (see oneParts for the stages' part
+// counts). Each part writes its own rows or values of w's buffers, as the
+// whole stage would.
+func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part int) {
+	const n = 1
+	x := &w.buf.x
+	switch stage {
+	case 0:
+		if vec {
+			lo, hi := part*48/8, (part+1)*48/8
+			cols := w.buf.conv1Cols[:62208]
+			conv1Im2colRows((*[27648]float32)(x[:27648]), (*[62208]float32)(cols), lo, hi)
+			conv1ForwardVec(w.buf.conv1Out[lo*384:hi*384], cols[lo*1296:hi*1296], &p.conv1Weight, &p.conv1Bias, (hi-lo)*48)
+		} else {
+			conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+		}
+	case 1:
+		lo, hi := partSpan(18432, part, 8)
+		relu1ForwardPart(w.buf.conv1Out[lo:hi], w.buf.relu1Out[lo:hi])
+	case 2:
+		lo, hi := part*48/8, (part+1)*48/8
+		dw1ForwardRows((*[18432]float32)(w.buf.relu1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+	case 3:
+		lo, hi := partSpan(18432, part, 8)
+		dw1_reluForwardPart(w.buf.dw1Out[lo:hi], w.buf.dw1_reluOut[lo:hi])
+	case 4:
+		if vec {
+			lo, hi := part*48/8, (part+1)*48/8
+			cols := w.buf.dw1_reluOut[:18432]
+			pw1ForwardVec(w.buf.pw1Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw1Weight, &p.pw1Bias, (hi-lo)*48)
+		} else {
+			pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		}
+	case 5:
+		lo, hi := partSpan(36864, part, 8)
+		pw1_reluForwardPart(w.buf.pw1Out[lo:hi], w.buf.pw1_reluOut[lo:hi])
+	case 6:
+		lo, hi := part*24/8, (part+1)*24/8
+		dw2ForwardRows((*[36864]float32)(w.buf.pw1_reluOut[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+	case 7:
+		lo, hi := partSpan(9216, part, 8)
+		dw2_reluForwardPart(w.buf.dw2Out[lo:hi], w.buf.dw2_reluOut[lo:hi])
+	case 8:
+		if vec {
+			lo, hi := part*24/8, (part+1)*24/8
+			cols := w.buf.dw2_reluOut[:9216]
+			pw2ForwardVec(w.buf.pw2Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw2Weight, &p.pw2Bias, (hi-lo)*24)
+		} else {
+			pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		}
+	case 9:
+		lo, hi := partSpan(18432, part, 8)
+		pw2_reluForwardPart(w.buf.pw2Out[lo:hi], w.buf.pw2_reluOut[lo:hi])
+	case 10:
+		lo, hi := part*24/8, (part+1)*24/8
+		dw3ForwardRows((*[18432]float32)(w.buf.pw2_reluOut[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+	case 11:
+		lo, hi := partSpan(18432, part, 8)
+		dw3_reluForwardPart(w.buf.dw3Out[lo:hi], w.buf.dw3_reluOut[lo:hi])
+	case 12:
+		if vec {
+			lo, hi := part*24/8, (part+1)*24/8
+			cols := w.buf.dw3_reluOut[:18432]
+			pw3ForwardVec(w.buf.pw3Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw3Weight, &p.pw3Bias, (hi-lo)*24)
+		} else {
+			pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		}
+	case 13:
+		lo, hi := partSpan(18432, part, 8)
+		pw3_reluForwardPart(w.buf.pw3Out[lo:hi], w.buf.pw3_reluOut[lo:hi])
+	case 14:
+		lo, hi := part*12/8, (part+1)*12/8
+		dw4ForwardRows((*[18432]float32)(w.buf.pw3_reluOut[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+	case 15:
+		lo, hi := partSpan(4608, part, 8)
+		dw4_reluForwardPart(w.buf.dw4Out[lo:hi], w.buf.dw4_reluOut[lo:hi])
+	case 16:
+		if vec {
+			lo, hi := part*12/8, (part+1)*12/8
+			cols := w.buf.dw4_reluOut[:4608]
+			pw4ForwardVec(w.buf.pw4Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw4Weight, &p.pw4Bias, (hi-lo)*12)
+		} else {
+			pw4Forward(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		}
+	case 17:
+		lo, hi := partSpan(9216, part, 8)
+		pw4_reluForwardPart(w.buf.pw4Out[lo:hi], w.buf.pw4_reluOut[lo:hi])
+	case 18:
+		lo, hi := part*12/8, (part+1)*12/8
+		dw5ForwardRows((*[9216]float32)(w.buf.pw4_reluOut[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
+	case 19:
+		lo, hi := partSpan(9216, part, 8)
+		dw5_reluForwardPart(w.buf.dw5Out[lo:hi], w.buf.dw5_reluOut[lo:hi])
+	case 20:
+		if vec {
+			lo, hi := part*12/8, (part+1)*12/8
+			cols := w.buf.dw5_reluOut[:9216]
+			pw5ForwardVec(w.buf.pw5Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw5Weight, &p.pw5Bias, (hi-lo)*12)
+		} else {
+			pw5Forward(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
+		}
+	case 21:
+		lo, hi := partSpan(9216, part, 8)
+		pw5_reluForwardPart(w.buf.pw5Out[lo:hi], w.buf.pw5_reluOut[lo:hi])
+	case 22:
+		lo, hi := part*6/6, (part+1)*6/6
+		dw6ForwardRows((*[9216]float32)(w.buf.pw5_reluOut[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
+	case 23:
+		lo, hi := partSpan(2304, part, 8)
+		dw6_reluForwardPart(w.buf.dw6Out[lo:hi], w.buf.dw6_reluOut[lo:hi])
+	case 24:
+		if vec {
+			lo, hi := part*6/6, (part+1)*6/6
+			cols := w.buf.dw6_reluOut[:2304]
+			pw6ForwardVec(w.buf.pw6Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw6Weight, &p.pw6Bias, (hi-lo)*6)
+		} else {
+			pw6Forward(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
+		}
+	case 25:
+		lo, hi := partSpan(4608, part, 8)
+		pw6_reluForwardPart(w.buf.pw6Out[lo:hi], w.buf.pw6_reluOut[lo:hi])
+	case 26:
+		lo, hi := part*6/6, (part+1)*6/6
+		dw7ForwardRows((*[4608]float32)(w.buf.pw6_reluOut[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
+	case 27:
+		lo, hi := partSpan(4608, part, 8)
+		dw7_reluForwardPart(w.buf.dw7Out[lo:hi], w.buf.dw7_reluOut[lo:hi])
+	case 28:
+		if vec {
+			lo, hi := part*6/6, (part+1)*6/6
+			cols := w.buf.dw7_reluOut[:4608]
+			pw7ForwardVec(w.buf.pw7Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw7Weight, &p.pw7Bias, (hi-lo)*6)
+		} else {
+			pw7Forward(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
+		}
+	case 29:
+		lo, hi := partSpan(4608, part, 8)
+		pw7_reluForwardPart(w.buf.pw7Out[lo:hi], w.buf.pw7_reluOut[lo:hi])
+	case 30:
+		lo, hi := part*6/6, (part+1)*6/6
+		dw8ForwardRows((*[4608]float32)(w.buf.pw7_reluOut[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
+	case 31:
+		lo, hi := partSpan(4608, part, 8)
+		dw8_reluForwardPart(w.buf.dw8Out[lo:hi], w.buf.dw8_reluOut[lo:hi])
+	case 32:
+		if vec {
+			lo, hi := part*6/6, (part+1)*6/6
+			cols := w.buf.dw8_reluOut[:4608]
+			pw8ForwardVec(w.buf.pw8Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw8Weight, &p.pw8Bias, (hi-lo)*6)
+		} else {
+			pw8Forward(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
+		}
+	case 33:
+		lo, hi := partSpan(4608, part, 8)
+		pw8_reluForwardPart(w.buf.pw8Out[lo:hi], w.buf.pw8_reluOut[lo:hi])
+	case 34:
+		lo, hi := part*6/6, (part+1)*6/6
+		dw9ForwardRows((*[4608]float32)(w.buf.pw8_reluOut[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
+	case 35:
+		lo, hi := partSpan(4608, part, 8)
+		dw9_reluForwardPart(w.buf.dw9Out[lo:hi], w.buf.dw9_reluOut[lo:hi])
+	case 36:
+		if vec {
+			lo, hi := part*6/6, (part+1)*6/6
+			cols := w.buf.dw9_reluOut[:4608]
+			pw9ForwardVec(w.buf.pw9Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw9Weight, &p.pw9Bias, (hi-lo)*6)
+		} else {
+			pw9Forward(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
+		}
+	case 37:
+		lo, hi := partSpan(4608, part, 8)
+		pw9_reluForwardPart(w.buf.pw9Out[lo:hi], w.buf.pw9_reluOut[lo:hi])
+	case 38:
+		lo, hi := part*6/6, (part+1)*6/6
+		dw10ForwardRows((*[4608]float32)(w.buf.pw9_reluOut[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
+	case 39:
+		lo, hi := partSpan(4608, part, 8)
+		dw10_reluForwardPart(w.buf.dw10Out[lo:hi], w.buf.dw10_reluOut[lo:hi])
+	case 40:
+		if vec {
+			lo, hi := part*6/6, (part+1)*6/6
+			cols := w.buf.dw10_reluOut[:4608]
+			pw10ForwardVec(w.buf.pw10Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw10Weight, &p.pw10Bias, (hi-lo)*6)
+		} else {
+			pw10Forward(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
+		}
+	case 41:
+		lo, hi := partSpan(4608, part, 8)
+		pw10_reluForwardPart(w.buf.pw10Out[lo:hi], w.buf.pw10_reluOut[lo:hi])
+	case 42:
+		lo, hi := part*6/6, (part+1)*6/6
+		dw11ForwardRows((*[4608]float32)(w.buf.pw10_reluOut[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
+	case 43:
+		lo, hi := partSpan(4608, part, 8)
+		dw11_reluForwardPart(w.buf.dw11Out[lo:hi], w.buf.dw11_reluOut[lo:hi])
+	case 44:
+		if vec {
+			lo, hi := part*6/6, (part+1)*6/6
+			cols := w.buf.dw11_reluOut[:4608]
+			pw11ForwardVec(w.buf.pw11Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw11Weight, &p.pw11Bias, (hi-lo)*6)
+		} else {
+			pw11Forward(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
+		}
+	case 45:
+		lo, hi := partSpan(4608, part, 8)
+		pw11_reluForwardPart(w.buf.pw11Out[lo:hi], w.buf.pw11_reluOut[lo:hi])
+	case 46:
+		lo, hi := part*3/3, (part+1)*3/3
+		dw12ForwardRows((*[4608]float32)(w.buf.pw11_reluOut[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
+	case 47:
+		dw12_reluForward(n, &w.buf.dw12Out, &w.buf.dw12_reluOut)
+	case 48:
+		if vec {
+			lo, hi := part*3/3, (part+1)*3/3
+			cols := w.buf.dw12_reluOut[:1152]
+			pw12ForwardVec(w.buf.pw12Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw12Weight, &p.pw12Bias, (hi-lo)*3)
+		} else {
+			pw12Forward(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
+		}
+	case 49:
+		lo, hi := partSpan(2304, part, 8)
+		pw12_reluForwardPart(w.buf.pw12Out[lo:hi], w.buf.pw12_reluOut[lo:hi])
+	case 50:
+		lo, hi := part*3/3, (part+1)*3/3
+		dw13ForwardRows((*[2304]float32)(w.buf.pw12_reluOut[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
+	case 51:
+		lo, hi := partSpan(2304, part, 8)
+		dw13_reluForwardPart(w.buf.dw13Out[lo:hi], w.buf.dw13_reluOut[lo:hi])
+	case 52:
+		if vec {
+			lo, hi := part*3/3, (part+1)*3/3
+			cols := w.buf.dw13_reluOut[:2304]
+			pw13ForwardVec(w.buf.pw13Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw13Weight, &p.pw13Bias, (hi-lo)*3)
+		} else {
+			pw13Forward(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
+		}
+	case 53:
+		lo, hi := partSpan(2304, part, 8)
+		pw13_reluForwardPart(w.buf.pw13Out[lo:hi], w.buf.pw13_reluOut[lo:hi])
+	case 54:
+		poolForward(n, &w.buf.pw13_reluOut, &w.buf.poolOut)
+	case 55:
+		if vec {
+			if n == 1 {
+				fcPackedOneVec((*[2]float32)(w.buf.fcOut[:2]), (*[256]float32)(w.buf.poolOut[:256]), &pk.fcWeight, &p.fcBias)
+			} else {
+				fcPackedVec(w.buf.fcOut[:n*2], w.buf.poolOut[:n*256], &pk.fcWeight, &p.fcBias, n)
+			}
+		} else {
+			fcForward(n, &w.buf.poolOut, &w.buf.fcOut, &p.fcWeight, &p.fcBias)
+		}
 	}
 }
 

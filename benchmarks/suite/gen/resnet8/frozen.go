@@ -7,6 +7,8 @@ import (
 	"math"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // packed holds the dense layers' weights in the padded layout of the packed
@@ -46,16 +48,25 @@ type Frozen struct {
 	shards  chan shard
 	// stop closes shards once the Frozen is unreachable, which ends the helpers.
 	stop goruntime.Cleanup
+	// alone and split are moving averages of Logits' time in nanoseconds (0 before
+	// the first), without and with the split of the sample's forward; calls counts
+	// the calls that could split (see splits).
+	alone, split atomic.Int64
+	calls        atomic.Uint64
 }
 
-// shard is the part of a Frozen.Forward batch that a helper goroutine runs:
-// samples [lo, hi) of x, whose logits it writes to logits before calling
-// done.Done.
+// shard is the part of a Frozen call that a helper goroutine runs, before
+// calling done.Done: samples [lo, hi) of x, whose logits it writes to logits,
+// or, when one is set, its share of the split one-sample forward on one's
+// buffers (see Frozen.forwardOne).
 type shard struct {
 	f         *Frozen
 	x, logits []float32
 	lo, hi    int
 	done      *sync.WaitGroup
+	// one holds the sample of a split Logits; vec selects the vector kernels.
+	one *worker
+	vec bool
 }
 
 // Freeze returns a Frozen copy of m's current parameters, for fast and
@@ -213,9 +224,13 @@ func closeShards(shards chan shard) {
 // keep its Frozen alive.
 func serveShards(shards chan shard) {
 	for s := range shards {
-		w := s.f.borrow()
-		s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
-		s.f.giveBack(w)
+		if s.one != nil {
+			s.f.runParts(s.one, s.vec)
+		} else {
+			w := s.f.borrow()
+			s.f.forwardRange(w, s.x, s.logits, s.lo, s.hi)
+			s.f.giveBack(w)
+		}
 		s.done.Done()
 	}
 }
@@ -244,11 +259,468 @@ func (f *Frozen) giveBack(w *worker) {
 	}
 }
 
-// Logits writes the logits of one sample x (HWC order) to logits.
+// oneParts is the number of parts of each of the 21 stages of Frozen's split
+// one-sample forward, on the pure-Go path ([0]) and on the vector paths ([1]).
+var oneParts = [2][21]int32{
+	{1, 8, 1, 8, 1, 8, 8, 1, 8, 1, 1, 8, 8, 1, 8, 1, 1, 8, 8, 1, 1},
+	{8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1},
+}
+
+// oneSplit is the progress of a split one-sample forward on the buffers of the
+// worker that holds it: per stage, the number of parts claimed and of parts
+// finished.
+type oneSplit struct {
+	claimed, finished [21]atomic.Int32
+}
+
+// recruit sends s to a helper that is idle and reports whether one took it; it
+// never waits for a busy one.
+func (f *Frozen) recruit(s shard) bool {
+	s.done.Add(1)
+	select {
+	case f.shards <- s:
+		return true
+	default:
+		s.done.Done()
+		return false
+	}
+}
+
+// forwardOne runs the sample in w's input tile through the network with the
+// help of the idle helpers, up to Workers()−1 of them: the caller and the
+// helpers claim the parts of each stage (oneParts) one at a time, and wait for
+// the stage's last part before they start on the next one. It reports false,
+// having run nothing, when every helper is busy.
+func (f *Frozen) forwardOne(w *worker, vec bool) bool {
+	sp := &w.split
+	for i := range sp.claimed {
+		sp.claimed[i].Store(0)
+		sp.finished[i].Store(0)
+	}
+	s := shard{f: f, one: w, vec: vec, done: &w.shards}
+	helped := false
+	for i := 1; i < f.workers && f.recruit(s); i++ {
+		helped = true
+	}
+	if !helped {
+		return false
+	}
+	f.runParts(w, vec)
+	w.shards.Wait()
+	return true
+}
+
+// runParts is one goroutine's share of a split one-sample forward on w's
+// buffers: stage by stage, it claims parts and runs them until none is left,
+// then waits until the others have finished theirs, since the next stage reads
+// the stage's whole output.
+func (f *Frozen) runParts(w *worker, vec bool) {
+	parts := &oneParts[0]
+	if vec {
+		parts = &oneParts[1]
+	}
+	sp := &w.split
+	for stage, count := range parts {
+		for {
+			part := sp.claimed[stage].Add(1) - 1
+			if part >= count {
+				break
+			}
+			w.forwardPart(&f.params, &f.packed, vec, stage, int(part))
+			sp.finished[stage].Add(1)
+		}
+		// A stage's parts take microseconds: spin rather than sleep, yielding now and then to the other goroutines.
+		for spin := 1; sp.finished[stage].Load() < count; spin++ {
+			if spin%256 == 0 {
+				goruntime.Gosched()
+			}
+		}
+	}
+}
+
+// splits reports whether Logits splits the sample's forward: when that has
+// been faster than running it alone (the averages of both follow the machine's
+// load: on a machine busy with other work, a barrier waits for a worker that
+// the OS has not scheduled), and, every 16th call, the other way, so that both
+// averages stay current.
+func (f *Frozen) splits() bool {
+	if f.workers == 1 {
+		return false
+	}
+	a, s := f.alone.Load(), f.split.Load()
+	faster := s == 0 || a != 0 && s < a
+	return faster != (f.calls.Add(1)%16 == 0)
+}
+
+// record adds the time since start to the moving average avg (weight 1/8).
+func record(avg *atomic.Int64, start time.Time) {
+	ns := int64(time.Since(start))
+	if old := avg.Load(); old != 0 {
+		ns = old + (ns-old)/8
+	}
+	avg.Store(max(ns, 1))
+}
+
+// conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col matrix
+// of one sample x of conv1 (conv2d 3x3, 16 filters, stride 1x1, same padding,
+// 32x32x3 → 32x32x16) to cols, as conv1Im2col does: a part of Frozen's split
+// one-sample forward.
+func conv1Im2colRows(x *[3072]float32, cols *[27648]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 32; ox++ {
+			row := (*[27]float32)(cols[oy*864+ox*27:])
+			x0 := ox - 1
+			l, h := max(0, -x0), min(3, 32-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*9 : kh*9+9]
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 32 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*32 + x0 + l) * 3
+				clear(r[:l*3])
+				copy(r[l*3:h*3], x[at:at+(h-l)*3])
+				clear(r[h*3:])
+			}
+		}
+	}
+}
+
+// relu1ForwardPart computes the values y of relu1 (relu on 32x32x16) from the
+// same values x of its input, as relu1Forward does: a part of Frozen's split
+// one-sample forward.
+func relu1ForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block1_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
+// matrix of one sample x of block1_conv1 (conv2d 3x3, 16 filters, stride 1x1,
+// same padding, 32x32x16 → 32x32x16) to cols, as block1_conv1Im2col does: a
+// part of Frozen's split one-sample forward.
+func block1_conv1Im2colRows(x *[16384]float32, cols *[147456]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 32; ox++ {
+			row := (*[144]float32)(cols[oy*4608+ox*144:])
+			x0 := ox - 1
+			l, h := max(0, -x0), min(3, 32-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*48 : kh*48+48]
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 32 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*32 + x0 + l) * 16
+				clear(r[:l*16])
+				copy(r[l*16:h*16], x[at:at+(h-l)*16])
+				clear(r[h*16:])
+			}
+		}
+	}
+}
+
+// block1_relu1ForwardPart computes the values y of block1_relu1 (relu on
+// 32x32x16) from the same values x of its input, as block1_relu1Forward does:
+// a part of Frozen's split one-sample forward.
+func block1_relu1ForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block1_conv2Im2colRows writes the rows of output rows [lo, hi) of the im2col
+// matrix of one sample x of block1_conv2 (conv2d 3x3, 16 filters, stride 1x1,
+// same padding, 32x32x16 → 32x32x16) to cols, as block1_conv2Im2col does: a
+// part of Frozen's split one-sample forward.
+func block1_conv2Im2colRows(x *[16384]float32, cols *[147456]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 32; ox++ {
+			row := (*[144]float32)(cols[oy*4608+ox*144:])
+			x0 := ox - 1
+			l, h := max(0, -x0), min(3, 32-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*48 : kh*48+48]
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 32 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*32 + x0 + l) * 16
+				clear(r[:l*16])
+				copy(r[l*16:h*16], x[at:at+(h-l)*16])
+				clear(r[h*16:])
+			}
+		}
+	}
+}
+
+// block1_addForwardPart computes the values out of block1_add (add on
+// 32x32x16) from the same values of its inputs, as block1_addForward does: a
+// part of Frozen's split one-sample forward.
+func block1_addForwardPart(in0, in1, out []float32) {
+	for i := range out {
+		out[i] = in0[i] + in1[i]
+	}
+}
+
+// block1_relu2ForwardPart computes the values y of block1_relu2 (relu on
+// 32x32x16) from the same values x of its input, as block1_relu2Forward does:
+// a part of Frozen's split one-sample forward.
+func block1_relu2ForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block2_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
+// matrix of one sample x of block2_conv1 (conv2d 3x3, 32 filters, stride 2x2,
+// same padding, 32x32x16 → 16x16x32) to cols, as block2_conv1Im2col does: a
+// part of Frozen's split one-sample forward.
+func block2_conv1Im2colRows(x *[16384]float32, cols *[36864]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 16; ox++ {
+			row := (*[144]float32)(cols[oy*2304+ox*144:])
+			x0 := ox * 2
+			l, h := max(0, -x0), min(3, 32-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*48 : kh*48+48]
+				iy := oy*2 + kh
+				if iy < 0 || iy >= 32 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*32 + x0 + l) * 16
+				clear(r[:l*16])
+				copy(r[l*16:h*16], x[at:at+(h-l)*16])
+				clear(r[h*16:])
+			}
+		}
+	}
+}
+
+// block2_relu1ForwardPart computes the values y of block2_relu1 (relu on
+// 16x16x32) from the same values x of its input, as block2_relu1Forward does:
+// a part of Frozen's split one-sample forward.
+func block2_relu1ForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block2_conv2Im2colRows writes the rows of output rows [lo, hi) of the im2col
+// matrix of one sample x of block2_conv2 (conv2d 3x3, 32 filters, stride 1x1,
+// same padding, 16x16x32 → 16x16x32) to cols, as block2_conv2Im2col does: a
+// part of Frozen's split one-sample forward.
+func block2_conv2Im2colRows(x *[8192]float32, cols *[73728]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 16; ox++ {
+			row := (*[288]float32)(cols[oy*4608+ox*288:])
+			x0 := ox - 1
+			l, h := max(0, -x0), min(3, 16-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 16 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*16 + x0 + l) * 32
+				clear(r[:l*32])
+				copy(r[l*32:h*32], x[at:at+(h-l)*32])
+				clear(r[h*32:])
+			}
+		}
+	}
+}
+
+// block2_shortcutIm2colRows writes the rows of output rows [lo, hi) of the
+// im2col matrix of one sample x of block2_shortcut (conv2d 1x1, 32 filters,
+// stride 2x2, same padding, 32x32x16 → 16x16x32) to cols, as
+// block2_shortcutIm2col does: a part of Frozen's split one-sample forward.
+func block2_shortcutIm2colRows(x *[16384]float32, cols *[4096]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 16; ox++ {
+			row := (*[16]float32)(cols[oy*256+ox*16:])
+			x0 := ox * 2
+			l, h := max(0, -x0), min(1, 32-x0)
+			for kh := 0; kh < 1; kh++ {
+				r := row[kh*16 : kh*16+16]
+				iy := oy*2 + kh
+				if iy < 0 || iy >= 32 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*32 + x0 + l) * 16
+				clear(r[:l*16])
+				copy(r[l*16:h*16], x[at:at+(h-l)*16])
+				clear(r[h*16:])
+			}
+		}
+	}
+}
+
+// block2_addForwardPart computes the values out of block2_add (add on
+// 16x16x32) from the same values of its inputs, as block2_addForward does: a
+// part of Frozen's split one-sample forward.
+func block2_addForwardPart(in0, in1, out []float32) {
+	for i := range out {
+		out[i] = in0[i] + in1[i]
+	}
+}
+
+// block2_relu2ForwardPart computes the values y of block2_relu2 (relu on
+// 16x16x32) from the same values x of its input, as block2_relu2Forward does:
+// a part of Frozen's split one-sample forward.
+func block2_relu2ForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block3_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
+// matrix of one sample x of block3_conv1 (conv2d 3x3, 64 filters, stride 2x2,
+// same padding, 16x16x32 → 8x8x64) to cols, as block3_conv1Im2col does: a
+// part of Frozen's split one-sample forward.
+func block3_conv1Im2colRows(x *[8192]float32, cols *[18432]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 8; ox++ {
+			row := (*[288]float32)(cols[oy*2304+ox*288:])
+			x0 := ox * 2
+			l, h := max(0, -x0), min(3, 16-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*96 : kh*96+96]
+				iy := oy*2 + kh
+				if iy < 0 || iy >= 16 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*16 + x0 + l) * 32
+				clear(r[:l*32])
+				copy(r[l*32:h*32], x[at:at+(h-l)*32])
+				clear(r[h*32:])
+			}
+		}
+	}
+}
+
+// block3_relu1ForwardPart computes the values y of block3_relu1 (relu on
+// 8x8x64) from the same values x of its input, as block3_relu1Forward does: a
+// part of Frozen's split one-sample forward.
+func block3_relu1ForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block3_conv2Im2colRows writes the rows of output rows [lo, hi) of the im2col
+// matrix of one sample x of block3_conv2 (conv2d 3x3, 64 filters, stride 1x1,
+// same padding, 8x8x64 → 8x8x64) to cols, as block3_conv2Im2col does: a part
+// of Frozen's split one-sample forward.
+func block3_conv2Im2colRows(x *[4096]float32, cols *[36864]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 8; ox++ {
+			row := (*[576]float32)(cols[oy*4608+ox*576:])
+			x0 := ox - 1
+			l, h := max(0, -x0), min(3, 8-x0)
+			for kh := 0; kh < 3; kh++ {
+				r := row[kh*192 : kh*192+192]
+				iy := oy + kh - 1
+				if iy < 0 || iy >= 8 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*8 + x0 + l) * 64
+				clear(r[:l*64])
+				copy(r[l*64:h*64], x[at:at+(h-l)*64])
+				clear(r[h*64:])
+			}
+		}
+	}
+}
+
+// block3_shortcutIm2colRows writes the rows of output rows [lo, hi) of the
+// im2col matrix of one sample x of block3_shortcut (conv2d 1x1, 64 filters,
+// stride 2x2, same padding, 16x16x32 → 8x8x64) to cols, as
+// block3_shortcutIm2col does: a part of Frozen's split one-sample forward.
+func block3_shortcutIm2colRows(x *[8192]float32, cols *[2048]float32, lo, hi int) {
+	for oy := lo; oy < hi; oy++ {
+		for ox := 0; ox < 8; ox++ {
+			row := (*[32]float32)(cols[oy*256+ox*32:])
+			x0 := ox * 2
+			l, h := max(0, -x0), min(1, 16-x0)
+			for kh := 0; kh < 1; kh++ {
+				r := row[kh*32 : kh*32+32]
+				iy := oy*2 + kh
+				if iy < 0 || iy >= 16 || l >= h {
+					clear(r)
+					continue
+				}
+				at := (iy*16 + x0 + l) * 32
+				clear(r[:l*32])
+				copy(r[l*32:h*32], x[at:at+(h-l)*32])
+				clear(r[h*32:])
+			}
+		}
+	}
+}
+
+// block3_addForwardPart computes the values out of block3_add (add on 8x8x64)
+// from the same values of its inputs, as block3_addForward does: a part of
+// Frozen's split one-sample forward.
+func block3_addForwardPart(in0, in1, out []float32) {
+	for i := range out {
+		out[i] = in0[i] + in1[i]
+	}
+}
+
+// block3_relu2ForwardPart computes the values y of block3_relu2 (relu on
+// 8x8x64) from the same values x of its input, as block3_relu2Forward does: a
+// part of Frozen's split one-sample forward.
+func block3_relu2ForwardPart(x, y []float32) {
+	copy(y, x)
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// partSpan returns part's share [lo, hi) of size values cut into parts, at
+// multiples of 16 values (64 bytes) so that no two parts write the same cache
+// line.
+func partSpan(size, part, parts int) (lo, hi int) {
+	lo = part * size / parts &^ 15
+	hi = size
+	if part+1 < parts {
+		hi = (part + 1) * size / parts &^ 15
+	}
+	return lo, hi
+}
+
+// Logits writes the logits of one sample x (HWC order) to logits. With several
+// workers (see SetWorkers), the caller and the helpers that are idle share the
+// sample's forward, each stage cut into parts (see forwardOne), when that has
+// been the faster way (see splits); the logits are the same bits either way.
 func (f *Frozen) Logits(x *[InputSize]float32, logits *[Classes]float32) {
 	w := f.borrow()
 	*(*[InputSize]float32)(w.buf.x[:]) = *x
-	f.forward(w, 1, &w.buf.x)
+	start := time.Now()
+	switch {
+	case f.splits() && f.forwardOne(w, vector()):
+		record(&f.split, start)
+	default:
+		f.forward(w, 1, &w.buf.x)
+		if f.workers > 1 {
+			record(&f.alone, start)
+		}
+	}
 	*logits = [Classes]float32(w.buf.fcOut[:Classes])
 	f.giveBack(w)
 }
@@ -289,7 +761,7 @@ func (f *Frozen) Forward(x, logits []float32) {
 		return min(n, i*tiles/used*Tile)
 	}
 	for i := 1; i < used; i++ {
-		s := shard{f, x, logits, bound(i), bound(i + 1), &w.shards}
+		s := shard{f: f, x: x, logits: logits, lo: bound(i), hi: bound(i + 1), done: &w.shards}
 		w.shards.Add(1)
 		select {
 		case f.shards <- s:

@@ -1128,6 +1128,9 @@ type worker struct {
 	// grown to the largest shard seen; sums its partial sums of one phase.
 	tiles []*tileBuffers
 	sums  sums
+	// split is the progress of Frozen's split one-sample forward on these buffers
+	// (see Frozen.forwardOne).
+	split oneSplit
 }
 
 // job is one shard of a Forward or Backward call, sent to a worker's
@@ -1398,6 +1401,140 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		}
 	} else {
 		fcForward(n, &w.buf.poolOut, &w.buf.fcOut, &p.fcWeight, &p.fcBias)
+	}
+}
+
+// forwardPart runs part part of stage stage of Frozen's split one-sample
+// forward on the sample in w's input tile (see oneParts for the stages' part
+// counts). Each part writes its own rows or values of w's buffers, as the
+// whole stage would.
+func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part int) {
+	const n = 1
+	x := &w.buf.x
+	switch stage {
+	case 0:
+		if vec {
+			lo, hi := part*32/8, (part+1)*32/8
+			cols := w.buf.conv1Cols[:27648]
+			conv1Im2colRows((*[3072]float32)(x[:3072]), (*[27648]float32)(cols), lo, hi)
+			conv1ForwardVec(w.buf.conv1Out[lo*512:hi*512], cols[lo*864:hi*864], &p.conv1Weight, &p.conv1Bias, (hi-lo)*32)
+		} else {
+			conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+		}
+	case 1:
+		lo, hi := partSpan(16384, part, 8)
+		relu1ForwardPart(w.buf.conv1Out[lo:hi], w.buf.relu1Out[lo:hi])
+	case 2:
+		if vec {
+			lo, hi := part*32/8, (part+1)*32/8
+			cols := w.buf.block1_conv1Cols[:147456]
+			block1_conv1Im2colRows((*[16384]float32)(w.buf.relu1Out[:16384]), (*[147456]float32)(cols), lo, hi)
+			block1_conv1ForwardVec(w.buf.block1_conv1Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block1_conv1Weight, &p.block1_conv1Bias, (hi-lo)*32)
+		} else {
+			block1_conv1Forward(n, &w.buf.relu1Out, &w.buf.block1_conv1Out, &p.block1_conv1Weight, &p.block1_conv1Bias)
+		}
+	case 3:
+		lo, hi := partSpan(16384, part, 8)
+		block1_relu1ForwardPart(w.buf.block1_conv1Out[lo:hi], w.buf.block1_relu1Out[lo:hi])
+	case 4:
+		if vec {
+			lo, hi := part*32/8, (part+1)*32/8
+			cols := w.buf.block1_conv2Cols[:147456]
+			block1_conv2Im2colRows((*[16384]float32)(w.buf.block1_relu1Out[:16384]), (*[147456]float32)(cols), lo, hi)
+			block1_conv2ForwardVec(w.buf.block1_conv2Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block1_conv2Weight, &p.block1_conv2Bias, (hi-lo)*32)
+		} else {
+			block1_conv2Forward(n, &w.buf.block1_relu1Out, &w.buf.block1_conv2Out, &p.block1_conv2Weight, &p.block1_conv2Bias)
+		}
+	case 5:
+		lo, hi := partSpan(16384, part, 8)
+		block1_addForwardPart(w.buf.relu1Out[lo:hi], w.buf.block1_conv2Out[lo:hi], w.buf.block1_addOut[lo:hi])
+	case 6:
+		lo, hi := partSpan(16384, part, 8)
+		block1_relu2ForwardPart(w.buf.block1_addOut[lo:hi], w.buf.block1_relu2Out[lo:hi])
+	case 7:
+		if vec {
+			lo, hi := part*16/8, (part+1)*16/8
+			cols := w.buf.block2_conv1Cols[:36864]
+			block2_conv1Im2colRows((*[16384]float32)(w.buf.block1_relu2Out[:16384]), (*[36864]float32)(cols), lo, hi)
+			block2_conv1ForwardVec(w.buf.block2_conv1Out[lo*512:hi*512], cols[lo*2304:hi*2304], &p.block2_conv1Weight, &p.block2_conv1Bias, (hi-lo)*16)
+		} else {
+			block2_conv1Forward(n, &w.buf.block1_relu2Out, &w.buf.block2_conv1Out, &p.block2_conv1Weight, &p.block2_conv1Bias)
+		}
+	case 8:
+		lo, hi := partSpan(8192, part, 8)
+		block2_relu1ForwardPart(w.buf.block2_conv1Out[lo:hi], w.buf.block2_relu1Out[lo:hi])
+	case 9:
+		if vec {
+			lo, hi := part*16/8, (part+1)*16/8
+			cols := w.buf.block2_conv2Cols[:73728]
+			block2_conv2Im2colRows((*[8192]float32)(w.buf.block2_relu1Out[:8192]), (*[73728]float32)(cols), lo, hi)
+			block2_conv2ForwardVec(w.buf.block2_conv2Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block2_conv2Weight, &p.block2_conv2Bias, (hi-lo)*16)
+		} else {
+			block2_conv2Forward(n, &w.buf.block2_relu1Out, &w.buf.block2_conv2Out, &p.block2_conv2Weight, &p.block2_conv2Bias)
+		}
+	case 10:
+		if vec {
+			lo, hi := part*16/8, (part+1)*16/8
+			cols := w.buf.block2_shortcutCols[:4096]
+			block2_shortcutIm2colRows((*[16384]float32)(w.buf.block1_relu2Out[:16384]), (*[4096]float32)(cols), lo, hi)
+			block2_shortcutForwardVec(w.buf.block2_shortcutOut[lo*512:hi*512], cols[lo*256:hi*256], &p.block2_shortcutWeight, &p.block2_shortcutBias, (hi-lo)*16)
+		} else {
+			block2_shortcutForward(n, &w.buf.block1_relu2Out, &w.buf.block2_shortcutOut, &p.block2_shortcutWeight, &p.block2_shortcutBias)
+		}
+	case 11:
+		lo, hi := partSpan(8192, part, 8)
+		block2_addForwardPart(w.buf.block2_shortcutOut[lo:hi], w.buf.block2_conv2Out[lo:hi], w.buf.block2_addOut[lo:hi])
+	case 12:
+		lo, hi := partSpan(8192, part, 8)
+		block2_relu2ForwardPart(w.buf.block2_addOut[lo:hi], w.buf.block2_relu2Out[lo:hi])
+	case 13:
+		if vec {
+			lo, hi := part*8/8, (part+1)*8/8
+			cols := w.buf.block3_conv1Cols[:18432]
+			block3_conv1Im2colRows((*[8192]float32)(w.buf.block2_relu2Out[:8192]), (*[18432]float32)(cols), lo, hi)
+			block3_conv1ForwardVec(w.buf.block3_conv1Out[lo*512:hi*512], cols[lo*2304:hi*2304], &p.block3_conv1Weight, &p.block3_conv1Bias, (hi-lo)*8)
+		} else {
+			block3_conv1Forward(n, &w.buf.block2_relu2Out, &w.buf.block3_conv1Out, &p.block3_conv1Weight, &p.block3_conv1Bias)
+		}
+	case 14:
+		lo, hi := partSpan(4096, part, 8)
+		block3_relu1ForwardPart(w.buf.block3_conv1Out[lo:hi], w.buf.block3_relu1Out[lo:hi])
+	case 15:
+		if vec {
+			lo, hi := part*8/8, (part+1)*8/8
+			cols := w.buf.block3_conv2Cols[:36864]
+			block3_conv2Im2colRows((*[4096]float32)(w.buf.block3_relu1Out[:4096]), (*[36864]float32)(cols), lo, hi)
+			block3_conv2ForwardVec(w.buf.block3_conv2Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block3_conv2Weight, &p.block3_conv2Bias, (hi-lo)*8)
+		} else {
+			block3_conv2Forward(n, &w.buf.block3_relu1Out, &w.buf.block3_conv2Out, &p.block3_conv2Weight, &p.block3_conv2Bias)
+		}
+	case 16:
+		if vec {
+			lo, hi := part*8/8, (part+1)*8/8
+			cols := w.buf.block3_shortcutCols[:2048]
+			block3_shortcutIm2colRows((*[8192]float32)(w.buf.block2_relu2Out[:8192]), (*[2048]float32)(cols), lo, hi)
+			block3_shortcutForwardVec(w.buf.block3_shortcutOut[lo*512:hi*512], cols[lo*256:hi*256], &p.block3_shortcutWeight, &p.block3_shortcutBias, (hi-lo)*8)
+		} else {
+			block3_shortcutForward(n, &w.buf.block2_relu2Out, &w.buf.block3_shortcutOut, &p.block3_shortcutWeight, &p.block3_shortcutBias)
+		}
+	case 17:
+		lo, hi := partSpan(4096, part, 8)
+		block3_addForwardPart(w.buf.block3_shortcutOut[lo:hi], w.buf.block3_conv2Out[lo:hi], w.buf.block3_addOut[lo:hi])
+	case 18:
+		lo, hi := partSpan(4096, part, 8)
+		block3_relu2ForwardPart(w.buf.block3_addOut[lo:hi], w.buf.block3_relu2Out[lo:hi])
+	case 19:
+		poolForward(n, &w.buf.block3_relu2Out, &w.buf.poolOut)
+	case 20:
+		if vec {
+			if n == 1 {
+				fcPackedOneVec((*[10]float32)(w.buf.fcOut[:10]), (*[64]float32)(w.buf.poolOut[:64]), &pk.fcWeight, &p.fcBias)
+			} else {
+				fcPackedVec(w.buf.fcOut[:n*10], w.buf.poolOut[:n*64], &pk.fcWeight, &p.fcBias, n)
+			}
+		} else {
+			fcForward(n, &w.buf.poolOut, &w.buf.fcOut, &p.fcWeight, &p.fcBias)
+		}
 	}
 }
 

@@ -1,0 +1,426 @@
+package emit
+
+import (
+	"fmt"
+
+	"github.com/cnngen/cnngen/gen/ir"
+	"github.com/cnngen/cnngen/runtime"
+	"github.com/dave/jennifer/jen"
+)
+
+// The split one-sample forward: Frozen.Logits of a network above
+// Options.SplitLogitsMACs cuts each stage of its forward into parts, which the caller
+// and the idle helpers it recruits claim one at a time from an atomic
+// counter, with a barrier (a count of finished parts) after each stage,
+// whose output the next one reads. Every part writes its own rows or
+// values of the caller's tile buffers, and is computed alike whoever
+// claims it.
+//
+// The stages that can be cut, and how:
+//
+//   - a convolution on the im2col path, on the vector ISAs: by output
+//     rows, each part gathering its rows of the im2col matrix
+//     (<layer>Im2colRows) and running the GEMM on them;
+//   - a grouped (depthwise) convolution, on every path: by output rows
+//     (<layer>ForwardRows, the loop of <layer>Forward over a range of rows);
+//   - a standalone activation or an add: by values (<layer>ForwardPart), cut at
+//     multiples of 16 so that no two parts share a cache line.
+//
+// Every other stage (pools, dense layers, unrolled convolutions, concat,
+// batch norm shifts) is one part, which the first goroutine to get there
+// runs while the others wait at the barrier.
+
+// The suffixes of the parts' kernels (see doc.go on identifiers).
+const (
+	sufForwardRows = "ForwardRows"
+	sufForwardPart = "ForwardPart"
+	sufIm2colRows  = "Im2colRows"
+)
+
+// maxParts is the number of parts a stage that can be cut is cut into (or
+// its output rows, if fewer): enough for three workers to balance, few
+// enough that each part's GEMM keeps its rows.
+const maxParts = 8
+
+// minPartValues is the fewest values an elementwise stage must have to be
+// cut.
+const minPartValues = 2048
+
+// splitsOne reports whether Frozen.Logits splits one sample's forward: the
+// network has more than Options.SplitLogitsMACs multiply-accumulates per
+// sample (DefaultSplitLogitsMACs says why there is a floor).
+func (p *plan) splitsOne() bool { return p.splitMACs > 0 && p.net.Totals().MACs > p.splitMACs }
+
+// frozenStages returns the stages that Frozen's forward runs: without
+// dropout and without the batch norms folded into their producer, except
+// those that add a shift.
+func (p *plan) frozenStages() []*stage {
+	var out []*stage
+	for _, s := range p.stages {
+		if s.layer.Kind == runtime.Dropout {
+			continue
+		}
+		if prod := p.foldInto(s); prod != nil && prod.hasBias() {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// partKind says how a stage of the split forward is cut.
+type partKind int
+
+const (
+	whole       partKind = iota // one part
+	im2colRows                  // output rows, on the vector path only
+	groupedRows                 // output rows
+	values                      // values of an elementwise stage
+)
+
+// partKindOf returns how stage s is cut.
+func (p *plan) partKindOf(s *stage) partKind {
+	if p.foldInto(s) != nil {
+		return whole
+	}
+	switch s.layer.Kind {
+	case runtime.Conv2D:
+		switch {
+		case s.groups() > 1:
+			return groupedRows
+		case s.vec != nil && s.vec.im2col:
+			return im2colRows
+		}
+	case runtime.Add, runtime.ReLU, runtime.ReLU6, runtime.LeakyReLU, runtime.Sigmoid, runtime.Tanh:
+		if s.out.size >= minPartValues {
+			return values
+		}
+	}
+	return whole
+}
+
+// partsOf returns the number of parts of stage s on the vector path (vec)
+// or the pure-Go one.
+func (p *plan) partsOf(s *stage, vec bool) int {
+	switch p.partKindOf(s) {
+	case im2colRows:
+		if vec {
+			return min(s.layer.Out.Height, maxParts)
+		}
+	case groupedRows:
+		return min(s.layer.Out.Height, maxParts)
+	case values:
+		return maxParts
+	}
+	return 1
+}
+
+// partKernels emits the kernels of the stages' parts: <layer>ForwardRows,
+// <layer>ForwardPart and <layer>Im2colRows, and partSpan.
+func (p *plan) partKernels(f *jen.File) {
+	id := jen.Id
+	hasValues := false
+	for _, s := range p.frozenStages() {
+		l := s.layer
+		switch p.partKindOf(s) {
+		case groupedRows:
+			g := windowOf(l)
+			F := l.Filters
+			wsize := g.kh * g.kw * (g.c / s.groups()) * F
+			fn := s.base + sufForwardRows
+			f.Comment(wrapDoc(fmt.Sprintf("%s computes output rows [lo, hi) of %s for one sample x, as %sForward does: a part of Frozen's split one-sample forward.", fn, describe(s), s.base)))
+			body := []jen.Code{groupedConvRows(s, id("lo"), id("hi"))}
+			if s.act != "" {
+				body = append(body,
+					id("part").Op(":=").Id("y").Index(lin(0, term{g.ow * F, "lo"}), lin(0, term{g.ow * F, "hi"})),
+					applyActivation(s.act, "part"))
+			}
+			f.Func().Id(fn).Params(
+				id("x").Add(ptrFloatArr(l.In.Size())),
+				id("y").Add(ptrFloatArr(l.Out.Size())),
+				id("w").Add(ptrFloatArr(wsize)),
+				biasParam(s, "b", F),
+				jen.List(id("lo"), id("hi")).Int(),
+			).Block(body...)
+		case im2colRows:
+			if pointwise(l) {
+				break
+			}
+			g := windowOf(l)
+			cg := newColGeom(g)
+			fn := s.base + sufIm2colRows
+			f.Comment(wrapDoc(fmt.Sprintf("%s writes the rows of output rows [lo, hi) of the im2col matrix of one sample x of %s to cols, as %s%s does: a part of Frozen's split one-sample forward.", fn, describe(s), s.base, sufIm2col)))
+			f.Func().Id(fn).Params(
+				id("x").Add(ptrFloatArr(l.In.Size())),
+				id("cols").Add(ptrFloatArr(g.oh*g.ow*cg.kkc)),
+				jen.List(id("lo"), id("hi")).Int(),
+			).Block(im2colRowsBody(cg)...)
+		case values:
+			hasValues = true
+			fn := s.base + sufForwardPart
+			if s.layer.Kind == runtime.Add {
+				f.Comment(wrapDoc(fmt.Sprintf("%s computes the values out of %s from the same values of its inputs, as %sForward does: a part of Frozen's split one-sample forward.", fn, describe(s), s.base)))
+				var params []jen.Code
+				sum := id(inName(0)).Index(id("i"))
+				for k := range s.ins {
+					params = append(params, id(inName(k)))
+					if k > 0 {
+						sum = sum.Op("+").Id(inName(k)).Index(id("i"))
+					}
+				}
+				params = append(params, id("out"))
+				f.Func().Id(fn).Params(jen.List(params...).Index().Float32()).Block(
+					forRange("i", id("out"), id("out").Index(id("i")).Op("=").Add(sum)),
+				)
+				break
+			}
+			f.Comment(wrapDoc(fmt.Sprintf("%s computes the values y of %s from the same values x of its input, as %sForward does: a part of Frozen's split one-sample forward.", fn, describe(s), s.base)))
+			f.Func().Id(fn).Params(jen.List(id("x"), id("y")).Index().Float32()).Block(
+				jen.Copy(id("y"), id("x")),
+				p.standaloneActivation(s, "y"),
+			)
+		}
+	}
+	if hasValues {
+		f.Comment(wrapDoc("partSpan returns part's share [lo, hi) of size values cut into parts, at multiples of 16 values (64 bytes) so that no two parts write the same cache line."))
+		f.Func().Id("partSpan").Params(jen.List(id("size"), id("part"), id("parts")).Int()).Params(jen.List(id("lo"), id("hi")).Int()).Block(
+			id("lo").Op("=").Id("part").Op("*").Id("size").Op("/").Id("parts").Op("&^").Lit(15),
+			id("hi").Op("=").Id("size"),
+			jen.If(id("part").Op("+").Lit(1).Op("<").Id("parts")).Block(
+				id("hi").Op("=").Parens(id("part").Op("+").Lit(1)).Op("*").Id("size").Op("/").Id("parts").Op("&^").Lit(15),
+			),
+			jen.Return(id("lo"), id("hi")),
+		)
+	}
+}
+
+// im2colRowsBody is the body of <layer>Im2colRows: for each output pixel
+// of rows [lo, hi), each kernel row's run of inputs copied (the part inside
+// the input) or cleared (the padding). The unrolled <layer>Im2col writes
+// the same values.
+func im2colRowsBody(c colGeom) []jen.Code {
+	g, run := c.g, c.run
+	id := jen.Id
+	return []jen.Code{forUp("oy", id("lo"), id("hi"), forN("ox", g.ow,
+		c.rowView("cols"),
+		id("x0").Op(":=").Add(lin(-g.pl, term{g.sw, "ox"})),
+		jen.List(id("l"), id("h")).Op(":=").List(jen.Max(jen.Lit(0), jen.Op("-").Id("x0")), jen.Min(jen.Lit(g.kw), jen.Lit(g.w).Op("-").Id("x0"))),
+		forN("kh", g.kh,
+			id("r").Op(":=").Id("row").Index(lin(0, term{run, "kh"}), lin(run, term{run, "kh"})),
+			c.iyDef(),
+			jen.If(c.iyOut().Op("||").Id("l").Op(">=").Id("h")).Block(jen.Clear(id("r")), jen.Continue()),
+			id("at").Op(":=").Add(c.times(jen.Parens(id("iy").Op("*").Lit(g.w).Op("+").Id("x0").Op("+").Id("l")))),
+			jen.Clear(id("r").Index(jen.Empty(), c.times(id("l")))),
+			jen.Copy(id("r").Index(c.times(id("l")), c.times(id("h"))),
+				id("x").Index(id("at"), id("at").Op("+").Add(c.times(jen.Parens(id("h").Op("-").Id("l")))))),
+			jen.Clear(id("r").Index(c.times(id("h")), jen.Empty())),
+		),
+	))}
+}
+
+// partCode is what forwardPartMethod needs of runMethods' stage code: the
+// calls that run a whole stage (as forwardFrozen does), and the buffer
+// expressions on the caller's tile buffers.
+type partCode struct {
+	// stage returns the code that runs stage s whole on one sample, and
+	// goStage that of its pure-Go path.
+	stage, goStage func(s *stage) jen.Code
+	// oneArr is (*[size]float32)(buf[:size]), the one sample of buffer b;
+	// slice is buf, whose first size values are the sample.
+	oneArr, slice func(b *buffer) *jen.Statement
+	param         func(set string, i int) *jen.Statement
+	vecBias       func(s *stage, set string) *jen.Statement
+	// cols is the one sample's rows of s's im2col matrix, buf[:rows·kkc].
+	cols func(s *stage) *jen.Statement
+}
+
+// forwardPartMethod emits worker.forwardPart, which runs one part of one
+// stage of the split forward (see oneParts) on the worker's buffers.
+func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
+	id := jen.Id
+	var cases []jen.Code
+	rows := func(s *stage, parts int) jen.Code {
+		h := s.layer.Out.Height
+		return jen.List(id("lo"), id("hi")).Op(":=").List(
+			id("part").Op("*").Lit(h).Op("/").Lit(parts),
+			jen.Parens(id("part").Op("+").Lit(1)).Op("*").Lit(h).Op("/").Lit(parts))
+	}
+	for i, s := range p.frozenStages() {
+		l := s.layer
+		var body []jen.Code
+		switch p.partKindOf(s) {
+		case whole:
+			body = []jen.Code{c.stage(s)}
+		case im2colRows:
+			ow, F, kkc := l.Out.Width, l.Filters, newColGeom(windowOf(l)).kkc
+			gather := []jen.Code{
+				id("cols").Op(":=").Add(c.cols(s)),
+				id(s.base+sufIm2colRows).Call(c.oneArr(s.in), jen.Parens(ptrFloatArr(l.Out.Height*ow*kkc)).Parens(id("cols")), id("lo"), id("hi")),
+			}
+			if pointwise(l) {
+				// A 1×1 convolution with stride 1 and no padding: the
+				// im2col matrix is the input itself.
+				gather = []jen.Code{id("cols").Op(":=").Add(c.slice(s.in)).Index(jen.Empty(), jen.Lit(s.in.size))}
+			}
+			body = []jen.Code{jen.If(id("vec")).Block(append(append([]jen.Code{rows(s, p.partsOf(s, true))}, gather...),
+				id(s.vec.forward).Call(
+					c.slice(s.out).Clone().Index(lin(0, term{ow * F, "lo"}), lin(0, term{ow * F, "hi"})),
+					id("cols").Index(lin(0, term{ow * kkc, "lo"}), lin(0, term{ow * kkc, "hi"})),
+					c.param("p", s.weight), c.vecBias(s, "p"),
+					jen.Parens(id("hi").Op("-").Id("lo")).Op("*").Lit(ow)))...,
+			).Else().Block(c.goStage(s))}
+		case groupedRows:
+			body = []jen.Code{
+				rows(s, p.partsOf(s, true)),
+				id(s.base+sufForwardRows).Call(c.oneArr(s.in), c.oneArr(s.out), c.param("p", s.weight), biasParamArg(s, c), id("lo"), id("hi")),
+			}
+		case values:
+			args := []jen.Code{}
+			for _, b := range s.ins {
+				args = append(args, c.slice(b).Clone().Index(id("lo"), id("hi")))
+			}
+			args = append(args, c.slice(s.out).Clone().Index(id("lo"), id("hi")))
+			body = []jen.Code{
+				jen.List(id("lo"), id("hi")).Op(":=").Id("partSpan").Call(jen.Lit(s.out.size), id("part"), jen.Lit(maxParts)),
+				id(s.base + sufForwardPart).Call(args...),
+			}
+		}
+		cases = append(cases, jen.Case(jen.Lit(i)).Block(body...))
+	}
+	params := []jen.Code{id("p").Op("*").Id("parameters")}
+	if p.hasPacked() {
+		params = append(params, id("pk").Op("*").Id("packed"))
+	}
+	if len(p.shiftFields()) > 0 {
+		params = append(params, id("shift").Op("*").Id("shifts"))
+	}
+	params = append(params, id("vec").Bool(), jen.List(id("stage"), id("part")).Int())
+	f.Comment(wrapDoc("forwardPart runs part part of stage stage of Frozen's split one-sample forward on the sample in w's input tile (see oneParts for the stages' part counts). Each part writes its own rows or values of w's buffers, as the whole stage would."))
+	f.Func().Params(id("w").Op("*").Id("worker")).Id("forwardPart").Params(params...).Block(
+		jen.Const().Id("n").Op("=").Lit(1),
+		id("x").Op(":=").Op("&").Id("w").Dot("buf").Dot("x"),
+		jen.Switch(id("stage")).Block(cases...),
+	)
+}
+
+// biasParamArg is the bias argument of a grouped convolution's Rows call.
+func biasParamArg(s *stage, c partCode) jen.Code {
+	if !s.hasBias() {
+		return jen.Null()
+	}
+	return c.param("p", s.bias)
+}
+
+// splitTypes emits oneParts and the oneSplit type that worker holds.
+func (p *plan) splitTypes(f *jen.File) {
+	stages := p.frozenStages()
+	var goParts, vecParts []jen.Code
+	for _, s := range stages {
+		goParts = append(goParts, jen.Lit(p.partsOf(s, false)))
+		vecParts = append(vecParts, jen.Lit(p.partsOf(s, true)))
+	}
+	f.Comment(wrapDoc(fmt.Sprintf("oneParts is the number of parts of each of the %d stages of Frozen's split one-sample forward, on the pure-Go path ([0]) and on the vector paths ([1]).", len(stages))))
+	f.Var().Id("oneParts").Op("=").Index(jen.Lit(2)).Index(jen.Lit(len(stages))).Int32().Values(
+		jen.Line().Values(goParts...), jen.Line().Values(vecParts...), jen.Line())
+	f.Comment(wrapDoc("oneSplit is the progress of a split one-sample forward on the buffers of the worker that holds it: per stage, the number of parts claimed and of parts finished."))
+	f.Type().Id("oneSplit").Struct(
+		jen.List(jen.Id("claimed"), jen.Id("finished")).Index(jen.Lit(len(stages))).Qual("sync/atomic", "Int32"),
+	)
+}
+
+// splitWorkerField is worker's field split, for a network whose
+// Frozen.Logits splits.
+func (p *plan) splitWorkerField() jen.Code {
+	if !p.splitsOne() {
+		return jen.Null()
+	}
+	return jen.Comment(wrapDoc("split is the progress of Frozen's split one-sample forward on these buffers (see Frozen.forwardOne).")).Line().Id("split").Id("oneSplit")
+}
+
+// splitMethods emits, into frozen.go, Frozen's split one-sample forward:
+// oneParts, oneSplit, Frozen.recruit, Frozen.forwardOne, Frozen.runParts
+// and the parts' kernels.
+func (p *plan) splitMethods(f *jen.File) {
+	id := jen.Id
+	frecv := func() *jen.Statement { return jen.Func().Params(id("f").Op("*").Id("Frozen")) }
+	p.splitTypes(f)
+
+	f.Comment(wrapDoc("recruit sends s to a helper that is idle and reports whether one took it; it never waits for a busy one."))
+	f.Add(frecv()).Id("recruit").Params(id("s").Id("shard")).Bool().Block(
+		id("s").Dot("done").Dot("Add").Call(jen.Lit(1)),
+		jen.Select().Block(
+			jen.Case(id("f").Dot("shards").Op("<-").Id("s")).Block(jen.Return(jen.True())),
+			jen.Default().Block(
+				id("s").Dot("done").Dot("Done").Call(),
+				jen.Return(jen.False()),
+			),
+		),
+	)
+
+	f.Comment(wrapDoc("forwardOne runs the sample in w's input tile through the network with the help of the idle helpers, up to Workers()−1 of them: the caller and the helpers claim the parts of each stage (oneParts) one at a time, and wait for the stage's last part before they start on the next one. It reports false, having run nothing, when every helper is busy."))
+	f.Add(frecv()).Id("forwardOne").Params(id("w").Op("*").Id("worker"), id("vec").Bool()).Bool().Block(
+		id("sp").Op(":=").Op("&").Id("w").Dot("split"),
+		jen.For(id("i").Op(":=").Range().Id("sp").Dot("claimed")).Block(
+			id("sp").Dot("claimed").Index(id("i")).Dot("Store").Call(jen.Lit(0)),
+			id("sp").Dot("finished").Index(id("i")).Dot("Store").Call(jen.Lit(0)),
+		),
+		id("s").Op(":=").Id("shard").Values(field("f", id("f")), field("one", id("w")), field("vec", id("vec")), field("done", jen.Op("&").Id("w").Dot("shards"))),
+		id("helped").Op(":=").False(),
+		jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("f").Dot("workers").Op("&&").Id("f").Dot("recruit").Call(id("s")), id("i").Op("++")).Block(
+			id("helped").Op("=").True(),
+		),
+		jen.If(jen.Op("!").Id("helped")).Block(jen.Return(jen.False())),
+		id("f").Dot("runParts").Call(id("w"), id("vec")),
+		id("w").Dot("shards").Dot("Wait").Call(),
+		jen.Return(jen.True()),
+	)
+
+	args := []jen.Code{jen.Op("&").Id("f").Dot("params")}
+	if p.hasPacked() {
+		args = append(args, jen.Op("&").Id("f").Dot("packed"))
+	}
+	if len(p.shiftFields()) > 0 {
+		args = append(args, jen.Op("&").Id("f").Dot("shift"))
+	}
+	args = append(args, id("vec"), id("stage"), jen.Int().Call(id("part")))
+	f.Comment(wrapDoc("runParts is one goroutine's share of a split one-sample forward on w's buffers: stage by stage, it claims parts and runs them until none is left, then waits until the others have finished theirs, since the next stage reads the stage's whole output."))
+	f.Add(frecv()).Id("runParts").Params(id("w").Op("*").Id("worker"), id("vec").Bool()).Block(
+		id("parts").Op(":=").Op("&").Id("oneParts").Index(jen.Lit(0)),
+		jen.If(id("vec")).Block(id("parts").Op("=").Op("&").Id("oneParts").Index(jen.Lit(1))),
+		id("sp").Op(":=").Op("&").Id("w").Dot("split"),
+		jen.For(jen.List(id("stage"), id("count")).Op(":=").Range().Id("parts")).Block(
+			jen.For().Block(
+				id("part").Op(":=").Id("sp").Dot("claimed").Index(id("stage")).Dot("Add").Call(jen.Lit(1)).Op("-").Lit(1),
+				jen.If(id("part").Op(">=").Id("count")).Block(jen.Break()),
+				id("w").Dot("forwardPart").Call(args...),
+				id("sp").Dot("finished").Index(id("stage")).Dot("Add").Call(jen.Lit(1)),
+			),
+			jen.Comment("A stage's parts take microseconds: spin rather than sleep, yielding now and then to the other goroutines."),
+			jen.For(id("spin").Op(":=").Lit(1), id("sp").Dot("finished").Index(id("stage")).Dot("Load").Call().Op("<").Id("count"), id("spin").Op("++")).Block(
+				jen.If(id("spin").Op("%").Lit(256).Op("==").Lit(0)).Block(jen.Qual("runtime", "Gosched").Call()),
+			),
+		),
+	)
+	f.Comment(wrapDoc("splits reports whether Logits splits the sample's forward: when that has been faster than running it alone (the averages of both follow the machine's load: on a machine busy with other work, a barrier waits for a worker that the OS has not scheduled), and, every 16th call, the other way, so that both averages stay current."))
+	f.Add(frecv()).Id("splits").Params().Bool().Block(
+		jen.If(id("f").Dot("workers").Op("==").Lit(1)).Block(jen.Return(jen.False())),
+		jen.List(id("a"), id("s")).Op(":=").List(id("f").Dot("alone").Dot("Load").Call(), id("f").Dot("split").Dot("Load").Call()),
+		id("faster").Op(":=").Id("s").Op("==").Lit(0).Op("||").Id("a").Op("!=").Lit(0).Op("&&").Id("s").Op("<").Id("a"),
+		jen.Return(id("faster").Op("!=").Parens(id("f").Dot("calls").Dot("Add").Call(jen.Lit(1)).Op("%").Lit(16).Op("==").Lit(0))),
+	)
+	f.Comment(wrapDoc("record adds the time since start to the moving average avg (weight 1/8)."))
+	f.Func().Id("record").Params(id("avg").Op("*").Qual("sync/atomic", "Int64"), id("start").Qual("time", "Time")).Block(
+		id("ns").Op(":=").Int64().Call(jen.Qual("time", "Since").Call(id("start"))),
+		jen.If(id("old").Op(":=").Id("avg").Dot("Load").Call(), id("old").Op("!=").Lit(0)).Block(
+			id("ns").Op("=").Id("old").Op("+").Parens(id("ns").Op("-").Id("old")).Op("/").Lit(8),
+		),
+		id("avg").Dot("Store").Call(jen.Max(id("ns"), jen.Lit(1))),
+	)
+	p.partKernels(f)
+}
+
+// pointwise reports whether conv layer l is 1×1 with stride 1 and no
+// padding, so that its im2col matrix is its input.
+func pointwise(l *ir.Layer) bool {
+	return l.KernelH == 1 && l.KernelW == 1 && l.StrideH == 1 && l.StrideW == 1 && l.PadTop == 0 && l.PadLeft == 0
+}
