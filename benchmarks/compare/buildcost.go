@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,7 +27,7 @@ type buildCost struct {
 var generatedPackages = []struct{ net, dir string }{
 	{"digits", "generated/digits"},
 	{"digits64", "benchmarks/scaling/gen/digits64"},
-	{"lenet", "benchmarks/scaling/gen/lenet"},
+	{"lenet", "benchmarks/suite/gen/lenet5"},
 	{"conv2", "benchmarks/scaling/gen/conv2"},
 }
 
@@ -60,7 +61,12 @@ func (r *runner) buildCost(res *results, digitsPart, suitePart bool) error {
 		packages = append(packages, generatedPackages[0]) // generated/digits
 	}
 	if suitePart {
-		packages = append(packages, suitePackages...)
+		for _, p := range suitePackages {
+			// The scaling study's lenet is the suite's LeNet-5 package.
+			if !slices.ContainsFunc(packages, func(q struct{ net, dir string }) bool { return q.dir == p.dir }) {
+				packages = append(packages, p)
+			}
+		}
 	}
 	var pkgs []string
 	for _, p := range packages {

@@ -1,7 +1,8 @@
 // Package scaling measures how the cost of cnngen's generated code, and of
 // the generic runtime, grows with the network: four networks of growing size
-// (digits from generated/digits, and digits64, conv2 and lenet described in
-// nets/ and generated into gen/), on seeded synthetic data.
+// (digits from generated/digits, lenet the suite's LeNet-5 from
+// benchmarks/suite/gen/lenet5, and digits64 and conv2 described in nets/ and
+// generated into gen/), on seeded synthetic data.
 //
 // The benchmarks (go test -run '^$' -bench . ./benchmarks/scaling) run
 // batched inference and a training step at batch 256 for each network,

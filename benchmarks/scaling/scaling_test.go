@@ -8,7 +8,7 @@ import (
 
 	"github.com/cnngen/cnngen/benchmarks/scaling/gen/conv2"
 	"github.com/cnngen/cnngen/benchmarks/scaling/gen/digits64"
-	"github.com/cnngen/cnngen/benchmarks/scaling/gen/lenet"
+	lenet "github.com/cnngen/cnngen/benchmarks/suite/gen/lenet5"
 	"github.com/cnngen/cnngen/generated/digits"
 	"github.com/cnngen/cnngen/runtime"
 )
