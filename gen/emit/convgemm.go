@@ -105,7 +105,10 @@ func convGemmKernels(s *stage, v *vecStage, reluIn bool) []asm.Kernel {
 	if s.inGrad {
 		v.inputGrad = s.base + sufInputGradVec
 		v.inputReLU = reluIn
-		if l.StrideH == 1 && l.StrideW == 1 && l.In.Channels >= minTransposedConvChannels {
+		if pointwise(l) || (l.StrideH == 1 && l.StrideW == 1 && l.In.Channels >= minTransposedConvChannels) {
+			// (A pointwise convolution's flipped weights are its transposed
+			// weights, and its im2col matrices are the tensors themselves:
+			// the GEMM then reads dOut and gates dIn in place.)
 			// dx = im2col(dy)·flip(w): the GEMM gates on the input.
 			v.transposedConv = true
 			kkf := l.KernelH * l.KernelW * units
@@ -121,11 +124,20 @@ func convGemmKernels(s *stage, v *vecStage, reluIn bool) []asm.Kernel {
 	}
 	v.group = gemmGroup(size)
 	v.colsSize = v.group * size
+	if pointwise(l) {
+		v.group, v.colsSize = 0, 0
+	}
 	return ks
 }
 
 // colsSize is the size in floats of an im2col stage's <layer>Cols buffer.
 func colsSize(s *stage) int { return s.vec.colsSize }
+
+// usesCols says whether stage s has a <layer>Cols buffer: an im2col stage
+// that is not pointwise, whose GEMMs read the tile buffers themselves.
+func usesCols(s *stage) bool {
+	return s.vec != nil && s.vec.im2col && !pointwise(s.layer)
+}
 
 // colGeom is the geometry of an im2col matrix: windows g over a [h][w][c]
 // input, rows the output pixels, kkc taps per row.
@@ -263,12 +275,90 @@ func (c colGeom) col2im(size int, gate bool) []jen.Code {
 	return body
 }
 
+// flipFunc emits <layer>Flip, which fills the flipped and transposed
+// weights of conv stage s's transposed-convolution input gradient.
+func (p *plan) flipFunc(f *jen.File, s *stage) {
+	g, F, v := windowOf(s.layer), s.layer.Filters, s.vec
+	cp := asm.PaddedStride(g.c)
+	taps := g.kh * g.kw
+	f.Comment(wrapDoc(fmt.Sprintf("%s fills wt[kh][kw][f][c] = w[%d−kh][%d−kw][c][f], the flipped and transposed weights that %s reads, rows padded to %d floats (zeros).", s.base+sufFlip, g.kh-1, g.kw-1, v.inputGrad, cp)))
+	body := []jen.Code{forN("t", taps,
+		jen.Id("src").Op(":=").Add(arrView(g.c*F, "w", jen.Lit((taps-1)*g.c*F).Op("-").Add(lin(0, term{g.c * F, "t"})))),
+		forN("f", F,
+			jen.Id("row").Op(":=").Add(arrView(cp, "wt", lin(0, term{F * cp, "t"}, term{cp, "f"}))),
+			forN("c", g.c, jen.Id("row").Index(jen.Id("c")).Op("=").Id("src").Index(lin(0, term{F, "c"}, term{1, "f"}))),
+			func() jen.Code {
+				if cp == g.c {
+					return jen.Null()
+				}
+				return jen.Clear(jen.Id("row").Index(jen.Lit(g.c), jen.Empty()))
+			}(),
+		),
+	)}
+	f.Func().Id(s.base+sufFlip).Params(
+		jen.Id("wt").Add(ptrFloatArr(v.transposedSize)),
+		jen.Id("w").Add(ptrFloatArr(taps*g.c*F)),
+	).Block(body...)
+}
+
+// pointwiseGemm emits the functions of the im2col path of a pointwise conv
+// stage s (1×1, stride 1, no padding): its im2col matrices are the tile
+// buffers themselves, so <layer>ForwardGemm and <layer>BackwardGemm run
+// one GEMM each over all n samples, with no copies and no cols buffer.
+func (p *plan) pointwiseGemm(f *jen.File, s *stage) {
+	l, v := s.layer, s.vec
+	C, F := l.In.Channels, l.Filters
+	inSize, outSize := l.In.Size(), l.Out.Size()
+	rows := l.Out.Height * l.Out.Width
+	all := func(buf string, size int) jen.Code {
+		return jen.Id(buf).Index(jen.Empty(), jen.Id("n").Op("*").Lit(size))
+	}
+	nRows := jen.Id("n").Op("*").Lit(rows)
+
+	fwd := s.base + sufForwardGemm
+	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile on the vector path: a pointwise convolution is one GEMM (%s) of the inputs, a [n·%d][%d] matrix, and the weights [%d][%d], plus the bias.", fwd, describe(s), v.forward, rows, C, C, F)))
+	f.Func().Id(fwd).Params(
+		jen.Id("n").Int(),
+		jen.Id("in").Add(tileArr(inSize)),
+		jen.Id("out").Add(tileArr(outSize)),
+		jen.Id("w").Add(ptrFloatArr(C*F)),
+		jen.Id("b").Add(ptrFloatArr(F)),
+	).Block(jen.Id(v.forward).Call(all("out", outSize), all("in", inSize), jen.Id("w"), jen.Id("b"), nRows))
+	if !s.backward {
+		return
+	}
+	bwd := s.base + sufBackwardGemm
+	doc := fmt.Sprintf("%s runs the backward pass of %s for the first n samples of a tile on the vector path, from dOut, the gradient before the activation: it accumulates the weight and bias gradients into dw and db (%s)", bwd, describe(s), v.weightGrad)
+	params := []jen.Code{jen.Id("n").Int(), jen.Id("in").Add(tileArr(inSize)), jen.Id("dOut").Add(tileArr(outSize))}
+	body := []jen.Code{jen.Id(v.weightGrad).Call(jen.Id("dw"), jen.Id("db"), all("in", inSize), all("dOut", outSize), nRows)}
+	if s.inGrad {
+		p.flipFunc(f, s)
+		doc += fmt.Sprintf(" and computes dIn as one GEMM with the transposed weights wt (%s, filled by %s%s)", v.inputGrad, s.base, sufFlip)
+		if v.inputReLU {
+			doc += ", which also applies the backward of the ReLU that made the input (dIn = 0 where in ≤ 0)"
+		}
+		params = append(params, jen.Id("dIn").Add(tileArr(inSize)), jen.Id("wt").Add(ptrFloatArr(v.transposedSize)))
+		args := []jen.Code{all("dIn", inSize), all("dOut", outSize)}
+		if v.inputReLU {
+			args = append(args, all("in", inSize))
+		}
+		body = append(body, jen.Id(v.inputGrad).Call(append(args, jen.Id("wt"), nRows)...))
+	}
+	params = append(params, jen.Id("dw").Add(ptrFloatArr(C*F)), jen.Id("db").Add(ptrFloatArr(F)))
+	f.Comment(wrapDoc(doc + "."))
+	f.Func().Id(bwd).Params(params...).Block(body...)
+}
+
 // convGemm emits the Go functions of the im2col path of conv stage s:
 // <layer>Im2col, <layer>ForwardGemm and, when it runs backward,
 // <layer>BackwardGemm and, with inGrad, either <layer>Col2im or (for a
 // transposed-convolution input gradient) <layer>Dy2col and <layer>Flip.
 func (p *plan) convGemm(f *jen.File, s *stage) {
 	l := s.layer
+	if pointwise(l) {
+		p.pointwiseGemm(f, s)
+		return
+	}
 	g := windowOf(l)
 	F := l.Filters
 	cg := newColGeom(g)
@@ -344,26 +434,7 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 			jen.Id("x").Add(ptrFloatArr(outSize)),
 			jen.Id("cols").Add(ptrFloatArr(g.h*g.w*tc.kkc)),
 		).Block(tc.im2col()...)
-		cp := asm.PaddedStride(g.c)
-		taps := g.kh * g.kw
-		f.Comment(wrapDoc(fmt.Sprintf("%s fills wt[kh][kw][f][c] = w[%d−kh][%d−kw][c][f], the flipped and transposed weights that %s reads, rows padded to %d floats (zeros).", flip, g.kh-1, g.kw-1, v.inputGrad, cp)))
-		body := []jen.Code{forN("t", taps,
-			jen.Id("src").Op(":=").Add(arrView(g.c*F, "w", jen.Lit((taps-1)*g.c*F).Op("-").Add(lin(0, term{g.c * F, "t"})))),
-			forN("f", F,
-				jen.Id("row").Op(":=").Add(arrView(cp, "wt", lin(0, term{F * cp, "t"}, term{cp, "f"}))),
-				forN("c", g.c, jen.Id("row").Index(jen.Id("c")).Op("=").Id("src").Index(lin(0, term{F, "c"}, term{1, "f"}))),
-				func() jen.Code {
-					if cp == g.c {
-						return jen.Null()
-					}
-					return jen.Clear(jen.Id("row").Index(jen.Lit(g.c), jen.Empty()))
-				}(),
-			),
-		)}
-		f.Func().Id(flip).Params(
-			jen.Id("wt").Add(ptrFloatArr(v.transposedSize)),
-			jen.Id("w").Add(ptrFloatArr(wsize)),
-		).Block(body...)
+		p.flipFunc(f, s)
 		inputDoc = fmt.Sprintf(", then overwrites cols with the im2col matrices of dOut for the input gradient (%s) and computes dIn as one GEMM with the flipped weights wt (%s)", dy2col, v.inputGrad)
 		if v.inputReLU {
 			inputDoc += ", which also applies the backward of the ReLU that made the input (dIn = 0 where in ≤ 0)"

@@ -89,7 +89,7 @@ func (p *plan) modelFile(f *jen.File) {
 		}
 	}
 	for _, s := range p.stages {
-		if s.vec != nil && s.vec.im2col {
+		if usesCols(s) {
 			fields = append(fields, jen.Comment(wrapDoc(fmt.Sprintf("%s%s is the im2col matrix of %s's vector path, for %d samples (and its gradient in the backward pass).", s.base, sufCols, s.layer.Name, s.vec.group))),
 				jen.Id(s.base+sufCols).Add(floatArr(colsSize(s))))
 		}

@@ -208,7 +208,11 @@ func (p *plan) runMethods(f *jen.File) {
 	vecForward := func(s *stage, packed bool) jen.Code {
 		v := s.vec
 		if v.im2col {
-			return id(s.base+sufForwardGemm).Call(id("n"), inArr(s.in), inArr(s.out), jen.Op("&").Add(root()).Dot(s.base+sufCols), param("p", s.weight), vecBias(s, "p"))
+			args := []jen.Code{id("n"), inArr(s.in), inArr(s.out)}
+			if usesCols(s) {
+				args = append(args, jen.Op("&").Add(root()).Dot(s.base+sufCols))
+			}
+			return id(s.base + sufForwardGemm).Call(append(args, param("p", s.weight), vecBias(s, "p"))...)
 		}
 		switch s.layer.Kind {
 		case runtime.MaxPool:
@@ -344,7 +348,9 @@ func (p *plan) runMethods(f *jen.File) {
 			if s.inGrad {
 				args = append(args, inGradArr(s, 0))
 			}
-			args = append(args, jen.Op("&").Add(root()).Dot(s.base+sufCols))
+			if usesCols(s) {
+				args = append(args, jen.Op("&").Add(root()).Dot(s.base+sufCols))
+			}
 			if s.inGrad {
 				args = append(args, param("t", s.weight))
 			}

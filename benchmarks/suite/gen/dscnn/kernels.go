@@ -3016,176 +3016,12 @@ func conv1BackwardGemm(n int, in *[Tile * 490]float32, dOut *[Tile * 8000]float3
 	}
 }
 
-// pw1Im2col writes the im2col matrix of one sample x of pw1 (conv2d 1x1, 64
-// filters, stride 1x1, same padding, 25x5x64 → 25x5x64) to cols: row
-// oy·5+ox holds the 64 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw1Im2col(x *[8000]float32, cols *[8000]float32) {
-	for oy := 0; oy < 25; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[64]float32)(cols[oy*320+ox*64:])
-			base := oy*320 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
-}
-
 // pw1ForwardGemm computes pw1 (conv2d 1x1, 64 filters, stride 1x1, same
 // padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices (pw1Im2col)
-// times the weights [64][64] plus the bias, as one GEMM (pw1ForwardVec). cols
-// is the worker's scratch buffer.
-func pw1ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, cols *[32000]float32, w *[4096]float32, b *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw1Im2col((*[8000]float32)(in[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		pw1ForwardVec(out[s0*8000:(s0+k)*8000], cols[:k*8000], w, b, k*125)
-	}
-}
-
-// pw1Dy2col writes the im2col matrix of one sample's output gradient x of pw1
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw1Flip): row iy·5+ix holds the 64 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw1Dy2col(x *[8000]float32, cols *[8000]float32) {
-	for oy := 0; oy < 25; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[64]float32)(cols[oy*320+ox*64:])
-			base := oy*320 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw1ForwardVec) of the
+// inputs, a [n·125][64] matrix, and the weights [64][64], plus the bias.
+func pw1ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
+	pw1ForwardVec(out[:n*8000], in[:n*8000], w, b, n*125)
 }
 
 // pw1Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -3205,197 +3041,21 @@ func pw1Flip(wt *[4096]float32, w *[4096]float32) {
 
 // pw1BackwardGemm runs the backward pass of pw1 (conv2d 1x1, 64 filters,
 // stride 1x1, same padding, 25x5x64 → 25x5x64) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw1WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw1Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw1InputGradVec).
-func pw1BackwardGemm(n int, in *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, cols *[32000]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw1Im2col((*[8000]float32)(in[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		dy := dOut[s0*8000 : (s0+k)*8000]
-		pw1WeightGradVec(dw, db, cols[:k*8000], dy, k*125)
-		for t := 0; t < k; t++ {
-			pw1Dy2col((*[8000]float32)(dOut[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		pw1InputGradVec(dIn[s0*8000:(s0+k)*8000], cols[:k*8000], wt, k*125)
-	}
-}
-
-// pw2Im2col writes the im2col matrix of one sample x of pw2 (conv2d 1x1, 64
-// filters, stride 1x1, same padding, 25x5x64 → 25x5x64) to cols: row
-// oy·5+ox holds the 64 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw2Im2col(x *[8000]float32, cols *[8000]float32) {
-	for oy := 0; oy < 25; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[64]float32)(cols[oy*320+ox*64:])
-			base := oy*320 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw1WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw1InputGradVec, filled by pw1Flip).
+func pw1BackwardGemm(n int, in *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
+	pw1WeightGradVec(dw, db, in[:n*8000], dOut[:n*8000], n*125)
+	pw1InputGradVec(dIn[:n*8000], dOut[:n*8000], wt, n*125)
 }
 
 // pw2ForwardGemm computes pw2 (conv2d 1x1, 64 filters, stride 1x1, same
 // padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices (pw2Im2col)
-// times the weights [64][64] plus the bias, as one GEMM (pw2ForwardVec). cols
-// is the worker's scratch buffer.
-func pw2ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, cols *[32000]float32, w *[4096]float32, b *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw2Im2col((*[8000]float32)(in[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		pw2ForwardVec(out[s0*8000:(s0+k)*8000], cols[:k*8000], w, b, k*125)
-	}
-}
-
-// pw2Dy2col writes the im2col matrix of one sample's output gradient x of pw2
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw2Flip): row iy·5+ix holds the 64 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw2Dy2col(x *[8000]float32, cols *[8000]float32) {
-	for oy := 0; oy < 25; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[64]float32)(cols[oy*320+ox*64:])
-			base := oy*320 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw2ForwardVec) of the
+// inputs, a [n·125][64] matrix, and the weights [64][64], plus the bias.
+func pw2ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
+	pw2ForwardVec(out[:n*8000], in[:n*8000], w, b, n*125)
 }
 
 // pw2Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -3415,197 +3075,21 @@ func pw2Flip(wt *[4096]float32, w *[4096]float32) {
 
 // pw2BackwardGemm runs the backward pass of pw2 (conv2d 1x1, 64 filters,
 // stride 1x1, same padding, 25x5x64 → 25x5x64) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw2WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw2Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw2InputGradVec).
-func pw2BackwardGemm(n int, in *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, cols *[32000]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw2Im2col((*[8000]float32)(in[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		dy := dOut[s0*8000 : (s0+k)*8000]
-		pw2WeightGradVec(dw, db, cols[:k*8000], dy, k*125)
-		for t := 0; t < k; t++ {
-			pw2Dy2col((*[8000]float32)(dOut[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		pw2InputGradVec(dIn[s0*8000:(s0+k)*8000], cols[:k*8000], wt, k*125)
-	}
-}
-
-// pw3Im2col writes the im2col matrix of one sample x of pw3 (conv2d 1x1, 64
-// filters, stride 1x1, same padding, 25x5x64 → 25x5x64) to cols: row
-// oy·5+ox holds the 64 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw3Im2col(x *[8000]float32, cols *[8000]float32) {
-	for oy := 0; oy < 25; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[64]float32)(cols[oy*320+ox*64:])
-			base := oy*320 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw2WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw2InputGradVec, filled by pw2Flip).
+func pw2BackwardGemm(n int, in *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
+	pw2WeightGradVec(dw, db, in[:n*8000], dOut[:n*8000], n*125)
+	pw2InputGradVec(dIn[:n*8000], dOut[:n*8000], wt, n*125)
 }
 
 // pw3ForwardGemm computes pw3 (conv2d 1x1, 64 filters, stride 1x1, same
 // padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices (pw3Im2col)
-// times the weights [64][64] plus the bias, as one GEMM (pw3ForwardVec). cols
-// is the worker's scratch buffer.
-func pw3ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, cols *[32000]float32, w *[4096]float32, b *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw3Im2col((*[8000]float32)(in[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		pw3ForwardVec(out[s0*8000:(s0+k)*8000], cols[:k*8000], w, b, k*125)
-	}
-}
-
-// pw3Dy2col writes the im2col matrix of one sample's output gradient x of pw3
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw3Flip): row iy·5+ix holds the 64 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw3Dy2col(x *[8000]float32, cols *[8000]float32) {
-	for oy := 0; oy < 25; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[64]float32)(cols[oy*320+ox*64:])
-			base := oy*320 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw3ForwardVec) of the
+// inputs, a [n·125][64] matrix, and the weights [64][64], plus the bias.
+func pw3ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
+	pw3ForwardVec(out[:n*8000], in[:n*8000], w, b, n*125)
 }
 
 // pw3Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -3625,197 +3109,21 @@ func pw3Flip(wt *[4096]float32, w *[4096]float32) {
 
 // pw3BackwardGemm runs the backward pass of pw3 (conv2d 1x1, 64 filters,
 // stride 1x1, same padding, 25x5x64 → 25x5x64) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw3WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw3Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw3InputGradVec).
-func pw3BackwardGemm(n int, in *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, cols *[32000]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw3Im2col((*[8000]float32)(in[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		dy := dOut[s0*8000 : (s0+k)*8000]
-		pw3WeightGradVec(dw, db, cols[:k*8000], dy, k*125)
-		for t := 0; t < k; t++ {
-			pw3Dy2col((*[8000]float32)(dOut[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		pw3InputGradVec(dIn[s0*8000:(s0+k)*8000], cols[:k*8000], wt, k*125)
-	}
-}
-
-// pw4Im2col writes the im2col matrix of one sample x of pw4 (conv2d 1x1, 64
-// filters, stride 1x1, same padding, 25x5x64 → 25x5x64) to cols: row
-// oy·5+ox holds the 64 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw4Im2col(x *[8000]float32, cols *[8000]float32) {
-	for oy := 0; oy < 25; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[64]float32)(cols[oy*320+ox*64:])
-			base := oy*320 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw3WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw3InputGradVec, filled by pw3Flip).
+func pw3BackwardGemm(n int, in *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
+	pw3WeightGradVec(dw, db, in[:n*8000], dOut[:n*8000], n*125)
+	pw3InputGradVec(dIn[:n*8000], dOut[:n*8000], wt, n*125)
 }
 
 // pw4ForwardGemm computes pw4 (conv2d 1x1, 64 filters, stride 1x1, same
 // padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices (pw4Im2col)
-// times the weights [64][64] plus the bias, as one GEMM (pw4ForwardVec). cols
-// is the worker's scratch buffer.
-func pw4ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, cols *[32000]float32, w *[4096]float32, b *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw4Im2col((*[8000]float32)(in[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		pw4ForwardVec(out[s0*8000:(s0+k)*8000], cols[:k*8000], w, b, k*125)
-	}
-}
-
-// pw4Dy2col writes the im2col matrix of one sample's output gradient x of pw4
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw4Flip): row iy·5+ix holds the 64 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw4Dy2col(x *[8000]float32, cols *[8000]float32) {
-	for oy := 0; oy < 25; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[64]float32)(cols[oy*320+ox*64:])
-			base := oy*320 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw4ForwardVec) of the
+// inputs, a [n·125][64] matrix, and the weights [64][64], plus the bias.
+func pw4ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
+	pw4ForwardVec(out[:n*8000], in[:n*8000], w, b, n*125)
 }
 
 // pw4Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -3835,25 +3143,13 @@ func pw4Flip(wt *[4096]float32, w *[4096]float32) {
 
 // pw4BackwardGemm runs the backward pass of pw4 (conv2d 1x1, 64 filters,
 // stride 1x1, same padding, 25x5x64 → 25x5x64) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw4WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw4Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw4InputGradVec).
-func pw4BackwardGemm(n int, in *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, cols *[32000]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw4Im2col((*[8000]float32)(in[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		dy := dOut[s0*8000 : (s0+k)*8000]
-		pw4WeightGradVec(dw, db, cols[:k*8000], dy, k*125)
-		for t := 0; t < k; t++ {
-			pw4Dy2col((*[8000]float32)(dOut[s0*8000+t*8000:]), (*[8000]float32)(cols[t*8000:]))
-		}
-		pw4InputGradVec(dIn[s0*8000:(s0+k)*8000], cols[:k*8000], wt, k*125)
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw4WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw4InputGradVec, filled by pw4Flip).
+func pw4BackwardGemm(n int, in *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
+	pw4WeightGradVec(dw, db, in[:n*8000], dOut[:n*8000], n*125)
+	pw4InputGradVec(dIn[:n*8000], dOut[:n*8000], wt, n*125)
 }
 
 // softmax writes the softmax of z to probs, computed stably in float64.

@@ -309,18 +309,6 @@ type tileBuffers struct {
 	// conv1Cols is the im2col matrix of conv1's vector path, for 4 samples (and
 	// its gradient in the backward pass).
 	conv1Cols [20000]float32
-	// pw1Cols is the im2col matrix of pw1's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw1Cols [32000]float32
-	// pw2Cols is the im2col matrix of pw2's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw2Cols [32000]float32
-	// pw3Cols is the im2col matrix of pw3's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw3Cols [32000]float32
-	// pw4Cols is the im2col matrix of pw4's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw4Cols [32000]float32
 }
 
 // transposed holds the weights in the layouts of the vector input-gradient
@@ -1354,25 +1342,25 @@ func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 490]float32,
 		dw1Forward(n, &w.buf.dropout1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 		dw1_bnEval(n, &w.buf.dw1Out, &w.buf.dw1_bnOut, &p.dw1_bnRunningMean, &p.dw1_bnRunningVar, &p.dw1_bnWeight, &p.dw1_bnBias)
 		dw1_reluForward(n, &w.buf.dw1_bnOut, &w.buf.dw1_reluOut)
-		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &w.buf.pw1Cols, &p.pw1Weight, &p.pw1Bias)
+		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 		pw1_bnEval(n, &w.buf.pw1Out, &w.buf.pw1_bnOut, &p.pw1_bnRunningMean, &p.pw1_bnRunningVar, &p.pw1_bnWeight, &p.pw1_bnBias)
 		pw1_reluForward(n, &w.buf.pw1_bnOut, &w.buf.pw1_reluOut)
 		dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 		dw2_bnEval(n, &w.buf.dw2Out, &w.buf.dw2_bnOut, &p.dw2_bnRunningMean, &p.dw2_bnRunningVar, &p.dw2_bnWeight, &p.dw2_bnBias)
 		dw2_reluForward(n, &w.buf.dw2_bnOut, &w.buf.dw2_reluOut)
-		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &w.buf.pw2Cols, &p.pw2Weight, &p.pw2Bias)
+		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 		pw2_bnEval(n, &w.buf.pw2Out, &w.buf.pw2_bnOut, &p.pw2_bnRunningMean, &p.pw2_bnRunningVar, &p.pw2_bnWeight, &p.pw2_bnBias)
 		pw2_reluForward(n, &w.buf.pw2_bnOut, &w.buf.pw2_reluOut)
 		dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 		dw3_bnEval(n, &w.buf.dw3Out, &w.buf.dw3_bnOut, &p.dw3_bnRunningMean, &p.dw3_bnRunningVar, &p.dw3_bnWeight, &p.dw3_bnBias)
 		dw3_reluForward(n, &w.buf.dw3_bnOut, &w.buf.dw3_reluOut)
-		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &w.buf.pw3Cols, &p.pw3Weight, &p.pw3Bias)
+		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 		pw3_bnEval(n, &w.buf.pw3Out, &w.buf.pw3_bnOut, &p.pw3_bnRunningMean, &p.pw3_bnRunningVar, &p.pw3_bnWeight, &p.pw3_bnBias)
 		pw3_reluForward(n, &w.buf.pw3_bnOut, &w.buf.pw3_reluOut)
 		dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 		dw4_bnEval(n, &w.buf.dw4Out, &w.buf.dw4_bnOut, &p.dw4_bnRunningMean, &p.dw4_bnRunningVar, &p.dw4_bnWeight, &p.dw4_bnBias)
 		dw4_reluForward(n, &w.buf.dw4_bnOut, &w.buf.dw4_reluOut)
-		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &w.buf.pw4Cols, &p.pw4Weight, &p.pw4Bias)
+		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 		pw4_bnEval(n, &w.buf.pw4Out, &w.buf.pw4_bnOut, &p.pw4_bnRunningMean, &p.pw4_bnRunningVar, &p.pw4_bnWeight, &p.pw4_bnBias)
 		pw4_reluForward(n, &w.buf.pw4_bnOut, &w.buf.pw4_reluOut)
 		dropout2Forward(n, &w.buf.pw4_reluOut, &w.buf.dropout2Out, &w.buf.dropout2Mask, tr)
@@ -1427,25 +1415,25 @@ func (w *worker) forwardPacked(p *parameters, pk *packed, n int, x *[Tile * 490]
 	dw1Forward(n, &w.buf.dropout1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	dw1_bnEval(n, &w.buf.dw1Out, &w.buf.dw1_bnOut, &p.dw1_bnRunningMean, &p.dw1_bnRunningVar, &p.dw1_bnWeight, &p.dw1_bnBias)
 	dw1_reluForward(n, &w.buf.dw1_bnOut, &w.buf.dw1_reluOut)
-	pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &w.buf.pw1Cols, &p.pw1Weight, &p.pw1Bias)
+	pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	pw1_bnEval(n, &w.buf.pw1Out, &w.buf.pw1_bnOut, &p.pw1_bnRunningMean, &p.pw1_bnRunningVar, &p.pw1_bnWeight, &p.pw1_bnBias)
 	pw1_reluForward(n, &w.buf.pw1_bnOut, &w.buf.pw1_reluOut)
 	dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	dw2_bnEval(n, &w.buf.dw2Out, &w.buf.dw2_bnOut, &p.dw2_bnRunningMean, &p.dw2_bnRunningVar, &p.dw2_bnWeight, &p.dw2_bnBias)
 	dw2_reluForward(n, &w.buf.dw2_bnOut, &w.buf.dw2_reluOut)
-	pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &w.buf.pw2Cols, &p.pw2Weight, &p.pw2Bias)
+	pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	pw2_bnEval(n, &w.buf.pw2Out, &w.buf.pw2_bnOut, &p.pw2_bnRunningMean, &p.pw2_bnRunningVar, &p.pw2_bnWeight, &p.pw2_bnBias)
 	pw2_reluForward(n, &w.buf.pw2_bnOut, &w.buf.pw2_reluOut)
 	dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	dw3_bnEval(n, &w.buf.dw3Out, &w.buf.dw3_bnOut, &p.dw3_bnRunningMean, &p.dw3_bnRunningVar, &p.dw3_bnWeight, &p.dw3_bnBias)
 	dw3_reluForward(n, &w.buf.dw3_bnOut, &w.buf.dw3_reluOut)
-	pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &w.buf.pw3Cols, &p.pw3Weight, &p.pw3Bias)
+	pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	pw3_bnEval(n, &w.buf.pw3Out, &w.buf.pw3_bnOut, &p.pw3_bnRunningMean, &p.pw3_bnRunningVar, &p.pw3_bnWeight, &p.pw3_bnBias)
 	pw3_reluForward(n, &w.buf.pw3_bnOut, &w.buf.pw3_reluOut)
 	dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	dw4_bnEval(n, &w.buf.dw4Out, &w.buf.dw4_bnOut, &p.dw4_bnRunningMean, &p.dw4_bnRunningVar, &p.dw4_bnWeight, &p.dw4_bnBias)
 	dw4_reluForward(n, &w.buf.dw4_bnOut, &w.buf.dw4_reluOut)
-	pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &w.buf.pw4Cols, &p.pw4Weight, &p.pw4Bias)
+	pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	pw4_bnEval(n, &w.buf.pw4Out, &w.buf.pw4_bnOut, &p.pw4_bnRunningMean, &p.pw4_bnRunningVar, &p.pw4_bnWeight, &p.pw4_bnBias)
 	pw4_reluForward(n, &w.buf.pw4_bnOut, &w.buf.pw4_reluOut)
 	dropout2Forward(n, &w.buf.pw4_reluOut, &w.buf.dropout2Out, &w.buf.dropout2Mask, nil)
@@ -1494,7 +1482,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	dw1_reluForward(n, &w.buf.dw1Out, &w.buf.dw1_reluOut)
 	if vec {
-		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &w.buf.pw1Cols, &p.pw1Weight, &p.pw1Bias)
+		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	} else {
 		pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	}
@@ -1502,7 +1490,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	dw2_reluForward(n, &w.buf.dw2Out, &w.buf.dw2_reluOut)
 	if vec {
-		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &w.buf.pw2Cols, &p.pw2Weight, &p.pw2Bias)
+		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	} else {
 		pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	}
@@ -1510,7 +1498,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	dw3_reluForward(n, &w.buf.dw3Out, &w.buf.dw3_reluOut)
 	if vec {
-		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &w.buf.pw3Cols, &p.pw3Weight, &p.pw3Bias)
+		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	} else {
 		pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	}
@@ -1518,7 +1506,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	dw4_reluForward(n, &w.buf.dw4Out, &w.buf.dw4_reluOut)
 	if vec {
-		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &w.buf.pw4Cols, &p.pw4Weight, &p.pw4Bias)
+		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	} else {
 		pw4Forward(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	}
@@ -1693,7 +1681,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw1_bnForward(n, &b.dw1Out, &b.dw1_bnOut, &st.dw1_bnMean, &st.dw1_bnInvStd, &p.dw1_bnWeight, &p.dw1_bnBias)
 			dw1_reluForward(n, &b.dw1_bnOut, &b.dw1_reluOut)
 			if vec {
-				pw1ForwardGemm(n, &b.dw1_reluOut, &b.pw1Out, &b.pw1Cols, &p.pw1Weight, &p.pw1Bias)
+				pw1ForwardGemm(n, &b.dw1_reluOut, &b.pw1Out, &p.pw1Weight, &p.pw1Bias)
 			} else {
 				pw1Forward(n, &b.dw1_reluOut, &b.pw1Out, &p.pw1Weight, &p.pw1Bias)
 			}
@@ -1717,7 +1705,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw2_bnForward(n, &b.dw2Out, &b.dw2_bnOut, &st.dw2_bnMean, &st.dw2_bnInvStd, &p.dw2_bnWeight, &p.dw2_bnBias)
 			dw2_reluForward(n, &b.dw2_bnOut, &b.dw2_reluOut)
 			if vec {
-				pw2ForwardGemm(n, &b.dw2_reluOut, &b.pw2Out, &b.pw2Cols, &p.pw2Weight, &p.pw2Bias)
+				pw2ForwardGemm(n, &b.dw2_reluOut, &b.pw2Out, &p.pw2Weight, &p.pw2Bias)
 			} else {
 				pw2Forward(n, &b.dw2_reluOut, &b.pw2Out, &p.pw2Weight, &p.pw2Bias)
 			}
@@ -1741,7 +1729,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw3_bnForward(n, &b.dw3Out, &b.dw3_bnOut, &st.dw3_bnMean, &st.dw3_bnInvStd, &p.dw3_bnWeight, &p.dw3_bnBias)
 			dw3_reluForward(n, &b.dw3_bnOut, &b.dw3_reluOut)
 			if vec {
-				pw3ForwardGemm(n, &b.dw3_reluOut, &b.pw3Out, &b.pw3Cols, &p.pw3Weight, &p.pw3Bias)
+				pw3ForwardGemm(n, &b.dw3_reluOut, &b.pw3Out, &p.pw3Weight, &p.pw3Bias)
 			} else {
 				pw3Forward(n, &b.dw3_reluOut, &b.pw3Out, &p.pw3Weight, &p.pw3Bias)
 			}
@@ -1765,7 +1753,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw4_bnForward(n, &b.dw4Out, &b.dw4_bnOut, &st.dw4_bnMean, &st.dw4_bnInvStd, &p.dw4_bnWeight, &p.dw4_bnBias)
 			dw4_reluForward(n, &b.dw4_bnOut, &b.dw4_reluOut)
 			if vec {
-				pw4ForwardGemm(n, &b.dw4_reluOut, &b.pw4Out, &b.pw4Cols, &p.pw4Weight, &p.pw4Bias)
+				pw4ForwardGemm(n, &b.dw4_reluOut, &b.pw4Out, &p.pw4Weight, &p.pw4Bias)
 			} else {
 				pw4Forward(n, &b.dw4_reluOut, &b.pw4Out, &p.pw4Weight, &p.pw4Bias)
 			}
@@ -1814,7 +1802,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw4_bnBackward(n, &b.pw4Out, &b.pw4_bnGrad, &b.pw4Grad, &st.pw4_bnMean, &st.pw4_bnInvStd, &st.pw4_bnSumDy, &st.pw4_bnSumDyXhat, st.pw4_bnInvCount, &p.pw4_bnWeight)
 			if vec {
-				pw4BackwardGemm(n, &b.dw4_reluOut, &b.pw4Grad, &b.dw4_reluGrad, &b.pw4Cols, &t.pw4Weight, &g.pw4Weight, &g.pw4Bias)
+				pw4BackwardGemm(n, &b.dw4_reluOut, &b.pw4Grad, &b.dw4_reluGrad, &t.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			} else {
 				pw4Backward(n, &b.dw4_reluOut, &b.pw4Out, &b.pw4Grad, &b.dw4_reluGrad, &p.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			}
@@ -1838,7 +1826,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw3_bnBackward(n, &b.pw3Out, &b.pw3_bnGrad, &b.pw3Grad, &st.pw3_bnMean, &st.pw3_bnInvStd, &st.pw3_bnSumDy, &st.pw3_bnSumDyXhat, st.pw3_bnInvCount, &p.pw3_bnWeight)
 			if vec {
-				pw3BackwardGemm(n, &b.dw3_reluOut, &b.pw3Grad, &b.dw3_reluGrad, &b.pw3Cols, &t.pw3Weight, &g.pw3Weight, &g.pw3Bias)
+				pw3BackwardGemm(n, &b.dw3_reluOut, &b.pw3Grad, &b.dw3_reluGrad, &t.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			} else {
 				pw3Backward(n, &b.dw3_reluOut, &b.pw3Out, &b.pw3Grad, &b.dw3_reluGrad, &p.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			}
@@ -1862,7 +1850,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw2_bnBackward(n, &b.pw2Out, &b.pw2_bnGrad, &b.pw2Grad, &st.pw2_bnMean, &st.pw2_bnInvStd, &st.pw2_bnSumDy, &st.pw2_bnSumDyXhat, st.pw2_bnInvCount, &p.pw2_bnWeight)
 			if vec {
-				pw2BackwardGemm(n, &b.dw2_reluOut, &b.pw2Grad, &b.dw2_reluGrad, &b.pw2Cols, &t.pw2Weight, &g.pw2Weight, &g.pw2Bias)
+				pw2BackwardGemm(n, &b.dw2_reluOut, &b.pw2Grad, &b.dw2_reluGrad, &t.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			} else {
 				pw2Backward(n, &b.dw2_reluOut, &b.pw2Out, &b.pw2Grad, &b.dw2_reluGrad, &p.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			}
@@ -1886,7 +1874,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw1_bnBackward(n, &b.pw1Out, &b.pw1_bnGrad, &b.pw1Grad, &st.pw1_bnMean, &st.pw1_bnInvStd, &st.pw1_bnSumDy, &st.pw1_bnSumDyXhat, st.pw1_bnInvCount, &p.pw1_bnWeight)
 			if vec {
-				pw1BackwardGemm(n, &b.dw1_reluOut, &b.pw1Grad, &b.dw1_reluGrad, &b.pw1Cols, &t.pw1Weight, &g.pw1Weight, &g.pw1Bias)
+				pw1BackwardGemm(n, &b.dw1_reluOut, &b.pw1Grad, &b.dw1_reluGrad, &t.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			} else {
 				pw1Backward(n, &b.dw1_reluOut, &b.pw1Out, &b.pw1Grad, &b.dw1_reluGrad, &p.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			}

@@ -8146,175 +8146,47 @@ func conv1BackwardGemm(n int, in *[Tile * 27648]float32, dOut *[Tile * 18432]flo
 	}
 }
 
-// pw1Im2col writes the im2col matrix of one sample x of pw1 (conv2d 1x1, 16
-// filters, stride 1x1, same padding, 48x48x8 → 48x48x16) to cols: row
-// oy·48+ox holds the 8 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw1Im2col(x *[18432]float32, cols *[18432]float32) {
-	for oy := 0; oy < 48; oy++ {
-		for ox := 0; ox < 48; ox++ {
-			row := (*[8]float32)(cols[oy*384+ox*8:])
-			base := oy*384 + ox*8
-			xw := (*[8]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-		}
-	}
-}
-
 // pw1ForwardGemm computes pw1 (conv2d 1x1, 16 filters, stride 1x1, same
 // padding, 48x48x8 → 48x48x16) for the first n samples of a tile on the
-// vector path: per group of up to 3 samples, their im2col matrices (pw1Im2col)
-// times the weights [8][16] plus the bias, as one GEMM (pw1ForwardVec). cols
-// is the worker's scratch buffer.
-func pw1ForwardGemm(n int, in *[Tile * 18432]float32, out *[Tile * 36864]float32, cols *[55296]float32, w *[128]float32, b *[16]float32) {
-	for s0 := 0; s0 < n; s0 += 3 {
-		k := min(3, n-s0)
-		for t := 0; t < k; t++ {
-			pw1Im2col((*[18432]float32)(in[s0*18432+t*18432:]), (*[18432]float32)(cols[t*18432:]))
-		}
-		pw1ForwardVec(out[s0*36864:(s0+k)*36864], cols[:k*18432], w, b, k*2304)
-	}
+// vector path: a pointwise convolution is one GEMM (pw1ForwardVec) of the
+// inputs, a [n·2304][8] matrix, and the weights [8][16], plus the bias.
+func pw1ForwardGemm(n int, in *[Tile * 18432]float32, out *[Tile * 36864]float32, w *[128]float32, b *[16]float32) {
+	pw1ForwardVec(out[:n*36864], in[:n*18432], w, b, n*2304)
 }
 
-// pw1Col2im writes to dx the gradient of one sample's input of pw1 from dcols,
-// the gradient of its im2col matrix (pw1Im2col): each input adds the entries
-// of the windows that read it.
-func pw1Col2im(dcols *[18432]float32, dx *[18432]float32) {
-	*dx = [18432]float32{}
-	for oy := 0; oy < 48; oy++ {
-		for ox := 0; ox < 48; ox++ {
-			row := (*[8]float32)(dcols[oy*384+ox*8:])
-			base := oy*384 + ox*8
-			for kh := 0; kh < 1; kh++ {
-				d := (*[8]float32)(dx[base+kh*384:])
-				r := (*[8]float32)(row[kh*8:])
-				for i := range d {
-					d[i] += r[i]
-				}
+// pw1Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
+// transposed weights that pw1InputGradVec reads, rows padded to 16 floats
+// (zeros).
+func pw1Flip(wt *[256]float32, w *[128]float32) {
+	for t := 0; t < 1; t++ {
+		src := (*[128]float32)(w[0-t*128:])
+		for f := 0; f < 16; f++ {
+			row := (*[16]float32)(wt[t*256+f*16:])
+			for c := 0; c < 8; c++ {
+				row[c] = src[c*16+f]
 			}
+			clear(row[8:])
 		}
 	}
 }
 
 // pw1BackwardGemm runs the backward pass of pw1 (conv2d 1x1, 16 filters,
 // stride 1x1, same padding, 48x48x8 → 48x48x16) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 3 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw1WeightGradVec),
-// then overwrites cols with their gradient (pw1InputGradVec, on the transposed
-// weights wt) and scatters it into dIn (pw1Col2im).
-func pw1BackwardGemm(n int, in *[Tile * 18432]float32, dOut *[Tile * 36864]float32, dIn *[Tile * 18432]float32, cols *[55296]float32, wt *[256]float32, dw *[128]float32, db *[16]float32) {
-	for s0 := 0; s0 < n; s0 += 3 {
-		k := min(3, n-s0)
-		for t := 0; t < k; t++ {
-			pw1Im2col((*[18432]float32)(in[s0*18432+t*18432:]), (*[18432]float32)(cols[t*18432:]))
-		}
-		dy := dOut[s0*36864 : (s0+k)*36864]
-		pw1WeightGradVec(dw, db, cols[:k*18432], dy, k*2304)
-		pw1InputGradVec(cols[:k*18432], dy, wt, k*2304)
-		for t := 0; t < k; t++ {
-			pw1Col2im((*[18432]float32)(cols[t*18432:]), (*[18432]float32)(dIn[s0*18432+t*18432:]))
-		}
-	}
-}
-
-// pw2Im2col writes the im2col matrix of one sample x of pw2 (conv2d 1x1, 32
-// filters, stride 1x1, same padding, 24x24x16 → 24x24x32) to cols: row
-// oy·24+ox holds the 16 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw2Im2col(x *[9216]float32, cols *[9216]float32) {
-	for oy := 0; oy < 24; oy++ {
-		for ox := 0; ox < 24; ox++ {
-			row := (*[16]float32)(cols[oy*384+ox*16:])
-			base := oy*384 + ox*16
-			xw := (*[16]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw1WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw1InputGradVec, filled by pw1Flip).
+func pw1BackwardGemm(n int, in *[Tile * 18432]float32, dOut *[Tile * 36864]float32, dIn *[Tile * 18432]float32, wt *[256]float32, dw *[128]float32, db *[16]float32) {
+	pw1WeightGradVec(dw, db, in[:n*18432], dOut[:n*36864], n*2304)
+	pw1InputGradVec(dIn[:n*18432], dOut[:n*36864], wt, n*2304)
 }
 
 // pw2ForwardGemm computes pw2 (conv2d 1x1, 32 filters, stride 1x1, same
 // padding, 24x24x16 → 24x24x32) for the first n samples of a tile on the
-// vector path: per group of up to 3 samples, their im2col matrices (pw2Im2col)
-// times the weights [16][32] plus the bias, as one GEMM (pw2ForwardVec). cols
-// is the worker's scratch buffer.
-func pw2ForwardGemm(n int, in *[Tile * 9216]float32, out *[Tile * 18432]float32, cols *[55296]float32, w *[512]float32, b *[32]float32) {
-	for s0 := 0; s0 < n; s0 += 3 {
-		k := min(3, n-s0)
-		for t := 0; t < k; t++ {
-			pw2Im2col((*[9216]float32)(in[s0*9216+t*9216:]), (*[9216]float32)(cols[t*9216:]))
-		}
-		pw2ForwardVec(out[s0*18432:(s0+k)*18432], cols[:k*9216], w, b, k*576)
-	}
-}
-
-// pw2Dy2col writes the im2col matrix of one sample's output gradient x of pw2
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw2Flip): row iy·24+ix holds the 32 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw2Dy2col(x *[18432]float32, cols *[18432]float32) {
-	for oy := 0; oy < 24; oy++ {
-		for ox := 0; ox < 24; ox++ {
-			row := (*[32]float32)(cols[oy*768+ox*32:])
-			base := oy*768 + ox*32
-			xw := (*[32]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw2ForwardVec) of the
+// inputs, a [n·576][16] matrix, and the weights [16][32], plus the bias.
+func pw2ForwardGemm(n int, in *[Tile * 9216]float32, out *[Tile * 18432]float32, w *[512]float32, b *[32]float32) {
+	pw2ForwardVec(out[:n*18432], in[:n*9216], w, b, n*576)
 }
 
 // pw2Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -8334,133 +8206,21 @@ func pw2Flip(wt *[512]float32, w *[512]float32) {
 
 // pw2BackwardGemm runs the backward pass of pw2 (conv2d 1x1, 32 filters,
 // stride 1x1, same padding, 24x24x16 → 24x24x32) for the first n samples of
-// a tile on the vector path, from dOut, the gradient before the activation:
-// per group of up to 3 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw2WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw2Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw2InputGradVec).
-func pw2BackwardGemm(n int, in *[Tile * 9216]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 9216]float32, cols *[55296]float32, wt *[512]float32, dw *[512]float32, db *[32]float32) {
-	for s0 := 0; s0 < n; s0 += 3 {
-		k := min(3, n-s0)
-		for t := 0; t < k; t++ {
-			pw2Im2col((*[9216]float32)(in[s0*9216+t*9216:]), (*[9216]float32)(cols[t*9216:]))
-		}
-		dy := dOut[s0*18432 : (s0+k)*18432]
-		pw2WeightGradVec(dw, db, cols[:k*9216], dy, k*576)
-		for t := 0; t < k; t++ {
-			pw2Dy2col((*[18432]float32)(dOut[s0*18432+t*18432:]), (*[18432]float32)(cols[t*18432:]))
-		}
-		pw2InputGradVec(dIn[s0*9216:(s0+k)*9216], cols[:k*18432], wt, k*576)
-	}
-}
-
-// pw3Im2col writes the im2col matrix of one sample x of pw3 (conv2d 1x1, 32
-// filters, stride 1x1, same padding, 24x24x32 → 24x24x32) to cols: row
-// oy·24+ox holds the 32 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw3Im2col(x *[18432]float32, cols *[18432]float32) {
-	for oy := 0; oy < 24; oy++ {
-		for ox := 0; ox < 24; ox++ {
-			row := (*[32]float32)(cols[oy*768+ox*32:])
-			base := oy*768 + ox*32
-			xw := (*[32]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-		}
-	}
+// a tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw2WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw2InputGradVec, filled by pw2Flip).
+func pw2BackwardGemm(n int, in *[Tile * 9216]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 9216]float32, wt *[512]float32, dw *[512]float32, db *[32]float32) {
+	pw2WeightGradVec(dw, db, in[:n*9216], dOut[:n*18432], n*576)
+	pw2InputGradVec(dIn[:n*9216], dOut[:n*18432], wt, n*576)
 }
 
 // pw3ForwardGemm computes pw3 (conv2d 1x1, 32 filters, stride 1x1, same
 // padding, 24x24x32 → 24x24x32) for the first n samples of a tile on the
-// vector path: per group of up to 3 samples, their im2col matrices (pw3Im2col)
-// times the weights [32][32] plus the bias, as one GEMM (pw3ForwardVec). cols
-// is the worker's scratch buffer.
-func pw3ForwardGemm(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, cols *[55296]float32, w *[1024]float32, b *[32]float32) {
-	for s0 := 0; s0 < n; s0 += 3 {
-		k := min(3, n-s0)
-		for t := 0; t < k; t++ {
-			pw3Im2col((*[18432]float32)(in[s0*18432+t*18432:]), (*[18432]float32)(cols[t*18432:]))
-		}
-		pw3ForwardVec(out[s0*18432:(s0+k)*18432], cols[:k*18432], w, b, k*576)
-	}
-}
-
-// pw3Dy2col writes the im2col matrix of one sample's output gradient x of pw3
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw3Flip): row iy·24+ix holds the 32 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw3Dy2col(x *[18432]float32, cols *[18432]float32) {
-	for oy := 0; oy < 24; oy++ {
-		for ox := 0; ox < 24; ox++ {
-			row := (*[32]float32)(cols[oy*768+ox*32:])
-			base := oy*768 + ox*32
-			xw := (*[32]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw3ForwardVec) of the
+// inputs, a [n·576][32] matrix, and the weights [32][32], plus the bias.
+func pw3ForwardGemm(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w *[1024]float32, b *[32]float32) {
+	pw3ForwardVec(out[:n*18432], in[:n*18432], w, b, n*576)
 }
 
 // pw3Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -8480,165 +8240,21 @@ func pw3Flip(wt *[1024]float32, w *[1024]float32) {
 
 // pw3BackwardGemm runs the backward pass of pw3 (conv2d 1x1, 32 filters,
 // stride 1x1, same padding, 24x24x32 → 24x24x32) for the first n samples of
-// a tile on the vector path, from dOut, the gradient before the activation:
-// per group of up to 3 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw3WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw3Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw3InputGradVec).
-func pw3BackwardGemm(n int, in *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32, cols *[55296]float32, wt *[1024]float32, dw *[1024]float32, db *[32]float32) {
-	for s0 := 0; s0 < n; s0 += 3 {
-		k := min(3, n-s0)
-		for t := 0; t < k; t++ {
-			pw3Im2col((*[18432]float32)(in[s0*18432+t*18432:]), (*[18432]float32)(cols[t*18432:]))
-		}
-		dy := dOut[s0*18432 : (s0+k)*18432]
-		pw3WeightGradVec(dw, db, cols[:k*18432], dy, k*576)
-		for t := 0; t < k; t++ {
-			pw3Dy2col((*[18432]float32)(dOut[s0*18432+t*18432:]), (*[18432]float32)(cols[t*18432:]))
-		}
-		pw3InputGradVec(dIn[s0*18432:(s0+k)*18432], cols[:k*18432], wt, k*576)
-	}
-}
-
-// pw4Im2col writes the im2col matrix of one sample x of pw4 (conv2d 1x1, 64
-// filters, stride 1x1, same padding, 12x12x32 → 12x12x64) to cols: row
-// oy·12+ox holds the 32 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw4Im2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 12; oy++ {
-		for ox := 0; ox < 12; ox++ {
-			row := (*[32]float32)(cols[oy*384+ox*32:])
-			base := oy*384 + ox*32
-			xw := (*[32]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-		}
-	}
+// a tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw3WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw3InputGradVec, filled by pw3Flip).
+func pw3BackwardGemm(n int, in *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32, wt *[1024]float32, dw *[1024]float32, db *[32]float32) {
+	pw3WeightGradVec(dw, db, in[:n*18432], dOut[:n*18432], n*576)
+	pw3InputGradVec(dIn[:n*18432], dOut[:n*18432], wt, n*576)
 }
 
 // pw4ForwardGemm computes pw4 (conv2d 1x1, 64 filters, stride 1x1, same
 // padding, 12x12x32 → 12x12x64) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices (pw4Im2col)
-// times the weights [32][64] plus the bias, as one GEMM (pw4ForwardVec). cols
-// is the worker's scratch buffer.
-func pw4ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 9216]float32, cols *[36864]float32, w *[2048]float32, b *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw4Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw4ForwardVec(out[s0*9216:(s0+k)*9216], cols[:k*4608], w, b, k*144)
-	}
-}
-
-// pw4Dy2col writes the im2col matrix of one sample's output gradient x of pw4
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw4Flip): row iy·12+ix holds the 64 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw4Dy2col(x *[9216]float32, cols *[9216]float32) {
-	for oy := 0; oy < 12; oy++ {
-		for ox := 0; ox < 12; ox++ {
-			row := (*[64]float32)(cols[oy*768+ox*64:])
-			base := oy*768 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw4ForwardVec) of the
+// inputs, a [n·144][32] matrix, and the weights [32][64], plus the bias.
+func pw4ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 9216]float32, w *[2048]float32, b *[64]float32) {
+	pw4ForwardVec(out[:n*9216], in[:n*4608], w, b, n*144)
 }
 
 // pw4Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -8658,197 +8274,21 @@ func pw4Flip(wt *[2048]float32, w *[2048]float32) {
 
 // pw4BackwardGemm runs the backward pass of pw4 (conv2d 1x1, 64 filters,
 // stride 1x1, same padding, 12x12x32 → 12x12x64) for the first n samples of
-// a tile on the vector path, from dOut, the gradient before the activation:
-// per group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw4WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw4Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw4InputGradVec).
-func pw4BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 4608]float32, cols *[36864]float32, wt *[2048]float32, dw *[2048]float32, db *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw4Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		dy := dOut[s0*9216 : (s0+k)*9216]
-		pw4WeightGradVec(dw, db, cols[:k*4608], dy, k*144)
-		for t := 0; t < k; t++ {
-			pw4Dy2col((*[9216]float32)(dOut[s0*9216+t*9216:]), (*[9216]float32)(cols[t*9216:]))
-		}
-		pw4InputGradVec(dIn[s0*4608:(s0+k)*4608], cols[:k*9216], wt, k*144)
-	}
-}
-
-// pw5Im2col writes the im2col matrix of one sample x of pw5 (conv2d 1x1, 64
-// filters, stride 1x1, same padding, 12x12x64 → 12x12x64) to cols: row
-// oy·12+ox holds the 64 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw5Im2col(x *[9216]float32, cols *[9216]float32) {
-	for oy := 0; oy < 12; oy++ {
-		for ox := 0; ox < 12; ox++ {
-			row := (*[64]float32)(cols[oy*768+ox*64:])
-			base := oy*768 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// a tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw4WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw4InputGradVec, filled by pw4Flip).
+func pw4BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 4608]float32, wt *[2048]float32, dw *[2048]float32, db *[64]float32) {
+	pw4WeightGradVec(dw, db, in[:n*4608], dOut[:n*9216], n*144)
+	pw4InputGradVec(dIn[:n*4608], dOut[:n*9216], wt, n*144)
 }
 
 // pw5ForwardGemm computes pw5 (conv2d 1x1, 64 filters, stride 1x1, same
 // padding, 12x12x64 → 12x12x64) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices (pw5Im2col)
-// times the weights [64][64] plus the bias, as one GEMM (pw5ForwardVec). cols
-// is the worker's scratch buffer.
-func pw5ForwardGemm(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, cols *[36864]float32, w *[4096]float32, b *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw5Im2col((*[9216]float32)(in[s0*9216+t*9216:]), (*[9216]float32)(cols[t*9216:]))
-		}
-		pw5ForwardVec(out[s0*9216:(s0+k)*9216], cols[:k*9216], w, b, k*144)
-	}
-}
-
-// pw5Dy2col writes the im2col matrix of one sample's output gradient x of pw5
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw5Flip): row iy·12+ix holds the 64 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw5Dy2col(x *[9216]float32, cols *[9216]float32) {
-	for oy := 0; oy < 12; oy++ {
-		for ox := 0; ox < 12; ox++ {
-			row := (*[64]float32)(cols[oy*768+ox*64:])
-			base := oy*768 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw5ForwardVec) of the
+// inputs, a [n·144][64] matrix, and the weights [64][64], plus the bias.
+func pw5ForwardGemm(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w *[4096]float32, b *[64]float32) {
+	pw5ForwardVec(out[:n*9216], in[:n*9216], w, b, n*144)
 }
 
 // pw5Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -8868,135 +8308,21 @@ func pw5Flip(wt *[4096]float32, w *[4096]float32) {
 
 // pw5BackwardGemm runs the backward pass of pw5 (conv2d 1x1, 64 filters,
 // stride 1x1, same padding, 12x12x64 → 12x12x64) for the first n samples of
-// a tile on the vector path, from dOut, the gradient before the activation:
-// per group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw5WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw5Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw5InputGradVec).
-func pw5BackwardGemm(n int, in *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 9216]float32, cols *[36864]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw5Im2col((*[9216]float32)(in[s0*9216+t*9216:]), (*[9216]float32)(cols[t*9216:]))
-		}
-		dy := dOut[s0*9216 : (s0+k)*9216]
-		pw5WeightGradVec(dw, db, cols[:k*9216], dy, k*144)
-		for t := 0; t < k; t++ {
-			pw5Dy2col((*[9216]float32)(dOut[s0*9216+t*9216:]), (*[9216]float32)(cols[t*9216:]))
-		}
-		pw5InputGradVec(dIn[s0*9216:(s0+k)*9216], cols[:k*9216], wt, k*144)
-	}
-}
-
-// pw6Im2col writes the im2col matrix of one sample x of pw6 (conv2d 1x1, 128
-// filters, stride 1x1, same padding, 6x6x64 → 6x6x128) to cols: row oy·6+ox
-// holds the 64 inputs under the window of output pixel (oy, ox) in weight
-// order [kh][kw][c], zeros for taps in the padding.
-func pw6Im2col(x *[2304]float32, cols *[2304]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[64]float32)(cols[oy*384+ox*64:])
-			base := oy*384 + ox*64
-			xw := (*[64]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-			row[32] = xw[32]
-			row[33] = xw[33]
-			row[34] = xw[34]
-			row[35] = xw[35]
-			row[36] = xw[36]
-			row[37] = xw[37]
-			row[38] = xw[38]
-			row[39] = xw[39]
-			row[40] = xw[40]
-			row[41] = xw[41]
-			row[42] = xw[42]
-			row[43] = xw[43]
-			row[44] = xw[44]
-			row[45] = xw[45]
-			row[46] = xw[46]
-			row[47] = xw[47]
-			row[48] = xw[48]
-			row[49] = xw[49]
-			row[50] = xw[50]
-			row[51] = xw[51]
-			row[52] = xw[52]
-			row[53] = xw[53]
-			row[54] = xw[54]
-			row[55] = xw[55]
-			row[56] = xw[56]
-			row[57] = xw[57]
-			row[58] = xw[58]
-			row[59] = xw[59]
-			row[60] = xw[60]
-			row[61] = xw[61]
-			row[62] = xw[62]
-			row[63] = xw[63]
-		}
-	}
+// a tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw5WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw5InputGradVec, filled by pw5Flip).
+func pw5BackwardGemm(n int, in *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 9216]float32, wt *[4096]float32, dw *[4096]float32, db *[64]float32) {
+	pw5WeightGradVec(dw, db, in[:n*9216], dOut[:n*9216], n*144)
+	pw5InputGradVec(dIn[:n*9216], dOut[:n*9216], wt, n*144)
 }
 
 // pw6ForwardGemm computes pw6 (conv2d 1x1, 128 filters, stride 1x1, same
 // padding, 6x6x64 → 6x6x128) for the first n samples of a tile on the vector
-// path: per group of up to 4 samples, their im2col matrices (pw6Im2col) times
-// the weights [64][128] plus the bias, as one GEMM (pw6ForwardVec). cols is
-// the worker's scratch buffer.
-func pw6ForwardGemm(n int, in *[Tile * 2304]float32, out *[Tile * 4608]float32, cols *[18432]float32, w *[8192]float32, b *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw6Im2col((*[2304]float32)(in[s0*2304+t*2304:]), (*[2304]float32)(cols[t*2304:]))
-		}
-		pw6ForwardVec(out[s0*4608:(s0+k)*4608], cols[:k*2304], w, b, k*36)
-	}
-}
-
-// pw6Dy2col writes the im2col matrix of one sample's output gradient x of pw6
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw6Flip): row iy·6+ix holds the 128 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw6Dy2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// path: a pointwise convolution is one GEMM (pw6ForwardVec) of the inputs, a
+// [n·36][64] matrix, and the weights [64][128], plus the bias.
+func pw6ForwardGemm(n int, in *[Tile * 2304]float32, out *[Tile * 4608]float32, w *[8192]float32, b *[128]float32) {
+	pw6ForwardVec(out[:n*4608], in[:n*2304], w, b, n*36)
 }
 
 // pw6Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -9016,73 +8342,21 @@ func pw6Flip(wt *[8192]float32, w *[8192]float32) {
 
 // pw6BackwardGemm runs the backward pass of pw6 (conv2d 1x1, 128 filters,
 // stride 1x1, same padding, 6x6x64 → 6x6x128) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw6WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw6Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw6InputGradVec).
-func pw6BackwardGemm(n int, in *[Tile * 2304]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 2304]float32, cols *[18432]float32, wt *[8192]float32, dw *[8192]float32, db *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw6Im2col((*[2304]float32)(in[s0*2304+t*2304:]), (*[2304]float32)(cols[t*2304:]))
-		}
-		dy := dOut[s0*4608 : (s0+k)*4608]
-		pw6WeightGradVec(dw, db, cols[:k*2304], dy, k*36)
-		for t := 0; t < k; t++ {
-			pw6Dy2col((*[4608]float32)(dOut[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw6InputGradVec(dIn[s0*2304:(s0+k)*2304], cols[:k*4608], wt, k*36)
-	}
-}
-
-// pw7Im2col writes the im2col matrix of one sample x of pw7 (conv2d 1x1, 128
-// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) to cols: row
-// oy·6+ox holds the 128 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw7Im2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw6WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw6InputGradVec, filled by pw6Flip).
+func pw6BackwardGemm(n int, in *[Tile * 2304]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 2304]float32, wt *[8192]float32, dw *[8192]float32, db *[128]float32) {
+	pw6WeightGradVec(dw, db, in[:n*2304], dOut[:n*4608], n*36)
+	pw6InputGradVec(dIn[:n*2304], dOut[:n*4608], wt, n*36)
 }
 
 // pw7ForwardGemm computes pw7 (conv2d 1x1, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices (pw7Im2col)
-// times the weights [128][128] plus the bias, as one GEMM (pw7ForwardVec).
-// cols is the worker's scratch buffer.
-func pw7ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, cols *[18432]float32, w *[16384]float32, b *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw7Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw7ForwardVec(out[s0*4608:(s0+k)*4608], cols[:k*4608], w, b, k*36)
-	}
-}
-
-// pw7Dy2col writes the im2col matrix of one sample's output gradient x of pw7
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw7Flip): row iy·6+ix holds the 128 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw7Dy2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw7ForwardVec) of the
+// inputs, a [n·36][128] matrix, and the weights [128][128], plus the bias.
+func pw7ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	pw7ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
 }
 
 // pw7Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -9102,73 +8376,21 @@ func pw7Flip(wt *[16384]float32, w *[16384]float32) {
 
 // pw7BackwardGemm runs the backward pass of pw7 (conv2d 1x1, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw7WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw7Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw7InputGradVec).
-func pw7BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, cols *[18432]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw7Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		dy := dOut[s0*4608 : (s0+k)*4608]
-		pw7WeightGradVec(dw, db, cols[:k*4608], dy, k*36)
-		for t := 0; t < k; t++ {
-			pw7Dy2col((*[4608]float32)(dOut[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw7InputGradVec(dIn[s0*4608:(s0+k)*4608], cols[:k*4608], wt, k*36)
-	}
-}
-
-// pw8Im2col writes the im2col matrix of one sample x of pw8 (conv2d 1x1, 128
-// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) to cols: row
-// oy·6+ox holds the 128 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw8Im2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw7WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw7InputGradVec, filled by pw7Flip).
+func pw7BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
+	pw7WeightGradVec(dw, db, in[:n*4608], dOut[:n*4608], n*36)
+	pw7InputGradVec(dIn[:n*4608], dOut[:n*4608], wt, n*36)
 }
 
 // pw8ForwardGemm computes pw8 (conv2d 1x1, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices (pw8Im2col)
-// times the weights [128][128] plus the bias, as one GEMM (pw8ForwardVec).
-// cols is the worker's scratch buffer.
-func pw8ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, cols *[18432]float32, w *[16384]float32, b *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw8Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw8ForwardVec(out[s0*4608:(s0+k)*4608], cols[:k*4608], w, b, k*36)
-	}
-}
-
-// pw8Dy2col writes the im2col matrix of one sample's output gradient x of pw8
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw8Flip): row iy·6+ix holds the 128 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw8Dy2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw8ForwardVec) of the
+// inputs, a [n·36][128] matrix, and the weights [128][128], plus the bias.
+func pw8ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	pw8ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
 }
 
 // pw8Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -9188,73 +8410,21 @@ func pw8Flip(wt *[16384]float32, w *[16384]float32) {
 
 // pw8BackwardGemm runs the backward pass of pw8 (conv2d 1x1, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw8WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw8Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw8InputGradVec).
-func pw8BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, cols *[18432]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw8Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		dy := dOut[s0*4608 : (s0+k)*4608]
-		pw8WeightGradVec(dw, db, cols[:k*4608], dy, k*36)
-		for t := 0; t < k; t++ {
-			pw8Dy2col((*[4608]float32)(dOut[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw8InputGradVec(dIn[s0*4608:(s0+k)*4608], cols[:k*4608], wt, k*36)
-	}
-}
-
-// pw9Im2col writes the im2col matrix of one sample x of pw9 (conv2d 1x1, 128
-// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) to cols: row
-// oy·6+ox holds the 128 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw9Im2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw8WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw8InputGradVec, filled by pw8Flip).
+func pw8BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
+	pw8WeightGradVec(dw, db, in[:n*4608], dOut[:n*4608], n*36)
+	pw8InputGradVec(dIn[:n*4608], dOut[:n*4608], wt, n*36)
 }
 
 // pw9ForwardGemm computes pw9 (conv2d 1x1, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices (pw9Im2col)
-// times the weights [128][128] plus the bias, as one GEMM (pw9ForwardVec).
-// cols is the worker's scratch buffer.
-func pw9ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, cols *[18432]float32, w *[16384]float32, b *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw9Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw9ForwardVec(out[s0*4608:(s0+k)*4608], cols[:k*4608], w, b, k*36)
-	}
-}
-
-// pw9Dy2col writes the im2col matrix of one sample's output gradient x of pw9
-// (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw9Flip): row iy·6+ix holds the 128 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw9Dy2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw9ForwardVec) of the
+// inputs, a [n·36][128] matrix, and the weights [128][128], plus the bias.
+func pw9ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	pw9ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
 }
 
 // pw9Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -9274,73 +8444,21 @@ func pw9Flip(wt *[16384]float32, w *[16384]float32) {
 
 // pw9BackwardGemm runs the backward pass of pw9 (conv2d 1x1, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db (pw9WeightGradVec),
-// then overwrites cols with the im2col matrices of dOut for the input gradient
-// (pw9Dy2col) and computes dIn as one GEMM with the flipped weights wt
-// (pw9InputGradVec).
-func pw9BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, cols *[18432]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw9Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		dy := dOut[s0*4608 : (s0+k)*4608]
-		pw9WeightGradVec(dw, db, cols[:k*4608], dy, k*36)
-		for t := 0; t < k; t++ {
-			pw9Dy2col((*[4608]float32)(dOut[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw9InputGradVec(dIn[s0*4608:(s0+k)*4608], cols[:k*4608], wt, k*36)
-	}
-}
-
-// pw10Im2col writes the im2col matrix of one sample x of pw10 (conv2d 1x1, 128
-// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) to cols: row
-// oy·6+ox holds the 128 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw10Im2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw9WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw9InputGradVec, filled by pw9Flip).
+func pw9BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
+	pw9WeightGradVec(dw, db, in[:n*4608], dOut[:n*4608], n*36)
+	pw9InputGradVec(dIn[:n*4608], dOut[:n*4608], wt, n*36)
 }
 
 // pw10ForwardGemm computes pw10 (conv2d 1x1, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices
-// (pw10Im2col) times the weights [128][128] plus the bias, as one GEMM
-// (pw10ForwardVec). cols is the worker's scratch buffer.
-func pw10ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, cols *[18432]float32, w *[16384]float32, b *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw10Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw10ForwardVec(out[s0*4608:(s0+k)*4608], cols[:k*4608], w, b, k*36)
-	}
-}
-
-// pw10Dy2col writes the im2col matrix of one sample's output gradient x of
-// pw10 (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw10Flip): row iy·6+ix holds the 128 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw10Dy2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw10ForwardVec) of the
+// inputs, a [n·36][128] matrix, and the weights [128][128], plus the bias.
+func pw10ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	pw10ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
 }
 
 // pw10Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -9360,73 +8478,21 @@ func pw10Flip(wt *[16384]float32, w *[16384]float32) {
 
 // pw10BackwardGemm runs the backward pass of pw10 (conv2d 1x1, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db
-// (pw10WeightGradVec), then overwrites cols with the im2col matrices of dOut
-// for the input gradient (pw10Dy2col) and computes dIn as one GEMM with the
-// flipped weights wt (pw10InputGradVec).
-func pw10BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, cols *[18432]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw10Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		dy := dOut[s0*4608 : (s0+k)*4608]
-		pw10WeightGradVec(dw, db, cols[:k*4608], dy, k*36)
-		for t := 0; t < k; t++ {
-			pw10Dy2col((*[4608]float32)(dOut[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw10InputGradVec(dIn[s0*4608:(s0+k)*4608], cols[:k*4608], wt, k*36)
-	}
-}
-
-// pw11Im2col writes the im2col matrix of one sample x of pw11 (conv2d 1x1, 128
-// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) to cols: row
-// oy·6+ox holds the 128 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw11Im2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw10WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw10InputGradVec, filled by pw10Flip).
+func pw10BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
+	pw10WeightGradVec(dw, db, in[:n*4608], dOut[:n*4608], n*36)
+	pw10InputGradVec(dIn[:n*4608], dOut[:n*4608], wt, n*36)
 }
 
 // pw11ForwardGemm computes pw11 (conv2d 1x1, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices
-// (pw11Im2col) times the weights [128][128] plus the bias, as one GEMM
-// (pw11ForwardVec). cols is the worker's scratch buffer.
-func pw11ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, cols *[18432]float32, w *[16384]float32, b *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw11Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw11ForwardVec(out[s0*4608:(s0+k)*4608], cols[:k*4608], w, b, k*36)
-	}
-}
-
-// pw11Dy2col writes the im2col matrix of one sample's output gradient x of
-// pw11 (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw11Flip): row iy·6+ix holds the 128 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw11Dy2col(x *[4608]float32, cols *[4608]float32) {
-	for oy := 0; oy < 6; oy++ {
-		for ox := 0; ox < 6; ox++ {
-			row := (*[128]float32)(cols[oy*768+ox*128:])
-			base := oy*768 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw11ForwardVec) of the
+// inputs, a [n·36][128] matrix, and the weights [128][128], plus the bias.
+func pw11ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	pw11ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
 }
 
 // pw11Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -9446,73 +8512,21 @@ func pw11Flip(wt *[16384]float32, w *[16384]float32) {
 
 // pw11BackwardGemm runs the backward pass of pw11 (conv2d 1x1, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db
-// (pw11WeightGradVec), then overwrites cols with the im2col matrices of dOut
-// for the input gradient (pw11Dy2col) and computes dIn as one GEMM with the
-// flipped weights wt (pw11InputGradVec).
-func pw11BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, cols *[18432]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw11Im2col((*[4608]float32)(in[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		dy := dOut[s0*4608 : (s0+k)*4608]
-		pw11WeightGradVec(dw, db, cols[:k*4608], dy, k*36)
-		for t := 0; t < k; t++ {
-			pw11Dy2col((*[4608]float32)(dOut[s0*4608+t*4608:]), (*[4608]float32)(cols[t*4608:]))
-		}
-		pw11InputGradVec(dIn[s0*4608:(s0+k)*4608], cols[:k*4608], wt, k*36)
-	}
-}
-
-// pw12Im2col writes the im2col matrix of one sample x of pw12 (conv2d 1x1, 256
-// filters, stride 1x1, same padding, 3x3x128 → 3x3x256) to cols: row
-// oy·3+ox holds the 128 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw12Im2col(x *[1152]float32, cols *[1152]float32) {
-	for oy := 0; oy < 3; oy++ {
-		for ox := 0; ox < 3; ox++ {
-			row := (*[128]float32)(cols[oy*384+ox*128:])
-			base := oy*384 + ox*128
-			for kh := 0; kh < 1; kh++ {
-				*(*[128]float32)(row[kh*128:]) = *(*[128]float32)(x[base+kh*384:])
-			}
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw11WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw11InputGradVec, filled by pw11Flip).
+func pw11BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, wt *[16384]float32, dw *[16384]float32, db *[128]float32) {
+	pw11WeightGradVec(dw, db, in[:n*4608], dOut[:n*4608], n*36)
+	pw11InputGradVec(dIn[:n*4608], dOut[:n*4608], wt, n*36)
 }
 
 // pw12ForwardGemm computes pw12 (conv2d 1x1, 256 filters, stride 1x1, same
 // padding, 3x3x128 → 3x3x256) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices
-// (pw12Im2col) times the weights [128][256] plus the bias, as one GEMM
-// (pw12ForwardVec). cols is the worker's scratch buffer.
-func pw12ForwardGemm(n int, in *[Tile * 1152]float32, out *[Tile * 2304]float32, cols *[9216]float32, w *[32768]float32, b *[256]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw12Im2col((*[1152]float32)(in[s0*1152+t*1152:]), (*[1152]float32)(cols[t*1152:]))
-		}
-		pw12ForwardVec(out[s0*2304:(s0+k)*2304], cols[:k*1152], w, b, k*9)
-	}
-}
-
-// pw12Dy2col writes the im2col matrix of one sample's output gradient x of
-// pw12 (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw12Flip): row iy·3+ix holds the 256 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw12Dy2col(x *[2304]float32, cols *[2304]float32) {
-	for oy := 0; oy < 3; oy++ {
-		for ox := 0; ox < 3; ox++ {
-			row := (*[256]float32)(cols[oy*768+ox*256:])
-			base := oy*768 + ox*256
-			for kh := 0; kh < 1; kh++ {
-				*(*[256]float32)(row[kh*256:]) = *(*[256]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw12ForwardVec) of the
+// inputs, a [n·9][128] matrix, and the weights [128][256], plus the bias.
+func pw12ForwardGemm(n int, in *[Tile * 1152]float32, out *[Tile * 2304]float32, w *[32768]float32, b *[256]float32) {
+	pw12ForwardVec(out[:n*2304], in[:n*1152], w, b, n*9)
 }
 
 // pw12Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -9532,73 +8546,21 @@ func pw12Flip(wt *[32768]float32, w *[32768]float32) {
 
 // pw12BackwardGemm runs the backward pass of pw12 (conv2d 1x1, 256 filters,
 // stride 1x1, same padding, 3x3x128 → 3x3x256) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db
-// (pw12WeightGradVec), then overwrites cols with the im2col matrices of dOut
-// for the input gradient (pw12Dy2col) and computes dIn as one GEMM with the
-// flipped weights wt (pw12InputGradVec).
-func pw12BackwardGemm(n int, in *[Tile * 1152]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 1152]float32, cols *[9216]float32, wt *[32768]float32, dw *[32768]float32, db *[256]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw12Im2col((*[1152]float32)(in[s0*1152+t*1152:]), (*[1152]float32)(cols[t*1152:]))
-		}
-		dy := dOut[s0*2304 : (s0+k)*2304]
-		pw12WeightGradVec(dw, db, cols[:k*1152], dy, k*9)
-		for t := 0; t < k; t++ {
-			pw12Dy2col((*[2304]float32)(dOut[s0*2304+t*2304:]), (*[2304]float32)(cols[t*2304:]))
-		}
-		pw12InputGradVec(dIn[s0*1152:(s0+k)*1152], cols[:k*2304], wt, k*9)
-	}
-}
-
-// pw13Im2col writes the im2col matrix of one sample x of pw13 (conv2d 1x1, 256
-// filters, stride 1x1, same padding, 3x3x256 → 3x3x256) to cols: row
-// oy·3+ox holds the 256 inputs under the window of output pixel (oy, ox) in
-// weight order [kh][kw][c], zeros for taps in the padding.
-func pw13Im2col(x *[2304]float32, cols *[2304]float32) {
-	for oy := 0; oy < 3; oy++ {
-		for ox := 0; ox < 3; ox++ {
-			row := (*[256]float32)(cols[oy*768+ox*256:])
-			base := oy*768 + ox*256
-			for kh := 0; kh < 1; kh++ {
-				*(*[256]float32)(row[kh*256:]) = *(*[256]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw12WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw12InputGradVec, filled by pw12Flip).
+func pw12BackwardGemm(n int, in *[Tile * 1152]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 1152]float32, wt *[32768]float32, dw *[32768]float32, db *[256]float32) {
+	pw12WeightGradVec(dw, db, in[:n*1152], dOut[:n*2304], n*9)
+	pw12InputGradVec(dIn[:n*1152], dOut[:n*2304], wt, n*9)
 }
 
 // pw13ForwardGemm computes pw13 (conv2d 1x1, 256 filters, stride 1x1, same
 // padding, 3x3x256 → 3x3x256) for the first n samples of a tile on the
-// vector path: per group of up to 4 samples, their im2col matrices
-// (pw13Im2col) times the weights [256][256] plus the bias, as one GEMM
-// (pw13ForwardVec). cols is the worker's scratch buffer.
-func pw13ForwardGemm(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, cols *[9216]float32, w *[65536]float32, b *[256]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw13Im2col((*[2304]float32)(in[s0*2304+t*2304:]), (*[2304]float32)(cols[t*2304:]))
-		}
-		pw13ForwardVec(out[s0*2304:(s0+k)*2304], cols[:k*2304], w, b, k*9)
-	}
-}
-
-// pw13Dy2col writes the im2col matrix of one sample's output gradient x of
-// pw13 (stride 1) for its input gradient, a convolution of x with the weights
-// flipped (pw13Flip): row iy·3+ix holds the 256 gradients under the window of
-// input pixel (iy, ix), padding 0,0, in the order [kh][kw][f] of the flipped
-// kernel, zeros outside.
-func pw13Dy2col(x *[2304]float32, cols *[2304]float32) {
-	for oy := 0; oy < 3; oy++ {
-		for ox := 0; ox < 3; ox++ {
-			row := (*[256]float32)(cols[oy*768+ox*256:])
-			base := oy*768 + ox*256
-			for kh := 0; kh < 1; kh++ {
-				*(*[256]float32)(row[kh*256:]) = *(*[256]float32)(x[base+kh*768:])
-			}
-		}
-	}
+// vector path: a pointwise convolution is one GEMM (pw13ForwardVec) of the
+// inputs, a [n·9][256] matrix, and the weights [256][256], plus the bias.
+func pw13ForwardGemm(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, w *[65536]float32, b *[256]float32) {
+	pw13ForwardVec(out[:n*2304], in[:n*2304], w, b, n*9)
 }
 
 // pw13Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -9619,25 +8581,13 @@ func pw13Flip(wt *[69632]float32, w *[65536]float32) {
 
 // pw13BackwardGemm runs the backward pass of pw13 (conv2d 1x1, 256 filters,
 // stride 1x1, same padding, 3x3x256 → 3x3x256) for the first n samples of a
-// tile on the vector path, from dOut, the gradient before the activation: per
-// group of up to 4 samples it rebuilds their im2col matrices in cols and
-// accumulates the weight and bias gradients into dw and db
-// (pw13WeightGradVec), then overwrites cols with the im2col matrices of dOut
-// for the input gradient (pw13Dy2col) and computes dIn as one GEMM with the
-// flipped weights wt (pw13InputGradVec).
-func pw13BackwardGemm(n int, in *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 2304]float32, cols *[9216]float32, wt *[69632]float32, dw *[65536]float32, db *[256]float32) {
-	for s0 := 0; s0 < n; s0 += 4 {
-		k := min(4, n-s0)
-		for t := 0; t < k; t++ {
-			pw13Im2col((*[2304]float32)(in[s0*2304+t*2304:]), (*[2304]float32)(cols[t*2304:]))
-		}
-		dy := dOut[s0*2304 : (s0+k)*2304]
-		pw13WeightGradVec(dw, db, cols[:k*2304], dy, k*9)
-		for t := 0; t < k; t++ {
-			pw13Dy2col((*[2304]float32)(dOut[s0*2304+t*2304:]), (*[2304]float32)(cols[t*2304:]))
-		}
-		pw13InputGradVec(dIn[s0*2304:(s0+k)*2304], cols[:k*2304], wt, k*9)
-	}
+// tile on the vector path, from dOut, the gradient before the activation: it
+// accumulates the weight and bias gradients into dw and db (pw13WeightGradVec)
+// and computes dIn as one GEMM with the transposed weights wt
+// (pw13InputGradVec, filled by pw13Flip).
+func pw13BackwardGemm(n int, in *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 2304]float32, wt *[69632]float32, dw *[65536]float32, db *[256]float32) {
+	pw13WeightGradVec(dw, db, in[:n*2304], dOut[:n*2304], n*9)
+	pw13InputGradVec(dIn[:n*2304], dOut[:n*2304], wt, n*9)
 }
 
 // softmax writes the softmax of z to probs, computed stably in float64.

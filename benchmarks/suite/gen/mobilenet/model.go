@@ -763,45 +763,6 @@ type tileBuffers struct {
 	// conv1Cols is the im2col matrix of conv1's vector path, for 1 samples (and
 	// its gradient in the backward pass).
 	conv1Cols [62208]float32
-	// pw1Cols is the im2col matrix of pw1's vector path, for 3 samples (and its
-	// gradient in the backward pass).
-	pw1Cols [55296]float32
-	// pw2Cols is the im2col matrix of pw2's vector path, for 3 samples (and its
-	// gradient in the backward pass).
-	pw2Cols [55296]float32
-	// pw3Cols is the im2col matrix of pw3's vector path, for 3 samples (and its
-	// gradient in the backward pass).
-	pw3Cols [55296]float32
-	// pw4Cols is the im2col matrix of pw4's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw4Cols [36864]float32
-	// pw5Cols is the im2col matrix of pw5's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw5Cols [36864]float32
-	// pw6Cols is the im2col matrix of pw6's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw6Cols [18432]float32
-	// pw7Cols is the im2col matrix of pw7's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw7Cols [18432]float32
-	// pw8Cols is the im2col matrix of pw8's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw8Cols [18432]float32
-	// pw9Cols is the im2col matrix of pw9's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw9Cols [18432]float32
-	// pw10Cols is the im2col matrix of pw10's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw10Cols [18432]float32
-	// pw11Cols is the im2col matrix of pw11's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw11Cols [18432]float32
-	// pw12Cols is the im2col matrix of pw12's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw12Cols [9216]float32
-	// pw13Cols is the im2col matrix of pw13's vector path, for 4 samples (and its
-	// gradient in the backward pass).
-	pw13Cols [9216]float32
 }
 
 // transposed holds the weights in the layouts of the vector input-gradient
@@ -809,8 +770,8 @@ type tileBuffers struct {
 // vector path, because optimizers write the parameters through Params without
 // telling the model.
 type transposed struct {
-	// pw1Weight is pw1.weight transposed for pw1InputGradVec, rows padded to whole
-	// vectors.
+	// pw1Weight is pw1.weight flipped and transposed for pw1InputGradVec, rows
+	// padded to whole vectors.
 	pw1Weight [256]float32
 	// pw2Weight is pw2.weight flipped and transposed for pw2InputGradVec, rows
 	// padded to whole vectors.
@@ -3404,79 +3365,79 @@ func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 27648]float3
 		dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 		dw1_bnEval(n, &w.buf.dw1Out, &w.buf.dw1_bnOut, &p.dw1_bnRunningMean, &p.dw1_bnRunningVar, &p.dw1_bnWeight, &p.dw1_bnBias)
 		dw1_reluForward(n, &w.buf.dw1_bnOut, &w.buf.dw1_reluOut)
-		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &w.buf.pw1Cols, &p.pw1Weight, &p.pw1Bias)
+		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 		pw1_bnEval(n, &w.buf.pw1Out, &w.buf.pw1_bnOut, &p.pw1_bnRunningMean, &p.pw1_bnRunningVar, &p.pw1_bnWeight, &p.pw1_bnBias)
 		pw1_reluForward(n, &w.buf.pw1_bnOut, &w.buf.pw1_reluOut)
 		dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 		dw2_bnEval(n, &w.buf.dw2Out, &w.buf.dw2_bnOut, &p.dw2_bnRunningMean, &p.dw2_bnRunningVar, &p.dw2_bnWeight, &p.dw2_bnBias)
 		dw2_reluForward(n, &w.buf.dw2_bnOut, &w.buf.dw2_reluOut)
-		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &w.buf.pw2Cols, &p.pw2Weight, &p.pw2Bias)
+		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 		pw2_bnEval(n, &w.buf.pw2Out, &w.buf.pw2_bnOut, &p.pw2_bnRunningMean, &p.pw2_bnRunningVar, &p.pw2_bnWeight, &p.pw2_bnBias)
 		pw2_reluForward(n, &w.buf.pw2_bnOut, &w.buf.pw2_reluOut)
 		dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 		dw3_bnEval(n, &w.buf.dw3Out, &w.buf.dw3_bnOut, &p.dw3_bnRunningMean, &p.dw3_bnRunningVar, &p.dw3_bnWeight, &p.dw3_bnBias)
 		dw3_reluForward(n, &w.buf.dw3_bnOut, &w.buf.dw3_reluOut)
-		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &w.buf.pw3Cols, &p.pw3Weight, &p.pw3Bias)
+		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 		pw3_bnEval(n, &w.buf.pw3Out, &w.buf.pw3_bnOut, &p.pw3_bnRunningMean, &p.pw3_bnRunningVar, &p.pw3_bnWeight, &p.pw3_bnBias)
 		pw3_reluForward(n, &w.buf.pw3_bnOut, &w.buf.pw3_reluOut)
 		dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 		dw4_bnEval(n, &w.buf.dw4Out, &w.buf.dw4_bnOut, &p.dw4_bnRunningMean, &p.dw4_bnRunningVar, &p.dw4_bnWeight, &p.dw4_bnBias)
 		dw4_reluForward(n, &w.buf.dw4_bnOut, &w.buf.dw4_reluOut)
-		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &w.buf.pw4Cols, &p.pw4Weight, &p.pw4Bias)
+		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 		pw4_bnEval(n, &w.buf.pw4Out, &w.buf.pw4_bnOut, &p.pw4_bnRunningMean, &p.pw4_bnRunningVar, &p.pw4_bnWeight, &p.pw4_bnBias)
 		pw4_reluForward(n, &w.buf.pw4_bnOut, &w.buf.pw4_reluOut)
 		dw5Forward(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
 		dw5_bnEval(n, &w.buf.dw5Out, &w.buf.dw5_bnOut, &p.dw5_bnRunningMean, &p.dw5_bnRunningVar, &p.dw5_bnWeight, &p.dw5_bnBias)
 		dw5_reluForward(n, &w.buf.dw5_bnOut, &w.buf.dw5_reluOut)
-		pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &w.buf.pw5Cols, &p.pw5Weight, &p.pw5Bias)
+		pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 		pw5_bnEval(n, &w.buf.pw5Out, &w.buf.pw5_bnOut, &p.pw5_bnRunningMean, &p.pw5_bnRunningVar, &p.pw5_bnWeight, &p.pw5_bnBias)
 		pw5_reluForward(n, &w.buf.pw5_bnOut, &w.buf.pw5_reluOut)
 		dw6Forward(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
 		dw6_bnEval(n, &w.buf.dw6Out, &w.buf.dw6_bnOut, &p.dw6_bnRunningMean, &p.dw6_bnRunningVar, &p.dw6_bnWeight, &p.dw6_bnBias)
 		dw6_reluForward(n, &w.buf.dw6_bnOut, &w.buf.dw6_reluOut)
-		pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &w.buf.pw6Cols, &p.pw6Weight, &p.pw6Bias)
+		pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 		pw6_bnEval(n, &w.buf.pw6Out, &w.buf.pw6_bnOut, &p.pw6_bnRunningMean, &p.pw6_bnRunningVar, &p.pw6_bnWeight, &p.pw6_bnBias)
 		pw6_reluForward(n, &w.buf.pw6_bnOut, &w.buf.pw6_reluOut)
 		dw7Forward(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
 		dw7_bnEval(n, &w.buf.dw7Out, &w.buf.dw7_bnOut, &p.dw7_bnRunningMean, &p.dw7_bnRunningVar, &p.dw7_bnWeight, &p.dw7_bnBias)
 		dw7_reluForward(n, &w.buf.dw7_bnOut, &w.buf.dw7_reluOut)
-		pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &w.buf.pw7Cols, &p.pw7Weight, &p.pw7Bias)
+		pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 		pw7_bnEval(n, &w.buf.pw7Out, &w.buf.pw7_bnOut, &p.pw7_bnRunningMean, &p.pw7_bnRunningVar, &p.pw7_bnWeight, &p.pw7_bnBias)
 		pw7_reluForward(n, &w.buf.pw7_bnOut, &w.buf.pw7_reluOut)
 		dw8Forward(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
 		dw8_bnEval(n, &w.buf.dw8Out, &w.buf.dw8_bnOut, &p.dw8_bnRunningMean, &p.dw8_bnRunningVar, &p.dw8_bnWeight, &p.dw8_bnBias)
 		dw8_reluForward(n, &w.buf.dw8_bnOut, &w.buf.dw8_reluOut)
-		pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &w.buf.pw8Cols, &p.pw8Weight, &p.pw8Bias)
+		pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 		pw8_bnEval(n, &w.buf.pw8Out, &w.buf.pw8_bnOut, &p.pw8_bnRunningMean, &p.pw8_bnRunningVar, &p.pw8_bnWeight, &p.pw8_bnBias)
 		pw8_reluForward(n, &w.buf.pw8_bnOut, &w.buf.pw8_reluOut)
 		dw9Forward(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
 		dw9_bnEval(n, &w.buf.dw9Out, &w.buf.dw9_bnOut, &p.dw9_bnRunningMean, &p.dw9_bnRunningVar, &p.dw9_bnWeight, &p.dw9_bnBias)
 		dw9_reluForward(n, &w.buf.dw9_bnOut, &w.buf.dw9_reluOut)
-		pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &w.buf.pw9Cols, &p.pw9Weight, &p.pw9Bias)
+		pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 		pw9_bnEval(n, &w.buf.pw9Out, &w.buf.pw9_bnOut, &p.pw9_bnRunningMean, &p.pw9_bnRunningVar, &p.pw9_bnWeight, &p.pw9_bnBias)
 		pw9_reluForward(n, &w.buf.pw9_bnOut, &w.buf.pw9_reluOut)
 		dw10Forward(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
 		dw10_bnEval(n, &w.buf.dw10Out, &w.buf.dw10_bnOut, &p.dw10_bnRunningMean, &p.dw10_bnRunningVar, &p.dw10_bnWeight, &p.dw10_bnBias)
 		dw10_reluForward(n, &w.buf.dw10_bnOut, &w.buf.dw10_reluOut)
-		pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &w.buf.pw10Cols, &p.pw10Weight, &p.pw10Bias)
+		pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 		pw10_bnEval(n, &w.buf.pw10Out, &w.buf.pw10_bnOut, &p.pw10_bnRunningMean, &p.pw10_bnRunningVar, &p.pw10_bnWeight, &p.pw10_bnBias)
 		pw10_reluForward(n, &w.buf.pw10_bnOut, &w.buf.pw10_reluOut)
 		dw11Forward(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
 		dw11_bnEval(n, &w.buf.dw11Out, &w.buf.dw11_bnOut, &p.dw11_bnRunningMean, &p.dw11_bnRunningVar, &p.dw11_bnWeight, &p.dw11_bnBias)
 		dw11_reluForward(n, &w.buf.dw11_bnOut, &w.buf.dw11_reluOut)
-		pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &w.buf.pw11Cols, &p.pw11Weight, &p.pw11Bias)
+		pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 		pw11_bnEval(n, &w.buf.pw11Out, &w.buf.pw11_bnOut, &p.pw11_bnRunningMean, &p.pw11_bnRunningVar, &p.pw11_bnWeight, &p.pw11_bnBias)
 		pw11_reluForward(n, &w.buf.pw11_bnOut, &w.buf.pw11_reluOut)
 		dw12Forward(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
 		dw12_bnEval(n, &w.buf.dw12Out, &w.buf.dw12_bnOut, &p.dw12_bnRunningMean, &p.dw12_bnRunningVar, &p.dw12_bnWeight, &p.dw12_bnBias)
 		dw12_reluForward(n, &w.buf.dw12_bnOut, &w.buf.dw12_reluOut)
-		pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &w.buf.pw12Cols, &p.pw12Weight, &p.pw12Bias)
+		pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 		pw12_bnEval(n, &w.buf.pw12Out, &w.buf.pw12_bnOut, &p.pw12_bnRunningMean, &p.pw12_bnRunningVar, &p.pw12_bnWeight, &p.pw12_bnBias)
 		pw12_reluForward(n, &w.buf.pw12_bnOut, &w.buf.pw12_reluOut)
 		dw13Forward(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
 		dw13_bnEval(n, &w.buf.dw13Out, &w.buf.dw13_bnOut, &p.dw13_bnRunningMean, &p.dw13_bnRunningVar, &p.dw13_bnWeight, &p.dw13_bnBias)
 		dw13_reluForward(n, &w.buf.dw13_bnOut, &w.buf.dw13_reluOut)
-		pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &w.buf.pw13Cols, &p.pw13Weight, &p.pw13Bias)
+		pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
 		pw13_bnEval(n, &w.buf.pw13Out, &w.buf.pw13_bnOut, &p.pw13_bnRunningMean, &p.pw13_bnRunningVar, &p.pw13_bnWeight, &p.pw13_bnBias)
 		pw13_reluForward(n, &w.buf.pw13_bnOut, &w.buf.pw13_reluOut)
 		poolForward(n, &w.buf.pw13_reluOut, &w.buf.poolOut)
@@ -3581,79 +3542,79 @@ func (w *worker) forwardPacked(p *parameters, pk *packed, n int, x *[Tile * 2764
 	dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	dw1_bnEval(n, &w.buf.dw1Out, &w.buf.dw1_bnOut, &p.dw1_bnRunningMean, &p.dw1_bnRunningVar, &p.dw1_bnWeight, &p.dw1_bnBias)
 	dw1_reluForward(n, &w.buf.dw1_bnOut, &w.buf.dw1_reluOut)
-	pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &w.buf.pw1Cols, &p.pw1Weight, &p.pw1Bias)
+	pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	pw1_bnEval(n, &w.buf.pw1Out, &w.buf.pw1_bnOut, &p.pw1_bnRunningMean, &p.pw1_bnRunningVar, &p.pw1_bnWeight, &p.pw1_bnBias)
 	pw1_reluForward(n, &w.buf.pw1_bnOut, &w.buf.pw1_reluOut)
 	dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	dw2_bnEval(n, &w.buf.dw2Out, &w.buf.dw2_bnOut, &p.dw2_bnRunningMean, &p.dw2_bnRunningVar, &p.dw2_bnWeight, &p.dw2_bnBias)
 	dw2_reluForward(n, &w.buf.dw2_bnOut, &w.buf.dw2_reluOut)
-	pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &w.buf.pw2Cols, &p.pw2Weight, &p.pw2Bias)
+	pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	pw2_bnEval(n, &w.buf.pw2Out, &w.buf.pw2_bnOut, &p.pw2_bnRunningMean, &p.pw2_bnRunningVar, &p.pw2_bnWeight, &p.pw2_bnBias)
 	pw2_reluForward(n, &w.buf.pw2_bnOut, &w.buf.pw2_reluOut)
 	dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	dw3_bnEval(n, &w.buf.dw3Out, &w.buf.dw3_bnOut, &p.dw3_bnRunningMean, &p.dw3_bnRunningVar, &p.dw3_bnWeight, &p.dw3_bnBias)
 	dw3_reluForward(n, &w.buf.dw3_bnOut, &w.buf.dw3_reluOut)
-	pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &w.buf.pw3Cols, &p.pw3Weight, &p.pw3Bias)
+	pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	pw3_bnEval(n, &w.buf.pw3Out, &w.buf.pw3_bnOut, &p.pw3_bnRunningMean, &p.pw3_bnRunningVar, &p.pw3_bnWeight, &p.pw3_bnBias)
 	pw3_reluForward(n, &w.buf.pw3_bnOut, &w.buf.pw3_reluOut)
 	dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	dw4_bnEval(n, &w.buf.dw4Out, &w.buf.dw4_bnOut, &p.dw4_bnRunningMean, &p.dw4_bnRunningVar, &p.dw4_bnWeight, &p.dw4_bnBias)
 	dw4_reluForward(n, &w.buf.dw4_bnOut, &w.buf.dw4_reluOut)
-	pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &w.buf.pw4Cols, &p.pw4Weight, &p.pw4Bias)
+	pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	pw4_bnEval(n, &w.buf.pw4Out, &w.buf.pw4_bnOut, &p.pw4_bnRunningMean, &p.pw4_bnRunningVar, &p.pw4_bnWeight, &p.pw4_bnBias)
 	pw4_reluForward(n, &w.buf.pw4_bnOut, &w.buf.pw4_reluOut)
 	dw5Forward(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
 	dw5_bnEval(n, &w.buf.dw5Out, &w.buf.dw5_bnOut, &p.dw5_bnRunningMean, &p.dw5_bnRunningVar, &p.dw5_bnWeight, &p.dw5_bnBias)
 	dw5_reluForward(n, &w.buf.dw5_bnOut, &w.buf.dw5_reluOut)
-	pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &w.buf.pw5Cols, &p.pw5Weight, &p.pw5Bias)
+	pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 	pw5_bnEval(n, &w.buf.pw5Out, &w.buf.pw5_bnOut, &p.pw5_bnRunningMean, &p.pw5_bnRunningVar, &p.pw5_bnWeight, &p.pw5_bnBias)
 	pw5_reluForward(n, &w.buf.pw5_bnOut, &w.buf.pw5_reluOut)
 	dw6Forward(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
 	dw6_bnEval(n, &w.buf.dw6Out, &w.buf.dw6_bnOut, &p.dw6_bnRunningMean, &p.dw6_bnRunningVar, &p.dw6_bnWeight, &p.dw6_bnBias)
 	dw6_reluForward(n, &w.buf.dw6_bnOut, &w.buf.dw6_reluOut)
-	pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &w.buf.pw6Cols, &p.pw6Weight, &p.pw6Bias)
+	pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 	pw6_bnEval(n, &w.buf.pw6Out, &w.buf.pw6_bnOut, &p.pw6_bnRunningMean, &p.pw6_bnRunningVar, &p.pw6_bnWeight, &p.pw6_bnBias)
 	pw6_reluForward(n, &w.buf.pw6_bnOut, &w.buf.pw6_reluOut)
 	dw7Forward(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
 	dw7_bnEval(n, &w.buf.dw7Out, &w.buf.dw7_bnOut, &p.dw7_bnRunningMean, &p.dw7_bnRunningVar, &p.dw7_bnWeight, &p.dw7_bnBias)
 	dw7_reluForward(n, &w.buf.dw7_bnOut, &w.buf.dw7_reluOut)
-	pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &w.buf.pw7Cols, &p.pw7Weight, &p.pw7Bias)
+	pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 	pw7_bnEval(n, &w.buf.pw7Out, &w.buf.pw7_bnOut, &p.pw7_bnRunningMean, &p.pw7_bnRunningVar, &p.pw7_bnWeight, &p.pw7_bnBias)
 	pw7_reluForward(n, &w.buf.pw7_bnOut, &w.buf.pw7_reluOut)
 	dw8Forward(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
 	dw8_bnEval(n, &w.buf.dw8Out, &w.buf.dw8_bnOut, &p.dw8_bnRunningMean, &p.dw8_bnRunningVar, &p.dw8_bnWeight, &p.dw8_bnBias)
 	dw8_reluForward(n, &w.buf.dw8_bnOut, &w.buf.dw8_reluOut)
-	pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &w.buf.pw8Cols, &p.pw8Weight, &p.pw8Bias)
+	pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 	pw8_bnEval(n, &w.buf.pw8Out, &w.buf.pw8_bnOut, &p.pw8_bnRunningMean, &p.pw8_bnRunningVar, &p.pw8_bnWeight, &p.pw8_bnBias)
 	pw8_reluForward(n, &w.buf.pw8_bnOut, &w.buf.pw8_reluOut)
 	dw9Forward(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
 	dw9_bnEval(n, &w.buf.dw9Out, &w.buf.dw9_bnOut, &p.dw9_bnRunningMean, &p.dw9_bnRunningVar, &p.dw9_bnWeight, &p.dw9_bnBias)
 	dw9_reluForward(n, &w.buf.dw9_bnOut, &w.buf.dw9_reluOut)
-	pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &w.buf.pw9Cols, &p.pw9Weight, &p.pw9Bias)
+	pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 	pw9_bnEval(n, &w.buf.pw9Out, &w.buf.pw9_bnOut, &p.pw9_bnRunningMean, &p.pw9_bnRunningVar, &p.pw9_bnWeight, &p.pw9_bnBias)
 	pw9_reluForward(n, &w.buf.pw9_bnOut, &w.buf.pw9_reluOut)
 	dw10Forward(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
 	dw10_bnEval(n, &w.buf.dw10Out, &w.buf.dw10_bnOut, &p.dw10_bnRunningMean, &p.dw10_bnRunningVar, &p.dw10_bnWeight, &p.dw10_bnBias)
 	dw10_reluForward(n, &w.buf.dw10_bnOut, &w.buf.dw10_reluOut)
-	pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &w.buf.pw10Cols, &p.pw10Weight, &p.pw10Bias)
+	pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 	pw10_bnEval(n, &w.buf.pw10Out, &w.buf.pw10_bnOut, &p.pw10_bnRunningMean, &p.pw10_bnRunningVar, &p.pw10_bnWeight, &p.pw10_bnBias)
 	pw10_reluForward(n, &w.buf.pw10_bnOut, &w.buf.pw10_reluOut)
 	dw11Forward(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
 	dw11_bnEval(n, &w.buf.dw11Out, &w.buf.dw11_bnOut, &p.dw11_bnRunningMean, &p.dw11_bnRunningVar, &p.dw11_bnWeight, &p.dw11_bnBias)
 	dw11_reluForward(n, &w.buf.dw11_bnOut, &w.buf.dw11_reluOut)
-	pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &w.buf.pw11Cols, &p.pw11Weight, &p.pw11Bias)
+	pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 	pw11_bnEval(n, &w.buf.pw11Out, &w.buf.pw11_bnOut, &p.pw11_bnRunningMean, &p.pw11_bnRunningVar, &p.pw11_bnWeight, &p.pw11_bnBias)
 	pw11_reluForward(n, &w.buf.pw11_bnOut, &w.buf.pw11_reluOut)
 	dw12Forward(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
 	dw12_bnEval(n, &w.buf.dw12Out, &w.buf.dw12_bnOut, &p.dw12_bnRunningMean, &p.dw12_bnRunningVar, &p.dw12_bnWeight, &p.dw12_bnBias)
 	dw12_reluForward(n, &w.buf.dw12_bnOut, &w.buf.dw12_reluOut)
-	pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &w.buf.pw12Cols, &p.pw12Weight, &p.pw12Bias)
+	pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 	pw12_bnEval(n, &w.buf.pw12Out, &w.buf.pw12_bnOut, &p.pw12_bnRunningMean, &p.pw12_bnRunningVar, &p.pw12_bnWeight, &p.pw12_bnBias)
 	pw12_reluForward(n, &w.buf.pw12_bnOut, &w.buf.pw12_reluOut)
 	dw13Forward(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
 	dw13_bnEval(n, &w.buf.dw13Out, &w.buf.dw13_bnOut, &p.dw13_bnRunningMean, &p.dw13_bnRunningVar, &p.dw13_bnWeight, &p.dw13_bnBias)
 	dw13_reluForward(n, &w.buf.dw13_bnOut, &w.buf.dw13_reluOut)
-	pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &w.buf.pw13Cols, &p.pw13Weight, &p.pw13Bias)
+	pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
 	pw13_bnEval(n, &w.buf.pw13Out, &w.buf.pw13_bnOut, &p.pw13_bnRunningMean, &p.pw13_bnRunningVar, &p.pw13_bnWeight, &p.pw13_bnBias)
 	pw13_reluForward(n, &w.buf.pw13_bnOut, &w.buf.pw13_reluOut)
 	poolForward(n, &w.buf.pw13_reluOut, &w.buf.poolOut)
@@ -3701,7 +3662,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	dw1_reluForward(n, &w.buf.dw1Out, &w.buf.dw1_reluOut)
 	if vec {
-		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &w.buf.pw1Cols, &p.pw1Weight, &p.pw1Bias)
+		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	} else {
 		pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	}
@@ -3709,7 +3670,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	dw2_reluForward(n, &w.buf.dw2Out, &w.buf.dw2_reluOut)
 	if vec {
-		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &w.buf.pw2Cols, &p.pw2Weight, &p.pw2Bias)
+		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	} else {
 		pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	}
@@ -3717,7 +3678,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	dw3_reluForward(n, &w.buf.dw3Out, &w.buf.dw3_reluOut)
 	if vec {
-		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &w.buf.pw3Cols, &p.pw3Weight, &p.pw3Bias)
+		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	} else {
 		pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	}
@@ -3725,7 +3686,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	dw4_reluForward(n, &w.buf.dw4Out, &w.buf.dw4_reluOut)
 	if vec {
-		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &w.buf.pw4Cols, &p.pw4Weight, &p.pw4Bias)
+		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	} else {
 		pw4Forward(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	}
@@ -3733,7 +3694,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw5Forward(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
 	dw5_reluForward(n, &w.buf.dw5Out, &w.buf.dw5_reluOut)
 	if vec {
-		pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &w.buf.pw5Cols, &p.pw5Weight, &p.pw5Bias)
+		pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 	} else {
 		pw5Forward(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 	}
@@ -3741,7 +3702,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw6Forward(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
 	dw6_reluForward(n, &w.buf.dw6Out, &w.buf.dw6_reluOut)
 	if vec {
-		pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &w.buf.pw6Cols, &p.pw6Weight, &p.pw6Bias)
+		pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 	} else {
 		pw6Forward(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 	}
@@ -3749,7 +3710,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw7Forward(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
 	dw7_reluForward(n, &w.buf.dw7Out, &w.buf.dw7_reluOut)
 	if vec {
-		pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &w.buf.pw7Cols, &p.pw7Weight, &p.pw7Bias)
+		pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 	} else {
 		pw7Forward(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 	}
@@ -3757,7 +3718,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw8Forward(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
 	dw8_reluForward(n, &w.buf.dw8Out, &w.buf.dw8_reluOut)
 	if vec {
-		pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &w.buf.pw8Cols, &p.pw8Weight, &p.pw8Bias)
+		pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 	} else {
 		pw8Forward(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 	}
@@ -3765,7 +3726,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw9Forward(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
 	dw9_reluForward(n, &w.buf.dw9Out, &w.buf.dw9_reluOut)
 	if vec {
-		pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &w.buf.pw9Cols, &p.pw9Weight, &p.pw9Bias)
+		pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 	} else {
 		pw9Forward(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 	}
@@ -3773,7 +3734,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw10Forward(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
 	dw10_reluForward(n, &w.buf.dw10Out, &w.buf.dw10_reluOut)
 	if vec {
-		pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &w.buf.pw10Cols, &p.pw10Weight, &p.pw10Bias)
+		pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 	} else {
 		pw10Forward(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 	}
@@ -3781,7 +3742,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw11Forward(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
 	dw11_reluForward(n, &w.buf.dw11Out, &w.buf.dw11_reluOut)
 	if vec {
-		pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &w.buf.pw11Cols, &p.pw11Weight, &p.pw11Bias)
+		pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 	} else {
 		pw11Forward(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 	}
@@ -3789,7 +3750,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw12Forward(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
 	dw12_reluForward(n, &w.buf.dw12Out, &w.buf.dw12_reluOut)
 	if vec {
-		pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &w.buf.pw12Cols, &p.pw12Weight, &p.pw12Bias)
+		pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 	} else {
 		pw12Forward(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 	}
@@ -3797,7 +3758,7 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	dw13Forward(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
 	dw13_reluForward(n, &w.buf.dw13Out, &w.buf.dw13_reluOut)
 	if vec {
-		pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &w.buf.pw13Cols, &p.pw13Weight, &p.pw13Bias)
+		pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
 	} else {
 		pw13Forward(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
 	}
@@ -4121,7 +4082,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw1_bnForward(n, &b.dw1Out, &b.dw1_bnOut, &st.dw1_bnMean, &st.dw1_bnInvStd, &p.dw1_bnWeight, &p.dw1_bnBias)
 			dw1_reluForward(n, &b.dw1_bnOut, &b.dw1_reluOut)
 			if vec {
-				pw1ForwardGemm(n, &b.dw1_reluOut, &b.pw1Out, &b.pw1Cols, &p.pw1Weight, &p.pw1Bias)
+				pw1ForwardGemm(n, &b.dw1_reluOut, &b.pw1Out, &p.pw1Weight, &p.pw1Bias)
 			} else {
 				pw1Forward(n, &b.dw1_reluOut, &b.pw1Out, &p.pw1Weight, &p.pw1Bias)
 			}
@@ -4145,7 +4106,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw2_bnForward(n, &b.dw2Out, &b.dw2_bnOut, &st.dw2_bnMean, &st.dw2_bnInvStd, &p.dw2_bnWeight, &p.dw2_bnBias)
 			dw2_reluForward(n, &b.dw2_bnOut, &b.dw2_reluOut)
 			if vec {
-				pw2ForwardGemm(n, &b.dw2_reluOut, &b.pw2Out, &b.pw2Cols, &p.pw2Weight, &p.pw2Bias)
+				pw2ForwardGemm(n, &b.dw2_reluOut, &b.pw2Out, &p.pw2Weight, &p.pw2Bias)
 			} else {
 				pw2Forward(n, &b.dw2_reluOut, &b.pw2Out, &p.pw2Weight, &p.pw2Bias)
 			}
@@ -4169,7 +4130,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw3_bnForward(n, &b.dw3Out, &b.dw3_bnOut, &st.dw3_bnMean, &st.dw3_bnInvStd, &p.dw3_bnWeight, &p.dw3_bnBias)
 			dw3_reluForward(n, &b.dw3_bnOut, &b.dw3_reluOut)
 			if vec {
-				pw3ForwardGemm(n, &b.dw3_reluOut, &b.pw3Out, &b.pw3Cols, &p.pw3Weight, &p.pw3Bias)
+				pw3ForwardGemm(n, &b.dw3_reluOut, &b.pw3Out, &p.pw3Weight, &p.pw3Bias)
 			} else {
 				pw3Forward(n, &b.dw3_reluOut, &b.pw3Out, &p.pw3Weight, &p.pw3Bias)
 			}
@@ -4193,7 +4154,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw4_bnForward(n, &b.dw4Out, &b.dw4_bnOut, &st.dw4_bnMean, &st.dw4_bnInvStd, &p.dw4_bnWeight, &p.dw4_bnBias)
 			dw4_reluForward(n, &b.dw4_bnOut, &b.dw4_reluOut)
 			if vec {
-				pw4ForwardGemm(n, &b.dw4_reluOut, &b.pw4Out, &b.pw4Cols, &p.pw4Weight, &p.pw4Bias)
+				pw4ForwardGemm(n, &b.dw4_reluOut, &b.pw4Out, &p.pw4Weight, &p.pw4Bias)
 			} else {
 				pw4Forward(n, &b.dw4_reluOut, &b.pw4Out, &p.pw4Weight, &p.pw4Bias)
 			}
@@ -4217,7 +4178,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw5_bnForward(n, &b.dw5Out, &b.dw5_bnOut, &st.dw5_bnMean, &st.dw5_bnInvStd, &p.dw5_bnWeight, &p.dw5_bnBias)
 			dw5_reluForward(n, &b.dw5_bnOut, &b.dw5_reluOut)
 			if vec {
-				pw5ForwardGemm(n, &b.dw5_reluOut, &b.pw5Out, &b.pw5Cols, &p.pw5Weight, &p.pw5Bias)
+				pw5ForwardGemm(n, &b.dw5_reluOut, &b.pw5Out, &p.pw5Weight, &p.pw5Bias)
 			} else {
 				pw5Forward(n, &b.dw5_reluOut, &b.pw5Out, &p.pw5Weight, &p.pw5Bias)
 			}
@@ -4241,7 +4202,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw6_bnForward(n, &b.dw6Out, &b.dw6_bnOut, &st.dw6_bnMean, &st.dw6_bnInvStd, &p.dw6_bnWeight, &p.dw6_bnBias)
 			dw6_reluForward(n, &b.dw6_bnOut, &b.dw6_reluOut)
 			if vec {
-				pw6ForwardGemm(n, &b.dw6_reluOut, &b.pw6Out, &b.pw6Cols, &p.pw6Weight, &p.pw6Bias)
+				pw6ForwardGemm(n, &b.dw6_reluOut, &b.pw6Out, &p.pw6Weight, &p.pw6Bias)
 			} else {
 				pw6Forward(n, &b.dw6_reluOut, &b.pw6Out, &p.pw6Weight, &p.pw6Bias)
 			}
@@ -4265,7 +4226,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw7_bnForward(n, &b.dw7Out, &b.dw7_bnOut, &st.dw7_bnMean, &st.dw7_bnInvStd, &p.dw7_bnWeight, &p.dw7_bnBias)
 			dw7_reluForward(n, &b.dw7_bnOut, &b.dw7_reluOut)
 			if vec {
-				pw7ForwardGemm(n, &b.dw7_reluOut, &b.pw7Out, &b.pw7Cols, &p.pw7Weight, &p.pw7Bias)
+				pw7ForwardGemm(n, &b.dw7_reluOut, &b.pw7Out, &p.pw7Weight, &p.pw7Bias)
 			} else {
 				pw7Forward(n, &b.dw7_reluOut, &b.pw7Out, &p.pw7Weight, &p.pw7Bias)
 			}
@@ -4289,7 +4250,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw8_bnForward(n, &b.dw8Out, &b.dw8_bnOut, &st.dw8_bnMean, &st.dw8_bnInvStd, &p.dw8_bnWeight, &p.dw8_bnBias)
 			dw8_reluForward(n, &b.dw8_bnOut, &b.dw8_reluOut)
 			if vec {
-				pw8ForwardGemm(n, &b.dw8_reluOut, &b.pw8Out, &b.pw8Cols, &p.pw8Weight, &p.pw8Bias)
+				pw8ForwardGemm(n, &b.dw8_reluOut, &b.pw8Out, &p.pw8Weight, &p.pw8Bias)
 			} else {
 				pw8Forward(n, &b.dw8_reluOut, &b.pw8Out, &p.pw8Weight, &p.pw8Bias)
 			}
@@ -4313,7 +4274,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw9_bnForward(n, &b.dw9Out, &b.dw9_bnOut, &st.dw9_bnMean, &st.dw9_bnInvStd, &p.dw9_bnWeight, &p.dw9_bnBias)
 			dw9_reluForward(n, &b.dw9_bnOut, &b.dw9_reluOut)
 			if vec {
-				pw9ForwardGemm(n, &b.dw9_reluOut, &b.pw9Out, &b.pw9Cols, &p.pw9Weight, &p.pw9Bias)
+				pw9ForwardGemm(n, &b.dw9_reluOut, &b.pw9Out, &p.pw9Weight, &p.pw9Bias)
 			} else {
 				pw9Forward(n, &b.dw9_reluOut, &b.pw9Out, &p.pw9Weight, &p.pw9Bias)
 			}
@@ -4337,7 +4298,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw10_bnForward(n, &b.dw10Out, &b.dw10_bnOut, &st.dw10_bnMean, &st.dw10_bnInvStd, &p.dw10_bnWeight, &p.dw10_bnBias)
 			dw10_reluForward(n, &b.dw10_bnOut, &b.dw10_reluOut)
 			if vec {
-				pw10ForwardGemm(n, &b.dw10_reluOut, &b.pw10Out, &b.pw10Cols, &p.pw10Weight, &p.pw10Bias)
+				pw10ForwardGemm(n, &b.dw10_reluOut, &b.pw10Out, &p.pw10Weight, &p.pw10Bias)
 			} else {
 				pw10Forward(n, &b.dw10_reluOut, &b.pw10Out, &p.pw10Weight, &p.pw10Bias)
 			}
@@ -4361,7 +4322,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw11_bnForward(n, &b.dw11Out, &b.dw11_bnOut, &st.dw11_bnMean, &st.dw11_bnInvStd, &p.dw11_bnWeight, &p.dw11_bnBias)
 			dw11_reluForward(n, &b.dw11_bnOut, &b.dw11_reluOut)
 			if vec {
-				pw11ForwardGemm(n, &b.dw11_reluOut, &b.pw11Out, &b.pw11Cols, &p.pw11Weight, &p.pw11Bias)
+				pw11ForwardGemm(n, &b.dw11_reluOut, &b.pw11Out, &p.pw11Weight, &p.pw11Bias)
 			} else {
 				pw11Forward(n, &b.dw11_reluOut, &b.pw11Out, &p.pw11Weight, &p.pw11Bias)
 			}
@@ -4385,7 +4346,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw12_bnForward(n, &b.dw12Out, &b.dw12_bnOut, &st.dw12_bnMean, &st.dw12_bnInvStd, &p.dw12_bnWeight, &p.dw12_bnBias)
 			dw12_reluForward(n, &b.dw12_bnOut, &b.dw12_reluOut)
 			if vec {
-				pw12ForwardGemm(n, &b.dw12_reluOut, &b.pw12Out, &b.pw12Cols, &p.pw12Weight, &p.pw12Bias)
+				pw12ForwardGemm(n, &b.dw12_reluOut, &b.pw12Out, &p.pw12Weight, &p.pw12Bias)
 			} else {
 				pw12Forward(n, &b.dw12_reluOut, &b.pw12Out, &p.pw12Weight, &p.pw12Bias)
 			}
@@ -4409,7 +4370,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			dw13_bnForward(n, &b.dw13Out, &b.dw13_bnOut, &st.dw13_bnMean, &st.dw13_bnInvStd, &p.dw13_bnWeight, &p.dw13_bnBias)
 			dw13_reluForward(n, &b.dw13_bnOut, &b.dw13_reluOut)
 			if vec {
-				pw13ForwardGemm(n, &b.dw13_reluOut, &b.pw13Out, &b.pw13Cols, &p.pw13Weight, &p.pw13Bias)
+				pw13ForwardGemm(n, &b.dw13_reluOut, &b.pw13Out, &p.pw13Weight, &p.pw13Bias)
 			} else {
 				pw13Forward(n, &b.dw13_reluOut, &b.pw13Out, &p.pw13Weight, &p.pw13Bias)
 			}
@@ -4455,7 +4416,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw13_bnBackward(n, &b.pw13Out, &b.pw13_bnGrad, &b.pw13Grad, &st.pw13_bnMean, &st.pw13_bnInvStd, &st.pw13_bnSumDy, &st.pw13_bnSumDyXhat, st.pw13_bnInvCount, &p.pw13_bnWeight)
 			if vec {
-				pw13BackwardGemm(n, &b.dw13_reluOut, &b.pw13Grad, &b.dw13_reluGrad, &b.pw13Cols, &t.pw13Weight, &g.pw13Weight, &g.pw13Bias)
+				pw13BackwardGemm(n, &b.dw13_reluOut, &b.pw13Grad, &b.dw13_reluGrad, &t.pw13Weight, &g.pw13Weight, &g.pw13Bias)
 			} else {
 				pw13Backward(n, &b.dw13_reluOut, &b.pw13Out, &b.pw13Grad, &b.dw13_reluGrad, &p.pw13Weight, &g.pw13Weight, &g.pw13Bias)
 			}
@@ -4479,7 +4440,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw12_bnBackward(n, &b.pw12Out, &b.pw12_bnGrad, &b.pw12Grad, &st.pw12_bnMean, &st.pw12_bnInvStd, &st.pw12_bnSumDy, &st.pw12_bnSumDyXhat, st.pw12_bnInvCount, &p.pw12_bnWeight)
 			if vec {
-				pw12BackwardGemm(n, &b.dw12_reluOut, &b.pw12Grad, &b.dw12_reluGrad, &b.pw12Cols, &t.pw12Weight, &g.pw12Weight, &g.pw12Bias)
+				pw12BackwardGemm(n, &b.dw12_reluOut, &b.pw12Grad, &b.dw12_reluGrad, &t.pw12Weight, &g.pw12Weight, &g.pw12Bias)
 			} else {
 				pw12Backward(n, &b.dw12_reluOut, &b.pw12Out, &b.pw12Grad, &b.dw12_reluGrad, &p.pw12Weight, &g.pw12Weight, &g.pw12Bias)
 			}
@@ -4503,7 +4464,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw11_bnBackward(n, &b.pw11Out, &b.pw11_bnGrad, &b.pw11Grad, &st.pw11_bnMean, &st.pw11_bnInvStd, &st.pw11_bnSumDy, &st.pw11_bnSumDyXhat, st.pw11_bnInvCount, &p.pw11_bnWeight)
 			if vec {
-				pw11BackwardGemm(n, &b.dw11_reluOut, &b.pw11Grad, &b.dw11_reluGrad, &b.pw11Cols, &t.pw11Weight, &g.pw11Weight, &g.pw11Bias)
+				pw11BackwardGemm(n, &b.dw11_reluOut, &b.pw11Grad, &b.dw11_reluGrad, &t.pw11Weight, &g.pw11Weight, &g.pw11Bias)
 			} else {
 				pw11Backward(n, &b.dw11_reluOut, &b.pw11Out, &b.pw11Grad, &b.dw11_reluGrad, &p.pw11Weight, &g.pw11Weight, &g.pw11Bias)
 			}
@@ -4527,7 +4488,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw10_bnBackward(n, &b.pw10Out, &b.pw10_bnGrad, &b.pw10Grad, &st.pw10_bnMean, &st.pw10_bnInvStd, &st.pw10_bnSumDy, &st.pw10_bnSumDyXhat, st.pw10_bnInvCount, &p.pw10_bnWeight)
 			if vec {
-				pw10BackwardGemm(n, &b.dw10_reluOut, &b.pw10Grad, &b.dw10_reluGrad, &b.pw10Cols, &t.pw10Weight, &g.pw10Weight, &g.pw10Bias)
+				pw10BackwardGemm(n, &b.dw10_reluOut, &b.pw10Grad, &b.dw10_reluGrad, &t.pw10Weight, &g.pw10Weight, &g.pw10Bias)
 			} else {
 				pw10Backward(n, &b.dw10_reluOut, &b.pw10Out, &b.pw10Grad, &b.dw10_reluGrad, &p.pw10Weight, &g.pw10Weight, &g.pw10Bias)
 			}
@@ -4551,7 +4512,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw9_bnBackward(n, &b.pw9Out, &b.pw9_bnGrad, &b.pw9Grad, &st.pw9_bnMean, &st.pw9_bnInvStd, &st.pw9_bnSumDy, &st.pw9_bnSumDyXhat, st.pw9_bnInvCount, &p.pw9_bnWeight)
 			if vec {
-				pw9BackwardGemm(n, &b.dw9_reluOut, &b.pw9Grad, &b.dw9_reluGrad, &b.pw9Cols, &t.pw9Weight, &g.pw9Weight, &g.pw9Bias)
+				pw9BackwardGemm(n, &b.dw9_reluOut, &b.pw9Grad, &b.dw9_reluGrad, &t.pw9Weight, &g.pw9Weight, &g.pw9Bias)
 			} else {
 				pw9Backward(n, &b.dw9_reluOut, &b.pw9Out, &b.pw9Grad, &b.dw9_reluGrad, &p.pw9Weight, &g.pw9Weight, &g.pw9Bias)
 			}
@@ -4575,7 +4536,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw8_bnBackward(n, &b.pw8Out, &b.pw8_bnGrad, &b.pw8Grad, &st.pw8_bnMean, &st.pw8_bnInvStd, &st.pw8_bnSumDy, &st.pw8_bnSumDyXhat, st.pw8_bnInvCount, &p.pw8_bnWeight)
 			if vec {
-				pw8BackwardGemm(n, &b.dw8_reluOut, &b.pw8Grad, &b.dw8_reluGrad, &b.pw8Cols, &t.pw8Weight, &g.pw8Weight, &g.pw8Bias)
+				pw8BackwardGemm(n, &b.dw8_reluOut, &b.pw8Grad, &b.dw8_reluGrad, &t.pw8Weight, &g.pw8Weight, &g.pw8Bias)
 			} else {
 				pw8Backward(n, &b.dw8_reluOut, &b.pw8Out, &b.pw8Grad, &b.dw8_reluGrad, &p.pw8Weight, &g.pw8Weight, &g.pw8Bias)
 			}
@@ -4599,7 +4560,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw7_bnBackward(n, &b.pw7Out, &b.pw7_bnGrad, &b.pw7Grad, &st.pw7_bnMean, &st.pw7_bnInvStd, &st.pw7_bnSumDy, &st.pw7_bnSumDyXhat, st.pw7_bnInvCount, &p.pw7_bnWeight)
 			if vec {
-				pw7BackwardGemm(n, &b.dw7_reluOut, &b.pw7Grad, &b.dw7_reluGrad, &b.pw7Cols, &t.pw7Weight, &g.pw7Weight, &g.pw7Bias)
+				pw7BackwardGemm(n, &b.dw7_reluOut, &b.pw7Grad, &b.dw7_reluGrad, &t.pw7Weight, &g.pw7Weight, &g.pw7Bias)
 			} else {
 				pw7Backward(n, &b.dw7_reluOut, &b.pw7Out, &b.pw7Grad, &b.dw7_reluGrad, &p.pw7Weight, &g.pw7Weight, &g.pw7Bias)
 			}
@@ -4623,7 +4584,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw6_bnBackward(n, &b.pw6Out, &b.pw6_bnGrad, &b.pw6Grad, &st.pw6_bnMean, &st.pw6_bnInvStd, &st.pw6_bnSumDy, &st.pw6_bnSumDyXhat, st.pw6_bnInvCount, &p.pw6_bnWeight)
 			if vec {
-				pw6BackwardGemm(n, &b.dw6_reluOut, &b.pw6Grad, &b.dw6_reluGrad, &b.pw6Cols, &t.pw6Weight, &g.pw6Weight, &g.pw6Bias)
+				pw6BackwardGemm(n, &b.dw6_reluOut, &b.pw6Grad, &b.dw6_reluGrad, &t.pw6Weight, &g.pw6Weight, &g.pw6Bias)
 			} else {
 				pw6Backward(n, &b.dw6_reluOut, &b.pw6Out, &b.pw6Grad, &b.dw6_reluGrad, &p.pw6Weight, &g.pw6Weight, &g.pw6Bias)
 			}
@@ -4647,7 +4608,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw5_bnBackward(n, &b.pw5Out, &b.pw5_bnGrad, &b.pw5Grad, &st.pw5_bnMean, &st.pw5_bnInvStd, &st.pw5_bnSumDy, &st.pw5_bnSumDyXhat, st.pw5_bnInvCount, &p.pw5_bnWeight)
 			if vec {
-				pw5BackwardGemm(n, &b.dw5_reluOut, &b.pw5Grad, &b.dw5_reluGrad, &b.pw5Cols, &t.pw5Weight, &g.pw5Weight, &g.pw5Bias)
+				pw5BackwardGemm(n, &b.dw5_reluOut, &b.pw5Grad, &b.dw5_reluGrad, &t.pw5Weight, &g.pw5Weight, &g.pw5Bias)
 			} else {
 				pw5Backward(n, &b.dw5_reluOut, &b.pw5Out, &b.pw5Grad, &b.dw5_reluGrad, &p.pw5Weight, &g.pw5Weight, &g.pw5Bias)
 			}
@@ -4671,7 +4632,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw4_bnBackward(n, &b.pw4Out, &b.pw4_bnGrad, &b.pw4Grad, &st.pw4_bnMean, &st.pw4_bnInvStd, &st.pw4_bnSumDy, &st.pw4_bnSumDyXhat, st.pw4_bnInvCount, &p.pw4_bnWeight)
 			if vec {
-				pw4BackwardGemm(n, &b.dw4_reluOut, &b.pw4Grad, &b.dw4_reluGrad, &b.pw4Cols, &t.pw4Weight, &g.pw4Weight, &g.pw4Bias)
+				pw4BackwardGemm(n, &b.dw4_reluOut, &b.pw4Grad, &b.dw4_reluGrad, &t.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			} else {
 				pw4Backward(n, &b.dw4_reluOut, &b.pw4Out, &b.pw4Grad, &b.dw4_reluGrad, &p.pw4Weight, &g.pw4Weight, &g.pw4Bias)
 			}
@@ -4695,7 +4656,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw3_bnBackward(n, &b.pw3Out, &b.pw3_bnGrad, &b.pw3Grad, &st.pw3_bnMean, &st.pw3_bnInvStd, &st.pw3_bnSumDy, &st.pw3_bnSumDyXhat, st.pw3_bnInvCount, &p.pw3_bnWeight)
 			if vec {
-				pw3BackwardGemm(n, &b.dw3_reluOut, &b.pw3Grad, &b.dw3_reluGrad, &b.pw3Cols, &t.pw3Weight, &g.pw3Weight, &g.pw3Bias)
+				pw3BackwardGemm(n, &b.dw3_reluOut, &b.pw3Grad, &b.dw3_reluGrad, &t.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			} else {
 				pw3Backward(n, &b.dw3_reluOut, &b.pw3Out, &b.pw3Grad, &b.dw3_reluGrad, &p.pw3Weight, &g.pw3Weight, &g.pw3Bias)
 			}
@@ -4719,7 +4680,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw2_bnBackward(n, &b.pw2Out, &b.pw2_bnGrad, &b.pw2Grad, &st.pw2_bnMean, &st.pw2_bnInvStd, &st.pw2_bnSumDy, &st.pw2_bnSumDyXhat, st.pw2_bnInvCount, &p.pw2_bnWeight)
 			if vec {
-				pw2BackwardGemm(n, &b.dw2_reluOut, &b.pw2Grad, &b.dw2_reluGrad, &b.pw2Cols, &t.pw2Weight, &g.pw2Weight, &g.pw2Bias)
+				pw2BackwardGemm(n, &b.dw2_reluOut, &b.pw2Grad, &b.dw2_reluGrad, &t.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			} else {
 				pw2Backward(n, &b.dw2_reluOut, &b.pw2Out, &b.pw2Grad, &b.dw2_reluGrad, &p.pw2Weight, &g.pw2Weight, &g.pw2Bias)
 			}
@@ -4743,7 +4704,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw1_bnBackward(n, &b.pw1Out, &b.pw1_bnGrad, &b.pw1Grad, &st.pw1_bnMean, &st.pw1_bnInvStd, &st.pw1_bnSumDy, &st.pw1_bnSumDyXhat, st.pw1_bnInvCount, &p.pw1_bnWeight)
 			if vec {
-				pw1BackwardGemm(n, &b.dw1_reluOut, &b.pw1Grad, &b.dw1_reluGrad, &b.pw1Cols, &t.pw1Weight, &g.pw1Weight, &g.pw1Bias)
+				pw1BackwardGemm(n, &b.dw1_reluOut, &b.pw1Grad, &b.dw1_reluGrad, &t.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			} else {
 				pw1Backward(n, &b.dw1_reluOut, &b.pw1Out, &b.pw1Grad, &b.dw1_reluGrad, &p.pw1Weight, &g.pw1Weight, &g.pw1Bias)
 			}
@@ -5170,7 +5131,7 @@ func (m *Model) run(j job, n int) (loss float64, correct int) {
 
 // transpose refreshes the transposed weights from the parameters.
 func (m *Model) transpose() {
-	pw1InputGradVecTranspose(&m.wt.pw1Weight, &m.params.pw1Weight)
+	pw1Flip(&m.wt.pw1Weight, &m.params.pw1Weight)
 	pw2Flip(&m.wt.pw2Weight, &m.params.pw2Weight)
 	pw3Flip(&m.wt.pw3Weight, &m.params.pw3Weight)
 	pw4Flip(&m.wt.pw4Weight, &m.params.pw4Weight)
