@@ -96,18 +96,34 @@ const (
 	//	func Name(dx, dy, x, y []float32, n int)
 	//	dx[s][i][c] = Σ_{windows w whose first max is i} dy[s][w][c]   (· [y[s][w][c] > 0])
 	MaxPool2DBackward
+	// DepthwiseConv2DInterior is the interior of a depthwise convolution
+	// over n HWC samples (Conv.Filters = Conv.InC: filter c reads channel
+	// c alone; weights [KernelH][KernelW][1][InC]): the output pixels whose
+	// windows lie wholly inside the input, vectorised across channels. It
+	// leaves the border pixels, whose windows reach the padding, as they
+	// are: the caller computes them. Kernels up to 3×3, channels a multiple
+	// of 8; the shape is passed to the assembly as arguments, so every
+	// layer of a kernel size shares one TEXT per ISA:
+	//
+	//	func Name(y, x []float32, w *[KernelH * KernelW * InC]float32, b *[InC]float32, n, lo, hi int)
+	//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]·w[kh][kw][c]
+	//
+	// for the interior pixels of output rows lo ≤ oh < hi (all rows: 0,
+	// OutH; a part of them for a forward split across goroutines).
+	DepthwiseConv2DInterior
 )
 
 var opNames = map[Op]string{
-	DenseForward:          "DenseForward",
-	DenseForwardOne:       "DenseForwardOne",
-	DenseBackwardInput:    "DenseBackwardInput",
-	DenseBackwardWeights:  "DenseBackwardWeights",
-	Conv2DForward:         "Conv2DForward",
-	Conv2DBackwardWeights: "Conv2DBackwardWeights",
-	Conv2DBackwardInput:   "Conv2DBackwardInput",
-	MaxPool2DForward:      "MaxPool2DForward",
-	MaxPool2DBackward:     "MaxPool2DBackward",
+	DenseForward:            "DenseForward",
+	DenseForwardOne:         "DenseForwardOne",
+	DenseBackwardInput:      "DenseBackwardInput",
+	DenseBackwardWeights:    "DenseBackwardWeights",
+	Conv2DForward:           "Conv2DForward",
+	Conv2DBackwardWeights:   "Conv2DBackwardWeights",
+	Conv2DBackwardInput:     "Conv2DBackwardInput",
+	MaxPool2DForward:        "MaxPool2DForward",
+	MaxPool2DBackward:       "MaxPool2DBackward",
+	DepthwiseConv2DInterior: "DepthwiseConv2DInterior",
 }
 
 // String returns the constant's name.
@@ -244,6 +260,15 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 				}
 				if isa.maskInReg && p.shape.Channels%isa.lanes != 0 {
 					fc.needTailMask = true
+				}
+			}
+		}
+		for di, dw := range k.depthwises() {
+			nd := neutralK.depthwises()[di]
+			nd.reference, nd.what = "", nil
+			for _, isa := range isas {
+				if err := d.add(&fc, textCtx{Flat: planDepthwise(dw, isa)}, textCtx{Flat: planDepthwise(nd, isa)}); err != nil {
+					return nil, err
 				}
 			}
 		}
@@ -412,13 +437,17 @@ func (k Kernel) validate() error {
 		if err := k.Pool.validate(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
+	case DepthwiseConv2DInterior:
+		if err := k.Conv.validateDepthwise(); err != nil {
+			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
+		}
 	default:
 		return fmt.Errorf("asm: kernel %s: unknown op %v", k.Name, k.Op)
 	}
 	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
 		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
 	}
-	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward) {
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior) {
 		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
 	}
 	return nil

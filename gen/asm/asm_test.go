@@ -54,6 +54,9 @@ func testKernels() []Kernel {
 	}
 	// The golden set is compiled and checked too.
 	ks = append(ks, goldenKernels...)
+	for _, d := range testDepthwise {
+		ks = append(ks, Kernel{Op: DepthwiseConv2DInterior, Name: d.name + "Interior", Conv: d.shape})
+	}
 	for _, p := range testPools {
 		ks = append(ks,
 			Kernel{Op: MaxPool2DForward, Name: p.name + "Forward", Pool: p.shape},
@@ -75,6 +78,21 @@ var testPools = []struct {
 	{"poolValid3s2c20", PoolShape{InH: 5, InW: 5, Channels: 20, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, OutH: 2, OutW: 2}, true},
 	{"poolSame3s1c16", PoolShape{InH: 6, InW: 6, Channels: 16, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1, OutH: 6, OutW: 6}, true},
 	{"poolTiled4x4c1", PoolShape{InH: 4, InW: 4, Channels: 1, KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, OutH: 2, OutW: 2}, false},
+}
+
+// testDepthwise are depthwise shapes (Filters = InC): MobileNet's strided
+// layer, a half AVX-512 vector (8 channels) alone and after whole ones,
+// VALID and uneven padding, kernels smaller than 3×3 and wider than tall.
+var testDepthwise = []struct {
+	name  string
+	shape ConvShape
+}{
+	{"dwMobile2", ConvShape{InH: 48, InW: 48, InC: 16, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, OutH: 24, OutW: 24, Filters: 16}},
+	{"dwSame7c8", ConvShape{InH: 7, InW: 7, InC: 8, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, PadTop: 1, PadLeft: 1, OutH: 7, OutW: 7, Filters: 8}},
+	{"dwValid5x6c24", ConvShape{InH: 5, InW: 6, InC: 24, KernelH: 3, KernelW: 3, StrideH: 1, StrideW: 1, OutH: 3, OutW: 4, Filters: 24}},
+	{"dwSame9x5s2c40", ConvShape{InH: 9, InW: 5, InC: 40, KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 1, PadTop: 1, PadLeft: 1, OutH: 5, OutW: 5, Filters: 40}},
+	{"dwK2x3c64", ConvShape{InH: 6, InW: 6, InC: 64, KernelH: 2, KernelW: 3, StrideH: 1, StrideW: 2, PadLeft: 1, OutH: 5, OutW: 3, Filters: 64}},
+	{"dwK1x1c8", ConvShape{InH: 3, InW: 4, InC: 8, KernelH: 1, KernelW: 1, StrideH: 1, StrideW: 1, OutH: 3, OutW: 4, Filters: 8}},
 }
 
 // testConvs are the convolution shapes: the digits layer, and awkward ones
@@ -201,6 +219,13 @@ func casesSource(ks []Kernel) []byte {
 			in, u = p.InH*p.InW*p.Channels, p.OutH*p.OutW*p.Channels
 			wSize, bSize, flops = 0, 0, 0
 		}
+		if c := k.Conv; k.Op == DepthwiseConv2DInterior {
+			ylo, yhi, xlo, xhi := c.depthwiseInterior()
+			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
+			wSize, bSize, flops = c.KernelH*c.KernelW*c.InC, c.InC, 2*(yhi-ylo)*(xhi-xlo)*c.KernelH*c.KernelW*c.InC
+			w = fmt.Sprintf("(*[%d]float32)(w)", wSize)
+			bb = fmt.Sprintf("(*[%d]float32)(b)", bSize)
+		}
 		fmt.Fprintf(&b, "\t{name: %q, in: %d, units: %d, wSize: %d, bSize: %d, flopsPerSample: %d,\n", k.Name, in, u, wSize, bSize, flops)
 		if k.Padded {
 			fmt.Fprintf(&b, "\t\tpackSize: %d, pack: func(wp, w []float32) { %sPack((*[%d * %d]float32)(wp), (*[%d * %d]float32)(w)) },\n",
@@ -247,6 +272,16 @@ func casesSource(ks []Kernel) []byte {
 				}
 			}
 			fmt.Fprintf(&b, "\t\ttranspose: func(wt, w []float32) { %sTranspose(%s, %s) },\n", k.Name, wt, wStd)
+		case DepthwiseConv2DInterior:
+			// The kernel leaves the border as it is: both paths start
+			// from zeros.
+			for _, f := range []string{"fwd", "fwdRef"} {
+				fn := k.Name
+				if f == "fwdRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32, n int) { clear(y); %s(y, x, %s, %s, n, 0, %d) },\n", f, fn, w, bb, k.Conv.OutH)
+			}
 		case MaxPool2DForward:
 			fmt.Fprintf(&b, "\t\tpoolFwd: %s, poolFwdRef: %sGo,\n", k.Name, k.Name)
 		case MaxPool2DBackward:

@@ -3,6 +3,8 @@ package asm
 import (
 	"fmt"
 	"math"
+
+	"github.com/dave/jennifer/jen"
 )
 
 // ConvShape is the constant geometry of a 2-D convolution over HWC samples
@@ -188,13 +190,17 @@ type convStep struct {
 // vec3 is a three-operand vector instruction: Op Src, Mid, [Mask,] Dst.
 type vec3 struct{ Op, Src, Mid, Mask, Dst string }
 
-func (g gemmSpec) asm() asmFunc { return asmFunc{g.symbol, g.args, g.counts} }
-func (c convSpec) asm() asmFunc { return asmFunc{c.symbol, c.args, c.counts} }
+func (g gemmSpec) asm() asmFunc { return asmFunc{symbol: g.symbol, args: g.args, counts: g.counts} }
+func (c convSpec) asm() asmFunc { return asmFunc{symbol: c.symbol, args: c.args, counts: c.counts} }
 
 // asmFunc is one TEXT symbol (per ISA) as the Go stubs see it.
 type asmFunc struct {
 	symbol       string
 	args, counts []string
+	// values are integer arguments that the dispatcher computes rather
+	// than passes on (a shape given to a kernel that takes it at run
+	// time), as Go expressions.
+	values map[string]jen.Code
 }
 
 func (f asmFunc) goDecl(isa isaParams) string {

@@ -63,6 +63,10 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 			for _, g := range k.funcs() {
 				var args []jen.Code
 				for _, a := range g.args {
+					if v, ok := g.values[a]; ok {
+						args = append(args, v)
+						continue
+					}
 					args = append(args, sig.asmArg(a))
 				}
 				calls = append(calls, jen.Id(text(g.symbol+isa.suffix)).Call(args...))
@@ -70,7 +74,7 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 			cases = append(cases, jen.Case(jen.Qual(runtimePath, isa.suffix)).Block(calls...))
 		}
 		cases = append(cases, jen.Default().Block(jen.Id(k.Name+"Go").Call(sig.names()...)))
-		body := append(sig.guard(), jen.Switch(jen.Qual(runtimePath, "ActiveISA").Call()).Block(cases...))
+		body := append(append(sig.guard(), sig.prologue...), jen.Switch(jen.Qual(runtimePath, "ActiveISA").Call()).Block(cases...))
 		for _, line := range k.doc() {
 			stub.Comment(line)
 		}
@@ -212,6 +216,8 @@ type signature struct {
 	args   []string       // parameter names in order
 	sample map[string]int // slice parameters: floats per sample
 	count  string         // the sample count parameter, or ""
+	// prologue runs after the guard, before the assembly is called.
+	prologue []jen.Code
 }
 
 func (s signature) names() []jen.Code {
@@ -326,6 +332,21 @@ func (k Kernel) signature() signature {
 			sample: map[string]int{"dx": inSize, "dy": outSize},
 			count:  "n",
 		}
+	case DepthwiseConv2DInterior:
+		c := k.Conv
+		inSize, outSize := c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
+		ylo, yhi, _, _ := c.depthwiseInterior()
+		return signature{
+			params: []jen.Code{jen.List(jen.Id("y"), jen.Id("x")).Index().Float32(), arrayPtr("w", c.KernelH, c.KernelW, c.InC), arrayPtr("b", c.InC), jen.List(jen.Id("n"), jen.Id("lo"), jen.Id("hi")).Int()},
+			args:   []string{"y", "x", "w", "b", "n", "lo", "hi"},
+			sample: map[string]int{"y": outSize, "x": inSize},
+			count:  "n",
+			prologue: []jen.Code{
+				jen.Comment("The interior rows among [lo, hi)."),
+				jen.List(jen.Id("lo"), jen.Id("hi")).Op("=").List(jen.Max(jen.Id("lo"), jen.Lit(ylo)), jen.Min(jen.Id("hi"), jen.Lit(yhi))),
+				jen.If(jen.Id("lo").Op(">=").Id("hi")).Block(jen.Return()),
+			},
+		}
 	case MaxPool2DForward, MaxPool2DBackward:
 		p := k.Pool
 		inSize, outSize := p.InH*p.InW*p.Channels, p.OutH*p.OutW*p.Channels
@@ -350,7 +371,7 @@ func (k Kernel) signature() signature {
 // doc is the dispatcher's doc comment, by lines.
 func (k Kernel) doc() []string {
 	head := fmt.Sprintf("%s computes, with In = %d and Units = %d:", k.Name, k.In, k.Units)
-	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput {
+	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior {
 		head = fmt.Sprintf("%s computes, for %dx%dx%d inputs, %dx%d kernels at stride %d,%d with padding %d,%d (top, left) and %dx%dx%d outputs:",
 			k.Name, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, c.Filters)
 	}
@@ -398,6 +419,11 @@ func (k Kernel) refDoc() []string {
 			lines = append(lines, "then dx[s][ih][iw][c] = 0 where h[s][ih][iw][c] ≤ 0 (the backward of the ReLU that made h)")
 		}
 		return lines
+	case DepthwiseConv2DInterior:
+		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
+		return []string{"y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,",
+			fmt.Sprintf("ih = oh·%d−%d+kh, iw = ow·%d−%d+kw, over the interior rows among [lo, hi): oh in [%d, %d),", k.Conv.StrideH, k.Conv.PadTop, k.Conv.StrideW, k.Conv.PadLeft, ylo, yhi),
+			fmt.Sprintf("ow in [%d, %d) (the other outputs are left as they are)", xlo, xhi)}
 	case MaxPool2DForward:
 		return []string{"y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),",
 			fmt.Sprintf("ih = oh·%d−%d+kh, iw = ow·%d−%d+kw, taps outside the input skipped", k.Pool.StrideH, k.Pool.PadTop, k.Pool.StrideW, k.Pool.PadLeft)}
@@ -496,6 +522,8 @@ func (k Kernel) refBody() []jen.Code {
 		return k.convRefBody()
 	case MaxPool2DForward, MaxPool2DBackward:
 		return k.poolRefBody()
+	case DepthwiseConv2DInterior:
+		return k.depthwiseRefBody()
 	case Conv2DBackwardInput:
 		return k.convInputRefBody()
 	}

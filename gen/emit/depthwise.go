@@ -2,6 +2,7 @@ package emit
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 )
@@ -98,6 +99,107 @@ func (p *plan) depthwiseForward(f *jen.File, s *stage) {
 	body := []jen.Code{perSample(l, "x", "in"), perSample(l, "y", "out")}
 	body = append(body, regions(g, pixel)...)
 	convForwardFunc(f, s, fn, wsize, body)
+	if s.vec != nil && s.vec.depthwise != "" {
+		p.depthwiseForwardVec(f, s, pixel)
+	}
+}
+
+// depthwiseRowsVec emits <l>ForwardRowsVec, output rows [lo, hi) of one
+// sample on the vector path, as <l>ForwardVec computes them: a part of
+// Frozen's split one-sample forward, which must give the same bits as the
+// whole forward.
+func (p *plan) depthwiseRowsVec(f *jen.File, s *stage) {
+	l := s.layer
+	g := windowOf(l)
+	C := g.c
+	ylo, yhi := interior(g.oh, g.h, g.kh, g.sh, g.pt)
+	xlo, xhi := interior(g.ow, g.w, g.kw, g.sw, g.pl)
+	fn := s.base + sufForwardRows + "Vec"
+	px := jen.Id(s.base+"Pixel").Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), biasArg(s, "b"), jen.Id("oy"), jen.Id("ox"))
+	var perRow []jen.Code
+	if ylo > 0 || yhi < g.oh {
+		perRow = append(perRow, jen.If(jen.Id("oy").Op("<").Lit(ylo).Op("||").Id("oy").Op(">=").Lit(yhi)).Block(
+			forN("ox", g.ow, px), jen.Continue()))
+	}
+	if xlo > 0 {
+		perRow = append(perRow, forUp("ox", jen.Lit(0), jen.Lit(xlo), px.Clone()))
+	}
+	if xhi < g.ow {
+		perRow = append(perRow, forUp("ox", jen.Lit(xhi), jen.Lit(g.ow), px.Clone()))
+	}
+	body := []jen.Code{jen.Id(s.vec.depthwise).Call(jen.Id("y").Index(jen.Empty(), jen.Empty()), jen.Id("x").Index(jen.Empty(), jen.Empty()), jen.Id("w"), jen.Id("b"), jen.Lit(1), jen.Id("lo"), jen.Id("hi"))}
+	if len(perRow) > 0 {
+		body = append(body, forUp("oy", jen.Id("lo"), jen.Id("hi"), perRow...))
+	}
+	if s.act != "" {
+		body = append(body,
+			jen.Id("part").Op(":=").Id("y").Index(lin(0, term{g.ow * C, "lo"}), lin(0, term{g.ow * C, "hi"})),
+			applyActivation(s.act, "part"))
+	}
+	f.Comment(wrapDoc(fmt.Sprintf("%s computes output rows [lo, hi) of %s for one sample x, as %s%s does (%s, then the border in Go): a part of Frozen's split one-sample forward.", fn, describe(s), s.base, sufForwardVec, s.vec.depthwise)))
+	f.Func().Id(fn).Params(
+		jen.Id("x").Add(ptrFloatArr(l.In.Size())),
+		jen.Id("y").Add(ptrFloatArr(l.Out.Size())),
+		jen.Id("w").Add(ptrFloatArr(g.kh*g.kw*C)),
+		jen.Id("b").Add(ptrFloatArr(C)),
+		jen.List(jen.Id("lo"), jen.Id("hi")).Int(),
+	).Block(body...)
+}
+
+// depthwiseForwardVec emits <l>ForwardVec, the vector path's forward of a
+// depthwise convolution: gen/asm's kernel computes the interior of every
+// sample, then Go the border pixels (the same code as <l>Forward's) and
+// the fused activation. Unlike <l>Forward it always takes a bias (the
+// shared zeros for a layer without one), as the kernel adds one.
+func (p *plan) depthwiseForwardVec(f *jen.File, s *stage, pixel func(border bool) []jen.Code) {
+	l := s.layer
+	g := windowOf(l)
+	C := g.c
+	inSize, outSize := l.In.Size(), l.Out.Size()
+	fn := s.base + sufForwardVec
+	var perSampleBody []jen.Code
+	if hasBorder(g) {
+		perSampleBody = append(perSampleBody, regions(g, func(border bool) []jen.Code {
+			if !border {
+				return nil
+			}
+			return pixel(true)
+		})...)
+	}
+	if s.act != "" {
+		perSampleBody = append(perSampleBody, applyActivation(s.act, "y"))
+	}
+	body := []jen.Code{jen.Id(s.vec.depthwise).Call(
+		jen.Id("out").Index(jen.Empty(), jen.Id("n").Op("*").Lit(outSize)),
+		jen.Id("in").Index(jen.Empty(), jen.Id("n").Op("*").Lit(inSize)),
+		jen.Id("w"), jen.Id("b"), jen.Id("n"), jen.Lit(0), jen.Lit(g.oh))}
+	if len(perSampleBody) > 0 {
+		var views []jen.Code
+		if hasBorder(g) {
+			views = append(views, perSample(l, "x", "in"))
+		}
+		views = append(views, perSample(l, "y", "out"))
+		body = append(body, tileLoop(append(views, perSampleBody...)...))
+	}
+	doc := fmt.Sprintf("%s computes %s for the first n samples of a tile on the vector path: %s computes the output pixels whose windows lie inside the input, then", fn, describe(s), s.vec.depthwise)
+	switch {
+	case hasBorder(g) && s.act != "":
+		doc += " Go the border pixels and the activation."
+	case hasBorder(g):
+		doc += " Go the border pixels."
+	case s.act != "":
+		doc += " Go the activation."
+	default:
+		doc = strings.TrimSuffix(doc, ", then") + "; there is no border."
+	}
+	f.Comment(wrapDoc(doc))
+	f.Func().Id(fn).Params(
+		jen.Id("n").Int(),
+		jen.Id("in").Add(tileArr(inSize)),
+		jen.Id("out").Add(tileArr(outSize)),
+		jen.Id("w").Add(ptrFloatArr(g.kh*g.kw*C)),
+		jen.Id("b").Add(ptrFloatArr(C)),
+	).Block(body...)
 }
 
 // depthwiseBackward emits <l>Backward and, when the layer has a border,

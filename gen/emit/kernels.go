@@ -312,12 +312,14 @@ func channels(count int, body func(c int) []jen.Code) []jen.Code {
 // regions calls emit for each rectangle of output positions: the border
 // rectangles (whose windows touch the padding) with border=true and the
 // interior with border=false, as loops over oy and ox.
+//
+// A pixel function that returns nil for the interior leaves it out.
 func regions(g window, pixel func(border bool) []jen.Code) []jen.Code {
 	ylo, yhi := interior(g.oh, g.h, g.kh, g.sh, g.pt)
 	xlo, xhi := interior(g.ow, g.w, g.kw, g.sw, g.pl)
 	var code []jen.Code
 	span := func(v string, lo, hi int, body ...jen.Code) {
-		if lo < hi {
+		if lo < hi && len(body) > 0 {
 			code = append(code, forUp(v, jen.Lit(lo), jen.Lit(hi), body...))
 		}
 	}
@@ -335,7 +337,9 @@ func regions(g window, pixel func(border bool) []jen.Code) []jen.Code {
 	if xlo > 0 {
 		mid = append(mid, forUp("ox", jen.Lit(0), jen.Lit(xlo), pixel(true)...))
 	}
-	mid = append(mid, forUp("ox", jen.Lit(xlo), jen.Lit(xhi), pixel(false)...))
+	if inner := pixel(false); inner != nil {
+		mid = append(mid, forUp("ox", jen.Lit(xlo), jen.Lit(xhi), inner...))
+	}
 	if xhi < g.ow {
 		mid = append(mid, forUp("ox", jen.Lit(xhi), jen.Lit(g.ow), pixel(true)...))
 	}

@@ -142,6 +142,9 @@ func (p *plan) partKernels(f *jen.File) {
 				biasParam(s, "b", F),
 				jen.List(id("lo"), id("hi")).Int(),
 			).Block(body...)
+			if s.vec != nil && s.vec.depthwise != "" {
+				p.depthwiseRowsVec(f, s)
+			}
 		case im2colRows:
 			if pointwise(l) {
 				break
@@ -273,6 +276,16 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			body = []jen.Code{
 				rows(s, p.partsOf(s, true)),
 				id(s.base+sufForwardRows).Call(c.oneArr(s.in), c.oneArr(s.out), c.param("p", s.weight), biasParamArg(s, c), id("lo"), id("hi")),
+			}
+			if s.vec != nil && s.vec.depthwise != "" {
+				body = []jen.Code{
+					rows(s, p.partsOf(s, true)),
+					jen.If(id("vec")).Block(
+						id(s.base+sufForwardRows+"Vec").Call(c.oneArr(s.in), c.oneArr(s.out), c.param("p", s.weight), c.vecBias(s, "p"), id("lo"), id("hi")),
+					).Else().Block(
+						id(s.base+sufForwardRows).Call(c.oneArr(s.in), c.oneArr(s.out), c.param("p", s.weight), biasParamArg(s, c), id("lo"), id("hi")),
+					),
+				}
 			}
 		case values:
 			args := []jen.Code{}

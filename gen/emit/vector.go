@@ -24,7 +24,7 @@ import (
 //
 // Kernel names are the layer's base plus a suffix that ends no other
 // suffix the emitter uses (ForwardVec, ForwardOneVec, PackedVec,
-// PackedOneVec, WeightGradVec, InputGradVec, and gen/asm's derived Go,
+// PackedOneVec, WeightGradVec, InputGradVec, InteriorVec, and gen/asm's derived Go,
 // AVX2, AVX512, Pack, Transpose, Weights…, Bias…; the im2col path adds
 // Im2col, Col2im, Dy2col, Flip, ForwardGemm, BackwardGemm and the buffer
 // Cols), so distinct layers never collide.
@@ -64,6 +64,11 @@ type vecStage struct {
 	// through <layer>Col2im; colsSize is the size of <layer>Cols.
 	transposedConv bool
 	colsSize       int
+	// depthwise is the kernel of a depthwise convolution's interior
+	// (gen/asm's DepthwiseConv2DInterior), which <layer>ForwardVec calls
+	// before it computes the border in Go; such a stage has no other
+	// vector kernel (its backward runs in Go on every path).
+	depthwise string
 }
 
 // Vector kernel name suffixes (see vecStage).
@@ -74,6 +79,7 @@ const (
 	sufPackedOneVec  = "PackedOneVec"
 	sufWeightGradVec = "WeightGradVec"
 	sufInputGradVec  = "InputGradVec"
+	sufInteriorVec   = "InteriorVec"
 )
 
 // planVector chooses the vector kernels of every stage and returns the
@@ -98,6 +104,15 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 		reluIn := prev != nil && prev.act == runtime.ReLU && p.singleConsumer(s.in) == s
 		switch l.Kind {
 		case runtime.Conv2D:
+			if isDepthwise(s) {
+				v.depthwise = s.base + sufInteriorVec
+				ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DInterior, Name: v.depthwise, Conv: asm.ConvShape{
+					InH: l.In.Height, InW: l.In.Width, InC: l.In.Channels,
+					KernelH: l.KernelH, KernelW: l.KernelW, StrideH: l.StrideH, StrideW: l.StrideW,
+					PadTop: l.PadTop, PadLeft: l.PadLeft, OutH: l.Out.Height, OutW: l.Out.Width, Filters: l.Filters,
+				}})
+				break
+			}
 			if (s.act != "" && s.act != runtime.ReLU) || s.groups() > 1 {
 				break
 			}

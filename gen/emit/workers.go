@@ -207,6 +207,9 @@ func (p *plan) runMethods(f *jen.File) {
 	// stage reads its weights from pk, in the padded layout (forwardPacked).
 	vecForward := func(s *stage, packed bool) jen.Code {
 		v := s.vec
+		if v.depthwise != "" {
+			return id(s.base+sufForwardVec).Call(id("n"), inArr(s.in), inArr(s.out), param("p", s.weight), vecBias(s, "p"))
+		}
 		if v.im2col {
 			args := []jen.Code{id("n"), inArr(s.in), inArr(s.out)}
 			if usesCols(s) {
@@ -336,6 +339,9 @@ func (p *plan) runMethods(f *jen.File) {
 	}
 	vecBackward := func(s *stage) []jen.Code {
 		v := s.vec
+		if v.depthwise != "" {
+			return goBackward(s)
+		}
 		var code []jen.Code
 		if s.layer.Kind == runtime.MaxPool {
 			return append([]jen.Code{id(v.inputGrad).Call(inGradSlice(s, 0), gradSlice(s.out), inSlice(s.in), inSlice(s.out), id("n"))}, addPartials(s)...)

@@ -458,6 +458,28 @@ func dw1ForwardRows(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]
 	}
 }
 
+// dw1ForwardRowsVec computes output rows [lo, hi) of dw1 (conv2d 3x3, 64
+// filters, stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
+// dw1ForwardVec does (dw1InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw1ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	dw1InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 24 {
+			for ox := 0; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw1Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 4; ox < 5; ox++ {
+			dw1Pixel(x, y, w, b, oy, ox)
+		}
+	}
+}
+
 // dw1_reluForwardPart computes the values y of dw1_relu (relu on 25x5x64) from
 // the same values x of its input, as dw1_reluForward does: a part of Frozen's
 // split one-sample forward.
@@ -507,6 +529,28 @@ func dw2ForwardRows(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]
 					}
 				}
 			}
+		}
+	}
+}
+
+// dw2ForwardRowsVec computes output rows [lo, hi) of dw2 (conv2d 3x3, 64
+// filters, stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
+// dw2ForwardVec does (dw2InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw2ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	dw2InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 24 {
+			for ox := 0; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw2Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 4; ox < 5; ox++ {
+			dw2Pixel(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -564,6 +608,28 @@ func dw3ForwardRows(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]
 	}
 }
 
+// dw3ForwardRowsVec computes output rows [lo, hi) of dw3 (conv2d 3x3, 64
+// filters, stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
+// dw3ForwardVec does (dw3InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw3ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	dw3InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 24 {
+			for ox := 0; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw3Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 4; ox < 5; ox++ {
+			dw3Pixel(x, y, w, b, oy, ox)
+		}
+	}
+}
+
 // dw3_reluForwardPart computes the values y of dw3_relu (relu on 25x5x64) from
 // the same values x of its input, as dw3_reluForward does: a part of Frozen's
 // split one-sample forward.
@@ -613,6 +679,28 @@ func dw4ForwardRows(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]
 					}
 				}
 			}
+		}
+	}
+}
+
+// dw4ForwardRowsVec computes output rows [lo, hi) of dw4 (conv2d 3x3, 64
+// filters, stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
+// dw4ForwardVec does (dw4InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw4ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	dw4InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 24 {
+			for ox := 0; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw4Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 4; ox < 5; ox++ {
+			dw4Pixel(x, y, w, b, oy, ox)
 		}
 	}
 }

@@ -396,6 +396,36 @@ func dw1Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[
 	}
 }
 
+// dw1ForwardVec computes dw1 (conv2d 3x3, 64 filters, stride 1x1, same
+// padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
+// vector path: dw1InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw1ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
+	dw1InteriorVec(out[:n*8000], in[:n*8000], w, b, n, 0, 25)
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		y := (*[8000]float32)(out[s*8000:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw1PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw1 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -965,6 +995,36 @@ func dw2Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[
 					v += x8[c] * w8[c]
 					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw2ForwardVec computes dw2 (conv2d 3x3, 64 filters, stride 1x1, same
+// padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
+// vector path: dw2InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw2ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
+	dw2InteriorVec(out[:n*8000], in[:n*8000], w, b, n, 0, 25)
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		y := (*[8000]float32)(out[s*8000:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
 				dw2Pixel(x, y, w, b, oy, ox)
@@ -1560,6 +1620,36 @@ func dw3Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[
 	}
 }
 
+// dw3ForwardVec computes dw3 (conv2d 3x3, 64 filters, stride 1x1, same
+// padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
+// vector path: dw3InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw3ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
+	dw3InteriorVec(out[:n*8000], in[:n*8000], w, b, n, 0, 25)
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		y := (*[8000]float32)(out[s*8000:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw3PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw3 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -2129,6 +2219,36 @@ func dw4Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[
 					v += x8[c] * w8[c]
 					o[c] = v
 				}
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw4ForwardVec computes dw4 (conv2d 3x3, 64 filters, stride 1x1, same
+// padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
+// vector path: dw4InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw4ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
+	dw4InteriorVec(out[:n*8000], in[:n*8000], w, b, n, 0, 25)
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		y := (*[8000]float32)(out[s*8000:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
 				dw4Pixel(x, y, w, b, oy, ox)

@@ -1339,25 +1339,25 @@ func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 490]float32,
 		bn1Eval(n, &w.buf.conv1Out, &w.buf.bn1Out, &p.bn1RunningMean, &p.bn1RunningVar, &p.bn1Weight, &p.bn1Bias)
 		relu1Forward(n, &w.buf.bn1Out, &w.buf.relu1Out)
 		dropout1Forward(n, &w.buf.relu1Out, &w.buf.dropout1Out, &w.buf.dropout1Mask, tr)
-		dw1Forward(n, &w.buf.dropout1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1ForwardVec(n, &w.buf.dropout1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 		dw1_bnEval(n, &w.buf.dw1Out, &w.buf.dw1_bnOut, &p.dw1_bnRunningMean, &p.dw1_bnRunningVar, &p.dw1_bnWeight, &p.dw1_bnBias)
 		dw1_reluForward(n, &w.buf.dw1_bnOut, &w.buf.dw1_reluOut)
 		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 		pw1_bnEval(n, &w.buf.pw1Out, &w.buf.pw1_bnOut, &p.pw1_bnRunningMean, &p.pw1_bnRunningVar, &p.pw1_bnWeight, &p.pw1_bnBias)
 		pw1_reluForward(n, &w.buf.pw1_bnOut, &w.buf.pw1_reluOut)
-		dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2ForwardVec(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 		dw2_bnEval(n, &w.buf.dw2Out, &w.buf.dw2_bnOut, &p.dw2_bnRunningMean, &p.dw2_bnRunningVar, &p.dw2_bnWeight, &p.dw2_bnBias)
 		dw2_reluForward(n, &w.buf.dw2_bnOut, &w.buf.dw2_reluOut)
 		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 		pw2_bnEval(n, &w.buf.pw2Out, &w.buf.pw2_bnOut, &p.pw2_bnRunningMean, &p.pw2_bnRunningVar, &p.pw2_bnWeight, &p.pw2_bnBias)
 		pw2_reluForward(n, &w.buf.pw2_bnOut, &w.buf.pw2_reluOut)
-		dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3ForwardVec(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 		dw3_bnEval(n, &w.buf.dw3Out, &w.buf.dw3_bnOut, &p.dw3_bnRunningMean, &p.dw3_bnRunningVar, &p.dw3_bnWeight, &p.dw3_bnBias)
 		dw3_reluForward(n, &w.buf.dw3_bnOut, &w.buf.dw3_reluOut)
 		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 		pw3_bnEval(n, &w.buf.pw3Out, &w.buf.pw3_bnOut, &p.pw3_bnRunningMean, &p.pw3_bnRunningVar, &p.pw3_bnWeight, &p.pw3_bnBias)
 		pw3_reluForward(n, &w.buf.pw3_bnOut, &w.buf.pw3_reluOut)
-		dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4ForwardVec(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 		dw4_bnEval(n, &w.buf.dw4Out, &w.buf.dw4_bnOut, &p.dw4_bnRunningMean, &p.dw4_bnRunningVar, &p.dw4_bnWeight, &p.dw4_bnBias)
 		dw4_reluForward(n, &w.buf.dw4_bnOut, &w.buf.dw4_reluOut)
 		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
@@ -1412,25 +1412,25 @@ func (w *worker) forwardPacked(p *parameters, pk *packed, n int, x *[Tile * 490]
 	bn1Eval(n, &w.buf.conv1Out, &w.buf.bn1Out, &p.bn1RunningMean, &p.bn1RunningVar, &p.bn1Weight, &p.bn1Bias)
 	relu1Forward(n, &w.buf.bn1Out, &w.buf.relu1Out)
 	dropout1Forward(n, &w.buf.relu1Out, &w.buf.dropout1Out, &w.buf.dropout1Mask, nil)
-	dw1Forward(n, &w.buf.dropout1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+	dw1ForwardVec(n, &w.buf.dropout1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	dw1_bnEval(n, &w.buf.dw1Out, &w.buf.dw1_bnOut, &p.dw1_bnRunningMean, &p.dw1_bnRunningVar, &p.dw1_bnWeight, &p.dw1_bnBias)
 	dw1_reluForward(n, &w.buf.dw1_bnOut, &w.buf.dw1_reluOut)
 	pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	pw1_bnEval(n, &w.buf.pw1Out, &w.buf.pw1_bnOut, &p.pw1_bnRunningMean, &p.pw1_bnRunningVar, &p.pw1_bnWeight, &p.pw1_bnBias)
 	pw1_reluForward(n, &w.buf.pw1_bnOut, &w.buf.pw1_reluOut)
-	dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+	dw2ForwardVec(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	dw2_bnEval(n, &w.buf.dw2Out, &w.buf.dw2_bnOut, &p.dw2_bnRunningMean, &p.dw2_bnRunningVar, &p.dw2_bnWeight, &p.dw2_bnBias)
 	dw2_reluForward(n, &w.buf.dw2_bnOut, &w.buf.dw2_reluOut)
 	pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	pw2_bnEval(n, &w.buf.pw2Out, &w.buf.pw2_bnOut, &p.pw2_bnRunningMean, &p.pw2_bnRunningVar, &p.pw2_bnWeight, &p.pw2_bnBias)
 	pw2_reluForward(n, &w.buf.pw2_bnOut, &w.buf.pw2_reluOut)
-	dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+	dw3ForwardVec(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	dw3_bnEval(n, &w.buf.dw3Out, &w.buf.dw3_bnOut, &p.dw3_bnRunningMean, &p.dw3_bnRunningVar, &p.dw3_bnWeight, &p.dw3_bnBias)
 	dw3_reluForward(n, &w.buf.dw3_bnOut, &w.buf.dw3_reluOut)
 	pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	pw3_bnEval(n, &w.buf.pw3Out, &w.buf.pw3_bnOut, &p.pw3_bnRunningMean, &p.pw3_bnRunningVar, &p.pw3_bnWeight, &p.pw3_bnBias)
 	pw3_reluForward(n, &w.buf.pw3_bnOut, &w.buf.pw3_reluOut)
-	dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+	dw4ForwardVec(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	dw4_bnEval(n, &w.buf.dw4Out, &w.buf.dw4_bnOut, &p.dw4_bnRunningMean, &p.dw4_bnRunningVar, &p.dw4_bnWeight, &p.dw4_bnBias)
 	dw4_reluForward(n, &w.buf.dw4_bnOut, &w.buf.dw4_reluOut)
 	pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
@@ -1479,7 +1479,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
 	}
 	relu1Forward(n, &w.buf.conv1Out, &w.buf.relu1Out)
-	dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+	if vec {
+		dw1ForwardVec(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+	} else {
+		dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+	}
 	dw1_reluForward(n, &w.buf.dw1Out, &w.buf.dw1_reluOut)
 	if vec {
 		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
@@ -1487,7 +1491,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	}
 	pw1_reluForward(n, &w.buf.pw1Out, &w.buf.pw1_reluOut)
-	dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+	if vec {
+		dw2ForwardVec(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+	} else {
+		dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+	}
 	dw2_reluForward(n, &w.buf.dw2Out, &w.buf.dw2_reluOut)
 	if vec {
 		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
@@ -1495,7 +1503,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	}
 	pw2_reluForward(n, &w.buf.pw2Out, &w.buf.pw2_reluOut)
-	dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+	if vec {
+		dw3ForwardVec(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+	} else {
+		dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+	}
 	dw3_reluForward(n, &w.buf.dw3Out, &w.buf.dw3_reluOut)
 	if vec {
 		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
@@ -1503,7 +1515,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	}
 	pw3_reluForward(n, &w.buf.pw3Out, &w.buf.pw3_reluOut)
-	dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+	if vec {
+		dw4ForwardVec(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+	} else {
+		dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+	}
 	dw4_reluForward(n, &w.buf.dw4Out, &w.buf.dw4_reluOut)
 	if vec {
 		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
@@ -1545,7 +1561,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		relu1ForwardPart(w.buf.conv1Out[lo:hi], w.buf.relu1Out[lo:hi])
 	case 2:
 		lo, hi := part*25/8, (part+1)*25/8
-		dw1ForwardRows((*[8000]float32)(w.buf.relu1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+		if vec {
+			dw1ForwardRowsVec((*[8000]float32)(w.buf.relu1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+		} else {
+			dw1ForwardRows((*[8000]float32)(w.buf.relu1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+		}
 	case 3:
 		lo, hi := partSpan(8000, part, 8)
 		dw1_reluForwardPart(w.buf.dw1Out[lo:hi], w.buf.dw1_reluOut[lo:hi])
@@ -1562,7 +1582,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw1_reluForwardPart(w.buf.pw1Out[lo:hi], w.buf.pw1_reluOut[lo:hi])
 	case 6:
 		lo, hi := part*25/8, (part+1)*25/8
-		dw2ForwardRows((*[8000]float32)(w.buf.pw1_reluOut[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+		if vec {
+			dw2ForwardRowsVec((*[8000]float32)(w.buf.pw1_reluOut[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+		} else {
+			dw2ForwardRows((*[8000]float32)(w.buf.pw1_reluOut[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+		}
 	case 7:
 		lo, hi := partSpan(8000, part, 8)
 		dw2_reluForwardPart(w.buf.dw2Out[lo:hi], w.buf.dw2_reluOut[lo:hi])
@@ -1579,7 +1603,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw2_reluForwardPart(w.buf.pw2Out[lo:hi], w.buf.pw2_reluOut[lo:hi])
 	case 10:
 		lo, hi := part*25/8, (part+1)*25/8
-		dw3ForwardRows((*[8000]float32)(w.buf.pw2_reluOut[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+		if vec {
+			dw3ForwardRowsVec((*[8000]float32)(w.buf.pw2_reluOut[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+		} else {
+			dw3ForwardRows((*[8000]float32)(w.buf.pw2_reluOut[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+		}
 	case 11:
 		lo, hi := partSpan(8000, part, 8)
 		dw3_reluForwardPart(w.buf.dw3Out[lo:hi], w.buf.dw3_reluOut[lo:hi])
@@ -1596,7 +1624,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw3_reluForwardPart(w.buf.pw3Out[lo:hi], w.buf.pw3_reluOut[lo:hi])
 	case 14:
 		lo, hi := part*25/8, (part+1)*25/8
-		dw4ForwardRows((*[8000]float32)(w.buf.pw3_reluOut[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+		if vec {
+			dw4ForwardRowsVec((*[8000]float32)(w.buf.pw3_reluOut[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+		} else {
+			dw4ForwardRows((*[8000]float32)(w.buf.pw3_reluOut[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+		}
 	case 15:
 		lo, hi := partSpan(8000, part, 8)
 		dw4_reluForwardPart(w.buf.dw4Out[lo:hi], w.buf.dw4_reluOut[lo:hi])
@@ -1670,7 +1702,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			bn1Forward(n, &b.conv1Out, &b.bn1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
 			relu1Forward(n, &b.bn1Out, &b.relu1Out)
 			dropout1Forward(n, &b.relu1Out, &b.dropout1Out, &b.dropout1Mask, &tr)
-			dw1Forward(n, &b.dropout1Out, &b.dw1Out, &p.dw1Weight, &p.dw1Bias)
+			if vec {
+				dw1ForwardVec(n, &b.dropout1Out, &b.dw1Out, &p.dw1Weight, &p.dw1Bias)
+			} else {
+				dw1Forward(n, &b.dropout1Out, &b.dw1Out, &p.dw1Weight, &p.dw1Bias)
+			}
 			dw1_bnMoments(n, &b.dw1Out, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
 		}
 	case 2:
@@ -1694,7 +1730,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw1_bnForward(n, &b.pw1Out, &b.pw1_bnOut, &st.pw1_bnMean, &st.pw1_bnInvStd, &p.pw1_bnWeight, &p.pw1_bnBias)
 			pw1_reluForward(n, &b.pw1_bnOut, &b.pw1_reluOut)
-			dw2Forward(n, &b.pw1_reluOut, &b.dw2Out, &p.dw2Weight, &p.dw2Bias)
+			if vec {
+				dw2ForwardVec(n, &b.pw1_reluOut, &b.dw2Out, &p.dw2Weight, &p.dw2Bias)
+			} else {
+				dw2Forward(n, &b.pw1_reluOut, &b.dw2Out, &p.dw2Weight, &p.dw2Bias)
+			}
 			dw2_bnMoments(n, &b.dw2Out, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
 		}
 	case 4:
@@ -1718,7 +1758,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw2_bnForward(n, &b.pw2Out, &b.pw2_bnOut, &st.pw2_bnMean, &st.pw2_bnInvStd, &p.pw2_bnWeight, &p.pw2_bnBias)
 			pw2_reluForward(n, &b.pw2_bnOut, &b.pw2_reluOut)
-			dw3Forward(n, &b.pw2_reluOut, &b.dw3Out, &p.dw3Weight, &p.dw3Bias)
+			if vec {
+				dw3ForwardVec(n, &b.pw2_reluOut, &b.dw3Out, &p.dw3Weight, &p.dw3Bias)
+			} else {
+				dw3Forward(n, &b.pw2_reluOut, &b.dw3Out, &p.dw3Weight, &p.dw3Bias)
+			}
 			dw3_bnMoments(n, &b.dw3Out, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
 		}
 	case 6:
@@ -1742,7 +1786,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw3_bnForward(n, &b.pw3Out, &b.pw3_bnOut, &st.pw3_bnMean, &st.pw3_bnInvStd, &p.pw3_bnWeight, &p.pw3_bnBias)
 			pw3_reluForward(n, &b.pw3_bnOut, &b.pw3_reluOut)
-			dw4Forward(n, &b.pw3_reluOut, &b.dw4Out, &p.dw4Weight, &p.dw4Bias)
+			if vec {
+				dw4ForwardVec(n, &b.pw3_reluOut, &b.dw4Out, &p.dw4Weight, &p.dw4Bias)
+			} else {
+				dw4Forward(n, &b.pw3_reluOut, &b.dw4Out, &p.dw4Weight, &p.dw4Bias)
+			}
 			dw4_bnMoments(n, &b.dw4Out, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
 		}
 	case 8:
@@ -1815,7 +1863,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw4_bnBackward(n, &b.dw4Out, &b.dw4_bnGrad, &b.dw4Grad, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
-			dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+			if vec {
+				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+			} else {
+				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+			}
 			pw3_reluBackward(n, &b.pw3_reluOut, &b.pw3_reluGrad, &b.pw3_bnGrad)
 			pw3_bnSums(n, &b.pw3Out, &b.pw3_bnGrad, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
 		}
@@ -1839,7 +1891,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw3_bnBackward(n, &b.dw3Out, &b.dw3_bnGrad, &b.dw3Grad, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
-			dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+			if vec {
+				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+			} else {
+				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+			}
 			pw2_reluBackward(n, &b.pw2_reluOut, &b.pw2_reluGrad, &b.pw2_bnGrad)
 			pw2_bnSums(n, &b.pw2Out, &b.pw2_bnGrad, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
 		}
@@ -1863,7 +1919,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw2_bnBackward(n, &b.dw2Out, &b.dw2_bnGrad, &b.dw2Grad, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
-			dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+			if vec {
+				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+			} else {
+				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+			}
 			pw1_reluBackward(n, &b.pw1_reluOut, &b.pw1_reluGrad, &b.pw1_bnGrad)
 			pw1_bnSums(n, &b.pw1Out, &b.pw1_bnGrad, &w.sums.pw1_bnSum, &w.sums.pw1_bnSumSq)
 		}
@@ -1887,7 +1947,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw1_bnBackward(n, &b.dw1Out, &b.dw1_bnGrad, &b.dw1Grad, &st.dw1_bnMean, &st.dw1_bnInvStd, &st.dw1_bnSumDy, &st.dw1_bnSumDyXhat, st.dw1_bnInvCount, &p.dw1_bnWeight)
-			dw1Backward(n, &b.dropout1Out, &b.dw1Out, &b.dw1Grad, &b.dropout1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+			if vec {
+				dw1Backward(n, &b.dropout1Out, &b.dw1Out, &b.dw1Grad, &b.dropout1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+			} else {
+				dw1Backward(n, &b.dropout1Out, &b.dw1Out, &b.dw1Grad, &b.dropout1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+			}
 			dropout1Backward(n, &b.dropout1Mask, &b.dropout1Grad, &b.relu1Grad)
 			relu1Backward(n, &b.relu1Out, &b.relu1Grad, &b.bn1Grad)
 			bn1Sums(n, &b.conv1Out, &b.bn1Grad, &w.sums.bn1Sum, &w.sums.bn1SumSq)

@@ -80,6 +80,44 @@ func conv1WeightGradVec(dw *[40 * 64]float32, db *[64]float32, x, dy []float32, 
 	}
 }
 
+// dw1InteriorVecAVX2 is the AVX2 path of dw1InteriorVec (simd_amd64.s).
+//
+//go:noescape
+func dw1InteriorVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1InteriorVecAVX512 is the AVX512 path of dw1InteriorVec (simd_amd64.s).
+//
+//go:noescape
+func dw1InteriorVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1InteriorVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*8000-1]
+	_ = x[n*8000-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 24)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw1InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw1ForwardVecAVX2 is the AVX2 path of pw1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -199,6 +237,34 @@ func pw1InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	}
 }
 
+// dw2InteriorVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*8000-1]
+	_ = x[n*8000-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 24)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw2InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw2ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -278,6 +344,34 @@ func pw2InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	}
 }
 
+// dw3InteriorVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*8000-1]
+	_ = x[n*8000-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 24)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw3InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw3ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -354,6 +448,34 @@ func pw3InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 		pw1InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw3InputGradVecTransposeGo(wt, w)
+	}
+}
+
+// dw4InteriorVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*8000-1]
+	_ = x[n*8000-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 24)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw4InteriorVecGo(y, x, w, b, n, lo, hi)
 	}
 }
 

@@ -790,6 +790,246 @@ conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 
+// func dw1InteriorVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   s < n,
+// for the interior: output rows 1..23, columns 1..3 of 25x5x64 outputs
+// (25x5x64 input, 3x3 depthwise kernel, stride 1,1, padding 1,1); the shape
+// comes in the arguments (bytes and counts), so one TEXT serves every layer
+// of this kernel size. Per channel vector, the weights and bias in registers;
+// per output pixel, one FMA per tap with the input as the memory operand.
+// Reference: dw1InteriorVecGo.
+// It is also dw2InteriorVecAVX2: the same kernel.
+// It is also dw3InteriorVecAVX2: the same kernel.
+// It is also dw4InteriorVecAVX2: the same kernel.
+#define dw_y AX // y: current sample
+#define dw_x BX // x: current sample
+#define dw_n CX // samples left
+#define dw_cv DX // byte offset of the channel vector
+#define dw_r0 SI // x: kernel row 0 of the current window
+#define dw_r1 DI // kernel row 1
+#define dw_r2 R8 // kernel row 2
+#define dw_yp R9 // y: current output pixel
+#define dw_c4 R10 // bytes per pixel (channels·4)
+#define dw_step R11 // bytes between the windows of neighbouring output pixels
+#define dw_cols R12 // output pixels left in the row
+#define dw_rows R13 // output rows left
+TEXT ·dw1InteriorVecAVX2(SB), NOSPLIT, $0-128
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+	MOVQ c4+40(FP), dw_c4
+	MOVQ colStep+96(FP), dw_step
+
+dw1InteriorVec_sample:
+	XORQ dw_cv, dw_cv
+
+dw1InteriorVec_chan:
+	MOVQ w+16(FP), dw_r0 // the window's weights and the bias, for every pixel
+	ADDQ dw_cv, dw_r0
+	VMOVUPS (dw_r0), Y0
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y1
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y2
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y3
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y4
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y5
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y6
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y7
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y8
+	MOVQ b+24(FP), dw_r0
+	VMOVUPS (dw_r0)(dw_cv*1), Y9
+	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
+	ADDQ dw_x, dw_r0
+	ADDQ dw_cv, dw_r0
+	MOVQ yOrigin+72(FP), dw_yp
+	ADDQ dw_y, dw_yp
+	ADDQ dw_cv, dw_yp
+	MOVQ rowCount+80(FP), dw_rows
+
+dw1InteriorVec_row:
+	MOVQ dw_r0, dw_r1
+	ADDQ rowStride+104(FP), dw_r1
+	MOVQ dw_r1, dw_r2
+	ADDQ rowStride+104(FP), dw_r2
+	MOVQ colCount+88(FP), dw_cols
+
+dw1InteriorVec_pixel:
+	VMOVAPS Y9, Y10
+	VFMADD231PS (dw_r0), Y0, Y10
+	VFMADD231PS (dw_r0)(dw_c4*1), Y1, Y10
+	VFMADD231PS (dw_r0)(dw_c4*2), Y2, Y10
+	VFMADD231PS (dw_r1), Y3, Y10
+	VFMADD231PS (dw_r1)(dw_c4*1), Y4, Y10
+	VFMADD231PS (dw_r1)(dw_c4*2), Y5, Y10
+	VFMADD231PS (dw_r2), Y6, Y10
+	VFMADD231PS (dw_r2)(dw_c4*1), Y7, Y10
+	VFMADD231PS (dw_r2)(dw_c4*2), Y8, Y10
+	VMOVUPS Y10, (dw_yp)
+	ADDQ dw_step, dw_r0
+	ADDQ dw_step, dw_r1
+	ADDQ dw_step, dw_r2
+	ADDQ dw_c4, dw_yp
+	DECQ dw_cols
+	JNZ dw1InteriorVec_pixel
+	ADDQ xAdvance+112(FP), dw_r0
+	ADDQ yAdvance+120(FP), dw_yp
+	DECQ dw_rows
+	JNZ dw1InteriorVec_row
+	ADDQ $32, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw1InteriorVec_chan
+	ADDQ inStep+48(FP), dw_x
+	ADDQ outStep+56(FP), dw_y
+	DECQ dw_n
+	JNZ dw1InteriorVec_sample
+	VZEROUPPER
+	RET
+#undef dw_y
+#undef dw_x
+#undef dw_n
+#undef dw_cv
+#undef dw_r0
+#undef dw_r1
+#undef dw_r2
+#undef dw_yp
+#undef dw_c4
+#undef dw_step
+#undef dw_cols
+#undef dw_rows
+
+// func dw1InteriorVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+// Requires: AVX512F
+//
+// y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   s < n,
+// for the interior: output rows 1..23, columns 1..3 of 25x5x64 outputs
+// (25x5x64 input, 3x3 depthwise kernel, stride 1,1, padding 1,1); the shape
+// comes in the arguments (bytes and counts), so one TEXT serves every layer
+// of this kernel size. Per channel vector, the weights and bias in registers;
+// per output pixel, one FMA per tap with the input as the memory operand.
+// Reference: dw1InteriorVecGo.
+// It is also dw2InteriorVecAVX512: the same kernel.
+// It is also dw3InteriorVecAVX512: the same kernel.
+// It is also dw4InteriorVecAVX512: the same kernel.
+#define dw_y AX // y: current sample
+#define dw_x BX // x: current sample
+#define dw_n CX // samples left
+#define dw_cv DX // byte offset of the channel vector
+#define dw_r0 SI // x: kernel row 0 of the current window
+#define dw_r1 DI // kernel row 1
+#define dw_r2 R8 // kernel row 2
+#define dw_yp R9 // y: current output pixel
+#define dw_c4 R10 // bytes per pixel (channels·4)
+#define dw_step R11 // bytes between the windows of neighbouring output pixels
+#define dw_cols R12 // output pixels left in the row
+#define dw_rows R13 // output rows left
+TEXT ·dw1InteriorVecAVX512(SB), NOSPLIT, $0-128
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+	MOVQ c4+40(FP), dw_c4
+	MOVQ colStep+96(FP), dw_step
+
+dw1InteriorVec_sample:
+	XORQ dw_cv, dw_cv
+
+dw1InteriorVec_chan:
+	// K1: the channel vector's lanes (8 when half a vector is left)
+	MOVQ dw_c4, dw_r0
+	SUBQ dw_cv, dw_r0
+	MOVL $0xffff, dw_r1
+	MOVL $0xff, dw_r2
+	CMPQ dw_r0, $64
+	CMOVQLT dw_r2, dw_r1
+	KMOVW dw_r1, K1
+	MOVQ w+16(FP), dw_r0 // the window's weights and the bias, for every pixel
+	ADDQ dw_cv, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z0
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z1
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z2
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z3
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z4
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z5
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z6
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z7
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z8
+	MOVQ b+24(FP), dw_r0
+	VMOVUPS.Z (dw_r0)(dw_cv*1), K1, Z9
+	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
+	ADDQ dw_x, dw_r0
+	ADDQ dw_cv, dw_r0
+	MOVQ yOrigin+72(FP), dw_yp
+	ADDQ dw_y, dw_yp
+	ADDQ dw_cv, dw_yp
+	MOVQ rowCount+80(FP), dw_rows
+
+dw1InteriorVec_row:
+	MOVQ dw_r0, dw_r1
+	ADDQ rowStride+104(FP), dw_r1
+	MOVQ dw_r1, dw_r2
+	ADDQ rowStride+104(FP), dw_r2
+	MOVQ colCount+88(FP), dw_cols
+
+dw1InteriorVec_pixel:
+	VMOVAPS Z9, Z10
+	VFMADD231PS (dw_r0), Z0, K1, Z10
+	VFMADD231PS (dw_r0)(dw_c4*1), Z1, K1, Z10
+	VFMADD231PS (dw_r0)(dw_c4*2), Z2, K1, Z10
+	VFMADD231PS (dw_r1), Z3, K1, Z10
+	VFMADD231PS (dw_r1)(dw_c4*1), Z4, K1, Z10
+	VFMADD231PS (dw_r1)(dw_c4*2), Z5, K1, Z10
+	VFMADD231PS (dw_r2), Z6, K1, Z10
+	VFMADD231PS (dw_r2)(dw_c4*1), Z7, K1, Z10
+	VFMADD231PS (dw_r2)(dw_c4*2), Z8, K1, Z10
+	VMOVUPS Z10, K1, (dw_yp)
+	ADDQ dw_step, dw_r0
+	ADDQ dw_step, dw_r1
+	ADDQ dw_step, dw_r2
+	ADDQ dw_c4, dw_yp
+	DECQ dw_cols
+	JNZ dw1InteriorVec_pixel
+	ADDQ xAdvance+112(FP), dw_r0
+	ADDQ yAdvance+120(FP), dw_yp
+	DECQ dw_rows
+	JNZ dw1InteriorVec_row
+	ADDQ $64, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw1InteriorVec_chan
+	ADDQ inStep+48(FP), dw_x
+	ADDQ outStep+56(FP), dw_y
+	DECQ dw_n
+	JNZ dw1InteriorVec_sample
+	VZEROUPPER
+	RET
+#undef dw_y
+#undef dw_x
+#undef dw_n
+#undef dw_cv
+#undef dw_r0
+#undef dw_r1
+#undef dw_r2
+#undef dw_yp
+#undef dw_c4
+#undef dw_step
+#undef dw_cols
+#undef dw_rows
+
 // func pw1ForwardVecAVX2(y, x, w, b *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //

@@ -22,6 +22,17 @@ func conv1WeightGradVec(dw *[40 * 64]float32, db *[64]float32, x, dy []float32, 
 	conv1WeightGradVecGo(dw, db, x, dy, n)
 }
 
+// dw1InteriorVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw1InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	dw1InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
 // pw1ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -54,6 +65,17 @@ func pw1InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 // This build has no assembly: it runs the reference.
 func pw1InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	pw1InputGradVecTransposeGo(wt, w)
+}
+
+// dw2InteriorVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw2InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	dw2InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
 // pw2ForwardVec computes, with In = 64 and Units = 64:
@@ -90,6 +112,17 @@ func pw2InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	pw2InputGradVecTransposeGo(wt, w)
 }
 
+// dw3InteriorVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw3InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	dw3InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
 // pw3ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -122,6 +155,17 @@ func pw3InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 // This build has no assembly: it runs the reference.
 func pw3InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	pw3InputGradVecTransposeGo(wt, w)
+}
+
+// dw4InteriorVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw4InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	dw4InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
 // pw4ForwardVec computes, with In = 64 and Units = 64:

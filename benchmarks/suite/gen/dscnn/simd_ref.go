@@ -39,6 +39,35 @@ func conv1WeightGradVecGo(dw *[40 * 64]float32, db *[64]float32, x, dy []float32
 	}
 }
 
+// dw1InteriorVecGo is the pure-Go reference of dw1InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+func dw1InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*8000 : (s+1)*8000]
+		ys := y[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				o := (*[64]float32)(ys[(oh*5+ow)*64:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*5+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // pw1ForwardVecGo is the pure-Go reference of pw1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -99,6 +128,35 @@ func pw1InputGradVecTransposeGo(wt *[64 * 64]float32, w *[64 * 64]float32) {
 		wi := (*[64]float32)(w[i*64:])
 		for j, v := range wi {
 			wt[j*64+i] = v
+		}
+	}
+}
+
+// dw2InteriorVecGo is the pure-Go reference of dw2InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+func dw2InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*8000 : (s+1)*8000]
+		ys := y[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				o := (*[64]float32)(ys[(oh*5+ow)*64:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*5+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
 		}
 	}
 }
@@ -167,6 +225,35 @@ func pw2InputGradVecTransposeGo(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	}
 }
 
+// dw3InteriorVecGo is the pure-Go reference of dw3InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+func dw3InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*8000 : (s+1)*8000]
+		ys := y[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				o := (*[64]float32)(ys[(oh*5+ow)*64:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*5+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // pw3ForwardVecGo is the pure-Go reference of pw3ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -227,6 +314,35 @@ func pw3InputGradVecTransposeGo(wt *[64 * 64]float32, w *[64 * 64]float32) {
 		wi := (*[64]float32)(w[i*64:])
 		for j, v := range wi {
 			wt[j*64+i] = v
+		}
+	}
+}
+
+// dw4InteriorVecGo is the pure-Go reference of dw4InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 24),
+//	ow in [1, 4) (the other outputs are left as they are)
+func dw4InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*8000 : (s+1)*8000]
+		ys := y[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				o := (*[64]float32)(ys[(oh*5+ow)*64:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*5+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
 		}
 	}
 }

@@ -710,6 +710,28 @@ func dw1ForwardRows(x *[18432]float32, y *[18432]float32, w *[72]float32, b *[8]
 	}
 }
 
+// dw1ForwardRowsVec computes output rows [lo, hi) of dw1 (conv2d 3x3, 8
+// filters, stride 1x1, same padding, 48x48x8 → 48x48x8) for one sample x, as
+// dw1ForwardVec does (dw1InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw1ForwardRowsVec(x *[18432]float32, y *[18432]float32, w *[72]float32, b *[8]float32, lo, hi int) {
+	dw1InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 47 {
+			for ox := 0; ox < 48; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw1Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 47; ox < 48; ox++ {
+			dw1Pixel(x, y, w, b, oy, ox)
+		}
+	}
+}
+
 // dw1_reluForwardPart computes the values y of dw1_relu (relu on 48x48x8) from
 // the same values x of its input, as dw1_reluForward does: a part of Frozen's
 // split one-sample forward.
@@ -759,6 +781,25 @@ func dw2ForwardRows(x *[36864]float32, y *[9216]float32, w *[144]float32, b *[16
 					}
 				}
 			}
+		}
+	}
+}
+
+// dw2ForwardRowsVec computes output rows [lo, hi) of dw2 (conv2d 3x3, 16
+// filters, stride 2x2, same padding, 48x48x16 → 24x24x16) for one sample x,
+// as dw2ForwardVec does (dw2InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw2ForwardRowsVec(x *[36864]float32, y *[9216]float32, w *[144]float32, b *[16]float32, lo, hi int) {
+	dw2InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 0 || oy >= 23 {
+			for ox := 0; ox < 24; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 23; ox < 24; ox++ {
+			dw2Pixel(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -816,6 +857,28 @@ func dw3ForwardRows(x *[18432]float32, y *[18432]float32, w *[288]float32, b *[3
 	}
 }
 
+// dw3ForwardRowsVec computes output rows [lo, hi) of dw3 (conv2d 3x3, 32
+// filters, stride 1x1, same padding, 24x24x32 → 24x24x32) for one sample x,
+// as dw3ForwardVec does (dw3InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw3ForwardRowsVec(x *[18432]float32, y *[18432]float32, w *[288]float32, b *[32]float32, lo, hi int) {
+	dw3InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 23 {
+			for ox := 0; ox < 24; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw3Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 23; ox < 24; ox++ {
+			dw3Pixel(x, y, w, b, oy, ox)
+		}
+	}
+}
+
 // dw3_reluForwardPart computes the values y of dw3_relu (relu on 24x24x32)
 // from the same values x of its input, as dw3_reluForward does: a part of
 // Frozen's split one-sample forward.
@@ -865,6 +928,25 @@ func dw4ForwardRows(x *[18432]float32, y *[4608]float32, w *[288]float32, b *[32
 					}
 				}
 			}
+		}
+	}
+}
+
+// dw4ForwardRowsVec computes output rows [lo, hi) of dw4 (conv2d 3x3, 32
+// filters, stride 2x2, same padding, 24x24x32 → 12x12x32) for one sample x,
+// as dw4ForwardVec does (dw4InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw4ForwardRowsVec(x *[18432]float32, y *[4608]float32, w *[288]float32, b *[32]float32, lo, hi int) {
+	dw4InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 0 || oy >= 11 {
+			for ox := 0; ox < 12; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 11; ox < 12; ox++ {
+			dw4Pixel(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -922,6 +1004,28 @@ func dw5ForwardRows(x *[9216]float32, y *[9216]float32, w *[576]float32, b *[64]
 	}
 }
 
+// dw5ForwardRowsVec computes output rows [lo, hi) of dw5 (conv2d 3x3, 64
+// filters, stride 1x1, same padding, 12x12x64 → 12x12x64) for one sample x,
+// as dw5ForwardVec does (dw5InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw5ForwardRowsVec(x *[9216]float32, y *[9216]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	dw5InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 11 {
+			for ox := 0; ox < 12; ox++ {
+				dw5Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw5Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 11; ox < 12; ox++ {
+			dw5Pixel(x, y, w, b, oy, ox)
+		}
+	}
+}
+
 // dw5_reluForwardPart computes the values y of dw5_relu (relu on 12x12x64)
 // from the same values x of its input, as dw5_reluForward does: a part of
 // Frozen's split one-sample forward.
@@ -971,6 +1075,25 @@ func dw6ForwardRows(x *[9216]float32, y *[2304]float32, w *[576]float32, b *[64]
 					}
 				}
 			}
+		}
+	}
+}
+
+// dw6ForwardRowsVec computes output rows [lo, hi) of dw6 (conv2d 3x3, 64
+// filters, stride 2x2, same padding, 12x12x64 → 6x6x64) for one sample x, as
+// dw6ForwardVec does (dw6InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw6ForwardRowsVec(x *[9216]float32, y *[2304]float32, w *[576]float32, b *[64]float32, lo, hi int) {
+	dw6InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 0 || oy >= 5 {
+			for ox := 0; ox < 6; ox++ {
+				dw6Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 5; ox < 6; ox++ {
+			dw6Pixel(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1028,6 +1151,28 @@ func dw7ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[12
 	}
 }
 
+// dw7ForwardRowsVec computes output rows [lo, hi) of dw7 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw7ForwardVec does (dw7InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw7ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	dw7InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 5 {
+			for ox := 0; ox < 6; ox++ {
+				dw7Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw7Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 5; ox < 6; ox++ {
+			dw7Pixel(x, y, w, b, oy, ox)
+		}
+	}
+}
+
 // dw7_reluForwardPart computes the values y of dw7_relu (relu on 6x6x128) from
 // the same values x of its input, as dw7_reluForward does: a part of Frozen's
 // split one-sample forward.
@@ -1077,6 +1222,28 @@ func dw8ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[12
 					}
 				}
 			}
+		}
+	}
+}
+
+// dw8ForwardRowsVec computes output rows [lo, hi) of dw8 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw8ForwardVec does (dw8InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw8ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	dw8InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 5 {
+			for ox := 0; ox < 6; ox++ {
+				dw8Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw8Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 5; ox < 6; ox++ {
+			dw8Pixel(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1134,6 +1301,28 @@ func dw9ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[12
 	}
 }
 
+// dw9ForwardRowsVec computes output rows [lo, hi) of dw9 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw9ForwardVec does (dw9InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw9ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	dw9InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 5 {
+			for ox := 0; ox < 6; ox++ {
+				dw9Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw9Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 5; ox < 6; ox++ {
+			dw9Pixel(x, y, w, b, oy, ox)
+		}
+	}
+}
+
 // dw9_reluForwardPart computes the values y of dw9_relu (relu on 6x6x128) from
 // the same values x of its input, as dw9_reluForward does: a part of Frozen's
 // split one-sample forward.
@@ -1183,6 +1372,28 @@ func dw10ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[1
 					}
 				}
 			}
+		}
+	}
+}
+
+// dw10ForwardRowsVec computes output rows [lo, hi) of dw10 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw10ForwardVec does (dw10InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw10ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	dw10InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 5 {
+			for ox := 0; ox < 6; ox++ {
+				dw10Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw10Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 5; ox < 6; ox++ {
+			dw10Pixel(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1240,6 +1451,28 @@ func dw11ForwardRows(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[1
 	}
 }
 
+// dw11ForwardRowsVec computes output rows [lo, hi) of dw11 (conv2d 3x3, 128
+// filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
+// dw11ForwardVec does (dw11InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw11ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	dw11InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 5 {
+			for ox := 0; ox < 6; ox++ {
+				dw11Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw11Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 5; ox < 6; ox++ {
+			dw11Pixel(x, y, w, b, oy, ox)
+		}
+	}
+}
+
 // dw11_reluForwardPart computes the values y of dw11_relu (relu on 6x6x128)
 // from the same values x of its input, as dw11_reluForward does: a part of
 // Frozen's split one-sample forward.
@@ -1293,6 +1526,25 @@ func dw12ForwardRows(x *[4608]float32, y *[1152]float32, w *[1152]float32, b *[1
 	}
 }
 
+// dw12ForwardRowsVec computes output rows [lo, hi) of dw12 (conv2d 3x3, 128
+// filters, stride 2x2, same padding, 6x6x128 → 3x3x128) for one sample x, as
+// dw12ForwardVec does (dw12InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw12ForwardRowsVec(x *[4608]float32, y *[1152]float32, w *[1152]float32, b *[128]float32, lo, hi int) {
+	dw12InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 0 || oy >= 2 {
+			for ox := 0; ox < 3; ox++ {
+				dw12Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 2; ox < 3; ox++ {
+			dw12Pixel(x, y, w, b, oy, ox)
+		}
+	}
+}
+
 // pw12_reluForwardPart computes the values y of pw12_relu (relu on 3x3x256)
 // from the same values x of its input, as pw12_reluForward does: a part of
 // Frozen's split one-sample forward.
@@ -1332,6 +1584,28 @@ func dw13ForwardRows(x *[2304]float32, y *[2304]float32, w *[2304]float32, b *[2
 					}
 				}
 			}
+		}
+	}
+}
+
+// dw13ForwardRowsVec computes output rows [lo, hi) of dw13 (conv2d 3x3, 256
+// filters, stride 1x1, same padding, 3x3x256 → 3x3x256) for one sample x, as
+// dw13ForwardVec does (dw13InteriorVec, then the border in Go): a part of
+// Frozen's split one-sample forward.
+func dw13ForwardRowsVec(x *[2304]float32, y *[2304]float32, w *[2304]float32, b *[256]float32, lo, hi int) {
+	dw13InteriorVec(y[:], x[:], w, b, 1, lo, hi)
+	for oy := lo; oy < hi; oy++ {
+		if oy < 1 || oy >= 2 {
+			for ox := 0; ox < 3; ox++ {
+				dw13Pixel(x, y, w, b, oy, ox)
+			}
+			continue
+		}
+		for ox := 0; ox < 1; ox++ {
+			dw13Pixel(x, y, w, b, oy, ox)
+		}
+		for ox := 2; ox < 3; ox++ {
+			dw13Pixel(x, y, w, b, oy, ox)
 		}
 	}
 }

@@ -473,6 +473,36 @@ func dw1Forward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w 
 	}
 }
 
+// dw1ForwardVec computes dw1 (conv2d 3x3, 8 filters, stride 1x1, same padding,
+// 48x48x8 → 48x48x8) for the first n samples of a tile on the vector path:
+// dw1InteriorVec computes the output pixels whose windows lie inside the
+// input, then Go the border pixels.
+func dw1ForwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w *[72]float32, b *[8]float32) {
+	dw1InteriorVec(out[:n*18432], in[:n*18432], w, b, n, 0, 48)
+	for s := 0; s < n; s++ {
+		x := (*[18432]float32)(in[s*18432:])
+		y := (*[18432]float32)(out[s*18432:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 48; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 47; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 47; ox < 48; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 47; oy < 48; oy++ {
+			for ox := 0; ox < 48; ox++ {
+				dw1Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw1PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw1 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -1047,6 +1077,28 @@ func dw2Forward(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, w *
 	}
 }
 
+// dw2ForwardVec computes dw2 (conv2d 3x3, 16 filters, stride 2x2, same
+// padding, 48x48x16 → 24x24x16) for the first n samples of a tile on the
+// vector path: dw2InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw2ForwardVec(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, w *[144]float32, b *[16]float32) {
+	dw2InteriorVec(out[:n*9216], in[:n*36864], w, b, n, 0, 24)
+	for s := 0; s < n; s++ {
+		x := (*[36864]float32)(in[s*36864:])
+		y := (*[9216]float32)(out[s*9216:])
+		for oy := 0; oy < 23; oy++ {
+			for ox := 23; ox < 24; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				dw2Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw2PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw2 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -1600,6 +1652,36 @@ func dw3Forward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w 
 					v += x8[c] * w8[c]
 					o[c] = v
 				}
+			}
+			for ox := 23; ox < 24; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw3ForwardVec computes dw3 (conv2d 3x3, 32 filters, stride 1x1, same
+// padding, 24x24x32 → 24x24x32) for the first n samples of a tile on the
+// vector path: dw3InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw3ForwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w *[288]float32, b *[32]float32) {
+	dw3InteriorVec(out[:n*18432], in[:n*18432], w, b, n, 0, 24)
+	for s := 0; s < n; s++ {
+		x := (*[18432]float32)(in[s*18432:])
+		y := (*[18432]float32)(out[s*18432:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 23; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw3Pixel(x, y, w, b, oy, ox)
 			}
 			for ox := 23; ox < 24; ox++ {
 				dw3Pixel(x, y, w, b, oy, ox)
@@ -2187,6 +2269,28 @@ func dw4Forward(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, w *
 	}
 }
 
+// dw4ForwardVec computes dw4 (conv2d 3x3, 32 filters, stride 2x2, same
+// padding, 24x24x32 → 12x12x32) for the first n samples of a tile on the
+// vector path: dw4InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw4ForwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, w *[288]float32, b *[32]float32) {
+	dw4InteriorVec(out[:n*4608], in[:n*18432], w, b, n, 0, 12)
+	for s := 0; s < n; s++ {
+		x := (*[18432]float32)(in[s*18432:])
+		y := (*[4608]float32)(out[s*4608:])
+		for oy := 0; oy < 11; oy++ {
+			for ox := 11; ox < 12; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				dw4Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw4PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw4 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -2740,6 +2844,36 @@ func dw5Forward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w *[
 					v += x8[c] * w8[c]
 					o[c] = v
 				}
+			}
+			for ox := 11; ox < 12; ox++ {
+				dw5Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				dw5Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw5ForwardVec computes dw5 (conv2d 3x3, 64 filters, stride 1x1, same
+// padding, 12x12x64 → 12x12x64) for the first n samples of a tile on the
+// vector path: dw5InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw5ForwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w *[576]float32, b *[64]float32) {
+	dw5InteriorVec(out[:n*9216], in[:n*9216], w, b, n, 0, 12)
+	for s := 0; s < n; s++ {
+		x := (*[9216]float32)(in[s*9216:])
+		y := (*[9216]float32)(out[s*9216:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				dw5Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 11; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw5Pixel(x, y, w, b, oy, ox)
 			}
 			for ox := 11; ox < 12; ox++ {
 				dw5Pixel(x, y, w, b, oy, ox)
@@ -3327,6 +3461,28 @@ func dw6Forward(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, w *[
 	}
 }
 
+// dw6ForwardVec computes dw6 (conv2d 3x3, 64 filters, stride 2x2, same
+// padding, 12x12x64 → 6x6x64) for the first n samples of a tile on the
+// vector path: dw6InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw6ForwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, w *[576]float32, b *[64]float32) {
+	dw6InteriorVec(out[:n*2304], in[:n*9216], w, b, n, 0, 6)
+	for s := 0; s < n; s++ {
+		x := (*[9216]float32)(in[s*9216:])
+		y := (*[2304]float32)(out[s*2304:])
+		for oy := 0; oy < 5; oy++ {
+			for ox := 5; ox < 6; ox++ {
+				dw6Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw6Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw6PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw6 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -3880,6 +4036,36 @@ func dw7Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[
 					v += x8[c] * w8[c]
 					o[c] = v
 				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw7Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw7Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw7ForwardVec computes dw7 (conv2d 3x3, 128 filters, stride 1x1, same
+// padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
+// vector path: dw7InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw7ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	dw7InteriorVec(out[:n*4608], in[:n*4608], w, b, n, 0, 6)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw7Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw7Pixel(x, y, w, b, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
 				dw7Pixel(x, y, w, b, oy, ox)
@@ -4475,6 +4661,36 @@ func dw8Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[
 	}
 }
 
+// dw8ForwardVec computes dw8 (conv2d 3x3, 128 filters, stride 1x1, same
+// padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
+// vector path: dw8InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw8ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	dw8InteriorVec(out[:n*4608], in[:n*4608], w, b, n, 0, 6)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw8Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw8Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw8Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw8Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw8PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw8 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -5057,6 +5273,36 @@ func dw9Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[
 	}
 }
 
+// dw9ForwardVec computes dw9 (conv2d 3x3, 128 filters, stride 1x1, same
+// padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
+// vector path: dw9InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw9ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	dw9InteriorVec(out[:n*4608], in[:n*4608], w, b, n, 0, 6)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw9Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw9Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw9Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw9Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw9PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw9 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -5626,6 +5872,36 @@ func dw10Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *
 					v += x8[c] * w8[c]
 					o[c] = v
 				}
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw10Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw10Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw10ForwardVec computes dw10 (conv2d 3x3, 128 filters, stride 1x1, same
+// padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
+// vector path: dw10InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw10ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	dw10InteriorVec(out[:n*4608], in[:n*4608], w, b, n, 0, 6)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw10Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw10Pixel(x, y, w, b, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
 				dw10Pixel(x, y, w, b, oy, ox)
@@ -6223,6 +6499,36 @@ func dw11Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *
 	}
 }
 
+// dw11ForwardVec computes dw11 (conv2d 3x3, 128 filters, stride 1x1, same
+// padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
+// vector path: dw11InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw11ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	dw11InteriorVec(out[:n*4608], in[:n*4608], w, b, n, 0, 6)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw11Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw11Pixel(x, y, w, b, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw11Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw11Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw11PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw11 for one sample, whose pre-activation gradient is d,
 // skipping the taps in the padding: the border of the output.
@@ -6799,6 +7105,28 @@ func dw12Forward(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, w *
 	}
 }
 
+// dw12ForwardVec computes dw12 (conv2d 3x3, 128 filters, stride 2x2, same
+// padding, 6x6x128 → 3x3x128) for the first n samples of a tile on the
+// vector path: dw12InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw12ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, w *[1152]float32, b *[128]float32) {
+	dw12InteriorVec(out[:n*1152], in[:n*4608], w, b, n, 0, 3)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[1152]float32)(out[s*1152:])
+		for oy := 0; oy < 2; oy++ {
+			for ox := 2; ox < 3; ox++ {
+				dw12Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				dw12Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
 // dw12PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw12 for one sample, whose pre-activation gradient is d,
 // skipping the taps in the padding: the border of the output.
@@ -7354,6 +7682,36 @@ func dw13Forward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, w *
 					v += x8[c] * w8[c]
 					o[c] = v
 				}
+			}
+			for ox := 2; ox < 3; ox++ {
+				dw13Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				dw13Pixel(x, y, w, b, oy, ox)
+			}
+		}
+	}
+}
+
+// dw13ForwardVec computes dw13 (conv2d 3x3, 256 filters, stride 1x1, same
+// padding, 3x3x256 → 3x3x256) for the first n samples of a tile on the
+// vector path: dw13InteriorVec computes the output pixels whose windows lie
+// inside the input, then Go the border pixels.
+func dw13ForwardVec(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, w *[2304]float32, b *[256]float32) {
+	dw13InteriorVec(out[:n*2304], in[:n*2304], w, b, n, 0, 3)
+	for s := 0; s < n; s++ {
+		x := (*[2304]float32)(in[s*2304:])
+		y := (*[2304]float32)(out[s*2304:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				dw13Pixel(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 2; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw13Pixel(x, y, w, b, oy, ox)
 			}
 			for ox := 2; ox < 3; ox++ {
 				dw13Pixel(x, y, w, b, oy, ox)

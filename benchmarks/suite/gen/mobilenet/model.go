@@ -3362,79 +3362,79 @@ func (w *worker) forward(p *parameters, vec bool, n int, x *[Tile * 27648]float3
 		conv1ForwardGemm(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
 		bn1Eval(n, &w.buf.conv1Out, &w.buf.bn1Out, &p.bn1RunningMean, &p.bn1RunningVar, &p.bn1Weight, &p.bn1Bias)
 		relu1Forward(n, &w.buf.bn1Out, &w.buf.relu1Out)
-		dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1ForwardVec(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 		dw1_bnEval(n, &w.buf.dw1Out, &w.buf.dw1_bnOut, &p.dw1_bnRunningMean, &p.dw1_bnRunningVar, &p.dw1_bnWeight, &p.dw1_bnBias)
 		dw1_reluForward(n, &w.buf.dw1_bnOut, &w.buf.dw1_reluOut)
 		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 		pw1_bnEval(n, &w.buf.pw1Out, &w.buf.pw1_bnOut, &p.pw1_bnRunningMean, &p.pw1_bnRunningVar, &p.pw1_bnWeight, &p.pw1_bnBias)
 		pw1_reluForward(n, &w.buf.pw1_bnOut, &w.buf.pw1_reluOut)
-		dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2ForwardVec(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 		dw2_bnEval(n, &w.buf.dw2Out, &w.buf.dw2_bnOut, &p.dw2_bnRunningMean, &p.dw2_bnRunningVar, &p.dw2_bnWeight, &p.dw2_bnBias)
 		dw2_reluForward(n, &w.buf.dw2_bnOut, &w.buf.dw2_reluOut)
 		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 		pw2_bnEval(n, &w.buf.pw2Out, &w.buf.pw2_bnOut, &p.pw2_bnRunningMean, &p.pw2_bnRunningVar, &p.pw2_bnWeight, &p.pw2_bnBias)
 		pw2_reluForward(n, &w.buf.pw2_bnOut, &w.buf.pw2_reluOut)
-		dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3ForwardVec(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 		dw3_bnEval(n, &w.buf.dw3Out, &w.buf.dw3_bnOut, &p.dw3_bnRunningMean, &p.dw3_bnRunningVar, &p.dw3_bnWeight, &p.dw3_bnBias)
 		dw3_reluForward(n, &w.buf.dw3_bnOut, &w.buf.dw3_reluOut)
 		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 		pw3_bnEval(n, &w.buf.pw3Out, &w.buf.pw3_bnOut, &p.pw3_bnRunningMean, &p.pw3_bnRunningVar, &p.pw3_bnWeight, &p.pw3_bnBias)
 		pw3_reluForward(n, &w.buf.pw3_bnOut, &w.buf.pw3_reluOut)
-		dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4ForwardVec(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 		dw4_bnEval(n, &w.buf.dw4Out, &w.buf.dw4_bnOut, &p.dw4_bnRunningMean, &p.dw4_bnRunningVar, &p.dw4_bnWeight, &p.dw4_bnBias)
 		dw4_reluForward(n, &w.buf.dw4_bnOut, &w.buf.dw4_reluOut)
 		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 		pw4_bnEval(n, &w.buf.pw4Out, &w.buf.pw4_bnOut, &p.pw4_bnRunningMean, &p.pw4_bnRunningVar, &p.pw4_bnWeight, &p.pw4_bnBias)
 		pw4_reluForward(n, &w.buf.pw4_bnOut, &w.buf.pw4_reluOut)
-		dw5Forward(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
+		dw5ForwardVec(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
 		dw5_bnEval(n, &w.buf.dw5Out, &w.buf.dw5_bnOut, &p.dw5_bnRunningMean, &p.dw5_bnRunningVar, &p.dw5_bnWeight, &p.dw5_bnBias)
 		dw5_reluForward(n, &w.buf.dw5_bnOut, &w.buf.dw5_reluOut)
 		pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 		pw5_bnEval(n, &w.buf.pw5Out, &w.buf.pw5_bnOut, &p.pw5_bnRunningMean, &p.pw5_bnRunningVar, &p.pw5_bnWeight, &p.pw5_bnBias)
 		pw5_reluForward(n, &w.buf.pw5_bnOut, &w.buf.pw5_reluOut)
-		dw6Forward(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
+		dw6ForwardVec(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
 		dw6_bnEval(n, &w.buf.dw6Out, &w.buf.dw6_bnOut, &p.dw6_bnRunningMean, &p.dw6_bnRunningVar, &p.dw6_bnWeight, &p.dw6_bnBias)
 		dw6_reluForward(n, &w.buf.dw6_bnOut, &w.buf.dw6_reluOut)
 		pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 		pw6_bnEval(n, &w.buf.pw6Out, &w.buf.pw6_bnOut, &p.pw6_bnRunningMean, &p.pw6_bnRunningVar, &p.pw6_bnWeight, &p.pw6_bnBias)
 		pw6_reluForward(n, &w.buf.pw6_bnOut, &w.buf.pw6_reluOut)
-		dw7Forward(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
+		dw7ForwardVec(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
 		dw7_bnEval(n, &w.buf.dw7Out, &w.buf.dw7_bnOut, &p.dw7_bnRunningMean, &p.dw7_bnRunningVar, &p.dw7_bnWeight, &p.dw7_bnBias)
 		dw7_reluForward(n, &w.buf.dw7_bnOut, &w.buf.dw7_reluOut)
 		pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 		pw7_bnEval(n, &w.buf.pw7Out, &w.buf.pw7_bnOut, &p.pw7_bnRunningMean, &p.pw7_bnRunningVar, &p.pw7_bnWeight, &p.pw7_bnBias)
 		pw7_reluForward(n, &w.buf.pw7_bnOut, &w.buf.pw7_reluOut)
-		dw8Forward(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
+		dw8ForwardVec(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
 		dw8_bnEval(n, &w.buf.dw8Out, &w.buf.dw8_bnOut, &p.dw8_bnRunningMean, &p.dw8_bnRunningVar, &p.dw8_bnWeight, &p.dw8_bnBias)
 		dw8_reluForward(n, &w.buf.dw8_bnOut, &w.buf.dw8_reluOut)
 		pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 		pw8_bnEval(n, &w.buf.pw8Out, &w.buf.pw8_bnOut, &p.pw8_bnRunningMean, &p.pw8_bnRunningVar, &p.pw8_bnWeight, &p.pw8_bnBias)
 		pw8_reluForward(n, &w.buf.pw8_bnOut, &w.buf.pw8_reluOut)
-		dw9Forward(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
+		dw9ForwardVec(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
 		dw9_bnEval(n, &w.buf.dw9Out, &w.buf.dw9_bnOut, &p.dw9_bnRunningMean, &p.dw9_bnRunningVar, &p.dw9_bnWeight, &p.dw9_bnBias)
 		dw9_reluForward(n, &w.buf.dw9_bnOut, &w.buf.dw9_reluOut)
 		pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 		pw9_bnEval(n, &w.buf.pw9Out, &w.buf.pw9_bnOut, &p.pw9_bnRunningMean, &p.pw9_bnRunningVar, &p.pw9_bnWeight, &p.pw9_bnBias)
 		pw9_reluForward(n, &w.buf.pw9_bnOut, &w.buf.pw9_reluOut)
-		dw10Forward(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
+		dw10ForwardVec(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
 		dw10_bnEval(n, &w.buf.dw10Out, &w.buf.dw10_bnOut, &p.dw10_bnRunningMean, &p.dw10_bnRunningVar, &p.dw10_bnWeight, &p.dw10_bnBias)
 		dw10_reluForward(n, &w.buf.dw10_bnOut, &w.buf.dw10_reluOut)
 		pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 		pw10_bnEval(n, &w.buf.pw10Out, &w.buf.pw10_bnOut, &p.pw10_bnRunningMean, &p.pw10_bnRunningVar, &p.pw10_bnWeight, &p.pw10_bnBias)
 		pw10_reluForward(n, &w.buf.pw10_bnOut, &w.buf.pw10_reluOut)
-		dw11Forward(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
+		dw11ForwardVec(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
 		dw11_bnEval(n, &w.buf.dw11Out, &w.buf.dw11_bnOut, &p.dw11_bnRunningMean, &p.dw11_bnRunningVar, &p.dw11_bnWeight, &p.dw11_bnBias)
 		dw11_reluForward(n, &w.buf.dw11_bnOut, &w.buf.dw11_reluOut)
 		pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 		pw11_bnEval(n, &w.buf.pw11Out, &w.buf.pw11_bnOut, &p.pw11_bnRunningMean, &p.pw11_bnRunningVar, &p.pw11_bnWeight, &p.pw11_bnBias)
 		pw11_reluForward(n, &w.buf.pw11_bnOut, &w.buf.pw11_reluOut)
-		dw12Forward(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
+		dw12ForwardVec(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
 		dw12_bnEval(n, &w.buf.dw12Out, &w.buf.dw12_bnOut, &p.dw12_bnRunningMean, &p.dw12_bnRunningVar, &p.dw12_bnWeight, &p.dw12_bnBias)
 		dw12_reluForward(n, &w.buf.dw12_bnOut, &w.buf.dw12_reluOut)
 		pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 		pw12_bnEval(n, &w.buf.pw12Out, &w.buf.pw12_bnOut, &p.pw12_bnRunningMean, &p.pw12_bnRunningVar, &p.pw12_bnWeight, &p.pw12_bnBias)
 		pw12_reluForward(n, &w.buf.pw12_bnOut, &w.buf.pw12_reluOut)
-		dw13Forward(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
+		dw13ForwardVec(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
 		dw13_bnEval(n, &w.buf.dw13Out, &w.buf.dw13_bnOut, &p.dw13_bnRunningMean, &p.dw13_bnRunningVar, &p.dw13_bnWeight, &p.dw13_bnBias)
 		dw13_reluForward(n, &w.buf.dw13_bnOut, &w.buf.dw13_reluOut)
 		pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
@@ -3539,79 +3539,79 @@ func (w *worker) forwardPacked(p *parameters, pk *packed, n int, x *[Tile * 2764
 	conv1ForwardGemm(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
 	bn1Eval(n, &w.buf.conv1Out, &w.buf.bn1Out, &p.bn1RunningMean, &p.bn1RunningVar, &p.bn1Weight, &p.bn1Bias)
 	relu1Forward(n, &w.buf.bn1Out, &w.buf.relu1Out)
-	dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+	dw1ForwardVec(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	dw1_bnEval(n, &w.buf.dw1Out, &w.buf.dw1_bnOut, &p.dw1_bnRunningMean, &p.dw1_bnRunningVar, &p.dw1_bnWeight, &p.dw1_bnBias)
 	dw1_reluForward(n, &w.buf.dw1_bnOut, &w.buf.dw1_reluOut)
 	pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	pw1_bnEval(n, &w.buf.pw1Out, &w.buf.pw1_bnOut, &p.pw1_bnRunningMean, &p.pw1_bnRunningVar, &p.pw1_bnWeight, &p.pw1_bnBias)
 	pw1_reluForward(n, &w.buf.pw1_bnOut, &w.buf.pw1_reluOut)
-	dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+	dw2ForwardVec(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	dw2_bnEval(n, &w.buf.dw2Out, &w.buf.dw2_bnOut, &p.dw2_bnRunningMean, &p.dw2_bnRunningVar, &p.dw2_bnWeight, &p.dw2_bnBias)
 	dw2_reluForward(n, &w.buf.dw2_bnOut, &w.buf.dw2_reluOut)
 	pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	pw2_bnEval(n, &w.buf.pw2Out, &w.buf.pw2_bnOut, &p.pw2_bnRunningMean, &p.pw2_bnRunningVar, &p.pw2_bnWeight, &p.pw2_bnBias)
 	pw2_reluForward(n, &w.buf.pw2_bnOut, &w.buf.pw2_reluOut)
-	dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+	dw3ForwardVec(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	dw3_bnEval(n, &w.buf.dw3Out, &w.buf.dw3_bnOut, &p.dw3_bnRunningMean, &p.dw3_bnRunningVar, &p.dw3_bnWeight, &p.dw3_bnBias)
 	dw3_reluForward(n, &w.buf.dw3_bnOut, &w.buf.dw3_reluOut)
 	pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	pw3_bnEval(n, &w.buf.pw3Out, &w.buf.pw3_bnOut, &p.pw3_bnRunningMean, &p.pw3_bnRunningVar, &p.pw3_bnWeight, &p.pw3_bnBias)
 	pw3_reluForward(n, &w.buf.pw3_bnOut, &w.buf.pw3_reluOut)
-	dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+	dw4ForwardVec(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	dw4_bnEval(n, &w.buf.dw4Out, &w.buf.dw4_bnOut, &p.dw4_bnRunningMean, &p.dw4_bnRunningVar, &p.dw4_bnWeight, &p.dw4_bnBias)
 	dw4_reluForward(n, &w.buf.dw4_bnOut, &w.buf.dw4_reluOut)
 	pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	pw4_bnEval(n, &w.buf.pw4Out, &w.buf.pw4_bnOut, &p.pw4_bnRunningMean, &p.pw4_bnRunningVar, &p.pw4_bnWeight, &p.pw4_bnBias)
 	pw4_reluForward(n, &w.buf.pw4_bnOut, &w.buf.pw4_reluOut)
-	dw5Forward(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
+	dw5ForwardVec(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
 	dw5_bnEval(n, &w.buf.dw5Out, &w.buf.dw5_bnOut, &p.dw5_bnRunningMean, &p.dw5_bnRunningVar, &p.dw5_bnWeight, &p.dw5_bnBias)
 	dw5_reluForward(n, &w.buf.dw5_bnOut, &w.buf.dw5_reluOut)
 	pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 	pw5_bnEval(n, &w.buf.pw5Out, &w.buf.pw5_bnOut, &p.pw5_bnRunningMean, &p.pw5_bnRunningVar, &p.pw5_bnWeight, &p.pw5_bnBias)
 	pw5_reluForward(n, &w.buf.pw5_bnOut, &w.buf.pw5_reluOut)
-	dw6Forward(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
+	dw6ForwardVec(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
 	dw6_bnEval(n, &w.buf.dw6Out, &w.buf.dw6_bnOut, &p.dw6_bnRunningMean, &p.dw6_bnRunningVar, &p.dw6_bnWeight, &p.dw6_bnBias)
 	dw6_reluForward(n, &w.buf.dw6_bnOut, &w.buf.dw6_reluOut)
 	pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 	pw6_bnEval(n, &w.buf.pw6Out, &w.buf.pw6_bnOut, &p.pw6_bnRunningMean, &p.pw6_bnRunningVar, &p.pw6_bnWeight, &p.pw6_bnBias)
 	pw6_reluForward(n, &w.buf.pw6_bnOut, &w.buf.pw6_reluOut)
-	dw7Forward(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
+	dw7ForwardVec(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
 	dw7_bnEval(n, &w.buf.dw7Out, &w.buf.dw7_bnOut, &p.dw7_bnRunningMean, &p.dw7_bnRunningVar, &p.dw7_bnWeight, &p.dw7_bnBias)
 	dw7_reluForward(n, &w.buf.dw7_bnOut, &w.buf.dw7_reluOut)
 	pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 	pw7_bnEval(n, &w.buf.pw7Out, &w.buf.pw7_bnOut, &p.pw7_bnRunningMean, &p.pw7_bnRunningVar, &p.pw7_bnWeight, &p.pw7_bnBias)
 	pw7_reluForward(n, &w.buf.pw7_bnOut, &w.buf.pw7_reluOut)
-	dw8Forward(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
+	dw8ForwardVec(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
 	dw8_bnEval(n, &w.buf.dw8Out, &w.buf.dw8_bnOut, &p.dw8_bnRunningMean, &p.dw8_bnRunningVar, &p.dw8_bnWeight, &p.dw8_bnBias)
 	dw8_reluForward(n, &w.buf.dw8_bnOut, &w.buf.dw8_reluOut)
 	pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 	pw8_bnEval(n, &w.buf.pw8Out, &w.buf.pw8_bnOut, &p.pw8_bnRunningMean, &p.pw8_bnRunningVar, &p.pw8_bnWeight, &p.pw8_bnBias)
 	pw8_reluForward(n, &w.buf.pw8_bnOut, &w.buf.pw8_reluOut)
-	dw9Forward(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
+	dw9ForwardVec(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
 	dw9_bnEval(n, &w.buf.dw9Out, &w.buf.dw9_bnOut, &p.dw9_bnRunningMean, &p.dw9_bnRunningVar, &p.dw9_bnWeight, &p.dw9_bnBias)
 	dw9_reluForward(n, &w.buf.dw9_bnOut, &w.buf.dw9_reluOut)
 	pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 	pw9_bnEval(n, &w.buf.pw9Out, &w.buf.pw9_bnOut, &p.pw9_bnRunningMean, &p.pw9_bnRunningVar, &p.pw9_bnWeight, &p.pw9_bnBias)
 	pw9_reluForward(n, &w.buf.pw9_bnOut, &w.buf.pw9_reluOut)
-	dw10Forward(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
+	dw10ForwardVec(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
 	dw10_bnEval(n, &w.buf.dw10Out, &w.buf.dw10_bnOut, &p.dw10_bnRunningMean, &p.dw10_bnRunningVar, &p.dw10_bnWeight, &p.dw10_bnBias)
 	dw10_reluForward(n, &w.buf.dw10_bnOut, &w.buf.dw10_reluOut)
 	pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 	pw10_bnEval(n, &w.buf.pw10Out, &w.buf.pw10_bnOut, &p.pw10_bnRunningMean, &p.pw10_bnRunningVar, &p.pw10_bnWeight, &p.pw10_bnBias)
 	pw10_reluForward(n, &w.buf.pw10_bnOut, &w.buf.pw10_reluOut)
-	dw11Forward(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
+	dw11ForwardVec(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
 	dw11_bnEval(n, &w.buf.dw11Out, &w.buf.dw11_bnOut, &p.dw11_bnRunningMean, &p.dw11_bnRunningVar, &p.dw11_bnWeight, &p.dw11_bnBias)
 	dw11_reluForward(n, &w.buf.dw11_bnOut, &w.buf.dw11_reluOut)
 	pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 	pw11_bnEval(n, &w.buf.pw11Out, &w.buf.pw11_bnOut, &p.pw11_bnRunningMean, &p.pw11_bnRunningVar, &p.pw11_bnWeight, &p.pw11_bnBias)
 	pw11_reluForward(n, &w.buf.pw11_bnOut, &w.buf.pw11_reluOut)
-	dw12Forward(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
+	dw12ForwardVec(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
 	dw12_bnEval(n, &w.buf.dw12Out, &w.buf.dw12_bnOut, &p.dw12_bnRunningMean, &p.dw12_bnRunningVar, &p.dw12_bnWeight, &p.dw12_bnBias)
 	dw12_reluForward(n, &w.buf.dw12_bnOut, &w.buf.dw12_reluOut)
 	pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 	pw12_bnEval(n, &w.buf.pw12Out, &w.buf.pw12_bnOut, &p.pw12_bnRunningMean, &p.pw12_bnRunningVar, &p.pw12_bnWeight, &p.pw12_bnBias)
 	pw12_reluForward(n, &w.buf.pw12_bnOut, &w.buf.pw12_reluOut)
-	dw13Forward(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
+	dw13ForwardVec(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
 	dw13_bnEval(n, &w.buf.dw13Out, &w.buf.dw13_bnOut, &p.dw13_bnRunningMean, &p.dw13_bnRunningVar, &p.dw13_bnWeight, &p.dw13_bnBias)
 	dw13_reluForward(n, &w.buf.dw13_bnOut, &w.buf.dw13_reluOut)
 	pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
@@ -3659,7 +3659,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
 	}
 	relu1Forward(n, &w.buf.conv1Out, &w.buf.relu1Out)
-	dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+	if vec {
+		dw1ForwardVec(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+	} else {
+		dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+	}
 	dw1_reluForward(n, &w.buf.dw1Out, &w.buf.dw1_reluOut)
 	if vec {
 		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
@@ -3667,7 +3671,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	}
 	pw1_reluForward(n, &w.buf.pw1Out, &w.buf.pw1_reluOut)
-	dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+	if vec {
+		dw2ForwardVec(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+	} else {
+		dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+	}
 	dw2_reluForward(n, &w.buf.dw2Out, &w.buf.dw2_reluOut)
 	if vec {
 		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
@@ -3675,7 +3683,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	}
 	pw2_reluForward(n, &w.buf.pw2Out, &w.buf.pw2_reluOut)
-	dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+	if vec {
+		dw3ForwardVec(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+	} else {
+		dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+	}
 	dw3_reluForward(n, &w.buf.dw3Out, &w.buf.dw3_reluOut)
 	if vec {
 		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
@@ -3683,7 +3695,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	}
 	pw3_reluForward(n, &w.buf.pw3Out, &w.buf.pw3_reluOut)
-	dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+	if vec {
+		dw4ForwardVec(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+	} else {
+		dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+	}
 	dw4_reluForward(n, &w.buf.dw4Out, &w.buf.dw4_reluOut)
 	if vec {
 		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
@@ -3691,7 +3707,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw4Forward(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	}
 	pw4_reluForward(n, &w.buf.pw4Out, &w.buf.pw4_reluOut)
-	dw5Forward(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
+	if vec {
+		dw5ForwardVec(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
+	} else {
+		dw5Forward(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
+	}
 	dw5_reluForward(n, &w.buf.dw5Out, &w.buf.dw5_reluOut)
 	if vec {
 		pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
@@ -3699,7 +3719,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw5Forward(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 	}
 	pw5_reluForward(n, &w.buf.pw5Out, &w.buf.pw5_reluOut)
-	dw6Forward(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
+	if vec {
+		dw6ForwardVec(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
+	} else {
+		dw6Forward(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
+	}
 	dw6_reluForward(n, &w.buf.dw6Out, &w.buf.dw6_reluOut)
 	if vec {
 		pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
@@ -3707,7 +3731,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw6Forward(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 	}
 	pw6_reluForward(n, &w.buf.pw6Out, &w.buf.pw6_reluOut)
-	dw7Forward(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
+	if vec {
+		dw7ForwardVec(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
+	} else {
+		dw7Forward(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
+	}
 	dw7_reluForward(n, &w.buf.dw7Out, &w.buf.dw7_reluOut)
 	if vec {
 		pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
@@ -3715,7 +3743,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw7Forward(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 	}
 	pw7_reluForward(n, &w.buf.pw7Out, &w.buf.pw7_reluOut)
-	dw8Forward(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
+	if vec {
+		dw8ForwardVec(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
+	} else {
+		dw8Forward(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
+	}
 	dw8_reluForward(n, &w.buf.dw8Out, &w.buf.dw8_reluOut)
 	if vec {
 		pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
@@ -3723,7 +3755,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw8Forward(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 	}
 	pw8_reluForward(n, &w.buf.pw8Out, &w.buf.pw8_reluOut)
-	dw9Forward(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
+	if vec {
+		dw9ForwardVec(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
+	} else {
+		dw9Forward(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
+	}
 	dw9_reluForward(n, &w.buf.dw9Out, &w.buf.dw9_reluOut)
 	if vec {
 		pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
@@ -3731,7 +3767,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw9Forward(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 	}
 	pw9_reluForward(n, &w.buf.pw9Out, &w.buf.pw9_reluOut)
-	dw10Forward(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
+	if vec {
+		dw10ForwardVec(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
+	} else {
+		dw10Forward(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
+	}
 	dw10_reluForward(n, &w.buf.dw10Out, &w.buf.dw10_reluOut)
 	if vec {
 		pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
@@ -3739,7 +3779,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw10Forward(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 	}
 	pw10_reluForward(n, &w.buf.pw10Out, &w.buf.pw10_reluOut)
-	dw11Forward(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
+	if vec {
+		dw11ForwardVec(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
+	} else {
+		dw11Forward(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
+	}
 	dw11_reluForward(n, &w.buf.dw11Out, &w.buf.dw11_reluOut)
 	if vec {
 		pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
@@ -3747,7 +3791,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw11Forward(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 	}
 	pw11_reluForward(n, &w.buf.pw11Out, &w.buf.pw11_reluOut)
-	dw12Forward(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
+	if vec {
+		dw12ForwardVec(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
+	} else {
+		dw12Forward(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
+	}
 	dw12_reluForward(n, &w.buf.dw12Out, &w.buf.dw12_reluOut)
 	if vec {
 		pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
@@ -3755,7 +3803,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 		pw12Forward(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 	}
 	pw12_reluForward(n, &w.buf.pw12Out, &w.buf.pw12_reluOut)
-	dw13Forward(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
+	if vec {
+		dw13ForwardVec(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
+	} else {
+		dw13Forward(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
+	}
 	dw13_reluForward(n, &w.buf.dw13Out, &w.buf.dw13_reluOut)
 	if vec {
 		pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
@@ -3797,7 +3849,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		relu1ForwardPart(w.buf.conv1Out[lo:hi], w.buf.relu1Out[lo:hi])
 	case 2:
 		lo, hi := part*48/8, (part+1)*48/8
-		dw1ForwardRows((*[18432]float32)(w.buf.relu1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+		if vec {
+			dw1ForwardRowsVec((*[18432]float32)(w.buf.relu1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+		} else {
+			dw1ForwardRows((*[18432]float32)(w.buf.relu1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+		}
 	case 3:
 		lo, hi := partSpan(18432, part, 8)
 		dw1_reluForwardPart(w.buf.dw1Out[lo:hi], w.buf.dw1_reluOut[lo:hi])
@@ -3814,7 +3870,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw1_reluForwardPart(w.buf.pw1Out[lo:hi], w.buf.pw1_reluOut[lo:hi])
 	case 6:
 		lo, hi := part*24/8, (part+1)*24/8
-		dw2ForwardRows((*[36864]float32)(w.buf.pw1_reluOut[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+		if vec {
+			dw2ForwardRowsVec((*[36864]float32)(w.buf.pw1_reluOut[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+		} else {
+			dw2ForwardRows((*[36864]float32)(w.buf.pw1_reluOut[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+		}
 	case 7:
 		lo, hi := partSpan(9216, part, 8)
 		dw2_reluForwardPart(w.buf.dw2Out[lo:hi], w.buf.dw2_reluOut[lo:hi])
@@ -3831,7 +3891,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw2_reluForwardPart(w.buf.pw2Out[lo:hi], w.buf.pw2_reluOut[lo:hi])
 	case 10:
 		lo, hi := part*24/8, (part+1)*24/8
-		dw3ForwardRows((*[18432]float32)(w.buf.pw2_reluOut[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+		if vec {
+			dw3ForwardRowsVec((*[18432]float32)(w.buf.pw2_reluOut[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+		} else {
+			dw3ForwardRows((*[18432]float32)(w.buf.pw2_reluOut[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+		}
 	case 11:
 		lo, hi := partSpan(18432, part, 8)
 		dw3_reluForwardPart(w.buf.dw3Out[lo:hi], w.buf.dw3_reluOut[lo:hi])
@@ -3848,7 +3912,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw3_reluForwardPart(w.buf.pw3Out[lo:hi], w.buf.pw3_reluOut[lo:hi])
 	case 14:
 		lo, hi := part*12/8, (part+1)*12/8
-		dw4ForwardRows((*[18432]float32)(w.buf.pw3_reluOut[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+		if vec {
+			dw4ForwardRowsVec((*[18432]float32)(w.buf.pw3_reluOut[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+		} else {
+			dw4ForwardRows((*[18432]float32)(w.buf.pw3_reluOut[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+		}
 	case 15:
 		lo, hi := partSpan(4608, part, 8)
 		dw4_reluForwardPart(w.buf.dw4Out[lo:hi], w.buf.dw4_reluOut[lo:hi])
@@ -3865,7 +3933,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw4_reluForwardPart(w.buf.pw4Out[lo:hi], w.buf.pw4_reluOut[lo:hi])
 	case 18:
 		lo, hi := part*12/8, (part+1)*12/8
-		dw5ForwardRows((*[9216]float32)(w.buf.pw4_reluOut[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
+		if vec {
+			dw5ForwardRowsVec((*[9216]float32)(w.buf.pw4_reluOut[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
+		} else {
+			dw5ForwardRows((*[9216]float32)(w.buf.pw4_reluOut[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
+		}
 	case 19:
 		lo, hi := partSpan(9216, part, 8)
 		dw5_reluForwardPart(w.buf.dw5Out[lo:hi], w.buf.dw5_reluOut[lo:hi])
@@ -3882,7 +3954,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw5_reluForwardPart(w.buf.pw5Out[lo:hi], w.buf.pw5_reluOut[lo:hi])
 	case 22:
 		lo, hi := part*6/6, (part+1)*6/6
-		dw6ForwardRows((*[9216]float32)(w.buf.pw5_reluOut[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
+		if vec {
+			dw6ForwardRowsVec((*[9216]float32)(w.buf.pw5_reluOut[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
+		} else {
+			dw6ForwardRows((*[9216]float32)(w.buf.pw5_reluOut[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
+		}
 	case 23:
 		lo, hi := partSpan(2304, part, 8)
 		dw6_reluForwardPart(w.buf.dw6Out[lo:hi], w.buf.dw6_reluOut[lo:hi])
@@ -3899,7 +3975,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw6_reluForwardPart(w.buf.pw6Out[lo:hi], w.buf.pw6_reluOut[lo:hi])
 	case 26:
 		lo, hi := part*6/6, (part+1)*6/6
-		dw7ForwardRows((*[4608]float32)(w.buf.pw6_reluOut[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
+		if vec {
+			dw7ForwardRowsVec((*[4608]float32)(w.buf.pw6_reluOut[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
+		} else {
+			dw7ForwardRows((*[4608]float32)(w.buf.pw6_reluOut[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
+		}
 	case 27:
 		lo, hi := partSpan(4608, part, 8)
 		dw7_reluForwardPart(w.buf.dw7Out[lo:hi], w.buf.dw7_reluOut[lo:hi])
@@ -3916,7 +3996,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw7_reluForwardPart(w.buf.pw7Out[lo:hi], w.buf.pw7_reluOut[lo:hi])
 	case 30:
 		lo, hi := part*6/6, (part+1)*6/6
-		dw8ForwardRows((*[4608]float32)(w.buf.pw7_reluOut[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
+		if vec {
+			dw8ForwardRowsVec((*[4608]float32)(w.buf.pw7_reluOut[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
+		} else {
+			dw8ForwardRows((*[4608]float32)(w.buf.pw7_reluOut[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
+		}
 	case 31:
 		lo, hi := partSpan(4608, part, 8)
 		dw8_reluForwardPart(w.buf.dw8Out[lo:hi], w.buf.dw8_reluOut[lo:hi])
@@ -3933,7 +4017,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw8_reluForwardPart(w.buf.pw8Out[lo:hi], w.buf.pw8_reluOut[lo:hi])
 	case 34:
 		lo, hi := part*6/6, (part+1)*6/6
-		dw9ForwardRows((*[4608]float32)(w.buf.pw8_reluOut[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
+		if vec {
+			dw9ForwardRowsVec((*[4608]float32)(w.buf.pw8_reluOut[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
+		} else {
+			dw9ForwardRows((*[4608]float32)(w.buf.pw8_reluOut[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
+		}
 	case 35:
 		lo, hi := partSpan(4608, part, 8)
 		dw9_reluForwardPart(w.buf.dw9Out[lo:hi], w.buf.dw9_reluOut[lo:hi])
@@ -3950,7 +4038,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw9_reluForwardPart(w.buf.pw9Out[lo:hi], w.buf.pw9_reluOut[lo:hi])
 	case 38:
 		lo, hi := part*6/6, (part+1)*6/6
-		dw10ForwardRows((*[4608]float32)(w.buf.pw9_reluOut[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
+		if vec {
+			dw10ForwardRowsVec((*[4608]float32)(w.buf.pw9_reluOut[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
+		} else {
+			dw10ForwardRows((*[4608]float32)(w.buf.pw9_reluOut[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
+		}
 	case 39:
 		lo, hi := partSpan(4608, part, 8)
 		dw10_reluForwardPart(w.buf.dw10Out[lo:hi], w.buf.dw10_reluOut[lo:hi])
@@ -3967,7 +4059,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw10_reluForwardPart(w.buf.pw10Out[lo:hi], w.buf.pw10_reluOut[lo:hi])
 	case 42:
 		lo, hi := part*6/6, (part+1)*6/6
-		dw11ForwardRows((*[4608]float32)(w.buf.pw10_reluOut[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
+		if vec {
+			dw11ForwardRowsVec((*[4608]float32)(w.buf.pw10_reluOut[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
+		} else {
+			dw11ForwardRows((*[4608]float32)(w.buf.pw10_reluOut[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
+		}
 	case 43:
 		lo, hi := partSpan(4608, part, 8)
 		dw11_reluForwardPart(w.buf.dw11Out[lo:hi], w.buf.dw11_reluOut[lo:hi])
@@ -3984,7 +4080,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw11_reluForwardPart(w.buf.pw11Out[lo:hi], w.buf.pw11_reluOut[lo:hi])
 	case 46:
 		lo, hi := part*3/3, (part+1)*3/3
-		dw12ForwardRows((*[4608]float32)(w.buf.pw11_reluOut[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
+		if vec {
+			dw12ForwardRowsVec((*[4608]float32)(w.buf.pw11_reluOut[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
+		} else {
+			dw12ForwardRows((*[4608]float32)(w.buf.pw11_reluOut[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
+		}
 	case 47:
 		dw12_reluForward(n, &w.buf.dw12Out, &w.buf.dw12_reluOut)
 	case 48:
@@ -4000,7 +4100,11 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		pw12_reluForwardPart(w.buf.pw12Out[lo:hi], w.buf.pw12_reluOut[lo:hi])
 	case 50:
 		lo, hi := part*3/3, (part+1)*3/3
-		dw13ForwardRows((*[2304]float32)(w.buf.pw12_reluOut[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
+		if vec {
+			dw13ForwardRowsVec((*[2304]float32)(w.buf.pw12_reluOut[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
+		} else {
+			dw13ForwardRows((*[2304]float32)(w.buf.pw12_reluOut[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
+		}
 	case 51:
 		lo, hi := partSpan(2304, part, 8)
 		dw13_reluForwardPart(w.buf.dw13Out[lo:hi], w.buf.dw13_reluOut[lo:hi])
@@ -4071,7 +4175,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			bn1Forward(n, &b.conv1Out, &b.bn1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
 			relu1Forward(n, &b.bn1Out, &b.relu1Out)
-			dw1Forward(n, &b.relu1Out, &b.dw1Out, &p.dw1Weight, &p.dw1Bias)
+			if vec {
+				dw1ForwardVec(n, &b.relu1Out, &b.dw1Out, &p.dw1Weight, &p.dw1Bias)
+			} else {
+				dw1Forward(n, &b.relu1Out, &b.dw1Out, &p.dw1Weight, &p.dw1Bias)
+			}
 			dw1_bnMoments(n, &b.dw1Out, &w.sums.dw1_bnSum, &w.sums.dw1_bnSumSq)
 		}
 	case 2:
@@ -4095,7 +4203,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw1_bnForward(n, &b.pw1Out, &b.pw1_bnOut, &st.pw1_bnMean, &st.pw1_bnInvStd, &p.pw1_bnWeight, &p.pw1_bnBias)
 			pw1_reluForward(n, &b.pw1_bnOut, &b.pw1_reluOut)
-			dw2Forward(n, &b.pw1_reluOut, &b.dw2Out, &p.dw2Weight, &p.dw2Bias)
+			if vec {
+				dw2ForwardVec(n, &b.pw1_reluOut, &b.dw2Out, &p.dw2Weight, &p.dw2Bias)
+			} else {
+				dw2Forward(n, &b.pw1_reluOut, &b.dw2Out, &p.dw2Weight, &p.dw2Bias)
+			}
 			dw2_bnMoments(n, &b.dw2Out, &w.sums.dw2_bnSum, &w.sums.dw2_bnSumSq)
 		}
 	case 4:
@@ -4119,7 +4231,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw2_bnForward(n, &b.pw2Out, &b.pw2_bnOut, &st.pw2_bnMean, &st.pw2_bnInvStd, &p.pw2_bnWeight, &p.pw2_bnBias)
 			pw2_reluForward(n, &b.pw2_bnOut, &b.pw2_reluOut)
-			dw3Forward(n, &b.pw2_reluOut, &b.dw3Out, &p.dw3Weight, &p.dw3Bias)
+			if vec {
+				dw3ForwardVec(n, &b.pw2_reluOut, &b.dw3Out, &p.dw3Weight, &p.dw3Bias)
+			} else {
+				dw3Forward(n, &b.pw2_reluOut, &b.dw3Out, &p.dw3Weight, &p.dw3Bias)
+			}
 			dw3_bnMoments(n, &b.dw3Out, &w.sums.dw3_bnSum, &w.sums.dw3_bnSumSq)
 		}
 	case 6:
@@ -4143,7 +4259,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw3_bnForward(n, &b.pw3Out, &b.pw3_bnOut, &st.pw3_bnMean, &st.pw3_bnInvStd, &p.pw3_bnWeight, &p.pw3_bnBias)
 			pw3_reluForward(n, &b.pw3_bnOut, &b.pw3_reluOut)
-			dw4Forward(n, &b.pw3_reluOut, &b.dw4Out, &p.dw4Weight, &p.dw4Bias)
+			if vec {
+				dw4ForwardVec(n, &b.pw3_reluOut, &b.dw4Out, &p.dw4Weight, &p.dw4Bias)
+			} else {
+				dw4Forward(n, &b.pw3_reluOut, &b.dw4Out, &p.dw4Weight, &p.dw4Bias)
+			}
 			dw4_bnMoments(n, &b.dw4Out, &w.sums.dw4_bnSum, &w.sums.dw4_bnSumSq)
 		}
 	case 8:
@@ -4167,7 +4287,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw4_bnForward(n, &b.pw4Out, &b.pw4_bnOut, &st.pw4_bnMean, &st.pw4_bnInvStd, &p.pw4_bnWeight, &p.pw4_bnBias)
 			pw4_reluForward(n, &b.pw4_bnOut, &b.pw4_reluOut)
-			dw5Forward(n, &b.pw4_reluOut, &b.dw5Out, &p.dw5Weight, &p.dw5Bias)
+			if vec {
+				dw5ForwardVec(n, &b.pw4_reluOut, &b.dw5Out, &p.dw5Weight, &p.dw5Bias)
+			} else {
+				dw5Forward(n, &b.pw4_reluOut, &b.dw5Out, &p.dw5Weight, &p.dw5Bias)
+			}
 			dw5_bnMoments(n, &b.dw5Out, &w.sums.dw5_bnSum, &w.sums.dw5_bnSumSq)
 		}
 	case 10:
@@ -4191,7 +4315,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw5_bnForward(n, &b.pw5Out, &b.pw5_bnOut, &st.pw5_bnMean, &st.pw5_bnInvStd, &p.pw5_bnWeight, &p.pw5_bnBias)
 			pw5_reluForward(n, &b.pw5_bnOut, &b.pw5_reluOut)
-			dw6Forward(n, &b.pw5_reluOut, &b.dw6Out, &p.dw6Weight, &p.dw6Bias)
+			if vec {
+				dw6ForwardVec(n, &b.pw5_reluOut, &b.dw6Out, &p.dw6Weight, &p.dw6Bias)
+			} else {
+				dw6Forward(n, &b.pw5_reluOut, &b.dw6Out, &p.dw6Weight, &p.dw6Bias)
+			}
 			dw6_bnMoments(n, &b.dw6Out, &w.sums.dw6_bnSum, &w.sums.dw6_bnSumSq)
 		}
 	case 12:
@@ -4215,7 +4343,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw6_bnForward(n, &b.pw6Out, &b.pw6_bnOut, &st.pw6_bnMean, &st.pw6_bnInvStd, &p.pw6_bnWeight, &p.pw6_bnBias)
 			pw6_reluForward(n, &b.pw6_bnOut, &b.pw6_reluOut)
-			dw7Forward(n, &b.pw6_reluOut, &b.dw7Out, &p.dw7Weight, &p.dw7Bias)
+			if vec {
+				dw7ForwardVec(n, &b.pw6_reluOut, &b.dw7Out, &p.dw7Weight, &p.dw7Bias)
+			} else {
+				dw7Forward(n, &b.pw6_reluOut, &b.dw7Out, &p.dw7Weight, &p.dw7Bias)
+			}
 			dw7_bnMoments(n, &b.dw7Out, &w.sums.dw7_bnSum, &w.sums.dw7_bnSumSq)
 		}
 	case 14:
@@ -4239,7 +4371,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw7_bnForward(n, &b.pw7Out, &b.pw7_bnOut, &st.pw7_bnMean, &st.pw7_bnInvStd, &p.pw7_bnWeight, &p.pw7_bnBias)
 			pw7_reluForward(n, &b.pw7_bnOut, &b.pw7_reluOut)
-			dw8Forward(n, &b.pw7_reluOut, &b.dw8Out, &p.dw8Weight, &p.dw8Bias)
+			if vec {
+				dw8ForwardVec(n, &b.pw7_reluOut, &b.dw8Out, &p.dw8Weight, &p.dw8Bias)
+			} else {
+				dw8Forward(n, &b.pw7_reluOut, &b.dw8Out, &p.dw8Weight, &p.dw8Bias)
+			}
 			dw8_bnMoments(n, &b.dw8Out, &w.sums.dw8_bnSum, &w.sums.dw8_bnSumSq)
 		}
 	case 16:
@@ -4263,7 +4399,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw8_bnForward(n, &b.pw8Out, &b.pw8_bnOut, &st.pw8_bnMean, &st.pw8_bnInvStd, &p.pw8_bnWeight, &p.pw8_bnBias)
 			pw8_reluForward(n, &b.pw8_bnOut, &b.pw8_reluOut)
-			dw9Forward(n, &b.pw8_reluOut, &b.dw9Out, &p.dw9Weight, &p.dw9Bias)
+			if vec {
+				dw9ForwardVec(n, &b.pw8_reluOut, &b.dw9Out, &p.dw9Weight, &p.dw9Bias)
+			} else {
+				dw9Forward(n, &b.pw8_reluOut, &b.dw9Out, &p.dw9Weight, &p.dw9Bias)
+			}
 			dw9_bnMoments(n, &b.dw9Out, &w.sums.dw9_bnSum, &w.sums.dw9_bnSumSq)
 		}
 	case 18:
@@ -4287,7 +4427,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw9_bnForward(n, &b.pw9Out, &b.pw9_bnOut, &st.pw9_bnMean, &st.pw9_bnInvStd, &p.pw9_bnWeight, &p.pw9_bnBias)
 			pw9_reluForward(n, &b.pw9_bnOut, &b.pw9_reluOut)
-			dw10Forward(n, &b.pw9_reluOut, &b.dw10Out, &p.dw10Weight, &p.dw10Bias)
+			if vec {
+				dw10ForwardVec(n, &b.pw9_reluOut, &b.dw10Out, &p.dw10Weight, &p.dw10Bias)
+			} else {
+				dw10Forward(n, &b.pw9_reluOut, &b.dw10Out, &p.dw10Weight, &p.dw10Bias)
+			}
 			dw10_bnMoments(n, &b.dw10Out, &w.sums.dw10_bnSum, &w.sums.dw10_bnSumSq)
 		}
 	case 20:
@@ -4311,7 +4455,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw10_bnForward(n, &b.pw10Out, &b.pw10_bnOut, &st.pw10_bnMean, &st.pw10_bnInvStd, &p.pw10_bnWeight, &p.pw10_bnBias)
 			pw10_reluForward(n, &b.pw10_bnOut, &b.pw10_reluOut)
-			dw11Forward(n, &b.pw10_reluOut, &b.dw11Out, &p.dw11Weight, &p.dw11Bias)
+			if vec {
+				dw11ForwardVec(n, &b.pw10_reluOut, &b.dw11Out, &p.dw11Weight, &p.dw11Bias)
+			} else {
+				dw11Forward(n, &b.pw10_reluOut, &b.dw11Out, &p.dw11Weight, &p.dw11Bias)
+			}
 			dw11_bnMoments(n, &b.dw11Out, &w.sums.dw11_bnSum, &w.sums.dw11_bnSumSq)
 		}
 	case 22:
@@ -4335,7 +4483,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw11_bnForward(n, &b.pw11Out, &b.pw11_bnOut, &st.pw11_bnMean, &st.pw11_bnInvStd, &p.pw11_bnWeight, &p.pw11_bnBias)
 			pw11_reluForward(n, &b.pw11_bnOut, &b.pw11_reluOut)
-			dw12Forward(n, &b.pw11_reluOut, &b.dw12Out, &p.dw12Weight, &p.dw12Bias)
+			if vec {
+				dw12ForwardVec(n, &b.pw11_reluOut, &b.dw12Out, &p.dw12Weight, &p.dw12Bias)
+			} else {
+				dw12Forward(n, &b.pw11_reluOut, &b.dw12Out, &p.dw12Weight, &p.dw12Bias)
+			}
 			dw12_bnMoments(n, &b.dw12Out, &w.sums.dw12_bnSum, &w.sums.dw12_bnSumSq)
 		}
 	case 24:
@@ -4359,7 +4511,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			pw12_bnForward(n, &b.pw12Out, &b.pw12_bnOut, &st.pw12_bnMean, &st.pw12_bnInvStd, &p.pw12_bnWeight, &p.pw12_bnBias)
 			pw12_reluForward(n, &b.pw12_bnOut, &b.pw12_reluOut)
-			dw13Forward(n, &b.pw12_reluOut, &b.dw13Out, &p.dw13Weight, &p.dw13Bias)
+			if vec {
+				dw13ForwardVec(n, &b.pw12_reluOut, &b.dw13Out, &p.dw13Weight, &p.dw13Bias)
+			} else {
+				dw13Forward(n, &b.pw12_reluOut, &b.dw13Out, &p.dw13Weight, &p.dw13Bias)
+			}
 			dw13_bnMoments(n, &b.dw13Out, &w.sums.dw13_bnSum, &w.sums.dw13_bnSumSq)
 		}
 	case 26:
@@ -4429,7 +4585,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw13_bnBackward(n, &b.dw13Out, &b.dw13_bnGrad, &b.dw13Grad, &st.dw13_bnMean, &st.dw13_bnInvStd, &st.dw13_bnSumDy, &st.dw13_bnSumDyXhat, st.dw13_bnInvCount, &p.dw13_bnWeight)
-			dw13Backward(n, &b.pw12_reluOut, &b.dw13Out, &b.dw13Grad, &b.pw12_reluGrad, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
+			if vec {
+				dw13Backward(n, &b.pw12_reluOut, &b.dw13Out, &b.dw13Grad, &b.pw12_reluGrad, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
+			} else {
+				dw13Backward(n, &b.pw12_reluOut, &b.dw13Out, &b.dw13Grad, &b.pw12_reluGrad, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
+			}
 			pw12_reluBackward(n, &b.pw12_reluOut, &b.pw12_reluGrad, &b.pw12_bnGrad)
 			pw12_bnSums(n, &b.pw12Out, &b.pw12_bnGrad, &w.sums.pw12_bnSum, &w.sums.pw12_bnSumSq)
 		}
@@ -4453,7 +4613,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw12_bnBackward(n, &b.dw12Out, &b.dw12_bnGrad, &b.dw12Grad, &st.dw12_bnMean, &st.dw12_bnInvStd, &st.dw12_bnSumDy, &st.dw12_bnSumDyXhat, st.dw12_bnInvCount, &p.dw12_bnWeight)
-			dw12Backward(n, &b.pw11_reluOut, &b.dw12Out, &b.dw12Grad, &b.pw11_reluGrad, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
+			if vec {
+				dw12Backward(n, &b.pw11_reluOut, &b.dw12Out, &b.dw12Grad, &b.pw11_reluGrad, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
+			} else {
+				dw12Backward(n, &b.pw11_reluOut, &b.dw12Out, &b.dw12Grad, &b.pw11_reluGrad, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
+			}
 			pw11_reluBackward(n, &b.pw11_reluOut, &b.pw11_reluGrad, &b.pw11_bnGrad)
 			pw11_bnSums(n, &b.pw11Out, &b.pw11_bnGrad, &w.sums.pw11_bnSum, &w.sums.pw11_bnSumSq)
 		}
@@ -4477,7 +4641,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw11_bnBackward(n, &b.dw11Out, &b.dw11_bnGrad, &b.dw11Grad, &st.dw11_bnMean, &st.dw11_bnInvStd, &st.dw11_bnSumDy, &st.dw11_bnSumDyXhat, st.dw11_bnInvCount, &p.dw11_bnWeight)
-			dw11Backward(n, &b.pw10_reluOut, &b.dw11Out, &b.dw11Grad, &b.pw10_reluGrad, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
+			if vec {
+				dw11Backward(n, &b.pw10_reluOut, &b.dw11Out, &b.dw11Grad, &b.pw10_reluGrad, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
+			} else {
+				dw11Backward(n, &b.pw10_reluOut, &b.dw11Out, &b.dw11Grad, &b.pw10_reluGrad, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
+			}
 			pw10_reluBackward(n, &b.pw10_reluOut, &b.pw10_reluGrad, &b.pw10_bnGrad)
 			pw10_bnSums(n, &b.pw10Out, &b.pw10_bnGrad, &w.sums.pw10_bnSum, &w.sums.pw10_bnSumSq)
 		}
@@ -4501,7 +4669,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw10_bnBackward(n, &b.dw10Out, &b.dw10_bnGrad, &b.dw10Grad, &st.dw10_bnMean, &st.dw10_bnInvStd, &st.dw10_bnSumDy, &st.dw10_bnSumDyXhat, st.dw10_bnInvCount, &p.dw10_bnWeight)
-			dw10Backward(n, &b.pw9_reluOut, &b.dw10Out, &b.dw10Grad, &b.pw9_reluGrad, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
+			if vec {
+				dw10Backward(n, &b.pw9_reluOut, &b.dw10Out, &b.dw10Grad, &b.pw9_reluGrad, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
+			} else {
+				dw10Backward(n, &b.pw9_reluOut, &b.dw10Out, &b.dw10Grad, &b.pw9_reluGrad, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
+			}
 			pw9_reluBackward(n, &b.pw9_reluOut, &b.pw9_reluGrad, &b.pw9_bnGrad)
 			pw9_bnSums(n, &b.pw9Out, &b.pw9_bnGrad, &w.sums.pw9_bnSum, &w.sums.pw9_bnSumSq)
 		}
@@ -4525,7 +4697,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw9_bnBackward(n, &b.dw9Out, &b.dw9_bnGrad, &b.dw9Grad, &st.dw9_bnMean, &st.dw9_bnInvStd, &st.dw9_bnSumDy, &st.dw9_bnSumDyXhat, st.dw9_bnInvCount, &p.dw9_bnWeight)
-			dw9Backward(n, &b.pw8_reluOut, &b.dw9Out, &b.dw9Grad, &b.pw8_reluGrad, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
+			if vec {
+				dw9Backward(n, &b.pw8_reluOut, &b.dw9Out, &b.dw9Grad, &b.pw8_reluGrad, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
+			} else {
+				dw9Backward(n, &b.pw8_reluOut, &b.dw9Out, &b.dw9Grad, &b.pw8_reluGrad, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
+			}
 			pw8_reluBackward(n, &b.pw8_reluOut, &b.pw8_reluGrad, &b.pw8_bnGrad)
 			pw8_bnSums(n, &b.pw8Out, &b.pw8_bnGrad, &w.sums.pw8_bnSum, &w.sums.pw8_bnSumSq)
 		}
@@ -4549,7 +4725,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw8_bnBackward(n, &b.dw8Out, &b.dw8_bnGrad, &b.dw8Grad, &st.dw8_bnMean, &st.dw8_bnInvStd, &st.dw8_bnSumDy, &st.dw8_bnSumDyXhat, st.dw8_bnInvCount, &p.dw8_bnWeight)
-			dw8Backward(n, &b.pw7_reluOut, &b.dw8Out, &b.dw8Grad, &b.pw7_reluGrad, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
+			if vec {
+				dw8Backward(n, &b.pw7_reluOut, &b.dw8Out, &b.dw8Grad, &b.pw7_reluGrad, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
+			} else {
+				dw8Backward(n, &b.pw7_reluOut, &b.dw8Out, &b.dw8Grad, &b.pw7_reluGrad, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
+			}
 			pw7_reluBackward(n, &b.pw7_reluOut, &b.pw7_reluGrad, &b.pw7_bnGrad)
 			pw7_bnSums(n, &b.pw7Out, &b.pw7_bnGrad, &w.sums.pw7_bnSum, &w.sums.pw7_bnSumSq)
 		}
@@ -4573,7 +4753,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw7_bnBackward(n, &b.dw7Out, &b.dw7_bnGrad, &b.dw7Grad, &st.dw7_bnMean, &st.dw7_bnInvStd, &st.dw7_bnSumDy, &st.dw7_bnSumDyXhat, st.dw7_bnInvCount, &p.dw7_bnWeight)
-			dw7Backward(n, &b.pw6_reluOut, &b.dw7Out, &b.dw7Grad, &b.pw6_reluGrad, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
+			if vec {
+				dw7Backward(n, &b.pw6_reluOut, &b.dw7Out, &b.dw7Grad, &b.pw6_reluGrad, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
+			} else {
+				dw7Backward(n, &b.pw6_reluOut, &b.dw7Out, &b.dw7Grad, &b.pw6_reluGrad, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
+			}
 			pw6_reluBackward(n, &b.pw6_reluOut, &b.pw6_reluGrad, &b.pw6_bnGrad)
 			pw6_bnSums(n, &b.pw6Out, &b.pw6_bnGrad, &w.sums.pw6_bnSum, &w.sums.pw6_bnSumSq)
 		}
@@ -4597,7 +4781,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw6_bnBackward(n, &b.dw6Out, &b.dw6_bnGrad, &b.dw6Grad, &st.dw6_bnMean, &st.dw6_bnInvStd, &st.dw6_bnSumDy, &st.dw6_bnSumDyXhat, st.dw6_bnInvCount, &p.dw6_bnWeight)
-			dw6Backward(n, &b.pw5_reluOut, &b.dw6Out, &b.dw6Grad, &b.pw5_reluGrad, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
+			if vec {
+				dw6Backward(n, &b.pw5_reluOut, &b.dw6Out, &b.dw6Grad, &b.pw5_reluGrad, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
+			} else {
+				dw6Backward(n, &b.pw5_reluOut, &b.dw6Out, &b.dw6Grad, &b.pw5_reluGrad, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
+			}
 			pw5_reluBackward(n, &b.pw5_reluOut, &b.pw5_reluGrad, &b.pw5_bnGrad)
 			pw5_bnSums(n, &b.pw5Out, &b.pw5_bnGrad, &w.sums.pw5_bnSum, &w.sums.pw5_bnSumSq)
 		}
@@ -4621,7 +4809,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw5_bnBackward(n, &b.dw5Out, &b.dw5_bnGrad, &b.dw5Grad, &st.dw5_bnMean, &st.dw5_bnInvStd, &st.dw5_bnSumDy, &st.dw5_bnSumDyXhat, st.dw5_bnInvCount, &p.dw5_bnWeight)
-			dw5Backward(n, &b.pw4_reluOut, &b.dw5Out, &b.dw5Grad, &b.pw4_reluGrad, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
+			if vec {
+				dw5Backward(n, &b.pw4_reluOut, &b.dw5Out, &b.dw5Grad, &b.pw4_reluGrad, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
+			} else {
+				dw5Backward(n, &b.pw4_reluOut, &b.dw5Out, &b.dw5Grad, &b.pw4_reluGrad, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
+			}
 			pw4_reluBackward(n, &b.pw4_reluOut, &b.pw4_reluGrad, &b.pw4_bnGrad)
 			pw4_bnSums(n, &b.pw4Out, &b.pw4_bnGrad, &w.sums.pw4_bnSum, &w.sums.pw4_bnSumSq)
 		}
@@ -4645,7 +4837,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw4_bnBackward(n, &b.dw4Out, &b.dw4_bnGrad, &b.dw4Grad, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
-			dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+			if vec {
+				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+			} else {
+				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+			}
 			pw3_reluBackward(n, &b.pw3_reluOut, &b.pw3_reluGrad, &b.pw3_bnGrad)
 			pw3_bnSums(n, &b.pw3Out, &b.pw3_bnGrad, &w.sums.pw3_bnSum, &w.sums.pw3_bnSumSq)
 		}
@@ -4669,7 +4865,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw3_bnBackward(n, &b.dw3Out, &b.dw3_bnGrad, &b.dw3Grad, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
-			dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+			if vec {
+				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+			} else {
+				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+			}
 			pw2_reluBackward(n, &b.pw2_reluOut, &b.pw2_reluGrad, &b.pw2_bnGrad)
 			pw2_bnSums(n, &b.pw2Out, &b.pw2_bnGrad, &w.sums.pw2_bnSum, &w.sums.pw2_bnSumSq)
 		}
@@ -4693,7 +4893,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw2_bnBackward(n, &b.dw2Out, &b.dw2_bnGrad, &b.dw2Grad, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
-			dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+			if vec {
+				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+			} else {
+				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+			}
 			pw1_reluBackward(n, &b.pw1_reluOut, &b.pw1_reluGrad, &b.pw1_bnGrad)
 			pw1_bnSums(n, &b.pw1Out, &b.pw1_bnGrad, &w.sums.pw1_bnSum, &w.sums.pw1_bnSumSq)
 		}
@@ -4717,7 +4921,11 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			dw1_bnBackward(n, &b.dw1Out, &b.dw1_bnGrad, &b.dw1Grad, &st.dw1_bnMean, &st.dw1_bnInvStd, &st.dw1_bnSumDy, &st.dw1_bnSumDyXhat, st.dw1_bnInvCount, &p.dw1_bnWeight)
-			dw1Backward(n, &b.relu1Out, &b.dw1Out, &b.dw1Grad, &b.relu1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+			if vec {
+				dw1Backward(n, &b.relu1Out, &b.dw1Out, &b.dw1Grad, &b.relu1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+			} else {
+				dw1Backward(n, &b.relu1Out, &b.dw1Out, &b.dw1Grad, &b.relu1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+			}
 			relu1Backward(n, &b.relu1Out, &b.relu1Grad, &b.bn1Grad)
 			bn1Sums(n, &b.conv1Out, &b.bn1Grad, &w.sums.bn1Sum, &w.sums.bn1SumSq)
 		}

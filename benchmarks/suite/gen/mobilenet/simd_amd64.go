@@ -80,6 +80,44 @@ func conv1WeightGradVec(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, n 
 	}
 }
 
+// dw1InteriorVecAVX2 is the AVX2 path of dw1InteriorVec (simd_amd64.s).
+//
+//go:noescape
+func dw1InteriorVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1InteriorVecAVX512 is the AVX512 path of dw1InteriorVec (simd_amd64.s).
+//
+//go:noescape
+func dw1InteriorVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1InteriorVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 47),
+//	ow in [1, 47) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1InteriorVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*18432-1]
+	_ = x[n*18432-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 47)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
+	default:
+		dw1InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw1ForwardVecAVX2 is the AVX2 path of pw1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -206,6 +244,34 @@ func pw1InputGradVecTranspose(wt *[16 * 16]float32, w *[8 * 16]float32) {
 		pw1InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw1InputGradVecTransposeGo(wt, w)
+	}
+}
+
+// dw2InteriorVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 23),
+//	ow in [0, 23) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2InteriorVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*9216-1]
+	_ = x[n*36864-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 0), min(hi, 23)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
+	default:
+		dw2InteriorVecGo(y, x, w, b, n, lo, hi)
 	}
 }
 
@@ -338,6 +404,34 @@ func pw2InputGradVecTranspose(wt *[32 * 16]float32, w *[16 * 32]float32) {
 	}
 }
 
+// dw3InteriorVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 23),
+//	ow in [1, 23) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*18432-1]
+	_ = x[n*18432-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 23)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
+	default:
+		dw3InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw3ForwardVecAVX2 is the AVX2 path of pw3ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -454,6 +548,34 @@ func pw3InputGradVecTranspose(wt *[32 * 32]float32, w *[32 * 32]float32) {
 		pw3InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw3InputGradVecTransposeGo(wt, w)
+	}
+}
+
+// dw4InteriorVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 11),
+//	ow in [0, 11) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*4608-1]
+	_ = x[n*18432-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 0), min(hi, 11)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
+	default:
+		dw4InteriorVecGo(y, x, w, b, n, lo, hi)
 	}
 }
 
@@ -586,6 +708,34 @@ func pw4InputGradVecTranspose(wt *[64 * 32]float32, w *[32 * 64]float32) {
 	}
 }
 
+// dw5InteriorVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 11),
+//	ow in [1, 11) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw5InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*9216-1]
+	_ = x[n*9216-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 11)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
+	default:
+		dw5InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw5ForwardVecAVX2 is the AVX2 path of pw5ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -702,6 +852,34 @@ func pw5InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 		pw5InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw5InputGradVecTransposeGo(wt, w)
+	}
+}
+
+// dw6InteriorVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 5),
+//	ow in [0, 5) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw6InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*2304-1]
+	_ = x[n*9216-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 0), min(hi, 5)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
+	default:
+		dw6InteriorVecGo(y, x, w, b, n, lo, hi)
 	}
 }
 
@@ -834,6 +1012,34 @@ func pw6InputGradVecTranspose(wt *[128 * 64]float32, w *[64 * 128]float32) {
 	}
 }
 
+// dw7InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw7InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*4608-1]
+	_ = x[n*4608-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 5)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw7InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw7ForwardVecAVX2 is the AVX2 path of pw7ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -953,6 +1159,34 @@ func pw7InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	}
 }
 
+// dw8InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw8InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*4608-1]
+	_ = x[n*4608-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 5)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw8InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw8ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1029,6 +1263,34 @@ func pw8InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 		pw7InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw8InputGradVecTransposeGo(wt, w)
+	}
+}
+
+// dw9InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw9InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*4608-1]
+	_ = x[n*4608-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 5)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw9InteriorVecGo(y, x, w, b, n, lo, hi)
 	}
 }
 
@@ -1111,6 +1373,34 @@ func pw9InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	}
 }
 
+// dw10InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw10InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*4608-1]
+	_ = x[n*4608-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 5)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw10InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw10ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1190,6 +1480,34 @@ func pw10InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	}
 }
 
+// dw11InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw11InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*4608-1]
+	_ = x[n*4608-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 5)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw11InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
 // pw11ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1266,6 +1584,34 @@ func pw11InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 		pw7InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw11InputGradVecTransposeGo(wt, w)
+	}
+}
+
+// dw12InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 2),
+//	ow in [0, 2) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw12InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*1152-1]
+	_ = x[n*4608-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 0), min(hi, 2)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
+	default:
+		dw12InteriorVecGo(y, x, w, b, n, lo, hi)
 	}
 }
 
@@ -1395,6 +1741,34 @@ func pw12InputGradVecTranspose(wt *[256 * 128]float32, w *[128 * 256]float32) {
 		pw12InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		pw12InputGradVecTransposeGo(wt, w)
+	}
+}
+
+// dw13InteriorVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 2),
+//	ow in [1, 2) (the other outputs are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func dw13InteriorVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, n, lo, hi int) {
+	if n <= 0 {
+		return
+	}
+	_ = y[n*2304-1]
+	_ = x[n*2304-1]
+	// The interior rows among [lo, hi).
+	lo, hi = max(lo, 1), min(hi, 2)
+	if lo >= hi {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InteriorVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
+	case runtime.AVX2:
+		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
+	default:
+		dw13InteriorVecGo(y, x, w, b, n, lo, hi)
 	}
 }
 

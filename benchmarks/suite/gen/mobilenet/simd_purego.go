@@ -22,6 +22,17 @@ func conv1WeightGradVec(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, n 
 	conv1WeightGradVecGo(dw, db, x, dy, n)
 }
 
+// dw1InteriorVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 47),
+//	ow in [1, 47) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw1InteriorVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo, hi int) {
+	dw1InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
 // pw1ForwardVec computes, with In = 8 and Units = 16:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -54,6 +65,17 @@ func pw1InputGradVec(dx, dy []float32, wt *[16 * 16]float32, n int) {
 // This build has no assembly: it runs the reference.
 func pw1InputGradVecTranspose(wt *[16 * 16]float32, w *[8 * 16]float32) {
 	pw1InputGradVecTransposeGo(wt, w)
+}
+
+// dw2InteriorVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 23),
+//	ow in [0, 23) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw2InteriorVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n, lo, hi int) {
+	dw2InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
 // pw2ForwardVec computes, with In = 16 and Units = 32:
@@ -90,6 +112,17 @@ func pw2InputGradVecTranspose(wt *[32 * 16]float32, w *[16 * 32]float32) {
 	pw2InputGradVecTransposeGo(wt, w)
 }
 
+// dw3InteriorVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 23),
+//	ow in [1, 23) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw3InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, lo, hi int) {
+	dw3InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
 // pw3ForwardVec computes, with In = 32 and Units = 32:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -122,6 +155,17 @@ func pw3InputGradVec(dx, dy []float32, wt *[32 * 32]float32, n int) {
 // This build has no assembly: it runs the reference.
 func pw3InputGradVecTranspose(wt *[32 * 32]float32, w *[32 * 32]float32) {
 	pw3InputGradVecTransposeGo(wt, w)
+}
+
+// dw4InteriorVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 11),
+//	ow in [0, 11) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw4InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, lo, hi int) {
+	dw4InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
 // pw4ForwardVec computes, with In = 32 and Units = 64:
@@ -158,6 +202,17 @@ func pw4InputGradVecTranspose(wt *[64 * 32]float32, w *[32 * 64]float32) {
 	pw4InputGradVecTransposeGo(wt, w)
 }
 
+// dw5InteriorVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 11),
+//	ow in [1, 11) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw5InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	dw5InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
 // pw5ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -190,6 +245,17 @@ func pw5InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 // This build has no assembly: it runs the reference.
 func pw5InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	pw5InputGradVecTransposeGo(wt, w)
+}
+
+// dw6InteriorVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 5),
+//	ow in [0, 5) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw6InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	dw6InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
 // pw6ForwardVec computes, with In = 64 and Units = 128:
@@ -226,6 +292,17 @@ func pw6InputGradVecTranspose(wt *[128 * 64]float32, w *[64 * 128]float32) {
 	pw6InputGradVecTransposeGo(wt, w)
 }
 
+// dw7InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw7InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	dw7InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
 // pw7ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -258,6 +335,17 @@ func pw7InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 // This build has no assembly: it runs the reference.
 func pw7InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	pw7InputGradVecTransposeGo(wt, w)
+}
+
+// dw8InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw8InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	dw8InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
 // pw8ForwardVec computes, with In = 128 and Units = 128:
@@ -294,6 +382,17 @@ func pw8InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	pw8InputGradVecTransposeGo(wt, w)
 }
 
+// dw9InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw9InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	dw9InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
 // pw9ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -326,6 +425,17 @@ func pw9InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 // This build has no assembly: it runs the reference.
 func pw9InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	pw9InputGradVecTransposeGo(wt, w)
+}
+
+// dw10InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw10InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	dw10InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
 // pw10ForwardVec computes, with In = 128 and Units = 128:
@@ -362,6 +472,17 @@ func pw10InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	pw10InputGradVecTransposeGo(wt, w)
 }
 
+// dw11InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw11InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	dw11InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
 // pw11ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -396,6 +517,17 @@ func pw11InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	pw11InputGradVecTransposeGo(wt, w)
 }
 
+// dw12InteriorVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 2),
+//	ow in [0, 2) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw12InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	dw12InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
 // pw12ForwardVec computes, with In = 128 and Units = 256:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -428,6 +560,17 @@ func pw12InputGradVec(dx, dy []float32, wt *[256 * 128]float32, n int) {
 // This build has no assembly: it runs the reference.
 func pw12InputGradVecTranspose(wt *[256 * 128]float32, w *[128 * 256]float32) {
 	pw12InputGradVecTransposeGo(wt, w)
+}
+
+// dw13InteriorVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 2),
+//	ow in [1, 2) (the other outputs are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func dw13InteriorVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, n, lo, hi int) {
+	dw13InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
 // pw13ForwardVec computes, with In = 256 and Units = 256:

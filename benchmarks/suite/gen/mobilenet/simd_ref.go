@@ -39,6 +39,35 @@ func conv1WeightGradVecGo(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, 
 	}
 }
 
+// dw1InteriorVecGo is the pure-Go reference of dw1InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 47),
+//	ow in [1, 47) (the other outputs are left as they are)
+func dw1InteriorVecGo(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*18432 : (s+1)*18432]
+		ys := y[s*18432 : (s+1)*18432]
+		for oh := max(lo, 1); oh < min(hi, 47); oh++ {
+			for ow := 1; ow < 47; ow++ {
+				o := (*[8]float32)(ys[(oh*48+ow)*8:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[8]float32)(xs[(ih*48+iw)*8:])
+						r := (*[8]float32)(w[(kh*3+kw)*8:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // pw1ForwardVecGo is the pure-Go reference of pw1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -106,6 +135,35 @@ func pw1InputGradVecTransposeGo(wt *[16 * 16]float32, w *[8 * 16]float32) {
 	}
 }
 
+// dw2InteriorVecGo is the pure-Go reference of dw2InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 23),
+//	ow in [0, 23) (the other outputs are left as they are)
+func dw2InteriorVecGo(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*36864 : (s+1)*36864]
+		ys := y[s*9216 : (s+1)*9216]
+		for oh := max(lo, 0); oh < min(hi, 23); oh++ {
+			for ow := 0; ow < 23; ow++ {
+				o := (*[16]float32)(ys[(oh*24+ow)*16:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[16]float32)(xs[(ih*48+iw)*16:])
+						r := (*[16]float32)(w[(kh*3+kw)*16:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // pw2ForwardVecGo is the pure-Go reference of pw2ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -166,6 +224,35 @@ func pw2InputGradVecTransposeGo(wt *[32 * 16]float32, w *[16 * 32]float32) {
 		wi := (*[32]float32)(w[i*32:])
 		for j, v := range wi {
 			wt[j*16+i] = v
+		}
+	}
+}
+
+// dw3InteriorVecGo is the pure-Go reference of dw3InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 23),
+//	ow in [1, 23) (the other outputs are left as they are)
+func dw3InteriorVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*18432 : (s+1)*18432]
+		ys := y[s*18432 : (s+1)*18432]
+		for oh := max(lo, 1); oh < min(hi, 23); oh++ {
+			for ow := 1; ow < 23; ow++ {
+				o := (*[32]float32)(ys[(oh*24+ow)*32:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[32]float32)(xs[(ih*24+iw)*32:])
+						r := (*[32]float32)(w[(kh*3+kw)*32:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
 		}
 	}
 }
@@ -234,6 +321,35 @@ func pw3InputGradVecTransposeGo(wt *[32 * 32]float32, w *[32 * 32]float32) {
 	}
 }
 
+// dw4InteriorVecGo is the pure-Go reference of dw4InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 11),
+//	ow in [0, 11) (the other outputs are left as they are)
+func dw4InteriorVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*18432 : (s+1)*18432]
+		ys := y[s*4608 : (s+1)*4608]
+		for oh := max(lo, 0); oh < min(hi, 11); oh++ {
+			for ow := 0; ow < 11; ow++ {
+				o := (*[32]float32)(ys[(oh*12+ow)*32:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[32]float32)(xs[(ih*24+iw)*32:])
+						r := (*[32]float32)(w[(kh*3+kw)*32:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // pw4ForwardVecGo is the pure-Go reference of pw4ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -294,6 +410,35 @@ func pw4InputGradVecTransposeGo(wt *[64 * 32]float32, w *[32 * 64]float32) {
 		wi := (*[64]float32)(w[i*64:])
 		for j, v := range wi {
 			wt[j*32+i] = v
+		}
+	}
+}
+
+// dw5InteriorVecGo is the pure-Go reference of dw5InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 11),
+//	ow in [1, 11) (the other outputs are left as they are)
+func dw5InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*9216 : (s+1)*9216]
+		ys := y[s*9216 : (s+1)*9216]
+		for oh := max(lo, 1); oh < min(hi, 11); oh++ {
+			for ow := 1; ow < 11; ow++ {
+				o := (*[64]float32)(ys[(oh*12+ow)*64:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*12+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
 		}
 	}
 }
@@ -362,6 +507,35 @@ func pw5InputGradVecTransposeGo(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	}
 }
 
+// dw6InteriorVecGo is the pure-Go reference of dw6InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 5),
+//	ow in [0, 5) (the other outputs are left as they are)
+func dw6InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*9216 : (s+1)*9216]
+		ys := y[s*2304 : (s+1)*2304]
+		for oh := max(lo, 0); oh < min(hi, 5); oh++ {
+			for ow := 0; ow < 5; ow++ {
+				o := (*[64]float32)(ys[(oh*6+ow)*64:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[64]float32)(xs[(ih*12+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // pw6ForwardVecGo is the pure-Go reference of pw6ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -422,6 +596,35 @@ func pw6InputGradVecTransposeGo(wt *[128 * 64]float32, w *[64 * 128]float32) {
 		wi := (*[128]float32)(w[i*128:])
 		for j, v := range wi {
 			wt[j*64+i] = v
+		}
+	}
+}
+
+// dw7InteriorVecGo is the pure-Go reference of dw7InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+func dw7InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ys := y[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				o := (*[128]float32)(ys[(oh*6+ow)*128:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
 		}
 	}
 }
@@ -490,6 +693,35 @@ func pw7InputGradVecTransposeGo(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	}
 }
 
+// dw8InteriorVecGo is the pure-Go reference of dw8InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+func dw8InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ys := y[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				o := (*[128]float32)(ys[(oh*6+ow)*128:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // pw8ForwardVecGo is the pure-Go reference of pw8ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -550,6 +782,35 @@ func pw8InputGradVecTransposeGo(wt *[128 * 128]float32, w *[128 * 128]float32) {
 		wi := (*[128]float32)(w[i*128:])
 		for j, v := range wi {
 			wt[j*128+i] = v
+		}
+	}
+}
+
+// dw9InteriorVecGo is the pure-Go reference of dw9InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+func dw9InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ys := y[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				o := (*[128]float32)(ys[(oh*6+ow)*128:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
 		}
 	}
 }
@@ -618,6 +879,35 @@ func pw9InputGradVecTransposeGo(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	}
 }
 
+// dw10InteriorVecGo is the pure-Go reference of dw10InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+func dw10InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ys := y[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				o := (*[128]float32)(ys[(oh*6+ow)*128:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // pw10ForwardVecGo is the pure-Go reference of pw10ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -678,6 +968,35 @@ func pw10InputGradVecTransposeGo(wt *[128 * 128]float32, w *[128 * 128]float32) 
 		wi := (*[128]float32)(w[i*128:])
 		for j, v := range wi {
 			wt[j*128+i] = v
+		}
+	}
+}
+
+// dw11InteriorVecGo is the pure-Go reference of dw11InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 5),
+//	ow in [1, 5) (the other outputs are left as they are)
+func dw11InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ys := y[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				o := (*[128]float32)(ys[(oh*6+ow)*128:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
 		}
 	}
 }
@@ -746,6 +1065,35 @@ func pw11InputGradVecTransposeGo(wt *[128 * 128]float32, w *[128 * 128]float32) 
 	}
 }
 
+// dw12InteriorVecGo is the pure-Go reference of dw12InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior rows among [lo, hi): oh in [0, 2),
+//	ow in [0, 2) (the other outputs are left as they are)
+func dw12InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ys := y[s*1152 : (s+1)*1152]
+		for oh := max(lo, 0); oh < min(hi, 2); oh++ {
+			for ow := 0; ow < 2; ow++ {
+				o := (*[128]float32)(ys[(oh*3+ow)*128:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // pw12ForwardVecGo is the pure-Go reference of pw12ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -806,6 +1154,35 @@ func pw12InputGradVecTransposeGo(wt *[256 * 128]float32, w *[128 * 256]float32) 
 		wi := (*[256]float32)(w[i*256:])
 		for j, v := range wi {
 			wt[j*128+i] = v
+		}
+	}
+}
+
+// dw13InteriorVecGo is the pure-Go reference of dw13InteriorVec:
+//
+//	y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior rows among [lo, hi): oh in [1, 2),
+//	ow in [1, 2) (the other outputs are left as they are)
+func dw13InteriorVecGo(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, n, lo, hi int) {
+	for s := range n {
+		xs := x[s*2304 : (s+1)*2304]
+		ys := y[s*2304 : (s+1)*2304]
+		for oh := max(lo, 1); oh < min(hi, 2); oh++ {
+			for ow := 1; ow < 2; ow++ {
+				o := (*[256]float32)(ys[(oh*3+ow)*256:])
+				*o = *b
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[256]float32)(xs[(ih*3+iw)*256:])
+						r := (*[256]float32)(w[(kh*3+kw)*256:])
+						for c := range o {
+							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
 		}
 	}
 }

@@ -1,0 +1,281 @@
+package asm
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// The interior of a depthwise convolution (DepthwiseConv2DInterior) is one
+// loop nest whose shape is entirely in its arguments: samples, then
+// channel vectors (the window's KernelH·KernelW weight vectors and the
+// bias stay in registers for the whole vector), then output rows, then
+// output pixels, each a chain of one FMA per tap with the input as the
+// memory operand. Every depthwise layer with the same kernel size then
+// renders the same instructions, and Render emits them once per ISA: a
+// network of thirteen such layers carries ≈1 KB of them, where kernels
+// unrolled on constant offsets would carry tens of kilobytes.
+//
+// The taps' addresses come from three row pointers (kernel rows 0–2) and
+// the channel stride as an index register scaled by 1 and 2 (kernel
+// columns 1 and 2), which is what bounds the kernel to 3×3 windows.
+
+// maxDepthwiseKernel bounds DepthwiseConv2DInterior's kernel height and
+// width (see above).
+const maxDepthwiseKernel = 3
+
+// depthwiseLanes is the multiple of channels DepthwiseConv2DInterior
+// needs: whole AVX2 vectors, and on AVX-512 whole vectors or a last half
+// vector (masked).
+const depthwiseLanes = 8
+
+// depthwiseArgs are the TEXT symbol's arguments: the four arrays, then the
+// geometry in bytes and counts (see depthwiseConsts).
+var depthwiseArgs = []string{"y", "x", "w", "b", "n", "c4", "inStep", "outStep", "xOrigin", "yOrigin", "rowCount", "colCount", "colStep", "rowStride", "xAdvance", "yAdvance"}
+
+// interiorRange is the range [lo, hi) of output positions along one axis
+// whose windows lie wholly inside the input.
+func interiorRange(in, kernel, stride, pad, out int) (lo, hi int) {
+	lo, hi = out, out
+	for o := range out {
+		first := o*stride - pad
+		if first >= 0 && first+kernel <= in {
+			if lo == out {
+				lo = o
+			}
+			hi = o + 1
+		}
+	}
+	return lo, hi
+}
+
+// depthwiseInterior returns the interior's output rows and columns.
+func (c ConvShape) depthwiseInterior() (ylo, yhi, xlo, xhi int) {
+	ylo, yhi = interiorRange(c.InH, c.KernelH, c.StrideH, c.PadTop, c.OutH)
+	xlo, xhi = interiorRange(c.InW, c.KernelW, c.StrideW, c.PadLeft, c.OutW)
+	return ylo, yhi, xlo, xhi
+}
+
+func (c ConvShape) validateDepthwise() error {
+	// As ConvShape.validate, without its bound on unrolled terms: this
+	// kernel loops over everything.
+	for _, v := range []int{c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.OutH, c.OutW, c.Filters} {
+		if v < 1 {
+			return fmt.Errorf("sizes and strides must be ≥ 1: %+v", c)
+		}
+	}
+	if c.PadTop < 0 || c.PadLeft < 0 || c.PadTop >= c.KernelH || c.PadLeft >= c.KernelW {
+		return fmt.Errorf("padding %d,%d does not fit a %dx%d kernel", c.PadTop, c.PadLeft, c.KernelH, c.KernelW)
+	}
+	if (c.OutH-1)*c.StrideH-c.PadTop >= c.InH || (c.OutW-1)*c.StrideW-c.PadLeft >= c.InW {
+		return fmt.Errorf("output %dx%d does not fit input %dx%d", c.OutH, c.OutW, c.InH, c.InW)
+	}
+	if c.Filters != c.InC {
+		return fmt.Errorf("a depthwise convolution has as many filters as channels, got %d and %d", c.Filters, c.InC)
+	}
+	if c.KernelH > maxDepthwiseKernel || c.KernelW > maxDepthwiseKernel {
+		return fmt.Errorf("kernels up to %dx%d, got %dx%d", maxDepthwiseKernel, maxDepthwiseKernel, c.KernelH, c.KernelW)
+	}
+	if c.InC%depthwiseLanes != 0 {
+		return fmt.Errorf("channels must be a multiple of %d, got %d", depthwiseLanes, c.InC)
+	}
+	if ylo, yhi, xlo, xhi := c.depthwiseInterior(); ylo >= yhi || xlo >= xhi {
+		return fmt.Errorf("no output pixel has its whole window inside the input")
+	}
+	if int64(c.InH)*int64(c.InW)*int64(c.InC) > 1<<28 {
+		return fmt.Errorf("%dx%dx%d inputs are too large", c.InH, c.InW, c.InC)
+	}
+	return nil
+}
+
+// depthwiseValues are the expressions the dispatcher passes for the
+// geometry arguments, for output rows [lo, hi) (its lo and hi, already
+// clipped to the interior).
+func (c ConvShape) depthwiseValues() map[string]jen.Code {
+	C := 4 * c.InC
+	_, _, xlo, xhi := c.depthwiseInterior()
+	cols := xhi - xlo
+	lit := func(v int) jen.Code { return jen.Lit(v) }
+	// at is base + lo·step: the offset of row lo's first interior pixel.
+	at := func(base, step int) jen.Code {
+		e := jen.Id("lo").Op("*").Lit(step)
+		if base != 0 {
+			e = jen.Lit(base).Op("+").Add(e)
+		}
+		return e
+	}
+	return map[string]jen.Code{
+		"c4":        lit(C),
+		"inStep":    lit(c.InH * c.InW * C),
+		"outStep":   lit(c.OutH * c.OutW * C),
+		"xOrigin":   at((xlo*c.StrideW-c.PadLeft-c.PadTop*c.InW)*C, c.StrideH*c.InW*C),
+		"yOrigin":   at(xlo*C, c.OutW*C),
+		"rowCount":  jen.Id("hi").Op("-").Id("lo"),
+		"colCount":  lit(cols),
+		"colStep":   lit(c.StrideW * C),
+		"rowStride": lit(c.InW * C),
+		"xAdvance":  lit(c.StrideH*c.InW*C - cols*c.StrideW*C),
+		"yAdvance":  lit(c.OutW*C - cols*C),
+	}
+}
+
+// depthwiseSpec is one DepthwiseConv2DInterior kernel.
+type depthwiseSpec struct {
+	symbol           string
+	kernelH, kernelW int
+	values           map[string]jen.Code
+	what             []string
+	reference        string
+}
+
+func (d depthwiseSpec) asm() asmFunc {
+	return asmFunc{symbol: d.symbol, args: depthwiseArgs, counts: depthwiseArgs[4:], values: d.values}
+}
+
+// planDepthwise plans the loop nest for one ISA.
+func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
+	z := isa.suffix == "AVX512"
+	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(depthwiseArgs, name)) }
+	ctx := &flatCtx{
+		Symbol:    d.symbol + isa.suffix,
+		GoDecl:    d.asm().goDecl(isa),
+		Requires:  isa.requires,
+		Reference: d.reference,
+		What:      d.what,
+		ArgSize:   8 * len(depthwiseArgs),
+		Defines: []define{
+			{"dw_y", "AX", "y: current sample"}, {"dw_x", "BX", "x: current sample"},
+			{"dw_n", "CX", "samples left"}, {"dw_cv", "DX", "byte offset of the channel vector"},
+			{"dw_r0", "SI", "x: kernel row 0 of the current window"}, {"dw_r1", "DI", "kernel row 1"}, {"dw_r2", "R8", "kernel row 2"},
+			{"dw_yp", "R9", "y: current output pixel"}, {"dw_c4", "R10", "bytes per pixel (channels·4)"},
+			{"dw_step", "R11", "bytes between the windows of neighbouring output pixels"},
+			{"dw_cols", "R12", "output pixels left in the row"}, {"dw_rows", "R13", "output rows left"},
+		},
+	}
+	taps := d.kernelH * d.kernelW
+	wReg := func(t int) string { return isa.reg(t) }
+	bReg, acc := isa.reg(taps), isa.reg(taps+1)
+	// On AVX-512, K1 selects the lanes of the channel vector: all 16, or 8
+	// for a last half vector; AVX2 vectors are always whole.
+	mask := func(args ...string) string {
+		if !z {
+			return joinArgs(args...)
+		}
+		return joinArgs(append(args[:len(args)-1:len(args)-1], "K1", args[len(args)-1])...)
+	}
+	load := func(addr, reg string) insn {
+		if z {
+			return in("VMOVUPS.Z", addr, "K1", reg)
+		}
+		return in("VMOVUPS", addr, reg)
+	}
+	vecBytes := 4 * isa.lanes
+	rowReg := []string{"dw_r0", "dw_r1", "dw_r2"}
+	colAddr := []string{"(%s)", "(%s)(dw_c4*1)", "(%s)(dw_c4*2)"}
+
+	sample, chanL, rowL, pixL := d.symbol+"_sample", d.symbol+"_chan", d.symbol+"_row", d.symbol+"_pixel"
+	b := []poolWindow{{Insns: []insn{
+		in("MOVQ", arg("y"), "dw_y"), in("MOVQ", arg("x"), "dw_x"), in("MOVQ", arg("n"), "dw_n"),
+		in("MOVQ", arg("c4"), "dw_c4"), in("MOVQ", arg("colStep"), "dw_step"),
+	}}}
+	b = append(b, poolWindow{Label: sample, Insns: []insn{in("XORQ", "dw_cv", "dw_cv")}})
+	head := poolWindow{Label: chanL}
+	if z {
+		head.Comment = "K1: the channel vector's lanes (8 when half a vector is left)"
+		head.Insns = append(head.Insns,
+			in("MOVQ", "dw_c4", "dw_r0"), in("SUBQ", "dw_cv", "dw_r0"),
+			in("MOVL", "$0xffff", "dw_r1"), in("MOVL", "$0xff", "dw_r2"),
+			in("CMPQ", "dw_r0", fmt.Sprintf("$%d", vecBytes)), in("CMOVQLT", "dw_r2", "dw_r1"),
+			in("KMOVW", "dw_r1", "K1"))
+	}
+	head.Insns = append(head.Insns, insn{Op: "MOVQ", Args: joinArgs(arg("w"), "dw_r0"), Comment: "the window's weights and the bias, for every pixel"}, in("ADDQ", "dw_cv", "dw_r0"))
+	for t := range taps {
+		head.Insns = append(head.Insns, load("(dw_r0)", wReg(t)))
+		if t < taps-1 {
+			head.Insns = append(head.Insns, in("ADDQ", "dw_c4", "dw_r0"))
+		}
+	}
+	head.Insns = append(head.Insns,
+		in("MOVQ", arg("b"), "dw_r0"), load("(dw_r0)(dw_cv*1)", bReg),
+		insn{Op: "MOVQ", Args: joinArgs(arg("xOrigin"), "dw_r0"), Comment: "the first interior window"}, in("ADDQ", "dw_x", "dw_r0"), in("ADDQ", "dw_cv", "dw_r0"),
+		in("MOVQ", arg("yOrigin"), "dw_yp"), in("ADDQ", "dw_y", "dw_yp"), in("ADDQ", "dw_cv", "dw_yp"),
+		in("MOVQ", arg("rowCount"), "dw_rows"))
+	b = append(b, head)
+	row := poolWindow{Label: rowL}
+	for kh := 1; kh < d.kernelH; kh++ {
+		row.Insns = append(row.Insns, in("MOVQ", rowReg[kh-1], rowReg[kh]), in("ADDQ", arg("rowStride"), rowReg[kh]))
+	}
+	row.Insns = append(row.Insns, in("MOVQ", arg("colCount"), "dw_cols"))
+	b = append(b, row)
+	pix := poolWindow{Label: pixL, Insns: []insn{in("VMOVAPS", bReg, acc)}}
+	for kh := range d.kernelH {
+		for kw := range d.kernelW {
+			pix.Insns = append(pix.Insns, insn{Op: "VFMADD231PS", Args: mask(fmt.Sprintf(colAddr[kw], rowReg[kh]), wReg(kh*d.kernelW+kw), acc)})
+		}
+	}
+	store := in("VMOVUPS", acc, "(dw_yp)")
+	if z {
+		store = in("VMOVUPS", acc, "K1", "(dw_yp)")
+	}
+	pix.Insns = append(pix.Insns, store)
+	for kh := range d.kernelH {
+		pix.Insns = append(pix.Insns, in("ADDQ", "dw_step", rowReg[kh]))
+	}
+	pix.Insns = append(pix.Insns, in("ADDQ", "dw_c4", "dw_yp"), in("DECQ", "dw_cols"), in("JNZ", pixL))
+	b = append(b, pix, poolWindow{Insns: []insn{
+		in("ADDQ", arg("xAdvance"), "dw_r0"), in("ADDQ", arg("yAdvance"), "dw_yp"),
+		in("DECQ", "dw_rows"), in("JNZ", rowL),
+		in("ADDQ", fmt.Sprintf("$%d", vecBytes), "dw_cv"), in("CMPQ", "dw_cv", "dw_c4"), in("JLT", chanL),
+		in("ADDQ", arg("inStep"), "dw_x"), in("ADDQ", arg("outStep"), "dw_y"),
+		in("DECQ", "dw_n"), in("JNZ", sample),
+	}})
+	ctx.Blocks = b
+	return ctx
+}
+
+// joinArgs joins operands with ", ".
+func joinArgs(args ...string) string {
+	s := ""
+	for i, a := range args {
+		if i > 0 {
+			s += ", "
+		}
+		s += a
+	}
+	return s
+}
+
+// depthwiseRefBody is the reference loop nest over the interior: the
+// bias, then the taps in row-major order, as the assembly sums them.
+func (k Kernel) depthwiseRefBody() []jen.Code {
+	c := k.Conv
+	C := c.InC
+	ylo, yhi, xlo, xhi := c.depthwiseInterior()
+	inSize, outSize := c.InH*c.InW*C, c.OutH*c.OutW*C
+	view := func(name, src string, index jen.Code) jen.Code {
+		return jen.Id(name).Op(":=").Parens(jen.Op("*").Index(jen.Lit(C)).Float32()).Call(jen.Id(src).Index(jen.Add(index).Op(":")))
+	}
+	return []jen.Code{
+		jen.For(jen.Id("s").Op(":=").Range().Id("n")).Block(
+			jen.Id("xs").Op(":=").Id("x").Index(jen.Id("s").Op("*").Lit(inSize).Op(":").Parens(jen.Id("s").Op("+").Lit(1)).Op("*").Lit(inSize)),
+			jen.Id("ys").Op(":=").Id("y").Index(jen.Id("s").Op("*").Lit(outSize).Op(":").Parens(jen.Id("s").Op("+").Lit(1)).Op("*").Lit(outSize)),
+			jen.For(jen.Id("oh").Op(":=").Max(jen.Id("lo"), jen.Lit(ylo)), jen.Id("oh").Op("<").Min(jen.Id("hi"), jen.Lit(yhi)), jen.Id("oh").Op("++")).Block(
+				jen.For(jen.Id("ow").Op(":=").Lit(xlo), jen.Id("ow").Op("<").Lit(xhi), jen.Id("ow").Op("++")).Block(
+					view("o", "ys", jen.Parens(jen.Id("oh").Op("*").Lit(c.OutW).Op("+").Id("ow")).Op("*").Lit(C)),
+					jen.Op("*").Id("o").Op("=").Op("*").Id("b"),
+					jen.For(jen.Id("kh").Op(":=").Range().Lit(c.KernelH)).Block(
+						jen.For(jen.Id("kw").Op(":=").Range().Lit(c.KernelW)).Block(
+							jen.Id("ih").Op(":=").Id("oh").Op("*").Lit(c.StrideH).Op("-").Lit(c.PadTop).Op("+").Id("kh"),
+							jen.Id("iw").Op(":=").Id("ow").Op("*").Lit(c.StrideW).Op("-").Lit(c.PadLeft).Op("+").Id("kw"),
+							view("v", "xs", jen.Parens(jen.Id("ih").Op("*").Lit(c.InW).Op("+").Id("iw")).Op("*").Lit(C)),
+							view("r", "w", jen.Parens(jen.Id("kh").Op("*").Lit(c.KernelW).Op("+").Id("kw")).Op("*").Lit(C)),
+							jen.For(jen.Id("c").Op(":=").Range().Id("o")).Block(
+								jen.Id("o").Index(jen.Id("c")).Op("+=").Id("v").Index(jen.Id("c")).Op("*").Id("r").Index(jen.Id("c")),
+							),
+						),
+					),
+				),
+			),
+		),
+	}
+}
