@@ -375,8 +375,27 @@ func (p *plan) foldInto(s *stage) *stage {
 }
 
 // frozenAlias maps the output buffer of each stage that the frozen forward
-// leaves out (dropout, folded batchnorm) to the buffer that holds its value.
+// leaves out (dropout, folded batchnorm) or applies in place (see
+// frozenInPlace) to the buffer that holds its value.
 func (p *plan) frozenAlias() map[*buffer]*buffer {
+	alias, _ := p.frozenRewrite()
+	return alias
+}
+
+// frozenInPlace returns the activation stages that the frozen forward
+// applies in place, on the buffer of their input: those whose input, once
+// the folded batch norms and the dropouts are left out, is read by no
+// other stage and is neither the network's input nor its output. In a
+// MobileNet or a DS-CNN that is every ReLU: with its batch norm folded,
+// each convolution feeds its ReLU alone, which then neither copies the
+// map nor takes a buffer of its own.
+func (p *plan) frozenInPlace() map[*stage]bool {
+	_, inPlace := p.frozenRewrite()
+	return inPlace
+}
+
+// frozenRewrite computes frozenAlias and frozenInPlace.
+func (p *plan) frozenRewrite() (map[*buffer]*buffer, map[*stage]bool) {
 	alias := map[*buffer]*buffer{}
 	resolve := func(b *buffer) *buffer {
 		for alias[b] != nil {
@@ -392,10 +411,43 @@ func (p *plan) frozenAlias() map[*buffer]*buffer {
 			alias[s.out] = resolve(s.in)
 		}
 	}
+	// readers counts the stages that read each buffer in the frozen
+	// forward (a folded shift adds to its producer's output in place,
+	// where the producer runs, and does not count).
+	readers := map[*buffer]int{}
+	for _, s := range p.stages {
+		if s.layer.Kind == runtime.Dropout || p.foldInto(s) != nil {
+			continue
+		}
+		for _, b := range s.ins {
+			readers[resolve(b)]++
+		}
+	}
+	inPlace := map[*stage]bool{}
+	for _, s := range p.stages {
+		if !p.rewritesFrozen() {
+			// Frozen runs the Model's own forward.
+			break
+		}
+		switch s.layer.Kind {
+		case runtime.ReLU, runtime.ReLU6, runtime.LeakyReLU, runtime.Sigmoid, runtime.Tanh:
+		default:
+			continue
+		}
+		in := resolve(s.in)
+		if in.input || in == p.logits || s.out == p.logits || readers[in] != 1 {
+			continue
+		}
+		inPlace[s] = true
+		alias[s.out] = in
+		// The activation's output is now the input's buffer: its
+		// readers read that.
+		readers[in] = readers[s.out]
+	}
 	for b := range alias {
 		alias[b] = resolve(b)
 	}
-	return alias
+	return alias, inPlace
 }
 
 // shiftFields are Frozen's shift struct fields: the folded shift of each

@@ -33,6 +33,8 @@ import (
 // The suffixes of the parts' kernels (see doc.go on identifiers).
 const (
 	sufForwardRows = "ForwardRows"
+	// sufInPlace is an activation applied in place (frozenInPlace).
+	sufInPlace     = "InPlace"
 	sufForwardPart = "ForwardPart"
 	sufIm2colRows  = "Im2colRows"
 )
@@ -120,8 +122,14 @@ func (p *plan) partsOf(s *stage, vec bool) int {
 func (p *plan) partKernels(f *jen.File) {
 	id := jen.Id
 	hasValues := false
+	inPlace := p.frozenInPlace()
 	for _, s := range p.frozenStages() {
 		l := s.layer
+		if inPlace[s] {
+			// frozenForward's <layer>InPlace serves.
+			hasValues = true
+			continue
+		}
 		switch p.partKindOf(s) {
 		case groupedRows:
 			g := windowOf(l)
@@ -248,6 +256,7 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 			id("part").Op("*").Lit(h).Op("/").Lit(parts),
 			jen.Parens(id("part").Op("+").Lit(1)).Op("*").Lit(h).Op("/").Lit(parts))
 	}
+	inPlace := p.frozenInPlace()
 	for i, s := range p.frozenStages() {
 		l := s.layer
 		var body []jen.Code
@@ -288,6 +297,13 @@ func (p *plan) forwardPartMethod(f *jen.File, c partCode) {
 				}
 			}
 		case values:
+			if inPlace[s] {
+				body = []jen.Code{
+					jen.List(id("lo"), id("hi")).Op(":=").Id("partSpan").Call(jen.Lit(s.out.size), id("part"), jen.Lit(maxParts)),
+					id(s.base + sufInPlace).Call(c.slice(s.in).Clone().Index(id("lo"), id("hi"))),
+				}
+				break
+			}
 			args := []jen.Code{}
 			for _, b := range s.ins {
 				args = append(args, c.slice(b).Clone().Index(id("lo"), id("hi")))

@@ -517,9 +517,19 @@ func (p *plan) runMethods(f *jen.File) {
 	}
 	if p.rewritesFrozen() {
 		alias = p.frozenAlias()
+		inPlace := p.frozenInPlace()
+		for _, s := range p.stages {
+			if inPlace[s] {
+				fn := s.base + sufInPlace
+				f.Comment(wrapDoc(fmt.Sprintf("%s applies %s in place to y, values of its input: Frozen's forward, where nothing else reads the input.", fn, describe(s))))
+				f.Func().Id(fn).Params(id("y").Index().Float32()).Block(p.standaloneActivation(s, "y"))
+			}
+		}
 		var body []jen.Code
 		for _, s := range p.stages {
 			switch {
+			case inPlace[s]:
+				body = append(body, id(s.base+sufInPlace).Call(inSlice(s.in)))
 			case s.layer.Kind == runtime.Dropout:
 			case p.foldInto(s) != nil:
 				if prod := p.foldInto(s); !prod.hasBias() {
@@ -545,9 +555,12 @@ func (p *plan) runMethods(f *jen.File) {
 	}
 	if p.splitsOne() {
 		alias = p.frozenAlias()
+		inPlace := p.frozenInPlace()
 		p.forwardPartMethod(f, partCode{
 			stage: func(s *stage) jen.Code {
 				switch {
+				case inPlace[s]:
+					return id(s.base + sufInPlace).Call(inSlice(s.in))
 				case p.foldInto(s) != nil:
 					return id(s.base+"Shift").Call(id("n"), inArr(p.foldInto(s).out), jen.Op("&").Id("shift").Dot(s.base+"Shift"))
 				case s.vec != nil:

@@ -1504,6 +1504,78 @@ func (w *worker) forwardTiles(j job) {
 	}
 }
 
+// relu1InPlace applies relu1 (relu on 1x1x128) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu1InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// relu2InPlace applies relu2 (relu on 1x1x128) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu2InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// relu3InPlace applies relu3 (relu on 1x1x128) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu3InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// relu4InPlace applies relu4 (relu on 1x1x128) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu4InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// relu5InPlace applies relu5 (relu on 1x1x8) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu5InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// relu6InPlace applies relu6 (relu on 1x1x128) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu6InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// relu7InPlace applies relu7 (relu on 1x1x128) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu7InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// relu8InPlace applies relu8 (relu on 1x1x128) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu8InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// relu9InPlace applies relu9 (relu on 1x1x128) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu9InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
 // forwardFrozen is Frozen's forward on the first n samples of the tile x:
 // forward in evaluation mode without the dropout layers, with the batch norms
 // that Freeze folded into the weights p left out (their shifts, for layers
@@ -1518,95 +1590,95 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	} else {
 		fc1Forward(n, x, &w.buf.fc1Out, &p.fc1Weight, &p.fc1Bias)
 	}
-	relu1Forward(n, &w.buf.fc1Out, &w.buf.relu1Out)
+	relu1InPlace(w.buf.fc1Out[:n*128])
 	if vec {
 		if n == 1 {
-			fc2PackedOneVec((*[128]float32)(w.buf.fc2Out[:128]), (*[128]float32)(w.buf.relu1Out[:128]), &pk.fc2Weight, &p.fc2Bias)
+			fc2PackedOneVec((*[128]float32)(w.buf.fc2Out[:128]), (*[128]float32)(w.buf.fc1Out[:128]), &pk.fc2Weight, &p.fc2Bias)
 		} else {
-			fc2PackedVec(w.buf.fc2Out[:n*128], w.buf.relu1Out[:n*128], &pk.fc2Weight, &p.fc2Bias, n)
+			fc2PackedVec(w.buf.fc2Out[:n*128], w.buf.fc1Out[:n*128], &pk.fc2Weight, &p.fc2Bias, n)
 		}
 	} else {
-		fc2Forward(n, &w.buf.relu1Out, &w.buf.fc2Out, &p.fc2Weight, &p.fc2Bias)
+		fc2Forward(n, &w.buf.fc1Out, &w.buf.fc2Out, &p.fc2Weight, &p.fc2Bias)
 	}
-	relu2Forward(n, &w.buf.fc2Out, &w.buf.relu2Out)
+	relu2InPlace(w.buf.fc2Out[:n*128])
 	if vec {
 		if n == 1 {
-			fc3PackedOneVec((*[128]float32)(w.buf.fc3Out[:128]), (*[128]float32)(w.buf.relu2Out[:128]), &pk.fc3Weight, &p.fc3Bias)
+			fc3PackedOneVec((*[128]float32)(w.buf.fc3Out[:128]), (*[128]float32)(w.buf.fc2Out[:128]), &pk.fc3Weight, &p.fc3Bias)
 		} else {
-			fc3PackedVec(w.buf.fc3Out[:n*128], w.buf.relu2Out[:n*128], &pk.fc3Weight, &p.fc3Bias, n)
+			fc3PackedVec(w.buf.fc3Out[:n*128], w.buf.fc2Out[:n*128], &pk.fc3Weight, &p.fc3Bias, n)
 		}
 	} else {
-		fc3Forward(n, &w.buf.relu2Out, &w.buf.fc3Out, &p.fc3Weight, &p.fc3Bias)
+		fc3Forward(n, &w.buf.fc2Out, &w.buf.fc3Out, &p.fc3Weight, &p.fc3Bias)
 	}
-	relu3Forward(n, &w.buf.fc3Out, &w.buf.relu3Out)
+	relu3InPlace(w.buf.fc3Out[:n*128])
 	if vec {
 		if n == 1 {
-			fc4PackedOneVec((*[128]float32)(w.buf.fc4Out[:128]), (*[128]float32)(w.buf.relu3Out[:128]), &pk.fc4Weight, &p.fc4Bias)
+			fc4PackedOneVec((*[128]float32)(w.buf.fc4Out[:128]), (*[128]float32)(w.buf.fc3Out[:128]), &pk.fc4Weight, &p.fc4Bias)
 		} else {
-			fc4PackedVec(w.buf.fc4Out[:n*128], w.buf.relu3Out[:n*128], &pk.fc4Weight, &p.fc4Bias, n)
+			fc4PackedVec(w.buf.fc4Out[:n*128], w.buf.fc3Out[:n*128], &pk.fc4Weight, &p.fc4Bias, n)
 		}
 	} else {
-		fc4Forward(n, &w.buf.relu3Out, &w.buf.fc4Out, &p.fc4Weight, &p.fc4Bias)
+		fc4Forward(n, &w.buf.fc3Out, &w.buf.fc4Out, &p.fc4Weight, &p.fc4Bias)
 	}
-	relu4Forward(n, &w.buf.fc4Out, &w.buf.relu4Out)
+	relu4InPlace(w.buf.fc4Out[:n*128])
 	if vec {
 		if n == 1 {
-			fc5PackedOneVec((*[8]float32)(w.buf.fc5Out[:8]), (*[128]float32)(w.buf.relu4Out[:128]), &pk.fc5Weight, &p.fc5Bias)
+			fc5PackedOneVec((*[8]float32)(w.buf.fc5Out[:8]), (*[128]float32)(w.buf.fc4Out[:128]), &pk.fc5Weight, &p.fc5Bias)
 		} else {
-			fc5PackedVec(w.buf.fc5Out[:n*8], w.buf.relu4Out[:n*128], &pk.fc5Weight, &p.fc5Bias, n)
+			fc5PackedVec(w.buf.fc5Out[:n*8], w.buf.fc4Out[:n*128], &pk.fc5Weight, &p.fc5Bias, n)
 		}
 	} else {
-		fc5Forward(n, &w.buf.relu4Out, &w.buf.fc5Out, &p.fc5Weight, &p.fc5Bias)
+		fc5Forward(n, &w.buf.fc4Out, &w.buf.fc5Out, &p.fc5Weight, &p.fc5Bias)
 	}
-	relu5Forward(n, &w.buf.fc5Out, &w.buf.relu5Out)
+	relu5InPlace(w.buf.fc5Out[:n*8])
 	if vec {
 		if n == 1 {
-			fc6PackedOneVec((*[128]float32)(w.buf.fc6Out[:128]), (*[8]float32)(w.buf.relu5Out[:8]), &pk.fc6Weight, &p.fc6Bias)
+			fc6PackedOneVec((*[128]float32)(w.buf.fc6Out[:128]), (*[8]float32)(w.buf.fc5Out[:8]), &pk.fc6Weight, &p.fc6Bias)
 		} else {
-			fc6PackedVec(w.buf.fc6Out[:n*128], w.buf.relu5Out[:n*8], &pk.fc6Weight, &p.fc6Bias, n)
+			fc6PackedVec(w.buf.fc6Out[:n*128], w.buf.fc5Out[:n*8], &pk.fc6Weight, &p.fc6Bias, n)
 		}
 	} else {
-		fc6Forward(n, &w.buf.relu5Out, &w.buf.fc6Out, &p.fc6Weight, &p.fc6Bias)
+		fc6Forward(n, &w.buf.fc5Out, &w.buf.fc6Out, &p.fc6Weight, &p.fc6Bias)
 	}
-	relu6Forward(n, &w.buf.fc6Out, &w.buf.relu6Out)
+	relu6InPlace(w.buf.fc6Out[:n*128])
 	if vec {
 		if n == 1 {
-			fc7PackedOneVec((*[128]float32)(w.buf.fc7Out[:128]), (*[128]float32)(w.buf.relu6Out[:128]), &pk.fc7Weight, &p.fc7Bias)
+			fc7PackedOneVec((*[128]float32)(w.buf.fc7Out[:128]), (*[128]float32)(w.buf.fc6Out[:128]), &pk.fc7Weight, &p.fc7Bias)
 		} else {
-			fc7PackedVec(w.buf.fc7Out[:n*128], w.buf.relu6Out[:n*128], &pk.fc7Weight, &p.fc7Bias, n)
+			fc7PackedVec(w.buf.fc7Out[:n*128], w.buf.fc6Out[:n*128], &pk.fc7Weight, &p.fc7Bias, n)
 		}
 	} else {
-		fc7Forward(n, &w.buf.relu6Out, &w.buf.fc7Out, &p.fc7Weight, &p.fc7Bias)
+		fc7Forward(n, &w.buf.fc6Out, &w.buf.fc7Out, &p.fc7Weight, &p.fc7Bias)
 	}
-	relu7Forward(n, &w.buf.fc7Out, &w.buf.relu7Out)
+	relu7InPlace(w.buf.fc7Out[:n*128])
 	if vec {
 		if n == 1 {
-			fc8PackedOneVec((*[128]float32)(w.buf.fc8Out[:128]), (*[128]float32)(w.buf.relu7Out[:128]), &pk.fc8Weight, &p.fc8Bias)
+			fc8PackedOneVec((*[128]float32)(w.buf.fc8Out[:128]), (*[128]float32)(w.buf.fc7Out[:128]), &pk.fc8Weight, &p.fc8Bias)
 		} else {
-			fc8PackedVec(w.buf.fc8Out[:n*128], w.buf.relu7Out[:n*128], &pk.fc8Weight, &p.fc8Bias, n)
+			fc8PackedVec(w.buf.fc8Out[:n*128], w.buf.fc7Out[:n*128], &pk.fc8Weight, &p.fc8Bias, n)
 		}
 	} else {
-		fc8Forward(n, &w.buf.relu7Out, &w.buf.fc8Out, &p.fc8Weight, &p.fc8Bias)
+		fc8Forward(n, &w.buf.fc7Out, &w.buf.fc8Out, &p.fc8Weight, &p.fc8Bias)
 	}
-	relu8Forward(n, &w.buf.fc8Out, &w.buf.relu8Out)
+	relu8InPlace(w.buf.fc8Out[:n*128])
 	if vec {
 		if n == 1 {
-			fc9PackedOneVec((*[128]float32)(w.buf.fc9Out[:128]), (*[128]float32)(w.buf.relu8Out[:128]), &pk.fc9Weight, &p.fc9Bias)
+			fc9PackedOneVec((*[128]float32)(w.buf.fc9Out[:128]), (*[128]float32)(w.buf.fc8Out[:128]), &pk.fc9Weight, &p.fc9Bias)
 		} else {
-			fc9PackedVec(w.buf.fc9Out[:n*128], w.buf.relu8Out[:n*128], &pk.fc9Weight, &p.fc9Bias, n)
+			fc9PackedVec(w.buf.fc9Out[:n*128], w.buf.fc8Out[:n*128], &pk.fc9Weight, &p.fc9Bias, n)
 		}
 	} else {
-		fc9Forward(n, &w.buf.relu8Out, &w.buf.fc9Out, &p.fc9Weight, &p.fc9Bias)
+		fc9Forward(n, &w.buf.fc8Out, &w.buf.fc9Out, &p.fc9Weight, &p.fc9Bias)
 	}
-	relu9Forward(n, &w.buf.fc9Out, &w.buf.relu9Out)
+	relu9InPlace(w.buf.fc9Out[:n*128])
 	if vec {
 		if n == 1 {
-			fc10PackedOneVec((*[640]float32)(w.buf.fc10Out[:640]), (*[128]float32)(w.buf.relu9Out[:128]), &pk.fc10Weight, &p.fc10Bias)
+			fc10PackedOneVec((*[640]float32)(w.buf.fc10Out[:640]), (*[128]float32)(w.buf.fc9Out[:128]), &pk.fc10Weight, &p.fc10Bias)
 		} else {
-			fc10PackedVec(w.buf.fc10Out[:n*640], w.buf.relu9Out[:n*128], &pk.fc10Weight, &p.fc10Bias, n)
+			fc10PackedVec(w.buf.fc10Out[:n*640], w.buf.fc9Out[:n*128], &pk.fc10Weight, &p.fc10Bias, n)
 		}
 	} else {
-		fc10Forward(n, &w.buf.relu9Out, &w.buf.fc10Out, &p.fc10Weight, &p.fc10Bias)
+		fc10Forward(n, &w.buf.fc9Out, &w.buf.fc10Out, &p.fc10Weight, &p.fc10Bias)
 	}
 }
 

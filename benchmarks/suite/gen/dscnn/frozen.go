@@ -415,16 +415,6 @@ func conv1Im2colRows(x *[490]float32, cols *[5000]float32, lo, hi int) {
 	}
 }
 
-// relu1ForwardPart computes the values y of relu1 (relu on 25x5x64) from the
-// same values x of its input, as relu1Forward does: a part of Frozen's split
-// one-sample forward.
-func relu1ForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw1ForwardRows computes output rows [lo, hi) of dw1 (conv2d 3x3, 64 filters,
 // stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
 // dw1Forward does: a part of Frozen's split one-sample forward.
@@ -477,26 +467,6 @@ func dw1ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[
 		for ox := 4; ox < 5; ox++ {
 			dw1Pixel(x, y, w, b, oy, ox)
 		}
-	}
-}
-
-// dw1_reluForwardPart computes the values y of dw1_relu (relu on 25x5x64) from
-// the same values x of its input, as dw1_reluForward does: a part of Frozen's
-// split one-sample forward.
-func dw1_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw1_reluForwardPart computes the values y of pw1_relu (relu on 25x5x64) from
-// the same values x of its input, as pw1_reluForward does: a part of Frozen's
-// split one-sample forward.
-func pw1_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -555,26 +525,6 @@ func dw2ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[
 	}
 }
 
-// dw2_reluForwardPart computes the values y of dw2_relu (relu on 25x5x64) from
-// the same values x of its input, as dw2_reluForward does: a part of Frozen's
-// split one-sample forward.
-func dw2_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw2_reluForwardPart computes the values y of pw2_relu (relu on 25x5x64) from
-// the same values x of its input, as pw2_reluForward does: a part of Frozen's
-// split one-sample forward.
-func pw2_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw3ForwardRows computes output rows [lo, hi) of dw3 (conv2d 3x3, 64 filters,
 // stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
 // dw3Forward does: a part of Frozen's split one-sample forward.
@@ -630,26 +580,6 @@ func dw3ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[
 	}
 }
 
-// dw3_reluForwardPart computes the values y of dw3_relu (relu on 25x5x64) from
-// the same values x of its input, as dw3_reluForward does: a part of Frozen's
-// split one-sample forward.
-func dw3_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw3_reluForwardPart computes the values y of pw3_relu (relu on 25x5x64) from
-// the same values x of its input, as pw3_reluForward does: a part of Frozen's
-// split one-sample forward.
-func pw3_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw4ForwardRows computes output rows [lo, hi) of dw4 (conv2d 3x3, 64 filters,
 // stride 1x1, same padding, 25x5x64 → 25x5x64) for one sample x, as
 // dw4Forward does: a part of Frozen's split one-sample forward.
@@ -702,26 +632,6 @@ func dw4ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[
 		for ox := 4; ox < 5; ox++ {
 			dw4Pixel(x, y, w, b, oy, ox)
 		}
-	}
-}
-
-// dw4_reluForwardPart computes the values y of dw4_relu (relu on 25x5x64) from
-// the same values x of its input, as dw4_reluForward does: a part of Frozen's
-// split one-sample forward.
-func dw4_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw4_reluForwardPart computes the values y of pw4_relu (relu on 25x5x64) from
-// the same values x of its input, as pw4_reluForward does: a part of Frozen's
-// split one-sample forward.
-func pw4_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 

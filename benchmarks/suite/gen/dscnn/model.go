@@ -1468,6 +1468,78 @@ func (w *worker) forwardTiles(j job) {
 	}
 }
 
+// relu1InPlace applies relu1 (relu on 25x5x64) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu1InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw1_reluInPlace applies dw1_relu (relu on 25x5x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw1_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw1_reluInPlace applies pw1_relu (relu on 25x5x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw1_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw2_reluInPlace applies dw2_relu (relu on 25x5x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw2_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw2_reluInPlace applies pw2_relu (relu on 25x5x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw2_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw3_reluInPlace applies dw3_relu (relu on 25x5x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw3_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw3_reluInPlace applies pw3_relu (relu on 25x5x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw3_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw4_reluInPlace applies dw4_relu (relu on 25x5x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw4_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw4_reluInPlace applies pw4_relu (relu on 25x5x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw4_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
 // forwardFrozen is Frozen's forward on the first n samples of the tile x:
 // forward in evaluation mode without the dropout layers, with the batch norms
 // that Freeze folded into the weights p left out (their shifts, for layers
@@ -1478,56 +1550,56 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	} else {
 		conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
 	}
-	relu1Forward(n, &w.buf.conv1Out, &w.buf.relu1Out)
+	relu1InPlace(w.buf.conv1Out[:n*8000])
 	if vec {
-		dw1ForwardVec(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1ForwardVec(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	} else {
-		dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1Forward(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	}
-	dw1_reluForward(n, &w.buf.dw1Out, &w.buf.dw1_reluOut)
+	dw1_reluInPlace(w.buf.dw1Out[:n*8000])
 	if vec {
-		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		pw1ForwardGemm(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	} else {
-		pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	}
-	pw1_reluForward(n, &w.buf.pw1Out, &w.buf.pw1_reluOut)
+	pw1_reluInPlace(w.buf.pw1Out[:n*8000])
 	if vec {
-		dw2ForwardVec(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2ForwardVec(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	} else {
-		dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2Forward(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	}
-	dw2_reluForward(n, &w.buf.dw2Out, &w.buf.dw2_reluOut)
+	dw2_reluInPlace(w.buf.dw2Out[:n*8000])
 	if vec {
-		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		pw2ForwardGemm(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	} else {
-		pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	}
-	pw2_reluForward(n, &w.buf.pw2Out, &w.buf.pw2_reluOut)
+	pw2_reluInPlace(w.buf.pw2Out[:n*8000])
 	if vec {
-		dw3ForwardVec(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3ForwardVec(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	} else {
-		dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3Forward(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	}
-	dw3_reluForward(n, &w.buf.dw3Out, &w.buf.dw3_reluOut)
+	dw3_reluInPlace(w.buf.dw3Out[:n*8000])
 	if vec {
-		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		pw3ForwardGemm(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	} else {
-		pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	}
-	pw3_reluForward(n, &w.buf.pw3Out, &w.buf.pw3_reluOut)
+	pw3_reluInPlace(w.buf.pw3Out[:n*8000])
 	if vec {
-		dw4ForwardVec(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4ForwardVec(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	} else {
-		dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4Forward(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	}
-	dw4_reluForward(n, &w.buf.dw4Out, &w.buf.dw4_reluOut)
+	dw4_reluInPlace(w.buf.dw4Out[:n*8000])
 	if vec {
-		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		pw4ForwardGemm(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	} else {
-		pw4Forward(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	}
-	pw4_reluForward(n, &w.buf.pw4Out, &w.buf.pw4_reluOut)
-	poolForward(n, &w.buf.pw4_reluOut, &w.buf.poolOut)
+	pw4_reluInPlace(w.buf.pw4Out[:n*8000])
+	poolForward(n, &w.buf.pw4Out, &w.buf.poolOut)
 	if vec {
 		if n == 1 {
 			fcPackedOneVec((*[12]float32)(w.buf.fcOut[:12]), (*[64]float32)(w.buf.poolOut[:64]), &pk.fcWeight, &p.fcBias)
@@ -1558,93 +1630,93 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		}
 	case 1:
 		lo, hi := partSpan(8000, part, 8)
-		relu1ForwardPart(w.buf.conv1Out[lo:hi], w.buf.relu1Out[lo:hi])
+		relu1InPlace(w.buf.conv1Out[lo:hi])
 	case 2:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
-			dw1ForwardRowsVec((*[8000]float32)(w.buf.relu1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+			dw1ForwardRowsVec((*[8000]float32)(w.buf.conv1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		} else {
-			dw1ForwardRows((*[8000]float32)(w.buf.relu1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+			dw1ForwardRows((*[8000]float32)(w.buf.conv1Out[:8000]), (*[8000]float32)(w.buf.dw1Out[:8000]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		}
 	case 3:
 		lo, hi := partSpan(8000, part, 8)
-		dw1_reluForwardPart(w.buf.dw1Out[lo:hi], w.buf.dw1_reluOut[lo:hi])
+		dw1_reluInPlace(w.buf.dw1Out[lo:hi])
 	case 4:
 		if vec {
 			lo, hi := part*25/8, (part+1)*25/8
-			cols := w.buf.dw1_reluOut[:8000]
+			cols := w.buf.dw1Out[:8000]
 			pw1ForwardVec(w.buf.pw1Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw1Weight, &p.pw1Bias, (hi-lo)*5)
 		} else {
-			pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+			pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 		}
 	case 5:
 		lo, hi := partSpan(8000, part, 8)
-		pw1_reluForwardPart(w.buf.pw1Out[lo:hi], w.buf.pw1_reluOut[lo:hi])
+		pw1_reluInPlace(w.buf.pw1Out[lo:hi])
 	case 6:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
-			dw2ForwardRowsVec((*[8000]float32)(w.buf.pw1_reluOut[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+			dw2ForwardRowsVec((*[8000]float32)(w.buf.pw1Out[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		} else {
-			dw2ForwardRows((*[8000]float32)(w.buf.pw1_reluOut[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+			dw2ForwardRows((*[8000]float32)(w.buf.pw1Out[:8000]), (*[8000]float32)(w.buf.dw2Out[:8000]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		}
 	case 7:
 		lo, hi := partSpan(8000, part, 8)
-		dw2_reluForwardPart(w.buf.dw2Out[lo:hi], w.buf.dw2_reluOut[lo:hi])
+		dw2_reluInPlace(w.buf.dw2Out[lo:hi])
 	case 8:
 		if vec {
 			lo, hi := part*25/8, (part+1)*25/8
-			cols := w.buf.dw2_reluOut[:8000]
+			cols := w.buf.dw2Out[:8000]
 			pw2ForwardVec(w.buf.pw2Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw2Weight, &p.pw2Bias, (hi-lo)*5)
 		} else {
-			pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+			pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 		}
 	case 9:
 		lo, hi := partSpan(8000, part, 8)
-		pw2_reluForwardPart(w.buf.pw2Out[lo:hi], w.buf.pw2_reluOut[lo:hi])
+		pw2_reluInPlace(w.buf.pw2Out[lo:hi])
 	case 10:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
-			dw3ForwardRowsVec((*[8000]float32)(w.buf.pw2_reluOut[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+			dw3ForwardRowsVec((*[8000]float32)(w.buf.pw2Out[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		} else {
-			dw3ForwardRows((*[8000]float32)(w.buf.pw2_reluOut[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+			dw3ForwardRows((*[8000]float32)(w.buf.pw2Out[:8000]), (*[8000]float32)(w.buf.dw3Out[:8000]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		}
 	case 11:
 		lo, hi := partSpan(8000, part, 8)
-		dw3_reluForwardPart(w.buf.dw3Out[lo:hi], w.buf.dw3_reluOut[lo:hi])
+		dw3_reluInPlace(w.buf.dw3Out[lo:hi])
 	case 12:
 		if vec {
 			lo, hi := part*25/8, (part+1)*25/8
-			cols := w.buf.dw3_reluOut[:8000]
+			cols := w.buf.dw3Out[:8000]
 			pw3ForwardVec(w.buf.pw3Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw3Weight, &p.pw3Bias, (hi-lo)*5)
 		} else {
-			pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+			pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 		}
 	case 13:
 		lo, hi := partSpan(8000, part, 8)
-		pw3_reluForwardPart(w.buf.pw3Out[lo:hi], w.buf.pw3_reluOut[lo:hi])
+		pw3_reluInPlace(w.buf.pw3Out[lo:hi])
 	case 14:
 		lo, hi := part*25/8, (part+1)*25/8
 		if vec {
-			dw4ForwardRowsVec((*[8000]float32)(w.buf.pw3_reluOut[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+			dw4ForwardRowsVec((*[8000]float32)(w.buf.pw3Out[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		} else {
-			dw4ForwardRows((*[8000]float32)(w.buf.pw3_reluOut[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+			dw4ForwardRows((*[8000]float32)(w.buf.pw3Out[:8000]), (*[8000]float32)(w.buf.dw4Out[:8000]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		}
 	case 15:
 		lo, hi := partSpan(8000, part, 8)
-		dw4_reluForwardPart(w.buf.dw4Out[lo:hi], w.buf.dw4_reluOut[lo:hi])
+		dw4_reluInPlace(w.buf.dw4Out[lo:hi])
 	case 16:
 		if vec {
 			lo, hi := part*25/8, (part+1)*25/8
-			cols := w.buf.dw4_reluOut[:8000]
+			cols := w.buf.dw4Out[:8000]
 			pw4ForwardVec(w.buf.pw4Out[lo*320:hi*320], cols[lo*320:hi*320], &p.pw4Weight, &p.pw4Bias, (hi-lo)*5)
 		} else {
-			pw4Forward(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+			pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 		}
 	case 17:
 		lo, hi := partSpan(8000, part, 8)
-		pw4_reluForwardPart(w.buf.pw4Out[lo:hi], w.buf.pw4_reluOut[lo:hi])
+		pw4_reluInPlace(w.buf.pw4Out[lo:hi])
 	case 18:
-		poolForward(n, &w.buf.pw4_reluOut, &w.buf.poolOut)
+		poolForward(n, &w.buf.pw4Out, &w.buf.poolOut)
 	case 19:
 		if vec {
 			if n == 1 {

@@ -667,16 +667,6 @@ func conv1Im2colRows(x *[27648]float32, cols *[62208]float32, lo, hi int) {
 	}
 }
 
-// relu1ForwardPart computes the values y of relu1 (relu on 48x48x8) from the
-// same values x of its input, as relu1Forward does: a part of Frozen's split
-// one-sample forward.
-func relu1ForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw1ForwardRows computes output rows [lo, hi) of dw1 (conv2d 3x3, 8 filters,
 // stride 1x1, same padding, 48x48x8 → 48x48x8) for one sample x, as
 // dw1Forward does: a part of Frozen's split one-sample forward.
@@ -732,26 +722,6 @@ func dw1ForwardRowsVec(x *[18432]float32, y *[18432]float32, w *[72]float32, b *
 	}
 }
 
-// dw1_reluForwardPart computes the values y of dw1_relu (relu on 48x48x8) from
-// the same values x of its input, as dw1_reluForward does: a part of Frozen's
-// split one-sample forward.
-func dw1_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw1_reluForwardPart computes the values y of pw1_relu (relu on 48x48x16)
-// from the same values x of its input, as pw1_reluForward does: a part of
-// Frozen's split one-sample forward.
-func pw1_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw2ForwardRows computes output rows [lo, hi) of dw2 (conv2d 3x3, 16 filters,
 // stride 2x2, same padding, 48x48x16 → 24x24x16) for one sample x, as
 // dw2Forward does: a part of Frozen's split one-sample forward.
@@ -801,26 +771,6 @@ func dw2ForwardRowsVec(x *[36864]float32, y *[9216]float32, w *[144]float32, b *
 		for ox := 23; ox < 24; ox++ {
 			dw2Pixel(x, y, w, b, oy, ox)
 		}
-	}
-}
-
-// dw2_reluForwardPart computes the values y of dw2_relu (relu on 24x24x16)
-// from the same values x of its input, as dw2_reluForward does: a part of
-// Frozen's split one-sample forward.
-func dw2_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw2_reluForwardPart computes the values y of pw2_relu (relu on 24x24x32)
-// from the same values x of its input, as pw2_reluForward does: a part of
-// Frozen's split one-sample forward.
-func pw2_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -879,26 +829,6 @@ func dw3ForwardRowsVec(x *[18432]float32, y *[18432]float32, w *[288]float32, b 
 	}
 }
 
-// dw3_reluForwardPart computes the values y of dw3_relu (relu on 24x24x32)
-// from the same values x of its input, as dw3_reluForward does: a part of
-// Frozen's split one-sample forward.
-func dw3_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw3_reluForwardPart computes the values y of pw3_relu (relu on 24x24x32)
-// from the same values x of its input, as pw3_reluForward does: a part of
-// Frozen's split one-sample forward.
-func pw3_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw4ForwardRows computes output rows [lo, hi) of dw4 (conv2d 3x3, 32 filters,
 // stride 2x2, same padding, 24x24x32 → 12x12x32) for one sample x, as
 // dw4Forward does: a part of Frozen's split one-sample forward.
@@ -948,26 +878,6 @@ func dw4ForwardRowsVec(x *[18432]float32, y *[4608]float32, w *[288]float32, b *
 		for ox := 11; ox < 12; ox++ {
 			dw4Pixel(x, y, w, b, oy, ox)
 		}
-	}
-}
-
-// dw4_reluForwardPart computes the values y of dw4_relu (relu on 12x12x32)
-// from the same values x of its input, as dw4_reluForward does: a part of
-// Frozen's split one-sample forward.
-func dw4_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw4_reluForwardPart computes the values y of pw4_relu (relu on 12x12x64)
-// from the same values x of its input, as pw4_reluForward does: a part of
-// Frozen's split one-sample forward.
-func pw4_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -1026,26 +936,6 @@ func dw5ForwardRowsVec(x *[9216]float32, y *[9216]float32, w *[576]float32, b *[
 	}
 }
 
-// dw5_reluForwardPart computes the values y of dw5_relu (relu on 12x12x64)
-// from the same values x of its input, as dw5_reluForward does: a part of
-// Frozen's split one-sample forward.
-func dw5_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw5_reluForwardPart computes the values y of pw5_relu (relu on 12x12x64)
-// from the same values x of its input, as pw5_reluForward does: a part of
-// Frozen's split one-sample forward.
-func pw5_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw6ForwardRows computes output rows [lo, hi) of dw6 (conv2d 3x3, 64 filters,
 // stride 2x2, same padding, 12x12x64 → 6x6x64) for one sample x, as
 // dw6Forward does: a part of Frozen's split one-sample forward.
@@ -1095,26 +985,6 @@ func dw6ForwardRowsVec(x *[9216]float32, y *[2304]float32, w *[576]float32, b *[
 		for ox := 5; ox < 6; ox++ {
 			dw6Pixel(x, y, w, b, oy, ox)
 		}
-	}
-}
-
-// dw6_reluForwardPart computes the values y of dw6_relu (relu on 6x6x64) from
-// the same values x of its input, as dw6_reluForward does: a part of Frozen's
-// split one-sample forward.
-func dw6_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw6_reluForwardPart computes the values y of pw6_relu (relu on 6x6x128) from
-// the same values x of its input, as pw6_reluForward does: a part of Frozen's
-// split one-sample forward.
-func pw6_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -1173,26 +1043,6 @@ func dw7ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *
 	}
 }
 
-// dw7_reluForwardPart computes the values y of dw7_relu (relu on 6x6x128) from
-// the same values x of its input, as dw7_reluForward does: a part of Frozen's
-// split one-sample forward.
-func dw7_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw7_reluForwardPart computes the values y of pw7_relu (relu on 6x6x128) from
-// the same values x of its input, as pw7_reluForward does: a part of Frozen's
-// split one-sample forward.
-func pw7_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw8ForwardRows computes output rows [lo, hi) of dw8 (conv2d 3x3, 128
 // filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
 // dw8Forward does: a part of Frozen's split one-sample forward.
@@ -1245,26 +1095,6 @@ func dw8ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *
 		for ox := 5; ox < 6; ox++ {
 			dw8Pixel(x, y, w, b, oy, ox)
 		}
-	}
-}
-
-// dw8_reluForwardPart computes the values y of dw8_relu (relu on 6x6x128) from
-// the same values x of its input, as dw8_reluForward does: a part of Frozen's
-// split one-sample forward.
-func dw8_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw8_reluForwardPart computes the values y of pw8_relu (relu on 6x6x128) from
-// the same values x of its input, as pw8_reluForward does: a part of Frozen's
-// split one-sample forward.
-func pw8_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -1323,26 +1153,6 @@ func dw9ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *
 	}
 }
 
-// dw9_reluForwardPart computes the values y of dw9_relu (relu on 6x6x128) from
-// the same values x of its input, as dw9_reluForward does: a part of Frozen's
-// split one-sample forward.
-func dw9_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw9_reluForwardPart computes the values y of pw9_relu (relu on 6x6x128) from
-// the same values x of its input, as pw9_reluForward does: a part of Frozen's
-// split one-sample forward.
-func pw9_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw10ForwardRows computes output rows [lo, hi) of dw10 (conv2d 3x3, 128
 // filters, stride 1x1, same padding, 6x6x128 → 6x6x128) for one sample x, as
 // dw10Forward does: a part of Frozen's split one-sample forward.
@@ -1395,26 +1205,6 @@ func dw10ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b 
 		for ox := 5; ox < 6; ox++ {
 			dw10Pixel(x, y, w, b, oy, ox)
 		}
-	}
-}
-
-// dw10_reluForwardPart computes the values y of dw10_relu (relu on 6x6x128)
-// from the same values x of its input, as dw10_reluForward does: a part of
-// Frozen's split one-sample forward.
-func dw10_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw10_reluForwardPart computes the values y of pw10_relu (relu on 6x6x128)
-// from the same values x of its input, as pw10_reluForward does: a part of
-// Frozen's split one-sample forward.
-func pw10_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -1473,26 +1263,6 @@ func dw11ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b 
 	}
 }
 
-// dw11_reluForwardPart computes the values y of dw11_relu (relu on 6x6x128)
-// from the same values x of its input, as dw11_reluForward does: a part of
-// Frozen's split one-sample forward.
-func dw11_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw11_reluForwardPart computes the values y of pw11_relu (relu on 6x6x128)
-// from the same values x of its input, as pw11_reluForward does: a part of
-// Frozen's split one-sample forward.
-func pw11_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // dw12ForwardRows computes output rows [lo, hi) of dw12 (conv2d 3x3, 128
 // filters, stride 2x2, same padding, 6x6x128 → 3x3x128) for one sample x, as
 // dw12Forward does: a part of Frozen's split one-sample forward.
@@ -1542,16 +1312,6 @@ func dw12ForwardRowsVec(x *[4608]float32, y *[1152]float32, w *[1152]float32, b 
 		for ox := 2; ox < 3; ox++ {
 			dw12Pixel(x, y, w, b, oy, ox)
 		}
-	}
-}
-
-// pw12_reluForwardPart computes the values y of pw12_relu (relu on 3x3x256)
-// from the same values x of its input, as pw12_reluForward does: a part of
-// Frozen's split one-sample forward.
-func pw12_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -1607,26 +1367,6 @@ func dw13ForwardRowsVec(x *[2304]float32, y *[2304]float32, w *[2304]float32, b 
 		for ox := 2; ox < 3; ox++ {
 			dw13Pixel(x, y, w, b, oy, ox)
 		}
-	}
-}
-
-// dw13_reluForwardPart computes the values y of dw13_relu (relu on 3x3x256)
-// from the same values x of its input, as dw13_reluForward does: a part of
-// Frozen's split one-sample forward.
-func dw13_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
-// pw13_reluForwardPart computes the values y of pw13_relu (relu on 3x3x256)
-// from the same values x of its input, as pw13_reluForward does: a part of
-// Frozen's split one-sample forward.
-func pw13_reluForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 

@@ -3648,6 +3648,222 @@ func (w *worker) forwardTiles(j job) {
 	}
 }
 
+// relu1InPlace applies relu1 (relu on 48x48x8) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu1InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw1_reluInPlace applies dw1_relu (relu on 48x48x8) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw1_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw1_reluInPlace applies pw1_relu (relu on 48x48x16) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw1_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw2_reluInPlace applies dw2_relu (relu on 24x24x16) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw2_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw2_reluInPlace applies pw2_relu (relu on 24x24x32) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw2_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw3_reluInPlace applies dw3_relu (relu on 24x24x32) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw3_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw3_reluInPlace applies pw3_relu (relu on 24x24x32) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw3_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw4_reluInPlace applies dw4_relu (relu on 12x12x32) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw4_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw4_reluInPlace applies pw4_relu (relu on 12x12x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw4_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw5_reluInPlace applies dw5_relu (relu on 12x12x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw5_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw5_reluInPlace applies pw5_relu (relu on 12x12x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw5_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw6_reluInPlace applies dw6_relu (relu on 6x6x64) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw6_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw6_reluInPlace applies pw6_relu (relu on 6x6x128) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw6_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw7_reluInPlace applies dw7_relu (relu on 6x6x128) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw7_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw7_reluInPlace applies pw7_relu (relu on 6x6x128) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw7_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw8_reluInPlace applies dw8_relu (relu on 6x6x128) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw8_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw8_reluInPlace applies pw8_relu (relu on 6x6x128) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw8_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw9_reluInPlace applies dw9_relu (relu on 6x6x128) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func dw9_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw9_reluInPlace applies pw9_relu (relu on 6x6x128) in place to y, values of
+// its input: Frozen's forward, where nothing else reads the input.
+func pw9_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw10_reluInPlace applies dw10_relu (relu on 6x6x128) in place to y, values
+// of its input: Frozen's forward, where nothing else reads the input.
+func dw10_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw10_reluInPlace applies pw10_relu (relu on 6x6x128) in place to y, values
+// of its input: Frozen's forward, where nothing else reads the input.
+func pw10_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw11_reluInPlace applies dw11_relu (relu on 6x6x128) in place to y, values
+// of its input: Frozen's forward, where nothing else reads the input.
+func dw11_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw11_reluInPlace applies pw11_relu (relu on 6x6x128) in place to y, values
+// of its input: Frozen's forward, where nothing else reads the input.
+func pw11_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw12_reluInPlace applies dw12_relu (relu on 3x3x128) in place to y, values
+// of its input: Frozen's forward, where nothing else reads the input.
+func dw12_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw12_reluInPlace applies pw12_relu (relu on 3x3x256) in place to y, values
+// of its input: Frozen's forward, where nothing else reads the input.
+func pw12_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// dw13_reluInPlace applies dw13_relu (relu on 3x3x256) in place to y, values
+// of its input: Frozen's forward, where nothing else reads the input.
+func dw13_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// pw13_reluInPlace applies pw13_relu (relu on 3x3x256) in place to y, values
+// of its input: Frozen's forward, where nothing else reads the input.
+func pw13_reluInPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
 // forwardFrozen is Frozen's forward on the first n samples of the tile x:
 // forward in evaluation mode without the dropout layers, with the batch norms
 // that Freeze folded into the weights p left out (their shifts, for layers
@@ -3658,164 +3874,164 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	} else {
 		conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
 	}
-	relu1Forward(n, &w.buf.conv1Out, &w.buf.relu1Out)
+	relu1InPlace(w.buf.conv1Out[:n*18432])
 	if vec {
-		dw1ForwardVec(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1ForwardVec(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	} else {
-		dw1Forward(n, &w.buf.relu1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1Forward(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	}
-	dw1_reluForward(n, &w.buf.dw1Out, &w.buf.dw1_reluOut)
+	dw1_reluInPlace(w.buf.dw1Out[:n*18432])
 	if vec {
-		pw1ForwardGemm(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		pw1ForwardGemm(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	} else {
-		pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	}
-	pw1_reluForward(n, &w.buf.pw1Out, &w.buf.pw1_reluOut)
+	pw1_reluInPlace(w.buf.pw1Out[:n*36864])
 	if vec {
-		dw2ForwardVec(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2ForwardVec(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	} else {
-		dw2Forward(n, &w.buf.pw1_reluOut, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2Forward(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	}
-	dw2_reluForward(n, &w.buf.dw2Out, &w.buf.dw2_reluOut)
+	dw2_reluInPlace(w.buf.dw2Out[:n*9216])
 	if vec {
-		pw2ForwardGemm(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		pw2ForwardGemm(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	} else {
-		pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	}
-	pw2_reluForward(n, &w.buf.pw2Out, &w.buf.pw2_reluOut)
+	pw2_reluInPlace(w.buf.pw2Out[:n*18432])
 	if vec {
-		dw3ForwardVec(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3ForwardVec(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	} else {
-		dw3Forward(n, &w.buf.pw2_reluOut, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3Forward(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	}
-	dw3_reluForward(n, &w.buf.dw3Out, &w.buf.dw3_reluOut)
+	dw3_reluInPlace(w.buf.dw3Out[:n*18432])
 	if vec {
-		pw3ForwardGemm(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		pw3ForwardGemm(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	} else {
-		pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	}
-	pw3_reluForward(n, &w.buf.pw3Out, &w.buf.pw3_reluOut)
+	pw3_reluInPlace(w.buf.pw3Out[:n*18432])
 	if vec {
-		dw4ForwardVec(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4ForwardVec(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	} else {
-		dw4Forward(n, &w.buf.pw3_reluOut, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4Forward(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	}
-	dw4_reluForward(n, &w.buf.dw4Out, &w.buf.dw4_reluOut)
+	dw4_reluInPlace(w.buf.dw4Out[:n*4608])
 	if vec {
-		pw4ForwardGemm(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		pw4ForwardGemm(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	} else {
-		pw4Forward(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	}
-	pw4_reluForward(n, &w.buf.pw4Out, &w.buf.pw4_reluOut)
+	pw4_reluInPlace(w.buf.pw4Out[:n*9216])
 	if vec {
-		dw5ForwardVec(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
+		dw5ForwardVec(n, &w.buf.pw4Out, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
 	} else {
-		dw5Forward(n, &w.buf.pw4_reluOut, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
+		dw5Forward(n, &w.buf.pw4Out, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
 	}
-	dw5_reluForward(n, &w.buf.dw5Out, &w.buf.dw5_reluOut)
+	dw5_reluInPlace(w.buf.dw5Out[:n*9216])
 	if vec {
-		pw5ForwardGemm(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
+		pw5ForwardGemm(n, &w.buf.dw5Out, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 	} else {
-		pw5Forward(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
+		pw5Forward(n, &w.buf.dw5Out, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 	}
-	pw5_reluForward(n, &w.buf.pw5Out, &w.buf.pw5_reluOut)
+	pw5_reluInPlace(w.buf.pw5Out[:n*9216])
 	if vec {
-		dw6ForwardVec(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
+		dw6ForwardVec(n, &w.buf.pw5Out, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
 	} else {
-		dw6Forward(n, &w.buf.pw5_reluOut, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
+		dw6Forward(n, &w.buf.pw5Out, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
 	}
-	dw6_reluForward(n, &w.buf.dw6Out, &w.buf.dw6_reluOut)
+	dw6_reluInPlace(w.buf.dw6Out[:n*2304])
 	if vec {
-		pw6ForwardGemm(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
+		pw6ForwardGemm(n, &w.buf.dw6Out, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 	} else {
-		pw6Forward(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
+		pw6Forward(n, &w.buf.dw6Out, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 	}
-	pw6_reluForward(n, &w.buf.pw6Out, &w.buf.pw6_reluOut)
+	pw6_reluInPlace(w.buf.pw6Out[:n*4608])
 	if vec {
-		dw7ForwardVec(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
+		dw7ForwardVec(n, &w.buf.pw6Out, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
 	} else {
-		dw7Forward(n, &w.buf.pw6_reluOut, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
+		dw7Forward(n, &w.buf.pw6Out, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
 	}
-	dw7_reluForward(n, &w.buf.dw7Out, &w.buf.dw7_reluOut)
+	dw7_reluInPlace(w.buf.dw7Out[:n*4608])
 	if vec {
-		pw7ForwardGemm(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
+		pw7ForwardGemm(n, &w.buf.dw7Out, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 	} else {
-		pw7Forward(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
+		pw7Forward(n, &w.buf.dw7Out, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 	}
-	pw7_reluForward(n, &w.buf.pw7Out, &w.buf.pw7_reluOut)
+	pw7_reluInPlace(w.buf.pw7Out[:n*4608])
 	if vec {
-		dw8ForwardVec(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
+		dw8ForwardVec(n, &w.buf.pw7Out, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
 	} else {
-		dw8Forward(n, &w.buf.pw7_reluOut, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
+		dw8Forward(n, &w.buf.pw7Out, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
 	}
-	dw8_reluForward(n, &w.buf.dw8Out, &w.buf.dw8_reluOut)
+	dw8_reluInPlace(w.buf.dw8Out[:n*4608])
 	if vec {
-		pw8ForwardGemm(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
+		pw8ForwardGemm(n, &w.buf.dw8Out, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 	} else {
-		pw8Forward(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
+		pw8Forward(n, &w.buf.dw8Out, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 	}
-	pw8_reluForward(n, &w.buf.pw8Out, &w.buf.pw8_reluOut)
+	pw8_reluInPlace(w.buf.pw8Out[:n*4608])
 	if vec {
-		dw9ForwardVec(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
+		dw9ForwardVec(n, &w.buf.pw8Out, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
 	} else {
-		dw9Forward(n, &w.buf.pw8_reluOut, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
+		dw9Forward(n, &w.buf.pw8Out, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
 	}
-	dw9_reluForward(n, &w.buf.dw9Out, &w.buf.dw9_reluOut)
+	dw9_reluInPlace(w.buf.dw9Out[:n*4608])
 	if vec {
-		pw9ForwardGemm(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
+		pw9ForwardGemm(n, &w.buf.dw9Out, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 	} else {
-		pw9Forward(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
+		pw9Forward(n, &w.buf.dw9Out, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 	}
-	pw9_reluForward(n, &w.buf.pw9Out, &w.buf.pw9_reluOut)
+	pw9_reluInPlace(w.buf.pw9Out[:n*4608])
 	if vec {
-		dw10ForwardVec(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
+		dw10ForwardVec(n, &w.buf.pw9Out, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
 	} else {
-		dw10Forward(n, &w.buf.pw9_reluOut, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
+		dw10Forward(n, &w.buf.pw9Out, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
 	}
-	dw10_reluForward(n, &w.buf.dw10Out, &w.buf.dw10_reluOut)
+	dw10_reluInPlace(w.buf.dw10Out[:n*4608])
 	if vec {
-		pw10ForwardGemm(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
+		pw10ForwardGemm(n, &w.buf.dw10Out, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 	} else {
-		pw10Forward(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
+		pw10Forward(n, &w.buf.dw10Out, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 	}
-	pw10_reluForward(n, &w.buf.pw10Out, &w.buf.pw10_reluOut)
+	pw10_reluInPlace(w.buf.pw10Out[:n*4608])
 	if vec {
-		dw11ForwardVec(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
+		dw11ForwardVec(n, &w.buf.pw10Out, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
 	} else {
-		dw11Forward(n, &w.buf.pw10_reluOut, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
+		dw11Forward(n, &w.buf.pw10Out, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
 	}
-	dw11_reluForward(n, &w.buf.dw11Out, &w.buf.dw11_reluOut)
+	dw11_reluInPlace(w.buf.dw11Out[:n*4608])
 	if vec {
-		pw11ForwardGemm(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
+		pw11ForwardGemm(n, &w.buf.dw11Out, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 	} else {
-		pw11Forward(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
+		pw11Forward(n, &w.buf.dw11Out, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 	}
-	pw11_reluForward(n, &w.buf.pw11Out, &w.buf.pw11_reluOut)
+	pw11_reluInPlace(w.buf.pw11Out[:n*4608])
 	if vec {
-		dw12ForwardVec(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
+		dw12ForwardVec(n, &w.buf.pw11Out, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
 	} else {
-		dw12Forward(n, &w.buf.pw11_reluOut, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
+		dw12Forward(n, &w.buf.pw11Out, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
 	}
-	dw12_reluForward(n, &w.buf.dw12Out, &w.buf.dw12_reluOut)
+	dw12_reluInPlace(w.buf.dw12Out[:n*1152])
 	if vec {
-		pw12ForwardGemm(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
+		pw12ForwardGemm(n, &w.buf.dw12Out, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 	} else {
-		pw12Forward(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
+		pw12Forward(n, &w.buf.dw12Out, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 	}
-	pw12_reluForward(n, &w.buf.pw12Out, &w.buf.pw12_reluOut)
+	pw12_reluInPlace(w.buf.pw12Out[:n*2304])
 	if vec {
-		dw13ForwardVec(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
+		dw13ForwardVec(n, &w.buf.pw12Out, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
 	} else {
-		dw13Forward(n, &w.buf.pw12_reluOut, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
+		dw13Forward(n, &w.buf.pw12Out, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
 	}
-	dw13_reluForward(n, &w.buf.dw13Out, &w.buf.dw13_reluOut)
+	dw13_reluInPlace(w.buf.dw13Out[:n*2304])
 	if vec {
-		pw13ForwardGemm(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
+		pw13ForwardGemm(n, &w.buf.dw13Out, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
 	} else {
-		pw13Forward(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
+		pw13Forward(n, &w.buf.dw13Out, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
 	}
-	pw13_reluForward(n, &w.buf.pw13Out, &w.buf.pw13_reluOut)
-	poolForward(n, &w.buf.pw13_reluOut, &w.buf.poolOut)
+	pw13_reluInPlace(w.buf.pw13Out[:n*2304])
+	poolForward(n, &w.buf.pw13Out, &w.buf.poolOut)
 	if vec {
 		if n == 1 {
 			fcPackedOneVec((*[2]float32)(w.buf.fcOut[:2]), (*[256]float32)(w.buf.poolOut[:256]), &pk.fcWeight, &p.fcBias)
@@ -3846,281 +4062,281 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		}
 	case 1:
 		lo, hi := partSpan(18432, part, 8)
-		relu1ForwardPart(w.buf.conv1Out[lo:hi], w.buf.relu1Out[lo:hi])
+		relu1InPlace(w.buf.conv1Out[lo:hi])
 	case 2:
 		lo, hi := part*48/8, (part+1)*48/8
 		if vec {
-			dw1ForwardRowsVec((*[18432]float32)(w.buf.relu1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+			dw1ForwardRowsVec((*[18432]float32)(w.buf.conv1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		} else {
-			dw1ForwardRows((*[18432]float32)(w.buf.relu1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
+			dw1ForwardRows((*[18432]float32)(w.buf.conv1Out[:18432]), (*[18432]float32)(w.buf.dw1Out[:18432]), &p.dw1Weight, &p.dw1Bias, lo, hi)
 		}
 	case 3:
 		lo, hi := partSpan(18432, part, 8)
-		dw1_reluForwardPart(w.buf.dw1Out[lo:hi], w.buf.dw1_reluOut[lo:hi])
+		dw1_reluInPlace(w.buf.dw1Out[lo:hi])
 	case 4:
 		if vec {
 			lo, hi := part*48/8, (part+1)*48/8
-			cols := w.buf.dw1_reluOut[:18432]
+			cols := w.buf.dw1Out[:18432]
 			pw1ForwardVec(w.buf.pw1Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw1Weight, &p.pw1Bias, (hi-lo)*48)
 		} else {
-			pw1Forward(n, &w.buf.dw1_reluOut, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+			pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 		}
 	case 5:
 		lo, hi := partSpan(36864, part, 8)
-		pw1_reluForwardPart(w.buf.pw1Out[lo:hi], w.buf.pw1_reluOut[lo:hi])
+		pw1_reluInPlace(w.buf.pw1Out[lo:hi])
 	case 6:
 		lo, hi := part*24/8, (part+1)*24/8
 		if vec {
-			dw2ForwardRowsVec((*[36864]float32)(w.buf.pw1_reluOut[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+			dw2ForwardRowsVec((*[36864]float32)(w.buf.pw1Out[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		} else {
-			dw2ForwardRows((*[36864]float32)(w.buf.pw1_reluOut[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
+			dw2ForwardRows((*[36864]float32)(w.buf.pw1Out[:36864]), (*[9216]float32)(w.buf.dw2Out[:9216]), &p.dw2Weight, &p.dw2Bias, lo, hi)
 		}
 	case 7:
 		lo, hi := partSpan(9216, part, 8)
-		dw2_reluForwardPart(w.buf.dw2Out[lo:hi], w.buf.dw2_reluOut[lo:hi])
+		dw2_reluInPlace(w.buf.dw2Out[lo:hi])
 	case 8:
 		if vec {
 			lo, hi := part*24/8, (part+1)*24/8
-			cols := w.buf.dw2_reluOut[:9216]
+			cols := w.buf.dw2Out[:9216]
 			pw2ForwardVec(w.buf.pw2Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw2Weight, &p.pw2Bias, (hi-lo)*24)
 		} else {
-			pw2Forward(n, &w.buf.dw2_reluOut, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+			pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 		}
 	case 9:
 		lo, hi := partSpan(18432, part, 8)
-		pw2_reluForwardPart(w.buf.pw2Out[lo:hi], w.buf.pw2_reluOut[lo:hi])
+		pw2_reluInPlace(w.buf.pw2Out[lo:hi])
 	case 10:
 		lo, hi := part*24/8, (part+1)*24/8
 		if vec {
-			dw3ForwardRowsVec((*[18432]float32)(w.buf.pw2_reluOut[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+			dw3ForwardRowsVec((*[18432]float32)(w.buf.pw2Out[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		} else {
-			dw3ForwardRows((*[18432]float32)(w.buf.pw2_reluOut[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
+			dw3ForwardRows((*[18432]float32)(w.buf.pw2Out[:18432]), (*[18432]float32)(w.buf.dw3Out[:18432]), &p.dw3Weight, &p.dw3Bias, lo, hi)
 		}
 	case 11:
 		lo, hi := partSpan(18432, part, 8)
-		dw3_reluForwardPart(w.buf.dw3Out[lo:hi], w.buf.dw3_reluOut[lo:hi])
+		dw3_reluInPlace(w.buf.dw3Out[lo:hi])
 	case 12:
 		if vec {
 			lo, hi := part*24/8, (part+1)*24/8
-			cols := w.buf.dw3_reluOut[:18432]
+			cols := w.buf.dw3Out[:18432]
 			pw3ForwardVec(w.buf.pw3Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw3Weight, &p.pw3Bias, (hi-lo)*24)
 		} else {
-			pw3Forward(n, &w.buf.dw3_reluOut, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+			pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 		}
 	case 13:
 		lo, hi := partSpan(18432, part, 8)
-		pw3_reluForwardPart(w.buf.pw3Out[lo:hi], w.buf.pw3_reluOut[lo:hi])
+		pw3_reluInPlace(w.buf.pw3Out[lo:hi])
 	case 14:
 		lo, hi := part*12/8, (part+1)*12/8
 		if vec {
-			dw4ForwardRowsVec((*[18432]float32)(w.buf.pw3_reluOut[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+			dw4ForwardRowsVec((*[18432]float32)(w.buf.pw3Out[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		} else {
-			dw4ForwardRows((*[18432]float32)(w.buf.pw3_reluOut[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
+			dw4ForwardRows((*[18432]float32)(w.buf.pw3Out[:18432]), (*[4608]float32)(w.buf.dw4Out[:4608]), &p.dw4Weight, &p.dw4Bias, lo, hi)
 		}
 	case 15:
 		lo, hi := partSpan(4608, part, 8)
-		dw4_reluForwardPart(w.buf.dw4Out[lo:hi], w.buf.dw4_reluOut[lo:hi])
+		dw4_reluInPlace(w.buf.dw4Out[lo:hi])
 	case 16:
 		if vec {
 			lo, hi := part*12/8, (part+1)*12/8
-			cols := w.buf.dw4_reluOut[:4608]
+			cols := w.buf.dw4Out[:4608]
 			pw4ForwardVec(w.buf.pw4Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw4Weight, &p.pw4Bias, (hi-lo)*12)
 		} else {
-			pw4Forward(n, &w.buf.dw4_reluOut, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+			pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 		}
 	case 17:
 		lo, hi := partSpan(9216, part, 8)
-		pw4_reluForwardPart(w.buf.pw4Out[lo:hi], w.buf.pw4_reluOut[lo:hi])
+		pw4_reluInPlace(w.buf.pw4Out[lo:hi])
 	case 18:
 		lo, hi := part*12/8, (part+1)*12/8
 		if vec {
-			dw5ForwardRowsVec((*[9216]float32)(w.buf.pw4_reluOut[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
+			dw5ForwardRowsVec((*[9216]float32)(w.buf.pw4Out[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
 		} else {
-			dw5ForwardRows((*[9216]float32)(w.buf.pw4_reluOut[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
+			dw5ForwardRows((*[9216]float32)(w.buf.pw4Out[:9216]), (*[9216]float32)(w.buf.dw5Out[:9216]), &p.dw5Weight, &p.dw5Bias, lo, hi)
 		}
 	case 19:
 		lo, hi := partSpan(9216, part, 8)
-		dw5_reluForwardPart(w.buf.dw5Out[lo:hi], w.buf.dw5_reluOut[lo:hi])
+		dw5_reluInPlace(w.buf.dw5Out[lo:hi])
 	case 20:
 		if vec {
 			lo, hi := part*12/8, (part+1)*12/8
-			cols := w.buf.dw5_reluOut[:9216]
+			cols := w.buf.dw5Out[:9216]
 			pw5ForwardVec(w.buf.pw5Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw5Weight, &p.pw5Bias, (hi-lo)*12)
 		} else {
-			pw5Forward(n, &w.buf.dw5_reluOut, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
+			pw5Forward(n, &w.buf.dw5Out, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 		}
 	case 21:
 		lo, hi := partSpan(9216, part, 8)
-		pw5_reluForwardPart(w.buf.pw5Out[lo:hi], w.buf.pw5_reluOut[lo:hi])
+		pw5_reluInPlace(w.buf.pw5Out[lo:hi])
 	case 22:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
-			dw6ForwardRowsVec((*[9216]float32)(w.buf.pw5_reluOut[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
+			dw6ForwardRowsVec((*[9216]float32)(w.buf.pw5Out[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
 		} else {
-			dw6ForwardRows((*[9216]float32)(w.buf.pw5_reluOut[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
+			dw6ForwardRows((*[9216]float32)(w.buf.pw5Out[:9216]), (*[2304]float32)(w.buf.dw6Out[:2304]), &p.dw6Weight, &p.dw6Bias, lo, hi)
 		}
 	case 23:
 		lo, hi := partSpan(2304, part, 8)
-		dw6_reluForwardPart(w.buf.dw6Out[lo:hi], w.buf.dw6_reluOut[lo:hi])
+		dw6_reluInPlace(w.buf.dw6Out[lo:hi])
 	case 24:
 		if vec {
 			lo, hi := part*6/6, (part+1)*6/6
-			cols := w.buf.dw6_reluOut[:2304]
+			cols := w.buf.dw6Out[:2304]
 			pw6ForwardVec(w.buf.pw6Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw6Weight, &p.pw6Bias, (hi-lo)*6)
 		} else {
-			pw6Forward(n, &w.buf.dw6_reluOut, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
+			pw6Forward(n, &w.buf.dw6Out, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 		}
 	case 25:
 		lo, hi := partSpan(4608, part, 8)
-		pw6_reluForwardPart(w.buf.pw6Out[lo:hi], w.buf.pw6_reluOut[lo:hi])
+		pw6_reluInPlace(w.buf.pw6Out[lo:hi])
 	case 26:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
-			dw7ForwardRowsVec((*[4608]float32)(w.buf.pw6_reluOut[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
+			dw7ForwardRowsVec((*[4608]float32)(w.buf.pw6Out[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
 		} else {
-			dw7ForwardRows((*[4608]float32)(w.buf.pw6_reluOut[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
+			dw7ForwardRows((*[4608]float32)(w.buf.pw6Out[:4608]), (*[4608]float32)(w.buf.dw7Out[:4608]), &p.dw7Weight, &p.dw7Bias, lo, hi)
 		}
 	case 27:
 		lo, hi := partSpan(4608, part, 8)
-		dw7_reluForwardPart(w.buf.dw7Out[lo:hi], w.buf.dw7_reluOut[lo:hi])
+		dw7_reluInPlace(w.buf.dw7Out[lo:hi])
 	case 28:
 		if vec {
 			lo, hi := part*6/6, (part+1)*6/6
-			cols := w.buf.dw7_reluOut[:4608]
+			cols := w.buf.dw7Out[:4608]
 			pw7ForwardVec(w.buf.pw7Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw7Weight, &p.pw7Bias, (hi-lo)*6)
 		} else {
-			pw7Forward(n, &w.buf.dw7_reluOut, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
+			pw7Forward(n, &w.buf.dw7Out, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 		}
 	case 29:
 		lo, hi := partSpan(4608, part, 8)
-		pw7_reluForwardPart(w.buf.pw7Out[lo:hi], w.buf.pw7_reluOut[lo:hi])
+		pw7_reluInPlace(w.buf.pw7Out[lo:hi])
 	case 30:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
-			dw8ForwardRowsVec((*[4608]float32)(w.buf.pw7_reluOut[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
+			dw8ForwardRowsVec((*[4608]float32)(w.buf.pw7Out[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
 		} else {
-			dw8ForwardRows((*[4608]float32)(w.buf.pw7_reluOut[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
+			dw8ForwardRows((*[4608]float32)(w.buf.pw7Out[:4608]), (*[4608]float32)(w.buf.dw8Out[:4608]), &p.dw8Weight, &p.dw8Bias, lo, hi)
 		}
 	case 31:
 		lo, hi := partSpan(4608, part, 8)
-		dw8_reluForwardPart(w.buf.dw8Out[lo:hi], w.buf.dw8_reluOut[lo:hi])
+		dw8_reluInPlace(w.buf.dw8Out[lo:hi])
 	case 32:
 		if vec {
 			lo, hi := part*6/6, (part+1)*6/6
-			cols := w.buf.dw8_reluOut[:4608]
+			cols := w.buf.dw8Out[:4608]
 			pw8ForwardVec(w.buf.pw8Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw8Weight, &p.pw8Bias, (hi-lo)*6)
 		} else {
-			pw8Forward(n, &w.buf.dw8_reluOut, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
+			pw8Forward(n, &w.buf.dw8Out, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 		}
 	case 33:
 		lo, hi := partSpan(4608, part, 8)
-		pw8_reluForwardPart(w.buf.pw8Out[lo:hi], w.buf.pw8_reluOut[lo:hi])
+		pw8_reluInPlace(w.buf.pw8Out[lo:hi])
 	case 34:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
-			dw9ForwardRowsVec((*[4608]float32)(w.buf.pw8_reluOut[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
+			dw9ForwardRowsVec((*[4608]float32)(w.buf.pw8Out[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
 		} else {
-			dw9ForwardRows((*[4608]float32)(w.buf.pw8_reluOut[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
+			dw9ForwardRows((*[4608]float32)(w.buf.pw8Out[:4608]), (*[4608]float32)(w.buf.dw9Out[:4608]), &p.dw9Weight, &p.dw9Bias, lo, hi)
 		}
 	case 35:
 		lo, hi := partSpan(4608, part, 8)
-		dw9_reluForwardPart(w.buf.dw9Out[lo:hi], w.buf.dw9_reluOut[lo:hi])
+		dw9_reluInPlace(w.buf.dw9Out[lo:hi])
 	case 36:
 		if vec {
 			lo, hi := part*6/6, (part+1)*6/6
-			cols := w.buf.dw9_reluOut[:4608]
+			cols := w.buf.dw9Out[:4608]
 			pw9ForwardVec(w.buf.pw9Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw9Weight, &p.pw9Bias, (hi-lo)*6)
 		} else {
-			pw9Forward(n, &w.buf.dw9_reluOut, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
+			pw9Forward(n, &w.buf.dw9Out, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 		}
 	case 37:
 		lo, hi := partSpan(4608, part, 8)
-		pw9_reluForwardPart(w.buf.pw9Out[lo:hi], w.buf.pw9_reluOut[lo:hi])
+		pw9_reluInPlace(w.buf.pw9Out[lo:hi])
 	case 38:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
-			dw10ForwardRowsVec((*[4608]float32)(w.buf.pw9_reluOut[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
+			dw10ForwardRowsVec((*[4608]float32)(w.buf.pw9Out[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
 		} else {
-			dw10ForwardRows((*[4608]float32)(w.buf.pw9_reluOut[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
+			dw10ForwardRows((*[4608]float32)(w.buf.pw9Out[:4608]), (*[4608]float32)(w.buf.dw10Out[:4608]), &p.dw10Weight, &p.dw10Bias, lo, hi)
 		}
 	case 39:
 		lo, hi := partSpan(4608, part, 8)
-		dw10_reluForwardPart(w.buf.dw10Out[lo:hi], w.buf.dw10_reluOut[lo:hi])
+		dw10_reluInPlace(w.buf.dw10Out[lo:hi])
 	case 40:
 		if vec {
 			lo, hi := part*6/6, (part+1)*6/6
-			cols := w.buf.dw10_reluOut[:4608]
+			cols := w.buf.dw10Out[:4608]
 			pw10ForwardVec(w.buf.pw10Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw10Weight, &p.pw10Bias, (hi-lo)*6)
 		} else {
-			pw10Forward(n, &w.buf.dw10_reluOut, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
+			pw10Forward(n, &w.buf.dw10Out, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 		}
 	case 41:
 		lo, hi := partSpan(4608, part, 8)
-		pw10_reluForwardPart(w.buf.pw10Out[lo:hi], w.buf.pw10_reluOut[lo:hi])
+		pw10_reluInPlace(w.buf.pw10Out[lo:hi])
 	case 42:
 		lo, hi := part*6/6, (part+1)*6/6
 		if vec {
-			dw11ForwardRowsVec((*[4608]float32)(w.buf.pw10_reluOut[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
+			dw11ForwardRowsVec((*[4608]float32)(w.buf.pw10Out[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
 		} else {
-			dw11ForwardRows((*[4608]float32)(w.buf.pw10_reluOut[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
+			dw11ForwardRows((*[4608]float32)(w.buf.pw10Out[:4608]), (*[4608]float32)(w.buf.dw11Out[:4608]), &p.dw11Weight, &p.dw11Bias, lo, hi)
 		}
 	case 43:
 		lo, hi := partSpan(4608, part, 8)
-		dw11_reluForwardPart(w.buf.dw11Out[lo:hi], w.buf.dw11_reluOut[lo:hi])
+		dw11_reluInPlace(w.buf.dw11Out[lo:hi])
 	case 44:
 		if vec {
 			lo, hi := part*6/6, (part+1)*6/6
-			cols := w.buf.dw11_reluOut[:4608]
+			cols := w.buf.dw11Out[:4608]
 			pw11ForwardVec(w.buf.pw11Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw11Weight, &p.pw11Bias, (hi-lo)*6)
 		} else {
-			pw11Forward(n, &w.buf.dw11_reluOut, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
+			pw11Forward(n, &w.buf.dw11Out, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 		}
 	case 45:
 		lo, hi := partSpan(4608, part, 8)
-		pw11_reluForwardPart(w.buf.pw11Out[lo:hi], w.buf.pw11_reluOut[lo:hi])
+		pw11_reluInPlace(w.buf.pw11Out[lo:hi])
 	case 46:
 		lo, hi := part*3/3, (part+1)*3/3
 		if vec {
-			dw12ForwardRowsVec((*[4608]float32)(w.buf.pw11_reluOut[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
+			dw12ForwardRowsVec((*[4608]float32)(w.buf.pw11Out[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
 		} else {
-			dw12ForwardRows((*[4608]float32)(w.buf.pw11_reluOut[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
+			dw12ForwardRows((*[4608]float32)(w.buf.pw11Out[:4608]), (*[1152]float32)(w.buf.dw12Out[:1152]), &p.dw12Weight, &p.dw12Bias, lo, hi)
 		}
 	case 47:
-		dw12_reluForward(n, &w.buf.dw12Out, &w.buf.dw12_reluOut)
+		dw12_reluInPlace(w.buf.dw12Out[:n*1152])
 	case 48:
 		if vec {
 			lo, hi := part*3/3, (part+1)*3/3
-			cols := w.buf.dw12_reluOut[:1152]
+			cols := w.buf.dw12Out[:1152]
 			pw12ForwardVec(w.buf.pw12Out[lo*768:hi*768], cols[lo*384:hi*384], &p.pw12Weight, &p.pw12Bias, (hi-lo)*3)
 		} else {
-			pw12Forward(n, &w.buf.dw12_reluOut, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
+			pw12Forward(n, &w.buf.dw12Out, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 		}
 	case 49:
 		lo, hi := partSpan(2304, part, 8)
-		pw12_reluForwardPart(w.buf.pw12Out[lo:hi], w.buf.pw12_reluOut[lo:hi])
+		pw12_reluInPlace(w.buf.pw12Out[lo:hi])
 	case 50:
 		lo, hi := part*3/3, (part+1)*3/3
 		if vec {
-			dw13ForwardRowsVec((*[2304]float32)(w.buf.pw12_reluOut[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
+			dw13ForwardRowsVec((*[2304]float32)(w.buf.pw12Out[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
 		} else {
-			dw13ForwardRows((*[2304]float32)(w.buf.pw12_reluOut[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
+			dw13ForwardRows((*[2304]float32)(w.buf.pw12Out[:2304]), (*[2304]float32)(w.buf.dw13Out[:2304]), &p.dw13Weight, &p.dw13Bias, lo, hi)
 		}
 	case 51:
 		lo, hi := partSpan(2304, part, 8)
-		dw13_reluForwardPart(w.buf.dw13Out[lo:hi], w.buf.dw13_reluOut[lo:hi])
+		dw13_reluInPlace(w.buf.dw13Out[lo:hi])
 	case 52:
 		if vec {
 			lo, hi := part*3/3, (part+1)*3/3
-			cols := w.buf.dw13_reluOut[:2304]
+			cols := w.buf.dw13Out[:2304]
 			pw13ForwardVec(w.buf.pw13Out[lo*768:hi*768], cols[lo*768:hi*768], &p.pw13Weight, &p.pw13Bias, (hi-lo)*3)
 		} else {
-			pw13Forward(n, &w.buf.dw13_reluOut, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
+			pw13Forward(n, &w.buf.dw13Out, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
 		}
 	case 53:
 		lo, hi := partSpan(2304, part, 8)
-		pw13_reluForwardPart(w.buf.pw13Out[lo:hi], w.buf.pw13_reluOut[lo:hi])
+		pw13_reluInPlace(w.buf.pw13Out[lo:hi])
 	case 54:
-		poolForward(n, &w.buf.pw13_reluOut, &w.buf.poolOut)
+		poolForward(n, &w.buf.pw13Out, &w.buf.poolOut)
 	case 55:
 		if vec {
 			if n == 1 {

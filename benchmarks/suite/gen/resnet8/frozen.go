@@ -387,16 +387,6 @@ func conv1Im2colRows(x *[3072]float32, cols *[27648]float32, lo, hi int) {
 	}
 }
 
-// relu1ForwardPart computes the values y of relu1 (relu on 32x32x16) from the
-// same values x of its input, as relu1Forward does: a part of Frozen's split
-// one-sample forward.
-func relu1ForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // block1_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
 // matrix of one sample x of block1_conv1 (conv2d 3x3, 16 filters, stride 1x1,
 // same padding, 32x32x16 → 32x32x16) to cols, as block1_conv1Im2col does: a
@@ -420,16 +410,6 @@ func block1_conv1Im2colRows(x *[16384]float32, cols *[147456]float32, lo, hi int
 				clear(r[h*16:])
 			}
 		}
-	}
-}
-
-// block1_relu1ForwardPart computes the values y of block1_relu1 (relu on
-// 32x32x16) from the same values x of its input, as block1_relu1Forward does:
-// a part of Frozen's split one-sample forward.
-func block1_relu1ForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -468,16 +448,6 @@ func block1_addForwardPart(in0, in1, out []float32) {
 	}
 }
 
-// block1_relu2ForwardPart computes the values y of block1_relu2 (relu on
-// 32x32x16) from the same values x of its input, as block1_relu2Forward does:
-// a part of Frozen's split one-sample forward.
-func block1_relu2ForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // block2_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
 // matrix of one sample x of block2_conv1 (conv2d 3x3, 32 filters, stride 2x2,
 // same padding, 32x32x16 → 16x16x32) to cols, as block2_conv1Im2col does: a
@@ -501,16 +471,6 @@ func block2_conv1Im2colRows(x *[16384]float32, cols *[36864]float32, lo, hi int)
 				clear(r[h*16:])
 			}
 		}
-	}
-}
-
-// block2_relu1ForwardPart computes the values y of block2_relu1 (relu on
-// 16x16x32) from the same values x of its input, as block2_relu1Forward does:
-// a part of Frozen's split one-sample forward.
-func block2_relu1ForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -575,16 +535,6 @@ func block2_addForwardPart(in0, in1, out []float32) {
 	}
 }
 
-// block2_relu2ForwardPart computes the values y of block2_relu2 (relu on
-// 16x16x32) from the same values x of its input, as block2_relu2Forward does:
-// a part of Frozen's split one-sample forward.
-func block2_relu2ForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
-	}
-}
-
 // block3_conv1Im2colRows writes the rows of output rows [lo, hi) of the im2col
 // matrix of one sample x of block3_conv1 (conv2d 3x3, 64 filters, stride 2x2,
 // same padding, 16x16x32 → 8x8x64) to cols, as block3_conv1Im2col does: a
@@ -608,16 +558,6 @@ func block3_conv1Im2colRows(x *[8192]float32, cols *[18432]float32, lo, hi int) 
 				clear(r[h*32:])
 			}
 		}
-	}
-}
-
-// block3_relu1ForwardPart computes the values y of block3_relu1 (relu on
-// 8x8x64) from the same values x of its input, as block3_relu1Forward does: a
-// part of Frozen's split one-sample forward.
-func block3_relu1ForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 
@@ -679,16 +619,6 @@ func block3_shortcutIm2colRows(x *[8192]float32, cols *[2048]float32, lo, hi int
 func block3_addForwardPart(in0, in1, out []float32) {
 	for i := range out {
 		out[i] = in0[i] + in1[i]
-	}
-}
-
-// block3_relu2ForwardPart computes the values y of block3_relu2 (relu on
-// 8x8x64) from the same values x of its input, as block3_relu2Forward does: a
-// part of Frozen's split one-sample forward.
-func block3_relu2ForwardPart(x, y []float32) {
-	copy(y, x)
-	for i := range y {
-		y[i] = max(y[i], 0)
 	}
 }
 

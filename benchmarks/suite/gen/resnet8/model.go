@@ -1332,6 +1332,62 @@ func (w *worker) forwardTiles(j job) {
 	}
 }
 
+// relu1InPlace applies relu1 (relu on 32x32x16) in place to y, values of its
+// input: Frozen's forward, where nothing else reads the input.
+func relu1InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block1_relu1InPlace applies block1_relu1 (relu on 32x32x16) in place to y,
+// values of its input: Frozen's forward, where nothing else reads the input.
+func block1_relu1InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block1_relu2InPlace applies block1_relu2 (relu on 32x32x16) in place to y,
+// values of its input: Frozen's forward, where nothing else reads the input.
+func block1_relu2InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block2_relu1InPlace applies block2_relu1 (relu on 16x16x32) in place to y,
+// values of its input: Frozen's forward, where nothing else reads the input.
+func block2_relu1InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block2_relu2InPlace applies block2_relu2 (relu on 16x16x32) in place to y,
+// values of its input: Frozen's forward, where nothing else reads the input.
+func block2_relu2InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block3_relu1InPlace applies block3_relu1 (relu on 8x8x64) in place to y,
+// values of its input: Frozen's forward, where nothing else reads the input.
+func block3_relu1InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
+// block3_relu2InPlace applies block3_relu2 (relu on 8x8x64) in place to y,
+// values of its input: Frozen's forward, where nothing else reads the input.
+func block3_relu2InPlace(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
+
 // forwardFrozen is Frozen's forward on the first n samples of the tile x:
 // forward in evaluation mode without the dropout layers, with the batch norms
 // that Freeze folded into the weights p left out (their shifts, for layers
@@ -1342,57 +1398,57 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	} else {
 		conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
 	}
-	relu1Forward(n, &w.buf.conv1Out, &w.buf.relu1Out)
+	relu1InPlace(w.buf.conv1Out[:n*16384])
 	if vec {
-		block1_conv1ForwardGemm(n, &w.buf.relu1Out, &w.buf.block1_conv1Out, &w.buf.block1_conv1Cols, &p.block1_conv1Weight, &p.block1_conv1Bias)
+		block1_conv1ForwardGemm(n, &w.buf.conv1Out, &w.buf.block1_conv1Out, &w.buf.block1_conv1Cols, &p.block1_conv1Weight, &p.block1_conv1Bias)
 	} else {
-		block1_conv1Forward(n, &w.buf.relu1Out, &w.buf.block1_conv1Out, &p.block1_conv1Weight, &p.block1_conv1Bias)
+		block1_conv1Forward(n, &w.buf.conv1Out, &w.buf.block1_conv1Out, &p.block1_conv1Weight, &p.block1_conv1Bias)
 	}
-	block1_relu1Forward(n, &w.buf.block1_conv1Out, &w.buf.block1_relu1Out)
+	block1_relu1InPlace(w.buf.block1_conv1Out[:n*16384])
 	if vec {
-		block1_conv2ForwardGemm(n, &w.buf.block1_relu1Out, &w.buf.block1_conv2Out, &w.buf.block1_conv2Cols, &p.block1_conv2Weight, &p.block1_conv2Bias)
+		block1_conv2ForwardGemm(n, &w.buf.block1_conv1Out, &w.buf.block1_conv2Out, &w.buf.block1_conv2Cols, &p.block1_conv2Weight, &p.block1_conv2Bias)
 	} else {
-		block1_conv2Forward(n, &w.buf.block1_relu1Out, &w.buf.block1_conv2Out, &p.block1_conv2Weight, &p.block1_conv2Bias)
+		block1_conv2Forward(n, &w.buf.block1_conv1Out, &w.buf.block1_conv2Out, &p.block1_conv2Weight, &p.block1_conv2Bias)
 	}
-	block1_addForward(n, &w.buf.relu1Out, &w.buf.block1_conv2Out, &w.buf.block1_addOut)
-	block1_relu2Forward(n, &w.buf.block1_addOut, &w.buf.block1_relu2Out)
+	block1_addForward(n, &w.buf.conv1Out, &w.buf.block1_conv2Out, &w.buf.block1_addOut)
+	block1_relu2InPlace(w.buf.block1_addOut[:n*16384])
 	if vec {
-		block2_conv1ForwardGemm(n, &w.buf.block1_relu2Out, &w.buf.block2_conv1Out, &w.buf.block2_conv1Cols, &p.block2_conv1Weight, &p.block2_conv1Bias)
+		block2_conv1ForwardGemm(n, &w.buf.block1_addOut, &w.buf.block2_conv1Out, &w.buf.block2_conv1Cols, &p.block2_conv1Weight, &p.block2_conv1Bias)
 	} else {
-		block2_conv1Forward(n, &w.buf.block1_relu2Out, &w.buf.block2_conv1Out, &p.block2_conv1Weight, &p.block2_conv1Bias)
+		block2_conv1Forward(n, &w.buf.block1_addOut, &w.buf.block2_conv1Out, &p.block2_conv1Weight, &p.block2_conv1Bias)
 	}
-	block2_relu1Forward(n, &w.buf.block2_conv1Out, &w.buf.block2_relu1Out)
+	block2_relu1InPlace(w.buf.block2_conv1Out[:n*8192])
 	if vec {
-		block2_conv2ForwardGemm(n, &w.buf.block2_relu1Out, &w.buf.block2_conv2Out, &w.buf.block2_conv2Cols, &p.block2_conv2Weight, &p.block2_conv2Bias)
+		block2_conv2ForwardGemm(n, &w.buf.block2_conv1Out, &w.buf.block2_conv2Out, &w.buf.block2_conv2Cols, &p.block2_conv2Weight, &p.block2_conv2Bias)
 	} else {
-		block2_conv2Forward(n, &w.buf.block2_relu1Out, &w.buf.block2_conv2Out, &p.block2_conv2Weight, &p.block2_conv2Bias)
+		block2_conv2Forward(n, &w.buf.block2_conv1Out, &w.buf.block2_conv2Out, &p.block2_conv2Weight, &p.block2_conv2Bias)
 	}
 	if vec {
-		block2_shortcutForwardGemm(n, &w.buf.block1_relu2Out, &w.buf.block2_shortcutOut, &w.buf.block2_shortcutCols, &p.block2_shortcutWeight, &p.block2_shortcutBias)
+		block2_shortcutForwardGemm(n, &w.buf.block1_addOut, &w.buf.block2_shortcutOut, &w.buf.block2_shortcutCols, &p.block2_shortcutWeight, &p.block2_shortcutBias)
 	} else {
-		block2_shortcutForward(n, &w.buf.block1_relu2Out, &w.buf.block2_shortcutOut, &p.block2_shortcutWeight, &p.block2_shortcutBias)
+		block2_shortcutForward(n, &w.buf.block1_addOut, &w.buf.block2_shortcutOut, &p.block2_shortcutWeight, &p.block2_shortcutBias)
 	}
 	block2_addForward(n, &w.buf.block2_shortcutOut, &w.buf.block2_conv2Out, &w.buf.block2_addOut)
-	block2_relu2Forward(n, &w.buf.block2_addOut, &w.buf.block2_relu2Out)
+	block2_relu2InPlace(w.buf.block2_addOut[:n*8192])
 	if vec {
-		block3_conv1ForwardGemm(n, &w.buf.block2_relu2Out, &w.buf.block3_conv1Out, &w.buf.block3_conv1Cols, &p.block3_conv1Weight, &p.block3_conv1Bias)
+		block3_conv1ForwardGemm(n, &w.buf.block2_addOut, &w.buf.block3_conv1Out, &w.buf.block3_conv1Cols, &p.block3_conv1Weight, &p.block3_conv1Bias)
 	} else {
-		block3_conv1Forward(n, &w.buf.block2_relu2Out, &w.buf.block3_conv1Out, &p.block3_conv1Weight, &p.block3_conv1Bias)
+		block3_conv1Forward(n, &w.buf.block2_addOut, &w.buf.block3_conv1Out, &p.block3_conv1Weight, &p.block3_conv1Bias)
 	}
-	block3_relu1Forward(n, &w.buf.block3_conv1Out, &w.buf.block3_relu1Out)
+	block3_relu1InPlace(w.buf.block3_conv1Out[:n*4096])
 	if vec {
-		block3_conv2ForwardGemm(n, &w.buf.block3_relu1Out, &w.buf.block3_conv2Out, &w.buf.block3_conv2Cols, &p.block3_conv2Weight, &p.block3_conv2Bias)
+		block3_conv2ForwardGemm(n, &w.buf.block3_conv1Out, &w.buf.block3_conv2Out, &w.buf.block3_conv2Cols, &p.block3_conv2Weight, &p.block3_conv2Bias)
 	} else {
-		block3_conv2Forward(n, &w.buf.block3_relu1Out, &w.buf.block3_conv2Out, &p.block3_conv2Weight, &p.block3_conv2Bias)
+		block3_conv2Forward(n, &w.buf.block3_conv1Out, &w.buf.block3_conv2Out, &p.block3_conv2Weight, &p.block3_conv2Bias)
 	}
 	if vec {
-		block3_shortcutForwardGemm(n, &w.buf.block2_relu2Out, &w.buf.block3_shortcutOut, &w.buf.block3_shortcutCols, &p.block3_shortcutWeight, &p.block3_shortcutBias)
+		block3_shortcutForwardGemm(n, &w.buf.block2_addOut, &w.buf.block3_shortcutOut, &w.buf.block3_shortcutCols, &p.block3_shortcutWeight, &p.block3_shortcutBias)
 	} else {
-		block3_shortcutForward(n, &w.buf.block2_relu2Out, &w.buf.block3_shortcutOut, &p.block3_shortcutWeight, &p.block3_shortcutBias)
+		block3_shortcutForward(n, &w.buf.block2_addOut, &w.buf.block3_shortcutOut, &p.block3_shortcutWeight, &p.block3_shortcutBias)
 	}
 	block3_addForward(n, &w.buf.block3_shortcutOut, &w.buf.block3_conv2Out, &w.buf.block3_addOut)
-	block3_relu2Forward(n, &w.buf.block3_addOut, &w.buf.block3_relu2Out)
-	poolForward(n, &w.buf.block3_relu2Out, &w.buf.poolOut)
+	block3_relu2InPlace(w.buf.block3_addOut[:n*4096])
+	poolForward(n, &w.buf.block3_addOut, &w.buf.poolOut)
 	if vec {
 		if n == 1 {
 			fcPackedOneVec((*[10]float32)(w.buf.fcOut[:10]), (*[64]float32)(w.buf.poolOut[:64]), &pk.fcWeight, &p.fcBias)
@@ -1423,108 +1479,108 @@ func (w *worker) forwardPart(p *parameters, pk *packed, vec bool, stage, part in
 		}
 	case 1:
 		lo, hi := partSpan(16384, part, 8)
-		relu1ForwardPart(w.buf.conv1Out[lo:hi], w.buf.relu1Out[lo:hi])
+		relu1InPlace(w.buf.conv1Out[lo:hi])
 	case 2:
 		if vec {
 			lo, hi := part*32/8, (part+1)*32/8
 			cols := w.buf.block1_conv1Cols[:147456]
-			block1_conv1Im2colRows((*[16384]float32)(w.buf.relu1Out[:16384]), (*[147456]float32)(cols), lo, hi)
+			block1_conv1Im2colRows((*[16384]float32)(w.buf.conv1Out[:16384]), (*[147456]float32)(cols), lo, hi)
 			block1_conv1ForwardVec(w.buf.block1_conv1Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block1_conv1Weight, &p.block1_conv1Bias, (hi-lo)*32)
 		} else {
-			block1_conv1Forward(n, &w.buf.relu1Out, &w.buf.block1_conv1Out, &p.block1_conv1Weight, &p.block1_conv1Bias)
+			block1_conv1Forward(n, &w.buf.conv1Out, &w.buf.block1_conv1Out, &p.block1_conv1Weight, &p.block1_conv1Bias)
 		}
 	case 3:
 		lo, hi := partSpan(16384, part, 8)
-		block1_relu1ForwardPart(w.buf.block1_conv1Out[lo:hi], w.buf.block1_relu1Out[lo:hi])
+		block1_relu1InPlace(w.buf.block1_conv1Out[lo:hi])
 	case 4:
 		if vec {
 			lo, hi := part*32/8, (part+1)*32/8
 			cols := w.buf.block1_conv2Cols[:147456]
-			block1_conv2Im2colRows((*[16384]float32)(w.buf.block1_relu1Out[:16384]), (*[147456]float32)(cols), lo, hi)
+			block1_conv2Im2colRows((*[16384]float32)(w.buf.block1_conv1Out[:16384]), (*[147456]float32)(cols), lo, hi)
 			block1_conv2ForwardVec(w.buf.block1_conv2Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block1_conv2Weight, &p.block1_conv2Bias, (hi-lo)*32)
 		} else {
-			block1_conv2Forward(n, &w.buf.block1_relu1Out, &w.buf.block1_conv2Out, &p.block1_conv2Weight, &p.block1_conv2Bias)
+			block1_conv2Forward(n, &w.buf.block1_conv1Out, &w.buf.block1_conv2Out, &p.block1_conv2Weight, &p.block1_conv2Bias)
 		}
 	case 5:
 		lo, hi := partSpan(16384, part, 8)
-		block1_addForwardPart(w.buf.relu1Out[lo:hi], w.buf.block1_conv2Out[lo:hi], w.buf.block1_addOut[lo:hi])
+		block1_addForwardPart(w.buf.conv1Out[lo:hi], w.buf.block1_conv2Out[lo:hi], w.buf.block1_addOut[lo:hi])
 	case 6:
 		lo, hi := partSpan(16384, part, 8)
-		block1_relu2ForwardPart(w.buf.block1_addOut[lo:hi], w.buf.block1_relu2Out[lo:hi])
+		block1_relu2InPlace(w.buf.block1_addOut[lo:hi])
 	case 7:
 		if vec {
 			lo, hi := part*16/8, (part+1)*16/8
 			cols := w.buf.block2_conv1Cols[:36864]
-			block2_conv1Im2colRows((*[16384]float32)(w.buf.block1_relu2Out[:16384]), (*[36864]float32)(cols), lo, hi)
+			block2_conv1Im2colRows((*[16384]float32)(w.buf.block1_addOut[:16384]), (*[36864]float32)(cols), lo, hi)
 			block2_conv1ForwardVec(w.buf.block2_conv1Out[lo*512:hi*512], cols[lo*2304:hi*2304], &p.block2_conv1Weight, &p.block2_conv1Bias, (hi-lo)*16)
 		} else {
-			block2_conv1Forward(n, &w.buf.block1_relu2Out, &w.buf.block2_conv1Out, &p.block2_conv1Weight, &p.block2_conv1Bias)
+			block2_conv1Forward(n, &w.buf.block1_addOut, &w.buf.block2_conv1Out, &p.block2_conv1Weight, &p.block2_conv1Bias)
 		}
 	case 8:
 		lo, hi := partSpan(8192, part, 8)
-		block2_relu1ForwardPart(w.buf.block2_conv1Out[lo:hi], w.buf.block2_relu1Out[lo:hi])
+		block2_relu1InPlace(w.buf.block2_conv1Out[lo:hi])
 	case 9:
 		if vec {
 			lo, hi := part*16/8, (part+1)*16/8
 			cols := w.buf.block2_conv2Cols[:73728]
-			block2_conv2Im2colRows((*[8192]float32)(w.buf.block2_relu1Out[:8192]), (*[73728]float32)(cols), lo, hi)
+			block2_conv2Im2colRows((*[8192]float32)(w.buf.block2_conv1Out[:8192]), (*[73728]float32)(cols), lo, hi)
 			block2_conv2ForwardVec(w.buf.block2_conv2Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block2_conv2Weight, &p.block2_conv2Bias, (hi-lo)*16)
 		} else {
-			block2_conv2Forward(n, &w.buf.block2_relu1Out, &w.buf.block2_conv2Out, &p.block2_conv2Weight, &p.block2_conv2Bias)
+			block2_conv2Forward(n, &w.buf.block2_conv1Out, &w.buf.block2_conv2Out, &p.block2_conv2Weight, &p.block2_conv2Bias)
 		}
 	case 10:
 		if vec {
 			lo, hi := part*16/8, (part+1)*16/8
 			cols := w.buf.block2_shortcutCols[:4096]
-			block2_shortcutIm2colRows((*[16384]float32)(w.buf.block1_relu2Out[:16384]), (*[4096]float32)(cols), lo, hi)
+			block2_shortcutIm2colRows((*[16384]float32)(w.buf.block1_addOut[:16384]), (*[4096]float32)(cols), lo, hi)
 			block2_shortcutForwardVec(w.buf.block2_shortcutOut[lo*512:hi*512], cols[lo*256:hi*256], &p.block2_shortcutWeight, &p.block2_shortcutBias, (hi-lo)*16)
 		} else {
-			block2_shortcutForward(n, &w.buf.block1_relu2Out, &w.buf.block2_shortcutOut, &p.block2_shortcutWeight, &p.block2_shortcutBias)
+			block2_shortcutForward(n, &w.buf.block1_addOut, &w.buf.block2_shortcutOut, &p.block2_shortcutWeight, &p.block2_shortcutBias)
 		}
 	case 11:
 		lo, hi := partSpan(8192, part, 8)
 		block2_addForwardPart(w.buf.block2_shortcutOut[lo:hi], w.buf.block2_conv2Out[lo:hi], w.buf.block2_addOut[lo:hi])
 	case 12:
 		lo, hi := partSpan(8192, part, 8)
-		block2_relu2ForwardPart(w.buf.block2_addOut[lo:hi], w.buf.block2_relu2Out[lo:hi])
+		block2_relu2InPlace(w.buf.block2_addOut[lo:hi])
 	case 13:
 		if vec {
 			lo, hi := part*8/8, (part+1)*8/8
 			cols := w.buf.block3_conv1Cols[:18432]
-			block3_conv1Im2colRows((*[8192]float32)(w.buf.block2_relu2Out[:8192]), (*[18432]float32)(cols), lo, hi)
+			block3_conv1Im2colRows((*[8192]float32)(w.buf.block2_addOut[:8192]), (*[18432]float32)(cols), lo, hi)
 			block3_conv1ForwardVec(w.buf.block3_conv1Out[lo*512:hi*512], cols[lo*2304:hi*2304], &p.block3_conv1Weight, &p.block3_conv1Bias, (hi-lo)*8)
 		} else {
-			block3_conv1Forward(n, &w.buf.block2_relu2Out, &w.buf.block3_conv1Out, &p.block3_conv1Weight, &p.block3_conv1Bias)
+			block3_conv1Forward(n, &w.buf.block2_addOut, &w.buf.block3_conv1Out, &p.block3_conv1Weight, &p.block3_conv1Bias)
 		}
 	case 14:
 		lo, hi := partSpan(4096, part, 8)
-		block3_relu1ForwardPart(w.buf.block3_conv1Out[lo:hi], w.buf.block3_relu1Out[lo:hi])
+		block3_relu1InPlace(w.buf.block3_conv1Out[lo:hi])
 	case 15:
 		if vec {
 			lo, hi := part*8/8, (part+1)*8/8
 			cols := w.buf.block3_conv2Cols[:36864]
-			block3_conv2Im2colRows((*[4096]float32)(w.buf.block3_relu1Out[:4096]), (*[36864]float32)(cols), lo, hi)
+			block3_conv2Im2colRows((*[4096]float32)(w.buf.block3_conv1Out[:4096]), (*[36864]float32)(cols), lo, hi)
 			block3_conv2ForwardVec(w.buf.block3_conv2Out[lo*512:hi*512], cols[lo*4608:hi*4608], &p.block3_conv2Weight, &p.block3_conv2Bias, (hi-lo)*8)
 		} else {
-			block3_conv2Forward(n, &w.buf.block3_relu1Out, &w.buf.block3_conv2Out, &p.block3_conv2Weight, &p.block3_conv2Bias)
+			block3_conv2Forward(n, &w.buf.block3_conv1Out, &w.buf.block3_conv2Out, &p.block3_conv2Weight, &p.block3_conv2Bias)
 		}
 	case 16:
 		if vec {
 			lo, hi := part*8/8, (part+1)*8/8
 			cols := w.buf.block3_shortcutCols[:2048]
-			block3_shortcutIm2colRows((*[8192]float32)(w.buf.block2_relu2Out[:8192]), (*[2048]float32)(cols), lo, hi)
+			block3_shortcutIm2colRows((*[8192]float32)(w.buf.block2_addOut[:8192]), (*[2048]float32)(cols), lo, hi)
 			block3_shortcutForwardVec(w.buf.block3_shortcutOut[lo*512:hi*512], cols[lo*256:hi*256], &p.block3_shortcutWeight, &p.block3_shortcutBias, (hi-lo)*8)
 		} else {
-			block3_shortcutForward(n, &w.buf.block2_relu2Out, &w.buf.block3_shortcutOut, &p.block3_shortcutWeight, &p.block3_shortcutBias)
+			block3_shortcutForward(n, &w.buf.block2_addOut, &w.buf.block3_shortcutOut, &p.block3_shortcutWeight, &p.block3_shortcutBias)
 		}
 	case 17:
 		lo, hi := partSpan(4096, part, 8)
 		block3_addForwardPart(w.buf.block3_shortcutOut[lo:hi], w.buf.block3_conv2Out[lo:hi], w.buf.block3_addOut[lo:hi])
 	case 18:
 		lo, hi := partSpan(4096, part, 8)
-		block3_relu2ForwardPart(w.buf.block3_addOut[lo:hi], w.buf.block3_relu2Out[lo:hi])
+		block3_relu2InPlace(w.buf.block3_addOut[lo:hi])
 	case 19:
-		poolForward(n, &w.buf.block3_relu2Out, &w.buf.poolOut)
+		poolForward(n, &w.buf.block3_addOut, &w.buf.poolOut)
 	case 20:
 		if vec {
 			if n == 1 {
