@@ -111,6 +111,22 @@ const (
 	// for the interior pixels of output rows lo ≤ oh < hi (all rows: 0,
 	// OutH; a part of them for a forward split across goroutines).
 	DepthwiseConv2DInterior
+	// ReLUInPlace is a ReLU on a slice of any length, in place, with Go's
+	// max(v, 0) semantics (NaN kept, −0 made +0). It has no shape, so
+	// every kernel of the op renders one TEXT per ISA:
+	//
+	//	func Name(y []float32)
+	//	y[i] = max(y[i], 0)
+	ReLUInPlace
+	// DepthwiseConv2DWindow is one output pixel of a depthwise
+	// convolution (Conv as for DepthwiseConv2DInterior), over the taps
+	// kh0 ≤ kh < kh1, kw0 ≤ kw < kw1 that lie inside the input, x starting
+	// at the first of them: the border pixels, whose windows reach the
+	// padding. Channels a multiple of 8; the shape is passed as arguments.
+	//
+	//	func Name(y, x []float32, w *[KernelH * KernelW * InC]float32, b *[InC]float32, kh0, kh1, kw0, kw1 int)
+	//	y[c] = b[c] + Σ_{kh,kw} x[(kh−kh0)·InW + kw−kw0][c]·w[kh][kw][c]
+	DepthwiseConv2DWindow
 )
 
 var opNames = map[Op]string{
@@ -124,6 +140,8 @@ var opNames = map[Op]string{
 	MaxPool2DForward:        "MaxPool2DForward",
 	MaxPool2DBackward:       "MaxPool2DBackward",
 	DepthwiseConv2DInterior: "DepthwiseConv2DInterior",
+	ReLUInPlace:             "ReLUInPlace",
+	DepthwiseConv2DWindow:   "DepthwiseConv2DWindow",
 }
 
 // String returns the constant's name.
@@ -260,6 +278,26 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 				}
 				if isa.maskInReg && p.shape.Channels%isa.lanes != 0 {
 					fc.needTailMask = true
+				}
+			}
+		}
+		for wi, ws := range k.windows() {
+			nw := neutralK.windows()[wi]
+			nw.reference, nw.what = "", nil
+			for _, isa := range isas {
+				if err := d.add(&fc, textCtx{Flat: planWindow(ws, isa)}, textCtx{Flat: planWindow(nw, isa)}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for range k.relus() {
+			for _, isa := range isas {
+				// No shape and no comment of the kernel's own: the
+				// neutral plan is the plan.
+				rs := reluSpec{symbol: k.Name, reference: k.Name + "Go"}
+				nr := reluSpec{symbol: "K"}
+				if err := d.add(&fc, textCtx{Flat: planReLU(rs, isa)}, textCtx{Flat: planReLU(nr, isa)}); err != nil {
+					return nil, err
 				}
 			}
 		}
@@ -441,13 +479,20 @@ func (k Kernel) validate() error {
 		if err := k.Conv.validateDepthwise(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
+	case ReLUInPlace:
+	case DepthwiseConv2DWindow:
+		// The interior's checks, but for the interior itself.
+		c := k.Conv
+		if c.InC%depthwiseLanes != 0 || c.Filters != c.InC || c.KernelH < 1 || c.KernelW < 1 || c.InW < 1 || c.InH < 1 {
+			return fmt.Errorf("asm: kernel %s: %v needs a depthwise shape with channels a multiple of %d: %+v", k.Name, k.Op, depthwiseLanes, c)
+		}
 	default:
 		return fmt.Errorf("asm: kernel %s: unknown op %v", k.Name, k.Op)
 	}
 	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
 		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
 	}
-	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior) {
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUInPlace || k.Op == DepthwiseConv2DWindow) {
 		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
 	}
 	return nil

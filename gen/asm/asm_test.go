@@ -54,8 +54,10 @@ func testKernels() []Kernel {
 	}
 	// The golden set is compiled and checked too.
 	ks = append(ks, goldenKernels...)
+	ks = append(ks, Kernel{Op: ReLUInPlace, Name: "reluInPlace"}, Kernel{Op: ReLUInPlace, Name: "reluInPlaceAgain"})
 	for _, d := range testDepthwise {
-		ks = append(ks, Kernel{Op: DepthwiseConv2DInterior, Name: d.name + "Interior", Conv: d.shape})
+		ks = append(ks, Kernel{Op: DepthwiseConv2DInterior, Name: d.name + "Interior", Conv: d.shape},
+			Kernel{Op: DepthwiseConv2DWindow, Name: d.name + "Window", Conv: d.shape})
 	}
 	for _, p := range testPools {
 		ks = append(ks,
@@ -219,6 +221,15 @@ func casesSource(ks []Kernel) []byte {
 			in, u = p.InH*p.InW*p.Channels, p.OutH*p.OutW*p.Channels
 			wSize, bSize, flops = 0, 0, 0
 		}
+		if k.Op == ReLUInPlace {
+			in, u, wSize, bSize, flops = 1024, 1024, 0, 0, 0 // the benchmark's values per "sample"
+		}
+		if c := k.Conv; k.Op == DepthwiseConv2DWindow {
+			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
+			wSize, bSize, flops = c.KernelH*c.KernelW*c.InC, c.InC, 0
+			w = fmt.Sprintf("(*[%d]float32)(w)", wSize)
+			bb = fmt.Sprintf("(*[%d]float32)(b)", bSize)
+		}
 		if c := k.Conv; k.Op == DepthwiseConv2DInterior {
 			ylo, yhi, xlo, xhi := c.depthwiseInterior()
 			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
@@ -272,6 +283,18 @@ func casesSource(ks []Kernel) []byte {
 				}
 			}
 			fmt.Fprintf(&b, "\t\ttranspose: func(wt, w []float32) { %sTranspose(%s, %s) },\n", k.Name, wt, wStd)
+		case ReLUInPlace:
+			fmt.Fprintf(&b, "\t\trelu: %s, reluRef: %sGo,\n", k.Name, k.Name)
+		case DepthwiseConv2DWindow:
+			c := k.Conv
+			for _, f := range []string{"fwd", "fwdRef"} {
+				fn := k.Name
+				if f == "fwdRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32, n int) {\n\t\t\twindowAll(y, x, n, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, func(y, x []float32, kh0, kh1, kw0, kw1 int) { %s(y, x, %s, %s, kh0, kh1, kw0, kw1) })\n\t\t},\n",
+					f, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, fn, w, bb)
+			}
 		case DepthwiseConv2DInterior:
 			// The kernel leaves the border as it is: both paths start
 			// from zeros.

@@ -279,3 +279,145 @@ func (k Kernel) depthwiseRefBody() []jen.Code {
 		),
 	}
 }
+
+// DepthwiseConv2DWindow computes one output pixel whose window reaches the
+// padding: a loop over the taps inside the input, whose ranges come as
+// arguments, per channel vector. It serves the border of the pixels
+// that DepthwiseConv2DInterior leaves, with the same sums (the bias, then
+// the taps in row-major order) and no shape of its own but the kernel
+// width: every depthwise layer of a kernel width shares one TEXT per ISA.
+
+// windowArgs are the TEXT symbol's arguments: the output pixel, the
+// input at the first tap inside it, the weights of that tap, the bias;
+// then bytes per pixel, the taps' rows and columns, and the bytes between
+// rows of the input and of the weights.
+var windowArgs = []string{"y", "x", "w", "b", "c4", "taprows", "tapcols", "xRow", "wRow"}
+
+// windowSpec is one DepthwiseConv2DWindow kernel.
+type windowSpec struct {
+	symbol    string
+	values    map[string]jen.Code
+	what      []string
+	reference string
+}
+
+func (d windowSpec) asm() asmFunc {
+	return asmFunc{symbol: d.symbol, args: windowArgs, counts: windowArgs[4:], values: d.values}
+}
+
+// windowValues are the dispatcher's expressions for the arguments it
+// derives from its own (the tap ranges kh0..kh1, kw0..kw1).
+func (c ConvShape) windowValues() map[string]jen.Code {
+	C := c.InC
+	return map[string]jen.Code{
+		"w":       jen.Op("&").Id("w").Index(jen.Parens(jen.Id("kh0").Op("*").Lit(c.KernelW).Op("+").Id("kw0")).Op("*").Lit(C)),
+		"c4":      jen.Lit(4 * C),
+		"taprows": jen.Id("kh1").Op("-").Id("kh0"),
+		"tapcols": jen.Id("kw1").Op("-").Id("kw0"),
+		"xRow":    jen.Lit(4 * C * c.InW),
+		"wRow":    jen.Lit(4 * C * c.KernelW),
+	}
+}
+
+// planWindow plans the loop nest for one ISA.
+func planWindow(d windowSpec, isa isaParams) *flatCtx {
+	z := isa.suffix == "AVX512"
+	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(windowArgs, name)) }
+	ctx := &flatCtx{
+		Symbol:    d.symbol + isa.suffix,
+		GoDecl:    d.asm().goDecl(isa),
+		Requires:  isa.requires,
+		Reference: d.reference,
+		What:      d.what,
+		ArgSize:   8 * len(windowArgs),
+		Defines: []define{
+			{"win_y", "AX", "y"}, {"win_x", "BX", "x at the first tap"}, {"win_w", "CX", "w at the first tap"},
+			{"win_cv", "DX", "byte offset of the channel vector"}, {"win_c4", "SI", "bytes per pixel"},
+			{"win_xr", "DI", "x: first tap of the current row"}, {"win_wr", "R8", "w: first tap of the current row"},
+			{"win_xq", "R9", "x: current tap"}, {"win_wq", "R10", "w: current tap"},
+			{"win_rows", "R11", "tap rows left"}, {"win_cols", "R12", "taps left in the row"},
+		},
+	}
+	acc, t := isa.reg(0), isa.reg(1)
+	load := func(addr, reg string) insn {
+		if z {
+			return in("VMOVUPS.Z", addr, "K1", reg)
+		}
+		return in("VMOVUPS", addr, reg)
+	}
+	fma := in("VFMADD231PS", "(win_wq)", t, acc)
+	store := in("VMOVUPS", acc, "(win_y)(win_cv*1)")
+	if z {
+		fma = in("VFMADD231PS", "(win_wq)", t, "K1", acc)
+		store = in("VMOVUPS", acc, "K1", "(win_y)(win_cv*1)")
+	}
+	chanL, rowL, tapL := d.symbol+"_chan", d.symbol+"_row", d.symbol+"_tap"
+	b := []poolWindow{{Insns: []insn{
+		in("MOVQ", arg("y"), "win_y"), in("MOVQ", arg("x"), "win_x"), in("MOVQ", arg("w"), "win_w"),
+		in("MOVQ", arg("c4"), "win_c4"), in("XORQ", "win_cv", "win_cv"),
+	}}}
+	head := poolWindow{Label: chanL}
+	if z {
+		head.Comment = "K1: the channel vector's lanes (8 when half a vector is left)"
+		head.Insns = append(head.Insns,
+			in("MOVQ", "win_c4", "win_xr"), in("SUBQ", "win_cv", "win_xr"),
+			in("MOVL", "$0xffff", "win_wr"), in("MOVL", "$0xff", "win_xq"),
+			in("CMPQ", "win_xr", fmt.Sprintf("$%d", 4*isa.lanes)), in("CMOVQLT", "win_xq", "win_wr"),
+			in("KMOVW", "win_wr", "K1"))
+	}
+	head.Insns = append(head.Insns,
+		in("MOVQ", arg("b"), "win_xr"), load("(win_xr)(win_cv*1)", acc),
+		in("LEAQ", "(win_x)(win_cv*1)", "win_xr"), in("LEAQ", "(win_w)(win_cv*1)", "win_wr"),
+		in("MOVQ", arg("taprows"), "win_rows"))
+	row := poolWindow{Label: rowL, Insns: []insn{in("MOVQ", "win_xr", "win_xq"), in("MOVQ", "win_wr", "win_wq"), in("MOVQ", arg("tapcols"), "win_cols")}}
+	tap := poolWindow{Label: tapL, Insns: []insn{
+		load("(win_xq)", t), fma,
+		in("ADDQ", "win_c4", "win_xq"), in("ADDQ", "win_c4", "win_wq"), in("DECQ", "win_cols"), in("JNZ", tapL),
+	}}
+	tail := poolWindow{Insns: []insn{
+		in("ADDQ", arg("xRow"), "win_xr"), in("ADDQ", arg("wRow"), "win_wr"), in("DECQ", "win_rows"), in("JNZ", rowL),
+		store,
+		in("ADDQ", fmt.Sprintf("$%d", 4*isa.lanes), "win_cv"), in("CMPQ", "win_cv", "win_c4"), in("JLT", chanL),
+	}}
+	ctx.Blocks = append(b, head, row, tap, tail)
+	return ctx
+}
+
+// windows lists the window kernels that implement k.
+func (k Kernel) windows() []windowSpec {
+	if k.Op != DepthwiseConv2DWindow {
+		return nil
+	}
+	c := k.Conv
+	return []windowSpec{{
+		symbol: k.Name, values: c.windowValues(), reference: k.Name + "Go",
+		what: []string{
+			"y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]",
+			fmt.Sprintf("over one output pixel of a depthwise convolution of %dx%dx%d inputs and %dx%d kernels: a loop", c.InH, c.InW, c.InC, c.KernelH, c.KernelW),
+			"over the taps inside the input (x points at the first of them), per channel",
+			"vector; the shape comes in the arguments.",
+		},
+	}}
+}
+
+// windowRefBody is the reference of DepthwiseConv2DWindow.
+func (k Kernel) windowRefBody() []jen.Code {
+	c := k.Conv
+	C := c.InC
+	view := func(name, src string, index jen.Code) jen.Code {
+		return jen.Id(name).Op(":=").Parens(jen.Op("*").Index(jen.Lit(C)).Float32()).Call(jen.Id(src).Index(jen.Add(index).Op(":")))
+	}
+	return []jen.Code{
+		view("o", "y", jen.Lit(0)),
+		jen.Op("*").Id("o").Op("=").Op("*").Id("b"),
+		jen.For(jen.Id("kh").Op(":=").Id("kh0"), jen.Id("kh").Op("<").Id("kh1"), jen.Id("kh").Op("++")).Block(
+			jen.For(jen.Id("kw").Op(":=").Id("kw0"), jen.Id("kw").Op("<").Id("kw1"), jen.Id("kw").Op("++")).Block(
+				view("v", "x", jen.Parens(jen.Parens(jen.Id("kh").Op("-").Id("kh0")).Op("*").Lit(c.InW).Op("+").Id("kw").Op("-").Id("kw0")).Op("*").Lit(C)),
+				view("r", "w", jen.Parens(jen.Id("kh").Op("*").Lit(c.KernelW).Op("+").Id("kw")).Op("*").Lit(C)),
+				jen.For(jen.Id("c").Op(":=").Range().Id("o")).Block(
+					jen.Id("o").Index(jen.Id("c")).Op("+=").Id("v").Index(jen.Id("c")).Op("*").Id("r").Index(jen.Id("c")),
+				),
+			),
+		),
+	}
+}

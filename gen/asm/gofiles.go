@@ -332,6 +332,27 @@ func (k Kernel) signature() signature {
 			sample: map[string]int{"dx": inSize, "dy": outSize},
 			count:  "n",
 		}
+	case DepthwiseConv2DWindow:
+		c := k.Conv
+		C := c.InC
+		last := jen.Parens(jen.Id("kh1").Op("-").Id("kh0").Op("-").Lit(1)).Op("*").Lit(c.InW * C).Op("+").Parens(jen.Id("kw1").Op("-").Id("kw0").Op("-").Lit(1)).Op("*").Lit(C).Op("+").Lit(C - 1)
+		return signature{
+			params: []jen.Code{jen.List(jen.Id("y"), jen.Id("x")).Index().Float32(), arrayPtr("w", c.KernelH, c.KernelW, C), arrayPtr("b", C), jen.List(jen.Id("kh0"), jen.Id("kh1"), jen.Id("kw0"), jen.Id("kw1")).Int()},
+			args:   []string{"y", "x", "w", "b", "kh0", "kh1", "kw0", "kw1"},
+			prologue: []jen.Code{
+				jen.Comment("Bounds: the taps inside w, the last one inside x, y one pixel."),
+				jen.If(jen.Id("kh0").Op("<").Lit(0).Op("||").Id("kw0").Op("<").Lit(0).Op("||").Id("kh1").Op(">").Lit(c.KernelH).Op("||").Id("kw1").Op(">").Lit(c.KernelW).Op("||").Id("kh0").Op(">=").Id("kh1").Op("||").Id("kw0").Op(">=").Id("kw1")).Block(
+					jen.Panic(jen.Lit(k.Name + ": tap ranges outside the kernel"))),
+				jen.Id("_").Op("=").Id("y").Index(jen.Lit(C - 1)),
+				jen.Id("_").Op("=").Id("x").Index(last),
+			},
+		}
+	case ReLUInPlace:
+		return signature{
+			params:   []jen.Code{jen.Id("y").Index().Float32()},
+			args:     []string{"y"},
+			prologue: []jen.Code{jen.If(jen.Len(jen.Id("y")).Op("==").Lit(0)).Block(jen.Return())},
+		}
 	case DepthwiseConv2DInterior:
 		c := k.Conv
 		inSize, outSize := c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
@@ -371,13 +392,16 @@ func (k Kernel) signature() signature {
 // doc is the dispatcher's doc comment, by lines.
 func (k Kernel) doc() []string {
 	head := fmt.Sprintf("%s computes, with In = %d and Units = %d:", k.Name, k.In, k.Units)
-	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior {
+	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWindow {
 		head = fmt.Sprintf("%s computes, for %dx%dx%d inputs, %dx%d kernels at stride %d,%d with padding %d,%d (top, left) and %dx%dx%d outputs:",
 			k.Name, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, c.Filters)
 	}
 	if p := k.Pool; k.Op == MaxPool2DForward || k.Op == MaxPool2DBackward {
 		head = fmt.Sprintf("%s computes, for %dx%dx%d inputs, %dx%d windows at stride %d,%d with padding %d,%d (top, left) and %dx%d outputs:",
 			k.Name, p.InH, p.InW, p.Channels, p.KernelH, p.KernelW, p.StrideH, p.StrideW, p.PadTop, p.PadLeft, p.OutH, p.OutW)
+	}
+	if k.Op == ReLUInPlace {
+		head = k.Name + " computes, in place:"
 	}
 	lines := []string{head, ""}
 	for _, l := range k.refDoc() {
@@ -419,6 +443,11 @@ func (k Kernel) refDoc() []string {
 			lines = append(lines, "then dx[s][ih][iw][c] = 0 where h[s][ih][iw][c] ≤ 0 (the backward of the ReLU that made h)")
 		}
 		return lines
+	case ReLUInPlace:
+		return []string{"y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)"}
+	case DepthwiseConv2DWindow:
+		return []string{"y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·" + fmt.Sprint(k.Conv.InW) + " + kw−kw0][c]·w[kh][kw][c]   for c < " + fmt.Sprint(k.Conv.InC),
+			"(one output pixel; x starts at the first tap inside the input)"}
 	case DepthwiseConv2DInterior:
 		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
 		return []string{"y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,",
@@ -524,6 +553,12 @@ func (k Kernel) refBody() []jen.Code {
 		return k.poolRefBody()
 	case DepthwiseConv2DInterior:
 		return k.depthwiseRefBody()
+	case DepthwiseConv2DWindow:
+		return k.windowRefBody()
+	case ReLUInPlace:
+		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
+			jen.Id("y").Index(jen.Id("i")).Op("=").Max(jen.Id("y").Index(jen.Id("i")), jen.Lit(0)),
+		)}
 	case Conv2DBackwardInput:
 		return k.convInputRefBody()
 	}

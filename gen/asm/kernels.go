@@ -160,6 +160,12 @@ func (k Kernel) funcs() []asmFunc {
 	for _, d := range k.depthwises() {
 		fs = append(fs, d.asm())
 	}
+	for _, r := range k.relus() {
+		fs = append(fs, r.asm())
+	}
+	for _, w := range k.windows() {
+		fs = append(fs, w.asm())
+	}
 	return fs
 }
 

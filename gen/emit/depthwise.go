@@ -100,8 +100,34 @@ func (p *plan) depthwiseForward(f *jen.File, s *stage) {
 	body = append(body, regions(g, pixel)...)
 	convForwardFunc(f, s, fn, wsize, body)
 	if s.vec != nil && s.vec.depthwise != "" {
-		p.depthwiseForwardVec(f, s, pixel)
+		p.depthwiseForwardVec(f, s)
 	}
+}
+
+// depthwisePixelVec emits <l>PixelVec, the vector path's <l>Pixel: the
+// taps of output pixel (oy, ox) that lie inside the input, summed by
+// gen/asm's window kernel.
+func (p *plan) depthwisePixelVec(f *jen.File, s *stage) {
+	l := s.layer
+	g := windowOf(l)
+	C := g.c
+	fn := s.base + "PixelVec"
+	f.Comment(wrapDoc(fmt.Sprintf("%s computes the pre-activation output pixel (oy, ox) of %s for one sample on the vector path (%s), from the taps that lie inside the input: the border of the output.", fn, l.Name, s.vec.depthwiseWindow)))
+	f.Func().Id(fn).Params(
+		jen.Id("x").Add(ptrFloatArr(l.In.Size())),
+		jen.Id("y").Add(ptrFloatArr(l.Out.Size())),
+		jen.Id("w").Add(ptrFloatArr(g.kh*g.kw*C)),
+		jen.Id("b").Add(ptrFloatArr(C)),
+		jen.List(jen.Id("oy"), jen.Id("ox")).Int(),
+	).Block(
+		jen.List(jen.Id("y0"), jen.Id("x0")).Op(":=").List(lin(-g.pt, term{g.sh, "oy"}), lin(-g.pl, term{g.sw, "ox"})),
+		jen.List(jen.Id("kh0"), jen.Id("kh1")).Op(":=").List(jen.Max(jen.Lit(0), jen.Op("-").Id("y0")), jen.Min(jen.Lit(g.kh), jen.Lit(g.h).Op("-").Id("y0"))),
+		jen.List(jen.Id("kw0"), jen.Id("kw1")).Op(":=").List(jen.Max(jen.Lit(0), jen.Op("-").Id("x0")), jen.Min(jen.Lit(g.kw), jen.Lit(g.w).Op("-").Id("x0"))),
+		jen.Id(s.vec.depthwiseWindow).Call(
+			jen.Id("y").Index(lin(0, term{g.ow * C, "oy"}, term{C, "ox"}), jen.Empty()),
+			jen.Id("x").Index(jen.Parens(jen.Parens(jen.Id("y0").Op("+").Id("kh0")).Op("*").Lit(g.w).Op("+").Id("x0").Op("+").Id("kw0")).Op("*").Lit(C), jen.Empty()),
+			jen.Id("w"), jen.Id("b"), jen.Id("kh0"), jen.Id("kh1"), jen.Id("kw0"), jen.Id("kw1")),
+	)
 }
 
 // depthwiseRowsVec emits <l>ForwardRowsVec, output rows [lo, hi) of one
@@ -115,7 +141,7 @@ func (p *plan) depthwiseRowsVec(f *jen.File, s *stage) {
 	ylo, yhi := interior(g.oh, g.h, g.kh, g.sh, g.pt)
 	xlo, xhi := interior(g.ow, g.w, g.kw, g.sw, g.pl)
 	fn := s.base + sufForwardRows + "Vec"
-	px := jen.Id(s.base+"Pixel").Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), biasArg(s, "b"), jen.Id("oy"), jen.Id("ox"))
+	px := jen.Id(s.base+"PixelVec").Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), jen.Id("b"), jen.Id("oy"), jen.Id("ox"))
 	var perRow []jen.Code
 	if ylo > 0 || yhi < g.oh {
 		perRow = append(perRow, jen.If(jen.Id("oy").Op("<").Lit(ylo).Op("||").Id("oy").Op(">=").Lit(yhi)).Block(
@@ -151,7 +177,7 @@ func (p *plan) depthwiseRowsVec(f *jen.File, s *stage) {
 // sample, then Go the border pixels (the same code as <l>Forward's) and
 // the fused activation. Unlike <l>Forward it always takes a bias (the
 // shared zeros for a layer without one), as the kernel adds one.
-func (p *plan) depthwiseForwardVec(f *jen.File, s *stage, pixel func(border bool) []jen.Code) {
+func (p *plan) depthwiseForwardVec(f *jen.File, s *stage) {
 	l := s.layer
 	g := windowOf(l)
 	C := g.c
@@ -159,11 +185,12 @@ func (p *plan) depthwiseForwardVec(f *jen.File, s *stage, pixel func(border bool
 	fn := s.base + sufForwardVec
 	var perSampleBody []jen.Code
 	if hasBorder(g) {
+		p.depthwisePixelVec(f, s)
 		perSampleBody = append(perSampleBody, regions(g, func(border bool) []jen.Code {
 			if !border {
 				return nil
 			}
-			return pixel(true)
+			return []jen.Code{jen.Id(s.base+"PixelVec").Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), jen.Id("b"), jen.Id("oy"), jen.Id("ox"))}
 		})...)
 	}
 	if s.act != "" {

@@ -24,7 +24,7 @@ import (
 //
 // Kernel names are the layer's base plus a suffix that ends no other
 // suffix the emitter uses (ForwardVec, ForwardOneVec, PackedVec,
-// PackedOneVec, WeightGradVec, InputGradVec, InteriorVec, and gen/asm's derived Go,
+// PackedOneVec, WeightGradVec, InputGradVec, InteriorVec, WindowVec, and gen/asm's derived Go,
 // AVX2, AVX512, Pack, Transpose, Weights…, Bias…; the im2col path adds
 // Im2col, Col2im, Dy2col, Flip, ForwardGemm, BackwardGemm and the buffer
 // Cols), so distinct layers never collide.
@@ -69,6 +69,10 @@ type vecStage struct {
 	// before it computes the border in Go; such a stage has no other
 	// vector kernel (its backward runs in Go on every path).
 	depthwise string
+	// depthwiseWindow is the kernel of one border pixel of a depthwise
+	// convolution (gen/asm's DepthwiseConv2DWindow), which
+	// <layer>PixelVec calls; "" when the layer has no border.
+	depthwiseWindow string
 }
 
 // Vector kernel name suffixes (see vecStage).
@@ -80,6 +84,10 @@ const (
 	sufWeightGradVec = "WeightGradVec"
 	sufInputGradVec  = "InputGradVec"
 	sufInteriorVec   = "InteriorVec"
+	sufWindowVec     = "WindowVec"
+	// reluInPlaceVec is the one ReLUInPlace kernel of a package (no layer
+	// identifier ends in Vec alone).
+	reluInPlaceVec = "reluVec"
 )
 
 // planVector chooses the vector kernels of every stage and returns the
@@ -105,12 +113,17 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 		switch l.Kind {
 		case runtime.Conv2D:
 			if isDepthwise(s) {
-				v.depthwise = s.base + sufInteriorVec
-				ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DInterior, Name: v.depthwise, Conv: asm.ConvShape{
+				shape := asm.ConvShape{
 					InH: l.In.Height, InW: l.In.Width, InC: l.In.Channels,
 					KernelH: l.KernelH, KernelW: l.KernelW, StrideH: l.StrideH, StrideW: l.StrideW,
 					PadTop: l.PadTop, PadLeft: l.PadLeft, OutH: l.Out.Height, OutW: l.Out.Width, Filters: l.Filters,
-				}})
+				}
+				v.depthwise = s.base + sufInteriorVec
+				ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DInterior, Name: v.depthwise, Conv: shape})
+				if hasBorder(windowOf(l)) {
+					v.depthwiseWindow = s.base + sufWindowVec
+					ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DWindow, Name: v.depthwiseWindow, Conv: shape})
+				}
 				break
 			}
 			if (s.act != "" && s.act != runtime.ReLU) || s.groups() > 1 {
@@ -201,6 +214,13 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 				all = append(all, ks...)
 				budget -= asmBytes(files)
 			}
+		}
+	}
+	// Frozen's in-place ReLUs share one vector kernel.
+	for s := range p.frozenInPlace() {
+		if s.layer.Kind == runtime.ReLU {
+			all = append(all, asm.Kernel{Op: asm.ReLUInPlace, Name: reluInPlaceVec})
+			break
 		}
 	}
 	// A vector stage with a fused activation masks its own output gradient

@@ -522,7 +522,13 @@ func (p *plan) runMethods(f *jen.File) {
 			if inPlace[s] {
 				fn := s.base + sufInPlace
 				f.Comment(wrapDoc(fmt.Sprintf("%s applies %s in place to y, values of its input: Frozen's forward, where nothing else reads the input.", fn, describe(s))))
-				f.Func().Id(fn).Params(id("y").Index().Float32()).Block(p.standaloneActivation(s, "y"))
+				body := p.standaloneActivation(s, "y")
+				if s.layer.Kind == runtime.ReLU {
+					// (gen/asm's kernel, which is the same loop in Go
+					// without assembly.)
+					body = id(reluInPlaceVec).Call(id("y"))
+				}
+				f.Func().Id(fn).Params(id("y").Index().Float32()).Block(body)
 			}
 		}
 		var body []jen.Code

@@ -1590,3 +1590,32 @@ func fc10InputGradVecTranspose(wt *[640 * 128]float32, w *[128 * 640]float32) {
 		fc10InputGradVecTransposeGo(wt, w)
 	}
 }
+
+// reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
+//
+//go:noescape
+func reluVecAVX2(y *float32, n int)
+
+// reluVecAVX512 is the AVX512 path of reluVec (simd_amd64.s).
+//
+//go:noescape
+func reluVecAVX512(y *float32, n int)
+
+// reluVec computes, in place:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func reluVec(y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		reluVecAVX512(&y[0], len(y))
+	case runtime.AVX2:
+		reluVecAVX2(&y[0], len(y))
+	default:
+		reluVecGo(y)
+	}
+}

@@ -617,3 +617,12 @@ func fc10InputGradVec(dx, dy []float32, wt *[640 * 128]float32, n int) {
 func fc10InputGradVecTranspose(wt *[640 * 128]float32, w *[128 * 640]float32) {
 	fc10InputGradVecTransposeGo(wt, w)
 }
+
+// reluVec computes, in place:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func reluVec(y []float32) {
+	reluVecGo(y)
+}

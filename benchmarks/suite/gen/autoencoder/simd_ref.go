@@ -1209,3 +1209,12 @@ func fc10InputGradVecTransposeGo(wt *[640 * 128]float32, w *[128 * 640]float32) 
 		}
 	}
 }
+
+// reluVecGo is the pure-Go reference of reluVec:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+func reluVecGo(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}

@@ -457,15 +457,15 @@ func dw1ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 24 {
 			for ox := 0; ox < 5; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw1Pixel(x, y, w, b, oy, ox)
+			dw1PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 4; ox < 5; ox++ {
-			dw1Pixel(x, y, w, b, oy, ox)
+			dw1PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -512,15 +512,15 @@ func dw2ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 24 {
 			for ox := 0; ox < 5; ox++ {
-				dw2Pixel(x, y, w, b, oy, ox)
+				dw2PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw2Pixel(x, y, w, b, oy, ox)
+			dw2PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 4; ox < 5; ox++ {
-			dw2Pixel(x, y, w, b, oy, ox)
+			dw2PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -567,15 +567,15 @@ func dw3ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 24 {
 			for ox := 0; ox < 5; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw3Pixel(x, y, w, b, oy, ox)
+			dw3PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 4; ox < 5; ox++ {
-			dw3Pixel(x, y, w, b, oy, ox)
+			dw3PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -622,15 +622,15 @@ func dw4ForwardRowsVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 24 {
 			for ox := 0; ox < 5; ox++ {
-				dw4Pixel(x, y, w, b, oy, ox)
+				dw4PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw4Pixel(x, y, w, b, oy, ox)
+			dw4PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 4; ox < 5; ox++ {
-			dw4Pixel(x, y, w, b, oy, ox)
+			dw4PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }

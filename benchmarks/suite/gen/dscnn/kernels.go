@@ -396,6 +396,16 @@ func dw1Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[
 	}
 }
 
+// dw1PixelVec computes the pre-activation output pixel (oy, ox) of dw1 for one
+// sample on the vector path (dw1WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw1PixelVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 25-y0)
+	kw0, kw1 := max(0, -x0), min(3, 5-x0)
+	dw1WindowVec(y[oy*320+ox*64:], x[((y0+kh0)*5+x0+kw0)*64:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw1ForwardVec computes dw1 (conv2d 3x3, 64 filters, stride 1x1, same
 // padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
 // vector path: dw1InteriorVec computes the output pixels whose windows lie
@@ -407,20 +417,20 @@ func dw1ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w
 		y := (*[8000]float32)(out[s*8000:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 24; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 24; oy < 25; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -1008,6 +1018,16 @@ func dw2Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[
 	}
 }
 
+// dw2PixelVec computes the pre-activation output pixel (oy, ox) of dw2 for one
+// sample on the vector path (dw2WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw2PixelVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 25-y0)
+	kw0, kw1 := max(0, -x0), min(3, 5-x0)
+	dw2WindowVec(y[oy*320+ox*64:], x[((y0+kh0)*5+x0+kw0)*64:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw2ForwardVec computes dw2 (conv2d 3x3, 64 filters, stride 1x1, same
 // padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
 // vector path: dw2InteriorVec computes the output pixels whose windows lie
@@ -1019,20 +1039,20 @@ func dw2ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w
 		y := (*[8000]float32)(out[s*8000:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				dw2Pixel(x, y, w, b, oy, ox)
+				dw2PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 24; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw2Pixel(x, y, w, b, oy, ox)
+				dw2PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
-				dw2Pixel(x, y, w, b, oy, ox)
+				dw2PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 24; oy < 25; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				dw2Pixel(x, y, w, b, oy, ox)
+				dw2PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -1620,6 +1640,16 @@ func dw3Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[
 	}
 }
 
+// dw3PixelVec computes the pre-activation output pixel (oy, ox) of dw3 for one
+// sample on the vector path (dw3WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw3PixelVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 25-y0)
+	kw0, kw1 := max(0, -x0), min(3, 5-x0)
+	dw3WindowVec(y[oy*320+ox*64:], x[((y0+kh0)*5+x0+kw0)*64:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw3ForwardVec computes dw3 (conv2d 3x3, 64 filters, stride 1x1, same
 // padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
 // vector path: dw3InteriorVec computes the output pixels whose windows lie
@@ -1631,20 +1661,20 @@ func dw3ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w
 		y := (*[8000]float32)(out[s*8000:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 24; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 24; oy < 25; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -2232,6 +2262,16 @@ func dw4Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[
 	}
 }
 
+// dw4PixelVec computes the pre-activation output pixel (oy, ox) of dw4 for one
+// sample on the vector path (dw4WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw4PixelVec(x *[8000]float32, y *[8000]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 25-y0)
+	kw0, kw1 := max(0, -x0), min(3, 5-x0)
+	dw4WindowVec(y[oy*320+ox*64:], x[((y0+kh0)*5+x0+kw0)*64:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw4ForwardVec computes dw4 (conv2d 3x3, 64 filters, stride 1x1, same
 // padding, 25x5x64 → 25x5x64) for the first n samples of a tile on the
 // vector path: dw4InteriorVec computes the output pixels whose windows lie
@@ -2243,20 +2283,20 @@ func dw4ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w
 		y := (*[8000]float32)(out[s*8000:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				dw4Pixel(x, y, w, b, oy, ox)
+				dw4PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 24; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw4Pixel(x, y, w, b, oy, ox)
+				dw4PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
-				dw4Pixel(x, y, w, b, oy, ox)
+				dw4PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 24; oy < 25; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				dw4Pixel(x, y, w, b, oy, ox)
+				dw4PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}

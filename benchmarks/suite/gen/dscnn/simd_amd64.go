@@ -118,6 +118,39 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 }
 
+// dw1WindowVecAVX2 is the AVX2 path of dw1WindowVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WindowVecAVX2(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
+
+// dw1WindowVecAVX512 is the AVX512 path of dw1WindowVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WindowVecAVX512(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
+
+// dw1WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw1WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[63]
+	_ = x[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 1280, 768)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 1280, 768)
+	default:
+		dw1WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw1ForwardVecAVX2 is the AVX2 path of pw1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -265,6 +298,29 @@ func dw2InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 }
 
+// dw2WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw2WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[63]
+	_ = x[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 1280, 768)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 1280, 768)
+	default:
+		dw2WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw2ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -372,6 +428,29 @@ func dw3InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 }
 
+// dw3WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw3WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[63]
+	_ = x[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 1280, 768)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 1280, 768)
+	default:
+		dw3WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw3ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -476,6 +555,29 @@ func dw4InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
 	default:
 		dw4InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw4WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw4WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[63]
+	_ = x[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 1280, 768)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 1280, 768)
+	default:
+		dw4WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -769,5 +871,34 @@ func fcInputGradVecTranspose(wt *[12 * 64]float32, w *[64 * 12]float32) {
 		fcInputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		fcInputGradVecTransposeGo(wt, w)
+	}
+}
+
+// reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
+//
+//go:noescape
+func reluVecAVX2(y *float32, n int)
+
+// reluVecAVX512 is the AVX512 path of reluVec (simd_amd64.s).
+//
+//go:noescape
+func reluVecAVX512(y *float32, n int)
+
+// reluVec computes, in place:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func reluVec(y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		reluVecAVX512(&y[0], len(y))
+	case runtime.AVX2:
+		reluVecAVX2(&y[0], len(y))
+	default:
+		reluVecGo(y)
 	}
 }

@@ -33,6 +33,16 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	dw1InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw1WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw1WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw1WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
 // pw1ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -76,6 +86,16 @@ func pw1InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 // This build has no assembly: it runs the reference.
 func dw2InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
 	dw2InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw2WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw2WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw2WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
 // pw2ForwardVec computes, with In = 64 and Units = 64:
@@ -123,6 +143,16 @@ func dw3InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	dw3InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw3WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw3WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw3WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
 // pw3ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -166,6 +196,16 @@ func pw3InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 // This build has no assembly: it runs the reference.
 func dw4InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
 	dw4InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw4WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw4WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw4WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
 // pw4ForwardVec computes, with In = 64 and Units = 64:
@@ -263,4 +303,13 @@ func fcInputGradVec(dx, dy []float32, wt *[12 * 64]float32, n int) {
 // This build has no assembly: it runs the reference.
 func fcInputGradVecTranspose(wt *[12 * 64]float32, w *[64 * 12]float32) {
 	fcInputGradVecTransposeGo(wt, w)
+}
+
+// reluVec computes, in place:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func reluVec(y []float32) {
+	reluVecGo(y)
 }

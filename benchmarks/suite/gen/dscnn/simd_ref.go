@@ -68,6 +68,24 @@ func dw1InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 	}
 }
 
+// dw1WindowVecGo is the pure-Go reference of dw1WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+func dw1WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[64]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[64]float32)(x[((kh-kh0)*5+kw-kw0)*64:])
+			r := (*[64]float32)(w[(kh*3+kw)*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // pw1ForwardVecGo is the pure-Go reference of pw1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -156,6 +174,24 @@ func dw2InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// dw2WindowVecGo is the pure-Go reference of dw2WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+func dw2WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[64]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[64]float32)(x[((kh-kh0)*5+kw-kw0)*64:])
+			r := (*[64]float32)(w[(kh*3+kw)*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
 			}
 		}
 	}
@@ -254,6 +290,24 @@ func dw3InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 	}
 }
 
+// dw3WindowVecGo is the pure-Go reference of dw3WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+func dw3WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[64]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[64]float32)(x[((kh-kh0)*5+kw-kw0)*64:])
+			r := (*[64]float32)(w[(kh*3+kw)*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // pw3ForwardVecGo is the pure-Go reference of pw3ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -342,6 +396,24 @@ func dw4InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// dw4WindowVecGo is the pure-Go reference of dw4WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+func dw4WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[64]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[64]float32)(x[((kh-kh0)*5+kw-kw0)*64:])
+			r := (*[64]float32)(w[(kh*3+kw)*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
 			}
 		}
 	}
@@ -533,5 +605,14 @@ func fcInputGradVecTransposeGo(wt *[12 * 64]float32, w *[64 * 12]float32) {
 		for j, v := range wi {
 			wt[j*64+i] = v
 		}
+	}
+}
+
+// reluVecGo is the pure-Go reference of reluVec:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+func reluVecGo(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
 	}
 }

@@ -709,15 +709,15 @@ func dw1ForwardRowsVec(x *[18432]float32, y *[18432]float32, w *[72]float32, b *
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 47 {
 			for ox := 0; ox < 48; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw1Pixel(x, y, w, b, oy, ox)
+			dw1PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 47; ox < 48; ox++ {
-			dw1Pixel(x, y, w, b, oy, ox)
+			dw1PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -764,12 +764,12 @@ func dw2ForwardRowsVec(x *[36864]float32, y *[9216]float32, w *[144]float32, b *
 	for oy := lo; oy < hi; oy++ {
 		if oy < 0 || oy >= 23 {
 			for ox := 0; ox < 24; ox++ {
-				dw2Pixel(x, y, w, b, oy, ox)
+				dw2PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 23; ox < 24; ox++ {
-			dw2Pixel(x, y, w, b, oy, ox)
+			dw2PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -816,15 +816,15 @@ func dw3ForwardRowsVec(x *[18432]float32, y *[18432]float32, w *[288]float32, b 
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 23 {
 			for ox := 0; ox < 24; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw3Pixel(x, y, w, b, oy, ox)
+			dw3PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 23; ox < 24; ox++ {
-			dw3Pixel(x, y, w, b, oy, ox)
+			dw3PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -871,12 +871,12 @@ func dw4ForwardRowsVec(x *[18432]float32, y *[4608]float32, w *[288]float32, b *
 	for oy := lo; oy < hi; oy++ {
 		if oy < 0 || oy >= 11 {
 			for ox := 0; ox < 12; ox++ {
-				dw4Pixel(x, y, w, b, oy, ox)
+				dw4PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 11; ox < 12; ox++ {
-			dw4Pixel(x, y, w, b, oy, ox)
+			dw4PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -923,15 +923,15 @@ func dw5ForwardRowsVec(x *[9216]float32, y *[9216]float32, w *[576]float32, b *[
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 11 {
 			for ox := 0; ox < 12; ox++ {
-				dw5Pixel(x, y, w, b, oy, ox)
+				dw5PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw5Pixel(x, y, w, b, oy, ox)
+			dw5PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 11; ox < 12; ox++ {
-			dw5Pixel(x, y, w, b, oy, ox)
+			dw5PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -978,12 +978,12 @@ func dw6ForwardRowsVec(x *[9216]float32, y *[2304]float32, w *[576]float32, b *[
 	for oy := lo; oy < hi; oy++ {
 		if oy < 0 || oy >= 5 {
 			for ox := 0; ox < 6; ox++ {
-				dw6Pixel(x, y, w, b, oy, ox)
+				dw6PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 5; ox < 6; ox++ {
-			dw6Pixel(x, y, w, b, oy, ox)
+			dw6PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1030,15 +1030,15 @@ func dw7ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 5 {
 			for ox := 0; ox < 6; ox++ {
-				dw7Pixel(x, y, w, b, oy, ox)
+				dw7PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw7Pixel(x, y, w, b, oy, ox)
+			dw7PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 5; ox < 6; ox++ {
-			dw7Pixel(x, y, w, b, oy, ox)
+			dw7PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1085,15 +1085,15 @@ func dw8ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 5 {
 			for ox := 0; ox < 6; ox++ {
-				dw8Pixel(x, y, w, b, oy, ox)
+				dw8PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw8Pixel(x, y, w, b, oy, ox)
+			dw8PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 5; ox < 6; ox++ {
-			dw8Pixel(x, y, w, b, oy, ox)
+			dw8PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1140,15 +1140,15 @@ func dw9ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 5 {
 			for ox := 0; ox < 6; ox++ {
-				dw9Pixel(x, y, w, b, oy, ox)
+				dw9PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw9Pixel(x, y, w, b, oy, ox)
+			dw9PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 5; ox < 6; ox++ {
-			dw9Pixel(x, y, w, b, oy, ox)
+			dw9PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1195,15 +1195,15 @@ func dw10ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b 
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 5 {
 			for ox := 0; ox < 6; ox++ {
-				dw10Pixel(x, y, w, b, oy, ox)
+				dw10PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw10Pixel(x, y, w, b, oy, ox)
+			dw10PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 5; ox < 6; ox++ {
-			dw10Pixel(x, y, w, b, oy, ox)
+			dw10PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1250,15 +1250,15 @@ func dw11ForwardRowsVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b 
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 5 {
 			for ox := 0; ox < 6; ox++ {
-				dw11Pixel(x, y, w, b, oy, ox)
+				dw11PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw11Pixel(x, y, w, b, oy, ox)
+			dw11PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 5; ox < 6; ox++ {
-			dw11Pixel(x, y, w, b, oy, ox)
+			dw11PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1305,12 +1305,12 @@ func dw12ForwardRowsVec(x *[4608]float32, y *[1152]float32, w *[1152]float32, b 
 	for oy := lo; oy < hi; oy++ {
 		if oy < 0 || oy >= 2 {
 			for ox := 0; ox < 3; ox++ {
-				dw12Pixel(x, y, w, b, oy, ox)
+				dw12PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 2; ox < 3; ox++ {
-			dw12Pixel(x, y, w, b, oy, ox)
+			dw12PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }
@@ -1357,15 +1357,15 @@ func dw13ForwardRowsVec(x *[2304]float32, y *[2304]float32, w *[2304]float32, b 
 	for oy := lo; oy < hi; oy++ {
 		if oy < 1 || oy >= 2 {
 			for ox := 0; ox < 3; ox++ {
-				dw13Pixel(x, y, w, b, oy, ox)
+				dw13PixelVec(x, y, w, b, oy, ox)
 			}
 			continue
 		}
 		for ox := 0; ox < 1; ox++ {
-			dw13Pixel(x, y, w, b, oy, ox)
+			dw13PixelVec(x, y, w, b, oy, ox)
 		}
 		for ox := 2; ox < 3; ox++ {
-			dw13Pixel(x, y, w, b, oy, ox)
+			dw13PixelVec(x, y, w, b, oy, ox)
 		}
 	}
 }

@@ -473,6 +473,16 @@ func dw1Forward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w 
 	}
 }
 
+// dw1PixelVec computes the pre-activation output pixel (oy, ox) of dw1 for one
+// sample on the vector path (dw1WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw1PixelVec(x *[18432]float32, y *[18432]float32, w *[72]float32, b *[8]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 48-y0)
+	kw0, kw1 := max(0, -x0), min(3, 48-x0)
+	dw1WindowVec(y[oy*384+ox*8:], x[((y0+kh0)*48+x0+kw0)*8:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw1ForwardVec computes dw1 (conv2d 3x3, 8 filters, stride 1x1, same padding,
 // 48x48x8 → 48x48x8) for the first n samples of a tile on the vector path:
 // dw1InteriorVec computes the output pixels whose windows lie inside the
@@ -484,20 +494,20 @@ func dw1ForwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32,
 		y := (*[18432]float32)(out[s*18432:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 48; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 47; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 47; ox < 48; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 47; oy < 48; oy++ {
 			for ox := 0; ox < 48; ox++ {
-				dw1Pixel(x, y, w, b, oy, ox)
+				dw1PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -1077,6 +1087,16 @@ func dw2Forward(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, w *
 	}
 }
 
+// dw2PixelVec computes the pre-activation output pixel (oy, ox) of dw2 for one
+// sample on the vector path (dw2WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw2PixelVec(x *[36864]float32, y *[9216]float32, w *[144]float32, b *[16]float32, oy, ox int) {
+	y0, x0 := oy*2, ox*2
+	kh0, kh1 := max(0, -y0), min(3, 48-y0)
+	kw0, kw1 := max(0, -x0), min(3, 48-x0)
+	dw2WindowVec(y[oy*384+ox*16:], x[((y0+kh0)*48+x0+kw0)*16:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw2ForwardVec computes dw2 (conv2d 3x3, 16 filters, stride 2x2, same
 // padding, 48x48x16 → 24x24x16) for the first n samples of a tile on the
 // vector path: dw2InteriorVec computes the output pixels whose windows lie
@@ -1088,12 +1108,12 @@ func dw2ForwardVec(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, 
 		y := (*[9216]float32)(out[s*9216:])
 		for oy := 0; oy < 23; oy++ {
 			for ox := 23; ox < 24; ox++ {
-				dw2Pixel(x, y, w, b, oy, ox)
+				dw2PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 23; oy < 24; oy++ {
 			for ox := 0; ox < 24; ox++ {
-				dw2Pixel(x, y, w, b, oy, ox)
+				dw2PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -1665,6 +1685,16 @@ func dw3Forward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w 
 	}
 }
 
+// dw3PixelVec computes the pre-activation output pixel (oy, ox) of dw3 for one
+// sample on the vector path (dw3WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw3PixelVec(x *[18432]float32, y *[18432]float32, w *[288]float32, b *[32]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 24-y0)
+	kw0, kw1 := max(0, -x0), min(3, 24-x0)
+	dw3WindowVec(y[oy*768+ox*32:], x[((y0+kh0)*24+x0+kw0)*32:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw3ForwardVec computes dw3 (conv2d 3x3, 32 filters, stride 1x1, same
 // padding, 24x24x32 → 24x24x32) for the first n samples of a tile on the
 // vector path: dw3InteriorVec computes the output pixels whose windows lie
@@ -1676,20 +1706,20 @@ func dw3ForwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32,
 		y := (*[18432]float32)(out[s*18432:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 24; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 23; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 23; ox < 24; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 23; oy < 24; oy++ {
 			for ox := 0; ox < 24; ox++ {
-				dw3Pixel(x, y, w, b, oy, ox)
+				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -2269,6 +2299,16 @@ func dw4Forward(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, w *
 	}
 }
 
+// dw4PixelVec computes the pre-activation output pixel (oy, ox) of dw4 for one
+// sample on the vector path (dw4WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw4PixelVec(x *[18432]float32, y *[4608]float32, w *[288]float32, b *[32]float32, oy, ox int) {
+	y0, x0 := oy*2, ox*2
+	kh0, kh1 := max(0, -y0), min(3, 24-y0)
+	kw0, kw1 := max(0, -x0), min(3, 24-x0)
+	dw4WindowVec(y[oy*384+ox*32:], x[((y0+kh0)*24+x0+kw0)*32:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw4ForwardVec computes dw4 (conv2d 3x3, 32 filters, stride 2x2, same
 // padding, 24x24x32 → 12x12x32) for the first n samples of a tile on the
 // vector path: dw4InteriorVec computes the output pixels whose windows lie
@@ -2280,12 +2320,12 @@ func dw4ForwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, 
 		y := (*[4608]float32)(out[s*4608:])
 		for oy := 0; oy < 11; oy++ {
 			for ox := 11; ox < 12; ox++ {
-				dw4Pixel(x, y, w, b, oy, ox)
+				dw4PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 11; oy < 12; oy++ {
 			for ox := 0; ox < 12; ox++ {
-				dw4Pixel(x, y, w, b, oy, ox)
+				dw4PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -2857,6 +2897,16 @@ func dw5Forward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w *[
 	}
 }
 
+// dw5PixelVec computes the pre-activation output pixel (oy, ox) of dw5 for one
+// sample on the vector path (dw5WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw5PixelVec(x *[9216]float32, y *[9216]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 12-y0)
+	kw0, kw1 := max(0, -x0), min(3, 12-x0)
+	dw5WindowVec(y[oy*768+ox*64:], x[((y0+kh0)*12+x0+kw0)*64:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw5ForwardVec computes dw5 (conv2d 3x3, 64 filters, stride 1x1, same
 // padding, 12x12x64 → 12x12x64) for the first n samples of a tile on the
 // vector path: dw5InteriorVec computes the output pixels whose windows lie
@@ -2868,20 +2918,20 @@ func dw5ForwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w
 		y := (*[9216]float32)(out[s*9216:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 12; ox++ {
-				dw5Pixel(x, y, w, b, oy, ox)
+				dw5PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 11; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw5Pixel(x, y, w, b, oy, ox)
+				dw5PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 11; ox < 12; ox++ {
-				dw5Pixel(x, y, w, b, oy, ox)
+				dw5PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 11; oy < 12; oy++ {
 			for ox := 0; ox < 12; ox++ {
-				dw5Pixel(x, y, w, b, oy, ox)
+				dw5PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -3461,6 +3511,16 @@ func dw6Forward(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, w *[
 	}
 }
 
+// dw6PixelVec computes the pre-activation output pixel (oy, ox) of dw6 for one
+// sample on the vector path (dw6WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw6PixelVec(x *[9216]float32, y *[2304]float32, w *[576]float32, b *[64]float32, oy, ox int) {
+	y0, x0 := oy*2, ox*2
+	kh0, kh1 := max(0, -y0), min(3, 12-y0)
+	kw0, kw1 := max(0, -x0), min(3, 12-x0)
+	dw6WindowVec(y[oy*384+ox*64:], x[((y0+kh0)*12+x0+kw0)*64:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw6ForwardVec computes dw6 (conv2d 3x3, 64 filters, stride 2x2, same
 // padding, 12x12x64 → 6x6x64) for the first n samples of a tile on the
 // vector path: dw6InteriorVec computes the output pixels whose windows lie
@@ -3472,12 +3532,12 @@ func dw6ForwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, w
 		y := (*[2304]float32)(out[s*2304:])
 		for oy := 0; oy < 5; oy++ {
 			for ox := 5; ox < 6; ox++ {
-				dw6Pixel(x, y, w, b, oy, ox)
+				dw6PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw6Pixel(x, y, w, b, oy, ox)
+				dw6PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -4049,6 +4109,16 @@ func dw7Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[
 	}
 }
 
+// dw7PixelVec computes the pre-activation output pixel (oy, ox) of dw7 for one
+// sample on the vector path (dw7WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw7PixelVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	dw7WindowVec(y[oy*768+ox*128:], x[((y0+kh0)*6+x0+kw0)*128:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw7ForwardVec computes dw7 (conv2d 3x3, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
 // vector path: dw7InteriorVec computes the output pixels whose windows lie
@@ -4060,20 +4130,20 @@ func dw7ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w
 		y := (*[4608]float32)(out[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw7Pixel(x, y, w, b, oy, ox)
+				dw7PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw7Pixel(x, y, w, b, oy, ox)
+				dw7PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				dw7Pixel(x, y, w, b, oy, ox)
+				dw7PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw7Pixel(x, y, w, b, oy, ox)
+				dw7PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -4661,6 +4731,16 @@ func dw8Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[
 	}
 }
 
+// dw8PixelVec computes the pre-activation output pixel (oy, ox) of dw8 for one
+// sample on the vector path (dw8WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw8PixelVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	dw8WindowVec(y[oy*768+ox*128:], x[((y0+kh0)*6+x0+kw0)*128:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw8ForwardVec computes dw8 (conv2d 3x3, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
 // vector path: dw8InteriorVec computes the output pixels whose windows lie
@@ -4672,20 +4752,20 @@ func dw8ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w
 		y := (*[4608]float32)(out[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw8Pixel(x, y, w, b, oy, ox)
+				dw8PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw8Pixel(x, y, w, b, oy, ox)
+				dw8PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				dw8Pixel(x, y, w, b, oy, ox)
+				dw8PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw8Pixel(x, y, w, b, oy, ox)
+				dw8PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -5273,6 +5353,16 @@ func dw9Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[
 	}
 }
 
+// dw9PixelVec computes the pre-activation output pixel (oy, ox) of dw9 for one
+// sample on the vector path (dw9WindowVec), from the taps that lie inside the
+// input: the border of the output.
+func dw9PixelVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	dw9WindowVec(y[oy*768+ox*128:], x[((y0+kh0)*6+x0+kw0)*128:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw9ForwardVec computes dw9 (conv2d 3x3, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
 // vector path: dw9InteriorVec computes the output pixels whose windows lie
@@ -5284,20 +5374,20 @@ func dw9ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w
 		y := (*[4608]float32)(out[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw9Pixel(x, y, w, b, oy, ox)
+				dw9PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw9Pixel(x, y, w, b, oy, ox)
+				dw9PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				dw9Pixel(x, y, w, b, oy, ox)
+				dw9PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw9Pixel(x, y, w, b, oy, ox)
+				dw9PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -5885,6 +5975,16 @@ func dw10Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *
 	}
 }
 
+// dw10PixelVec computes the pre-activation output pixel (oy, ox) of dw10 for
+// one sample on the vector path (dw10WindowVec), from the taps that lie inside
+// the input: the border of the output.
+func dw10PixelVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	dw10WindowVec(y[oy*768+ox*128:], x[((y0+kh0)*6+x0+kw0)*128:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw10ForwardVec computes dw10 (conv2d 3x3, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
 // vector path: dw10InteriorVec computes the output pixels whose windows lie
@@ -5896,20 +5996,20 @@ func dw10ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 		y := (*[4608]float32)(out[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw10Pixel(x, y, w, b, oy, ox)
+				dw10PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw10Pixel(x, y, w, b, oy, ox)
+				dw10PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				dw10Pixel(x, y, w, b, oy, ox)
+				dw10PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw10Pixel(x, y, w, b, oy, ox)
+				dw10PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -6499,6 +6599,16 @@ func dw11Forward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *
 	}
 }
 
+// dw11PixelVec computes the pre-activation output pixel (oy, ox) of dw11 for
+// one sample on the vector path (dw11WindowVec), from the taps that lie inside
+// the input: the border of the output.
+func dw11PixelVec(x *[4608]float32, y *[4608]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	dw11WindowVec(y[oy*768+ox*128:], x[((y0+kh0)*6+x0+kw0)*128:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw11ForwardVec computes dw11 (conv2d 3x3, 128 filters, stride 1x1, same
 // padding, 6x6x128 → 6x6x128) for the first n samples of a tile on the
 // vector path: dw11InteriorVec computes the output pixels whose windows lie
@@ -6510,20 +6620,20 @@ func dw11ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 		y := (*[4608]float32)(out[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw11Pixel(x, y, w, b, oy, ox)
+				dw11PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw11Pixel(x, y, w, b, oy, ox)
+				dw11PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				dw11Pixel(x, y, w, b, oy, ox)
+				dw11PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				dw11Pixel(x, y, w, b, oy, ox)
+				dw11PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -7105,6 +7215,16 @@ func dw12Forward(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, w *
 	}
 }
 
+// dw12PixelVec computes the pre-activation output pixel (oy, ox) of dw12 for
+// one sample on the vector path (dw12WindowVec), from the taps that lie inside
+// the input: the border of the output.
+func dw12PixelVec(x *[4608]float32, y *[1152]float32, w *[1152]float32, b *[128]float32, oy, ox int) {
+	y0, x0 := oy*2, ox*2
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	dw12WindowVec(y[oy*384+ox*128:], x[((y0+kh0)*6+x0+kw0)*128:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw12ForwardVec computes dw12 (conv2d 3x3, 128 filters, stride 2x2, same
 // padding, 6x6x128 → 3x3x128) for the first n samples of a tile on the
 // vector path: dw12InteriorVec computes the output pixels whose windows lie
@@ -7116,12 +7236,12 @@ func dw12ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, 
 		y := (*[1152]float32)(out[s*1152:])
 		for oy := 0; oy < 2; oy++ {
 			for ox := 2; ox < 3; ox++ {
-				dw12Pixel(x, y, w, b, oy, ox)
+				dw12PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 2; oy < 3; oy++ {
 			for ox := 0; ox < 3; ox++ {
-				dw12Pixel(x, y, w, b, oy, ox)
+				dw12PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}
@@ -7695,6 +7815,16 @@ func dw13Forward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, w *
 	}
 }
 
+// dw13PixelVec computes the pre-activation output pixel (oy, ox) of dw13 for
+// one sample on the vector path (dw13WindowVec), from the taps that lie inside
+// the input: the border of the output.
+func dw13PixelVec(x *[2304]float32, y *[2304]float32, w *[2304]float32, b *[256]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 3-y0)
+	kw0, kw1 := max(0, -x0), min(3, 3-x0)
+	dw13WindowVec(y[oy*768+ox*256:], x[((y0+kh0)*3+x0+kw0)*256:], w, b, kh0, kh1, kw0, kw1)
+}
+
 // dw13ForwardVec computes dw13 (conv2d 3x3, 256 filters, stride 1x1, same
 // padding, 3x3x256 → 3x3x256) for the first n samples of a tile on the
 // vector path: dw13InteriorVec computes the output pixels whose windows lie
@@ -7706,20 +7836,20 @@ func dw13ForwardVec(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, 
 		y := (*[2304]float32)(out[s*2304:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 3; ox++ {
-				dw13Pixel(x, y, w, b, oy, ox)
+				dw13PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 1; oy < 2; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				dw13Pixel(x, y, w, b, oy, ox)
+				dw13PixelVec(x, y, w, b, oy, ox)
 			}
 			for ox := 2; ox < 3; ox++ {
-				dw13Pixel(x, y, w, b, oy, ox)
+				dw13PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 		for oy := 2; oy < 3; oy++ {
 			for ox := 0; ox < 3; ox++ {
-				dw13Pixel(x, y, w, b, oy, ox)
+				dw13PixelVec(x, y, w, b, oy, ox)
 			}
 		}
 	}

@@ -118,6 +118,39 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo,
 	}
 }
 
+// dw1WindowVecAVX2 is the AVX2 path of dw1WindowVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WindowVecAVX2(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
+
+// dw1WindowVecAVX512 is the AVX512 path of dw1WindowVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WindowVecAVX512(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
+
+// dw1WindowVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·48 + kw−kw0][c]·w[kh][kw][c]   for c < 8
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1WindowVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw1WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[7]
+	_ = x[(kh1-kh0-1)*384+(kw1-kw0-1)*8+7]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*8], &b[0], 32, kh1-kh0, kw1-kw0, 1536, 96)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*8], &b[0], 32, kh1-kh0, kw1-kw0, 1536, 96)
+	default:
+		dw1WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw1ForwardVecAVX2 is the AVX2 path of pw1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -272,6 +305,29 @@ func dw2InteriorVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n, l
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
 	default:
 		dw2InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw2WindowVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·48 + kw−kw0][c]·w[kh][kw][c]   for c < 16
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2WindowVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw2WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[15]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*16+15]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*16], &b[0], 64, kh1-kh0, kw1-kw0, 3072, 192)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*16], &b[0], 64, kh1-kh0, kw1-kw0, 3072, 192)
+	default:
+		dw2WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -432,6 +488,29 @@ func dw3InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, l
 	}
 }
 
+// dw3WindowVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·24 + kw−kw0][c]·w[kh][kw][c]   for c < 32
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw3WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[31]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
+	default:
+		dw3WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw3ForwardVecAVX2 is the AVX2 path of pw3ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -576,6 +655,29 @@ func dw4InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, l
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
 	default:
 		dw4InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw4WindowVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·24 + kw−kw0][c]·w[kh][kw][c]   for c < 32
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw4WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[31]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
+	default:
+		dw4WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -736,6 +838,29 @@ func dw5InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 }
 
+// dw5WindowVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·12 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw5WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw5WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[63]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
+	default:
+		dw5WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw5ForwardVecAVX2 is the AVX2 path of pw5ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -880,6 +1005,29 @@ func dw6InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
 	default:
 		dw6InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw6WindowVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·12 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw6WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw6WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[63]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
+	default:
+		dw6WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -1040,6 +1188,29 @@ func dw7InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	}
 }
 
+// dw7WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw7WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw7WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	default:
+		dw7WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw7ForwardVecAVX2 is the AVX2 path of pw7ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -1187,6 +1358,29 @@ func dw8InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	}
 }
 
+// dw8WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw8WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw8WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	default:
+		dw8WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw8ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1291,6 +1485,29 @@ func dw9InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
 		dw9InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw9WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw9WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw9WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	default:
+		dw9WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -1401,6 +1618,29 @@ func dw10InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	}
 }
 
+// dw10WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw10WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw10WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	default:
+		dw10WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw10ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1508,6 +1748,29 @@ func dw11InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	}
 }
 
+// dw11WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw11WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw11WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	default:
+		dw11WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw11ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1612,6 +1875,29 @@ func dw12InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
 	default:
 		dw12InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw12WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw12WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw12WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
+	default:
+		dw12WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -1769,6 +2055,29 @@ func dw13InteriorVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, n
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
 	default:
 		dw13InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw13WindowVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·3 + kw−kw0][c]·w[kh][kw][c]   for c < 256
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw13WindowVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w, the last one inside x, y one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw13WindowVec: tap ranges outside the kernel")
+	}
+	_ = y[255]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*256+255]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowVecAVX512(&y[0], &x[0], &w[(kh0*3+kw0)*256], &b[0], 1024, kh1-kh0, kw1-kw0, 3072, 3072)
+	case runtime.AVX2:
+		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*256], &b[0], 1024, kh1-kh0, kw1-kw0, 3072, 3072)
+	default:
+		dw13WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -2102,5 +2411,34 @@ func fcInputGradVecTranspose(wt *[2 * 272]float32, w *[256 * 2]float32) {
 		fcInputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		fcInputGradVecTransposeGo(wt, w)
+	}
+}
+
+// reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
+//
+//go:noescape
+func reluVecAVX2(y *float32, n int)
+
+// reluVecAVX512 is the AVX512 path of reluVec (simd_amd64.s).
+//
+//go:noescape
+func reluVecAVX512(y *float32, n int)
+
+// reluVec computes, in place:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func reluVec(y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		reluVecAVX512(&y[0], len(y))
+	case runtime.AVX2:
+		reluVecAVX2(&y[0], len(y))
+	default:
+		reluVecGo(y)
 	}
 }

@@ -921,6 +921,172 @@ dw1InteriorVec_pixel:
 #undef dw_cols
 #undef dw_rows
 
+// func dw1WindowVecAVX2(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]
+// over one output pixel of a depthwise convolution of 48x48x8 inputs and 3x3 kernels: a loop
+// over the taps inside the input (x points at the first of them), per channel
+// vector; the shape comes in the arguments.
+// Reference: dw1WindowVecGo.
+// It is also dw2WindowVecAVX2: the same kernel.
+// It is also dw3WindowVecAVX2: the same kernel.
+// It is also dw4WindowVecAVX2: the same kernel.
+// It is also dw5WindowVecAVX2: the same kernel.
+// It is also dw6WindowVecAVX2: the same kernel.
+// It is also dw7WindowVecAVX2: the same kernel.
+// It is also dw8WindowVecAVX2: the same kernel.
+// It is also dw9WindowVecAVX2: the same kernel.
+// It is also dw10WindowVecAVX2: the same kernel.
+// It is also dw11WindowVecAVX2: the same kernel.
+// It is also dw12WindowVecAVX2: the same kernel.
+// It is also dw13WindowVecAVX2: the same kernel.
+#define win_y AX // y
+#define win_x BX // x at the first tap
+#define win_w CX // w at the first tap
+#define win_cv DX // byte offset of the channel vector
+#define win_c4 SI // bytes per pixel
+#define win_xr DI // x: first tap of the current row
+#define win_wr R8 // w: first tap of the current row
+#define win_xq R9 // x: current tap
+#define win_wq R10 // w: current tap
+#define win_rows R11 // tap rows left
+#define win_cols R12 // taps left in the row
+TEXT ·dw1WindowVecAVX2(SB), NOSPLIT, $0-72
+	MOVQ y+0(FP), win_y
+	MOVQ x+8(FP), win_x
+	MOVQ w+16(FP), win_w
+	MOVQ c4+32(FP), win_c4
+	XORQ win_cv, win_cv
+
+dw1WindowVec_chan:
+	MOVQ b+24(FP), win_xr
+	VMOVUPS (win_xr)(win_cv*1), Y0
+	LEAQ (win_x)(win_cv*1), win_xr
+	LEAQ (win_w)(win_cv*1), win_wr
+	MOVQ taprows+40(FP), win_rows
+
+dw1WindowVec_row:
+	MOVQ win_xr, win_xq
+	MOVQ win_wr, win_wq
+	MOVQ tapcols+48(FP), win_cols
+
+dw1WindowVec_tap:
+	VMOVUPS (win_xq), Y1
+	VFMADD231PS (win_wq), Y1, Y0
+	ADDQ win_c4, win_xq
+	ADDQ win_c4, win_wq
+	DECQ win_cols
+	JNZ dw1WindowVec_tap
+	ADDQ xRow+56(FP), win_xr
+	ADDQ wRow+64(FP), win_wr
+	DECQ win_rows
+	JNZ dw1WindowVec_row
+	VMOVUPS Y0, (win_y)(win_cv*1)
+	ADDQ $32, win_cv
+	CMPQ win_cv, win_c4
+	JLT dw1WindowVec_chan
+	VZEROUPPER
+	RET
+#undef win_y
+#undef win_x
+#undef win_w
+#undef win_cv
+#undef win_c4
+#undef win_xr
+#undef win_wr
+#undef win_xq
+#undef win_wq
+#undef win_rows
+#undef win_cols
+
+// func dw1WindowVecAVX512(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
+// Requires: AVX512F
+//
+// y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]
+// over one output pixel of a depthwise convolution of 48x48x8 inputs and 3x3 kernels: a loop
+// over the taps inside the input (x points at the first of them), per channel
+// vector; the shape comes in the arguments.
+// Reference: dw1WindowVecGo.
+// It is also dw2WindowVecAVX512: the same kernel.
+// It is also dw3WindowVecAVX512: the same kernel.
+// It is also dw4WindowVecAVX512: the same kernel.
+// It is also dw5WindowVecAVX512: the same kernel.
+// It is also dw6WindowVecAVX512: the same kernel.
+// It is also dw7WindowVecAVX512: the same kernel.
+// It is also dw8WindowVecAVX512: the same kernel.
+// It is also dw9WindowVecAVX512: the same kernel.
+// It is also dw10WindowVecAVX512: the same kernel.
+// It is also dw11WindowVecAVX512: the same kernel.
+// It is also dw12WindowVecAVX512: the same kernel.
+// It is also dw13WindowVecAVX512: the same kernel.
+#define win_y AX // y
+#define win_x BX // x at the first tap
+#define win_w CX // w at the first tap
+#define win_cv DX // byte offset of the channel vector
+#define win_c4 SI // bytes per pixel
+#define win_xr DI // x: first tap of the current row
+#define win_wr R8 // w: first tap of the current row
+#define win_xq R9 // x: current tap
+#define win_wq R10 // w: current tap
+#define win_rows R11 // tap rows left
+#define win_cols R12 // taps left in the row
+TEXT ·dw1WindowVecAVX512(SB), NOSPLIT, $0-72
+	MOVQ y+0(FP), win_y
+	MOVQ x+8(FP), win_x
+	MOVQ w+16(FP), win_w
+	MOVQ c4+32(FP), win_c4
+	XORQ win_cv, win_cv
+
+dw1WindowVec_chan:
+	// K1: the channel vector's lanes (8 when half a vector is left)
+	MOVQ win_c4, win_xr
+	SUBQ win_cv, win_xr
+	MOVL $0xffff, win_wr
+	MOVL $0xff, win_xq
+	CMPQ win_xr, $64
+	CMOVQLT win_xq, win_wr
+	KMOVW win_wr, K1
+	MOVQ b+24(FP), win_xr
+	VMOVUPS.Z (win_xr)(win_cv*1), K1, Z0
+	LEAQ (win_x)(win_cv*1), win_xr
+	LEAQ (win_w)(win_cv*1), win_wr
+	MOVQ taprows+40(FP), win_rows
+
+dw1WindowVec_row:
+	MOVQ win_xr, win_xq
+	MOVQ win_wr, win_wq
+	MOVQ tapcols+48(FP), win_cols
+
+dw1WindowVec_tap:
+	VMOVUPS.Z (win_xq), K1, Z1
+	VFMADD231PS (win_wq), Z1, K1, Z0
+	ADDQ win_c4, win_xq
+	ADDQ win_c4, win_wq
+	DECQ win_cols
+	JNZ dw1WindowVec_tap
+	ADDQ xRow+56(FP), win_xr
+	ADDQ wRow+64(FP), win_wr
+	DECQ win_rows
+	JNZ dw1WindowVec_row
+	VMOVUPS Z0, K1, (win_y)(win_cv*1)
+	ADDQ $64, win_cv
+	CMPQ win_cv, win_c4
+	JLT dw1WindowVec_chan
+	VZEROUPPER
+	RET
+#undef win_y
+#undef win_x
+#undef win_w
+#undef win_cv
+#undef win_c4
+#undef win_xr
+#undef win_wr
+#undef win_xq
+#undef win_wq
+#undef win_rows
+#undef win_cols
+
 // func pw1ForwardVecAVX2(y, x, w, b *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
@@ -11995,3 +12161,136 @@ fcInputGradVecTransposeAVX512_blocks:
 	VMOVUPS Z29, 1088(c_row)
 	VZEROUPPER
 	RET
+
+// func reluVecAVX2(y *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[i] = max(y[i], 0)   i < n (NaN kept, −0 made +0)
+// Four vectors at a time, then one, then the tail.
+// Reference: reluVecGo.
+#define relu_y DI // y: next value
+#define relu_n CX // values left
+TEXT ·reluVecAVX2(SB), NOSPLIT, $0-16
+	MOVQ y+0(FP), relu_y
+	MOVQ n+8(FP), relu_n
+	VXORPS Y15, Y15, Y15 // +0
+
+reluVec_four:
+	CMPQ relu_n, $32
+	JLT reluVec_one
+	VMOVUPS 0(relu_y), Y0
+	VMAXPS Y0, Y15, Y0
+	VADDPS Y15, Y0, Y0
+	VMOVUPS Y0, 0(relu_y)
+	VMOVUPS 32(relu_y), Y1
+	VMAXPS Y1, Y15, Y1
+	VADDPS Y15, Y1, Y1
+	VMOVUPS Y1, 32(relu_y)
+	VMOVUPS 64(relu_y), Y2
+	VMAXPS Y2, Y15, Y2
+	VADDPS Y15, Y2, Y2
+	VMOVUPS Y2, 64(relu_y)
+	VMOVUPS 96(relu_y), Y3
+	VMAXPS Y3, Y15, Y3
+	VADDPS Y15, Y3, Y3
+	VMOVUPS Y3, 96(relu_y)
+	ADDQ $128, relu_y
+	SUBQ $32, relu_n
+	JMP reluVec_four
+
+reluVec_one:
+	CMPQ relu_n, $8
+	JLT reluVec_tail
+	VMOVUPS (relu_y), Y0
+	VMAXPS Y0, Y15, Y0
+	VADDPS Y15, Y0, Y0
+	VMOVUPS Y0, (relu_y)
+	ADDQ $32, relu_y
+	SUBQ $8, relu_n
+	JMP reluVec_one
+
+reluVec_tail:
+	// the last n < 8 values, one at a time
+	TESTQ relu_n, relu_n
+	JZ reluVec_done
+
+reluVec_elem:
+	VMOVSS (relu_y), X0
+	VMAXSS X0, X15, X0
+	VADDSS X15, X0, X0
+	VMOVSS X0, (relu_y)
+	ADDQ $4, relu_y
+	DECQ relu_n
+	JNZ reluVec_elem
+
+reluVec_done:
+	VZEROUPPER
+	RET
+#undef relu_y
+#undef relu_n
+
+// func reluVecAVX512(y *float32, n int)
+// Requires: AVX512F
+//
+// y[i] = max(y[i], 0)   i < n (NaN kept, −0 made +0)
+// Four vectors at a time, then one, then the tail.
+// Reference: reluVecGo.
+#define relu_y DI // y: next value
+#define relu_n CX // values left
+TEXT ·reluVecAVX512(SB), NOSPLIT, $0-16
+	MOVQ y+0(FP), relu_y
+	MOVQ n+8(FP), relu_n
+	VXORPS Z31, Z31, Z31 // +0
+
+reluVec_four:
+	CMPQ relu_n, $64
+	JLT reluVec_one
+	VMOVUPS 0(relu_y), Z0
+	VMAXPS Z0, Z31, Z0
+	VADDPS Z31, Z0, Z0
+	VMOVUPS Z0, 0(relu_y)
+	VMOVUPS 64(relu_y), Z1
+	VMAXPS Z1, Z31, Z1
+	VADDPS Z31, Z1, Z1
+	VMOVUPS Z1, 64(relu_y)
+	VMOVUPS 128(relu_y), Z2
+	VMAXPS Z2, Z31, Z2
+	VADDPS Z31, Z2, Z2
+	VMOVUPS Z2, 128(relu_y)
+	VMOVUPS 192(relu_y), Z3
+	VMAXPS Z3, Z31, Z3
+	VADDPS Z31, Z3, Z3
+	VMOVUPS Z3, 192(relu_y)
+	ADDQ $256, relu_y
+	SUBQ $64, relu_n
+	JMP reluVec_four
+
+reluVec_one:
+	CMPQ relu_n, $16
+	JLT reluVec_tail
+	VMOVUPS (relu_y), Z0
+	VMAXPS Z0, Z31, Z0
+	VADDPS Z31, Z0, Z0
+	VMOVUPS Z0, (relu_y)
+	ADDQ $64, relu_y
+	SUBQ $16, relu_n
+	JMP reluVec_one
+
+reluVec_tail:
+	// K1: the last n < 16 lanes
+	TESTQ relu_n, relu_n
+	JZ reluVec_done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (relu_y), K1, Z0
+	VMAXPS Z0, Z31, Z0
+	VADDPS Z31, Z0, Z0
+	VMOVUPS Z0, K1, (relu_y)
+
+reluVec_done:
+	VZEROUPPER
+	RET
+#undef relu_y
+#undef relu_n

@@ -33,6 +33,16 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo,
 	dw1InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw1WindowVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·48 + kw−kw0][c]·w[kh][kw][c]   for c < 8
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw1WindowVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, kh1, kw0, kw1 int) {
+	dw1WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
 // pw1ForwardVec computes, with In = 8 and Units = 16:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -76,6 +86,16 @@ func pw1InputGradVecTranspose(wt *[16 * 16]float32, w *[8 * 16]float32) {
 // This build has no assembly: it runs the reference.
 func dw2InteriorVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n, lo, hi int) {
 	dw2InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw2WindowVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·48 + kw−kw0][c]·w[kh][kw][c]   for c < 16
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw2WindowVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, kh0, kh1, kw0, kw1 int) {
+	dw2WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
 // pw2ForwardVec computes, with In = 16 and Units = 32:
@@ -123,6 +143,16 @@ func dw3InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, l
 	dw3InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw3WindowVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·24 + kw−kw0][c]·w[kh][kw][c]   for c < 32
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw3WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, kh1, kw0, kw1 int) {
+	dw3WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
 // pw3ForwardVec computes, with In = 32 and Units = 32:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -166,6 +196,16 @@ func pw3InputGradVecTranspose(wt *[32 * 32]float32, w *[32 * 32]float32) {
 // This build has no assembly: it runs the reference.
 func dw4InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, lo, hi int) {
 	dw4InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw4WindowVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·24 + kw−kw0][c]·w[kh][kw][c]   for c < 32
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw4WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, kh1, kw0, kw1 int) {
+	dw4WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
 // pw4ForwardVec computes, with In = 32 and Units = 64:
@@ -213,6 +253,16 @@ func dw5InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	dw5InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw5WindowVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·12 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw5WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw5WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
 // pw5ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -256,6 +306,16 @@ func pw5InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 // This build has no assembly: it runs the reference.
 func dw6InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
 	dw6InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw6WindowVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·12 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw6WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw6WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
 // pw6ForwardVec computes, with In = 64 and Units = 128:
@@ -303,6 +363,16 @@ func dw7InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	dw7InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw7WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw7WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw7WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
 // pw7ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -346,6 +416,16 @@ func pw7InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 // This build has no assembly: it runs the reference.
 func dw8InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
 	dw8InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw8WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw8WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw8WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
 // pw8ForwardVec computes, with In = 128 and Units = 128:
@@ -393,6 +473,16 @@ func dw9InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	dw9InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw9WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw9WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw9WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
 // pw9ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -436,6 +526,16 @@ func pw9InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 // This build has no assembly: it runs the reference.
 func dw10InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
 	dw10InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw10WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw10WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw10WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
 // pw10ForwardVec computes, with In = 128 and Units = 128:
@@ -483,6 +583,16 @@ func dw11InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	dw11InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw11WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw11WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw11WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
 // pw11ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -528,6 +638,16 @@ func dw12InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	dw12InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw12WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw12WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw12WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
 // pw12ForwardVec computes, with In = 128 and Units = 256:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -571,6 +691,16 @@ func pw12InputGradVecTranspose(wt *[256 * 128]float32, w *[128 * 256]float32) {
 // This build has no assembly: it runs the reference.
 func dw13InteriorVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, n, lo, hi int) {
 	dw13InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw13WindowVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·3 + kw−kw0][c]·w[kh][kw][c]   for c < 256
+//	(one output pixel; x starts at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw13WindowVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, kh0, kh1, kw0, kw1 int) {
+	dw13WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
 // pw13ForwardVec computes, with In = 256 and Units = 256:
@@ -668,4 +798,13 @@ func fcInputGradVec(dx, dy []float32, wt *[2 * 272]float32, n int) {
 // This build has no assembly: it runs the reference.
 func fcInputGradVecTranspose(wt *[2 * 272]float32, w *[256 * 2]float32) {
 	fcInputGradVecTransposeGo(wt, w)
+}
+
+// reluVec computes, in place:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func reluVec(y []float32) {
+	reluVecGo(y)
 }

@@ -68,6 +68,24 @@ func dw1InteriorVecGo(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, l
 	}
 }
 
+// dw1WindowVecGo is the pure-Go reference of dw1WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·48 + kw−kw0][c]·w[kh][kw][c]   for c < 8
+//	(one output pixel; x starts at the first tap inside the input)
+func dw1WindowVecGo(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[8]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[8]float32)(x[((kh-kh0)*48+kw-kw0)*8:])
+			r := (*[8]float32)(w[(kh*3+kw)*8:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // pw1ForwardVecGo is the pure-Go reference of pw1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -159,6 +177,24 @@ func dw2InteriorVecGo(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n,
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// dw2WindowVecGo is the pure-Go reference of dw2WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·48 + kw−kw0][c]·w[kh][kw][c]   for c < 16
+//	(one output pixel; x starts at the first tap inside the input)
+func dw2WindowVecGo(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[16]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[16]float32)(x[((kh-kh0)*48+kw-kw0)*16:])
+			r := (*[16]float32)(w[(kh*3+kw)*16:])
+			for c := range o {
+				o[c] += v[c] * r[c]
 			}
 		}
 	}
@@ -257,6 +293,24 @@ func dw3InteriorVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n,
 	}
 }
 
+// dw3WindowVecGo is the pure-Go reference of dw3WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·24 + kw−kw0][c]·w[kh][kw][c]   for c < 32
+//	(one output pixel; x starts at the first tap inside the input)
+func dw3WindowVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[32]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[32]float32)(x[((kh-kh0)*24+kw-kw0)*32:])
+			r := (*[32]float32)(w[(kh*3+kw)*32:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // pw3ForwardVecGo is the pure-Go reference of pw3ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -345,6 +399,24 @@ func dw4InteriorVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n,
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// dw4WindowVecGo is the pure-Go reference of dw4WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·24 + kw−kw0][c]·w[kh][kw][c]   for c < 32
+//	(one output pixel; x starts at the first tap inside the input)
+func dw4WindowVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[32]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[32]float32)(x[((kh-kh0)*24+kw-kw0)*32:])
+			r := (*[32]float32)(w[(kh*3+kw)*32:])
+			for c := range o {
+				o[c] += v[c] * r[c]
 			}
 		}
 	}
@@ -443,6 +515,24 @@ func dw5InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 	}
 }
 
+// dw5WindowVecGo is the pure-Go reference of dw5WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·12 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+func dw5WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[64]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[64]float32)(x[((kh-kh0)*12+kw-kw0)*64:])
+			r := (*[64]float32)(w[(kh*3+kw)*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // pw5ForwardVecGo is the pure-Go reference of pw5ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -531,6 +621,24 @@ func dw6InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// dw6WindowVecGo is the pure-Go reference of dw6WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·12 + kw−kw0][c]·w[kh][kw][c]   for c < 64
+//	(one output pixel; x starts at the first tap inside the input)
+func dw6WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[64]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[64]float32)(x[((kh-kh0)*12+kw-kw0)*64:])
+			r := (*[64]float32)(w[(kh*3+kw)*64:])
+			for c := range o {
+				o[c] += v[c] * r[c]
 			}
 		}
 	}
@@ -629,6 +737,24 @@ func dw7InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, 
 	}
 }
 
+// dw7WindowVecGo is the pure-Go reference of dw7WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+func dw7WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[128]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[128]float32)(x[((kh-kh0)*6+kw-kw0)*128:])
+			r := (*[128]float32)(w[(kh*3+kw)*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // pw7ForwardVecGo is the pure-Go reference of pw7ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -717,6 +843,24 @@ func dw8InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, 
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// dw8WindowVecGo is the pure-Go reference of dw8WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+func dw8WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[128]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[128]float32)(x[((kh-kh0)*6+kw-kw0)*128:])
+			r := (*[128]float32)(w[(kh*3+kw)*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
 			}
 		}
 	}
@@ -815,6 +959,24 @@ func dw9InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, 
 	}
 }
 
+// dw9WindowVecGo is the pure-Go reference of dw9WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+func dw9WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[128]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[128]float32)(x[((kh-kh0)*6+kw-kw0)*128:])
+			r := (*[128]float32)(w[(kh*3+kw)*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // pw9ForwardVecGo is the pure-Go reference of pw9ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -903,6 +1065,24 @@ func dw10InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32,
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// dw10WindowVecGo is the pure-Go reference of dw10WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+func dw10WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[128]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[128]float32)(x[((kh-kh0)*6+kw-kw0)*128:])
+			r := (*[128]float32)(w[(kh*3+kw)*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
 			}
 		}
 	}
@@ -1001,6 +1181,24 @@ func dw11InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32,
 	}
 }
 
+// dw11WindowVecGo is the pure-Go reference of dw11WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+func dw11WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[128]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[128]float32)(x[((kh-kh0)*6+kw-kw0)*128:])
+			r := (*[128]float32)(w[(kh*3+kw)*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // pw11ForwardVecGo is the pure-Go reference of pw11ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1094,6 +1292,24 @@ func dw12InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32,
 	}
 }
 
+// dw12WindowVecGo is the pure-Go reference of dw12WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
+//	(one output pixel; x starts at the first tap inside the input)
+func dw12WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[128]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[128]float32)(x[((kh-kh0)*6+kw-kw0)*128:])
+			r := (*[128]float32)(w[(kh*3+kw)*128:])
+			for c := range o {
+				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
 // pw12ForwardVecGo is the pure-Go reference of pw12ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1182,6 +1398,24 @@ func dw13InteriorVecGo(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32,
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// dw13WindowVecGo is the pure-Go reference of dw13WindowVec:
+//
+//	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·3 + kw−kw0][c]·w[kh][kw][c]   for c < 256
+//	(one output pixel; x starts at the first tap inside the input)
+func dw13WindowVecGo(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, kh0, kh1, kw0, kw1 int) {
+	o := (*[256]float32)(y[0:])
+	*o = *b
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			v := (*[256]float32)(x[((kh-kh0)*3+kw-kw0)*256:])
+			r := (*[256]float32)(w[(kh*3+kw)*256:])
+			for c := range o {
+				o[c] += v[c] * r[c]
 			}
 		}
 	}
@@ -1379,5 +1613,14 @@ func fcInputGradVecTransposeGo(wt *[2 * 272]float32, w *[256 * 2]float32) {
 	}
 	for j := range 2 {
 		clear(wt[j*272+256 : (j+1)*272])
+	}
+}
+
+// reluVecGo is the pure-Go reference of reluVec:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+func reluVecGo(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
 	}
 }

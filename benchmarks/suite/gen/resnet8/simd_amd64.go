@@ -1225,3 +1225,32 @@ func fcInputGradVecTranspose(wt *[10 * 64]float32, w *[64 * 10]float32) {
 		fcInputGradVecTransposeGo(wt, w)
 	}
 }
+
+// reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
+//
+//go:noescape
+func reluVecAVX2(y *float32, n int)
+
+// reluVecAVX512 is the AVX512 path of reluVec (simd_amd64.s).
+//
+//go:noescape
+func reluVecAVX512(y *float32, n int)
+
+// reluVec computes, in place:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func reluVec(y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		reluVecAVX512(&y[0], len(y))
+	case runtime.AVX2:
+		reluVecAVX2(&y[0], len(y))
+	default:
+		reluVecGo(y)
+	}
+}

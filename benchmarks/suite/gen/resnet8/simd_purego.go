@@ -356,3 +356,12 @@ func fcInputGradVec(dx, dy []float32, wt *[10 * 64]float32, n int) {
 func fcInputGradVecTranspose(wt *[10 * 64]float32, w *[64 * 10]float32) {
 	fcInputGradVecTransposeGo(wt, w)
 }
+
+// reluVec computes, in place:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func reluVec(y []float32) {
+	reluVecGo(y)
+}

@@ -675,3 +675,12 @@ func fcInputGradVecTransposeGo(wt *[10 * 64]float32, w *[64 * 10]float32) {
 		}
 	}
 }
+
+// reluVecGo is the pure-Go reference of reluVec:
+//
+//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+func reluVecGo(y []float32) {
+	for i := range y {
+		y[i] = max(y[i], 0)
+	}
+}
