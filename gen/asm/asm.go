@@ -127,6 +127,16 @@ const (
 	//	func Name(y, x []float32, w *[KernelH * KernelW * InC]float32, b *[InC]float32, kh0, kh1, kw0, kw1 int)
 	//	y[c] = b[c] + Σ_{kh,kw} x[(kh−kh0)·InW + kw−kw0][c]·w[kh][kw][c]
 	DepthwiseConv2DWindow
+	// Im2colInterior writes the im2col rows of one HWC sample's output
+	// pixels whose windows lie inside the input (Conv's geometry; Filters
+	// is not used): row oh·OutW+ow holds the window's inputs in weight
+	// order [kh][kw][c]. It leaves the other rows as they are: the caller
+	// writes them (with zeros for the padding taps). The geometry is passed
+	// to the assembly as arguments, so every kernel of the op shares one
+	// TEXT per ISA:
+	//
+	//	func Name(cols *[OutH * OutW * KernelH * KernelW * InC]float32, x *[InH * InW * InC]float32)
+	Im2colInterior
 )
 
 var opNames = map[Op]string{
@@ -142,6 +152,7 @@ var opNames = map[Op]string{
 	DepthwiseConv2DInterior: "DepthwiseConv2DInterior",
 	ReLUInPlace:             "ReLUInPlace",
 	DepthwiseConv2DWindow:   "DepthwiseConv2DWindow",
+	Im2colInterior:          "Im2colInterior",
 }
 
 // String returns the constant's name.
@@ -279,6 +290,16 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 				if isa.maskInReg && p.shape.Channels%isa.lanes != 0 {
 					fc.needTailMask = true
 				}
+			}
+		}
+		for mi, ms := range k.im2cols() {
+			nm := neutralK.im2cols()[mi]
+			nm.reference, nm.what = "", nil
+			for _, isa := range isas {
+				if err := d.add(&fc, textCtx{Flat: planIm2col(ms, isa)}, textCtx{Flat: planIm2col(nm, isa)}); err != nil {
+					return nil, err
+				}
+				fc.needTailMask = fc.needTailMask || isa.maskInReg
 			}
 		}
 		for wi, ws := range k.windows() {
@@ -480,6 +501,10 @@ func (k Kernel) validate() error {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
 	case ReLUInPlace:
+	case Im2colInterior:
+		if err := k.Conv.validateIm2col(); err != nil {
+			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
+		}
 	case DepthwiseConv2DWindow:
 		// The interior's checks, but for the interior itself.
 		c := k.Conv
@@ -492,7 +517,7 @@ func (k Kernel) validate() error {
 	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
 		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
 	}
-	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUInPlace || k.Op == DepthwiseConv2DWindow) {
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUInPlace || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior) {
 		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
 	}
 	return nil

@@ -55,6 +55,9 @@ func testKernels() []Kernel {
 	// The golden set is compiled and checked too.
 	ks = append(ks, goldenKernels...)
 	ks = append(ks, Kernel{Op: ReLUInPlace, Name: "reluInPlace"}, Kernel{Op: ReLUInPlace, Name: "reluInPlaceAgain"})
+	for _, c := range testConvs {
+		ks = append(ks, Kernel{Op: Im2colInterior, Name: c.name + "Im2col", Conv: c.shape})
+	}
 	for _, d := range testDepthwise {
 		ks = append(ks, Kernel{Op: DepthwiseConv2DInterior, Name: d.name + "Interior", Conv: d.shape},
 			Kernel{Op: DepthwiseConv2DWindow, Name: d.name + "Window", Conv: d.shape})
@@ -224,6 +227,10 @@ func casesSource(ks []Kernel) []byte {
 		if k.Op == ReLUInPlace {
 			in, u, wSize, bSize, flops = 1024, 1024, 0, 0, 0 // the benchmark's values per "sample"
 		}
+		if c := k.Conv; k.Op == Im2colInterior {
+			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.KernelH*c.KernelW*c.InC
+			wSize, bSize, flops = 0, 0, 0
+		}
 		if c := k.Conv; k.Op == DepthwiseConv2DWindow {
 			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
 			wSize, bSize, flops = c.KernelH*c.KernelW*c.InC, c.InC, 0
@@ -285,6 +292,16 @@ func casesSource(ks []Kernel) []byte {
 			fmt.Fprintf(&b, "\t\ttranspose: func(wt, w []float32) { %sTranspose(%s, %s) },\n", k.Name, wt, wStd)
 		case ReLUInPlace:
 			fmt.Fprintf(&b, "\t\trelu: %s, reluRef: %sGo,\n", k.Name, k.Name)
+		case Im2colInterior:
+			// The kernel leaves the border rows as they are: both paths
+			// start from zeros.
+			for _, f := range []string{"fwd", "fwdRef"} {
+				fn := k.Name
+				if f == "fwdRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32, n int) {\n\t\t\tclear(y)\n\t\t\tfor s := range n {\n\t\t\t\t%s((*[%d]float32)(y[s*%d:]), (*[%d]float32)(x[s*%d:]))\n\t\t\t}\n\t\t},\n", f, fn, u, u, in, in)
+			}
 		case DepthwiseConv2DWindow:
 			c := k.Conv
 			for _, f := range []string{"fwd", "fwdRef"} {

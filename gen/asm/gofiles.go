@@ -347,6 +347,12 @@ func (k Kernel) signature() signature {
 				jen.Id("_").Op("=").Id("x").Index(last),
 			},
 		}
+	case Im2colInterior:
+		c := k.Conv
+		return signature{
+			params: []jen.Code{arrayPtr("cols", c.OutH*c.OutW, c.KernelH*c.KernelW*c.InC), arrayPtr("x", c.InH, c.InW, c.InC)},
+			args:   []string{"cols", "x"},
+		}
 	case ReLUInPlace:
 		return signature{
 			params:   []jen.Code{jen.Id("y").Index().Float32()},
@@ -392,7 +398,7 @@ func (k Kernel) signature() signature {
 // doc is the dispatcher's doc comment, by lines.
 func (k Kernel) doc() []string {
 	head := fmt.Sprintf("%s computes, with In = %d and Units = %d:", k.Name, k.In, k.Units)
-	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWindow {
+	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior {
 		head = fmt.Sprintf("%s computes, for %dx%dx%d inputs, %dx%d kernels at stride %d,%d with padding %d,%d (top, left) and %dx%dx%d outputs:",
 			k.Name, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, c.Filters)
 	}
@@ -445,6 +451,10 @@ func (k Kernel) refDoc() []string {
 		return lines
 	case ReLUInPlace:
 		return []string{"y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)"}
+	case Im2colInterior:
+		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
+		return []string{"cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]",
+			fmt.Sprintf("for oh in [%d, %d), ow in [%d, %d) (the other rows are left as they are)", ylo, yhi, xlo, xhi)}
 	case DepthwiseConv2DWindow:
 		return []string{"y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·" + fmt.Sprint(k.Conv.InW) + " + kw−kw0][c]·w[kh][kw][c]   for c < " + fmt.Sprint(k.Conv.InC),
 			"(one output pixel; x starts at the first tap inside the input)"}
@@ -555,6 +565,8 @@ func (k Kernel) refBody() []jen.Code {
 		return k.depthwiseRefBody()
 	case DepthwiseConv2DWindow:
 		return k.windowRefBody()
+	case Im2colInterior:
+		return k.im2colRefBody()
 	case ReLUInPlace:
 		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
 			jen.Id("y").Index(jen.Id("i")).Op("=").Max(jen.Id("y").Index(jen.Id("i")), jen.Lit(0)),

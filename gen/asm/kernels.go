@@ -166,6 +166,9 @@ func (k Kernel) funcs() []asmFunc {
 	for _, w := range k.windows() {
 		fs = append(fs, w.asm())
 	}
+	for _, m := range k.im2cols() {
+		fs = append(fs, m.asm())
+	}
 	return fs
 }
 

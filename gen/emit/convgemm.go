@@ -32,6 +32,8 @@ import (
 // suffix of the emitter or of gen/asm.
 const (
 	sufIm2col       = "Im2col"
+	sufIm2colVec    = "Im2colVec"
+	sufDy2colVec    = "Dy2colVec"
 	sufCol2im       = "Col2im"
 	sufForwardGemm  = "ForwardGemm"
 	sufBackwardGemm = "BackwardGemm"
@@ -51,11 +53,6 @@ const (
 	gemmGroupFloats = 64 << 10
 	maxGemmGroup    = 4
 )
-
-// maxUnrolledIm2col is the largest window (KernelH·KernelW·InC taps)
-// whose im2col rows are unrolled tap by tap in the interior; larger ones
-// copy one kernel row (KernelW·InC contiguous inputs) at a time.
-const maxUnrolledIm2col = 64
 
 // gemmGroup returns the number of samples per GEMM call of a convolution
 // whose im2col matrix has size floats per sample.
@@ -126,8 +123,74 @@ func convGemmKernels(s *stage, v *vecStage, reluIn bool) []asm.Kernel {
 	v.colsSize = v.group * size
 	if pointwise(l) {
 		v.group, v.colsSize = 0, 0
+		return ks
+	}
+	// The copies of the im2col matrices run on gen/asm's Im2colInterior,
+	// over the input copied into a zero-bordered buffer at the end of
+	// <layer>Cols when the convolution pads.
+	v.im2colKernel = s.base + sufIm2colVec
+	ks = append(ks, paddedOf(windowOf(l)).kernel(v.im2colKernel))
+	v.colsSize += paddedOf(windowOf(l)).size
+	if v.transposedConv {
+		v.dy2colKernel = s.base + sufDy2colVec
+		ks = append(ks, paddedOf(transposedWindow(l)).kernel(v.dy2colKernel))
+		v.colsSize += paddedOf(transposedWindow(l)).size
 	}
 	return ks
+}
+
+// padded is the zero-bordered copy of an im2col's input in which every
+// window lies inside: h×w×c values, the input at row top, column left.
+// Its border is never written, so it stays zero (Go allocates the tile
+// buffers zeroed). An im2col that does not pad needs none (size 0).
+type padded struct {
+	g               window
+	h, w, top, left int
+	size            int
+}
+
+func paddedOf(g window) padded {
+	h := max(g.h+g.pt, (g.oh-1)*g.sh+g.kh)
+	w := max(g.w+g.pl, (g.ow-1)*g.sw+g.kw)
+	p := padded{g: g, h: h, w: w, top: g.pt, left: g.pl}
+	if h != g.h || w != g.w {
+		p.size = h * w * g.c
+	}
+	return p
+}
+
+// kernel is the Im2colInterior kernel of the padded geometry (every
+// output pixel interior).
+func (p padded) kernel(name string) asm.Kernel {
+	g := p.g
+	h, w := g.h, g.w
+	if p.size > 0 {
+		h, w = p.h, p.w
+	}
+	pt, pl := g.pt, g.pl
+	if p.size > 0 {
+		pt, pl = 0, 0
+	}
+	return asm.Kernel{Op: asm.Im2colInterior, Name: name, Conv: asm.ConvShape{
+		InH: h, InW: w, InC: g.c, KernelH: g.kh, KernelW: g.kw, StrideH: g.sh, StrideW: g.sw,
+		PadTop: pt, PadLeft: pl, OutH: g.oh, OutW: g.ow, Filters: 1,
+	}}
+}
+
+// body is the body of an im2col function (x, cols[, pad]) on the vector
+// path: the input copied into pad's interior, row by row, then the kernel.
+func (p padded) body(kernel string) []jen.Code {
+	if p.size == 0 {
+		return []jen.Code{jen.Id(kernel).Call(jen.Id("cols"), jen.Id("x"))}
+	}
+	g := p.g
+	row := g.w * g.c
+	return []jen.Code{
+		forN("iy", g.h, jen.Copy(
+			jen.Id("pad").Index(lin((p.top*p.w+p.left)*g.c, term{p.w * g.c, "iy"}), lin((p.top*p.w+p.left)*g.c+row, term{p.w * g.c, "iy"})),
+			jen.Id("x").Index(lin(0, term{row, "iy"}), lin(row, term{row, "iy"})))),
+		jen.Id(kernel).Call(jen.Id("cols"), jen.Id("pad")),
+	}
 }
 
 // colsSize is the size in floats of an im2col stage's <layer>Cols buffer.
@@ -191,57 +254,6 @@ func (c colGeom) times(e *jen.Statement) *jen.Statement {
 		return e
 	}
 	return e.Op("*").Lit(c.g.c)
-}
-
-// im2col is the body of a function that fills cols with the im2col matrix
-// of x.
-func (c colGeom) im2col() []jen.Code {
-	g, run := c.g, c.run
-	return regions(g, func(border bool) []jen.Code {
-		if !border && c.kkc <= maxUnrolledIm2col {
-			// A small window: one load and store per tap, from a view
-			// of the window's span of the input.
-			span := (g.kh-1)*g.w*g.c + run
-			code := []jen.Code{c.rowView("cols"), c.baseOff(), jen.Id("xw").Op(":=").Add(arrView(span, "x", jen.Id("base")))}
-			for kh := range g.kh {
-				for i := range run {
-					code = append(code, jen.Id("row").Index(jen.Lit(kh*run+i)).Op("=").Id("xw").Index(jen.Lit(kh*g.w*g.c+i)))
-				}
-			}
-			return code
-		}
-		if !border {
-			return []jen.Code{c.rowView("cols"), c.baseOff(), forN("kh", g.kh,
-				jen.Op("*").Add(arrView(run, "row", lin(0, term{run, "kh"}))).Op("=").Op("*").Add(arrView(run, "x", lin(0, term{1, "base"}, term{g.w * g.c, "kh"})))),
-			}
-		}
-		if g.c == 1 {
-			// One channel: runs are too short for copy; tap by tap.
-			return []jen.Code{c.rowView("cols"), jen.Id("x0").Op(":=").Add(lin(-g.pl, term{g.sw, "ox"})), forN("kh", g.kh,
-				jen.Id("r").Op(":=").Add(arrView(run, "row", lin(0, term{run, "kh"}))),
-				c.iyDef(),
-				jen.If(c.iyOut()).Block(jen.Op("*").Id("r").Op("=").Add(floatArr(run)).Values(), jen.Continue()),
-				forN("kw", g.kw,
-					jen.Id("ix").Op(":=").Id("x0").Op("+").Id("kw"),
-					jen.If(jen.Id("ix").Op("<").Lit(0).Op("||").Id("ix").Op(">=").Lit(g.w)).Block(
-						jen.Id("r").Index(jen.Id("kw")).Op("=").Lit(0),
-					).Else().Block(
-						jen.Id("r").Index(jen.Id("kw")).Op("=").Id("x").Index(lin(0, term{g.w, "iy"}, term{1, "ix"})),
-					),
-				),
-			)}
-		}
-		return append(append([]jen.Code{c.rowView("cols")}, c.borderHead()...), forN("kh", g.kh,
-			jen.Id("r").Op(":=").Id("row").Index(lin(0, term{run, "kh"}), lin(run, term{run, "kh"})),
-			c.iyDef(),
-			jen.If(c.iyOut()).Block(jen.Clear(jen.Id("r")), jen.Continue()),
-			c.atDef(),
-			jen.Clear(jen.Id("r").Index(jen.Empty(), c.times(jen.Id("lo")))),
-			jen.Copy(jen.Id("r").Index(c.times(jen.Id("lo")), c.times(jen.Id("hi"))),
-				jen.Id("x").Index(jen.Id("at"), jen.Id("at").Op("+").Add(c.times(jen.Parens(jen.Id("hi").Op("-").Id("lo")))))),
-			jen.Clear(jen.Id("r").Index(c.times(jen.Id("hi")), jen.Empty())),
-		))
-	})
 }
 
 // col2im is the body of a function that writes to dx the scatter-add of
@@ -373,16 +385,30 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 	// Im2col.
 	im2col := s.base + sufIm2col
 	f.Comment(wrapDoc(fmt.Sprintf("%s writes the im2col matrix of one sample x of %s to cols: row oy·%d+ox holds the %d inputs under the window of output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps in the padding.", im2col, describe(s), g.ow, kkc)))
-	f.Func().Id(im2col).Params(
-		jen.Id("x").Add(ptrFloatArr(inSize)),
-		jen.Id("cols").Add(ptrFloatArr(colsOne)),
-	).Block(cg.im2col()...)
+	imPad := paddedOf(g)
+	// padAt is the offset in cols of the padded inputs: after the group's
+	// matrices (the larger of im2col's and dy2col's), im2col's then
+	// dy2col's.
+	padAt := colsSize(s) - imPad.size
+	var dyPad padded
+	if v.transposedConv {
+		dyPad = paddedOf(transposedWindow(l))
+		padAt -= dyPad.size
+	}
+	imParams := []jen.Code{jen.Id("x").Add(ptrFloatArr(inSize)), jen.Id("cols").Add(ptrFloatArr(colsOne))}
+	if imPad.size > 0 {
+		imParams = append(imParams, jen.Id("pad").Add(ptrFloatArr(imPad.size)))
+	}
+	f.Func().Id(im2col).Params(imParams...).Block(imPad.body(v.im2colKernel)...)
 
 	// stack fills cols with the im2col matrices (fn, one per size floats)
-	// of samples [s0, s0+k) of buf.
-	stack := func(fn, buf string, size, one int) jen.Code {
-		return forUp("t", jen.Lit(0), jen.Id("k"),
-			jen.Id(fn).Call(arrView(size, buf, lin(0, term{size, "s0"}, term{size, "t"})), arrView(one, "cols", lin(0, term{one, "t"}))))
+	// of samples [s0, s0+k) of buf, through the padded buffer at off.
+	stack := func(fn, buf string, size, one int, pd padded, off int) jen.Code {
+		args := []jen.Code{arrView(size, buf, lin(0, term{size, "s0"}, term{size, "t"})), arrView(one, "cols", lin(0, term{one, "t"}))}
+		if pd.size > 0 {
+			args = append(args, arrView(pd.size, "cols", jen.Lit(off)))
+		}
+		return forUp("t", jen.Lit(0), jen.Id("k"), jen.Id(fn).Call(args...))
 	}
 	groupLoop := func(body ...jen.Code) jen.Code {
 		return jen.For(jen.Id("s0").Op(":=").Lit(0), jen.Id("s0").Op("<").Id("n"), jen.Id("s0").Op("+=").Lit(group)).Block(
@@ -406,7 +432,7 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 		jen.Id("w").Add(ptrFloatArr(wsize)),
 		jen.Id("b").Add(ptrFloatArr(F)),
 	).Block(groupLoop(
-		stack(im2col, "in", inSize, colsOne),
+		stack(im2col, "in", inSize, colsOne, imPad, padAt),
 		jen.Id(v.forward).Call(samples("out", outSize), colsRows(colsOne), jen.Id("w"), jen.Id("b"), nRows(rows)),
 	))
 
@@ -430,10 +456,11 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 		tg := transposedWindow(l)
 		tc := newColGeom(tg)
 		f.Comment(wrapDoc(fmt.Sprintf("%s writes the im2col matrix of one sample's output gradient x of %s (stride 1) for its input gradient, a convolution of x with the weights flipped (%s): row iy·%d+ix holds the %d gradients under the window of input pixel (iy, ix), padding %d,%d, in the order [kh][kw][f] of the flipped kernel, zeros outside.", dy2col, l.Name, flip, g.w, tc.kkc, tg.pt, tg.pl)))
-		f.Func().Id(dy2col).Params(
-			jen.Id("x").Add(ptrFloatArr(outSize)),
-			jen.Id("cols").Add(ptrFloatArr(g.h*g.w*tc.kkc)),
-		).Block(tc.im2col()...)
+		dyParams := []jen.Code{jen.Id("x").Add(ptrFloatArr(outSize)), jen.Id("cols").Add(ptrFloatArr(g.h * g.w * tc.kkc))}
+		if dyPad.size > 0 {
+			dyParams = append(dyParams, jen.Id("pad").Add(ptrFloatArr(dyPad.size)))
+		}
+		f.Func().Id(dy2col).Params(dyParams...).Block(dyPad.body(v.dy2colKernel)...)
 		p.flipFunc(f, s)
 		inputDoc = fmt.Sprintf(", then overwrites cols with the im2col matrices of dOut for the input gradient (%s) and computes dIn as one GEMM with the flipped weights wt (%s)", dy2col, v.inputGrad)
 		if v.inputReLU {
@@ -454,7 +481,7 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 	}
 	params = append(params, jen.Id("dw").Add(ptrFloatArr(wsize)), jen.Id("db").Add(ptrFloatArr(F)))
 	body := []jen.Code{
-		stack(im2col, "in", inSize, colsOne),
+		stack(im2col, "in", inSize, colsOne, imPad, padAt),
 		jen.Id("dy").Op(":=").Add(samples("dOut", outSize)),
 		jen.Id(v.weightGrad).Call(jen.Id("dw"), jen.Id("db"), colsRows(colsOne), jen.Id("dy"), nRows(rows)),
 	}
@@ -466,7 +493,7 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 			args = append(args, samples("in", inSize))
 		}
 		args = append(args, jen.Id("wt"), nRows(g.h*g.w))
-		body = append(body, stack(dy2col, "dOut", outSize, one), jen.Id(v.inputGrad).Call(args...))
+		body = append(body, stack(dy2col, "dOut", outSize, one, dyPad, padAt+imPad.size), jen.Id(v.inputGrad).Call(args...))
 	case s.inGrad:
 		args := []jen.Code{
 			arrView(colsOne, "cols", lin(0, term{colsOne, "t"})),

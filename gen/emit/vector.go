@@ -73,6 +73,10 @@ type vecStage struct {
 	// convolution (gen/asm's DepthwiseConv2DWindow), which
 	// <layer>PixelVec calls; "" when the layer has no border.
 	depthwiseWindow string
+	// im2colKernel and dy2colKernel are the gen/asm Im2colInterior
+	// kernels of an im2col stage's <layer>Im2col and <layer>Dy2col (see
+	// padded).
+	im2colKernel, dy2colKernel string
 }
 
 // Vector kernel name suffixes (see vecStage).

@@ -935,88 +935,11 @@ func dense2Backward(n int, in *[Tile * 300]float32, out *[Tile * 10]float32, dOu
 // (relu, fused) to cols: row oy·8+ox holds the 288 inputs under the window of
 // output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps in the
 // padding.
-func conv2Im2col(x *[2048]float32, cols *[18432]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
+func conv2Im2col(x *[2048]float32, cols *[18432]float32, pad *[3200]float32) {
+	for iy := 0; iy < 8; iy++ {
+		copy(pad[iy*320+352:iy*320+608], x[iy*256:iy*256+256])
 	}
-	for oy := 1; oy < 7; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-		for ox := 1; ox < 7; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			base := oy*256 + ox*32 - 288
-			for kh := 0; kh < 3; kh++ {
-				*(*[96]float32)(row[kh*96:]) = *(*[96]float32)(x[base+kh*256:])
-			}
-		}
-		for ox := 7; ox < 8; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-	}
-	for oy := 7; oy < 8; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-	}
+	conv2Im2colVec(cols, pad)
 }
 
 // conv2ForwardGemm computes conv2 (conv2d 3x3, 32 filters, stride 1x1, same
@@ -1024,11 +947,11 @@ func conv2Im2col(x *[2048]float32, cols *[18432]float32) {
 // samples of a tile on the vector path: per group of up to 3 samples, their
 // im2col matrices (conv2Im2col) times the weights [288][32] plus the bias, as
 // one GEMM (conv2ForwardVec). cols is the worker's scratch buffer.
-func conv2ForwardGemm(n int, in *[Tile * 2048]float32, out *[Tile * 2048]float32, cols *[55296]float32, w *[9216]float32, b *[32]float32) {
+func conv2ForwardGemm(n int, in *[Tile * 2048]float32, out *[Tile * 2048]float32, cols *[61696]float32, w *[9216]float32, b *[32]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {
-			conv2Im2col((*[2048]float32)(in[s0*2048+t*2048:]), (*[18432]float32)(cols[t*18432:]))
+			conv2Im2col((*[2048]float32)(in[s0*2048+t*2048:]), (*[18432]float32)(cols[t*18432:]), (*[3200]float32)(cols[55296:]))
 		}
 		conv2ForwardVec(out[s0*2048:(s0+k)*2048], cols[:k*18432], w, b, k*64)
 	}
@@ -1039,88 +962,11 @@ func conv2ForwardGemm(n int, in *[Tile * 2048]float32, out *[Tile * 2048]float32
 // flipped (conv2Flip): row iy·8+ix holds the 288 gradients under the window
 // of input pixel (iy, ix), padding 1,1, in the order [kh][kw][f] of the
 // flipped kernel, zeros outside.
-func conv2Dy2col(x *[2048]float32, cols *[18432]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
+func conv2Dy2col(x *[2048]float32, cols *[18432]float32, pad *[3200]float32) {
+	for iy := 0; iy < 8; iy++ {
+		copy(pad[iy*320+352:iy*320+608], x[iy*256:iy*256+256])
 	}
-	for oy := 1; oy < 7; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-		for ox := 1; ox < 7; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			base := oy*256 + ox*32 - 288
-			for kh := 0; kh < 3; kh++ {
-				*(*[96]float32)(row[kh*96:]) = *(*[96]float32)(x[base+kh*256:])
-			}
-		}
-		for ox := 7; ox < 8; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-	}
-	for oy := 7; oy < 8; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-	}
+	conv2Dy2colVec(cols, pad)
 }
 
 // conv2Flip fills wt[kh][kw][f][c] = w[2−kh][2−kw][c][f], the flipped and
@@ -1147,16 +993,16 @@ func conv2Flip(wt *[9216]float32, w *[9216]float32) {
 // matrices of dOut for the input gradient (conv2Dy2col) and computes dIn as
 // one GEMM with the flipped weights wt (conv2InputGradVec), which also applies
 // the backward of the ReLU that made the input (dIn = 0 where in ≤ 0).
-func conv2BackwardGemm(n int, in *[Tile * 2048]float32, dOut *[Tile * 2048]float32, dIn *[Tile * 2048]float32, cols *[55296]float32, wt *[9216]float32, dw *[9216]float32, db *[32]float32) {
+func conv2BackwardGemm(n int, in *[Tile * 2048]float32, dOut *[Tile * 2048]float32, dIn *[Tile * 2048]float32, cols *[61696]float32, wt *[9216]float32, dw *[9216]float32, db *[32]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {
-			conv2Im2col((*[2048]float32)(in[s0*2048+t*2048:]), (*[18432]float32)(cols[t*18432:]))
+			conv2Im2col((*[2048]float32)(in[s0*2048+t*2048:]), (*[18432]float32)(cols[t*18432:]), (*[3200]float32)(cols[55296:]))
 		}
 		dy := dOut[s0*2048 : (s0+k)*2048]
 		conv2WeightGradVec(dw, db, cols[:k*18432], dy, k*64)
 		for t := 0; t < k; t++ {
-			conv2Dy2col((*[2048]float32)(dOut[s0*2048+t*2048:]), (*[18432]float32)(cols[t*18432:]))
+			conv2Dy2col((*[2048]float32)(dOut[s0*2048+t*2048:]), (*[18432]float32)(cols[t*18432:]), (*[3200]float32)(cols[58496:]))
 		}
 		conv2InputGradVec(dIn[s0*2048:(s0+k)*2048], cols[:k*18432], in[s0*2048:(s0+k)*2048], wt, k*64)
 	}

@@ -86,7 +86,7 @@ type tileBuffers struct {
 	dense2Grad [Tile * 10]float32
 	// conv2Cols is the im2col matrix of conv2's vector path, for 3 samples (and
 	// its gradient in the backward pass).
-	conv2Cols [55296]float32
+	conv2Cols [61696]float32
 }
 
 // transposed holds the weights in the layouts of the vector input-gradient

@@ -201,6 +201,50 @@ func conv2InputGradVecTranspose(wt *[288 * 32]float32, w *[32 * 288]float32) {
 	}
 }
 
+// conv2Im2colVecAVX2 is the AVX2 path of conv2Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv2Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv2Im2colVecAVX512 is the AVX512 path of conv2Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv2Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv2Im2colVec computes, for 10x10x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv2Im2colVec(cols *[64 * 288]float32, x *[10 * 10 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2Im2colVecAVX512(&cols[0], &x[0], 8, 8, 3, 384, 1280, 128, 256, 0)
+	case runtime.AVX2:
+		conv2Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 384, 1280, 128, 256, 0)
+	default:
+		conv2Im2colVecGo(cols, x)
+	}
+}
+
+// conv2Dy2colVec computes, for 10x10x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv2Dy2colVec(cols *[64 * 288]float32, x *[10 * 10 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv2Im2colVecAVX512(&cols[0], &x[0], 8, 8, 3, 384, 1280, 128, 256, 0)
+	case runtime.AVX2:
+		conv2Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 384, 1280, 128, 256, 0)
+	default:
+		conv2Dy2colVecGo(cols, x)
+	}
+}
+
 // pool1ForwardVecAVX2 is the AVX2 path of pool1ForwardVec (simd_amd64.s).
 //
 //go:noescape

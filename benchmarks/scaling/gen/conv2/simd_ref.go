@@ -156,6 +156,38 @@ func conv2InputGradVecTransposeGo(wt *[288 * 32]float32, w *[32 * 288]float32) {
 	}
 }
 
+// conv2Im2colVecGo is the pure-Go reference of conv2Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+func conv2Im2colVecGo(cols *[64 * 288]float32, x *[10 * 10 * 32]float32) {
+	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*10 + ow*1 - 0) * 32
+				dst := (oh*8+ow)*288 + kh*96
+				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
+// conv2Dy2colVecGo is the pure-Go reference of conv2Dy2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+func conv2Dy2colVecGo(cols *[64 * 288]float32, x *[10 * 10 * 32]float32) {
+	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*10 + ow*1 - 0) * 32
+				dst := (oh*8+ow)*288 + kh*96
+				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
 // pool1ForwardVecGo is the pure-Go reference of pool1ForwardVec:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),

@@ -544,107 +544,11 @@ func dense2Backward(n int, in *[Tile * 300]float32, out *[Tile * 10]float32, dOu
 // (relu, fused) to cols: row oy·8+ox holds the 9 inputs under the window of
 // output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps in the
 // padding.
-func conv1Im2col(x *[64]float32, cols *[576]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[9]float32)(cols[oy*72+ox*9:])
-			x0 := ox - 1
-			for kh := 0; kh < 3; kh++ {
-				r := (*[3]float32)(row[kh*3:])
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					*r = [3]float32{}
-					continue
-				}
-				for kw := 0; kw < 3; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 8 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*8+ix]
-					}
-				}
-			}
-		}
+func conv1Im2col(x *[64]float32, cols *[576]float32, pad *[100]float32) {
+	for iy := 0; iy < 8; iy++ {
+		copy(pad[iy*10+11:iy*10+19], x[iy*8:iy*8+8])
 	}
-	for oy := 1; oy < 7; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[9]float32)(cols[oy*72+ox*9:])
-			x0 := ox - 1
-			for kh := 0; kh < 3; kh++ {
-				r := (*[3]float32)(row[kh*3:])
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					*r = [3]float32{}
-					continue
-				}
-				for kw := 0; kw < 3; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 8 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*8+ix]
-					}
-				}
-			}
-		}
-		for ox := 1; ox < 7; ox++ {
-			row := (*[9]float32)(cols[oy*72+ox*9:])
-			base := oy*8 + ox - 9
-			xw := (*[19]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[8]
-			row[4] = xw[9]
-			row[5] = xw[10]
-			row[6] = xw[16]
-			row[7] = xw[17]
-			row[8] = xw[18]
-		}
-		for ox := 7; ox < 8; ox++ {
-			row := (*[9]float32)(cols[oy*72+ox*9:])
-			x0 := ox - 1
-			for kh := 0; kh < 3; kh++ {
-				r := (*[3]float32)(row[kh*3:])
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					*r = [3]float32{}
-					continue
-				}
-				for kw := 0; kw < 3; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 8 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*8+ix]
-					}
-				}
-			}
-		}
-	}
-	for oy := 7; oy < 8; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[9]float32)(cols[oy*72+ox*9:])
-			x0 := ox - 1
-			for kh := 0; kh < 3; kh++ {
-				r := (*[3]float32)(row[kh*3:])
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					*r = [3]float32{}
-					continue
-				}
-				for kw := 0; kw < 3; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 8 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*8+ix]
-					}
-				}
-			}
-		}
-	}
+	conv1Im2colVec(cols, pad)
 }
 
 // conv1ForwardGemm computes conv1 (conv2d 3x3, 64 filters, stride 1x1, same
@@ -652,11 +556,11 @@ func conv1Im2col(x *[64]float32, cols *[576]float32) {
 // samples of a tile on the vector path: per group of up to 4 samples, their
 // im2col matrices (conv1Im2col) times the weights [9][64] plus the bias, as
 // one GEMM (conv1ForwardVec). cols is the worker's scratch buffer.
-func conv1ForwardGemm(n int, in *[Tile * 64]float32, out *[Tile * 4096]float32, cols *[2304]float32, w *[576]float32, b *[64]float32) {
+func conv1ForwardGemm(n int, in *[Tile * 64]float32, out *[Tile * 4096]float32, cols *[2404]float32, w *[576]float32, b *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 4 {
 		k := min(4, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[64]float32)(in[s0*64+t*64:]), (*[576]float32)(cols[t*576:]))
+			conv1Im2col((*[64]float32)(in[s0*64+t*64:]), (*[576]float32)(cols[t*576:]), (*[100]float32)(cols[2304:]))
 		}
 		conv1ForwardVec(out[s0*4096:(s0+k)*4096], cols[:k*576], w, b, k*64)
 	}
@@ -668,11 +572,11 @@ func conv1ForwardGemm(n int, in *[Tile * 64]float32, out *[Tile * 4096]float32, 
 // gradient before the activation: per group of up to 4 samples it rebuilds
 // their im2col matrices in cols and accumulates the weight and bias gradients
 // into dw and db (conv1WeightGradVec).
-func conv1BackwardGemm(n int, in *[Tile * 64]float32, dOut *[Tile * 4096]float32, cols *[2304]float32, dw *[576]float32, db *[64]float32) {
+func conv1BackwardGemm(n int, in *[Tile * 64]float32, dOut *[Tile * 4096]float32, cols *[2404]float32, dw *[576]float32, db *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 4 {
 		k := min(4, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[64]float32)(in[s0*64+t*64:]), (*[576]float32)(cols[t*576:]))
+			conv1Im2col((*[64]float32)(in[s0*64+t*64:]), (*[576]float32)(cols[t*576:]), (*[100]float32)(cols[2304:]))
 		}
 		dy := dOut[s0*4096 : (s0+k)*4096]
 		conv1WeightGradVec(dw, db, cols[:k*576], dy, k*64)

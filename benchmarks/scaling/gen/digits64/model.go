@@ -77,7 +77,7 @@ type tileBuffers struct {
 	dense2Grad [Tile * 10]float32
 	// conv1Cols is the im2col matrix of conv1's vector path, for 4 samples (and
 	// its gradient in the backward pass).
-	conv1Cols [2304]float32
+	conv1Cols [2404]float32
 }
 
 // transposed holds the weights in the layouts of the vector input-gradient

@@ -80,6 +80,33 @@ func conv1WeightGradVec(dw *[9 * 64]float32, db *[64]float32, x, dy []float32, n
 	}
 }
 
+// conv1Im2colVecAVX2 is the AVX2 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVecAVX512 is the AVX512 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVec computes, for 10x10x1 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1Im2colVec(cols *[64 * 9]float32, x *[10 * 10 * 1]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 8, 8, 3, 12, 40, 4, 8, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 12, 40, 4, 8, 0)
+	default:
+		conv1Im2colVecGo(cols, x)
+	}
+}
+
 // pool1ForwardVecAVX2 is the AVX2 path of pool1ForwardVec (simd_amd64.s).
 //
 //go:noescape

@@ -860,6 +860,173 @@ conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 
+// func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+// Requires: AVX, AVX2, FMA3
+//
+// cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+// for the interior: output rows 0..7, columns 0..7 (10x10x1 input, 3x3 kernel,
+// stride 1,1, padding 0,0, 8x8 output); the geometry comes in the arguments.
+// Reference: conv1Im2colVecGo.
+#define i2c_dst DI // cols: current run
+#define i2c_x SI // x: current window
+#define i2c_src R8 // x: current run
+#define i2c_rows R9 // rows of windows left
+#define i2c_cols R10 // windows left in the row
+#define i2c_kh R11 // kernel rows left
+#define i2c_left CX // bytes of the run left
+#define i2c_off DX // byte offset in the run
+#define i2c_vecs R12 // whole vectors per run
+#define i2c_tail R13 // bytes after them
+TEXT ·conv1Im2colVecAVX2(SB), NOSPLIT, $0-80
+	MOVQ cols+0(FP), i2c_dst
+	MOVQ x+8(FP), i2c_x
+	MOVQ rowCount+16(FP), i2c_rows
+	MOVQ run+40(FP), i2c_vecs
+	MOVQ i2c_vecs, i2c_tail
+	SHRQ $5, i2c_vecs
+	ANDQ $31, i2c_tail
+	LEAQ tailmask<>+32(SB), AX // the tail's mask: tailmask<>+32−tail
+	SUBQ i2c_tail, AX
+	VMOVUPS (AX), Y15
+
+conv1Im2colVec_row:
+	MOVQ colCount+24(FP), i2c_cols
+
+conv1Im2colVec_col:
+	MOVQ i2c_x, i2c_src
+	MOVQ kernelRows+32(FP), i2c_kh
+
+conv1Im2colVec_kh:
+	// one run: whole vectors, then the tail
+	MOVQ i2c_vecs, i2c_left
+	XORQ i2c_off, i2c_off
+	TESTQ i2c_left, i2c_left
+	JZ conv1Im2colVec_tail
+
+conv1Im2colVec_vec:
+	VMOVUPS (i2c_src)(i2c_off*1), Y0
+	VMOVUPS Y0, (i2c_dst)(i2c_off*1)
+	ADDQ $32, i2c_off
+	DECQ i2c_left
+	JNZ conv1Im2colVec_vec
+
+conv1Im2colVec_tail:
+	TESTQ i2c_tail, i2c_tail
+	JZ conv1Im2colVec_next
+	VMASKMOVPS (i2c_src)(i2c_off*1), Y15, Y0
+	VMASKMOVPS Y0, Y15, (i2c_dst)(i2c_off*1)
+	ADDQ i2c_tail, i2c_off
+
+conv1Im2colVec_next:
+	ADDQ i2c_off, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv1Im2colVec_kh
+	ADDQ colStep+56(FP), i2c_x
+	DECQ i2c_cols
+	JNZ conv1Im2colVec_col
+	ADDQ rowStep+64(FP), i2c_x
+	ADDQ colsSkip+72(FP), i2c_dst
+	DECQ i2c_rows
+	JNZ conv1Im2colVec_row
+	VZEROUPPER
+	RET
+#undef i2c_dst
+#undef i2c_x
+#undef i2c_src
+#undef i2c_rows
+#undef i2c_cols
+#undef i2c_kh
+#undef i2c_left
+#undef i2c_off
+#undef i2c_vecs
+#undef i2c_tail
+
+// func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+// Requires: AVX512F
+//
+// cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+// for the interior: output rows 0..7, columns 0..7 (10x10x1 input, 3x3 kernel,
+// stride 1,1, padding 0,0, 8x8 output); the geometry comes in the arguments.
+// Reference: conv1Im2colVecGo.
+#define i2c_dst DI // cols: current run
+#define i2c_x SI // x: current window
+#define i2c_src R8 // x: current run
+#define i2c_rows R9 // rows of windows left
+#define i2c_cols R10 // windows left in the row
+#define i2c_kh R11 // kernel rows left
+#define i2c_left CX // bytes of the run left
+#define i2c_off DX // byte offset in the run
+#define i2c_vecs R12 // whole vectors per run
+#define i2c_tail R13 // bytes after them
+TEXT ·conv1Im2colVecAVX512(SB), NOSPLIT, $0-80
+	MOVQ cols+0(FP), i2c_dst
+	MOVQ x+8(FP), i2c_x
+	MOVQ rowCount+16(FP), i2c_rows
+	MOVQ run+40(FP), i2c_vecs
+	MOVQ i2c_vecs, i2c_tail
+	SHRQ $6, i2c_vecs
+	ANDQ $63, i2c_tail
+	MOVQ i2c_tail, CX // K1: the tail's lanes
+	SHRQ $2, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+
+conv1Im2colVec_row:
+	MOVQ colCount+24(FP), i2c_cols
+
+conv1Im2colVec_col:
+	MOVQ i2c_x, i2c_src
+	MOVQ kernelRows+32(FP), i2c_kh
+
+conv1Im2colVec_kh:
+	// one run: whole vectors, then the tail
+	MOVQ i2c_vecs, i2c_left
+	XORQ i2c_off, i2c_off
+	TESTQ i2c_left, i2c_left
+	JZ conv1Im2colVec_tail
+
+conv1Im2colVec_vec:
+	VMOVUPS (i2c_src)(i2c_off*1), Z0
+	VMOVUPS Z0, (i2c_dst)(i2c_off*1)
+	ADDQ $64, i2c_off
+	DECQ i2c_left
+	JNZ conv1Im2colVec_vec
+
+conv1Im2colVec_tail:
+	TESTQ i2c_tail, i2c_tail
+	JZ conv1Im2colVec_next
+	VMOVUPS.Z (i2c_src)(i2c_off*1), K1, Z0
+	VMOVUPS Z0, K1, (i2c_dst)(i2c_off*1)
+	ADDQ i2c_tail, i2c_off
+
+conv1Im2colVec_next:
+	ADDQ i2c_off, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv1Im2colVec_kh
+	ADDQ colStep+56(FP), i2c_x
+	DECQ i2c_cols
+	JNZ conv1Im2colVec_col
+	ADDQ rowStep+64(FP), i2c_x
+	ADDQ colsSkip+72(FP), i2c_dst
+	DECQ i2c_rows
+	JNZ conv1Im2colVec_row
+	VZEROUPPER
+	RET
+#undef i2c_dst
+#undef i2c_x
+#undef i2c_src
+#undef i2c_rows
+#undef i2c_cols
+#undef i2c_kh
+#undef i2c_left
+#undef i2c_off
+#undef i2c_vecs
+#undef i2c_tail
+
 // func pool1ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //

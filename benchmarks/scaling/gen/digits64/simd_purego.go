@@ -22,6 +22,16 @@ func conv1WeightGradVec(dw *[9 * 64]float32, db *[64]float32, x, dy []float32, n
 	conv1WeightGradVecGo(dw, db, x, dy, n)
 }
 
+// conv1Im2colVec computes, for 10x10x1 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func conv1Im2colVec(cols *[64 * 9]float32, x *[10 * 10 * 1]float32) {
+	conv1Im2colVecGo(cols, x)
+}
+
 // pool1ForwardVec computes, for 8x8x64 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 4x4 outputs:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),

@@ -44,6 +44,22 @@ func conv1WeightGradVecGo(dw *[9 * 64]float32, db *[64]float32, x, dy []float32,
 	}
 }
 
+// conv1Im2colVecGo is the pure-Go reference of conv1Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+func conv1Im2colVecGo(cols *[64 * 9]float32, x *[10 * 10 * 1]float32) {
+	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*10 + ow*1 - 0) * 1
+				dst := (oh*8+ow)*9 + kh*3
+				copy(cols[dst:dst+3], x[src:src+3])
+			}
+		}
+	}
+}
+
 // pool1ForwardVecGo is the pure-Go reference of pool1ForwardVec:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),

@@ -3010,138 +3010,11 @@ func fcBackward(n int, in *[Tile * 64]float32, out *[Tile * 12]float32, dOut *[T
 // 64 filters, stride 2x2, same padding, 49x10x1 → 25x5x64) to cols: row
 // oy·5+ox holds the 40 inputs under the window of output pixel (oy, ox) in
 // weight order [kh][kw][c], zeros for taps in the padding.
-func conv1Im2col(x *[490]float32, cols *[5000]float32) {
-	for oy := 0; oy < 2; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[40]float32)(cols[oy*200+ox*40:])
-			x0 := ox*2 - 1
-			for kh := 0; kh < 10; kh++ {
-				r := (*[4]float32)(row[kh*4:])
-				iy := oy*2 + kh - 4
-				if iy < 0 || iy >= 49 {
-					*r = [4]float32{}
-					continue
-				}
-				for kw := 0; kw < 4; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 10 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*10+ix]
-					}
-				}
-			}
-		}
+func conv1Im2col(x *[490]float32, cols *[5000]float32, pad *[696]float32) {
+	for iy := 0; iy < 49; iy++ {
+		copy(pad[iy*12+49:iy*12+59], x[iy*10:iy*10+10])
 	}
-	for oy := 2; oy < 22; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[40]float32)(cols[oy*200+ox*40:])
-			x0 := ox*2 - 1
-			for kh := 0; kh < 10; kh++ {
-				r := (*[4]float32)(row[kh*4:])
-				iy := oy*2 + kh - 4
-				if iy < 0 || iy >= 49 {
-					*r = [4]float32{}
-					continue
-				}
-				for kw := 0; kw < 4; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 10 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*10+ix]
-					}
-				}
-			}
-		}
-		for ox := 1; ox < 4; ox++ {
-			row := (*[40]float32)(cols[oy*200+ox*40:])
-			base := oy*20 + ox*2 - 41
-			xw := (*[94]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[10]
-			row[5] = xw[11]
-			row[6] = xw[12]
-			row[7] = xw[13]
-			row[8] = xw[20]
-			row[9] = xw[21]
-			row[10] = xw[22]
-			row[11] = xw[23]
-			row[12] = xw[30]
-			row[13] = xw[31]
-			row[14] = xw[32]
-			row[15] = xw[33]
-			row[16] = xw[40]
-			row[17] = xw[41]
-			row[18] = xw[42]
-			row[19] = xw[43]
-			row[20] = xw[50]
-			row[21] = xw[51]
-			row[22] = xw[52]
-			row[23] = xw[53]
-			row[24] = xw[60]
-			row[25] = xw[61]
-			row[26] = xw[62]
-			row[27] = xw[63]
-			row[28] = xw[70]
-			row[29] = xw[71]
-			row[30] = xw[72]
-			row[31] = xw[73]
-			row[32] = xw[80]
-			row[33] = xw[81]
-			row[34] = xw[82]
-			row[35] = xw[83]
-			row[36] = xw[90]
-			row[37] = xw[91]
-			row[38] = xw[92]
-			row[39] = xw[93]
-		}
-		for ox := 4; ox < 5; ox++ {
-			row := (*[40]float32)(cols[oy*200+ox*40:])
-			x0 := ox*2 - 1
-			for kh := 0; kh < 10; kh++ {
-				r := (*[4]float32)(row[kh*4:])
-				iy := oy*2 + kh - 4
-				if iy < 0 || iy >= 49 {
-					*r = [4]float32{}
-					continue
-				}
-				for kw := 0; kw < 4; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 10 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*10+ix]
-					}
-				}
-			}
-		}
-	}
-	for oy := 22; oy < 25; oy++ {
-		for ox := 0; ox < 5; ox++ {
-			row := (*[40]float32)(cols[oy*200+ox*40:])
-			x0 := ox*2 - 1
-			for kh := 0; kh < 10; kh++ {
-				r := (*[4]float32)(row[kh*4:])
-				iy := oy*2 + kh - 4
-				if iy < 0 || iy >= 49 {
-					*r = [4]float32{}
-					continue
-				}
-				for kw := 0; kw < 4; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 10 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*10+ix]
-					}
-				}
-			}
-		}
-	}
+	conv1Im2colVec(cols, pad)
 }
 
 // conv1ForwardGemm computes conv1 (conv2d 10x4, 64 filters, stride 2x2, same
@@ -3149,11 +3022,11 @@ func conv1Im2col(x *[490]float32, cols *[5000]float32) {
 // vector path: per group of up to 4 samples, their im2col matrices
 // (conv1Im2col) times the weights [40][64] plus the bias, as one GEMM
 // (conv1ForwardVec). cols is the worker's scratch buffer.
-func conv1ForwardGemm(n int, in *[Tile * 490]float32, out *[Tile * 8000]float32, cols *[20000]float32, w *[2560]float32, b *[64]float32) {
+func conv1ForwardGemm(n int, in *[Tile * 490]float32, out *[Tile * 8000]float32, cols *[20696]float32, w *[2560]float32, b *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 4 {
 		k := min(4, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[490]float32)(in[s0*490+t*490:]), (*[5000]float32)(cols[t*5000:]))
+			conv1Im2col((*[490]float32)(in[s0*490+t*490:]), (*[5000]float32)(cols[t*5000:]), (*[696]float32)(cols[20000:]))
 		}
 		conv1ForwardVec(out[s0*8000:(s0+k)*8000], cols[:k*5000], w, b, k*125)
 	}
@@ -3165,11 +3038,11 @@ func conv1ForwardGemm(n int, in *[Tile * 490]float32, out *[Tile * 8000]float32,
 // group of up to 4 samples it rebuilds their im2col matrices in cols and
 // accumulates the weight and bias gradients into dw and db
 // (conv1WeightGradVec).
-func conv1BackwardGemm(n int, in *[Tile * 490]float32, dOut *[Tile * 8000]float32, cols *[20000]float32, dw *[2560]float32, db *[64]float32) {
+func conv1BackwardGemm(n int, in *[Tile * 490]float32, dOut *[Tile * 8000]float32, cols *[20696]float32, dw *[2560]float32, db *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 4 {
 		k := min(4, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[490]float32)(in[s0*490+t*490:]), (*[5000]float32)(cols[t*5000:]))
+			conv1Im2col((*[490]float32)(in[s0*490+t*490:]), (*[5000]float32)(cols[t*5000:]), (*[696]float32)(cols[20000:]))
 		}
 		dy := dOut[s0*8000 : (s0+k)*8000]
 		conv1WeightGradVec(dw, db, cols[:k*5000], dy, k*125)

@@ -308,7 +308,7 @@ type tileBuffers struct {
 	dropout2Mask [Tile * 8000]float32
 	// conv1Cols is the im2col matrix of conv1's vector path, for 4 samples (and
 	// its gradient in the backward pass).
-	conv1Cols [20000]float32
+	conv1Cols [20696]float32
 }
 
 // transposed holds the weights in the layouts of the vector input-gradient

@@ -80,6 +80,33 @@ func conv1WeightGradVec(dw *[40 * 64]float32, db *[64]float32, x, dy []float32, 
 	}
 }
 
+// conv1Im2colVecAVX2 is the AVX2 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVecAVX512 is the AVX512 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVec computes, for 58x12x1 inputs, 10x4 kernels at stride 2,2 with padding 0,0 (top, left) and 25x5x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 25), ow in [0, 5) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1Im2colVec(cols *[125 * 40]float32, x *[58 * 12 * 1]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 25, 5, 10, 16, 48, 8, 56, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 25, 5, 10, 16, 48, 8, 56, 0)
+	default:
+		conv1Im2colVecGo(cols, x)
+	}
+}
+
 // dw1InteriorVecAVX2 is the AVX2 path of dw1InteriorVec (simd_amd64.s).
 //
 //go:noescape

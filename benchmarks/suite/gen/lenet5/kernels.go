@@ -783,123 +783,11 @@ func dense3Backward(n int, in *[Tile * 84]float32, out *[Tile * 10]float32, dOut
 // (relu, fused) to cols: row oy·28+ox holds the 25 inputs under the window of
 // output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps in the
 // padding.
-func conv1Im2col(x *[784]float32, cols *[19600]float32) {
-	for oy := 0; oy < 2; oy++ {
-		for ox := 0; ox < 28; ox++ {
-			row := (*[25]float32)(cols[oy*700+ox*25:])
-			x0 := ox - 2
-			for kh := 0; kh < 5; kh++ {
-				r := (*[5]float32)(row[kh*5:])
-				iy := oy + kh - 2
-				if iy < 0 || iy >= 28 {
-					*r = [5]float32{}
-					continue
-				}
-				for kw := 0; kw < 5; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 28 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*28+ix]
-					}
-				}
-			}
-		}
+func conv1Im2col(x *[784]float32, cols *[19600]float32, pad *[1024]float32) {
+	for iy := 0; iy < 28; iy++ {
+		copy(pad[iy*32+66:iy*32+94], x[iy*28:iy*28+28])
 	}
-	for oy := 2; oy < 26; oy++ {
-		for ox := 0; ox < 2; ox++ {
-			row := (*[25]float32)(cols[oy*700+ox*25:])
-			x0 := ox - 2
-			for kh := 0; kh < 5; kh++ {
-				r := (*[5]float32)(row[kh*5:])
-				iy := oy + kh - 2
-				if iy < 0 || iy >= 28 {
-					*r = [5]float32{}
-					continue
-				}
-				for kw := 0; kw < 5; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 28 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*28+ix]
-					}
-				}
-			}
-		}
-		for ox := 2; ox < 26; ox++ {
-			row := (*[25]float32)(cols[oy*700+ox*25:])
-			base := oy*28 + ox - 58
-			xw := (*[117]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[28]
-			row[6] = xw[29]
-			row[7] = xw[30]
-			row[8] = xw[31]
-			row[9] = xw[32]
-			row[10] = xw[56]
-			row[11] = xw[57]
-			row[12] = xw[58]
-			row[13] = xw[59]
-			row[14] = xw[60]
-			row[15] = xw[84]
-			row[16] = xw[85]
-			row[17] = xw[86]
-			row[18] = xw[87]
-			row[19] = xw[88]
-			row[20] = xw[112]
-			row[21] = xw[113]
-			row[22] = xw[114]
-			row[23] = xw[115]
-			row[24] = xw[116]
-		}
-		for ox := 26; ox < 28; ox++ {
-			row := (*[25]float32)(cols[oy*700+ox*25:])
-			x0 := ox - 2
-			for kh := 0; kh < 5; kh++ {
-				r := (*[5]float32)(row[kh*5:])
-				iy := oy + kh - 2
-				if iy < 0 || iy >= 28 {
-					*r = [5]float32{}
-					continue
-				}
-				for kw := 0; kw < 5; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 28 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*28+ix]
-					}
-				}
-			}
-		}
-	}
-	for oy := 26; oy < 28; oy++ {
-		for ox := 0; ox < 28; ox++ {
-			row := (*[25]float32)(cols[oy*700+ox*25:])
-			x0 := ox - 2
-			for kh := 0; kh < 5; kh++ {
-				r := (*[5]float32)(row[kh*5:])
-				iy := oy + kh - 2
-				if iy < 0 || iy >= 28 {
-					*r = [5]float32{}
-					continue
-				}
-				for kw := 0; kw < 5; kw++ {
-					ix := x0 + kw
-					if ix < 0 || ix >= 28 {
-						r[kw] = 0
-					} else {
-						r[kw] = x[iy*28+ix]
-					}
-				}
-			}
-		}
-	}
+	conv1Im2colVec(cols, pad)
 }
 
 // conv1ForwardGemm computes conv1 (conv2d 5x5, 6 filters, stride 1x1, same
@@ -907,11 +795,11 @@ func conv1Im2col(x *[784]float32, cols *[19600]float32) {
 // n samples of a tile on the vector path: per group of up to 3 samples, their
 // im2col matrices (conv1Im2col) times the weights [25][6] plus the bias, as
 // one GEMM (conv1ForwardVec). cols is the worker's scratch buffer.
-func conv1ForwardGemm(n int, in *[Tile * 784]float32, out *[Tile * 4704]float32, cols *[58800]float32, w *[150]float32, b *[6]float32) {
+func conv1ForwardGemm(n int, in *[Tile * 784]float32, out *[Tile * 4704]float32, cols *[59824]float32, w *[150]float32, b *[6]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[784]float32)(in[s0*784+t*784:]), (*[19600]float32)(cols[t*19600:]))
+			conv1Im2col((*[784]float32)(in[s0*784+t*784:]), (*[19600]float32)(cols[t*19600:]), (*[1024]float32)(cols[58800:]))
 		}
 		conv1ForwardVec(out[s0*4704:(s0+k)*4704], cols[:k*19600], w, b, k*784)
 	}
@@ -923,11 +811,11 @@ func conv1ForwardGemm(n int, in *[Tile * 784]float32, out *[Tile * 4704]float32,
 // gradient before the activation: per group of up to 3 samples it rebuilds
 // their im2col matrices in cols and accumulates the weight and bias gradients
 // into dw and db (conv1WeightGradVec).
-func conv1BackwardGemm(n int, in *[Tile * 784]float32, dOut *[Tile * 4704]float32, cols *[58800]float32, dw *[150]float32, db *[6]float32) {
+func conv1BackwardGemm(n int, in *[Tile * 784]float32, dOut *[Tile * 4704]float32, cols *[59824]float32, dw *[150]float32, db *[6]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[784]float32)(in[s0*784+t*784:]), (*[19600]float32)(cols[t*19600:]))
+			conv1Im2col((*[784]float32)(in[s0*784+t*784:]), (*[19600]float32)(cols[t*19600:]), (*[1024]float32)(cols[58800:]))
 		}
 		dy := dOut[s0*4704 : (s0+k)*4704]
 		conv1WeightGradVec(dw, db, cols[:k*19600], dy, k*784)
@@ -940,15 +828,7 @@ func conv1BackwardGemm(n int, in *[Tile * 784]float32, dOut *[Tile * 4704]float3
 // window of output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps
 // in the padding.
 func conv2Im2col(x *[1176]float32, cols *[15000]float32) {
-	for oy := 0; oy < 10; oy++ {
-		for ox := 0; ox < 10; ox++ {
-			row := (*[150]float32)(cols[oy*1500+ox*150:])
-			base := oy*84 + ox*6
-			for kh := 0; kh < 5; kh++ {
-				*(*[30]float32)(row[kh*30:]) = *(*[30]float32)(x[base+kh*84:])
-			}
-		}
-	}
+	conv2Im2colVec(cols, x)
 }
 
 // conv2ForwardGemm computes conv2 (conv2d 5x5, 16 filters, stride 1x1, valid

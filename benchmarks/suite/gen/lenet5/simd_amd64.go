@@ -80,6 +80,33 @@ func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n 
 	}
 }
 
+// conv1Im2colVecAVX2 is the AVX2 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVecAVX512 is the AVX512 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVec computes, for 32x32x1 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 28x28x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 28), ow in [0, 28) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1Im2colVec(cols *[784 * 25]float32, x *[32 * 32 * 1]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 28, 28, 5, 20, 128, 4, 16, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 28, 28, 5, 20, 128, 4, 16, 0)
+	default:
+		conv1Im2colVecGo(cols, x)
+	}
+}
+
 // pool1ForwardVecAVX2 is the AVX2 path of pool1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -273,6 +300,23 @@ func conv2InputGradVecTranspose(wt *[16 * 160]float32, w *[150 * 16]float32) {
 		conv2InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		conv2InputGradVecTransposeGo(wt, w)
+	}
+}
+
+// conv2Im2colVec computes, for 14x14x6 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 10x10x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 10), ow in [0, 10) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv2Im2colVec(cols *[100 * 150]float32, x *[14 * 14 * 6]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 10, 10, 5, 120, 336, 24, 96, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 10, 10, 5, 120, 336, 24, 96, 0)
+	default:
+		conv2Im2colVecGo(cols, x)
 	}
 }
 

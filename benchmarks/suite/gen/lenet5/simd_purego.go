@@ -22,6 +22,16 @@ func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n 
 	conv1WeightGradVecGo(dw, db, x, dy, n)
 }
 
+// conv1Im2colVec computes, for 32x32x1 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 28x28x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 28), ow in [0, 28) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func conv1Im2colVec(cols *[784 * 25]float32, x *[32 * 32 * 1]float32) {
+	conv1Im2colVecGo(cols, x)
+}
+
 // pool1ForwardVec computes, for 28x28x6 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 14x14 outputs:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),
@@ -75,6 +85,16 @@ func conv2InputGradVec(dx, dy []float32, wt *[16 * 160]float32, n int) {
 // This build has no assembly: it runs the reference.
 func conv2InputGradVecTranspose(wt *[16 * 160]float32, w *[150 * 16]float32) {
 	conv2InputGradVecTransposeGo(wt, w)
+}
+
+// conv2Im2colVec computes, for 14x14x6 inputs, 5x5 kernels at stride 1,1 with padding 0,0 (top, left) and 10x10x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 10), ow in [0, 10) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func conv2Im2colVec(cols *[100 * 150]float32, x *[14 * 14 * 6]float32) {
+	conv2Im2colVecGo(cols, x)
 }
 
 // pool2ForwardVec computes, for 10x10x16 inputs, 2x2 windows at stride 2,2 with padding 0,0 (top, left) and 5x5 outputs:

@@ -44,6 +44,22 @@ func conv1WeightGradVecGo(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, 
 	}
 }
 
+// conv1Im2colVecGo is the pure-Go reference of conv1Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 28), ow in [0, 28) (the other rows are left as they are)
+func conv1Im2colVecGo(cols *[784 * 25]float32, x *[32 * 32 * 1]float32) {
+	for oh := 0; oh < 28; oh++ {
+		for ow := 0; ow < 28; ow++ {
+			for kh := range 5 {
+				src := ((oh*1-0+kh)*32 + ow*1 - 0) * 1
+				dst := (oh*28+ow)*25 + kh*5
+				copy(cols[dst:dst+5], x[src:src+5])
+			}
+		}
+	}
+}
+
 // pool1ForwardVecGo is the pure-Go reference of pool1ForwardVec:
 //
 //	y[s][oh][ow][c] = max_{kh,kw} x[s][ih][iw][c]   for s < n (NaN if a tap is NaN),
@@ -191,6 +207,22 @@ func conv2InputGradVecTransposeGo(wt *[16 * 160]float32, w *[150 * 16]float32) {
 	}
 	for j := range 16 {
 		clear(wt[j*160+150 : (j+1)*160])
+	}
+}
+
+// conv2Im2colVecGo is the pure-Go reference of conv2Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 10), ow in [0, 10) (the other rows are left as they are)
+func conv2Im2colVecGo(cols *[100 * 150]float32, x *[14 * 14 * 6]float32) {
+	for oh := 0; oh < 10; oh++ {
+		for ow := 0; ow < 10; ow++ {
+			for kh := range 5 {
+				src := ((oh*1-0+kh)*14 + ow*1 - 0) * 6
+				dst := (oh*10+ow)*150 + kh*30
+				copy(cols[dst:dst+30], x[src:src+30])
+			}
+		}
 	}
 }
 

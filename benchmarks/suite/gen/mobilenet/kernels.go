@@ -8529,77 +8529,11 @@ func fcBackward(n int, in *[Tile * 256]float32, out *[Tile * 2]float32, dOut *[T
 // filters, stride 2x2, same padding, 96x96x3 → 48x48x8) to cols: row
 // oy·48+ox holds the 27 inputs under the window of output pixel (oy, ox) in
 // weight order [kh][kw][c], zeros for taps in the padding.
-func conv1Im2col(x *[27648]float32, cols *[62208]float32) {
-	for oy := 0; oy < 47; oy++ {
-		for ox := 0; ox < 47; ox++ {
-			row := (*[27]float32)(cols[oy*1296+ox*27:])
-			base := oy*576 + ox*6
-			xw := (*[585]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[288]
-			row[10] = xw[289]
-			row[11] = xw[290]
-			row[12] = xw[291]
-			row[13] = xw[292]
-			row[14] = xw[293]
-			row[15] = xw[294]
-			row[16] = xw[295]
-			row[17] = xw[296]
-			row[18] = xw[576]
-			row[19] = xw[577]
-			row[20] = xw[578]
-			row[21] = xw[579]
-			row[22] = xw[580]
-			row[23] = xw[581]
-			row[24] = xw[582]
-			row[25] = xw[583]
-			row[26] = xw[584]
-		}
-		for ox := 47; ox < 48; ox++ {
-			row := (*[27]float32)(cols[oy*1296+ox*27:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 96-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*9 : kh*9+9]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 96 {
-					clear(r)
-					continue
-				}
-				at := (iy*96 + x0 + lo) * 3
-				clear(r[:lo*3])
-				copy(r[lo*3:hi*3], x[at:at+(hi-lo)*3])
-				clear(r[hi*3:])
-			}
-		}
+func conv1Im2col(x *[27648]float32, cols *[62208]float32, pad *[28227]float32) {
+	for iy := 0; iy < 96; iy++ {
+		copy(pad[iy*291:iy*291+288], x[iy*288:iy*288+288])
 	}
-	for oy := 47; oy < 48; oy++ {
-		for ox := 0; ox < 48; ox++ {
-			row := (*[27]float32)(cols[oy*1296+ox*27:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 96-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*9 : kh*9+9]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 96 {
-					clear(r)
-					continue
-				}
-				at := (iy*96 + x0 + lo) * 3
-				clear(r[:lo*3])
-				copy(r[lo*3:hi*3], x[at:at+(hi-lo)*3])
-				clear(r[hi*3:])
-			}
-		}
-	}
+	conv1Im2colVec(cols, pad)
 }
 
 // conv1ForwardGemm computes conv1 (conv2d 3x3, 8 filters, stride 2x2, same
@@ -8607,11 +8541,11 @@ func conv1Im2col(x *[27648]float32, cols *[62208]float32) {
 // vector path: per group of up to 1 samples, their im2col matrices
 // (conv1Im2col) times the weights [27][8] plus the bias, as one GEMM
 // (conv1ForwardVec). cols is the worker's scratch buffer.
-func conv1ForwardGemm(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float32, cols *[62208]float32, w *[216]float32, b *[8]float32) {
+func conv1ForwardGemm(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float32, cols *[90435]float32, w *[216]float32, b *[8]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[27648]float32)(in[s0*27648+t*27648:]), (*[62208]float32)(cols[t*62208:]))
+			conv1Im2col((*[27648]float32)(in[s0*27648+t*27648:]), (*[62208]float32)(cols[t*62208:]), (*[28227]float32)(cols[62208:]))
 		}
 		conv1ForwardVec(out[s0*18432:(s0+k)*18432], cols[:k*62208], w, b, k*2304)
 	}
@@ -8623,11 +8557,11 @@ func conv1ForwardGemm(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float
 // group of up to 1 samples it rebuilds their im2col matrices in cols and
 // accumulates the weight and bias gradients into dw and db
 // (conv1WeightGradVec).
-func conv1BackwardGemm(n int, in *[Tile * 27648]float32, dOut *[Tile * 18432]float32, cols *[62208]float32, dw *[216]float32, db *[8]float32) {
+func conv1BackwardGemm(n int, in *[Tile * 27648]float32, dOut *[Tile * 18432]float32, cols *[90435]float32, dw *[216]float32, db *[8]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[27648]float32)(in[s0*27648+t*27648:]), (*[62208]float32)(cols[t*62208:]))
+			conv1Im2col((*[27648]float32)(in[s0*27648+t*27648:]), (*[62208]float32)(cols[t*62208:]), (*[28227]float32)(cols[62208:]))
 		}
 		dy := dOut[s0*18432 : (s0+k)*18432]
 		conv1WeightGradVec(dw, db, cols[:k*62208], dy, k*2304)

@@ -762,7 +762,7 @@ type tileBuffers struct {
 	fcGrad [Tile * 2]float32
 	// conv1Cols is the im2col matrix of conv1's vector path, for 1 samples (and
 	// its gradient in the backward pass).
-	conv1Cols [62208]float32
+	conv1Cols [90435]float32
 }
 
 // transposed holds the weights in the layouts of the vector input-gradient

@@ -80,6 +80,33 @@ func conv1WeightGradVec(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, n 
 	}
 }
 
+// conv1Im2colVecAVX2 is the AVX2 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVecAVX512 is the AVX512 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVec computes, for 97x97x3 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 48x48x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 48), ow in [0, 48) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1Im2colVec(cols *[2304 * 27]float32, x *[97 * 97 * 3]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 48, 48, 3, 36, 1164, 24, 1176, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 48, 48, 3, 36, 1164, 24, 1176, 0)
+	default:
+		conv1Im2colVecGo(cols, x)
+	}
+}
+
 // dw1InteriorVecAVX2 is the AVX2 path of dw1InteriorVec (simd_amd64.s).
 //
 //go:noescape

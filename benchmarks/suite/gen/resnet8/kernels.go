@@ -3761,113 +3761,11 @@ func fcBackward(n int, in *[Tile * 64]float32, out *[Tile * 10]float32, dOut *[T
 // 16 filters, stride 1x1, same padding, 32x32x3 → 32x32x16) to cols: row
 // oy·32+ox holds the 27 inputs under the window of output pixel (oy, ox) in
 // weight order [kh][kw][c], zeros for taps in the padding.
-func conv1Im2col(x *[3072]float32, cols *[27648]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[27]float32)(cols[oy*864+ox*27:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*9 : kh*9+9]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 3
-				clear(r[:lo*3])
-				copy(r[lo*3:hi*3], x[at:at+(hi-lo)*3])
-				clear(r[hi*3:])
-			}
-		}
+func conv1Im2col(x *[3072]float32, cols *[27648]float32, pad *[3468]float32) {
+	for iy := 0; iy < 32; iy++ {
+		copy(pad[iy*102+105:iy*102+201], x[iy*96:iy*96+96])
 	}
-	for oy := 1; oy < 31; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[27]float32)(cols[oy*864+ox*27:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*9 : kh*9+9]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 3
-				clear(r[:lo*3])
-				copy(r[lo*3:hi*3], x[at:at+(hi-lo)*3])
-				clear(r[hi*3:])
-			}
-		}
-		for ox := 1; ox < 31; ox++ {
-			row := (*[27]float32)(cols[oy*864+ox*27:])
-			base := oy*96 + ox*3 - 99
-			xw := (*[201]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[96]
-			row[10] = xw[97]
-			row[11] = xw[98]
-			row[12] = xw[99]
-			row[13] = xw[100]
-			row[14] = xw[101]
-			row[15] = xw[102]
-			row[16] = xw[103]
-			row[17] = xw[104]
-			row[18] = xw[192]
-			row[19] = xw[193]
-			row[20] = xw[194]
-			row[21] = xw[195]
-			row[22] = xw[196]
-			row[23] = xw[197]
-			row[24] = xw[198]
-			row[25] = xw[199]
-			row[26] = xw[200]
-		}
-		for ox := 31; ox < 32; ox++ {
-			row := (*[27]float32)(cols[oy*864+ox*27:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*9 : kh*9+9]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 3
-				clear(r[:lo*3])
-				copy(r[lo*3:hi*3], x[at:at+(hi-lo)*3])
-				clear(r[hi*3:])
-			}
-		}
-	}
-	for oy := 31; oy < 32; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[27]float32)(cols[oy*864+ox*27:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*9 : kh*9+9]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 3
-				clear(r[:lo*3])
-				copy(r[lo*3:hi*3], x[at:at+(hi-lo)*3])
-				clear(r[hi*3:])
-			}
-		}
-	}
+	conv1Im2colVec(cols, pad)
 }
 
 // conv1ForwardGemm computes conv1 (conv2d 3x3, 16 filters, stride 1x1, same
@@ -3875,11 +3773,11 @@ func conv1Im2col(x *[3072]float32, cols *[27648]float32) {
 // vector path: per group of up to 2 samples, their im2col matrices
 // (conv1Im2col) times the weights [27][16] plus the bias, as one GEMM
 // (conv1ForwardVec). cols is the worker's scratch buffer.
-func conv1ForwardGemm(n int, in *[Tile * 3072]float32, out *[Tile * 16384]float32, cols *[55296]float32, w *[432]float32, b *[16]float32) {
+func conv1ForwardGemm(n int, in *[Tile * 3072]float32, out *[Tile * 16384]float32, cols *[58764]float32, w *[432]float32, b *[16]float32) {
 	for s0 := 0; s0 < n; s0 += 2 {
 		k := min(2, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[3072]float32)(in[s0*3072+t*3072:]), (*[27648]float32)(cols[t*27648:]))
+			conv1Im2col((*[3072]float32)(in[s0*3072+t*3072:]), (*[27648]float32)(cols[t*27648:]), (*[3468]float32)(cols[55296:]))
 		}
 		conv1ForwardVec(out[s0*16384:(s0+k)*16384], cols[:k*27648], w, b, k*1024)
 	}
@@ -3891,11 +3789,11 @@ func conv1ForwardGemm(n int, in *[Tile * 3072]float32, out *[Tile * 16384]float3
 // group of up to 2 samples it rebuilds their im2col matrices in cols and
 // accumulates the weight and bias gradients into dw and db
 // (conv1WeightGradVec).
-func conv1BackwardGemm(n int, in *[Tile * 3072]float32, dOut *[Tile * 16384]float32, cols *[55296]float32, dw *[432]float32, db *[16]float32) {
+func conv1BackwardGemm(n int, in *[Tile * 3072]float32, dOut *[Tile * 16384]float32, cols *[58764]float32, dw *[432]float32, db *[16]float32) {
 	for s0 := 0; s0 < n; s0 += 2 {
 		k := min(2, n-s0)
 		for t := 0; t < k; t++ {
-			conv1Im2col((*[3072]float32)(in[s0*3072+t*3072:]), (*[27648]float32)(cols[t*27648:]))
+			conv1Im2col((*[3072]float32)(in[s0*3072+t*3072:]), (*[27648]float32)(cols[t*27648:]), (*[3468]float32)(cols[55296:]))
 		}
 		dy := dOut[s0*16384 : (s0+k)*16384]
 		conv1WeightGradVec(dw, db, cols[:k*27648], dy, k*1024)
@@ -3906,88 +3804,11 @@ func conv1BackwardGemm(n int, in *[Tile * 3072]float32, dOut *[Tile * 16384]floa
 // (conv2d 3x3, 16 filters, stride 1x1, same padding, 32x32x16 → 32x32x16) to
 // cols: row oy·32+ox holds the 144 inputs under the window of output pixel
 // (oy, ox) in weight order [kh][kw][c], zeros for taps in the padding.
-func block1_conv1Im2col(x *[16384]float32, cols *[147456]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
+func block1_conv1Im2col(x *[16384]float32, cols *[147456]float32, pad *[18496]float32) {
+	for iy := 0; iy < 32; iy++ {
+		copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 	}
-	for oy := 1; oy < 31; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-		for ox := 1; ox < 31; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			base := oy*512 + ox*16 - 528
-			for kh := 0; kh < 3; kh++ {
-				*(*[48]float32)(row[kh*48:]) = *(*[48]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 31; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-	}
-	for oy := 31; oy < 32; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-	}
+	block1_conv1Im2colVec(cols, pad)
 }
 
 // block1_conv1ForwardGemm computes block1_conv1 (conv2d 3x3, 16 filters,
@@ -3995,11 +3816,11 @@ func block1_conv1Im2col(x *[16384]float32, cols *[147456]float32) {
 // a tile on the vector path: per group of up to 1 samples, their im2col
 // matrices (block1_conv1Im2col) times the weights [144][16] plus the bias, as
 // one GEMM (block1_conv1ForwardVec). cols is the worker's scratch buffer.
-func block1_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[147456]float32, w *[2304]float32, b *[16]float32) {
+func block1_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[184448]float32, w *[2304]float32, b *[16]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block1_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]))
+			block1_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[147456:]))
 		}
 		block1_conv1ForwardVec(out[s0*16384:(s0+k)*16384], cols[:k*147456], w, b, k*1024)
 	}
@@ -4010,88 +3831,11 @@ func block1_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 1638
 // the weights flipped (block1_conv1Flip): row iy·32+ix holds the 144
 // gradients under the window of input pixel (iy, ix), padding 1,1, in the
 // order [kh][kw][f] of the flipped kernel, zeros outside.
-func block1_conv1Dy2col(x *[16384]float32, cols *[147456]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
+func block1_conv1Dy2col(x *[16384]float32, cols *[147456]float32, pad *[18496]float32) {
+	for iy := 0; iy < 32; iy++ {
+		copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 	}
-	for oy := 1; oy < 31; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-		for ox := 1; ox < 31; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			base := oy*512 + ox*16 - 528
-			for kh := 0; kh < 3; kh++ {
-				*(*[48]float32)(row[kh*48:]) = *(*[48]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 31; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-	}
-	for oy := 31; oy < 32; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-	}
+	block1_conv1Dy2colVec(cols, pad)
 }
 
 // block1_conv1Flip fills wt[kh][kw][f][c] = w[2−kh][2−kw][c][f], the
@@ -4117,16 +3861,16 @@ func block1_conv1Flip(wt *[2304]float32, w *[2304]float32) {
 // (block1_conv1WeightGradVec), then overwrites cols with the im2col matrices
 // of dOut for the input gradient (block1_conv1Dy2col) and computes dIn as one
 // GEMM with the flipped weights wt (block1_conv1InputGradVec).
-func block1_conv1BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 16384]float32, dIn *[Tile * 16384]float32, cols *[147456]float32, wt *[2304]float32, dw *[2304]float32, db *[16]float32) {
+func block1_conv1BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 16384]float32, dIn *[Tile * 16384]float32, cols *[184448]float32, wt *[2304]float32, dw *[2304]float32, db *[16]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block1_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]))
+			block1_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[147456:]))
 		}
 		dy := dOut[s0*16384 : (s0+k)*16384]
 		block1_conv1WeightGradVec(dw, db, cols[:k*147456], dy, k*1024)
 		for t := 0; t < k; t++ {
-			block1_conv1Dy2col((*[16384]float32)(dOut[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]))
+			block1_conv1Dy2col((*[16384]float32)(dOut[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[165952:]))
 		}
 		block1_conv1InputGradVec(dIn[s0*16384:(s0+k)*16384], cols[:k*147456], wt, k*1024)
 	}
@@ -4136,88 +3880,11 @@ func block1_conv1BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 16
 // (conv2d 3x3, 16 filters, stride 1x1, same padding, 32x32x16 → 32x32x16) to
 // cols: row oy·32+ox holds the 144 inputs under the window of output pixel
 // (oy, ox) in weight order [kh][kw][c], zeros for taps in the padding.
-func block1_conv2Im2col(x *[16384]float32, cols *[147456]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
+func block1_conv2Im2col(x *[16384]float32, cols *[147456]float32, pad *[18496]float32) {
+	for iy := 0; iy < 32; iy++ {
+		copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 	}
-	for oy := 1; oy < 31; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-		for ox := 1; ox < 31; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			base := oy*512 + ox*16 - 528
-			for kh := 0; kh < 3; kh++ {
-				*(*[48]float32)(row[kh*48:]) = *(*[48]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 31; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-	}
-	for oy := 31; oy < 32; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-	}
+	block1_conv2Im2colVec(cols, pad)
 }
 
 // block1_conv2ForwardGemm computes block1_conv2 (conv2d 3x3, 16 filters,
@@ -4225,11 +3892,11 @@ func block1_conv2Im2col(x *[16384]float32, cols *[147456]float32) {
 // a tile on the vector path: per group of up to 1 samples, their im2col
 // matrices (block1_conv2Im2col) times the weights [144][16] plus the bias, as
 // one GEMM (block1_conv2ForwardVec). cols is the worker's scratch buffer.
-func block1_conv2ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[147456]float32, w *[2304]float32, b *[16]float32) {
+func block1_conv2ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[184448]float32, w *[2304]float32, b *[16]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block1_conv2Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]))
+			block1_conv2Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[147456:]))
 		}
 		block1_conv2ForwardVec(out[s0*16384:(s0+k)*16384], cols[:k*147456], w, b, k*1024)
 	}
@@ -4240,88 +3907,11 @@ func block1_conv2ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 1638
 // the weights flipped (block1_conv2Flip): row iy·32+ix holds the 144
 // gradients under the window of input pixel (iy, ix), padding 1,1, in the
 // order [kh][kw][f] of the flipped kernel, zeros outside.
-func block1_conv2Dy2col(x *[16384]float32, cols *[147456]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
+func block1_conv2Dy2col(x *[16384]float32, cols *[147456]float32, pad *[18496]float32) {
+	for iy := 0; iy < 32; iy++ {
+		copy(pad[iy*544+560:iy*544+1072], x[iy*512:iy*512+512])
 	}
-	for oy := 1; oy < 31; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-		for ox := 1; ox < 31; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			base := oy*512 + ox*16 - 528
-			for kh := 0; kh < 3; kh++ {
-				*(*[48]float32)(row[kh*48:]) = *(*[48]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 31; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-	}
-	for oy := 31; oy < 32; oy++ {
-		for ox := 0; ox < 32; ox++ {
-			row := (*[144]float32)(cols[oy*4608+ox*144:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-	}
+	block1_conv2Dy2colVec(cols, pad)
 }
 
 // block1_conv2Flip fills wt[kh][kw][f][c] = w[2−kh][2−kw][c][f], the
@@ -4347,16 +3937,16 @@ func block1_conv2Flip(wt *[2304]float32, w *[2304]float32) {
 // (block1_conv2WeightGradVec), then overwrites cols with the im2col matrices
 // of dOut for the input gradient (block1_conv2Dy2col) and computes dIn as one
 // GEMM with the flipped weights wt (block1_conv2InputGradVec).
-func block1_conv2BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 16384]float32, dIn *[Tile * 16384]float32, cols *[147456]float32, wt *[2304]float32, dw *[2304]float32, db *[16]float32) {
+func block1_conv2BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 16384]float32, dIn *[Tile * 16384]float32, cols *[184448]float32, wt *[2304]float32, dw *[2304]float32, db *[16]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block1_conv2Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]))
+			block1_conv2Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[147456:]))
 		}
 		dy := dOut[s0*16384 : (s0+k)*16384]
 		block1_conv2WeightGradVec(dw, db, cols[:k*147456], dy, k*1024)
 		for t := 0; t < k; t++ {
-			block1_conv2Dy2col((*[16384]float32)(dOut[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]))
+			block1_conv2Dy2col((*[16384]float32)(dOut[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[165952:]))
 		}
 		block1_conv2InputGradVec(dIn[s0*16384:(s0+k)*16384], cols[:k*147456], wt, k*1024)
 	}
@@ -4366,52 +3956,11 @@ func block1_conv2BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 16
 // (conv2d 3x3, 32 filters, stride 2x2, same padding, 32x32x16 → 16x16x32) to
 // cols: row oy·16+ox holds the 144 inputs under the window of output pixel
 // (oy, ox) in weight order [kh][kw][c], zeros for taps in the padding.
-func block2_conv1Im2col(x *[16384]float32, cols *[36864]float32) {
-	for oy := 0; oy < 15; oy++ {
-		for ox := 0; ox < 15; ox++ {
-			row := (*[144]float32)(cols[oy*2304+ox*144:])
-			base := oy*1024 + ox*32
-			for kh := 0; kh < 3; kh++ {
-				*(*[48]float32)(row[kh*48:]) = *(*[48]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 15; ox < 16; ox++ {
-			row := (*[144]float32)(cols[oy*2304+ox*144:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
+func block2_conv1Im2col(x *[16384]float32, cols *[36864]float32, pad *[17424]float32) {
+	for iy := 0; iy < 32; iy++ {
+		copy(pad[iy*528:iy*528+512], x[iy*512:iy*512+512])
 	}
-	for oy := 15; oy < 16; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[144]float32)(cols[oy*2304+ox*144:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 32-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*48 : kh*48+48]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 32 {
-					clear(r)
-					continue
-				}
-				at := (iy*32 + x0 + lo) * 16
-				clear(r[:lo*16])
-				copy(r[lo*16:hi*16], x[at:at+(hi-lo)*16])
-				clear(r[hi*16:])
-			}
-		}
-	}
+	block2_conv1Im2colVec(cols, pad)
 }
 
 // block2_conv1ForwardGemm computes block2_conv1 (conv2d 3x3, 32 filters,
@@ -4419,11 +3968,11 @@ func block2_conv1Im2col(x *[16384]float32, cols *[36864]float32) {
 // a tile on the vector path: per group of up to 1 samples, their im2col
 // matrices (block2_conv1Im2col) times the weights [144][32] plus the bias, as
 // one GEMM (block2_conv1ForwardVec). cols is the worker's scratch buffer.
-func block2_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[36864]float32, w *[4608]float32, b *[32]float32) {
+func block2_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[54288]float32, w *[4608]float32, b *[32]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block2_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[36864]float32)(cols[t*36864:]))
+			block2_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[36864]float32)(cols[t*36864:]), (*[17424]float32)(cols[36864:]))
 		}
 		block2_conv1ForwardVec(out[s0*8192:(s0+k)*8192], cols[:k*36864], w, b, k*256)
 	}
@@ -4494,11 +4043,11 @@ func block2_conv1Col2im(dcols *[36864]float32, dx *[16384]float32) {
 // (block2_conv1WeightGradVec), then overwrites cols with their gradient
 // (block2_conv1InputGradVec, on the transposed weights wt) and scatters it
 // into dIn (block2_conv1Col2im).
-func block2_conv1BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 8192]float32, dIn *[Tile * 16384]float32, cols *[36864]float32, wt *[4608]float32, dw *[4608]float32, db *[32]float32) {
+func block2_conv1BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 8192]float32, dIn *[Tile * 16384]float32, cols *[54288]float32, wt *[4608]float32, dw *[4608]float32, db *[32]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block2_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[36864]float32)(cols[t*36864:]))
+			block2_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[36864]float32)(cols[t*36864:]), (*[17424]float32)(cols[36864:]))
 		}
 		dy := dOut[s0*8192 : (s0+k)*8192]
 		block2_conv1WeightGradVec(dw, db, cols[:k*36864], dy, k*256)
@@ -4513,88 +4062,11 @@ func block2_conv1BackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile * 81
 // (conv2d 3x3, 32 filters, stride 1x1, same padding, 16x16x32 → 16x16x32) to
 // cols: row oy·16+ox holds the 288 inputs under the window of output pixel
 // (oy, ox) in weight order [kh][kw][c], zeros for taps in the padding.
-func block2_conv2Im2col(x *[8192]float32, cols *[73728]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
+func block2_conv2Im2col(x *[8192]float32, cols *[73728]float32, pad *[10368]float32) {
+	for iy := 0; iy < 16; iy++ {
+		copy(pad[iy*576+608:iy*576+1120], x[iy*512:iy*512+512])
 	}
-	for oy := 1; oy < 15; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-		for ox := 1; ox < 15; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			base := oy*512 + ox*32 - 544
-			for kh := 0; kh < 3; kh++ {
-				*(*[96]float32)(row[kh*96:]) = *(*[96]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 15; ox < 16; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-	}
-	for oy := 15; oy < 16; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-	}
+	block2_conv2Im2colVec(cols, pad)
 }
 
 // block2_conv2ForwardGemm computes block2_conv2 (conv2d 3x3, 32 filters,
@@ -4602,11 +4074,11 @@ func block2_conv2Im2col(x *[8192]float32, cols *[73728]float32) {
 // a tile on the vector path: per group of up to 1 samples, their im2col
 // matrices (block2_conv2Im2col) times the weights [288][32] plus the bias, as
 // one GEMM (block2_conv2ForwardVec). cols is the worker's scratch buffer.
-func block2_conv2ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 8192]float32, cols *[73728]float32, w *[9216]float32, b *[32]float32) {
+func block2_conv2ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 8192]float32, cols *[94464]float32, w *[9216]float32, b *[32]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block2_conv2Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[73728]float32)(cols[t*73728:]))
+			block2_conv2Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[73728]float32)(cols[t*73728:]), (*[10368]float32)(cols[73728:]))
 		}
 		block2_conv2ForwardVec(out[s0*8192:(s0+k)*8192], cols[:k*73728], w, b, k*256)
 	}
@@ -4617,88 +4089,11 @@ func block2_conv2ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 8192]
 // the weights flipped (block2_conv2Flip): row iy·16+ix holds the 288
 // gradients under the window of input pixel (iy, ix), padding 1,1, in the
 // order [kh][kw][f] of the flipped kernel, zeros outside.
-func block2_conv2Dy2col(x *[8192]float32, cols *[73728]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
+func block2_conv2Dy2col(x *[8192]float32, cols *[73728]float32, pad *[10368]float32) {
+	for iy := 0; iy < 16; iy++ {
+		copy(pad[iy*576+608:iy*576+1120], x[iy*512:iy*512+512])
 	}
-	for oy := 1; oy < 15; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-		for ox := 1; ox < 15; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			base := oy*512 + ox*32 - 544
-			for kh := 0; kh < 3; kh++ {
-				*(*[96]float32)(row[kh*96:]) = *(*[96]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 15; ox < 16; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-	}
-	for oy := 15; oy < 16; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[288]float32)(cols[oy*4608+ox*288:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-	}
+	block2_conv2Dy2colVec(cols, pad)
 }
 
 // block2_conv2Flip fills wt[kh][kw][f][c] = w[2−kh][2−kw][c][f], the
@@ -4724,16 +4119,16 @@ func block2_conv2Flip(wt *[9216]float32, w *[9216]float32) {
 // (block2_conv2WeightGradVec), then overwrites cols with the im2col matrices
 // of dOut for the input gradient (block2_conv2Dy2col) and computes dIn as one
 // GEMM with the flipped weights wt (block2_conv2InputGradVec).
-func block2_conv2BackwardGemm(n int, in *[Tile * 8192]float32, dOut *[Tile * 8192]float32, dIn *[Tile * 8192]float32, cols *[73728]float32, wt *[9216]float32, dw *[9216]float32, db *[32]float32) {
+func block2_conv2BackwardGemm(n int, in *[Tile * 8192]float32, dOut *[Tile * 8192]float32, dIn *[Tile * 8192]float32, cols *[94464]float32, wt *[9216]float32, dw *[9216]float32, db *[32]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block2_conv2Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[73728]float32)(cols[t*73728:]))
+			block2_conv2Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[73728]float32)(cols[t*73728:]), (*[10368]float32)(cols[73728:]))
 		}
 		dy := dOut[s0*8192 : (s0+k)*8192]
 		block2_conv2WeightGradVec(dw, db, cols[:k*73728], dy, k*256)
 		for t := 0; t < k; t++ {
-			block2_conv2Dy2col((*[8192]float32)(dOut[s0*8192+t*8192:]), (*[73728]float32)(cols[t*73728:]))
+			block2_conv2Dy2col((*[8192]float32)(dOut[s0*8192+t*8192:]), (*[73728]float32)(cols[t*73728:]), (*[10368]float32)(cols[84096:]))
 		}
 		block2_conv2InputGradVec(dIn[s0*8192:(s0+k)*8192], cols[:k*73728], wt, k*256)
 	}
@@ -4745,29 +4140,7 @@ func block2_conv2BackwardGemm(n int, in *[Tile * 8192]float32, dOut *[Tile * 819
 // output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps in the
 // padding.
 func block2_shortcutIm2col(x *[16384]float32, cols *[4096]float32) {
-	for oy := 0; oy < 16; oy++ {
-		for ox := 0; ox < 16; ox++ {
-			row := (*[16]float32)(cols[oy*256+ox*16:])
-			base := oy*1024 + ox*32
-			xw := (*[16]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-		}
-	}
+	block2_shortcutIm2colVec(cols, x)
 }
 
 // block2_shortcutForwardGemm computes block2_shortcut (conv2d 1x1, 32 filters,
@@ -4834,52 +4207,11 @@ func block2_shortcutBackwardGemm(n int, in *[Tile * 16384]float32, dOut *[Tile *
 // (conv2d 3x3, 64 filters, stride 2x2, same padding, 16x16x32 → 8x8x64) to
 // cols: row oy·8+ox holds the 288 inputs under the window of output pixel
 // (oy, ox) in weight order [kh][kw][c], zeros for taps in the padding.
-func block3_conv1Im2col(x *[8192]float32, cols *[18432]float32) {
-	for oy := 0; oy < 7; oy++ {
-		for ox := 0; ox < 7; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			base := oy*1024 + ox*64
-			for kh := 0; kh < 3; kh++ {
-				*(*[96]float32)(row[kh*96:]) = *(*[96]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 7; ox < 8; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
+func block3_conv1Im2col(x *[8192]float32, cols *[18432]float32, pad *[9248]float32) {
+	for iy := 0; iy < 16; iy++ {
+		copy(pad[iy*544:iy*544+512], x[iy*512:iy*512+512])
 	}
-	for oy := 7; oy < 8; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[288]float32)(cols[oy*2304+ox*288:])
-			x0 := ox * 2
-			lo, hi := max(0, -x0), min(3, 16-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*96 : kh*96+96]
-				iy := oy*2 + kh
-				if iy < 0 || iy >= 16 {
-					clear(r)
-					continue
-				}
-				at := (iy*16 + x0 + lo) * 32
-				clear(r[:lo*32])
-				copy(r[lo*32:hi*32], x[at:at+(hi-lo)*32])
-				clear(r[hi*32:])
-			}
-		}
-	}
+	block3_conv1Im2colVec(cols, pad)
 }
 
 // block3_conv1ForwardGemm computes block3_conv1 (conv2d 3x3, 64 filters,
@@ -4887,11 +4219,11 @@ func block3_conv1Im2col(x *[8192]float32, cols *[18432]float32) {
 // tile on the vector path: per group of up to 3 samples, their im2col matrices
 // (block3_conv1Im2col) times the weights [288][64] plus the bias, as one GEMM
 // (block3_conv1ForwardVec). cols is the worker's scratch buffer.
-func block3_conv1ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 4096]float32, cols *[55296]float32, w *[18432]float32, b *[64]float32) {
+func block3_conv1ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 4096]float32, cols *[64544]float32, w *[18432]float32, b *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {
-			block3_conv1Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[18432]float32)(cols[t*18432:]))
+			block3_conv1Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[18432]float32)(cols[t*18432:]), (*[9248]float32)(cols[55296:]))
 		}
 		block3_conv1ForwardVec(out[s0*4096:(s0+k)*4096], cols[:k*18432], w, b, k*64)
 	}
@@ -4962,11 +4294,11 @@ func block3_conv1Col2im(dcols *[18432]float32, dx *[8192]float32) {
 // (block3_conv1WeightGradVec), then overwrites cols with their gradient
 // (block3_conv1InputGradVec, on the transposed weights wt) and scatters it
 // into dIn (block3_conv1Col2im).
-func block3_conv1BackwardGemm(n int, in *[Tile * 8192]float32, dOut *[Tile * 4096]float32, dIn *[Tile * 8192]float32, cols *[55296]float32, wt *[18432]float32, dw *[18432]float32, db *[64]float32) {
+func block3_conv1BackwardGemm(n int, in *[Tile * 8192]float32, dOut *[Tile * 4096]float32, dIn *[Tile * 8192]float32, cols *[64544]float32, wt *[18432]float32, dw *[18432]float32, db *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 3 {
 		k := min(3, n-s0)
 		for t := 0; t < k; t++ {
-			block3_conv1Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[18432]float32)(cols[t*18432:]))
+			block3_conv1Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[18432]float32)(cols[t*18432:]), (*[9248]float32)(cols[55296:]))
 		}
 		dy := dOut[s0*4096 : (s0+k)*4096]
 		block3_conv1WeightGradVec(dw, db, cols[:k*18432], dy, k*64)
@@ -4981,88 +4313,11 @@ func block3_conv1BackwardGemm(n int, in *[Tile * 8192]float32, dOut *[Tile * 409
 // (conv2d 3x3, 64 filters, stride 1x1, same padding, 8x8x64 → 8x8x64) to
 // cols: row oy·8+ox holds the 576 inputs under the window of output pixel
 // (oy, ox) in weight order [kh][kw][c], zeros for taps in the padding.
-func block3_conv2Im2col(x *[4096]float32, cols *[36864]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*192 : kh*192+192]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 64
-				clear(r[:lo*64])
-				copy(r[lo*64:hi*64], x[at:at+(hi-lo)*64])
-				clear(r[hi*64:])
-			}
-		}
+func block3_conv2Im2col(x *[4096]float32, cols *[36864]float32, pad *[6400]float32) {
+	for iy := 0; iy < 8; iy++ {
+		copy(pad[iy*640+704:iy*640+1216], x[iy*512:iy*512+512])
 	}
-	for oy := 1; oy < 7; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*192 : kh*192+192]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 64
-				clear(r[:lo*64])
-				copy(r[lo*64:hi*64], x[at:at+(hi-lo)*64])
-				clear(r[hi*64:])
-			}
-		}
-		for ox := 1; ox < 7; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			base := oy*512 + ox*64 - 576
-			for kh := 0; kh < 3; kh++ {
-				*(*[192]float32)(row[kh*192:]) = *(*[192]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 7; ox < 8; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*192 : kh*192+192]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 64
-				clear(r[:lo*64])
-				copy(r[lo*64:hi*64], x[at:at+(hi-lo)*64])
-				clear(r[hi*64:])
-			}
-		}
-	}
-	for oy := 7; oy < 8; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*192 : kh*192+192]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 64
-				clear(r[:lo*64])
-				copy(r[lo*64:hi*64], x[at:at+(hi-lo)*64])
-				clear(r[hi*64:])
-			}
-		}
-	}
+	block3_conv2Im2colVec(cols, pad)
 }
 
 // block3_conv2ForwardGemm computes block3_conv2 (conv2d 3x3, 64 filters,
@@ -5070,11 +4325,11 @@ func block3_conv2Im2col(x *[4096]float32, cols *[36864]float32) {
 // tile on the vector path: per group of up to 1 samples, their im2col matrices
 // (block3_conv2Im2col) times the weights [576][64] plus the bias, as one GEMM
 // (block3_conv2ForwardVec). cols is the worker's scratch buffer.
-func block3_conv2ForwardGemm(n int, in *[Tile * 4096]float32, out *[Tile * 4096]float32, cols *[36864]float32, w *[36864]float32, b *[64]float32) {
+func block3_conv2ForwardGemm(n int, in *[Tile * 4096]float32, out *[Tile * 4096]float32, cols *[49664]float32, w *[36864]float32, b *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block3_conv2Im2col((*[4096]float32)(in[s0*4096+t*4096:]), (*[36864]float32)(cols[t*36864:]))
+			block3_conv2Im2col((*[4096]float32)(in[s0*4096+t*4096:]), (*[36864]float32)(cols[t*36864:]), (*[6400]float32)(cols[36864:]))
 		}
 		block3_conv2ForwardVec(out[s0*4096:(s0+k)*4096], cols[:k*36864], w, b, k*64)
 	}
@@ -5085,88 +4340,11 @@ func block3_conv2ForwardGemm(n int, in *[Tile * 4096]float32, out *[Tile * 4096]
 // the weights flipped (block3_conv2Flip): row iy·8+ix holds the 576 gradients
 // under the window of input pixel (iy, ix), padding 1,1, in the order
 // [kh][kw][f] of the flipped kernel, zeros outside.
-func block3_conv2Dy2col(x *[4096]float32, cols *[36864]float32) {
-	for oy := 0; oy < 1; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*192 : kh*192+192]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 64
-				clear(r[:lo*64])
-				copy(r[lo*64:hi*64], x[at:at+(hi-lo)*64])
-				clear(r[hi*64:])
-			}
-		}
+func block3_conv2Dy2col(x *[4096]float32, cols *[36864]float32, pad *[6400]float32) {
+	for iy := 0; iy < 8; iy++ {
+		copy(pad[iy*640+704:iy*640+1216], x[iy*512:iy*512+512])
 	}
-	for oy := 1; oy < 7; oy++ {
-		for ox := 0; ox < 1; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*192 : kh*192+192]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 64
-				clear(r[:lo*64])
-				copy(r[lo*64:hi*64], x[at:at+(hi-lo)*64])
-				clear(r[hi*64:])
-			}
-		}
-		for ox := 1; ox < 7; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			base := oy*512 + ox*64 - 576
-			for kh := 0; kh < 3; kh++ {
-				*(*[192]float32)(row[kh*192:]) = *(*[192]float32)(x[base+kh*512:])
-			}
-		}
-		for ox := 7; ox < 8; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*192 : kh*192+192]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 64
-				clear(r[:lo*64])
-				copy(r[lo*64:hi*64], x[at:at+(hi-lo)*64])
-				clear(r[hi*64:])
-			}
-		}
-	}
-	for oy := 7; oy < 8; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[576]float32)(cols[oy*4608+ox*576:])
-			x0 := ox - 1
-			lo, hi := max(0, -x0), min(3, 8-x0)
-			for kh := 0; kh < 3; kh++ {
-				r := row[kh*192 : kh*192+192]
-				iy := oy + kh - 1
-				if iy < 0 || iy >= 8 {
-					clear(r)
-					continue
-				}
-				at := (iy*8 + x0 + lo) * 64
-				clear(r[:lo*64])
-				copy(r[lo*64:hi*64], x[at:at+(hi-lo)*64])
-				clear(r[hi*64:])
-			}
-		}
-	}
+	block3_conv2Dy2colVec(cols, pad)
 }
 
 // block3_conv2Flip fills wt[kh][kw][f][c] = w[2−kh][2−kw][c][f], the
@@ -5192,16 +4370,16 @@ func block3_conv2Flip(wt *[36864]float32, w *[36864]float32) {
 // (block3_conv2WeightGradVec), then overwrites cols with the im2col matrices
 // of dOut for the input gradient (block3_conv2Dy2col) and computes dIn as one
 // GEMM with the flipped weights wt (block3_conv2InputGradVec).
-func block3_conv2BackwardGemm(n int, in *[Tile * 4096]float32, dOut *[Tile * 4096]float32, dIn *[Tile * 4096]float32, cols *[36864]float32, wt *[36864]float32, dw *[36864]float32, db *[64]float32) {
+func block3_conv2BackwardGemm(n int, in *[Tile * 4096]float32, dOut *[Tile * 4096]float32, dIn *[Tile * 4096]float32, cols *[49664]float32, wt *[36864]float32, dw *[36864]float32, db *[64]float32) {
 	for s0 := 0; s0 < n; s0 += 1 {
 		k := min(1, n-s0)
 		for t := 0; t < k; t++ {
-			block3_conv2Im2col((*[4096]float32)(in[s0*4096+t*4096:]), (*[36864]float32)(cols[t*36864:]))
+			block3_conv2Im2col((*[4096]float32)(in[s0*4096+t*4096:]), (*[36864]float32)(cols[t*36864:]), (*[6400]float32)(cols[36864:]))
 		}
 		dy := dOut[s0*4096 : (s0+k)*4096]
 		block3_conv2WeightGradVec(dw, db, cols[:k*36864], dy, k*64)
 		for t := 0; t < k; t++ {
-			block3_conv2Dy2col((*[4096]float32)(dOut[s0*4096+t*4096:]), (*[36864]float32)(cols[t*36864:]))
+			block3_conv2Dy2col((*[4096]float32)(dOut[s0*4096+t*4096:]), (*[36864]float32)(cols[t*36864:]), (*[6400]float32)(cols[43264:]))
 		}
 		block3_conv2InputGradVec(dIn[s0*4096:(s0+k)*4096], cols[:k*36864], wt, k*64)
 	}
@@ -5213,45 +4391,7 @@ func block3_conv2BackwardGemm(n int, in *[Tile * 4096]float32, dOut *[Tile * 409
 // output pixel (oy, ox) in weight order [kh][kw][c], zeros for taps in the
 // padding.
 func block3_shortcutIm2col(x *[8192]float32, cols *[2048]float32) {
-	for oy := 0; oy < 8; oy++ {
-		for ox := 0; ox < 8; ox++ {
-			row := (*[32]float32)(cols[oy*256+ox*32:])
-			base := oy*1024 + ox*64
-			xw := (*[32]float32)(x[base:])
-			row[0] = xw[0]
-			row[1] = xw[1]
-			row[2] = xw[2]
-			row[3] = xw[3]
-			row[4] = xw[4]
-			row[5] = xw[5]
-			row[6] = xw[6]
-			row[7] = xw[7]
-			row[8] = xw[8]
-			row[9] = xw[9]
-			row[10] = xw[10]
-			row[11] = xw[11]
-			row[12] = xw[12]
-			row[13] = xw[13]
-			row[14] = xw[14]
-			row[15] = xw[15]
-			row[16] = xw[16]
-			row[17] = xw[17]
-			row[18] = xw[18]
-			row[19] = xw[19]
-			row[20] = xw[20]
-			row[21] = xw[21]
-			row[22] = xw[22]
-			row[23] = xw[23]
-			row[24] = xw[24]
-			row[25] = xw[25]
-			row[26] = xw[26]
-			row[27] = xw[27]
-			row[28] = xw[28]
-			row[29] = xw[29]
-			row[30] = xw[30]
-			row[31] = xw[31]
-		}
-	}
+	block3_shortcutIm2colVec(cols, x)
 }
 
 // block3_shortcutForwardGemm computes block3_shortcut (conv2d 1x1, 64 filters,

@@ -297,28 +297,28 @@ type tileBuffers struct {
 	fcGrad [Tile * 10]float32
 	// conv1Cols is the im2col matrix of conv1's vector path, for 2 samples (and
 	// its gradient in the backward pass).
-	conv1Cols [55296]float32
+	conv1Cols [58764]float32
 	// block1_conv1Cols is the im2col matrix of block1_conv1's vector path, for 1
 	// samples (and its gradient in the backward pass).
-	block1_conv1Cols [147456]float32
+	block1_conv1Cols [184448]float32
 	// block1_conv2Cols is the im2col matrix of block1_conv2's vector path, for 1
 	// samples (and its gradient in the backward pass).
-	block1_conv2Cols [147456]float32
+	block1_conv2Cols [184448]float32
 	// block2_conv1Cols is the im2col matrix of block2_conv1's vector path, for 1
 	// samples (and its gradient in the backward pass).
-	block2_conv1Cols [36864]float32
+	block2_conv1Cols [54288]float32
 	// block2_conv2Cols is the im2col matrix of block2_conv2's vector path, for 1
 	// samples (and its gradient in the backward pass).
-	block2_conv2Cols [73728]float32
+	block2_conv2Cols [94464]float32
 	// block2_shortcutCols is the im2col matrix of block2_shortcut's vector path,
 	// for 4 samples (and its gradient in the backward pass).
 	block2_shortcutCols [16384]float32
 	// block3_conv1Cols is the im2col matrix of block3_conv1's vector path, for 3
 	// samples (and its gradient in the backward pass).
-	block3_conv1Cols [55296]float32
+	block3_conv1Cols [64544]float32
 	// block3_conv2Cols is the im2col matrix of block3_conv2's vector path, for 1
 	// samples (and its gradient in the backward pass).
-	block3_conv2Cols [36864]float32
+	block3_conv2Cols [49664]float32
 	// block3_shortcutCols is the im2col matrix of block3_shortcut's vector path,
 	// for 4 samples (and its gradient in the backward pass).
 	block3_shortcutCols [8192]float32

@@ -80,6 +80,33 @@ func conv1WeightGradVec(dw *[27 * 16]float32, db *[16]float32, x, dy []float32, 
 	}
 }
 
+// conv1Im2colVecAVX2 is the AVX2 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX2(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVecAVX512 is the AVX512 path of conv1Im2colVec (simd_amd64.s).
+//
+//go:noescape
+func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
+
+// conv1Im2colVec computes, for 34x34x3 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func conv1Im2colVec(cols *[1024 * 27]float32, x *[34 * 34 * 3]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 32, 32, 3, 36, 408, 12, 24, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 32, 32, 3, 36, 408, 12, 24, 0)
+	default:
+		conv1Im2colVecGo(cols, x)
+	}
+}
+
 // block1_conv1ForwardVecAVX2 is the AVX2 path of block1_conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -199,6 +226,40 @@ func block1_conv1InputGradVecTranspose(wt *[144 * 16]float32, w *[16 * 144]float
 	}
 }
 
+// block1_conv1Im2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv1Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 32, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 32, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv1Im2colVecGo(cols, x)
+	}
+}
+
+// block1_conv1Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv1Dy2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 32, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 32, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv1Dy2colVecGo(cols, x)
+	}
+}
+
 // block1_conv2ForwardVec computes, with In = 144 and Units = 16:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -275,6 +336,40 @@ func block1_conv2InputGradVecTranspose(wt *[144 * 16]float32, w *[16 * 144]float
 		block1_conv1InputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		block1_conv2InputGradVecTransposeGo(wt, w)
+	}
+}
+
+// block1_conv2Im2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv2Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 32, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 32, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv2Im2colVecGo(cols, x)
+	}
+}
+
+// block1_conv2Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_conv2Dy2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 32, 32, 3, 192, 2176, 64, 128, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 32, 32, 3, 192, 2176, 64, 128, 0)
+	default:
+		block1_conv2Dy2colVecGo(cols, x)
 	}
 }
 
@@ -407,6 +502,23 @@ func block2_conv1InputGradVecTranspose(wt *[32 * 144]float32, w *[144 * 32]float
 	}
 }
 
+// block2_conv1Im2colVec computes, for 33x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv1Im2colVec(cols *[256 * 144]float32, x *[33 * 33 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 16, 16, 3, 192, 2112, 128, 2176, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 16, 16, 3, 192, 2112, 128, 2176, 0)
+	default:
+		block2_conv1Im2colVecGo(cols, x)
+	}
+}
+
 // block2_conv2ForwardVecAVX2 is the AVX2 path of block2_conv2ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -526,6 +638,40 @@ func block2_conv2InputGradVecTranspose(wt *[288 * 32]float32, w *[32 * 288]float
 	}
 }
 
+// block2_conv2Im2colVec computes, for 18x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv2Im2colVec(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 16, 16, 3, 384, 2304, 128, 256, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 16, 16, 3, 384, 2304, 128, 256, 0)
+	default:
+		block2_conv2Im2colVecGo(cols, x)
+	}
+}
+
+// block2_conv2Dy2colVec computes, for 18x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_conv2Dy2colVec(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 16, 16, 3, 384, 2304, 128, 256, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 16, 16, 3, 384, 2304, 128, 256, 0)
+	default:
+		block2_conv2Dy2colVecGo(cols, x)
+	}
+}
+
 // block2_shortcutForwardVecAVX2 is the AVX2 path of block2_shortcutForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -642,6 +788,23 @@ func block2_shortcutInputGradVecTranspose(wt *[32 * 16]float32, w *[16 * 32]floa
 		block2_shortcutInputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		block2_shortcutInputGradVecTransposeGo(wt, w)
+	}
+}
+
+// block2_shortcutIm2colVec computes, for 32x32x16 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_shortcutIm2colVec(cols *[256 * 16]float32, x *[32 * 32 * 16]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 16, 16, 1, 64, 2048, 128, 2048, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 16, 16, 1, 64, 2048, 128, 2048, 0)
+	default:
+		block2_shortcutIm2colVecGo(cols, x)
 	}
 }
 
@@ -774,6 +937,23 @@ func block3_conv1InputGradVecTranspose(wt *[64 * 288]float32, w *[288 * 64]float
 	}
 }
 
+// block3_conv1Im2colVec computes, for 17x17x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_conv1Im2colVec(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 8, 8, 3, 384, 2176, 256, 2304, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 384, 2176, 256, 2304, 0)
+	default:
+		block3_conv1Im2colVecGo(cols, x)
+	}
+}
+
 // block3_conv2ForwardVecAVX2 is the AVX2 path of block3_conv2ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -893,6 +1073,40 @@ func block3_conv2InputGradVecTranspose(wt *[576 * 64]float32, w *[64 * 576]float
 	}
 }
 
+// block3_conv2Im2colVec computes, for 10x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_conv2Im2colVec(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 8, 8, 3, 768, 2560, 256, 512, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 768, 2560, 256, 512, 0)
+	default:
+		block3_conv2Im2colVecGo(cols, x)
+	}
+}
+
+// block3_conv2Dy2colVec computes, for 10x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_conv2Dy2colVec(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 8, 8, 3, 768, 2560, 256, 512, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 3, 768, 2560, 256, 512, 0)
+	default:
+		block3_conv2Dy2colVecGo(cols, x)
+	}
+}
+
 // block3_shortcutForwardVecAVX2 is the AVX2 path of block3_shortcutForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -1009,6 +1223,23 @@ func block3_shortcutInputGradVecTranspose(wt *[64 * 32]float32, w *[32 * 64]floa
 		block3_shortcutInputGradVecTransposeAVX2(&wt[0], &w[0])
 	default:
 		block3_shortcutInputGradVecTransposeGo(wt, w)
+	}
+}
+
+// block3_shortcutIm2colVec computes, for 16x16x32 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_shortcutIm2colVec(cols *[64 * 32]float32, x *[16 * 16 * 32]float32) {
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		conv1Im2colVecAVX512(&cols[0], &x[0], 8, 8, 1, 128, 2048, 256, 2048, 0)
+	case runtime.AVX2:
+		conv1Im2colVecAVX2(&cols[0], &x[0], 8, 8, 1, 128, 2048, 256, 2048, 0)
+	default:
+		block3_shortcutIm2colVecGo(cols, x)
 	}
 }
 

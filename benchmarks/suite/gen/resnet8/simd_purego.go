@@ -22,6 +22,16 @@ func conv1WeightGradVec(dw *[27 * 16]float32, db *[16]float32, x, dy []float32, 
 	conv1WeightGradVecGo(dw, db, x, dy, n)
 }
 
+// conv1Im2colVec computes, for 34x34x3 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func conv1Im2colVec(cols *[1024 * 27]float32, x *[34 * 34 * 3]float32) {
+	conv1Im2colVecGo(cols, x)
+}
+
 // block1_conv1ForwardVec computes, with In = 144 and Units = 16:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -54,6 +64,26 @@ func block1_conv1InputGradVec(dx, dy []float32, wt *[144 * 16]float32, n int) {
 // This build has no assembly: it runs the reference.
 func block1_conv1InputGradVecTranspose(wt *[144 * 16]float32, w *[16 * 144]float32) {
 	block1_conv1InputGradVecTransposeGo(wt, w)
+}
+
+// block1_conv1Im2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block1_conv1Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	block1_conv1Im2colVecGo(cols, x)
+}
+
+// block1_conv1Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block1_conv1Dy2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	block1_conv1Dy2colVecGo(cols, x)
 }
 
 // block1_conv2ForwardVec computes, with In = 144 and Units = 16:
@@ -90,6 +120,26 @@ func block1_conv2InputGradVecTranspose(wt *[144 * 16]float32, w *[16 * 144]float
 	block1_conv2InputGradVecTransposeGo(wt, w)
 }
 
+// block1_conv2Im2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block1_conv2Im2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	block1_conv2Im2colVecGo(cols, x)
+}
+
+// block1_conv2Dy2colVec computes, for 34x34x16 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 32x32x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block1_conv2Dy2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	block1_conv2Dy2colVecGo(cols, x)
+}
+
 // block2_conv1ForwardVec computes, with In = 144 and Units = 32:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -122,6 +172,16 @@ func block2_conv1InputGradVec(dx, dy []float32, wt *[32 * 144]float32, n int) {
 // This build has no assembly: it runs the reference.
 func block2_conv1InputGradVecTranspose(wt *[32 * 144]float32, w *[144 * 32]float32) {
 	block2_conv1InputGradVecTransposeGo(wt, w)
+}
+
+// block2_conv1Im2colVec computes, for 33x33x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block2_conv1Im2colVec(cols *[256 * 144]float32, x *[33 * 33 * 16]float32) {
+	block2_conv1Im2colVecGo(cols, x)
 }
 
 // block2_conv2ForwardVec computes, with In = 288 and Units = 32:
@@ -158,6 +218,26 @@ func block2_conv2InputGradVecTranspose(wt *[288 * 32]float32, w *[32 * 288]float
 	block2_conv2InputGradVecTransposeGo(wt, w)
 }
 
+// block2_conv2Im2colVec computes, for 18x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block2_conv2Im2colVec(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
+	block2_conv2Im2colVecGo(cols, x)
+}
+
+// block2_conv2Dy2colVec computes, for 18x18x32 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block2_conv2Dy2colVec(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
+	block2_conv2Dy2colVecGo(cols, x)
+}
+
 // block2_shortcutForwardVec computes, with In = 16 and Units = 32:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -190,6 +270,16 @@ func block2_shortcutInputGradVec(dx, dy []float32, wt *[32 * 16]float32, n int) 
 // This build has no assembly: it runs the reference.
 func block2_shortcutInputGradVecTranspose(wt *[32 * 16]float32, w *[16 * 32]float32) {
 	block2_shortcutInputGradVecTransposeGo(wt, w)
+}
+
+// block2_shortcutIm2colVec computes, for 32x32x16 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 16x16x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block2_shortcutIm2colVec(cols *[256 * 16]float32, x *[32 * 32 * 16]float32) {
+	block2_shortcutIm2colVecGo(cols, x)
 }
 
 // block3_conv1ForwardVec computes, with In = 288 and Units = 64:
@@ -226,6 +316,16 @@ func block3_conv1InputGradVecTranspose(wt *[64 * 288]float32, w *[288 * 64]float
 	block3_conv1InputGradVecTransposeGo(wt, w)
 }
 
+// block3_conv1Im2colVec computes, for 17x17x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block3_conv1Im2colVec(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) {
+	block3_conv1Im2colVecGo(cols, x)
+}
+
 // block3_conv2ForwardVec computes, with In = 576 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -260,6 +360,26 @@ func block3_conv2InputGradVecTranspose(wt *[576 * 64]float32, w *[64 * 576]float
 	block3_conv2InputGradVecTransposeGo(wt, w)
 }
 
+// block3_conv2Im2colVec computes, for 10x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block3_conv2Im2colVec(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
+	block3_conv2Im2colVecGo(cols, x)
+}
+
+// block3_conv2Dy2colVec computes, for 10x10x64 inputs, 3x3 kernels at stride 1,1 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block3_conv2Dy2colVec(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
+	block3_conv2Dy2colVecGo(cols, x)
+}
+
 // block3_shortcutForwardVec computes, with In = 32 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -292,6 +412,16 @@ func block3_shortcutInputGradVec(dx, dy []float32, wt *[64 * 32]float32, n int) 
 // This build has no assembly: it runs the reference.
 func block3_shortcutInputGradVecTranspose(wt *[64 * 32]float32, w *[32 * 64]float32) {
 	block3_shortcutInputGradVecTransposeGo(wt, w)
+}
+
+// block3_shortcutIm2colVec computes, for 16x16x32 inputs, 1x1 kernels at stride 2,2 with padding 0,0 (top, left) and 8x8x1 outputs:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+//
+// This build has no assembly: it runs the reference.
+func block3_shortcutIm2colVec(cols *[64 * 32]float32, x *[16 * 16 * 32]float32) {
+	block3_shortcutIm2colVecGo(cols, x)
 }
 
 // fcForwardVec computes, with In = 64 and Units = 10:

@@ -39,6 +39,22 @@ func conv1WeightGradVecGo(dw *[27 * 16]float32, db *[16]float32, x, dy []float32
 	}
 }
 
+// conv1Im2colVecGo is the pure-Go reference of conv1Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+func conv1Im2colVecGo(cols *[1024 * 27]float32, x *[34 * 34 * 3]float32) {
+	for oh := 0; oh < 32; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 3
+				dst := (oh*32+ow)*27 + kh*9
+				copy(cols[dst:dst+9], x[src:src+9])
+			}
+		}
+	}
+}
+
 // block1_conv1ForwardVecGo is the pure-Go reference of block1_conv1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -99,6 +115,38 @@ func block1_conv1InputGradVecTransposeGo(wt *[144 * 16]float32, w *[16 * 144]flo
 		wi := (*[144]float32)(w[i*144:])
 		for j, v := range wi {
 			wt[j*16+i] = v
+		}
+	}
+}
+
+// block1_conv1Im2colVecGo is the pure-Go reference of block1_conv1Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+func block1_conv1Im2colVecGo(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	for oh := 0; oh < 32; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
+// block1_conv1Dy2colVecGo is the pure-Go reference of block1_conv1Dy2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+func block1_conv1Dy2colVecGo(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	for oh := 0; oh < 32; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
 		}
 	}
 }
@@ -167,6 +215,38 @@ func block1_conv2InputGradVecTransposeGo(wt *[144 * 16]float32, w *[16 * 144]flo
 	}
 }
 
+// block1_conv2Im2colVecGo is the pure-Go reference of block1_conv2Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+func block1_conv2Im2colVecGo(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	for oh := 0; oh < 32; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
+// block1_conv2Dy2colVecGo is the pure-Go reference of block1_conv2Dy2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 32), ow in [0, 32) (the other rows are left as they are)
+func block1_conv2Dy2colVecGo(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) {
+	for oh := 0; oh < 32; oh++ {
+		for ow := 0; ow < 32; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*34 + ow*1 - 0) * 16
+				dst := (oh*32+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
+		}
+	}
+}
+
 // block2_conv1ForwardVecGo is the pure-Go reference of block2_conv1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -227,6 +307,22 @@ func block2_conv1InputGradVecTransposeGo(wt *[32 * 144]float32, w *[144 * 32]flo
 		wi := (*[32]float32)(w[i*32:])
 		for j, v := range wi {
 			wt[j*144+i] = v
+		}
+	}
+}
+
+// block2_conv1Im2colVecGo is the pure-Go reference of block2_conv1Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+func block2_conv1Im2colVecGo(cols *[256 * 144]float32, x *[33 * 33 * 16]float32) {
+	for oh := 0; oh < 16; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*2-0+kh)*33 + ow*2 - 0) * 16
+				dst := (oh*16+ow)*144 + kh*48
+				copy(cols[dst:dst+48], x[src:src+48])
+			}
 		}
 	}
 }
@@ -295,6 +391,38 @@ func block2_conv2InputGradVecTransposeGo(wt *[288 * 32]float32, w *[32 * 288]flo
 	}
 }
 
+// block2_conv2Im2colVecGo is the pure-Go reference of block2_conv2Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+func block2_conv2Im2colVecGo(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
+	for oh := 0; oh < 16; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*18 + ow*1 - 0) * 32
+				dst := (oh*16+ow)*288 + kh*96
+				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
+// block2_conv2Dy2colVecGo is the pure-Go reference of block2_conv2Dy2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+func block2_conv2Dy2colVecGo(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
+	for oh := 0; oh < 16; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*18 + ow*1 - 0) * 32
+				dst := (oh*16+ow)*288 + kh*96
+				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
 // block2_shortcutForwardVecGo is the pure-Go reference of block2_shortcutForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -355,6 +483,22 @@ func block2_shortcutInputGradVecTransposeGo(wt *[32 * 16]float32, w *[16 * 32]fl
 		wi := (*[32]float32)(w[i*32:])
 		for j, v := range wi {
 			wt[j*16+i] = v
+		}
+	}
+}
+
+// block2_shortcutIm2colVecGo is the pure-Go reference of block2_shortcutIm2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 16), ow in [0, 16) (the other rows are left as they are)
+func block2_shortcutIm2colVecGo(cols *[256 * 16]float32, x *[32 * 32 * 16]float32) {
+	for oh := 0; oh < 16; oh++ {
+		for ow := 0; ow < 16; ow++ {
+			for kh := range 1 {
+				src := ((oh*2-0+kh)*32 + ow*2 - 0) * 16
+				dst := (oh*16+ow)*16 + kh*16
+				copy(cols[dst:dst+16], x[src:src+16])
+			}
 		}
 	}
 }
@@ -423,6 +567,22 @@ func block3_conv1InputGradVecTransposeGo(wt *[64 * 288]float32, w *[288 * 64]flo
 	}
 }
 
+// block3_conv1Im2colVecGo is the pure-Go reference of block3_conv1Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+func block3_conv1Im2colVecGo(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) {
+	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*2-0+kh)*17 + ow*2 - 0) * 32
+				dst := (oh*8+ow)*288 + kh*96
+				copy(cols[dst:dst+96], x[src:src+96])
+			}
+		}
+	}
+}
+
 // block3_conv2ForwardVecGo is the pure-Go reference of block3_conv2ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -487,6 +647,38 @@ func block3_conv2InputGradVecTransposeGo(wt *[576 * 64]float32, w *[64 * 576]flo
 	}
 }
 
+// block3_conv2Im2colVecGo is the pure-Go reference of block3_conv2Im2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+func block3_conv2Im2colVecGo(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
+	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*10 + ow*1 - 0) * 64
+				dst := (oh*8+ow)*576 + kh*192
+				copy(cols[dst:dst+192], x[src:src+192])
+			}
+		}
+	}
+}
+
+// block3_conv2Dy2colVecGo is the pure-Go reference of block3_conv2Dy2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+func block3_conv2Dy2colVecGo(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
+	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 3 {
+				src := ((oh*1-0+kh)*10 + ow*1 - 0) * 64
+				dst := (oh*8+ow)*576 + kh*192
+				copy(cols[dst:dst+192], x[src:src+192])
+			}
+		}
+	}
+}
+
 // block3_shortcutForwardVecGo is the pure-Go reference of block3_shortcutForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -547,6 +739,22 @@ func block3_shortcutInputGradVecTransposeGo(wt *[64 * 32]float32, w *[32 * 64]fl
 		wi := (*[64]float32)(w[i*64:])
 		for j, v := range wi {
 			wt[j*32+i] = v
+		}
+	}
+}
+
+// block3_shortcutIm2colVecGo is the pure-Go reference of block3_shortcutIm2colVec:
+//
+//	cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
+//	for oh in [0, 8), ow in [0, 8) (the other rows are left as they are)
+func block3_shortcutIm2colVecGo(cols *[64 * 32]float32, x *[16 * 16 * 32]float32) {
+	for oh := 0; oh < 8; oh++ {
+		for ow := 0; ow < 8; ow++ {
+			for kh := range 1 {
+				src := ((oh*2-0+kh)*16 + ow*2 - 0) * 32
+				dst := (oh*8+ow)*32 + kh*32
+				copy(cols[dst:dst+32], x[src:src+32])
+			}
 		}
 	}
 }

@@ -1,0 +1,177 @@
+package asm
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// Im2colInterior (see Op) copies, for each output pixel whose window lies
+// inside the input, its KernelH runs of KernelW·InC contiguous inputs
+// into its im2col row: whole vectors, then a masked tail (K1 on AVX-512,
+// VMASKMOVPS on AVX2; the mask is made once per call). The copies are what a Go im2col spends
+// its time on when a run is short (LeNet-5's first layer: runs of 5
+// floats, each a bounds-checked scalar copy or a call of memmove). The
+// geometry is passed as arguments: every convolution shares one TEXT per
+// ISA.
+
+// im2colArgs are the TEXT symbol's arguments: the first interior row of
+// cols and the first interior window of x, then the interior's rows and
+// columns, the kernel rows, and byte counts (a run; an input row; the
+// step between windows along a row and between rows of windows; cols
+// bytes between the last interior pixel of a row and the first of the
+// next).
+var im2colArgs = []string{"cols", "x", "rowCount", "colCount", "kernelRows", "run", "xRow", "colStep", "rowStep", "colsSkip"}
+
+// im2colSpec is one Im2colInterior kernel.
+type im2colSpec struct {
+	symbol    string
+	values    map[string]jen.Code
+	what      []string
+	reference string
+}
+
+func (m im2colSpec) asm() asmFunc {
+	return asmFunc{symbol: m.symbol, args: im2colArgs, counts: im2colArgs[2:], values: m.values}
+}
+
+// im2cols lists the im2col kernels that implement k.
+func (k Kernel) im2cols() []im2colSpec {
+	if k.Op != Im2colInterior {
+		return nil
+	}
+	c := k.Conv
+	ylo, yhi, xlo, xhi := c.depthwiseInterior()
+	C := 4 * c.InC
+	kkc := c.KernelH * c.KernelW * c.InC
+	cols := xhi - xlo
+	return []im2colSpec{{
+		symbol: k.Name, reference: k.Name + "Go",
+		values: map[string]jen.Code{
+			"cols":       jen.Op("&").Id("cols").Index(jen.Lit((ylo*c.OutW + xlo) * kkc)),
+			"x":          jen.Op("&").Id("x").Index(jen.Lit((ylo*c.StrideH-c.PadTop)*c.InW*c.InC + (xlo*c.StrideW-c.PadLeft)*c.InC)),
+			"rowCount":   jen.Lit(yhi - ylo),
+			"colCount":   jen.Lit(cols),
+			"kernelRows": jen.Lit(c.KernelH),
+			"run":        jen.Lit(c.KernelW * C),
+			"xRow":       jen.Lit(c.InW * C),
+			"colStep":    jen.Lit(c.StrideW * C),
+			"rowStep":    jen.Lit(c.StrideH*c.InW*C - cols*c.StrideW*C),
+			"colsSkip":   jen.Lit((c.OutW - cols) * kkc * 4),
+		},
+		what: []string{
+			"cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]",
+			fmt.Sprintf("for the interior: output rows %d..%d, columns %d..%d (%dx%dx%d input, %dx%d kernel,", ylo, yhi-1, xlo, xhi-1, c.InH, c.InW, c.InC, c.KernelH, c.KernelW),
+			fmt.Sprintf("stride %d,%d, padding %d,%d, %dx%d output); the geometry comes in the arguments.", c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW),
+		},
+	}}
+}
+
+func (c ConvShape) validateIm2col() error {
+	for _, v := range []int{c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.OutH, c.OutW} {
+		if v < 1 {
+			return fmt.Errorf("sizes and strides must be ≥ 1: %+v", c)
+		}
+	}
+	if c.PadTop < 0 || c.PadLeft < 0 {
+		return fmt.Errorf("negative padding %d,%d", c.PadTop, c.PadLeft)
+	}
+	if ylo, yhi, xlo, xhi := c.depthwiseInterior(); ylo >= yhi || xlo >= xhi {
+		return fmt.Errorf("no output pixel has its whole window inside the input")
+	}
+	if int64(c.InH)*int64(c.InW)*int64(c.InC) > 1<<28 || int64(c.OutH)*int64(c.OutW)*int64(c.KernelH*c.KernelW)*int64(c.InC) > 1<<28 {
+		return fmt.Errorf("the input or the im2col matrix is too large")
+	}
+	return nil
+}
+
+// planIm2col plans the loop nest for one ISA.
+func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
+	z := isa.suffix == "AVX512"
+	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(im2colArgs, name)) }
+	ctx := &flatCtx{
+		Symbol:    m.symbol + isa.suffix,
+		GoDecl:    m.asm().goDecl(isa),
+		Requires:  isa.requires,
+		Reference: m.reference,
+		What:      m.what,
+		ArgSize:   8 * len(im2colArgs),
+		Defines: []define{
+			{"i2c_dst", "DI", "cols: current run"}, {"i2c_x", "SI", "x: current window"},
+			{"i2c_src", "R8", "x: current run"}, {"i2c_rows", "R9", "rows of windows left"},
+			{"i2c_cols", "R10", "windows left in the row"}, {"i2c_kh", "R11", "kernel rows left"},
+			{"i2c_left", "CX", "bytes of the run left"}, {"i2c_off", "DX", "byte offset in the run"},
+		},
+	}
+	vb := 4 * isa.lanes
+	v := isa.reg(0)
+	mask := isa.reg(isa.regs - 1) // AVX2: the tail's VMASKMOVPS mask
+	ctx.Defines = append(ctx.Defines, define{"i2c_vecs", "R12", "whole vectors per run"}, define{"i2c_tail", "R13", "bytes after them"})
+	rowL, colL, khL, vecL, tailL, nextL := m.symbol+"_row", m.symbol+"_col", m.symbol+"_kh", m.symbol+"_vec", m.symbol+"_tail", m.symbol+"_next"
+	setup := []insn{
+		in("MOVQ", arg("cols"), "i2c_dst"), in("MOVQ", arg("x"), "i2c_x"), in("MOVQ", arg("rowCount"), "i2c_rows"),
+		in("MOVQ", arg("run"), "i2c_vecs"), in("MOVQ", "i2c_vecs", "i2c_tail"),
+		in("SHRQ", fmt.Sprintf("$%d", bits(vb)), "i2c_vecs"), in("ANDQ", fmt.Sprintf("$%d", vb-1), "i2c_tail"),
+	}
+	if z {
+		setup = append(setup, insn{Op: "MOVQ", Args: "i2c_tail, CX", Comment: "K1: the tail's lanes"},
+			in("SHRQ", "$2", "CX"), in("MOVL", "$1", "AX"), in("SHLL", "CX", "AX"), in("DECL", "AX"), in("KMOVW", "AX", "K1"))
+	} else {
+		setup = append(setup, insn{Op: "LEAQ", Args: "tailmask<>+32(SB), AX", Comment: "the tail's mask: tailmask<>+32−tail"},
+			in("SUBQ", "i2c_tail", "AX"), in("VMOVUPS", "(AX)", mask))
+	}
+	b := []poolWindow{{Insns: setup}}
+	b = append(b, poolWindow{Label: rowL, Insns: []insn{in("MOVQ", arg("colCount"), "i2c_cols")}})
+	b = append(b, poolWindow{Label: colL, Insns: []insn{in("MOVQ", "i2c_x", "i2c_src"), in("MOVQ", arg("kernelRows"), "i2c_kh")}})
+	b = append(b, poolWindow{Label: khL, Comment: "one run: whole vectors, then the tail", Insns: []insn{
+		in("MOVQ", "i2c_vecs", "i2c_left"), in("XORQ", "i2c_off", "i2c_off"), in("TESTQ", "i2c_left", "i2c_left"), in("JZ", tailL),
+	}})
+	b = append(b, poolWindow{Label: vecL, Insns: []insn{
+		in("VMOVUPS", "(i2c_src)(i2c_off*1)", v), in("VMOVUPS", v, "(i2c_dst)(i2c_off*1)"),
+		in("ADDQ", fmt.Sprintf("$%d", vb), "i2c_off"), in("DECQ", "i2c_left"), in("JNZ", vecL),
+	}})
+	tail := poolWindow{Label: tailL, Insns: []insn{in("TESTQ", "i2c_tail", "i2c_tail"), in("JZ", nextL)}}
+	if z {
+		tail.Insns = append(tail.Insns, in("VMOVUPS.Z", "(i2c_src)(i2c_off*1)", "K1", v), in("VMOVUPS", v, "K1", "(i2c_dst)(i2c_off*1)"))
+	} else {
+		tail.Insns = append(tail.Insns, in("VMASKMOVPS", "(i2c_src)(i2c_off*1)", mask, v), in("VMASKMOVPS", v, mask, "(i2c_dst)(i2c_off*1)"))
+	}
+	tail.Insns = append(tail.Insns, in("ADDQ", "i2c_tail", "i2c_off"))
+	b = append(b, tail)
+	b = append(b, poolWindow{Label: nextL, Insns: []insn{
+		in("ADDQ", "i2c_off", "i2c_dst"), in("ADDQ", arg("xRow"), "i2c_src"), in("DECQ", "i2c_kh"), in("JNZ", khL),
+		in("ADDQ", arg("colStep"), "i2c_x"), in("DECQ", "i2c_cols"), in("JNZ", colL),
+		in("ADDQ", arg("rowStep"), "i2c_x"), in("ADDQ", arg("colsSkip"), "i2c_dst"), in("DECQ", "i2c_rows"), in("JNZ", rowL),
+	}})
+	ctx.Blocks = b
+	return ctx
+}
+
+// im2colRefBody is the reference of Im2colInterior.
+func (k Kernel) im2colRefBody() []jen.Code {
+	c := k.Conv
+	ylo, yhi, xlo, xhi := c.depthwiseInterior()
+	run := c.KernelW * c.InC
+	kkc := c.KernelH * run
+	return []jen.Code{
+		jen.For(jen.Id("oh").Op(":=").Lit(ylo), jen.Id("oh").Op("<").Lit(yhi), jen.Id("oh").Op("++")).Block(
+			jen.For(jen.Id("ow").Op(":=").Lit(xlo), jen.Id("ow").Op("<").Lit(xhi), jen.Id("ow").Op("++")).Block(
+				jen.For(jen.Id("kh").Op(":=").Range().Lit(c.KernelH)).Block(
+					jen.Id("src").Op(":=").Parens(jen.Parens(jen.Id("oh").Op("*").Lit(c.StrideH).Op("-").Lit(c.PadTop).Op("+").Id("kh")).Op("*").Lit(c.InW).Op("+").Id("ow").Op("*").Lit(c.StrideW).Op("-").Lit(c.PadLeft)).Op("*").Lit(c.InC),
+					jen.Id("dst").Op(":=").Parens(jen.Id("oh").Op("*").Lit(c.OutW).Op("+").Id("ow")).Op("*").Lit(kkc).Op("+").Id("kh").Op("*").Lit(run),
+					jen.Copy(jen.Id("cols").Index(jen.Id("dst"), jen.Id("dst").Op("+").Lit(run)), jen.Id("x").Index(jen.Id("src"), jen.Id("src").Op("+").Lit(run))),
+				),
+			),
+		),
+	}
+}
+
+// bits is log2 of a power of two.
+func bits(n int) int {
+	b := 0
+	for n > 1 {
+		n >>= 1
+		b++
+	}
+	return b
+}
