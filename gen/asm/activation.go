@@ -39,6 +39,7 @@ func planReLU(r reluSpec, isa isaParams) *flatCtx {
 	vb := 4 * isa.lanes
 	zero := isa.reg(isa.regs - 1)
 	ctx := &flatCtx{
+		shared:    true,
 		Symbol:    r.symbol + isa.suffix,
 		GoDecl:    r.asm().goDecl(isa),
 		Requires:  isa.requires,

@@ -137,6 +137,21 @@ const (
 	//
 	//	func Name(cols *[OutH * OutW * KernelH * KernelW * InC]float32, x *[InH * InW * InC]float32)
 	Im2colInterior
+	// BatchNormMoments, BatchNormSums, ChannelAffine and BatchNormBackward
+	// are the element loops of a batch norm over whole pixels of
+	// Kernel.Units channels (a multiple of 8), per-channel arrays beside
+	// them; p is len(x)/Units. The float64 sums and the float32 maps use
+	// the operations of the Go reference in its order (no FMA), so every
+	// path gives the same bits:
+	//
+	//	func Name(x []float32, sum, sumSq *[Units]float64)            sum[c] += x[p][c], sumSq[c] += x[p][c]²
+	//	func Name(x, dy []float32, sumDy, sumDyX *[Units]float64)     sumDy[c] += dy[p][c], sumDyX[c] += dy[p][c]·x[p][c]
+	//	func Name(y, x []float32, m, a, beta *[Units]float32)         y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]
+	//	func Name(dx, dy, x []float32, k, u, v, m *[Units]float32)    dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]
+	BatchNormMoments
+	BatchNormSums
+	ChannelAffine
+	BatchNormBackward
 )
 
 var opNames = map[Op]string{
@@ -153,6 +168,10 @@ var opNames = map[Op]string{
 	ReLUInPlace:             "ReLUInPlace",
 	DepthwiseConv2DWindow:   "DepthwiseConv2DWindow",
 	Im2colInterior:          "Im2colInterior",
+	BatchNormMoments:        "BatchNormMoments",
+	BatchNormSums:           "BatchNormSums",
+	ChannelAffine:           "ChannelAffine",
+	BatchNormBackward:       "BatchNormBackward",
 }
 
 // String returns the constant's name.
@@ -289,6 +308,17 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 				}
 				if isa.maskInReg && p.shape.Channels%isa.lanes != 0 {
 					fc.needTailMask = true
+				}
+			}
+		}
+		for _, cs := range k.channels() {
+			for _, isa := range isas {
+				// The plan depends on the kind alone: the neutral plan is
+				// the plan under a neutral name.
+				nc := cs
+				nc.symbol, nc.reference = "K", ""
+				if err := d.add(&fc, textCtx{Flat: planChannel(cs, isa)}, textCtx{Flat: planChannel(nc, isa)}); err != nil {
+					return nil, err
 				}
 			}
 		}
@@ -432,6 +462,7 @@ func (t textCtx) addServes(name string) {
 		t.Conv.Serves = append(t.Conv.Serves, name)
 	case t.Pool != nil:
 		t.Pool.Serves = append(t.Pool.Serves, name)
+	case t.Flat != nil && t.Flat.shared:
 	case t.Flat != nil:
 		t.Flat.Serves = append(t.Flat.Serves, name)
 	default:
@@ -501,6 +532,10 @@ func (k Kernel) validate() error {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
 	case ReLUInPlace:
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
+		if k.Units < depthwiseLanes || k.Units%depthwiseLanes != 0 || k.Units > 1<<20 {
+			return fmt.Errorf("asm: kernel %s: %v needs a positive multiple of %d channels, got %d", k.Name, k.Op, depthwiseLanes, k.Units)
+		}
 	case Im2colInterior:
 		if err := k.Conv.validateIm2col(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
@@ -517,7 +552,7 @@ func (k Kernel) validate() error {
 	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
 		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
 	}
-	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUInPlace || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior) {
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUInPlace || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior || isChannelOp(k.Op)) {
 		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
 	}
 	return nil

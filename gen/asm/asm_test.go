@@ -58,6 +58,11 @@ func testKernels() []Kernel {
 	for _, c := range testConvs {
 		ks = append(ks, Kernel{Op: Im2colInterior, Name: c.name + "Im2col", Conv: c.shape})
 	}
+	for _, units := range []int{8, 16, 24, 40, 64} {
+		for _, op := range []Op{BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward} {
+			ks = append(ks, Kernel{Op: op, Name: fmt.Sprintf("bn%d%v", units, op), Units: units})
+		}
+	}
 	for _, d := range testDepthwise {
 		ks = append(ks, Kernel{Op: DepthwiseConv2DInterior, Name: d.name + "Interior", Conv: d.shape},
 			Kernel{Op: DepthwiseConv2DWindow, Name: d.name + "Window", Conv: d.shape})
@@ -227,6 +232,9 @@ func casesSource(ks []Kernel) []byte {
 		if k.Op == ReLUInPlace {
 			in, u, wSize, bSize, flops = 1024, 1024, 0, 0, 0 // the benchmark's values per "sample"
 		}
+		if isChannelOp(k.Op) {
+			in, u, wSize, bSize, flops = k.Units, k.Units, 0, 0, 0
+		}
 		if c := k.Conv; k.Op == Im2colInterior {
 			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.KernelH*c.KernelW*c.InC
 			wSize, bSize, flops = 0, 0, 0
@@ -292,6 +300,29 @@ func casesSource(ks []Kernel) []byte {
 			fmt.Fprintf(&b, "\t\ttranspose: func(wt, w []float32) { %sTranspose(%s, %s) },\n", k.Name, wt, wStd)
 		case ReLUInPlace:
 			fmt.Fprintf(&b, "\t\trelu: %s, reluRef: %sGo,\n", k.Name, k.Name)
+		case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
+			tensors, coefs, sums := channelRoles(channelOps[k.Op])
+			var per32, per64, args []string
+			for i := range tensors {
+				per32 = append(per32, fmt.Sprint(k.Units))
+				args = append(args, fmt.Sprintf("f32[%d]", i))
+			}
+			for i := range coefs {
+				per32 = append(per32, "0")
+				args = append(args, fmt.Sprintf("(*[%d]float32)(f32[%d])", k.Units, len(tensors)+i))
+			}
+			for i := range sums {
+				per64 = append(per64, "0")
+				args = append(args, fmt.Sprintf("(*[%d]float64)(f64[%d])", k.Units, i))
+			}
+			fmt.Fprintf(&b, "\t\tchanF32: []int{%s}, chanF64: []int{%s},\n", strings.Join(per32, ", "), strings.Join(per64, ", "))
+			for _, f := range []string{"chanOp", "chanRef"} {
+				fn := k.Name
+				if f == "chanRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(f32 [][]float32, f64 [][]float64) { %s(%s) },\n", f, fn, strings.Join(args, ", "))
+			}
 		case Im2colInterior:
 			// The kernel leaves the border rows as they are: both paths
 			// start from zeros.

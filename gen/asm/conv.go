@@ -3,6 +3,7 @@ package asm
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 )
@@ -201,8 +202,29 @@ type asmFunc struct {
 	// than passes on (a shape given to a kernel that takes it at run
 	// time), as Go expressions.
 	values map[string]jen.Code
+	// f64 are the pointer arguments to float64 arrays (after the float32
+	// ones).
+	f64 []string
 }
 
 func (f asmFunc) goDecl(isa isaParams) string {
-	return gemmSpec{symbol: f.symbol, args: f.args, counts: f.counts}.goDecl(isa)
+	if len(f.f64) == 0 {
+		return gemmSpec{symbol: f.symbol, args: f.args, counts: f.counts}.goDecl(isa)
+	}
+	var ptrs, ptrs64, ints []string
+	for _, a := range f.args {
+		switch {
+		case contains(f.counts, a):
+			ints = append(ints, a)
+		case contains(f.f64, a):
+			ptrs64 = append(ptrs64, a)
+		default:
+			ptrs = append(ptrs, a)
+		}
+	}
+	decl := "func " + f.symbol + isa.suffix + "(" + strings.Join(ptrs, ", ") + " *float32, " + strings.Join(ptrs64, ", ") + " *float64"
+	if len(ints) > 0 {
+		decl += ", " + strings.Join(ints, ", ") + " int"
+	}
+	return decl + ")"
 }

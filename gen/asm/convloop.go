@@ -7,7 +7,11 @@ import "fmt"
 type flatCtx struct {
 	Symbol, GoDecl, Requires, Reference string
 	// Serves lists the symbols that call this one instead (same kernel).
-	Serves  []string
+	Serves []string
+	// shared says that the kernel takes its shape as arguments, so that
+	// every kernel of its op (and ISA) runs this TEXT: the comment says
+	// so once rather than listing them in Serves.
+	shared  bool
 	What    []string
 	ArgSize int
 	Defines []define

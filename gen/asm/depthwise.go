@@ -137,6 +137,7 @@ func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
 	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(depthwiseArgs, name)) }
 	ctx := &flatCtx{
+		shared:    true,
 		Symbol:    d.symbol + isa.suffix,
 		GoDecl:    d.asm().goDecl(isa),
 		Requires:  isa.requires,
@@ -324,6 +325,7 @@ func planWindow(d windowSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
 	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(windowArgs, name)) }
 	ctx := &flatCtx{
+		shared:    true,
 		Symbol:    d.symbol + isa.suffix,
 		GoDecl:    d.asm().goDecl(isa),
 		Requires:  isa.requires,
@@ -393,9 +395,9 @@ func (k Kernel) windows() []windowSpec {
 		symbol: k.Name, values: c.windowValues(), reference: k.Name + "Go",
 		what: []string{
 			"y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]",
-			fmt.Sprintf("over one output pixel of a depthwise convolution of %dx%dx%d inputs and %dx%d kernels: a loop", c.InH, c.InW, c.InC, c.KernelH, c.KernelW),
-			"over the taps inside the input (x points at the first of them), per channel",
-			"vector; the shape comes in the arguments.",
+			"over one output pixel of a depthwise convolution: a loop over the taps",
+			"inside the input (x points at the first of them), per channel vector. The",
+			"shape comes in the arguments: every such kernel of the package runs this TEXT.",
 		},
 	}}
 }

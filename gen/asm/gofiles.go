@@ -36,15 +36,21 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 				if text(g.symbol+isa.suffix) != g.symbol+isa.suffix {
 					continue
 				}
-				var ptrs, ints []jen.Code
+				var ptrs, ptrs64, ints []jen.Code
 				for _, a := range g.args {
-					if contains(g.counts, a) {
+					switch {
+					case contains(g.counts, a):
 						ints = append(ints, jen.Id(a))
-					} else {
+					case contains(g.f64, a):
+						ptrs64 = append(ptrs64, jen.Id(a))
+					default:
 						ptrs = append(ptrs, jen.Id(a))
 					}
 				}
 				params := []jen.Code{jen.List(ptrs...).Op("*").Float32()}
+				if len(ptrs64) > 0 {
+					params = append(params, jen.List(ptrs64...).Op("*").Float64())
+				}
 				if len(ints) > 0 {
 					params = append(params, jen.List(ints...).Int())
 				}
@@ -347,6 +353,8 @@ func (k Kernel) signature() signature {
 				jen.Id("_").Op("=").Id("x").Index(last),
 			},
 		}
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
+		return k.channelSignature()
 	case Im2colInterior:
 		c := k.Conv
 		return signature{
@@ -409,6 +417,9 @@ func (k Kernel) doc() []string {
 	if k.Op == ReLUInPlace {
 		head = k.Name + " computes, in place:"
 	}
+	if _, ok := channelOps[k.Op]; ok {
+		head = fmt.Sprintf("%s computes, over whole pixels of %d channels:", k.Name, k.Units)
+	}
 	lines := []string{head, ""}
 	for _, l := range k.refDoc() {
 		lines = append(lines, "\t"+l)
@@ -451,6 +462,14 @@ func (k Kernel) refDoc() []string {
 		return lines
 	case ReLUInPlace:
 		return []string{"y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)"}
+	case BatchNormMoments:
+		return []string{"sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p"}
+	case BatchNormSums:
+		return []string{"sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p"}
+	case ChannelAffine:
+		return []string{"y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p"}
+	case BatchNormBackward:
+		return []string{"dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p"}
 	case Im2colInterior:
 		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
 		return []string{"cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]",
@@ -567,6 +586,8 @@ func (k Kernel) refBody() []jen.Code {
 		return k.windowRefBody()
 	case Im2colInterior:
 		return k.im2colRefBody()
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
+		return k.channelRefBody()
 	case ReLUInPlace:
 		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
 			jen.Id("y").Index(jen.Id("i")).Op("=").Max(jen.Id("y").Index(jen.Id("i")), jen.Lit(0)),

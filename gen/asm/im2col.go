@@ -61,8 +61,8 @@ func (k Kernel) im2cols() []im2colSpec {
 		},
 		what: []string{
 			"cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]",
-			fmt.Sprintf("for the interior: output rows %d..%d, columns %d..%d (%dx%dx%d input, %dx%d kernel,", ylo, yhi-1, xlo, xhi-1, c.InH, c.InW, c.InC, c.KernelH, c.KernelW),
-			fmt.Sprintf("stride %d,%d, padding %d,%d, %dx%d output); the geometry comes in the arguments.", c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW),
+			"for the output pixels whose windows lie inside the input. The geometry comes",
+			"in the arguments: every such kernel of the package runs this TEXT.",
 		},
 	}}
 }
@@ -90,6 +90,7 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
 	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(im2colArgs, name)) }
 	ctx := &flatCtx{
+		shared:    true,
 		Symbol:    m.symbol + isa.suffix,
 		GoDecl:    m.asm().goDecl(isa),
 		Requires:  isa.requires,

@@ -169,6 +169,9 @@ func (k Kernel) funcs() []asmFunc {
 	for _, m := range k.im2cols() {
 		fs = append(fs, m.asm())
 	}
+	for _, c := range k.channels() {
+		fs = append(fs, c.asm())
+	}
 	return fs
 }
 
@@ -219,16 +222,14 @@ func (k Kernel) depthwises() []depthwiseSpec {
 		return nil
 	}
 	c := k.Conv
-	ylo, yhi, xlo, xhi := c.depthwiseInterior()
 	return []depthwiseSpec{{
 		symbol: k.Name, kernelH: c.KernelH, kernelW: c.KernelW, values: c.depthwiseValues(), reference: k.Name + "Go",
 		what: []string{
-			"y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   s < n,",
-			fmt.Sprintf("for the interior: output rows %d..%d, columns %d..%d of %dx%dx%d outputs", ylo, yhi-1, xlo, xhi-1, c.OutH, c.OutW, c.InC),
-			fmt.Sprintf("(%dx%dx%d input, %dx%d depthwise kernel, stride %d,%d, padding %d,%d); the shape", c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft),
-			"comes in the arguments (bytes and counts), so one TEXT serves every layer",
-			"of this kernel size. Per channel vector, the weights and bias in registers;",
-			"per output pixel, one FMA per tap with the input as the memory operand.",
+			fmt.Sprintf("y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a %dx%d", c.KernelH, c.KernelW),
+			"depthwise convolution, s < n; the shape comes in the arguments (bytes and",
+			"counts), so every such kernel of the package runs this TEXT. Per channel",
+			"vector, the weights and bias in registers; per output pixel, one FMA per",
+			"tap with the input as the memory operand.",
 		},
 	}}
 }

@@ -79,6 +79,17 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 	}
 	c := jen.Id("c")
 	f64 := func(name string) *jen.Statement { return jen.Float64().Parens(jen.Id(name).Index(c.Clone())) }
+	// loops is the element loop goLoop, or, when gen/asm renders the
+	// batch-norm kernels for this layer (bnVector), the call vec of the
+	// kernel that computes the same bits.
+	loops := func(goLoop, vec jen.Code) jen.Code {
+		if p.bnVector[s] {
+			return vec
+		}
+		return goLoop
+	}
+	// whole is a tile buffer's first n samples.
+	whole := func(buf string) jen.Code { return jen.Id(buf).Index(jen.Empty(), jen.Id("n").Op("*").Lit(size)) }
 
 	// The element loops below run in float32 on per-channel coefficients
 	// worked out once per call in float64 and rounded once: the mean m,
@@ -104,10 +115,10 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 			jen.Id("m").Index(c.Clone()).Op("=").Float32().Parens(jen.Id("mean").Index(c.Clone())),
 			jen.Id("a").Index(c.Clone()).Op("=").Float32().Parens(f64("gamma").Op("*").Id("inv").Index(c.Clone())),
 		),
-		perPixel(
+		loops(perPixel(
 			row("x", "in"), row("y", "out"),
 			forRange("c", jen.Id("y"), jen.Id("y").Index(c.Clone()).Op("=").Add(xc.Clone()).Op("*").Id("a").Index(c.Clone()).Op("+").Id("beta").Index(c.Clone())),
-		),
+		), jen.Id(s.base+sufAffineVec).Call(whole("out"), whole("in"), jen.Op("&").Id("m"), jen.Op("&").Id("a"), jen.Id("beta"))),
 	)
 
 	fn = s.base + "Eval"
@@ -121,10 +132,10 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 		forRange("c", jen.Op("&").Id("a"),
 			jen.Id("a").Index(c.Clone()).Op("=").Float32().Parens(f64("gamma").Op("/").Qual("math", "Sqrt").Call(f64("runningVar").Op("+").Lit(l.Epsilon))),
 		),
-		perPixel(
+		loops(perPixel(
 			row("x", "in"), row("y", "out"),
 			forRange("c", jen.Id("y"), jen.Id("y").Index(c.Clone()).Op("=").Parens(jen.Id("x").Index(c.Clone()).Op("-").Id("runningMean").Index(c.Clone())).Op("*").Id("a").Index(c.Clone()).Op("+").Id("beta").Index(c.Clone())),
-		),
+		), jen.Id(s.base+sufAffineVec).Call(whole("out"), whole("in"), jen.Id("runningMean"), jen.Op("&").Id("a"), jen.Id("beta"))),
 	)
 
 	fn = s.base + "Moments"
@@ -133,14 +144,14 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 		jen.Id("n").Int(),
 		jen.Id("in").Add(tileArr(size)),
 		ch64("sum", "sumSq"),
-	).Block(perPixel(
+	).Block(loops(perPixel(
 		row("x", "in"),
 		forRange("c", jen.Id("x"),
 			jen.Id("v").Op(":=").Add(f64("x")),
 			jen.Id("sum").Index(c.Clone()).Op("+=").Id("v"),
 			jen.Id("sumSq").Index(c.Clone()).Op("+=").Id("v").Op("*").Id("v"),
 		),
-	))
+	), jen.Id(s.base+sufMomentsVec).Call(whole("in"), jen.Id("sum"), jen.Id("sumSq"))))
 
 	fn = s.base + "Sums"
 	f.Comment(wrapDoc(fmt.Sprintf("%s adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of %s over the first n samples of a tile, in float64 (each product of two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x − mean·Σdy)·inv.", fn, l.Name)))
@@ -148,14 +159,14 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 		jen.Id("n").Int(),
 		jen.List(jen.Id("in"), jen.Id("dOut")).Add(tileArr(size)),
 		ch64("sumDy", "sumDyX"),
-	).Block(perPixel(
+	).Block(loops(perPixel(
 		row("x", "in"), row("d", "dOut"),
 		forRange("c", jen.Id("d"),
 			jen.Id("dy").Op(":=").Add(f64("d")),
 			jen.Id("sumDy").Index(c.Clone()).Op("+=").Id("dy"),
 			jen.Id("sumDyX").Index(c.Clone()).Op("+=").Id("dy").Op("*").Add(f64("x")),
 		),
-	))
+	), jen.Id(s.base+sufSumsVec).Call(whole("in"), whole("dOut"), jen.Id("sumDy"), jen.Id("sumDyX"))))
 
 	if !s.inGrad {
 		return
@@ -179,12 +190,12 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 			jen.Id("u").Index(c.Clone()).Op("=").Float32().Parens(jen.Op("-").Id("kc").Op("*").Id("inv").Index(c.Clone()).Op("*").Id("invCount").Op("*").Id("sumDyXhat").Index(c.Clone())),
 			jen.Id("v").Index(c.Clone()).Op("=").Float32().Parens(jen.Op("-").Id("kc").Op("*").Id("invCount").Op("*").Id("sumDy").Index(c.Clone())),
 		),
-		perPixel(
+		loops(perPixel(
 			row("x", "in"), row("d", "dOut"), row("dx", "dIn"),
 			forRange("c", jen.Id("dx"),
 				jen.Id("dx").Index(c.Clone()).Op("=").Id("k").Index(c.Clone()).Op("*").Id("d").Index(c.Clone()).Op("+").Id("u").Index(c.Clone()).Op("*").Add(xc.Clone()).Op("+").Id("v").Index(c.Clone()),
 			),
-		),
+		), jen.Id(s.base+sufBNBackwardVec).Call(whole("dIn"), whole("dOut"), whole("in"), jen.Op("&").Id("k"), jen.Op("&").Id("u"), jen.Op("&").Id("v"), jen.Op("&").Id("m"))),
 	)
 }
 

@@ -104,6 +104,9 @@ type plan struct {
 	usesSigmoid, usesTanh, usesKeep bool
 	// tile is the generated package's Tile (chooseTile).
 	tile int
+	// bnVector says which batchnorm stages run their element loops on
+	// gen/asm's batch-norm kernels (see planVector).
+	bnVector map[*stage]bool
 }
 
 // lowerFirst returns name with its first letter lower-cased, so that

@@ -89,6 +89,11 @@ const (
 	sufInputGradVec  = "InputGradVec"
 	sufInteriorVec   = "InteriorVec"
 	sufWindowVec     = "WindowVec"
+	// The batch-norm kernels (batchNormKernels).
+	sufAffineVec     = "AffineVec"
+	sufMomentsVec    = "MomentsVec"
+	sufSumsVec       = "SumsVec"
+	sufBNBackwardVec = "BackwardVec"
 	// reluInPlaceVec is the one ReLUInPlace kernel of a package (no layer
 	// identifier ends in Vec alone).
 	reluInPlaceVec = "reluVec"
@@ -218,6 +223,23 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 				all = append(all, ks...)
 				budget -= asmBytes(files)
 			}
+		}
+	}
+	// Batch norms over channels in whole vectors run their element loops
+	// on gen/asm's kernels (one TEXT per op and ISA for all of them).
+	p.bnVector = map[*stage]bool{}
+	for _, s := range p.batchnorms() {
+		C, _ := bnGeometry(s)
+		if C%8 != 0 {
+			continue
+		}
+		p.bnVector[s] = true
+		all = append(all,
+			asm.Kernel{Op: asm.ChannelAffine, Name: s.base + sufAffineVec, Units: C},
+			asm.Kernel{Op: asm.BatchNormMoments, Name: s.base + sufMomentsVec, Units: C},
+			asm.Kernel{Op: asm.BatchNormSums, Name: s.base + sufSumsVec, Units: C})
+		if s.inGrad {
+			all = append(all, asm.Kernel{Op: asm.BatchNormBackward, Name: s.base + sufBNBackwardVec, Units: C})
 		}
 	}
 	// Frozen's in-place ReLUs share one vector kernel.

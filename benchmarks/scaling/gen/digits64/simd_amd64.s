@@ -864,8 +864,8 @@ conv1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the interior: output rows 0..7, columns 0..7 (10x10x1 input, 3x3 kernel,
-// stride 1,1, padding 0,0, 8x8 output); the geometry comes in the arguments.
+// for the output pixels whose windows lie inside the input. The geometry comes
+// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window
@@ -946,8 +946,8 @@ conv1Im2colVec_next:
 // Requires: AVX512F
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the interior: output rows 0..7, columns 0..7 (10x10x1 input, 3x3 kernel,
-// stride 1,1, padding 0,0, 8x8 output); the geometry comes in the arguments.
+// for the output pixels whose windows lie inside the input. The geometry comes
+// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window

@@ -105,15 +105,7 @@ func bn1Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn1AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn1Eval computes bn1 (batchnorm on 1x1x128) in evaluation for the first n
@@ -124,30 +116,13 @@ func bn1Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn1AffineVec(out[:n*128], in[:n*128], runningMean, &a, beta)
 }
 
 // bn1Moments adds to sum and sumSq the per-channel Σx and Σx² of bn1's
 // input over the first n samples of a tile, in float64.
 func bn1Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn1MomentsVec(in[:n*128], sum, sumSq)
 }
 
 // bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
@@ -155,17 +130,7 @@ func bn1Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn1Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn1SumsVec(in[:n*128], dOut[:n*128], sumDy, sumDyX)
 }
 
 // bn1Backward writes to dIn the gradient of bn1 (batchnorm on 1x1x128)'s input
@@ -181,16 +146,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			dx := (*[128]float32)(dIn[s*128+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn1BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu1Forward computes relu1 (relu on 1x1x128) elementwise for the first n
@@ -356,15 +312,7 @@ func bn2Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn2AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn2Eval computes bn2 (batchnorm on 1x1x128) in evaluation for the first n
@@ -375,30 +323,13 @@ func bn2Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn2AffineVec(out[:n*128], in[:n*128], runningMean, &a, beta)
 }
 
 // bn2Moments adds to sum and sumSq the per-channel Σx and Σx² of bn2's
 // input over the first n samples of a tile, in float64.
 func bn2Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn2MomentsVec(in[:n*128], sum, sumSq)
 }
 
 // bn2Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn2
@@ -406,17 +337,7 @@ func bn2Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn2Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn2SumsVec(in[:n*128], dOut[:n*128], sumDy, sumDyX)
 }
 
 // bn2Backward writes to dIn the gradient of bn2 (batchnorm on 1x1x128)'s input
@@ -432,16 +353,7 @@ func bn2Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			dx := (*[128]float32)(dIn[s*128+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn2BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu2Forward computes relu2 (relu on 1x1x128) elementwise for the first n
@@ -607,15 +519,7 @@ func bn3Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn3AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn3Eval computes bn3 (batchnorm on 1x1x128) in evaluation for the first n
@@ -626,30 +530,13 @@ func bn3Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn3AffineVec(out[:n*128], in[:n*128], runningMean, &a, beta)
 }
 
 // bn3Moments adds to sum and sumSq the per-channel Σx and Σx² of bn3's
 // input over the first n samples of a tile, in float64.
 func bn3Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn3MomentsVec(in[:n*128], sum, sumSq)
 }
 
 // bn3Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn3
@@ -657,17 +544,7 @@ func bn3Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn3Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn3SumsVec(in[:n*128], dOut[:n*128], sumDy, sumDyX)
 }
 
 // bn3Backward writes to dIn the gradient of bn3 (batchnorm on 1x1x128)'s input
@@ -683,16 +560,7 @@ func bn3Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			dx := (*[128]float32)(dIn[s*128+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn3BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu3Forward computes relu3 (relu on 1x1x128) elementwise for the first n
@@ -858,15 +726,7 @@ func bn4Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn4AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn4Eval computes bn4 (batchnorm on 1x1x128) in evaluation for the first n
@@ -877,30 +737,13 @@ func bn4Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn4AffineVec(out[:n*128], in[:n*128], runningMean, &a, beta)
 }
 
 // bn4Moments adds to sum and sumSq the per-channel Σx and Σx² of bn4's
 // input over the first n samples of a tile, in float64.
 func bn4Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn4MomentsVec(in[:n*128], sum, sumSq)
 }
 
 // bn4Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn4
@@ -908,17 +751,7 @@ func bn4Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn4Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn4SumsVec(in[:n*128], dOut[:n*128], sumDy, sumDyX)
 }
 
 // bn4Backward writes to dIn the gradient of bn4 (batchnorm on 1x1x128)'s input
@@ -934,16 +767,7 @@ func bn4Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			dx := (*[128]float32)(dIn[s*128+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn4BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu4Forward computes relu4 (relu on 1x1x128) elementwise for the first n
@@ -1108,15 +932,7 @@ func bn5Forward(n int, in, out *[Tile * 8]float32, mean, inv *[8]float64, gamma,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[8]float32)(in[s*8+q*8:])
-			y := (*[8]float32)(out[s*8+q*8:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn5AffineVec(out[:n*8], in[:n*8], &m, &a, beta)
 }
 
 // bn5Eval computes bn5 (batchnorm on 1x1x8) in evaluation for the first n
@@ -1127,30 +943,13 @@ func bn5Eval(n int, in, out *[Tile * 8]float32, runningMean, runningVar, gamma, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[8]float32)(in[s*8+q*8:])
-			y := (*[8]float32)(out[s*8+q*8:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn5AffineVec(out[:n*8], in[:n*8], runningMean, &a, beta)
 }
 
 // bn5Moments adds to sum and sumSq the per-channel Σx and Σx² of bn5's
 // input over the first n samples of a tile, in float64.
 func bn5Moments(n int, in *[Tile * 8]float32, sum, sumSq *[8]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[8]float32)(in[s*8+q*8:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn5MomentsVec(in[:n*8], sum, sumSq)
 }
 
 // bn5Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn5
@@ -1158,17 +957,7 @@ func bn5Moments(n int, in *[Tile * 8]float32, sum, sumSq *[8]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn5Sums(n int, in, dOut *[Tile * 8]float32, sumDy, sumDyX *[8]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[8]float32)(in[s*8+q*8:])
-			d := (*[8]float32)(dOut[s*8+q*8:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn5SumsVec(in[:n*8], dOut[:n*8], sumDy, sumDyX)
 }
 
 // bn5Backward writes to dIn the gradient of bn5 (batchnorm on 1x1x8)'s input
@@ -1184,16 +973,7 @@ func bn5Backward(n int, in, dOut, dIn *[Tile * 8]float32, mean, inv, sumDy, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[8]float32)(in[s*8+q*8:])
-			d := (*[8]float32)(dOut[s*8+q*8:])
-			dx := (*[8]float32)(dIn[s*8+q*8:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn5BackwardVec(dIn[:n*8], dOut[:n*8], in[:n*8], &k, &u, &v, &m)
 }
 
 // relu5Forward computes relu5 (relu on 1x1x8) elementwise for the first n
@@ -1358,15 +1138,7 @@ func bn6Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn6AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn6Eval computes bn6 (batchnorm on 1x1x128) in evaluation for the first n
@@ -1377,30 +1149,13 @@ func bn6Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn6AffineVec(out[:n*128], in[:n*128], runningMean, &a, beta)
 }
 
 // bn6Moments adds to sum and sumSq the per-channel Σx and Σx² of bn6's
 // input over the first n samples of a tile, in float64.
 func bn6Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn6MomentsVec(in[:n*128], sum, sumSq)
 }
 
 // bn6Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn6
@@ -1408,17 +1163,7 @@ func bn6Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn6Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn6SumsVec(in[:n*128], dOut[:n*128], sumDy, sumDyX)
 }
 
 // bn6Backward writes to dIn the gradient of bn6 (batchnorm on 1x1x128)'s input
@@ -1434,16 +1179,7 @@ func bn6Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			dx := (*[128]float32)(dIn[s*128+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn6BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu6Forward computes relu6 (relu on 1x1x128) elementwise for the first n
@@ -1609,15 +1345,7 @@ func bn7Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn7AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn7Eval computes bn7 (batchnorm on 1x1x128) in evaluation for the first n
@@ -1628,30 +1356,13 @@ func bn7Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn7AffineVec(out[:n*128], in[:n*128], runningMean, &a, beta)
 }
 
 // bn7Moments adds to sum and sumSq the per-channel Σx and Σx² of bn7's
 // input over the first n samples of a tile, in float64.
 func bn7Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn7MomentsVec(in[:n*128], sum, sumSq)
 }
 
 // bn7Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn7
@@ -1659,17 +1370,7 @@ func bn7Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn7Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn7SumsVec(in[:n*128], dOut[:n*128], sumDy, sumDyX)
 }
 
 // bn7Backward writes to dIn the gradient of bn7 (batchnorm on 1x1x128)'s input
@@ -1685,16 +1386,7 @@ func bn7Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			dx := (*[128]float32)(dIn[s*128+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn7BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu7Forward computes relu7 (relu on 1x1x128) elementwise for the first n
@@ -1860,15 +1552,7 @@ func bn8Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn8AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn8Eval computes bn8 (batchnorm on 1x1x128) in evaluation for the first n
@@ -1879,30 +1563,13 @@ func bn8Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn8AffineVec(out[:n*128], in[:n*128], runningMean, &a, beta)
 }
 
 // bn8Moments adds to sum and sumSq the per-channel Σx and Σx² of bn8's
 // input over the first n samples of a tile, in float64.
 func bn8Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn8MomentsVec(in[:n*128], sum, sumSq)
 }
 
 // bn8Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn8
@@ -1910,17 +1577,7 @@ func bn8Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn8Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn8SumsVec(in[:n*128], dOut[:n*128], sumDy, sumDyX)
 }
 
 // bn8Backward writes to dIn the gradient of bn8 (batchnorm on 1x1x128)'s input
@@ -1936,16 +1593,7 @@ func bn8Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			dx := (*[128]float32)(dIn[s*128+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn8BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu8Forward computes relu8 (relu on 1x1x128) elementwise for the first n
@@ -2111,15 +1759,7 @@ func bn9Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn9AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn9Eval computes bn9 (batchnorm on 1x1x128) in evaluation for the first n
@@ -2130,30 +1770,13 @@ func bn9Eval(n int, in, out *[Tile * 128]float32, runningMean, runningVar, gamma
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			y := (*[128]float32)(out[s*128+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn9AffineVec(out[:n*128], in[:n*128], runningMean, &a, beta)
 }
 
 // bn9Moments adds to sum and sumSq the per-channel Σx and Σx² of bn9's
 // input over the first n samples of a tile, in float64.
 func bn9Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn9MomentsVec(in[:n*128], sum, sumSq)
 }
 
 // bn9Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn9
@@ -2161,17 +1784,7 @@ func bn9Moments(n int, in *[Tile * 128]float32, sum, sumSq *[128]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn9Sums(n int, in, dOut *[Tile * 128]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn9SumsVec(in[:n*128], dOut[:n*128], sumDy, sumDyX)
 }
 
 // bn9Backward writes to dIn the gradient of bn9 (batchnorm on 1x1x128)'s input
@@ -2187,16 +1800,7 @@ func bn9Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1; q++ {
-			x := (*[128]float32)(in[s*128+q*128:])
-			d := (*[128]float32)(dOut[s*128+q*128:])
-			dx := (*[128]float32)(dIn[s*128+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn9BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu9Forward computes relu9 (relu on 1x1x128) elementwise for the first n

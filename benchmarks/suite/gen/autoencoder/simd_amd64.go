@@ -1591,6 +1591,838 @@ func fc10InputGradVecTranspose(wt *[640 * 128]float32, w *[128 * 640]float32) {
 	}
 }
 
+// bn1AffineVecAVX2 is the AVX2 path of bn1AffineVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineVecAVX512 is the AVX512 path of bn1AffineVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn1AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn1MomentsVecAVX2 is the AVX2 path of bn1MomentsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
+
+// bn1MomentsVecAVX512 is the AVX512 path of bn1MomentsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
+
+// bn1MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		bn1MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn1SumsVecAVX2 is the AVX2 path of bn1SumsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+
+// bn1SumsVecAVX512 is the AVX512 path of bn1SumsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+
+// bn1SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		bn1SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn1BackwardVecAVX2 is the AVX2 path of bn1BackwardVec (simd_amd64.s).
+//
+//go:noescape
+func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+
+// bn1BackwardVecAVX512 is the AVX512 path of bn1BackwardVec (simd_amd64.s).
+//
+//go:noescape
+func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+
+// bn1BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn2AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn2AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn2AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn2MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn2MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		bn2MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn2SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn2SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		bn2SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn2BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn3AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn3AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn3AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn3MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn3MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		bn3MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn3SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn3SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		bn3SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn3BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn3BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		bn3BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn4AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn4AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn4AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn4MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn4MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		bn4MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn4SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn4SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		bn4SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn4BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn4BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		bn4BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn5AffineVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn5AffineVec(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	if p == 0 {
+		return
+	}
+	_ = y[p*8-1]
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	default:
+		bn5AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn5MomentsVec computes, over whole pixels of 8 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn5MomentsVec(x []float32, sum, sumSq *[8]float64) {
+	p := len(x) / 8
+	if p == 0 {
+		return
+	}
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 32)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
+	default:
+		bn5MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn5SumsVec computes, over whole pixels of 8 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn5SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
+	p := len(x) / 8
+	if p == 0 {
+		return
+	}
+	_ = x[p*8-1]
+	_ = dy[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
+	default:
+		bn5SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn5BackwardVec computes, over whole pixels of 8 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn5BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	p := len(dx) / 8
+	if p == 0 {
+		return
+	}
+	_ = dx[p*8-1]
+	_ = dy[p*8-1]
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+	default:
+		bn5BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn6AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn6AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn6AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn6MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn6MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		bn6MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn6SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn6SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		bn6SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn6BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn6BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		bn6BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn7AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn7AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn7AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn7MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn7MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		bn7MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn7SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn7SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		bn7SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn7BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn7BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		bn7BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn8AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn8AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn8AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn8MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn8MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		bn8MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn8SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn8SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		bn8SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn8BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn8BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		bn8BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn9AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn9AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn9AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn9MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn9MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		bn9MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn9SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn9SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		bn9SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn9BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn9BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		bn9BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
 // reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
 //
 //go:noescape

@@ -6222,6 +6222,540 @@ fc10InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
+// func bn1AffineVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
+// Per channel vector, a loop over the pixels.
+// Reference: bn1AffineVecGo.
+#define ch_cv DX // byte offset of the channel vector
+#define ch_c4 SI // bytes per pixel
+#define ch_left CX // pixels left
+#define ch_t AX // scratch
+#define ch_p0 DI // first tensor at the pixel
+#define ch_p1 R8 // second tensor
+#define ch_p2 R9 // third tensor
+TEXT ·bn1AffineVecAVX2(SB), NOSPLIT, $0-56
+	MOVQ c4+48(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+bn1AffineVec_chan:
+	MOVQ m+16(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y15
+	MOVQ a+24(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y14
+	MOVQ beta+32(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y13
+	MOVQ y+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ x+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ pixels+40(FP), ch_left
+
+bn1AffineVec_pixel:
+	VMOVUPS (ch_p1), Y0
+	VSUBPS Y15, Y0, Y0
+	VMULPS Y14, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMOVUPS Y0, (ch_p0)
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	DECQ ch_left
+	JNZ bn1AffineVec_pixel
+	ADDQ $32, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1AffineVec_chan
+	VZEROUPPER
+	RET
+#undef ch_cv
+#undef ch_c4
+#undef ch_left
+#undef ch_t
+#undef ch_p0
+#undef ch_p1
+#undef ch_p2
+
+// func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+// Requires: AVX512F
+//
+// y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
+// Per channel vector, a loop over the pixels.
+// Reference: bn1AffineVecGo.
+#define ch_cv DX // byte offset of the channel vector
+#define ch_c4 SI // bytes per pixel
+#define ch_left CX // pixels left
+#define ch_t AX // scratch
+#define ch_p0 DI // first tensor at the pixel
+#define ch_p1 R8 // second tensor
+#define ch_p2 R9 // third tensor
+TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
+	MOVQ c4+48(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+bn1AffineVec_chan:
+	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	CMPQ ch_t, $64
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	MOVQ m+16(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z31
+	MOVQ a+24(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z30
+	MOVQ beta+32(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z29
+	MOVQ y+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ x+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ pixels+40(FP), ch_left
+
+bn1AffineVec_pixel:
+	VMOVUPS.Z (ch_p1), K1, Z0
+	VSUBPS Z31, Z0, Z0
+	VMULPS Z30, Z0, Z0
+	VADDPS Z29, Z0, Z0
+	VMOVUPS Z0, K1, (ch_p0)
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	DECQ ch_left
+	JNZ bn1AffineVec_pixel
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1AffineVec_chan
+	VZEROUPPER
+	RET
+#undef ch_cv
+#undef ch_c4
+#undef ch_left
+#undef ch_t
+#undef ch_p0
+#undef ch_p1
+#undef ch_p2
+
+// func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
+// Requires: AVX, AVX2, FMA3
+//
+// sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
+// Per channel vector, a loop over the pixels.
+// Reference: bn1MomentsVecGo.
+#define ch_cv DX // byte offset of the channel vector
+#define ch_c4 SI // bytes per pixel
+#define ch_left CX // pixels left
+#define ch_t AX // scratch
+#define ch_p0 DI // first tensor at the pixel
+#define ch_p1 R8 // second tensor
+#define ch_p2 R9 // third tensor
+TEXT ·bn1MomentsVecAVX2(SB), NOSPLIT, $0-40
+	MOVQ c4+32(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+bn1MomentsVec_chan:
+	MOVQ sum+8(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Y8
+	VMOVUPD 32(ch_t)(ch_cv*2), Y9
+	MOVQ sumSq+16(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Y10
+	VMOVUPD 32(ch_t)(ch_cv*2), Y11
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ pixels+24(FP), ch_left
+
+bn1MomentsVec_pixel:
+	VMOVUPS (ch_p0), Y0
+	VCVTPS2PD X0, Y1
+	VEXTRACTF128 $1, Y0, X2
+	VCVTPS2PD X2, Y2
+	VADDPD Y1, Y8, Y8
+	VMULPD Y1, Y1, Y1
+	VADDPD Y1, Y10, Y10
+	VADDPD Y2, Y9, Y9
+	VMULPD Y2, Y2, Y2
+	VADDPD Y2, Y11, Y11
+	ADDQ ch_c4, ch_p0
+	DECQ ch_left
+	JNZ bn1MomentsVec_pixel
+	MOVQ sum+8(FP), ch_t
+	VMOVUPD Y8, 0(ch_t)(ch_cv*2)
+	VMOVUPD Y9, 32(ch_t)(ch_cv*2)
+	MOVQ sumSq+16(FP), ch_t
+	VMOVUPD Y10, 0(ch_t)(ch_cv*2)
+	VMOVUPD Y11, 32(ch_t)(ch_cv*2)
+	ADDQ $32, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1MomentsVec_chan
+	VZEROUPPER
+	RET
+#undef ch_cv
+#undef ch_c4
+#undef ch_left
+#undef ch_t
+#undef ch_p0
+#undef ch_p1
+#undef ch_p2
+
+// func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
+// Requires: AVX512F
+//
+// sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
+// Per channel vector, a loop over the pixels.
+// Reference: bn1MomentsVecGo.
+#define ch_cv DX // byte offset of the channel vector
+#define ch_c4 SI // bytes per pixel
+#define ch_left CX // pixels left
+#define ch_t AX // scratch
+#define ch_p0 DI // first tensor at the pixel
+#define ch_p1 R8 // second tensor
+#define ch_p2 R9 // third tensor
+TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
+	MOVQ c4+32(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+bn1MomentsVec_chan:
+	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	CMPQ ch_t, $64
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	MOVQ sum+8(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Z8
+	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z9
+	MOVQ sumSq+16(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Z10
+	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z11
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ pixels+24(FP), ch_left
+
+bn1MomentsVec_pixel:
+	VMOVUPS.Z (ch_p0), K1, Z0
+	VCVTPS2PD Y0, Z1
+	VEXTRACTF64X4 $1, Z0, Y2
+	VCVTPS2PD Y2, Z2
+	VADDPD Z1, Z8, Z8
+	VMULPD Z1, Z1, Z1
+	VADDPD Z1, Z10, Z10
+	VADDPD Z2, Z9, Z9
+	VMULPD Z2, Z2, Z2
+	VADDPD Z2, Z11, Z11
+	ADDQ ch_c4, ch_p0
+	DECQ ch_left
+	JNZ bn1MomentsVec_pixel
+	MOVQ sum+8(FP), ch_t
+	VMOVUPD Z8, 0(ch_t)(ch_cv*2)
+	VMOVUPD Z9, K2, 64(ch_t)(ch_cv*2)
+	MOVQ sumSq+16(FP), ch_t
+	VMOVUPD Z10, 0(ch_t)(ch_cv*2)
+	VMOVUPD Z11, K2, 64(ch_t)(ch_cv*2)
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1MomentsVec_chan
+	VZEROUPPER
+	RET
+#undef ch_cv
+#undef ch_c4
+#undef ch_left
+#undef ch_t
+#undef ch_p0
+#undef ch_p1
+#undef ch_p2
+
+// func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+// Requires: AVX, AVX2, FMA3
+//
+// sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
+// Per channel vector, a loop over the pixels.
+// Reference: bn1SumsVecGo.
+#define ch_cv DX // byte offset of the channel vector
+#define ch_c4 SI // bytes per pixel
+#define ch_left CX // pixels left
+#define ch_t AX // scratch
+#define ch_p0 DI // first tensor at the pixel
+#define ch_p1 R8 // second tensor
+#define ch_p2 R9 // third tensor
+TEXT ·bn1SumsVecAVX2(SB), NOSPLIT, $0-48
+	MOVQ c4+40(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+bn1SumsVec_chan:
+	MOVQ sumDy+16(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Y8
+	VMOVUPD 32(ch_t)(ch_cv*2), Y9
+	MOVQ sumDyX+24(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Y10
+	VMOVUPD 32(ch_t)(ch_cv*2), Y11
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ dy+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ pixels+32(FP), ch_left
+
+bn1SumsVec_pixel:
+	VMOVUPS (ch_p1), Y0
+	VMOVUPS (ch_p0), Y3
+	VCVTPS2PD X0, Y1
+	VEXTRACTF128 $1, Y0, X2
+	VCVTPS2PD X2, Y2
+	VCVTPS2PD X3, Y4
+	VEXTRACTF128 $1, Y3, X5
+	VCVTPS2PD X5, Y5
+	VADDPD Y1, Y8, Y8
+	VMULPD Y4, Y1, Y4
+	VADDPD Y4, Y10, Y10
+	VADDPD Y2, Y9, Y9
+	VMULPD Y5, Y2, Y5
+	VADDPD Y5, Y11, Y11
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	DECQ ch_left
+	JNZ bn1SumsVec_pixel
+	MOVQ sumDy+16(FP), ch_t
+	VMOVUPD Y8, 0(ch_t)(ch_cv*2)
+	VMOVUPD Y9, 32(ch_t)(ch_cv*2)
+	MOVQ sumDyX+24(FP), ch_t
+	VMOVUPD Y10, 0(ch_t)(ch_cv*2)
+	VMOVUPD Y11, 32(ch_t)(ch_cv*2)
+	ADDQ $32, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1SumsVec_chan
+	VZEROUPPER
+	RET
+#undef ch_cv
+#undef ch_c4
+#undef ch_left
+#undef ch_t
+#undef ch_p0
+#undef ch_p1
+#undef ch_p2
+
+// func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+// Requires: AVX512F
+//
+// sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
+// Per channel vector, a loop over the pixels.
+// Reference: bn1SumsVecGo.
+#define ch_cv DX // byte offset of the channel vector
+#define ch_c4 SI // bytes per pixel
+#define ch_left CX // pixels left
+#define ch_t AX // scratch
+#define ch_p0 DI // first tensor at the pixel
+#define ch_p1 R8 // second tensor
+#define ch_p2 R9 // third tensor
+TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
+	MOVQ c4+40(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+bn1SumsVec_chan:
+	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	CMPQ ch_t, $64
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	MOVQ sumDy+16(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Z8
+	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z9
+	MOVQ sumDyX+24(FP), ch_t
+	VMOVUPD 0(ch_t)(ch_cv*2), Z10
+	VMOVUPD.Z 64(ch_t)(ch_cv*2), K2, Z11
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ dy+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ pixels+32(FP), ch_left
+
+bn1SumsVec_pixel:
+	VMOVUPS.Z (ch_p1), K1, Z0
+	VMOVUPS.Z (ch_p0), K1, Z3
+	VCVTPS2PD Y0, Z1
+	VEXTRACTF64X4 $1, Z0, Y2
+	VCVTPS2PD Y2, Z2
+	VCVTPS2PD Y3, Z4
+	VEXTRACTF64X4 $1, Z3, Y5
+	VCVTPS2PD Y5, Z5
+	VADDPD Z1, Z8, Z8
+	VMULPD Z4, Z1, Z4
+	VADDPD Z4, Z10, Z10
+	VADDPD Z2, Z9, Z9
+	VMULPD Z5, Z2, Z5
+	VADDPD Z5, Z11, Z11
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	DECQ ch_left
+	JNZ bn1SumsVec_pixel
+	MOVQ sumDy+16(FP), ch_t
+	VMOVUPD Z8, 0(ch_t)(ch_cv*2)
+	VMOVUPD Z9, K2, 64(ch_t)(ch_cv*2)
+	MOVQ sumDyX+24(FP), ch_t
+	VMOVUPD Z10, 0(ch_t)(ch_cv*2)
+	VMOVUPD Z11, K2, 64(ch_t)(ch_cv*2)
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1SumsVec_chan
+	VZEROUPPER
+	RET
+#undef ch_cv
+#undef ch_c4
+#undef ch_left
+#undef ch_t
+#undef ch_p0
+#undef ch_p1
+#undef ch_p2
+
+// func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+// Requires: AVX, AVX2, FMA3
+//
+// dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
+// Per channel vector, a loop over the pixels.
+// Reference: bn1BackwardVecGo.
+#define ch_cv DX // byte offset of the channel vector
+#define ch_c4 SI // bytes per pixel
+#define ch_left CX // pixels left
+#define ch_t AX // scratch
+#define ch_p0 DI // first tensor at the pixel
+#define ch_p1 R8 // second tensor
+#define ch_p2 R9 // third tensor
+TEXT ·bn1BackwardVecAVX2(SB), NOSPLIT, $0-72
+	MOVQ c4+64(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+bn1BackwardVec_chan:
+	MOVQ k+24(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y15
+	MOVQ u+32(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y14
+	MOVQ v+40(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y13
+	MOVQ m+48(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y12
+	MOVQ dx+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ dy+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ x+16(FP), ch_p2
+	ADDQ ch_cv, ch_p2
+	MOVQ pixels+56(FP), ch_left
+
+bn1BackwardVec_pixel:
+	VMOVUPS (ch_p1), Y0
+	VMOVUPS (ch_p2), Y1
+	VMULPS Y15, Y0, Y0
+	VSUBPS Y12, Y1, Y1
+	VMULPS Y14, Y1, Y1
+	VADDPS Y1, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMOVUPS Y0, (ch_p0)
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	ADDQ ch_c4, ch_p2
+	DECQ ch_left
+	JNZ bn1BackwardVec_pixel
+	ADDQ $32, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1BackwardVec_chan
+	VZEROUPPER
+	RET
+#undef ch_cv
+#undef ch_c4
+#undef ch_left
+#undef ch_t
+#undef ch_p0
+#undef ch_p1
+#undef ch_p2
+
+// func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+// Requires: AVX512F
+//
+// dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
+// Per channel vector, a loop over the pixels.
+// Reference: bn1BackwardVecGo.
+#define ch_cv DX // byte offset of the channel vector
+#define ch_c4 SI // bytes per pixel
+#define ch_left CX // pixels left
+#define ch_t AX // scratch
+#define ch_p0 DI // first tensor at the pixel
+#define ch_p1 R8 // second tensor
+#define ch_p2 R9 // third tensor
+TEXT ·bn1BackwardVecAVX512(SB), NOSPLIT, $0-72
+	MOVQ c4+64(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+bn1BackwardVec_chan:
+	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	CMPQ ch_t, $64
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	MOVQ k+24(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z31
+	MOVQ u+32(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z30
+	MOVQ v+40(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z29
+	MOVQ m+48(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z28
+	MOVQ dx+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ dy+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ x+16(FP), ch_p2
+	ADDQ ch_cv, ch_p2
+	MOVQ pixels+56(FP), ch_left
+
+bn1BackwardVec_pixel:
+	VMOVUPS.Z (ch_p1), K1, Z0
+	VMOVUPS.Z (ch_p2), K1, Z1
+	VMULPS Z31, Z0, Z0
+	VSUBPS Z28, Z1, Z1
+	VMULPS Z30, Z1, Z1
+	VADDPS Z1, Z0, Z0
+	VADDPS Z29, Z0, Z0
+	VMOVUPS Z0, K1, (ch_p0)
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	ADDQ ch_c4, ch_p2
+	DECQ ch_left
+	JNZ bn1BackwardVec_pixel
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1BackwardVec_chan
+	VZEROUPPER
+	RET
+#undef ch_cv
+#undef ch_c4
+#undef ch_left
+#undef ch_t
+#undef ch_p0
+#undef ch_p1
+#undef ch_p2
+
 // func reluVecAVX2(y *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //

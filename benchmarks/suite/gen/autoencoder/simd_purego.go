@@ -618,6 +618,330 @@ func fc10InputGradVecTranspose(wt *[640 * 128]float32, w *[128 * 640]float32) {
 	fc10InputGradVecTransposeGo(wt, w)
 }
 
+// bn1AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	bn1AffineVecGo(y, x, m, a, beta)
+}
+
+// bn1MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	bn1MomentsVecGo(x, sum, sumSq)
+}
+
+// bn1SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	bn1SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn1BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn2AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn2AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	bn2AffineVecGo(y, x, m, a, beta)
+}
+
+// bn2MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn2MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	bn2MomentsVecGo(x, sum, sumSq)
+}
+
+// bn2SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn2SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	bn2SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn2BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn3AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn3AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	bn3AffineVecGo(y, x, m, a, beta)
+}
+
+// bn3MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn3MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	bn3MomentsVecGo(x, sum, sumSq)
+}
+
+// bn3SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn3SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	bn3SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn3BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn3BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn3BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn4AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn4AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	bn4AffineVecGo(y, x, m, a, beta)
+}
+
+// bn4MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn4MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	bn4MomentsVecGo(x, sum, sumSq)
+}
+
+// bn4SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn4SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	bn4SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn4BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn4BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn4BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn5AffineVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn5AffineVec(y, x []float32, m, a, beta *[8]float32) {
+	bn5AffineVecGo(y, x, m, a, beta)
+}
+
+// bn5MomentsVec computes, over whole pixels of 8 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn5MomentsVec(x []float32, sum, sumSq *[8]float64) {
+	bn5MomentsVecGo(x, sum, sumSq)
+}
+
+// bn5SumsVec computes, over whole pixels of 8 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn5SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
+	bn5SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn5BackwardVec computes, over whole pixels of 8 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn5BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	bn5BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn6AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn6AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	bn6AffineVecGo(y, x, m, a, beta)
+}
+
+// bn6MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn6MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	bn6MomentsVecGo(x, sum, sumSq)
+}
+
+// bn6SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn6SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	bn6SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn6BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn6BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn6BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn7AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn7AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	bn7AffineVecGo(y, x, m, a, beta)
+}
+
+// bn7MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn7MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	bn7MomentsVecGo(x, sum, sumSq)
+}
+
+// bn7SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn7SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	bn7SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn7BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn7BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn7BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn8AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn8AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	bn8AffineVecGo(y, x, m, a, beta)
+}
+
+// bn8MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn8MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	bn8MomentsVecGo(x, sum, sumSq)
+}
+
+// bn8SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn8SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	bn8SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn8BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn8BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn8BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn9AffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn9AffineVec(y, x []float32, m, a, beta *[128]float32) {
+	bn9AffineVecGo(y, x, m, a, beta)
+}
+
+// bn9MomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn9MomentsVec(x []float32, sum, sumSq *[128]float64) {
+	bn9MomentsVecGo(x, sum, sumSq)
+}
+
+// bn9SumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn9SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	bn9SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn9BackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn9BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn9BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
 // reluVec computes, in place:
 //
 //	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)

@@ -1210,6 +1210,474 @@ func fc10InputGradVecTransposeGo(wt *[640 * 128]float32, w *[128 * 640]float32) 
 	}
 }
 
+// bn1AffineVecGo is the pure-Go reference of bn1AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn1AffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn1MomentsVecGo is the pure-Go reference of bn1MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn1MomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn1SumsVecGo is the pure-Go reference of bn1SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn1BackwardVecGo is the pure-Go reference of bn1BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn2AffineVecGo is the pure-Go reference of bn2AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn2AffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn2MomentsVecGo is the pure-Go reference of bn2MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn2MomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn2SumsVecGo is the pure-Go reference of bn2SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn2SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn2BackwardVecGo is the pure-Go reference of bn2BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn2BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn3AffineVecGo is the pure-Go reference of bn3AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn3AffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn3MomentsVecGo is the pure-Go reference of bn3MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn3MomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn3SumsVecGo is the pure-Go reference of bn3SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn3SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn3BackwardVecGo is the pure-Go reference of bn3BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn3BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn4AffineVecGo is the pure-Go reference of bn4AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn4AffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn4MomentsVecGo is the pure-Go reference of bn4MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn4MomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn4SumsVecGo is the pure-Go reference of bn4SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn4SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn4BackwardVecGo is the pure-Go reference of bn4BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn4BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn5AffineVecGo is the pure-Go reference of bn5AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn5AffineVecGo(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn5MomentsVecGo is the pure-Go reference of bn5MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn5MomentsVecGo(x []float32, sum, sumSq *[8]float64) {
+	p := len(x) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn5SumsVecGo is the pure-Go reference of bn5SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn5SumsVecGo(x, dy []float32, sumDy, sumDyX *[8]float64) {
+	p := len(x) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn5BackwardVecGo is the pure-Go reference of bn5BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn5BackwardVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	p := len(dx) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn6AffineVecGo is the pure-Go reference of bn6AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn6AffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn6MomentsVecGo is the pure-Go reference of bn6MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn6MomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn6SumsVecGo is the pure-Go reference of bn6SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn6SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn6BackwardVecGo is the pure-Go reference of bn6BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn6BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn7AffineVecGo is the pure-Go reference of bn7AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn7AffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn7MomentsVecGo is the pure-Go reference of bn7MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn7MomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn7SumsVecGo is the pure-Go reference of bn7SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn7SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn7BackwardVecGo is the pure-Go reference of bn7BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn7BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn8AffineVecGo is the pure-Go reference of bn8AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn8AffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn8MomentsVecGo is the pure-Go reference of bn8MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn8MomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn8SumsVecGo is the pure-Go reference of bn8SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn8SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn8BackwardVecGo is the pure-Go reference of bn8BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn8BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn9AffineVecGo is the pure-Go reference of bn9AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn9AffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn9MomentsVecGo is the pure-Go reference of bn9MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn9MomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn9SumsVecGo is the pure-Go reference of bn9SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn9SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn9BackwardVecGo is the pure-Go reference of bn9BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn9BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
 // reluVecGo is the pure-Go reference of reluVec:
 //
 //	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)

@@ -167,15 +167,7 @@ func bn1Forward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn1AffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // bn1Eval computes bn1 (batchnorm on 25x5x64) in evaluation for the first n
@@ -186,30 +178,13 @@ func bn1Eval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, gamm
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn1AffineVec(out[:n*8000], in[:n*8000], runningMean, &a, beta)
 }
 
 // bn1Moments adds to sum and sumSq the per-channel Σx and Σx² of bn1's
 // input over the first n samples of a tile, in float64.
 func bn1Moments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn1MomentsVec(in[:n*8000], sum, sumSq)
 }
 
 // bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
@@ -217,17 +192,7 @@ func bn1Moments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn1Sums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn1SumsVec(in[:n*8000], dOut[:n*8000], sumDy, sumDyX)
 }
 
 // bn1Backward writes to dIn the gradient of bn1 (batchnorm on 25x5x64)'s input
@@ -243,16 +208,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			dx := (*[64]float32)(dIn[s*8000+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn1BackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // relu1Forward computes relu1 (relu on 25x5x64) elementwise for the first n
@@ -625,15 +581,7 @@ func dw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw1_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // dw1_bnEval computes dw1_bn (batchnorm on 25x5x64) in evaluation for the
@@ -644,30 +592,13 @@ func dw1_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw1_bnAffineVec(out[:n*8000], in[:n*8000], runningMean, &a, beta)
 }
 
 // dw1_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw1_bn's input over the first n samples of a tile, in float64.
 func dw1_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw1_bnMomentsVec(in[:n*8000], sum, sumSq)
 }
 
 // dw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -675,17 +606,7 @@ func dw1_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw1_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw1_bnSumsVec(in[:n*8000], dOut[:n*8000], sumDy, sumDyX)
 }
 
 // dw1_bnBackward writes to dIn the gradient of dw1_bn (batchnorm on 25x5x64)'s
@@ -701,16 +622,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			dx := (*[64]float32)(dIn[s*8000+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw1_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // dw1_reluForward computes dw1_relu (relu on 25x5x64) elementwise for the
@@ -815,15 +727,7 @@ func pw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw1_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // pw1_bnEval computes pw1_bn (batchnorm on 25x5x64) in evaluation for the
@@ -834,30 +738,13 @@ func pw1_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw1_bnAffineVec(out[:n*8000], in[:n*8000], runningMean, &a, beta)
 }
 
 // pw1_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw1_bn's input over the first n samples of a tile, in float64.
 func pw1_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw1_bnMomentsVec(in[:n*8000], sum, sumSq)
 }
 
 // pw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -865,17 +752,7 @@ func pw1_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw1_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw1_bnSumsVec(in[:n*8000], dOut[:n*8000], sumDy, sumDyX)
 }
 
 // pw1_bnBackward writes to dIn the gradient of pw1_bn (batchnorm on 25x5x64)'s
@@ -891,16 +768,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			dx := (*[64]float32)(dIn[s*8000+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw1_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // pw1_reluForward computes pw1_relu (relu on 25x5x64) elementwise for the
@@ -1247,15 +1115,7 @@ func dw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw2_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // dw2_bnEval computes dw2_bn (batchnorm on 25x5x64) in evaluation for the
@@ -1266,30 +1126,13 @@ func dw2_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw2_bnAffineVec(out[:n*8000], in[:n*8000], runningMean, &a, beta)
 }
 
 // dw2_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw2_bn's input over the first n samples of a tile, in float64.
 func dw2_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw2_bnMomentsVec(in[:n*8000], sum, sumSq)
 }
 
 // dw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -1297,17 +1140,7 @@ func dw2_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw2_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw2_bnSumsVec(in[:n*8000], dOut[:n*8000], sumDy, sumDyX)
 }
 
 // dw2_bnBackward writes to dIn the gradient of dw2_bn (batchnorm on 25x5x64)'s
@@ -1323,16 +1156,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			dx := (*[64]float32)(dIn[s*8000+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw2_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // dw2_reluForward computes dw2_relu (relu on 25x5x64) elementwise for the
@@ -1437,15 +1261,7 @@ func pw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw2_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // pw2_bnEval computes pw2_bn (batchnorm on 25x5x64) in evaluation for the
@@ -1456,30 +1272,13 @@ func pw2_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw2_bnAffineVec(out[:n*8000], in[:n*8000], runningMean, &a, beta)
 }
 
 // pw2_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw2_bn's input over the first n samples of a tile, in float64.
 func pw2_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw2_bnMomentsVec(in[:n*8000], sum, sumSq)
 }
 
 // pw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -1487,17 +1286,7 @@ func pw2_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw2_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw2_bnSumsVec(in[:n*8000], dOut[:n*8000], sumDy, sumDyX)
 }
 
 // pw2_bnBackward writes to dIn the gradient of pw2_bn (batchnorm on 25x5x64)'s
@@ -1513,16 +1302,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			dx := (*[64]float32)(dIn[s*8000+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw2_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // pw2_reluForward computes pw2_relu (relu on 25x5x64) elementwise for the
@@ -1869,15 +1649,7 @@ func dw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw3_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // dw3_bnEval computes dw3_bn (batchnorm on 25x5x64) in evaluation for the
@@ -1888,30 +1660,13 @@ func dw3_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw3_bnAffineVec(out[:n*8000], in[:n*8000], runningMean, &a, beta)
 }
 
 // dw3_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw3_bn's input over the first n samples of a tile, in float64.
 func dw3_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw3_bnMomentsVec(in[:n*8000], sum, sumSq)
 }
 
 // dw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -1919,17 +1674,7 @@ func dw3_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw3_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw3_bnSumsVec(in[:n*8000], dOut[:n*8000], sumDy, sumDyX)
 }
 
 // dw3_bnBackward writes to dIn the gradient of dw3_bn (batchnorm on 25x5x64)'s
@@ -1945,16 +1690,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			dx := (*[64]float32)(dIn[s*8000+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw3_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // dw3_reluForward computes dw3_relu (relu on 25x5x64) elementwise for the
@@ -2059,15 +1795,7 @@ func pw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw3_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // pw3_bnEval computes pw3_bn (batchnorm on 25x5x64) in evaluation for the
@@ -2078,30 +1806,13 @@ func pw3_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw3_bnAffineVec(out[:n*8000], in[:n*8000], runningMean, &a, beta)
 }
 
 // pw3_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw3_bn's input over the first n samples of a tile, in float64.
 func pw3_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw3_bnMomentsVec(in[:n*8000], sum, sumSq)
 }
 
 // pw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -2109,17 +1820,7 @@ func pw3_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw3_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw3_bnSumsVec(in[:n*8000], dOut[:n*8000], sumDy, sumDyX)
 }
 
 // pw3_bnBackward writes to dIn the gradient of pw3_bn (batchnorm on 25x5x64)'s
@@ -2135,16 +1836,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			dx := (*[64]float32)(dIn[s*8000+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw3_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // pw3_reluForward computes pw3_relu (relu on 25x5x64) elementwise for the
@@ -2491,15 +2183,7 @@ func dw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw4_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // dw4_bnEval computes dw4_bn (batchnorm on 25x5x64) in evaluation for the
@@ -2510,30 +2194,13 @@ func dw4_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw4_bnAffineVec(out[:n*8000], in[:n*8000], runningMean, &a, beta)
 }
 
 // dw4_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw4_bn's input over the first n samples of a tile, in float64.
 func dw4_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw4_bnMomentsVec(in[:n*8000], sum, sumSq)
 }
 
 // dw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -2541,17 +2208,7 @@ func dw4_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw4_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw4_bnSumsVec(in[:n*8000], dOut[:n*8000], sumDy, sumDyX)
 }
 
 // dw4_bnBackward writes to dIn the gradient of dw4_bn (batchnorm on 25x5x64)'s
@@ -2567,16 +2224,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			dx := (*[64]float32)(dIn[s*8000+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw4_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // dw4_reluForward computes dw4_relu (relu on 25x5x64) elementwise for the
@@ -2681,15 +2329,7 @@ func pw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw4_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // pw4_bnEval computes pw4_bn (batchnorm on 25x5x64) in evaluation for the
@@ -2700,30 +2340,13 @@ func pw4_bnEval(n int, in, out *[Tile * 8000]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			y := (*[64]float32)(out[s*8000+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw4_bnAffineVec(out[:n*8000], in[:n*8000], runningMean, &a, beta)
 }
 
 // pw4_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw4_bn's input over the first n samples of a tile, in float64.
 func pw4_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw4_bnMomentsVec(in[:n*8000], sum, sumSq)
 }
 
 // pw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -2731,17 +2354,7 @@ func pw4_bnMoments(n int, in *[Tile * 8000]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw4_bnSums(n int, in, dOut *[Tile * 8000]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw4_bnSumsVec(in[:n*8000], dOut[:n*8000], sumDy, sumDyX)
 }
 
 // pw4_bnBackward writes to dIn the gradient of pw4_bn (batchnorm on 25x5x64)'s
@@ -2757,16 +2370,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 125; q++ {
-			x := (*[64]float32)(in[s*8000+q*64:])
-			d := (*[64]float32)(dOut[s*8000+q*64:])
-			dx := (*[64]float32)(dIn[s*8000+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw4_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // pw4_reluForward computes pw4_relu (relu on 25x5x64) elementwise for the

@@ -901,6 +901,838 @@ func fcInputGradVecTranspose(wt *[12 * 64]float32, w *[64 * 12]float32) {
 	}
 }
 
+// bn1AffineVecAVX2 is the AVX2 path of bn1AffineVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineVecAVX512 is the AVX512 path of bn1AffineVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1AffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		bn1AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn1MomentsVecAVX2 is the AVX2 path of bn1MomentsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
+
+// bn1MomentsVecAVX512 is the AVX512 path of bn1MomentsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
+
+// bn1MomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1MomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		bn1MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn1SumsVecAVX2 is the AVX2 path of bn1SumsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+
+// bn1SumsVecAVX512 is the AVX512 path of bn1SumsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+
+// bn1SumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		bn1SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn1BackwardVecAVX2 is the AVX2 path of bn1BackwardVec (simd_amd64.s).
+//
+//go:noescape
+func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+
+// bn1BackwardVecAVX512 is the AVX512 path of bn1BackwardVec (simd_amd64.s).
+//
+//go:noescape
+func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+
+// bn1BackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw1_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw1_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw1_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		dw1_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw1_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		dw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw1_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		dw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw1_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw1_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw1_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		pw1_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw1_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		pw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw1_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		pw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw2_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw2_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw2_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		dw2_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw2_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		dw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw2_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		dw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw2_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw2_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw2_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		pw2_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw2_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		pw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw2_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		pw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw3_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw3_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw3_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		dw3_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw3_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		dw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw3_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		dw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw3_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw3_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw3_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		pw3_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw3_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		pw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw3_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		pw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw4_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw4_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw4_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		dw4_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw4_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		dw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw4_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		dw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw4_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw4_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw4_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		pw4_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw4_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		pw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw4_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		pw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
 // reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
 //
 //go:noescape

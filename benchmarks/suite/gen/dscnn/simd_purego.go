@@ -315,6 +315,330 @@ func fcInputGradVecTranspose(wt *[12 * 64]float32, w *[64 * 12]float32) {
 	fcInputGradVecTransposeGo(wt, w)
 }
 
+// bn1AffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1AffineVec(y, x []float32, m, a, beta *[64]float32) {
+	bn1AffineVecGo(y, x, m, a, beta)
+}
+
+// bn1MomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1MomentsVec(x []float32, sum, sumSq *[64]float64) {
+	bn1MomentsVecGo(x, sum, sumSq)
+}
+
+// bn1SumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	bn1SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn1BackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw1_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	dw1_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw1_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	dw1_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw1_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	dw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw1_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw1_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	pw1_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw1_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	pw1_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw1_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	pw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw1_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw2_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	dw2_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw2_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	dw2_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw2_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	dw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw2_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw2_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	pw2_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw2_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	pw2_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw2_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	pw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw2_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw3_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	dw3_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw3_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	dw3_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw3_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	dw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw3_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw3_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	pw3_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw3_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	pw3_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw3_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	pw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw3_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw4_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	dw4_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw4_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	dw4_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw4_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	dw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw4_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw4_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	pw4_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw4_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	pw4_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw4_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	pw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw4_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
 // reluVec computes, in place:
 //
 //	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)

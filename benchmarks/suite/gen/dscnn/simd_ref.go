@@ -624,6 +624,474 @@ func fcInputGradVecTransposeGo(wt *[12 * 64]float32, w *[64 * 12]float32) {
 	}
 }
 
+// bn1AffineVecGo is the pure-Go reference of bn1AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn1AffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn1MomentsVecGo is the pure-Go reference of bn1MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn1MomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn1SumsVecGo is the pure-Go reference of bn1SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn1BackwardVecGo is the pure-Go reference of bn1BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw1_bnAffineVecGo is the pure-Go reference of dw1_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw1_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw1_bnMomentsVecGo is the pure-Go reference of dw1_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw1_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw1_bnSumsVecGo is the pure-Go reference of dw1_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw1_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw1_bnBackwardVecGo is the pure-Go reference of dw1_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw1_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw1_bnAffineVecGo is the pure-Go reference of pw1_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw1_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw1_bnMomentsVecGo is the pure-Go reference of pw1_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw1_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw1_bnSumsVecGo is the pure-Go reference of pw1_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw1_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw1_bnBackwardVecGo is the pure-Go reference of pw1_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw1_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw2_bnAffineVecGo is the pure-Go reference of dw2_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw2_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw2_bnMomentsVecGo is the pure-Go reference of dw2_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw2_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw2_bnSumsVecGo is the pure-Go reference of dw2_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw2_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw2_bnBackwardVecGo is the pure-Go reference of dw2_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw2_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw2_bnAffineVecGo is the pure-Go reference of pw2_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw2_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw2_bnMomentsVecGo is the pure-Go reference of pw2_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw2_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw2_bnSumsVecGo is the pure-Go reference of pw2_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw2_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw2_bnBackwardVecGo is the pure-Go reference of pw2_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw2_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw3_bnAffineVecGo is the pure-Go reference of dw3_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw3_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw3_bnMomentsVecGo is the pure-Go reference of dw3_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw3_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw3_bnSumsVecGo is the pure-Go reference of dw3_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw3_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw3_bnBackwardVecGo is the pure-Go reference of dw3_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw3_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw3_bnAffineVecGo is the pure-Go reference of pw3_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw3_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw3_bnMomentsVecGo is the pure-Go reference of pw3_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw3_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw3_bnSumsVecGo is the pure-Go reference of pw3_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw3_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw3_bnBackwardVecGo is the pure-Go reference of pw3_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw3_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw4_bnAffineVecGo is the pure-Go reference of dw4_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw4_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw4_bnMomentsVecGo is the pure-Go reference of dw4_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw4_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw4_bnSumsVecGo is the pure-Go reference of dw4_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw4_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw4_bnBackwardVecGo is the pure-Go reference of dw4_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw4_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw4_bnAffineVecGo is the pure-Go reference of pw4_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw4_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw4_bnMomentsVecGo is the pure-Go reference of pw4_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw4_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw4_bnSumsVecGo is the pure-Go reference of pw4_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw4_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw4_bnBackwardVecGo is the pure-Go reference of pw4_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw4_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
 // reluVecGo is the pure-Go reference of reluVec:
 //
 //	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)

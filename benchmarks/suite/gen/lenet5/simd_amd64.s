@@ -743,10 +743,9 @@ conv1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the interior: output rows 0..27, columns 0..27 (32x32x1 input, 5x5 kernel,
-// stride 1,1, padding 0,0, 28x28 output); the geometry comes in the arguments.
+// for the output pixels whose windows lie inside the input. The geometry comes
+// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
-// It is also conv2Im2colVecAVX2: the same kernel.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window
 #define i2c_src R8 // x: current run
@@ -826,10 +825,9 @@ conv1Im2colVec_next:
 // Requires: AVX512F
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the interior: output rows 0..27, columns 0..27 (32x32x1 input, 5x5 kernel,
-// stride 1,1, padding 0,0, 28x28 output); the geometry comes in the arguments.
+// for the output pixels whose windows lie inside the input. The geometry comes
+// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
-// It is also conv2Im2colVecAVX512: the same kernel.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window
 #define i2c_src R8 // x: current run

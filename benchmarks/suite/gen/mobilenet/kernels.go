@@ -270,15 +270,7 @@ func bn1Forward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, ga
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			y := (*[8]float32)(out[s*18432+q*8:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn1AffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // bn1Eval computes bn1 (batchnorm on 48x48x8) in evaluation for the first n
@@ -289,30 +281,13 @@ func bn1Eval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, gam
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			y := (*[8]float32)(out[s*18432+q*8:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn1AffineVec(out[:n*18432], in[:n*18432], runningMean, &a, beta)
 }
 
 // bn1Moments adds to sum and sumSq the per-channel Σx and Σx² of bn1's
 // input over the first n samples of a tile, in float64.
 func bn1Moments(n int, in *[Tile * 18432]float32, sum, sumSq *[8]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn1MomentsVec(in[:n*18432], sum, sumSq)
 }
 
 // bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
@@ -320,17 +295,7 @@ func bn1Moments(n int, in *[Tile * 18432]float32, sum, sumSq *[8]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn1Sums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[8]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			d := (*[8]float32)(dOut[s*18432+q*8:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn1SumsVec(in[:n*18432], dOut[:n*18432], sumDy, sumDyX)
 }
 
 // bn1Backward writes to dIn the gradient of bn1 (batchnorm on 48x48x8)'s input
@@ -346,16 +311,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, 
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			d := (*[8]float32)(dOut[s*18432+q*8:])
-			dx := (*[8]float32)(dIn[s*18432+q*8:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn1BackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // relu1Forward computes relu1 (relu on 48x48x8) elementwise for the first n
@@ -702,15 +658,7 @@ func dw1_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			y := (*[8]float32)(out[s*18432+q*8:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw1_bnAffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // dw1_bnEval computes dw1_bn (batchnorm on 48x48x8) in evaluation for the
@@ -721,30 +669,13 @@ func dw1_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			y := (*[8]float32)(out[s*18432+q*8:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw1_bnAffineVec(out[:n*18432], in[:n*18432], runningMean, &a, beta)
 }
 
 // dw1_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw1_bn's input over the first n samples of a tile, in float64.
 func dw1_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[8]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw1_bnMomentsVec(in[:n*18432], sum, sumSq)
 }
 
 // dw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -752,17 +683,7 @@ func dw1_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[8]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw1_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[8]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			d := (*[8]float32)(dOut[s*18432+q*8:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw1_bnSumsVec(in[:n*18432], dOut[:n*18432], sumDy, sumDyX)
 }
 
 // dw1_bnBackward writes to dIn the gradient of dw1_bn (batchnorm on 48x48x8)'s
@@ -778,16 +699,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[8]float32)(in[s*18432+q*8:])
-			d := (*[8]float32)(dOut[s*18432+q*8:])
-			dx := (*[8]float32)(dIn[s*18432+q*8:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw1_bnBackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // dw1_reluForward computes dw1_relu (relu on 48x48x8) elementwise for the
@@ -892,15 +804,7 @@ func pw1_bnForward(n int, in, out *[Tile * 36864]float32, mean, inv *[16]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[16]float32)(in[s*36864+q*16:])
-			y := (*[16]float32)(out[s*36864+q*16:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw1_bnAffineVec(out[:n*36864], in[:n*36864], &m, &a, beta)
 }
 
 // pw1_bnEval computes pw1_bn (batchnorm on 48x48x16) in evaluation for the
@@ -911,30 +815,13 @@ func pw1_bnEval(n int, in, out *[Tile * 36864]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[16]float32)(in[s*36864+q*16:])
-			y := (*[16]float32)(out[s*36864+q*16:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw1_bnAffineVec(out[:n*36864], in[:n*36864], runningMean, &a, beta)
 }
 
 // pw1_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw1_bn's input over the first n samples of a tile, in float64.
 func pw1_bnMoments(n int, in *[Tile * 36864]float32, sum, sumSq *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[16]float32)(in[s*36864+q*16:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw1_bnMomentsVec(in[:n*36864], sum, sumSq)
 }
 
 // pw1_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -942,17 +829,7 @@ func pw1_bnMoments(n int, in *[Tile * 36864]float32, sum, sumSq *[16]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw1_bnSums(n int, in, dOut *[Tile * 36864]float32, sumDy, sumDyX *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[16]float32)(in[s*36864+q*16:])
-			d := (*[16]float32)(dOut[s*36864+q*16:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw1_bnSumsVec(in[:n*36864], dOut[:n*36864], sumDy, sumDyX)
 }
 
 // pw1_bnBackward writes to dIn the gradient of pw1_bn (batchnorm on
@@ -968,16 +845,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 36864]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 2304; q++ {
-			x := (*[16]float32)(in[s*36864+q*16:])
-			d := (*[16]float32)(dOut[s*36864+q*16:])
-			dx := (*[16]float32)(dIn[s*36864+q*16:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw1_bnBackwardVec(dIn[:n*36864], dOut[:n*36864], in[:n*36864], &k, &u, &v, &m)
 }
 
 // pw1_reluForward computes pw1_relu (relu on 48x48x16) elementwise for the
@@ -1292,15 +1160,7 @@ func dw2_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[16]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[16]float32)(in[s*9216+q*16:])
-			y := (*[16]float32)(out[s*9216+q*16:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw2_bnAffineVec(out[:n*9216], in[:n*9216], &m, &a, beta)
 }
 
 // dw2_bnEval computes dw2_bn (batchnorm on 24x24x16) in evaluation for the
@@ -1311,30 +1171,13 @@ func dw2_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[16]float32)(in[s*9216+q*16:])
-			y := (*[16]float32)(out[s*9216+q*16:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw2_bnAffineVec(out[:n*9216], in[:n*9216], runningMean, &a, beta)
 }
 
 // dw2_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw2_bn's input over the first n samples of a tile, in float64.
 func dw2_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[16]float32)(in[s*9216+q*16:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw2_bnMomentsVec(in[:n*9216], sum, sumSq)
 }
 
 // dw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -1342,17 +1185,7 @@ func dw2_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[16]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw2_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[16]float32)(in[s*9216+q*16:])
-			d := (*[16]float32)(dOut[s*9216+q*16:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw2_bnSumsVec(in[:n*9216], dOut[:n*9216], sumDy, sumDyX)
 }
 
 // dw2_bnBackward writes to dIn the gradient of dw2_bn (batchnorm on
@@ -1368,16 +1201,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[16]float32)(in[s*9216+q*16:])
-			d := (*[16]float32)(dOut[s*9216+q*16:])
-			dx := (*[16]float32)(dIn[s*9216+q*16:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw2_bnBackwardVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
 }
 
 // dw2_reluForward computes dw2_relu (relu on 24x24x16) elementwise for the
@@ -1482,15 +1306,7 @@ func pw2_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			y := (*[32]float32)(out[s*18432+q*32:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw2_bnAffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // pw2_bnEval computes pw2_bn (batchnorm on 24x24x32) in evaluation for the
@@ -1501,30 +1317,13 @@ func pw2_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			y := (*[32]float32)(out[s*18432+q*32:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw2_bnAffineVec(out[:n*18432], in[:n*18432], runningMean, &a, beta)
 }
 
 // pw2_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw2_bn's input over the first n samples of a tile, in float64.
 func pw2_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw2_bnMomentsVec(in[:n*18432], sum, sumSq)
 }
 
 // pw2_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -1532,17 +1331,7 @@ func pw2_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw2_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			d := (*[32]float32)(dOut[s*18432+q*32:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw2_bnSumsVec(in[:n*18432], dOut[:n*18432], sumDy, sumDyX)
 }
 
 // pw2_bnBackward writes to dIn the gradient of pw2_bn (batchnorm on
@@ -1558,16 +1347,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			d := (*[32]float32)(dOut[s*18432+q*32:])
-			dx := (*[32]float32)(dIn[s*18432+q*32:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw2_bnBackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // pw2_reluForward computes pw2_relu (relu on 24x24x32) elementwise for the
@@ -1914,15 +1694,7 @@ func dw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			y := (*[32]float32)(out[s*18432+q*32:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw3_bnAffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // dw3_bnEval computes dw3_bn (batchnorm on 24x24x32) in evaluation for the
@@ -1933,30 +1705,13 @@ func dw3_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			y := (*[32]float32)(out[s*18432+q*32:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw3_bnAffineVec(out[:n*18432], in[:n*18432], runningMean, &a, beta)
 }
 
 // dw3_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw3_bn's input over the first n samples of a tile, in float64.
 func dw3_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw3_bnMomentsVec(in[:n*18432], sum, sumSq)
 }
 
 // dw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -1964,17 +1719,7 @@ func dw3_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw3_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			d := (*[32]float32)(dOut[s*18432+q*32:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw3_bnSumsVec(in[:n*18432], dOut[:n*18432], sumDy, sumDyX)
 }
 
 // dw3_bnBackward writes to dIn the gradient of dw3_bn (batchnorm on
@@ -1990,16 +1735,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			d := (*[32]float32)(dOut[s*18432+q*32:])
-			dx := (*[32]float32)(dIn[s*18432+q*32:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw3_bnBackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // dw3_reluForward computes dw3_relu (relu on 24x24x32) elementwise for the
@@ -2104,15 +1840,7 @@ func pw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			y := (*[32]float32)(out[s*18432+q*32:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw3_bnAffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // pw3_bnEval computes pw3_bn (batchnorm on 24x24x32) in evaluation for the
@@ -2123,30 +1851,13 @@ func pw3_bnEval(n int, in, out *[Tile * 18432]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			y := (*[32]float32)(out[s*18432+q*32:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw3_bnAffineVec(out[:n*18432], in[:n*18432], runningMean, &a, beta)
 }
 
 // pw3_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw3_bn's input over the first n samples of a tile, in float64.
 func pw3_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw3_bnMomentsVec(in[:n*18432], sum, sumSq)
 }
 
 // pw3_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -2154,17 +1865,7 @@ func pw3_bnMoments(n int, in *[Tile * 18432]float32, sum, sumSq *[32]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw3_bnSums(n int, in, dOut *[Tile * 18432]float32, sumDy, sumDyX *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			d := (*[32]float32)(dOut[s*18432+q*32:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw3_bnSumsVec(in[:n*18432], dOut[:n*18432], sumDy, sumDyX)
 }
 
 // pw3_bnBackward writes to dIn the gradient of pw3_bn (batchnorm on
@@ -2180,16 +1881,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 576; q++ {
-			x := (*[32]float32)(in[s*18432+q*32:])
-			d := (*[32]float32)(dOut[s*18432+q*32:])
-			dx := (*[32]float32)(dIn[s*18432+q*32:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw3_bnBackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // pw3_reluForward computes pw3_relu (relu on 24x24x32) elementwise for the
@@ -2504,15 +2196,7 @@ func dw4_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[32]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[32]float32)(in[s*4608+q*32:])
-			y := (*[32]float32)(out[s*4608+q*32:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw4_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw4_bnEval computes dw4_bn (batchnorm on 12x12x32) in evaluation for the
@@ -2523,30 +2207,13 @@ func dw4_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[32]float32)(in[s*4608+q*32:])
-			y := (*[32]float32)(out[s*4608+q*32:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw4_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // dw4_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw4_bn's input over the first n samples of a tile, in float64.
 func dw4_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[32]float32)(in[s*4608+q*32:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw4_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // dw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -2554,17 +2221,7 @@ func dw4_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[32]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw4_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[32]float32)(in[s*4608+q*32:])
-			d := (*[32]float32)(dOut[s*4608+q*32:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw4_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // dw4_bnBackward writes to dIn the gradient of dw4_bn (batchnorm on
@@ -2580,16 +2237,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[32]float32)(in[s*4608+q*32:])
-			d := (*[32]float32)(dOut[s*4608+q*32:])
-			dx := (*[32]float32)(dIn[s*4608+q*32:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw4_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw4_reluForward computes dw4_relu (relu on 12x12x32) elementwise for the
@@ -2694,15 +2342,7 @@ func pw4_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			y := (*[64]float32)(out[s*9216+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw4_bnAffineVec(out[:n*9216], in[:n*9216], &m, &a, beta)
 }
 
 // pw4_bnEval computes pw4_bn (batchnorm on 12x12x64) in evaluation for the
@@ -2713,30 +2353,13 @@ func pw4_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			y := (*[64]float32)(out[s*9216+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw4_bnAffineVec(out[:n*9216], in[:n*9216], runningMean, &a, beta)
 }
 
 // pw4_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw4_bn's input over the first n samples of a tile, in float64.
 func pw4_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw4_bnMomentsVec(in[:n*9216], sum, sumSq)
 }
 
 // pw4_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -2744,17 +2367,7 @@ func pw4_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw4_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			d := (*[64]float32)(dOut[s*9216+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw4_bnSumsVec(in[:n*9216], dOut[:n*9216], sumDy, sumDyX)
 }
 
 // pw4_bnBackward writes to dIn the gradient of pw4_bn (batchnorm on
@@ -2770,16 +2383,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			d := (*[64]float32)(dOut[s*9216+q*64:])
-			dx := (*[64]float32)(dIn[s*9216+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw4_bnBackwardVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
 }
 
 // pw4_reluForward computes pw4_relu (relu on 12x12x64) elementwise for the
@@ -3126,15 +2730,7 @@ func dw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			y := (*[64]float32)(out[s*9216+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw5_bnAffineVec(out[:n*9216], in[:n*9216], &m, &a, beta)
 }
 
 // dw5_bnEval computes dw5_bn (batchnorm on 12x12x64) in evaluation for the
@@ -3145,30 +2741,13 @@ func dw5_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			y := (*[64]float32)(out[s*9216+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw5_bnAffineVec(out[:n*9216], in[:n*9216], runningMean, &a, beta)
 }
 
 // dw5_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw5_bn's input over the first n samples of a tile, in float64.
 func dw5_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw5_bnMomentsVec(in[:n*9216], sum, sumSq)
 }
 
 // dw5_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -3176,17 +2755,7 @@ func dw5_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw5_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			d := (*[64]float32)(dOut[s*9216+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw5_bnSumsVec(in[:n*9216], dOut[:n*9216], sumDy, sumDyX)
 }
 
 // dw5_bnBackward writes to dIn the gradient of dw5_bn (batchnorm on
@@ -3202,16 +2771,7 @@ func dw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			d := (*[64]float32)(dOut[s*9216+q*64:])
-			dx := (*[64]float32)(dIn[s*9216+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw5_bnBackwardVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
 }
 
 // dw5_reluForward computes dw5_relu (relu on 12x12x64) elementwise for the
@@ -3316,15 +2876,7 @@ func pw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			y := (*[64]float32)(out[s*9216+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw5_bnAffineVec(out[:n*9216], in[:n*9216], &m, &a, beta)
 }
 
 // pw5_bnEval computes pw5_bn (batchnorm on 12x12x64) in evaluation for the
@@ -3335,30 +2887,13 @@ func pw5_bnEval(n int, in, out *[Tile * 9216]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			y := (*[64]float32)(out[s*9216+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw5_bnAffineVec(out[:n*9216], in[:n*9216], runningMean, &a, beta)
 }
 
 // pw5_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw5_bn's input over the first n samples of a tile, in float64.
 func pw5_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw5_bnMomentsVec(in[:n*9216], sum, sumSq)
 }
 
 // pw5_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -3366,17 +2901,7 @@ func pw5_bnMoments(n int, in *[Tile * 9216]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw5_bnSums(n int, in, dOut *[Tile * 9216]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			d := (*[64]float32)(dOut[s*9216+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw5_bnSumsVec(in[:n*9216], dOut[:n*9216], sumDy, sumDyX)
 }
 
 // pw5_bnBackward writes to dIn the gradient of pw5_bn (batchnorm on
@@ -3392,16 +2917,7 @@ func pw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 144; q++ {
-			x := (*[64]float32)(in[s*9216+q*64:])
-			d := (*[64]float32)(dOut[s*9216+q*64:])
-			dx := (*[64]float32)(dIn[s*9216+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw5_bnBackwardVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
 }
 
 // pw5_reluForward computes pw5_relu (relu on 12x12x64) elementwise for the
@@ -3716,15 +3232,7 @@ func dw6_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[64]float64,
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[64]float32)(in[s*2304+q*64:])
-			y := (*[64]float32)(out[s*2304+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw6_bnAffineVec(out[:n*2304], in[:n*2304], &m, &a, beta)
 }
 
 // dw6_bnEval computes dw6_bn (batchnorm on 6x6x64) in evaluation for the first
@@ -3735,30 +3243,13 @@ func dw6_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[64]float32)(in[s*2304+q*64:])
-			y := (*[64]float32)(out[s*2304+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw6_bnAffineVec(out[:n*2304], in[:n*2304], runningMean, &a, beta)
 }
 
 // dw6_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw6_bn's input over the first n samples of a tile, in float64.
 func dw6_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[64]float32)(in[s*2304+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw6_bnMomentsVec(in[:n*2304], sum, sumSq)
 }
 
 // dw6_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -3766,17 +3257,7 @@ func dw6_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[64]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw6_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[64]float32)(in[s*2304+q*64:])
-			d := (*[64]float32)(dOut[s*2304+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw6_bnSumsVec(in[:n*2304], dOut[:n*2304], sumDy, sumDyX)
 }
 
 // dw6_bnBackward writes to dIn the gradient of dw6_bn (batchnorm on 6x6x64)'s
@@ -3792,16 +3273,7 @@ func dw6_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[64]float32)(in[s*2304+q*64:])
-			d := (*[64]float32)(dOut[s*2304+q*64:])
-			dx := (*[64]float32)(dIn[s*2304+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw6_bnBackwardVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
 }
 
 // dw6_reluForward computes dw6_relu (relu on 6x6x64) elementwise for the first
@@ -3906,15 +3378,7 @@ func pw6_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw6_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw6_bnEval computes pw6_bn (batchnorm on 6x6x128) in evaluation for the
@@ -3925,30 +3389,13 @@ func pw6_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw6_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // pw6_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw6_bn's input over the first n samples of a tile, in float64.
 func pw6_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw6_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // pw6_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -3956,17 +3403,7 @@ func pw6_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw6_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw6_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // pw6_bnBackward writes to dIn the gradient of pw6_bn (batchnorm on 6x6x128)'s
@@ -3982,16 +3419,7 @@ func pw6_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw6_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw6_reluForward computes pw6_relu (relu on 6x6x128) elementwise for the
@@ -4338,15 +3766,7 @@ func dw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw7_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw7_bnEval computes dw7_bn (batchnorm on 6x6x128) in evaluation for the
@@ -4357,30 +3777,13 @@ func dw7_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw7_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // dw7_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw7_bn's input over the first n samples of a tile, in float64.
 func dw7_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw7_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // dw7_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -4388,17 +3791,7 @@ func dw7_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw7_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw7_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // dw7_bnBackward writes to dIn the gradient of dw7_bn (batchnorm on 6x6x128)'s
@@ -4414,16 +3807,7 @@ func dw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw7_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw7_reluForward computes dw7_relu (relu on 6x6x128) elementwise for the
@@ -4528,15 +3912,7 @@ func pw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw7_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw7_bnEval computes pw7_bn (batchnorm on 6x6x128) in evaluation for the
@@ -4547,30 +3923,13 @@ func pw7_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw7_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // pw7_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw7_bn's input over the first n samples of a tile, in float64.
 func pw7_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw7_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // pw7_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -4578,17 +3937,7 @@ func pw7_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw7_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw7_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // pw7_bnBackward writes to dIn the gradient of pw7_bn (batchnorm on 6x6x128)'s
@@ -4604,16 +3953,7 @@ func pw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw7_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw7_reluForward computes pw7_relu (relu on 6x6x128) elementwise for the
@@ -4960,15 +4300,7 @@ func dw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw8_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw8_bnEval computes dw8_bn (batchnorm on 6x6x128) in evaluation for the
@@ -4979,30 +4311,13 @@ func dw8_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw8_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // dw8_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw8_bn's input over the first n samples of a tile, in float64.
 func dw8_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw8_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // dw8_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -5010,17 +4325,7 @@ func dw8_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw8_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw8_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // dw8_bnBackward writes to dIn the gradient of dw8_bn (batchnorm on 6x6x128)'s
@@ -5036,16 +4341,7 @@ func dw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw8_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw8_reluForward computes dw8_relu (relu on 6x6x128) elementwise for the
@@ -5150,15 +4446,7 @@ func pw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw8_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw8_bnEval computes pw8_bn (batchnorm on 6x6x128) in evaluation for the
@@ -5169,30 +4457,13 @@ func pw8_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw8_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // pw8_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw8_bn's input over the first n samples of a tile, in float64.
 func pw8_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw8_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // pw8_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -5200,17 +4471,7 @@ func pw8_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw8_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw8_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // pw8_bnBackward writes to dIn the gradient of pw8_bn (batchnorm on 6x6x128)'s
@@ -5226,16 +4487,7 @@ func pw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw8_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw8_reluForward computes pw8_relu (relu on 6x6x128) elementwise for the
@@ -5582,15 +4834,7 @@ func dw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw9_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw9_bnEval computes dw9_bn (batchnorm on 6x6x128) in evaluation for the
@@ -5601,30 +4845,13 @@ func dw9_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw9_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // dw9_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw9_bn's input over the first n samples of a tile, in float64.
 func dw9_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw9_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // dw9_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -5632,17 +4859,7 @@ func dw9_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw9_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw9_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // dw9_bnBackward writes to dIn the gradient of dw9_bn (batchnorm on 6x6x128)'s
@@ -5658,16 +4875,7 @@ func dw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw9_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw9_reluForward computes dw9_relu (relu on 6x6x128) elementwise for the
@@ -5772,15 +4980,7 @@ func pw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw9_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw9_bnEval computes pw9_bn (batchnorm on 6x6x128) in evaluation for the
@@ -5791,30 +4991,13 @@ func pw9_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, g
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw9_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // pw9_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw9_bn's input over the first n samples of a tile, in float64.
 func pw9_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw9_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // pw9_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -5822,17 +5005,7 @@ func pw9_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw9_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw9_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // pw9_bnBackward writes to dIn the gradient of pw9_bn (batchnorm on 6x6x128)'s
@@ -5848,16 +5021,7 @@ func pw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw9_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw9_reluForward computes pw9_relu (relu on 6x6x128) elementwise for the
@@ -6204,15 +5368,7 @@ func dw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw10_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw10_bnEval computes dw10_bn (batchnorm on 6x6x128) in evaluation for the
@@ -6223,30 +5379,13 @@ func dw10_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw10_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // dw10_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw10_bn's input over the first n samples of a tile, in float64.
 func dw10_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw10_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // dw10_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -6254,17 +5393,7 @@ func dw10_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw10_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw10_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // dw10_bnBackward writes to dIn the gradient of dw10_bn (batchnorm on
@@ -6280,16 +5409,7 @@ func dw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw10_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw10_reluForward computes dw10_relu (relu on 6x6x128) elementwise for the
@@ -6395,15 +5515,7 @@ func pw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw10_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw10_bnEval computes pw10_bn (batchnorm on 6x6x128) in evaluation for the
@@ -6414,30 +5526,13 @@ func pw10_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw10_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // pw10_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw10_bn's input over the first n samples of a tile, in float64.
 func pw10_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw10_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // pw10_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -6445,17 +5540,7 @@ func pw10_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw10_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw10_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // pw10_bnBackward writes to dIn the gradient of pw10_bn (batchnorm on
@@ -6471,16 +5556,7 @@ func pw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw10_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw10_reluForward computes pw10_relu (relu on 6x6x128) elementwise for the
@@ -6828,15 +5904,7 @@ func dw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw11_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw11_bnEval computes dw11_bn (batchnorm on 6x6x128) in evaluation for the
@@ -6847,30 +5915,13 @@ func dw11_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw11_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // dw11_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw11_bn's input over the first n samples of a tile, in float64.
 func dw11_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw11_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // dw11_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -6878,17 +5929,7 @@ func dw11_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw11_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw11_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // dw11_bnBackward writes to dIn the gradient of dw11_bn (batchnorm on
@@ -6904,16 +5945,7 @@ func dw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw11_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw11_reluForward computes dw11_relu (relu on 6x6x128) elementwise for the
@@ -7019,15 +6051,7 @@ func pw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float6
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw11_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw11_bnEval computes pw11_bn (batchnorm on 6x6x128) in evaluation for the
@@ -7038,30 +6062,13 @@ func pw11_bnEval(n int, in, out *[Tile * 4608]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			y := (*[128]float32)(out[s*4608+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw11_bnAffineVec(out[:n*4608], in[:n*4608], runningMean, &a, beta)
 }
 
 // pw11_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw11_bn's input over the first n samples of a tile, in float64.
 func pw11_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw11_bnMomentsVec(in[:n*4608], sum, sumSq)
 }
 
 // pw11_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -7069,17 +6076,7 @@ func pw11_bnMoments(n int, in *[Tile * 4608]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw11_bnSums(n int, in, dOut *[Tile * 4608]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw11_bnSumsVec(in[:n*4608], dOut[:n*4608], sumDy, sumDyX)
 }
 
 // pw11_bnBackward writes to dIn the gradient of pw11_bn (batchnorm on
@@ -7095,16 +6092,7 @@ func pw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 36; q++ {
-			x := (*[128]float32)(in[s*4608+q*128:])
-			d := (*[128]float32)(dOut[s*4608+q*128:])
-			dx := (*[128]float32)(dIn[s*4608+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw11_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw11_reluForward computes pw11_relu (relu on 6x6x128) elementwise for the
@@ -7420,15 +6408,7 @@ func dw12_bnForward(n int, in, out *[Tile * 1152]float32, mean, inv *[128]float6
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[128]float32)(in[s*1152+q*128:])
-			y := (*[128]float32)(out[s*1152+q*128:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw12_bnAffineVec(out[:n*1152], in[:n*1152], &m, &a, beta)
 }
 
 // dw12_bnEval computes dw12_bn (batchnorm on 3x3x128) in evaluation for the
@@ -7439,30 +6419,13 @@ func dw12_bnEval(n int, in, out *[Tile * 1152]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[128]float32)(in[s*1152+q*128:])
-			y := (*[128]float32)(out[s*1152+q*128:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw12_bnAffineVec(out[:n*1152], in[:n*1152], runningMean, &a, beta)
 }
 
 // dw12_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw12_bn's input over the first n samples of a tile, in float64.
 func dw12_bnMoments(n int, in *[Tile * 1152]float32, sum, sumSq *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[128]float32)(in[s*1152+q*128:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw12_bnMomentsVec(in[:n*1152], sum, sumSq)
 }
 
 // dw12_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -7470,17 +6433,7 @@ func dw12_bnMoments(n int, in *[Tile * 1152]float32, sum, sumSq *[128]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw12_bnSums(n int, in, dOut *[Tile * 1152]float32, sumDy, sumDyX *[128]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[128]float32)(in[s*1152+q*128:])
-			d := (*[128]float32)(dOut[s*1152+q*128:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw12_bnSumsVec(in[:n*1152], dOut[:n*1152], sumDy, sumDyX)
 }
 
 // dw12_bnBackward writes to dIn the gradient of dw12_bn (batchnorm on
@@ -7496,16 +6449,7 @@ func dw12_bnBackward(n int, in, dOut, dIn *[Tile * 1152]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[128]float32)(in[s*1152+q*128:])
-			d := (*[128]float32)(dOut[s*1152+q*128:])
-			dx := (*[128]float32)(dIn[s*1152+q*128:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw12_bnBackwardVec(dIn[:n*1152], dOut[:n*1152], in[:n*1152], &k, &u, &v, &m)
 }
 
 // dw12_reluForward computes dw12_relu (relu on 3x3x128) elementwise for the
@@ -7611,15 +6555,7 @@ func pw12_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			y := (*[256]float32)(out[s*2304+q*256:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw12_bnAffineVec(out[:n*2304], in[:n*2304], &m, &a, beta)
 }
 
 // pw12_bnEval computes pw12_bn (batchnorm on 3x3x256) in evaluation for the
@@ -7630,30 +6566,13 @@ func pw12_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			y := (*[256]float32)(out[s*2304+q*256:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw12_bnAffineVec(out[:n*2304], in[:n*2304], runningMean, &a, beta)
 }
 
 // pw12_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw12_bn's input over the first n samples of a tile, in float64.
 func pw12_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw12_bnMomentsVec(in[:n*2304], sum, sumSq)
 }
 
 // pw12_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -7661,17 +6580,7 @@ func pw12_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw12_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[256]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			d := (*[256]float32)(dOut[s*2304+q*256:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw12_bnSumsVec(in[:n*2304], dOut[:n*2304], sumDy, sumDyX)
 }
 
 // pw12_bnBackward writes to dIn the gradient of pw12_bn (batchnorm on
@@ -7687,16 +6596,7 @@ func pw12_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			d := (*[256]float32)(dOut[s*2304+q*256:])
-			dx := (*[256]float32)(dIn[s*2304+q*256:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw12_bnBackwardVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
 }
 
 // pw12_reluForward computes pw12_relu (relu on 3x3x256) elementwise for the
@@ -8044,15 +6944,7 @@ func dw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			y := (*[256]float32)(out[s*2304+q*256:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw13_bnAffineVec(out[:n*2304], in[:n*2304], &m, &a, beta)
 }
 
 // dw13_bnEval computes dw13_bn (batchnorm on 3x3x256) in evaluation for the
@@ -8063,30 +6955,13 @@ func dw13_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			y := (*[256]float32)(out[s*2304+q*256:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	dw13_bnAffineVec(out[:n*2304], in[:n*2304], runningMean, &a, beta)
 }
 
 // dw13_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // dw13_bn's input over the first n samples of a tile, in float64.
 func dw13_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	dw13_bnMomentsVec(in[:n*2304], sum, sumSq)
 }
 
 // dw13_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -8094,17 +6969,7 @@ func dw13_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func dw13_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[256]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			d := (*[256]float32)(dOut[s*2304+q*256:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	dw13_bnSumsVec(in[:n*2304], dOut[:n*2304], sumDy, sumDyX)
 }
 
 // dw13_bnBackward writes to dIn the gradient of dw13_bn (batchnorm on
@@ -8120,16 +6985,7 @@ func dw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			d := (*[256]float32)(dOut[s*2304+q*256:])
-			dx := (*[256]float32)(dIn[s*2304+q*256:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	dw13_bnBackwardVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
 }
 
 // dw13_reluForward computes dw13_relu (relu on 3x3x256) elementwise for the
@@ -8235,15 +7091,7 @@ func pw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float6
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			y := (*[256]float32)(out[s*2304+q*256:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw13_bnAffineVec(out[:n*2304], in[:n*2304], &m, &a, beta)
 }
 
 // pw13_bnEval computes pw13_bn (batchnorm on 3x3x256) in evaluation for the
@@ -8254,30 +7102,13 @@ func pw13_bnEval(n int, in, out *[Tile * 2304]float32, runningMean, runningVar, 
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			y := (*[256]float32)(out[s*2304+q*256:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	pw13_bnAffineVec(out[:n*2304], in[:n*2304], runningMean, &a, beta)
 }
 
 // pw13_bnMoments adds to sum and sumSq the per-channel Σx and Σx² of
 // pw13_bn's input over the first n samples of a tile, in float64.
 func pw13_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	pw13_bnMomentsVec(in[:n*2304], sum, sumSq)
 }
 
 // pw13_bnSums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -8285,17 +7116,7 @@ func pw13_bnMoments(n int, in *[Tile * 2304]float32, sum, sumSq *[256]float64) {
 // float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func pw13_bnSums(n int, in, dOut *[Tile * 2304]float32, sumDy, sumDyX *[256]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			d := (*[256]float32)(dOut[s*2304+q*256:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	pw13_bnSumsVec(in[:n*2304], dOut[:n*2304], sumDy, sumDyX)
 }
 
 // pw13_bnBackward writes to dIn the gradient of pw13_bn (batchnorm on
@@ -8311,16 +7132,7 @@ func pw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 9; q++ {
-			x := (*[256]float32)(in[s*2304+q*256:])
-			d := (*[256]float32)(dOut[s*2304+q*256:])
-			dx := (*[256]float32)(dIn[s*2304+q*256:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	pw13_bnBackwardVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
 }
 
 // pw13_reluForward computes pw13_relu (relu on 3x3x256) elementwise for the

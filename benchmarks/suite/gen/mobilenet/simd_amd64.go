@@ -2441,6 +2441,2422 @@ func fcInputGradVecTranspose(wt *[2 * 272]float32, w *[256 * 2]float32) {
 	}
 }
 
+// bn1AffineVecAVX2 is the AVX2 path of bn1AffineVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineVecAVX512 is the AVX512 path of bn1AffineVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1AffineVec(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	if p == 0 {
+		return
+	}
+	_ = y[p*8-1]
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	default:
+		bn1AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn1MomentsVecAVX2 is the AVX2 path of bn1MomentsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
+
+// bn1MomentsVecAVX512 is the AVX512 path of bn1MomentsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
+
+// bn1MomentsVec computes, over whole pixels of 8 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1MomentsVec(x []float32, sum, sumSq *[8]float64) {
+	p := len(x) / 8
+	if p == 0 {
+		return
+	}
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 32)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
+	default:
+		bn1MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn1SumsVecAVX2 is the AVX2 path of bn1SumsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+
+// bn1SumsVecAVX512 is the AVX512 path of bn1SumsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+
+// bn1SumsVec computes, over whole pixels of 8 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
+	p := len(x) / 8
+	if p == 0 {
+		return
+	}
+	_ = x[p*8-1]
+	_ = dy[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
+	default:
+		bn1SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn1BackwardVecAVX2 is the AVX2 path of bn1BackwardVec (simd_amd64.s).
+//
+//go:noescape
+func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+
+// bn1BackwardVecAVX512 is the AVX512 path of bn1BackwardVec (simd_amd64.s).
+//
+//go:noescape
+func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+
+// bn1BackwardVec computes, over whole pixels of 8 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	p := len(dx) / 8
+	if p == 0 {
+		return
+	}
+	_ = dx[p*8-1]
+	_ = dy[p*8-1]
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+	default:
+		bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw1_bnAffineVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnAffineVec(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	if p == 0 {
+		return
+	}
+	_ = y[p*8-1]
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	default:
+		dw1_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw1_bnMomentsVec computes, over whole pixels of 8 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnMomentsVec(x []float32, sum, sumSq *[8]float64) {
+	p := len(x) / 8
+	if p == 0 {
+		return
+	}
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 32)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 32)
+	default:
+		dw1_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw1_bnSumsVec computes, over whole pixels of 8 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
+	p := len(x) / 8
+	if p == 0 {
+		return
+	}
+	_ = x[p*8-1]
+	_ = dy[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 32)
+	default:
+		dw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw1_bnBackwardVec computes, over whole pixels of 8 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	p := len(dx) / 8
+	if p == 0 {
+		return
+	}
+	_ = dx[p*8-1]
+	_ = dy[p*8-1]
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+	default:
+		dw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw1_bnAffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnAffineVec(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	if p == 0 {
+		return
+	}
+	_ = y[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	default:
+		pw1_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw1_bnMomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnMomentsVec(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 64)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 64)
+	default:
+		pw1_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw1_bnSumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	_ = dy[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	default:
+		pw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw1_bnBackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	if p == 0 {
+		return
+	}
+	_ = dx[p*16-1]
+	_ = dy[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	default:
+		pw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw2_bnAffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnAffineVec(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	if p == 0 {
+		return
+	}
+	_ = y[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	default:
+		dw2_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw2_bnMomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnMomentsVec(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 64)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 64)
+	default:
+		dw2_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw2_bnSumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	_ = dy[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	default:
+		dw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw2_bnBackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	if p == 0 {
+		return
+	}
+	_ = dx[p*16-1]
+	_ = dy[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	default:
+		dw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw2_bnAffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		pw2_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw2_bnMomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
+	default:
+		pw2_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw2_bnSumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	_ = dy[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	default:
+		pw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw2_bnBackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	if p == 0 {
+		return
+	}
+	_ = dx[p*32-1]
+	_ = dy[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	default:
+		pw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw3_bnAffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		dw3_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw3_bnMomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
+	default:
+		dw3_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw3_bnSumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	_ = dy[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	default:
+		dw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw3_bnBackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	if p == 0 {
+		return
+	}
+	_ = dx[p*32-1]
+	_ = dy[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	default:
+		dw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw3_bnAffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		pw3_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw3_bnMomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
+	default:
+		pw3_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw3_bnSumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	_ = dy[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	default:
+		pw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw3_bnBackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	if p == 0 {
+		return
+	}
+	_ = dx[p*32-1]
+	_ = dy[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	default:
+		pw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw4_bnAffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		dw4_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw4_bnMomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
+	default:
+		dw4_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw4_bnSumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	_ = dy[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	default:
+		dw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw4_bnBackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	if p == 0 {
+		return
+	}
+	_ = dx[p*32-1]
+	_ = dy[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	default:
+		dw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw4_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw4_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw4_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		pw4_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw4_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		pw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw4_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		pw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw5_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw5_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw5_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw5_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw5_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		dw5_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw5_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		dw5_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw5_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		dw5_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw5_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw5_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw5_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw5_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw5_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		pw5_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw5_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		pw5_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw5_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		pw5_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw6_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw6_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw6_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw6_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw6_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		dw6_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw6_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		dw6_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw6_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		dw6_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw6_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw6_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw6_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw6_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw6_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		pw6_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw6_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		pw6_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw6_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		pw6_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw7_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw7_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw7_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw7_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw7_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		dw7_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw7_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		dw7_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw7_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		dw7_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw7_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw7_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw7_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw7_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw7_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		pw7_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw7_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		pw7_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw7_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		pw7_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw8_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw8_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw8_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw8_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw8_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		dw8_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw8_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		dw8_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw8_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		dw8_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw8_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw8_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw8_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw8_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw8_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		pw8_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw8_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		pw8_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw8_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		pw8_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw9_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw9_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw9_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw9_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw9_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		dw9_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw9_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		dw9_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw9_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		dw9_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw9_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw9_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw9_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw9_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw9_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		pw9_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw9_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		pw9_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw9_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		pw9_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw10_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw10_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw10_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw10_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw10_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		dw10_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw10_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		dw10_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw10_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		dw10_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw10_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw10_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw10_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw10_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw10_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		pw10_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw10_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		pw10_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw10_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		pw10_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw11_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw11_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw11_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw11_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw11_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		dw11_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw11_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		dw11_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw11_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		dw11_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw11_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw11_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw11_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw11_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw11_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		pw11_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw11_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		pw11_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw11_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		pw11_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw12_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw12_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw12_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw12_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw12_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 512)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 512)
+	default:
+		dw12_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw12_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	if p == 0 {
+		return
+	}
+	_ = x[p*128-1]
+	_ = dy[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 512)
+	default:
+		dw12_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw12_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	if p == 0 {
+		return
+	}
+	_ = dx[p*128-1]
+	_ = dy[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+	default:
+		dw12_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw12_bnAffineVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw12_bnAffineVec(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	if p == 0 {
+		return
+	}
+	_ = y[p*256-1]
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	default:
+		pw12_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw12_bnMomentsVec computes, over whole pixels of 256 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw12_bnMomentsVec(x []float32, sum, sumSq *[256]float64) {
+	p := len(x) / 256
+	if p == 0 {
+		return
+	}
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 1024)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 1024)
+	default:
+		pw12_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw12_bnSumsVec computes, over whole pixels of 256 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
+	p := len(x) / 256
+	if p == 0 {
+		return
+	}
+	_ = x[p*256-1]
+	_ = dy[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
+	default:
+		pw12_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw12_bnBackwardVec computes, over whole pixels of 256 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	p := len(dx) / 256
+	if p == 0 {
+		return
+	}
+	_ = dx[p*256-1]
+	_ = dy[p*256-1]
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+	default:
+		pw12_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw13_bnAffineVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw13_bnAffineVec(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	if p == 0 {
+		return
+	}
+	_ = y[p*256-1]
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	default:
+		dw13_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// dw13_bnMomentsVec computes, over whole pixels of 256 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw13_bnMomentsVec(x []float32, sum, sumSq *[256]float64) {
+	p := len(x) / 256
+	if p == 0 {
+		return
+	}
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 1024)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 1024)
+	default:
+		dw13_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// dw13_bnSumsVec computes, over whole pixels of 256 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
+	p := len(x) / 256
+	if p == 0 {
+		return
+	}
+	_ = x[p*256-1]
+	_ = dy[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
+	default:
+		dw13_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// dw13_bnBackwardVec computes, over whole pixels of 256 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func dw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	p := len(dx) / 256
+	if p == 0 {
+		return
+	}
+	_ = dx[p*256-1]
+	_ = dy[p*256-1]
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+	default:
+		dw13_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw13_bnAffineVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw13_bnAffineVec(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	if p == 0 {
+		return
+	}
+	_ = y[p*256-1]
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	default:
+		pw13_bnAffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// pw13_bnMomentsVec computes, over whole pixels of 256 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw13_bnMomentsVec(x []float32, sum, sumSq *[256]float64) {
+	p := len(x) / 256
+	if p == 0 {
+		return
+	}
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 1024)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 1024)
+	default:
+		pw13_bnMomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// pw13_bnSumsVec computes, over whole pixels of 256 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
+	p := len(x) / 256
+	if p == 0 {
+		return
+	}
+	_ = x[p*256-1]
+	_ = dy[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 1024)
+	default:
+		pw13_bnSumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// pw13_bnBackwardVec computes, over whole pixels of 256 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func pw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	p := len(dx) / 256
+	if p == 0 {
+		return
+	}
+	_ = dx[p*256-1]
+	_ = dy[p*256-1]
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+	default:
+		pw13_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
 // reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
 //
 //go:noescape

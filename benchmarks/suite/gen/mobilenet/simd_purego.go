@@ -810,6 +810,978 @@ func fcInputGradVecTranspose(wt *[2 * 272]float32, w *[256 * 2]float32) {
 	fcInputGradVecTransposeGo(wt, w)
 }
 
+// bn1AffineVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1AffineVec(y, x []float32, m, a, beta *[8]float32) {
+	bn1AffineVecGo(y, x, m, a, beta)
+}
+
+// bn1MomentsVec computes, over whole pixels of 8 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1MomentsVec(x []float32, sum, sumSq *[8]float64) {
+	bn1MomentsVecGo(x, sum, sumSq)
+}
+
+// bn1SumsVec computes, over whole pixels of 8 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
+	bn1SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn1BackwardVec computes, over whole pixels of 8 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw1_bnAffineVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnAffineVec(y, x []float32, m, a, beta *[8]float32) {
+	dw1_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw1_bnMomentsVec computes, over whole pixels of 8 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnMomentsVec(x []float32, sum, sumSq *[8]float64) {
+	dw1_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw1_bnSumsVec computes, over whole pixels of 8 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
+	dw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw1_bnBackwardVec computes, over whole pixels of 8 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	dw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw1_bnAffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnAffineVec(y, x []float32, m, a, beta *[16]float32) {
+	pw1_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw1_bnMomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnMomentsVec(x []float32, sum, sumSq *[16]float64) {
+	pw1_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw1_bnSumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	pw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw1_bnBackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	pw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw2_bnAffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnAffineVec(y, x []float32, m, a, beta *[16]float32) {
+	dw2_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw2_bnMomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnMomentsVec(x []float32, sum, sumSq *[16]float64) {
+	dw2_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw2_bnSumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	dw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw2_bnBackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	dw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw2_bnAffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
+	pw2_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw2_bnMomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
+	pw2_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw2_bnSumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	pw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw2_bnBackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	pw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw3_bnAffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
+	dw3_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw3_bnMomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
+	dw3_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw3_bnSumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	dw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw3_bnBackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	dw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw3_bnAffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
+	pw3_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw3_bnMomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
+	pw3_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw3_bnSumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	pw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw3_bnBackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	pw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw4_bnAffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnAffineVec(y, x []float32, m, a, beta *[32]float32) {
+	dw4_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw4_bnMomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnMomentsVec(x []float32, sum, sumSq *[32]float64) {
+	dw4_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw4_bnSumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	dw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw4_bnBackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	dw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw4_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	pw4_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw4_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	pw4_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw4_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	pw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw4_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw5_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw5_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	dw5_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw5_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw5_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	dw5_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw5_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	dw5_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw5_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw5_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw5_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw5_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	pw5_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw5_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw5_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	pw5_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw5_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	pw5_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw5_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw5_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw6_bnAffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw6_bnAffineVec(y, x []float32, m, a, beta *[64]float32) {
+	dw6_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw6_bnMomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw6_bnMomentsVec(x []float32, sum, sumSq *[64]float64) {
+	dw6_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw6_bnSumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	dw6_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw6_bnBackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw6_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw6_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw6_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	pw6_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw6_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw6_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	pw6_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw6_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	pw6_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw6_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw6_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw7_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw7_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	dw7_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw7_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw7_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	dw7_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw7_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	dw7_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw7_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw7_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw7_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw7_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	pw7_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw7_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw7_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	pw7_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw7_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	pw7_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw7_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw7_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw8_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw8_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	dw8_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw8_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw8_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	dw8_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw8_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	dw8_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw8_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw8_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw8_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw8_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	pw8_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw8_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw8_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	pw8_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw8_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	pw8_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw8_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw8_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw9_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw9_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	dw9_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw9_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw9_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	dw9_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw9_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	dw9_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw9_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw9_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw9_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw9_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	pw9_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw9_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw9_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	pw9_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw9_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	pw9_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw9_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw9_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw10_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw10_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	dw10_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw10_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw10_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	dw10_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw10_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	dw10_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw10_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw10_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw10_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw10_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	pw10_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw10_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw10_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	pw10_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw10_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	pw10_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw10_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw10_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw11_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw11_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	dw11_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw11_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw11_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	dw11_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw11_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	dw11_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw11_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw11_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw11_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw11_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	pw11_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw11_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw11_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	pw11_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw11_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	pw11_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw11_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw11_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw12_bnAffineVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw12_bnAffineVec(y, x []float32, m, a, beta *[128]float32) {
+	dw12_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw12_bnMomentsVec computes, over whole pixels of 128 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw12_bnMomentsVec(x []float32, sum, sumSq *[128]float64) {
+	dw12_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw12_bnSumsVec computes, over whole pixels of 128 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	dw12_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw12_bnBackwardVec computes, over whole pixels of 128 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw12_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw12_bnAffineVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw12_bnAffineVec(y, x []float32, m, a, beta *[256]float32) {
+	pw12_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw12_bnMomentsVec computes, over whole pixels of 256 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw12_bnMomentsVec(x []float32, sum, sumSq *[256]float64) {
+	pw12_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw12_bnSumsVec computes, over whole pixels of 256 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
+	pw12_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw12_bnBackwardVec computes, over whole pixels of 256 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	pw12_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw13_bnAffineVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw13_bnAffineVec(y, x []float32, m, a, beta *[256]float32) {
+	dw13_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// dw13_bnMomentsVec computes, over whole pixels of 256 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw13_bnMomentsVec(x []float32, sum, sumSq *[256]float64) {
+	dw13_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// dw13_bnSumsVec computes, over whole pixels of 256 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
+	dw13_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// dw13_bnBackwardVec computes, over whole pixels of 256 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func dw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	dw13_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw13_bnAffineVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw13_bnAffineVec(y, x []float32, m, a, beta *[256]float32) {
+	pw13_bnAffineVecGo(y, x, m, a, beta)
+}
+
+// pw13_bnMomentsVec computes, over whole pixels of 256 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw13_bnMomentsVec(x []float32, sum, sumSq *[256]float64) {
+	pw13_bnMomentsVecGo(x, sum, sumSq)
+}
+
+// pw13_bnSumsVec computes, over whole pixels of 256 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
+	pw13_bnSumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// pw13_bnBackwardVec computes, over whole pixels of 256 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func pw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	pw13_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
 // reluVec computes, in place:
 //
 //	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)

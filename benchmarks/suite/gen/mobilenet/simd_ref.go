@@ -1632,6 +1632,1410 @@ func fcInputGradVecTransposeGo(wt *[2 * 272]float32, w *[256 * 2]float32) {
 	}
 }
 
+// bn1AffineVecGo is the pure-Go reference of bn1AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn1AffineVecGo(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn1MomentsVecGo is the pure-Go reference of bn1MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn1MomentsVecGo(x []float32, sum, sumSq *[8]float64) {
+	p := len(x) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn1SumsVecGo is the pure-Go reference of bn1SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[8]float64) {
+	p := len(x) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn1BackwardVecGo is the pure-Go reference of bn1BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	p := len(dx) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw1_bnAffineVecGo is the pure-Go reference of dw1_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw1_bnAffineVecGo(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw1_bnMomentsVecGo is the pure-Go reference of dw1_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw1_bnMomentsVecGo(x []float32, sum, sumSq *[8]float64) {
+	p := len(x) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw1_bnSumsVecGo is the pure-Go reference of dw1_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw1_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[8]float64) {
+	p := len(x) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw1_bnBackwardVecGo is the pure-Go reference of dw1_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw1_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	p := len(dx) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw1_bnAffineVecGo is the pure-Go reference of pw1_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw1_bnAffineVecGo(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw1_bnMomentsVecGo is the pure-Go reference of pw1_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw1_bnMomentsVecGo(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw1_bnSumsVecGo is the pure-Go reference of pw1_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw1_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw1_bnBackwardVecGo is the pure-Go reference of pw1_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw1_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw2_bnAffineVecGo is the pure-Go reference of dw2_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw2_bnAffineVecGo(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw2_bnMomentsVecGo is the pure-Go reference of dw2_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw2_bnMomentsVecGo(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw2_bnSumsVecGo is the pure-Go reference of dw2_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw2_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw2_bnBackwardVecGo is the pure-Go reference of dw2_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw2_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw2_bnAffineVecGo is the pure-Go reference of pw2_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw2_bnAffineVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw2_bnMomentsVecGo is the pure-Go reference of pw2_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw2_bnMomentsVecGo(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw2_bnSumsVecGo is the pure-Go reference of pw2_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw2_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw2_bnBackwardVecGo is the pure-Go reference of pw2_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw2_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw3_bnAffineVecGo is the pure-Go reference of dw3_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw3_bnAffineVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw3_bnMomentsVecGo is the pure-Go reference of dw3_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw3_bnMomentsVecGo(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw3_bnSumsVecGo is the pure-Go reference of dw3_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw3_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw3_bnBackwardVecGo is the pure-Go reference of dw3_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw3_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw3_bnAffineVecGo is the pure-Go reference of pw3_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw3_bnAffineVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw3_bnMomentsVecGo is the pure-Go reference of pw3_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw3_bnMomentsVecGo(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw3_bnSumsVecGo is the pure-Go reference of pw3_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw3_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw3_bnBackwardVecGo is the pure-Go reference of pw3_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw3_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw4_bnAffineVecGo is the pure-Go reference of dw4_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw4_bnAffineVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw4_bnMomentsVecGo is the pure-Go reference of dw4_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw4_bnMomentsVecGo(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw4_bnSumsVecGo is the pure-Go reference of dw4_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw4_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw4_bnBackwardVecGo is the pure-Go reference of dw4_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw4_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw4_bnAffineVecGo is the pure-Go reference of pw4_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw4_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw4_bnMomentsVecGo is the pure-Go reference of pw4_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw4_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw4_bnSumsVecGo is the pure-Go reference of pw4_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw4_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw4_bnBackwardVecGo is the pure-Go reference of pw4_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw4_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw5_bnAffineVecGo is the pure-Go reference of dw5_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw5_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw5_bnMomentsVecGo is the pure-Go reference of dw5_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw5_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw5_bnSumsVecGo is the pure-Go reference of dw5_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw5_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw5_bnBackwardVecGo is the pure-Go reference of dw5_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw5_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw5_bnAffineVecGo is the pure-Go reference of pw5_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw5_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw5_bnMomentsVecGo is the pure-Go reference of pw5_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw5_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw5_bnSumsVecGo is the pure-Go reference of pw5_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw5_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw5_bnBackwardVecGo is the pure-Go reference of pw5_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw5_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw6_bnAffineVecGo is the pure-Go reference of dw6_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw6_bnAffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw6_bnMomentsVecGo is the pure-Go reference of dw6_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw6_bnMomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw6_bnSumsVecGo is the pure-Go reference of dw6_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw6_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw6_bnBackwardVecGo is the pure-Go reference of dw6_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw6_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw6_bnAffineVecGo is the pure-Go reference of pw6_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw6_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw6_bnMomentsVecGo is the pure-Go reference of pw6_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw6_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw6_bnSumsVecGo is the pure-Go reference of pw6_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw6_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw6_bnBackwardVecGo is the pure-Go reference of pw6_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw6_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw7_bnAffineVecGo is the pure-Go reference of dw7_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw7_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw7_bnMomentsVecGo is the pure-Go reference of dw7_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw7_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw7_bnSumsVecGo is the pure-Go reference of dw7_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw7_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw7_bnBackwardVecGo is the pure-Go reference of dw7_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw7_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw7_bnAffineVecGo is the pure-Go reference of pw7_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw7_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw7_bnMomentsVecGo is the pure-Go reference of pw7_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw7_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw7_bnSumsVecGo is the pure-Go reference of pw7_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw7_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw7_bnBackwardVecGo is the pure-Go reference of pw7_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw7_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw8_bnAffineVecGo is the pure-Go reference of dw8_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw8_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw8_bnMomentsVecGo is the pure-Go reference of dw8_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw8_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw8_bnSumsVecGo is the pure-Go reference of dw8_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw8_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw8_bnBackwardVecGo is the pure-Go reference of dw8_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw8_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw8_bnAffineVecGo is the pure-Go reference of pw8_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw8_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw8_bnMomentsVecGo is the pure-Go reference of pw8_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw8_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw8_bnSumsVecGo is the pure-Go reference of pw8_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw8_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw8_bnBackwardVecGo is the pure-Go reference of pw8_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw8_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw9_bnAffineVecGo is the pure-Go reference of dw9_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw9_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw9_bnMomentsVecGo is the pure-Go reference of dw9_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw9_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw9_bnSumsVecGo is the pure-Go reference of dw9_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw9_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw9_bnBackwardVecGo is the pure-Go reference of dw9_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw9_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw9_bnAffineVecGo is the pure-Go reference of pw9_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw9_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw9_bnMomentsVecGo is the pure-Go reference of pw9_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw9_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw9_bnSumsVecGo is the pure-Go reference of pw9_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw9_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw9_bnBackwardVecGo is the pure-Go reference of pw9_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw9_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw10_bnAffineVecGo is the pure-Go reference of dw10_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw10_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw10_bnMomentsVecGo is the pure-Go reference of dw10_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw10_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw10_bnSumsVecGo is the pure-Go reference of dw10_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw10_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw10_bnBackwardVecGo is the pure-Go reference of dw10_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw10_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw10_bnAffineVecGo is the pure-Go reference of pw10_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw10_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw10_bnMomentsVecGo is the pure-Go reference of pw10_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw10_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw10_bnSumsVecGo is the pure-Go reference of pw10_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw10_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw10_bnBackwardVecGo is the pure-Go reference of pw10_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw10_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw11_bnAffineVecGo is the pure-Go reference of dw11_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw11_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw11_bnMomentsVecGo is the pure-Go reference of dw11_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw11_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw11_bnSumsVecGo is the pure-Go reference of dw11_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw11_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw11_bnBackwardVecGo is the pure-Go reference of dw11_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw11_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw11_bnAffineVecGo is the pure-Go reference of pw11_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw11_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw11_bnMomentsVecGo is the pure-Go reference of pw11_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw11_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw11_bnSumsVecGo is the pure-Go reference of pw11_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw11_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw11_bnBackwardVecGo is the pure-Go reference of pw11_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw11_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw12_bnAffineVecGo is the pure-Go reference of dw12_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw12_bnAffineVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw12_bnMomentsVecGo is the pure-Go reference of dw12_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw12_bnMomentsVecGo(x []float32, sum, sumSq *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw12_bnSumsVecGo is the pure-Go reference of dw12_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw12_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
+	p := len(x) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw12_bnBackwardVecGo is the pure-Go reference of dw12_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw12_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	p := len(dx) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw12_bnAffineVecGo is the pure-Go reference of pw12_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw12_bnAffineVecGo(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw12_bnMomentsVecGo is the pure-Go reference of pw12_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw12_bnMomentsVecGo(x []float32, sum, sumSq *[256]float64) {
+	p := len(x) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw12_bnSumsVecGo is the pure-Go reference of pw12_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw12_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[256]float64) {
+	p := len(x) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw12_bnBackwardVecGo is the pure-Go reference of pw12_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw12_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	p := len(dx) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw13_bnAffineVecGo is the pure-Go reference of dw13_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func dw13_bnAffineVecGo(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// dw13_bnMomentsVecGo is the pure-Go reference of dw13_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func dw13_bnMomentsVecGo(x []float32, sum, sumSq *[256]float64) {
+	p := len(x) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// dw13_bnSumsVecGo is the pure-Go reference of dw13_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func dw13_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[256]float64) {
+	p := len(x) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// dw13_bnBackwardVecGo is the pure-Go reference of dw13_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func dw13_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	p := len(dx) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw13_bnAffineVecGo is the pure-Go reference of pw13_bnAffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func pw13_bnAffineVecGo(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// pw13_bnMomentsVecGo is the pure-Go reference of pw13_bnMomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func pw13_bnMomentsVecGo(x []float32, sum, sumSq *[256]float64) {
+	p := len(x) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// pw13_bnSumsVecGo is the pure-Go reference of pw13_bnSumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func pw13_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[256]float64) {
+	p := len(x) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// pw13_bnBackwardVecGo is the pure-Go reference of pw13_bnBackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func pw13_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	p := len(dx) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
 // reluVecGo is the pure-Go reference of reluVec:
 //
 //	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)

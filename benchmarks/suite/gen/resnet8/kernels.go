@@ -294,15 +294,7 @@ func bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, g
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			y := (*[16]float32)(out[s*16384+q*16:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn1AffineVec(out[:n*16384], in[:n*16384], &m, &a, beta)
 }
 
 // bn1Eval computes bn1 (batchnorm on 32x32x16) in evaluation for the first n
@@ -313,30 +305,13 @@ func bn1Eval(n int, in, out *[Tile * 16384]float32, runningMean, runningVar, gam
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			y := (*[16]float32)(out[s*16384+q*16:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	bn1AffineVec(out[:n*16384], in[:n*16384], runningMean, &a, beta)
 }
 
 // bn1Moments adds to sum and sumSq the per-channel Σx and Σx² of bn1's
 // input over the first n samples of a tile, in float64.
 func bn1Moments(n int, in *[Tile * 16384]float32, sum, sumSq *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	bn1MomentsVec(in[:n*16384], sum, sumSq)
 }
 
 // bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of bn1
@@ -344,17 +319,7 @@ func bn1Moments(n int, in *[Tile * 16384]float32, sum, sumSq *[16]float64) {
 // values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func bn1Sums(n int, in, dOut *[Tile * 16384]float32, sumDy, sumDyX *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			d := (*[16]float32)(dOut[s*16384+q*16:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	bn1SumsVec(in[:n*16384], dOut[:n*16384], sumDy, sumDyX)
 }
 
 // bn1Backward writes to dIn the gradient of bn1 (batchnorm on 32x32x16)'s
@@ -370,16 +335,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, 
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			d := (*[16]float32)(dOut[s*16384+q*16:])
-			dx := (*[16]float32)(dIn[s*16384+q*16:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	bn1BackwardVec(dIn[:n*16384], dOut[:n*16384], in[:n*16384], &k, &u, &v, &m)
 }
 
 // relu1Forward computes relu1 (relu on 32x32x16) elementwise for the first n
@@ -801,15 +757,7 @@ func block1_bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]flo
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			y := (*[16]float32)(out[s*16384+q*16:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block1_bn1AffineVec(out[:n*16384], in[:n*16384], &m, &a, beta)
 }
 
 // block1_bn1Eval computes block1_bn1 (batchnorm on 32x32x16) in evaluation for
@@ -820,30 +768,13 @@ func block1_bn1Eval(n int, in, out *[Tile * 16384]float32, runningMean, runningV
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			y := (*[16]float32)(out[s*16384+q*16:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block1_bn1AffineVec(out[:n*16384], in[:n*16384], runningMean, &a, beta)
 }
 
 // block1_bn1Moments adds to sum and sumSq the per-channel Σx and Σx² of
 // block1_bn1's input over the first n samples of a tile, in float64.
 func block1_bn1Moments(n int, in *[Tile * 16384]float32, sum, sumSq *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	block1_bn1MomentsVec(in[:n*16384], sum, sumSq)
 }
 
 // block1_bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -851,17 +782,7 @@ func block1_bn1Moments(n int, in *[Tile * 16384]float32, sum, sumSq *[16]float64
 // two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func block1_bn1Sums(n int, in, dOut *[Tile * 16384]float32, sumDy, sumDyX *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			d := (*[16]float32)(dOut[s*16384+q*16:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	block1_bn1SumsVec(in[:n*16384], dOut[:n*16384], sumDy, sumDyX)
 }
 
 // block1_bn1Backward writes to dIn the gradient of block1_bn1 (batchnorm on
@@ -877,16 +798,7 @@ func block1_bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			d := (*[16]float32)(dOut[s*16384+q*16:])
-			dx := (*[16]float32)(dIn[s*16384+q*16:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	block1_bn1BackwardVec(dIn[:n*16384], dOut[:n*16384], in[:n*16384], &k, &u, &v, &m)
 }
 
 // block1_relu1Forward computes block1_relu1 (relu on 32x32x16) elementwise for
@@ -1309,15 +1221,7 @@ func block1_bn2Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]flo
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			y := (*[16]float32)(out[s*16384+q*16:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block1_bn2AffineVec(out[:n*16384], in[:n*16384], &m, &a, beta)
 }
 
 // block1_bn2Eval computes block1_bn2 (batchnorm on 32x32x16) in evaluation for
@@ -1328,30 +1232,13 @@ func block1_bn2Eval(n int, in, out *[Tile * 16384]float32, runningMean, runningV
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			y := (*[16]float32)(out[s*16384+q*16:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block1_bn2AffineVec(out[:n*16384], in[:n*16384], runningMean, &a, beta)
 }
 
 // block1_bn2Moments adds to sum and sumSq the per-channel Σx and Σx² of
 // block1_bn2's input over the first n samples of a tile, in float64.
 func block1_bn2Moments(n int, in *[Tile * 16384]float32, sum, sumSq *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	block1_bn2MomentsVec(in[:n*16384], sum, sumSq)
 }
 
 // block1_bn2Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -1359,17 +1246,7 @@ func block1_bn2Moments(n int, in *[Tile * 16384]float32, sum, sumSq *[16]float64
 // two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func block1_bn2Sums(n int, in, dOut *[Tile * 16384]float32, sumDy, sumDyX *[16]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			d := (*[16]float32)(dOut[s*16384+q*16:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	block1_bn2SumsVec(in[:n*16384], dOut[:n*16384], sumDy, sumDyX)
 }
 
 // block1_bn2Backward writes to dIn the gradient of block1_bn2 (batchnorm on
@@ -1385,16 +1262,7 @@ func block1_bn2Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 1024; q++ {
-			x := (*[16]float32)(in[s*16384+q*16:])
-			d := (*[16]float32)(dOut[s*16384+q*16:])
-			dx := (*[16]float32)(dIn[s*16384+q*16:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	block1_bn2BackwardVec(dIn[:n*16384], dOut[:n*16384], in[:n*16384], &k, &u, &v, &m)
 }
 
 // block1_addForward computes block1_add (add on 32x32x16) for the first n
@@ -1801,15 +1669,7 @@ func block2_bn1Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]floa
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			y := (*[32]float32)(out[s*8192+q*32:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block2_bn1AffineVec(out[:n*8192], in[:n*8192], &m, &a, beta)
 }
 
 // block2_bn1Eval computes block2_bn1 (batchnorm on 16x16x32) in evaluation for
@@ -1820,30 +1680,13 @@ func block2_bn1Eval(n int, in, out *[Tile * 8192]float32, runningMean, runningVa
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			y := (*[32]float32)(out[s*8192+q*32:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block2_bn1AffineVec(out[:n*8192], in[:n*8192], runningMean, &a, beta)
 }
 
 // block2_bn1Moments adds to sum and sumSq the per-channel Σx and Σx² of
 // block2_bn1's input over the first n samples of a tile, in float64.
 func block2_bn1Moments(n int, in *[Tile * 8192]float32, sum, sumSq *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	block2_bn1MomentsVec(in[:n*8192], sum, sumSq)
 }
 
 // block2_bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -1851,17 +1694,7 @@ func block2_bn1Moments(n int, in *[Tile * 8192]float32, sum, sumSq *[32]float64)
 // two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func block2_bn1Sums(n int, in, dOut *[Tile * 8192]float32, sumDy, sumDyX *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			d := (*[32]float32)(dOut[s*8192+q*32:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	block2_bn1SumsVec(in[:n*8192], dOut[:n*8192], sumDy, sumDyX)
 }
 
 // block2_bn1Backward writes to dIn the gradient of block2_bn1 (batchnorm on
@@ -1877,16 +1710,7 @@ func block2_bn1Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			d := (*[32]float32)(dOut[s*8192+q*32:])
-			dx := (*[32]float32)(dIn[s*8192+q*32:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	block2_bn1BackwardVec(dIn[:n*8192], dOut[:n*8192], in[:n*8192], &k, &u, &v, &m)
 }
 
 // block2_relu1Forward computes block2_relu1 (relu on 16x16x32) elementwise for
@@ -2309,15 +2133,7 @@ func block2_bn2Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]floa
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			y := (*[32]float32)(out[s*8192+q*32:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block2_bn2AffineVec(out[:n*8192], in[:n*8192], &m, &a, beta)
 }
 
 // block2_bn2Eval computes block2_bn2 (batchnorm on 16x16x32) in evaluation for
@@ -2328,30 +2144,13 @@ func block2_bn2Eval(n int, in, out *[Tile * 8192]float32, runningMean, runningVa
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			y := (*[32]float32)(out[s*8192+q*32:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block2_bn2AffineVec(out[:n*8192], in[:n*8192], runningMean, &a, beta)
 }
 
 // block2_bn2Moments adds to sum and sumSq the per-channel Σx and Σx² of
 // block2_bn2's input over the first n samples of a tile, in float64.
 func block2_bn2Moments(n int, in *[Tile * 8192]float32, sum, sumSq *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	block2_bn2MomentsVec(in[:n*8192], sum, sumSq)
 }
 
 // block2_bn2Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -2359,17 +2158,7 @@ func block2_bn2Moments(n int, in *[Tile * 8192]float32, sum, sumSq *[32]float64)
 // two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func block2_bn2Sums(n int, in, dOut *[Tile * 8192]float32, sumDy, sumDyX *[32]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			d := (*[32]float32)(dOut[s*8192+q*32:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	block2_bn2SumsVec(in[:n*8192], dOut[:n*8192], sumDy, sumDyX)
 }
 
 // block2_bn2Backward writes to dIn the gradient of block2_bn2 (batchnorm on
@@ -2385,16 +2174,7 @@ func block2_bn2Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 256; q++ {
-			x := (*[32]float32)(in[s*8192+q*32:])
-			d := (*[32]float32)(dOut[s*8192+q*32:])
-			dx := (*[32]float32)(dIn[s*8192+q*32:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	block2_bn2BackwardVec(dIn[:n*8192], dOut[:n*8192], in[:n*8192], &k, &u, &v, &m)
 }
 
 // block2_shortcutForward computes block2_shortcut (conv2d 1x1, 32 filters,
@@ -2868,15 +2648,7 @@ func block3_bn1Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]floa
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			y := (*[64]float32)(out[s*4096+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block3_bn1AffineVec(out[:n*4096], in[:n*4096], &m, &a, beta)
 }
 
 // block3_bn1Eval computes block3_bn1 (batchnorm on 8x8x64) in evaluation for
@@ -2887,30 +2659,13 @@ func block3_bn1Eval(n int, in, out *[Tile * 4096]float32, runningMean, runningVa
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			y := (*[64]float32)(out[s*4096+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block3_bn1AffineVec(out[:n*4096], in[:n*4096], runningMean, &a, beta)
 }
 
 // block3_bn1Moments adds to sum and sumSq the per-channel Σx and Σx² of
 // block3_bn1's input over the first n samples of a tile, in float64.
 func block3_bn1Moments(n int, in *[Tile * 4096]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	block3_bn1MomentsVec(in[:n*4096], sum, sumSq)
 }
 
 // block3_bn1Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -2918,17 +2673,7 @@ func block3_bn1Moments(n int, in *[Tile * 4096]float32, sum, sumSq *[64]float64)
 // two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func block3_bn1Sums(n int, in, dOut *[Tile * 4096]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			d := (*[64]float32)(dOut[s*4096+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	block3_bn1SumsVec(in[:n*4096], dOut[:n*4096], sumDy, sumDyX)
 }
 
 // block3_bn1Backward writes to dIn the gradient of block3_bn1 (batchnorm on
@@ -2944,16 +2689,7 @@ func block3_bn1Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			d := (*[64]float32)(dOut[s*4096+q*64:])
-			dx := (*[64]float32)(dIn[s*4096+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	block3_bn1BackwardVec(dIn[:n*4096], dOut[:n*4096], in[:n*4096], &k, &u, &v, &m)
 }
 
 // block3_relu1Forward computes block3_relu1 (relu on 8x8x64) elementwise for
@@ -3376,15 +3112,7 @@ func block3_bn2Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]floa
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			y := (*[64]float32)(out[s*4096+q*64:])
-			for c := range y {
-				y[c] = (x[c]-m[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block3_bn2AffineVec(out[:n*4096], in[:n*4096], &m, &a, beta)
 }
 
 // block3_bn2Eval computes block3_bn2 (batchnorm on 8x8x64) in evaluation for
@@ -3395,30 +3123,13 @@ func block3_bn2Eval(n int, in, out *[Tile * 4096]float32, runningMean, runningVa
 	for c := range &a {
 		a[c] = float32(float64(gamma[c]) / math.Sqrt(float64(runningVar[c])+0.001))
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			y := (*[64]float32)(out[s*4096+q*64:])
-			for c := range y {
-				y[c] = (x[c]-runningMean[c])*a[c] + beta[c]
-			}
-		}
-	}
+	block3_bn2AffineVec(out[:n*4096], in[:n*4096], runningMean, &a, beta)
 }
 
 // block3_bn2Moments adds to sum and sumSq the per-channel Σx and Σx² of
 // block3_bn2's input over the first n samples of a tile, in float64.
 func block3_bn2Moments(n int, in *[Tile * 4096]float32, sum, sumSq *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			for c := range x {
-				v := float64(x[c])
-				sum[c] += v
-				sumSq[c] += v * v
-			}
-		}
-	}
+	block3_bn2MomentsVec(in[:n*4096], sum, sumSq)
 }
 
 // block3_bn2Sums adds to sumDy and sumDyX the per-channel Σdy and Σdy·x of
@@ -3426,17 +3137,7 @@ func block3_bn2Moments(n int, in *[Tile * 4096]float32, sum, sumSq *[64]float64)
 // two float32 values exact); reduce turns them into Σdy·x̂ = (Σdy·x −
 // mean·Σdy)·inv.
 func block3_bn2Sums(n int, in, dOut *[Tile * 4096]float32, sumDy, sumDyX *[64]float64) {
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			d := (*[64]float32)(dOut[s*4096+q*64:])
-			for c := range d {
-				dy := float64(d[c])
-				sumDy[c] += dy
-				sumDyX[c] += dy * float64(x[c])
-			}
-		}
-	}
+	block3_bn2SumsVec(in[:n*4096], dOut[:n*4096], sumDy, sumDyX)
 }
 
 // block3_bn2Backward writes to dIn the gradient of block3_bn2 (batchnorm on
@@ -3452,16 +3153,7 @@ func block3_bn2Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	for s := 0; s < n; s++ {
-		for q := 0; q < 64; q++ {
-			x := (*[64]float32)(in[s*4096+q*64:])
-			d := (*[64]float32)(dOut[s*4096+q*64:])
-			dx := (*[64]float32)(dIn[s*4096+q*64:])
-			for c := range dx {
-				dx[c] = k[c]*d[c] + u[c]*(x[c]-m[c]) + v[c]
-			}
-		}
-	}
+	block3_bn2BackwardVec(dIn[:n*4096], dOut[:n*4096], in[:n*4096], &k, &u, &v, &m)
 }
 
 // block3_shortcutForward computes block3_shortcut (conv2d 1x1, 64 filters,

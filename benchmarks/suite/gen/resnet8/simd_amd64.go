@@ -1457,6 +1457,662 @@ func fcInputGradVecTranspose(wt *[10 * 64]float32, w *[64 * 10]float32) {
 	}
 }
 
+// bn1AffineVecAVX2 is the AVX2 path of bn1AffineVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineVecAVX512 is the AVX512 path of bn1AffineVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1AffineVec(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	if p == 0 {
+		return
+	}
+	_ = y[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	default:
+		bn1AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// bn1MomentsVecAVX2 is the AVX2 path of bn1MomentsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
+
+// bn1MomentsVecAVX512 is the AVX512 path of bn1MomentsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
+
+// bn1MomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1MomentsVec(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 64)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 64)
+	default:
+		bn1MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// bn1SumsVecAVX2 is the AVX2 path of bn1SumsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+
+// bn1SumsVecAVX512 is the AVX512 path of bn1SumsVec (simd_amd64.s).
+//
+//go:noescape
+func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
+
+// bn1SumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	_ = dy[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	default:
+		bn1SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// bn1BackwardVecAVX2 is the AVX2 path of bn1BackwardVec (simd_amd64.s).
+//
+//go:noescape
+func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+
+// bn1BackwardVecAVX512 is the AVX512 path of bn1BackwardVec (simd_amd64.s).
+//
+//go:noescape
+func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+
+// bn1BackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	if p == 0 {
+		return
+	}
+	_ = dx[p*16-1]
+	_ = dy[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	default:
+		bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// block1_bn1AffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block1_bn1AffineVec(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	if p == 0 {
+		return
+	}
+	_ = y[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	default:
+		block1_bn1AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// block1_bn1MomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block1_bn1MomentsVec(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 64)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 64)
+	default:
+		block1_bn1MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// block1_bn1SumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block1_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	_ = dy[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	default:
+		block1_bn1SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// block1_bn1BackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block1_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	if p == 0 {
+		return
+	}
+	_ = dx[p*16-1]
+	_ = dy[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	default:
+		block1_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// block1_bn2AffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block1_bn2AffineVec(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	if p == 0 {
+		return
+	}
+	_ = y[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	default:
+		block1_bn2AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// block1_bn2MomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block1_bn2MomentsVec(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 64)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 64)
+	default:
+		block1_bn2MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// block1_bn2SumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block1_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	if p == 0 {
+		return
+	}
+	_ = x[p*16-1]
+	_ = dy[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 64)
+	default:
+		block1_bn2SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// block1_bn2BackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block1_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	if p == 0 {
+		return
+	}
+	_ = dx[p*16-1]
+	_ = dy[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+	default:
+		block1_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// block2_bn1AffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block2_bn1AffineVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		block2_bn1AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// block2_bn1MomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block2_bn1MomentsVec(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
+	default:
+		block2_bn1MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// block2_bn1SumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block2_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	_ = dy[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	default:
+		block2_bn1SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// block2_bn1BackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block2_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	if p == 0 {
+		return
+	}
+	_ = dx[p*32-1]
+	_ = dy[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	default:
+		block2_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// block2_bn2AffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block2_bn2AffineVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		block2_bn2AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// block2_bn2MomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block2_bn2MomentsVec(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 128)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 128)
+	default:
+		block2_bn2MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// block2_bn2SumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block2_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	if p == 0 {
+		return
+	}
+	_ = x[p*32-1]
+	_ = dy[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 128)
+	default:
+		block2_bn2SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// block2_bn2BackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block2_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	if p == 0 {
+		return
+	}
+	_ = dx[p*32-1]
+	_ = dy[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+	default:
+		block2_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// block3_bn1AffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block3_bn1AffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		block3_bn1AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// block3_bn1MomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block3_bn1MomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		block3_bn1MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// block3_bn1SumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block3_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		block3_bn1SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// block3_bn1BackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block3_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		block3_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// block3_bn2AffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block3_bn2AffineVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		block3_bn2AffineVecGo(y, x, m, a, beta)
+	}
+}
+
+// block3_bn2MomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block3_bn2MomentsVec(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1MomentsVecAVX512(&x[0], &sum[0], &sumSq[0], p, 256)
+	case runtime.AVX2:
+		bn1MomentsVecAVX2(&x[0], &sum[0], &sumSq[0], p, 256)
+	default:
+		block3_bn2MomentsVecGo(x, sum, sumSq)
+	}
+}
+
+// block3_bn2SumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block3_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	if p == 0 {
+		return
+	}
+	_ = x[p*64-1]
+	_ = dy[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1SumsVecAVX512(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	case runtime.AVX2:
+		bn1SumsVecAVX2(&x[0], &dy[0], &sumDy[0], &sumDyX[0], p, 256)
+	default:
+		block3_bn2SumsVecGo(x, dy, sumDy, sumDyX)
+	}
+}
+
+// block3_bn2BackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// It runs the path runtime.ActiveISA names.
+func block3_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	if p == 0 {
+		return
+	}
+	_ = dx[p*64-1]
+	_ = dy[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	case runtime.AVX2:
+		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+	default:
+		block3_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
 // reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
 //
 //go:noescape

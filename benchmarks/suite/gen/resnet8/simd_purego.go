@@ -487,6 +487,258 @@ func fcInputGradVecTranspose(wt *[10 * 64]float32, w *[64 * 10]float32) {
 	fcInputGradVecTransposeGo(wt, w)
 }
 
+// bn1AffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1AffineVec(y, x []float32, m, a, beta *[16]float32) {
+	bn1AffineVecGo(y, x, m, a, beta)
+}
+
+// bn1MomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1MomentsVec(x []float32, sum, sumSq *[16]float64) {
+	bn1MomentsVecGo(x, sum, sumSq)
+}
+
+// bn1SumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	bn1SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// bn1BackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// block1_bn1AffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block1_bn1AffineVec(y, x []float32, m, a, beta *[16]float32) {
+	block1_bn1AffineVecGo(y, x, m, a, beta)
+}
+
+// block1_bn1MomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block1_bn1MomentsVec(x []float32, sum, sumSq *[16]float64) {
+	block1_bn1MomentsVecGo(x, sum, sumSq)
+}
+
+// block1_bn1SumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block1_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	block1_bn1SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// block1_bn1BackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block1_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	block1_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// block1_bn2AffineVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block1_bn2AffineVec(y, x []float32, m, a, beta *[16]float32) {
+	block1_bn2AffineVecGo(y, x, m, a, beta)
+}
+
+// block1_bn2MomentsVec computes, over whole pixels of 16 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block1_bn2MomentsVec(x []float32, sum, sumSq *[16]float64) {
+	block1_bn2MomentsVecGo(x, sum, sumSq)
+}
+
+// block1_bn2SumsVec computes, over whole pixels of 16 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block1_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	block1_bn2SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// block1_bn2BackwardVec computes, over whole pixels of 16 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block1_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	block1_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// block2_bn1AffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block2_bn1AffineVec(y, x []float32, m, a, beta *[32]float32) {
+	block2_bn1AffineVecGo(y, x, m, a, beta)
+}
+
+// block2_bn1MomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block2_bn1MomentsVec(x []float32, sum, sumSq *[32]float64) {
+	block2_bn1MomentsVecGo(x, sum, sumSq)
+}
+
+// block2_bn1SumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block2_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	block2_bn1SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// block2_bn1BackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block2_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	block2_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// block2_bn2AffineVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block2_bn2AffineVec(y, x []float32, m, a, beta *[32]float32) {
+	block2_bn2AffineVecGo(y, x, m, a, beta)
+}
+
+// block2_bn2MomentsVec computes, over whole pixels of 32 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block2_bn2MomentsVec(x []float32, sum, sumSq *[32]float64) {
+	block2_bn2MomentsVecGo(x, sum, sumSq)
+}
+
+// block2_bn2SumsVec computes, over whole pixels of 32 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block2_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	block2_bn2SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// block2_bn2BackwardVec computes, over whole pixels of 32 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block2_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	block2_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// block3_bn1AffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block3_bn1AffineVec(y, x []float32, m, a, beta *[64]float32) {
+	block3_bn1AffineVecGo(y, x, m, a, beta)
+}
+
+// block3_bn1MomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block3_bn1MomentsVec(x []float32, sum, sumSq *[64]float64) {
+	block3_bn1MomentsVecGo(x, sum, sumSq)
+}
+
+// block3_bn1SumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block3_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	block3_bn1SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// block3_bn1BackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block3_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	block3_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
+// block3_bn2AffineVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block3_bn2AffineVec(y, x []float32, m, a, beta *[64]float32) {
+	block3_bn2AffineVecGo(y, x, m, a, beta)
+}
+
+// block3_bn2MomentsVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block3_bn2MomentsVec(x []float32, sum, sumSq *[64]float64) {
+	block3_bn2MomentsVecGo(x, sum, sumSq)
+}
+
+// block3_bn2SumsVec computes, over whole pixels of 64 channels:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block3_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	block3_bn2SumsVecGo(x, dy, sumDy, sumDyX)
+}
+
+// block3_bn2BackwardVec computes, over whole pixels of 64 channels:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+//
+// This build has no assembly: it runs the reference.
+func block3_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	block3_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+}
+
 // reluVec computes, in place:
 //
 //	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)

@@ -884,6 +884,370 @@ func fcInputGradVecTransposeGo(wt *[10 * 64]float32, w *[64 * 10]float32) {
 	}
 }
 
+// bn1AffineVecGo is the pure-Go reference of bn1AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func bn1AffineVecGo(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// bn1MomentsVecGo is the pure-Go reference of bn1MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func bn1MomentsVecGo(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// bn1SumsVecGo is the pure-Go reference of bn1SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// bn1BackwardVecGo is the pure-Go reference of bn1BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// block1_bn1AffineVecGo is the pure-Go reference of block1_bn1AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func block1_bn1AffineVecGo(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// block1_bn1MomentsVecGo is the pure-Go reference of block1_bn1MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func block1_bn1MomentsVecGo(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// block1_bn1SumsVecGo is the pure-Go reference of block1_bn1SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func block1_bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// block1_bn1BackwardVecGo is the pure-Go reference of block1_bn1BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func block1_bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// block1_bn2AffineVecGo is the pure-Go reference of block1_bn2AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func block1_bn2AffineVecGo(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// block1_bn2MomentsVecGo is the pure-Go reference of block1_bn2MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func block1_bn2MomentsVecGo(x []float32, sum, sumSq *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// block1_bn2SumsVecGo is the pure-Go reference of block1_bn2SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func block1_bn2SumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
+	p := len(x) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// block1_bn2BackwardVecGo is the pure-Go reference of block1_bn2BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func block1_bn2BackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	p := len(dx) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// block2_bn1AffineVecGo is the pure-Go reference of block2_bn1AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func block2_bn1AffineVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// block2_bn1MomentsVecGo is the pure-Go reference of block2_bn1MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func block2_bn1MomentsVecGo(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// block2_bn1SumsVecGo is the pure-Go reference of block2_bn1SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func block2_bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// block2_bn1BackwardVecGo is the pure-Go reference of block2_bn1BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func block2_bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// block2_bn2AffineVecGo is the pure-Go reference of block2_bn2AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func block2_bn2AffineVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// block2_bn2MomentsVecGo is the pure-Go reference of block2_bn2MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func block2_bn2MomentsVecGo(x []float32, sum, sumSq *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// block2_bn2SumsVecGo is the pure-Go reference of block2_bn2SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func block2_bn2SumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
+	p := len(x) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// block2_bn2BackwardVecGo is the pure-Go reference of block2_bn2BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func block2_bn2BackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	p := len(dx) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// block3_bn1AffineVecGo is the pure-Go reference of block3_bn1AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func block3_bn1AffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// block3_bn1MomentsVecGo is the pure-Go reference of block3_bn1MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func block3_bn1MomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// block3_bn1SumsVecGo is the pure-Go reference of block3_bn1SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func block3_bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// block3_bn1BackwardVecGo is the pure-Go reference of block3_bn1BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func block3_bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// block3_bn2AffineVecGo is the pure-Go reference of block3_bn2AffineVec:
+//
+//	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
+func block3_bn2AffineVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = (x[i+c]-m[c])*a[c] + beta[c]
+		}
+	}
+}
+
+// block3_bn2MomentsVecGo is the pure-Go reference of block3_bn2MomentsVec:
+//
+//	sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p
+func block3_bn2MomentsVecGo(x []float32, sum, sumSq *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			v := float64(x[i+c])
+			sum[c] += v
+			sumSq[c] += v * v
+		}
+	}
+}
+
+// block3_bn2SumsVecGo is the pure-Go reference of block3_bn2SumsVec:
+//
+//	sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p
+func block3_bn2SumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			d := float64(dy[i+c])
+			sumDy[c] += d
+			sumDyX[c] += d * float64(x[i+c])
+		}
+	}
+}
+
+// block3_bn2BackwardVecGo is the pure-Go reference of block3_bn2BackwardVec:
+//
+//	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
+func block3_bn2BackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	p := len(dx) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
 // reluVecGo is the pure-Go reference of reluVec:
 //
 //	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
