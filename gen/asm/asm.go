@@ -152,6 +152,11 @@ const (
 	BatchNormSums
 	ChannelAffine
 	BatchNormBackward
+	// ReLUBackward is the gradient of a ReLU from its output y: dy where
+	// y > 0, +0 elsewhere (NaN included), over slices of any length:
+	//
+	//	func Name(dx, dy, y []float32)
+	ReLUBackward
 )
 
 var opNames = map[Op]string{
@@ -172,6 +177,7 @@ var opNames = map[Op]string{
 	BatchNormSums:           "BatchNormSums",
 	ChannelAffine:           "ChannelAffine",
 	BatchNormBackward:       "BatchNormBackward",
+	ReLUBackward:            "ReLUBackward",
 }
 
 // String returns the constant's name.
@@ -337,6 +343,14 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 			nw.reference, nw.what = "", nil
 			for _, isa := range isas {
 				if err := d.add(&fc, textCtx{Flat: planWindow(ws, isa)}, textCtx{Flat: planWindow(nw, isa)}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for range k.reluBacks() {
+			for _, isa := range isas {
+				rs := reluBackSpec{symbol: k.Name, reference: k.Name + "Go"}
+				if err := d.add(&fc, textCtx{Flat: planReLUBack(rs, isa)}, textCtx{Flat: planReLUBack(reluBackSpec{symbol: "K"}, isa)}); err != nil {
 					return nil, err
 				}
 			}
@@ -531,7 +545,7 @@ func (k Kernel) validate() error {
 		if err := k.Conv.validateDepthwise(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
-	case ReLUInPlace:
+	case ReLUInPlace, ReLUBackward:
 	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
 		if k.Units < depthwiseLanes || k.Units%depthwiseLanes != 0 || k.Units > 1<<20 {
 			return fmt.Errorf("asm: kernel %s: %v needs a positive multiple of %d channels, got %d", k.Name, k.Op, depthwiseLanes, k.Units)
@@ -552,7 +566,7 @@ func (k Kernel) validate() error {
 	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
 		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
 	}
-	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUInPlace || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior || isChannelOp(k.Op)) {
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUInPlace || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior || isChannelOp(k.Op) || k.Op == ReLUBackward) {
 		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
 	}
 	return nil

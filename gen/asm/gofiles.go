@@ -355,6 +355,16 @@ func (k Kernel) signature() signature {
 		}
 	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
 		return k.channelSignature()
+	case ReLUBackward:
+		return signature{
+			params: []jen.Code{jen.List(jen.Id("dx"), jen.Id("dy"), jen.Id("y")).Index().Float32()},
+			args:   []string{"dx", "dy", "y"},
+			prologue: []jen.Code{
+				jen.If(jen.Len(jen.Id("dx")).Op("==").Lit(0)).Block(jen.Return()),
+				jen.Id("_").Op("=").Id("dy").Index(jen.Len(jen.Id("dx")).Op("-").Lit(1)),
+				jen.Id("_").Op("=").Id("y").Index(jen.Len(jen.Id("dx")).Op("-").Lit(1)),
+			},
+		}
 	case Im2colInterior:
 		c := k.Conv
 		return signature{
@@ -417,6 +427,9 @@ func (k Kernel) doc() []string {
 	if k.Op == ReLUInPlace {
 		head = k.Name + " computes, in place:"
 	}
+	if k.Op == ReLUBackward {
+		head = k.Name + " computes:"
+	}
 	if _, ok := channelOps[k.Op]; ok {
 		head = fmt.Sprintf("%s computes, over whole pixels of %d channels:", k.Name, k.Units)
 	}
@@ -462,6 +475,8 @@ func (k Kernel) refDoc() []string {
 		return lines
 	case ReLUInPlace:
 		return []string{"y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)"}
+	case ReLUBackward:
+		return []string{"dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   for i < len(dx)"}
 	case BatchNormMoments:
 		return []string{"sum[c] += x[p][c]; sumSq[c] += x[p][c]·x[p][c]   in float64, for every pixel p"}
 	case BatchNormSums:
@@ -588,6 +603,11 @@ func (k Kernel) refBody() []jen.Code {
 		return k.im2colRefBody()
 	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
 		return k.channelRefBody()
+	case ReLUBackward:
+		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("dx")).Block(
+			jen.Id("dx").Index(jen.Id("i")).Op("=").Lit(float32(0)),
+			jen.If(jen.Id("y").Index(jen.Id("i")).Op(">").Lit(0)).Block(jen.Id("dx").Index(jen.Id("i")).Op("=").Id("dy").Index(jen.Id("i"))),
+		)}
 	case ReLUInPlace:
 		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
 			jen.Id("y").Index(jen.Id("i")).Op("=").Max(jen.Id("y").Index(jen.Id("i")), jen.Lit(0)),

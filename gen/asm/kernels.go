@@ -172,6 +172,9 @@ func (k Kernel) funcs() []asmFunc {
 	for _, c := range k.channels() {
 		fs = append(fs, c.asm())
 	}
+	for _, r := range k.reluBacks() {
+		fs = append(fs, r.asm())
+	}
 	return fs
 }
 

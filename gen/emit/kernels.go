@@ -922,16 +922,24 @@ func (p *plan) activationForward(f *jen.File, s *stage) {
 	l := s.layer
 	fn := s.base + "Forward"
 	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s elementwise for the first n samples of a tile.", fn, describe(s))))
-	f.Func().Id(fn).Params(
-		jen.Id("n").Int(),
-		jen.Id("in").Add(tileArr(l.In.Size())),
-		jen.Id("out").Add(tileArr(l.Out.Size())),
-	).Block(tileLoop(
+	body := tileLoop(
 		perSample(l, "x", "in"),
 		perSample(l, "y", "out"),
 		jen.Op("*").Id("y").Op("=").Op("*").Id("x"),
 		p.standaloneActivation(s, "y"),
-	))
+	)
+	if l.Kind == runtime.ReLU {
+		// gen/asm's ReLU, on the tile at once.
+		all := func(buf string) *jen.Statement {
+			return jen.Id(buf).Index(jen.Empty(), jen.Id("n").Op("*").Lit(l.Out.Size()))
+		}
+		body = jen.Copy(all("out"), all("in")).Line().Id(reluInPlaceVec).Call(all("out"))
+	}
+	f.Func().Id(fn).Params(
+		jen.Id("n").Int(),
+		jen.Id("in").Add(tileArr(l.In.Size())),
+		jen.Id("out").Add(tileArr(l.Out.Size())),
+	).Block(body)
 }
 
 // standaloneActivation is applyActivation, and leaky_relu's
@@ -986,12 +994,21 @@ func (p *plan) activationBackward(f *jen.File, s *stage) {
 		jen.Id("out").Add(tileArr(l.Out.Size())),
 		jen.Id("dOut").Add(tileArr(l.Out.Size())),
 		jen.Id("dIn").Add(tileArr(l.In.Size())),
-	).Block(tileLoop(
-		perSample(l, "y", "out"),
-		perSample(l, "d", "dOut"),
-		perSample(l, "g", "dIn"),
-		activationGradInto(l.Kind, "g", "d", "y"),
-	))
+	).Block(func() jen.Code {
+		if l.Kind == runtime.ReLU {
+			// gen/asm's ReLU gradient, on the tile at once.
+			all := func(buf string) *jen.Statement {
+				return jen.Id(buf).Index(jen.Empty(), jen.Id("n").Op("*").Lit(l.Out.Size()))
+			}
+			return jen.Id(reluGradVec).Call(all("dIn"), all("dOut"), all("out"))
+		}
+		return tileLoop(
+			perSample(l, "y", "out"),
+			perSample(l, "d", "dOut"),
+			perSample(l, "g", "dIn"),
+			activationGradInto(l.Kind, "g", "d", "y"),
+		)
+	}())
 }
 
 // activationGradInto emits g = d ⊙ act'(y) over per-sample arrays: one pass

@@ -97,6 +97,7 @@ const (
 	// reluInPlaceVec is the one ReLUInPlace kernel of a package (no layer
 	// identifier ends in Vec alone).
 	reluInPlaceVec = "reluVec"
+	reluGradVec    = "reluGradVec"
 )
 
 // planVector chooses the vector kernels of every stage and returns the
@@ -242,12 +243,19 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 			all = append(all, asm.Kernel{Op: asm.BatchNormBackward, Name: s.base + sufBNBackwardVec, Units: C})
 		}
 	}
-	// Frozen's in-place ReLUs share one vector kernel.
-	for s := range p.frozenInPlace() {
+	// Every standalone ReLU (training, Frozen's in place) shares one
+	// vector kernel, and their gradients another.
+	relu, grad := false, false
+	for _, s := range p.stages {
 		if s.layer.Kind == runtime.ReLU {
-			all = append(all, asm.Kernel{Op: asm.ReLUInPlace, Name: reluInPlaceVec})
-			break
+			relu, grad = true, grad || s.inGrad
 		}
+	}
+	if relu {
+		all = append(all, asm.Kernel{Op: asm.ReLUInPlace, Name: reluInPlaceVec})
+	}
+	if grad {
+		all = append(all, asm.Kernel{Op: asm.ReLUBackward, Name: reluGradVec})
 	}
 	// A vector stage with a fused activation masks its own output gradient
 	// unless the stage after it does.

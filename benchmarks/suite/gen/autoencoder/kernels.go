@@ -152,27 +152,14 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu1Forward computes relu1 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu1Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[128]float32)(in[s*128:])
-		y := (*[128]float32)(out[s*128:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*128], in[:n*128])
+	reluVec(out[:n*128])
 }
 
 // relu1Backward writes to dIn the gradient of relu1 (relu on 1x1x128)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu1Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, dIn *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[128]float32)(out[s*128:])
-		d := (*[128]float32)(dOut[s*128:])
-		g := (*[128]float32)(dIn[s*128:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*128], dOut[:n*128], out[:n*128])
 }
 
 // fc2Forward computes fc2 (dense 128 → 128) for the first n samples of a
@@ -359,27 +346,14 @@ func bn2Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu2Forward computes relu2 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu2Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[128]float32)(in[s*128:])
-		y := (*[128]float32)(out[s*128:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*128], in[:n*128])
+	reluVec(out[:n*128])
 }
 
 // relu2Backward writes to dIn the gradient of relu2 (relu on 1x1x128)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu2Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, dIn *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[128]float32)(out[s*128:])
-		d := (*[128]float32)(dOut[s*128:])
-		g := (*[128]float32)(dIn[s*128:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*128], dOut[:n*128], out[:n*128])
 }
 
 // fc3Forward computes fc3 (dense 128 → 128) for the first n samples of a
@@ -566,27 +540,14 @@ func bn3Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu3Forward computes relu3 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu3Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[128]float32)(in[s*128:])
-		y := (*[128]float32)(out[s*128:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*128], in[:n*128])
+	reluVec(out[:n*128])
 }
 
 // relu3Backward writes to dIn the gradient of relu3 (relu on 1x1x128)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu3Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, dIn *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[128]float32)(out[s*128:])
-		d := (*[128]float32)(dOut[s*128:])
-		g := (*[128]float32)(dIn[s*128:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*128], dOut[:n*128], out[:n*128])
 }
 
 // fc4Forward computes fc4 (dense 128 → 128) for the first n samples of a
@@ -773,27 +734,14 @@ func bn4Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu4Forward computes relu4 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu4Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[128]float32)(in[s*128:])
-		y := (*[128]float32)(out[s*128:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*128], in[:n*128])
+	reluVec(out[:n*128])
 }
 
 // relu4Backward writes to dIn the gradient of relu4 (relu on 1x1x128)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu4Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, dIn *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[128]float32)(out[s*128:])
-		d := (*[128]float32)(dOut[s*128:])
-		g := (*[128]float32)(dIn[s*128:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*128], dOut[:n*128], out[:n*128])
 }
 
 // fc5Forward computes fc5 (dense 128 → 8) for the first n samples of a tile:
@@ -979,27 +927,14 @@ func bn5Backward(n int, in, dOut, dIn *[Tile * 8]float32, mean, inv, sumDy, sumD
 // relu5Forward computes relu5 (relu on 1x1x8) elementwise for the first n
 // samples of a tile.
 func relu5Forward(n int, in *[Tile * 8]float32, out *[Tile * 8]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8]float32)(in[s*8:])
-		y := (*[8]float32)(out[s*8:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8], in[:n*8])
+	reluVec(out[:n*8])
 }
 
 // relu5Backward writes to dIn the gradient of relu5 (relu on 1x1x8)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu5Backward(n int, out *[Tile * 8]float32, dOut *[Tile * 8]float32, dIn *[Tile * 8]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8]float32)(out[s*8:])
-		d := (*[8]float32)(dOut[s*8:])
-		g := (*[8]float32)(dIn[s*8:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8], dOut[:n*8], out[:n*8])
 }
 
 // fc6Forward computes fc6 (dense 8 → 128) for the first n samples of a tile:
@@ -1185,27 +1120,14 @@ func bn6Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu6Forward computes relu6 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu6Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[128]float32)(in[s*128:])
-		y := (*[128]float32)(out[s*128:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*128], in[:n*128])
+	reluVec(out[:n*128])
 }
 
 // relu6Backward writes to dIn the gradient of relu6 (relu on 1x1x128)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu6Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, dIn *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[128]float32)(out[s*128:])
-		d := (*[128]float32)(dOut[s*128:])
-		g := (*[128]float32)(dIn[s*128:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*128], dOut[:n*128], out[:n*128])
 }
 
 // fc7Forward computes fc7 (dense 128 → 128) for the first n samples of a
@@ -1392,27 +1314,14 @@ func bn7Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu7Forward computes relu7 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu7Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[128]float32)(in[s*128:])
-		y := (*[128]float32)(out[s*128:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*128], in[:n*128])
+	reluVec(out[:n*128])
 }
 
 // relu7Backward writes to dIn the gradient of relu7 (relu on 1x1x128)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu7Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, dIn *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[128]float32)(out[s*128:])
-		d := (*[128]float32)(dOut[s*128:])
-		g := (*[128]float32)(dIn[s*128:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*128], dOut[:n*128], out[:n*128])
 }
 
 // fc8Forward computes fc8 (dense 128 → 128) for the first n samples of a
@@ -1599,27 +1508,14 @@ func bn8Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu8Forward computes relu8 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu8Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[128]float32)(in[s*128:])
-		y := (*[128]float32)(out[s*128:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*128], in[:n*128])
+	reluVec(out[:n*128])
 }
 
 // relu8Backward writes to dIn the gradient of relu8 (relu on 1x1x128)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu8Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, dIn *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[128]float32)(out[s*128:])
-		d := (*[128]float32)(dOut[s*128:])
-		g := (*[128]float32)(dIn[s*128:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*128], dOut[:n*128], out[:n*128])
 }
 
 // fc9Forward computes fc9 (dense 128 → 128) for the first n samples of a
@@ -1806,27 +1702,14 @@ func bn9Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu9Forward computes relu9 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu9Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[128]float32)(in[s*128:])
-		y := (*[128]float32)(out[s*128:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*128], in[:n*128])
+	reluVec(out[:n*128])
 }
 
 // relu9Backward writes to dIn the gradient of relu9 (relu on 1x1x128)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu9Backward(n int, out *[Tile * 128]float32, dOut *[Tile * 128]float32, dIn *[Tile * 128]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[128]float32)(out[s*128:])
-		d := (*[128]float32)(dOut[s*128:])
-		g := (*[128]float32)(dIn[s*128:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*128], dOut[:n*128], out[:n*128])
 }
 
 // fc10Forward computes fc10 (dense 128 → 640) for the first n samples of a

@@ -6888,3 +6888,134 @@ reluVec_done:
 	RET
 #undef relu_y
 #undef relu_n
+
+// func reluGradVecAVX2(dx, dy, y *float32, n int)
+// Requires: AVX, AVX2, FMA3
+//
+// dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
+// Two vectors at a time, then one, then the tail.
+// Reference: reluGradVecGo.
+#define rb_dx DI // dx: next value
+#define rb_dy SI // dy
+#define rb_y BX // y
+#define rb_n CX // values left
+TEXT ·reluGradVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), rb_dx
+	MOVQ dy+8(FP), rb_dy
+	MOVQ y+16(FP), rb_y
+	MOVQ n+24(FP), rb_n
+	VXORPS Y15, Y15, Y15 // +0
+
+reluGradVec_two:
+	CMPQ rb_n, $16
+	JLT reluGradVec_one
+	VCMPPS $1, 0(rb_y), Y15, Y1
+	VANDPS 0(rb_dy), Y1, Y0
+	VMOVUPS Y0, 0(rb_dx)
+	VCMPPS $1, 32(rb_y), Y15, Y3
+	VANDPS 32(rb_dy), Y3, Y2
+	VMOVUPS Y2, 32(rb_dx)
+	ADDQ $64, rb_dx
+	ADDQ $64, rb_dy
+	ADDQ $64, rb_y
+	SUBQ $16, rb_n
+	JMP reluGradVec_two
+
+reluGradVec_one:
+	CMPQ rb_n, $8
+	JLT reluGradVec_tail
+	VCMPPS $1, 0(rb_y), Y15, Y1
+	VANDPS 0(rb_dy), Y1, Y0
+	VMOVUPS Y0, 0(rb_dx)
+	ADDQ $32, rb_dx
+	ADDQ $32, rb_dy
+	ADDQ $32, rb_y
+	SUBQ $8, rb_n
+
+reluGradVec_tail:
+	// the last n < 8 values, one at a time
+	TESTQ rb_n, rb_n
+	JZ reluGradVec_done
+
+reluGradVec_elem:
+	VMOVSS (rb_dy), X0
+	VCMPSS $1, (rb_y), X15, X1
+	VANDPS X1, X0, X0
+	VMOVSS X0, (rb_dx)
+	ADDQ $4, rb_dx
+	ADDQ $4, rb_dy
+	ADDQ $4, rb_y
+	DECQ rb_n
+	JNZ reluGradVec_elem
+
+reluGradVec_done:
+	VZEROUPPER
+	RET
+#undef rb_dx
+#undef rb_dy
+#undef rb_y
+#undef rb_n
+
+// func reluGradVecAVX512(dx, dy, y *float32, n int)
+// Requires: AVX512F
+//
+// dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
+// Two vectors at a time, then one, then the tail.
+// Reference: reluGradVecGo.
+#define rb_dx DI // dx: next value
+#define rb_dy SI // dy
+#define rb_y BX // y
+#define rb_n CX // values left
+TEXT ·reluGradVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), rb_dx
+	MOVQ dy+8(FP), rb_dy
+	MOVQ y+16(FP), rb_y
+	MOVQ n+24(FP), rb_n
+	VXORPS Z31, Z31, Z31 // +0
+
+reluGradVec_two:
+	CMPQ rb_n, $32
+	JLT reluGradVec_one
+	VCMPPS $1, 0(rb_y), Z31, K2
+	VMOVUPS.Z 0(rb_dy), K2, Z0
+	VMOVUPS Z0, 0(rb_dx)
+	VCMPPS $1, 64(rb_y), Z31, K2
+	VMOVUPS.Z 64(rb_dy), K2, Z2
+	VMOVUPS Z2, 64(rb_dx)
+	ADDQ $128, rb_dx
+	ADDQ $128, rb_dy
+	ADDQ $128, rb_y
+	SUBQ $32, rb_n
+	JMP reluGradVec_two
+
+reluGradVec_one:
+	CMPQ rb_n, $16
+	JLT reluGradVec_tail
+	VCMPPS $1, 0(rb_y), Z31, K2
+	VMOVUPS.Z 0(rb_dy), K2, Z0
+	VMOVUPS Z0, 0(rb_dx)
+	ADDQ $64, rb_dx
+	ADDQ $64, rb_dy
+	ADDQ $64, rb_y
+	SUBQ $16, rb_n
+
+reluGradVec_tail:
+	// K1: the last n < 16 lanes
+	TESTQ rb_n, rb_n
+	JZ reluGradVec_done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z 0(rb_y), K1, Z0
+	VCMPPS $1, Z0, Z31, K1, K2
+	VMOVUPS.Z 0(rb_dy), K2, Z0
+	VMOVUPS Z0, K1, 0(rb_dx)
+
+reluGradVec_done:
+	VZEROUPPER
+	RET
+#undef rb_dx
+#undef rb_dy
+#undef rb_y
+#undef rb_n

@@ -950,3 +950,12 @@ func bn9BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 func reluVec(y []float32) {
 	reluVecGo(y)
 }
+
+// reluGradVec computes:
+//
+//	dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   for i < len(dx)
+//
+// This build has no assembly: it runs the reference.
+func reluGradVec(dx, dy, y []float32) {
+	reluGradVecGo(dx, dy, y)
+}

@@ -214,27 +214,14 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, s
 // relu1Forward computes relu1 (relu on 25x5x64) elementwise for the first n
 // samples of a tile.
 func relu1Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8000]float32)(in[s*8000:])
-		y := (*[8000]float32)(out[s*8000:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8000], in[:n*8000])
+	reluVec(out[:n*8000])
 }
 
 // relu1Backward writes to dIn the gradient of relu1 (relu on 25x5x64)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu1Backward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8000]float32)(out[s*8000:])
-		d := (*[8000]float32)(dOut[s*8000:])
-		g := (*[8000]float32)(dIn[s*8000:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8000], dOut[:n*8000], out[:n*8000])
 }
 
 // dropout1Forward computes dropout1 (dropout on 25x5x64) for the first n
@@ -628,27 +615,14 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // dw1_reluForward computes dw1_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func dw1_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8000]float32)(in[s*8000:])
-		y := (*[8000]float32)(out[s*8000:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8000], in[:n*8000])
+	reluVec(out[:n*8000])
 }
 
 // dw1_reluBackward writes to dIn the gradient of dw1_relu (relu on 25x5x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw1_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8000]float32)(out[s*8000:])
-		d := (*[8000]float32)(dOut[s*8000:])
-		g := (*[8000]float32)(dIn[s*8000:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8000], dOut[:n*8000], out[:n*8000])
 }
 
 // pw1Forward computes pw1 (conv2d 1x1, 64 filters, stride 1x1, same padding,
@@ -774,27 +748,14 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // pw1_reluForward computes pw1_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func pw1_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8000]float32)(in[s*8000:])
-		y := (*[8000]float32)(out[s*8000:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8000], in[:n*8000])
+	reluVec(out[:n*8000])
 }
 
 // pw1_reluBackward writes to dIn the gradient of pw1_relu (relu on 25x5x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw1_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8000]float32)(out[s*8000:])
-		d := (*[8000]float32)(dOut[s*8000:])
-		g := (*[8000]float32)(dIn[s*8000:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8000], dOut[:n*8000], out[:n*8000])
 }
 
 // dw2Pixel computes the pre-activation output pixel (oy, ox) of dw2 for one
@@ -1162,27 +1123,14 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // dw2_reluForward computes dw2_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func dw2_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8000]float32)(in[s*8000:])
-		y := (*[8000]float32)(out[s*8000:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8000], in[:n*8000])
+	reluVec(out[:n*8000])
 }
 
 // dw2_reluBackward writes to dIn the gradient of dw2_relu (relu on 25x5x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw2_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8000]float32)(out[s*8000:])
-		d := (*[8000]float32)(dOut[s*8000:])
-		g := (*[8000]float32)(dIn[s*8000:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8000], dOut[:n*8000], out[:n*8000])
 }
 
 // pw2Forward computes pw2 (conv2d 1x1, 64 filters, stride 1x1, same padding,
@@ -1308,27 +1256,14 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // pw2_reluForward computes pw2_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func pw2_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8000]float32)(in[s*8000:])
-		y := (*[8000]float32)(out[s*8000:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8000], in[:n*8000])
+	reluVec(out[:n*8000])
 }
 
 // pw2_reluBackward writes to dIn the gradient of pw2_relu (relu on 25x5x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw2_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8000]float32)(out[s*8000:])
-		d := (*[8000]float32)(dOut[s*8000:])
-		g := (*[8000]float32)(dIn[s*8000:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8000], dOut[:n*8000], out[:n*8000])
 }
 
 // dw3Pixel computes the pre-activation output pixel (oy, ox) of dw3 for one
@@ -1696,27 +1631,14 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // dw3_reluForward computes dw3_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func dw3_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8000]float32)(in[s*8000:])
-		y := (*[8000]float32)(out[s*8000:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8000], in[:n*8000])
+	reluVec(out[:n*8000])
 }
 
 // dw3_reluBackward writes to dIn the gradient of dw3_relu (relu on 25x5x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw3_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8000]float32)(out[s*8000:])
-		d := (*[8000]float32)(dOut[s*8000:])
-		g := (*[8000]float32)(dIn[s*8000:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8000], dOut[:n*8000], out[:n*8000])
 }
 
 // pw3Forward computes pw3 (conv2d 1x1, 64 filters, stride 1x1, same padding,
@@ -1842,27 +1764,14 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // pw3_reluForward computes pw3_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func pw3_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8000]float32)(in[s*8000:])
-		y := (*[8000]float32)(out[s*8000:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8000], in[:n*8000])
+	reluVec(out[:n*8000])
 }
 
 // pw3_reluBackward writes to dIn the gradient of pw3_relu (relu on 25x5x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw3_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8000]float32)(out[s*8000:])
-		d := (*[8000]float32)(dOut[s*8000:])
-		g := (*[8000]float32)(dIn[s*8000:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8000], dOut[:n*8000], out[:n*8000])
 }
 
 // dw4Pixel computes the pre-activation output pixel (oy, ox) of dw4 for one
@@ -2230,27 +2139,14 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // dw4_reluForward computes dw4_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func dw4_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8000]float32)(in[s*8000:])
-		y := (*[8000]float32)(out[s*8000:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8000], in[:n*8000])
+	reluVec(out[:n*8000])
 }
 
 // dw4_reluBackward writes to dIn the gradient of dw4_relu (relu on 25x5x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw4_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8000]float32)(out[s*8000:])
-		d := (*[8000]float32)(dOut[s*8000:])
-		g := (*[8000]float32)(dIn[s*8000:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8000], dOut[:n*8000], out[:n*8000])
 }
 
 // pw4Forward computes pw4 (conv2d 1x1, 64 filters, stride 1x1, same padding,
@@ -2376,27 +2272,14 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // pw4_reluForward computes pw4_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func pw4_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8000]float32)(in[s*8000:])
-		y := (*[8000]float32)(out[s*8000:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8000], in[:n*8000])
+	reluVec(out[:n*8000])
 }
 
 // pw4_reluBackward writes to dIn the gradient of pw4_relu (relu on 25x5x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw4_reluBackward(n int, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8000]float32)(out[s*8000:])
-		d := (*[8000]float32)(dOut[s*8000:])
-		g := (*[8000]float32)(dIn[s*8000:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8000], dOut[:n*8000], out[:n*8000])
 }
 
 // dropout2Forward computes dropout2 (dropout on 25x5x64) for the first n

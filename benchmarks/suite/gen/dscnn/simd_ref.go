@@ -1100,3 +1100,15 @@ func reluVecGo(y []float32) {
 		y[i] = max(y[i], 0)
 	}
 }
+
+// reluGradVecGo is the pure-Go reference of reluGradVec:
+//
+//	dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   for i < len(dx)
+func reluGradVecGo(dx, dy, y []float32) {
+	for i := range dx {
+		dx[i] = float32(0)
+		if y[i] > 0 {
+			dx[i] = dy[i]
+		}
+	}
+}

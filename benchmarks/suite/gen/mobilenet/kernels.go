@@ -317,27 +317,14 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, 
 // relu1Forward computes relu1 (relu on 48x48x8) elementwise for the first n
 // samples of a tile.
 func relu1Forward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[18432]float32)(in[s*18432:])
-		y := (*[18432]float32)(out[s*18432:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*18432], in[:n*18432])
+	reluVec(out[:n*18432])
 }
 
 // relu1Backward writes to dIn the gradient of relu1 (relu on 48x48x8)'s input,
 // dOut times the derivative at out, for the first n samples of a tile.
 func relu1Backward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[18432]float32)(out[s*18432:])
-		d := (*[18432]float32)(dOut[s*18432:])
-		g := (*[18432]float32)(dIn[s*18432:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*18432], dOut[:n*18432], out[:n*18432])
 }
 
 // dw1Pixel computes the pre-activation output pixel (oy, ox) of dw1 for one
@@ -705,27 +692,14 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 // dw1_reluForward computes dw1_relu (relu on 48x48x8) elementwise for the
 // first n samples of a tile.
 func dw1_reluForward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[18432]float32)(in[s*18432:])
-		y := (*[18432]float32)(out[s*18432:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*18432], in[:n*18432])
+	reluVec(out[:n*18432])
 }
 
 // dw1_reluBackward writes to dIn the gradient of dw1_relu (relu on 48x48x8)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw1_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[18432]float32)(out[s*18432:])
-		d := (*[18432]float32)(dOut[s*18432:])
-		g := (*[18432]float32)(dIn[s*18432:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*18432], dOut[:n*18432], out[:n*18432])
 }
 
 // pw1Forward computes pw1 (conv2d 1x1, 16 filters, stride 1x1, same padding,
@@ -851,27 +825,14 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 36864]float32, mean, inv, sumD
 // pw1_reluForward computes pw1_relu (relu on 48x48x16) elementwise for the
 // first n samples of a tile.
 func pw1_reluForward(n int, in *[Tile * 36864]float32, out *[Tile * 36864]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[36864]float32)(in[s*36864:])
-		y := (*[36864]float32)(out[s*36864:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*36864], in[:n*36864])
+	reluVec(out[:n*36864])
 }
 
 // pw1_reluBackward writes to dIn the gradient of pw1_relu (relu on 48x48x16)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw1_reluBackward(n int, out *[Tile * 36864]float32, dOut *[Tile * 36864]float32, dIn *[Tile * 36864]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[36864]float32)(out[s*36864:])
-		d := (*[36864]float32)(dOut[s*36864:])
-		g := (*[36864]float32)(dIn[s*36864:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*36864], dOut[:n*36864], out[:n*36864])
 }
 
 // dw2Pixel computes the pre-activation output pixel (oy, ox) of dw2 for one
@@ -1207,27 +1168,14 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 // dw2_reluForward computes dw2_relu (relu on 24x24x16) elementwise for the
 // first n samples of a tile.
 func dw2_reluForward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[9216]float32)(in[s*9216:])
-		y := (*[9216]float32)(out[s*9216:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*9216], in[:n*9216])
+	reluVec(out[:n*9216])
 }
 
 // dw2_reluBackward writes to dIn the gradient of dw2_relu (relu on 24x24x16)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw2_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 9216]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[9216]float32)(out[s*9216:])
-		d := (*[9216]float32)(dOut[s*9216:])
-		g := (*[9216]float32)(dIn[s*9216:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*9216], dOut[:n*9216], out[:n*9216])
 }
 
 // pw2Forward computes pw2 (conv2d 1x1, 32 filters, stride 1x1, same padding,
@@ -1353,27 +1301,14 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 // pw2_reluForward computes pw2_relu (relu on 24x24x32) elementwise for the
 // first n samples of a tile.
 func pw2_reluForward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[18432]float32)(in[s*18432:])
-		y := (*[18432]float32)(out[s*18432:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*18432], in[:n*18432])
+	reluVec(out[:n*18432])
 }
 
 // pw2_reluBackward writes to dIn the gradient of pw2_relu (relu on 24x24x32)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw2_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[18432]float32)(out[s*18432:])
-		d := (*[18432]float32)(dOut[s*18432:])
-		g := (*[18432]float32)(dIn[s*18432:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*18432], dOut[:n*18432], out[:n*18432])
 }
 
 // dw3Pixel computes the pre-activation output pixel (oy, ox) of dw3 for one
@@ -1741,27 +1676,14 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 // dw3_reluForward computes dw3_relu (relu on 24x24x32) elementwise for the
 // first n samples of a tile.
 func dw3_reluForward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[18432]float32)(in[s*18432:])
-		y := (*[18432]float32)(out[s*18432:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*18432], in[:n*18432])
+	reluVec(out[:n*18432])
 }
 
 // dw3_reluBackward writes to dIn the gradient of dw3_relu (relu on 24x24x32)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw3_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[18432]float32)(out[s*18432:])
-		d := (*[18432]float32)(dOut[s*18432:])
-		g := (*[18432]float32)(dIn[s*18432:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*18432], dOut[:n*18432], out[:n*18432])
 }
 
 // pw3Forward computes pw3 (conv2d 1x1, 32 filters, stride 1x1, same padding,
@@ -1887,27 +1809,14 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 // pw3_reluForward computes pw3_relu (relu on 24x24x32) elementwise for the
 // first n samples of a tile.
 func pw3_reluForward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[18432]float32)(in[s*18432:])
-		y := (*[18432]float32)(out[s*18432:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*18432], in[:n*18432])
+	reluVec(out[:n*18432])
 }
 
 // pw3_reluBackward writes to dIn the gradient of pw3_relu (relu on 24x24x32)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw3_reluBackward(n int, out *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[18432]float32)(out[s*18432:])
-		d := (*[18432]float32)(dOut[s*18432:])
-		g := (*[18432]float32)(dIn[s*18432:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*18432], dOut[:n*18432], out[:n*18432])
 }
 
 // dw4Pixel computes the pre-activation output pixel (oy, ox) of dw4 for one
@@ -2243,27 +2152,14 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // dw4_reluForward computes dw4_relu (relu on 12x12x32) elementwise for the
 // first n samples of a tile.
 func dw4_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // dw4_reluBackward writes to dIn the gradient of dw4_relu (relu on 12x12x32)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw4_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // pw4Forward computes pw4 (conv2d 1x1, 64 filters, stride 1x1, same padding,
@@ -2389,27 +2285,14 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 // pw4_reluForward computes pw4_relu (relu on 12x12x64) elementwise for the
 // first n samples of a tile.
 func pw4_reluForward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[9216]float32)(in[s*9216:])
-		y := (*[9216]float32)(out[s*9216:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*9216], in[:n*9216])
+	reluVec(out[:n*9216])
 }
 
 // pw4_reluBackward writes to dIn the gradient of pw4_relu (relu on 12x12x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw4_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 9216]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[9216]float32)(out[s*9216:])
-		d := (*[9216]float32)(dOut[s*9216:])
-		g := (*[9216]float32)(dIn[s*9216:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*9216], dOut[:n*9216], out[:n*9216])
 }
 
 // dw5Pixel computes the pre-activation output pixel (oy, ox) of dw5 for one
@@ -2777,27 +2660,14 @@ func dw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 // dw5_reluForward computes dw5_relu (relu on 12x12x64) elementwise for the
 // first n samples of a tile.
 func dw5_reluForward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[9216]float32)(in[s*9216:])
-		y := (*[9216]float32)(out[s*9216:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*9216], in[:n*9216])
+	reluVec(out[:n*9216])
 }
 
 // dw5_reluBackward writes to dIn the gradient of dw5_relu (relu on 12x12x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw5_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 9216]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[9216]float32)(out[s*9216:])
-		d := (*[9216]float32)(dOut[s*9216:])
-		g := (*[9216]float32)(dIn[s*9216:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*9216], dOut[:n*9216], out[:n*9216])
 }
 
 // pw5Forward computes pw5 (conv2d 1x1, 64 filters, stride 1x1, same padding,
@@ -2923,27 +2793,14 @@ func pw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 // pw5_reluForward computes pw5_relu (relu on 12x12x64) elementwise for the
 // first n samples of a tile.
 func pw5_reluForward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[9216]float32)(in[s*9216:])
-		y := (*[9216]float32)(out[s*9216:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*9216], in[:n*9216])
+	reluVec(out[:n*9216])
 }
 
 // pw5_reluBackward writes to dIn the gradient of pw5_relu (relu on 12x12x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw5_reluBackward(n int, out *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 9216]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[9216]float32)(out[s*9216:])
-		d := (*[9216]float32)(dOut[s*9216:])
-		g := (*[9216]float32)(dIn[s*9216:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*9216], dOut[:n*9216], out[:n*9216])
 }
 
 // dw6Pixel computes the pre-activation output pixel (oy, ox) of dw6 for one
@@ -3279,27 +3136,14 @@ func dw6_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy
 // dw6_reluForward computes dw6_relu (relu on 6x6x64) elementwise for the first
 // n samples of a tile.
 func dw6_reluForward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[2304]float32)(in[s*2304:])
-		y := (*[2304]float32)(out[s*2304:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*2304], in[:n*2304])
+	reluVec(out[:n*2304])
 }
 
 // dw6_reluBackward writes to dIn the gradient of dw6_relu (relu on 6x6x64)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw6_reluBackward(n int, out *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 2304]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[2304]float32)(out[s*2304:])
-		d := (*[2304]float32)(dOut[s*2304:])
-		g := (*[2304]float32)(dIn[s*2304:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*2304], dOut[:n*2304], out[:n*2304])
 }
 
 // pw6Forward computes pw6 (conv2d 1x1, 128 filters, stride 1x1, same padding,
@@ -3425,27 +3269,14 @@ func pw6_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // pw6_reluForward computes pw6_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw6_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // pw6_reluBackward writes to dIn the gradient of pw6_relu (relu on 6x6x128)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw6_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // dw7Pixel computes the pre-activation output pixel (oy, ox) of dw7 for one
@@ -3813,27 +3644,14 @@ func dw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // dw7_reluForward computes dw7_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw7_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // dw7_reluBackward writes to dIn the gradient of dw7_relu (relu on 6x6x128)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw7_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // pw7Forward computes pw7 (conv2d 1x1, 128 filters, stride 1x1, same padding,
@@ -3959,27 +3777,14 @@ func pw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // pw7_reluForward computes pw7_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw7_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // pw7_reluBackward writes to dIn the gradient of pw7_relu (relu on 6x6x128)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw7_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // dw8Pixel computes the pre-activation output pixel (oy, ox) of dw8 for one
@@ -4347,27 +4152,14 @@ func dw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // dw8_reluForward computes dw8_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw8_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // dw8_reluBackward writes to dIn the gradient of dw8_relu (relu on 6x6x128)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw8_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // pw8Forward computes pw8 (conv2d 1x1, 128 filters, stride 1x1, same padding,
@@ -4493,27 +4285,14 @@ func pw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // pw8_reluForward computes pw8_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw8_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // pw8_reluBackward writes to dIn the gradient of pw8_relu (relu on 6x6x128)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw8_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // dw9Pixel computes the pre-activation output pixel (oy, ox) of dw9 for one
@@ -4881,27 +4660,14 @@ func dw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // dw9_reluForward computes dw9_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw9_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // dw9_reluBackward writes to dIn the gradient of dw9_relu (relu on 6x6x128)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func dw9_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // pw9Forward computes pw9 (conv2d 1x1, 128 filters, stride 1x1, same padding,
@@ -5027,27 +4793,14 @@ func pw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // pw9_reluForward computes pw9_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw9_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // pw9_reluBackward writes to dIn the gradient of pw9_relu (relu on 6x6x128)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func pw9_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // dw10Pixel computes the pre-activation output pixel (oy, ox) of dw10 for one
@@ -5415,28 +5168,15 @@ func dw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 // dw10_reluForward computes dw10_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw10_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // dw10_reluBackward writes to dIn the gradient of dw10_relu (relu on
 // 6x6x128)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func dw10_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // pw10Forward computes pw10 (conv2d 1x1, 128 filters, stride 1x1, same
@@ -5562,28 +5302,15 @@ func pw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 // pw10_reluForward computes pw10_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw10_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // pw10_reluBackward writes to dIn the gradient of pw10_relu (relu on
 // 6x6x128)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func pw10_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // dw11Pixel computes the pre-activation output pixel (oy, ox) of dw11 for one
@@ -5951,28 +5678,15 @@ func dw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 // dw11_reluForward computes dw11_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw11_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // dw11_reluBackward writes to dIn the gradient of dw11_relu (relu on
 // 6x6x128)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func dw11_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // pw11Forward computes pw11 (conv2d 1x1, 128 filters, stride 1x1, same
@@ -6098,28 +5812,15 @@ func pw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 // pw11_reluForward computes pw11_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw11_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4608]float32)(in[s*4608:])
-		y := (*[4608]float32)(out[s*4608:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4608], in[:n*4608])
+	reluVec(out[:n*4608])
 }
 
 // pw11_reluBackward writes to dIn the gradient of pw11_relu (relu on
 // 6x6x128)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func pw11_reluBackward(n int, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4608]float32)(out[s*4608:])
-		d := (*[4608]float32)(dOut[s*4608:])
-		g := (*[4608]float32)(dIn[s*4608:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4608], dOut[:n*4608], out[:n*4608])
 }
 
 // dw12Pixel computes the pre-activation output pixel (oy, ox) of dw12 for one
@@ -6455,28 +6156,15 @@ func dw12_bnBackward(n int, in, dOut, dIn *[Tile * 1152]float32, mean, inv, sumD
 // dw12_reluForward computes dw12_relu (relu on 3x3x128) elementwise for the
 // first n samples of a tile.
 func dw12_reluForward(n int, in *[Tile * 1152]float32, out *[Tile * 1152]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[1152]float32)(in[s*1152:])
-		y := (*[1152]float32)(out[s*1152:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*1152], in[:n*1152])
+	reluVec(out[:n*1152])
 }
 
 // dw12_reluBackward writes to dIn the gradient of dw12_relu (relu on
 // 3x3x128)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func dw12_reluBackward(n int, out *[Tile * 1152]float32, dOut *[Tile * 1152]float32, dIn *[Tile * 1152]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[1152]float32)(out[s*1152:])
-		d := (*[1152]float32)(dOut[s*1152:])
-		g := (*[1152]float32)(dIn[s*1152:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*1152], dOut[:n*1152], out[:n*1152])
 }
 
 // pw12Forward computes pw12 (conv2d 1x1, 256 filters, stride 1x1, same
@@ -6602,28 +6290,15 @@ func pw12_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 // pw12_reluForward computes pw12_relu (relu on 3x3x256) elementwise for the
 // first n samples of a tile.
 func pw12_reluForward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[2304]float32)(in[s*2304:])
-		y := (*[2304]float32)(out[s*2304:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*2304], in[:n*2304])
+	reluVec(out[:n*2304])
 }
 
 // pw12_reluBackward writes to dIn the gradient of pw12_relu (relu on
 // 3x3x256)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func pw12_reluBackward(n int, out *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 2304]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[2304]float32)(out[s*2304:])
-		d := (*[2304]float32)(dOut[s*2304:])
-		g := (*[2304]float32)(dIn[s*2304:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*2304], dOut[:n*2304], out[:n*2304])
 }
 
 // dw13Pixel computes the pre-activation output pixel (oy, ox) of dw13 for one
@@ -6991,28 +6666,15 @@ func dw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 // dw13_reluForward computes dw13_relu (relu on 3x3x256) elementwise for the
 // first n samples of a tile.
 func dw13_reluForward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[2304]float32)(in[s*2304:])
-		y := (*[2304]float32)(out[s*2304:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*2304], in[:n*2304])
+	reluVec(out[:n*2304])
 }
 
 // dw13_reluBackward writes to dIn the gradient of dw13_relu (relu on
 // 3x3x256)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func dw13_reluBackward(n int, out *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 2304]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[2304]float32)(out[s*2304:])
-		d := (*[2304]float32)(dOut[s*2304:])
-		g := (*[2304]float32)(dIn[s*2304:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*2304], dOut[:n*2304], out[:n*2304])
 }
 
 // pw13Forward computes pw13 (conv2d 1x1, 256 filters, stride 1x1, same
@@ -7138,28 +6800,15 @@ func pw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 // pw13_reluForward computes pw13_relu (relu on 3x3x256) elementwise for the
 // first n samples of a tile.
 func pw13_reluForward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[2304]float32)(in[s*2304:])
-		y := (*[2304]float32)(out[s*2304:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*2304], in[:n*2304])
+	reluVec(out[:n*2304])
 }
 
 // pw13_reluBackward writes to dIn the gradient of pw13_relu (relu on
 // 3x3x256)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func pw13_reluBackward(n int, out *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 2304]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[2304]float32)(out[s*2304:])
-		d := (*[2304]float32)(dOut[s*2304:])
-		g := (*[2304]float32)(dIn[s*2304:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*2304], dOut[:n*2304], out[:n*2304])
 }
 
 // poolForward computes pool (avgpool 3x3, stride 3x3, valid padding, 3x3x256

@@ -4885,3 +4885,34 @@ func reluVec(y []float32) {
 		reluVecGo(y)
 	}
 }
+
+// reluGradVecAVX2 is the AVX2 path of reluGradVec (simd_amd64.s).
+//
+//go:noescape
+func reluGradVecAVX2(dx, dy, y *float32, n int)
+
+// reluGradVecAVX512 is the AVX512 path of reluGradVec (simd_amd64.s).
+//
+//go:noescape
+func reluGradVecAVX512(dx, dy, y *float32, n int)
+
+// reluGradVec computes:
+//
+//	dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   for i < len(dx)
+//
+// It runs the path runtime.ActiveISA names.
+func reluGradVec(dx, dy, y []float32) {
+	if len(dx) == 0 {
+		return
+	}
+	_ = dy[len(dx)-1]
+	_ = y[len(dx)-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		reluGradVecAVX512(&dx[0], &dy[0], &y[0], len(dx))
+	case runtime.AVX2:
+		reluGradVecAVX2(&dx[0], &dy[0], &y[0], len(dx))
+	default:
+		reluGradVecGo(dx, dy, y)
+	}
+}

@@ -341,27 +341,14 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, 
 // relu1Forward computes relu1 (relu on 32x32x16) elementwise for the first n
 // samples of a tile.
 func relu1Forward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[16384]float32)(in[s*16384:])
-		y := (*[16384]float32)(out[s*16384:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*16384], in[:n*16384])
+	reluVec(out[:n*16384])
 }
 
 // relu1Backward writes to dIn the gradient of relu1 (relu on 32x32x16)'s
 // input, dOut times the derivative at out, for the first n samples of a tile.
 func relu1Backward(n int, out *[Tile * 16384]float32, dOut *[Tile * 16384]float32, dIn *[Tile * 16384]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[16384]float32)(out[s*16384:])
-		d := (*[16384]float32)(dOut[s*16384:])
-		g := (*[16384]float32)(dIn[s*16384:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*16384], dOut[:n*16384], out[:n*16384])
 }
 
 // block1_conv1Pixel computes the pre-activation output pixel (oy, ox) of
@@ -804,28 +791,15 @@ func block1_bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 // block1_relu1Forward computes block1_relu1 (relu on 32x32x16) elementwise for
 // the first n samples of a tile.
 func block1_relu1Forward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[16384]float32)(in[s*16384:])
-		y := (*[16384]float32)(out[s*16384:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*16384], in[:n*16384])
+	reluVec(out[:n*16384])
 }
 
 // block1_relu1Backward writes to dIn the gradient of block1_relu1 (relu on
 // 32x32x16)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func block1_relu1Backward(n int, out *[Tile * 16384]float32, dOut *[Tile * 16384]float32, dIn *[Tile * 16384]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[16384]float32)(out[s*16384:])
-		d := (*[16384]float32)(dOut[s*16384:])
-		g := (*[16384]float32)(dIn[s*16384:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*16384], dOut[:n*16384], out[:n*16384])
 }
 
 // block1_conv2Pixel computes the pre-activation output pixel (oy, ox) of
@@ -1276,28 +1250,15 @@ func block1_addForward(n int, in0 *[Tile * 16384]float32, in1 *[Tile * 16384]flo
 // block1_relu2Forward computes block1_relu2 (relu on 32x32x16) elementwise for
 // the first n samples of a tile.
 func block1_relu2Forward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[16384]float32)(in[s*16384:])
-		y := (*[16384]float32)(out[s*16384:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*16384], in[:n*16384])
+	reluVec(out[:n*16384])
 }
 
 // block1_relu2Backward writes to dIn the gradient of block1_relu2 (relu on
 // 32x32x16)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func block1_relu2Backward(n int, out *[Tile * 16384]float32, dOut *[Tile * 16384]float32, dIn *[Tile * 16384]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[16384]float32)(out[s*16384:])
-		d := (*[16384]float32)(dOut[s*16384:])
-		g := (*[16384]float32)(dIn[s*16384:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*16384], dOut[:n*16384], out[:n*16384])
 }
 
 // block2_conv1Pixel computes the pre-activation output pixel (oy, ox) of
@@ -1716,28 +1677,15 @@ func block2_bn1Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, s
 // block2_relu1Forward computes block2_relu1 (relu on 16x16x32) elementwise for
 // the first n samples of a tile.
 func block2_relu1Forward(n int, in *[Tile * 8192]float32, out *[Tile * 8192]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8192]float32)(in[s*8192:])
-		y := (*[8192]float32)(out[s*8192:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8192], in[:n*8192])
+	reluVec(out[:n*8192])
 }
 
 // block2_relu1Backward writes to dIn the gradient of block2_relu1 (relu on
 // 16x16x32)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func block2_relu1Backward(n int, out *[Tile * 8192]float32, dOut *[Tile * 8192]float32, dIn *[Tile * 8192]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8192]float32)(out[s*8192:])
-		d := (*[8192]float32)(dOut[s*8192:])
-		g := (*[8192]float32)(dIn[s*8192:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8192], dOut[:n*8192], out[:n*8192])
 }
 
 // block2_conv2Pixel computes the pre-activation output pixel (oy, ox) of
@@ -2255,28 +2203,15 @@ func block2_addForward(n int, in0 *[Tile * 8192]float32, in1 *[Tile * 8192]float
 // block2_relu2Forward computes block2_relu2 (relu on 16x16x32) elementwise for
 // the first n samples of a tile.
 func block2_relu2Forward(n int, in *[Tile * 8192]float32, out *[Tile * 8192]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[8192]float32)(in[s*8192:])
-		y := (*[8192]float32)(out[s*8192:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*8192], in[:n*8192])
+	reluVec(out[:n*8192])
 }
 
 // block2_relu2Backward writes to dIn the gradient of block2_relu2 (relu on
 // 16x16x32)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func block2_relu2Backward(n int, out *[Tile * 8192]float32, dOut *[Tile * 8192]float32, dIn *[Tile * 8192]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[8192]float32)(out[s*8192:])
-		d := (*[8192]float32)(dOut[s*8192:])
-		g := (*[8192]float32)(dIn[s*8192:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*8192], dOut[:n*8192], out[:n*8192])
 }
 
 // block3_conv1Pixel computes the pre-activation output pixel (oy, ox) of
@@ -2695,28 +2630,15 @@ func block3_bn1Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, s
 // block3_relu1Forward computes block3_relu1 (relu on 8x8x64) elementwise for
 // the first n samples of a tile.
 func block3_relu1Forward(n int, in *[Tile * 4096]float32, out *[Tile * 4096]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4096]float32)(in[s*4096:])
-		y := (*[4096]float32)(out[s*4096:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4096], in[:n*4096])
+	reluVec(out[:n*4096])
 }
 
 // block3_relu1Backward writes to dIn the gradient of block3_relu1 (relu on
 // 8x8x64)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func block3_relu1Backward(n int, out *[Tile * 4096]float32, dOut *[Tile * 4096]float32, dIn *[Tile * 4096]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4096]float32)(out[s*4096:])
-		d := (*[4096]float32)(dOut[s*4096:])
-		g := (*[4096]float32)(dIn[s*4096:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4096], dOut[:n*4096], out[:n*4096])
 }
 
 // block3_conv2Pixel computes the pre-activation output pixel (oy, ox) of
@@ -3234,28 +3156,15 @@ func block3_addForward(n int, in0 *[Tile * 4096]float32, in1 *[Tile * 4096]float
 // block3_relu2Forward computes block3_relu2 (relu on 8x8x64) elementwise for
 // the first n samples of a tile.
 func block3_relu2Forward(n int, in *[Tile * 4096]float32, out *[Tile * 4096]float32) {
-	for s := 0; s < n; s++ {
-		x := (*[4096]float32)(in[s*4096:])
-		y := (*[4096]float32)(out[s*4096:])
-		*y = *x
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
-	}
+	copy(out[:n*4096], in[:n*4096])
+	reluVec(out[:n*4096])
 }
 
 // block3_relu2Backward writes to dIn the gradient of block3_relu2 (relu on
 // 8x8x64)'s input, dOut times the derivative at out, for the first n samples
 // of a tile.
 func block3_relu2Backward(n int, out *[Tile * 4096]float32, dOut *[Tile * 4096]float32, dIn *[Tile * 4096]float32) {
-	for s := 0; s < n; s++ {
-		y := (*[4096]float32)(out[s*4096:])
-		d := (*[4096]float32)(dOut[s*4096:])
-		g := (*[4096]float32)(dIn[s*4096:])
-		for i := range g {
-			g[i] = math.Float32frombits(math.Float32bits(d[i]) & keep(y[i] > 0))
-		}
-	}
+	reluGradVec(dIn[:n*4096], dOut[:n*4096], out[:n*4096])
 }
 
 // poolForward computes pool (avgpool 8x8, stride 8x8, valid padding, 8x8x64
