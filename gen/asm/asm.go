@@ -111,13 +111,13 @@ const (
 	// for the interior pixels of output rows lo ≤ oh < hi (all rows: 0,
 	// OutH; a part of them for a forward split across goroutines).
 	DepthwiseConv2DInterior
-	// ReLUInPlace is a ReLU on a slice of any length, in place, with Go's
-	// max(v, 0) semantics (NaN kept, −0 made +0). It has no shape, so
-	// every kernel of the op renders one TEXT per ISA:
+	// ReLUForward is a ReLU over slices of any length (y may be x: in
+	// place), with Go's max(v, 0) semantics (NaN kept, −0 made +0). It has
+	// no shape, so every kernel of the op renders one TEXT per ISA:
 	//
-	//	func Name(y []float32)
-	//	y[i] = max(y[i], 0)
-	ReLUInPlace
+	//	func Name(y, x []float32)
+	//	y[i] = max(x[i], 0)
+	ReLUForward
 	// DepthwiseConv2DWindow is one output pixel of a depthwise
 	// convolution (Conv as for DepthwiseConv2DInterior), over the taps
 	// kh0 ≤ kh < kh1, kw0 ≤ kw < kw1 that lie inside the input, x starting
@@ -170,7 +170,7 @@ var opNames = map[Op]string{
 	MaxPool2DForward:        "MaxPool2DForward",
 	MaxPool2DBackward:       "MaxPool2DBackward",
 	DepthwiseConv2DInterior: "DepthwiseConv2DInterior",
-	ReLUInPlace:             "ReLUInPlace",
+	ReLUForward:             "ReLUForward",
 	DepthwiseConv2DWindow:   "DepthwiseConv2DWindow",
 	Im2colInterior:          "Im2colInterior",
 	BatchNormMoments:        "BatchNormMoments",
@@ -545,7 +545,7 @@ func (k Kernel) validate() error {
 		if err := k.Conv.validateDepthwise(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
-	case ReLUInPlace, ReLUBackward:
+	case ReLUForward, ReLUBackward:
 	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
 		if k.Units < depthwiseLanes || k.Units%depthwiseLanes != 0 || k.Units > 1<<20 {
 			return fmt.Errorf("asm: kernel %s: %v needs a positive multiple of %d channels, got %d", k.Name, k.Op, depthwiseLanes, k.Units)
@@ -566,7 +566,7 @@ func (k Kernel) validate() error {
 	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
 		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
 	}
-	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUInPlace || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior || isChannelOp(k.Op) || k.Op == ReLUBackward) {
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUForward || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior || isChannelOp(k.Op) || k.Op == ReLUBackward) {
 		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
 	}
 	return nil

@@ -54,7 +54,7 @@ func testKernels() []Kernel {
 	}
 	// The golden set is compiled and checked too.
 	ks = append(ks, goldenKernels...)
-	ks = append(ks, Kernel{Op: ReLUInPlace, Name: "reluInPlace"}, Kernel{Op: ReLUInPlace, Name: "reluInPlaceAgain"}, Kernel{Op: ReLUBackward, Name: "reluBackward"})
+	ks = append(ks, Kernel{Op: ReLUForward, Name: "reluInPlace"}, Kernel{Op: ReLUForward, Name: "reluInPlaceAgain"}, Kernel{Op: ReLUBackward, Name: "reluBackward"})
 	for _, c := range testConvs {
 		ks = append(ks, Kernel{Op: Im2colInterior, Name: c.name + "Im2col", Conv: c.shape})
 	}
@@ -229,7 +229,7 @@ func casesSource(ks []Kernel) []byte {
 			in, u = p.InH*p.InW*p.Channels, p.OutH*p.OutW*p.Channels
 			wSize, bSize, flops = 0, 0, 0
 		}
-		if k.Op == ReLUInPlace || k.Op == ReLUBackward {
+		if k.Op == ReLUForward || k.Op == ReLUBackward {
 			in, u, wSize, bSize, flops = 1024, 1024, 0, 0, 0 // the benchmark's values per "sample"
 		}
 		if isChannelOp(k.Op) {
@@ -298,7 +298,7 @@ func casesSource(ks []Kernel) []byte {
 				}
 			}
 			fmt.Fprintf(&b, "\t\ttranspose: func(wt, w []float32) { %sTranspose(%s, %s) },\n", k.Name, wt, wStd)
-		case ReLUInPlace:
+		case ReLUForward:
 			fmt.Fprintf(&b, "\t\trelu: %s, reluRef: %sGo,\n", k.Name, k.Name)
 		case ReLUBackward:
 			fmt.Fprintf(&b, "\t\treluBack: %s, reluBackRef: %sGo,\n", k.Name, k.Name)

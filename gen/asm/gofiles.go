@@ -371,11 +371,14 @@ func (k Kernel) signature() signature {
 			params: []jen.Code{arrayPtr("cols", c.OutH*c.OutW, c.KernelH*c.KernelW*c.InC), arrayPtr("x", c.InH, c.InW, c.InC)},
 			args:   []string{"cols", "x"},
 		}
-	case ReLUInPlace:
+	case ReLUForward:
 		return signature{
-			params:   []jen.Code{jen.Id("y").Index().Float32()},
-			args:     []string{"y"},
-			prologue: []jen.Code{jen.If(jen.Len(jen.Id("y")).Op("==").Lit(0)).Block(jen.Return())},
+			params: []jen.Code{jen.List(jen.Id("y"), jen.Id("x")).Index().Float32()},
+			args:   []string{"y", "x"},
+			prologue: []jen.Code{
+				jen.If(jen.Len(jen.Id("y")).Op("==").Lit(0)).Block(jen.Return()),
+				jen.Id("_").Op("=").Id("x").Index(jen.Len(jen.Id("y")).Op("-").Lit(1)),
+			},
 		}
 	case DepthwiseConv2DInterior:
 		c := k.Conv
@@ -424,8 +427,8 @@ func (k Kernel) doc() []string {
 		head = fmt.Sprintf("%s computes, for %dx%dx%d inputs, %dx%d windows at stride %d,%d with padding %d,%d (top, left) and %dx%d outputs:",
 			k.Name, p.InH, p.InW, p.Channels, p.KernelH, p.KernelW, p.StrideH, p.StrideW, p.PadTop, p.PadLeft, p.OutH, p.OutW)
 	}
-	if k.Op == ReLUInPlace {
-		head = k.Name + " computes, in place:"
+	if k.Op == ReLUForward {
+		head = k.Name + " computes (y may be x):"
 	}
 	if k.Op == ReLUBackward {
 		head = k.Name + " computes:"
@@ -473,8 +476,8 @@ func (k Kernel) refDoc() []string {
 			lines = append(lines, "then dx[s][ih][iw][c] = 0 where h[s][ih][iw][c] ≤ 0 (the backward of the ReLU that made h)")
 		}
 		return lines
-	case ReLUInPlace:
-		return []string{"y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)"}
+	case ReLUForward:
+		return []string{"y[i] = max(x[i], 0)   for i < len(y) (NaN kept, −0 made +0)"}
 	case ReLUBackward:
 		return []string{"dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   for i < len(dx)"}
 	case BatchNormMoments:
@@ -608,9 +611,9 @@ func (k Kernel) refBody() []jen.Code {
 			jen.Id("dx").Index(jen.Id("i")).Op("=").Lit(float32(0)),
 			jen.If(jen.Id("y").Index(jen.Id("i")).Op(">").Lit(0)).Block(jen.Id("dx").Index(jen.Id("i")).Op("=").Id("dy").Index(jen.Id("i"))),
 		)}
-	case ReLUInPlace:
+	case ReLUForward:
 		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
-			jen.Id("y").Index(jen.Id("i")).Op("=").Max(jen.Id("y").Index(jen.Id("i")), jen.Lit(0)),
+			jen.Id("y").Index(jen.Id("i")).Op("=").Max(jen.Id("x").Index(jen.Id("i")), jen.Lit(0)),
 		)}
 	case Conv2DBackwardInput:
 		return k.convInputRefBody()

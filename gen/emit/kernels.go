@@ -933,7 +933,7 @@ func (p *plan) activationForward(f *jen.File, s *stage) {
 		all := func(buf string) *jen.Statement {
 			return jen.Id(buf).Index(jen.Empty(), jen.Id("n").Op("*").Lit(l.Out.Size()))
 		}
-		body = jen.Copy(all("out"), all("in")).Line().Id(reluInPlaceVec).Call(all("out"))
+		body = jen.Id(reluVec).Call(all("out"), all("in"))
 	}
 	f.Func().Id(fn).Params(
 		jen.Id("n").Int(),

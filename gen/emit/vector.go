@@ -94,10 +94,10 @@ const (
 	sufMomentsVec    = "MomentsVec"
 	sufSumsVec       = "SumsVec"
 	sufBNBackwardVec = "BackwardVec"
-	// reluInPlaceVec is the one ReLUInPlace kernel of a package (no layer
+	// reluVec is the one ReLUForward kernel of a package (no layer
 	// identifier ends in Vec alone).
-	reluInPlaceVec = "reluVec"
-	reluGradVec    = "reluGradVec"
+	reluVec     = "reluVec"
+	reluGradVec = "reluGradVec"
 )
 
 // planVector chooses the vector kernels of every stage and returns the
@@ -252,7 +252,7 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 		}
 	}
 	if relu {
-		all = append(all, asm.Kernel{Op: asm.ReLUInPlace, Name: reluInPlaceVec})
+		all = append(all, asm.Kernel{Op: asm.ReLUForward, Name: reluVec})
 	}
 	if grad {
 		all = append(all, asm.Kernel{Op: asm.ReLUBackward, Name: reluGradVec})

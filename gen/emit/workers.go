@@ -526,7 +526,7 @@ func (p *plan) runMethods(f *jen.File) {
 				if s.layer.Kind == runtime.ReLU {
 					// (gen/asm's kernel, which is the same loop in Go
 					// without assembly.)
-					body = id(reluInPlaceVec).Call(id("y"))
+					body = id(reluVec).Call(id("y"), id("y"))
 				}
 				f.Func().Id(fn).Params(id("y").Index().Float32()).Block(body)
 			}

@@ -152,8 +152,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu1Forward computes relu1 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu1Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	copy(out[:n*128], in[:n*128])
-	reluVec(out[:n*128])
+	reluVec(out[:n*128], in[:n*128])
 }
 
 // relu1Backward writes to dIn the gradient of relu1 (relu on 1x1x128)'s input,
@@ -346,8 +345,7 @@ func bn2Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu2Forward computes relu2 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu2Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	copy(out[:n*128], in[:n*128])
-	reluVec(out[:n*128])
+	reluVec(out[:n*128], in[:n*128])
 }
 
 // relu2Backward writes to dIn the gradient of relu2 (relu on 1x1x128)'s input,
@@ -540,8 +538,7 @@ func bn3Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu3Forward computes relu3 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu3Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	copy(out[:n*128], in[:n*128])
-	reluVec(out[:n*128])
+	reluVec(out[:n*128], in[:n*128])
 }
 
 // relu3Backward writes to dIn the gradient of relu3 (relu on 1x1x128)'s input,
@@ -734,8 +731,7 @@ func bn4Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu4Forward computes relu4 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu4Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	copy(out[:n*128], in[:n*128])
-	reluVec(out[:n*128])
+	reluVec(out[:n*128], in[:n*128])
 }
 
 // relu4Backward writes to dIn the gradient of relu4 (relu on 1x1x128)'s input,
@@ -927,8 +923,7 @@ func bn5Backward(n int, in, dOut, dIn *[Tile * 8]float32, mean, inv, sumDy, sumD
 // relu5Forward computes relu5 (relu on 1x1x8) elementwise for the first n
 // samples of a tile.
 func relu5Forward(n int, in *[Tile * 8]float32, out *[Tile * 8]float32) {
-	copy(out[:n*8], in[:n*8])
-	reluVec(out[:n*8])
+	reluVec(out[:n*8], in[:n*8])
 }
 
 // relu5Backward writes to dIn the gradient of relu5 (relu on 1x1x8)'s input,
@@ -1120,8 +1115,7 @@ func bn6Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu6Forward computes relu6 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu6Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	copy(out[:n*128], in[:n*128])
-	reluVec(out[:n*128])
+	reluVec(out[:n*128], in[:n*128])
 }
 
 // relu6Backward writes to dIn the gradient of relu6 (relu on 1x1x128)'s input,
@@ -1314,8 +1308,7 @@ func bn7Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu7Forward computes relu7 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu7Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	copy(out[:n*128], in[:n*128])
-	reluVec(out[:n*128])
+	reluVec(out[:n*128], in[:n*128])
 }
 
 // relu7Backward writes to dIn the gradient of relu7 (relu on 1x1x128)'s input,
@@ -1508,8 +1501,7 @@ func bn8Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu8Forward computes relu8 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu8Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	copy(out[:n*128], in[:n*128])
-	reluVec(out[:n*128])
+	reluVec(out[:n*128], in[:n*128])
 }
 
 // relu8Backward writes to dIn the gradient of relu8 (relu on 1x1x128)'s input,
@@ -1702,8 +1694,7 @@ func bn9Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 // relu9Forward computes relu9 (relu on 1x1x128) elementwise for the first n
 // samples of a tile.
 func relu9Forward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32) {
-	copy(out[:n*128], in[:n*128])
-	reluVec(out[:n*128])
+	reluVec(out[:n*128], in[:n*128])
 }
 
 // relu9Backward writes to dIn the gradient of relu9 (relu on 1x1x128)'s input,

@@ -1507,55 +1507,55 @@ func (w *worker) forwardTiles(j job) {
 // relu1InPlace applies relu1 (relu on 1x1x128) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu1InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // relu2InPlace applies relu2 (relu on 1x1x128) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu2InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // relu3InPlace applies relu3 (relu on 1x1x128) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu3InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // relu4InPlace applies relu4 (relu on 1x1x128) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu4InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // relu5InPlace applies relu5 (relu on 1x1x8) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu5InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // relu6InPlace applies relu6 (relu on 1x1x128) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu6InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // relu7InPlace applies relu7 (relu on 1x1x128) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu7InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // relu8InPlace applies relu8 (relu on 1x1x128) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu8InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // relu9InPlace applies relu9 (relu on 1x1x128) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu9InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // forwardFrozen is Frozen's forward on the first n samples of the tile x:

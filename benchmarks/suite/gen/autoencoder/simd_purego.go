@@ -942,13 +942,13 @@ func bn9BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	bn9BackwardVecGo(dx, dy, x, k, u, v, m)
 }
 
-// reluVec computes, in place:
+// reluVec computes (y may be x):
 //
-//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//	y[i] = max(x[i], 0)   for i < len(y) (NaN kept, −0 made +0)
 //
 // This build has no assembly: it runs the reference.
-func reluVec(y []float32) {
-	reluVecGo(y)
+func reluVec(y, x []float32) {
+	reluVecGo(y, x)
 }
 
 // reluGradVec computes:

@@ -214,8 +214,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, s
 // relu1Forward computes relu1 (relu on 25x5x64) elementwise for the first n
 // samples of a tile.
 func relu1Forward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	copy(out[:n*8000], in[:n*8000])
-	reluVec(out[:n*8000])
+	reluVec(out[:n*8000], in[:n*8000])
 }
 
 // relu1Backward writes to dIn the gradient of relu1 (relu on 25x5x64)'s input,
@@ -615,8 +614,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // dw1_reluForward computes dw1_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func dw1_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	copy(out[:n*8000], in[:n*8000])
-	reluVec(out[:n*8000])
+	reluVec(out[:n*8000], in[:n*8000])
 }
 
 // dw1_reluBackward writes to dIn the gradient of dw1_relu (relu on 25x5x64)'s
@@ -748,8 +746,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // pw1_reluForward computes pw1_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func pw1_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	copy(out[:n*8000], in[:n*8000])
-	reluVec(out[:n*8000])
+	reluVec(out[:n*8000], in[:n*8000])
 }
 
 // pw1_reluBackward writes to dIn the gradient of pw1_relu (relu on 25x5x64)'s
@@ -1123,8 +1120,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // dw2_reluForward computes dw2_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func dw2_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	copy(out[:n*8000], in[:n*8000])
-	reluVec(out[:n*8000])
+	reluVec(out[:n*8000], in[:n*8000])
 }
 
 // dw2_reluBackward writes to dIn the gradient of dw2_relu (relu on 25x5x64)'s
@@ -1256,8 +1252,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // pw2_reluForward computes pw2_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func pw2_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	copy(out[:n*8000], in[:n*8000])
-	reluVec(out[:n*8000])
+	reluVec(out[:n*8000], in[:n*8000])
 }
 
 // pw2_reluBackward writes to dIn the gradient of pw2_relu (relu on 25x5x64)'s
@@ -1631,8 +1626,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // dw3_reluForward computes dw3_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func dw3_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	copy(out[:n*8000], in[:n*8000])
-	reluVec(out[:n*8000])
+	reluVec(out[:n*8000], in[:n*8000])
 }
 
 // dw3_reluBackward writes to dIn the gradient of dw3_relu (relu on 25x5x64)'s
@@ -1764,8 +1758,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // pw3_reluForward computes pw3_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func pw3_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	copy(out[:n*8000], in[:n*8000])
-	reluVec(out[:n*8000])
+	reluVec(out[:n*8000], in[:n*8000])
 }
 
 // pw3_reluBackward writes to dIn the gradient of pw3_relu (relu on 25x5x64)'s
@@ -2139,8 +2132,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // dw4_reluForward computes dw4_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func dw4_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	copy(out[:n*8000], in[:n*8000])
-	reluVec(out[:n*8000])
+	reluVec(out[:n*8000], in[:n*8000])
 }
 
 // dw4_reluBackward writes to dIn the gradient of dw4_relu (relu on 25x5x64)'s
@@ -2272,8 +2264,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 // pw4_reluForward computes pw4_relu (relu on 25x5x64) elementwise for the
 // first n samples of a tile.
 func pw4_reluForward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32) {
-	copy(out[:n*8000], in[:n*8000])
-	reluVec(out[:n*8000])
+	reluVec(out[:n*8000], in[:n*8000])
 }
 
 // pw4_reluBackward writes to dIn the gradient of pw4_relu (relu on 25x5x64)'s

@@ -1471,55 +1471,55 @@ func (w *worker) forwardTiles(j job) {
 // relu1InPlace applies relu1 (relu on 25x5x64) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu1InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw1_reluInPlace applies dw1_relu (relu on 25x5x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw1_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw1_reluInPlace applies pw1_relu (relu on 25x5x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw1_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw2_reluInPlace applies dw2_relu (relu on 25x5x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw2_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw2_reluInPlace applies pw2_relu (relu on 25x5x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw2_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw3_reluInPlace applies dw3_relu (relu on 25x5x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw3_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw3_reluInPlace applies pw3_relu (relu on 25x5x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw3_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw4_reluInPlace applies dw4_relu (relu on 25x5x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw4_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw4_reluInPlace applies pw4_relu (relu on 25x5x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw4_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // forwardFrozen is Frozen's forward on the first n samples of the tile x:

@@ -1736,29 +1736,30 @@ func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 // reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
 //
 //go:noescape
-func reluVecAVX2(y *float32, n int)
+func reluVecAVX2(y, x *float32, n int)
 
 // reluVecAVX512 is the AVX512 path of reluVec (simd_amd64.s).
 //
 //go:noescape
-func reluVecAVX512(y *float32, n int)
+func reluVecAVX512(y, x *float32, n int)
 
-// reluVec computes, in place:
+// reluVec computes (y may be x):
 //
-//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
+//	y[i] = max(x[i], 0)   for i < len(y) (NaN kept, −0 made +0)
 //
 // It runs the path runtime.ActiveISA names.
-func reluVec(y []float32) {
+func reluVec(y, x []float32) {
 	if len(y) == 0 {
 		return
 	}
+	_ = x[len(y)-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		reluVecAVX512(&y[0], len(y))
+		reluVecAVX512(&y[0], &x[0], len(y))
 	case runtime.AVX2:
-		reluVecAVX2(&y[0], len(y))
+		reluVecAVX2(&y[0], &x[0], len(y))
 	default:
-		reluVecGo(y)
+		reluVecGo(y, x)
 	}
 }
 

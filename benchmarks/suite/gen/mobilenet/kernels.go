@@ -317,8 +317,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, 
 // relu1Forward computes relu1 (relu on 48x48x8) elementwise for the first n
 // samples of a tile.
 func relu1Forward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	copy(out[:n*18432], in[:n*18432])
-	reluVec(out[:n*18432])
+	reluVec(out[:n*18432], in[:n*18432])
 }
 
 // relu1Backward writes to dIn the gradient of relu1 (relu on 48x48x8)'s input,
@@ -692,8 +691,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 // dw1_reluForward computes dw1_relu (relu on 48x48x8) elementwise for the
 // first n samples of a tile.
 func dw1_reluForward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	copy(out[:n*18432], in[:n*18432])
-	reluVec(out[:n*18432])
+	reluVec(out[:n*18432], in[:n*18432])
 }
 
 // dw1_reluBackward writes to dIn the gradient of dw1_relu (relu on 48x48x8)'s
@@ -825,8 +823,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 36864]float32, mean, inv, sumD
 // pw1_reluForward computes pw1_relu (relu on 48x48x16) elementwise for the
 // first n samples of a tile.
 func pw1_reluForward(n int, in *[Tile * 36864]float32, out *[Tile * 36864]float32) {
-	copy(out[:n*36864], in[:n*36864])
-	reluVec(out[:n*36864])
+	reluVec(out[:n*36864], in[:n*36864])
 }
 
 // pw1_reluBackward writes to dIn the gradient of pw1_relu (relu on 48x48x16)'s
@@ -1168,8 +1165,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 // dw2_reluForward computes dw2_relu (relu on 24x24x16) elementwise for the
 // first n samples of a tile.
 func dw2_reluForward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32) {
-	copy(out[:n*9216], in[:n*9216])
-	reluVec(out[:n*9216])
+	reluVec(out[:n*9216], in[:n*9216])
 }
 
 // dw2_reluBackward writes to dIn the gradient of dw2_relu (relu on 24x24x16)'s
@@ -1301,8 +1297,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 // pw2_reluForward computes pw2_relu (relu on 24x24x32) elementwise for the
 // first n samples of a tile.
 func pw2_reluForward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	copy(out[:n*18432], in[:n*18432])
-	reluVec(out[:n*18432])
+	reluVec(out[:n*18432], in[:n*18432])
 }
 
 // pw2_reluBackward writes to dIn the gradient of pw2_relu (relu on 24x24x32)'s
@@ -1676,8 +1671,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 // dw3_reluForward computes dw3_relu (relu on 24x24x32) elementwise for the
 // first n samples of a tile.
 func dw3_reluForward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	copy(out[:n*18432], in[:n*18432])
-	reluVec(out[:n*18432])
+	reluVec(out[:n*18432], in[:n*18432])
 }
 
 // dw3_reluBackward writes to dIn the gradient of dw3_relu (relu on 24x24x32)'s
@@ -1809,8 +1803,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 // pw3_reluForward computes pw3_relu (relu on 24x24x32) elementwise for the
 // first n samples of a tile.
 func pw3_reluForward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32) {
-	copy(out[:n*18432], in[:n*18432])
-	reluVec(out[:n*18432])
+	reluVec(out[:n*18432], in[:n*18432])
 }
 
 // pw3_reluBackward writes to dIn the gradient of pw3_relu (relu on 24x24x32)'s
@@ -2152,8 +2145,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // dw4_reluForward computes dw4_relu (relu on 12x12x32) elementwise for the
 // first n samples of a tile.
 func dw4_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // dw4_reluBackward writes to dIn the gradient of dw4_relu (relu on 12x12x32)'s
@@ -2285,8 +2277,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 // pw4_reluForward computes pw4_relu (relu on 12x12x64) elementwise for the
 // first n samples of a tile.
 func pw4_reluForward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32) {
-	copy(out[:n*9216], in[:n*9216])
-	reluVec(out[:n*9216])
+	reluVec(out[:n*9216], in[:n*9216])
 }
 
 // pw4_reluBackward writes to dIn the gradient of pw4_relu (relu on 12x12x64)'s
@@ -2660,8 +2651,7 @@ func dw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 // dw5_reluForward computes dw5_relu (relu on 12x12x64) elementwise for the
 // first n samples of a tile.
 func dw5_reluForward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32) {
-	copy(out[:n*9216], in[:n*9216])
-	reluVec(out[:n*9216])
+	reluVec(out[:n*9216], in[:n*9216])
 }
 
 // dw5_reluBackward writes to dIn the gradient of dw5_relu (relu on 12x12x64)'s
@@ -2793,8 +2783,7 @@ func pw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 // pw5_reluForward computes pw5_relu (relu on 12x12x64) elementwise for the
 // first n samples of a tile.
 func pw5_reluForward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32) {
-	copy(out[:n*9216], in[:n*9216])
-	reluVec(out[:n*9216])
+	reluVec(out[:n*9216], in[:n*9216])
 }
 
 // pw5_reluBackward writes to dIn the gradient of pw5_relu (relu on 12x12x64)'s
@@ -3136,8 +3125,7 @@ func dw6_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy
 // dw6_reluForward computes dw6_relu (relu on 6x6x64) elementwise for the first
 // n samples of a tile.
 func dw6_reluForward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32) {
-	copy(out[:n*2304], in[:n*2304])
-	reluVec(out[:n*2304])
+	reluVec(out[:n*2304], in[:n*2304])
 }
 
 // dw6_reluBackward writes to dIn the gradient of dw6_relu (relu on 6x6x64)'s
@@ -3269,8 +3257,7 @@ func pw6_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // pw6_reluForward computes pw6_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw6_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // pw6_reluBackward writes to dIn the gradient of pw6_relu (relu on 6x6x128)'s
@@ -3644,8 +3631,7 @@ func dw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // dw7_reluForward computes dw7_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw7_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // dw7_reluBackward writes to dIn the gradient of dw7_relu (relu on 6x6x128)'s
@@ -3777,8 +3763,7 @@ func pw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // pw7_reluForward computes pw7_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw7_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // pw7_reluBackward writes to dIn the gradient of pw7_relu (relu on 6x6x128)'s
@@ -4152,8 +4137,7 @@ func dw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // dw8_reluForward computes dw8_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw8_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // dw8_reluBackward writes to dIn the gradient of dw8_relu (relu on 6x6x128)'s
@@ -4285,8 +4269,7 @@ func pw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // pw8_reluForward computes pw8_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw8_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // pw8_reluBackward writes to dIn the gradient of pw8_relu (relu on 6x6x128)'s
@@ -4660,8 +4643,7 @@ func dw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // dw9_reluForward computes dw9_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw9_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // dw9_reluBackward writes to dIn the gradient of dw9_relu (relu on 6x6x128)'s
@@ -4793,8 +4775,7 @@ func pw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 // pw9_reluForward computes pw9_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw9_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // pw9_reluBackward writes to dIn the gradient of pw9_relu (relu on 6x6x128)'s
@@ -5168,8 +5149,7 @@ func dw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 // dw10_reluForward computes dw10_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw10_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // dw10_reluBackward writes to dIn the gradient of dw10_relu (relu on
@@ -5302,8 +5282,7 @@ func pw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 // pw10_reluForward computes pw10_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw10_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // pw10_reluBackward writes to dIn the gradient of pw10_relu (relu on
@@ -5678,8 +5657,7 @@ func dw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 // dw11_reluForward computes dw11_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func dw11_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // dw11_reluBackward writes to dIn the gradient of dw11_relu (relu on
@@ -5812,8 +5790,7 @@ func pw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 // pw11_reluForward computes pw11_relu (relu on 6x6x128) elementwise for the
 // first n samples of a tile.
 func pw11_reluForward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32) {
-	copy(out[:n*4608], in[:n*4608])
-	reluVec(out[:n*4608])
+	reluVec(out[:n*4608], in[:n*4608])
 }
 
 // pw11_reluBackward writes to dIn the gradient of pw11_relu (relu on
@@ -6156,8 +6133,7 @@ func dw12_bnBackward(n int, in, dOut, dIn *[Tile * 1152]float32, mean, inv, sumD
 // dw12_reluForward computes dw12_relu (relu on 3x3x128) elementwise for the
 // first n samples of a tile.
 func dw12_reluForward(n int, in *[Tile * 1152]float32, out *[Tile * 1152]float32) {
-	copy(out[:n*1152], in[:n*1152])
-	reluVec(out[:n*1152])
+	reluVec(out[:n*1152], in[:n*1152])
 }
 
 // dw12_reluBackward writes to dIn the gradient of dw12_relu (relu on
@@ -6290,8 +6266,7 @@ func pw12_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 // pw12_reluForward computes pw12_relu (relu on 3x3x256) elementwise for the
 // first n samples of a tile.
 func pw12_reluForward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32) {
-	copy(out[:n*2304], in[:n*2304])
-	reluVec(out[:n*2304])
+	reluVec(out[:n*2304], in[:n*2304])
 }
 
 // pw12_reluBackward writes to dIn the gradient of pw12_relu (relu on
@@ -6666,8 +6641,7 @@ func dw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 // dw13_reluForward computes dw13_relu (relu on 3x3x256) elementwise for the
 // first n samples of a tile.
 func dw13_reluForward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32) {
-	copy(out[:n*2304], in[:n*2304])
-	reluVec(out[:n*2304])
+	reluVec(out[:n*2304], in[:n*2304])
 }
 
 // dw13_reluBackward writes to dIn the gradient of dw13_relu (relu on
@@ -6800,8 +6774,7 @@ func pw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 // pw13_reluForward computes pw13_relu (relu on 3x3x256) elementwise for the
 // first n samples of a tile.
 func pw13_reluForward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32) {
-	copy(out[:n*2304], in[:n*2304])
-	reluVec(out[:n*2304])
+	reluVec(out[:n*2304], in[:n*2304])
 }
 
 // pw13_reluBackward writes to dIn the gradient of pw13_relu (relu on

@@ -3651,163 +3651,163 @@ func (w *worker) forwardTiles(j job) {
 // relu1InPlace applies relu1 (relu on 48x48x8) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu1InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw1_reluInPlace applies dw1_relu (relu on 48x48x8) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw1_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw1_reluInPlace applies pw1_relu (relu on 48x48x16) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw1_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw2_reluInPlace applies dw2_relu (relu on 24x24x16) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw2_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw2_reluInPlace applies pw2_relu (relu on 24x24x32) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw2_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw3_reluInPlace applies dw3_relu (relu on 24x24x32) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw3_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw3_reluInPlace applies pw3_relu (relu on 24x24x32) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw3_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw4_reluInPlace applies dw4_relu (relu on 12x12x32) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw4_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw4_reluInPlace applies pw4_relu (relu on 12x12x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw4_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw5_reluInPlace applies dw5_relu (relu on 12x12x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw5_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw5_reluInPlace applies pw5_relu (relu on 12x12x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw5_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw6_reluInPlace applies dw6_relu (relu on 6x6x64) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw6_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw6_reluInPlace applies pw6_relu (relu on 6x6x128) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw6_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw7_reluInPlace applies dw7_relu (relu on 6x6x128) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw7_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw7_reluInPlace applies pw7_relu (relu on 6x6x128) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw7_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw8_reluInPlace applies dw8_relu (relu on 6x6x128) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw8_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw8_reluInPlace applies pw8_relu (relu on 6x6x128) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw8_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw9_reluInPlace applies dw9_relu (relu on 6x6x128) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func dw9_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw9_reluInPlace applies pw9_relu (relu on 6x6x128) in place to y, values of
 // its input: Frozen's forward, where nothing else reads the input.
 func pw9_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw10_reluInPlace applies dw10_relu (relu on 6x6x128) in place to y, values
 // of its input: Frozen's forward, where nothing else reads the input.
 func dw10_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw10_reluInPlace applies pw10_relu (relu on 6x6x128) in place to y, values
 // of its input: Frozen's forward, where nothing else reads the input.
 func pw10_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw11_reluInPlace applies dw11_relu (relu on 6x6x128) in place to y, values
 // of its input: Frozen's forward, where nothing else reads the input.
 func dw11_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw11_reluInPlace applies pw11_relu (relu on 6x6x128) in place to y, values
 // of its input: Frozen's forward, where nothing else reads the input.
 func pw11_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw12_reluInPlace applies dw12_relu (relu on 3x3x128) in place to y, values
 // of its input: Frozen's forward, where nothing else reads the input.
 func dw12_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw12_reluInPlace applies pw12_relu (relu on 3x3x256) in place to y, values
 // of its input: Frozen's forward, where nothing else reads the input.
 func pw12_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // dw13_reluInPlace applies dw13_relu (relu on 3x3x256) in place to y, values
 // of its input: Frozen's forward, where nothing else reads the input.
 func dw13_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // pw13_reluInPlace applies pw13_relu (relu on 3x3x256) in place to y, values
 // of its input: Frozen's forward, where nothing else reads the input.
 func pw13_reluInPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // forwardFrozen is Frozen's forward on the first n samples of the tile x:

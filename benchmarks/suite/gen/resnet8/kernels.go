@@ -341,8 +341,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, 
 // relu1Forward computes relu1 (relu on 32x32x16) elementwise for the first n
 // samples of a tile.
 func relu1Forward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32) {
-	copy(out[:n*16384], in[:n*16384])
-	reluVec(out[:n*16384])
+	reluVec(out[:n*16384], in[:n*16384])
 }
 
 // relu1Backward writes to dIn the gradient of relu1 (relu on 32x32x16)'s
@@ -791,8 +790,7 @@ func block1_bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 // block1_relu1Forward computes block1_relu1 (relu on 32x32x16) elementwise for
 // the first n samples of a tile.
 func block1_relu1Forward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32) {
-	copy(out[:n*16384], in[:n*16384])
-	reluVec(out[:n*16384])
+	reluVec(out[:n*16384], in[:n*16384])
 }
 
 // block1_relu1Backward writes to dIn the gradient of block1_relu1 (relu on
@@ -1250,8 +1248,7 @@ func block1_addForward(n int, in0 *[Tile * 16384]float32, in1 *[Tile * 16384]flo
 // block1_relu2Forward computes block1_relu2 (relu on 32x32x16) elementwise for
 // the first n samples of a tile.
 func block1_relu2Forward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32) {
-	copy(out[:n*16384], in[:n*16384])
-	reluVec(out[:n*16384])
+	reluVec(out[:n*16384], in[:n*16384])
 }
 
 // block1_relu2Backward writes to dIn the gradient of block1_relu2 (relu on
@@ -1677,8 +1674,7 @@ func block2_bn1Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, s
 // block2_relu1Forward computes block2_relu1 (relu on 16x16x32) elementwise for
 // the first n samples of a tile.
 func block2_relu1Forward(n int, in *[Tile * 8192]float32, out *[Tile * 8192]float32) {
-	copy(out[:n*8192], in[:n*8192])
-	reluVec(out[:n*8192])
+	reluVec(out[:n*8192], in[:n*8192])
 }
 
 // block2_relu1Backward writes to dIn the gradient of block2_relu1 (relu on
@@ -2203,8 +2199,7 @@ func block2_addForward(n int, in0 *[Tile * 8192]float32, in1 *[Tile * 8192]float
 // block2_relu2Forward computes block2_relu2 (relu on 16x16x32) elementwise for
 // the first n samples of a tile.
 func block2_relu2Forward(n int, in *[Tile * 8192]float32, out *[Tile * 8192]float32) {
-	copy(out[:n*8192], in[:n*8192])
-	reluVec(out[:n*8192])
+	reluVec(out[:n*8192], in[:n*8192])
 }
 
 // block2_relu2Backward writes to dIn the gradient of block2_relu2 (relu on
@@ -2630,8 +2625,7 @@ func block3_bn1Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, s
 // block3_relu1Forward computes block3_relu1 (relu on 8x8x64) elementwise for
 // the first n samples of a tile.
 func block3_relu1Forward(n int, in *[Tile * 4096]float32, out *[Tile * 4096]float32) {
-	copy(out[:n*4096], in[:n*4096])
-	reluVec(out[:n*4096])
+	reluVec(out[:n*4096], in[:n*4096])
 }
 
 // block3_relu1Backward writes to dIn the gradient of block3_relu1 (relu on
@@ -3156,8 +3150,7 @@ func block3_addForward(n int, in0 *[Tile * 4096]float32, in1 *[Tile * 4096]float
 // block3_relu2Forward computes block3_relu2 (relu on 8x8x64) elementwise for
 // the first n samples of a tile.
 func block3_relu2Forward(n int, in *[Tile * 4096]float32, out *[Tile * 4096]float32) {
-	copy(out[:n*4096], in[:n*4096])
-	reluVec(out[:n*4096])
+	reluVec(out[:n*4096], in[:n*4096])
 }
 
 // block3_relu2Backward writes to dIn the gradient of block3_relu2 (relu on

@@ -1335,43 +1335,43 @@ func (w *worker) forwardTiles(j job) {
 // relu1InPlace applies relu1 (relu on 32x32x16) in place to y, values of its
 // input: Frozen's forward, where nothing else reads the input.
 func relu1InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // block1_relu1InPlace applies block1_relu1 (relu on 32x32x16) in place to y,
 // values of its input: Frozen's forward, where nothing else reads the input.
 func block1_relu1InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // block1_relu2InPlace applies block1_relu2 (relu on 32x32x16) in place to y,
 // values of its input: Frozen's forward, where nothing else reads the input.
 func block1_relu2InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // block2_relu1InPlace applies block2_relu1 (relu on 16x16x32) in place to y,
 // values of its input: Frozen's forward, where nothing else reads the input.
 func block2_relu1InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // block2_relu2InPlace applies block2_relu2 (relu on 16x16x32) in place to y,
 // values of its input: Frozen's forward, where nothing else reads the input.
 func block2_relu2InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // block3_relu1InPlace applies block3_relu1 (relu on 8x8x64) in place to y,
 // values of its input: Frozen's forward, where nothing else reads the input.
 func block3_relu1InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // block3_relu2InPlace applies block3_relu2 (relu on 8x8x64) in place to y,
 // values of its input: Frozen's forward, where nothing else reads the input.
 func block3_relu2InPlace(y []float32) {
-	reluVec(y)
+	reluVec(y, y)
 }
 
 // forwardFrozen is Frozen's forward on the first n samples of the tile x:

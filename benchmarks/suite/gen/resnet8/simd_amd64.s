@@ -9488,50 +9488,54 @@ bn1BackwardVec_pixel:
 #undef ch_p1
 #undef ch_p2
 
-// func reluVecAVX2(y *float32, n int)
+// func reluVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
-// y[i] = max(y[i], 0)   i < n (NaN kept, −0 made +0)
+// y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
 // Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
 #define relu_y DI // y: next value
+#define relu_x SI // x: next value
 #define relu_n CX // values left
-TEXT ·reluVecAVX2(SB), NOSPLIT, $0-16
+TEXT ·reluVecAVX2(SB), NOSPLIT, $0-24
 	MOVQ y+0(FP), relu_y
-	MOVQ n+8(FP), relu_n
+	MOVQ x+8(FP), relu_x
+	MOVQ n+16(FP), relu_n
 	VXORPS Y15, Y15, Y15 // +0
 
 reluVec_four:
 	CMPQ relu_n, $32
 	JLT reluVec_one
-	VMOVUPS 0(relu_y), Y0
+	VMOVUPS 0(relu_x), Y0
 	VMAXPS Y0, Y15, Y0
 	VADDPS Y15, Y0, Y0
 	VMOVUPS Y0, 0(relu_y)
-	VMOVUPS 32(relu_y), Y1
+	VMOVUPS 32(relu_x), Y1
 	VMAXPS Y1, Y15, Y1
 	VADDPS Y15, Y1, Y1
 	VMOVUPS Y1, 32(relu_y)
-	VMOVUPS 64(relu_y), Y2
+	VMOVUPS 64(relu_x), Y2
 	VMAXPS Y2, Y15, Y2
 	VADDPS Y15, Y2, Y2
 	VMOVUPS Y2, 64(relu_y)
-	VMOVUPS 96(relu_y), Y3
+	VMOVUPS 96(relu_x), Y3
 	VMAXPS Y3, Y15, Y3
 	VADDPS Y15, Y3, Y3
 	VMOVUPS Y3, 96(relu_y)
 	ADDQ $128, relu_y
+	ADDQ $128, relu_x
 	SUBQ $32, relu_n
 	JMP reluVec_four
 
 reluVec_one:
 	CMPQ relu_n, $8
 	JLT reluVec_tail
-	VMOVUPS (relu_y), Y0
+	VMOVUPS (relu_x), Y0
 	VMAXPS Y0, Y15, Y0
 	VADDPS Y15, Y0, Y0
 	VMOVUPS Y0, (relu_y)
 	ADDQ $32, relu_y
+	ADDQ $32, relu_x
 	SUBQ $8, relu_n
 	JMP reluVec_one
 
@@ -9541,11 +9545,12 @@ reluVec_tail:
 	JZ reluVec_done
 
 reluVec_elem:
-	VMOVSS (relu_y), X0
+	VMOVSS (relu_x), X0
 	VMAXSS X0, X15, X0
 	VADDSS X15, X0, X0
 	VMOVSS X0, (relu_y)
 	ADDQ $4, relu_y
+	ADDQ $4, relu_x
 	DECQ relu_n
 	JNZ reluVec_elem
 
@@ -9553,52 +9558,57 @@ reluVec_done:
 	VZEROUPPER
 	RET
 #undef relu_y
+#undef relu_x
 #undef relu_n
 
-// func reluVecAVX512(y *float32, n int)
+// func reluVecAVX512(y, x *float32, n int)
 // Requires: AVX512F
 //
-// y[i] = max(y[i], 0)   i < n (NaN kept, −0 made +0)
+// y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
 // Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
 #define relu_y DI // y: next value
+#define relu_x SI // x: next value
 #define relu_n CX // values left
-TEXT ·reluVecAVX512(SB), NOSPLIT, $0-16
+TEXT ·reluVecAVX512(SB), NOSPLIT, $0-24
 	MOVQ y+0(FP), relu_y
-	MOVQ n+8(FP), relu_n
+	MOVQ x+8(FP), relu_x
+	MOVQ n+16(FP), relu_n
 	VXORPS Z31, Z31, Z31 // +0
 
 reluVec_four:
 	CMPQ relu_n, $64
 	JLT reluVec_one
-	VMOVUPS 0(relu_y), Z0
+	VMOVUPS 0(relu_x), Z0
 	VMAXPS Z0, Z31, Z0
 	VADDPS Z31, Z0, Z0
 	VMOVUPS Z0, 0(relu_y)
-	VMOVUPS 64(relu_y), Z1
+	VMOVUPS 64(relu_x), Z1
 	VMAXPS Z1, Z31, Z1
 	VADDPS Z31, Z1, Z1
 	VMOVUPS Z1, 64(relu_y)
-	VMOVUPS 128(relu_y), Z2
+	VMOVUPS 128(relu_x), Z2
 	VMAXPS Z2, Z31, Z2
 	VADDPS Z31, Z2, Z2
 	VMOVUPS Z2, 128(relu_y)
-	VMOVUPS 192(relu_y), Z3
+	VMOVUPS 192(relu_x), Z3
 	VMAXPS Z3, Z31, Z3
 	VADDPS Z31, Z3, Z3
 	VMOVUPS Z3, 192(relu_y)
 	ADDQ $256, relu_y
+	ADDQ $256, relu_x
 	SUBQ $64, relu_n
 	JMP reluVec_four
 
 reluVec_one:
 	CMPQ relu_n, $16
 	JLT reluVec_tail
-	VMOVUPS (relu_y), Z0
+	VMOVUPS (relu_x), Z0
 	VMAXPS Z0, Z31, Z0
 	VADDPS Z31, Z0, Z0
 	VMOVUPS Z0, (relu_y)
 	ADDQ $64, relu_y
+	ADDQ $64, relu_x
 	SUBQ $16, relu_n
 	JMP reluVec_one
 
@@ -9610,7 +9620,7 @@ reluVec_tail:
 	SHLL CX, AX
 	DECL AX
 	KMOVW AX, K1
-	VMOVUPS.Z (relu_y), K1, Z0
+	VMOVUPS.Z (relu_x), K1, Z0
 	VMAXPS Z0, Z31, Z0
 	VADDPS Z31, Z0, Z0
 	VMOVUPS Z0, K1, (relu_y)
@@ -9619,6 +9629,7 @@ reluVec_done:
 	VZEROUPPER
 	RET
 #undef relu_y
+#undef relu_x
 #undef relu_n
 
 // func reluGradVecAVX2(dx, dy, y *float32, n int)

@@ -1250,10 +1250,10 @@ func block3_bn2BackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 
 // reluVecGo is the pure-Go reference of reluVec:
 //
-//	y[i] = max(y[i], 0)   for every i (NaN kept, −0 made +0)
-func reluVecGo(y []float32) {
+//	y[i] = max(x[i], 0)   for i < len(y) (NaN kept, −0 made +0)
+func reluVecGo(y, x []float32) {
 	for i := range y {
-		y[i] = max(y[i], 0)
+		y[i] = max(x[i], 0)
 	}
 }
 
