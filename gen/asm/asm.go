@@ -111,6 +111,18 @@ const (
 	// for the interior pixels of output rows lo ≤ oh < hi (all rows: 0,
 	// OutH; a part of them for a forward split across goroutines).
 	DepthwiseConv2DInterior
+	// DepthwiseConv2DWeightGradInterior and DepthwiseConv2DInputGradInterior
+	// are the backward of DepthwiseConv2DInterior over the same interior
+	// pixels (the caller adds the border's terms): the weight and bias
+	// gradients accumulated over n samples, and the input gradient added
+	// into dx (zero it first):
+	//
+	//	func Name(dy, x []float32, dw *[KernelH * KernelW * InC]float32, db *[InC]float32, n int)
+	//	dw[kh][kw][c] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][c];  db[c] += Σ dy[s][oh][ow][c]
+	//	func Name(dy, dx []float32, w *[KernelH * KernelW * InC]float32, n int)
+	//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c], pixel by pixel in row-major order
+	DepthwiseConv2DWeightGradInterior
+	DepthwiseConv2DInputGradInterior
 	// ReLUForward is a ReLU over slices of any length (y may be x: in
 	// place), with Go's max(v, 0) semantics (NaN kept, −0 made +0). It has
 	// no shape, so every kernel of the op renders one TEXT per ISA:
@@ -160,24 +172,26 @@ const (
 )
 
 var opNames = map[Op]string{
-	DenseForward:            "DenseForward",
-	DenseForwardOne:         "DenseForwardOne",
-	DenseBackwardInput:      "DenseBackwardInput",
-	DenseBackwardWeights:    "DenseBackwardWeights",
-	Conv2DForward:           "Conv2DForward",
-	Conv2DBackwardWeights:   "Conv2DBackwardWeights",
-	Conv2DBackwardInput:     "Conv2DBackwardInput",
-	MaxPool2DForward:        "MaxPool2DForward",
-	MaxPool2DBackward:       "MaxPool2DBackward",
-	DepthwiseConv2DInterior: "DepthwiseConv2DInterior",
-	ReLUForward:             "ReLUForward",
-	DepthwiseConv2DWindow:   "DepthwiseConv2DWindow",
-	Im2colInterior:          "Im2colInterior",
-	BatchNormMoments:        "BatchNormMoments",
-	BatchNormSums:           "BatchNormSums",
-	ChannelAffine:           "ChannelAffine",
-	BatchNormBackward:       "BatchNormBackward",
-	ReLUBackward:            "ReLUBackward",
+	DenseForward:                      "DenseForward",
+	DenseForwardOne:                   "DenseForwardOne",
+	DenseBackwardInput:                "DenseBackwardInput",
+	DenseBackwardWeights:              "DenseBackwardWeights",
+	Conv2DForward:                     "Conv2DForward",
+	Conv2DBackwardWeights:             "Conv2DBackwardWeights",
+	Conv2DBackwardInput:               "Conv2DBackwardInput",
+	MaxPool2DForward:                  "MaxPool2DForward",
+	MaxPool2DBackward:                 "MaxPool2DBackward",
+	DepthwiseConv2DInterior:           "DepthwiseConv2DInterior",
+	DepthwiseConv2DWeightGradInterior: "DepthwiseConv2DWeightGradInterior",
+	DepthwiseConv2DInputGradInterior:  "DepthwiseConv2DInputGradInterior",
+	ReLUForward:                       "ReLUForward",
+	DepthwiseConv2DWindow:             "DepthwiseConv2DWindow",
+	Im2colInterior:                    "Im2colInterior",
+	BatchNormMoments:                  "BatchNormMoments",
+	BatchNormSums:                     "BatchNormSums",
+	ChannelAffine:                     "ChannelAffine",
+	BatchNormBackward:                 "BatchNormBackward",
+	ReLUBackward:                      "ReLUBackward",
 }
 
 // String returns the constant's name.
@@ -541,7 +555,7 @@ func (k Kernel) validate() error {
 		if err := k.Pool.validate(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
-	case DepthwiseConv2DInterior:
+	case DepthwiseConv2DInterior, DepthwiseConv2DWeightGradInterior, DepthwiseConv2DInputGradInterior:
 		if err := k.Conv.validateDepthwise(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
@@ -566,7 +580,7 @@ func (k Kernel) validate() error {
 	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
 		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
 	}
-	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == ReLUForward || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior || isChannelOp(k.Op) || k.Op == ReLUBackward) {
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == ReLUForward || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior || isChannelOp(k.Op) || k.Op == ReLUBackward) {
 		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
 	}
 	return nil

@@ -65,6 +65,8 @@ func testKernels() []Kernel {
 	}
 	for _, d := range testDepthwise {
 		ks = append(ks, Kernel{Op: DepthwiseConv2DInterior, Name: d.name + "Interior", Conv: d.shape},
+			Kernel{Op: DepthwiseConv2DWeightGradInterior, Name: d.name + "WeightGrad", Conv: d.shape},
+			Kernel{Op: DepthwiseConv2DInputGradInterior, Name: d.name + "InputGrad", Conv: d.shape},
 			Kernel{Op: DepthwiseConv2DWindow, Name: d.name + "Window", Conv: d.shape})
 	}
 	for _, p := range testPools {
@@ -245,6 +247,16 @@ func casesSource(ks []Kernel) []byte {
 			w = fmt.Sprintf("(*[%d]float32)(w)", wSize)
 			bb = fmt.Sprintf("(*[%d]float32)(b)", bSize)
 		}
+		if c := k.Conv; k.Op == DepthwiseConv2DWeightGradInterior {
+			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
+			wSize, bSize, flops = c.KernelH*c.KernelW*c.InC, c.InC, 0
+		}
+		if c := k.Conv; k.Op == DepthwiseConv2DInputGradInterior {
+			// fwd form: y is dx (the input's size), x is dy.
+			in, u = c.OutH*c.OutW*c.InC, c.InH*c.InW*c.InC
+			wSize, bSize, flops = c.KernelH*c.KernelW*c.InC, 0, 0
+			w = fmt.Sprintf("(*[%d]float32)(w)", wSize)
+		}
 		if c := k.Conv; k.Op == DepthwiseConv2DInterior {
 			ylo, yhi, xlo, xhi := c.depthwiseInterior()
 			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
@@ -300,6 +312,22 @@ func casesSource(ks []Kernel) []byte {
 			fmt.Fprintf(&b, "\t\ttranspose: func(wt, w []float32) { %sTranspose(%s, %s) },\n", k.Name, wt, wStd)
 		case ReLUForward:
 			fmt.Fprintf(&b, "\t\trelu: %s, reluRef: %sGo,\n", k.Name, k.Name)
+		case DepthwiseConv2DWeightGradInterior:
+			for _, f := range []string{"bwdW", "bwdWRef"} {
+				fn := k.Name
+				if f == "bwdWRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(dw, db, x, dy []float32, n int) { %s(dy, x, (*[%d]float32)(dw), (*[%d]float32)(db), n) },\n", f, fn, wSize, bSize)
+			}
+		case DepthwiseConv2DInputGradInterior:
+			for _, f := range []string{"fwd", "fwdRef"} {
+				fn := k.Name
+				if f == "fwdRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32, n int) { clear(y); %s(x, y, %s, n) },\n", f, fn, w)
+			}
 		case ReLUBackward:
 			fmt.Fprintf(&b, "\t\treluBack: %s, reluBackRef: %sGo,\n", k.Name, k.Name)
 		case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:

@@ -119,9 +119,19 @@ func (c ConvShape) depthwiseValues() map[string]jen.Code {
 	}
 }
 
-// depthwiseSpec is one DepthwiseConv2DInterior kernel.
+// depthwiseMode is what a depthwise interior kernel computes.
+type depthwiseMode int
+
+const (
+	dwForward    depthwiseMode = iota // y = b + Σ x·w
+	dwWeightGrad                      // dw += Σ x·dy, db += Σ dy (slots y, x, w, b: dy, x, dw, db)
+	dwInputGrad                       // dx += Σ w·dy (slots y, x, w: dy, dx, w)
+)
+
+// depthwiseSpec is one depthwise interior kernel.
 type depthwiseSpec struct {
 	symbol           string
+	mode             depthwiseMode
 	kernelH, kernelW int
 	values           map[string]jen.Code
 	what             []string
@@ -132,7 +142,9 @@ func (d depthwiseSpec) asm() asmFunc {
 	return asmFunc{symbol: d.symbol, args: depthwiseArgs, counts: depthwiseArgs[4:], values: d.values}
 }
 
-// planDepthwise plans the loop nest for one ISA.
+// planDepthwise plans the loop nest for one ISA: per channel vector (the
+// window's weights, or its weight-gradient accumulators, in registers),
+// the samples, rows and pixels of the interior.
 func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
 	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(depthwiseArgs, name)) }
@@ -145,17 +157,20 @@ func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
 		What:      d.what,
 		ArgSize:   8 * len(depthwiseArgs),
 		Defines: []define{
-			{"dw_y", "AX", "y: current sample"}, {"dw_x", "BX", "x: current sample"},
+			{"dw_y", "AX", "y (dy): current sample"}, {"dw_x", "BX", "x (dx): current sample"},
 			{"dw_n", "CX", "samples left"}, {"dw_cv", "DX", "byte offset of the channel vector"},
-			{"dw_r0", "SI", "x: kernel row 0 of the current window"}, {"dw_r1", "DI", "kernel row 1"}, {"dw_r2", "R8", "kernel row 2"},
-			{"dw_yp", "R9", "y: current output pixel"}, {"dw_c4", "R10", "bytes per pixel (channels·4)"},
+			{"dw_r0", "SI", "x (dx): kernel row 0 of the current window"}, {"dw_r1", "DI", "kernel row 1"}, {"dw_r2", "R8", "kernel row 2"},
+			{"dw_yp", "R9", "y (dy): current output pixel"}, {"dw_c4", "R10", "bytes per pixel (channels·4)"},
 			{"dw_step", "R11", "bytes between the windows of neighbouring output pixels"},
 			{"dw_cols", "R12", "output pixels left in the row"}, {"dw_rows", "R13", "output rows left"},
 		},
 	}
 	taps := d.kernelH * d.kernelW
+	// Registers: the taps' weights (or weight-gradient accumulators) from
+	// 0, then the bias (or its gradient), the accumulator or dy, a
+	// temporary.
 	wReg := func(t int) string { return isa.reg(t) }
-	bReg, acc := isa.reg(taps), isa.reg(taps+1)
+	bReg, acc, tmp := isa.reg(taps), isa.reg(taps+1), isa.reg(taps+2)
 	// On AVX-512, K1 selects the lanes of the channel vector: all 16, or 8
 	// for a last half vector; AVX2 vectors are always whole.
 	mask := func(args ...string) string {
@@ -170,16 +185,21 @@ func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
 		}
 		return in("VMOVUPS", addr, reg)
 	}
+	store := func(reg, addr string) insn {
+		if z {
+			return in("VMOVUPS", reg, "K1", addr)
+		}
+		return in("VMOVUPS", reg, addr)
+	}
 	vecBytes := 4 * isa.lanes
 	rowReg := []string{"dw_r0", "dw_r1", "dw_r2"}
 	colAddr := []string{"(%s)", "(%s)(dw_c4*1)", "(%s)(dw_c4*2)"}
+	tapAddr := func(kh, kw int) string { return fmt.Sprintf(colAddr[kw], rowReg[kh]) }
 
-	sample, chanL, rowL, pixL := d.symbol+"_sample", d.symbol+"_chan", d.symbol+"_row", d.symbol+"_pixel"
+	chanL, sample, rowL, pixL := d.symbol+"_chan", d.symbol+"_sample", d.symbol+"_row", d.symbol+"_pixel"
 	b := []poolWindow{{Insns: []insn{
-		in("MOVQ", arg("y"), "dw_y"), in("MOVQ", arg("x"), "dw_x"), in("MOVQ", arg("n"), "dw_n"),
-		in("MOVQ", arg("c4"), "dw_c4"), in("MOVQ", arg("colStep"), "dw_step"),
+		in("MOVQ", arg("c4"), "dw_c4"), in("MOVQ", arg("colStep"), "dw_step"), in("XORQ", "dw_cv", "dw_cv"),
 	}}}
-	b = append(b, poolWindow{Label: sample, Insns: []insn{in("XORQ", "dw_cv", "dw_cv")}})
 	head := poolWindow{Label: chanL}
 	if z {
 		head.Comment = "K1: the channel vector's lanes (8 when half a vector is left)"
@@ -189,47 +209,77 @@ func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
 			in("CMPQ", "dw_r0", fmt.Sprintf("$%d", vecBytes)), in("CMOVQLT", "dw_r2", "dw_r1"),
 			in("KMOVW", "dw_r1", "K1"))
 	}
-	head.Insns = append(head.Insns, insn{Op: "MOVQ", Args: joinArgs(arg("w"), "dw_r0"), Comment: "the window's weights and the bias, for every pixel"}, in("ADDQ", "dw_cv", "dw_r0"))
+	what := map[depthwiseMode]string{dwForward: "the window's weights and the bias, for every pixel", dwWeightGrad: "the weight and bias gradients so far", dwInputGrad: "the window's weights, for every pixel"}[d.mode]
+	head.Insns = append(head.Insns, insn{Op: "MOVQ", Args: joinArgs(arg("w"), "dw_r0"), Comment: what}, in("ADDQ", "dw_cv", "dw_r0"))
 	for t := range taps {
 		head.Insns = append(head.Insns, load("(dw_r0)", wReg(t)))
 		if t < taps-1 {
 			head.Insns = append(head.Insns, in("ADDQ", "dw_c4", "dw_r0"))
 		}
 	}
-	head.Insns = append(head.Insns,
-		in("MOVQ", arg("b"), "dw_r0"), load("(dw_r0)(dw_cv*1)", bReg),
+	if d.mode != dwInputGrad {
+		head.Insns = append(head.Insns, in("MOVQ", arg("b"), "dw_r0"), load("(dw_r0)(dw_cv*1)", bReg))
+	}
+	head.Insns = append(head.Insns, in("MOVQ", arg("y"), "dw_y"), in("MOVQ", arg("x"), "dw_x"), in("MOVQ", arg("n"), "dw_n"))
+	b = append(b, head, poolWindow{Label: sample, Insns: []insn{
 		insn{Op: "MOVQ", Args: joinArgs(arg("xOrigin"), "dw_r0"), Comment: "the first interior window"}, in("ADDQ", "dw_x", "dw_r0"), in("ADDQ", "dw_cv", "dw_r0"),
 		in("MOVQ", arg("yOrigin"), "dw_yp"), in("ADDQ", "dw_y", "dw_yp"), in("ADDQ", "dw_cv", "dw_yp"),
-		in("MOVQ", arg("rowCount"), "dw_rows"))
-	b = append(b, head)
+		in("MOVQ", arg("rowCount"), "dw_rows"),
+	}})
 	row := poolWindow{Label: rowL}
 	for kh := 1; kh < d.kernelH; kh++ {
 		row.Insns = append(row.Insns, in("MOVQ", rowReg[kh-1], rowReg[kh]), in("ADDQ", arg("rowStride"), rowReg[kh]))
 	}
 	row.Insns = append(row.Insns, in("MOVQ", arg("colCount"), "dw_cols"))
 	b = append(b, row)
-	pix := poolWindow{Label: pixL, Insns: []insn{in("VMOVAPS", bReg, acc)}}
-	for kh := range d.kernelH {
-		for kw := range d.kernelW {
-			pix.Insns = append(pix.Insns, insn{Op: "VFMADD231PS", Args: mask(fmt.Sprintf(colAddr[kw], rowReg[kh]), wReg(kh*d.kernelW+kw), acc)})
+	pix := poolWindow{Label: pixL}
+	switch d.mode {
+	case dwForward:
+		pix.Insns = append(pix.Insns, in("VMOVAPS", bReg, acc))
+		for kh := range d.kernelH {
+			for kw := range d.kernelW {
+				pix.Insns = append(pix.Insns, insn{Op: "VFMADD231PS", Args: mask(tapAddr(kh, kw), wReg(kh*d.kernelW+kw), acc)})
+			}
+		}
+		pix.Insns = append(pix.Insns, store(acc, "(dw_yp)"))
+	case dwWeightGrad:
+		pix.Insns = append(pix.Insns, load("(dw_yp)", acc), in("VADDPS", acc, bReg, bReg))
+		for kh := range d.kernelH {
+			for kw := range d.kernelW {
+				pix.Insns = append(pix.Insns, insn{Op: "VFMADD231PS", Args: mask(tapAddr(kh, kw), acc, wReg(kh*d.kernelW+kw))})
+			}
+		}
+	case dwInputGrad:
+		pix.Insns = append(pix.Insns, load("(dw_yp)", acc))
+		for kh := range d.kernelH {
+			for kw := range d.kernelW {
+				pix.Insns = append(pix.Insns, load(tapAddr(kh, kw), tmp),
+					in("VFMADD231PS", wReg(kh*d.kernelW+kw), acc, tmp), store(tmp, tapAddr(kh, kw)))
+			}
 		}
 	}
-	store := in("VMOVUPS", acc, "(dw_yp)")
-	if z {
-		store = in("VMOVUPS", acc, "K1", "(dw_yp)")
-	}
-	pix.Insns = append(pix.Insns, store)
 	for kh := range d.kernelH {
 		pix.Insns = append(pix.Insns, in("ADDQ", "dw_step", rowReg[kh]))
 	}
 	pix.Insns = append(pix.Insns, in("ADDQ", "dw_c4", "dw_yp"), in("DECQ", "dw_cols"), in("JNZ", pixL))
-	b = append(b, pix, poolWindow{Insns: []insn{
+	end := poolWindow{Insns: []insn{
 		in("ADDQ", arg("xAdvance"), "dw_r0"), in("ADDQ", arg("yAdvance"), "dw_yp"),
 		in("DECQ", "dw_rows"), in("JNZ", rowL),
-		in("ADDQ", fmt.Sprintf("$%d", vecBytes), "dw_cv"), in("CMPQ", "dw_cv", "dw_c4"), in("JLT", chanL),
 		in("ADDQ", arg("inStep"), "dw_x"), in("ADDQ", arg("outStep"), "dw_y"),
 		in("DECQ", "dw_n"), in("JNZ", sample),
-	}})
+	}}
+	if d.mode == dwWeightGrad {
+		end.Insns = append(end.Insns, insn{Op: "MOVQ", Args: joinArgs(arg("w"), "dw_r0"), Comment: "store the gradients"}, in("ADDQ", "dw_cv", "dw_r0"))
+		for t := range taps {
+			end.Insns = append(end.Insns, store(wReg(t), "(dw_r0)"))
+			if t < taps-1 {
+				end.Insns = append(end.Insns, in("ADDQ", "dw_c4", "dw_r0"))
+			}
+		}
+		end.Insns = append(end.Insns, in("MOVQ", arg("b"), "dw_r0"), store(bReg, "(dw_r0)(dw_cv*1)"))
+	}
+	end.Insns = append(end.Insns, in("ADDQ", fmt.Sprintf("$%d", vecBytes), "dw_cv"), in("CMPQ", "dw_cv", "dw_c4"), in("JLT", chanL))
+	b = append(b, pix, end)
 	ctx.Blocks = b
 	return ctx
 }
@@ -246,8 +296,9 @@ func joinArgs(args ...string) string {
 	return s
 }
 
-// depthwiseRefBody is the reference loop nest over the interior: the
-// bias, then the taps in row-major order, as the assembly sums them.
+// depthwiseRefBody is the reference loop nest over the interior of each
+// depthwise op: per sample, pixel and tap, as the assembly orders each
+// channel's terms (the forward: the bias, then the taps in row-major order).
 func (k Kernel) depthwiseRefBody() []jen.Code {
 	c := k.Conv
 	C := c.InC
@@ -256,29 +307,51 @@ func (k Kernel) depthwiseRefBody() []jen.Code {
 	view := func(name, src string, index jen.Code) jen.Code {
 		return jen.Id(name).Op(":=").Parens(jen.Op("*").Index(jen.Lit(C)).Float32()).Call(jen.Id(src).Index(jen.Add(index).Op(":")))
 	}
-	return []jen.Code{
-		jen.For(jen.Id("s").Op(":=").Range().Id("n")).Block(
-			jen.Id("xs").Op(":=").Id("x").Index(jen.Id("s").Op("*").Lit(inSize).Op(":").Parens(jen.Id("s").Op("+").Lit(1)).Op("*").Lit(inSize)),
-			jen.Id("ys").Op(":=").Id("y").Index(jen.Id("s").Op("*").Lit(outSize).Op(":").Parens(jen.Id("s").Op("+").Lit(1)).Op("*").Lit(outSize)),
-			jen.For(jen.Id("oh").Op(":=").Max(jen.Id("lo"), jen.Lit(ylo)), jen.Id("oh").Op("<").Min(jen.Id("hi"), jen.Lit(yhi)), jen.Id("oh").Op("++")).Block(
-				jen.For(jen.Id("ow").Op(":=").Lit(xlo), jen.Id("ow").Op("<").Lit(xhi), jen.Id("ow").Op("++")).Block(
-					view("o", "ys", jen.Parens(jen.Id("oh").Op("*").Lit(c.OutW).Op("+").Id("ow")).Op("*").Lit(C)),
-					jen.Op("*").Id("o").Op("=").Op("*").Id("b"),
-					jen.For(jen.Id("kh").Op(":=").Range().Lit(c.KernelH)).Block(
-						jen.For(jen.Id("kw").Op(":=").Range().Lit(c.KernelW)).Block(
-							jen.Id("ih").Op(":=").Id("oh").Op("*").Lit(c.StrideH).Op("-").Lit(c.PadTop).Op("+").Id("kh"),
-							jen.Id("iw").Op(":=").Id("ow").Op("*").Lit(c.StrideW).Op("-").Lit(c.PadLeft).Op("+").Id("kw"),
-							view("v", "xs", jen.Parens(jen.Id("ih").Op("*").Lit(c.InW).Op("+").Id("iw")).Op("*").Lit(C)),
-							view("r", "w", jen.Parens(jen.Id("kh").Op("*").Lit(c.KernelW).Op("+").Id("kw")).Op("*").Lit(C)),
-							jen.For(jen.Id("c").Op(":=").Range().Id("o")).Block(
-								jen.Id("o").Index(jen.Id("c")).Op("+=").Id("v").Index(jen.Id("c")).Op("*").Id("r").Index(jen.Id("c")),
-							),
-						),
-					),
-				),
-			),
-		),
+	sample := func(name, src string, size int) jen.Code {
+		return jen.Id(name).Op(":=").Id(src).Index(jen.Id("s").Op("*").Lit(size).Op(":").Parens(jen.Id("s").Op("+").Lit(1)).Op("*").Lit(size))
 	}
+	cc := func(name string) *jen.Statement { return jen.Id(name).Index(jen.Id("c")) }
+	var samples, perPixel, perTap []jen.Code
+	outRow := jen.Parens(jen.Id("oh").Op("*").Lit(c.OutW).Op("+").Id("ow")).Op("*").Lit(C)
+	inRow := jen.Parens(jen.Id("ih").Op("*").Lit(c.InW).Op("+").Id("iw")).Op("*").Lit(C)
+	tapW := jen.Parens(jen.Id("kh").Op("*").Lit(c.KernelW).Op("+").Id("kw")).Op("*").Lit(C)
+	switch k.Op {
+	case DepthwiseConv2DInterior:
+		samples = []jen.Code{sample("xs", "x", inSize), sample("ys", "y", outSize)}
+		perPixel = []jen.Code{view("o", "ys", outRow), jen.Op("*").Id("o").Op("=").Op("*").Id("b")}
+		perTap = []jen.Code{view("v", "xs", inRow), view("r", "w", tapW),
+			jen.For(jen.Id("c").Op(":=").Range().Id("o")).Block(cc("o").Op("+=").Add(cc("v")).Op("*").Add(cc("r")))}
+	case DepthwiseConv2DWeightGradInterior:
+		samples = []jen.Code{sample("xs", "x", inSize), sample("ds", "dy", outSize)}
+		perPixel = []jen.Code{view("d", "ds", outRow), jen.For(jen.Id("c").Op(":=").Range().Id("d")).Block(cc("db").Op("+=").Add(cc("d")))}
+		perTap = []jen.Code{view("v", "xs", inRow), view("g", "dw", tapW),
+			jen.For(jen.Id("c").Op(":=").Range().Id("d")).Block(cc("g").Op("+=").Add(cc("v")).Op("*").Add(cc("d")))}
+	case DepthwiseConv2DInputGradInterior:
+		samples = []jen.Code{sample("dxs", "dx", inSize), sample("ds", "dy", outSize)}
+		perPixel = []jen.Code{view("d", "ds", outRow)}
+		perTap = []jen.Code{view("v", "dxs", inRow), view("r", "w", tapW),
+			jen.For(jen.Id("c").Op(":=").Range().Id("d")).Block(cc("v").Op("+=").Add(cc("r")).Op("*").Add(cc("d")))}
+	}
+	taps := append([]jen.Code{
+		jen.Id("ih").Op(":=").Id("oh").Op("*").Lit(c.StrideH).Op("-").Lit(c.PadTop).Op("+").Id("kh"),
+		jen.Id("iw").Op(":=").Id("ow").Op("*").Lit(c.StrideW).Op("-").Lit(c.PadLeft).Op("+").Id("kw"),
+	}, perTap...)
+	var head []jen.Code
+	if k.Op != DepthwiseConv2DInterior {
+		// Every interior row (the forward takes a range of rows).
+		head = append(head, jen.List(jen.Id("lo"), jen.Id("hi")).Op(":=").List(jen.Lit(ylo), jen.Lit(yhi)))
+	}
+	return append(head,
+		jen.For(jen.Id("s").Op(":=").Range().Id("n")).Block(append(samples,
+			jen.For(jen.Id("oh").Op(":=").Max(jen.Id("lo"), jen.Lit(ylo)), jen.Id("oh").Op("<").Min(jen.Id("hi"), jen.Lit(yhi)), jen.Id("oh").Op("++")).Block(
+				jen.For(jen.Id("ow").Op(":=").Lit(xlo), jen.Id("ow").Op("<").Lit(xhi), jen.Id("ow").Op("++")).Block(append(perPixel,
+					jen.For(jen.Id("kh").Op(":=").Range().Lit(c.KernelH)).Block(
+						jen.For(jen.Id("kw").Op(":=").Range().Lit(c.KernelW)).Block(taps...),
+					),
+				)...),
+			),
+		)...),
+	)
 }
 
 // DepthwiseConv2DWindow computes one output pixel whose window reaches the

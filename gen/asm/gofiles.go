@@ -380,6 +380,27 @@ func (k Kernel) signature() signature {
 				jen.Id("_").Op("=").Id("x").Index(jen.Len(jen.Id("y")).Op("-").Lit(1)),
 			},
 		}
+	case DepthwiseConv2DWeightGradInterior, DepthwiseConv2DInputGradInterior:
+		c := k.Conv
+		inSize, outSize := c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
+		ylo, yhi, _, _ := c.depthwiseInterior()
+		pro := []jen.Code{jen.List(jen.Id("lo"), jen.Id("hi")).Op(":=").List(jen.Lit(ylo), jen.Lit(yhi))}
+		if k.Op == DepthwiseConv2DWeightGradInterior {
+			return signature{
+				params:   []jen.Code{jen.List(jen.Id("dy"), jen.Id("x")).Index().Float32(), arrayPtr("dw", c.KernelH, c.KernelW, c.InC), arrayPtr("db", c.InC), jen.Id("n").Int()},
+				args:     []string{"dy", "x", "dw", "db", "n"},
+				sample:   map[string]int{"dy": outSize, "x": inSize},
+				count:    "n",
+				prologue: pro,
+			}
+		}
+		return signature{
+			params:   []jen.Code{jen.List(jen.Id("dy"), jen.Id("dx")).Index().Float32(), arrayPtr("w", c.KernelH, c.KernelW, c.InC), jen.Id("n").Int()},
+			args:     []string{"dy", "dx", "w", "n"},
+			sample:   map[string]int{"dy": outSize, "dx": inSize},
+			count:    "n",
+			prologue: pro,
+		}
 	case DepthwiseConv2DInterior:
 		c := k.Conv
 		inSize, outSize := c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
@@ -419,7 +440,7 @@ func (k Kernel) signature() signature {
 // doc is the dispatcher's doc comment, by lines.
 func (k Kernel) doc() []string {
 	head := fmt.Sprintf("%s computes, with In = %d and Units = %d:", k.Name, k.In, k.Units)
-	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior {
+	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior {
 		head = fmt.Sprintf("%s computes, for %dx%dx%d inputs, %dx%d kernels at stride %d,%d with padding %d,%d (top, left) and %dx%dx%d outputs:",
 			k.Name, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, c.Filters)
 	}
@@ -495,6 +516,14 @@ func (k Kernel) refDoc() []string {
 	case DepthwiseConv2DWindow:
 		return []string{"y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·" + fmt.Sprint(k.Conv.InW) + " + kw−kw0][c]·w[kh][kw][c]   for c < " + fmt.Sprint(k.Conv.InC),
 			"(one output pixel; x starts at the first tap inside the input)"}
+	case DepthwiseConv2DWeightGradInterior, DepthwiseConv2DInputGradInterior:
+		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
+		line := "dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,"
+		if k.Op == DepthwiseConv2DInputGradInterior {
+			line = "dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,"
+		}
+		return []string{line,
+			fmt.Sprintf("ih = oh·%d−%d+kh, iw = ow·%d−%d+kw, over the interior: oh in [%d, %d), ow in [%d, %d)", k.Conv.StrideH, k.Conv.PadTop, k.Conv.StrideW, k.Conv.PadLeft, ylo, yhi, xlo, xhi)}
 	case DepthwiseConv2DInterior:
 		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
 		return []string{"y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c]   for s < n,",
@@ -598,7 +627,7 @@ func (k Kernel) refBody() []jen.Code {
 		return k.convRefBody()
 	case MaxPool2DForward, MaxPool2DBackward:
 		return k.poolRefBody()
-	case DepthwiseConv2DInterior:
+	case DepthwiseConv2DInterior, DepthwiseConv2DWeightGradInterior, DepthwiseConv2DInputGradInterior:
 		return k.depthwiseRefBody()
 	case DepthwiseConv2DWindow:
 		return k.windowRefBody()

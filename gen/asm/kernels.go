@@ -1,6 +1,10 @@
 package asm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
 
 // gemms lists the GEMM kernels (TEXT symbols, per ISA) that implement k.
 func (k Kernel) gemms() []gemmSpec {
@@ -221,18 +225,32 @@ func (k Kernel) pools() []poolSpec {
 
 // depthwises lists the depthwise kernels that implement k.
 func (k Kernel) depthwises() []depthwiseSpec {
-	if k.Op != DepthwiseConv2DInterior {
+	c := k.Conv
+	values := c.depthwiseValues()
+	shared := []string{
+		"depthwise convolution, s < n; the shape comes in the arguments (bytes and",
+		"counts), so every such kernel of the package runs this TEXT.",
+	}
+	spec := depthwiseSpec{symbol: k.Name, kernelH: c.KernelH, kernelW: c.KernelW, values: values, reference: k.Name + "Go"}
+	switch k.Op {
+	case DepthwiseConv2DInterior:
+		spec.what = append([]string{fmt.Sprintf("y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a %dx%d", c.KernelH, c.KernelW)}, shared...)
+		spec.what = append(spec.what, "Per channel vector, the weights and bias in registers; per output pixel,",
+			"one FMA per tap with the input as the memory operand.")
+	case DepthwiseConv2DWeightGradInterior:
+		spec.mode = dwWeightGrad
+		values["y"], values["w"], values["b"] = jen.Op("&").Id("dy").Index(jen.Lit(0)), jen.Op("&").Id("dw").Index(jen.Lit(0)), jen.Op("&").Id("db").Index(jen.Lit(0))
+		spec.what = append([]string{fmt.Sprintf("dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c], db[c] += Σ dy over the interior of a %dx%d", c.KernelH, c.KernelW)}, shared...)
+		spec.what = append(spec.what, "Per channel vector, the gradients in registers; per output pixel, one FMA",
+			"per tap with the input as the memory operand. Slots y, x, w, b: dy, x, dw, db.")
+	case DepthwiseConv2DInputGradInterior:
+		spec.mode = dwInputGrad
+		values["y"], values["x"], values["b"] = jen.Op("&").Id("dy").Index(jen.Lit(0)), jen.Op("&").Id("dx").Index(jen.Lit(0)), jen.Op("&").Id("w").Index(jen.Lit(0))
+		spec.what = append([]string{fmt.Sprintf("dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c] over the interior of a %dx%d", c.KernelH, c.KernelW)}, shared...)
+		spec.what = append(spec.what, "Per channel vector, the weights in registers; per output pixel and tap, dx",
+			"loaded, one FMA, stored. Slots y, x, w: dy, dx, w (b unused).")
+	default:
 		return nil
 	}
-	c := k.Conv
-	return []depthwiseSpec{{
-		symbol: k.Name, kernelH: c.KernelH, kernelW: c.KernelW, values: c.depthwiseValues(), reference: k.Name + "Go",
-		what: []string{
-			fmt.Sprintf("y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a %dx%d", c.KernelH, c.KernelW),
-			"depthwise convolution, s < n; the shape comes in the arguments (bytes and",
-			"counts), so every such kernel of the package runs this TEXT. Per channel",
-			"vector, the weights and bias in registers; per output pixel, one FMA per",
-			"tap with the input as the memory operand.",
-		},
-	}}
+	return []depthwiseSpec{spec}
 }

@@ -323,6 +323,52 @@ func (p *plan) depthwiseBackward(f *jen.File, s *stage) {
 	body = append(body, regions(g, pixel)...)
 	f.Comment(wrapDoc(doc + "."))
 	f.Func().Id(fn).Params(params...).Block(tileLoop(body...))
+
+	v := s.vec
+	if v == nil || v.depthwiseWeightGrad == "" {
+		return
+	}
+	// The vector path: gen/asm's kernels over the interior of every
+	// sample, then the border in Go.
+	fn = s.base + sufBackwardVec
+	doc = fmt.Sprintf("%s runs the backward pass of %s (depthwise) for the first n samples of a tile on the vector path, as %s does: %s accumulates the weight and bias gradients of the pixels whose windows lie inside the input", fn, describe(s), s.base+"Backward", v.depthwiseWeightGrad)
+	if s.inGrad {
+		doc += fmt.Sprintf(" and %s adds their share of dIn", v.depthwiseInputGrad)
+	}
+	doc += ", then Go the border pixels' terms. db is always given (the shared sink for a layer without a bias), as the kernel sums it."
+	vparams := append(params[:len(params)-1:len(params)-1], jen.Id("db").Add(ptrFloatArr(C)))
+	whole := func(buf string, size int) jen.Code {
+		return jen.Id(buf).Index(jen.Empty(), jen.Id("n").Op("*").Lit(size))
+	}
+	var vbody []jen.Code
+	if s.act != "" {
+		vbody = append(vbody, tileLoop(perSample(l, "g", "dOut"), perSample(l, "y", "out"), scaleByActivationGrad(s.act, "g", "y")))
+	}
+	if s.inGrad {
+		vbody = append(vbody, jen.Clear(whole("dIn", l.In.Size())))
+	}
+	vbody = append(vbody, jen.Id(v.depthwiseWeightGrad).Call(whole("dOut", l.Out.Size()), whole("in", l.In.Size()), jen.Id("dw"), jen.Id("db"), jen.Id("n")))
+	if s.inGrad {
+		vbody = append(vbody, jen.Id(v.depthwiseInputGrad).Call(whole("dOut", l.Out.Size()), whole("dIn", l.In.Size()), jen.Id("w"), jen.Id("n")))
+	}
+	if hasBorder(g) {
+		views := []jen.Code{perSample(l, "x", "in"), perSample(l, "g", "dOut")}
+		if s.inGrad {
+			views = append(views, perSample(l, "dx", "dIn"))
+		}
+		vbody = append(vbody, tileLoop(append(views, regions(g, func(border bool) []jen.Code {
+			if !border {
+				return nil
+			}
+			return []jen.Code{
+				view("d", "g", lin(0, term{g.ow * C, "oy"}, term{C, "ox"})),
+				forRange("c", jen.Id("d"), jen.Id("db").Index(jen.Id("c")).Op("+=").Id("d").Index(jen.Id("c"))),
+				jen.Id(pixelFn).Call(gradArgs...),
+			}
+		})...)...))
+	}
+	f.Comment(wrapDoc(doc))
+	f.Func().Id(fn).Params(vparams...).Block(vbody...)
 }
 
 // hasBorder reports whether some output position's window reaches the

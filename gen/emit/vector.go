@@ -69,6 +69,10 @@ type vecStage struct {
 	// before it computes the border in Go; such a stage has no other
 	// vector kernel (its backward runs in Go on every path).
 	depthwise string
+	// depthwiseWeightGrad and depthwiseInputGrad are the kernels of a
+	// depthwise convolution's backward over the interior, which
+	// <layer>BackwardVec calls before it adds the border's terms in Go.
+	depthwiseWeightGrad, depthwiseInputGrad string
 	// depthwiseWindow is the kernel of one border pixel of a depthwise
 	// convolution (gen/asm's DepthwiseConv2DWindow), which
 	// <layer>PixelVec calls; "" when the layer has no border.
@@ -89,11 +93,12 @@ const (
 	sufInputGradVec  = "InputGradVec"
 	sufInteriorVec   = "InteriorVec"
 	sufWindowVec     = "WindowVec"
+	sufBackwardVec   = "BackwardVec"
 	// The batch-norm kernels (batchNormKernels).
 	sufAffineVec     = "AffineVec"
 	sufMomentsVec    = "MomentsVec"
 	sufSumsVec       = "SumsVec"
-	sufBNBackwardVec = "BackwardVec"
+	sufBNBackwardVec = "NormGradVec"
 	// reluVec is the one ReLUForward kernel of a package (no layer
 	// identifier ends in Vec alone).
 	reluVec     = "reluVec"
@@ -130,6 +135,14 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 				}
 				v.depthwise = s.base + sufInteriorVec
 				ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DInterior, Name: v.depthwise, Conv: shape})
+				if s.backward {
+					v.depthwiseWeightGrad = s.base + sufWeightGradVec
+					ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DWeightGradInterior, Name: v.depthwiseWeightGrad, Conv: shape})
+				}
+				if s.inGrad {
+					v.depthwiseInputGrad = s.base + sufInputGradVec
+					ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DInputGradInterior, Name: v.depthwiseInputGrad, Conv: shape})
+				}
 				if hasBorder(windowOf(l)) {
 					v.depthwiseWindow = s.base + sufWindowVec
 					ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DWindow, Name: v.depthwiseWindow, Conv: shape})

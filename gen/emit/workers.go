@@ -339,8 +339,16 @@ func (p *plan) runMethods(f *jen.File) {
 	}
 	vecBackward := func(s *stage) []jen.Code {
 		v := s.vec
-		if v.depthwise != "" {
+		if v.depthwise != "" && v.depthwiseWeightGrad == "" {
 			return goBackward(s)
+		}
+		if v.depthwise != "" {
+			args := []jen.Code{id("n"), inArr(s.in), inArr(s.out), gradArr(s.out)}
+			if s.inGrad {
+				args = append(args, inGradArr(s, 0))
+			}
+			args = append(args, param("p", s.weight), param("g", s.weight), vecBias(s, "g"))
+			return append([]jen.Code{id(s.base + sufBackwardVec).Call(args...)}, addPartials(s)...)
 		}
 		var code []jen.Code
 		if s.layer.Kind == runtime.MaxPool {

@@ -146,7 +146,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn1BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
+	bn1NormGradVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu1Forward computes relu1 (relu on 1x1x128) elementwise for the first n
@@ -339,7 +339,7 @@ func bn2Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn2BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
+	bn2NormGradVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu2Forward computes relu2 (relu on 1x1x128) elementwise for the first n
@@ -532,7 +532,7 @@ func bn3Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn3BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
+	bn3NormGradVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu3Forward computes relu3 (relu on 1x1x128) elementwise for the first n
@@ -725,7 +725,7 @@ func bn4Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn4BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
+	bn4NormGradVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu4Forward computes relu4 (relu on 1x1x128) elementwise for the first n
@@ -917,7 +917,7 @@ func bn5Backward(n int, in, dOut, dIn *[Tile * 8]float32, mean, inv, sumDy, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn5BackwardVec(dIn[:n*8], dOut[:n*8], in[:n*8], &k, &u, &v, &m)
+	bn5NormGradVec(dIn[:n*8], dOut[:n*8], in[:n*8], &k, &u, &v, &m)
 }
 
 // relu5Forward computes relu5 (relu on 1x1x8) elementwise for the first n
@@ -1109,7 +1109,7 @@ func bn6Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn6BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
+	bn6NormGradVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu6Forward computes relu6 (relu on 1x1x128) elementwise for the first n
@@ -1302,7 +1302,7 @@ func bn7Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn7BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
+	bn7NormGradVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu7Forward computes relu7 (relu on 1x1x128) elementwise for the first n
@@ -1495,7 +1495,7 @@ func bn8Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn8BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
+	bn8NormGradVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu8Forward computes relu8 (relu on 1x1x128) elementwise for the first n
@@ -1688,7 +1688,7 @@ func bn9Backward(n int, in, dOut, dIn *[Tile * 128]float32, mean, inv, sumDy, su
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn9BackwardVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
+	bn9NormGradVec(dIn[:n*128], dOut[:n*128], in[:n*128], &k, &u, &v, &m)
 }
 
 // relu9Forward computes relu9 (relu on 1x1x128) elementwise for the first n

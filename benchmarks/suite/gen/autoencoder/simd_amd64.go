@@ -1686,22 +1686,22 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn1BackwardVecAVX2 is the AVX2 path of bn1BackwardVec (simd_amd64.s).
+// bn1NormGradVecAVX2 is the AVX2 path of bn1NormGradVec (simd_amd64.s).
 //
 //go:noescape
-func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
-// bn1BackwardVecAVX512 is the AVX512 path of bn1BackwardVec (simd_amd64.s).
+// bn1NormGradVecAVX512 is the AVX512 path of bn1NormGradVec (simd_amd64.s).
 //
 //go:noescape
-func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
-// bn1BackwardVec computes, over whole pixels of 128 channels:
+// bn1NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -1711,11 +1711,11 @@ func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1784,12 +1784,12 @@ func bn2SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn2BackwardVec computes, over whole pixels of 128 channels:
+// bn2NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -1799,11 +1799,11 @@ func bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn2NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1872,12 +1872,12 @@ func bn3SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn3BackwardVec computes, over whole pixels of 128 channels:
+// bn3NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn3BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn3NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -1887,11 +1887,11 @@ func bn3BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		bn3BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn3NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1960,12 +1960,12 @@ func bn4SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn4BackwardVec computes, over whole pixels of 128 channels:
+// bn4NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn4BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn4NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -1975,11 +1975,11 @@ func bn4BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		bn4BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn4NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2048,12 +2048,12 @@ func bn5SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	}
 }
 
-// bn5BackwardVec computes, over whole pixels of 8 channels:
+// bn5NormGradVec computes, over whole pixels of 8 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn5BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+func bn5NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	p := len(dx) / 8
 	if p == 0 {
 		return
@@ -2063,11 +2063,11 @@ func bn5BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
-		bn5BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn5NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2136,12 +2136,12 @@ func bn6SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn6BackwardVec computes, over whole pixels of 128 channels:
+// bn6NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn6BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn6NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -2151,11 +2151,11 @@ func bn6BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		bn6BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn6NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2224,12 +2224,12 @@ func bn7SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn7BackwardVec computes, over whole pixels of 128 channels:
+// bn7NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn7BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn7NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -2239,11 +2239,11 @@ func bn7BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		bn7BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn7NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2312,12 +2312,12 @@ func bn8SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn8BackwardVec computes, over whole pixels of 128 channels:
+// bn8NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn8BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn8NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -2327,11 +2327,11 @@ func bn8BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		bn8BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn8NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2400,12 +2400,12 @@ func bn9SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn9BackwardVec computes, over whole pixels of 128 channels:
+// bn9NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn9BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn9NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -2415,11 +2415,11 @@ func bn9BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		bn9BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn9NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 

@@ -645,13 +645,13 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	bn1SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn1BackwardVec computes, over whole pixels of 128 channels:
+// bn1NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // bn2AffineVec computes, over whole pixels of 128 channels:
@@ -681,13 +681,13 @@ func bn2SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	bn2SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn2BackwardVec computes, over whole pixels of 128 channels:
+// bn2NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn2NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // bn3AffineVec computes, over whole pixels of 128 channels:
@@ -717,13 +717,13 @@ func bn3SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	bn3SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn3BackwardVec computes, over whole pixels of 128 channels:
+// bn3NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn3BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	bn3BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn3NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn3NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // bn4AffineVec computes, over whole pixels of 128 channels:
@@ -753,13 +753,13 @@ func bn4SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	bn4SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn4BackwardVec computes, over whole pixels of 128 channels:
+// bn4NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn4BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	bn4BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn4NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn4NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // bn5AffineVec computes, over whole pixels of 8 channels:
@@ -789,13 +789,13 @@ func bn5SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	bn5SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn5BackwardVec computes, over whole pixels of 8 channels:
+// bn5NormGradVec computes, over whole pixels of 8 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn5BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
-	bn5BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn5NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	bn5NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // bn6AffineVec computes, over whole pixels of 128 channels:
@@ -825,13 +825,13 @@ func bn6SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	bn6SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn6BackwardVec computes, over whole pixels of 128 channels:
+// bn6NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn6BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	bn6BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn6NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn6NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // bn7AffineVec computes, over whole pixels of 128 channels:
@@ -861,13 +861,13 @@ func bn7SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	bn7SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn7BackwardVec computes, over whole pixels of 128 channels:
+// bn7NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn7BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	bn7BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn7NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn7NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // bn8AffineVec computes, over whole pixels of 128 channels:
@@ -897,13 +897,13 @@ func bn8SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	bn8SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn8BackwardVec computes, over whole pixels of 128 channels:
+// bn8NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn8BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	bn8BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn8NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn8NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // bn9AffineVec computes, over whole pixels of 128 channels:
@@ -933,13 +933,13 @@ func bn9SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	bn9SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn9BackwardVec computes, over whole pixels of 128 channels:
+// bn9NormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn9BackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	bn9BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn9NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	bn9NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // reluVec computes (y may be x):

@@ -1250,10 +1250,10 @@ func bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn1BackwardVecGo is the pure-Go reference of bn1BackwardVec:
+// bn1NormGradVecGo is the pure-Go reference of bn1NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -1302,10 +1302,10 @@ func bn2SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn2BackwardVecGo is the pure-Go reference of bn2BackwardVec:
+// bn2NormGradVecGo is the pure-Go reference of bn2NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn2BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn2NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -1354,10 +1354,10 @@ func bn3SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn3BackwardVecGo is the pure-Go reference of bn3BackwardVec:
+// bn3NormGradVecGo is the pure-Go reference of bn3NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn3BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn3NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -1406,10 +1406,10 @@ func bn4SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn4BackwardVecGo is the pure-Go reference of bn4BackwardVec:
+// bn4NormGradVecGo is the pure-Go reference of bn4NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn4BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn4NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -1458,10 +1458,10 @@ func bn5SumsVecGo(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	}
 }
 
-// bn5BackwardVecGo is the pure-Go reference of bn5BackwardVec:
+// bn5NormGradVecGo is the pure-Go reference of bn5NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn5BackwardVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
+func bn5NormGradVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	p := len(dx) / 8
 	for i := 0; i < p*8; i += 8 {
 		for c := range 8 {
@@ -1510,10 +1510,10 @@ func bn6SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn6BackwardVecGo is the pure-Go reference of bn6BackwardVec:
+// bn6NormGradVecGo is the pure-Go reference of bn6NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn6BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn6NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -1562,10 +1562,10 @@ func bn7SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn7BackwardVecGo is the pure-Go reference of bn7BackwardVec:
+// bn7NormGradVecGo is the pure-Go reference of bn7NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn7BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn7NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -1614,10 +1614,10 @@ func bn8SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn8BackwardVecGo is the pure-Go reference of bn8BackwardVec:
+// bn8NormGradVecGo is the pure-Go reference of bn8NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn8BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn8NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -1666,10 +1666,10 @@ func bn9SumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// bn9BackwardVecGo is the pure-Go reference of bn9BackwardVec:
+// bn9NormGradVecGo is the pure-Go reference of bn9NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn9BackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func bn9NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {

@@ -208,7 +208,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn1BackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
+	bn1NormGradVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // relu1Forward computes relu1 (relu on 25x5x64) elementwise for the first n
@@ -558,6 +558,58 @@ func dw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 	}
 }
 
+// dw1BackwardVec runs the backward pass of dw1 (conv2d 3x3, 64 filters, stride
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
+// of a tile on the vector path, as dw1Backward does: dw1WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw1InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw1BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
+	clear(dIn[:n*8000])
+	dw1WeightGradVec(dOut[:n*8000], in[:n*8000], dw, db, n)
+	dw1InputGradVec(dOut[:n*8000], dIn[:n*8000], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		g := (*[8000]float32)(dOut[s*8000:])
+		dx := (*[8000]float32)(dIn[s*8000:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw1_bnForward computes dw1_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -608,7 +660,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw1_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
+	dw1_bnNormGradVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // dw1_reluForward computes dw1_relu (relu on 25x5x64) elementwise for the
@@ -740,7 +792,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw1_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
+	pw1_bnNormGradVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // pw1_reluForward computes pw1_relu (relu on 25x5x64) elementwise for the
@@ -1064,6 +1116,58 @@ func dw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 	}
 }
 
+// dw2BackwardVec runs the backward pass of dw2 (conv2d 3x3, 64 filters, stride
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
+// of a tile on the vector path, as dw2Backward does: dw2WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw2InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw2BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
+	clear(dIn[:n*8000])
+	dw2WeightGradVec(dOut[:n*8000], in[:n*8000], dw, db, n)
+	dw2InputGradVec(dOut[:n*8000], dIn[:n*8000], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		g := (*[8000]float32)(dOut[s*8000:])
+		dx := (*[8000]float32)(dIn[s*8000:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw2_bnForward computes dw2_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -1114,7 +1218,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw2_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
+	dw2_bnNormGradVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // dw2_reluForward computes dw2_relu (relu on 25x5x64) elementwise for the
@@ -1246,7 +1350,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw2_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
+	pw2_bnNormGradVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // pw2_reluForward computes pw2_relu (relu on 25x5x64) elementwise for the
@@ -1570,6 +1674,58 @@ func dw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 	}
 }
 
+// dw3BackwardVec runs the backward pass of dw3 (conv2d 3x3, 64 filters, stride
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
+// of a tile on the vector path, as dw3Backward does: dw3WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw3InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw3BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
+	clear(dIn[:n*8000])
+	dw3WeightGradVec(dOut[:n*8000], in[:n*8000], dw, db, n)
+	dw3InputGradVec(dOut[:n*8000], dIn[:n*8000], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		g := (*[8000]float32)(dOut[s*8000:])
+		dx := (*[8000]float32)(dIn[s*8000:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw3_bnForward computes dw3_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -1620,7 +1776,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw3_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
+	dw3_bnNormGradVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // dw3_reluForward computes dw3_relu (relu on 25x5x64) elementwise for the
@@ -1752,7 +1908,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw3_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
+	pw3_bnNormGradVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // pw3_reluForward computes pw3_relu (relu on 25x5x64) elementwise for the
@@ -2076,6 +2232,58 @@ func dw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 	}
 }
 
+// dw4BackwardVec runs the backward pass of dw4 (conv2d 3x3, 64 filters, stride
+// 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
+// of a tile on the vector path, as dw4Backward does: dw4WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw4InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw4BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
+	clear(dIn[:n*8000])
+	dw4WeightGradVec(dOut[:n*8000], in[:n*8000], dw, db, n)
+	dw4InputGradVec(dOut[:n*8000], dIn[:n*8000], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		g := (*[8000]float32)(dOut[s*8000:])
+		dx := (*[8000]float32)(dIn[s*8000:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				d := (*[64]float32)(g[oy*320+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw4_bnForward computes dw4_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -2126,7 +2334,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw4_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
+	dw4_bnNormGradVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // dw4_reluForward computes dw4_relu (relu on 25x5x64) elementwise for the
@@ -2258,7 +2466,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 8000]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw4_bnBackwardVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
+	pw4_bnNormGradVec(dIn[:n*8000], dOut[:n*8000], in[:n*8000], &k, &u, &v, &m)
 }
 
 // pw4_reluForward computes pw4_relu (relu on 25x5x64) elementwise for the

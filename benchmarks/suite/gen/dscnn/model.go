@@ -1918,7 +1918,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw4_bnBackward(n, &b.dw4Out, &b.dw4_bnGrad, &b.dw4Grad, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
 			if vec {
-				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+				dw4BackwardVec(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			} else {
 				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			}
@@ -1946,7 +1946,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw3_bnBackward(n, &b.dw3Out, &b.dw3_bnGrad, &b.dw3Grad, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
 			if vec {
-				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+				dw3BackwardVec(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			} else {
 				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			}
@@ -1974,7 +1974,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw2_bnBackward(n, &b.dw2Out, &b.dw2_bnGrad, &b.dw2Grad, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
 			if vec {
-				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+				dw2BackwardVec(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			} else {
 				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			}
@@ -2002,7 +2002,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw1_bnBackward(n, &b.dw1Out, &b.dw1_bnGrad, &b.dw1Grad, &st.dw1_bnMean, &st.dw1_bnInvStd, &st.dw1_bnSumDy, &st.dw1_bnSumDyXhat, st.dw1_bnInvCount, &p.dw1_bnWeight)
 			if vec {
-				dw1Backward(n, &b.dropout1Out, &b.dw1Out, &b.dw1Grad, &b.dropout1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+				dw1BackwardVec(n, &b.dropout1Out, &b.dw1Out, &b.dw1Grad, &b.dropout1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			} else {
 				dw1Backward(n, &b.dropout1Out, &b.dw1Out, &b.dw1Grad, &b.dropout1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			}

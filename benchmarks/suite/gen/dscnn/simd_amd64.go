@@ -145,6 +145,72 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 }
 
+// dw1WeightGradVecAVX2 is the AVX2 path of dw1WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WeightGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1WeightGradVecAVX512 is the AVX512 path of dw1WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WeightGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1WeightGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*8000-1]
+	_ = x[n*8000-1]
+	lo, hi := 1, 24
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw1WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw1InputGradVecAVX2 is the AVX2 path of dw1InputGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1InputGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1InputGradVecAVX512 is the AVX512 path of dw1InputGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1InputGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1InputGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*8000-1]
+	_ = dx[n*8000-1]
+	lo, hi := 1, 24
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw1InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw1WindowVecAVX2 is the AVX2 path of dw1WindowVec (simd_amd64.s).
 //
 //go:noescape
@@ -325,6 +391,52 @@ func dw2InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 }
 
+// dw2WeightGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*8000-1]
+	_ = x[n*8000-1]
+	lo, hi := 1, 24
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw2WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw2InputGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*8000-1]
+	_ = dx[n*8000-1]
+	lo, hi := 1, 24
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw2InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw2WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
@@ -455,6 +567,52 @@ func dw3InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 }
 
+// dw3WeightGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*8000-1]
+	_ = x[n*8000-1]
+	lo, hi := 1, 24
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw3WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw3InputGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*8000-1]
+	_ = dx[n*8000-1]
+	lo, hi := 1, 24
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw3InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw3WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
@@ -582,6 +740,52 @@ func dw4InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
 	default:
 		dw4InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw4WeightGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*8000-1]
+	_ = x[n*8000-1]
+	lo, hi := 1, 24
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw4WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw4InputGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*8000-1]
+	_ = dx[n*8000-1]
+	lo, hi := 1, 24
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 256, 32000, 32000, -1280+lo*1280, 256+lo*1280, hi-lo, 3, 256, 1280, 512, 512)
+	default:
+		dw4InputGradVecGo(dy, dx, w, n)
 	}
 }
 
@@ -996,22 +1200,22 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// bn1BackwardVecAVX2 is the AVX2 path of bn1BackwardVec (simd_amd64.s).
+// bn1NormGradVecAVX2 is the AVX2 path of bn1NormGradVec (simd_amd64.s).
 //
 //go:noescape
-func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
-// bn1BackwardVecAVX512 is the AVX512 path of bn1BackwardVec (simd_amd64.s).
+// bn1NormGradVecAVX512 is the AVX512 path of bn1NormGradVec (simd_amd64.s).
 //
 //go:noescape
-func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
-// bn1BackwardVec computes, over whole pixels of 64 channels:
+// bn1NormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -1021,11 +1225,11 @@ func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1094,12 +1298,12 @@ func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw1_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw1_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -1109,11 +1313,11 @@ func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		dw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1182,12 +1386,12 @@ func pw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw1_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw1_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -1197,11 +1401,11 @@ func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		pw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1270,12 +1474,12 @@ func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw2_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw2_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -1285,11 +1489,11 @@ func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		dw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1358,12 +1562,12 @@ func pw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw2_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw2_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -1373,11 +1577,11 @@ func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		pw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1446,12 +1650,12 @@ func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw3_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw3_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -1461,11 +1665,11 @@ func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		dw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1534,12 +1738,12 @@ func pw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw3_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw3_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -1549,11 +1753,11 @@ func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		pw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1622,12 +1826,12 @@ func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw4_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw4_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -1637,11 +1841,11 @@ func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		dw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1710,12 +1914,12 @@ func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw4_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw4_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -1725,11 +1929,11 @@ func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		pw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 

@@ -43,6 +43,26 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	dw1InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw1WeightGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// This build has no assembly: it runs the reference.
+func dw1WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	dw1WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw1InputGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// This build has no assembly: it runs the reference.
+func dw1InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	dw1InputGradVecGo(dy, dx, w, n)
+}
+
 // dw1WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
@@ -96,6 +116,26 @@ func pw1InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 // This build has no assembly: it runs the reference.
 func dw2InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
 	dw2InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw2WeightGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// This build has no assembly: it runs the reference.
+func dw2WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	dw2WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw2InputGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// This build has no assembly: it runs the reference.
+func dw2InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	dw2InputGradVecGo(dy, dx, w, n)
 }
 
 // dw2WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
@@ -153,6 +193,26 @@ func dw3InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	dw3InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw3WeightGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// This build has no assembly: it runs the reference.
+func dw3WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	dw3WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw3InputGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// This build has no assembly: it runs the reference.
+func dw3InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	dw3InputGradVecGo(dy, dx, w, n)
+}
+
 // dw3WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
@@ -206,6 +266,26 @@ func pw3InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 // This build has no assembly: it runs the reference.
 func dw4InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
 	dw4InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw4WeightGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// This build has no assembly: it runs the reference.
+func dw4WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	dw4WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw4InputGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+//
+// This build has no assembly: it runs the reference.
+func dw4InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	dw4InputGradVecGo(dy, dx, w, n)
 }
 
 // dw4WindowVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
@@ -342,13 +422,13 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	bn1SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn1BackwardVec computes, over whole pixels of 64 channels:
+// bn1NormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw1_bnAffineVec computes, over whole pixels of 64 channels:
@@ -378,13 +458,13 @@ func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	dw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw1_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw1_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	dw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw1_bnAffineVec computes, over whole pixels of 64 channels:
@@ -414,13 +494,13 @@ func pw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	pw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw1_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw1_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	pw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw2_bnAffineVec computes, over whole pixels of 64 channels:
@@ -450,13 +530,13 @@ func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	dw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw2_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw2_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	dw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw2_bnAffineVec computes, over whole pixels of 64 channels:
@@ -486,13 +566,13 @@ func pw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	pw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw2_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw2_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	pw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw3_bnAffineVec computes, over whole pixels of 64 channels:
@@ -522,13 +602,13 @@ func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	dw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw3_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw3_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	dw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw3_bnAffineVec computes, over whole pixels of 64 channels:
@@ -558,13 +638,13 @@ func pw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	pw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw3_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw3_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	pw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw4_bnAffineVec computes, over whole pixels of 64 channels:
@@ -594,13 +674,13 @@ func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	dw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw4_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw4_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	dw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw4_bnAffineVec computes, over whole pixels of 64 channels:
@@ -630,13 +710,13 @@ func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	pw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw4_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw4_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	pw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // reluVec computes (y may be x):

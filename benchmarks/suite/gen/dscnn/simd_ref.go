@@ -84,6 +84,65 @@ func dw1InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 	}
 }
 
+// dw1WeightGradVecGo is the pure-Go reference of dw1WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+func dw1WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	lo, hi := 1, 24
+	for s := range n {
+		xs := x[s*8000 : (s+1)*8000]
+		ds := dy[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				d := (*[64]float32)(ds[(oh*5+ow)*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*5+iw)*64:])
+						g := (*[64]float32)(dw[(kh*3+kw)*64:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw1InputGradVecGo is the pure-Go reference of dw1InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+func dw1InputGradVecGo(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	lo, hi := 1, 24
+	for s := range n {
+		dxs := dx[s*8000 : (s+1)*8000]
+		ds := dy[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				d := (*[64]float32)(ds[(oh*5+ow)*64:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(dxs[(ih*5+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range d {
+							v[c] += r[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // dw1WindowVecGo is the pure-Go reference of dw1WindowVec:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
@@ -187,6 +246,65 @@ func dw2InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 						r := (*[64]float32)(w[(kh*3+kw)*64:])
 						for c := range o {
 							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw2WeightGradVecGo is the pure-Go reference of dw2WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+func dw2WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	lo, hi := 1, 24
+	for s := range n {
+		xs := x[s*8000 : (s+1)*8000]
+		ds := dy[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				d := (*[64]float32)(ds[(oh*5+ow)*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*5+iw)*64:])
+						g := (*[64]float32)(dw[(kh*3+kw)*64:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw2InputGradVecGo is the pure-Go reference of dw2InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+func dw2InputGradVecGo(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	lo, hi := 1, 24
+	for s := range n {
+		dxs := dx[s*8000 : (s+1)*8000]
+		ds := dy[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				d := (*[64]float32)(ds[(oh*5+ow)*64:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(dxs[(ih*5+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range d {
+							v[c] += r[c] * d[c]
 						}
 					}
 				}
@@ -306,6 +424,65 @@ func dw3InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 	}
 }
 
+// dw3WeightGradVecGo is the pure-Go reference of dw3WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+func dw3WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	lo, hi := 1, 24
+	for s := range n {
+		xs := x[s*8000 : (s+1)*8000]
+		ds := dy[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				d := (*[64]float32)(ds[(oh*5+ow)*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*5+iw)*64:])
+						g := (*[64]float32)(dw[(kh*3+kw)*64:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw3InputGradVecGo is the pure-Go reference of dw3InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+func dw3InputGradVecGo(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	lo, hi := 1, 24
+	for s := range n {
+		dxs := dx[s*8000 : (s+1)*8000]
+		ds := dy[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				d := (*[64]float32)(ds[(oh*5+ow)*64:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(dxs[(ih*5+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range d {
+							v[c] += r[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // dw3WindowVecGo is the pure-Go reference of dw3WindowVec:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·5 + kw−kw0][c]·w[kh][kw][c]   for c < 64
@@ -409,6 +586,65 @@ func dw4InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 						r := (*[64]float32)(w[(kh*3+kw)*64:])
 						for c := range o {
 							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw4WeightGradVecGo is the pure-Go reference of dw4WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+func dw4WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	lo, hi := 1, 24
+	for s := range n {
+		xs := x[s*8000 : (s+1)*8000]
+		ds := dy[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				d := (*[64]float32)(ds[(oh*5+ow)*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*5+iw)*64:])
+						g := (*[64]float32)(dw[(kh*3+kw)*64:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw4InputGradVecGo is the pure-Go reference of dw4InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 24), ow in [1, 4)
+func dw4InputGradVecGo(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	lo, hi := 1, 24
+	for s := range n {
+		dxs := dx[s*8000 : (s+1)*8000]
+		ds := dy[s*8000 : (s+1)*8000]
+		for oh := max(lo, 1); oh < min(hi, 24); oh++ {
+			for ow := 1; ow < 4; ow++ {
+				d := (*[64]float32)(ds[(oh*5+ow)*64:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(dxs[(ih*5+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range d {
+							v[c] += r[c] * d[c]
 						}
 					}
 				}
@@ -664,10 +900,10 @@ func bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// bn1BackwardVecGo is the pure-Go reference of bn1BackwardVec:
+// bn1NormGradVecGo is the pure-Go reference of bn1NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -716,10 +952,10 @@ func dw1_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw1_bnBackwardVecGo is the pure-Go reference of dw1_bnBackwardVec:
+// dw1_bnNormGradVecGo is the pure-Go reference of dw1_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw1_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw1_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -768,10 +1004,10 @@ func pw1_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw1_bnBackwardVecGo is the pure-Go reference of pw1_bnBackwardVec:
+// pw1_bnNormGradVecGo is the pure-Go reference of pw1_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw1_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw1_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -820,10 +1056,10 @@ func dw2_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw2_bnBackwardVecGo is the pure-Go reference of dw2_bnBackwardVec:
+// dw2_bnNormGradVecGo is the pure-Go reference of dw2_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw2_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw2_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -872,10 +1108,10 @@ func pw2_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw2_bnBackwardVecGo is the pure-Go reference of pw2_bnBackwardVec:
+// pw2_bnNormGradVecGo is the pure-Go reference of pw2_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw2_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw2_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -924,10 +1160,10 @@ func dw3_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw3_bnBackwardVecGo is the pure-Go reference of dw3_bnBackwardVec:
+// dw3_bnNormGradVecGo is the pure-Go reference of dw3_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw3_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw3_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -976,10 +1212,10 @@ func pw3_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw3_bnBackwardVecGo is the pure-Go reference of pw3_bnBackwardVec:
+// pw3_bnNormGradVecGo is the pure-Go reference of pw3_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw3_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw3_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -1028,10 +1264,10 @@ func dw4_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw4_bnBackwardVecGo is the pure-Go reference of dw4_bnBackwardVec:
+// dw4_bnNormGradVecGo is the pure-Go reference of dw4_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw4_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw4_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -1080,10 +1316,10 @@ func pw4_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw4_bnBackwardVecGo is the pure-Go reference of pw4_bnBackwardVec:
+// pw4_bnNormGradVecGo is the pure-Go reference of pw4_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw4_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw4_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {

@@ -311,7 +311,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumDy, 
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn1BackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
+	bn1NormGradVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // relu1Forward computes relu1 (relu on 48x48x8) elementwise for the first n
@@ -635,6 +635,58 @@ func dw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 	}
 }
 
+// dw1BackwardVec runs the backward pass of dw1 (conv2d 3x3, 8 filters, stride
+// 1x1, same padding, 48x48x8 → 48x48x8) (depthwise) for the first n samples
+// of a tile on the vector path, as dw1Backward does: dw1WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw1InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw1BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32, w *[72]float32, dw *[72]float32, db *[8]float32) {
+	clear(dIn[:n*18432])
+	dw1WeightGradVec(dOut[:n*18432], in[:n*18432], dw, db, n)
+	dw1InputGradVec(dOut[:n*18432], dIn[:n*18432], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[18432]float32)(in[s*18432:])
+		g := (*[18432]float32)(dOut[s*18432:])
+		dx := (*[18432]float32)(dIn[s*18432:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 48; ox++ {
+				d := (*[8]float32)(g[oy*384+ox*8:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 47; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[8]float32)(g[oy*384+ox*8:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 47; ox < 48; ox++ {
+				d := (*[8]float32)(g[oy*384+ox*8:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 47; oy < 48; oy++ {
+			for ox := 0; ox < 48; ox++ {
+				d := (*[8]float32)(g[oy*384+ox*8:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw1_bnForward computes dw1_bn (batchnorm on 48x48x8) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -685,7 +737,7 @@ func dw1_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw1_bnBackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
+	dw1_bnNormGradVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // dw1_reluForward computes dw1_relu (relu on 48x48x8) elementwise for the
@@ -817,7 +869,7 @@ func pw1_bnBackward(n int, in, dOut, dIn *[Tile * 36864]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw1_bnBackwardVec(dIn[:n*36864], dOut[:n*36864], in[:n*36864], &k, &u, &v, &m)
+	pw1_bnNormGradVec(dIn[:n*36864], dOut[:n*36864], in[:n*36864], &k, &u, &v, &m)
 }
 
 // pw1_reluForward computes pw1_relu (relu on 48x48x16) elementwise for the
@@ -1109,6 +1161,42 @@ func dw2Backward(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, dO
 	}
 }
 
+// dw2BackwardVec runs the backward pass of dw2 (conv2d 3x3, 16 filters, stride
+// 2x2, same padding, 48x48x16 → 24x24x16) (depthwise) for the first n
+// samples of a tile on the vector path, as dw2Backward does: dw2WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw2InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw2BackwardVec(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 36864]float32, w *[144]float32, dw *[144]float32, db *[16]float32) {
+	clear(dIn[:n*36864])
+	dw2WeightGradVec(dOut[:n*9216], in[:n*36864], dw, db, n)
+	dw2InputGradVec(dOut[:n*9216], dIn[:n*36864], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[36864]float32)(in[s*36864:])
+		g := (*[9216]float32)(dOut[s*9216:])
+		dx := (*[36864]float32)(dIn[s*36864:])
+		for oy := 0; oy < 23; oy++ {
+			for ox := 23; ox < 24; ox++ {
+				d := (*[16]float32)(g[oy*384+ox*16:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				d := (*[16]float32)(g[oy*384+ox*16:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw2_bnForward computes dw2_bn (batchnorm on 24x24x16) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -1159,7 +1247,7 @@ func dw2_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw2_bnBackwardVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
+	dw2_bnNormGradVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
 }
 
 // dw2_reluForward computes dw2_relu (relu on 24x24x16) elementwise for the
@@ -1291,7 +1379,7 @@ func pw2_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw2_bnBackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
+	pw2_bnNormGradVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // pw2_reluForward computes pw2_relu (relu on 24x24x32) elementwise for the
@@ -1615,6 +1703,58 @@ func dw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 	}
 }
 
+// dw3BackwardVec runs the backward pass of dw3 (conv2d 3x3, 32 filters, stride
+// 1x1, same padding, 24x24x32 → 24x24x32) (depthwise) for the first n
+// samples of a tile on the vector path, as dw3Backward does: dw3WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw3InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw3BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32, w *[288]float32, dw *[288]float32, db *[32]float32) {
+	clear(dIn[:n*18432])
+	dw3WeightGradVec(dOut[:n*18432], in[:n*18432], dw, db, n)
+	dw3InputGradVec(dOut[:n*18432], dIn[:n*18432], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[18432]float32)(in[s*18432:])
+		g := (*[18432]float32)(dOut[s*18432:])
+		dx := (*[18432]float32)(dIn[s*18432:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				d := (*[32]float32)(g[oy*768+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 23; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[32]float32)(g[oy*768+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 23; ox < 24; ox++ {
+				d := (*[32]float32)(g[oy*768+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				d := (*[32]float32)(g[oy*768+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw3_bnForward computes dw3_bn (batchnorm on 24x24x32) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -1665,7 +1805,7 @@ func dw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw3_bnBackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
+	dw3_bnNormGradVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // dw3_reluForward computes dw3_relu (relu on 24x24x32) elementwise for the
@@ -1797,7 +1937,7 @@ func pw3_bnBackward(n int, in, dOut, dIn *[Tile * 18432]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw3_bnBackwardVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
+	pw3_bnNormGradVec(dIn[:n*18432], dOut[:n*18432], in[:n*18432], &k, &u, &v, &m)
 }
 
 // pw3_reluForward computes pw3_relu (relu on 24x24x32) elementwise for the
@@ -2089,6 +2229,42 @@ func dw4Backward(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, dO
 	}
 }
 
+// dw4BackwardVec runs the backward pass of dw4 (conv2d 3x3, 32 filters, stride
+// 2x2, same padding, 24x24x32 → 12x12x32) (depthwise) for the first n
+// samples of a tile on the vector path, as dw4Backward does: dw4WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw4InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw4BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 18432]float32, w *[288]float32, dw *[288]float32, db *[32]float32) {
+	clear(dIn[:n*18432])
+	dw4WeightGradVec(dOut[:n*4608], in[:n*18432], dw, db, n)
+	dw4InputGradVec(dOut[:n*4608], dIn[:n*18432], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[18432]float32)(in[s*18432:])
+		g := (*[4608]float32)(dOut[s*4608:])
+		dx := (*[18432]float32)(dIn[s*18432:])
+		for oy := 0; oy < 11; oy++ {
+			for ox := 11; ox < 12; ox++ {
+				d := (*[32]float32)(g[oy*384+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				d := (*[32]float32)(g[oy*384+ox*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw4_bnForward computes dw4_bn (batchnorm on 12x12x32) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -2139,7 +2315,7 @@ func dw4_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw4_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	dw4_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw4_reluForward computes dw4_relu (relu on 12x12x32) elementwise for the
@@ -2271,7 +2447,7 @@ func pw4_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw4_bnBackwardVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
+	pw4_bnNormGradVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
 }
 
 // pw4_reluForward computes pw4_relu (relu on 12x12x64) elementwise for the
@@ -2595,6 +2771,58 @@ func dw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 	}
 }
 
+// dw5BackwardVec runs the backward pass of dw5 (conv2d 3x3, 64 filters, stride
+// 1x1, same padding, 12x12x64 → 12x12x64) (depthwise) for the first n
+// samples of a tile on the vector path, as dw5Backward does: dw5WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw5InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw5BackwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 9216]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
+	clear(dIn[:n*9216])
+	dw5WeightGradVec(dOut[:n*9216], in[:n*9216], dw, db, n)
+	dw5InputGradVec(dOut[:n*9216], dIn[:n*9216], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[9216]float32)(in[s*9216:])
+		g := (*[9216]float32)(dOut[s*9216:])
+		dx := (*[9216]float32)(dIn[s*9216:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				d := (*[64]float32)(g[oy*768+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 11; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[64]float32)(g[oy*768+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 11; ox < 12; ox++ {
+				d := (*[64]float32)(g[oy*768+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				d := (*[64]float32)(g[oy*768+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw5_bnForward computes dw5_bn (batchnorm on 12x12x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -2645,7 +2873,7 @@ func dw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw5_bnBackwardVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
+	dw5_bnNormGradVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
 }
 
 // dw5_reluForward computes dw5_relu (relu on 12x12x64) elementwise for the
@@ -2777,7 +3005,7 @@ func pw5_bnBackward(n int, in, dOut, dIn *[Tile * 9216]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw5_bnBackwardVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
+	pw5_bnNormGradVec(dIn[:n*9216], dOut[:n*9216], in[:n*9216], &k, &u, &v, &m)
 }
 
 // pw5_reluForward computes pw5_relu (relu on 12x12x64) elementwise for the
@@ -3069,6 +3297,42 @@ func dw6Backward(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, dOu
 	}
 }
 
+// dw6BackwardVec runs the backward pass of dw6 (conv2d 3x3, 64 filters, stride
+// 2x2, same padding, 12x12x64 → 6x6x64) (depthwise) for the first n samples
+// of a tile on the vector path, as dw6Backward does: dw6WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw6InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw6BackwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 9216]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
+	clear(dIn[:n*9216])
+	dw6WeightGradVec(dOut[:n*2304], in[:n*9216], dw, db, n)
+	dw6InputGradVec(dOut[:n*2304], dIn[:n*9216], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[9216]float32)(in[s*9216:])
+		g := (*[2304]float32)(dOut[s*2304:])
+		dx := (*[9216]float32)(dIn[s*9216:])
+		for oy := 0; oy < 5; oy++ {
+			for ox := 5; ox < 6; ox++ {
+				d := (*[64]float32)(g[oy*384+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw6PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[64]float32)(g[oy*384+ox*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw6PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw6_bnForward computes dw6_bn (batchnorm on 6x6x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -3119,7 +3383,7 @@ func dw6_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw6_bnBackwardVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
+	dw6_bnNormGradVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
 }
 
 // dw6_reluForward computes dw6_relu (relu on 6x6x64) elementwise for the first
@@ -3251,7 +3515,7 @@ func pw6_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw6_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	pw6_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw6_reluForward computes pw6_relu (relu on 6x6x128) elementwise for the
@@ -3575,6 +3839,58 @@ func dw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 	}
 }
 
+// dw7BackwardVec runs the backward pass of dw7 (conv2d 3x3, 128 filters,
+// stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
+// samples of a tile on the vector path, as dw7Backward does: dw7WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw7InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw7BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
+	clear(dIn[:n*4608])
+	dw7WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
+	dw7InputGradVec(dOut[:n*4608], dIn[:n*4608], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		g := (*[4608]float32)(dOut[s*4608:])
+		dx := (*[4608]float32)(dIn[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw7_bnForward computes dw7_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -3625,7 +3941,7 @@ func dw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw7_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	dw7_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw7_reluForward computes dw7_relu (relu on 6x6x128) elementwise for the
@@ -3757,7 +4073,7 @@ func pw7_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw7_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	pw7_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw7_reluForward computes pw7_relu (relu on 6x6x128) elementwise for the
@@ -4081,6 +4397,58 @@ func dw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 	}
 }
 
+// dw8BackwardVec runs the backward pass of dw8 (conv2d 3x3, 128 filters,
+// stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
+// samples of a tile on the vector path, as dw8Backward does: dw8WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw8InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw8BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
+	clear(dIn[:n*4608])
+	dw8WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
+	dw8InputGradVec(dOut[:n*4608], dIn[:n*4608], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		g := (*[4608]float32)(dOut[s*4608:])
+		dx := (*[4608]float32)(dIn[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw8_bnForward computes dw8_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -4131,7 +4499,7 @@ func dw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw8_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	dw8_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw8_reluForward computes dw8_relu (relu on 6x6x128) elementwise for the
@@ -4263,7 +4631,7 @@ func pw8_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw8_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	pw8_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw8_reluForward computes pw8_relu (relu on 6x6x128) elementwise for the
@@ -4587,6 +4955,58 @@ func dw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 	}
 }
 
+// dw9BackwardVec runs the backward pass of dw9 (conv2d 3x3, 128 filters,
+// stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
+// samples of a tile on the vector path, as dw9Backward does: dw9WeightGradVec
+// accumulates the weight and bias gradients of the pixels whose windows lie
+// inside the input and dw9InputGradVec adds their share of dIn, then Go the
+// border pixels' terms. db is always given (the shared sink for a layer
+// without a bias), as the kernel sums it.
+func dw9BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
+	clear(dIn[:n*4608])
+	dw9WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
+	dw9InputGradVec(dOut[:n*4608], dIn[:n*4608], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		g := (*[4608]float32)(dOut[s*4608:])
+		dx := (*[4608]float32)(dIn[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw9_bnForward computes dw9_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -4637,7 +5057,7 @@ func dw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw9_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	dw9_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw9_reluForward computes dw9_relu (relu on 6x6x128) elementwise for the
@@ -4769,7 +5189,7 @@ func pw9_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumDy
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw9_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	pw9_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw9_reluForward computes pw9_relu (relu on 6x6x128) elementwise for the
@@ -5093,6 +5513,58 @@ func dw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 	}
 }
 
+// dw10BackwardVec runs the backward pass of dw10 (conv2d 3x3, 128 filters,
+// stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
+// samples of a tile on the vector path, as dw10Backward does:
+// dw10WeightGradVec accumulates the weight and bias gradients of the pixels
+// whose windows lie inside the input and dw10InputGradVec adds their share of
+// dIn, then Go the border pixels' terms. db is always given (the shared sink
+// for a layer without a bias), as the kernel sums it.
+func dw10BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
+	clear(dIn[:n*4608])
+	dw10WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
+	dw10InputGradVec(dOut[:n*4608], dIn[:n*4608], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		g := (*[4608]float32)(dOut[s*4608:])
+		dx := (*[4608]float32)(dIn[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw10_bnForward computes dw10_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -5143,7 +5615,7 @@ func dw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw10_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	dw10_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw10_reluForward computes dw10_relu (relu on 6x6x128) elementwise for the
@@ -5276,7 +5748,7 @@ func pw10_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw10_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	pw10_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw10_reluForward computes pw10_relu (relu on 6x6x128) elementwise for the
@@ -5601,6 +6073,58 @@ func dw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 	}
 }
 
+// dw11BackwardVec runs the backward pass of dw11 (conv2d 3x3, 128 filters,
+// stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
+// samples of a tile on the vector path, as dw11Backward does:
+// dw11WeightGradVec accumulates the weight and bias gradients of the pixels
+// whose windows lie inside the input and dw11InputGradVec adds their share of
+// dIn, then Go the border pixels' terms. db is always given (the shared sink
+// for a layer without a bias), as the kernel sums it.
+func dw11BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
+	clear(dIn[:n*4608])
+	dw11WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
+	dw11InputGradVec(dOut[:n*4608], dIn[:n*4608], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		g := (*[4608]float32)(dOut[s*4608:])
+		dx := (*[4608]float32)(dIn[s*4608:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				d := (*[128]float32)(g[oy*768+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw11_bnForward computes dw11_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -5651,7 +6175,7 @@ func dw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw11_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	dw11_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // dw11_reluForward computes dw11_relu (relu on 6x6x128) elementwise for the
@@ -5784,7 +6308,7 @@ func pw11_bnBackward(n int, in, dOut, dIn *[Tile * 4608]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw11_bnBackwardVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
+	pw11_bnNormGradVec(dIn[:n*4608], dOut[:n*4608], in[:n*4608], &k, &u, &v, &m)
 }
 
 // pw11_reluForward computes pw11_relu (relu on 6x6x128) elementwise for the
@@ -6077,6 +6601,42 @@ func dw12Backward(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, dO
 	}
 }
 
+// dw12BackwardVec runs the backward pass of dw12 (conv2d 3x3, 128 filters,
+// stride 2x2, same padding, 6x6x128 → 3x3x128) (depthwise) for the first n
+// samples of a tile on the vector path, as dw12Backward does:
+// dw12WeightGradVec accumulates the weight and bias gradients of the pixels
+// whose windows lie inside the input and dw12InputGradVec adds their share of
+// dIn, then Go the border pixels' terms. db is always given (the shared sink
+// for a layer without a bias), as the kernel sums it.
+func dw12BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, dOut *[Tile * 1152]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
+	clear(dIn[:n*4608])
+	dw12WeightGradVec(dOut[:n*1152], in[:n*4608], dw, db, n)
+	dw12InputGradVec(dOut[:n*1152], dIn[:n*4608], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		g := (*[1152]float32)(dOut[s*1152:])
+		dx := (*[4608]float32)(dIn[s*4608:])
+		for oy := 0; oy < 2; oy++ {
+			for ox := 2; ox < 3; ox++ {
+				d := (*[128]float32)(g[oy*384+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw12PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				d := (*[128]float32)(g[oy*384+ox*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw12PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw12_bnForward computes dw12_bn (batchnorm on 3x3x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -6127,7 +6687,7 @@ func dw12_bnBackward(n int, in, dOut, dIn *[Tile * 1152]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw12_bnBackwardVec(dIn[:n*1152], dOut[:n*1152], in[:n*1152], &k, &u, &v, &m)
+	dw12_bnNormGradVec(dIn[:n*1152], dOut[:n*1152], in[:n*1152], &k, &u, &v, &m)
 }
 
 // dw12_reluForward computes dw12_relu (relu on 3x3x128) elementwise for the
@@ -6260,7 +6820,7 @@ func pw12_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw12_bnBackwardVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
+	pw12_bnNormGradVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
 }
 
 // pw12_reluForward computes pw12_relu (relu on 3x3x256) elementwise for the
@@ -6585,6 +7145,58 @@ func dw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 	}
 }
 
+// dw13BackwardVec runs the backward pass of dw13 (conv2d 3x3, 256 filters,
+// stride 1x1, same padding, 3x3x256 → 3x3x256) (depthwise) for the first n
+// samples of a tile on the vector path, as dw13Backward does:
+// dw13WeightGradVec accumulates the weight and bias gradients of the pixels
+// whose windows lie inside the input and dw13InputGradVec adds their share of
+// dIn, then Go the border pixels' terms. db is always given (the shared sink
+// for a layer without a bias), as the kernel sums it.
+func dw13BackwardVec(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 2304]float32, w *[2304]float32, dw *[2304]float32, db *[256]float32) {
+	clear(dIn[:n*2304])
+	dw13WeightGradVec(dOut[:n*2304], in[:n*2304], dw, db, n)
+	dw13InputGradVec(dOut[:n*2304], dIn[:n*2304], w, n)
+	for s := 0; s < n; s++ {
+		x := (*[2304]float32)(in[s*2304:])
+		g := (*[2304]float32)(dOut[s*2304:])
+		dx := (*[2304]float32)(dIn[s*2304:])
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				d := (*[256]float32)(g[oy*768+ox*256:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 1; oy < 2; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				d := (*[256]float32)(g[oy*768+ox*256:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+			for ox := 2; ox < 3; ox++ {
+				d := (*[256]float32)(g[oy*768+ox*256:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				d := (*[256]float32)(g[oy*768+ox*256:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+			}
+		}
+	}
+}
+
 // dw13_bnForward computes dw13_bn (batchnorm on 3x3x256) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
 // channel, with the batch's mean and inv = 1/√(variance + ε).
@@ -6635,7 +7247,7 @@ func dw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	dw13_bnBackwardVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
+	dw13_bnNormGradVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
 }
 
 // dw13_reluForward computes dw13_relu (relu on 3x3x256) elementwise for the
@@ -6768,7 +7380,7 @@ func pw13_bnBackward(n int, in, dOut, dIn *[Tile * 2304]float32, mean, inv, sumD
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	pw13_bnBackwardVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
+	pw13_bnNormGradVec(dIn[:n*2304], dOut[:n*2304], in[:n*2304], &k, &u, &v, &m)
 }
 
 // pw13_reluForward computes pw13_relu (relu on 3x3x256) elementwise for the

@@ -4748,7 +4748,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw13_bnBackward(n, &b.dw13Out, &b.dw13_bnGrad, &b.dw13Grad, &st.dw13_bnMean, &st.dw13_bnInvStd, &st.dw13_bnSumDy, &st.dw13_bnSumDyXhat, st.dw13_bnInvCount, &p.dw13_bnWeight)
 			if vec {
-				dw13Backward(n, &b.pw12_reluOut, &b.dw13Out, &b.dw13Grad, &b.pw12_reluGrad, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
+				dw13BackwardVec(n, &b.pw12_reluOut, &b.dw13Out, &b.dw13Grad, &b.pw12_reluGrad, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
 			} else {
 				dw13Backward(n, &b.pw12_reluOut, &b.dw13Out, &b.dw13Grad, &b.pw12_reluGrad, &p.dw13Weight, &g.dw13Weight, &g.dw13Bias)
 			}
@@ -4776,7 +4776,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw12_bnBackward(n, &b.dw12Out, &b.dw12_bnGrad, &b.dw12Grad, &st.dw12_bnMean, &st.dw12_bnInvStd, &st.dw12_bnSumDy, &st.dw12_bnSumDyXhat, st.dw12_bnInvCount, &p.dw12_bnWeight)
 			if vec {
-				dw12Backward(n, &b.pw11_reluOut, &b.dw12Out, &b.dw12Grad, &b.pw11_reluGrad, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
+				dw12BackwardVec(n, &b.pw11_reluOut, &b.dw12Out, &b.dw12Grad, &b.pw11_reluGrad, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
 			} else {
 				dw12Backward(n, &b.pw11_reluOut, &b.dw12Out, &b.dw12Grad, &b.pw11_reluGrad, &p.dw12Weight, &g.dw12Weight, &g.dw12Bias)
 			}
@@ -4804,7 +4804,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw11_bnBackward(n, &b.dw11Out, &b.dw11_bnGrad, &b.dw11Grad, &st.dw11_bnMean, &st.dw11_bnInvStd, &st.dw11_bnSumDy, &st.dw11_bnSumDyXhat, st.dw11_bnInvCount, &p.dw11_bnWeight)
 			if vec {
-				dw11Backward(n, &b.pw10_reluOut, &b.dw11Out, &b.dw11Grad, &b.pw10_reluGrad, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
+				dw11BackwardVec(n, &b.pw10_reluOut, &b.dw11Out, &b.dw11Grad, &b.pw10_reluGrad, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
 			} else {
 				dw11Backward(n, &b.pw10_reluOut, &b.dw11Out, &b.dw11Grad, &b.pw10_reluGrad, &p.dw11Weight, &g.dw11Weight, &g.dw11Bias)
 			}
@@ -4832,7 +4832,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw10_bnBackward(n, &b.dw10Out, &b.dw10_bnGrad, &b.dw10Grad, &st.dw10_bnMean, &st.dw10_bnInvStd, &st.dw10_bnSumDy, &st.dw10_bnSumDyXhat, st.dw10_bnInvCount, &p.dw10_bnWeight)
 			if vec {
-				dw10Backward(n, &b.pw9_reluOut, &b.dw10Out, &b.dw10Grad, &b.pw9_reluGrad, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
+				dw10BackwardVec(n, &b.pw9_reluOut, &b.dw10Out, &b.dw10Grad, &b.pw9_reluGrad, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
 			} else {
 				dw10Backward(n, &b.pw9_reluOut, &b.dw10Out, &b.dw10Grad, &b.pw9_reluGrad, &p.dw10Weight, &g.dw10Weight, &g.dw10Bias)
 			}
@@ -4860,7 +4860,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw9_bnBackward(n, &b.dw9Out, &b.dw9_bnGrad, &b.dw9Grad, &st.dw9_bnMean, &st.dw9_bnInvStd, &st.dw9_bnSumDy, &st.dw9_bnSumDyXhat, st.dw9_bnInvCount, &p.dw9_bnWeight)
 			if vec {
-				dw9Backward(n, &b.pw8_reluOut, &b.dw9Out, &b.dw9Grad, &b.pw8_reluGrad, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
+				dw9BackwardVec(n, &b.pw8_reluOut, &b.dw9Out, &b.dw9Grad, &b.pw8_reluGrad, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
 			} else {
 				dw9Backward(n, &b.pw8_reluOut, &b.dw9Out, &b.dw9Grad, &b.pw8_reluGrad, &p.dw9Weight, &g.dw9Weight, &g.dw9Bias)
 			}
@@ -4888,7 +4888,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw8_bnBackward(n, &b.dw8Out, &b.dw8_bnGrad, &b.dw8Grad, &st.dw8_bnMean, &st.dw8_bnInvStd, &st.dw8_bnSumDy, &st.dw8_bnSumDyXhat, st.dw8_bnInvCount, &p.dw8_bnWeight)
 			if vec {
-				dw8Backward(n, &b.pw7_reluOut, &b.dw8Out, &b.dw8Grad, &b.pw7_reluGrad, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
+				dw8BackwardVec(n, &b.pw7_reluOut, &b.dw8Out, &b.dw8Grad, &b.pw7_reluGrad, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
 			} else {
 				dw8Backward(n, &b.pw7_reluOut, &b.dw8Out, &b.dw8Grad, &b.pw7_reluGrad, &p.dw8Weight, &g.dw8Weight, &g.dw8Bias)
 			}
@@ -4916,7 +4916,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw7_bnBackward(n, &b.dw7Out, &b.dw7_bnGrad, &b.dw7Grad, &st.dw7_bnMean, &st.dw7_bnInvStd, &st.dw7_bnSumDy, &st.dw7_bnSumDyXhat, st.dw7_bnInvCount, &p.dw7_bnWeight)
 			if vec {
-				dw7Backward(n, &b.pw6_reluOut, &b.dw7Out, &b.dw7Grad, &b.pw6_reluGrad, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
+				dw7BackwardVec(n, &b.pw6_reluOut, &b.dw7Out, &b.dw7Grad, &b.pw6_reluGrad, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
 			} else {
 				dw7Backward(n, &b.pw6_reluOut, &b.dw7Out, &b.dw7Grad, &b.pw6_reluGrad, &p.dw7Weight, &g.dw7Weight, &g.dw7Bias)
 			}
@@ -4944,7 +4944,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw6_bnBackward(n, &b.dw6Out, &b.dw6_bnGrad, &b.dw6Grad, &st.dw6_bnMean, &st.dw6_bnInvStd, &st.dw6_bnSumDy, &st.dw6_bnSumDyXhat, st.dw6_bnInvCount, &p.dw6_bnWeight)
 			if vec {
-				dw6Backward(n, &b.pw5_reluOut, &b.dw6Out, &b.dw6Grad, &b.pw5_reluGrad, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
+				dw6BackwardVec(n, &b.pw5_reluOut, &b.dw6Out, &b.dw6Grad, &b.pw5_reluGrad, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
 			} else {
 				dw6Backward(n, &b.pw5_reluOut, &b.dw6Out, &b.dw6Grad, &b.pw5_reluGrad, &p.dw6Weight, &g.dw6Weight, &g.dw6Bias)
 			}
@@ -4972,7 +4972,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw5_bnBackward(n, &b.dw5Out, &b.dw5_bnGrad, &b.dw5Grad, &st.dw5_bnMean, &st.dw5_bnInvStd, &st.dw5_bnSumDy, &st.dw5_bnSumDyXhat, st.dw5_bnInvCount, &p.dw5_bnWeight)
 			if vec {
-				dw5Backward(n, &b.pw4_reluOut, &b.dw5Out, &b.dw5Grad, &b.pw4_reluGrad, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
+				dw5BackwardVec(n, &b.pw4_reluOut, &b.dw5Out, &b.dw5Grad, &b.pw4_reluGrad, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
 			} else {
 				dw5Backward(n, &b.pw4_reluOut, &b.dw5Out, &b.dw5Grad, &b.pw4_reluGrad, &p.dw5Weight, &g.dw5Weight, &g.dw5Bias)
 			}
@@ -5000,7 +5000,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw4_bnBackward(n, &b.dw4Out, &b.dw4_bnGrad, &b.dw4Grad, &st.dw4_bnMean, &st.dw4_bnInvStd, &st.dw4_bnSumDy, &st.dw4_bnSumDyXhat, st.dw4_bnInvCount, &p.dw4_bnWeight)
 			if vec {
-				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
+				dw4BackwardVec(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			} else {
 				dw4Backward(n, &b.pw3_reluOut, &b.dw4Out, &b.dw4Grad, &b.pw3_reluGrad, &p.dw4Weight, &g.dw4Weight, &g.dw4Bias)
 			}
@@ -5028,7 +5028,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw3_bnBackward(n, &b.dw3Out, &b.dw3_bnGrad, &b.dw3Grad, &st.dw3_bnMean, &st.dw3_bnInvStd, &st.dw3_bnSumDy, &st.dw3_bnSumDyXhat, st.dw3_bnInvCount, &p.dw3_bnWeight)
 			if vec {
-				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
+				dw3BackwardVec(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			} else {
 				dw3Backward(n, &b.pw2_reluOut, &b.dw3Out, &b.dw3Grad, &b.pw2_reluGrad, &p.dw3Weight, &g.dw3Weight, &g.dw3Bias)
 			}
@@ -5056,7 +5056,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw2_bnBackward(n, &b.dw2Out, &b.dw2_bnGrad, &b.dw2Grad, &st.dw2_bnMean, &st.dw2_bnInvStd, &st.dw2_bnSumDy, &st.dw2_bnSumDyXhat, st.dw2_bnInvCount, &p.dw2_bnWeight)
 			if vec {
-				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
+				dw2BackwardVec(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			} else {
 				dw2Backward(n, &b.pw1_reluOut, &b.dw2Out, &b.dw2Grad, &b.pw1_reluGrad, &p.dw2Weight, &g.dw2Weight, &g.dw2Bias)
 			}
@@ -5084,7 +5084,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			b := w.tiles[i]
 			dw1_bnBackward(n, &b.dw1Out, &b.dw1_bnGrad, &b.dw1Grad, &st.dw1_bnMean, &st.dw1_bnInvStd, &st.dw1_bnSumDy, &st.dw1_bnSumDyXhat, st.dw1_bnInvCount, &p.dw1_bnWeight)
 			if vec {
-				dw1Backward(n, &b.relu1Out, &b.dw1Out, &b.dw1Grad, &b.relu1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
+				dw1BackwardVec(n, &b.relu1Out, &b.dw1Out, &b.dw1Grad, &b.relu1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			} else {
 				dw1Backward(n, &b.relu1Out, &b.dw1Out, &b.dw1Grad, &b.relu1Grad, &p.dw1Weight, &g.dw1Weight, &g.dw1Bias)
 			}

@@ -145,6 +145,72 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo,
 	}
 }
 
+// dw1WeightGradVecAVX2 is the AVX2 path of dw1WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WeightGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1WeightGradVecAVX512 is the AVX512 path of dw1WeightGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WeightGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1WeightGradVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 47), ow in [1, 47)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1WeightGradVec(dy, x []float32, dw *[3 * 3 * 8]float32, db *[8]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*18432-1]
+	_ = x[n*18432-1]
+	lo, hi := 1, 47
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
+	default:
+		dw1WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw1InputGradVecAVX2 is the AVX2 path of dw1InputGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1InputGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1InputGradVecAVX512 is the AVX512 path of dw1InputGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1InputGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+
+// dw1InputGradVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 47), ow in [1, 47)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1InputGradVec(dy, dx []float32, w *[3 * 3 * 8]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*18432-1]
+	_ = dx[n*18432-1]
+	lo, hi := 1, 47
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 32, 73728, 73728, -1536+lo*1536, 32+lo*1536, hi-lo, 46, 32, 1536, 64, 64)
+	default:
+		dw1InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw1WindowVecAVX2 is the AVX2 path of dw1WindowVec (simd_amd64.s).
 //
 //go:noescape
@@ -335,6 +401,52 @@ func dw2InteriorVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n, l
 	}
 }
 
+// dw2WeightGradVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 23), ow in [0, 23)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2WeightGradVec(dy, x []float32, dw *[3 * 3 * 16]float32, db *[16]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*9216-1]
+	_ = x[n*36864-1]
+	lo, hi := 0, 23
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
+	default:
+		dw2WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw2InputGradVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 23), ow in [0, 23)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2InputGradVec(dy, dx []float32, w *[3 * 3 * 16]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*9216-1]
+	_ = dx[n*36864-1]
+	lo, hi := 0, 23
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 64, 147456, 36864, lo*6144, lo*1536, hi-lo, 23, 128, 3072, 3200, 64)
+	default:
+		dw2InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw2WindowVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·48 + kw−kw0][c]·w[kh][kw][c]   for c < 16
@@ -515,6 +627,52 @@ func dw3InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, l
 	}
 }
 
+// dw3WeightGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 23), ow in [1, 23)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3WeightGradVec(dy, x []float32, dw *[3 * 3 * 32]float32, db *[32]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*18432-1]
+	_ = x[n*18432-1]
+	lo, hi := 1, 23
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
+	default:
+		dw3WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw3InputGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 23), ow in [1, 23)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3InputGradVec(dy, dx []float32, w *[3 * 3 * 32]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*18432-1]
+	_ = dx[n*18432-1]
+	lo, hi := 1, 23
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 73728, -3072+lo*3072, 128+lo*3072, hi-lo, 22, 128, 3072, 256, 256)
+	default:
+		dw3InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw3WindowVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·24 + kw−kw0][c]·w[kh][kw][c]   for c < 32
@@ -682,6 +840,52 @@ func dw4InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, l
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
 	default:
 		dw4InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw4WeightGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 11), ow in [0, 11)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4WeightGradVec(dy, x []float32, dw *[3 * 3 * 32]float32, db *[32]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = x[n*18432-1]
+	lo, hi := 0, 11
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
+	default:
+		dw4WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw4InputGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 11), ow in [0, 11)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4InputGradVec(dy, dx []float32, w *[3 * 3 * 32]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = dx[n*18432-1]
+	lo, hi := 0, 11
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 128, 73728, 18432, lo*6144, lo*1536, hi-lo, 11, 256, 3072, 3328, 128)
+	default:
+		dw4InputGradVecGo(dy, dx, w, n)
 	}
 }
 
@@ -865,6 +1069,52 @@ func dw5InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	}
 }
 
+// dw5WeightGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 11), ow in [1, 11)
+//
+// It runs the path runtime.ActiveISA names.
+func dw5WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*9216-1]
+	_ = x[n*9216-1]
+	lo, hi := 1, 11
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
+	default:
+		dw5WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw5InputGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 11), ow in [1, 11)
+//
+// It runs the path runtime.ActiveISA names.
+func dw5InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*9216-1]
+	_ = dx[n*9216-1]
+	lo, hi := 1, 11
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 36864, -3072+lo*3072, 256+lo*3072, hi-lo, 10, 256, 3072, 512, 512)
+	default:
+		dw5InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw5WindowVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·12 + kw−kw0][c]·w[kh][kw][c]   for c < 64
@@ -1032,6 +1282,52 @@ func dw6InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
 	default:
 		dw6InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw6WeightGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 5), ow in [0, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw6WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*2304-1]
+	_ = x[n*9216-1]
+	lo, hi := 0, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
+	default:
+		dw6WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw6InputGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 5), ow in [0, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw6InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*2304-1]
+	_ = dx[n*9216-1]
+	lo, hi := 0, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 256, 36864, 9216, lo*6144, lo*1536, hi-lo, 5, 512, 3072, 3584, 256)
+	default:
+		dw6InputGradVecGo(dy, dx, w, n)
 	}
 }
 
@@ -1215,6 +1511,52 @@ func dw7InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	}
 }
 
+// dw7WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw7WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = x[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw7WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw7InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw7InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = dx[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw7InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw7WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -1385,6 +1727,52 @@ func dw8InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	}
 }
 
+// dw8WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw8WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = x[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw8WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw8InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw8InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = dx[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw8InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw8WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -1512,6 +1900,52 @@ func dw9InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
 	default:
 		dw9InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw9WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw9WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = x[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw9WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw9InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw9InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = dx[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw9InputGradVecGo(dy, dx, w, n)
 	}
 }
 
@@ -1645,6 +2079,52 @@ func dw10InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	}
 }
 
+// dw10WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw10WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = x[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw10WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw10InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw10InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = dx[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw10InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw10WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -1775,6 +2255,52 @@ func dw11InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	}
 }
 
+// dw11WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw11WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = x[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw11WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw11InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// It runs the path runtime.ActiveISA names.
+func dw11InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*4608-1]
+	_ = dx[n*4608-1]
+	lo, hi := 1, 5
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 18432, -3072+lo*3072, 512+lo*3072, hi-lo, 4, 512, 3072, 1024, 1024)
+	default:
+		dw11InputGradVecGo(dy, dx, w, n)
+	}
+}
+
 // dw11WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -1902,6 +2428,52 @@ func dw12InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
 	default:
 		dw12InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw12WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 2), ow in [0, 2)
+//
+// It runs the path runtime.ActiveISA names.
+func dw12WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*1152-1]
+	_ = x[n*4608-1]
+	lo, hi := 0, 2
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
+	default:
+		dw12WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw12InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 2), ow in [0, 2)
+//
+// It runs the path runtime.ActiveISA names.
+func dw12InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*1152-1]
+	_ = dx[n*4608-1]
+	lo, hi := 0, 2
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 512, 18432, 4608, lo*6144, lo*1536, hi-lo, 2, 1024, 3072, 4096, 512)
+	default:
+		dw12InputGradVecGo(dy, dx, w, n)
 	}
 }
 
@@ -2082,6 +2654,52 @@ func dw13InteriorVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, n
 		dw1InteriorVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
 	default:
 		dw13InteriorVecGo(y, x, w, b, n, lo, hi)
+	}
+}
+
+// dw13WeightGradVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 2), ow in [1, 2)
+//
+// It runs the path runtime.ActiveISA names.
+func dw13WeightGradVec(dy, x []float32, dw *[3 * 3 * 256]float32, db *[256]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*2304-1]
+	_ = x[n*2304-1]
+	lo, hi := 1, 2
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WeightGradVecAVX512(&dy[0], &x[0], &dw[0], &db[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
+	case runtime.AVX2:
+		dw1WeightGradVecAVX2(&dy[0], &x[0], &dw[0], &db[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
+	default:
+		dw13WeightGradVecGo(dy, x, dw, db, n)
+	}
+}
+
+// dw13InputGradVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 2), ow in [1, 2)
+//
+// It runs the path runtime.ActiveISA names.
+func dw13InputGradVec(dy, dx []float32, w *[3 * 3 * 256]float32, n int) {
+	if n <= 0 {
+		return
+	}
+	_ = dy[n*2304-1]
+	_ = dx[n*2304-1]
+	lo, hi := 1, 2
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1InputGradVecAVX512(&dy[0], &dx[0], &w[0], &w[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
+	case runtime.AVX2:
+		dw1InputGradVecAVX2(&dy[0], &dx[0], &w[0], &w[0], n, 1024, 9216, 9216, -3072+lo*3072, 1024+lo*3072, hi-lo, 1, 1024, 3072, 2048, 2048)
+	default:
+		dw13InputGradVecGo(dy, dx, w, n)
 	}
 }
 
@@ -2536,22 +3154,22 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	}
 }
 
-// bn1BackwardVecAVX2 is the AVX2 path of bn1BackwardVec (simd_amd64.s).
+// bn1NormGradVecAVX2 is the AVX2 path of bn1NormGradVec (simd_amd64.s).
 //
 //go:noescape
-func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
-// bn1BackwardVecAVX512 is the AVX512 path of bn1BackwardVec (simd_amd64.s).
+// bn1NormGradVecAVX512 is the AVX512 path of bn1NormGradVec (simd_amd64.s).
 //
 //go:noescape
-func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
-// bn1BackwardVec computes, over whole pixels of 8 channels:
+// bn1NormGradVec computes, over whole pixels of 8 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	p := len(dx) / 8
 	if p == 0 {
 		return
@@ -2561,11 +3179,11 @@ func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
-		bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2634,12 +3252,12 @@ func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	}
 }
 
-// dw1_bnBackwardVec computes, over whole pixels of 8 channels:
+// dw1_bnNormGradVec computes, over whole pixels of 8 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	p := len(dx) / 8
 	if p == 0 {
 		return
@@ -2649,11 +3267,11 @@ func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	_ = x[p*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
-		dw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2722,12 +3340,12 @@ func pw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// pw1_bnBackwardVec computes, over whole pixels of 16 channels:
+// pw1_bnNormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func pw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	if p == 0 {
 		return
@@ -2737,11 +3355,11 @@ func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	default:
-		pw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2810,12 +3428,12 @@ func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// dw2_bnBackwardVec computes, over whole pixels of 16 channels:
+// dw2_bnNormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func dw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	if p == 0 {
 		return
@@ -2825,11 +3443,11 @@ func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	default:
-		dw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2898,12 +3516,12 @@ func pw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// pw2_bnBackwardVec computes, over whole pixels of 32 channels:
+// pw2_bnNormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func pw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	if p == 0 {
 		return
@@ -2913,11 +3531,11 @@ func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
-		pw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2986,12 +3604,12 @@ func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// dw3_bnBackwardVec computes, over whole pixels of 32 channels:
+// dw3_bnNormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func dw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	if p == 0 {
 		return
@@ -3001,11 +3619,11 @@ func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
-		dw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3074,12 +3692,12 @@ func pw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// pw3_bnBackwardVec computes, over whole pixels of 32 channels:
+// pw3_bnNormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func pw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	if p == 0 {
 		return
@@ -3089,11 +3707,11 @@ func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
-		pw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3162,12 +3780,12 @@ func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// dw4_bnBackwardVec computes, over whole pixels of 32 channels:
+// dw4_bnNormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func dw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	if p == 0 {
 		return
@@ -3177,11 +3795,11 @@ func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
-		dw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3250,12 +3868,12 @@ func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw4_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw4_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -3265,11 +3883,11 @@ func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		pw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3338,12 +3956,12 @@ func dw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw5_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw5_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -3353,11 +3971,11 @@ func dw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		dw5_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw5_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3426,12 +4044,12 @@ func pw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw5_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw5_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -3441,11 +4059,11 @@ func pw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		pw5_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw5_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3514,12 +4132,12 @@ func dw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw6_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw6_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -3529,11 +4147,11 @@ func dw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		dw6_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw6_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3602,12 +4220,12 @@ func pw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw6_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw6_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -3617,11 +4235,11 @@ func pw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		pw6_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw6_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3690,12 +4308,12 @@ func dw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw7_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw7_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -3705,11 +4323,11 @@ func dw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		dw7_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw7_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3778,12 +4396,12 @@ func pw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw7_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw7_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -3793,11 +4411,11 @@ func pw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		pw7_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw7_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3866,12 +4484,12 @@ func dw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw8_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw8_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -3881,11 +4499,11 @@ func dw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		dw8_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw8_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -3954,12 +4572,12 @@ func pw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw8_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw8_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -3969,11 +4587,11 @@ func pw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		pw8_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw8_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4042,12 +4660,12 @@ func dw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw9_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw9_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -4057,11 +4675,11 @@ func dw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		dw9_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw9_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4130,12 +4748,12 @@ func pw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw9_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw9_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -4145,11 +4763,11 @@ func pw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		pw9_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw9_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4218,12 +4836,12 @@ func dw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw10_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw10_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -4233,11 +4851,11 @@ func dw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		dw10_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw10_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4306,12 +4924,12 @@ func pw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw10_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw10_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -4321,11 +4939,11 @@ func pw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		pw10_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw10_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4394,12 +5012,12 @@ func dw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw11_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw11_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -4409,11 +5027,11 @@ func dw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		dw11_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw11_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4482,12 +5100,12 @@ func pw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw11_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw11_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -4497,11 +5115,11 @@ func pw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		pw11_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw11_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4570,12 +5188,12 @@ func dw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw12_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw12_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	if p == 0 {
 		return
@@ -4585,11 +5203,11 @@ func dw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	_ = x[p*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
-		dw12_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw12_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4658,12 +5276,12 @@ func pw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	}
 }
 
-// pw12_bnBackwardVec computes, over whole pixels of 256 channels:
+// pw12_bnNormGradVec computes, over whole pixels of 256 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+func pw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	p := len(dx) / 256
 	if p == 0 {
 		return
@@ -4673,11 +5291,11 @@ func pw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	default:
-		pw12_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw12_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4746,12 +5364,12 @@ func dw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	}
 }
 
-// dw13_bnBackwardVec computes, over whole pixels of 256 channels:
+// dw13_bnNormGradVec computes, over whole pixels of 256 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func dw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+func dw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	p := len(dx) / 256
 	if p == 0 {
 		return
@@ -4761,11 +5379,11 @@ func dw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	default:
-		dw13_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		dw13_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -4834,12 +5452,12 @@ func pw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	}
 }
 
-// pw13_bnBackwardVec computes, over whole pixels of 256 channels:
+// pw13_bnNormGradVec computes, over whole pixels of 256 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func pw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+func pw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	p := len(dx) / 256
 	if p == 0 {
 		return
@@ -4849,11 +5467,11 @@ func pw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	_ = x[p*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	default:
-		pw13_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+		pw13_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 

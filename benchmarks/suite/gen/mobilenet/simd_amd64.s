@@ -835,30 +835,25 @@ conv1Im2colVec_next:
 //
 // y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a 3x3
 // depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT. Per channel
-// vector, the weights and bias in registers; per output pixel, one FMA per
-// tap with the input as the memory operand.
+// counts), so every such kernel of the package runs this TEXT.
+// Per channel vector, the weights and bias in registers; per output pixel,
+// one FMA per tap with the input as the memory operand.
 // Reference: dw1InteriorVecGo.
-#define dw_y AX // y: current sample
-#define dw_x BX // x: current sample
+#define dw_y AX // y (dy): current sample
+#define dw_x BX // x (dx): current sample
 #define dw_n CX // samples left
 #define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x: kernel row 0 of the current window
+#define dw_r0 SI // x (dx): kernel row 0 of the current window
 #define dw_r1 DI // kernel row 1
 #define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y: current output pixel
+#define dw_yp R9 // y (dy): current output pixel
 #define dw_c4 R10 // bytes per pixel (channels·4)
 #define dw_step R11 // bytes between the windows of neighbouring output pixels
 #define dw_cols R12 // output pixels left in the row
 #define dw_rows R13 // output rows left
 TEXT ·dw1InteriorVecAVX2(SB), NOSPLIT, $0-128
-	MOVQ y+0(FP), dw_y
-	MOVQ x+8(FP), dw_x
-	MOVQ n+32(FP), dw_n
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
-
-dw1InteriorVec_sample:
 	XORQ dw_cv, dw_cv
 
 dw1InteriorVec_chan:
@@ -883,6 +878,11 @@ dw1InteriorVec_chan:
 	VMOVUPS (dw_r0), Y8
 	MOVQ b+24(FP), dw_r0
 	VMOVUPS (dw_r0)(dw_cv*1), Y9
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+
+dw1InteriorVec_sample:
 	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
 	ADDQ dw_x, dw_r0
 	ADDQ dw_cv, dw_r0
@@ -920,13 +920,13 @@ dw1InteriorVec_pixel:
 	ADDQ yAdvance+120(FP), dw_yp
 	DECQ dw_rows
 	JNZ dw1InteriorVec_row
-	ADDQ $32, dw_cv
-	CMPQ dw_cv, dw_c4
-	JLT dw1InteriorVec_chan
 	ADDQ inStep+48(FP), dw_x
 	ADDQ outStep+56(FP), dw_y
 	DECQ dw_n
 	JNZ dw1InteriorVec_sample
+	ADDQ $32, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw1InteriorVec_chan
 	VZEROUPPER
 	RET
 #undef dw_y
@@ -947,30 +947,25 @@ dw1InteriorVec_pixel:
 //
 // y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a 3x3
 // depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT. Per channel
-// vector, the weights and bias in registers; per output pixel, one FMA per
-// tap with the input as the memory operand.
+// counts), so every such kernel of the package runs this TEXT.
+// Per channel vector, the weights and bias in registers; per output pixel,
+// one FMA per tap with the input as the memory operand.
 // Reference: dw1InteriorVecGo.
-#define dw_y AX // y: current sample
-#define dw_x BX // x: current sample
+#define dw_y AX // y (dy): current sample
+#define dw_x BX // x (dx): current sample
 #define dw_n CX // samples left
 #define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x: kernel row 0 of the current window
+#define dw_r0 SI // x (dx): kernel row 0 of the current window
 #define dw_r1 DI // kernel row 1
 #define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y: current output pixel
+#define dw_yp R9 // y (dy): current output pixel
 #define dw_c4 R10 // bytes per pixel (channels·4)
 #define dw_step R11 // bytes between the windows of neighbouring output pixels
 #define dw_cols R12 // output pixels left in the row
 #define dw_rows R13 // output rows left
 TEXT ·dw1InteriorVecAVX512(SB), NOSPLIT, $0-128
-	MOVQ y+0(FP), dw_y
-	MOVQ x+8(FP), dw_x
-	MOVQ n+32(FP), dw_n
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
-
-dw1InteriorVec_sample:
 	XORQ dw_cv, dw_cv
 
 dw1InteriorVec_chan:
@@ -1003,6 +998,11 @@ dw1InteriorVec_chan:
 	VMOVUPS.Z (dw_r0), K1, Z8
 	MOVQ b+24(FP), dw_r0
 	VMOVUPS.Z (dw_r0)(dw_cv*1), K1, Z9
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+
+dw1InteriorVec_sample:
 	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
 	ADDQ dw_x, dw_r0
 	ADDQ dw_cv, dw_r0
@@ -1040,13 +1040,549 @@ dw1InteriorVec_pixel:
 	ADDQ yAdvance+120(FP), dw_yp
 	DECQ dw_rows
 	JNZ dw1InteriorVec_row
-	ADDQ $64, dw_cv
-	CMPQ dw_cv, dw_c4
-	JLT dw1InteriorVec_chan
 	ADDQ inStep+48(FP), dw_x
 	ADDQ outStep+56(FP), dw_y
 	DECQ dw_n
 	JNZ dw1InteriorVec_sample
+	ADDQ $64, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw1InteriorVec_chan
+	VZEROUPPER
+	RET
+#undef dw_y
+#undef dw_x
+#undef dw_n
+#undef dw_cv
+#undef dw_r0
+#undef dw_r1
+#undef dw_r2
+#undef dw_yp
+#undef dw_c4
+#undef dw_step
+#undef dw_cols
+#undef dw_rows
+
+// func dw1WeightGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+// Requires: AVX, AVX2, FMA3
+//
+// dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c], db[c] += Σ dy over the interior of a 3x3
+// depthwise convolution, s < n; the shape comes in the arguments (bytes and
+// counts), so every such kernel of the package runs this TEXT.
+// Per channel vector, the gradients in registers; per output pixel, one FMA
+// per tap with the input as the memory operand. Slots y, x, w, b: dy, x, dw, db.
+// Reference: dw1WeightGradVecGo.
+#define dw_y AX // y (dy): current sample
+#define dw_x BX // x (dx): current sample
+#define dw_n CX // samples left
+#define dw_cv DX // byte offset of the channel vector
+#define dw_r0 SI // x (dx): kernel row 0 of the current window
+#define dw_r1 DI // kernel row 1
+#define dw_r2 R8 // kernel row 2
+#define dw_yp R9 // y (dy): current output pixel
+#define dw_c4 R10 // bytes per pixel (channels·4)
+#define dw_step R11 // bytes between the windows of neighbouring output pixels
+#define dw_cols R12 // output pixels left in the row
+#define dw_rows R13 // output rows left
+TEXT ·dw1WeightGradVecAVX2(SB), NOSPLIT, $0-128
+	MOVQ c4+40(FP), dw_c4
+	MOVQ colStep+96(FP), dw_step
+	XORQ dw_cv, dw_cv
+
+dw1WeightGradVec_chan:
+	MOVQ w+16(FP), dw_r0 // the weight and bias gradients so far
+	ADDQ dw_cv, dw_r0
+	VMOVUPS (dw_r0), Y0
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y1
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y2
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y3
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y4
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y5
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y6
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y7
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y8
+	MOVQ b+24(FP), dw_r0
+	VMOVUPS (dw_r0)(dw_cv*1), Y9
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+
+dw1WeightGradVec_sample:
+	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
+	ADDQ dw_x, dw_r0
+	ADDQ dw_cv, dw_r0
+	MOVQ yOrigin+72(FP), dw_yp
+	ADDQ dw_y, dw_yp
+	ADDQ dw_cv, dw_yp
+	MOVQ rowCount+80(FP), dw_rows
+
+dw1WeightGradVec_row:
+	MOVQ dw_r0, dw_r1
+	ADDQ rowStride+104(FP), dw_r1
+	MOVQ dw_r1, dw_r2
+	ADDQ rowStride+104(FP), dw_r2
+	MOVQ colCount+88(FP), dw_cols
+
+dw1WeightGradVec_pixel:
+	VMOVUPS (dw_yp), Y10
+	VADDPS Y10, Y9, Y9
+	VFMADD231PS (dw_r0), Y10, Y0
+	VFMADD231PS (dw_r0)(dw_c4*1), Y10, Y1
+	VFMADD231PS (dw_r0)(dw_c4*2), Y10, Y2
+	VFMADD231PS (dw_r1), Y10, Y3
+	VFMADD231PS (dw_r1)(dw_c4*1), Y10, Y4
+	VFMADD231PS (dw_r1)(dw_c4*2), Y10, Y5
+	VFMADD231PS (dw_r2), Y10, Y6
+	VFMADD231PS (dw_r2)(dw_c4*1), Y10, Y7
+	VFMADD231PS (dw_r2)(dw_c4*2), Y10, Y8
+	ADDQ dw_step, dw_r0
+	ADDQ dw_step, dw_r1
+	ADDQ dw_step, dw_r2
+	ADDQ dw_c4, dw_yp
+	DECQ dw_cols
+	JNZ dw1WeightGradVec_pixel
+	ADDQ xAdvance+112(FP), dw_r0
+	ADDQ yAdvance+120(FP), dw_yp
+	DECQ dw_rows
+	JNZ dw1WeightGradVec_row
+	ADDQ inStep+48(FP), dw_x
+	ADDQ outStep+56(FP), dw_y
+	DECQ dw_n
+	JNZ dw1WeightGradVec_sample
+	MOVQ w+16(FP), dw_r0 // store the gradients
+	ADDQ dw_cv, dw_r0
+	VMOVUPS Y0, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Y1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Y2, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Y3, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Y4, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Y5, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Y6, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Y7, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Y8, (dw_r0)
+	MOVQ b+24(FP), dw_r0
+	VMOVUPS Y9, (dw_r0)(dw_cv*1)
+	ADDQ $32, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw1WeightGradVec_chan
+	VZEROUPPER
+	RET
+#undef dw_y
+#undef dw_x
+#undef dw_n
+#undef dw_cv
+#undef dw_r0
+#undef dw_r1
+#undef dw_r2
+#undef dw_yp
+#undef dw_c4
+#undef dw_step
+#undef dw_cols
+#undef dw_rows
+
+// func dw1WeightGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+// Requires: AVX512F
+//
+// dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c], db[c] += Σ dy over the interior of a 3x3
+// depthwise convolution, s < n; the shape comes in the arguments (bytes and
+// counts), so every such kernel of the package runs this TEXT.
+// Per channel vector, the gradients in registers; per output pixel, one FMA
+// per tap with the input as the memory operand. Slots y, x, w, b: dy, x, dw, db.
+// Reference: dw1WeightGradVecGo.
+#define dw_y AX // y (dy): current sample
+#define dw_x BX // x (dx): current sample
+#define dw_n CX // samples left
+#define dw_cv DX // byte offset of the channel vector
+#define dw_r0 SI // x (dx): kernel row 0 of the current window
+#define dw_r1 DI // kernel row 1
+#define dw_r2 R8 // kernel row 2
+#define dw_yp R9 // y (dy): current output pixel
+#define dw_c4 R10 // bytes per pixel (channels·4)
+#define dw_step R11 // bytes between the windows of neighbouring output pixels
+#define dw_cols R12 // output pixels left in the row
+#define dw_rows R13 // output rows left
+TEXT ·dw1WeightGradVecAVX512(SB), NOSPLIT, $0-128
+	MOVQ c4+40(FP), dw_c4
+	MOVQ colStep+96(FP), dw_step
+	XORQ dw_cv, dw_cv
+
+dw1WeightGradVec_chan:
+	// K1: the channel vector's lanes (8 when half a vector is left)
+	MOVQ dw_c4, dw_r0
+	SUBQ dw_cv, dw_r0
+	MOVL $0xffff, dw_r1
+	MOVL $0xff, dw_r2
+	CMPQ dw_r0, $64
+	CMOVQLT dw_r2, dw_r1
+	KMOVW dw_r1, K1
+	MOVQ w+16(FP), dw_r0 // the weight and bias gradients so far
+	ADDQ dw_cv, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z0
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z1
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z2
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z3
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z4
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z5
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z6
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z7
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z8
+	MOVQ b+24(FP), dw_r0
+	VMOVUPS.Z (dw_r0)(dw_cv*1), K1, Z9
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+
+dw1WeightGradVec_sample:
+	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
+	ADDQ dw_x, dw_r0
+	ADDQ dw_cv, dw_r0
+	MOVQ yOrigin+72(FP), dw_yp
+	ADDQ dw_y, dw_yp
+	ADDQ dw_cv, dw_yp
+	MOVQ rowCount+80(FP), dw_rows
+
+dw1WeightGradVec_row:
+	MOVQ dw_r0, dw_r1
+	ADDQ rowStride+104(FP), dw_r1
+	MOVQ dw_r1, dw_r2
+	ADDQ rowStride+104(FP), dw_r2
+	MOVQ colCount+88(FP), dw_cols
+
+dw1WeightGradVec_pixel:
+	VMOVUPS.Z (dw_yp), K1, Z10
+	VADDPS Z10, Z9, Z9
+	VFMADD231PS (dw_r0), Z10, K1, Z0
+	VFMADD231PS (dw_r0)(dw_c4*1), Z10, K1, Z1
+	VFMADD231PS (dw_r0)(dw_c4*2), Z10, K1, Z2
+	VFMADD231PS (dw_r1), Z10, K1, Z3
+	VFMADD231PS (dw_r1)(dw_c4*1), Z10, K1, Z4
+	VFMADD231PS (dw_r1)(dw_c4*2), Z10, K1, Z5
+	VFMADD231PS (dw_r2), Z10, K1, Z6
+	VFMADD231PS (dw_r2)(dw_c4*1), Z10, K1, Z7
+	VFMADD231PS (dw_r2)(dw_c4*2), Z10, K1, Z8
+	ADDQ dw_step, dw_r0
+	ADDQ dw_step, dw_r1
+	ADDQ dw_step, dw_r2
+	ADDQ dw_c4, dw_yp
+	DECQ dw_cols
+	JNZ dw1WeightGradVec_pixel
+	ADDQ xAdvance+112(FP), dw_r0
+	ADDQ yAdvance+120(FP), dw_yp
+	DECQ dw_rows
+	JNZ dw1WeightGradVec_row
+	ADDQ inStep+48(FP), dw_x
+	ADDQ outStep+56(FP), dw_y
+	DECQ dw_n
+	JNZ dw1WeightGradVec_sample
+	MOVQ w+16(FP), dw_r0 // store the gradients
+	ADDQ dw_cv, dw_r0
+	VMOVUPS Z0, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z1, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z2, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z3, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z4, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z5, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z6, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z7, K1, (dw_r0)
+	ADDQ dw_c4, dw_r0
+	VMOVUPS Z8, K1, (dw_r0)
+	MOVQ b+24(FP), dw_r0
+	VMOVUPS Z9, K1, (dw_r0)(dw_cv*1)
+	ADDQ $64, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw1WeightGradVec_chan
+	VZEROUPPER
+	RET
+#undef dw_y
+#undef dw_x
+#undef dw_n
+#undef dw_cv
+#undef dw_r0
+#undef dw_r1
+#undef dw_r2
+#undef dw_yp
+#undef dw_c4
+#undef dw_step
+#undef dw_cols
+#undef dw_rows
+
+// func dw1InputGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+// Requires: AVX, AVX2, FMA3
+//
+// dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c] over the interior of a 3x3
+// depthwise convolution, s < n; the shape comes in the arguments (bytes and
+// counts), so every such kernel of the package runs this TEXT.
+// Per channel vector, the weights in registers; per output pixel and tap, dx
+// loaded, one FMA, stored. Slots y, x, w: dy, dx, w (b unused).
+// Reference: dw1InputGradVecGo.
+#define dw_y AX // y (dy): current sample
+#define dw_x BX // x (dx): current sample
+#define dw_n CX // samples left
+#define dw_cv DX // byte offset of the channel vector
+#define dw_r0 SI // x (dx): kernel row 0 of the current window
+#define dw_r1 DI // kernel row 1
+#define dw_r2 R8 // kernel row 2
+#define dw_yp R9 // y (dy): current output pixel
+#define dw_c4 R10 // bytes per pixel (channels·4)
+#define dw_step R11 // bytes between the windows of neighbouring output pixels
+#define dw_cols R12 // output pixels left in the row
+#define dw_rows R13 // output rows left
+TEXT ·dw1InputGradVecAVX2(SB), NOSPLIT, $0-128
+	MOVQ c4+40(FP), dw_c4
+	MOVQ colStep+96(FP), dw_step
+	XORQ dw_cv, dw_cv
+
+dw1InputGradVec_chan:
+	MOVQ w+16(FP), dw_r0 // the window's weights, for every pixel
+	ADDQ dw_cv, dw_r0
+	VMOVUPS (dw_r0), Y0
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y1
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y2
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y3
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y4
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y5
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y6
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y7
+	ADDQ dw_c4, dw_r0
+	VMOVUPS (dw_r0), Y8
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+
+dw1InputGradVec_sample:
+	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
+	ADDQ dw_x, dw_r0
+	ADDQ dw_cv, dw_r0
+	MOVQ yOrigin+72(FP), dw_yp
+	ADDQ dw_y, dw_yp
+	ADDQ dw_cv, dw_yp
+	MOVQ rowCount+80(FP), dw_rows
+
+dw1InputGradVec_row:
+	MOVQ dw_r0, dw_r1
+	ADDQ rowStride+104(FP), dw_r1
+	MOVQ dw_r1, dw_r2
+	ADDQ rowStride+104(FP), dw_r2
+	MOVQ colCount+88(FP), dw_cols
+
+dw1InputGradVec_pixel:
+	VMOVUPS (dw_yp), Y10
+	VMOVUPS (dw_r0), Y11
+	VFMADD231PS Y0, Y10, Y11
+	VMOVUPS Y11, (dw_r0)
+	VMOVUPS (dw_r0)(dw_c4*1), Y11
+	VFMADD231PS Y1, Y10, Y11
+	VMOVUPS Y11, (dw_r0)(dw_c4*1)
+	VMOVUPS (dw_r0)(dw_c4*2), Y11
+	VFMADD231PS Y2, Y10, Y11
+	VMOVUPS Y11, (dw_r0)(dw_c4*2)
+	VMOVUPS (dw_r1), Y11
+	VFMADD231PS Y3, Y10, Y11
+	VMOVUPS Y11, (dw_r1)
+	VMOVUPS (dw_r1)(dw_c4*1), Y11
+	VFMADD231PS Y4, Y10, Y11
+	VMOVUPS Y11, (dw_r1)(dw_c4*1)
+	VMOVUPS (dw_r1)(dw_c4*2), Y11
+	VFMADD231PS Y5, Y10, Y11
+	VMOVUPS Y11, (dw_r1)(dw_c4*2)
+	VMOVUPS (dw_r2), Y11
+	VFMADD231PS Y6, Y10, Y11
+	VMOVUPS Y11, (dw_r2)
+	VMOVUPS (dw_r2)(dw_c4*1), Y11
+	VFMADD231PS Y7, Y10, Y11
+	VMOVUPS Y11, (dw_r2)(dw_c4*1)
+	VMOVUPS (dw_r2)(dw_c4*2), Y11
+	VFMADD231PS Y8, Y10, Y11
+	VMOVUPS Y11, (dw_r2)(dw_c4*2)
+	ADDQ dw_step, dw_r0
+	ADDQ dw_step, dw_r1
+	ADDQ dw_step, dw_r2
+	ADDQ dw_c4, dw_yp
+	DECQ dw_cols
+	JNZ dw1InputGradVec_pixel
+	ADDQ xAdvance+112(FP), dw_r0
+	ADDQ yAdvance+120(FP), dw_yp
+	DECQ dw_rows
+	JNZ dw1InputGradVec_row
+	ADDQ inStep+48(FP), dw_x
+	ADDQ outStep+56(FP), dw_y
+	DECQ dw_n
+	JNZ dw1InputGradVec_sample
+	ADDQ $32, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw1InputGradVec_chan
+	VZEROUPPER
+	RET
+#undef dw_y
+#undef dw_x
+#undef dw_n
+#undef dw_cv
+#undef dw_r0
+#undef dw_r1
+#undef dw_r2
+#undef dw_yp
+#undef dw_c4
+#undef dw_step
+#undef dw_cols
+#undef dw_rows
+
+// func dw1InputGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
+// Requires: AVX512F
+//
+// dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c] over the interior of a 3x3
+// depthwise convolution, s < n; the shape comes in the arguments (bytes and
+// counts), so every such kernel of the package runs this TEXT.
+// Per channel vector, the weights in registers; per output pixel and tap, dx
+// loaded, one FMA, stored. Slots y, x, w: dy, dx, w (b unused).
+// Reference: dw1InputGradVecGo.
+#define dw_y AX // y (dy): current sample
+#define dw_x BX // x (dx): current sample
+#define dw_n CX // samples left
+#define dw_cv DX // byte offset of the channel vector
+#define dw_r0 SI // x (dx): kernel row 0 of the current window
+#define dw_r1 DI // kernel row 1
+#define dw_r2 R8 // kernel row 2
+#define dw_yp R9 // y (dy): current output pixel
+#define dw_c4 R10 // bytes per pixel (channels·4)
+#define dw_step R11 // bytes between the windows of neighbouring output pixels
+#define dw_cols R12 // output pixels left in the row
+#define dw_rows R13 // output rows left
+TEXT ·dw1InputGradVecAVX512(SB), NOSPLIT, $0-128
+	MOVQ c4+40(FP), dw_c4
+	MOVQ colStep+96(FP), dw_step
+	XORQ dw_cv, dw_cv
+
+dw1InputGradVec_chan:
+	// K1: the channel vector's lanes (8 when half a vector is left)
+	MOVQ dw_c4, dw_r0
+	SUBQ dw_cv, dw_r0
+	MOVL $0xffff, dw_r1
+	MOVL $0xff, dw_r2
+	CMPQ dw_r0, $64
+	CMOVQLT dw_r2, dw_r1
+	KMOVW dw_r1, K1
+	MOVQ w+16(FP), dw_r0 // the window's weights, for every pixel
+	ADDQ dw_cv, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z0
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z1
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z2
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z3
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z4
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z5
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z6
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z7
+	ADDQ dw_c4, dw_r0
+	VMOVUPS.Z (dw_r0), K1, Z8
+	MOVQ y+0(FP), dw_y
+	MOVQ x+8(FP), dw_x
+	MOVQ n+32(FP), dw_n
+
+dw1InputGradVec_sample:
+	MOVQ xOrigin+64(FP), dw_r0 // the first interior window
+	ADDQ dw_x, dw_r0
+	ADDQ dw_cv, dw_r0
+	MOVQ yOrigin+72(FP), dw_yp
+	ADDQ dw_y, dw_yp
+	ADDQ dw_cv, dw_yp
+	MOVQ rowCount+80(FP), dw_rows
+
+dw1InputGradVec_row:
+	MOVQ dw_r0, dw_r1
+	ADDQ rowStride+104(FP), dw_r1
+	MOVQ dw_r1, dw_r2
+	ADDQ rowStride+104(FP), dw_r2
+	MOVQ colCount+88(FP), dw_cols
+
+dw1InputGradVec_pixel:
+	VMOVUPS.Z (dw_yp), K1, Z10
+	VMOVUPS.Z (dw_r0), K1, Z11
+	VFMADD231PS Z0, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r0)
+	VMOVUPS.Z (dw_r0)(dw_c4*1), K1, Z11
+	VFMADD231PS Z1, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r0)(dw_c4*1)
+	VMOVUPS.Z (dw_r0)(dw_c4*2), K1, Z11
+	VFMADD231PS Z2, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r0)(dw_c4*2)
+	VMOVUPS.Z (dw_r1), K1, Z11
+	VFMADD231PS Z3, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r1)
+	VMOVUPS.Z (dw_r1)(dw_c4*1), K1, Z11
+	VFMADD231PS Z4, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r1)(dw_c4*1)
+	VMOVUPS.Z (dw_r1)(dw_c4*2), K1, Z11
+	VFMADD231PS Z5, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r1)(dw_c4*2)
+	VMOVUPS.Z (dw_r2), K1, Z11
+	VFMADD231PS Z6, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r2)
+	VMOVUPS.Z (dw_r2)(dw_c4*1), K1, Z11
+	VFMADD231PS Z7, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r2)(dw_c4*1)
+	VMOVUPS.Z (dw_r2)(dw_c4*2), K1, Z11
+	VFMADD231PS Z8, Z10, Z11
+	VMOVUPS Z11, K1, (dw_r2)(dw_c4*2)
+	ADDQ dw_step, dw_r0
+	ADDQ dw_step, dw_r1
+	ADDQ dw_step, dw_r2
+	ADDQ dw_c4, dw_yp
+	DECQ dw_cols
+	JNZ dw1InputGradVec_pixel
+	ADDQ xAdvance+112(FP), dw_r0
+	ADDQ yAdvance+120(FP), dw_yp
+	DECQ dw_rows
+	JNZ dw1InputGradVec_row
+	ADDQ inStep+48(FP), dw_x
+	ADDQ outStep+56(FP), dw_y
+	DECQ dw_n
+	JNZ dw1InputGradVec_sample
+	ADDQ $64, dw_cv
+	CMPQ dw_cv, dw_c4
+	JLT dw1InputGradVec_chan
 	VZEROUPPER
 	RET
 #undef dw_y
@@ -12679,12 +13215,12 @@ bn1SumsVec_pixel:
 #undef ch_p1
 #undef ch_p2
 
-// func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+// func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
 // Per channel vector, a loop over the pixels.
-// Reference: bn1BackwardVecGo.
+// Reference: bn1NormGradVecGo.
 #define ch_cv DX // byte offset of the channel vector
 #define ch_c4 SI // bytes per pixel
 #define ch_left CX // pixels left
@@ -12692,11 +13228,11 @@ bn1SumsVec_pixel:
 #define ch_p0 DI // first tensor at the pixel
 #define ch_p1 R8 // second tensor
 #define ch_p2 R9 // third tensor
-TEXT ·bn1BackwardVecAVX2(SB), NOSPLIT, $0-72
+TEXT ·bn1NormGradVecAVX2(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
 
-bn1BackwardVec_chan:
+bn1NormGradVec_chan:
 	MOVQ k+24(FP), ch_t
 	VMOVUPS (ch_t)(ch_cv*1), Y15
 	MOVQ u+32(FP), ch_t
@@ -12713,7 +13249,7 @@ bn1BackwardVec_chan:
 	ADDQ ch_cv, ch_p2
 	MOVQ pixels+56(FP), ch_left
 
-bn1BackwardVec_pixel:
+bn1NormGradVec_pixel:
 	VMOVUPS (ch_p1), Y0
 	VMOVUPS (ch_p2), Y1
 	VMULPS Y15, Y0, Y0
@@ -12726,10 +13262,10 @@ bn1BackwardVec_pixel:
 	ADDQ ch_c4, ch_p1
 	ADDQ ch_c4, ch_p2
 	DECQ ch_left
-	JNZ bn1BackwardVec_pixel
+	JNZ bn1NormGradVec_pixel
 	ADDQ $32, ch_cv
 	CMPQ ch_cv, ch_c4
-	JLT bn1BackwardVec_chan
+	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
 #undef ch_cv
@@ -12740,12 +13276,12 @@ bn1BackwardVec_pixel:
 #undef ch_p1
 #undef ch_p2
 
-// func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+// func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
 // Per channel vector, a loop over the pixels.
-// Reference: bn1BackwardVecGo.
+// Reference: bn1NormGradVecGo.
 #define ch_cv DX // byte offset of the channel vector
 #define ch_c4 SI // bytes per pixel
 #define ch_left CX // pixels left
@@ -12753,11 +13289,11 @@ bn1BackwardVec_pixel:
 #define ch_p0 DI // first tensor at the pixel
 #define ch_p1 R8 // second tensor
 #define ch_p2 R9 // third tensor
-TEXT ·bn1BackwardVecAVX512(SB), NOSPLIT, $0-72
+TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
 
-bn1BackwardVec_chan:
+bn1NormGradVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
@@ -12786,7 +13322,7 @@ bn1BackwardVec_chan:
 	ADDQ ch_cv, ch_p2
 	MOVQ pixels+56(FP), ch_left
 
-bn1BackwardVec_pixel:
+bn1NormGradVec_pixel:
 	VMOVUPS.Z (ch_p1), K1, Z0
 	VMOVUPS.Z (ch_p2), K1, Z1
 	VMULPS Z31, Z0, Z0
@@ -12799,10 +13335,10 @@ bn1BackwardVec_pixel:
 	ADDQ ch_c4, ch_p1
 	ADDQ ch_c4, ch_p2
 	DECQ ch_left
-	JNZ bn1BackwardVec_pixel
+	JNZ bn1NormGradVec_pixel
 	ADDQ $64, ch_cv
 	CMPQ ch_cv, ch_c4
-	JLT bn1BackwardVec_chan
+	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
 #undef ch_cv

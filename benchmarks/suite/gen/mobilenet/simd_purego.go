@@ -43,6 +43,26 @@ func dw1InteriorVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, lo,
 	dw1InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw1WeightGradVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 47), ow in [1, 47)
+//
+// This build has no assembly: it runs the reference.
+func dw1WeightGradVec(dy, x []float32, dw *[3 * 3 * 8]float32, db *[8]float32, n int) {
+	dw1WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw1InputGradVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 47), ow in [1, 47)
+//
+// This build has no assembly: it runs the reference.
+func dw1InputGradVec(dy, dx []float32, w *[3 * 3 * 8]float32, n int) {
+	dw1InputGradVecGo(dy, dx, w, n)
+}
+
 // dw1WindowVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·48 + kw−kw0][c]·w[kh][kw][c]   for c < 8
@@ -96,6 +116,26 @@ func pw1InputGradVecTranspose(wt *[16 * 16]float32, w *[8 * 16]float32) {
 // This build has no assembly: it runs the reference.
 func dw2InteriorVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n, lo, hi int) {
 	dw2InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw2WeightGradVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 23), ow in [0, 23)
+//
+// This build has no assembly: it runs the reference.
+func dw2WeightGradVec(dy, x []float32, dw *[3 * 3 * 16]float32, db *[16]float32, n int) {
+	dw2WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw2InputGradVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 23), ow in [0, 23)
+//
+// This build has no assembly: it runs the reference.
+func dw2InputGradVec(dy, dx []float32, w *[3 * 3 * 16]float32, n int) {
+	dw2InputGradVecGo(dy, dx, w, n)
 }
 
 // dw2WindowVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
@@ -153,6 +193,26 @@ func dw3InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, l
 	dw3InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw3WeightGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 23), ow in [1, 23)
+//
+// This build has no assembly: it runs the reference.
+func dw3WeightGradVec(dy, x []float32, dw *[3 * 3 * 32]float32, db *[32]float32, n int) {
+	dw3WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw3InputGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 23), ow in [1, 23)
+//
+// This build has no assembly: it runs the reference.
+func dw3InputGradVec(dy, dx []float32, w *[3 * 3 * 32]float32, n int) {
+	dw3InputGradVecGo(dy, dx, w, n)
+}
+
 // dw3WindowVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·24 + kw−kw0][c]·w[kh][kw][c]   for c < 32
@@ -206,6 +266,26 @@ func pw3InputGradVecTranspose(wt *[32 * 32]float32, w *[32 * 32]float32) {
 // This build has no assembly: it runs the reference.
 func dw4InteriorVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n, lo, hi int) {
 	dw4InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw4WeightGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 11), ow in [0, 11)
+//
+// This build has no assembly: it runs the reference.
+func dw4WeightGradVec(dy, x []float32, dw *[3 * 3 * 32]float32, db *[32]float32, n int) {
+	dw4WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw4InputGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 11), ow in [0, 11)
+//
+// This build has no assembly: it runs the reference.
+func dw4InputGradVec(dy, dx []float32, w *[3 * 3 * 32]float32, n int) {
+	dw4InputGradVecGo(dy, dx, w, n)
 }
 
 // dw4WindowVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
@@ -263,6 +343,26 @@ func dw5InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, l
 	dw5InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw5WeightGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 11), ow in [1, 11)
+//
+// This build has no assembly: it runs the reference.
+func dw5WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	dw5WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw5InputGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 11), ow in [1, 11)
+//
+// This build has no assembly: it runs the reference.
+func dw5InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	dw5InputGradVecGo(dy, dx, w, n)
+}
+
 // dw5WindowVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·12 + kw−kw0][c]·w[kh][kw][c]   for c < 64
@@ -316,6 +416,26 @@ func pw5InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 // This build has no assembly: it runs the reference.
 func dw6InteriorVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n, lo, hi int) {
 	dw6InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw6WeightGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 5), ow in [0, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw6WeightGradVec(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	dw6WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw6InputGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 5), ow in [0, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw6InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	dw6InputGradVecGo(dy, dx, w, n)
 }
 
 // dw6WindowVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
@@ -373,6 +493,26 @@ func dw7InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	dw7InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw7WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw7WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	dw7WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw7InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw7InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	dw7InputGradVecGo(dy, dx, w, n)
+}
+
 // dw7WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -426,6 +566,26 @@ func pw7InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 // This build has no assembly: it runs the reference.
 func dw8InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
 	dw8InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw8WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw8WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	dw8WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw8InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw8InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	dw8InputGradVecGo(dy, dx, w, n)
 }
 
 // dw8WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
@@ -483,6 +643,26 @@ func dw9InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n,
 	dw9InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw9WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw9WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	dw9WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw9InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw9InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	dw9InputGradVecGo(dy, dx, w, n)
+}
+
 // dw9WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -536,6 +716,26 @@ func pw9InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 // This build has no assembly: it runs the reference.
 func dw10InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n, lo, hi int) {
 	dw10InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw10WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw10WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	dw10WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw10InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw10InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	dw10InputGradVecGo(dy, dx, w, n)
 }
 
 // dw10WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
@@ -593,6 +793,26 @@ func dw11InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	dw11InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw11WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw11WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	dw11WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw11InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+//
+// This build has no assembly: it runs the reference.
+func dw11InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	dw11InputGradVecGo(dy, dx, w, n)
+}
+
 // dw11WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -648,6 +868,26 @@ func dw12InteriorVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, n
 	dw12InteriorVecGo(y, x, w, b, n, lo, hi)
 }
 
+// dw12WeightGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 2), ow in [0, 2)
+//
+// This build has no assembly: it runs the reference.
+func dw12WeightGradVec(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	dw12WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw12InputGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 2), ow in [0, 2)
+//
+// This build has no assembly: it runs the reference.
+func dw12InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	dw12InputGradVecGo(dy, dx, w, n)
+}
+
 // dw12WindowVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -701,6 +941,26 @@ func pw12InputGradVecTranspose(wt *[256 * 128]float32, w *[128 * 256]float32) {
 // This build has no assembly: it runs the reference.
 func dw13InteriorVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, n, lo, hi int) {
 	dw13InteriorVecGo(y, x, w, b, n, lo, hi)
+}
+
+// dw13WeightGradVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 2), ow in [1, 2)
+//
+// This build has no assembly: it runs the reference.
+func dw13WeightGradVec(dy, x []float32, dw *[3 * 3 * 256]float32, db *[256]float32, n int) {
+	dw13WeightGradVecGo(dy, x, dw, db, n)
+}
+
+// dw13InputGradVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 2), ow in [1, 2)
+//
+// This build has no assembly: it runs the reference.
+func dw13InputGradVec(dy, dx []float32, w *[3 * 3 * 256]float32, n int) {
+	dw13InputGradVecGo(dy, dx, w, n)
 }
 
 // dw13WindowVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
@@ -837,13 +1097,13 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	bn1SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn1BackwardVec computes, over whole pixels of 8 channels:
+// bn1NormGradVec computes, over whole pixels of 8 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
-	bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw1_bnAffineVec computes, over whole pixels of 8 channels:
@@ -873,13 +1133,13 @@ func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	dw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw1_bnBackwardVec computes, over whole pixels of 8 channels:
+// dw1_bnNormGradVec computes, over whole pixels of 8 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
-	dw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
+	dw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw1_bnAffineVec computes, over whole pixels of 16 channels:
@@ -909,13 +1169,13 @@ func pw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	pw1_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw1_bnBackwardVec computes, over whole pixels of 16 channels:
+// pw1_bnNormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw1_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
-	pw1_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	pw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw2_bnAffineVec computes, over whole pixels of 16 channels:
@@ -945,13 +1205,13 @@ func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	dw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw2_bnBackwardVec computes, over whole pixels of 16 channels:
+// dw2_bnNormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
-	dw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	dw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw2_bnAffineVec computes, over whole pixels of 32 channels:
@@ -981,13 +1241,13 @@ func pw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	pw2_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw2_bnBackwardVec computes, over whole pixels of 32 channels:
+// pw2_bnNormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw2_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
-	pw2_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	pw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw3_bnAffineVec computes, over whole pixels of 32 channels:
@@ -1017,13 +1277,13 @@ func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	dw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw3_bnBackwardVec computes, over whole pixels of 32 channels:
+// dw3_bnNormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
-	dw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	dw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw3_bnAffineVec computes, over whole pixels of 32 channels:
@@ -1053,13 +1313,13 @@ func pw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	pw3_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw3_bnBackwardVec computes, over whole pixels of 32 channels:
+// pw3_bnNormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw3_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
-	pw3_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	pw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw4_bnAffineVec computes, over whole pixels of 32 channels:
@@ -1089,13 +1349,13 @@ func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	dw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw4_bnBackwardVec computes, over whole pixels of 32 channels:
+// dw4_bnNormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
-	dw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	dw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw4_bnAffineVec computes, over whole pixels of 64 channels:
@@ -1125,13 +1385,13 @@ func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	pw4_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw4_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw4_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw4_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	pw4_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw5_bnAffineVec computes, over whole pixels of 64 channels:
@@ -1161,13 +1421,13 @@ func dw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	dw5_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw5_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw5_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	dw5_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw5_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw5_bnAffineVec computes, over whole pixels of 64 channels:
@@ -1197,13 +1457,13 @@ func pw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	pw5_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw5_bnBackwardVec computes, over whole pixels of 64 channels:
+// pw5_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw5_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	pw5_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	pw5_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw6_bnAffineVec computes, over whole pixels of 64 channels:
@@ -1233,13 +1493,13 @@ func dw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	dw6_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw6_bnBackwardVec computes, over whole pixels of 64 channels:
+// dw6_bnNormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	dw6_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	dw6_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw6_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1269,13 +1529,13 @@ func pw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	pw6_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw6_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw6_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw6_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	pw6_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw6_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw7_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1305,13 +1565,13 @@ func dw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	dw7_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw7_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw7_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	dw7_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw7_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw7_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1341,13 +1601,13 @@ func pw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	pw7_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw7_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw7_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw7_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	pw7_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw7_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw8_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1377,13 +1637,13 @@ func dw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	dw8_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw8_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw8_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	dw8_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw8_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw8_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1413,13 +1673,13 @@ func pw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	pw8_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw8_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw8_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw8_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	pw8_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw8_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw9_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1449,13 +1709,13 @@ func dw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	dw9_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw9_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw9_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	dw9_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw9_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw9_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1485,13 +1745,13 @@ func pw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	pw9_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw9_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw9_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw9_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	pw9_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw9_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw10_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1521,13 +1781,13 @@ func dw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	dw10_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw10_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw10_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	dw10_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw10_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw10_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1557,13 +1817,13 @@ func pw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	pw10_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw10_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw10_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw10_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	pw10_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw10_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw11_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1593,13 +1853,13 @@ func dw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	dw11_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw11_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw11_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	dw11_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw11_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw11_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1629,13 +1889,13 @@ func pw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	pw11_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw11_bnBackwardVec computes, over whole pixels of 128 channels:
+// pw11_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw11_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	pw11_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	pw11_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw12_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1665,13 +1925,13 @@ func dw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	dw12_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw12_bnBackwardVec computes, over whole pixels of 128 channels:
+// dw12_bnNormGradVec computes, over whole pixels of 128 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
-	dw12_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
+	dw12_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw12_bnAffineVec computes, over whole pixels of 256 channels:
@@ -1701,13 +1961,13 @@ func pw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	pw12_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw12_bnBackwardVec computes, over whole pixels of 256 channels:
+// pw12_bnNormGradVec computes, over whole pixels of 256 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw12_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
-	pw12_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	pw12_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // dw13_bnAffineVec computes, over whole pixels of 256 channels:
@@ -1737,13 +1997,13 @@ func dw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	dw13_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// dw13_bnBackwardVec computes, over whole pixels of 256 channels:
+// dw13_bnNormGradVec computes, over whole pixels of 256 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func dw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
-	dw13_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func dw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	dw13_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // pw13_bnAffineVec computes, over whole pixels of 256 channels:
@@ -1773,13 +2033,13 @@ func pw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	pw13_bnSumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// pw13_bnBackwardVec computes, over whole pixels of 256 channels:
+// pw13_bnNormGradVec computes, over whole pixels of 256 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func pw13_bnBackwardVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
-	pw13_bnBackwardVecGo(dx, dy, x, k, u, v, m)
+func pw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
+	pw13_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // reluVec computes (y may be x):

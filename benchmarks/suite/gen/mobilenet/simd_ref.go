@@ -84,6 +84,65 @@ func dw1InteriorVecGo(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, n, l
 	}
 }
 
+// dw1WeightGradVecGo is the pure-Go reference of dw1WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 47), ow in [1, 47)
+func dw1WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 8]float32, db *[8]float32, n int) {
+	lo, hi := 1, 47
+	for s := range n {
+		xs := x[s*18432 : (s+1)*18432]
+		ds := dy[s*18432 : (s+1)*18432]
+		for oh := max(lo, 1); oh < min(hi, 47); oh++ {
+			for ow := 1; ow < 47; ow++ {
+				d := (*[8]float32)(ds[(oh*48+ow)*8:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[8]float32)(xs[(ih*48+iw)*8:])
+						g := (*[8]float32)(dw[(kh*3+kw)*8:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw1InputGradVecGo is the pure-Go reference of dw1InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 47), ow in [1, 47)
+func dw1InputGradVecGo(dy, dx []float32, w *[3 * 3 * 8]float32, n int) {
+	lo, hi := 1, 47
+	for s := range n {
+		dxs := dx[s*18432 : (s+1)*18432]
+		ds := dy[s*18432 : (s+1)*18432]
+		for oh := max(lo, 1); oh < min(hi, 47); oh++ {
+			for ow := 1; ow < 47; ow++ {
+				d := (*[8]float32)(ds[(oh*48+ow)*8:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[8]float32)(dxs[(ih*48+iw)*8:])
+						r := (*[8]float32)(w[(kh*3+kw)*8:])
+						for c := range d {
+							v[c] += r[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // dw1WindowVecGo is the pure-Go reference of dw1WindowVec:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·48 + kw−kw0][c]·w[kh][kw][c]   for c < 8
@@ -190,6 +249,65 @@ func dw2InteriorVecGo(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, n,
 						r := (*[16]float32)(w[(kh*3+kw)*16:])
 						for c := range o {
 							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw2WeightGradVecGo is the pure-Go reference of dw2WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 23), ow in [0, 23)
+func dw2WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 16]float32, db *[16]float32, n int) {
+	lo, hi := 0, 23
+	for s := range n {
+		xs := x[s*36864 : (s+1)*36864]
+		ds := dy[s*9216 : (s+1)*9216]
+		for oh := max(lo, 0); oh < min(hi, 23); oh++ {
+			for ow := 0; ow < 23; ow++ {
+				d := (*[16]float32)(ds[(oh*24+ow)*16:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[16]float32)(xs[(ih*48+iw)*16:])
+						g := (*[16]float32)(dw[(kh*3+kw)*16:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw2InputGradVecGo is the pure-Go reference of dw2InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 23), ow in [0, 23)
+func dw2InputGradVecGo(dy, dx []float32, w *[3 * 3 * 16]float32, n int) {
+	lo, hi := 0, 23
+	for s := range n {
+		dxs := dx[s*36864 : (s+1)*36864]
+		ds := dy[s*9216 : (s+1)*9216]
+		for oh := max(lo, 0); oh < min(hi, 23); oh++ {
+			for ow := 0; ow < 23; ow++ {
+				d := (*[16]float32)(ds[(oh*24+ow)*16:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[16]float32)(dxs[(ih*48+iw)*16:])
+						r := (*[16]float32)(w[(kh*3+kw)*16:])
+						for c := range d {
+							v[c] += r[c] * d[c]
 						}
 					}
 				}
@@ -309,6 +427,65 @@ func dw3InteriorVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n,
 	}
 }
 
+// dw3WeightGradVecGo is the pure-Go reference of dw3WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 23), ow in [1, 23)
+func dw3WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 32]float32, db *[32]float32, n int) {
+	lo, hi := 1, 23
+	for s := range n {
+		xs := x[s*18432 : (s+1)*18432]
+		ds := dy[s*18432 : (s+1)*18432]
+		for oh := max(lo, 1); oh < min(hi, 23); oh++ {
+			for ow := 1; ow < 23; ow++ {
+				d := (*[32]float32)(ds[(oh*24+ow)*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[32]float32)(xs[(ih*24+iw)*32:])
+						g := (*[32]float32)(dw[(kh*3+kw)*32:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw3InputGradVecGo is the pure-Go reference of dw3InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 23), ow in [1, 23)
+func dw3InputGradVecGo(dy, dx []float32, w *[3 * 3 * 32]float32, n int) {
+	lo, hi := 1, 23
+	for s := range n {
+		dxs := dx[s*18432 : (s+1)*18432]
+		ds := dy[s*18432 : (s+1)*18432]
+		for oh := max(lo, 1); oh < min(hi, 23); oh++ {
+			for ow := 1; ow < 23; ow++ {
+				d := (*[32]float32)(ds[(oh*24+ow)*32:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[32]float32)(dxs[(ih*24+iw)*32:])
+						r := (*[32]float32)(w[(kh*3+kw)*32:])
+						for c := range d {
+							v[c] += r[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // dw3WindowVecGo is the pure-Go reference of dw3WindowVec:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·24 + kw−kw0][c]·w[kh][kw][c]   for c < 32
@@ -412,6 +589,65 @@ func dw4InteriorVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, n,
 						r := (*[32]float32)(w[(kh*3+kw)*32:])
 						for c := range o {
 							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw4WeightGradVecGo is the pure-Go reference of dw4WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 11), ow in [0, 11)
+func dw4WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 32]float32, db *[32]float32, n int) {
+	lo, hi := 0, 11
+	for s := range n {
+		xs := x[s*18432 : (s+1)*18432]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 0); oh < min(hi, 11); oh++ {
+			for ow := 0; ow < 11; ow++ {
+				d := (*[32]float32)(ds[(oh*12+ow)*32:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[32]float32)(xs[(ih*24+iw)*32:])
+						g := (*[32]float32)(dw[(kh*3+kw)*32:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw4InputGradVecGo is the pure-Go reference of dw4InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 11), ow in [0, 11)
+func dw4InputGradVecGo(dy, dx []float32, w *[3 * 3 * 32]float32, n int) {
+	lo, hi := 0, 11
+	for s := range n {
+		dxs := dx[s*18432 : (s+1)*18432]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 0); oh < min(hi, 11); oh++ {
+			for ow := 0; ow < 11; ow++ {
+				d := (*[32]float32)(ds[(oh*12+ow)*32:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[32]float32)(dxs[(ih*24+iw)*32:])
+						r := (*[32]float32)(w[(kh*3+kw)*32:])
+						for c := range d {
+							v[c] += r[c] * d[c]
 						}
 					}
 				}
@@ -531,6 +767,65 @@ func dw5InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 	}
 }
 
+// dw5WeightGradVecGo is the pure-Go reference of dw5WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 11), ow in [1, 11)
+func dw5WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	lo, hi := 1, 11
+	for s := range n {
+		xs := x[s*9216 : (s+1)*9216]
+		ds := dy[s*9216 : (s+1)*9216]
+		for oh := max(lo, 1); oh < min(hi, 11); oh++ {
+			for ow := 1; ow < 11; ow++ {
+				d := (*[64]float32)(ds[(oh*12+ow)*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(xs[(ih*12+iw)*64:])
+						g := (*[64]float32)(dw[(kh*3+kw)*64:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw5InputGradVecGo is the pure-Go reference of dw5InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 11), ow in [1, 11)
+func dw5InputGradVecGo(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	lo, hi := 1, 11
+	for s := range n {
+		dxs := dx[s*9216 : (s+1)*9216]
+		ds := dy[s*9216 : (s+1)*9216]
+		for oh := max(lo, 1); oh < min(hi, 11); oh++ {
+			for ow := 1; ow < 11; ow++ {
+				d := (*[64]float32)(ds[(oh*12+ow)*64:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[64]float32)(dxs[(ih*12+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range d {
+							v[c] += r[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // dw5WindowVecGo is the pure-Go reference of dw5WindowVec:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·12 + kw−kw0][c]·w[kh][kw][c]   for c < 64
@@ -634,6 +929,65 @@ func dw6InteriorVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, n,
 						r := (*[64]float32)(w[(kh*3+kw)*64:])
 						for c := range o {
 							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw6WeightGradVecGo is the pure-Go reference of dw6WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 5), ow in [0, 5)
+func dw6WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 64]float32, db *[64]float32, n int) {
+	lo, hi := 0, 5
+	for s := range n {
+		xs := x[s*9216 : (s+1)*9216]
+		ds := dy[s*2304 : (s+1)*2304]
+		for oh := max(lo, 0); oh < min(hi, 5); oh++ {
+			for ow := 0; ow < 5; ow++ {
+				d := (*[64]float32)(ds[(oh*6+ow)*64:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[64]float32)(xs[(ih*12+iw)*64:])
+						g := (*[64]float32)(dw[(kh*3+kw)*64:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw6InputGradVecGo is the pure-Go reference of dw6InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 5), ow in [0, 5)
+func dw6InputGradVecGo(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
+	lo, hi := 0, 5
+	for s := range n {
+		dxs := dx[s*9216 : (s+1)*9216]
+		ds := dy[s*2304 : (s+1)*2304]
+		for oh := max(lo, 0); oh < min(hi, 5); oh++ {
+			for ow := 0; ow < 5; ow++ {
+				d := (*[64]float32)(ds[(oh*6+ow)*64:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[64]float32)(dxs[(ih*12+iw)*64:])
+						r := (*[64]float32)(w[(kh*3+kw)*64:])
+						for c := range d {
+							v[c] += r[c] * d[c]
 						}
 					}
 				}
@@ -753,6 +1107,65 @@ func dw7InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, 
 	}
 }
 
+// dw7WeightGradVecGo is the pure-Go reference of dw7WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw7WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						g := (*[128]float32)(dw[(kh*3+kw)*128:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw7InputGradVecGo is the pure-Go reference of dw7InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw7InputGradVecGo(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		dxs := dx[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(dxs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range d {
+							v[c] += r[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // dw7WindowVecGo is the pure-Go reference of dw7WindowVec:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -856,6 +1269,65 @@ func dw8InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, 
 						r := (*[128]float32)(w[(kh*3+kw)*128:])
 						for c := range o {
 							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw8WeightGradVecGo is the pure-Go reference of dw8WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw8WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						g := (*[128]float32)(dw[(kh*3+kw)*128:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw8InputGradVecGo is the pure-Go reference of dw8InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw8InputGradVecGo(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		dxs := dx[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(dxs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range d {
+							v[c] += r[c] * d[c]
 						}
 					}
 				}
@@ -975,6 +1447,65 @@ func dw9InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, 
 	}
 }
 
+// dw9WeightGradVecGo is the pure-Go reference of dw9WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw9WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						g := (*[128]float32)(dw[(kh*3+kw)*128:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw9InputGradVecGo is the pure-Go reference of dw9InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw9InputGradVecGo(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		dxs := dx[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(dxs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range d {
+							v[c] += r[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // dw9WindowVecGo is the pure-Go reference of dw9WindowVec:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -1078,6 +1609,65 @@ func dw10InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32,
 						r := (*[128]float32)(w[(kh*3+kw)*128:])
 						for c := range o {
 							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw10WeightGradVecGo is the pure-Go reference of dw10WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw10WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						g := (*[128]float32)(dw[(kh*3+kw)*128:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw10InputGradVecGo is the pure-Go reference of dw10InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw10InputGradVecGo(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		dxs := dx[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(dxs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range d {
+							v[c] += r[c] * d[c]
 						}
 					}
 				}
@@ -1197,6 +1787,65 @@ func dw11InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32,
 	}
 }
 
+// dw11WeightGradVecGo is the pure-Go reference of dw11WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw11WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						g := (*[128]float32)(dw[(kh*3+kw)*128:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw11InputGradVecGo is the pure-Go reference of dw11InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 5), ow in [1, 5)
+func dw11InputGradVecGo(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	lo, hi := 1, 5
+	for s := range n {
+		dxs := dx[s*4608 : (s+1)*4608]
+		ds := dy[s*4608 : (s+1)*4608]
+		for oh := max(lo, 1); oh < min(hi, 5); oh++ {
+			for ow := 1; ow < 5; ow++ {
+				d := (*[128]float32)(ds[(oh*6+ow)*128:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[128]float32)(dxs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range d {
+							v[c] += r[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // dw11WindowVecGo is the pure-Go reference of dw11WindowVec:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -1308,6 +1957,65 @@ func dw12InteriorVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32,
 	}
 }
 
+// dw12WeightGradVecGo is the pure-Go reference of dw12WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 2), ow in [0, 2)
+func dw12WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 128]float32, db *[128]float32, n int) {
+	lo, hi := 0, 2
+	for s := range n {
+		xs := x[s*4608 : (s+1)*4608]
+		ds := dy[s*1152 : (s+1)*1152]
+		for oh := max(lo, 0); oh < min(hi, 2); oh++ {
+			for ow := 0; ow < 2; ow++ {
+				d := (*[128]float32)(ds[(oh*3+ow)*128:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[128]float32)(xs[(ih*6+iw)*128:])
+						g := (*[128]float32)(dw[(kh*3+kw)*128:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw12InputGradVecGo is the pure-Go reference of dw12InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·2−0+kh, iw = ow·2−0+kw, over the interior: oh in [0, 2), ow in [0, 2)
+func dw12InputGradVecGo(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
+	lo, hi := 0, 2
+	for s := range n {
+		dxs := dx[s*4608 : (s+1)*4608]
+		ds := dy[s*1152 : (s+1)*1152]
+		for oh := max(lo, 0); oh < min(hi, 2); oh++ {
+			for ow := 0; ow < 2; ow++ {
+				d := (*[128]float32)(ds[(oh*3+ow)*128:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*2 - 0 + kh
+						iw := ow*2 - 0 + kw
+						v := (*[128]float32)(dxs[(ih*6+iw)*128:])
+						r := (*[128]float32)(w[(kh*3+kw)*128:])
+						for c := range d {
+							v[c] += r[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // dw12WindowVecGo is the pure-Go reference of dw12WindowVec:
 //
 //	y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·6 + kw−kw0][c]·w[kh][kw][c]   for c < 128
@@ -1411,6 +2119,65 @@ func dw13InteriorVecGo(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32,
 						r := (*[256]float32)(w[(kh*3+kw)*256:])
 						for c := range o {
 							o[c] += v[c] * r[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw13WeightGradVecGo is the pure-Go reference of dw13WeightGradVec:
+//
+//	dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 2), ow in [1, 2)
+func dw13WeightGradVecGo(dy, x []float32, dw *[3 * 3 * 256]float32, db *[256]float32, n int) {
+	lo, hi := 1, 2
+	for s := range n {
+		xs := x[s*2304 : (s+1)*2304]
+		ds := dy[s*2304 : (s+1)*2304]
+		for oh := max(lo, 1); oh < min(hi, 2); oh++ {
+			for ow := 1; ow < 2; ow++ {
+				d := (*[256]float32)(ds[(oh*3+ow)*256:])
+				for c := range d {
+					db[c] += d[c]
+				}
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[256]float32)(xs[(ih*3+iw)*256:])
+						g := (*[256]float32)(dw[(kh*3+kw)*256:])
+						for c := range d {
+							g[c] += v[c] * d[c]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// dw13InputGradVecGo is the pure-Go reference of dw13InputGradVec:
+//
+//	dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c]   for s < n,
+//	ih = oh·1−1+kh, iw = ow·1−1+kw, over the interior: oh in [1, 2), ow in [1, 2)
+func dw13InputGradVecGo(dy, dx []float32, w *[3 * 3 * 256]float32, n int) {
+	lo, hi := 1, 2
+	for s := range n {
+		dxs := dx[s*2304 : (s+1)*2304]
+		ds := dy[s*2304 : (s+1)*2304]
+		for oh := max(lo, 1); oh < min(hi, 2); oh++ {
+			for ow := 1; ow < 2; ow++ {
+				d := (*[256]float32)(ds[(oh*3+ow)*256:])
+				for kh := range 3 {
+					for kw := range 3 {
+						ih := oh*1 - 1 + kh
+						iw := ow*1 - 1 + kw
+						v := (*[256]float32)(dxs[(ih*3+iw)*256:])
+						r := (*[256]float32)(w[(kh*3+kw)*256:])
+						for c := range d {
+							v[c] += r[c] * d[c]
 						}
 					}
 				}
@@ -1672,10 +2439,10 @@ func bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	}
 }
 
-// bn1BackwardVecGo is the pure-Go reference of bn1BackwardVec:
+// bn1NormGradVecGo is the pure-Go reference of bn1NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
+func bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	p := len(dx) / 8
 	for i := 0; i < p*8; i += 8 {
 		for c := range 8 {
@@ -1724,10 +2491,10 @@ func dw1_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[8]float64) {
 	}
 }
 
-// dw1_bnBackwardVecGo is the pure-Go reference of dw1_bnBackwardVec:
+// dw1_bnNormGradVecGo is the pure-Go reference of dw1_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw1_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
+func dw1_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	p := len(dx) / 8
 	for i := 0; i < p*8; i += 8 {
 		for c := range 8 {
@@ -1776,10 +2543,10 @@ func pw1_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// pw1_bnBackwardVecGo is the pure-Go reference of pw1_bnBackwardVec:
+// pw1_bnNormGradVecGo is the pure-Go reference of pw1_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw1_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func pw1_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	for i := 0; i < p*16; i += 16 {
 		for c := range 16 {
@@ -1828,10 +2595,10 @@ func dw2_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// dw2_bnBackwardVecGo is the pure-Go reference of dw2_bnBackwardVec:
+// dw2_bnNormGradVecGo is the pure-Go reference of dw2_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw2_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func dw2_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	for i := 0; i < p*16; i += 16 {
 		for c := range 16 {
@@ -1880,10 +2647,10 @@ func pw2_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// pw2_bnBackwardVecGo is the pure-Go reference of pw2_bnBackwardVec:
+// pw2_bnNormGradVecGo is the pure-Go reference of pw2_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw2_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func pw2_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	for i := 0; i < p*32; i += 32 {
 		for c := range 32 {
@@ -1932,10 +2699,10 @@ func dw3_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// dw3_bnBackwardVecGo is the pure-Go reference of dw3_bnBackwardVec:
+// dw3_bnNormGradVecGo is the pure-Go reference of dw3_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw3_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func dw3_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	for i := 0; i < p*32; i += 32 {
 		for c := range 32 {
@@ -1984,10 +2751,10 @@ func pw3_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// pw3_bnBackwardVecGo is the pure-Go reference of pw3_bnBackwardVec:
+// pw3_bnNormGradVecGo is the pure-Go reference of pw3_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw3_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func pw3_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	for i := 0; i < p*32; i += 32 {
 		for c := range 32 {
@@ -2036,10 +2803,10 @@ func dw4_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// dw4_bnBackwardVecGo is the pure-Go reference of dw4_bnBackwardVec:
+// dw4_bnNormGradVecGo is the pure-Go reference of dw4_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw4_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func dw4_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	for i := 0; i < p*32; i += 32 {
 		for c := range 32 {
@@ -2088,10 +2855,10 @@ func pw4_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw4_bnBackwardVecGo is the pure-Go reference of pw4_bnBackwardVec:
+// pw4_bnNormGradVecGo is the pure-Go reference of pw4_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw4_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw4_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -2140,10 +2907,10 @@ func dw5_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw5_bnBackwardVecGo is the pure-Go reference of dw5_bnBackwardVec:
+// dw5_bnNormGradVecGo is the pure-Go reference of dw5_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw5_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw5_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -2192,10 +2959,10 @@ func pw5_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// pw5_bnBackwardVecGo is the pure-Go reference of pw5_bnBackwardVec:
+// pw5_bnNormGradVecGo is the pure-Go reference of pw5_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw5_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func pw5_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -2244,10 +3011,10 @@ func dw6_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// dw6_bnBackwardVecGo is the pure-Go reference of dw6_bnBackwardVec:
+// dw6_bnNormGradVecGo is the pure-Go reference of dw6_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw6_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func dw6_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -2296,10 +3063,10 @@ func pw6_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw6_bnBackwardVecGo is the pure-Go reference of pw6_bnBackwardVec:
+// pw6_bnNormGradVecGo is the pure-Go reference of pw6_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw6_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw6_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2348,10 +3115,10 @@ func dw7_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw7_bnBackwardVecGo is the pure-Go reference of dw7_bnBackwardVec:
+// dw7_bnNormGradVecGo is the pure-Go reference of dw7_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw7_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw7_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2400,10 +3167,10 @@ func pw7_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw7_bnBackwardVecGo is the pure-Go reference of pw7_bnBackwardVec:
+// pw7_bnNormGradVecGo is the pure-Go reference of pw7_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw7_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw7_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2452,10 +3219,10 @@ func dw8_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw8_bnBackwardVecGo is the pure-Go reference of dw8_bnBackwardVec:
+// dw8_bnNormGradVecGo is the pure-Go reference of dw8_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw8_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw8_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2504,10 +3271,10 @@ func pw8_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw8_bnBackwardVecGo is the pure-Go reference of pw8_bnBackwardVec:
+// pw8_bnNormGradVecGo is the pure-Go reference of pw8_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw8_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw8_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2556,10 +3323,10 @@ func dw9_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw9_bnBackwardVecGo is the pure-Go reference of dw9_bnBackwardVec:
+// dw9_bnNormGradVecGo is the pure-Go reference of dw9_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw9_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw9_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2608,10 +3375,10 @@ func pw9_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw9_bnBackwardVecGo is the pure-Go reference of pw9_bnBackwardVec:
+// pw9_bnNormGradVecGo is the pure-Go reference of pw9_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw9_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw9_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2660,10 +3427,10 @@ func dw10_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw10_bnBackwardVecGo is the pure-Go reference of dw10_bnBackwardVec:
+// dw10_bnNormGradVecGo is the pure-Go reference of dw10_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw10_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw10_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2712,10 +3479,10 @@ func pw10_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw10_bnBackwardVecGo is the pure-Go reference of pw10_bnBackwardVec:
+// pw10_bnNormGradVecGo is the pure-Go reference of pw10_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw10_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw10_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2764,10 +3531,10 @@ func dw11_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw11_bnBackwardVecGo is the pure-Go reference of dw11_bnBackwardVec:
+// dw11_bnNormGradVecGo is the pure-Go reference of dw11_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw11_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw11_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2816,10 +3583,10 @@ func pw11_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// pw11_bnBackwardVecGo is the pure-Go reference of pw11_bnBackwardVec:
+// pw11_bnNormGradVecGo is the pure-Go reference of pw11_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw11_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func pw11_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2868,10 +3635,10 @@ func dw12_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[128]float64) {
 	}
 }
 
-// dw12_bnBackwardVecGo is the pure-Go reference of dw12_bnBackwardVec:
+// dw12_bnNormGradVecGo is the pure-Go reference of dw12_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw12_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
+func dw12_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	p := len(dx) / 128
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
@@ -2920,10 +3687,10 @@ func pw12_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	}
 }
 
-// pw12_bnBackwardVecGo is the pure-Go reference of pw12_bnBackwardVec:
+// pw12_bnNormGradVecGo is the pure-Go reference of pw12_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw12_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
+func pw12_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	p := len(dx) / 256
 	for i := 0; i < p*256; i += 256 {
 		for c := range 256 {
@@ -2972,10 +3739,10 @@ func dw13_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	}
 }
 
-// dw13_bnBackwardVecGo is the pure-Go reference of dw13_bnBackwardVec:
+// dw13_bnNormGradVecGo is the pure-Go reference of dw13_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func dw13_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
+func dw13_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	p := len(dx) / 256
 	for i := 0; i < p*256; i += 256 {
 		for c := range 256 {
@@ -3024,10 +3791,10 @@ func pw13_bnSumsVecGo(x, dy []float32, sumDy, sumDyX *[256]float64) {
 	}
 }
 
-// pw13_bnBackwardVecGo is the pure-Go reference of pw13_bnBackwardVec:
+// pw13_bnNormGradVecGo is the pure-Go reference of pw13_bnNormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func pw13_bnBackwardVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
+func pw13_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	p := len(dx) / 256
 	for i := 0; i < p*256; i += 256 {
 		for c := range 256 {

@@ -335,7 +335,7 @@ func bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, sumDy, 
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	bn1BackwardVec(dIn[:n*16384], dOut[:n*16384], in[:n*16384], &k, &u, &v, &m)
+	bn1NormGradVec(dIn[:n*16384], dOut[:n*16384], in[:n*16384], &k, &u, &v, &m)
 }
 
 // relu1Forward computes relu1 (relu on 32x32x16) elementwise for the first n
@@ -784,7 +784,7 @@ func block1_bn1Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	block1_bn1BackwardVec(dIn[:n*16384], dOut[:n*16384], in[:n*16384], &k, &u, &v, &m)
+	block1_bn1NormGradVec(dIn[:n*16384], dOut[:n*16384], in[:n*16384], &k, &u, &v, &m)
 }
 
 // block1_relu1Forward computes block1_relu1 (relu on 32x32x16) elementwise for
@@ -1234,7 +1234,7 @@ func block1_bn2Backward(n int, in, dOut, dIn *[Tile * 16384]float32, mean, inv, 
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	block1_bn2BackwardVec(dIn[:n*16384], dOut[:n*16384], in[:n*16384], &k, &u, &v, &m)
+	block1_bn2NormGradVec(dIn[:n*16384], dOut[:n*16384], in[:n*16384], &k, &u, &v, &m)
 }
 
 // block1_addForward computes block1_add (add on 32x32x16) for the first n
@@ -1668,7 +1668,7 @@ func block2_bn1Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	block2_bn1BackwardVec(dIn[:n*8192], dOut[:n*8192], in[:n*8192], &k, &u, &v, &m)
+	block2_bn1NormGradVec(dIn[:n*8192], dOut[:n*8192], in[:n*8192], &k, &u, &v, &m)
 }
 
 // block2_relu1Forward computes block2_relu1 (relu on 16x16x32) elementwise for
@@ -2118,7 +2118,7 @@ func block2_bn2Backward(n int, in, dOut, dIn *[Tile * 8192]float32, mean, inv, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	block2_bn2BackwardVec(dIn[:n*8192], dOut[:n*8192], in[:n*8192], &k, &u, &v, &m)
+	block2_bn2NormGradVec(dIn[:n*8192], dOut[:n*8192], in[:n*8192], &k, &u, &v, &m)
 }
 
 // block2_shortcutForward computes block2_shortcut (conv2d 1x1, 32 filters,
@@ -2619,7 +2619,7 @@ func block3_bn1Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	block3_bn1BackwardVec(dIn[:n*4096], dOut[:n*4096], in[:n*4096], &k, &u, &v, &m)
+	block3_bn1NormGradVec(dIn[:n*4096], dOut[:n*4096], in[:n*4096], &k, &u, &v, &m)
 }
 
 // block3_relu1Forward computes block3_relu1 (relu on 8x8x64) elementwise for
@@ -3069,7 +3069,7 @@ func block3_bn2Backward(n int, in, dOut, dIn *[Tile * 4096]float32, mean, inv, s
 		u[c] = float32(-kc * inv[c] * invCount * sumDyXhat[c])
 		v[c] = float32(-kc * invCount * sumDy[c])
 	}
-	block3_bn2BackwardVec(dIn[:n*4096], dOut[:n*4096], in[:n*4096], &k, &u, &v, &m)
+	block3_bn2NormGradVec(dIn[:n*4096], dOut[:n*4096], in[:n*4096], &k, &u, &v, &m)
 }
 
 // block3_shortcutForward computes block3_shortcut (conv2d 1x1, 64 filters,

@@ -1552,22 +1552,22 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// bn1BackwardVecAVX2 is the AVX2 path of bn1BackwardVec (simd_amd64.s).
+// bn1NormGradVecAVX2 is the AVX2 path of bn1NormGradVec (simd_amd64.s).
 //
 //go:noescape
-func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
-// bn1BackwardVecAVX512 is the AVX512 path of bn1BackwardVec (simd_amd64.s).
+// bn1NormGradVecAVX512 is the AVX512 path of bn1NormGradVec (simd_amd64.s).
 //
 //go:noescape
-func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 
-// bn1BackwardVec computes, over whole pixels of 16 channels:
+// bn1NormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	if p == 0 {
 		return
@@ -1577,11 +1577,11 @@ func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	default:
-		bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+		bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1650,12 +1650,12 @@ func block1_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// block1_bn1BackwardVec computes, over whole pixels of 16 channels:
+// block1_bn1NormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func block1_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func block1_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	if p == 0 {
 		return
@@ -1665,11 +1665,11 @@ func block1_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	default:
-		block1_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+		block1_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1738,12 +1738,12 @@ func block1_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// block1_bn2BackwardVec computes, over whole pixels of 16 channels:
+// block1_bn2NormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func block1_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func block1_bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	if p == 0 {
 		return
@@ -1753,11 +1753,11 @@ func block1_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	_ = x[p*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	default:
-		block1_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+		block1_bn2NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1826,12 +1826,12 @@ func block2_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// block2_bn1BackwardVec computes, over whole pixels of 32 channels:
+// block2_bn1NormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func block2_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func block2_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	if p == 0 {
 		return
@@ -1841,11 +1841,11 @@ func block2_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
-		block2_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+		block2_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -1914,12 +1914,12 @@ func block2_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// block2_bn2BackwardVec computes, over whole pixels of 32 channels:
+// block2_bn2NormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func block2_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func block2_bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	if p == 0 {
 		return
@@ -1929,11 +1929,11 @@ func block2_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	_ = x[p*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
-		block2_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+		block2_bn2NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2002,12 +2002,12 @@ func block3_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// block3_bn1BackwardVec computes, over whole pixels of 64 channels:
+// block3_bn1NormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func block3_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func block3_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -2017,11 +2017,11 @@ func block3_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		block3_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+		block3_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 
@@ -2090,12 +2090,12 @@ func block3_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// block3_bn2BackwardVec computes, over whole pixels of 64 channels:
+// block3_bn2NormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // It runs the path runtime.ActiveISA names.
-func block3_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func block3_bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	if p == 0 {
 		return
@@ -2105,11 +2105,11 @@ func block3_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	_ = x[p*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		bn1BackwardVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX512(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	case runtime.AVX2:
-		bn1BackwardVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
+		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
-		block3_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+		block3_bn2NormGradVecGo(dx, dy, x, k, u, v, m)
 	}
 }
 

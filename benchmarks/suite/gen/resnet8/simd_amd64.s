@@ -9354,12 +9354,12 @@ bn1SumsVec_pixel:
 #undef ch_p1
 #undef ch_p2
 
-// func bn1BackwardVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+// func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
 // Per channel vector, a loop over the pixels.
-// Reference: bn1BackwardVecGo.
+// Reference: bn1NormGradVecGo.
 #define ch_cv DX // byte offset of the channel vector
 #define ch_c4 SI // bytes per pixel
 #define ch_left CX // pixels left
@@ -9367,11 +9367,11 @@ bn1SumsVec_pixel:
 #define ch_p0 DI // first tensor at the pixel
 #define ch_p1 R8 // second tensor
 #define ch_p2 R9 // third tensor
-TEXT ·bn1BackwardVecAVX2(SB), NOSPLIT, $0-72
+TEXT ·bn1NormGradVecAVX2(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
 
-bn1BackwardVec_chan:
+bn1NormGradVec_chan:
 	MOVQ k+24(FP), ch_t
 	VMOVUPS (ch_t)(ch_cv*1), Y15
 	MOVQ u+32(FP), ch_t
@@ -9388,7 +9388,7 @@ bn1BackwardVec_chan:
 	ADDQ ch_cv, ch_p2
 	MOVQ pixels+56(FP), ch_left
 
-bn1BackwardVec_pixel:
+bn1NormGradVec_pixel:
 	VMOVUPS (ch_p1), Y0
 	VMOVUPS (ch_p2), Y1
 	VMULPS Y15, Y0, Y0
@@ -9401,10 +9401,10 @@ bn1BackwardVec_pixel:
 	ADDQ ch_c4, ch_p1
 	ADDQ ch_c4, ch_p2
 	DECQ ch_left
-	JNZ bn1BackwardVec_pixel
+	JNZ bn1NormGradVec_pixel
 	ADDQ $32, ch_cv
 	CMPQ ch_cv, ch_c4
-	JLT bn1BackwardVec_chan
+	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
 #undef ch_cv
@@ -9415,12 +9415,12 @@ bn1BackwardVec_pixel:
 #undef ch_p1
 #undef ch_p2
 
-// func bn1BackwardVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
+// func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
 // Per channel vector, a loop over the pixels.
-// Reference: bn1BackwardVecGo.
+// Reference: bn1NormGradVecGo.
 #define ch_cv DX // byte offset of the channel vector
 #define ch_c4 SI // bytes per pixel
 #define ch_left CX // pixels left
@@ -9428,11 +9428,11 @@ bn1BackwardVec_pixel:
 #define ch_p0 DI // first tensor at the pixel
 #define ch_p1 R8 // second tensor
 #define ch_p2 R9 // third tensor
-TEXT ·bn1BackwardVecAVX512(SB), NOSPLIT, $0-72
+TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
 
-bn1BackwardVec_chan:
+bn1NormGradVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
@@ -9461,7 +9461,7 @@ bn1BackwardVec_chan:
 	ADDQ ch_cv, ch_p2
 	MOVQ pixels+56(FP), ch_left
 
-bn1BackwardVec_pixel:
+bn1NormGradVec_pixel:
 	VMOVUPS.Z (ch_p1), K1, Z0
 	VMOVUPS.Z (ch_p2), K1, Z1
 	VMULPS Z31, Z0, Z0
@@ -9474,10 +9474,10 @@ bn1BackwardVec_pixel:
 	ADDQ ch_c4, ch_p1
 	ADDQ ch_c4, ch_p2
 	DECQ ch_left
-	JNZ bn1BackwardVec_pixel
+	JNZ bn1NormGradVec_pixel
 	ADDQ $64, ch_cv
 	CMPQ ch_cv, ch_c4
-	JLT bn1BackwardVec_chan
+	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
 #undef ch_cv

@@ -514,13 +514,13 @@ func bn1SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	bn1SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// bn1BackwardVec computes, over whole pixels of 16 channels:
+// bn1NormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
-	bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // block1_bn1AffineVec computes, over whole pixels of 16 channels:
@@ -550,13 +550,13 @@ func block1_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	block1_bn1SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// block1_bn1BackwardVec computes, over whole pixels of 16 channels:
+// block1_bn1NormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func block1_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
-	block1_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+func block1_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	block1_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // block1_bn2AffineVec computes, over whole pixels of 16 channels:
@@ -586,13 +586,13 @@ func block1_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	block1_bn2SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// block1_bn2BackwardVec computes, over whole pixels of 16 channels:
+// block1_bn2NormGradVec computes, over whole pixels of 16 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func block1_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
-	block1_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+func block1_bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
+	block1_bn2NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // block2_bn1AffineVec computes, over whole pixels of 32 channels:
@@ -622,13 +622,13 @@ func block2_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	block2_bn1SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// block2_bn1BackwardVec computes, over whole pixels of 32 channels:
+// block2_bn1NormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func block2_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
-	block2_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+func block2_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	block2_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // block2_bn2AffineVec computes, over whole pixels of 32 channels:
@@ -658,13 +658,13 @@ func block2_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	block2_bn2SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// block2_bn2BackwardVec computes, over whole pixels of 32 channels:
+// block2_bn2NormGradVec computes, over whole pixels of 32 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func block2_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
-	block2_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+func block2_bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
+	block2_bn2NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // block3_bn1AffineVec computes, over whole pixels of 64 channels:
@@ -694,13 +694,13 @@ func block3_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	block3_bn1SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// block3_bn1BackwardVec computes, over whole pixels of 64 channels:
+// block3_bn1NormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func block3_bn1BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	block3_bn1BackwardVecGo(dx, dy, x, k, u, v, m)
+func block3_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	block3_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // block3_bn2AffineVec computes, over whole pixels of 64 channels:
@@ -730,13 +730,13 @@ func block3_bn2SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	block3_bn2SumsVecGo(x, dy, sumDy, sumDyX)
 }
 
-// block3_bn2BackwardVec computes, over whole pixels of 64 channels:
+// block3_bn2NormGradVec computes, over whole pixels of 64 channels:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
 //
 // This build has no assembly: it runs the reference.
-func block3_bn2BackwardVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
-	block3_bn2BackwardVecGo(dx, dy, x, k, u, v, m)
+func block3_bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
+	block3_bn2NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
 // reluVec computes (y may be x):

@@ -924,10 +924,10 @@ func bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// bn1BackwardVecGo is the pure-Go reference of bn1BackwardVec:
+// bn1NormGradVecGo is the pure-Go reference of bn1NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	for i := 0; i < p*16; i += 16 {
 		for c := range 16 {
@@ -976,10 +976,10 @@ func block1_bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// block1_bn1BackwardVecGo is the pure-Go reference of block1_bn1BackwardVec:
+// block1_bn1NormGradVecGo is the pure-Go reference of block1_bn1NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func block1_bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func block1_bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	for i := 0; i < p*16; i += 16 {
 		for c := range 16 {
@@ -1028,10 +1028,10 @@ func block1_bn2SumsVecGo(x, dy []float32, sumDy, sumDyX *[16]float64) {
 	}
 }
 
-// block1_bn2BackwardVecGo is the pure-Go reference of block1_bn2BackwardVec:
+// block1_bn2NormGradVecGo is the pure-Go reference of block1_bn2NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func block1_bn2BackwardVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
+func block1_bn2NormGradVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	p := len(dx) / 16
 	for i := 0; i < p*16; i += 16 {
 		for c := range 16 {
@@ -1080,10 +1080,10 @@ func block2_bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// block2_bn1BackwardVecGo is the pure-Go reference of block2_bn1BackwardVec:
+// block2_bn1NormGradVecGo is the pure-Go reference of block2_bn1NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func block2_bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func block2_bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	for i := 0; i < p*32; i += 32 {
 		for c := range 32 {
@@ -1132,10 +1132,10 @@ func block2_bn2SumsVecGo(x, dy []float32, sumDy, sumDyX *[32]float64) {
 	}
 }
 
-// block2_bn2BackwardVecGo is the pure-Go reference of block2_bn2BackwardVec:
+// block2_bn2NormGradVecGo is the pure-Go reference of block2_bn2NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func block2_bn2BackwardVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
+func block2_bn2NormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	p := len(dx) / 32
 	for i := 0; i < p*32; i += 32 {
 		for c := range 32 {
@@ -1184,10 +1184,10 @@ func block3_bn1SumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// block3_bn1BackwardVecGo is the pure-Go reference of block3_bn1BackwardVec:
+// block3_bn1NormGradVecGo is the pure-Go reference of block3_bn1NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func block3_bn1BackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func block3_bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
@@ -1236,10 +1236,10 @@ func block3_bn2SumsVecGo(x, dy []float32, sumDy, sumDyX *[64]float64) {
 	}
 }
 
-// block3_bn2BackwardVecGo is the pure-Go reference of block3_bn2BackwardVec:
+// block3_bn2NormGradVecGo is the pure-Go reference of block3_bn2NormGradVec:
 //
 //	dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p
-func block3_bn2BackwardVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
+func block3_bn2NormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	p := len(dx) / 64
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
