@@ -188,13 +188,21 @@ type convStep struct {
 // vec3 is a three-operand vector instruction: Op Src, Mid, [Mask,] Dst.
 type vec3 struct{ Op, Src, Mid, Mask, Dst string }
 
-func (g gemmSpec) asm() asmFunc { return asmFunc{g.symbol, g.args, g.counts} }
-func (c convSpec) asm() asmFunc { return asmFunc{c.symbol, c.args, c.counts} }
+func (g gemmSpec) asm() asmFunc {
+	f := asmFunc{symbol: g.symbol, args: g.args, counts: g.counts}
+	if g.shared() {
+		f.vals = func(isa isaParams) map[string]int { return planGemm(g, isa).ArgVals }
+	}
+	return f
+}
+func (c convSpec) asm() asmFunc { return asmFunc{symbol: c.symbol, args: c.args, counts: c.counts} }
 
 // asmFunc is one TEXT symbol (per ISA) as the Go stubs see it.
 type asmFunc struct {
 	symbol       string
 	args, counts []string
+	// vals gives the constant arguments (a shared GEMM's shape) per ISA.
+	vals func(isaParams) map[string]int
 }
 
 func (f asmFunc) goDecl(isa isaParams) string {

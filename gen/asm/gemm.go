@@ -80,9 +80,37 @@ type gemmSpec struct {
 	// streamB makes B an FMA memory operand and uses one row per block
 	// with as many column accumulators as fit: the GEMV form, which reads
 	// each B element once.
-	streamB   bool
+	streamB bool
+	// kStrided: A's rows are consecutive floats (aRowStride 4) and the
+	// argument astride is its reduction stride (the weight gradient's
+	// xᵀ); otherwise astride is A's row stride.
+	kStrided  bool
 	what      []string // pseudocode lines for the comment
 	reference string   // the pure-Go reference function
+}
+
+// shapeArgs are the int arguments that carry a register-blocked GEMM's
+// shape (see shared), appended to its own. The dispatchers pass
+// constants (gemmCtx.ArgVals).
+var shapeArgs = []string{"ksteps", "astride", "bstride", "cstride", "colend", "tail", "nrows"}
+
+// shared says whether g takes its shape as arguments: every GEMM but the
+// one-row streaming ones. Such kernels are specialised only on the
+// structure of their register blocks (row height, column blocks, whether
+// the last vector is masked), so layers of different sizes run the same
+// TEXT symbol. The reduction count, the strides, the end of the column
+// loop and the tail mask are arguments, and so are the row strides of A
+// and C when a block has at most 6 rows (two base registers with an index
+// reach them; taller blocks keep them as displacements).
+func (g gemmSpec) shared() bool { return !g.streamB }
+
+// withShape appends shapeArgs to g's arguments when g is shared.
+func (g gemmSpec) withShape() gemmSpec {
+	if g.shared() {
+		g.args = append(append([]string(nil), g.args...), shapeArgs...)
+		g.counts = append(append([]string(nil), g.counts...), shapeArgs...)
+	}
+	return g
 }
 
 // goDecl is the Go declaration of the TEXT symbol for isa.
@@ -120,11 +148,15 @@ type gemmCtx struct {
 	ArgSize                             int
 	Loads                               []argLoad
 	Bcast, MaskReg                      string
-	KMask                               string // AVX-512 tail mask for K1, or ""
+	KMask                               string // operand: AVX-512 tail mask for K1, or ""
 	Rows                                string // operand: $imm or name+off(FP)
-	AStep, BStep                        int    // per reduction step, bytes
+	AStep, BStep                        string // operands: the pointers' steps per reduction step
 	Blocks                              []rowBlock
 	Prefix                              string
+	// Shared: the shape is in the arguments (gemmSpec.shared), whose
+	// values ArgVals gives.
+	Shared  bool
+	ArgVals map[string]int
 }
 
 type argLoad struct{ Instr, Src, Dst string }
@@ -149,10 +181,12 @@ type colBlock struct {
 	Start                  []insn // the reduction pointers and count
 	Loads                  []vecOp
 	Steps                  []kStep
+	StepExtra              []insn  // more pointer steps per reduction step
 	Tail                   []kStep // reduction steps left over by the unrolled loop
 	Reduce                 []insn  // sums the interleaved accumulator sets
 	Zero                   string  // ReLU's zero register, or ""
 	Gate                   []insn  // zeroes the lanes where h ≤ 0 (gated kernels)
+	StoreSetup             []insn  // the store pointers (shared kernels)
 	Stores                 []vecOp
 	Post                   []insn
 	Pre                    []insn // before the block (a loop's per-block setup)
@@ -198,8 +232,12 @@ func partition(n, max int, fits func(size int, last bool) bool) []int {
 }
 
 // colSpan is a run of column blocks of the same width: iters blocks of c
-// vectors from vector v0 (iters ≥ 2: a loop over the column offset).
-type colSpan struct{ v0, c, iters int }
+// vectors from vector v0, in a loop over the column offset when loop
+// (iters ≥ 2, or a shared kernel's full-width blocks).
+type colSpan struct {
+	v0, c, iters int
+	loop         bool
+}
 
 // planGemm makes every register, offset and label decision of one GEMM for
 // one ISA.
@@ -267,21 +305,22 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			return n <= isa.regs-1
 		}
 	}
+	shared := g.shared()
 	var spans []colSpan
 	dynMask := false
 	switch {
+	case !g.streamB && tail != 0 && !isa.maskInReg && nvec%cmax == 0 && (nvec > cmax || shared):
+		// One block in a loop whose last vector is masked by K1: all
+		// lanes but in the last block.
+		spans = append(spans, colSpan{0, cmax, nvec / cmax, true})
+		dynMask = true
 	case nvec <= cmax:
 		// One block (or, for a masked AVX2 tail, the few that fit).
 		v0 := 0
 		for _, c := range partition(nvec, cmax, fits) {
-			spans = append(spans, colSpan{v0, c, 1})
+			spans = append(spans, colSpan{v0, c, 1, false})
 			v0 += c
 		}
-	case !g.streamB && tail != 0 && !isa.maskInReg && nvec%cmax == 0:
-		// One block in a loop whose last vector is masked by K1: all
-		// lanes but in the last block.
-		spans = append(spans, colSpan{0, cmax, nvec / cmax})
-		dynMask = true
 	default:
 		// Full blocks of cmax unmasked vectors in a loop, then the rest
 		// (with the masked vector last), split so that each block fits.
@@ -298,20 +337,29 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			m = (nvec - 1) / cmax
 		}
 		if m > 0 {
-			spans = append(spans, colSpan{0, cmax, m})
+			spans = append(spans, colSpan{0, cmax, m, m > 1})
 		}
 		if rest := nvec - m*cmax; rest > 0 {
 			v0 := m * cmax
 			for _, c := range partition(rest, cmax, fits) {
-				spans = append(spans, colSpan{v0, c, 1})
+				spans = append(spans, colSpan{v0, c, 1, false})
 				v0 += c
 			}
 		}
 	}
+	if sp := spans[0]; shared && sp.c == cmax && (sp.v0+sp.iters*sp.c < nvec || tail == 0 || dynMask) {
+		// Full-width blocks loop even once, so that every width with the
+		// same blocks after them runs this code.
+		spans[0].loop = true
+	}
 	// With a loop over column blocks, every column address is relative to
 	// the column offset col (which ends the loop at the first vector after
 	// it).
-	useCol := spans[0].iters > 1
+	useCol := spans[0].loop
+	loopEnd := 0 // bytes
+	if useCol {
+		loopEnd = 4 * spans[0].iters * spans[0].c * isa.lanes
+	}
 
 	// A one-row GEMM with few column vectors would be bound by the FMA
 	// latency (one chain per accumulator): interleave S accumulator sets
@@ -333,15 +381,13 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		What:      g.what,
 		ArgSize:   8 * len(g.args),
 		Bcast:     isa.reg(bcastIdx),
-		AStep:     S * g.aKStride,
-		BStep:     S * g.bKStride,
+		AStep:     fmt.Sprintf("$%d", S*g.aKStride),
+		BStep:     fmt.Sprintf("$%d", S*g.bKStride),
 		Prefix:    g.symbol,
+		Shared:    shared,
 	}
-	if maskReg {
-		ctx.MaskReg = isa.reg(bcastIdx - 1)
-	}
-	if tail != 0 && !isa.maskInReg {
-		ctx.KMask = fmt.Sprintf("0x%04x", 1<<tail-1)
+	if g.aArg == "" {
+		ctx.AStep = ""
 	}
 	argOff := func(name string) string {
 		for i, a := range g.args {
@@ -351,27 +397,79 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		}
 		panic("asm: no argument " + name)
 	}
+	// The shape: with shared, which strides are in registers.
+	sh := gemmShape{}
+	if shared {
+		sh = gemmShape{
+			on:   true,
+			aDyn: g.kStrided || R <= 6, cDyn: R <= 6,
+			arg: argOff,
+		}
+		ctx.ArgVals = map[string]int{
+			"ksteps": g.kImm, "astride": g.aRowStride, "bstride": g.bKStride, "cstride": g.cRowStride,
+			"colend": loopEnd, "nrows": g.rowsImm,
+		}
+		if g.kStrided {
+			ctx.ArgVals["astride"] = g.aKStride
+		}
+		switch {
+		case tail == 0:
+			ctx.ArgVals["tail"] = 0
+		case isa.maskInReg:
+			ctx.ArgVals["tail"] = 4 * (isa.lanes - tail)
+		default:
+			ctx.ArgVals["tail"] = 1<<tail - 1
+		}
+		ctx.BStep = "bstr"
+		if g.kStrided {
+			ctx.AStep = "astr"
+		}
+	}
+	if maskReg {
+		ctx.MaskReg = isa.reg(bcastIdx - 1)
+	}
+	if tail != 0 && !isa.maskInReg {
+		ctx.KMask = fmt.Sprintf("$0x%04x", 1<<tail-1)
+		if shared {
+			ctx.KMask = argOff("tail")
+		}
+	}
 	if g.aArg == "" {
 		ctx.Loads = append(ctx.Loads, argLoad{"LEAQ", "one<>(SB)", "a_row"})
 	} else {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.aArg), "a_row"})
 	}
 	ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.bArg), "b_base"}, argLoad{"MOVQ", argOff(g.cArg), "c_row"})
-	if g.biasArg != "" {
+	if g.biasArg != "" && !shared {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.biasArg), "bias"})
 	}
 	gated := g.gateArg != ""
 	if gated {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.gateArg), "h_row"})
 	}
-	if g.rowsImm > 0 {
+	if shared {
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("astride"), "astr"}, argLoad{"MOVQ", argOff("bstride"), "bstr"})
+	}
+	switch {
+	case shared && g.rowsImm > 0:
+		ctx.Rows = argOff("nrows")
+	case g.rowsImm > 0:
 		ctx.Rows = fmt.Sprintf("$%d", g.rowsImm)
-	} else {
+	default:
 		ctx.Rows = argOff(g.rowsArg)
 	}
 	kOperand := fmt.Sprintf("$%d", g.kImm/S)
-	if g.kImm == 0 {
+	switch {
+	case g.kImm == 0:
 		kOperand = argOff(g.kArg)
+	case shared:
+		kOperand = argOff("ksteps")
+	}
+	// Scratch besides tmp outside the reduction loops: tmp2, whose
+	// register a shared kernel uses for a3.
+	tmp2 := "tmp2"
+	if shared {
+		tmp2 = "kleft"
 	}
 
 	done := g.symbol + "_done"
@@ -384,9 +482,26 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	}
 	// advance steps the row pointers by h rows.
 	advance := func(h int) []insn {
-		out := []insn{in("ADDQ", fmt.Sprintf("$%d", h*g.aRowStride), "a_row"), in("ADDQ", fmt.Sprintf("$%d", h*g.cRowStride), "c_row")}
+		var out []insn
+		switch {
+		case sh.aDyn && !g.kStrided && h == 1:
+			out = append(out, in("ADDQ", "astr", "a_row"))
+		case sh.aDyn && !g.kStrided:
+			out = append(out, in("IMUL3Q", fmt.Sprintf("$%d", h), "astr", "tmp"), in("ADDQ", "tmp", "a_row"))
+		default:
+			out = append(out, in("ADDQ", fmt.Sprintf("$%d", h*g.aRowStride), "a_row"))
+		}
+		cStep := fmt.Sprintf("$%d", h*g.cRowStride)
+		if sh.cDyn {
+			out = append(out, in("MOVQ", argOff("cstride"), "tmp"))
+			if h > 1 {
+				out = append(out, in("IMULQ", fmt.Sprintf("$%d", h), "tmp"))
+			}
+			cStep = "tmp"
+		}
+		out = append(out, in("ADDQ", cStep, "c_row"))
 		if gated {
-			out = append(out, in("ADDQ", fmt.Sprintf("$%d", h*g.cRowStride), "h_row"))
+			out = append(out, in("ADDQ", cStep, "h_row"))
 		}
 		return out
 	}
@@ -397,13 +512,19 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			rb.Entry = append(rb.Entry, in("XORQ", "col", "col"))
 		}
 		for ci, sp := range spans {
-			cb := planCols(g, isa, lbl, ci, h, sp, spans[0].iters*spans[0].c, useCol, nvec, tail, maskReg, dynMask, S, kOperand)
+			cb := planCols(g, isa, sh, lbl, ci, h, sp, spans[0].iters*spans[0].c, useCol, nvec, tail, maskReg, dynMask, S, kOperand)
 			if dynMask {
-				cb.Pre = []insn{
-					in("MOVQ", "$0xffff", "tmp"), in("MOVQ", fmt.Sprintf("$0x%04x", 1<<tail-1), "tmp2"),
-					in("CMPQ", "col", fmt.Sprintf("$%d", 4*(nvec-cmax)*isa.lanes)), in("CMOVQEQ", "tmp2", "tmp"),
-					{Op: "KMOVW", Args: "tmp, K1", Comment: "K1: the last vector's lanes (its tail in the last block)"},
+				last := fmt.Sprintf("$%d", 4*(nvec-cmax)*isa.lanes)
+				pre := []insn{in("MOVQ", "$0xffff", "tmp"), in("MOVQ", ctx.KMask, tmp2)}
+				if shared {
+					// col is the last block's when col + its width = colend.
+					pre = append(pre, in("LEAQ", fmt.Sprintf("%d(col)", 4*cmax*isa.lanes), "a_k"), in("CMPQ", "a_k", argOff("colend")))
+				} else {
+					pre = append(pre, in("CMPQ", "col", last))
 				}
+				pre = append(pre, in("CMOVQEQ", tmp2, "tmp"),
+					insn{Op: "KMOVW", Args: "tmp, K1", Comment: "K1: the last vector's lanes (its tail in the last block)"})
+				cb.Pre = append(pre, cb.Pre...)
 			}
 			rb.Cols = append(rb.Cols, cb)
 		}
@@ -412,14 +533,16 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 
 	if g.rowsImm > 0 {
 		// A constant row count: a loop (or one block) of R rows, then one
-		// block of the rows left.
+		// block of the rows left. A shared kernel takes the count as an
+		// argument (the same R-row loop, the same rows left).
 		q, rem := g.rowsImm/R, g.rowsImm%R
 		if q > 0 {
-			rb := block(R, label(R, q > 1))
-			if q > 1 || rem > 0 {
+			loop := q > 1 || shared
+			rb := block(R, label(R, loop))
+			if loop || rem > 0 {
 				rb.Exit = append(rb.Exit, advance(R)...)
 			}
-			if q > 1 {
+			if loop {
 				rb.Exit = append(rb.Exit, in("SUBQ", fmt.Sprintf("$%d", R), "rows"), in("CMPQ", "rows", fmt.Sprintf("$%d", R)), in("JGE", rb.Label))
 			}
 			ctx.Blocks = append(ctx.Blocks, rb)
@@ -447,17 +570,24 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	if g.init != initLoad {
 		// 0 < rows < R left: step the pointers back by R − rows rows and
 		// run the block once more on the last R rows.
+		aStride, cStride := fmt.Sprintf("$%d", g.aRowStride), fmt.Sprintf("$%d", g.cRowStride)
+		if sh.aDyn {
+			aStride = "astr"
+		}
+		if sh.cDyn {
+			cStride = argOff("cstride")
+		}
 		main.Exit = append(main.Exit,
 			in("TESTQ", "rows", "rows"), in("JZ", done),
 			insn{Op: "MOVQ", Args: fmt.Sprintf("$%d, tmp", R), Comment: "rows computed twice"},
 			in("SUBQ", "rows", "tmp"),
-			in("MOVQ", "tmp", "tmp2"),
-			in("IMULQ", fmt.Sprintf("$%d", g.aRowStride), "tmp"),
+			in("MOVQ", "tmp", tmp2),
+			in("IMULQ", aStride, "tmp"),
 			in("SUBQ", "tmp", "a_row"),
-			in("IMULQ", fmt.Sprintf("$%d", g.cRowStride), "tmp2"),
-			in("SUBQ", "tmp2", "c_row"))
+			in("IMULQ", cStride, tmp2),
+			in("SUBQ", tmp2, "c_row"))
 		if gated {
-			main.Exit = append(main.Exit, in("SUBQ", "tmp2", "h_row"))
+			main.Exit = append(main.Exit, in("SUBQ", tmp2, "h_row"))
 		}
 		main.Exit = append(main.Exit, in("MOVQ", fmt.Sprintf("$%d", R), "rows"), in("JMP", mainBody))
 	}
@@ -471,13 +601,23 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	return ctx
 }
 
+// gemmShape says how a shared GEMM (gemmSpec.shared) reaches its shape.
+type gemmShape struct {
+	on bool
+	// aDyn: A's varying stride is in astr (its row stride, or with
+	// kStrided its reduction stride); cDyn: C's row stride is the
+	// argument cstride. Otherwise they are displacements.
+	aDyn, cDyn bool
+	arg        func(name string) string // the argument's operand
+}
+
 // planCols fills one register block: rows × sp.c vectors from vector
 // sp.v0 (a loop over sp.iters such blocks when sp.iters > 1). With useCol
 // the column addresses are relative to the column offset col, which is 0
 // in the loop's first block and loopEnd vectors once it ends. With sets >
 // 1 (one-row GEMMs only), accumulator set s takes the steps k ≡ s (mod
 // sets); set s uses the registers a row s would.
-func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSpan, loopEnd int, useCol bool, nvec, tail int, maskReg, dynMask bool, sets int, kOperand string) colBlock {
+func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows int, sp colSpan, loopEnd int, useCol bool, nvec, tail int, maskReg, dynMask bool, sets int, kOperand string) colBlock {
 	v0, c := sp.v0, sp.c
 	cb := colBlock{KLabel: fmt.Sprintf("%s_cols%d_k", rowLabel, ci)}
 	lastCol := v0 + c - 1
@@ -486,9 +626,27 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 		rowWord = "row"
 	}
 	switch {
-	case sp.iters > 1:
+	case sp.loop && sh.on:
+		cb.Label = fmt.Sprintf("%s_cols%d", rowLabel, ci)
+		cb.Comment = fmt.Sprintf("%d %s × columns up to colend, %d vectors at a time", rows, rowWord, c)
+		if dynMask {
+			cb.Comment += " (the last one's tail masked)"
+		}
+	case sp.loop:
 		cb.Label = fmt.Sprintf("%s_cols%d", rowLabel, ci)
 		cb.Comment = fmt.Sprintf("%d %s × columns %d..%d, %d vectors at a time", rows, rowWord, v0*isa.lanes, (v0+sp.iters*c)*isa.lanes-1, c)
+	case sh.on:
+		vecs := fmt.Sprintf("%d vectors", c)
+		if c == 1 {
+			vecs = "1 vector"
+		}
+		cb.Comment = fmt.Sprintf("%d %s × %s from column vector %d", rows, rowWord, vecs, v0)
+		if useCol {
+			cb.Comment = fmt.Sprintf("%d %s × %s from column vector %d after the loop", rows, rowWord, vecs, v0-loopEnd)
+		}
+		if tail != 0 && lastCol == nvec-1 {
+			cb.Comment += ", the last one masked"
+		}
 	case tail != 0 && lastCol == nvec-1:
 		cb.Comment = fmt.Sprintf("%d %s × columns %d..%d (last vector: %d lanes)", rows, rowWord, v0*isa.lanes, g.width-1, tail)
 	default:
@@ -498,7 +656,11 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 		cb.Comment += fmt.Sprintf(", %d accumulator sets", sets)
 	}
 	hasTail := tail != 0 && lastCol == nvec-1
-	if hasTail && maskReg {
+	switch {
+	case hasTail && maskReg && sh.on:
+		// (Blocks before the last may use the mask's register.)
+		cb.Pre = append(cb.Pre, in("LEAQ", "tailmask<>(SB)", "tmp"), in("ADDQ", sh.arg("tail"), "tmp"), in("VMOVUPS", "(tmp)", "mask"))
+	case hasTail && maskReg:
 		cb.MaskSrc = fmt.Sprintf("tailmask<>+%d(SB)", 4*(isa.lanes-tail))
 	}
 	// Column addresses: byte offsets from the column offset col (useCol)
@@ -507,7 +669,7 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 	if useCol {
 		idx = "(col*1)"
 		base = loopEnd
-		if sp.iters > 1 {
+		if sp.loop {
 			base = v0
 		}
 	}
@@ -516,13 +678,63 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 	if useCol {
 		cb.Start[1] = in("LEAQ", "(b_base)(col*1)", "b_k")
 	}
+	// rowsDyn: the block's rows of A are at astr apart, 0–2 from a_k, 3–5
+	// from a3.
+	rowsDyn := sh.aDyn && !g.kStrided && rows > 1
+	if rowsDyn && rows > 3 {
+		cb.Start = append(cb.Start, in("LEAQ", "(a_row)(astr*2)", "a3"), in("ADDQ", "astr", "a3"))
+		cb.StepExtra = []insn{in("ADDQ", fmt.Sprintf("$%d", g.aKStride), "a3")}
+	}
 	cb.Start = append(cb.Start, in("MOVQ", kOperand, "kleft"))
-	if sp.iters > 1 {
+	if sp.loop {
 		step := 4 * c * isa.lanes
-		cb.Post = []insn{in("ADDQ", fmt.Sprintf("$%d", step), "col"), in("CMPQ", "col", fmt.Sprintf("$%d", sp.iters*step)), in("JLT", cb.Label)}
+		end := fmt.Sprintf("$%d", sp.iters*step)
+		if sh.on {
+			end = sh.arg("colend")
+		}
+		cb.Post = []insn{in("ADDQ", fmt.Sprintf("$%d", step), "col"), in("CMPQ", "col", end), in("JLT", cb.Label)}
+	}
+	aAddr := func(r int) string {
+		switch {
+		case !rowsDyn:
+			return fmt.Sprintf("%d(a_k)", r*g.aRowStride)
+		case r == 0:
+			return "(a_k)"
+		case r < 3:
+			return fmt.Sprintf("(a_k)(astr*%d)", r)
+		case r == 3:
+			return "(a3)"
+		}
+		return fmt.Sprintf("(a3)(astr*%d)", r-3)
+	}
+	// C (and the gate, laid out like C): with cDyn the block's rows are at
+	// c_s apart, 0–2 from c_0, 3–5 from c_3, which cSetup points at base's.
+	cDyn := sh.cDyn && rows > 1
+	cSetup := func(base string) []insn {
+		if !cDyn {
+			return nil
+		}
+		out := []insn{in("MOVQ", base, "c_0")}
+		if useCol {
+			out[0] = in("LEAQ", fmt.Sprintf("(%s)(col*1)", base), "c_0")
+		}
+		out = append(out, in("MOVQ", sh.arg("cstride"), "c_s"))
+		if rows > 3 {
+			out = append(out, in("LEAQ", "(c_0)(c_s*2)", "c_3"), in("ADDQ", "c_s", "c_3"))
+		}
+		return out
+	}
+	cAddr := func(base string, r, off int) string {
+		switch {
+		case !cDyn:
+			return fmt.Sprintf("%d(%s)%s", r*g.cRowStride+off, base, idx)
+		case r%3 == 0:
+			return fmt.Sprintf("%d(c_%d)", off, r)
+		}
+		return fmt.Sprintf("%d(c_%d)(c_s*%d)", off, r/3*3, r%3)
 	}
 	masked := func(v int) bool {
-		return tail != 0 && v == nvec-1 || sp.iters > 1 && tail != 0 && nvec%c == 0 && v == v0+c-1 && !isa.maskInReg
+		return tail != 0 && v == nvec-1 || dynMask && v == v0+c-1
 	}
 	load := func(v int, addr, reg string) vecOp {
 		switch {
@@ -543,6 +755,15 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 		return vecOp{Op: "VMOVUPS", Addr: addr, Mask: "K1", Reg: reg}
 	}
 	acc := func(r, j int) string { return isa.reg(r*c + j) }
+	biasReg := "bias"
+	switch {
+	case sh.on && g.init == initBias:
+		// bias's register holds bstr.
+		cb.Pre = append(cb.Pre, in("MOVQ", sh.arg(g.biasArg), "tmp"))
+		biasReg = "tmp"
+	case g.init == initLoad:
+		cb.Pre = append(cb.Pre, cSetup("c_row")...)
+	}
 	for r := range rows {
 		for j := range c {
 			v := v0 + j
@@ -550,9 +771,9 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 			case initZero:
 				cb.Inits = append(cb.Inits, vecOp{Zero: true, Reg: acc(r, j)})
 			case initBias:
-				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(bias)%s", colOff(v), idx), acc(r, j)))
+				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(%s)%s", colOff(v), biasReg, idx), acc(r, j)))
 			case initLoad:
-				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(c_row)%s", r*g.cRowStride+colOff(v), idx), acc(r, j)))
+				cb.Inits = append(cb.Inits, load(v, cAddr("c_row", r, colOff(v)), acc(r, j)))
 			}
 		}
 	}
@@ -602,14 +823,14 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 			v := v0 + j
 			addr := fmt.Sprintf("%d(b_k)", colOff(v))
 			src[j] = isa.reg(rows*c + j)
-			if g.bPadded {
+			if g.bPadded && !sh.on {
 				cb.Loads = append(cb.Loads, vecOp{Op: "VMOVUPS", Addr: addr, Reg: src[j]})
 			} else {
 				cb.Loads = append(cb.Loads, load(v, addr, src[j]))
 			}
 		}
 		for r := range rows {
-			st := kStep{Addr: fmt.Sprintf("%d(a_k)", r*g.aRowStride)}
+			st := kStep{Addr: aAddr(r)}
 			for j := range c {
 				st.FMAs = append(st.FMAs, fma{Src: src[j], Acc: acc(r, j)})
 			}
@@ -622,11 +843,11 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 	if g.gateArg != "" {
 		// After the k loop the B registers and the broadcast are free.
 		zero, tmp := isa.reg(rows*c), isa.reg(isa.regs-1)
-		cb.Gate = append(cb.Gate, in("VXORPS", zero, zero, zero))
+		cb.Gate = append(cSetup("h_row"), in("VXORPS", zero, zero, zero))
 		for r := range rows {
 			for j := range c {
 				v := v0 + j
-				addr := fmt.Sprintf("%d(h_row)%s", r*g.cRowStride+colOff(v), idx)
+				addr := cAddr("h_row", r, colOff(v))
 				a := acc(r, j)
 				switch {
 				case isa.maskInReg && masked(v):
@@ -641,10 +862,11 @@ func planCols(g gemmSpec, isa isaParams, rowLabel string, ci, rows int, sp colSp
 			}
 		}
 	}
+	cb.StoreSetup = cSetup("c_row")
 	for r := range rows {
 		for j := range c {
 			v := v0 + j
-			cb.Stores = append(cb.Stores, store(v, fmt.Sprintf("%d(c_row)%s", r*g.cRowStride+colOff(v), idx), acc(r, j)))
+			cb.Stores = append(cb.Stores, store(v, cAddr("c_row", r, colOff(v)), acc(r, j)))
 		}
 	}
 	return cb

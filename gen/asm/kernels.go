@@ -2,8 +2,19 @@ package asm
 
 import "fmt"
 
-// gemms lists the GEMM kernels (TEXT symbols, per ISA) that implement k.
+// gemms lists the GEMM kernels (TEXT symbols, per ISA) that implement k,
+// with their shape arguments.
 func (k Kernel) gemms() []gemmSpec {
+	gs := k.gemmSpecs()
+	for i := range gs {
+		gs[i] = gs[i].withShape()
+	}
+	return gs
+}
+
+// gemmSpecs lists the GEMM kernels that implement k, with their own
+// arguments only.
+func (k Kernel) gemmSpecs() []gemmSpec {
 	in, units := k.In, k.Units
 	ref := k.Name + "Go"
 	switch k.Op {
@@ -69,7 +80,7 @@ func (k Kernel) gemms() []gemmSpec {
 			symbol: k.Name + "Weights", args: args, counts: []string{"n"},
 			aArg: "x", bArg: "dy", cArg: "dw", rowsImm: in, kArg: "n", width: units,
 			aRowStride: 4, aKStride: 4 * in, bKStride: 4 * units, cRowStride: 4 * units,
-			init: initLoad, reference: ref,
+			kStrided: true, init: initLoad, reference: ref,
 			what: []string{
 				fmt.Sprintf("dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < %d, j < %d, s < n", in, units),
 				"A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction",

@@ -72,7 +72,7 @@ type poolSpec struct {
 	reference string
 }
 
-func (p poolSpec) asm() asmFunc { return asmFunc{p.symbol, p.args, p.counts} }
+func (p poolSpec) asm() asmFunc { return asmFunc{symbol: p.symbol, args: p.args, counts: p.counts} }
 
 // poolCtx is the context of the "pool" template.
 type poolCtx struct {
