@@ -94,15 +94,17 @@ type gemmSpec struct {
 // constants (gemmCtx.ArgVals).
 var shapeArgs = []string{"ksteps", "astride", "bstride", "cstride", "colend", "tail", "nrows"}
 
-// shared says whether g takes its shape as arguments: every GEMM but the
-// one-row streaming ones. Such kernels are specialised only on the
-// structure of their register blocks (row height, column blocks, whether
-// the last vector is masked), so layers of different sizes run the same
-// TEXT symbol. The reduction count, the strides, the end of the column
-// loop and the tail mask are arguments, and so are the row strides of A
-// and C when a block has at most 6 rows (two base registers with an index
-// reach them; taller blocks keep them as displacements).
-func (g gemmSpec) shared() bool { return !g.streamB }
+// shared says whether g takes its shape as arguments: every GEMM does.
+// The register-blocked ones are then specialised only on the structure of
+// their register blocks (row height, column blocks, whether the last
+// vector is masked), so layers of different sizes run the same TEXT
+// symbol: the reduction count, the strides, the end of the column loop
+// and the tail mask are arguments, and so are the row strides of A and C
+// when a block has at most 6 rows (two base registers with an index reach
+// them; taller blocks keep them as displacements). The one-row streaming
+// GEMMs take only B's stride and the tail mask (so that the padded and
+// unpadded layouts share them).
+func (g gemmSpec) shared() bool { return true }
 
 // withShape appends shapeArgs to g's arguments when g is shared.
 func (g gemmSpec) withShape() gemmSpec {
@@ -157,6 +159,7 @@ type gemmCtx struct {
 	// values ArgVals gives.
 	Shared  bool
 	ArgVals map[string]int
+	Frame   int // bytes of locals (gemmShape's)
 }
 
 type argLoad struct{ Instr, Src, Dst string }
@@ -201,9 +204,10 @@ type vecOp struct {
 // kStep broadcasts A[r][k] and multiplies it into a row of accumulators,
 // after the loads in Pre (an AVX2 masked tail of B).
 type kStep struct {
-	Pre  []vecOp
-	Addr string
-	FMAs []fma
+	Pre   []vecOp
+	Addr  string
+	FMAs  []fma
+	After []insn
 }
 
 type fma struct{ Src, Mask, Acc string }
@@ -347,7 +351,8 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			}
 		}
 	}
-	if sp := spans[0]; shared && sp.c == cmax && (sp.v0+sp.iters*sp.c < nvec || tail == 0 || dynMask) {
+	full := shared && !g.streamB // the whole shape is in the arguments
+	if sp := spans[0]; full && sp.c == cmax && (sp.v0+sp.iters*sp.c < nvec || tail == 0 || dynMask) {
 		// Full-width blocks loop even once, so that every width with the
 		// same blocks after them runs this code.
 		spans[0].loop = true
@@ -402,7 +407,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	if shared {
 		sh = gemmShape{
 			on:   true,
-			aDyn: g.kStrided || R <= 6, cDyn: R <= 6,
+			aDyn: full && (g.kStrided || R <= 6), cDyn: full && R <= 6,
 			arg: argOff,
 		}
 		ctx.ArgVals = map[string]int{
@@ -421,6 +426,9 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			ctx.ArgVals["tail"] = 1<<tail - 1
 		}
 		ctx.BStep = "bstr"
+		if g.streamB {
+			ctx.BStep = "" // per accumulator set
+		}
 		if g.kStrided {
 			ctx.AStep = "astr"
 		}
@@ -447,11 +455,22 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	if gated {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.gateArg), "h_row"})
 	}
+	if full {
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("astride"), "astr"})
+	}
 	if shared {
-		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("astride"), "astr"}, argLoad{"MOVQ", argOff("bstride"), "bstr"})
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("bstride"), "bstr"})
+	}
+	if sh.cDyn {
+		// The locals of gemmShape: as the strides say, but see the rows
+		// fewer than R below.
+		ctx.Frame = 24
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("cstride"), "tmp"}, argLoad{"MOVQ", "tmp", localCS},
+			argLoad{"LEAQ", "(tmp)(tmp*2)", "tmp"}, argLoad{"MOVQ", "tmp", localC3},
+			argLoad{"LEAQ", "(astr)(astr*2)", "tmp"}, argLoad{"MOVQ", "tmp", localA3})
 	}
 	switch {
-	case shared && g.rowsImm > 0:
+	case full && g.rowsImm > 0:
 		ctx.Rows = argOff("nrows")
 	case g.rowsImm > 0:
 		ctx.Rows = fmt.Sprintf("$%d", g.rowsImm)
@@ -462,7 +481,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	switch {
 	case g.kImm == 0:
 		kOperand = argOff(g.kArg)
-	case shared:
+	case full:
 		kOperand = argOff("ksteps")
 	}
 	// Scratch besides tmp outside the reduction loops: tmp2, whose
@@ -537,7 +556,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		// argument (the same R-row loop, the same rows left).
 		q, rem := g.rowsImm/R, g.rowsImm%R
 		if q > 0 {
-			loop := q > 1 || shared
+			loop := q > 1 || full
 			rb := block(R, label(R, loop))
 			if loop || rem > 0 {
 				rb.Exit = append(rb.Exit, advance(R)...)
@@ -592,6 +611,32 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		main.Exit = append(main.Exit, in("MOVQ", fmt.Sprintf("$%d", R), "rows"), in("JMP", mainBody))
 	}
 	ctx.Blocks = append(ctx.Blocks, main)
+	if sh.cDyn && !g.kStrided && g.init != initLoad {
+		// Fewer than R rows in all: the R-row block once, its rows mapped
+		// onto the n there are (computed and stored more than once, with
+		// the same values). Rows 0–2 are row 0 + r·stride, rows 3… row o
+		// + (r − 3)·stride: for n ≥ 3 the strides are the rows' and o =
+		// max(0, n − R + 3) (≤ 2, so no row is past n − 1 and rows 0..2
+		// and o.. cover them); for n ≤ 2 the strides are 0 and o = n − 1.
+		ge3 := g.symbol + "_small3"
+		ctx.Blocks = append(ctx.Blocks, rowBlock{Label: small, Guard: []insn{
+			in("TESTQ", "rows", "rows"), in("JZ", done),
+			in("MOVQ", argOff("cstride"), "tmp"),
+			in("CMPQ", "rows", "$3"), in("JGE", ge3),
+			insn{Op: "DECQ", Args: "rows", Comment: "o = n − 1, strides 0"},
+			in("XORQ", tmp2, tmp2), in("MOVQ", tmp2, localCS),
+			in("IMULQ", "rows", "tmp"), in("MOVQ", "tmp", localC3),
+			in("IMULQ", "rows", "astr"), in("MOVQ", "astr", localA3),
+			in("XORQ", "astr", "astr"),
+			in("MOVQ", fmt.Sprintf("$%d", R), "rows"), in("JMP", mainBody),
+		}}, rowBlock{Label: ge3, Guard: []insn{
+			insn{Op: "SUBQ", Args: fmt.Sprintf("$%d, rows", R-3), Comment: "o = n − R + 3"},
+			in("IMULQ", "rows", "tmp"), in("MOVQ", "tmp", localC3),
+			in("MOVQ", "astr", "tmp"), in("IMULQ", "rows", "tmp"), in("MOVQ", "tmp", localA3),
+			in("MOVQ", fmt.Sprintf("$%d", R), "rows"), in("JMP", mainBody),
+		}})
+		return ctx
+	}
 	// Fewer than R rows (in all, or left by a kernel that accumulates):
 	// one at a time.
 	one := block(1, small)
@@ -600,6 +645,14 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	ctx.Blocks = append(ctx.Blocks, one)
 	return ctx
 }
+
+// The locals of a gemmShape with cDyn: the offsets of rows 3 of A and C
+// from rows 0, and C's row stride.
+const (
+	localA3 = "a3off-8(SP)"
+	localCS = "cs-16(SP)"
+	localC3 = "c3off-24(SP)"
+)
 
 // gemmShape says how a shared GEMM (gemmSpec.shared) reaches its shape.
 type gemmShape struct {
@@ -682,7 +735,7 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 	// from a3.
 	rowsDyn := sh.aDyn && !g.kStrided && rows > 1
 	if rowsDyn && rows > 3 {
-		cb.Start = append(cb.Start, in("LEAQ", "(a_row)(astr*2)", "a3"), in("ADDQ", "astr", "a3"))
+		cb.Start = append(cb.Start, in("MOVQ", localA3, "a3"), in("ADDQ", "a_row", "a3"))
 		cb.StepExtra = []insn{in("ADDQ", fmt.Sprintf("$%d", g.aKStride), "a3")}
 	}
 	cb.Start = append(cb.Start, in("MOVQ", kOperand, "kleft"))
@@ -718,9 +771,9 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 		if useCol {
 			out[0] = in("LEAQ", fmt.Sprintf("(%s)(col*1)", base), "c_0")
 		}
-		out = append(out, in("MOVQ", sh.arg("cstride"), "c_s"))
+		out = append(out, in("MOVQ", localCS, "c_s"))
 		if rows > 3 {
-			out = append(out, in("LEAQ", "(c_0)(c_s*2)", "c_3"), in("ADDQ", "c_s", "c_3"))
+			out = append(out, in("MOVQ", localC3, "c_3"), in("ADDQ", "c_0", "c_3"))
 		}
 		return out
 	}
@@ -787,12 +840,18 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 		// a temporary above the accumulators.
 		step := func(set int) kStep {
 			st := kStep{Addr: fmt.Sprintf("%d(a_k)", set*g.aKStride)}
+			bOff := set * g.bKStride
+			if sh.on {
+				// b_k steps after each set.
+				bOff = 0
+				st.After = []insn{in("ADDQ", "bstr", "b_k")}
+			}
 			for j := range c {
 				v := v0 + j
-				addr := fmt.Sprintf("%d(b_k)", set*g.bKStride+colOff(v))
+				addr := fmt.Sprintf("%d(b_k)", bOff+colOff(v))
 				f := fma{Src: addr, Acc: acc(set, j)}
 				switch {
-				case g.bPadded || !masked(v):
+				case g.bPadded && !sh.on || !masked(v):
 				case isa.maskInReg:
 					f.Src = isa.reg(sets * c)
 					st.Pre = append(st.Pre, load(v, addr, f.Src))
