@@ -184,7 +184,7 @@ type colBlock struct {
 	Start                  []insn // the reduction pointers and count
 	Loads                  []vecOp
 	Steps                  []kStep
-	StepExtra              []insn  // more pointer steps per reduction step
+	LoopEnd                []insn  // ends the reduction loop, if not DECQ kleft
 	Tail                   []kStep // reduction steps left over by the unrolled loop
 	Reduce                 []insn  // sums the interleaved accumulator sets
 	Zero                   string  // ReLU's zero register, or ""
@@ -464,10 +464,12 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	if sh.cDyn {
 		// The locals of gemmShape: as the strides say, but see the rows
 		// fewer than R below.
-		ctx.Frame = 24
+		ctx.Frame = 48
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("cstride"), "tmp"}, argLoad{"MOVQ", "tmp", localCS},
 			argLoad{"LEAQ", "(tmp)(tmp*2)", "tmp"}, argLoad{"MOVQ", "tmp", localC3},
-			argLoad{"LEAQ", "(astr)(astr*2)", "tmp"}, argLoad{"MOVQ", "tmp", localA3})
+			argLoad{"LEAQ", "(astr)(astr*2)", "tmp"}, argLoad{"MOVQ", "tmp", localA3},
+			argLoad{"ADDQ", "astr", "tmp"}, argLoad{"MOVQ", "tmp", localA4},
+			argLoad{"ADDQ", "astr", "tmp"}, argLoad{"MOVQ", "tmp", localA5})
 	}
 	switch {
 	case full && g.rowsImm > 0:
@@ -485,7 +487,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		kOperand = argOff("ksteps")
 	}
 	// Scratch besides tmp outside the reduction loops: tmp2, whose
-	// register a shared kernel uses for a3.
+	// register a shared kernel uses for a_o5.
 	tmp2 := "tmp2"
 	if shared {
 		tmp2 = "kleft"
@@ -529,6 +531,10 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		rb := rowBlock{Label: lbl, Rows: h}
 		if useCol {
 			rb.Entry = append(rb.Entry, in("XORQ", "col", "col"))
+		}
+		if sh.aDyn && !g.kStrided && h > 3 {
+			// (planCols' rowsDyn)
+			rb.Entry = append(rb.Entry, in("MOVQ", kOperand, "tmp"), in("LEAQ", fmt.Sprintf("(a_row)(tmp*%d)", g.aKStride), "tmp"), in("MOVQ", "tmp", localAEnd))
 		}
 		for ci, sp := range spans {
 			cb := planCols(g, isa, sh, lbl, ci, h, sp, spans[0].iters*spans[0].c, useCol, nvec, tail, maskReg, dynMask, S, kOperand)
@@ -617,7 +623,9 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		// the same values). Rows 0–2 are row 0 + r·stride, rows 3… row o
 		// + (r − 3)·stride: for n ≥ 3 the strides are the rows' and o =
 		// max(0, n − R + 3) (≤ 2, so no row is past n − 1 and rows 0..2
-		// and o.. cover them); for n ≤ 2 the strides are 0 and o = n − 1.
+		// and o.. cover them); for n ≤ 2 the strides are 0 and o = n − 1
+		// (A's rows 3… are at the offsets in the locals, C's at row 3's
+		// plus multiples of its stride).
 		ge3 := g.symbol + "_small3"
 		ctx.Blocks = append(ctx.Blocks, rowBlock{Label: small, Guard: []insn{
 			in("TESTQ", "rows", "rows"), in("JZ", done),
@@ -626,13 +634,14 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			insn{Op: "DECQ", Args: "rows", Comment: "o = n − 1, strides 0"},
 			in("XORQ", tmp2, tmp2), in("MOVQ", tmp2, localCS),
 			in("IMULQ", "rows", "tmp"), in("MOVQ", "tmp", localC3),
-			in("IMULQ", "rows", "astr"), in("MOVQ", "astr", localA3),
+			in("IMULQ", "rows", "astr"), in("MOVQ", "astr", localA3), in("MOVQ", "astr", localA4), in("MOVQ", "astr", localA5),
 			in("XORQ", "astr", "astr"),
 			in("MOVQ", fmt.Sprintf("$%d", R), "rows"), in("JMP", mainBody),
 		}}, rowBlock{Label: ge3, Guard: []insn{
 			insn{Op: "SUBQ", Args: fmt.Sprintf("$%d, rows", R-3), Comment: "o = n − R + 3"},
 			in("IMULQ", "rows", "tmp"), in("MOVQ", "tmp", localC3),
 			in("MOVQ", "astr", "tmp"), in("IMULQ", "rows", "tmp"), in("MOVQ", "tmp", localA3),
+			in("ADDQ", "astr", "tmp"), in("MOVQ", "tmp", localA4), in("ADDQ", "astr", "tmp"), in("MOVQ", "tmp", localA5),
 			in("MOVQ", fmt.Sprintf("$%d", R), "rows"), in("JMP", mainBody),
 		}})
 		return ctx
@@ -646,12 +655,16 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	return ctx
 }
 
-// The locals of a gemmShape with cDyn: the offsets of rows 3 of A and C
-// from rows 0, and C's row stride.
+// The locals of a gemmShape with cDyn: the offsets of A's rows 3 to 5 and
+// C's row 3 from rows 0, C's row stride, and where A's pointer ends the
+// reduction loops of the current row block.
 const (
-	localA3 = "a3off-8(SP)"
-	localCS = "cs-16(SP)"
-	localC3 = "c3off-24(SP)"
+	localA3   = "a3off-8(SP)"
+	localCS   = "cs-16(SP)"
+	localC3   = "c3off-24(SP)"
+	localA4   = "a4off-32(SP)"
+	localA5   = "a5off-40(SP)"
+	localAEnd = "aend-48(SP)"
 )
 
 // gemmShape says how a shared GEMM (gemmSpec.shared) reaches its shape.
@@ -732,13 +745,19 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 		cb.Start[1] = in("LEAQ", "(b_base)(col*1)", "b_k")
 	}
 	// rowsDyn: the block's rows of A are at astr apart, 0–2 from a_k, 3–5
-	// from a3.
+	// at a_o3… from it (offsets in registers, so that only a_k moves).
 	rowsDyn := sh.aDyn && !g.kStrided && rows > 1
 	if rowsDyn && rows > 3 {
-		cb.Start = append(cb.Start, in("MOVQ", localA3, "a3"), in("ADDQ", "a_row", "a3"))
-		cb.StepExtra = []insn{in("ADDQ", fmt.Sprintf("$%d", g.aKStride), "a3")}
+		// The reduction ends when a_k reaches aend, which the row block
+		// sets (kleft's register is a_o4).
+		cb.Start = append(cb.Start, in("MOVQ", localA3, "a_o3"))
+		if rows > 4 {
+			cb.Start = append(cb.Start, in("MOVQ", localA4, "a_o4"), in("MOVQ", localA5, "a_o5"))
+		}
+		cb.LoopEnd = []insn{in("CMPQ", "a_k", localAEnd), in("JNE", cb.KLabel)}
+	} else {
+		cb.Start = append(cb.Start, in("MOVQ", kOperand, "kleft"))
 	}
-	cb.Start = append(cb.Start, in("MOVQ", kOperand, "kleft"))
 	if sp.loop {
 		step := 4 * c * isa.lanes
 		end := fmt.Sprintf("$%d", sp.iters*step)
@@ -755,10 +774,8 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 			return "(a_k)"
 		case r < 3:
 			return fmt.Sprintf("(a_k)(astr*%d)", r)
-		case r == 3:
-			return "(a3)"
 		}
-		return fmt.Sprintf("(a3)(astr*%d)", r-3)
+		return fmt.Sprintf("(a_k)(a_o%d*1)", r)
 	}
 	// C (and the gate, laid out like C): with cDyn the block's rows are at
 	// c_s apart, 0–2 from c_0, 3–5 from c_3, which cSetup points at base's.
