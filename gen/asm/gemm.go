@@ -82,17 +82,21 @@ type gemmSpec struct {
 	// each B element once.
 	streamB bool
 	// kStrided: A's rows are consecutive floats (aRowStride 4) and the
-	// argument astride is its reduction stride (the weight gradient's
-	// xᵀ); otherwise astride is A's row stride.
+	// argument sa is its reduction stride (the weight gradient's
+	// xᵀ); otherwise sa is A's row stride.
 	kStrided  bool
 	what      []string // pseudocode lines for the comment
 	reference string   // the pure-Go reference function
 }
 
-// shapeArgs are the int arguments that carry a register-blocked GEMM's
-// shape (see shared), appended to its own. The dispatchers pass
-// constants (gemmCtx.ArgVals).
-var shapeArgs = []string{"ksteps", "astride", "bstride", "cstride", "colend", "tail", "nrows"}
+// shapeArgs are the int arguments that carry a GEMM's shape (see shared),
+// appended to its own; the dispatchers pass constants (gemmCtx.ArgVals).
+// They are the reduction steps ks; the strides in bytes sa (A's rows, or
+// with kStrided its reduction steps), sb (B's rows) and sc (C's rows); the
+// end of the column loop ce (bytes); the tail mask tm (AVX-512: K1's
+// lanes; AVX2: the offset of the tail's lanes in tailmask<>); and the row
+// count nr when the kernel's is constant.
+var shapeArgs = []string{"ks", "sa", "sb", "sc", "ce", "tm", "nr"}
 
 // shared says whether g takes its shape as arguments: every GEMM does.
 // The register-blocked ones are then specialised only on the structure of
@@ -370,13 +374,23 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	// latency (one chain per accumulator): interleave S accumulator sets
 	// over consecutive k (k mod S), summed at the end, so that about 8
 	// chains are in flight. This reorders the sum (within tolerance).
-	S := 1
+	//
+	// A shared one-row GEMM reads B's last vector unmasked but in the last
+	// peel reduction steps: on the unpadded layout it reads into the next
+	// rows of B then (lanes that no store keeps), and peel steps keep it
+	// inside B.
+	S, peel := 1, 0
 	if g.streamB && g.kImm > 0 {
+		if shared && tail != 0 {
+			if m := (isa.lanes - tail + g.width - 1) / g.width; m < g.kImm {
+				peel = m
+			}
+		}
 		cmax := 0
 		for _, sp := range spans {
 			cmax = max(cmax, sp.c)
 		}
-		S = max(1, min((8+cmax-1)/cmax, (free-1)/cmax, g.kImm))
+		S = max(1, min((8+cmax-1)/cmax, (free-1)/cmax, g.kImm-peel))
 	}
 	ctx := &gemmCtx{
 		Symbol:    g.symbol + isa.suffix,
@@ -411,23 +425,29 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			arg: argOff,
 		}
 		ctx.ArgVals = map[string]int{
-			"ksteps": g.kImm, "astride": g.aRowStride, "bstride": g.bKStride, "cstride": g.cRowStride,
-			"colend": loopEnd, "nrows": g.rowsImm,
+			"ks": g.kImm, "sa": g.aRowStride, "sb": g.bKStride, "sc": g.cRowStride,
+			"ce": loopEnd, "nr": g.rowsImm,
 		}
 		if g.kStrided {
-			ctx.ArgVals["astride"] = g.aKStride
+			ctx.ArgVals["sa"] = g.aKStride
 		}
 		switch {
 		case tail == 0:
-			ctx.ArgVals["tail"] = 0
+			ctx.ArgVals["tm"] = 0
 		case isa.maskInReg:
-			ctx.ArgVals["tail"] = 4 * (isa.lanes - tail)
+			ctx.ArgVals["tm"] = 4 * (isa.lanes - tail)
 		default:
-			ctx.ArgVals["tail"] = 1<<tail - 1
+			ctx.ArgVals["tm"] = 1<<tail - 1
 		}
 		ctx.BStep = "bstr"
-		if g.streamB {
-			ctx.BStep = "" // per accumulator set
+		if g.streamB && S > 1 {
+			// The sets' B rows are b_k + i·sb (i < S), from b_k and b_3
+			// (row 3) with the indexes bstr and sb3 (3·sb); sbS is S·sb.
+			ctx.BStep = "sbS"
+			ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sb"), "sbS"}, argLoad{"IMULQ", fmt.Sprintf("$%d", S), "sbS"})
+			if S > 6 {
+				ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sb"), "sb3"}, argLoad{"IMULQ", "$3", "sb3"})
+			}
 		}
 		if g.kStrided {
 			ctx.AStep = "astr"
@@ -439,7 +459,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	if tail != 0 && !isa.maskInReg {
 		ctx.KMask = fmt.Sprintf("$0x%04x", 1<<tail-1)
 		if shared {
-			ctx.KMask = argOff("tail")
+			ctx.KMask = argOff("tm")
 		}
 	}
 	if g.aArg == "" {
@@ -456,16 +476,16 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.gateArg), "h_row"})
 	}
 	if full {
-		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("astride"), "astr"})
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sa"), "astr"})
 	}
 	if shared {
-		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("bstride"), "bstr"})
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sb"), "bstr"})
 	}
 	if sh.cDyn {
 		// The locals of gemmShape: as the strides say, but see the rows
 		// fewer than R below.
 		ctx.Frame = 48
-		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("cstride"), "tmp"}, argLoad{"MOVQ", "tmp", localCS},
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sc"), "tmp"}, argLoad{"MOVQ", "tmp", localCS},
 			argLoad{"LEAQ", "(tmp)(tmp*2)", "tmp"}, argLoad{"MOVQ", "tmp", localC3},
 			argLoad{"LEAQ", "(astr)(astr*2)", "tmp"}, argLoad{"MOVQ", "tmp", localA3},
 			argLoad{"ADDQ", "astr", "tmp"}, argLoad{"MOVQ", "tmp", localA4},
@@ -473,18 +493,18 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	}
 	switch {
 	case full && g.rowsImm > 0:
-		ctx.Rows = argOff("nrows")
+		ctx.Rows = argOff("nr")
 	case g.rowsImm > 0:
 		ctx.Rows = fmt.Sprintf("$%d", g.rowsImm)
 	default:
 		ctx.Rows = argOff(g.rowsArg)
 	}
-	kOperand := fmt.Sprintf("$%d", g.kImm/S)
+	kOperand := fmt.Sprintf("$%d", (g.kImm-peel)/S)
 	switch {
 	case g.kImm == 0:
 		kOperand = argOff(g.kArg)
 	case full:
-		kOperand = argOff("ksteps")
+		kOperand = argOff("ks")
 	}
 	// Scratch besides tmp outside the reduction loops: tmp2, whose
 	// register a shared kernel uses for a_o5.
@@ -514,7 +534,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		}
 		cStep := fmt.Sprintf("$%d", h*g.cRowStride)
 		if sh.cDyn {
-			out = append(out, in("MOVQ", argOff("cstride"), "tmp"))
+			out = append(out, in("MOVQ", argOff("sc"), "tmp"))
 			if h > 1 {
 				out = append(out, in("IMULQ", fmt.Sprintf("$%d", h), "tmp"))
 			}
@@ -537,13 +557,13 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			rb.Entry = append(rb.Entry, in("MOVQ", kOperand, "tmp"), in("LEAQ", fmt.Sprintf("(a_row)(tmp*%d)", g.aKStride), "tmp"), in("MOVQ", "tmp", localAEnd))
 		}
 		for ci, sp := range spans {
-			cb := planCols(g, isa, sh, lbl, ci, h, sp, spans[0].iters*spans[0].c, useCol, nvec, tail, maskReg, dynMask, S, kOperand)
+			cb := planCols(g, isa, sh, lbl, ci, h, sp, spans[0].iters*spans[0].c, useCol, nvec, tail, maskReg, dynMask, S, peel, kOperand)
 			if dynMask {
 				last := fmt.Sprintf("$%d", 4*(nvec-cmax)*isa.lanes)
 				pre := []insn{in("MOVQ", "$0xffff", "tmp"), in("MOVQ", ctx.KMask, tmp2)}
 				if shared {
-					// col is the last block's when col + its width = colend.
-					pre = append(pre, in("LEAQ", fmt.Sprintf("%d(col)", 4*cmax*isa.lanes), "a_k"), in("CMPQ", "a_k", argOff("colend")))
+					// col is the last block's when col + its width = ce.
+					pre = append(pre, in("LEAQ", fmt.Sprintf("%d(col)", 4*cmax*isa.lanes), "a_k"), in("CMPQ", "a_k", argOff("ce")))
 				} else {
 					pre = append(pre, in("CMPQ", "col", last))
 				}
@@ -600,7 +620,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			aStride = "astr"
 		}
 		if sh.cDyn {
-			cStride = argOff("cstride")
+			cStride = argOff("sc")
 		}
 		main.Exit = append(main.Exit,
 			in("TESTQ", "rows", "rows"), in("JZ", done),
@@ -629,7 +649,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		ge3 := g.symbol + "_small3"
 		ctx.Blocks = append(ctx.Blocks, rowBlock{Label: small, Guard: []insn{
 			in("TESTQ", "rows", "rows"), in("JZ", done),
-			in("MOVQ", argOff("cstride"), "tmp"),
+			in("MOVQ", argOff("sc"), "tmp"),
 			in("CMPQ", "rows", "$3"), in("JGE", ge3),
 			insn{Op: "DECQ", Args: "rows", Comment: "o = n − 1, strides 0"},
 			in("XORQ", tmp2, tmp2), in("MOVQ", tmp2, localCS),
@@ -672,7 +692,7 @@ type gemmShape struct {
 	on bool
 	// aDyn: A's varying stride is in astr (its row stride, or with
 	// kStrided its reduction stride); cDyn: C's row stride is the
-	// argument cstride. Otherwise they are displacements.
+	// argument sc. Otherwise they are displacements.
 	aDyn, cDyn bool
 	arg        func(name string) string // the argument's operand
 }
@@ -683,7 +703,7 @@ type gemmShape struct {
 // in the loop's first block and loopEnd vectors once it ends. With sets >
 // 1 (one-row GEMMs only), accumulator set s takes the steps k ≡ s (mod
 // sets); set s uses the registers a row s would.
-func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows int, sp colSpan, loopEnd int, useCol bool, nvec, tail int, maskReg, dynMask bool, sets int, kOperand string) colBlock {
+func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows int, sp colSpan, loopEnd int, useCol bool, nvec, tail int, maskReg, dynMask bool, sets, peel int, kOperand string) colBlock {
 	v0, c := sp.v0, sp.c
 	cb := colBlock{KLabel: fmt.Sprintf("%s_cols%d_k", rowLabel, ci)}
 	lastCol := v0 + c - 1
@@ -694,7 +714,7 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 	switch {
 	case sp.loop && sh.on:
 		cb.Label = fmt.Sprintf("%s_cols%d", rowLabel, ci)
-		cb.Comment = fmt.Sprintf("%d %s × columns up to colend, %d vectors at a time", rows, rowWord, c)
+		cb.Comment = fmt.Sprintf("%d %s × columns up to ce, %d vectors at a time", rows, rowWord, c)
 		if dynMask {
 			cb.Comment += " (the last one's tail masked)"
 		}
@@ -725,7 +745,7 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 	switch {
 	case hasTail && maskReg && sh.on:
 		// (Blocks before the last may use the mask's register.)
-		cb.Pre = append(cb.Pre, in("LEAQ", "tailmask<>(SB)", "tmp"), in("ADDQ", sh.arg("tail"), "tmp"), in("VMOVUPS", "(tmp)", "mask"))
+		cb.Pre = append(cb.Pre, in("LEAQ", "tailmask<>(SB)", "tmp"), in("ADDQ", sh.arg("tm"), "tmp"), in("VMOVUPS", "(tmp)", "mask"))
 	case hasTail && maskReg:
 		cb.MaskSrc = fmt.Sprintf("tailmask<>+%d(SB)", 4*(isa.lanes-tail))
 	}
@@ -762,7 +782,7 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 		step := 4 * c * isa.lanes
 		end := fmt.Sprintf("$%d", sp.iters*step)
 		if sh.on {
-			end = sh.arg("colend")
+			end = sh.arg("ce")
 		}
 		cb.Post = []insn{in("ADDQ", fmt.Sprintf("$%d", step), "col"), in("CMPQ", "col", end), in("JLT", cb.Label)}
 	}
@@ -855,20 +875,34 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 	if g.streamB {
 		// One row: B as FMA memory operands, an AVX2 masked tail through
 		// a temporary above the accumulators.
-		step := func(set int) kStep {
-			st := kStep{Addr: fmt.Sprintf("%d(a_k)", set*g.aKStride)}
-			bOff := set * g.bKStride
-			if sh.on {
-				// b_k steps after each set.
+		// step i (from a_k) goes to the accumulator set i mod sets; B's
+		// tail is masked in the steps marked last (all without peel).
+		// Shared, the loop's steps read B at b_k + i·sb (gemmCtx.BStep);
+		// those after it step b_k after each.
+		if sh.on && sets > 3 {
+			cb.Start = append(cb.Start, in("LEAQ", "(b_k)(bstr*2)", "b_3"), in("ADDQ", "bstr", "b_3"))
+		}
+		step := func(i int, last, inLoop bool) kStep {
+			set := i % sets
+			st := kStep{Addr: fmt.Sprintf("%d(a_k)", i*g.aKStride)}
+			bOff, bBase := i*g.bKStride, "(b_k)"
+			switch {
+			case sh.on && inLoop:
+				bOff = 0
+				bBase = [...]string{"(b_k)", "(b_k)(bstr*1)", "(b_k)(bstr*2)", "(b_3)", "(b_k)(bstr*4)", "(b_3)(bstr*2)", "(b_k)(sb3*2)", "(b_3)(bstr*4)"}[i]
+				if i == sets-1 && sets > 3 {
+					st.After = []insn{in("ADDQ", "sbS", "b_3")}
+				}
+			case sh.on:
 				bOff = 0
 				st.After = []insn{in("ADDQ", "bstr", "b_k")}
 			}
 			for j := range c {
 				v := v0 + j
-				addr := fmt.Sprintf("%d(b_k)", bOff+colOff(v))
+				addr := fmt.Sprintf("%d%s", bOff+colOff(v), bBase)
 				f := fma{Src: addr, Acc: acc(set, j)}
 				switch {
-				case g.bPadded && !sh.on || !masked(v):
+				case g.bPadded && !sh.on || !masked(v) || peel > 0 && !last:
 				case isa.maskInReg:
 					f.Src = isa.reg(sets * c)
 					st.Pre = append(st.Pre, load(v, addr, f.Src))
@@ -879,11 +913,12 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 			}
 			return st
 		}
-		for set := range sets {
-			cb.Steps = append(cb.Steps, step(set))
+		for i := range sets {
+			cb.Steps = append(cb.Steps, step(i, false, true))
 		}
-		for set := range g.kImm % sets {
-			cb.Tail = append(cb.Tail, step(set))
+		left := (g.kImm - peel) % sets
+		for i := range left + peel {
+			cb.Tail = append(cb.Tail, step(i, i >= left, false))
 		}
 		for set := 1; set < sets; set++ {
 			for j := range c {
