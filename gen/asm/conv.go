@@ -189,11 +189,8 @@ type convStep struct {
 type vec3 struct{ Op, Src, Mid, Mask, Dst string }
 
 func (g gemmSpec) asm() asmFunc {
-	f := asmFunc{symbol: g.symbol, args: g.args, counts: g.counts}
-	if g.shared() {
-		f.vals = func(isa isaParams) map[string]int { return planGemm(g, isa).ArgVals }
-	}
-	return f
+	return asmFunc{symbol: g.symbol, args: g.args, counts: g.counts,
+		vals: func(isa isaParams) map[string]int { return planGemm(g, isa).ArgVals }}
 }
 func (c convSpec) asm() asmFunc { return asmFunc{symbol: c.symbol, args: c.args, counts: c.counts} }
 
@@ -201,7 +198,7 @@ func (c convSpec) asm() asmFunc { return asmFunc{symbol: c.symbol, args: c.args,
 type asmFunc struct {
 	symbol       string
 	args, counts []string
-	// vals gives the constant arguments (a shared GEMM's shape) per ISA.
+	// vals gives the constant arguments (a GEMM's shape) per ISA.
 	vals func(isaParams) map[string]int
 }
 

@@ -69,9 +69,6 @@ type gemmSpec struct {
 	kImm                                       int
 	width                                      int
 	aRowStride, aKStride, bKStride, cRowStride int
-	// bPadded: B's rows are padded to whole vectors (PaddedStride), so
-	// its tail vector loads need no mask.
-	bPadded bool
 	// gateArg names an array laid out like C: where it is ≤ 0, C is set
 	// to 0 (the backward of a ReLU whose output is the gate).
 	gateArg string
@@ -89,8 +86,8 @@ type gemmSpec struct {
 	reference string   // the pure-Go reference function
 }
 
-// shapeArgs are the int arguments that carry a GEMM's shape (see shared),
-// appended to its own; the dispatchers pass constants (gemmCtx.ArgVals).
+// shapeArgs are the int arguments that carry a GEMM's shape, appended to
+// its own; the dispatchers pass constants (gemmCtx.ArgVals).
 // They are the reduction steps ks; the strides in bytes sa (A's rows, or
 // with kStrided its reduction steps), sb (B's rows) and sc (C's rows); the
 // end of the column loop ce (bytes); the tail mask tm (AVX-512: K1's
@@ -98,24 +95,20 @@ type gemmSpec struct {
 // count nr when the kernel's is constant.
 var shapeArgs = []string{"ks", "sa", "sb", "sc", "ce", "tm", "nr"}
 
-// shared says whether g takes its shape as arguments: every GEMM does.
-// The register-blocked ones are then specialised only on the structure of
+// withShape appends shapeArgs to g's arguments.
+//
+// The register-blocked GEMMs are thus specialised only on the structure of
 // their register blocks (row height, column blocks, whether the last
 // vector is masked), so layers of different sizes run the same TEXT
 // symbol: the reduction count, the strides, the end of the column loop
 // and the tail mask are arguments, and so are the row strides of A and C
 // when a block has at most 6 rows (two base registers with an index reach
 // them; taller blocks keep them as displacements). The one-row streaming
-// GEMMs take only B's stride and the tail mask (so that the padded and
+// GEMMs use only B's stride and the tail mask (so that the padded and
 // unpadded layouts share them).
-func (g gemmSpec) shared() bool { return true }
-
-// withShape appends shapeArgs to g's arguments when g is shared.
 func (g gemmSpec) withShape() gemmSpec {
-	if g.shared() {
-		g.args = append(append([]string(nil), g.args...), shapeArgs...)
-		g.counts = append(append([]string(nil), g.counts...), shapeArgs...)
-	}
+	g.args = append(append([]string(nil), g.args...), shapeArgs...)
+	g.counts = append(append([]string(nil), g.counts...), shapeArgs...)
 	return g
 }
 
@@ -159,9 +152,7 @@ type gemmCtx struct {
 	AStep, BStep                        string // operands: the pointers' steps per reduction step
 	Blocks                              []rowBlock
 	Prefix                              string
-	// Shared: the shape is in the arguments (gemmSpec.shared), whose
-	// values ArgVals gives.
-	Shared  bool
+	// ArgVals gives the values of the shape arguments (shapeArgs).
 	ArgVals map[string]int
 	Frame   int // bytes of locals (gemmShape's)
 }
@@ -183,7 +174,6 @@ type rowBlock struct {
 // the column offset and loops).
 type colBlock struct {
 	Label, KLabel, Comment string
-	MaskSrc                string // AVX2: where to load the tail mask from
 	Inits                  []vecOp
 	Start                  []insn // the reduction pointers and count
 	Loads                  []vecOp
@@ -193,7 +183,7 @@ type colBlock struct {
 	Reduce                 []insn  // sums the interleaved accumulator sets
 	Zero                   string  // ReLU's zero register, or ""
 	Gate                   []insn  // zeroes the lanes where h ≤ 0 (gated kernels)
-	StoreSetup             []insn  // the store pointers (shared kernels)
+	StoreSetup             []insn  // the store pointers
 	Stores                 []vecOp
 	Post                   []insn
 	Pre                    []insn // before the block (a loop's per-block setup)
@@ -241,7 +231,8 @@ func partition(n, max int, fits func(size int, last bool) bool) []int {
 
 // colSpan is a run of column blocks of the same width: iters blocks of c
 // vectors from vector v0, in a loop over the column offset when loop
-// (iters ≥ 2, or a shared kernel's full-width blocks).
+// (iters ≥ 2, or full-width blocks of a kernel with the whole shape in
+// its arguments).
 type colSpan struct {
 	v0, c, iters int
 	loop         bool
@@ -313,11 +304,10 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			return n <= isa.regs-1
 		}
 	}
-	shared := g.shared()
 	var spans []colSpan
 	dynMask := false
 	switch {
-	case !g.streamB && tail != 0 && !isa.maskInReg && nvec%cmax == 0 && (nvec > cmax || shared):
+	case !g.streamB && tail != 0 && !isa.maskInReg && nvec%cmax == 0:
 		// One block in a loop whose last vector is masked by K1: all
 		// lanes but in the last block.
 		spans = append(spans, colSpan{0, cmax, nvec / cmax, true})
@@ -355,7 +345,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 			}
 		}
 	}
-	full := shared && !g.streamB // the whole shape is in the arguments
+	full := !g.streamB // the whole shape is in the arguments
 	if sp := spans[0]; full && sp.c == cmax && (sp.v0+sp.iters*sp.c < nvec || tail == 0 || dynMask) {
 		// Full-width blocks loop even once, so that every width with the
 		// same blocks after them runs this code.
@@ -375,13 +365,13 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	// over consecutive k (k mod S), summed at the end, so that about 8
 	// chains are in flight. This reorders the sum (within tolerance).
 	//
-	// A shared one-row GEMM reads B's last vector unmasked but in the last
+	// A one-row GEMM reads B's last vector unmasked but in the last
 	// peel reduction steps: on the unpadded layout it reads into the next
 	// rows of B then (lanes that no store keeps), and peel steps keep it
 	// inside B.
 	S, peel := 1, 0
 	if g.streamB && g.kImm > 0 {
-		if shared && tail != 0 {
+		if tail != 0 {
 			if m := (isa.lanes - tail + g.width - 1) / g.width; m < g.kImm {
 				peel = m
 			}
@@ -401,9 +391,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		ArgSize:   8 * len(g.args),
 		Bcast:     isa.reg(bcastIdx),
 		AStep:     fmt.Sprintf("$%d", S*g.aKStride),
-		BStep:     fmt.Sprintf("$%d", S*g.bKStride),
 		Prefix:    g.symbol,
-		Shared:    shared,
 	}
 	if g.aArg == "" {
 		ctx.AStep = ""
@@ -416,51 +404,42 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		}
 		panic("asm: no argument " + name)
 	}
-	// The shape: with shared, which strides are in registers.
-	sh := gemmShape{}
-	if shared {
-		sh = gemmShape{
-			on:   true,
-			aDyn: full && (g.kStrided || R <= 6), cDyn: full && R <= 6,
-			arg: argOff,
-		}
-		ctx.ArgVals = map[string]int{
-			"ks": g.kImm, "sa": g.aRowStride, "sb": g.bKStride, "sc": g.cRowStride,
-			"ce": loopEnd, "nr": g.rowsImm,
-		}
-		if g.kStrided {
-			ctx.ArgVals["sa"] = g.aKStride
-		}
-		switch {
-		case tail == 0:
-			ctx.ArgVals["tm"] = 0
-		case isa.maskInReg:
-			ctx.ArgVals["tm"] = 4 * (isa.lanes - tail)
-		default:
-			ctx.ArgVals["tm"] = 1<<tail - 1
-		}
-		ctx.BStep = "bstr"
-		if g.streamB && S > 1 {
-			// The sets' B rows are b_k + i·sb (i < S), from b_k and b_3
-			// (row 3) with the indexes bstr and sb3 (3·sb); sbS is S·sb.
-			ctx.BStep = "sbS"
-			ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sb"), "sbS"}, argLoad{"IMULQ", fmt.Sprintf("$%d", S), "sbS"})
-			if S > 6 {
-				ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sb"), "sb3"}, argLoad{"IMULQ", "$3", "sb3"})
-			}
-		}
-		if g.kStrided {
-			ctx.AStep = "astr"
+	// The shape: which strides are in registers, the arguments' values.
+	sh := gemmShape{
+		aDyn: full && (g.kStrided || R <= 6), cDyn: full && R <= 6,
+		arg: argOff,
+	}
+	ctx.ArgVals = map[string]int{
+		"ks": g.kImm, "sa": g.aRowStride, "sb": g.bKStride, "sc": g.cRowStride,
+		"ce": loopEnd, "nr": g.rowsImm,
+	}
+	if g.kStrided {
+		ctx.ArgVals["sa"] = g.aKStride
+		ctx.AStep = "astr"
+	}
+	switch {
+	case tail == 0:
+		ctx.ArgVals["tm"] = 0
+	case isa.maskInReg:
+		ctx.ArgVals["tm"] = 4 * (isa.lanes - tail)
+	default:
+		ctx.ArgVals["tm"] = 1<<tail - 1
+	}
+	ctx.BStep = "bstr"
+	if g.streamB && S > 1 {
+		// The sets' B rows are b_k + i·sb (i < S), from b_k and b_3
+		// (row 3) with the indexes bstr and sb3 (3·sb); sbS is S·sb.
+		ctx.BStep = "sbS"
+		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sb"), "sbS"}, argLoad{"IMULQ", fmt.Sprintf("$%d", S), "sbS"})
+		if S > 6 {
+			ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sb"), "sb3"}, argLoad{"IMULQ", "$3", "sb3"})
 		}
 	}
 	if maskReg {
 		ctx.MaskReg = isa.reg(bcastIdx - 1)
 	}
 	if tail != 0 && !isa.maskInReg {
-		ctx.KMask = fmt.Sprintf("$0x%04x", 1<<tail-1)
-		if shared {
-			ctx.KMask = argOff("tm")
-		}
+		ctx.KMask = argOff("tm")
 	}
 	if g.aArg == "" {
 		ctx.Loads = append(ctx.Loads, argLoad{"LEAQ", "one<>(SB)", "a_row"})
@@ -468,9 +447,6 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.aArg), "a_row"})
 	}
 	ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.bArg), "b_base"}, argLoad{"MOVQ", argOff(g.cArg), "c_row"})
-	if g.biasArg != "" && !shared {
-		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.biasArg), "bias"})
-	}
 	gated := g.gateArg != ""
 	if gated {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff(g.gateArg), "h_row"})
@@ -478,9 +454,7 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	if full {
 		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sa"), "astr"})
 	}
-	if shared {
-		ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sb"), "bstr"})
-	}
+	ctx.Loads = append(ctx.Loads, argLoad{"MOVQ", argOff("sb"), "bstr"})
 	if sh.cDyn {
 		// The locals of gemmShape: as the strides say, but see the rows
 		// fewer than R below.
@@ -506,12 +480,9 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 	case full:
 		kOperand = argOff("ks")
 	}
-	// Scratch besides tmp outside the reduction loops: tmp2, whose
-	// register a shared kernel uses for a_o5.
-	tmp2 := "tmp2"
-	if shared {
-		tmp2 = "kleft"
-	}
+	// Scratch besides tmp outside the reduction loops: kleft (tmp2's
+	// register is a_o5).
+	tmp2 := "kleft"
 
 	done := g.symbol + "_done"
 	label := func(h int, loop bool) string {
@@ -559,16 +530,11 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 		for ci, sp := range spans {
 			cb := planCols(g, isa, sh, lbl, ci, h, sp, spans[0].iters*spans[0].c, useCol, nvec, tail, maskReg, dynMask, S, peel, kOperand)
 			if dynMask {
-				last := fmt.Sprintf("$%d", 4*(nvec-cmax)*isa.lanes)
-				pre := []insn{in("MOVQ", "$0xffff", "tmp"), in("MOVQ", ctx.KMask, tmp2)}
-				if shared {
-					// col is the last block's when col + its width = ce.
-					pre = append(pre, in("LEAQ", fmt.Sprintf("%d(col)", 4*cmax*isa.lanes), "a_k"), in("CMPQ", "a_k", argOff("ce")))
-				} else {
-					pre = append(pre, in("CMPQ", "col", last))
-				}
-				pre = append(pre, in("CMOVQEQ", tmp2, "tmp"),
-					insn{Op: "KMOVW", Args: "tmp, K1", Comment: "K1: the last vector's lanes (its tail in the last block)"})
+				// col is the last block's when col + its width = ce.
+				pre := []insn{in("MOVQ", "$0xffff", "tmp"), in("MOVQ", ctx.KMask, tmp2),
+					in("LEAQ", fmt.Sprintf("%d(col)", 4*cmax*isa.lanes), "a_k"), in("CMPQ", "a_k", argOff("ce")),
+					in("CMOVQEQ", tmp2, "tmp"),
+					{Op: "KMOVW", Args: "tmp, K1", Comment: "K1: the last vector's lanes (its tail in the last block)"}}
 				cb.Pre = append(pre, cb.Pre...)
 			}
 			rb.Cols = append(rb.Cols, cb)
@@ -578,8 +544,8 @@ func planGemm(g gemmSpec, isa isaParams) *gemmCtx {
 
 	if g.rowsImm > 0 {
 		// A constant row count: a loop (or one block) of R rows, then one
-		// block of the rows left. A shared kernel takes the count as an
-		// argument (the same R-row loop, the same rows left).
+		// block of the rows left. With the whole shape in the arguments,
+		// the count is one (the same R-row loop, the same rows left).
 		q, rem := g.rowsImm/R, g.rowsImm%R
 		if q > 0 {
 			loop := q > 1 || full
@@ -687,9 +653,8 @@ const (
 	localAEnd = "aend-48(SP)"
 )
 
-// gemmShape says how a shared GEMM (gemmSpec.shared) reaches its shape.
+// gemmShape says how a GEMM reaches its shape (withShape).
 type gemmShape struct {
-	on bool
 	// aDyn: A's varying stride is in astr (its row stride, or with
 	// kStrided its reduction stride); cDyn: C's row stride is the
 	// argument sc. Otherwise they are displacements.
@@ -712,16 +677,13 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 		rowWord = "row"
 	}
 	switch {
-	case sp.loop && sh.on:
+	case sp.loop:
 		cb.Label = fmt.Sprintf("%s_cols%d", rowLabel, ci)
 		cb.Comment = fmt.Sprintf("%d %s × columns up to ce, %d vectors at a time", rows, rowWord, c)
 		if dynMask {
 			cb.Comment += " (the last one's tail masked)"
 		}
-	case sp.loop:
-		cb.Label = fmt.Sprintf("%s_cols%d", rowLabel, ci)
-		cb.Comment = fmt.Sprintf("%d %s × columns %d..%d, %d vectors at a time", rows, rowWord, v0*isa.lanes, (v0+sp.iters*c)*isa.lanes-1, c)
-	case sh.on:
+	default:
 		vecs := fmt.Sprintf("%d vectors", c)
 		if c == 1 {
 			vecs = "1 vector"
@@ -733,21 +695,14 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 		if tail != 0 && lastCol == nvec-1 {
 			cb.Comment += ", the last one masked"
 		}
-	case tail != 0 && lastCol == nvec-1:
-		cb.Comment = fmt.Sprintf("%d %s × columns %d..%d (last vector: %d lanes)", rows, rowWord, v0*isa.lanes, g.width-1, tail)
-	default:
-		cb.Comment = fmt.Sprintf("%d %s × columns %d..%d", rows, rowWord, v0*isa.lanes, (lastCol+1)*isa.lanes-1)
 	}
 	if sets > 1 {
 		cb.Comment += fmt.Sprintf(", %d accumulator sets", sets)
 	}
 	hasTail := tail != 0 && lastCol == nvec-1
-	switch {
-	case hasTail && maskReg && sh.on:
+	if hasTail && maskReg {
 		// (Blocks before the last may use the mask's register.)
 		cb.Pre = append(cb.Pre, in("LEAQ", "tailmask<>(SB)", "tmp"), in("ADDQ", sh.arg("tm"), "tmp"), in("VMOVUPS", "(tmp)", "mask"))
-	case hasTail && maskReg:
-		cb.MaskSrc = fmt.Sprintf("tailmask<>+%d(SB)", 4*(isa.lanes-tail))
 	}
 	// Column addresses: byte offsets from the column offset col (useCol)
 	// or from the first column.
@@ -780,11 +735,7 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 	}
 	if sp.loop {
 		step := 4 * c * isa.lanes
-		end := fmt.Sprintf("$%d", sp.iters*step)
-		if sh.on {
-			end = sh.arg("ce")
-		}
-		cb.Post = []insn{in("ADDQ", fmt.Sprintf("$%d", step), "col"), in("CMPQ", "col", end), in("JLT", cb.Label)}
+		cb.Post = []insn{in("ADDQ", fmt.Sprintf("$%d", step), "col"), in("CMPQ", "col", sh.arg("ce")), in("JLT", cb.Label)}
 	}
 	aAddr := func(r int) string {
 		switch {
@@ -845,13 +796,11 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 		return vecOp{Op: "VMOVUPS", Addr: addr, Mask: "K1", Reg: reg}
 	}
 	acc := func(r, j int) string { return isa.reg(r*c + j) }
-	biasReg := "bias"
-	switch {
-	case sh.on && g.init == initBias:
-		// bias's register holds bstr.
+	switch g.init {
+	case initBias:
+		// (bias's register holds bstr.)
 		cb.Pre = append(cb.Pre, in("MOVQ", sh.arg(g.biasArg), "tmp"))
-		biasReg = "tmp"
-	case g.init == initLoad:
+	case initLoad:
 		cb.Pre = append(cb.Pre, cSetup("c_row")...)
 	}
 	for r := range rows {
@@ -861,7 +810,7 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 			case initZero:
 				cb.Inits = append(cb.Inits, vecOp{Zero: true, Reg: acc(r, j)})
 			case initBias:
-				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(%s)%s", colOff(v), biasReg, idx), acc(r, j)))
+				cb.Inits = append(cb.Inits, load(v, fmt.Sprintf("%d(tmp)%s", colOff(v), idx), acc(r, j)))
 			case initLoad:
 				cb.Inits = append(cb.Inits, load(v, cAddr("c_row", r, colOff(v)), acc(r, j)))
 			}
@@ -877,32 +826,29 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 		// a temporary above the accumulators.
 		// step i (from a_k) goes to the accumulator set i mod sets; B's
 		// tail is masked in the steps marked last (all without peel).
-		// Shared, the loop's steps read B at b_k + i·sb (gemmCtx.BStep);
-		// those after it step b_k after each.
-		if sh.on && sets > 3 {
+		// The loop's steps read B at b_k + i·sb (gemmCtx.BStep); those
+		// after it step b_k after each.
+		if sets > 3 {
 			cb.Start = append(cb.Start, in("LEAQ", "(b_k)(bstr*2)", "b_3"), in("ADDQ", "bstr", "b_3"))
 		}
 		step := func(i int, last, inLoop bool) kStep {
 			set := i % sets
 			st := kStep{Addr: fmt.Sprintf("%d(a_k)", i*g.aKStride)}
-			bOff, bBase := i*g.bKStride, "(b_k)"
-			switch {
-			case sh.on && inLoop:
-				bOff = 0
+			bBase := "(b_k)"
+			if inLoop {
 				bBase = [...]string{"(b_k)", "(b_k)(bstr*1)", "(b_k)(bstr*2)", "(b_3)", "(b_k)(bstr*4)", "(b_3)(bstr*2)", "(b_k)(sb3*2)", "(b_3)(bstr*4)"}[i]
 				if i == sets-1 && sets > 3 {
 					st.After = []insn{in("ADDQ", "sbS", "b_3")}
 				}
-			case sh.on:
-				bOff = 0
+			} else {
 				st.After = []insn{in("ADDQ", "bstr", "b_k")}
 			}
 			for j := range c {
 				v := v0 + j
-				addr := fmt.Sprintf("%d%s", bOff+colOff(v), bBase)
+				addr := fmt.Sprintf("%d%s", colOff(v), bBase)
 				f := fma{Src: addr, Acc: acc(set, j)}
 				switch {
-				case g.bPadded && !sh.on || !masked(v) || peel > 0 && !last:
+				case !masked(v) || peel > 0 && !last:
 				case isa.maskInReg:
 					f.Src = isa.reg(sets * c)
 					st.Pre = append(st.Pre, load(v, addr, f.Src))
@@ -934,11 +880,7 @@ func planCols(g gemmSpec, isa isaParams, sh gemmShape, rowLabel string, ci, rows
 			v := v0 + j
 			addr := fmt.Sprintf("%d(b_k)", colOff(v))
 			src[j] = isa.reg(rows*c + j)
-			if g.bPadded && !sh.on {
-				cb.Loads = append(cb.Loads, vecOp{Op: "VMOVUPS", Addr: addr, Reg: src[j]})
-			} else {
-				cb.Loads = append(cb.Loads, load(v, addr, src[j]))
-			}
+			cb.Loads = append(cb.Loads, load(v, addr, src[j]))
 		}
 		for r := range rows {
 			st := kStep{Addr: aAddr(r)}

@@ -30,7 +30,7 @@ func (k Kernel) gemmSpecs() []gemmSpec {
 		return []gemmSpec{{
 			symbol: k.Name, args: []string{"y", "x", "w", "b", "n"}, counts: []string{"n"},
 			aArg: "x", bArg: "w", cArg: "y", biasArg: "b", rowsArg: "n", kImm: in, width: units,
-			aRowStride: 4 * in, aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units, bPadded: k.Padded,
+			aRowStride: 4 * in, aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units,
 			init: initBias, relu: k.ReLU, reference: ref,
 			what: []string{
 				fmt.Sprintf("y[s][j] = %sb[j] + Σ_i x[s][i]·w[i][j]%s   s < n, i < %d, j < %d", act, end, in, units),
@@ -50,7 +50,7 @@ func (k Kernel) gemmSpecs() []gemmSpec {
 		return []gemmSpec{{
 			symbol: k.Name, args: []string{"y", "x", "w", "b"},
 			aArg: "x", bArg: "w", cArg: "y", biasArg: "b", rowsImm: 1, kImm: in, width: units,
-			aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units, bPadded: k.Padded,
+			aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units,
 			init: initBias, relu: k.ReLU, streamB: true, reference: ref,
 			what: []string{
 				fmt.Sprintf("y[j] = %sb[j] + Σ_i x[i]·w[i][j]%s   i < %d, j < %d", act, end, in, units),
@@ -67,7 +67,7 @@ func (k Kernel) gemmSpecs() []gemmSpec {
 			symbol: k.Name, args: args, counts: []string{"n"}, gateArg: gate,
 			aArg: "dy", bArg: "wt", cArg: "dx", rowsArg: "n", kImm: units, width: in,
 			aRowStride: 4 * units, aKStride: 4, bKStride: 4 * PaddedStride(in), cRowStride: 4 * in,
-			bPadded: true, init: initZero, reference: ref,
+			init: initZero, reference: ref,
 			what: append([]string{
 				fmt.Sprintf("dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < %d, i < %d", units, in),
 				fmt.Sprintf("wt is the weight matrix transposed and padded ([Units][%d]), so this is the", PaddedStride(in)),
