@@ -8,12 +8,12 @@ import "github.com/cnngen/cnngen/runtime"
 // conv1ForwardVecAVX2 is the AVX2 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVecAVX512 is the AVX512 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVec computes, with In = 27 and Units = 8:
 //
@@ -28,9 +28,9 @@ func conv1ForwardVec(y, x []float32, w *[27 * 8]float32, b *[8]float32, n int) {
 	_ = x[n*27-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 32, 32, 64, 255, 0)
 	case runtime.AVX2:
-		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 32, 32, 32, 0, 0)
 	default:
 		conv1ForwardVecGo(y, x, w, b, n)
 	}
@@ -39,22 +39,22 @@ func conv1ForwardVec(y, x []float32, w *[27 * 8]float32, b *[8]float32, n int) {
 // conv1WeightGradVecWeightsAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVec computes, with In = 27 and Units = 8:
 //
@@ -70,11 +70,11 @@ func conv1WeightGradVec(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, n 
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 64, 255, 27)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 255, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 32, 0, 27)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -83,12 +83,12 @@ func conv1WeightGradVec(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, n 
 // pw1ForwardVecAVX2 is the AVX2 path of pw1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw1ForwardVecAVX2(y, x, w, b *float32, n int)
+func pw1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1ForwardVecAVX512 is the AVX512 path of pw1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw1ForwardVecAVX512(y, x, w, b *float32, n int)
+func pw1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1ForwardVec computes, with In = 8 and Units = 16:
 //
@@ -103,9 +103,9 @@ func pw1ForwardVec(y, x []float32, w *[8 * 16]float32, b *[16]float32, n int) {
 	_ = x[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 64, 64, 64, 0, 0)
 	default:
 		pw1ForwardVecGo(y, x, w, b, n)
 	}
@@ -114,22 +114,22 @@ func pw1ForwardVec(y, x []float32, w *[8 * 16]float32, b *[16]float32, n int) {
 // pw1WeightGradVecWeightsAVX2 is the AVX2 path of pw1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func pw1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1WeightGradVecWeightsAVX512 is the AVX512 path of pw1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1WeightGradVecBiasAVX2 is the AVX2 path of pw1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1WeightGradVecBiasAVX512 is the AVX512 path of pw1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1WeightGradVec computes, with In = 8 and Units = 16:
 //
@@ -145,11 +145,11 @@ func pw1WeightGradVec(dw *[8 * 16]float32, db *[16]float32, x, dy []float32, n i
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
+		pw1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
+		pw1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		pw1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -158,12 +158,12 @@ func pw1WeightGradVec(dw *[8 * 16]float32, db *[16]float32, x, dy []float32, n i
 // pw1InputGradVecAVX2 is the AVX2 path of pw1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1InputGradVecAVX2(dx, dy, wt *float32, n int)
+func pw1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1InputGradVecAVX512 is the AVX512 path of pw1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1InputGradVec computes, with In = 8 and Units = 16:
 //
@@ -178,9 +178,9 @@ func pw1InputGradVec(dx, dy []float32, wt *[16 * 16]float32, n int) {
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 16, 64, 64, 32, 64, 255, 0)
 	case runtime.AVX2:
-		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 16, 64, 64, 32, 32, 0, 0)
 	default:
 		pw1InputGradVecGo(dx, dy, wt, n)
 	}
@@ -209,15 +209,10 @@ func pw1InputGradVecTranspose(wt *[16 * 16]float32, w *[8 * 16]float32) {
 	}
 }
 
-// pw2ForwardVecAVX2 is the AVX2 path of pw2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw2ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // pw2ForwardVecAVX512 is the AVX512 path of pw2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw2ForwardVecAVX512(y, x, w, b *float32, n int)
+func pw2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2ForwardVec computes, with In = 16 and Units = 32:
 //
@@ -232,9 +227,9 @@ func pw2ForwardVec(y, x []float32, w *[16 * 32]float32, b *[32]float32, n int) {
 	_ = x[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 16, 64, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		pw2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 16, 64, 128, 128, 128, 0, 0)
 	default:
 		pw2ForwardVecGo(y, x, w, b, n)
 	}
@@ -243,22 +238,22 @@ func pw2ForwardVec(y, x []float32, w *[16 * 32]float32, b *[32]float32, n int) {
 // pw2WeightGradVecWeightsAVX2 is the AVX2 path of pw2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func pw2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2WeightGradVecWeightsAVX512 is the AVX512 path of pw2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2WeightGradVecBiasAVX2 is the AVX2 path of pw2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2WeightGradVecBiasAVX512 is the AVX512 path of pw2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2WeightGradVec computes, with In = 16 and Units = 32:
 //
@@ -274,11 +269,11 @@ func pw2WeightGradVec(dw *[16 * 32]float32, db *[32]float32, x, dy []float32, n 
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		pw2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -287,12 +282,12 @@ func pw2WeightGradVec(dw *[16 * 32]float32, db *[32]float32, x, dy []float32, n 
 // pw2InputGradVecAVX2 is the AVX2 path of pw2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2InputGradVecAVX2(dx, dy, wt *float32, n int)
+func pw2InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2InputGradVecAVX512 is the AVX512 path of pw2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2InputGradVec computes, with In = 16 and Units = 32:
 //
@@ -307,9 +302,9 @@ func pw2InputGradVec(dx, dy []float32, wt *[32 * 16]float32, n int) {
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
 	default:
 		pw2InputGradVecGo(dx, dy, wt, n)
 	}
@@ -338,15 +333,10 @@ func pw2InputGradVecTranspose(wt *[32 * 16]float32, w *[16 * 32]float32) {
 	}
 }
 
-// pw3ForwardVecAVX2 is the AVX2 path of pw3ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw3ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // pw3ForwardVecAVX512 is the AVX512 path of pw3ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw3ForwardVecAVX512(y, x, w, b *float32, n int)
+func pw3ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw3ForwardVec computes, with In = 32 and Units = 32:
 //
@@ -361,23 +351,18 @@ func pw3ForwardVec(y, x []float32, w *[32 * 32]float32, b *[32]float32, n int) {
 	_ = x[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		pw3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 128, 128, 128, 0, 0)
 	default:
 		pw3ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw3WeightGradVecWeightsAVX2 is the AVX2 path of pw3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
 // pw3WeightGradVecWeightsAVX512 is the AVX512 path of pw3WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw3WeightGradVec computes, with In = 32 and Units = 32:
 //
@@ -393,25 +378,20 @@ func pw3WeightGradVec(dw *[32 * 32]float32, db *[32]float32, x, dy []float32, n 
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 128, 128, 128, 0, 32)
+		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 128, 128, 128, 0, 32)
+		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		pw3WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// pw3InputGradVecAVX2 is the AVX2 path of pw3InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3InputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // pw3InputGradVecAVX512 is the AVX512 path of pw3InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw3InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw3InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw3InputGradVec computes, with In = 32 and Units = 32:
 //
@@ -426,9 +406,9 @@ func pw3InputGradVec(dx, dy []float32, wt *[32 * 32]float32, n int) {
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw3InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		pw3InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 128, 128, 128, 0, 0)
 	default:
 		pw3InputGradVecGo(dx, dy, wt, n)
 	}
@@ -457,15 +437,10 @@ func pw3InputGradVecTranspose(wt *[32 * 32]float32, w *[32 * 32]float32) {
 	}
 }
 
-// pw4ForwardVecAVX2 is the AVX2 path of pw4ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw4ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // pw4ForwardVecAVX512 is the AVX512 path of pw4ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw4ForwardVecAVX512(y, x, w, b *float32, n int)
+func pw4ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4ForwardVec computes, with In = 32 and Units = 64:
 //
@@ -480,33 +455,28 @@ func pw4ForwardVec(y, x []float32, w *[32 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw4ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 256, 256, 256, 0, 0)
 	default:
 		pw4ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw4WeightGradVecWeightsAVX2 is the AVX2 path of pw4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
 // pw4WeightGradVecWeightsAVX512 is the AVX512 path of pw4WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw4WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw4WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4WeightGradVecBiasAVX2 is the AVX2 path of pw4WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw4WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw4WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4WeightGradVecBiasAVX512 is the AVX512 path of pw4WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw4WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw4WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4WeightGradVec computes, with In = 32 and Units = 64:
 //
@@ -522,25 +492,20 @@ func pw4WeightGradVec(dw *[32 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw4WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw4WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// pw4InputGradVecAVX2 is the AVX2 path of pw4InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4InputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // pw4InputGradVecAVX512 is the AVX512 path of pw4InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw4InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw4InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4InputGradVec computes, with In = 32 and Units = 64:
 //
@@ -555,9 +520,9 @@ func pw4InputGradVec(dx, dy []float32, wt *[64 * 32]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw4InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		pw4InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 128, 128, 128, 0, 0)
 	default:
 		pw4InputGradVecGo(dx, dy, wt, n)
 	}
@@ -586,16 +551,6 @@ func pw4InputGradVecTranspose(wt *[64 * 32]float32, w *[32 * 64]float32) {
 	}
 }
 
-// pw5ForwardVecAVX2 is the AVX2 path of pw5ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw5ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw5ForwardVecAVX512 is the AVX512 path of pw5ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw5ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw5ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -609,23 +564,18 @@ func pw5ForwardVec(y, x []float32, w *[64 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw5ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw5ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw5WeightGradVecWeightsAVX2 is the AVX2 path of pw5WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw5WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
 // pw5WeightGradVecWeightsAVX512 is the AVX512 path of pw5WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw5WeightGradVec computes, with In = 64 and Units = 64:
 //
@@ -641,25 +591,20 @@ func pw5WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw5WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// pw5InputGradVecAVX2 is the AVX2 path of pw5InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw5InputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // pw5InputGradVecAVX512 is the AVX512 path of pw5InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw5InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw5InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw5InputGradVec computes, with In = 64 and Units = 64:
 //
@@ -674,9 +619,9 @@ func pw5InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw5InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw5InputGradVecGo(dx, dy, wt, n)
 	}
@@ -705,16 +650,6 @@ func pw5InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 	}
 }
 
-// pw6ForwardVecAVX2 is the AVX2 path of pw6ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw6ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw6ForwardVecAVX512 is the AVX512 path of pw6ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw6ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw6ForwardVec computes, with In = 64 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -728,33 +663,23 @@ func pw6ForwardVec(y, x []float32, w *[64 * 128]float32, b *[128]float32, n int)
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw6ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw6ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 512, 512, 512, 0, 0)
 	default:
 		pw6ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw6WeightGradVecWeightsAVX2 is the AVX2 path of pw6WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw6WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw6WeightGradVecWeightsAVX512 is the AVX512 path of pw6WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw6WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
 // pw6WeightGradVecBiasAVX2 is the AVX2 path of pw6WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw6WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw6WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw6WeightGradVecBiasAVX512 is the AVX512 path of pw6WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw6WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw6WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw6WeightGradVec computes, with In = 64 and Units = 128:
 //
@@ -770,25 +695,15 @@ func pw6WeightGradVec(dw *[64 * 128]float32, db *[128]float32, x, dy []float32, 
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw6WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 512, 512, 512, 0, 64)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw6WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 512, 512, 512, 0, 64)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw6WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw6InputGradVecAVX2 is the AVX2 path of pw6InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw6InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw6InputGradVecAVX512 is the AVX512 path of pw6InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw6InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw6InputGradVec computes, with In = 64 and Units = 128:
 //
@@ -803,9 +718,9 @@ func pw6InputGradVec(dx, dy []float32, wt *[128 * 64]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw6InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw6InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 256, 256, 256, 0, 0)
 	default:
 		pw6InputGradVecGo(dx, dy, wt, n)
 	}
@@ -834,16 +749,6 @@ func pw6InputGradVecTranspose(wt *[128 * 64]float32, w *[64 * 128]float32) {
 	}
 }
 
-// pw7ForwardVecAVX2 is the AVX2 path of pw7ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw7ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw7ForwardVecAVX512 is the AVX512 path of pw7ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw7ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw7ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -857,23 +762,13 @@ func pw7ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw7ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw7WeightGradVecWeightsAVX2 is the AVX2 path of pw7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw7WeightGradVecWeightsAVX512 is the AVX512 path of pw7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
 // pw7WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -889,25 +784,15 @@ func pw7WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw7WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw7InputGradVecAVX2 is the AVX2 path of pw7InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw7InputGradVecAVX512 is the AVX512 path of pw7InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw7InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -922,9 +807,9 @@ func pw7InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw7InputGradVecGo(dx, dy, wt, n)
 	}
@@ -966,9 +851,9 @@ func pw8ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw8ForwardVecGo(y, x, w, b, n)
 	}
@@ -988,11 +873,11 @@ func pw8WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw8WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1011,9 +896,9 @@ func pw8InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw8InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1045,9 +930,9 @@ func pw9ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw9ForwardVecGo(y, x, w, b, n)
 	}
@@ -1067,11 +952,11 @@ func pw9WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw9WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1090,9 +975,9 @@ func pw9InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw9InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1124,9 +1009,9 @@ func pw10ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n in
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw10ForwardVecGo(y, x, w, b, n)
 	}
@@ -1146,11 +1031,11 @@ func pw10WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw10WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1169,9 +1054,9 @@ func pw10InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw10InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1203,9 +1088,9 @@ func pw11ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n in
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw11ForwardVecGo(y, x, w, b, n)
 	}
@@ -1225,11 +1110,11 @@ func pw11WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw11WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1248,9 +1133,9 @@ func pw11InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw11InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1269,16 +1154,6 @@ func pw11InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	}
 }
 
-// pw12ForwardVecAVX2 is the AVX2 path of pw12ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw12ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw12ForwardVecAVX512 is the AVX512 path of pw12ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw12ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw12ForwardVec computes, with In = 128 and Units = 256:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1292,33 +1167,23 @@ func pw12ForwardVec(y, x []float32, w *[128 * 256]float32, b *[256]float32, n in
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw12ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 1024, 1024, 1024, 0, 0)
 	case runtime.AVX2:
-		pw12ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 1024, 1024, 1024, 0, 0)
 	default:
 		pw12ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw12WeightGradVecWeightsAVX2 is the AVX2 path of pw12WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw12WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw12WeightGradVecWeightsAVX512 is the AVX512 path of pw12WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw12WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
 // pw12WeightGradVecBiasAVX2 is the AVX2 path of pw12WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw12WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw12WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw12WeightGradVecBiasAVX512 is the AVX512 path of pw12WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw12WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw12WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw12WeightGradVec computes, with In = 128 and Units = 256:
 //
@@ -1334,25 +1199,15 @@ func pw12WeightGradVec(dw *[128 * 256]float32, db *[256]float32, x, dy []float32
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw12WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 1024, 1024, 1024, 0, 128)
+		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw12WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 1024, 1024, 1024, 0, 128)
+		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 704, 0, 1)
 	default:
 		pw12WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw12InputGradVecAVX2 is the AVX2 path of pw12InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw12InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw12InputGradVecAVX512 is the AVX512 path of pw12InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw12InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw12InputGradVec computes, with In = 128 and Units = 256:
 //
@@ -1367,9 +1222,9 @@ func pw12InputGradVec(dx, dy []float32, wt *[256 * 128]float32, n int) {
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw12InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 256, 1024, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw12InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 256, 1024, 512, 512, 512, 0, 0)
 	default:
 		pw12InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1398,16 +1253,6 @@ func pw12InputGradVecTranspose(wt *[256 * 128]float32, w *[128 * 256]float32) {
 	}
 }
 
-// pw13ForwardVecAVX2 is the AVX2 path of pw13ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw13ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw13ForwardVecAVX512 is the AVX512 path of pw13ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw13ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw13ForwardVec computes, with In = 256 and Units = 256:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1421,23 +1266,13 @@ func pw13ForwardVec(y, x []float32, w *[256 * 256]float32, b *[256]float32, n in
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw13ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 1024, 1024, 1024, 0, 0)
 	case runtime.AVX2:
-		pw13ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 1024, 1024, 1024, 0, 0)
 	default:
 		pw13ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw13WeightGradVecWeightsAVX2 is the AVX2 path of pw13WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw13WeightGradVecWeightsAVX512 is the AVX512 path of pw13WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
 // pw13WeightGradVec computes, with In = 256 and Units = 256:
 //
@@ -1453,25 +1288,15 @@ func pw13WeightGradVec(dw *[256 * 256]float32, db *[256]float32, x, dy []float32
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw13WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 1024, 1024, 1024, 0, 256)
+		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw13WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 1024, 1024, 1024, 0, 256)
+		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 704, 0, 1)
 	default:
 		pw13WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw13InputGradVecAVX2 is the AVX2 path of pw13InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw13InputGradVecAVX512 is the AVX512 path of pw13InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw13InputGradVec computes, with In = 256 and Units = 256:
 //
@@ -1486,9 +1311,9 @@ func pw13InputGradVec(dx, dy []float32, wt *[256 * 272]float32, n int) {
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw13InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 256, 1024, 1088, 1024, 1024, 0, 0)
 	case runtime.AVX2:
-		pw13InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 256, 1024, 1088, 1024, 1024, 0, 0)
 	default:
 		pw13InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1520,12 +1345,12 @@ func pw13InputGradVecTranspose(wt *[256 * 272]float32, w *[256 * 256]float32) {
 // fcForwardVecAVX2 is the AVX2 path of fcForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardVecAVX2(y, x, w, b *float32, n int)
+func fcForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardVecAVX512 is the AVX512 path of fcForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardVecAVX512(y, x, w, b *float32, n int)
+func fcForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardVec computes, with In = 256 and Units = 2:
 //
@@ -1540,9 +1365,9 @@ func fcForwardVec(y, x []float32, w *[256 * 2]float32, b *[2]float32, n int) {
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 8, 8, 64, 3, 0)
 	case runtime.AVX2:
-		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 8, 8, 0, 24, 0)
 	default:
 		fcForwardVecGo(y, x, w, b, n)
 	}
@@ -1551,12 +1376,12 @@ func fcForwardVec(y, x []float32, w *[256 * 2]float32, b *[2]float32, n int) {
 // fcForwardOneVecAVX2 is the AVX2 path of fcForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardOneVecAVX2(y, x, w, b *float32)
+func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardOneVecAVX512 is the AVX512 path of fcForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardOneVecAVX512(y, x, w, b *float32)
+func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardOneVec computes, with In = 256 and Units = 2:
 //
@@ -1566,23 +1391,13 @@ func fcForwardOneVecAVX512(y, x, w, b *float32)
 func fcForwardOneVec(y *[2]float32, x *[256]float32, w *[256 * 2]float32, b *[2]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 256, 0, 8, 8, 0, 3, 1)
 	case runtime.AVX2:
-		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 8, 8, 0, 24, 1)
 	default:
 		fcForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fcPackedVecAVX2 is the AVX2 path of fcPackedVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedVecAVX2(y, x, w, b *float32, n int)
-
-// fcPackedVecAVX512 is the AVX512 path of fcPackedVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedVecAVX512(y, x, w, b *float32, n int)
 
 // fcPackedVec computes, with In = 256 and Units = 2:
 //
@@ -1598,23 +1413,13 @@ func fcPackedVec(y, x []float32, w *[256 * 16]float32, b *[2]float32, n int) {
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcPackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 64, 8, 64, 3, 0)
 	case runtime.AVX2:
-		fcPackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 64, 8, 0, 24, 0)
 	default:
 		fcPackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fcPackedOneVecAVX2 is the AVX2 path of fcPackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedOneVecAVX2(y, x, w, b *float32)
-
-// fcPackedOneVecAVX512 is the AVX512 path of fcPackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedOneVecAVX512(y, x, w, b *float32)
 
 // fcPackedOneVec computes, with In = 256 and Units = 2:
 //
@@ -1625,9 +1430,9 @@ func fcPackedOneVecAVX512(y, x, w, b *float32)
 func fcPackedOneVec(y *[2]float32, x *[256]float32, w *[256 * 16]float32, b *[2]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcPackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 256, 0, 64, 8, 0, 3, 1)
 	case runtime.AVX2:
-		fcPackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 64, 8, 0, 24, 1)
 	default:
 		fcPackedOneVecGo(y, x, w, b)
 	}
@@ -1636,22 +1441,17 @@ func fcPackedOneVec(y *[2]float32, x *[256]float32, w *[256 * 16]float32, b *[2]
 // fcWeightGradVecWeightsAVX2 is the AVX2 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecWeightsAVX512 is the AVX512 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecBiasAVX2 is the AVX2 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// fcWeightGradVecBiasAVX512 is the AVX512 path of fcWeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVec computes, with In = 256 and Units = 2:
 //
@@ -1667,25 +1467,15 @@ func fcWeightGradVec(dw *[256 * 2]float32, db *[2]float32, x, dy []float32, n in
 	_ = dy[n*2-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 64, 3, 256)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 3, 1)
 	case runtime.AVX2:
-		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 0, 24, 256)
+		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 24, 1)
 	default:
 		fcWeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fcInputGradVecAVX2 is the AVX2 path of fcInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcInputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fcInputGradVecAVX512 is the AVX512 path of fcInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcInputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fcInputGradVec computes, with In = 256 and Units = 2:
 //
@@ -1700,9 +1490,9 @@ func fcInputGradVec(dx, dy []float32, wt *[2 * 272]float32, n int) {
 	_ = dy[n*2-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 2, 8, 1088, 1024, 1024, 0, 0)
 	case runtime.AVX2:
-		fcInputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 2, 8, 1088, 1024, 1024, 0, 0)
 	default:
 		fcInputGradVecGo(dx, dy, wt, n)
 	}
