@@ -191,16 +191,21 @@ type convStep struct {
 // vec3 is a three-operand vector instruction: Op Src, Mid, [Mask,] Dst.
 type vec3 struct{ Op, Src, Mid, Mask, Dst string }
 
-func (g gemmSpec) asm() asmFunc { return asmFunc{symbol: g.symbol, args: g.args, counts: g.counts} }
+func (g gemmSpec) asm() asmFunc {
+	return asmFunc{symbol: g.symbol, args: g.args, counts: g.counts,
+		vals: func(isa isaParams) map[string]int { return planGemm(g, isa).ArgVals }}
+}
 func (c convSpec) asm() asmFunc { return asmFunc{symbol: c.symbol, args: c.args, counts: c.counts} }
 
 // asmFunc is one TEXT symbol (per ISA) as the Go stubs see it.
 type asmFunc struct {
 	symbol       string
 	args, counts []string
-	// values are integer arguments that the dispatcher computes rather
-	// than passes on (a shape given to a kernel that takes it at run
-	// time), as Go expressions.
+	// vals gives the constant arguments (a GEMM's shape) per ISA.
+	vals func(isaParams) map[string]int
+	// values are arguments that the dispatcher computes rather than
+	// passes on (a shape given to a kernel that takes it at run time), as
+	// Go expressions, the same on every ISA.
 	values map[string]jen.Code
 	// f64 are the pointer arguments to float64 arrays (after the float32
 	// ones).

@@ -105,12 +105,23 @@
 // lanes but in the last). The rows run in a loop of R; a kernel that
 // overwrites C finishes the rows left over (n mod R) by running the R-row
 // block once more on the last R rows, so rows computed twice get the same
-// values; fewer than R rows in all take a one-row loop (a constant row
-// count, the weight gradient's, has a block of the remainder height
-// instead). The last column vector is masked (K1 on AVX-512, VMASKMOVPS
-// on AVX2). The one-sample forward and the bias gradient are one-row GEMMs
-// that stream B as FMA memory operands, in as few even column blocks as
-// the registers allow. The weight transposes loop over blocks of rows.
+// values; fewer than R rows in all take a one-row loop, or, with the row
+// strides in registers (below), the R-row block once with its rows mapped
+// onto the n there are (a constant row count, the weight gradient's, has
+// a block of the remainder height instead). The last column vector is
+// masked (K1 on AVX-512, VMASKMOVPS on AVX2). The one-sample forward and
+// the bias gradient are one-row GEMMs that stream B as FMA memory
+// operands, in as few even column blocks as the registers allow. The
+// weight transposes loop over blocks of rows.
+//
+// The GEMMs take their shape as arguments that the dispatchers pass as
+// constants (gemmSpec.shared): the reduction count, the strides, the end
+// of the column loop and the tail mask, and the row strides of A and C
+// when a block has at most 6 rows (base registers plus an index; taller
+// blocks keep them as displacements; the one-row GEMMs take B's stride
+// and the tail mask only). A kernel is thus specialised only on
+// the structure of its blocks, and the layers (and the padded and
+// unpadded layouts) with the same structure share one TEXT symbol.
 //
 // Convolutions are direct and vectorised across filters. The forward pass
 // (planConvForward) loops over the output rows; each row computes its
@@ -130,9 +141,6 @@
 // walks the windows likewise (a loop for the interior); its backward finds
 // each window's first maximum with compare masks (k-masks on AVX-512,
 // VCMPPS/VANDNPS on AVX2).
-//
-// Measured on the examples, simd_amd64.s holds 0.3–1.4 MB of unrolled
-// kernels before these loops and 86–302 KB after them.
 //
 // The tests render every kernel for the digits shapes and awkward ones into
 // a temporary module, vet it for amd64 and arm64 with and without -tags

@@ -67,8 +67,16 @@ func renderGo(pkg string, kernels []Kernel, alias map[string]string) ([]File, er
 			isa := isas[i]
 			var calls []jen.Code
 			for _, g := range k.funcs() {
+				var vals map[string]int
+				if g.vals != nil {
+					vals = g.vals(isa)
+				}
 				var args []jen.Code
 				for _, a := range g.args {
+					if v, ok := vals[a]; ok {
+						args = append(args, jen.Lit(v))
+						continue
+					}
 					if v, ok := g.values[a]; ok {
 						args = append(args, v)
 						continue

@@ -6,8 +6,19 @@ import (
 	"github.com/dave/jennifer/jen"
 )
 
-// gemms lists the GEMM kernels (TEXT symbols, per ISA) that implement k.
+// gemms lists the GEMM kernels (TEXT symbols, per ISA) that implement k,
+// with their shape arguments.
 func (k Kernel) gemms() []gemmSpec {
+	gs := k.gemmSpecs()
+	for i := range gs {
+		gs[i] = gs[i].withShape()
+	}
+	return gs
+}
+
+// gemmSpecs lists the GEMM kernels that implement k, with their own
+// arguments only.
+func (k Kernel) gemmSpecs() []gemmSpec {
 	in, units := k.In, k.Units
 	ref := k.Name + "Go"
 	switch k.Op {
@@ -23,7 +34,7 @@ func (k Kernel) gemms() []gemmSpec {
 		return []gemmSpec{{
 			symbol: k.Name, args: []string{"y", "x", "w", "b", "n"}, counts: []string{"n"},
 			aArg: "x", bArg: "w", cArg: "y", biasArg: "b", rowsArg: "n", kImm: in, width: units,
-			aRowStride: 4 * in, aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units, bPadded: k.Padded,
+			aRowStride: 4 * in, aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units,
 			init: initBias, relu: k.ReLU, reference: ref,
 			what: []string{
 				fmt.Sprintf("y[s][j] = %sb[j] + Σ_i x[s][i]·w[i][j]%s   s < n, i < %d, j < %d", act, end, in, units),
@@ -43,7 +54,7 @@ func (k Kernel) gemms() []gemmSpec {
 		return []gemmSpec{{
 			symbol: k.Name, args: []string{"y", "x", "w", "b"},
 			aArg: "x", bArg: "w", cArg: "y", biasArg: "b", rowsImm: 1, kImm: in, width: units,
-			aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units, bPadded: k.Padded,
+			aKStride: 4, bKStride: 4 * wStride, cRowStride: 4 * units,
 			init: initBias, relu: k.ReLU, streamB: true, reference: ref,
 			what: []string{
 				fmt.Sprintf("y[j] = %sb[j] + Σ_i x[i]·w[i][j]%s   i < %d, j < %d", act, end, in, units),
@@ -60,7 +71,7 @@ func (k Kernel) gemms() []gemmSpec {
 			symbol: k.Name, args: args, counts: []string{"n"}, gateArg: gate,
 			aArg: "dy", bArg: "wt", cArg: "dx", rowsArg: "n", kImm: units, width: in,
 			aRowStride: 4 * units, aKStride: 4, bKStride: 4 * PaddedStride(in), cRowStride: 4 * in,
-			bPadded: true, init: initZero, reference: ref,
+			init: initZero, reference: ref,
 			what: append([]string{
 				fmt.Sprintf("dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < %d, i < %d", units, in),
 				fmt.Sprintf("wt is the weight matrix transposed and padded ([Units][%d]), so this is the", PaddedStride(in)),
@@ -73,7 +84,7 @@ func (k Kernel) gemms() []gemmSpec {
 			symbol: k.Name + "Weights", args: args, counts: []string{"n"},
 			aArg: "x", bArg: "dy", cArg: "dw", rowsImm: in, kArg: "n", width: units,
 			aRowStride: 4, aKStride: 4 * in, bKStride: 4 * units, cRowStride: 4 * units,
-			init: initLoad, reference: ref,
+			kStrided: true, init: initLoad, reference: ref,
 			what: []string{
 				fmt.Sprintf("dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < %d, j < %d, s < n", in, units),
 				"A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction",

@@ -140,12 +140,12 @@ func pool1InputGradVec(dx, dy, x, y []float32, n int) {
 // dense1ForwardVecAVX2 is the AVX2 path of dense1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardVecAVX2(y, x, w, b *float32, n int)
+func dense1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardVecAVX512 is the AVX512 path of dense1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardVecAVX512(y, x, w, b *float32, n int)
+func dense1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardVec computes, with In = 512 and Units = 300:
 //
@@ -160,9 +160,9 @@ func dense1ForwardVec(y, x []float32, w *[512 * 300]float32, b *[300]float32, n 
 	_ = x[n*512-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 2048, 1200, 1200, 1024, 4095, 0)
 	case runtime.AVX2:
-		dense1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 2048, 1200, 1200, 1152, 16, 0)
 	default:
 		dense1ForwardVecGo(y, x, w, b, n)
 	}
@@ -171,12 +171,12 @@ func dense1ForwardVec(y, x []float32, w *[512 * 300]float32, b *[300]float32, n 
 // dense1ForwardOneVecAVX2 is the AVX2 path of dense1ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardOneVecAVX2(y, x, w, b *float32)
+func dense1ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardOneVecAVX512 is the AVX512 path of dense1ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardOneVecAVX512(y, x, w, b *float32)
+func dense1ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardOneVec computes, with In = 512 and Units = 300:
 //
@@ -186,23 +186,13 @@ func dense1ForwardOneVecAVX512(y, x, w, b *float32)
 func dense1ForwardOneVec(y *[300]float32, x *[512]float32, w *[512 * 300]float32, b *[300]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 512, 0, 1200, 1200, 0, 4095, 1)
 	case runtime.AVX2:
-		dense1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 512, 0, 1200, 1200, 832, 16, 1)
 	default:
 		dense1ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// dense1PackedVecAVX2 is the AVX2 path of dense1PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedVecAVX2(y, x, w, b *float32, n int)
-
-// dense1PackedVecAVX512 is the AVX512 path of dense1PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedVecAVX512(y, x, w, b *float32, n int)
 
 // dense1PackedVec computes, with In = 512 and Units = 300:
 //
@@ -218,23 +208,13 @@ func dense1PackedVec(y, x []float32, w *[512 * 304]float32, b *[300]float32, n i
 	_ = x[n*512-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 512, 2048, 1216, 1200, 1024, 4095, 0)
 	case runtime.AVX2:
-		dense1PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 512, 2048, 1216, 1200, 1152, 16, 0)
 	default:
 		dense1PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// dense1PackedOneVecAVX2 is the AVX2 path of dense1PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedOneVecAVX2(y, x, w, b *float32)
-
-// dense1PackedOneVecAVX512 is the AVX512 path of dense1PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedOneVecAVX512(y, x, w, b *float32)
 
 // dense1PackedOneVec computes, with In = 512 and Units = 300:
 //
@@ -245,9 +225,9 @@ func dense1PackedOneVecAVX512(y, x, w, b *float32)
 func dense1PackedOneVec(y *[300]float32, x *[512]float32, w *[512 * 304]float32, b *[300]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 512, 0, 1216, 1200, 0, 4095, 1)
 	case runtime.AVX2:
-		dense1PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 512, 0, 1216, 1200, 832, 16, 1)
 	default:
 		dense1PackedOneVecGo(y, x, w, b)
 	}
@@ -256,22 +236,22 @@ func dense1PackedOneVec(y *[300]float32, x *[512]float32, w *[512 * 304]float32,
 // dense1WeightGradVecWeightsAVX2 is the AVX2 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVecWeightsAVX512 is the AVX512 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVecBiasAVX2 is the AVX2 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVecBiasAVX512 is the AVX512 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVec computes, with In = 512 and Units = 300:
 //
@@ -287,11 +267,11 @@ func dense1WeightGradVec(dw *[512 * 300]float32, db *[300]float32, x, dy []float
 	_ = dy[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2048, 1200, 1200, 1024, 4095, 512)
+		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 0, 4095, 1)
 	case runtime.AVX2:
-		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2048, 1200, 1200, 1152, 16, 512)
+		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 832, 16, 1)
 	default:
 		dense1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -300,12 +280,12 @@ func dense1WeightGradVec(dw *[512 * 300]float32, db *[300]float32, x, dy []float
 // dense1InputGradVecAVX2 is the AVX2 path of dense1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1InputGradVecAVX2(dx, dy, wt *float32, n int)
+func dense1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1InputGradVecAVX512 is the AVX512 path of dense1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1InputGradVecAVX512(dx, dy, wt *float32, n int)
+func dense1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1InputGradVec computes, with In = 512 and Units = 300:
 //
@@ -320,9 +300,9 @@ func dense1InputGradVec(dx, dy []float32, wt *[300 * 528]float32, n int) {
 	_ = dy[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		dense1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 300, 1200, 2112, 2048, 2048, 0, 0)
 	case runtime.AVX2:
-		dense1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		dense1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 300, 1200, 2112, 2048, 2048, 0, 0)
 	default:
 		dense1InputGradVecGo(dx, dy, wt, n)
 	}
@@ -354,12 +334,12 @@ func dense1InputGradVecTranspose(wt *[300 * 528]float32, w *[512 * 300]float32) 
 // dense2ForwardVecAVX2 is the AVX2 path of dense2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardVecAVX2(y, x, w, b *float32, n int)
+func dense2ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardVecAVX512 is the AVX512 path of dense2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardVecAVX512(y, x, w, b *float32, n int)
+func dense2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardVec computes, with In = 300 and Units = 10:
 //
@@ -374,9 +354,9 @@ func dense2ForwardVec(y, x []float32, w *[300 * 10]float32, b *[10]float32, n in
 	_ = x[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 40, 40, 64, 1023, 0)
 	case runtime.AVX2:
-		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 40, 40, 0, 24, 0)
 	default:
 		dense2ForwardVecGo(y, x, w, b, n)
 	}
@@ -385,12 +365,12 @@ func dense2ForwardVec(y, x []float32, w *[300 * 10]float32, b *[10]float32, n in
 // dense2ForwardOneVecAVX2 is the AVX2 path of dense2ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardOneVecAVX2(y, x, w, b *float32)
+func dense2ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardOneVecAVX512 is the AVX512 path of dense2ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardOneVecAVX512(y, x, w, b *float32)
+func dense2ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardOneVec computes, with In = 300 and Units = 10:
 //
@@ -400,23 +380,13 @@ func dense2ForwardOneVecAVX512(y, x, w, b *float32)
 func dense2ForwardOneVec(y *[10]float32, x *[300]float32, w *[300 * 10]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 300, 0, 40, 40, 0, 1023, 1)
 	case runtime.AVX2:
-		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 300, 0, 40, 40, 0, 24, 1)
 	default:
 		dense2ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// dense2PackedVecAVX2 is the AVX2 path of dense2PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedVecAVX2(y, x, w, b *float32, n int)
-
-// dense2PackedVecAVX512 is the AVX512 path of dense2PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedVecAVX512(y, x, w, b *float32, n int)
 
 // dense2PackedVec computes, with In = 300 and Units = 10:
 //
@@ -432,23 +402,13 @@ func dense2PackedVec(y, x []float32, w *[300 * 16]float32, b *[10]float32, n int
 	_ = x[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 64, 40, 64, 1023, 0)
 	case runtime.AVX2:
-		dense2PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 64, 40, 0, 24, 0)
 	default:
 		dense2PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// dense2PackedOneVecAVX2 is the AVX2 path of dense2PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedOneVecAVX2(y, x, w, b *float32)
-
-// dense2PackedOneVecAVX512 is the AVX512 path of dense2PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedOneVecAVX512(y, x, w, b *float32)
 
 // dense2PackedOneVec computes, with In = 300 and Units = 10:
 //
@@ -459,9 +419,9 @@ func dense2PackedOneVecAVX512(y, x, w, b *float32)
 func dense2PackedOneVec(y *[10]float32, x *[300]float32, w *[300 * 16]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 300, 0, 64, 40, 0, 1023, 1)
 	case runtime.AVX2:
-		dense2PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 300, 0, 64, 40, 0, 24, 1)
 	default:
 		dense2PackedOneVecGo(y, x, w, b)
 	}
@@ -470,22 +430,22 @@ func dense2PackedOneVec(y *[10]float32, x *[300]float32, w *[300 * 16]float32, b
 // dense2WeightGradVecWeightsAVX2 is the AVX2 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVecWeightsAVX512 is the AVX512 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVecBiasAVX2 is the AVX2 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVecBiasAVX512 is the AVX512 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVec computes, with In = 300 and Units = 10:
 //
@@ -501,11 +461,11 @@ func dense2WeightGradVec(dw *[300 * 10]float32, db *[10]float32, x, dy []float32
 	_ = dy[n*10-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 64, 1023, 300)
+		dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 	case runtime.AVX2:
-		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
+		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 	default:
 		dense2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -514,12 +474,12 @@ func dense2WeightGradVec(dw *[300 * 10]float32, db *[10]float32, x, dy []float32
 // dense2InputGradVecAVX2 is the AVX2 path of dense2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n int)
+func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2InputGradVecAVX512 is the AVX512 path of dense2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n int)
+func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2InputGradVec computes, with In = 300 and Units = 10:
 //
@@ -536,9 +496,9 @@ func dense2InputGradVec(dx, dy, h []float32, wt *[10 * 304]float32, n int) {
 	_ = h[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n)
+		dense2InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n, 10, 40, 1216, 1200, 1024, 4095, 0)
 	case runtime.AVX2:
-		dense2InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n)
+		dense2InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n, 10, 40, 1216, 1200, 1152, 16, 0)
 	default:
 		dense2InputGradVecGo(dx, dy, h, wt, n)
 	}

@@ -17,6 +17,25 @@
 #define h_row R11 // gate (ReLU backward): first row of the current row block
 #define col R12   // byte offset of the current column block
 #define tmp2 R13  // scratch
+// The register-blocked GEMMs take their shape as arguments (tmp2 and bias
+// are not used there):
+#define astr R14  // A's row stride (or, for the weight gradient, its reduction stride)
+#define a_o3 R10  // in a reduction: A's row 3 − row 0, bytes (tmp's register)
+#define a_o4 R9   // … row 4 (kleft's)
+#define a_o5 R13  // … row 5 (tmp2's)
+#define bstr DX   // B's row stride
+#define c_0 SI    // after the reduction: C (or the gate) at row 0 of the block
+#define c_3 DI    // … at row 3
+#define c_s R9    // … and C's row stride
+// and the one-row GEMMs, which interleave S accumulator sets:
+#define b_3 R13   // B's row 3 of the sets
+#define sb3 R14   // 3 rows of B
+#define sbS R11   // S rows of B
+
+// ReLU in the GEMMs is Go's max(x, 0): VMAXPS returns its second source
+// (Intel order; the first operand in Go's) when either is NaN, so x goes
+// there and a NaN is kept; it also returns x for x = −0, which a + 0 then
+// turns into +0.
 
 // tailmask<>+4·(8−t) holds t lanes of ones then zeros: the VMASKMOVPS mask
 // for a tail of t < 8 floats.
@@ -2054,20 +2073,32 @@ pool1InputGradVec_row0_cols0:
 #undef orow
 #undef ocol
 
-// func dense1ForwardVecAVX2(y, x, w, b *float32, n int)
+// func dense1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
+// It is also dense1PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 dense1ForwardVec_rows4:
@@ -2076,53 +2107,55 @@ dense1ForwardVec_rows4:
 
 dense1ForwardVec_rows4_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense1ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..287, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
+	// 4 rows × columns up to ce, 3 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 0(tmp)(col*1), Y3
+	VMOVUPS 32(tmp)(col*1), Y4
+	VMOVUPS 64(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 32(tmp)(col*1), Y7
+	VMOVUPS 64(tmp)(col*1), Y8
+	VMOVUPS 0(tmp)(col*1), Y9
+	VMOVUPS 32(tmp)(col*1), Y10
+	VMOVUPS 64(tmp)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense1ForwardVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
 	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y3
 	VFMADD231PS Y13, bcast, Y4
 	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
 	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1ForwardVec_rows4_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VADDPS Y12, Y0, Y0
@@ -2148,58 +2181,63 @@ dense1ForwardVec_rows4_cols0_k:
 	VADDPS Y12, Y10, Y10
 	VMAXPS Y11, Y12, Y11
 	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1200(c_row)(col*1)
-	VMOVUPS Y4, 1232(c_row)(col*1)
-	VMOVUPS Y5, 1264(c_row)(col*1)
-	VMOVUPS Y6, 2400(c_row)(col*1)
-	VMOVUPS Y7, 2432(c_row)(col*1)
-	VMOVUPS Y8, 2464(c_row)(col*1)
-	VMOVUPS Y9, 3600(c_row)(col*1)
-	VMOVUPS Y10, 3632(c_row)(col*1)
-	VMOVUPS Y11, 3664(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $1152
+	CMPQ col, ce+72(FP)
 	JLT dense1ForwardVec_rows4_cols0
-	// 4 rows × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMASKMOVPS 32(bias)(col*1), mask, Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMASKMOVPS 32(bias)(col*1), mask, Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMASKMOVPS 32(bias)(col*1), mask, Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMASKMOVPS 32(bias)(col*1), mask, Y7
+	// 4 rows × 2 vectors from column vector 0 after the loop, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMASKMOVPS 32(tmp)(col*1), mask, Y1
+	VMOVUPS 0(tmp)(col*1), Y2
+	VMASKMOVPS 32(tmp)(col*1), mask, Y3
+	VMOVUPS 0(tmp)(col*1), Y4
+	VMASKMOVPS 32(tmp)(col*1), mask, Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMASKMOVPS 32(tmp)(col*1), mask, Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense1ForwardVec_rows4_cols1_k:
 	VMOVUPS 0(b_k), Y8
 	VMASKMOVPS 32(b_k), mask, Y9
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 2048(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y8, bcast, Y2
 	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 4096(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y8, bcast, Y4
 	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 6144(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
 	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_cols1_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1ForwardVec_rows4_cols1_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y8, Y8, Y8
 	VMAXPS Y0, Y8, Y0
 	VADDPS Y8, Y0, Y0
@@ -2217,16 +2255,23 @@ dense1ForwardVec_rows4_cols1_k:
 	VADDPS Y8, Y6, Y6
 	VMAXPS Y7, Y8, Y7
 	VADDPS Y8, Y7, Y7
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	VMOVUPS Y2, 1200(c_row)(col*1)
-	VMASKMOVPS Y3, mask, 1232(c_row)(col*1)
-	VMOVUPS Y4, 2400(c_row)(col*1)
-	VMASKMOVPS Y5, mask, 2432(c_row)(col*1)
-	VMOVUPS Y6, 3600(c_row)(col*1)
-	VMASKMOVPS Y7, mask, 3632(c_row)(col*1)
-	ADDQ $8192, a_row
-	ADDQ $4800, c_row
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	IMUL3Q $4, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE dense1ForwardVec_rows4_loop
@@ -2234,90 +2279,46 @@ dense1ForwardVec_rows4_cols1_k:
 	JZ dense1ForwardVec_done
 	MOVQ $4, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2048, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $1200, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $4, rows
 	JMP dense1ForwardVec_rows4_loop
 
 dense1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1ForwardVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $4, rows
+	JMP dense1ForwardVec_rows4_loop
 
-dense1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..287, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $1152
-	JLT dense1ForwardVec_rows1_loop_cols0
-	// 1 row × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMASKMOVPS 32(bias)(col*1), mask, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y2
-	VMASKMOVPS 32(b_k), mask, Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y2, Y2, Y2
-	VMAXPS Y0, Y2, Y0
-	VADDPS Y2, Y0, Y0
-	VMAXPS Y1, Y2, Y1
-	VADDPS Y2, Y1, Y1
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $1200, c_row
-	DECQ rows
-	JMP dense1ForwardVec_rows1_loop
+dense1ForwardVec_small3:
+	SUBQ $1, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $4, rows
+	JMP dense1ForwardVec_rows4_loop
 
 dense1ForwardVec_done:
 	VZEROUPPER
@@ -2325,20 +2326,32 @@ dense1ForwardVec_done:
 #undef bcast
 #undef mask
 
-// func dense1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func dense1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
+// It is also dense1PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0fff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -2348,80 +2361,84 @@ dense1ForwardVec_rows6:
 
 dense1ForwardVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense1ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
+	// 6 rows × columns up to ce, 4 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 128(tmp)(col*1), Z2
+	VMOVUPS 192(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 128(tmp)(col*1), Z6
+	VMOVUPS 192(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 128(tmp)(col*1), Z10
+	VMOVUPS 192(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 128(tmp)(col*1), Z14
+	VMOVUPS 192(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 128(tmp)(col*1), Z18
+	VMOVUPS 192(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 128(tmp)(col*1), Z22
+	VMOVUPS 192(tmp)(col*1), Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 8192(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 10240(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows6_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1ForwardVec_rows6_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z24, Z24, Z24
 	VMAXPS Z0, Z24, Z0
 	VADDPS Z24, Z0, Z0
@@ -2471,92 +2488,97 @@ dense1ForwardVec_rows6_cols0_k:
 	VADDPS Z24, Z22, Z22
 	VMAXPS Z23, Z24, Z23
 	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1200(c_row)(col*1)
-	VMOVUPS Z5, 1264(c_row)(col*1)
-	VMOVUPS Z6, 1328(c_row)(col*1)
-	VMOVUPS Z7, 1392(c_row)(col*1)
-	VMOVUPS Z8, 2400(c_row)(col*1)
-	VMOVUPS Z9, 2464(c_row)(col*1)
-	VMOVUPS Z10, 2528(c_row)(col*1)
-	VMOVUPS Z11, 2592(c_row)(col*1)
-	VMOVUPS Z12, 3600(c_row)(col*1)
-	VMOVUPS Z13, 3664(c_row)(col*1)
-	VMOVUPS Z14, 3728(c_row)(col*1)
-	VMOVUPS Z15, 3792(c_row)(col*1)
-	VMOVUPS Z16, 4800(c_row)(col*1)
-	VMOVUPS Z17, 4864(c_row)(col*1)
-	VMOVUPS Z18, 4928(c_row)(col*1)
-	VMOVUPS Z19, 4992(c_row)(col*1)
-	VMOVUPS Z20, 6000(c_row)(col*1)
-	VMOVUPS Z21, 6064(c_row)(col*1)
-	VMOVUPS Z22, 6128(c_row)(col*1)
-	VMOVUPS Z23, 6192(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $1024
+	CMPQ col, ce+72(FP)
 	JLT dense1ForwardVec_rows6_cols0
-	// 6 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS.Z 128(bias)(col*1), K1, Z2
-	VMOVUPS 0(bias)(col*1), Z3
-	VMOVUPS 64(bias)(col*1), Z4
-	VMOVUPS.Z 128(bias)(col*1), K1, Z5
-	VMOVUPS 0(bias)(col*1), Z6
-	VMOVUPS 64(bias)(col*1), Z7
-	VMOVUPS.Z 128(bias)(col*1), K1, Z8
-	VMOVUPS 0(bias)(col*1), Z9
-	VMOVUPS 64(bias)(col*1), Z10
-	VMOVUPS.Z 128(bias)(col*1), K1, Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS.Z 128(bias)(col*1), K1, Z14
-	VMOVUPS 0(bias)(col*1), Z15
-	VMOVUPS 64(bias)(col*1), Z16
-	VMOVUPS.Z 128(bias)(col*1), K1, Z17
+	// 6 rows × 3 vectors from column vector 0 after the loop, the last one masked
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z2
+	VMOVUPS 0(tmp)(col*1), Z3
+	VMOVUPS 64(tmp)(col*1), Z4
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 64(tmp)(col*1), Z7
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z8
+	VMOVUPS 0(tmp)(col*1), Z9
+	VMOVUPS 64(tmp)(col*1), Z10
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z14
+	VMOVUPS 0(tmp)(col*1), Z15
+	VMOVUPS 64(tmp)(col*1), Z16
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z17
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense1ForwardVec_rows6_cols1_k:
 	VMOVUPS 0(b_k), Z18
 	VMOVUPS 64(b_k), Z19
 	VMOVUPS.Z 128(b_k), K1, Z20
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z18, bcast, Z0
 	VFMADD231PS Z19, bcast, Z1
 	VFMADD231PS Z20, bcast, Z2
-	VBROADCASTSS 2048(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z18, bcast, Z3
 	VFMADD231PS Z19, bcast, Z4
 	VFMADD231PS Z20, bcast, Z5
-	VBROADCASTSS 4096(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z18, bcast, Z6
 	VFMADD231PS Z19, bcast, Z7
 	VFMADD231PS Z20, bcast, Z8
-	VBROADCASTSS 6144(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z18, bcast, Z9
 	VFMADD231PS Z19, bcast, Z10
 	VFMADD231PS Z20, bcast, Z11
-	VBROADCASTSS 8192(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z18, bcast, Z12
 	VFMADD231PS Z19, bcast, Z13
 	VFMADD231PS Z20, bcast, Z14
-	VBROADCASTSS 10240(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z18, bcast, Z15
 	VFMADD231PS Z19, bcast, Z16
 	VFMADD231PS Z20, bcast, Z17
 	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows6_cols1_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1ForwardVec_rows6_cols1_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z18, Z18, Z18
 	VMAXPS Z0, Z18, Z0
 	VADDPS Z18, Z0, Z0
@@ -2594,26 +2616,33 @@ dense1ForwardVec_rows6_cols1_k:
 	VADDPS Z18, Z16, Z16
 	VMAXPS Z17, Z18, Z17
 	VADDPS Z18, Z17, Z17
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	VMOVUPS Z3, 1200(c_row)(col*1)
-	VMOVUPS Z4, 1264(c_row)(col*1)
-	VMOVUPS Z5, K1, 1328(c_row)(col*1)
-	VMOVUPS Z6, 2400(c_row)(col*1)
-	VMOVUPS Z7, 2464(c_row)(col*1)
-	VMOVUPS Z8, K1, 2528(c_row)(col*1)
-	VMOVUPS Z9, 3600(c_row)(col*1)
-	VMOVUPS Z10, 3664(c_row)(col*1)
-	VMOVUPS Z11, K1, 3728(c_row)(col*1)
-	VMOVUPS Z12, 4800(c_row)(col*1)
-	VMOVUPS Z13, 4864(c_row)(col*1)
-	VMOVUPS Z14, K1, 4928(c_row)(col*1)
-	VMOVUPS Z15, 6000(c_row)(col*1)
-	VMOVUPS Z16, 6064(c_row)(col*1)
-	VMOVUPS Z17, K1, 6128(c_row)(col*1)
-	ADDQ $12288, a_row
-	ADDQ $7200, c_row
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, K1, 128(c_0)
+	VMOVUPS Z3, 0(c_0)(c_s*1)
+	VMOVUPS Z4, 64(c_0)(c_s*1)
+	VMOVUPS Z5, K1, 128(c_0)(c_s*1)
+	VMOVUPS Z6, 0(c_0)(c_s*2)
+	VMOVUPS Z7, 64(c_0)(c_s*2)
+	VMOVUPS Z8, K1, 128(c_0)(c_s*2)
+	VMOVUPS Z9, 0(c_3)
+	VMOVUPS Z10, 64(c_3)
+	VMOVUPS Z11, K1, 128(c_3)
+	VMOVUPS Z12, 0(c_3)(c_s*1)
+	VMOVUPS Z13, 64(c_3)(c_s*1)
+	VMOVUPS Z14, K1, 128(c_3)(c_s*1)
+	VMOVUPS Z15, 0(c_3)(c_s*2)
+	VMOVUPS Z16, 64(c_3)(c_s*2)
+	VMOVUPS Z17, K1, 128(c_3)(c_s*2)
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense1ForwardVec_rows6_loop
@@ -2621,143 +2650,90 @@ dense1ForwardVec_rows6_cols1_k:
 	JZ dense1ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2048, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $1200, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP dense1ForwardVec_rows6_loop
 
 dense1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1ForwardVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense1ForwardVec_rows6_loop
 
-dense1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT dense1ForwardVec_rows1_loop_cols0
-	// 1 row × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS.Z 128(bias)(col*1), K1, Z2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Z3
-	VMOVUPS 64(b_k), Z4
-	VMOVUPS.Z 128(b_k), K1, Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z3, bcast, Z0
-	VFMADD231PS Z4, bcast, Z1
-	VFMADD231PS Z5, bcast, Z2
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z3, Z3, Z3
-	VMAXPS Z0, Z3, Z0
-	VADDPS Z3, Z0, Z0
-	VMAXPS Z1, Z3, Z1
-	VADDPS Z3, Z1, Z1
-	VMAXPS Z2, Z3, Z2
-	VADDPS Z3, Z2, Z2
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $1200, c_row
-	DECQ rows
-	JMP dense1ForwardVec_rows1_loop
+dense1ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense1ForwardVec_rows6_loop
 
 dense1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense1ForwardOneVecAVX2(y, x, w, b *float32)
+// func dense1ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
+// It is also dense1PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 dense1ForwardOneVec_rows1:
 	XORQ col, col
 
 dense1ForwardOneVec_rows1_cols0:
-	// 1 row × columns 0..207, 13 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 96(bias)(col*1), Y3
-	VMOVUPS 128(bias)(col*1), Y4
-	VMOVUPS 160(bias)(col*1), Y5
-	VMOVUPS 192(bias)(col*1), Y6
-	VMOVUPS 224(bias)(col*1), Y7
-	VMOVUPS 256(bias)(col*1), Y8
-	VMOVUPS 288(bias)(col*1), Y9
-	VMOVUPS 320(bias)(col*1), Y10
-	VMOVUPS 352(bias)(col*1), Y11
-	VMOVUPS 384(bias)(col*1), Y12
+	// 1 row × columns up to ce, 13 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 96(tmp)(col*1), Y3
+	VMOVUPS 128(tmp)(col*1), Y4
+	VMOVUPS 160(tmp)(col*1), Y5
+	VMOVUPS 192(tmp)(col*1), Y6
+	VMOVUPS 224(tmp)(col*1), Y7
+	VMOVUPS 256(tmp)(col*1), Y8
+	VMOVUPS 288(tmp)(col*1), Y9
+	VMOVUPS 320(tmp)(col*1), Y10
+	VMOVUPS 352(tmp)(col*1), Y11
+	VMOVUPS 384(tmp)(col*1), Y12
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
+	MOVQ $511, kleft
 
 dense1ForwardOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
@@ -2775,13 +2751,27 @@ dense1ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 352(b_k), bcast, Y11
 	VFMADD231PS 384(b_k), bcast, Y12
 	ADDQ $4, a_k
-	ADDQ $1200, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1ForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 128(b_k), bcast, Y4
+	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 192(b_k), bcast, Y6
+	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 256(b_k), bcast, Y8
+	VFMADD231PS 288(b_k), bcast, Y9
+	VFMADD231PS 320(b_k), bcast, Y10
+	VFMADD231PS 352(b_k), bcast, Y11
+	VFMADD231PS 384(b_k), bcast, Y12
+	ADDQ bstr, b_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y13, Y13, Y13
 	VMAXPS Y0, Y13, Y0
 	VADDPS Y13, Y0, Y0
@@ -2823,27 +2813,48 @@ dense1ForwardOneVec_rows1_cols0_k:
 	VMOVUPS Y11, 352(c_row)(col*1)
 	VMOVUPS Y12, 384(c_row)(col*1)
 	ADDQ $416, col
-	CMPQ col, $832
+	CMPQ col, ce+64(FP)
 	JLT dense1ForwardOneVec_rows1_cols0
-	// 1 row × columns 208..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 96(bias)(col*1), Y3
-	VMOVUPS 128(bias)(col*1), Y4
-	VMOVUPS 160(bias)(col*1), Y5
-	VMOVUPS 192(bias)(col*1), Y6
-	VMOVUPS 224(bias)(col*1), Y7
-	VMOVUPS 256(bias)(col*1), Y8
-	VMOVUPS 288(bias)(col*1), Y9
-	VMOVUPS 320(bias)(col*1), Y10
-	VMASKMOVPS 352(bias)(col*1), mask, Y11
+	// 1 row × 12 vectors from column vector 0 after the loop, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+72(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 96(tmp)(col*1), Y3
+	VMOVUPS 128(tmp)(col*1), Y4
+	VMOVUPS 160(tmp)(col*1), Y5
+	VMOVUPS 192(tmp)(col*1), Y6
+	VMOVUPS 224(tmp)(col*1), Y7
+	VMOVUPS 256(tmp)(col*1), Y8
+	VMOVUPS 288(tmp)(col*1), Y9
+	VMOVUPS 320(tmp)(col*1), Y10
+	VMASKMOVPS 352(tmp)(col*1), mask, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
+	MOVQ $511, kleft
 
 dense1ForwardOneVec_rows1_cols1_k:
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 128(b_k), bcast, Y4
+	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 192(b_k), bcast, Y6
+	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 256(b_k), bcast, Y8
+	VFMADD231PS 288(b_k), bcast, Y9
+	VFMADD231PS 320(b_k), bcast, Y10
+	VFMADD231PS 352(b_k), bcast, Y11
+	ADDQ $4, a_k
+	ADDQ bstr, b_k
+	DECQ kleft
+	JNZ dense1ForwardOneVec_rows1_cols1_k
+	// the last reduction steps
 	VMASKMOVPS 352(b_k), mask, Y12
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
@@ -2858,14 +2869,9 @@ dense1ForwardOneVec_rows1_cols1_k:
 	VFMADD231PS 288(b_k), bcast, Y9
 	VFMADD231PS 320(b_k), bcast, Y10
 	VFMADD231PS Y12, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardOneVec_rows1_cols1_k
+	ADDQ bstr, b_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VADDPS Y12, Y0, Y0
@@ -2910,1037 +2916,50 @@ dense1ForwardOneVec_done:
 #undef bcast
 #undef mask
 
-// func dense1ForwardOneVecAVX512(y, x, w, b *float32)
+// func dense1ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
+// It is also dense1PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0fff, tmp
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 dense1ForwardOneVec_rows1:
-	// 1 row × columns 0..299 (last vector: 12 lanes)
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
-	VMOVUPS 512(bias), Z8
-	VMOVUPS 576(bias), Z9
-	VMOVUPS 640(bias), Z10
-	VMOVUPS 704(bias), Z11
-	VMOVUPS 768(bias), Z12
-	VMOVUPS 832(bias), Z13
-	VMOVUPS 896(bias), Z14
-	VMOVUPS 960(bias), Z15
-	VMOVUPS 1024(bias), Z16
-	VMOVUPS 1088(bias), Z17
-	VMOVUPS.Z 1152(bias), K1, Z18
+	// 1 row × 19 vectors from column vector 0, the last one masked
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Z0
+	VMOVUPS 64(tmp), Z1
+	VMOVUPS 128(tmp), Z2
+	VMOVUPS 192(tmp), Z3
+	VMOVUPS 256(tmp), Z4
+	VMOVUPS 320(tmp), Z5
+	VMOVUPS 384(tmp), Z6
+	VMOVUPS 448(tmp), Z7
+	VMOVUPS 512(tmp), Z8
+	VMOVUPS 576(tmp), Z9
+	VMOVUPS 640(tmp), Z10
+	VMOVUPS 704(tmp), Z11
+	VMOVUPS 768(tmp), Z12
+	VMOVUPS 832(tmp), Z13
+	VMOVUPS 896(tmp), Z14
+	VMOVUPS 960(tmp), Z15
+	VMOVUPS 1024(tmp), Z16
+	VMOVUPS 1088(tmp), Z17
+	VMOVUPS.Z 1152(tmp), K1, Z18
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $512, kleft
+	MOVQ $511, kleft
 
 dense1ForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	VFMADD231PS 256(b_k), bcast, Z4
-	VFMADD231PS 320(b_k), bcast, Z5
-	VFMADD231PS 384(b_k), bcast, Z6
-	VFMADD231PS 448(b_k), bcast, Z7
-	VFMADD231PS 512(b_k), bcast, Z8
-	VFMADD231PS 576(b_k), bcast, Z9
-	VFMADD231PS 640(b_k), bcast, Z10
-	VFMADD231PS 704(b_k), bcast, Z11
-	VFMADD231PS 768(b_k), bcast, Z12
-	VFMADD231PS 832(b_k), bcast, Z13
-	VFMADD231PS 896(b_k), bcast, Z14
-	VFMADD231PS 960(b_k), bcast, Z15
-	VFMADD231PS 1024(b_k), bcast, Z16
-	VFMADD231PS 1088(b_k), bcast, Z17
-	VFMADD231PS 1152(b_k), bcast, K1, Z18
-	ADDQ $4, a_k
-	ADDQ $1200, b_k
-	DECQ kleft
-	JNZ dense1ForwardOneVec_rows1_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z19, Z19, Z19
-	VMAXPS Z0, Z19, Z0
-	VADDPS Z19, Z0, Z0
-	VMAXPS Z1, Z19, Z1
-	VADDPS Z19, Z1, Z1
-	VMAXPS Z2, Z19, Z2
-	VADDPS Z19, Z2, Z2
-	VMAXPS Z3, Z19, Z3
-	VADDPS Z19, Z3, Z3
-	VMAXPS Z4, Z19, Z4
-	VADDPS Z19, Z4, Z4
-	VMAXPS Z5, Z19, Z5
-	VADDPS Z19, Z5, Z5
-	VMAXPS Z6, Z19, Z6
-	VADDPS Z19, Z6, Z6
-	VMAXPS Z7, Z19, Z7
-	VADDPS Z19, Z7, Z7
-	VMAXPS Z8, Z19, Z8
-	VADDPS Z19, Z8, Z8
-	VMAXPS Z9, Z19, Z9
-	VADDPS Z19, Z9, Z9
-	VMAXPS Z10, Z19, Z10
-	VADDPS Z19, Z10, Z10
-	VMAXPS Z11, Z19, Z11
-	VADDPS Z19, Z11, Z11
-	VMAXPS Z12, Z19, Z12
-	VADDPS Z19, Z12, Z12
-	VMAXPS Z13, Z19, Z13
-	VADDPS Z19, Z13, Z13
-	VMAXPS Z14, Z19, Z14
-	VADDPS Z19, Z14, Z14
-	VMAXPS Z15, Z19, Z15
-	VADDPS Z19, Z15, Z15
-	VMAXPS Z16, Z19, Z16
-	VADDPS Z19, Z16, Z16
-	VMAXPS Z17, Z19, Z17
-	VADDPS Z19, Z17, Z17
-	VMAXPS Z18, Z19, Z18
-	VADDPS Z19, Z18, Z18
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, K1, 1152(c_row)
-
-dense1ForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense1PackedVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][304].
-// Reference: dense1PackedVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·dense1PackedVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-dense1PackedVec_rows4:
-	CMPQ rows, $4
-	JLT dense1PackedVec_rows1_loop
-
-dense1PackedVec_rows4_loop:
-	XORQ col, col
-
-dense1PackedVec_rows4_cols0:
-	// 4 rows × columns 0..287, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1200(c_row)(col*1)
-	VMOVUPS Y4, 1232(c_row)(col*1)
-	VMOVUPS Y5, 1264(c_row)(col*1)
-	VMOVUPS Y6, 2400(c_row)(col*1)
-	VMOVUPS Y7, 2432(c_row)(col*1)
-	VMOVUPS Y8, 2464(c_row)(col*1)
-	VMOVUPS Y9, 3600(c_row)(col*1)
-	VMOVUPS Y10, 3632(c_row)(col*1)
-	VMOVUPS Y11, 3664(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $1152
-	JLT dense1PackedVec_rows4_cols0
-	// 4 rows × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMASKMOVPS 32(bias)(col*1), mask, Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMASKMOVPS 32(bias)(col*1), mask, Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMASKMOVPS 32(bias)(col*1), mask, Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMASKMOVPS 32(bias)(col*1), mask, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y0, Y8, Y0
-	VADDPS Y8, Y0, Y0
-	VMAXPS Y1, Y8, Y1
-	VADDPS Y8, Y1, Y1
-	VMAXPS Y2, Y8, Y2
-	VADDPS Y8, Y2, Y2
-	VMAXPS Y3, Y8, Y3
-	VADDPS Y8, Y3, Y3
-	VMAXPS Y4, Y8, Y4
-	VADDPS Y8, Y4, Y4
-	VMAXPS Y5, Y8, Y5
-	VADDPS Y8, Y5, Y5
-	VMAXPS Y6, Y8, Y6
-	VADDPS Y8, Y6, Y6
-	VMAXPS Y7, Y8, Y7
-	VADDPS Y8, Y7, Y7
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	VMOVUPS Y2, 1200(c_row)(col*1)
-	VMASKMOVPS Y3, mask, 1232(c_row)(col*1)
-	VMOVUPS Y4, 2400(c_row)(col*1)
-	VMASKMOVPS Y5, mask, 2432(c_row)(col*1)
-	VMOVUPS Y6, 3600(c_row)(col*1)
-	VMASKMOVPS Y7, mask, 3632(c_row)(col*1)
-	ADDQ $8192, a_row
-	ADDQ $4800, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE dense1PackedVec_rows4_loop
-	TESTQ rows, rows
-	JZ dense1PackedVec_done
-	MOVQ $4, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2048, tmp
-	SUBQ tmp, a_row
-	IMULQ $1200, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP dense1PackedVec_rows4_loop
-
-dense1PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense1PackedVec_done
-	XORQ col, col
-
-dense1PackedVec_rows1_loop_cols0:
-	// 1 row × columns 0..287, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $1152
-	JLT dense1PackedVec_rows1_loop_cols0
-	// 1 row × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMASKMOVPS 32(bias)(col*1), mask, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y2, Y2, Y2
-	VMAXPS Y0, Y2, Y0
-	VADDPS Y2, Y0, Y0
-	VMAXPS Y1, Y2, Y1
-	VADDPS Y2, Y1, Y1
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $1200, c_row
-	DECQ rows
-	JMP dense1PackedVec_rows1_loop
-
-dense1PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func dense1PackedVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][304].
-// Reference: dense1PackedVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1PackedVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0fff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-dense1PackedVec_rows6:
-	CMPQ rows, $6
-	JLT dense1PackedVec_rows1_loop
-
-dense1PackedVec_rows6_loop:
-	XORQ col, col
-
-dense1PackedVec_rows6_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows6_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1200(c_row)(col*1)
-	VMOVUPS Z5, 1264(c_row)(col*1)
-	VMOVUPS Z6, 1328(c_row)(col*1)
-	VMOVUPS Z7, 1392(c_row)(col*1)
-	VMOVUPS Z8, 2400(c_row)(col*1)
-	VMOVUPS Z9, 2464(c_row)(col*1)
-	VMOVUPS Z10, 2528(c_row)(col*1)
-	VMOVUPS Z11, 2592(c_row)(col*1)
-	VMOVUPS Z12, 3600(c_row)(col*1)
-	VMOVUPS Z13, 3664(c_row)(col*1)
-	VMOVUPS Z14, 3728(c_row)(col*1)
-	VMOVUPS Z15, 3792(c_row)(col*1)
-	VMOVUPS Z16, 4800(c_row)(col*1)
-	VMOVUPS Z17, 4864(c_row)(col*1)
-	VMOVUPS Z18, 4928(c_row)(col*1)
-	VMOVUPS Z19, 4992(c_row)(col*1)
-	VMOVUPS Z20, 6000(c_row)(col*1)
-	VMOVUPS Z21, 6064(c_row)(col*1)
-	VMOVUPS Z22, 6128(c_row)(col*1)
-	VMOVUPS Z23, 6192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT dense1PackedVec_rows6_cols0
-	// 6 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS.Z 128(bias)(col*1), K1, Z2
-	VMOVUPS 0(bias)(col*1), Z3
-	VMOVUPS 64(bias)(col*1), Z4
-	VMOVUPS.Z 128(bias)(col*1), K1, Z5
-	VMOVUPS 0(bias)(col*1), Z6
-	VMOVUPS 64(bias)(col*1), Z7
-	VMOVUPS.Z 128(bias)(col*1), K1, Z8
-	VMOVUPS 0(bias)(col*1), Z9
-	VMOVUPS 64(bias)(col*1), Z10
-	VMOVUPS.Z 128(bias)(col*1), K1, Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS.Z 128(bias)(col*1), K1, Z14
-	VMOVUPS 0(bias)(col*1), Z15
-	VMOVUPS 64(bias)(col*1), Z16
-	VMOVUPS.Z 128(bias)(col*1), K1, Z17
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows6_cols1_k:
-	VMOVUPS 0(b_k), Z18
-	VMOVUPS 64(b_k), Z19
-	VMOVUPS 128(b_k), Z20
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z18, bcast, Z0
-	VFMADD231PS Z19, bcast, Z1
-	VFMADD231PS Z20, bcast, Z2
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z18, bcast, Z3
-	VFMADD231PS Z19, bcast, Z4
-	VFMADD231PS Z20, bcast, Z5
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VFMADD231PS Z20, bcast, Z8
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z18, bcast, Z9
-	VFMADD231PS Z19, bcast, Z10
-	VFMADD231PS Z20, bcast, Z11
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z18, bcast, Z12
-	VFMADD231PS Z19, bcast, Z13
-	VFMADD231PS Z20, bcast, Z14
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z18, bcast, Z15
-	VFMADD231PS Z19, bcast, Z16
-	VFMADD231PS Z20, bcast, Z17
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows6_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z18, Z18, Z18
-	VMAXPS Z0, Z18, Z0
-	VADDPS Z18, Z0, Z0
-	VMAXPS Z1, Z18, Z1
-	VADDPS Z18, Z1, Z1
-	VMAXPS Z2, Z18, Z2
-	VADDPS Z18, Z2, Z2
-	VMAXPS Z3, Z18, Z3
-	VADDPS Z18, Z3, Z3
-	VMAXPS Z4, Z18, Z4
-	VADDPS Z18, Z4, Z4
-	VMAXPS Z5, Z18, Z5
-	VADDPS Z18, Z5, Z5
-	VMAXPS Z6, Z18, Z6
-	VADDPS Z18, Z6, Z6
-	VMAXPS Z7, Z18, Z7
-	VADDPS Z18, Z7, Z7
-	VMAXPS Z8, Z18, Z8
-	VADDPS Z18, Z8, Z8
-	VMAXPS Z9, Z18, Z9
-	VADDPS Z18, Z9, Z9
-	VMAXPS Z10, Z18, Z10
-	VADDPS Z18, Z10, Z10
-	VMAXPS Z11, Z18, Z11
-	VADDPS Z18, Z11, Z11
-	VMAXPS Z12, Z18, Z12
-	VADDPS Z18, Z12, Z12
-	VMAXPS Z13, Z18, Z13
-	VADDPS Z18, Z13, Z13
-	VMAXPS Z14, Z18, Z14
-	VADDPS Z18, Z14, Z14
-	VMAXPS Z15, Z18, Z15
-	VADDPS Z18, Z15, Z15
-	VMAXPS Z16, Z18, Z16
-	VADDPS Z18, Z16, Z16
-	VMAXPS Z17, Z18, Z17
-	VADDPS Z18, Z17, Z17
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	VMOVUPS Z3, 1200(c_row)(col*1)
-	VMOVUPS Z4, 1264(c_row)(col*1)
-	VMOVUPS Z5, K1, 1328(c_row)(col*1)
-	VMOVUPS Z6, 2400(c_row)(col*1)
-	VMOVUPS Z7, 2464(c_row)(col*1)
-	VMOVUPS Z8, K1, 2528(c_row)(col*1)
-	VMOVUPS Z9, 3600(c_row)(col*1)
-	VMOVUPS Z10, 3664(c_row)(col*1)
-	VMOVUPS Z11, K1, 3728(c_row)(col*1)
-	VMOVUPS Z12, 4800(c_row)(col*1)
-	VMOVUPS Z13, 4864(c_row)(col*1)
-	VMOVUPS Z14, K1, 4928(c_row)(col*1)
-	VMOVUPS Z15, 6000(c_row)(col*1)
-	VMOVUPS Z16, 6064(c_row)(col*1)
-	VMOVUPS Z17, K1, 6128(c_row)(col*1)
-	ADDQ $12288, a_row
-	ADDQ $7200, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE dense1PackedVec_rows6_loop
-	TESTQ rows, rows
-	JZ dense1PackedVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2048, tmp
-	SUBQ tmp, a_row
-	IMULQ $1200, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP dense1PackedVec_rows6_loop
-
-dense1PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense1PackedVec_done
-	XORQ col, col
-
-dense1PackedVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT dense1PackedVec_rows1_loop_cols0
-	// 1 row × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS.Z 128(bias)(col*1), K1, Z2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Z3
-	VMOVUPS 64(b_k), Z4
-	VMOVUPS 128(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z3, bcast, Z0
-	VFMADD231PS Z4, bcast, Z1
-	VFMADD231PS Z5, bcast, Z2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z3, Z3, Z3
-	VMAXPS Z0, Z3, Z0
-	VADDPS Z3, Z0, Z0
-	VMAXPS Z1, Z3, Z1
-	VADDPS Z3, Z1, Z1
-	VMAXPS Z2, Z3, Z2
-	VADDPS Z3, Z2, Z2
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	ADDQ $2048, a_row
-	ADDQ $1200, c_row
-	DECQ rows
-	JMP dense1PackedVec_rows1_loop
-
-dense1PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense1PackedOneVecAVX2(y, x, w, b *float32)
-// Requires: AVX, AVX2, FMA3
-//
-// y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense1PackedOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·dense1PackedOneVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $1, rows
-
-dense1PackedOneVec_rows1:
-	XORQ col, col
-
-dense1PackedOneVec_rows1_cols0:
-	// 1 row × columns 0..207, 13 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 96(bias)(col*1), Y3
-	VMOVUPS 128(bias)(col*1), Y4
-	VMOVUPS 160(bias)(col*1), Y5
-	VMOVUPS 192(bias)(col*1), Y6
-	VMOVUPS 224(bias)(col*1), Y7
-	VMOVUPS 256(bias)(col*1), Y8
-	VMOVUPS 288(bias)(col*1), Y9
-	VMOVUPS 320(bias)(col*1), Y10
-	VMOVUPS 352(bias)(col*1), Y11
-	VMOVUPS 384(bias)(col*1), Y12
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	VFMADD231PS 256(b_k), bcast, Y8
-	VFMADD231PS 288(b_k), bcast, Y9
-	VFMADD231PS 320(b_k), bcast, Y10
-	VFMADD231PS 352(b_k), bcast, Y11
-	VFMADD231PS 384(b_k), bcast, Y12
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedOneVec_rows1_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y13, Y13, Y13
-	VMAXPS Y0, Y13, Y0
-	VADDPS Y13, Y0, Y0
-	VMAXPS Y1, Y13, Y1
-	VADDPS Y13, Y1, Y1
-	VMAXPS Y2, Y13, Y2
-	VADDPS Y13, Y2, Y2
-	VMAXPS Y3, Y13, Y3
-	VADDPS Y13, Y3, Y3
-	VMAXPS Y4, Y13, Y4
-	VADDPS Y13, Y4, Y4
-	VMAXPS Y5, Y13, Y5
-	VADDPS Y13, Y5, Y5
-	VMAXPS Y6, Y13, Y6
-	VADDPS Y13, Y6, Y6
-	VMAXPS Y7, Y13, Y7
-	VADDPS Y13, Y7, Y7
-	VMAXPS Y8, Y13, Y8
-	VADDPS Y13, Y8, Y8
-	VMAXPS Y9, Y13, Y9
-	VADDPS Y13, Y9, Y9
-	VMAXPS Y10, Y13, Y10
-	VADDPS Y13, Y10, Y10
-	VMAXPS Y11, Y13, Y11
-	VADDPS Y13, Y11, Y11
-	VMAXPS Y12, Y13, Y12
-	VADDPS Y13, Y12, Y12
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 96(c_row)(col*1)
-	VMOVUPS Y4, 128(c_row)(col*1)
-	VMOVUPS Y5, 160(c_row)(col*1)
-	VMOVUPS Y6, 192(c_row)(col*1)
-	VMOVUPS Y7, 224(c_row)(col*1)
-	VMOVUPS Y8, 256(c_row)(col*1)
-	VMOVUPS Y9, 288(c_row)(col*1)
-	VMOVUPS Y10, 320(c_row)(col*1)
-	VMOVUPS Y11, 352(c_row)(col*1)
-	VMOVUPS Y12, 384(c_row)(col*1)
-	ADDQ $416, col
-	CMPQ col, $832
-	JLT dense1PackedOneVec_rows1_cols0
-	// 1 row × columns 208..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 96(bias)(col*1), Y3
-	VMOVUPS 128(bias)(col*1), Y4
-	VMOVUPS 160(bias)(col*1), Y5
-	VMOVUPS 192(bias)(col*1), Y6
-	VMOVUPS 224(bias)(col*1), Y7
-	VMOVUPS 256(bias)(col*1), Y8
-	VMOVUPS 288(bias)(col*1), Y9
-	VMOVUPS 320(bias)(col*1), Y10
-	VMASKMOVPS 352(bias)(col*1), mask, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $512, kleft
-
-dense1PackedOneVec_rows1_cols1_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	VFMADD231PS 256(b_k), bcast, Y8
-	VFMADD231PS 288(b_k), bcast, Y9
-	VFMADD231PS 320(b_k), bcast, Y10
-	VFMADD231PS 352(b_k), bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense1PackedOneVec_rows1_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 96(c_row)(col*1)
-	VMOVUPS Y4, 128(c_row)(col*1)
-	VMOVUPS Y5, 160(c_row)(col*1)
-	VMOVUPS Y6, 192(c_row)(col*1)
-	VMOVUPS Y7, 224(c_row)(col*1)
-	VMOVUPS Y8, 256(c_row)(col*1)
-	VMOVUPS Y9, 288(c_row)(col*1)
-	VMOVUPS Y10, 320(c_row)(col*1)
-	VMASKMOVPS Y11, mask, 352(c_row)(col*1)
-
-dense1PackedOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func dense1PackedOneVecAVX512(y, x, w, b *float32)
-// Requires: AVX512F
-//
-// y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense1PackedOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1PackedOneVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0fff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-dense1PackedOneVec_rows1:
-	// 1 row × columns 0..299 (last vector: 12 lanes)
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
-	VMOVUPS 512(bias), Z8
-	VMOVUPS 576(bias), Z9
-	VMOVUPS 640(bias), Z10
-	VMOVUPS 704(bias), Z11
-	VMOVUPS 768(bias), Z12
-	VMOVUPS 832(bias), Z13
-	VMOVUPS 896(bias), Z14
-	VMOVUPS 960(bias), Z15
-	VMOVUPS 1024(bias), Z16
-	VMOVUPS 1088(bias), Z17
-	VMOVUPS.Z 1152(bias), K1, Z18
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $512, kleft
-
-dense1PackedOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VFMADD231PS 64(b_k), bcast, Z1
@@ -3962,13 +2981,33 @@ dense1PackedOneVec_rows1_cols0_k:
 	VFMADD231PS 1088(b_k), bcast, Z17
 	VFMADD231PS 1152(b_k), bcast, Z18
 	ADDQ $4, a_k
-	ADDQ $1216, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ dense1PackedOneVec_rows1_cols0_k
+	JNZ dense1ForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 320(b_k), bcast, Z5
+	VFMADD231PS 384(b_k), bcast, Z6
+	VFMADD231PS 448(b_k), bcast, Z7
+	VFMADD231PS 512(b_k), bcast, Z8
+	VFMADD231PS 576(b_k), bcast, Z9
+	VFMADD231PS 640(b_k), bcast, Z10
+	VFMADD231PS 704(b_k), bcast, Z11
+	VFMADD231PS 768(b_k), bcast, Z12
+	VFMADD231PS 832(b_k), bcast, Z13
+	VFMADD231PS 896(b_k), bcast, Z14
+	VFMADD231PS 960(b_k), bcast, Z15
+	VFMADD231PS 1024(b_k), bcast, Z16
+	VFMADD231PS 1088(b_k), bcast, Z17
+	VFMADD231PS 1152(b_k), bcast, K1, Z18
+	ADDQ bstr, b_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z19, Z19, Z19
 	VMAXPS Z0, Z19, Z0
 	VADDPS Z19, Z0, Z0
@@ -4028,12 +3067,12 @@ dense1PackedOneVec_rows1_cols0_k:
 	VMOVUPS Z17, 1088(c_row)
 	VMOVUPS Z18, K1, 1152(c_row)
 
-dense1PackedOneVec_done:
+dense1ForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 512, j < 300, s < n
@@ -4042,29 +3081,45 @@ dense1PackedOneVec_done:
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $512, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 dense1WeightGradVecWeights_rows4_loop:
 	XORQ col, col
 
 dense1WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..287, 3 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 1200(c_row)(col*1), Y3
-	VMOVUPS 1232(c_row)(col*1), Y4
-	VMOVUPS 1264(c_row)(col*1), Y5
-	VMOVUPS 2400(c_row)(col*1), Y6
-	VMOVUPS 2432(c_row)(col*1), Y7
-	VMOVUPS 2464(c_row)(col*1), Y8
-	VMOVUPS 3600(c_row)(col*1), Y9
-	VMOVUPS 3632(c_row)(col*1), Y10
-	VMOVUPS 3664(c_row)(col*1), Y11
+	// 4 rows × columns up to ce, 3 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 64(c_0), Y2
+	VMOVUPS 0(c_0)(c_s*1), Y3
+	VMOVUPS 32(c_0)(c_s*1), Y4
+	VMOVUPS 64(c_0)(c_s*1), Y5
+	VMOVUPS 0(c_0)(c_s*2), Y6
+	VMOVUPS 32(c_0)(c_s*2), Y7
+	VMOVUPS 64(c_0)(c_s*2), Y8
+	VMOVUPS 0(c_3), Y9
+	VMOVUPS 32(c_3), Y10
+	VMOVUPS 64(c_3), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -4089,35 +3144,45 @@ dense1WeightGradVecWeights_rows4_loop_cols0_k:
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1200(c_row)(col*1)
-	VMOVUPS Y4, 1232(c_row)(col*1)
-	VMOVUPS Y5, 1264(c_row)(col*1)
-	VMOVUPS Y6, 2400(c_row)(col*1)
-	VMOVUPS Y7, 2432(c_row)(col*1)
-	VMOVUPS Y8, 2464(c_row)(col*1)
-	VMOVUPS Y9, 3600(c_row)(col*1)
-	VMOVUPS Y10, 3632(c_row)(col*1)
-	VMOVUPS Y11, 3664(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $1152
+	CMPQ col, ce+72(FP)
 	JLT dense1WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMASKMOVPS 32(c_row)(col*1), mask, Y1
-	VMOVUPS 1200(c_row)(col*1), Y2
-	VMASKMOVPS 1232(c_row)(col*1), mask, Y3
-	VMOVUPS 2400(c_row)(col*1), Y4
-	VMASKMOVPS 2432(c_row)(col*1), mask, Y5
-	VMOVUPS 3600(c_row)(col*1), Y6
-	VMASKMOVPS 3632(c_row)(col*1), mask, Y7
+	// 4 rows × 2 vectors from column vector 0 after the loop, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMASKMOVPS 32(c_0), mask, Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y5
+	VMOVUPS 0(c_3), Y6
+	VMASKMOVPS 32(c_3), mask, Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -4137,20 +3202,26 @@ dense1WeightGradVecWeights_rows4_loop_cols1_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	VMOVUPS Y2, 1200(c_row)(col*1)
-	VMASKMOVPS Y3, mask, 1232(c_row)(col*1)
-	VMOVUPS Y4, 2400(c_row)(col*1)
-	VMASKMOVPS Y5, mask, 2432(c_row)(col*1)
-	VMOVUPS Y6, 3600(c_row)(col*1)
-	VMASKMOVPS Y7, mask, 3632(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
 	ADDQ $16, a_row
-	ADDQ $4800, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE dense1WeightGradVecWeights_rows4_loop
@@ -4161,7 +3232,7 @@ dense1WeightGradVecWeights_done:
 #undef bcast
 #undef mask
 
-// func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 512, j < 300, s < n
@@ -4169,43 +3240,59 @@ dense1WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x0fff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $512, rows
+	MOVQ nr+88(FP), rows
 
 dense1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 dense1WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 1200(c_row)(col*1), Z4
-	VMOVUPS 1264(c_row)(col*1), Z5
-	VMOVUPS 1328(c_row)(col*1), Z6
-	VMOVUPS 1392(c_row)(col*1), Z7
-	VMOVUPS 2400(c_row)(col*1), Z8
-	VMOVUPS 2464(c_row)(col*1), Z9
-	VMOVUPS 2528(c_row)(col*1), Z10
-	VMOVUPS 2592(c_row)(col*1), Z11
-	VMOVUPS 3600(c_row)(col*1), Z12
-	VMOVUPS 3664(c_row)(col*1), Z13
-	VMOVUPS 3728(c_row)(col*1), Z14
-	VMOVUPS 3792(c_row)(col*1), Z15
-	VMOVUPS 4800(c_row)(col*1), Z16
-	VMOVUPS 4864(c_row)(col*1), Z17
-	VMOVUPS 4928(c_row)(col*1), Z18
-	VMOVUPS 4992(c_row)(col*1), Z19
-	VMOVUPS 6000(c_row)(col*1), Z20
-	VMOVUPS 6064(c_row)(col*1), Z21
-	VMOVUPS 6128(c_row)(col*1), Z22
-	VMOVUPS 6192(c_row)(col*1), Z23
+	// 6 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
+	VMOVUPS 0(c_3)(c_s*1), Z16
+	VMOVUPS 64(c_3)(c_s*1), Z17
+	VMOVUPS 128(c_3)(c_s*1), Z18
+	VMOVUPS 192(c_3)(c_s*1), Z19
+	VMOVUPS 0(c_3)(c_s*2), Z20
+	VMOVUPS 64(c_3)(c_s*2), Z21
+	VMOVUPS 128(c_3)(c_s*2), Z22
+	VMOVUPS 192(c_3)(c_s*2), Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -4245,56 +3332,64 @@ dense1WeightGradVecWeights_rows6_loop_cols0_k:
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1200(c_row)(col*1)
-	VMOVUPS Z5, 1264(c_row)(col*1)
-	VMOVUPS Z6, 1328(c_row)(col*1)
-	VMOVUPS Z7, 1392(c_row)(col*1)
-	VMOVUPS Z8, 2400(c_row)(col*1)
-	VMOVUPS Z9, 2464(c_row)(col*1)
-	VMOVUPS Z10, 2528(c_row)(col*1)
-	VMOVUPS Z11, 2592(c_row)(col*1)
-	VMOVUPS Z12, 3600(c_row)(col*1)
-	VMOVUPS Z13, 3664(c_row)(col*1)
-	VMOVUPS Z14, 3728(c_row)(col*1)
-	VMOVUPS Z15, 3792(c_row)(col*1)
-	VMOVUPS Z16, 4800(c_row)(col*1)
-	VMOVUPS Z17, 4864(c_row)(col*1)
-	VMOVUPS Z18, 4928(c_row)(col*1)
-	VMOVUPS Z19, 4992(c_row)(col*1)
-	VMOVUPS Z20, 6000(c_row)(col*1)
-	VMOVUPS Z21, 6064(c_row)(col*1)
-	VMOVUPS Z22, 6128(c_row)(col*1)
-	VMOVUPS Z23, 6192(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $1024
+	CMPQ col, ce+72(FP)
 	JLT dense1WeightGradVecWeights_rows6_loop_cols0
-	// 6 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS.Z 128(c_row)(col*1), K1, Z2
-	VMOVUPS 1200(c_row)(col*1), Z3
-	VMOVUPS 1264(c_row)(col*1), Z4
-	VMOVUPS.Z 1328(c_row)(col*1), K1, Z5
-	VMOVUPS 2400(c_row)(col*1), Z6
-	VMOVUPS 2464(c_row)(col*1), Z7
-	VMOVUPS.Z 2528(c_row)(col*1), K1, Z8
-	VMOVUPS 3600(c_row)(col*1), Z9
-	VMOVUPS 3664(c_row)(col*1), Z10
-	VMOVUPS.Z 3728(c_row)(col*1), K1, Z11
-	VMOVUPS 4800(c_row)(col*1), Z12
-	VMOVUPS 4864(c_row)(col*1), Z13
-	VMOVUPS.Z 4928(c_row)(col*1), K1, Z14
-	VMOVUPS 6000(c_row)(col*1), Z15
-	VMOVUPS 6064(c_row)(col*1), Z16
-	VMOVUPS.Z 6128(c_row)(col*1), K1, Z17
+	// 6 rows × 3 vectors from column vector 0 after the loop, the last one masked
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS.Z 128(c_0), K1, Z2
+	VMOVUPS 0(c_0)(c_s*1), Z3
+	VMOVUPS 64(c_0)(c_s*1), Z4
+	VMOVUPS.Z 128(c_0)(c_s*1), K1, Z5
+	VMOVUPS 0(c_0)(c_s*2), Z6
+	VMOVUPS 64(c_0)(c_s*2), Z7
+	VMOVUPS.Z 128(c_0)(c_s*2), K1, Z8
+	VMOVUPS 0(c_3), Z9
+	VMOVUPS 64(c_3), Z10
+	VMOVUPS.Z 128(c_3), K1, Z11
+	VMOVUPS 0(c_3)(c_s*1), Z12
+	VMOVUPS 64(c_3)(c_s*1), Z13
+	VMOVUPS.Z 128(c_3)(c_s*1), K1, Z14
+	VMOVUPS 0(c_3)(c_s*2), Z15
+	VMOVUPS 64(c_3)(c_s*2), Z16
+	VMOVUPS.Z 128(c_3)(c_s*2), K1, Z17
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -4327,30 +3422,36 @@ dense1WeightGradVecWeights_rows6_loop_cols1_k:
 	VFMADD231PS Z18, bcast, Z15
 	VFMADD231PS Z19, bcast, Z16
 	VFMADD231PS Z20, bcast, Z17
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows6_loop_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	VMOVUPS Z3, 1200(c_row)(col*1)
-	VMOVUPS Z4, 1264(c_row)(col*1)
-	VMOVUPS Z5, K1, 1328(c_row)(col*1)
-	VMOVUPS Z6, 2400(c_row)(col*1)
-	VMOVUPS Z7, 2464(c_row)(col*1)
-	VMOVUPS Z8, K1, 2528(c_row)(col*1)
-	VMOVUPS Z9, 3600(c_row)(col*1)
-	VMOVUPS Z10, 3664(c_row)(col*1)
-	VMOVUPS Z11, K1, 3728(c_row)(col*1)
-	VMOVUPS Z12, 4800(c_row)(col*1)
-	VMOVUPS Z13, 4864(c_row)(col*1)
-	VMOVUPS Z14, K1, 4928(c_row)(col*1)
-	VMOVUPS Z15, 6000(c_row)(col*1)
-	VMOVUPS Z16, 6064(c_row)(col*1)
-	VMOVUPS Z17, K1, 6128(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, K1, 128(c_0)
+	VMOVUPS Z3, 0(c_0)(c_s*1)
+	VMOVUPS Z4, 64(c_0)(c_s*1)
+	VMOVUPS Z5, K1, 128(c_0)(c_s*1)
+	VMOVUPS Z6, 0(c_0)(c_s*2)
+	VMOVUPS Z7, 64(c_0)(c_s*2)
+	VMOVUPS Z8, K1, 128(c_0)(c_s*2)
+	VMOVUPS Z9, 0(c_3)
+	VMOVUPS Z10, 64(c_3)
+	VMOVUPS Z11, K1, 128(c_3)
+	VMOVUPS Z12, 0(c_3)(c_s*1)
+	VMOVUPS Z13, 64(c_3)(c_s*1)
+	VMOVUPS Z14, K1, 128(c_3)(c_s*1)
+	VMOVUPS Z15, 0(c_3)(c_s*2)
+	VMOVUPS Z16, 64(c_3)(c_s*2)
+	VMOVUPS Z17, K1, 128(c_3)(c_s*2)
 	ADDQ $24, a_row
-	ADDQ $7200, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense1WeightGradVecWeights_rows6_loop
@@ -4359,15 +3460,17 @@ dense1WeightGradVecWeights_rows2:
 	XORQ col, col
 
 dense1WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 1200(c_row)(col*1), Z4
-	VMOVUPS 1264(c_row)(col*1), Z5
-	VMOVUPS 1328(c_row)(col*1), Z6
-	VMOVUPS 1392(c_row)(col*1), Z7
+	// 2 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -4387,28 +3490,32 @@ dense1WeightGradVecWeights_rows2_cols0_k:
 	VFMADD231PS Z9, bcast, Z5
 	VFMADD231PS Z10, bcast, Z6
 	VFMADD231PS Z11, bcast, Z7
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1200(c_row)(col*1)
-	VMOVUPS Z5, 1264(c_row)(col*1)
-	VMOVUPS Z6, 1328(c_row)(col*1)
-	VMOVUPS Z7, 1392(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
 	ADDQ $256, col
-	CMPQ col, $1024
+	CMPQ col, ce+72(FP)
 	JLT dense1WeightGradVecWeights_rows2_cols0
-	// 2 rows × columns 256..299 (last vector: 12 lanes)
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS.Z 128(c_row)(col*1), K1, Z2
-	VMOVUPS 1200(c_row)(col*1), Z3
-	VMOVUPS 1264(c_row)(col*1), Z4
-	VMOVUPS.Z 1328(c_row)(col*1), K1, Z5
+	// 2 rows × 3 vectors from column vector 0 after the loop, the last one masked
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS.Z 128(c_0), K1, Z2
+	VMOVUPS 0(c_0)(c_s*1), Z3
+	VMOVUPS 64(c_0)(c_s*1), Z4
+	VMOVUPS.Z 128(c_0)(c_s*1), K1, Z5
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -4425,23 +3532,25 @@ dense1WeightGradVecWeights_rows2_cols1_k:
 	VFMADD231PS Z6, bcast, Z3
 	VFMADD231PS Z7, bcast, Z4
 	VFMADD231PS Z8, bcast, Z5
-	ADDQ $2048, a_k
-	ADDQ $1200, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows2_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	VMOVUPS Z3, 1200(c_row)(col*1)
-	VMOVUPS Z4, 1264(c_row)(col*1)
-	VMOVUPS Z5, K1, 1328(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, K1, 128(c_0)
+	VMOVUPS Z3, 0(c_0)(c_s*1)
+	VMOVUPS Z4, 64(c_0)(c_s*1)
+	VMOVUPS Z5, K1, 128(c_0)(c_s*1)
 
 dense1WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
@@ -4449,17 +3558,18 @@ dense1WeightGradVecWeights_done:
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 dense1WeightGradVecBias_rows1:
 	XORQ col, col
 
 dense1WeightGradVecBias_rows1_cols0:
-	// 1 row × columns 0..207, 13 vectors at a time
+	// 1 row × columns up to ce, 13 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 64(c_row)(col*1), Y2
@@ -4492,7 +3602,7 @@ dense1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 320(b_k), bcast, Y10
 	VFMADD231PS 352(b_k), bcast, Y11
 	VFMADD231PS 384(b_k), bcast, Y12
-	ADDQ $1200, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -4509,10 +3619,12 @@ dense1WeightGradVecBias_rows1_cols0_k:
 	VMOVUPS Y11, 352(c_row)(col*1)
 	VMOVUPS Y12, 384(c_row)(col*1)
 	ADDQ $416, col
-	CMPQ col, $832
+	CMPQ col, ce+72(FP)
 	JLT dense1WeightGradVecBias_rows1_cols0
-	// 1 row × columns 208..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
+	// 1 row × 12 vectors from column vector 0 after the loop, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 64(c_row)(col*1), Y2
@@ -4544,7 +3656,7 @@ dense1WeightGradVecBias_rows1_cols1_k:
 	VFMADD231PS 288(b_k), bcast, Y9
 	VFMADD231PS 320(b_k), bcast, Y10
 	VFMADD231PS Y12, bcast, Y11
-	ADDQ $1200, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecBias_rows1_cols1_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -4566,23 +3678,24 @@ dense1WeightGradVecBias_done:
 #undef bcast
 #undef mask
 
-// func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
-	MOVQ $0x0fff, tmp
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 dense1WeightGradVecBias_rows1:
-	// 1 row × columns 0..299 (last vector: 12 lanes)
+	// 1 row × 19 vectors from column vector 0, the last one masked
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -4627,7 +3740,7 @@ dense1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 1024(b_k), bcast, Z16
 	VFMADD231PS 1088(b_k), bcast, Z17
 	VFMADD231PS 1152(b_k), bcast, K1, Z18
-	ADDQ $1200, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -4655,7 +3768,7 @@ dense1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func dense1InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func dense1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 512
@@ -4663,10 +3776,22 @@ dense1WeightGradVecBias_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 dense1InputGradVec_rows6:
@@ -4675,9 +3800,12 @@ dense1InputGradVec_rows6:
 
 dense1InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense1InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..511, 2 vectors at a time
+	// 6 rows × columns up to ce, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -4692,50 +3820,59 @@ dense1InputGradVec_rows6_cols0:
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $300, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 2400(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 3600(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 6000(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 2048(c_row)(col*1)
-	VMOVUPS Y3, 2080(c_row)(col*1)
-	VMOVUPS Y4, 4096(c_row)(col*1)
-	VMOVUPS Y5, 4128(c_row)(col*1)
-	VMOVUPS Y6, 6144(c_row)(col*1)
-	VMOVUPS Y7, 6176(c_row)(col*1)
-	VMOVUPS Y8, 8192(c_row)(col*1)
-	VMOVUPS Y9, 8224(c_row)(col*1)
-	VMOVUPS Y10, 10240(c_row)(col*1)
-	VMOVUPS Y11, 10272(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $2048
+	CMPQ col, ce+64(FP)
 	JLT dense1InputGradVec_rows6_cols0
-	ADDQ $7200, a_row
-	ADDQ $12288, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense1InputGradVec_rows6_loop
@@ -4743,53 +3880,53 @@ dense1InputGradVec_rows6_cols0_k:
 	JZ dense1InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1200, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $2048, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE dense1InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
-dense1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..511, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $2048
-	JLT dense1InputGradVec_rows1_loop_cols0
-	ADDQ $1200, a_row
-	ADDQ $2048, c_row
-	DECQ rows
-	JMP dense1InputGradVec_rows1_loop
+dense1InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense1InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func dense1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 512
@@ -4797,10 +3934,22 @@ dense1InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 dense1InputGradVec_rows6:
@@ -4809,9 +3958,12 @@ dense1InputGradVec_rows6:
 
 dense1InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense1InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..511, 4 vectors at a time
+	// 6 rows × columns up to ce, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -4838,76 +3990,85 @@ dense1InputGradVec_rows6_cols0:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $300, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1200(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2400(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3600(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 6000(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 2048(c_row)(col*1)
-	VMOVUPS Z5, 2112(c_row)(col*1)
-	VMOVUPS Z6, 2176(c_row)(col*1)
-	VMOVUPS Z7, 2240(c_row)(col*1)
-	VMOVUPS Z8, 4096(c_row)(col*1)
-	VMOVUPS Z9, 4160(c_row)(col*1)
-	VMOVUPS Z10, 4224(c_row)(col*1)
-	VMOVUPS Z11, 4288(c_row)(col*1)
-	VMOVUPS Z12, 6144(c_row)(col*1)
-	VMOVUPS Z13, 6208(c_row)(col*1)
-	VMOVUPS Z14, 6272(c_row)(col*1)
-	VMOVUPS Z15, 6336(c_row)(col*1)
-	VMOVUPS Z16, 8192(c_row)(col*1)
-	VMOVUPS Z17, 8256(c_row)(col*1)
-	VMOVUPS Z18, 8320(c_row)(col*1)
-	VMOVUPS Z19, 8384(c_row)(col*1)
-	VMOVUPS Z20, 10240(c_row)(col*1)
-	VMOVUPS Z21, 10304(c_row)(col*1)
-	VMOVUPS Z22, 10368(c_row)(col*1)
-	VMOVUPS Z23, 10432(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $2048
+	CMPQ col, ce+64(FP)
 	JLT dense1InputGradVec_rows6_cols0
-	ADDQ $7200, a_row
-	ADDQ $12288, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense1InputGradVec_rows6_loop
@@ -4915,54 +4076,46 @@ dense1InputGradVec_rows6_cols0_k:
 	JZ dense1InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1200, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $2048, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE dense1InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
-dense1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..511, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $300, kleft
-
-dense1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $2112, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $2048
-	JLT dense1InputGradVec_rows1_loop_cols0
-	ADDQ $1200, a_row
-	ADDQ $2048, c_row
-	DECQ rows
-	JMP dense1InputGradVec_rows1_loop
+dense1InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_done:
 	VZEROUPPER
@@ -5100,20 +4253,32 @@ dense1InputGradVecTransposeAVX512_pad:
 	VZEROUPPER
 	RET
 
-// func dense2ForwardVecAVX2(y, x, w, b *float32, n int)
+// func dense2ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
+// It is also dense2PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 dense2ForwardVec_rows6:
@@ -5121,63 +4286,78 @@ dense2ForwardVec_rows6:
 	JLT dense2ForwardVec_rows1_loop
 
 dense2ForwardVec_rows6_loop:
-	// 6 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	VMOVUPS 0(bias), Y8
-	VMASKMOVPS 32(bias), mask, Y9
-	VMOVUPS 0(bias), Y10
-	VMASKMOVPS 32(bias), mask, Y11
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+	// 6 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMASKMOVPS 32(tmp), mask, Y1
+	VMOVUPS 0(tmp), Y2
+	VMASKMOVPS 32(tmp), mask, Y3
+	VMOVUPS 0(tmp), Y4
+	VMASKMOVPS 32(tmp), mask, Y5
+	VMOVUPS 0(tmp), Y6
+	VMASKMOVPS 32(tmp), mask, Y7
+	VMOVUPS 0(tmp), Y8
+	VMASKMOVPS 32(tmp), mask, Y9
+	VMOVUPS 0(tmp), Y10
+	VMASKMOVPS 32(tmp), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $300, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense2ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMASKMOVPS 32(b_k), mask, Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 2400(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 3600(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 6000(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	VMOVUPS Y8, 160(c_row)
-	VMASKMOVPS Y9, mask, 192(c_row)
-	VMOVUPS Y10, 200(c_row)
-	VMASKMOVPS Y11, mask, 232(c_row)
-	ADDQ $7200, a_row
-	ADDQ $240, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense2ForwardVec_rows6_cols0_k
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMASKMOVPS Y9, mask, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMASKMOVPS Y11, mask, 32(c_3)(c_s*2)
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense2ForwardVec_rows6_loop
@@ -5185,41 +4365,46 @@ dense2ForwardVec_rows6_cols0_k:
 	JZ dense2ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1200, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP dense2ForwardVec_rows6_loop
 
 dense2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2ForwardVec_done
-	// 1 row × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense2ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense2ForwardVec_rows6_loop
 
-dense2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMASKMOVPS 32(b_k), mask, Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	ADDQ $1200, a_row
-	ADDQ $40, c_row
-	DECQ rows
-	JMP dense2ForwardVec_rows1_loop
+dense2ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense2ForwardVec_rows6_loop
 
 dense2ForwardVec_done:
 	VZEROUPPER
@@ -5227,20 +4412,22 @@ dense2ForwardVec_done:
 #undef bcast
 #undef mask
 
-// func dense2ForwardVecAVX512(y, x, w, b *float32, n int)
+// func dense2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
+// It is also dense2PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -5249,26 +4436,36 @@ dense2ForwardVec_rows16:
 	JLT dense2ForwardVec_rows1_loop
 
 dense2ForwardVec_rows16_loop:
-	// 16 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
+	XORQ col, col
+
+dense2ForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 dense2ForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
@@ -5305,25 +4502,28 @@ dense2ForwardVec_rows16_cols0_k:
 	VBROADCASTSS 18000(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2ForwardVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
-	VMOVUPS Z12, K1, 480(c_row)
-	VMOVUPS Z13, K1, 520(c_row)
-	VMOVUPS Z14, K1, 560(c_row)
-	VMOVUPS Z15, K1, 600(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 40(c_row)(col*1)
+	VMOVUPS Z2, K1, 80(c_row)(col*1)
+	VMOVUPS Z3, K1, 120(c_row)(col*1)
+	VMOVUPS Z4, K1, 160(c_row)(col*1)
+	VMOVUPS Z5, K1, 200(c_row)(col*1)
+	VMOVUPS Z6, K1, 240(c_row)(col*1)
+	VMOVUPS Z7, K1, 280(c_row)(col*1)
+	VMOVUPS Z8, K1, 320(c_row)(col*1)
+	VMOVUPS Z9, K1, 360(c_row)(col*1)
+	VMOVUPS Z10, K1, 400(c_row)(col*1)
+	VMOVUPS Z11, K1, 440(c_row)(col*1)
+	VMOVUPS Z12, K1, 480(c_row)(col*1)
+	VMOVUPS Z13, K1, 520(c_row)(col*1)
+	VMOVUPS Z14, K1, 560(c_row)(col*1)
+	VMOVUPS Z15, K1, 600(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT dense2ForwardVec_rows16_cols0
 	ADDQ $19200, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
@@ -5333,32 +4533,45 @@ dense2ForwardVec_rows16_cols0_k:
 	JZ dense2ForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $1200, tmp
 	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $40, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP dense2ForwardVec_rows16_loop
 
 dense2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2ForwardVec_done
-	// 1 row × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
+	XORQ col, col
+
+dense2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 dense2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT dense2ForwardVec_rows1_loop_cols0
 	ADDQ $1200, a_row
 	ADDQ $40, c_row
 	DECQ rows
@@ -5369,26 +4582,32 @@ dense2ForwardVec_done:
 	RET
 #undef bcast
 
-// func dense2ForwardOneVecAVX2(y, x, w, b *float32)
+// func dense2ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
+// It is also dense2PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $4, sbS
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 dense2ForwardOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 2 lanes), 4 accumulator sets
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
+	// 1 row × 2 vectors from column vector 0, the last one masked, 4 accumulator sets
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+72(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMASKMOVPS 32(tmp), mask, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
@@ -5397,436 +4616,46 @@ dense2ForwardOneVec_rows1:
 	VXORPS Y7, Y7, Y7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $75, kleft
+	MOVQ $74, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
 dense2ForwardOneVec_rows1_cols0_k:
-	VMASKMOVPS 32(b_k), mask, Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS Y8, bcast, Y1
-	VMASKMOVPS 72(b_k), mask, Y8
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 40(b_k), bcast, Y2
-	VFMADD231PS Y8, bcast, Y3
-	VMASKMOVPS 112(b_k), mask, Y8
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 80(b_k), bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	VMASKMOVPS 152(b_k), mask, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 120(b_k), bcast, Y6
-	VFMADD231PS Y8, bcast, Y7
-	ADDQ $16, a_k
-	ADDQ $160, b_k
-	DECQ kleft
-	JNZ dense2ForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Y2, Y0, Y0
-	VADDPS Y3, Y1, Y1
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y0, Y0
-	VADDPS Y7, Y1, Y1
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-
-dense2ForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func dense2ForwardOneVecAVX512(y, x, w, b *float32)
-// Requires: AVX512F
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense2ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-dense2ForwardOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 10 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $37, kleft
-
-dense2ForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 40(b_k), bcast, K1, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 80(b_k), bcast, K1, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 120(b_k), bcast, K1, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 160(b_k), bcast, K1, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 200(b_k), bcast, K1, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 240(b_k), bcast, K1, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 280(b_k), bcast, K1, Z7
-	ADDQ $32, a_k
-	ADDQ $320, b_k
-	DECQ kleft
-	JNZ dense2ForwardOneVec_rows1_cols0_k
-	// the last reduction steps
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 40(b_k), bcast, K1, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 80(b_k), bcast, K1, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 120(b_k), bcast, K1, Z3
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Z1, Z0, Z0
-	VADDPS Z2, Z0, Z0
-	VADDPS Z3, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z0, Z0
-	VADDPS Z6, Z0, Z0
-	VADDPS Z7, Z0, Z0
-	VMOVUPS Z0, K1, 0(c_row)
-
-dense2ForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense2PackedVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: dense2PackedVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2PackedVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-dense2PackedVec_rows6:
-	CMPQ rows, $6
-	JLT dense2PackedVec_rows1_loop
-
-dense2PackedVec_rows6_loop:
-	// 6 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	VMOVUPS 0(bias), Y8
-	VMASKMOVPS 32(bias), mask, Y9
-	VMOVUPS 0(bias), Y10
-	VMASKMOVPS 32(bias), mask, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2PackedVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	VMOVUPS Y8, 160(c_row)
-	VMASKMOVPS Y9, mask, 192(c_row)
-	VMOVUPS Y10, 200(c_row)
-	VMASKMOVPS Y11, mask, 232(c_row)
-	ADDQ $7200, a_row
-	ADDQ $240, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE dense2PackedVec_rows6_loop
-	TESTQ rows, rows
-	JZ dense2PackedVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1200, tmp
-	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP dense2PackedVec_rows6_loop
-
-dense2PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense2PackedVec_done
-	// 1 row × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	ADDQ $1200, a_row
-	ADDQ $40, c_row
-	DECQ rows
-	JMP dense2PackedVec_rows1_loop
-
-dense2PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func dense2PackedVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: dense2PackedVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2PackedVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-dense2PackedVec_rows16:
-	CMPQ rows, $16
-	JLT dense2PackedVec_rows1_loop
-
-dense2PackedVec_rows16_loop:
-	// 16 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2PackedVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 1200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 3600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 6000(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 7200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 8400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 9600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 10800(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 12000(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 13200(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 14400(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 15600(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 16800(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 18000(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
-	VMOVUPS Z12, K1, 480(c_row)
-	VMOVUPS Z13, K1, 520(c_row)
-	VMOVUPS Z14, K1, 560(c_row)
-	VMOVUPS Z15, K1, 600(c_row)
-	ADDQ $19200, a_row
-	ADDQ $640, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE dense2PackedVec_rows16_loop
-	TESTQ rows, rows
-	JZ dense2PackedVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1200, tmp
-	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $16, rows
-	JMP dense2PackedVec_rows16_loop
-
-dense2PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense2PackedVec_done
-	// 1 row × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $300, kleft
-
-dense2PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	ADDQ $1200, a_row
-	ADDQ $40, c_row
-	DECQ rows
-	JMP dense2PackedVec_rows1_loop
-
-dense2PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense2PackedOneVecAVX2(y, x, w, b *float32)
-// Requires: AVX, AVX2, FMA3
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense2PackedOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2PackedOneVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $1, rows
-
-dense2PackedOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 2 lanes), 4 accumulator sets
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $75, kleft
-
-dense2PackedOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS 32(b_k), bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Y2
+	VFMADD231PS 32(b_k)(bstr*1), bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Y4
+	VFMADD231PS 32(b_k)(bstr*2), bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 0(b_3), bcast, Y6
+	VFMADD231PS 32(b_3), bcast, Y7
+	ADDQ sbS, b_3
 	ADDQ $16, a_k
-	ADDQ $256, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ dense2PackedOneVec_rows1_cols0_k
+	JNZ dense2ForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y2
+	VFMADD231PS 32(b_k), bcast, Y3
+	ADDQ bstr, b_k
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y4
+	VFMADD231PS 32(b_k), bcast, Y5
+	ADDQ bstr, b_k
+	VMASKMOVPS 32(b_k), mask, Y8
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y6
+	VFMADD231PS Y8, bcast, Y7
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Y2, Y0, Y0
 	VADDPS Y3, Y1, Y1
@@ -5837,31 +4666,37 @@ dense2PackedOneVec_rows1_cols0_k:
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 
-dense2PackedOneVec_done:
+dense2ForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 #undef mask
 
-// func dense2PackedOneVecAVX512(y, x, w, b *float32)
+// func dense2ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
 // One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense2PackedOneVecGo.
+// Reference: dense2ForwardOneVecGo.
+// It is also dense2PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2PackedOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $8, sbS
+	MOVQ sb+48(FP), sb3
+	IMULQ $3, sb3
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
-dense2PackedOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 10 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
+dense2ForwardOneVec_rows1:
+	// 1 row × 1 vector from column vector 0, the last one masked, 8 accumulator sets
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp), K1, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
@@ -5872,37 +4707,44 @@ dense2PackedOneVec_rows1:
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ $37, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
-dense2PackedOneVec_rows1_cols0_k:
+dense2ForwardOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 0(b_3), bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 0(b_k)(bstr*4), bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 320(b_k), bcast, Z5
+	VFMADD231PS 0(b_3)(bstr*2), bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 384(b_k), bcast, Z6
+	VFMADD231PS 0(b_k)(sb3*2), bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 448(b_k), bcast, Z7
+	VFMADD231PS 0(b_3)(bstr*4), bcast, Z7
+	ADDQ sbS, b_3
 	ADDQ $32, a_k
-	ADDQ $512, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ dense2PackedOneVec_rows1_cols0_k
+	JNZ dense2ForwardOneVec_rows1_cols0_k
 	// the last reduction steps
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
+	ADDQ bstr, b_k
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 0(b_k), bcast, Z1
+	ADDQ bstr, b_k
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 0(b_k), bcast, Z2
+	ADDQ bstr, b_k
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 0(b_k), bcast, K1, Z3
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Z1, Z0, Z0
 	VADDPS Z2, Z0, Z0
@@ -5913,12 +4755,12 @@ dense2PackedOneVec_rows1_cols0_k:
 	VADDPS Z7, Z0, Z0
 	VMOVUPS Z0, K1, 0(c_row)
 
-dense2PackedOneVec_done:
+dense2ForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
@@ -5927,27 +4769,45 @@ dense2PackedOneVec_done:
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $300, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 dense2WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(c_row), Y0
-	VMASKMOVPS 32(c_row), mask, Y1
-	VMOVUPS 40(c_row), Y2
-	VMASKMOVPS 72(c_row), mask, Y3
-	VMOVUPS 80(c_row), Y4
-	VMASKMOVPS 112(c_row), mask, Y5
-	VMOVUPS 120(c_row), Y6
-	VMASKMOVPS 152(c_row), mask, Y7
-	VMOVUPS 160(c_row), Y8
-	VMASKMOVPS 192(c_row), mask, Y9
-	VMOVUPS 200(c_row), Y10
-	VMASKMOVPS 232(c_row), mask, Y11
+	// 6 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMASKMOVPS 32(c_0), mask, Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y5
+	VMOVUPS 0(c_3), Y6
+	VMASKMOVPS 32(c_3), mask, Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMASKMOVPS 32(c_3)(c_s*1), mask, Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMASKMOVPS 32(c_3)(c_s*2), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
@@ -5973,24 +4833,30 @@ dense2WeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $1200, a_k
-	ADDQ $40, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	VMOVUPS Y8, 160(c_row)
-	VMASKMOVPS Y9, mask, 192(c_row)
-	VMOVUPS Y10, 200(c_row)
-	VMASKMOVPS Y11, mask, 232(c_row)
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMASKMOVPS Y9, mask, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMASKMOVPS Y11, mask, 32(c_3)(c_s*2)
 	ADDQ $24, a_row
-	ADDQ $240, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense2WeightGradVecWeights_rows6_loop
@@ -6001,7 +4867,7 @@ dense2WeightGradVecWeights_done:
 #undef bcast
 #undef mask
 
-// func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
@@ -6009,34 +4875,45 @@ dense2WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x03ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $300, rows
+	MOVQ nr+88(FP), rows
 
 dense2WeightGradVecWeights_rows16_loop:
-	// 16 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 40(c_row), K1, Z1
-	VMOVUPS.Z 80(c_row), K1, Z2
-	VMOVUPS.Z 120(c_row), K1, Z3
-	VMOVUPS.Z 160(c_row), K1, Z4
-	VMOVUPS.Z 200(c_row), K1, Z5
-	VMOVUPS.Z 240(c_row), K1, Z6
-	VMOVUPS.Z 280(c_row), K1, Z7
-	VMOVUPS.Z 320(c_row), K1, Z8
-	VMOVUPS.Z 360(c_row), K1, Z9
-	VMOVUPS.Z 400(c_row), K1, Z10
-	VMOVUPS.Z 440(c_row), K1, Z11
-	VMOVUPS.Z 480(c_row), K1, Z12
-	VMOVUPS.Z 520(c_row), K1, Z13
-	VMOVUPS.Z 560(c_row), K1, Z14
-	VMOVUPS.Z 600(c_row), K1, Z15
+	XORQ col, col
+
+dense2WeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 40(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 80(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 120(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 160(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 200(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 240(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 280(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 320(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 360(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 400(c_row)(col*1), K1, Z10
+	VMOVUPS.Z 440(c_row)(col*1), K1, Z11
+	VMOVUPS.Z 480(c_row)(col*1), K1, Z12
+	VMOVUPS.Z 520(c_row)(col*1), K1, Z13
+	VMOVUPS.Z 560(c_row)(col*1), K1, Z14
+	VMOVUPS.Z 600(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense2WeightGradVecWeights_rows16_loop_cols0_k:
@@ -6073,26 +4950,29 @@ dense2WeightGradVecWeights_rows16_loop_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $1200, a_k
-	ADDQ $40, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
-	VMOVUPS Z12, K1, 480(c_row)
-	VMOVUPS Z13, K1, 520(c_row)
-	VMOVUPS Z14, K1, 560(c_row)
-	VMOVUPS Z15, K1, 600(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 40(c_row)(col*1)
+	VMOVUPS Z2, K1, 80(c_row)(col*1)
+	VMOVUPS Z3, K1, 120(c_row)(col*1)
+	VMOVUPS Z4, K1, 160(c_row)(col*1)
+	VMOVUPS Z5, K1, 200(c_row)(col*1)
+	VMOVUPS Z6, K1, 240(c_row)(col*1)
+	VMOVUPS Z7, K1, 280(c_row)(col*1)
+	VMOVUPS Z8, K1, 320(c_row)(col*1)
+	VMOVUPS Z9, K1, 360(c_row)(col*1)
+	VMOVUPS Z10, K1, 400(c_row)(col*1)
+	VMOVUPS Z11, K1, 440(c_row)(col*1)
+	VMOVUPS Z12, K1, 480(c_row)(col*1)
+	VMOVUPS Z13, K1, 520(c_row)(col*1)
+	VMOVUPS Z14, K1, 560(c_row)(col*1)
+	VMOVUPS Z15, K1, 600(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT dense2WeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
@@ -6100,21 +4980,30 @@ dense2WeightGradVecWeights_rows16_loop_cols0_k:
 	JGE dense2WeightGradVecWeights_rows16_loop
 
 dense2WeightGradVecWeights_rows12:
-	// 12 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 40(c_row), K1, Z1
-	VMOVUPS.Z 80(c_row), K1, Z2
-	VMOVUPS.Z 120(c_row), K1, Z3
-	VMOVUPS.Z 160(c_row), K1, Z4
-	VMOVUPS.Z 200(c_row), K1, Z5
-	VMOVUPS.Z 240(c_row), K1, Z6
-	VMOVUPS.Z 280(c_row), K1, Z7
-	VMOVUPS.Z 320(c_row), K1, Z8
-	VMOVUPS.Z 360(c_row), K1, Z9
-	VMOVUPS.Z 400(c_row), K1, Z10
-	VMOVUPS.Z 440(c_row), K1, Z11
+	XORQ col, col
+
+dense2WeightGradVecWeights_rows12_cols0:
+	// 12 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 40(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 80(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 120(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 160(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 200(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 240(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 280(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 320(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 360(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 400(c_row)(col*1), K1, Z10
+	VMOVUPS.Z 440(c_row)(col*1), K1, Z11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense2WeightGradVecWeights_rows12_cols0_k:
@@ -6143,29 +5032,32 @@ dense2WeightGradVecWeights_rows12_cols0_k:
 	VFMADD231PS Z12, bcast, Z10
 	VBROADCASTSS 44(a_k), bcast
 	VFMADD231PS Z12, bcast, Z11
-	ADDQ $1200, a_k
-	ADDQ $40, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecWeights_rows12_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 40(c_row)(col*1)
+	VMOVUPS Z2, K1, 80(c_row)(col*1)
+	VMOVUPS Z3, K1, 120(c_row)(col*1)
+	VMOVUPS Z4, K1, 160(c_row)(col*1)
+	VMOVUPS Z5, K1, 200(c_row)(col*1)
+	VMOVUPS Z6, K1, 240(c_row)(col*1)
+	VMOVUPS Z7, K1, 280(c_row)(col*1)
+	VMOVUPS Z8, K1, 320(c_row)(col*1)
+	VMOVUPS Z9, K1, 360(c_row)(col*1)
+	VMOVUPS Z10, K1, 400(c_row)(col*1)
+	VMOVUPS Z11, K1, 440(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT dense2WeightGradVecWeights_rows12_cols0
 
 dense2WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
@@ -6173,15 +5065,18 @@ dense2WeightGradVecWeights_done:
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 dense2WeightGradVecBias_rows1:
-	// 1 row × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
+	// 1 row × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMOVUPS 0(c_row), Y0
 	VMASKMOVPS 32(c_row), mask, Y1
 	MOVQ a_row, a_k
@@ -6193,7 +5088,7 @@ dense2WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS Y2, bcast, Y1
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -6205,23 +5100,24 @@ dense2WeightGradVecBias_done:
 #undef bcast
 #undef mask
 
-// func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
-	MOVQ $0x03ff, tmp
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 dense2WeightGradVecBias_rows1:
-	// 1 row × columns 0..9 (last vector: 10 lanes)
+	// 1 row × 1 vector from column vector 0, the last one masked
 	VMOVUPS.Z 0(c_row), K1, Z0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -6230,7 +5126,7 @@ dense2WeightGradVecBias_rows1:
 dense2WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
@@ -6240,7 +5136,7 @@ dense2WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n int)
+// func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
@@ -6251,11 +5147,23 @@ dense2WeightGradVecBias_done:
 // Reference: dense2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2InputGradVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense2InputGradVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
 	MOVQ dx+0(FP), c_row
 	MOVQ h+16(FP), h_row
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 dense2InputGradVec_rows4:
@@ -6264,9 +5172,12 @@ dense2InputGradVec_rows4:
 
 dense2InputGradVec_rows4_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense2InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..287, 3 vectors at a time
+	// 4 rows × columns up to ce, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -6281,76 +5192,86 @@ dense2InputGradVec_rows4_cols0:
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense2InputGradVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
 	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y3
 	VFMADD231PS Y13, bcast, Y4
 	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
 	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense2InputGradVec_rows4_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
+	LEAQ (h_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
 	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 0(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_0), Y12, Y15
 	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_0), Y12, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_0), Y12, Y15
 	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 1200(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_0)(c_s*1), Y12, Y15
 	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 1232(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_0)(c_s*1), Y12, Y15
 	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 1264(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_0)(c_s*1), Y12, Y15
 	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 2400(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_0)(c_s*2), Y12, Y15
 	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 2432(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_0)(c_s*2), Y12, Y15
 	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 2464(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_0)(c_s*2), Y12, Y15
 	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 3600(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_3), Y12, Y15
 	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 3632(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_3), Y12, Y15
 	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 3664(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_3), Y12, Y15
 	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1200(c_row)(col*1)
-	VMOVUPS Y4, 1232(c_row)(col*1)
-	VMOVUPS Y5, 1264(c_row)(col*1)
-	VMOVUPS Y6, 2400(c_row)(col*1)
-	VMOVUPS Y7, 2432(c_row)(col*1)
-	VMOVUPS Y8, 2464(c_row)(col*1)
-	VMOVUPS Y9, 3600(c_row)(col*1)
-	VMOVUPS Y10, 3632(c_row)(col*1)
-	VMOVUPS Y11, 3664(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $1152
+	CMPQ col, ce+72(FP)
 	JLT dense2InputGradVec_rows4_cols0
-	// 4 rows × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
+	// 4 rows × 2 vectors from column vector 0 after the loop, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -6361,61 +5282,72 @@ dense2InputGradVec_rows4_cols0_k:
 	VXORPS Y7, Y7, Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense2InputGradVec_rows4_cols1_k:
 	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
+	VMASKMOVPS 32(b_k), mask, Y9
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 40(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y8, bcast, Y2
 	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 80(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y8, bcast, Y4
 	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 120(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
 	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_cols1_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense2InputGradVec_rows4_cols1_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
+	LEAQ (h_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
 	VXORPS Y8, Y8, Y8
-	VCMPPS $1, 0(h_row)(col*1), Y8, Y15
+	VCMPPS $1, 0(c_0), Y8, Y15
 	VANDPS Y15, Y0, Y0
-	VMASKMOVPS 32(h_row)(col*1), mask, Y15
+	VMASKMOVPS 32(c_0), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 1200(h_row)(col*1), Y8, Y15
+	VCMPPS $1, 0(c_0)(c_s*1), Y8, Y15
 	VANDPS Y15, Y2, Y2
-	VMASKMOVPS 1232(h_row)(col*1), mask, Y15
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 2400(h_row)(col*1), Y8, Y15
+	VCMPPS $1, 0(c_0)(c_s*2), Y8, Y15
 	VANDPS Y15, Y4, Y4
-	VMASKMOVPS 2432(h_row)(col*1), mask, Y15
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 3600(h_row)(col*1), Y8, Y15
+	VCMPPS $1, 0(c_3), Y8, Y15
 	VANDPS Y15, Y6, Y6
-	VMASKMOVPS 3632(h_row)(col*1), mask, Y15
+	VMASKMOVPS 32(c_3), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y7, Y7
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	VMOVUPS Y2, 1200(c_row)(col*1)
-	VMASKMOVPS Y3, mask, 1232(c_row)(col*1)
-	VMOVUPS Y4, 2400(c_row)(col*1)
-	VMASKMOVPS Y5, mask, 2432(c_row)(col*1)
-	VMOVUPS Y6, 3600(c_row)(col*1)
-	VMASKMOVPS Y7, mask, 3632(c_row)(col*1)
-	ADDQ $160, a_row
-	ADDQ $4800, c_row
-	ADDQ $4800, h_row
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	IMUL3Q $4, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
+	ADDQ tmp, h_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE dense2InputGradVec_rows4_loop
@@ -6423,89 +5355,47 @@ dense2InputGradVec_rows4_cols1_k:
 	JZ dense2InputGradVec_done
 	MOVQ $4, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $40, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $1200, tmp2
-	SUBQ tmp2, c_row
-	SUBQ tmp2, h_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
+	SUBQ kleft, h_row
 	MOVQ $4, rows
 	JMP dense2InputGradVec_rows4_loop
 
 dense2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2InputGradVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $4, rows
+	JMP dense2InputGradVec_rows4_loop
 
-dense2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..287, 3 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_loop_cols0_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 0(h_row)(col*1), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row)(col*1), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row)(col*1), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $1152
-	JLT dense2InputGradVec_rows1_loop_cols0
-	// 1 row × columns 288..299 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_loop_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y2, Y2, Y2
-	VCMPPS $1, 0(h_row)(col*1), Y2, Y15
-	VANDPS Y15, Y0, Y0
-	VMASKMOVPS 32(h_row)(col*1), mask, Y15
-	VCMPPS $1, Y15, Y2, Y15
-	VANDPS Y15, Y1, Y1
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	ADDQ $40, a_row
-	ADDQ $1200, c_row
-	ADDQ $1200, h_row
-	DECQ rows
-	JMP dense2InputGradVec_rows1_loop
+dense2InputGradVec_small3:
+	SUBQ $1, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $4, rows
+	JMP dense2InputGradVec_rows4_loop
 
 dense2InputGradVec_done:
 	VZEROUPPER
@@ -6513,7 +5403,7 @@ dense2InputGradVec_done:
 #undef bcast
 #undef mask
 
-// func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n int)
+// func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
@@ -6523,12 +5413,24 @@ dense2InputGradVec_done:
 // the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
 	MOVQ dx+0(FP), c_row
 	MOVQ h+16(FP), h_row
-	MOVQ $0x0fff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -6538,9 +5440,12 @@ dense2InputGradVec_rows6:
 
 dense2InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense2InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
+	// 6 rows × columns up to ce, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -6567,126 +5472,136 @@ dense2InputGradVec_rows6_cols0:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 160(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 200(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows6_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense2InputGradVec_rows6_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
+	LEAQ (h_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
 	VXORPS Z24, Z24, Z24
-	VCMPPS $1, 0(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_0), Z24, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_0), Z24, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_0), Z24, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row)(col*1), Z24, K2
+	VCMPPS $1, 192(c_0), Z24, K2
 	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1200(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_0)(c_s*1), Z24, K2
 	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1264(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_0)(c_s*1), Z24, K2
 	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 1328(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_0)(c_s*1), Z24, K2
 	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 1392(h_row)(col*1), Z24, K2
+	VCMPPS $1, 192(c_0)(c_s*1), Z24, K2
 	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 2400(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_0)(c_s*2), Z24, K2
 	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 2464(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_0)(c_s*2), Z24, K2
 	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 2528(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_0)(c_s*2), Z24, K2
 	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 2592(h_row)(col*1), Z24, K2
+	VCMPPS $1, 192(c_0)(c_s*2), Z24, K2
 	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 3600(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_3), Z24, K2
 	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 3664(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_3), Z24, K2
 	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 3728(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_3), Z24, K2
 	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 3792(h_row)(col*1), Z24, K2
+	VCMPPS $1, 192(c_3), Z24, K2
 	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 4800(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_3)(c_s*1), Z24, K2
 	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 4864(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_3)(c_s*1), Z24, K2
 	VMOVAPS.Z Z17, K2, Z17
-	VCMPPS $1, 4928(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_3)(c_s*1), Z24, K2
 	VMOVAPS.Z Z18, K2, Z18
-	VCMPPS $1, 4992(h_row)(col*1), Z24, K2
+	VCMPPS $1, 192(c_3)(c_s*1), Z24, K2
 	VMOVAPS.Z Z19, K2, Z19
-	VCMPPS $1, 6000(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_3)(c_s*2), Z24, K2
 	VMOVAPS.Z Z20, K2, Z20
-	VCMPPS $1, 6064(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_3)(c_s*2), Z24, K2
 	VMOVAPS.Z Z21, K2, Z21
-	VCMPPS $1, 6128(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_3)(c_s*2), Z24, K2
 	VMOVAPS.Z Z22, K2, Z22
-	VCMPPS $1, 6192(h_row)(col*1), Z24, K2
+	VCMPPS $1, 192(c_3)(c_s*2), Z24, K2
 	VMOVAPS.Z Z23, K2, Z23
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1200(c_row)(col*1)
-	VMOVUPS Z5, 1264(c_row)(col*1)
-	VMOVUPS Z6, 1328(c_row)(col*1)
-	VMOVUPS Z7, 1392(c_row)(col*1)
-	VMOVUPS Z8, 2400(c_row)(col*1)
-	VMOVUPS Z9, 2464(c_row)(col*1)
-	VMOVUPS Z10, 2528(c_row)(col*1)
-	VMOVUPS Z11, 2592(c_row)(col*1)
-	VMOVUPS Z12, 3600(c_row)(col*1)
-	VMOVUPS Z13, 3664(c_row)(col*1)
-	VMOVUPS Z14, 3728(c_row)(col*1)
-	VMOVUPS Z15, 3792(c_row)(col*1)
-	VMOVUPS Z16, 4800(c_row)(col*1)
-	VMOVUPS Z17, 4864(c_row)(col*1)
-	VMOVUPS Z18, 4928(c_row)(col*1)
-	VMOVUPS Z19, 4992(c_row)(col*1)
-	VMOVUPS Z20, 6000(c_row)(col*1)
-	VMOVUPS Z21, 6064(c_row)(col*1)
-	VMOVUPS Z22, 6128(c_row)(col*1)
-	VMOVUPS Z23, 6192(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $1024
+	CMPQ col, ce+72(FP)
 	JLT dense2InputGradVec_rows6_cols0
-	// 6 rows × columns 256..299 (last vector: 12 lanes)
+	// 6 rows × 3 vectors from column vector 0 after the loop, the last one masked
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -6707,100 +5622,113 @@ dense2InputGradVec_rows6_cols0_k:
 	VXORPS Z17, Z17, Z17
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense2InputGradVec_rows6_cols1_k:
 	VMOVUPS 0(b_k), Z18
 	VMOVUPS 64(b_k), Z19
-	VMOVUPS 128(b_k), Z20
-	VBROADCASTSS 0(a_k), bcast
+	VMOVUPS.Z 128(b_k), K1, Z20
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z18, bcast, Z0
 	VFMADD231PS Z19, bcast, Z1
 	VFMADD231PS Z20, bcast, Z2
-	VBROADCASTSS 40(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z18, bcast, Z3
 	VFMADD231PS Z19, bcast, Z4
 	VFMADD231PS Z20, bcast, Z5
-	VBROADCASTSS 80(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z18, bcast, Z6
 	VFMADD231PS Z19, bcast, Z7
 	VFMADD231PS Z20, bcast, Z8
-	VBROADCASTSS 120(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z18, bcast, Z9
 	VFMADD231PS Z19, bcast, Z10
 	VFMADD231PS Z20, bcast, Z11
-	VBROADCASTSS 160(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z18, bcast, Z12
 	VFMADD231PS Z19, bcast, Z13
 	VFMADD231PS Z20, bcast, Z14
-	VBROADCASTSS 200(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z18, bcast, Z15
 	VFMADD231PS Z19, bcast, Z16
 	VFMADD231PS Z20, bcast, Z17
 	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows6_cols1_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense2InputGradVec_rows6_cols1_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
+	LEAQ (h_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
 	VXORPS Z18, Z18, Z18
-	VCMPPS $1, 0(h_row)(col*1), Z18, K2
+	VCMPPS $1, 0(c_0), Z18, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row)(col*1), Z18, K2
+	VCMPPS $1, 64(c_0), Z18, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row)(col*1), Z18, K1, K2
+	VCMPPS $1, 128(c_0), Z18, K1, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 1200(h_row)(col*1), Z18, K2
+	VCMPPS $1, 0(c_0)(c_s*1), Z18, K2
 	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 1264(h_row)(col*1), Z18, K2
+	VCMPPS $1, 64(c_0)(c_s*1), Z18, K2
 	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 1328(h_row)(col*1), Z18, K1, K2
+	VCMPPS $1, 128(c_0)(c_s*1), Z18, K1, K2
 	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 2400(h_row)(col*1), Z18, K2
+	VCMPPS $1, 0(c_0)(c_s*2), Z18, K2
 	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 2464(h_row)(col*1), Z18, K2
+	VCMPPS $1, 64(c_0)(c_s*2), Z18, K2
 	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 2528(h_row)(col*1), Z18, K1, K2
+	VCMPPS $1, 128(c_0)(c_s*2), Z18, K1, K2
 	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 3600(h_row)(col*1), Z18, K2
+	VCMPPS $1, 0(c_3), Z18, K2
 	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 3664(h_row)(col*1), Z18, K2
+	VCMPPS $1, 64(c_3), Z18, K2
 	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 3728(h_row)(col*1), Z18, K1, K2
+	VCMPPS $1, 128(c_3), Z18, K1, K2
 	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 4800(h_row)(col*1), Z18, K2
+	VCMPPS $1, 0(c_3)(c_s*1), Z18, K2
 	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 4864(h_row)(col*1), Z18, K2
+	VCMPPS $1, 64(c_3)(c_s*1), Z18, K2
 	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 4928(h_row)(col*1), Z18, K1, K2
+	VCMPPS $1, 128(c_3)(c_s*1), Z18, K1, K2
 	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 6000(h_row)(col*1), Z18, K2
+	VCMPPS $1, 0(c_3)(c_s*2), Z18, K2
 	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 6064(h_row)(col*1), Z18, K2
+	VCMPPS $1, 64(c_3)(c_s*2), Z18, K2
 	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 6128(h_row)(col*1), Z18, K1, K2
+	VCMPPS $1, 128(c_3)(c_s*2), Z18, K1, K2
 	VMOVAPS.Z Z17, K2, Z17
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	VMOVUPS Z3, 1200(c_row)(col*1)
-	VMOVUPS Z4, 1264(c_row)(col*1)
-	VMOVUPS Z5, K1, 1328(c_row)(col*1)
-	VMOVUPS Z6, 2400(c_row)(col*1)
-	VMOVUPS Z7, 2464(c_row)(col*1)
-	VMOVUPS Z8, K1, 2528(c_row)(col*1)
-	VMOVUPS Z9, 3600(c_row)(col*1)
-	VMOVUPS Z10, 3664(c_row)(col*1)
-	VMOVUPS Z11, K1, 3728(c_row)(col*1)
-	VMOVUPS Z12, 4800(c_row)(col*1)
-	VMOVUPS Z13, 4864(c_row)(col*1)
-	VMOVUPS Z14, K1, 4928(c_row)(col*1)
-	VMOVUPS Z15, 6000(c_row)(col*1)
-	VMOVUPS Z16, 6064(c_row)(col*1)
-	VMOVUPS Z17, K1, 6128(c_row)(col*1)
-	ADDQ $240, a_row
-	ADDQ $7200, c_row
-	ADDQ $7200, h_row
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, K1, 128(c_0)
+	VMOVUPS Z3, 0(c_0)(c_s*1)
+	VMOVUPS Z4, 64(c_0)(c_s*1)
+	VMOVUPS Z5, K1, 128(c_0)(c_s*1)
+	VMOVUPS Z6, 0(c_0)(c_s*2)
+	VMOVUPS Z7, 64(c_0)(c_s*2)
+	VMOVUPS Z8, K1, 128(c_0)(c_s*2)
+	VMOVUPS Z9, 0(c_3)
+	VMOVUPS Z10, 64(c_3)
+	VMOVUPS Z11, K1, 128(c_3)
+	VMOVUPS Z12, 0(c_3)(c_s*1)
+	VMOVUPS Z13, 64(c_3)(c_s*1)
+	VMOVUPS Z14, K1, 128(c_3)(c_s*1)
+	VMOVUPS Z15, 0(c_3)(c_s*2)
+	VMOVUPS Z16, 64(c_3)(c_s*2)
+	VMOVUPS Z17, K1, 128(c_3)(c_s*2)
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
+	ADDQ tmp, h_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense2InputGradVec_rows6_loop
@@ -6808,99 +5736,47 @@ dense2InputGradVec_rows6_cols1_k:
 	JZ dense2InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $40, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $1200, tmp2
-	SUBQ tmp2, c_row
-	SUBQ tmp2, h_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
+	SUBQ kleft, h_row
 	MOVQ $6, rows
 	JMP dense2InputGradVec_rows6_loop
 
 dense2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2InputGradVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense2InputGradVec_rows6_loop
 
-dense2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_loop_cols0_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z4, Z4, Z4
-	VCMPPS $1, 0(h_row)(col*1), Z4, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row)(col*1), Z4, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row)(col*1), Z4, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row)(col*1), Z4, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT dense2InputGradVec_rows1_loop_cols0
-	// 1 row × columns 256..299 (last vector: 12 lanes)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-dense2InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Z3
-	VMOVUPS 64(b_k), Z4
-	VMOVUPS 128(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z3, bcast, Z0
-	VFMADD231PS Z4, bcast, Z1
-	VFMADD231PS Z5, bcast, Z2
-	ADDQ $4, a_k
-	ADDQ $1216, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_loop_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z3, Z3, Z3
-	VCMPPS $1, 0(h_row)(col*1), Z3, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row)(col*1), Z3, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row)(col*1), Z3, K1, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	ADDQ $40, a_row
-	ADDQ $1200, c_row
-	ADDQ $1200, h_row
-	DECQ rows
-	JMP dense2InputGradVec_rows1_loop
+dense2InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense2InputGradVec_rows6_loop
 
 dense2InputGradVec_done:
 	VZEROUPPER

@@ -8,12 +8,12 @@ import "github.com/cnngen/cnngen/runtime"
 // conv1ForwardVecAVX2 is the AVX2 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVecAVX512 is the AVX512 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVec computes, with In = 9 and Units = 64:
 //
@@ -28,9 +28,9 @@ func conv1ForwardVec(y, x []float32, w *[9 * 64]float32, b *[64]float32, n int) 
 	_ = x[n*9-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 9, 36, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 9, 36, 256, 256, 256, 0, 0)
 	default:
 		conv1ForwardVecGo(y, x, w, b, n)
 	}
@@ -39,22 +39,22 @@ func conv1ForwardVec(y, x []float32, w *[9 * 64]float32, b *[64]float32, n int) 
 // conv1WeightGradVecWeightsAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVec computes, with In = 9 and Units = 64:
 //
@@ -70,11 +70,11 @@ func conv1WeightGradVec(dw *[9 * 64]float32, db *[64]float32, x, dy []float32, n
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 36, 256, 256, 256, 0, 9)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 36, 256, 256, 256, 0, 9)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -177,12 +177,12 @@ func pool1InputGradVec(dx, dy, x, y []float32, n int) {
 // dense1ForwardVecAVX2 is the AVX2 path of dense1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardVecAVX2(y, x, w, b *float32, n int)
+func dense1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardVecAVX512 is the AVX512 path of dense1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardVecAVX512(y, x, w, b *float32, n int)
+func dense1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardVec computes, with In = 1024 and Units = 300:
 //
@@ -197,9 +197,9 @@ func dense1ForwardVec(y, x []float32, w *[1024 * 300]float32, b *[300]float32, n
 	_ = x[n*1024-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 1024, 4096, 1200, 1200, 1024, 4095, 0)
 	case runtime.AVX2:
-		dense1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 1024, 4096, 1200, 1200, 1152, 16, 0)
 	default:
 		dense1ForwardVecGo(y, x, w, b, n)
 	}
@@ -208,12 +208,12 @@ func dense1ForwardVec(y, x []float32, w *[1024 * 300]float32, b *[300]float32, n
 // dense1ForwardOneVecAVX2 is the AVX2 path of dense1ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardOneVecAVX2(y, x, w, b *float32)
+func dense1ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardOneVecAVX512 is the AVX512 path of dense1ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardOneVecAVX512(y, x, w, b *float32)
+func dense1ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardOneVec computes, with In = 1024 and Units = 300:
 //
@@ -223,23 +223,13 @@ func dense1ForwardOneVecAVX512(y, x, w, b *float32)
 func dense1ForwardOneVec(y *[300]float32, x *[1024]float32, w *[1024 * 300]float32, b *[300]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 1024, 0, 1200, 1200, 0, 4095, 1)
 	case runtime.AVX2:
-		dense1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 1024, 0, 1200, 1200, 832, 16, 1)
 	default:
 		dense1ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// dense1PackedVecAVX2 is the AVX2 path of dense1PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedVecAVX2(y, x, w, b *float32, n int)
-
-// dense1PackedVecAVX512 is the AVX512 path of dense1PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedVecAVX512(y, x, w, b *float32, n int)
 
 // dense1PackedVec computes, with In = 1024 and Units = 300:
 //
@@ -255,23 +245,13 @@ func dense1PackedVec(y, x []float32, w *[1024 * 304]float32, b *[300]float32, n 
 	_ = x[n*1024-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 1024, 4096, 1216, 1200, 1024, 4095, 0)
 	case runtime.AVX2:
-		dense1PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 1024, 4096, 1216, 1200, 1152, 16, 0)
 	default:
 		dense1PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// dense1PackedOneVecAVX2 is the AVX2 path of dense1PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedOneVecAVX2(y, x, w, b *float32)
-
-// dense1PackedOneVecAVX512 is the AVX512 path of dense1PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedOneVecAVX512(y, x, w, b *float32)
 
 // dense1PackedOneVec computes, with In = 1024 and Units = 300:
 //
@@ -282,9 +262,9 @@ func dense1PackedOneVecAVX512(y, x, w, b *float32)
 func dense1PackedOneVec(y *[300]float32, x *[1024]float32, w *[1024 * 304]float32, b *[300]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 1024, 0, 1216, 1200, 0, 4095, 1)
 	case runtime.AVX2:
-		dense1PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 1024, 0, 1216, 1200, 832, 16, 1)
 	default:
 		dense1PackedOneVecGo(y, x, w, b)
 	}
@@ -293,22 +273,22 @@ func dense1PackedOneVec(y *[300]float32, x *[1024]float32, w *[1024 * 304]float3
 // dense1WeightGradVecWeightsAVX2 is the AVX2 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVecWeightsAVX512 is the AVX512 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVecBiasAVX2 is the AVX2 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVecBiasAVX512 is the AVX512 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVec computes, with In = 1024 and Units = 300:
 //
@@ -324,11 +304,11 @@ func dense1WeightGradVec(dw *[1024 * 300]float32, db *[300]float32, x, dy []floa
 	_ = dy[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 4096, 1200, 1200, 1024, 4095, 1024)
+		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 0, 4095, 1)
 	case runtime.AVX2:
-		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 4096, 1200, 1200, 1152, 16, 1024)
+		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1200, 0, 832, 16, 1)
 	default:
 		dense1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -337,12 +317,12 @@ func dense1WeightGradVec(dw *[1024 * 300]float32, db *[300]float32, x, dy []floa
 // dense1InputGradVecAVX2 is the AVX2 path of dense1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1InputGradVecAVX2(dx, dy, wt *float32, n int)
+func dense1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1InputGradVecAVX512 is the AVX512 path of dense1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1InputGradVecAVX512(dx, dy, wt *float32, n int)
+func dense1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1InputGradVec computes, with In = 1024 and Units = 300:
 //
@@ -357,9 +337,9 @@ func dense1InputGradVec(dx, dy []float32, wt *[300 * 1040]float32, n int) {
 	_ = dy[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		dense1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 300, 1200, 4160, 4096, 4096, 0, 0)
 	case runtime.AVX2:
-		dense1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		dense1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 300, 1200, 4160, 4096, 4096, 0, 0)
 	default:
 		dense1InputGradVecGo(dx, dy, wt, n)
 	}
@@ -391,12 +371,12 @@ func dense1InputGradVecTranspose(wt *[300 * 1040]float32, w *[1024 * 300]float32
 // dense2ForwardVecAVX2 is the AVX2 path of dense2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardVecAVX2(y, x, w, b *float32, n int)
+func dense2ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardVecAVX512 is the AVX512 path of dense2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardVecAVX512(y, x, w, b *float32, n int)
+func dense2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardVec computes, with In = 300 and Units = 10:
 //
@@ -411,9 +391,9 @@ func dense2ForwardVec(y, x []float32, w *[300 * 10]float32, b *[10]float32, n in
 	_ = x[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 40, 40, 64, 1023, 0)
 	case runtime.AVX2:
-		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 40, 40, 0, 24, 0)
 	default:
 		dense2ForwardVecGo(y, x, w, b, n)
 	}
@@ -422,12 +402,12 @@ func dense2ForwardVec(y, x []float32, w *[300 * 10]float32, b *[10]float32, n in
 // dense2ForwardOneVecAVX2 is the AVX2 path of dense2ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardOneVecAVX2(y, x, w, b *float32)
+func dense2ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardOneVecAVX512 is the AVX512 path of dense2ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardOneVecAVX512(y, x, w, b *float32)
+func dense2ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardOneVec computes, with In = 300 and Units = 10:
 //
@@ -437,23 +417,13 @@ func dense2ForwardOneVecAVX512(y, x, w, b *float32)
 func dense2ForwardOneVec(y *[10]float32, x *[300]float32, w *[300 * 10]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 300, 0, 40, 40, 0, 1023, 1)
 	case runtime.AVX2:
-		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 300, 0, 40, 40, 0, 24, 1)
 	default:
 		dense2ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// dense2PackedVecAVX2 is the AVX2 path of dense2PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedVecAVX2(y, x, w, b *float32, n int)
-
-// dense2PackedVecAVX512 is the AVX512 path of dense2PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedVecAVX512(y, x, w, b *float32, n int)
 
 // dense2PackedVec computes, with In = 300 and Units = 10:
 //
@@ -469,23 +439,13 @@ func dense2PackedVec(y, x []float32, w *[300 * 16]float32, b *[10]float32, n int
 	_ = x[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 64, 40, 64, 1023, 0)
 	case runtime.AVX2:
-		dense2PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 300, 1200, 64, 40, 0, 24, 0)
 	default:
 		dense2PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// dense2PackedOneVecAVX2 is the AVX2 path of dense2PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedOneVecAVX2(y, x, w, b *float32)
-
-// dense2PackedOneVecAVX512 is the AVX512 path of dense2PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedOneVecAVX512(y, x, w, b *float32)
 
 // dense2PackedOneVec computes, with In = 300 and Units = 10:
 //
@@ -496,9 +456,9 @@ func dense2PackedOneVecAVX512(y, x, w, b *float32)
 func dense2PackedOneVec(y *[10]float32, x *[300]float32, w *[300 * 16]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 300, 0, 64, 40, 0, 1023, 1)
 	case runtime.AVX2:
-		dense2PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 300, 0, 64, 40, 0, 24, 1)
 	default:
 		dense2PackedOneVecGo(y, x, w, b)
 	}
@@ -507,22 +467,22 @@ func dense2PackedOneVec(y *[10]float32, x *[300]float32, w *[300 * 16]float32, b
 // dense2WeightGradVecWeightsAVX2 is the AVX2 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVecWeightsAVX512 is the AVX512 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVecBiasAVX2 is the AVX2 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVecBiasAVX512 is the AVX512 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVec computes, with In = 300 and Units = 10:
 //
@@ -538,11 +498,11 @@ func dense2WeightGradVec(dw *[300 * 10]float32, db *[10]float32, x, dy []float32
 	_ = dy[n*10-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 64, 1023, 300)
+		dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 	case runtime.AVX2:
-		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1200, 40, 40, 0, 24, 300)
+		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 	default:
 		dense2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -551,12 +511,12 @@ func dense2WeightGradVec(dw *[300 * 10]float32, db *[10]float32, x, dy []float32
 // dense2InputGradVecAVX2 is the AVX2 path of dense2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n int)
+func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2InputGradVecAVX512 is the AVX512 path of dense2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n int)
+func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2InputGradVec computes, with In = 300 and Units = 10:
 //
@@ -573,9 +533,9 @@ func dense2InputGradVec(dx, dy, h []float32, wt *[10 * 304]float32, n int) {
 	_ = h[n*300-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n)
+		dense2InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n, 10, 40, 1216, 1200, 1024, 4095, 0)
 	case runtime.AVX2:
-		dense2InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n)
+		dense2InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n, 10, 40, 1216, 1200, 1152, 16, 0)
 	default:
 		dense2InputGradVecGo(dx, dy, h, wt, n)
 	}

@@ -8,12 +8,12 @@ import "github.com/cnngen/cnngen/runtime"
 // fc1ForwardVecAVX2 is the AVX2 path of fc1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fc1ForwardVecAVX2(y, x, w, b *float32, n int)
+func fc1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc1ForwardVecAVX512 is the AVX512 path of fc1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fc1ForwardVecAVX512(y, x, w, b *float32, n int)
+func fc1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc1ForwardVec computes, with In = 640 and Units = 128:
 //
@@ -28,9 +28,9 @@ func fc1ForwardVec(y, x []float32, w *[640 * 128]float32, b *[128]float32, n int
 	_ = x[n*640-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 640, 2560, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 640, 2560, 512, 512, 512, 0, 0)
 	default:
 		fc1ForwardVecGo(y, x, w, b, n)
 	}
@@ -39,12 +39,12 @@ func fc1ForwardVec(y, x []float32, w *[640 * 128]float32, b *[128]float32, n int
 // fc1ForwardOneVecAVX2 is the AVX2 path of fc1ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc1ForwardOneVecAVX2(y, x, w, b *float32)
+func fc1ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc1ForwardOneVecAVX512 is the AVX512 path of fc1ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc1ForwardOneVecAVX512(y, x, w, b *float32)
+func fc1ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc1ForwardOneVec computes, with In = 640 and Units = 128:
 //
@@ -54,9 +54,9 @@ func fc1ForwardOneVecAVX512(y, x, w, b *float32)
 func fc1ForwardOneVec(y *[128]float32, x *[640]float32, w *[640 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 640, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 640, 0, 512, 512, 512, 0, 1)
 	default:
 		fc1ForwardOneVecGo(y, x, w, b)
 	}
@@ -76,9 +76,9 @@ func fc1PackedVec(y, x []float32, w *[640 * 128]float32, b *[128]float32, n int)
 	_ = x[n*640-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 640, 2560, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 640, 2560, 512, 512, 512, 0, 0)
 	default:
 		fc1PackedVecGo(y, x, w, b, n)
 	}
@@ -93,9 +93,9 @@ func fc1PackedVec(y, x []float32, w *[640 * 128]float32, b *[128]float32, n int)
 func fc1PackedOneVec(y *[128]float32, x *[640]float32, w *[640 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 640, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 640, 0, 512, 512, 512, 0, 1)
 	default:
 		fc1PackedOneVecGo(y, x, w, b)
 	}
@@ -104,22 +104,22 @@ func fc1PackedOneVec(y *[128]float32, x *[640]float32, w *[640 * 128]float32, b 
 // fc1WeightGradVecWeightsAVX2 is the AVX2 path of fc1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func fc1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc1WeightGradVecWeightsAVX512 is the AVX512 path of fc1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func fc1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc1WeightGradVecBiasAVX2 is the AVX2 path of fc1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func fc1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc1WeightGradVecBiasAVX512 is the AVX512 path of fc1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func fc1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc1WeightGradVec computes, with In = 640 and Units = 128:
 //
@@ -135,25 +135,15 @@ func fc1WeightGradVec(dw *[640 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2560, 512, 512, 512, 0, 640)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2560, 512, 512, 512, 0, 640)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc1WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fc2ForwardVecAVX2 is the AVX2 path of fc2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc2ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// fc2ForwardVecAVX512 is the AVX512 path of fc2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc2ForwardVecAVX512(y, x, w, b *float32, n int)
 
 // fc2ForwardVec computes, with In = 128 and Units = 128:
 //
@@ -168,9 +158,9 @@ func fc2ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc2ForwardVecGo(y, x, w, b, n)
 	}
@@ -179,12 +169,12 @@ func fc2ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 // fc2ForwardOneVecAVX2 is the AVX2 path of fc2ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc2ForwardOneVecAVX2(y, x, w, b *float32)
+func fc2ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc2ForwardOneVecAVX512 is the AVX512 path of fc2ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc2ForwardOneVecAVX512(y, x, w, b *float32)
+func fc2ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc2ForwardOneVec computes, with In = 128 and Units = 128:
 //
@@ -194,9 +184,9 @@ func fc2ForwardOneVecAVX512(y, x, w, b *float32)
 func fc2ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc2ForwardOneVecGo(y, x, w, b)
 	}
@@ -216,9 +206,9 @@ func fc2PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc2PackedVecGo(y, x, w, b, n)
 	}
@@ -233,9 +223,9 @@ func fc2PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 func fc2PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc2PackedOneVecGo(y, x, w, b)
 	}
@@ -244,12 +234,12 @@ func fc2PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b 
 // fc2WeightGradVecWeightsAVX2 is the AVX2 path of fc2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func fc2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc2WeightGradVecWeightsAVX512 is the AVX512 path of fc2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func fc2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc2WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -265,11 +255,11 @@ func fc2WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -278,12 +268,12 @@ func fc2WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 // fc2InputGradVecAVX2 is the AVX2 path of fc2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc2InputGradVecAVX2(dx, dy, wt *float32, n int)
+func fc2InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc2InputGradVecAVX512 is the AVX512 path of fc2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc2InputGradVecAVX512(dx, dy, wt *float32, n int)
+func fc2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc2InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -298,9 +288,9 @@ func fc2InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc2InputGradVecGo(dx, dy, wt, n)
 	}
@@ -342,9 +332,9 @@ func fc3ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc3ForwardVecGo(y, x, w, b, n)
 	}
@@ -358,9 +348,9 @@ func fc3ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 func fc3ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc3ForwardOneVecGo(y, x, w, b)
 	}
@@ -380,9 +370,9 @@ func fc3PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc3PackedVecGo(y, x, w, b, n)
 	}
@@ -397,9 +387,9 @@ func fc3PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 func fc3PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc3PackedOneVecGo(y, x, w, b)
 	}
@@ -419,11 +409,11 @@ func fc3WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc3WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -442,9 +432,9 @@ func fc3InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc3InputGradVecGo(dx, dy, wt, n)
 	}
@@ -476,9 +466,9 @@ func fc4ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc4ForwardVecGo(y, x, w, b, n)
 	}
@@ -492,9 +482,9 @@ func fc4ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 func fc4ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc4ForwardOneVecGo(y, x, w, b)
 	}
@@ -514,9 +504,9 @@ func fc4PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc4PackedVecGo(y, x, w, b, n)
 	}
@@ -531,9 +521,9 @@ func fc4PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 func fc4PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc4PackedOneVecGo(y, x, w, b)
 	}
@@ -553,11 +543,11 @@ func fc4WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc4WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -576,9 +566,9 @@ func fc4InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc4InputGradVecGo(dx, dy, wt, n)
 	}
@@ -600,12 +590,12 @@ func fc4InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 // fc5ForwardVecAVX2 is the AVX2 path of fc5ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fc5ForwardVecAVX2(y, x, w, b *float32, n int)
+func fc5ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc5ForwardVecAVX512 is the AVX512 path of fc5ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fc5ForwardVecAVX512(y, x, w, b *float32, n int)
+func fc5ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc5ForwardVec computes, with In = 128 and Units = 8:
 //
@@ -620,9 +610,9 @@ func fc5ForwardVec(y, x []float32, w *[128 * 8]float32, b *[8]float32, n int) {
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc5ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 32, 32, 64, 255, 0)
 	case runtime.AVX2:
-		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 32, 32, 32, 0, 0)
 	default:
 		fc5ForwardVecGo(y, x, w, b, n)
 	}
@@ -631,12 +621,12 @@ func fc5ForwardVec(y, x []float32, w *[128 * 8]float32, b *[8]float32, n int) {
 // fc5ForwardOneVecAVX2 is the AVX2 path of fc5ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc5ForwardOneVecAVX2(y, x, w, b *float32)
+func fc5ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc5ForwardOneVecAVX512 is the AVX512 path of fc5ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc5ForwardOneVecAVX512(y, x, w, b *float32)
+func fc5ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc5ForwardOneVec computes, with In = 128 and Units = 8:
 //
@@ -646,23 +636,13 @@ func fc5ForwardOneVecAVX512(y, x, w, b *float32)
 func fc5ForwardOneVec(y *[8]float32, x *[128]float32, w *[128 * 8]float32, b *[8]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc5ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 32, 32, 0, 255, 1)
 	case runtime.AVX2:
-		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 32, 32, 0, 0, 1)
 	default:
 		fc5ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fc5PackedVecAVX2 is the AVX2 path of fc5PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc5PackedVecAVX2(y, x, w, b *float32, n int)
-
-// fc5PackedVecAVX512 is the AVX512 path of fc5PackedVec (simd_amd64.s).
-//
-//go:noescape
-func fc5PackedVecAVX512(y, x, w, b *float32, n int)
 
 // fc5PackedVec computes, with In = 128 and Units = 8:
 //
@@ -678,23 +658,13 @@ func fc5PackedVec(y, x []float32, w *[128 * 16]float32, b *[8]float32, n int) {
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc5ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 64, 32, 64, 255, 0)
 	case runtime.AVX2:
-		fc5PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 64, 32, 32, 0, 0)
 	default:
 		fc5PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fc5PackedOneVecAVX2 is the AVX2 path of fc5PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc5PackedOneVecAVX2(y, x, w, b *float32)
-
-// fc5PackedOneVecAVX512 is the AVX512 path of fc5PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fc5PackedOneVecAVX512(y, x, w, b *float32)
 
 // fc5PackedOneVec computes, with In = 128 and Units = 8:
 //
@@ -705,9 +675,9 @@ func fc5PackedOneVecAVX512(y, x, w, b *float32)
 func fc5PackedOneVec(y *[8]float32, x *[128]float32, w *[128 * 16]float32, b *[8]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc5ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 64, 32, 0, 255, 1)
 	case runtime.AVX2:
-		fc5PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc5ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 64, 32, 0, 0, 1)
 	default:
 		fc5PackedOneVecGo(y, x, w, b)
 	}
@@ -716,22 +686,22 @@ func fc5PackedOneVec(y *[8]float32, x *[128]float32, w *[128 * 16]float32, b *[8
 // fc5WeightGradVecWeightsAVX2 is the AVX2 path of fc5WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc5WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func fc5WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc5WeightGradVecWeightsAVX512 is the AVX512 path of fc5WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func fc5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc5WeightGradVecBiasAVX2 is the AVX2 path of fc5WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc5WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func fc5WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc5WeightGradVecBiasAVX512 is the AVX512 path of fc5WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc5WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func fc5WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc5WeightGradVec computes, with In = 128 and Units = 8:
 //
@@ -747,25 +717,15 @@ func fc5WeightGradVec(dw *[128 * 8]float32, db *[8]float32, x, dy []float32, n i
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc5WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 32, 32, 64, 255, 128)
+		fc5WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 255, 1)
 	case runtime.AVX2:
-		fc5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc5WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 32, 32, 32, 0, 128)
+		fc5WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
 	default:
 		fc5WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fc5InputGradVecAVX2 is the AVX2 path of fc5InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc5InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fc5InputGradVecAVX512 is the AVX512 path of fc5InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc5InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fc5InputGradVec computes, with In = 128 and Units = 8:
 //
@@ -780,9 +740,9 @@ func fc5InputGradVec(dx, dy []float32, wt *[8 * 128]float32, n int) {
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 8, 32, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc5InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 8, 32, 512, 512, 512, 0, 0)
 	default:
 		fc5InputGradVecGo(dx, dy, wt, n)
 	}
@@ -811,16 +771,6 @@ func fc5InputGradVecTranspose(wt *[8 * 128]float32, w *[128 * 8]float32) {
 	}
 }
 
-// fc6ForwardVecAVX2 is the AVX2 path of fc6ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc6ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// fc6ForwardVecAVX512 is the AVX512 path of fc6ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc6ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // fc6ForwardVec computes, with In = 8 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -834,9 +784,9 @@ func fc6ForwardVec(y, x []float32, w *[8 * 128]float32, b *[128]float32, n int) 
 	_ = x[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc6ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc6ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 512, 512, 512, 0, 0)
 	default:
 		fc6ForwardVecGo(y, x, w, b, n)
 	}
@@ -845,12 +795,12 @@ func fc6ForwardVec(y, x []float32, w *[8 * 128]float32, b *[128]float32, n int) 
 // fc6ForwardOneVecAVX2 is the AVX2 path of fc6ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc6ForwardOneVecAVX2(y, x, w, b *float32)
+func fc6ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc6ForwardOneVecAVX512 is the AVX512 path of fc6ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc6ForwardOneVecAVX512(y, x, w, b *float32)
+func fc6ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc6ForwardOneVec computes, with In = 8 and Units = 128:
 //
@@ -860,9 +810,9 @@ func fc6ForwardOneVecAVX512(y, x, w, b *float32)
 func fc6ForwardOneVec(y *[128]float32, x *[8]float32, w *[8 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc6ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc6ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 8, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc6ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc6ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 8, 0, 512, 512, 512, 0, 1)
 	default:
 		fc6ForwardOneVecGo(y, x, w, b)
 	}
@@ -882,9 +832,9 @@ func fc6PackedVec(y, x []float32, w *[8 * 128]float32, b *[128]float32, n int) {
 	_ = x[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc6ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc6ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 512, 512, 512, 0, 0)
 	default:
 		fc6PackedVecGo(y, x, w, b, n)
 	}
@@ -899,23 +849,13 @@ func fc6PackedVec(y, x []float32, w *[8 * 128]float32, b *[128]float32, n int) {
 func fc6PackedOneVec(y *[128]float32, x *[8]float32, w *[8 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc6ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc6ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 8, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc6ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc6ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 8, 0, 512, 512, 512, 0, 1)
 	default:
 		fc6PackedOneVecGo(y, x, w, b)
 	}
 }
-
-// fc6WeightGradVecWeightsAVX2 is the AVX2 path of fc6WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc6WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// fc6WeightGradVecWeightsAVX512 is the AVX512 path of fc6WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc6WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
 // fc6WeightGradVec computes, with In = 8 and Units = 128:
 //
@@ -931,11 +871,11 @@ func fc6WeightGradVec(dw *[8 * 128]float32, db *[128]float32, x, dy []float32, n
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc6WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 512, 512, 512, 0, 8)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc6WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 512, 512, 512, 0, 8)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc6WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -944,12 +884,12 @@ func fc6WeightGradVec(dw *[8 * 128]float32, db *[128]float32, x, dy []float32, n
 // fc6InputGradVecAVX2 is the AVX2 path of fc6InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc6InputGradVecAVX2(dx, dy, wt *float32, n int)
+func fc6InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc6InputGradVecAVX512 is the AVX512 path of fc6InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc6InputGradVecAVX512(dx, dy, wt *float32, n int)
+func fc6InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc6InputGradVec computes, with In = 8 and Units = 128:
 //
@@ -964,9 +904,9 @@ func fc6InputGradVec(dx, dy []float32, wt *[128 * 16]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc6InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc6InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 64, 32, 64, 255, 0)
 	case runtime.AVX2:
-		fc6InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc6InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 64, 32, 32, 0, 0)
 	default:
 		fc6InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1008,9 +948,9 @@ func fc7ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc7ForwardVecGo(y, x, w, b, n)
 	}
@@ -1024,9 +964,9 @@ func fc7ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 func fc7ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc7ForwardOneVecGo(y, x, w, b)
 	}
@@ -1046,9 +986,9 @@ func fc7PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc7PackedVecGo(y, x, w, b, n)
 	}
@@ -1063,9 +1003,9 @@ func fc7PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 func fc7PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc7PackedOneVecGo(y, x, w, b)
 	}
@@ -1085,11 +1025,11 @@ func fc7WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc7WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1108,9 +1048,9 @@ func fc7InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc7InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1142,9 +1082,9 @@ func fc8ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc8ForwardVecGo(y, x, w, b, n)
 	}
@@ -1158,9 +1098,9 @@ func fc8ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 func fc8ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc8ForwardOneVecGo(y, x, w, b)
 	}
@@ -1180,9 +1120,9 @@ func fc8PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc8PackedVecGo(y, x, w, b, n)
 	}
@@ -1197,9 +1137,9 @@ func fc8PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 func fc8PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc8PackedOneVecGo(y, x, w, b)
 	}
@@ -1219,11 +1159,11 @@ func fc8WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc8WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1242,9 +1182,9 @@ func fc8InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc8InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1276,9 +1216,9 @@ func fc9ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc9ForwardVecGo(y, x, w, b, n)
 	}
@@ -1292,9 +1232,9 @@ func fc9ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 func fc9ForwardOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc9ForwardOneVecGo(y, x, w, b)
 	}
@@ -1314,9 +1254,9 @@ func fc9PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc9PackedVecGo(y, x, w, b, n)
 	}
@@ -1331,9 +1271,9 @@ func fc9PackedVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int)
 func fc9PackedOneVec(y *[128]float32, x *[128]float32, w *[128 * 128]float32, b *[128]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 0, 0, 1)
 	case runtime.AVX2:
-		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 512, 512, 512, 0, 1)
 	default:
 		fc9PackedOneVecGo(y, x, w, b)
 	}
@@ -1353,11 +1293,11 @@ func fc9WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		fc1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		fc9WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1376,9 +1316,9 @@ func fc9InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		fc9InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1397,16 +1337,6 @@ func fc9InputGradVecTranspose(wt *[128 * 128]float32, w *[128 * 128]float32) {
 	}
 }
 
-// fc10ForwardVecAVX2 is the AVX2 path of fc10ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc10ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// fc10ForwardVecAVX512 is the AVX512 path of fc10ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func fc10ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // fc10ForwardVec computes, with In = 128 and Units = 640:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1420,9 +1350,9 @@ func fc10ForwardVec(y, x []float32, w *[128 * 640]float32, b *[640]float32, n in
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc10ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 2560, 2560, 2560, 0, 0)
 	case runtime.AVX2:
-		fc10ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 2560, 2560, 2560, 0, 0)
 	default:
 		fc10ForwardVecGo(y, x, w, b, n)
 	}
@@ -1431,12 +1361,12 @@ func fc10ForwardVec(y, x []float32, w *[128 * 640]float32, b *[640]float32, n in
 // fc10ForwardOneVecAVX2 is the AVX2 path of fc10ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc10ForwardOneVecAVX2(y, x, w, b *float32)
+func fc10ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc10ForwardOneVecAVX512 is the AVX512 path of fc10ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fc10ForwardOneVecAVX512(y, x, w, b *float32)
+func fc10ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc10ForwardOneVec computes, with In = 128 and Units = 640:
 //
@@ -1446,9 +1376,9 @@ func fc10ForwardOneVecAVX512(y, x, w, b *float32)
 func fc10ForwardOneVec(y *[640]float32, x *[128]float32, w *[128 * 640]float32, b *[640]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc10ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc10ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 2560, 2560, 2560, 0, 1)
 	case runtime.AVX2:
-		fc10ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc10ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 2560, 2560, 2240, 0, 1)
 	default:
 		fc10ForwardOneVecGo(y, x, w, b)
 	}
@@ -1468,9 +1398,9 @@ func fc10PackedVec(y, x []float32, w *[128 * 640]float32, b *[640]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc10ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 2560, 2560, 2560, 0, 0)
 	case runtime.AVX2:
-		fc10ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fc1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 2560, 2560, 2560, 0, 0)
 	default:
 		fc10PackedVecGo(y, x, w, b, n)
 	}
@@ -1485,33 +1415,23 @@ func fc10PackedVec(y, x []float32, w *[128 * 640]float32, b *[640]float32, n int
 func fc10PackedOneVec(y *[640]float32, x *[128]float32, w *[128 * 640]float32, b *[640]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc10ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fc10ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 128, 0, 2560, 2560, 2560, 0, 1)
 	case runtime.AVX2:
-		fc10ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fc10ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 128, 0, 2560, 2560, 2240, 0, 1)
 	default:
 		fc10PackedOneVecGo(y, x, w, b)
 	}
 }
 
-// fc10WeightGradVecWeightsAVX2 is the AVX2 path of fc10WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc10WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// fc10WeightGradVecWeightsAVX512 is the AVX512 path of fc10WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc10WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
 // fc10WeightGradVecBiasAVX2 is the AVX2 path of fc10WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc10WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func fc10WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc10WeightGradVecBiasAVX512 is the AVX512 path of fc10WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fc10WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func fc10WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fc10WeightGradVec computes, with In = 128 and Units = 640:
 //
@@ -1527,25 +1447,15 @@ func fc10WeightGradVec(dw *[128 * 640]float32, db *[640]float32, x, dy []float32
 	_ = dy[n*640-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc10WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc10WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 2560, 2560, 2560, 0, 128)
+		fc10WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 2560, 0, 2560, 0, 1)
 	case runtime.AVX2:
-		fc10WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fc10WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fc2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 2560, 2560, 2560, 0, 128)
+		fc10WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 2560, 0, 2240, 0, 1)
 	default:
 		fc10WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fc10InputGradVecAVX2 is the AVX2 path of fc10InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc10InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fc10InputGradVecAVX512 is the AVX512 path of fc10InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fc10InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fc10InputGradVec computes, with In = 128 and Units = 640:
 //
@@ -1560,9 +1470,9 @@ func fc10InputGradVec(dx, dy []float32, wt *[640 * 128]float32, n int) {
 	_ = dy[n*640-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fc10InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 640, 2560, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		fc10InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		fc2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 640, 2560, 512, 512, 512, 0, 0)
 	default:
 		fc10InputGradVecGo(dx, dy, wt, n)
 	}

@@ -17,6 +17,25 @@
 #define h_row R11 // gate (ReLU backward): first row of the current row block
 #define col R12   // byte offset of the current column block
 #define tmp2 R13  // scratch
+// The register-blocked GEMMs take their shape as arguments (tmp2 and bias
+// are not used there):
+#define astr R14  // A's row stride (or, for the weight gradient, its reduction stride)
+#define a_o3 R10  // in a reduction: A's row 3 − row 0, bytes (tmp's register)
+#define a_o4 R9   // … row 4 (kleft's)
+#define a_o5 R13  // … row 5 (tmp2's)
+#define bstr DX   // B's row stride
+#define c_0 SI    // after the reduction: C (or the gate) at row 0 of the block
+#define c_3 DI    // … at row 3
+#define c_s R9    // … and C's row stride
+// and the one-row GEMMs, which interleave S accumulator sets:
+#define b_3 R13   // B's row 3 of the sets
+#define sb3 R14   // 3 rows of B
+#define sbS R11   // S rows of B
+
+// ReLU in the GEMMs is Go's max(x, 0): VMAXPS returns its second source
+// (Intel order; the first operand in Go's) when either is NaN, so x goes
+// there and a NaN is kept; it also returns x for x = −0, which a + 0 then
+// turns into +0.
 
 // one<> is 1.0, the A operand of a column sum (db += Σ dY as 1·dY).
 DATA one<>+0(SB)/4, $1.0
@@ -42,20 +61,47 @@ DATA iota<>+56(SB)/4, $14
 DATA iota<>+60(SB)/4, $15
 GLOBL iota<>(SB), RODATA|NOPTR, $64
 
-// func fc1ForwardVecAVX2(y, x, w, b *float32, n int)
+// func fc1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 640, j < 128
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fc1ForwardVecGo.
-// It is also fc1PackedVecAVX2: the same kernel.
+// It is also fc1PackedVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc2ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc2PackedVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc3ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc3PackedVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc4ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc4PackedVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc6ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc6PackedVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc7ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc7PackedVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc8ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc8PackedVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc9ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc9PackedVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc10ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc10PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc1ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·fc1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 fc1ForwardVec_rows6:
@@ -64,67 +110,80 @@ fc1ForwardVec_rows6:
 
 fc1ForwardVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 fc1ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
+	// 6 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 0(tmp)(col*1), Y2
+	VMOVUPS 32(tmp)(col*1), Y3
+	VMOVUPS 0(tmp)(col*1), Y4
+	VMOVUPS 32(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 32(tmp)(col*1), Y7
+	VMOVUPS 0(tmp)(col*1), Y8
+	VMOVUPS 32(tmp)(col*1), Y9
+	VMOVUPS 0(tmp)(col*1), Y10
+	VMOVUPS 32(tmp)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 fc1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 2560(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 5120(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 7680(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 10240(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 12800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc1ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE fc1ForwardVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc1ForwardVec_rows6_cols0
-	ADDQ $15360, a_row
-	ADDQ $3072, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fc1ForwardVec_rows6_loop
@@ -132,66 +191,93 @@ fc1ForwardVec_rows6_cols0_k:
 	JZ fc1ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2560, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP fc1ForwardVec_rows6_loop
 
 fc1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fc1ForwardVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE fc1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP fc1ForwardVec_rows6_loop
 
-fc1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc1ForwardVec_rows1_loop_cols0
-	ADDQ $2560, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc1ForwardVec_rows1_loop
+fc1ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP fc1ForwardVec_rows6_loop
 
 fc1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func fc1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func fc1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 640, j < 128
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fc1ForwardVecGo.
-// It is also fc1PackedVecAVX512: the same kernel.
+// It is also fc1PackedVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc2ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc2PackedVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc3ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc3PackedVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc4ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc4PackedVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc6ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc6PackedVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc7ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc7PackedVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc8ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc8PackedVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc9ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc9PackedVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc10ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc10PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·fc1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 fc1ForwardVec_rows6:
@@ -200,105 +286,118 @@ fc1ForwardVec_rows6:
 
 fc1ForwardVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 fc1ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
+	// 6 rows × columns up to ce, 4 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 128(tmp)(col*1), Z2
+	VMOVUPS 192(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 128(tmp)(col*1), Z6
+	VMOVUPS 192(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 128(tmp)(col*1), Z10
+	VMOVUPS 192(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 128(tmp)(col*1), Z14
+	VMOVUPS 192(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 128(tmp)(col*1), Z18
+	VMOVUPS 192(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 128(tmp)(col*1), Z22
+	VMOVUPS 192(tmp)(col*1), Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 fc1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2560(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 5120(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 7680(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 10240(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 12800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc1ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE fc1ForwardVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc1ForwardVec_rows6_cols0
-	ADDQ $15360, a_row
-	ADDQ $3072, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fc1ForwardVec_rows6_loop
@@ -306,88 +405,81 @@ fc1ForwardVec_rows6_cols0_k:
 	JZ fc1ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2560, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP fc1ForwardVec_rows6_loop
 
 fc1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fc1ForwardVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE fc1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP fc1ForwardVec_rows6_loop
 
-fc1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc1ForwardVec_rows1_loop_cols0
-	ADDQ $2560, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc1ForwardVec_rows1_loop
+fc1ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP fc1ForwardVec_rows6_loop
 
 fc1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func fc1ForwardOneVecAVX2(y, x, w, b *float32)
+// func fc1ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 640, j < 128
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc1ForwardOneVecGo.
-// It is also fc1PackedOneVecAVX2: the same kernel.
+// It is also fc1PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc1ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fc1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fc1ForwardOneVec_rows1:
 	XORQ col, col
 
 fc1ForwardOneVec_rows1_cols0:
-	// 1 row × columns 0..127, 8 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 96(bias)(col*1), Y3
-	VMOVUPS 128(bias)(col*1), Y4
-	VMOVUPS 160(bias)(col*1), Y5
-	VMOVUPS 192(bias)(col*1), Y6
-	VMOVUPS 224(bias)(col*1), Y7
+	// 1 row × columns up to ce, 8 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 96(tmp)(col*1), Y3
+	VMOVUPS 128(tmp)(col*1), Y4
+	VMOVUPS 160(tmp)(col*1), Y5
+	VMOVUPS 192(tmp)(col*1), Y6
+	VMOVUPS 224(tmp)(col*1), Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $640, kleft
@@ -403,7 +495,7 @@ fc1ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 192(b_k), bcast, Y6
 	VFMADD231PS 224(b_k), bcast, Y7
 	ADDQ $4, a_k
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc1ForwardOneVec_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -415,7 +507,7 @@ fc1ForwardOneVec_rows1_cols0_k:
 	VMOVUPS Y6, 192(c_row)(col*1)
 	VMOVUPS Y7, 224(c_row)(col*1)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+64(FP)
 	JLT fc1ForwardOneVec_rows1_cols0
 
 fc1ForwardOneVec_done:
@@ -423,31 +515,32 @@ fc1ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func fc1ForwardOneVecAVX512(y, x, w, b *float32)
+// func fc1ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 640, j < 128
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc1ForwardOneVecGo.
-// It is also fc1PackedOneVecAVX512: the same kernel.
+// It is also fc1PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc1ForwardOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fc1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fc1ForwardOneVec_rows1:
-	// 1 row × columns 0..127
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
+	// 1 row × 8 vectors from column vector 0
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Z0
+	VMOVUPS 64(tmp), Z1
+	VMOVUPS 128(tmp), Z2
+	VMOVUPS 192(tmp), Z3
+	VMOVUPS 256(tmp), Z4
+	VMOVUPS 320(tmp), Z5
+	VMOVUPS 384(tmp), Z6
+	VMOVUPS 448(tmp), Z7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ $640, kleft
@@ -463,7 +556,7 @@ fc1ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 384(b_k), bcast, Z6
 	VFMADD231PS 448(b_k), bcast, Z7
 	ADDQ $4, a_k
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc1ForwardOneVec_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -480,7 +573,7 @@ fc1ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func fc1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func fc1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 640, j < 128, s < n
@@ -488,29 +581,45 @@ fc1ForwardOneVec_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·fc1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $640, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 fc1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 fc1WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
-	VMOVUPS 1024(c_row)(col*1), Y4
-	VMOVUPS 1056(c_row)(col*1), Y5
-	VMOVUPS 1536(c_row)(col*1), Y6
-	VMOVUPS 1568(c_row)(col*1), Y7
-	VMOVUPS 2048(c_row)(col*1), Y8
-	VMOVUPS 2080(c_row)(col*1), Y9
-	VMOVUPS 2560(c_row)(col*1), Y10
-	VMOVUPS 2592(c_row)(col*1), Y11
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -536,27 +645,33 @@ fc1WeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $2560, a_k
-	ADDQ $512, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $3072, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fc1WeightGradVecWeights_rows6_loop
@@ -565,15 +680,19 @@ fc1WeightGradVecWeights_rows4:
 	XORQ col, col
 
 fc1WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
-	VMOVUPS 1024(c_row)(col*1), Y4
-	VMOVUPS 1056(c_row)(col*1), Y5
-	VMOVUPS 1536(c_row)(col*1), Y6
-	VMOVUPS 1568(c_row)(col*1), Y7
+	// 4 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -593,20 +712,24 @@ fc1WeightGradVecWeights_rows4_cols0_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
-	ADDQ $2560, a_k
-	ADDQ $512, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc1WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
 	ADDQ $64, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc1WeightGradVecWeights_rows4_cols0
 
 fc1WeightGradVecWeights_done:
@@ -614,7 +737,7 @@ fc1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func fc1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func fc1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 640, j < 128, s < n
@@ -622,41 +745,57 @@ fc1WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·fc1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $640, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 fc1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 fc1WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
-	VMOVUPS 1024(c_row)(col*1), Z8
-	VMOVUPS 1088(c_row)(col*1), Z9
-	VMOVUPS 1152(c_row)(col*1), Z10
-	VMOVUPS 1216(c_row)(col*1), Z11
-	VMOVUPS 1536(c_row)(col*1), Z12
-	VMOVUPS 1600(c_row)(col*1), Z13
-	VMOVUPS 1664(c_row)(col*1), Z14
-	VMOVUPS 1728(c_row)(col*1), Z15
-	VMOVUPS 2048(c_row)(col*1), Z16
-	VMOVUPS 2112(c_row)(col*1), Z17
-	VMOVUPS 2176(c_row)(col*1), Z18
-	VMOVUPS 2240(c_row)(col*1), Z19
-	VMOVUPS 2560(c_row)(col*1), Z20
-	VMOVUPS 2624(c_row)(col*1), Z21
-	VMOVUPS 2688(c_row)(col*1), Z22
-	VMOVUPS 2752(c_row)(col*1), Z23
+	// 6 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
+	VMOVUPS 0(c_3)(c_s*1), Z16
+	VMOVUPS 64(c_3)(c_s*1), Z17
+	VMOVUPS 128(c_3)(c_s*1), Z18
+	VMOVUPS 192(c_3)(c_s*1), Z19
+	VMOVUPS 0(c_3)(c_s*2), Z20
+	VMOVUPS 64(c_3)(c_s*2), Z21
+	VMOVUPS 128(c_3)(c_s*2), Z22
+	VMOVUPS 192(c_3)(c_s*2), Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -696,39 +835,45 @@ fc1WeightGradVecWeights_rows6_loop_cols0_k:
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
-	ADDQ $2560, a_k
-	ADDQ $512, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $3072, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fc1WeightGradVecWeights_rows6_loop
@@ -737,23 +882,27 @@ fc1WeightGradVecWeights_rows4:
 	XORQ col, col
 
 fc1WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
-	VMOVUPS 1024(c_row)(col*1), Z8
-	VMOVUPS 1088(c_row)(col*1), Z9
-	VMOVUPS 1152(c_row)(col*1), Z10
-	VMOVUPS 1216(c_row)(col*1), Z11
-	VMOVUPS 1536(c_row)(col*1), Z12
-	VMOVUPS 1600(c_row)(col*1), Z13
-	VMOVUPS 1664(c_row)(col*1), Z14
-	VMOVUPS 1728(c_row)(col*1), Z15
+	// 4 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -783,28 +932,32 @@ fc1WeightGradVecWeights_rows4_cols0_k:
 	VFMADD231PS Z17, bcast, Z13
 	VFMADD231PS Z18, bcast, Z14
 	VFMADD231PS Z19, bcast, Z15
-	ADDQ $2560, a_k
-	ADDQ $512, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc1WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc1WeightGradVecWeights_rows4_cols0
 
 fc1WeightGradVecWeights_done:
@@ -812,31 +965,32 @@ fc1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func fc1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func fc1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc1WeightGradVecGo.
-// It is also fc2WeightGradVecBiasAVX2: the same kernel.
-// It is also fc3WeightGradVecBiasAVX2: the same kernel.
-// It is also fc4WeightGradVecBiasAVX2: the same kernel.
-// It is also fc6WeightGradVecBiasAVX2: the same kernel.
-// It is also fc7WeightGradVecBiasAVX2: the same kernel.
-// It is also fc8WeightGradVecBiasAVX2: the same kernel.
-// It is also fc9WeightGradVecBiasAVX2: the same kernel.
+// It is also fc2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also fc3WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also fc4WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also fc6WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also fc7WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also fc8WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also fc9WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·fc1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 fc1WeightGradVecBias_rows1:
 	XORQ col, col
 
 fc1WeightGradVecBias_rows1_cols0:
-	// 1 row × columns 0..127, 8 vectors at a time
+	// 1 row × columns up to ce, 8 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 64(c_row)(col*1), Y2
@@ -859,7 +1013,7 @@ fc1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 160(b_k), bcast, Y5
 	VFMADD231PS 192(b_k), bcast, Y6
 	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -871,7 +1025,7 @@ fc1WeightGradVecBias_rows1_cols0_k:
 	VMOVUPS Y6, 192(c_row)(col*1)
 	VMOVUPS Y7, 224(c_row)(col*1)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc1WeightGradVecBias_rows1_cols0
 
 fc1WeightGradVecBias_done:
@@ -879,28 +1033,29 @@ fc1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func fc1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func fc1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc1WeightGradVecGo.
-// It is also fc2WeightGradVecBiasAVX512: the same kernel.
-// It is also fc3WeightGradVecBiasAVX512: the same kernel.
-// It is also fc4WeightGradVecBiasAVX512: the same kernel.
-// It is also fc6WeightGradVecBiasAVX512: the same kernel.
-// It is also fc7WeightGradVecBiasAVX512: the same kernel.
-// It is also fc8WeightGradVecBiasAVX512: the same kernel.
-// It is also fc9WeightGradVecBiasAVX512: the same kernel.
+// It is also fc2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also fc3WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also fc4WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also fc6WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also fc7WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also fc8WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also fc9WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·fc1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 fc1WeightGradVecBias_rows1:
-	// 1 row × columns 0..127
+	// 1 row × 8 vectors from column vector 0
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -923,7 +1078,7 @@ fc1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 320(b_k), bcast, Z5
 	VFMADD231PS 384(b_k), bcast, Z6
 	VFMADD231PS 448(b_k), bcast, Z7
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -940,382 +1095,45 @@ fc1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func fc2ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: fc2ForwardVecGo.
-// It is also fc2PackedVecAVX2: the same kernel.
-// It is also fc3ForwardVecAVX2: the same kernel.
-// It is also fc3PackedVecAVX2: the same kernel.
-// It is also fc4ForwardVecAVX2: the same kernel.
-// It is also fc4PackedVecAVX2: the same kernel.
-// It is also fc7ForwardVecAVX2: the same kernel.
-// It is also fc7PackedVecAVX2: the same kernel.
-// It is also fc8ForwardVecAVX2: the same kernel.
-// It is also fc8PackedVecAVX2: the same kernel.
-// It is also fc9ForwardVecAVX2: the same kernel.
-// It is also fc9PackedVecAVX2: the same kernel.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc2ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fc2ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT fc2ForwardVec_rows1_loop
-
-fc2ForwardVec_rows6_loop:
-	XORQ col, col
-
-fc2ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc2ForwardVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc2ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc2ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc2ForwardVec_rows6_loop
-
-fc2ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc2ForwardVec_done
-	XORQ col, col
-
-fc2ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc2ForwardVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc2ForwardVec_rows1_loop
-
-fc2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc2ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: fc2ForwardVecGo.
-// It is also fc2PackedVecAVX512: the same kernel.
-// It is also fc3ForwardVecAVX512: the same kernel.
-// It is also fc3PackedVecAVX512: the same kernel.
-// It is also fc4ForwardVecAVX512: the same kernel.
-// It is also fc4PackedVecAVX512: the same kernel.
-// It is also fc7ForwardVecAVX512: the same kernel.
-// It is also fc7PackedVecAVX512: the same kernel.
-// It is also fc8ForwardVecAVX512: the same kernel.
-// It is also fc8PackedVecAVX512: the same kernel.
-// It is also fc9ForwardVecAVX512: the same kernel.
-// It is also fc9PackedVecAVX512: the same kernel.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc2ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fc2ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT fc2ForwardVec_rows1_loop
-
-fc2ForwardVec_rows6_loop:
-	XORQ col, col
-
-fc2ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc2ForwardVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc2ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc2ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc2ForwardVec_rows6_loop
-
-fc2ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc2ForwardVec_done
-	XORQ col, col
-
-fc2ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc2ForwardVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc2ForwardVec_rows1_loop
-
-fc2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc2ForwardOneVecAVX2(y, x, w, b *float32)
+// func fc2ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 128
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc2ForwardOneVecGo.
-// It is also fc2PackedOneVecAVX2: the same kernel.
-// It is also fc3ForwardOneVecAVX2: the same kernel.
-// It is also fc3PackedOneVecAVX2: the same kernel.
-// It is also fc4ForwardOneVecAVX2: the same kernel.
-// It is also fc4PackedOneVecAVX2: the same kernel.
-// It is also fc7ForwardOneVecAVX2: the same kernel.
-// It is also fc7PackedOneVecAVX2: the same kernel.
-// It is also fc8ForwardOneVecAVX2: the same kernel.
-// It is also fc8PackedOneVecAVX2: the same kernel.
-// It is also fc9ForwardOneVecAVX2: the same kernel.
-// It is also fc9PackedOneVecAVX2: the same kernel.
+// It is also fc2PackedOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc3ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc3PackedOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc4ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc4PackedOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc7ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc7PackedOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc8ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc8PackedOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc9ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc9PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc2ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fc2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fc2ForwardOneVec_rows1:
 	XORQ col, col
 
 fc2ForwardOneVec_rows1_cols0:
-	// 1 row × columns 0..127, 8 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 96(bias)(col*1), Y3
-	VMOVUPS 128(bias)(col*1), Y4
-	VMOVUPS 160(bias)(col*1), Y5
-	VMOVUPS 192(bias)(col*1), Y6
-	VMOVUPS 224(bias)(col*1), Y7
+	// 1 row × columns up to ce, 8 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 96(tmp)(col*1), Y3
+	VMOVUPS 128(tmp)(col*1), Y4
+	VMOVUPS 160(tmp)(col*1), Y5
+	VMOVUPS 192(tmp)(col*1), Y6
+	VMOVUPS 224(tmp)(col*1), Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
@@ -1331,7 +1149,7 @@ fc2ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 192(b_k), bcast, Y6
 	VFMADD231PS 224(b_k), bcast, Y7
 	ADDQ $4, a_k
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc2ForwardOneVec_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -1343,7 +1161,7 @@ fc2ForwardOneVec_rows1_cols0_k:
 	VMOVUPS Y6, 192(c_row)(col*1)
 	VMOVUPS Y7, 224(c_row)(col*1)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+64(FP)
 	JLT fc2ForwardOneVec_rows1_cols0
 
 fc2ForwardOneVec_done:
@@ -1351,41 +1169,42 @@ fc2ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func fc2ForwardOneVecAVX512(y, x, w, b *float32)
+// func fc2ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 128
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc2ForwardOneVecGo.
-// It is also fc2PackedOneVecAVX512: the same kernel.
-// It is also fc3ForwardOneVecAVX512: the same kernel.
-// It is also fc3PackedOneVecAVX512: the same kernel.
-// It is also fc4ForwardOneVecAVX512: the same kernel.
-// It is also fc4PackedOneVecAVX512: the same kernel.
-// It is also fc7ForwardOneVecAVX512: the same kernel.
-// It is also fc7PackedOneVecAVX512: the same kernel.
-// It is also fc8ForwardOneVecAVX512: the same kernel.
-// It is also fc8PackedOneVecAVX512: the same kernel.
-// It is also fc9ForwardOneVecAVX512: the same kernel.
-// It is also fc9PackedOneVecAVX512: the same kernel.
+// It is also fc2PackedOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc3ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc3PackedOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc4ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc4PackedOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc7ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc7PackedOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc8ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc8PackedOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc9ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc9PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc2ForwardOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fc2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fc2ForwardOneVec_rows1:
-	// 1 row × columns 0..127
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
+	// 1 row × 8 vectors from column vector 0
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Z0
+	VMOVUPS 64(tmp), Z1
+	VMOVUPS 128(tmp), Z2
+	VMOVUPS 192(tmp), Z3
+	VMOVUPS 256(tmp), Z4
+	VMOVUPS 320(tmp), Z5
+	VMOVUPS 384(tmp), Z6
+	VMOVUPS 448(tmp), Z7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ $128, kleft
@@ -1401,7 +1220,7 @@ fc2ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 384(b_k), bcast, Z6
 	VFMADD231PS 448(b_k), bcast, Z7
 	ADDQ $4, a_k
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc2ForwardOneVec_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -1418,42 +1237,60 @@ fc2ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func fc2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func fc2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 128, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc2WeightGradVecGo.
-// It is also fc3WeightGradVecWeightsAVX2: the same kernel.
-// It is also fc4WeightGradVecWeightsAVX2: the same kernel.
-// It is also fc7WeightGradVecWeightsAVX2: the same kernel.
-// It is also fc8WeightGradVecWeightsAVX2: the same kernel.
-// It is also fc9WeightGradVecWeightsAVX2: the same kernel.
+// It is also fc3WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also fc4WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also fc6WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also fc7WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also fc8WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also fc9WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also fc10WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·fc2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $128, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 fc2WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 fc2WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
-	VMOVUPS 1024(c_row)(col*1), Y4
-	VMOVUPS 1056(c_row)(col*1), Y5
-	VMOVUPS 1536(c_row)(col*1), Y6
-	VMOVUPS 1568(c_row)(col*1), Y7
-	VMOVUPS 2048(c_row)(col*1), Y8
-	VMOVUPS 2080(c_row)(col*1), Y9
-	VMOVUPS 2560(c_row)(col*1), Y10
-	VMOVUPS 2592(c_row)(col*1), Y11
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -1479,27 +1316,33 @@ fc2WeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $512, a_k
-	ADDQ $512, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc2WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $3072, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fc2WeightGradVecWeights_rows6_loop
@@ -1508,11 +1351,13 @@ fc2WeightGradVecWeights_rows2:
 	XORQ col, col
 
 fc2WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
+	// 2 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -1526,16 +1371,18 @@ fc2WeightGradVecWeights_rows2_cols0_k:
 	VBROADCASTSS 4(a_k), bcast
 	VFMADD231PS Y4, bcast, Y2
 	VFMADD231PS Y5, bcast, Y3
-	ADDQ $512, a_k
-	ADDQ $512, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc2WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
 	ADDQ $64, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc2WeightGradVecWeights_rows2_cols0
 
 fc2WeightGradVecWeights_done:
@@ -1543,54 +1390,72 @@ fc2WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func fc2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func fc2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 128, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc2WeightGradVecGo.
-// It is also fc3WeightGradVecWeightsAVX512: the same kernel.
-// It is also fc4WeightGradVecWeightsAVX512: the same kernel.
-// It is also fc7WeightGradVecWeightsAVX512: the same kernel.
-// It is also fc8WeightGradVecWeightsAVX512: the same kernel.
-// It is also fc9WeightGradVecWeightsAVX512: the same kernel.
+// It is also fc3WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also fc4WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also fc6WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also fc7WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also fc8WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also fc9WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also fc10WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·fc2WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $128, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 fc2WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 fc2WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
-	VMOVUPS 1024(c_row)(col*1), Z8
-	VMOVUPS 1088(c_row)(col*1), Z9
-	VMOVUPS 1152(c_row)(col*1), Z10
-	VMOVUPS 1216(c_row)(col*1), Z11
-	VMOVUPS 1536(c_row)(col*1), Z12
-	VMOVUPS 1600(c_row)(col*1), Z13
-	VMOVUPS 1664(c_row)(col*1), Z14
-	VMOVUPS 1728(c_row)(col*1), Z15
-	VMOVUPS 2048(c_row)(col*1), Z16
-	VMOVUPS 2112(c_row)(col*1), Z17
-	VMOVUPS 2176(c_row)(col*1), Z18
-	VMOVUPS 2240(c_row)(col*1), Z19
-	VMOVUPS 2560(c_row)(col*1), Z20
-	VMOVUPS 2624(c_row)(col*1), Z21
-	VMOVUPS 2688(c_row)(col*1), Z22
-	VMOVUPS 2752(c_row)(col*1), Z23
+	// 6 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
+	VMOVUPS 0(c_3)(c_s*1), Z16
+	VMOVUPS 64(c_3)(c_s*1), Z17
+	VMOVUPS 128(c_3)(c_s*1), Z18
+	VMOVUPS 192(c_3)(c_s*1), Z19
+	VMOVUPS 0(c_3)(c_s*2), Z20
+	VMOVUPS 64(c_3)(c_s*2), Z21
+	VMOVUPS 128(c_3)(c_s*2), Z22
+	VMOVUPS 192(c_3)(c_s*2), Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -1630,39 +1495,45 @@ fc2WeightGradVecWeights_rows6_loop_cols0_k:
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
-	ADDQ $512, a_k
-	ADDQ $512, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc2WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $3072, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fc2WeightGradVecWeights_rows6_loop
@@ -1671,15 +1542,17 @@ fc2WeightGradVecWeights_rows2:
 	XORQ col, col
 
 fc2WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
+	// 2 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -1699,20 +1572,22 @@ fc2WeightGradVecWeights_rows2_cols0_k:
 	VFMADD231PS Z9, bcast, Z5
 	VFMADD231PS Z10, bcast, Z6
 	VFMADD231PS Z11, bcast, Z7
-	ADDQ $512, a_k
-	ADDQ $512, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc2WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT fc2WeightGradVecWeights_rows2_cols0
 
 fc2WeightGradVecWeights_done:
@@ -1720,23 +1595,37 @@ fc2WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func fc2InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func fc2InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 128
 // wt is the weight matrix transposed and padded ([Units][128]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: fc2InputGradVecGo.
-// It is also fc3InputGradVecAVX2: the same kernel.
-// It is also fc4InputGradVecAVX2: the same kernel.
-// It is also fc7InputGradVecAVX2: the same kernel.
-// It is also fc8InputGradVecAVX2: the same kernel.
-// It is also fc9InputGradVecAVX2: the same kernel.
+// It is also fc3InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc4InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc5InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc7InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc8InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc9InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fc10InputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc2InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fc2InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 fc2InputGradVec_rows6:
@@ -1745,9 +1634,12 @@ fc2InputGradVec_rows6:
 
 fc2InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 fc2InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
+	// 6 rows × columns up to ce, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -1762,50 +1654,59 @@ fc2InputGradVec_rows6_cols0:
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 fc2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1024(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1536(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2048(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2560(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE fc2InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $512
+	CMPQ col, ce+64(FP)
 	JLT fc2InputGradVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $3072, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fc2InputGradVec_rows6_loop
@@ -1813,69 +1714,83 @@ fc2InputGradVec_rows6_cols0_k:
 	JZ fc2InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP fc2InputGradVec_rows6_loop
 
 fc2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fc2InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE fc2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP fc2InputGradVec_rows6_loop
 
-fc2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc2InputGradVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc2InputGradVec_rows1_loop
+fc2InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP fc2InputGradVec_rows6_loop
 
 fc2InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func fc2InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func fc2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 128
 // wt is the weight matrix transposed and padded ([Units][128]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: fc2InputGradVecGo.
-// It is also fc3InputGradVecAVX512: the same kernel.
-// It is also fc4InputGradVecAVX512: the same kernel.
-// It is also fc7InputGradVecAVX512: the same kernel.
-// It is also fc8InputGradVecAVX512: the same kernel.
-// It is also fc9InputGradVecAVX512: the same kernel.
+// It is also fc3InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc4InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc5InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc7InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc8InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc9InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fc10InputGradVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc2InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fc2InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 fc2InputGradVec_rows6:
@@ -1884,9 +1799,12 @@ fc2InputGradVec_rows6:
 
 fc2InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 fc2InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
+	// 6 rows × columns up to ce, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -1913,76 +1831,85 @@ fc2InputGradVec_rows6_cols0:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 fc2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 1024(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1536(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 2048(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 2560(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE fc2InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+64(FP)
 	JLT fc2InputGradVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $3072, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fc2InputGradVec_rows6_loop
@@ -1990,54 +1917,46 @@ fc2InputGradVec_rows6_cols0_k:
 	JZ fc2InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP fc2InputGradVec_rows6_loop
 
 fc2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fc2InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE fc2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP fc2InputGradVec_rows6_loop
 
-fc2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc2InputGradVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc2InputGradVec_rows1_loop
+fc2InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP fc2InputGradVec_rows6_loop
 
 fc2InputGradVec_done:
 	VZEROUPPER
@@ -2155,19 +2074,21 @@ fc2InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func fc5ForwardVecAVX2(y, x, w, b *float32, n int)
+// func fc5ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 8
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fc5ForwardVecGo.
+// It is also fc5PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc5ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·fc5ForwardVecAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 fc5ForwardVec_rows12:
@@ -2175,22 +2096,26 @@ fc5ForwardVec_rows12:
 	JLT fc5ForwardVec_rows1_loop
 
 fc5ForwardVec_rows12_loop:
-	// 12 rows × columns 0..7
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 0(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 0(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 0(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 0(bias), Y10
-	VMOVUPS 0(bias), Y11
+	XORQ col, col
+
+fc5ForwardVec_rows12_cols0:
+	// 12 rows × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 0(tmp)(col*1), Y1
+	VMOVUPS 0(tmp)(col*1), Y2
+	VMOVUPS 0(tmp)(col*1), Y3
+	VMOVUPS 0(tmp)(col*1), Y4
+	VMOVUPS 0(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 0(tmp)(col*1), Y7
+	VMOVUPS 0(tmp)(col*1), Y8
+	VMOVUPS 0(tmp)(col*1), Y9
+	VMOVUPS 0(tmp)(col*1), Y10
+	VMOVUPS 0(tmp)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fc5ForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Y12
@@ -2219,21 +2144,24 @@ fc5ForwardVec_rows12_cols0_k:
 	VBROADCASTSS 5632(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc5ForwardVec_rows12_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMOVUPS Y11, 352(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+72(FP)
+	JLT fc5ForwardVec_rows12_cols0
 	ADDQ $6144, a_row
 	ADDQ $384, c_row
 	SUBQ $12, rows
@@ -2243,32 +2171,39 @@ fc5ForwardVec_rows12_cols0_k:
 	JZ fc5ForwardVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $32, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP fc5ForwardVec_rows12_loop
 
 fc5ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fc5ForwardVec_done
-	// 1 row × columns 0..7
-	VMOVUPS 0(bias), Y0
+	XORQ col, col
+
+fc5ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fc5ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y1, bcast, Y0
 	ADDQ $4, a_k
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc5ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+72(FP)
+	JLT fc5ForwardVec_rows1_loop_cols0
 	ADDQ $512, a_row
 	ADDQ $32, c_row
 	DECQ rows
@@ -2279,20 +2214,22 @@ fc5ForwardVec_done:
 	RET
 #undef bcast
 
-// func fc5ForwardVecAVX512(y, x, w, b *float32, n int)
+// func fc5ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 8
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fc5ForwardVecGo.
+// It is also fc5PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc5ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·fc5ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x00ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -2301,26 +2238,36 @@ fc5ForwardVec_rows16:
 	JLT fc5ForwardVec_rows1_loop
 
 fc5ForwardVec_rows16_loop:
-	// 16 rows × columns 0..7 (last vector: 8 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
+	XORQ col, col
+
+fc5ForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fc5ForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
@@ -2357,25 +2304,28 @@ fc5ForwardVec_rows16_cols0_k:
 	VBROADCASTSS 7680(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc5ForwardVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 32(c_row)
-	VMOVUPS Z2, K1, 64(c_row)
-	VMOVUPS Z3, K1, 96(c_row)
-	VMOVUPS Z4, K1, 128(c_row)
-	VMOVUPS Z5, K1, 160(c_row)
-	VMOVUPS Z6, K1, 192(c_row)
-	VMOVUPS Z7, K1, 224(c_row)
-	VMOVUPS Z8, K1, 256(c_row)
-	VMOVUPS Z9, K1, 288(c_row)
-	VMOVUPS Z10, K1, 320(c_row)
-	VMOVUPS Z11, K1, 352(c_row)
-	VMOVUPS Z12, K1, 384(c_row)
-	VMOVUPS Z13, K1, 416(c_row)
-	VMOVUPS Z14, K1, 448(c_row)
-	VMOVUPS Z15, K1, 480(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 32(c_row)(col*1)
+	VMOVUPS Z2, K1, 64(c_row)(col*1)
+	VMOVUPS Z3, K1, 96(c_row)(col*1)
+	VMOVUPS Z4, K1, 128(c_row)(col*1)
+	VMOVUPS Z5, K1, 160(c_row)(col*1)
+	VMOVUPS Z6, K1, 192(c_row)(col*1)
+	VMOVUPS Z7, K1, 224(c_row)(col*1)
+	VMOVUPS Z8, K1, 256(c_row)(col*1)
+	VMOVUPS Z9, K1, 288(c_row)(col*1)
+	VMOVUPS Z10, K1, 320(c_row)(col*1)
+	VMOVUPS Z11, K1, 352(c_row)(col*1)
+	VMOVUPS Z12, K1, 384(c_row)(col*1)
+	VMOVUPS Z13, K1, 416(c_row)(col*1)
+	VMOVUPS Z14, K1, 448(c_row)(col*1)
+	VMOVUPS Z15, K1, 480(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fc5ForwardVec_rows16_cols0
 	ADDQ $8192, a_row
 	ADDQ $512, c_row
 	SUBQ $16, rows
@@ -2385,32 +2335,45 @@ fc5ForwardVec_rows16_cols0_k:
 	JZ fc5ForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $32, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP fc5ForwardVec_rows16_loop
 
 fc5ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fc5ForwardVec_done
-	// 1 row × columns 0..7 (last vector: 8 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
+	XORQ col, col
+
+fc5ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fc5ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc5ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fc5ForwardVec_rows1_loop_cols0
 	ADDQ $512, a_row
 	ADDQ $32, c_row
 	DECQ rows
@@ -2421,23 +2384,29 @@ fc5ForwardVec_done:
 	RET
 #undef bcast
 
-// func fc5ForwardOneVecAVX2(y, x, w, b *float32)
+// func fc5ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 8
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc5ForwardOneVecGo.
+// It is also fc5PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc5ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fc5ForwardOneVecAVX2(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $8, sbS
+	MOVQ sb+48(FP), sb3
+	IMULQ $3, sb3
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fc5ForwardOneVec_rows1:
-	// 1 row × columns 0..7, 8 accumulator sets
-	VMOVUPS 0(bias), Y0
+	// 1 row × 1 vector from column vector 0, 8 accumulator sets
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
@@ -2448,26 +2417,29 @@ fc5ForwardOneVec_rows1:
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ $16, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
 fc5ForwardOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Y1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Y2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 0(b_3), bcast, Y3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Y4
+	VFMADD231PS 0(b_k)(bstr*4), bcast, Y4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 0(b_3)(bstr*2), bcast, Y5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Y6
+	VFMADD231PS 0(b_k)(sb3*2), bcast, Y6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 0(b_3)(bstr*4), bcast, Y7
+	ADDQ sbS, b_3
 	ADDQ $32, a_k
-	ADDQ $256, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
 	JNZ fc5ForwardOneVec_rows1_cols0_k
 	// add up the partial sums of the interleaved accumulator sets
@@ -2485,25 +2457,31 @@ fc5ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func fc5ForwardOneVecAVX512(y, x, w, b *float32)
+// func fc5ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 8
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc5ForwardOneVecGo.
+// It is also fc5PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc5ForwardOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fc5ForwardOneVecAVX512(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $8, sbS
+	MOVQ sb+48(FP), sb3
+	IMULQ $3, sb3
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x00ff, tmp
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 fc5ForwardOneVec_rows1:
-	// 1 row × columns 0..7 (last vector: 8 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
+	// 1 row × 1 vector from column vector 0, the last one masked, 8 accumulator sets
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp), K1, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
@@ -2513,425 +2491,57 @@ fc5ForwardOneVec_rows1:
 	VXORPS Z7, Z7, Z7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	MOVQ $15, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
 fc5ForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 32(b_k), bcast, K1, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, K1, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 96(b_k), bcast, K1, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, K1, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 160(b_k), bcast, K1, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, K1, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 224(b_k), bcast, K1, Z7
-	ADDQ $32, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fc5ForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Z1, Z0, Z0
-	VADDPS Z2, Z0, Z0
-	VADDPS Z3, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z0, Z0
-	VADDPS Z6, Z0, Z0
-	VADDPS Z7, Z0, Z0
-	VMOVUPS Z0, K1, 0(c_row)
-
-fc5ForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc5PackedVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 8
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: fc5PackedVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc5PackedVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fc5PackedVec_rows12:
-	CMPQ rows, $12
-	JLT fc5PackedVec_rows1_loop
-
-fc5PackedVec_rows12_loop:
-	// 12 rows × columns 0..7
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 0(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 0(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 0(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 0(bias), Y10
-	VMOVUPS 0(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
-
-fc5PackedVec_rows12_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y5
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VBROADCASTSS 3584(a_k), bcast
-	VFMADD231PS Y12, bcast, Y7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VBROADCASTSS 5632(a_k), bcast
-	VFMADD231PS Y12, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fc5PackedVec_rows12_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $6144, a_row
-	ADDQ $384, c_row
-	SUBQ $12, rows
-	CMPQ rows, $12
-	JGE fc5PackedVec_rows12_loop
-	TESTQ rows, rows
-	JZ fc5PackedVec_done
-	MOVQ $12, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $12, rows
-	JMP fc5PackedVec_rows12_loop
-
-fc5PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc5PackedVec_done
-	// 1 row × columns 0..7
-	VMOVUPS 0(bias), Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
-
-fc5PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fc5PackedVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	ADDQ $512, a_row
-	ADDQ $32, c_row
-	DECQ rows
-	JMP fc5PackedVec_rows1_loop
-
-fc5PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc5PackedVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 8
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: fc5PackedVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc5PackedVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x00ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-fc5PackedVec_rows16:
-	CMPQ rows, $16
-	JLT fc5PackedVec_rows1_loop
-
-fc5PackedVec_rows16_loop:
-	// 16 rows × columns 0..7 (last vector: 8 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
-
-fc5PackedVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 3584(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 5632(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 6656(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 7168(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 7680(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fc5PackedVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 32(c_row)
-	VMOVUPS Z2, K1, 64(c_row)
-	VMOVUPS Z3, K1, 96(c_row)
-	VMOVUPS Z4, K1, 128(c_row)
-	VMOVUPS Z5, K1, 160(c_row)
-	VMOVUPS Z6, K1, 192(c_row)
-	VMOVUPS Z7, K1, 224(c_row)
-	VMOVUPS Z8, K1, 256(c_row)
-	VMOVUPS Z9, K1, 288(c_row)
-	VMOVUPS Z10, K1, 320(c_row)
-	VMOVUPS Z11, K1, 352(c_row)
-	VMOVUPS Z12, K1, 384(c_row)
-	VMOVUPS Z13, K1, 416(c_row)
-	VMOVUPS Z14, K1, 448(c_row)
-	VMOVUPS Z15, K1, 480(c_row)
-	ADDQ $8192, a_row
-	ADDQ $512, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE fc5PackedVec_rows16_loop
-	TESTQ rows, rows
-	JZ fc5PackedVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $16, rows
-	JMP fc5PackedVec_rows16_loop
-
-fc5PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc5PackedVec_done
-	// 1 row × columns 0..7 (last vector: 8 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
-
-fc5PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fc5PackedVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	ADDQ $512, a_row
-	ADDQ $32, c_row
-	DECQ rows
-	JMP fc5PackedVec_rows1_loop
-
-fc5PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc5PackedOneVecAVX2(y, x, w, b *float32)
-// Requires: AVX, AVX2, FMA3
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 8
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fc5PackedOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc5PackedOneVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $1, rows
-
-fc5PackedOneVec_rows1:
-	// 1 row × columns 0..7, 8 accumulator sets
-	VMOVUPS 0(bias), Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-fc5PackedOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Y3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 256(b_k), bcast, Y4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 320(b_k), bcast, Y5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 384(b_k), bcast, Y6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 448(b_k), bcast, Y7
-	ADDQ $32, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc5PackedOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Y1, Y0, Y0
-	VADDPS Y2, Y0, Y0
-	VADDPS Y3, Y0, Y0
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y0, Y0
-	VADDPS Y6, Y0, Y0
-	VADDPS Y7, Y0, Y0
-	VMOVUPS Y0, 0(c_row)
-
-fc5PackedOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc5PackedOneVecAVX512(y, x, w, b *float32)
-// Requires: AVX512F
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 8
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fc5PackedOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc5PackedOneVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x00ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-fc5PackedOneVec_rows1:
-	// 1 row × columns 0..7 (last vector: 8 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-fc5PackedOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 0(b_3), bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 0(b_k)(bstr*4), bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 320(b_k), bcast, Z5
+	VFMADD231PS 0(b_3)(bstr*2), bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 384(b_k), bcast, Z6
+	VFMADD231PS 0(b_k)(sb3*2), bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 448(b_k), bcast, Z7
+	VFMADD231PS 0(b_3)(bstr*4), bcast, Z7
+	ADDQ sbS, b_3
 	ADDQ $32, a_k
-	ADDQ $512, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ fc5PackedOneVec_rows1_cols0_k
+	JNZ fc5ForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z1
+	ADDQ bstr, b_k
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z2
+	ADDQ bstr, b_k
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z3
+	ADDQ bstr, b_k
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z4
+	ADDQ bstr, b_k
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z5
+	ADDQ bstr, b_k
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z6
+	ADDQ bstr, b_k
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z7
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Z1, Z0, Z0
 	VADDPS Z2, Z0, Z0
@@ -2942,12 +2552,12 @@ fc5PackedOneVec_rows1_cols0_k:
 	VADDPS Z7, Z0, Z0
 	VMOVUPS Z0, K1, 0(c_row)
 
-fc5PackedOneVec_done:
+fc5ForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func fc5WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func fc5WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 8, s < n
@@ -2955,28 +2565,33 @@ fc5PackedOneVec_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc5WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc5WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·fc5WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $128, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
 fc5WeightGradVecWeights_rows12_loop:
-	// 12 rows × columns 0..7
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	VMOVUPS 256(c_row), Y8
-	VMOVUPS 288(c_row), Y9
-	VMOVUPS 320(c_row), Y10
-	VMOVUPS 352(c_row), Y11
+	XORQ col, col
+
+fc5WeightGradVecWeights_rows12_loop_cols0:
+	// 12 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 64(c_row)(col*1), Y2
+	VMOVUPS 96(c_row)(col*1), Y3
+	VMOVUPS 128(c_row)(col*1), Y4
+	VMOVUPS 160(c_row)(col*1), Y5
+	VMOVUPS 192(c_row)(col*1), Y6
+	VMOVUPS 224(c_row)(col*1), Y7
+	VMOVUPS 256(c_row)(col*1), Y8
+	VMOVUPS 288(c_row)(col*1), Y9
+	VMOVUPS 320(c_row)(col*1), Y10
+	VMOVUPS 352(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 fc5WeightGradVecWeights_rows12_loop_cols0_k:
@@ -3005,22 +2620,25 @@ fc5WeightGradVecWeights_rows12_loop_cols0_k:
 	VFMADD231PS Y12, bcast, Y10
 	VBROADCASTSS 44(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
-	ADDQ $512, a_k
-	ADDQ $32, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc5WeightGradVecWeights_rows12_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMOVUPS Y11, 352(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+72(FP)
+	JLT fc5WeightGradVecWeights_rows12_loop_cols0
 	ADDQ $48, a_row
 	ADDQ $384, c_row
 	SUBQ $12, rows
@@ -3028,17 +2646,20 @@ fc5WeightGradVecWeights_rows12_loop_cols0_k:
 	JGE fc5WeightGradVecWeights_rows12_loop
 
 fc5WeightGradVecWeights_rows8:
-	// 8 rows × columns 0..7
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
+	XORQ col, col
+
+fc5WeightGradVecWeights_rows8_cols0:
+	// 8 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 64(c_row)(col*1), Y2
+	VMOVUPS 96(c_row)(col*1), Y3
+	VMOVUPS 128(c_row)(col*1), Y4
+	VMOVUPS 160(c_row)(col*1), Y5
+	VMOVUPS 192(c_row)(col*1), Y6
+	VMOVUPS 224(c_row)(col*1), Y7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 fc5WeightGradVecWeights_rows8_cols0_k:
@@ -3059,25 +2680,28 @@ fc5WeightGradVecWeights_rows8_cols0_k:
 	VFMADD231PS Y8, bcast, Y6
 	VBROADCASTSS 28(a_k), bcast
 	VFMADD231PS Y8, bcast, Y7
-	ADDQ $512, a_k
-	ADDQ $32, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc5WeightGradVecWeights_rows8_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+72(FP)
+	JLT fc5WeightGradVecWeights_rows8_cols0
 
 fc5WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func fc5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func fc5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 8, s < n
@@ -3085,34 +2709,45 @@ fc5WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc5WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc5WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·fc5WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x00ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $128, rows
+	MOVQ nr+88(FP), rows
 
 fc5WeightGradVecWeights_rows16_loop:
-	// 16 rows × columns 0..7 (last vector: 8 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 32(c_row), K1, Z1
-	VMOVUPS.Z 64(c_row), K1, Z2
-	VMOVUPS.Z 96(c_row), K1, Z3
-	VMOVUPS.Z 128(c_row), K1, Z4
-	VMOVUPS.Z 160(c_row), K1, Z5
-	VMOVUPS.Z 192(c_row), K1, Z6
-	VMOVUPS.Z 224(c_row), K1, Z7
-	VMOVUPS.Z 256(c_row), K1, Z8
-	VMOVUPS.Z 288(c_row), K1, Z9
-	VMOVUPS.Z 320(c_row), K1, Z10
-	VMOVUPS.Z 352(c_row), K1, Z11
-	VMOVUPS.Z 384(c_row), K1, Z12
-	VMOVUPS.Z 416(c_row), K1, Z13
-	VMOVUPS.Z 448(c_row), K1, Z14
-	VMOVUPS.Z 480(c_row), K1, Z15
+	XORQ col, col
+
+fc5WeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 32(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 64(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 96(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 128(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 160(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 192(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 224(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 256(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 288(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 320(c_row)(col*1), K1, Z10
+	VMOVUPS.Z 352(c_row)(col*1), K1, Z11
+	VMOVUPS.Z 384(c_row)(col*1), K1, Z12
+	VMOVUPS.Z 416(c_row)(col*1), K1, Z13
+	VMOVUPS.Z 448(c_row)(col*1), K1, Z14
+	VMOVUPS.Z 480(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 fc5WeightGradVecWeights_rows16_loop_cols0_k:
@@ -3149,26 +2784,29 @@ fc5WeightGradVecWeights_rows16_loop_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $512, a_k
-	ADDQ $32, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc5WeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 32(c_row)
-	VMOVUPS Z2, K1, 64(c_row)
-	VMOVUPS Z3, K1, 96(c_row)
-	VMOVUPS Z4, K1, 128(c_row)
-	VMOVUPS Z5, K1, 160(c_row)
-	VMOVUPS Z6, K1, 192(c_row)
-	VMOVUPS Z7, K1, 224(c_row)
-	VMOVUPS Z8, K1, 256(c_row)
-	VMOVUPS Z9, K1, 288(c_row)
-	VMOVUPS Z10, K1, 320(c_row)
-	VMOVUPS Z11, K1, 352(c_row)
-	VMOVUPS Z12, K1, 384(c_row)
-	VMOVUPS Z13, K1, 416(c_row)
-	VMOVUPS Z14, K1, 448(c_row)
-	VMOVUPS Z15, K1, 480(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 32(c_row)(col*1)
+	VMOVUPS Z2, K1, 64(c_row)(col*1)
+	VMOVUPS Z3, K1, 96(c_row)(col*1)
+	VMOVUPS Z4, K1, 128(c_row)(col*1)
+	VMOVUPS Z5, K1, 160(c_row)(col*1)
+	VMOVUPS Z6, K1, 192(c_row)(col*1)
+	VMOVUPS Z7, K1, 224(c_row)(col*1)
+	VMOVUPS Z8, K1, 256(c_row)(col*1)
+	VMOVUPS Z9, K1, 288(c_row)(col*1)
+	VMOVUPS Z10, K1, 320(c_row)(col*1)
+	VMOVUPS Z11, K1, 352(c_row)(col*1)
+	VMOVUPS Z12, K1, 384(c_row)(col*1)
+	VMOVUPS Z13, K1, 416(c_row)(col*1)
+	VMOVUPS Z14, K1, 448(c_row)(col*1)
+	VMOVUPS Z15, K1, 480(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fc5WeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $512, c_row
 	SUBQ $16, rows
@@ -3180,21 +2818,22 @@ fc5WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func fc5WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func fc5WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc5WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc5WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·fc5WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 fc5WeightGradVecBias_rows1:
-	// 1 row × columns 0..7
+	// 1 row × 1 vector from column vector 0
 	VMOVUPS 0(c_row), Y0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -3203,7 +2842,7 @@ fc5WeightGradVecBias_rows1:
 fc5WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc5WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -3213,23 +2852,24 @@ fc5WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func fc5WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func fc5WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc5WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc5WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·fc5WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
-	MOVQ $0x00ff, tmp
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 fc5WeightGradVecBias_rows1:
-	// 1 row × columns 0..7 (last vector: 8 lanes)
+	// 1 row × 1 vector from column vector 0, the last one masked
 	VMOVUPS.Z 0(c_row), K1, Z0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -3238,326 +2878,12 @@ fc5WeightGradVecBias_rows1:
 fc5WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc5WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 
 fc5WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc5InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 8, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fc5InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc5InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fc5InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fc5InputGradVec_rows1_loop
-
-fc5InputGradVec_rows6_loop:
-	XORQ col, col
-
-fc5InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc5InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc5InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc5InputGradVec_rows6_cols0
-	ADDQ $192, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc5InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc5InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $32, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc5InputGradVec_rows6_loop
-
-fc5InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc5InputGradVec_done
-	XORQ col, col
-
-fc5InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc5InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc5InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc5InputGradVec_rows1_loop_cols0
-	ADDQ $32, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc5InputGradVec_rows1_loop
-
-fc5InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc5InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 8, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fc5InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc5InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fc5InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fc5InputGradVec_rows1_loop
-
-fc5InputGradVec_rows6_loop:
-	XORQ col, col
-
-fc5InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc5InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc5InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc5InputGradVec_rows6_cols0
-	ADDQ $192, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc5InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc5InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $32, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc5InputGradVec_rows6_loop
-
-fc5InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc5InputGradVec_done
-	XORQ col, col
-
-fc5InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc5InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc5InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc5InputGradVec_rows1_loop_cols0
-	ADDQ $32, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc5InputGradVec_rows1_loop
-
-fc5InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
@@ -3663,352 +2989,35 @@ fc5InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func fc6ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 8, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: fc6ForwardVecGo.
-// It is also fc6PackedVecAVX2: the same kernel.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc6ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fc6ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT fc6ForwardVec_rows1_loop
-
-fc6ForwardVec_rows6_loop:
-	XORQ col, col
-
-fc6ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc6ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc6ForwardVec_rows6_cols0
-	ADDQ $192, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc6ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc6ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $32, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc6ForwardVec_rows6_loop
-
-fc6ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc6ForwardVec_done
-	XORQ col, col
-
-fc6ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc6ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc6ForwardVec_rows1_loop_cols0
-	ADDQ $32, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc6ForwardVec_rows1_loop
-
-fc6ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc6ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 8, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: fc6ForwardVecGo.
-// It is also fc6PackedVecAVX512: the same kernel.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc6ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fc6ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT fc6ForwardVec_rows1_loop
-
-fc6ForwardVec_rows6_loop:
-	XORQ col, col
-
-fc6ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc6ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc6ForwardVec_rows6_cols0
-	ADDQ $192, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc6ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc6ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $32, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc6ForwardVec_rows6_loop
-
-fc6ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc6ForwardVec_done
-	XORQ col, col
-
-fc6ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $8, kleft
-
-fc6ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc6ForwardVec_rows1_loop_cols0
-	ADDQ $32, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc6ForwardVec_rows1_loop
-
-fc6ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc6ForwardOneVecAVX2(y, x, w, b *float32)
+// func fc6ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 8, j < 128
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc6ForwardOneVecGo.
-// It is also fc6PackedOneVecAVX2: the same kernel.
+// It is also fc6PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc6ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fc6ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fc6ForwardOneVec_rows1:
 	XORQ col, col
 
 fc6ForwardOneVec_rows1_cols0:
-	// 1 row × columns 0..127, 8 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 96(bias)(col*1), Y3
-	VMOVUPS 128(bias)(col*1), Y4
-	VMOVUPS 160(bias)(col*1), Y5
-	VMOVUPS 192(bias)(col*1), Y6
-	VMOVUPS 224(bias)(col*1), Y7
+	// 1 row × columns up to ce, 8 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 96(tmp)(col*1), Y3
+	VMOVUPS 128(tmp)(col*1), Y4
+	VMOVUPS 160(tmp)(col*1), Y5
+	VMOVUPS 192(tmp)(col*1), Y6
+	VMOVUPS 224(tmp)(col*1), Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $8, kleft
@@ -4024,7 +3033,7 @@ fc6ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 192(b_k), bcast, Y6
 	VFMADD231PS 224(b_k), bcast, Y7
 	ADDQ $4, a_k
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc6ForwardOneVec_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -4036,7 +3045,7 @@ fc6ForwardOneVec_rows1_cols0_k:
 	VMOVUPS Y6, 192(c_row)(col*1)
 	VMOVUPS Y7, 224(c_row)(col*1)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+64(FP)
 	JLT fc6ForwardOneVec_rows1_cols0
 
 fc6ForwardOneVec_done:
@@ -4044,31 +3053,32 @@ fc6ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func fc6ForwardOneVecAVX512(y, x, w, b *float32)
+// func fc6ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 8, j < 128
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc6ForwardOneVecGo.
-// It is also fc6PackedOneVecAVX512: the same kernel.
+// It is also fc6PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc6ForwardOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fc6ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fc6ForwardOneVec_rows1:
-	// 1 row × columns 0..127
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS 448(bias), Z7
+	// 1 row × 8 vectors from column vector 0
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Z0
+	VMOVUPS 64(tmp), Z1
+	VMOVUPS 128(tmp), Z2
+	VMOVUPS 192(tmp), Z3
+	VMOVUPS 256(tmp), Z4
+	VMOVUPS 320(tmp), Z5
+	VMOVUPS 384(tmp), Z6
+	VMOVUPS 448(tmp), Z7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ $8, kleft
@@ -4084,7 +3094,7 @@ fc6ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 384(b_k), bcast, Z6
 	VFMADD231PS 448(b_k), bcast, Z7
 	ADDQ $4, a_k
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc6ForwardOneVec_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -4101,293 +3111,7 @@ fc6ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func fc6WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 8, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: fc6WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc6WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $8, rows
-
-fc6WeightGradVecWeights_rows6:
-	XORQ col, col
-
-fc6WeightGradVecWeights_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
-	VMOVUPS 1024(c_row)(col*1), Y4
-	VMOVUPS 1056(c_row)(col*1), Y5
-	VMOVUPS 1536(c_row)(col*1), Y6
-	VMOVUPS 1568(c_row)(col*1), Y7
-	VMOVUPS 2048(c_row)(col*1), Y8
-	VMOVUPS 2080(c_row)(col*1), Y9
-	VMOVUPS 2560(c_row)(col*1), Y10
-	VMOVUPS 2592(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc6WeightGradVecWeights_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $32, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6WeightGradVecWeights_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc6WeightGradVecWeights_rows6_cols0
-	ADDQ $24, a_row
-	ADDQ $3072, c_row
-
-fc6WeightGradVecWeights_rows2:
-	XORQ col, col
-
-fc6WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc6WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $32, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc6WeightGradVecWeights_rows2_cols0
-
-fc6WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc6WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 8, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: fc6WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc6WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $8, rows
-
-fc6WeightGradVecWeights_rows6:
-	XORQ col, col
-
-fc6WeightGradVecWeights_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
-	VMOVUPS 1024(c_row)(col*1), Z8
-	VMOVUPS 1088(c_row)(col*1), Z9
-	VMOVUPS 1152(c_row)(col*1), Z10
-	VMOVUPS 1216(c_row)(col*1), Z11
-	VMOVUPS 1536(c_row)(col*1), Z12
-	VMOVUPS 1600(c_row)(col*1), Z13
-	VMOVUPS 1664(c_row)(col*1), Z14
-	VMOVUPS 1728(c_row)(col*1), Z15
-	VMOVUPS 2048(c_row)(col*1), Z16
-	VMOVUPS 2112(c_row)(col*1), Z17
-	VMOVUPS 2176(c_row)(col*1), Z18
-	VMOVUPS 2240(c_row)(col*1), Z19
-	VMOVUPS 2560(c_row)(col*1), Z20
-	VMOVUPS 2624(c_row)(col*1), Z21
-	VMOVUPS 2688(c_row)(col*1), Z22
-	VMOVUPS 2752(c_row)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc6WeightGradVecWeights_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $32, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6WeightGradVecWeights_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc6WeightGradVecWeights_rows6_cols0
-	ADDQ $24, a_row
-	ADDQ $3072, c_row
-
-fc6WeightGradVecWeights_rows2:
-	XORQ col, col
-
-fc6WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc6WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $32, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc6WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc6WeightGradVecWeights_rows2_cols0
-
-fc6WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc6InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func fc6InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 8
@@ -4395,10 +3119,12 @@ fc6WeightGradVecWeights_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: fc6InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc6InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fc6InputGradVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 fc6InputGradVec_rows12:
@@ -4406,7 +3132,10 @@ fc6InputGradVec_rows12:
 	JLT fc6InputGradVec_rows1_loop
 
 fc6InputGradVec_rows12_loop:
-	// 12 rows × columns 0..7
+	XORQ col, col
+
+fc6InputGradVec_rows12_cols0:
+	// 12 rows × columns up to ce, 1 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -4420,8 +3149,8 @@ fc6InputGradVec_rows12_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 fc6InputGradVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Y12
@@ -4450,21 +3179,24 @@ fc6InputGradVec_rows12_cols0_k:
 	VBROADCASTSS 5632(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc6InputGradVec_rows12_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMOVUPS Y11, 352(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+64(FP)
+	JLT fc6InputGradVec_rows12_cols0
 	ADDQ $6144, a_row
 	ADDQ $384, c_row
 	SUBQ $12, rows
@@ -4474,32 +3206,38 @@ fc6InputGradVec_rows12_cols0_k:
 	JZ fc6InputGradVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $32, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP fc6InputGradVec_rows12_loop
 
 fc6InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fc6InputGradVec_done
-	// 1 row × columns 0..7
+	XORQ col, col
+
+fc6InputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
 	VXORPS Y0, Y0, Y0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 fc6InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y1, bcast, Y0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc6InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+64(FP)
+	JLT fc6InputGradVec_rows1_loop_cols0
 	ADDQ $512, a_row
 	ADDQ $32, c_row
 	DECQ rows
@@ -4510,7 +3248,7 @@ fc6InputGradVec_done:
 	RET
 #undef bcast
 
-// func fc6InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func fc6InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 8
@@ -4518,11 +3256,13 @@ fc6InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: fc6InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc6InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fc6InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
-	MOVQ $0x00ff, tmp
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+24(FP), rows
 
@@ -4531,7 +3271,16 @@ fc6InputGradVec_rows16:
 	JLT fc6InputGradVec_rows1_loop
 
 fc6InputGradVec_rows16_loop:
-	// 16 rows × columns 0..7 (last vector: 8 lanes)
+	XORQ col, col
+
+fc6InputGradVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+72(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+64(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -4549,11 +3298,11 @@ fc6InputGradVec_rows16_loop:
 	VXORPS Z14, Z14, Z14
 	VXORPS Z15, Z15, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 fc6InputGradVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
+	VMOVUPS.Z 0(b_k), K1, Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
 	VBROADCASTSS 512(a_k), bcast
@@ -4587,25 +3336,28 @@ fc6InputGradVec_rows16_cols0_k:
 	VBROADCASTSS 7680(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc6InputGradVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 32(c_row)
-	VMOVUPS Z2, K1, 64(c_row)
-	VMOVUPS Z3, K1, 96(c_row)
-	VMOVUPS Z4, K1, 128(c_row)
-	VMOVUPS Z5, K1, 160(c_row)
-	VMOVUPS Z6, K1, 192(c_row)
-	VMOVUPS Z7, K1, 224(c_row)
-	VMOVUPS Z8, K1, 256(c_row)
-	VMOVUPS Z9, K1, 288(c_row)
-	VMOVUPS Z10, K1, 320(c_row)
-	VMOVUPS Z11, K1, 352(c_row)
-	VMOVUPS Z12, K1, 384(c_row)
-	VMOVUPS Z13, K1, 416(c_row)
-	VMOVUPS Z14, K1, 448(c_row)
-	VMOVUPS Z15, K1, 480(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 32(c_row)(col*1)
+	VMOVUPS Z2, K1, 64(c_row)(col*1)
+	VMOVUPS Z3, K1, 96(c_row)(col*1)
+	VMOVUPS Z4, K1, 128(c_row)(col*1)
+	VMOVUPS Z5, K1, 160(c_row)(col*1)
+	VMOVUPS Z6, K1, 192(c_row)(col*1)
+	VMOVUPS Z7, K1, 224(c_row)(col*1)
+	VMOVUPS Z8, K1, 256(c_row)(col*1)
+	VMOVUPS Z9, K1, 288(c_row)(col*1)
+	VMOVUPS Z10, K1, 320(c_row)(col*1)
+	VMOVUPS Z11, K1, 352(c_row)(col*1)
+	VMOVUPS Z12, K1, 384(c_row)(col*1)
+	VMOVUPS Z13, K1, 416(c_row)(col*1)
+	VMOVUPS Z14, K1, 448(c_row)(col*1)
+	VMOVUPS Z15, K1, 480(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT fc6InputGradVec_rows16_cols0
 	ADDQ $8192, a_row
 	ADDQ $512, c_row
 	SUBQ $16, rows
@@ -4615,32 +3367,44 @@ fc6InputGradVec_rows16_cols0_k:
 	JZ fc6InputGradVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $512, tmp
 	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $32, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP fc6InputGradVec_rows16_loop
 
 fc6InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fc6InputGradVec_done
-	// 1 row × columns 0..7 (last vector: 8 lanes)
+	XORQ col, col
+
+fc6InputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+72(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+64(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 fc6InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
+	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc6InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT fc6InputGradVec_rows1_loop_cols0
 	ADDQ $512, a_row
 	ADDQ $32, c_row
 	DECQ rows
@@ -4762,358 +3526,41 @@ fc6InputGradVecTransposeAVX512_rows0:
 	VZEROUPPER
 	RET
 
-// func fc10ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 640
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: fc10ForwardVecGo.
-// It is also fc10PackedVecAVX2: the same kernel.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc10ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fc10ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT fc10ForwardVec_rows1_loop
-
-fc10ForwardVec_rows6_loop:
-	XORQ col, col
-
-fc10ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..639, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc10ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 2560(c_row)(col*1)
-	VMOVUPS Y3, 2592(c_row)(col*1)
-	VMOVUPS Y4, 5120(c_row)(col*1)
-	VMOVUPS Y5, 5152(c_row)(col*1)
-	VMOVUPS Y6, 7680(c_row)(col*1)
-	VMOVUPS Y7, 7712(c_row)(col*1)
-	VMOVUPS Y8, 10240(c_row)(col*1)
-	VMOVUPS Y9, 10272(c_row)(col*1)
-	VMOVUPS Y10, 12800(c_row)(col*1)
-	VMOVUPS Y11, 12832(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $2560
-	JLT fc10ForwardVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $15360, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc10ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc10ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $2560, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc10ForwardVec_rows6_loop
-
-fc10ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc10ForwardVec_done
-	XORQ col, col
-
-fc10ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..639, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc10ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $2560
-	JLT fc10ForwardVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $2560, c_row
-	DECQ rows
-	JMP fc10ForwardVec_rows1_loop
-
-fc10ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc10ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 640
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: fc10ForwardVecGo.
-// It is also fc10PackedVecAVX512: the same kernel.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc10ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fc10ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT fc10ForwardVec_rows1_loop
-
-fc10ForwardVec_rows6_loop:
-	XORQ col, col
-
-fc10ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..639, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc10ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 2560(c_row)(col*1)
-	VMOVUPS Z5, 2624(c_row)(col*1)
-	VMOVUPS Z6, 2688(c_row)(col*1)
-	VMOVUPS Z7, 2752(c_row)(col*1)
-	VMOVUPS Z8, 5120(c_row)(col*1)
-	VMOVUPS Z9, 5184(c_row)(col*1)
-	VMOVUPS Z10, 5248(c_row)(col*1)
-	VMOVUPS Z11, 5312(c_row)(col*1)
-	VMOVUPS Z12, 7680(c_row)(col*1)
-	VMOVUPS Z13, 7744(c_row)(col*1)
-	VMOVUPS Z14, 7808(c_row)(col*1)
-	VMOVUPS Z15, 7872(c_row)(col*1)
-	VMOVUPS Z16, 10240(c_row)(col*1)
-	VMOVUPS Z17, 10304(c_row)(col*1)
-	VMOVUPS Z18, 10368(c_row)(col*1)
-	VMOVUPS Z19, 10432(c_row)(col*1)
-	VMOVUPS Z20, 12800(c_row)(col*1)
-	VMOVUPS Z21, 12864(c_row)(col*1)
-	VMOVUPS Z22, 12928(c_row)(col*1)
-	VMOVUPS Z23, 12992(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $2560
-	JLT fc10ForwardVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $15360, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc10ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc10ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $2560, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc10ForwardVec_rows6_loop
-
-fc10ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc10ForwardVec_done
-	XORQ col, col
-
-fc10ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..639, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-fc10ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $2560
-	JLT fc10ForwardVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $2560, c_row
-	DECQ rows
-	JMP fc10ForwardVec_rows1_loop
-
-fc10ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc10ForwardOneVecAVX2(y, x, w, b *float32)
+// func fc10ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 640
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc10ForwardOneVecGo.
-// It is also fc10PackedOneVecAVX2: the same kernel.
+// It is also fc10PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc10ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fc10ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fc10ForwardOneVec_rows1:
 	XORQ col, col
 
 fc10ForwardOneVec_rows1_cols0:
-	// 1 row × columns 0..559, 14 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 96(bias)(col*1), Y3
-	VMOVUPS 128(bias)(col*1), Y4
-	VMOVUPS 160(bias)(col*1), Y5
-	VMOVUPS 192(bias)(col*1), Y6
-	VMOVUPS 224(bias)(col*1), Y7
-	VMOVUPS 256(bias)(col*1), Y8
-	VMOVUPS 288(bias)(col*1), Y9
-	VMOVUPS 320(bias)(col*1), Y10
-	VMOVUPS 352(bias)(col*1), Y11
-	VMOVUPS 384(bias)(col*1), Y12
-	VMOVUPS 416(bias)(col*1), Y13
+	// 1 row × columns up to ce, 14 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 96(tmp)(col*1), Y3
+	VMOVUPS 128(tmp)(col*1), Y4
+	VMOVUPS 160(tmp)(col*1), Y5
+	VMOVUPS 192(tmp)(col*1), Y6
+	VMOVUPS 224(tmp)(col*1), Y7
+	VMOVUPS 256(tmp)(col*1), Y8
+	VMOVUPS 288(tmp)(col*1), Y9
+	VMOVUPS 320(tmp)(col*1), Y10
+	VMOVUPS 352(tmp)(col*1), Y11
+	VMOVUPS 384(tmp)(col*1), Y12
+	VMOVUPS 416(tmp)(col*1), Y13
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
@@ -5135,7 +3582,7 @@ fc10ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 384(b_k), bcast, Y12
 	VFMADD231PS 416(b_k), bcast, Y13
 	ADDQ $4, a_k
-	ADDQ $2560, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc10ForwardOneVec_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -5153,19 +3600,20 @@ fc10ForwardOneVec_rows1_cols0_k:
 	VMOVUPS Y12, 384(c_row)(col*1)
 	VMOVUPS Y13, 416(c_row)(col*1)
 	ADDQ $448, col
-	CMPQ col, $2240
+	CMPQ col, ce+64(FP)
 	JLT fc10ForwardOneVec_rows1_cols0
-	// 1 row × columns 560..639
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 96(bias)(col*1), Y3
-	VMOVUPS 128(bias)(col*1), Y4
-	VMOVUPS 160(bias)(col*1), Y5
-	VMOVUPS 192(bias)(col*1), Y6
-	VMOVUPS 224(bias)(col*1), Y7
-	VMOVUPS 256(bias)(col*1), Y8
-	VMOVUPS 288(bias)(col*1), Y9
+	// 1 row × 10 vectors from column vector 0 after the loop
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 96(tmp)(col*1), Y3
+	VMOVUPS 128(tmp)(col*1), Y4
+	VMOVUPS 160(tmp)(col*1), Y5
+	VMOVUPS 192(tmp)(col*1), Y6
+	VMOVUPS 224(tmp)(col*1), Y7
+	VMOVUPS 256(tmp)(col*1), Y8
+	VMOVUPS 288(tmp)(col*1), Y9
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
@@ -5183,7 +3631,7 @@ fc10ForwardOneVec_rows1_cols1_k:
 	VFMADD231PS 256(b_k), bcast, Y8
 	VFMADD231PS 288(b_k), bcast, Y9
 	ADDQ $4, a_k
-	ADDQ $2560, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc10ForwardOneVec_rows1_cols1_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -5202,46 +3650,47 @@ fc10ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func fc10ForwardOneVecAVX512(y, x, w, b *float32)
+// func fc10ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 640
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc10ForwardOneVecGo.
-// It is also fc10PackedOneVecAVX512: the same kernel.
+// It is also fc10PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc10ForwardOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fc10ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fc10ForwardOneVec_rows1:
 	XORQ col, col
 
 fc10ForwardOneVec_rows1_cols0:
-	// 1 row × columns 0..639, 20 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 256(bias)(col*1), Z4
-	VMOVUPS 320(bias)(col*1), Z5
-	VMOVUPS 384(bias)(col*1), Z6
-	VMOVUPS 448(bias)(col*1), Z7
-	VMOVUPS 512(bias)(col*1), Z8
-	VMOVUPS 576(bias)(col*1), Z9
-	VMOVUPS 640(bias)(col*1), Z10
-	VMOVUPS 704(bias)(col*1), Z11
-	VMOVUPS 768(bias)(col*1), Z12
-	VMOVUPS 832(bias)(col*1), Z13
-	VMOVUPS 896(bias)(col*1), Z14
-	VMOVUPS 960(bias)(col*1), Z15
-	VMOVUPS 1024(bias)(col*1), Z16
-	VMOVUPS 1088(bias)(col*1), Z17
-	VMOVUPS 1152(bias)(col*1), Z18
-	VMOVUPS 1216(bias)(col*1), Z19
+	// 1 row × columns up to ce, 20 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 128(tmp)(col*1), Z2
+	VMOVUPS 192(tmp)(col*1), Z3
+	VMOVUPS 256(tmp)(col*1), Z4
+	VMOVUPS 320(tmp)(col*1), Z5
+	VMOVUPS 384(tmp)(col*1), Z6
+	VMOVUPS 448(tmp)(col*1), Z7
+	VMOVUPS 512(tmp)(col*1), Z8
+	VMOVUPS 576(tmp)(col*1), Z9
+	VMOVUPS 640(tmp)(col*1), Z10
+	VMOVUPS 704(tmp)(col*1), Z11
+	VMOVUPS 768(tmp)(col*1), Z12
+	VMOVUPS 832(tmp)(col*1), Z13
+	VMOVUPS 896(tmp)(col*1), Z14
+	VMOVUPS 960(tmp)(col*1), Z15
+	VMOVUPS 1024(tmp)(col*1), Z16
+	VMOVUPS 1088(tmp)(col*1), Z17
+	VMOVUPS 1152(tmp)(col*1), Z18
+	VMOVUPS 1216(tmp)(col*1), Z19
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ $128, kleft
@@ -5269,7 +3718,7 @@ fc10ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 1152(b_k), bcast, Z18
 	VFMADD231PS 1216(b_k), bcast, Z19
 	ADDQ $4, a_k
-	ADDQ $2560, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc10ForwardOneVec_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
@@ -5293,7 +3742,7 @@ fc10ForwardOneVec_rows1_cols0_k:
 	VMOVUPS Z18, 1152(c_row)(col*1)
 	VMOVUPS Z19, 1216(c_row)(col*1)
 	ADDQ $1280, col
-	CMPQ col, $2560
+	CMPQ col, ce+64(FP)
 	JLT fc10ForwardOneVec_rows1_cols0
 
 fc10ForwardOneVec_done:
@@ -5301,316 +3750,25 @@ fc10ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func fc10WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 640, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: fc10WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc10WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $128, rows
-
-fc10WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-fc10WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..639, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 2560(c_row)(col*1), Y2
-	VMOVUPS 2592(c_row)(col*1), Y3
-	VMOVUPS 5120(c_row)(col*1), Y4
-	VMOVUPS 5152(c_row)(col*1), Y5
-	VMOVUPS 7680(c_row)(col*1), Y6
-	VMOVUPS 7712(c_row)(col*1), Y7
-	VMOVUPS 10240(c_row)(col*1), Y8
-	VMOVUPS 10272(c_row)(col*1), Y9
-	VMOVUPS 12800(c_row)(col*1), Y10
-	VMOVUPS 12832(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc10WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $512, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 2560(c_row)(col*1)
-	VMOVUPS Y3, 2592(c_row)(col*1)
-	VMOVUPS Y4, 5120(c_row)(col*1)
-	VMOVUPS Y5, 5152(c_row)(col*1)
-	VMOVUPS Y6, 7680(c_row)(col*1)
-	VMOVUPS Y7, 7712(c_row)(col*1)
-	VMOVUPS Y8, 10240(c_row)(col*1)
-	VMOVUPS Y9, 10272(c_row)(col*1)
-	VMOVUPS Y10, 12800(c_row)(col*1)
-	VMOVUPS Y11, 12832(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $2560
-	JLT fc10WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $15360, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc10WeightGradVecWeights_rows6_loop
-
-fc10WeightGradVecWeights_rows2:
-	XORQ col, col
-
-fc10WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..639, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 2560(c_row)(col*1), Y2
-	VMOVUPS 2592(c_row)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc10WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $512, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 2560(c_row)(col*1)
-	VMOVUPS Y3, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $2560
-	JLT fc10WeightGradVecWeights_rows2_cols0
-
-fc10WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc10WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 640, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: fc10WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc10WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $128, rows
-
-fc10WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-fc10WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..639, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 2560(c_row)(col*1), Z4
-	VMOVUPS 2624(c_row)(col*1), Z5
-	VMOVUPS 2688(c_row)(col*1), Z6
-	VMOVUPS 2752(c_row)(col*1), Z7
-	VMOVUPS 5120(c_row)(col*1), Z8
-	VMOVUPS 5184(c_row)(col*1), Z9
-	VMOVUPS 5248(c_row)(col*1), Z10
-	VMOVUPS 5312(c_row)(col*1), Z11
-	VMOVUPS 7680(c_row)(col*1), Z12
-	VMOVUPS 7744(c_row)(col*1), Z13
-	VMOVUPS 7808(c_row)(col*1), Z14
-	VMOVUPS 7872(c_row)(col*1), Z15
-	VMOVUPS 10240(c_row)(col*1), Z16
-	VMOVUPS 10304(c_row)(col*1), Z17
-	VMOVUPS 10368(c_row)(col*1), Z18
-	VMOVUPS 10432(c_row)(col*1), Z19
-	VMOVUPS 12800(c_row)(col*1), Z20
-	VMOVUPS 12864(c_row)(col*1), Z21
-	VMOVUPS 12928(c_row)(col*1), Z22
-	VMOVUPS 12992(c_row)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc10WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $512, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 2560(c_row)(col*1)
-	VMOVUPS Z5, 2624(c_row)(col*1)
-	VMOVUPS Z6, 2688(c_row)(col*1)
-	VMOVUPS Z7, 2752(c_row)(col*1)
-	VMOVUPS Z8, 5120(c_row)(col*1)
-	VMOVUPS Z9, 5184(c_row)(col*1)
-	VMOVUPS Z10, 5248(c_row)(col*1)
-	VMOVUPS Z11, 5312(c_row)(col*1)
-	VMOVUPS Z12, 7680(c_row)(col*1)
-	VMOVUPS Z13, 7744(c_row)(col*1)
-	VMOVUPS Z14, 7808(c_row)(col*1)
-	VMOVUPS Z15, 7872(c_row)(col*1)
-	VMOVUPS Z16, 10240(c_row)(col*1)
-	VMOVUPS Z17, 10304(c_row)(col*1)
-	VMOVUPS Z18, 10368(c_row)(col*1)
-	VMOVUPS Z19, 10432(c_row)(col*1)
-	VMOVUPS Z20, 12800(c_row)(col*1)
-	VMOVUPS Z21, 12864(c_row)(col*1)
-	VMOVUPS Z22, 12928(c_row)(col*1)
-	VMOVUPS Z23, 12992(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $2560
-	JLT fc10WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $15360, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc10WeightGradVecWeights_rows6_loop
-
-fc10WeightGradVecWeights_rows2:
-	XORQ col, col
-
-fc10WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..639, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 2560(c_row)(col*1), Z4
-	VMOVUPS 2624(c_row)(col*1), Z5
-	VMOVUPS 2688(c_row)(col*1), Z6
-	VMOVUPS 2752(c_row)(col*1), Z7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc10WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $512, a_k
-	ADDQ $2560, b_k
-	DECQ kleft
-	JNZ fc10WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 2560(c_row)(col*1)
-	VMOVUPS Z5, 2624(c_row)(col*1)
-	VMOVUPS Z6, 2688(c_row)(col*1)
-	VMOVUPS Z7, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $2560
-	JLT fc10WeightGradVecWeights_rows2_cols0
-
-fc10WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc10WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func fc10WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 640, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc10WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc10WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·fc10WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 fc10WeightGradVecBias_rows1:
 	XORQ col, col
 
 fc10WeightGradVecBias_rows1_cols0:
-	// 1 row × columns 0..559, 14 vectors at a time
+	// 1 row × columns up to ce, 14 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 64(c_row)(col*1), Y2
@@ -5645,7 +3803,7 @@ fc10WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 352(b_k), bcast, Y11
 	VFMADD231PS 384(b_k), bcast, Y12
 	VFMADD231PS 416(b_k), bcast, Y13
-	ADDQ $2560, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc10WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -5663,9 +3821,9 @@ fc10WeightGradVecBias_rows1_cols0_k:
 	VMOVUPS Y12, 384(c_row)(col*1)
 	VMOVUPS Y13, 416(c_row)(col*1)
 	ADDQ $448, col
-	CMPQ col, $2240
+	CMPQ col, ce+72(FP)
 	JLT fc10WeightGradVecBias_rows1_cols0
-	// 1 row × columns 560..639
+	// 1 row × 10 vectors from column vector 0 after the loop
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 64(c_row)(col*1), Y2
@@ -5692,7 +3850,7 @@ fc10WeightGradVecBias_rows1_cols1_k:
 	VFMADD231PS 224(b_k), bcast, Y7
 	VFMADD231PS 256(b_k), bcast, Y8
 	VFMADD231PS 288(b_k), bcast, Y9
-	ADDQ $2560, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc10WeightGradVecBias_rows1_cols1_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -5711,24 +3869,25 @@ fc10WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func fc10WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func fc10WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 640, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc10WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc10WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·fc10WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 fc10WeightGradVecBias_rows1:
 	XORQ col, col
 
 fc10WeightGradVecBias_rows1_cols0:
-	// 1 row × columns 0..639, 20 vectors at a time
+	// 1 row × columns up to ce, 20 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Z0
 	VMOVUPS 64(c_row)(col*1), Z1
 	VMOVUPS 128(c_row)(col*1), Z2
@@ -5775,7 +3934,7 @@ fc10WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 1088(b_k), bcast, Z17
 	VFMADD231PS 1152(b_k), bcast, Z18
 	VFMADD231PS 1216(b_k), bcast, Z19
-	ADDQ $2560, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fc10WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
@@ -5799,324 +3958,10 @@ fc10WeightGradVecBias_rows1_cols0_k:
 	VMOVUPS Z18, 1152(c_row)(col*1)
 	VMOVUPS Z19, 1216(c_row)(col*1)
 	ADDQ $1280, col
-	CMPQ col, $2560
+	CMPQ col, ce+72(FP)
 	JLT fc10WeightGradVecBias_rows1_cols0
 
 fc10WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc10InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 640, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fc10InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fc10InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fc10InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fc10InputGradVec_rows1_loop
-
-fc10InputGradVec_rows6_loop:
-	XORQ col, col
-
-fc10InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc10InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 7680(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 12800(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc10InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc10InputGradVec_rows6_cols0
-	ADDQ $15360, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc10InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc10InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2560, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc10InputGradVec_rows6_loop
-
-fc10InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc10InputGradVec_done
-	XORQ col, col
-
-fc10InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc10InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc10InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT fc10InputGradVec_rows1_loop_cols0
-	ADDQ $2560, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc10InputGradVec_rows1_loop
-
-fc10InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fc10InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 640, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fc10InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fc10InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fc10InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fc10InputGradVec_rows1_loop
-
-fc10InputGradVec_rows6_loop:
-	XORQ col, col
-
-fc10InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc10InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 7680(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 12800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc10InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc10InputGradVec_rows6_cols0
-	ADDQ $15360, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fc10InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fc10InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2560, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fc10InputGradVec_rows6_loop
-
-fc10InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fc10InputGradVec_done
-	XORQ col, col
-
-fc10InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $640, kleft
-
-fc10InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ fc10InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT fc10InputGradVec_rows1_loop_cols0
-	ADDQ $2560, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP fc10InputGradVec_rows1_loop
-
-fc10InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast

@@ -8,12 +8,12 @@ import "github.com/cnngen/cnngen/runtime"
 // conv1ForwardVecAVX2 is the AVX2 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVecAVX512 is the AVX512 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVec computes, with In = 40 and Units = 64:
 //
@@ -28,9 +28,9 @@ func conv1ForwardVec(y, x []float32, w *[40 * 64]float32, b *[64]float32, n int)
 	_ = x[n*40-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 40, 160, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 40, 160, 256, 256, 256, 0, 0)
 	default:
 		conv1ForwardVecGo(y, x, w, b, n)
 	}
@@ -39,22 +39,22 @@ func conv1ForwardVec(y, x []float32, w *[40 * 64]float32, b *[64]float32, n int)
 // conv1WeightGradVecWeightsAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVec computes, with In = 40 and Units = 64:
 //
@@ -70,11 +70,11 @@ func conv1WeightGradVec(dw *[40 * 64]float32, db *[64]float32, x, dy []float32, 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 160, 256, 256, 256, 0, 40)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 160, 256, 256, 256, 0, 40)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -244,16 +244,6 @@ func dw1WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	}
 }
 
-// pw1ForwardVecAVX2 is the AVX2 path of pw1ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw1ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw1ForwardVecAVX512 is the AVX512 path of pw1ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw1ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw1ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -267,23 +257,13 @@ func pw1ForwardVec(y, x []float32, w *[64 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw1ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw1WeightGradVecWeightsAVX2 is the AVX2 path of pw1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw1WeightGradVecWeightsAVX512 is the AVX512 path of pw1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
 // pw1WeightGradVec computes, with In = 64 and Units = 64:
 //
@@ -299,11 +279,11 @@ func pw1WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -312,12 +292,12 @@ func pw1WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 // pw1InputGradVecAVX2 is the AVX2 path of pw1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1InputGradVecAVX2(dx, dy, wt *float32, n int)
+func pw1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1InputGradVecAVX512 is the AVX512 path of pw1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1InputGradVec computes, with In = 64 and Units = 64:
 //
@@ -332,9 +312,9 @@ func pw1InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw1InputGradVecGo(dx, dy, wt, n)
 	}
@@ -473,9 +453,9 @@ func pw2ForwardVec(y, x []float32, w *[64 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw2ForwardVecGo(y, x, w, b, n)
 	}
@@ -495,11 +475,11 @@ func pw2WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -518,9 +498,9 @@ func pw2InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw2InputGradVecGo(dx, dy, wt, n)
 	}
@@ -649,9 +629,9 @@ func pw3ForwardVec(y, x []float32, w *[64 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw3ForwardVecGo(y, x, w, b, n)
 	}
@@ -671,11 +651,11 @@ func pw3WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw3WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -694,9 +674,9 @@ func pw3InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw3InputGradVecGo(dx, dy, wt, n)
 	}
@@ -825,9 +805,9 @@ func pw4ForwardVec(y, x []float32, w *[64 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw4ForwardVecGo(y, x, w, b, n)
 	}
@@ -847,11 +827,11 @@ func pw4WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw4WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -870,9 +850,9 @@ func pw4InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw4InputGradVecGo(dx, dy, wt, n)
 	}
@@ -894,12 +874,12 @@ func pw4InputGradVecTranspose(wt *[64 * 64]float32, w *[64 * 64]float32) {
 // fcForwardVecAVX2 is the AVX2 path of fcForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardVecAVX2(y, x, w, b *float32, n int)
+func fcForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardVecAVX512 is the AVX512 path of fcForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardVecAVX512(y, x, w, b *float32, n int)
+func fcForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardVec computes, with In = 64 and Units = 12:
 //
@@ -914,9 +894,9 @@ func fcForwardVec(y, x []float32, w *[64 * 12]float32, b *[12]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 48, 48, 64, 4095, 0)
 	case runtime.AVX2:
-		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 48, 48, 0, 16, 0)
 	default:
 		fcForwardVecGo(y, x, w, b, n)
 	}
@@ -925,12 +905,12 @@ func fcForwardVec(y, x []float32, w *[64 * 12]float32, b *[12]float32, n int) {
 // fcForwardOneVecAVX2 is the AVX2 path of fcForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardOneVecAVX2(y, x, w, b *float32)
+func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardOneVecAVX512 is the AVX512 path of fcForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardOneVecAVX512(y, x, w, b *float32)
+func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardOneVec computes, with In = 64 and Units = 12:
 //
@@ -940,23 +920,13 @@ func fcForwardOneVecAVX512(y, x, w, b *float32)
 func fcForwardOneVec(y *[12]float32, x *[64]float32, w *[64 * 12]float32, b *[12]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 48, 48, 0, 4095, 1)
 	case runtime.AVX2:
-		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 48, 48, 0, 16, 1)
 	default:
 		fcForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fcPackedVecAVX2 is the AVX2 path of fcPackedVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedVecAVX2(y, x, w, b *float32, n int)
-
-// fcPackedVecAVX512 is the AVX512 path of fcPackedVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedVecAVX512(y, x, w, b *float32, n int)
 
 // fcPackedVec computes, with In = 64 and Units = 12:
 //
@@ -972,23 +942,13 @@ func fcPackedVec(y, x []float32, w *[64 * 16]float32, b *[12]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcPackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 48, 64, 4095, 0)
 	case runtime.AVX2:
-		fcPackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 48, 0, 16, 0)
 	default:
 		fcPackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fcPackedOneVecAVX2 is the AVX2 path of fcPackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedOneVecAVX2(y, x, w, b *float32)
-
-// fcPackedOneVecAVX512 is the AVX512 path of fcPackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedOneVecAVX512(y, x, w, b *float32)
 
 // fcPackedOneVec computes, with In = 64 and Units = 12:
 //
@@ -999,9 +959,9 @@ func fcPackedOneVecAVX512(y, x, w, b *float32)
 func fcPackedOneVec(y *[12]float32, x *[64]float32, w *[64 * 16]float32, b *[12]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcPackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 48, 0, 4095, 1)
 	case runtime.AVX2:
-		fcPackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 48, 0, 16, 1)
 	default:
 		fcPackedOneVecGo(y, x, w, b)
 	}
@@ -1010,22 +970,22 @@ func fcPackedOneVec(y *[12]float32, x *[64]float32, w *[64 * 16]float32, b *[12]
 // fcWeightGradVecWeightsAVX2 is the AVX2 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecWeightsAVX512 is the AVX512 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecBiasAVX2 is the AVX2 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecBiasAVX512 is the AVX512 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVec computes, with In = 64 and Units = 12:
 //
@@ -1041,25 +1001,15 @@ func fcWeightGradVec(dw *[64 * 12]float32, db *[12]float32, x, dy []float32, n i
 	_ = dy[n*12-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 48, 48, 64, 4095, 64)
+		fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 48, 0, 0, 4095, 1)
 	case runtime.AVX2:
-		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 48, 48, 0, 16, 64)
+		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 48, 0, 0, 16, 1)
 	default:
 		fcWeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fcInputGradVecAVX2 is the AVX2 path of fcInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcInputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fcInputGradVecAVX512 is the AVX512 path of fcInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcInputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fcInputGradVec computes, with In = 64 and Units = 12:
 //
@@ -1074,9 +1024,9 @@ func fcInputGradVec(dx, dy []float32, wt *[12 * 64]float32, n int) {
 	_ = dy[n*12-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 12, 48, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		fcInputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 12, 48, 256, 256, 256, 0, 0)
 	default:
 		fcInputGradVecGo(dx, dy, wt, n)
 	}

@@ -17,6 +17,25 @@
 #define h_row R11 // gate (ReLU backward): first row of the current row block
 #define col R12   // byte offset of the current column block
 #define tmp2 R13  // scratch
+// The register-blocked GEMMs take their shape as arguments (tmp2 and bias
+// are not used there):
+#define astr R14  // A's row stride (or, for the weight gradient, its reduction stride)
+#define a_o3 R10  // in a reduction: A's row 3 − row 0, bytes (tmp's register)
+#define a_o4 R9   // … row 4 (kleft's)
+#define a_o5 R13  // … row 5 (tmp2's)
+#define bstr DX   // B's row stride
+#define c_0 SI    // after the reduction: C (or the gate) at row 0 of the block
+#define c_3 DI    // … at row 3
+#define c_s R9    // … and C's row stride
+// and the one-row GEMMs, which interleave S accumulator sets:
+#define b_3 R13   // B's row 3 of the sets
+#define sb3 R14   // 3 rows of B
+#define sbS R11   // S rows of B
+
+// ReLU in the GEMMs is Go's max(x, 0): VMAXPS returns its second source
+// (Intel order; the first operand in Go's) when either is NaN, so x goes
+// there and a NaN is kept; it also returns x for x = −0, which a + 0 then
+// turns into +0.
 
 // tailmask<>+4·(8−t) holds t lanes of ones then zeros: the VMASKMOVPS mask
 // for a tail of t < 8 floats.
@@ -62,19 +81,34 @@ DATA iota<>+56(SB)/4, $14
 DATA iota<>+60(SB)/4, $15
 GLOBL iota<>(SB), RODATA|NOPTR, $64
 
-// func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+// func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 40, j < 64
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
+// It is also pw1ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw2ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw3ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw4ForwardVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 conv1ForwardVec_rows6:
@@ -83,67 +117,80 @@ conv1ForwardVec_rows6:
 
 conv1ForwardVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 conv1ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
+	// 6 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 0(tmp)(col*1), Y2
+	VMOVUPS 32(tmp)(col*1), Y3
+	VMOVUPS 0(tmp)(col*1), Y4
+	VMOVUPS 32(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 32(tmp)(col*1), Y7
+	VMOVUPS 0(tmp)(col*1), Y8
+	VMOVUPS 32(tmp)(col*1), Y9
+	VMOVUPS 0(tmp)(col*1), Y10
+	VMOVUPS 32(tmp)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $40, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 160(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 320(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 480(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 640(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE conv1ForwardVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $256
+	CMPQ col, ce+72(FP)
 	JLT conv1ForwardVec_rows6_cols0
-	ADDQ $960, a_row
-	ADDQ $1536, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE conv1ForwardVec_rows6_loop
@@ -151,65 +198,80 @@ conv1ForwardVec_rows6_cols0_k:
 	JZ conv1ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $160, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP conv1ForwardVec_rows6_loop
 
 conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE conv1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP conv1ForwardVec_rows6_loop
 
-conv1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $40, kleft
-
-conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT conv1ForwardVec_rows1_loop_cols0
-	ADDQ $160, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP conv1ForwardVec_rows1_loop
+conv1ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP conv1ForwardVec_rows6_loop
 
 conv1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 40, j < 64
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
+// It is also pw1ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw2ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw3ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw4ForwardVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 conv1ForwardVec_rows6:
@@ -217,100 +279,119 @@ conv1ForwardVec_rows6:
 	JLT conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+
+conv1ForwardVec_rows6_cols0:
+	// 6 rows × columns up to ce, 4 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 128(tmp)(col*1), Z2
+	VMOVUPS 192(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 128(tmp)(col*1), Z6
+	VMOVUPS 192(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 128(tmp)(col*1), Z10
+	VMOVUPS 192(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 128(tmp)(col*1), Z14
+	VMOVUPS 192(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 128(tmp)(col*1), Z18
+	VMOVUPS 192(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 128(tmp)(col*1), Z22
+	VMOVUPS 192(tmp)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 160(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 320(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 480(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 640(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $960, a_row
-	ADDQ $1536, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE conv1ForwardVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE conv1ForwardVec_rows6_loop
@@ -318,85 +399,103 @@ conv1ForwardVec_rows6_cols0_k:
 	JZ conv1ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $160, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP conv1ForwardVec_rows6_loop
 
 conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $40, kleft
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE conv1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP conv1ForwardVec_rows6_loop
 
-conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $160, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP conv1ForwardVec_rows1_loop
+conv1ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP conv1ForwardVec_rows6_loop
 
 conv1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 40, j < 64, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
+// It is also pw1WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw2WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw3WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw4WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $40, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 conv1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 conv1WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
-	VMOVUPS 1024(c_row)(col*1), Y8
-	VMOVUPS 1056(c_row)(col*1), Y9
-	VMOVUPS 1280(c_row)(col*1), Y10
-	VMOVUPS 1312(c_row)(col*1), Y11
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -422,27 +521,33 @@ conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $160, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $256
+	CMPQ col, ce+72(FP)
 	JLT conv1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $1536, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE conv1WeightGradVecWeights_rows6_loop
@@ -451,15 +556,19 @@ conv1WeightGradVecWeights_rows4:
 	XORQ col, col
 
 conv1WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
+	// 4 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -479,20 +588,24 @@ conv1WeightGradVecWeights_rows4_cols0_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
-	ADDQ $160, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
 	ADDQ $64, col
-	CMPQ col, $256
+	CMPQ col, ce+72(FP)
 	JLT conv1WeightGradVecWeights_rows4_cols0
 
 conv1WeightGradVecWeights_done:
@@ -500,48 +613,71 @@ conv1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 40, j < 64, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
+// It is also pw1WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also pw2WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also pw3WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also pw4WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $40, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 conv1WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
+	VMOVUPS 0(c_3)(c_s*1), Z16
+	VMOVUPS 64(c_3)(c_s*1), Z17
+	VMOVUPS 128(c_3)(c_s*1), Z18
+	VMOVUPS 192(c_3)(c_s*1), Z19
+	VMOVUPS 0(c_3)(c_s*2), Z20
+	VMOVUPS 64(c_3)(c_s*2), Z21
+	VMOVUPS 128(c_3)(c_s*2), Z22
+	VMOVUPS 192(c_3)(c_s*2), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv1WeightGradVecWeights_rows6_loop_cols0_k:
@@ -579,60 +715,76 @@ conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
-	ADDQ $160, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $1536, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE conv1WeightGradVecWeights_rows6_loop
 
 conv1WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv1WeightGradVecWeights_rows4_cols0_k:
@@ -660,51 +812,59 @@ conv1WeightGradVecWeights_rows4_cols0_k:
 	VFMADD231PS Z17, bcast, Z13
 	VFMADD231PS Z18, bcast, Z14
 	VFMADD231PS Z19, bcast, Z15
-	ADDQ $160, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows4_cols0
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also pw1WeightGradVecBiasAVX2: the same kernel.
-// It is also pw2WeightGradVecBiasAVX2: the same kernel.
-// It is also pw3WeightGradVecBiasAVX2: the same kernel.
-// It is also pw4WeightGradVecBiasAVX2: the same kernel.
+// It is also pw1WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also pw2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also pw3WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also pw4WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
+	// 1 row × 8 vectors from column vector 0
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	VMOVUPS 64(c_row), Y2
@@ -727,7 +887,7 @@ conv1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 160(b_k), bcast, Y5
 	VFMADD231PS 192(b_k), bcast, Y6
 	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -744,25 +904,26 @@ conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also pw1WeightGradVecBiasAVX512: the same kernel.
-// It is also pw2WeightGradVecBiasAVX512: the same kernel.
-// It is also pw3WeightGradVecBiasAVX512: the same kernel.
-// It is also pw4WeightGradVecBiasAVX512: the same kernel.
+// It is also pw1WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also pw2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also pw3WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also pw4WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
+	// 1 row × 4 vectors from column vector 0
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -777,7 +938,7 @@ conv1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 64(b_k), bcast, Z1
 	VFMADD231PS 128(b_k), bcast, Z2
 	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -1867,657 +2028,34 @@ dw1WindowVec_tap:
 #undef win_rows
 #undef win_cols
 
-// func pw1ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw1ForwardVecGo.
-// It is also pw2ForwardVecAVX2: the same kernel.
-// It is also pw3ForwardVecAVX2: the same kernel.
-// It is also pw4ForwardVecAVX2: the same kernel.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw1ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw1ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw1ForwardVec_rows1_loop
-
-pw1ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw1ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw1ForwardVec_rows6_cols0
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw1ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw1ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw1ForwardVec_rows6_loop
-
-pw1ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw1ForwardVec_done
-	XORQ col, col
-
-pw1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw1ForwardVec_rows1_loop_cols0
-	ADDQ $256, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw1ForwardVec_rows1_loop
-
-pw1ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw1ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw1ForwardVecGo.
-// It is also pw2ForwardVecAVX512: the same kernel.
-// It is also pw3ForwardVecAVX512: the same kernel.
-// It is also pw4ForwardVecAVX512: the same kernel.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw1ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw1ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw1ForwardVec_rows1_loop
-
-pw1ForwardVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw1ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw1ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw1ForwardVec_rows6_loop
-
-pw1ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw1ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $256, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw1ForwardVec_rows1_loop
-
-pw1ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw1WeightGradVecGo.
-// It is also pw2WeightGradVecWeightsAVX2: the same kernel.
-// It is also pw3WeightGradVecWeightsAVX2: the same kernel.
-// It is also pw4WeightGradVecWeightsAVX2: the same kernel.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw1WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw1WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
-	VMOVUPS 1024(c_row)(col*1), Y8
-	VMOVUPS 1056(c_row)(col*1), Y9
-	VMOVUPS 1280(c_row)(col*1), Y10
-	VMOVUPS 1312(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw1WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw1WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw1WeightGradVecWeights_rows6_loop
-
-pw1WeightGradVecWeights_rows4:
-	XORQ col, col
-
-pw1WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw1WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw1WeightGradVecWeights_rows4_cols0
-
-pw1WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw1WeightGradVecGo.
-// It is also pw2WeightGradVecWeightsAVX512: the same kernel.
-// It is also pw3WeightGradVecWeightsAVX512: the same kernel.
-// It is also pw4WeightGradVecWeightsAVX512: the same kernel.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw1WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw1WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw1WeightGradVecWeights_rows6_loop
-
-pw1WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw1WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-
-pw1WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw1InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func pw1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
 // wt is the weight matrix transposed and padded ([Units][64]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
-// It is also pw2InputGradVecAVX2: the same kernel.
-// It is also pw3InputGradVecAVX2: the same kernel.
-// It is also pw4InputGradVecAVX2: the same kernel.
+// It is also pw2InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw3InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw4InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fcInputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 pw1InputGradVec_rows6:
@@ -2526,9 +2064,12 @@ pw1InputGradVec_rows6:
 
 pw1InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 pw1InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
+	// 6 rows × columns up to ce, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2543,50 +2084,59 @@ pw1InputGradVec_rows6_cols0:
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 pw1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE pw1InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $256
+	CMPQ col, ce+64(FP)
 	JLT pw1InputGradVec_rows6_cols0
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE pw1InputGradVec_rows6_loop
@@ -2594,67 +2144,80 @@ pw1InputGradVec_rows6_cols0_k:
 	JZ pw1InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP pw1InputGradVec_rows6_loop
 
 pw1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw1InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE pw1InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP pw1InputGradVec_rows6_loop
 
-pw1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw1InputGradVec_rows1_loop_cols0
-	ADDQ $256, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw1InputGradVec_rows1_loop
+pw1InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP pw1InputGradVec_rows6_loop
 
 pw1InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw1InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func pw1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
 // wt is the weight matrix transposed and padded ([Units][64]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
-// It is also pw2InputGradVecAVX512: the same kernel.
-// It is also pw3InputGradVecAVX512: the same kernel.
-// It is also pw4InputGradVecAVX512: the same kernel.
+// It is also pw2InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw3InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw4InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fcInputGradVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 pw1InputGradVec_rows6:
@@ -2662,7 +2225,13 @@ pw1InputGradVec_rows6:
 	JLT pw1InputGradVec_rows1_loop
 
 pw1InputGradVec_rows6_loop:
-	// 6 rows × columns 0..63
+	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+
+pw1InputGradVec_rows6_cols0:
+	// 6 rows × columns up to ce, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -2688,74 +2257,86 @@ pw1InputGradVec_rows6_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 pw1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE pw1InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+64(FP)
+	JLT pw1InputGradVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE pw1InputGradVec_rows6_loop
@@ -2763,48 +2344,46 @@ pw1InputGradVec_rows6_cols0_k:
 	JZ pw1InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP pw1InputGradVec_rows6_loop
 
 pw1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw1InputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE pw1InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP pw1InputGradVec_rows6_loop
 
-pw1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $256, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw1InputGradVec_rows1_loop
+pw1InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP pw1InputGradVec_rows6_loop
 
 pw1InputGradVec_done:
 	VZEROUPPER
@@ -2918,20 +2497,32 @@ pw1InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func fcForwardVecAVX2(y, x, w, b *float32, n int)
+// func fcForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 12
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
+// It is also fcPackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 fcForwardVec_rows6:
@@ -2939,63 +2530,78 @@ fcForwardVec_rows6:
 	JLT fcForwardVec_rows1_loop
 
 fcForwardVec_rows6_loop:
-	// 6 rows × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	VMOVUPS 0(bias), Y8
-	VMASKMOVPS 32(bias), mask, Y9
-	VMOVUPS 0(bias), Y10
-	VMASKMOVPS 32(bias), mask, Y11
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+	// 6 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMASKMOVPS 32(tmp), mask, Y1
+	VMOVUPS 0(tmp), Y2
+	VMASKMOVPS 32(tmp), mask, Y3
+	VMOVUPS 0(tmp), Y4
+	VMASKMOVPS 32(tmp), mask, Y5
+	VMOVUPS 0(tmp), Y6
+	VMASKMOVPS 32(tmp), mask, Y7
+	VMOVUPS 0(tmp), Y8
+	VMASKMOVPS 32(tmp), mask, Y9
+	VMOVUPS 0(tmp), Y10
+	VMASKMOVPS 32(tmp), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 fcForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMASKMOVPS 32(b_k), mask, Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $48, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 48(c_row)
-	VMASKMOVPS Y3, mask, 80(c_row)
-	VMOVUPS Y4, 96(c_row)
-	VMASKMOVPS Y5, mask, 128(c_row)
-	VMOVUPS Y6, 144(c_row)
-	VMASKMOVPS Y7, mask, 176(c_row)
-	VMOVUPS Y8, 192(c_row)
-	VMASKMOVPS Y9, mask, 224(c_row)
-	VMOVUPS Y10, 240(c_row)
-	VMASKMOVPS Y11, mask, 272(c_row)
-	ADDQ $1536, a_row
-	ADDQ $288, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE fcForwardVec_rows6_cols0_k
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMASKMOVPS Y9, mask, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMASKMOVPS Y11, mask, 32(c_3)(c_s*2)
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fcForwardVec_rows6_loop
@@ -3003,41 +2609,46 @@ fcForwardVec_rows6_cols0_k:
 	JZ fcForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $48, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP fcForwardVec_rows6_loop
 
 fcForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fcForwardVec_done
-	// 1 row × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE fcForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP fcForwardVec_rows6_loop
 
-fcForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMASKMOVPS 32(b_k), mask, Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $48, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	ADDQ $256, a_row
-	ADDQ $48, c_row
-	DECQ rows
-	JMP fcForwardVec_rows1_loop
+fcForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP fcForwardVec_rows6_loop
 
 fcForwardVec_done:
 	VZEROUPPER
@@ -3045,20 +2656,22 @@ fcForwardVec_done:
 #undef bcast
 #undef mask
 
-// func fcForwardVecAVX512(y, x, w, b *float32, n int)
+// func fcForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 12
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
+// It is also fcPackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0fff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -3067,26 +2680,36 @@ fcForwardVec_rows16:
 	JLT fcForwardVec_rows1_loop
 
 fcForwardVec_rows16_loop:
-	// 16 rows × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
+	XORQ col, col
+
+fcForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fcForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
@@ -3123,25 +2746,28 @@ fcForwardVec_rows16_cols0_k:
 	VBROADCASTSS 3840(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $48, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcForwardVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 48(c_row)
-	VMOVUPS Z2, K1, 96(c_row)
-	VMOVUPS Z3, K1, 144(c_row)
-	VMOVUPS Z4, K1, 192(c_row)
-	VMOVUPS Z5, K1, 240(c_row)
-	VMOVUPS Z6, K1, 288(c_row)
-	VMOVUPS Z7, K1, 336(c_row)
-	VMOVUPS Z8, K1, 384(c_row)
-	VMOVUPS Z9, K1, 432(c_row)
-	VMOVUPS Z10, K1, 480(c_row)
-	VMOVUPS Z11, K1, 528(c_row)
-	VMOVUPS Z12, K1, 576(c_row)
-	VMOVUPS Z13, K1, 624(c_row)
-	VMOVUPS Z14, K1, 672(c_row)
-	VMOVUPS Z15, K1, 720(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 48(c_row)(col*1)
+	VMOVUPS Z2, K1, 96(c_row)(col*1)
+	VMOVUPS Z3, K1, 144(c_row)(col*1)
+	VMOVUPS Z4, K1, 192(c_row)(col*1)
+	VMOVUPS Z5, K1, 240(c_row)(col*1)
+	VMOVUPS Z6, K1, 288(c_row)(col*1)
+	VMOVUPS Z7, K1, 336(c_row)(col*1)
+	VMOVUPS Z8, K1, 384(c_row)(col*1)
+	VMOVUPS Z9, K1, 432(c_row)(col*1)
+	VMOVUPS Z10, K1, 480(c_row)(col*1)
+	VMOVUPS Z11, K1, 528(c_row)(col*1)
+	VMOVUPS Z12, K1, 576(c_row)(col*1)
+	VMOVUPS Z13, K1, 624(c_row)(col*1)
+	VMOVUPS Z14, K1, 672(c_row)(col*1)
+	VMOVUPS Z15, K1, 720(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fcForwardVec_rows16_cols0
 	ADDQ $4096, a_row
 	ADDQ $768, c_row
 	SUBQ $16, rows
@@ -3151,32 +2777,45 @@ fcForwardVec_rows16_cols0_k:
 	JZ fcForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
-	IMULQ $48, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $48, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP fcForwardVec_rows16_loop
 
 fcForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fcForwardVec_done
-	// 1 row × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
+	XORQ col, col
+
+fcForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fcForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $48, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fcForwardVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $48, c_row
 	DECQ rows
@@ -3187,26 +2826,32 @@ fcForwardVec_done:
 	RET
 #undef bcast
 
-// func fcForwardOneVecAVX2(y, x, w, b *float32)
+// func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 12
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fcForwardOneVecGo.
+// It is also fcPackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $4, sbS
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fcForwardOneVec_rows1:
-	// 1 row × columns 0..11 (last vector: 4 lanes), 4 accumulator sets
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
+	// 1 row × 2 vectors from column vector 0, the last one masked, 4 accumulator sets
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+72(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMASKMOVPS 32(tmp), mask, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
@@ -3215,427 +2860,46 @@ fcForwardOneVec_rows1:
 	VXORPS Y7, Y7, Y7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	MOVQ $15, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
 fcForwardOneVec_rows1_cols0_k:
-	VMASKMOVPS 32(b_k), mask, Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS Y8, bcast, Y1
-	VMASKMOVPS 80(b_k), mask, Y8
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 48(b_k), bcast, Y2
-	VFMADD231PS Y8, bcast, Y3
-	VMASKMOVPS 128(b_k), mask, Y8
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 96(b_k), bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	VMASKMOVPS 176(b_k), mask, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 144(b_k), bcast, Y6
-	VFMADD231PS Y8, bcast, Y7
-	ADDQ $16, a_k
-	ADDQ $192, b_k
-	DECQ kleft
-	JNZ fcForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Y2, Y0, Y0
-	VADDPS Y3, Y1, Y1
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y0, Y0
-	VADDPS Y7, Y1, Y1
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-
-fcForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func fcForwardOneVecAVX512(y, x, w, b *float32)
-// Requires: AVX512F
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 12
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fcForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0fff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-fcForwardOneVec_rows1:
-	// 1 row × columns 0..11 (last vector: 12 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $8, kleft
-
-fcForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 48(b_k), bcast, K1, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 96(b_k), bcast, K1, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 144(b_k), bcast, K1, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, K1, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 240(b_k), bcast, K1, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 288(b_k), bcast, K1, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 336(b_k), bcast, K1, Z7
-	ADDQ $32, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ fcForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Z1, Z0, Z0
-	VADDPS Z2, Z0, Z0
-	VADDPS Z3, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z0, Z0
-	VADDPS Z6, Z0, Z0
-	VADDPS Z7, Z0, Z0
-	VMOVUPS Z0, K1, 0(c_row)
-
-fcForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcPackedVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 12
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: fcPackedVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·fcPackedVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fcPackedVec_rows6:
-	CMPQ rows, $6
-	JLT fcPackedVec_rows1_loop
-
-fcPackedVec_rows6_loop:
-	// 6 rows × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	VMOVUPS 0(bias), Y8
-	VMASKMOVPS 32(bias), mask, Y9
-	VMOVUPS 0(bias), Y10
-	VMASKMOVPS 32(bias), mask, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 48(c_row)
-	VMASKMOVPS Y3, mask, 80(c_row)
-	VMOVUPS Y4, 96(c_row)
-	VMASKMOVPS Y5, mask, 128(c_row)
-	VMOVUPS Y6, 144(c_row)
-	VMASKMOVPS Y7, mask, 176(c_row)
-	VMOVUPS Y8, 192(c_row)
-	VMASKMOVPS Y9, mask, 224(c_row)
-	VMOVUPS Y10, 240(c_row)
-	VMASKMOVPS Y11, mask, 272(c_row)
-	ADDQ $1536, a_row
-	ADDQ $288, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fcPackedVec_rows6_loop
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $48, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fcPackedVec_rows6_loop
-
-fcPackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	// 1 row × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	ADDQ $256, a_row
-	ADDQ $48, c_row
-	DECQ rows
-	JMP fcPackedVec_rows1_loop
-
-fcPackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func fcPackedVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 12
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: fcPackedVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcPackedVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0fff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-fcPackedVec_rows16:
-	CMPQ rows, $16
-	JLT fcPackedVec_rows1_loop
-
-fcPackedVec_rows16_loop:
-	// 16 rows × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 1792(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 2816(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 3328(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 3584(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 3840(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 48(c_row)
-	VMOVUPS Z2, K1, 96(c_row)
-	VMOVUPS Z3, K1, 144(c_row)
-	VMOVUPS Z4, K1, 192(c_row)
-	VMOVUPS Z5, K1, 240(c_row)
-	VMOVUPS Z6, K1, 288(c_row)
-	VMOVUPS Z7, K1, 336(c_row)
-	VMOVUPS Z8, K1, 384(c_row)
-	VMOVUPS Z9, K1, 432(c_row)
-	VMOVUPS Z10, K1, 480(c_row)
-	VMOVUPS Z11, K1, 528(c_row)
-	VMOVUPS Z12, K1, 576(c_row)
-	VMOVUPS Z13, K1, 624(c_row)
-	VMOVUPS Z14, K1, 672(c_row)
-	VMOVUPS Z15, K1, 720(c_row)
-	ADDQ $4096, a_row
-	ADDQ $768, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE fcPackedVec_rows16_loop
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $48, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $16, rows
-	JMP fcPackedVec_rows16_loop
-
-fcPackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	// 1 row × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	ADDQ $256, a_row
-	ADDQ $48, c_row
-	DECQ rows
-	JMP fcPackedVec_rows1_loop
-
-fcPackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcPackedOneVecAVX2(y, x, w, b *float32)
-// Requires: AVX, AVX2, FMA3
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 12
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fcPackedOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·fcPackedOneVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $1, rows
-
-fcPackedOneVec_rows1:
-	// 1 row × columns 0..11 (last vector: 4 lanes), 4 accumulator sets
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-fcPackedOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS 32(b_k), bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Y2
+	VFMADD231PS 32(b_k)(bstr*1), bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Y4
+	VFMADD231PS 32(b_k)(bstr*2), bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 0(b_3), bcast, Y6
+	VFMADD231PS 32(b_3), bcast, Y7
+	ADDQ sbS, b_3
 	ADDQ $16, a_k
-	ADDQ $256, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ fcPackedOneVec_rows1_cols0_k
+	JNZ fcForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y2
+	VFMADD231PS 32(b_k), bcast, Y3
+	ADDQ bstr, b_k
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y4
+	VFMADD231PS 32(b_k), bcast, Y5
+	ADDQ bstr, b_k
+	VMASKMOVPS 32(b_k), mask, Y8
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y6
+	VFMADD231PS Y8, bcast, Y7
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Y2, Y0, Y0
 	VADDPS Y3, Y1, Y1
@@ -3646,31 +2910,37 @@ fcPackedOneVec_rows1_cols0_k:
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 
-fcPackedOneVec_done:
+fcForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 #undef mask
 
-// func fcPackedOneVecAVX512(y, x, w, b *float32)
+// func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 12
 // One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fcPackedOneVecGo.
+// Reference: fcForwardOneVecGo.
+// It is also fcPackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcPackedOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $8, sbS
+	MOVQ sb+48(FP), sb3
+	IMULQ $3, sb3
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0fff, tmp
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
-fcPackedOneVec_rows1:
-	// 1 row × columns 0..11 (last vector: 12 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
+fcForwardOneVec_rows1:
+	// 1 row × 1 vector from column vector 0, the last one masked, 8 accumulator sets
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp), K1, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
@@ -3680,29 +2950,57 @@ fcPackedOneVec_rows1:
 	VXORPS Z7, Z7, Z7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $8, kleft
+	MOVQ $7, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
-fcPackedOneVec_rows1_cols0_k:
+fcForwardOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 0(b_3), bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 0(b_k)(bstr*4), bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 320(b_k), bcast, Z5
+	VFMADD231PS 0(b_3)(bstr*2), bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 384(b_k), bcast, Z6
+	VFMADD231PS 0(b_k)(sb3*2), bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 448(b_k), bcast, Z7
+	VFMADD231PS 0(b_3)(bstr*4), bcast, Z7
+	ADDQ sbS, b_3
 	ADDQ $32, a_k
-	ADDQ $512, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ fcPackedOneVec_rows1_cols0_k
+	JNZ fcForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z1
+	ADDQ bstr, b_k
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z2
+	ADDQ bstr, b_k
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z3
+	ADDQ bstr, b_k
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z4
+	ADDQ bstr, b_k
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z5
+	ADDQ bstr, b_k
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z6
+	ADDQ bstr, b_k
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z7
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Z1, Z0, Z0
 	VADDPS Z2, Z0, Z0
@@ -3713,12 +3011,12 @@ fcPackedOneVec_rows1_cols0_k:
 	VADDPS Z7, Z0, Z0
 	VMOVUPS Z0, K1, 0(c_row)
 
-fcPackedOneVec_done:
+fcForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 12, s < n
@@ -3727,27 +3025,45 @@ fcPackedOneVec_done:
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 fcWeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(c_row), Y0
-	VMASKMOVPS 32(c_row), mask, Y1
-	VMOVUPS 48(c_row), Y2
-	VMASKMOVPS 80(c_row), mask, Y3
-	VMOVUPS 96(c_row), Y4
-	VMASKMOVPS 128(c_row), mask, Y5
-	VMOVUPS 144(c_row), Y6
-	VMASKMOVPS 176(c_row), mask, Y7
-	VMOVUPS 192(c_row), Y8
-	VMASKMOVPS 224(c_row), mask, Y9
-	VMOVUPS 240(c_row), Y10
-	VMASKMOVPS 272(c_row), mask, Y11
+	// 6 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMASKMOVPS 32(c_0), mask, Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y5
+	VMOVUPS 0(c_3), Y6
+	VMASKMOVPS 32(c_3), mask, Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMASKMOVPS 32(c_3)(c_s*1), mask, Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMASKMOVPS 32(c_3)(c_s*2), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
@@ -3773,39 +3089,51 @@ fcWeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $48, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 48(c_row)
-	VMASKMOVPS Y3, mask, 80(c_row)
-	VMOVUPS Y4, 96(c_row)
-	VMASKMOVPS Y5, mask, 128(c_row)
-	VMOVUPS Y6, 144(c_row)
-	VMASKMOVPS Y7, mask, 176(c_row)
-	VMOVUPS Y8, 192(c_row)
-	VMASKMOVPS Y9, mask, 224(c_row)
-	VMOVUPS Y10, 240(c_row)
-	VMASKMOVPS Y11, mask, 272(c_row)
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMASKMOVPS Y9, mask, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMASKMOVPS Y11, mask, 32(c_3)(c_s*2)
 	ADDQ $24, a_row
-	ADDQ $288, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fcWeightGradVecWeights_rows6_loop
 
 fcWeightGradVecWeights_rows4:
-	// 4 rows × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(c_row), Y0
-	VMASKMOVPS 32(c_row), mask, Y1
-	VMOVUPS 48(c_row), Y2
-	VMASKMOVPS 80(c_row), mask, Y3
-	VMOVUPS 96(c_row), Y4
-	VMASKMOVPS 128(c_row), mask, Y5
-	VMOVUPS 144(c_row), Y6
-	VMASKMOVPS 176(c_row), mask, Y7
+	// 4 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMASKMOVPS 32(c_0), mask, Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y5
+	VMOVUPS 0(c_3), Y6
+	VMASKMOVPS 32(c_3), mask, Y7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
@@ -3825,18 +3153,22 @@ fcWeightGradVecWeights_rows4_cols0_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
-	ADDQ $256, a_k
-	ADDQ $48, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 48(c_row)
-	VMASKMOVPS Y3, mask, 80(c_row)
-	VMOVUPS Y4, 96(c_row)
-	VMASKMOVPS Y5, mask, 128(c_row)
-	VMOVUPS Y6, 144(c_row)
-	VMASKMOVPS Y7, mask, 176(c_row)
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
 
 fcWeightGradVecWeights_done:
 	VZEROUPPER
@@ -3844,7 +3176,7 @@ fcWeightGradVecWeights_done:
 #undef bcast
 #undef mask
 
-// func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 12, s < n
@@ -3852,34 +3184,45 @@ fcWeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x0fff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $64, rows
+	MOVQ nr+88(FP), rows
 
 fcWeightGradVecWeights_rows16_loop:
-	// 16 rows × columns 0..11 (last vector: 12 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 48(c_row), K1, Z1
-	VMOVUPS.Z 96(c_row), K1, Z2
-	VMOVUPS.Z 144(c_row), K1, Z3
-	VMOVUPS.Z 192(c_row), K1, Z4
-	VMOVUPS.Z 240(c_row), K1, Z5
-	VMOVUPS.Z 288(c_row), K1, Z6
-	VMOVUPS.Z 336(c_row), K1, Z7
-	VMOVUPS.Z 384(c_row), K1, Z8
-	VMOVUPS.Z 432(c_row), K1, Z9
-	VMOVUPS.Z 480(c_row), K1, Z10
-	VMOVUPS.Z 528(c_row), K1, Z11
-	VMOVUPS.Z 576(c_row), K1, Z12
-	VMOVUPS.Z 624(c_row), K1, Z13
-	VMOVUPS.Z 672(c_row), K1, Z14
-	VMOVUPS.Z 720(c_row), K1, Z15
+	XORQ col, col
+
+fcWeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 48(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 96(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 144(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 192(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 240(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 288(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 336(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 384(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 432(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 480(c_row)(col*1), K1, Z10
+	VMOVUPS.Z 528(c_row)(col*1), K1, Z11
+	VMOVUPS.Z 576(c_row)(col*1), K1, Z12
+	VMOVUPS.Z 624(c_row)(col*1), K1, Z13
+	VMOVUPS.Z 672(c_row)(col*1), K1, Z14
+	VMOVUPS.Z 720(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 fcWeightGradVecWeights_rows16_loop_cols0_k:
@@ -3916,26 +3259,29 @@ fcWeightGradVecWeights_rows16_loop_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $256, a_k
-	ADDQ $48, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 48(c_row)
-	VMOVUPS Z2, K1, 96(c_row)
-	VMOVUPS Z3, K1, 144(c_row)
-	VMOVUPS Z4, K1, 192(c_row)
-	VMOVUPS Z5, K1, 240(c_row)
-	VMOVUPS Z6, K1, 288(c_row)
-	VMOVUPS Z7, K1, 336(c_row)
-	VMOVUPS Z8, K1, 384(c_row)
-	VMOVUPS Z9, K1, 432(c_row)
-	VMOVUPS Z10, K1, 480(c_row)
-	VMOVUPS Z11, K1, 528(c_row)
-	VMOVUPS Z12, K1, 576(c_row)
-	VMOVUPS Z13, K1, 624(c_row)
-	VMOVUPS Z14, K1, 672(c_row)
-	VMOVUPS Z15, K1, 720(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 48(c_row)(col*1)
+	VMOVUPS Z2, K1, 96(c_row)(col*1)
+	VMOVUPS Z3, K1, 144(c_row)(col*1)
+	VMOVUPS Z4, K1, 192(c_row)(col*1)
+	VMOVUPS Z5, K1, 240(c_row)(col*1)
+	VMOVUPS Z6, K1, 288(c_row)(col*1)
+	VMOVUPS Z7, K1, 336(c_row)(col*1)
+	VMOVUPS Z8, K1, 384(c_row)(col*1)
+	VMOVUPS Z9, K1, 432(c_row)(col*1)
+	VMOVUPS Z10, K1, 480(c_row)(col*1)
+	VMOVUPS Z11, K1, 528(c_row)(col*1)
+	VMOVUPS Z12, K1, 576(c_row)(col*1)
+	VMOVUPS Z13, K1, 624(c_row)(col*1)
+	VMOVUPS Z14, K1, 672(c_row)(col*1)
+	VMOVUPS Z15, K1, 720(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fcWeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $768, c_row
 	SUBQ $16, rows
@@ -3947,7 +3293,7 @@ fcWeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 12, s < n
@@ -3955,15 +3301,18 @@ fcWeightGradVecWeights_done:
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcWeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 fcWeightGradVecBias_rows1:
-	// 1 row × columns 0..11 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
+	// 1 row × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMOVUPS 0(c_row), Y0
 	VMASKMOVPS 32(c_row), mask, Y1
 	MOVQ a_row, a_k
@@ -3975,7 +3324,7 @@ fcWeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS Y2, bcast, Y1
-	ADDQ $48, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -3987,23 +3336,24 @@ fcWeightGradVecBias_done:
 #undef bcast
 #undef mask
 
-// func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 12, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcWeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
-	MOVQ $0x0fff, tmp
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 fcWeightGradVecBias_rows1:
-	// 1 row × columns 0..11 (last vector: 12 lanes)
+	// 1 row × 1 vector from column vector 0, the last one masked
 	VMOVUPS.Z 0(c_row), K1, Z0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -4012,314 +3362,12 @@ fcWeightGradVecBias_rows1:
 fcWeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ $48, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 
 fcWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcInputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 12, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fcInputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fcInputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fcInputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fcInputGradVec_rows1_loop
-
-fcInputGradVec_rows6_loop:
-	XORQ col, col
-
-fcInputGradVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 240(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT fcInputGradVec_rows6_cols0
-	ADDQ $288, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fcInputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $48, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fcInputGradVec_rows6_loop
-
-fcInputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	XORQ col, col
-
-fcInputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT fcInputGradVec_rows1_loop_cols0
-	ADDQ $48, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP fcInputGradVec_rows1_loop
-
-fcInputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcInputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 12, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fcInputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcInputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fcInputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fcInputGradVec_rows1_loop
-
-fcInputGradVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 96(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 144(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 240(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $288, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fcInputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $48, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fcInputGradVec_rows6_loop
-
-fcInputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $12, kleft
-
-fcInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $48, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP fcInputGradVec_rows1_loop
-
-fcInputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast

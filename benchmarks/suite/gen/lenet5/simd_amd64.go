@@ -8,12 +8,12 @@ import "github.com/cnngen/cnngen/runtime"
 // conv1ForwardVecAVX2 is the AVX2 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVecAVX512 is the AVX512 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVec computes, with In = 25 and Units = 6:
 //
@@ -28,9 +28,9 @@ func conv1ForwardVec(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
 	_ = x[n*25-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 25, 100, 24, 24, 64, 63, 0)
 	case runtime.AVX2:
-		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 25, 100, 24, 24, 0, 8, 0)
 	default:
 		conv1ForwardVecGo(y, x, w, b, n)
 	}
@@ -39,22 +39,22 @@ func conv1ForwardVec(y, x []float32, w *[25 * 6]float32, b *[6]float32, n int) {
 // conv1WeightGradVecWeightsAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVec computes, with In = 25 and Units = 6:
 //
@@ -70,11 +70,11 @@ func conv1WeightGradVec(dw *[25 * 6]float32, db *[6]float32, x, dy []float32, n 
 	_ = dy[n*6-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 100, 24, 24, 64, 63, 25)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 24, 0, 0, 63, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 100, 24, 24, 0, 8, 25)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 24, 0, 0, 8, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -177,12 +177,12 @@ func pool1InputGradVec(dx, dy, x, y []float32, n int) {
 // conv2ForwardVecAVX2 is the AVX2 path of conv2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv2ForwardVecAVX2(y, x, w, b *float32, n int)
+func conv2ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv2ForwardVecAVX512 is the AVX512 path of conv2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+func conv2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv2ForwardVec computes, with In = 150 and Units = 16:
 //
@@ -197,9 +197,9 @@ func conv2ForwardVec(y, x []float32, w *[150 * 16]float32, b *[16]float32, n int
 	_ = x[n*150-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 150, 600, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		conv2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 150, 600, 64, 64, 64, 0, 0)
 	default:
 		conv2ForwardVecGo(y, x, w, b, n)
 	}
@@ -208,22 +208,22 @@ func conv2ForwardVec(y, x []float32, w *[150 * 16]float32, b *[16]float32, n int
 // conv2WeightGradVecWeightsAVX2 is the AVX2 path of conv2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv2WeightGradVecWeightsAVX512 is the AVX512 path of conv2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv2WeightGradVecBiasAVX2 is the AVX2 path of conv2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv2WeightGradVecBiasAVX512 is the AVX512 path of conv2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv2WeightGradVec computes, with In = 150 and Units = 16:
 //
@@ -239,11 +239,11 @@ func conv2WeightGradVec(dw *[150 * 16]float32, db *[16]float32, x, dy []float32,
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 600, 64, 64, 64, 0, 150)
+		conv2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 600, 64, 64, 64, 0, 150)
+		conv2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		conv2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -252,12 +252,12 @@ func conv2WeightGradVec(dw *[150 * 16]float32, db *[16]float32, x, dy []float32,
 // conv2InputGradVecAVX2 is the AVX2 path of conv2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
+func conv2InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv2InputGradVecAVX512 is the AVX512 path of conv2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+func conv2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv2InputGradVec computes, with In = 150 and Units = 16:
 //
@@ -272,9 +272,9 @@ func conv2InputGradVec(dx, dy []float32, wt *[16 * 160]float32, n int) {
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 16, 64, 640, 600, 512, 63, 0)
 	case runtime.AVX2:
-		conv2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		conv2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 16, 64, 640, 600, 576, 8, 0)
 	default:
 		conv2InputGradVecGo(dx, dy, wt, n)
 	}
@@ -390,12 +390,12 @@ func pool2InputGradVec(dx, dy, x, y []float32, n int) {
 // dense1ForwardVecAVX2 is the AVX2 path of dense1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardVecAVX2(y, x, w, b *float32, n int)
+func dense1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardVecAVX512 is the AVX512 path of dense1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardVecAVX512(y, x, w, b *float32, n int)
+func dense1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardVec computes, with In = 400 and Units = 120:
 //
@@ -410,9 +410,9 @@ func dense1ForwardVec(y, x []float32, w *[400 * 120]float32, b *[120]float32, n 
 	_ = x[n*400-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 400, 1600, 480, 480, 512, 255, 0)
 	case runtime.AVX2:
-		dense1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 400, 1600, 480, 480, 480, 0, 0)
 	default:
 		dense1ForwardVecGo(y, x, w, b, n)
 	}
@@ -421,12 +421,12 @@ func dense1ForwardVec(y, x []float32, w *[400 * 120]float32, b *[120]float32, n 
 // dense1ForwardOneVecAVX2 is the AVX2 path of dense1ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardOneVecAVX2(y, x, w, b *float32)
+func dense1ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardOneVecAVX512 is the AVX512 path of dense1ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense1ForwardOneVecAVX512(y, x, w, b *float32)
+func dense1ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1ForwardOneVec computes, with In = 400 and Units = 120:
 //
@@ -436,23 +436,13 @@ func dense1ForwardOneVecAVX512(y, x, w, b *float32)
 func dense1ForwardOneVec(y *[120]float32, x *[400]float32, w *[400 * 120]float32, b *[120]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 400, 0, 480, 480, 0, 255, 1)
 	case runtime.AVX2:
-		dense1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 400, 0, 480, 480, 0, 0, 1)
 	default:
 		dense1ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// dense1PackedVecAVX2 is the AVX2 path of dense1PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedVecAVX2(y, x, w, b *float32, n int)
-
-// dense1PackedVecAVX512 is the AVX512 path of dense1PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedVecAVX512(y, x, w, b *float32, n int)
 
 // dense1PackedVec computes, with In = 400 and Units = 120:
 //
@@ -468,23 +458,13 @@ func dense1PackedVec(y, x []float32, w *[400 * 128]float32, b *[120]float32, n i
 	_ = x[n*400-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 400, 1600, 512, 480, 512, 255, 0)
 	case runtime.AVX2:
-		dense1PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 400, 1600, 512, 480, 480, 0, 0)
 	default:
 		dense1PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// dense1PackedOneVecAVX2 is the AVX2 path of dense1PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedOneVecAVX2(y, x, w, b *float32)
-
-// dense1PackedOneVecAVX512 is the AVX512 path of dense1PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense1PackedOneVecAVX512(y, x, w, b *float32)
 
 // dense1PackedOneVec computes, with In = 400 and Units = 120:
 //
@@ -495,9 +475,9 @@ func dense1PackedOneVecAVX512(y, x, w, b *float32)
 func dense1PackedOneVec(y *[120]float32, x *[400]float32, w *[400 * 128]float32, b *[120]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 400, 0, 512, 480, 0, 255, 1)
 	case runtime.AVX2:
-		dense1PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense1ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 400, 0, 512, 480, 0, 0, 1)
 	default:
 		dense1PackedOneVecGo(y, x, w, b)
 	}
@@ -506,22 +486,22 @@ func dense1PackedOneVec(y *[120]float32, x *[400]float32, w *[400 * 128]float32,
 // dense1WeightGradVecWeightsAVX2 is the AVX2 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVecWeightsAVX512 is the AVX512 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVecBiasAVX2 is the AVX2 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVecBiasAVX512 is the AVX512 path of dense1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1WeightGradVec computes, with In = 400 and Units = 120:
 //
@@ -537,11 +517,11 @@ func dense1WeightGradVec(dw *[400 * 120]float32, db *[120]float32, x, dy []float
 	_ = dy[n*120-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1600, 480, 480, 512, 255, 400)
+		dense1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 480, 0, 0, 255, 1)
 	case runtime.AVX2:
-		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1600, 480, 480, 480, 0, 400)
+		dense1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 480, 0, 0, 0, 1)
 	default:
 		dense1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -550,12 +530,12 @@ func dense1WeightGradVec(dw *[400 * 120]float32, db *[120]float32, x, dy []float
 // dense1InputGradVecAVX2 is the AVX2 path of dense1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1InputGradVecAVX2(dx, dy, wt *float32, n int)
+func dense1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1InputGradVecAVX512 is the AVX512 path of dense1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense1InputGradVecAVX512(dx, dy, wt *float32, n int)
+func dense1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense1InputGradVec computes, with In = 400 and Units = 120:
 //
@@ -570,9 +550,9 @@ func dense1InputGradVec(dx, dy []float32, wt *[120 * 400]float32, n int) {
 	_ = dy[n*120-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		dense1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 120, 480, 1600, 1600, 1536, 0, 0)
 	case runtime.AVX2:
-		dense1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		dense1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 120, 480, 1600, 1600, 1600, 0, 0)
 	default:
 		dense1InputGradVecGo(dx, dy, wt, n)
 	}
@@ -604,12 +584,12 @@ func dense1InputGradVecTranspose(wt *[120 * 400]float32, w *[400 * 120]float32) 
 // dense2ForwardVecAVX2 is the AVX2 path of dense2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardVecAVX2(y, x, w, b *float32, n int)
+func dense2ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardVecAVX512 is the AVX512 path of dense2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardVecAVX512(y, x, w, b *float32, n int)
+func dense2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardVec computes, with In = 120 and Units = 84:
 //
@@ -624,9 +604,9 @@ func dense2ForwardVec(y, x []float32, w *[120 * 84]float32, b *[84]float32, n in
 	_ = x[n*120-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 120, 480, 336, 336, 384, 15, 0)
 	case runtime.AVX2:
-		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 120, 480, 336, 336, 288, 16, 0)
 	default:
 		dense2ForwardVecGo(y, x, w, b, n)
 	}
@@ -635,12 +615,12 @@ func dense2ForwardVec(y, x []float32, w *[120 * 84]float32, b *[84]float32, n in
 // dense2ForwardOneVecAVX2 is the AVX2 path of dense2ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardOneVecAVX2(y, x, w, b *float32)
+func dense2ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardOneVecAVX512 is the AVX512 path of dense2ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense2ForwardOneVecAVX512(y, x, w, b *float32)
+func dense2ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2ForwardOneVec computes, with In = 120 and Units = 84:
 //
@@ -650,23 +630,13 @@ func dense2ForwardOneVecAVX512(y, x, w, b *float32)
 func dense2ForwardOneVec(y *[84]float32, x *[120]float32, w *[120 * 84]float32, b *[84]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 120, 0, 336, 336, 0, 15, 1)
 	case runtime.AVX2:
-		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 120, 0, 336, 336, 0, 16, 1)
 	default:
 		dense2ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// dense2PackedVecAVX2 is the AVX2 path of dense2PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedVecAVX2(y, x, w, b *float32, n int)
-
-// dense2PackedVecAVX512 is the AVX512 path of dense2PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedVecAVX512(y, x, w, b *float32, n int)
 
 // dense2PackedVec computes, with In = 120 and Units = 84:
 //
@@ -682,23 +652,13 @@ func dense2PackedVec(y, x []float32, w *[120 * 96]float32, b *[84]float32, n int
 	_ = x[n*120-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 120, 480, 384, 336, 384, 15, 0)
 	case runtime.AVX2:
-		dense2PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 120, 480, 384, 336, 288, 16, 0)
 	default:
 		dense2PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// dense2PackedOneVecAVX2 is the AVX2 path of dense2PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedOneVecAVX2(y, x, w, b *float32)
-
-// dense2PackedOneVecAVX512 is the AVX512 path of dense2PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense2PackedOneVecAVX512(y, x, w, b *float32)
 
 // dense2PackedOneVec computes, with In = 120 and Units = 84:
 //
@@ -709,9 +669,9 @@ func dense2PackedOneVecAVX512(y, x, w, b *float32)
 func dense2PackedOneVec(y *[84]float32, x *[120]float32, w *[120 * 96]float32, b *[84]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 120, 0, 384, 336, 0, 15, 1)
 	case runtime.AVX2:
-		dense2PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense2ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 120, 0, 384, 336, 0, 16, 1)
 	default:
 		dense2PackedOneVecGo(y, x, w, b)
 	}
@@ -720,22 +680,22 @@ func dense2PackedOneVec(y *[84]float32, x *[120]float32, w *[120 * 96]float32, b
 // dense2WeightGradVecWeightsAVX2 is the AVX2 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVecWeightsAVX512 is the AVX512 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVecBiasAVX2 is the AVX2 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVecBiasAVX512 is the AVX512 path of dense2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2WeightGradVec computes, with In = 120 and Units = 84:
 //
@@ -751,11 +711,11 @@ func dense2WeightGradVec(dw *[120 * 84]float32, db *[84]float32, x, dy []float32
 	_ = dy[n*84-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 480, 336, 336, 384, 15, 120)
+		dense2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 336, 0, 0, 15, 1)
 	case runtime.AVX2:
-		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 480, 336, 336, 288, 16, 120)
+		dense2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 336, 0, 0, 16, 1)
 	default:
 		dense2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -764,12 +724,12 @@ func dense2WeightGradVec(dw *[120 * 84]float32, db *[84]float32, x, dy []float32
 // dense2InputGradVecAVX2 is the AVX2 path of dense2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n int)
+func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2InputGradVecAVX512 is the AVX512 path of dense2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n int)
+func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense2InputGradVec computes, with In = 120 and Units = 84:
 //
@@ -786,9 +746,9 @@ func dense2InputGradVec(dx, dy, h []float32, wt *[84 * 128]float32, n int) {
 	_ = h[n*120-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense2InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n)
+		dense2InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n, 84, 336, 512, 480, 512, 255, 0)
 	case runtime.AVX2:
-		dense2InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n)
+		dense2InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n, 84, 336, 512, 480, 480, 0, 0)
 	default:
 		dense2InputGradVecGo(dx, dy, h, wt, n)
 	}
@@ -820,12 +780,12 @@ func dense2InputGradVecTranspose(wt *[84 * 128]float32, w *[120 * 84]float32) {
 // dense3ForwardVecAVX2 is the AVX2 path of dense3ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense3ForwardVecAVX2(y, x, w, b *float32, n int)
+func dense3ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense3ForwardVecAVX512 is the AVX512 path of dense3ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func dense3ForwardVecAVX512(y, x, w, b *float32, n int)
+func dense3ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense3ForwardVec computes, with In = 84 and Units = 10:
 //
@@ -840,9 +800,9 @@ func dense3ForwardVec(y, x []float32, w *[84 * 10]float32, b *[10]float32, n int
 	_ = x[n*84-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 40, 40, 64, 1023, 0)
 	case runtime.AVX2:
-		dense3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 40, 40, 0, 24, 0)
 	default:
 		dense3ForwardVecGo(y, x, w, b, n)
 	}
@@ -851,12 +811,12 @@ func dense3ForwardVec(y, x []float32, w *[84 * 10]float32, b *[10]float32, n int
 // dense3ForwardOneVecAVX2 is the AVX2 path of dense3ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense3ForwardOneVecAVX2(y, x, w, b *float32)
+func dense3ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense3ForwardOneVecAVX512 is the AVX512 path of dense3ForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func dense3ForwardOneVecAVX512(y, x, w, b *float32)
+func dense3ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense3ForwardOneVec computes, with In = 84 and Units = 10:
 //
@@ -866,23 +826,13 @@ func dense3ForwardOneVecAVX512(y, x, w, b *float32)
 func dense3ForwardOneVec(y *[10]float32, x *[84]float32, w *[84 * 10]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense3ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 84, 0, 40, 40, 0, 1023, 1)
 	case runtime.AVX2:
-		dense3ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense3ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 84, 0, 40, 40, 0, 24, 1)
 	default:
 		dense3ForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// dense3PackedVecAVX2 is the AVX2 path of dense3PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense3PackedVecAVX2(y, x, w, b *float32, n int)
-
-// dense3PackedVecAVX512 is the AVX512 path of dense3PackedVec (simd_amd64.s).
-//
-//go:noescape
-func dense3PackedVecAVX512(y, x, w, b *float32, n int)
 
 // dense3PackedVec computes, with In = 84 and Units = 10:
 //
@@ -898,23 +848,13 @@ func dense3PackedVec(y, x []float32, w *[84 * 16]float32, b *[10]float32, n int)
 	_ = x[n*84-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3PackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		dense3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 64, 40, 64, 1023, 0)
 	case runtime.AVX2:
-		dense3PackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		dense3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 84, 336, 64, 40, 0, 24, 0)
 	default:
 		dense3PackedVecGo(y, x, w, b, n)
 	}
 }
-
-// dense3PackedOneVecAVX2 is the AVX2 path of dense3PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense3PackedOneVecAVX2(y, x, w, b *float32)
-
-// dense3PackedOneVecAVX512 is the AVX512 path of dense3PackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func dense3PackedOneVecAVX512(y, x, w, b *float32)
 
 // dense3PackedOneVec computes, with In = 84 and Units = 10:
 //
@@ -925,9 +865,9 @@ func dense3PackedOneVecAVX512(y, x, w, b *float32)
 func dense3PackedOneVec(y *[10]float32, x *[84]float32, w *[84 * 16]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3PackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		dense3ForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 84, 0, 64, 40, 0, 1023, 1)
 	case runtime.AVX2:
-		dense3PackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		dense3ForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 84, 0, 64, 40, 0, 24, 1)
 	default:
 		dense3PackedOneVecGo(y, x, w, b)
 	}
@@ -936,22 +876,17 @@ func dense3PackedOneVec(y *[10]float32, x *[84]float32, w *[84 * 16]float32, b *
 // dense3WeightGradVecWeightsAVX2 is the AVX2 path of dense3WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func dense3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense3WeightGradVecWeightsAVX512 is the AVX512 path of dense3WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func dense3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense3WeightGradVecBiasAVX2 is the AVX2 path of dense3WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense3WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// dense3WeightGradVecBiasAVX512 is the AVX512 path of dense3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func dense3WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func dense3WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense3WeightGradVec computes, with In = 84 and Units = 10:
 //
@@ -967,11 +902,11 @@ func dense3WeightGradVec(dw *[84 * 10]float32, db *[10]float32, x, dy []float32,
 	_ = dy[n*10-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense3WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 64, 1023, 84)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 	case runtime.AVX2:
-		dense3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		dense3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		dense3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 336, 40, 40, 0, 24, 84)
+		dense3WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 	default:
 		dense3WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -980,12 +915,12 @@ func dense3WeightGradVec(dw *[84 * 10]float32, db *[10]float32, x, dy []float32,
 // dense3InputGradVecAVX2 is the AVX2 path of dense3InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense3InputGradVecAVX2(dx, dy, h, wt *float32, n int)
+func dense3InputGradVecAVX2(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense3InputGradVecAVX512 is the AVX512 path of dense3InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func dense3InputGradVecAVX512(dx, dy, h, wt *float32, n int)
+func dense3InputGradVecAVX512(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // dense3InputGradVec computes, with In = 84 and Units = 10:
 //
@@ -1002,9 +937,9 @@ func dense3InputGradVec(dx, dy, h []float32, wt *[10 * 96]float32, n int) {
 	_ = h[n*84-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		dense3InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n)
+		dense3InputGradVecAVX512(&dx[0], &dy[0], &h[0], &wt[0], n, 10, 40, 384, 336, 384, 15, 0)
 	case runtime.AVX2:
-		dense3InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n)
+		dense3InputGradVecAVX2(&dx[0], &dy[0], &h[0], &wt[0], n, 10, 40, 384, 336, 288, 16, 0)
 	default:
 		dense3InputGradVecGo(dx, dy, h, wt, n)
 	}

@@ -17,6 +17,25 @@
 #define h_row R11 // gate (ReLU backward): first row of the current row block
 #define col R12   // byte offset of the current column block
 #define tmp2 R13  // scratch
+// The register-blocked GEMMs take their shape as arguments (tmp2 and bias
+// are not used there):
+#define astr R14  // A's row stride (or, for the weight gradient, its reduction stride)
+#define a_o3 R10  // in a reduction: A's row 3 − row 0, bytes (tmp's register)
+#define a_o4 R9   // … row 4 (kleft's)
+#define a_o5 R13  // … row 5 (tmp2's)
+#define bstr DX   // B's row stride
+#define c_0 SI    // after the reduction: C (or the gate) at row 0 of the block
+#define c_3 DI    // … at row 3
+#define c_s R9    // … and C's row stride
+// and the one-row GEMMs, which interleave S accumulator sets:
+#define b_3 R13   // B's row 3 of the sets
+#define sb3 R14   // 3 rows of B
+#define sbS R11   // S rows of B
+
+// ReLU in the GEMMs is Go's max(x, 0): VMAXPS returns its second source
+// (Intel order; the first operand in Go's) when either is NaN, so x goes
+// there and a NaN is kept; it also returns x for x = −0, which a + 0 then
+// turns into +0.
 
 // tailmask<>+4·(8−t) holds t lanes of ones then zeros: the VMASKMOVPS mask
 // for a tail of t < 8 floats.
@@ -62,7 +81,7 @@ DATA iota<>+56(SB)/4, $14
 DATA iota<>+60(SB)/4, $15
 GLOBL iota<>(SB), RODATA|NOPTR, $64
 
-// func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+// func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 25, j < 6
@@ -71,11 +90,12 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // Reference: conv1ForwardVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 conv1ForwardVec_rows12:
@@ -83,23 +103,26 @@ conv1ForwardVec_rows12:
 	JLT conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_rows12_loop:
-	// 12 rows × columns 0..5 (last vector: 6 lanes)
-	VMOVUPS tailmask<>+8(SB), mask
-	VMASKMOVPS 0(bias), mask, Y0
-	VMASKMOVPS 0(bias), mask, Y1
-	VMASKMOVPS 0(bias), mask, Y2
-	VMASKMOVPS 0(bias), mask, Y3
-	VMASKMOVPS 0(bias), mask, Y4
-	VMASKMOVPS 0(bias), mask, Y5
-	VMASKMOVPS 0(bias), mask, Y6
-	VMASKMOVPS 0(bias), mask, Y7
-	VMASKMOVPS 0(bias), mask, Y8
-	VMASKMOVPS 0(bias), mask, Y9
-	VMASKMOVPS 0(bias), mask, Y10
-	VMASKMOVPS 0(bias), mask, Y11
+	// 12 rows × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMASKMOVPS 0(tmp), mask, Y0
+	VMASKMOVPS 0(tmp), mask, Y1
+	VMASKMOVPS 0(tmp), mask, Y2
+	VMASKMOVPS 0(tmp), mask, Y3
+	VMASKMOVPS 0(tmp), mask, Y4
+	VMASKMOVPS 0(tmp), mask, Y5
+	VMASKMOVPS 0(tmp), mask, Y6
+	VMASKMOVPS 0(tmp), mask, Y7
+	VMASKMOVPS 0(tmp), mask, Y8
+	VMASKMOVPS 0(tmp), mask, Y9
+	VMASKMOVPS 0(tmp), mask, Y10
+	VMASKMOVPS 0(tmp), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $25, kleft
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows12_cols0_k:
 	VMASKMOVPS 0(b_k), mask, Y12
@@ -128,13 +151,11 @@ conv1ForwardVec_rows12_cols0_k:
 	VBROADCASTSS 1100(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $24, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows12_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VADDPS Y12, Y0, Y0
@@ -181,36 +202,37 @@ conv1ForwardVec_rows12_cols0_k:
 	JZ conv1ForwardVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $100, tmp
 	SUBQ tmp, a_row
-	IMULQ $24, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $24, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP conv1ForwardVec_rows12_loop
 
 conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	// 1 row × columns 0..5 (last vector: 6 lanes)
-	VMOVUPS tailmask<>+8(SB), mask
-	VMASKMOVPS 0(bias), mask, Y0
+	// 1 row × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMASKMOVPS 0(tmp), mask, Y0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $25, kleft
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows1_loop_cols0_k:
 	VMASKMOVPS 0(b_k), mask, Y1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y1, bcast, Y0
 	ADDQ $4, a_k
-	ADDQ $24, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows1_loop_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y1, Y1, Y1
 	VMAXPS Y0, Y1, Y0
 	VADDPS Y1, Y0, Y0
@@ -226,7 +248,7 @@ conv1ForwardVec_done:
 #undef bcast
 #undef mask
 
-// func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 25, j < 6
@@ -234,12 +256,13 @@ conv1ForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x003f, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -248,26 +271,36 @@ conv1ForwardVec_rows16:
 	JLT conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_rows16_loop:
-	// 16 rows × columns 0..5 (last vector: 6 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
+	XORQ col, col
+
+conv1ForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $25, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
@@ -304,13 +337,11 @@ conv1ForwardVec_rows16_cols0_k:
 	VBROADCASTSS 1500(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $24, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows16_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z16, Z16, Z16
 	VMAXPS Z0, Z16, Z0
 	VADDPS Z16, Z0, Z0
@@ -344,22 +375,25 @@ conv1ForwardVec_rows16_cols0_k:
 	VADDPS Z16, Z14, Z14
 	VMAXPS Z15, Z16, Z15
 	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 24(c_row)
-	VMOVUPS Z2, K1, 48(c_row)
-	VMOVUPS Z3, K1, 72(c_row)
-	VMOVUPS Z4, K1, 96(c_row)
-	VMOVUPS Z5, K1, 120(c_row)
-	VMOVUPS Z6, K1, 144(c_row)
-	VMOVUPS Z7, K1, 168(c_row)
-	VMOVUPS Z8, K1, 192(c_row)
-	VMOVUPS Z9, K1, 216(c_row)
-	VMOVUPS Z10, K1, 240(c_row)
-	VMOVUPS Z11, K1, 264(c_row)
-	VMOVUPS Z12, K1, 288(c_row)
-	VMOVUPS Z13, K1, 312(c_row)
-	VMOVUPS Z14, K1, 336(c_row)
-	VMOVUPS Z15, K1, 360(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 24(c_row)(col*1)
+	VMOVUPS Z2, K1, 48(c_row)(col*1)
+	VMOVUPS Z3, K1, 72(c_row)(col*1)
+	VMOVUPS Z4, K1, 96(c_row)(col*1)
+	VMOVUPS Z5, K1, 120(c_row)(col*1)
+	VMOVUPS Z6, K1, 144(c_row)(col*1)
+	VMOVUPS Z7, K1, 168(c_row)(col*1)
+	VMOVUPS Z8, K1, 192(c_row)(col*1)
+	VMOVUPS Z9, K1, 216(c_row)(col*1)
+	VMOVUPS Z10, K1, 240(c_row)(col*1)
+	VMOVUPS Z11, K1, 264(c_row)(col*1)
+	VMOVUPS Z12, K1, 288(c_row)(col*1)
+	VMOVUPS Z13, K1, 312(c_row)(col*1)
+	VMOVUPS Z14, K1, 336(c_row)(col*1)
+	VMOVUPS Z15, K1, 360(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows16_cols0
 	ADDQ $1600, a_row
 	ADDQ $384, c_row
 	SUBQ $16, rows
@@ -369,39 +403,50 @@ conv1ForwardVec_rows16_cols0_k:
 	JZ conv1ForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $100, tmp
 	SUBQ tmp, a_row
-	IMULQ $24, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $24, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP conv1ForwardVec_rows16_loop
 
 conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	// 1 row × columns 0..5 (last vector: 6 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
+	XORQ col, col
+
+conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $25, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $24, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows1_loop_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z1, Z1, Z1
 	VMAXPS Z0, Z1, Z0
 	VADDPS Z1, Z0, Z0
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows1_loop_cols0
 	ADDQ $100, a_row
 	ADDQ $24, c_row
 	DECQ rows
@@ -412,7 +457,7 @@ conv1ForwardVec_done:
 	RET
 #undef bcast
 
-// func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 25, j < 6, s < n
@@ -421,15 +466,19 @@ conv1ForwardVec_done:
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $25, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
 conv1WeightGradVecWeights_rows12_loop:
-	// 12 rows × columns 0..5 (last vector: 6 lanes)
-	VMOVUPS tailmask<>+8(SB), mask
+	// 12 rows × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMASKMOVPS 0(c_row), mask, Y0
 	VMASKMOVPS 24(c_row), mask, Y1
 	VMASKMOVPS 48(c_row), mask, Y2
@@ -472,8 +521,8 @@ conv1WeightGradVecWeights_rows12_loop_cols0_k:
 	VFMADD231PS Y12, bcast, Y10
 	VBROADCASTSS 44(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
-	ADDQ $100, a_k
-	ADDQ $24, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows12_loop_cols0_k
 	VMASKMOVPS Y0, mask, 0(c_row)
@@ -495,8 +544,10 @@ conv1WeightGradVecWeights_rows12_loop_cols0_k:
 	JGE conv1WeightGradVecWeights_rows12_loop
 
 conv1WeightGradVecWeights_rows1:
-	// 1 row × columns 0..5 (last vector: 6 lanes)
-	VMOVUPS tailmask<>+8(SB), mask
+	// 1 row × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMASKMOVPS 0(c_row), mask, Y0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -506,8 +557,8 @@ conv1WeightGradVecWeights_rows1_cols0_k:
 	VMASKMOVPS 0(b_k), mask, Y1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y1, bcast, Y0
-	ADDQ $100, a_k
-	ADDQ $24, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows1_cols0_k
 	VMASKMOVPS Y0, mask, 0(c_row)
@@ -518,7 +569,7 @@ conv1WeightGradVecWeights_done:
 #undef bcast
 #undef mask
 
-// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 25, j < 6, s < n
@@ -526,37 +577,48 @@ conv1WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x003f, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $25, rows
+	MOVQ nr+88(FP), rows
 
-conv1WeightGradVecWeights_rows16:
-	// 16 rows × columns 0..5 (last vector: 6 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 24(c_row), K1, Z1
-	VMOVUPS.Z 48(c_row), K1, Z2
-	VMOVUPS.Z 72(c_row), K1, Z3
-	VMOVUPS.Z 96(c_row), K1, Z4
-	VMOVUPS.Z 120(c_row), K1, Z5
-	VMOVUPS.Z 144(c_row), K1, Z6
-	VMOVUPS.Z 168(c_row), K1, Z7
-	VMOVUPS.Z 192(c_row), K1, Z8
-	VMOVUPS.Z 216(c_row), K1, Z9
-	VMOVUPS.Z 240(c_row), K1, Z10
-	VMOVUPS.Z 264(c_row), K1, Z11
-	VMOVUPS.Z 288(c_row), K1, Z12
-	VMOVUPS.Z 312(c_row), K1, Z13
-	VMOVUPS.Z 336(c_row), K1, Z14
-	VMOVUPS.Z 360(c_row), K1, Z15
+conv1WeightGradVecWeights_rows16_loop:
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 24(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 48(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 72(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 96(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 120(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 144(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 168(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 192(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 216(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 240(c_row)(col*1), K1, Z10
+	VMOVUPS.Z 264(c_row)(col*1), K1, Z11
+	VMOVUPS.Z 288(c_row)(col*1), K1, Z12
+	VMOVUPS.Z 312(c_row)(col*1), K1, Z13
+	VMOVUPS.Z 336(c_row)(col*1), K1, Z14
+	VMOVUPS.Z 360(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows16_cols0_k:
+conv1WeightGradVecWeights_rows16_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -590,42 +652,57 @@ conv1WeightGradVecWeights_rows16_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $100, a_k
-	ADDQ $24, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 24(c_row)
-	VMOVUPS Z2, K1, 48(c_row)
-	VMOVUPS Z3, K1, 72(c_row)
-	VMOVUPS Z4, K1, 96(c_row)
-	VMOVUPS Z5, K1, 120(c_row)
-	VMOVUPS Z6, K1, 144(c_row)
-	VMOVUPS Z7, K1, 168(c_row)
-	VMOVUPS Z8, K1, 192(c_row)
-	VMOVUPS Z9, K1, 216(c_row)
-	VMOVUPS Z10, K1, 240(c_row)
-	VMOVUPS Z11, K1, 264(c_row)
-	VMOVUPS Z12, K1, 288(c_row)
-	VMOVUPS Z13, K1, 312(c_row)
-	VMOVUPS Z14, K1, 336(c_row)
-	VMOVUPS Z15, K1, 360(c_row)
+	JNZ conv1WeightGradVecWeights_rows16_loop_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 24(c_row)(col*1)
+	VMOVUPS Z2, K1, 48(c_row)(col*1)
+	VMOVUPS Z3, K1, 72(c_row)(col*1)
+	VMOVUPS Z4, K1, 96(c_row)(col*1)
+	VMOVUPS Z5, K1, 120(c_row)(col*1)
+	VMOVUPS Z6, K1, 144(c_row)(col*1)
+	VMOVUPS Z7, K1, 168(c_row)(col*1)
+	VMOVUPS Z8, K1, 192(c_row)(col*1)
+	VMOVUPS Z9, K1, 216(c_row)(col*1)
+	VMOVUPS Z10, K1, 240(c_row)(col*1)
+	VMOVUPS Z11, K1, 264(c_row)(col*1)
+	VMOVUPS Z12, K1, 288(c_row)(col*1)
+	VMOVUPS Z13, K1, 312(c_row)(col*1)
+	VMOVUPS Z14, K1, 336(c_row)(col*1)
+	VMOVUPS Z15, K1, 360(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $384, c_row
+	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE conv1WeightGradVecWeights_rows16_loop
 
 conv1WeightGradVecWeights_rows9:
-	// 9 rows × columns 0..5 (last vector: 6 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 24(c_row), K1, Z1
-	VMOVUPS.Z 48(c_row), K1, Z2
-	VMOVUPS.Z 72(c_row), K1, Z3
-	VMOVUPS.Z 96(c_row), K1, Z4
-	VMOVUPS.Z 120(c_row), K1, Z5
-	VMOVUPS.Z 144(c_row), K1, Z6
-	VMOVUPS.Z 168(c_row), K1, Z7
-	VMOVUPS.Z 192(c_row), K1, Z8
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows9_cols0:
+	// 9 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 24(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 48(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 72(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 96(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 120(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 144(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 168(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 192(c_row)(col*1), K1, Z8
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv1WeightGradVecWeights_rows9_cols0_k:
@@ -648,26 +725,29 @@ conv1WeightGradVecWeights_rows9_cols0_k:
 	VFMADD231PS Z9, bcast, Z7
 	VBROADCASTSS 32(a_k), bcast
 	VFMADD231PS Z9, bcast, Z8
-	ADDQ $100, a_k
-	ADDQ $24, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows9_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 24(c_row)
-	VMOVUPS Z2, K1, 48(c_row)
-	VMOVUPS Z3, K1, 72(c_row)
-	VMOVUPS Z4, K1, 96(c_row)
-	VMOVUPS Z5, K1, 120(c_row)
-	VMOVUPS Z6, K1, 144(c_row)
-	VMOVUPS Z7, K1, 168(c_row)
-	VMOVUPS Z8, K1, 192(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 24(c_row)(col*1)
+	VMOVUPS Z2, K1, 48(c_row)(col*1)
+	VMOVUPS Z3, K1, 72(c_row)(col*1)
+	VMOVUPS Z4, K1, 96(c_row)(col*1)
+	VMOVUPS Z5, K1, 120(c_row)(col*1)
+	VMOVUPS Z6, K1, 144(c_row)(col*1)
+	VMOVUPS Z7, K1, 168(c_row)(col*1)
+	VMOVUPS Z8, K1, 192(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows9_cols0
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 6, s < n
@@ -675,15 +755,18 @@ conv1WeightGradVecWeights_done:
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..5 (last vector: 6 lanes)
-	VMOVUPS tailmask<>+8(SB), mask
+	// 1 row × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMASKMOVPS 0(c_row), mask, Y0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -693,7 +776,7 @@ conv1WeightGradVecBias_rows1_cols0_k:
 	VMASKMOVPS 0(b_k), mask, Y1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y1, bcast, Y0
-	ADDQ $24, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecBias_rows1_cols0_k
 	VMASKMOVPS Y0, mask, 0(c_row)
@@ -704,23 +787,25 @@ conv1WeightGradVecBias_done:
 #undef bcast
 #undef mask
 
-// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 6, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
+// It is also dense3WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
-	MOVQ $0x003f, tmp
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..5 (last vector: 6 lanes)
+	// 1 row × 1 vector from column vector 0, the last one masked
 	VMOVUPS.Z 0(c_row), K1, Z0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -729,7 +814,7 @@ conv1WeightGradVecBias_rows1:
 conv1WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ $24, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
@@ -1200,7 +1285,7 @@ pool1InputGradVec_row0_cols0:
 #undef orow
 #undef ocol
 
-// func conv2ForwardVecAVX2(y, x, w, b *float32, n int)
+// func conv2ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 150, j < 16
@@ -1208,11 +1293,22 @@ pool1InputGradVec_row0_cols0:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv2ForwardVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 conv2ForwardVec_rows6:
@@ -1220,52 +1316,59 @@ conv2ForwardVec_rows6:
 	JLT conv2ForwardVec_rows1_loop
 
 conv2ForwardVec_rows6_loop:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 0(bias), Y10
-	VMOVUPS 32(bias), Y11
+	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+
+conv2ForwardVec_rows6_cols0:
+	// 6 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 0(tmp)(col*1), Y2
+	VMOVUPS 32(tmp)(col*1), Y3
+	VMOVUPS 0(tmp)(col*1), Y4
+	VMOVUPS 32(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 32(tmp)(col*1), Y7
+	VMOVUPS 0(tmp)(col*1), Y8
+	VMOVUPS 32(tmp)(col*1), Y9
+	VMOVUPS 0(tmp)(col*1), Y10
+	VMOVUPS 32(tmp)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $150, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 conv2ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 600(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1200(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2400(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 3000(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv2ForwardVec_rows6_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE conv2ForwardVec_rows6_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VADDPS Y12, Y0, Y0
@@ -1291,20 +1394,30 @@ conv2ForwardVec_rows6_cols0_k:
 	VADDPS Y12, Y10, Y10
 	VMAXPS Y11, Y12, Y11
 	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $3600, a_row
-	ADDQ $384, c_row
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv2ForwardVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE conv2ForwardVec_rows6_loop
@@ -1312,56 +1425,53 @@ conv2ForwardVec_rows6_cols0_k:
 	JZ conv2ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $600, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP conv2ForwardVec_rows6_loop
 
 conv2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv2ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $150, kleft
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE conv2ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP conv2ForwardVec_rows6_loop
 
-conv2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv2ForwardVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y2, Y2, Y2
-	VMAXPS Y0, Y2, Y0
-	VADDPS Y2, Y0, Y0
-	VMAXPS Y1, Y2, Y1
-	VADDPS Y2, Y1, Y1
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	ADDQ $600, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP conv2ForwardVec_rows1_loop
+conv2ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP conv2ForwardVec_rows6_loop
 
 conv2ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+// func conv2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 150, j < 16
@@ -1369,11 +1479,12 @@ conv2ForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv2ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 conv2ForwardVec_rows16:
@@ -1381,26 +1492,30 @@ conv2ForwardVec_rows16:
 	JLT conv2ForwardVec_rows1_loop
 
 conv2ForwardVec_rows16_loop:
-	// 16 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 0(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 0(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 0(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 0(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 0(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 0(bias), Z15
+	XORQ col, col
+
+conv2ForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 0(tmp)(col*1), Z1
+	VMOVUPS 0(tmp)(col*1), Z2
+	VMOVUPS 0(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 0(tmp)(col*1), Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 0(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 0(tmp)(col*1), Z9
+	VMOVUPS 0(tmp)(col*1), Z10
+	VMOVUPS 0(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 0(tmp)(col*1), Z13
+	VMOVUPS 0(tmp)(col*1), Z14
+	VMOVUPS 0(tmp)(col*1), Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $150, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv2ForwardVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
@@ -1437,13 +1552,11 @@ conv2ForwardVec_rows16_cols0_k:
 	VBROADCASTSS 9000(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv2ForwardVec_rows16_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z16, Z16, Z16
 	VMAXPS Z0, Z16, Z0
 	VADDPS Z16, Z0, Z0
@@ -1477,22 +1590,25 @@ conv2ForwardVec_rows16_cols0_k:
 	VADDPS Z16, Z14, Z14
 	VMAXPS Z15, Z16, Z15
 	VADDPS Z16, Z15, Z15
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv2ForwardVec_rows16_cols0
 	ADDQ $9600, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
@@ -1502,39 +1618,44 @@ conv2ForwardVec_rows16_cols0_k:
 	JZ conv2ForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $600, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $64, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP conv2ForwardVec_rows16_loop
 
 conv2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv2ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Z0
+	XORQ col, col
+
+conv2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $150, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv2ForwardVec_rows1_loop_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z1, Z1, Z1
 	VMAXPS Z0, Z1, Z0
 	VADDPS Z1, Z0, Z0
-	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv2ForwardVec_rows1_loop_cols0
 	ADDQ $600, a_row
 	ADDQ $64, c_row
 	DECQ rows
@@ -1545,7 +1666,7 @@ conv2ForwardVec_done:
 	RET
 #undef bcast
 
-// func conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 150, j < 16, s < n
@@ -1553,28 +1674,47 @@ conv2ForwardVec_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $150, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 conv2WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	VMOVUPS 256(c_row), Y8
-	VMOVUPS 288(c_row), Y9
-	VMOVUPS 320(c_row), Y10
-	VMOVUPS 352(c_row), Y11
+	XORQ col, col
+
+conv2WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv2WeightGradVecWeights_rows6_loop_cols0_k:
@@ -1598,24 +1738,33 @@ conv2WeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $600, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv2WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $384, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE conv2WeightGradVecWeights_rows6_loop
@@ -1625,7 +1774,7 @@ conv2WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 150, j < 16, s < n
@@ -1633,32 +1782,37 @@ conv2WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $150, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
 conv2WeightGradVecWeights_rows16_loop:
-	// 16 rows × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
+	XORQ col, col
+
+conv2WeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
+	VMOVUPS 512(c_row)(col*1), Z8
+	VMOVUPS 576(c_row)(col*1), Z9
+	VMOVUPS 640(c_row)(col*1), Z10
+	VMOVUPS 704(c_row)(col*1), Z11
+	VMOVUPS 768(c_row)(col*1), Z12
+	VMOVUPS 832(c_row)(col*1), Z13
+	VMOVUPS 896(c_row)(col*1), Z14
+	VMOVUPS 960(c_row)(col*1), Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv2WeightGradVecWeights_rows16_loop_cols0_k:
@@ -1695,26 +1849,29 @@ conv2WeightGradVecWeights_rows16_loop_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $600, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv2WeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv2WeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
@@ -1722,15 +1879,18 @@ conv2WeightGradVecWeights_rows16_loop_cols0_k:
 	JGE conv2WeightGradVecWeights_rows16_loop
 
 conv2WeightGradVecWeights_rows6:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
+	XORQ col, col
+
+conv2WeightGradVecWeights_rows6_cols0:
+	// 6 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv2WeightGradVecWeights_rows6_cols0_k:
@@ -1747,37 +1907,41 @@ conv2WeightGradVecWeights_rows6_cols0_k:
 	VFMADD231PS Z6, bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Z6, bcast, Z5
-	ADDQ $600, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv2WeightGradVecWeights_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv2WeightGradVecWeights_rows6_cols0
 
 conv2WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func conv2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
+	// 1 row × 2 vectors from column vector 0
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	MOVQ a_row, a_k
@@ -1788,7 +1952,7 @@ conv2WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS 32(b_k), bcast, Y1
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv2WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -1799,21 +1963,22 @@ conv2WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func conv2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 conv2WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
+	// 1 row × 1 vector from column vector 0
 	VMOVUPS 0(c_row), Z0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -1822,7 +1987,7 @@ conv2WeightGradVecBias_rows1:
 conv2WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv2WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -1832,7 +1997,7 @@ conv2WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func conv2InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 150
@@ -1841,10 +2006,22 @@ conv2WeightGradVecBias_done:
 // Reference: conv2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 conv2InputGradVec_rows4:
@@ -1853,9 +2030,12 @@ conv2InputGradVec_rows4:
 
 conv2InputGradVec_rows4_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 conv2InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..143, 3 vectors at a time
+	// 4 rows × columns up to ce, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -1870,77 +2050,90 @@ conv2InputGradVec_rows4_cols0:
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
+	MOVQ a3off-8(SP), a_o3
 
 conv2InputGradVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
 	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 64(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y3
 	VFMADD231PS Y13, bcast, Y4
 	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 128(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
 	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 192(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $640, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 600(c_row)(col*1)
-	VMOVUPS Y4, 632(c_row)(col*1)
-	VMOVUPS Y5, 664(c_row)(col*1)
-	VMOVUPS Y6, 1200(c_row)(col*1)
-	VMOVUPS Y7, 1232(c_row)(col*1)
-	VMOVUPS Y8, 1264(c_row)(col*1)
-	VMOVUPS Y9, 1800(c_row)(col*1)
-	VMOVUPS Y10, 1832(c_row)(col*1)
-	VMOVUPS Y11, 1864(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE conv2InputGradVec_rows4_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $576
+	CMPQ col, ce+64(FP)
 	JLT conv2InputGradVec_rows4_cols0
-	// 4 rows × columns 144..149 (last vector: 6 lanes)
-	VMOVUPS tailmask<>+8(SB), mask
+	// 4 rows × 1 vector from column vector 0 after the loop, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+72(FP), tmp
+	VMOVUPS (tmp), mask
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
+	MOVQ a3off-8(SP), a_o3
 
 conv2InputGradVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y4
-	VBROADCASTSS 0(a_k), bcast
+	VMASKMOVPS 0(b_k), mask, Y4
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 64(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 192(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y4, bcast, Y3
 	ADDQ $4, a_k
-	ADDQ $640, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows4_cols1_k
-	VMASKMOVPS Y0, mask, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 600(c_row)(col*1)
-	VMASKMOVPS Y2, mask, 1200(c_row)(col*1)
-	VMASKMOVPS Y3, mask, 1800(c_row)(col*1)
-	ADDQ $256, a_row
-	ADDQ $2400, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE conv2InputGradVec_rows4_cols1_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMASKMOVPS Y0, mask, 0(c_0)
+	VMASKMOVPS Y1, mask, 0(c_0)(c_s*1)
+	VMASKMOVPS Y2, mask, 0(c_0)(c_s*2)
+	VMASKMOVPS Y3, mask, 0(c_3)
+	IMUL3Q $4, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE conv2InputGradVec_rows4_loop
@@ -1948,66 +2141,46 @@ conv2InputGradVec_rows4_cols1_k:
 	JZ conv2InputGradVec_done
 	MOVQ $4, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $64, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $600, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $4, rows
 	JMP conv2InputGradVec_rows4_loop
 
 conv2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv2InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE conv2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $4, rows
+	JMP conv2InputGradVec_rows4_loop
 
-conv2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..143, 3 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
-
-conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $640, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $576
-	JLT conv2InputGradVec_rows1_loop_cols0
-	// 1 row × columns 144..149 (last vector: 6 lanes)
-	VMOVUPS tailmask<>+8(SB), mask
-	VXORPS Y0, Y0, Y0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
-
-conv2InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $640, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_loop_cols1_k
-	VMASKMOVPS Y0, mask, 0(c_row)(col*1)
-	ADDQ $64, a_row
-	ADDQ $600, c_row
-	DECQ rows
-	JMP conv2InputGradVec_rows1_loop
+conv2InputGradVec_small3:
+	SUBQ $1, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $4, rows
+	JMP conv2InputGradVec_rows4_loop
 
 conv2InputGradVec_done:
 	VZEROUPPER
@@ -2015,7 +2188,7 @@ conv2InputGradVec_done:
 #undef bcast
 #undef mask
 
-// func conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func conv2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 150
@@ -2023,11 +2196,23 @@ conv2InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: conv2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
-	MOVQ $0x003f, tmp
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+24(FP), rows
 
@@ -2037,9 +2222,12 @@ conv2InputGradVec_rows6:
 
 conv2InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 conv2InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
+	// 6 rows × columns up to ce, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -2066,75 +2254,81 @@ conv2InputGradVec_rows6_cols0:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 conv2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 64(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 128(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 192(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 320(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $640, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 600(c_row)(col*1)
-	VMOVUPS Z5, 664(c_row)(col*1)
-	VMOVUPS Z6, 728(c_row)(col*1)
-	VMOVUPS Z7, 792(c_row)(col*1)
-	VMOVUPS Z8, 1200(c_row)(col*1)
-	VMOVUPS Z9, 1264(c_row)(col*1)
-	VMOVUPS Z10, 1328(c_row)(col*1)
-	VMOVUPS Z11, 1392(c_row)(col*1)
-	VMOVUPS Z12, 1800(c_row)(col*1)
-	VMOVUPS Z13, 1864(c_row)(col*1)
-	VMOVUPS Z14, 1928(c_row)(col*1)
-	VMOVUPS Z15, 1992(c_row)(col*1)
-	VMOVUPS Z16, 2400(c_row)(col*1)
-	VMOVUPS Z17, 2464(c_row)(col*1)
-	VMOVUPS Z18, 2528(c_row)(col*1)
-	VMOVUPS Z19, 2592(c_row)(col*1)
-	VMOVUPS Z20, 3000(c_row)(col*1)
-	VMOVUPS Z21, 3064(c_row)(col*1)
-	VMOVUPS Z22, 3128(c_row)(col*1)
-	VMOVUPS Z23, 3192(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE conv2InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+64(FP)
 	JLT conv2InputGradVec_rows6_cols0
-	// 6 rows × columns 128..149 (last vector: 6 lanes)
+	// 6 rows × 2 vectors from column vector 0 after the loop, the last one masked
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -2149,47 +2343,56 @@ conv2InputGradVec_rows6_cols0_k:
 	VXORPS Z11, Z11, Z11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 conv2InputGradVec_rows6_cols1_k:
 	VMOVUPS 0(b_k), Z12
-	VMOVUPS 64(b_k), Z13
-	VBROADCASTSS 0(a_k), bcast
+	VMOVUPS.Z 64(b_k), K1, Z13
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z12, bcast, Z0
 	VFMADD231PS Z13, bcast, Z1
-	VBROADCASTSS 64(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z12, bcast, Z2
 	VFMADD231PS Z13, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z12, bcast, Z4
 	VFMADD231PS Z13, bcast, Z5
-	VBROADCASTSS 192(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z12, bcast, Z6
 	VFMADD231PS Z13, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z12, bcast, Z8
 	VFMADD231PS Z13, bcast, Z9
-	VBROADCASTSS 320(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z12, bcast, Z10
 	VFMADD231PS Z13, bcast, Z11
 	ADDQ $4, a_k
-	ADDQ $640, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows6_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 64(c_row)(col*1)
-	VMOVUPS Z2, 600(c_row)(col*1)
-	VMOVUPS Z3, K1, 664(c_row)(col*1)
-	VMOVUPS Z4, 1200(c_row)(col*1)
-	VMOVUPS Z5, K1, 1264(c_row)(col*1)
-	VMOVUPS Z6, 1800(c_row)(col*1)
-	VMOVUPS Z7, K1, 1864(c_row)(col*1)
-	VMOVUPS Z8, 2400(c_row)(col*1)
-	VMOVUPS Z9, K1, 2464(c_row)(col*1)
-	VMOVUPS Z10, 3000(c_row)(col*1)
-	VMOVUPS Z11, K1, 3064(c_row)(col*1)
-	ADDQ $384, a_row
-	ADDQ $3600, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE conv2InputGradVec_rows6_cols1_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, K1, 64(c_0)
+	VMOVUPS Z2, 0(c_0)(c_s*1)
+	VMOVUPS Z3, K1, 64(c_0)(c_s*1)
+	VMOVUPS Z4, 0(c_0)(c_s*2)
+	VMOVUPS Z5, K1, 64(c_0)(c_s*2)
+	VMOVUPS Z6, 0(c_3)
+	VMOVUPS Z7, K1, 64(c_3)
+	VMOVUPS Z8, 0(c_3)(c_s*1)
+	VMOVUPS Z9, K1, 64(c_3)(c_s*1)
+	VMOVUPS Z10, 0(c_3)(c_s*2)
+	VMOVUPS Z11, K1, 64(c_3)(c_s*2)
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE conv2InputGradVec_rows6_loop
@@ -2197,73 +2400,46 @@ conv2InputGradVec_rows6_cols1_k:
 	JZ conv2InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $64, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $600, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP conv2InputGradVec_rows6_loop
 
 conv2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv2InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE conv2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP conv2InputGradVec_rows6_loop
 
-conv2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
-
-conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $640, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT conv2InputGradVec_rows1_loop_cols0
-	// 1 row × columns 128..149 (last vector: 6 lanes)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
-
-conv2InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Z2
-	VMOVUPS 64(b_k), Z3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z2, bcast, Z0
-	VFMADD231PS Z3, bcast, Z1
-	ADDQ $4, a_k
-	ADDQ $640, b_k
-	DECQ kleft
-	JNZ conv2InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 64(c_row)(col*1)
-	ADDQ $64, a_row
-	ADDQ $600, c_row
-	DECQ rows
-	JMP conv2InputGradVec_rows1_loop
+conv2InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP conv2InputGradVec_rows6_loop
 
 conv2InputGradVec_done:
 	VZEROUPPER
@@ -2754,19 +2930,31 @@ pool2InputGradVec_row0_cols0:
 #undef orow
 #undef ocol
 
-// func dense1ForwardVecAVX2(y, x, w, b *float32, n int)
+// func dense1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 400, j < 120
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
+// It is also dense1PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 dense1ForwardVec_rows4:
@@ -2775,53 +2963,55 @@ dense1ForwardVec_rows4:
 
 dense1ForwardVec_rows4_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense1ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
+	// 4 rows × columns up to ce, 3 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 0(tmp)(col*1), Y3
+	VMOVUPS 32(tmp)(col*1), Y4
+	VMOVUPS 64(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 32(tmp)(col*1), Y7
+	VMOVUPS 64(tmp)(col*1), Y8
+	VMOVUPS 0(tmp)(col*1), Y9
+	VMOVUPS 32(tmp)(col*1), Y10
+	VMOVUPS 64(tmp)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $400, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense1ForwardVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
 	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1600(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y3
 	VFMADD231PS Y13, bcast, Y4
 	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 3200(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
 	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 4800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $480, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows4_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1ForwardVec_rows4_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VADDPS Y12, Y0, Y0
@@ -2847,23 +3037,30 @@ dense1ForwardVec_rows4_cols0_k:
 	VADDPS Y12, Y10, Y10
 	VMAXPS Y11, Y12, Y11
 	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 480(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 960(c_row)(col*1)
-	VMOVUPS Y7, 992(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1440(c_row)(col*1)
-	VMOVUPS Y10, 1472(c_row)(col*1)
-	VMOVUPS Y11, 1504(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $480
+	CMPQ col, ce+72(FP)
 	JLT dense1ForwardVec_rows4_cols0
-	ADDQ $6400, a_row
-	ADDQ $1920, c_row
+	IMUL3Q $4, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE dense1ForwardVec_rows4_loop
@@ -2871,81 +3068,78 @@ dense1ForwardVec_rows4_cols0_k:
 	JZ dense1ForwardVec_done
 	MOVQ $4, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1600, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $480, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $4, rows
 	JMP dense1ForwardVec_rows4_loop
 
 dense1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1ForwardVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $4, rows
+	JMP dense1ForwardVec_rows4_loop
 
-dense1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $400, kleft
-
-dense1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $480, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT dense1ForwardVec_rows1_loop_cols0
-	ADDQ $1600, a_row
-	ADDQ $480, c_row
-	DECQ rows
-	JMP dense1ForwardVec_rows1_loop
+dense1ForwardVec_small3:
+	SUBQ $1, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $4, rows
+	JMP dense1ForwardVec_rows4_loop
 
 dense1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func dense1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 400, j < 120
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
+// It is also dense1PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x00ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -2955,85 +3149,90 @@ dense1ForwardVec_rows6:
 
 dense1ForwardVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense1ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
+	// 6 rows × columns up to ce, 4 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
-	MOVQ $0x00ff, tmp2
-	CMPQ col, $256
-	CMOVQEQ tmp2, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 256(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
 	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS.Z 192(bias)(col*1), K1, Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS.Z 192(bias)(col*1), K1, Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS.Z 192(bias)(col*1), K1, Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS.Z 192(bias)(col*1), K1, Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS.Z 192(bias)(col*1), K1, Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS.Z 192(bias)(col*1), K1, Z23
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 128(tmp)(col*1), Z2
+	VMOVUPS.Z 192(tmp)(col*1), K1, Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 128(tmp)(col*1), Z6
+	VMOVUPS.Z 192(tmp)(col*1), K1, Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 128(tmp)(col*1), Z10
+	VMOVUPS.Z 192(tmp)(col*1), K1, Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 128(tmp)(col*1), Z14
+	VMOVUPS.Z 192(tmp)(col*1), K1, Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 128(tmp)(col*1), Z18
+	VMOVUPS.Z 192(tmp)(col*1), K1, Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 128(tmp)(col*1), Z22
+	VMOVUPS.Z 192(tmp)(col*1), K1, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $400, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS.Z 192(b_k), K1, Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1600(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 3200(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 4800(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 6400(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 8000(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $480, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows6_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1ForwardVec_rows6_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z24, Z24, Z24
 	VMAXPS Z0, Z24, Z0
 	VADDPS Z24, Z0, Z0
@@ -3083,35 +3282,42 @@ dense1ForwardVec_rows6_cols0_k:
 	VADDPS Z24, Z22, Z22
 	VMAXPS Z23, Z24, Z23
 	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, K1, 192(c_row)(col*1)
-	VMOVUPS Z4, 480(c_row)(col*1)
-	VMOVUPS Z5, 544(c_row)(col*1)
-	VMOVUPS Z6, 608(c_row)(col*1)
-	VMOVUPS Z7, K1, 672(c_row)(col*1)
-	VMOVUPS Z8, 960(c_row)(col*1)
-	VMOVUPS Z9, 1024(c_row)(col*1)
-	VMOVUPS Z10, 1088(c_row)(col*1)
-	VMOVUPS Z11, K1, 1152(c_row)(col*1)
-	VMOVUPS Z12, 1440(c_row)(col*1)
-	VMOVUPS Z13, 1504(c_row)(col*1)
-	VMOVUPS Z14, 1568(c_row)(col*1)
-	VMOVUPS Z15, K1, 1632(c_row)(col*1)
-	VMOVUPS Z16, 1920(c_row)(col*1)
-	VMOVUPS Z17, 1984(c_row)(col*1)
-	VMOVUPS Z18, 2048(c_row)(col*1)
-	VMOVUPS Z19, K1, 2112(c_row)(col*1)
-	VMOVUPS Z20, 2400(c_row)(col*1)
-	VMOVUPS Z21, 2464(c_row)(col*1)
-	VMOVUPS Z22, 2528(c_row)(col*1)
-	VMOVUPS Z23, K1, 2592(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, K1, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, K1, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, K1, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, K1, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, K1, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, K1, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT dense1ForwardVec_rows6_cols0
-	ADDQ $9600, a_row
-	ADDQ $2880, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense1ForwardVec_rows6_loop
@@ -3119,109 +3325,85 @@ dense1ForwardVec_rows6_cols0_k:
 	JZ dense1ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1600, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $480, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP dense1ForwardVec_rows6_loop
 
 dense1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1ForwardVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense1ForwardVec_rows6_loop
 
-dense1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	MOVQ $0xffff, tmp
-	MOVQ $0x00ff, tmp2
-	CMPQ col, $256
-	CMOVQEQ tmp2, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS.Z 192(bias)(col*1), K1, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $400, kleft
-
-dense1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS.Z 192(b_k), K1, Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $480, b_k
-	DECQ kleft
-	JNZ dense1ForwardVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, K1, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT dense1ForwardVec_rows1_loop_cols0
-	ADDQ $1600, a_row
-	ADDQ $480, c_row
-	DECQ rows
-	JMP dense1ForwardVec_rows1_loop
+dense1ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense1ForwardVec_rows6_loop
 
 dense1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense1ForwardOneVecAVX2(y, x, w, b *float32)
+// func dense1ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 400, j < 120
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
+// It is also dense1PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 dense1ForwardOneVec_rows1:
-	// 1 row × columns 0..119
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	VMOVUPS 256(bias), Y8
-	VMOVUPS 288(bias), Y9
-	VMOVUPS 320(bias), Y10
-	VMOVUPS 352(bias), Y11
-	VMOVUPS 384(bias), Y12
-	VMOVUPS 416(bias), Y13
-	VMOVUPS 448(bias), Y14
+	// 1 row × 15 vectors from column vector 0
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMOVUPS 32(tmp), Y1
+	VMOVUPS 64(tmp), Y2
+	VMOVUPS 96(tmp), Y3
+	VMOVUPS 128(tmp), Y4
+	VMOVUPS 160(tmp), Y5
+	VMOVUPS 192(tmp), Y6
+	VMOVUPS 224(tmp), Y7
+	VMOVUPS 256(tmp), Y8
+	VMOVUPS 288(tmp), Y9
+	VMOVUPS 320(tmp), Y10
+	VMOVUPS 352(tmp), Y11
+	VMOVUPS 384(tmp), Y12
+	VMOVUPS 416(tmp), Y13
+	VMOVUPS 448(tmp), Y14
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ $400, kleft
@@ -3244,13 +3426,11 @@ dense1ForwardOneVec_rows1_cols0_k:
 	VFMADD231PS 416(b_k), bcast, Y13
 	VFMADD231PS 448(b_k), bcast, Y14
 	ADDQ $4, a_k
-	ADDQ $480, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1ForwardOneVec_rows1_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y15, Y15, Y15
 	VMAXPS Y0, Y15, Y0
 	VADDPS Y15, Y0, Y0
@@ -3303,665 +3483,39 @@ dense1ForwardOneVec_done:
 	RET
 #undef bcast
 
-// func dense1ForwardOneVecAVX512(y, x, w, b *float32)
+// func dense1ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 400, j < 120
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
+// It is also dense1PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x00ff, tmp
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 dense1ForwardOneVec_rows1:
-	// 1 row × columns 0..119 (last vector: 8 lanes)
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS.Z 448(bias), K1, Z7
+	// 1 row × 8 vectors from column vector 0, the last one masked
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Z0
+	VMOVUPS 64(tmp), Z1
+	VMOVUPS 128(tmp), Z2
+	VMOVUPS 192(tmp), Z3
+	VMOVUPS 256(tmp), Z4
+	VMOVUPS 320(tmp), Z5
+	VMOVUPS 384(tmp), Z6
+	VMOVUPS.Z 448(tmp), K1, Z7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $400, kleft
+	MOVQ $399, kleft
 
 dense1ForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	VFMADD231PS 256(b_k), bcast, Z4
-	VFMADD231PS 320(b_k), bcast, Z5
-	VFMADD231PS 384(b_k), bcast, Z6
-	VFMADD231PS 448(b_k), bcast, K1, Z7
-	ADDQ $4, a_k
-	ADDQ $480, b_k
-	DECQ kleft
-	JNZ dense1ForwardOneVec_rows1_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z8, Z8, Z8
-	VMAXPS Z0, Z8, Z0
-	VADDPS Z8, Z0, Z0
-	VMAXPS Z1, Z8, Z1
-	VADDPS Z8, Z1, Z1
-	VMAXPS Z2, Z8, Z2
-	VADDPS Z8, Z2, Z2
-	VMAXPS Z3, Z8, Z3
-	VADDPS Z8, Z3, Z3
-	VMAXPS Z4, Z8, Z4
-	VADDPS Z8, Z4, Z4
-	VMAXPS Z5, Z8, Z5
-	VADDPS Z8, Z5, Z5
-	VMAXPS Z6, Z8, Z6
-	VADDPS Z8, Z6, Z6
-	VMAXPS Z7, Z8, Z7
-	VADDPS Z8, Z7, Z7
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, K1, 448(c_row)
-
-dense1ForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense1PackedVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 400, j < 120
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][128].
-// Reference: dense1PackedVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·dense1PackedVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-dense1PackedVec_rows4:
-	CMPQ rows, $4
-	JLT dense1PackedVec_rows1_loop
-
-dense1PackedVec_rows4_loop:
-	XORQ col, col
-
-dense1PackedVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $400, kleft
-
-dense1PackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 1600(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 3200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows4_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 480(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 960(c_row)(col*1)
-	VMOVUPS Y7, 992(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1440(c_row)(col*1)
-	VMOVUPS Y10, 1472(c_row)(col*1)
-	VMOVUPS Y11, 1504(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT dense1PackedVec_rows4_cols0
-	ADDQ $6400, a_row
-	ADDQ $1920, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE dense1PackedVec_rows4_loop
-	TESTQ rows, rows
-	JZ dense1PackedVec_done
-	MOVQ $4, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1600, tmp
-	SUBQ tmp, a_row
-	IMULQ $480, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP dense1PackedVec_rows4_loop
-
-dense1PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense1PackedVec_done
-	XORQ col, col
-
-dense1PackedVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $400, kleft
-
-dense1PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT dense1PackedVec_rows1_loop_cols0
-	ADDQ $1600, a_row
-	ADDQ $480, c_row
-	DECQ rows
-	JMP dense1PackedVec_rows1_loop
-
-dense1PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense1PackedVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 400, j < 120
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][128].
-// Reference: dense1PackedVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1PackedVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x00ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-dense1PackedVec_rows6:
-	CMPQ rows, $6
-	JLT dense1PackedVec_rows1_loop
-
-dense1PackedVec_rows6_loop:
-	XORQ col, col
-
-dense1PackedVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	MOVQ $0xffff, tmp
-	MOVQ $0x00ff, tmp2
-	CMPQ col, $256
-	CMOVQEQ tmp2, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS.Z 192(bias)(col*1), K1, Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS.Z 192(bias)(col*1), K1, Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS.Z 192(bias)(col*1), K1, Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS.Z 192(bias)(col*1), K1, Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS.Z 192(bias)(col*1), K1, Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS.Z 192(bias)(col*1), K1, Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $400, kleft
-
-dense1PackedVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1600(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 3200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 4800(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 6400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 8000(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows6_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, K1, 192(c_row)(col*1)
-	VMOVUPS Z4, 480(c_row)(col*1)
-	VMOVUPS Z5, 544(c_row)(col*1)
-	VMOVUPS Z6, 608(c_row)(col*1)
-	VMOVUPS Z7, K1, 672(c_row)(col*1)
-	VMOVUPS Z8, 960(c_row)(col*1)
-	VMOVUPS Z9, 1024(c_row)(col*1)
-	VMOVUPS Z10, 1088(c_row)(col*1)
-	VMOVUPS Z11, K1, 1152(c_row)(col*1)
-	VMOVUPS Z12, 1440(c_row)(col*1)
-	VMOVUPS Z13, 1504(c_row)(col*1)
-	VMOVUPS Z14, 1568(c_row)(col*1)
-	VMOVUPS Z15, K1, 1632(c_row)(col*1)
-	VMOVUPS Z16, 1920(c_row)(col*1)
-	VMOVUPS Z17, 1984(c_row)(col*1)
-	VMOVUPS Z18, 2048(c_row)(col*1)
-	VMOVUPS Z19, K1, 2112(c_row)(col*1)
-	VMOVUPS Z20, 2400(c_row)(col*1)
-	VMOVUPS Z21, 2464(c_row)(col*1)
-	VMOVUPS Z22, 2528(c_row)(col*1)
-	VMOVUPS Z23, K1, 2592(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT dense1PackedVec_rows6_cols0
-	ADDQ $9600, a_row
-	ADDQ $2880, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE dense1PackedVec_rows6_loop
-	TESTQ rows, rows
-	JZ dense1PackedVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1600, tmp
-	SUBQ tmp, a_row
-	IMULQ $480, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP dense1PackedVec_rows6_loop
-
-dense1PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense1PackedVec_done
-	XORQ col, col
-
-dense1PackedVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	MOVQ $0xffff, tmp
-	MOVQ $0x00ff, tmp2
-	CMPQ col, $256
-	CMOVQEQ tmp2, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS.Z 192(bias)(col*1), K1, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $400, kleft
-
-dense1PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense1PackedVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z4, Z4, Z4
-	VMAXPS Z0, Z4, Z0
-	VADDPS Z4, Z0, Z0
-	VMAXPS Z1, Z4, Z1
-	VADDPS Z4, Z1, Z1
-	VMAXPS Z2, Z4, Z2
-	VADDPS Z4, Z2, Z2
-	VMAXPS Z3, Z4, Z3
-	VADDPS Z4, Z3, Z3
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, K1, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT dense1PackedVec_rows1_loop_cols0
-	ADDQ $1600, a_row
-	ADDQ $480, c_row
-	DECQ rows
-	JMP dense1PackedVec_rows1_loop
-
-dense1PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense1PackedOneVecAVX2(y, x, w, b *float32)
-// Requires: AVX, AVX2, FMA3
-//
-// y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 400, j < 120
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense1PackedOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·dense1PackedOneVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $1, rows
-
-dense1PackedOneVec_rows1:
-	// 1 row × columns 0..119
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	VMOVUPS 256(bias), Y8
-	VMOVUPS 288(bias), Y9
-	VMOVUPS 320(bias), Y10
-	VMOVUPS 352(bias), Y11
-	VMOVUPS 384(bias), Y12
-	VMOVUPS 416(bias), Y13
-	VMOVUPS 448(bias), Y14
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $400, kleft
-
-dense1PackedOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	VFMADD231PS 256(b_k), bcast, Y8
-	VFMADD231PS 288(b_k), bcast, Y9
-	VFMADD231PS 320(b_k), bcast, Y10
-	VFMADD231PS 352(b_k), bcast, Y11
-	VFMADD231PS 384(b_k), bcast, Y12
-	VFMADD231PS 416(b_k), bcast, Y13
-	VFMADD231PS 448(b_k), bcast, Y14
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense1PackedOneVec_rows1_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y15, Y15, Y15
-	VMAXPS Y0, Y15, Y0
-	VADDPS Y15, Y0, Y0
-	VMAXPS Y1, Y15, Y1
-	VADDPS Y15, Y1, Y1
-	VMAXPS Y2, Y15, Y2
-	VADDPS Y15, Y2, Y2
-	VMAXPS Y3, Y15, Y3
-	VADDPS Y15, Y3, Y3
-	VMAXPS Y4, Y15, Y4
-	VADDPS Y15, Y4, Y4
-	VMAXPS Y5, Y15, Y5
-	VADDPS Y15, Y5, Y5
-	VMAXPS Y6, Y15, Y6
-	VADDPS Y15, Y6, Y6
-	VMAXPS Y7, Y15, Y7
-	VADDPS Y15, Y7, Y7
-	VMAXPS Y8, Y15, Y8
-	VADDPS Y15, Y8, Y8
-	VMAXPS Y9, Y15, Y9
-	VADDPS Y15, Y9, Y9
-	VMAXPS Y10, Y15, Y10
-	VADDPS Y15, Y10, Y10
-	VMAXPS Y11, Y15, Y11
-	VADDPS Y15, Y11, Y11
-	VMAXPS Y12, Y15, Y12
-	VADDPS Y15, Y12, Y12
-	VMAXPS Y13, Y15, Y13
-	VADDPS Y15, Y13, Y13
-	VMAXPS Y14, Y15, Y14
-	VADDPS Y15, Y14, Y14
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	VMOVUPS Y12, 384(c_row)
-	VMOVUPS Y13, 416(c_row)
-	VMOVUPS Y14, 448(c_row)
-
-dense1PackedOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense1PackedOneVecAVX512(y, x, w, b *float32)
-// Requires: AVX512F
-//
-// y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 400, j < 120
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense1PackedOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1PackedOneVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x00ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-dense1PackedOneVec_rows1:
-	// 1 row × columns 0..119 (last vector: 8 lanes)
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS 320(bias), Z5
-	VMOVUPS 384(bias), Z6
-	VMOVUPS.Z 448(bias), K1, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $400, kleft
-
-dense1PackedOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VFMADD231PS 64(b_k), bcast, Z1
@@ -3972,13 +3526,22 @@ dense1PackedOneVec_rows1_cols0_k:
 	VFMADD231PS 384(b_k), bcast, Z6
 	VFMADD231PS 448(b_k), bcast, Z7
 	ADDQ $4, a_k
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ dense1PackedOneVec_rows1_cols0_k
+	JNZ dense1ForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 320(b_k), bcast, Z5
+	VFMADD231PS 384(b_k), bcast, Z6
+	VFMADD231PS 448(b_k), bcast, K1, Z7
+	ADDQ bstr, b_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z8, Z8, Z8
 	VMAXPS Z0, Z8, Z0
 	VADDPS Z8, Z0, Z0
@@ -4005,12 +3568,12 @@ dense1PackedOneVec_rows1_cols0_k:
 	VMOVUPS Z6, 384(c_row)
 	VMOVUPS Z7, K1, 448(c_row)
 
-dense1PackedOneVec_done:
+dense1ForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func dense1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 400, j < 120, s < n
@@ -4018,29 +3581,45 @@ dense1PackedOneVec_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·dense1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $400, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 dense1WeightGradVecWeights_rows4_loop:
 	XORQ col, col
 
 dense1WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 480(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 960(c_row)(col*1), Y6
-	VMOVUPS 992(c_row)(col*1), Y7
-	VMOVUPS 1024(c_row)(col*1), Y8
-	VMOVUPS 1440(c_row)(col*1), Y9
-	VMOVUPS 1472(c_row)(col*1), Y10
-	VMOVUPS 1504(c_row)(col*1), Y11
+	// 4 rows × columns up to ce, 3 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 64(c_0), Y2
+	VMOVUPS 0(c_0)(c_s*1), Y3
+	VMOVUPS 32(c_0)(c_s*1), Y4
+	VMOVUPS 64(c_0)(c_s*1), Y5
+	VMOVUPS 0(c_0)(c_s*2), Y6
+	VMOVUPS 32(c_0)(c_s*2), Y7
+	VMOVUPS 64(c_0)(c_s*2), Y8
+	VMOVUPS 0(c_3), Y9
+	VMOVUPS 32(c_3), Y10
+	VMOVUPS 64(c_3), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -4065,27 +3644,33 @@ dense1WeightGradVecWeights_rows4_loop_cols0_k:
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
-	ADDQ $1600, a_k
-	ADDQ $480, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 480(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 960(c_row)(col*1)
-	VMOVUPS Y7, 992(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1440(c_row)(col*1)
-	VMOVUPS Y10, 1472(c_row)(col*1)
-	VMOVUPS Y11, 1504(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $480
+	CMPQ col, ce+72(FP)
 	JLT dense1WeightGradVecWeights_rows4_loop_cols0
 	ADDQ $16, a_row
-	ADDQ $1920, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE dense1WeightGradVecWeights_rows4_loop
@@ -4095,7 +3680,7 @@ dense1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func dense1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 400, j < 120, s < n
@@ -4103,48 +3688,65 @@ dense1WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x00ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $400, rows
+	MOVQ nr+88(FP), rows
 
 dense1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 dense1WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
+	// 6 rows × columns up to ce, 4 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
-	MOVQ $0x00ff, tmp2
-	CMPQ col, $256
-	CMOVQEQ tmp2, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 256(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
 	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS.Z 192(c_row)(col*1), K1, Z3
-	VMOVUPS 480(c_row)(col*1), Z4
-	VMOVUPS 544(c_row)(col*1), Z5
-	VMOVUPS 608(c_row)(col*1), Z6
-	VMOVUPS.Z 672(c_row)(col*1), K1, Z7
-	VMOVUPS 960(c_row)(col*1), Z8
-	VMOVUPS 1024(c_row)(col*1), Z9
-	VMOVUPS 1088(c_row)(col*1), Z10
-	VMOVUPS.Z 1152(c_row)(col*1), K1, Z11
-	VMOVUPS 1440(c_row)(col*1), Z12
-	VMOVUPS 1504(c_row)(col*1), Z13
-	VMOVUPS 1568(c_row)(col*1), Z14
-	VMOVUPS.Z 1632(c_row)(col*1), K1, Z15
-	VMOVUPS 1920(c_row)(col*1), Z16
-	VMOVUPS 1984(c_row)(col*1), Z17
-	VMOVUPS 2048(c_row)(col*1), Z18
-	VMOVUPS.Z 2112(c_row)(col*1), K1, Z19
-	VMOVUPS 2400(c_row)(col*1), Z20
-	VMOVUPS 2464(c_row)(col*1), Z21
-	VMOVUPS 2528(c_row)(col*1), Z22
-	VMOVUPS.Z 2592(c_row)(col*1), K1, Z23
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS.Z 192(c_0), K1, Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS.Z 192(c_0)(c_s*1), K1, Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS.Z 192(c_0)(c_s*2), K1, Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS.Z 192(c_3), K1, Z15
+	VMOVUPS 0(c_3)(c_s*1), Z16
+	VMOVUPS 64(c_3)(c_s*1), Z17
+	VMOVUPS 128(c_3)(c_s*1), Z18
+	VMOVUPS.Z 192(c_3)(c_s*1), K1, Z19
+	VMOVUPS 0(c_3)(c_s*2), Z20
+	VMOVUPS 64(c_3)(c_s*2), Z21
+	VMOVUPS 128(c_3)(c_s*2), Z22
+	VMOVUPS.Z 192(c_3)(c_s*2), K1, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -4184,39 +3786,45 @@ dense1WeightGradVecWeights_rows6_loop_cols0_k:
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
-	ADDQ $1600, a_k
-	ADDQ $480, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, K1, 192(c_row)(col*1)
-	VMOVUPS Z4, 480(c_row)(col*1)
-	VMOVUPS Z5, 544(c_row)(col*1)
-	VMOVUPS Z6, 608(c_row)(col*1)
-	VMOVUPS Z7, K1, 672(c_row)(col*1)
-	VMOVUPS Z8, 960(c_row)(col*1)
-	VMOVUPS Z9, 1024(c_row)(col*1)
-	VMOVUPS Z10, 1088(c_row)(col*1)
-	VMOVUPS Z11, K1, 1152(c_row)(col*1)
-	VMOVUPS Z12, 1440(c_row)(col*1)
-	VMOVUPS Z13, 1504(c_row)(col*1)
-	VMOVUPS Z14, 1568(c_row)(col*1)
-	VMOVUPS Z15, K1, 1632(c_row)(col*1)
-	VMOVUPS Z16, 1920(c_row)(col*1)
-	VMOVUPS Z17, 1984(c_row)(col*1)
-	VMOVUPS Z18, 2048(c_row)(col*1)
-	VMOVUPS Z19, K1, 2112(c_row)(col*1)
-	VMOVUPS Z20, 2400(c_row)(col*1)
-	VMOVUPS Z21, 2464(c_row)(col*1)
-	VMOVUPS Z22, 2528(c_row)(col*1)
-	VMOVUPS Z23, K1, 2592(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, K1, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, K1, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, K1, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, K1, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, K1, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, K1, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT dense1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $2880, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense1WeightGradVecWeights_rows6_loop
@@ -4225,28 +3833,33 @@ dense1WeightGradVecWeights_rows4:
 	XORQ col, col
 
 dense1WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..127, 4 vectors at a time
+	// 4 rows × columns up to ce, 4 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
-	MOVQ $0x00ff, tmp2
-	CMPQ col, $256
-	CMOVQEQ tmp2, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 256(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
 	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS.Z 192(c_row)(col*1), K1, Z3
-	VMOVUPS 480(c_row)(col*1), Z4
-	VMOVUPS 544(c_row)(col*1), Z5
-	VMOVUPS 608(c_row)(col*1), Z6
-	VMOVUPS.Z 672(c_row)(col*1), K1, Z7
-	VMOVUPS 960(c_row)(col*1), Z8
-	VMOVUPS 1024(c_row)(col*1), Z9
-	VMOVUPS 1088(c_row)(col*1), Z10
-	VMOVUPS.Z 1152(c_row)(col*1), K1, Z11
-	VMOVUPS 1440(c_row)(col*1), Z12
-	VMOVUPS 1504(c_row)(col*1), Z13
-	VMOVUPS 1568(c_row)(col*1), Z14
-	VMOVUPS.Z 1632(c_row)(col*1), K1, Z15
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS.Z 192(c_0), K1, Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS.Z 192(c_0)(c_s*1), K1, Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS.Z 192(c_0)(c_s*2), K1, Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS.Z 192(c_3), K1, Z15
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -4276,28 +3889,32 @@ dense1WeightGradVecWeights_rows4_cols0_k:
 	VFMADD231PS Z17, bcast, Z13
 	VFMADD231PS Z18, bcast, Z14
 	VFMADD231PS Z19, bcast, Z15
-	ADDQ $1600, a_k
-	ADDQ $480, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, K1, 192(c_row)(col*1)
-	VMOVUPS Z4, 480(c_row)(col*1)
-	VMOVUPS Z5, 544(c_row)(col*1)
-	VMOVUPS Z6, 608(c_row)(col*1)
-	VMOVUPS Z7, K1, 672(c_row)(col*1)
-	VMOVUPS Z8, 960(c_row)(col*1)
-	VMOVUPS Z9, 1024(c_row)(col*1)
-	VMOVUPS Z10, 1088(c_row)(col*1)
-	VMOVUPS Z11, K1, 1152(c_row)(col*1)
-	VMOVUPS Z12, 1440(c_row)(col*1)
-	VMOVUPS Z13, 1504(c_row)(col*1)
-	VMOVUPS Z14, 1568(c_row)(col*1)
-	VMOVUPS Z15, K1, 1632(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, K1, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, K1, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, K1, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, K1, 192(c_3)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT dense1WeightGradVecWeights_rows4_cols0
 
 dense1WeightGradVecWeights_done:
@@ -4305,21 +3922,22 @@ dense1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func dense1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 120, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·dense1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 dense1WeightGradVecBias_rows1:
-	// 1 row × columns 0..119
+	// 1 row × 15 vectors from column vector 0
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	VMOVUPS 64(c_row), Y2
@@ -4356,7 +3974,7 @@ dense1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 384(b_k), bcast, Y12
 	VFMADD231PS 416(b_k), bcast, Y13
 	VFMADD231PS 448(b_k), bcast, Y14
-	ADDQ $480, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -4380,23 +3998,24 @@ dense1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func dense1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 120, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
-	MOVQ $0x00ff, tmp
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 dense1WeightGradVecBias_rows1:
-	// 1 row × columns 0..119 (last vector: 8 lanes)
+	// 1 row × 8 vectors from column vector 0, the last one masked
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -4419,7 +4038,7 @@ dense1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 320(b_k), bcast, Z5
 	VFMADD231PS 384(b_k), bcast, Z6
 	VFMADD231PS 448(b_k), bcast, K1, Z7
-	ADDQ $480, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -4436,7 +4055,7 @@ dense1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func dense1InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func dense1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 120, i < 400
@@ -4444,10 +4063,22 @@ dense1WeightGradVecBias_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 dense1InputGradVec_rows6:
@@ -4456,9 +4087,12 @@ dense1InputGradVec_rows6:
 
 dense1InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense1InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..399, 2 vectors at a time
+	// 6 rows × columns up to ce, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -4473,50 +4107,59 @@ dense1InputGradVec_rows6_cols0:
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 480(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 960(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1440(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1920(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2400(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $1600, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 1600(c_row)(col*1)
-	VMOVUPS Y3, 1632(c_row)(col*1)
-	VMOVUPS Y4, 3200(c_row)(col*1)
-	VMOVUPS Y5, 3232(c_row)(col*1)
-	VMOVUPS Y6, 4800(c_row)(col*1)
-	VMOVUPS Y7, 4832(c_row)(col*1)
-	VMOVUPS Y8, 6400(c_row)(col*1)
-	VMOVUPS Y9, 6432(c_row)(col*1)
-	VMOVUPS Y10, 8000(c_row)(col*1)
-	VMOVUPS Y11, 8032(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $1600
+	CMPQ col, ce+64(FP)
 	JLT dense1InputGradVec_rows6_cols0
-	ADDQ $2880, a_row
-	ADDQ $9600, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense1InputGradVec_rows6_loop
@@ -4524,53 +4167,53 @@ dense1InputGradVec_rows6_cols0_k:
 	JZ dense1InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $480, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $1600, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE dense1InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
-dense1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..399, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $1600, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1600
-	JLT dense1InputGradVec_rows1_loop_cols0
-	ADDQ $480, a_row
-	ADDQ $1600, c_row
-	DECQ rows
-	JMP dense1InputGradVec_rows1_loop
+dense1InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense1InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func dense1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 120, i < 400
@@ -4578,10 +4221,22 @@ dense1InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 dense1InputGradVec_rows6:
@@ -4590,9 +4245,12 @@ dense1InputGradVec_rows6:
 
 dense1InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense1InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..383, 4 vectors at a time
+	// 6 rows × columns up to ce, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -4619,75 +4277,81 @@ dense1InputGradVec_rows6_cols0:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 480(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 960(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1440(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1920(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 2400(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $1600, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1600(c_row)(col*1)
-	VMOVUPS Z5, 1664(c_row)(col*1)
-	VMOVUPS Z6, 1728(c_row)(col*1)
-	VMOVUPS Z7, 1792(c_row)(col*1)
-	VMOVUPS Z8, 3200(c_row)(col*1)
-	VMOVUPS Z9, 3264(c_row)(col*1)
-	VMOVUPS Z10, 3328(c_row)(col*1)
-	VMOVUPS Z11, 3392(c_row)(col*1)
-	VMOVUPS Z12, 4800(c_row)(col*1)
-	VMOVUPS Z13, 4864(c_row)(col*1)
-	VMOVUPS Z14, 4928(c_row)(col*1)
-	VMOVUPS Z15, 4992(c_row)(col*1)
-	VMOVUPS Z16, 6400(c_row)(col*1)
-	VMOVUPS Z17, 6464(c_row)(col*1)
-	VMOVUPS Z18, 6528(c_row)(col*1)
-	VMOVUPS Z19, 6592(c_row)(col*1)
-	VMOVUPS Z20, 8000(c_row)(col*1)
-	VMOVUPS Z21, 8064(c_row)(col*1)
-	VMOVUPS Z22, 8128(c_row)(col*1)
-	VMOVUPS Z23, 8192(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $1536
+	CMPQ col, ce+64(FP)
 	JLT dense1InputGradVec_rows6_cols0
-	// 6 rows × columns 384..399
+	// 6 rows × 1 vector from column vector 0 after the loop
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -4696,34 +4360,43 @@ dense1InputGradVec_rows6_cols0_k:
 	VXORPS Z5, Z5, Z5
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense1InputGradVec_rows6_cols1_k:
 	VMOVUPS 0(b_k), Z6
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z6, bcast, Z0
-	VBROADCASTSS 480(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z6, bcast, Z1
-	VBROADCASTSS 960(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z6, bcast, Z2
-	VBROADCASTSS 1440(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z6, bcast, Z3
-	VBROADCASTSS 1920(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z6, bcast, Z4
-	VBROADCASTSS 2400(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z6, bcast, Z5
 	ADDQ $4, a_k
-	ADDQ $1600, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows6_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 1600(c_row)(col*1)
-	VMOVUPS Z2, 3200(c_row)(col*1)
-	VMOVUPS Z3, 4800(c_row)(col*1)
-	VMOVUPS Z4, 6400(c_row)(col*1)
-	VMOVUPS Z5, 8000(c_row)(col*1)
-	ADDQ $2880, a_row
-	ADDQ $9600, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense1InputGradVec_rows6_cols1_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 0(c_0)(c_s*1)
+	VMOVUPS Z2, 0(c_0)(c_s*2)
+	VMOVUPS Z3, 0(c_3)
+	VMOVUPS Z4, 0(c_3)(c_s*1)
+	VMOVUPS Z5, 0(c_3)(c_s*2)
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense1InputGradVec_rows6_loop
@@ -4731,69 +4404,46 @@ dense1InputGradVec_rows6_cols1_k:
 	JZ dense1InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $480, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $1600, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense1InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE dense1InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
-dense1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..383, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1600, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1536
-	JLT dense1InputGradVec_rows1_loop_cols0
-	// 1 row × columns 384..399
-	VXORPS Z0, Z0, Z0
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense1InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $1600, b_k
-	DECQ kleft
-	JNZ dense1InputGradVec_rows1_loop_cols1_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	ADDQ $480, a_row
-	ADDQ $1600, c_row
-	DECQ rows
-	JMP dense1InputGradVec_rows1_loop
+dense1InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense1InputGradVec_rows6_loop
 
 dense1InputGradVec_done:
 	VZEROUPPER
@@ -4901,20 +4551,32 @@ dense1InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func dense2ForwardVecAVX2(y, x, w, b *float32, n int)
+// func dense2ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 120, j < 84
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
+// It is also dense2PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 dense2ForwardVec_rows4:
@@ -4923,53 +4585,55 @@ dense2ForwardVec_rows4:
 
 dense2ForwardVec_rows4_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense2ForwardVec_rows4_cols0:
-	// 4 rows × columns 0..71, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
+	// 4 rows × columns up to ce, 3 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 64(tmp)(col*1), Y2
+	VMOVUPS 0(tmp)(col*1), Y3
+	VMOVUPS 32(tmp)(col*1), Y4
+	VMOVUPS 64(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 32(tmp)(col*1), Y7
+	VMOVUPS 64(tmp)(col*1), Y8
+	VMOVUPS 0(tmp)(col*1), Y9
+	VMOVUPS 32(tmp)(col*1), Y10
+	VMOVUPS 64(tmp)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense2ForwardVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
 	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 480(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y3
 	VFMADD231PS Y13, bcast, Y4
 	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 960(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
 	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1440(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $336, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows4_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense2ForwardVec_rows4_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y12, Y12, Y12
 	VMAXPS Y0, Y12, Y0
 	VADDPS Y12, Y0, Y0
@@ -4995,58 +4659,63 @@ dense2ForwardVec_rows4_cols0_k:
 	VADDPS Y12, Y10, Y10
 	VMAXPS Y11, Y12, Y11
 	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 336(c_row)(col*1)
-	VMOVUPS Y4, 368(c_row)(col*1)
-	VMOVUPS Y5, 400(c_row)(col*1)
-	VMOVUPS Y6, 672(c_row)(col*1)
-	VMOVUPS Y7, 704(c_row)(col*1)
-	VMOVUPS Y8, 736(c_row)(col*1)
-	VMOVUPS Y9, 1008(c_row)(col*1)
-	VMOVUPS Y10, 1040(c_row)(col*1)
-	VMOVUPS Y11, 1072(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $288
+	CMPQ col, ce+72(FP)
 	JLT dense2ForwardVec_rows4_cols0
-	// 4 rows × columns 72..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMASKMOVPS 32(bias)(col*1), mask, Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMASKMOVPS 32(bias)(col*1), mask, Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMASKMOVPS 32(bias)(col*1), mask, Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMASKMOVPS 32(bias)(col*1), mask, Y7
+	// 4 rows × 2 vectors from column vector 0 after the loop, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMASKMOVPS 32(tmp)(col*1), mask, Y1
+	VMOVUPS 0(tmp)(col*1), Y2
+	VMASKMOVPS 32(tmp)(col*1), mask, Y3
+	VMOVUPS 0(tmp)(col*1), Y4
+	VMASKMOVPS 32(tmp)(col*1), mask, Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMASKMOVPS 32(tmp)(col*1), mask, Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense2ForwardVec_rows4_cols1_k:
 	VMOVUPS 0(b_k), Y8
 	VMASKMOVPS 32(b_k), mask, Y9
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 480(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y8, bcast, Y2
 	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 960(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y8, bcast, Y4
 	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 1440(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
 	ADDQ $4, a_k
-	ADDQ $336, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows4_cols1_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense2ForwardVec_rows4_cols1_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y8, Y8, Y8
 	VMAXPS Y0, Y8, Y0
 	VADDPS Y8, Y0, Y0
@@ -5064,16 +4733,23 @@ dense2ForwardVec_rows4_cols1_k:
 	VADDPS Y8, Y6, Y6
 	VMAXPS Y7, Y8, Y7
 	VADDPS Y8, Y7, Y7
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	VMOVUPS Y2, 336(c_row)(col*1)
-	VMASKMOVPS Y3, mask, 368(c_row)(col*1)
-	VMOVUPS Y4, 672(c_row)(col*1)
-	VMASKMOVPS Y5, mask, 704(c_row)(col*1)
-	VMOVUPS Y6, 1008(c_row)(col*1)
-	VMASKMOVPS Y7, mask, 1040(c_row)(col*1)
-	ADDQ $1920, a_row
-	ADDQ $1344, c_row
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	IMUL3Q $4, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE dense2ForwardVec_rows4_loop
@@ -5081,90 +4757,46 @@ dense2ForwardVec_rows4_cols1_k:
 	JZ dense2ForwardVec_done
 	MOVQ $4, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $480, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $336, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $4, rows
 	JMP dense2ForwardVec_rows4_loop
 
 dense2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2ForwardVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense2ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $4, rows
+	JMP dense2ForwardVec_rows4_loop
 
-dense2ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..71, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $336, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $288
-	JLT dense2ForwardVec_rows1_loop_cols0
-	// 1 row × columns 72..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMASKMOVPS 32(bias)(col*1), mask, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense2ForwardVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y2
-	VMASKMOVPS 32(b_k), mask, Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $336, b_k
-	DECQ kleft
-	JNZ dense2ForwardVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y2, Y2, Y2
-	VMAXPS Y0, Y2, Y0
-	VADDPS Y2, Y0, Y0
-	VMAXPS Y1, Y2, Y1
-	VADDPS Y2, Y1, Y1
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	ADDQ $480, a_row
-	ADDQ $336, c_row
-	DECQ rows
-	JMP dense2ForwardVec_rows1_loop
+dense2ForwardVec_small3:
+	SUBQ $1, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $4, rows
+	JMP dense2ForwardVec_rows4_loop
 
 dense2ForwardVec_done:
 	VZEROUPPER
@@ -5172,20 +4804,22 @@ dense2ForwardVec_done:
 #undef bcast
 #undef mask
 
-// func dense2ForwardVecAVX512(y, x, w, b *float32, n int)
+// func dense2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 120, j < 84
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
+// It is also dense2PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x000f, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -5197,39 +4831,41 @@ dense2ForwardVec_rows8_loop:
 	XORQ col, col
 
 dense2ForwardVec_rows8_cols0:
-	// 8 rows × columns 0..95, 3 vectors at a time
+	// 8 rows × columns up to ce, 3 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
-	MOVQ $0x000f, tmp2
-	CMPQ col, $192
-	CMOVQEQ tmp2, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 192(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
 	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS.Z 128(bias)(col*1), K1, Z2
-	VMOVUPS 0(bias)(col*1), Z3
-	VMOVUPS 64(bias)(col*1), Z4
-	VMOVUPS.Z 128(bias)(col*1), K1, Z5
-	VMOVUPS 0(bias)(col*1), Z6
-	VMOVUPS 64(bias)(col*1), Z7
-	VMOVUPS.Z 128(bias)(col*1), K1, Z8
-	VMOVUPS 0(bias)(col*1), Z9
-	VMOVUPS 64(bias)(col*1), Z10
-	VMOVUPS.Z 128(bias)(col*1), K1, Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS.Z 128(bias)(col*1), K1, Z14
-	VMOVUPS 0(bias)(col*1), Z15
-	VMOVUPS 64(bias)(col*1), Z16
-	VMOVUPS.Z 128(bias)(col*1), K1, Z17
-	VMOVUPS 0(bias)(col*1), Z18
-	VMOVUPS 64(bias)(col*1), Z19
-	VMOVUPS.Z 128(bias)(col*1), K1, Z20
-	VMOVUPS 0(bias)(col*1), Z21
-	VMOVUPS 64(bias)(col*1), Z22
-	VMOVUPS.Z 128(bias)(col*1), K1, Z23
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z2
+	VMOVUPS 0(tmp)(col*1), Z3
+	VMOVUPS 64(tmp)(col*1), Z4
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 64(tmp)(col*1), Z7
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z8
+	VMOVUPS 0(tmp)(col*1), Z9
+	VMOVUPS 64(tmp)(col*1), Z10
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z14
+	VMOVUPS 0(tmp)(col*1), Z15
+	VMOVUPS 64(tmp)(col*1), Z16
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z17
+	VMOVUPS 0(tmp)(col*1), Z18
+	VMOVUPS 64(tmp)(col*1), Z19
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z20
+	VMOVUPS 0(tmp)(col*1), Z21
+	VMOVUPS 64(tmp)(col*1), Z22
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
+	MOVQ ks+40(FP), kleft
 
 dense2ForwardVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -5268,13 +4904,11 @@ dense2ForwardVec_rows8_cols0_k:
 	VFMADD231PS Z25, bcast, Z22
 	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $336, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2ForwardVec_rows8_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z24, Z24, Z24
 	VMAXPS Z0, Z24, Z0
 	VADDPS Z24, Z0, Z0
@@ -5349,7 +4983,7 @@ dense2ForwardVec_rows8_cols0_k:
 	VMOVUPS Z22, 2416(c_row)(col*1)
 	VMOVUPS Z23, K1, 2480(c_row)(col*1)
 	ADDQ $192, col
-	CMPQ col, $384
+	CMPQ col, ce+72(FP)
 	JLT dense2ForwardVec_rows8_cols0
 	ADDQ $3840, a_row
 	ADDQ $2688, c_row
@@ -5360,11 +4994,11 @@ dense2ForwardVec_rows8_cols0_k:
 	JZ dense2ForwardVec_done
 	MOVQ $8, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $480, tmp
 	SUBQ tmp, a_row
-	IMULQ $336, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $336, kleft
+	SUBQ kleft, c_row
 	MOVQ $8, rows
 	JMP dense2ForwardVec_rows8_loop
 
@@ -5374,18 +5008,20 @@ dense2ForwardVec_rows1_loop:
 	XORQ col, col
 
 dense2ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..95, 3 vectors at a time
+	// 1 row × columns up to ce, 3 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
-	MOVQ $0x000f, tmp2
-	CMPQ col, $192
-	CMOVQEQ tmp2, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 192(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
 	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS.Z 128(bias)(col*1), K1, Z2
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS.Z 128(tmp)(col*1), K1, Z2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
+	MOVQ ks+40(FP), kleft
 
 dense2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z3
@@ -5396,13 +5032,11 @@ dense2ForwardVec_rows1_loop_cols0_k:
 	VFMADD231PS Z4, bcast, Z1
 	VFMADD231PS Z5, bcast, Z2
 	ADDQ $4, a_k
-	ADDQ $336, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2ForwardVec_rows1_loop_cols0_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z3, Z3, Z3
 	VMAXPS Z0, Z3, Z0
 	VADDPS Z3, Z0, Z0
@@ -5414,7 +5048,7 @@ dense2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, K1, 128(c_row)(col*1)
 	ADDQ $192, col
-	CMPQ col, $384
+	CMPQ col, ce+72(FP)
 	JLT dense2ForwardVec_rows1_loop_cols0
 	ADDQ $480, a_row
 	ADDQ $336, c_row
@@ -5426,750 +5060,44 @@ dense2ForwardVec_done:
 	RET
 #undef bcast
 
-// func dense2ForwardOneVecAVX2(y, x, w, b *float32)
+// func dense2ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 120, j < 84
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
+// It is also dense2PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 dense2ForwardOneVec_rows1:
-	// 1 row × columns 0..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	VMOVUPS 256(bias), Y8
-	VMOVUPS 288(bias), Y9
-	VMASKMOVPS 320(bias), mask, Y10
+	// 1 row × 11 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+72(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMOVUPS 32(tmp), Y1
+	VMOVUPS 64(tmp), Y2
+	VMOVUPS 96(tmp), Y3
+	VMOVUPS 128(tmp), Y4
+	VMOVUPS 160(tmp), Y5
+	VMOVUPS 192(tmp), Y6
+	VMOVUPS 224(tmp), Y7
+	VMOVUPS 256(tmp), Y8
+	VMOVUPS 288(tmp), Y9
+	VMASKMOVPS 320(tmp), mask, Y10
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $120, kleft
+	MOVQ $119, kleft
 
 dense2ForwardOneVec_rows1_cols0_k:
-	VMASKMOVPS 320(b_k), mask, Y11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS 32(b_k), bcast, Y1
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
-	VFMADD231PS 256(b_k), bcast, Y8
-	VFMADD231PS 288(b_k), bcast, Y9
-	VFMADD231PS Y11, bcast, Y10
-	ADDQ $4, a_k
-	ADDQ $336, b_k
-	DECQ kleft
-	JNZ dense2ForwardOneVec_rows1_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y11, Y11, Y11
-	VMAXPS Y0, Y11, Y0
-	VADDPS Y11, Y0, Y0
-	VMAXPS Y1, Y11, Y1
-	VADDPS Y11, Y1, Y1
-	VMAXPS Y2, Y11, Y2
-	VADDPS Y11, Y2, Y2
-	VMAXPS Y3, Y11, Y3
-	VADDPS Y11, Y3, Y3
-	VMAXPS Y4, Y11, Y4
-	VADDPS Y11, Y4, Y4
-	VMAXPS Y5, Y11, Y5
-	VADDPS Y11, Y5, Y5
-	VMAXPS Y6, Y11, Y6
-	VADDPS Y11, Y6, Y6
-	VMAXPS Y7, Y11, Y7
-	VADDPS Y11, Y7, Y7
-	VMAXPS Y8, Y11, Y8
-	VADDPS Y11, Y8, Y8
-	VMAXPS Y9, Y11, Y9
-	VADDPS Y11, Y9, Y9
-	VMAXPS Y10, Y11, Y10
-	VADDPS Y11, Y10, Y10
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMASKMOVPS Y10, mask, 320(c_row)
-
-dense2ForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func dense2ForwardOneVecAVX512(y, x, w, b *float32)
-// Requires: AVX512F
-//
-// y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 120, j < 84
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense2ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x000f, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-dense2ForwardOneVec_rows1:
-	// 1 row × columns 0..83 (last vector: 4 lanes), 2 accumulator sets
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS.Z 320(bias), K1, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $60, kleft
-
-dense2ForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Z0
-	VFMADD231PS 64(b_k), bcast, Z1
-	VFMADD231PS 128(b_k), bcast, Z2
-	VFMADD231PS 192(b_k), bcast, Z3
-	VFMADD231PS 256(b_k), bcast, Z4
-	VFMADD231PS 320(b_k), bcast, K1, Z5
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 336(b_k), bcast, Z6
-	VFMADD231PS 400(b_k), bcast, Z7
-	VFMADD231PS 464(b_k), bcast, Z8
-	VFMADD231PS 528(b_k), bcast, Z9
-	VFMADD231PS 592(b_k), bcast, Z10
-	VFMADD231PS 656(b_k), bcast, K1, Z11
-	ADDQ $8, a_k
-	ADDQ $672, b_k
-	DECQ kleft
-	JNZ dense2ForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Z6, Z0, Z0
-	VADDPS Z7, Z1, Z1
-	VADDPS Z8, Z2, Z2
-	VADDPS Z9, Z3, Z3
-	VADDPS Z10, Z4, Z4
-	VADDPS Z11, Z5, Z5
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z6, Z6, Z6
-	VMAXPS Z0, Z6, Z0
-	VADDPS Z6, Z0, Z0
-	VMAXPS Z1, Z6, Z1
-	VADDPS Z6, Z1, Z1
-	VMAXPS Z2, Z6, Z2
-	VADDPS Z6, Z2, Z2
-	VMAXPS Z3, Z6, Z3
-	VADDPS Z6, Z3, Z3
-	VMAXPS Z4, Z6, Z4
-	VADDPS Z6, Z4, Z4
-	VMAXPS Z5, Z6, Z5
-	VADDPS Z6, Z5, Z5
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, K1, 320(c_row)
-
-dense2ForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense2PackedVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 120, j < 84
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][96].
-// Reference: dense2PackedVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2PackedVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-dense2PackedVec_rows4:
-	CMPQ rows, $4
-	JLT dense2PackedVec_rows1_loop
-
-dense2PackedVec_rows4_loop:
-	XORQ col, col
-
-dense2PackedVec_rows4_cols0:
-	// 4 rows × columns 0..71, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	VMOVUPS 0(bias)(col*1), Y3
-	VMOVUPS 32(bias)(col*1), Y4
-	VMOVUPS 64(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 64(bias)(col*1), Y8
-	VMOVUPS 0(bias)(col*1), Y9
-	VMOVUPS 32(bias)(col*1), Y10
-	VMOVUPS 64(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense2PackedVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 960(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1440(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows4_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y12, Y12, Y12
-	VMAXPS Y0, Y12, Y0
-	VADDPS Y12, Y0, Y0
-	VMAXPS Y1, Y12, Y1
-	VADDPS Y12, Y1, Y1
-	VMAXPS Y2, Y12, Y2
-	VADDPS Y12, Y2, Y2
-	VMAXPS Y3, Y12, Y3
-	VADDPS Y12, Y3, Y3
-	VMAXPS Y4, Y12, Y4
-	VADDPS Y12, Y4, Y4
-	VMAXPS Y5, Y12, Y5
-	VADDPS Y12, Y5, Y5
-	VMAXPS Y6, Y12, Y6
-	VADDPS Y12, Y6, Y6
-	VMAXPS Y7, Y12, Y7
-	VADDPS Y12, Y7, Y7
-	VMAXPS Y8, Y12, Y8
-	VADDPS Y12, Y8, Y8
-	VMAXPS Y9, Y12, Y9
-	VADDPS Y12, Y9, Y9
-	VMAXPS Y10, Y12, Y10
-	VADDPS Y12, Y10, Y10
-	VMAXPS Y11, Y12, Y11
-	VADDPS Y12, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 336(c_row)(col*1)
-	VMOVUPS Y4, 368(c_row)(col*1)
-	VMOVUPS Y5, 400(c_row)(col*1)
-	VMOVUPS Y6, 672(c_row)(col*1)
-	VMOVUPS Y7, 704(c_row)(col*1)
-	VMOVUPS Y8, 736(c_row)(col*1)
-	VMOVUPS Y9, 1008(c_row)(col*1)
-	VMOVUPS Y10, 1040(c_row)(col*1)
-	VMOVUPS Y11, 1072(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $288
-	JLT dense2PackedVec_rows4_cols0
-	// 4 rows × columns 72..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMASKMOVPS 32(bias)(col*1), mask, Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMASKMOVPS 32(bias)(col*1), mask, Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMASKMOVPS 32(bias)(col*1), mask, Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMASKMOVPS 32(bias)(col*1), mask, Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense2PackedVec_rows4_cols1_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 960(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 1440(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows4_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y8, Y8, Y8
-	VMAXPS Y0, Y8, Y0
-	VADDPS Y8, Y0, Y0
-	VMAXPS Y1, Y8, Y1
-	VADDPS Y8, Y1, Y1
-	VMAXPS Y2, Y8, Y2
-	VADDPS Y8, Y2, Y2
-	VMAXPS Y3, Y8, Y3
-	VADDPS Y8, Y3, Y3
-	VMAXPS Y4, Y8, Y4
-	VADDPS Y8, Y4, Y4
-	VMAXPS Y5, Y8, Y5
-	VADDPS Y8, Y5, Y5
-	VMAXPS Y6, Y8, Y6
-	VADDPS Y8, Y6, Y6
-	VMAXPS Y7, Y8, Y7
-	VADDPS Y8, Y7, Y7
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	VMOVUPS Y2, 336(c_row)(col*1)
-	VMASKMOVPS Y3, mask, 368(c_row)(col*1)
-	VMOVUPS Y4, 672(c_row)(col*1)
-	VMASKMOVPS Y5, mask, 704(c_row)(col*1)
-	VMOVUPS Y6, 1008(c_row)(col*1)
-	VMASKMOVPS Y7, mask, 1040(c_row)(col*1)
-	ADDQ $1920, a_row
-	ADDQ $1344, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE dense2PackedVec_rows4_loop
-	TESTQ rows, rows
-	JZ dense2PackedVec_done
-	MOVQ $4, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $480, tmp
-	SUBQ tmp, a_row
-	IMULQ $336, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP dense2PackedVec_rows4_loop
-
-dense2PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense2PackedVec_done
-	XORQ col, col
-
-dense2PackedVec_rows1_loop_cols0:
-	// 1 row × columns 0..71, 3 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 64(bias)(col*1), Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense2PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y3, Y3, Y3
-	VMAXPS Y0, Y3, Y0
-	VADDPS Y3, Y0, Y0
-	VMAXPS Y1, Y3, Y1
-	VADDPS Y3, Y1, Y1
-	VMAXPS Y2, Y3, Y2
-	VADDPS Y3, Y2, Y2
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $288
-	JLT dense2PackedVec_rows1_loop_cols0
-	// 1 row × columns 72..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias)(col*1), Y0
-	VMASKMOVPS 32(bias)(col*1), mask, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense2PackedVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows1_loop_cols1_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Y2, Y2, Y2
-	VMAXPS Y0, Y2, Y0
-	VADDPS Y2, Y0, Y0
-	VMAXPS Y1, Y2, Y1
-	VADDPS Y2, Y1, Y1
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	ADDQ $480, a_row
-	ADDQ $336, c_row
-	DECQ rows
-	JMP dense2PackedVec_rows1_loop
-
-dense2PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func dense2PackedVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 120, j < 84
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][96].
-// Reference: dense2PackedVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2PackedVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x000f, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-dense2PackedVec_rows8:
-	CMPQ rows, $8
-	JLT dense2PackedVec_rows1_loop
-
-dense2PackedVec_rows8_loop:
-	XORQ col, col
-
-dense2PackedVec_rows8_cols0:
-	// 8 rows × columns 0..95, 3 vectors at a time
-	MOVQ $0xffff, tmp
-	MOVQ $0x000f, tmp2
-	CMPQ col, $192
-	CMOVQEQ tmp2, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS.Z 128(bias)(col*1), K1, Z2
-	VMOVUPS 0(bias)(col*1), Z3
-	VMOVUPS 64(bias)(col*1), Z4
-	VMOVUPS.Z 128(bias)(col*1), K1, Z5
-	VMOVUPS 0(bias)(col*1), Z6
-	VMOVUPS 64(bias)(col*1), Z7
-	VMOVUPS.Z 128(bias)(col*1), K1, Z8
-	VMOVUPS 0(bias)(col*1), Z9
-	VMOVUPS 64(bias)(col*1), Z10
-	VMOVUPS.Z 128(bias)(col*1), K1, Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS.Z 128(bias)(col*1), K1, Z14
-	VMOVUPS 0(bias)(col*1), Z15
-	VMOVUPS 64(bias)(col*1), Z16
-	VMOVUPS.Z 128(bias)(col*1), K1, Z17
-	VMOVUPS 0(bias)(col*1), Z18
-	VMOVUPS 64(bias)(col*1), Z19
-	VMOVUPS.Z 128(bias)(col*1), K1, Z20
-	VMOVUPS 0(bias)(col*1), Z21
-	VMOVUPS 64(bias)(col*1), Z22
-	VMOVUPS.Z 128(bias)(col*1), K1, Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense2PackedVec_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VBROADCASTSS 480(a_k), bcast
-	VFMADD231PS Z24, bcast, Z3
-	VFMADD231PS Z25, bcast, Z4
-	VFMADD231PS Z26, bcast, Z5
-	VBROADCASTSS 960(a_k), bcast
-	VFMADD231PS Z24, bcast, Z6
-	VFMADD231PS Z25, bcast, Z7
-	VFMADD231PS Z26, bcast, Z8
-	VBROADCASTSS 1440(a_k), bcast
-	VFMADD231PS Z24, bcast, Z9
-	VFMADD231PS Z25, bcast, Z10
-	VFMADD231PS Z26, bcast, Z11
-	VBROADCASTSS 1920(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VBROADCASTSS 2400(a_k), bcast
-	VFMADD231PS Z24, bcast, Z15
-	VFMADD231PS Z25, bcast, Z16
-	VFMADD231PS Z26, bcast, Z17
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Z24, bcast, Z18
-	VFMADD231PS Z25, bcast, Z19
-	VFMADD231PS Z26, bcast, Z20
-	VBROADCASTSS 3360(a_k), bcast
-	VFMADD231PS Z24, bcast, Z21
-	VFMADD231PS Z25, bcast, Z22
-	VFMADD231PS Z26, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows8_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z24, Z24, Z24
-	VMAXPS Z0, Z24, Z0
-	VADDPS Z24, Z0, Z0
-	VMAXPS Z1, Z24, Z1
-	VADDPS Z24, Z1, Z1
-	VMAXPS Z2, Z24, Z2
-	VADDPS Z24, Z2, Z2
-	VMAXPS Z3, Z24, Z3
-	VADDPS Z24, Z3, Z3
-	VMAXPS Z4, Z24, Z4
-	VADDPS Z24, Z4, Z4
-	VMAXPS Z5, Z24, Z5
-	VADDPS Z24, Z5, Z5
-	VMAXPS Z6, Z24, Z6
-	VADDPS Z24, Z6, Z6
-	VMAXPS Z7, Z24, Z7
-	VADDPS Z24, Z7, Z7
-	VMAXPS Z8, Z24, Z8
-	VADDPS Z24, Z8, Z8
-	VMAXPS Z9, Z24, Z9
-	VADDPS Z24, Z9, Z9
-	VMAXPS Z10, Z24, Z10
-	VADDPS Z24, Z10, Z10
-	VMAXPS Z11, Z24, Z11
-	VADDPS Z24, Z11, Z11
-	VMAXPS Z12, Z24, Z12
-	VADDPS Z24, Z12, Z12
-	VMAXPS Z13, Z24, Z13
-	VADDPS Z24, Z13, Z13
-	VMAXPS Z14, Z24, Z14
-	VADDPS Z24, Z14, Z14
-	VMAXPS Z15, Z24, Z15
-	VADDPS Z24, Z15, Z15
-	VMAXPS Z16, Z24, Z16
-	VADDPS Z24, Z16, Z16
-	VMAXPS Z17, Z24, Z17
-	VADDPS Z24, Z17, Z17
-	VMAXPS Z18, Z24, Z18
-	VADDPS Z24, Z18, Z18
-	VMAXPS Z19, Z24, Z19
-	VADDPS Z24, Z19, Z19
-	VMAXPS Z20, Z24, Z20
-	VADDPS Z24, Z20, Z20
-	VMAXPS Z21, Z24, Z21
-	VADDPS Z24, Z21, Z21
-	VMAXPS Z22, Z24, Z22
-	VADDPS Z24, Z22, Z22
-	VMAXPS Z23, Z24, Z23
-	VADDPS Z24, Z23, Z23
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	VMOVUPS Z3, 336(c_row)(col*1)
-	VMOVUPS Z4, 400(c_row)(col*1)
-	VMOVUPS Z5, K1, 464(c_row)(col*1)
-	VMOVUPS Z6, 672(c_row)(col*1)
-	VMOVUPS Z7, 736(c_row)(col*1)
-	VMOVUPS Z8, K1, 800(c_row)(col*1)
-	VMOVUPS Z9, 1008(c_row)(col*1)
-	VMOVUPS Z10, 1072(c_row)(col*1)
-	VMOVUPS Z11, K1, 1136(c_row)(col*1)
-	VMOVUPS Z12, 1344(c_row)(col*1)
-	VMOVUPS Z13, 1408(c_row)(col*1)
-	VMOVUPS Z14, K1, 1472(c_row)(col*1)
-	VMOVUPS Z15, 1680(c_row)(col*1)
-	VMOVUPS Z16, 1744(c_row)(col*1)
-	VMOVUPS Z17, K1, 1808(c_row)(col*1)
-	VMOVUPS Z18, 2016(c_row)(col*1)
-	VMOVUPS Z19, 2080(c_row)(col*1)
-	VMOVUPS Z20, K1, 2144(c_row)(col*1)
-	VMOVUPS Z21, 2352(c_row)(col*1)
-	VMOVUPS Z22, 2416(c_row)(col*1)
-	VMOVUPS Z23, K1, 2480(c_row)(col*1)
-	ADDQ $192, col
-	CMPQ col, $384
-	JLT dense2PackedVec_rows8_cols0
-	ADDQ $3840, a_row
-	ADDQ $2688, c_row
-	SUBQ $8, rows
-	CMPQ rows, $8
-	JGE dense2PackedVec_rows8_loop
-	TESTQ rows, rows
-	JZ dense2PackedVec_done
-	MOVQ $8, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $480, tmp
-	SUBQ tmp, a_row
-	IMULQ $336, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $8, rows
-	JMP dense2PackedVec_rows8_loop
-
-dense2PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense2PackedVec_done
-	XORQ col, col
-
-dense2PackedVec_rows1_loop_cols0:
-	// 1 row × columns 0..95, 3 vectors at a time
-	MOVQ $0xffff, tmp
-	MOVQ $0x000f, tmp2
-	CMPQ col, $192
-	CMOVQEQ tmp2, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS.Z 128(bias)(col*1), K1, Z2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $120, kleft
-
-dense2PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z3
-	VMOVUPS 64(b_k), Z4
-	VMOVUPS 128(b_k), Z5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z3, bcast, Z0
-	VFMADD231PS Z4, bcast, Z1
-	VFMADD231PS Z5, bcast, Z2
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense2PackedVec_rows1_loop_cols0_k
-
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
-	VXORPS Z3, Z3, Z3
-	VMAXPS Z0, Z3, Z0
-	VADDPS Z3, Z0, Z0
-	VMAXPS Z1, Z3, Z1
-	VADDPS Z3, Z1, Z1
-	VMAXPS Z2, Z3, Z2
-	VADDPS Z3, Z2, Z2
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, K1, 128(c_row)(col*1)
-	ADDQ $192, col
-	CMPQ col, $384
-	JLT dense2PackedVec_rows1_loop_cols0
-	ADDQ $480, a_row
-	ADDQ $336, c_row
-	DECQ rows
-	JMP dense2PackedVec_rows1_loop
-
-dense2PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense2PackedOneVecAVX2(y, x, w, b *float32)
-// Requires: AVX, AVX2, FMA3
-//
-// y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 120, j < 84
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense2PackedOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2PackedOneVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $1, rows
-
-dense2PackedOneVec_rows1:
-	// 1 row × columns 0..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 64(bias), Y2
-	VMOVUPS 96(bias), Y3
-	VMOVUPS 128(bias), Y4
-	VMOVUPS 160(bias), Y5
-	VMOVUPS 192(bias), Y6
-	VMOVUPS 224(bias), Y7
-	VMOVUPS 256(bias), Y8
-	VMOVUPS 288(bias), Y9
-	VMASKMOVPS 320(bias), mask, Y10
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $120, kleft
-
-dense2PackedOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS 32(b_k), bcast, Y1
@@ -6183,13 +5111,26 @@ dense2PackedOneVec_rows1_cols0_k:
 	VFMADD231PS 288(b_k), bcast, Y9
 	VFMADD231PS 320(b_k), bcast, Y10
 	ADDQ $4, a_k
-	ADDQ $384, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ dense2PackedOneVec_rows1_cols0_k
+	JNZ dense2ForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VMASKMOVPS 320(b_k), mask, Y11
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	VFMADD231PS 64(b_k), bcast, Y2
+	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 128(b_k), bcast, Y4
+	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 192(b_k), bcast, Y6
+	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 256(b_k), bcast, Y8
+	VFMADD231PS 288(b_k), bcast, Y9
+	VFMADD231PS Y11, bcast, Y10
+	ADDQ bstr, b_k
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Y11, Y11, Y11
 	VMAXPS Y0, Y11, Y0
 	VADDPS Y11, Y0, Y0
@@ -6225,36 +5166,40 @@ dense2PackedOneVec_rows1_cols0_k:
 	VMOVUPS Y9, 288(c_row)
 	VMASKMOVPS Y10, mask, 320(c_row)
 
-dense2PackedOneVec_done:
+dense2ForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 #undef mask
 
-// func dense2PackedOneVecAVX512(y, x, w, b *float32)
+// func dense2ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 120, j < 84
 // One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense2PackedOneVecGo.
+// Reference: dense2ForwardOneVecGo.
+// It is also dense2PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2PackedOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $2, sbS
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x000f, tmp
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
-dense2PackedOneVec_rows1:
-	// 1 row × columns 0..83 (last vector: 4 lanes), 2 accumulator sets
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 256(bias), Z4
-	VMOVUPS.Z 320(bias), K1, Z5
+dense2ForwardOneVec_rows1:
+	// 1 row × 6 vectors from column vector 0, the last one masked, 2 accumulator sets
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Z0
+	VMOVUPS 64(tmp), Z1
+	VMOVUPS 128(tmp), Z2
+	VMOVUPS 192(tmp), Z3
+	VMOVUPS 256(tmp), Z4
+	VMOVUPS.Z 320(tmp), K1, Z5
 	VXORPS Z6, Z6, Z6
 	VXORPS Z7, Z7, Z7
 	VXORPS Z8, Z8, Z8
@@ -6263,9 +5208,9 @@ dense2PackedOneVec_rows1:
 	VXORPS Z11, Z11, Z11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $60, kleft
+	MOVQ $59, kleft
 
-dense2PackedOneVec_rows1_cols0_k:
+dense2ForwardOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VFMADD231PS 64(b_k), bcast, Z1
@@ -6274,16 +5219,33 @@ dense2PackedOneVec_rows1_cols0_k:
 	VFMADD231PS 256(b_k), bcast, Z4
 	VFMADD231PS 320(b_k), bcast, Z5
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 384(b_k), bcast, Z6
-	VFMADD231PS 448(b_k), bcast, Z7
-	VFMADD231PS 512(b_k), bcast, Z8
-	VFMADD231PS 576(b_k), bcast, Z9
-	VFMADD231PS 640(b_k), bcast, Z10
-	VFMADD231PS 704(b_k), bcast, Z11
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Z6
+	VFMADD231PS 64(b_k)(bstr*1), bcast, Z7
+	VFMADD231PS 128(b_k)(bstr*1), bcast, Z8
+	VFMADD231PS 192(b_k)(bstr*1), bcast, Z9
+	VFMADD231PS 256(b_k)(bstr*1), bcast, Z10
+	VFMADD231PS 320(b_k)(bstr*1), bcast, Z11
 	ADDQ $8, a_k
-	ADDQ $768, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ dense2PackedOneVec_rows1_cols0_k
+	JNZ dense2ForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 320(b_k), bcast, Z5
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z6
+	VFMADD231PS 64(b_k), bcast, Z7
+	VFMADD231PS 128(b_k), bcast, Z8
+	VFMADD231PS 192(b_k), bcast, Z9
+	VFMADD231PS 256(b_k), bcast, Z10
+	VFMADD231PS 320(b_k), bcast, K1, Z11
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Z6, Z0, Z0
 	VADDPS Z7, Z1, Z1
@@ -6292,9 +5254,7 @@ dense2PackedOneVec_rows1_cols0_k:
 	VADDPS Z10, Z4, Z4
 	VADDPS Z11, Z5, Z5
 
-	// ReLU: Go's max(x, 0). VMAXPS returns its second source (Intel order;
-	// the first operand in Go's) when either is NaN, so x goes there and a
-	// NaN is kept; it also returns x for x = −0, which the + 0 turns into +0.
+	// ReLU: Go's max(x, 0) (see the top of the file)
 	VXORPS Z6, Z6, Z6
 	VMAXPS Z0, Z6, Z0
 	VADDPS Z6, Z0, Z0
@@ -6315,12 +5275,12 @@ dense2PackedOneVec_rows1_cols0_k:
 	VMOVUPS Z4, 256(c_row)
 	VMOVUPS Z5, K1, 320(c_row)
 
-dense2PackedOneVec_done:
+dense2ForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func dense2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 120, j < 84, s < n
@@ -6329,29 +5289,45 @@ dense2PackedOneVec_done:
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $120, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 dense2WeightGradVecWeights_rows4_loop:
 	XORQ col, col
 
 dense2WeightGradVecWeights_rows4_loop_cols0:
-	// 4 rows × columns 0..71, 3 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 336(c_row)(col*1), Y3
-	VMOVUPS 368(c_row)(col*1), Y4
-	VMOVUPS 400(c_row)(col*1), Y5
-	VMOVUPS 672(c_row)(col*1), Y6
-	VMOVUPS 704(c_row)(col*1), Y7
-	VMOVUPS 736(c_row)(col*1), Y8
-	VMOVUPS 1008(c_row)(col*1), Y9
-	VMOVUPS 1040(c_row)(col*1), Y10
-	VMOVUPS 1072(c_row)(col*1), Y11
+	// 4 rows × columns up to ce, 3 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 64(c_0), Y2
+	VMOVUPS 0(c_0)(c_s*1), Y3
+	VMOVUPS 32(c_0)(c_s*1), Y4
+	VMOVUPS 64(c_0)(c_s*1), Y5
+	VMOVUPS 0(c_0)(c_s*2), Y6
+	VMOVUPS 32(c_0)(c_s*2), Y7
+	VMOVUPS 64(c_0)(c_s*2), Y8
+	VMOVUPS 0(c_3), Y9
+	VMOVUPS 32(c_3), Y10
+	VMOVUPS 64(c_3), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -6376,35 +5352,45 @@ dense2WeightGradVecWeights_rows4_loop_cols0_k:
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
-	ADDQ $480, a_k
-	ADDQ $336, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecWeights_rows4_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 336(c_row)(col*1)
-	VMOVUPS Y4, 368(c_row)(col*1)
-	VMOVUPS Y5, 400(c_row)(col*1)
-	VMOVUPS Y6, 672(c_row)(col*1)
-	VMOVUPS Y7, 704(c_row)(col*1)
-	VMOVUPS Y8, 736(c_row)(col*1)
-	VMOVUPS Y9, 1008(c_row)(col*1)
-	VMOVUPS Y10, 1040(c_row)(col*1)
-	VMOVUPS Y11, 1072(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $288
+	CMPQ col, ce+72(FP)
 	JLT dense2WeightGradVecWeights_rows4_loop_cols0
-	// 4 rows × columns 72..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMASKMOVPS 32(c_row)(col*1), mask, Y1
-	VMOVUPS 336(c_row)(col*1), Y2
-	VMASKMOVPS 368(c_row)(col*1), mask, Y3
-	VMOVUPS 672(c_row)(col*1), Y4
-	VMASKMOVPS 704(c_row)(col*1), mask, Y5
-	VMOVUPS 1008(c_row)(col*1), Y6
-	VMASKMOVPS 1040(c_row)(col*1), mask, Y7
+	// 4 rows × 2 vectors from column vector 0 after the loop, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMASKMOVPS 32(c_0), mask, Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y5
+	VMOVUPS 0(c_3), Y6
+	VMASKMOVPS 32(c_3), mask, Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -6424,20 +5410,26 @@ dense2WeightGradVecWeights_rows4_loop_cols1_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
-	ADDQ $480, a_k
-	ADDQ $336, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecWeights_rows4_loop_cols1_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	VMOVUPS Y2, 336(c_row)(col*1)
-	VMASKMOVPS Y3, mask, 368(c_row)(col*1)
-	VMOVUPS Y4, 672(c_row)(col*1)
-	VMASKMOVPS Y5, mask, 704(c_row)(col*1)
-	VMOVUPS Y6, 1008(c_row)(col*1)
-	VMASKMOVPS Y7, mask, 1040(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
 	ADDQ $16, a_row
-	ADDQ $1344, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE dense2WeightGradVecWeights_rows4_loop
@@ -6448,7 +5440,7 @@ dense2WeightGradVecWeights_done:
 #undef bcast
 #undef mask
 
-// func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func dense2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 120, j < 84, s < n
@@ -6456,23 +5448,26 @@ dense2WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x000f, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $120, rows
+	MOVQ nr+88(FP), rows
 
 dense2WeightGradVecWeights_rows8_loop:
 	XORQ col, col
 
 dense2WeightGradVecWeights_rows8_loop_cols0:
-	// 8 rows × columns 0..95, 3 vectors at a time
+	// 8 rows × columns up to ce, 3 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
-	MOVQ $0x000f, tmp2
-	CMPQ col, $192
-	CMOVQEQ tmp2, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 192(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
 	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VMOVUPS 0(c_row)(col*1), Z0
 	VMOVUPS 64(c_row)(col*1), Z1
@@ -6538,8 +5533,8 @@ dense2WeightGradVecWeights_rows8_loop_cols0_k:
 	VFMADD231PS Z24, bcast, Z21
 	VFMADD231PS Z25, bcast, Z22
 	VFMADD231PS Z26, bcast, Z23
-	ADDQ $480, a_k
-	ADDQ $336, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecWeights_rows8_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
@@ -6567,7 +5562,7 @@ dense2WeightGradVecWeights_rows8_loop_cols0_k:
 	VMOVUPS Z22, 2416(c_row)(col*1)
 	VMOVUPS Z23, K1, 2480(c_row)(col*1)
 	ADDQ $192, col
-	CMPQ col, $384
+	CMPQ col, ce+72(FP)
 	JLT dense2WeightGradVecWeights_rows8_loop_cols0
 	ADDQ $32, a_row
 	ADDQ $2688, c_row
@@ -6580,7 +5575,7 @@ dense2WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func dense2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 84, s < n
@@ -6588,15 +5583,18 @@ dense2WeightGradVecWeights_done:
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 dense2WeightGradVecBias_rows1:
-	// 1 row × columns 0..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
+	// 1 row × 11 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	VMOVUPS 64(c_row), Y2
@@ -6626,7 +5624,7 @@ dense2WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 256(b_k), bcast, Y8
 	VFMADD231PS 288(b_k), bcast, Y9
 	VFMADD231PS Y11, bcast, Y10
-	ADDQ $336, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -6647,23 +5645,24 @@ dense2WeightGradVecBias_done:
 #undef bcast
 #undef mask
 
-// func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func dense2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 84, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
-	MOVQ $0x000f, tmp
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 dense2WeightGradVecBias_rows1:
-	// 1 row × columns 0..83 (last vector: 4 lanes)
+	// 1 row × 6 vectors from column vector 0, the last one masked
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -6682,7 +5681,7 @@ dense2WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 192(b_k), bcast, Z3
 	VFMADD231PS 256(b_k), bcast, Z4
 	VFMADD231PS 320(b_k), bcast, K1, Z5
-	ADDQ $336, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense2WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -6697,7 +5696,7 @@ dense2WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n int)
+// func dense2InputGradVecAVX2(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 84, i < 120
@@ -6707,11 +5706,23 @@ dense2WeightGradVecBias_done:
 // the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·dense2InputGradVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense2InputGradVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
 	MOVQ dx+0(FP), c_row
 	MOVQ h+16(FP), h_row
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 dense2InputGradVec_rows4:
@@ -6720,9 +5731,12 @@ dense2InputGradVec_rows4:
 
 dense2InputGradVec_rows4_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense2InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..119, 3 vectors at a time
+	// 4 rows × columns up to ce, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -6737,77 +5751,88 @@ dense2InputGradVec_rows4_cols0:
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $84, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense2InputGradVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
 	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 336(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y3
 	VFMADD231PS Y13, bcast, Y4
 	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 672(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
 	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 1008(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows4_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense2InputGradVec_rows4_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
+	LEAQ (h_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
 	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 0(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_0), Y12, Y15
 	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_0), Y12, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_0), Y12, Y15
 	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 480(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_0)(c_s*1), Y12, Y15
 	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 512(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_0)(c_s*1), Y12, Y15
 	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 544(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_0)(c_s*1), Y12, Y15
 	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 960(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_0)(c_s*2), Y12, Y15
 	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 992(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_0)(c_s*2), Y12, Y15
 	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 1024(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_0)(c_s*2), Y12, Y15
 	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 1440(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_3), Y12, Y15
 	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 1472(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_3), Y12, Y15
 	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 1504(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_3), Y12, Y15
 	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 480(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 960(c_row)(col*1)
-	VMOVUPS Y7, 992(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1440(c_row)(col*1)
-	VMOVUPS Y10, 1472(c_row)(col*1)
-	VMOVUPS Y11, 1504(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $480
+	CMPQ col, ce+72(FP)
 	JLT dense2InputGradVec_rows4_cols0
-	ADDQ $1344, a_row
-	ADDQ $1920, c_row
-	ADDQ $1920, h_row
+	IMUL3Q $4, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
+	ADDQ tmp, h_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE dense2InputGradVec_rows4_loop
@@ -6815,68 +5840,54 @@ dense2InputGradVec_rows4_cols0_k:
 	JZ dense2InputGradVec_done
 	MOVQ $4, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $336, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $480, tmp2
-	SUBQ tmp2, c_row
-	SUBQ tmp2, h_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
+	SUBQ kleft, h_row
 	MOVQ $4, rows
 	JMP dense2InputGradVec_rows4_loop
 
 dense2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2InputGradVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $4, rows
+	JMP dense2InputGradVec_rows4_loop
 
-dense2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..119, 3 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $84, kleft
-
-dense2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_loop_cols0_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 0(h_row)(col*1), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row)(col*1), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row)(col*1), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $480
-	JLT dense2InputGradVec_rows1_loop_cols0
-	ADDQ $336, a_row
-	ADDQ $480, c_row
-	ADDQ $480, h_row
-	DECQ rows
-	JMP dense2InputGradVec_rows1_loop
+dense2InputGradVec_small3:
+	SUBQ $1, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $4, rows
+	JMP dense2InputGradVec_rows4_loop
 
 dense2InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n int)
+// func dense2InputGradVecAVX512(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 84, i < 120
@@ -6886,12 +5897,24 @@ dense2InputGradVec_done:
 // the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
 	MOVQ dx+0(FP), c_row
 	MOVQ h+16(FP), h_row
-	MOVQ $0x00ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -6901,13 +5924,17 @@ dense2InputGradVec_rows6:
 
 dense2InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense2InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
+	// 6 rows × columns up to ce, 4 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
-	MOVQ $0x00ff, tmp2
-	CMPQ col, $256
-	CMOVQEQ tmp2, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 256(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
 	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -6935,128 +5962,141 @@ dense2InputGradVec_rows6_cols0:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $84, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VMOVUPS.Z 192(b_k), K1, Z27
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 336(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 672(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1008(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1344(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1680(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows6_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense2InputGradVec_rows6_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
+	LEAQ (h_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
 	VXORPS Z24, Z24, Z24
-	VCMPPS $1, 0(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_0), Z24, K2
 	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_0), Z24, K2
 	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_0), Z24, K2
 	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row)(col*1), Z24, K1, K2
+	VCMPPS $1, 192(c_0), Z24, K1, K2
 	VMOVAPS.Z Z3, K2, Z3
-	VCMPPS $1, 480(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_0)(c_s*1), Z24, K2
 	VMOVAPS.Z Z4, K2, Z4
-	VCMPPS $1, 544(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_0)(c_s*1), Z24, K2
 	VMOVAPS.Z Z5, K2, Z5
-	VCMPPS $1, 608(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_0)(c_s*1), Z24, K2
 	VMOVAPS.Z Z6, K2, Z6
-	VCMPPS $1, 672(h_row)(col*1), Z24, K1, K2
+	VCMPPS $1, 192(c_0)(c_s*1), Z24, K1, K2
 	VMOVAPS.Z Z7, K2, Z7
-	VCMPPS $1, 960(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_0)(c_s*2), Z24, K2
 	VMOVAPS.Z Z8, K2, Z8
-	VCMPPS $1, 1024(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_0)(c_s*2), Z24, K2
 	VMOVAPS.Z Z9, K2, Z9
-	VCMPPS $1, 1088(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_0)(c_s*2), Z24, K2
 	VMOVAPS.Z Z10, K2, Z10
-	VCMPPS $1, 1152(h_row)(col*1), Z24, K1, K2
+	VCMPPS $1, 192(c_0)(c_s*2), Z24, K1, K2
 	VMOVAPS.Z Z11, K2, Z11
-	VCMPPS $1, 1440(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_3), Z24, K2
 	VMOVAPS.Z Z12, K2, Z12
-	VCMPPS $1, 1504(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_3), Z24, K2
 	VMOVAPS.Z Z13, K2, Z13
-	VCMPPS $1, 1568(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_3), Z24, K2
 	VMOVAPS.Z Z14, K2, Z14
-	VCMPPS $1, 1632(h_row)(col*1), Z24, K1, K2
+	VCMPPS $1, 192(c_3), Z24, K1, K2
 	VMOVAPS.Z Z15, K2, Z15
-	VCMPPS $1, 1920(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_3)(c_s*1), Z24, K2
 	VMOVAPS.Z Z16, K2, Z16
-	VCMPPS $1, 1984(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_3)(c_s*1), Z24, K2
 	VMOVAPS.Z Z17, K2, Z17
-	VCMPPS $1, 2048(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_3)(c_s*1), Z24, K2
 	VMOVAPS.Z Z18, K2, Z18
-	VCMPPS $1, 2112(h_row)(col*1), Z24, K1, K2
+	VCMPPS $1, 192(c_3)(c_s*1), Z24, K1, K2
 	VMOVAPS.Z Z19, K2, Z19
-	VCMPPS $1, 2400(h_row)(col*1), Z24, K2
+	VCMPPS $1, 0(c_3)(c_s*2), Z24, K2
 	VMOVAPS.Z Z20, K2, Z20
-	VCMPPS $1, 2464(h_row)(col*1), Z24, K2
+	VCMPPS $1, 64(c_3)(c_s*2), Z24, K2
 	VMOVAPS.Z Z21, K2, Z21
-	VCMPPS $1, 2528(h_row)(col*1), Z24, K2
+	VCMPPS $1, 128(c_3)(c_s*2), Z24, K2
 	VMOVAPS.Z Z22, K2, Z22
-	VCMPPS $1, 2592(h_row)(col*1), Z24, K1, K2
+	VCMPPS $1, 192(c_3)(c_s*2), Z24, K1, K2
 	VMOVAPS.Z Z23, K2, Z23
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, K1, 192(c_row)(col*1)
-	VMOVUPS Z4, 480(c_row)(col*1)
-	VMOVUPS Z5, 544(c_row)(col*1)
-	VMOVUPS Z6, 608(c_row)(col*1)
-	VMOVUPS Z7, K1, 672(c_row)(col*1)
-	VMOVUPS Z8, 960(c_row)(col*1)
-	VMOVUPS Z9, 1024(c_row)(col*1)
-	VMOVUPS Z10, 1088(c_row)(col*1)
-	VMOVUPS Z11, K1, 1152(c_row)(col*1)
-	VMOVUPS Z12, 1440(c_row)(col*1)
-	VMOVUPS Z13, 1504(c_row)(col*1)
-	VMOVUPS Z14, 1568(c_row)(col*1)
-	VMOVUPS Z15, K1, 1632(c_row)(col*1)
-	VMOVUPS Z16, 1920(c_row)(col*1)
-	VMOVUPS Z17, 1984(c_row)(col*1)
-	VMOVUPS Z18, 2048(c_row)(col*1)
-	VMOVUPS Z19, K1, 2112(c_row)(col*1)
-	VMOVUPS Z20, 2400(c_row)(col*1)
-	VMOVUPS Z21, 2464(c_row)(col*1)
-	VMOVUPS Z22, 2528(c_row)(col*1)
-	VMOVUPS Z23, K1, 2592(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, K1, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, K1, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, K1, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, K1, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, K1, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, K1, 192(c_3)(c_s*2)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT dense2InputGradVec_rows6_cols0
-	ADDQ $2016, a_row
-	ADDQ $2880, c_row
-	ADDQ $2880, h_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
+	ADDQ tmp, h_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense2InputGradVec_rows6_loop
@@ -7064,72 +6104,47 @@ dense2InputGradVec_rows6_cols0_k:
 	JZ dense2InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $336, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $480, tmp2
-	SUBQ tmp2, c_row
-	SUBQ tmp2, h_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
+	SUBQ kleft, h_row
 	MOVQ $6, rows
 	JMP dense2InputGradVec_rows6_loop
 
 dense2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense2InputGradVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense2InputGradVec_rows6_loop
 
-dense2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	MOVQ $0xffff, tmp
-	MOVQ $0x00ff, tmp2
-	CMPQ col, $256
-	CMOVQEQ tmp2, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $84, kleft
-
-dense2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ dense2InputGradVec_rows1_loop_cols0_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Z4, Z4, Z4
-	VCMPPS $1, 0(h_row)(col*1), Z4, K2
-	VMOVAPS.Z Z0, K2, Z0
-	VCMPPS $1, 64(h_row)(col*1), Z4, K2
-	VMOVAPS.Z Z1, K2, Z1
-	VCMPPS $1, 128(h_row)(col*1), Z4, K2
-	VMOVAPS.Z Z2, K2, Z2
-	VCMPPS $1, 192(h_row)(col*1), Z4, K1, K2
-	VMOVAPS.Z Z3, K2, Z3
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, K1, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT dense2InputGradVec_rows1_loop_cols0
-	ADDQ $336, a_row
-	ADDQ $480, c_row
-	ADDQ $480, h_row
-	DECQ rows
-	JMP dense2InputGradVec_rows1_loop
+dense2InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense2InputGradVec_rows6_loop
 
 dense2InputGradVec_done:
 	VZEROUPPER
@@ -7279,20 +6294,32 @@ dense2InputGradVecTransposeAVX512_rows112:
 	VZEROUPPER
 	RET
 
-// func dense3ForwardVecAVX2(y, x, w, b *float32, n int)
+// func dense3ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 84, j < 10
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense3ForwardVecGo.
+// It is also dense3PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense3ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense3ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 dense3ForwardVec_rows6:
@@ -7300,63 +6327,78 @@ dense3ForwardVec_rows6:
 	JLT dense3ForwardVec_rows1_loop
 
 dense3ForwardVec_rows6_loop:
-	// 6 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	VMOVUPS 0(bias), Y8
-	VMASKMOVPS 32(bias), mask, Y9
-	VMOVUPS 0(bias), Y10
-	VMASKMOVPS 32(bias), mask, Y11
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+	// 6 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMASKMOVPS 32(tmp), mask, Y1
+	VMOVUPS 0(tmp), Y2
+	VMASKMOVPS 32(tmp), mask, Y3
+	VMOVUPS 0(tmp), Y4
+	VMASKMOVPS 32(tmp), mask, Y5
+	VMOVUPS 0(tmp), Y6
+	VMASKMOVPS 32(tmp), mask, Y7
+	VMOVUPS 0(tmp), Y8
+	VMASKMOVPS 32(tmp), mask, Y9
+	VMOVUPS 0(tmp), Y10
+	VMASKMOVPS 32(tmp), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $84, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 dense3ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMASKMOVPS 32(b_k), mask, Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 336(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 672(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1008(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1344(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1680(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense3ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	VMOVUPS Y8, 160(c_row)
-	VMASKMOVPS Y9, mask, 192(c_row)
-	VMOVUPS Y10, 200(c_row)
-	VMASKMOVPS Y11, mask, 232(c_row)
-	ADDQ $2016, a_row
-	ADDQ $240, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense3ForwardVec_rows6_cols0_k
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMASKMOVPS Y9, mask, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMASKMOVPS Y11, mask, 32(c_3)(c_s*2)
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense3ForwardVec_rows6_loop
@@ -7364,41 +6406,46 @@ dense3ForwardVec_rows6_cols0_k:
 	JZ dense3ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $336, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP dense3ForwardVec_rows6_loop
 
 dense3ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense3ForwardVec_done
-	// 1 row × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $84, kleft
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense3ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP dense3ForwardVec_rows6_loop
 
-dense3ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMASKMOVPS 32(b_k), mask, Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense3ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	ADDQ $336, a_row
-	ADDQ $40, c_row
-	DECQ rows
-	JMP dense3ForwardVec_rows1_loop
+dense3ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP dense3ForwardVec_rows6_loop
 
 dense3ForwardVec_done:
 	VZEROUPPER
@@ -7406,20 +6453,22 @@ dense3ForwardVec_done:
 #undef bcast
 #undef mask
 
-// func dense3ForwardVecAVX512(y, x, w, b *float32, n int)
+// func dense3ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 84, j < 10
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense3ForwardVecGo.
+// It is also dense3PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense3ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense3ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -7428,26 +6477,36 @@ dense3ForwardVec_rows16:
 	JLT dense3ForwardVec_rows1_loop
 
 dense3ForwardVec_rows16_loop:
-	// 16 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
+	XORQ col, col
+
+dense3ForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $84, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 dense3ForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
@@ -7484,25 +6543,28 @@ dense3ForwardVec_rows16_cols0_k:
 	VBROADCASTSS 5040(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense3ForwardVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
-	VMOVUPS Z12, K1, 480(c_row)
-	VMOVUPS Z13, K1, 520(c_row)
-	VMOVUPS Z14, K1, 560(c_row)
-	VMOVUPS Z15, K1, 600(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 40(c_row)(col*1)
+	VMOVUPS Z2, K1, 80(c_row)(col*1)
+	VMOVUPS Z3, K1, 120(c_row)(col*1)
+	VMOVUPS Z4, K1, 160(c_row)(col*1)
+	VMOVUPS Z5, K1, 200(c_row)(col*1)
+	VMOVUPS Z6, K1, 240(c_row)(col*1)
+	VMOVUPS Z7, K1, 280(c_row)(col*1)
+	VMOVUPS Z8, K1, 320(c_row)(col*1)
+	VMOVUPS Z9, K1, 360(c_row)(col*1)
+	VMOVUPS Z10, K1, 400(c_row)(col*1)
+	VMOVUPS Z11, K1, 440(c_row)(col*1)
+	VMOVUPS Z12, K1, 480(c_row)(col*1)
+	VMOVUPS Z13, K1, 520(c_row)(col*1)
+	VMOVUPS Z14, K1, 560(c_row)(col*1)
+	VMOVUPS Z15, K1, 600(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT dense3ForwardVec_rows16_cols0
 	ADDQ $5376, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
@@ -7512,32 +6574,45 @@ dense3ForwardVec_rows16_cols0_k:
 	JZ dense3ForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $336, tmp
 	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $40, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP dense3ForwardVec_rows16_loop
 
 dense3ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense3ForwardVec_done
-	// 1 row × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
+	XORQ col, col
+
+dense3ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $84, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 dense3ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense3ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT dense3ForwardVec_rows1_loop_cols0
 	ADDQ $336, a_row
 	ADDQ $40, c_row
 	DECQ rows
@@ -7548,26 +6623,32 @@ dense3ForwardVec_done:
 	RET
 #undef bcast
 
-// func dense3ForwardOneVecAVX2(y, x, w, b *float32)
+// func dense3ForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 84, j < 10
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense3ForwardOneVecGo.
+// It is also dense3PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense3ForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·dense3ForwardOneVecAVX2(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $4, sbS
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 dense3ForwardOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 2 lanes), 4 accumulator sets
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
+	// 1 row × 2 vectors from column vector 0, the last one masked, 4 accumulator sets
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+72(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMASKMOVPS 32(tmp), mask, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
@@ -7576,436 +6657,46 @@ dense3ForwardOneVec_rows1:
 	VXORPS Y7, Y7, Y7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $21, kleft
+	MOVQ $20, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
 dense3ForwardOneVec_rows1_cols0_k:
-	VMASKMOVPS 32(b_k), mask, Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS Y8, bcast, Y1
-	VMASKMOVPS 72(b_k), mask, Y8
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 40(b_k), bcast, Y2
-	VFMADD231PS Y8, bcast, Y3
-	VMASKMOVPS 112(b_k), mask, Y8
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 80(b_k), bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	VMASKMOVPS 152(b_k), mask, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 120(b_k), bcast, Y6
-	VFMADD231PS Y8, bcast, Y7
-	ADDQ $16, a_k
-	ADDQ $160, b_k
-	DECQ kleft
-	JNZ dense3ForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Y2, Y0, Y0
-	VADDPS Y3, Y1, Y1
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y0, Y0
-	VADDPS Y7, Y1, Y1
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-
-dense3ForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func dense3ForwardOneVecAVX512(y, x, w, b *float32)
-// Requires: AVX512F
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 84, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense3ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense3ForwardOneVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-dense3ForwardOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 10 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-dense3ForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 40(b_k), bcast, K1, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 80(b_k), bcast, K1, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 120(b_k), bcast, K1, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 160(b_k), bcast, K1, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 200(b_k), bcast, K1, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 240(b_k), bcast, K1, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 280(b_k), bcast, K1, Z7
-	ADDQ $32, a_k
-	ADDQ $320, b_k
-	DECQ kleft
-	JNZ dense3ForwardOneVec_rows1_cols0_k
-	// the last reduction steps
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 40(b_k), bcast, K1, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 80(b_k), bcast, K1, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 120(b_k), bcast, K1, Z3
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Z1, Z0, Z0
-	VADDPS Z2, Z0, Z0
-	VADDPS Z3, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z0, Z0
-	VADDPS Z6, Z0, Z0
-	VADDPS Z7, Z0, Z0
-	VMOVUPS Z0, K1, 0(c_row)
-
-dense3ForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense3PackedVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 84, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: dense3PackedVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·dense3PackedVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-dense3PackedVec_rows6:
-	CMPQ rows, $6
-	JLT dense3PackedVec_rows1_loop
-
-dense3PackedVec_rows6_loop:
-	// 6 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	VMOVUPS 0(bias), Y8
-	VMASKMOVPS 32(bias), mask, Y9
-	VMOVUPS 0(bias), Y10
-	VMASKMOVPS 32(bias), mask, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $84, kleft
-
-dense3PackedVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 336(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 672(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1008(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1344(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1680(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense3PackedVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	VMOVUPS Y8, 160(c_row)
-	VMASKMOVPS Y9, mask, 192(c_row)
-	VMOVUPS Y10, 200(c_row)
-	VMASKMOVPS Y11, mask, 232(c_row)
-	ADDQ $2016, a_row
-	ADDQ $240, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE dense3PackedVec_rows6_loop
-	TESTQ rows, rows
-	JZ dense3PackedVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $336, tmp
-	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP dense3PackedVec_rows6_loop
-
-dense3PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense3PackedVec_done
-	// 1 row × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $84, kleft
-
-dense3PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense3PackedVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	ADDQ $336, a_row
-	ADDQ $40, c_row
-	DECQ rows
-	JMP dense3PackedVec_rows1_loop
-
-dense3PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func dense3PackedVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 84, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: dense3PackedVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense3PackedVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-dense3PackedVec_rows16:
-	CMPQ rows, $16
-	JLT dense3PackedVec_rows1_loop
-
-dense3PackedVec_rows16_loop:
-	// 16 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $84, kleft
-
-dense3PackedVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 336(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 672(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 1008(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 1344(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 1680(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 2016(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 2352(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 2688(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 3024(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 3360(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 3696(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 4032(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 4368(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 4704(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 5040(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense3PackedVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
-	VMOVUPS Z12, K1, 480(c_row)
-	VMOVUPS Z13, K1, 520(c_row)
-	VMOVUPS Z14, K1, 560(c_row)
-	VMOVUPS Z15, K1, 600(c_row)
-	ADDQ $5376, a_row
-	ADDQ $640, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE dense3PackedVec_rows16_loop
-	TESTQ rows, rows
-	JZ dense3PackedVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $336, tmp
-	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $16, rows
-	JMP dense3PackedVec_rows16_loop
-
-dense3PackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ dense3PackedVec_done
-	// 1 row × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $84, kleft
-
-dense3PackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ dense3PackedVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	ADDQ $336, a_row
-	ADDQ $40, c_row
-	DECQ rows
-	JMP dense3PackedVec_rows1_loop
-
-dense3PackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense3PackedOneVecAVX2(y, x, w, b *float32)
-// Requires: AVX, AVX2, FMA3
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 84, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense3PackedOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·dense3PackedOneVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $1, rows
-
-dense3PackedOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 2 lanes), 4 accumulator sets
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $21, kleft
-
-dense3PackedOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS 32(b_k), bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Y2
+	VFMADD231PS 32(b_k)(bstr*1), bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Y4
+	VFMADD231PS 32(b_k)(bstr*2), bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 0(b_3), bcast, Y6
+	VFMADD231PS 32(b_3), bcast, Y7
+	ADDQ sbS, b_3
 	ADDQ $16, a_k
-	ADDQ $256, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ dense3PackedOneVec_rows1_cols0_k
+	JNZ dense3ForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y2
+	VFMADD231PS 32(b_k), bcast, Y3
+	ADDQ bstr, b_k
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y4
+	VFMADD231PS 32(b_k), bcast, Y5
+	ADDQ bstr, b_k
+	VMASKMOVPS 32(b_k), mask, Y8
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y6
+	VFMADD231PS Y8, bcast, Y7
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Y2, Y0, Y0
 	VADDPS Y3, Y1, Y1
@@ -8016,31 +6707,37 @@ dense3PackedOneVec_rows1_cols0_k:
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 
-dense3PackedOneVec_done:
+dense3ForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 #undef mask
 
-// func dense3PackedOneVecAVX512(y, x, w, b *float32)
+// func dense3ForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 84, j < 10
 // One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: dense3PackedOneVecGo.
+// Reference: dense3ForwardOneVecGo.
+// It is also dense3PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense3PackedOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·dense3ForwardOneVecAVX512(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $8, sbS
+	MOVQ sb+48(FP), sb3
+	IMULQ $3, sb3
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
-dense3PackedOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 10 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
+dense3ForwardOneVec_rows1:
+	// 1 row × 1 vector from column vector 0, the last one masked, 8 accumulator sets
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp), K1, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
@@ -8051,37 +6748,44 @@ dense3PackedOneVec_rows1:
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ $10, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
-dense3PackedOneVec_rows1_cols0_k:
+dense3ForwardOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 0(b_3), bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 0(b_k)(bstr*4), bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 320(b_k), bcast, Z5
+	VFMADD231PS 0(b_3)(bstr*2), bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 384(b_k), bcast, Z6
+	VFMADD231PS 0(b_k)(sb3*2), bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 448(b_k), bcast, Z7
+	VFMADD231PS 0(b_3)(bstr*4), bcast, Z7
+	ADDQ sbS, b_3
 	ADDQ $32, a_k
-	ADDQ $512, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ dense3PackedOneVec_rows1_cols0_k
+	JNZ dense3ForwardOneVec_rows1_cols0_k
 	// the last reduction steps
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
+	ADDQ bstr, b_k
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 0(b_k), bcast, Z1
+	ADDQ bstr, b_k
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 0(b_k), bcast, Z2
+	ADDQ bstr, b_k
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 0(b_k), bcast, K1, Z3
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Z1, Z0, Z0
 	VADDPS Z2, Z0, Z0
@@ -8092,12 +6796,12 @@ dense3PackedOneVec_rows1_cols0_k:
 	VADDPS Z7, Z0, Z0
 	VMOVUPS Z0, K1, 0(c_row)
 
-dense3PackedOneVec_done:
+dense3ForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func dense3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 84, j < 10, s < n
@@ -8106,27 +6810,45 @@ dense3PackedOneVec_done:
 // Reference: dense3WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense3WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense3WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $84, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 dense3WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(c_row), Y0
-	VMASKMOVPS 32(c_row), mask, Y1
-	VMOVUPS 40(c_row), Y2
-	VMASKMOVPS 72(c_row), mask, Y3
-	VMOVUPS 80(c_row), Y4
-	VMASKMOVPS 112(c_row), mask, Y5
-	VMOVUPS 120(c_row), Y6
-	VMASKMOVPS 152(c_row), mask, Y7
-	VMOVUPS 160(c_row), Y8
-	VMASKMOVPS 192(c_row), mask, Y9
-	VMOVUPS 200(c_row), Y10
-	VMASKMOVPS 232(c_row), mask, Y11
+	// 6 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMASKMOVPS 32(c_0), mask, Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y5
+	VMOVUPS 0(c_3), Y6
+	VMASKMOVPS 32(c_3), mask, Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMASKMOVPS 32(c_3)(c_s*1), mask, Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMASKMOVPS 32(c_3)(c_s*2), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
@@ -8152,24 +6874,30 @@ dense3WeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $336, a_k
-	ADDQ $40, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense3WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	VMOVUPS Y8, 160(c_row)
-	VMASKMOVPS Y9, mask, 192(c_row)
-	VMOVUPS Y10, 200(c_row)
-	VMASKMOVPS Y11, mask, 232(c_row)
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMASKMOVPS Y9, mask, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMASKMOVPS Y11, mask, 32(c_3)(c_s*2)
 	ADDQ $24, a_row
-	ADDQ $240, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE dense3WeightGradVecWeights_rows6_loop
@@ -8180,7 +6908,7 @@ dense3WeightGradVecWeights_done:
 #undef bcast
 #undef mask
 
-// func dense3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func dense3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 84, j < 10, s < n
@@ -8188,34 +6916,45 @@ dense3WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense3WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x03ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $84, rows
+	MOVQ nr+88(FP), rows
 
 dense3WeightGradVecWeights_rows16_loop:
-	// 16 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 40(c_row), K1, Z1
-	VMOVUPS.Z 80(c_row), K1, Z2
-	VMOVUPS.Z 120(c_row), K1, Z3
-	VMOVUPS.Z 160(c_row), K1, Z4
-	VMOVUPS.Z 200(c_row), K1, Z5
-	VMOVUPS.Z 240(c_row), K1, Z6
-	VMOVUPS.Z 280(c_row), K1, Z7
-	VMOVUPS.Z 320(c_row), K1, Z8
-	VMOVUPS.Z 360(c_row), K1, Z9
-	VMOVUPS.Z 400(c_row), K1, Z10
-	VMOVUPS.Z 440(c_row), K1, Z11
-	VMOVUPS.Z 480(c_row), K1, Z12
-	VMOVUPS.Z 520(c_row), K1, Z13
-	VMOVUPS.Z 560(c_row), K1, Z14
-	VMOVUPS.Z 600(c_row), K1, Z15
+	XORQ col, col
+
+dense3WeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 40(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 80(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 120(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 160(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 200(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 240(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 280(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 320(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 360(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 400(c_row)(col*1), K1, Z10
+	VMOVUPS.Z 440(c_row)(col*1), K1, Z11
+	VMOVUPS.Z 480(c_row)(col*1), K1, Z12
+	VMOVUPS.Z 520(c_row)(col*1), K1, Z13
+	VMOVUPS.Z 560(c_row)(col*1), K1, Z14
+	VMOVUPS.Z 600(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense3WeightGradVecWeights_rows16_loop_cols0_k:
@@ -8252,26 +6991,29 @@ dense3WeightGradVecWeights_rows16_loop_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $336, a_k
-	ADDQ $40, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense3WeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
-	VMOVUPS Z12, K1, 480(c_row)
-	VMOVUPS Z13, K1, 520(c_row)
-	VMOVUPS Z14, K1, 560(c_row)
-	VMOVUPS Z15, K1, 600(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 40(c_row)(col*1)
+	VMOVUPS Z2, K1, 80(c_row)(col*1)
+	VMOVUPS Z3, K1, 120(c_row)(col*1)
+	VMOVUPS Z4, K1, 160(c_row)(col*1)
+	VMOVUPS Z5, K1, 200(c_row)(col*1)
+	VMOVUPS Z6, K1, 240(c_row)(col*1)
+	VMOVUPS Z7, K1, 280(c_row)(col*1)
+	VMOVUPS Z8, K1, 320(c_row)(col*1)
+	VMOVUPS Z9, K1, 360(c_row)(col*1)
+	VMOVUPS Z10, K1, 400(c_row)(col*1)
+	VMOVUPS Z11, K1, 440(c_row)(col*1)
+	VMOVUPS Z12, K1, 480(c_row)(col*1)
+	VMOVUPS Z13, K1, 520(c_row)(col*1)
+	VMOVUPS Z14, K1, 560(c_row)(col*1)
+	VMOVUPS Z15, K1, 600(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT dense3WeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
@@ -8279,13 +7021,22 @@ dense3WeightGradVecWeights_rows16_loop_cols0_k:
 	JGE dense3WeightGradVecWeights_rows16_loop
 
 dense3WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 40(c_row), K1, Z1
-	VMOVUPS.Z 80(c_row), K1, Z2
-	VMOVUPS.Z 120(c_row), K1, Z3
+	XORQ col, col
+
+dense3WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 40(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 80(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 120(c_row)(col*1), K1, Z3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 dense3WeightGradVecWeights_rows4_cols0_k:
@@ -8298,21 +7049,24 @@ dense3WeightGradVecWeights_rows4_cols0_k:
 	VFMADD231PS Z4, bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Z4, bcast, Z3
-	ADDQ $336, a_k
-	ADDQ $40, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense3WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 40(c_row)(col*1)
+	VMOVUPS Z2, K1, 80(c_row)(col*1)
+	VMOVUPS Z3, K1, 120(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT dense3WeightGradVecWeights_rows4_cols0
 
 dense3WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func dense3WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func dense3WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
@@ -8320,15 +7074,18 @@ dense3WeightGradVecWeights_done:
 // Reference: dense3WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense3WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense3WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 dense3WeightGradVecBias_rows1:
-	// 1 row × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
+	// 1 row × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMOVUPS 0(c_row), Y0
 	VMASKMOVPS 32(c_row), mask, Y1
 	MOVQ a_row, a_k
@@ -8340,7 +7097,7 @@ dense3WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS Y2, bcast, Y1
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense3WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -8352,42 +7109,7 @@ dense3WeightGradVecBias_done:
 #undef bcast
 #undef mask
 
-// func dense3WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: dense3WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense3WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $0x03ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-dense3WeightGradVecBias_rows1:
-	// 1 row × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-dense3WeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ dense3WeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-
-dense3WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func dense3InputGradVecAVX2(dx, dy, h, wt *float32, n int)
+// func dense3InputGradVecAVX2(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 84
@@ -8398,11 +7120,23 @@ dense3WeightGradVecBias_done:
 // Reference: dense3InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·dense3InputGradVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·dense3InputGradVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
 	MOVQ dx+0(FP), c_row
 	MOVQ h+16(FP), h_row
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 dense3InputGradVec_rows4:
@@ -8411,9 +7145,12 @@ dense3InputGradVec_rows4:
 
 dense3InputGradVec_rows4_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 dense3InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..71, 3 vectors at a time
+	// 4 rows × columns up to ce, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -8428,76 +7165,86 @@ dense3InputGradVec_rows4_cols0:
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense3InputGradVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
 	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 40(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y3
 	VFMADD231PS Y13, bcast, Y4
 	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 80(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
 	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 120(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense3InputGradVec_rows4_cols0_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense3InputGradVec_rows4_cols0_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
+	LEAQ (h_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
 	VXORPS Y12, Y12, Y12
-	VCMPPS $1, 0(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_0), Y12, Y15
 	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_0), Y12, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_0), Y12, Y15
 	VANDPS Y15, Y2, Y2
-	VCMPPS $1, 336(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_0)(c_s*1), Y12, Y15
 	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 368(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_0)(c_s*1), Y12, Y15
 	VANDPS Y15, Y4, Y4
-	VCMPPS $1, 400(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_0)(c_s*1), Y12, Y15
 	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 672(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_0)(c_s*2), Y12, Y15
 	VANDPS Y15, Y6, Y6
-	VCMPPS $1, 704(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_0)(c_s*2), Y12, Y15
 	VANDPS Y15, Y7, Y7
-	VCMPPS $1, 736(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_0)(c_s*2), Y12, Y15
 	VANDPS Y15, Y8, Y8
-	VCMPPS $1, 1008(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 0(c_3), Y12, Y15
 	VANDPS Y15, Y9, Y9
-	VCMPPS $1, 1040(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 32(c_3), Y12, Y15
 	VANDPS Y15, Y10, Y10
-	VCMPPS $1, 1072(h_row)(col*1), Y12, Y15
+	VCMPPS $1, 64(c_3), Y12, Y15
 	VANDPS Y15, Y11, Y11
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 336(c_row)(col*1)
-	VMOVUPS Y4, 368(c_row)(col*1)
-	VMOVUPS Y5, 400(c_row)(col*1)
-	VMOVUPS Y6, 672(c_row)(col*1)
-	VMOVUPS Y7, 704(c_row)(col*1)
-	VMOVUPS Y8, 736(c_row)(col*1)
-	VMOVUPS Y9, 1008(c_row)(col*1)
-	VMOVUPS Y10, 1040(c_row)(col*1)
-	VMOVUPS Y11, 1072(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $288
+	CMPQ col, ce+72(FP)
 	JLT dense3InputGradVec_rows4_cols0
-	// 4 rows × columns 72..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
+	// 4 rows × 2 vectors from column vector 0 after the loop, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -8508,61 +7255,72 @@ dense3InputGradVec_rows4_cols0_k:
 	VXORPS Y7, Y7, Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
+	MOVQ a3off-8(SP), a_o3
 
 dense3InputGradVec_rows4_cols1_k:
 	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
+	VMASKMOVPS 32(b_k), mask, Y9
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
 	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 40(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y8, bcast, Y2
 	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 80(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y8, bcast, Y4
 	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 120(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
 	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense3InputGradVec_rows4_cols1_k
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE dense3InputGradVec_rows4_cols1_k
 
 	// ReLU backward: keep the lanes where the gate h > 0
+	LEAQ (h_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
 	VXORPS Y8, Y8, Y8
-	VCMPPS $1, 0(h_row)(col*1), Y8, Y15
+	VCMPPS $1, 0(c_0), Y8, Y15
 	VANDPS Y15, Y0, Y0
-	VMASKMOVPS 32(h_row)(col*1), mask, Y15
+	VMASKMOVPS 32(c_0), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 336(h_row)(col*1), Y8, Y15
+	VCMPPS $1, 0(c_0)(c_s*1), Y8, Y15
 	VANDPS Y15, Y2, Y2
-	VMASKMOVPS 368(h_row)(col*1), mask, Y15
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y3, Y3
-	VCMPPS $1, 672(h_row)(col*1), Y8, Y15
+	VCMPPS $1, 0(c_0)(c_s*2), Y8, Y15
 	VANDPS Y15, Y4, Y4
-	VMASKMOVPS 704(h_row)(col*1), mask, Y15
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y5, Y5
-	VCMPPS $1, 1008(h_row)(col*1), Y8, Y15
+	VCMPPS $1, 0(c_3), Y8, Y15
 	VANDPS Y15, Y6, Y6
-	VMASKMOVPS 1040(h_row)(col*1), mask, Y15
+	VMASKMOVPS 32(c_3), mask, Y15
 	VCMPPS $1, Y15, Y8, Y15
 	VANDPS Y15, Y7, Y7
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	VMOVUPS Y2, 336(c_row)(col*1)
-	VMASKMOVPS Y3, mask, 368(c_row)(col*1)
-	VMOVUPS Y4, 672(c_row)(col*1)
-	VMASKMOVPS Y5, mask, 704(c_row)(col*1)
-	VMOVUPS Y6, 1008(c_row)(col*1)
-	VMASKMOVPS Y7, mask, 1040(c_row)(col*1)
-	ADDQ $160, a_row
-	ADDQ $1344, c_row
-	ADDQ $1344, h_row
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	IMUL3Q $4, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
+	ADDQ tmp, h_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE dense3InputGradVec_rows4_loop
@@ -8570,89 +7328,47 @@ dense3InputGradVec_rows4_cols1_k:
 	JZ dense3InputGradVec_done
 	MOVQ $4, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $40, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $336, tmp2
-	SUBQ tmp2, c_row
-	SUBQ tmp2, h_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
+	SUBQ kleft, h_row
 	MOVQ $4, rows
 	JMP dense3InputGradVec_rows4_loop
 
 dense3InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ dense3InputGradVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE dense3InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $4, rows
+	JMP dense3InputGradVec_rows4_loop
 
-dense3InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..71, 3 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-dense3InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense3InputGradVec_rows1_loop_cols0_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y3, Y3, Y3
-	VCMPPS $1, 0(h_row)(col*1), Y3, Y15
-	VANDPS Y15, Y0, Y0
-	VCMPPS $1, 32(h_row)(col*1), Y3, Y15
-	VANDPS Y15, Y1, Y1
-	VCMPPS $1, 64(h_row)(col*1), Y3, Y15
-	VANDPS Y15, Y2, Y2
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $288
-	JLT dense3InputGradVec_rows1_loop_cols0
-	// 1 row × columns 72..83 (last vector: 4 lanes)
-	VMOVUPS tailmask<>+16(SB), mask
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-dense3InputGradVec_rows1_loop_cols1_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $384, b_k
-	DECQ kleft
-	JNZ dense3InputGradVec_rows1_loop_cols1_k
-
-	// ReLU backward: keep the lanes where the gate h > 0
-	VXORPS Y2, Y2, Y2
-	VCMPPS $1, 0(h_row)(col*1), Y2, Y15
-	VANDPS Y15, Y0, Y0
-	VMASKMOVPS 32(h_row)(col*1), mask, Y15
-	VCMPPS $1, Y15, Y2, Y15
-	VANDPS Y15, Y1, Y1
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMASKMOVPS Y1, mask, 32(c_row)(col*1)
-	ADDQ $40, a_row
-	ADDQ $336, c_row
-	ADDQ $336, h_row
-	DECQ rows
-	JMP dense3InputGradVec_rows1_loop
+dense3InputGradVec_small3:
+	SUBQ $1, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $4, rows
+	JMP dense3InputGradVec_rows4_loop
 
 dense3InputGradVec_done:
 	VZEROUPPER
@@ -8660,7 +7376,7 @@ dense3InputGradVec_done:
 #undef bcast
 #undef mask
 
-// func dense3InputGradVecAVX512(dx, dy, h, wt *float32, n int)
+// func dense3InputGradVecAVX512(dx, dy, h, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 84
@@ -8670,12 +7386,14 @@ dense3InputGradVec_done:
 // the output of the ReLU before it).
 // Reference: dense3InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·dense3InputGradVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·dense3InputGradVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
 	MOVQ dx+0(FP), c_row
 	MOVQ h+16(FP), h_row
-	MOVQ $0x000f, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -8687,11 +7405,12 @@ dense3InputGradVec_rows8_loop:
 	XORQ col, col
 
 dense3InputGradVec_rows8_cols0:
-	// 8 rows × columns 0..95, 3 vectors at a time
+	// 8 rows × columns up to ce, 3 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
-	MOVQ $0x000f, tmp2
-	CMPQ col, $192
-	CMOVQEQ tmp2, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 192(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
 	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
@@ -8719,12 +7438,12 @@ dense3InputGradVec_rows8_cols0:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
+	MOVQ ks+40(FP), kleft
 
 dense3InputGradVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
+	VMOVUPS.Z 128(b_k), K1, Z26
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
@@ -8758,7 +7477,7 @@ dense3InputGradVec_rows8_cols0_k:
 	VFMADD231PS Z25, bcast, Z22
 	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $384, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense3InputGradVec_rows8_cols0_k
 
@@ -8837,7 +7556,7 @@ dense3InputGradVec_rows8_cols0_k:
 	VMOVUPS Z22, 2416(c_row)(col*1)
 	VMOVUPS Z23, K1, 2480(c_row)(col*1)
 	ADDQ $192, col
-	CMPQ col, $384
+	CMPQ col, ce+72(FP)
 	JLT dense3InputGradVec_rows8_cols0
 	ADDQ $320, a_row
 	ADDQ $2688, c_row
@@ -8849,12 +7568,12 @@ dense3InputGradVec_rows8_cols0_k:
 	JZ dense3InputGradVec_done
 	MOVQ $8, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $40, tmp
 	SUBQ tmp, a_row
-	IMULQ $336, tmp2
-	SUBQ tmp2, c_row
-	SUBQ tmp2, h_row
+	IMULQ $336, kleft
+	SUBQ kleft, c_row
+	SUBQ kleft, h_row
 	MOVQ $8, rows
 	JMP dense3InputGradVec_rows8_loop
 
@@ -8864,29 +7583,30 @@ dense3InputGradVec_rows1_loop:
 	XORQ col, col
 
 dense3InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..95, 3 vectors at a time
+	// 1 row × columns up to ce, 3 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
-	MOVQ $0x000f, tmp2
-	CMPQ col, $192
-	CMOVQEQ tmp2, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 192(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
 	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
+	MOVQ ks+40(FP), kleft
 
 dense3InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z3
 	VMOVUPS 64(b_k), Z4
-	VMOVUPS 128(b_k), Z5
+	VMOVUPS.Z 128(b_k), K1, Z5
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z3, bcast, Z0
 	VFMADD231PS Z4, bcast, Z1
 	VFMADD231PS Z5, bcast, Z2
 	ADDQ $4, a_k
-	ADDQ $384, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ dense3InputGradVec_rows1_loop_cols0_k
 
@@ -8902,7 +7622,7 @@ dense3InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, K1, 128(c_row)(col*1)
 	ADDQ $192, col
-	CMPQ col, $384
+	CMPQ col, ce+72(FP)
 	JLT dense3InputGradVec_rows1_loop_cols0
 	ADDQ $40, a_row
 	ADDQ $336, c_row

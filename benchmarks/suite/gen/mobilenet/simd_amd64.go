@@ -8,12 +8,12 @@ import "github.com/cnngen/cnngen/runtime"
 // conv1ForwardVecAVX2 is the AVX2 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVecAVX512 is the AVX512 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVec computes, with In = 27 and Units = 8:
 //
@@ -28,9 +28,9 @@ func conv1ForwardVec(y, x []float32, w *[27 * 8]float32, b *[8]float32, n int) {
 	_ = x[n*27-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 32, 32, 64, 255, 0)
 	case runtime.AVX2:
-		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 32, 32, 32, 0, 0)
 	default:
 		conv1ForwardVecGo(y, x, w, b, n)
 	}
@@ -39,22 +39,22 @@ func conv1ForwardVec(y, x []float32, w *[27 * 8]float32, b *[8]float32, n int) {
 // conv1WeightGradVecWeightsAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVec computes, with In = 27 and Units = 8:
 //
@@ -70,11 +70,11 @@ func conv1WeightGradVec(dw *[27 * 8]float32, db *[8]float32, x, dy []float32, n 
 	_ = dy[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 64, 255, 27)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 255, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 32, 32, 32, 0, 27)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 32, 0, 0, 0, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -247,12 +247,12 @@ func dw1WindowVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, kh1
 // pw1ForwardVecAVX2 is the AVX2 path of pw1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw1ForwardVecAVX2(y, x, w, b *float32, n int)
+func pw1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1ForwardVecAVX512 is the AVX512 path of pw1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw1ForwardVecAVX512(y, x, w, b *float32, n int)
+func pw1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1ForwardVec computes, with In = 8 and Units = 16:
 //
@@ -267,9 +267,9 @@ func pw1ForwardVec(y, x []float32, w *[8 * 16]float32, b *[16]float32, n int) {
 	_ = x[n*8-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 8, 32, 64, 64, 64, 0, 0)
 	default:
 		pw1ForwardVecGo(y, x, w, b, n)
 	}
@@ -278,22 +278,22 @@ func pw1ForwardVec(y, x []float32, w *[8 * 16]float32, b *[16]float32, n int) {
 // pw1WeightGradVecWeightsAVX2 is the AVX2 path of pw1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func pw1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1WeightGradVecWeightsAVX512 is the AVX512 path of pw1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1WeightGradVecBiasAVX2 is the AVX2 path of pw1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1WeightGradVecBiasAVX512 is the AVX512 path of pw1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1WeightGradVec computes, with In = 8 and Units = 16:
 //
@@ -309,11 +309,11 @@ func pw1WeightGradVec(dw *[8 * 16]float32, db *[16]float32, x, dy []float32, n i
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
+		pw1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 32, 64, 64, 64, 0, 8)
+		pw1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		pw1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -322,12 +322,12 @@ func pw1WeightGradVec(dw *[8 * 16]float32, db *[16]float32, x, dy []float32, n i
 // pw1InputGradVecAVX2 is the AVX2 path of pw1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1InputGradVecAVX2(dx, dy, wt *float32, n int)
+func pw1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1InputGradVecAVX512 is the AVX512 path of pw1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw1InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw1InputGradVec computes, with In = 8 and Units = 16:
 //
@@ -342,9 +342,9 @@ func pw1InputGradVec(dx, dy []float32, wt *[16 * 16]float32, n int) {
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 16, 64, 64, 32, 64, 255, 0)
 	case runtime.AVX2:
-		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 16, 64, 64, 32, 32, 0, 0)
 	default:
 		pw1InputGradVecGo(dx, dy, wt, n)
 	}
@@ -470,15 +470,10 @@ func dw2WindowVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, kh0, k
 	}
 }
 
-// pw2ForwardVecAVX2 is the AVX2 path of pw2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw2ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // pw2ForwardVecAVX512 is the AVX512 path of pw2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw2ForwardVecAVX512(y, x, w, b *float32, n int)
+func pw2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2ForwardVec computes, with In = 16 and Units = 32:
 //
@@ -493,9 +488,9 @@ func pw2ForwardVec(y, x []float32, w *[16 * 32]float32, b *[32]float32, n int) {
 	_ = x[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 16, 64, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		pw2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 16, 64, 128, 128, 128, 0, 0)
 	default:
 		pw2ForwardVecGo(y, x, w, b, n)
 	}
@@ -504,22 +499,22 @@ func pw2ForwardVec(y, x []float32, w *[16 * 32]float32, b *[32]float32, n int) {
 // pw2WeightGradVecWeightsAVX2 is the AVX2 path of pw2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func pw2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2WeightGradVecWeightsAVX512 is the AVX512 path of pw2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2WeightGradVecBiasAVX2 is the AVX2 path of pw2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2WeightGradVecBiasAVX512 is the AVX512 path of pw2WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2WeightGradVec computes, with In = 16 and Units = 32:
 //
@@ -535,11 +530,11 @@ func pw2WeightGradVec(dw *[16 * 32]float32, db *[32]float32, x, dy []float32, n 
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		pw2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -548,12 +543,12 @@ func pw2WeightGradVec(dw *[16 * 32]float32, db *[32]float32, x, dy []float32, n 
 // pw2InputGradVecAVX2 is the AVX2 path of pw2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2InputGradVecAVX2(dx, dy, wt *float32, n int)
+func pw2InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2InputGradVecAVX512 is the AVX512 path of pw2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw2InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw2InputGradVec computes, with In = 16 and Units = 32:
 //
@@ -568,9 +563,9 @@ func pw2InputGradVec(dx, dy []float32, wt *[32 * 16]float32, n int) {
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
 	default:
 		pw2InputGradVecGo(dx, dy, wt, n)
 	}
@@ -696,15 +691,10 @@ func dw3WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, k
 	}
 }
 
-// pw3ForwardVecAVX2 is the AVX2 path of pw3ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw3ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // pw3ForwardVecAVX512 is the AVX512 path of pw3ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw3ForwardVecAVX512(y, x, w, b *float32, n int)
+func pw3ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw3ForwardVec computes, with In = 32 and Units = 32:
 //
@@ -719,23 +709,18 @@ func pw3ForwardVec(y, x []float32, w *[32 * 32]float32, b *[32]float32, n int) {
 	_ = x[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw3ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		pw3ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 128, 128, 128, 0, 0)
 	default:
 		pw3ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw3WeightGradVecWeightsAVX2 is the AVX2 path of pw3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
 // pw3WeightGradVecWeightsAVX512 is the AVX512 path of pw3WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw3WeightGradVec computes, with In = 32 and Units = 32:
 //
@@ -751,25 +736,20 @@ func pw3WeightGradVec(dw *[32 * 32]float32, db *[32]float32, x, dy []float32, n 
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 128, 128, 128, 0, 32)
+		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw3WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 128, 128, 128, 0, 32)
+		pw2WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		pw3WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// pw3InputGradVecAVX2 is the AVX2 path of pw3InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3InputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // pw3InputGradVecAVX512 is the AVX512 path of pw3InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw3InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw3InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw3InputGradVec computes, with In = 32 and Units = 32:
 //
@@ -784,9 +764,9 @@ func pw3InputGradVec(dx, dy []float32, wt *[32 * 32]float32, n int) {
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw3InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		pw3InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 128, 128, 128, 0, 0)
 	default:
 		pw3InputGradVecGo(dx, dy, wt, n)
 	}
@@ -912,15 +892,10 @@ func dw4WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, k
 	}
 }
 
-// pw4ForwardVecAVX2 is the AVX2 path of pw4ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw4ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // pw4ForwardVecAVX512 is the AVX512 path of pw4ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func pw4ForwardVecAVX512(y, x, w, b *float32, n int)
+func pw4ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4ForwardVec computes, with In = 32 and Units = 64:
 //
@@ -935,33 +910,28 @@ func pw4ForwardVec(y, x []float32, w *[32 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw4ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 256, 256, 256, 0, 0)
 	default:
 		pw4ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw4WeightGradVecWeightsAVX2 is the AVX2 path of pw4WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
 // pw4WeightGradVecWeightsAVX512 is the AVX512 path of pw4WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw4WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw4WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4WeightGradVecBiasAVX2 is the AVX2 path of pw4WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw4WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw4WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4WeightGradVecBiasAVX512 is the AVX512 path of pw4WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw4WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw4WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4WeightGradVec computes, with In = 32 and Units = 64:
 //
@@ -977,25 +947,20 @@ func pw4WeightGradVec(dw *[32 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw4WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw4WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// pw4InputGradVecAVX2 is the AVX2 path of pw4InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw4InputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // pw4InputGradVecAVX512 is the AVX512 path of pw4InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw4InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw4InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw4InputGradVec computes, with In = 32 and Units = 64:
 //
@@ -1010,9 +975,9 @@ func pw4InputGradVec(dx, dy []float32, wt *[64 * 32]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw4InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw4InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		pw4InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 128, 128, 128, 0, 0)
 	default:
 		pw4InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1138,16 +1103,6 @@ func dw5WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	}
 }
 
-// pw5ForwardVecAVX2 is the AVX2 path of pw5ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw5ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw5ForwardVecAVX512 is the AVX512 path of pw5ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw5ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw5ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1161,23 +1116,18 @@ func pw5ForwardVec(y, x []float32, w *[64 * 64]float32, b *[64]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw5ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw5ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw5ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw5WeightGradVecWeightsAVX2 is the AVX2 path of pw5WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw5WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
 // pw5WeightGradVecWeightsAVX512 is the AVX512 path of pw5WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func pw5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw5WeightGradVec computes, with In = 64 and Units = 64:
 //
@@ -1193,25 +1143,20 @@ func pw5WeightGradVec(dw *[64 * 64]float32, db *[64]float32, x, dy []float32, n 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		pw4WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw5WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 256, 256, 256, 0, 64)
+		pw4WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		pw5WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// pw5InputGradVecAVX2 is the AVX2 path of pw5InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw5InputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // pw5InputGradVecAVX512 is the AVX512 path of pw5InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw5InputGradVecAVX512(dx, dy, wt *float32, n int)
+func pw5InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw5InputGradVec computes, with In = 64 and Units = 64:
 //
@@ -1226,9 +1171,9 @@ func pw5InputGradVec(dx, dy []float32, wt *[64 * 64]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw5InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 256, 256, 256, 0, 0)
 	default:
 		pw5InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1354,16 +1299,6 @@ func dw6WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	}
 }
 
-// pw6ForwardVecAVX2 is the AVX2 path of pw6ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw6ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw6ForwardVecAVX512 is the AVX512 path of pw6ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw6ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw6ForwardVec computes, with In = 64 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1377,33 +1312,23 @@ func pw6ForwardVec(y, x []float32, w *[64 * 128]float32, b *[128]float32, n int)
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw6ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw6ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 512, 512, 512, 0, 0)
 	default:
 		pw6ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw6WeightGradVecWeightsAVX2 is the AVX2 path of pw6WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw6WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw6WeightGradVecWeightsAVX512 is the AVX512 path of pw6WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw6WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
 // pw6WeightGradVecBiasAVX2 is the AVX2 path of pw6WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw6WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw6WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw6WeightGradVecBiasAVX512 is the AVX512 path of pw6WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw6WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw6WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw6WeightGradVec computes, with In = 64 and Units = 128:
 //
@@ -1419,25 +1344,15 @@ func pw6WeightGradVec(dw *[64 * 128]float32, db *[128]float32, x, dy []float32, 
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw6WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 512, 512, 512, 0, 64)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw6WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 512, 512, 512, 0, 64)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw6WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw6InputGradVecAVX2 is the AVX2 path of pw6InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw6InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw6InputGradVecAVX512 is the AVX512 path of pw6InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw6InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw6InputGradVec computes, with In = 64 and Units = 128:
 //
@@ -1452,9 +1367,9 @@ func pw6InputGradVec(dx, dy []float32, wt *[128 * 64]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw6InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		pw6InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 256, 256, 256, 0, 0)
 	default:
 		pw6InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1580,16 +1495,6 @@ func dw7WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0,
 	}
 }
 
-// pw7ForwardVecAVX2 is the AVX2 path of pw7ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw7ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw7ForwardVecAVX512 is the AVX512 path of pw7ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw7ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw7ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1603,23 +1508,13 @@ func pw7ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw7ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw7WeightGradVecWeightsAVX2 is the AVX2 path of pw7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw7WeightGradVecWeightsAVX512 is the AVX512 path of pw7WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
 // pw7WeightGradVec computes, with In = 128 and Units = 128:
 //
@@ -1635,25 +1530,15 @@ func pw7WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw7WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw7InputGradVecAVX2 is the AVX2 path of pw7InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw7InputGradVecAVX512 is the AVX512 path of pw7InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw7InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw7InputGradVec computes, with In = 128 and Units = 128:
 //
@@ -1668,9 +1553,9 @@ func pw7InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw7InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1809,9 +1694,9 @@ func pw8ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw8ForwardVecGo(y, x, w, b, n)
 	}
@@ -1831,11 +1716,11 @@ func pw8WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw8WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -1854,9 +1739,9 @@ func pw8InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw8InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1985,9 +1870,9 @@ func pw9ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n int
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw9ForwardVecGo(y, x, w, b, n)
 	}
@@ -2007,11 +1892,11 @@ func pw9WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32,
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw9WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -2030,9 +1915,9 @@ func pw9InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw9InputGradVecGo(dx, dy, wt, n)
 	}
@@ -2161,9 +2046,9 @@ func pw10ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n in
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw10ForwardVecGo(y, x, w, b, n)
 	}
@@ -2183,11 +2068,11 @@ func pw10WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw10WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -2206,9 +2091,9 @@ func pw10InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw10InputGradVecGo(dx, dy, wt, n)
 	}
@@ -2337,9 +2222,9 @@ func pw11ForwardVec(y, x []float32, w *[128 * 128]float32, b *[128]float32, n in
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw11ForwardVecGo(y, x, w, b, n)
 	}
@@ -2359,11 +2244,11 @@ func pw11WeightGradVec(dw *[128 * 128]float32, db *[128]float32, x, dy []float32
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw7WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 512, 512, 512, 0, 128)
+		pw6WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 512, 0, 512, 0, 1)
 	default:
 		pw11WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -2382,9 +2267,9 @@ func pw11InputGradVec(dx, dy []float32, wt *[128 * 128]float32, n int) {
 	_ = dy[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw7InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw7InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 128, 512, 512, 512, 512, 0, 0)
 	default:
 		pw11InputGradVecGo(dx, dy, wt, n)
 	}
@@ -2500,16 +2385,6 @@ func dw12WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0
 	}
 }
 
-// pw12ForwardVecAVX2 is the AVX2 path of pw12ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw12ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw12ForwardVecAVX512 is the AVX512 path of pw12ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw12ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw12ForwardVec computes, with In = 128 and Units = 256:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -2523,33 +2398,23 @@ func pw12ForwardVec(y, x []float32, w *[128 * 256]float32, b *[256]float32, n in
 	_ = x[n*128-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw12ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 1024, 1024, 1024, 0, 0)
 	case runtime.AVX2:
-		pw12ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 128, 512, 1024, 1024, 1024, 0, 0)
 	default:
 		pw12ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// pw12WeightGradVecWeightsAVX2 is the AVX2 path of pw12WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw12WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw12WeightGradVecWeightsAVX512 is the AVX512 path of pw12WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw12WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-
 // pw12WeightGradVecBiasAVX2 is the AVX2 path of pw12WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw12WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func pw12WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw12WeightGradVecBiasAVX512 is the AVX512 path of pw12WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func pw12WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func pw12WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // pw12WeightGradVec computes, with In = 128 and Units = 256:
 //
@@ -2565,25 +2430,15 @@ func pw12WeightGradVec(dw *[128 * 256]float32, db *[256]float32, x, dy []float32
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw12WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw4WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 1024, 1024, 1024, 0, 128)
+		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw12WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 512, 1024, 1024, 1024, 0, 128)
+		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 704, 0, 1)
 	default:
 		pw12WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw12InputGradVecAVX2 is the AVX2 path of pw12InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw12InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw12InputGradVecAVX512 is the AVX512 path of pw12InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw12InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw12InputGradVec computes, with In = 128 and Units = 256:
 //
@@ -2598,9 +2453,9 @@ func pw12InputGradVec(dx, dy []float32, wt *[256 * 128]float32, n int) {
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw12InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 256, 1024, 512, 512, 512, 0, 0)
 	case runtime.AVX2:
-		pw12InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 256, 1024, 512, 512, 512, 0, 0)
 	default:
 		pw12InputGradVecGo(dx, dy, wt, n)
 	}
@@ -2726,16 +2581,6 @@ func dw13WindowVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, kh0
 	}
 }
 
-// pw13ForwardVecAVX2 is the AVX2 path of pw13ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw13ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// pw13ForwardVecAVX512 is the AVX512 path of pw13ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func pw13ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // pw13ForwardVec computes, with In = 256 and Units = 256:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -2749,23 +2594,13 @@ func pw13ForwardVec(y, x []float32, w *[256 * 256]float32, b *[256]float32, n in
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw13ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		pw4ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 1024, 1024, 1024, 0, 0)
 	case runtime.AVX2:
-		pw13ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		pw1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 1024, 1024, 1024, 0, 0)
 	default:
 		pw13ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// pw13WeightGradVecWeightsAVX2 is the AVX2 path of pw13WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// pw13WeightGradVecWeightsAVX512 is the AVX512 path of pw13WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
 // pw13WeightGradVec computes, with In = 256 and Units = 256:
 //
@@ -2781,25 +2616,15 @@ func pw13WeightGradVec(dw *[256 * 256]float32, db *[256]float32, x, dy []float32
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw13WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw5WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 1024, 1024, 1024, 0, 256)
+		pw12WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 0, 0, 1)
 	case runtime.AVX2:
-		pw13WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		pw2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 1024, 1024, 1024, 0, 256)
+		pw12WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 1024, 0, 704, 0, 1)
 	default:
 		pw13WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// pw13InputGradVecAVX2 is the AVX2 path of pw13InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13InputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// pw13InputGradVecAVX512 is the AVX512 path of pw13InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw13InputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // pw13InputGradVec computes, with In = 256 and Units = 256:
 //
@@ -2814,9 +2639,9 @@ func pw13InputGradVec(dx, dy []float32, wt *[256 * 272]float32, n int) {
 	_ = dy[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw13InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 256, 1024, 1088, 1024, 1024, 0, 0)
 	case runtime.AVX2:
-		pw13InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 256, 1024, 1088, 1024, 1024, 0, 0)
 	default:
 		pw13InputGradVecGo(dx, dy, wt, n)
 	}
@@ -2848,12 +2673,12 @@ func pw13InputGradVecTranspose(wt *[256 * 272]float32, w *[256 * 256]float32) {
 // fcForwardVecAVX2 is the AVX2 path of fcForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardVecAVX2(y, x, w, b *float32, n int)
+func fcForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardVecAVX512 is the AVX512 path of fcForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardVecAVX512(y, x, w, b *float32, n int)
+func fcForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardVec computes, with In = 256 and Units = 2:
 //
@@ -2868,9 +2693,9 @@ func fcForwardVec(y, x []float32, w *[256 * 2]float32, b *[2]float32, n int) {
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 8, 8, 64, 3, 0)
 	case runtime.AVX2:
-		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 8, 8, 0, 24, 0)
 	default:
 		fcForwardVecGo(y, x, w, b, n)
 	}
@@ -2879,12 +2704,12 @@ func fcForwardVec(y, x []float32, w *[256 * 2]float32, b *[2]float32, n int) {
 // fcForwardOneVecAVX2 is the AVX2 path of fcForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardOneVecAVX2(y, x, w, b *float32)
+func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardOneVecAVX512 is the AVX512 path of fcForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardOneVecAVX512(y, x, w, b *float32)
+func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardOneVec computes, with In = 256 and Units = 2:
 //
@@ -2894,23 +2719,13 @@ func fcForwardOneVecAVX512(y, x, w, b *float32)
 func fcForwardOneVec(y *[2]float32, x *[256]float32, w *[256 * 2]float32, b *[2]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 256, 0, 8, 8, 0, 3, 1)
 	case runtime.AVX2:
-		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 8, 8, 0, 24, 1)
 	default:
 		fcForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fcPackedVecAVX2 is the AVX2 path of fcPackedVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedVecAVX2(y, x, w, b *float32, n int)
-
-// fcPackedVecAVX512 is the AVX512 path of fcPackedVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedVecAVX512(y, x, w, b *float32, n int)
 
 // fcPackedVec computes, with In = 256 and Units = 2:
 //
@@ -2926,23 +2741,13 @@ func fcPackedVec(y, x []float32, w *[256 * 16]float32, b *[2]float32, n int) {
 	_ = x[n*256-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcPackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 64, 8, 64, 3, 0)
 	case runtime.AVX2:
-		fcPackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 256, 1024, 64, 8, 0, 24, 0)
 	default:
 		fcPackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fcPackedOneVecAVX2 is the AVX2 path of fcPackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedOneVecAVX2(y, x, w, b *float32)
-
-// fcPackedOneVecAVX512 is the AVX512 path of fcPackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedOneVecAVX512(y, x, w, b *float32)
 
 // fcPackedOneVec computes, with In = 256 and Units = 2:
 //
@@ -2953,9 +2758,9 @@ func fcPackedOneVecAVX512(y, x, w, b *float32)
 func fcPackedOneVec(y *[2]float32, x *[256]float32, w *[256 * 16]float32, b *[2]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcPackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 256, 0, 64, 8, 0, 3, 1)
 	case runtime.AVX2:
-		fcPackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 256, 0, 64, 8, 0, 24, 1)
 	default:
 		fcPackedOneVecGo(y, x, w, b)
 	}
@@ -2964,22 +2769,17 @@ func fcPackedOneVec(y *[2]float32, x *[256]float32, w *[256 * 16]float32, b *[2]
 // fcWeightGradVecWeightsAVX2 is the AVX2 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecWeightsAVX512 is the AVX512 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecBiasAVX2 is the AVX2 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
-
-// fcWeightGradVecBiasAVX512 is the AVX512 path of fcWeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVec computes, with In = 256 and Units = 2:
 //
@@ -2995,25 +2795,15 @@ func fcWeightGradVec(dw *[256 * 2]float32, db *[2]float32, x, dy []float32, n in
 	_ = dy[n*2-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 64, 3, 256)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 3, 1)
 	case runtime.AVX2:
-		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1024, 8, 8, 0, 24, 256)
+		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 8, 0, 0, 24, 1)
 	default:
 		fcWeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fcInputGradVecAVX2 is the AVX2 path of fcInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcInputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fcInputGradVecAVX512 is the AVX512 path of fcInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcInputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fcInputGradVec computes, with In = 256 and Units = 2:
 //
@@ -3028,9 +2818,9 @@ func fcInputGradVec(dx, dy []float32, wt *[2 * 272]float32, n int) {
 	_ = dy[n*2-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		pw5InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 2, 8, 1088, 1024, 1024, 0, 0)
 	case runtime.AVX2:
-		fcInputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		pw2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 2, 8, 1088, 1024, 1024, 0, 0)
 	default:
 		fcInputGradVecGo(dx, dy, wt, n)
 	}

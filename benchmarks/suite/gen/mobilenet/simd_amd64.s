@@ -17,6 +17,25 @@
 #define h_row R11 // gate (ReLU backward): first row of the current row block
 #define col R12   // byte offset of the current column block
 #define tmp2 R13  // scratch
+// The register-blocked GEMMs take their shape as arguments (tmp2 and bias
+// are not used there):
+#define astr R14  // A's row stride (or, for the weight gradient, its reduction stride)
+#define a_o3 R10  // in a reduction: A's row 3 − row 0, bytes (tmp's register)
+#define a_o4 R9   // … row 4 (kleft's)
+#define a_o5 R13  // … row 5 (tmp2's)
+#define bstr DX   // B's row stride
+#define c_0 SI    // after the reduction: C (or the gate) at row 0 of the block
+#define c_3 DI    // … at row 3
+#define c_s R9    // … and C's row stride
+// and the one-row GEMMs, which interleave S accumulator sets:
+#define b_3 R13   // B's row 3 of the sets
+#define sb3 R14   // 3 rows of B
+#define sbS R11   // S rows of B
+
+// ReLU in the GEMMs is Go's max(x, 0): VMAXPS returns its second source
+// (Intel order; the first operand in Go's) when either is NaN, so x goes
+// there and a NaN is kept; it also returns x for x = −0, which a + 0 then
+// turns into +0.
 
 // tailmask<>+4·(8−t) holds t lanes of ones then zeros: the VMASKMOVPS mask
 // for a tail of t < 8 floats.
@@ -62,7 +81,7 @@ DATA iota<>+56(SB)/4, $14
 DATA iota<>+60(SB)/4, $15
 GLOBL iota<>(SB), RODATA|NOPTR, $64
 
-// func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+// func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 8
@@ -70,11 +89,12 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 conv1ForwardVec_rows12:
@@ -82,22 +102,26 @@ conv1ForwardVec_rows12:
 	JLT conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_rows12_loop:
-	// 12 rows × columns 0..7
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 0(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 0(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 0(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 0(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 0(bias), Y9
-	VMOVUPS 0(bias), Y10
-	VMOVUPS 0(bias), Y11
+	XORQ col, col
+
+conv1ForwardVec_rows12_cols0:
+	// 12 rows × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 0(tmp)(col*1), Y1
+	VMOVUPS 0(tmp)(col*1), Y2
+	VMOVUPS 0(tmp)(col*1), Y3
+	VMOVUPS 0(tmp)(col*1), Y4
+	VMOVUPS 0(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 0(tmp)(col*1), Y7
+	VMOVUPS 0(tmp)(col*1), Y8
+	VMOVUPS 0(tmp)(col*1), Y9
+	VMOVUPS 0(tmp)(col*1), Y10
+	VMOVUPS 0(tmp)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Y12
@@ -126,21 +150,24 @@ conv1ForwardVec_rows12_cols0_k:
 	VBROADCASTSS 1188(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows12_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMOVUPS Y11, 352(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows12_cols0
 	ADDQ $1296, a_row
 	ADDQ $384, c_row
 	SUBQ $12, rows
@@ -150,32 +177,39 @@ conv1ForwardVec_rows12_cols0_k:
 	JZ conv1ForwardVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $108, tmp
 	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $32, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP conv1ForwardVec_rows12_loop
 
 conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	// 1 row × columns 0..7
-	VMOVUPS 0(bias), Y0
+	XORQ col, col
+
+conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y1, bcast, Y0
 	ADDQ $4, a_k
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows1_loop_cols0
 	ADDQ $108, a_row
 	ADDQ $32, c_row
 	DECQ rows
@@ -186,7 +220,7 @@ conv1ForwardVec_done:
 	RET
 #undef bcast
 
-// func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 8
@@ -194,12 +228,13 @@ conv1ForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x00ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -208,26 +243,36 @@ conv1ForwardVec_rows16:
 	JLT conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_rows16_loop:
-	// 16 rows × columns 0..7 (last vector: 8 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
+	XORQ col, col
+
+conv1ForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
@@ -264,25 +309,28 @@ conv1ForwardVec_rows16_cols0_k:
 	VBROADCASTSS 1620(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 32(c_row)
-	VMOVUPS Z2, K1, 64(c_row)
-	VMOVUPS Z3, K1, 96(c_row)
-	VMOVUPS Z4, K1, 128(c_row)
-	VMOVUPS Z5, K1, 160(c_row)
-	VMOVUPS Z6, K1, 192(c_row)
-	VMOVUPS Z7, K1, 224(c_row)
-	VMOVUPS Z8, K1, 256(c_row)
-	VMOVUPS Z9, K1, 288(c_row)
-	VMOVUPS Z10, K1, 320(c_row)
-	VMOVUPS Z11, K1, 352(c_row)
-	VMOVUPS Z12, K1, 384(c_row)
-	VMOVUPS Z13, K1, 416(c_row)
-	VMOVUPS Z14, K1, 448(c_row)
-	VMOVUPS Z15, K1, 480(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 32(c_row)(col*1)
+	VMOVUPS Z2, K1, 64(c_row)(col*1)
+	VMOVUPS Z3, K1, 96(c_row)(col*1)
+	VMOVUPS Z4, K1, 128(c_row)(col*1)
+	VMOVUPS Z5, K1, 160(c_row)(col*1)
+	VMOVUPS Z6, K1, 192(c_row)(col*1)
+	VMOVUPS Z7, K1, 224(c_row)(col*1)
+	VMOVUPS Z8, K1, 256(c_row)(col*1)
+	VMOVUPS Z9, K1, 288(c_row)(col*1)
+	VMOVUPS Z10, K1, 320(c_row)(col*1)
+	VMOVUPS Z11, K1, 352(c_row)(col*1)
+	VMOVUPS Z12, K1, 384(c_row)(col*1)
+	VMOVUPS Z13, K1, 416(c_row)(col*1)
+	VMOVUPS Z14, K1, 448(c_row)(col*1)
+	VMOVUPS Z15, K1, 480(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows16_cols0
 	ADDQ $1728, a_row
 	ADDQ $512, c_row
 	SUBQ $16, rows
@@ -292,32 +340,45 @@ conv1ForwardVec_rows16_cols0_k:
 	JZ conv1ForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $108, tmp
 	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $32, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP conv1ForwardVec_rows16_loop
 
 conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	// 1 row × columns 0..7 (last vector: 8 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
+	XORQ col, col
+
+conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows1_loop_cols0
 	ADDQ $108, a_row
 	ADDQ $32, c_row
 	DECQ rows
@@ -328,7 +389,7 @@ conv1ForwardVec_done:
 	RET
 #undef bcast
 
-// func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 8, s < n
@@ -336,28 +397,33 @@ conv1ForwardVec_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $27, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
 conv1WeightGradVecWeights_rows12_loop:
-	// 12 rows × columns 0..7
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	VMOVUPS 256(c_row), Y8
-	VMOVUPS 288(c_row), Y9
-	VMOVUPS 320(c_row), Y10
-	VMOVUPS 352(c_row), Y11
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows12_loop_cols0:
+	// 12 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 64(c_row)(col*1), Y2
+	VMOVUPS 96(c_row)(col*1), Y3
+	VMOVUPS 128(c_row)(col*1), Y4
+	VMOVUPS 160(c_row)(col*1), Y5
+	VMOVUPS 192(c_row)(col*1), Y6
+	VMOVUPS 224(c_row)(col*1), Y7
+	VMOVUPS 256(c_row)(col*1), Y8
+	VMOVUPS 288(c_row)(col*1), Y9
+	VMOVUPS 320(c_row)(col*1), Y10
+	VMOVUPS 352(c_row)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv1WeightGradVecWeights_rows12_loop_cols0_k:
@@ -386,22 +452,25 @@ conv1WeightGradVecWeights_rows12_loop_cols0_k:
 	VFMADD231PS Y12, bcast, Y10
 	VBROADCASTSS 44(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
-	ADDQ $108, a_k
-	ADDQ $32, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows12_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMOVUPS Y11, 352(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows12_loop_cols0
 	ADDQ $48, a_row
 	ADDQ $384, c_row
 	SUBQ $12, rows
@@ -409,12 +478,15 @@ conv1WeightGradVecWeights_rows12_loop_cols0_k:
 	JGE conv1WeightGradVecWeights_rows12_loop
 
 conv1WeightGradVecWeights_rows3:
-	// 3 rows × columns 0..7
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows3_cols0:
+	// 3 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Y0
+	VMOVUPS 32(c_row)(col*1), Y1
+	VMOVUPS 64(c_row)(col*1), Y2
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv1WeightGradVecWeights_rows3_cols0_k:
@@ -425,20 +497,23 @@ conv1WeightGradVecWeights_rows3_cols0_k:
 	VFMADD231PS Y3, bcast, Y1
 	VBROADCASTSS 8(a_k), bcast
 	VFMADD231PS Y3, bcast, Y2
-	ADDQ $108, a_k
-	ADDQ $32, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows3_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows3_cols0
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 8, s < n
@@ -446,37 +521,48 @@ conv1WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x00ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $27, rows
+	MOVQ nr+88(FP), rows
 
-conv1WeightGradVecWeights_rows16:
-	// 16 rows × columns 0..7 (last vector: 8 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 32(c_row), K1, Z1
-	VMOVUPS.Z 64(c_row), K1, Z2
-	VMOVUPS.Z 96(c_row), K1, Z3
-	VMOVUPS.Z 128(c_row), K1, Z4
-	VMOVUPS.Z 160(c_row), K1, Z5
-	VMOVUPS.Z 192(c_row), K1, Z6
-	VMOVUPS.Z 224(c_row), K1, Z7
-	VMOVUPS.Z 256(c_row), K1, Z8
-	VMOVUPS.Z 288(c_row), K1, Z9
-	VMOVUPS.Z 320(c_row), K1, Z10
-	VMOVUPS.Z 352(c_row), K1, Z11
-	VMOVUPS.Z 384(c_row), K1, Z12
-	VMOVUPS.Z 416(c_row), K1, Z13
-	VMOVUPS.Z 448(c_row), K1, Z14
-	VMOVUPS.Z 480(c_row), K1, Z15
+conv1WeightGradVecWeights_rows16_loop:
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 32(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 64(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 96(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 128(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 160(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 192(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 224(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 256(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 288(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 320(c_row)(col*1), K1, Z10
+	VMOVUPS.Z 352(c_row)(col*1), K1, Z11
+	VMOVUPS.Z 384(c_row)(col*1), K1, Z12
+	VMOVUPS.Z 416(c_row)(col*1), K1, Z13
+	VMOVUPS.Z 448(c_row)(col*1), K1, Z14
+	VMOVUPS.Z 480(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows16_cols0_k:
+conv1WeightGradVecWeights_rows16_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -510,44 +596,59 @@ conv1WeightGradVecWeights_rows16_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $108, a_k
-	ADDQ $32, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 32(c_row)
-	VMOVUPS Z2, K1, 64(c_row)
-	VMOVUPS Z3, K1, 96(c_row)
-	VMOVUPS Z4, K1, 128(c_row)
-	VMOVUPS Z5, K1, 160(c_row)
-	VMOVUPS Z6, K1, 192(c_row)
-	VMOVUPS Z7, K1, 224(c_row)
-	VMOVUPS Z8, K1, 256(c_row)
-	VMOVUPS Z9, K1, 288(c_row)
-	VMOVUPS Z10, K1, 320(c_row)
-	VMOVUPS Z11, K1, 352(c_row)
-	VMOVUPS Z12, K1, 384(c_row)
-	VMOVUPS Z13, K1, 416(c_row)
-	VMOVUPS Z14, K1, 448(c_row)
-	VMOVUPS Z15, K1, 480(c_row)
+	JNZ conv1WeightGradVecWeights_rows16_loop_cols0_k
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 32(c_row)(col*1)
+	VMOVUPS Z2, K1, 64(c_row)(col*1)
+	VMOVUPS Z3, K1, 96(c_row)(col*1)
+	VMOVUPS Z4, K1, 128(c_row)(col*1)
+	VMOVUPS Z5, K1, 160(c_row)(col*1)
+	VMOVUPS Z6, K1, 192(c_row)(col*1)
+	VMOVUPS Z7, K1, 224(c_row)(col*1)
+	VMOVUPS Z8, K1, 256(c_row)(col*1)
+	VMOVUPS Z9, K1, 288(c_row)(col*1)
+	VMOVUPS Z10, K1, 320(c_row)(col*1)
+	VMOVUPS Z11, K1, 352(c_row)(col*1)
+	VMOVUPS Z12, K1, 384(c_row)(col*1)
+	VMOVUPS Z13, K1, 416(c_row)(col*1)
+	VMOVUPS Z14, K1, 448(c_row)(col*1)
+	VMOVUPS Z15, K1, 480(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $512, c_row
+	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE conv1WeightGradVecWeights_rows16_loop
 
 conv1WeightGradVecWeights_rows11:
-	// 11 rows × columns 0..7 (last vector: 8 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 32(c_row), K1, Z1
-	VMOVUPS.Z 64(c_row), K1, Z2
-	VMOVUPS.Z 96(c_row), K1, Z3
-	VMOVUPS.Z 128(c_row), K1, Z4
-	VMOVUPS.Z 160(c_row), K1, Z5
-	VMOVUPS.Z 192(c_row), K1, Z6
-	VMOVUPS.Z 224(c_row), K1, Z7
-	VMOVUPS.Z 256(c_row), K1, Z8
-	VMOVUPS.Z 288(c_row), K1, Z9
-	VMOVUPS.Z 320(c_row), K1, Z10
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows11_cols0:
+	// 11 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 32(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 64(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 96(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 128(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 160(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 192(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 224(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 256(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 288(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 320(c_row)(col*1), K1, Z10
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv1WeightGradVecWeights_rows11_cols0_k:
@@ -574,42 +675,46 @@ conv1WeightGradVecWeights_rows11_cols0_k:
 	VFMADD231PS Z11, bcast, Z9
 	VBROADCASTSS 40(a_k), bcast
 	VFMADD231PS Z11, bcast, Z10
-	ADDQ $108, a_k
-	ADDQ $32, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows11_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 32(c_row)
-	VMOVUPS Z2, K1, 64(c_row)
-	VMOVUPS Z3, K1, 96(c_row)
-	VMOVUPS Z4, K1, 128(c_row)
-	VMOVUPS Z5, K1, 160(c_row)
-	VMOVUPS Z6, K1, 192(c_row)
-	VMOVUPS Z7, K1, 224(c_row)
-	VMOVUPS Z8, K1, 256(c_row)
-	VMOVUPS Z9, K1, 288(c_row)
-	VMOVUPS Z10, K1, 320(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 32(c_row)(col*1)
+	VMOVUPS Z2, K1, 64(c_row)(col*1)
+	VMOVUPS Z3, K1, 96(c_row)(col*1)
+	VMOVUPS Z4, K1, 128(c_row)(col*1)
+	VMOVUPS Z5, K1, 160(c_row)(col*1)
+	VMOVUPS Z6, K1, 192(c_row)(col*1)
+	VMOVUPS Z7, K1, 224(c_row)(col*1)
+	VMOVUPS Z8, K1, 256(c_row)(col*1)
+	VMOVUPS Z9, K1, 288(c_row)(col*1)
+	VMOVUPS Z10, K1, 320(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows11_cols0
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..7
+	// 1 row × 1 vector from column vector 0
 	VMOVUPS 0(c_row), Y0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -618,7 +723,7 @@ conv1WeightGradVecBias_rows1:
 conv1WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -628,23 +733,25 @@ conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
+// It is also fcWeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
-	MOVQ $0x00ff, tmp
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..7 (last vector: 8 lanes)
+	// 1 row × 1 vector from column vector 0, the last one masked
 	VMOVUPS.Z 0(c_row), K1, Z0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -653,7 +760,7 @@ conv1WeightGradVecBias_rows1:
 conv1WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ $32, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
@@ -1740,19 +1847,42 @@ dw1WindowVec_tap:
 #undef win_rows
 #undef win_cols
 
-// func pw1ForwardVecAVX2(y, x, w, b *float32, n int)
+// func pw1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 8, j < 16
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw1ForwardVecGo.
+// It is also pw2ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw3ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw4ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw5ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw6ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw7ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw8ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw9ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw10ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw11ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw12ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw13ForwardVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw1ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·pw1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 pw1ForwardVec_rows6:
@@ -1760,62 +1890,81 @@ pw1ForwardVec_rows6:
 	JLT pw1ForwardVec_rows1_loop
 
 pw1ForwardVec_rows6_loop:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 0(bias), Y10
-	VMOVUPS 32(bias), Y11
+	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+
+pw1ForwardVec_rows6_cols0:
+	// 6 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 0(tmp)(col*1), Y2
+	VMOVUPS 32(tmp)(col*1), Y3
+	VMOVUPS 0(tmp)(col*1), Y4
+	VMOVUPS 32(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 32(tmp)(col*1), Y7
+	VMOVUPS 0(tmp)(col*1), Y8
+	VMOVUPS 32(tmp)(col*1), Y9
+	VMOVUPS 0(tmp)(col*1), Y10
+	VMOVUPS 32(tmp)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $8, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 pw1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 32(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 64(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 96(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 128(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 160(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $192, a_row
-	ADDQ $384, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE pw1ForwardVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT pw1ForwardVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE pw1ForwardVec_rows6_loop
@@ -1823,47 +1972,53 @@ pw1ForwardVec_rows6_cols0_k:
 	JZ pw1ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $32, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP pw1ForwardVec_rows6_loop
 
 pw1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw1ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $8, kleft
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE pw1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP pw1ForwardVec_rows6_loop
 
-pw1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ pw1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	ADDQ $32, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP pw1ForwardVec_rows1_loop
+pw1ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP pw1ForwardVec_rows6_loop
 
 pw1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func pw1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 8, j < 16
@@ -1871,11 +2026,12 @@ pw1ForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 pw1ForwardVec_rows16:
@@ -1883,26 +2039,30 @@ pw1ForwardVec_rows16:
 	JLT pw1ForwardVec_rows1_loop
 
 pw1ForwardVec_rows16_loop:
-	// 16 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 0(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 0(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 0(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 0(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 0(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 0(bias), Z15
+	XORQ col, col
+
+pw1ForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 0(tmp)(col*1), Z1
+	VMOVUPS 0(tmp)(col*1), Z2
+	VMOVUPS 0(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 0(tmp)(col*1), Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 0(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 0(tmp)(col*1), Z9
+	VMOVUPS 0(tmp)(col*1), Z10
+	VMOVUPS 0(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 0(tmp)(col*1), Z13
+	VMOVUPS 0(tmp)(col*1), Z14
+	VMOVUPS 0(tmp)(col*1), Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $8, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 pw1ForwardVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
@@ -1939,25 +2099,28 @@ pw1ForwardVec_rows16_cols0_k:
 	VBROADCASTSS 480(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1ForwardVec_rows16_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT pw1ForwardVec_rows16_cols0
 	ADDQ $512, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
@@ -1967,32 +2130,39 @@ pw1ForwardVec_rows16_cols0_k:
 	JZ pw1ForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $32, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $64, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP pw1ForwardVec_rows16_loop
 
 pw1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw1ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Z0
+	XORQ col, col
+
+pw1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $8, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 pw1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT pw1ForwardVec_rows1_loop_cols0
 	ADDQ $32, a_row
 	ADDQ $64, c_row
 	DECQ rows
@@ -2003,39 +2173,66 @@ pw1ForwardVec_done:
 	RET
 #undef bcast
 
-// func pw1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func pw1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 8, j < 16, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw1WeightGradVecGo.
+// It is also pw3WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw4WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw7WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw8WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw9WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw10WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw11WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw12WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·pw1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $8, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
-pw1WeightGradVecWeights_rows6:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	VMOVUPS 256(c_row), Y8
-	VMOVUPS 288(c_row), Y9
-	VMOVUPS 320(c_row), Y10
-	VMOVUPS 352(c_row), Y11
+pw1WeightGradVecWeights_rows6_loop:
+	XORQ col, col
+
+pw1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw1WeightGradVecWeights_rows6_cols0_k:
+pw1WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VBROADCASTSS 0(a_k), bcast
@@ -2056,33 +2253,50 @@ pw1WeightGradVecWeights_rows6_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $32, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	JNZ pw1WeightGradVecWeights_rows6_loop_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT pw1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $384, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
+	SUBQ $6, rows
+	CMPQ rows, $6
+	JGE pw1WeightGradVecWeights_rows6_loop
 
 pw1WeightGradVecWeights_rows2:
-	// 2 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
+	XORQ col, col
+
+pw1WeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 pw1WeightGradVecWeights_rows2_cols0_k:
@@ -2094,21 +2308,26 @@ pw1WeightGradVecWeights_rows2_cols0_k:
 	VBROADCASTSS 4(a_k), bcast
 	VFMADD231PS Y4, bcast, Y2
 	VFMADD231PS Y5, bcast, Y3
-	ADDQ $32, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT pw1WeightGradVecWeights_rows2_cols0
 
 pw1WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func pw1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 8, j < 16, s < n
@@ -2116,24 +2335,29 @@ pw1WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $8, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
 pw1WeightGradVecWeights_rows8:
-	// 8 rows × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
+	XORQ col, col
+
+pw1WeightGradVecWeights_rows8_cols0:
+	// 8 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 pw1WeightGradVecWeights_rows8_cols0_k:
@@ -2154,39 +2378,43 @@ pw1WeightGradVecWeights_rows8_cols0_k:
 	VFMADD231PS Z8, bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
 	VFMADD231PS Z8, bcast, Z7
-	ADDQ $32, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1WeightGradVecWeights_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT pw1WeightGradVecWeights_rows8_cols0
 
 pw1WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func pw1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·pw1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw1WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
+	// 1 row × 2 vectors from column vector 0
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	MOVQ a_row, a_k
@@ -2197,7 +2425,7 @@ pw1WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS 32(b_k), bcast, Y1
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -2208,21 +2436,22 @@ pw1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func pw1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func pw1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw1WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
+	// 1 row × 1 vector from column vector 0
 	VMOVUPS 0(c_row), Z0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -2231,7 +2460,7 @@ pw1WeightGradVecBias_rows1:
 pw1WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -2241,7 +2470,7 @@ pw1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func pw1InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func pw1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 8
@@ -2249,10 +2478,12 @@ pw1WeightGradVecBias_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 pw1InputGradVec_rows12:
@@ -2260,7 +2491,10 @@ pw1InputGradVec_rows12:
 	JLT pw1InputGradVec_rows1_loop
 
 pw1InputGradVec_rows12_loop:
-	// 12 rows × columns 0..7
+	XORQ col, col
+
+pw1InputGradVec_rows12_cols0:
+	// 12 rows × columns up to ce, 1 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2274,8 +2508,8 @@ pw1InputGradVec_rows12_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw1InputGradVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Y12
@@ -2304,21 +2538,24 @@ pw1InputGradVec_rows12_cols0_k:
 	VBROADCASTSS 704(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1InputGradVec_rows12_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	VMOVUPS Y1, 32(c_row)(col*1)
+	VMOVUPS Y2, 64(c_row)(col*1)
+	VMOVUPS Y3, 96(c_row)(col*1)
+	VMOVUPS Y4, 128(c_row)(col*1)
+	VMOVUPS Y5, 160(c_row)(col*1)
+	VMOVUPS Y6, 192(c_row)(col*1)
+	VMOVUPS Y7, 224(c_row)(col*1)
+	VMOVUPS Y8, 256(c_row)(col*1)
+	VMOVUPS Y9, 288(c_row)(col*1)
+	VMOVUPS Y10, 320(c_row)(col*1)
+	VMOVUPS Y11, 352(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+64(FP)
+	JLT pw1InputGradVec_rows12_cols0
 	ADDQ $768, a_row
 	ADDQ $384, c_row
 	SUBQ $12, rows
@@ -2328,32 +2565,38 @@ pw1InputGradVec_rows12_cols0_k:
 	JZ pw1InputGradVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $64, tmp
 	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $32, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP pw1InputGradVec_rows12_loop
 
 pw1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw1InputGradVec_done
-	// 1 row × columns 0..7
+	XORQ col, col
+
+pw1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
 	VXORPS Y0, Y0, Y0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Y1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y1, bcast, Y0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
+	VMOVUPS Y0, 0(c_row)(col*1)
+	ADDQ $32, col
+	CMPQ col, ce+64(FP)
+	JLT pw1InputGradVec_rows1_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $32, c_row
 	DECQ rows
@@ -2364,7 +2607,7 @@ pw1InputGradVec_done:
 	RET
 #undef bcast
 
-// func pw1InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func pw1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 8
@@ -2372,11 +2615,13 @@ pw1InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
-	MOVQ $0x00ff, tmp
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+24(FP), rows
 
@@ -2385,7 +2630,16 @@ pw1InputGradVec_rows16:
 	JLT pw1InputGradVec_rows1_loop
 
 pw1InputGradVec_rows16_loop:
-	// 16 rows × columns 0..7 (last vector: 8 lanes)
+	XORQ col, col
+
+pw1InputGradVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+72(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+64(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -2403,11 +2657,11 @@ pw1InputGradVec_rows16_loop:
 	VXORPS Z14, Z14, Z14
 	VXORPS Z15, Z15, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw1InputGradVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
+	VMOVUPS.Z 0(b_k), K1, Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
 	VBROADCASTSS 64(a_k), bcast
@@ -2441,25 +2695,28 @@ pw1InputGradVec_rows16_cols0_k:
 	VBROADCASTSS 960(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1InputGradVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 32(c_row)
-	VMOVUPS Z2, K1, 64(c_row)
-	VMOVUPS Z3, K1, 96(c_row)
-	VMOVUPS Z4, K1, 128(c_row)
-	VMOVUPS Z5, K1, 160(c_row)
-	VMOVUPS Z6, K1, 192(c_row)
-	VMOVUPS Z7, K1, 224(c_row)
-	VMOVUPS Z8, K1, 256(c_row)
-	VMOVUPS Z9, K1, 288(c_row)
-	VMOVUPS Z10, K1, 320(c_row)
-	VMOVUPS Z11, K1, 352(c_row)
-	VMOVUPS Z12, K1, 384(c_row)
-	VMOVUPS Z13, K1, 416(c_row)
-	VMOVUPS Z14, K1, 448(c_row)
-	VMOVUPS Z15, K1, 480(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 32(c_row)(col*1)
+	VMOVUPS Z2, K1, 64(c_row)(col*1)
+	VMOVUPS Z3, K1, 96(c_row)(col*1)
+	VMOVUPS Z4, K1, 128(c_row)(col*1)
+	VMOVUPS Z5, K1, 160(c_row)(col*1)
+	VMOVUPS Z6, K1, 192(c_row)(col*1)
+	VMOVUPS Z7, K1, 224(c_row)(col*1)
+	VMOVUPS Z8, K1, 256(c_row)(col*1)
+	VMOVUPS Z9, K1, 288(c_row)(col*1)
+	VMOVUPS Z10, K1, 320(c_row)(col*1)
+	VMOVUPS Z11, K1, 352(c_row)(col*1)
+	VMOVUPS Z12, K1, 384(c_row)(col*1)
+	VMOVUPS Z13, K1, 416(c_row)(col*1)
+	VMOVUPS Z14, K1, 448(c_row)(col*1)
+	VMOVUPS Z15, K1, 480(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT pw1InputGradVec_rows16_cols0
 	ADDQ $1024, a_row
 	ADDQ $512, c_row
 	SUBQ $16, rows
@@ -2469,32 +2726,44 @@ pw1InputGradVec_rows16_cols0_k:
 	JZ pw1InputGradVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $64, tmp
 	SUBQ tmp, a_row
-	IMULQ $32, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $32, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP pw1InputGradVec_rows16_loop
 
 pw1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw1InputGradVec_done
-	// 1 row × columns 0..7 (last vector: 8 lanes)
+	XORQ col, col
+
+pw1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+72(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+64(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
 	VXORPS Z0, Z0, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
+	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT pw1InputGradVec_rows1_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $32, c_row
 	DECQ rows
@@ -2616,142 +2885,7 @@ pw1InputGradVecTransposeAVX512_rows0:
 	VZEROUPPER
 	RET
 
-// func pw2ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 16, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw2ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw2ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw2ForwardVec_rows1_loop
-
-pw2ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw2ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
-
-pw2ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 320(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw2ForwardVec_rows6_cols0
-	ADDQ $384, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw2ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw2ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $64, tmp
-	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw2ForwardVec_rows6_loop
-
-pw2ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw2ForwardVec_done
-	XORQ col, col
-
-pw2ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
-
-pw2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw2ForwardVec_rows1_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $128, c_row
-	DECQ rows
-	JMP pw2ForwardVec_rows1_loop
-
-pw2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw2ForwardVecAVX512(y, x, w, b *float32, n int)
+// func pw2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 16, j < 32
@@ -2759,11 +2893,12 @@ pw2ForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw2ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw2ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 pw2ForwardVec_rows12:
@@ -2771,34 +2906,38 @@ pw2ForwardVec_rows12:
 	JLT pw2ForwardVec_rows1_loop
 
 pw2ForwardVec_rows12_loop:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 64(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 64(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 0(bias), Z18
-	VMOVUPS 64(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 0(bias), Z22
-	VMOVUPS 64(bias), Z23
+	XORQ col, col
+
+pw2ForwardVec_rows12_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 0(tmp)(col*1), Z2
+	VMOVUPS 64(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 64(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 0(tmp)(col*1), Z10
+	VMOVUPS 64(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 0(tmp)(col*1), Z14
+	VMOVUPS 64(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 0(tmp)(col*1), Z18
+	VMOVUPS 64(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 0(tmp)(col*1), Z22
+	VMOVUPS 64(tmp)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 pw2ForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -2840,33 +2979,36 @@ pw2ForwardVec_rows12_cols0_k:
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw2ForwardVec_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT pw2ForwardVec_rows12_cols0
 	ADDQ $768, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -2876,23 +3018,27 @@ pw2ForwardVec_rows12_cols0_k:
 	JZ pw2ForwardVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $64, tmp
 	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $128, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP pw2ForwardVec_rows12_loop
 
 pw2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw2ForwardVec_done
-	// 1 row × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
+	XORQ col, col
+
+pw2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 pw2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
@@ -2901,11 +3047,14 @@ pw2ForwardVec_rows1_loop_cols0_k:
 	VFMADD231PS Z2, bcast, Z0
 	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT pw2ForwardVec_rows1_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -2916,37 +3065,56 @@ pw2ForwardVec_done:
 	RET
 #undef bcast
 
-// func pw2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func pw2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw2WeightGradVecGo.
+// It is also pw5WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw6WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also pw13WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·pw2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $16, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 pw2WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 pw2WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 128(c_row)(col*1), Y2
-	VMOVUPS 160(c_row)(col*1), Y3
-	VMOVUPS 256(c_row)(col*1), Y4
-	VMOVUPS 288(c_row)(col*1), Y5
-	VMOVUPS 384(c_row)(col*1), Y6
-	VMOVUPS 416(c_row)(col*1), Y7
-	VMOVUPS 512(c_row)(col*1), Y8
-	VMOVUPS 544(c_row)(col*1), Y9
-	VMOVUPS 640(c_row)(col*1), Y10
-	VMOVUPS 672(c_row)(col*1), Y11
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -2972,27 +3140,33 @@ pw2WeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $64, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $128
+	CMPQ col, ce+72(FP)
 	JLT pw2WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $768, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE pw2WeightGradVecWeights_rows6_loop
@@ -3001,15 +3175,19 @@ pw2WeightGradVecWeights_rows4:
 	XORQ col, col
 
 pw2WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 128(c_row)(col*1), Y2
-	VMOVUPS 160(c_row)(col*1), Y3
-	VMOVUPS 256(c_row)(col*1), Y4
-	VMOVUPS 288(c_row)(col*1), Y5
-	VMOVUPS 384(c_row)(col*1), Y6
-	VMOVUPS 416(c_row)(col*1), Y7
+	// 4 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -3029,20 +3207,24 @@ pw2WeightGradVecWeights_rows4_cols0_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
-	ADDQ $64, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw2WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
 	ADDQ $64, col
-	CMPQ col, $128
+	CMPQ col, ce+72(FP)
 	JLT pw2WeightGradVecWeights_rows4_cols0
 
 pw2WeightGradVecWeights_done:
@@ -3050,7 +3232,7 @@ pw2WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func pw2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func pw2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
@@ -3058,43 +3240,48 @@ pw2WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $16, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
-pw2WeightGradVecWeights_rows12:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
+pw2WeightGradVecWeights_rows12_loop:
+	XORQ col, col
+
+pw2WeightGradVecWeights_rows12_loop_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
+	VMOVUPS 512(c_row)(col*1), Z8
+	VMOVUPS 576(c_row)(col*1), Z9
+	VMOVUPS 640(c_row)(col*1), Z10
+	VMOVUPS 704(c_row)(col*1), Z11
+	VMOVUPS 768(c_row)(col*1), Z12
+	VMOVUPS 832(c_row)(col*1), Z13
+	VMOVUPS 896(c_row)(col*1), Z14
+	VMOVUPS 960(c_row)(col*1), Z15
+	VMOVUPS 1024(c_row)(col*1), Z16
+	VMOVUPS 1088(c_row)(col*1), Z17
+	VMOVUPS 1152(c_row)(col*1), Z18
+	VMOVUPS 1216(c_row)(col*1), Z19
+	VMOVUPS 1280(c_row)(col*1), Z20
+	VMOVUPS 1344(c_row)(col*1), Z21
+	VMOVUPS 1408(c_row)(col*1), Z22
+	VMOVUPS 1472(c_row)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw2WeightGradVecWeights_rows12_cols0_k:
+pw2WeightGradVecWeights_rows12_loop_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VBROADCASTSS 0(a_k), bcast
@@ -3133,49 +3320,58 @@ pw2WeightGradVecWeights_rows12_cols0_k:
 	VBROADCASTSS 44(a_k), bcast
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
-	ADDQ $64, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	JNZ pw2WeightGradVecWeights_rows12_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT pw2WeightGradVecWeights_rows12_loop_cols0
 	ADDQ $48, a_row
 	ADDQ $1536, c_row
+	SUBQ $12, rows
+	CMPQ rows, $12
+	JGE pw2WeightGradVecWeights_rows12_loop
 
 pw2WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
+	XORQ col, col
+
+pw2WeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns up to ce, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 pw2WeightGradVecWeights_rows4_cols0_k:
@@ -3193,40 +3389,44 @@ pw2WeightGradVecWeights_rows4_cols0_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Z8, bcast, Z6
 	VFMADD231PS Z9, bcast, Z7
-	ADDQ $64, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw2WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT pw2WeightGradVecWeights_rows4_cols0
 
 pw2WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func pw2WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw2WeightGradVecGo.
-// It is also pw3WeightGradVecBiasAVX2: the same kernel.
+// It is also pw3WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·pw2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw2WeightGradVecBias_rows1:
-	// 1 row × columns 0..31
+	// 1 row × 4 vectors from column vector 0
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	VMOVUPS 64(c_row), Y2
@@ -3241,7 +3441,7 @@ pw2WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 32(b_k), bcast, Y1
 	VFMADD231PS 64(b_k), bcast, Y2
 	VFMADD231PS 96(b_k), bcast, Y3
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw2WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -3254,22 +3454,23 @@ pw2WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func pw2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func pw2WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw2WeightGradVecGo.
-// It is also pw3WeightGradVecBiasAVX512: the same kernel.
+// It is also pw3WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw2WeightGradVecBias_rows1:
-	// 1 row × columns 0..31
+	// 1 row × 2 vectors from column vector 0
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	MOVQ a_row, a_k
@@ -3280,7 +3481,7 @@ pw2WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VFMADD231PS 64(b_k), bcast, Z1
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw2WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -3291,18 +3492,42 @@ pw2WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func pw2InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func pw2InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
 // wt is the weight matrix transposed and padded ([Units][16]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw2InputGradVecGo.
+// It is also pw3InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw4InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw5InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw6InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw7InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw8InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw9InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw10InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw11InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw12InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also pw13InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fcInputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw2InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·pw2InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 pw2InputGradVec_rows6:
@@ -3310,7 +3535,13 @@ pw2InputGradVec_rows6:
 	JLT pw2InputGradVec_rows1_loop
 
 pw2InputGradVec_rows6_loop:
-	// 6 rows × columns 0..15
+	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+
+pw2InputGradVec_rows6_cols0:
+	// 6 rows × columns up to ce, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -3324,48 +3555,60 @@ pw2InputGradVec_rows6_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 pw2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 384(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 640(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $768, a_row
-	ADDQ $384, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE pw2InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT pw2InputGradVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE pw2InputGradVec_rows6_loop
@@ -3373,47 +3616,53 @@ pw2InputGradVec_rows6_cols0_k:
 	JZ pw2InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $128, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP pw2InputGradVec_rows6_loop
 
 pw2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw2InputGradVec_done
-	// 1 row × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE pw2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP pw2InputGradVec_rows6_loop
 
-pw2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ pw2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	ADDQ $128, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP pw2InputGradVec_rows1_loop
+pw2InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP pw2InputGradVec_rows6_loop
 
 pw2InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw2InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func pw2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
@@ -3421,10 +3670,12 @@ pw2InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw2InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·pw2InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 pw2InputGradVec_rows16:
@@ -3432,7 +3683,10 @@ pw2InputGradVec_rows16:
 	JLT pw2InputGradVec_rows1_loop
 
 pw2InputGradVec_rows16_loop:
-	// 16 rows × columns 0..15
+	XORQ col, col
+
+pw2InputGradVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -3450,8 +3704,8 @@ pw2InputGradVec_rows16_loop:
 	VXORPS Z14, Z14, Z14
 	VXORPS Z15, Z15, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw2InputGradVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
@@ -3488,25 +3742,28 @@ pw2InputGradVec_rows16_cols0_k:
 	VBROADCASTSS 1920(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw2InputGradVec_rows16_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT pw2InputGradVec_rows16_cols0
 	ADDQ $2048, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
@@ -3516,32 +3773,38 @@ pw2InputGradVec_rows16_cols0_k:
 	JZ pw2InputGradVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $64, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP pw2InputGradVec_rows16_loop
 
 pw2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw2InputGradVec_done
-	// 1 row × columns 0..15
+	XORQ col, col
+
+pw2InputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
 	VXORPS Z0, Z0, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw2InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT pw2InputGradVec_rows1_loop_cols0
 	ADDQ $128, a_row
 	ADDQ $64, c_row
 	DECQ rows
@@ -3653,142 +3916,7 @@ pw2InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func pw3ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw3ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw3ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw3ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw3ForwardVec_rows1_loop
-
-pw3ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw3ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-pw3ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw3ForwardVec_rows6_cols0
-	ADDQ $768, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw3ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw3ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $128, tmp
-	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw3ForwardVec_rows6_loop
-
-pw3ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw3ForwardVec_done
-	XORQ col, col
-
-pw3ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-pw3ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw3ForwardVec_rows1_loop_cols0
-	ADDQ $128, a_row
-	ADDQ $128, c_row
-	DECQ rows
-	JMP pw3ForwardVec_rows1_loop
-
-pw3ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3ForwardVecAVX512(y, x, w, b *float32, n int)
+// func pw3ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 32
@@ -3796,11 +3924,12 @@ pw3ForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw3ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw3ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw3ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 pw3ForwardVec_rows12:
@@ -3808,34 +3937,38 @@ pw3ForwardVec_rows12:
 	JLT pw3ForwardVec_rows1_loop
 
 pw3ForwardVec_rows12_loop:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 64(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 64(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 0(bias), Z18
-	VMOVUPS 64(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 0(bias), Z22
-	VMOVUPS 64(bias), Z23
+	XORQ col, col
+
+pw3ForwardVec_rows12_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 0(tmp)(col*1), Z2
+	VMOVUPS 64(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 64(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 0(tmp)(col*1), Z10
+	VMOVUPS 64(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 0(tmp)(col*1), Z14
+	VMOVUPS 64(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 0(tmp)(col*1), Z18
+	VMOVUPS 64(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 0(tmp)(col*1), Z22
+	VMOVUPS 64(tmp)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 pw3ForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -3877,33 +4010,36 @@ pw3ForwardVec_rows12_cols0_k:
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw3ForwardVec_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT pw3ForwardVec_rows12_cols0
 	ADDQ $1536, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -3913,23 +4049,27 @@ pw3ForwardVec_rows12_cols0_k:
 	JZ pw3ForwardVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $128, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP pw3ForwardVec_rows12_loop
 
 pw3ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw3ForwardVec_done
-	// 1 row × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
+	XORQ col, col
+
+pw3ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 pw3ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
@@ -3938,11 +4078,14 @@ pw3ForwardVec_rows1_loop_cols0_k:
 	VFMADD231PS Z2, bcast, Z0
 	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw3ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT pw3ForwardVec_rows1_loop_cols0
 	ADDQ $128, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -3953,127 +4096,7 @@ pw3ForwardVec_done:
 	RET
 #undef bcast
 
-// func pw3WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw3WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw3WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $32, rows
-
-pw3WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw3WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 128(c_row)(col*1), Y2
-	VMOVUPS 160(c_row)(col*1), Y3
-	VMOVUPS 256(c_row)(col*1), Y4
-	VMOVUPS 288(c_row)(col*1), Y5
-	VMOVUPS 384(c_row)(col*1), Y6
-	VMOVUPS 416(c_row)(col*1), Y7
-	VMOVUPS 512(c_row)(col*1), Y8
-	VMOVUPS 544(c_row)(col*1), Y9
-	VMOVUPS 640(c_row)(col*1), Y10
-	VMOVUPS 672(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $128, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw3WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw3WeightGradVecWeights_rows6_loop
-
-pw3WeightGradVecWeights_rows2:
-	XORQ col, col
-
-pw3WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 128(c_row)(col*1), Y2
-	VMOVUPS 160(c_row)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $128, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw3WeightGradVecWeights_rows2_cols0
-
-pw3WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 32, s < n
@@ -4081,40 +4104,45 @@ pw3WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw3WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $32, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
 pw3WeightGradVecWeights_rows12_loop:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
+	XORQ col, col
+
+pw3WeightGradVecWeights_rows12_loop_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
+	VMOVUPS 512(c_row)(col*1), Z8
+	VMOVUPS 576(c_row)(col*1), Z9
+	VMOVUPS 640(c_row)(col*1), Z10
+	VMOVUPS 704(c_row)(col*1), Z11
+	VMOVUPS 768(c_row)(col*1), Z12
+	VMOVUPS 832(c_row)(col*1), Z13
+	VMOVUPS 896(c_row)(col*1), Z14
+	VMOVUPS 960(c_row)(col*1), Z15
+	VMOVUPS 1024(c_row)(col*1), Z16
+	VMOVUPS 1088(c_row)(col*1), Z17
+	VMOVUPS 1152(c_row)(col*1), Z18
+	VMOVUPS 1216(c_row)(col*1), Z19
+	VMOVUPS 1280(c_row)(col*1), Z20
+	VMOVUPS 1344(c_row)(col*1), Z21
+	VMOVUPS 1408(c_row)(col*1), Z22
+	VMOVUPS 1472(c_row)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 pw3WeightGradVecWeights_rows12_loop_cols0_k:
@@ -4156,34 +4184,37 @@ pw3WeightGradVecWeights_rows12_loop_cols0_k:
 	VBROADCASTSS 44(a_k), bcast
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
-	ADDQ $128, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw3WeightGradVecWeights_rows12_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT pw3WeightGradVecWeights_rows12_loop_cols0
 	ADDQ $48, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -4191,25 +4222,28 @@ pw3WeightGradVecWeights_rows12_loop_cols0_k:
 	JGE pw3WeightGradVecWeights_rows12_loop
 
 pw3WeightGradVecWeights_rows8:
-	// 8 rows × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
+	XORQ col, col
+
+pw3WeightGradVecWeights_rows8_cols0:
+	// 8 rows × columns up to ce, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
+	VMOVUPS 512(c_row)(col*1), Z8
+	VMOVUPS 576(c_row)(col*1), Z9
+	VMOVUPS 640(c_row)(col*1), Z10
+	VMOVUPS 704(c_row)(col*1), Z11
+	VMOVUPS 768(c_row)(col*1), Z12
+	VMOVUPS 832(c_row)(col*1), Z13
+	VMOVUPS 896(c_row)(col*1), Z14
+	VMOVUPS 960(c_row)(col*1), Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 pw3WeightGradVecWeights_rows8_cols0_k:
@@ -4239,167 +4273,36 @@ pw3WeightGradVecWeights_rows8_cols0_k:
 	VBROADCASTSS 28(a_k), bcast
 	VFMADD231PS Z16, bcast, Z14
 	VFMADD231PS Z17, bcast, Z15
-	ADDQ $128, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw3WeightGradVecWeights_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT pw3WeightGradVecWeights_rows8_cols0
 
 pw3WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw3InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw3InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw3InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw3InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw3InputGradVec_rows1_loop
-
-pw3InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw3InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-pw3InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw3InputGradVec_rows6_cols0
-	ADDQ $768, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw3InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw3InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $128, tmp
-	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw3InputGradVec_rows6_loop
-
-pw3InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw3InputGradVec_done
-	XORQ col, col
-
-pw3InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..31, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-pw3InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw3InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw3InputGradVec_rows1_loop_cols0
-	ADDQ $128, a_row
-	ADDQ $128, c_row
-	DECQ rows
-	JMP pw3InputGradVec_rows1_loop
-
-pw3InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func pw3InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 32
@@ -4407,10 +4310,12 @@ pw3InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw3InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw3InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·pw3InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 pw3InputGradVec_rows12:
@@ -4418,7 +4323,10 @@ pw3InputGradVec_rows12:
 	JLT pw3InputGradVec_rows1_loop
 
 pw3InputGradVec_rows12_loop:
-	// 12 rows × columns 0..31
+	XORQ col, col
+
+pw3InputGradVec_rows12_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -4444,8 +4352,8 @@ pw3InputGradVec_rows12_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw3InputGradVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -4487,33 +4395,36 @@ pw3InputGradVec_rows12_cols0_k:
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw3InputGradVec_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+64(FP)
+	JLT pw3InputGradVec_rows12_cols0
 	ADDQ $1536, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -4523,23 +4434,26 @@ pw3InputGradVec_rows12_cols0_k:
 	JZ pw3InputGradVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $128, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP pw3InputGradVec_rows12_loop
 
 pw3InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw3InputGradVec_done
-	// 1 row × columns 0..31
+	XORQ col, col
+
+pw3InputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 2 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw3InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
@@ -4548,11 +4462,14 @@ pw3InputGradVec_rows1_loop_cols0_k:
 	VFMADD231PS Z2, bcast, Z0
 	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw3InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+64(FP)
+	JLT pw3InputGradVec_rows1_loop_cols0
 	ADDQ $128, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -4664,19 +4581,39 @@ pw3InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func pw4ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
+// func pw4ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
+// Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 64
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw4ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw4ForwardVecAVX2(SB), NOSPLIT, $0-40
+// It is also pw5ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw6ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw7ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw8ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw9ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw10ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw11ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw12ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw13ForwardVecAVX512: the same kernel (the shape is in the arguments).
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·pw4ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 pw4ForwardVec_rows6:
@@ -4685,67 +4622,118 @@ pw4ForwardVec_rows6:
 
 pw4ForwardVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 pw4ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
+	// 6 rows × columns up to ce, 4 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 128(tmp)(col*1), Z2
+	VMOVUPS 192(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 128(tmp)(col*1), Z6
+	VMOVUPS 192(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 128(tmp)(col*1), Z10
+	VMOVUPS 192(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 128(tmp)(col*1), Z14
+	VMOVUPS 192(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 128(tmp)(col*1), Z18
+	VMOVUPS 192(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 128(tmp)(col*1), Z22
+	VMOVUPS 192(tmp)(col*1), Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 pw4ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
+	VMOVUPS 0(b_k), Z24
+	VMOVUPS 64(b_k), Z25
+	VMOVUPS 128(b_k), Z26
+	VMOVUPS 192(b_k), Z27
+	VBROADCASTSS (a_k), bcast
+	VFMADD231PS Z24, bcast, Z0
+	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z26, bcast, Z2
+	VFMADD231PS Z27, bcast, Z3
+	VBROADCASTSS (a_k)(astr*1), bcast
+	VFMADD231PS Z24, bcast, Z4
+	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z26, bcast, Z6
+	VFMADD231PS Z27, bcast, Z7
+	VBROADCASTSS (a_k)(astr*2), bcast
+	VFMADD231PS Z24, bcast, Z8
+	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z26, bcast, Z10
+	VFMADD231PS Z27, bcast, Z11
+	VBROADCASTSS (a_k)(a_o3*1), bcast
+	VFMADD231PS Z24, bcast, Z12
+	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z26, bcast, Z14
+	VFMADD231PS Z27, bcast, Z15
+	VBROADCASTSS (a_k)(a_o4*1), bcast
+	VFMADD231PS Z24, bcast, Z16
+	VFMADD231PS Z25, bcast, Z17
+	VFMADD231PS Z26, bcast, Z18
+	VFMADD231PS Z27, bcast, Z19
+	VBROADCASTSS (a_k)(a_o5*1), bcast
+	VFMADD231PS Z24, bcast, Z20
+	VFMADD231PS Z25, bcast, Z21
+	VFMADD231PS Z26, bcast, Z22
+	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE pw4ForwardVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
 	JLT pw4ForwardVec_rows6_cols0
-	ADDQ $768, a_row
-	ADDQ $1536, c_row
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE pw4ForwardVec_rows6_loop
@@ -4753,102 +4741,122 @@ pw4ForwardVec_rows6_cols0_k:
 	JZ pw4ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $128, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP pw4ForwardVec_rows6_loop
 
 pw4ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw4ForwardVec_done
-	XORQ col, col
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE pw4ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP pw4ForwardVec_rows6_loop
 
-pw4ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-pw4ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw4ForwardVec_rows1_loop_cols0
-	ADDQ $128, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw4ForwardVec_rows1_loop
+pw4ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP pw4ForwardVec_rows6_loop
 
 pw4ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw4ForwardVecAVX512(y, x, w, b *float32, n int)
+// func pw4WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw4ForwardVecGo.
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: pw4WeightGradVecGo.
+// It is also pw7WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also pw8WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also pw9WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also pw10WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also pw11WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also pw12WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw4ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
+TEXT ·pw4WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
-pw4ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw4ForwardVec_rows1_loop
+pw4WeightGradVecWeights_rows6_loop:
+	XORQ col, col
 
-pw4ForwardVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+pw4WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
+	VMOVUPS 0(c_3)(c_s*1), Z16
+	VMOVUPS 64(c_3)(c_s*1), Z17
+	VMOVUPS 128(c_3)(c_s*1), Z18
+	VMOVUPS 192(c_3)(c_s*1), Z19
+	VMOVUPS 0(c_3)(c_s*2), Z20
+	VMOVUPS 64(c_3)(c_s*2), Z21
+	VMOVUPS 128(c_3)(c_s*2), Z22
+	VMOVUPS 192(c_3)(c_s*2), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ n+32(FP), kleft
 
-pw4ForwardVec_rows6_cols0_k:
+pw4WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -4858,193 +4866,70 @@ pw4ForwardVec_rows6_cols0_k:
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
+	VBROADCASTSS 4(a_k), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS 8(a_k), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS 16(a_k), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 640(a_k), bcast
+	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $768, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw4ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw4ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $128, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw4ForwardVec_rows6_loop
-
-pw4ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw4ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-pw4ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $128, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw4ForwardVec_rows1_loop
-
-pw4ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw4WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw4WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $32, rows
-
-pw4WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw4WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
-	VMOVUPS 1024(c_row)(col*1), Y8
-	VMOVUPS 1056(c_row)(col*1), Y9
-	VMOVUPS 1280(c_row)(col*1), Y10
-	VMOVUPS 1312(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $128, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw4WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
 	JLT pw4WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $1536, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE pw4WeightGradVecWeights_rows6_loop
@@ -5053,166 +4938,19 @@ pw4WeightGradVecWeights_rows2:
 	XORQ col, col
 
 pw4WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
+	// 2 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $128, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw4WeightGradVecWeights_rows2_cols0
-
-pw4WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw4WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw4WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $32, rows
-
-pw4WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw4WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $128, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw4WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw4WeightGradVecWeights_rows6_loop
-
-pw4WeightGradVecWeights_rows2:
-	// 2 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
 
 pw4WeightGradVecWeights_rows2_cols0_k:
@@ -5230,40 +4968,46 @@ pw4WeightGradVecWeights_rows2_cols0_k:
 	VFMADD231PS Z9, bcast, Z5
 	VFMADD231PS Z10, bcast, Z6
 	VFMADD231PS Z11, bcast, Z7
-	ADDQ $128, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw4WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
+	JLT pw4WeightGradVecWeights_rows2_cols0
 
 pw4WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw4WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func pw4WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw4WeightGradVecGo.
-// It is also pw5WeightGradVecBiasAVX2: the same kernel.
+// It is also pw5WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw4WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·pw4WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw4WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
+	// 1 row × 8 vectors from column vector 0
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	VMOVUPS 64(c_row), Y2
@@ -5286,7 +5030,7 @@ pw4WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 160(b_k), bcast, Y5
 	VFMADD231PS 192(b_k), bcast, Y6
 	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw4WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -5303,22 +5047,23 @@ pw4WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func pw4WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func pw4WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw4WeightGradVecGo.
-// It is also pw5WeightGradVecBiasAVX512: the same kernel.
+// It is also pw5WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw4WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw4WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw4WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
+	// 1 row × 4 vectors from column vector 0
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -5333,7 +5078,7 @@ pw4WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 64(b_k), bcast, Z1
 	VFMADD231PS 128(b_k), bcast, Z2
 	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw4WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -5346,141 +5091,7 @@ pw4WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func pw4InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw4InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw4InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw4InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw4InputGradVec_rows1_loop
-
-pw4InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw4InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw4InputGradVec_rows6_cols0
-	ADDQ $1536, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw4InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw4InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw4InputGradVec_rows6_loop
-
-pw4InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw4InputGradVec_done
-	XORQ col, col
-
-pw4InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..31, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw4InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ pw4InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT pw4InputGradVec_rows1_loop_cols0
-	ADDQ $256, a_row
-	ADDQ $128, c_row
-	DECQ rows
-	JMP pw4InputGradVec_rows1_loop
-
-pw4InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw4InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func pw4InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 32
@@ -5488,10 +5099,12 @@ pw4InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw4InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw4InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·pw4InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 pw4InputGradVec_rows12:
@@ -5499,7 +5112,10 @@ pw4InputGradVec_rows12:
 	JLT pw4InputGradVec_rows1_loop
 
 pw4InputGradVec_rows12_loop:
-	// 12 rows × columns 0..31
+	XORQ col, col
+
+pw4InputGradVec_rows12_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -5525,8 +5141,8 @@ pw4InputGradVec_rows12_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw4InputGradVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -5568,33 +5184,36 @@ pw4InputGradVec_rows12_cols0_k:
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw4InputGradVec_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+64(FP)
+	JLT pw4InputGradVec_rows12_cols0
 	ADDQ $3072, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -5604,23 +5223,26 @@ pw4InputGradVec_rows12_cols0_k:
 	JZ pw4InputGradVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $128, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP pw4InputGradVec_rows12_loop
 
 pw4InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw4InputGradVec_done
-	// 1 row × columns 0..31
+	XORQ col, col
+
+pw4InputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 2 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 pw4InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
@@ -5629,11 +5251,14 @@ pw4InputGradVec_rows1_loop_cols0_k:
 	VFMADD231PS Z2, bcast, Z0
 	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw4InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+64(FP)
+	JLT pw4InputGradVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -5745,191 +5370,72 @@ pw4InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func pw5ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw5ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw5ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw5ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw5ForwardVec_rows1_loop
-
-pw5ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw5ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw5ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw5ForwardVec_rows6_cols0
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw5ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw5ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw5ForwardVec_rows6_loop
-
-pw5ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw5ForwardVec_done
-	XORQ col, col
-
-pw5ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw5ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw5ForwardVec_rows1_loop_cols0
-	ADDQ $256, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw5ForwardVec_rows1_loop
-
-pw5ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw5ForwardVecAVX512(y, x, w, b *float32, n int)
+// func pw5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw5ForwardVecGo.
+// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
+// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
+// runs over the samples; dw is loaded, accumulated and stored once.
+// Reference: pw5WeightGradVecGo.
+// It is also pw6WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+// It is also pw13WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw5ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
+TEXT ·pw5WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
+	MOVQ x+16(FP), a_row
+	MOVQ dy+24(FP), b_base
+	MOVQ dw+0(FP), c_row
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
-pw5ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw5ForwardVec_rows1_loop
+pw5WeightGradVecWeights_rows6_loop:
+	XORQ col, col
 
-pw5ForwardVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+pw5WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
+	VMOVUPS 0(c_3)(c_s*1), Z16
+	VMOVUPS 64(c_3)(c_s*1), Z17
+	VMOVUPS 128(c_3)(c_s*1), Z18
+	VMOVUPS 192(c_3)(c_s*1), Z19
+	VMOVUPS 0(c_3)(c_s*2), Z20
+	VMOVUPS 64(c_3)(c_s*2), Z21
+	VMOVUPS 128(c_3)(c_s*2), Z22
+	VMOVUPS 192(c_3)(c_s*2), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ n+32(FP), kleft
 
-pw5ForwardVec_rows6_cols0_k:
+pw5WeightGradVecWeights_rows6_loop_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
@@ -5939,193 +5445,70 @@ pw5ForwardVec_rows6_cols0_k:
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS 4(a_k), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS 8(a_k), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
+	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
+	VBROADCASTSS 16(a_k), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
+	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw5ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw5ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw5ForwardVec_rows6_loop
-
-pw5ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw5ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-pw5ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $256, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw5ForwardVec_rows1_loop
-
-pw5ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw5WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw5WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw5WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw5WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw5WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
-	VMOVUPS 1024(c_row)(col*1), Y8
-	VMOVUPS 1056(c_row)(col*1), Y9
-	VMOVUPS 1280(c_row)(col*1), Y10
-	VMOVUPS 1312(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw5WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw5WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
 	JLT pw5WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $1536, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE pw5WeightGradVecWeights_rows6_loop
@@ -6134,188 +5517,29 @@ pw5WeightGradVecWeights_rows4:
 	XORQ col, col
 
 pw5WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
+	// 4 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw5WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw5WeightGradVecWeights_rows4_cols0
-
-pw5WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw5WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw5WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw5WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw5WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-pw5WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $256, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw5WeightGradVecWeights_rows6_loop
-
-pw5WeightGradVecWeights_rows4:
-	// 4 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
 
 pw5WeightGradVecWeights_rows4_cols0_k:
@@ -6343,178 +5567,72 @@ pw5WeightGradVecWeights_rows4_cols0_k:
 	VFMADD231PS Z17, bcast, Z13
 	VFMADD231PS Z18, bcast, Z14
 	VFMADD231PS Z19, bcast, Z15
-	ADDQ $256, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw5WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
+	JLT pw5WeightGradVecWeights_rows4_cols0
 
 pw5WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func pw5InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw5InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw5InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw5InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw5InputGradVec_rows1_loop
-
-pw5InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw5InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw5InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw5InputGradVec_rows6_cols0
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw5InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw5InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw5InputGradVec_rows6_loop
-
-pw5InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw5InputGradVec_done
-	XORQ col, col
-
-pw5InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw5InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw5InputGradVec_rows1_loop_cols0
-	ADDQ $256, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw5InputGradVec_rows1_loop
-
-pw5InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw5InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func pw5InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
 // wt is the weight matrix transposed and padded ([Units][64]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw5InputGradVecGo.
+// It is also pw6InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw7InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw8InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw9InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw10InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw11InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw12InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also pw13InputGradVecAVX512: the same kernel (the shape is in the arguments).
+// It is also fcInputGradVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw5InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·pw5InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 pw5InputGradVec_rows6:
@@ -6522,7 +5640,13 @@ pw5InputGradVec_rows6:
 	JLT pw5InputGradVec_rows1_loop
 
 pw5InputGradVec_rows6_loop:
-	// 6 rows × columns 0..63
+	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+
+pw5InputGradVec_rows6_cols0:
+	// 6 rows × columns up to ce, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -6548,74 +5672,86 @@ pw5InputGradVec_rows6_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 pw5InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $1536, a_row
-	ADDQ $1536, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE pw5InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+64(FP)
+	JLT pw5InputGradVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE pw5InputGradVec_rows6_loop
@@ -6623,48 +5759,46 @@ pw5InputGradVec_rows6_cols0_k:
 	JZ pw5InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP pw5InputGradVec_rows6_loop
 
 pw5InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ pw5InputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE pw5InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP pw5InputGradVec_rows6_loop
 
-pw5InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw5InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $256, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw5InputGradVec_rows1_loop
+pw5InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP pw5InputGradVec_rows6_loop
 
 pw5InputGradVec_done:
 	VZEROUPPER
@@ -6772,677 +5906,30 @@ pw5InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func pw6ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw6ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw6ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw6ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw6ForwardVec_rows1_loop
-
-pw6ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw6ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw6ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw6ForwardVec_rows6_cols0
-	ADDQ $1536, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw6ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw6ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw6ForwardVec_rows6_loop
-
-pw6ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw6ForwardVec_done
-	XORQ col, col
-
-pw6ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw6ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw6ForwardVec_rows1_loop_cols0
-	ADDQ $256, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP pw6ForwardVec_rows1_loop
-
-pw6ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw6ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw6ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw6ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw6ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw6ForwardVec_rows1_loop
-
-pw6ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw6ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw6ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw6ForwardVec_rows6_cols0
-	ADDQ $1536, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw6ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw6ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw6ForwardVec_rows6_loop
-
-pw6ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw6ForwardVec_done
-	XORQ col, col
-
-pw6ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-pw6ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw6ForwardVec_rows1_loop_cols0
-	ADDQ $256, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP pw6ForwardVec_rows1_loop
-
-pw6ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw6WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw6WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw6WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw6WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw6WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
-	VMOVUPS 1024(c_row)(col*1), Y4
-	VMOVUPS 1056(c_row)(col*1), Y5
-	VMOVUPS 1536(c_row)(col*1), Y6
-	VMOVUPS 1568(c_row)(col*1), Y7
-	VMOVUPS 2048(c_row)(col*1), Y8
-	VMOVUPS 2080(c_row)(col*1), Y9
-	VMOVUPS 2560(c_row)(col*1), Y10
-	VMOVUPS 2592(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw6WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw6WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw6WeightGradVecWeights_rows6_loop
-
-pw6WeightGradVecWeights_rows4:
-	XORQ col, col
-
-pw6WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
-	VMOVUPS 1024(c_row)(col*1), Y4
-	VMOVUPS 1056(c_row)(col*1), Y5
-	VMOVUPS 1536(c_row)(col*1), Y6
-	VMOVUPS 1568(c_row)(col*1), Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw6WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $256, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw6WeightGradVecWeights_rows4_cols0
-
-pw6WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw6WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw6WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw6WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
-
-pw6WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw6WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
-	VMOVUPS 1024(c_row)(col*1), Z8
-	VMOVUPS 1088(c_row)(col*1), Z9
-	VMOVUPS 1152(c_row)(col*1), Z10
-	VMOVUPS 1216(c_row)(col*1), Z11
-	VMOVUPS 1536(c_row)(col*1), Z12
-	VMOVUPS 1600(c_row)(col*1), Z13
-	VMOVUPS 1664(c_row)(col*1), Z14
-	VMOVUPS 1728(c_row)(col*1), Z15
-	VMOVUPS 2048(c_row)(col*1), Z16
-	VMOVUPS 2112(c_row)(col*1), Z17
-	VMOVUPS 2176(c_row)(col*1), Z18
-	VMOVUPS 2240(c_row)(col*1), Z19
-	VMOVUPS 2560(c_row)(col*1), Z20
-	VMOVUPS 2624(c_row)(col*1), Z21
-	VMOVUPS 2688(c_row)(col*1), Z22
-	VMOVUPS 2752(c_row)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw6WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $256, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw6WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw6WeightGradVecWeights_rows6_loop
-
-pw6WeightGradVecWeights_rows4:
-	XORQ col, col
-
-pw6WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
-	VMOVUPS 1024(c_row)(col*1), Z8
-	VMOVUPS 1088(c_row)(col*1), Z9
-	VMOVUPS 1152(c_row)(col*1), Z10
-	VMOVUPS 1216(c_row)(col*1), Z11
-	VMOVUPS 1536(c_row)(col*1), Z12
-	VMOVUPS 1600(c_row)(col*1), Z13
-	VMOVUPS 1664(c_row)(col*1), Z14
-	VMOVUPS 1728(c_row)(col*1), Z15
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw6WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $256, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw6WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw6WeightGradVecWeights_rows4_cols0
-
-pw6WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw6WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func pw6WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw6WeightGradVecGo.
-// It is also pw7WeightGradVecBiasAVX2: the same kernel.
-// It is also pw8WeightGradVecBiasAVX2: the same kernel.
-// It is also pw9WeightGradVecBiasAVX2: the same kernel.
-// It is also pw10WeightGradVecBiasAVX2: the same kernel.
-// It is also pw11WeightGradVecBiasAVX2: the same kernel.
+// It is also pw7WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also pw8WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also pw9WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also pw10WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also pw11WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw6WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·pw6WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw6WeightGradVecBias_rows1:
 	XORQ col, col
 
 pw6WeightGradVecBias_rows1_cols0:
-	// 1 row × columns 0..127, 8 vectors at a time
+	// 1 row × columns up to ce, 8 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 64(c_row)(col*1), Y2
@@ -7465,7 +5952,7 @@ pw6WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 160(b_k), bcast, Y5
 	VFMADD231PS 192(b_k), bcast, Y6
 	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw6WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -7477,7 +5964,7 @@ pw6WeightGradVecBias_rows1_cols0_k:
 	VMOVUPS Y6, 192(c_row)(col*1)
 	VMOVUPS Y7, 224(c_row)(col*1)
 	ADDQ $256, col
-	CMPQ col, $512
+	CMPQ col, ce+72(FP)
 	JLT pw6WeightGradVecBias_rows1_cols0
 
 pw6WeightGradVecBias_done:
@@ -7485,26 +5972,27 @@ pw6WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func pw6WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func pw6WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw6WeightGradVecGo.
-// It is also pw7WeightGradVecBiasAVX512: the same kernel.
-// It is also pw8WeightGradVecBiasAVX512: the same kernel.
-// It is also pw9WeightGradVecBiasAVX512: the same kernel.
-// It is also pw10WeightGradVecBiasAVX512: the same kernel.
-// It is also pw11WeightGradVecBiasAVX512: the same kernel.
+// It is also pw7WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also pw8WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also pw9WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also pw10WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also pw11WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw6WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw6WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw6WeightGradVecBias_rows1:
-	// 1 row × columns 0..127
+	// 1 row × 8 vectors from column vector 0
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -7527,7 +6015,7 @@ pw6WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 320(b_k), bcast, Z5
 	VFMADD231PS 384(b_k), bcast, Z6
 	VFMADD231PS 448(b_k), bcast, Z7
-	ADDQ $512, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw6WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -7540,308 +6028,6 @@ pw6WeightGradVecBias_rows1_cols0_k:
 	VMOVUPS Z7, 448(c_row)
 
 pw6WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw6InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw6InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw6InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw6InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw6InputGradVec_rows1_loop
-
-pw6InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw6InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw6InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw6InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw6InputGradVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw6InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw6InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw6InputGradVec_rows6_loop
-
-pw6InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw6InputGradVec_done
-	XORQ col, col
-
-pw6InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw6InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw6InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT pw6InputGradVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw6InputGradVec_rows1_loop
-
-pw6InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw6InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw6InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw6InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw6InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw6InputGradVec_rows1_loop
-
-pw6InputGradVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
-
-pw6InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw6InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $3072, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw6InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw6InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw6InputGradVec_rows6_loop
-
-pw6InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw6InputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $128, kleft
-
-pw6InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ pw6InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $512, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP pw6InputGradVec_rows1_loop
-
-pw6InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
@@ -7946,952 +6132,6 @@ pw6InputGradVecTransposeAVX512_blocks_cols:
 	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
-
-// func pw7ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw7ForwardVecGo.
-// It is also pw8ForwardVecAVX2: the same kernel.
-// It is also pw9ForwardVecAVX2: the same kernel.
-// It is also pw10ForwardVecAVX2: the same kernel.
-// It is also pw11ForwardVecAVX2: the same kernel.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw7ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw7ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw7ForwardVec_rows1_loop
-
-pw7ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw7ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw7ForwardVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw7ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw7ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw7ForwardVec_rows6_loop
-
-pw7ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw7ForwardVec_done
-	XORQ col, col
-
-pw7ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw7ForwardVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP pw7ForwardVec_rows1_loop
-
-pw7ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw7ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw7ForwardVecGo.
-// It is also pw8ForwardVecAVX512: the same kernel.
-// It is also pw9ForwardVecAVX512: the same kernel.
-// It is also pw10ForwardVecAVX512: the same kernel.
-// It is also pw11ForwardVecAVX512: the same kernel.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw7ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw7ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw7ForwardVec_rows1_loop
-
-pw7ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw7ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw7ForwardVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw7ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw7ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw7ForwardVec_rows6_loop
-
-pw7ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw7ForwardVec_done
-	XORQ col, col
-
-pw7ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw7ForwardVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP pw7ForwardVec_rows1_loop
-
-pw7ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw7WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw7WeightGradVecGo.
-// It is also pw8WeightGradVecWeightsAVX2: the same kernel.
-// It is also pw9WeightGradVecWeightsAVX2: the same kernel.
-// It is also pw10WeightGradVecWeightsAVX2: the same kernel.
-// It is also pw11WeightGradVecWeightsAVX2: the same kernel.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw7WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $128, rows
-
-pw7WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw7WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
-	VMOVUPS 1024(c_row)(col*1), Y4
-	VMOVUPS 1056(c_row)(col*1), Y5
-	VMOVUPS 1536(c_row)(col*1), Y6
-	VMOVUPS 1568(c_row)(col*1), Y7
-	VMOVUPS 2048(c_row)(col*1), Y8
-	VMOVUPS 2080(c_row)(col*1), Y9
-	VMOVUPS 2560(c_row)(col*1), Y10
-	VMOVUPS 2592(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw7WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $512, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw7WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw7WeightGradVecWeights_rows6_loop
-
-pw7WeightGradVecWeights_rows2:
-	XORQ col, col
-
-pw7WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..127, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 512(c_row)(col*1), Y2
-	VMOVUPS 544(c_row)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw7WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $512, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw7WeightGradVecWeights_rows2_cols0
-
-pw7WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw7WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw7WeightGradVecGo.
-// It is also pw8WeightGradVecWeightsAVX512: the same kernel.
-// It is also pw9WeightGradVecWeightsAVX512: the same kernel.
-// It is also pw10WeightGradVecWeightsAVX512: the same kernel.
-// It is also pw11WeightGradVecWeightsAVX512: the same kernel.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw7WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $128, rows
-
-pw7WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw7WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
-	VMOVUPS 1024(c_row)(col*1), Z8
-	VMOVUPS 1088(c_row)(col*1), Z9
-	VMOVUPS 1152(c_row)(col*1), Z10
-	VMOVUPS 1216(c_row)(col*1), Z11
-	VMOVUPS 1536(c_row)(col*1), Z12
-	VMOVUPS 1600(c_row)(col*1), Z13
-	VMOVUPS 1664(c_row)(col*1), Z14
-	VMOVUPS 1728(c_row)(col*1), Z15
-	VMOVUPS 2048(c_row)(col*1), Z16
-	VMOVUPS 2112(c_row)(col*1), Z17
-	VMOVUPS 2176(c_row)(col*1), Z18
-	VMOVUPS 2240(c_row)(col*1), Z19
-	VMOVUPS 2560(c_row)(col*1), Z20
-	VMOVUPS 2624(c_row)(col*1), Z21
-	VMOVUPS 2688(c_row)(col*1), Z22
-	VMOVUPS 2752(c_row)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw7WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $512, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw7WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw7WeightGradVecWeights_rows6_loop
-
-pw7WeightGradVecWeights_rows2:
-	XORQ col, col
-
-pw7WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..127, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 512(c_row)(col*1), Z4
-	VMOVUPS 576(c_row)(col*1), Z5
-	VMOVUPS 640(c_row)(col*1), Z6
-	VMOVUPS 704(c_row)(col*1), Z7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw7WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $512, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw7WeightGradVecWeights_rows2_cols0
-
-pw7WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw7InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw7InputGradVecGo.
-// It is also pw8InputGradVecAVX2: the same kernel.
-// It is also pw9InputGradVecAVX2: the same kernel.
-// It is also pw10InputGradVecAVX2: the same kernel.
-// It is also pw11InputGradVecAVX2: the same kernel.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw7InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw7InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw7InputGradVec_rows1_loop
-
-pw7InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw7InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw7InputGradVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw7InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw7InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw7InputGradVec_rows6_loop
-
-pw7InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw7InputGradVec_done
-	XORQ col, col
-
-pw7InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw7InputGradVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP pw7InputGradVec_rows1_loop
-
-pw7InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw7InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw7InputGradVecGo.
-// It is also pw8InputGradVecAVX512: the same kernel.
-// It is also pw9InputGradVecAVX512: the same kernel.
-// It is also pw10InputGradVecAVX512: the same kernel.
-// It is also pw11InputGradVecAVX512: the same kernel.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw7InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw7InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw7InputGradVec_rows1_loop
-
-pw7InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw7InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw7InputGradVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw7InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw7InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw7InputGradVec_rows6_loop
-
-pw7InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw7InputGradVec_done
-	XORQ col, col
-
-pw7InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw7InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw7InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw7InputGradVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP pw7InputGradVec_rows1_loop
-
-pw7InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
 
 // func pw7InputGradVecTransposeAVX2(wt, w *float32)
 // Requires: AVX, AVX2
@@ -9002,633 +6242,26 @@ pw7InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func pw12ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 256
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw12ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw12ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw12ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw12ForwardVec_rows1_loop
-
-pw12ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw12ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..255, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw12ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1056(c_row)(col*1)
-	VMOVUPS Y4, 2048(c_row)(col*1)
-	VMOVUPS Y5, 2080(c_row)(col*1)
-	VMOVUPS Y6, 3072(c_row)(col*1)
-	VMOVUPS Y7, 3104(c_row)(col*1)
-	VMOVUPS Y8, 4096(c_row)(col*1)
-	VMOVUPS Y9, 4128(c_row)(col*1)
-	VMOVUPS Y10, 5120(c_row)(col*1)
-	VMOVUPS Y11, 5152(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw12ForwardVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw12ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw12ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $1024, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw12ForwardVec_rows6_loop
-
-pw12ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw12ForwardVec_done
-	XORQ col, col
-
-pw12ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw12ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw12ForwardVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JMP pw12ForwardVec_rows1_loop
-
-pw12ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw12ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 256
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw12ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw12ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw12ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw12ForwardVec_rows1_loop
-
-pw12ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw12ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw12ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1024(c_row)(col*1)
-	VMOVUPS Z5, 1088(c_row)(col*1)
-	VMOVUPS Z6, 1152(c_row)(col*1)
-	VMOVUPS Z7, 1216(c_row)(col*1)
-	VMOVUPS Z8, 2048(c_row)(col*1)
-	VMOVUPS Z9, 2112(c_row)(col*1)
-	VMOVUPS Z10, 2176(c_row)(col*1)
-	VMOVUPS Z11, 2240(c_row)(col*1)
-	VMOVUPS Z12, 3072(c_row)(col*1)
-	VMOVUPS Z13, 3136(c_row)(col*1)
-	VMOVUPS Z14, 3200(c_row)(col*1)
-	VMOVUPS Z15, 3264(c_row)(col*1)
-	VMOVUPS Z16, 4096(c_row)(col*1)
-	VMOVUPS Z17, 4160(c_row)(col*1)
-	VMOVUPS Z18, 4224(c_row)(col*1)
-	VMOVUPS Z19, 4288(c_row)(col*1)
-	VMOVUPS Z20, 5120(c_row)(col*1)
-	VMOVUPS Z21, 5184(c_row)(col*1)
-	VMOVUPS Z22, 5248(c_row)(col*1)
-	VMOVUPS Z23, 5312(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw12ForwardVec_rows6_cols0
-	ADDQ $3072, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw12ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw12ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $512, tmp
-	SUBQ tmp, a_row
-	IMULQ $1024, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw12ForwardVec_rows6_loop
-
-pw12ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw12ForwardVec_done
-	XORQ col, col
-
-pw12ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $128, kleft
-
-pw12ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw12ForwardVec_rows1_loop_cols0
-	ADDQ $512, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JMP pw12ForwardVec_rows1_loop
-
-pw12ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw12WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 256, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw12WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw12WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $128, rows
-
-pw12WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw12WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..255, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 1024(c_row)(col*1), Y2
-	VMOVUPS 1056(c_row)(col*1), Y3
-	VMOVUPS 2048(c_row)(col*1), Y4
-	VMOVUPS 2080(c_row)(col*1), Y5
-	VMOVUPS 3072(c_row)(col*1), Y6
-	VMOVUPS 3104(c_row)(col*1), Y7
-	VMOVUPS 4096(c_row)(col*1), Y8
-	VMOVUPS 4128(c_row)(col*1), Y9
-	VMOVUPS 5120(c_row)(col*1), Y10
-	VMOVUPS 5152(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw12WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $512, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1056(c_row)(col*1)
-	VMOVUPS Y4, 2048(c_row)(col*1)
-	VMOVUPS Y5, 2080(c_row)(col*1)
-	VMOVUPS Y6, 3072(c_row)(col*1)
-	VMOVUPS Y7, 3104(c_row)(col*1)
-	VMOVUPS Y8, 4096(c_row)(col*1)
-	VMOVUPS Y9, 4128(c_row)(col*1)
-	VMOVUPS Y10, 5120(c_row)(col*1)
-	VMOVUPS Y11, 5152(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw12WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw12WeightGradVecWeights_rows6_loop
-
-pw12WeightGradVecWeights_rows2:
-	XORQ col, col
-
-pw12WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..255, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 1024(c_row)(col*1), Y2
-	VMOVUPS 1056(c_row)(col*1), Y3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw12WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Y4
-	VMOVUPS 32(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VFMADD231PS Y5, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VFMADD231PS Y5, bcast, Y3
-	ADDQ $512, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1056(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw12WeightGradVecWeights_rows2_cols0
-
-pw12WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw12WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 256, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw12WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw12WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $128, rows
-
-pw12WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw12WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 1024(c_row)(col*1), Z4
-	VMOVUPS 1088(c_row)(col*1), Z5
-	VMOVUPS 1152(c_row)(col*1), Z6
-	VMOVUPS 1216(c_row)(col*1), Z7
-	VMOVUPS 2048(c_row)(col*1), Z8
-	VMOVUPS 2112(c_row)(col*1), Z9
-	VMOVUPS 2176(c_row)(col*1), Z10
-	VMOVUPS 2240(c_row)(col*1), Z11
-	VMOVUPS 3072(c_row)(col*1), Z12
-	VMOVUPS 3136(c_row)(col*1), Z13
-	VMOVUPS 3200(c_row)(col*1), Z14
-	VMOVUPS 3264(c_row)(col*1), Z15
-	VMOVUPS 4096(c_row)(col*1), Z16
-	VMOVUPS 4160(c_row)(col*1), Z17
-	VMOVUPS 4224(c_row)(col*1), Z18
-	VMOVUPS 4288(c_row)(col*1), Z19
-	VMOVUPS 5120(c_row)(col*1), Z20
-	VMOVUPS 5184(c_row)(col*1), Z21
-	VMOVUPS 5248(c_row)(col*1), Z22
-	VMOVUPS 5312(c_row)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw12WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $512, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1024(c_row)(col*1)
-	VMOVUPS Z5, 1088(c_row)(col*1)
-	VMOVUPS Z6, 1152(c_row)(col*1)
-	VMOVUPS Z7, 1216(c_row)(col*1)
-	VMOVUPS Z8, 2048(c_row)(col*1)
-	VMOVUPS Z9, 2112(c_row)(col*1)
-	VMOVUPS Z10, 2176(c_row)(col*1)
-	VMOVUPS Z11, 2240(c_row)(col*1)
-	VMOVUPS Z12, 3072(c_row)(col*1)
-	VMOVUPS Z13, 3136(c_row)(col*1)
-	VMOVUPS Z14, 3200(c_row)(col*1)
-	VMOVUPS Z15, 3264(c_row)(col*1)
-	VMOVUPS Z16, 4096(c_row)(col*1)
-	VMOVUPS Z17, 4160(c_row)(col*1)
-	VMOVUPS Z18, 4224(c_row)(col*1)
-	VMOVUPS Z19, 4288(c_row)(col*1)
-	VMOVUPS Z20, 5120(c_row)(col*1)
-	VMOVUPS Z21, 5184(c_row)(col*1)
-	VMOVUPS Z22, 5248(c_row)(col*1)
-	VMOVUPS Z23, 5312(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw12WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw12WeightGradVecWeights_rows6_loop
-
-pw12WeightGradVecWeights_rows2:
-	XORQ col, col
-
-pw12WeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 1024(c_row)(col*1), Z4
-	VMOVUPS 1088(c_row)(col*1), Z5
-	VMOVUPS 1152(c_row)(col*1), Z6
-	VMOVUPS 1216(c_row)(col*1), Z7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw12WeightGradVecWeights_rows2_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VMOVUPS 128(b_k), Z10
-	VMOVUPS 192(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VFMADD231PS Z10, bcast, Z2
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VFMADD231PS Z10, bcast, Z6
-	VFMADD231PS Z11, bcast, Z7
-	ADDQ $512, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw12WeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1024(c_row)(col*1)
-	VMOVUPS Z5, 1088(c_row)(col*1)
-	VMOVUPS Z6, 1152(c_row)(col*1)
-	VMOVUPS Z7, 1216(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw12WeightGradVecWeights_rows2_cols0
-
-pw12WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw12WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func pw12WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 256, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw12WeightGradVecGo.
-// It is also pw13WeightGradVecBiasAVX2: the same kernel.
+// It is also pw13WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw12WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·pw12WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw12WeightGradVecBias_rows1:
 	XORQ col, col
 
 pw12WeightGradVecBias_rows1_cols0:
-	// 1 row × columns 0..175, 11 vectors at a time
+	// 1 row × columns up to ce, 11 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 64(c_row)(col*1), Y2
@@ -9657,7 +6290,7 @@ pw12WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 256(b_k), bcast, Y8
 	VFMADD231PS 288(b_k), bcast, Y9
 	VFMADD231PS 320(b_k), bcast, Y10
-	ADDQ $1024, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw12WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -9672,9 +6305,9 @@ pw12WeightGradVecBias_rows1_cols0_k:
 	VMOVUPS Y9, 288(c_row)(col*1)
 	VMOVUPS Y10, 320(c_row)(col*1)
 	ADDQ $352, col
-	CMPQ col, $704
+	CMPQ col, ce+72(FP)
 	JLT pw12WeightGradVecBias_rows1_cols0
-	// 1 row × columns 176..255
+	// 1 row × 10 vectors from column vector 0 after the loop
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 64(c_row)(col*1), Y2
@@ -9701,7 +6334,7 @@ pw12WeightGradVecBias_rows1_cols1_k:
 	VFMADD231PS 224(b_k), bcast, Y7
 	VFMADD231PS 256(b_k), bcast, Y8
 	VFMADD231PS 288(b_k), bcast, Y9
-	ADDQ $1024, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw12WeightGradVecBias_rows1_cols1_k
 	VMOVUPS Y0, 0(c_row)(col*1)
@@ -9720,22 +6353,23 @@ pw12WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func pw12WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func pw12WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 256, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw12WeightGradVecGo.
-// It is also pw13WeightGradVecBiasAVX512: the same kernel.
+// It is also pw13WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw12WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·pw12WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 pw12WeightGradVecBias_rows1:
-	// 1 row × columns 0..255
+	// 1 row × 16 vectors from column vector 0
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -9774,7 +6408,7 @@ pw12WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 832(b_k), bcast, Z13
 	VFMADD231PS 896(b_k), bcast, Z14
 	VFMADD231PS 960(b_k), bcast, Z15
-	ADDQ $1024, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ pw12WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -9795,320 +6429,6 @@ pw12WeightGradVecBias_rows1_cols0_k:
 	VMOVUPS Z15, 960(c_row)
 
 pw12WeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw12InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 256, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw12InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw12InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw12InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw12InputGradVec_rows1_loop
-
-pw12InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw12InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw12InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw12InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 512(c_row)(col*1)
-	VMOVUPS Y3, 544(c_row)(col*1)
-	VMOVUPS Y4, 1024(c_row)(col*1)
-	VMOVUPS Y5, 1056(c_row)(col*1)
-	VMOVUPS Y6, 1536(c_row)(col*1)
-	VMOVUPS Y7, 1568(c_row)(col*1)
-	VMOVUPS Y8, 2048(c_row)(col*1)
-	VMOVUPS Y9, 2080(c_row)(col*1)
-	VMOVUPS Y10, 2560(c_row)(col*1)
-	VMOVUPS Y11, 2592(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw12InputGradVec_rows6_cols0
-	ADDQ $6144, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw12InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw12InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1024, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw12InputGradVec_rows6_loop
-
-pw12InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw12InputGradVec_done
-	XORQ col, col
-
-pw12InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw12InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw12InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $512
-	JLT pw12InputGradVec_rows1_loop_cols0
-	ADDQ $1024, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP pw12InputGradVec_rows1_loop
-
-pw12InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw12InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 256, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw12InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw12InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw12InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw12InputGradVec_rows1_loop
-
-pw12InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw12InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw12InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw12InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 512(c_row)(col*1)
-	VMOVUPS Z5, 576(c_row)(col*1)
-	VMOVUPS Z6, 640(c_row)(col*1)
-	VMOVUPS Z7, 704(c_row)(col*1)
-	VMOVUPS Z8, 1024(c_row)(col*1)
-	VMOVUPS Z9, 1088(c_row)(col*1)
-	VMOVUPS Z10, 1152(c_row)(col*1)
-	VMOVUPS Z11, 1216(c_row)(col*1)
-	VMOVUPS Z12, 1536(c_row)(col*1)
-	VMOVUPS Z13, 1600(c_row)(col*1)
-	VMOVUPS Z14, 1664(c_row)(col*1)
-	VMOVUPS Z15, 1728(c_row)(col*1)
-	VMOVUPS Z16, 2048(c_row)(col*1)
-	VMOVUPS Z17, 2112(c_row)(col*1)
-	VMOVUPS Z18, 2176(c_row)(col*1)
-	VMOVUPS Z19, 2240(c_row)(col*1)
-	VMOVUPS Z20, 2560(c_row)(col*1)
-	VMOVUPS Z21, 2624(c_row)(col*1)
-	VMOVUPS Z22, 2688(c_row)(col*1)
-	VMOVUPS Z23, 2752(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw12InputGradVec_rows6_cols0
-	ADDQ $6144, a_row
-	ADDQ $3072, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw12InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw12InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1024, tmp
-	SUBQ tmp, a_row
-	IMULQ $512, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw12InputGradVec_rows6_loop
-
-pw12InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw12InputGradVec_done
-	XORQ col, col
-
-pw12InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..127, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw12InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $512, b_k
-	DECQ kleft
-	JNZ pw12InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $512
-	JLT pw12InputGradVec_rows1_loop_cols0
-	ADDQ $1024, a_row
-	ADDQ $512, c_row
-	DECQ rows
-	JMP pw12InputGradVec_rows1_loop
-
-pw12InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
@@ -10213,968 +6533,6 @@ pw12InputGradVecTransposeAVX512_blocks_cols:
 	MOVQ w+8(FP), a_k
 	VZEROUPPER
 	RET
-
-// func pw13ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 256
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw13ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw13ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw13ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw13ForwardVec_rows1_loop
-
-pw13ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw13ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..255, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1056(c_row)(col*1)
-	VMOVUPS Y4, 2048(c_row)(col*1)
-	VMOVUPS Y5, 2080(c_row)(col*1)
-	VMOVUPS Y6, 3072(c_row)(col*1)
-	VMOVUPS Y7, 3104(c_row)(col*1)
-	VMOVUPS Y8, 4096(c_row)(col*1)
-	VMOVUPS Y9, 4128(c_row)(col*1)
-	VMOVUPS Y10, 5120(c_row)(col*1)
-	VMOVUPS Y11, 5152(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw13ForwardVec_rows6_cols0
-	ADDQ $6144, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw13ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw13ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1024, tmp
-	SUBQ tmp, a_row
-	IMULQ $1024, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw13ForwardVec_rows6_loop
-
-pw13ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw13ForwardVec_done
-	XORQ col, col
-
-pw13ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw13ForwardVec_rows1_loop_cols0
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JMP pw13ForwardVec_rows1_loop
-
-pw13ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw13ForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 256
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: pw13ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw13ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-pw13ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT pw13ForwardVec_rows1_loop
-
-pw13ForwardVec_rows6_loop:
-	XORQ col, col
-
-pw13ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	VMOVUPS 0(bias)(col*1), Z4
-	VMOVUPS 64(bias)(col*1), Z5
-	VMOVUPS 128(bias)(col*1), Z6
-	VMOVUPS 192(bias)(col*1), Z7
-	VMOVUPS 0(bias)(col*1), Z8
-	VMOVUPS 64(bias)(col*1), Z9
-	VMOVUPS 128(bias)(col*1), Z10
-	VMOVUPS 192(bias)(col*1), Z11
-	VMOVUPS 0(bias)(col*1), Z12
-	VMOVUPS 64(bias)(col*1), Z13
-	VMOVUPS 128(bias)(col*1), Z14
-	VMOVUPS 192(bias)(col*1), Z15
-	VMOVUPS 0(bias)(col*1), Z16
-	VMOVUPS 64(bias)(col*1), Z17
-	VMOVUPS 128(bias)(col*1), Z18
-	VMOVUPS 192(bias)(col*1), Z19
-	VMOVUPS 0(bias)(col*1), Z20
-	VMOVUPS 64(bias)(col*1), Z21
-	VMOVUPS 128(bias)(col*1), Z22
-	VMOVUPS 192(bias)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1024(c_row)(col*1)
-	VMOVUPS Z5, 1088(c_row)(col*1)
-	VMOVUPS Z6, 1152(c_row)(col*1)
-	VMOVUPS Z7, 1216(c_row)(col*1)
-	VMOVUPS Z8, 2048(c_row)(col*1)
-	VMOVUPS Z9, 2112(c_row)(col*1)
-	VMOVUPS Z10, 2176(c_row)(col*1)
-	VMOVUPS Z11, 2240(c_row)(col*1)
-	VMOVUPS Z12, 3072(c_row)(col*1)
-	VMOVUPS Z13, 3136(c_row)(col*1)
-	VMOVUPS Z14, 3200(c_row)(col*1)
-	VMOVUPS Z15, 3264(c_row)(col*1)
-	VMOVUPS Z16, 4096(c_row)(col*1)
-	VMOVUPS Z17, 4160(c_row)(col*1)
-	VMOVUPS Z18, 4224(c_row)(col*1)
-	VMOVUPS Z19, 4288(c_row)(col*1)
-	VMOVUPS Z20, 5120(c_row)(col*1)
-	VMOVUPS Z21, 5184(c_row)(col*1)
-	VMOVUPS Z22, 5248(c_row)(col*1)
-	VMOVUPS Z23, 5312(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw13ForwardVec_rows6_cols0
-	ADDQ $6144, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw13ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw13ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1024, tmp
-	SUBQ tmp, a_row
-	IMULQ $1024, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw13ForwardVec_rows6_loop
-
-pw13ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw13ForwardVec_done
-	XORQ col, col
-
-pw13ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(bias)(col*1), Z0
-	VMOVUPS 64(bias)(col*1), Z1
-	VMOVUPS 128(bias)(col*1), Z2
-	VMOVUPS 192(bias)(col*1), Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw13ForwardVec_rows1_loop_cols0
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JMP pw13ForwardVec_rows1_loop
-
-pw13ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw13WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 256, j < 256, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw13WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw13WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $256, rows
-
-pw13WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw13WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..255, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 1024(c_row)(col*1), Y2
-	VMOVUPS 1056(c_row)(col*1), Y3
-	VMOVUPS 2048(c_row)(col*1), Y4
-	VMOVUPS 2080(c_row)(col*1), Y5
-	VMOVUPS 3072(c_row)(col*1), Y6
-	VMOVUPS 3104(c_row)(col*1), Y7
-	VMOVUPS 4096(c_row)(col*1), Y8
-	VMOVUPS 4128(c_row)(col*1), Y9
-	VMOVUPS 5120(c_row)(col*1), Y10
-	VMOVUPS 5152(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw13WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $1024, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1056(c_row)(col*1)
-	VMOVUPS Y4, 2048(c_row)(col*1)
-	VMOVUPS Y5, 2080(c_row)(col*1)
-	VMOVUPS Y6, 3072(c_row)(col*1)
-	VMOVUPS Y7, 3104(c_row)(col*1)
-	VMOVUPS Y8, 4096(c_row)(col*1)
-	VMOVUPS Y9, 4128(c_row)(col*1)
-	VMOVUPS Y10, 5120(c_row)(col*1)
-	VMOVUPS Y11, 5152(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw13WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw13WeightGradVecWeights_rows6_loop
-
-pw13WeightGradVecWeights_rows4:
-	XORQ col, col
-
-pw13WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..255, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 1024(c_row)(col*1), Y2
-	VMOVUPS 1056(c_row)(col*1), Y3
-	VMOVUPS 2048(c_row)(col*1), Y4
-	VMOVUPS 2080(c_row)(col*1), Y5
-	VMOVUPS 3072(c_row)(col*1), Y6
-	VMOVUPS 3104(c_row)(col*1), Y7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw13WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y8
-	VMOVUPS 32(b_k), Y9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VFMADD231PS Y9, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VFMADD231PS Y9, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VFMADD231PS Y9, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VFMADD231PS Y9, bcast, Y7
-	ADDQ $1024, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1056(c_row)(col*1)
-	VMOVUPS Y4, 2048(c_row)(col*1)
-	VMOVUPS Y5, 2080(c_row)(col*1)
-	VMOVUPS Y6, 3072(c_row)(col*1)
-	VMOVUPS Y7, 3104(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw13WeightGradVecWeights_rows4_cols0
-
-pw13WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw13WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 256, j < 256, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: pw13WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw13WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $256, rows
-
-pw13WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-pw13WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 1024(c_row)(col*1), Z4
-	VMOVUPS 1088(c_row)(col*1), Z5
-	VMOVUPS 1152(c_row)(col*1), Z6
-	VMOVUPS 1216(c_row)(col*1), Z7
-	VMOVUPS 2048(c_row)(col*1), Z8
-	VMOVUPS 2112(c_row)(col*1), Z9
-	VMOVUPS 2176(c_row)(col*1), Z10
-	VMOVUPS 2240(c_row)(col*1), Z11
-	VMOVUPS 3072(c_row)(col*1), Z12
-	VMOVUPS 3136(c_row)(col*1), Z13
-	VMOVUPS 3200(c_row)(col*1), Z14
-	VMOVUPS 3264(c_row)(col*1), Z15
-	VMOVUPS 4096(c_row)(col*1), Z16
-	VMOVUPS 4160(c_row)(col*1), Z17
-	VMOVUPS 4224(c_row)(col*1), Z18
-	VMOVUPS 4288(c_row)(col*1), Z19
-	VMOVUPS 5120(c_row)(col*1), Z20
-	VMOVUPS 5184(c_row)(col*1), Z21
-	VMOVUPS 5248(c_row)(col*1), Z22
-	VMOVUPS 5312(c_row)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw13WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $1024, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1024(c_row)(col*1)
-	VMOVUPS Z5, 1088(c_row)(col*1)
-	VMOVUPS Z6, 1152(c_row)(col*1)
-	VMOVUPS Z7, 1216(c_row)(col*1)
-	VMOVUPS Z8, 2048(c_row)(col*1)
-	VMOVUPS Z9, 2112(c_row)(col*1)
-	VMOVUPS Z10, 2176(c_row)(col*1)
-	VMOVUPS Z11, 2240(c_row)(col*1)
-	VMOVUPS Z12, 3072(c_row)(col*1)
-	VMOVUPS Z13, 3136(c_row)(col*1)
-	VMOVUPS Z14, 3200(c_row)(col*1)
-	VMOVUPS Z15, 3264(c_row)(col*1)
-	VMOVUPS Z16, 4096(c_row)(col*1)
-	VMOVUPS Z17, 4160(c_row)(col*1)
-	VMOVUPS Z18, 4224(c_row)(col*1)
-	VMOVUPS Z19, 4288(c_row)(col*1)
-	VMOVUPS Z20, 5120(c_row)(col*1)
-	VMOVUPS Z21, 5184(c_row)(col*1)
-	VMOVUPS Z22, 5248(c_row)(col*1)
-	VMOVUPS Z23, 5312(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw13WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw13WeightGradVecWeights_rows6_loop
-
-pw13WeightGradVecWeights_rows4:
-	XORQ col, col
-
-pw13WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..255, 4 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 1024(c_row)(col*1), Z4
-	VMOVUPS 1088(c_row)(col*1), Z5
-	VMOVUPS 1152(c_row)(col*1), Z6
-	VMOVUPS 1216(c_row)(col*1), Z7
-	VMOVUPS 2048(c_row)(col*1), Z8
-	VMOVUPS 2112(c_row)(col*1), Z9
-	VMOVUPS 2176(c_row)(col*1), Z10
-	VMOVUPS 2240(c_row)(col*1), Z11
-	VMOVUPS 3072(c_row)(col*1), Z12
-	VMOVUPS 3136(c_row)(col*1), Z13
-	VMOVUPS 3200(c_row)(col*1), Z14
-	VMOVUPS 3264(c_row)(col*1), Z15
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw13WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VMOVUPS 128(b_k), Z18
-	VMOVUPS 192(b_k), Z19
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VFMADD231PS Z18, bcast, Z2
-	VFMADD231PS Z19, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VFMADD231PS Z18, bcast, Z6
-	VFMADD231PS Z19, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VFMADD231PS Z18, bcast, Z10
-	VFMADD231PS Z19, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VFMADD231PS Z18, bcast, Z14
-	VFMADD231PS Z19, bcast, Z15
-	ADDQ $1024, a_k
-	ADDQ $1024, b_k
-	DECQ kleft
-	JNZ pw13WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1024(c_row)(col*1)
-	VMOVUPS Z5, 1088(c_row)(col*1)
-	VMOVUPS Z6, 1152(c_row)(col*1)
-	VMOVUPS Z7, 1216(c_row)(col*1)
-	VMOVUPS Z8, 2048(c_row)(col*1)
-	VMOVUPS Z9, 2112(c_row)(col*1)
-	VMOVUPS Z10, 2176(c_row)(col*1)
-	VMOVUPS Z11, 2240(c_row)(col*1)
-	VMOVUPS Z12, 3072(c_row)(col*1)
-	VMOVUPS Z13, 3136(c_row)(col*1)
-	VMOVUPS Z14, 3200(c_row)(col*1)
-	VMOVUPS Z15, 3264(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw13WeightGradVecWeights_rows4_cols0
-
-pw13WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw13InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 256, i < 256
-// wt is the weight matrix transposed and padded ([Units][272]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw13InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·pw13InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw13InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw13InputGradVec_rows1_loop
-
-pw13InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw13InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..255, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ pw13InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1056(c_row)(col*1)
-	VMOVUPS Y4, 2048(c_row)(col*1)
-	VMOVUPS Y5, 2080(c_row)(col*1)
-	VMOVUPS Y6, 3072(c_row)(col*1)
-	VMOVUPS Y7, 3104(c_row)(col*1)
-	VMOVUPS Y8, 4096(c_row)(col*1)
-	VMOVUPS Y9, 4128(c_row)(col*1)
-	VMOVUPS Y10, 5120(c_row)(col*1)
-	VMOVUPS Y11, 5152(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw13InputGradVec_rows6_cols0
-	ADDQ $6144, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw13InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw13InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1024, tmp
-	SUBQ tmp, a_row
-	IMULQ $1024, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw13InputGradVec_rows6_loop
-
-pw13InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw13InputGradVec_done
-	XORQ col, col
-
-pw13InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ pw13InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT pw13InputGradVec_rows1_loop_cols0
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JMP pw13InputGradVec_rows1_loop
-
-pw13InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw13InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 256, i < 256
-// wt is the weight matrix transposed and padded ([Units][272]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: pw13InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·pw13InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-pw13InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT pw13InputGradVec_rows1_loop
-
-pw13InputGradVec_rows6_loop:
-	XORQ col, col
-
-pw13InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ pw13InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1024(c_row)(col*1)
-	VMOVUPS Z5, 1088(c_row)(col*1)
-	VMOVUPS Z6, 1152(c_row)(col*1)
-	VMOVUPS Z7, 1216(c_row)(col*1)
-	VMOVUPS Z8, 2048(c_row)(col*1)
-	VMOVUPS Z9, 2112(c_row)(col*1)
-	VMOVUPS Z10, 2176(c_row)(col*1)
-	VMOVUPS Z11, 2240(c_row)(col*1)
-	VMOVUPS Z12, 3072(c_row)(col*1)
-	VMOVUPS Z13, 3136(c_row)(col*1)
-	VMOVUPS Z14, 3200(c_row)(col*1)
-	VMOVUPS Z15, 3264(c_row)(col*1)
-	VMOVUPS Z16, 4096(c_row)(col*1)
-	VMOVUPS Z17, 4160(c_row)(col*1)
-	VMOVUPS Z18, 4224(c_row)(col*1)
-	VMOVUPS Z19, 4288(c_row)(col*1)
-	VMOVUPS Z20, 5120(c_row)(col*1)
-	VMOVUPS Z21, 5184(c_row)(col*1)
-	VMOVUPS Z22, 5248(c_row)(col*1)
-	VMOVUPS Z23, 5312(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw13InputGradVec_rows6_cols0
-	ADDQ $6144, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE pw13InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ pw13InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1024, tmp
-	SUBQ tmp, a_row
-	IMULQ $1024, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP pw13InputGradVec_rows6_loop
-
-pw13InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ pw13InputGradVec_done
-	XORQ col, col
-
-pw13InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $256, kleft
-
-pw13InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ pw13InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT pw13InputGradVec_rows1_loop_cols0
-	ADDQ $1024, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JMP pw13InputGradVec_rows1_loop
-
-pw13InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
 
 // func pw13InputGradVecTransposeAVX2(wt, w *float32)
 // Requires: AVX, AVX2
@@ -11307,20 +6665,22 @@ pw13InputGradVecTransposeAVX512_pad:
 	VZEROUPPER
 	RET
 
-// func fcForwardVecAVX2(y, x, w, b *float32, n int)
+// func fcForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 2
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
+// It is also fcPackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 fcForwardVec_rows12:
@@ -11328,23 +6688,26 @@ fcForwardVec_rows12:
 	JLT fcForwardVec_rows1_loop
 
 fcForwardVec_rows12_loop:
-	// 12 rows × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMASKMOVPS 0(bias), mask, Y0
-	VMASKMOVPS 0(bias), mask, Y1
-	VMASKMOVPS 0(bias), mask, Y2
-	VMASKMOVPS 0(bias), mask, Y3
-	VMASKMOVPS 0(bias), mask, Y4
-	VMASKMOVPS 0(bias), mask, Y5
-	VMASKMOVPS 0(bias), mask, Y6
-	VMASKMOVPS 0(bias), mask, Y7
-	VMASKMOVPS 0(bias), mask, Y8
-	VMASKMOVPS 0(bias), mask, Y9
-	VMASKMOVPS 0(bias), mask, Y10
-	VMASKMOVPS 0(bias), mask, Y11
+	// 12 rows × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMASKMOVPS 0(tmp), mask, Y0
+	VMASKMOVPS 0(tmp), mask, Y1
+	VMASKMOVPS 0(tmp), mask, Y2
+	VMASKMOVPS 0(tmp), mask, Y3
+	VMASKMOVPS 0(tmp), mask, Y4
+	VMASKMOVPS 0(tmp), mask, Y5
+	VMASKMOVPS 0(tmp), mask, Y6
+	VMASKMOVPS 0(tmp), mask, Y7
+	VMASKMOVPS 0(tmp), mask, Y8
+	VMASKMOVPS 0(tmp), mask, Y9
+	VMASKMOVPS 0(tmp), mask, Y10
+	VMASKMOVPS 0(tmp), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $256, kleft
+	MOVQ ks+40(FP), kleft
 
 fcForwardVec_rows12_cols0_k:
 	VMASKMOVPS 0(b_k), mask, Y12
@@ -11373,7 +6736,7 @@ fcForwardVec_rows12_cols0_k:
 	VBROADCASTSS 11264(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $8, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcForwardVec_rows12_cols0_k
 	VMASKMOVPS Y0, mask, 0(c_row)
@@ -11397,30 +6760,33 @@ fcForwardVec_rows12_cols0_k:
 	JZ fcForwardVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $1024, tmp
 	SUBQ tmp, a_row
-	IMULQ $8, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $8, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP fcForwardVec_rows12_loop
 
 fcForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fcForwardVec_done
-	// 1 row × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMASKMOVPS 0(bias), mask, Y0
+	// 1 row × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMASKMOVPS 0(tmp), mask, Y0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $256, kleft
+	MOVQ ks+40(FP), kleft
 
 fcForwardVec_rows1_loop_cols0_k:
 	VMASKMOVPS 0(b_k), mask, Y1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y1, bcast, Y0
 	ADDQ $4, a_k
-	ADDQ $8, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcForwardVec_rows1_loop_cols0_k
 	VMASKMOVPS Y0, mask, 0(c_row)
@@ -11435,20 +6801,22 @@ fcForwardVec_done:
 #undef bcast
 #undef mask
 
-// func fcForwardVecAVX512(y, x, w, b *float32, n int)
+// func fcForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 2
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
+// It is also fcPackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0003, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -11457,26 +6825,36 @@ fcForwardVec_rows16:
 	JLT fcForwardVec_rows1_loop
 
 fcForwardVec_rows16_loop:
-	// 16 rows × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
+	XORQ col, col
+
+fcForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $256, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fcForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
@@ -11513,25 +6891,28 @@ fcForwardVec_rows16_cols0_k:
 	VBROADCASTSS 15360(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $8, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcForwardVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 8(c_row)
-	VMOVUPS Z2, K1, 16(c_row)
-	VMOVUPS Z3, K1, 24(c_row)
-	VMOVUPS Z4, K1, 32(c_row)
-	VMOVUPS Z5, K1, 40(c_row)
-	VMOVUPS Z6, K1, 48(c_row)
-	VMOVUPS Z7, K1, 56(c_row)
-	VMOVUPS Z8, K1, 64(c_row)
-	VMOVUPS Z9, K1, 72(c_row)
-	VMOVUPS Z10, K1, 80(c_row)
-	VMOVUPS Z11, K1, 88(c_row)
-	VMOVUPS Z12, K1, 96(c_row)
-	VMOVUPS Z13, K1, 104(c_row)
-	VMOVUPS Z14, K1, 112(c_row)
-	VMOVUPS Z15, K1, 120(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 8(c_row)(col*1)
+	VMOVUPS Z2, K1, 16(c_row)(col*1)
+	VMOVUPS Z3, K1, 24(c_row)(col*1)
+	VMOVUPS Z4, K1, 32(c_row)(col*1)
+	VMOVUPS Z5, K1, 40(c_row)(col*1)
+	VMOVUPS Z6, K1, 48(c_row)(col*1)
+	VMOVUPS Z7, K1, 56(c_row)(col*1)
+	VMOVUPS Z8, K1, 64(c_row)(col*1)
+	VMOVUPS Z9, K1, 72(c_row)(col*1)
+	VMOVUPS Z10, K1, 80(c_row)(col*1)
+	VMOVUPS Z11, K1, 88(c_row)(col*1)
+	VMOVUPS Z12, K1, 96(c_row)(col*1)
+	VMOVUPS Z13, K1, 104(c_row)(col*1)
+	VMOVUPS Z14, K1, 112(c_row)(col*1)
+	VMOVUPS Z15, K1, 120(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fcForwardVec_rows16_cols0
 	ADDQ $16384, a_row
 	ADDQ $128, c_row
 	SUBQ $16, rows
@@ -11541,32 +6922,45 @@ fcForwardVec_rows16_cols0_k:
 	JZ fcForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $1024, tmp
 	SUBQ tmp, a_row
-	IMULQ $8, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $8, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP fcForwardVec_rows16_loop
 
 fcForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fcForwardVec_done
-	// 1 row × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
+	XORQ col, col
+
+fcForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $256, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fcForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $8, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fcForwardVec_rows1_loop_cols0
 	ADDQ $1024, a_row
 	ADDQ $8, c_row
 	DECQ rows
@@ -11577,25 +6971,33 @@ fcForwardVec_done:
 	RET
 #undef bcast
 
-// func fcForwardOneVecAVX2(y, x, w, b *float32)
+// func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 256, j < 2
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fcForwardOneVecGo.
+// It is also fcPackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $8, sbS
+	MOVQ sb+48(FP), sb3
+	IMULQ $3, sb3
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fcForwardOneVec_rows1:
-	// 1 row × columns 0..1 (last vector: 2 lanes), 8 accumulator sets
-	VMOVUPS tailmask<>+24(SB), mask
-	VMASKMOVPS 0(bias), mask, Y0
+	// 1 row × 1 vector from column vector 0, the last one masked, 8 accumulator sets
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+72(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMASKMOVPS 0(tmp), mask, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
@@ -11605,440 +7007,60 @@ fcForwardOneVec_rows1:
 	VXORPS Y7, Y7, Y7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $31, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
 fcForwardOneVec_rows1_cols0_k:
-	VMASKMOVPS 0(b_k), mask, Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y8, bcast, Y0
-	VMASKMOVPS 8(b_k), mask, Y8
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y8, bcast, Y1
-	VMASKMOVPS 16(b_k), mask, Y8
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y8, bcast, Y2
-	VMASKMOVPS 24(b_k), mask, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y8, bcast, Y3
-	VMASKMOVPS 32(b_k), mask, Y8
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y8, bcast, Y4
-	VMASKMOVPS 40(b_k), mask, Y8
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y8, bcast, Y5
-	VMASKMOVPS 48(b_k), mask, Y8
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Y8, bcast, Y6
-	VMASKMOVPS 56(b_k), mask, Y8
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Y8, bcast, Y7
-	ADDQ $32, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Y1, Y0, Y0
-	VADDPS Y2, Y0, Y0
-	VADDPS Y3, Y0, Y0
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y0, Y0
-	VADDPS Y6, Y0, Y0
-	VADDPS Y7, Y0, Y0
-	VMASKMOVPS Y0, mask, 0(c_row)
-
-fcForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func fcForwardOneVecAVX512(y, x, w, b *float32)
-// Requires: AVX512F
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 256, j < 2
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fcForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0003, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-fcForwardOneVec_rows1:
-	// 1 row × columns 0..1 (last vector: 2 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-fcForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 8(b_k), bcast, K1, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 16(b_k), bcast, K1, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 24(b_k), bcast, K1, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 32(b_k), bcast, K1, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 40(b_k), bcast, K1, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 48(b_k), bcast, K1, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 56(b_k), bcast, K1, Z7
-	ADDQ $32, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Z1, Z0, Z0
-	VADDPS Z2, Z0, Z0
-	VADDPS Z3, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z0, Z0
-	VADDPS Z6, Z0, Z0
-	VADDPS Z7, Z0, Z0
-	VMOVUPS Z0, K1, 0(c_row)
-
-fcForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcPackedVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 2
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: fcPackedVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·fcPackedVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fcPackedVec_rows12:
-	CMPQ rows, $12
-	JLT fcPackedVec_rows1_loop
-
-fcPackedVec_rows12_loop:
-	// 12 rows × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMASKMOVPS 0(bias), mask, Y0
-	VMASKMOVPS 0(bias), mask, Y1
-	VMASKMOVPS 0(bias), mask, Y2
-	VMASKMOVPS 0(bias), mask, Y3
-	VMASKMOVPS 0(bias), mask, Y4
-	VMASKMOVPS 0(bias), mask, Y5
-	VMASKMOVPS 0(bias), mask, Y6
-	VMASKMOVPS 0(bias), mask, Y7
-	VMASKMOVPS 0(bias), mask, Y8
-	VMASKMOVPS 0(bias), mask, Y9
-	VMASKMOVPS 0(bias), mask, Y10
-	VMASKMOVPS 0(bias), mask, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $256, kleft
-
-fcPackedVec_rows12_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y1
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y5
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VBROADCASTSS 7168(a_k), bcast
-	VFMADD231PS Y12, bcast, Y7
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VBROADCASTSS 9216(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VBROADCASTSS 11264(a_k), bcast
-	VFMADD231PS Y12, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows12_cols0_k
-	VMASKMOVPS Y0, mask, 0(c_row)
-	VMASKMOVPS Y1, mask, 8(c_row)
-	VMASKMOVPS Y2, mask, 16(c_row)
-	VMASKMOVPS Y3, mask, 24(c_row)
-	VMASKMOVPS Y4, mask, 32(c_row)
-	VMASKMOVPS Y5, mask, 40(c_row)
-	VMASKMOVPS Y6, mask, 48(c_row)
-	VMASKMOVPS Y7, mask, 56(c_row)
-	VMASKMOVPS Y8, mask, 64(c_row)
-	VMASKMOVPS Y9, mask, 72(c_row)
-	VMASKMOVPS Y10, mask, 80(c_row)
-	VMASKMOVPS Y11, mask, 88(c_row)
-	ADDQ $12288, a_row
-	ADDQ $96, c_row
-	SUBQ $12, rows
-	CMPQ rows, $12
-	JGE fcPackedVec_rows12_loop
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	MOVQ $12, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1024, tmp
-	SUBQ tmp, a_row
-	IMULQ $8, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $12, rows
-	JMP fcPackedVec_rows12_loop
-
-fcPackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	// 1 row × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMASKMOVPS 0(bias), mask, Y0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $256, kleft
-
-fcPackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y1, bcast, Y0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows1_loop_cols0_k
-	VMASKMOVPS Y0, mask, 0(c_row)
-	ADDQ $1024, a_row
-	ADDQ $8, c_row
-	DECQ rows
-	JMP fcPackedVec_rows1_loop
-
-fcPackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func fcPackedVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 2
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: fcPackedVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcPackedVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0003, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-fcPackedVec_rows16:
-	CMPQ rows, $16
-	JLT fcPackedVec_rows1_loop
-
-fcPackedVec_rows16_loop:
-	// 16 rows × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $256, kleft
-
-fcPackedVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 4096(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 5120(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 6144(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 7168(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 8192(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 9216(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 10240(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 11264(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 12288(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 13312(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 14336(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 15360(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 8(c_row)
-	VMOVUPS Z2, K1, 16(c_row)
-	VMOVUPS Z3, K1, 24(c_row)
-	VMOVUPS Z4, K1, 32(c_row)
-	VMOVUPS Z5, K1, 40(c_row)
-	VMOVUPS Z6, K1, 48(c_row)
-	VMOVUPS Z7, K1, 56(c_row)
-	VMOVUPS Z8, K1, 64(c_row)
-	VMOVUPS Z9, K1, 72(c_row)
-	VMOVUPS Z10, K1, 80(c_row)
-	VMOVUPS Z11, K1, 88(c_row)
-	VMOVUPS Z12, K1, 96(c_row)
-	VMOVUPS Z13, K1, 104(c_row)
-	VMOVUPS Z14, K1, 112(c_row)
-	VMOVUPS Z15, K1, 120(c_row)
-	ADDQ $16384, a_row
-	ADDQ $128, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE fcPackedVec_rows16_loop
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1024, tmp
-	SUBQ tmp, a_row
-	IMULQ $8, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $16, rows
-	JMP fcPackedVec_rows16_loop
-
-fcPackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	// 1 row × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $256, kleft
-
-fcPackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	ADDQ $1024, a_row
-	ADDQ $8, c_row
-	DECQ rows
-	JMP fcPackedVec_rows1_loop
-
-fcPackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcPackedOneVecAVX2(y, x, w, b *float32)
-// Requires: AVX, AVX2, FMA3
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 256, j < 2
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fcPackedOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·fcPackedOneVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $1, rows
-
-fcPackedOneVec_rows1:
-	// 1 row × columns 0..1 (last vector: 2 lanes), 8 accumulator sets
-	VMOVUPS tailmask<>+24(SB), mask
-	VMASKMOVPS 0(bias), mask, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-fcPackedOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Y1
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Y1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Y2
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Y2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Y3
+	VFMADD231PS 0(b_3), bcast, Y3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 256(b_k), bcast, Y4
+	VFMADD231PS 0(b_k)(bstr*4), bcast, Y4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 320(b_k), bcast, Y5
+	VFMADD231PS 0(b_3)(bstr*2), bcast, Y5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 384(b_k), bcast, Y6
+	VFMADD231PS 0(b_k)(sb3*2), bcast, Y6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 448(b_k), bcast, Y7
+	VFMADD231PS 0(b_3)(bstr*4), bcast, Y7
+	ADDQ sbS, b_3
 	ADDQ $32, a_k
-	ADDQ $512, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ fcPackedOneVec_rows1_cols0_k
+	JNZ fcForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y1
+	ADDQ bstr, b_k
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y2
+	ADDQ bstr, b_k
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y3
+	ADDQ bstr, b_k
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y4
+	ADDQ bstr, b_k
+	VMASKMOVPS 0(b_k), mask, Y8
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS Y8, bcast, Y5
+	ADDQ bstr, b_k
+	VMASKMOVPS 0(b_k), mask, Y8
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS Y8, bcast, Y6
+	ADDQ bstr, b_k
+	VMASKMOVPS 0(b_k), mask, Y8
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS Y8, bcast, Y7
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Y1, Y0, Y0
 	VADDPS Y2, Y0, Y0
@@ -12049,31 +7071,37 @@ fcPackedOneVec_rows1_cols0_k:
 	VADDPS Y7, Y0, Y0
 	VMASKMOVPS Y0, mask, 0(c_row)
 
-fcPackedOneVec_done:
+fcForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 #undef mask
 
-// func fcPackedOneVecAVX512(y, x, w, b *float32)
+// func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 256, j < 2
 // One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fcPackedOneVecGo.
+// Reference: fcForwardOneVecGo.
+// It is also fcPackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcPackedOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $8, sbS
+	MOVQ sb+48(FP), sb3
+	IMULQ $3, sb3
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x0003, tmp
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
-fcPackedOneVec_rows1:
-	// 1 row × columns 0..1 (last vector: 2 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
+fcForwardOneVec_rows1:
+	// 1 row × 1 vector from column vector 0, the last one masked, 8 accumulator sets
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp), K1, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
@@ -12083,29 +7111,57 @@ fcPackedOneVec_rows1:
 	VXORPS Z7, Z7, Z7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	MOVQ $31, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
-fcPackedOneVec_rows1_cols0_k:
+fcForwardOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 0(b_3), bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 0(b_k)(bstr*4), bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 320(b_k), bcast, Z5
+	VFMADD231PS 0(b_3)(bstr*2), bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 384(b_k), bcast, Z6
+	VFMADD231PS 0(b_k)(sb3*2), bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 448(b_k), bcast, Z7
+	VFMADD231PS 0(b_3)(bstr*4), bcast, Z7
+	ADDQ sbS, b_3
 	ADDQ $32, a_k
-	ADDQ $512, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ fcPackedOneVec_rows1_cols0_k
+	JNZ fcForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z1
+	ADDQ bstr, b_k
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z2
+	ADDQ bstr, b_k
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z3
+	ADDQ bstr, b_k
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z4
+	ADDQ bstr, b_k
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z5
+	ADDQ bstr, b_k
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z6
+	ADDQ bstr, b_k
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z7
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Z1, Z0, Z0
 	VADDPS Z2, Z0, Z0
@@ -12116,12 +7172,12 @@ fcPackedOneVec_rows1_cols0_k:
 	VADDPS Z7, Z0, Z0
 	VMOVUPS Z0, K1, 0(c_row)
 
-fcPackedOneVec_done:
+fcForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 256, j < 2, s < n
@@ -12130,15 +7186,19 @@ fcPackedOneVec_done:
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $256, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
 fcWeightGradVecWeights_rows12_loop:
-	// 12 rows × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
+	// 12 rows × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMASKMOVPS 0(c_row), mask, Y0
 	VMASKMOVPS 8(c_row), mask, Y1
 	VMASKMOVPS 16(c_row), mask, Y2
@@ -12181,8 +7241,8 @@ fcWeightGradVecWeights_rows12_loop_cols0_k:
 	VFMADD231PS Y12, bcast, Y10
 	VBROADCASTSS 44(a_k), bcast
 	VFMADD231PS Y12, bcast, Y11
-	ADDQ $1024, a_k
-	ADDQ $8, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows12_loop_cols0_k
 	VMASKMOVPS Y0, mask, 0(c_row)
@@ -12204,8 +7264,10 @@ fcWeightGradVecWeights_rows12_loop_cols0_k:
 	JGE fcWeightGradVecWeights_rows12_loop
 
 fcWeightGradVecWeights_rows4:
-	// 4 rows × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
+	// 4 rows × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMASKMOVPS 0(c_row), mask, Y0
 	VMASKMOVPS 8(c_row), mask, Y1
 	VMASKMOVPS 16(c_row), mask, Y2
@@ -12224,8 +7286,8 @@ fcWeightGradVecWeights_rows4_cols0_k:
 	VFMADD231PS Y4, bcast, Y2
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y4, bcast, Y3
-	ADDQ $1024, a_k
-	ADDQ $8, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows4_cols0_k
 	VMASKMOVPS Y0, mask, 0(c_row)
@@ -12239,7 +7301,7 @@ fcWeightGradVecWeights_done:
 #undef bcast
 #undef mask
 
-// func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 256, j < 2, s < n
@@ -12247,34 +7309,45 @@ fcWeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x0003, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $256, rows
+	MOVQ nr+88(FP), rows
 
 fcWeightGradVecWeights_rows16_loop:
-	// 16 rows × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 8(c_row), K1, Z1
-	VMOVUPS.Z 16(c_row), K1, Z2
-	VMOVUPS.Z 24(c_row), K1, Z3
-	VMOVUPS.Z 32(c_row), K1, Z4
-	VMOVUPS.Z 40(c_row), K1, Z5
-	VMOVUPS.Z 48(c_row), K1, Z6
-	VMOVUPS.Z 56(c_row), K1, Z7
-	VMOVUPS.Z 64(c_row), K1, Z8
-	VMOVUPS.Z 72(c_row), K1, Z9
-	VMOVUPS.Z 80(c_row), K1, Z10
-	VMOVUPS.Z 88(c_row), K1, Z11
-	VMOVUPS.Z 96(c_row), K1, Z12
-	VMOVUPS.Z 104(c_row), K1, Z13
-	VMOVUPS.Z 112(c_row), K1, Z14
-	VMOVUPS.Z 120(c_row), K1, Z15
+	XORQ col, col
+
+fcWeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 8(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 16(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 24(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 32(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 40(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 48(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 56(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 64(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 72(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 80(c_row)(col*1), K1, Z10
+	VMOVUPS.Z 88(c_row)(col*1), K1, Z11
+	VMOVUPS.Z 96(c_row)(col*1), K1, Z12
+	VMOVUPS.Z 104(c_row)(col*1), K1, Z13
+	VMOVUPS.Z 112(c_row)(col*1), K1, Z14
+	VMOVUPS.Z 120(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 fcWeightGradVecWeights_rows16_loop_cols0_k:
@@ -12311,26 +7384,29 @@ fcWeightGradVecWeights_rows16_loop_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $1024, a_k
-	ADDQ $8, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 8(c_row)
-	VMOVUPS Z2, K1, 16(c_row)
-	VMOVUPS Z3, K1, 24(c_row)
-	VMOVUPS Z4, K1, 32(c_row)
-	VMOVUPS Z5, K1, 40(c_row)
-	VMOVUPS Z6, K1, 48(c_row)
-	VMOVUPS Z7, K1, 56(c_row)
-	VMOVUPS Z8, K1, 64(c_row)
-	VMOVUPS Z9, K1, 72(c_row)
-	VMOVUPS Z10, K1, 80(c_row)
-	VMOVUPS Z11, K1, 88(c_row)
-	VMOVUPS Z12, K1, 96(c_row)
-	VMOVUPS Z13, K1, 104(c_row)
-	VMOVUPS Z14, K1, 112(c_row)
-	VMOVUPS Z15, K1, 120(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 8(c_row)(col*1)
+	VMOVUPS Z2, K1, 16(c_row)(col*1)
+	VMOVUPS Z3, K1, 24(c_row)(col*1)
+	VMOVUPS Z4, K1, 32(c_row)(col*1)
+	VMOVUPS Z5, K1, 40(c_row)(col*1)
+	VMOVUPS Z6, K1, 48(c_row)(col*1)
+	VMOVUPS Z7, K1, 56(c_row)(col*1)
+	VMOVUPS Z8, K1, 64(c_row)(col*1)
+	VMOVUPS Z9, K1, 72(c_row)(col*1)
+	VMOVUPS Z10, K1, 80(c_row)(col*1)
+	VMOVUPS Z11, K1, 88(c_row)(col*1)
+	VMOVUPS Z12, K1, 96(c_row)(col*1)
+	VMOVUPS Z13, K1, 104(c_row)(col*1)
+	VMOVUPS Z14, K1, 112(c_row)(col*1)
+	VMOVUPS Z15, K1, 120(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fcWeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $128, c_row
 	SUBQ $16, rows
@@ -12342,7 +7418,7 @@ fcWeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 2, s < n
@@ -12350,15 +7426,18 @@ fcWeightGradVecWeights_done:
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcWeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 fcWeightGradVecBias_rows1:
-	// 1 row × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
+	// 1 row × 1 vector from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMASKMOVPS 0(c_row), mask, Y0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -12368,7 +7447,7 @@ fcWeightGradVecBias_rows1_cols0_k:
 	VMASKMOVPS 0(b_k), mask, Y1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y1, bcast, Y0
-	ADDQ $8, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecBias_rows1_cols0_k
 	VMASKMOVPS Y0, mask, 0(c_row)
@@ -12378,355 +7457,6 @@ fcWeightGradVecBias_done:
 	RET
 #undef bcast
 #undef mask
-
-// func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// db[j] += Σ_s dy[s][j]   j < 2, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
-// Reference: fcWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcWeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
-	LEAQ one<>(SB), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ db+8(FP), c_row
-	MOVQ $0x0003, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-fcWeightGradVecBias_rows1:
-	// 1 row × columns 0..1 (last vector: 2 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-fcWeightGradVecBias_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ $8, b_k
-	DECQ kleft
-	JNZ fcWeightGradVecBias_rows1_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-
-fcWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcInputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 2, i < 256
-// wt is the weight matrix transposed and padded ([Units][272]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fcInputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fcInputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fcInputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fcInputGradVec_rows1_loop
-
-fcInputGradVec_rows6_loop:
-	XORQ col, col
-
-fcInputGradVec_rows6_cols0:
-	// 6 rows × columns 0..255, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $2, kleft
-
-fcInputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 1024(c_row)(col*1)
-	VMOVUPS Y3, 1056(c_row)(col*1)
-	VMOVUPS Y4, 2048(c_row)(col*1)
-	VMOVUPS Y5, 2080(c_row)(col*1)
-	VMOVUPS Y6, 3072(c_row)(col*1)
-	VMOVUPS Y7, 3104(c_row)(col*1)
-	VMOVUPS Y8, 4096(c_row)(col*1)
-	VMOVUPS Y9, 4128(c_row)(col*1)
-	VMOVUPS Y10, 5120(c_row)(col*1)
-	VMOVUPS Y11, 5152(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT fcInputGradVec_rows6_cols0
-	ADDQ $48, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fcInputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $8, tmp
-	SUBQ tmp, a_row
-	IMULQ $1024, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fcInputGradVec_rows6_loop
-
-fcInputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	XORQ col, col
-
-fcInputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $2, kleft
-
-fcInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $1024
-	JLT fcInputGradVec_rows1_loop_cols0
-	ADDQ $8, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JMP fcInputGradVec_rows1_loop
-
-fcInputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcInputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 2, i < 256
-// wt is the weight matrix transposed and padded ([Units][272]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fcInputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcInputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fcInputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fcInputGradVec_rows1_loop
-
-fcInputGradVec_rows6_loop:
-	XORQ col, col
-
-fcInputGradVec_rows6_cols0:
-	// 6 rows × columns 0..255, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $2, kleft
-
-fcInputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 1024(c_row)(col*1)
-	VMOVUPS Z5, 1088(c_row)(col*1)
-	VMOVUPS Z6, 1152(c_row)(col*1)
-	VMOVUPS Z7, 1216(c_row)(col*1)
-	VMOVUPS Z8, 2048(c_row)(col*1)
-	VMOVUPS Z9, 2112(c_row)(col*1)
-	VMOVUPS Z10, 2176(c_row)(col*1)
-	VMOVUPS Z11, 2240(c_row)(col*1)
-	VMOVUPS Z12, 3072(c_row)(col*1)
-	VMOVUPS Z13, 3136(c_row)(col*1)
-	VMOVUPS Z14, 3200(c_row)(col*1)
-	VMOVUPS Z15, 3264(c_row)(col*1)
-	VMOVUPS Z16, 4096(c_row)(col*1)
-	VMOVUPS Z17, 4160(c_row)(col*1)
-	VMOVUPS Z18, 4224(c_row)(col*1)
-	VMOVUPS Z19, 4288(c_row)(col*1)
-	VMOVUPS Z20, 5120(c_row)(col*1)
-	VMOVUPS Z21, 5184(c_row)(col*1)
-	VMOVUPS Z22, 5248(c_row)(col*1)
-	VMOVUPS Z23, 5312(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT fcInputGradVec_rows6_cols0
-	ADDQ $48, a_row
-	ADDQ $6144, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fcInputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $8, tmp
-	SUBQ tmp, a_row
-	IMULQ $1024, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fcInputGradVec_rows6_loop
-
-fcInputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	XORQ col, col
-
-fcInputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..255, 4 vectors at a time
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $2, kleft
-
-fcInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $1088, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	ADDQ $256, col
-	CMPQ col, $1024
-	JLT fcInputGradVec_rows1_loop_cols0
-	ADDQ $8, a_row
-	ADDQ $1024, c_row
-	DECQ rows
-	JMP fcInputGradVec_rows1_loop
-
-fcInputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
 
 // func fcInputGradVecTransposeAVX2(wt, w *float32)
 // Requires: AVX, AVX2

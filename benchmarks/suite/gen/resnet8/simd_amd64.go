@@ -8,12 +8,12 @@ import "github.com/cnngen/cnngen/runtime"
 // conv1ForwardVecAVX2 is the AVX2 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVecAVX512 is the AVX512 path of conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1ForwardVec computes, with In = 27 and Units = 16:
 //
@@ -28,9 +28,9 @@ func conv1ForwardVec(y, x []float32, w *[27 * 16]float32, b *[16]float32, n int)
 	_ = x[n*27-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 27, 108, 64, 64, 64, 0, 0)
 	default:
 		conv1ForwardVecGo(y, x, w, b, n)
 	}
@@ -39,22 +39,22 @@ func conv1ForwardVec(y, x []float32, w *[27 * 16]float32, b *[16]float32, n int)
 // conv1WeightGradVecWeightsAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecWeightsAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX2 is the AVX2 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVecBiasAVX512 is the AVX512 path of conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // conv1WeightGradVec computes, with In = 27 and Units = 16:
 //
@@ -70,11 +70,11 @@ func conv1WeightGradVec(dw *[27 * 16]float32, db *[16]float32, x, dy []float32, 
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 64, 64, 64, 0, 27)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	case runtime.AVX2:
-		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 108, 64, 64, 64, 0, 27)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -107,15 +107,10 @@ func conv1Im2colVec(cols *[1024 * 27]float32, x *[34 * 34 * 3]float32) {
 	}
 }
 
-// block1_conv1ForwardVecAVX2 is the AVX2 path of block1_conv1ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block1_conv1ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // block1_conv1ForwardVecAVX512 is the AVX512 path of block1_conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func block1_conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+func block1_conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block1_conv1ForwardVec computes, with In = 144 and Units = 16:
 //
@@ -130,9 +125,9 @@ func block1_conv1ForwardVec(y, x []float32, w *[144 * 16]float32, b *[16]float32
 	_ = x[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		block1_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		block1_conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
 	default:
 		block1_conv1ForwardVecGo(y, x, w, b, n)
 	}
@@ -141,12 +136,12 @@ func block1_conv1ForwardVec(y, x []float32, w *[144 * 16]float32, b *[16]float32
 // block1_conv1WeightGradVecWeightsAVX2 is the AVX2 path of block1_conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block1_conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func block1_conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block1_conv1WeightGradVecWeightsAVX512 is the AVX512 path of block1_conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block1_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func block1_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block1_conv1WeightGradVec computes, with In = 144 and Units = 16:
 //
@@ -162,11 +157,11 @@ func block1_conv1WeightGradVec(dw *[144 * 16]float32, db *[16]float32, x, dy []f
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		block1_conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -175,12 +170,12 @@ func block1_conv1WeightGradVec(dw *[144 * 16]float32, db *[16]float32, x, dy []f
 // block1_conv1InputGradVecAVX2 is the AVX2 path of block1_conv1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func block1_conv1InputGradVecAVX2(dx, dy, wt *float32, n int)
+func block1_conv1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block1_conv1InputGradVecAVX512 is the AVX512 path of block1_conv1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func block1_conv1InputGradVecAVX512(dx, dy, wt *float32, n int)
+func block1_conv1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block1_conv1InputGradVec computes, with In = 16 and Units = 144:
 //
@@ -195,9 +190,9 @@ func block1_conv1InputGradVec(dx, dy []float32, wt *[144 * 16]float32, n int) {
 	_ = dy[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
 	default:
 		block1_conv1InputGradVecGo(dx, dy, wt, n)
 	}
@@ -273,9 +268,9 @@ func block1_conv2ForwardVec(y, x []float32, w *[144 * 16]float32, b *[16]float32
 	_ = x[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		block1_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		block1_conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 64, 64, 64, 0, 0)
 	default:
 		block1_conv2ForwardVecGo(y, x, w, b, n)
 	}
@@ -295,11 +290,11 @@ func block1_conv2WeightGradVec(dw *[144 * 16]float32, db *[16]float32, x, dy []f
 	_ = dy[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+		conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 64, 64, 64, 0, 144)
+		conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 64, 0, 0, 0, 1)
 	default:
 		block1_conv2WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -318,9 +313,9 @@ func block1_conv2InputGradVec(dx, dy []float32, wt *[144 * 16]float32, n int) {
 	_ = dy[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block1_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 144, 576, 64, 64, 64, 0, 0)
 	default:
 		block1_conv2InputGradVecGo(dx, dy, wt, n)
 	}
@@ -373,15 +368,10 @@ func block1_conv2Dy2colVec(cols *[1024 * 144]float32, x *[34 * 34 * 16]float32) 
 	}
 }
 
-// block2_conv1ForwardVecAVX2 is the AVX2 path of block2_conv1ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block2_conv1ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // block2_conv1ForwardVecAVX512 is the AVX512 path of block2_conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func block2_conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+func block2_conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_conv1ForwardVec computes, with In = 144 and Units = 32:
 //
@@ -396,33 +386,28 @@ func block2_conv1ForwardVec(y, x []float32, w *[144 * 32]float32, b *[32]float32
 	_ = x[n*144-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		block2_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		block2_conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 144, 576, 128, 128, 128, 0, 0)
 	default:
 		block2_conv1ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// block2_conv1WeightGradVecWeightsAVX2 is the AVX2 path of block2_conv1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block2_conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
 // block2_conv1WeightGradVecWeightsAVX512 is the AVX512 path of block2_conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block2_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func block2_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_conv1WeightGradVecBiasAVX2 is the AVX2 path of block2_conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block2_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func block2_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_conv1WeightGradVecBiasAVX512 is the AVX512 path of block2_conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block2_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func block2_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_conv1WeightGradVec computes, with In = 144 and Units = 32:
 //
@@ -438,11 +423,11 @@ func block2_conv1WeightGradVec(dw *[144 * 32]float32, db *[32]float32, x, dy []f
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block2_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 128, 128, 128, 0, 144)
+		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block2_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 576, 128, 128, 128, 0, 144)
+		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		block2_conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
@@ -451,12 +436,12 @@ func block2_conv1WeightGradVec(dw *[144 * 32]float32, db *[32]float32, x, dy []f
 // block2_conv1InputGradVecAVX2 is the AVX2 path of block2_conv1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func block2_conv1InputGradVecAVX2(dx, dy, wt *float32, n int)
+func block2_conv1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_conv1InputGradVecAVX512 is the AVX512 path of block2_conv1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func block2_conv1InputGradVecAVX512(dx, dy, wt *float32, n int)
+func block2_conv1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_conv1InputGradVec computes, with In = 144 and Units = 32:
 //
@@ -471,9 +456,9 @@ func block2_conv1InputGradVec(dx, dy []float32, wt *[32 * 144]float32, n int) {
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block2_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 576, 576, 576, 0, 0)
 	case runtime.AVX2:
-		block2_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block2_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 576, 576, 576, 0, 0)
 	default:
 		block2_conv1InputGradVecGo(dx, dy, wt, n)
 	}
@@ -519,15 +504,10 @@ func block2_conv1Im2colVec(cols *[256 * 144]float32, x *[33 * 33 * 16]float32) {
 	}
 }
 
-// block2_conv2ForwardVecAVX2 is the AVX2 path of block2_conv2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block2_conv2ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // block2_conv2ForwardVecAVX512 is the AVX512 path of block2_conv2ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func block2_conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+func block2_conv2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_conv2ForwardVec computes, with In = 288 and Units = 32:
 //
@@ -542,23 +522,13 @@ func block2_conv2ForwardVec(y, x []float32, w *[288 * 32]float32, b *[32]float32
 	_ = x[n*288-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		block2_conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 288, 1152, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		block2_conv2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 288, 1152, 128, 128, 128, 0, 0)
 	default:
 		block2_conv2ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// block2_conv2WeightGradVecWeightsAVX2 is the AVX2 path of block2_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block2_conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// block2_conv2WeightGradVecWeightsAVX512 is the AVX512 path of block2_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block2_conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
 // block2_conv2WeightGradVec computes, with In = 288 and Units = 32:
 //
@@ -574,25 +544,20 @@ func block2_conv2WeightGradVec(dw *[288 * 32]float32, db *[32]float32, x, dy []f
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block2_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 128, 128, 128, 0, 288)
+		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block2_conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 128, 128, 128, 0, 288)
+		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		block2_conv2WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// block2_conv2InputGradVecAVX2 is the AVX2 path of block2_conv2InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func block2_conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // block2_conv2InputGradVecAVX512 is the AVX512 path of block2_conv2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func block2_conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+func block2_conv2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_conv2InputGradVec computes, with In = 32 and Units = 288:
 //
@@ -607,9 +572,9 @@ func block2_conv2InputGradVec(dx, dy []float32, wt *[288 * 32]float32, n int) {
 	_ = dy[n*288-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block2_conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 288, 1152, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		block2_conv2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 288, 1152, 128, 128, 128, 0, 0)
 	default:
 		block2_conv2InputGradVecGo(dx, dy, wt, n)
 	}
@@ -672,15 +637,10 @@ func block2_conv2Dy2colVec(cols *[256 * 288]float32, x *[18 * 18 * 32]float32) {
 	}
 }
 
-// block2_shortcutForwardVecAVX2 is the AVX2 path of block2_shortcutForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block2_shortcutForwardVecAVX2(y, x, w, b *float32, n int)
-
 // block2_shortcutForwardVecAVX512 is the AVX512 path of block2_shortcutForwardVec (simd_amd64.s).
 //
 //go:noescape
-func block2_shortcutForwardVecAVX512(y, x, w, b *float32, n int)
+func block2_shortcutForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_shortcutForwardVec computes, with In = 16 and Units = 32:
 //
@@ -695,9 +655,9 @@ func block2_shortcutForwardVec(y, x []float32, w *[16 * 32]float32, b *[32]float
 	_ = x[n*16-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_shortcutForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		block2_shortcutForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 16, 64, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		block2_shortcutForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 16, 64, 128, 128, 128, 0, 0)
 	default:
 		block2_shortcutForwardVecGo(y, x, w, b, n)
 	}
@@ -706,12 +666,12 @@ func block2_shortcutForwardVec(y, x []float32, w *[16 * 32]float32, b *[32]float
 // block2_shortcutWeightGradVecWeightsAVX2 is the AVX2 path of block2_shortcutWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block2_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func block2_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_shortcutWeightGradVecWeightsAVX512 is the AVX512 path of block2_shortcutWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block2_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func block2_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_shortcutWeightGradVec computes, with In = 16 and Units = 32:
 //
@@ -727,25 +687,20 @@ func block2_shortcutWeightGradVec(dw *[16 * 32]float32, db *[32]float32, x, dy [
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block2_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		block2_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block2_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block2_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 64, 128, 128, 128, 0, 16)
+		block2_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	default:
 		block2_shortcutWeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// block2_shortcutInputGradVecAVX2 is the AVX2 path of block2_shortcutInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func block2_shortcutInputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // block2_shortcutInputGradVecAVX512 is the AVX512 path of block2_shortcutInputGradVec (simd_amd64.s).
 //
 //go:noescape
-func block2_shortcutInputGradVecAVX512(dx, dy, wt *float32, n int)
+func block2_shortcutInputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block2_shortcutInputGradVec computes, with In = 16 and Units = 32:
 //
@@ -760,9 +715,9 @@ func block2_shortcutInputGradVec(dx, dy []float32, wt *[32 * 16]float32, n int) 
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block2_shortcutInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block2_shortcutInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
 	case runtime.AVX2:
-		block2_shortcutInputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 32, 128, 64, 64, 64, 0, 0)
 	default:
 		block2_shortcutInputGradVecGo(dx, dy, wt, n)
 	}
@@ -808,15 +763,10 @@ func block2_shortcutIm2colVec(cols *[256 * 16]float32, x *[32 * 32 * 16]float32)
 	}
 }
 
-// block3_conv1ForwardVecAVX2 is the AVX2 path of block3_conv1ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv1ForwardVecAVX2(y, x, w, b *float32, n int)
-
 // block3_conv1ForwardVecAVX512 is the AVX512 path of block3_conv1ForwardVec (simd_amd64.s).
 //
 //go:noescape
-func block3_conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+func block3_conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block3_conv1ForwardVec computes, with In = 288 and Units = 64:
 //
@@ -831,33 +781,28 @@ func block3_conv1ForwardVec(y, x []float32, w *[288 * 64]float32, b *[64]float32
 	_ = x[n*288-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		block3_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 288, 1152, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		block3_conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 288, 1152, 256, 256, 256, 0, 0)
 	default:
 		block3_conv1ForwardVecGo(y, x, w, b, n)
 	}
 }
 
-// block3_conv1WeightGradVecWeightsAVX2 is the AVX2 path of block3_conv1WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
 // block3_conv1WeightGradVecWeightsAVX512 is the AVX512 path of block3_conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block3_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func block3_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block3_conv1WeightGradVecBiasAVX2 is the AVX2 path of block3_conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block3_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func block3_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block3_conv1WeightGradVecBiasAVX512 is the AVX512 path of block3_conv1WeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block3_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func block3_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block3_conv1WeightGradVec computes, with In = 288 and Units = 64:
 //
@@ -873,25 +818,20 @@ func block3_conv1WeightGradVec(dw *[288 * 64]float32, db *[64]float32, x, dy []f
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block3_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 256, 256, 256, 0, 288)
+		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block3_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 1152, 256, 256, 256, 0, 288)
+		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		block3_conv1WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// block3_conv1InputGradVecAVX2 is the AVX2 path of block3_conv1InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv1InputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // block3_conv1InputGradVecAVX512 is the AVX512 path of block3_conv1InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func block3_conv1InputGradVecAVX512(dx, dy, wt *float32, n int)
+func block3_conv1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block3_conv1InputGradVec computes, with In = 288 and Units = 64:
 //
@@ -906,9 +846,9 @@ func block3_conv1InputGradVec(dx, dy []float32, wt *[64 * 288]float32, n int) {
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block3_conv1InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 1152, 1152, 1152, 0, 0)
 	case runtime.AVX2:
-		block3_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block2_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 1152, 1152, 1152, 0, 0)
 	default:
 		block3_conv1InputGradVecGo(dx, dy, wt, n)
 	}
@@ -954,16 +894,6 @@ func block3_conv1Im2colVec(cols *[64 * 288]float32, x *[17 * 17 * 32]float32) {
 	}
 }
 
-// block3_conv2ForwardVecAVX2 is the AVX2 path of block3_conv2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv2ForwardVecAVX2(y, x, w, b *float32, n int)
-
-// block3_conv2ForwardVecAVX512 is the AVX512 path of block3_conv2ForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv2ForwardVecAVX512(y, x, w, b *float32, n int)
-
 // block3_conv2ForwardVec computes, with In = 576 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -977,23 +907,13 @@ func block3_conv2ForwardVec(y, x []float32, w *[576 * 64]float32, b *[64]float32
 	_ = x[n*576-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_conv2ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		block3_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 576, 2304, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		block3_conv2ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 576, 2304, 256, 256, 256, 0, 0)
 	default:
 		block3_conv2ForwardVecGo(y, x, w, b, n)
 	}
 }
-
-// block3_conv2WeightGradVecWeightsAVX2 is the AVX2 path of block3_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-
-// block3_conv2WeightGradVecWeightsAVX512 is the AVX512 path of block3_conv2WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
 
 // block3_conv2WeightGradVec computes, with In = 576 and Units = 64:
 //
@@ -1009,25 +929,20 @@ func block3_conv2WeightGradVec(dw *[576 * 64]float32, db *[64]float32, x, dy []f
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_conv2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block3_conv1WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2304, 256, 256, 256, 0, 576)
+		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block3_conv2WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block1_conv1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 2304, 256, 256, 256, 0, 576)
+		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		block3_conv2WeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// block3_conv2InputGradVecAVX2 is the AVX2 path of block3_conv2InputGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // block3_conv2InputGradVecAVX512 is the AVX512 path of block3_conv2InputGradVec (simd_amd64.s).
 //
 //go:noescape
-func block3_conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+func block3_conv2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block3_conv2InputGradVec computes, with In = 64 and Units = 576:
 //
@@ -1042,9 +957,9 @@ func block3_conv2InputGradVec(dx, dy []float32, wt *[576 * 64]float32, n int) {
 	_ = dy[n*576-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block3_conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 576, 2304, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		block3_conv2InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 576, 2304, 256, 256, 256, 0, 0)
 	default:
 		block3_conv2InputGradVecGo(dx, dy, wt, n)
 	}
@@ -1107,16 +1022,6 @@ func block3_conv2Dy2colVec(cols *[64 * 576]float32, x *[10 * 10 * 64]float32) {
 	}
 }
 
-// block3_shortcutForwardVecAVX2 is the AVX2 path of block3_shortcutForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block3_shortcutForwardVecAVX2(y, x, w, b *float32, n int)
-
-// block3_shortcutForwardVecAVX512 is the AVX512 path of block3_shortcutForwardVec (simd_amd64.s).
-//
-//go:noescape
-func block3_shortcutForwardVecAVX512(y, x, w, b *float32, n int)
-
 // block3_shortcutForwardVec computes, with In = 32 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1130,9 +1035,9 @@ func block3_shortcutForwardVec(y, x []float32, w *[32 * 64]float32, b *[64]float
 	_ = x[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_shortcutForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		block3_conv1ForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		block3_shortcutForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		conv1ForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 32, 128, 256, 256, 256, 0, 0)
 	default:
 		block3_shortcutForwardVecGo(y, x, w, b, n)
 	}
@@ -1141,12 +1046,12 @@ func block3_shortcutForwardVec(y, x []float32, w *[32 * 64]float32, b *[64]float
 // block3_shortcutWeightGradVecWeightsAVX2 is the AVX2 path of block3_shortcutWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block3_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func block3_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block3_shortcutWeightGradVecWeightsAVX512 is the AVX512 path of block3_shortcutWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func block3_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func block3_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block3_shortcutWeightGradVec computes, with In = 32 and Units = 64:
 //
@@ -1162,25 +1067,20 @@ func block3_shortcutWeightGradVec(dw *[32 * 64]float32, db *[64]float32, x, dy [
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		block3_shortcutWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		block3_conv1WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	case runtime.AVX2:
-		block3_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		block3_shortcutWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 256, 256, 256, 0, 32)
+		block3_conv1WeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 256, 0, 0, 0, 1)
 	default:
 		block3_shortcutWeightGradVecGo(dw, db, x, dy, n)
 	}
 }
 
-// block3_shortcutInputGradVecAVX2 is the AVX2 path of block3_shortcutInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func block3_shortcutInputGradVecAVX2(dx, dy, wt *float32, n int)
-
 // block3_shortcutInputGradVecAVX512 is the AVX512 path of block3_shortcutInputGradVec (simd_amd64.s).
 //
 //go:noescape
-func block3_shortcutInputGradVecAVX512(dx, dy, wt *float32, n int)
+func block3_shortcutInputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // block3_shortcutInputGradVec computes, with In = 32 and Units = 64:
 //
@@ -1195,9 +1095,9 @@ func block3_shortcutInputGradVec(dx, dy []float32, wt *[64 * 32]float32, n int) 
 	_ = dy[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		block3_shortcutInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block3_shortcutInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 64, 256, 128, 128, 128, 0, 0)
 	case runtime.AVX2:
-		block3_shortcutInputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 64, 256, 128, 128, 128, 0, 0)
 	default:
 		block3_shortcutInputGradVecGo(dx, dy, wt, n)
 	}
@@ -1246,12 +1146,12 @@ func block3_shortcutIm2colVec(cols *[64 * 32]float32, x *[16 * 16 * 32]float32) 
 // fcForwardVecAVX2 is the AVX2 path of fcForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardVecAVX2(y, x, w, b *float32, n int)
+func fcForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardVecAVX512 is the AVX512 path of fcForwardVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardVecAVX512(y, x, w, b *float32, n int)
+func fcForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardVec computes, with In = 64 and Units = 10:
 //
@@ -1266,9 +1166,9 @@ func fcForwardVec(y, x []float32, w *[64 * 10]float32, b *[10]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 40, 40, 64, 1023, 0)
 	case runtime.AVX2:
-		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 40, 40, 0, 24, 0)
 	default:
 		fcForwardVecGo(y, x, w, b, n)
 	}
@@ -1277,12 +1177,12 @@ func fcForwardVec(y, x []float32, w *[64 * 10]float32, b *[10]float32, n int) {
 // fcForwardOneVecAVX2 is the AVX2 path of fcForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardOneVecAVX2(y, x, w, b *float32)
+func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardOneVecAVX512 is the AVX512 path of fcForwardOneVec (simd_amd64.s).
 //
 //go:noescape
-func fcForwardOneVecAVX512(y, x, w, b *float32)
+func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcForwardOneVec computes, with In = 64 and Units = 10:
 //
@@ -1292,23 +1192,13 @@ func fcForwardOneVecAVX512(y, x, w, b *float32)
 func fcForwardOneVec(y *[10]float32, x *[64]float32, w *[64 * 10]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 40, 40, 0, 1023, 1)
 	case runtime.AVX2:
-		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 40, 40, 0, 24, 1)
 	default:
 		fcForwardOneVecGo(y, x, w, b)
 	}
 }
-
-// fcPackedVecAVX2 is the AVX2 path of fcPackedVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedVecAVX2(y, x, w, b *float32, n int)
-
-// fcPackedVecAVX512 is the AVX512 path of fcPackedVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedVecAVX512(y, x, w, b *float32, n int)
 
 // fcPackedVec computes, with In = 64 and Units = 10:
 //
@@ -1324,23 +1214,13 @@ func fcPackedVec(y, x []float32, w *[64 * 16]float32, b *[10]float32, n int) {
 	_ = x[n*64-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcPackedVecAVX512(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX512(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 40, 64, 1023, 0)
 	case runtime.AVX2:
-		fcPackedVecAVX2(&y[0], &x[0], &w[0], &b[0], n)
+		fcForwardVecAVX2(&y[0], &x[0], &w[0], &b[0], n, 64, 256, 64, 40, 0, 24, 0)
 	default:
 		fcPackedVecGo(y, x, w, b, n)
 	}
 }
-
-// fcPackedOneVecAVX2 is the AVX2 path of fcPackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedOneVecAVX2(y, x, w, b *float32)
-
-// fcPackedOneVecAVX512 is the AVX512 path of fcPackedOneVec (simd_amd64.s).
-//
-//go:noescape
-func fcPackedOneVecAVX512(y, x, w, b *float32)
 
 // fcPackedOneVec computes, with In = 64 and Units = 10:
 //
@@ -1351,9 +1231,9 @@ func fcPackedOneVecAVX512(y, x, w, b *float32)
 func fcPackedOneVec(y *[10]float32, x *[64]float32, w *[64 * 16]float32, b *[10]float32) {
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcPackedOneVecAVX512(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX512(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 40, 0, 1023, 1)
 	case runtime.AVX2:
-		fcPackedOneVecAVX2(&y[0], &x[0], &w[0], &b[0])
+		fcForwardOneVecAVX2(&y[0], &x[0], &w[0], &b[0], 64, 0, 64, 40, 0, 24, 1)
 	default:
 		fcPackedOneVecGo(y, x, w, b)
 	}
@@ -1362,22 +1242,22 @@ func fcPackedOneVec(y *[10]float32, x *[64]float32, w *[64 * 16]float32, b *[10]
 // fcWeightGradVecWeightsAVX2 is the AVX2 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecWeightsAVX512 is the AVX512 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecBiasAVX2 is the AVX2 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVecBiasAVX512 is the AVX512 path of fcWeightGradVec (simd_amd64.s).
 //
 //go:noescape
-func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 
 // fcWeightGradVec computes, with In = 64 and Units = 10:
 //
@@ -1393,25 +1273,15 @@ func fcWeightGradVec(dw *[64 * 10]float32, db *[10]float32, x, dy []float32, n i
 	_ = dy[n*10-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
-		fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n)
+		fcWeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 40, 40, 64, 1023, 64)
+		fcWeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 1023, 1)
 	case runtime.AVX2:
-		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
-		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n)
+		fcWeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 256, 40, 40, 0, 24, 64)
+		fcWeightGradVecBiasAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 40, 0, 0, 24, 1)
 	default:
 		fcWeightGradVecGo(dw, db, x, dy, n)
 	}
 }
-
-// fcInputGradVecAVX2 is the AVX2 path of fcInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcInputGradVecAVX2(dx, dy, wt *float32, n int)
-
-// fcInputGradVecAVX512 is the AVX512 path of fcInputGradVec (simd_amd64.s).
-//
-//go:noescape
-func fcInputGradVecAVX512(dx, dy, wt *float32, n int)
 
 // fcInputGradVec computes, with In = 64 and Units = 10:
 //
@@ -1426,9 +1296,9 @@ func fcInputGradVec(dx, dy []float32, wt *[10 * 64]float32, n int) {
 	_ = dy[n*10-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		fcInputGradVecAVX512(&dx[0], &dy[0], &wt[0], n)
+		block3_conv2InputGradVecAVX512(&dx[0], &dy[0], &wt[0], n, 10, 40, 256, 256, 256, 0, 0)
 	case runtime.AVX2:
-		fcInputGradVecAVX2(&dx[0], &dy[0], &wt[0], n)
+		block1_conv1InputGradVecAVX2(&dx[0], &dy[0], &wt[0], n, 10, 40, 256, 256, 256, 0, 0)
 	default:
 		fcInputGradVecGo(dx, dy, wt, n)
 	}

@@ -17,6 +17,25 @@
 #define h_row R11 // gate (ReLU backward): first row of the current row block
 #define col R12   // byte offset of the current column block
 #define tmp2 R13  // scratch
+// The register-blocked GEMMs take their shape as arguments (tmp2 and bias
+// are not used there):
+#define astr R14  // A's row stride (or, for the weight gradient, its reduction stride)
+#define a_o3 R10  // in a reduction: A's row 3 − row 0, bytes (tmp's register)
+#define a_o4 R9   // … row 4 (kleft's)
+#define a_o5 R13  // … row 5 (tmp2's)
+#define bstr DX   // B's row stride
+#define c_0 SI    // after the reduction: C (or the gate) at row 0 of the block
+#define c_3 DI    // … at row 3
+#define c_s R9    // … and C's row stride
+// and the one-row GEMMs, which interleave S accumulator sets:
+#define b_3 R13   // B's row 3 of the sets
+#define sb3 R14   // 3 rows of B
+#define sbS R11   // S rows of B
+
+// ReLU in the GEMMs is Go's max(x, 0): VMAXPS returns its second source
+// (Intel order; the first operand in Go's) when either is NaN, so x goes
+// there and a NaN is kept; it also returns x for x = −0, which a + 0 then
+// turns into +0.
 
 // tailmask<>+4·(8−t) holds t lanes of ones then zeros: the VMASKMOVPS mask
 // for a tail of t < 8 floats.
@@ -62,19 +81,38 @@ DATA iota<>+56(SB)/4, $14
 DATA iota<>+60(SB)/4, $15
 GLOBL iota<>(SB), RODATA|NOPTR, $64
 
-// func conv1ForwardVecAVX2(y, x, w, b *float32, n int)
+// func conv1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 16
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
+// It is also block1_conv1ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block1_conv2ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block2_conv1ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block2_conv2ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block2_shortcutForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block3_conv1ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block3_conv2ForwardVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block3_shortcutForwardVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 conv1ForwardVec_rows6:
@@ -82,62 +120,81 @@ conv1ForwardVec_rows6:
 	JLT conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_rows6_loop:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 0(bias), Y10
-	VMOVUPS 32(bias), Y11
+	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+
+conv1ForwardVec_rows6_cols0:
+	// 6 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Y0
+	VMOVUPS 32(tmp)(col*1), Y1
+	VMOVUPS 0(tmp)(col*1), Y2
+	VMOVUPS 32(tmp)(col*1), Y3
+	VMOVUPS 0(tmp)(col*1), Y4
+	VMOVUPS 32(tmp)(col*1), Y5
+	VMOVUPS 0(tmp)(col*1), Y6
+	VMOVUPS 32(tmp)(col*1), Y7
+	VMOVUPS 0(tmp)(col*1), Y8
+	VMOVUPS 32(tmp)(col*1), Y9
+	VMOVUPS 0(tmp)(col*1), Y10
+	VMOVUPS 32(tmp)(col*1), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 108(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 216(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 324(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 432(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 540(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $648, a_row
-	ADDQ $384, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE conv1ForwardVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE conv1ForwardVec_rows6_loop
@@ -145,47 +202,53 @@ conv1ForwardVec_rows6_cols0_k:
 	JZ conv1ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $108, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP conv1ForwardVec_rows6_loop
 
 conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE conv1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP conv1ForwardVec_rows6_loop
 
-conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	ADDQ $108, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP conv1ForwardVec_rows1_loop
+conv1ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP conv1ForwardVec_rows6_loop
 
 conv1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 16
@@ -193,11 +256,12 @@ conv1ForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 conv1ForwardVec_rows16:
@@ -205,26 +269,30 @@ conv1ForwardVec_rows16:
 	JLT conv1ForwardVec_rows1_loop
 
 conv1ForwardVec_rows16_loop:
-	// 16 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 0(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 0(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 0(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 0(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 0(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 0(bias), Z15
+	XORQ col, col
+
+conv1ForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 0(tmp)(col*1), Z1
+	VMOVUPS 0(tmp)(col*1), Z2
+	VMOVUPS 0(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 0(tmp)(col*1), Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 0(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 0(tmp)(col*1), Z9
+	VMOVUPS 0(tmp)(col*1), Z10
+	VMOVUPS 0(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 0(tmp)(col*1), Z13
+	VMOVUPS 0(tmp)(col*1), Z14
+	VMOVUPS 0(tmp)(col*1), Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
@@ -261,25 +329,28 @@ conv1ForwardVec_rows16_cols0_k:
 	VBROADCASTSS 1620(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows16_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows16_cols0
 	ADDQ $1728, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
@@ -289,32 +360,39 @@ conv1ForwardVec_rows16_cols0_k:
 	JZ conv1ForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $108, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $64, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP conv1ForwardVec_rows16_loop
 
 conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ conv1ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Z0
+	XORQ col, col
+
+conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $27, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1ForwardVec_rows1_loop_cols0
 	ADDQ $108, a_row
 	ADDQ $64, c_row
 	DECQ rows
@@ -325,7 +403,7 @@ conv1ForwardVec_done:
 	RET
 #undef bcast
 
-// func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 16, s < n
@@ -333,28 +411,47 @@ conv1ForwardVec_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $27, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 conv1WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	VMOVUPS 256(c_row), Y8
-	VMOVUPS 288(c_row), Y9
-	VMOVUPS 320(c_row), Y10
-	VMOVUPS 352(c_row), Y11
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv1WeightGradVecWeights_rows6_loop_cols0_k:
@@ -378,38 +475,52 @@ conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $108, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $384, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE conv1WeightGradVecWeights_rows6_loop
 
 conv1WeightGradVecWeights_rows3:
-	// 3 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows3_cols0:
+	// 3 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv1WeightGradVecWeights_rows3_cols0_k:
@@ -424,23 +535,28 @@ conv1WeightGradVecWeights_rows3_cols0_k:
 	VBROADCASTSS 8(a_k), bcast
 	VFMADD231PS Y6, bcast, Y4
 	VFMADD231PS Y7, bcast, Y5
-	ADDQ $108, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows3_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows3_cols0
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 16, s < n
@@ -448,35 +564,40 @@ conv1WeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $27, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
-conv1WeightGradVecWeights_rows16:
-	// 16 rows × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
+conv1WeightGradVecWeights_rows16_loop:
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
+	VMOVUPS 512(c_row)(col*1), Z8
+	VMOVUPS 576(c_row)(col*1), Z9
+	VMOVUPS 640(c_row)(col*1), Z10
+	VMOVUPS 704(c_row)(col*1), Z11
+	VMOVUPS 768(c_row)(col*1), Z12
+	VMOVUPS 832(c_row)(col*1), Z13
+	VMOVUPS 896(c_row)(col*1), Z14
+	VMOVUPS 960(c_row)(col*1), Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows16_cols0_k:
+conv1WeightGradVecWeights_rows16_loop_cols0_k:
 	VMOVUPS 0(b_k), Z16
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z16, bcast, Z0
@@ -510,44 +631,53 @@ conv1WeightGradVecWeights_rows16_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $108, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows16_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	JNZ conv1WeightGradVecWeights_rows16_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $1024, c_row
+	SUBQ $16, rows
+	CMPQ rows, $16
+	JGE conv1WeightGradVecWeights_rows16_loop
 
 conv1WeightGradVecWeights_rows11:
-	// 11 rows × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
+	XORQ col, col
+
+conv1WeightGradVecWeights_rows11_cols0:
+	// 11 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
+	VMOVUPS 512(c_row)(col*1), Z8
+	VMOVUPS 576(c_row)(col*1), Z9
+	VMOVUPS 640(c_row)(col*1), Z10
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 conv1WeightGradVecWeights_rows11_cols0_k:
@@ -574,44 +704,48 @@ conv1WeightGradVecWeights_rows11_cols0_k:
 	VFMADD231PS Z11, bcast, Z9
 	VBROADCASTSS 40(a_k), bcast
 	VFMADD231PS Z11, bcast, Z10
-	ADDQ $108, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecWeights_rows11_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT conv1WeightGradVecWeights_rows11_cols0
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also block1_conv1WeightGradVecBiasAVX2: the same kernel.
-// It is also block1_conv2WeightGradVecBiasAVX2: the same kernel.
+// It is also block1_conv1WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also block1_conv2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
+	// 1 row × 2 vectors from column vector 0
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	MOVQ a_row, a_k
@@ -622,7 +756,7 @@ conv1WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS 32(b_k), bcast, Y1
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -633,23 +767,24 @@ conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also block1_conv1WeightGradVecBiasAVX512: the same kernel.
-// It is also block1_conv2WeightGradVecBiasAVX512: the same kernel.
+// It is also block1_conv1WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also block1_conv2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..15
+	// 1 row × 1 vector from column vector 0
 	VMOVUPS 0(c_row), Z0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -658,7 +793,7 @@ conv1WeightGradVecBias_rows1:
 conv1WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -835,144 +970,21 @@ conv1Im2colVec_next:
 #undef i2c_vecs
 #undef i2c_tail
 
-// func block1_conv1ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block1_conv1ForwardVecGo.
-// It is also block1_conv2ForwardVecAVX2: the same kernel.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block1_conv1ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block1_conv1ForwardVec_rows1_loop
-
-block1_conv1ForwardVec_rows6_loop:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	VMOVUPS 0(bias), Y2
-	VMOVUPS 32(bias), Y3
-	VMOVUPS 0(bias), Y4
-	VMOVUPS 32(bias), Y5
-	VMOVUPS 0(bias), Y6
-	VMOVUPS 32(bias), Y7
-	VMOVUPS 0(bias), Y8
-	VMOVUPS 32(bias), Y9
-	VMOVUPS 0(bias), Y10
-	VMOVUPS 32(bias), Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $3456, a_row
-	ADDQ $384, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block1_conv1ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block1_conv1ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $576, tmp
-	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block1_conv1ForwardVec_rows6_loop
-
-block1_conv1ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block1_conv1ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Y0
-	VMOVUPS 32(bias), Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
-
-block1_conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	ADDQ $576, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP block1_conv1ForwardVec_rows1_loop
-
-block1_conv1ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block1_conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func block1_conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 16
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: block1_conv1ForwardVecGo.
-// It is also block1_conv2ForwardVecAVX512: the same kernel.
+// It is also block1_conv2ForwardVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·block1_conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 block1_conv1ForwardVec_rows16:
@@ -980,26 +992,30 @@ block1_conv1ForwardVec_rows16:
 	JLT block1_conv1ForwardVec_rows1_loop
 
 block1_conv1ForwardVec_rows16_loop:
-	// 16 rows × columns 0..15
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 0(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 0(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 0(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 0(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 0(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 0(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 0(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 0(bias), Z15
+	XORQ col, col
+
+block1_conv1ForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 0(tmp)(col*1), Z1
+	VMOVUPS 0(tmp)(col*1), Z2
+	VMOVUPS 0(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 0(tmp)(col*1), Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 0(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 0(tmp)(col*1), Z9
+	VMOVUPS 0(tmp)(col*1), Z10
+	VMOVUPS 0(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 0(tmp)(col*1), Z13
+	VMOVUPS 0(tmp)(col*1), Z14
+	VMOVUPS 0(tmp)(col*1), Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 block1_conv1ForwardVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
@@ -1036,25 +1052,28 @@ block1_conv1ForwardVec_rows16_cols0_k:
 	VBROADCASTSS 8640(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block1_conv1ForwardVec_rows16_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT block1_conv1ForwardVec_rows16_cols0
 	ADDQ $9216, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
@@ -1064,32 +1083,39 @@ block1_conv1ForwardVec_rows16_cols0_k:
 	JZ block1_conv1ForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $576, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $64, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP block1_conv1ForwardVec_rows16_loop
 
 block1_conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block1_conv1ForwardVec_done
-	// 1 row × columns 0..15
-	VMOVUPS 0(bias), Z0
+	XORQ col, col
+
+block1_conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 block1_conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block1_conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT block1_conv1ForwardVec_rows1_loop_cols0
 	ADDQ $576, a_row
 	ADDQ $64, c_row
 	DECQ rows
@@ -1100,37 +1126,60 @@ block1_conv1ForwardVec_done:
 	RET
 #undef bcast
 
-// func block1_conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func block1_conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block1_conv1WeightGradVecGo.
-// It is also block1_conv2WeightGradVecWeightsAVX2: the same kernel.
+// It is also block1_conv2WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also block2_conv1WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also block2_conv2WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also block3_conv1WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
+// It is also block3_conv2WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·block1_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $144, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 block1_conv1WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..15
-	VMOVUPS 0(c_row), Y0
-	VMOVUPS 32(c_row), Y1
-	VMOVUPS 64(c_row), Y2
-	VMOVUPS 96(c_row), Y3
-	VMOVUPS 128(c_row), Y4
-	VMOVUPS 160(c_row), Y5
-	VMOVUPS 192(c_row), Y6
-	VMOVUPS 224(c_row), Y7
-	VMOVUPS 256(c_row), Y8
-	VMOVUPS 288(c_row), Y9
-	VMOVUPS 320(c_row), Y10
-	VMOVUPS 352(c_row), Y11
+	XORQ col, col
+
+block1_conv1WeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 block1_conv1WeightGradVecWeights_rows6_loop_cols0_k:
@@ -1154,24 +1203,33 @@ block1_conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $576, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block1_conv1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT block1_conv1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $384, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE block1_conv1WeightGradVecWeights_rows6_loop
@@ -1181,41 +1239,46 @@ block1_conv1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block1_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func block1_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block1_conv1WeightGradVecGo.
-// It is also block1_conv2WeightGradVecWeightsAVX512: the same kernel.
+// It is also block1_conv2WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·block1_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $144, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
 block1_conv1WeightGradVecWeights_rows16_loop:
-	// 16 rows × columns 0..15
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
+	XORQ col, col
+
+block1_conv1WeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
+	VMOVUPS 512(c_row)(col*1), Z8
+	VMOVUPS 576(c_row)(col*1), Z9
+	VMOVUPS 640(c_row)(col*1), Z10
+	VMOVUPS 704(c_row)(col*1), Z11
+	VMOVUPS 768(c_row)(col*1), Z12
+	VMOVUPS 832(c_row)(col*1), Z13
+	VMOVUPS 896(c_row)(col*1), Z14
+	VMOVUPS 960(c_row)(col*1), Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 block1_conv1WeightGradVecWeights_rows16_loop_cols0_k:
@@ -1252,26 +1315,29 @@ block1_conv1WeightGradVecWeights_rows16_loop_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $576, a_k
-	ADDQ $64, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block1_conv1WeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT block1_conv1WeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
@@ -1283,19 +1349,36 @@ block1_conv1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block1_conv1InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func block1_conv1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
 // wt is the weight matrix transposed and padded ([Units][16]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block1_conv1InputGradVecGo.
-// It is also block1_conv2InputGradVecAVX2: the same kernel.
+// It is also block1_conv2InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block2_conv2InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block2_shortcutInputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block3_conv2InputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also block3_shortcutInputGradVecAVX2: the same kernel (the shape is in the arguments).
+// It is also fcInputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·block1_conv1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 block1_conv1InputGradVec_rows6:
@@ -1303,7 +1386,13 @@ block1_conv1InputGradVec_rows6:
 	JLT block1_conv1InputGradVec_rows1_loop
 
 block1_conv1InputGradVec_rows6_loop:
-	// 6 rows × columns 0..15
+	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+
+block1_conv1InputGradVec_rows6_cols0:
+	// 6 rows × columns up to ce, 2 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -1317,48 +1406,60 @@ block1_conv1InputGradVec_rows6_loop:
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 block1_conv1InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2304(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2880(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $3456, a_row
-	ADDQ $384, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE block1_conv1InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT block1_conv1InputGradVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE block1_conv1InputGradVec_rows6_loop
@@ -1366,59 +1467,67 @@ block1_conv1InputGradVec_rows6_cols0_k:
 	JZ block1_conv1InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $576, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP block1_conv1InputGradVec_rows6_loop
 
 block1_conv1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block1_conv1InputGradVec_done
-	// 1 row × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE block1_conv1InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP block1_conv1InputGradVec_rows6_loop
 
-block1_conv1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block1_conv1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	ADDQ $576, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP block1_conv1InputGradVec_rows1_loop
+block1_conv1InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP block1_conv1InputGradVec_rows6_loop
 
 block1_conv1InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func block1_conv1InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func block1_conv1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
 // wt is the weight matrix transposed and padded ([Units][16]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block1_conv1InputGradVecGo.
-// It is also block1_conv2InputGradVecAVX512: the same kernel.
+// It is also block1_conv2InputGradVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block1_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·block1_conv1InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 block1_conv1InputGradVec_rows16:
@@ -1426,7 +1535,10 @@ block1_conv1InputGradVec_rows16:
 	JLT block1_conv1InputGradVec_rows1_loop
 
 block1_conv1InputGradVec_rows16_loop:
-	// 16 rows × columns 0..15
+	XORQ col, col
+
+block1_conv1InputGradVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -1444,8 +1556,8 @@ block1_conv1InputGradVec_rows16_loop:
 	VXORPS Z14, Z14, Z14
 	VXORPS Z15, Z15, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 block1_conv1InputGradVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
@@ -1482,25 +1594,28 @@ block1_conv1InputGradVec_rows16_cols0_k:
 	VBROADCASTSS 8640(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block1_conv1InputGradVec_rows16_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT block1_conv1InputGradVec_rows16_cols0
 	ADDQ $9216, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
@@ -1510,32 +1625,38 @@ block1_conv1InputGradVec_rows16_cols0_k:
 	JZ block1_conv1InputGradVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $576, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $64, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP block1_conv1InputGradVec_rows16_loop
 
 block1_conv1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block1_conv1InputGradVec_done
-	// 1 row × columns 0..15
+	XORQ col, col
+
+block1_conv1InputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
 	VXORPS Z0, Z0, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 block1_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block1_conv1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT block1_conv1InputGradVec_rows1_loop_cols0
 	ADDQ $576, a_row
 	ADDQ $64, c_row
 	DECQ rows
@@ -1649,142 +1770,7 @@ block1_conv1InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func block2_conv1ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block2_conv1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block2_conv1ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block2_conv1ForwardVec_rows1_loop
-
-block2_conv1ForwardVec_rows6_loop:
-	XORQ col, col
-
-block2_conv1ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 576(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 1728(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 2880(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_conv1ForwardVec_rows6_cols0
-	ADDQ $3456, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block2_conv1ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block2_conv1ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $576, tmp
-	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block2_conv1ForwardVec_rows6_loop
-
-block2_conv1ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block2_conv1ForwardVec_done
-	XORQ col, col
-
-block2_conv1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $144, kleft
-
-block2_conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_conv1ForwardVec_rows1_loop_cols0
-	ADDQ $576, a_row
-	ADDQ $128, c_row
-	DECQ rows
-	JMP block2_conv1ForwardVec_rows1_loop
-
-block2_conv1ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func block2_conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 32
@@ -1792,11 +1778,12 @@ block2_conv1ForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: block2_conv1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·block2_conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 block2_conv1ForwardVec_rows12:
@@ -1804,34 +1791,38 @@ block2_conv1ForwardVec_rows12:
 	JLT block2_conv1ForwardVec_rows1_loop
 
 block2_conv1ForwardVec_rows12_loop:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 64(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 64(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 0(bias), Z18
-	VMOVUPS 64(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 0(bias), Z22
-	VMOVUPS 64(bias), Z23
+	XORQ col, col
+
+block2_conv1ForwardVec_rows12_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 0(tmp)(col*1), Z2
+	VMOVUPS 64(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 64(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 0(tmp)(col*1), Z10
+	VMOVUPS 64(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 0(tmp)(col*1), Z14
+	VMOVUPS 64(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 0(tmp)(col*1), Z18
+	VMOVUPS 64(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 0(tmp)(col*1), Z22
+	VMOVUPS 64(tmp)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 block2_conv1ForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -1873,33 +1864,36 @@ block2_conv1ForwardVec_rows12_cols0_k:
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv1ForwardVec_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT block2_conv1ForwardVec_rows12_cols0
 	ADDQ $6912, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -1909,23 +1903,27 @@ block2_conv1ForwardVec_rows12_cols0_k:
 	JZ block2_conv1ForwardVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $576, tmp
 	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $128, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP block2_conv1ForwardVec_rows12_loop
 
 block2_conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_conv1ForwardVec_done
-	// 1 row × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
+	XORQ col, col
+
+block2_conv1ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $144, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 block2_conv1ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
@@ -1934,11 +1932,14 @@ block2_conv1ForwardVec_rows1_loop_cols0_k:
 	VFMADD231PS Z2, bcast, Z0
 	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT block2_conv1ForwardVec_rows1_loop_cols0
 	ADDQ $576, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -1949,134 +1950,54 @@ block2_conv1ForwardVec_done:
 	RET
 #undef bcast
 
-// func block2_conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block2_conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $144, rows
-
-block2_conv1WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-block2_conv1WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 128(c_row)(col*1), Y2
-	VMOVUPS 160(c_row)(col*1), Y3
-	VMOVUPS 256(c_row)(col*1), Y4
-	VMOVUPS 288(c_row)(col*1), Y5
-	VMOVUPS 384(c_row)(col*1), Y6
-	VMOVUPS 416(c_row)(col*1), Y7
-	VMOVUPS 512(c_row)(col*1), Y8
-	VMOVUPS 544(c_row)(col*1), Y9
-	VMOVUPS 640(c_row)(col*1), Y10
-	VMOVUPS 672(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv1WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $576, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_conv1WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block2_conv1WeightGradVecWeights_rows6_loop
-
-block2_conv1WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func block2_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 32, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block2_conv1WeightGradVecGo.
+// It is also block2_conv2WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·block2_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $144, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
 block2_conv1WeightGradVecWeights_rows12_loop:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
+	XORQ col, col
+
+block2_conv1WeightGradVecWeights_rows12_loop_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
+	VMOVUPS 512(c_row)(col*1), Z8
+	VMOVUPS 576(c_row)(col*1), Z9
+	VMOVUPS 640(c_row)(col*1), Z10
+	VMOVUPS 704(c_row)(col*1), Z11
+	VMOVUPS 768(c_row)(col*1), Z12
+	VMOVUPS 832(c_row)(col*1), Z13
+	VMOVUPS 896(c_row)(col*1), Z14
+	VMOVUPS 960(c_row)(col*1), Z15
+	VMOVUPS 1024(c_row)(col*1), Z16
+	VMOVUPS 1088(c_row)(col*1), Z17
+	VMOVUPS 1152(c_row)(col*1), Z18
+	VMOVUPS 1216(c_row)(col*1), Z19
+	VMOVUPS 1280(c_row)(col*1), Z20
+	VMOVUPS 1344(c_row)(col*1), Z21
+	VMOVUPS 1408(c_row)(col*1), Z22
+	VMOVUPS 1472(c_row)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 block2_conv1WeightGradVecWeights_rows12_loop_cols0_k:
@@ -2118,34 +2039,37 @@ block2_conv1WeightGradVecWeights_rows12_loop_cols0_k:
 	VBROADCASTSS 44(a_k), bcast
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
-	ADDQ $576, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv1WeightGradVecWeights_rows12_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT block2_conv1WeightGradVecWeights_rows12_loop_cols0
 	ADDQ $48, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -2157,23 +2081,24 @@ block2_conv1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block2_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func block2_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block2_conv1WeightGradVecGo.
-// It is also block2_conv2WeightGradVecBiasAVX2: the same kernel.
-// It is also block2_shortcutWeightGradVecBiasAVX2: the same kernel.
+// It is also block2_conv2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also block2_shortcutWeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·block2_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 block2_conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..31
+	// 1 row × 4 vectors from column vector 0
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	VMOVUPS 64(c_row), Y2
@@ -2188,7 +2113,7 @@ block2_conv1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 32(b_k), bcast, Y1
 	VFMADD231PS 64(b_k), bcast, Y2
 	VFMADD231PS 96(b_k), bcast, Y3
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -2201,23 +2126,24 @@ block2_conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func block2_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func block2_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block2_conv1WeightGradVecGo.
-// It is also block2_conv2WeightGradVecBiasAVX512: the same kernel.
-// It is also block2_shortcutWeightGradVecBiasAVX512: the same kernel.
+// It is also block2_conv2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also block2_shortcutWeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·block2_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 block2_conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..31
+	// 1 row × 2 vectors from column vector 0
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	MOVQ a_row, a_k
@@ -2228,7 +2154,7 @@ block2_conv1WeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VFMADD231PS 64(b_k), bcast, Z1
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -2239,18 +2165,31 @@ block2_conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func block2_conv1InputGradVecAVX2(dx, dy, wt *float32, n int)
+// func block2_conv1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 144
 // wt is the weight matrix transposed and padded ([Units][144]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block2_conv1InputGradVecGo.
+// It is also block3_conv1InputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_conv1InputGradVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·block2_conv1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 block2_conv1InputGradVec_rows4:
@@ -2259,9 +2198,12 @@ block2_conv1InputGradVec_rows4:
 
 block2_conv1InputGradVec_rows4_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 block2_conv1InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..143, 3 vectors at a time
+	// 4 rows × columns up to ce, 3 vectors at a time
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2276,49 +2218,56 @@ block2_conv1InputGradVec_rows4_cols0:
 	VXORPS Y11, Y11, Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
+	MOVQ a3off-8(SP), a_o3
 
 block2_conv1InputGradVec_rows4_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMOVUPS 32(b_k), Y13
 	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
 	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 128(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y3
 	VFMADD231PS Y13, bcast, Y4
 	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
 	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 384(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y9
 	VFMADD231PS Y13, bcast, Y10
 	VFMADD231PS Y14, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 576(c_row)(col*1)
-	VMOVUPS Y4, 608(c_row)(col*1)
-	VMOVUPS Y5, 640(c_row)(col*1)
-	VMOVUPS Y6, 1152(c_row)(col*1)
-	VMOVUPS Y7, 1184(c_row)(col*1)
-	VMOVUPS Y8, 1216(c_row)(col*1)
-	VMOVUPS Y9, 1728(c_row)(col*1)
-	VMOVUPS Y10, 1760(c_row)(col*1)
-	VMOVUPS Y11, 1792(c_row)(col*1)
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE block2_conv1InputGradVec_rows4_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 64(c_0)
+	VMOVUPS Y3, 0(c_0)(c_s*1)
+	VMOVUPS Y4, 32(c_0)(c_s*1)
+	VMOVUPS Y5, 64(c_0)(c_s*1)
+	VMOVUPS Y6, 0(c_0)(c_s*2)
+	VMOVUPS Y7, 32(c_0)(c_s*2)
+	VMOVUPS Y8, 64(c_0)(c_s*2)
+	VMOVUPS Y9, 0(c_3)
+	VMOVUPS Y10, 32(c_3)
+	VMOVUPS Y11, 64(c_3)
 	ADDQ $96, col
-	CMPQ col, $576
+	CMPQ col, ce+64(FP)
 	JLT block2_conv1InputGradVec_rows4_cols0
-	ADDQ $512, a_row
-	ADDQ $2304, c_row
+	IMUL3Q $4, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $4, tmp
+	ADDQ tmp, c_row
 	SUBQ $4, rows
 	CMPQ rows, $4
 	JGE block2_conv1InputGradVec_rows4_loop
@@ -2326,57 +2275,53 @@ block2_conv1InputGradVec_rows4_cols0_k:
 	JZ block2_conv1InputGradVec_done
 	MOVQ $4, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $128, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $576, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $4, rows
 	JMP block2_conv1InputGradVec_rows4_loop
 
 block2_conv1InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_conv1InputGradVec_done
-	XORQ col, col
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE block2_conv1InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $4, rows
+	JMP block2_conv1InputGradVec_rows4_loop
 
-block2_conv1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..143, 3 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-block2_conv1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $576, b_k
-	DECQ kleft
-	JNZ block2_conv1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $576
-	JLT block2_conv1InputGradVec_rows1_loop_cols0
-	ADDQ $128, a_row
-	ADDQ $576, c_row
-	DECQ rows
-	JMP block2_conv1InputGradVec_rows1_loop
+block2_conv1InputGradVec_small3:
+	SUBQ $1, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $4, rows
+	JMP block2_conv1InputGradVec_rows4_loop
 
 block2_conv1InputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func block2_conv1InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func block2_conv1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 144
@@ -2384,10 +2329,12 @@ block2_conv1InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block2_conv1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·block2_conv1InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 block2_conv1InputGradVec_rows8:
@@ -2398,7 +2345,7 @@ block2_conv1InputGradVec_rows8_loop:
 	XORQ col, col
 
 block2_conv1InputGradVec_rows8_cols0:
-	// 8 rows × columns 0..143, 3 vectors at a time
+	// 8 rows × columns up to ce, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -2425,7 +2372,7 @@ block2_conv1InputGradVec_rows8_cols0:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
+	MOVQ ks+32(FP), kleft
 
 block2_conv1InputGradVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -2464,7 +2411,7 @@ block2_conv1InputGradVec_rows8_cols0_k:
 	VFMADD231PS Z25, bcast, Z22
 	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $576, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv1InputGradVec_rows8_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
@@ -2492,7 +2439,7 @@ block2_conv1InputGradVec_rows8_cols0_k:
 	VMOVUPS Z22, 4096(c_row)(col*1)
 	VMOVUPS Z23, 4160(c_row)(col*1)
 	ADDQ $192, col
-	CMPQ col, $576
+	CMPQ col, ce+64(FP)
 	JLT block2_conv1InputGradVec_rows8_cols0
 	ADDQ $1024, a_row
 	ADDQ $4608, c_row
@@ -2503,11 +2450,11 @@ block2_conv1InputGradVec_rows8_cols0_k:
 	JZ block2_conv1InputGradVec_done
 	MOVQ $8, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
-	IMULQ $576, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $576, kleft
+	SUBQ kleft, c_row
 	MOVQ $8, rows
 	JMP block2_conv1InputGradVec_rows8_loop
 
@@ -2517,13 +2464,13 @@ block2_conv1InputGradVec_rows1_loop:
 	XORQ col, col
 
 block2_conv1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..143, 3 vectors at a time
+	// 1 row × columns up to ce, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
+	MOVQ ks+32(FP), kleft
 
 block2_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z3
@@ -2534,14 +2481,14 @@ block2_conv1InputGradVec_rows1_loop_cols0_k:
 	VFMADD231PS Z4, bcast, Z1
 	VFMADD231PS Z5, bcast, Z2
 	ADDQ $4, a_k
-	ADDQ $576, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv1InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
 	ADDQ $192, col
-	CMPQ col, $576
+	CMPQ col, ce+64(FP)
 	JLT block2_conv1InputGradVec_rows1_loop_cols0
 	ADDQ $128, a_row
 	ADDQ $576, c_row
@@ -2654,142 +2601,7 @@ block2_conv1InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func block2_conv2ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 288, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block2_conv2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block2_conv2ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block2_conv2ForwardVec_rows1_loop
-
-block2_conv2ForwardVec_rows6_loop:
-	XORQ col, col
-
-block2_conv2ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 5760(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_conv2ForwardVec_rows6_cols0
-	ADDQ $6912, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block2_conv2ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block2_conv2ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1152, tmp
-	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block2_conv2ForwardVec_rows6_loop
-
-block2_conv2ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block2_conv2ForwardVec_done
-	XORQ col, col
-
-block2_conv2ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $288, kleft
-
-block2_conv2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_conv2ForwardVec_rows1_loop_cols0
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-	DECQ rows
-	JMP block2_conv2ForwardVec_rows1_loop
-
-block2_conv2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+// func block2_conv2ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 288, j < 32
@@ -2797,11 +2609,12 @@ block2_conv2ForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: block2_conv2ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·block2_conv2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 block2_conv2ForwardVec_rows12:
@@ -2809,34 +2622,38 @@ block2_conv2ForwardVec_rows12:
 	JLT block2_conv2ForwardVec_rows1_loop
 
 block2_conv2ForwardVec_rows12_loop:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 64(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 64(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 0(bias), Z18
-	VMOVUPS 64(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 0(bias), Z22
-	VMOVUPS 64(bias), Z23
+	XORQ col, col
+
+block2_conv2ForwardVec_rows12_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 0(tmp)(col*1), Z2
+	VMOVUPS 64(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 64(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 0(tmp)(col*1), Z10
+	VMOVUPS 64(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 0(tmp)(col*1), Z14
+	VMOVUPS 64(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 0(tmp)(col*1), Z18
+	VMOVUPS 64(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 0(tmp)(col*1), Z22
+	VMOVUPS 64(tmp)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 block2_conv2ForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -2878,33 +2695,36 @@ block2_conv2ForwardVec_rows12_cols0_k:
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv2ForwardVec_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT block2_conv2ForwardVec_rows12_cols0
 	ADDQ $13824, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -2914,23 +2734,27 @@ block2_conv2ForwardVec_rows12_cols0_k:
 	JZ block2_conv2ForwardVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $1152, tmp
 	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $128, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP block2_conv2ForwardVec_rows12_loop
 
 block2_conv2ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_conv2ForwardVec_done
-	// 1 row × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
+	XORQ col, col
+
+block2_conv2ForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 block2_conv2ForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
@@ -2939,11 +2763,14 @@ block2_conv2ForwardVec_rows1_loop_cols0_k:
 	VFMADD231PS Z2, bcast, Z0
 	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT block2_conv2ForwardVec_rows1_loop_cols0
 	ADDQ $1152, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -2954,349 +2781,7 @@ block2_conv2ForwardVec_done:
 	RET
 #undef bcast
 
-// func block2_conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block2_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $288, rows
-
-block2_conv2WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-block2_conv2WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 128(c_row)(col*1), Y2
-	VMOVUPS 160(c_row)(col*1), Y3
-	VMOVUPS 256(c_row)(col*1), Y4
-	VMOVUPS 288(c_row)(col*1), Y5
-	VMOVUPS 384(c_row)(col*1), Y6
-	VMOVUPS 416(c_row)(col*1), Y7
-	VMOVUPS 512(c_row)(col*1), Y8
-	VMOVUPS 544(c_row)(col*1), Y9
-	VMOVUPS 640(c_row)(col*1), Y10
-	VMOVUPS 672(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv2WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $1152, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_conv2WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block2_conv2WeightGradVecWeights_rows6_loop
-
-block2_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block2_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $288, rows
-
-block2_conv2WeightGradVecWeights_rows12_loop:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block2_conv2WeightGradVecWeights_rows12_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z2
-	VFMADD231PS Z25, bcast, Z3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z6
-	VFMADD231PS Z25, bcast, Z7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z10
-	VFMADD231PS Z25, bcast, Z11
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z24, bcast, Z14
-	VFMADD231PS Z25, bcast, Z15
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z24, bcast, Z18
-	VFMADD231PS Z25, bcast, Z19
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z24, bcast, Z22
-	VFMADD231PS Z25, bcast, Z23
-	ADDQ $1152, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2WeightGradVecWeights_rows12_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $48, a_row
-	ADDQ $1536, c_row
-	SUBQ $12, rows
-	CMPQ rows, $12
-	JGE block2_conv2WeightGradVecWeights_rows12_loop
-
-block2_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: block2_conv2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-block2_conv2InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT block2_conv2InputGradVec_rows1_loop
-
-block2_conv2InputGradVec_rows6_loop:
-	XORQ col, col
-
-block2_conv2InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 5760(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_conv2InputGradVec_rows6_cols0
-	ADDQ $6912, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block2_conv2InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ block2_conv2InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1152, tmp
-	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block2_conv2InputGradVec_rows6_loop
-
-block2_conv2InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block2_conv2InputGradVec_done
-	XORQ col, col
-
-block2_conv2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..31, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $288, kleft
-
-block2_conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_conv2InputGradVec_rows1_loop_cols0
-	ADDQ $1152, a_row
-	ADDQ $128, c_row
-	DECQ rows
-	JMP block2_conv2InputGradVec_rows1_loop
-
-block2_conv2InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func block2_conv2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
@@ -3304,10 +2789,12 @@ block2_conv2InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block2_conv2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·block2_conv2InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 block2_conv2InputGradVec_rows12:
@@ -3315,7 +2802,10 @@ block2_conv2InputGradVec_rows12:
 	JLT block2_conv2InputGradVec_rows1_loop
 
 block2_conv2InputGradVec_rows12_loop:
-	// 12 rows × columns 0..31
+	XORQ col, col
+
+block2_conv2InputGradVec_rows12_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -3341,8 +2831,8 @@ block2_conv2InputGradVec_rows12_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 block2_conv2InputGradVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -3384,33 +2874,36 @@ block2_conv2InputGradVec_rows12_cols0_k:
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv2InputGradVec_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+64(FP)
+	JLT block2_conv2InputGradVec_rows12_cols0
 	ADDQ $13824, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -3420,23 +2913,26 @@ block2_conv2InputGradVec_rows12_cols0_k:
 	JZ block2_conv2InputGradVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $1152, tmp
 	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $128, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP block2_conv2InputGradVec_rows12_loop
 
 block2_conv2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_conv2InputGradVec_done
-	// 1 row × columns 0..31
+	XORQ col, col
+
+block2_conv2InputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 2 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 block2_conv2InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
@@ -3445,11 +2941,14 @@ block2_conv2InputGradVec_rows1_loop_cols0_k:
 	VFMADD231PS Z2, bcast, Z0
 	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+64(FP)
+	JLT block2_conv2InputGradVec_rows1_loop_cols0
 	ADDQ $1152, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -3561,142 +3060,7 @@ block2_conv2InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func block2_shortcutForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 16, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block2_shortcutForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block2_shortcutForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block2_shortcutForwardVec_rows1_loop
-
-block2_shortcutForwardVec_rows6_loop:
-	XORQ col, col
-
-block2_shortcutForwardVec_rows6_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 64(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 192(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 320(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_shortcutForwardVec_rows6_cols0
-	ADDQ $384, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block2_shortcutForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block2_shortcutForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $64, tmp
-	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block2_shortcutForwardVec_rows6_loop
-
-block2_shortcutForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block2_shortcutForwardVec_done
-	XORQ col, col
-
-block2_shortcutForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $16, kleft
-
-block2_shortcutForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block2_shortcutForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block2_shortcutForwardVec_rows1_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $128, c_row
-	DECQ rows
-	JMP block2_shortcutForwardVec_rows1_loop
-
-block2_shortcutForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_shortcutForwardVecAVX512(y, x, w, b *float32, n int)
+// func block2_shortcutForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 16, j < 32
@@ -3704,11 +3068,12 @@ block2_shortcutForwardVec_done:
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: block2_shortcutForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·block2_shortcutForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
 	MOVQ n+32(FP), rows
 
 block2_shortcutForwardVec_rows12:
@@ -3716,34 +3081,38 @@ block2_shortcutForwardVec_rows12:
 	JLT block2_shortcutForwardVec_rows1_loop
 
 block2_shortcutForwardVec_rows12_loop:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 0(bias), Z2
-	VMOVUPS 64(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 0(bias), Z6
-	VMOVUPS 64(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 0(bias), Z10
-	VMOVUPS 64(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 0(bias), Z14
-	VMOVUPS 64(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 0(bias), Z18
-	VMOVUPS 64(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 0(bias), Z22
-	VMOVUPS 64(bias), Z23
+	XORQ col, col
+
+block2_shortcutForwardVec_rows12_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 0(tmp)(col*1), Z2
+	VMOVUPS 64(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 0(tmp)(col*1), Z6
+	VMOVUPS 64(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 0(tmp)(col*1), Z10
+	VMOVUPS 64(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 0(tmp)(col*1), Z14
+	VMOVUPS 64(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 0(tmp)(col*1), Z18
+	VMOVUPS 64(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 0(tmp)(col*1), Z22
+	VMOVUPS 64(tmp)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 block2_shortcutForwardVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -3785,33 +3154,36 @@ block2_shortcutForwardVec_rows12_cols0_k:
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_shortcutForwardVec_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT block2_shortcutForwardVec_rows12_cols0
 	ADDQ $768, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -3821,23 +3193,27 @@ block2_shortcutForwardVec_rows12_cols0_k:
 	JZ block2_shortcutForwardVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $64, tmp
 	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $128, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP block2_shortcutForwardVec_rows12_loop
 
 block2_shortcutForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_shortcutForwardVec_done
-	// 1 row × columns 0..31
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
+	XORQ col, col
+
+block2_shortcutForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 2 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 block2_shortcutForwardVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
@@ -3846,11 +3222,14 @@ block2_shortcutForwardVec_rows1_loop_cols0_k:
 	VFMADD231PS Z2, bcast, Z0
 	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_shortcutForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT block2_shortcutForwardVec_rows1_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -3861,7 +3240,7 @@ block2_shortcutForwardVec_done:
 	RET
 #undef bcast
 
-// func block2_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func block2_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
@@ -3869,29 +3248,45 @@ block2_shortcutForwardVec_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block2_shortcutWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·block2_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $16, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 block2_shortcutWeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 block2_shortcutWeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 128(c_row)(col*1), Y2
-	VMOVUPS 160(c_row)(col*1), Y3
-	VMOVUPS 256(c_row)(col*1), Y4
-	VMOVUPS 288(c_row)(col*1), Y5
-	VMOVUPS 384(c_row)(col*1), Y6
-	VMOVUPS 416(c_row)(col*1), Y7
-	VMOVUPS 512(c_row)(col*1), Y8
-	VMOVUPS 544(c_row)(col*1), Y9
-	VMOVUPS 640(c_row)(col*1), Y10
-	VMOVUPS 672(c_row)(col*1), Y11
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -3917,27 +3312,33 @@ block2_shortcutWeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $64, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_shortcutWeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $128
+	CMPQ col, ce+72(FP)
 	JLT block2_shortcutWeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $768, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE block2_shortcutWeightGradVecWeights_rows6_loop
@@ -3946,15 +3347,19 @@ block2_shortcutWeightGradVecWeights_rows4:
 	XORQ col, col
 
 block2_shortcutWeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns 0..31, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 128(c_row)(col*1), Y2
-	VMOVUPS 160(c_row)(col*1), Y3
-	VMOVUPS 256(c_row)(col*1), Y4
-	VMOVUPS 288(c_row)(col*1), Y5
-	VMOVUPS 384(c_row)(col*1), Y6
-	VMOVUPS 416(c_row)(col*1), Y7
+	// 4 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -3974,20 +3379,24 @@ block2_shortcutWeightGradVecWeights_rows4_cols0_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
-	ADDQ $64, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_shortcutWeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
 	ADDQ $64, col
-	CMPQ col, $128
+	CMPQ col, ce+72(FP)
 	JLT block2_shortcutWeightGradVecWeights_rows4_cols0
 
 block2_shortcutWeightGradVecWeights_done:
@@ -3995,7 +3404,7 @@ block2_shortcutWeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block2_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func block2_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
@@ -4003,43 +3412,48 @@ block2_shortcutWeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block2_shortcutWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·block2_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $16, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ nr+88(FP), rows
 
-block2_shortcutWeightGradVecWeights_rows12:
-	// 12 rows × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
+block2_shortcutWeightGradVecWeights_rows12_loop:
+	XORQ col, col
+
+block2_shortcutWeightGradVecWeights_rows12_loop_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
+	VMOVUPS 512(c_row)(col*1), Z8
+	VMOVUPS 576(c_row)(col*1), Z9
+	VMOVUPS 640(c_row)(col*1), Z10
+	VMOVUPS 704(c_row)(col*1), Z11
+	VMOVUPS 768(c_row)(col*1), Z12
+	VMOVUPS 832(c_row)(col*1), Z13
+	VMOVUPS 896(c_row)(col*1), Z14
+	VMOVUPS 960(c_row)(col*1), Z15
+	VMOVUPS 1024(c_row)(col*1), Z16
+	VMOVUPS 1088(c_row)(col*1), Z17
+	VMOVUPS 1152(c_row)(col*1), Z18
+	VMOVUPS 1216(c_row)(col*1), Z19
+	VMOVUPS 1280(c_row)(col*1), Z20
+	VMOVUPS 1344(c_row)(col*1), Z21
+	VMOVUPS 1408(c_row)(col*1), Z22
+	VMOVUPS 1472(c_row)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block2_shortcutWeightGradVecWeights_rows12_cols0_k:
+block2_shortcutWeightGradVecWeights_rows12_loop_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VBROADCASTSS 0(a_k), bcast
@@ -4078,49 +3492,58 @@ block2_shortcutWeightGradVecWeights_rows12_cols0_k:
 	VBROADCASTSS 44(a_k), bcast
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
-	ADDQ $64, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ block2_shortcutWeightGradVecWeights_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	JNZ block2_shortcutWeightGradVecWeights_rows12_loop_cols0_k
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT block2_shortcutWeightGradVecWeights_rows12_loop_cols0
 	ADDQ $48, a_row
 	ADDQ $1536, c_row
+	SUBQ $12, rows
+	CMPQ rows, $12
+	JGE block2_shortcutWeightGradVecWeights_rows12_loop
 
 block2_shortcutWeightGradVecWeights_rows4:
-	// 4 rows × columns 0..31
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
+	XORQ col, col
+
+block2_shortcutWeightGradVecWeights_rows4_cols0:
+	// 4 rows × columns up to ce, 2 vectors at a time
+	VMOVUPS 0(c_row)(col*1), Z0
+	VMOVUPS 64(c_row)(col*1), Z1
+	VMOVUPS 128(c_row)(col*1), Z2
+	VMOVUPS 192(c_row)(col*1), Z3
+	VMOVUPS 256(c_row)(col*1), Z4
+	VMOVUPS 320(c_row)(col*1), Z5
+	VMOVUPS 384(c_row)(col*1), Z6
+	VMOVUPS 448(c_row)(col*1), Z7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 block2_shortcutWeightGradVecWeights_rows4_cols0_k:
@@ -4138,147 +3561,28 @@ block2_shortcutWeightGradVecWeights_rows4_cols0_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Z8, bcast, Z6
 	VFMADD231PS Z9, bcast, Z7
-	ADDQ $64, a_k
-	ADDQ $128, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_shortcutWeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+72(FP)
+	JLT block2_shortcutWeightGradVecWeights_rows4_cols0
 
 block2_shortcutWeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func block2_shortcutInputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: block2_shortcutInputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutInputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-block2_shortcutInputGradVec_rows6:
-	CMPQ rows, $6
-	JLT block2_shortcutInputGradVec_rows1_loop
-
-block2_shortcutInputGradVec_rows6_loop:
-	// 6 rows × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_shortcutInputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	VMOVUPS Y2, 64(c_row)
-	VMOVUPS Y3, 96(c_row)
-	VMOVUPS Y4, 128(c_row)
-	VMOVUPS Y5, 160(c_row)
-	VMOVUPS Y6, 192(c_row)
-	VMOVUPS Y7, 224(c_row)
-	VMOVUPS Y8, 256(c_row)
-	VMOVUPS Y9, 288(c_row)
-	VMOVUPS Y10, 320(c_row)
-	VMOVUPS Y11, 352(c_row)
-	ADDQ $768, a_row
-	ADDQ $384, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block2_shortcutInputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ block2_shortcutInputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $128, tmp
-	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block2_shortcutInputGradVec_rows6_loop
-
-block2_shortcutInputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block2_shortcutInputGradVec_done
-	// 1 row × columns 0..15
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block2_shortcutInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ block2_shortcutInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMOVUPS Y1, 32(c_row)
-	ADDQ $128, a_row
-	ADDQ $64, c_row
-	DECQ rows
-	JMP block2_shortcutInputGradVec_rows1_loop
-
-block2_shortcutInputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block2_shortcutInputGradVecAVX512(dx, dy, wt *float32, n int)
+// func block2_shortcutInputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
@@ -4286,10 +3590,12 @@ block2_shortcutInputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block2_shortcutInputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block2_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·block2_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 block2_shortcutInputGradVec_rows16:
@@ -4297,7 +3603,10 @@ block2_shortcutInputGradVec_rows16:
 	JLT block2_shortcutInputGradVec_rows1_loop
 
 block2_shortcutInputGradVec_rows16_loop:
-	// 16 rows × columns 0..15
+	XORQ col, col
+
+block2_shortcutInputGradVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -4315,8 +3624,8 @@ block2_shortcutInputGradVec_rows16_loop:
 	VXORPS Z14, Z14, Z14
 	VXORPS Z15, Z15, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 block2_shortcutInputGradVec_rows16_cols0_k:
 	VMOVUPS 0(b_k), Z16
@@ -4353,25 +3662,28 @@ block2_shortcutInputGradVec_rows16_cols0_k:
 	VBROADCASTSS 1920(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_shortcutInputGradVec_rows16_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT block2_shortcutInputGradVec_rows16_cols0
 	ADDQ $2048, a_row
 	ADDQ $1024, c_row
 	SUBQ $16, rows
@@ -4381,32 +3693,38 @@ block2_shortcutInputGradVec_rows16_cols0_k:
 	JZ block2_shortcutInputGradVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $128, tmp
 	SUBQ tmp, a_row
-	IMULQ $64, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $64, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP block2_shortcutInputGradVec_rows16_loop
 
 block2_shortcutInputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block2_shortcutInputGradVec_done
-	// 1 row × columns 0..15
+	XORQ col, col
+
+block2_shortcutInputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time
 	VXORPS Z0, Z0, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 block2_shortcutInputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $64, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block2_shortcutInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+64(FP)
+	JLT block2_shortcutInputGradVec_rows1_loop_cols0
 	ADDQ $128, a_row
 	ADDQ $64, c_row
 	DECQ rows
@@ -4518,154 +3836,32 @@ block2_shortcutInputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func block3_conv1ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 288, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block3_conv1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_conv1ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block3_conv1ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block3_conv1ForwardVec_rows1_loop
-
-block3_conv1ForwardVec_rows6_loop:
-	XORQ col, col
-
-block3_conv1ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 1152(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 3456(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 5760(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_conv1ForwardVec_rows6_cols0
-	ADDQ $6912, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_conv1ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block3_conv1ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1152, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block3_conv1ForwardVec_rows6_loop
-
-block3_conv1ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block3_conv1ForwardVec_done
-	XORQ col, col
-
-block3_conv1ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $288, kleft
-
-block3_conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_conv1ForwardVec_rows1_loop_cols0
-	ADDQ $1152, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP block3_conv1ForwardVec_rows1_loop
-
-block3_conv1ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv1ForwardVecAVX512(y, x, w, b *float32, n int)
+// func block3_conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 288, j < 64
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: block3_conv1ForwardVecGo.
+// It is also block3_conv2ForwardVecAVX512: the same kernel (the shape is in the arguments).
+// It is also block3_shortcutForwardVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_conv1ForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·block3_conv1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 block3_conv1ForwardVec_rows6:
@@ -4673,100 +3869,119 @@ block3_conv1ForwardVec_rows6:
 	JLT block3_conv1ForwardVec_rows1_loop
 
 block3_conv1ForwardVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
+	XORQ col, col
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+
+block3_conv1ForwardVec_rows6_cols0:
+	// 6 rows × columns up to ce, 4 vectors at a time
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp)(col*1), Z0
+	VMOVUPS 64(tmp)(col*1), Z1
+	VMOVUPS 128(tmp)(col*1), Z2
+	VMOVUPS 192(tmp)(col*1), Z3
+	VMOVUPS 0(tmp)(col*1), Z4
+	VMOVUPS 64(tmp)(col*1), Z5
+	VMOVUPS 128(tmp)(col*1), Z6
+	VMOVUPS 192(tmp)(col*1), Z7
+	VMOVUPS 0(tmp)(col*1), Z8
+	VMOVUPS 64(tmp)(col*1), Z9
+	VMOVUPS 128(tmp)(col*1), Z10
+	VMOVUPS 192(tmp)(col*1), Z11
+	VMOVUPS 0(tmp)(col*1), Z12
+	VMOVUPS 64(tmp)(col*1), Z13
+	VMOVUPS 128(tmp)(col*1), Z14
+	VMOVUPS 192(tmp)(col*1), Z15
+	VMOVUPS 0(tmp)(col*1), Z16
+	VMOVUPS 64(tmp)(col*1), Z17
+	VMOVUPS 128(tmp)(col*1), Z18
+	VMOVUPS 192(tmp)(col*1), Z19
+	VMOVUPS 0(tmp)(col*1), Z20
+	VMOVUPS 64(tmp)(col*1), Z21
+	VMOVUPS 128(tmp)(col*1), Z22
+	VMOVUPS 192(tmp)(col*1), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 block3_conv1ForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 1152(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 2304(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 3456(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 4608(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 5760(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $6912, a_row
-	ADDQ $1536, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE block3_conv1ForwardVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
+	JLT block3_conv1ForwardVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE block3_conv1ForwardVec_rows6_loop
@@ -4774,182 +3989,114 @@ block3_conv1ForwardVec_rows6_cols0_k:
 	JZ block3_conv1ForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $1152, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP block3_conv1ForwardVec_rows6_loop
 
 block3_conv1ForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block3_conv1ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $288, kleft
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE block3_conv1ForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP block3_conv1ForwardVec_rows6_loop
 
-block3_conv1ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $1152, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP block3_conv1ForwardVec_rows1_loop
+block3_conv1ForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP block3_conv1ForwardVec_rows6_loop
 
 block3_conv1ForwardVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func block3_conv1WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
+// func block3_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
+// Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 64, s < n
 // A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block3_conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+// It is also block3_conv2WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·block3_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $288, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 block3_conv1WeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 block3_conv1WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
-	VMOVUPS 1024(c_row)(col*1), Y8
-	VMOVUPS 1056(c_row)(col*1), Y9
-	VMOVUPS 1280(c_row)(col*1), Y10
-	VMOVUPS 1312(c_row)(col*1), Y11
+	// 6 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
+	VMOVUPS 0(c_3)(c_s*1), Z16
+	VMOVUPS 64(c_3)(c_s*1), Z17
+	VMOVUPS 128(c_3)(c_s*1), Z18
+	VMOVUPS 192(c_3)(c_s*1), Z19
+	VMOVUPS 0(c_3)(c_s*2), Z20
+	VMOVUPS 64(c_3)(c_s*2), Z21
+	VMOVUPS 128(c_3)(c_s*2), Z22
+	VMOVUPS 192(c_3)(c_s*2), Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv1WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $1152, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_conv1WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_conv1WeightGradVecWeights_rows6_loop
-
-block3_conv1WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv1WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block3_conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $288, rows
-
-block3_conv1WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
 
 block3_conv1WeightGradVecWeights_rows6_loop_cols0_k:
@@ -4987,36 +4134,45 @@ block3_conv1WeightGradVecWeights_rows6_loop_cols0_k:
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
-	ADDQ $1152, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_conv1WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
+	JLT block3_conv1WeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $1536, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE block3_conv1WeightGradVecWeights_rows6_loop
@@ -5026,23 +4182,24 @@ block3_conv1WeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block3_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func block3_conv1WeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block3_conv1WeightGradVecGo.
-// It is also block3_conv2WeightGradVecBiasAVX2: the same kernel.
-// It is also block3_shortcutWeightGradVecBiasAVX2: the same kernel.
+// It is also block3_conv2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
+// It is also block3_shortcutWeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·block3_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 block3_conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
+	// 1 row × 8 vectors from column vector 0
 	VMOVUPS 0(c_row), Y0
 	VMOVUPS 32(c_row), Y1
 	VMOVUPS 64(c_row), Y2
@@ -5065,7 +4222,7 @@ block3_conv1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 160(b_k), bcast, Y5
 	VFMADD231PS 192(b_k), bcast, Y6
 	VFMADD231PS 224(b_k), bcast, Y7
-	ADDQ $256, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -5082,23 +4239,24 @@ block3_conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func block3_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func block3_conv1WeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block3_conv1WeightGradVecGo.
-// It is also block3_conv2WeightGradVecBiasAVX512: the same kernel.
-// It is also block3_shortcutWeightGradVecBiasAVX512: the same kernel.
+// It is also block3_conv2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
+// It is also block3_shortcutWeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·block3_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 block3_conv1WeightGradVecBias_rows1:
-	// 1 row × columns 0..63
+	// 1 row × 4 vectors from column vector 0
 	VMOVUPS 0(c_row), Z0
 	VMOVUPS 64(c_row), Z1
 	VMOVUPS 128(c_row), Z2
@@ -5113,7 +4271,7 @@ block3_conv1WeightGradVecBias_rows1_cols0_k:
 	VFMADD231PS 64(b_k), bcast, Z1
 	VFMADD231PS 128(b_k), bcast, Z2
 	VFMADD231PS 192(b_k), bcast, Z3
-	ADDQ $256, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_conv1WeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, 0(c_row)
@@ -5126,144 +4284,7 @@ block3_conv1WeightGradVecBias_done:
 	RET
 #undef bcast
 
-// func block3_conv1InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 288
-// wt is the weight matrix transposed and padded ([Units][288]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: block3_conv1InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_conv1InputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-block3_conv1InputGradVec_rows4:
-	CMPQ rows, $4
-	JLT block3_conv1InputGradVec_rows1_loop
-
-block3_conv1InputGradVec_rows4_loop:
-	XORQ col, col
-
-block3_conv1InputGradVec_rows4_cols0:
-	// 4 rows × columns 0..287, 3 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows4_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VMOVUPS 64(b_k), Y14
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VFMADD231PS Y14, bcast, Y2
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VFMADD231PS Y13, bcast, Y4
-	VFMADD231PS Y14, bcast, Y5
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VFMADD231PS Y14, bcast, Y8
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VFMADD231PS Y13, bcast, Y10
-	VFMADD231PS Y14, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 1152(c_row)(col*1)
-	VMOVUPS Y4, 1184(c_row)(col*1)
-	VMOVUPS Y5, 1216(c_row)(col*1)
-	VMOVUPS Y6, 2304(c_row)(col*1)
-	VMOVUPS Y7, 2336(c_row)(col*1)
-	VMOVUPS Y8, 2368(c_row)(col*1)
-	VMOVUPS Y9, 3456(c_row)(col*1)
-	VMOVUPS Y10, 3488(c_row)(col*1)
-	VMOVUPS Y11, 3520(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $1152
-	JLT block3_conv1InputGradVec_rows4_cols0
-	ADDQ $1024, a_row
-	ADDQ $4608, c_row
-	SUBQ $4, rows
-	CMPQ rows, $4
-	JGE block3_conv1InputGradVec_rows4_loop
-	TESTQ rows, rows
-	JZ block3_conv1InputGradVec_done
-	MOVQ $4, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $1152, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $4, rows
-	JMP block3_conv1InputGradVec_rows4_loop
-
-block3_conv1InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block3_conv1InputGradVec_done
-	XORQ col, col
-
-block3_conv1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..287, 3 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-block3_conv1InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VMOVUPS 32(b_k), Y4
-	VMOVUPS 64(b_k), Y5
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VFMADD231PS Y4, bcast, Y1
-	VFMADD231PS Y5, bcast, Y2
-	ADDQ $4, a_k
-	ADDQ $1152, b_k
-	DECQ kleft
-	JNZ block3_conv1InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $96, col
-	CMPQ col, $1152
-	JLT block3_conv1InputGradVec_rows1_loop_cols0
-	ADDQ $256, a_row
-	ADDQ $1152, c_row
-	DECQ rows
-	JMP block3_conv1InputGradVec_rows1_loop
-
-block3_conv1InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv1InputGradVecAVX512(dx, dy, wt *float32, n int)
+// func block3_conv1InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 288
@@ -5271,10 +4292,12 @@ block3_conv1InputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block3_conv1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_conv1InputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·block3_conv1InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 block3_conv1InputGradVec_rows8:
@@ -5285,7 +4308,7 @@ block3_conv1InputGradVec_rows8_loop:
 	XORQ col, col
 
 block3_conv1InputGradVec_rows8_cols0:
-	// 8 rows × columns 0..287, 3 vectors at a time
+	// 8 rows × columns up to ce, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -5312,7 +4335,7 @@ block3_conv1InputGradVec_rows8_cols0:
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
+	MOVQ ks+32(FP), kleft
 
 block3_conv1InputGradVec_rows8_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -5351,7 +4374,7 @@ block3_conv1InputGradVec_rows8_cols0_k:
 	VFMADD231PS Z25, bcast, Z22
 	VFMADD231PS Z26, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_conv1InputGradVec_rows8_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
@@ -5379,7 +4402,7 @@ block3_conv1InputGradVec_rows8_cols0_k:
 	VMOVUPS Z22, 8128(c_row)(col*1)
 	VMOVUPS Z23, 8192(c_row)(col*1)
 	ADDQ $192, col
-	CMPQ col, $1152
+	CMPQ col, ce+64(FP)
 	JLT block3_conv1InputGradVec_rows8_cols0
 	ADDQ $2048, a_row
 	ADDQ $9216, c_row
@@ -5390,11 +4413,11 @@ block3_conv1InputGradVec_rows8_cols0_k:
 	JZ block3_conv1InputGradVec_done
 	MOVQ $8, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
-	IMULQ $1152, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $1152, kleft
+	SUBQ kleft, c_row
 	MOVQ $8, rows
 	JMP block3_conv1InputGradVec_rows8_loop
 
@@ -5404,13 +4427,13 @@ block3_conv1InputGradVec_rows1_loop:
 	XORQ col, col
 
 block3_conv1InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..287, 3 vectors at a time
+	// 1 row × columns up to ce, 3 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
+	MOVQ ks+32(FP), kleft
 
 block3_conv1InputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z3
@@ -5421,14 +4444,14 @@ block3_conv1InputGradVec_rows1_loop_cols0_k:
 	VFMADD231PS Z4, bcast, Z1
 	VFMADD231PS Z5, bcast, Z2
 	ADDQ $4, a_k
-	ADDQ $1152, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_conv1InputGradVec_rows1_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
 	ADDQ $192, col
-	CMPQ col, $1152
+	CMPQ col, ce+64(FP)
 	JLT block3_conv1InputGradVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $1152, c_row
@@ -5541,526 +4564,31 @@ block3_conv1InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func block3_conv2ForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 576, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block3_conv2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2ForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block3_conv2ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block3_conv2ForwardVec_rows1_loop
-
-block3_conv2ForwardVec_rows6_loop:
-	XORQ col, col
-
-block3_conv2ForwardVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 9216(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 11520(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_conv2ForwardVec_rows6_cols0
-	ADDQ $13824, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_conv2ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block3_conv2ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2304, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block3_conv2ForwardVec_rows6_loop
-
-block3_conv2ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block3_conv2ForwardVec_done
-	XORQ col, col
-
-block3_conv2ForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_conv2ForwardVec_rows1_loop_cols0
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP block3_conv2ForwardVec_rows1_loop
-
-block3_conv2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv2ForwardVecAVX512(y, x, w, b *float32, n int)
+// func block3_conv2InputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 576, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block3_conv2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2ForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block3_conv2ForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block3_conv2ForwardVec_rows1_loop
-
-block3_conv2ForwardVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 9216(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 11520(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $13824, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_conv2ForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block3_conv2ForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2304, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block3_conv2ForwardVec_rows6_loop
-
-block3_conv2ForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block3_conv2ForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
-
-block3_conv2ForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2ForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP block3_conv2ForwardVec_rows1_loop
-
-block3_conv2ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv2WeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 576, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block3_conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $576, rows
-
-block3_conv2WeightGradVecWeights_rows6_loop:
-	XORQ col, col
-
-block3_conv2WeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
-	VMOVUPS 1024(c_row)(col*1), Y8
-	VMOVUPS 1056(c_row)(col*1), Y9
-	VMOVUPS 1280(c_row)(col*1), Y10
-	VMOVUPS 1312(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv2WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $2304, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_conv2WeightGradVecWeights_rows6_loop_cols0
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_conv2WeightGradVecWeights_rows6_loop
-
-block3_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv2WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 576, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
-// Reference: block3_conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ $576, rows
-
-block3_conv2WeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-block3_conv2WeightGradVecWeights_rows6_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $2304, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2WeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $24, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_conv2WeightGradVecWeights_rows6_loop
-
-block3_conv2WeightGradVecWeights_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv2InputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 576, i < 64
 // wt is the weight matrix transposed and padded ([Units][64]), so this is the
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block3_conv2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2InputGradVecAVX2(SB), NOSPLIT, $0-32
+// It is also fcInputGradVecAVX512: the same kernel (the shape is in the arguments).
+#define bcast Z31 // A[r][k] broadcast to every lane
+TEXT ·block3_conv2InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
+	MOVQ sc+56(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+24(FP), rows
 
 block3_conv2InputGradVec_rows6:
@@ -6069,140 +4597,12 @@ block3_conv2InputGradVec_rows6:
 
 block3_conv2InputGradVec_rows6_loop:
 	XORQ col, col
+	MOVQ ks+32(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
 
 block3_conv2InputGradVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 4608(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 6912(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 9216(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 11520(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_conv2InputGradVec_rows6_cols0
-	ADDQ $13824, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_conv2InputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ block3_conv2InputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2304, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block3_conv2InputGradVec_rows6_loop
-
-block3_conv2InputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block3_conv2InputGradVec_done
-	XORQ col, col
-
-block3_conv2InputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $576, kleft
-
-block3_conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_conv2InputGradVec_rows1_loop_cols0
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP block3_conv2InputGradVec_rows1_loop
-
-block3_conv2InputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_conv2InputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 576, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: block3_conv2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_conv2InputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-block3_conv2InputGradVec_rows6:
-	CMPQ rows, $6
-	JLT block3_conv2InputGradVec_rows1_loop
-
-block3_conv2InputGradVec_rows6_loop:
-	// 6 rows × columns 0..63
+	// 6 rows × columns up to ce, 4 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -6228,74 +4628,86 @@ block3_conv2InputGradVec_rows6_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 block3_conv2InputGradVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Z24
 	VMOVUPS 64(b_k), Z25
 	VMOVUPS 128(b_k), Z26
 	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Z24, bcast, Z0
 	VFMADD231PS Z25, bcast, Z1
 	VFMADD231PS Z26, bcast, Z2
 	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 2304(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Z24, bcast, Z4
 	VFMADD231PS Z25, bcast, Z5
 	VFMADD231PS Z26, bcast, Z6
 	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 4608(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Z24, bcast, Z8
 	VFMADD231PS Z25, bcast, Z9
 	VFMADD231PS Z26, bcast, Z10
 	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 6912(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Z24, bcast, Z12
 	VFMADD231PS Z25, bcast, Z13
 	VFMADD231PS Z26, bcast, Z14
 	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 9216(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Z24, bcast, Z16
 	VFMADD231PS Z25, bcast, Z17
 	VFMADD231PS Z26, bcast, Z18
 	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 11520(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Z24, bcast, Z20
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $13824, a_row
-	ADDQ $1536, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE block3_conv2InputGradVec_rows6_cols0_k
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+64(FP)
+	JLT block3_conv2InputGradVec_rows6_cols0
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+56(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE block3_conv2InputGradVec_rows6_loop
@@ -6303,48 +4715,46 @@ block3_conv2InputGradVec_rows6_cols0_k:
 	JZ block3_conv2InputGradVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $2304, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+56(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP block3_conv2InputGradVec_rows6_loop
 
 block3_conv2InputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block3_conv2InputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $576, kleft
+	MOVQ sc+56(FP), tmp
+	CMPQ rows, $3
+	JGE block3_conv2InputGradVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP block3_conv2InputGradVec_rows6_loop
 
-block3_conv2InputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_conv2InputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $2304, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP block3_conv2InputGradVec_rows1_loop
+block3_conv2InputGradVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP block3_conv2InputGradVec_rows6_loop
 
 block3_conv2InputGradVec_done:
 	VZEROUPPER
@@ -6452,311 +4862,7 @@ block3_conv2InputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func block3_shortcutForwardVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block3_shortcutForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutForwardVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block3_shortcutForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block3_shortcutForwardVec_rows1_loop
-
-block3_shortcutForwardVec_rows6_loop:
-	XORQ col, col
-
-block3_shortcutForwardVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	VMOVUPS 0(bias)(col*1), Y2
-	VMOVUPS 32(bias)(col*1), Y3
-	VMOVUPS 0(bias)(col*1), Y4
-	VMOVUPS 32(bias)(col*1), Y5
-	VMOVUPS 0(bias)(col*1), Y6
-	VMOVUPS 32(bias)(col*1), Y7
-	VMOVUPS 0(bias)(col*1), Y8
-	VMOVUPS 32(bias)(col*1), Y9
-	VMOVUPS 0(bias)(col*1), Y10
-	VMOVUPS 32(bias)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_shortcutForwardVec_rows6_cols0
-	ADDQ $768, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_shortcutForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block3_shortcutForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $128, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block3_shortcutForwardVec_rows6_loop
-
-block3_shortcutForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block3_shortcutForwardVec_done
-	XORQ col, col
-
-block3_shortcutForwardVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(bias)(col*1), Y0
-	VMOVUPS 32(bias)(col*1), Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT block3_shortcutForwardVec_rows1_loop_cols0
-	ADDQ $128, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP block3_shortcutForwardVec_rows1_loop
-
-block3_shortcutForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_shortcutForwardVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
-// Reference: block3_shortcutForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutForwardVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-block3_shortcutForwardVec_rows6:
-	CMPQ rows, $6
-	JLT block3_shortcutForwardVec_rows1_loop
-
-block3_shortcutForwardVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	VMOVUPS 0(bias), Z4
-	VMOVUPS 64(bias), Z5
-	VMOVUPS 128(bias), Z6
-	VMOVUPS 192(bias), Z7
-	VMOVUPS 0(bias), Z8
-	VMOVUPS 64(bias), Z9
-	VMOVUPS 128(bias), Z10
-	VMOVUPS 192(bias), Z11
-	VMOVUPS 0(bias), Z12
-	VMOVUPS 64(bias), Z13
-	VMOVUPS 128(bias), Z14
-	VMOVUPS 192(bias), Z15
-	VMOVUPS 0(bias), Z16
-	VMOVUPS 64(bias), Z17
-	VMOVUPS 128(bias), Z18
-	VMOVUPS 192(bias), Z19
-	VMOVUPS 0(bias), Z20
-	VMOVUPS 64(bias), Z21
-	VMOVUPS 128(bias), Z22
-	VMOVUPS 192(bias), Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 128(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 384(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 640(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $768, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_shortcutForwardVec_rows6_loop
-	TESTQ rows, rows
-	JZ block3_shortcutForwardVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $128, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block3_shortcutForwardVec_rows6_loop
-
-block3_shortcutForwardVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block3_shortcutForwardVec_done
-	// 1 row × columns 0..63
-	VMOVUPS 0(bias), Z0
-	VMOVUPS 64(bias), Z1
-	VMOVUPS 128(bias), Z2
-	VMOVUPS 192(bias), Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $32, kleft
-
-block3_shortcutForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ block3_shortcutForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $128, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP block3_shortcutForwardVec_rows1_loop
-
-block3_shortcutForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func block3_shortcutWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
@@ -6764,29 +4870,45 @@ block3_shortcutForwardVec_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block3_shortcutWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·block3_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $32, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 block3_shortcutWeightGradVecWeights_rows6_loop:
 	XORQ col, col
 
 block3_shortcutWeightGradVecWeights_rows6_loop_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
-	VMOVUPS 512(c_row)(col*1), Y4
-	VMOVUPS 544(c_row)(col*1), Y5
-	VMOVUPS 768(c_row)(col*1), Y6
-	VMOVUPS 800(c_row)(col*1), Y7
-	VMOVUPS 1024(c_row)(col*1), Y8
-	VMOVUPS 1056(c_row)(col*1), Y9
-	VMOVUPS 1280(c_row)(col*1), Y10
-	VMOVUPS 1312(c_row)(col*1), Y11
+	// 6 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMOVUPS 32(c_0)(c_s*2), Y5
+	VMOVUPS 0(c_3), Y6
+	VMOVUPS 32(c_3), Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMOVUPS 32(c_3)(c_s*1), Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMOVUPS 32(c_3)(c_s*2), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -6812,27 +4934,33 @@ block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $128, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMOVUPS Y5, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMOVUPS Y7, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMOVUPS Y9, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMOVUPS Y11, 32(c_3)(c_s*2)
 	ADDQ $64, col
-	CMPQ col, $256
+	CMPQ col, ce+72(FP)
 	JLT block3_shortcutWeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $1536, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE block3_shortcutWeightGradVecWeights_rows6_loop
@@ -6841,11 +4969,13 @@ block3_shortcutWeightGradVecWeights_rows2:
 	XORQ col, col
 
 block3_shortcutWeightGradVecWeights_rows2_cols0:
-	// 2 rows × columns 0..63, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 256(c_row)(col*1), Y2
-	VMOVUPS 288(c_row)(col*1), Y3
+	// 2 rows × columns up to ce, 2 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS 0(c_0), Y0
+	VMOVUPS 32(c_0), Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMOVUPS 32(c_0)(c_s*1), Y3
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
@@ -6859,16 +4989,18 @@ block3_shortcutWeightGradVecWeights_rows2_cols0_k:
 	VBROADCASTSS 4(a_k), bcast
 	VFMADD231PS Y4, bcast, Y2
 	VFMADD231PS Y5, bcast, Y3
-	ADDQ $128, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_shortcutWeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS Y0, 0(c_0)
+	VMOVUPS Y1, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMOVUPS Y3, 32(c_0)(c_s*1)
 	ADDQ $64, col
-	CMPQ col, $256
+	CMPQ col, ce+72(FP)
 	JLT block3_shortcutWeightGradVecWeights_rows2_cols0
 
 block3_shortcutWeightGradVecWeights_done:
@@ -6876,7 +5008,7 @@ block3_shortcutWeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func block3_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func block3_shortcutWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
@@ -6884,40 +5016,59 @@ block3_shortcutWeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block3_shortcutWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·block3_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $32, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 block3_shortcutWeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
-	VMOVUPS 512(c_row), Z8
-	VMOVUPS 576(c_row), Z9
-	VMOVUPS 640(c_row), Z10
-	VMOVUPS 704(c_row), Z11
-	VMOVUPS 768(c_row), Z12
-	VMOVUPS 832(c_row), Z13
-	VMOVUPS 896(c_row), Z14
-	VMOVUPS 960(c_row), Z15
-	VMOVUPS 1024(c_row), Z16
-	VMOVUPS 1088(c_row), Z17
-	VMOVUPS 1152(c_row), Z18
-	VMOVUPS 1216(c_row), Z19
-	VMOVUPS 1280(c_row), Z20
-	VMOVUPS 1344(c_row), Z21
-	VMOVUPS 1408(c_row), Z22
-	VMOVUPS 1472(c_row), Z23
+	XORQ col, col
+
+block3_shortcutWeightGradVecWeights_rows6_loop_cols0:
+	// 6 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
+	VMOVUPS 0(c_0)(c_s*2), Z8
+	VMOVUPS 64(c_0)(c_s*2), Z9
+	VMOVUPS 128(c_0)(c_s*2), Z10
+	VMOVUPS 192(c_0)(c_s*2), Z11
+	VMOVUPS 0(c_3), Z12
+	VMOVUPS 64(c_3), Z13
+	VMOVUPS 128(c_3), Z14
+	VMOVUPS 192(c_3), Z15
+	VMOVUPS 0(c_3)(c_s*1), Z16
+	VMOVUPS 64(c_3)(c_s*1), Z17
+	VMOVUPS 128(c_3)(c_s*1), Z18
+	VMOVUPS 192(c_3)(c_s*1), Z19
+	VMOVUPS 0(c_3)(c_s*2), Z20
+	VMOVUPS 64(c_3)(c_s*2), Z21
+	VMOVUPS 128(c_3)(c_s*2), Z22
+	VMOVUPS 192(c_3)(c_s*2), Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k:
@@ -6955,52 +5106,66 @@ block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k:
 	VFMADD231PS Z25, bcast, Z21
 	VFMADD231PS Z26, bcast, Z22
 	VFMADD231PS Z27, bcast, Z23
-	ADDQ $128, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_shortcutWeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	VMOVUPS Z8, 0(c_0)(c_s*2)
+	VMOVUPS Z9, 64(c_0)(c_s*2)
+	VMOVUPS Z10, 128(c_0)(c_s*2)
+	VMOVUPS Z11, 192(c_0)(c_s*2)
+	VMOVUPS Z12, 0(c_3)
+	VMOVUPS Z13, 64(c_3)
+	VMOVUPS Z14, 128(c_3)
+	VMOVUPS Z15, 192(c_3)
+	VMOVUPS Z16, 0(c_3)(c_s*1)
+	VMOVUPS Z17, 64(c_3)(c_s*1)
+	VMOVUPS Z18, 128(c_3)(c_s*1)
+	VMOVUPS Z19, 192(c_3)(c_s*1)
+	VMOVUPS Z20, 0(c_3)(c_s*2)
+	VMOVUPS Z21, 64(c_3)(c_s*2)
+	VMOVUPS Z22, 128(c_3)(c_s*2)
+	VMOVUPS Z23, 192(c_3)(c_s*2)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
+	JLT block3_shortcutWeightGradVecWeights_rows6_loop_cols0
 	ADDQ $24, a_row
-	ADDQ $1536, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE block3_shortcutWeightGradVecWeights_rows6_loop
 
 block3_shortcutWeightGradVecWeights_rows2:
-	// 2 rows × columns 0..63
-	VMOVUPS 0(c_row), Z0
-	VMOVUPS 64(c_row), Z1
-	VMOVUPS 128(c_row), Z2
-	VMOVUPS 192(c_row), Z3
-	VMOVUPS 256(c_row), Z4
-	VMOVUPS 320(c_row), Z5
-	VMOVUPS 384(c_row), Z6
-	VMOVUPS 448(c_row), Z7
+	XORQ col, col
+
+block3_shortcutWeightGradVecWeights_rows2_cols0:
+	// 2 rows × columns up to ce, 4 vectors at a time
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS 0(c_0), Z0
+	VMOVUPS 64(c_0), Z1
+	VMOVUPS 128(c_0), Z2
+	VMOVUPS 192(c_0), Z3
+	VMOVUPS 0(c_0)(c_s*1), Z4
+	VMOVUPS 64(c_0)(c_s*1), Z5
+	VMOVUPS 128(c_0)(c_s*1), Z6
+	VMOVUPS 192(c_0)(c_s*1), Z7
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 block3_shortcutWeightGradVecWeights_rows2_cols0_k:
@@ -7018,159 +5183,30 @@ block3_shortcutWeightGradVecWeights_rows2_cols0_k:
 	VFMADD231PS Z9, bcast, Z5
 	VFMADD231PS Z10, bcast, Z6
 	VFMADD231PS Z11, bcast, Z7
-	ADDQ $128, a_k
-	ADDQ $256, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_shortcutWeightGradVecWeights_rows2_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
+	LEAQ (c_row)(col*1), c_0
+	MOVQ cs-16(SP), c_s
+	VMOVUPS Z0, 0(c_0)
+	VMOVUPS Z1, 64(c_0)
+	VMOVUPS Z2, 128(c_0)
+	VMOVUPS Z3, 192(c_0)
+	VMOVUPS Z4, 0(c_0)(c_s*1)
+	VMOVUPS Z5, 64(c_0)(c_s*1)
+	VMOVUPS Z6, 128(c_0)(c_s*1)
+	VMOVUPS Z7, 192(c_0)(c_s*1)
+	ADDQ $256, col
+	CMPQ col, ce+72(FP)
+	JLT block3_shortcutWeightGradVecWeights_rows2_cols0
 
 block3_shortcutWeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func block3_shortcutInputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: block3_shortcutInputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutInputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-block3_shortcutInputGradVec_rows6:
-	CMPQ rows, $6
-	JLT block3_shortcutInputGradVec_rows1_loop
-
-block3_shortcutInputGradVec_rows6_loop:
-	XORQ col, col
-
-block3_shortcutInputGradVec_rows6_cols0:
-	// 6 rows × columns 0..31, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 128(c_row)(col*1)
-	VMOVUPS Y3, 160(c_row)(col*1)
-	VMOVUPS Y4, 256(c_row)(col*1)
-	VMOVUPS Y5, 288(c_row)(col*1)
-	VMOVUPS Y6, 384(c_row)(col*1)
-	VMOVUPS Y7, 416(c_row)(col*1)
-	VMOVUPS Y8, 512(c_row)(col*1)
-	VMOVUPS Y9, 544(c_row)(col*1)
-	VMOVUPS Y10, 640(c_row)(col*1)
-	VMOVUPS Y11, 672(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block3_shortcutInputGradVec_rows6_cols0
-	ADDQ $1536, a_row
-	ADDQ $768, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE block3_shortcutInputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ block3_shortcutInputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP block3_shortcutInputGradVec_rows6_loop
-
-block3_shortcutInputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ block3_shortcutInputGradVec_done
-	XORQ col, col
-
-block3_shortcutInputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..31, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $64, kleft
-
-block3_shortcutInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $128, b_k
-	DECQ kleft
-	JNZ block3_shortcutInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $128
-	JLT block3_shortcutInputGradVec_rows1_loop_cols0
-	ADDQ $256, a_row
-	ADDQ $128, c_row
-	DECQ rows
-	JMP block3_shortcutInputGradVec_rows1_loop
-
-block3_shortcutInputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func block3_shortcutInputGradVecAVX512(dx, dy, wt *float32, n int)
+// func block3_shortcutInputGradVecAVX512(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 32
@@ -7178,10 +5214,12 @@ block3_shortcutInputGradVec_done:
 // forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block3_shortcutInputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·block3_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·block3_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
 	MOVQ dx+0(FP), c_row
+	MOVQ sa+40(FP), astr
+	MOVQ sb+48(FP), bstr
 	MOVQ n+24(FP), rows
 
 block3_shortcutInputGradVec_rows12:
@@ -7189,7 +5227,10 @@ block3_shortcutInputGradVec_rows12:
 	JLT block3_shortcutInputGradVec_rows1_loop
 
 block3_shortcutInputGradVec_rows12_loop:
-	// 12 rows × columns 0..31
+	XORQ col, col
+
+block3_shortcutInputGradVec_rows12_cols0:
+	// 12 rows × columns up to ce, 2 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -7215,8 +5256,8 @@ block3_shortcutInputGradVec_rows12_loop:
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 block3_shortcutInputGradVec_rows12_cols0_k:
 	VMOVUPS 0(b_k), Z24
@@ -7258,33 +5299,36 @@ block3_shortcutInputGradVec_rows12_cols0_k:
 	VFMADD231PS Z24, bcast, Z22
 	VFMADD231PS Z25, bcast, Z23
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_shortcutInputGradVec_rows12_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	VMOVUPS Z2, 128(c_row)(col*1)
+	VMOVUPS Z3, 192(c_row)(col*1)
+	VMOVUPS Z4, 256(c_row)(col*1)
+	VMOVUPS Z5, 320(c_row)(col*1)
+	VMOVUPS Z6, 384(c_row)(col*1)
+	VMOVUPS Z7, 448(c_row)(col*1)
+	VMOVUPS Z8, 512(c_row)(col*1)
+	VMOVUPS Z9, 576(c_row)(col*1)
+	VMOVUPS Z10, 640(c_row)(col*1)
+	VMOVUPS Z11, 704(c_row)(col*1)
+	VMOVUPS Z12, 768(c_row)(col*1)
+	VMOVUPS Z13, 832(c_row)(col*1)
+	VMOVUPS Z14, 896(c_row)(col*1)
+	VMOVUPS Z15, 960(c_row)(col*1)
+	VMOVUPS Z16, 1024(c_row)(col*1)
+	VMOVUPS Z17, 1088(c_row)(col*1)
+	VMOVUPS Z18, 1152(c_row)(col*1)
+	VMOVUPS Z19, 1216(c_row)(col*1)
+	VMOVUPS Z20, 1280(c_row)(col*1)
+	VMOVUPS Z21, 1344(c_row)(col*1)
+	VMOVUPS Z22, 1408(c_row)(col*1)
+	VMOVUPS Z23, 1472(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+64(FP)
+	JLT block3_shortcutInputGradVec_rows12_cols0
 	ADDQ $3072, a_row
 	ADDQ $1536, c_row
 	SUBQ $12, rows
@@ -7294,23 +5338,26 @@ block3_shortcutInputGradVec_rows12_cols0_k:
 	JZ block3_shortcutInputGradVec_done
 	MOVQ $12, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
-	IMULQ $128, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $128, kleft
+	SUBQ kleft, c_row
 	MOVQ $12, rows
 	JMP block3_shortcutInputGradVec_rows12_loop
 
 block3_shortcutInputGradVec_rows1_loop:
 	TESTQ rows, rows
 	JZ block3_shortcutInputGradVec_done
-	// 1 row × columns 0..31
+	XORQ col, col
+
+block3_shortcutInputGradVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 2 vectors at a time
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+32(FP), kleft
 
 block3_shortcutInputGradVec_rows1_loop_cols0_k:
 	VMOVUPS 0(b_k), Z2
@@ -7319,11 +5366,14 @@ block3_shortcutInputGradVec_rows1_loop_cols0_k:
 	VFMADD231PS Z2, bcast, Z0
 	VFMADD231PS Z3, bcast, Z1
 	ADDQ $4, a_k
-	ADDQ $128, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ block3_shortcutInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
+	VMOVUPS Z0, 0(c_row)(col*1)
+	VMOVUPS Z1, 64(c_row)(col*1)
+	ADDQ $128, col
+	CMPQ col, ce+64(FP)
+	JLT block3_shortcutInputGradVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $128, c_row
 	DECQ rows
@@ -7435,20 +5485,32 @@ block3_shortcutInputGradVecTransposeAVX512_blocks_cols:
 	VZEROUPPER
 	RET
 
-// func fcForwardVecAVX2(y, x, w, b *float32, n int)
+// func fcForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 10
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
+// It is also fcPackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $0-40
+TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
 	MOVQ n+32(FP), rows
 
 fcForwardVec_rows6:
@@ -7456,63 +5518,78 @@ fcForwardVec_rows6:
 	JLT fcForwardVec_rows1_loop
 
 fcForwardVec_rows6_loop:
-	// 6 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	VMOVUPS 0(bias), Y8
-	VMASKMOVPS 32(bias), mask, Y9
-	VMOVUPS 0(bias), Y10
-	VMASKMOVPS 32(bias), mask, Y11
+	MOVQ ks+40(FP), tmp
+	LEAQ (a_row)(tmp*4), tmp
+	MOVQ tmp, aend-48(SP)
+	// 6 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMASKMOVPS 32(tmp), mask, Y1
+	VMOVUPS 0(tmp), Y2
+	VMASKMOVPS 32(tmp), mask, Y3
+	VMOVUPS 0(tmp), Y4
+	VMASKMOVPS 32(tmp), mask, Y5
+	VMOVUPS 0(tmp), Y6
+	VMASKMOVPS 32(tmp), mask, Y7
+	VMOVUPS 0(tmp), Y8
+	VMASKMOVPS 32(tmp), mask, Y9
+	VMOVUPS 0(tmp), Y10
+	VMASKMOVPS 32(tmp), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	MOVQ a3off-8(SP), a_o3
+	MOVQ a4off-32(SP), a_o4
+	MOVQ a5off-40(SP), a_o5
 
 fcForwardVec_rows6_cols0_k:
 	VMOVUPS 0(b_k), Y12
 	VMASKMOVPS 32(b_k), mask, Y13
-	VBROADCASTSS 0(a_k), bcast
+	VBROADCASTSS (a_k), bcast
 	VFMADD231PS Y12, bcast, Y0
 	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
+	VBROADCASTSS (a_k)(astr*1), bcast
 	VFMADD231PS Y12, bcast, Y2
 	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
+	VBROADCASTSS (a_k)(astr*2), bcast
 	VFMADD231PS Y12, bcast, Y4
 	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
+	VBROADCASTSS (a_k)(a_o3*1), bcast
 	VFMADD231PS Y12, bcast, Y6
 	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
+	VBROADCASTSS (a_k)(a_o4*1), bcast
 	VFMADD231PS Y12, bcast, Y8
 	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
+	VBROADCASTSS (a_k)(a_o5*1), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
 	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	VMOVUPS Y8, 160(c_row)
-	VMASKMOVPS Y9, mask, 192(c_row)
-	VMOVUPS Y10, 200(c_row)
-	VMASKMOVPS Y11, mask, 232(c_row)
-	ADDQ $1536, a_row
-	ADDQ $240, c_row
+	ADDQ bstr, b_k
+	CMPQ a_k, aend-48(SP)
+	JNE fcForwardVec_rows6_cols0_k
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMASKMOVPS Y9, mask, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMASKMOVPS Y11, mask, 32(c_3)(c_s*2)
+	IMUL3Q $6, astr, tmp
+	ADDQ tmp, a_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fcForwardVec_rows6_loop
@@ -7520,41 +5597,46 @@ fcForwardVec_rows6_cols0_k:
 	JZ fcForwardVec_done
 	MOVQ $6, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
+	MOVQ tmp, kleft
+	IMULQ astr, tmp
 	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
+	IMULQ sc+64(FP), kleft
+	SUBQ kleft, c_row
 	MOVQ $6, rows
 	JMP fcForwardVec_rows6_loop
 
 fcForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fcForwardVec_done
-	// 1 row × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	MOVQ sc+64(FP), tmp
+	CMPQ rows, $3
+	JGE fcForwardVec_small3
+	DECQ rows // o = n − 1, strides 0
+	XORQ kleft, kleft
+	MOVQ kleft, cs-16(SP)
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	IMULQ rows, astr
+	MOVQ astr, a3off-8(SP)
+	MOVQ astr, a4off-32(SP)
+	MOVQ astr, a5off-40(SP)
+	XORQ astr, astr
+	MOVQ $6, rows
+	JMP fcForwardVec_rows6_loop
 
-fcForwardVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMASKMOVPS 32(b_k), mask, Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $40, b_k
-	DECQ kleft
-	JNZ fcForwardVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	ADDQ $256, a_row
-	ADDQ $40, c_row
-	DECQ rows
-	JMP fcForwardVec_rows1_loop
+fcForwardVec_small3:
+	SUBQ $3, rows // o = n − R + 3
+	IMULQ rows, tmp
+	MOVQ tmp, c3off-24(SP)
+	MOVQ astr, tmp
+	IMULQ rows, tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ $6, rows
+	JMP fcForwardVec_rows6_loop
 
 fcForwardVec_done:
 	VZEROUPPER
@@ -7562,20 +5644,22 @@ fcForwardVec_done:
 #undef bcast
 #undef mask
 
-// func fcForwardVecAVX512(y, x, w, b *float32, n int)
+// func fcForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 10
 // Rows (samples) in register blocks, a loop then remainders; the
 // columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
+// It is also fcPackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-40
+TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ n+32(FP), rows
 
@@ -7584,26 +5668,36 @@ fcForwardVec_rows16:
 	JLT fcForwardVec_rows1_loop
 
 fcForwardVec_rows16_loop:
-	// 16 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
+	XORQ col, col
+
+fcForwardVec_rows16_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z1
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z2
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z3
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z4
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z5
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z6
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z7
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z8
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z9
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z10
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z11
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z12
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z13
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z14
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fcForwardVec_rows16_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z16
@@ -7640,25 +5734,28 @@ fcForwardVec_rows16_cols0_k:
 	VBROADCASTSS 3840(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
 	ADDQ $4, a_k
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcForwardVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
-	VMOVUPS Z12, K1, 480(c_row)
-	VMOVUPS Z13, K1, 520(c_row)
-	VMOVUPS Z14, K1, 560(c_row)
-	VMOVUPS Z15, K1, 600(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 40(c_row)(col*1)
+	VMOVUPS Z2, K1, 80(c_row)(col*1)
+	VMOVUPS Z3, K1, 120(c_row)(col*1)
+	VMOVUPS Z4, K1, 160(c_row)(col*1)
+	VMOVUPS Z5, K1, 200(c_row)(col*1)
+	VMOVUPS Z6, K1, 240(c_row)(col*1)
+	VMOVUPS Z7, K1, 280(c_row)(col*1)
+	VMOVUPS Z8, K1, 320(c_row)(col*1)
+	VMOVUPS Z9, K1, 360(c_row)(col*1)
+	VMOVUPS Z10, K1, 400(c_row)(col*1)
+	VMOVUPS Z11, K1, 440(c_row)(col*1)
+	VMOVUPS Z12, K1, 480(c_row)(col*1)
+	VMOVUPS Z13, K1, 520(c_row)(col*1)
+	VMOVUPS Z14, K1, 560(c_row)(col*1)
+	VMOVUPS Z15, K1, 600(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fcForwardVec_rows16_cols0
 	ADDQ $4096, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
@@ -7668,32 +5765,45 @@ fcForwardVec_rows16_cols0_k:
 	JZ fcForwardVec_done
 	MOVQ $16, tmp // rows computed twice
 	SUBQ rows, tmp
-	MOVQ tmp, tmp2
+	MOVQ tmp, kleft
 	IMULQ $256, tmp
 	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
+	IMULQ $40, kleft
+	SUBQ kleft, c_row
 	MOVQ $16, rows
 	JMP fcForwardVec_rows16_loop
 
 fcForwardVec_rows1_loop:
 	TESTQ rows, rows
 	JZ fcForwardVec_done
-	// 1 row × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
+	XORQ col, col
+
+fcForwardVec_rows1_loop_cols0:
+	// 1 row × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp)(col*1), K1, Z0
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
+	LEAQ (b_base)(col*1), b_k
+	MOVQ ks+40(FP), kleft
 
 fcForwardVec_rows1_loop_cols0_k:
 	VMOVUPS.Z 0(b_k), K1, Z1
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z1, bcast, Z0
 	ADDQ $4, a_k
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcForwardVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fcForwardVec_rows1_loop_cols0
 	ADDQ $256, a_row
 	ADDQ $40, c_row
 	DECQ rows
@@ -7704,26 +5814,32 @@ fcForwardVec_done:
 	RET
 #undef bcast
 
-// func fcForwardOneVecAVX2(y, x, w, b *float32)
+// func fcForwardOneVecAVX2(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 10
 // One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fcForwardOneVecGo.
+// It is also fcPackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-32
+TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $4, sbS
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
+	MOVQ sb+48(FP), bstr
 	MOVQ $1, rows
 
 fcForwardOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 2 lanes), 4 accumulator sets
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
+	// 1 row × 2 vectors from column vector 0, the last one masked, 4 accumulator sets
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+72(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ b+24(FP), tmp
+	VMOVUPS 0(tmp), Y0
+	VMASKMOVPS 32(tmp), mask, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
@@ -7732,427 +5848,46 @@ fcForwardOneVec_rows1:
 	VXORPS Y7, Y7, Y7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $16, kleft
+	MOVQ $15, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
 fcForwardOneVec_rows1_cols0_k:
-	VMASKMOVPS 32(b_k), mask, Y8
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, Y0
-	VFMADD231PS Y8, bcast, Y1
-	VMASKMOVPS 72(b_k), mask, Y8
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 40(b_k), bcast, Y2
-	VFMADD231PS Y8, bcast, Y3
-	VMASKMOVPS 112(b_k), mask, Y8
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 80(b_k), bcast, Y4
-	VFMADD231PS Y8, bcast, Y5
-	VMASKMOVPS 152(b_k), mask, Y8
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 120(b_k), bcast, Y6
-	VFMADD231PS Y8, bcast, Y7
-	ADDQ $16, a_k
-	ADDQ $160, b_k
-	DECQ kleft
-	JNZ fcForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Y2, Y0, Y0
-	VADDPS Y3, Y1, Y1
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y0, Y0
-	VADDPS Y7, Y1, Y1
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-
-fcForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func fcForwardOneVecAVX512(y, x, w, b *float32)
-// Requires: AVX512F
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fcForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $1, rows
-
-fcForwardOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 10 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $8, kleft
-
-fcForwardOneVec_rows1_cols0_k:
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS 0(b_k), bcast, K1, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 40(b_k), bcast, K1, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 80(b_k), bcast, K1, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 120(b_k), bcast, K1, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 160(b_k), bcast, K1, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 200(b_k), bcast, K1, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 240(b_k), bcast, K1, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 280(b_k), bcast, K1, Z7
-	ADDQ $32, a_k
-	ADDQ $320, b_k
-	DECQ kleft
-	JNZ fcForwardOneVec_rows1_cols0_k
-	// add up the partial sums of the interleaved accumulator sets
-	VADDPS Z1, Z0, Z0
-	VADDPS Z2, Z0, Z0
-	VADDPS Z3, Z0, Z0
-	VADDPS Z4, Z0, Z0
-	VADDPS Z5, Z0, Z0
-	VADDPS Z6, Z0, Z0
-	VADDPS Z7, Z0, Z0
-	VMOVUPS Z0, K1, 0(c_row)
-
-fcForwardOneVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcPackedVecAVX2(y, x, w, b *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: fcPackedVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·fcPackedVecAVX2(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ n+32(FP), rows
-
-fcPackedVec_rows6:
-	CMPQ rows, $6
-	JLT fcPackedVec_rows1_loop
-
-fcPackedVec_rows6_loop:
-	// 6 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VMOVUPS 0(bias), Y2
-	VMASKMOVPS 32(bias), mask, Y3
-	VMOVUPS 0(bias), Y4
-	VMASKMOVPS 32(bias), mask, Y5
-	VMOVUPS 0(bias), Y6
-	VMASKMOVPS 32(bias), mask, Y7
-	VMOVUPS 0(bias), Y8
-	VMASKMOVPS 32(bias), mask, Y9
-	VMOVUPS 0(bias), Y10
-	VMASKMOVPS 32(bias), mask, Y11
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	VMOVUPS Y8, 160(c_row)
-	VMASKMOVPS Y9, mask, 192(c_row)
-	VMOVUPS Y10, 200(c_row)
-	VMASKMOVPS Y11, mask, 232(c_row)
-	ADDQ $1536, a_row
-	ADDQ $240, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fcPackedVec_rows6_loop
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fcPackedVec_rows6_loop
-
-fcPackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	// 1 row × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	ADDQ $256, a_row
-	ADDQ $40, c_row
-	DECQ rows
-	JMP fcPackedVec_rows1_loop
-
-fcPackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-#undef mask
-
-// func fcPackedVecAVX512(y, x, w, b *float32, n int)
-// Requires: AVX512F
-//
-// y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w padded to [In][16].
-// Reference: fcPackedVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcPackedVecAVX512(SB), NOSPLIT, $0-40
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
-	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ n+32(FP), rows
-
-fcPackedVec_rows16:
-	CMPQ rows, $16
-	JLT fcPackedVec_rows1_loop
-
-fcPackedVec_rows16_loop:
-	// 16 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	VMOVUPS.Z 0(bias), K1, Z1
-	VMOVUPS.Z 0(bias), K1, Z2
-	VMOVUPS.Z 0(bias), K1, Z3
-	VMOVUPS.Z 0(bias), K1, Z4
-	VMOVUPS.Z 0(bias), K1, Z5
-	VMOVUPS.Z 0(bias), K1, Z6
-	VMOVUPS.Z 0(bias), K1, Z7
-	VMOVUPS.Z 0(bias), K1, Z8
-	VMOVUPS.Z 0(bias), K1, Z9
-	VMOVUPS.Z 0(bias), K1, Z10
-	VMOVUPS.Z 0(bias), K1, Z11
-	VMOVUPS.Z 0(bias), K1, Z12
-	VMOVUPS.Z 0(bias), K1, Z13
-	VMOVUPS.Z 0(bias), K1, Z14
-	VMOVUPS.Z 0(bias), K1, Z15
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows16_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VBROADCASTSS 256(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
-	VBROADCASTSS 512(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VBROADCASTSS 768(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
-	VBROADCASTSS 1024(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VBROADCASTSS 1280(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
-	VBROADCASTSS 1536(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VBROADCASTSS 1792(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
-	VBROADCASTSS 2048(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 2304(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 2560(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 2816(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 3072(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 3328(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 3584(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 3840(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows16_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
-	VMOVUPS Z12, K1, 480(c_row)
-	VMOVUPS Z13, K1, 520(c_row)
-	VMOVUPS Z14, K1, 560(c_row)
-	VMOVUPS Z15, K1, 600(c_row)
-	ADDQ $4096, a_row
-	ADDQ $640, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE fcPackedVec_rows16_loop
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	MOVQ $16, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $256, tmp
-	SUBQ tmp, a_row
-	IMULQ $40, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $16, rows
-	JMP fcPackedVec_rows16_loop
-
-fcPackedVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcPackedVec_done
-	// 1 row × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(bias), K1, Z0
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $64, kleft
-
-fcPackedVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z1
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z1, bcast, Z0
-	ADDQ $4, a_k
-	ADDQ $64, b_k
-	DECQ kleft
-	JNZ fcPackedVec_rows1_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	ADDQ $256, a_row
-	ADDQ $40, c_row
-	DECQ rows
-	JMP fcPackedVec_rows1_loop
-
-fcPackedVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcPackedOneVecAVX2(y, x, w, b *float32)
-// Requires: AVX, AVX2, FMA3
-//
-// y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fcPackedOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-#define mask Y14 // tail lanes of the last column vector
-TEXT ·fcPackedOneVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+8(FP), a_row
-	MOVQ w+16(FP), b_base
-	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $1, rows
-
-fcPackedOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 2 lanes), 4 accumulator sets
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(bias), Y0
-	VMASKMOVPS 32(bias), mask, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $16, kleft
-
-fcPackedOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS 32(b_k), bcast, Y1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Y2
-	VFMADD231PS 96(b_k), bcast, Y3
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Y2
+	VFMADD231PS 32(b_k)(bstr*1), bcast, Y3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Y4
-	VFMADD231PS 160(b_k), bcast, Y5
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Y4
+	VFMADD231PS 32(b_k)(bstr*2), bcast, Y5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Y6
-	VFMADD231PS 224(b_k), bcast, Y7
+	VFMADD231PS 0(b_3), bcast, Y6
+	VFMADD231PS 32(b_3), bcast, Y7
+	ADDQ sbS, b_3
 	ADDQ $16, a_k
-	ADDQ $256, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ fcPackedOneVec_rows1_cols0_k
+	JNZ fcForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y0
+	VFMADD231PS 32(b_k), bcast, Y1
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y2
+	VFMADD231PS 32(b_k), bcast, Y3
+	ADDQ bstr, b_k
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y4
+	VFMADD231PS 32(b_k), bcast, Y5
+	ADDQ bstr, b_k
+	VMASKMOVPS 32(b_k), mask, Y8
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Y6
+	VFMADD231PS Y8, bcast, Y7
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Y2, Y0, Y0
 	VADDPS Y3, Y1, Y1
@@ -8163,31 +5898,37 @@ fcPackedOneVec_rows1_cols0_k:
 	VMOVUPS Y0, 0(c_row)
 	VMASKMOVPS Y1, mask, 32(c_row)
 
-fcPackedOneVec_done:
+fcForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 #undef mask
 
-// func fcPackedOneVecAVX512(y, x, w, b *float32)
+// func fcForwardOneVecAVX512(y, x, w, b *float32, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 10
 // One sample: w streamed once as FMA memory operands, a row at a time.
-// Reference: fcPackedOneVecGo.
+// Reference: fcForwardOneVecGo.
+// It is also fcPackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcPackedOneVecAVX512(SB), NOSPLIT, $0-32
+TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
+	MOVQ sb+48(FP), sbS
+	IMULQ $8, sbS
+	MOVQ sb+48(FP), sb3
+	IMULQ $3, sb3
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
 	MOVQ y+0(FP), c_row
-	MOVQ b+24(FP), bias
-	MOVQ $0x03ff, tmp
+	MOVQ sb+48(FP), bstr
+	MOVQ tm+72(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
-fcPackedOneVec_rows1:
-	// 1 row × columns 0..9 (last vector: 10 lanes), 8 accumulator sets
-	VMOVUPS.Z 0(bias), K1, Z0
+fcForwardOneVec_rows1:
+	// 1 row × 1 vector from column vector 0, the last one masked, 8 accumulator sets
+	MOVQ b+24(FP), tmp
+	VMOVUPS.Z 0(tmp), K1, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
 	VXORPS Z3, Z3, Z3
@@ -8197,29 +5938,57 @@ fcPackedOneVec_rows1:
 	VXORPS Z7, Z7, Z7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
-	MOVQ $8, kleft
+	MOVQ $7, kleft
+	LEAQ (b_k)(bstr*2), b_3
+	ADDQ bstr, b_3
 
-fcPackedOneVec_rows1_cols0_k:
+fcForwardOneVec_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS 64(b_k), bcast, Z1
+	VFMADD231PS 0(b_k)(bstr*1), bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS 128(b_k), bcast, Z2
+	VFMADD231PS 0(b_k)(bstr*2), bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS 192(b_k), bcast, Z3
+	VFMADD231PS 0(b_3), bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS 256(b_k), bcast, Z4
+	VFMADD231PS 0(b_k)(bstr*4), bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS 320(b_k), bcast, Z5
+	VFMADD231PS 0(b_3)(bstr*2), bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS 384(b_k), bcast, Z6
+	VFMADD231PS 0(b_k)(sb3*2), bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS 448(b_k), bcast, Z7
+	VFMADD231PS 0(b_3)(bstr*4), bcast, Z7
+	ADDQ sbS, b_3
 	ADDQ $32, a_k
-	ADDQ $512, b_k
+	ADDQ sbS, b_k
 	DECQ kleft
-	JNZ fcPackedOneVec_rows1_cols0_k
+	JNZ fcForwardOneVec_rows1_cols0_k
+	// the last reduction steps
+	VBROADCASTSS 0(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z0
+	ADDQ bstr, b_k
+	VBROADCASTSS 4(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z1
+	ADDQ bstr, b_k
+	VBROADCASTSS 8(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z2
+	ADDQ bstr, b_k
+	VBROADCASTSS 12(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z3
+	ADDQ bstr, b_k
+	VBROADCASTSS 16(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z4
+	ADDQ bstr, b_k
+	VBROADCASTSS 20(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z5
+	ADDQ bstr, b_k
+	VBROADCASTSS 24(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, Z6
+	ADDQ bstr, b_k
+	VBROADCASTSS 28(a_k), bcast
+	VFMADD231PS 0(b_k), bcast, K1, Z7
+	ADDQ bstr, b_k
 	// add up the partial sums of the interleaved accumulator sets
 	VADDPS Z1, Z0, Z0
 	VADDPS Z2, Z0, Z0
@@ -8230,12 +5999,12 @@ fcPackedOneVec_rows1_cols0_k:
 	VADDPS Z7, Z0, Z0
 	VMOVUPS Z0, K1, 0(c_row)
 
-fcPackedOneVec_done:
+fcForwardOneVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
 
-// func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecWeightsAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 10, s < n
@@ -8244,27 +6013,45 @@ fcPackedOneVec_done:
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $64, rows
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ sc+64(FP), tmp
+	MOVQ tmp, cs-16(SP)
+	LEAQ (tmp)(tmp*2), tmp
+	MOVQ tmp, c3off-24(SP)
+	LEAQ (astr)(astr*2), tmp
+	MOVQ tmp, a3off-8(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a4off-32(SP)
+	ADDQ astr, tmp
+	MOVQ tmp, a5off-40(SP)
+	MOVQ nr+88(FP), rows
 
 fcWeightGradVecWeights_rows6_loop:
-	// 6 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(c_row), Y0
-	VMASKMOVPS 32(c_row), mask, Y1
-	VMOVUPS 40(c_row), Y2
-	VMASKMOVPS 72(c_row), mask, Y3
-	VMOVUPS 80(c_row), Y4
-	VMASKMOVPS 112(c_row), mask, Y5
-	VMOVUPS 120(c_row), Y6
-	VMASKMOVPS 152(c_row), mask, Y7
-	VMOVUPS 160(c_row), Y8
-	VMASKMOVPS 192(c_row), mask, Y9
-	VMOVUPS 200(c_row), Y10
-	VMASKMOVPS 232(c_row), mask, Y11
+	// 6 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMASKMOVPS 32(c_0), mask, Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y5
+	VMOVUPS 0(c_3), Y6
+	VMASKMOVPS 32(c_3), mask, Y7
+	VMOVUPS 0(c_3)(c_s*1), Y8
+	VMASKMOVPS 32(c_3)(c_s*1), mask, Y9
+	VMOVUPS 0(c_3)(c_s*2), Y10
+	VMASKMOVPS 32(c_3)(c_s*2), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
@@ -8290,39 +6077,51 @@ fcWeightGradVecWeights_rows6_loop_cols0_k:
 	VBROADCASTSS 20(a_k), bcast
 	VFMADD231PS Y12, bcast, Y10
 	VFMADD231PS Y13, bcast, Y11
-	ADDQ $256, a_k
-	ADDQ $40, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows6_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
-	VMOVUPS Y8, 160(c_row)
-	VMASKMOVPS Y9, mask, 192(c_row)
-	VMOVUPS Y10, 200(c_row)
-	VMASKMOVPS Y11, mask, 232(c_row)
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
+	VMOVUPS Y8, 0(c_3)(c_s*1)
+	VMASKMOVPS Y9, mask, 32(c_3)(c_s*1)
+	VMOVUPS Y10, 0(c_3)(c_s*2)
+	VMASKMOVPS Y11, mask, 32(c_3)(c_s*2)
 	ADDQ $24, a_row
-	ADDQ $240, c_row
+	MOVQ sc+64(FP), tmp
+	IMULQ $6, tmp
+	ADDQ tmp, c_row
 	SUBQ $6, rows
 	CMPQ rows, $6
 	JGE fcWeightGradVecWeights_rows6_loop
 
 fcWeightGradVecWeights_rows4:
-	// 4 rows × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
-	VMOVUPS 0(c_row), Y0
-	VMASKMOVPS 32(c_row), mask, Y1
-	VMOVUPS 40(c_row), Y2
-	VMASKMOVPS 72(c_row), mask, Y3
-	VMOVUPS 80(c_row), Y4
-	VMASKMOVPS 112(c_row), mask, Y5
-	VMOVUPS 120(c_row), Y6
-	VMASKMOVPS 152(c_row), mask, Y7
+	// 4 rows × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS 0(c_0), Y0
+	VMASKMOVPS 32(c_0), mask, Y1
+	VMOVUPS 0(c_0)(c_s*1), Y2
+	VMASKMOVPS 32(c_0)(c_s*1), mask, Y3
+	VMOVUPS 0(c_0)(c_s*2), Y4
+	VMASKMOVPS 32(c_0)(c_s*2), mask, Y5
+	VMOVUPS 0(c_3), Y6
+	VMASKMOVPS 32(c_3), mask, Y7
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
@@ -8342,18 +6141,22 @@ fcWeightGradVecWeights_rows4_cols0_k:
 	VBROADCASTSS 12(a_k), bcast
 	VFMADD231PS Y8, bcast, Y6
 	VFMADD231PS Y9, bcast, Y7
-	ADDQ $256, a_k
-	ADDQ $40, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Y0, 0(c_row)
-	VMASKMOVPS Y1, mask, 32(c_row)
-	VMOVUPS Y2, 40(c_row)
-	VMASKMOVPS Y3, mask, 72(c_row)
-	VMOVUPS Y4, 80(c_row)
-	VMASKMOVPS Y5, mask, 112(c_row)
-	VMOVUPS Y6, 120(c_row)
-	VMASKMOVPS Y7, mask, 152(c_row)
+	MOVQ c_row, c_0
+	MOVQ cs-16(SP), c_s
+	MOVQ c3off-24(SP), c_3
+	ADDQ c_0, c_3
+	VMOVUPS Y0, 0(c_0)
+	VMASKMOVPS Y1, mask, 32(c_0)
+	VMOVUPS Y2, 0(c_0)(c_s*1)
+	VMASKMOVPS Y3, mask, 32(c_0)(c_s*1)
+	VMOVUPS Y4, 0(c_0)(c_s*2)
+	VMASKMOVPS Y5, mask, 32(c_0)(c_s*2)
+	VMOVUPS Y6, 0(c_3)
+	VMASKMOVPS Y7, mask, 32(c_3)
 
 fcWeightGradVecWeights_done:
 	VZEROUPPER
@@ -8361,7 +6164,7 @@ fcWeightGradVecWeights_done:
 #undef bcast
 #undef mask
 
-// func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 10, s < n
@@ -8369,34 +6172,45 @@ fcWeightGradVecWeights_done:
 // runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ dw+0(FP), c_row
-	MOVQ $0x03ff, tmp
+	MOVQ sa+48(FP), astr
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
-	MOVQ $64, rows
+	MOVQ nr+88(FP), rows
 
 fcWeightGradVecWeights_rows16_loop:
-	// 16 rows × columns 0..9 (last vector: 10 lanes)
-	VMOVUPS.Z 0(c_row), K1, Z0
-	VMOVUPS.Z 40(c_row), K1, Z1
-	VMOVUPS.Z 80(c_row), K1, Z2
-	VMOVUPS.Z 120(c_row), K1, Z3
-	VMOVUPS.Z 160(c_row), K1, Z4
-	VMOVUPS.Z 200(c_row), K1, Z5
-	VMOVUPS.Z 240(c_row), K1, Z6
-	VMOVUPS.Z 280(c_row), K1, Z7
-	VMOVUPS.Z 320(c_row), K1, Z8
-	VMOVUPS.Z 360(c_row), K1, Z9
-	VMOVUPS.Z 400(c_row), K1, Z10
-	VMOVUPS.Z 440(c_row), K1, Z11
-	VMOVUPS.Z 480(c_row), K1, Z12
-	VMOVUPS.Z 520(c_row), K1, Z13
-	VMOVUPS.Z 560(c_row), K1, Z14
-	VMOVUPS.Z 600(c_row), K1, Z15
+	XORQ col, col
+
+fcWeightGradVecWeights_rows16_loop_cols0:
+	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+	MOVQ $0xffff, tmp
+	MOVQ tm+80(FP), kleft
+	LEAQ 64(col), a_k
+	CMPQ a_k, ce+72(FP)
+	CMOVQEQ kleft, tmp
+	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
+	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
+	VMOVUPS.Z 40(c_row)(col*1), K1, Z1
+	VMOVUPS.Z 80(c_row)(col*1), K1, Z2
+	VMOVUPS.Z 120(c_row)(col*1), K1, Z3
+	VMOVUPS.Z 160(c_row)(col*1), K1, Z4
+	VMOVUPS.Z 200(c_row)(col*1), K1, Z5
+	VMOVUPS.Z 240(c_row)(col*1), K1, Z6
+	VMOVUPS.Z 280(c_row)(col*1), K1, Z7
+	VMOVUPS.Z 320(c_row)(col*1), K1, Z8
+	VMOVUPS.Z 360(c_row)(col*1), K1, Z9
+	VMOVUPS.Z 400(c_row)(col*1), K1, Z10
+	VMOVUPS.Z 440(c_row)(col*1), K1, Z11
+	VMOVUPS.Z 480(c_row)(col*1), K1, Z12
+	VMOVUPS.Z 520(c_row)(col*1), K1, Z13
+	VMOVUPS.Z 560(c_row)(col*1), K1, Z14
+	VMOVUPS.Z 600(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
-	MOVQ b_base, b_k
+	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
 fcWeightGradVecWeights_rows16_loop_cols0_k:
@@ -8433,26 +6247,29 @@ fcWeightGradVecWeights_rows16_loop_cols0_k:
 	VFMADD231PS Z16, bcast, Z14
 	VBROADCASTSS 60(a_k), bcast
 	VFMADD231PS Z16, bcast, Z15
-	ADDQ $256, a_k
-	ADDQ $40, b_k
+	ADDQ astr, a_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecWeights_rows16_loop_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)
-	VMOVUPS Z1, K1, 40(c_row)
-	VMOVUPS Z2, K1, 80(c_row)
-	VMOVUPS Z3, K1, 120(c_row)
-	VMOVUPS Z4, K1, 160(c_row)
-	VMOVUPS Z5, K1, 200(c_row)
-	VMOVUPS Z6, K1, 240(c_row)
-	VMOVUPS Z7, K1, 280(c_row)
-	VMOVUPS Z8, K1, 320(c_row)
-	VMOVUPS Z9, K1, 360(c_row)
-	VMOVUPS Z10, K1, 400(c_row)
-	VMOVUPS Z11, K1, 440(c_row)
-	VMOVUPS Z12, K1, 480(c_row)
-	VMOVUPS Z13, K1, 520(c_row)
-	VMOVUPS Z14, K1, 560(c_row)
-	VMOVUPS Z15, K1, 600(c_row)
+	VMOVUPS Z0, K1, 0(c_row)(col*1)
+	VMOVUPS Z1, K1, 40(c_row)(col*1)
+	VMOVUPS Z2, K1, 80(c_row)(col*1)
+	VMOVUPS Z3, K1, 120(c_row)(col*1)
+	VMOVUPS Z4, K1, 160(c_row)(col*1)
+	VMOVUPS Z5, K1, 200(c_row)(col*1)
+	VMOVUPS Z6, K1, 240(c_row)(col*1)
+	VMOVUPS Z7, K1, 280(c_row)(col*1)
+	VMOVUPS Z8, K1, 320(c_row)(col*1)
+	VMOVUPS Z9, K1, 360(c_row)(col*1)
+	VMOVUPS Z10, K1, 400(c_row)(col*1)
+	VMOVUPS Z11, K1, 440(c_row)(col*1)
+	VMOVUPS Z12, K1, 480(c_row)(col*1)
+	VMOVUPS Z13, K1, 520(c_row)(col*1)
+	VMOVUPS Z14, K1, 560(c_row)(col*1)
+	VMOVUPS Z15, K1, 600(c_row)(col*1)
+	ADDQ $64, col
+	CMPQ col, ce+72(FP)
+	JLT fcWeightGradVecWeights_rows16_loop_cols0
 	ADDQ $64, a_row
 	ADDQ $640, c_row
 	SUBQ $16, rows
@@ -8464,7 +6281,7 @@ fcWeightGradVecWeights_done:
 	RET
 #undef bcast
 
-// func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecBiasAVX2(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
@@ -8472,15 +6289,18 @@ fcWeightGradVecWeights_done:
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
-TEXT ·fcWeightGradVecBiasAVX2(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
+	MOVQ sb+56(FP), bstr
 	MOVQ $1, rows
 
 fcWeightGradVecBias_rows1:
-	// 1 row × columns 0..9 (last vector: 2 lanes)
-	VMOVUPS tailmask<>+24(SB), mask
+	// 1 row × 2 vectors from column vector 0, the last one masked
+	LEAQ tailmask<>(SB), tmp
+	ADDQ tm+80(FP), tmp
+	VMOVUPS (tmp), mask
 	VMOVUPS 0(c_row), Y0
 	VMASKMOVPS 32(c_row), mask, Y1
 	MOVQ a_row, a_k
@@ -8492,7 +6312,7 @@ fcWeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, Y0
 	VFMADD231PS Y2, bcast, Y1
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecBias_rows1_cols0_k
 	VMOVUPS Y0, 0(c_row)
@@ -8504,23 +6324,24 @@ fcWeightGradVecBias_done:
 #undef bcast
 #undef mask
 
-// func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n int)
+// func fcWeightGradVecBiasAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
 // A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcWeightGradVecBiasAVX512(SB), NOSPLIT, $0-40
+TEXT ·fcWeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
 	MOVQ db+8(FP), c_row
-	MOVQ $0x03ff, tmp
+	MOVQ sb+56(FP), bstr
+	MOVQ tm+80(FP), tmp
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ $1, rows
 
 fcWeightGradVecBias_rows1:
-	// 1 row × columns 0..9 (last vector: 10 lanes)
+	// 1 row × 1 vector from column vector 0, the last one masked
 	VMOVUPS.Z 0(c_row), K1, Z0
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
@@ -8529,314 +6350,12 @@ fcWeightGradVecBias_rows1:
 fcWeightGradVecBias_rows1_cols0_k:
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS 0(b_k), bcast, K1, Z0
-	ADDQ $40, b_k
+	ADDQ bstr, b_k
 	DECQ kleft
 	JNZ fcWeightGradVecBias_rows1_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)
 
 fcWeightGradVecBias_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcInputGradVecAVX2(dx, dy, wt *float32, n int)
-// Requires: AVX, AVX2, FMA3
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fcInputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
-TEXT ·fcInputGradVecAVX2(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fcInputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fcInputGradVec_rows1_loop
-
-fcInputGradVec_rows6_loop:
-	XORQ col, col
-
-fcInputGradVec_rows6_cols0:
-	// 6 rows × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VMOVUPS 32(b_k), Y13
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VFMADD231PS Y13, bcast, Y1
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VFMADD231PS Y13, bcast, Y3
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VFMADD231PS Y13, bcast, Y5
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VFMADD231PS Y13, bcast, Y7
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VFMADD231PS Y13, bcast, Y9
-	VBROADCASTSS 200(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VFMADD231PS Y13, bcast, Y11
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows6_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 256(c_row)(col*1)
-	VMOVUPS Y3, 288(c_row)(col*1)
-	VMOVUPS Y4, 512(c_row)(col*1)
-	VMOVUPS Y5, 544(c_row)(col*1)
-	VMOVUPS Y6, 768(c_row)(col*1)
-	VMOVUPS Y7, 800(c_row)(col*1)
-	VMOVUPS Y8, 1024(c_row)(col*1)
-	VMOVUPS Y9, 1056(c_row)(col*1)
-	VMOVUPS Y10, 1280(c_row)(col*1)
-	VMOVUPS Y11, 1312(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT fcInputGradVec_rows6_cols0
-	ADDQ $240, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fcInputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $40, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fcInputGradVec_rows6_loop
-
-fcInputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	XORQ col, col
-
-fcInputGradVec_rows1_loop_cols0:
-	// 1 row × columns 0..63, 2 vectors at a time
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Y2
-	VMOVUPS 32(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y2, bcast, Y0
-	VFMADD231PS Y3, bcast, Y1
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, $256
-	JLT fcInputGradVec_rows1_loop_cols0
-	ADDQ $40, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP fcInputGradVec_rows1_loop
-
-fcInputGradVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func fcInputGradVecAVX512(dx, dy, wt *float32, n int)
-// Requires: AVX512F
-//
-// dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Reference: fcInputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
-TEXT ·fcInputGradVecAVX512(SB), NOSPLIT, $0-32
-	MOVQ dy+8(FP), a_row
-	MOVQ wt+16(FP), b_base
-	MOVQ dx+0(FP), c_row
-	MOVQ n+24(FP), rows
-
-fcInputGradVec_rows6:
-	CMPQ rows, $6
-	JLT fcInputGradVec_rows1_loop
-
-fcInputGradVec_rows6_loop:
-	// 6 rows × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
-	VXORPS Z8, Z8, Z8
-	VXORPS Z9, Z9, Z9
-	VXORPS Z10, Z10, Z10
-	VXORPS Z11, Z11, Z11
-	VXORPS Z12, Z12, Z12
-	VXORPS Z13, Z13, Z13
-	VXORPS Z14, Z14, Z14
-	VXORPS Z15, Z15, Z15
-	VXORPS Z16, Z16, Z16
-	VXORPS Z17, Z17, Z17
-	VXORPS Z18, Z18, Z18
-	VXORPS Z19, Z19, Z19
-	VXORPS Z20, Z20, Z20
-	VXORPS Z21, Z21, Z21
-	VXORPS Z22, Z22, Z22
-	VXORPS Z23, Z23, Z23
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VMOVUPS 128(b_k), Z26
-	VMOVUPS 192(b_k), Z27
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VFMADD231PS Z26, bcast, Z2
-	VFMADD231PS Z27, bcast, Z3
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VFMADD231PS Z26, bcast, Z6
-	VFMADD231PS Z27, bcast, Z7
-	VBROADCASTSS 80(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VFMADD231PS Z26, bcast, Z10
-	VFMADD231PS Z27, bcast, Z11
-	VBROADCASTSS 120(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VFMADD231PS Z26, bcast, Z14
-	VFMADD231PS Z27, bcast, Z15
-	VBROADCASTSS 160(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VFMADD231PS Z26, bcast, Z18
-	VFMADD231PS Z27, bcast, Z19
-	VBROADCASTSS 200(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VFMADD231PS Z26, bcast, Z22
-	VFMADD231PS Z27, bcast, Z23
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	VMOVUPS Z4, 256(c_row)
-	VMOVUPS Z5, 320(c_row)
-	VMOVUPS Z6, 384(c_row)
-	VMOVUPS Z7, 448(c_row)
-	VMOVUPS Z8, 512(c_row)
-	VMOVUPS Z9, 576(c_row)
-	VMOVUPS Z10, 640(c_row)
-	VMOVUPS Z11, 704(c_row)
-	VMOVUPS Z12, 768(c_row)
-	VMOVUPS Z13, 832(c_row)
-	VMOVUPS Z14, 896(c_row)
-	VMOVUPS Z15, 960(c_row)
-	VMOVUPS Z16, 1024(c_row)
-	VMOVUPS Z17, 1088(c_row)
-	VMOVUPS Z18, 1152(c_row)
-	VMOVUPS Z19, 1216(c_row)
-	VMOVUPS Z20, 1280(c_row)
-	VMOVUPS Z21, 1344(c_row)
-	VMOVUPS Z22, 1408(c_row)
-	VMOVUPS Z23, 1472(c_row)
-	ADDQ $240, a_row
-	ADDQ $1536, c_row
-	SUBQ $6, rows
-	CMPQ rows, $6
-	JGE fcInputGradVec_rows6_loop
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	MOVQ $6, tmp // rows computed twice
-	SUBQ rows, tmp
-	MOVQ tmp, tmp2
-	IMULQ $40, tmp
-	SUBQ tmp, a_row
-	IMULQ $256, tmp2
-	SUBQ tmp2, c_row
-	MOVQ $6, rows
-	JMP fcInputGradVec_rows6_loop
-
-fcInputGradVec_rows1_loop:
-	TESTQ rows, rows
-	JZ fcInputGradVec_done
-	// 1 row × columns 0..63
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ $10, kleft
-
-fcInputGradVec_rows1_loop_cols0_k:
-	VMOVUPS 0(b_k), Z4
-	VMOVUPS 64(b_k), Z5
-	VMOVUPS 128(b_k), Z6
-	VMOVUPS 192(b_k), Z7
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VFMADD231PS Z5, bcast, Z1
-	VFMADD231PS Z6, bcast, Z2
-	VFMADD231PS Z7, bcast, Z3
-	ADDQ $4, a_k
-	ADDQ $256, b_k
-	DECQ kleft
-	JNZ fcInputGradVec_rows1_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)
-	VMOVUPS Z1, 64(c_row)
-	VMOVUPS Z2, 128(c_row)
-	VMOVUPS Z3, 192(c_row)
-	ADDQ $40, a_row
-	ADDQ $256, c_row
-	DECQ rows
-	JMP fcInputGradVec_rows1_loop
-
-fcInputGradVec_done:
 	VZEROUPPER
 	RET
 #undef bcast
