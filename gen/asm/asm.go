@@ -430,6 +430,7 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 			fc.TailMask = append(fc.TailMask, dataWord{Off: 4 * i, Val: val})
 		}
 	}
+	fc.trimDocs()
 	var s bytes.Buffer
 	if err := fileTemplate.ExecuteTemplate(&s, "file.s.tmpl", &fc); err != nil {
 		return nil, fmt.Errorf("asm: %v", err)
@@ -440,6 +441,50 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 		return nil, err
 	}
 	return append(files, goFiles...), nil
+}
+
+// trimDocs keeps the assembly small (issue 12 bounds a network's at 200
+// KB, comments included): each TEXT's header keeps its Go declaration,
+// its requirements, the first line of its description (what it computes)
+// and its reference, while the rest of the description lives in this
+// package's source; and the register names of the kernels that take
+// their shape as arguments are defined once per file, at the first
+// kernel of their family, which all use the same registers (their
+// prefixes are the family's), rather than defined and undefined around
+// every one. Which TEXT a kernel runs is in its dispatcher.
+func (fc *fileCtx) trimDocs() {
+	first := func(what []string) []string {
+		if len(what) > 1 {
+			return what[:1]
+		}
+		return what
+	}
+	defined := map[string]bool{}
+	for _, t := range fc.Texts {
+		switch {
+		case t.Gemm != nil:
+			t.Gemm.What = first(t.Gemm.What)
+		case t.Conv != nil:
+			t.Conv.What = first(t.Conv.What)
+		case t.Pool != nil:
+			t.Pool.What = first(t.Pool.What)
+		case t.Transpose != nil:
+			t.Transpose.What = first(t.Transpose.What)
+		case t.Flat != nil && t.Flat.shared:
+			t.Flat.What = first(t.Flat.What)
+			var fresh []define
+			for _, d := range t.Flat.Defines {
+				if !defined[d.Name] {
+					defined[d.Name] = true
+					fresh = append(fresh, d)
+				}
+			}
+			t.Flat.Defines = fresh
+		case t.Flat != nil:
+			t.Flat.What = first(t.Flat.What)
+			t.Flat.Undefines = t.Flat.Defines
+		}
+	}
 }
 
 // fileCtx is the context of file.s.tmpl.

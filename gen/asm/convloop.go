@@ -15,7 +15,11 @@ type flatCtx struct {
 	What    []string
 	ArgSize int
 	Defines []define
-	Blocks  []poolWindow
+	// Undefines are the register names #undef'd after the TEXT (see
+	// trimDocs: a shared kernel's names stay defined for the next one of
+	// its family).
+	Undefines []define
+	Blocks    []poolWindow
 }
 
 // convIO are the load and store helpers of a convolution's vectors along

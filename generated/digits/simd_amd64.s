@@ -85,11 +85,6 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][oh][ow][f] = max(0, b[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f])   s < n
-// 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// Vectorised across filters: per output row, groups of pixels along it
-// accumulate over a loop on the kernel rows inside the input, kernel
-// columns and channels unrolled (padding taps left out), so that each
-// weight vector serves the group's pixels.
 // Reference: conv1ForwardVecGo.
 #define x_s AX // x: current sample
 #define w_base BX // w
@@ -405,11 +400,6 @@ conv1ForwardVec_g3_k:
 // Requires: AVX512F
 //
 // y[s][oh][ow][f] = max(0, b[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f])   s < n
-// 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// Vectorised across filters: per output row, groups of pixels along it
-// accumulate over a loop on the kernel rows inside the input, kernel
-// columns and channels unrolled (padding taps left out), so that each
-// weight vector serves the group's pixels.
 // Reference: conv1ForwardVecGo.
 #define x_s AX // x: current sample
 #define w_base BX // w
@@ -623,11 +613,6 @@ conv1ForwardVec_g0_k:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[kh][kw][c][f] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][f]   s < n
-// db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]
-// 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// dw and db stay in registers across the samples (in passes when they
-// do not fit); loops over the output pixels in runs with the same taps
-// inside the input (the interior, each padded border).
 // Reference: conv1WeightGradVecGo.
 #define x_s AX // x: current sample
 #define dy_s BX // dy: current sample
@@ -1359,11 +1344,6 @@ conv1WeightGradVec_p3_row2_cols1:
 // Requires: AVX512F
 //
 // dw[kh][kw][c][f] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][f]   s < n
-// db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]
-// 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// dw and db stay in registers across the samples (in passes when they
-// do not fit); loops over the output pixels in runs with the same taps
-// inside the input (the interior, each padded border).
 // Reference: conv1WeightGradVecGo.
 #define x_s AX // x: current sample
 #define dy_s BX // dy: current sample
@@ -1671,9 +1651,6 @@ conv1WeightGradVec_p0_row2_cols1:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -1760,9 +1737,6 @@ pool1ForwardVec_row0_cols0:
 // Requires: AVX512F
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -1831,12 +1805,6 @@ pool1ForwardVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool1InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -1980,12 +1948,6 @@ pool1InputGradVec_row0_cols0:
 // Requires: AVX512F
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool1InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -2077,10 +2039,7 @@ pool1InputGradVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
-// It is also dense1PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -2330,10 +2289,7 @@ dense1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
-// It is also dense1PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -2700,9 +2656,7 @@ dense1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
-// It is also dense1PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -2920,9 +2874,7 @@ dense1ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
-// It is also dense1PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -3076,8 +3028,6 @@ dense1ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 512, j < 300, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -3236,8 +3186,6 @@ dense1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 512, j < 300, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
@@ -3554,7 +3502,6 @@ dense1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -3682,7 +3629,6 @@ dense1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -3772,8 +3718,6 @@ dense1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 512
-// wt is the weight matrix transposed and padded ([Units][528]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $48-88
@@ -3930,8 +3874,6 @@ dense1InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 512
-// wt is the weight matrix transposed and padded ([Units][528]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $48-88
@@ -4126,8 +4068,6 @@ dense1InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 512, j < 300; wt[j][i] = 0 for 512 ≤ i < 528
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·1200) and one store writes wt[j][i0..].
 // Reference: dense1InputGradVecTransposeGo.
 TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4194,8 +4134,6 @@ dense1InputGradVecTransposeAVX2_pad:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 512, j < 300; wt[j][i] = 0 for 512 ≤ i < 528
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·1200) and one store writes wt[j][i0..].
 // Reference: dense1InputGradVecTransposeGo.
 TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4257,10 +4195,7 @@ dense1InputGradVecTransposeAVX512_pad:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
-// It is also dense2PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -4416,10 +4351,7 @@ dense2ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
-// It is also dense2PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -4586,9 +4518,7 @@ dense2ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
-// It is also dense2PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -4676,9 +4606,7 @@ dense2ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
-// It is also dense2PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -4764,8 +4692,6 @@ dense2ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -4871,8 +4797,6 @@ dense2WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -5061,7 +4985,6 @@ dense2WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -5104,7 +5027,6 @@ dense2WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -5140,10 +5062,6 @@ dense2WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
-// wt is the weight matrix transposed and padded ([Units][304]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -5407,10 +5325,6 @@ dense2InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
-// wt is the weight matrix transposed and padded ([Units][304]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $48-96
@@ -5787,8 +5701,6 @@ dense2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 300, j < 10; wt[j][i] = 0 for 300 ≤ i < 304
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: dense2InputGradVecTransposeGo.
 TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5880,8 +5792,6 @@ dense2InputGradVecTransposeAVX2_rows296:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 300, j < 10; wt[j][i] = 0 for 300 ≤ i < 304
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: dense2InputGradVecTransposeGo.
 TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k

@@ -85,11 +85,6 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][oh][ow][f] = max(0, b[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f])   s < n
-// 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// Vectorised across filters: per output row, groups of pixels along it
-// accumulate over a loop on the kernel rows inside the input, kernel
-// columns and channels unrolled (padding taps left out), so that each
-// weight vector serves the group's pixels.
 // Reference: conv1ForwardVecGo.
 #define x_s AX // x: current sample
 #define w_base BX // w
@@ -405,11 +400,6 @@ conv1ForwardVec_g3_k:
 // Requires: AVX512F
 //
 // y[s][oh][ow][f] = max(0, b[f] + Σ_{kh,kw,c} x[s][ih][iw][c]·w[kh][kw][c][f])   s < n
-// 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// Vectorised across filters: per output row, groups of pixels along it
-// accumulate over a loop on the kernel rows inside the input, kernel
-// columns and channels unrolled (padding taps left out), so that each
-// weight vector serves the group's pixels.
 // Reference: conv1ForwardVecGo.
 #define x_s AX // x: current sample
 #define w_base BX // w
@@ -623,11 +613,6 @@ conv1ForwardVec_g0_k:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[kh][kw][c][f] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][f]   s < n
-// db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]
-// 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// dw and db stay in registers across the samples (in passes when they
-// do not fit); loops over the output pixels in runs with the same taps
-// inside the input (the interior, each padded border).
 // Reference: conv1WeightGradVecGo.
 #define x_s AX // x: current sample
 #define dy_s BX // dy: current sample
@@ -1359,11 +1344,6 @@ conv1WeightGradVec_p3_row2_cols1:
 // Requires: AVX512F
 //
 // dw[kh][kw][c][f] += Σ_{s,oh,ow} x[s][ih][iw][c]·dy[s][oh][ow][f]   s < n
-// db[f] += Σ_{s,oh,ow} dy[s][oh][ow][f]
-// 8x8x1 input, 3x3 kernel, stride 1,1, padding 1,1, 8x8x32 output.
-// dw and db stay in registers across the samples (in passes when they
-// do not fit); loops over the output pixels in runs with the same taps
-// inside the input (the interior, each padded border).
 // Reference: conv1WeightGradVecGo.
 #define x_s AX // x: current sample
 #define dy_s BX // dy: current sample
@@ -1671,8 +1651,6 @@ conv1WeightGradVec_p0_row2_cols1:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 288, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv2ForwardVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -1857,8 +1835,6 @@ conv2ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 288, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv2ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv2ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -2095,8 +2071,6 @@ conv2ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
@@ -2203,8 +2177,6 @@ conv2WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -2333,7 +2305,6 @@ conv2WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
@@ -2376,7 +2347,6 @@ conv2WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -2413,10 +2383,6 @@ conv2WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: conv2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $48-96
@@ -2607,10 +2573,6 @@ conv2InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: conv2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $0-96
@@ -2849,8 +2811,6 @@ conv2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 32, j < 288; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·1152) and one store writes wt[j][i0..].
 // Reference: conv2InputGradVecTransposeGo.
 TEXT ·conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2900,8 +2860,6 @@ conv2InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 32, j < 288; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·1152) and one store writes wt[j][i0..].
 // Reference: conv2InputGradVecTransposeGo.
 TEXT ·conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2950,8 +2908,6 @@ conv2InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv2Im2colVecGo.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window
@@ -3017,34 +2973,12 @@ conv2Im2colVec_next:
 	JNZ conv2Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func conv2Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
 // Requires: AVX512F
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv2Im2colVecGo.
-#define i2c_dst DI // cols: current run
-#define i2c_x SI // x: current window
-#define i2c_src R8 // x: current run
-#define i2c_rows R9 // rows of windows left
-#define i2c_cols R10 // windows left in the row
-#define i2c_kh R11 // kernel rows left
-#define i2c_left CX // bytes of the run left
-#define i2c_off DX // byte offset in the run
-#define i2c_vecs R12 // whole vectors per run
-#define i2c_tail R13 // bytes after them
 TEXT ·conv2Im2colVecAVX512(SB), NOSPLIT, $0-80
 	MOVQ cols+0(FP), i2c_dst
 	MOVQ x+8(FP), i2c_x
@@ -3102,24 +3036,11 @@ conv2Im2colVec_next:
 	JNZ conv2Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func pool1ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -3206,9 +3127,6 @@ pool1ForwardVec_row0_cols0:
 // Requires: AVX512F
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -3277,12 +3195,6 @@ pool1ForwardVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool1InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -3426,12 +3338,6 @@ pool1InputGradVec_row0_cols0:
 // Requires: AVX512F
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 8x8x32 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool1InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -3523,10 +3429,7 @@ pool1InputGradVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
-// It is also dense1PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -3776,10 +3679,7 @@ dense1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
-// It is also dense1PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -4146,9 +4046,7 @@ dense1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
-// It is also dense1PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -4366,9 +4264,7 @@ dense1ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
-// It is also dense1PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -4522,8 +4418,6 @@ dense1ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 512, j < 300, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -4682,8 +4576,6 @@ dense1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 512, j < 300, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
@@ -5000,7 +4892,6 @@ dense1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -5128,7 +5019,6 @@ dense1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -5218,8 +5108,6 @@ dense1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 512
-// wt is the weight matrix transposed and padded ([Units][528]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $48-88
@@ -5376,8 +5264,6 @@ dense1InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 512
-// wt is the weight matrix transposed and padded ([Units][528]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $48-88
@@ -5572,8 +5458,6 @@ dense1InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 512, j < 300; wt[j][i] = 0 for 512 ≤ i < 528
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·1200) and one store writes wt[j][i0..].
 // Reference: dense1InputGradVecTransposeGo.
 TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5640,8 +5524,6 @@ dense1InputGradVecTransposeAVX2_pad:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 512, j < 300; wt[j][i] = 0 for 512 ≤ i < 528
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·1200) and one store writes wt[j][i0..].
 // Reference: dense1InputGradVecTransposeGo.
 TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5703,10 +5585,7 @@ dense1InputGradVecTransposeAVX512_pad:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
-// It is also dense2PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -5862,10 +5741,7 @@ dense2ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
-// It is also dense2PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -6032,9 +5908,7 @@ dense2ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
-// It is also dense2PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -6122,9 +5996,7 @@ dense2ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
-// It is also dense2PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -6210,8 +6082,6 @@ dense2ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -6317,8 +6187,6 @@ dense2WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -6507,7 +6375,6 @@ dense2WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -6550,7 +6417,6 @@ dense2WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -6586,10 +6452,6 @@ dense2WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
-// wt is the weight matrix transposed and padded ([Units][304]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -6853,10 +6715,6 @@ dense2InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
-// wt is the weight matrix transposed and padded ([Units][304]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $48-96
@@ -7233,8 +7091,6 @@ dense2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 300, j < 10; wt[j][i] = 0 for 300 ≤ i < 304
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: dense2InputGradVecTransposeGo.
 TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -7326,8 +7182,6 @@ dense2InputGradVecTransposeAVX2_rows296:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 300, j < 10; wt[j][i] = 0 for 300 ≤ i < 304
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: dense2InputGradVecTransposeGo.
 TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k

@@ -85,8 +85,6 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 9, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -271,8 +269,6 @@ conv1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 9, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $48-96
@@ -519,8 +515,6 @@ conv1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 9, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
@@ -672,8 +666,6 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 9, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
@@ -883,7 +875,6 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
@@ -938,7 +929,6 @@ conv1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -981,8 +971,6 @@ conv1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window
@@ -1048,34 +1036,12 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
 // Requires: AVX512F
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
-#define i2c_dst DI // cols: current run
-#define i2c_x SI // x: current window
-#define i2c_src R8 // x: current run
-#define i2c_rows R9 // rows of windows left
-#define i2c_cols R10 // windows left in the row
-#define i2c_kh R11 // kernel rows left
-#define i2c_left CX // bytes of the run left
-#define i2c_off DX // byte offset in the run
-#define i2c_vecs R12 // whole vectors per run
-#define i2c_tail R13 // bytes after them
 TEXT ·conv1Im2colVecAVX512(SB), NOSPLIT, $0-80
 	MOVQ cols+0(FP), i2c_dst
 	MOVQ x+8(FP), i2c_x
@@ -1133,24 +1099,11 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func pool1ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 8x8x64 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -1277,9 +1230,6 @@ pool1ForwardVec_row0_cols0:
 // Requires: AVX512F
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 8x8x64 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -1370,12 +1320,6 @@ pool1ForwardVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 8x8x64 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool1InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -1607,12 +1551,6 @@ pool1InputGradVec_row0_cols0:
 // Requires: AVX512F
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 8x8x64 input, 2x2 window, stride 2,2, padding 0,0, 4x4 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool1InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -1740,10 +1678,7 @@ pool1InputGradVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 1024, j < 300
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
-// It is also dense1PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -1993,10 +1928,7 @@ dense1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 1024, j < 300
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
-// It is also dense1PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -2363,9 +2295,7 @@ dense1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 1024, j < 300
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
-// It is also dense1PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -2583,9 +2513,7 @@ dense1ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 1024, j < 300
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
-// It is also dense1PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -2739,8 +2667,6 @@ dense1ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 1024, j < 300, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -2899,8 +2825,6 @@ dense1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 1024, j < 300, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
@@ -3271,7 +3195,6 @@ dense1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -3399,7 +3322,6 @@ dense1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -3489,8 +3411,6 @@ dense1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 1024
-// wt is the weight matrix transposed and padded ([Units][1040]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $48-88
@@ -3647,8 +3567,6 @@ dense1InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 1024
-// wt is the weight matrix transposed and padded ([Units][1040]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $48-88
@@ -3843,8 +3761,6 @@ dense1InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 1024, j < 300; wt[j][i] = 0 for 1024 ≤ i < 1040
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·1200) and one store writes wt[j][i0..].
 // Reference: dense1InputGradVecTransposeGo.
 TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3911,8 +3827,6 @@ dense1InputGradVecTransposeAVX2_pad:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 1024, j < 300; wt[j][i] = 0 for 1024 ≤ i < 1040
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·1200) and one store writes wt[j][i0..].
 // Reference: dense1InputGradVecTransposeGo.
 TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3974,10 +3888,7 @@ dense1InputGradVecTransposeAVX512_pad:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
-// It is also dense2PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -4133,10 +4044,7 @@ dense2ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
-// It is also dense2PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -4303,9 +4211,7 @@ dense2ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
-// It is also dense2PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -4393,9 +4299,7 @@ dense2ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
-// It is also dense2PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -4481,8 +4385,6 @@ dense2ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -4588,8 +4490,6 @@ dense2WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -4778,7 +4678,6 @@ dense2WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -4821,7 +4720,6 @@ dense2WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -4857,10 +4755,6 @@ dense2WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
-// wt is the weight matrix transposed and padded ([Units][304]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -5124,10 +5018,6 @@ dense2InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
-// wt is the weight matrix transposed and padded ([Units][304]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $48-96
@@ -5504,8 +5394,6 @@ dense2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 300, j < 10; wt[j][i] = 0 for 300 ≤ i < 304
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: dense2InputGradVecTransposeGo.
 TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5597,8 +5485,6 @@ dense2InputGradVecTransposeAVX2_rows296:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 300, j < 10; wt[j][i] = 0 for 300 ≤ i < 304
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: dense2InputGradVecTransposeGo.
 TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k

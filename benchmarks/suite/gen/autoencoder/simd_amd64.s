@@ -65,26 +65,7 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 640, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fc1ForwardVecGo.
-// It is also fc1PackedVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc2ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc2PackedVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc3ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc3PackedVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc4ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc4PackedVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc6ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc6PackedVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc7ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc7PackedVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc8ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc8PackedVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc9ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc9PackedVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc10ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc10PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -241,26 +222,7 @@ fc1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 640, j < 128
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fc1ForwardVecGo.
-// It is also fc1PackedVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc2ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc2PackedVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc3ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc3PackedVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc4ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc4PackedVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc6ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc6PackedVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc7ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc7PackedVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc8ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc8PackedVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc9ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc9PackedVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc10ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc10PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -455,9 +417,7 @@ fc1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 640, j < 128
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc1ForwardOneVecGo.
-// It is also fc1PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -519,9 +479,7 @@ fc1ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 640, j < 128
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc1ForwardOneVecGo.
-// It is also fc1PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -577,8 +535,6 @@ fc1ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 640, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
@@ -741,8 +697,6 @@ fc1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 640, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
@@ -969,15 +923,7 @@ fc1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc1WeightGradVecGo.
-// It is also fc2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also fc3WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also fc4WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also fc6WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also fc7WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also fc8WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also fc9WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -1037,15 +983,7 @@ fc1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc1WeightGradVecGo.
-// It is also fc2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also fc3WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also fc4WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also fc6WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also fc7WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also fc8WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also fc9WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -1099,19 +1037,7 @@ fc1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 128
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc2ForwardOneVecGo.
-// It is also fc2PackedOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc3ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc3PackedOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc4ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc4PackedOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc7ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc7PackedOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc8ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc8PackedOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc9ForwardOneVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc9PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -1173,19 +1099,7 @@ fc2ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 128
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc2ForwardOneVecGo.
-// It is also fc2PackedOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc3ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc3PackedOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc4ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc4PackedOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc7ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc7PackedOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc8ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc8PackedOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc9ForwardOneVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc9PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -1241,16 +1155,7 @@ fc2ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc2WeightGradVecGo.
-// It is also fc3WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also fc4WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also fc6WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also fc7WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also fc8WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also fc9WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also fc10WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -1394,16 +1299,7 @@ fc2WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 128, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc2WeightGradVecGo.
-// It is also fc3WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also fc4WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also fc6WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also fc7WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also fc8WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also fc9WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also fc10WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc2WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -1599,16 +1495,7 @@ fc2WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: fc2InputGradVecGo.
-// It is also fc3InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc4InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc5InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc7InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc8InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc9InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fc10InputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc2InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -1764,16 +1651,7 @@ fc2InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 128
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: fc2InputGradVecGo.
-// It is also fc3InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc4InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc5InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc7InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc8InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc9InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fc10InputGradVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc2InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -1967,14 +1845,7 @@ fc2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 128, j < 128; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·512) and one store writes wt[j][i0..].
 // Reference: fc2InputGradVecTransposeGo.
-// It is also fc3InputGradVecTransposeAVX2: the same kernel.
-// It is also fc4InputGradVecTransposeAVX2: the same kernel.
-// It is also fc7InputGradVecTransposeAVX2: the same kernel.
-// It is also fc8InputGradVecTransposeAVX2: the same kernel.
-// It is also fc9InputGradVecTransposeAVX2: the same kernel.
 TEXT ·fc2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -2023,14 +1894,7 @@ fc2InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 128, j < 128; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·512) and one store writes wt[j][i0..].
 // Reference: fc2InputGradVecTransposeGo.
-// It is also fc3InputGradVecTransposeAVX512: the same kernel.
-// It is also fc4InputGradVecTransposeAVX512: the same kernel.
-// It is also fc7InputGradVecTransposeAVX512: the same kernel.
-// It is also fc8InputGradVecTransposeAVX512: the same kernel.
-// It is also fc9InputGradVecTransposeAVX512: the same kernel.
 TEXT ·fc2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -2078,10 +1942,7 @@ fc2InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 8
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fc5ForwardVecGo.
-// It is also fc5PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc5ForwardVecAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -2218,10 +2079,7 @@ fc5ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 8
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fc5ForwardVecGo.
-// It is also fc5PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc5ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -2388,9 +2246,7 @@ fc5ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 8
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc5ForwardOneVecGo.
-// It is also fc5PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc5ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -2461,9 +2317,7 @@ fc5ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 8
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc5ForwardOneVecGo.
-// It is also fc5PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc5ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -2561,8 +2415,6 @@ fc5ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 8, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc5WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc5WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
@@ -2705,8 +2557,6 @@ fc5WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 8, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fc5WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc5WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -2822,7 +2672,6 @@ fc5WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc5WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc5WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
@@ -2856,7 +2705,6 @@ fc5WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc5WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc5WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -2892,8 +2740,6 @@ fc5WeightGradVecBias_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 128, j < 8; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·32) and one store writes wt[j][i0..].
 // Reference: fc5InputGradVecTransposeGo.
 TEXT ·fc5InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2943,8 +2789,6 @@ fc5InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 128, j < 8; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·32) and one store writes wt[j][i0..].
 // Reference: fc5InputGradVecTransposeGo.
 TEXT ·fc5InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2993,9 +2837,7 @@ fc5InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 8, j < 128
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc6ForwardOneVecGo.
-// It is also fc6PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc6ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -3057,9 +2899,7 @@ fc6ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 8, j < 128
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc6ForwardOneVecGo.
-// It is also fc6PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc6ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -3115,8 +2955,6 @@ fc6ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 8
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: fc6InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc6InputGradVecAVX2(SB), NOSPLIT, $0-88
@@ -3252,8 +3090,6 @@ fc6InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 8
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: fc6InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc6InputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -3419,8 +3255,6 @@ fc6InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 8, j < 128; wt[j][i] = 0 for 8 ≤ i < 16
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·512) and one store writes wt[j][i0..].
 // Reference: fc6InputGradVecTransposeGo.
 TEXT ·fc6InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3483,8 +3317,6 @@ fc6InputGradVecTransposeAVX2_pad:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 8, j < 128; wt[j][i] = 0 for 8 ≤ i < 16
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·512) and one store writes wt[j][i0..].
 // Reference: fc6InputGradVecTransposeGo.
 TEXT ·fc6InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3530,9 +3362,7 @@ fc6InputGradVecTransposeAVX512_rows0:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 640
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc10ForwardOneVecGo.
-// It is also fc10PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc10ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -3654,9 +3484,7 @@ fc10ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 640
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fc10ForwardOneVecGo.
-// It is also fc10PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc10ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -3754,7 +3582,6 @@ fc10ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 640, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc10WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·fc10WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
@@ -3873,7 +3700,6 @@ fc10WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 640, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fc10WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fc10WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -3970,8 +3796,6 @@ fc10WeightGradVecBias_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 128, j < 640; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·2560) and one store writes wt[j][i0..].
 // Reference: fc10InputGradVecTransposeGo.
 TEXT ·fc10InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4021,8 +3845,6 @@ fc10InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 128, j < 640; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·2560) and one store writes wt[j][i0..].
 // Reference: fc10InputGradVecTransposeGo.
 TEXT ·fc10InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4071,7 +3893,6 @@ fc10InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1AffineVecGo.
 #define ch_cv DX // byte offset of the channel vector
 #define ch_c4 SI // bytes per pixel
@@ -4112,27 +3933,12 @@ bn1AffineVec_pixel:
 	JLT bn1AffineVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1AffineVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
 	MOVQ c4+48(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -4177,27 +3983,12 @@ bn1AffineVec_pixel:
 	JLT bn1AffineVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1MomentsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1MomentsVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ c4+32(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -4238,27 +4029,12 @@ bn1MomentsVec_pixel:
 	JLT bn1MomentsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
 // Requires: AVX512F
 //
 // sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1MomentsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ c4+32(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -4311,27 +4087,12 @@ bn1MomentsVec_pixel:
 	JLT bn1MomentsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1SumsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1SumsVecAVX2(SB), NOSPLIT, $0-48
 	MOVQ c4+40(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -4379,27 +4140,12 @@ bn1SumsVec_pixel:
 	JLT bn1SumsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 // Requires: AVX512F
 //
 // sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1SumsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
 	MOVQ c4+40(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -4459,27 +4205,12 @@ bn1SumsVec_pixel:
 	JLT bn1SumsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1NormGradVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1NormGradVecAVX2(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -4520,27 +4251,12 @@ bn1NormGradVec_pixel:
 	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1NormGradVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -4593,19 +4309,11 @@ bn1NormGradVec_pixel:
 	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func reluVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
-// Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
 #define relu_y DI // y: next value
 #define relu_x SI // x: next value
@@ -4670,19 +4378,12 @@ reluVec_elem:
 reluVec_done:
 	VZEROUPPER
 	RET
-#undef relu_y
-#undef relu_x
-#undef relu_n
 
 // func reluVecAVX512(y, x *float32, n int)
 // Requires: AVX512F
 //
 // y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
-// Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
-#define relu_y DI // y: next value
-#define relu_x SI // x: next value
-#define relu_n CX // values left
 TEXT ·reluVecAVX512(SB), NOSPLIT, $0-24
 	MOVQ y+0(FP), relu_y
 	MOVQ x+8(FP), relu_x
@@ -4741,15 +4442,11 @@ reluVec_tail:
 reluVec_done:
 	VZEROUPPER
 	RET
-#undef relu_y
-#undef relu_x
-#undef relu_n
 
 // func reluGradVecAVX2(dx, dy, y *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
-// Two vectors at a time, then one, then the tail.
 // Reference: reluGradVecGo.
 #define rb_dx DI // dx: next value
 #define rb_dy SI // dy
@@ -4807,21 +4504,12 @@ reluGradVec_elem:
 reluGradVec_done:
 	VZEROUPPER
 	RET
-#undef rb_dx
-#undef rb_dy
-#undef rb_y
-#undef rb_n
 
 // func reluGradVecAVX512(dx, dy, y *float32, n int)
 // Requires: AVX512F
 //
 // dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
-// Two vectors at a time, then one, then the tail.
 // Reference: reluGradVecGo.
-#define rb_dx DI // dx: next value
-#define rb_dy SI // dy
-#define rb_y BX // y
-#define rb_n CX // values left
 TEXT ·reluGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), rb_dx
 	MOVQ dy+8(FP), rb_dy
@@ -4871,7 +4559,3 @@ reluGradVec_tail:
 reluGradVec_done:
 	VZEROUPPER
 	RET
-#undef rb_dx
-#undef rb_dy
-#undef rb_y
-#undef rb_n

@@ -85,13 +85,7 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 40, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
-// It is also pw1ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw2ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw3ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw4ForwardVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -248,13 +242,7 @@ conv1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 40, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
-// It is also pw1ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw2ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw3ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw4ForwardVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -449,13 +437,7 @@ conv1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 40, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
-// It is also pw1WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw2WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw3WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw4WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -617,13 +599,7 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 40, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
-// It is also pw1WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also pw2WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also pw3WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also pw4WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -849,12 +825,7 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also pw1WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also pw2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also pw3WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also pw4WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -908,12 +879,7 @@ conv1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also pw1WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also pw2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also pw3WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also pw4WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -955,8 +921,6 @@ conv1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window
@@ -1022,34 +986,12 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
 // Requires: AVX512F
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
-#define i2c_dst DI // cols: current run
-#define i2c_x SI // x: current window
-#define i2c_src R8 // x: current run
-#define i2c_rows R9 // rows of windows left
-#define i2c_cols R10 // windows left in the row
-#define i2c_kh R11 // kernel rows left
-#define i2c_left CX // bytes of the run left
-#define i2c_off DX // byte offset in the run
-#define i2c_vecs R12 // whole vectors per run
-#define i2c_tail R13 // bytes after them
 TEXT ·conv1Im2colVecAVX512(SB), NOSPLIT, $0-80
 	MOVQ cols+0(FP), i2c_dst
 	MOVQ x+8(FP), i2c_x
@@ -1107,25 +1049,11 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func dw1InteriorVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the weights and bias in registers; per output pixel,
-// one FMA per tap with the input as the memory operand.
 // Reference: dw1InteriorVecGo.
 #define dw_y AX // y (dy): current sample
 #define dw_x BX // x (dx): current sample
@@ -1217,40 +1145,12 @@ dw1InteriorVec_pixel:
 	JLT dw1InteriorVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1InteriorVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX512F
 //
 // y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the weights and bias in registers; per output pixel,
-// one FMA per tap with the input as the memory operand.
 // Reference: dw1InteriorVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1InteriorVecAVX512(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1337,40 +1237,12 @@ dw1InteriorVec_pixel:
 	JLT dw1InteriorVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1WeightGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c], db[c] += Σ dy over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the gradients in registers; per output pixel, one FMA
-// per tap with the input as the memory operand. Slots y, x, w, b: dy, x, dw, db.
 // Reference: dw1WeightGradVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1WeightGradVecAVX2(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1470,40 +1342,12 @@ dw1WeightGradVec_pixel:
 	JLT dw1WeightGradVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1WeightGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX512F
 //
 // dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c], db[c] += Σ dy over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the gradients in registers; per output pixel, one FMA
-// per tap with the input as the memory operand. Slots y, x, w, b: dy, x, dw, db.
 // Reference: dw1WeightGradVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1WeightGradVecAVX512(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1611,40 +1455,12 @@ dw1WeightGradVec_pixel:
 	JLT dw1WeightGradVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1InputGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c] over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the weights in registers; per output pixel and tap, dx
-// loaded, one FMA, stored. Slots y, x, w: dy, dx, w (b unused).
 // Reference: dw1InputGradVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1InputGradVecAVX2(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1738,40 +1554,12 @@ dw1InputGradVec_pixel:
 	JLT dw1InputGradVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1InputGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX512F
 //
 // dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c] over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the weights in registers; per output pixel and tap, dx
-// loaded, one FMA, stored. Slots y, x, w: dy, dx, w (b unused).
 // Reference: dw1InputGradVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1InputGradVecAVX512(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1873,26 +1661,11 @@ dw1InputGradVec_pixel:
 	JLT dw1InputGradVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1WindowVecAVX2(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]
-// over one output pixel of a depthwise convolution: a loop over the taps
-// inside the input (x points at the first of them), per channel vector. The
-// shape comes in the arguments: every such kernel of the package runs this TEXT.
 // Reference: dw1WindowVecGo.
 #define win_y AX // y
 #define win_x BX // x at the first tap
@@ -1941,37 +1714,12 @@ dw1WindowVec_tap:
 	JLT dw1WindowVec_chan
 	VZEROUPPER
 	RET
-#undef win_y
-#undef win_x
-#undef win_w
-#undef win_cv
-#undef win_c4
-#undef win_xr
-#undef win_wr
-#undef win_xq
-#undef win_wq
-#undef win_rows
-#undef win_cols
 
 // func dw1WindowVecAVX512(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
 // Requires: AVX512F
 //
 // y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]
-// over one output pixel of a depthwise convolution: a loop over the taps
-// inside the input (x points at the first of them), per channel vector. The
-// shape comes in the arguments: every such kernel of the package runs this TEXT.
 // Reference: dw1WindowVecGo.
-#define win_y AX // y
-#define win_x BX // x at the first tap
-#define win_w CX // w at the first tap
-#define win_cv DX // byte offset of the channel vector
-#define win_c4 SI // bytes per pixel
-#define win_xr DI // x: first tap of the current row
-#define win_wr R8 // w: first tap of the current row
-#define win_xq R9 // x: current tap
-#define win_wq R10 // w: current tap
-#define win_rows R11 // tap rows left
-#define win_cols R12 // taps left in the row
 TEXT ·dw1WindowVecAVX512(SB), NOSPLIT, $0-72
 	MOVQ y+0(FP), win_y
 	MOVQ x+8(FP), win_x
@@ -2016,29 +1764,12 @@ dw1WindowVec_tap:
 	JLT dw1WindowVec_chan
 	VZEROUPPER
 	RET
-#undef win_y
-#undef win_x
-#undef win_w
-#undef win_cv
-#undef win_c4
-#undef win_xr
-#undef win_wr
-#undef win_xq
-#undef win_wq
-#undef win_rows
-#undef win_cols
 
 // func pw1InputGradVecAVX2(dx, dy, wt *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
-// It is also pw2InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw3InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw4InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fcInputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -2194,13 +1925,7 @@ pw1InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
-// It is also pw2InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw3InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw4InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fcInputGradVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -2394,12 +2119,7 @@ pw1InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: pw1InputGradVecTransposeGo.
-// It is also pw2InputGradVecTransposeAVX2: the same kernel.
-// It is also pw3InputGradVecTransposeAVX2: the same kernel.
-// It is also pw4InputGradVecTransposeAVX2: the same kernel.
 TEXT ·pw1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -2448,12 +2168,7 @@ pw1InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: pw1InputGradVecTransposeGo.
-// It is also pw2InputGradVecTransposeAVX512: the same kernel.
-// It is also pw3InputGradVecTransposeAVX512: the same kernel.
-// It is also pw4InputGradVecTransposeAVX512: the same kernel.
 TEXT ·pw1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -2501,10 +2216,7 @@ pw1InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 12
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
-// It is also fcPackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -2660,10 +2372,7 @@ fcForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 12
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
-// It is also fcPackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -2830,9 +2539,7 @@ fcForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 12
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fcForwardOneVecGo.
-// It is also fcPackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -2920,9 +2627,7 @@ fcForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 12
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fcForwardOneVecGo.
-// It is also fcPackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -3020,8 +2725,6 @@ fcForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 12, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -3180,8 +2883,6 @@ fcWeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 12, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -3297,7 +2998,6 @@ fcWeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 12, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -3340,7 +3040,6 @@ fcWeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 12, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcWeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -3376,8 +3075,6 @@ fcWeightGradVecBias_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 64, j < 12; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·48) and one store writes wt[j][i0..].
 // Reference: fcInputGradVecTransposeGo.
 TEXT ·fcInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3427,8 +3124,6 @@ fcInputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 64, j < 12; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·48) and one store writes wt[j][i0..].
 // Reference: fcInputGradVecTransposeGo.
 TEXT ·fcInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3477,7 +3172,6 @@ fcInputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1AffineVecGo.
 #define ch_cv DX // byte offset of the channel vector
 #define ch_c4 SI // bytes per pixel
@@ -3518,27 +3212,12 @@ bn1AffineVec_pixel:
 	JLT bn1AffineVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1AffineVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
 	MOVQ c4+48(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -3583,27 +3262,12 @@ bn1AffineVec_pixel:
 	JLT bn1AffineVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1MomentsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1MomentsVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ c4+32(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -3644,27 +3308,12 @@ bn1MomentsVec_pixel:
 	JLT bn1MomentsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
 // Requires: AVX512F
 //
 // sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1MomentsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ c4+32(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -3717,27 +3366,12 @@ bn1MomentsVec_pixel:
 	JLT bn1MomentsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1SumsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1SumsVecAVX2(SB), NOSPLIT, $0-48
 	MOVQ c4+40(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -3785,27 +3419,12 @@ bn1SumsVec_pixel:
 	JLT bn1SumsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 // Requires: AVX512F
 //
 // sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1SumsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
 	MOVQ c4+40(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -3865,27 +3484,12 @@ bn1SumsVec_pixel:
 	JLT bn1SumsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1NormGradVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1NormGradVecAVX2(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -3926,27 +3530,12 @@ bn1NormGradVec_pixel:
 	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1NormGradVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -3999,19 +3588,11 @@ bn1NormGradVec_pixel:
 	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func reluVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
-// Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
 #define relu_y DI // y: next value
 #define relu_x SI // x: next value
@@ -4076,19 +3657,12 @@ reluVec_elem:
 reluVec_done:
 	VZEROUPPER
 	RET
-#undef relu_y
-#undef relu_x
-#undef relu_n
 
 // func reluVecAVX512(y, x *float32, n int)
 // Requires: AVX512F
 //
 // y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
-// Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
-#define relu_y DI // y: next value
-#define relu_x SI // x: next value
-#define relu_n CX // values left
 TEXT ·reluVecAVX512(SB), NOSPLIT, $0-24
 	MOVQ y+0(FP), relu_y
 	MOVQ x+8(FP), relu_x
@@ -4147,15 +3721,11 @@ reluVec_tail:
 reluVec_done:
 	VZEROUPPER
 	RET
-#undef relu_y
-#undef relu_x
-#undef relu_n
 
 // func reluGradVecAVX2(dx, dy, y *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
-// Two vectors at a time, then one, then the tail.
 // Reference: reluGradVecGo.
 #define rb_dx DI // dx: next value
 #define rb_dy SI // dy
@@ -4213,21 +3783,12 @@ reluGradVec_elem:
 reluGradVec_done:
 	VZEROUPPER
 	RET
-#undef rb_dx
-#undef rb_dy
-#undef rb_y
-#undef rb_n
 
 // func reluGradVecAVX512(dx, dy, y *float32, n int)
 // Requires: AVX512F
 //
 // dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
-// Two vectors at a time, then one, then the tail.
 // Reference: reluGradVecGo.
-#define rb_dx DI // dx: next value
-#define rb_dy SI // dy
-#define rb_y BX // y
-#define rb_n CX // values left
 TEXT ·reluGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), rb_dx
 	MOVQ dy+8(FP), rb_dy
@@ -4277,7 +3838,3 @@ reluGradVec_tail:
 reluGradVec_done:
 	VZEROUPPER
 	RET
-#undef rb_dx
-#undef rb_dy
-#undef rb_y
-#undef rb_n

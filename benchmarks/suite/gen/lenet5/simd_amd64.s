@@ -85,8 +85,6 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 25, j < 6
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -252,8 +250,6 @@ conv1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 25, j < 6
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -461,8 +457,6 @@ conv1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 25, j < 6, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -573,8 +567,6 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 25, j < 6, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -751,7 +743,6 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 6, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -791,9 +782,7 @@ conv1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 6, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also dense3WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -828,8 +817,6 @@ conv1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window
@@ -895,34 +882,12 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
 // Requires: AVX512F
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
-#define i2c_dst DI // cols: current run
-#define i2c_x SI // x: current window
-#define i2c_src R8 // x: current run
-#define i2c_rows R9 // rows of windows left
-#define i2c_cols R10 // windows left in the row
-#define i2c_kh R11 // kernel rows left
-#define i2c_left CX // bytes of the run left
-#define i2c_off DX // byte offset in the run
-#define i2c_vecs R12 // whole vectors per run
-#define i2c_tail R13 // bytes after them
 TEXT ·conv1Im2colVecAVX512(SB), NOSPLIT, $0-80
 	MOVQ cols+0(FP), i2c_dst
 	MOVQ x+8(FP), i2c_x
@@ -980,24 +945,11 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func pool1ForwardVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 28x28x6 input, 2x2 window, stride 2,2, padding 0,0, 14x14 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -1058,9 +1010,6 @@ pool1ForwardVec_row0_cols0:
 // Requires: AVX512F
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 28x28x6 input, 2x2 window, stride 2,2, padding 0,0, 14x14 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool1ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -1120,12 +1069,6 @@ pool1ForwardVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 28x28x6 input, 2x2 window, stride 2,2, padding 0,0, 14x14 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool1InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -1208,12 +1151,6 @@ pool1InputGradVec_row0_cols0:
 // Requires: AVX512F
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 28x28x6 input, 2x2 window, stride 2,2, padding 0,0, 14x14 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool1InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -1289,8 +1226,6 @@ pool1InputGradVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 150, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv2ForwardVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -1475,8 +1410,6 @@ conv2ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 150, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv2ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv2ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -1670,8 +1603,6 @@ conv2ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 150, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
@@ -1778,8 +1709,6 @@ conv2WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 150, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -1930,7 +1859,6 @@ conv2WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
@@ -1967,7 +1895,6 @@ conv2WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -2001,8 +1928,6 @@ conv2WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 150
-// wt is the weight matrix transposed and padded ([Units][160]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: conv2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -2192,8 +2117,6 @@ conv2InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 150
-// wt is the weight matrix transposed and padded ([Units][160]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: conv2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $48-88
@@ -2450,8 +2373,6 @@ conv2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 150, j < 16; wt[j][i] = 0 for 150 ≤ i < 160
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·64) and one store writes wt[j][i0..].
 // Reference: conv2InputGradVecTransposeGo.
 TEXT ·conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2542,8 +2463,6 @@ conv2InputGradVecTransposeAVX2_pad:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 150, j < 16; wt[j][i] = 0 for 150 ≤ i < 160
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·64) and one store writes wt[j][i0..].
 // Reference: conv2InputGradVecTransposeGo.
 TEXT ·conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2621,9 +2540,6 @@ conv2InputGradVecTransposeAVX512_rows144:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 10x10x16 input, 2x2 window, stride 2,2, padding 0,0, 5x5 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool2ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -2690,9 +2606,6 @@ pool2ForwardVec_row0_cols0:
 // Requires: AVX512F
 //
 // y[s][oh][ow][c] = max over the window's taps of x[s][ih][iw][c]   s < n
-// 10x10x16 input, 2x2 window, stride 2,2, padding 0,0, 5x5 output.
-// Vectorised across channels; a loop over each run of windows with the
-// same taps inside the input (the interior, each padded border).
 // Reference: pool2ForwardVecGo.
 #define x_s AX // x: current sample
 #define y_s CX // y: current sample
@@ -2750,12 +2663,6 @@ pool2ForwardVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 10x10x16 input, 2x2 window, stride 2,2, padding 0,0, 5x5 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool2InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -2855,12 +2762,6 @@ pool2InputGradVec_row0_cols0:
 // Requires: AVX512F
 //
 // dx[s][i][c] = Σ dy[s][w][c] over the windows w whose first maximum
-// (row-major) is input i   s < n
-// 10x10x16 input, 2x2 window, stride 2,2, padding 0,0, 5x5 output.
-// Fused ReLU backward: windows with y ≤ 0 pass nothing.
-// The windows tile the input: each dx vector is stored once.
-// Per window and channel vector: free lanes start all set; each tap in
-// order takes dy where x == y among free lanes, then clears them.
 // Reference: pool2InputGradVecGo.
 #define x_s AX // x: current sample (pool input)
 #define y_s DX // y: current sample (pool output)
@@ -2934,10 +2835,7 @@ pool2InputGradVec_row0_cols0:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 400, j < 120
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
-// It is also dense1PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -3118,10 +3016,7 @@ dense1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 400, j < 120
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense1ForwardVecGo.
-// It is also dense1PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -3375,9 +3270,7 @@ dense1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 400, j < 120
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
-// It is also dense1PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -3487,9 +3380,7 @@ dense1ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 400, j < 120
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense1ForwardOneVecGo.
-// It is also dense1PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -3577,8 +3468,6 @@ dense1ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 400, j < 120, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
@@ -3684,8 +3573,6 @@ dense1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 400, j < 120, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
@@ -3926,7 +3813,6 @@ dense1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 120, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
@@ -4002,7 +3888,6 @@ dense1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 120, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -4059,8 +3944,6 @@ dense1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 120, i < 400
-// wt is the weight matrix transposed and padded ([Units][400]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $48-88
@@ -4217,8 +4100,6 @@ dense1InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 120, i < 400
-// wt is the weight matrix transposed and padded ([Units][400]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: dense1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $48-88
@@ -4454,8 +4335,6 @@ dense1InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 400, j < 120; wt[j][i] = 0 for 400 ≤ i < 400
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·480) and one store writes wt[j][i0..].
 // Reference: dense1InputGradVecTransposeGo.
 TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4505,8 +4384,6 @@ dense1InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 400, j < 120; wt[j][i] = 0 for 400 ≤ i < 400
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·480) and one store writes wt[j][i0..].
 // Reference: dense1InputGradVecTransposeGo.
 TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4555,10 +4432,7 @@ dense1InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 120, j < 84
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
-// It is also dense2PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -4808,10 +4682,7 @@ dense2ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 120, j < 84
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense2ForwardVecGo.
-// It is also dense2PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -5064,9 +4935,7 @@ dense2ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 120, j < 84
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
-// It is also dense2PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -5176,9 +5045,7 @@ dense2ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 120, j < 84
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense2ForwardOneVecGo.
-// It is also dense2PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -5284,8 +5151,6 @@ dense2ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 120, j < 84, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -5444,8 +5309,6 @@ dense2WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 120, j < 84, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -5579,7 +5442,6 @@ dense2WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 84, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -5649,7 +5511,6 @@ dense2WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 84, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -5700,10 +5561,6 @@ dense2WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 84, i < 120
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·dense2InputGradVecAVX2(SB), NOSPLIT, $48-96
@@ -5891,10 +5748,6 @@ dense2InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 84, i < 120
-// wt is the weight matrix transposed and padded ([Units][128]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $48-96
@@ -6155,8 +6008,6 @@ dense2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 120, j < 84; wt[j][i] = 0 for 120 ≤ i < 128
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·336) and one store writes wt[j][i0..].
 // Reference: dense2InputGradVecTransposeGo.
 TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6219,8 +6070,6 @@ dense2InputGradVecTransposeAVX2_pad:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 120, j < 84; wt[j][i] = 0 for 120 ≤ i < 128
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·336) and one store writes wt[j][i0..].
 // Reference: dense2InputGradVecTransposeGo.
 TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6298,10 +6147,7 @@ dense2InputGradVecTransposeAVX512_rows112:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 84, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense3ForwardVecGo.
-// It is also dense3PackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense3ForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -6457,10 +6303,7 @@ dense3ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 84, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: dense3ForwardVecGo.
-// It is also dense3PackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense3ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -6627,9 +6470,7 @@ dense3ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 84, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense3ForwardOneVecGo.
-// It is also dense3PackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense3ForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -6717,9 +6558,7 @@ dense3ForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 84, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: dense3ForwardOneVecGo.
-// It is also dense3PackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense3ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -6805,8 +6644,6 @@ dense3ForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 84, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense3WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -6912,8 +6749,6 @@ dense3WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 84, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: dense3WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -7070,7 +6905,6 @@ dense3WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: dense3WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -7113,10 +6947,6 @@ dense3WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 84
-// wt is the weight matrix transposed and padded ([Units][96]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense3InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -7380,10 +7210,6 @@ dense3InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 84
-// wt is the weight matrix transposed and padded ([Units][96]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
-// Fused ReLU backward: dx[s][i] = 0 where h[s][i] ≤ 0 (h: this layer's input,
-// the output of the ReLU before it).
 // Reference: dense3InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·dense3InputGradVecAVX512(SB), NOSPLIT, $0-96
@@ -7639,8 +7465,6 @@ dense3InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 84, j < 10; wt[j][i] = 0 for 84 ≤ i < 96
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: dense3InputGradVecTransposeGo.
 TEXT ·dense3InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -7747,8 +7571,6 @@ dense3InputGradVecTransposeAVX2_pad:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 84, j < 10; wt[j][i] = 0 for 84 ≤ i < 96
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: dense3InputGradVecTransposeGo.
 TEXT ·dense3InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k

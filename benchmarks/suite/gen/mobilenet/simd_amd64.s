@@ -85,8 +85,6 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 8
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-96
@@ -224,8 +222,6 @@ conv1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 8
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -393,8 +389,6 @@ conv1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 8, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
@@ -517,8 +511,6 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 8, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -703,7 +695,6 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
@@ -737,9 +728,7 @@ conv1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also fcWeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -774,8 +763,6 @@ conv1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window
@@ -841,34 +828,12 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
 // Requires: AVX512F
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
-#define i2c_dst DI // cols: current run
-#define i2c_x SI // x: current window
-#define i2c_src R8 // x: current run
-#define i2c_rows R9 // rows of windows left
-#define i2c_cols R10 // windows left in the row
-#define i2c_kh R11 // kernel rows left
-#define i2c_left CX // bytes of the run left
-#define i2c_off DX // byte offset in the run
-#define i2c_vecs R12 // whole vectors per run
-#define i2c_tail R13 // bytes after them
 TEXT ·conv1Im2colVecAVX512(SB), NOSPLIT, $0-80
 	MOVQ cols+0(FP), i2c_dst
 	MOVQ x+8(FP), i2c_x
@@ -926,25 +891,11 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func dw1InteriorVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the weights and bias in registers; per output pixel,
-// one FMA per tap with the input as the memory operand.
 // Reference: dw1InteriorVecGo.
 #define dw_y AX // y (dy): current sample
 #define dw_x BX // x (dx): current sample
@@ -1036,40 +987,12 @@ dw1InteriorVec_pixel:
 	JLT dw1InteriorVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1InteriorVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX512F
 //
 // y[s][oh][ow][c] = b[c] + Σ_{kh,kw} x[s][ih][iw][c]·w[kh][kw][c] over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the weights and bias in registers; per output pixel,
-// one FMA per tap with the input as the memory operand.
 // Reference: dw1InteriorVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1InteriorVecAVX512(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1156,40 +1079,12 @@ dw1InteriorVec_pixel:
 	JLT dw1InteriorVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1WeightGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX, AVX2, FMA3
 //
 // dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c], db[c] += Σ dy over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the gradients in registers; per output pixel, one FMA
-// per tap with the input as the memory operand. Slots y, x, w, b: dy, x, dw, db.
 // Reference: dw1WeightGradVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1WeightGradVecAVX2(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1289,40 +1184,12 @@ dw1WeightGradVec_pixel:
 	JLT dw1WeightGradVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1WeightGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX512F
 //
 // dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c], db[c] += Σ dy over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the gradients in registers; per output pixel, one FMA
-// per tap with the input as the memory operand. Slots y, x, w, b: dy, x, dw, db.
 // Reference: dw1WeightGradVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1WeightGradVecAVX512(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1430,40 +1297,12 @@ dw1WeightGradVec_pixel:
 	JLT dw1WeightGradVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1InputGradVecAVX2(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c] over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the weights in registers; per output pixel and tap, dx
-// loaded, one FMA, stored. Slots y, x, w: dy, dx, w (b unused).
 // Reference: dw1InputGradVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1InputGradVecAVX2(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1557,40 +1396,12 @@ dw1InputGradVec_pixel:
 	JLT dw1InputGradVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1InputGradVecAVX512(y, x, w, b *float32, n, c4, inStep, outStep, xOrigin, yOrigin, rowCount, colCount, colStep, rowStride, xAdvance, yAdvance int)
 // Requires: AVX512F
 //
 // dx[s][ih][iw][c] += w[kh][kw][c]·dy[s][oh][ow][c] over the interior of a 3x3
-// depthwise convolution, s < n; the shape comes in the arguments (bytes and
-// counts), so every such kernel of the package runs this TEXT.
-// Per channel vector, the weights in registers; per output pixel and tap, dx
-// loaded, one FMA, stored. Slots y, x, w: dy, dx, w (b unused).
 // Reference: dw1InputGradVecGo.
-#define dw_y AX // y (dy): current sample
-#define dw_x BX // x (dx): current sample
-#define dw_n CX // samples left
-#define dw_cv DX // byte offset of the channel vector
-#define dw_r0 SI // x (dx): kernel row 0 of the current window
-#define dw_r1 DI // kernel row 1
-#define dw_r2 R8 // kernel row 2
-#define dw_yp R9 // y (dy): current output pixel
-#define dw_c4 R10 // bytes per pixel (channels·4)
-#define dw_step R11 // bytes between the windows of neighbouring output pixels
-#define dw_cols R12 // output pixels left in the row
-#define dw_rows R13 // output rows left
 TEXT ·dw1InputGradVecAVX512(SB), NOSPLIT, $0-128
 	MOVQ c4+40(FP), dw_c4
 	MOVQ colStep+96(FP), dw_step
@@ -1692,26 +1503,11 @@ dw1InputGradVec_pixel:
 	JLT dw1InputGradVec_chan
 	VZEROUPPER
 	RET
-#undef dw_y
-#undef dw_x
-#undef dw_n
-#undef dw_cv
-#undef dw_r0
-#undef dw_r1
-#undef dw_r2
-#undef dw_yp
-#undef dw_c4
-#undef dw_step
-#undef dw_cols
-#undef dw_rows
 
 // func dw1WindowVecAVX2(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]
-// over one output pixel of a depthwise convolution: a loop over the taps
-// inside the input (x points at the first of them), per channel vector. The
-// shape comes in the arguments: every such kernel of the package runs this TEXT.
 // Reference: dw1WindowVecGo.
 #define win_y AX // y
 #define win_x BX // x at the first tap
@@ -1760,37 +1556,12 @@ dw1WindowVec_tap:
 	JLT dw1WindowVec_chan
 	VZEROUPPER
 	RET
-#undef win_y
-#undef win_x
-#undef win_w
-#undef win_cv
-#undef win_c4
-#undef win_xr
-#undef win_wr
-#undef win_xq
-#undef win_wq
-#undef win_rows
-#undef win_cols
 
 // func dw1WindowVecAVX512(y, x, w, b *float32, c4, taprows, tapcols, xRow, wRow int)
 // Requires: AVX512F
 //
 // y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[kh−kh0][kw−kw0][c]·w[kh][kw][c]
-// over one output pixel of a depthwise convolution: a loop over the taps
-// inside the input (x points at the first of them), per channel vector. The
-// shape comes in the arguments: every such kernel of the package runs this TEXT.
 // Reference: dw1WindowVecGo.
-#define win_y AX // y
-#define win_x BX // x at the first tap
-#define win_w CX // w at the first tap
-#define win_cv DX // byte offset of the channel vector
-#define win_c4 SI // bytes per pixel
-#define win_xr DI // x: first tap of the current row
-#define win_wr R8 // w: first tap of the current row
-#define win_xq R9 // x: current tap
-#define win_wq R10 // w: current tap
-#define win_rows R11 // tap rows left
-#define win_cols R12 // taps left in the row
 TEXT ·dw1WindowVecAVX512(SB), NOSPLIT, $0-72
 	MOVQ y+0(FP), win_y
 	MOVQ x+8(FP), win_x
@@ -1835,37 +1606,12 @@ dw1WindowVec_tap:
 	JLT dw1WindowVec_chan
 	VZEROUPPER
 	RET
-#undef win_y
-#undef win_x
-#undef win_w
-#undef win_cv
-#undef win_c4
-#undef win_xr
-#undef win_wr
-#undef win_xq
-#undef win_wq
-#undef win_rows
-#undef win_cols
 
 // func pw1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 8, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw1ForwardVecGo.
-// It is also pw2ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw3ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw4ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw5ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw6ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw7ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw8ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw9ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw10ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw11ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw12ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw13ForwardVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -2022,8 +1768,6 @@ pw1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 8, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw1ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -2177,17 +1921,7 @@ pw1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 8, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw1WeightGradVecGo.
-// It is also pw3WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw4WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw7WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw8WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw9WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw10WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw11WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw12WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -2331,8 +2065,6 @@ pw1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 8, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -2403,7 +2135,6 @@ pw1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
@@ -2440,7 +2171,6 @@ pw1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -2474,8 +2204,6 @@ pw1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 8
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $0-88
@@ -2611,8 +2339,6 @@ pw1InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 8
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -2778,8 +2504,6 @@ pw1InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 8, j < 16; wt[j][i] = 0 for 8 ≤ i < 16
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·64) and one store writes wt[j][i0..].
 // Reference: pw1InputGradVecTransposeGo.
 TEXT ·pw1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2842,8 +2566,6 @@ pw1InputGradVecTransposeAVX2_pad:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 8, j < 16; wt[j][i] = 0 for 8 ≤ i < 16
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·64) and one store writes wt[j][i0..].
 // Reference: pw1InputGradVecTransposeGo.
 TEXT ·pw1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2889,8 +2611,6 @@ pw1InputGradVecTransposeAVX512_rows0:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 16, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw2ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw2ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -3069,12 +2789,7 @@ pw2ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw2WeightGradVecGo.
-// It is also pw5WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw6WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also pw13WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -3236,8 +2951,6 @@ pw2WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw2WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -3414,9 +3127,7 @@ pw2WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw2WeightGradVecGo.
-// It is also pw3WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -3458,9 +3169,7 @@ pw2WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw2WeightGradVecGo.
-// It is also pw3WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -3496,21 +3205,7 @@ pw2WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw2InputGradVecGo.
-// It is also pw3InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw4InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw5InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw6InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw7InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw8InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw9InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw10InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw11InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw12InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also pw13InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fcInputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw2InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -3666,8 +3361,6 @@ pw2InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw2InputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -3819,8 +3512,6 @@ pw2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 16, j < 32; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·128) and one store writes wt[j][i0..].
 // Reference: pw2InputGradVecTransposeGo.
 TEXT ·pw2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3870,8 +3561,6 @@ pw2InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 16, j < 32; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·128) and one store writes wt[j][i0..].
 // Reference: pw2InputGradVecTransposeGo.
 TEXT ·pw2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3920,8 +3609,6 @@ pw2InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw3ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw3ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -4100,8 +3787,6 @@ pw3ForwardVec_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw3WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -4306,8 +3991,6 @@ pw3WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw3InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw3InputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -4484,8 +4167,6 @@ pw3InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 32, j < 32; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·128) and one store writes wt[j][i0..].
 // Reference: pw3InputGradVecTransposeGo.
 TEXT ·pw3InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4535,8 +4216,6 @@ pw3InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 32, j < 32; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·128) and one store writes wt[j][i0..].
 // Reference: pw3InputGradVecTransposeGo.
 TEXT ·pw3InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4585,18 +4264,7 @@ pw3InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: pw4ForwardVecGo.
-// It is also pw5ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw6ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw7ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw8ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw9ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw10ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw11ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw12ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw13ForwardVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw4ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -4791,15 +4459,7 @@ pw4ForwardVec_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw4WeightGradVecGo.
-// It is also pw7WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also pw8WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also pw9WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also pw10WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also pw11WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also pw12WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw4WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -4995,9 +4655,7 @@ pw4WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw4WeightGradVecGo.
-// It is also pw5WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw4WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -5051,9 +4709,7 @@ pw4WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw4WeightGradVecGo.
-// It is also pw5WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw4WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -5095,8 +4751,6 @@ pw4WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw4InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw4InputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -5273,8 +4927,6 @@ pw4InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 32, j < 64; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: pw4InputGradVecTransposeGo.
 TEXT ·pw4InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5324,8 +4976,6 @@ pw4InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 32, j < 64; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: pw4InputGradVecTransposeGo.
 TEXT ·pw4InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5374,11 +5024,7 @@ pw4InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: pw5WeightGradVecGo.
-// It is also pw6WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
-// It is also pw13WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw5WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -5604,18 +5250,7 @@ pw5WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: pw5InputGradVecGo.
-// It is also pw6InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw7InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw8InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw9InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw10InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw11InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw12InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also pw13InputGradVecAVX512: the same kernel (the shape is in the arguments).
-// It is also fcInputGradVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw5InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -5809,8 +5444,6 @@ pw5InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: pw5InputGradVecTransposeGo.
 TEXT ·pw5InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5860,8 +5493,6 @@ pw5InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 64, j < 64; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: pw5InputGradVecTransposeGo.
 TEXT ·pw5InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5910,13 +5541,7 @@ pw5InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw6WeightGradVecGo.
-// It is also pw7WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also pw8WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also pw9WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also pw10WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also pw11WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw6WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -5976,13 +5601,7 @@ pw6WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw6WeightGradVecGo.
-// It is also pw7WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also pw8WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also pw9WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also pw10WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also pw11WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw6WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -6036,8 +5655,6 @@ pw6WeightGradVecBias_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 64, j < 128; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·512) and one store writes wt[j][i0..].
 // Reference: pw6InputGradVecTransposeGo.
 TEXT ·pw6InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6087,8 +5704,6 @@ pw6InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 64, j < 128; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·512) and one store writes wt[j][i0..].
 // Reference: pw6InputGradVecTransposeGo.
 TEXT ·pw6InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6137,13 +5752,7 @@ pw6InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 128, j < 128; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·512) and one store writes wt[j][i0..].
 // Reference: pw7InputGradVecTransposeGo.
-// It is also pw8InputGradVecTransposeAVX2: the same kernel.
-// It is also pw9InputGradVecTransposeAVX2: the same kernel.
-// It is also pw10InputGradVecTransposeAVX2: the same kernel.
-// It is also pw11InputGradVecTransposeAVX2: the same kernel.
 TEXT ·pw7InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -6192,13 +5801,7 @@ pw7InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 128, j < 128; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·512) and one store writes wt[j][i0..].
 // Reference: pw7InputGradVecTransposeGo.
-// It is also pw8InputGradVecTransposeAVX512: the same kernel.
-// It is also pw9InputGradVecTransposeAVX512: the same kernel.
-// It is also pw10InputGradVecTransposeAVX512: the same kernel.
-// It is also pw11InputGradVecTransposeAVX512: the same kernel.
 TEXT ·pw7InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -6246,9 +5849,7 @@ pw7InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 256, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw12WeightGradVecGo.
-// It is also pw13WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·pw12WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -6357,9 +5958,7 @@ pw12WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 256, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: pw12WeightGradVecGo.
-// It is also pw13WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·pw12WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -6437,8 +6036,6 @@ pw12WeightGradVecBias_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 128, j < 256; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·1024) and one store writes wt[j][i0..].
 // Reference: pw12InputGradVecTransposeGo.
 TEXT ·pw12InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6488,8 +6085,6 @@ pw12InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 128, j < 256; wt[j][i] = 0 for 128 ≤ i < 128
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·1024) and one store writes wt[j][i0..].
 // Reference: pw12InputGradVecTransposeGo.
 TEXT ·pw12InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6538,8 +6133,6 @@ pw12InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 256, j < 256; wt[j][i] = 0 for 256 ≤ i < 272
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·1024) and one store writes wt[j][i0..].
 // Reference: pw13InputGradVecTransposeGo.
 TEXT ·pw13InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6606,8 +6199,6 @@ pw13InputGradVecTransposeAVX2_pad:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 256, j < 256; wt[j][i] = 0 for 256 ≤ i < 272
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·1024) and one store writes wt[j][i0..].
 // Reference: pw13InputGradVecTransposeGo.
 TEXT ·pw13InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6669,10 +6260,7 @@ pw13InputGradVecTransposeAVX512_pad:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 2
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
-// It is also fcPackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $0-96
@@ -6805,10 +6393,7 @@ fcForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 2
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
-// It is also fcPackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -6975,9 +6560,7 @@ fcForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 256, j < 2
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fcForwardOneVecGo.
-// It is also fcPackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -7081,9 +6664,7 @@ fcForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 256, j < 2
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fcForwardOneVecGo.
-// It is also fcPackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -7181,8 +6762,6 @@ fcForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 256, j < 2, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -7305,8 +6884,6 @@ fcWeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 256, j < 2, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -7422,7 +6999,6 @@ fcWeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 2, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -7462,8 +7038,6 @@ fcWeightGradVecBias_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 256, j < 2; wt[j][i] = 0 for 256 ≤ i < 272
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·8) and one store writes wt[j][i0..].
 // Reference: fcInputGradVecTransposeGo.
 TEXT ·fcInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -7507,8 +7081,6 @@ fcInputGradVecTransposeAVX2_blocks:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 256, j < 2; wt[j][i] = 0 for 256 ≤ i < 272
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·8) and one store writes wt[j][i0..].
 // Reference: fcInputGradVecTransposeGo.
 TEXT ·fcInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -7549,7 +7121,6 @@ fcInputGradVecTransposeAVX512_blocks:
 // Requires: AVX, AVX2, FMA3
 //
 // y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1AffineVecGo.
 #define ch_cv DX // byte offset of the channel vector
 #define ch_c4 SI // bytes per pixel
@@ -7590,27 +7161,12 @@ bn1AffineVec_pixel:
 	JLT bn1AffineVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1AffineVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
 	MOVQ c4+48(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -7655,27 +7211,12 @@ bn1AffineVec_pixel:
 	JLT bn1AffineVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1MomentsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1MomentsVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ c4+32(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -7716,27 +7257,12 @@ bn1MomentsVec_pixel:
 	JLT bn1MomentsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
 // Requires: AVX512F
 //
 // sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1MomentsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ c4+32(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -7789,27 +7315,12 @@ bn1MomentsVec_pixel:
 	JLT bn1MomentsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1SumsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1SumsVecAVX2(SB), NOSPLIT, $0-48
 	MOVQ c4+40(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -7857,27 +7368,12 @@ bn1SumsVec_pixel:
 	JLT bn1SumsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 // Requires: AVX512F
 //
 // sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1SumsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
 	MOVQ c4+40(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -7937,27 +7433,12 @@ bn1SumsVec_pixel:
 	JLT bn1SumsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1NormGradVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1NormGradVecAVX2(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -7998,27 +7479,12 @@ bn1NormGradVec_pixel:
 	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1NormGradVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -8071,19 +7537,11 @@ bn1NormGradVec_pixel:
 	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func reluVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
-// Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
 #define relu_y DI // y: next value
 #define relu_x SI // x: next value
@@ -8148,19 +7606,12 @@ reluVec_elem:
 reluVec_done:
 	VZEROUPPER
 	RET
-#undef relu_y
-#undef relu_x
-#undef relu_n
 
 // func reluVecAVX512(y, x *float32, n int)
 // Requires: AVX512F
 //
 // y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
-// Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
-#define relu_y DI // y: next value
-#define relu_x SI // x: next value
-#define relu_n CX // values left
 TEXT ·reluVecAVX512(SB), NOSPLIT, $0-24
 	MOVQ y+0(FP), relu_y
 	MOVQ x+8(FP), relu_x
@@ -8219,15 +7670,11 @@ reluVec_tail:
 reluVec_done:
 	VZEROUPPER
 	RET
-#undef relu_y
-#undef relu_x
-#undef relu_n
 
 // func reluGradVecAVX2(dx, dy, y *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
-// Two vectors at a time, then one, then the tail.
 // Reference: reluGradVecGo.
 #define rb_dx DI // dx: next value
 #define rb_dy SI // dy
@@ -8285,21 +7732,12 @@ reluGradVec_elem:
 reluGradVec_done:
 	VZEROUPPER
 	RET
-#undef rb_dx
-#undef rb_dy
-#undef rb_y
-#undef rb_n
 
 // func reluGradVecAVX512(dx, dy, y *float32, n int)
 // Requires: AVX512F
 //
 // dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
-// Two vectors at a time, then one, then the tail.
 // Reference: reluGradVecGo.
-#define rb_dx DI // dx: next value
-#define rb_dy SI // dy
-#define rb_y BX // y
-#define rb_n CX // values left
 TEXT ·reluGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), rb_dx
 	MOVQ dy+8(FP), rb_dy
@@ -8349,7 +7787,3 @@ reluGradVec_tail:
 reluGradVec_done:
 	VZEROUPPER
 	RET
-#undef rb_dx
-#undef rb_dy
-#undef rb_y
-#undef rb_n

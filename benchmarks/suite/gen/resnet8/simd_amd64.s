@@ -85,17 +85,7 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
-// It is also block1_conv1ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block1_conv2ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block2_conv1ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block2_conv2ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block2_shortcutForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block3_conv1ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block3_conv2ForwardVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block3_shortcutForwardVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -252,8 +242,6 @@ conv1ForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: conv1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -407,8 +395,6 @@ conv1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
@@ -560,8 +546,6 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: conv1WeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -732,10 +716,7 @@ conv1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also block1_conv1WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also block1_conv2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -771,10 +752,7 @@ conv1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: conv1WeightGradVecGo.
-// It is also block1_conv1WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also block1_conv2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -807,8 +785,6 @@ conv1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
 #define i2c_dst DI // cols: current run
 #define i2c_x SI // x: current window
@@ -874,34 +850,12 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func conv1Im2colVecAVX512(cols, x *float32, rowCount, colCount, kernelRows, run, xRow, colStep, rowStep, colsSkip int)
 // Requires: AVX512F
 //
 // cols[oh·OutW+ow][kh][kw][c] = x[oh·StrideH−PadTop+kh][ow·StrideW−PadLeft+kw][c]
-// for the output pixels whose windows lie inside the input. The geometry comes
-// in the arguments: every such kernel of the package runs this TEXT.
 // Reference: conv1Im2colVecGo.
-#define i2c_dst DI // cols: current run
-#define i2c_x SI // x: current window
-#define i2c_src R8 // x: current run
-#define i2c_rows R9 // rows of windows left
-#define i2c_cols R10 // windows left in the row
-#define i2c_kh R11 // kernel rows left
-#define i2c_left CX // bytes of the run left
-#define i2c_off DX // byte offset in the run
-#define i2c_vecs R12 // whole vectors per run
-#define i2c_tail R13 // bytes after them
 TEXT ·conv1Im2colVecAVX512(SB), NOSPLIT, $0-80
 	MOVQ cols+0(FP), i2c_dst
 	MOVQ x+8(FP), i2c_x
@@ -959,25 +913,12 @@ conv1Im2colVec_next:
 	JNZ conv1Im2colVec_row
 	VZEROUPPER
 	RET
-#undef i2c_dst
-#undef i2c_x
-#undef i2c_src
-#undef i2c_rows
-#undef i2c_cols
-#undef i2c_kh
-#undef i2c_left
-#undef i2c_off
-#undef i2c_vecs
-#undef i2c_tail
 
 // func block1_conv1ForwardVecAVX512(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 16
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: block1_conv1ForwardVecGo.
-// It is also block1_conv2ForwardVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -1130,14 +1071,7 @@ block1_conv1ForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block1_conv1WeightGradVecGo.
-// It is also block1_conv2WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also block2_conv1WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also block2_conv2WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also block3_conv1WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
-// It is also block3_conv2WeightGradVecWeightsAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -1243,10 +1177,7 @@ block1_conv1WeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block1_conv1WeightGradVecGo.
-// It is also block1_conv2WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
@@ -1353,15 +1284,7 @@ block1_conv1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block1_conv1InputGradVecGo.
-// It is also block1_conv2InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block2_conv2InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block2_shortcutInputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block3_conv2InputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also block3_shortcutInputGradVecAVX2: the same kernel (the shape is in the arguments).
-// It is also fcInputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -1517,10 +1440,7 @@ block1_conv1InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block1_conv1InputGradVecGo.
-// It is also block1_conv2InputGradVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block1_conv1InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
@@ -1671,10 +1591,7 @@ block1_conv1InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 16, j < 144; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·576) and one store writes wt[j][i0..].
 // Reference: block1_conv1InputGradVecTransposeGo.
-// It is also block1_conv2InputGradVecTransposeAVX2: the same kernel.
 TEXT ·block1_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -1723,10 +1640,7 @@ block1_conv1InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 16, j < 144; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·576) and one store writes wt[j][i0..].
 // Reference: block1_conv1InputGradVecTransposeGo.
-// It is also block1_conv2InputGradVecTransposeAVX512: the same kernel.
 TEXT ·block1_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
@@ -1774,8 +1688,6 @@ block1_conv1InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: block2_conv1ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -1954,10 +1866,7 @@ block2_conv1ForwardVec_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block2_conv1WeightGradVecGo.
-// It is also block2_conv2WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
@@ -2085,10 +1994,7 @@ block2_conv1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block2_conv1WeightGradVecGo.
-// It is also block2_conv2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also block2_shortcutWeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -2130,10 +2036,7 @@ block2_conv1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block2_conv1WeightGradVecGo.
-// It is also block2_conv2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also block2_shortcutWeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -2169,10 +2072,7 @@ block2_conv1WeightGradVecBias_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 144
-// wt is the weight matrix transposed and padded ([Units][144]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block2_conv1InputGradVecGo.
-// It is also block3_conv1InputGradVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -2325,8 +2225,6 @@ block2_conv1InputGradVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 144
-// wt is the weight matrix transposed and padded ([Units][144]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block2_conv1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_conv1InputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -2504,8 +2402,6 @@ block2_conv1InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 144, j < 32; wt[j][i] = 0 for 144 ≤ i < 144
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·128) and one store writes wt[j][i0..].
 // Reference: block2_conv1InputGradVecTransposeGo.
 TEXT ·block2_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2555,8 +2451,6 @@ block2_conv1InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 144, j < 32; wt[j][i] = 0 for 144 ≤ i < 144
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·128) and one store writes wt[j][i0..].
 // Reference: block2_conv1InputGradVecTransposeGo.
 TEXT ·block2_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -2605,8 +2499,6 @@ block2_conv1InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 288, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: block2_conv2ForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_conv2ForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -2785,8 +2677,6 @@ block2_conv2ForwardVec_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block2_conv2InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_conv2InputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -2963,8 +2853,6 @@ block2_conv2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 32, j < 288; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·1152) and one store writes wt[j][i0..].
 // Reference: block2_conv2InputGradVecTransposeGo.
 TEXT ·block2_conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3014,8 +2902,6 @@ block2_conv2InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 32, j < 288; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·1152) and one store writes wt[j][i0..].
 // Reference: block2_conv2InputGradVecTransposeGo.
 TEXT ·block2_conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3064,8 +2950,6 @@ block2_conv2InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 16, j < 32
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: block2_shortcutForwardVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_shortcutForwardVecAVX512(SB), NOSPLIT, $0-96
@@ -3244,8 +3128,6 @@ block2_shortcutForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block2_shortcutWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block2_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
@@ -3408,8 +3290,6 @@ block2_shortcutWeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block2_shortcutWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -3586,8 +3466,6 @@ block2_shortcutWeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
-// wt is the weight matrix transposed and padded ([Units][16]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block2_shortcutInputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block2_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -3739,8 +3617,6 @@ block2_shortcutInputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 16, j < 32; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·128) and one store writes wt[j][i0..].
 // Reference: block2_shortcutInputGradVecTransposeGo.
 TEXT ·block2_shortcutInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3790,8 +3666,6 @@ block2_shortcutInputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 16, j < 32; wt[j][i] = 0 for 16 ≤ i < 16
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·128) and one store writes wt[j][i0..].
 // Reference: block2_shortcutInputGradVecTransposeGo.
 TEXT ·block2_shortcutInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -3840,11 +3714,7 @@ block2_shortcutInputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 288, j < 64
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: block3_conv1ForwardVecGo.
-// It is also block3_conv2ForwardVecAVX512: the same kernel (the shape is in the arguments).
-// It is also block3_shortcutForwardVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block3_conv1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -4039,10 +3909,7 @@ block3_conv1ForwardVec_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block3_conv1WeightGradVecGo.
-// It is also block3_conv2WeightGradVecWeightsAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block3_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -4186,10 +4053,7 @@ block3_conv1WeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block3_conv1WeightGradVecGo.
-// It is also block3_conv2WeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
-// It is also block3_shortcutWeightGradVecBiasAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block3_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -4243,10 +4107,7 @@ block3_conv1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: block3_conv1WeightGradVecGo.
-// It is also block3_conv2WeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
-// It is also block3_shortcutWeightGradVecBiasAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block3_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -4288,8 +4149,6 @@ block3_conv1WeightGradVecBias_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 288
-// wt is the weight matrix transposed and padded ([Units][288]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block3_conv1InputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block3_conv1InputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -4467,8 +4326,6 @@ block3_conv1InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 288, j < 64; wt[j][i] = 0 for 288 ≤ i < 288
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: block3_conv1InputGradVecTransposeGo.
 TEXT ·block3_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4518,8 +4375,6 @@ block3_conv1InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 288, j < 64; wt[j][i] = 0 for 288 ≤ i < 288
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: block3_conv1InputGradVecTransposeGo.
 TEXT ·block3_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4568,10 +4423,7 @@ block3_conv1InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 576, i < 64
-// wt is the weight matrix transposed and padded ([Units][64]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block3_conv2InputGradVecGo.
-// It is also fcInputGradVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block3_conv2InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -4765,8 +4617,6 @@ block3_conv2InputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 64, j < 576; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·2304) and one store writes wt[j][i0..].
 // Reference: block3_conv2InputGradVecTransposeGo.
 TEXT ·block3_conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4816,8 +4666,6 @@ block3_conv2InputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 64, j < 576; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·2304) and one store writes wt[j][i0..].
 // Reference: block3_conv2InputGradVecTransposeGo.
 TEXT ·block3_conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -4866,8 +4714,6 @@ block3_conv2InputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block3_shortcutWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 TEXT ·block3_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
@@ -5012,8 +4858,6 @@ block3_shortcutWeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: block3_shortcutWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block3_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
@@ -5210,8 +5054,6 @@ block3_shortcutWeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 32
-// wt is the weight matrix transposed and padded ([Units][32]), so this is the
-// forward GEMM's loop with the roles of In and Units swapped.
 // Reference: block3_shortcutInputGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·block3_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-88
@@ -5388,8 +5230,6 @@ block3_shortcutInputGradVec_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 32, j < 64; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: block3_shortcutInputGradVecTransposeGo.
 TEXT ·block3_shortcutInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5439,8 +5279,6 @@ block3_shortcutInputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 32, j < 64; wt[j][i] = 0 for 32 ≤ i < 32
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·256) and one store writes wt[j][i0..].
 // Reference: block3_shortcutInputGradVecTransposeGo.
 TEXT ·block3_shortcutInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -5489,10 +5327,7 @@ block3_shortcutInputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
-// It is also fcPackedVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $48-96
@@ -5648,10 +5483,7 @@ fcForwardVec_done:
 // Requires: AVX512F
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 10
-// Rows (samples) in register blocks, a loop then remainders; the
-// columns of each block unrolled; w in [In][Units] layout.
 // Reference: fcForwardVecGo.
-// It is also fcPackedVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -5818,9 +5650,7 @@ fcForwardVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fcForwardOneVecGo.
-// It is also fcPackedOneVecAVX2: the same kernel (the shape is in the arguments).
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-88
@@ -5908,9 +5738,7 @@ fcForwardOneVec_done:
 // Requires: AVX512F
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 10
-// One sample: w streamed once as FMA memory operands, a row at a time.
 // Reference: fcForwardOneVecGo.
-// It is also fcPackedOneVecAVX512: the same kernel (the shape is in the arguments).
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -6008,8 +5836,6 @@ fcForwardOneVec_done:
 // Requires: AVX, AVX2, FMA3
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -6168,8 +5994,6 @@ fcWeightGradVecWeights_done:
 // Requires: AVX512F
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 10, s < n
-// A GEMM whose rows are the inputs i (A = xᵀ) and whose reduction
-// runs over the samples; dw is loaded, accumulated and stored once.
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
@@ -6285,7 +6109,6 @@ fcWeightGradVecWeights_done:
 // Requires: AVX, AVX2, FMA3
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fcWeightGradVecGo.
 #define bcast Y15 // A[r][k] broadcast to every lane
 #define mask Y14 // tail lanes of the last column vector
@@ -6328,7 +6151,6 @@ fcWeightGradVecBias_done:
 // Requires: AVX512F
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
-// A one-row GEMM with A = 1.0 (exact: 1·dy rounds like dy).
 // Reference: fcWeightGradVecGo.
 #define bcast Z31 // A[r][k] broadcast to every lane
 TEXT ·fcWeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
@@ -6364,8 +6186,6 @@ fcWeightGradVecBias_done:
 // Requires: AVX, AVX2
 //
 // wt[j][i] = w[i][j]   i < 64, j < 10; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 8 rows of w; one gather per column j of a block reads
-// w[i0..i0+8][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: fcInputGradVecTransposeGo.
 TEXT ·fcInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6421,8 +6241,6 @@ fcInputGradVecTransposeAVX2_blocks_cols:
 // Requires: AVX512F
 //
 // wt[j][i] = w[i][j]   i < 64, j < 10; wt[j][i] = 0 for 64 ≤ i < 64
-// Blocks of 16 rows of w; one gather per column j of a block reads
-// w[i0..i0+16][j] (byte offsets k·40) and one store writes wt[j][i0..].
 // Reference: fcInputGradVecTransposeGo.
 TEXT ·fcInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
@@ -6477,7 +6295,6 @@ fcInputGradVecTransposeAVX512_blocks_cols:
 // Requires: AVX, AVX2, FMA3
 //
 // y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1AffineVecGo.
 #define ch_cv DX // byte offset of the channel vector
 #define ch_c4 SI // bytes per pixel
@@ -6518,27 +6335,12 @@ bn1AffineVec_pixel:
 	JLT bn1AffineVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1AffineVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1AffineVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
 	MOVQ c4+48(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -6583,27 +6385,12 @@ bn1AffineVec_pixel:
 	JLT bn1AffineVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1MomentsVecAVX2(x *float32, sum, sumSq *float64, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1MomentsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1MomentsVecAVX2(SB), NOSPLIT, $0-40
 	MOVQ c4+32(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -6644,27 +6431,12 @@ bn1MomentsVec_pixel:
 	JLT bn1MomentsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1MomentsVecAVX512(x *float32, sum, sumSq *float64, pixels, c4 int)
 // Requires: AVX512F
 //
 // sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1MomentsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
 	MOVQ c4+32(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -6717,27 +6489,12 @@ bn1MomentsVec_pixel:
 	JLT bn1MomentsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1SumsVecAVX2(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1SumsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1SumsVecAVX2(SB), NOSPLIT, $0-48
 	MOVQ c4+40(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -6785,27 +6542,12 @@ bn1SumsVec_pixel:
 	JLT bn1SumsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1SumsVecAVX512(x, dy *float32, sumDy, sumDyX *float64, pixels, c4 int)
 // Requires: AVX512F
 //
 // sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1SumsVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
 	MOVQ c4+40(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -6865,27 +6607,12 @@ bn1SumsVec_pixel:
 	JLT bn1SumsVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1NormGradVecAVX2(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1NormGradVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1NormGradVecAVX2(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -6926,27 +6653,12 @@ bn1NormGradVec_pixel:
 	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func bn1NormGradVecAVX512(dx, dy, x, k, u, v, m *float32, pixels, c4 int)
 // Requires: AVX512F
 //
 // dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   p < pixels, c < c4/4
-// Per channel vector, a loop over the pixels.
 // Reference: bn1NormGradVecGo.
-#define ch_cv DX // byte offset of the channel vector
-#define ch_c4 SI // bytes per pixel
-#define ch_left CX // pixels left
-#define ch_t AX // scratch
-#define ch_p0 DI // first tensor at the pixel
-#define ch_p1 R8 // second tensor
-#define ch_p2 R9 // third tensor
 TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	MOVQ c4+64(FP), ch_c4
 	XORQ ch_cv, ch_cv
@@ -6999,19 +6711,11 @@ bn1NormGradVec_pixel:
 	JLT bn1NormGradVec_chan
 	VZEROUPPER
 	RET
-#undef ch_cv
-#undef ch_c4
-#undef ch_left
-#undef ch_t
-#undef ch_p0
-#undef ch_p1
-#undef ch_p2
 
 // func reluVecAVX2(y, x *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
-// Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
 #define relu_y DI // y: next value
 #define relu_x SI // x: next value
@@ -7076,19 +6780,12 @@ reluVec_elem:
 reluVec_done:
 	VZEROUPPER
 	RET
-#undef relu_y
-#undef relu_x
-#undef relu_n
 
 // func reluVecAVX512(y, x *float32, n int)
 // Requires: AVX512F
 //
 // y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)
-// Four vectors at a time, then one, then the tail.
 // Reference: reluVecGo.
-#define relu_y DI // y: next value
-#define relu_x SI // x: next value
-#define relu_n CX // values left
 TEXT ·reluVecAVX512(SB), NOSPLIT, $0-24
 	MOVQ y+0(FP), relu_y
 	MOVQ x+8(FP), relu_x
@@ -7147,15 +6844,11 @@ reluVec_tail:
 reluVec_done:
 	VZEROUPPER
 	RET
-#undef relu_y
-#undef relu_x
-#undef relu_n
 
 // func reluGradVecAVX2(dx, dy, y *float32, n int)
 // Requires: AVX, AVX2, FMA3
 //
 // dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
-// Two vectors at a time, then one, then the tail.
 // Reference: reluGradVecGo.
 #define rb_dx DI // dx: next value
 #define rb_dy SI // dy
@@ -7213,21 +6906,12 @@ reluGradVec_elem:
 reluGradVec_done:
 	VZEROUPPER
 	RET
-#undef rb_dx
-#undef rb_dy
-#undef rb_y
-#undef rb_n
 
 // func reluGradVecAVX512(dx, dy, y *float32, n int)
 // Requires: AVX512F
 //
 // dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n
-// Two vectors at a time, then one, then the tail.
 // Reference: reluGradVecGo.
-#define rb_dx DI // dx: next value
-#define rb_dy SI // dy
-#define rb_y BX // y
-#define rb_n CX // values left
 TEXT ·reluGradVecAVX512(SB), NOSPLIT, $0-32
 	MOVQ dx+0(FP), rb_dx
 	MOVQ dy+8(FP), rb_dy
@@ -7277,7 +6961,3 @@ reluGradVec_tail:
 reluGradVec_done:
 	VZEROUPPER
 	RET
-#undef rb_dx
-#undef rb_dy
-#undef rb_y
-#undef rb_n
