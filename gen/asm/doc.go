@@ -84,8 +84,8 @@
 //
 // Kernels that render the same instructions (layers of the same shapes, a
 // padded layout equal to the standard one) are emitted once: the first
-// kernel's TEXT symbol serves the others, whose dispatchers call it (it
-// lists them in its comment) and which get no stub of their own.
+// kernel's TEXT symbol serves the others, whose dispatchers call it and
+// which get no stub of their own.
 //
 // # How the assembly is made
 //
@@ -141,6 +141,24 @@
 // walks the windows likewise (a loop for the interior); its backward finds
 // each window's first maximum with compare masks (k-masks on AVX-512,
 // VCMPPS/VANDNPS on AVX2).
+//
+// The element-wise work between the GEMMs has kernels whose whole shape is
+// an argument (flatCtx.shared), so one TEXT per op and ISA serves every
+// layer of a package: the depthwise convolution's interior, forward,
+// weight and input gradients (DepthwiseConv2DInterior,
+// …WeightGradInterior, …InputGradInterior: per channel vector, the
+// window's weights or gradient accumulators in registers, one FMA per tap
+// with the input as memory operand; kernels up to 3×3, channels a multiple
+// of 8, a last half vector masked on AVX-512) and its border pixels
+// (DepthwiseConv2DWindow: the taps inside the input, looped); the im2col
+// copies (Im2colInterior: whole vectors and one masked tail per run, over
+// a zero-bordered copy of the input that gen/emit makes); the batch norm's
+// statistics, gradient sums and affine maps (BatchNormMoments,
+// BatchNormSums, ChannelAffine, BatchNormBackward: the Go reference's
+// operations in its order, no FMA, so every path gives the same bits); and
+// the standalone ReLU and its gradient (ReLUForward, ReLUBackward). Their
+// register names are defined once per file (trimDocs), and the assembly's
+// comments keep the first line of each kernel's description.
 //
 // The tests render every kernel for the digits shapes and awkward ones into
 // a temporary module, vet it for amd64 and arm64 with and without -tags
