@@ -32,6 +32,7 @@ var asmLimits = map[string]int{
 // TestAsmSize generates the example networks and checks the size of their
 // assembly against asmLimits.
 func TestAsmSize(t *testing.T) {
+	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	for _, name := range []string{"digits", "lenet5", "resnet8", "dscnn", "mobilenet_vww", "autoencoder"} {
 		src, err := examples.FS.ReadFile(name + ".yaml")
 		must(t, err)

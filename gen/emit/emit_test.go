@@ -102,6 +102,7 @@ func itoa(i int) string {
 // twice: the bytes must be equal, gofmt must leave the Go files unchanged,
 // and every file must start with the generated-code header.
 func TestDeterministicAndFormatted(t *testing.T) {
+	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	nets := append(append(exampleNets(t), randomNets(t, 1, randomCount)...), randomGraphNets(t, 1, graphCount, false)...)
 	for _, nt := range append(nets, randomGraphNets(t, 2, graphCount, true)...) {
 		opts := emit.Options{Package: nt.pkg, Source: "../" + nt.net.File, GoGenerate: true}

@@ -15,6 +15,7 @@ import (
 // the constants above it) and that exported methods hang only on Model and
 // Frozen: helpers stay unexported, so godoc shows the API and nothing else.
 func TestGeneratedGodoc(t *testing.T) {
+	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	for _, nt := range exampleNets(t) {
 		files := generate(t, nt.net, emit.Options{Package: nt.pkg, Source: "net.yaml"})
 		for _, f := range files {
