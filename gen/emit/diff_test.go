@@ -46,8 +46,8 @@ const randomCount = 24
 // and a = 3e-2 off the exact path (ReLU kinks again; see check.go.txt).
 // Canaries past the end of every buffer passed in must survive; Forward,
 // Backward, Step, Logits and Predict must not allocate; a second model
-// with the same seed and worker count must reach the same bits after the
-// SGD steps. CNNGEN_TEST_REQUIRE=avx2|avx512 fails the test when that path
+// with the same seed and worker count must reach the same bits after
+// three SGD steps. CNNGEN_TEST_REQUIRE=avx2|avx512 fails the test when that path
 // did not run. See testdata/difftest/check.go.txt; run with -v for the
 // worst relative difference and the time of every check.
 func TestDifferential(t *testing.T) {
