@@ -107,7 +107,7 @@ func TestDependencyRule(t *testing.T) {
 func TestGeneratedImports(t *testing.T) {
 	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	for _, nt := range append(exampleNets(t), randomNets(t, 1, randomCount)...) {
-		for _, f := range generate(t, nt.net, emit.Options{Package: nt.pkg}) {
+		for _, f := range generateNet(t, nt, emit.Options{Package: nt.pkg}) {
 			if !strings.HasSuffix(f.Name, ".go") {
 				continue // assembly imports nothing
 			}

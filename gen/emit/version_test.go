@@ -24,7 +24,7 @@ func TestGeneratedRuntimeVersion(t *testing.T) {
 	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	const check = "const _ = runtime.SupportPackageIsVersion1\n"
 	for _, nt := range exampleNets(t) {
-		files := generate(t, nt.net, emit.Options{Package: nt.pkg})
+		files := generateNet(t, nt, emit.Options{Package: nt.pkg})
 		if files[1].Name != "model.go" || !bytes.Contains(files[1].Contents, []byte(check)) {
 			t.Errorf("%s: %s lacks %q", nt.pkg, files[1].Name, check)
 		}
