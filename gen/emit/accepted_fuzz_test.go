@@ -115,6 +115,7 @@ func unmarshalCorpusBytes(data []byte) ([]byte, error) {
 // sample of the packages compiles and passes go vet in one module. The
 // sample is bounded (-short compiles fewer).
 func TestAcceptedDescriptionsGenerate(t *testing.T) {
+	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	count, compile := 60, 8
 	if testing.Short() {
 		count, compile = 20, 3

@@ -1,12 +1,11 @@
 package emit_test
 
 import (
+	"strings"
 	"testing"
 
-	"github.com/cnngen/cnngen/examples"
 	"github.com/cnngen/cnngen/gen/asm"
 	"github.com/cnngen/cnngen/gen/emit"
-	"github.com/cnngen/cnngen/gen/ir"
 )
 
 // asmTarget is issue 12's bound on a network's vector kernels: the bytes of
@@ -29,13 +28,19 @@ var asmLimits = map[string]int{
 // TestAsmSize generates the example networks and checks the size of their
 // assembly against asmLimits.
 func TestAsmSize(t *testing.T) {
+	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
+	byName := map[string]namedNet{}
+	for _, nt := range exampleNets(t) {
+		byName[strings.TrimSuffix(nt.net.File, ".yaml")] = nt
+	}
 	for _, name := range []string{"digits", "lenet5", "resnet8", "dscnn", "mobilenet_vww", "autoencoder"} {
-		src, err := examples.FS.ReadFile(name + ".yaml")
-		must(t, err)
-		n, err := ir.Load(name+".yaml", src)
-		must(t, err)
+		nt, ok := byName[name]
+		if !ok {
+			t.Fatalf("no example %s.yaml", name)
+		}
+		// The package other tests generate (and generateNet caches).
 		size := -1
-		for _, f := range generate(t, n, emit.Options{Package: name}) {
+		for _, f := range generateNet(t, nt, emit.Options{Package: nt.pkg}) {
 			if f.Name == asm.AsmFile {
 				size = len(f.Contents)
 			}

@@ -105,8 +105,9 @@ func TestDependencyRule(t *testing.T) {
 // TestGeneratedImports checks the imports of the code generated for every
 // example and random network (not only the checked-in ones).
 func TestGeneratedImports(t *testing.T) {
+	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	for _, nt := range append(exampleNets(t), randomNets(t, 1, randomCount)...) {
-		for _, f := range generate(t, nt.net, emit.Options{Package: nt.pkg}) {
+		for _, f := range generateNet(t, nt, emit.Options{Package: nt.pkg}) {
 			if !strings.HasSuffix(f.Name, ".go") {
 				continue // assembly imports nothing
 			}

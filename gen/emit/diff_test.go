@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -45,8 +46,8 @@ const randomCount = 24
 // and a = 3e-2 off the exact path (ReLU kinks again; see check.go.txt).
 // Canaries past the end of every buffer passed in must survive; Forward,
 // Backward, Step, Logits and Predict must not allocate; a second model
-// with the same seed and worker count must reach the same bits after the
-// SGD steps. CNNGEN_TEST_REQUIRE=avx2|avx512 fails the test when that path
+// with the same seed and worker count must reach the same bits after
+// three SGD steps. CNNGEN_TEST_REQUIRE=avx2|avx512 fails the test when that path
 // did not run. See testdata/difftest/check.go.txt; run with -v for the
 // worst relative difference and the time of every check.
 func TestDifferential(t *testing.T) {
@@ -102,7 +103,7 @@ func runDifferential(t *testing.T, nets []namedNet) {
 	mainGo, err := driverMain(nets)
 	must(t, err)
 	must(t, os.WriteFile(filepath.Join(dir, "main.go"), mainGo, 0o644))
-	out, err := runPerISA(t, dir)
+	out, err := runShared(t, dir, len(nets))
 	t.Logf("differential test program:\n%s", out)
 	if keep := os.Getenv("CNNGEN_KEEP"); keep != "" {
 		// CNNGEN_KEEP=DIR keeps the generated module for debugging.
@@ -121,30 +122,41 @@ func runDifferential(t *testing.T, nets []namedNet) {
 	requireISA(t, out)
 }
 
-// runPerISA builds the differential test program in dir and runs it once
-// per ISA that runtime.AvailableISAs lists, the processes side by side
-// (the checks of one ISA are mostly single-threaded), and returns their
-// outputs in ISA order, joined, and the first error.
-func runPerISA(t *testing.T, dir string) (string, error) {
+// runShared builds the differential test program in dir and runs it in
+// one process per CPU, side by side (a check is mostly single-threaded):
+// the processes share the networks out through a directory of claims
+// (CNNGEN_DIFF_CLAIMS), each checking a network on every ISA and worker
+// count. It returns their outputs, joined, and the first error.
+//
+// The build is -trimpath, so that its actions do not depend on dir: with a
+// warm build cache, the generated packages that have not changed since the
+// last run are not compiled again (every change to the generator that
+// changes them is).
+func runShared(t *testing.T, dir string, nets int) (string, error) {
 	t.Helper()
 	bin := filepath.Join(dir, "difftest.exe")
-	if out, err := goCmd(t, dir, "build", "-o", bin, "."); err != nil {
+	if out, err := goCmd(t, dir, "build", "-trimpath", "-o", bin, "."); err != nil {
 		return out, err
 	}
-	isas := runtime.AvailableISAs()
-	outs := make([]bytes.Buffer, len(isas))
-	errs := make([]error, len(isas))
+	claims := filepath.Join(dir, "claims")
+	if err := os.Mkdir(claims, 0o755); err != nil {
+		return "", err
+	}
+	procs := max(1, min(goruntime.NumCPU(), nets))
+	outs := make([]bytes.Buffer, procs)
+	errs := make([]error, procs)
 	var wg sync.WaitGroup
-	for i, isa := range isas {
+	for i := range procs {
 		wg.Go(func() {
-			cmd := exec.Command(bin, isa.String())
+			cmd := exec.Command(bin)
+			cmd.Env = append(os.Environ(), "CNNGEN_DIFF_CLAIMS="+claims)
 			cmd.Stdout, cmd.Stderr = &outs[i], &outs[i]
 			errs[i] = cmd.Run()
 		})
 	}
 	wg.Wait()
 	var all strings.Builder
-	for i := range isas {
+	for i := range procs {
 		all.Write(outs[i].Bytes())
 	}
 	return all.String(), errors.Join(errs...)

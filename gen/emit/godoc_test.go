@@ -15,8 +15,10 @@ import (
 // the constants above it) and that exported methods hang only on Model and
 // Frozen: helpers stay unexported, so godoc shows the API and nothing else.
 func TestGeneratedGodoc(t *testing.T) {
+	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	for _, nt := range exampleNets(t) {
-		files := generate(t, nt.net, emit.Options{Package: nt.pkg, Source: "net.yaml"})
+		// TestDeterministicAndFormatted's options, whose packages are cached.
+		files := generateNet(t, nt, emit.Options{Package: nt.pkg, Source: "../" + nt.net.File, GoGenerate: true})
 		for _, f := range files {
 			if !strings.HasSuffix(f.Name, ".go") {
 				continue

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cnngen/cnngen/examples"
@@ -40,6 +41,9 @@ type namedNet struct {
 	// Frozen.Logits splits the sample's forward across the workers
 	// whatever the network's size.
 	split bool
+	// example says that net is an example network (exampleNets), whose
+	// generated packages generateNet caches.
+	example bool
 }
 
 // splitting returns nets with split set.
@@ -67,7 +71,7 @@ func exampleNets(t testing.TB) []namedNet {
 		if err != nil {
 			t.Fatalf("loading example: %v", err)
 		}
-		nets = append(nets, namedNet{pkg: "ex" + strings.ReplaceAll(strings.TrimSuffix(name, ".yaml"), "_", ""), net: n})
+		nets = append(nets, namedNet{pkg: "ex" + strings.ReplaceAll(strings.TrimSuffix(name, ".yaml"), "_", ""), net: n, example: true})
 	}
 	return nets
 }
@@ -227,16 +231,51 @@ func writeModule(t testing.TB, dir string, nets []namedNet) {
 		if nt.split {
 			opts.SplitLogitsMACs = 1
 		}
-		files, err := emit.Generate(nt.net, opts)
-		if err != nil {
-			t.Fatalf("%s: %v", nt.pkg, err)
-		}
+		files := generateNet(t, nt, opts)
 		pdir := filepath.Join(dir, nt.pkg)
 		must(t, os.MkdirAll(pdir, 0o755))
 		for _, f := range files {
 			must(t, os.WriteFile(filepath.Join(pdir, f.Name), f.Contents, 0o644))
 		}
 	}
+}
+
+// exampleFiles caches the packages generated for the example networks, by
+// description and options: several tests (which run in parallel) check the
+// packages of the same examples with the same options, and generating the
+// examples takes seconds.
+var exampleFiles sync.Map // exampleKey → *exampleGen
+
+type exampleKey struct {
+	file string
+	opts emit.Options
+}
+
+type exampleGen struct {
+	once  sync.Once
+	files []emit.File
+	err   error
+}
+
+// generateNet returns the package generated for nt with opts, computed once
+// per test binary for an example network (the files are then shared: do not
+// modify them).
+func generateNet(t testing.TB, nt namedNet, opts emit.Options) []emit.File {
+	t.Helper()
+	if !nt.example {
+		files, err := emit.Generate(nt.net, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", nt.pkg, err)
+		}
+		return files
+	}
+	v, _ := exampleFiles.LoadOrStore(exampleKey{nt.net.File, opts}, &exampleGen{})
+	e := v.(*exampleGen)
+	e.once.Do(func() { e.files, e.err = emit.Generate(nt.net, opts) })
+	if e.err != nil {
+		t.Fatalf("%s: %v", nt.pkg, e.err)
+	}
+	return e.files
 }
 
 // goCmd runs the go command in dir and returns its combined output.

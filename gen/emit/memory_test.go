@@ -15,6 +15,7 @@ import (
 // variants) whatever the batch, gets a smaller tile whose buffers fit
 // within a few hundred MB, written into the package as its Tile.
 func TestMemoryModel(t *testing.T) {
+	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	for _, nn := range exampleNets(t) {
 		m, err := emit.EstimateMemory(nn.net)
 		if err != nil {

@@ -28,6 +28,7 @@ func referenceNets(t testing.TB) []namedNet {
 // generate quickly and into packages of reasonable size: unrolling must
 // not grow with their 96×96 and 32×32 maps.
 func TestReferenceModelsGenerate(t *testing.T) {
+	t.Parallel() // CPU-bound in this process, beside the tests that wait on child processes
 	for _, nt := range referenceNets(t) {
 		start := time.Now()
 		files, err := emit.Generate(nt.net, emit.Options{Package: nt.pkg})
