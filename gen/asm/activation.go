@@ -38,19 +38,11 @@ func planReLU(r reluSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
 	vb := 4 * isa.lanes
 	zero := isa.reg(isa.regs - 1)
-	ctx := &flatCtx{
-		shared:    true,
-		Symbol:    r.symbol + isa.suffix,
-		GoDecl:    r.asm().goDecl(isa),
-		Requires:  isa.requires,
-		Reference: r.reference,
-		What: []string{
-			"y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)",
-			"Four vectors at a time, then one, then the tail.",
-		},
-		ArgSize: 8 * len(reluArgs),
-		Defines: []define{{"relu_y", "DI", "y: next value"}, {"relu_x", "SI", "x: next value"}, {"relu_n", "CX", "values left"}},
-	}
+	ctx := sharedCtx(r.asm(), isa, r.reference, []string{
+		"y[i] = max(x[i], 0)   i < n (NaN kept, −0 made +0; y may be x)",
+		"Four vectors at a time, then one, then the tail.",
+	}, []define{{"relu_y", "DI", "y: next value"}, {"relu_x", "SI", "x: next value"}, {"relu_n", "CX", "values left"}})
+
 	relu := func(reg string) []insn {
 		return []insn{in("VMAXPS", reg, zero, reg), in("VADDPS", zero, reg, reg)}
 	}
@@ -119,16 +111,8 @@ func planReLUBack(r reluBackSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
 	vb := 4 * isa.lanes
 	zero := isa.reg(isa.regs - 1)
-	ctx := &flatCtx{
-		shared:    true,
-		Symbol:    r.symbol + isa.suffix,
-		GoDecl:    r.asm().goDecl(isa),
-		Requires:  isa.requires,
-		Reference: r.reference,
-		What:      []string{"dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n", "Two vectors at a time, then one, then the tail."},
-		ArgSize:   8 * len(reluBackArgs),
-		Defines:   []define{{"rb_dx", "DI", "dx: next value"}, {"rb_dy", "SI", "dy"}, {"rb_y", "BX", "y"}, {"rb_n", "CX", "values left"}},
-	}
+	ctx := sharedCtx(r.asm(), isa, r.reference, []string{"dx[i] = dy[i] where y[i] > 0, +0 elsewhere (NaN y included)   i < n", "Two vectors at a time, then one, then the tail."}, []define{{"rb_dx", "DI", "dx: next value"}, {"rb_dy", "SI", "dy"}, {"rb_y", "BX", "y"}, {"rb_n", "CX", "values left"}})
+
 	// gate gates the vector at offset off (bytes) with registers v, m.
 	gate := func(off int, v, m string, masked bool) []insn {
 		addr := func(base string) string { return fmt.Sprintf("%d(%s)", off, base) }

@@ -91,7 +91,7 @@ func channelRoles(kind channelKind) (tensors, coefs, sums []string) {
 func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
 	args := channelArgs[cs.kind]
-	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(args, name)) }
+	arg := func(name string) string { return argAt(args, name) }
 	vb := 4 * isa.lanes
 	what := map[channelKind]string{
 		chMoments:  "sum[c] += x[p][c]; sumSq[c] += x[p][c]² (float64)",
@@ -99,20 +99,11 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 		chAffine:   "y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]",
 		chBackward: "dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]",
 	}[cs.kind]
-	ctx := &flatCtx{
-		shared:    true,
-		Symbol:    cs.symbol + isa.suffix,
-		GoDecl:    cs.asm().goDecl(isa),
-		Requires:  isa.requires,
-		Reference: cs.reference,
-		What:      []string{what + "   p < pixels, c < c4/4", "Per channel vector, a loop over the pixels."},
-		ArgSize:   8 * len(args),
-		Defines: []define{
-			{"ch_cv", "DX", "byte offset of the channel vector"}, {"ch_c4", "SI", "bytes per pixel"},
-			{"ch_left", "CX", "pixels left"}, {"ch_t", "AX", "scratch"},
-			{"ch_p0", "DI", "first tensor at the pixel"}, {"ch_p1", "R8", "second tensor"}, {"ch_p2", "R9", "third tensor"},
-		},
-	}
+	ctx := sharedCtx(cs.asm(), isa, cs.reference, []string{what + "   p < pixels, c < c4/4", "Per channel vector, a loop over the pixels."}, []define{
+		{"ch_cv", "DX", "byte offset of the channel vector"}, {"ch_c4", "SI", "bytes per pixel"},
+		{"ch_left", "CX", "pixels left"}, {"ch_t", "AX", "scratch"},
+		{"ch_p0", "DI", "first tensor at the pixel"}, {"ch_p1", "R8", "second tensor"}, {"ch_p2", "R9", "third tensor"},
+	})
 	tensors, coefs, sums := channelRoles(cs.kind)
 	ptr := func(name string) string {
 		for i, t := range tensors {
@@ -134,18 +125,8 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 	}
 	sumReg := func(i, half int) string { return isa.reg(8 + 2*i + half) }
 	half := 4 * isa.lanes / 2 // bytes of float64s from one half of a float32 vector, in the sums
-	load := func(addr, reg string) insn {
-		if z {
-			return in("VMOVUPS.Z", addr, "K1", reg)
-		}
-		return in("VMOVUPS", addr, reg)
-	}
-	store := func(reg, addr string) insn {
-		if z {
-			return in("VMOVUPS", reg, "K1", addr)
-		}
-		return in("VMOVUPS", reg, addr)
-	}
+	io := k1IO{z}
+	load, store := io.load, io.store
 	// sumAddr is the float64 sums' address of half h of the channel
 	// vector: 8 bytes per channel, so the byte offset is 2·cv.
 	sumAddr := func(base string, h int) string { return fmt.Sprintf("%d(%s)(ch_cv*2)", h*2*half, base) }
@@ -154,10 +135,8 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 	head := poolWindow{Label: chanL}
 	if z {
 		head.Comment = "K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)"
-		head.Insns = append(head.Insns,
-			in("MOVQ", "ch_c4", "ch_t"), in("SUBQ", "ch_cv", "ch_t"), in("CMPQ", "ch_t", fmt.Sprintf("$%d", vb)),
-			in("MOVL", "$0xffff", "ch_p0"), in("MOVL", "$0xff", "ch_p1"), in("CMOVQLT", "ch_p1", "ch_p0"), in("KMOVW", "ch_p0", "K1"),
-			in("MOVL", "$0xff", "ch_p0"), in("MOVL", "$0", "ch_p1"), in("CMOVQLT", "ch_p1", "ch_p0"), in("KMOVW", "ch_p0", "K2"))
+		head.Insns = append(head.Insns, laneMask("ch_c4", "ch_cv", "ch_t", "ch_p0", "ch_p1", vb)...)
+		head.Insns = append(head.Insns, in("MOVL", "$0xff", "ch_p0"), in("MOVL", "$0", "ch_p1"), in("CMOVQLT", "ch_p1", "ch_p0"), in("KMOVW", "ch_p0", "K2"))
 	}
 	for _, c := range coefs {
 		head.Insns = append(head.Insns, in("MOVQ", arg(c), "ch_t"), load("(ch_t)(ch_cv*1)", coef(c)))

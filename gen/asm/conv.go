@@ -37,6 +37,17 @@ const maxConvTerms = 8192
 const maxConvFilters = 96
 
 func (c ConvShape) validate() error {
+	if err := c.validateGeometry(); err != nil {
+		return err
+	}
+	if terms := c.forwardTerms(); terms > maxConvTerms {
+		return fmt.Errorf("%d unrolled terms per sample exceed the limit of %d", terms, maxConvTerms)
+	}
+	return nil
+}
+
+// validateGeometry checks the sizes, strides and padding of c.
+func (c ConvShape) validateGeometry() error {
 	for _, v := range []int{c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.OutH, c.OutW, c.Filters} {
 		if v < 1 {
 			return fmt.Errorf("sizes and strides must be ≥ 1: %+v", c)
@@ -47,9 +58,6 @@ func (c ConvShape) validate() error {
 	}
 	if (c.OutH-1)*c.StrideH-c.PadTop >= c.InH || (c.OutW-1)*c.StrideW-c.PadLeft >= c.InW {
 		return fmt.Errorf("output %dx%d does not fit input %dx%d", c.OutH, c.OutW, c.InH, c.InW)
-	}
-	if terms := c.forwardTerms(); terms > maxConvTerms {
-		return fmt.Errorf("%d unrolled terms per sample exceed the limit of %d", terms, maxConvTerms)
 	}
 	return nil
 }

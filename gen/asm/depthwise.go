@@ -59,16 +59,8 @@ func (c ConvShape) depthwiseInterior() (ylo, yhi, xlo, xhi int) {
 func (c ConvShape) validateDepthwise() error {
 	// As ConvShape.validate, without its bound on unrolled terms: this
 	// kernel loops over everything.
-	for _, v := range []int{c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.OutH, c.OutW, c.Filters} {
-		if v < 1 {
-			return fmt.Errorf("sizes and strides must be ≥ 1: %+v", c)
-		}
-	}
-	if c.PadTop < 0 || c.PadLeft < 0 || c.PadTop >= c.KernelH || c.PadLeft >= c.KernelW {
-		return fmt.Errorf("padding %d,%d does not fit a %dx%d kernel", c.PadTop, c.PadLeft, c.KernelH, c.KernelW)
-	}
-	if (c.OutH-1)*c.StrideH-c.PadTop >= c.InH || (c.OutW-1)*c.StrideW-c.PadLeft >= c.InW {
-		return fmt.Errorf("output %dx%d does not fit input %dx%d", c.OutH, c.OutW, c.InH, c.InW)
+	if err := c.validateGeometry(); err != nil {
+		return err
 	}
 	if c.Filters != c.InC {
 		return fmt.Errorf("a depthwise convolution has as many filters as channels, got %d and %d", c.Filters, c.InC)
@@ -147,24 +139,15 @@ func (d depthwiseSpec) asm() asmFunc {
 // the samples, rows and pixels of the interior.
 func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
-	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(depthwiseArgs, name)) }
-	ctx := &flatCtx{
-		shared:    true,
-		Symbol:    d.symbol + isa.suffix,
-		GoDecl:    d.asm().goDecl(isa),
-		Requires:  isa.requires,
-		Reference: d.reference,
-		What:      d.what,
-		ArgSize:   8 * len(depthwiseArgs),
-		Defines: []define{
-			{"dw_y", "AX", "y (dy): current sample"}, {"dw_x", "BX", "x (dx): current sample"},
-			{"dw_n", "CX", "samples left"}, {"dw_cv", "DX", "byte offset of the channel vector"},
-			{"dw_r0", "SI", "x (dx): kernel row 0 of the current window"}, {"dw_r1", "DI", "kernel row 1"}, {"dw_r2", "R8", "kernel row 2"},
-			{"dw_yp", "R9", "y (dy): current output pixel"}, {"dw_c4", "R10", "bytes per pixel (channels·4)"},
-			{"dw_step", "R11", "bytes between the windows of neighbouring output pixels"},
-			{"dw_cols", "R12", "output pixels left in the row"}, {"dw_rows", "R13", "output rows left"},
-		},
-	}
+	arg := func(name string) string { return argAt(depthwiseArgs, name) }
+	ctx := sharedCtx(d.asm(), isa, d.reference, d.what, []define{
+		{"dw_y", "AX", "y (dy): current sample"}, {"dw_x", "BX", "x (dx): current sample"},
+		{"dw_n", "CX", "samples left"}, {"dw_cv", "DX", "byte offset of the channel vector"},
+		{"dw_r0", "SI", "x (dx): kernel row 0 of the current window"}, {"dw_r1", "DI", "kernel row 1"}, {"dw_r2", "R8", "kernel row 2"},
+		{"dw_yp", "R9", "y (dy): current output pixel"}, {"dw_c4", "R10", "bytes per pixel (channels·4)"},
+		{"dw_step", "R11", "bytes between the windows of neighbouring output pixels"},
+		{"dw_cols", "R12", "output pixels left in the row"}, {"dw_rows", "R13", "output rows left"},
+	})
 	taps := d.kernelH * d.kernelW
 	// Registers: the taps' weights (or weight-gradient accumulators) from
 	// 0, then the bias (or its gradient), the accumulator or dy, a
@@ -179,18 +162,8 @@ func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
 		}
 		return joinArgs(append(args[:len(args)-1:len(args)-1], "K1", args[len(args)-1])...)
 	}
-	load := func(addr, reg string) insn {
-		if z {
-			return in("VMOVUPS.Z", addr, "K1", reg)
-		}
-		return in("VMOVUPS", addr, reg)
-	}
-	store := func(reg, addr string) insn {
-		if z {
-			return in("VMOVUPS", reg, "K1", addr)
-		}
-		return in("VMOVUPS", reg, addr)
-	}
+	io := k1IO{z}
+	load, store := io.load, io.store
 	vecBytes := 4 * isa.lanes
 	rowReg := []string{"dw_r0", "dw_r1", "dw_r2"}
 	colAddr := []string{"(%s)", "(%s)(dw_c4*1)", "(%s)(dw_c4*2)"}
@@ -203,11 +176,7 @@ func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
 	head := poolWindow{Label: chanL}
 	if z {
 		head.Comment = "K1: the channel vector's lanes (8 when half a vector is left)"
-		head.Insns = append(head.Insns,
-			in("MOVQ", "dw_c4", "dw_r0"), in("SUBQ", "dw_cv", "dw_r0"),
-			in("MOVL", "$0xffff", "dw_r1"), in("MOVL", "$0xff", "dw_r2"),
-			in("CMPQ", "dw_r0", fmt.Sprintf("$%d", vecBytes)), in("CMOVQLT", "dw_r2", "dw_r1"),
-			in("KMOVW", "dw_r1", "K1"))
+		head.Insns = append(head.Insns, laneMask("dw_c4", "dw_cv", "dw_r0", "dw_r1", "dw_r2", vecBytes)...)
 	}
 	what := map[depthwiseMode]string{dwForward: "the window's weights and the bias, for every pixel", dwWeightGrad: "the weight and bias gradients so far", dwInputGrad: "the window's weights, for every pixel"}[d.mode]
 	head.Insns = append(head.Insns, insn{Op: "MOVQ", Args: joinArgs(arg("w"), "dw_r0"), Comment: what}, in("ADDQ", "dw_cv", "dw_r0"))
@@ -396,30 +365,16 @@ func (c ConvShape) windowValues() map[string]jen.Code {
 // planWindow plans the loop nest for one ISA.
 func planWindow(d windowSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
-	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(windowArgs, name)) }
-	ctx := &flatCtx{
-		shared:    true,
-		Symbol:    d.symbol + isa.suffix,
-		GoDecl:    d.asm().goDecl(isa),
-		Requires:  isa.requires,
-		Reference: d.reference,
-		What:      d.what,
-		ArgSize:   8 * len(windowArgs),
-		Defines: []define{
-			{"win_y", "AX", "y"}, {"win_x", "BX", "x at the first tap"}, {"win_w", "CX", "w at the first tap"},
-			{"win_cv", "DX", "byte offset of the channel vector"}, {"win_c4", "SI", "bytes per pixel"},
-			{"win_xr", "DI", "x: first tap of the current row"}, {"win_wr", "R8", "w: first tap of the current row"},
-			{"win_xq", "R9", "x: current tap"}, {"win_wq", "R10", "w: current tap"},
-			{"win_rows", "R11", "tap rows left"}, {"win_cols", "R12", "taps left in the row"},
-		},
-	}
+	arg := func(name string) string { return argAt(windowArgs, name) }
+	ctx := sharedCtx(d.asm(), isa, d.reference, d.what, []define{
+		{"win_y", "AX", "y"}, {"win_x", "BX", "x at the first tap"}, {"win_w", "CX", "w at the first tap"},
+		{"win_cv", "DX", "byte offset of the channel vector"}, {"win_c4", "SI", "bytes per pixel"},
+		{"win_xr", "DI", "x: first tap of the current row"}, {"win_wr", "R8", "w: first tap of the current row"},
+		{"win_xq", "R9", "x: current tap"}, {"win_wq", "R10", "w: current tap"},
+		{"win_rows", "R11", "tap rows left"}, {"win_cols", "R12", "taps left in the row"},
+	})
 	acc, t := isa.reg(0), isa.reg(1)
-	load := func(addr, reg string) insn {
-		if z {
-			return in("VMOVUPS.Z", addr, "K1", reg)
-		}
-		return in("VMOVUPS", addr, reg)
-	}
+	load := k1IO{z}.load
 	fma := in("VFMADD231PS", "(win_wq)", t, acc)
 	store := in("VMOVUPS", acc, "(win_y)(win_cv*1)")
 	if z {
@@ -434,11 +389,7 @@ func planWindow(d windowSpec, isa isaParams) *flatCtx {
 	head := poolWindow{Label: chanL}
 	if z {
 		head.Comment = "K1: the channel vector's lanes (8 when half a vector is left)"
-		head.Insns = append(head.Insns,
-			in("MOVQ", "win_c4", "win_xr"), in("SUBQ", "win_cv", "win_xr"),
-			in("MOVL", "$0xffff", "win_wr"), in("MOVL", "$0xff", "win_xq"),
-			in("CMPQ", "win_xr", fmt.Sprintf("$%d", 4*isa.lanes)), in("CMOVQLT", "win_xq", "win_wr"),
-			in("KMOVW", "win_wr", "K1"))
+		head.Insns = append(head.Insns, laneMask("win_c4", "win_cv", "win_xr", "win_wr", "win_xq", 4*isa.lanes)...)
 	}
 	head.Insns = append(head.Insns,
 		in("MOVQ", arg("b"), "win_xr"), load("(win_xr)(win_cv*1)", acc),

@@ -88,22 +88,13 @@ func (c ConvShape) validateIm2col() error {
 // planIm2col plans the loop nest for one ISA.
 func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 	z := isa.suffix == "AVX512"
-	arg := func(name string) string { return fmt.Sprintf("%s+%d(FP)", name, 8*argIndex(im2colArgs, name)) }
-	ctx := &flatCtx{
-		shared:    true,
-		Symbol:    m.symbol + isa.suffix,
-		GoDecl:    m.asm().goDecl(isa),
-		Requires:  isa.requires,
-		Reference: m.reference,
-		What:      m.what,
-		ArgSize:   8 * len(im2colArgs),
-		Defines: []define{
-			{"i2c_dst", "DI", "cols: current run"}, {"i2c_x", "SI", "x: current window"},
-			{"i2c_src", "R8", "x: current run"}, {"i2c_rows", "R9", "rows of windows left"},
-			{"i2c_cols", "R10", "windows left in the row"}, {"i2c_kh", "R11", "kernel rows left"},
-			{"i2c_left", "CX", "bytes of the run left"}, {"i2c_off", "DX", "byte offset in the run"},
-		},
-	}
+	arg := func(name string) string { return argAt(im2colArgs, name) }
+	ctx := sharedCtx(m.asm(), isa, m.reference, m.what, []define{
+		{"i2c_dst", "DI", "cols: current run"}, {"i2c_x", "SI", "x: current window"},
+		{"i2c_src", "R8", "x: current run"}, {"i2c_rows", "R9", "rows of windows left"},
+		{"i2c_cols", "R10", "windows left in the row"}, {"i2c_kh", "R11", "kernel rows left"},
+		{"i2c_left", "CX", "bytes of the run left"}, {"i2c_off", "DX", "byte offset in the run"},
+	})
 	vb := 4 * isa.lanes
 	v := isa.reg(0)
 	mask := isa.reg(isa.regs - 1) // AVX2: the tail's VMASKMOVPS mask

@@ -3947,9 +3947,9 @@ bn1AffineVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
@@ -4043,9 +4043,9 @@ bn1MomentsVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
@@ -4154,9 +4154,9 @@ bn1SumsVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
@@ -4265,9 +4265,9 @@ bn1NormGradVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0

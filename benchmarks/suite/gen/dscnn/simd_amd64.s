@@ -3226,9 +3226,9 @@ bn1AffineVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
@@ -3322,9 +3322,9 @@ bn1MomentsVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
@@ -3433,9 +3433,9 @@ bn1SumsVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
@@ -3544,9 +3544,9 @@ bn1NormGradVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0

@@ -6349,9 +6349,9 @@ bn1AffineVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
@@ -6445,9 +6445,9 @@ bn1MomentsVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
@@ -6556,9 +6556,9 @@ bn1SumsVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
@@ -6667,9 +6667,9 @@ bn1NormGradVec_chan:
 	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
-	CMPQ ch_t, $64
 	MOVL $0xffff, ch_p0
 	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
 	CMOVQLT ch_p1, ch_p0
 	KMOVW ch_p0, K1
 	MOVL $0xff, ch_p0
