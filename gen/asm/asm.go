@@ -164,6 +164,12 @@ const (
 	BatchNormSums
 	ChannelAffine
 	BatchNormBackward
+	// ChannelSum is the per-channel sum over whole pixels of Units
+	// channels, as average pooling over a whole map needs it, in float32
+	// from +0, pixel by pixel:
+	//
+	//	func Name(x []float32, sum *[Units]float32)    sum[c] = Σ_p x[p][c]
+	ChannelSum
 	// ReLUBackward is the gradient of a ReLU from its output y: dy where
 	// y > 0, +0 elsewhere (NaN included), over slices of any length:
 	//
@@ -191,6 +197,7 @@ var opNames = map[Op]string{
 	BatchNormSums:                     "BatchNormSums",
 	ChannelAffine:                     "ChannelAffine",
 	BatchNormBackward:                 "BatchNormBackward",
+	ChannelSum:                        "ChannelSum",
 	ReLUBackward:                      "ReLUBackward",
 }
 
@@ -605,7 +612,7 @@ func (k Kernel) validate() error {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
 	case ReLUForward, ReLUBackward:
-	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum:
 		if k.Units < depthwiseLanes || k.Units%depthwiseLanes != 0 || k.Units > 1<<20 {
 			return fmt.Errorf("asm: kernel %s: %v needs a positive multiple of %d channels, got %d", k.Name, k.Op, depthwiseLanes, k.Units)
 		}

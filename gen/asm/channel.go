@@ -25,6 +25,7 @@ const (
 	chSums                        // sumDy += dy, sumDyX += dy·x (float64)
 	chAffine                      // y = (x − m)·a + beta
 	chBackward                    // dx = k·dy + u·(x − m) + v
+	chSum                         // sum = Σ x (float32, from zero)
 )
 
 // channelSpec is one batch-norm kernel.
@@ -42,6 +43,7 @@ var channelArgs = map[channelKind][]string{
 	chSums:     {"x", "dy", "sumDy", "sumDyX", "pixels", "c4"},
 	chAffine:   {"y", "x", "m", "a", "beta", "pixels", "c4"},
 	chBackward: {"dx", "dy", "x", "k", "u", "v", "m", "pixels", "c4"},
+	chSum:      {"x", "sum", "pixels", "c4"},
 }
 
 func (c channelSpec) asm() asmFunc {
@@ -61,6 +63,7 @@ func isChannelOp(op Op) bool {
 
 var channelOps = map[Op]channelKind{
 	BatchNormMoments: chMoments, BatchNormSums: chSums, ChannelAffine: chAffine, BatchNormBackward: chBackward,
+	ChannelSum: chSum,
 }
 
 // channels lists the batch-norm kernels that implement k.
@@ -83,6 +86,10 @@ func channelRoles(kind channelKind) (tensors, coefs, sums []string) {
 		return []string{"x", "dy"}, nil, []string{"sumDy", "sumDyX"}
 	case chAffine:
 		return []string{"y", "x"}, []string{"m", "a", "beta"}, nil
+	case chSum:
+		// sum is written, not read: a per-channel float32 array all the
+		// same.
+		return []string{"x"}, []string{"sum"}, nil
 	}
 	return []string{"dx", "dy", "x"}, []string{"k", "u", "v", "m"}, nil
 }
@@ -98,6 +105,7 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 		chSums:     "sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c] (float64)",
 		chAffine:   "y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]",
 		chBackward: "dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]",
+		chSum:      "sum[c] = Σ_p x[p][c] (from +0, pixel by pixel)",
 	}[cs.kind]
 	ctx := sharedCtx(cs.asm(), isa, cs.reference, []string{what + "   p < pixels, c < c4/4", "Per channel vector, a loop over the pixels."}, []define{
 		{"ch_cv", "DX", "byte offset of the channel vector"}, {"ch_c4", "SI", "bytes per pixel"},
@@ -134,12 +142,16 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 	b := []poolWindow{{Insns: []insn{in("MOVQ", arg("c4"), "ch_c4"), in("XORQ", "ch_cv", "ch_cv")}}}
 	head := poolWindow{Label: chanL}
 	if z {
-		head.Comment = "K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)"
+		head.Comment = "K1: the vector's lanes; K2: its upper half's float64s"
 		head.Insns = append(head.Insns, laneMask("ch_c4", "ch_cv", "ch_t", "ch_p0", "ch_p1", vb)...)
 		head.Insns = append(head.Insns, in("MOVL", "$0xff", "ch_p0"), in("MOVL", "$0", "ch_p1"), in("CMOVQLT", "ch_p1", "ch_p0"), in("KMOVW", "ch_p0", "K2"))
 	}
-	for _, c := range coefs {
-		head.Insns = append(head.Insns, in("MOVQ", arg(c), "ch_t"), load("(ch_t)(ch_cv*1)", coef(c)))
+	if cs.kind == chSum {
+		head.Insns = append(head.Insns, in("VXORPS", isa.reg(1), isa.reg(1), isa.reg(1)))
+	} else {
+		for _, c := range coefs {
+			head.Insns = append(head.Insns, in("MOVQ", arg(c), "ch_t"), load("(ch_t)(ch_cv*1)", coef(c)))
+		}
 	}
 	for i, s := range sums {
 		head.Insns = append(head.Insns, in("MOVQ", arg(s), "ch_t"))
@@ -185,6 +197,8 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 		pix.Insns = append(pix.Insns, load("(ch_p1)", t(0)),
 			in("VSUBPS", coef("m"), t(0), t(0)), in("VMULPS", coef("a"), t(0), t(0)), in("VADDPS", coef("beta"), t(0), t(0)),
 			store(t(0), "(ch_p0)"))
+	case chSum:
+		pix.Insns = append(pix.Insns, load("(ch_p0)", t(0)), in("VADDPS", t(0), t(1), t(1)))
 	case chBackward:
 		pix.Insns = append(pix.Insns, load("(ch_p1)", t(0)), load("(ch_p2)", t(1)),
 			in("VMULPS", coef("k"), t(0), t(0)), in("VSUBPS", coef("m"), t(1), t(1)), in("VMULPS", coef("u"), t(1), t(1)),
@@ -197,6 +211,9 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 	pix.Insns = append(pix.Insns, in("DECQ", "ch_left"), in("JNZ", pixL))
 	b = append(b, pix)
 	tail := poolWindow{}
+	if cs.kind == chSum {
+		tail.Insns = append(tail.Insns, in("MOVQ", arg("sum"), "ch_t"), store(t(1), "(ch_t)(ch_cv*1)"))
+	}
 	for i, s := range sums {
 		tail.Insns = append(tail.Insns, in("MOVQ", arg(s), "ch_t"))
 		for h := range 2 {
@@ -225,9 +242,13 @@ func (k Kernel) channelSignature() signature {
 	if len(sums) > 0 {
 		params = append(params, jen.List(idCodes(sums)...).Op("*").Index(jen.Lit(C)).Float64())
 	}
+	none := []jen.Code{jen.Return()}
+	if k.Op == ChannelSum {
+		none = []jen.Code{jen.Op("*").Id("sum").Op("=").Index(jen.Lit(C)).Float32().Values(), jen.Return()}
+	}
 	prologue := []jen.Code{
 		jen.Id("p").Op(":=").Len(jen.Id(tensors[0])).Op("/").Lit(C),
-		jen.If(jen.Id("p").Op("==").Lit(0)).Block(jen.Return()),
+		jen.If(jen.Id("p").Op("==").Lit(0)).Block(none...),
 	}
 	for _, t := range tensors {
 		prologue = append(prologue, jen.Id("_").Op("=").Id(t).Index(jen.Id("p").Op("*").Lit(C).Op("-").Lit(1)))
@@ -267,13 +288,19 @@ func (k Kernel) channelRefBody() []jen.Code {
 		}
 	case chAffine:
 		body = []jen.Code{at("y").Op("=").Parens(at("x").Op("-").Add(c("m"))).Op("*").Add(c("a")).Op("+").Add(c("beta"))}
+	case chSum:
+		body = []jen.Code{c("sum").Op("+=").Add(at("x"))}
 	case chBackward:
 		body = []jen.Code{at("dx").Op("=").Add(c("k")).Op("*").Add(at("dy")).Op("+").Add(c("u")).Op("*").Parens(at("x").Op("-").Add(c("m"))).Op("+").Add(c("v"))}
 	}
-	return []jen.Code{
+	var head []jen.Code
+	if kind == chSum {
+		head = append(head, jen.Op("*").Id("sum").Op("=").Index(jen.Lit(C)).Float32().Values())
+	}
+	return append(head,
 		jen.Id("p").Op(":=").Len(jen.Id(first)).Op("/").Lit(C),
 		jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("p").Op("*").Lit(C), jen.Id("i").Op("+=").Lit(C)).Block(
 			jen.For(jen.Id("c").Op(":=").Range().Lit(C)).Block(body...),
 		),
-	}
+	)
 }

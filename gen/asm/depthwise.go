@@ -175,7 +175,7 @@ func planDepthwise(d depthwiseSpec, isa isaParams) *flatCtx {
 	}}}
 	head := poolWindow{Label: chanL}
 	if z {
-		head.Comment = "K1: the channel vector's lanes (8 when half a vector is left)"
+		head.Comment = "K1: the vector's lanes"
 		head.Insns = append(head.Insns, laneMask("dw_c4", "dw_cv", "dw_r0", "dw_r1", "dw_r2", vecBytes)...)
 	}
 	what := map[depthwiseMode]string{dwForward: "the window's weights and the bias, for every pixel", dwWeightGrad: "the weight and bias gradients so far", dwInputGrad: "the window's weights, for every pixel"}[d.mode]
@@ -388,7 +388,7 @@ func planWindow(d windowSpec, isa isaParams) *flatCtx {
 	}}}
 	head := poolWindow{Label: chanL}
 	if z {
-		head.Comment = "K1: the channel vector's lanes (8 when half a vector is left)"
+		head.Comment = "K1: the vector's lanes"
 		head.Insns = append(head.Insns, laneMask("win_c4", "win_cv", "win_xr", "win_wr", "win_xq", 4*isa.lanes)...)
 	}
 	head.Insns = append(head.Insns,

@@ -361,7 +361,7 @@ func (k Kernel) signature() signature {
 				jen.Id("_").Op("=").Id("x").Index(last),
 			},
 		}
-	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum:
 		return k.channelSignature()
 	case ReLUBackward:
 		return signature{
@@ -515,6 +515,8 @@ func (k Kernel) refDoc() []string {
 		return []string{"sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p"}
 	case ChannelAffine:
 		return []string{"y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p"}
+	case ChannelSum:
+		return []string{"sum[c] = Σ_p x[p][c]   in float32, from +0, pixel by pixel"}
 	case BatchNormBackward:
 		return []string{"dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]   for every pixel p"}
 	case Im2colInterior:
@@ -641,7 +643,7 @@ func (k Kernel) refBody() []jen.Code {
 		return k.windowRefBody()
 	case Im2colInterior:
 		return k.im2colRefBody()
-	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward:
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum:
 		return k.channelRefBody()
 	case ReLUBackward:
 		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("dx")).Block(

@@ -82,7 +82,7 @@ func planTranspose(k Kernel, isa isaParams) *transposeCtx {
 	ctx.Setup = append(ctx.Setup,
 		in("MOVQ", "wt+0(FP)", "b_k"),
 		in("MOVQ", "w+8(FP)", "a_k"),
-		insn{Op: "MOVL", Args: fmt.Sprintf("$%d, tmp", 4*units), Comment: "the byte stride of w's rows"},
+		insn{Op: "MOVL", Args: fmt.Sprintf("$%d, tmp", 4*units), Comment: "w's row stride, bytes"},
 	)
 	if z {
 		ctx.Setup = append(ctx.Setup,

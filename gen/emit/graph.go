@@ -187,16 +187,28 @@ func (p *plan) globalPoolForward(f *jen.File, s *stage) {
 		jen.Id("n").Int(),
 		jen.Id("in").Add(tileArr(l.In.Size())),
 		jen.Id("out").Add(tileArr(l.Out.Size())),
-	).Block(tileLoop(
+	).Block(tileLoop(append(append([]jen.Code{
 		perSample(l, "x", "in"),
 		perSample(l, "y", "out"),
+	}, p.channelSums(s, C, pixels)...),
+		forRange("c", jen.Id("y"), jen.Id("y").Index(jen.Id("c")).Op("/=").Lit(float32(pixels))),
+	)...))
+}
+
+// channelSums is y = Σ over the pixels of x per channel, from zero, pixel
+// by pixel: gen/asm's ChannelSum when planVector chose it for s, a loop
+// otherwise.
+func (p *plan) channelSums(s *stage, C, pixels int) []jen.Code {
+	if p.sumVector[s] {
+		return []jen.Code{jen.Id(s.base+sufSumVec).Call(jen.Id("x").Index(jen.Empty(), jen.Empty()), jen.Id("y"))}
+	}
+	return []jen.Code{
 		jen.Op("*").Id("y").Op("=").Add(floatArr(C)).Values(),
 		forN("q", pixels,
 			jen.Id("r").Op(":=").Add(arrView(C, "x", lin(0, term{C, "q"}))),
 			forRange("c", jen.Id("y"), jen.Id("y").Index(jen.Id("c")).Op("+=").Id("r").Index(jen.Id("c"))),
 		),
-		forRange("c", jen.Id("y"), jen.Id("y").Index(jen.Id("c")).Op("/=").Lit(float32(pixels))),
-	))
+	}
 }
 
 // globalPoolBackward emits <l>Backward of global average pooling: each

@@ -866,16 +866,21 @@ func (p *plan) poolForward(f *jen.File, s *stage) {
 		}
 	} else {
 		f.Comment(wrapDoc(fmt.Sprintf("%s computes %s for the first n samples of a tile: out receives the mean of each window's non-padded elements.", fn, describe(s))))
-		pixel = []jen.Code{
-			jen.Id("o").Op(":=").Add(arrView(C, "y", pix.Clone())),
+		sum := []jen.Code{
 			jen.Op("*").Id("o").Op("=").Add(floatArr(C)).Values(),
 			boundsCheckedTaps(g,
 				jen.Id("r").Op(":=").Add(arrView(C, "x", lin(0, term{g.w * C, "iy"}, term{C, "ix"}))),
 				forRange("c", jen.Id("o"), jen.Id("o").Index(jen.Id("c")).Op("+=").Id("r").Index(jen.Id("c"))),
 			),
+		}
+		if p.sumVector[s] {
+			// One window, the whole map: gen/asm's sum, in the same order.
+			sum = []jen.Code{jen.Id(s.base+sufSumVec).Call(jen.Id("x").Index(jen.Empty(), jen.Empty()), jen.Id("o"))}
+		}
+		pixel = append(append([]jen.Code{jen.Id("o").Op(":=").Add(arrView(C, "y", pix.Clone()))}, sum...),
 			jen.Id("count").Op(":=").Float32().Parens(windowCount(g)),
 			forRange("c", jen.Id("o"), jen.Id("o").Index(jen.Id("c")).Op("/=").Id("count")),
-		}
+		)
 	}
 	body := []jen.Code{perSample(l, "x", "in"), perSample(l, "y", "out")}
 	if isMax {

@@ -107,6 +107,9 @@ type plan struct {
 	// bnVector says which batchnorm stages run their element loops on
 	// gen/asm's batch-norm kernels (see planVector).
 	bnVector map[*stage]bool
+	// sumVector says which whole-map average poolings sum on gen/asm's
+	// ChannelSum (see planVector).
+	sumVector map[*stage]bool
 }
 
 // lowerFirst returns name with its first letter lower-cased, so that

@@ -99,6 +99,8 @@ const (
 	sufMomentsVec    = "MomentsVec"
 	sufSumsVec       = "SumsVec"
 	sufBNBackwardVec = "NormGradVec"
+	// The channel sums of average pooling over a whole map.
+	sufSumVec = "SumVec"
 	// reluVec is the one ReLUForward kernel of a package (no layer
 	// identifier ends in Vec alone).
 	reluVec     = "reluVec"
@@ -256,6 +258,15 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 			all = append(all, asm.Kernel{Op: asm.BatchNormBackward, Name: s.base + sufBNBackwardVec, Units: C})
 		}
 	}
+	// Average poolings over a whole map sum each channel on gen/asm's
+	// ChannelSum.
+	p.sumVector = map[*stage]bool{}
+	for _, s := range p.stages {
+		if C := s.layer.In.Channels; wholeMapMean(s) && C%8 == 0 {
+			p.sumVector[s] = true
+			all = append(all, asm.Kernel{Op: asm.ChannelSum, Name: s.base + sufSumVec, Units: C})
+		}
+	}
 	// Every standalone ReLU (training, Frozen's in place) shares one
 	// vector kernel, and their gradients another.
 	relu, grad := false, false
@@ -299,6 +310,21 @@ const maxUnrolledConvAsm = 64 << 10
 // refused it; past this budget stages keep their Go kernels (a
 // convolution first tries the smaller im2col path).
 const maxVectorAsm = 16 << 20
+
+// wholeMapMean reports whether stage s averages each channel over its
+// whole input map: a global average pooling, or an average pooling
+// whose one window is the map.
+func wholeMapMean(s *stage) bool {
+	l := s.layer
+	switch l.Kind {
+	case runtime.GlobalAvgPool:
+		return true
+	case runtime.AvgPool:
+		g := windowOf(l)
+		return g.oh == 1 && g.ow == 1 && g.kh == g.h && g.kw == g.w && g.pt == 0 && g.pl == 0
+	}
+	return false
+}
 
 // minAsmBytes is a lower bound on the assembly that gen/asm renders for
 // ks, from the dense kernels' sizes, which grow with Units (measured: 194

@@ -1652,7 +1652,7 @@ conv1WeightGradVec_p0_row2_cols1:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 288, j < 32
 // Reference: conv2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -1836,7 +1836,7 @@ conv2ForwardVec_done:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 288, j < 32
 // Reference: conv2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2072,7 +2072,7 @@ conv2ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
 // Reference: conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -2178,7 +2178,7 @@ conv2WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 32, s < n
 // Reference: conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -2306,7 +2306,7 @@ conv2WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // Reference: conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -2348,7 +2348,7 @@ conv2WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // Reference: conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -2384,7 +2384,7 @@ conv2WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
 // Reference: conv2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
@@ -2574,7 +2574,7 @@ conv2InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
 // Reference: conv2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
@@ -2815,7 +2815,7 @@ conv2InputGradVec_done:
 TEXT ·conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1152, tmp // the byte stride of w's rows
+	MOVL $1152, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -2864,7 +2864,7 @@ conv2InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1152, tmp // the byte stride of w's rows
+	MOVL $1152, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -3430,7 +3430,7 @@ pool1InputGradVec_row0_cols0:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
 // Reference: dense1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -3680,7 +3680,7 @@ dense1ForwardVec_done:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 512, j < 300
 // Reference: dense1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -4047,7 +4047,7 @@ dense1ForwardVec_done:
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
 // Reference: dense1ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -4265,7 +4265,7 @@ dense1ForwardOneVec_done:
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 512, j < 300
 // Reference: dense1ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -4419,7 +4419,7 @@ dense1ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 512, j < 300, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -4577,7 +4577,7 @@ dense1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 512, j < 300, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -4893,7 +4893,7 @@ dense1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -5020,7 +5020,7 @@ dense1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -5109,7 +5109,7 @@ dense1WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 512
 // Reference: dense1InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -5265,7 +5265,7 @@ dense1InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 512
 // Reference: dense1InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -5462,7 +5462,7 @@ dense1InputGradVec_done:
 TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1200, tmp // the byte stride of w's rows
+	MOVL $1200, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -5528,7 +5528,7 @@ dense1InputGradVecTransposeAVX2_pad:
 TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1200, tmp // the byte stride of w's rows
+	MOVL $1200, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -5586,7 +5586,7 @@ dense1InputGradVecTransposeAVX512_pad:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
 // Reference: dense2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -5742,7 +5742,7 @@ dense2ForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
 // Reference: dense2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -5909,7 +5909,7 @@ dense2ForwardVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
 // Reference: dense2ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -5997,7 +5997,7 @@ dense2ForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
 // Reference: dense2ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
 	IMULQ $8, sbS
@@ -6083,7 +6083,7 @@ dense2ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -6188,7 +6188,7 @@ dense2WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -6376,7 +6376,7 @@ dense2WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -6418,7 +6418,7 @@ dense2WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -6453,7 +6453,7 @@ dense2WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
 // Reference: dense2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2InputGradVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
@@ -6716,7 +6716,7 @@ dense2InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
 // Reference: dense2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
@@ -7095,7 +7095,7 @@ dense2InputGradVec_done:
 TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $40, tmp // the byte stride of w's rows
+	MOVL $40, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -7186,7 +7186,7 @@ dense2InputGradVecTransposeAVX2_rows296:
 TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $40, tmp // the byte stride of w's rows
+	MOVL $40, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k

@@ -86,7 +86,7 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 9, j < 64
 // Reference: conv1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -270,7 +270,7 @@ conv1ForwardVec_done:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 9, j < 64
 // Reference: conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -516,7 +516,7 @@ conv1ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 9, j < 64, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -667,7 +667,7 @@ conv1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 9, j < 64, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -876,7 +876,7 @@ conv1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -930,7 +930,7 @@ conv1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -1679,7 +1679,7 @@ pool1InputGradVec_row0_cols0:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 1024, j < 300
 // Reference: dense1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -1929,7 +1929,7 @@ dense1ForwardVec_done:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 1024, j < 300
 // Reference: dense1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2296,7 +2296,7 @@ dense1ForwardVec_done:
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 1024, j < 300
 // Reference: dense1ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -2514,7 +2514,7 @@ dense1ForwardOneVec_done:
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 1024, j < 300
 // Reference: dense1ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2668,7 +2668,7 @@ dense1ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 1024, j < 300, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -2826,7 +2826,7 @@ dense1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 1024, j < 300, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -3196,7 +3196,7 @@ dense1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -3323,7 +3323,7 @@ dense1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 300, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -3412,7 +3412,7 @@ dense1WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 1024
 // Reference: dense1InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -3568,7 +3568,7 @@ dense1InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 300, i < 1024
 // Reference: dense1InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -3765,7 +3765,7 @@ dense1InputGradVec_done:
 TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1200, tmp // the byte stride of w's rows
+	MOVL $1200, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -3831,7 +3831,7 @@ dense1InputGradVecTransposeAVX2_pad:
 TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1200, tmp // the byte stride of w's rows
+	MOVL $1200, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -3889,7 +3889,7 @@ dense1InputGradVecTransposeAVX512_pad:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
 // Reference: dense2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -4045,7 +4045,7 @@ dense2ForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 300, j < 10
 // Reference: dense2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -4212,7 +4212,7 @@ dense2ForwardVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
 // Reference: dense2ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -4300,7 +4300,7 @@ dense2ForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 300, j < 10
 // Reference: dense2ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
 	IMULQ $8, sbS
@@ -4386,7 +4386,7 @@ dense2ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -4491,7 +4491,7 @@ dense2WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 300, j < 10, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -4679,7 +4679,7 @@ dense2WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -4721,7 +4721,7 @@ dense2WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -4756,7 +4756,7 @@ dense2WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
 // Reference: dense2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2InputGradVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
@@ -5019,7 +5019,7 @@ dense2InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 300
 // Reference: dense2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
@@ -5398,7 +5398,7 @@ dense2InputGradVec_done:
 TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $40, tmp // the byte stride of w's rows
+	MOVL $40, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -5489,7 +5489,7 @@ dense2InputGradVecTransposeAVX2_rows296:
 TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $40, tmp // the byte stride of w's rows
+	MOVL $40, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k

@@ -66,7 +66,7 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 640, j < 128
 // Reference: fc1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -223,7 +223,7 @@ fc1ForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 640, j < 128
 // Reference: fc1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -418,7 +418,7 @@ fc1ForwardVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 640, j < 128
 // Reference: fc1ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -480,7 +480,7 @@ fc1ForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 640, j < 128
 // Reference: fc1ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -536,7 +536,7 @@ fc1ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 640, j < 128, s < n
 // Reference: fc1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -698,7 +698,7 @@ fc1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 640, j < 128, s < n
 // Reference: fc1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -924,7 +924,7 @@ fc1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
 // Reference: fc1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -984,7 +984,7 @@ fc1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
 // Reference: fc1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -1038,7 +1038,7 @@ fc1WeightGradVecBias_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 128
 // Reference: fc2ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -1100,7 +1100,7 @@ fc2ForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 128
 // Reference: fc2ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -1156,7 +1156,7 @@ fc2ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 128, s < n
 // Reference: fc2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -1300,7 +1300,7 @@ fc2WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 128, s < n
 // Reference: fc2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc2WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -1496,7 +1496,7 @@ fc2WeightGradVecWeights_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 128
 // Reference: fc2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc2InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -1652,7 +1652,7 @@ fc2InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 128
 // Reference: fc2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc2InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -1849,7 +1849,7 @@ fc2InputGradVec_done:
 TEXT ·fc2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $512, tmp // the byte stride of w's rows
+	MOVL $512, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -1898,7 +1898,7 @@ fc2InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·fc2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $512, tmp // the byte stride of w's rows
+	MOVL $512, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -1943,7 +1943,7 @@ fc2InputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 8
 // Reference: fc5ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc5ForwardVecAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2080,7 +2080,7 @@ fc5ForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 128, j < 8
 // Reference: fc5ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc5ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2247,7 +2247,7 @@ fc5ForwardVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 8
 // Reference: fc5ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc5ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
 	IMULQ $8, sbS
@@ -2318,7 +2318,7 @@ fc5ForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 8
 // Reference: fc5ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc5ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
 	IMULQ $8, sbS
@@ -2416,7 +2416,7 @@ fc5ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 8, s < n
 // Reference: fc5WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc5WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -2558,7 +2558,7 @@ fc5WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 128, j < 8, s < n
 // Reference: fc5WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc5WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -2673,7 +2673,7 @@ fc5WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
 // Reference: fc5WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc5WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -2706,7 +2706,7 @@ fc5WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
 // Reference: fc5WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc5WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -2744,7 +2744,7 @@ fc5WeightGradVecBias_done:
 TEXT ·fc5InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $32, tmp // the byte stride of w's rows
+	MOVL $32, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -2793,7 +2793,7 @@ fc5InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·fc5InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $32, tmp // the byte stride of w's rows
+	MOVL $32, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -2838,7 +2838,7 @@ fc5InputGradVecTransposeAVX512_blocks_cols:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 8, j < 128
 // Reference: fc6ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc6ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2900,7 +2900,7 @@ fc6ForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 8, j < 128
 // Reference: fc6ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc6ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2956,7 +2956,7 @@ fc6ForwardOneVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 8
 // Reference: fc6InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc6InputGradVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -3091,7 +3091,7 @@ fc6InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 128, i < 8
 // Reference: fc6InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc6InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -3259,7 +3259,7 @@ fc6InputGradVec_done:
 TEXT ·fc6InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $512, tmp // the byte stride of w's rows
+	MOVL $512, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -3321,7 +3321,7 @@ fc6InputGradVecTransposeAVX2_pad:
 TEXT ·fc6InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $512, tmp // the byte stride of w's rows
+	MOVL $512, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -3363,7 +3363,7 @@ fc6InputGradVecTransposeAVX512_rows0:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 640
 // Reference: fc10ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc10ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -3485,7 +3485,7 @@ fc10ForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 128, j < 640
 // Reference: fc10ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc10ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -3583,7 +3583,7 @@ fc10ForwardOneVec_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 640, s < n
 // Reference: fc10WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·fc10WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -3701,7 +3701,7 @@ fc10WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 640, s < n
 // Reference: fc10WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fc10WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -3800,7 +3800,7 @@ fc10WeightGradVecBias_done:
 TEXT ·fc10InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $2560, tmp // the byte stride of w's rows
+	MOVL $2560, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -3849,7 +3849,7 @@ fc10InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·fc10InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $2560, tmp // the byte stride of w's rows
+	MOVL $2560, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -3944,7 +3944,7 @@ TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
 	XORQ ch_cv, ch_cv
 
 bn1AffineVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -4040,7 +4040,7 @@ TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
 	XORQ ch_cv, ch_cv
 
 bn1MomentsVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -4151,7 +4151,7 @@ TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
 	XORQ ch_cv, ch_cv
 
 bn1SumsVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -4262,7 +4262,7 @@ TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	XORQ ch_cv, ch_cv
 
 bn1NormGradVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0

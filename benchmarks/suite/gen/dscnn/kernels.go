@@ -2517,17 +2517,7 @@ func poolForward(n int, in *[Tile * 8000]float32, out *[Tile * 64]float32) {
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 1; ox++ {
 				o := (*[64]float32)(y[oy*64+ox*64:])
-				*o = [64]float32{}
-				for ky := 0; ky < 25; ky++ {
-					iy := oy*25 + ky
-					for kx := 0; kx < 5; kx++ {
-						ix := ox*5 + kx
-						r := (*[64]float32)(x[iy*320+ix*64:])
-						for c := range o {
-							o[c] += r[c]
-						}
-					}
-				}
+				poolSumVec(x[:], o)
 				count := float32(25 * 5)
 				for c := range o {
 					o[c] /= count

@@ -86,7 +86,7 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 40, j < 64
 // Reference: conv1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -243,7 +243,7 @@ conv1ForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 40, j < 64
 // Reference: conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -438,7 +438,7 @@ conv1ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 40, j < 64, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -600,7 +600,7 @@ conv1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 40, j < 64, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -826,7 +826,7 @@ conv1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -880,7 +880,7 @@ conv1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -1157,7 +1157,7 @@ TEXT ·dw1InteriorVecAVX512(SB), NOSPLIT, $0-128
 	XORQ dw_cv, dw_cv
 
 dw1InteriorVec_chan:
-	// K1: the channel vector's lanes (8 when half a vector is left)
+	// K1: the vector's lanes
 	MOVQ dw_c4, dw_r0
 	SUBQ dw_cv, dw_r0
 	MOVL $0xffff, dw_r1
@@ -1354,7 +1354,7 @@ TEXT ·dw1WeightGradVecAVX512(SB), NOSPLIT, $0-128
 	XORQ dw_cv, dw_cv
 
 dw1WeightGradVec_chan:
-	// K1: the channel vector's lanes (8 when half a vector is left)
+	// K1: the vector's lanes
 	MOVQ dw_c4, dw_r0
 	SUBQ dw_cv, dw_r0
 	MOVL $0xffff, dw_r1
@@ -1566,7 +1566,7 @@ TEXT ·dw1InputGradVecAVX512(SB), NOSPLIT, $0-128
 	XORQ dw_cv, dw_cv
 
 dw1InputGradVec_chan:
-	// K1: the channel vector's lanes (8 when half a vector is left)
+	// K1: the vector's lanes
 	MOVQ dw_c4, dw_r0
 	SUBQ dw_cv, dw_r0
 	MOVL $0xffff, dw_r1
@@ -1728,7 +1728,7 @@ TEXT ·dw1WindowVecAVX512(SB), NOSPLIT, $0-72
 	XORQ win_cv, win_cv
 
 dw1WindowVec_chan:
-	// K1: the channel vector's lanes (8 when half a vector is left)
+	// K1: the vector's lanes
 	MOVQ win_c4, win_xr
 	SUBQ win_cv, win_xr
 	MOVL $0xffff, win_wr
@@ -1770,7 +1770,7 @@ dw1WindowVec_tap:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
 // Reference: pw1InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -1926,7 +1926,7 @@ pw1InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
 // Reference: pw1InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -2123,7 +2123,7 @@ pw1InputGradVec_done:
 TEXT ·pw1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -2172,7 +2172,7 @@ pw1InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·pw1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -2217,7 +2217,7 @@ pw1InputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 12
 // Reference: fcForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -2373,7 +2373,7 @@ fcForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 12
 // Reference: fcForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2540,7 +2540,7 @@ fcForwardVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 12
 // Reference: fcForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -2628,7 +2628,7 @@ fcForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 12
 // Reference: fcForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
 	IMULQ $8, sbS
@@ -2726,7 +2726,7 @@ fcForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 12, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -2884,7 +2884,7 @@ fcWeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 12, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -2999,7 +2999,7 @@ fcWeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 12, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcWeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -3041,7 +3041,7 @@ fcWeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 12, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcWeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -3079,7 +3079,7 @@ fcWeightGradVecBias_done:
 TEXT ·fcInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $48, tmp // the byte stride of w's rows
+	MOVL $48, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -3128,7 +3128,7 @@ fcInputGradVecTransposeAVX2_blocks_cols:
 TEXT ·fcInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $48, tmp // the byte stride of w's rows
+	MOVL $48, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -3223,7 +3223,7 @@ TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
 	XORQ ch_cv, ch_cv
 
 bn1AffineVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -3319,7 +3319,7 @@ TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
 	XORQ ch_cv, ch_cv
 
 bn1MomentsVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -3430,7 +3430,7 @@ TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
 	XORQ ch_cv, ch_cv
 
 bn1SumsVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -3541,7 +3541,7 @@ TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	XORQ ch_cv, ch_cv
 
 bn1NormGradVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -3586,6 +3586,76 @@ bn1NormGradVec_pixel:
 	ADDQ $64, ch_cv
 	CMPQ ch_cv, ch_c4
 	JLT bn1NormGradVec_chan
+	VZEROUPPER
+	RET
+
+// func poolSumVecAVX2(x, sum *float32, pixels, c4 int)
+// Requires: AVX, AVX2, FMA3
+//
+// sum[c] = Σ_p x[p][c] (from +0, pixel by pixel)   p < pixels, c < c4/4
+// Reference: poolSumVecGo.
+TEXT ·poolSumVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ c4+24(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+poolSumVec_chan:
+	VXORPS Y1, Y1, Y1
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ pixels+16(FP), ch_left
+
+poolSumVec_pixel:
+	VMOVUPS (ch_p0), Y0
+	VADDPS Y0, Y1, Y1
+	ADDQ ch_c4, ch_p0
+	DECQ ch_left
+	JNZ poolSumVec_pixel
+	MOVQ sum+8(FP), ch_t
+	VMOVUPS Y1, (ch_t)(ch_cv*1)
+	ADDQ $32, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT poolSumVec_chan
+	VZEROUPPER
+	RET
+
+// func poolSumVecAVX512(x, sum *float32, pixels, c4 int)
+// Requires: AVX512F
+//
+// sum[c] = Σ_p x[p][c] (from +0, pixel by pixel)   p < pixels, c < c4/4
+// Reference: poolSumVecGo.
+TEXT ·poolSumVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ c4+24(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+poolSumVec_chan:
+	// K1: the vector's lanes; K2: its upper half's float64s
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	VXORPS Z1, Z1, Z1
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ pixels+16(FP), ch_left
+
+poolSumVec_pixel:
+	VMOVUPS.Z (ch_p0), K1, Z0
+	VADDPS Z0, Z1, Z1
+	ADDQ ch_c4, ch_p0
+	DECQ ch_left
+	JNZ poolSumVec_pixel
+	MOVQ sum+8(FP), ch_t
+	VMOVUPS Z1, K1, (ch_t)(ch_cv*1)
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT poolSumVec_chan
 	VZEROUPPER
 	RET
 

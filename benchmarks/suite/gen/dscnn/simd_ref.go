@@ -1328,6 +1328,19 @@ func pw4_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// poolSumVecGo is the pure-Go reference of poolSumVec:
+//
+//	sum[c] = Σ_p x[p][c]   in float32, from +0, pixel by pixel
+func poolSumVecGo(x []float32, sum *[64]float32) {
+	*sum = [64]float32{}
+	p := len(x) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			sum[c] += x[i+c]
+		}
+	}
+}
+
 // reluVecGo is the pure-Go reference of reluVec:
 //
 //	y[i] = max(x[i], 0)   for i < len(y) (NaN kept, −0 made +0)

@@ -86,7 +86,7 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 25, j < 6
 // Reference: conv1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -251,7 +251,7 @@ conv1ForwardVec_done:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 25, j < 6
 // Reference: conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -458,7 +458,7 @@ conv1ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 25, j < 6, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
@@ -568,7 +568,7 @@ conv1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 25, j < 6, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -744,7 +744,7 @@ conv1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 6, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -783,7 +783,7 @@ conv1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 6, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -1227,7 +1227,7 @@ pool1InputGradVec_row0_cols0:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 150, j < 16
 // Reference: conv2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv2ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -1411,7 +1411,7 @@ conv2ForwardVec_done:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 150, j < 16
 // Reference: conv2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -1604,7 +1604,7 @@ conv2ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 150, j < 16, s < n
 // Reference: conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -1710,7 +1710,7 @@ conv2WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 150, j < 16, s < n
 // Reference: conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -1860,7 +1860,7 @@ conv2WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // Reference: conv2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -1896,7 +1896,7 @@ conv2WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // Reference: conv2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -1929,7 +1929,7 @@ conv2WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 150
 // Reference: conv2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·conv2InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
@@ -2118,7 +2118,7 @@ conv2InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 150
 // Reference: conv2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv2InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -2377,7 +2377,7 @@ conv2InputGradVec_done:
 TEXT ·conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $64, tmp // the byte stride of w's rows
+	MOVL $64, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -2467,7 +2467,7 @@ conv2InputGradVecTransposeAVX2_pad:
 TEXT ·conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $64, tmp // the byte stride of w's rows
+	MOVL $64, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -2836,7 +2836,7 @@ pool2InputGradVec_row0_cols0:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 400, j < 120
 // Reference: dense1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·dense1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -3017,7 +3017,7 @@ dense1ForwardVec_done:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 400, j < 120
 // Reference: dense1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -3271,7 +3271,7 @@ dense1ForwardVec_done:
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 400, j < 120
 // Reference: dense1ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·dense1ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -3381,7 +3381,7 @@ dense1ForwardOneVec_done:
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 400, j < 120
 // Reference: dense1ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -3469,7 +3469,7 @@ dense1ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 400, j < 120, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·dense1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -3574,7 +3574,7 @@ dense1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 400, j < 120, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -3814,7 +3814,7 @@ dense1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 120, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·dense1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -3889,7 +3889,7 @@ dense1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 120, s < n
 // Reference: dense1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -3945,7 +3945,7 @@ dense1WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 120, i < 400
 // Reference: dense1InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·dense1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -4101,7 +4101,7 @@ dense1InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 120, i < 400
 // Reference: dense1InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense1InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -4339,7 +4339,7 @@ dense1InputGradVec_done:
 TEXT ·dense1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $480, tmp // the byte stride of w's rows
+	MOVL $480, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -4388,7 +4388,7 @@ dense1InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·dense1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $480, tmp // the byte stride of w's rows
+	MOVL $480, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -4433,7 +4433,7 @@ dense1InputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 120, j < 84
 // Reference: dense2ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -4683,7 +4683,7 @@ dense2ForwardVec_done:
 //
 // y[s][j] = max(0, b[j] + Σ_i x[s][i]·w[i][j])   s < n, i < 120, j < 84
 // Reference: dense2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -4936,7 +4936,7 @@ dense2ForwardVec_done:
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 120, j < 84
 // Reference: dense2ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ x+8(FP), a_row
@@ -5046,7 +5046,7 @@ dense2ForwardOneVec_done:
 //
 // y[j] = max(0, b[j] + Σ_i x[i]·w[i][j])   i < 120, j < 84
 // Reference: dense2ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
 	IMULQ $2, sbS
@@ -5152,7 +5152,7 @@ dense2ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 120, j < 84, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -5310,7 +5310,7 @@ dense2WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 120, j < 84, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -5443,7 +5443,7 @@ dense2WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 84, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -5512,7 +5512,7 @@ dense2WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 84, s < n
 // Reference: dense2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -5562,7 +5562,7 @@ dense2WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 84, i < 120
 // Reference: dense2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·dense2InputGradVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
@@ -5749,7 +5749,7 @@ dense2InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 84, i < 120
 // Reference: dense2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense2InputGradVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
@@ -6012,7 +6012,7 @@ dense2InputGradVec_done:
 TEXT ·dense2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $336, tmp // the byte stride of w's rows
+	MOVL $336, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -6074,7 +6074,7 @@ dense2InputGradVecTransposeAVX2_pad:
 TEXT ·dense2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $336, tmp // the byte stride of w's rows
+	MOVL $336, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -6148,7 +6148,7 @@ dense2InputGradVecTransposeAVX512_rows112:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 84, j < 10
 // Reference: dense3ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense3ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -6304,7 +6304,7 @@ dense3ForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 84, j < 10
 // Reference: dense3ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense3ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -6471,7 +6471,7 @@ dense3ForwardVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 84, j < 10
 // Reference: dense3ForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense3ForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -6559,7 +6559,7 @@ dense3ForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 84, j < 10
 // Reference: dense3ForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense3ForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
 	IMULQ $8, sbS
@@ -6645,7 +6645,7 @@ dense3ForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 84, j < 10, s < n
 // Reference: dense3WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense3WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -6750,7 +6750,7 @@ dense3WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 84, j < 10, s < n
 // Reference: dense3WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -6906,7 +6906,7 @@ dense3WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
 // Reference: dense3WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense3WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -6948,7 +6948,7 @@ dense3WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 84
 // Reference: dense3InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·dense3InputGradVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ dy+8(FP), a_row
@@ -7211,7 +7211,7 @@ dense3InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 10, i < 84
 // Reference: dense3InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·dense3InputGradVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+24(FP), b_base
@@ -7469,7 +7469,7 @@ dense3InputGradVec_done:
 TEXT ·dense3InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $40, tmp // the byte stride of w's rows
+	MOVL $40, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -7575,7 +7575,7 @@ dense3InputGradVecTransposeAVX2_pad:
 TEXT ·dense3InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $40, tmp // the byte stride of w's rows
+	MOVL $40, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k

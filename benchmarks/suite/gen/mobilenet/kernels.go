@@ -7406,17 +7406,7 @@ func poolForward(n int, in *[Tile * 2304]float32, out *[Tile * 256]float32) {
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 1; ox++ {
 				o := (*[256]float32)(y[oy*256+ox*256:])
-				*o = [256]float32{}
-				for ky := 0; ky < 3; ky++ {
-					iy := oy*3 + ky
-					for kx := 0; kx < 3; kx++ {
-						ix := ox*3 + kx
-						r := (*[256]float32)(x[iy*768+ix*256:])
-						for c := range o {
-							o[c] += r[c]
-						}
-					}
-				}
+				poolSumVec(x[:], o)
 				count := float32(3 * 3)
 				for c := range o {
 					o[c] /= count

@@ -86,7 +86,7 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 8
 // Reference: conv1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -223,7 +223,7 @@ conv1ForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 8
 // Reference: conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -390,7 +390,7 @@ conv1ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 8, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -512,7 +512,7 @@ conv1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 8, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -696,7 +696,7 @@ conv1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -729,7 +729,7 @@ conv1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 8, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -999,7 +999,7 @@ TEXT ·dw1InteriorVecAVX512(SB), NOSPLIT, $0-128
 	XORQ dw_cv, dw_cv
 
 dw1InteriorVec_chan:
-	// K1: the channel vector's lanes (8 when half a vector is left)
+	// K1: the vector's lanes
 	MOVQ dw_c4, dw_r0
 	SUBQ dw_cv, dw_r0
 	MOVL $0xffff, dw_r1
@@ -1196,7 +1196,7 @@ TEXT ·dw1WeightGradVecAVX512(SB), NOSPLIT, $0-128
 	XORQ dw_cv, dw_cv
 
 dw1WeightGradVec_chan:
-	// K1: the channel vector's lanes (8 when half a vector is left)
+	// K1: the vector's lanes
 	MOVQ dw_c4, dw_r0
 	SUBQ dw_cv, dw_r0
 	MOVL $0xffff, dw_r1
@@ -1408,7 +1408,7 @@ TEXT ·dw1InputGradVecAVX512(SB), NOSPLIT, $0-128
 	XORQ dw_cv, dw_cv
 
 dw1InputGradVec_chan:
-	// K1: the channel vector's lanes (8 when half a vector is left)
+	// K1: the vector's lanes
 	MOVQ dw_c4, dw_r0
 	SUBQ dw_cv, dw_r0
 	MOVL $0xffff, dw_r1
@@ -1570,7 +1570,7 @@ TEXT ·dw1WindowVecAVX512(SB), NOSPLIT, $0-72
 	XORQ win_cv, win_cv
 
 dw1WindowVec_chan:
-	// K1: the channel vector's lanes (8 when half a vector is left)
+	// K1: the vector's lanes
 	MOVQ win_c4, win_xr
 	SUBQ win_cv, win_xr
 	MOVL $0xffff, win_wr
@@ -1612,7 +1612,7 @@ dw1WindowVec_tap:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 8, j < 16
 // Reference: pw1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -1769,7 +1769,7 @@ pw1ForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 8, j < 16
 // Reference: pw1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -1922,7 +1922,7 @@ pw1ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 8, j < 16, s < n
 // Reference: pw1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -2066,7 +2066,7 @@ pw1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 8, j < 16, s < n
 // Reference: pw1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -2136,7 +2136,7 @@ pw1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // Reference: pw1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -2172,7 +2172,7 @@ pw1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // Reference: pw1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -2205,7 +2205,7 @@ pw1WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 8
 // Reference: pw1InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw1InputGradVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -2340,7 +2340,7 @@ pw1InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 16, i < 8
 // Reference: pw1InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw1InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -2508,7 +2508,7 @@ pw1InputGradVec_done:
 TEXT ·pw1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $64, tmp // the byte stride of w's rows
+	MOVL $64, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -2570,7 +2570,7 @@ pw1InputGradVecTransposeAVX2_pad:
 TEXT ·pw1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $64, tmp // the byte stride of w's rows
+	MOVL $64, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -2612,7 +2612,7 @@ pw1InputGradVecTransposeAVX512_rows0:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 16, j < 32
 // Reference: pw2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2790,7 +2790,7 @@ pw2ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
 // Reference: pw2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw2WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -2952,7 +2952,7 @@ pw2WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
 // Reference: pw2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -3128,7 +3128,7 @@ pw2WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // Reference: pw2WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw2WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -3170,7 +3170,7 @@ pw2WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // Reference: pw2WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw2WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -3206,7 +3206,7 @@ pw2WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
 // Reference: pw2InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw2InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -3362,7 +3362,7 @@ pw2InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
 // Reference: pw2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw2InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -3516,7 +3516,7 @@ pw2InputGradVec_done:
 TEXT ·pw2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $128, tmp // the byte stride of w's rows
+	MOVL $128, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -3565,7 +3565,7 @@ pw2InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·pw2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $128, tmp // the byte stride of w's rows
+	MOVL $128, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -3610,7 +3610,7 @@ pw2InputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 32
 // Reference: pw3ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw3ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -3788,7 +3788,7 @@ pw3ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 32, s < n
 // Reference: pw3WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -3992,7 +3992,7 @@ pw3WeightGradVecWeights_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 32
 // Reference: pw3InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw3InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -4171,7 +4171,7 @@ pw3InputGradVec_done:
 TEXT ·pw3InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $128, tmp // the byte stride of w's rows
+	MOVL $128, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -4220,7 +4220,7 @@ pw3InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·pw3InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $128, tmp // the byte stride of w's rows
+	MOVL $128, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -4265,7 +4265,7 @@ pw3InputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 32, j < 64
 // Reference: pw4ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw4ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -4460,7 +4460,7 @@ pw4ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
 // Reference: pw4WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw4WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -4656,7 +4656,7 @@ pw4WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // Reference: pw4WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw4WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -4710,7 +4710,7 @@ pw4WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // Reference: pw4WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw4WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -4752,7 +4752,7 @@ pw4WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 32
 // Reference: pw4InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw4InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -4931,7 +4931,7 @@ pw4InputGradVec_done:
 TEXT ·pw4InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -4980,7 +4980,7 @@ pw4InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·pw4InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -5025,7 +5025,7 @@ pw4InputGradVecTransposeAVX512_blocks_cols:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 64, s < n
 // Reference: pw5WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw5WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -5251,7 +5251,7 @@ pw5WeightGradVecWeights_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 64
 // Reference: pw5InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw5InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -5448,7 +5448,7 @@ pw5InputGradVec_done:
 TEXT ·pw5InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -5497,7 +5497,7 @@ pw5InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·pw5InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -5542,7 +5542,7 @@ pw5InputGradVecTransposeAVX512_blocks_cols:
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
 // Reference: pw6WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw6WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -5602,7 +5602,7 @@ pw6WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 128, s < n
 // Reference: pw6WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw6WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -5659,7 +5659,7 @@ pw6WeightGradVecBias_done:
 TEXT ·pw6InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $512, tmp // the byte stride of w's rows
+	MOVL $512, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -5708,7 +5708,7 @@ pw6InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·pw6InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $512, tmp // the byte stride of w's rows
+	MOVL $512, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -5756,7 +5756,7 @@ pw6InputGradVecTransposeAVX512_blocks_cols:
 TEXT ·pw7InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $512, tmp // the byte stride of w's rows
+	MOVL $512, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -5805,7 +5805,7 @@ pw7InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·pw7InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $512, tmp // the byte stride of w's rows
+	MOVL $512, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -5850,7 +5850,7 @@ pw7InputGradVecTransposeAVX512_blocks_cols:
 //
 // db[j] += Σ_s dy[s][j]   j < 256, s < n
 // Reference: pw12WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·pw12WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -5959,7 +5959,7 @@ pw12WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 256, s < n
 // Reference: pw12WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·pw12WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -6040,7 +6040,7 @@ pw12WeightGradVecBias_done:
 TEXT ·pw12InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1024, tmp // the byte stride of w's rows
+	MOVL $1024, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -6089,7 +6089,7 @@ pw12InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·pw12InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1024, tmp // the byte stride of w's rows
+	MOVL $1024, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -6137,7 +6137,7 @@ pw12InputGradVecTransposeAVX512_blocks_cols:
 TEXT ·pw13InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1024, tmp // the byte stride of w's rows
+	MOVL $1024, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -6203,7 +6203,7 @@ pw13InputGradVecTransposeAVX2_pad:
 TEXT ·pw13InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1024, tmp // the byte stride of w's rows
+	MOVL $1024, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -6261,7 +6261,7 @@ pw13InputGradVecTransposeAVX512_pad:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 2
 // Reference: fcForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
@@ -6394,7 +6394,7 @@ fcForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 256, j < 2
 // Reference: fcForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -6561,7 +6561,7 @@ fcForwardVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 256, j < 2
 // Reference: fcForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -6665,7 +6665,7 @@ fcForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 256, j < 2
 // Reference: fcForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
 	IMULQ $8, sbS
@@ -6763,7 +6763,7 @@ fcForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 256, j < 2, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
@@ -6885,7 +6885,7 @@ fcWeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 256, j < 2, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -7000,7 +7000,7 @@ fcWeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 2, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcWeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -7042,7 +7042,7 @@ fcWeightGradVecBias_done:
 TEXT ·fcInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $8, tmp // the byte stride of w's rows
+	MOVL $8, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -7085,7 +7085,7 @@ fcInputGradVecTransposeAVX2_blocks:
 TEXT ·fcInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $8, tmp // the byte stride of w's rows
+	MOVL $8, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -7172,7 +7172,7 @@ TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
 	XORQ ch_cv, ch_cv
 
 bn1AffineVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -7268,7 +7268,7 @@ TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
 	XORQ ch_cv, ch_cv
 
 bn1MomentsVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -7379,7 +7379,7 @@ TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
 	XORQ ch_cv, ch_cv
 
 bn1SumsVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -7490,7 +7490,7 @@ TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	XORQ ch_cv, ch_cv
 
 bn1NormGradVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -7535,6 +7535,76 @@ bn1NormGradVec_pixel:
 	ADDQ $64, ch_cv
 	CMPQ ch_cv, ch_c4
 	JLT bn1NormGradVec_chan
+	VZEROUPPER
+	RET
+
+// func poolSumVecAVX2(x, sum *float32, pixels, c4 int)
+// Requires: AVX, AVX2, FMA3
+//
+// sum[c] = Σ_p x[p][c] (from +0, pixel by pixel)   p < pixels, c < c4/4
+// Reference: poolSumVecGo.
+TEXT ·poolSumVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ c4+24(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+poolSumVec_chan:
+	VXORPS Y1, Y1, Y1
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ pixels+16(FP), ch_left
+
+poolSumVec_pixel:
+	VMOVUPS (ch_p0), Y0
+	VADDPS Y0, Y1, Y1
+	ADDQ ch_c4, ch_p0
+	DECQ ch_left
+	JNZ poolSumVec_pixel
+	MOVQ sum+8(FP), ch_t
+	VMOVUPS Y1, (ch_t)(ch_cv*1)
+	ADDQ $32, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT poolSumVec_chan
+	VZEROUPPER
+	RET
+
+// func poolSumVecAVX512(x, sum *float32, pixels, c4 int)
+// Requires: AVX512F
+//
+// sum[c] = Σ_p x[p][c] (from +0, pixel by pixel)   p < pixels, c < c4/4
+// Reference: poolSumVecGo.
+TEXT ·poolSumVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ c4+24(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+poolSumVec_chan:
+	// K1: the vector's lanes; K2: its upper half's float64s
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	VXORPS Z1, Z1, Z1
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ pixels+16(FP), ch_left
+
+poolSumVec_pixel:
+	VMOVUPS.Z (ch_p0), K1, Z0
+	VADDPS Z0, Z1, Z1
+	ADDQ ch_c4, ch_p0
+	DECQ ch_left
+	JNZ poolSumVec_pixel
+	MOVQ sum+8(FP), ch_t
+	VMOVUPS Z1, K1, (ch_t)(ch_cv*1)
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT poolSumVec_chan
 	VZEROUPPER
 	RET
 

@@ -2042,6 +2042,15 @@ func pw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	pw13_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// poolSumVec computes, over whole pixels of 256 channels:
+//
+//	sum[c] = Σ_p x[p][c]   in float32, from +0, pixel by pixel
+//
+// This build has no assembly: it runs the reference.
+func poolSumVec(x []float32, sum *[256]float32) {
+	poolSumVecGo(x, sum)
+}
+
 // reluVec computes (y may be x):
 //
 //	y[i] = max(x[i], 0)   for i < len(y) (NaN kept, −0 made +0)

@@ -3170,17 +3170,7 @@ func poolForward(n int, in *[Tile * 4096]float32, out *[Tile * 64]float32) {
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 1; ox++ {
 				o := (*[64]float32)(y[oy*64+ox*64:])
-				*o = [64]float32{}
-				for ky := 0; ky < 8; ky++ {
-					iy := oy*8 + ky
-					for kx := 0; kx < 8; kx++ {
-						ix := ox*8 + kx
-						r := (*[64]float32)(x[iy*512+ix*64:])
-						for c := range o {
-							o[c] += r[c]
-						}
-					}
-				}
+				poolSumVec(x[:], o)
 				count := float32(8 * 8)
 				for c := range o {
 					o[c] /= count

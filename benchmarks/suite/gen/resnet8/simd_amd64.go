@@ -1983,6 +1983,38 @@ func block3_bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// poolSumVecAVX2 is the AVX2 path of poolSumVec (simd_amd64.s).
+//
+//go:noescape
+func poolSumVecAVX2(x, sum *float32, pixels, c4 int)
+
+// poolSumVecAVX512 is the AVX512 path of poolSumVec (simd_amd64.s).
+//
+//go:noescape
+func poolSumVecAVX512(x, sum *float32, pixels, c4 int)
+
+// poolSumVec computes, over whole pixels of 64 channels:
+//
+//	sum[c] = Σ_p x[p][c]   in float32, from +0, pixel by pixel
+//
+// It runs the path runtime.ActiveISA names.
+func poolSumVec(x []float32, sum *[64]float32) {
+	p := len(x) / 64
+	if p == 0 {
+		*sum = [64]float32{}
+		return
+	}
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		poolSumVecAVX512(&x[0], &sum[0], p, 256)
+	case runtime.AVX2:
+		poolSumVecAVX2(&x[0], &sum[0], p, 256)
+	default:
+		poolSumVecGo(x, sum)
+	}
+}
+
 // reluVecAVX2 is the AVX2 path of reluVec (simd_amd64.s).
 //
 //go:noescape

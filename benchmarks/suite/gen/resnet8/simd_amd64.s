@@ -86,7 +86,7 @@ GLOBL iota<>(SB), RODATA|NOPTR, $64
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 16
 // Reference: conv1ForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1ForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -243,7 +243,7 @@ conv1ForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 27, j < 16
 // Reference: conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -396,7 +396,7 @@ conv1ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 16, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -547,7 +547,7 @@ conv1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 27, j < 16, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -717,7 +717,7 @@ conv1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -753,7 +753,7 @@ conv1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 16, s < n
 // Reference: conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -919,7 +919,7 @@ conv1Im2colVec_next:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 16
 // Reference: block1_conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block1_conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -1072,7 +1072,7 @@ block1_conv1ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
 // Reference: block1_conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·block1_conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -1178,7 +1178,7 @@ block1_conv1WeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 16, s < n
 // Reference: block1_conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block1_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -1285,7 +1285,7 @@ block1_conv1WeightGradVecWeights_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
 // Reference: block1_conv1InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·block1_conv1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -1441,7 +1441,7 @@ block1_conv1InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 144, i < 16
 // Reference: block1_conv1InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block1_conv1InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -1595,7 +1595,7 @@ block1_conv1InputGradVec_done:
 TEXT ·block1_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $576, tmp // the byte stride of w's rows
+	MOVL $576, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -1644,7 +1644,7 @@ block1_conv1InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·block1_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $576, tmp // the byte stride of w's rows
+	MOVL $576, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -1689,7 +1689,7 @@ block1_conv1InputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 144, j < 32
 // Reference: block2_conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block2_conv1ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -1867,7 +1867,7 @@ block2_conv1ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 144, j < 32, s < n
 // Reference: block2_conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block2_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -1995,7 +1995,7 @@ block2_conv1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // Reference: block2_conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·block2_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -2037,7 +2037,7 @@ block2_conv1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 32, s < n
 // Reference: block2_conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block2_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -2073,7 +2073,7 @@ block2_conv1WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 144
 // Reference: block2_conv1InputGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·block2_conv1InputGradVecAVX2(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -2226,7 +2226,7 @@ block2_conv1InputGradVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 144
 // Reference: block2_conv1InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block2_conv1InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -2406,7 +2406,7 @@ block2_conv1InputGradVec_done:
 TEXT ·block2_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $128, tmp // the byte stride of w's rows
+	MOVL $128, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -2455,7 +2455,7 @@ block2_conv1InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·block2_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $128, tmp // the byte stride of w's rows
+	MOVL $128, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -2500,7 +2500,7 @@ block2_conv1InputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 288, j < 32
 // Reference: block2_conv2ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block2_conv2ForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -2678,7 +2678,7 @@ block2_conv2ForwardVec_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 288, i < 32
 // Reference: block2_conv2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block2_conv2InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -2857,7 +2857,7 @@ block2_conv2InputGradVec_done:
 TEXT ·block2_conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1152, tmp // the byte stride of w's rows
+	MOVL $1152, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -2906,7 +2906,7 @@ block2_conv2InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·block2_conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $1152, tmp // the byte stride of w's rows
+	MOVL $1152, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -2951,7 +2951,7 @@ block2_conv2InputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 16, j < 32
 // Reference: block2_shortcutForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block2_shortcutForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -3129,7 +3129,7 @@ block2_shortcutForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
 // Reference: block2_shortcutWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·block2_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -3291,7 +3291,7 @@ block2_shortcutWeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 16, j < 32, s < n
 // Reference: block2_shortcutWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block2_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -3467,7 +3467,7 @@ block2_shortcutWeightGradVecWeights_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 32, i < 16
 // Reference: block2_shortcutInputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block2_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -3621,7 +3621,7 @@ block2_shortcutInputGradVec_done:
 TEXT ·block2_shortcutInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $128, tmp // the byte stride of w's rows
+	MOVL $128, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -3670,7 +3670,7 @@ block2_shortcutInputGradVecTransposeAVX2_blocks_cols:
 TEXT ·block2_shortcutInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $128, tmp // the byte stride of w's rows
+	MOVL $128, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -3715,7 +3715,7 @@ block2_shortcutInputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 288, j < 64
 // Reference: block3_conv1ForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block3_conv1ForwardVecAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -3910,7 +3910,7 @@ block3_conv1ForwardVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 288, j < 64, s < n
 // Reference: block3_conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block3_conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -4054,7 +4054,7 @@ block3_conv1WeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // Reference: block3_conv1WeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·block3_conv1WeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -4108,7 +4108,7 @@ block3_conv1WeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 64, s < n
 // Reference: block3_conv1WeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block3_conv1WeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -4150,7 +4150,7 @@ block3_conv1WeightGradVecBias_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 288
 // Reference: block3_conv1InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block3_conv1InputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -4330,7 +4330,7 @@ block3_conv1InputGradVec_done:
 TEXT ·block3_conv1InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -4379,7 +4379,7 @@ block3_conv1InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·block3_conv1InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -4424,7 +4424,7 @@ block3_conv1InputGradVecTransposeAVX512_blocks_cols:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 576, i < 64
 // Reference: block3_conv2InputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block3_conv2InputGradVecAVX512(SB), NOSPLIT, $48-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -4621,7 +4621,7 @@ block3_conv2InputGradVec_done:
 TEXT ·block3_conv2InputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $2304, tmp // the byte stride of w's rows
+	MOVL $2304, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -4670,7 +4670,7 @@ block3_conv2InputGradVecTransposeAVX2_blocks_cols:
 TEXT ·block3_conv2InputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $2304, tmp // the byte stride of w's rows
+	MOVL $2304, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -4715,7 +4715,7 @@ block3_conv2InputGradVecTransposeAVX512_blocks_cols:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
 // Reference: block3_shortcutWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 TEXT ·block3_shortcutWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -4859,7 +4859,7 @@ block3_shortcutWeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 64, s < n
 // Reference: block3_shortcutWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block3_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -5055,7 +5055,7 @@ block3_shortcutWeightGradVecWeights_done:
 //
 // dx[s][i] = Σ_j dy[s][j]·wt[j][i]   s < n, j < 64, i < 32
 // Reference: block3_shortcutInputGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·block3_shortcutInputGradVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ dy+8(FP), a_row
 	MOVQ wt+16(FP), b_base
@@ -5234,7 +5234,7 @@ block3_shortcutInputGradVec_done:
 TEXT ·block3_shortcutInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -5283,7 +5283,7 @@ block3_shortcutInputGradVecTransposeAVX2_blocks_cols:
 TEXT ·block3_shortcutInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $256, tmp // the byte stride of w's rows
+	MOVL $256, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -5328,7 +5328,7 @@ block3_shortcutInputGradVecTransposeAVX512_blocks_cols:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 10
 // Reference: fcForwardVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardVecAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+8(FP), a_row
@@ -5484,7 +5484,7 @@ fcForwardVec_done:
 //
 // y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   s < n, i < 64, j < 10
 // Reference: fcForwardVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcForwardVecAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+8(FP), a_row
 	MOVQ w+16(FP), b_base
@@ -5651,7 +5651,7 @@ fcForwardVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 10
 // Reference: fcForwardOneVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcForwardOneVecAVX2(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
@@ -5739,7 +5739,7 @@ fcForwardOneVec_done:
 //
 // y[j] = b[j] + Σ_i x[i]·w[i][j]   i < 64, j < 10
 // Reference: fcForwardOneVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcForwardOneVecAVX512(SB), NOSPLIT, $0-88
 	MOVQ sb+48(FP), sbS
 	IMULQ $8, sbS
@@ -5837,7 +5837,7 @@ fcForwardOneVec_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 10, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $48-96
 	MOVQ x+16(FP), a_row
@@ -5995,7 +5995,7 @@ fcWeightGradVecWeights_done:
 //
 // dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 64, j < 10, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ x+16(FP), a_row
 	MOVQ dy+24(FP), b_base
@@ -6110,7 +6110,7 @@ fcWeightGradVecWeights_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Y15 // A[r][k] broadcast to every lane
+#define bcast Y15 // A[r][k] in every lane
 #define mask Y14 // tail lanes of the last column vector
 TEXT ·fcWeightGradVecBiasAVX2(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
@@ -6152,7 +6152,7 @@ fcWeightGradVecBias_done:
 //
 // db[j] += Σ_s dy[s][j]   j < 10, s < n
 // Reference: fcWeightGradVecGo.
-#define bcast Z31 // A[r][k] broadcast to every lane
+#define bcast Z31 // A[r][k] in every lane
 TEXT ·fcWeightGradVecBiasAVX512(SB), NOSPLIT, $0-96
 	LEAQ one<>(SB), a_row
 	MOVQ dy+24(FP), b_base
@@ -6190,7 +6190,7 @@ fcWeightGradVecBias_done:
 TEXT ·fcInputGradVecTransposeAVX2(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $40, tmp // the byte stride of w's rows
+	MOVL $40, tmp // w's row stride, bytes
 	VMOVDQU iota<>(SB), Y15
 	VMOVD tmp, X14
 	VPBROADCASTD X14, Y14
@@ -6245,7 +6245,7 @@ fcInputGradVecTransposeAVX2_blocks_cols:
 TEXT ·fcInputGradVecTransposeAVX512(SB), NOSPLIT, $0-16
 	MOVQ wt+0(FP), b_k
 	MOVQ w+8(FP), a_k
-	MOVL $40, tmp // the byte stride of w's rows
+	MOVL $40, tmp // w's row stride, bytes
 	VMOVDQU32 iota<>(SB), Z31
 	VPBROADCASTD tmp, Z30
 	VPMULLD Z30, Z31, Z31 // gather offsets: lane k reads row i0+k
@@ -6346,7 +6346,7 @@ TEXT ·bn1AffineVecAVX512(SB), NOSPLIT, $0-56
 	XORQ ch_cv, ch_cv
 
 bn1AffineVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -6442,7 +6442,7 @@ TEXT ·bn1MomentsVecAVX512(SB), NOSPLIT, $0-40
 	XORQ ch_cv, ch_cv
 
 bn1MomentsVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -6553,7 +6553,7 @@ TEXT ·bn1SumsVecAVX512(SB), NOSPLIT, $0-48
 	XORQ ch_cv, ch_cv
 
 bn1SumsVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -6664,7 +6664,7 @@ TEXT ·bn1NormGradVecAVX512(SB), NOSPLIT, $0-72
 	XORQ ch_cv, ch_cv
 
 bn1NormGradVec_chan:
-	// K1: the channel vector's lanes, K2 the float64s of its upper half (none for a last half vector)
+	// K1: the vector's lanes; K2: its upper half's float64s
 	MOVQ ch_c4, ch_t
 	SUBQ ch_cv, ch_t
 	MOVL $0xffff, ch_p0
@@ -6709,6 +6709,76 @@ bn1NormGradVec_pixel:
 	ADDQ $64, ch_cv
 	CMPQ ch_cv, ch_c4
 	JLT bn1NormGradVec_chan
+	VZEROUPPER
+	RET
+
+// func poolSumVecAVX2(x, sum *float32, pixels, c4 int)
+// Requires: AVX, AVX2, FMA3
+//
+// sum[c] = Σ_p x[p][c] (from +0, pixel by pixel)   p < pixels, c < c4/4
+// Reference: poolSumVecGo.
+TEXT ·poolSumVecAVX2(SB), NOSPLIT, $0-32
+	MOVQ c4+24(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+poolSumVec_chan:
+	VXORPS Y1, Y1, Y1
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ pixels+16(FP), ch_left
+
+poolSumVec_pixel:
+	VMOVUPS (ch_p0), Y0
+	VADDPS Y0, Y1, Y1
+	ADDQ ch_c4, ch_p0
+	DECQ ch_left
+	JNZ poolSumVec_pixel
+	MOVQ sum+8(FP), ch_t
+	VMOVUPS Y1, (ch_t)(ch_cv*1)
+	ADDQ $32, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT poolSumVec_chan
+	VZEROUPPER
+	RET
+
+// func poolSumVecAVX512(x, sum *float32, pixels, c4 int)
+// Requires: AVX512F
+//
+// sum[c] = Σ_p x[p][c] (from +0, pixel by pixel)   p < pixels, c < c4/4
+// Reference: poolSumVecGo.
+TEXT ·poolSumVecAVX512(SB), NOSPLIT, $0-32
+	MOVQ c4+24(FP), ch_c4
+	XORQ ch_cv, ch_cv
+
+poolSumVec_chan:
+	// K1: the vector's lanes; K2: its upper half's float64s
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	VXORPS Z1, Z1, Z1
+	MOVQ x+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ pixels+16(FP), ch_left
+
+poolSumVec_pixel:
+	VMOVUPS.Z (ch_p0), K1, Z0
+	VADDPS Z0, Z1, Z1
+	ADDQ ch_c4, ch_p0
+	DECQ ch_left
+	JNZ poolSumVec_pixel
+	MOVQ sum+8(FP), ch_t
+	VMOVUPS Z1, K1, (ch_t)(ch_cv*1)
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT poolSumVec_chan
 	VZEROUPPER
 	RET
 
