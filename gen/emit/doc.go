@@ -151,9 +151,9 @@
 // <layer>PixelGrad, <layer>ActGrad, vector kernels <layer>ForwardVec,
 // <layer>ForwardOneVec, <layer>WeightGradVec, <layer>InputGradVec,
 // <layer>InteriorVec, <layer>WindowVec, <layer>Im2colVec, <layer>Dy2colVec,
-// <layer>AffineVec, <layer>MomentsVec, <layer>SumsVec, <layer>NormGradVec
-// (and the names gen/asm derives from them by appending Go, AVX2, AVX512,
-// Pack, Transpose, Weights…, Bias…) and the package's reluVec and
+// <layer>AffineVec, <layer>MomentsVec, <layer>SumsVec, <layer>NormGradVec,
+// <layer>SumVec (and the names gen/asm derives from them by appending Go,
+// AVX2, AVX512, Pack, Transpose, Weights…, Bias…) and the package's reluVec and
 // reluGradVec, the depthwise vector path's <layer>PixelVec,
 // <layer>BackwardVec and <layer>ForwardRowsVec, Frozen's in-place
 // activations <layer>InPlace, the im2col path's <layer>Im2col,
