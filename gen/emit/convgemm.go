@@ -162,18 +162,12 @@ func paddedOf(g window) padded {
 // kernel is the Im2colInterior kernel of the padded geometry (every
 // output pixel interior).
 func (p padded) kernel(name string) asm.Kernel {
+	// Without padding the padded geometry is the input's (h, w are its
+	// size and top, left are 0).
 	g := p.g
-	h, w := g.h, g.w
-	if p.size > 0 {
-		h, w = p.h, p.w
-	}
-	pt, pl := g.pt, g.pl
-	if p.size > 0 {
-		pt, pl = 0, 0
-	}
 	return asm.Kernel{Op: asm.Im2colInterior, Name: name, Conv: asm.ConvShape{
-		InH: h, InW: w, InC: g.c, KernelH: g.kh, KernelW: g.kw, StrideH: g.sh, StrideW: g.sw,
-		PadTop: pt, PadLeft: pl, OutH: g.oh, OutW: g.ow, Filters: 1,
+		InH: p.h, InW: p.w, InC: g.c, KernelH: g.kh, KernelW: g.kw, StrideH: g.sh, StrideW: g.sw,
+		OutH: g.oh, OutW: g.ow, Filters: 1,
 	}}
 }
 
