@@ -135,7 +135,10 @@
 // A Frozen has workers too (Frozen.SetWorkers; GOMAXPROCS at Freeze):
 // helper goroutines that any call recruits when they are idle, never
 // waiting for a busy one, so that concurrent calls do not wait for one
-// another. Forward splits a batch into shards of whole tiles. Logits, for a
+// another. Forward runs frozenStep samples at a time (a tile, or fewer for
+// a network whose maps are large, so that each layer's output is still in
+// cache when the next reads it: chooseFrozenStep) and splits a batch into
+// shards of whole steps. Logits, for a
 // network above Options.SplitLogitsMACs (2 M multiply-accumulates per
 // sample by default), splits the one sample's forward (split.go): each
 // stage is cut into parts (output rows of an im2col or grouped convolution,

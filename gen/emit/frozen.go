@@ -227,27 +227,29 @@ func (p *plan) frozenFile(f *jen.File) {
 	)
 
 	// forwardRange and Forward.
-	f.Comment(wrapDoc("forwardRange writes to logits the logits of samples [lo, hi) of x, tile by tile on w's buffers."))
+	f.Comment(wrapDoc(fmt.Sprintf("frozenStep is the number of samples that Frozen's forward runs through the network together, at most a tile: with %d, the input and output of the layer that reads and writes the most take %d KiB, which stays in a core's L2 cache from one layer to the next.", p.frozenStep, (int64(p.frozenStep)*p.stageBytes()+1023)>>10)))
+	f.Const().Id("frozenStep").Op("=").Lit(p.frozenStep)
+	f.Comment(wrapDoc("forwardRange writes to logits the logits of samples [lo, hi) of x, frozenStep samples at a time on w's tile buffers."))
 	f.Add(frecv()).Id("forwardRange").Params(id("w").Op("*").Id("worker"), jen.List(id("x"), id("logits")).Index().Float32(), jen.List(id("lo"), id("hi")).Int()).Block(
-		jen.For(id("off").Op(":=").Id("lo"), id("off").Op("<").Id("hi"), id("off").Op("+=").Id("Tile")).Block(
-			id("k").Op(":=").Min(id("Tile"), id("hi").Op("-").Id("off")),
+		jen.For(id("off").Op(":=").Id("lo"), id("off").Op("<").Id("hi"), id("off").Op("+=").Id("frozenStep")).Block(
+			id("k").Op(":=").Min(id("frozenStep"), id("hi").Op("-").Id("off")),
 			id("f").Dot("forward").Call(id("w"), id("k"), id("w").Dot("load").Call(id("x"), id("off"), id("k"))),
 			jen.Copy(id("logits").Index(id("off").Op("*").Id("Classes"), jen.Parens(id("off").Op("+").Id("k")).Op("*").Id("Classes")),
 				logitsOut().Index(jen.Empty(), id("k").Op("*").Id("Classes"))),
 		),
 	)
-	f.Comment(wrapDoc("Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order). A batch of several tiles is split in whole tiles across the workers (see SetWorkers): the caller's goroutine runs the first shard and the helpers the others, or the caller too when every helper is busy with other calls."))
+	f.Comment(wrapDoc("Forward writes to logits (n×Classes values) the logits of the n samples in x (n×InputSize values, each sample in HWC order). A batch of several steps (frozenStep samples) is split in whole steps across the workers (see SetWorkers): the caller's goroutine runs the first shard and the helpers the others, or the caller too when every helper is busy with other calls."))
 	f.Add(frecv()).Id("Forward").Params(jen.List(id("x"), id("logits")).Index().Float32()).Block(
 		id("n").Op(":=").Id("samples").Call(id("x")),
 		jen.If(jen.Len(id("logits")).Op("<").Id("n").Op("*").Id("Classes")).Block(
 			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(p.net.Name+": %d logits for %d samples, want %d"), jen.Len(id("logits")), id("n"), id("n").Op("*").Id("Classes"))),
 		),
 		id("w").Op(":=").Id("f").Dot("borrow").Call(),
-		id("tiles").Op(":=").Parens(id("n").Op("+").Id("Tile").Op("-").Lit(1)).Op("/").Id("Tile"),
-		id("used").Op(":=").Max(jen.Lit(1), jen.Min(id("f").Dot("workers"), id("tiles"))),
-		jen.Comment("Shard i takes tiles [i·tiles/used, (i+1)·tiles/used)."),
+		id("steps").Op(":=").Parens(id("n").Op("+").Id("frozenStep").Op("-").Lit(1)).Op("/").Id("frozenStep"),
+		id("used").Op(":=").Max(jen.Lit(1), jen.Min(id("f").Dot("workers"), id("steps"))),
+		jen.Comment("Shard i takes steps [i·steps/used, (i+1)·steps/used)."),
 		id("bound").Op(":=").Func().Params(id("i").Int()).Int().Block(
-			jen.Return(jen.Min(id("n"), id("i").Op("*").Id("tiles").Op("/").Id("used").Op("*").Id("Tile"))),
+			jen.Return(jen.Min(id("n"), id("i").Op("*").Id("steps").Op("/").Id("used").Op("*").Id("frozenStep"))),
 		),
 		jen.For(id("i").Op(":=").Lit(1), id("i").Op("<").Id("used"), id("i").Op("++")).Block(
 			id("s").Op(":=").Id("shard").Values(field("f", id("f")), field("x", id("x")), field("logits", id("logits")), field("lo", id("bound").Call(id("i"))), field("hi", id("bound").Call(id("i").Op("+").Lit(1))), field("done", jen.Op("&").Id("w").Dot("shards"))),

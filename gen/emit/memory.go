@@ -27,6 +27,42 @@ func chooseTile(perSample int64) int {
 	return int(max(1, maxTileBytes/perSample))
 }
 
+// maxFrozenStepBytes bounds what one stage of Frozen's forward reads and
+// writes when it runs on frozenStep samples: its inputs and its output.
+// Within it, a layer's output is still in a core's L2 cache (512 KiB on
+// Zen 2, 1–2 MiB on recent Intel cores) when the next layer reads it;
+// a whole tile of a large network's maps (MobileNet's 24 samples of
+// 221 KiB) goes out to L3 and back between layers.
+const maxFrozenStepBytes = 512 << 10
+
+// chooseFrozenStep returns the number of samples that Frozen's forward
+// runs through the network together (frozenStep in the generated code):
+// the tile, or fewer when the stage that reads and writes the most,
+// stageBytes per sample, would exceed maxFrozenStepBytes. Fewer samples
+// per call cost nothing elsewhere: the convolutions' GEMMs run on one
+// sample's pixels at a time, and the dense layers, whose rows are the
+// samples, are small in the networks whose maps are large.
+func chooseFrozenStep(tile int, stageBytes int64) int {
+	if stageBytes <= 0 || int64(tile)*stageBytes <= maxFrozenStepBytes {
+		return tile
+	}
+	return int(max(1, maxFrozenStepBytes/stageBytes))
+}
+
+// stageBytes is the most that one stage of the forward reads and writes
+// per sample: its inputs and its output.
+func (p *plan) stageBytes() int64 {
+	var most int64
+	for _, s := range p.stages {
+		floats := int64(s.out.size)
+		for _, b := range s.ins {
+			floats += int64(b.size)
+		}
+		most = max(most, 4*floats)
+	}
+	return most
+}
+
 // Memory is the memory that the generated package of a network allocates
 // to train it, as EstimateMemory computes it from the plan the emitter
 // generates (the same buffers, so the two agree). Sizes are in bytes.

@@ -104,6 +104,9 @@ type plan struct {
 	usesSigmoid, usesTanh, usesKeep bool
 	// tile is the generated package's Tile (chooseTile).
 	tile int
+	// frozenStep is the samples per call of Frozen's forward
+	// (chooseFrozenStep).
+	frozenStep int
 	// bnVector says which batchnorm stages run their element loops on
 	// gen/asm's batch-norm kernels (see planVector).
 	bnVector map[*stage]bool
@@ -290,6 +293,7 @@ func newPlan(n *ir.Network) (*plan, error) {
 		p.params = append(p.params, lowerFirst(layer)+suffix)
 	}
 	p.tile = chooseTile(p.sampleBytes())
+	p.frozenStep = chooseFrozenStep(p.tile, p.stageBytes())
 	for _, s := range p.stages {
 		if s.weight >= len(p.params) || s.bias >= len(p.params) {
 			return nil, fmt.Errorf("layer %s: parameter index out of range", s.layer.Name)

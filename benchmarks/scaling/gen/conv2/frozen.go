@@ -170,32 +170,38 @@ func (f *Frozen) Predict(x *[InputSize]float32, probs *[Classes]float32) {
 	softmax(&z, probs)
 }
 
-// forwardRange writes to logits the logits of samples [lo, hi) of x, tile by
-// tile on w's buffers.
+// frozenStep is the number of samples that Frozen's forward runs through the
+// network together, at most a tile: with 24, the input and output of the layer
+// that reads and writes the most take 384 KiB, which stays in a core's L2
+// cache from one layer to the next.
+const frozenStep = 24
+
+// forwardRange writes to logits the logits of samples [lo, hi) of x,
+// frozenStep samples at a time on w's tile buffers.
 func (f *Frozen) forwardRange(w *worker, x, logits []float32, lo, hi int) {
-	for off := lo; off < hi; off += Tile {
-		k := min(Tile, hi-off)
+	for off := lo; off < hi; off += frozenStep {
+		k := min(frozenStep, hi-off)
 		f.forward(w, k, w.load(x, off, k))
 		copy(logits[off*Classes:(off+k)*Classes], w.buf.dense2Out[:k*Classes])
 	}
 }
 
 // Forward writes to logits (n×Classes values) the logits of the n samples in
-// x (n×InputSize values, each sample in HWC order). A batch of several tiles
-// is split in whole tiles across the workers (see SetWorkers): the caller's
-// goroutine runs the first shard and the helpers the others, or the caller too
-// when every helper is busy with other calls.
+// x (n×InputSize values, each sample in HWC order). A batch of several steps
+// (frozenStep samples) is split in whole steps across the workers (see
+// SetWorkers): the caller's goroutine runs the first shard and the helpers the
+// others, or the caller too when every helper is busy with other calls.
 func (f *Frozen) Forward(x, logits []float32) {
 	n := samples(x)
 	if len(logits) < n*Classes {
 		panic(fmt.Sprintf("conv2: %d logits for %d samples, want %d", len(logits), n, n*Classes))
 	}
 	w := f.borrow()
-	tiles := (n + Tile - 1) / Tile
-	used := max(1, min(f.workers, tiles))
-	// Shard i takes tiles [i·tiles/used, (i+1)·tiles/used).
+	steps := (n + frozenStep - 1) / frozenStep
+	used := max(1, min(f.workers, steps))
+	// Shard i takes steps [i·steps/used, (i+1)·steps/used).
 	bound := func(i int) int {
-		return min(n, i*tiles/used*Tile)
+		return min(n, i*steps/used*frozenStep)
 	}
 	for i := 1; i < used; i++ {
 		s := shard{f: f, x: x, logits: logits, lo: bound(i), hi: bound(i + 1), done: &w.shards}
