@@ -9,7 +9,8 @@ import (
 // Im2colInterior (see Op) copies, for each output pixel whose window lies
 // inside the input, its KernelH runs of KernelW·InC contiguous inputs
 // into its im2col row: whole vectors, then a masked tail (K1 on AVX-512,
-// VMASKMOVPS on AVX2; the mask is made once per call). The copies are what a Go im2col spends
+// VMASKMOVPS on AVX2; the mask is made once per call); a run shorter
+// than a vector takes a loop of its own, one masked copy per run. The copies are what a Go im2col spends
 // its time on when a run is short (LeNet-5's first layer: runs of 5
 // floats, each a bounds-checked scalar copy or a call of memmove). The
 // geometry is passed as arguments: every convolution shares one TEXT per
@@ -100,6 +101,7 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 	mask := isa.reg(isa.regs - 1) // AVX2: the tail's VMASKMOVPS mask
 	ctx.Defines = append(ctx.Defines, define{"i2c_vecs", "R12", "whole vectors per run"}, define{"i2c_tail", "R13", "bytes after them"})
 	rowL, colL, khL, vecL, tailL, nextL := m.symbol+"_row", m.symbol+"_col", m.symbol+"_kh", m.symbol+"_vec", m.symbol+"_tail", m.symbol+"_next"
+	shortL, windowL := m.symbol+"_short", m.symbol+"_window"
 	setup := []insn{
 		in("MOVQ", arg("cols"), "i2c_dst"), in("MOVQ", arg("x"), "i2c_x"), in("MOVQ", arg("rowCount"), "i2c_rows"),
 		in("MOVQ", arg("run"), "i2c_vecs"), in("MOVQ", "i2c_vecs", "i2c_tail"),
@@ -114,7 +116,17 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 	}
 	b := []poolWindow{{Insns: setup}}
 	b = append(b, poolWindow{Label: rowL, Insns: []insn{in("MOVQ", arg("colCount"), "i2c_cols")}})
-	b = append(b, poolWindow{Label: colL, Insns: []insn{in("MOVQ", "i2c_x", "i2c_src"), in("MOVQ", arg("kernelRows"), "i2c_kh")}})
+	b = append(b, poolWindow{Label: colL, Insns: []insn{in("MOVQ", "i2c_x", "i2c_src"), in("MOVQ", arg("kernelRows"), "i2c_kh"), in("TESTQ", "i2c_vecs", "i2c_vecs"), in("JNZ", khL)}})
+	// A run shorter than a vector (a first layer's few input channels)
+	// is one masked copy: its own loop, without the run's bookkeeping.
+	short := poolWindow{Label: shortL, Comment: "runs shorter than a vector: one masked copy each"}
+	if z {
+		short.Insns = append(short.Insns, in("VMOVUPS.Z", "(i2c_src)", "K1", v), in("VMOVUPS", v, "K1", "(i2c_dst)"))
+	} else {
+		short.Insns = append(short.Insns, in("VMASKMOVPS", "(i2c_src)", mask, v), in("VMASKMOVPS", v, mask, "(i2c_dst)"))
+	}
+	short.Insns = append(short.Insns, in("ADDQ", "i2c_tail", "i2c_dst"), in("ADDQ", arg("xRow"), "i2c_src"), in("DECQ", "i2c_kh"), in("JNZ", shortL), in("JMP", windowL))
+	b = append(b, short)
 	b = append(b, poolWindow{Label: khL, Comment: "one run: whole vectors, then the tail", Insns: []insn{
 		in("MOVQ", "i2c_vecs", "i2c_left"), in("XORQ", "i2c_off", "i2c_off"), in("TESTQ", "i2c_left", "i2c_left"), in("JZ", tailL),
 	}})
@@ -132,6 +144,8 @@ func planIm2col(m im2colSpec, isa isaParams) *flatCtx {
 	b = append(b, tail)
 	b = append(b, poolWindow{Label: nextL, Insns: []insn{
 		in("ADDQ", "i2c_off", "i2c_dst"), in("ADDQ", arg("xRow"), "i2c_src"), in("DECQ", "i2c_kh"), in("JNZ", khL),
+	}})
+	b = append(b, poolWindow{Label: windowL, Insns: []insn{
 		in("ADDQ", arg("colStep"), "i2c_x"), in("DECQ", "i2c_cols"), in("JNZ", colL),
 		in("ADDQ", arg("rowStep"), "i2c_x"), in("ADDQ", arg("colsSkip"), "i2c_dst"), in("DECQ", "i2c_rows"), in("JNZ", rowL),
 	}})

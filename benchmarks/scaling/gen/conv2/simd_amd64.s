@@ -2937,6 +2937,18 @@ conv2Im2colVec_row:
 conv2Im2colVec_col:
 	MOVQ i2c_x, i2c_src
 	MOVQ kernelRows+32(FP), i2c_kh
+	TESTQ i2c_vecs, i2c_vecs
+	JNZ conv2Im2colVec_kh
+
+conv2Im2colVec_short:
+	// runs shorter than a vector: one masked copy each
+	VMASKMOVPS (i2c_src), Y15, Y0
+	VMASKMOVPS Y0, Y15, (i2c_dst)
+	ADDQ i2c_tail, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv2Im2colVec_short
+	JMP conv2Im2colVec_window
 
 conv2Im2colVec_kh:
 	// one run: whole vectors, then the tail
@@ -2964,6 +2976,8 @@ conv2Im2colVec_next:
 	ADDQ xRow+48(FP), i2c_src
 	DECQ i2c_kh
 	JNZ conv2Im2colVec_kh
+
+conv2Im2colVec_window:
 	ADDQ colStep+56(FP), i2c_x
 	DECQ i2c_cols
 	JNZ conv2Im2colVec_col
@@ -3000,6 +3014,18 @@ conv2Im2colVec_row:
 conv2Im2colVec_col:
 	MOVQ i2c_x, i2c_src
 	MOVQ kernelRows+32(FP), i2c_kh
+	TESTQ i2c_vecs, i2c_vecs
+	JNZ conv2Im2colVec_kh
+
+conv2Im2colVec_short:
+	// runs shorter than a vector: one masked copy each
+	VMOVUPS.Z (i2c_src), K1, Z0
+	VMOVUPS Z0, K1, (i2c_dst)
+	ADDQ i2c_tail, i2c_dst
+	ADDQ xRow+48(FP), i2c_src
+	DECQ i2c_kh
+	JNZ conv2Im2colVec_short
+	JMP conv2Im2colVec_window
 
 conv2Im2colVec_kh:
 	// one run: whole vectors, then the tail
@@ -3027,6 +3053,8 @@ conv2Im2colVec_next:
 	ADDQ xRow+48(FP), i2c_src
 	DECQ i2c_kh
 	JNZ conv2Im2colVec_kh
+
+conv2Im2colVec_window:
 	ADDQ colStep+56(FP), i2c_x
 	DECQ i2c_cols
 	JNZ conv2Im2colVec_col
