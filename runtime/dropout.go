@@ -1,5 +1,7 @@
 package runtime
 
+import "math"
+
 // DropoutMask writes one sample's inverted-dropout mask into mask: each value
 // is 0 (dropped) or 1/(1−rate) (kept). Value i is dropped when the 24-bit
 // uniform number u_i, taken from a counter-based hash of (seed, step, layer,
@@ -12,12 +14,14 @@ func DropoutMask(seed, step uint64, layer, sample int, rate float64, mask []floa
 	keep := float32(1 / (1 - rate))
 	threshold := uint64(rate * (1 << 24))
 	key := mix64(mix64(mix64(seed^0x5851f42d4c957f2d)^step) ^ uint64(layer)<<32 ^ uint64(sample))
+	keepBits := math.Float32bits(keep)
 	for i := range mask {
-		if mix64(key+uint64(i)*0x9e3779b97f4a7c15)>>40 < threshold {
-			mask[i] = 0
-		} else {
-			mask[i] = keep
-		}
+		// Without a branch, which the random draws would mispredict at
+		// every rate but 0 and 1: h − threshold borrows (bit 63) when
+		// h < threshold, and then all 32 bits of drop are set.
+		h := mix64(key+uint64(i)*0x9e3779b97f4a7c15) >> 40
+		drop := -uint32((h - threshold) >> 63)
+		mask[i] = math.Float32frombits(keepBits &^ drop)
 	}
 }
 
