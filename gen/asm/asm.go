@@ -175,6 +175,12 @@ const (
 	//
 	//	func Name(dx, dy, y []float32)
 	ReLUBackward
+	// ChannelAffineReLU is ChannelAffine followed by a ReLU with Go's
+	// max(v, 0) (NaN kept, −0 made +0), in one pass: a training batch
+	// norm whose output only a ReLU reads.
+	//
+	//	func Name(y, x []float32, m, a, beta *[Units]float32)    y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)
+	ChannelAffineReLU
 )
 
 var opNames = map[Op]string{
@@ -199,6 +205,7 @@ var opNames = map[Op]string{
 	BatchNormBackward:                 "BatchNormBackward",
 	ChannelSum:                        "ChannelSum",
 	ReLUBackward:                      "ReLUBackward",
+	ChannelAffineReLU:                 "ChannelAffineReLU",
 }
 
 // String returns the constant's name.
@@ -612,7 +619,7 @@ func (k Kernel) validate() error {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
 	case ReLUForward, ReLUBackward:
-	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum:
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:
 		if k.Units < depthwiseLanes || k.Units%depthwiseLanes != 0 || k.Units > 1<<20 {
 			return fmt.Errorf("asm: kernel %s: %v needs a positive multiple of %d channels, got %d", k.Name, k.Op, depthwiseLanes, k.Units)
 		}

@@ -59,7 +59,7 @@ func testKernels() []Kernel {
 		ks = append(ks, Kernel{Op: Im2colInterior, Name: c.name + "Im2col", Conv: c.shape})
 	}
 	for _, units := range []int{8, 16, 24, 40, 64} {
-		for _, op := range []Op{BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum} {
+		for _, op := range []Op{BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU} {
 			ks = append(ks, Kernel{Op: op, Name: fmt.Sprintf("bn%d%v", units, op), Units: units})
 		}
 	}
@@ -330,7 +330,7 @@ func casesSource(ks []Kernel) []byte {
 			}
 		case ReLUBackward:
 			fmt.Fprintf(&b, "\t\treluBack: %s, reluBackRef: %sGo,\n", k.Name, k.Name)
-		case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum:
+		case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:
 			tensors, coefs, sums := channelRoles(channelOps[k.Op])
 			var per32, per64, args []string
 			for i := range tensors {

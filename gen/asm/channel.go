@@ -7,7 +7,7 @@ import (
 )
 
 // The batch-norm kernels (BatchNormMoments, BatchNormSums, ChannelAffine,
-// BatchNormBackward) share one loop nest: per channel vector, its
+// ChannelAffineReLU, BatchNormBackward) share one loop nest: per channel vector, its
 // per-channel coefficients or float64 sums in registers, a loop over the
 // pixels, one channel vector of each tensor per pixel (the pixels are
 // Units·4 bytes apart). Each lane computes its channel with the same
@@ -21,11 +21,12 @@ import (
 type channelKind int
 
 const (
-	chMoments  channelKind = iota // sum += x, sumSq += x·x (float64)
-	chSums                        // sumDy += dy, sumDyX += dy·x (float64)
-	chAffine                      // y = (x − m)·a + beta
-	chBackward                    // dx = k·dy + u·(x − m) + v
-	chSum                         // sum = Σ x (float32, from zero)
+	chMoments    channelKind = iota // sum += x, sumSq += x·x (float64)
+	chSums                          // sumDy += dy, sumDyX += dy·x (float64)
+	chAffine                        // y = (x − m)·a + beta
+	chBackward                      // dx = k·dy + u·(x − m) + v
+	chSum                           // sum = Σ x (float32, from zero)
+	chAffineReLU                    // y = max((x − m)·a + beta, 0)
 )
 
 // channelSpec is one batch-norm kernel.
@@ -44,6 +45,8 @@ var channelArgs = map[channelKind][]string{
 	chAffine:   {"y", "x", "m", "a", "beta", "pixels", "c4"},
 	chBackward: {"dx", "dy", "x", "k", "u", "v", "m", "pixels", "c4"},
 	chSum:      {"x", "sum", "pixels", "c4"},
+	// chAffineReLU's are chAffine's.
+	chAffineReLU: {"y", "x", "m", "a", "beta", "pixels", "c4"},
 }
 
 func (c channelSpec) asm() asmFunc {
@@ -63,7 +66,7 @@ func isChannelOp(op Op) bool {
 
 var channelOps = map[Op]channelKind{
 	BatchNormMoments: chMoments, BatchNormSums: chSums, ChannelAffine: chAffine, BatchNormBackward: chBackward,
-	ChannelSum: chSum,
+	ChannelSum: chSum, ChannelAffineReLU: chAffineReLU,
 }
 
 // channels lists the batch-norm kernels that implement k.
@@ -84,7 +87,7 @@ func channelRoles(kind channelKind) (tensors, coefs, sums []string) {
 		return []string{"x"}, nil, []string{"sum", "sumSq"}
 	case chSums:
 		return []string{"x", "dy"}, nil, []string{"sumDy", "sumDyX"}
-	case chAffine:
+	case chAffine, chAffineReLU:
 		return []string{"y", "x"}, []string{"m", "a", "beta"}, nil
 	case chSum:
 		// sum is written, not read: a per-channel float32 array all the
@@ -106,6 +109,9 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 		chAffine:   "y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]",
 		chBackward: "dx[p][c] = k[c]·dy[p][c] + u[c]·(x[p][c] − m[c]) + v[c]",
 		chSum:      "sum[c] = Σ_p x[p][c] (from +0, pixel by pixel)",
+		// As ReLUForward: VMAXPS returns its second source when either
+		// is NaN, the value; adding +0 makes a −0 +0.
+		chAffineReLU: "y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0) (NaN kept, −0 made +0)",
 	}[cs.kind]
 	ctx := sharedCtx(cs.asm(), isa, cs.reference, []string{what + "   p < pixels, c < c4/4", "Per channel vector, a loop over the pixels."}, []define{
 		{"ch_cv", "DX", "byte offset of the channel vector"}, {"ch_c4", "SI", "bytes per pixel"},
@@ -132,6 +138,8 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 		panic("asm: no coefficient " + name)
 	}
 	sumReg := func(i, half int) string { return isa.reg(8 + 2*i + half) }
+	t := func(i int) string { return isa.reg(i) }
+	t1 := t(1)                // ChannelAffineReLU's zero
 	half := 4 * isa.lanes / 2 // bytes of float64s from one half of a float32 vector, in the sums
 	io := k1IO{z}
 	load, store := io.load, io.store
@@ -140,6 +148,9 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 	sumAddr := func(base string, h int) string { return fmt.Sprintf("%d(%s)(ch_cv*2)", h*2*half, base) }
 	chanL, pixL := cs.symbol+"_chan", cs.symbol+"_pixel"
 	b := []poolWindow{{Insns: []insn{in("MOVQ", arg("c4"), "ch_c4"), in("XORQ", "ch_cv", "ch_cv")}}}
+	if cs.kind == chAffineReLU {
+		b[0].Insns = append(b[0].Insns, in("VXORPS", t1, t1, t1))
+	}
 	head := poolWindow{Label: chanL}
 	if z {
 		head.Comment = "K1: the vector's lanes; K2: its upper half's float64s"
@@ -170,7 +181,6 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 	head.Insns = append(head.Insns, in("MOVQ", arg("pixels"), "ch_left"))
 	b = append(b, head)
 
-	t := func(i int) string { return isa.reg(i) }
 	// cvt converts the float32 vector in reg to float64 halves lo and hi.
 	cvt := func(reg, lo, hi string) []insn {
 		if z {
@@ -193,10 +203,13 @@ func planChannel(cs channelSpec, isa isaParams) *flatCtx {
 		for h, r := range [][2]string{{t(1), t(4)}, {t(2), t(5)}} {
 			pix.Insns = append(pix.Insns, in("VADDPD", r[0], sumReg(0, h), sumReg(0, h)), in("VMULPD", r[1], r[0], r[1]), in("VADDPD", r[1], sumReg(1, h), sumReg(1, h)))
 		}
-	case chAffine:
+	case chAffine, chAffineReLU:
 		pix.Insns = append(pix.Insns, load("(ch_p1)", t(0)),
-			in("VSUBPS", coef("m"), t(0), t(0)), in("VMULPS", coef("a"), t(0), t(0)), in("VADDPS", coef("beta"), t(0), t(0)),
-			store(t(0), "(ch_p0)"))
+			in("VSUBPS", coef("m"), t(0), t(0)), in("VMULPS", coef("a"), t(0), t(0)), in("VADDPS", coef("beta"), t(0), t(0)))
+		if cs.kind == chAffineReLU {
+			pix.Insns = append(pix.Insns, in("VMAXPS", t(0), t1, t(0)), in("VADDPS", t1, t(0), t(0)))
+		}
+		pix.Insns = append(pix.Insns, store(t(0), "(ch_p0)"))
 	case chSum:
 		pix.Insns = append(pix.Insns, load("(ch_p0)", t(0)), in("VADDPS", t(0), t(1), t(1)))
 	case chBackward:
@@ -288,6 +301,8 @@ func (k Kernel) channelRefBody() []jen.Code {
 		}
 	case chAffine:
 		body = []jen.Code{at("y").Op("=").Parens(at("x").Op("-").Add(c("m"))).Op("*").Add(c("a")).Op("+").Add(c("beta"))}
+	case chAffineReLU:
+		body = []jen.Code{at("y").Op("=").Max(jen.Parens(at("x").Op("-").Add(c("m"))).Op("*").Add(c("a")).Op("+").Add(c("beta")), jen.Lit(0))}
 	case chSum:
 		body = []jen.Code{c("sum").Op("+=").Add(at("x"))}
 	case chBackward:

@@ -155,7 +155,8 @@
 // a zero-bordered copy of the input that gen/emit makes); the batch norm's
 // statistics, gradient sums and affine maps (BatchNormMoments,
 // BatchNormSums, ChannelAffine, BatchNormBackward: the Go reference's
-// operations in its order, no FMA, so every path gives the same bits); the
+// operations in its order, no FMA, so every path gives the same bits; and
+// ChannelAffineReLU, the affine map and a ReLU in one pass); the
 // per-channel sums of an average pooling over a whole map (ChannelSum); and
 // the standalone ReLU and its gradient (ReLUForward, ReLUBackward). Their
 // register names are defined once per file (trimDocs), and the assembly's

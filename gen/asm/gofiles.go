@@ -361,7 +361,7 @@ func (k Kernel) signature() signature {
 				jen.Id("_").Op("=").Id("x").Index(last),
 			},
 		}
-	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum:
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:
 		return k.channelSignature()
 	case ReLUBackward:
 		return signature{
@@ -515,6 +515,8 @@ func (k Kernel) refDoc() []string {
 		return []string{"sumDy[c] += dy[p][c]; sumDyX[c] += dy[p][c]·x[p][c]   in float64, for every pixel p"}
 	case ChannelAffine:
 		return []string{"y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p"}
+	case ChannelAffineReLU:
+		return []string{"y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)"}
 	case ChannelSum:
 		return []string{"sum[c] = Σ_p x[p][c]   in float32, from +0, pixel by pixel"}
 	case BatchNormBackward:
@@ -643,7 +645,7 @@ func (k Kernel) refBody() []jen.Code {
 		return k.windowRefBody()
 	case Im2colInterior:
 		return k.im2colRefBody()
-	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum:
+	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:
 		return k.channelRefBody()
 	case ReLUBackward:
 		return []jen.Code{jen.For(jen.Id("i").Op(":=").Range().Id("dx")).Block(

@@ -103,7 +103,14 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 	}
 	xc := jen.Parens(jen.Id("x").Index(c.Clone()).Op("-").Id("m").Index(c.Clone()))
 	fn := s.base + "Forward"
-	f.Comment(wrapDoc(fmt.Sprintf("%s computes %s in training for the first n samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with the batch's mean and inv = 1/√(variance + ε).", fn, describe(s))))
+	affine := jen.Id("y").Index(c.Clone()).Op("=").Add(xc.Clone()).Op("*").Id("a").Index(c.Clone()).Op("+").Id("beta").Index(c.Clone())
+	affineVec, doc := sufAffineVec, fmt.Sprintf("%s computes %s in training for the first n samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with the batch's mean and inv = 1/√(variance + ε).", fn, describe(s))
+	if r := p.fusedReLU(s); r != nil {
+		affine = jen.Id("y").Index(c.Clone()).Op("=").Max(xc.Clone().Op("*").Id("a").Index(c.Clone()).Op("+").Id("beta").Index(c.Clone()), jen.Lit(0))
+		affineVec = sufAffineReLUVec
+		doc += fmt.Sprintf(" Then it applies %s, max(·, 0), in the same pass: out is %s's output, and the training forward does not run %s apart.", r.layer.Name, r.layer.Name, r.layer.Name)
+	}
+	f.Comment(wrapDoc(doc))
 	f.Func().Id(fn).Params(
 		jen.Id("n").Int(),
 		jen.List(jen.Id("in"), jen.Id("out")).Add(tileArr(size)),
@@ -117,8 +124,8 @@ func (p *plan) batchNormKernels(f *jen.File, s *stage) {
 		),
 		loops(perPixel(
 			row("x", "in"), row("y", "out"),
-			forRange("c", jen.Id("y"), jen.Id("y").Index(c.Clone()).Op("=").Add(xc.Clone()).Op("*").Id("a").Index(c.Clone()).Op("+").Id("beta").Index(c.Clone())),
-		), jen.Id(s.base+sufAffineVec).Call(whole("out"), whole("in"), jen.Op("&").Id("m"), jen.Op("&").Id("a"), jen.Id("beta"))),
+			forRange("c", jen.Id("y"), affine),
+		), jen.Id(s.base+affineVec).Call(whole("out"), whole("in"), jen.Op("&").Id("m"), jen.Op("&").Id("a"), jen.Id("beta"))),
 	)
 
 	fn = s.base + "Eval"

@@ -313,3 +313,24 @@ func (p *plan) singleConsumer(b *buffer) *stage {
 	}
 	return b.consumers[0]
 }
+
+// fusedReLU returns the ReLU that batchnorm s applies itself in training
+// (<layer>Forward), or nil: a ReLU that alone reads s's output. The
+// training forward then writes the ReLU's output in the batch norm's pass
+// and skips the ReLU, whose backward reads only that output; s's own
+// output buffer serves evaluation alone.
+func (p *plan) fusedReLU(s *stage) *stage {
+	if s.layer.Kind != runtime.BatchNorm {
+		return nil
+	}
+	if r := p.singleConsumer(s.out); r != nil && r.layer.Kind == runtime.ReLU {
+		return r
+	}
+	return nil
+}
+
+// reluFused reports whether s is a ReLU that the batchnorm before it
+// applies in training (fusedReLU).
+func (p *plan) reluFused(s *stage) bool {
+	return s.layer.Kind == runtime.ReLU && s.in.producer != nil && p.fusedReLU(s.in.producer) == s
+}

@@ -95,7 +95,9 @@ const (
 	sufWindowVec     = "WindowVec"
 	sufBackwardVec   = "BackwardVec"
 	// The batch-norm kernels (batchNormKernels).
-	sufAffineVec     = "AffineVec"
+	sufAffineVec = "AffineVec"
+	// sufAffineReLUVec is the affine map and the ReLU of fusedReLU.
+	sufAffineReLUVec = "AffineReLUVec"
 	sufMomentsVec    = "MomentsVec"
 	sufSumsVec       = "SumsVec"
 	sufBNBackwardVec = "NormGradVec"
@@ -256,6 +258,9 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 			asm.Kernel{Op: asm.BatchNormSums, Name: s.base + sufSumsVec, Units: C})
 		if s.inGrad {
 			all = append(all, asm.Kernel{Op: asm.BatchNormBackward, Name: s.base + sufBNBackwardVec, Units: C})
+		}
+		if p.fusedReLU(s) != nil {
+			all = append(all, asm.Kernel{Op: asm.ChannelAffineReLU, Name: s.base + sufAffineReLUVec, Units: C})
 		}
 	}
 	// Average poolings over a whole map sum each channel on gen/asm's

@@ -195,6 +195,10 @@ func (p *plan) runMethods(f *jen.File) {
 			args = append(args, jen.Op("&").Add(root()).Dot(s.base+"Mask"), tr)
 		case runtime.BatchNorm:
 			if bnTrain {
+				if r := p.fusedReLU(s); r != nil {
+					// It writes the ReLU's output.
+					args[len(args)-1] = inArr(r.out)
+				}
 				args = append(args, jen.Op("&").Id("st").Dot(s.base+"Mean"), jen.Op("&").Id("st").Dot(s.base+"InvStd"), param("p", s.weight), param("p", s.bias))
 				break
 			}
@@ -603,6 +607,10 @@ func (p *plan) runMethods(f *jen.File) {
 		p.layerMajor(f, layerMajorCode{
 			forward: func(s *stage) jen.Code {
 				tr := p.trArg(jen.Op("&").Id("tr"))
+				if p.reluFused(s) {
+					// The batch norm before it has applied it.
+					return jen.Null()
+				}
 				if s.vec == nil {
 					return goForward(s, tr)
 				}

@@ -98,14 +98,16 @@ func fc1Backward(n int, in *[Tile * 640]float32, out *[Tile * 128]float32, dOut 
 
 // bn1Forward computes bn1 (batchnorm on 1x1x128) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu1,
+// max(·, 0), in the same pass: out is relu1's output, and the training
+// forward does not run relu1 apart.
 func bn1Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn1AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
+	bn1AffineReLUVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn1Eval computes bn1 (batchnorm on 1x1x128) in evaluation for the first n
@@ -291,14 +293,16 @@ func fc2Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 
 // bn2Forward computes bn2 (batchnorm on 1x1x128) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu2,
+// max(·, 0), in the same pass: out is relu2's output, and the training
+// forward does not run relu2 apart.
 func bn2Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn2AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
+	bn2AffineReLUVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn2Eval computes bn2 (batchnorm on 1x1x128) in evaluation for the first n
@@ -484,14 +488,16 @@ func fc3Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 
 // bn3Forward computes bn3 (batchnorm on 1x1x128) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu3,
+// max(·, 0), in the same pass: out is relu3's output, and the training
+// forward does not run relu3 apart.
 func bn3Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn3AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
+	bn3AffineReLUVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn3Eval computes bn3 (batchnorm on 1x1x128) in evaluation for the first n
@@ -677,14 +683,16 @@ func fc4Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 
 // bn4Forward computes bn4 (batchnorm on 1x1x128) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu4,
+// max(·, 0), in the same pass: out is relu4's output, and the training
+// forward does not run relu4 apart.
 func bn4Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn4AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
+	bn4AffineReLUVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn4Eval computes bn4 (batchnorm on 1x1x128) in evaluation for the first n
@@ -869,14 +877,16 @@ func fc5Backward(n int, in *[Tile * 128]float32, out *[Tile * 8]float32, dOut *[
 
 // bn5Forward computes bn5 (batchnorm on 1x1x8) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu5,
+// max(·, 0), in the same pass: out is relu5's output, and the training
+// forward does not run relu5 apart.
 func bn5Forward(n int, in, out *[Tile * 8]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
 	var m, a [8]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn5AffineVec(out[:n*8], in[:n*8], &m, &a, beta)
+	bn5AffineReLUVec(out[:n*8], in[:n*8], &m, &a, beta)
 }
 
 // bn5Eval computes bn5 (batchnorm on 1x1x8) in evaluation for the first n
@@ -1061,14 +1071,16 @@ func fc6Backward(n int, in *[Tile * 8]float32, out *[Tile * 128]float32, dOut *[
 
 // bn6Forward computes bn6 (batchnorm on 1x1x128) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu6,
+// max(·, 0), in the same pass: out is relu6's output, and the training
+// forward does not run relu6 apart.
 func bn6Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn6AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
+	bn6AffineReLUVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn6Eval computes bn6 (batchnorm on 1x1x128) in evaluation for the first n
@@ -1254,14 +1266,16 @@ func fc7Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 
 // bn7Forward computes bn7 (batchnorm on 1x1x128) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu7,
+// max(·, 0), in the same pass: out is relu7's output, and the training
+// forward does not run relu7 apart.
 func bn7Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn7AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
+	bn7AffineReLUVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn7Eval computes bn7 (batchnorm on 1x1x128) in evaluation for the first n
@@ -1447,14 +1461,16 @@ func fc8Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 
 // bn8Forward computes bn8 (batchnorm on 1x1x128) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu8,
+// max(·, 0), in the same pass: out is relu8's output, and the training
+// forward does not run relu8 apart.
 func bn8Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn8AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
+	bn8AffineReLUVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn8Eval computes bn8 (batchnorm on 1x1x128) in evaluation for the first n
@@ -1640,14 +1656,16 @@ func fc9Backward(n int, in *[Tile * 128]float32, out *[Tile * 128]float32, dOut 
 
 // bn9Forward computes bn9 (batchnorm on 1x1x128) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu9,
+// max(·, 0), in the same pass: out is relu9's output, and the training
+// forward does not run relu9 apart.
 func bn9Forward(n int, in, out *[Tile * 128]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn9AffineVec(out[:n*128], in[:n*128], &m, &a, beta)
+	bn9AffineReLUVec(out[:n*128], in[:n*128], &m, &a, beta)
 }
 
 // bn9Eval computes bn9 (batchnorm on 1x1x128) in evaluation for the first n

@@ -1707,8 +1707,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn1Forward(n, &b.fc1Out, &b.bn1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
-			relu1Forward(n, &b.bn1Out, &b.relu1Out)
+			bn1Forward(n, &b.fc1Out, &b.relu1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
 			if vec {
 				if n == 1 {
 					fc2ForwardOneVec((*[128]float32)(b.fc2Out[:128]), (*[128]float32)(b.relu1Out[:128]), &p.fc2Weight, &p.fc2Bias)
@@ -1725,8 +1724,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn2Forward(n, &b.fc2Out, &b.bn2Out, &st.bn2Mean, &st.bn2InvStd, &p.bn2Weight, &p.bn2Bias)
-			relu2Forward(n, &b.bn2Out, &b.relu2Out)
+			bn2Forward(n, &b.fc2Out, &b.relu2Out, &st.bn2Mean, &st.bn2InvStd, &p.bn2Weight, &p.bn2Bias)
 			if vec {
 				if n == 1 {
 					fc3ForwardOneVec((*[128]float32)(b.fc3Out[:128]), (*[128]float32)(b.relu2Out[:128]), &p.fc3Weight, &p.fc3Bias)
@@ -1743,8 +1741,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn3Forward(n, &b.fc3Out, &b.bn3Out, &st.bn3Mean, &st.bn3InvStd, &p.bn3Weight, &p.bn3Bias)
-			relu3Forward(n, &b.bn3Out, &b.relu3Out)
+			bn3Forward(n, &b.fc3Out, &b.relu3Out, &st.bn3Mean, &st.bn3InvStd, &p.bn3Weight, &p.bn3Bias)
 			if vec {
 				if n == 1 {
 					fc4ForwardOneVec((*[128]float32)(b.fc4Out[:128]), (*[128]float32)(b.relu3Out[:128]), &p.fc4Weight, &p.fc4Bias)
@@ -1761,8 +1758,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn4Forward(n, &b.fc4Out, &b.bn4Out, &st.bn4Mean, &st.bn4InvStd, &p.bn4Weight, &p.bn4Bias)
-			relu4Forward(n, &b.bn4Out, &b.relu4Out)
+			bn4Forward(n, &b.fc4Out, &b.relu4Out, &st.bn4Mean, &st.bn4InvStd, &p.bn4Weight, &p.bn4Bias)
 			if vec {
 				if n == 1 {
 					fc5ForwardOneVec((*[8]float32)(b.fc5Out[:8]), (*[128]float32)(b.relu4Out[:128]), &p.fc5Weight, &p.fc5Bias)
@@ -1779,8 +1775,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn5Forward(n, &b.fc5Out, &b.bn5Out, &st.bn5Mean, &st.bn5InvStd, &p.bn5Weight, &p.bn5Bias)
-			relu5Forward(n, &b.bn5Out, &b.relu5Out)
+			bn5Forward(n, &b.fc5Out, &b.relu5Out, &st.bn5Mean, &st.bn5InvStd, &p.bn5Weight, &p.bn5Bias)
 			if vec {
 				if n == 1 {
 					fc6ForwardOneVec((*[128]float32)(b.fc6Out[:128]), (*[8]float32)(b.relu5Out[:8]), &p.fc6Weight, &p.fc6Bias)
@@ -1797,8 +1792,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn6Forward(n, &b.fc6Out, &b.bn6Out, &st.bn6Mean, &st.bn6InvStd, &p.bn6Weight, &p.bn6Bias)
-			relu6Forward(n, &b.bn6Out, &b.relu6Out)
+			bn6Forward(n, &b.fc6Out, &b.relu6Out, &st.bn6Mean, &st.bn6InvStd, &p.bn6Weight, &p.bn6Bias)
 			if vec {
 				if n == 1 {
 					fc7ForwardOneVec((*[128]float32)(b.fc7Out[:128]), (*[128]float32)(b.relu6Out[:128]), &p.fc7Weight, &p.fc7Bias)
@@ -1815,8 +1809,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn7Forward(n, &b.fc7Out, &b.bn7Out, &st.bn7Mean, &st.bn7InvStd, &p.bn7Weight, &p.bn7Bias)
-			relu7Forward(n, &b.bn7Out, &b.relu7Out)
+			bn7Forward(n, &b.fc7Out, &b.relu7Out, &st.bn7Mean, &st.bn7InvStd, &p.bn7Weight, &p.bn7Bias)
 			if vec {
 				if n == 1 {
 					fc8ForwardOneVec((*[128]float32)(b.fc8Out[:128]), (*[128]float32)(b.relu7Out[:128]), &p.fc8Weight, &p.fc8Bias)
@@ -1833,8 +1826,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn8Forward(n, &b.fc8Out, &b.bn8Out, &st.bn8Mean, &st.bn8InvStd, &p.bn8Weight, &p.bn8Bias)
-			relu8Forward(n, &b.bn8Out, &b.relu8Out)
+			bn8Forward(n, &b.fc8Out, &b.relu8Out, &st.bn8Mean, &st.bn8InvStd, &p.bn8Weight, &p.bn8Bias)
 			if vec {
 				if n == 1 {
 					fc9ForwardOneVec((*[128]float32)(b.fc9Out[:128]), (*[128]float32)(b.relu8Out[:128]), &p.fc9Weight, &p.fc9Bias)
@@ -1851,8 +1843,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn9Forward(n, &b.fc9Out, &b.bn9Out, &st.bn9Mean, &st.bn9InvStd, &p.bn9Weight, &p.bn9Bias)
-			relu9Forward(n, &b.bn9Out, &b.relu9Out)
+			bn9Forward(n, &b.fc9Out, &b.relu9Out, &st.bn9Mean, &st.bn9InvStd, &p.bn9Weight, &p.bn9Bias)
 			if vec {
 				if n == 1 {
 					fc10ForwardOneVec((*[640]float32)(b.fc10Out[:640]), (*[128]float32)(b.relu9Out[:128]), &p.fc10Weight, &p.fc10Bias)

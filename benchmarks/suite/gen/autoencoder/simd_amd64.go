@@ -1629,6 +1629,38 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// bn1AffineReLUVecAVX2 is the AVX2 path of bn1AffineReLUVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineReLUVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineReLUVecAVX512 is the AVX512 path of bn1AffineReLUVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineReLUVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn1AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn1AffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // bn2AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1714,6 +1746,28 @@ func bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		bn2NormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn2AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn2AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn2AffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -1805,6 +1859,28 @@ func bn3NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// bn3AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn3AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn3AffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // bn4AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1890,6 +1966,28 @@ func bn4NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		bn4NormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn4AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn4AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn4AffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -1981,6 +2079,28 @@ func bn5NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	}
 }
 
+// bn5AffineReLUVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn5AffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	if p == 0 {
+		return
+	}
+	_ = y[p*8-1]
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	default:
+		bn5AffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // bn6AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2066,6 +2186,28 @@ func bn6NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		bn6NormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn6AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn6AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn6AffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -2157,6 +2299,28 @@ func bn7NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// bn7AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn7AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn7AffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // bn8AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2245,6 +2409,28 @@ func bn8NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// bn8AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn8AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn8AffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // bn9AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2330,6 +2516,28 @@ func bn9NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		bn9NormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// bn9AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn9AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		bn9AffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 

@@ -654,6 +654,15 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// bn1AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn1AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	bn1AffineReLUVecGo(y, x, m, a, beta)
+}
+
 // bn2AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -688,6 +697,15 @@ func bn2SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func bn2NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	bn2NormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn2AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn2AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	bn2AffineReLUVecGo(y, x, m, a, beta)
 }
 
 // bn3AffineVec computes, over whole pixels of 128 channels:
@@ -726,6 +744,15 @@ func bn3NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	bn3NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// bn3AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn3AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	bn3AffineReLUVecGo(y, x, m, a, beta)
+}
+
 // bn4AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -760,6 +787,15 @@ func bn4SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func bn4NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	bn4NormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn4AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn4AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	bn4AffineReLUVecGo(y, x, m, a, beta)
 }
 
 // bn5AffineVec computes, over whole pixels of 8 channels:
@@ -798,6 +834,15 @@ func bn5NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	bn5NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// bn5AffineReLUVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn5AffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
+	bn5AffineReLUVecGo(y, x, m, a, beta)
+}
+
 // bn6AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -832,6 +877,15 @@ func bn6SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func bn6NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	bn6NormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn6AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn6AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	bn6AffineReLUVecGo(y, x, m, a, beta)
 }
 
 // bn7AffineVec computes, over whole pixels of 128 channels:
@@ -870,6 +924,15 @@ func bn7NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	bn7NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// bn7AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn7AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	bn7AffineReLUVecGo(y, x, m, a, beta)
+}
+
 // bn8AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -906,6 +969,15 @@ func bn8NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	bn8NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// bn8AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn8AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	bn8AffineReLUVecGo(y, x, m, a, beta)
+}
+
 // bn9AffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -940,6 +1012,15 @@ func bn9SumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func bn9NormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	bn9NormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// bn9AffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn9AffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	bn9AffineReLUVecGo(y, x, m, a, beta)
 }
 
 // reluVec computes (y may be x):

@@ -1262,6 +1262,18 @@ func bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// bn1AffineReLUVecGo is the pure-Go reference of bn1AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn1AffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // bn2AffineVecGo is the pure-Go reference of bn2AffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1310,6 +1322,18 @@ func bn2NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn2AffineReLUVecGo is the pure-Go reference of bn2AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn2AffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -1366,6 +1390,18 @@ func bn3NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// bn3AffineReLUVecGo is the pure-Go reference of bn3AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn3AffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // bn4AffineVecGo is the pure-Go reference of bn4AffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1414,6 +1450,18 @@ func bn4NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn4AffineReLUVecGo is the pure-Go reference of bn4AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn4AffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -1470,6 +1518,18 @@ func bn5NormGradVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	}
 }
 
+// bn5AffineReLUVecGo is the pure-Go reference of bn5AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn5AffineReLUVecGo(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // bn6AffineVecGo is the pure-Go reference of bn6AffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1518,6 +1578,18 @@ func bn6NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn6AffineReLUVecGo is the pure-Go reference of bn6AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn6AffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -1574,6 +1646,18 @@ func bn7NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// bn7AffineReLUVecGo is the pure-Go reference of bn7AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn7AffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // bn8AffineVecGo is the pure-Go reference of bn8AffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1626,6 +1710,18 @@ func bn8NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// bn8AffineReLUVecGo is the pure-Go reference of bn8AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn8AffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // bn9AffineVecGo is the pure-Go reference of bn9AffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1674,6 +1770,18 @@ func bn9NormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// bn9AffineReLUVecGo is the pure-Go reference of bn9AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn9AffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }

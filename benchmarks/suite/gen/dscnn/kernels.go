@@ -160,14 +160,16 @@ func conv1Backward(n int, in *[Tile * 490]float32, out *[Tile * 8000]float32, dO
 
 // bn1Forward computes bn1 (batchnorm on 25x5x64) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu1,
+// max(·, 0), in the same pass: out is relu1's output, and the training
+// forward does not run relu1 apart.
 func bn1Forward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn1AffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
+	bn1AffineReLUVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // bn1Eval computes bn1 (batchnorm on 25x5x64) in evaluation for the first n
@@ -612,14 +614,16 @@ func dw1BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 
 // dw1_bnForward computes dw1_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw1_relu, max(·, 0), in the same pass: out is dw1_relu's output,
+// and the training forward does not run dw1_relu apart.
 func dw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw1_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
+	dw1_bnAffineReLUVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // dw1_bnEval computes dw1_bn (batchnorm on 25x5x64) in evaluation for the
@@ -744,14 +748,16 @@ func pw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 
 // pw1_bnForward computes pw1_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw1_relu, max(·, 0), in the same pass: out is pw1_relu's output,
+// and the training forward does not run pw1_relu apart.
 func pw1_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw1_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
+	pw1_bnAffineReLUVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // pw1_bnEval computes pw1_bn (batchnorm on 25x5x64) in evaluation for the
@@ -1170,14 +1176,16 @@ func dw2BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 
 // dw2_bnForward computes dw2_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw2_relu, max(·, 0), in the same pass: out is dw2_relu's output,
+// and the training forward does not run dw2_relu apart.
 func dw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw2_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
+	dw2_bnAffineReLUVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // dw2_bnEval computes dw2_bn (batchnorm on 25x5x64) in evaluation for the
@@ -1302,14 +1310,16 @@ func pw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 
 // pw2_bnForward computes pw2_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw2_relu, max(·, 0), in the same pass: out is pw2_relu's output,
+// and the training forward does not run pw2_relu apart.
 func pw2_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw2_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
+	pw2_bnAffineReLUVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // pw2_bnEval computes pw2_bn (batchnorm on 25x5x64) in evaluation for the
@@ -1728,14 +1738,16 @@ func dw3BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 
 // dw3_bnForward computes dw3_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw3_relu, max(·, 0), in the same pass: out is dw3_relu's output,
+// and the training forward does not run dw3_relu apart.
 func dw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw3_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
+	dw3_bnAffineReLUVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // dw3_bnEval computes dw3_bn (batchnorm on 25x5x64) in evaluation for the
@@ -1860,14 +1872,16 @@ func pw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 
 // pw3_bnForward computes pw3_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw3_relu, max(·, 0), in the same pass: out is pw3_relu's output,
+// and the training forward does not run pw3_relu apart.
 func pw3_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw3_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
+	pw3_bnAffineReLUVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // pw3_bnEval computes pw3_bn (batchnorm on 25x5x64) in evaluation for the
@@ -2286,14 +2300,16 @@ func dw4BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 
 // dw4_bnForward computes dw4_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw4_relu, max(·, 0), in the same pass: out is dw4_relu's output,
+// and the training forward does not run dw4_relu apart.
 func dw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw4_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
+	dw4_bnAffineReLUVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // dw4_bnEval computes dw4_bn (batchnorm on 25x5x64) in evaluation for the
@@ -2418,14 +2434,16 @@ func pw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 
 // pw4_bnForward computes pw4_bn (batchnorm on 25x5x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw4_relu, max(·, 0), in the same pass: out is pw4_relu's output,
+// and the training forward does not run pw4_relu apart.
 func pw4_bnForward(n int, in, out *[Tile * 8000]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw4_bnAffineVec(out[:n*8000], in[:n*8000], &m, &a, beta)
+	pw4_bnAffineReLUVec(out[:n*8000], in[:n*8000], &m, &a, beta)
 }
 
 // pw4_bnEval computes pw4_bn (batchnorm on 25x5x64) in evaluation for the

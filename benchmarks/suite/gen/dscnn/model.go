@@ -1753,8 +1753,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			tr.off = off
-			bn1Forward(n, &b.conv1Out, &b.bn1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
-			relu1Forward(n, &b.bn1Out, &b.relu1Out)
+			bn1Forward(n, &b.conv1Out, &b.relu1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
 			dropout1Forward(n, &b.relu1Out, &b.dropout1Out, &b.dropout1Mask, &tr)
 			if vec {
 				dw1ForwardVec(n, &b.dropout1Out, &b.dw1Out, &p.dw1Weight, &p.dw1Bias)
@@ -1768,8 +1767,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw1_bnForward(n, &b.dw1Out, &b.dw1_bnOut, &st.dw1_bnMean, &st.dw1_bnInvStd, &p.dw1_bnWeight, &p.dw1_bnBias)
-			dw1_reluForward(n, &b.dw1_bnOut, &b.dw1_reluOut)
+			dw1_bnForward(n, &b.dw1Out, &b.dw1_reluOut, &st.dw1_bnMean, &st.dw1_bnInvStd, &p.dw1_bnWeight, &p.dw1_bnBias)
 			if vec {
 				pw1ForwardGemm(n, &b.dw1_reluOut, &b.pw1Out, &p.pw1Weight, &p.pw1Bias)
 			} else {
@@ -1782,8 +1780,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw1_bnForward(n, &b.pw1Out, &b.pw1_bnOut, &st.pw1_bnMean, &st.pw1_bnInvStd, &p.pw1_bnWeight, &p.pw1_bnBias)
-			pw1_reluForward(n, &b.pw1_bnOut, &b.pw1_reluOut)
+			pw1_bnForward(n, &b.pw1Out, &b.pw1_reluOut, &st.pw1_bnMean, &st.pw1_bnInvStd, &p.pw1_bnWeight, &p.pw1_bnBias)
 			if vec {
 				dw2ForwardVec(n, &b.pw1_reluOut, &b.dw2Out, &p.dw2Weight, &p.dw2Bias)
 			} else {
@@ -1796,8 +1793,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw2_bnForward(n, &b.dw2Out, &b.dw2_bnOut, &st.dw2_bnMean, &st.dw2_bnInvStd, &p.dw2_bnWeight, &p.dw2_bnBias)
-			dw2_reluForward(n, &b.dw2_bnOut, &b.dw2_reluOut)
+			dw2_bnForward(n, &b.dw2Out, &b.dw2_reluOut, &st.dw2_bnMean, &st.dw2_bnInvStd, &p.dw2_bnWeight, &p.dw2_bnBias)
 			if vec {
 				pw2ForwardGemm(n, &b.dw2_reluOut, &b.pw2Out, &p.pw2Weight, &p.pw2Bias)
 			} else {
@@ -1810,8 +1806,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw2_bnForward(n, &b.pw2Out, &b.pw2_bnOut, &st.pw2_bnMean, &st.pw2_bnInvStd, &p.pw2_bnWeight, &p.pw2_bnBias)
-			pw2_reluForward(n, &b.pw2_bnOut, &b.pw2_reluOut)
+			pw2_bnForward(n, &b.pw2Out, &b.pw2_reluOut, &st.pw2_bnMean, &st.pw2_bnInvStd, &p.pw2_bnWeight, &p.pw2_bnBias)
 			if vec {
 				dw3ForwardVec(n, &b.pw2_reluOut, &b.dw3Out, &p.dw3Weight, &p.dw3Bias)
 			} else {
@@ -1824,8 +1819,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw3_bnForward(n, &b.dw3Out, &b.dw3_bnOut, &st.dw3_bnMean, &st.dw3_bnInvStd, &p.dw3_bnWeight, &p.dw3_bnBias)
-			dw3_reluForward(n, &b.dw3_bnOut, &b.dw3_reluOut)
+			dw3_bnForward(n, &b.dw3Out, &b.dw3_reluOut, &st.dw3_bnMean, &st.dw3_bnInvStd, &p.dw3_bnWeight, &p.dw3_bnBias)
 			if vec {
 				pw3ForwardGemm(n, &b.dw3_reluOut, &b.pw3Out, &p.pw3Weight, &p.pw3Bias)
 			} else {
@@ -1838,8 +1832,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw3_bnForward(n, &b.pw3Out, &b.pw3_bnOut, &st.pw3_bnMean, &st.pw3_bnInvStd, &p.pw3_bnWeight, &p.pw3_bnBias)
-			pw3_reluForward(n, &b.pw3_bnOut, &b.pw3_reluOut)
+			pw3_bnForward(n, &b.pw3Out, &b.pw3_reluOut, &st.pw3_bnMean, &st.pw3_bnInvStd, &p.pw3_bnWeight, &p.pw3_bnBias)
 			if vec {
 				dw4ForwardVec(n, &b.pw3_reluOut, &b.dw4Out, &p.dw4Weight, &p.dw4Bias)
 			} else {
@@ -1852,8 +1845,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw4_bnForward(n, &b.dw4Out, &b.dw4_bnOut, &st.dw4_bnMean, &st.dw4_bnInvStd, &p.dw4_bnWeight, &p.dw4_bnBias)
-			dw4_reluForward(n, &b.dw4_bnOut, &b.dw4_reluOut)
+			dw4_bnForward(n, &b.dw4Out, &b.dw4_reluOut, &st.dw4_bnMean, &st.dw4_bnInvStd, &p.dw4_bnWeight, &p.dw4_bnBias)
 			if vec {
 				pw4ForwardGemm(n, &b.dw4_reluOut, &b.pw4Out, &p.pw4Weight, &p.pw4Bias)
 			} else {
@@ -1867,8 +1859,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
 			tr.off = off
-			pw4_bnForward(n, &b.pw4Out, &b.pw4_bnOut, &st.pw4_bnMean, &st.pw4_bnInvStd, &p.pw4_bnWeight, &p.pw4_bnBias)
-			pw4_reluForward(n, &b.pw4_bnOut, &b.pw4_reluOut)
+			pw4_bnForward(n, &b.pw4Out, &b.pw4_reluOut, &st.pw4_bnMean, &st.pw4_bnInvStd, &p.pw4_bnWeight, &p.pw4_bnBias)
 			dropout2Forward(n, &b.pw4_reluOut, &b.dropout2Out, &b.dropout2Mask, &tr)
 			poolForward(n, &b.dropout2Out, &b.poolOut)
 			if vec {

@@ -1183,6 +1183,38 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// bn1AffineReLUVecAVX2 is the AVX2 path of bn1AffineReLUVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineReLUVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineReLUVecAVX512 is the AVX512 path of bn1AffineReLUVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineReLUVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn1AffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		bn1AffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw1_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1268,6 +1300,28 @@ func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
 		dw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw1_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw1_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -1359,6 +1413,28 @@ func pw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw1_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw1_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw2_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1444,6 +1520,28 @@ func dw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
 		dw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw2_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw2_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -1535,6 +1633,28 @@ func pw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw2_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw2_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw3_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1620,6 +1740,28 @@ func dw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
 		dw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw3_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw3_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -1711,6 +1853,28 @@ func pw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw3_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw3_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw4_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1799,6 +1963,28 @@ func dw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// dw4_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw4_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // pw4_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1884,6 +2070,28 @@ func pw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
 		pw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw4_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw4_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 

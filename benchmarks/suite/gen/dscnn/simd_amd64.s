@@ -3617,6 +3617,100 @@ bn1NormGradVec_pixel:
 	VZEROUPPER
 	RET
 
+// func bn1AffineReLUVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+// Requires: AVX, AVX2, FMA3
+//
+// y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0) (NaN kept, −0 made +0)   p < pixels, c < c4/4
+// Reference: bn1AffineReLUVecGo.
+TEXT ·bn1AffineReLUVecAVX2(SB), NOSPLIT, $0-56
+	MOVQ c4+48(FP), ch_c4
+	XORQ ch_cv, ch_cv
+	VXORPS Y1, Y1, Y1
+
+bn1AffineReLUVec_chan:
+	MOVQ m+16(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y15
+	MOVQ a+24(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y14
+	MOVQ beta+32(FP), ch_t
+	VMOVUPS (ch_t)(ch_cv*1), Y13
+	MOVQ y+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ x+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ pixels+40(FP), ch_left
+
+bn1AffineReLUVec_pixel:
+	VMOVUPS (ch_p1), Y0
+	VSUBPS Y15, Y0, Y0
+	VMULPS Y14, Y0, Y0
+	VADDPS Y13, Y0, Y0
+	VMAXPS Y0, Y1, Y0
+	VADDPS Y1, Y0, Y0
+	VMOVUPS Y0, (ch_p0)
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	DECQ ch_left
+	JNZ bn1AffineReLUVec_pixel
+	ADDQ $32, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1AffineReLUVec_chan
+	VZEROUPPER
+	RET
+
+// func bn1AffineReLUVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+// Requires: AVX512F
+//
+// y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0) (NaN kept, −0 made +0)   p < pixels, c < c4/4
+// Reference: bn1AffineReLUVecGo.
+TEXT ·bn1AffineReLUVecAVX512(SB), NOSPLIT, $0-56
+	MOVQ c4+48(FP), ch_c4
+	XORQ ch_cv, ch_cv
+	VXORPS Z1, Z1, Z1
+
+bn1AffineReLUVec_chan:
+	// K1: the vector's lanes; K2: its upper half's float64s
+	MOVQ ch_c4, ch_t
+	SUBQ ch_cv, ch_t
+	MOVL $0xffff, ch_p0
+	MOVL $0xff, ch_p1
+	CMPQ ch_t, $64
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K1
+	MOVL $0xff, ch_p0
+	MOVL $0, ch_p1
+	CMOVQLT ch_p1, ch_p0
+	KMOVW ch_p0, K2
+	MOVQ m+16(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z31
+	MOVQ a+24(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z30
+	MOVQ beta+32(FP), ch_t
+	VMOVUPS.Z (ch_t)(ch_cv*1), K1, Z29
+	MOVQ y+0(FP), ch_p0
+	ADDQ ch_cv, ch_p0
+	MOVQ x+8(FP), ch_p1
+	ADDQ ch_cv, ch_p1
+	MOVQ pixels+40(FP), ch_left
+
+bn1AffineReLUVec_pixel:
+	VMOVUPS.Z (ch_p1), K1, Z0
+	VSUBPS Z31, Z0, Z0
+	VMULPS Z30, Z0, Z0
+	VADDPS Z29, Z0, Z0
+	VMAXPS Z0, Z1, Z0
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (ch_p0)
+	ADDQ ch_c4, ch_p0
+	ADDQ ch_c4, ch_p1
+	DECQ ch_left
+	JNZ bn1AffineReLUVec_pixel
+	ADDQ $64, ch_cv
+	CMPQ ch_cv, ch_c4
+	JLT bn1AffineReLUVec_chan
+	VZEROUPPER
+	RET
+
 // func poolSumVecAVX2(x, sum *float32, pixels, c4 int)
 // Requires: AVX, AVX2, FMA3
 //

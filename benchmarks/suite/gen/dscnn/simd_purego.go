@@ -431,6 +431,15 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// bn1AffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn1AffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	bn1AffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw1_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -465,6 +474,15 @@ func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 // This build has no assembly: it runs the reference.
 func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	dw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw1_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	dw1_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw1_bnAffineVec computes, over whole pixels of 64 channels:
@@ -503,6 +521,15 @@ func pw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	pw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw1_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	pw1_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw2_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -537,6 +564,15 @@ func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 // This build has no assembly: it runs the reference.
 func dw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	dw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw2_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	dw2_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw2_bnAffineVec computes, over whole pixels of 64 channels:
@@ -575,6 +611,15 @@ func pw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	pw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw2_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	pw2_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw3_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -609,6 +654,15 @@ func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 // This build has no assembly: it runs the reference.
 func dw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	dw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw3_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	dw3_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw3_bnAffineVec computes, over whole pixels of 64 channels:
@@ -647,6 +701,15 @@ func pw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	pw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw3_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	pw3_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw4_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -683,6 +746,15 @@ func dw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	dw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// dw4_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	dw4_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // pw4_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -717,6 +789,15 @@ func pw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 // This build has no assembly: it runs the reference.
 func pw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	pw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw4_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	pw4_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // poolSumVec computes, over whole pixels of 64 channels:

@@ -912,6 +912,18 @@ func bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// bn1AffineReLUVecGo is the pure-Go reference of bn1AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn1AffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw1_bnAffineVecGo is the pure-Go reference of dw1_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -960,6 +972,18 @@ func dw1_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw1_bnAffineReLUVecGo is the pure-Go reference of dw1_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw1_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -1016,6 +1040,18 @@ func pw1_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw1_bnAffineReLUVecGo is the pure-Go reference of pw1_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw1_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw2_bnAffineVecGo is the pure-Go reference of dw2_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1064,6 +1100,18 @@ func dw2_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw2_bnAffineReLUVecGo is the pure-Go reference of dw2_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw2_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -1120,6 +1168,18 @@ func pw2_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw2_bnAffineReLUVecGo is the pure-Go reference of pw2_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw2_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw3_bnAffineVecGo is the pure-Go reference of dw3_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1168,6 +1228,18 @@ func dw3_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw3_bnAffineReLUVecGo is the pure-Go reference of dw3_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw3_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -1224,6 +1296,18 @@ func pw3_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw3_bnAffineReLUVecGo is the pure-Go reference of pw3_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw3_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw4_bnAffineVecGo is the pure-Go reference of dw4_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1276,6 +1360,18 @@ func dw4_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// dw4_bnAffineReLUVecGo is the pure-Go reference of dw4_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw4_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // pw4_bnAffineVecGo is the pure-Go reference of pw4_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1324,6 +1420,18 @@ func pw4_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw4_bnAffineReLUVecGo is the pure-Go reference of pw4_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw4_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }

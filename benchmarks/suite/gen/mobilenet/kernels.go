@@ -263,14 +263,16 @@ func conv1Backward(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float32,
 
 // bn1Forward computes bn1 (batchnorm on 48x48x8) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu1,
+// max(·, 0), in the same pass: out is relu1's output, and the training
+// forward does not run relu1 apart.
 func bn1Forward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
 	var m, a [8]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn1AffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
+	bn1AffineReLUVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // bn1Eval computes bn1 (batchnorm on 48x48x8) in evaluation for the first n
@@ -689,14 +691,16 @@ func dw1BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32
 
 // dw1_bnForward computes dw1_bn (batchnorm on 48x48x8) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw1_relu, max(·, 0), in the same pass: out is dw1_relu's output,
+// and the training forward does not run dw1_relu apart.
 func dw1_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[8]float64, gamma, beta *[8]float32) {
 	var m, a [8]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw1_bnAffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
+	dw1_bnAffineReLUVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // dw1_bnEval computes dw1_bn (batchnorm on 48x48x8) in evaluation for the
@@ -821,14 +825,16 @@ func pw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 36864]float32, d
 
 // pw1_bnForward computes pw1_bn (batchnorm on 48x48x16) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw1_relu, max(·, 0), in the same pass: out is pw1_relu's output,
+// and the training forward does not run pw1_relu apart.
 func pw1_bnForward(n int, in, out *[Tile * 36864]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
 	var m, a [16]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw1_bnAffineVec(out[:n*36864], in[:n*36864], &m, &a, beta)
+	pw1_bnAffineReLUVec(out[:n*36864], in[:n*36864], &m, &a, beta)
 }
 
 // pw1_bnEval computes pw1_bn (batchnorm on 48x48x16) in evaluation for the
@@ -1199,14 +1205,16 @@ func dw2BackwardVec(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32,
 
 // dw2_bnForward computes dw2_bn (batchnorm on 24x24x16) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw2_relu, max(·, 0), in the same pass: out is dw2_relu's output,
+// and the training forward does not run dw2_relu apart.
 func dw2_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
 	var m, a [16]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw2_bnAffineVec(out[:n*9216], in[:n*9216], &m, &a, beta)
+	dw2_bnAffineReLUVec(out[:n*9216], in[:n*9216], &m, &a, beta)
 }
 
 // dw2_bnEval computes dw2_bn (batchnorm on 24x24x16) in evaluation for the
@@ -1331,14 +1339,16 @@ func pw2Backward(n int, in *[Tile * 9216]float32, out *[Tile * 18432]float32, dO
 
 // pw2_bnForward computes pw2_bn (batchnorm on 24x24x32) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw2_relu, max(·, 0), in the same pass: out is pw2_relu's output,
+// and the training forward does not run pw2_relu apart.
 func pw2_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
 	var m, a [32]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw2_bnAffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
+	pw2_bnAffineReLUVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // pw2_bnEval computes pw2_bn (batchnorm on 24x24x32) in evaluation for the
@@ -1757,14 +1767,16 @@ func dw3BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32
 
 // dw3_bnForward computes dw3_bn (batchnorm on 24x24x32) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw3_relu, max(·, 0), in the same pass: out is dw3_relu's output,
+// and the training forward does not run dw3_relu apart.
 func dw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
 	var m, a [32]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw3_bnAffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
+	dw3_bnAffineReLUVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // dw3_bnEval computes dw3_bn (batchnorm on 24x24x32) in evaluation for the
@@ -1889,14 +1901,16 @@ func pw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 
 // pw3_bnForward computes pw3_bn (batchnorm on 24x24x32) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw3_relu, max(·, 0), in the same pass: out is pw3_relu's output,
+// and the training forward does not run pw3_relu apart.
 func pw3_bnForward(n int, in, out *[Tile * 18432]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
 	var m, a [32]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw3_bnAffineVec(out[:n*18432], in[:n*18432], &m, &a, beta)
+	pw3_bnAffineReLUVec(out[:n*18432], in[:n*18432], &m, &a, beta)
 }
 
 // pw3_bnEval computes pw3_bn (batchnorm on 24x24x32) in evaluation for the
@@ -2267,14 +2281,16 @@ func dw4BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32,
 
 // dw4_bnForward computes dw4_bn (batchnorm on 12x12x32) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw4_relu, max(·, 0), in the same pass: out is dw4_relu's output,
+// and the training forward does not run dw4_relu apart.
 func dw4_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
 	var m, a [32]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw4_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	dw4_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw4_bnEval computes dw4_bn (batchnorm on 12x12x32) in evaluation for the
@@ -2399,14 +2415,16 @@ func pw4Backward(n int, in *[Tile * 4608]float32, out *[Tile * 9216]float32, dOu
 
 // pw4_bnForward computes pw4_bn (batchnorm on 12x12x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw4_relu, max(·, 0), in the same pass: out is pw4_relu's output,
+// and the training forward does not run pw4_relu apart.
 func pw4_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw4_bnAffineVec(out[:n*9216], in[:n*9216], &m, &a, beta)
+	pw4_bnAffineReLUVec(out[:n*9216], in[:n*9216], &m, &a, beta)
 }
 
 // pw4_bnEval computes pw4_bn (batchnorm on 12x12x64) in evaluation for the
@@ -2825,14 +2843,16 @@ func dw5BackwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, 
 
 // dw5_bnForward computes dw5_bn (batchnorm on 12x12x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw5_relu, max(·, 0), in the same pass: out is dw5_relu's output,
+// and the training forward does not run dw5_relu apart.
 func dw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw5_bnAffineVec(out[:n*9216], in[:n*9216], &m, &a, beta)
+	dw5_bnAffineReLUVec(out[:n*9216], in[:n*9216], &m, &a, beta)
 }
 
 // dw5_bnEval computes dw5_bn (batchnorm on 12x12x64) in evaluation for the
@@ -2957,14 +2977,16 @@ func pw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 
 // pw5_bnForward computes pw5_bn (batchnorm on 12x12x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw5_relu, max(·, 0), in the same pass: out is pw5_relu's output,
+// and the training forward does not run pw5_relu apart.
 func pw5_bnForward(n int, in, out *[Tile * 9216]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw5_bnAffineVec(out[:n*9216], in[:n*9216], &m, &a, beta)
+	pw5_bnAffineReLUVec(out[:n*9216], in[:n*9216], &m, &a, beta)
 }
 
 // pw5_bnEval computes pw5_bn (batchnorm on 12x12x64) in evaluation for the
@@ -3335,14 +3357,16 @@ func dw6BackwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, 
 
 // dw6_bnForward computes dw6_bn (batchnorm on 6x6x64) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw6_relu, max(·, 0), in the same pass: out is dw6_relu's output,
+// and the training forward does not run dw6_relu apart.
 func dw6_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw6_bnAffineVec(out[:n*2304], in[:n*2304], &m, &a, beta)
+	dw6_bnAffineReLUVec(out[:n*2304], in[:n*2304], &m, &a, beta)
 }
 
 // dw6_bnEval computes dw6_bn (batchnorm on 6x6x64) in evaluation for the first
@@ -3467,14 +3491,16 @@ func pw6Backward(n int, in *[Tile * 2304]float32, out *[Tile * 4608]float32, dOu
 
 // pw6_bnForward computes pw6_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw6_relu, max(·, 0), in the same pass: out is pw6_relu's output,
+// and the training forward does not run pw6_relu apart.
 func pw6_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw6_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	pw6_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw6_bnEval computes pw6_bn (batchnorm on 6x6x128) in evaluation for the
@@ -3893,14 +3919,16 @@ func dw7BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 
 // dw7_bnForward computes dw7_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw7_relu, max(·, 0), in the same pass: out is dw7_relu's output,
+// and the training forward does not run dw7_relu apart.
 func dw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw7_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	dw7_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw7_bnEval computes dw7_bn (batchnorm on 6x6x128) in evaluation for the
@@ -4025,14 +4053,16 @@ func pw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 
 // pw7_bnForward computes pw7_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw7_relu, max(·, 0), in the same pass: out is pw7_relu's output,
+// and the training forward does not run pw7_relu apart.
 func pw7_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw7_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	pw7_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw7_bnEval computes pw7_bn (batchnorm on 6x6x128) in evaluation for the
@@ -4451,14 +4481,16 @@ func dw8BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 
 // dw8_bnForward computes dw8_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw8_relu, max(·, 0), in the same pass: out is dw8_relu's output,
+// and the training forward does not run dw8_relu apart.
 func dw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw8_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	dw8_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw8_bnEval computes dw8_bn (batchnorm on 6x6x128) in evaluation for the
@@ -4583,14 +4615,16 @@ func pw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 
 // pw8_bnForward computes pw8_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw8_relu, max(·, 0), in the same pass: out is pw8_relu's output,
+// and the training forward does not run pw8_relu apart.
 func pw8_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw8_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	pw8_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw8_bnEval computes pw8_bn (batchnorm on 6x6x128) in evaluation for the
@@ -5009,14 +5043,16 @@ func dw9BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 
 // dw9_bnForward computes dw9_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw9_relu, max(·, 0), in the same pass: out is dw9_relu's output,
+// and the training forward does not run dw9_relu apart.
 func dw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw9_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	dw9_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw9_bnEval computes dw9_bn (batchnorm on 6x6x128) in evaluation for the
@@ -5141,14 +5177,16 @@ func pw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 
 // pw9_bnForward computes pw9_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw9_relu, max(·, 0), in the same pass: out is pw9_relu's output,
+// and the training forward does not run pw9_relu apart.
 func pw9_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw9_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	pw9_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw9_bnEval computes pw9_bn (batchnorm on 6x6x128) in evaluation for the
@@ -5567,14 +5605,16 @@ func dw10BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32,
 
 // dw10_bnForward computes dw10_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw10_relu, max(·, 0), in the same pass: out is dw10_relu's output,
+// and the training forward does not run dw10_relu apart.
 func dw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw10_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	dw10_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw10_bnEval computes dw10_bn (batchnorm on 6x6x128) in evaluation for the
@@ -5700,14 +5740,16 @@ func pw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 
 // pw10_bnForward computes pw10_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw10_relu, max(·, 0), in the same pass: out is pw10_relu's output,
+// and the training forward does not run pw10_relu apart.
 func pw10_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw10_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	pw10_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw10_bnEval computes pw10_bn (batchnorm on 6x6x128) in evaluation for the
@@ -6127,14 +6169,16 @@ func dw11BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32,
 
 // dw11_bnForward computes dw11_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw11_relu, max(·, 0), in the same pass: out is dw11_relu's output,
+// and the training forward does not run dw11_relu apart.
 func dw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw11_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	dw11_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // dw11_bnEval computes dw11_bn (batchnorm on 6x6x128) in evaluation for the
@@ -6260,14 +6304,16 @@ func pw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 
 // pw11_bnForward computes pw11_bn (batchnorm on 6x6x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw11_relu, max(·, 0), in the same pass: out is pw11_relu's output,
+// and the training forward does not run pw11_relu apart.
 func pw11_bnForward(n int, in, out *[Tile * 4608]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw11_bnAffineVec(out[:n*4608], in[:n*4608], &m, &a, beta)
+	pw11_bnAffineReLUVec(out[:n*4608], in[:n*4608], &m, &a, beta)
 }
 
 // pw11_bnEval computes pw11_bn (batchnorm on 6x6x128) in evaluation for the
@@ -6639,14 +6685,16 @@ func dw12BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32,
 
 // dw12_bnForward computes dw12_bn (batchnorm on 3x3x128) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw12_relu, max(·, 0), in the same pass: out is dw12_relu's output,
+// and the training forward does not run dw12_relu apart.
 func dw12_bnForward(n int, in, out *[Tile * 1152]float32, mean, inv *[128]float64, gamma, beta *[128]float32) {
 	var m, a [128]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw12_bnAffineVec(out[:n*1152], in[:n*1152], &m, &a, beta)
+	dw12_bnAffineReLUVec(out[:n*1152], in[:n*1152], &m, &a, beta)
 }
 
 // dw12_bnEval computes dw12_bn (batchnorm on 3x3x128) in evaluation for the
@@ -6772,14 +6820,16 @@ func pw12Backward(n int, in *[Tile * 1152]float32, out *[Tile * 2304]float32, dO
 
 // pw12_bnForward computes pw12_bn (batchnorm on 3x3x256) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw12_relu, max(·, 0), in the same pass: out is pw12_relu's output,
+// and the training forward does not run pw12_relu apart.
 func pw12_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
 	var m, a [256]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw12_bnAffineVec(out[:n*2304], in[:n*2304], &m, &a, beta)
+	pw12_bnAffineReLUVec(out[:n*2304], in[:n*2304], &m, &a, beta)
 }
 
 // pw12_bnEval computes pw12_bn (batchnorm on 3x3x256) in evaluation for the
@@ -7199,14 +7249,16 @@ func dw13BackwardVec(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32,
 
 // dw13_bnForward computes dw13_bn (batchnorm on 3x3x256) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies dw13_relu, max(·, 0), in the same pass: out is dw13_relu's output,
+// and the training forward does not run dw13_relu apart.
 func dw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
 	var m, a [256]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	dw13_bnAffineVec(out[:n*2304], in[:n*2304], &m, &a, beta)
+	dw13_bnAffineReLUVec(out[:n*2304], in[:n*2304], &m, &a, beta)
 }
 
 // dw13_bnEval computes dw13_bn (batchnorm on 3x3x256) in evaluation for the
@@ -7332,14 +7384,16 @@ func pw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 
 // pw13_bnForward computes pw13_bn (batchnorm on 3x3x256) in training for the
 // first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies pw13_relu, max(·, 0), in the same pass: out is pw13_relu's output,
+// and the training forward does not run pw13_relu apart.
 func pw13_bnForward(n int, in, out *[Tile * 2304]float32, mean, inv *[256]float64, gamma, beta *[256]float32) {
 	var m, a [256]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	pw13_bnAffineVec(out[:n*2304], in[:n*2304], &m, &a, beta)
+	pw13_bnAffineReLUVec(out[:n*2304], in[:n*2304], &m, &a, beta)
 }
 
 // pw13_bnEval computes pw13_bn (batchnorm on 3x3x256) in evaluation for the

@@ -4335,8 +4335,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn1Forward(n, &b.conv1Out, &b.bn1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
-			relu1Forward(n, &b.bn1Out, &b.relu1Out)
+			bn1Forward(n, &b.conv1Out, &b.relu1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
 			if vec {
 				dw1ForwardVec(n, &b.relu1Out, &b.dw1Out, &p.dw1Weight, &p.dw1Bias)
 			} else {
@@ -4349,8 +4348,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw1_bnForward(n, &b.dw1Out, &b.dw1_bnOut, &st.dw1_bnMean, &st.dw1_bnInvStd, &p.dw1_bnWeight, &p.dw1_bnBias)
-			dw1_reluForward(n, &b.dw1_bnOut, &b.dw1_reluOut)
+			dw1_bnForward(n, &b.dw1Out, &b.dw1_reluOut, &st.dw1_bnMean, &st.dw1_bnInvStd, &p.dw1_bnWeight, &p.dw1_bnBias)
 			if vec {
 				pw1ForwardGemm(n, &b.dw1_reluOut, &b.pw1Out, &p.pw1Weight, &p.pw1Bias)
 			} else {
@@ -4363,8 +4361,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw1_bnForward(n, &b.pw1Out, &b.pw1_bnOut, &st.pw1_bnMean, &st.pw1_bnInvStd, &p.pw1_bnWeight, &p.pw1_bnBias)
-			pw1_reluForward(n, &b.pw1_bnOut, &b.pw1_reluOut)
+			pw1_bnForward(n, &b.pw1Out, &b.pw1_reluOut, &st.pw1_bnMean, &st.pw1_bnInvStd, &p.pw1_bnWeight, &p.pw1_bnBias)
 			if vec {
 				dw2ForwardVec(n, &b.pw1_reluOut, &b.dw2Out, &p.dw2Weight, &p.dw2Bias)
 			} else {
@@ -4377,8 +4374,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw2_bnForward(n, &b.dw2Out, &b.dw2_bnOut, &st.dw2_bnMean, &st.dw2_bnInvStd, &p.dw2_bnWeight, &p.dw2_bnBias)
-			dw2_reluForward(n, &b.dw2_bnOut, &b.dw2_reluOut)
+			dw2_bnForward(n, &b.dw2Out, &b.dw2_reluOut, &st.dw2_bnMean, &st.dw2_bnInvStd, &p.dw2_bnWeight, &p.dw2_bnBias)
 			if vec {
 				pw2ForwardGemm(n, &b.dw2_reluOut, &b.pw2Out, &p.pw2Weight, &p.pw2Bias)
 			} else {
@@ -4391,8 +4387,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw2_bnForward(n, &b.pw2Out, &b.pw2_bnOut, &st.pw2_bnMean, &st.pw2_bnInvStd, &p.pw2_bnWeight, &p.pw2_bnBias)
-			pw2_reluForward(n, &b.pw2_bnOut, &b.pw2_reluOut)
+			pw2_bnForward(n, &b.pw2Out, &b.pw2_reluOut, &st.pw2_bnMean, &st.pw2_bnInvStd, &p.pw2_bnWeight, &p.pw2_bnBias)
 			if vec {
 				dw3ForwardVec(n, &b.pw2_reluOut, &b.dw3Out, &p.dw3Weight, &p.dw3Bias)
 			} else {
@@ -4405,8 +4400,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw3_bnForward(n, &b.dw3Out, &b.dw3_bnOut, &st.dw3_bnMean, &st.dw3_bnInvStd, &p.dw3_bnWeight, &p.dw3_bnBias)
-			dw3_reluForward(n, &b.dw3_bnOut, &b.dw3_reluOut)
+			dw3_bnForward(n, &b.dw3Out, &b.dw3_reluOut, &st.dw3_bnMean, &st.dw3_bnInvStd, &p.dw3_bnWeight, &p.dw3_bnBias)
 			if vec {
 				pw3ForwardGemm(n, &b.dw3_reluOut, &b.pw3Out, &p.pw3Weight, &p.pw3Bias)
 			} else {
@@ -4419,8 +4413,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw3_bnForward(n, &b.pw3Out, &b.pw3_bnOut, &st.pw3_bnMean, &st.pw3_bnInvStd, &p.pw3_bnWeight, &p.pw3_bnBias)
-			pw3_reluForward(n, &b.pw3_bnOut, &b.pw3_reluOut)
+			pw3_bnForward(n, &b.pw3Out, &b.pw3_reluOut, &st.pw3_bnMean, &st.pw3_bnInvStd, &p.pw3_bnWeight, &p.pw3_bnBias)
 			if vec {
 				dw4ForwardVec(n, &b.pw3_reluOut, &b.dw4Out, &p.dw4Weight, &p.dw4Bias)
 			} else {
@@ -4433,8 +4426,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw4_bnForward(n, &b.dw4Out, &b.dw4_bnOut, &st.dw4_bnMean, &st.dw4_bnInvStd, &p.dw4_bnWeight, &p.dw4_bnBias)
-			dw4_reluForward(n, &b.dw4_bnOut, &b.dw4_reluOut)
+			dw4_bnForward(n, &b.dw4Out, &b.dw4_reluOut, &st.dw4_bnMean, &st.dw4_bnInvStd, &p.dw4_bnWeight, &p.dw4_bnBias)
 			if vec {
 				pw4ForwardGemm(n, &b.dw4_reluOut, &b.pw4Out, &p.pw4Weight, &p.pw4Bias)
 			} else {
@@ -4447,8 +4439,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw4_bnForward(n, &b.pw4Out, &b.pw4_bnOut, &st.pw4_bnMean, &st.pw4_bnInvStd, &p.pw4_bnWeight, &p.pw4_bnBias)
-			pw4_reluForward(n, &b.pw4_bnOut, &b.pw4_reluOut)
+			pw4_bnForward(n, &b.pw4Out, &b.pw4_reluOut, &st.pw4_bnMean, &st.pw4_bnInvStd, &p.pw4_bnWeight, &p.pw4_bnBias)
 			if vec {
 				dw5ForwardVec(n, &b.pw4_reluOut, &b.dw5Out, &p.dw5Weight, &p.dw5Bias)
 			} else {
@@ -4461,8 +4452,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw5_bnForward(n, &b.dw5Out, &b.dw5_bnOut, &st.dw5_bnMean, &st.dw5_bnInvStd, &p.dw5_bnWeight, &p.dw5_bnBias)
-			dw5_reluForward(n, &b.dw5_bnOut, &b.dw5_reluOut)
+			dw5_bnForward(n, &b.dw5Out, &b.dw5_reluOut, &st.dw5_bnMean, &st.dw5_bnInvStd, &p.dw5_bnWeight, &p.dw5_bnBias)
 			if vec {
 				pw5ForwardGemm(n, &b.dw5_reluOut, &b.pw5Out, &p.pw5Weight, &p.pw5Bias)
 			} else {
@@ -4475,8 +4465,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw5_bnForward(n, &b.pw5Out, &b.pw5_bnOut, &st.pw5_bnMean, &st.pw5_bnInvStd, &p.pw5_bnWeight, &p.pw5_bnBias)
-			pw5_reluForward(n, &b.pw5_bnOut, &b.pw5_reluOut)
+			pw5_bnForward(n, &b.pw5Out, &b.pw5_reluOut, &st.pw5_bnMean, &st.pw5_bnInvStd, &p.pw5_bnWeight, &p.pw5_bnBias)
 			if vec {
 				dw6ForwardVec(n, &b.pw5_reluOut, &b.dw6Out, &p.dw6Weight, &p.dw6Bias)
 			} else {
@@ -4489,8 +4478,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw6_bnForward(n, &b.dw6Out, &b.dw6_bnOut, &st.dw6_bnMean, &st.dw6_bnInvStd, &p.dw6_bnWeight, &p.dw6_bnBias)
-			dw6_reluForward(n, &b.dw6_bnOut, &b.dw6_reluOut)
+			dw6_bnForward(n, &b.dw6Out, &b.dw6_reluOut, &st.dw6_bnMean, &st.dw6_bnInvStd, &p.dw6_bnWeight, &p.dw6_bnBias)
 			if vec {
 				pw6ForwardGemm(n, &b.dw6_reluOut, &b.pw6Out, &p.pw6Weight, &p.pw6Bias)
 			} else {
@@ -4503,8 +4491,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw6_bnForward(n, &b.pw6Out, &b.pw6_bnOut, &st.pw6_bnMean, &st.pw6_bnInvStd, &p.pw6_bnWeight, &p.pw6_bnBias)
-			pw6_reluForward(n, &b.pw6_bnOut, &b.pw6_reluOut)
+			pw6_bnForward(n, &b.pw6Out, &b.pw6_reluOut, &st.pw6_bnMean, &st.pw6_bnInvStd, &p.pw6_bnWeight, &p.pw6_bnBias)
 			if vec {
 				dw7ForwardVec(n, &b.pw6_reluOut, &b.dw7Out, &p.dw7Weight, &p.dw7Bias)
 			} else {
@@ -4517,8 +4504,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw7_bnForward(n, &b.dw7Out, &b.dw7_bnOut, &st.dw7_bnMean, &st.dw7_bnInvStd, &p.dw7_bnWeight, &p.dw7_bnBias)
-			dw7_reluForward(n, &b.dw7_bnOut, &b.dw7_reluOut)
+			dw7_bnForward(n, &b.dw7Out, &b.dw7_reluOut, &st.dw7_bnMean, &st.dw7_bnInvStd, &p.dw7_bnWeight, &p.dw7_bnBias)
 			if vec {
 				pw7ForwardGemm(n, &b.dw7_reluOut, &b.pw7Out, &p.pw7Weight, &p.pw7Bias)
 			} else {
@@ -4531,8 +4517,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw7_bnForward(n, &b.pw7Out, &b.pw7_bnOut, &st.pw7_bnMean, &st.pw7_bnInvStd, &p.pw7_bnWeight, &p.pw7_bnBias)
-			pw7_reluForward(n, &b.pw7_bnOut, &b.pw7_reluOut)
+			pw7_bnForward(n, &b.pw7Out, &b.pw7_reluOut, &st.pw7_bnMean, &st.pw7_bnInvStd, &p.pw7_bnWeight, &p.pw7_bnBias)
 			if vec {
 				dw8ForwardVec(n, &b.pw7_reluOut, &b.dw8Out, &p.dw8Weight, &p.dw8Bias)
 			} else {
@@ -4545,8 +4530,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw8_bnForward(n, &b.dw8Out, &b.dw8_bnOut, &st.dw8_bnMean, &st.dw8_bnInvStd, &p.dw8_bnWeight, &p.dw8_bnBias)
-			dw8_reluForward(n, &b.dw8_bnOut, &b.dw8_reluOut)
+			dw8_bnForward(n, &b.dw8Out, &b.dw8_reluOut, &st.dw8_bnMean, &st.dw8_bnInvStd, &p.dw8_bnWeight, &p.dw8_bnBias)
 			if vec {
 				pw8ForwardGemm(n, &b.dw8_reluOut, &b.pw8Out, &p.pw8Weight, &p.pw8Bias)
 			} else {
@@ -4559,8 +4543,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw8_bnForward(n, &b.pw8Out, &b.pw8_bnOut, &st.pw8_bnMean, &st.pw8_bnInvStd, &p.pw8_bnWeight, &p.pw8_bnBias)
-			pw8_reluForward(n, &b.pw8_bnOut, &b.pw8_reluOut)
+			pw8_bnForward(n, &b.pw8Out, &b.pw8_reluOut, &st.pw8_bnMean, &st.pw8_bnInvStd, &p.pw8_bnWeight, &p.pw8_bnBias)
 			if vec {
 				dw9ForwardVec(n, &b.pw8_reluOut, &b.dw9Out, &p.dw9Weight, &p.dw9Bias)
 			} else {
@@ -4573,8 +4556,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw9_bnForward(n, &b.dw9Out, &b.dw9_bnOut, &st.dw9_bnMean, &st.dw9_bnInvStd, &p.dw9_bnWeight, &p.dw9_bnBias)
-			dw9_reluForward(n, &b.dw9_bnOut, &b.dw9_reluOut)
+			dw9_bnForward(n, &b.dw9Out, &b.dw9_reluOut, &st.dw9_bnMean, &st.dw9_bnInvStd, &p.dw9_bnWeight, &p.dw9_bnBias)
 			if vec {
 				pw9ForwardGemm(n, &b.dw9_reluOut, &b.pw9Out, &p.pw9Weight, &p.pw9Bias)
 			} else {
@@ -4587,8 +4569,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw9_bnForward(n, &b.pw9Out, &b.pw9_bnOut, &st.pw9_bnMean, &st.pw9_bnInvStd, &p.pw9_bnWeight, &p.pw9_bnBias)
-			pw9_reluForward(n, &b.pw9_bnOut, &b.pw9_reluOut)
+			pw9_bnForward(n, &b.pw9Out, &b.pw9_reluOut, &st.pw9_bnMean, &st.pw9_bnInvStd, &p.pw9_bnWeight, &p.pw9_bnBias)
 			if vec {
 				dw10ForwardVec(n, &b.pw9_reluOut, &b.dw10Out, &p.dw10Weight, &p.dw10Bias)
 			} else {
@@ -4601,8 +4582,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw10_bnForward(n, &b.dw10Out, &b.dw10_bnOut, &st.dw10_bnMean, &st.dw10_bnInvStd, &p.dw10_bnWeight, &p.dw10_bnBias)
-			dw10_reluForward(n, &b.dw10_bnOut, &b.dw10_reluOut)
+			dw10_bnForward(n, &b.dw10Out, &b.dw10_reluOut, &st.dw10_bnMean, &st.dw10_bnInvStd, &p.dw10_bnWeight, &p.dw10_bnBias)
 			if vec {
 				pw10ForwardGemm(n, &b.dw10_reluOut, &b.pw10Out, &p.pw10Weight, &p.pw10Bias)
 			} else {
@@ -4615,8 +4595,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw10_bnForward(n, &b.pw10Out, &b.pw10_bnOut, &st.pw10_bnMean, &st.pw10_bnInvStd, &p.pw10_bnWeight, &p.pw10_bnBias)
-			pw10_reluForward(n, &b.pw10_bnOut, &b.pw10_reluOut)
+			pw10_bnForward(n, &b.pw10Out, &b.pw10_reluOut, &st.pw10_bnMean, &st.pw10_bnInvStd, &p.pw10_bnWeight, &p.pw10_bnBias)
 			if vec {
 				dw11ForwardVec(n, &b.pw10_reluOut, &b.dw11Out, &p.dw11Weight, &p.dw11Bias)
 			} else {
@@ -4629,8 +4608,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw11_bnForward(n, &b.dw11Out, &b.dw11_bnOut, &st.dw11_bnMean, &st.dw11_bnInvStd, &p.dw11_bnWeight, &p.dw11_bnBias)
-			dw11_reluForward(n, &b.dw11_bnOut, &b.dw11_reluOut)
+			dw11_bnForward(n, &b.dw11Out, &b.dw11_reluOut, &st.dw11_bnMean, &st.dw11_bnInvStd, &p.dw11_bnWeight, &p.dw11_bnBias)
 			if vec {
 				pw11ForwardGemm(n, &b.dw11_reluOut, &b.pw11Out, &p.pw11Weight, &p.pw11Bias)
 			} else {
@@ -4643,8 +4621,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw11_bnForward(n, &b.pw11Out, &b.pw11_bnOut, &st.pw11_bnMean, &st.pw11_bnInvStd, &p.pw11_bnWeight, &p.pw11_bnBias)
-			pw11_reluForward(n, &b.pw11_bnOut, &b.pw11_reluOut)
+			pw11_bnForward(n, &b.pw11Out, &b.pw11_reluOut, &st.pw11_bnMean, &st.pw11_bnInvStd, &p.pw11_bnWeight, &p.pw11_bnBias)
 			if vec {
 				dw12ForwardVec(n, &b.pw11_reluOut, &b.dw12Out, &p.dw12Weight, &p.dw12Bias)
 			} else {
@@ -4657,8 +4634,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw12_bnForward(n, &b.dw12Out, &b.dw12_bnOut, &st.dw12_bnMean, &st.dw12_bnInvStd, &p.dw12_bnWeight, &p.dw12_bnBias)
-			dw12_reluForward(n, &b.dw12_bnOut, &b.dw12_reluOut)
+			dw12_bnForward(n, &b.dw12Out, &b.dw12_reluOut, &st.dw12_bnMean, &st.dw12_bnInvStd, &p.dw12_bnWeight, &p.dw12_bnBias)
 			if vec {
 				pw12ForwardGemm(n, &b.dw12_reluOut, &b.pw12Out, &p.pw12Weight, &p.pw12Bias)
 			} else {
@@ -4671,8 +4647,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw12_bnForward(n, &b.pw12Out, &b.pw12_bnOut, &st.pw12_bnMean, &st.pw12_bnInvStd, &p.pw12_bnWeight, &p.pw12_bnBias)
-			pw12_reluForward(n, &b.pw12_bnOut, &b.pw12_reluOut)
+			pw12_bnForward(n, &b.pw12Out, &b.pw12_reluOut, &st.pw12_bnMean, &st.pw12_bnInvStd, &p.pw12_bnWeight, &p.pw12_bnBias)
 			if vec {
 				dw13ForwardVec(n, &b.pw12_reluOut, &b.dw13Out, &p.dw13Weight, &p.dw13Bias)
 			} else {
@@ -4685,8 +4660,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			dw13_bnForward(n, &b.dw13Out, &b.dw13_bnOut, &st.dw13_bnMean, &st.dw13_bnInvStd, &p.dw13_bnWeight, &p.dw13_bnBias)
-			dw13_reluForward(n, &b.dw13_bnOut, &b.dw13_reluOut)
+			dw13_bnForward(n, &b.dw13Out, &b.dw13_reluOut, &st.dw13_bnMean, &st.dw13_bnInvStd, &p.dw13_bnWeight, &p.dw13_bnBias)
 			if vec {
 				pw13ForwardGemm(n, &b.dw13_reluOut, &b.pw13Out, &p.pw13Weight, &p.pw13Bias)
 			} else {
@@ -4699,8 +4673,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			pw13_bnForward(n, &b.pw13Out, &b.pw13_bnOut, &st.pw13_bnMean, &st.pw13_bnInvStd, &p.pw13_bnWeight, &p.pw13_bnBias)
-			pw13_reluForward(n, &b.pw13_bnOut, &b.pw13_reluOut)
+			pw13_bnForward(n, &b.pw13Out, &b.pw13_reluOut, &st.pw13_bnMean, &st.pw13_bnInvStd, &p.pw13_bnWeight, &p.pw13_bnBias)
 			poolForward(n, &b.pw13_reluOut, &b.poolOut)
 			if vec {
 				if n == 1 {

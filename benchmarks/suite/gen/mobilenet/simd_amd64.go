@@ -2977,6 +2977,38 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	}
 }
 
+// bn1AffineReLUVecAVX2 is the AVX2 path of bn1AffineReLUVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineReLUVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineReLUVecAVX512 is the AVX512 path of bn1AffineReLUVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineReLUVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineReLUVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn1AffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	if p == 0 {
+		return
+	}
+	_ = y[p*8-1]
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	default:
+		bn1AffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw1_bnAffineVec computes, over whole pixels of 8 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3062,6 +3094,28 @@ func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 32)
 	default:
 		dw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw1_bnAffineReLUVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1_bnAffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	if p == 0 {
+		return
+	}
+	_ = y[p*8-1]
+	_ = x[p*8-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 32)
+	default:
+		dw1_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -3153,6 +3207,28 @@ func pw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	}
 }
 
+// pw1_bnAffineReLUVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw1_bnAffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	if p == 0 {
+		return
+	}
+	_ = y[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	default:
+		pw1_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw2_bnAffineVec computes, over whole pixels of 16 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3238,6 +3314,28 @@ func dw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	default:
 		dw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw2_bnAffineReLUVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2_bnAffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	if p == 0 {
+		return
+	}
+	_ = y[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	default:
+		dw2_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -3329,6 +3427,28 @@ func pw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	}
 }
 
+// pw2_bnAffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw2_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		pw2_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw3_bnAffineVec computes, over whole pixels of 32 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3414,6 +3534,28 @@ func dw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
 		dw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw3_bnAffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		dw3_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -3505,6 +3647,28 @@ func pw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	}
 }
 
+// pw3_bnAffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw3_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		pw3_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw4_bnAffineVec computes, over whole pixels of 32 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3590,6 +3754,28 @@ func dw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 128)
 	default:
 		dw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw4_bnAffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		dw4_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -3681,6 +3867,28 @@ func pw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw4_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw4_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw4_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw5_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3766,6 +3974,28 @@ func dw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
 		dw5_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw5_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw5_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw5_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -3857,6 +4087,28 @@ func pw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw5_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw5_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		pw5_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw6_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3942,6 +4194,28 @@ func dw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
 		dw6_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw6_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw6_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		dw6_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -4033,6 +4307,28 @@ func pw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw6_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw6_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw6_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw7_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -4118,6 +4414,28 @@ func dw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		dw7_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw7_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw7_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw7_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -4209,6 +4527,28 @@ func pw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw7_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw7_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw7_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw8_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -4294,6 +4634,28 @@ func dw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		dw8_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw8_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw8_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw8_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -4385,6 +4747,28 @@ func pw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw8_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw8_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw8_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw9_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -4470,6 +4854,28 @@ func dw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		dw9_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw9_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw9_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw9_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -4561,6 +4967,28 @@ func pw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw9_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw9_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw9_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw10_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -4646,6 +5074,28 @@ func dw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		dw10_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw10_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw10_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw10_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -4737,6 +5187,28 @@ func pw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw10_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw10_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw10_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw11_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -4822,6 +5294,28 @@ func dw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		dw11_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw11_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw11_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw11_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -4913,6 +5407,28 @@ func pw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw11_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw11_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		pw11_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw12_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -4998,6 +5514,28 @@ func dw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 512)
 	default:
 		dw12_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// dw12_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw12_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	if p == 0 {
+		return
+	}
+	_ = y[p*128-1]
+	_ = x[p*128-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 512)
+	default:
+		dw12_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -5089,6 +5627,28 @@ func pw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	}
 }
 
+// pw12_bnAffineReLUVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw12_bnAffineReLUVec(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	if p == 0 {
+		return
+	}
+	_ = y[p*256-1]
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	default:
+		pw12_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // dw13_bnAffineVec computes, over whole pixels of 256 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -5177,6 +5737,28 @@ func dw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	}
 }
 
+// dw13_bnAffineReLUVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func dw13_bnAffineReLUVec(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	if p == 0 {
+		return
+	}
+	_ = y[p*256-1]
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	default:
+		dw13_bnAffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // pw13_bnAffineVec computes, over whole pixels of 256 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -5262,6 +5844,28 @@ func pw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 1024)
 	default:
 		pw13_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// pw13_bnAffineReLUVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func pw13_bnAffineReLUVec(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	if p == 0 {
+		return
+	}
+	_ = y[p*256-1]
+	_ = x[p*256-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 1024)
+	default:
+		pw13_bnAffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 

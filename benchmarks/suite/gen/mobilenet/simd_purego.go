@@ -1106,6 +1106,15 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// bn1AffineReLUVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn1AffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
+	bn1AffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw1_bnAffineVec computes, over whole pixels of 8 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1140,6 +1149,15 @@ func dw1_bnSumsVec(x, dy []float32, sumDy, sumDyX *[8]float64) {
 // This build has no assembly: it runs the reference.
 func dw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	dw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw1_bnAffineReLUVec computes, over whole pixels of 8 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw1_bnAffineReLUVec(y, x []float32, m, a, beta *[8]float32) {
+	dw1_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw1_bnAffineVec computes, over whole pixels of 16 channels:
@@ -1178,6 +1196,15 @@ func pw1_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	pw1_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw1_bnAffineReLUVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw1_bnAffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
+	pw1_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw2_bnAffineVec computes, over whole pixels of 16 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1212,6 +1239,15 @@ func dw2_bnSumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 // This build has no assembly: it runs the reference.
 func dw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	dw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw2_bnAffineReLUVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw2_bnAffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
+	dw2_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw2_bnAffineVec computes, over whole pixels of 32 channels:
@@ -1250,6 +1286,15 @@ func pw2_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	pw2_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw2_bnAffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw2_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	pw2_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw3_bnAffineVec computes, over whole pixels of 32 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1284,6 +1329,15 @@ func dw3_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 // This build has no assembly: it runs the reference.
 func dw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	dw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw3_bnAffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw3_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	dw3_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw3_bnAffineVec computes, over whole pixels of 32 channels:
@@ -1322,6 +1376,15 @@ func pw3_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	pw3_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw3_bnAffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw3_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	pw3_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw4_bnAffineVec computes, over whole pixels of 32 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1356,6 +1419,15 @@ func dw4_bnSumsVec(x, dy []float32, sumDy, sumDyX *[32]float64) {
 // This build has no assembly: it runs the reference.
 func dw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	dw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw4_bnAffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw4_bnAffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	dw4_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw4_bnAffineVec computes, over whole pixels of 64 channels:
@@ -1394,6 +1466,15 @@ func pw4_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	pw4_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw4_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw4_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	pw4_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw5_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1428,6 +1509,15 @@ func dw5_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 // This build has no assembly: it runs the reference.
 func dw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	dw5_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw5_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw5_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	dw5_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw5_bnAffineVec computes, over whole pixels of 64 channels:
@@ -1466,6 +1556,15 @@ func pw5_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	pw5_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw5_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw5_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	pw5_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw6_bnAffineVec computes, over whole pixels of 64 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1500,6 +1599,15 @@ func dw6_bnSumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 // This build has no assembly: it runs the reference.
 func dw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	dw6_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw6_bnAffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw6_bnAffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	dw6_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw6_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1538,6 +1646,15 @@ func pw6_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	pw6_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw6_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw6_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	pw6_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw7_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1572,6 +1689,15 @@ func dw7_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func dw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	dw7_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw7_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw7_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	dw7_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw7_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1610,6 +1736,15 @@ func pw7_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	pw7_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw7_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw7_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	pw7_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw8_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1644,6 +1779,15 @@ func dw8_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func dw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	dw8_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw8_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw8_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	dw8_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw8_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1682,6 +1826,15 @@ func pw8_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	pw8_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw8_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw8_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	pw8_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw9_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1716,6 +1869,15 @@ func dw9_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func dw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	dw9_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw9_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw9_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	dw9_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw9_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1754,6 +1916,15 @@ func pw9_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	pw9_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw9_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw9_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	pw9_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw10_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1788,6 +1959,15 @@ func dw10_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func dw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	dw10_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw10_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw10_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	dw10_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw10_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1826,6 +2006,15 @@ func pw10_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	pw10_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw10_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw10_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	pw10_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw11_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1860,6 +2049,15 @@ func dw11_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func dw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	dw11_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw11_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw11_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	dw11_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw11_bnAffineVec computes, over whole pixels of 128 channels:
@@ -1898,6 +2096,15 @@ func pw11_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	pw11_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw11_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw11_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	pw11_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw12_bnAffineVec computes, over whole pixels of 128 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1932,6 +2139,15 @@ func dw12_bnSumsVec(x, dy []float32, sumDy, sumDyX *[128]float64) {
 // This build has no assembly: it runs the reference.
 func dw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	dw12_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// dw12_bnAffineReLUVec computes, over whole pixels of 128 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw12_bnAffineReLUVec(y, x []float32, m, a, beta *[128]float32) {
+	dw12_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // pw12_bnAffineVec computes, over whole pixels of 256 channels:
@@ -1970,6 +2186,15 @@ func pw12_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	pw12_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// pw12_bnAffineReLUVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw12_bnAffineReLUVec(y, x []float32, m, a, beta *[256]float32) {
+	pw12_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // dw13_bnAffineVec computes, over whole pixels of 256 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2006,6 +2231,15 @@ func dw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	dw13_bnNormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// dw13_bnAffineReLUVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func dw13_bnAffineReLUVec(y, x []float32, m, a, beta *[256]float32) {
+	dw13_bnAffineReLUVecGo(y, x, m, a, beta)
+}
+
 // pw13_bnAffineVec computes, over whole pixels of 256 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2040,6 +2274,15 @@ func pw13_bnSumsVec(x, dy []float32, sumDy, sumDyX *[256]float64) {
 // This build has no assembly: it runs the reference.
 func pw13_bnNormGradVec(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	pw13_bnNormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// pw13_bnAffineReLUVec computes, over whole pixels of 256 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func pw13_bnAffineReLUVec(y, x []float32, m, a, beta *[256]float32) {
+	pw13_bnAffineReLUVecGo(y, x, m, a, beta)
 }
 
 // poolSumVec computes, over whole pixels of 256 channels:

@@ -2451,6 +2451,18 @@ func bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	}
 }
 
+// bn1AffineReLUVecGo is the pure-Go reference of bn1AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn1AffineReLUVecGo(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw1_bnAffineVecGo is the pure-Go reference of dw1_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2499,6 +2511,18 @@ func dw1_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[8]float32) {
 	for i := 0; i < p*8; i += 8 {
 		for c := range 8 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw1_bnAffineReLUVecGo is the pure-Go reference of dw1_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw1_bnAffineReLUVecGo(y, x []float32, m, a, beta *[8]float32) {
+	p := len(y) / 8
+	for i := 0; i < p*8; i += 8 {
+		for c := range 8 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -2555,6 +2579,18 @@ func pw1_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	}
 }
 
+// pw1_bnAffineReLUVecGo is the pure-Go reference of pw1_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw1_bnAffineReLUVecGo(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw2_bnAffineVecGo is the pure-Go reference of dw2_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2603,6 +2639,18 @@ func dw2_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	for i := 0; i < p*16; i += 16 {
 		for c := range 16 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw2_bnAffineReLUVecGo is the pure-Go reference of dw2_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw2_bnAffineReLUVecGo(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -2659,6 +2707,18 @@ func pw2_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	}
 }
 
+// pw2_bnAffineReLUVecGo is the pure-Go reference of pw2_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw2_bnAffineReLUVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw3_bnAffineVecGo is the pure-Go reference of dw3_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2707,6 +2767,18 @@ func dw3_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	for i := 0; i < p*32; i += 32 {
 		for c := range 32 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw3_bnAffineReLUVecGo is the pure-Go reference of dw3_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw3_bnAffineReLUVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -2763,6 +2835,18 @@ func pw3_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	}
 }
 
+// pw3_bnAffineReLUVecGo is the pure-Go reference of pw3_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw3_bnAffineReLUVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw4_bnAffineVecGo is the pure-Go reference of dw4_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2811,6 +2895,18 @@ func dw4_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	for i := 0; i < p*32; i += 32 {
 		for c := range 32 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw4_bnAffineReLUVecGo is the pure-Go reference of dw4_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw4_bnAffineReLUVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -2867,6 +2963,18 @@ func pw4_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw4_bnAffineReLUVecGo is the pure-Go reference of pw4_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw4_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw5_bnAffineVecGo is the pure-Go reference of dw5_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -2915,6 +3023,18 @@ func dw5_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw5_bnAffineReLUVecGo is the pure-Go reference of dw5_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw5_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -2971,6 +3091,18 @@ func pw5_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	}
 }
 
+// pw5_bnAffineReLUVecGo is the pure-Go reference of pw5_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw5_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw6_bnAffineVecGo is the pure-Go reference of dw6_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3019,6 +3151,18 @@ func dw6_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw6_bnAffineReLUVecGo is the pure-Go reference of dw6_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw6_bnAffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -3075,6 +3219,18 @@ func pw6_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw6_bnAffineReLUVecGo is the pure-Go reference of pw6_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw6_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw7_bnAffineVecGo is the pure-Go reference of dw7_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3123,6 +3279,18 @@ func dw7_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw7_bnAffineReLUVecGo is the pure-Go reference of dw7_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw7_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -3179,6 +3347,18 @@ func pw7_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw7_bnAffineReLUVecGo is the pure-Go reference of pw7_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw7_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw8_bnAffineVecGo is the pure-Go reference of dw8_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3227,6 +3407,18 @@ func dw8_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw8_bnAffineReLUVecGo is the pure-Go reference of dw8_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw8_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -3283,6 +3475,18 @@ func pw8_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw8_bnAffineReLUVecGo is the pure-Go reference of pw8_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw8_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw9_bnAffineVecGo is the pure-Go reference of dw9_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3331,6 +3535,18 @@ func dw9_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw9_bnAffineReLUVecGo is the pure-Go reference of dw9_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw9_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -3387,6 +3603,18 @@ func pw9_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw9_bnAffineReLUVecGo is the pure-Go reference of pw9_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw9_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw10_bnAffineVecGo is the pure-Go reference of dw10_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3435,6 +3663,18 @@ func dw10_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw10_bnAffineReLUVecGo is the pure-Go reference of dw10_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw10_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -3491,6 +3731,18 @@ func pw10_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw10_bnAffineReLUVecGo is the pure-Go reference of pw10_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw10_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw11_bnAffineVecGo is the pure-Go reference of dw11_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3539,6 +3791,18 @@ func dw11_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw11_bnAffineReLUVecGo is the pure-Go reference of dw11_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw11_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -3595,6 +3859,18 @@ func pw11_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	}
 }
 
+// pw11_bnAffineReLUVecGo is the pure-Go reference of pw11_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw11_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw12_bnAffineVecGo is the pure-Go reference of dw12_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3643,6 +3919,18 @@ func dw12_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[128]float32) {
 	for i := 0; i < p*128; i += 128 {
 		for c := range 128 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// dw12_bnAffineReLUVecGo is the pure-Go reference of dw12_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw12_bnAffineReLUVecGo(y, x []float32, m, a, beta *[128]float32) {
+	p := len(y) / 128
+	for i := 0; i < p*128; i += 128 {
+		for c := range 128 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -3699,6 +3987,18 @@ func pw12_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	}
 }
 
+// pw12_bnAffineReLUVecGo is the pure-Go reference of pw12_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw12_bnAffineReLUVecGo(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // dw13_bnAffineVecGo is the pure-Go reference of dw13_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3751,6 +4051,18 @@ func dw13_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	}
 }
 
+// dw13_bnAffineReLUVecGo is the pure-Go reference of dw13_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func dw13_bnAffineReLUVecGo(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // pw13_bnAffineVecGo is the pure-Go reference of pw13_bnAffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -3799,6 +4111,18 @@ func pw13_bnNormGradVecGo(dx, dy, x []float32, k, u, v, m *[256]float32) {
 	for i := 0; i < p*256; i += 256 {
 		for c := range 256 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// pw13_bnAffineReLUVecGo is the pure-Go reference of pw13_bnAffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func pw13_bnAffineReLUVecGo(y, x []float32, m, a, beta *[256]float32) {
+	p := len(y) / 256
+	for i := 0; i < p*256; i += 256 {
+		for c := range 256 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }

@@ -287,14 +287,16 @@ func conv1Backward(n int, in *[Tile * 3072]float32, out *[Tile * 16384]float32, 
 
 // bn1Forward computes bn1 (batchnorm on 32x32x16) in training for the first n
 // samples of a tile: out = gamma·(in − mean)·inv + beta per channel, with
-// the batch's mean and inv = 1/√(variance + ε).
+// the batch's mean and inv = 1/√(variance + ε). Then it applies relu1,
+// max(·, 0), in the same pass: out is relu1's output, and the training
+// forward does not run relu1 apart.
 func bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
 	var m, a [16]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	bn1AffineVec(out[:n*16384], in[:n*16384], &m, &a, beta)
+	bn1AffineReLUVec(out[:n*16384], in[:n*16384], &m, &a, beta)
 }
 
 // bn1Eval computes bn1 (batchnorm on 32x32x16) in evaluation for the first n
@@ -736,14 +738,16 @@ func block1_conv1Backward(n int, in *[Tile * 16384]float32, out *[Tile * 16384]f
 
 // block1_bn1Forward computes block1_bn1 (batchnorm on 32x32x16) in training
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
-// per channel, with the batch's mean and inv = 1/√(variance + ε).
+// per channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies block1_relu1, max(·, 0), in the same pass: out is block1_relu1's
+// output, and the training forward does not run block1_relu1 apart.
 func block1_bn1Forward(n int, in, out *[Tile * 16384]float32, mean, inv *[16]float64, gamma, beta *[16]float32) {
 	var m, a [16]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	block1_bn1AffineVec(out[:n*16384], in[:n*16384], &m, &a, beta)
+	block1_bn1AffineReLUVec(out[:n*16384], in[:n*16384], &m, &a, beta)
 }
 
 // block1_bn1Eval computes block1_bn1 (batchnorm on 32x32x16) in evaluation for
@@ -1620,14 +1624,16 @@ func block2_conv1Backward(n int, in *[Tile * 16384]float32, out *[Tile * 8192]fl
 
 // block2_bn1Forward computes block2_bn1 (batchnorm on 16x16x32) in training
 // for the first n samples of a tile: out = gamma·(in − mean)·inv + beta
-// per channel, with the batch's mean and inv = 1/√(variance + ε).
+// per channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies block2_relu1, max(·, 0), in the same pass: out is block2_relu1's
+// output, and the training forward does not run block2_relu1 apart.
 func block2_bn1Forward(n int, in, out *[Tile * 8192]float32, mean, inv *[32]float64, gamma, beta *[32]float32) {
 	var m, a [32]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	block2_bn1AffineVec(out[:n*8192], in[:n*8192], &m, &a, beta)
+	block2_bn1AffineReLUVec(out[:n*8192], in[:n*8192], &m, &a, beta)
 }
 
 // block2_bn1Eval computes block2_bn1 (batchnorm on 16x16x32) in evaluation for
@@ -2571,14 +2577,16 @@ func block3_conv1Backward(n int, in *[Tile * 8192]float32, out *[Tile * 4096]flo
 
 // block3_bn1Forward computes block3_bn1 (batchnorm on 8x8x64) in training for
 // the first n samples of a tile: out = gamma·(in − mean)·inv + beta per
-// channel, with the batch's mean and inv = 1/√(variance + ε).
+// channel, with the batch's mean and inv = 1/√(variance + ε). Then it
+// applies block3_relu1, max(·, 0), in the same pass: out is block3_relu1's
+// output, and the training forward does not run block3_relu1 apart.
 func block3_bn1Forward(n int, in, out *[Tile * 4096]float32, mean, inv *[64]float64, gamma, beta *[64]float32) {
 	var m, a [64]float32
 	for c := range &a {
 		m[c] = float32(mean[c])
 		a[c] = float32(float64(gamma[c]) * inv[c])
 	}
-	block3_bn1AffineVec(out[:n*4096], in[:n*4096], &m, &a, beta)
+	block3_bn1AffineReLUVec(out[:n*4096], in[:n*4096], &m, &a, beta)
 }
 
 // block3_bn1Eval computes block3_bn1 (batchnorm on 8x8x64) in evaluation for

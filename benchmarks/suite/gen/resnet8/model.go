@@ -1619,8 +1619,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			bn1Forward(n, &b.conv1Out, &b.bn1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
-			relu1Forward(n, &b.bn1Out, &b.relu1Out)
+			bn1Forward(n, &b.conv1Out, &b.relu1Out, &st.bn1Mean, &st.bn1InvStd, &p.bn1Weight, &p.bn1Bias)
 			if vec {
 				block1_conv1ForwardGemm(n, &b.relu1Out, &b.block1_conv1Out, &b.block1_conv1Cols, &p.block1_conv1Weight, &p.block1_conv1Bias)
 			} else {
@@ -1633,8 +1632,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			block1_bn1Forward(n, &b.block1_conv1Out, &b.block1_bn1Out, &st.block1_bn1Mean, &st.block1_bn1InvStd, &p.block1_bn1Weight, &p.block1_bn1Bias)
-			block1_relu1Forward(n, &b.block1_bn1Out, &b.block1_relu1Out)
+			block1_bn1Forward(n, &b.block1_conv1Out, &b.block1_relu1Out, &st.block1_bn1Mean, &st.block1_bn1InvStd, &p.block1_bn1Weight, &p.block1_bn1Bias)
 			if vec {
 				block1_conv2ForwardGemm(n, &b.block1_relu1Out, &b.block1_conv2Out, &b.block1_conv2Cols, &p.block1_conv2Weight, &p.block1_conv2Bias)
 			} else {
@@ -1662,8 +1660,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			block2_bn1Forward(n, &b.block2_conv1Out, &b.block2_bn1Out, &st.block2_bn1Mean, &st.block2_bn1InvStd, &p.block2_bn1Weight, &p.block2_bn1Bias)
-			block2_relu1Forward(n, &b.block2_bn1Out, &b.block2_relu1Out)
+			block2_bn1Forward(n, &b.block2_conv1Out, &b.block2_relu1Out, &st.block2_bn1Mean, &st.block2_bn1InvStd, &p.block2_bn1Weight, &p.block2_bn1Bias)
 			if vec {
 				block2_conv2ForwardGemm(n, &b.block2_relu1Out, &b.block2_conv2Out, &b.block2_conv2Cols, &p.block2_conv2Weight, &p.block2_conv2Bias)
 			} else {
@@ -1696,8 +1693,7 @@ func (w *worker) backwardTiles(j job) (loss float64, correct int) {
 			off := j.lo + i*Tile
 			n := min(Tile, j.hi-off)
 			b := w.tiles[i]
-			block3_bn1Forward(n, &b.block3_conv1Out, &b.block3_bn1Out, &st.block3_bn1Mean, &st.block3_bn1InvStd, &p.block3_bn1Weight, &p.block3_bn1Bias)
-			block3_relu1Forward(n, &b.block3_bn1Out, &b.block3_relu1Out)
+			block3_bn1Forward(n, &b.block3_conv1Out, &b.block3_relu1Out, &st.block3_bn1Mean, &st.block3_bn1InvStd, &p.block3_bn1Weight, &p.block3_bn1Bias)
 			if vec {
 				block3_conv2ForwardGemm(n, &b.block3_relu1Out, &b.block3_conv2Out, &b.block3_conv2Cols, &p.block3_conv2Weight, &p.block3_conv2Bias)
 			} else {

@@ -1455,6 +1455,38 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	}
 }
 
+// bn1AffineReLUVecAVX2 is the AVX2 path of bn1AffineReLUVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineReLUVecAVX2(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineReLUVecAVX512 is the AVX512 path of bn1AffineReLUVec (simd_amd64.s).
+//
+//go:noescape
+func bn1AffineReLUVecAVX512(y, x, m, a, beta *float32, pixels, c4 int)
+
+// bn1AffineReLUVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func bn1AffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	if p == 0 {
+		return
+	}
+	_ = y[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	default:
+		bn1AffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // block1_bn1AffineVec computes, over whole pixels of 16 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1540,6 +1572,28 @@ func block1_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 64)
 	default:
 		block1_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// block1_bn1AffineReLUVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func block1_bn1AffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	if p == 0 {
+		return
+	}
+	_ = y[p*16-1]
+	_ = x[p*16-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 64)
+	default:
+		block1_bn1AffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 
@@ -1719,6 +1773,28 @@ func block2_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	}
 }
 
+// block2_bn1AffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func block2_bn1AffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	if p == 0 {
+		return
+	}
+	_ = y[p*32-1]
+	_ = x[p*32-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 128)
+	default:
+		block2_bn1AffineReLUVecGo(y, x, m, a, beta)
+	}
+}
+
 // block2_bn2AffineVec computes, over whole pixels of 32 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1892,6 +1968,28 @@ func block3_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 		bn1NormGradVecAVX2(&dx[0], &dy[0], &x[0], &k[0], &u[0], &v[0], &m[0], p, 256)
 	default:
 		block3_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
+	}
+}
+
+// block3_bn1AffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// It runs the path runtime.ActiveISA names.
+func block3_bn1AffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	if p == 0 {
+		return
+	}
+	_ = y[p*64-1]
+	_ = x[p*64-1]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		bn1AffineReLUVecAVX512(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	case runtime.AVX2:
+		bn1AffineReLUVecAVX2(&y[0], &x[0], &m[0], &a[0], &beta[0], p, 256)
+	default:
+		block3_bn1AffineReLUVecGo(y, x, m, a, beta)
 	}
 }
 

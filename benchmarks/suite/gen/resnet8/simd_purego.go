@@ -523,6 +523,15 @@ func bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// bn1AffineReLUVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func bn1AffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
+	bn1AffineReLUVecGo(y, x, m, a, beta)
+}
+
 // block1_bn1AffineVec computes, over whole pixels of 16 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -557,6 +566,15 @@ func block1_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[16]float64) {
 // This build has no assembly: it runs the reference.
 func block1_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	block1_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// block1_bn1AffineReLUVec computes, over whole pixels of 16 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func block1_bn1AffineReLUVec(y, x []float32, m, a, beta *[16]float32) {
+	block1_bn1AffineReLUVecGo(y, x, m, a, beta)
 }
 
 // block1_bn2AffineVec computes, over whole pixels of 16 channels:
@@ -631,6 +649,15 @@ func block2_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	block2_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
 }
 
+// block2_bn1AffineReLUVec computes, over whole pixels of 32 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func block2_bn1AffineReLUVec(y, x []float32, m, a, beta *[32]float32) {
+	block2_bn1AffineReLUVecGo(y, x, m, a, beta)
+}
+
 // block2_bn2AffineVec computes, over whole pixels of 32 channels:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -701,6 +728,15 @@ func block3_bn1SumsVec(x, dy []float32, sumDy, sumDyX *[64]float64) {
 // This build has no assembly: it runs the reference.
 func block3_bn1NormGradVec(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	block3_bn1NormGradVecGo(dx, dy, x, k, u, v, m)
+}
+
+// block3_bn1AffineReLUVec computes, over whole pixels of 64 channels:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+//
+// This build has no assembly: it runs the reference.
+func block3_bn1AffineReLUVec(y, x []float32, m, a, beta *[64]float32) {
+	block3_bn1AffineReLUVecGo(y, x, m, a, beta)
 }
 
 // block3_bn2AffineVec computes, over whole pixels of 64 channels:

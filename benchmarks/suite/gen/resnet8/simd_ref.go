@@ -936,6 +936,18 @@ func bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	}
 }
 
+// bn1AffineReLUVecGo is the pure-Go reference of bn1AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func bn1AffineReLUVecGo(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // block1_bn1AffineVecGo is the pure-Go reference of block1_bn1AffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -984,6 +996,18 @@ func block1_bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[16]float32) {
 	for i := 0; i < p*16; i += 16 {
 		for c := range 16 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// block1_bn1AffineReLUVecGo is the pure-Go reference of block1_bn1AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func block1_bn1AffineReLUVecGo(y, x []float32, m, a, beta *[16]float32) {
+	p := len(y) / 16
+	for i := 0; i < p*16; i += 16 {
+		for c := range 16 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
@@ -1092,6 +1116,18 @@ func block2_bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[32]float32) {
 	}
 }
 
+// block2_bn1AffineReLUVecGo is the pure-Go reference of block2_bn1AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func block2_bn1AffineReLUVecGo(y, x []float32, m, a, beta *[32]float32) {
+	p := len(y) / 32
+	for i := 0; i < p*32; i += 32 {
+		for c := range 32 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
+		}
+	}
+}
+
 // block2_bn2AffineVecGo is the pure-Go reference of block2_bn2AffineVec:
 //
 //	y[p][c] = (x[p][c] − m[c])·a[c] + beta[c]   for every pixel p
@@ -1192,6 +1228,18 @@ func block3_bn1NormGradVecGo(dx, dy, x []float32, k, u, v, m *[64]float32) {
 	for i := 0; i < p*64; i += 64 {
 		for c := range 64 {
 			dx[i+c] = k[c]*dy[i+c] + u[c]*(x[i+c]-m[c]) + v[c]
+		}
+	}
+}
+
+// block3_bn1AffineReLUVecGo is the pure-Go reference of block3_bn1AffineReLUVec:
+//
+//	y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)   for every pixel p (NaN kept, −0 made +0)
+func block3_bn1AffineReLUVecGo(y, x []float32, m, a, beta *[64]float32) {
+	p := len(y) / 64
+	for i := 0; i < p*64; i += 64 {
+		for c := range 64 {
+			y[i+c] = max((x[i+c]-m[c])*a[c]+beta[c], 0)
 		}
 	}
 }
