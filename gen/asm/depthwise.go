@@ -472,6 +472,8 @@ type windowGradSpec struct {
 	reference string
 }
 
+// asm is the kernel's TEXT symbol: its arguments, which of them are
+// counts, and the dispatcher's expressions for the derived ones.
 func (d windowGradSpec) asm() asmFunc {
 	return asmFunc{symbol: d.symbol, args: windowGradArgs, counts: windowGradArgs[6:], values: d.values}
 }
