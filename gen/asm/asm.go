@@ -181,6 +181,18 @@ const (
 	//
 	//	func Name(y, x []float32, m, a, beta *[Units]float32)    y[p][c] = max((x[p][c] − m[c])·a[c] + beta[c], 0)
 	ChannelAffineReLU
+	// DepthwiseConv2DWindowGrad is the backward of DepthwiseConv2DWindow
+	// (Conv as for it): one output pixel's gradient d added to db, and
+	// over the taps kh0 ≤ kh < kh1, kw0 ≤ kw < kw1 that lie inside the
+	// input (x and dx starting at the first of them), in row-major order,
+	// x·d added to dw and w·d to dx: the border pixels' terms of the
+	// backward, which DepthwiseConv2DWeightGradInterior and
+	// DepthwiseConv2DInputGradInterior leave. Channels a multiple of 8;
+	// the shape is passed as arguments.
+	//
+	//	func Name(d, x, dx []float32, w, dw *[KernelH * KernelW * InC]float32, db *[InC]float32, kh0, kh1, kw0, kw1 int)
+	//	db[c] += d[c];  dw[kh][kw][c] += x[(kh−kh0)·InW + kw−kw0][c]·d[c];  dx[(kh−kh0)·InW + kw−kw0][c] += w[kh][kw][c]·d[c]
+	DepthwiseConv2DWindowGrad
 )
 
 var opNames = map[Op]string{
@@ -206,6 +218,7 @@ var opNames = map[Op]string{
 	ChannelSum:                        "ChannelSum",
 	ReLUBackward:                      "ReLUBackward",
 	ChannelAffineReLU:                 "ChannelAffineReLU",
+	DepthwiseConv2DWindowGrad:         "DepthwiseConv2DWindowGrad",
 }
 
 // String returns the constant's name.
@@ -371,6 +384,15 @@ func Render(pkg string, kernels []Kernel) ([]File, error) {
 			nw.reference, nw.what = "", nil
 			for _, isa := range isas {
 				if err := d.add(&fc, textCtx{Flat: planWindow(ws, isa)}, textCtx{Flat: planWindow(nw, isa)}); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for wi, ws := range k.windowGrads() {
+			nw := neutralK.windowGrads()[wi]
+			nw.reference, nw.what = "", nil
+			for _, isa := range isas {
+				if err := d.add(&fc, textCtx{Flat: planWindowGrad(ws, isa)}, textCtx{Flat: planWindowGrad(nw, isa)}); err != nil {
 					return nil, err
 				}
 			}
@@ -627,7 +649,7 @@ func (k Kernel) validate() error {
 		if err := k.Conv.validateIm2col(); err != nil {
 			return fmt.Errorf("asm: kernel %s: %v: %v", k.Name, k.Op, err)
 		}
-	case DepthwiseConv2DWindow:
+	case DepthwiseConv2DWindow, DepthwiseConv2DWindowGrad:
 		// The interior's checks, but for the interior itself.
 		c := k.Conv
 		if c.InC%depthwiseLanes != 0 || c.Filters != c.InC || c.KernelH < 1 || c.KernelW < 1 || c.InW < 1 || c.InH < 1 {
@@ -639,7 +661,7 @@ func (k Kernel) validate() error {
 	if k.Padded && k.Op != DenseForward && k.Op != DenseForwardOne {
 		return fmt.Errorf("asm: kernel %s: Padded applies only to dense forward kernels", k.Name)
 	}
-	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == ReLUForward || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior || isChannelOp(k.Op) || k.Op == ReLUBackward) {
+	if k.ReLU && (k.Op == DenseBackwardWeights || k.Op == Conv2DBackwardWeights || k.Op == MaxPool2DForward || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == ReLUForward || k.Op == DepthwiseConv2DWindow || k.Op == DepthwiseConv2DWindowGrad || k.Op == Im2colInterior || isChannelOp(k.Op) || k.Op == ReLUBackward) {
 		return fmt.Errorf("asm: kernel %s: ReLU does not apply to %v", k.Name, k.Op)
 	}
 	return nil

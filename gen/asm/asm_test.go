@@ -67,7 +67,8 @@ func testKernels() []Kernel {
 		ks = append(ks, Kernel{Op: DepthwiseConv2DInterior, Name: d.name + "Interior", Conv: d.shape},
 			Kernel{Op: DepthwiseConv2DWeightGradInterior, Name: d.name + "WeightGrad", Conv: d.shape},
 			Kernel{Op: DepthwiseConv2DInputGradInterior, Name: d.name + "InputGrad", Conv: d.shape},
-			Kernel{Op: DepthwiseConv2DWindow, Name: d.name + "Window", Conv: d.shape})
+			Kernel{Op: DepthwiseConv2DWindow, Name: d.name + "Window", Conv: d.shape},
+			Kernel{Op: DepthwiseConv2DWindowGrad, Name: d.name + "WindowGrad", Conv: d.shape})
 	}
 	for _, p := range testPools {
 		ks = append(ks,
@@ -247,6 +248,11 @@ func casesSource(ks []Kernel) []byte {
 			w = fmt.Sprintf("(*[%d]float32)(w)", wSize)
 			bb = fmt.Sprintf("(*[%d]float32)(b)", bSize)
 		}
+		if c := k.Conv; k.Op == DepthwiseConv2DWindowGrad {
+			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
+			wSize, bSize, flops = c.KernelH*c.KernelW*c.InC, c.InC, 0
+			w = fmt.Sprintf("(*[%d]float32)(w)", wSize)
+		}
 		if c := k.Conv; k.Op == DepthwiseConv2DWeightGradInterior {
 			in, u = c.InH*c.InW*c.InC, c.OutH*c.OutW*c.InC
 			wSize, bSize, flops = c.KernelH*c.KernelW*c.InC, c.InC, 0
@@ -372,6 +378,16 @@ func casesSource(ks []Kernel) []byte {
 				}
 				fmt.Fprintf(&b, "\t\t%s: func(y, x, w, b []float32, n int) {\n\t\t\twindowAll(y, x, n, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, func(y, x []float32, kh0, kh1, kw0, kw1 int) { %s(y, x, %s, %s, kh0, kh1, kw0, kw1) })\n\t\t},\n",
 					f, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, fn, w, bb)
+			}
+		case DepthwiseConv2DWindowGrad:
+			c := k.Conv
+			for _, f := range []string{"winGrad", "winGradRef"} {
+				fn := k.Name
+				if f == "winGradRef" {
+					fn += "Go"
+				}
+				fmt.Fprintf(&b, "\t\t%s: func(dx, dw, db, x, dy, w []float32, n int) {\n\t\t\twindowGradAll(dx, x, dy, n, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, func(d, x, dx []float32, kh0, kh1, kw0, kw1 int) { %s(d, x, dx, %s, (*[%d]float32)(dw), (*[%d]float32)(db), kh0, kh1, kw0, kw1) })\n\t\t},\n",
+					f, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, fn, w, wSize, bSize)
 			}
 		case DepthwiseConv2DInterior:
 			// The kernel leaves the border as it is: both paths start

@@ -447,3 +447,154 @@ func (k Kernel) windowRefBody() []jen.Code {
 		),
 	}
 }
+
+// DepthwiseConv2DWindowGrad is the backward of DepthwiseConv2DWindow: for
+// one output pixel whose window reaches the padding, with the gradient d
+// of its pre-activation output, it adds d to db and, over the taps inside
+// the input in row-major order, x·d to the tap's weight gradient and w·d
+// to the tap's input gradient, per channel vector. Like the forward it has
+// no shape of its own: every such kernel of a package runs one TEXT per
+// ISA.
+
+// windowGradArgs are the TEXT symbol's arguments: the output pixel's
+// gradient, the input and its gradient at the first tap inside the
+// window, the weights and their gradient at that tap, the bias gradient;
+// then bytes per pixel, the taps' rows and columns, and the bytes from the
+// end of a row of taps to the start of the next in the input and in the
+// weights.
+var windowGradArgs = []string{"d", "x", "dx", "w", "dw", "db", "c4", "taprows", "tapcols", "xSkip", "wSkip"}
+
+// windowGradSpec is one DepthwiseConv2DWindowGrad kernel.
+type windowGradSpec struct {
+	symbol    string
+	values    map[string]jen.Code
+	what      []string
+	reference string
+}
+
+// asm is the kernel's TEXT symbol: its arguments, which of them are
+// counts, and the dispatcher's expressions for the derived ones.
+func (d windowGradSpec) asm() asmFunc {
+	return asmFunc{symbol: d.symbol, args: windowGradArgs, counts: windowGradArgs[6:], values: d.values}
+}
+
+// windowGradValues are the dispatcher's expressions for the arguments it
+// derives from its own (the tap ranges kh0..kh1, kw0..kw1).
+func (c ConvShape) windowGradValues() map[string]jen.Code {
+	C := c.InC
+	tap := func(name string) jen.Code {
+		return jen.Op("&").Id(name).Index(jen.Parens(jen.Id("kh0").Op("*").Lit(c.KernelW).Op("+").Id("kw0")).Op("*").Lit(C))
+	}
+	skip := func(row int) jen.Code {
+		return jen.Parens(jen.Lit(row).Op("-").Id("kw1").Op("+").Id("kw0")).Op("*").Lit(4 * C)
+	}
+	return map[string]jen.Code{
+		"w":       tap("w"),
+		"dw":      tap("dw"),
+		"c4":      jen.Lit(4 * C),
+		"taprows": jen.Id("kh1").Op("-").Id("kh0"),
+		"tapcols": jen.Id("kw1").Op("-").Id("kw0"),
+		"xSkip":   skip(c.InW),
+		"wSkip":   skip(c.KernelW),
+	}
+}
+
+// planWindowGrad plans the loop nest for one ISA: per channel vector, d
+// stays in a register while the taps' rows and columns are looped; the
+// input and its gradient share one offset register, and so do the
+// weights and theirs.
+func planWindowGrad(d windowGradSpec, isa isaParams) *flatCtx {
+	z := isa.suffix == "AVX512"
+	arg := func(name string) string { return argAt(windowGradArgs, name) }
+	ctx := sharedCtx(d.asm(), isa, d.reference, d.what, []define{
+		{"wg_d", "AX", "d"}, {"wg_x", "BX", "x at the first tap"}, {"wg_dx", "CX", "dx at the first tap"},
+		{"wg_w", "DX", "w at the first tap"}, {"wg_dw", "SI", "dw at the first tap"},
+		{"wg_cv", "DI", "byte offset of the channel vector"}, {"wg_c4", "R8", "bytes per pixel"},
+		{"wg_xq", "R9", "x, dx: offset of the current tap"}, {"wg_wq", "R10", "w, dw: offset of the current tap"},
+		{"wg_rows", "R11", "tap rows left"}, {"wg_cols", "R12", "taps left in the row"},
+	})
+	dv, t := isa.reg(0), isa.reg(1)
+	io := k1IO{z}
+	load, store := io.load, io.store
+	// fma is dst += a·b with a in memory, on K1's lanes on AVX-512
+	// (213: dst = dst·b + a).
+	fma := func(op, mem, b, dst string) insn {
+		if z {
+			return in(op, mem, b, "K1", dst)
+		}
+		return in(op, mem, b, dst)
+	}
+	note := func(i insn, comment string) insn { i.Comment = comment; return i }
+	chanL, rowL, tapL := d.symbol+"_chan", d.symbol+"_row", d.symbol+"_tap"
+	b := []poolWindow{{Insns: []insn{
+		in("MOVQ", arg("d"), "wg_d"), in("MOVQ", arg("x"), "wg_x"), in("MOVQ", arg("dx"), "wg_dx"),
+		in("MOVQ", arg("w"), "wg_w"), in("MOVQ", arg("dw"), "wg_dw"),
+		in("MOVQ", arg("c4"), "wg_c4"), in("XORQ", "wg_cv", "wg_cv"),
+	}}}
+	head := poolWindow{Label: chanL}
+	if z {
+		head.Comment = "K1: the vector's lanes"
+		head.Insns = append(head.Insns, laneMask("wg_c4", "wg_cv", "wg_xq", "wg_wq", "wg_rows", 4*isa.lanes)...)
+	}
+	head.Insns = append(head.Insns,
+		load("(wg_d)(wg_cv*1)", dv),
+		note(in("MOVQ", arg("db"), "wg_xq"), "db += d"), load("(wg_xq)(wg_cv*1)", t),
+		in("VADDPS", dv, t, t), store(t, "(wg_xq)(wg_cv*1)"),
+		in("MOVQ", "wg_cv", "wg_xq"), in("MOVQ", "wg_cv", "wg_wq"), in("MOVQ", arg("taprows"), "wg_rows"))
+	row := poolWindow{Label: rowL, Insns: []insn{in("MOVQ", arg("tapcols"), "wg_cols")}}
+	tap := poolWindow{Label: tapL, Insns: []insn{
+		note(load("(wg_x)(wg_xq*1)", t), "dw += x·d"), fma("VFMADD213PS", "(wg_dw)(wg_wq*1)", dv, t), store(t, "(wg_dw)(wg_wq*1)"),
+		note(load("(wg_dx)(wg_xq*1)", t), "dx += w·d"), fma("VFMADD231PS", "(wg_w)(wg_wq*1)", dv, t), store(t, "(wg_dx)(wg_xq*1)"),
+		in("ADDQ", "wg_c4", "wg_xq"), in("ADDQ", "wg_c4", "wg_wq"), in("DECQ", "wg_cols"), in("JNZ", tapL),
+	}}
+	tail := poolWindow{Insns: []insn{
+		in("ADDQ", arg("xSkip"), "wg_xq"), in("ADDQ", arg("wSkip"), "wg_wq"), in("DECQ", "wg_rows"), in("JNZ", rowL),
+		in("ADDQ", fmt.Sprintf("$%d", 4*isa.lanes), "wg_cv"), in("CMPQ", "wg_cv", "wg_c4"), in("JLT", chanL),
+	}}
+	ctx.Blocks = append(b, head, row, tap, tail)
+	return ctx
+}
+
+// windowGrads lists the window gradient kernels that implement k.
+func (k Kernel) windowGrads() []windowGradSpec {
+	if k.Op != DepthwiseConv2DWindowGrad {
+		return nil
+	}
+	return []windowGradSpec{{
+		symbol: k.Name, values: k.Conv.windowGradValues(), reference: k.Name + "Go",
+		what: []string{
+			"db[c] += d[c]; dw[kh][kw][c] += x[kh−kh0][kw−kw0][c]·d[c]; dx[kh−kh0][kw−kw0][c] += w[kh][kw][c]·d[c]",
+			"for kh0≤kh<kh1, kw0≤kw<kw1: the backward of one output pixel of a",
+			"depthwise convolution, over the taps inside the input (x and dx point at",
+			"the first of them), per channel vector. The shape comes in the",
+			"arguments: every such kernel of the package runs this TEXT.",
+		},
+	}}
+}
+
+// windowGradRefBody is the reference of DepthwiseConv2DWindowGrad: the
+// taps in row-major order, as the assembly takes them.
+func (k Kernel) windowGradRefBody() []jen.Code {
+	c := k.Conv
+	C := c.InC
+	view := func(name, src string, index jen.Code) jen.Code {
+		return jen.Id(name).Op(":=").Parens(jen.Op("*").Index(jen.Lit(C)).Float32()).Call(jen.Id(src).Index(jen.Add(index).Op(":")))
+	}
+	cc := func(name string) *jen.Statement { return jen.Id(name).Index(jen.Id("c")) }
+	return []jen.Code{
+		view("g", "d", jen.Lit(0)),
+		jen.For(jen.Id("c").Op(":=").Range().Id("g")).Block(cc("db").Op("+=").Add(cc("g"))),
+		jen.For(jen.Id("kh").Op(":=").Id("kh0"), jen.Id("kh").Op("<").Id("kh1"), jen.Id("kh").Op("++")).Block(
+			jen.For(jen.Id("kw").Op(":=").Id("kw0"), jen.Id("kw").Op("<").Id("kw1"), jen.Id("kw").Op("++")).Block(
+				jen.Id("i").Op(":=").Parens(jen.Parens(jen.Id("kh").Op("-").Id("kh0")).Op("*").Lit(c.InW).Op("+").Id("kw").Op("-").Id("kw0")).Op("*").Lit(C),
+				jen.Id("j").Op(":=").Parens(jen.Id("kh").Op("*").Lit(c.KernelW).Op("+").Id("kw")).Op("*").Lit(C),
+				view("v", "x", jen.Id("i")), view("dv", "dx", jen.Id("i")),
+				view("r", "w", jen.Id("j")), view("gw", "dw", jen.Id("j")),
+				jen.For(jen.Id("c").Op(":=").Range().Id("g")).Block(
+					cc("gw").Op("+=").Add(cc("v")).Op("*").Add(cc("g")),
+					cc("dv").Op("+=").Add(cc("r")).Op("*").Add(cc("g")),
+				),
+			),
+		),
+	}
+}

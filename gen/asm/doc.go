@@ -149,8 +149,9 @@
 // …WeightGradInterior, …InputGradInterior: per channel vector, the
 // window's weights or gradient accumulators in registers, one FMA per tap
 // with the input as memory operand; kernels up to 3×3, channels a multiple
-// of 8, a last half vector masked on AVX-512) and its border pixels
-// (DepthwiseConv2DWindow: the taps inside the input, looped); the im2col
+// of 8, a last half vector masked on AVX-512) and its border pixels,
+// forward and backward (DepthwiseConv2DWindow, DepthwiseConv2DWindowGrad:
+// one output pixel, the taps inside the input looped); the im2col
 // copies (Im2colInterior: whole vectors and one masked tail per run, over
 // a zero-bordered copy of the input that gen/emit makes); the batch norm's
 // statistics, gradient sums and affine maps (BatchNormMoments,

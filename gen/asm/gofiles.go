@@ -361,6 +361,22 @@ func (k Kernel) signature() signature {
 				jen.Id("_").Op("=").Id("x").Index(last),
 			},
 		}
+	case DepthwiseConv2DWindowGrad:
+		c := k.Conv
+		C := c.InC
+		last := jen.Parens(jen.Id("kh1").Op("-").Id("kh0").Op("-").Lit(1)).Op("*").Lit(c.InW * C).Op("+").Parens(jen.Id("kw1").Op("-").Id("kw0").Op("-").Lit(1)).Op("*").Lit(C).Op("+").Lit(C - 1)
+		return signature{
+			params: []jen.Code{jen.List(jen.Id("d"), jen.Id("x"), jen.Id("dx")).Index().Float32(), jen.List(jen.Id("w"), jen.Id("dw")).Op("*").Index(jen.Lit(c.KernelH).Op("*").Lit(c.KernelW).Op("*").Lit(C)).Float32(), arrayPtr("db", C), jen.List(jen.Id("kh0"), jen.Id("kh1"), jen.Id("kw0"), jen.Id("kw1")).Int()},
+			args:   []string{"d", "x", "dx", "w", "dw", "db", "kh0", "kh1", "kw0", "kw1"},
+			prologue: []jen.Code{
+				jen.Comment("Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel."),
+				jen.If(jen.Id("kh0").Op("<").Lit(0).Op("||").Id("kw0").Op("<").Lit(0).Op("||").Id("kh1").Op(">").Lit(c.KernelH).Op("||").Id("kw1").Op(">").Lit(c.KernelW).Op("||").Id("kh0").Op(">=").Id("kh1").Op("||").Id("kw0").Op(">=").Id("kw1")).Block(
+					jen.Panic(jen.Lit(k.Name + ": tap ranges outside the kernel"))),
+				jen.Id("_").Op("=").Id("d").Index(jen.Lit(C - 1)),
+				jen.Id("_").Op("=").Id("x").Index(last),
+				jen.Id("_").Op("=").Id("dx").Index(jen.Add(last).Clone()),
+			},
+		}
 	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:
 		return k.channelSignature()
 	case ReLUBackward:
@@ -448,7 +464,7 @@ func (k Kernel) signature() signature {
 // doc is the dispatcher's doc comment, by lines.
 func (k Kernel) doc() []string {
 	head := fmt.Sprintf("%s computes, with In = %d and Units = %d:", k.Name, k.In, k.Units)
-	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == DepthwiseConv2DWindow || k.Op == Im2colInterior {
+	if c := k.Conv; k.Op == Conv2DForward || k.Op == Conv2DBackwardWeights || k.Op == Conv2DBackwardInput || k.Op == DepthwiseConv2DInterior || k.Op == DepthwiseConv2DWeightGradInterior || k.Op == DepthwiseConv2DInputGradInterior || k.Op == DepthwiseConv2DWindow || k.Op == DepthwiseConv2DWindowGrad || k.Op == Im2colInterior {
 		head = fmt.Sprintf("%s computes, for %dx%dx%d inputs, %dx%d kernels at stride %d,%d with padding %d,%d (top, left) and %dx%dx%d outputs:",
 			k.Name, c.InH, c.InW, c.InC, c.KernelH, c.KernelW, c.StrideH, c.StrideW, c.PadTop, c.PadLeft, c.OutH, c.OutW, c.Filters)
 	}
@@ -528,6 +544,11 @@ func (k Kernel) refDoc() []string {
 	case DepthwiseConv2DWindow:
 		return []string{"y[c] = b[c] + Σ_{kh0≤kh<kh1, kw0≤kw<kw1} x[(kh−kh0)·" + fmt.Sprint(k.Conv.InW) + " + kw−kw0][c]·w[kh][kw][c]   for c < " + fmt.Sprint(k.Conv.InC),
 			"(one output pixel; x starts at the first tap inside the input)"}
+	case DepthwiseConv2DWindowGrad:
+		W, C := fmt.Sprint(k.Conv.InW), fmt.Sprint(k.Conv.InC)
+		return []string{"db[c] += d[c]   for c < " + C + ", then over the taps in row-major order:",
+			"dw[kh][kw][c] += x[(kh−kh0)·" + W + " + kw−kw0][c]·d[c];  dx[(kh−kh0)·" + W + " + kw−kw0][c] += w[kh][kw][c]·d[c]",
+			"(one output pixel; x and dx start at the first tap inside the input)"}
 	case DepthwiseConv2DWeightGradInterior, DepthwiseConv2DInputGradInterior:
 		ylo, yhi, xlo, xhi := k.Conv.depthwiseInterior()
 		line := "dw[kh][kw][c] += Σ x[s][ih][iw][c]·dy[s][oh][ow][c]; db[c] += Σ dy[s][oh][ow][c]   for s < n,"
@@ -643,6 +664,8 @@ func (k Kernel) refBody() []jen.Code {
 		return k.depthwiseRefBody()
 	case DepthwiseConv2DWindow:
 		return k.windowRefBody()
+	case DepthwiseConv2DWindowGrad:
+		return k.windowGradRefBody()
 	case Im2colInterior:
 		return k.im2colRefBody()
 	case BatchNormMoments, BatchNormSums, ChannelAffine, BatchNormBackward, ChannelSum, ChannelAffineReLU:

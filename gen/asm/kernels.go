@@ -181,6 +181,9 @@ func (k Kernel) funcs() []asmFunc {
 	for _, w := range k.windows() {
 		fs = append(fs, w.asm())
 	}
+	for _, w := range k.windowGrads() {
+		fs = append(fs, w.asm())
+	}
 	for _, m := range k.im2cols() {
 		fs = append(fs, m.asm())
 	}

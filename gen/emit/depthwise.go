@@ -329,13 +329,19 @@ func (p *plan) depthwiseBackward(f *jen.File, s *stage) {
 		return
 	}
 	// The vector path: gen/asm's kernels over the interior of every
-	// sample, then the border in Go.
+	// sample, then the border pixels one by one (gen/asm's window
+	// gradient kernel, or Go for a layer without an input gradient).
 	fn = s.base + sufBackwardVec
 	doc = fmt.Sprintf("%s runs the backward pass of %s (depthwise) for the first n samples of a tile on the vector path, as %s does: %s accumulates the weight and bias gradients of the pixels whose windows lie inside the input", fn, describe(s), s.base+"Backward", v.depthwiseWeightGrad)
 	if s.inGrad {
 		doc += fmt.Sprintf(" and %s adds their share of dIn", v.depthwiseInputGrad)
 	}
-	doc += ", then Go the border pixels' terms. db is always given (the shared sink for a layer without a bias), as the kernel sums it."
+	if v.depthwiseWindowGrad != "" {
+		doc += fmt.Sprintf(", then %s (through %s) the border pixels' terms, db's included", v.depthwiseWindowGrad, s.base+"PixelGradVec")
+	} else {
+		doc += ", then Go the border pixels' terms"
+	}
+	doc += ". db is always given (the shared sink for a layer without a bias), as the kernels sum it."
 	vparams := append(params[:len(params)-1:len(params)-1], jen.Id("db").Add(ptrFloatArr(C)))
 	whole := func(buf string, size int) jen.Code {
 		return jen.Id(buf).Index(jen.Empty(), jen.Id("n").Op("*").Lit(size))
@@ -356,9 +362,15 @@ func (p *plan) depthwiseBackward(f *jen.File, s *stage) {
 		if s.inGrad {
 			views = append(views, perSample(l, "dx", "dIn"))
 		}
+		if v.depthwiseWindowGrad != "" {
+			p.depthwisePixelGradVec(f, s)
+		}
 		vbody = append(vbody, tileLoop(append(views, regions(g, func(border bool) []jen.Code {
 			if !border {
 				return nil
+			}
+			if v.depthwiseWindowGrad != "" {
+				return []jen.Code{jen.Id(s.base+"PixelGradVec").Call(jen.Id("x"), jen.Id("g"), jen.Id("dx"), jen.Id("w"), jen.Id("dw"), jen.Id("db"), jen.Id("oy"), jen.Id("ox"))}
 			}
 			return []jen.Code{
 				view("d", "g", lin(0, term{g.ow * C, "oy"}, term{C, "ox"})),
@@ -369,6 +381,37 @@ func (p *plan) depthwiseBackward(f *jen.File, s *stage) {
 	}
 	f.Comment(wrapDoc(doc))
 	f.Func().Id(fn).Params(vparams...).Block(vbody...)
+}
+
+// depthwisePixelGradVec emits <l>PixelGradVec, the vector path's
+// <l>PixelGrad: the terms of output pixel (oy, ox) of one sample, from the
+// taps that lie inside the input, and its bias gradient, added by
+// gen/asm's window gradient kernel.
+func (p *plan) depthwisePixelGradVec(f *jen.File, s *stage) {
+	l := s.layer
+	g := windowOf(l)
+	C := g.c
+	fn := s.base + "PixelGradVec"
+	f.Comment(wrapDoc(fmt.Sprintf("%s adds to db, dw and dx the gradient contributions of output pixel (oy, ox) of %s for one sample, whose pre-activation gradients are g, on the vector path (%s), from the taps that lie inside the input: the border of the output.", fn, l.Name, s.vec.depthwiseWindowGrad)))
+	f.Func().Id(fn).Params(
+		jen.Id("x").Add(ptrFloatArr(l.In.Size())),
+		jen.Id("g").Add(ptrFloatArr(l.Out.Size())),
+		jen.Id("dx").Add(ptrFloatArr(l.In.Size())),
+		jen.Id("w").Add(ptrFloatArr(g.kh*g.kw*C)),
+		jen.Id("dw").Add(ptrFloatArr(g.kh*g.kw*C)),
+		jen.Id("db").Add(ptrFloatArr(C)),
+		jen.List(jen.Id("oy"), jen.Id("ox")).Int(),
+	).Block(
+		jen.List(jen.Id("y0"), jen.Id("x0")).Op(":=").List(lin(-g.pt, term{g.sh, "oy"}), lin(-g.pl, term{g.sw, "ox"})),
+		jen.List(jen.Id("kh0"), jen.Id("kh1")).Op(":=").List(jen.Max(jen.Lit(0), jen.Op("-").Id("y0")), jen.Min(jen.Lit(g.kh), jen.Lit(g.h).Op("-").Id("y0"))),
+		jen.List(jen.Id("kw0"), jen.Id("kw1")).Op(":=").List(jen.Max(jen.Lit(0), jen.Op("-").Id("x0")), jen.Min(jen.Lit(g.kw), jen.Lit(g.w).Op("-").Id("x0"))),
+		jen.Id("at").Op(":=").Parens(jen.Parens(jen.Id("y0").Op("+").Id("kh0")).Op("*").Lit(g.w).Op("+").Id("x0").Op("+").Id("kw0")).Op("*").Lit(C),
+		jen.Id(s.vec.depthwiseWindowGrad).Call(
+			jen.Id("g").Index(lin(0, term{g.ow * C, "oy"}, term{C, "ox"}), jen.Empty()),
+			jen.Id("x").Index(jen.Id("at"), jen.Empty()),
+			jen.Id("dx").Index(jen.Id("at"), jen.Empty()),
+			jen.Id("w"), jen.Id("dw"), jen.Id("db"), jen.Id("kh0"), jen.Id("kh1"), jen.Id("kw0"), jen.Id("kw1")),
+	)
 }
 
 // hasBorder reports whether some output position's window reaches the

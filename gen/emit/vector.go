@@ -24,8 +24,9 @@ import (
 //
 // Kernel names are the layer's base plus a suffix that ends no other
 // suffix the emitter uses (ForwardVec, ForwardOneVec, PackedVec,
-// PackedOneVec, WeightGradVec, InputGradVec, InteriorVec, WindowVec, and gen/asm's derived Go,
-// AVX2, AVX512, Pack, Transpose, Weights…, Bias…; the im2col path adds
+// PackedOneVec, WeightGradVec, InputGradVec, InteriorVec, WindowVec,
+// WindowGradVec, and gen/asm's derived Go, AVX2, AVX512, Pack, Transpose,
+// Weights…, Bias…; the im2col path adds
 // Im2col, Col2im, Dy2col, Flip, ForwardGemm, BackwardGemm and the buffer
 // Cols), so distinct layers never collide.
 type vecStage struct {
@@ -71,8 +72,14 @@ type vecStage struct {
 	depthwise string
 	// depthwiseWeightGrad and depthwiseInputGrad are the kernels of a
 	// depthwise convolution's backward over the interior, which
-	// <layer>BackwardVec calls before it adds the border's terms in Go.
+	// <layer>BackwardVec calls before it adds the border's terms.
 	depthwiseWeightGrad, depthwiseInputGrad string
+	// depthwiseWindowGrad is the kernel of one border pixel's backward
+	// (gen/asm's DepthwiseConv2DWindowGrad: its db, dw and dx terms),
+	// which <layer>PixelGradVec calls; "" when the layer has no border or
+	// no input gradient (<layer>BackwardVec then adds the border's terms
+	// with the Go <layer>PixelGrad).
+	depthwiseWindowGrad string
 	// depthwiseWindow is the kernel of one border pixel of a depthwise
 	// convolution (gen/asm's DepthwiseConv2DWindow), which
 	// <layer>PixelVec calls; "" when the layer has no border.
@@ -93,6 +100,7 @@ const (
 	sufInputGradVec  = "InputGradVec"
 	sufInteriorVec   = "InteriorVec"
 	sufWindowVec     = "WindowVec"
+	sufWindowGradVec = "WindowGradVec"
 	sufBackwardVec   = "BackwardVec"
 	// The batch-norm kernels (batchNormKernels).
 	sufAffineVec = "AffineVec"
@@ -150,6 +158,10 @@ func (p *plan) planVector(pkg string) []asm.Kernel {
 				if hasBorder(windowOf(l)) {
 					v.depthwiseWindow = s.base + sufWindowVec
 					ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DWindow, Name: v.depthwiseWindow, Conv: shape})
+				}
+				if s.backward && s.inGrad && hasBorder(windowOf(l)) {
+					v.depthwiseWindowGrad = s.base + sufWindowGradVec
+					ks = append(ks, asm.Kernel{Op: asm.DepthwiseConv2DWindowGrad, Name: v.depthwiseWindowGrad, Conv: shape})
 				}
 				break
 			}

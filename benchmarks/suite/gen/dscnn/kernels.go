@@ -560,13 +560,26 @@ func dw1Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 	}
 }
 
+// dw1PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw1 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw1WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw1PixelGradVec(x *[8000]float32, g *[8000]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 25-y0)
+	kw0, kw1 := max(0, -x0), min(3, 5-x0)
+	at := ((y0+kh0)*5 + x0 + kw0) * 64
+	dw1WindowGradVec(g[oy*320+ox*64:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw1BackwardVec runs the backward pass of dw1 (conv2d 3x3, 64 filters, stride
 // 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile on the vector path, as dw1Backward does: dw1WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw1InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw1InputGradVec adds their share of dIn, then
+// dw1WindowGradVec (through dw1PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw1BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
 	clear(dIn[:n*8000])
 	dw1WeightGradVec(dOut[:n*8000], in[:n*8000], dw, db, n)
@@ -577,36 +590,20 @@ func dw1BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 		dx := (*[8000]float32)(dIn[s*8000:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw1PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 24; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw1PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw1PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 24; oy < 25; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw1PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -1122,13 +1119,26 @@ func dw2Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 	}
 }
 
+// dw2PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw2 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw2WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw2PixelGradVec(x *[8000]float32, g *[8000]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 25-y0)
+	kw0, kw1 := max(0, -x0), min(3, 5-x0)
+	at := ((y0+kh0)*5 + x0 + kw0) * 64
+	dw2WindowGradVec(g[oy*320+ox*64:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw2BackwardVec runs the backward pass of dw2 (conv2d 3x3, 64 filters, stride
 // 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile on the vector path, as dw2Backward does: dw2WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw2InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw2InputGradVec adds their share of dIn, then
+// dw2WindowGradVec (through dw2PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw2BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
 	clear(dIn[:n*8000])
 	dw2WeightGradVec(dOut[:n*8000], in[:n*8000], dw, db, n)
@@ -1139,36 +1149,20 @@ func dw2BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 		dx := (*[8000]float32)(dIn[s*8000:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw2PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 24; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw2PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw2PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 24; oy < 25; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw2PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -1684,13 +1678,26 @@ func dw3Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 	}
 }
 
+// dw3PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw3 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw3WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw3PixelGradVec(x *[8000]float32, g *[8000]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 25-y0)
+	kw0, kw1 := max(0, -x0), min(3, 5-x0)
+	at := ((y0+kh0)*5 + x0 + kw0) * 64
+	dw3WindowGradVec(g[oy*320+ox*64:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw3BackwardVec runs the backward pass of dw3 (conv2d 3x3, 64 filters, stride
 // 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile on the vector path, as dw3Backward does: dw3WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw3InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw3InputGradVec adds their share of dIn, then
+// dw3WindowGradVec (through dw3PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw3BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
 	clear(dIn[:n*8000])
 	dw3WeightGradVec(dOut[:n*8000], in[:n*8000], dw, db, n)
@@ -1701,36 +1708,20 @@ func dw3BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 		dx := (*[8000]float32)(dIn[s*8000:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw3PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 24; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw3PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw3PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 24; oy < 25; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw3PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -2246,13 +2237,26 @@ func dw4Backward(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOu
 	}
 }
 
+// dw4PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw4 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw4WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw4PixelGradVec(x *[8000]float32, g *[8000]float32, dx *[8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 25-y0)
+	kw0, kw1 := max(0, -x0), min(3, 5-x0)
+	at := ((y0+kh0)*5 + x0 + kw0) * 64
+	dw4WindowGradVec(g[oy*320+ox*64:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw4BackwardVec runs the backward pass of dw4 (conv2d 3x3, 64 filters, stride
 // 1x1, same padding, 25x5x64 → 25x5x64) (depthwise) for the first n samples
 // of a tile on the vector path, as dw4Backward does: dw4WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw4InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw4InputGradVec adds their share of dIn, then
+// dw4WindowGradVec (through dw4PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw4BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, dOut *[Tile * 8000]float32, dIn *[Tile * 8000]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
 	clear(dIn[:n*8000])
 	dw4WeightGradVec(dOut[:n*8000], in[:n*8000], dw, db, n)
@@ -2263,36 +2267,20 @@ func dw4BackwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 		dx := (*[8000]float32)(dIn[s*8000:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw4PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 24; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw4PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 4; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw4PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 24; oy < 25; oy++ {
 			for ox := 0; ox < 5; ox++ {
-				d := (*[64]float32)(g[oy*320+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw4PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}

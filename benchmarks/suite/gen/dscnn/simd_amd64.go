@@ -244,6 +244,41 @@ func dw1WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	}
 }
 
+// dw1WindowGradVecAVX2 is the AVX2 path of dw1WindowGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WindowGradVecAVX2(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
+
+// dw1WindowGradVecAVX512 is the AVX512 path of dw1WindowGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WindowGradVecAVX512(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
+
+// dw1WindowGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw1WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[63]
+	_ = x[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	_ = dx[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (5-kw1+kw0)*256, (3-kw1+kw0)*256)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (5-kw1+kw0)*256, (3-kw1+kw0)*256)
+	default:
+		dw1WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw1ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -440,6 +475,31 @@ func dw2WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	}
 }
 
+// dw2WindowGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw2WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[63]
+	_ = x[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	_ = dx[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (5-kw1+kw0)*256, (3-kw1+kw0)*256)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (5-kw1+kw0)*256, (3-kw1+kw0)*256)
+	default:
+		dw2WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw2ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -616,6 +676,31 @@ func dw3WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	}
 }
 
+// dw3WindowGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw3WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[63]
+	_ = x[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	_ = dx[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (5-kw1+kw0)*256, (3-kw1+kw0)*256)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (5-kw1+kw0)*256, (3-kw1+kw0)*256)
+	default:
+		dw3WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw3ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -789,6 +874,31 @@ func dw4WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 1280, 768)
 	default:
 		dw4WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
+// dw4WindowGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw4WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[63]
+	_ = x[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	_ = dx[(kh1-kh0-1)*320+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (5-kw1+kw0)*256, (3-kw1+kw0)*256)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (5-kw1+kw0)*256, (3-kw1+kw0)*256)
+	default:
+		dw4WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 	}
 }
 

@@ -73,6 +73,17 @@ func dw1WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	dw1WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
+// dw1WindowGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw1WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw1WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // pw1ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -146,6 +157,17 @@ func dw2InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
 // This build has no assembly: it runs the reference.
 func dw2WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
 	dw2WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
+// dw2WindowGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw2WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw2WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 }
 
 // pw2ForwardVec computes, with In = 64 and Units = 64:
@@ -223,6 +245,17 @@ func dw3WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	dw3WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
+// dw3WindowGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw3WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw3WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // pw3ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -296,6 +329,17 @@ func dw4InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
 // This build has no assembly: it runs the reference.
 func dw4WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
 	dw4WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
+// dw4WindowGradVec computes, for 25x5x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 25x5x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw4WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw4WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 }
 
 // pw4ForwardVec computes, with In = 64 and Units = 64:

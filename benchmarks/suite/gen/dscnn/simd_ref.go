@@ -161,6 +161,32 @@ func dw1WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0,
 	}
 }
 
+// dw1WindowGradVecGo is the pure-Go reference of dw1WindowGradVec:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw1WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[64]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*5 + kw - kw0) * 64
+			j := (kh*3 + kw) * 64
+			v := (*[64]float32)(x[i:])
+			dv := (*[64]float32)(dx[i:])
+			r := (*[64]float32)(w[j:])
+			gw := (*[64]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
+			}
+		}
+	}
+}
+
 // pw1ForwardVecGo is the pure-Go reference of pw1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -326,6 +352,32 @@ func dw2WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0,
 			r := (*[64]float32)(w[(kh*3+kw)*64:])
 			for c := range o {
 				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
+// dw2WindowGradVecGo is the pure-Go reference of dw2WindowGradVec:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw2WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[64]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*5 + kw - kw0) * 64
+			j := (kh*3 + kw) * 64
+			v := (*[64]float32)(x[i:])
+			dv := (*[64]float32)(dx[i:])
+			r := (*[64]float32)(w[j:])
+			gw := (*[64]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
 			}
 		}
 	}
@@ -501,6 +553,32 @@ func dw3WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0,
 	}
 }
 
+// dw3WindowGradVecGo is the pure-Go reference of dw3WindowGradVec:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw3WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[64]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*5 + kw - kw0) * 64
+			j := (kh*3 + kw) * 64
+			v := (*[64]float32)(x[i:])
+			dv := (*[64]float32)(dx[i:])
+			r := (*[64]float32)(w[j:])
+			gw := (*[64]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
+			}
+		}
+	}
+}
+
 // pw3ForwardVecGo is the pure-Go reference of pw3ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -666,6 +744,32 @@ func dw4WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0,
 			r := (*[64]float32)(w[(kh*3+kw)*64:])
 			for c := range o {
 				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
+// dw4WindowGradVecGo is the pure-Go reference of dw4WindowGradVec:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·5 + kw−kw0][c]·d[c];  dx[(kh−kh0)·5 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw4WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[64]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*5 + kw - kw0) * 64
+			j := (kh*3 + kw) * 64
+			v := (*[64]float32)(x[i:])
+			dv := (*[64]float32)(dx[i:])
+			r := (*[64]float32)(w[j:])
+			gw := (*[64]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
 			}
 		}
 	}

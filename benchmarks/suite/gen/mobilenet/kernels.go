@@ -637,13 +637,26 @@ func dw1Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 	}
 }
 
+// dw1PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw1 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw1WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw1PixelGradVec(x *[18432]float32, g *[18432]float32, dx *[18432]float32, w *[72]float32, dw *[72]float32, db *[8]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 48-y0)
+	kw0, kw1 := max(0, -x0), min(3, 48-x0)
+	at := ((y0+kh0)*48 + x0 + kw0) * 8
+	dw1WindowGradVec(g[oy*384+ox*8:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw1BackwardVec runs the backward pass of dw1 (conv2d 3x3, 8 filters, stride
 // 1x1, same padding, 48x48x8 → 48x48x8) (depthwise) for the first n samples
 // of a tile on the vector path, as dw1Backward does: dw1WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw1InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw1InputGradVec adds their share of dIn, then
+// dw1WindowGradVec (through dw1PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw1BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32, w *[72]float32, dw *[72]float32, db *[8]float32) {
 	clear(dIn[:n*18432])
 	dw1WeightGradVec(dOut[:n*18432], in[:n*18432], dw, db, n)
@@ -654,36 +667,20 @@ func dw1BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32
 		dx := (*[18432]float32)(dIn[s*18432:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 48; ox++ {
-				d := (*[8]float32)(g[oy*384+ox*8:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw1PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 47; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[8]float32)(g[oy*384+ox*8:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw1PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 47; ox < 48; ox++ {
-				d := (*[8]float32)(g[oy*384+ox*8:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw1PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 47; oy < 48; oy++ {
 			for ox := 0; ox < 48; ox++ {
-				d := (*[8]float32)(g[oy*384+ox*8:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw1PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw1PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -1167,13 +1164,26 @@ func dw2Backward(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, dO
 	}
 }
 
+// dw2PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw2 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw2WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw2PixelGradVec(x *[36864]float32, g *[9216]float32, dx *[36864]float32, w *[144]float32, dw *[144]float32, db *[16]float32, oy, ox int) {
+	y0, x0 := oy*2, ox*2
+	kh0, kh1 := max(0, -y0), min(3, 48-y0)
+	kw0, kw1 := max(0, -x0), min(3, 48-x0)
+	at := ((y0+kh0)*48 + x0 + kw0) * 16
+	dw2WindowGradVec(g[oy*384+ox*16:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw2BackwardVec runs the backward pass of dw2 (conv2d 3x3, 16 filters, stride
 // 2x2, same padding, 48x48x16 → 24x24x16) (depthwise) for the first n
 // samples of a tile on the vector path, as dw2Backward does: dw2WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw2InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw2InputGradVec adds their share of dIn, then
+// dw2WindowGradVec (through dw2PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw2BackwardVec(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 36864]float32, w *[144]float32, dw *[144]float32, db *[16]float32) {
 	clear(dIn[:n*36864])
 	dw2WeightGradVec(dOut[:n*9216], in[:n*36864], dw, db, n)
@@ -1184,20 +1194,12 @@ func dw2BackwardVec(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32,
 		dx := (*[36864]float32)(dIn[s*36864:])
 		for oy := 0; oy < 23; oy++ {
 			for ox := 23; ox < 24; ox++ {
-				d := (*[16]float32)(g[oy*384+ox*16:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw2PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 23; oy < 24; oy++ {
 			for ox := 0; ox < 24; ox++ {
-				d := (*[16]float32)(g[oy*384+ox*16:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw2PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw2PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -1713,13 +1715,26 @@ func dw3Backward(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, d
 	}
 }
 
+// dw3PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw3 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw3WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw3PixelGradVec(x *[18432]float32, g *[18432]float32, dx *[18432]float32, w *[288]float32, dw *[288]float32, db *[32]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 24-y0)
+	kw0, kw1 := max(0, -x0), min(3, 24-x0)
+	at := ((y0+kh0)*24 + x0 + kw0) * 32
+	dw3WindowGradVec(g[oy*768+ox*32:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw3BackwardVec runs the backward pass of dw3 (conv2d 3x3, 32 filters, stride
 // 1x1, same padding, 24x24x32 → 24x24x32) (depthwise) for the first n
 // samples of a tile on the vector path, as dw3Backward does: dw3WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw3InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw3InputGradVec adds their share of dIn, then
+// dw3WindowGradVec (through dw3PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw3BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, dOut *[Tile * 18432]float32, dIn *[Tile * 18432]float32, w *[288]float32, dw *[288]float32, db *[32]float32) {
 	clear(dIn[:n*18432])
 	dw3WeightGradVec(dOut[:n*18432], in[:n*18432], dw, db, n)
@@ -1730,36 +1745,20 @@ func dw3BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32
 		dx := (*[18432]float32)(dIn[s*18432:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 24; ox++ {
-				d := (*[32]float32)(g[oy*768+ox*32:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw3PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 23; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[32]float32)(g[oy*768+ox*32:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw3PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 23; ox < 24; ox++ {
-				d := (*[32]float32)(g[oy*768+ox*32:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw3PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 23; oy < 24; oy++ {
 			for ox := 0; ox < 24; ox++ {
-				d := (*[32]float32)(g[oy*768+ox*32:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw3PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw3PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -2243,13 +2242,26 @@ func dw4Backward(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, dO
 	}
 }
 
+// dw4PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw4 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw4WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw4PixelGradVec(x *[18432]float32, g *[4608]float32, dx *[18432]float32, w *[288]float32, dw *[288]float32, db *[32]float32, oy, ox int) {
+	y0, x0 := oy*2, ox*2
+	kh0, kh1 := max(0, -y0), min(3, 24-y0)
+	kw0, kw1 := max(0, -x0), min(3, 24-x0)
+	at := ((y0+kh0)*24 + x0 + kw0) * 32
+	dw4WindowGradVec(g[oy*384+ox*32:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw4BackwardVec runs the backward pass of dw4 (conv2d 3x3, 32 filters, stride
 // 2x2, same padding, 24x24x32 → 12x12x32) (depthwise) for the first n
 // samples of a tile on the vector path, as dw4Backward does: dw4WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw4InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw4InputGradVec adds their share of dIn, then
+// dw4WindowGradVec (through dw4PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw4BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 18432]float32, w *[288]float32, dw *[288]float32, db *[32]float32) {
 	clear(dIn[:n*18432])
 	dw4WeightGradVec(dOut[:n*4608], in[:n*18432], dw, db, n)
@@ -2260,20 +2272,12 @@ func dw4BackwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32,
 		dx := (*[18432]float32)(dIn[s*18432:])
 		for oy := 0; oy < 11; oy++ {
 			for ox := 11; ox < 12; ox++ {
-				d := (*[32]float32)(g[oy*384+ox*32:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw4PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 11; oy < 12; oy++ {
 			for ox := 0; ox < 12; ox++ {
-				d := (*[32]float32)(g[oy*384+ox*32:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw4PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw4PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -2789,13 +2793,26 @@ func dw5Backward(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOu
 	}
 }
 
+// dw5PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw5 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw5WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw5PixelGradVec(x *[9216]float32, g *[9216]float32, dx *[9216]float32, w *[576]float32, dw *[576]float32, db *[64]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 12-y0)
+	kw0, kw1 := max(0, -x0), min(3, 12-x0)
+	at := ((y0+kh0)*12 + x0 + kw0) * 64
+	dw5WindowGradVec(g[oy*768+ox*64:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw5BackwardVec runs the backward pass of dw5 (conv2d 3x3, 64 filters, stride
 // 1x1, same padding, 12x12x64 → 12x12x64) (depthwise) for the first n
 // samples of a tile on the vector path, as dw5Backward does: dw5WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw5InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw5InputGradVec adds their share of dIn, then
+// dw5WindowGradVec (through dw5PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw5BackwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, dOut *[Tile * 9216]float32, dIn *[Tile * 9216]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
 	clear(dIn[:n*9216])
 	dw5WeightGradVec(dOut[:n*9216], in[:n*9216], dw, db, n)
@@ -2806,36 +2823,20 @@ func dw5BackwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, 
 		dx := (*[9216]float32)(dIn[s*9216:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 12; ox++ {
-				d := (*[64]float32)(g[oy*768+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw5PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 11; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[64]float32)(g[oy*768+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw5PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 11; ox < 12; ox++ {
-				d := (*[64]float32)(g[oy*768+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw5PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 11; oy < 12; oy++ {
 			for ox := 0; ox < 12; ox++ {
-				d := (*[64]float32)(g[oy*768+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw5PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw5PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -3319,13 +3320,26 @@ func dw6Backward(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, dOu
 	}
 }
 
+// dw6PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw6 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw6WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw6PixelGradVec(x *[9216]float32, g *[2304]float32, dx *[9216]float32, w *[576]float32, dw *[576]float32, db *[64]float32, oy, ox int) {
+	y0, x0 := oy*2, ox*2
+	kh0, kh1 := max(0, -y0), min(3, 12-y0)
+	kw0, kw1 := max(0, -x0), min(3, 12-x0)
+	at := ((y0+kh0)*12 + x0 + kw0) * 64
+	dw6WindowGradVec(g[oy*384+ox*64:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw6BackwardVec runs the backward pass of dw6 (conv2d 3x3, 64 filters, stride
 // 2x2, same padding, 12x12x64 → 6x6x64) (depthwise) for the first n samples
 // of a tile on the vector path, as dw6Backward does: dw6WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw6InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw6InputGradVec adds their share of dIn, then
+// dw6WindowGradVec (through dw6PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw6BackwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 9216]float32, w *[576]float32, dw *[576]float32, db *[64]float32) {
 	clear(dIn[:n*9216])
 	dw6WeightGradVec(dOut[:n*2304], in[:n*9216], dw, db, n)
@@ -3336,20 +3350,12 @@ func dw6BackwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, 
 		dx := (*[9216]float32)(dIn[s*9216:])
 		for oy := 0; oy < 5; oy++ {
 			for ox := 5; ox < 6; ox++ {
-				d := (*[64]float32)(g[oy*384+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw6PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw6PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[64]float32)(g[oy*384+ox*64:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw6PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw6PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -3865,13 +3871,26 @@ func dw7Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 	}
 }
 
+// dw7PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw7 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw7WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw7PixelGradVec(x *[4608]float32, g *[4608]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	at := ((y0+kh0)*6 + x0 + kw0) * 128
+	dw7WindowGradVec(g[oy*768+ox*128:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw7BackwardVec runs the backward pass of dw7 (conv2d 3x3, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
 // samples of a tile on the vector path, as dw7Backward does: dw7WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw7InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw7InputGradVec adds their share of dIn, then
+// dw7WindowGradVec (through dw7PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw7BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
 	clear(dIn[:n*4608])
 	dw7WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
@@ -3882,36 +3901,20 @@ func dw7BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 		dx := (*[4608]float32)(dIn[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw7PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw7PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw7PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw7PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw7PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -4427,13 +4430,26 @@ func dw8Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 	}
 }
 
+// dw8PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw8 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw8WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw8PixelGradVec(x *[4608]float32, g *[4608]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	at := ((y0+kh0)*6 + x0 + kw0) * 128
+	dw8WindowGradVec(g[oy*768+ox*128:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw8BackwardVec runs the backward pass of dw8 (conv2d 3x3, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
 // samples of a tile on the vector path, as dw8Backward does: dw8WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw8InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw8InputGradVec adds their share of dIn, then
+// dw8WindowGradVec (through dw8PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw8BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
 	clear(dIn[:n*4608])
 	dw8WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
@@ -4444,36 +4460,20 @@ func dw8BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 		dx := (*[4608]float32)(dIn[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw8PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw8PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw8PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw8PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw8PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -4989,13 +4989,26 @@ func dw9Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOu
 	}
 }
 
+// dw9PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw9 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw9WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw9PixelGradVec(x *[4608]float32, g *[4608]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	at := ((y0+kh0)*6 + x0 + kw0) * 128
+	dw9WindowGradVec(g[oy*768+ox*128:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw9BackwardVec runs the backward pass of dw9 (conv2d 3x3, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
 // samples of a tile on the vector path, as dw9Backward does: dw9WeightGradVec
 // accumulates the weight and bias gradients of the pixels whose windows lie
-// inside the input and dw9InputGradVec adds their share of dIn, then Go the
-// border pixels' terms. db is always given (the shared sink for a layer
-// without a bias), as the kernel sums it.
+// inside the input and dw9InputGradVec adds their share of dIn, then
+// dw9WindowGradVec (through dw9PixelGradVec) the border pixels' terms, db's
+// included. db is always given (the shared sink for a layer without a bias),
+// as the kernels sum it.
 func dw9BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
 	clear(dIn[:n*4608])
 	dw9WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
@@ -5006,36 +5019,20 @@ func dw9BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 		dx := (*[4608]float32)(dIn[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw9PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw9PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw9PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw9PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw9PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -5551,13 +5548,26 @@ func dw10Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 	}
 }
 
+// dw10PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw10 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw10WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw10PixelGradVec(x *[4608]float32, g *[4608]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	at := ((y0+kh0)*6 + x0 + kw0) * 128
+	dw10WindowGradVec(g[oy*768+ox*128:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw10BackwardVec runs the backward pass of dw10 (conv2d 3x3, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
 // samples of a tile on the vector path, as dw10Backward does:
 // dw10WeightGradVec accumulates the weight and bias gradients of the pixels
 // whose windows lie inside the input and dw10InputGradVec adds their share of
-// dIn, then Go the border pixels' terms. db is always given (the shared sink
-// for a layer without a bias), as the kernel sums it.
+// dIn, then dw10WindowGradVec (through dw10PixelGradVec) the border pixels'
+// terms, db's included. db is always given (the shared sink for a layer
+// without a bias), as the kernels sum it.
 func dw10BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
 	clear(dIn[:n*4608])
 	dw10WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
@@ -5568,36 +5578,20 @@ func dw10BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32,
 		dx := (*[4608]float32)(dIn[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw10PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw10PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw10PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw10PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw10PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -6115,13 +6109,26 @@ func dw11Backward(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dO
 	}
 }
 
+// dw11PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw11 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw11WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw11PixelGradVec(x *[4608]float32, g *[4608]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	at := ((y0+kh0)*6 + x0 + kw0) * 128
+	dw11WindowGradVec(g[oy*768+ox*128:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw11BackwardVec runs the backward pass of dw11 (conv2d 3x3, 128 filters,
 // stride 1x1, same padding, 6x6x128 → 6x6x128) (depthwise) for the first n
 // samples of a tile on the vector path, as dw11Backward does:
 // dw11WeightGradVec accumulates the weight and bias gradients of the pixels
 // whose windows lie inside the input and dw11InputGradVec adds their share of
-// dIn, then Go the border pixels' terms. db is always given (the shared sink
-// for a layer without a bias), as the kernel sums it.
+// dIn, then dw11WindowGradVec (through dw11PixelGradVec) the border pixels'
+// terms, db's included. db is always given (the shared sink for a layer
+// without a bias), as the kernels sum it.
 func dw11BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, dOut *[Tile * 4608]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
 	clear(dIn[:n*4608])
 	dw11WeightGradVec(dOut[:n*4608], in[:n*4608], dw, db, n)
@@ -6132,36 +6139,20 @@ func dw11BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32,
 		dx := (*[4608]float32)(dIn[s*4608:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw11PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 5; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw11PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 5; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw11PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 5; oy < 6; oy++ {
 			for ox := 0; ox < 6; ox++ {
-				d := (*[128]float32)(g[oy*768+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw11PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw11PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -6647,13 +6638,26 @@ func dw12Backward(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, dO
 	}
 }
 
+// dw12PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw12 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw12WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw12PixelGradVec(x *[4608]float32, g *[1152]float32, dx *[4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32, oy, ox int) {
+	y0, x0 := oy*2, ox*2
+	kh0, kh1 := max(0, -y0), min(3, 6-y0)
+	kw0, kw1 := max(0, -x0), min(3, 6-x0)
+	at := ((y0+kh0)*6 + x0 + kw0) * 128
+	dw12WindowGradVec(g[oy*384+ox*128:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw12BackwardVec runs the backward pass of dw12 (conv2d 3x3, 128 filters,
 // stride 2x2, same padding, 6x6x128 → 3x3x128) (depthwise) for the first n
 // samples of a tile on the vector path, as dw12Backward does:
 // dw12WeightGradVec accumulates the weight and bias gradients of the pixels
 // whose windows lie inside the input and dw12InputGradVec adds their share of
-// dIn, then Go the border pixels' terms. db is always given (the shared sink
-// for a layer without a bias), as the kernel sums it.
+// dIn, then dw12WindowGradVec (through dw12PixelGradVec) the border pixels'
+// terms, db's included. db is always given (the shared sink for a layer
+// without a bias), as the kernels sum it.
 func dw12BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, dOut *[Tile * 1152]float32, dIn *[Tile * 4608]float32, w *[1152]float32, dw *[1152]float32, db *[128]float32) {
 	clear(dIn[:n*4608])
 	dw12WeightGradVec(dOut[:n*1152], in[:n*4608], dw, db, n)
@@ -6664,20 +6668,12 @@ func dw12BackwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32,
 		dx := (*[4608]float32)(dIn[s*4608:])
 		for oy := 0; oy < 2; oy++ {
 			for ox := 2; ox < 3; ox++ {
-				d := (*[128]float32)(g[oy*384+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw12PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw12PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 2; oy < 3; oy++ {
 			for ox := 0; ox < 3; ox++ {
-				d := (*[128]float32)(g[oy*384+ox*128:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw12PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw12PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}
@@ -7195,13 +7191,26 @@ func dw13Backward(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dO
 	}
 }
 
+// dw13PixelGradVec adds to db, dw and dx the gradient contributions of output
+// pixel (oy, ox) of dw13 for one sample, whose pre-activation gradients are g,
+// on the vector path (dw13WindowGradVec), from the taps that lie inside the
+// input: the border of the output.
+func dw13PixelGradVec(x *[2304]float32, g *[2304]float32, dx *[2304]float32, w *[2304]float32, dw *[2304]float32, db *[256]float32, oy, ox int) {
+	y0, x0 := oy-1, ox-1
+	kh0, kh1 := max(0, -y0), min(3, 3-y0)
+	kw0, kw1 := max(0, -x0), min(3, 3-x0)
+	at := ((y0+kh0)*3 + x0 + kw0) * 256
+	dw13WindowGradVec(g[oy*768+ox*256:], x[at:], dx[at:], w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // dw13BackwardVec runs the backward pass of dw13 (conv2d 3x3, 256 filters,
 // stride 1x1, same padding, 3x3x256 → 3x3x256) (depthwise) for the first n
 // samples of a tile on the vector path, as dw13Backward does:
 // dw13WeightGradVec accumulates the weight and bias gradients of the pixels
 // whose windows lie inside the input and dw13InputGradVec adds their share of
-// dIn, then Go the border pixels' terms. db is always given (the shared sink
-// for a layer without a bias), as the kernel sums it.
+// dIn, then dw13WindowGradVec (through dw13PixelGradVec) the border pixels'
+// terms, db's included. db is always given (the shared sink for a layer
+// without a bias), as the kernels sum it.
 func dw13BackwardVec(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, dOut *[Tile * 2304]float32, dIn *[Tile * 2304]float32, w *[2304]float32, dw *[2304]float32, db *[256]float32) {
 	clear(dIn[:n*2304])
 	dw13WeightGradVec(dOut[:n*2304], in[:n*2304], dw, db, n)
@@ -7212,36 +7221,20 @@ func dw13BackwardVec(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32,
 		dx := (*[2304]float32)(dIn[s*2304:])
 		for oy := 0; oy < 1; oy++ {
 			for ox := 0; ox < 3; ox++ {
-				d := (*[256]float32)(g[oy*768+ox*256:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw13PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 1; oy < 2; oy++ {
 			for ox := 0; ox < 1; ox++ {
-				d := (*[256]float32)(g[oy*768+ox*256:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw13PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 			for ox := 2; ox < 3; ox++ {
-				d := (*[256]float32)(g[oy*768+ox*256:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw13PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 		for oy := 2; oy < 3; oy++ {
 			for ox := 0; ox < 3; ox++ {
-				d := (*[256]float32)(g[oy*768+ox*256:])
-				for c := range d {
-					db[c] += d[c]
-				}
-				dw13PixelGrad(x, d, dx, w, dw, oy, ox)
+				dw13PixelGradVec(x, g, dx, w, dw, db, oy, ox)
 			}
 		}
 	}

@@ -244,6 +244,41 @@ func dw1WindowVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, kh1
 	}
 }
 
+// dw1WindowGradVecAVX2 is the AVX2 path of dw1WindowGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WindowGradVecAVX2(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
+
+// dw1WindowGradVecAVX512 is the AVX512 path of dw1WindowGradVec (simd_amd64.s).
+//
+//go:noescape
+func dw1WindowGradVecAVX512(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
+
+// dw1WindowGradVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	db[c] += d[c]   for c < 8, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·48 + kw−kw0][c]·d[c];  dx[(kh−kh0)·48 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw1WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 8]float32, db *[8]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw1WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[7]
+	_ = x[(kh1-kh0-1)*384+(kw1-kw0-1)*8+7]
+	_ = dx[(kh1-kh0-1)*384+(kw1-kw0-1)*8+7]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*8], &dw[(kh0*3+kw0)*8], &db[0], 32, kh1-kh0, kw1-kw0, (48-kw1+kw0)*32, (3-kw1+kw0)*32)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*8], &dw[(kh0*3+kw0)*8], &db[0], 32, kh1-kh0, kw1-kw0, (48-kw1+kw0)*32, (3-kw1+kw0)*32)
+	default:
+		dw1WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw1ForwardVecAVX2 is the AVX2 path of pw1ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -470,6 +505,31 @@ func dw2WindowVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, kh0, k
 	}
 }
 
+// dw2WindowGradVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	db[c] += d[c]   for c < 16, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·48 + kw−kw0][c]·d[c];  dx[(kh−kh0)·48 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw2WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 16]float32, db *[16]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw2WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[15]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*16+15]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*16+15]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*16], &dw[(kh0*3+kw0)*16], &db[0], 64, kh1-kh0, kw1-kw0, (48-kw1+kw0)*64, (3-kw1+kw0)*64)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*16], &dw[(kh0*3+kw0)*16], &db[0], 64, kh1-kh0, kw1-kw0, (48-kw1+kw0)*64, (3-kw1+kw0)*64)
+	default:
+		dw2WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw2ForwardVecAVX512 is the AVX512 path of pw2ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -691,6 +751,31 @@ func dw3WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, k
 	}
 }
 
+// dw3WindowGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	db[c] += d[c]   for c < 32, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·24 + kw−kw0][c]·d[c];  dx[(kh−kh0)·24 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw3WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 32]float32, db *[32]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw3WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[31]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
+	default:
+		dw3WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw3ForwardVecAVX512 is the AVX512 path of pw3ForwardVec (simd_amd64.s).
 //
 //go:noescape
@@ -889,6 +974,31 @@ func dw4WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, k
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*32], &b[0], 128, kh1-kh0, kw1-kw0, 3072, 384)
 	default:
 		dw4WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
+// dw4WindowGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	db[c] += d[c]   for c < 32, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·24 + kw−kw0][c]·d[c];  dx[(kh−kh0)·24 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw4WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 32]float32, db *[32]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw4WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[31]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*32+31]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*32], &dw[(kh0*3+kw0)*32], &db[0], 128, kh1-kh0, kw1-kw0, (24-kw1+kw0)*128, (3-kw1+kw0)*128)
+	default:
+		dw4WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -1103,6 +1213,31 @@ func dw5WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	}
 }
 
+// dw5WindowGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·12 + kw−kw0][c]·d[c];  dx[(kh−kh0)·12 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw5WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw5WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[63]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
+	default:
+		dw5WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw5ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1296,6 +1431,31 @@ func dw6WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*64], &b[0], 256, kh1-kh0, kw1-kw0, 3072, 768)
 	default:
 		dw6WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
+// dw6WindowGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·12 + kw−kw0][c]·d[c];  dx[(kh−kh0)·12 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw6WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw6WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[63]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*64+63]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*64], &dw[(kh0*3+kw0)*64], &db[0], 256, kh1-kh0, kw1-kw0, (12-kw1+kw0)*256, (3-kw1+kw0)*256)
+	default:
+		dw6WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -1495,6 +1655,31 @@ func dw7WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0,
 	}
 }
 
+// dw7WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw7WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw7WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	default:
+		dw7WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw7ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1681,6 +1866,31 @@ func dw8WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0,
 	}
 }
 
+// dw8WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw8WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw8WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	default:
+		dw8WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw8ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1854,6 +2064,31 @@ func dw9WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0,
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	default:
 		dw9WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
+// dw9WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw9WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw9WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	default:
+		dw9WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -2033,6 +2268,31 @@ func dw10WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0
 	}
 }
 
+// dw10WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw10WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw10WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	default:
+		dw10WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw10ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -2209,6 +2469,31 @@ func dw11WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0
 	}
 }
 
+// dw11WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw11WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw11WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	default:
+		dw11WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+	}
+}
+
 // pw11ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -2382,6 +2667,31 @@ func dw12WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*128], &b[0], 512, kh1-kh0, kw1-kw0, 3072, 1536)
 	default:
 		dw12WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
+// dw12WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw12WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw12WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[127]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*128+127]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*128], &dw[(kh0*3+kw0)*128], &db[0], 512, kh1-kh0, kw1-kw0, (6-kw1+kw0)*512, (3-kw1+kw0)*512)
+	default:
+		dw12WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 	}
 }
 
@@ -2578,6 +2888,31 @@ func dw13WindowVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, kh0
 		dw1WindowVecAVX2(&y[0], &x[0], &w[(kh0*3+kw0)*256], &b[0], 1024, kh1-kh0, kw1-kw0, 3072, 3072)
 	default:
 		dw13WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+	}
+}
+
+// dw13WindowGradVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	db[c] += d[c]   for c < 256, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·3 + kw−kw0][c]·d[c];  dx[(kh−kh0)·3 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// It runs the path runtime.ActiveISA names.
+func dw13WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 256]float32, db *[256]float32, kh0, kh1, kw0, kw1 int) {
+	// Bounds: the taps inside w and dw, the last one inside x and dx, d one pixel.
+	if kh0 < 0 || kw0 < 0 || kh1 > 3 || kw1 > 3 || kh0 >= kh1 || kw0 >= kw1 {
+		panic("dw13WindowGradVec: tap ranges outside the kernel")
+	}
+	_ = d[255]
+	_ = x[(kh1-kh0-1)*768+(kw1-kw0-1)*256+255]
+	_ = dx[(kh1-kh0-1)*768+(kw1-kw0-1)*256+255]
+	switch runtime.ActiveISA() {
+	case runtime.AVX512:
+		dw1WindowGradVecAVX512(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*256], &dw[(kh0*3+kw0)*256], &db[0], 1024, kh1-kh0, kw1-kw0, (3-kw1+kw0)*1024, (3-kw1+kw0)*1024)
+	case runtime.AVX2:
+		dw1WindowGradVecAVX2(&d[0], &x[0], &dx[0], &w[(kh0*3+kw0)*256], &dw[(kh0*3+kw0)*256], &db[0], 1024, kh1-kh0, kw1-kw0, (3-kw1+kw0)*1024, (3-kw1+kw0)*1024)
+	default:
+		dw13WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 	}
 }
 

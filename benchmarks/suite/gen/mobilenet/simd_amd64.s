@@ -1635,6 +1635,121 @@ dw1WindowVec_tap:
 	VZEROUPPER
 	RET
 
+// func dw1WindowGradVecAVX2(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
+// Requires: AVX, AVX2, FMA3
+//
+// db[c] += d[c]; dw[kh][kw][c] += x[kh−kh0][kw−kw0][c]·d[c]; dx[kh−kh0][kw−kw0][c] += w[kh][kw][c]·d[c]
+// Reference: dw1WindowGradVecGo.
+#define wg_d AX // d
+#define wg_x BX // x at the first tap
+#define wg_dx CX // dx at the first tap
+#define wg_w DX // w at the first tap
+#define wg_dw SI // dw at the first tap
+#define wg_cv DI // byte offset of the channel vector
+#define wg_c4 R8 // bytes per pixel
+#define wg_xq R9 // x, dx: offset of the current tap
+#define wg_wq R10 // w, dw: offset of the current tap
+#define wg_rows R11 // tap rows left
+#define wg_cols R12 // taps left in the row
+TEXT ·dw1WindowGradVecAVX2(SB), NOSPLIT, $0-88
+	MOVQ d+0(FP), wg_d
+	MOVQ x+8(FP), wg_x
+	MOVQ dx+16(FP), wg_dx
+	MOVQ w+24(FP), wg_w
+	MOVQ dw+32(FP), wg_dw
+	MOVQ c4+48(FP), wg_c4
+	XORQ wg_cv, wg_cv
+
+dw1WindowGradVec_chan:
+	VMOVUPS (wg_d)(wg_cv*1), Y0
+	MOVQ db+40(FP), wg_xq // db += d
+	VMOVUPS (wg_xq)(wg_cv*1), Y1
+	VADDPS Y0, Y1, Y1
+	VMOVUPS Y1, (wg_xq)(wg_cv*1)
+	MOVQ wg_cv, wg_xq
+	MOVQ wg_cv, wg_wq
+	MOVQ taprows+56(FP), wg_rows
+
+dw1WindowGradVec_row:
+	MOVQ tapcols+64(FP), wg_cols
+
+dw1WindowGradVec_tap:
+	VMOVUPS (wg_x)(wg_xq*1), Y1 // dw += x·d
+	VFMADD213PS (wg_dw)(wg_wq*1), Y0, Y1
+	VMOVUPS Y1, (wg_dw)(wg_wq*1)
+	VMOVUPS (wg_dx)(wg_xq*1), Y1 // dx += w·d
+	VFMADD231PS (wg_w)(wg_wq*1), Y0, Y1
+	VMOVUPS Y1, (wg_dx)(wg_xq*1)
+	ADDQ wg_c4, wg_xq
+	ADDQ wg_c4, wg_wq
+	DECQ wg_cols
+	JNZ dw1WindowGradVec_tap
+	ADDQ xSkip+72(FP), wg_xq
+	ADDQ wSkip+80(FP), wg_wq
+	DECQ wg_rows
+	JNZ dw1WindowGradVec_row
+	ADDQ $32, wg_cv
+	CMPQ wg_cv, wg_c4
+	JLT dw1WindowGradVec_chan
+	VZEROUPPER
+	RET
+
+// func dw1WindowGradVecAVX512(d, x, dx, w, dw, db *float32, c4, taprows, tapcols, xSkip, wSkip int)
+// Requires: AVX512F
+//
+// db[c] += d[c]; dw[kh][kw][c] += x[kh−kh0][kw−kw0][c]·d[c]; dx[kh−kh0][kw−kw0][c] += w[kh][kw][c]·d[c]
+// Reference: dw1WindowGradVecGo.
+TEXT ·dw1WindowGradVecAVX512(SB), NOSPLIT, $0-88
+	MOVQ d+0(FP), wg_d
+	MOVQ x+8(FP), wg_x
+	MOVQ dx+16(FP), wg_dx
+	MOVQ w+24(FP), wg_w
+	MOVQ dw+32(FP), wg_dw
+	MOVQ c4+48(FP), wg_c4
+	XORQ wg_cv, wg_cv
+
+dw1WindowGradVec_chan:
+	// K1: the vector's lanes
+	MOVQ wg_c4, wg_xq
+	SUBQ wg_cv, wg_xq
+	MOVL $0xffff, wg_wq
+	MOVL $0xff, wg_rows
+	CMPQ wg_xq, $64
+	CMOVQLT wg_rows, wg_wq
+	KMOVW wg_wq, K1
+	VMOVUPS.Z (wg_d)(wg_cv*1), K1, Z0
+	MOVQ db+40(FP), wg_xq // db += d
+	VMOVUPS.Z (wg_xq)(wg_cv*1), K1, Z1
+	VADDPS Z0, Z1, Z1
+	VMOVUPS Z1, K1, (wg_xq)(wg_cv*1)
+	MOVQ wg_cv, wg_xq
+	MOVQ wg_cv, wg_wq
+	MOVQ taprows+56(FP), wg_rows
+
+dw1WindowGradVec_row:
+	MOVQ tapcols+64(FP), wg_cols
+
+dw1WindowGradVec_tap:
+	VMOVUPS.Z (wg_x)(wg_xq*1), K1, Z1 // dw += x·d
+	VFMADD213PS (wg_dw)(wg_wq*1), Z0, K1, Z1
+	VMOVUPS Z1, K1, (wg_dw)(wg_wq*1)
+	VMOVUPS.Z (wg_dx)(wg_xq*1), K1, Z1 // dx += w·d
+	VFMADD231PS (wg_w)(wg_wq*1), Z0, K1, Z1
+	VMOVUPS Z1, K1, (wg_dx)(wg_xq*1)
+	ADDQ wg_c4, wg_xq
+	ADDQ wg_c4, wg_wq
+	DECQ wg_cols
+	JNZ dw1WindowGradVec_tap
+	ADDQ xSkip+72(FP), wg_xq
+	ADDQ wSkip+80(FP), wg_wq
+	DECQ wg_rows
+	JNZ dw1WindowGradVec_row
+	ADDQ $64, wg_cv
+	CMPQ wg_cv, wg_c4
+	JLT dw1WindowGradVec_chan
+	VZEROUPPER
+	RET
+
 // func pw1ForwardVecAVX2(y, x, w, b *float32, n, ks, sa, sb, sc, ce, tm, nr int)
 // Requires: AVX, AVX2, FMA3
 //

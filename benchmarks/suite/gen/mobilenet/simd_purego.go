@@ -73,6 +73,17 @@ func dw1WindowVec(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, kh1
 	dw1WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
+// dw1WindowGradVec computes, for 48x48x8 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 48x48x8 outputs:
+//
+//	db[c] += d[c]   for c < 8, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·48 + kw−kw0][c]·d[c];  dx[(kh−kh0)·48 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw1WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 8]float32, db *[8]float32, kh0, kh1, kw0, kw1 int) {
+	dw1WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // pw1ForwardVec computes, with In = 8 and Units = 16:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -146,6 +157,17 @@ func dw2InputGradVec(dy, dx []float32, w *[3 * 3 * 16]float32, n int) {
 // This build has no assembly: it runs the reference.
 func dw2WindowVec(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, kh0, kh1, kw0, kw1 int) {
 	dw2WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
+// dw2WindowGradVec computes, for 48x48x16 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 24x24x16 outputs:
+//
+//	db[c] += d[c]   for c < 16, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·48 + kw−kw0][c]·d[c];  dx[(kh−kh0)·48 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw2WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 16]float32, db *[16]float32, kh0, kh1, kw0, kw1 int) {
+	dw2WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 }
 
 // pw2ForwardVec computes, with In = 16 and Units = 32:
@@ -223,6 +245,17 @@ func dw3WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, k
 	dw3WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
+// dw3WindowGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 24x24x32 outputs:
+//
+//	db[c] += d[c]   for c < 32, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·24 + kw−kw0][c]·d[c];  dx[(kh−kh0)·24 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw3WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 32]float32, db *[32]float32, kh0, kh1, kw0, kw1 int) {
+	dw3WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // pw3ForwardVec computes, with In = 32 and Units = 32:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -296,6 +329,17 @@ func dw4InputGradVec(dy, dx []float32, w *[3 * 3 * 32]float32, n int) {
 // This build has no assembly: it runs the reference.
 func dw4WindowVec(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0, kh1, kw0, kw1 int) {
 	dw4WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
+// dw4WindowGradVec computes, for 24x24x32 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 12x12x32 outputs:
+//
+//	db[c] += d[c]   for c < 32, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·24 + kw−kw0][c]·d[c];  dx[(kh−kh0)·24 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw4WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 32]float32, db *[32]float32, kh0, kh1, kw0, kw1 int) {
+	dw4WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 }
 
 // pw4ForwardVec computes, with In = 32 and Units = 64:
@@ -373,6 +417,17 @@ func dw5WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, k
 	dw5WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
+// dw5WindowGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 12x12x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·12 + kw−kw0][c]·d[c];  dx[(kh−kh0)·12 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw5WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw5WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // pw5ForwardVec computes, with In = 64 and Units = 64:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -446,6 +501,17 @@ func dw6InputGradVec(dy, dx []float32, w *[3 * 3 * 64]float32, n int) {
 // This build has no assembly: it runs the reference.
 func dw6WindowVec(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0, kh1, kw0, kw1 int) {
 	dw6WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
+// dw6WindowGradVec computes, for 12x12x64 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 6x6x64 outputs:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·12 + kw−kw0][c]·d[c];  dx[(kh−kh0)·12 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw6WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	dw6WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 }
 
 // pw6ForwardVec computes, with In = 64 and Units = 128:
@@ -523,6 +589,17 @@ func dw7WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0,
 	dw7WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
+// dw7WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw7WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw7WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // pw7ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -596,6 +673,17 @@ func dw8InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
 // This build has no assembly: it runs the reference.
 func dw8WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
 	dw8WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
+// dw8WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw8WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw8WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 }
 
 // pw8ForwardVec computes, with In = 128 and Units = 128:
@@ -673,6 +761,17 @@ func dw9WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0,
 	dw9WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
+// dw9WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw9WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw9WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // pw9ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -746,6 +845,17 @@ func dw10InputGradVec(dy, dx []float32, w *[3 * 3 * 128]float32, n int) {
 // This build has no assembly: it runs the reference.
 func dw10WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0, kh1, kw0, kw1 int) {
 	dw10WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
+// dw10WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw10WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw10WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 }
 
 // pw10ForwardVec computes, with In = 128 and Units = 128:
@@ -823,6 +933,17 @@ func dw11WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0
 	dw11WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
+// dw11WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 6x6x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw11WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw11WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // pw11ForwardVec computes, with In = 128 and Units = 128:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -898,6 +1019,17 @@ func dw12WindowVec(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh0
 	dw12WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
 }
 
+// dw12WindowGradVec computes, for 6x6x128 inputs, 3x3 kernels at stride 2,2 with padding 0,0 (top, left) and 3x3x128 outputs:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw12WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	dw12WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
+}
+
 // pw12ForwardVec computes, with In = 128 and Units = 256:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -971,6 +1103,17 @@ func dw13InputGradVec(dy, dx []float32, w *[3 * 3 * 256]float32, n int) {
 // This build has no assembly: it runs the reference.
 func dw13WindowVec(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, kh0, kh1, kw0, kw1 int) {
 	dw13WindowVecGo(y, x, w, b, kh0, kh1, kw0, kw1)
+}
+
+// dw13WindowGradVec computes, for 3x3x256 inputs, 3x3 kernels at stride 1,1 with padding 1,1 (top, left) and 3x3x256 outputs:
+//
+//	db[c] += d[c]   for c < 256, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·3 + kw−kw0][c]·d[c];  dx[(kh−kh0)·3 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+//
+// This build has no assembly: it runs the reference.
+func dw13WindowGradVec(d, x, dx []float32, w, dw *[3 * 3 * 256]float32, db *[256]float32, kh0, kh1, kw0, kw1 int) {
+	dw13WindowGradVecGo(d, x, dx, w, dw, db, kh0, kh1, kw0, kw1)
 }
 
 // pw13ForwardVec computes, with In = 256 and Units = 256:

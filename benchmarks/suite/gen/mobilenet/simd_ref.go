@@ -161,6 +161,32 @@ func dw1WindowVecGo(y, x []float32, w *[3 * 3 * 8]float32, b *[8]float32, kh0, k
 	}
 }
 
+// dw1WindowGradVecGo is the pure-Go reference of dw1WindowGradVec:
+//
+//	db[c] += d[c]   for c < 8, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·48 + kw−kw0][c]·d[c];  dx[(kh−kh0)·48 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw1WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 8]float32, db *[8]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[8]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*48 + kw - kw0) * 8
+			j := (kh*3 + kw) * 8
+			v := (*[8]float32)(x[i:])
+			dv := (*[8]float32)(dx[i:])
+			r := (*[8]float32)(w[j:])
+			gw := (*[8]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
+			}
+		}
+	}
+}
+
 // pw1ForwardVecGo is the pure-Go reference of pw1ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -329,6 +355,32 @@ func dw2WindowVecGo(y, x []float32, w *[3 * 3 * 16]float32, b *[16]float32, kh0,
 			r := (*[16]float32)(w[(kh*3+kw)*16:])
 			for c := range o {
 				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
+// dw2WindowGradVecGo is the pure-Go reference of dw2WindowGradVec:
+//
+//	db[c] += d[c]   for c < 16, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·48 + kw−kw0][c]·d[c];  dx[(kh−kh0)·48 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw2WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 16]float32, db *[16]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[16]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*48 + kw - kw0) * 16
+			j := (kh*3 + kw) * 16
+			v := (*[16]float32)(x[i:])
+			dv := (*[16]float32)(dx[i:])
+			r := (*[16]float32)(w[j:])
+			gw := (*[16]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
 			}
 		}
 	}
@@ -504,6 +556,32 @@ func dw3WindowVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0,
 	}
 }
 
+// dw3WindowGradVecGo is the pure-Go reference of dw3WindowGradVec:
+//
+//	db[c] += d[c]   for c < 32, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·24 + kw−kw0][c]·d[c];  dx[(kh−kh0)·24 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw3WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 32]float32, db *[32]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[32]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*24 + kw - kw0) * 32
+			j := (kh*3 + kw) * 32
+			v := (*[32]float32)(x[i:])
+			dv := (*[32]float32)(dx[i:])
+			r := (*[32]float32)(w[j:])
+			gw := (*[32]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
+			}
+		}
+	}
+}
+
 // pw3ForwardVecGo is the pure-Go reference of pw3ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -669,6 +747,32 @@ func dw4WindowVecGo(y, x []float32, w *[3 * 3 * 32]float32, b *[32]float32, kh0,
 			r := (*[32]float32)(w[(kh*3+kw)*32:])
 			for c := range o {
 				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
+// dw4WindowGradVecGo is the pure-Go reference of dw4WindowGradVec:
+//
+//	db[c] += d[c]   for c < 32, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·24 + kw−kw0][c]·d[c];  dx[(kh−kh0)·24 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw4WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 32]float32, db *[32]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[32]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*24 + kw - kw0) * 32
+			j := (kh*3 + kw) * 32
+			v := (*[32]float32)(x[i:])
+			dv := (*[32]float32)(dx[i:])
+			r := (*[32]float32)(w[j:])
+			gw := (*[32]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
 			}
 		}
 	}
@@ -844,6 +948,32 @@ func dw5WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0,
 	}
 }
 
+// dw5WindowGradVecGo is the pure-Go reference of dw5WindowGradVec:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·12 + kw−kw0][c]·d[c];  dx[(kh−kh0)·12 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw5WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[64]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*12 + kw - kw0) * 64
+			j := (kh*3 + kw) * 64
+			v := (*[64]float32)(x[i:])
+			dv := (*[64]float32)(dx[i:])
+			r := (*[64]float32)(w[j:])
+			gw := (*[64]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
+			}
+		}
+	}
+}
+
 // pw5ForwardVecGo is the pure-Go reference of pw5ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1009,6 +1139,32 @@ func dw6WindowVecGo(y, x []float32, w *[3 * 3 * 64]float32, b *[64]float32, kh0,
 			r := (*[64]float32)(w[(kh*3+kw)*64:])
 			for c := range o {
 				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
+// dw6WindowGradVecGo is the pure-Go reference of dw6WindowGradVec:
+//
+//	db[c] += d[c]   for c < 64, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·12 + kw−kw0][c]·d[c];  dx[(kh−kh0)·12 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw6WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 64]float32, db *[64]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[64]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*12 + kw - kw0) * 64
+			j := (kh*3 + kw) * 64
+			v := (*[64]float32)(x[i:])
+			dv := (*[64]float32)(dx[i:])
+			r := (*[64]float32)(w[j:])
+			gw := (*[64]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
 			}
 		}
 	}
@@ -1184,6 +1340,32 @@ func dw7WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh
 	}
 }
 
+// dw7WindowGradVecGo is the pure-Go reference of dw7WindowGradVec:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw7WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[128]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*6 + kw - kw0) * 128
+			j := (kh*3 + kw) * 128
+			v := (*[128]float32)(x[i:])
+			dv := (*[128]float32)(dx[i:])
+			r := (*[128]float32)(w[j:])
+			gw := (*[128]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
+			}
+		}
+	}
+}
+
 // pw7ForwardVecGo is the pure-Go reference of pw7ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1349,6 +1531,32 @@ func dw8WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh
 			r := (*[128]float32)(w[(kh*3+kw)*128:])
 			for c := range o {
 				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
+// dw8WindowGradVecGo is the pure-Go reference of dw8WindowGradVec:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw8WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[128]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*6 + kw - kw0) * 128
+			j := (kh*3 + kw) * 128
+			v := (*[128]float32)(x[i:])
+			dv := (*[128]float32)(dx[i:])
+			r := (*[128]float32)(w[j:])
+			gw := (*[128]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
 			}
 		}
 	}
@@ -1524,6 +1732,32 @@ func dw9WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, kh
 	}
 }
 
+// dw9WindowGradVecGo is the pure-Go reference of dw9WindowGradVec:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw9WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[128]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*6 + kw - kw0) * 128
+			j := (kh*3 + kw) * 128
+			v := (*[128]float32)(x[i:])
+			dv := (*[128]float32)(dx[i:])
+			r := (*[128]float32)(w[j:])
+			gw := (*[128]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
+			}
+		}
+	}
+}
+
 // pw9ForwardVecGo is the pure-Go reference of pw9ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -1689,6 +1923,32 @@ func dw10WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, k
 			r := (*[128]float32)(w[(kh*3+kw)*128:])
 			for c := range o {
 				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
+// dw10WindowGradVecGo is the pure-Go reference of dw10WindowGradVec:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw10WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[128]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*6 + kw - kw0) * 128
+			j := (kh*3 + kw) * 128
+			v := (*[128]float32)(x[i:])
+			dv := (*[128]float32)(dx[i:])
+			r := (*[128]float32)(w[j:])
+			gw := (*[128]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
 			}
 		}
 	}
@@ -1864,6 +2124,32 @@ func dw11WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, k
 	}
 }
 
+// dw11WindowGradVecGo is the pure-Go reference of dw11WindowGradVec:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw11WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[128]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*6 + kw - kw0) * 128
+			j := (kh*3 + kw) * 128
+			v := (*[128]float32)(x[i:])
+			dv := (*[128]float32)(dx[i:])
+			r := (*[128]float32)(w[j:])
+			gw := (*[128]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
+			}
+		}
+	}
+}
+
 // pw11ForwardVecGo is the pure-Go reference of pw11ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -2034,6 +2320,32 @@ func dw12WindowVecGo(y, x []float32, w *[3 * 3 * 128]float32, b *[128]float32, k
 	}
 }
 
+// dw12WindowGradVecGo is the pure-Go reference of dw12WindowGradVec:
+//
+//	db[c] += d[c]   for c < 128, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·6 + kw−kw0][c]·d[c];  dx[(kh−kh0)·6 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw12WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 128]float32, db *[128]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[128]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*6 + kw - kw0) * 128
+			j := (kh*3 + kw) * 128
+			v := (*[128]float32)(x[i:])
+			dv := (*[128]float32)(dx[i:])
+			r := (*[128]float32)(w[j:])
+			gw := (*[128]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
+			}
+		}
+	}
+}
+
 // pw12ForwardVecGo is the pure-Go reference of pw12ForwardVec:
 //
 //	y[s][j] = b[j] + Σ_i x[s][i]·w[i][j]   for s < n
@@ -2199,6 +2511,32 @@ func dw13WindowVecGo(y, x []float32, w *[3 * 3 * 256]float32, b *[256]float32, k
 			r := (*[256]float32)(w[(kh*3+kw)*256:])
 			for c := range o {
 				o[c] += v[c] * r[c]
+			}
+		}
+	}
+}
+
+// dw13WindowGradVecGo is the pure-Go reference of dw13WindowGradVec:
+//
+//	db[c] += d[c]   for c < 256, then over the taps in row-major order:
+//	dw[kh][kw][c] += x[(kh−kh0)·3 + kw−kw0][c]·d[c];  dx[(kh−kh0)·3 + kw−kw0][c] += w[kh][kw][c]·d[c]
+//	(one output pixel; x and dx start at the first tap inside the input)
+func dw13WindowGradVecGo(d, x, dx []float32, w, dw *[3 * 3 * 256]float32, db *[256]float32, kh0, kh1, kw0, kw1 int) {
+	g := (*[256]float32)(d[0:])
+	for c := range g {
+		db[c] += g[c]
+	}
+	for kh := kh0; kh < kh1; kh++ {
+		for kw := kw0; kw < kw1; kw++ {
+			i := ((kh-kh0)*3 + kw - kw0) * 256
+			j := (kh*3 + kw) * 256
+			v := (*[256]float32)(x[i:])
+			dv := (*[256]float32)(dx[i:])
+			r := (*[256]float32)(w[j:])
+			gw := (*[256]float32)(dw[j:])
+			for c := range g {
+				gw[c] += v[c] * g[c]
+				dv[c] += r[c] * g[c]
 			}
 		}
 	}
