@@ -6227,11 +6227,11 @@ TEXT ·dense2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ nr+88(FP), rows
 
-dense2WeightGradVecWeights_rows16_loop:
+dense2WeightGradVecWeights_rows15_loop:
 	XORQ col, col
 
-dense2WeightGradVecWeights_rows16_loop_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+dense2WeightGradVecWeights_rows15_loop_cols0:
+	// 15 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
 	MOVQ tm+80(FP), kleft
 	LEAQ 64(col), a_k
@@ -6253,49 +6253,46 @@ dense2WeightGradVecWeights_rows16_loop_cols0:
 	VMOVUPS.Z 480(c_row)(col*1), K1, Z12
 	VMOVUPS.Z 520(c_row)(col*1), K1, Z13
 	VMOVUPS.Z 560(c_row)(col*1), K1, Z14
-	VMOVUPS.Z 600(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-dense2WeightGradVecWeights_rows16_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z16
+dense2WeightGradVecWeights_rows15_loop_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z15
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z15, bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
+	VFMADD231PS Z15, bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z15, bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
+	VFMADD231PS Z15, bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z15, bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
+	VFMADD231PS Z15, bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z15, bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
+	VFMADD231PS Z15, bcast, Z7
 	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z15, bcast, Z8
 	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
+	VFMADD231PS Z15, bcast, Z9
 	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
+	VFMADD231PS Z15, bcast, Z10
 	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
+	VFMADD231PS Z15, bcast, Z11
 	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z15, bcast, Z12
 	VBROADCASTSS 52(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
+	VFMADD231PS Z15, bcast, Z13
 	VBROADCASTSS 56(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 60(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
+	VFMADD231PS Z15, bcast, Z14
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ dense2WeightGradVecWeights_rows16_loop_cols0_k
+	JNZ dense2WeightGradVecWeights_rows15_loop_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)(col*1)
 	VMOVUPS Z1, K1, 40(c_row)(col*1)
 	VMOVUPS Z2, K1, 80(c_row)(col*1)
@@ -6311,88 +6308,14 @@ dense2WeightGradVecWeights_rows16_loop_cols0_k:
 	VMOVUPS Z12, K1, 480(c_row)(col*1)
 	VMOVUPS Z13, K1, 520(c_row)(col*1)
 	VMOVUPS Z14, K1, 560(c_row)(col*1)
-	VMOVUPS Z15, K1, 600(c_row)(col*1)
 	ADDQ $64, col
 	CMPQ col, ce+72(FP)
-	JLT dense2WeightGradVecWeights_rows16_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $640, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE dense2WeightGradVecWeights_rows16_loop
-
-dense2WeightGradVecWeights_rows12:
-	XORQ col, col
-
-dense2WeightGradVecWeights_rows12_cols0:
-	// 12 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
-	VMOVUPS.Z 40(c_row)(col*1), K1, Z1
-	VMOVUPS.Z 80(c_row)(col*1), K1, Z2
-	VMOVUPS.Z 120(c_row)(col*1), K1, Z3
-	VMOVUPS.Z 160(c_row)(col*1), K1, Z4
-	VMOVUPS.Z 200(c_row)(col*1), K1, Z5
-	VMOVUPS.Z 240(c_row)(col*1), K1, Z6
-	VMOVUPS.Z 280(c_row)(col*1), K1, Z7
-	VMOVUPS.Z 320(c_row)(col*1), K1, Z8
-	VMOVUPS.Z 360(c_row)(col*1), K1, Z9
-	VMOVUPS.Z 400(c_row)(col*1), K1, Z10
-	VMOVUPS.Z 440(c_row)(col*1), K1, Z11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-dense2WeightGradVecWeights_rows12_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z12
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z12, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z12, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z12, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z12, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z12, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z12, bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z12, bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z12, bcast, Z7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z12, bcast, Z8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z12, bcast, Z9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z12, bcast, Z10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z12, bcast, Z11
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ dense2WeightGradVecWeights_rows12_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 40(c_row)(col*1)
-	VMOVUPS Z2, K1, 80(c_row)(col*1)
-	VMOVUPS Z3, K1, 120(c_row)(col*1)
-	VMOVUPS Z4, K1, 160(c_row)(col*1)
-	VMOVUPS Z5, K1, 200(c_row)(col*1)
-	VMOVUPS Z6, K1, 240(c_row)(col*1)
-	VMOVUPS Z7, K1, 280(c_row)(col*1)
-	VMOVUPS Z8, K1, 320(c_row)(col*1)
-	VMOVUPS Z9, K1, 360(c_row)(col*1)
-	VMOVUPS Z10, K1, 400(c_row)(col*1)
-	VMOVUPS Z11, K1, 440(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT dense2WeightGradVecWeights_rows12_cols0
+	JLT dense2WeightGradVecWeights_rows15_loop_cols0
+	ADDQ $60, a_row
+	ADDQ $600, c_row
+	SUBQ $15, rows
+	CMPQ rows, $15
+	JGE dense2WeightGradVecWeights_rows15_loop
 
 dense2WeightGradVecWeights_done:
 	VZEROUPPER

@@ -2425,82 +2425,10 @@ TEXT ·fc5WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ sb+56(FP), bstr
 	MOVQ nr+88(FP), rows
 
-fc5WeightGradVecWeights_rows12_loop:
+fc5WeightGradVecWeights_rows8_loop:
 	XORQ col, col
 
-fc5WeightGradVecWeights_rows12_loop_cols0:
-	// 12 rows × columns up to ce, 1 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	VMOVUPS 96(c_row)(col*1), Y3
-	VMOVUPS 128(c_row)(col*1), Y4
-	VMOVUPS 160(c_row)(col*1), Y5
-	VMOVUPS 192(c_row)(col*1), Y6
-	VMOVUPS 224(c_row)(col*1), Y7
-	VMOVUPS 256(c_row)(col*1), Y8
-	VMOVUPS 288(c_row)(col*1), Y9
-	VMOVUPS 320(c_row)(col*1), Y10
-	VMOVUPS 352(c_row)(col*1), Y11
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-fc5WeightGradVecWeights_rows12_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Y12, bcast, Y7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Y12, bcast, Y11
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ fc5WeightGradVecWeights_rows12_loop_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	VMOVUPS Y3, 96(c_row)(col*1)
-	VMOVUPS Y4, 128(c_row)(col*1)
-	VMOVUPS Y5, 160(c_row)(col*1)
-	VMOVUPS Y6, 192(c_row)(col*1)
-	VMOVUPS Y7, 224(c_row)(col*1)
-	VMOVUPS Y8, 256(c_row)(col*1)
-	VMOVUPS Y9, 288(c_row)(col*1)
-	VMOVUPS Y10, 320(c_row)(col*1)
-	VMOVUPS Y11, 352(c_row)(col*1)
-	ADDQ $32, col
-	CMPQ col, ce+72(FP)
-	JLT fc5WeightGradVecWeights_rows12_loop_cols0
-	ADDQ $48, a_row
-	ADDQ $384, c_row
-	SUBQ $12, rows
-	CMPQ rows, $12
-	JGE fc5WeightGradVecWeights_rows12_loop
-
-fc5WeightGradVecWeights_rows8:
-	XORQ col, col
-
-fc5WeightGradVecWeights_rows8_cols0:
+fc5WeightGradVecWeights_rows8_loop_cols0:
 	// 8 rows × columns up to ce, 1 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
@@ -2514,7 +2442,7 @@ fc5WeightGradVecWeights_rows8_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-fc5WeightGradVecWeights_rows8_cols0_k:
+fc5WeightGradVecWeights_rows8_loop_cols0_k:
 	VMOVUPS 0(b_k), Y8
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Y8, bcast, Y0
@@ -2535,7 +2463,7 @@ fc5WeightGradVecWeights_rows8_cols0_k:
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ fc5WeightGradVecWeights_rows8_cols0_k
+	JNZ fc5WeightGradVecWeights_rows8_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 64(c_row)(col*1)
@@ -2546,7 +2474,12 @@ fc5WeightGradVecWeights_rows8_cols0_k:
 	VMOVUPS Y7, 224(c_row)(col*1)
 	ADDQ $32, col
 	CMPQ col, ce+72(FP)
-	JLT fc5WeightGradVecWeights_rows8_cols0
+	JLT fc5WeightGradVecWeights_rows8_loop_cols0
+	ADDQ $32, a_row
+	ADDQ $256, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE fc5WeightGradVecWeights_rows8_loop
 
 fc5WeightGradVecWeights_done:
 	VZEROUPPER

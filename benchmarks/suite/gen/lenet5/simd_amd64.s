@@ -1747,11 +1747,11 @@ TEXT ·conv2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ sb+56(FP), bstr
 	MOVQ nr+88(FP), rows
 
-conv2WeightGradVecWeights_rows16_loop:
+conv2WeightGradVecWeights_rows15_loop:
 	XORQ col, col
 
-conv2WeightGradVecWeights_rows16_loop_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time
+conv2WeightGradVecWeights_rows15_loop_cols0:
+	// 15 rows × columns up to ce, 1 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Z0
 	VMOVUPS 64(c_row)(col*1), Z1
 	VMOVUPS 128(c_row)(col*1), Z2
@@ -1767,49 +1767,46 @@ conv2WeightGradVecWeights_rows16_loop_cols0:
 	VMOVUPS 768(c_row)(col*1), Z12
 	VMOVUPS 832(c_row)(col*1), Z13
 	VMOVUPS 896(c_row)(col*1), Z14
-	VMOVUPS 960(c_row)(col*1), Z15
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv2WeightGradVecWeights_rows16_loop_cols0_k:
-	VMOVUPS 0(b_k), Z16
+conv2WeightGradVecWeights_rows15_loop_cols0_k:
+	VMOVUPS 0(b_k), Z15
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z15, bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
+	VFMADD231PS Z15, bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z15, bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
+	VFMADD231PS Z15, bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z15, bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
+	VFMADD231PS Z15, bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z15, bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
+	VFMADD231PS Z15, bcast, Z7
 	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z15, bcast, Z8
 	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
+	VFMADD231PS Z15, bcast, Z9
 	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
+	VFMADD231PS Z15, bcast, Z10
 	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
+	VFMADD231PS Z15, bcast, Z11
 	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z15, bcast, Z12
 	VBROADCASTSS 52(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
+	VFMADD231PS Z15, bcast, Z13
 	VBROADCASTSS 56(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 60(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
+	VFMADD231PS Z15, bcast, Z14
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ conv2WeightGradVecWeights_rows16_loop_cols0_k
+	JNZ conv2WeightGradVecWeights_rows15_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
@@ -1825,58 +1822,14 @@ conv2WeightGradVecWeights_rows16_loop_cols0_k:
 	VMOVUPS Z12, 768(c_row)(col*1)
 	VMOVUPS Z13, 832(c_row)(col*1)
 	VMOVUPS Z14, 896(c_row)(col*1)
-	VMOVUPS Z15, 960(c_row)(col*1)
 	ADDQ $64, col
 	CMPQ col, ce+72(FP)
-	JLT conv2WeightGradVecWeights_rows16_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $1024, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE conv2WeightGradVecWeights_rows16_loop
-
-conv2WeightGradVecWeights_rows6:
-	XORQ col, col
-
-conv2WeightGradVecWeights_rows6_cols0:
-	// 6 rows × columns up to ce, 1 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 256(c_row)(col*1), Z4
-	VMOVUPS 320(c_row)(col*1), Z5
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-conv2WeightGradVecWeights_rows6_cols0_k:
-	VMOVUPS 0(b_k), Z6
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z6, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z6, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z6, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z6, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z6, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z6, bcast, Z5
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv2WeightGradVecWeights_rows6_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 256(c_row)(col*1)
-	VMOVUPS Z5, 320(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv2WeightGradVecWeights_rows6_cols0
+	JLT conv2WeightGradVecWeights_rows15_loop_cols0
+	ADDQ $60, a_row
+	ADDQ $960, c_row
+	SUBQ $15, rows
+	CMPQ rows, $15
+	JGE conv2WeightGradVecWeights_rows15_loop
 
 conv2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -6789,11 +6742,11 @@ TEXT ·dense3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ nr+88(FP), rows
 
-dense3WeightGradVecWeights_rows16_loop:
+dense3WeightGradVecWeights_rows14_loop:
 	XORQ col, col
 
-dense3WeightGradVecWeights_rows16_loop_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+dense3WeightGradVecWeights_rows14_loop_cols0:
+	// 14 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
 	MOVQ tm+80(FP), kleft
 	LEAQ 64(col), a_k
@@ -6814,50 +6767,44 @@ dense3WeightGradVecWeights_rows16_loop_cols0:
 	VMOVUPS.Z 440(c_row)(col*1), K1, Z11
 	VMOVUPS.Z 480(c_row)(col*1), K1, Z12
 	VMOVUPS.Z 520(c_row)(col*1), K1, Z13
-	VMOVUPS.Z 560(c_row)(col*1), K1, Z14
-	VMOVUPS.Z 600(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-dense3WeightGradVecWeights_rows16_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z16
+dense3WeightGradVecWeights_rows14_loop_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z14
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z14, bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
+	VFMADD231PS Z14, bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z14, bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
+	VFMADD231PS Z14, bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z14, bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
+	VFMADD231PS Z14, bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z14, bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
+	VFMADD231PS Z14, bcast, Z7
 	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z14, bcast, Z8
 	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
+	VFMADD231PS Z14, bcast, Z9
 	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
+	VFMADD231PS Z14, bcast, Z10
 	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
+	VFMADD231PS Z14, bcast, Z11
 	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z14, bcast, Z12
 	VBROADCASTSS 52(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 56(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 60(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
+	VFMADD231PS Z14, bcast, Z13
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ dense3WeightGradVecWeights_rows16_loop_cols0_k
+	JNZ dense3WeightGradVecWeights_rows14_loop_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)(col*1)
 	VMOVUPS Z1, K1, 40(c_row)(col*1)
 	VMOVUPS Z2, K1, 80(c_row)(col*1)
@@ -6872,57 +6819,14 @@ dense3WeightGradVecWeights_rows16_loop_cols0_k:
 	VMOVUPS Z11, K1, 440(c_row)(col*1)
 	VMOVUPS Z12, K1, 480(c_row)(col*1)
 	VMOVUPS Z13, K1, 520(c_row)(col*1)
-	VMOVUPS Z14, K1, 560(c_row)(col*1)
-	VMOVUPS Z15, K1, 600(c_row)(col*1)
 	ADDQ $64, col
 	CMPQ col, ce+72(FP)
-	JLT dense3WeightGradVecWeights_rows16_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $640, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE dense3WeightGradVecWeights_rows16_loop
-
-dense3WeightGradVecWeights_rows4:
-	XORQ col, col
-
-dense3WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
-	VMOVUPS.Z 40(c_row)(col*1), K1, Z1
-	VMOVUPS.Z 80(c_row)(col*1), K1, Z2
-	VMOVUPS.Z 120(c_row)(col*1), K1, Z3
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-dense3WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z4, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z4, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z4, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z4, bcast, Z3
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ dense3WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 40(c_row)(col*1)
-	VMOVUPS Z2, K1, 80(c_row)(col*1)
-	VMOVUPS Z3, K1, 120(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT dense3WeightGradVecWeights_rows4_cols0
+	JLT dense3WeightGradVecWeights_rows14_loop_cols0
+	ADDQ $56, a_row
+	ADDQ $560, c_row
+	SUBQ $14, rows
+	CMPQ rows, $14
+	JGE dense3WeightGradVecWeights_rows14_loop
 
 dense3WeightGradVecWeights_done:
 	VZEROUPPER

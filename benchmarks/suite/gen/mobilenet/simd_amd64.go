@@ -802,11 +802,6 @@ func pw3ForwardVec(y, x []float32, w *[32 * 32]float32, b *[32]float32, n int) {
 	}
 }
 
-// pw3WeightGradVecWeightsAVX512 is the AVX512 path of pw3WeightGradVec (simd_amd64.s).
-//
-//go:noescape
-func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-
 // pw3WeightGradVec computes, with In = 32 and Units = 32:
 //
 //	dw[i][j] += Σ_s x[s][i]·dy[s][j]
@@ -821,7 +816,7 @@ func pw3WeightGradVec(dw *[32 * 32]float32, db *[32]float32, x, dy []float32, n 
 	_ = dy[n*32-1]
 	switch runtime.ActiveISA() {
 	case runtime.AVX512:
-		pw3WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 128, 128, 128, 0, 32)
+		pw2WeightGradVecWeightsAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 128, 128, 128, 0, 32)
 		pw2WeightGradVecBiasAVX512(&dw[0], &db[0], &x[0], &dy[0], n, 0, 0, 128, 0, 0, 0, 1)
 	case runtime.AVX2:
 		pw1WeightGradVecWeightsAVX2(&dw[0], &db[0], &x[0], &dy[0], n, 0, 128, 128, 128, 128, 0, 32)

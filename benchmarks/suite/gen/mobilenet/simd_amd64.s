@@ -399,11 +399,11 @@ TEXT ·conv1WeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ sb+56(FP), bstr
 	MOVQ nr+88(FP), rows
 
-conv1WeightGradVecWeights_rows12_loop:
+conv1WeightGradVecWeights_rows9_loop:
 	XORQ col, col
 
-conv1WeightGradVecWeights_rows12_loop_cols0:
-	// 12 rows × columns up to ce, 1 vectors at a time
+conv1WeightGradVecWeights_rows9_loop_cols0:
+	// 9 rows × columns up to ce, 1 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Y0
 	VMOVUPS 32(c_row)(col*1), Y1
 	VMOVUPS 64(c_row)(col*1), Y2
@@ -413,43 +413,34 @@ conv1WeightGradVecWeights_rows12_loop_cols0:
 	VMOVUPS 192(c_row)(col*1), Y6
 	VMOVUPS 224(c_row)(col*1), Y7
 	VMOVUPS 256(c_row)(col*1), Y8
-	VMOVUPS 288(c_row)(col*1), Y9
-	VMOVUPS 320(c_row)(col*1), Y10
-	VMOVUPS 352(c_row)(col*1), Y11
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows12_loop_cols0_k:
-	VMOVUPS 0(b_k), Y12
+conv1WeightGradVecWeights_rows9_loop_cols0_k:
+	VMOVUPS 0(b_k), Y9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y9, bcast, Y0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y1
+	VFMADD231PS Y9, bcast, Y1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y9, bcast, Y2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y9, bcast, Y3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y9, bcast, Y4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y5
+	VFMADD231PS Y9, bcast, Y5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y9, bcast, Y6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Y12, bcast, Y7
+	VFMADD231PS Y9, bcast, Y7
 	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Y12, bcast, Y11
+	VFMADD231PS Y9, bcast, Y8
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows12_loop_cols0_k
+	JNZ conv1WeightGradVecWeights_rows9_loop_cols0_k
 	VMOVUPS Y0, 0(c_row)(col*1)
 	VMOVUPS Y1, 32(c_row)(col*1)
 	VMOVUPS Y2, 64(c_row)(col*1)
@@ -459,48 +450,14 @@ conv1WeightGradVecWeights_rows12_loop_cols0_k:
 	VMOVUPS Y6, 192(c_row)(col*1)
 	VMOVUPS Y7, 224(c_row)(col*1)
 	VMOVUPS Y8, 256(c_row)(col*1)
-	VMOVUPS Y9, 288(c_row)(col*1)
-	VMOVUPS Y10, 320(c_row)(col*1)
-	VMOVUPS Y11, 352(c_row)(col*1)
 	ADDQ $32, col
 	CMPQ col, ce+72(FP)
-	JLT conv1WeightGradVecWeights_rows12_loop_cols0
-	ADDQ $48, a_row
-	ADDQ $384, c_row
-	SUBQ $12, rows
-	CMPQ rows, $12
-	JGE conv1WeightGradVecWeights_rows12_loop
-
-conv1WeightGradVecWeights_rows3:
-	XORQ col, col
-
-conv1WeightGradVecWeights_rows3_cols0:
-	// 3 rows × columns up to ce, 1 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Y0
-	VMOVUPS 32(c_row)(col*1), Y1
-	VMOVUPS 64(c_row)(col*1), Y2
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows3_cols0_k:
-	VMOVUPS 0(b_k), Y3
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y3, bcast, Y0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y3, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y3, bcast, Y2
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows3_cols0_k
-	VMOVUPS Y0, 0(c_row)(col*1)
-	VMOVUPS Y1, 32(c_row)(col*1)
-	VMOVUPS Y2, 64(c_row)(col*1)
-	ADDQ $32, col
-	CMPQ col, ce+72(FP)
-	JLT conv1WeightGradVecWeights_rows3_cols0
+	JLT conv1WeightGradVecWeights_rows9_loop_cols0
+	ADDQ $36, a_row
+	ADDQ $288, c_row
+	SUBQ $9, rows
+	CMPQ rows, $9
+	JGE conv1WeightGradVecWeights_rows9_loop
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -523,11 +480,11 @@ TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	KMOVW tmp, K1 // K1: tail lanes of the last column vector
 	MOVQ nr+88(FP), rows
 
-conv1WeightGradVecWeights_rows16_loop:
+conv1WeightGradVecWeights_rows9_loop:
 	XORQ col, col
 
-conv1WeightGradVecWeights_rows16_loop_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
+conv1WeightGradVecWeights_rows9_loop_cols0:
+	// 9 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
 	MOVQ $0xffff, tmp
 	MOVQ tm+80(FP), kleft
 	LEAQ 64(col), a_k
@@ -543,55 +500,34 @@ conv1WeightGradVecWeights_rows16_loop_cols0:
 	VMOVUPS.Z 192(c_row)(col*1), K1, Z6
 	VMOVUPS.Z 224(c_row)(col*1), K1, Z7
 	VMOVUPS.Z 256(c_row)(col*1), K1, Z8
-	VMOVUPS.Z 288(c_row)(col*1), K1, Z9
-	VMOVUPS.Z 320(c_row)(col*1), K1, Z10
-	VMOVUPS.Z 352(c_row)(col*1), K1, Z11
-	VMOVUPS.Z 384(c_row)(col*1), K1, Z12
-	VMOVUPS.Z 416(c_row)(col*1), K1, Z13
-	VMOVUPS.Z 448(c_row)(col*1), K1, Z14
-	VMOVUPS.Z 480(c_row)(col*1), K1, Z15
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows16_loop_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z16
+conv1WeightGradVecWeights_rows9_loop_cols0_k:
+	VMOVUPS.Z 0(b_k), K1, Z9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z9, bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
+	VFMADD231PS Z9, bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z9, bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
+	VFMADD231PS Z9, bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z9, bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
+	VFMADD231PS Z9, bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z9, bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
+	VFMADD231PS Z9, bcast, Z7
 	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 52(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 56(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 60(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
+	VFMADD231PS Z9, bcast, Z8
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows16_loop_cols0_k
+	JNZ conv1WeightGradVecWeights_rows9_loop_cols0_k
 	VMOVUPS Z0, K1, 0(c_row)(col*1)
 	VMOVUPS Z1, K1, 32(c_row)(col*1)
 	VMOVUPS Z2, K1, 64(c_row)(col*1)
@@ -601,90 +537,14 @@ conv1WeightGradVecWeights_rows16_loop_cols0_k:
 	VMOVUPS Z6, K1, 192(c_row)(col*1)
 	VMOVUPS Z7, K1, 224(c_row)(col*1)
 	VMOVUPS Z8, K1, 256(c_row)(col*1)
-	VMOVUPS Z9, K1, 288(c_row)(col*1)
-	VMOVUPS Z10, K1, 320(c_row)(col*1)
-	VMOVUPS Z11, K1, 352(c_row)(col*1)
-	VMOVUPS Z12, K1, 384(c_row)(col*1)
-	VMOVUPS Z13, K1, 416(c_row)(col*1)
-	VMOVUPS Z14, K1, 448(c_row)(col*1)
-	VMOVUPS Z15, K1, 480(c_row)(col*1)
 	ADDQ $64, col
 	CMPQ col, ce+72(FP)
-	JLT conv1WeightGradVecWeights_rows16_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $512, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE conv1WeightGradVecWeights_rows16_loop
-
-conv1WeightGradVecWeights_rows11:
-	XORQ col, col
-
-conv1WeightGradVecWeights_rows11_cols0:
-	// 11 rows × columns up to ce, 1 vectors at a time (the last one's tail masked)
-	MOVQ $0xffff, tmp
-	MOVQ tm+80(FP), kleft
-	LEAQ 64(col), a_k
-	CMPQ a_k, ce+72(FP)
-	CMOVQEQ kleft, tmp
-	KMOVW tmp, K1 // K1: the last vector's lanes (its tail in the last block)
-	VMOVUPS.Z 0(c_row)(col*1), K1, Z0
-	VMOVUPS.Z 32(c_row)(col*1), K1, Z1
-	VMOVUPS.Z 64(c_row)(col*1), K1, Z2
-	VMOVUPS.Z 96(c_row)(col*1), K1, Z3
-	VMOVUPS.Z 128(c_row)(col*1), K1, Z4
-	VMOVUPS.Z 160(c_row)(col*1), K1, Z5
-	VMOVUPS.Z 192(c_row)(col*1), K1, Z6
-	VMOVUPS.Z 224(c_row)(col*1), K1, Z7
-	VMOVUPS.Z 256(c_row)(col*1), K1, Z8
-	VMOVUPS.Z 288(c_row)(col*1), K1, Z9
-	VMOVUPS.Z 320(c_row)(col*1), K1, Z10
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows11_cols0_k:
-	VMOVUPS.Z 0(b_k), K1, Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z11, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z11, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z11, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z11, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z11, bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z11, bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z11, bcast, Z7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z11, bcast, Z8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z11, bcast, Z9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z11, bcast, Z10
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows11_cols0_k
-	VMOVUPS Z0, K1, 0(c_row)(col*1)
-	VMOVUPS Z1, K1, 32(c_row)(col*1)
-	VMOVUPS Z2, K1, 64(c_row)(col*1)
-	VMOVUPS Z3, K1, 96(c_row)(col*1)
-	VMOVUPS Z4, K1, 128(c_row)(col*1)
-	VMOVUPS Z5, K1, 160(c_row)(col*1)
-	VMOVUPS Z6, K1, 192(c_row)(col*1)
-	VMOVUPS Z7, K1, 224(c_row)(col*1)
-	VMOVUPS Z8, K1, 256(c_row)(col*1)
-	VMOVUPS Z9, K1, 288(c_row)(col*1)
-	VMOVUPS Z10, K1, 320(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv1WeightGradVecWeights_rows11_cols0
+	JLT conv1WeightGradVecWeights_rows9_loop_cols0
+	ADDQ $36, a_row
+	ADDQ $288, c_row
+	SUBQ $9, rows
+	CMPQ rows, $9
+	JGE conv1WeightGradVecWeights_rows9_loop
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -2218,10 +2078,10 @@ TEXT ·pw1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ sb+56(FP), bstr
 	MOVQ nr+88(FP), rows
 
-pw1WeightGradVecWeights_rows8:
+pw1WeightGradVecWeights_rows8_loop:
 	XORQ col, col
 
-pw1WeightGradVecWeights_rows8_cols0:
+pw1WeightGradVecWeights_rows8_loop_cols0:
 	// 8 rows × columns up to ce, 1 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Z0
 	VMOVUPS 64(c_row)(col*1), Z1
@@ -2235,7 +2095,7 @@ pw1WeightGradVecWeights_rows8_cols0:
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw1WeightGradVecWeights_rows8_cols0_k:
+pw1WeightGradVecWeights_rows8_loop_cols0_k:
 	VMOVUPS 0(b_k), Z8
 	VBROADCASTSS 0(a_k), bcast
 	VFMADD231PS Z8, bcast, Z0
@@ -2256,7 +2116,7 @@ pw1WeightGradVecWeights_rows8_cols0_k:
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ pw1WeightGradVecWeights_rows8_cols0_k
+	JNZ pw1WeightGradVecWeights_rows8_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
@@ -2267,7 +2127,12 @@ pw1WeightGradVecWeights_rows8_cols0_k:
 	VMOVUPS Z7, 448(c_row)(col*1)
 	ADDQ $64, col
 	CMPQ col, ce+72(FP)
-	JLT pw1WeightGradVecWeights_rows8_cols0
+	JLT pw1WeightGradVecWeights_rows8_loop_cols0
+	ADDQ $32, a_row
+	ADDQ $512, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE pw1WeightGradVecWeights_rows8_loop
 
 pw1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -3104,11 +2969,11 @@ TEXT ·pw2WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ sb+56(FP), bstr
 	MOVQ nr+88(FP), rows
 
-pw2WeightGradVecWeights_rows12_loop:
+pw2WeightGradVecWeights_rows8_loop:
 	XORQ col, col
 
-pw2WeightGradVecWeights_rows12_loop_cols0:
-	// 12 rows × columns up to ce, 2 vectors at a time
+pw2WeightGradVecWeights_rows8_loop_cols0:
+	// 8 rows × columns up to ce, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Z0
 	VMOVUPS 64(c_row)(col*1), Z1
 	VMOVUPS 128(c_row)(col*1), Z2
@@ -3125,61 +2990,41 @@ pw2WeightGradVecWeights_rows12_loop_cols0:
 	VMOVUPS 832(c_row)(col*1), Z13
 	VMOVUPS 896(c_row)(col*1), Z14
 	VMOVUPS 960(c_row)(col*1), Z15
-	VMOVUPS 1024(c_row)(col*1), Z16
-	VMOVUPS 1088(c_row)(col*1), Z17
-	VMOVUPS 1152(c_row)(col*1), Z18
-	VMOVUPS 1216(c_row)(col*1), Z19
-	VMOVUPS 1280(c_row)(col*1), Z20
-	VMOVUPS 1344(c_row)(col*1), Z21
-	VMOVUPS 1408(c_row)(col*1), Z22
-	VMOVUPS 1472(c_row)(col*1), Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-pw2WeightGradVecWeights_rows12_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
+pw2WeightGradVecWeights_rows8_loop_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VMOVUPS 64(b_k), Z17
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z2
-	VFMADD231PS Z25, bcast, Z3
+	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z17, bcast, Z3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z6
-	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z17, bcast, Z7
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z10
-	VFMADD231PS Z25, bcast, Z11
+	VFMADD231PS Z16, bcast, Z10
+	VFMADD231PS Z17, bcast, Z11
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z24, bcast, Z14
-	VFMADD231PS Z25, bcast, Z15
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z24, bcast, Z18
-	VFMADD231PS Z25, bcast, Z19
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z24, bcast, Z22
-	VFMADD231PS Z25, bcast, Z23
+	VFMADD231PS Z16, bcast, Z14
+	VFMADD231PS Z17, bcast, Z15
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows12_loop_cols0_k
+	JNZ pw2WeightGradVecWeights_rows8_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
@@ -3196,70 +3041,14 @@ pw2WeightGradVecWeights_rows12_loop_cols0_k:
 	VMOVUPS Z13, 832(c_row)(col*1)
 	VMOVUPS Z14, 896(c_row)(col*1)
 	VMOVUPS Z15, 960(c_row)(col*1)
-	VMOVUPS Z16, 1024(c_row)(col*1)
-	VMOVUPS Z17, 1088(c_row)(col*1)
-	VMOVUPS Z18, 1152(c_row)(col*1)
-	VMOVUPS Z19, 1216(c_row)(col*1)
-	VMOVUPS Z20, 1280(c_row)(col*1)
-	VMOVUPS Z21, 1344(c_row)(col*1)
-	VMOVUPS Z22, 1408(c_row)(col*1)
-	VMOVUPS Z23, 1472(c_row)(col*1)
 	ADDQ $128, col
 	CMPQ col, ce+72(FP)
-	JLT pw2WeightGradVecWeights_rows12_loop_cols0
-	ADDQ $48, a_row
-	ADDQ $1536, c_row
-	SUBQ $12, rows
-	CMPQ rows, $12
-	JGE pw2WeightGradVecWeights_rows12_loop
-
-pw2WeightGradVecWeights_rows4:
-	XORQ col, col
-
-pw2WeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns up to ce, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 256(c_row)(col*1), Z4
-	VMOVUPS 320(c_row)(col*1), Z5
-	VMOVUPS 384(c_row)(col*1), Z6
-	VMOVUPS 448(c_row)(col*1), Z7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw2WeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VFMADD231PS Z9, bcast, Z3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VFMADD231PS Z9, bcast, Z7
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ pw2WeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 256(c_row)(col*1)
-	VMOVUPS Z5, 320(c_row)(col*1)
-	VMOVUPS Z6, 384(c_row)(col*1)
-	VMOVUPS Z7, 448(c_row)(col*1)
-	ADDQ $128, col
-	CMPQ col, ce+72(FP)
-	JLT pw2WeightGradVecWeights_rows4_cols0
+	JLT pw2WeightGradVecWeights_rows8_loop_cols0
+	ADDQ $32, a_row
+	ADDQ $1024, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE pw2WeightGradVecWeights_rows8_loop
 
 pw2WeightGradVecWeights_done:
 	VZEROUPPER
@@ -3922,210 +3711,6 @@ pw3ForwardVec_rows1_loop_cols0_k:
 	JMP pw3ForwardVec_rows1_loop
 
 pw3ForwardVec_done:
-	VZEROUPPER
-	RET
-#undef bcast
-
-// func pw3WeightGradVecWeightsAVX512(dw, db, x, dy *float32, n, ks, sa, sb, sc, ce, tm, nr int)
-// Requires: AVX512F
-//
-// dw[i][j] += Σ_s x[s][i]·dy[s][j]   i < 32, j < 32, s < n
-// Reference: pw3WeightGradVecGo.
-#define bcast Z31 // A[r][k] in every lane
-TEXT ·pw3WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
-	MOVQ x+16(FP), a_row
-	MOVQ dy+24(FP), b_base
-	MOVQ dw+0(FP), c_row
-	MOVQ sa+48(FP), astr
-	MOVQ sb+56(FP), bstr
-	MOVQ nr+88(FP), rows
-
-pw3WeightGradVecWeights_rows12_loop:
-	XORQ col, col
-
-pw3WeightGradVecWeights_rows12_loop_cols0:
-	// 12 rows × columns up to ce, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 256(c_row)(col*1), Z4
-	VMOVUPS 320(c_row)(col*1), Z5
-	VMOVUPS 384(c_row)(col*1), Z6
-	VMOVUPS 448(c_row)(col*1), Z7
-	VMOVUPS 512(c_row)(col*1), Z8
-	VMOVUPS 576(c_row)(col*1), Z9
-	VMOVUPS 640(c_row)(col*1), Z10
-	VMOVUPS 704(c_row)(col*1), Z11
-	VMOVUPS 768(c_row)(col*1), Z12
-	VMOVUPS 832(c_row)(col*1), Z13
-	VMOVUPS 896(c_row)(col*1), Z14
-	VMOVUPS 960(c_row)(col*1), Z15
-	VMOVUPS 1024(c_row)(col*1), Z16
-	VMOVUPS 1088(c_row)(col*1), Z17
-	VMOVUPS 1152(c_row)(col*1), Z18
-	VMOVUPS 1216(c_row)(col*1), Z19
-	VMOVUPS 1280(c_row)(col*1), Z20
-	VMOVUPS 1344(c_row)(col*1), Z21
-	VMOVUPS 1408(c_row)(col*1), Z22
-	VMOVUPS 1472(c_row)(col*1), Z23
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecWeights_rows12_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z2
-	VFMADD231PS Z25, bcast, Z3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z6
-	VFMADD231PS Z25, bcast, Z7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z10
-	VFMADD231PS Z25, bcast, Z11
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z24, bcast, Z14
-	VFMADD231PS Z25, bcast, Z15
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z24, bcast, Z18
-	VFMADD231PS Z25, bcast, Z19
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z24, bcast, Z22
-	VFMADD231PS Z25, bcast, Z23
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows12_loop_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 256(c_row)(col*1)
-	VMOVUPS Z5, 320(c_row)(col*1)
-	VMOVUPS Z6, 384(c_row)(col*1)
-	VMOVUPS Z7, 448(c_row)(col*1)
-	VMOVUPS Z8, 512(c_row)(col*1)
-	VMOVUPS Z9, 576(c_row)(col*1)
-	VMOVUPS Z10, 640(c_row)(col*1)
-	VMOVUPS Z11, 704(c_row)(col*1)
-	VMOVUPS Z12, 768(c_row)(col*1)
-	VMOVUPS Z13, 832(c_row)(col*1)
-	VMOVUPS Z14, 896(c_row)(col*1)
-	VMOVUPS Z15, 960(c_row)(col*1)
-	VMOVUPS Z16, 1024(c_row)(col*1)
-	VMOVUPS Z17, 1088(c_row)(col*1)
-	VMOVUPS Z18, 1152(c_row)(col*1)
-	VMOVUPS Z19, 1216(c_row)(col*1)
-	VMOVUPS Z20, 1280(c_row)(col*1)
-	VMOVUPS Z21, 1344(c_row)(col*1)
-	VMOVUPS Z22, 1408(c_row)(col*1)
-	VMOVUPS Z23, 1472(c_row)(col*1)
-	ADDQ $128, col
-	CMPQ col, ce+72(FP)
-	JLT pw3WeightGradVecWeights_rows12_loop_cols0
-	ADDQ $48, a_row
-	ADDQ $1536, c_row
-	SUBQ $12, rows
-	CMPQ rows, $12
-	JGE pw3WeightGradVecWeights_rows12_loop
-
-pw3WeightGradVecWeights_rows8:
-	XORQ col, col
-
-pw3WeightGradVecWeights_rows8_cols0:
-	// 8 rows × columns up to ce, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 256(c_row)(col*1), Z4
-	VMOVUPS 320(c_row)(col*1), Z5
-	VMOVUPS 384(c_row)(col*1), Z6
-	VMOVUPS 448(c_row)(col*1), Z7
-	VMOVUPS 512(c_row)(col*1), Z8
-	VMOVUPS 576(c_row)(col*1), Z9
-	VMOVUPS 640(c_row)(col*1), Z10
-	VMOVUPS 704(c_row)(col*1), Z11
-	VMOVUPS 768(c_row)(col*1), Z12
-	VMOVUPS 832(c_row)(col*1), Z13
-	VMOVUPS 896(c_row)(col*1), Z14
-	VMOVUPS 960(c_row)(col*1), Z15
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-pw3WeightGradVecWeights_rows8_cols0_k:
-	VMOVUPS 0(b_k), Z16
-	VMOVUPS 64(b_k), Z17
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
-	VFMADD231PS Z17, bcast, Z1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
-	VFMADD231PS Z17, bcast, Z3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
-	VFMADD231PS Z17, bcast, Z5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
-	VFMADD231PS Z17, bcast, Z7
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VFMADD231PS Z17, bcast, Z9
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VFMADD231PS Z17, bcast, Z11
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VFMADD231PS Z17, bcast, Z13
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VFMADD231PS Z17, bcast, Z15
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ pw3WeightGradVecWeights_rows8_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 256(c_row)(col*1)
-	VMOVUPS Z5, 320(c_row)(col*1)
-	VMOVUPS Z6, 384(c_row)(col*1)
-	VMOVUPS Z7, 448(c_row)(col*1)
-	VMOVUPS Z8, 512(c_row)(col*1)
-	VMOVUPS Z9, 576(c_row)(col*1)
-	VMOVUPS Z10, 640(c_row)(col*1)
-	VMOVUPS Z11, 704(c_row)(col*1)
-	VMOVUPS Z12, 768(c_row)(col*1)
-	VMOVUPS Z13, 832(c_row)(col*1)
-	VMOVUPS Z14, 896(c_row)(col*1)
-	VMOVUPS Z15, 960(c_row)(col*1)
-	ADDQ $128, col
-	CMPQ col, ce+72(FP)
-	JLT pw3WeightGradVecWeights_rows8_cols0
-
-pw3WeightGradVecWeights_done:
 	VZEROUPPER
 	RET
 #undef bcast
@@ -6916,8 +6501,8 @@ TEXT ·fcWeightGradVecWeightsAVX2(SB), NOSPLIT, $0-96
 	MOVQ sb+56(FP), bstr
 	MOVQ nr+88(FP), rows
 
-fcWeightGradVecWeights_rows12_loop:
-	// 12 rows × 1 vector from column vector 0, the last one masked
+fcWeightGradVecWeights_rows8_loop:
+	// 8 rows × 1 vector from column vector 0, the last one masked
 	LEAQ tailmask<>(SB), tmp
 	ADDQ tm+80(FP), tmp
 	VMOVUPS (tmp), mask
@@ -6929,44 +6514,32 @@ fcWeightGradVecWeights_rows12_loop:
 	VMASKMOVPS 40(c_row), mask, Y5
 	VMASKMOVPS 48(c_row), mask, Y6
 	VMASKMOVPS 56(c_row), mask, Y7
-	VMASKMOVPS 64(c_row), mask, Y8
-	VMASKMOVPS 72(c_row), mask, Y9
-	VMASKMOVPS 80(c_row), mask, Y10
-	VMASKMOVPS 88(c_row), mask, Y11
 	MOVQ a_row, a_k
 	MOVQ b_base, b_k
 	MOVQ n+32(FP), kleft
 
-fcWeightGradVecWeights_rows12_loop_cols0_k:
-	VMASKMOVPS 0(b_k), mask, Y12
+fcWeightGradVecWeights_rows8_loop_cols0_k:
+	VMASKMOVPS 0(b_k), mask, Y8
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y12, bcast, Y0
+	VFMADD231PS Y8, bcast, Y0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y12, bcast, Y1
+	VFMADD231PS Y8, bcast, Y1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y12, bcast, Y2
+	VFMADD231PS Y8, bcast, Y2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y12, bcast, Y3
+	VFMADD231PS Y8, bcast, Y3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Y12, bcast, Y4
+	VFMADD231PS Y8, bcast, Y4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Y12, bcast, Y5
+	VFMADD231PS Y8, bcast, Y5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Y12, bcast, Y6
+	VFMADD231PS Y8, bcast, Y6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Y12, bcast, Y7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Y12, bcast, Y8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Y12, bcast, Y9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Y12, bcast, Y10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Y12, bcast, Y11
+	VFMADD231PS Y8, bcast, Y7
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ fcWeightGradVecWeights_rows12_loop_cols0_k
+	JNZ fcWeightGradVecWeights_rows8_loop_cols0_k
 	VMASKMOVPS Y0, mask, 0(c_row)
 	VMASKMOVPS Y1, mask, 8(c_row)
 	VMASKMOVPS Y2, mask, 16(c_row)
@@ -6975,47 +6548,11 @@ fcWeightGradVecWeights_rows12_loop_cols0_k:
 	VMASKMOVPS Y5, mask, 40(c_row)
 	VMASKMOVPS Y6, mask, 48(c_row)
 	VMASKMOVPS Y7, mask, 56(c_row)
-	VMASKMOVPS Y8, mask, 64(c_row)
-	VMASKMOVPS Y9, mask, 72(c_row)
-	VMASKMOVPS Y10, mask, 80(c_row)
-	VMASKMOVPS Y11, mask, 88(c_row)
-	ADDQ $48, a_row
-	ADDQ $96, c_row
-	SUBQ $12, rows
-	CMPQ rows, $12
-	JGE fcWeightGradVecWeights_rows12_loop
-
-fcWeightGradVecWeights_rows4:
-	// 4 rows × 1 vector from column vector 0, the last one masked
-	LEAQ tailmask<>(SB), tmp
-	ADDQ tm+80(FP), tmp
-	VMOVUPS (tmp), mask
-	VMASKMOVPS 0(c_row), mask, Y0
-	VMASKMOVPS 8(c_row), mask, Y1
-	VMASKMOVPS 16(c_row), mask, Y2
-	VMASKMOVPS 24(c_row), mask, Y3
-	MOVQ a_row, a_k
-	MOVQ b_base, b_k
-	MOVQ n+32(FP), kleft
-
-fcWeightGradVecWeights_rows4_cols0_k:
-	VMASKMOVPS 0(b_k), mask, Y4
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Y4, bcast, Y0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Y4, bcast, Y1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Y4, bcast, Y2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Y4, bcast, Y3
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ fcWeightGradVecWeights_rows4_cols0_k
-	VMASKMOVPS Y0, mask, 0(c_row)
-	VMASKMOVPS Y1, mask, 8(c_row)
-	VMASKMOVPS Y2, mask, 16(c_row)
-	VMASKMOVPS Y3, mask, 24(c_row)
+	ADDQ $32, a_row
+	ADDQ $64, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE fcWeightGradVecWeights_rows8_loop
 
 fcWeightGradVecWeights_done:
 	VZEROUPPER

@@ -556,11 +556,11 @@ TEXT ·conv1WeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ sb+56(FP), bstr
 	MOVQ nr+88(FP), rows
 
-conv1WeightGradVecWeights_rows16_loop:
+conv1WeightGradVecWeights_rows9_loop:
 	XORQ col, col
 
-conv1WeightGradVecWeights_rows16_loop_cols0:
-	// 16 rows × columns up to ce, 1 vectors at a time
+conv1WeightGradVecWeights_rows9_loop_cols0:
+	// 9 rows × columns up to ce, 1 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Z0
 	VMOVUPS 64(c_row)(col*1), Z1
 	VMOVUPS 128(c_row)(col*1), Z2
@@ -570,55 +570,34 @@ conv1WeightGradVecWeights_rows16_loop_cols0:
 	VMOVUPS 384(c_row)(col*1), Z6
 	VMOVUPS 448(c_row)(col*1), Z7
 	VMOVUPS 512(c_row)(col*1), Z8
-	VMOVUPS 576(c_row)(col*1), Z9
-	VMOVUPS 640(c_row)(col*1), Z10
-	VMOVUPS 704(c_row)(col*1), Z11
-	VMOVUPS 768(c_row)(col*1), Z12
-	VMOVUPS 832(c_row)(col*1), Z13
-	VMOVUPS 896(c_row)(col*1), Z14
-	VMOVUPS 960(c_row)(col*1), Z15
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-conv1WeightGradVecWeights_rows16_loop_cols0_k:
-	VMOVUPS 0(b_k), Z16
+conv1WeightGradVecWeights_rows9_loop_cols0_k:
+	VMOVUPS 0(b_k), Z9
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z9, bcast, Z0
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z16, bcast, Z1
+	VFMADD231PS Z9, bcast, Z1
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z9, bcast, Z2
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z16, bcast, Z3
+	VFMADD231PS Z9, bcast, Z3
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z9, bcast, Z4
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z16, bcast, Z5
+	VFMADD231PS Z9, bcast, Z5
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z9, bcast, Z6
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z16, bcast, Z7
+	VFMADD231PS Z9, bcast, Z7
 	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z16, bcast, Z8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z16, bcast, Z9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z16, bcast, Z10
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z16, bcast, Z11
-	VBROADCASTSS 48(a_k), bcast
-	VFMADD231PS Z16, bcast, Z12
-	VBROADCASTSS 52(a_k), bcast
-	VFMADD231PS Z16, bcast, Z13
-	VBROADCASTSS 56(a_k), bcast
-	VFMADD231PS Z16, bcast, Z14
-	VBROADCASTSS 60(a_k), bcast
-	VFMADD231PS Z16, bcast, Z15
+	VFMADD231PS Z9, bcast, Z8
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows16_loop_cols0_k
+	JNZ conv1WeightGradVecWeights_rows9_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
@@ -628,84 +607,14 @@ conv1WeightGradVecWeights_rows16_loop_cols0_k:
 	VMOVUPS Z6, 384(c_row)(col*1)
 	VMOVUPS Z7, 448(c_row)(col*1)
 	VMOVUPS Z8, 512(c_row)(col*1)
-	VMOVUPS Z9, 576(c_row)(col*1)
-	VMOVUPS Z10, 640(c_row)(col*1)
-	VMOVUPS Z11, 704(c_row)(col*1)
-	VMOVUPS Z12, 768(c_row)(col*1)
-	VMOVUPS Z13, 832(c_row)(col*1)
-	VMOVUPS Z14, 896(c_row)(col*1)
-	VMOVUPS Z15, 960(c_row)(col*1)
 	ADDQ $64, col
 	CMPQ col, ce+72(FP)
-	JLT conv1WeightGradVecWeights_rows16_loop_cols0
-	ADDQ $64, a_row
-	ADDQ $1024, c_row
-	SUBQ $16, rows
-	CMPQ rows, $16
-	JGE conv1WeightGradVecWeights_rows16_loop
-
-conv1WeightGradVecWeights_rows11:
-	XORQ col, col
-
-conv1WeightGradVecWeights_rows11_cols0:
-	// 11 rows × columns up to ce, 1 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 256(c_row)(col*1), Z4
-	VMOVUPS 320(c_row)(col*1), Z5
-	VMOVUPS 384(c_row)(col*1), Z6
-	VMOVUPS 448(c_row)(col*1), Z7
-	VMOVUPS 512(c_row)(col*1), Z8
-	VMOVUPS 576(c_row)(col*1), Z9
-	VMOVUPS 640(c_row)(col*1), Z10
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-conv1WeightGradVecWeights_rows11_cols0_k:
-	VMOVUPS 0(b_k), Z11
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z11, bcast, Z0
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z11, bcast, Z1
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z11, bcast, Z2
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z11, bcast, Z3
-	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z11, bcast, Z4
-	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z11, bcast, Z5
-	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z11, bcast, Z6
-	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z11, bcast, Z7
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z11, bcast, Z8
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z11, bcast, Z9
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z11, bcast, Z10
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ conv1WeightGradVecWeights_rows11_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 256(c_row)(col*1)
-	VMOVUPS Z5, 320(c_row)(col*1)
-	VMOVUPS Z6, 384(c_row)(col*1)
-	VMOVUPS Z7, 448(c_row)(col*1)
-	VMOVUPS Z8, 512(c_row)(col*1)
-	VMOVUPS Z9, 576(c_row)(col*1)
-	VMOVUPS Z10, 640(c_row)(col*1)
-	ADDQ $64, col
-	CMPQ col, ce+72(FP)
-	JLT conv1WeightGradVecWeights_rows11_cols0
+	JLT conv1WeightGradVecWeights_rows9_loop_cols0
+	ADDQ $36, a_row
+	ADDQ $576, c_row
+	SUBQ $9, rows
+	CMPQ rows, $9
+	JGE conv1WeightGradVecWeights_rows9_loop
 
 conv1WeightGradVecWeights_done:
 	VZEROUPPER
@@ -3328,11 +3237,11 @@ TEXT ·block2_shortcutWeightGradVecWeightsAVX512(SB), NOSPLIT, $0-96
 	MOVQ sb+56(FP), bstr
 	MOVQ nr+88(FP), rows
 
-block2_shortcutWeightGradVecWeights_rows12_loop:
+block2_shortcutWeightGradVecWeights_rows8_loop:
 	XORQ col, col
 
-block2_shortcutWeightGradVecWeights_rows12_loop_cols0:
-	// 12 rows × columns up to ce, 2 vectors at a time
+block2_shortcutWeightGradVecWeights_rows8_loop_cols0:
+	// 8 rows × columns up to ce, 2 vectors at a time
 	VMOVUPS 0(c_row)(col*1), Z0
 	VMOVUPS 64(c_row)(col*1), Z1
 	VMOVUPS 128(c_row)(col*1), Z2
@@ -3349,61 +3258,41 @@ block2_shortcutWeightGradVecWeights_rows12_loop_cols0:
 	VMOVUPS 832(c_row)(col*1), Z13
 	VMOVUPS 896(c_row)(col*1), Z14
 	VMOVUPS 960(c_row)(col*1), Z15
-	VMOVUPS 1024(c_row)(col*1), Z16
-	VMOVUPS 1088(c_row)(col*1), Z17
-	VMOVUPS 1152(c_row)(col*1), Z18
-	VMOVUPS 1216(c_row)(col*1), Z19
-	VMOVUPS 1280(c_row)(col*1), Z20
-	VMOVUPS 1344(c_row)(col*1), Z21
-	VMOVUPS 1408(c_row)(col*1), Z22
-	VMOVUPS 1472(c_row)(col*1), Z23
 	MOVQ a_row, a_k
 	LEAQ (b_base)(col*1), b_k
 	MOVQ n+32(FP), kleft
 
-block2_shortcutWeightGradVecWeights_rows12_loop_cols0_k:
-	VMOVUPS 0(b_k), Z24
-	VMOVUPS 64(b_k), Z25
+block2_shortcutWeightGradVecWeights_rows8_loop_cols0_k:
+	VMOVUPS 0(b_k), Z16
+	VMOVUPS 64(b_k), Z17
 	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z24, bcast, Z0
-	VFMADD231PS Z25, bcast, Z1
+	VFMADD231PS Z16, bcast, Z0
+	VFMADD231PS Z17, bcast, Z1
 	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z24, bcast, Z2
-	VFMADD231PS Z25, bcast, Z3
+	VFMADD231PS Z16, bcast, Z2
+	VFMADD231PS Z17, bcast, Z3
 	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z24, bcast, Z4
-	VFMADD231PS Z25, bcast, Z5
+	VFMADD231PS Z16, bcast, Z4
+	VFMADD231PS Z17, bcast, Z5
 	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z24, bcast, Z6
-	VFMADD231PS Z25, bcast, Z7
+	VFMADD231PS Z16, bcast, Z6
+	VFMADD231PS Z17, bcast, Z7
 	VBROADCASTSS 16(a_k), bcast
-	VFMADD231PS Z24, bcast, Z8
-	VFMADD231PS Z25, bcast, Z9
+	VFMADD231PS Z16, bcast, Z8
+	VFMADD231PS Z17, bcast, Z9
 	VBROADCASTSS 20(a_k), bcast
-	VFMADD231PS Z24, bcast, Z10
-	VFMADD231PS Z25, bcast, Z11
+	VFMADD231PS Z16, bcast, Z10
+	VFMADD231PS Z17, bcast, Z11
 	VBROADCASTSS 24(a_k), bcast
-	VFMADD231PS Z24, bcast, Z12
-	VFMADD231PS Z25, bcast, Z13
+	VFMADD231PS Z16, bcast, Z12
+	VFMADD231PS Z17, bcast, Z13
 	VBROADCASTSS 28(a_k), bcast
-	VFMADD231PS Z24, bcast, Z14
-	VFMADD231PS Z25, bcast, Z15
-	VBROADCASTSS 32(a_k), bcast
-	VFMADD231PS Z24, bcast, Z16
-	VFMADD231PS Z25, bcast, Z17
-	VBROADCASTSS 36(a_k), bcast
-	VFMADD231PS Z24, bcast, Z18
-	VFMADD231PS Z25, bcast, Z19
-	VBROADCASTSS 40(a_k), bcast
-	VFMADD231PS Z24, bcast, Z20
-	VFMADD231PS Z25, bcast, Z21
-	VBROADCASTSS 44(a_k), bcast
-	VFMADD231PS Z24, bcast, Z22
-	VFMADD231PS Z25, bcast, Z23
+	VFMADD231PS Z16, bcast, Z14
+	VFMADD231PS Z17, bcast, Z15
 	ADDQ astr, a_k
 	ADDQ bstr, b_k
 	DECQ kleft
-	JNZ block2_shortcutWeightGradVecWeights_rows12_loop_cols0_k
+	JNZ block2_shortcutWeightGradVecWeights_rows8_loop_cols0_k
 	VMOVUPS Z0, 0(c_row)(col*1)
 	VMOVUPS Z1, 64(c_row)(col*1)
 	VMOVUPS Z2, 128(c_row)(col*1)
@@ -3420,70 +3309,14 @@ block2_shortcutWeightGradVecWeights_rows12_loop_cols0_k:
 	VMOVUPS Z13, 832(c_row)(col*1)
 	VMOVUPS Z14, 896(c_row)(col*1)
 	VMOVUPS Z15, 960(c_row)(col*1)
-	VMOVUPS Z16, 1024(c_row)(col*1)
-	VMOVUPS Z17, 1088(c_row)(col*1)
-	VMOVUPS Z18, 1152(c_row)(col*1)
-	VMOVUPS Z19, 1216(c_row)(col*1)
-	VMOVUPS Z20, 1280(c_row)(col*1)
-	VMOVUPS Z21, 1344(c_row)(col*1)
-	VMOVUPS Z22, 1408(c_row)(col*1)
-	VMOVUPS Z23, 1472(c_row)(col*1)
 	ADDQ $128, col
 	CMPQ col, ce+72(FP)
-	JLT block2_shortcutWeightGradVecWeights_rows12_loop_cols0
-	ADDQ $48, a_row
-	ADDQ $1536, c_row
-	SUBQ $12, rows
-	CMPQ rows, $12
-	JGE block2_shortcutWeightGradVecWeights_rows12_loop
-
-block2_shortcutWeightGradVecWeights_rows4:
-	XORQ col, col
-
-block2_shortcutWeightGradVecWeights_rows4_cols0:
-	// 4 rows × columns up to ce, 2 vectors at a time
-	VMOVUPS 0(c_row)(col*1), Z0
-	VMOVUPS 64(c_row)(col*1), Z1
-	VMOVUPS 128(c_row)(col*1), Z2
-	VMOVUPS 192(c_row)(col*1), Z3
-	VMOVUPS 256(c_row)(col*1), Z4
-	VMOVUPS 320(c_row)(col*1), Z5
-	VMOVUPS 384(c_row)(col*1), Z6
-	VMOVUPS 448(c_row)(col*1), Z7
-	MOVQ a_row, a_k
-	LEAQ (b_base)(col*1), b_k
-	MOVQ n+32(FP), kleft
-
-block2_shortcutWeightGradVecWeights_rows4_cols0_k:
-	VMOVUPS 0(b_k), Z8
-	VMOVUPS 64(b_k), Z9
-	VBROADCASTSS 0(a_k), bcast
-	VFMADD231PS Z8, bcast, Z0
-	VFMADD231PS Z9, bcast, Z1
-	VBROADCASTSS 4(a_k), bcast
-	VFMADD231PS Z8, bcast, Z2
-	VFMADD231PS Z9, bcast, Z3
-	VBROADCASTSS 8(a_k), bcast
-	VFMADD231PS Z8, bcast, Z4
-	VFMADD231PS Z9, bcast, Z5
-	VBROADCASTSS 12(a_k), bcast
-	VFMADD231PS Z8, bcast, Z6
-	VFMADD231PS Z9, bcast, Z7
-	ADDQ astr, a_k
-	ADDQ bstr, b_k
-	DECQ kleft
-	JNZ block2_shortcutWeightGradVecWeights_rows4_cols0_k
-	VMOVUPS Z0, 0(c_row)(col*1)
-	VMOVUPS Z1, 64(c_row)(col*1)
-	VMOVUPS Z2, 128(c_row)(col*1)
-	VMOVUPS Z3, 192(c_row)(col*1)
-	VMOVUPS Z4, 256(c_row)(col*1)
-	VMOVUPS Z5, 320(c_row)(col*1)
-	VMOVUPS Z6, 384(c_row)(col*1)
-	VMOVUPS Z7, 448(c_row)(col*1)
-	ADDQ $128, col
-	CMPQ col, ce+72(FP)
-	JLT block2_shortcutWeightGradVecWeights_rows4_cols0
+	JLT block2_shortcutWeightGradVecWeights_rows8_loop_cols0
+	ADDQ $32, a_row
+	ADDQ $1024, c_row
+	SUBQ $8, rows
+	CMPQ rows, $8
+	JGE block2_shortcutWeightGradVecWeights_rows8_loop
 
 block2_shortcutWeightGradVecWeights_done:
 	VZEROUPPER
