@@ -468,6 +468,75 @@ func (p *plan) frozenRewrite() (map[*buffer]*buffer, map[*stage]bool) {
 	return alias, inPlace
 }
 
+// sufForwardReLU names <layer>ForwardReLU (see frozenReLUs).
+const sufForwardReLU = "ForwardReLU"
+
+// frozenReLUs maps each convolution on the vector path whose output
+// Frozen's forward passes to a ReLU in place (frozenInPlace) to that
+// ReLU. On the vector path the frozen forward then runs the convolution
+// as <layer>ForwardReLU, which applies the ReLU to each block of output
+// rows (reluBlockRows) or each sample's map right after computing it,
+// while it is in cache, instead of in a pass of its own over the whole
+// step's maps. A convolution whose folded batch norm adds a shift (it has
+// no bias) keeps the separate pass: the shift comes first.
+func (p *plan) frozenReLUs() map[*stage]*stage {
+	fused := map[*stage]*stage{}
+	if !p.rewritesFrozen() {
+		return fused
+	}
+	alias, inPlace := p.frozenRewrite()
+	shifted := map[*stage]bool{}
+	for _, s := range p.stages {
+		if prod := p.foldInto(s); prod != nil && !prod.hasBias() {
+			shifted[prod] = true
+		}
+	}
+	for _, r := range p.stages {
+		if !inPlace[r] || r.layer.Kind != runtime.ReLU {
+			continue
+		}
+		in := r.in
+		if a := alias[in]; a != nil {
+			in = a
+		}
+		s := in.producer
+		if s == nil || s.vec == nil || s.layer.Kind != runtime.Conv2D || s.act != "" || shifted[s] {
+			continue
+		}
+		if s.vec.im2col || s.vec.depthwise != "" {
+			fused[s] = r
+		}
+	}
+	return fused
+}
+
+// reluBlockRows is the number of output rows that <layer>ForwardReLU's
+// GEMM computes before the ReLU runs on them: about 24 KiB of outputs of
+// F floats, in the L1 cache with the GEMM's operands, and a multiple of
+// 48 rows so that every register block height (4, 6, 8, 12, 16) divides
+// it and no rows are computed twice.
+func reluBlockRows(F int) int {
+	return 48 * max(1, (24<<10)/(48*4*F))
+}
+
+// reluBlocks is the body of a GEMM <layer>ForwardReLU on the rows of y
+// (F floats each) and x (K floats each): gemm, a DenseForward dispatcher,
+// on blocks of reluBlockRows(F) rows, each followed by reluVec on its
+// outputs.
+func reluBlocks(gemm string, rows jen.Code, F, K int) []jen.Code {
+	block := reluBlockRows(F)
+	r, m := jen.Id("r"), jen.Id("m")
+	return []jen.Code{
+		jen.Id("rows").Op(":=").Add(rows),
+		jen.For(r.Clone().Op(":=").Lit(0), r.Clone().Op("<").Id("rows"), r.Clone().Op("+=").Lit(block)).Block(
+			m.Clone().Op(":=").Min(jen.Lit(block), jen.Id("rows").Op("-").Add(r.Clone())),
+			jen.Id("yb").Op(":=").Id("y").Index(r.Clone().Op("*").Lit(F), jen.Parens(r.Clone().Op("+").Add(m.Clone())).Op("*").Lit(F)),
+			jen.Id(gemm).Call(jen.Id("yb"), jen.Id("x").Index(r.Clone().Op("*").Lit(K), jen.Parens(r.Clone().Op("+").Add(m.Clone())).Op("*").Lit(K)), jen.Id("w"), jen.Id("b"), m.Clone()),
+			jen.Id(reluVec).Call(jen.Id("yb"), jen.Id("yb")),
+		),
+	}
+}
+
 // shiftFields are Frozen's shift struct fields: the folded shift of each
 // batchnorm folded into a layer without a bias.
 func (p *plan) shiftFields() []jen.Code {

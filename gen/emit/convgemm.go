@@ -330,6 +330,18 @@ func (p *plan) pointwiseGemm(f *jen.File, s *stage) {
 		jen.Id("w").Add(ptrFloatArr(C*F)),
 		jen.Id("b").Add(ptrFloatArr(F)),
 	).Block(jen.Id(v.forward).Call(all("out", outSize), all("in", inSize), jen.Id("w"), jen.Id("b"), nRows))
+	if r := p.frozenReLUs()[s]; r != nil {
+		fn := s.base + sufForwardReLU
+		f.Comment(wrapDoc(fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: the GEMM runs on blocks of %d rows, and the ReLU on each block while it is in cache.", fn, fwd, r.layer.Name, reluBlockRows(F))))
+		f.Func().Id(fn).Params(
+			jen.Id("n").Int(),
+			jen.Id("in").Add(tileArr(inSize)),
+			jen.Id("out").Add(tileArr(outSize)),
+			jen.Id("w").Add(ptrFloatArr(C*F)),
+			jen.Id("b").Add(ptrFloatArr(F)),
+		).Block(append([]jen.Code{jen.List(jen.Id("y"), jen.Id("x")).Op(":=").List(all("out", outSize), all("in", inSize))},
+			reluBlocks(v.forward, nRows, F, C)...)...)
+	}
 	if !s.backward {
 		return
 	}
@@ -429,6 +441,21 @@ func (p *plan) convGemm(f *jen.File, s *stage) {
 		stack(im2col, "in", inSize, colsOne, imPad, padAt),
 		jen.Id(v.forward).Call(samples("out", outSize), colsRows(colsOne), jen.Id("w"), jen.Id("b"), nRows(rows)),
 	))
+	if r := p.frozenReLUs()[s]; r != nil {
+		fn := s.base + sufForwardReLU
+		f.Comment(wrapDoc(fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: per group, the GEMM runs on blocks of %d rows, and the ReLU on each block while it is in cache.", fn, fwd, r.layer.Name, reluBlockRows(F))))
+		f.Func().Id(fn).Params(
+			jen.Id("n").Int(),
+			jen.Id("in").Add(tileArr(inSize)),
+			jen.Id("out").Add(tileArr(outSize)),
+			jen.Id("cols").Add(colsType.Clone()),
+			jen.Id("w").Add(ptrFloatArr(wsize)),
+			jen.Id("b").Add(ptrFloatArr(F)),
+		).Block(groupLoop(append([]jen.Code{
+			stack(im2col, "in", inSize, colsOne, imPad, padAt),
+			jen.List(jen.Id("y"), jen.Id("x")).Op(":=").List(samples("out", outSize), colsRows(colsOne)),
+		}, reluBlocks(v.forward, nRows(rows), F, kkc)...)...))
+	}
 
 	if !s.backward {
 		return

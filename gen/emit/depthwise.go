@@ -227,6 +227,34 @@ func (p *plan) depthwiseForwardVec(f *jen.File, s *stage) {
 		jen.Id("w").Add(ptrFloatArr(g.kh*g.kw*C)),
 		jen.Id("b").Add(ptrFloatArr(C)),
 	).Block(body...)
+
+	r := p.frozenReLUs()[s]
+	if r == nil {
+		return
+	}
+	// <l>ForwardReLU: sample by sample, the interior, the border and the
+	// ReLU, so that the ReLU reads a map just written.
+	perSampleBody = perSampleBody[:0:0]
+	perSampleBody = append(perSampleBody, perSample(l, "x", "in"), perSample(l, "y", "out"),
+		jen.Id(s.vec.depthwise).Call(jen.Id("y").Index(jen.Empty(), jen.Empty()), jen.Id("x").Index(jen.Empty(), jen.Empty()), jen.Id("w"), jen.Id("b"), jen.Lit(1), jen.Lit(0), jen.Lit(g.oh)))
+	if hasBorder(g) {
+		perSampleBody = append(perSampleBody, regions(g, func(border bool) []jen.Code {
+			if !border {
+				return nil
+			}
+			return []jen.Code{jen.Id(s.base+"PixelVec").Call(jen.Id("x"), jen.Id("y"), jen.Id("w"), jen.Id("b"), jen.Id("oy"), jen.Id("ox"))}
+		})...)
+	}
+	perSampleBody = append(perSampleBody, jen.Id(reluVec).Call(jen.Id("y").Index(jen.Empty(), jen.Empty()), jen.Id("y").Index(jen.Empty(), jen.Empty())))
+	fused := s.base + sufForwardReLU
+	f.Comment(wrapDoc(fmt.Sprintf("%s is %s followed by %s in place, for Frozen's forward: sample by sample, so that the ReLU runs on a map just computed.", fused, fn, r.layer.Name)))
+	f.Func().Id(fused).Params(
+		jen.Id("n").Int(),
+		jen.Id("in").Add(tileArr(inSize)),
+		jen.Id("out").Add(tileArr(outSize)),
+		jen.Id("w").Add(ptrFloatArr(g.kh*g.kw*C)),
+		jen.Id("b").Add(ptrFloatArr(C)),
+	).Block(tileLoop(perSampleBody...))
 }
 
 // depthwiseBackward emits <l>Backward and, when the layer has a border,

@@ -543,9 +543,28 @@ func (p *plan) runMethods(f *jen.File) {
 				f.Func().Id(fn).Params(id("y").Index().Float32()).Block(body)
 			}
 		}
+		fusedReLU := p.frozenReLUs()
+		appliedBy := map[*stage]bool{}
+		for _, r := range fusedReLU {
+			appliedBy[r] = true
+		}
 		var body []jen.Code
 		for _, s := range p.stages {
 			switch {
+			case appliedBy[s]:
+				// Its convolution applies it (see below).
+			case fusedReLU[s] != nil:
+				args := []jen.Code{id("n"), inArr(s.in), inArr(s.out)}
+				if s.vec.depthwise == "" && usesCols(s) {
+					args = append(args, jen.Op("&").Add(root()).Dot(s.base+sufCols))
+				}
+				r := fusedReLU[s]
+				body = append(body, jen.If(id("vec")).Block(
+					id(s.base+sufForwardReLU).Call(append(args, param("p", s.weight), vecBias(s, "p"))...),
+				).Else().Block(
+					goForward(s, jen.Nil()),
+					id(r.base+sufInPlace).Call(inSlice(r.in)),
+				))
 			case inPlace[s]:
 				body = append(body, id(s.base+sufInPlace).Call(inSlice(s.in)))
 			case s.layer.Kind == runtime.Dropout:

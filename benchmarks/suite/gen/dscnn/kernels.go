@@ -380,6 +380,35 @@ func dw1ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w
 	}
 }
 
+// dw1ForwardReLU is dw1ForwardVec followed by dw1_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw1ForwardReLU(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		y := (*[8000]float32)(out[s*8000:])
+		dw1InteriorVec(y[:], x[:], w, b, 1, 0, 25)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw1PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw1PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw1PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw1PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw1PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw1 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -936,6 +965,35 @@ func dw2ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w
 				dw2PixelVec(x, y, w, b, oy, ox)
 			}
 		}
+	}
+}
+
+// dw2ForwardReLU is dw2ForwardVec followed by dw2_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw2ForwardReLU(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		y := (*[8000]float32)(out[s*8000:])
+		dw2InteriorVec(y[:], x[:], w, b, 1, 0, 25)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw2PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw2PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw2PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw2PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
 	}
 }
 
@@ -1498,6 +1556,35 @@ func dw3ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w
 	}
 }
 
+// dw3ForwardReLU is dw3ForwardVec followed by dw3_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw3ForwardReLU(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		y := (*[8000]float32)(out[s*8000:])
+		dw3InteriorVec(y[:], x[:], w, b, 1, 0, 25)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw3PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw3PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw3PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw3PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw3PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw3 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -2054,6 +2141,35 @@ func dw4ForwardVec(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w
 				dw4PixelVec(x, y, w, b, oy, ox)
 			}
 		}
+	}
+}
+
+// dw4ForwardReLU is dw4ForwardVec followed by dw4_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw4ForwardReLU(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[576]float32, b *[64]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[8000]float32)(in[s*8000:])
+		y := (*[8000]float32)(out[s*8000:])
+		dw4InteriorVec(y[:], x[:], w, b, 1, 0, 25)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw4PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 24; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw4PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 4; ox < 5; ox++ {
+				dw4PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 24; oy < 25; oy++ {
+			for ox := 0; ox < 5; ox++ {
+				dw4PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
 	}
 }
 
@@ -2714,6 +2830,26 @@ func conv1ForwardGemm(n int, in *[Tile * 490]float32, out *[Tile * 8000]float32,
 	}
 }
 
+// conv1ForwardReLU is conv1ForwardGemm followed by relu1 in place, for
+// Frozen's forward: per group, the GEMM runs on blocks of 96 rows, and the
+// ReLU on each block while it is in cache.
+func conv1ForwardReLU(n int, in *[Tile * 490]float32, out *[Tile * 8000]float32, cols *[20696]float32, w *[2560]float32, b *[64]float32) {
+	for s0 := 0; s0 < n; s0 += 4 {
+		k := min(4, n-s0)
+		for t := 0; t < k; t++ {
+			conv1Im2col((*[490]float32)(in[s0*490+t*490:]), (*[5000]float32)(cols[t*5000:]), (*[696]float32)(cols[20000:]))
+		}
+		y, x := out[s0*8000:(s0+k)*8000], cols[:k*5000]
+		rows := k * 125
+		for r := 0; r < rows; r += 96 {
+			m := min(96, rows-r)
+			yb := y[r*64 : (r+m)*64]
+			conv1ForwardVec(yb, x[r*40:(r+m)*40], w, b, m)
+			reluVec(yb, yb)
+		}
+	}
+}
+
 // conv1BackwardGemm runs the backward pass of conv1 (conv2d 10x4, 64 filters,
 // stride 2x2, same padding, 49x10x1 → 25x5x64) for the first n samples of a
 // tile on the vector path, from dOut, the gradient before the activation: per
@@ -2737,6 +2873,20 @@ func conv1BackwardGemm(n int, in *[Tile * 490]float32, dOut *[Tile * 8000]float3
 // inputs, a [n·125][64] matrix, and the weights [64][64], plus the bias.
 func pw1ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
 	pw1ForwardVec(out[:n*8000], in[:n*8000], w, b, n*125)
+}
+
+// pw1ForwardReLU is pw1ForwardGemm followed by pw1_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 96 rows, and the ReLU on each block
+// while it is in cache.
+func pw1ForwardReLU(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
+	y, x := out[:n*8000], in[:n*8000]
+	rows := n * 125
+	for r := 0; r < rows; r += 96 {
+		m := min(96, rows-r)
+		yb := y[r*64 : (r+m)*64]
+		pw1ForwardVec(yb, x[r*64:(r+m)*64], w, b, m)
+		reluVec(yb, yb)
+	}
 }
 
 // pw1Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -2773,6 +2923,20 @@ func pw2ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 	pw2ForwardVec(out[:n*8000], in[:n*8000], w, b, n*125)
 }
 
+// pw2ForwardReLU is pw2ForwardGemm followed by pw2_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 96 rows, and the ReLU on each block
+// while it is in cache.
+func pw2ForwardReLU(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
+	y, x := out[:n*8000], in[:n*8000]
+	rows := n * 125
+	for r := 0; r < rows; r += 96 {
+		m := min(96, rows-r)
+		yb := y[r*64 : (r+m)*64]
+		pw2ForwardVec(yb, x[r*64:(r+m)*64], w, b, m)
+		reluVec(yb, yb)
+	}
+}
+
 // pw2Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
 // transposed weights that pw2InputGradVec reads, rows padded to 64 floats
 // (zeros).
@@ -2807,6 +2971,20 @@ func pw3ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, 
 	pw3ForwardVec(out[:n*8000], in[:n*8000], w, b, n*125)
 }
 
+// pw3ForwardReLU is pw3ForwardGemm followed by pw3_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 96 rows, and the ReLU on each block
+// while it is in cache.
+func pw3ForwardReLU(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
+	y, x := out[:n*8000], in[:n*8000]
+	rows := n * 125
+	for r := 0; r < rows; r += 96 {
+		m := min(96, rows-r)
+		yb := y[r*64 : (r+m)*64]
+		pw3ForwardVec(yb, x[r*64:(r+m)*64], w, b, m)
+		reluVec(yb, yb)
+	}
+}
+
 // pw3Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
 // transposed weights that pw3InputGradVec reads, rows padded to 64 floats
 // (zeros).
@@ -2839,6 +3017,20 @@ func pw3BackwardGemm(n int, in *[Tile * 8000]float32, dOut *[Tile * 8000]float32
 // inputs, a [n·125][64] matrix, and the weights [64][64], plus the bias.
 func pw4ForwardGemm(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
 	pw4ForwardVec(out[:n*8000], in[:n*8000], w, b, n*125)
+}
+
+// pw4ForwardReLU is pw4ForwardGemm followed by pw4_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 96 rows, and the ReLU on each block
+// while it is in cache.
+func pw4ForwardReLU(n int, in *[Tile * 8000]float32, out *[Tile * 8000]float32, w *[4096]float32, b *[64]float32) {
+	y, x := out[:n*8000], in[:n*8000]
+	rows := n * 125
+	for r := 0; r < rows; r += 96 {
+		m := min(96, rows-r)
+		yb := y[r*64 : (r+m)*64]
+		pw4ForwardVec(yb, x[r*64:(r+m)*64], w, b, m)
+		reluVec(yb, yb)
+	}
 }
 
 // pw4Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and

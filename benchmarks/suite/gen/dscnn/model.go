@@ -1528,59 +1528,59 @@ func pw4_reluInPlace(y []float32) {
 // without a bias, added in place).
 func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[Tile * 490]float32) {
 	if vec {
-		conv1ForwardGemm(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
+		conv1ForwardReLU(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
 	} else {
 		conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+		relu1InPlace(w.buf.conv1Out[:n*8000])
 	}
-	relu1InPlace(w.buf.conv1Out[:n*8000])
 	if vec {
-		dw1ForwardVec(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1ForwardReLU(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	} else {
 		dw1Forward(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1_reluInPlace(w.buf.dw1Out[:n*8000])
 	}
-	dw1_reluInPlace(w.buf.dw1Out[:n*8000])
 	if vec {
-		pw1ForwardGemm(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		pw1ForwardReLU(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	} else {
 		pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		pw1_reluInPlace(w.buf.pw1Out[:n*8000])
 	}
-	pw1_reluInPlace(w.buf.pw1Out[:n*8000])
 	if vec {
-		dw2ForwardVec(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2ForwardReLU(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	} else {
 		dw2Forward(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2_reluInPlace(w.buf.dw2Out[:n*8000])
 	}
-	dw2_reluInPlace(w.buf.dw2Out[:n*8000])
 	if vec {
-		pw2ForwardGemm(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		pw2ForwardReLU(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	} else {
 		pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		pw2_reluInPlace(w.buf.pw2Out[:n*8000])
 	}
-	pw2_reluInPlace(w.buf.pw2Out[:n*8000])
 	if vec {
-		dw3ForwardVec(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3ForwardReLU(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	} else {
 		dw3Forward(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3_reluInPlace(w.buf.dw3Out[:n*8000])
 	}
-	dw3_reluInPlace(w.buf.dw3Out[:n*8000])
 	if vec {
-		pw3ForwardGemm(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		pw3ForwardReLU(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	} else {
 		pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		pw3_reluInPlace(w.buf.pw3Out[:n*8000])
 	}
-	pw3_reluInPlace(w.buf.pw3Out[:n*8000])
 	if vec {
-		dw4ForwardVec(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4ForwardReLU(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	} else {
 		dw4Forward(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4_reluInPlace(w.buf.dw4Out[:n*8000])
 	}
-	dw4_reluInPlace(w.buf.dw4Out[:n*8000])
 	if vec {
-		pw4ForwardGemm(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		pw4ForwardReLU(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	} else {
 		pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		pw4_reluInPlace(w.buf.pw4Out[:n*8000])
 	}
-	pw4_reluInPlace(w.buf.pw4Out[:n*8000])
 	poolForward(n, &w.buf.pw4Out, &w.buf.poolOut)
 	if vec {
 		if n == 1 {

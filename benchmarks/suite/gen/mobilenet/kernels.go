@@ -457,6 +457,35 @@ func dw1ForwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32,
 	}
 }
 
+// dw1ForwardReLU is dw1ForwardVec followed by dw1_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw1ForwardReLU(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w *[72]float32, b *[8]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[18432]float32)(in[s*18432:])
+		y := (*[18432]float32)(out[s*18432:])
+		dw1InteriorVec(y[:], x[:], w, b, 1, 0, 48)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 48; ox++ {
+				dw1PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 47; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw1PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 47; ox < 48; ox++ {
+				dw1PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 47; oy < 48; oy++ {
+			for ox := 0; ox < 48; ox++ {
+				dw1PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw1PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw1 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -1000,6 +1029,27 @@ func dw2ForwardVec(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, 
 	}
 }
 
+// dw2ForwardReLU is dw2ForwardVec followed by dw2_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw2ForwardReLU(n int, in *[Tile * 36864]float32, out *[Tile * 9216]float32, w *[144]float32, b *[16]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[36864]float32)(in[s*36864:])
+		y := (*[9216]float32)(out[s*9216:])
+		dw2InteriorVec(y[:], x[:], w, b, 1, 0, 24)
+		for oy := 0; oy < 23; oy++ {
+			for ox := 23; ox < 24; ox++ {
+				dw2PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				dw2PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw2PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw2 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -1532,6 +1582,35 @@ func dw3ForwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32,
 				dw3PixelVec(x, y, w, b, oy, ox)
 			}
 		}
+	}
+}
+
+// dw3ForwardReLU is dw3ForwardVec followed by dw3_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw3ForwardReLU(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w *[288]float32, b *[32]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[18432]float32)(in[s*18432:])
+		y := (*[18432]float32)(out[s*18432:])
+		dw3InteriorVec(y[:], x[:], w, b, 1, 0, 24)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				dw3PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 23; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw3PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 23; ox < 24; ox++ {
+				dw3PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 23; oy < 24; oy++ {
+			for ox := 0; ox < 24; ox++ {
+				dw3PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
 	}
 }
 
@@ -2078,6 +2157,27 @@ func dw4ForwardVec(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, 
 	}
 }
 
+// dw4ForwardReLU is dw4ForwardVec followed by dw4_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw4ForwardReLU(n int, in *[Tile * 18432]float32, out *[Tile * 4608]float32, w *[288]float32, b *[32]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[18432]float32)(in[s*18432:])
+		y := (*[4608]float32)(out[s*4608:])
+		dw4InteriorVec(y[:], x[:], w, b, 1, 0, 12)
+		for oy := 0; oy < 11; oy++ {
+			for ox := 11; ox < 12; ox++ {
+				dw4PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				dw4PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw4PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw4 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -2610,6 +2710,35 @@ func dw5ForwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w
 				dw5PixelVec(x, y, w, b, oy, ox)
 			}
 		}
+	}
+}
+
+// dw5ForwardReLU is dw5ForwardVec followed by dw5_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw5ForwardReLU(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w *[576]float32, b *[64]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[9216]float32)(in[s*9216:])
+		y := (*[9216]float32)(out[s*9216:])
+		dw5InteriorVec(y[:], x[:], w, b, 1, 0, 12)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				dw5PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 11; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw5PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 11; ox < 12; ox++ {
+				dw5PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 11; oy < 12; oy++ {
+			for ox := 0; ox < 12; ox++ {
+				dw5PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
 	}
 }
 
@@ -3156,6 +3285,27 @@ func dw6ForwardVec(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, w
 	}
 }
 
+// dw6ForwardReLU is dw6ForwardVec followed by dw6_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw6ForwardReLU(n int, in *[Tile * 9216]float32, out *[Tile * 2304]float32, w *[576]float32, b *[64]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[9216]float32)(in[s*9216:])
+		y := (*[2304]float32)(out[s*2304:])
+		dw6InteriorVec(y[:], x[:], w, b, 1, 0, 6)
+		for oy := 0; oy < 5; oy++ {
+			for ox := 5; ox < 6; ox++ {
+				dw6PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw6PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw6PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw6 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -3688,6 +3838,35 @@ func dw7ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w
 				dw7PixelVec(x, y, w, b, oy, ox)
 			}
 		}
+	}
+}
+
+// dw7ForwardReLU is dw7ForwardVec followed by dw7_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw7ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		dw7InteriorVec(y[:], x[:], w, b, 1, 0, 6)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw7PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw7PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw7PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw7PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
 	}
 }
 
@@ -4250,6 +4429,35 @@ func dw8ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w
 	}
 }
 
+// dw8ForwardReLU is dw8ForwardVec followed by dw8_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw8ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		dw8InteriorVec(y[:], x[:], w, b, 1, 0, 6)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw8PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw8PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw8PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw8PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw8PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw8 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -4809,6 +5017,35 @@ func dw9ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w
 	}
 }
 
+// dw9ForwardReLU is dw9ForwardVec followed by dw9_relu in place, for Frozen's
+// forward: sample by sample, so that the ReLU runs on a map just computed.
+func dw9ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		dw9InteriorVec(y[:], x[:], w, b, 1, 0, 6)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw9PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw9PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw9PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw9PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw9PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw9 for one sample, whose pre-activation gradient is d, skipping
 // the taps in the padding: the border of the output.
@@ -5365,6 +5602,36 @@ func dw10ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 				dw10PixelVec(x, y, w, b, oy, ox)
 			}
 		}
+	}
+}
+
+// dw10ForwardReLU is dw10ForwardVec followed by dw10_relu in place, for
+// Frozen's forward: sample by sample, so that the ReLU runs on a map just
+// computed.
+func dw10ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		dw10InteriorVec(y[:], x[:], w, b, 1, 0, 6)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw10PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw10PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw10PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw10PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
 	}
 }
 
@@ -5929,6 +6196,36 @@ func dw11ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 	}
 }
 
+// dw11ForwardReLU is dw11ForwardVec followed by dw11_relu in place, for
+// Frozen's forward: sample by sample, so that the ReLU runs on a map just
+// computed.
+func dw11ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[1152]float32, b *[128]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[4608]float32)(out[s*4608:])
+		dw11InteriorVec(y[:], x[:], w, b, 1, 0, 6)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw11PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 5; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw11PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 5; ox < 6; ox++ {
+				dw11PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 5; oy < 6; oy++ {
+			for ox := 0; ox < 6; ox++ {
+				dw11PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw11PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw11 for one sample, whose pre-activation gradient is d,
 // skipping the taps in the padding: the border of the output.
@@ -6474,6 +6771,28 @@ func dw12ForwardVec(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, 
 	}
 }
 
+// dw12ForwardReLU is dw12ForwardVec followed by dw12_relu in place, for
+// Frozen's forward: sample by sample, so that the ReLU runs on a map just
+// computed.
+func dw12ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 1152]float32, w *[1152]float32, b *[128]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[4608]float32)(in[s*4608:])
+		y := (*[1152]float32)(out[s*1152:])
+		dw12InteriorVec(y[:], x[:], w, b, 1, 0, 3)
+		for oy := 0; oy < 2; oy++ {
+			for ox := 2; ox < 3; ox++ {
+				dw12PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				dw12PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
+	}
+}
+
 // dw12PixelGrad adds to dw and dx the gradient contributions of output pixel
 // (oy, ox) of dw12 for one sample, whose pre-activation gradient is d,
 // skipping the taps in the padding: the border of the output.
@@ -7008,6 +7327,36 @@ func dw13ForwardVec(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, 
 				dw13PixelVec(x, y, w, b, oy, ox)
 			}
 		}
+	}
+}
+
+// dw13ForwardReLU is dw13ForwardVec followed by dw13_relu in place, for
+// Frozen's forward: sample by sample, so that the ReLU runs on a map just
+// computed.
+func dw13ForwardReLU(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, w *[2304]float32, b *[256]float32) {
+	for s := 0; s < n; s++ {
+		x := (*[2304]float32)(in[s*2304:])
+		y := (*[2304]float32)(out[s*2304:])
+		dw13InteriorVec(y[:], x[:], w, b, 1, 0, 3)
+		for oy := 0; oy < 1; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				dw13PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 1; oy < 2; oy++ {
+			for ox := 0; ox < 1; ox++ {
+				dw13PixelVec(x, y, w, b, oy, ox)
+			}
+			for ox := 2; ox < 3; ox++ {
+				dw13PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		for oy := 2; oy < 3; oy++ {
+			for ox := 0; ox < 3; ox++ {
+				dw13PixelVec(x, y, w, b, oy, ox)
+			}
+		}
+		reluVec(y[:], y[:])
 	}
 }
 
@@ -7634,6 +7983,26 @@ func conv1ForwardGemm(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float
 	}
 }
 
+// conv1ForwardReLU is conv1ForwardGemm followed by relu1 in place, for
+// Frozen's forward: per group, the GEMM runs on blocks of 768 rows, and the
+// ReLU on each block while it is in cache.
+func conv1ForwardReLU(n int, in *[Tile * 27648]float32, out *[Tile * 18432]float32, cols *[90435]float32, w *[216]float32, b *[8]float32) {
+	for s0 := 0; s0 < n; s0 += 1 {
+		k := min(1, n-s0)
+		for t := 0; t < k; t++ {
+			conv1Im2col((*[27648]float32)(in[s0*27648+t*27648:]), (*[62208]float32)(cols[t*62208:]), (*[28227]float32)(cols[62208:]))
+		}
+		y, x := out[s0*18432:(s0+k)*18432], cols[:k*62208]
+		rows := k * 2304
+		for r := 0; r < rows; r += 768 {
+			m := min(768, rows-r)
+			yb := y[r*8 : (r+m)*8]
+			conv1ForwardVec(yb, x[r*27:(r+m)*27], w, b, m)
+			reluVec(yb, yb)
+		}
+	}
+}
+
 // conv1BackwardGemm runs the backward pass of conv1 (conv2d 3x3, 8 filters,
 // stride 2x2, same padding, 96x96x3 → 48x48x8) for the first n samples of a
 // tile on the vector path, from dOut, the gradient before the activation: per
@@ -7657,6 +8026,20 @@ func conv1BackwardGemm(n int, in *[Tile * 27648]float32, dOut *[Tile * 18432]flo
 // inputs, a [n·2304][8] matrix, and the weights [8][16], plus the bias.
 func pw1ForwardGemm(n int, in *[Tile * 18432]float32, out *[Tile * 36864]float32, w *[128]float32, b *[16]float32) {
 	pw1ForwardVec(out[:n*36864], in[:n*18432], w, b, n*2304)
+}
+
+// pw1ForwardReLU is pw1ForwardGemm followed by pw1_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 384 rows, and the ReLU on each block
+// while it is in cache.
+func pw1ForwardReLU(n int, in *[Tile * 18432]float32, out *[Tile * 36864]float32, w *[128]float32, b *[16]float32) {
+	y, x := out[:n*36864], in[:n*18432]
+	rows := n * 2304
+	for r := 0; r < rows; r += 384 {
+		m := min(384, rows-r)
+		yb := y[r*16 : (r+m)*16]
+		pw1ForwardVec(yb, x[r*8:(r+m)*8], w, b, m)
+		reluVec(yb, yb)
+	}
 }
 
 // pw1Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -7694,6 +8077,20 @@ func pw2ForwardGemm(n int, in *[Tile * 9216]float32, out *[Tile * 18432]float32,
 	pw2ForwardVec(out[:n*18432], in[:n*9216], w, b, n*576)
 }
 
+// pw2ForwardReLU is pw2ForwardGemm followed by pw2_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 192 rows, and the ReLU on each block
+// while it is in cache.
+func pw2ForwardReLU(n int, in *[Tile * 9216]float32, out *[Tile * 18432]float32, w *[512]float32, b *[32]float32) {
+	y, x := out[:n*18432], in[:n*9216]
+	rows := n * 576
+	for r := 0; r < rows; r += 192 {
+		m := min(192, rows-r)
+		yb := y[r*32 : (r+m)*32]
+		pw2ForwardVec(yb, x[r*16:(r+m)*16], w, b, m)
+		reluVec(yb, yb)
+	}
+}
+
 // pw2Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
 // transposed weights that pw2InputGradVec reads, rows padded to 16 floats
 // (zeros).
@@ -7726,6 +8123,20 @@ func pw2BackwardGemm(n int, in *[Tile * 9216]float32, dOut *[Tile * 18432]float3
 // inputs, a [n·576][32] matrix, and the weights [32][32], plus the bias.
 func pw3ForwardGemm(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w *[1024]float32, b *[32]float32) {
 	pw3ForwardVec(out[:n*18432], in[:n*18432], w, b, n*576)
+}
+
+// pw3ForwardReLU is pw3ForwardGemm followed by pw3_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 192 rows, and the ReLU on each block
+// while it is in cache.
+func pw3ForwardReLU(n int, in *[Tile * 18432]float32, out *[Tile * 18432]float32, w *[1024]float32, b *[32]float32) {
+	y, x := out[:n*18432], in[:n*18432]
+	rows := n * 576
+	for r := 0; r < rows; r += 192 {
+		m := min(192, rows-r)
+		yb := y[r*32 : (r+m)*32]
+		pw3ForwardVec(yb, x[r*32:(r+m)*32], w, b, m)
+		reluVec(yb, yb)
+	}
 }
 
 // pw3Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -7762,6 +8173,20 @@ func pw4ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 9216]float32, 
 	pw4ForwardVec(out[:n*9216], in[:n*4608], w, b, n*144)
 }
 
+// pw4ForwardReLU is pw4ForwardGemm followed by pw4_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 96 rows, and the ReLU on each block
+// while it is in cache.
+func pw4ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 9216]float32, w *[2048]float32, b *[64]float32) {
+	y, x := out[:n*9216], in[:n*4608]
+	rows := n * 144
+	for r := 0; r < rows; r += 96 {
+		m := min(96, rows-r)
+		yb := y[r*64 : (r+m)*64]
+		pw4ForwardVec(yb, x[r*32:(r+m)*32], w, b, m)
+		reluVec(yb, yb)
+	}
+}
+
 // pw4Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
 // transposed weights that pw4InputGradVec reads, rows padded to 32 floats
 // (zeros).
@@ -7794,6 +8219,20 @@ func pw4BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 9216]float32
 // inputs, a [n·144][64] matrix, and the weights [64][64], plus the bias.
 func pw5ForwardGemm(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w *[4096]float32, b *[64]float32) {
 	pw5ForwardVec(out[:n*9216], in[:n*9216], w, b, n*144)
+}
+
+// pw5ForwardReLU is pw5ForwardGemm followed by pw5_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 96 rows, and the ReLU on each block
+// while it is in cache.
+func pw5ForwardReLU(n int, in *[Tile * 9216]float32, out *[Tile * 9216]float32, w *[4096]float32, b *[64]float32) {
+	y, x := out[:n*9216], in[:n*9216]
+	rows := n * 144
+	for r := 0; r < rows; r += 96 {
+		m := min(96, rows-r)
+		yb := y[r*64 : (r+m)*64]
+		pw5ForwardVec(yb, x[r*64:(r+m)*64], w, b, m)
+		reluVec(yb, yb)
+	}
 }
 
 // pw5Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -7830,6 +8269,20 @@ func pw6ForwardGemm(n int, in *[Tile * 2304]float32, out *[Tile * 4608]float32, 
 	pw6ForwardVec(out[:n*4608], in[:n*2304], w, b, n*36)
 }
 
+// pw6ForwardReLU is pw6ForwardGemm followed by pw6_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 48 rows, and the ReLU on each block
+// while it is in cache.
+func pw6ForwardReLU(n int, in *[Tile * 2304]float32, out *[Tile * 4608]float32, w *[8192]float32, b *[128]float32) {
+	y, x := out[:n*4608], in[:n*2304]
+	rows := n * 36
+	for r := 0; r < rows; r += 48 {
+		m := min(48, rows-r)
+		yb := y[r*128 : (r+m)*128]
+		pw6ForwardVec(yb, x[r*64:(r+m)*64], w, b, m)
+		reluVec(yb, yb)
+	}
+}
+
 // pw6Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
 // transposed weights that pw6InputGradVec reads, rows padded to 64 floats
 // (zeros).
@@ -7862,6 +8315,20 @@ func pw6BackwardGemm(n int, in *[Tile * 2304]float32, dOut *[Tile * 4608]float32
 // inputs, a [n·36][128] matrix, and the weights [128][128], plus the bias.
 func pw7ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
 	pw7ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
+}
+
+// pw7ForwardReLU is pw7ForwardGemm followed by pw7_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 48 rows, and the ReLU on each block
+// while it is in cache.
+func pw7ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	y, x := out[:n*4608], in[:n*4608]
+	rows := n * 36
+	for r := 0; r < rows; r += 48 {
+		m := min(48, rows-r)
+		yb := y[r*128 : (r+m)*128]
+		pw7ForwardVec(yb, x[r*128:(r+m)*128], w, b, m)
+		reluVec(yb, yb)
+	}
 }
 
 // pw7Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -7898,6 +8365,20 @@ func pw8ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, 
 	pw8ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
 }
 
+// pw8ForwardReLU is pw8ForwardGemm followed by pw8_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 48 rows, and the ReLU on each block
+// while it is in cache.
+func pw8ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	y, x := out[:n*4608], in[:n*4608]
+	rows := n * 36
+	for r := 0; r < rows; r += 48 {
+		m := min(48, rows-r)
+		yb := y[r*128 : (r+m)*128]
+		pw8ForwardVec(yb, x[r*128:(r+m)*128], w, b, m)
+		reluVec(yb, yb)
+	}
+}
+
 // pw8Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
 // transposed weights that pw8InputGradVec reads, rows padded to 128 floats
 // (zeros).
@@ -7930,6 +8411,20 @@ func pw8BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float32
 // inputs, a [n·36][128] matrix, and the weights [128][128], plus the bias.
 func pw9ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
 	pw9ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
+}
+
+// pw9ForwardReLU is pw9ForwardGemm followed by pw9_relu in place, for Frozen's
+// forward: the GEMM runs on blocks of 48 rows, and the ReLU on each block
+// while it is in cache.
+func pw9ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	y, x := out[:n*4608], in[:n*4608]
+	rows := n * 36
+	for r := 0; r < rows; r += 48 {
+		m := min(48, rows-r)
+		yb := y[r*128 : (r+m)*128]
+		pw9ForwardVec(yb, x[r*128:(r+m)*128], w, b, m)
+		reluVec(yb, yb)
+	}
 }
 
 // pw9Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -7966,6 +8461,20 @@ func pw10ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32,
 	pw10ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
 }
 
+// pw10ForwardReLU is pw10ForwardGemm followed by pw10_relu in place, for
+// Frozen's forward: the GEMM runs on blocks of 48 rows, and the ReLU on each
+// block while it is in cache.
+func pw10ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	y, x := out[:n*4608], in[:n*4608]
+	rows := n * 36
+	for r := 0; r < rows; r += 48 {
+		m := min(48, rows-r)
+		yb := y[r*128 : (r+m)*128]
+		pw10ForwardVec(yb, x[r*128:(r+m)*128], w, b, m)
+		reluVec(yb, yb)
+	}
+}
+
 // pw10Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
 // transposed weights that pw10InputGradVec reads, rows padded to 128 floats
 // (zeros).
@@ -7998,6 +8507,20 @@ func pw10BackwardGemm(n int, in *[Tile * 4608]float32, dOut *[Tile * 4608]float3
 // inputs, a [n·36][128] matrix, and the weights [128][128], plus the bias.
 func pw11ForwardGemm(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
 	pw11ForwardVec(out[:n*4608], in[:n*4608], w, b, n*36)
+}
+
+// pw11ForwardReLU is pw11ForwardGemm followed by pw11_relu in place, for
+// Frozen's forward: the GEMM runs on blocks of 48 rows, and the ReLU on each
+// block while it is in cache.
+func pw11ForwardReLU(n int, in *[Tile * 4608]float32, out *[Tile * 4608]float32, w *[16384]float32, b *[128]float32) {
+	y, x := out[:n*4608], in[:n*4608]
+	rows := n * 36
+	for r := 0; r < rows; r += 48 {
+		m := min(48, rows-r)
+		yb := y[r*128 : (r+m)*128]
+		pw11ForwardVec(yb, x[r*128:(r+m)*128], w, b, m)
+		reluVec(yb, yb)
+	}
 }
 
 // pw11Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
@@ -8034,6 +8557,20 @@ func pw12ForwardGemm(n int, in *[Tile * 1152]float32, out *[Tile * 2304]float32,
 	pw12ForwardVec(out[:n*2304], in[:n*1152], w, b, n*9)
 }
 
+// pw12ForwardReLU is pw12ForwardGemm followed by pw12_relu in place, for
+// Frozen's forward: the GEMM runs on blocks of 48 rows, and the ReLU on each
+// block while it is in cache.
+func pw12ForwardReLU(n int, in *[Tile * 1152]float32, out *[Tile * 2304]float32, w *[32768]float32, b *[256]float32) {
+	y, x := out[:n*2304], in[:n*1152]
+	rows := n * 9
+	for r := 0; r < rows; r += 48 {
+		m := min(48, rows-r)
+		yb := y[r*256 : (r+m)*256]
+		pw12ForwardVec(yb, x[r*128:(r+m)*128], w, b, m)
+		reluVec(yb, yb)
+	}
+}
+
 // pw12Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and
 // transposed weights that pw12InputGradVec reads, rows padded to 128 floats
 // (zeros).
@@ -8066,6 +8603,20 @@ func pw12BackwardGemm(n int, in *[Tile * 1152]float32, dOut *[Tile * 2304]float3
 // inputs, a [n·9][256] matrix, and the weights [256][256], plus the bias.
 func pw13ForwardGemm(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, w *[65536]float32, b *[256]float32) {
 	pw13ForwardVec(out[:n*2304], in[:n*2304], w, b, n*9)
+}
+
+// pw13ForwardReLU is pw13ForwardGemm followed by pw13_relu in place, for
+// Frozen's forward: the GEMM runs on blocks of 48 rows, and the ReLU on each
+// block while it is in cache.
+func pw13ForwardReLU(n int, in *[Tile * 2304]float32, out *[Tile * 2304]float32, w *[65536]float32, b *[256]float32) {
+	y, x := out[:n*2304], in[:n*2304]
+	rows := n * 9
+	for r := 0; r < rows; r += 48 {
+		m := min(48, rows-r)
+		yb := y[r*256 : (r+m)*256]
+		pw13ForwardVec(yb, x[r*256:(r+m)*256], w, b, m)
+		reluVec(yb, yb)
+	}
 }
 
 // pw13Flip fills wt[kh][kw][f][c] = w[0−kh][0−kw][c][f], the flipped and

@@ -3816,167 +3816,167 @@ func pw13_reluInPlace(y []float32) {
 // without a bias, added in place).
 func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[Tile * 27648]float32) {
 	if vec {
-		conv1ForwardGemm(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
+		conv1ForwardReLU(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
 	} else {
 		conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+		relu1InPlace(w.buf.conv1Out[:n*18432])
 	}
-	relu1InPlace(w.buf.conv1Out[:n*18432])
 	if vec {
-		dw1ForwardVec(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1ForwardReLU(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
 	} else {
 		dw1Forward(n, &w.buf.conv1Out, &w.buf.dw1Out, &p.dw1Weight, &p.dw1Bias)
+		dw1_reluInPlace(w.buf.dw1Out[:n*18432])
 	}
-	dw1_reluInPlace(w.buf.dw1Out[:n*18432])
 	if vec {
-		pw1ForwardGemm(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		pw1ForwardReLU(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
 	} else {
 		pw1Forward(n, &w.buf.dw1Out, &w.buf.pw1Out, &p.pw1Weight, &p.pw1Bias)
+		pw1_reluInPlace(w.buf.pw1Out[:n*36864])
 	}
-	pw1_reluInPlace(w.buf.pw1Out[:n*36864])
 	if vec {
-		dw2ForwardVec(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2ForwardReLU(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
 	} else {
 		dw2Forward(n, &w.buf.pw1Out, &w.buf.dw2Out, &p.dw2Weight, &p.dw2Bias)
+		dw2_reluInPlace(w.buf.dw2Out[:n*9216])
 	}
-	dw2_reluInPlace(w.buf.dw2Out[:n*9216])
 	if vec {
-		pw2ForwardGemm(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		pw2ForwardReLU(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
 	} else {
 		pw2Forward(n, &w.buf.dw2Out, &w.buf.pw2Out, &p.pw2Weight, &p.pw2Bias)
+		pw2_reluInPlace(w.buf.pw2Out[:n*18432])
 	}
-	pw2_reluInPlace(w.buf.pw2Out[:n*18432])
 	if vec {
-		dw3ForwardVec(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3ForwardReLU(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
 	} else {
 		dw3Forward(n, &w.buf.pw2Out, &w.buf.dw3Out, &p.dw3Weight, &p.dw3Bias)
+		dw3_reluInPlace(w.buf.dw3Out[:n*18432])
 	}
-	dw3_reluInPlace(w.buf.dw3Out[:n*18432])
 	if vec {
-		pw3ForwardGemm(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		pw3ForwardReLU(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
 	} else {
 		pw3Forward(n, &w.buf.dw3Out, &w.buf.pw3Out, &p.pw3Weight, &p.pw3Bias)
+		pw3_reluInPlace(w.buf.pw3Out[:n*18432])
 	}
-	pw3_reluInPlace(w.buf.pw3Out[:n*18432])
 	if vec {
-		dw4ForwardVec(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4ForwardReLU(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
 	} else {
 		dw4Forward(n, &w.buf.pw3Out, &w.buf.dw4Out, &p.dw4Weight, &p.dw4Bias)
+		dw4_reluInPlace(w.buf.dw4Out[:n*4608])
 	}
-	dw4_reluInPlace(w.buf.dw4Out[:n*4608])
 	if vec {
-		pw4ForwardGemm(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		pw4ForwardReLU(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
 	} else {
 		pw4Forward(n, &w.buf.dw4Out, &w.buf.pw4Out, &p.pw4Weight, &p.pw4Bias)
+		pw4_reluInPlace(w.buf.pw4Out[:n*9216])
 	}
-	pw4_reluInPlace(w.buf.pw4Out[:n*9216])
 	if vec {
-		dw5ForwardVec(n, &w.buf.pw4Out, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
+		dw5ForwardReLU(n, &w.buf.pw4Out, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
 	} else {
 		dw5Forward(n, &w.buf.pw4Out, &w.buf.dw5Out, &p.dw5Weight, &p.dw5Bias)
+		dw5_reluInPlace(w.buf.dw5Out[:n*9216])
 	}
-	dw5_reluInPlace(w.buf.dw5Out[:n*9216])
 	if vec {
-		pw5ForwardGemm(n, &w.buf.dw5Out, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
+		pw5ForwardReLU(n, &w.buf.dw5Out, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
 	} else {
 		pw5Forward(n, &w.buf.dw5Out, &w.buf.pw5Out, &p.pw5Weight, &p.pw5Bias)
+		pw5_reluInPlace(w.buf.pw5Out[:n*9216])
 	}
-	pw5_reluInPlace(w.buf.pw5Out[:n*9216])
 	if vec {
-		dw6ForwardVec(n, &w.buf.pw5Out, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
+		dw6ForwardReLU(n, &w.buf.pw5Out, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
 	} else {
 		dw6Forward(n, &w.buf.pw5Out, &w.buf.dw6Out, &p.dw6Weight, &p.dw6Bias)
+		dw6_reluInPlace(w.buf.dw6Out[:n*2304])
 	}
-	dw6_reluInPlace(w.buf.dw6Out[:n*2304])
 	if vec {
-		pw6ForwardGemm(n, &w.buf.dw6Out, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
+		pw6ForwardReLU(n, &w.buf.dw6Out, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
 	} else {
 		pw6Forward(n, &w.buf.dw6Out, &w.buf.pw6Out, &p.pw6Weight, &p.pw6Bias)
+		pw6_reluInPlace(w.buf.pw6Out[:n*4608])
 	}
-	pw6_reluInPlace(w.buf.pw6Out[:n*4608])
 	if vec {
-		dw7ForwardVec(n, &w.buf.pw6Out, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
+		dw7ForwardReLU(n, &w.buf.pw6Out, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
 	} else {
 		dw7Forward(n, &w.buf.pw6Out, &w.buf.dw7Out, &p.dw7Weight, &p.dw7Bias)
+		dw7_reluInPlace(w.buf.dw7Out[:n*4608])
 	}
-	dw7_reluInPlace(w.buf.dw7Out[:n*4608])
 	if vec {
-		pw7ForwardGemm(n, &w.buf.dw7Out, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
+		pw7ForwardReLU(n, &w.buf.dw7Out, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
 	} else {
 		pw7Forward(n, &w.buf.dw7Out, &w.buf.pw7Out, &p.pw7Weight, &p.pw7Bias)
+		pw7_reluInPlace(w.buf.pw7Out[:n*4608])
 	}
-	pw7_reluInPlace(w.buf.pw7Out[:n*4608])
 	if vec {
-		dw8ForwardVec(n, &w.buf.pw7Out, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
+		dw8ForwardReLU(n, &w.buf.pw7Out, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
 	} else {
 		dw8Forward(n, &w.buf.pw7Out, &w.buf.dw8Out, &p.dw8Weight, &p.dw8Bias)
+		dw8_reluInPlace(w.buf.dw8Out[:n*4608])
 	}
-	dw8_reluInPlace(w.buf.dw8Out[:n*4608])
 	if vec {
-		pw8ForwardGemm(n, &w.buf.dw8Out, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
+		pw8ForwardReLU(n, &w.buf.dw8Out, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
 	} else {
 		pw8Forward(n, &w.buf.dw8Out, &w.buf.pw8Out, &p.pw8Weight, &p.pw8Bias)
+		pw8_reluInPlace(w.buf.pw8Out[:n*4608])
 	}
-	pw8_reluInPlace(w.buf.pw8Out[:n*4608])
 	if vec {
-		dw9ForwardVec(n, &w.buf.pw8Out, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
+		dw9ForwardReLU(n, &w.buf.pw8Out, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
 	} else {
 		dw9Forward(n, &w.buf.pw8Out, &w.buf.dw9Out, &p.dw9Weight, &p.dw9Bias)
+		dw9_reluInPlace(w.buf.dw9Out[:n*4608])
 	}
-	dw9_reluInPlace(w.buf.dw9Out[:n*4608])
 	if vec {
-		pw9ForwardGemm(n, &w.buf.dw9Out, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
+		pw9ForwardReLU(n, &w.buf.dw9Out, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
 	} else {
 		pw9Forward(n, &w.buf.dw9Out, &w.buf.pw9Out, &p.pw9Weight, &p.pw9Bias)
+		pw9_reluInPlace(w.buf.pw9Out[:n*4608])
 	}
-	pw9_reluInPlace(w.buf.pw9Out[:n*4608])
 	if vec {
-		dw10ForwardVec(n, &w.buf.pw9Out, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
+		dw10ForwardReLU(n, &w.buf.pw9Out, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
 	} else {
 		dw10Forward(n, &w.buf.pw9Out, &w.buf.dw10Out, &p.dw10Weight, &p.dw10Bias)
+		dw10_reluInPlace(w.buf.dw10Out[:n*4608])
 	}
-	dw10_reluInPlace(w.buf.dw10Out[:n*4608])
 	if vec {
-		pw10ForwardGemm(n, &w.buf.dw10Out, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
+		pw10ForwardReLU(n, &w.buf.dw10Out, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
 	} else {
 		pw10Forward(n, &w.buf.dw10Out, &w.buf.pw10Out, &p.pw10Weight, &p.pw10Bias)
+		pw10_reluInPlace(w.buf.pw10Out[:n*4608])
 	}
-	pw10_reluInPlace(w.buf.pw10Out[:n*4608])
 	if vec {
-		dw11ForwardVec(n, &w.buf.pw10Out, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
+		dw11ForwardReLU(n, &w.buf.pw10Out, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
 	} else {
 		dw11Forward(n, &w.buf.pw10Out, &w.buf.dw11Out, &p.dw11Weight, &p.dw11Bias)
+		dw11_reluInPlace(w.buf.dw11Out[:n*4608])
 	}
-	dw11_reluInPlace(w.buf.dw11Out[:n*4608])
 	if vec {
-		pw11ForwardGemm(n, &w.buf.dw11Out, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
+		pw11ForwardReLU(n, &w.buf.dw11Out, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
 	} else {
 		pw11Forward(n, &w.buf.dw11Out, &w.buf.pw11Out, &p.pw11Weight, &p.pw11Bias)
+		pw11_reluInPlace(w.buf.pw11Out[:n*4608])
 	}
-	pw11_reluInPlace(w.buf.pw11Out[:n*4608])
 	if vec {
-		dw12ForwardVec(n, &w.buf.pw11Out, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
+		dw12ForwardReLU(n, &w.buf.pw11Out, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
 	} else {
 		dw12Forward(n, &w.buf.pw11Out, &w.buf.dw12Out, &p.dw12Weight, &p.dw12Bias)
+		dw12_reluInPlace(w.buf.dw12Out[:n*1152])
 	}
-	dw12_reluInPlace(w.buf.dw12Out[:n*1152])
 	if vec {
-		pw12ForwardGemm(n, &w.buf.dw12Out, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
+		pw12ForwardReLU(n, &w.buf.dw12Out, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
 	} else {
 		pw12Forward(n, &w.buf.dw12Out, &w.buf.pw12Out, &p.pw12Weight, &p.pw12Bias)
+		pw12_reluInPlace(w.buf.pw12Out[:n*2304])
 	}
-	pw12_reluInPlace(w.buf.pw12Out[:n*2304])
 	if vec {
-		dw13ForwardVec(n, &w.buf.pw12Out, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
+		dw13ForwardReLU(n, &w.buf.pw12Out, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
 	} else {
 		dw13Forward(n, &w.buf.pw12Out, &w.buf.dw13Out, &p.dw13Weight, &p.dw13Bias)
+		dw13_reluInPlace(w.buf.dw13Out[:n*2304])
 	}
-	dw13_reluInPlace(w.buf.dw13Out[:n*2304])
 	if vec {
-		pw13ForwardGemm(n, &w.buf.dw13Out, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
+		pw13ForwardReLU(n, &w.buf.dw13Out, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
 	} else {
 		pw13Forward(n, &w.buf.dw13Out, &w.buf.pw13Out, &p.pw13Weight, &p.pw13Bias)
+		pw13_reluInPlace(w.buf.pw13Out[:n*2304])
 	}
-	pw13_reluInPlace(w.buf.pw13Out[:n*2304])
 	poolForward(n, &w.buf.pw13Out, &w.buf.poolOut)
 	if vec {
 		if n == 1 {

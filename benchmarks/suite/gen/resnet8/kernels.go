@@ -3375,6 +3375,26 @@ func conv1ForwardGemm(n int, in *[Tile * 3072]float32, out *[Tile * 16384]float3
 	}
 }
 
+// conv1ForwardReLU is conv1ForwardGemm followed by relu1 in place, for
+// Frozen's forward: per group, the GEMM runs on blocks of 384 rows, and the
+// ReLU on each block while it is in cache.
+func conv1ForwardReLU(n int, in *[Tile * 3072]float32, out *[Tile * 16384]float32, cols *[58764]float32, w *[432]float32, b *[16]float32) {
+	for s0 := 0; s0 < n; s0 += 2 {
+		k := min(2, n-s0)
+		for t := 0; t < k; t++ {
+			conv1Im2col((*[3072]float32)(in[s0*3072+t*3072:]), (*[27648]float32)(cols[t*27648:]), (*[3468]float32)(cols[55296:]))
+		}
+		y, x := out[s0*16384:(s0+k)*16384], cols[:k*27648]
+		rows := k * 1024
+		for r := 0; r < rows; r += 384 {
+			m := min(384, rows-r)
+			yb := y[r*16 : (r+m)*16]
+			conv1ForwardVec(yb, x[r*27:(r+m)*27], w, b, m)
+			reluVec(yb, yb)
+		}
+	}
+}
+
 // conv1BackwardGemm runs the backward pass of conv1 (conv2d 3x3, 16 filters,
 // stride 1x1, same padding, 32x32x3 → 32x32x16) for the first n samples of a
 // tile on the vector path, from dOut, the gradient before the activation: per
@@ -3415,6 +3435,26 @@ func block1_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 1638
 			block1_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[147456:]))
 		}
 		block1_conv1ForwardVec(out[s0*16384:(s0+k)*16384], cols[:k*147456], w, b, k*1024)
+	}
+}
+
+// block1_conv1ForwardReLU is block1_conv1ForwardGemm followed by block1_relu1
+// in place, for Frozen's forward: per group, the GEMM runs on blocks of 384
+// rows, and the ReLU on each block while it is in cache.
+func block1_conv1ForwardReLU(n int, in *[Tile * 16384]float32, out *[Tile * 16384]float32, cols *[184448]float32, w *[2304]float32, b *[16]float32) {
+	for s0 := 0; s0 < n; s0 += 1 {
+		k := min(1, n-s0)
+		for t := 0; t < k; t++ {
+			block1_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[147456]float32)(cols[t*147456:]), (*[18496]float32)(cols[147456:]))
+		}
+		y, x := out[s0*16384:(s0+k)*16384], cols[:k*147456]
+		rows := k * 1024
+		for r := 0; r < rows; r += 384 {
+			m := min(384, rows-r)
+			yb := y[r*16 : (r+m)*16]
+			block1_conv1ForwardVec(yb, x[r*144:(r+m)*144], w, b, m)
+			reluVec(yb, yb)
+		}
 	}
 }
 
@@ -3567,6 +3607,26 @@ func block2_conv1ForwardGemm(n int, in *[Tile * 16384]float32, out *[Tile * 8192
 			block2_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[36864]float32)(cols[t*36864:]), (*[17424]float32)(cols[36864:]))
 		}
 		block2_conv1ForwardVec(out[s0*8192:(s0+k)*8192], cols[:k*36864], w, b, k*256)
+	}
+}
+
+// block2_conv1ForwardReLU is block2_conv1ForwardGemm followed by block2_relu1
+// in place, for Frozen's forward: per group, the GEMM runs on blocks of 192
+// rows, and the ReLU on each block while it is in cache.
+func block2_conv1ForwardReLU(n int, in *[Tile * 16384]float32, out *[Tile * 8192]float32, cols *[54288]float32, w *[4608]float32, b *[32]float32) {
+	for s0 := 0; s0 < n; s0 += 1 {
+		k := min(1, n-s0)
+		for t := 0; t < k; t++ {
+			block2_conv1Im2col((*[16384]float32)(in[s0*16384+t*16384:]), (*[36864]float32)(cols[t*36864:]), (*[17424]float32)(cols[36864:]))
+		}
+		y, x := out[s0*8192:(s0+k)*8192], cols[:k*36864]
+		rows := k * 256
+		for r := 0; r < rows; r += 192 {
+			m := min(192, rows-r)
+			yb := y[r*32 : (r+m)*32]
+			block2_conv1ForwardVec(yb, x[r*144:(r+m)*144], w, b, m)
+			reluVec(yb, yb)
+		}
 	}
 }
 
@@ -3818,6 +3878,26 @@ func block3_conv1ForwardGemm(n int, in *[Tile * 8192]float32, out *[Tile * 4096]
 			block3_conv1Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[18432]float32)(cols[t*18432:]), (*[9248]float32)(cols[55296:]))
 		}
 		block3_conv1ForwardVec(out[s0*4096:(s0+k)*4096], cols[:k*18432], w, b, k*64)
+	}
+}
+
+// block3_conv1ForwardReLU is block3_conv1ForwardGemm followed by block3_relu1
+// in place, for Frozen's forward: per group, the GEMM runs on blocks of 96
+// rows, and the ReLU on each block while it is in cache.
+func block3_conv1ForwardReLU(n int, in *[Tile * 8192]float32, out *[Tile * 4096]float32, cols *[64544]float32, w *[18432]float32, b *[64]float32) {
+	for s0 := 0; s0 < n; s0 += 3 {
+		k := min(3, n-s0)
+		for t := 0; t < k; t++ {
+			block3_conv1Im2col((*[8192]float32)(in[s0*8192+t*8192:]), (*[18432]float32)(cols[t*18432:]), (*[9248]float32)(cols[55296:]))
+		}
+		y, x := out[s0*4096:(s0+k)*4096], cols[:k*18432]
+		rows := k * 64
+		for r := 0; r < rows; r += 96 {
+			m := min(96, rows-r)
+			yb := y[r*64 : (r+m)*64]
+			block3_conv1ForwardVec(yb, x[r*288:(r+m)*288], w, b, m)
+			reluVec(yb, yb)
+		}
 	}
 }
 

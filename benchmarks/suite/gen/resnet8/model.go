@@ -1380,17 +1380,17 @@ func block3_relu2InPlace(y []float32) {
 // without a bias, added in place).
 func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[Tile * 3072]float32) {
 	if vec {
-		conv1ForwardGemm(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
+		conv1ForwardReLU(n, x, &w.buf.conv1Out, &w.buf.conv1Cols, &p.conv1Weight, &p.conv1Bias)
 	} else {
 		conv1Forward(n, x, &w.buf.conv1Out, &p.conv1Weight, &p.conv1Bias)
+		relu1InPlace(w.buf.conv1Out[:n*16384])
 	}
-	relu1InPlace(w.buf.conv1Out[:n*16384])
 	if vec {
-		block1_conv1ForwardGemm(n, &w.buf.conv1Out, &w.buf.block1_conv1Out, &w.buf.block1_conv1Cols, &p.block1_conv1Weight, &p.block1_conv1Bias)
+		block1_conv1ForwardReLU(n, &w.buf.conv1Out, &w.buf.block1_conv1Out, &w.buf.block1_conv1Cols, &p.block1_conv1Weight, &p.block1_conv1Bias)
 	} else {
 		block1_conv1Forward(n, &w.buf.conv1Out, &w.buf.block1_conv1Out, &p.block1_conv1Weight, &p.block1_conv1Bias)
+		block1_relu1InPlace(w.buf.block1_conv1Out[:n*16384])
 	}
-	block1_relu1InPlace(w.buf.block1_conv1Out[:n*16384])
 	if vec {
 		block1_conv2ForwardGemm(n, &w.buf.block1_conv1Out, &w.buf.block1_conv2Out, &w.buf.block1_conv2Cols, &p.block1_conv2Weight, &p.block1_conv2Bias)
 	} else {
@@ -1399,11 +1399,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	block1_addForward(n, &w.buf.conv1Out, &w.buf.block1_conv2Out, &w.buf.block1_addOut)
 	block1_relu2InPlace(w.buf.block1_addOut[:n*16384])
 	if vec {
-		block2_conv1ForwardGemm(n, &w.buf.block1_addOut, &w.buf.block2_conv1Out, &w.buf.block2_conv1Cols, &p.block2_conv1Weight, &p.block2_conv1Bias)
+		block2_conv1ForwardReLU(n, &w.buf.block1_addOut, &w.buf.block2_conv1Out, &w.buf.block2_conv1Cols, &p.block2_conv1Weight, &p.block2_conv1Bias)
 	} else {
 		block2_conv1Forward(n, &w.buf.block1_addOut, &w.buf.block2_conv1Out, &p.block2_conv1Weight, &p.block2_conv1Bias)
+		block2_relu1InPlace(w.buf.block2_conv1Out[:n*8192])
 	}
-	block2_relu1InPlace(w.buf.block2_conv1Out[:n*8192])
 	if vec {
 		block2_conv2ForwardGemm(n, &w.buf.block2_conv1Out, &w.buf.block2_conv2Out, &w.buf.block2_conv2Cols, &p.block2_conv2Weight, &p.block2_conv2Bias)
 	} else {
@@ -1417,11 +1417,11 @@ func (w *worker) forwardFrozen(p *parameters, pk *packed, vec bool, n int, x *[T
 	block2_addForward(n, &w.buf.block2_shortcutOut, &w.buf.block2_conv2Out, &w.buf.block2_addOut)
 	block2_relu2InPlace(w.buf.block2_addOut[:n*8192])
 	if vec {
-		block3_conv1ForwardGemm(n, &w.buf.block2_addOut, &w.buf.block3_conv1Out, &w.buf.block3_conv1Cols, &p.block3_conv1Weight, &p.block3_conv1Bias)
+		block3_conv1ForwardReLU(n, &w.buf.block2_addOut, &w.buf.block3_conv1Out, &w.buf.block3_conv1Cols, &p.block3_conv1Weight, &p.block3_conv1Bias)
 	} else {
 		block3_conv1Forward(n, &w.buf.block2_addOut, &w.buf.block3_conv1Out, &p.block3_conv1Weight, &p.block3_conv1Bias)
+		block3_relu1InPlace(w.buf.block3_conv1Out[:n*4096])
 	}
-	block3_relu1InPlace(w.buf.block3_conv1Out[:n*4096])
 	if vec {
 		block3_conv2ForwardGemm(n, &w.buf.block3_conv1Out, &w.buf.block3_conv2Out, &w.buf.block3_conv2Cols, &p.block3_conv2Weight, &p.block3_conv2Bias)
 	} else {
