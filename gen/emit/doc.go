@@ -154,13 +154,15 @@
 // <layer>PixelGrad, <layer>ActGrad, vector kernels <layer>ForwardVec,
 // <layer>ForwardOneVec, <layer>WeightGradVec, <layer>InputGradVec,
 // <layer>InteriorVec, <layer>WindowVec, <layer>WindowGradVec,
-// <layer>Im2colVec, <layer>Dy2colVec, <layer>AffineVec, <layer>MomentsVec,
-// <layer>SumsVec, <layer>NormGradVec, <layer>SumVec (and the names gen/asm
+// <layer>Im2colVec, <layer>Dy2colVec, <layer>AffineVec,
+// <layer>AffineReLUVec, <layer>MomentsVec, <layer>SumsVec,
+// <layer>NormGradVec, <layer>SumVec (and the names gen/asm
 // derives from them by appending Go, AVX2, AVX512, Pack, Transpose,
 // Weights…, Bias…) and the package's reluVec and reluGradVec, the
 // depthwise vector path's <layer>PixelVec, <layer>PixelGradVec,
 // <layer>BackwardVec and <layer>ForwardRowsVec, Frozen's in-place
-// activations <layer>InPlace, the im2col path's <layer>Im2col,
+// activations <layer>InPlace and convolutions with their ReLU
+// <layer>ForwardReLU, the im2col path's <layer>Im2col,
 // <layer>Col2im, <layer>Dy2col, <layer>Flip, <layer>ForwardGemm,
 // <layer>BackwardGemm, the split one-sample forward's <layer>Im2colRows,
 // <layer>ForwardRows and <layer>ForwardPart, batch norm's <layer>Eval,
